@@ -1,0 +1,21 @@
+/**
+ * metatask: multi-task learning and meta-learning for Node.js.
+ * The public API (DESIGN.md section 3). Names exported here are a contract.
+ */
+export * from './core/errors.js';
+export { Rng } from './core/rng.js';
+export {
+  matrix,
+  zeros,
+  identity,
+  toMatrix,
+  toArray,
+  transpose,
+  type Matrix,
+  type MatrixLike,
+  type VectorLike,
+  type FloatArray,
+  type DType,
+} from './core/matrix.js';
+export { backend, setBackend, setThreads, availableBackends, type BackendName } from './kernels/index.js';
+export type { BackendInfo } from './kernels/types.js';

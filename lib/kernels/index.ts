@@ -1,0 +1,91 @@
+/**
+ * Backend selection: METATASK_BACKEND=native|js|auto (default auto: native when the addon loads,
+ * else the TypeScript kernels), or setBackend(name) at run time.
+ */
+import { BackendError, ConfigError } from '../core/errors.js';
+import { describe } from '../core/matrix.js';
+import { jsKernels } from './js/index.js';
+import { loadAddon, nativeInfo, nativeKernels, type Addon } from './native.js';
+import type { BackendInfo, Kernels } from './types.js';
+
+export type BackendName = 'native' | 'js' | 'auto';
+
+let addonState: { addon: Addon | null; attempts: string[] } | undefined;
+let native: Kernels | null | undefined;
+let current: Kernels | undefined;
+
+function addon(): Addon | null {
+  addonState ??= loadAddon();
+  return addonState.addon;
+}
+
+function nativeOrThrow(): Kernels {
+  const a = addon();
+  if (!a) {
+    const lines = addonState!.attempts.map((s) => `  - ${s}`).join('\n');
+    throw new BackendError(
+      `the native backend was requested but the metatask addon could not be loaded. Looked in:\n${lines}\n` +
+        `Build it with 'npm rebuild metatask' (needs a C++17 compiler and Eigen 3.4: 'apt-get install g++ libeigen3-dev' ` +
+        `or 'brew install eigen'), or use the TypeScript kernels with METATASK_BACKEND=js.`,
+    );
+  }
+  native ??= nativeKernels(a);
+  return native;
+}
+
+function select(name: unknown, source: string): Kernels {
+  switch (name) {
+    case 'native':
+      return nativeOrThrow();
+    case 'js':
+      return jsKernels;
+    case 'auto':
+    case undefined:
+    case '':
+      return addon() ? nativeOrThrow() : jsKernels;
+    default:
+      throw new ConfigError(`${source} must be 'native', 'js' or 'auto', got ${describe(name)}`);
+  }
+}
+
+/** The kernels every algorithm calls (selected on first use). */
+export function kernels(): Kernels {
+  current ??= select(process.env.METATASK_BACKEND, 'METATASK_BACKEND');
+  return current;
+}
+
+/** Choose the backend for all later calls; returns its info. Throws BackendError if native cannot load. */
+export function setBackend(name: BackendName): BackendInfo {
+  current = select(name, 'setBackend(name)');
+  return backend();
+}
+
+/** Which backend runs, its version, SIMD sets and thread bound. */
+export function backend(): BackendInfo {
+  const k = kernels();
+  if (k.name === 'native') return nativeInfo(addon()!);
+  return { name: 'js', version: jsVersion, simd: 'none', threads: 1 };
+}
+
+/** The kernels of one backend, without changing the selection (parity tests, benchmarks). */
+export function kernelsFor(name: 'native' | 'js'): Kernels {
+  return name === 'native' ? nativeOrThrow() : jsKernels;
+}
+
+/** The backends that can run here. */
+export function availableBackends(): ('native' | 'js')[] {
+  return addon() ? ['native', 'js'] : ['js'];
+}
+
+/** Bound the threads native kernels may use (the TypeScript kernels are single-threaded). */
+export function setThreads(n: number): void {
+  if (!Number.isInteger(n) || n < 1 || n > 256) throw new ConfigError(`setThreads(n): n must be an integer in [1, 256], got ${describe(n)}`);
+  addon()?.setThreads(n);
+}
+
+/** The raw addon, for the binding's own robustness tests. Null when it did not load. */
+export function rawAddon(): Addon | null {
+  return addon();
+}
+
+const jsVersion = '0.1.0';

@@ -1,0 +1,23 @@
+/**
+ * The pure-TypeScript kernel set (DESIGN.md section 1): one file per native kernel file, assembled
+ * into the Kernels contract of ../types.ts. Used when the native addon is unavailable or when
+ * METATASK_BACKEND=js, and as the reference side of the parity suite.
+ */
+import type { Kernels } from '../types.js';
+import { mtenetSweep } from './cd.js';
+import { choleskySolve, gemm, gram, svd, symEig } from './linalg.js';
+import { groupSoftThreshold, svt } from './prox.js';
+import { taskLoss } from './taskloss.js';
+
+export const jsKernels: Kernels = {
+  name: 'js',
+  gemm,
+  gram,
+  choleskySolve,
+  symEig,
+  svd,
+  groupSoftThreshold,
+  svt,
+  mtenetSweep,
+  taskLoss,
+};

@@ -1,0 +1,139 @@
+/**
+ * Adapter over the native addon: loads it, forwards calls, maps its errors to ours. No
+ * validation (the public API did it; the binding re-checks for safety) and no math.
+ */
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { MetataskError, ShapeError, ValueError } from '../core/errors.js';
+import { zeros, type FloatArray, type Matrix } from '../core/matrix.js';
+import type { BackendInfo, CdSweepArgs, CdSweepResult, GemmOptions, Kernels, SvdResult, SvtResult, SymEigResult, TaskLossArgs } from './types.js';
+
+/** The raw functions the addon exports (native/src/binding/*.cc). */
+export interface Addon {
+  info(): { version: string; simd: string; threads: number; eigen: string; hardwareConcurrency: number };
+  setThreads(n: number): void;
+  gemm(a: Matrix<FloatArray>, b: Matrix<FloatArray>, c: Matrix<FloatArray>, transA: boolean, transB: boolean, alpha: number, beta: number): void;
+  gram(x: Matrix, out: Matrix): void;
+  choleskySolve(a: Matrix, b: Matrix, x: Matrix): void;
+  symEig(a: Matrix, values: Float64Array, vectors: Matrix): void;
+  svd(a: Matrix, u: Matrix, s: Float64Array, vt: Matrix): void;
+  groupSoftThreshold(w: Matrix, threshold: number): number;
+  svt(w: Matrix, threshold: number, out: Matrix): { rank: number; nuclearNorm: number };
+  mtenetSweep(xt: Matrix, rt: Matrix, w: Matrix, colNormSq: Float64Array, l1Reg: number, l2Reg: number, order: Int32Array): { wMax: number; dwMax: number };
+  taskLoss(
+    x: Matrix, y: Float64Array, offsets: Int32Array, w: Matrix, intercept: Float64Array, scale: Float64Array,
+    loss: string, gradW: Matrix | null, gradIntercept: Float64Array | null, out: Float64Array,
+  ): void;
+  [name: string]: unknown;
+}
+
+/** The package root: the folder holding metatask's package.json (from dist/lib/kernels or lib/kernels). */
+export function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'binding.gyp'))) return dir;
+    dir = dirname(dir);
+  }
+  return dirname(dirname(dirname(fileURLToPath(import.meta.url))));
+}
+
+export interface LoadResult {
+  addon: Addon | null;
+  /** Every place looked at and why it failed (for BackendError messages). */
+  attempts: string[];
+}
+
+/** Load the addon: node-gyp-build (prebuilds/ then build/Release), then build/Debug. */
+export function loadAddon(): LoadResult {
+  const require = createRequire(import.meta.url);
+  const root = packageRoot();
+  const attempts: string[] = [];
+  try {
+    const load = require('node-gyp-build') as (dir: string) => Addon;
+    return { addon: load(root), attempts };
+  } catch (err) {
+    attempts.push(`node-gyp-build in ${root} (prebuilds/, build/Release): ${firstLine(err)}`);
+  }
+  for (const p of [join(root, 'build', 'Debug', 'metatask.node')]) {
+    try {
+      return { addon: require(p) as Addon, attempts };
+    } catch (err) {
+      attempts.push(`${p}: ${firstLine(err)}`);
+    }
+  }
+  return { addon: null, attempts };
+}
+
+function firstLine(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).split('\n')[0]!;
+}
+
+/** Translate the binding's TypeError/RangeError/ERR_VALUE errors into metatask errors. */
+function call<R>(f: () => R): R {
+  try {
+    return f();
+  } catch (err) {
+    if (err instanceof MetataskError) throw err;
+    const msg = err instanceof Error ? err.message : String(err);
+    if (msg.startsWith('ERR_VALUE:')) throw new ValueError(msg.slice('ERR_VALUE:'.length));
+    if (err instanceof TypeError || err instanceof RangeError) throw new ShapeError(`native kernel: ${msg}`);
+    throw err;
+  }
+}
+
+export function nativeKernels(addon: Addon): Kernels {
+  return {
+    name: 'native',
+    gemm<T extends FloatArray>(a: Matrix<T>, b: Matrix<T>, c: Matrix<T>, o: GemmOptions = {}): void {
+      call(() => addon.gemm(a, b, c, o.transA ?? false, o.transB ?? false, o.alpha ?? 1, o.beta ?? 0));
+    },
+    gram(x: Matrix, out: Matrix): void {
+      call(() => addon.gram(x, out));
+    },
+    choleskySolve(a: Matrix, b: Matrix): Matrix {
+      const x = zeros(b.rows, b.cols);
+      call(() => addon.choleskySolve(a, b, x));
+      return x;
+    },
+    symEig(a: Matrix): SymEigResult {
+      const values = new Float64Array(a.rows);
+      const vectors = zeros(a.rows, a.rows);
+      call(() => addon.symEig(a, values, vectors));
+      return { values, vectors };
+    },
+    svd(a: Matrix): SvdResult {
+      const k = Math.min(a.rows, a.cols);
+      const u = zeros(a.rows, k);
+      const s = new Float64Array(k);
+      const vt = zeros(k, a.cols);
+      call(() => addon.svd(a, u, s, vt));
+      return { u, s, vt };
+    },
+    groupSoftThreshold(w: Matrix, threshold: number): number {
+      return call(() => addon.groupSoftThreshold(w, threshold));
+    },
+    svt(w: Matrix, threshold: number): SvtResult {
+      const result = zeros(w.rows, w.cols);
+      const r = call(() => addon.svt(w, threshold, result));
+      return { result, rank: r.rank, nuclearNorm: r.nuclearNorm };
+    },
+    mtenetSweep(a: CdSweepArgs): CdSweepResult {
+      return call(() => addon.mtenetSweep(a.xt, a.rt, a.w, a.colNormSq, a.l1Reg, a.l2Reg, a.order));
+    },
+    taskLoss(a: TaskLossArgs): Float64Array {
+      const out = new Float64Array(a.offsets.length - 1);
+      call(() =>
+        addon.taskLoss(a.x, a.y, a.offsets, a.w, a.intercept, a.scale, a.loss, a.gradW ?? null, a.gradIntercept ?? null, out),
+      );
+      return out;
+    },
+  };
+}
+
+export function nativeInfo(addon: Addon): BackendInfo {
+  const i = addon.info();
+  return { name: 'native', version: `${i.version} (Eigen ${i.eigen})`, simd: i.simd, threads: i.threads };
+}

@@ -1,0 +1,142 @@
+/**
+ * The kernels contract: the ONLY thing algorithms call for heavy math (DESIGN.md section 1).
+ * Two implementations exist, file for file: native/src/kernels/*.cc (C++/Eigen, reached through
+ * lib/kernels/native.ts) and lib/kernels/js/*.ts. The parity suite (test/kernels.parity.test.ts)
+ * runs both on the same inputs.
+ *
+ * Rules every implementation keeps:
+ * - Inputs are already validated by the public API (shapes, dtypes, finiteness); the native
+ *   binding re-checks lengths and types only so that a wrong call cannot crash the process.
+ * - Kernels are deterministic; randomness (orders, masks) is passed in from TypeScript.
+ * - Matrices are row-major; outputs documented as "in place" are written into the caller's arrays.
+ */
+import type { FloatArray, Matrix } from '../core/matrix.js';
+
+export interface GemmOptions {
+  /** Use A^T instead of A. Default false. */
+  transA?: boolean;
+  /** Use B^T instead of B. Default false. */
+  transB?: boolean;
+  /** Default 1. */
+  alpha?: number;
+  /** Default 0 (C's old values are ignored, even NaN). */
+  beta?: number;
+}
+
+export interface SymEigResult {
+  /** Eigenvalues in ascending order. */
+  values: Float64Array;
+  /** n x n, column i is the unit eigenvector of values[i]. */
+  vectors: Matrix<Float64Array>;
+}
+
+export interface SvdResult {
+  /** m x k, k = min(m, n), orthonormal columns. */
+  u: Matrix<Float64Array>;
+  /** k singular values, descending. */
+  s: Float64Array;
+  /** k x n, orthonormal rows. */
+  vt: Matrix<Float64Array>;
+}
+
+export interface SvtResult {
+  /** U max(S - threshold, 0) V^T. */
+  result: Matrix<Float64Array>;
+  /** Number of singular values above the threshold. */
+  rank: number;
+  /** Sum of the thresholded singular values (the trace norm of `result`). */
+  nuclearNorm: number;
+}
+
+/**
+ * One coordinate-descent sweep of the multi-task elastic net (scikit-learn's
+ * enet_coordinate_descent_multi_task), in the layout that keeps every inner loop contiguous.
+ * Objective: (1/2) ||Y - X W||_F^2 + l1Reg sum_j ||W[j,:]||_2 + (l2Reg/2) ||W||_F^2
+ * (scikit-learn's with l1Reg = alpha l1Ratio n and l2Reg = alpha (1 - l1Ratio) n).
+ */
+export interface CdSweepArgs {
+  /** X^T, d x n. */
+  xt: Matrix<Float64Array>;
+  /** Residual R^T = (Y - X W)^T, T x n, updated in place. */
+  rt: Matrix<Float64Array>;
+  /** Coefficients, d x T (row j = feature j across tasks), updated in place. */
+  w: Matrix<Float64Array>;
+  /** ||X[:, j]||^2 for each feature j (length d). */
+  colNormSq: Float64Array;
+  l1Reg: number;
+  l2Reg: number;
+  /** The order in which to visit features (a permutation of 0..d-1 or any index list). */
+  order: Int32Array;
+}
+
+export interface CdSweepResult {
+  /** max_j ||W[j,:]||_inf after the sweep. */
+  wMax: number;
+  /** max_j ||W_new[j,:] - W_old[j,:]||_inf during the sweep. */
+  dwMax: number;
+}
+
+/**
+ * Losses of per-task linear models over stacked rows: task t owns rows offsets[t]..offsets[t+1]-1
+ * of X and y, and its model is z = x . W[t,:] + intercept[t].
+ *   squared:  l_t = scale[t] * (1/2) sum_i (z_i - y_i)^2
+ *   logistic: l_t = scale[t] * sum_i log(1 + exp(z_i)) - y_i z_i      (y in {0, 1})
+ */
+export interface TaskLossArgs {
+  x: Matrix<Float64Array>;
+  y: Float64Array;
+  offsets: Int32Array;
+  /** T x d. */
+  w: Matrix<Float64Array>;
+  /** Length T. */
+  intercept: Float64Array;
+  scale: Float64Array;
+  loss: 'squared' | 'logistic';
+  /** If given (T x d and length T), receive the gradients, overwritten. */
+  gradW?: Matrix<Float64Array>;
+  gradIntercept?: Float64Array;
+}
+
+export interface Kernels {
+  readonly name: 'native' | 'js';
+
+  // ---- linalg ----
+  /** C = alpha op(A) op(B) + beta C, in place. All three of one dtype. */
+  gemm<T extends FloatArray>(a: Matrix<T>, b: Matrix<T>, c: Matrix<T>, options?: GemmOptions): void;
+  /** out = X^T X (the d x d Gram matrix of an n x d X), in place. */
+  gram(x: Matrix<Float64Array>, out: Matrix<Float64Array>): void;
+  /**
+   * Solve A X = B for symmetric positive definite A (n x n), B n x k. Throws a ValueError when A
+   * is not positive definite.
+   */
+  choleskySolve(a: Matrix<Float64Array>, b: Matrix<Float64Array>): Matrix<Float64Array>;
+  /** Eigendecomposition of a symmetric matrix (only its lower triangle is read). */
+  symEig(a: Matrix<Float64Array>): SymEigResult;
+  /** Thin SVD. */
+  svd(a: Matrix<Float64Array>): SvdResult;
+
+  // ---- prox ----
+  /**
+   * Proximal operator of threshold * sum_j ||W[j,:]||_2 (row-wise group soft-thresholding),
+   * in place: W[j,:] <- max(0, 1 - threshold / ||W[j,:]||) W[j,:]. Returns the number of non-zero rows.
+   */
+  groupSoftThreshold(w: Matrix<Float64Array>, threshold: number): number;
+  /** Proximal operator of threshold * ||W||_* (singular-value thresholding). */
+  svt(w: Matrix<Float64Array>, threshold: number): SvtResult;
+
+  // ---- cd ----
+  mtenetSweep(args: CdSweepArgs): CdSweepResult;
+
+  // ---- taskloss ----
+  /** Per-task losses (length T); fills gradW / gradIntercept when given. */
+  taskLoss(args: TaskLossArgs): Float64Array;
+}
+
+export interface BackendInfo {
+  name: 'native' | 'js';
+  version: string;
+  /** SIMD instruction sets the kernels were compiled for (native), or 'none'. */
+  simd: string;
+  /** Upper bound on the threads a kernel may use. */
+  threads: number;
+}

@@ -1,0 +1,9 @@
+// One registration function per binding file; addon.cc calls them all.
+#pragma once
+#include "config.h"
+
+#include <napi.h>
+
+namespace metatask::binding {
+void registerLinalg(Napi::Env env, Napi::Object exports);
+}  // namespace metatask::binding

@@ -1,0 +1,23 @@
+// Dense linear algebra kernels (twin: lib/kernels/js/linalg.ts).
+#pragma once
+#include "kernels/common.h"
+
+namespace metatask::linalg {
+
+// C = alpha op(A) op(B) + beta C. With beta == 0, C's old contents are ignored (even NaN).
+template <typename T>
+void gemm(const CMatMap<T>& a, bool transA, const CMatMap<T>& b, bool transB, MatMap<T>& c, T alpha, T beta);
+
+// out = X^T X.
+void gram(const CMatMap<double>& x, MatMap<double>& out);
+
+// Solve A X = B (A symmetric positive definite); throws KernelValueError otherwise.
+void choleskySolve(const CMatMap<double>& a, const CMatMap<double>& b, MatMap<double>& x);
+
+// Symmetric eigendecomposition from the lower triangle: ascending values, vectors as columns.
+void symEig(const CMatMap<double>& a, VecMap<double>& values, MatMap<double>& vectors);
+
+// Thin SVD, k = min(m, n): u m x k, s descending, vt k x n.
+void svd(const CMatMap<double>& a, MatMap<double>& u, VecMap<double>& s, MatMap<double>& vt);
+
+}  // namespace metatask::linalg
