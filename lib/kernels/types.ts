@@ -140,3 +140,98 @@ export interface BackendInfo {
   /** Upper bound on the threads a kernel may use. */
   threads: number;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Networks (issues 3 and 4). A network is a DAG of nodes over one input, compiled once into a
+// handle (lib/nn/spec.ts compiles and validates specs; both kernel sets receive the compiled
+// program). Parameters live in one flat vector owned by the caller; its layout (which slice is
+// which weight) is fixed by compileNetwork, so initialisation and optimisers stay in TypeScript.
+// ---------------------------------------------------------------------------------------------
+
+export type ActivationName = 'relu' | 'leaky-relu' | 'elu' | 'gelu' | 'tanh' | 'sigmoid' | 'identity';
+export type LossName = 'mse' | 'huber' | 'bce-logits' | 'softmax-ce' | 'poisson';
+
+/**
+ * One node. Node 0 is always { op: 'input' }; node i reads only nodes < i.
+ * - dense: y = x W + b, W stored [in, out] row-major then b (out).
+ * - dropout: y = x * mask, the mask (values 0 or 1/(1-rate)) drawn in TypeScript and passed per call;
+ *   without a mask (inference) dropout is the identity.
+ * - layernorm: normalise each row over its features (eps 1e-5), then * gamma + beta (params gamma, beta).
+ * - softmax: row-wise softmax (gates of MMoE/CGC/PLE).
+ * - mixture: sum_k gate[:, k] * experts[k] (gate a softmax node with K columns; experts of equal width).
+ * - stitch: sum_k a_k * inputs[k] with learned scalars a (cross-stitch units; params a, K values).
+ * - concat / add: along features / elementwise.
+ */
+export type NodeSpec =
+  | { op: 'input'; size: number }
+  | { op: 'dense'; input: number; units: number }
+  | { op: 'activation'; input: number; fn: ActivationName; alpha?: number }
+  | { op: 'dropout'; input: number; rate: number }
+  | { op: 'layernorm'; input: number }
+  | { op: 'softmax'; input: number }
+  | { op: 'mixture'; gate: number; experts: number[] }
+  | { op: 'stitch'; inputs: number[] }
+  | { op: 'concat'; inputs: number[] }
+  | { op: 'add'; inputs: number[] };
+
+/**
+ * A head: one task's output node, its loss, and its column of the target matrix.
+ * mse/huber/poisson/bce-logits: the node has 1 column; softmax-ce: C columns, target = class index.
+ * A target that is NaN (or < 0 for bce-logits and softmax-ce) is missing: it adds nothing to the
+ * loss or gradient. A head's loss is the mean over its non-missing rows of the batch (0 when none).
+ */
+export interface HeadSpec {
+  node: number;
+  loss: LossName;
+  target: number;
+  /** Huber's delta (default 1). */
+  delta?: number;
+}
+
+export interface NetworkSpec {
+  nodes: NodeSpec[];
+  heads: HeadSpec[];
+}
+
+/** Where one parameter tensor lives in the flat vector. */
+export interface ParamSlot {
+  node: number;
+  name: 'W' | 'b' | 'gamma' | 'beta' | 'a';
+  offset: number;
+  shape: number[];
+  /** Fan-in, for initialisers. */
+  fanIn: number;
+}
+
+export interface NetworkBatch<T extends FloatArray> {
+  x: Matrix<T>;
+  /** n x (number of target columns); required by loss/gradient calls. */
+  y?: Matrix<T>;
+  /** Dropout masks by node index (n x width of that node), for training passes. */
+  masks?: ReadonlyMap<number, T>;
+}
+
+export interface NetworkHandle<T extends FloatArray> {
+  readonly paramCount: number;
+  readonly dtype: 'float32' | 'float64';
+  /** Every head's output concatenated in head order: n x (sum of head widths). Raw (logits). */
+  forward(params: T, batch: NetworkBatch<T>): Matrix<T>;
+  /**
+   * Per-head mean losses (length H). If `grad` is given it receives
+   * d/dparams sum_h weights[h] L_h (overwritten).
+   */
+  lossGrad(params: T, batch: NetworkBatch<T>, weights: Float64Array, grad: T | null): Float64Array;
+  /** Row h of `out` (H x P) receives dL_h/dparams; returns the per-head losses. */
+  headGrads(params: T, batch: NetworkBatch<T>, out: Matrix<T>): Float64Array;
+  /** out = Hessian of sum_h weights[h] L_h (w.r.t. params) times v: exact, not finite differences. */
+  hvp(params: T, batch: NetworkBatch<T>, weights: Float64Array, v: T, out: T): void;
+  /** Free native resources early (optional; garbage collection frees them too). */
+  dispose(): void;
+}
+
+/** The network kernels (to be joined into Kernels when both backends implement them). */
+export interface NetworkKernels {
+  /** Compile a spec (already checked by lib/nn/spec.ts) into a handle of the given dtype. */
+  network(spec: NetworkSpec, dtype: 'float32'): NetworkHandle<Float32Array>;
+  network(spec: NetworkSpec, dtype: 'float64'): NetworkHandle<Float64Array>;
+}
