@@ -235,3 +235,63 @@ export interface NetworkKernels {
   network(spec: NetworkSpec, dtype: 'float32'): NetworkHandle<Float32Array>;
   network(spec: NetworkSpec, dtype: 'float64'): NetworkHandle<Float64Array>;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Optimiser updates over flat parameter vectors (issue 3; twin files optim.ts / optim.cc).
+// Each updates params and its state vectors in place. The classes in lib/nn/optim.ts hold the
+// hyperparameters, schedules and step count and call these.
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Adam (Kingma & Ba 2015) with bias correction at 1-based step `step`; AdamW (Loshchilov &
+ * Hutter 2019) when `decoupledWeightDecay` is true (params *= 1 - lr weightDecay before the
+ * update), otherwise L2 weight decay added to the gradient (PyTorch's Adam semantics).
+ */
+export interface AdamArgs<T extends FloatArray> {
+  params: T;
+  grad: T;
+  m: T;
+  v: T;
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  decoupledWeightDecay: boolean;
+  step: number;
+}
+
+/** SGD with optional momentum (PyTorch semantics: buf = momentum buf + (1 - dampening) g) and Nesterov. */
+export interface SgdArgs<T extends FloatArray> {
+  params: T;
+  grad: T;
+  /** Momentum buffer (required when momentum > 0). */
+  velocity: T | null;
+  lr: number;
+  momentum: number;
+  dampening: number;
+  nesterov: boolean;
+  weightDecay: number;
+  /** 1-based; at step 1 the momentum buffer is set to the gradient (PyTorch). */
+  step: number;
+}
+
+/** RMSprop (Hinton 2012; PyTorch semantics, eps outside the square root). */
+export interface RmspropArgs<T extends FloatArray> {
+  params: T;
+  grad: T;
+  squareAvg: T;
+  /** Momentum buffer (required when momentum > 0). */
+  momentumBuf: T | null;
+  lr: number;
+  alpha: number;
+  eps: number;
+  momentum: number;
+  weightDecay: number;
+}
+
+export interface OptimKernels {
+  adamStep<T extends FloatArray>(args: AdamArgs<T>): void;
+  sgdStep<T extends FloatArray>(args: SgdArgs<T>): void;
+  rmspropStep<T extends FloatArray>(args: RmspropArgs<T>): void;
+}
