@@ -1,0 +1,296 @@
+/**
+ * Multi-task architectures as NetworkSpecs (a DAG of nodes with one head per task, see
+ * lib/kernels/types.ts). Every builder returns a plain spec, so both kernel sets run it and the
+ * gradient checks of the blocks cover it.
+ *
+ * - hard-sharing: shared trunk, one tower per task (Caruana 1997; Ruder 2017's "hard parameter sharing").
+ * - mmoe: Multi-gate Mixture-of-Experts (Ma et al., KDD 2018): K shared experts, one gate per task,
+ *   g_t(x) = softmax(x W_t), f_t(x) = sum_k g_t(x)_k e_k(x), then task t's tower.
+ * - cgc: Customized Gate Control (Tang et al., RecSys 2020): shared experts plus experts owned by each
+ *   task; task t's gate mixes only its own and the shared experts.
+ * - ple: Progressive Layered Extraction (Tang et al. 2020): `levels` CGC layers stacked; at inner
+ *   levels a shared gate over all experts feeds the next level's shared experts.
+ * - cross-stitch (Misra et al., CVPR 2016): one column per task; after each layer a cross-stitch unit
+ *   per task mixes the columns with learned scalars, x~_t = sum_s a_ts x_s.
+ *
+ * `parameterOwners` says which parameters are shared and which belong to one task, by graph
+ * reachability from the heads: gradient strategies act on the shared part only.
+ */
+import { ConfigError } from '../core/errors.js';
+import { describe } from '../core/matrix.js';
+import type { ActivationName, HeadSpec, LossName, NetworkSpec, NodeSpec, ParamSlot } from '../kernels/types.js';
+
+export type TaskType = 'regression' | 'binary' | 'multiclass';
+
+/** A task as the builders see it. */
+export interface ArchitectureTask {
+  name: string;
+  type: TaskType;
+  /** Number of classes (multiclass only). */
+  classes?: number;
+  /** This task's tower: hidden layer widths before its output layer (default none). */
+  head?: { hidden?: number[]; activation?: ActivationName };
+}
+
+interface Common {
+  /** Activation of every hidden layer (default 'relu'). */
+  activation?: ActivationName;
+  /** Dropout rate after each hidden activation (default 0: no dropout node). */
+  dropout?: number;
+}
+
+export type ArchitectureOptions =
+  | (Common & { type: 'hard-sharing'; shared?: number[]; layerNorm?: boolean })
+  | (Common & { type: 'mmoe'; experts?: number; expertUnits?: number[] })
+  | (Common & { type: 'cgc'; sharedExperts?: number; taskExperts?: number; expertUnits?: number[] })
+  | (Common & { type: 'ple'; levels?: number; sharedExperts?: number; taskExperts?: number; expertUnits?: number[] })
+  | (Common & { type: 'cross-stitch'; layers?: number[] });
+
+export type ArchitectureType = ArchitectureOptions['type'];
+export const ARCHITECTURES: readonly ArchitectureType[] = ['hard-sharing', 'mmoe', 'cgc', 'ple', 'cross-stitch'];
+
+const ACTS: readonly ActivationName[] = ['relu', 'leaky-relu', 'elu', 'gelu', 'tanh', 'sigmoid', 'identity'];
+
+/** Options each architecture accepts (besides type), for unknown-option errors. */
+const KNOWN: Record<ArchitectureType, string[]> = {
+  'hard-sharing': ['shared', 'activation', 'dropout', 'layerNorm'],
+  mmoe: ['experts', 'expertUnits', 'activation', 'dropout'],
+  cgc: ['sharedExperts', 'taskExperts', 'expertUnits', 'activation', 'dropout'],
+  ple: ['levels', 'sharedExperts', 'taskExperts', 'expertUnits', 'activation', 'dropout'],
+  'cross-stitch': ['layers', 'activation', 'dropout'],
+};
+
+function fail(msg: string): never {
+  throw new ConfigError(`architecture: ${msg}`);
+}
+
+function units(v: unknown, what: string, dflt: number[], allowEmpty = true): number[] {
+  if (v === undefined) return dflt;
+  if (!Array.isArray(v) || (!allowEmpty && v.length === 0) || !v.every((u) => Number.isInteger(u) && u >= 1)) {
+    fail(`${what} must be an array of positive integers (layer widths)${allowEmpty ? '' : ', at least one'}, got ${describe(v)}`);
+  }
+  return v as number[];
+}
+
+function count(v: unknown, what: string, dflt: number, min: number): number {
+  if (v === undefined) return dflt;
+  if (!Number.isInteger(v) || (v as number) < min) fail(`${what} must be an integer >= ${min}, got ${describe(v)}`);
+  return v as number;
+}
+
+/** Output width and loss of a task's head. */
+export function headShape(task: ArchitectureTask): { width: number; loss: LossName } {
+  switch (task.type) {
+    case 'regression':
+      return { width: 1, loss: 'mse' };
+    case 'binary':
+      return { width: 1, loss: 'bce-logits' };
+    case 'multiclass':
+      return { width: task.classes!, loss: 'softmax-ce' };
+  }
+}
+
+/** Builds the node list; each helper returns the index of the node it appended. */
+class Graph {
+  readonly nodes: NodeSpec[];
+  constructor(inputSize: number) {
+    this.nodes = [{ op: 'input', size: inputSize }];
+  }
+  add(node: NodeSpec): number {
+    this.nodes.push(node);
+    return this.nodes.length - 1;
+  }
+  /** dense [-> layernorm] -> activation [-> dropout], the usual hidden layer. */
+  hidden(x: number, width: number, act: ActivationName, dropout: number, layerNorm = false): number {
+    let h = this.add({ op: 'dense', input: x, units: width });
+    if (layerNorm) h = this.add({ op: 'layernorm', input: h });
+    h = this.add({ op: 'activation', input: h, fn: act });
+    if (dropout > 0) h = this.add({ op: 'dropout', input: h, rate: dropout });
+    return h;
+  }
+  stack(x: number, widths: number[], act: ActivationName, dropout: number, layerNorm = false): number {
+    for (const w of widths) x = this.hidden(x, w, act, dropout, layerNorm);
+    return x;
+  }
+  /**
+   * sum_k softmax(x W)_k experts[k]: a linear softmax gate computed from node x, as in MMoE and
+   * PLE. A single expert needs no gate.
+   */
+  mix(x: number, experts: number[]): number {
+    if (experts.length === 1) return experts[0]!;
+    const gate = this.add({ op: 'softmax', input: this.add({ op: 'dense', input: x, units: experts.length }) });
+    return this.add({ op: 'mixture', gate, experts });
+  }
+}
+
+/**
+ * The spec of a multi-task network: `tasks[t]`'s head reads target column t (class index for
+ * multiclass). Throws ConfigError on bad options.
+ */
+export function buildArchitecture(inputSize: number, tasks: readonly ArchitectureTask[], options: ArchitectureOptions | ArchitectureType): NetworkSpec {
+  if (!Number.isInteger(inputSize) || inputSize < 1) fail(`inputSize must be a positive integer, got ${describe(inputSize)}`);
+  if (!Array.isArray(tasks) || tasks.length === 0) fail(`at least one task is needed, got ${describe(tasks)}`);
+  const opts = (typeof options === 'string' ? { type: options } : options) as ArchitectureOptions;
+  if (opts === null || typeof opts !== 'object' || Array.isArray(opts)) fail(`expected an object { type, ... } or a type name, got ${describe(options)}`);
+  if (!ARCHITECTURES.includes(opts.type)) {
+    fail(`unknown type ${describe(opts.type)}; known: ${ARCHITECTURES.map((a) => `'${a}'`).join(', ')}`);
+  }
+  for (const key of Object.keys(opts)) {
+    if (key !== 'type' && !KNOWN[opts.type].includes(key)) {
+      fail(`unknown option '${key}' for '${opts.type}'; known options: ${KNOWN[opts.type].join(', ')}`);
+    }
+  }
+  const act = opts.activation ?? 'relu';
+  if (!ACTS.includes(act)) fail(`activation must be one of ${ACTS.join(', ')}, got ${describe(act)}`);
+  const dropout = opts.dropout ?? 0;
+  if (typeof dropout !== 'number' || !(dropout >= 0 && dropout < 1)) fail(`dropout must be a number in [0, 1), got ${describe(dropout)}`);
+  tasks.forEach((t, i) => checkTask(t, i));
+
+  const g = new Graph(inputSize);
+  const T = tasks.length;
+  // reps[t]: the node each task's tower starts from.
+  let reps: number[];
+  switch (opts.type) {
+    case 'hard-sharing': {
+      const ln = opts.layerNorm ?? false;
+      if (typeof ln !== 'boolean') fail(`layerNorm must be true or false, got ${describe(ln)}`);
+      const trunk = g.stack(0, units(opts.shared, 'shared', [64, 64]), act, dropout, ln);
+      reps = tasks.map(() => trunk);
+      break;
+    }
+    case 'mmoe': {
+      const K = count(opts.experts, 'experts', 4, 1);
+      const eu = units(opts.expertUnits, 'expertUnits', [32], false);
+      const experts = Array.from({ length: K }, () => g.stack(0, eu, act, dropout));
+      reps = tasks.map(() => g.mix(0, experts));
+      break;
+    }
+    case 'cgc':
+    case 'ple': {
+      const levels = opts.type === 'ple' ? count(opts.levels, 'levels', 2, 1) : 1;
+      const S = count(opts.sharedExperts, 'sharedExperts', 2, 0);
+      const E = count(opts.taskExperts, 'taskExperts', 1, 0);
+      if (S + E === 0) fail('sharedExperts + taskExperts must be at least 1');
+      const eu = units(opts.expertUnits, 'expertUnits', [32], false);
+      // Level inputs: each task's representation and the shared one (all the raw input at level 0).
+      let taskIn = tasks.map(() => 0);
+      let sharedIn = 0;
+      for (let l = 0; l < levels; l++) {
+        const last = l === levels - 1;
+        const own = taskIn.map((x) => Array.from({ length: E }, () => g.stack(x, eu, act, dropout)));
+        const shared = Array.from({ length: S }, () => g.stack(sharedIn, eu, act, dropout));
+        const nextTask = own.map((mine, t) => {
+          return g.mix(taskIn[t]!, [...mine, ...shared]);
+        });
+        // The shared gate of an inner level mixes every expert of the level (Tang et al., eq. 7);
+        // the last level has none, since nothing reads it.
+        if (!last) {
+          sharedIn = g.mix(sharedIn, [...own.flat(), ...shared]);
+        }
+        taskIn = nextTask;
+      }
+      reps = taskIn;
+      break;
+    }
+    case 'cross-stitch': {
+      const layers = units(opts.layers, 'layers', [64, 64], false);
+      let cols = tasks.map(() => 0);
+      for (const w of layers) {
+        const h = cols.map((x) => g.hidden(x, w, act, dropout));
+        // Unit t starts near the identity on its own column (self = t: a_tt = 0.9, Misra et al.).
+        cols = T === 1 ? h : h.map((_, t) => g.add(stitch(h, t)));
+      }
+      reps = cols;
+      break;
+    }
+  }
+
+  const heads: HeadSpec[] = tasks.map((task, t) => {
+    const hAct = task.head?.activation ?? act;
+    const top = g.stack(reps[t]!, task.head?.hidden ?? [], hAct, dropout);
+    const { width, loss } = headShape(task);
+    return { node: g.add({ op: 'dense', input: top, units: width }), loss, target: t };
+  });
+  return { nodes: g.nodes, heads };
+}
+
+/** A cross-stitch node; `self` is an initialisation hint some kernel versions read (extra field). */
+function stitch(inputs: number[], self: number): NodeSpec {
+  const node = { op: 'stitch' as const, inputs, self };
+  return node;
+}
+
+function checkTask(t: ArchitectureTask, i: number): void {
+  if (t === null || typeof t !== 'object') fail(`task ${i} must be an object, got ${describe(t)}`);
+  if (!['regression', 'binary', 'multiclass'].includes(t.type)) fail(`task ${i}: type must be 'regression', 'binary' or 'multiclass', got ${describe(t.type)}`);
+  if (t.type === 'multiclass' && (!Number.isInteger(t.classes) || t.classes! < 2)) {
+    fail(`task ${i} (multiclass) needs classes, an integer >= 2, got ${describe(t.classes)}`);
+  }
+  if (t.head !== undefined) {
+    if (t.head === null || typeof t.head !== 'object') fail(`task ${i}: head must be an object { hidden, activation? }, got ${describe(t.head)}`);
+    for (const k of Object.keys(t.head)) if (k !== 'hidden' && k !== 'activation') fail(`task ${i}: unknown head option '${k}'; known: hidden, activation`);
+    units(t.head.hidden, `task ${i}: head.hidden`, []);
+    if (t.head.activation !== undefined && !ACTS.includes(t.head.activation)) {
+      fail(`task ${i}: head.activation must be one of ${ACTS.join(', ')}, got ${describe(t.head.activation)}`);
+    }
+  }
+}
+
+/** The nodes a node reads. */
+function inputsOf(node: NodeSpec): number[] {
+  switch (node.op) {
+    case 'input':
+      return [];
+    case 'mixture':
+      return [node.gate, ...node.experts];
+    case 'stitch':
+    case 'concat':
+    case 'add':
+      return node.inputs;
+    default:
+      return [node.input];
+  }
+}
+
+export interface ParameterOwners {
+  /** owner[i] = t when parameter i reaches only head t's loss, -1 when shared (or unused). */
+  owner: Int8Array | Int16Array;
+  /** Indices of the shared parameters, ascending (the columns a gradient strategy sees). */
+  shared: Int32Array;
+  /** Indices of each task's own parameters, ascending. */
+  own: Int32Array[];
+}
+
+/**
+ * Split the flat parameter vector by graph reachability: a node's parameters belong to task t when
+ * t's head is the only head downstream of it (its gradient from every other task is exactly 0).
+ */
+export function parameterOwners(spec: NetworkSpec, slots: readonly ParamSlot[], paramCount: number): ParameterOwners {
+  const N = spec.nodes.length;
+  const T = spec.heads.length;
+  // nodeOwner: -2 = no head reads it yet, t = only head t, -1 = several.
+  const nodeOwner = new Int32Array(N).fill(-2);
+  spec.heads.forEach((h, t) => {
+    const seen = new Uint8Array(N);
+    seen[h.node] = 1;
+    for (let i = h.node; i >= 0; i--) {
+      if (!seen[i]) continue;
+      nodeOwner[i] = nodeOwner[i] === -2 || nodeOwner[i] === t ? t : -1;
+      for (const k of inputsOf(spec.nodes[i]!)) seen[k] = 1;
+    }
+  });
+  const owner = T < 127 ? new Int8Array(paramCount).fill(-1) : new Int16Array(paramCount).fill(-1);
+  for (const s of slots) {
+    const o = nodeOwner[s.node]!;
+    const size = s.shape.reduce((a, b) => a * b, 1);
+    if (o >= 0) owner.fill(o, s.offset, s.offset + size);
+  }
+  const shared: number[] = [];
+  const own: number[][] = Array.from({ length: T }, () => []);
+  for (let i = 0; i < paramCount; i++) {
+    const o = owner[i]!;
+    if (o < 0) shared.push(i);
+    else own[o]!.push(i);
+  }
+  return { owner, shared: Int32Array.from(shared), own: own.map((a) => Int32Array.from(a)) };
+}
