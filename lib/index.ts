@@ -19,3 +19,17 @@ export {
 } from './core/matrix.js';
 export { backend, setBackend, setThreads, availableBackends, type BackendName } from './kernels/index.js';
 export type { BackendInfo } from './kernels/types.js';
+export {
+  MultiTaskElasticNet,
+  MultiTaskLasso,
+  type MultiTaskElasticNetOptions,
+  type MultiTaskLassoOptions,
+  type FitOptions as LinearFitOptions,
+  type ProgressInfo as LinearProgressInfo,
+} from './linear/multiTaskElasticNet.js';
+export {
+  MultiTaskElasticNetCV,
+  MultiTaskLassoCV,
+  type MultiTaskElasticNetCVOptions,
+  type MultiTaskLassoCVOptions,
+} from './linear/multiTaskElasticNetCV.js';

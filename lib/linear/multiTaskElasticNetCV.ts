@@ -1,0 +1,447 @@
+/**
+ * Cross-validated multi-task elastic net and lasso (sklearn.linear_model.MultiTaskElasticNetCV,
+ * MultiTaskLassoCV): for each l1Ratio, scikit-learn's alpha grid (alpha_max = max_j ||X_j^T Y||_2 /
+ * (n l1Ratio) on the centred data, nAlphas values down to eps alpha_max; see alphaGrid.ts), then on
+ * each of k folds (KFold, contiguous and unshuffled unless `shuffle`) the regularisation path
+ * solved by coordinate descent warm-started from the previous alpha (Friedman, Hastie & Tibshirani,
+ * J. Stat. Softw. 33, 2010), scoring the held-out mean squared error (mean over samples and tasks).
+ * The (l1Ratio, alpha) with the lowest mean MSE over the folds is refitted on all the data.
+ */
+import { ConfigError, FormatError, NotFittedError, ShapeError, ValueError } from '../core/errors.js';
+import { describe, takeRows, type Matrix, type MatrixLike } from '../core/matrix.js';
+import { bool, custom, num, oneOf, parseOptions } from '../core/options.js';
+import { throwIfAborted } from '../core/async.js';
+import { Rng } from '../core/rng.js';
+import { kernels } from '../kernels/index.js';
+import {
+  arrayFromState,
+  fromDocument,
+  matrixFromState,
+  readDocument,
+  readDocumentSync,
+  saveDocument,
+  saveDocumentSync,
+  toDocument,
+  type ModelDocument,
+} from '../io/format.js';
+import { alphaGrid } from './alphaGrid.js';
+import {
+  checkFitOptions,
+  checkPredictX,
+  checkXY,
+  configFromDocument,
+  convergenceWarning,
+  finish,
+  linearPredict,
+  meanR2,
+  prepare,
+  runAsync,
+  runSync,
+  solveCd,
+  toTargets,
+  type FitOptions,
+  type ProgressInfo,
+  type SolveSettings,
+} from './multiTaskElasticNet.js';
+
+/** Options of {@link MultiTaskElasticNetCV}. */
+export interface MultiTaskElasticNetCVOptions {
+  /**
+   * Mixing parameter(s) in [0, 1] (1 = lasso). With a list, every value is cross-validated and the
+   * best is kept (as in scikit-learn, put values near 1 more densely). Default 0.5.
+   */
+  l1Ratio?: number | readonly number[];
+  /** Length of the path: alpha_min / alpha_max. Default 1e-3. */
+  eps?: number;
+  /** Number of alphas along the path (per l1Ratio). Default 100. */
+  nAlphas?: number;
+  /** Your own alphas (sorted descending before use); replaces the automatic grid. */
+  alphas?: readonly number[] | Float64Array;
+  /** Fit intercepts (X and Y centred, per fold). Default true. */
+  fitIntercept?: boolean;
+  /** Tolerance of each coordinate-descent solve (see MultiTaskElasticNet). Default 1e-4. */
+  tol?: number;
+  /** Maximum sweeps of each solve. Default 1000. */
+  maxIter?: number;
+  /** Number of folds (KFold). Default 5. */
+  cv?: number;
+  /** Shuffle the samples before splitting into folds (with `seed`). Default false, like scikit-learn's KFold. */
+  shuffle?: boolean;
+  /** Seed for the shuffle and for selection 'random'. Default 0. */
+  seed?: number;
+  /** 'cyclic' or 'random' feature order (see MultiTaskElasticNet). Default 'cyclic'. */
+  selection?: 'cyclic' | 'random';
+}
+
+/** Options of {@link MultiTaskLassoCV}: those of the elastic-net CV without `l1Ratio` (fixed at 1). */
+export type MultiTaskLassoCVOptions = Omit<MultiTaskElasticNetCVOptions, 'l1Ratio'>;
+
+interface ResolvedCVOptions {
+  l1Ratio: number | readonly number[];
+  eps: number;
+  nAlphas: number;
+  alphas: readonly number[] | Float64Array | undefined;
+  fitIntercept: boolean;
+  tol: number;
+  maxIter: number;
+  cv: number;
+  shuffle: boolean;
+  seed: number | undefined;
+  selection: 'cyclic' | 'random';
+}
+
+const isRatio = (v: unknown): boolean => typeof v === 'number' && v >= 0 && v <= 1;
+
+const CV_SPEC = {
+  l1Ratio: custom<number | readonly number[]>(
+    'a number in [0, 1] or a non-empty list of them',
+    (v) => isRatio(v) || (Array.isArray(v) && v.length > 0 && v.every(isRatio)),
+    0.5,
+  ),
+  eps: num({ default: 1e-3, min: 0, exclusiveMin: true }),
+  nAlphas: num({ default: 100, min: 1, integer: true }),
+  alphas: custom<readonly number[]>(
+    'a non-empty array of finite numbers >= 0',
+    (v) =>
+      (Array.isArray(v) || v instanceof Float64Array) &&
+      v.length > 0 &&
+      Array.from(v as ArrayLike<unknown>).every((a) => typeof a === 'number' && Number.isFinite(a) && a >= 0),
+  ),
+  fitIntercept: bool(true),
+  tol: num({ default: 1e-4, min: 0 }),
+  maxIter: num({ default: 1000, min: 1, integer: true }),
+  cv: num({ default: 5, min: 2, integer: true }),
+  shuffle: bool(false),
+  seed: num(),
+  selection: oneOf(['cyclic', 'random'] as const, 'cyclic'),
+};
+
+/** KFold (scikit-learn): the first n % k folds have one extra sample; test folds are contiguous runs of `idx`. */
+export function kFold(n: number, k: number, shuffle: boolean, rng: Rng): { train: Int32Array; test: Int32Array }[] {
+  const idx = shuffle ? rng.permutation(n) : Int32Array.from({ length: n }, (_, i) => i);
+  const folds: { train: Int32Array; test: Int32Array }[] = [];
+  let start = 0;
+  for (let f = 0; f < k; f++) {
+    const size = Math.floor(n / k) + (f < n % k ? 1 : 0);
+    const test = idx.slice(start, start + size);
+    const train = new Int32Array(n - size);
+    train.set(idx.subarray(0, start), 0);
+    train.set(idx.subarray(start + size), start);
+    folds.push({ train, test });
+    start += size;
+  }
+  return folds;
+}
+
+interface CVFitted {
+  alpha: number;
+  l1Ratio: number;
+  alphas: Float64Array;
+  msePath: Matrix<Float64Array>;
+  l1Ratios: Float64Array;
+  alphaGrids: Float64Array[];
+  msePaths: Matrix<Float64Array>[];
+  coef: Matrix<Float64Array>;
+  intercept: Float64Array;
+  nIter: number;
+  dualGap: number;
+}
+
+interface CVResult extends CVFitted {
+  unconverged: number;
+  solves: number;
+  refitConverged: boolean;
+}
+
+/**
+ * Multi-task elastic net with the regularisation (alpha, and l1Ratio when a list is given) chosen by
+ * k-fold cross-validation along warm-started paths, then refitted on all the data
+ * (sklearn.linear_model.MultiTaskElasticNetCV).
+ *
+ * Attributes after fit: `alpha`, `l1Ratio` (the chosen values), `alphas` (the grid of the chosen
+ * l1Ratio, descending), `msePath` (nAlphas x folds held-out MSE for the chosen l1Ratio),
+ * `alphaGrids` / `msePaths` (one per l1Ratio), and the refitted `coef` (T x d), `intercept`, `nIter`, `dualGap`.
+ */
+export class MultiTaskElasticNetCV {
+  static readonly kind: string = 'MultiTaskElasticNetCV';
+  readonly options: Readonly<ResolvedCVOptions>;
+  protected readonly config: Record<string, unknown>;
+  private fitted: CVFitted | undefined;
+
+  constructor(options: MultiTaskElasticNetCVOptions = {}) {
+    const name = (new.target as { kind?: string }).kind ?? 'MultiTaskElasticNetCV';
+    this.options = Object.freeze(this.parse(name, options));
+    const c: Record<string, unknown> = {};
+    for (const [key, v] of Object.entries(options)) {
+      if (v === undefined) continue;
+      c[key] = key === 'alphas' || key === 'l1Ratio' ? (typeof v === 'number' ? v : Array.from(v as ArrayLike<number>)) : v;
+    }
+    this.config = c;
+  }
+
+  protected parse(name: string, options: unknown): ResolvedCVOptions {
+    return parseOptions<ResolvedCVOptions>(name, options, CV_SPEC);
+  }
+
+  protected get kindName(): string {
+    return (this.constructor as typeof MultiTaskElasticNetCV).kind;
+  }
+
+  private need(what: string): CVFitted {
+    if (!this.fitted) throw new NotFittedError(this.kindName, what);
+    return this.fitted;
+  }
+
+  get isFitted(): boolean {
+    return this.fitted !== undefined;
+  }
+  /** The chosen alpha. */
+  get alpha(): number {
+    return this.need('alpha').alpha;
+  }
+  /** The chosen l1Ratio. */
+  get l1Ratio(): number {
+    return this.need('l1Ratio').l1Ratio;
+  }
+  /** The alpha grid of the chosen l1Ratio (descending). */
+  get alphas(): Float64Array {
+    return this.need('alphas').alphas;
+  }
+  /** Held-out MSE, nAlphas x folds, for the chosen l1Ratio (row i = alphas[i]). */
+  get msePath(): Matrix<Float64Array> {
+    return this.need('msePath').msePath;
+  }
+  /** The l1Ratios tried, in the order given. */
+  get l1Ratios(): Float64Array {
+    return this.need('l1Ratios').l1Ratios;
+  }
+  /** One alpha grid per l1Ratio. */
+  get alphaGrids(): Float64Array[] {
+    return this.need('alphaGrids').alphaGrids;
+  }
+  /** One msePath per l1Ratio. */
+  get msePaths(): Matrix<Float64Array>[] {
+    return this.need('msePaths').msePaths;
+  }
+  /** Coefficients of the refitted model, T x d. */
+  get coef(): Matrix<Float64Array> {
+    return this.need('coef').coef;
+  }
+  get intercept(): Float64Array {
+    return this.need('intercept').intercept;
+  }
+  /** Sweeps of the final refit. */
+  get nIter(): number {
+    return this.need('nIter').nIter;
+  }
+  /** Duality gap of the final refit (divided by n). */
+  get dualGap(): number {
+    return this.need('dualGap').dualGap;
+  }
+
+  /** Cross-validate and refit, yielding to the event loop between sweeps. */
+  async fit(X: MatrixLike, Y: MatrixLike | ArrayLike<number>, options: FitOptions = {}): Promise<this> {
+    const fo = checkFitOptions(this.kindName, options);
+    throwIfAborted(fo.signal);
+    const gen = this.run(X, Y);
+    this.done(await runAsync(gen, fo));
+    return this;
+  }
+
+  /** Cross-validate and refit synchronously. */
+  fitSync(X: MatrixLike, Y: MatrixLike | ArrayLike<number>, options: Pick<FitOptions, 'onProgress'> = {}): this {
+    const fo = checkFitOptions(this.kindName, options);
+    this.done(runSync(this.run(X, Y), fo.onProgress));
+    return this;
+  }
+
+  private done(r: CVResult): void {
+    if (r.unconverged > 0) {
+      convergenceWarning(
+        `${this.kindName}: ${r.unconverged} of ${r.solves} path solves did not converge in ${this.options.maxIter} sweeps; ` +
+          `you might want to increase maxIter or tol`,
+      );
+    }
+    if (!r.refitConverged) {
+      convergenceWarning(`${this.kindName}: the final refit did not converge in ${this.options.maxIter} sweeps; you might want to increase maxIter`);
+    }
+    const { unconverged: _u, solves: _s, refitConverged: _r, ...fitted } = r;
+    this.fitted = fitted;
+  }
+
+  /** The whole CV as a generator (validation runs eagerly, before the first step). */
+  private run(X: unknown, Y: unknown): Generator<ProgressInfo, CVResult, void> {
+    const o = this.options;
+    const { x, y } = checkXY(X, Y, this.kindName);
+    const n = x.rows;
+    if (o.cv > n) {
+      throw new ValueError(`${this.kindName}.fit: cannot split ${n} samples into cv = ${o.cv} folds; use cv <= ${n}`);
+    }
+    const l1Ratios = Float64Array.from(typeof o.l1Ratio === 'number' ? [o.l1Ratio] : o.l1Ratio);
+    const k = kernels();
+    const full = prepare(x, y, o.fitIntercept);
+    const grids = Array.from(l1Ratios, (l1) => {
+      if (o.alphas) return Float64Array.from(o.alphas).sort().reverse();
+      if (l1 === 0) {
+        throw new ConfigError(`${this.kindName}: the automatic alpha grid needs l1Ratio > 0; give your own 'alphas' for l1Ratio = 0`);
+      }
+      return alphaGrid(full, { l1Ratio: l1, eps: o.eps, nAlphas: o.nAlphas }, k);
+    });
+    const rng = new Rng(o.seed ?? 0);
+    const folds = kFold(n, o.cv, o.shuffle, rng.fork());
+    const cdRng = rng.fork();
+    const kind = this.kindName;
+    return (function* (): Generator<ProgressInfo, CVResult, void> {
+      const msePaths = grids.map((g) => ({ rows: g.length, cols: folds.length, data: new Float64Array(g.length * folds.length) }));
+      let unconverged = 0;
+      let solves = 0;
+      const settings = (p: { n: number }, alpha: number, l1: number): SolveSettings => ({
+        l1Reg: alpha * l1 * p.n,
+        l2Reg: alpha * (1 - l1) * p.n,
+        tol: o.tol,
+        maxIter: o.maxIter,
+        selection: o.selection,
+        rng: cdRng,
+      });
+      for (let f = 0; f < folds.length; f++) {
+        const { train, test } = folds[f]!;
+        const p = prepare(takeRows(x, train), takeRows(y, train), o.fitIntercept);
+        const xTe = takeRows(x, test);
+        const yTe = takeRows(y, test);
+        for (let li = 0; li < l1Ratios.length; li++) {
+          const w: Matrix<Float64Array> = { rows: p.d, cols: p.T, data: new Float64Array(p.d * p.T) };
+          const grid = grids[li]!;
+          for (let ai = 0; ai < grid.length; ai++) {
+            const r = yield* solveCd(k, p, w, settings(p, grid[ai]!, l1Ratios[li]!));
+            solves++;
+            if (!r.converged) unconverged++;
+            const { coef, intercept } = finish(p, w);
+            const pred = linearPredict(k, xTe, coef, intercept);
+            let s = 0;
+            for (let i = 0; i < pred.data.length; i++) s += (pred.data[i]! - yTe.data[i]!) ** 2;
+            msePaths[li]!.data[ai * folds.length + f] = s / pred.data.length;
+          }
+        }
+      }
+      let best = { li: 0, ai: 0, mse: Infinity };
+      for (let li = 0; li < l1Ratios.length; li++) {
+        const m = msePaths[li]!;
+        for (let ai = 0; ai < m.rows; ai++) {
+          let s = 0;
+          for (let f = 0; f < m.cols; f++) s += m.data[ai * m.cols + f]!;
+          const mean = s / m.cols;
+          if (mean < best.mse) best = { li, ai, mse: mean };
+        }
+      }
+      if (!Number.isFinite(best.mse)) throw new ValueError(`${kind}.fit: the cross-validated errors are not finite`);
+      const alpha = grids[best.li]![best.ai]!;
+      const l1Ratio = l1Ratios[best.li]!;
+      const w: Matrix<Float64Array> = { rows: full.d, cols: full.T, data: new Float64Array(full.d * full.T) };
+      const r = yield* solveCd(k, full, w, settings(full, alpha, l1Ratio));
+      const { coef, intercept } = finish(full, w);
+      return {
+        alpha,
+        l1Ratio,
+        alphas: grids[best.li]!,
+        msePath: msePaths[best.li]!,
+        l1Ratios,
+        alphaGrids: grids,
+        msePaths,
+        coef,
+        intercept,
+        nIter: r.nIter,
+        dualGap: r.gap / full.n,
+        unconverged,
+        solves,
+        refitConverged: r.converged,
+      };
+    })();
+  }
+
+  /** Predictions of the refitted model, n x T. */
+  predict(X: MatrixLike): Matrix<Float64Array> {
+    const f = this.need('predict');
+    const x = checkPredictX(X, this.kindName, 'predict', f.coef.cols);
+    return linearPredict(kernels(), x, f.coef, f.intercept);
+  }
+
+  /** Mean R^2 over the tasks. */
+  score(X: MatrixLike, Y: MatrixLike | ArrayLike<number>): number {
+    const f = this.need('score');
+    const x = checkPredictX(X, this.kindName, 'score', f.coef.cols);
+    const y = toTargets(Y, `${this.kindName}.score: Y`);
+    if (y.rows !== x.rows || y.cols !== f.coef.rows) {
+      throw new ShapeError(`${this.kindName}.score: Y is ${y.rows} x ${y.cols}, expected ${x.rows} x ${f.coef.rows} (rows of X x tasks)`);
+    }
+    return meanR2(y, linearPredict(kernels(), x, f.coef, f.intercept));
+  }
+
+  toJSON(): ModelDocument {
+    const f = this.need('toJSON');
+    return toDocument(this.kindName, this.config, { ...f });
+  }
+
+  static fromJSON<M extends MultiTaskElasticNetCV>(this: { new (options?: any): M; kind: string }, doc: unknown): M {
+    const { config, state } = fromDocument(doc, this.kind);
+    const model = configFromDocument(this.kind, () => new this(config ?? {}));
+    if (!state || typeof state !== 'object') throw new FormatError(`model file: the ${this.kind} state is missing`);
+    const coef = matrixFromState(state.coef, 'coef');
+    const l1Ratios = arrayFromState(state.l1Ratios, 'l1Ratios', Float64Array);
+    const grids = state.alphaGrids;
+    const paths = state.msePaths;
+    if (!Array.isArray(grids) || !Array.isArray(paths) || grids.length !== l1Ratios.length || paths.length !== l1Ratios.length) {
+      throw new FormatError(`model file: the ${this.kind} state has inconsistent alpha grids or MSE paths`);
+    }
+    for (const key of ['alpha', 'l1Ratio', 'nIter', 'dualGap']) {
+      if (typeof state[key] !== 'number') throw new FormatError(`model file: the ${this.kind} state lacks '${key}' (got ${describe(state[key])})`);
+    }
+    (model as MultiTaskElasticNetCV).fitted = {
+      alpha: state.alpha,
+      l1Ratio: state.l1Ratio,
+      alphas: arrayFromState(state.alphas, 'alphas', Float64Array),
+      msePath: matrixFromState(state.msePath, 'msePath'),
+      l1Ratios,
+      alphaGrids: grids.map((g: unknown, i: number) => arrayFromState(g, `alphaGrids[${i}]`, Float64Array)),
+      msePaths: paths.map((m: unknown, i: number) => matrixFromState(m, `msePaths[${i}]`)),
+      coef,
+      intercept: arrayFromState(state.intercept, 'intercept', Float64Array, coef.rows),
+      nIter: state.nIter,
+      dualGap: state.dualGap,
+    };
+    return model;
+  }
+
+  async save(path: string): Promise<void> {
+    await saveDocument(path, this.toJSON());
+  }
+  saveSync(path: string): void {
+    saveDocumentSync(path, this.toJSON());
+  }
+  static async load<M extends MultiTaskElasticNetCV>(this: { new (options?: any): M; kind: string; fromJSON(doc: unknown): M }, path: string): Promise<M> {
+    return this.fromJSON(await readDocument(path));
+  }
+  static loadSync<M extends MultiTaskElasticNetCV>(this: { new (options?: any): M; kind: string; fromJSON(doc: unknown): M }, path: string): M {
+    return this.fromJSON(readDocumentSync(path));
+  }
+}
+
+/**
+ * Multi-task lasso with alpha chosen by k-fold cross-validation along a warm-started path
+ * (sklearn.linear_model.MultiTaskLassoCV). Passing `l1Ratio` is a ConfigError.
+ */
+export class MultiTaskLassoCV extends MultiTaskElasticNetCV {
+  static override readonly kind: string = 'MultiTaskLassoCV';
+
+  constructor(options: MultiTaskLassoCVOptions = {}) {
+    super(options);
+  }
+
+  protected override parse(name: string, options: unknown): ResolvedCVOptions {
+    if (options !== null && typeof options === 'object' && 'l1Ratio' in options) {
+      throw new ConfigError(`${name}: option 'l1Ratio' is fixed at 1 for the lasso; use MultiTaskElasticNetCV to choose l1Ratio`);
+    }
+    const { l1Ratio: _unused, ...spec } = CV_SPEC;
+    const o = parseOptions<Omit<ResolvedCVOptions, 'l1Ratio'>>(name, options, spec);
+    return { ...o, l1Ratio: 1 };
+  }
+}
