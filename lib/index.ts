@@ -33,3 +33,4 @@ export {
   type MultiTaskElasticNetCVOptions,
   type MultiTaskLassoCVOptions,
 } from './linear/multiTaskElasticNetCV.js';
+export * as metrics from './metrics/index.js';
