@@ -1,0 +1,108 @@
+/**
+ * GradVac: "Gradient Vaccine: Investigating and Improving Multi-task Optimization in Massively
+ * Multilingual Models", Wang, Tsvetkov, Firat & Cao, ICLR 2021 (Algorithm 1).
+ *
+ * Each ordered pair (i, j) keeps an EMA target of its cosine similarity, phi_hat_ij (starting
+ * at 0). For each task i, visiting the other tasks j in a random order, with
+ * phi_ij = cos(g_i', g_j) for the current (already adjusted) g_i':
+ *
+ *   if phi_ij < phi_hat_ij:
+ *     g_i' <- g_i' + ||g_i'|| (phi_hat sqrt(1 - phi^2) - phi sqrt(1 - phi_hat^2))
+ *                    / (||g_j|| sqrt(1 - phi_hat^2)) * g_j
+ *   phi_hat_ij <- (1 - beta) phi_hat_ij + beta phi_ij          (beta = 0.01)
+ *
+ * The added multiple of g_j is the one that makes cos(g_i', g_j) exactly phi_hat_ij (the
+ * paper's closed form), so a pair below its target is raised to it. The paper updates the
+ * target for every pair at every step (Algorithm 1), which we follow; LibMTL only updates it
+ * when an adjustment happened. The paper also offers per-layer granularity; here the gradient
+ * is the whole shared-parameter vector (the paper's "whole model" setting).
+ *
+ * As in PCGrad, everything runs on coefficient vectors over the Gram matrix M = G G^T, and the
+ * shared direction is d = sum_i g_i' = G^T (sum_i c_i). Head weights are 1 (the adjustment is
+ * applied to the shared parameters only).
+ */
+import { num, parseOptions } from '../../core/options.js';
+import { checkInit, combineRows, gramMatrix, ones, stateArray, stateObject, stateTasks, stepGrads } from './small.js';
+import type { StrategyResult, StrategyStep, WeightingStrategy } from './strategy.js';
+
+export interface GradVacOptions {
+  /** EMA rate of the cosine-similarity targets (default 0.01). */
+  beta?: number;
+}
+
+export class GradVac implements WeightingStrategy {
+  readonly name = 'gradvac';
+  readonly needsGradients = true;
+  readonly beta: number;
+  private numTasks = 0;
+  private numShared = 0;
+  /** T x T targets phi_hat (row i: task being adjusted, column j: the reference task). */
+  private targets: Float64Array = new Float64Array(0);
+  /** True when setState ran before init (a resumed model): init keeps the restored targets. */
+  private restored = false;
+
+  constructor(options?: GradVacOptions) {
+    const o = parseOptions<Required<GradVacOptions>>('GradVac', options, { beta: num({ default: 0.01, min: 0, max: 1 }) });
+    this.beta = o.beta;
+  }
+
+  init(numTasks: number, numShared: number): void {
+    checkInit('GradVac', numTasks, numShared);
+    this.numTasks = numTasks;
+    this.numShared = numShared;
+    if (!(this.restored && this.targets.length === numTasks * numTasks)) this.targets = new Float64Array(numTasks * numTasks);
+    this.restored = false;
+  }
+
+  combine(step: StrategyStep): StrategyResult {
+    const g = stepGrads('GradVac', step, this.numTasks, this.numShared);
+    const n = this.numTasks;
+    const m = gramMatrix(g);
+    const total = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      const c = new Float64Array(n);
+      c[i] = 1;
+      const order = step.rng.permutation(n);
+      for (const j of order) {
+        if (j === i) continue;
+        const njj = m[j * n + j]!;
+        // Mc = M c gives both ||g_i'||^2 = c^T M c and g_i' . g_j = (M c)_j.
+        let gij = 0;
+        let nii = 0;
+        for (let k = 0; k < n; k++) {
+          let mck = 0;
+          for (let l = 0; l < n; l++) mck += m[k * n + l]! * c[l]!;
+          nii += c[k]! * mck;
+          if (k === j) gij = mck;
+        }
+        if (njj <= 0 || nii <= 0) continue; // a zero gradient has no direction to vaccinate
+        const normI = Math.sqrt(nii);
+        const normJ = Math.sqrt(njj);
+        const phi = Math.max(-1, Math.min(1, gij / (normI * normJ)));
+        const target = this.targets[i * n + j]!;
+        if (phi < target) {
+          const w = (normI * (target * Math.sqrt(1 - phi * phi) - phi * Math.sqrt(1 - target * target))) /
+            (normJ * Math.sqrt(1 - target * target));
+          // target < 1 always (an EMA of values <= 1 that starts at 0 and moves by beta < 1,
+          // or a phi < target <= 1), so the division is safe unless beta = 1 and phi = 1.
+          if (Number.isFinite(w)) c[j] = c[j]! + w;
+        }
+        this.targets[i * n + j] = (1 - this.beta) * target + this.beta * phi;
+      }
+      for (let k = 0; k < n; k++) total[k] = total[k]! + c[k]!;
+    }
+    return { weights: ones(n), shared: combineRows(g, total) };
+  }
+
+  getState(): unknown {
+    return { numTasks: this.numTasks, targets: Array.from(this.targets) };
+  }
+
+  /** Restore targets; valid before init (then init keeps them) or after it. */
+  setState(state: unknown): void {
+    const s = stateObject('GradVac', state);
+    const n = stateTasks('GradVac', s, this.numTasks);
+    this.targets = stateArray('GradVac', s.targets, 'targets', n * n);
+    this.restored = this.numTasks === 0;
+  }
+}

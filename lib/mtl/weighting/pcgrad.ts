@@ -1,0 +1,90 @@
+/**
+ * PCGrad: "Gradient Surgery for Multi-Task Learning", Yu, Kumar, Gupta, Levine, Hausman & Finn,
+ * NeurIPS 2020.
+ *
+ * For each task i, visit the other tasks j in a random order; whenever the (already projected)
+ * gradient conflicts with the ORIGINAL gradient of task j, remove the conflicting component:
+ *
+ *   if g_i' . g_j < 0:   g_i' <- g_i' - (g_i' . g_j / ||g_j||^2) g_j
+ *
+ * and update the shared parameters along d = sum_i g_i'.
+ *
+ * Every projected gradient stays a linear combination of the original ones, g_i' = G^T c_i, and
+ * every inner product it needs is c_i^T M e_j with M = G G^T. So the whole procedure runs on the
+ * T x T Gram matrix (one gemm), and d = G^T (sum_i c_i) is a second gemm: no S-length vector is
+ * touched T^2 times.
+ *
+ * Guarantee: for two tasks, the two projected gradients never have a negative inner product.
+ * For three or more, each projection can re-create a conflict removed by an earlier one, as in
+ * the paper; PCGrad does not promise more.
+ *
+ * Head weights: 1 for every task. The surgery concerns the shared parameters; each head only
+ * receives its own task's gradient, as in the paper's and LibMTL's implementations.
+ */
+import { parseOptions } from '../../core/options.js';
+import { checkInit, combineRows, gramMatrix, ones, stepGrads, stateObject } from './small.js';
+import type { StrategyResult, StrategyStep, WeightingStrategy } from './strategy.js';
+
+export interface PCGradOptions {}
+
+export class PCGrad implements WeightingStrategy {
+  readonly name = 'pcgrad';
+  readonly needsGradients = true;
+  private numTasks = 0;
+  private numShared = 0;
+
+  constructor(options?: PCGradOptions) {
+    parseOptions<PCGradOptions>('PCGrad', options, {});
+  }
+
+  init(numTasks: number, numShared: number): void {
+    checkInit('PCGrad', numTasks, numShared);
+    this.numTasks = numTasks;
+    this.numShared = numShared;
+  }
+
+  combine(step: StrategyStep): StrategyResult {
+    const g = stepGrads('PCGrad', step, this.numTasks, this.numShared);
+    const coef = pcgradCoefficients(gramMatrix(g), this.numTasks, step.rng);
+    return { weights: ones(this.numTasks), shared: combineRows(g, coef) };
+  }
+
+  getState(): unknown {
+    return {};
+  }
+
+  setState(state: unknown): void {
+    stateObject('PCGrad', state);
+  }
+}
+
+/**
+ * The coefficients w with d = G^T w (sum of the projected gradients), computed on M = G G^T.
+ * Also returns each projected gradient's coefficient vector (rows of a T x T matrix) for tests.
+ */
+export function pcgradCoefficients(m: Float64Array, n: number, rng: { permutation(n: number): Int32Array }): Float64Array {
+  return pcgradProjections(m, n, rng).reduce((acc, c) => {
+    for (let k = 0; k < n; k++) acc[k] = acc[k]! + c[k]!;
+    return acc;
+  }, new Float64Array(n));
+}
+
+export function pcgradProjections(m: Float64Array, n: number, rng: { permutation(n: number): Int32Array }): Float64Array[] {
+  const out: Float64Array[] = [];
+  for (let i = 0; i < n; i++) {
+    const c = new Float64Array(n);
+    c[i] = 1;
+    // One shuffle per task, as in the reference implementation.
+    const order = rng.permutation(n);
+    for (const j of order) {
+      if (j === i) continue;
+      const njj = m[j * n + j]!;
+      if (njj <= 0) continue; // a zero gradient conflicts with nothing
+      let gij = 0; // g_i' . g_j = c^T M e_j
+      for (let k = 0; k < n; k++) gij += c[k]! * m[k * n + j]!;
+      if (gij < 0) c[j] = c[j]! - gij / njj;
+    }
+    out.push(c);
+  }
+  return out;
+}
