@@ -1,0 +1,55 @@
+/**
+ * Fixed weighting: L = sum_t w_t L_t with weights the user chooses (the "hand-tuned weights"
+ * baseline of Kendall, Gal & Cipolla 2018 and most multi-task papers).
+ */
+import { ConfigError } from '../../core/errors.js';
+import { custom, parseOptions } from '../../core/options.js';
+import { checkInit, stateObject, stepLosses } from './lossCommon.js';
+import type { StrategyResult, StrategyStep, WeightingStrategy } from './strategy.js';
+
+export interface FixedWeightingOptions {
+  /** One non-negative weight per task, in task order. */
+  weights: readonly number[] | Float64Array;
+}
+
+export class FixedWeighting implements WeightingStrategy {
+  readonly name = 'fixed';
+  readonly needsGradients = false;
+  readonly weights: Float64Array;
+  private numTasks = 0;
+
+  constructor(options: FixedWeightingOptions) {
+    const o = parseOptions<FixedWeightingOptions>('fixed weighting', options, {
+      weights: custom(
+        'a non-empty array of finite non-negative numbers (one weight per task)',
+        (v) =>
+          (Array.isArray(v) || v instanceof Float64Array) &&
+          v.length > 0 &&
+          Array.prototype.every.call(v, (x: unknown) => typeof x === 'number' && Number.isFinite(x) && x >= 0),
+      ),
+    });
+    if (o.weights === undefined) throw new ConfigError("fixed weighting: option 'weights' is required (one weight per task)");
+    this.weights = Float64Array.from(o.weights);
+  }
+
+  init(numTasks: number, numShared: number): void {
+    checkInit('fixed weighting', numTasks, numShared);
+    if (numTasks !== this.weights.length) {
+      throw new ConfigError(`fixed weighting: 'weights' has ${this.weights.length} values but there are ${numTasks} tasks; give one weight per task`);
+    }
+    this.numTasks = numTasks;
+  }
+
+  combine(step: StrategyStep): StrategyResult {
+    stepLosses('fixed weighting', step, this.numTasks);
+    return { weights: this.weights.slice() };
+  }
+
+  getState(): unknown {
+    return {};
+  }
+
+  setState(state: unknown): void {
+    stateObject('fixed weighting', state);
+  }
+}

@@ -1,0 +1,54 @@
+/**
+ * Geometric loss strategy (GLS): Chennupati, Sistu, Yogamani & Rawashdeh, "MultiNet++: Multi-Stream
+ * Feature Aggregation and Geometric Loss Strategy for Multi-Task Learning", CVPR Workshops 2019.
+ *
+ *   L = (prod_t L_t)^(1/T)    so    dL/dtheta = sum_t w_t dL_t/dtheta,   w_t = (prod L)^(1/T) / (T L_t)
+ *
+ * The geometric mean is invariant to the scale of each loss, so a task whose loss is 100x larger
+ * does not dominate. The product is formed as exp(mean log L_t), which neither over- nor
+ * underflows for many tasks; losses at 0 are floored at `eps` (default 1e-12) to keep w finite.
+ */
+import { num, parseOptions } from '../../core/options.js';
+import { checkInit, checkPositive, stateObject, stepLosses } from './lossCommon.js';
+import type { StrategyResult, StrategyStep, WeightingStrategy } from './strategy.js';
+
+export interface GeometricLossOptions {
+  /** Floor of the losses (default 1e-12). */
+  eps?: number;
+}
+
+export class GeometricLossStrategy implements WeightingStrategy {
+  readonly name = 'gls';
+  readonly needsGradients = false;
+  readonly eps: number;
+  private numTasks = 0;
+
+  constructor(options?: GeometricLossOptions) {
+    this.eps = parseOptions<Required<GeometricLossOptions>>('GLS', options, { eps: num({ default: 1e-12, min: 0, exclusiveMin: true }) }).eps;
+  }
+
+  init(numTasks: number, numShared: number): void {
+    checkInit('GLS', numTasks, numShared);
+    this.numTasks = numTasks;
+  }
+
+  combine(step: StrategyStep): StrategyResult {
+    const losses = stepLosses('GLS', step, this.numTasks);
+    checkPositive('GLS', losses);
+    const T = this.numTasks;
+    let meanLog = 0;
+    for (let t = 0; t < T; t++) meanLog += Math.log(Math.max(losses[t]!, this.eps));
+    const geo = Math.exp(meanLog / T);
+    const weights = new Float64Array(T);
+    for (let t = 0; t < T; t++) weights[t] = geo / (T * Math.max(losses[t]!, this.eps));
+    return { weights };
+  }
+
+  getState(): unknown {
+    return {};
+  }
+
+  setState(state: unknown): void {
+    stateObject('GLS', state);
+  }
+}
