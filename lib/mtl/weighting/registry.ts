@@ -29,6 +29,9 @@ import { GradVac } from './gradvac.js';
 import { IMTL } from './imtl.js';
 import { MGDA } from './mgda.js';
 import { PCGrad } from './pcgrad.js';
+import { NashMTL } from './nashmtl.js';
+import { AlignedMTL } from './alignedmtl.js';
+import { UPGrad } from './upgrad.js';
 
 /** Builds a strategy from its options (everything but `type` / `name`). */
 export type StrategyFactory = (options: Record<string, unknown> | undefined) => WeightingStrategy;
@@ -44,13 +47,15 @@ const factories = new Map<string, StrategyFactory>([
   ['famo', (o) => new Famo(o)],
 
   // gradient-based strategies register here
-  // (still to come: nashmtl, alignedmtl, upgrad; add one line each, as below)
   ['gradnorm', (o) => new GradNorm(o as never)],
   ['mgda', (o) => new MGDA(o as never)],
   ['pcgrad', (o) => new PCGrad(o as never)],
   ['gradvac', (o) => new GradVac(o as never)],
   ['cagrad', (o) => new CAGrad(o as never)],
   ['imtl', (o) => new IMTL(o as never)],
+  ['nashmtl', (o) => new NashMTL(o as never)],
+  ['alignedmtl', (o) => new AlignedMTL(o as never)],
+  ['upgrad', (o) => new UPGrad(o as never)],
 ]);
 
 /** Other spellings users type, mapped to the registered names. */
