@@ -239,7 +239,7 @@ export class Optimizer {
     const s = state as OptimizerState | null;
     if (!s || typeof s !== 'object') throw new FormatError(`optimizer state must be an object, got ${describe(s)}`);
     if (s.type !== this.options.type) {
-      throw new FormatError(`optimizer state is for ${describe(s.type)}, but this optimizer is '${this.options.type}'`);
+      throw new FormatError(`optimizer state is for '${String(s.type)}', but this optimizer is '${this.options.type}'`);
     }
     if (!Number.isInteger(s.step) || s.step < 0) throw new FormatError(`optimizer state: 'step' must be a non-negative integer, got ${describe(s.step)}`);
     if (!s.buffers || typeof s.buffers !== 'object') throw new FormatError("optimizer state: 'buffers' is missing");

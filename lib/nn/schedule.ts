@@ -195,7 +195,7 @@ export class PlateauSchedule implements LrSchedule {
 function checkState(state: unknown, type: ScheduleType): ScheduleState {
   const s = state as ScheduleState | null;
   if (!s || typeof s !== 'object' || s.type !== type) {
-    throw new FormatError(`schedule state is for ${describe(s?.type)}, expected a '${type}' schedule state`);
+    throw new FormatError(`schedule state is for '${String(s?.type)}', expected a '${type}' schedule state`);
   }
   if (!Number.isInteger(s.epoch) || s.epoch < 0) {
     throw new FormatError(`schedule state: 'epoch' must be a non-negative integer, got ${describe(s.epoch)}`);
