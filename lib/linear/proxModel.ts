@@ -1,0 +1,56 @@
+/**
+ * The shared part of the models solved by FISTA (L21Regression, L21Logistic, TraceNormRegression):
+ *     min_{W, b}  sum_t (1/n_t) loss_t(X_t w_t + b_t, y_t) + alpha g(W)
+ * with loss_t = (1/2) ||.||^2 (squared) or the logistic loss, and g the L2,1 or trace norm.
+ * Options, the default alpha grid (from alpha_max, where W = 0 becomes optimal, down to
+ * eps alpha_max, log-spaced, as in glmnet and scikit-learn), and warm starts along it.
+ */
+import { num } from '../core/options.js';
+import { alphaMax, solveProx, type PenaltyKind } from './fista.js';
+import { TaskLinearModel, baseSpec, gridSpec, logGrid, type BaseOptions, type Solution, type TaskProblem, type Work } from './taskModel.js';
+
+export interface ProxModelOptions extends BaseOptions {
+  /** Penalty strength (>= 0; default 1), used when `cv` is off. */
+  alpha?: number;
+  /** CV grid (default: nAlphas points from alpha_max down to eps alpha_max, log-spaced). */
+  alphas?: number[];
+  /** Size of the default CV grid (default 10). */
+  nAlphas?: number;
+  /** Smallest alpha of the default grid relative to alpha_max (default 1e-3). */
+  eps?: number;
+  /** FISTA stops when the relative objective change falls below tol (default 1e-7). */
+  tol?: number;
+  /** FISTA iteration limit per fit (default 5000). */
+  maxIter?: number;
+}
+
+export const proxSpec = {
+  ...baseSpec,
+  alpha: num({ default: 1, min: 0 }),
+  alphas: gridSpec(),
+  nAlphas: num({ default: 10, min: 1, integer: true }),
+  eps: num({ default: 1e-3, min: 0, max: 1, exclusiveMin: true }),
+  tol: num({ default: 1e-7, min: 0 }),
+  maxIter: num({ default: 5000, min: 1, integer: true }),
+};
+
+export abstract class ProxTaskModel extends TaskLinearModel<{ alpha: number }, ProxModelOptions> {
+  protected abstract readonly kind: PenaltyKind;
+  protected override readonly warmStarts = true;
+
+  protected params() {
+    return { alpha: this.config.alpha! };
+  }
+  protected grid(p: TaskProblem) {
+    if (this.config.alphas) return [...this.config.alphas].sort((a, b) => b - a).map((alpha) => ({ alpha }));
+    const hi = alphaMax(p, this.loss, this.kind, this.config.fitIntercept) || 1;
+    return logGrid(hi, hi * this.config.eps!, this.config.nAlphas!).map((alpha) => ({ alpha }));
+  }
+  protected solve(p: TaskProblem, params: { alpha: number }, warm: Solution | null): Work<Solution> {
+    return solveProx(
+      p,
+      { loss: this.loss, kind: this.kind, alpha: params.alpha, fitIntercept: this.config.fitIntercept, tol: this.config.tol!, maxIter: this.config.maxIter! },
+      warm,
+    );
+  }
+}

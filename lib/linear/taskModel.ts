@@ -1,0 +1,571 @@
+/**
+ * The shared base of the per-task linear models (IndependentRidge, PooledRidge,
+ * MeanRegularizedRegression, L21Regression, L21Logistic, TraceNormRegression): task t has its own
+ * rows (X_t, y_t) and its own linear model z = X_t w_t + b_t; the models differ only in how the
+ * coefficient matrix W (T x d, row t = w_t) is regularised, i.e. in `solve`.
+ *
+ * This file holds everything they share, written once: input normalisation (a MultiTaskDataset
+ * or a list of { name, X, y }), stacking tasks into one matrix with row offsets (the layout of
+ * kernels().taskLoss), per-task centring (an unpenalised intercept b_t is the same as centring
+ * each task's X and y, for squared loss), options, k-fold CV over a strength grid (taskCV.ts),
+ * fit/fitSync over one generator (so the synchronous and the yielding paths are the same code),
+ * predict/score, and save/load through lib/io/format.ts.
+ */
+import { ConfigError, FormatError, NotFittedError, ShapeError, ValueError } from '../core/errors.js';
+import { describe, toMatrix, type Matrix } from '../core/matrix.js';
+import { bool, custom, num, parseOptions, type OptionSpec } from '../core/options.js';
+import { Yielder } from '../core/async.js';
+import { MultiTaskDataset, listNames } from '../data/dataset.js';
+import { kernels } from '../kernels/index.js';
+import {
+  arrayFromState,
+  fromDocument,
+  matrixFromState,
+  readDocument,
+  readDocumentSync,
+  saveDocument,
+  saveDocumentSync,
+  toDocument,
+  type ModelDocument,
+} from '../io/format.js';
+import { crossValidate, type CvPath } from './taskCV.js';
+
+// ------------------------------------------------------------------------------------------------
+// Work: a computation written as a generator that yields progress at safe points. fitSync runs it
+// straight through; fit() yields to the event loop (and checks the AbortSignal) at those points.
+// ------------------------------------------------------------------------------------------------
+
+/** Progress reported to `onProgress` during fit(). */
+export interface FitProgress {
+  /** 'cv' while cross-validating, 'fit' for the final fit. */
+  phase: 'cv' | 'fit';
+  /** CV fold (0-based) during 'cv'. */
+  fold?: number;
+  /** Index into the strength grid (cvPath.grid). */
+  gridIndex?: number;
+  /** Solver iteration (iterative solvers). */
+  iter?: number;
+  /** Objective value at that iteration. */
+  objective?: number;
+}
+
+export type Work<T> = Generator<FitProgress, T, void>;
+
+export function runSync<T>(work: Work<T>): T {
+  let r = work.next();
+  while (!r.done) r = work.next();
+  return r.value;
+}
+
+export async function runAsync<T>(work: Work<T>, options: FitOptions): Promise<T> {
+  const y = new Yielder(options.signal);
+  let r = work.next();
+  while (!r.done) {
+    options.onProgress?.(r.value);
+    await y.maybeYield();
+    r = work.next();
+  }
+  return r.value;
+}
+
+/** Options of fit(). */
+export interface FitOptions {
+  /** Abort the fit; the model keeps its previous state. */
+  signal?: AbortSignal;
+  /** Called at every progress point (CV steps, solver iterations). */
+  onProgress?: (p: FitProgress) => void;
+}
+
+function checkFitOptions(owner: string, o: unknown): FitOptions {
+  if (o === undefined || o === null) return {};
+  if (typeof o !== 'object') throw new ConfigError(`${owner}.fit: options must be an object { signal, onProgress }, got ${describe(o)}`);
+  const { signal, onProgress, ...rest } = o as FitOptions;
+  const unknown = Object.keys(rest);
+  if (unknown.length) throw new ConfigError(`${owner}.fit: unknown option '${unknown[0]}'; known options: signal, onProgress`);
+  if (signal !== undefined && !(signal instanceof AbortSignal)) throw new ConfigError(`${owner}.fit: option 'signal' must be an AbortSignal, got ${describe(signal)}`);
+  if (onProgress !== undefined && typeof onProgress !== 'function') throw new ConfigError(`${owner}.fit: option 'onProgress' must be a function, got ${describe(onProgress)}`);
+  return { signal, onProgress };
+}
+
+// ------------------------------------------------------------------------------------------------
+// Stacked problems
+// ------------------------------------------------------------------------------------------------
+
+/** Tasks stacked: task t owns rows offsets[t]..offsets[t+1]-1 of x and y. */
+export interface TaskProblem {
+  readonly x: Matrix<Float64Array>;
+  readonly y: Float64Array;
+  readonly offsets: Int32Array;
+  readonly T: number;
+  readonly d: number;
+}
+
+export function stackTasks(data: MultiTaskDataset): TaskProblem {
+  const T = data.nTasks;
+  const d = data.nFeatures;
+  const offsets = new Int32Array(T + 1);
+  data.tasks.forEach((t, i) => (offsets[i + 1] = offsets[i]! + t.X.rows));
+  const N = offsets[T]!;
+  const x = new Float64Array(N * d);
+  const y = new Float64Array(N);
+  data.tasks.forEach((t, i) => {
+    x.set(t.X.data, offsets[i]! * d);
+    y.set(t.y, offsets[i]!);
+  });
+  return { x: { rows: N, cols: d, data: x }, y, offsets, T, d };
+}
+
+/** The rows of `p` whose mask entry is true, keeping the task structure (a task may become empty). */
+export function selectRows(p: TaskProblem, keep: (row: number) => boolean): TaskProblem {
+  const { d, T } = p;
+  const offsets = new Int32Array(T + 1);
+  const rows: number[] = [];
+  for (let t = 0; t < T; t++) {
+    for (let i = p.offsets[t]!; i < p.offsets[t + 1]!; i++) if (keep(i)) rows.push(i);
+    offsets[t + 1] = rows.length;
+  }
+  const x = new Float64Array(rows.length * d);
+  const y = new Float64Array(rows.length);
+  rows.forEach((r, k) => {
+    x.set(p.x.data.subarray(r * d, (r + 1) * d), k * d);
+    y[k] = p.y[r]!;
+  });
+  return { x: { rows: rows.length, cols: d, data: x }, y, offsets, T, d };
+}
+
+/** Task t's rows as a Matrix view (no copy). */
+export function taskRows(p: TaskProblem, t: number): Matrix<Float64Array> {
+  const a = p.offsets[t]!;
+  const b = p.offsets[t + 1]!;
+  return { rows: b - a, cols: p.d, data: p.x.data.subarray(a * p.d, b * p.d) };
+}
+
+/** A problem centred per task, with the means needed to recover the intercepts. */
+export interface Centred {
+  /** Centred copy (x and, when `centreY`, y). */
+  p: TaskProblem;
+  /** T x d per-task feature means. */
+  xMean: Matrix<Float64Array>;
+  /** Per-task target means (zeros when y was not centred). */
+  yMean: Float64Array;
+}
+
+/** Subtract each task's mean row (and mean target when centreY). Used for unpenalised intercepts. */
+export function centrePerTask(p: TaskProblem, centreY: boolean): Centred {
+  const { T, d } = p;
+  const x = p.x.data.slice();
+  const y = p.y.slice();
+  const xMean = new Float64Array(T * d);
+  const yMean = new Float64Array(T);
+  for (let t = 0; t < T; t++) {
+    const a = p.offsets[t]!;
+    const b = p.offsets[t + 1]!;
+    const n = b - a;
+    if (n === 0) continue;
+    for (let i = a; i < b; i++) for (let j = 0; j < d; j++) xMean[t * d + j]! += x[i * d + j]!;
+    for (let j = 0; j < d; j++) xMean[t * d + j]! /= n;
+    for (let i = a; i < b; i++) for (let j = 0; j < d; j++) x[i * d + j]! -= xMean[t * d + j]!;
+    if (centreY) {
+      let s = 0;
+      for (let i = a; i < b; i++) s += y[i]!;
+      yMean[t] = s / n;
+      for (let i = a; i < b; i++) y[i]! -= yMean[t]!;
+    }
+  }
+  return { p: { x: { rows: p.x.rows, cols: d, data: x }, y, offsets: p.offsets, T, d }, xMean: { rows: T, cols: d, data: xMean }, yMean };
+}
+
+/** b_t = yMean_t - xMean_t . w_t, the intercept that undoes the centring. */
+export function interceptsFrom(coef: Matrix<Float64Array>, c: Centred, base?: Float64Array): Float64Array {
+  const { rows: T, cols: d } = coef;
+  const b = new Float64Array(T);
+  for (let t = 0; t < T; t++) {
+    let s = c.yMean[t]! + (base ? base[t]! : 0);
+    for (let j = 0; j < d; j++) s -= c.xMean.data[t * d + j]! * coef.data[t * d + j]!;
+    b[t] = s;
+  }
+  return b;
+}
+
+/** Per-task X_t^T X_t (d x d) and X_t^T y_t (d), through the kernels. */
+export function taskGrams(p: TaskProblem): { grams: Matrix<Float64Array>[]; xty: Matrix<Float64Array>[] } {
+  const K = kernels();
+  const grams: Matrix<Float64Array>[] = [];
+  const xty: Matrix<Float64Array>[] = [];
+  for (let t = 0; t < p.T; t++) {
+    const xt = taskRows(p, t);
+    const g = { rows: p.d, cols: p.d, data: new Float64Array(p.d * p.d) };
+    const c = { rows: p.d, cols: 1, data: new Float64Array(p.d) };
+    if (xt.rows > 0) {
+      K.gram(xt, g);
+      const yt = { rows: xt.rows, cols: 1, data: p.y.subarray(p.offsets[t]!, p.offsets[t + 1]!) };
+      K.gemm(xt, yt, c, { transA: true });
+    }
+    grams.push(g);
+    xty.push(c);
+  }
+  return { grams, xty };
+}
+
+/** The mean diagonal of the Gram matrices, the natural unit of a ridge strength on this data. */
+export function gramScale(grams: Matrix<Float64Array>[]): number {
+  let s = 0;
+  for (const g of grams) for (let j = 0; j < g.rows; j++) s += g.data[j * g.cols + j]!;
+  const v = s / (grams.length * (grams[0]?.rows ?? 1));
+  return v > 0 ? v : 1;
+}
+
+/** n points from hi down to lo, evenly spaced in log scale. */
+export function logGrid(hi: number, lo: number, n: number): number[] {
+  if (n === 1) return [hi];
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) out.push(hi * Math.pow(lo / hi, i / (n - 1)));
+  return out;
+}
+
+// ------------------------------------------------------------------------------------------------
+// Options shared by every per-task model
+// ------------------------------------------------------------------------------------------------
+
+export interface BaseOptions {
+  /** Fit an unpenalised intercept per task (default true). */
+  fitIntercept?: boolean;
+  /** Choose the regularisation strength(s) by k-fold CV (folds within each task); off when absent. */
+  cv?: number;
+  /** Seed of the CV fold assignment (default 0). */
+  seed?: number;
+}
+
+export const baseSpec = {
+  fitIntercept: bool(true),
+  cv: custom<number | undefined>('an integer >= 2 (the number of CV folds)', (v) => typeof v === 'number' && Number.isInteger(v) && v >= 2),
+  seed: num({ default: 0 }),
+};
+
+/** A spec entry for a strength grid: a non-empty array of finite numbers >= 0. */
+export function gridSpec(): OptionSpec {
+  return custom<number[] | undefined>(
+    'a non-empty array of finite numbers >= 0',
+    (v) => Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'number' && Number.isFinite(x) && x >= 0),
+  );
+}
+
+/** The result of one solve at one point of the strength grid. */
+export interface Solution {
+  coef: Matrix<Float64Array>;
+  intercept: Float64Array;
+  history?: number[];
+  nIter?: number;
+  /** Solver state for warm starts along the path (model-specific). */
+  warm?: unknown;
+}
+
+export type Params = Record<string, number>;
+
+interface FittedState<P extends Params> {
+  coef: Matrix<Float64Array>;
+  intercept: Float64Array;
+  taskNames: string[];
+  chosen: P;
+  cvPath: CvPath<P> | undefined;
+  history: number[];
+  nIter: number;
+}
+
+/** What fit() accepts: a MultiTaskDataset or a list of tasks { name, X, y }. */
+export type TaskData = MultiTaskDataset | readonly { name: string; X: unknown; y: unknown; type?: 'regression' | 'binary' | 'multiclass' }[];
+
+/**
+ * Base class of the per-task linear models. Subclasses give the loss, the strengths taken from
+ * the options, a default CV grid, and `solve` (one fit at given strengths, optionally warm-started).
+ */
+export abstract class TaskLinearModel<P extends Params, C extends BaseOptions = BaseOptions> {
+  /** The checked options, defaults filled in. */
+  readonly config: Readonly<Required<Pick<C, 'fitIntercept' | 'seed'>> & C>;
+  private state: FittedState<P> | undefined;
+
+  /** 'squared' (regression) or 'logistic' (binary classification). */
+  protected abstract readonly loss: 'squared' | 'logistic';
+  /** True when solve benefits from a warm start (iterative solvers): CV then walks the grid in order. */
+  protected readonly warmStarts: boolean = false;
+
+  protected constructor(options: unknown, spec: Record<string, OptionSpec>) {
+    this.config = Object.freeze(parseOptions(this.constructor.name, options, spec as never)) as never;
+  }
+
+  /** The strengths given in the options (used when cv is off). */
+  protected abstract params(): P;
+  /** The CV grid, largest strength first (the user's grid when given, else a default from the data). */
+  protected abstract grid(p: TaskProblem): P[];
+  /** Fit at strengths `params` on a stacked problem. */
+  protected abstract solve(p: TaskProblem, params: P, warm: Solution | null): Work<Solution>;
+
+  // ---- fitting ----
+
+  /** Fit synchronously (blocks the event loop; fine for small problems and scripts). */
+  fitSync(data: TaskData): this {
+    const { p, names } = this.prepare(data);
+    this.commit(runSync(this.work(p)), names);
+    return this;
+  }
+
+  /**
+   * Fit, yielding to the event loop between solver steps. `signal` aborts (AbortError) and leaves
+   * the model as it was; `onProgress` receives FitProgress records.
+   */
+  async fit(data: TaskData, options?: FitOptions): Promise<this> {
+    const o = checkFitOptions(this.constructor.name, options);
+    const { p, names } = this.prepare(data);
+    const result = await runAsync(this.work(p), o);
+    this.commit(result, names);
+    return this;
+  }
+
+  private prepare(data: TaskData): { p: TaskProblem; names: string[] } {
+    const owner = this.constructor.name;
+    let ds: MultiTaskDataset;
+    if (data instanceof MultiTaskDataset) ds = data;
+    else if (Array.isArray(data)) {
+      const type = this.loss === 'logistic' ? 'binary' : 'regression';
+      ds = new MultiTaskDataset(data.map((t) => (t && typeof t === 'object' ? { type, ...t } : t)));
+    } else throw new ValueError(`${owner}.fit: data must be a MultiTaskDataset or an array of tasks { name, X, y }, got ${describe(data)}`);
+    for (const t of ds.tasks) {
+      if (t.type === 'multiclass') throw new ValueError(`${owner}.fit: task '${t.name}' is multiclass; this model handles ${this.loss === 'logistic' ? 'binary' : 'regression'} tasks`);
+      if (this.loss === 'logistic') {
+        for (let i = 0; i < t.y.length; i++) {
+          if (t.y[i] !== 0 && t.y[i] !== 1) throw new ValueError(`${owner}.fit: task '${t.name}', row ${i}: label ${t.y[i]} is not 0 or 1`);
+        }
+      }
+    }
+    return { p: stackTasks(ds), names: ds.names };
+  }
+
+  private *work(p: TaskProblem): Work<FittedState<P> & { names?: never }> {
+    const k = this.config.cv as number | undefined;
+    let chosen: P;
+    let cvPath: CvPath<P> | undefined;
+    let sol: Solution;
+    if (k !== undefined) {
+      const grid = this.grid(p);
+      cvPath = yield* crossValidate(p, grid, {
+        k,
+        seed: this.config.seed ?? 0,
+        warmStarts: this.warmStarts,
+        solve: (train, params, warm) => this.solve(train, params, warm),
+        error: (s, val) => this.validationError(s, val),
+        metric: this.loss === 'squared' ? 'mse' : 'logloss',
+      });
+      chosen = grid[cvPath.chosenIndex]!;
+      // Refit on all the training data, walking the path again when warm starts help.
+      let warm: Solution | null = null;
+      const last = cvPath.chosenIndex;
+      const start = this.warmStarts ? 0 : last;
+      sol = undefined as unknown as Solution;
+      for (let g = start; g <= last; g++) {
+        sol = yield* this.solve(p, grid[g]!, warm);
+        warm = sol;
+        yield { phase: 'fit', gridIndex: g };
+      }
+    } else {
+      chosen = this.params();
+      sol = yield* this.solve(p, chosen, null);
+    }
+    for (const v of sol.coef.data) if (!Number.isFinite(v)) throw new ValueError(`${this.constructor.name}.fit: the solver diverged (non-finite coefficients); check the data scale and the strengths`);
+    return { coef: sol.coef, intercept: sol.intercept, taskNames: [], chosen: { ...chosen }, cvPath, history: sol.history ?? [], nIter: sol.nIter ?? 0 };
+  }
+
+  private commit(s: FittedState<P>, names: string[]): void {
+    this.state = { ...s, taskNames: names };
+  }
+
+  /** Mean validation loss of a solution on held-out rows (MSE, or mean logistic loss). */
+  protected validationError(s: Solution, val: TaskProblem): number {
+    const n = val.x.rows;
+    if (n === 0) return 0;
+    const losses = kernels().taskLoss({
+      x: val.x,
+      y: val.y,
+      offsets: val.offsets,
+      w: s.coef,
+      intercept: s.intercept,
+      scale: new Float64Array(val.T).fill(1),
+      loss: this.loss,
+    });
+    let sum = 0;
+    for (const l of losses) sum += l;
+    return this.loss === 'squared' ? (2 * sum) / n : sum / n;
+  }
+
+  // ---- fitted attributes ----
+
+  private fitted(method: string): FittedState<P> {
+    if (!this.state) throw new NotFittedError(this.constructor.name, method);
+    return this.state;
+  }
+  get isFitted(): boolean {
+    return this.state !== undefined;
+  }
+  /** T x d coefficients, row t = task t (in taskNames order). */
+  get coef(): Matrix<Float64Array> {
+    return this.fitted('coef').coef;
+  }
+  /** Per-task intercepts (length T; zeros when fitIntercept is false). */
+  get intercept(): Float64Array {
+    return this.fitted('intercept').intercept;
+  }
+  get taskNames(): string[] {
+    return this.fitted('taskNames').taskNames;
+  }
+  /** The strengths the final model was fitted with (chosen by CV when `cv` is set). */
+  get chosen(): Readonly<P> {
+    return this.fitted('chosen').chosen;
+  }
+  /** The CV error path (grid, mean error per grid point, per-fold errors), when `cv` is set. */
+  get cvPath(): CvPath<P> | undefined {
+    return this.fitted('cvPath').cvPath;
+  }
+  /** Objective values per iteration of the final fit (iterative solvers; empty for closed forms). */
+  get history(): number[] {
+    return this.fitted('history').history;
+  }
+  /** Iterations of the final fit (0 for closed forms). */
+  get nIter(): number {
+    return this.fitted('nIter').nIter;
+  }
+
+  // ---- prediction ----
+
+  private taskIndex(method: string, taskName: unknown): number {
+    const s = this.fitted(method);
+    const t = typeof taskName === 'string' ? s.taskNames.indexOf(taskName) : -1;
+    if (t < 0) throw new ValueError(`${this.constructor.name}.${method}: unknown task ${describe(taskName)}; known tasks: ${listNames(s.taskNames)}`);
+    return t;
+  }
+
+  /** X w_t + b_t for the task called `taskName`. */
+  decisionFunction(taskName: string, X: unknown): Float64Array {
+    return this.linear('decisionFunction', taskName, X);
+  }
+
+  private linear(method: string, taskName: string, X: unknown): Float64Array {
+    const t = this.taskIndex(method, taskName);
+    const s = this.state!;
+    const d = s.coef.cols;
+    const m = toMatrix(X, `X for task '${taskName}'`);
+    if (m.cols !== d) throw new ShapeError(`${this.constructor.name}.${method}: X for task '${taskName}' has ${m.cols} columns, the model was fitted on ${d}`);
+    const out = { rows: m.rows, cols: 1, data: new Float64Array(m.rows) };
+    kernels().gemm(m, { rows: d, cols: 1, data: s.coef.data.subarray(t * d, (t + 1) * d) }, out);
+    const b = s.intercept[t]!;
+    for (let i = 0; i < m.rows; i++) out.data[i]! += b;
+    return out.data;
+  }
+
+  /** Predictions for the task called `taskName`: values (regression) or labels 0/1 (logistic). */
+  predict(taskName: string, X: unknown): Float64Array {
+    const z = this.linear('predict', taskName, X);
+    if (this.loss === 'logistic') for (let i = 0; i < z.length; i++) z[i] = z[i]! > 0 ? 1 : 0;
+    return z;
+  }
+
+  /**
+   * Pooled over every row of every task in `data`: explained variance 1 - MSE / Var(y)
+   * (regression) or accuracy (logistic). Every task of `data` must be known to the model.
+   */
+  score(data: TaskData): number {
+    const ds = data instanceof MultiTaskDataset ? data : new MultiTaskDataset((Array.isArray(data) ? data : [data]) as never);
+    let sse = 0;
+    let correct = 0;
+    let n = 0;
+    let sum = 0;
+    let sumSq = 0;
+    for (const t of ds.tasks) {
+      const pred = this.predict(t.name, t.X);
+      for (let i = 0; i < pred.length; i++) {
+        const r = pred[i]! - t.y[i]!;
+        sse += r * r;
+        if (r === 0) correct++;
+        sum += t.y[i]!;
+        sumSq += t.y[i]! * t.y[i]!;
+      }
+      n += pred.length;
+    }
+    if (this.loss === 'logistic') return correct / n;
+    const mean = sum / n;
+    const variance = sumSq / n - mean * mean;
+    return variance > 0 ? 1 - sse / n / variance : sse === 0 ? 1 : -Infinity;
+  }
+
+  // ---- persistence ----
+
+  /** The versioned model document (format metatask/1). */
+  toJSON(): ModelDocument {
+    const s = this.fitted('toJSON');
+    return toDocument(this.constructor.name, this.config, {
+      coef: s.coef,
+      intercept: s.intercept,
+      taskNames: s.taskNames,
+      chosen: s.chosen,
+      cvPath: s.cvPath,
+      history: Float64Array.from(s.history),
+      nIter: s.nIter,
+    });
+  }
+
+  /** Rebuild a model from toJSON() output; a corrupted or foreign document gives a FormatError. */
+  static fromJSON<M extends TaskLinearModel<Params>>(this: new (options?: any) => M, doc: unknown): M {
+    const { config, state } = fromDocument(doc, this.name);
+    const model = new this(config);
+    const s = state as Record<string, unknown>;
+    if (!s || typeof s !== 'object') throw new FormatError(`model file: ${this.name} has no state`);
+    const coef = matrixFromState(s.coef, 'coef');
+    const intercept = arrayFromState(s.intercept, 'intercept', Float64Array, coef.rows);
+    const names = s.taskNames;
+    if (!Array.isArray(names) || names.length !== coef.rows || !names.every((n) => typeof n === 'string')) {
+      throw new FormatError(`model file: 'taskNames' must list ${coef.rows} task names`);
+    }
+    const history = arrayFromState(s.history, 'history', Float64Array);
+    if (typeof s.chosen !== 'object' || s.chosen === null) throw new FormatError(`model file: 'chosen' is missing`);
+    (model as unknown as { state: FittedState<Params> }).state = {
+      coef,
+      intercept,
+      taskNames: names as string[],
+      chosen: s.chosen as Params,
+      cvPath: s.cvPath as CvPath<Params> | undefined,
+      history: Array.from(history),
+      nIter: typeof s.nIter === 'number' ? s.nIter : 0,
+    };
+    return model;
+  }
+
+  async save(path: string): Promise<void> {
+    await saveDocument(path, this.toJSON());
+  }
+  saveSync(path: string): void {
+    saveDocumentSync(path, this.toJSON());
+  }
+  static async load<M extends TaskLinearModel<Params>>(this: (new (options?: any) => M) & { fromJSON(doc: unknown): M }, path: string): Promise<M> {
+    return this.fromJSON(await readDocument(path));
+  }
+  static loadSync<M extends TaskLinearModel<Params>>(this: (new (options?: any) => M) & { fromJSON(doc: unknown): M }, path: string): M {
+    return this.fromJSON(readDocumentSync(path));
+  }
+}
+
+const gramCache = new WeakMap<TaskProblem, Map<string, { c: Centred | null; grams: Matrix<Float64Array>[]; xty: Matrix<Float64Array>[] }>>();
+
+/**
+ * Per-task Grams of the problem, centred per task when `centre` (cached per problem object, so
+ * a CV grid or a path re-uses them instead of recomputing them at every point).
+ */
+export function centredGrams(p: TaskProblem, centre: boolean): { c: Centred | null; grams: Matrix<Float64Array>[]; xty: Matrix<Float64Array>[] } {
+  let m = gramCache.get(p);
+  if (!m) gramCache.set(p, (m = new Map()));
+  const key = centre ? 'c' : 'r';
+  let v = m.get(key);
+  if (!v) {
+    const c = centre ? centrePerTask(p, true) : null;
+    v = { c, ...taskGrams(c ? c.p : p) };
+    m.set(key, v);
+  }
+  return v;
+}
