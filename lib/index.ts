@@ -34,3 +34,11 @@ export {
   type MultiTaskLassoCVOptions,
 } from './linear/multiTaskElasticNetCV.js';
 export * as metrics from './metrics/index.js';
+export { MultiTaskDataset, StandardScaler, type Task, type TaskInput, type TaskType, type SharedData, type SplitOptions, type FromCSVOptions, type FromSharedOptions } from './data/dataset.js';
+export { datasets } from './data/school.js';
+export { IndependentRidge, PooledRidge, type RidgeOptions } from './linear/ridge.js';
+export { MeanRegularizedRegression, type MeanRegularizedOptions } from './linear/meanRegularized.js';
+export { L21Regression, L21Logistic, type L21Options } from './linear/l21.js';
+export { TraceNormRegression, type TraceNormOptions } from './linear/traceNorm.js';
+export { TaskLinearModel, type TaskData, type FitProgress as TaskFitProgress, type FitOptions as TaskFitOptions } from './linear/taskModel.js';
+export type { CvPath } from './linear/taskCV.js';
