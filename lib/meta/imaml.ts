@@ -13,8 +13,7 @@
 import { type FloatArray } from '../core/matrix.js';
 import { num, type OptionSpec } from '../core/options.js';
 import type { NetworkBatch } from '../kernels/types.js';
-import { COMMON_OPTIONS, MetaLearner, type LearnerOptions, type PreparedTask } from './learner.js';
-import type { Task } from './tasks.js';
+import { COMMON_OPTIONS, MetaLearner, type LearnerOptions, type PreparedTask, type TaskLike } from './learner.js';
 
 export interface IMAMLOptions extends LearnerOptions {
   /** Strength of the proximal term. Default 1. */
@@ -51,7 +50,7 @@ export class iMAML extends MetaLearner<IMAMLOptions> {
   }
 
   /** The implicit meta-gradient of the mean query loss over `tasks`, without updating. */
-  metaGradient(tasks: Task[]): { loss: number; grad: Float64Array } {
+  metaGradient(tasks: readonly TaskLike[]): { loss: number; grad: Float64Array } {
     const prepared = this.prepare(tasks);
     const grad = new Float64Array(this.P);
     let loss = 0;

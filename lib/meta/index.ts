@@ -13,6 +13,7 @@ export {
   type EvaluateOptions,
   type EvaluationRow,
   type TaskDataLike,
+  type TaskLike,
 } from './learner.js';
 export { MAML, ANIL, type MAMLOptions } from './maml.js';
 export { MetaSGD, type MetaSGDOptions } from './metasgd.js';

@@ -23,7 +23,7 @@ import type { ActivationName, NetworkBatch, NetworkHandle, NetworkKernels, Netwo
 import { fromDocument, readDocument, readDocumentSync, saveDocument, toDocument, type ModelDocument } from '../io/format.js';
 import { ACTIVATIONS, compileNetwork, initParams, type CompiledNetwork } from '../nn/spec.js';
 import { createOptimizer, type Optimizer, type OptimizerOptions, type OptimizerState } from '../nn/optim.js';
-import type { Task, TaskData, TaskSampler } from './tasks.js';
+import type { TaskSampler } from './tasks.js';
 
 /** The losses a meta-learner's single head may use. */
 export type MetaLoss = 'mse' | 'softmax-ce' | 'bce-logits';
@@ -88,6 +88,12 @@ export interface EvaluationRow {
   lossCi95: number;
   accuracy?: number;
   accuracyCi95?: number;
+}
+
+/** A task as users may pass it to step()/metaGradient(): any matrix and vector forms. */
+export interface TaskLike {
+  support: TaskDataLike;
+  query: TaskDataLike;
 }
 
 /** The per-task batches of one meta-iteration, in the learner's dtype. */
@@ -332,7 +338,7 @@ export abstract class MetaLearner<O extends LearnerOptions = LearnerOptions> {
   protected abstract metaStep(tasks: PreparedTask[]): number;
 
   /** Convert and check the tasks of a meta-batch. */
-  protected prepare(tasks: Task[]): PreparedTask[] {
+  protected prepare(tasks: readonly TaskLike[]): PreparedTask[] {
     return tasks.map((t, i) => ({
       support: toBatch(t.support, `task ${i} support`, this.inputSize, this.loss, this.classes, this.dtype),
       query: toBatch(t.query, `task ${i} query`, this.inputSize, this.loss, this.classes, this.dtype),
@@ -362,7 +368,7 @@ export abstract class MetaLearner<O extends LearnerOptions = LearnerOptions> {
   }
 
   /** One meta-update on given tasks, synchronously (tests, custom loops). Returns the meta-loss. */
-  step(tasks: Task[]): number {
+  step(tasks: readonly TaskLike[]): number {
     const loss = this.metaStep(this.prepare(tasks));
     this.iteration++;
     return loss;

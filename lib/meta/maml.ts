@@ -16,8 +16,7 @@
 import { type FloatArray } from '../core/matrix.js';
 import { bool, type OptionSpec } from '../core/options.js';
 import type { NetworkBatch } from '../kernels/types.js';
-import { COMMON_OPTIONS, MetaLearner, type LearnerOptions, type PreparedTask } from './learner.js';
-import type { Task } from './tasks.js';
+import { COMMON_OPTIONS, MetaLearner, type LearnerOptions, type PreparedTask, type TaskLike } from './learner.js';
 
 export interface MAMLOptions extends LearnerOptions {
   /** Drop the second-order terms (FOMAML). Default false. */
@@ -53,7 +52,7 @@ export class MAML extends MetaLearner<MAMLOptions> {
    * The meta-gradient of the mean query loss over `tasks` at the current theta, without updating
    * anything (tests and custom loops).
    */
-  metaGradient(tasks: Task[]): { loss: number; grad: Float64Array } {
+  metaGradient(tasks: readonly TaskLike[]): { loss: number; grad: Float64Array } {
     const prepared = this.prepare(tasks);
     const grad = new Float64Array(this.P);
     let loss = 0;

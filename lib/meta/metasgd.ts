@@ -11,8 +11,7 @@
  */
 import { type FloatArray } from '../core/matrix.js';
 import { bool, type OptionSpec } from '../core/options.js';
-import { COMMON_OPTIONS, MetaLearner, type LearnerOptions, type PreparedTask } from './learner.js';
-import type { Task } from './tasks.js';
+import { COMMON_OPTIONS, MetaLearner, type LearnerOptions, type PreparedTask, type TaskLike } from './learner.js';
 
 export interface MetaSGDOptions extends LearnerOptions {
   /** Drop the Hessian terms in dL/d theta (the alpha gradient stays exact to first order). */
@@ -55,7 +54,7 @@ export class MetaSGD extends MetaLearner<MetaSGDOptions> {
   }
 
   /** Gradient of the mean query loss w.r.t. [theta; alpha] (length 2P), without updating. */
-  metaGradient(tasks: Task[]): { loss: number; grad: Float64Array } {
+  metaGradient(tasks: readonly TaskLike[]): { loss: number; grad: Float64Array } {
     const prepared = this.prepare(tasks);
     const grad = new Float64Array(2 * this.P);
     let loss = 0;
