@@ -242,6 +242,9 @@ describe('weighting: FAMO (Liu et al. 2023)', () => {
 describe('weighting: registry', () => {
   it('maps names, aliases and { type | name, ...options } to strategies', () => {
     for (const n of ['equal', 'fixed', 'uncertainty', 'dwa', 'rlw', 'gls', 'dbmtl', 'famo']) expect(knownStrategies()).to.include(n);
+    // and the gradient-based ones of the same folder
+    for (const n of ['gradnorm', 'mgda', 'pcgrad', 'gradvac', 'cagrad', 'imtl', 'nashmtl', 'alignedmtl', 'upgrad']) expect(knownStrategies()).to.include(n);
+    expect(createStrategy('Nash-MTL').name).to.equal('nashmtl');
     expect(createStrategy('equal')).to.be.instanceOf(EqualWeighting);
     expect(createStrategy('DB-MTL')).to.be.instanceOf(DbMtl);
     expect(createStrategy('uw')).to.be.instanceOf(UncertaintyWeighting);
