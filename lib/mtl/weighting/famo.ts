@@ -13,9 +13,10 @@
  *   xi <- Adam(xi, grad d, lr 0.025, L2 weight decay 1e-3)        (the paper's defaults)
  *
  * Minimising z . delta shifts weight to the slowest-improving task, which balances the rates of
- * improvement at O(1) cost per step, without per-task gradients. The paper re-evaluates the batch
- * after the update to get delta; here, like LibMTL, delta compares consecutive steps' losses, so
- * one forward pass per step suffices. The first step only records its losses.
+ * improvement at O(1) cost per step, without per-task gradients. The paper's code re-evaluates
+ * the batch after the update to get delta; here delta compares the losses of consecutive steps
+ * (consecutive batches), so one forward pass per step suffices and the strategy needs nothing but
+ * the losses the training loop already has. The first step only records its losses.
  */
 import { FormatError } from '../../core/errors.js';
 import { custom, num, parseOptions } from '../../core/options.js';
