@@ -57,40 +57,9 @@ export class GradVac implements WeightingStrategy {
   combine(step: StrategyStep): StrategyResult {
     const g = stepGrads('GradVac', step, this.numTasks, this.numShared);
     const n = this.numTasks;
-    const m = gramMatrix(g);
+    const rows = gradvacAdjust(gramMatrix(g), n, this.targets, this.beta, step.rng);
     const total = new Float64Array(n);
-    for (let i = 0; i < n; i++) {
-      const c = new Float64Array(n);
-      c[i] = 1;
-      const order = step.rng.permutation(n);
-      for (const j of order) {
-        if (j === i) continue;
-        const njj = m[j * n + j]!;
-        // Mc = M c gives both ||g_i'||^2 = c^T M c and g_i' . g_j = (M c)_j.
-        let gij = 0;
-        let nii = 0;
-        for (let k = 0; k < n; k++) {
-          let mck = 0;
-          for (let l = 0; l < n; l++) mck += m[k * n + l]! * c[l]!;
-          nii += c[k]! * mck;
-          if (k === j) gij = mck;
-        }
-        if (njj <= 0 || nii <= 0) continue; // a zero gradient has no direction to vaccinate
-        const normI = Math.sqrt(nii);
-        const normJ = Math.sqrt(njj);
-        const phi = Math.max(-1, Math.min(1, gij / (normI * normJ)));
-        const target = this.targets[i * n + j]!;
-        if (phi < target) {
-          const w = (normI * (target * Math.sqrt(1 - phi * phi) - phi * Math.sqrt(1 - target * target))) /
-            (normJ * Math.sqrt(1 - target * target));
-          // target < 1 always (an EMA of values <= 1 that starts at 0 and moves by beta < 1,
-          // or a phi < target <= 1), so the division is safe unless beta = 1 and phi = 1.
-          if (Number.isFinite(w)) c[j] = c[j]! + w;
-        }
-        this.targets[i * n + j] = (1 - this.beta) * target + this.beta * phi;
-      }
-      for (let k = 0; k < n; k++) total[k] = total[k]! + c[k]!;
-    }
+    for (const c of rows) for (let k = 0; k < n; k++) total[k] = total[k]! + c[k]!;
     return { weights: ones(n), shared: combineRows(g, total) };
   }
 
@@ -105,4 +74,52 @@ export class GradVac implements WeightingStrategy {
     this.targets = stateArray('GradVac', s.targets, 'targets', n * n);
     this.restored = this.numTasks === 0;
   }
+}
+
+/**
+ * The adjusted gradients as coefficient vectors over the rows of G (g_i' = G^T c_i), computed on
+ * M = G G^T; updates the T x T targets in place (EMA with rate beta).
+ */
+export function gradvacAdjust(
+  m: Float64Array,
+  n: number,
+  targets: Float64Array,
+  beta: number,
+  rng: { permutation(n: number): Int32Array },
+): Float64Array[] {
+  const rows: Float64Array[] = [];
+  for (let i = 0; i < n; i++) {
+    const c = new Float64Array(n);
+    c[i] = 1;
+    const order = rng.permutation(n);
+    for (const j of order) {
+      if (j === i) continue;
+      const njj = m[j * n + j]!;
+      // ||g_i'||^2 = c^T M c and g_i' . g_j = (M c)_j.
+      let gij = 0;
+      let nii = 0;
+      for (let k = 0; k < n; k++) {
+        let mck = 0;
+        for (let l = 0; l < n; l++) mck += m[k * n + l]! * c[l]!;
+        nii += c[k]! * mck;
+        if (k === j) gij = mck;
+      }
+      if (njj <= 0 || nii <= 0) continue; // a zero gradient has no direction to vaccinate
+      const normI = Math.sqrt(nii);
+      const normJ = Math.sqrt(njj);
+      const phi = Math.max(-1, Math.min(1, gij / (normI * normJ)));
+      const target = targets[i * n + j]!;
+      if (phi < target) {
+        // The multiple of g_j that brings cos(g_i', g_j) up to exactly the target. target < 1
+        // (it is an EMA of cosines started at 0, or a restored value above phi), so the
+        // denominator is positive except in the degenerate target = 1, which we skip.
+        const w = (normI * (target * Math.sqrt(1 - phi * phi) - phi * Math.sqrt(1 - target * target))) /
+          (normJ * Math.sqrt(1 - target * target));
+        if (Number.isFinite(w)) c[j] = c[j]! + w;
+      }
+      targets[i * n + j] = (1 - beta) * target + beta * phi;
+    }
+    rows.push(c);
+  }
+  return rows;
 }

@@ -15,7 +15,8 @@
  * whose gradient is M alpha - 1/alpha and Hessian M + diag(1/alpha^2) (positive definite for
  * alpha > 0). So the solution is phi's unique minimiser, which damped Newton finds: the Newton
  * step from the Hessian, cut to stay strictly inside alpha > 0 (fraction-to-the-boundary 0.99),
- * then backtracking until phi decreases sufficiently (Armijo). Newton converges quadratically
+ * then backtracking until phi decreases sufficiently (Armijo) or, once phi is flat to rounding
+ * near the solution, the residual below decreases. Newton converges quadratically
  * near the solution, so a handful of T x T solves suffice.
  *
  * Stopping rule: max_t |alpha_t (M alpha)_t - 1| <= tol (default 1e-10; the residual of the
@@ -76,6 +77,11 @@ function newton(m: Float64Array, n: number, start: Float64Array | undefined, max
     for (let t = 0; t < n; t++) s += 0.5 * a[t]! * ma[t]! - Math.log(a[t]!);
     return s;
   };
+  const residualOf = (a: Float64Array, ma: Float64Array): number => {
+    let r = 0;
+    for (let t = 0; t < n; t++) r = Math.max(r, Math.abs(a[t]! * ma[t]! - 1));
+    return r;
+  };
   let ma = matVec(m, alpha, n);
   let f = phi(alpha, ma);
   for (let it = 0; it < maxIter; it++) {
@@ -100,7 +106,9 @@ function newton(m: Float64Array, n: number, start: Float64Array | undefined, max
       const next = Float64Array.from(alpha, (v, t) => v + step * delta[t]!);
       const mNext = matVec(m, next, n);
       const fNext = phi(next, mNext);
-      if (fNext <= f + 1e-4 * step * slope || fNext <= f - 1e-15 * Math.abs(f)) {
+      // Armijo on phi; near the solution phi is flat to rounding, so also accept a step that
+      // reduces the residual of the equation (the quantity the stopping rule measures).
+      if (fNext <= f + 1e-4 * step * slope || residualOf(next, mNext) < (1 - 1e-4 * step) * residualOf(alpha, ma)) {
         alpha = next;
         ma = mNext;
         f = fNext;
