@@ -6,7 +6,7 @@
  */
 import { expect } from 'chai';
 import { ShapeError, ValueError } from '../lib/core/errors.js';
-import { metrics } from '../lib/index.js';
+import * as metrics from '../lib/metrics/index.js';
 
 const { mse, rmse, mae, r2, explainedVariance, nmse, accuracy, precision, recall, f1, logLoss, rocAuc, perTask, pooled } = metrics;
 
@@ -15,6 +15,14 @@ const close = (a: number, b: number, rel = 1e-12) => expect(Math.abs(a - b), `${
 const yt = [3.0, -0.5, 2.0, 7.0, 4.2];
 const yp = [2.5, 0.0, 2.0, 8.0, 3.9];
 const t2 = { yTrue: [1.0, 2.0, 3.0], yPred: [1.5, 1.5, 3.5] };
+
+describe('metrics namespace', () => {
+  it("is exported from the package as 'metrics'", async () => {
+    const pkg = await import('../lib/index.js');
+    expect(pkg.metrics.r2).to.equal(r2);
+    expect(pkg.metrics.perTask).to.equal(perTask);
+  });
+});
 
 describe('regression metrics', () => {
   it('match scikit-learn on one task', () => {
