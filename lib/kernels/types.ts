@@ -225,6 +225,12 @@ export interface NetworkHandle<T extends FloatArray> {
   headGrads(params: T, batch: NetworkBatch<T>, out: Matrix<T>): Float64Array;
   /** out = Hessian of sum_h weights[h] L_h (w.r.t. params) times v: exact, not finite differences. */
   hvp(params: T, batch: NetworkBatch<T>, weights: Float64Array, v: T, out: T): void;
+  /**
+   * Vector-Jacobian product through the network: `grad` (length P) receives J^T outGrad, where
+   * outGrad (n x sum of head widths, same layout as forward's output) is the gradient of some
+   * loss computed outside the kernel w.r.t. the raw outputs (ProtoNet, MetaRidge).
+   */
+  vjp?(params: T, batch: NetworkBatch<T>, outGrad: Matrix<T>, grad: T): void;
   /** Free native resources early (optional; garbage collection frees them too). */
   dispose(): void;
 }
