@@ -405,13 +405,13 @@ describe('weighting: gradient-based strategies', () => {
   });
 
   describe('Nash-MTL (Navon et al. 2022)', () => {
-    it('solves (G G^T alpha)_t = 1 / alpha_t with alpha > 0', () => {
+    it('solves (G G^T alpha)_t = 1 / alpha_t with alpha > 0 (normalizeGram: false)', () => {
       const rng = new Rng(60);
       for (const n of [2, 3, 4, 8]) {
         for (let trial = 0; trial < 5; trial++) {
           const g = randn(rng, n, 10);
           for (let k = 0; k < 10; k++) g.data[k] = g.data[k]! * 20; // very different scales
-          const s = fresh(new NashMTL(), g);
+          const s = fresh(new NashMTL({ normalizeGram: false }), g);
           const r = run(s, g, new Array(n).fill(1));
           const alpha = r.weights;
           const m = naiveGram(g);
@@ -429,6 +429,23 @@ describe('weighting: gradient-based strategies', () => {
           expectClose(run(s, g, new Array(n).fill(1)).weights, alpha, 1e-8, 'warm start');
         }
       }
+    });
+
+    it('by default solves the equation for G G^T / ||G G^T||_F, as the official code', () => {
+      const g = randn(new Rng(61), 3, 7);
+      for (let k = 0; k < 7; k++) g.data[k] = g.data[k]! * 50;
+      const m = naiveGram(g);
+      const frob = Math.sqrt(m.reduce((s, v) => s + v * v, 0));
+      const alpha = run(fresh(new NashMTL(), g), g, [1, 1, 1]).weights;
+      for (let t = 0; t < 3; t++) {
+        let ma = 0;
+        for (let j = 0; j < 3; j++) ma += (m[t * 3 + j]! / frob) * alpha[j]!;
+        expect(Math.abs(ma - 1 / alpha[t]!)).to.be.at.most(1e-6 / alpha[t]!);
+      }
+      // Scaling every gradient by 10 leaves alpha unchanged and scales the direction by 10.
+      const g10 = { ...g, data: g.data.map((v) => 10 * v) };
+      const r10 = run(fresh(new NashMTL(), g10), g10, [1, 1, 1]);
+      expectClose(r10.weights, alpha, 1e-8, 'scale-free alpha');
     });
 
     it('stays finite when the gradients cancel (no exact solution) or one is zero', () => {

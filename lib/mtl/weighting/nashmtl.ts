@@ -32,11 +32,17 @@
  * Tasks whose gradient is exactly zero take no part in the bargaining (their alpha would be
  * infinite); their head weight is the mean alpha of the others.
  *
+ * Scale. The exact solution has ||d||^2 = alpha^T M alpha = sum_t alpha_t (M alpha)_t = T
+ * whatever the gradients' size, i.e. a normalised step that never shrinks near an optimum. The
+ * official code therefore divides the Gram matrix by its Frobenius norm before solving
+ * (`normalization_factor`), which makes alpha scale-free and d proportional to the gradients'
+ * size; `normalizeGram: true` (default) does the same, i.e. solves (M / ||M||_F) alpha = 1/alpha.
+ * With `normalizeGram: false` alpha solves the paper's equation M alpha = 1/alpha exactly.
  * The official code also clips the update's norm (max_norm = 1); use the optimizer's gradient
- * clipping for that. Scale: none is imposed (the bargaining solution fixes it: <g_t, d> =
- * 1/alpha_t). Head weights: alpha, as in the paper, which weights each task's loss by alpha_t.
+ * clipping for that. Head weights: alpha, as in the paper, which weights each task's loss by
+ * alpha_t.
  */
-import { num, parseOptions } from '../../core/options.js';
+import { bool, num, parseOptions } from '../../core/options.js';
 import { checkInit, combineRows, gramMatrix, matVec, solveSmall, stateArray, stateObject, stateTasks, stepGrads } from './small.js';
 import type { StrategyResult, StrategyStep, WeightingStrategy } from './strategy.js';
 
@@ -45,6 +51,8 @@ export interface NashMTLOptions {
   maxIter?: number;
   /** Tolerance on max_t |alpha_t (M alpha)_t - 1| (default 1e-10). */
   tol?: number;
+  /** Divide G G^T by its Frobenius norm before solving, as the official code (default true). */
+  normalizeGram?: boolean;
 }
 
 export interface NashSolution {
@@ -138,6 +146,7 @@ export class NashMTL implements WeightingStrategy {
     this.options = parseOptions<Required<NashMTLOptions>>('NashMTL', options, {
       maxIter: num({ default: 100, min: 1, integer: true }),
       tol: num({ default: 1e-10, min: 0, exclusiveMin: true, max: 1 }),
+      normalizeGram: bool(true),
     });
   }
 
@@ -162,6 +171,10 @@ export class NashMTL implements WeightingStrategy {
       const k = active.length;
       const sub = new Float64Array(k * k);
       active.forEach((i, r) => active.forEach((j, c) => (sub[r * k + c] = m[i * n + j]!)));
+      if (this.options.normalizeGram) {
+        const frob = Math.sqrt(sub.reduce((s, v) => s + v * v, 0));
+        for (let q = 0; q < sub.length; q++) sub[q] = sub[q]! / frob;
+      }
       const prev = this.alpha.length === n ? Float64Array.from(active, (t) => this.alpha[t]!) : undefined;
       const { alpha } = nashSolve(sub, k, prev, this.options.maxIter, this.options.tol);
       let mean = 0;
