@@ -58,10 +58,7 @@ export class PCGrad implements WeightingStrategy {
   }
 }
 
-/**
- * The coefficients w with d = G^T w (sum of the projected gradients), computed on M = G G^T.
- * Also returns each projected gradient's coefficient vector (rows of a T x T matrix) for tests.
- */
+/** The coefficients w with d = G^T w (the sum of the projected gradients), from M = G G^T. */
 export function pcgradCoefficients(m: Float64Array, n: number, rng: { permutation(n: number): Int32Array }): Float64Array {
   return pcgradProjections(m, n, rng).reduce((acc, c) => {
     for (let k = 0; k < n; k++) acc[k] = acc[k]! + c[k]!;
@@ -69,6 +66,7 @@ export function pcgradCoefficients(m: Float64Array, n: number, rng: { permutatio
   }, new Float64Array(n));
 }
 
+/** Each projected gradient as its coefficient vector c_i (g_i' = G^T c_i), in task order. */
 export function pcgradProjections(m: Float64Array, n: number, rng: { permutation(n: number): Int32Array }): Float64Array[] {
   const out: Float64Array[] = [];
   for (let i = 0; i < n; i++) {
