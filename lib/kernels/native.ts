@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 
 import { MetataskError, ShapeError, ValueError } from '../core/errors.js';
 import { zeros, type FloatArray, type Matrix } from '../core/matrix.js';
-import type { BackendInfo, CdSweepArgs, CdSweepResult, GemmOptions, Kernels, SvdResult, SvtResult, SymEigResult, TaskLossArgs } from './types.js';
+import { network as jsNetwork } from './js/network.js';
+import type { BackendInfo, CdSweepArgs, CdSweepResult, GemmOptions, Kernels, NetworkSpec, SvdResult, SvtResult, SymEigResult, TaskLossArgs } from './types.js';
 
 /** The raw functions the addon exports (native/src/binding/*.cc). */
 export interface Addon {
@@ -130,6 +131,9 @@ export function nativeKernels(addon: Addon): Kernels {
       );
       return out;
     },
+    // Interim: the addon has no Network class yet (native/src/kernels/network.cc is being built);
+    // until it does, native selection runs the TypeScript network kernel so callers work on both.
+    network: ((spec: NetworkSpec, dtype: 'float32' | 'float64') => jsNetwork(spec, dtype)) as Kernels['network'],
   };
 }
 

@@ -97,7 +97,7 @@ export interface TaskLossArgs {
   gradIntercept?: Float64Array;
 }
 
-export interface Kernels {
+export interface Kernels extends NetworkKernels {
   readonly name: 'native' | 'js';
 
   // ---- linalg ----
@@ -170,7 +170,16 @@ export type NodeSpec =
   | { op: 'layernorm'; input: number }
   | { op: 'softmax'; input: number }
   | { op: 'mixture'; gate: number; experts: number[] }
-  | { op: 'stitch'; inputs: number[] }
+  | {
+      op: 'stitch';
+      inputs: number[];
+      /**
+       * Position in `inputs` of this unit's own task (optional, initialisation only): then
+       * initParams sets a_self = 0.9 and shares 0.1 among the others (Misra et al. 2016);
+       * without it every a_k starts at 1/K.
+       */
+      self?: number;
+    }
   | { op: 'concat'; inputs: number[] }
   | { op: 'add'; inputs: number[] };
 

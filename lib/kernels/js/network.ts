@@ -1,0 +1,1089 @@
+/**
+ * Network kernels in plain TypeScript (twin: native/src/kernels/network.cc): forward pass,
+ * reverse-mode gradients, per-head gradients and exact Hessian-vector products of a compiled
+ * network DAG (lib/nn/spec.ts).
+ *
+ * Hessian-vector products use Pearlmutter's R-operator (Pearlmutter 1994, "Fast exact
+ * multiplication by the Hessian"): forward-over-reverse. R{f} = d/dr f(params + r v) at r = 0.
+ * One pass computes R{A_i} for every activation (R-forward), then the reverse pass propagates
+ * both the gradients G_i = dL/dA_i and their directional derivatives R{G_i}; R{dL/dparams} = H v.
+ * Cost: about twice a gradient.
+ *
+ * Every op lives in one place: an OpImpl with forward / backward / rForward / rBackward
+ * (makeOp below). A future op (convolution) adds one factory and nothing else.
+ *
+ * Activations and gradients are stored in the handle's dtype; parameter gradients, row
+ * accumulators of the dense products and losses are accumulated in double.
+ */
+import { ShapeError, ValueError } from '../../core/errors.js';
+import { allocate, type DType, type FloatArray, type Matrix } from '../../core/matrix.js';
+import { compileNetwork, type CompiledNetwork } from '../../nn/spec.js';
+import type { ActivationName, NetworkBatch, NetworkHandle, NetworkSpec, NodeSpec } from '../types.js';
+import { normalCdf, normalPdf } from './erf.js';
+
+const LN_EPS = 1e-5;
+
+/** Buffers of one batch size, reused across calls (no allocation in steady state). */
+interface Workspace {
+  n: number;
+  /** Activations by node; A[0] is replaced by the caller's x on every call. */
+  A: FloatArray[];
+  /** dL/dA by node. */
+  G: FloatArray[];
+  /** R{A}, R{G} (allocated on the first hvp). */
+  RA: FloatArray[] | null;
+  RG: FloatArray[] | null;
+  /** Layer normalisation caches by node: xhat and 1/std (forward), R{xhat} and R{std^-1}/std^-1 (R-forward). */
+  xhat: (Float64Array | null)[];
+  invStd: (Float64Array | null)[];
+  rxhat: (Float64Array | null)[];
+  rsRel: (Float64Array | null)[];
+}
+
+/** Everything one pass reads and writes. */
+interface Ctx {
+  n: number;
+  P: FloatArray;
+  V: FloatArray | null;
+  ws: Workspace;
+  A: FloatArray[];
+  G: FloatArray[];
+  RA: FloatArray[];
+  RG: FloatArray[];
+  /** Parameter gradient and R{gradient} = H v, in double. */
+  g: Float64Array;
+  rg: Float64Array;
+  masks: ReadonlyMap<number, FloatArray> | undefined;
+  /** Double scratch row of the widest node. */
+  row: Float64Array;
+}
+
+interface OpImpl {
+  forward(c: Ctx): void;
+  /** Adds dL/d(inputs) into G of the inputs and dL/dparams into c.g. */
+  backward(c: Ctx): void;
+  rForward(c: Ctx): void;
+  /** Adds R{dL/d(inputs)} into RG and R{dL/dparams} into c.rg. */
+  rBackward(c: Ctx): void;
+}
+
+// ---- activations: f, f', f'' --------------------------------------------------------------------
+
+const FN = { relu: 0, 'leaky-relu': 1, elu: 2, gelu: 3, tanh: 4, sigmoid: 5, identity: 6 } as const;
+
+function actF(fn: number, x: number, a: number): number {
+  switch (fn) {
+    case 0:
+      return x > 0 ? x : 0;
+    case 1:
+      return x > 0 ? x : a * x;
+    case 2:
+      return x > 0 ? x : a * Math.expm1(x);
+    case 3:
+      return x * normalCdf(x);
+    case 4:
+      return Math.tanh(x);
+    case 5:
+      return sigmoid(x);
+    default:
+      return x;
+  }
+}
+
+/** f'(x); y = f(x) is passed so tanh and sigmoid need no second evaluation. */
+function actD1(fn: number, x: number, y: number, a: number): number {
+  switch (fn) {
+    case 0:
+      return x > 0 ? 1 : 0;
+    case 1:
+      return x > 0 ? 1 : a;
+    case 2:
+      return x > 0 ? 1 : a * Math.exp(x);
+    case 3:
+      return normalCdf(x) + x * normalPdf(x);
+    case 4:
+      return 1 - y * y;
+    case 5:
+      return y * (1 - y);
+    default:
+      return 1;
+  }
+}
+
+function actD2(fn: number, x: number, y: number, a: number): number {
+  switch (fn) {
+    case 2:
+      return x > 0 ? 0 : a * Math.exp(x);
+    case 3:
+      return normalPdf(x) * (2 - x * x);
+    case 4:
+      return -2 * y * (1 - y * y);
+    case 5:
+      return y * (1 - y) * (1 - 2 * y);
+    default:
+      return 0;
+  }
+}
+
+function sigmoid(z: number): number {
+  if (z >= 0) return 1 / (1 + Math.exp(-z));
+  const e = Math.exp(z);
+  return e / (1 + e);
+}
+
+// ---- ops ----------------------------------------------------------------------------------------
+
+function makeOp(i: number, node: NodeSpec, net: CompiledNetwork): OpImpl {
+  const w = net.widths[i]!;
+  const off = net.paramOffset[i]!;
+  switch (node.op) {
+    case 'input':
+      return { forward() {}, backward() {}, rForward() {}, rBackward() {} };
+    case 'dense':
+      return denseOp(i, node.input, net.widths[node.input]!, w, off);
+    case 'activation':
+      return activationOp(i, node.input, w, FN[node.fn as ActivationName], net.alpha[i]!);
+    case 'dropout':
+      return linearOp(dropoutLinear(i, node.input, w));
+    case 'layernorm':
+      return layernormOp(i, node.input, w, off);
+    case 'softmax':
+      return softmaxOp(i, node.input, w);
+    case 'mixture':
+      return mixtureOp(i, node.gate, node.experts, w);
+    case 'stitch':
+      return stitchOp(i, node.inputs, w, off);
+    case 'concat':
+      return linearOp(concatLinear(i, node.inputs, net.widths));
+    case 'add':
+      return linearOp(addLinear(i, node.inputs, w));
+  }
+}
+
+/**
+ * Dense: Y = X W + b, W [din, dout] row-major.
+ *   backward: GX += GY W^T, gW += X^T GY, gb += colsum GY
+ *   R:        RY = RX W + X VW + vb
+ *             RGX += RGY W^T + GY VW^T, RgW += RX^T GY + X^T RGY, Rgb += colsum RGY
+ * Products run i-k-j (row of X times rows of W, contiguous inner loop) and skip zero inputs
+ * (after a ReLU about half of them).
+ */
+function denseOp(i: number, inp: number, din: number, dout: number, off: number): OpImpl {
+  const bOff = off + din * dout;
+  return {
+    forward(c) {
+      const X = c.A[inp]!;
+      const Y = c.A[i]!;
+      const P = c.P;
+      const acc = c.row;
+      for (let r = 0; r < c.n; r++) {
+        for (let j = 0; j < dout; j++) acc[j] = P[bOff + j]!;
+        const xr = r * din;
+        for (let k = 0; k < din; k++) {
+          const xv = X[xr + k]!;
+          if (xv === 0) continue;
+          const wr = off + k * dout;
+          for (let j = 0; j < dout; j++) acc[j]! += xv * P[wr + j]!;
+        }
+        const yr = r * dout;
+        for (let j = 0; j < dout; j++) Y[yr + j] = acc[j]!;
+      }
+    },
+    backward(c) {
+      const X = c.A[inp]!;
+      const GY = c.G[i]!;
+      const P = c.P;
+      const g = c.g;
+      const n = c.n;
+      if (inp !== 0) matMulTransB(GY, P, off, c.G[inp]!, n, din, dout);
+      for (let r = 0; r < n; r++) {
+        const xr = r * din;
+        const yr = r * dout;
+        for (let k = 0; k < din; k++) {
+          const xv = X[xr + k]!;
+          if (xv === 0) continue;
+          const wr = off + k * dout;
+          for (let j = 0; j < dout; j++) g[wr + j]! += xv * GY[yr + j]!;
+        }
+        for (let j = 0; j < dout; j++) g[bOff + j]! += GY[yr + j]!;
+      }
+    },
+    rForward(c) {
+      const X = c.A[inp]!;
+      const RX = c.RA[inp]!;
+      const RY = c.RA[i]!;
+      const P = c.P;
+      const V = c.V!;
+      const acc = c.row;
+      for (let r = 0; r < c.n; r++) {
+        for (let j = 0; j < dout; j++) acc[j] = V[bOff + j]!;
+        const xr = r * din;
+        for (let k = 0; k < din; k++) {
+          const xv = X[xr + k]!;
+          const rx = RX[xr + k]!;
+          if (xv === 0 && rx === 0) continue;
+          const wr = off + k * dout;
+          for (let j = 0; j < dout; j++) acc[j]! += rx * P[wr + j]! + xv * V[wr + j]!;
+        }
+        const yr = r * dout;
+        for (let j = 0; j < dout; j++) RY[yr + j] = acc[j]!;
+      }
+    },
+    rBackward(c) {
+      const X = c.A[inp]!;
+      const RX = c.RA[inp]!;
+      const GY = c.G[i]!;
+      const RGY = c.RG[i]!;
+      const n = c.n;
+      if (inp !== 0) {
+        matMulTransB(RGY, c.P, off, c.RG[inp]!, n, din, dout);
+        matMulTransB(GY, c.V!, off, c.RG[inp]!, n, din, dout);
+      }
+      const rg = c.rg;
+      for (let r = 0; r < n; r++) {
+        const xr = r * din;
+        const yr = r * dout;
+        for (let k = 0; k < din; k++) {
+          const xv = X[xr + k]!;
+          const rx = RX[xr + k]!;
+          if (xv === 0 && rx === 0) continue;
+          const wr = off + k * dout;
+          for (let j = 0; j < dout; j++) rg[wr + j]! += rx * GY[yr + j]! + xv * RGY[yr + j]!;
+        }
+        for (let j = 0; j < dout; j++) rg[bOff + j]! += RGY[yr + j]!;
+      }
+    },
+  };
+}
+
+/** out[r, k] += sum_j A[r, j] * W[k, j] for W at `off` in P ([din, dout] row-major): out += A W^T. */
+function matMulTransB(A: FloatArray, P: FloatArray, off: number, out: FloatArray, n: number, din: number, dout: number): void {
+  for (let r = 0; r < n; r++) {
+    const ar = r * dout;
+    const or = r * din;
+    for (let k = 0; k < din; k++) {
+      const wr = off + k * dout;
+      let s = 0;
+      for (let j = 0; j < dout; j++) s += A[ar + j]! * P[wr + j]!;
+      out[or + k]! += s;
+    }
+  }
+}
+
+/** Elementwise y = f(x): GX += f'(x) GY; RY = f'(x) RX; RGX += f''(x) RX GY + f'(x) RGY. */
+function activationOp(i: number, inp: number, w: number, fn: number, alpha: number): OpImpl {
+  return {
+    forward(c) {
+      const X = c.A[inp]!;
+      const Y = c.A[i]!;
+      const len = c.n * w;
+      if (fn === FN.relu) for (let k = 0; k < len; k++) Y[k] = X[k]! > 0 ? X[k]! : 0;
+      else for (let k = 0; k < len; k++) Y[k] = actF(fn, X[k]!, alpha);
+    },
+    backward(c) {
+      const X = c.A[inp]!;
+      const Y = c.A[i]!;
+      const GY = c.G[i]!;
+      const GX = c.G[inp]!;
+      const len = c.n * w;
+      if (fn === FN.relu) for (let k = 0; k < len; k++) GX[k]! += X[k]! > 0 ? GY[k]! : 0;
+      else for (let k = 0; k < len; k++) GX[k]! += actD1(fn, X[k]!, Y[k]!, alpha) * GY[k]!;
+    },
+    rForward(c) {
+      const X = c.A[inp]!;
+      const Y = c.A[i]!;
+      const RX = c.RA[inp]!;
+      const RY = c.RA[i]!;
+      const len = c.n * w;
+      for (let k = 0; k < len; k++) RY[k] = actD1(fn, X[k]!, Y[k]!, alpha) * RX[k]!;
+    },
+    rBackward(c) {
+      const X = c.A[inp]!;
+      const Y = c.A[i]!;
+      const RX = c.RA[inp]!;
+      const GY = c.G[i]!;
+      const RGY = c.RG[i]!;
+      const RGX = c.RG[inp]!;
+      const len = c.n * w;
+      for (let k = 0; k < len; k++) {
+        const x = X[k]!;
+        const y = Y[k]!;
+        RGX[k]! += actD2(fn, x, y, alpha) * RX[k]! * GY[k]! + actD1(fn, x, y, alpha) * RGY[k]!;
+      }
+    },
+  };
+}
+
+/**
+ * A parameter-free op that is linear in its inputs (dropout with a fixed mask, concat, add): its
+ * R-forward is its forward applied to R{inputs}, and its R-backward its backward applied to R{G}.
+ */
+interface Linear {
+  /** out = op(src inputs). */
+  apply(c: Ctx, src: FloatArray[], out: FloatArray): void;
+  /** dst inputs += op^T(gOut). */
+  applyT(c: Ctx, gOut: FloatArray, dst: FloatArray[]): void;
+  node: number;
+}
+
+function linearOp(l: Linear): OpImpl {
+  return {
+    forward: (c) => l.apply(c, c.A, c.A[l.node]!),
+    backward: (c) => l.applyT(c, c.G[l.node]!, c.G),
+    rForward: (c) => l.apply(c, c.RA, c.RA[l.node]!),
+    rBackward: (c) => l.applyT(c, c.RG[l.node]!, c.RG),
+  };
+}
+
+/** Inverted dropout with the caller's mask (values 0 or 1/(1-rate)); the identity without one. */
+function dropoutLinear(i: number, inp: number, w: number): Linear {
+  const maskOf = (c: Ctx): FloatArray | undefined => {
+    const m = c.masks?.get(i);
+    if (m !== undefined && m.length !== c.n * w) {
+      throw new ShapeError(`network: dropout mask of node ${i} has ${m.length} values, expected ${c.n} x ${w} = ${c.n * w}`);
+    }
+    return m;
+  };
+  return {
+    node: i,
+    apply(c, src, out) {
+      const X = src[inp]!;
+      const m = maskOf(c);
+      const len = c.n * w;
+      if (m) for (let k = 0; k < len; k++) out[k] = X[k]! * m[k]!;
+      else out.set(X.subarray(0, len));
+    },
+    applyT(c, gOut, dst) {
+      const GX = dst[inp]!;
+      const m = maskOf(c);
+      const len = c.n * w;
+      if (m) for (let k = 0; k < len; k++) GX[k]! += gOut[k]! * m[k]!;
+      else for (let k = 0; k < len; k++) GX[k]! += gOut[k]!;
+    },
+  };
+}
+
+function concatLinear(i: number, inputs: number[], widths: Int32Array): Linear {
+  const w = widths[i]!;
+  return {
+    node: i,
+    apply(c, src, out) {
+      let col = 0;
+      for (const k of inputs) {
+        const wk = widths[k]!;
+        const X = src[k]!;
+        for (let r = 0; r < c.n; r++) for (let j = 0; j < wk; j++) out[r * w + col + j] = X[r * wk + j]!;
+        col += wk;
+      }
+    },
+    applyT(c, gOut, dst) {
+      let col = 0;
+      for (const k of inputs) {
+        const wk = widths[k]!;
+        const GX = dst[k]!;
+        for (let r = 0; r < c.n; r++) for (let j = 0; j < wk; j++) GX[r * wk + j]! += gOut[r * w + col + j]!;
+        col += wk;
+      }
+    },
+  };
+}
+
+function addLinear(i: number, inputs: number[], w: number): Linear {
+  return {
+    node: i,
+    apply(c, src, out) {
+      const len = c.n * w;
+      out.fill(0, 0, len);
+      for (const k of inputs) {
+        const X = src[k]!;
+        for (let j = 0; j < len; j++) out[j]! += X[j]!;
+      }
+    },
+    applyT(c, gOut, dst) {
+      const len = c.n * w;
+      for (const k of inputs) {
+        const GX = dst[k]!;
+        for (let j = 0; j < len; j++) GX[j]! += gOut[j]!;
+      }
+    },
+  };
+}
+
+/**
+ * Layer normalisation (Ba et al. 2016), per row: xhat = (x - mean) s, s = (var + eps)^-1/2,
+ * y = xhat gamma + beta. Its Jacobian J = s (I - 11^T/w - xhat xhat^T/w) is symmetric, so
+ * backward and R-forward share one form:
+ *   GX = s (g - mean(g) - xhat mean(g xhat)),  g = GY gamma
+ *   R{xhat} = s (RX - mean(RX) - xhat mean(xhat RX)),  R{s}/s = -s mean(xhat RX)
+ *   RGX += R{s} (g - mean g - xhat mean(g xhat)) + s (Rg - mean Rg - R{xhat} mean(g xhat) - xhat mean(Rg xhat + g R{xhat}))
+ *   with Rg = RGY gamma + GY vgamma.
+ */
+function layernormOp(i: number, inp: number, w: number, off: number): OpImpl {
+  const gOff = off;
+  const bOff = off + w;
+  return {
+    forward(c) {
+      const X = c.A[inp]!;
+      const Y = c.A[i]!;
+      const P = c.P;
+      const xh = c.ws.xhat[i]!;
+      const is = c.ws.invStd[i]!;
+      for (let r = 0; r < c.n; r++) {
+        const o = r * w;
+        let mean = 0;
+        for (let j = 0; j < w; j++) mean += X[o + j]!;
+        mean /= w;
+        let v = 0;
+        for (let j = 0; j < w; j++) {
+          const d = X[o + j]! - mean;
+          v += d * d;
+        }
+        const s = 1 / Math.sqrt(v / w + LN_EPS);
+        is[r] = s;
+        for (let j = 0; j < w; j++) {
+          const h = (X[o + j]! - mean) * s;
+          xh[o + j] = h;
+          Y[o + j] = h * P[gOff + j]! + P[bOff + j]!;
+        }
+      }
+    },
+    backward(c) {
+      const GY = c.G[i]!;
+      const GX = c.G[inp]!;
+      const P = c.P;
+      const xh = c.ws.xhat[i]!;
+      const is = c.ws.invStd[i]!;
+      const g = c.g;
+      for (let r = 0; r < c.n; r++) {
+        const o = r * w;
+        let mg = 0;
+        let mgx = 0;
+        for (let j = 0; j < w; j++) {
+          const gy = GY[o + j]!;
+          const gj = gy * P[gOff + j]!;
+          mg += gj;
+          mgx += gj * xh[o + j]!;
+          g[gOff + j]! += gy * xh[o + j]!;
+          g[bOff + j]! += gy;
+        }
+        mg /= w;
+        mgx /= w;
+        const s = is[r]!;
+        for (let j = 0; j < w; j++) GX[o + j]! += s * (GY[o + j]! * P[gOff + j]! - mg - xh[o + j]! * mgx);
+      }
+    },
+    rForward(c) {
+      const RX = c.RA[inp]!;
+      const RY = c.RA[i]!;
+      const P = c.P;
+      const V = c.V!;
+      const xh = c.ws.xhat[i]!;
+      const is = c.ws.invStd[i]!;
+      const rxh = c.ws.rxhat[i]!;
+      const rs = c.ws.rsRel[i]!;
+      for (let r = 0; r < c.n; r++) {
+        const o = r * w;
+        let m = 0;
+        let mx = 0;
+        for (let j = 0; j < w; j++) {
+          m += RX[o + j]!;
+          mx += xh[o + j]! * RX[o + j]!;
+        }
+        m /= w;
+        mx /= w;
+        const s = is[r]!;
+        rs[r] = -s * mx;
+        for (let j = 0; j < w; j++) {
+          const h = s * (RX[o + j]! - m - xh[o + j]! * mx);
+          rxh[o + j] = h;
+          RY[o + j] = h * P[gOff + j]! + xh[o + j]! * V[gOff + j]! + V[bOff + j]!;
+        }
+      }
+    },
+    rBackward(c) {
+      const GY = c.G[i]!;
+      const RGY = c.RG[i]!;
+      const RGX = c.RG[inp]!;
+      const P = c.P;
+      const V = c.V!;
+      const xh = c.ws.xhat[i]!;
+      const is = c.ws.invStd[i]!;
+      const rxh = c.ws.rxhat[i]!;
+      const rs = c.ws.rsRel[i]!;
+      const rg = c.rg;
+      for (let r = 0; r < c.n; r++) {
+        const o = r * w;
+        let mg = 0;
+        let mgx = 0;
+        let mrg = 0;
+        let mr2 = 0;
+        for (let j = 0; j < w; j++) {
+          const gy = GY[o + j]!;
+          const rgy = RGY[o + j]!;
+          const gj = gy * P[gOff + j]!;
+          const rgj = rgy * P[gOff + j]! + gy * V[gOff + j]!;
+          mg += gj;
+          mgx += gj * xh[o + j]!;
+          mrg += rgj;
+          mr2 += rgj * xh[o + j]! + gj * rxh[o + j]!;
+          rg[gOff + j]! += rgy * xh[o + j]! + gy * rxh[o + j]!;
+          rg[bOff + j]! += rgy;
+        }
+        mg /= w;
+        mgx /= w;
+        mrg /= w;
+        mr2 /= w;
+        const s = is[r]!;
+        const Rs = s * rs[r]!;
+        for (let j = 0; j < w; j++) {
+          const gy = GY[o + j]!;
+          const gj = gy * P[gOff + j]!;
+          const rgj = RGY[o + j]! * P[gOff + j]! + gy * V[gOff + j]!;
+          const h = xh[o + j]!;
+          RGX[o + j]! += Rs * (gj - mg - h * mgx) + s * (rgj - mrg - rxh[o + j]! * mgx - h * mr2);
+        }
+      }
+    },
+  };
+}
+
+/**
+ * Row-wise softmax: GX = Y (GY - <GY, Y>); RY = Y (RX - <Y, RX>);
+ * RGX += RY (GY - <GY, Y>) + Y (RGY - <RGY, Y> - <GY, RY>).
+ */
+function softmaxOp(i: number, inp: number, w: number): OpImpl {
+  return {
+    forward(c) {
+      const X = c.A[inp]!;
+      const Y = c.A[i]!;
+      const e = c.row;
+      for (let r = 0; r < c.n; r++) {
+        const o = r * w;
+        let mx = -Infinity;
+        for (let j = 0; j < w; j++) mx = Math.max(mx, X[o + j]!);
+        let s = 0;
+        for (let j = 0; j < w; j++) s += e[j] = Math.exp(X[o + j]! - mx);
+        for (let j = 0; j < w; j++) Y[o + j] = e[j]! / s;
+      }
+    },
+    backward(c) {
+      const Y = c.A[i]!;
+      const GY = c.G[i]!;
+      const GX = c.G[inp]!;
+      for (let r = 0; r < c.n; r++) {
+        const o = r * w;
+        let d = 0;
+        for (let j = 0; j < w; j++) d += GY[o + j]! * Y[o + j]!;
+        for (let j = 0; j < w; j++) GX[o + j]! += Y[o + j]! * (GY[o + j]! - d);
+      }
+    },
+    rForward(c) {
+      const Y = c.A[i]!;
+      const RX = c.RA[inp]!;
+      const RY = c.RA[i]!;
+      for (let r = 0; r < c.n; r++) {
+        const o = r * w;
+        let d = 0;
+        for (let j = 0; j < w; j++) d += Y[o + j]! * RX[o + j]!;
+        for (let j = 0; j < w; j++) RY[o + j] = Y[o + j]! * (RX[o + j]! - d);
+      }
+    },
+    rBackward(c) {
+      const Y = c.A[i]!;
+      const RY = c.RA[i]!;
+      const GY = c.G[i]!;
+      const RGY = c.RG[i]!;
+      const RGX = c.RG[inp]!;
+      for (let r = 0; r < c.n; r++) {
+        const o = r * w;
+        let gy = 0;
+        let rgy = 0;
+        let gry = 0;
+        for (let j = 0; j < w; j++) {
+          gy += GY[o + j]! * Y[o + j]!;
+          rgy += RGY[o + j]! * Y[o + j]!;
+          gry += GY[o + j]! * RY[o + j]!;
+        }
+        for (let j = 0; j < w; j++) RGX[o + j]! += RY[o + j]! * (GY[o + j]! - gy) + Y[o + j]! * (RGY[o + j]! - rgy - gry);
+      }
+    },
+  };
+}
+
+/**
+ * Mixture of experts (MMoE, Ma et al. 2018): Y = sum_k gate[:, k] E_k.
+ *   GE_k += gate_k GY, Ggate[:, k] += <GY, E_k>_row
+ *   RY = sum_k R{gate_k} E_k + gate_k R{E_k}
+ *   RGE_k += R{gate_k} GY + gate_k RGY, RGgate_k += <RGY, E_k> + <GY, R{E_k}>
+ */
+function mixtureOp(i: number, gate: number, experts: number[], w: number): OpImpl {
+  const K = experts.length;
+  return {
+    forward(c) {
+      const Gt = c.A[gate]!;
+      const Y = c.A[i]!;
+      Y.fill(0, 0, c.n * w);
+      for (let k = 0; k < K; k++) {
+        const E = c.A[experts[k]!]!;
+        for (let r = 0; r < c.n; r++) {
+          const gk = Gt[r * K + k]!;
+          const o = r * w;
+          for (let j = 0; j < w; j++) Y[o + j]! += gk * E[o + j]!;
+        }
+      }
+    },
+    backward(c) {
+      const Gt = c.A[gate]!;
+      const GY = c.G[i]!;
+      const GG = c.G[gate]!;
+      for (let k = 0; k < K; k++) {
+        const E = c.A[experts[k]!]!;
+        const GE = c.G[experts[k]!]!;
+        for (let r = 0; r < c.n; r++) {
+          const gk = Gt[r * K + k]!;
+          const o = r * w;
+          let d = 0;
+          for (let j = 0; j < w; j++) {
+            d += GY[o + j]! * E[o + j]!;
+            GE[o + j]! += gk * GY[o + j]!;
+          }
+          GG[r * K + k]! += d;
+        }
+      }
+    },
+    rForward(c) {
+      const Gt = c.A[gate]!;
+      const RGt = c.RA[gate]!;
+      const RY = c.RA[i]!;
+      RY.fill(0, 0, c.n * w);
+      for (let k = 0; k < K; k++) {
+        const E = c.A[experts[k]!]!;
+        const RE = c.RA[experts[k]!]!;
+        for (let r = 0; r < c.n; r++) {
+          const gk = Gt[r * K + k]!;
+          const rgk = RGt[r * K + k]!;
+          const o = r * w;
+          for (let j = 0; j < w; j++) RY[o + j]! += rgk * E[o + j]! + gk * RE[o + j]!;
+        }
+      }
+    },
+    rBackward(c) {
+      const Gt = c.A[gate]!;
+      const RGt = c.RA[gate]!;
+      const GY = c.G[i]!;
+      const RGY = c.RG[i]!;
+      const RGG = c.RG[gate]!;
+      for (let k = 0; k < K; k++) {
+        const E = c.A[experts[k]!]!;
+        const RE = c.RA[experts[k]!]!;
+        const RGE = c.RG[experts[k]!]!;
+        for (let r = 0; r < c.n; r++) {
+          const gk = Gt[r * K + k]!;
+          const rgk = RGt[r * K + k]!;
+          const o = r * w;
+          let d = 0;
+          for (let j = 0; j < w; j++) {
+            d += RGY[o + j]! * E[o + j]! + GY[o + j]! * RE[o + j]!;
+            RGE[o + j]! += rgk * GY[o + j]! + gk * RGY[o + j]!;
+          }
+          RGG[r * K + k]! += d;
+        }
+      }
+    },
+  };
+}
+
+/**
+ * Cross-stitch unit (Misra et al. 2016): Y = sum_k a_k X_k with learned scalars a.
+ *   GX_k += a_k GY, ga_k += <GY, X_k>;  RY = sum_k va_k X_k + a_k RX_k
+ *   RGX_k += va_k GY + a_k RGY, Rga_k += <RGY, X_k> + <GY, RX_k>
+ */
+function stitchOp(i: number, inputs: number[], w: number, off: number): OpImpl {
+  const K = inputs.length;
+  return {
+    forward(c) {
+      const Y = c.A[i]!;
+      const len = c.n * w;
+      Y.fill(0, 0, len);
+      for (let k = 0; k < K; k++) {
+        const a = c.P[off + k]!;
+        const X = c.A[inputs[k]!]!;
+        for (let j = 0; j < len; j++) Y[j]! += a * X[j]!;
+      }
+    },
+    backward(c) {
+      const GY = c.G[i]!;
+      const len = c.n * w;
+      for (let k = 0; k < K; k++) {
+        const a = c.P[off + k]!;
+        const X = c.A[inputs[k]!]!;
+        const GX = c.G[inputs[k]!]!;
+        let d = 0;
+        for (let j = 0; j < len; j++) {
+          d += GY[j]! * X[j]!;
+          GX[j]! += a * GY[j]!;
+        }
+        c.g[off + k]! += d;
+      }
+    },
+    rForward(c) {
+      const RY = c.RA[i]!;
+      const len = c.n * w;
+      RY.fill(0, 0, len);
+      for (let k = 0; k < K; k++) {
+        const a = c.P[off + k]!;
+        const va = c.V![off + k]!;
+        const X = c.A[inputs[k]!]!;
+        const RX = c.RA[inputs[k]!]!;
+        for (let j = 0; j < len; j++) RY[j]! += va * X[j]! + a * RX[j]!;
+      }
+    },
+    rBackward(c) {
+      const GY = c.G[i]!;
+      const RGY = c.RG[i]!;
+      const len = c.n * w;
+      for (let k = 0; k < K; k++) {
+        const a = c.P[off + k]!;
+        const va = c.V![off + k]!;
+        const X = c.A[inputs[k]!]!;
+        const RX = c.RA[inputs[k]!]!;
+        const RGX = c.RG[inputs[k]!]!;
+        let d = 0;
+        for (let j = 0; j < len; j++) {
+          d += RGY[j]! * X[j]! + GY[j]! * RX[j]!;
+          RGX[j]! += va * GY[j]! + a * RGY[j]!;
+        }
+        c.rg[off + k]! += d;
+      }
+    },
+  };
+}
+
+// ---- losses -------------------------------------------------------------------------------------
+
+/**
+ * Head h's mean loss over its non-missing rows. When G is given, adds scale/m * dl/dz into it;
+ * when RG and RZ are given, adds scale/m * (d2l/dz2) RZ into RG (the R-operator of the seed).
+ *   mse:        (z - y)^2 (not halved: PyTorch MSELoss)
+ *   huber:      r^2/2 if |r| <= delta else delta (|r| - delta/2)   (PyTorch HuberLoss)
+ *   bce-logits: softplus(z) - y z
+ *   softmax-ce: logsumexp(z) - z_y
+ *   poisson:    exp(z) - y z   (z a log-rate; PyTorch PoissonNLLLoss(log_input=True, full=False))
+ */
+function headLoss(
+  net: CompiledNetwork, h: number, n: number, Z: FloatArray, y: Matrix<FloatArray>, scale: number,
+  G: FloatArray | null, RZ: FloatArray | null, RG: FloatArray | null,
+): number {
+  const head = net.spec.heads[h]!;
+  const C = net.widths[head.node]!;
+  const Y = y.data;
+  const ys = y.cols;
+  const t = head.target;
+  const cls = head.loss === 'softmax-ce' || head.loss === 'bce-logits';
+  let m = 0;
+  for (let r = 0; r < n; r++) {
+    const v = Y[r * ys + t]!;
+    if (!(v === v) || (cls && v < 0)) continue;
+    m++;
+  }
+  if (m === 0) return 0;
+  const s = scale / m;
+  const delta = net.delta[h]!;
+  let sum = 0;
+  for (let r = 0; r < n; r++) {
+    const yv = Y[r * ys + t]!;
+    if (!(yv === yv) || (cls && yv < 0)) continue;
+    if (head.loss === 'softmax-ce') {
+      if (!Number.isInteger(yv) || yv >= C) {
+        throw new ValueError(`network: head ${h} (softmax-ce) row ${r}: target ${yv} is not a class index in 0..${C - 1}`);
+      }
+      const o = r * C;
+      let mx = -Infinity;
+      for (let j = 0; j < C; j++) mx = Math.max(mx, Z[o + j]!);
+      let se = 0;
+      for (let j = 0; j < C; j++) se += Math.exp(Z[o + j]! - mx);
+      const lse = mx + Math.log(se);
+      sum += lse - Z[o + yv]!;
+      if (G) {
+        for (let j = 0; j < C; j++) G[o + j]! += s * (Math.exp(Z[o + j]! - lse) - (j === yv ? 1 : 0));
+      }
+      if (RG && RZ) {
+        let d = 0;
+        for (let j = 0; j < C; j++) d += Math.exp(Z[o + j]! - lse) * RZ[o + j]!;
+        for (let j = 0; j < C; j++) RG[o + j]! += s * Math.exp(Z[o + j]! - lse) * (RZ[o + j]! - d);
+      }
+      continue;
+    }
+    const z = Z[r]!;
+    let l: number;
+    let d1: number;
+    let d2: number;
+    switch (head.loss) {
+      case 'mse': {
+        const e = z - yv;
+        l = e * e;
+        d1 = 2 * e;
+        d2 = 2;
+        break;
+      }
+      case 'huber': {
+        const e = z - yv;
+        const a = Math.abs(e);
+        if (a <= delta) {
+          l = 0.5 * e * e;
+          d1 = e;
+          d2 = 1;
+        } else {
+          l = delta * (a - 0.5 * delta);
+          d1 = e > 0 ? delta : -delta;
+          d2 = 0;
+        }
+        break;
+      }
+      case 'bce-logits': {
+        const p = sigmoid(z);
+        l = Math.max(z, 0) - yv * z + Math.log1p(Math.exp(-Math.abs(z)));
+        d1 = p - yv;
+        d2 = p * (1 - p);
+        break;
+      }
+      default: {
+        const ez = Math.exp(z);
+        l = ez - yv * z;
+        d1 = ez - yv;
+        d2 = ez;
+      }
+    }
+    sum += l;
+    if (G) G[r]! += s * d1;
+    if (RG && RZ) RG[r]! += s * d2 * RZ[r]!;
+  }
+  return sum / m;
+}
+
+// ---- the handle ---------------------------------------------------------------------------------
+
+const MAX_WORKSPACES = 4;
+
+class JsNetwork<T extends FloatArray> implements NetworkHandle<T> {
+  readonly paramCount: number;
+  readonly dtype: DType & ('float32' | 'float64');
+  private readonly net: CompiledNetwork;
+  private readonly ops: OpImpl[];
+  private readonly workspaces = new Map<number, Workspace>();
+  private readonly g: Float64Array;
+  private readonly rg: Float64Array;
+  private readonly row: Float64Array;
+  private readonly allNodes: Uint8Array;
+
+  constructor(spec: NetworkSpec, dtype: 'float32' | 'float64') {
+    this.net = compileNetwork(spec);
+    this.dtype = dtype;
+    this.paramCount = this.net.paramCount;
+    this.ops = spec.nodes.map((node, i) => makeOp(i, node, this.net));
+    this.g = new Float64Array(this.paramCount);
+    this.rg = new Float64Array(this.paramCount);
+    const maxW = Math.max(...this.net.widths);
+    this.row = new Float64Array(maxW);
+    this.allNodes = new Uint8Array(spec.nodes.length).fill(1);
+  }
+
+  forward(params: T, batch: NetworkBatch<T>): Matrix<T> {
+    const c = this.begin(params, batch, false);
+    this.runForward(c);
+    const n = c.n;
+    const W = this.net.outputWidth;
+    const out = allocate(this.dtype, n * W) as T;
+    this.net.spec.heads.forEach((head, h) => {
+      const Z = c.A[head.node]!;
+      const C = this.net.widths[head.node]!;
+      const col = this.net.headOffsets[h]!;
+      for (let r = 0; r < n; r++) for (let j = 0; j < C; j++) out[r * W + col + j] = Z[r * C + j]!;
+    });
+    return { rows: n, cols: W, data: out };
+  }
+
+  lossGrad(params: T, batch: NetworkBatch<T>, weights: Float64Array, grad: T | null): Float64Array {
+    this.checkWeights(weights);
+    if (grad) this.checkVector(grad, 'grad');
+    const c = this.begin(params, batch, true);
+    this.runForward(c);
+    const H = this.net.spec.heads.length;
+    const losses = new Float64Array(H);
+    if (!grad) {
+      for (let h = 0; h < H; h++) losses[h] = this.loss(c, batch, h, 0, false, false);
+      return losses;
+    }
+    const active = this.activeFor((h) => weights[h] !== 0);
+    this.zeroGrads(c, active, false);
+    for (let h = 0; h < H; h++) losses[h] = this.loss(c, batch, h, weights[h]!, weights[h] !== 0, false);
+    this.runBackward(c, active, false);
+    for (let k = 0; k < this.paramCount; k++) grad[k] = c.g[k]!;
+    return losses;
+  }
+
+  /**
+   * One forward pass, then one backward pass per head over that head's ancestors only (a
+   * head-only layer is visited once, the shared trunk once per head): cost forward + H partial
+   * backwards, never H full forward+backward passes.
+   */
+  headGrads(params: T, batch: NetworkBatch<T>, out: Matrix<T>): Float64Array {
+    const H = this.net.spec.heads.length;
+    if (out.rows !== H || out.cols !== this.paramCount || out.data.length !== H * this.paramCount) {
+      throw new ShapeError(`network.headGrads: out must be ${H} x ${this.paramCount} (heads x params), got ${out.rows} x ${out.cols}`);
+    }
+    const c = this.begin(params, batch, true);
+    this.runForward(c);
+    const losses = new Float64Array(H);
+    for (let h = 0; h < H; h++) {
+      const active = this.net.ancestors[h]!;
+      this.zeroGrads(c, active, false);
+      losses[h] = this.loss(c, batch, h, 1, true, false);
+      this.runBackward(c, active, false);
+      const row = out.data;
+      const base = h * this.paramCount;
+      for (let k = 0; k < this.paramCount; k++) row[base + k] = c.g[k]!;
+    }
+    return losses;
+  }
+
+  hvp(params: T, batch: NetworkBatch<T>, weights: Float64Array, v: T, out: T): void {
+    this.checkWeights(weights);
+    this.checkVector(v, 'v');
+    this.checkVector(out, 'out');
+    const c = this.begin(params, batch, true, v);
+    this.runForward(c);
+    const active = this.activeFor((h) => weights[h] !== 0);
+    for (let i = 1; i < this.ops.length; i++) if (active[i]) this.ops[i]!.rForward(c);
+    this.zeroGrads(c, active, true);
+    const H = this.net.spec.heads.length;
+    for (let h = 0; h < H; h++) if (weights[h] !== 0) this.loss(c, batch, h, weights[h]!, true, true);
+    this.runBackward(c, active, true);
+    for (let k = 0; k < this.paramCount; k++) out[k] = c.rg[k]!;
+  }
+
+  dispose(): void {
+    this.workspaces.clear();
+  }
+
+  // ---- passes ----
+
+  private runForward(c: Ctx): void {
+    for (let i = 1; i < this.ops.length; i++) this.ops[i]!.forward(c);
+  }
+
+  private runBackward(c: Ctx, active: Uint8Array, withR: boolean): void {
+    for (let i = this.ops.length - 1; i >= 1; i--) {
+      if (!active[i]) continue;
+      this.ops[i]!.backward(c);
+      if (withR) this.ops[i]!.rBackward(c);
+    }
+  }
+
+  private loss(c: Ctx, batch: NetworkBatch<T>, h: number, weight: number, seed: boolean, withR: boolean): number {
+    const node = this.net.spec.heads[h]!.node;
+    return headLoss(
+      this.net, h, c.n, c.A[node]!, batch.y!, weight,
+      seed ? c.G[node]! : null, withR ? c.RA[node]! : null, withR ? c.RG[node]! : null,
+    );
+  }
+
+  private activeFor(use: (h: number) => boolean): Uint8Array {
+    const N = this.ops.length;
+    const a = new Uint8Array(N);
+    this.net.ancestors.forEach((anc, h) => {
+      if (use(h)) for (let i = 0; i < N; i++) a[i]! |= anc[i]!;
+    });
+    return a;
+  }
+
+  private zeroGrads(c: Ctx, active: Uint8Array, withR: boolean): void {
+    const len = (i: number): number => c.n * this.net.widths[i]!;
+    for (let i = 0; i < this.ops.length; i++) {
+      if (!active[i]) continue;
+      c.G[i]!.fill(0, 0, len(i));
+      if (withR) c.RG[i]!.fill(0, 0, len(i));
+    }
+    c.g.fill(0);
+    if (withR) c.rg.fill(0);
+  }
+
+  // ---- argument checks and buffers ----
+
+  private begin(params: T, batch: NetworkBatch<T>, needY: boolean, v: T | null = null): Ctx {
+    this.checkVector(params, 'params');
+    const x = batch.x;
+    const dt = this.dtype === 'float32' ? Float32Array : Float64Array;
+    if (!x || !(x.data instanceof dt)) throw new ShapeError(`network: batch.x must be a Matrix of ${dt.name}`);
+    if (x.cols !== this.net.inputSize || x.data.length !== x.rows * x.cols) {
+      throw new ShapeError(`network: batch.x is ${x.rows} x ${x.cols}, expected ${this.net.inputSize} columns (the input size)`);
+    }
+    const n = x.rows;
+    if (needY) {
+      const y = batch.y;
+      if (!y) throw new ShapeError('network: batch.y is required for losses and gradients');
+      if (!(y.data instanceof dt) || y.rows !== n || y.cols < this.net.targetCols || y.data.length !== y.rows * y.cols) {
+        throw new ShapeError(`network: batch.y must be a ${dt.name} matrix of ${n} rows and at least ${this.net.targetCols} columns, got ${y.rows} x ${y.cols}`);
+      }
+    }
+    const ws = this.workspace(n, v !== null);
+    ws.A[0] = x.data;
+    return {
+      n, P: params, V: v, ws, A: ws.A, G: ws.G, RA: ws.RA ?? [], RG: ws.RG ?? [],
+      g: this.g, rg: this.rg, masks: batch.masks, row: this.row,
+    };
+  }
+
+  private workspace(n: number, withR: boolean): Workspace {
+    let ws = this.workspaces.get(n);
+    if (!ws) {
+      if (this.workspaces.size >= MAX_WORKSPACES) this.workspaces.delete(this.workspaces.keys().next().value!);
+      const N = this.ops.length;
+      const mk = (i: number): FloatArray => allocate(this.dtype, n * this.net.widths[i]!);
+      const isLn = (i: number): boolean => this.net.spec.nodes[i]!.op === 'layernorm';
+      ws = {
+        n,
+        A: Array.from({ length: N }, (_, i) => (i === 0 ? allocate(this.dtype, 0) : mk(i))),
+        G: Array.from({ length: N }, (_, i) => mk(i)),
+        RA: null,
+        RG: null,
+        xhat: Array.from({ length: N }, (_, i) => (isLn(i) ? new Float64Array(n * this.net.widths[i]!) : null)),
+        invStd: Array.from({ length: N }, (_, i) => (isLn(i) ? new Float64Array(n) : null)),
+        rxhat: Array.from({ length: N }, () => null),
+        rsRel: Array.from({ length: N }, () => null),
+      };
+      this.workspaces.set(n, ws);
+    }
+    if (withR && !ws.RA) {
+      const N = this.ops.length;
+      const mk = (i: number): FloatArray => allocate(this.dtype, n * this.net.widths[i]!);
+      const isLn = (i: number): boolean => this.net.spec.nodes[i]!.op === 'layernorm';
+      ws.RA = Array.from({ length: N }, (_, i) => mk(i)); // RA[0] stays zero: x does not depend on params
+      ws.RG = Array.from({ length: N }, (_, i) => mk(i));
+      ws.rxhat = Array.from({ length: N }, (_, i) => (isLn(i) ? new Float64Array(n * this.net.widths[i]!) : null));
+      ws.rsRel = Array.from({ length: N }, (_, i) => (isLn(i) ? new Float64Array(n) : null));
+    }
+    return ws;
+  }
+
+  private checkVector(a: FloatArray, name: string): void {
+    const dt = this.dtype === 'float32' ? Float32Array : Float64Array;
+    if (!(a instanceof dt) || a.length !== this.paramCount) {
+      throw new ShapeError(`network: ${name} must be a ${dt.name} of length ${this.paramCount} (the parameter count), got ${a instanceof Float32Array || a instanceof Float64Array ? `a ${a.constructor.name} of length ${a.length}` : typeof a}`);
+    }
+  }
+
+  private checkWeights(weights: Float64Array): void {
+    const H = this.net.spec.heads.length;
+    if (!(weights instanceof Float64Array) || weights.length !== H) {
+      throw new ShapeError(`network: weights must be a Float64Array of length ${H} (one per head)`);
+    }
+  }
+}
+
+export function network(spec: NetworkSpec, dtype: 'float32'): NetworkHandle<Float32Array>;
+export function network(spec: NetworkSpec, dtype: 'float64'): NetworkHandle<Float64Array>;
+export function network(spec: NetworkSpec, dtype: 'float32' | 'float64'): NetworkHandle<FloatArray>;
+export function network(spec: NetworkSpec, dtype: 'float32' | 'float64'): NetworkHandle<FloatArray> {
+  return new JsNetwork<FloatArray>(spec, dtype);
+}

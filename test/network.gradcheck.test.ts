@@ -1,0 +1,429 @@
+/**
+ * Gradient checks of the network kernels on the selected backend (METATASK_BACKEND): for every
+ * op, activation, loss and a few multi-task architectures, in float64,
+ * - lossGrad against central finite differences of the weighted loss,
+ * - headGrads rows against lossGrad with one-hot weights,
+ * - hvp against central finite differences of gradients,
+ * - missing targets contribute nothing,
+ * - float32 agrees with float64.
+ */
+import { expect } from 'chai';
+
+import { ShapeError, ValueError } from '../lib/core/errors.js';
+import type { FloatArray, Matrix } from '../lib/core/matrix.js';
+import { Rng } from '../lib/core/rng.js';
+import { kernels } from '../lib/kernels/index.js';
+import { erf, erfc, normalCdf } from '../lib/kernels/js/erf.js';
+import type { LossName, NetworkBatch, NetworkSpec, NodeSpec } from '../lib/kernels/types.js';
+import { compileNetwork, dropoutMasks, initParams } from '../lib/nn/spec.js';
+
+const N = 6;
+
+function randMatrix(rng: Rng, rows: number, cols: number, scale = 1): Matrix<Float64Array> {
+  const data = new Float64Array(rows * cols);
+  for (let i = 0; i < data.length; i++) data[i] = scale * rng.normal();
+  return { rows, cols, data };
+}
+
+/** Targets suited to each head's loss, with a few missing entries when `missing`. */
+function targets(spec: NetworkSpec, rng: Rng, n: number, missing = false): Matrix<Float64Array> {
+  const c = compileNetwork(spec);
+  const y = new Float64Array(n * c.targetCols);
+  spec.heads.forEach((h) => {
+    const C = c.widths[h.node]!;
+    for (let r = 0; r < n; r++) {
+      let v: number;
+      switch (h.loss) {
+        case 'softmax-ce':
+          v = rng.int(C);
+          break;
+        case 'bce-logits':
+          v = rng.int(2);
+          break;
+        case 'poisson':
+          v = rng.int(5);
+          break;
+        default:
+          v = 2 * rng.normal();
+      }
+      if (missing && r % 3 === 1) v = h.loss === 'softmax-ce' || h.loss === 'bce-logits' ? -1 : NaN;
+      y[r * c.targetCols + h.target] = v;
+    }
+  });
+  return { rows: n, cols: c.targetCols, data: y };
+}
+
+interface Case {
+  name: string;
+  spec: NetworkSpec;
+  mask?: boolean;
+}
+
+/** input(4) -> dense(5) -> [body] -> dense(heads) */
+function chain(body: (prev: number) => NodeSpec[], loss: LossName = 'mse', outWidth = 1): NetworkSpec {
+  const nodes: NodeSpec[] = [{ op: 'input', size: 4 }, { op: 'dense', input: 0, units: 5 }];
+  for (const n of body(1)) nodes.push(n);
+  nodes.push({ op: 'dense', input: nodes.length - 1, units: outWidth });
+  return { nodes, heads: [{ node: nodes.length - 1, loss, target: 0 }] };
+}
+
+const cases: Case[] = [];
+for (const fn of ['relu', 'leaky-relu', 'elu', 'gelu', 'tanh', 'sigmoid', 'identity'] as const) {
+  cases.push({ name: `activation ${fn}`, spec: chain((p) => [{ op: 'activation', input: p, fn }]) });
+}
+cases.push({ name: 'activation leaky-relu alpha 0.2', spec: chain((p) => [{ op: 'activation', input: p, fn: 'leaky-relu', alpha: 0.2 }]) });
+cases.push({ name: 'activation elu alpha 0.5', spec: chain((p) => [{ op: 'activation', input: p, fn: 'elu', alpha: 0.5 }]) });
+for (const loss of ['mse', 'huber', 'bce-logits', 'poisson'] as const) {
+  cases.push({ name: `loss ${loss}`, spec: chain((p) => [{ op: 'activation', input: p, fn: 'tanh' }], loss) });
+}
+cases.push({
+  name: 'loss huber delta 0.3',
+  spec: { ...chain((p) => [{ op: 'activation', input: p, fn: 'tanh' }], 'huber'), heads: [{ node: 3, loss: 'huber', target: 0, delta: 0.3 }] },
+});
+cases.push({ name: 'loss softmax-ce', spec: chain((p) => [{ op: 'activation', input: p, fn: 'tanh' }], 'softmax-ce', 3) });
+cases.push({ name: 'dropout with a fixed mask', spec: chain((p) => [{ op: 'activation', input: p, fn: 'tanh' }, { op: 'dropout', input: p + 1, rate: 0.4 }]), mask: true });
+cases.push({ name: 'layernorm', spec: chain((p) => [{ op: 'layernorm', input: p }, { op: 'activation', input: p + 1, fn: 'gelu' }]) });
+cases.push({ name: 'softmax node', spec: chain((p) => [{ op: 'softmax', input: p }]) });
+cases.push({
+  name: 'concat and add',
+  spec: chain((p) => [
+    { op: 'activation', input: p, fn: 'tanh' },
+    { op: 'dense', input: 0, units: 5 },
+    { op: 'add', inputs: [p + 1, p + 2, p] },
+    { op: 'concat', inputs: [p + 3, p + 1, 0] },
+  ]),
+});
+cases.push({
+  name: 'hard sharing, 2 heads (regression + 3-class)',
+  spec: {
+    nodes: [
+      { op: 'input', size: 4 },
+      { op: 'dense', input: 0, units: 6 },
+      { op: 'activation', input: 1, fn: 'relu' },
+      { op: 'dense', input: 2, units: 5 },
+      { op: 'activation', input: 3, fn: 'tanh' },
+      { op: 'dense', input: 4, units: 1 },
+      { op: 'dense', input: 4, units: 3 },
+    ],
+    heads: [
+      { node: 5, loss: 'mse', target: 0 },
+      { node: 6, loss: 'softmax-ce', target: 1 },
+    ],
+  },
+});
+cases.push({
+  name: 'MMoE: 3 experts, 2 softmax gates, 2 mixtures',
+  spec: {
+    nodes: [
+      { op: 'input', size: 4 },
+      { op: 'dense', input: 0, units: 4 }, // 1 expert 0
+      { op: 'activation', input: 1, fn: 'elu' },
+      { op: 'dense', input: 0, units: 4 }, // 3 expert 1
+      { op: 'activation', input: 3, fn: 'tanh' },
+      { op: 'dense', input: 0, units: 4 }, // 5 expert 2
+      { op: 'activation', input: 5, fn: 'sigmoid' },
+      { op: 'dense', input: 0, units: 3 }, // 7 gate 0 logits
+      { op: 'softmax', input: 7 },
+      { op: 'dense', input: 0, units: 3 }, // 9 gate 1 logits
+      { op: 'softmax', input: 9 },
+      { op: 'mixture', gate: 8, experts: [2, 4, 6] }, // 11
+      { op: 'mixture', gate: 10, experts: [2, 4, 6] }, // 12
+      { op: 'dense', input: 11, units: 1 }, // 13 tower 0
+      { op: 'dense', input: 12, units: 1 }, // 14 tower 1
+    ],
+    heads: [
+      { node: 13, loss: 'mse', target: 0 },
+      { node: 14, loss: 'bce-logits', target: 1 },
+    ],
+  },
+});
+cases.push({
+  name: 'cross-stitch: 2 columns, one stitch layer',
+  spec: {
+    nodes: [
+      { op: 'input', size: 4 },
+      { op: 'dense', input: 0, units: 5 },
+      { op: 'activation', input: 1, fn: 'tanh' },
+      { op: 'dense', input: 0, units: 5 },
+      { op: 'activation', input: 3, fn: 'gelu' },
+      { op: 'stitch', inputs: [2, 4], self: 0 }, // 5
+      { op: 'stitch', inputs: [2, 4], self: 1 }, // 6
+      { op: 'dense', input: 5, units: 1 },
+      { op: 'dense', input: 6, units: 1 },
+    ],
+    heads: [
+      { node: 7, loss: 'huber', target: 0 },
+      { node: 8, loss: 'poisson', target: 1 },
+    ],
+  },
+});
+
+interface Setup {
+  spec: NetworkSpec;
+  params: Float64Array;
+  batch: NetworkBatch<Float64Array>;
+  weights: Float64Array;
+}
+
+function setup(c: Case, seed: number, missing = false): Setup {
+  const rng = new Rng(seed);
+  const compiled = compileNetwork(c.spec);
+  const params = initParams(compiled, rng, 'float64');
+  // Perturb so stitch weights, gammas and betas are not at their symmetric starting values.
+  for (let k = 0; k < params.length; k++) params[k]! += 0.3 * rng.normal();
+  const x = randMatrix(rng, N, compiled.inputSize);
+  const y = targets(c.spec, rng, N, missing);
+  const masks = c.mask ? dropoutMasks(compiled, rng, N, 'float64') : undefined;
+  const weights = Float64Array.from(c.spec.heads, (_, h) => 0.7 + 0.6 * h);
+  return { spec: c.spec, params, batch: { x, y, masks }, weights };
+}
+
+function weightedLoss(s: Setup, p: Float64Array): number {
+  const net = kernels().network(s.spec, 'float64');
+  const l = net.lossGrad(p, s.batch, s.weights, null);
+  return l.reduce((acc, v, h) => acc + s.weights[h]! * v, 0);
+}
+
+function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let d = 0;
+  let na = 0;
+  let nb = 0;
+  for (let i = 0; i < a.length; i++) {
+    d += (a[i]! - b[i]!) ** 2;
+    na += a[i]! ** 2;
+    nb += b[i]! ** 2;
+  }
+  return Math.sqrt(d) / Math.max(Math.sqrt(na), Math.sqrt(nb), 1e-12);
+}
+
+function fdGrad(s: Setup): Float64Array {
+  const e = 1e-6;
+  const p = s.params.slice();
+  const g = new Float64Array(p.length);
+  for (let k = 0; k < p.length; k++) {
+    const v = p[k]!;
+    p[k] = v + e;
+    const lp = weightedLoss(s, p);
+    p[k] = v - e;
+    const lm = weightedLoss(s, p);
+    p[k] = v;
+    g[k] = (lp - lm) / (2 * e);
+  }
+  return g;
+}
+
+function grad(s: Setup, p: Float64Array, weights = s.weights): Float64Array {
+  const net = kernels().network(s.spec, 'float64');
+  const g = new Float64Array(net.paramCount);
+  net.lossGrad(p, s.batch, weights, g);
+  return g;
+}
+
+describe('network kernels: gradient checks (selected backend)', () => {
+  it('erf and the normal CDF are accurate to 1e-15', () => {
+    const table: [number, number][] = [
+      [0.5, 0.5204998778130465], [1, 0.8427007929497149], [2, 0.9953222650189527], [-1.5, -0.9661051464753108], [4, 0.9999999845827421],
+    ];
+    for (const [x, v] of table) expect(Math.abs(erf(x) - v)).to.be.below(1e-15);
+    expect(Math.abs(erfc(5) / 1.5374597944280349e-12 - 1)).to.be.below(1e-13);
+    expect(Math.abs(normalCdf(-10) / 7.619853024160527e-24 - 1)).to.be.below(1e-12);
+  });
+
+  for (const c of cases) {
+    describe(c.name, () => {
+      it('lossGrad matches central finite differences (rel err < 1e-6)', () => {
+        const s = setup(c, 1);
+        const g = grad(s, s.params);
+        const fd = fdGrad(s);
+        expect(relErr(g, fd)).to.be.below(1e-6);
+        expect(g.some((v) => v !== 0)).to.equal(true);
+      });
+
+      it('headGrads rows equal lossGrad with one-hot weights', () => {
+        const s = setup(c, 2);
+        const net = kernels().network(s.spec, 'float64');
+        const H = s.spec.heads.length;
+        const out = { rows: H, cols: net.paramCount, data: new Float64Array(H * net.paramCount) };
+        const losses = net.headGrads(s.params, s.batch, out);
+        const ref = net.lossGrad(s.params, s.batch, new Float64Array(H).fill(1), null);
+        for (let h = 0; h < H; h++) {
+          expect(losses[h]).to.be.closeTo(ref[h]!, 1e-12);
+          const w = new Float64Array(H);
+          w[h] = 1;
+          const g = grad(s, s.params, w);
+          expect(relErr(out.data.subarray(h * net.paramCount, (h + 1) * net.paramCount), g)).to.be.below(1e-12);
+        }
+      });
+
+      it('hvp matches finite differences of gradients (rel err < 1e-5)', () => {
+        const s = setup(c, 3);
+        const rng = new Rng(33);
+        const v = Float64Array.from({ length: s.params.length }, () => rng.normal());
+        const net = kernels().network(s.spec, 'float64');
+        const hv = new Float64Array(net.paramCount);
+        net.hvp(s.params, s.batch, s.weights, v, hv);
+        const e = 1e-5;
+        const pp = s.params.map((p, k) => p + e * v[k]!);
+        const pm = s.params.map((p, k) => p - e * v[k]!);
+        const gp = grad(s, pp);
+        const gm = grad(s, pm);
+        const fd = gp.map((a, k) => (a - gm[k]!) / (2 * e));
+        expect(relErr(hv, fd)).to.be.below(1e-5);
+      });
+
+      it('missing targets contribute nothing', () => {
+        const s = setup(c, 4, true);
+        const net = kernels().network(s.spec, 'float64');
+        const g1 = new Float64Array(net.paramCount);
+        const l1 = net.lossGrad(s.params, s.batch, s.weights, g1);
+        // Change every missing target to another missing value: nothing may change.
+        const y2 = s.batch.y!.data.slice();
+        s.spec.heads.forEach((h) => {
+          for (let r = 0; r < N; r++) {
+            const k = r * s.batch.y!.cols + h.target;
+            if (Number.isNaN(y2[k]!)) y2[k] = NaN;
+            else if (y2[k]! < 0 && (h.loss === 'softmax-ce' || h.loss === 'bce-logits')) y2[k] = -7;
+          }
+        });
+        const b2 = { ...s.batch, y: { rows: N, cols: s.batch.y!.cols, data: y2 } };
+        const g2 = new Float64Array(net.paramCount);
+        const l2 = net.lossGrad(s.params, b2, s.weights, g2);
+        expect(Array.from(l2)).to.deep.equal(Array.from(l1));
+        expect(Array.from(g2)).to.deep.equal(Array.from(g1));
+        // The same as the batch without the missing rows (rows 1 and 4 of 6).
+        const keep = [0, 2, 3, 5];
+        const x = s.batch.x;
+        const sub = <T extends FloatArray>(m: Matrix<T>): Matrix<Float64Array> => ({
+          rows: keep.length, cols: m.cols,
+          data: Float64Array.from(keep.flatMap((r) => Array.from(m.data.subarray(r * m.cols, (r + 1) * m.cols)))),
+        });
+        const masks = s.batch.masks
+          ? new Map([...s.batch.masks].map(([i, m]) => [i, sub({ rows: N, cols: m.length / N, data: m }).data]))
+          : undefined;
+        const g3 = new Float64Array(net.paramCount);
+        const l3 = net.lossGrad(s.params, { x: sub(x), y: sub(s.batch.y!), masks }, s.weights, g3);
+        for (let h = 0; h < l1.length; h++) expect(l3[h]).to.be.closeTo(l1[h]!, 1e-12);
+        expect(relErr(g3, g1)).to.be.below(1e-12);
+      });
+
+      it('float32 agrees with float64 to ~1e-4', () => {
+        const s = setup(c, 5);
+        const n64 = kernels().network(s.spec, 'float64');
+        const n32 = kernels().network(s.spec, 'float32');
+        const f = (a: Float64Array): Float32Array => Float32Array.from(a);
+        const fm = (m: Matrix<Float64Array>): Matrix<Float32Array> => ({ rows: m.rows, cols: m.cols, data: f(m.data) });
+        const b32: NetworkBatch<Float32Array> = {
+          x: fm(s.batch.x), y: fm(s.batch.y!),
+          masks: s.batch.masks ? new Map([...s.batch.masks].map(([i, m]) => [i, f(m)])) : undefined,
+        };
+        const p32 = f(s.params);
+        const p64 = Float64Array.from(p32);
+        const b64: NetworkBatch<Float64Array> = {
+          x: { ...s.batch.x, data: Float64Array.from(b32.x.data) }, y: s.batch.y,
+          masks: b32.masks ? new Map([...b32.masks].map(([i, m]) => [i, Float64Array.from(m)])) : undefined,
+        };
+        const o32 = n32.forward(p32, b32);
+        const o64 = n64.forward(p64, b64);
+        expect(o32.data).to.be.instanceOf(Float32Array);
+        expect(relErr(o32.data, o64.data)).to.be.below(1e-4);
+        const g32 = new Float32Array(n32.paramCount);
+        const g64 = new Float64Array(n64.paramCount);
+        const l32 = n32.lossGrad(p32, b32, s.weights, g32);
+        const l64 = n64.lossGrad(p64, b64, s.weights, g64);
+        expect(relErr(l32, l64)).to.be.below(1e-4);
+        expect(relErr(g32, g64)).to.be.below(1e-4);
+        const v64 = Float64Array.from({ length: p64.length }, (_, k) => Math.sin(k + 1));
+        const h32 = new Float32Array(n32.paramCount);
+        const h64 = new Float64Array(n64.paramCount);
+        n32.hvp(p32, b32, s.weights, Float32Array.from(v64), h32);
+        n64.hvp(p64, b64, s.weights, v64, h64);
+        expect(relErr(h32, h64)).to.be.below(1e-4);
+      });
+    });
+  }
+
+  describe('behaviour', () => {
+    const spec = cases.find((c) => c.name.startsWith('hard sharing'))!.spec;
+
+    it("a head whose targets are all missing has zero loss and zero gradient", () => {
+      const s = setup({ name: '', spec }, 6);
+      const y = s.batch.y!;
+      for (let r = 0; r < N; r++) y.data[r * y.cols + 1] = -1;
+      const net = kernels().network(spec, 'float64');
+      const out = { rows: 2, cols: net.paramCount, data: new Float64Array(2 * net.paramCount) };
+      const losses = net.headGrads(s.params, s.batch, out);
+      expect(losses[1]).to.equal(0);
+      expect(out.data.subarray(net.paramCount).every((v) => v === 0)).to.equal(true);
+      expect(out.data.subarray(0, net.paramCount).some((v) => v !== 0)).to.equal(true);
+      const hv = new Float64Array(net.paramCount);
+      net.hvp(s.params, s.batch, Float64Array.of(0, 1), s.params.slice(), hv);
+      expect(hv.every((v) => v === 0)).to.equal(true);
+    });
+
+    it('forward returns the heads side by side; dropout without a mask is the identity', () => {
+      const c = cases.find((x) => x.name.startsWith('dropout'))!;
+      const s = setup(c, 7);
+      const net = kernels().network(c.spec, 'float64');
+      const withMask = net.forward(s.params, s.batch);
+      const noMask = net.forward(s.params, { x: s.batch.x });
+      const noDrop = kernels().network(chain((p) => [{ op: 'activation', input: p, fn: 'tanh' }]), 'float64');
+      const ref = noDrop.forward(s.params, { x: s.batch.x });
+      expect(noMask.rows).to.equal(N);
+      expect(noMask.cols).to.equal(1);
+      expect(relErr(noMask.data, ref.data)).to.be.below(1e-15);
+      expect(relErr(withMask.data, ref.data)).to.be.above(1e-6);
+      const two = kernels().network(spec, 'float64').forward(setup({ name: '', spec }, 8).params, { x: s.batch.x });
+      expect(two.cols).to.equal(4);
+    });
+
+    it('checks shapes and class indices', () => {
+      const s = setup({ name: '', spec }, 9);
+      const net = kernels().network(spec, 'float64');
+      const g = new Float64Array(net.paramCount);
+      expect(() => net.lossGrad(s.params.subarray(1), s.batch, s.weights, g)).to.throw(ShapeError);
+      expect(() => net.lossGrad(s.params, s.batch, new Float64Array(3), g)).to.throw(ShapeError);
+      expect(() => net.lossGrad(s.params, { x: s.batch.x }, s.weights, g)).to.throw(ShapeError);
+      expect(() => net.forward(s.params, { x: { rows: 2, cols: 3, data: new Float64Array(6) } })).to.throw(ShapeError);
+      const y = { ...s.batch.y!, data: s.batch.y!.data.slice() };
+      y.data[1] = 3; // class 3 of a 3-class head
+      expect(() => net.lossGrad(s.params, { x: s.batch.x, y }, s.weights, g)).to.throw(ValueError);
+      y.data[1] = 1.5;
+      expect(() => net.lossGrad(s.params, { x: s.batch.x, y }, s.weights, g)).to.throw(ValueError);
+    });
+
+    it('a larger relu net (batch 32, 16-32-32-2 heads) passes the gradient check', () => {
+      const big: NetworkSpec = {
+        nodes: [
+          { op: 'input', size: 16 },
+          { op: 'dense', input: 0, units: 32 },
+          { op: 'activation', input: 1, fn: 'relu' },
+          { op: 'dense', input: 2, units: 32 },
+          { op: 'activation', input: 3, fn: 'relu' },
+          { op: 'dense', input: 4, units: 1 },
+          { op: 'dense', input: 4, units: 1 },
+        ],
+        heads: [{ node: 5, loss: 'mse', target: 0 }, { node: 6, loss: 'mse', target: 1 }],
+      };
+      const rng = new Rng(10);
+      const compiled = compileNetwork(big);
+      const params = initParams(compiled, rng, 'float64');
+      const batch = { x: randMatrix(rng, 32, 16), y: randMatrix(rng, 32, 2) };
+      const net = kernels().network(big, 'float64');
+      const w = Float64Array.of(1, 0.5);
+      const g = new Float64Array(net.paramCount);
+      net.lossGrad(params, batch, w, g);
+      // Spot-check 60 coordinates.
+      const e = 1e-6;
+      for (let t = 0; t < 60; t++) {
+        const k = rng.int(params.length);
+        const p = params.slice();
+        p[k]! += e;
+        const lp = net.lossGrad(p, batch, w, null);
+        p[k]! -= 2 * e;
+        const lm = net.lossGrad(p, batch, w, null);
+        const fd = (lp[0]! - lm[0]! + 0.5 * (lp[1]! - lm[1]!)) / (2 * e);
+        expect(Math.abs(fd - g[k]!)).to.be.below(1e-6 * Math.max(1, Math.abs(g[k]!)));
+      }
+    });
+  });
+});
