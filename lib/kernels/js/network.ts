@@ -962,6 +962,28 @@ class JsNetwork<T extends FloatArray> implements NetworkHandle<T> {
     for (let k = 0; k < this.paramCount; k++) out[k] = c.rg[k]!;
   }
 
+  /** grad = J^T outGrad: the backward pass seeded with a gradient w.r.t. the raw head outputs. */
+  vjp(params: T, batch: NetworkBatch<T>, outGrad: Matrix<T>, grad: T): void {
+    this.checkVector(grad, 'grad');
+    const c = this.begin(params, batch, false);
+    const W = this.net.outputWidth;
+    const dt = this.dtype === 'float32' ? Float32Array : Float64Array;
+    if (!outGrad || !(outGrad.data instanceof dt) || outGrad.rows !== c.n || outGrad.cols !== W || outGrad.data.length !== c.n * W) {
+      throw new ShapeError(`network.vjp: outGrad must be a ${dt.name} matrix of ${c.n} x ${W} (rows x head outputs)`);
+    }
+    this.runForward(c);
+    const active = this.activeFor(() => true);
+    this.zeroGrads(c, active, false);
+    this.net.spec.heads.forEach((head, h) => {
+      const G = c.G[head.node]!;
+      const C = this.net.widths[head.node]!;
+      const col = this.net.headOffsets[h]!;
+      for (let r = 0; r < c.n; r++) for (let j = 0; j < C; j++) G[r * C + j]! += outGrad.data[r * W + col + j]!;
+    });
+    this.runBackward(c, active, false);
+    for (let k = 0; k < this.paramCount; k++) grad[k] = c.g[k]!;
+  }
+
   dispose(): void {
     this.workspaces.clear();
   }
