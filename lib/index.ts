@@ -42,3 +42,28 @@ export { L21Regression, L21Logistic, type L21Options } from './linear/l21.js';
 export { TraceNormRegression, type TraceNormOptions } from './linear/traceNorm.js';
 export { TaskLinearModel, type TaskData, type FitProgress as TaskFitProgress, type FitOptions as TaskFitOptions } from './linear/taskModel.js';
 export type { CvPath } from './linear/taskCV.js';
+export {
+  SinusoidTasks,
+  TaskSplit,
+  MAML,
+  ANIL,
+  MetaSGD,
+  Reptile,
+  iMAML,
+  Pretrained,
+  MetaLearner,
+  AdaptedModel,
+  type Task as MetaTask,
+  type TaskData as MetaTaskData,
+  type TaskSampler,
+  type TaskLike,
+  type MetaLoss,
+  type NetworkConfig,
+  type EvaluationRow,
+  type FitResult as MetaFitResult,
+  type FitOptions as MetaFitOptions,
+  type MAMLOptions,
+  type MetaSGDOptions,
+  type ReptileOptions,
+  type IMAMLOptions,
+} from './meta/index.js';
