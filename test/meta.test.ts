@@ -255,6 +255,7 @@ const hasNetwork = typeof (kernels() as unknown as { network?: unknown }).networ
 
   describe('backends', () => {
     it('the same seed gives the same initialisation and meta-gradient on every backend', function () {
+      const original = kernels().name;
       const names = availableBackends().filter((b) => {
         try {
           return typeof (setBackend(b), kernels() as unknown as { network?: unknown }).network === 'function';
@@ -262,7 +263,7 @@ const hasNetwork = typeof (kernels() as unknown as { network?: unknown }).networ
           return false;
         }
       });
-      const original = kernels().name;
+      setBackend(original);
       try {
         if (names.length < 2) this.skip();
         const tasks = randomTasks(60, 4);
