@@ -1,0 +1,457 @@
+/**
+ * The shared base of the metric and closed-form meta-learners (ProtoNet, MetaRidge): an embedding
+ * network f_theta, a few extra scalars of the episode's head (a scale, a ridge lambda), and an
+ * episode loss computed in TypeScript from the embeddings:
+ *
+ *     E = f_theta([X_support; X_query])          one forward pass for a whole meta-batch
+ *     L = mean over episodes of loss(E_s, y_s, E_q, y_q; extras)
+ *     dL/dtheta = J_f(theta)^T dL/dE             one vector-Jacobian product (kernel `vjp`)
+ *
+ * Unlike MAML there is no inner loop over network weights: "adaptation" is a closed-form function
+ * of the support embeddings (class means, a ridge solve), so the subclasses only supply the loss
+ * and its gradient w.r.t. E and the extras. All heavy math goes through kernels(): the network
+ * forward/vjp, and the small GEMMs and solves of the heads (float64).
+ */
+import { BackendError, ConfigError, FormatError, NotFittedError, ShapeError, ValueError } from '../core/errors.js';
+import { Yielder } from '../core/async.js';
+import { allocate, describe, toMatrix, toVector, type DType, type FloatArray, type Matrix } from '../core/matrix.js';
+import { custom, num, oneOf, parseOptions, type OptionSpec } from '../core/options.js';
+import { Rng } from '../core/rng.js';
+import { kernels } from '../kernels/index.js';
+import type { NetworkHandle, NetworkKernels, NetworkSpec, OptimKernels } from '../kernels/types.js';
+import { fromDocument, readDocument, readDocumentSync, saveDocument, toDocument, type ModelDocument } from '../io/format.js';
+import { ACTIVATIONS, compileNetwork, initParams, type CompiledNetwork } from '../nn/spec.js';
+import { createOptimizer, type Optimizer, type OptimizerOptions, type OptimizerState } from '../nn/optim.js';
+import { mlpSpec, type EvaluationRow, type FitOptions, type NetworkConfig, type TaskDataLike, type TaskLike } from './learner.js';
+import type { TaskSampler } from './tasks.js';
+
+export interface EpisodicOptions {
+  /** The embedding network: an MLP { inputSize, hidden, outputSize, activation } or a one-head NetworkSpec. */
+  network: NetworkConfig | NetworkSpec;
+  /** Episodes per meta-update (default 1, as Snell et al.). */
+  metaBatchSize: number;
+  optimizer: OptimizerOptions;
+  seed: number;
+  /** Element type of the network's parameters and activations (default float32). */
+  dtype: DType;
+}
+
+export const EPISODIC_OPTIONS = {
+  network: custom<NetworkConfig>('{ inputSize, hidden, outputSize, activation } or a NetworkSpec', (v) => v !== null && typeof v === 'object'),
+  metaBatchSize: num({ default: 1, min: 1, integer: true }),
+  optimizer: custom<OptimizerOptions>("an optimizer { type: 'adam' | 'sgd' | ..., lr }", (v) => v !== null && typeof v === 'object', { type: 'adam', lr: 1e-3 }),
+  seed: num({ default: 0 }),
+  dtype: oneOf(['float32', 'float64'] as const, 'float32'),
+} satisfies Record<keyof EpisodicOptions, OptionSpec>;
+
+/** An episode ready for the loss: labels mapped to 0..N-1 (classification) or raw targets. */
+export interface Episode {
+  xs: Matrix<FloatArray>;
+  xq: Matrix<FloatArray>;
+  /** Class indices 0..N-1 (classification) or targets (regression). */
+  ys: Float64Array;
+  yq: Float64Array;
+  /** Number of classes (0 for regression). */
+  ways: number;
+}
+
+/** Gradients of an episode loss w.r.t. the support and query embeddings and the extras. */
+export interface EpisodeGrads {
+  es: Float64Array;
+  eq: Float64Array;
+  extras: Float64Array;
+}
+
+export interface EpisodeResult {
+  loss: number;
+  /** Fraction of query rows classified correctly (classification only). */
+  accuracy?: number;
+}
+
+export interface EpisodicFitResult {
+  /** Mean query loss of each meta-batch. */
+  losses: Float64Array;
+  /** Mean query accuracy of each meta-batch (classification). */
+  accuracies?: Float64Array;
+}
+
+export interface EpisodicEvaluateOptions {
+  /** Number of test episodes. */
+  tasks: number;
+}
+
+const isPosInt = (v: unknown): boolean => typeof v === 'number' && Number.isInteger(v) && v >= 1;
+
+/** The embedding network's spec: the MLP shorthand (linear last layer) or a one-head spec. */
+export function embeddingSpec(owner: string, network: unknown): NetworkSpec {
+  if (network === null || typeof network !== 'object') {
+    throw new ConfigError(`${owner}: option 'network' is required: { inputSize, hidden, outputSize, activation } or a NetworkSpec { nodes, heads }`);
+  }
+  if ('nodes' in network) {
+    const spec = network as NetworkSpec;
+    if (!Array.isArray(spec.heads) || spec.heads.length !== 1) throw new ConfigError(`${owner}: the embedding network needs exactly one head (its output is the embedding), got ${describe(spec.heads)}`);
+    return spec;
+  }
+  const n = network as Partial<NetworkConfig>;
+  const known = ['inputSize', 'hidden', 'outputSize', 'activation'];
+  for (const k of Object.keys(n)) if (!known.includes(k)) throw new ConfigError(`${owner}: unknown network option '${k}'; known: ${known.join(', ')}`);
+  if (!isPosInt(n.inputSize)) throw new ConfigError(`${owner}: network.inputSize must be a positive integer, got ${describe(n.inputSize)}`);
+  if (!Array.isArray(n.hidden) || !n.hidden.every(isPosInt)) throw new ConfigError(`${owner}: network.hidden must be an array of positive integers, got ${describe(n.hidden)}`);
+  if (!isPosInt(n.outputSize)) throw new ConfigError(`${owner}: network.outputSize (the embedding width) must be a positive integer, got ${describe(n.outputSize)}`);
+  const activation = n.activation ?? 'relu';
+  if (!ACTIVATIONS.includes(activation)) throw new ConfigError(`${owner}: network.activation must be one of ${ACTIVATIONS.join(', ')}, got ${describe(activation)}`);
+  // The head's loss is never evaluated (the episode loss lives here); it only has to be one the
+  // compiler accepts for that width.
+  return mlpSpec({ inputSize: n.inputSize!, hidden: n.hidden as number[], outputSize: n.outputSize!, activation }, n.outputSize! >= 2 ? 'softmax-ce' : 'mse');
+}
+
+export function meanCi95(values: readonly number[]): [number, number] {
+  const n = values.length;
+  const mean = values.reduce((s, v) => s + v, 0) / n;
+  if (n < 2) return [mean, NaN];
+  const variance = values.reduce((s, v) => s + (v - mean) ** 2, 0) / (n - 1);
+  return [mean, (1.96 * Math.sqrt(variance)) / Math.sqrt(n)];
+}
+
+/** Row-wise log-softmax cross-entropy: returns the mean loss, fills G = dL/dZ and counts hits. */
+export function softmaxCrossEntropy(z: Float64Array, rows: number, cols: number, y: Float64Array, g: Float64Array | null): { loss: number; correct: number } {
+  let loss = 0;
+  let correct = 0;
+  for (let i = 0; i < rows; i++) {
+    const o = i * cols;
+    let max = -Infinity;
+    let arg = 0;
+    for (let k = 0; k < cols; k++) if (z[o + k]! > max) [max, arg] = [z[o + k]!, k];
+    let sum = 0;
+    for (let k = 0; k < cols; k++) sum += Math.exp(z[o + k]! - max);
+    const lse = max + Math.log(sum);
+    const t = y[i]!;
+    loss += lse - z[o + t]!;
+    if (arg === t) correct++;
+    if (g) for (let k = 0; k < cols; k++) g[o + k] = (Math.exp(z[o + k]! - lse) - (k === t ? 1 : 0)) / rows;
+  }
+  return { loss: loss / rows, correct };
+}
+
+/** Row-wise softmax in place. */
+export function softmaxRows(z: Float64Array, rows: number, cols: number): void {
+  for (let i = 0; i < rows; i++) {
+    const o = i * cols;
+    let max = -Infinity;
+    for (let k = 0; k < cols; k++) max = Math.max(max, z[o + k]!);
+    let sum = 0;
+    for (let k = 0; k < cols; k++) sum += z[o + k] = Math.exp(z[o + k]! - max);
+    for (let k = 0; k < cols; k++) z[o + k] = z[o + k]! / sum;
+  }
+}
+
+/** C = op(A) op(B) in float64 through the kernels. */
+export function mm(a: Matrix<Float64Array>, b: Matrix<Float64Array>, transA = false, transB = false): Matrix<Float64Array> {
+  const rows = transA ? a.cols : a.rows;
+  const cols = transB ? b.rows : b.cols;
+  const c = { rows, cols, data: new Float64Array(rows * cols) };
+  kernels().gemm(a, b, c, { transA, transB });
+  return c;
+}
+
+/** Map labels to indices of their sorted distinct values (the support defines the classes). */
+export function classIndex(support: Float64Array, what: string): { classes: number[]; index: Map<number, number> } {
+  const classes = [...new Set(support)].sort((a, b) => a - b);
+  for (const c of classes) if (!Number.isInteger(c)) throw new ValueError(`${what}: class label ${c} is not an integer`);
+  return { classes, index: new Map(classes.map((c, k) => [c, k])) };
+}
+
+type LearnerClass<M> = { new (options: any): M; readonly kind: string };
+
+export abstract class EpisodicLearner<O extends EpisodicOptions = EpisodicOptions> {
+  static readonly kind: string = 'EpisodicLearner';
+
+  readonly options: Readonly<O>;
+  readonly spec: NetworkSpec;
+  readonly compiled: CompiledNetwork;
+  /** [theta (network, P values) | extras], in the network's dtype: what the optimiser updates. */
+  params: FloatArray;
+  /** Completed meta-iterations. */
+  iteration = 0;
+  protected readonly handle: NetworkHandle<FloatArray>;
+  protected readonly optimizer: Optimizer;
+  protected readonly rng: Rng;
+  /** Network parameter count. */
+  protected readonly P: number;
+  /** Embedding width. */
+  readonly embeddingSize: number;
+
+  protected constructor(owner: string, input: unknown, spec: { [K in keyof O]-?: OptionSpec }, extras: (o: O) => number[]) {
+    this.options = parseOptions<O>(owner, input, spec);
+    this.spec = embeddingSpec(owner, this.options.network);
+    this.compiled = compileNetwork(this.spec);
+    this.P = this.compiled.paramCount;
+    this.embeddingSize = this.compiled.outputWidth;
+    const k = kernels() as unknown as Partial<NetworkKernels & OptimKernels>;
+    if (typeof k.network !== 'function') throw new BackendError(`the ${kernels().name} backend has no network kernels; ${owner} needs them`, 'ERR_BACKEND');
+    const dtype = this.options.dtype ?? 'float32';
+    this.handle = k.network(this.spec, dtype as 'float64') as unknown as NetworkHandle<FloatArray>;
+    this.rng = new Rng(this.options.seed);
+    const theta = initParams(this.compiled, this.rng, dtype);
+    const ex = extras(this.options);
+    this.params = allocate(dtype, this.P + ex.length);
+    this.params.set(theta);
+    this.params.set(ex, this.P);
+    this.optimizer = createOptimizer(this.options.optimizer ?? { type: 'adam', lr: 1e-3 }, typeof k.adamStep === 'function' ? { kernels: k as OptimKernels } : {});
+  }
+
+  get kind(): string {
+    return (this.constructor as unknown as LearnerClass<this>).kind;
+  }
+
+  get dtype(): DType {
+    return this.handle.dtype;
+  }
+
+  get inputSize(): number {
+    return this.compiled.inputSize;
+  }
+
+  /** The network's parameters (a view into params). */
+  get theta(): FloatArray {
+    return this.params.subarray(0, this.P) as FloatArray;
+  }
+
+  /** The head's scalars (a float64 copy). */
+  get extras(): Float64Array {
+    return Float64Array.from(this.params.subarray(this.P));
+  }
+
+  /** Whether the loss is a classification loss (labels are classes). */
+  protected abstract get classification(): boolean;
+
+  /**
+   * The episode loss from embeddings (row-major float64: es ns x D, eq nq x D). With `grads`,
+   * fills dL/des, dL/deq and dL/dextras (overwritten).
+   */
+  abstract episodeLoss(episode: { es: Float64Array; eq: Float64Array; ys: Float64Array; yq: Float64Array; ways: number }, extras: Float64Array, grads: EpisodeGrads | null): EpisodeResult;
+
+  // ---- embeddings and the vjp ----------------------------------------------------------------
+
+  /** Embeddings of X (n x D, float64). */
+  embed(X: unknown): Matrix<Float64Array> {
+    const x = toMatrix(X, 'embed(X)', { dtype: this.dtype });
+    if (x.cols !== this.inputSize) throw new ShapeError(`embed(X): X has ${x.cols} columns, the network expects inputSize = ${this.inputSize}`);
+    const out = this.handle.forward(this.theta, { x });
+    return { rows: out.rows, cols: out.cols, data: Float64Array.from(out.data) };
+  }
+
+  private vjp(x: Matrix<FloatArray>, outGrad: Matrix<FloatArray>, grad: FloatArray): void {
+    const h = this.handle;
+    if (typeof h.vjp !== 'function') {
+      throw new BackendError(`the ${kernels().name} backend's network kernels have no vjp yet; ${this.kind} needs it to push the episode gradient through the network`, 'ERR_BACKEND');
+    }
+    h.vjp(this.theta, { x }, outGrad, grad);
+  }
+
+  // ---- episodes ------------------------------------------------------------------------------
+
+  /** Convert and check one task; classification labels are mapped to 0..N-1 by the support set. */
+  protected prepare(task: unknown, name: string): Episode {
+    if (task === null || typeof task !== 'object' || !('support' in task) || !('query' in task)) {
+      throw new ShapeError(`${name} must be { support: { X, y }, query: { X, y } }, got ${describe(task)}`);
+    }
+    const t = task as TaskLike;
+    const part = (d: TaskDataLike, what: string): { x: Matrix<FloatArray>; y: Float64Array } => {
+      if (d === null || typeof d !== 'object' || !('X' in d) || !('y' in d)) throw new ShapeError(`${name} ${what} must be { X, y }, got ${describe(d)}`);
+      const x = toMatrix(d.X, `${name} ${what}.X`, { dtype: this.dtype });
+      if (x.cols !== this.inputSize) throw new ShapeError(`${name} ${what}.X has ${x.cols} columns, the network expects inputSize = ${this.inputSize}`);
+      const y = toVector(d.y, `${name} ${what}.y`) as Float64Array;
+      if (y.length !== x.rows) throw new ShapeError(`${name} ${what}.y has ${y.length} values, X has ${x.rows} rows`);
+      return { x, y };
+    };
+    const s = part(t.support, 'support');
+    const q = part(t.query, 'query');
+    if (!this.classification) return { xs: s.x, xq: q.x, ys: s.y, yq: q.y, ways: 0 };
+    const { classes, index } = classIndex(s.y, `${name} support.y`);
+    if (classes.length < 2) throw new ValueError(`${name}: the support set has ${classes.length} class; an episode needs at least 2`);
+    const ys = s.y.map((v) => index.get(v)!);
+    const yq = q.y.map((v, i) => {
+      const k = index.get(v);
+      if (k === undefined) throw new ValueError(`${name} query.y[${i}] is ${v}, a class with no support example (support classes: ${classes.slice(0, 10).join(', ')})`);
+      return k;
+    });
+    return { xs: s.x, xq: q.x, ys, yq, ways: classes.length };
+  }
+
+  /**
+   * Loss (and, with `grad` of length params.length, its gradient) of a meta-batch of episodes:
+   * one forward pass and one vjp over all their rows stacked.
+   */
+  protected batchLoss(episodes: Episode[], grad: Float64Array | null): { loss: number; accuracy: number } {
+    const d = this.inputSize;
+    const D = this.embeddingSize;
+    let rows = 0;
+    for (const e of episodes) rows += e.xs.rows + e.xq.rows;
+    const x = { rows, cols: d, data: allocate(this.dtype, rows * d) };
+    let r = 0;
+    for (const e of episodes) {
+      x.data.set(e.xs.data, r * d);
+      x.data.set(e.xq.data, (r + e.xs.rows) * d);
+      r += e.xs.rows + e.xq.rows;
+    }
+    const E = this.handle.forward(this.theta, { x });
+    const dE = grad ? { rows, cols: D, data: allocate(this.dtype, rows * D) } : null;
+    const extras = this.extras;
+    const nEx = extras.length;
+    const T = episodes.length;
+    let loss = 0;
+    let accuracy = 0;
+    r = 0;
+    for (const e of episodes) {
+      const ns = e.xs.rows;
+      const nq = e.xq.rows;
+      const es = Float64Array.from(E.data.subarray(r * D, (r + ns) * D));
+      const eq = Float64Array.from(E.data.subarray((r + ns) * D, (r + ns + nq) * D));
+      const g = grad ? { es: new Float64Array(ns * D), eq: new Float64Array(nq * D), extras: new Float64Array(nEx) } : null;
+      const res = this.episodeLoss({ es, eq, ys: e.ys, yq: e.yq, ways: e.ways }, extras, g);
+      loss += res.loss / T;
+      accuracy += (res.accuracy ?? NaN) / T;
+      if (g && dE && grad) {
+        for (let k = 0; k < ns * D; k++) dE.data[r * D + k] = g.es[k]! / T;
+        for (let k = 0; k < nq * D; k++) dE.data[(r + ns) * D + k] = g.eq[k]! / T;
+        for (let k = 0; k < nEx; k++) grad[this.P + k] = grad[this.P + k]! + g.extras[k]! / T;
+      }
+      r += ns + nq;
+    }
+    if (grad && dE) {
+      const gTheta = allocate(this.dtype, this.P);
+      this.vjp(x, dE, gTheta);
+      for (let k = 0; k < this.P; k++) grad[k] = gTheta[k]!;
+    }
+    return { loss, accuracy };
+  }
+
+  /** The mean episode loss over `tasks` and its gradient w.r.t. params, without updating (tests, custom loops). */
+  metaGradient(tasks: readonly TaskLike[]): { loss: number; grad: Float64Array } {
+    const grad = new Float64Array(this.params.length);
+    const { loss } = this.batchLoss(tasks.map((t, i) => this.prepare(t, `task ${i}`)), grad);
+    return { loss, grad };
+  }
+
+  /** The mean episode loss over `tasks` (no gradient). */
+  loss(tasks: readonly TaskLike[]): number {
+    return this.batchLoss(tasks.map((t, i) => this.prepare(t, `task ${i}`)), null).loss;
+  }
+
+  private update(episodes: Episode[]): { loss: number; accuracy: number } {
+    const g = new Float64Array(this.params.length);
+    const res = this.batchLoss(episodes, g);
+    if (!Number.isFinite(res.loss)) throw new ValueError(`${this.kind}.fit: the episode loss became ${res.loss} at iteration ${this.iteration}; lower the learning rate`);
+    const grad = allocate(this.dtype, g.length);
+    grad.set(g);
+    this.optimizer.step(this.params, grad);
+    this.iteration++;
+    return res;
+  }
+
+  /** One meta-update on given tasks, synchronously. Returns the loss before the update. */
+  step(tasks: readonly TaskLike[]): number {
+    return this.update(tasks.map((t, i) => this.prepare(t, `task ${i}`))).loss;
+  }
+
+  protected checkSampler(sampler: unknown, method: string): asserts sampler is TaskSampler {
+    const s = sampler as Partial<TaskSampler> | null;
+    if (!s || typeof s.sampleBatch !== 'function' || typeof s.sample !== 'function') {
+      throw new ConfigError(`${this.kind}.${method}: expected a TaskSampler (FewShotTasks, TaskSplit, ...), got ${describe(sampler)}`);
+    }
+    if (s.inputSize !== undefined && s.inputSize !== this.inputSize) {
+      throw new ShapeError(`${this.kind}.${method}: the sampler's tasks have ${s.inputSize} input columns, the network expects ${this.inputSize}`);
+    }
+  }
+
+  async fit(sampler: TaskSampler, options: FitOptions): Promise<EpisodicFitResult> {
+    const o = parseOptions<FitOptions>(`${this.kind}.fit`, options, {
+      iterations: num({ min: 0, integer: true }),
+      onProgress: custom('a function', (v) => typeof v === 'function'),
+      signal: custom('an AbortSignal', (v) => v instanceof AbortSignal),
+    });
+    if (o.iterations === undefined) throw new ConfigError(`${this.kind}.fit: option 'iterations' is required`);
+    this.checkSampler(sampler, 'fit');
+    const yielder = new Yielder(o.signal);
+    const losses = new Float64Array(o.iterations);
+    const accuracies = this.classification ? new Float64Array(o.iterations) : undefined;
+    for (let it = 0; it < o.iterations; it++) {
+      const episodes = sampler.sampleBatch(this.options.metaBatchSize).map((t, i) => this.prepare(t, `task ${i}`));
+      const { loss, accuracy } = this.update(episodes);
+      losses[it] = loss;
+      if (accuracies) accuracies[it] = accuracy;
+      o.onProgress?.({ iteration: it + 1, iterations: o.iterations, loss });
+      await yielder.maybeYield();
+    }
+    return accuracies ? { losses, accuracies } : { losses };
+  }
+
+  /**
+   * Mean query loss (and accuracy) over `tasks` episodes from `sampler` with 95% confidence
+   * intervals, in the MAML family's format: one row, steps 0 (adaptation is closed-form).
+   */
+  evaluate(sampler: TaskSampler, options: EpisodicEvaluateOptions): EvaluationRow[] {
+    const o = parseOptions<EpisodicEvaluateOptions>(`${this.kind}.evaluate`, options, { tasks: num({ min: 1, integer: true }) });
+    if (o.tasks === undefined) throw new ConfigError(`${this.kind}.evaluate: option 'tasks' is required (number of test episodes)`);
+    this.checkSampler(sampler, 'evaluate');
+    const losses: number[] = [];
+    const accs: number[] = [];
+    for (let t = 0; t < o.tasks; t++) {
+      const r = this.batchLoss([this.prepare(sampler.sample(), `task ${t}`)], null);
+      losses.push(r.loss);
+      accs.push(r.accuracy);
+    }
+    const [loss, lossCi95] = meanCi95(losses);
+    const row: EvaluationRow = { steps: 0, loss, lossCi95 };
+    if (this.classification) [row.accuracy, row.accuracyCi95] = meanCi95(accs);
+    return [row];
+  }
+
+  // ---- save / load ---------------------------------------------------------------------------
+
+  toJSON(): ModelDocument {
+    return toDocument(this.kind, this.options, {
+      params: this.params,
+      iteration: this.iteration,
+      optimizer: this.optimizer.getState(),
+      rng: this.rng.getState(),
+    });
+  }
+
+  async save(path: string): Promise<void> {
+    await saveDocument(path, this.toJSON());
+  }
+
+  static fromJSON<M extends EpisodicLearner<any>>(this: LearnerClass<M>, doc: unknown): M {
+    const { config, state } = fromDocument(doc, this.kind);
+    const m = new this(config);
+    m.restore(state);
+    return m;
+  }
+
+  static async load<M extends EpisodicLearner<any>>(this: LearnerClass<M>, path: string): Promise<M> {
+    return (this as unknown as { fromJSON(d: unknown): M }).fromJSON(await readDocument(path));
+  }
+
+  static loadSync<M extends EpisodicLearner<any>>(this: LearnerClass<M>, path: string): M {
+    return (this as unknown as { fromJSON(d: unknown): M }).fromJSON(readDocumentSync(path));
+  }
+
+  protected restore(state: { params: unknown; iteration: unknown; optimizer: unknown; rng: unknown }): void {
+    const p = state.params;
+    const Ctor = this.dtype === 'float32' ? Float32Array : Float64Array;
+    if (!(p instanceof Ctor) || p.length !== this.params.length) {
+      throw new FormatError(`${this.kind} model file: 'params' is not a ${Ctor.name} of length ${this.params.length}`);
+    }
+    this.params.set(p);
+    this.iteration = Number(state.iteration) || 0;
+    if (state.optimizer) this.optimizer.setState(state.optimizer as OptimizerState);
+    if (Array.isArray(state.rng)) this.rng.setState(state.rng);
+  }
+
+  /** Throws NotFittedError before any meta-training. */
+  assertFitted(method: string): void {
+    if (this.iteration === 0) throw new NotFittedError(this.kind, method);
+  }
+}
