@@ -67,3 +67,8 @@ export {
   type ReptileOptions,
   type IMAMLOptions,
 } from './meta/index.js';
+export { FewShotTasks, splitClasses, rotateSquare, type FewShotOptions, type FewShotSource, type LabelledSet, type ClassSplit, type SplitClassesOptions } from './meta/fewShot.js';
+export { type EpisodicFitResult, type EpisodicEvaluateOptions } from './meta/episodic.js';
+export { ProtoNet, ProtoModel, type ProtoNetOptions, type ProtoDistance } from './meta/protoNet.js';
+export { MetaRidge, RidgeModel, type MetaRidgeOptions } from './meta/metaRidge.js';
+export { type OmniglotData } from './data/omniglot.js';

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { FormatError } from '../core/errors.js';
 import { MultiTaskDataset, type TaskInput } from './dataset.js';
+import { omniglot } from './omniglot.js';
 
 interface Packed {
   rows: number;
@@ -75,5 +76,5 @@ export function school(): MultiTaskDataset {
   return new MultiTaskDataset(tasks);
 }
 
-/** The datasets shipped with metatask. */
-export const datasets = { school };
+/** The datasets shipped with metatask, and readers of those it does not ship (Omniglot). */
+export const datasets = { school, omniglot };
