@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 
 import { MetataskError, ShapeError, ValueError } from '../core/errors.js';
 import { zeros, type FloatArray, type Matrix } from '../core/matrix.js';
-import type { BackendInfo, CdSweepArgs, CdSweepResult, GemmOptions, Kernels, SvdResult, SvtResult, SymEigResult, TaskLossArgs } from './types.js';
+import type { AdamArgs, BackendInfo, CdSweepArgs, CdSweepResult, GemmOptions, Kernels, RmspropArgs, SgdArgs, SvdResult, SvtResult, SymEigResult, TaskLossArgs } from './types.js';
 
 /** The raw functions the addon exports (native/src/binding/*.cc). */
 export interface Addon {
@@ -27,6 +27,10 @@ export interface Addon {
     x: Matrix, y: Float64Array, offsets: Int32Array, w: Matrix, intercept: Float64Array, scale: Float64Array,
     loss: string, gradW: Matrix | null, gradIntercept: Float64Array | null, out: Float64Array,
   ): void;
+  /** One object each, the fields of AdamArgs / SgdArgs / RmspropArgs (native/src/binding/optim.cc). */
+  adamStep(args: AdamArgs<FloatArray>): void;
+  sgdStep(args: SgdArgs<FloatArray>): void;
+  rmspropStep(args: RmspropArgs<FloatArray>): void;
   [name: string]: unknown;
 }
 
@@ -129,6 +133,15 @@ export function nativeKernels(addon: Addon): Kernels {
         addon.taskLoss(a.x, a.y, a.offsets, a.w, a.intercept, a.scale, a.loss, a.gradW ?? null, a.gradIntercept ?? null, out),
       );
       return out;
+    },
+    adamStep<T extends FloatArray>(a: AdamArgs<T>): void {
+      call(() => addon.adamStep(a));
+    },
+    sgdStep<T extends FloatArray>(a: SgdArgs<T>): void {
+      call(() => addon.sgdStep(a));
+    },
+    rmspropStep<T extends FloatArray>(a: RmspropArgs<T>): void {
+      call(() => addon.rmspropStep(a));
     },
   };
 }

@@ -97,7 +97,8 @@ export interface TaskLossArgs {
   gradIntercept?: Float64Array;
 }
 
-export interface Kernels {
+/** Every kernel both sets implement, the optimiser updates (OptimKernels, below) included. */
+export interface Kernels extends OptimKernels {
   readonly name: 'native' | 'js';
 
   // ---- linalg ----

@@ -6,6 +6,7 @@
 import type { Kernels } from '../types.js';
 import { mtenetSweep } from './cd.js';
 import { choleskySolve, gemm, gram, svd, symEig } from './linalg.js';
+import { adamStep, rmspropStep, sgdStep } from './optim.js';
 import { groupSoftThreshold, svt } from './prox.js';
 import { taskLoss } from './taskloss.js';
 
@@ -20,4 +21,7 @@ export const jsKernels: Kernels = {
   svt,
   mtenetSweep,
   taskLoss,
+  adamStep,
+  sgdStep,
+  rmspropStep,
 };

@@ -1,6 +1,6 @@
 /**
  * Per-task losses of linear models over stacked rows, in plain TypeScript: the fallback twin of
- * native/src/kernels/loss.cc. Task t owns rows offsets[t]..offsets[t+1]-1, z = x . W[t,:] + b_t:
+ * native/src/kernels/taskloss.cc. Task t owns rows offsets[t]..offsets[t+1]-1, z = x . W[t,:] + b_t:
  *   squared:  l_t = scale_t (1/2) sum_i (z_i - y_i)^2,   dl/dz_i = scale_t (z_i - y_i)
  *   logistic: l_t = scale_t sum_i log(1 + e^{z_i}) - y_i z_i,   dl/dz_i = scale_t (sigmoid(z_i) - y_i)
  * log(1 + e^z) is evaluated as log1p(e^{-|z|}) + max(z, 0), which never overflows and keeps full

@@ -46,6 +46,10 @@ class Addon : public Napi::Addon<Addon> {
     exports.Set("info", Napi::Function::New(env, Info, "info"));
     exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
     registerLinalg(env, exports);
+    registerProx(env, exports);
+    registerCd(env, exports);
+    registerTaskLoss(env, exports);
+    registerOptim(env, exports);
   }
 };
 
