@@ -15,7 +15,8 @@ namespace metatask::binding {
 
 namespace {
 
-bool isAbsent(const Napi::Value& v) { return v.IsNull() || v.IsUndefined(); }
+// Only null means "no gradient" (the adapter passes null); undefined is a mistake and refused.
+bool isAbsent(const Napi::Value& v) { return v.IsNull(); }
 
 // taskLoss(x, y, offsets, w, intercept, scale, loss, gradW, gradIntercept, out):
 // x n x d, y length n, offsets Int32Array of length T + 1, w T x d, intercept and scale length T,
