@@ -408,6 +408,47 @@ describe('native binding robustness', function () {
     addon.rmspropStep({ ...rmsArgs(), momentumBuf: null, momentum: 0 } as never);
   });
 
+  describe('typed arrays detached or shrunk by getters while the arguments are read', () => {
+    const detach = (a: Float64Array | Float32Array) => structuredClone(a.buffer, { transfer: [a.buffer as ArrayBuffer] });
+    const detachedMessage = /detached or resized/;
+
+    it('mtenetSweep: a getter on rt.rows detaches xt', () => {
+      const [xt, rt, ...rest] = sweepArgs() as [{ data: Float64Array }, { rows: number; cols: number; data: Float64Array }, ...unknown[]];
+      const evil = { cols: rt.cols, data: rt.data, get rows() { detach(xt.data); return rt.rows; } };
+      expect(() => (addon.mtenetSweep as Fn)(xt, evil, ...rest)).to.throw(RangeError, detachedMessage);
+    });
+
+    it('gemm: a Proxy for b detaches c', () => {
+      const c = mat(2, 4);
+      const b = new Proxy(mat(3, 4), { get: (t, k) => { if (k === 'data') detach(c.data); return Reflect.get(t, k); } });
+      // c is read after b, so detaching it early is seen as a wrong length; the guard covers a and b.
+      const a = mat(2, 3);
+      const b2 = new Proxy(mat(3, 4), { get: (t, k) => { if (k === 'rows') detach(a.data); return Reflect.get(t, k); } });
+      expectThrowsTypeOrRange(() => (addon.gemm as Fn)(mat(2, 3), b, c, false, false, 1, 0), 'c detached before it is read');
+      expect(() => (addon.gemm as Fn)(a, b2, mat(2, 4), false, false, 1, 0)).to.throw(RangeError, detachedMessage);
+    });
+
+    it('taskLoss: a getter on w.cols shrinks x (a resizable ArrayBuffer)', () => {
+      const args = lossArgs();
+      // Resizable ArrayBuffers are ES2024, beyond this project's TypeScript lib setting.
+      const buf = new (ArrayBuffer as unknown as new (len: number, o: { maxByteLength: number }) => ArrayBuffer & { resize(n: number): void })(
+        n * d * 8,
+        { maxByteLength: n * d * 8 },
+      );
+      const x = { rows: n, cols: d, data: new Float64Array(buf) };
+      const w = args[3] as { rows: number; cols: number; data: Float64Array };
+      args[0] = x;
+      args[3] = { rows: w.rows, data: w.data, get cols() { buf.resize(8); return w.cols; } };
+      expect(() => (addon.taskLoss as Fn)(...args)).to.throw(RangeError, detachedMessage);
+    });
+
+    it('adamStep: a getter on lr detaches params', () => {
+      const a = adamArgs();
+      const evil = { ...a, get lr() { detach(a.params); return 1e-3; } };
+      expect(() => addon.adamStep(evil as never)).to.throw(RangeError, detachedMessage);
+    });
+  });
+
   it('survives a worker that loads the addon being terminated mid-work, 20 times', async function () {
     this.timeout(120_000);
     const addonPath = join(packageRoot(), 'build', 'Release', 'metatask.node');

@@ -19,6 +19,7 @@ Napi::Value MtenetSweep(const Napi::CallbackInfo& info) {
   const char* fn = "mtenetSweep";
   Napi::Env env = info.Env();
   expectArgs(info, 7, fn);
+  ArgGuard guard;
   MatMap<double> xt = matrixArg<double>(info[0], fn, "xt");
   const int64_t d = xt.rows();
   const int64_t n = xt.cols();
@@ -50,6 +51,7 @@ Napi::Value MtenetSweep(const Napi::CallbackInfo& info) {
   expectDisjoint(env, fn, w, "w", order, "order");
   CMatMap<double> cxt(xt.data(), d, n);
   CVecMap<double> cn(colNormSq.data(), d);
+  guard.verify(env, fn);
   const cd::SweepStats s = cd::mtenetSweep(cxt, rt, w, cn, l1Reg, l2Reg, order.data(), order.size());
   Napi::Object r = Napi::Object::New(env);
   r.Set("wMax", s.wMax);

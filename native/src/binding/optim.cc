@@ -93,7 +93,7 @@ void pairwiseDisjoint(Napi::Env env, const char* fn, std::initializer_list<std::
 }
 
 template <typename T>
-void adamTyped(const Napi::Object& o, const char* fn) {
+void adamTyped(const Napi::Object& o, const char* fn, const ArgGuard& guard) {
   Napi::Env env = o.Env();
   VecMap<T> params = vec<T>(o, fn, "params", -1);
   const int64_t n = params.size();
@@ -109,11 +109,12 @@ void adamTyped(const Napi::Object& o, const char* fn) {
   h.decoupledWeightDecay = boolField(o, fn, "decoupledWeightDecay");
   h.step = stepArg(o, fn);
   pairwiseDisjoint<T>(env, fn, {{&params, "params"}, {&grad, "grad"}, {&m, "m"}, {&v, "v"}});
+  guard.verify(env, fn);
   optim::adamStep<T>(params.data(), grad.data(), m.data(), v.data(), n, h);
 }
 
 template <typename T>
-void sgdTyped(const Napi::Object& o, const char* fn) {
+void sgdTyped(const Napi::Object& o, const char* fn, const ArgGuard& guard) {
   Napi::Env env = o.Env();
   VecMap<T> params = vec<T>(o, fn, "params", -1);
   const int64_t n = params.size();
@@ -131,11 +132,12 @@ void sgdTyped(const Napi::Object& o, const char* fn) {
   }
   std::optional<VecMap<T>> velocity = optVec<T>(o, fn, "velocity", n, h.momentum != 0);
   pairwiseDisjoint<T>(env, fn, {{&params, "params"}, {&grad, "grad"}, {velocity ? &*velocity : nullptr, "velocity"}});
+  guard.verify(env, fn);
   optim::sgdStep<T>(params.data(), grad.data(), h.momentum != 0 ? velocity->data() : nullptr, n, h);
 }
 
 template <typename T>
-void rmspropTyped(const Napi::Object& o, const char* fn) {
+void rmspropTyped(const Napi::Object& o, const char* fn, const ArgGuard& guard) {
   Napi::Env env = o.Env();
   VecMap<T> params = vec<T>(o, fn, "params", -1);
   const int64_t n = params.size();
@@ -150,30 +152,34 @@ void rmspropTyped(const Napi::Object& o, const char* fn) {
   std::optional<VecMap<T>> buf = optVec<T>(o, fn, "momentumBuf", n, h.momentum > 0);
   pairwiseDisjoint<T>(env, fn,
                       {{&params, "params"}, {&grad, "grad"}, {&squareAvg, "squareAvg"}, {buf ? &*buf : nullptr, "momentumBuf"}});
+  guard.verify(env, fn);
   optim::rmspropStep<T>(params.data(), grad.data(), squareAvg.data(), h.momentum > 0 ? buf->data() : nullptr, n, h);
 }
 
 Napi::Value AdamStep(const Napi::CallbackInfo& info) {
   const char* fn = "adamStep";
+  ArgGuard guard;
   Napi::Object o = argsObject(info, fn);
-  if (isFloat32(o)) adamTyped<float>(o, fn);
-  else adamTyped<double>(o, fn);
+  if (isFloat32(o)) adamTyped<float>(o, fn, guard);
+  else adamTyped<double>(o, fn, guard);
   return info.Env().Undefined();
 }
 
 Napi::Value SgdStep(const Napi::CallbackInfo& info) {
   const char* fn = "sgdStep";
+  ArgGuard guard;
   Napi::Object o = argsObject(info, fn);
-  if (isFloat32(o)) sgdTyped<float>(o, fn);
-  else sgdTyped<double>(o, fn);
+  if (isFloat32(o)) sgdTyped<float>(o, fn, guard);
+  else sgdTyped<double>(o, fn, guard);
   return info.Env().Undefined();
 }
 
 Napi::Value RmspropStep(const Napi::CallbackInfo& info) {
   const char* fn = "rmspropStep";
+  ArgGuard guard;
   Napi::Object o = argsObject(info, fn);
-  if (isFloat32(o)) rmspropTyped<float>(o, fn);
-  else rmspropTyped<double>(o, fn);
+  if (isFloat32(o)) rmspropTyped<float>(o, fn, guard);
+  else rmspropTyped<double>(o, fn, guard);
   return info.Env().Undefined();
 }
 

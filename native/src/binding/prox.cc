@@ -16,8 +16,10 @@ namespace {
 Napi::Value GroupSoftThreshold(const Napi::CallbackInfo& info) {
   const char* fn = "groupSoftThreshold";
   expectArgs(info, 2, fn);
+  ArgGuard guard;
   MatMap<double> w = matrixArg<double>(info[0], fn, "w");
   const double threshold = nonNegativeArg(info[1], fn, "threshold");
+  guard.verify(info.Env(), fn);
   const int64_t nonZero = prox::groupSoftThreshold(w, threshold);
   return Napi::Number::New(info.Env(), static_cast<double>(nonZero));
 }
@@ -26,12 +28,14 @@ Napi::Value GroupSoftThreshold(const Napi::CallbackInfo& info) {
 Napi::Value Svt(const Napi::CallbackInfo& info) {
   const char* fn = "svt";
   expectArgs(info, 3, fn);
+  ArgGuard guard;
   MatMap<double> w = matrixArg<double>(info[0], fn, "w");
   const double threshold = nonNegativeArg(info[1], fn, "threshold");
   MatMap<double> out = matrixArg<double>(info[2], fn, "out", w.rows(), w.cols());
   expectDisjoint(info.Env(), fn, out, "out", w, "w");
   CMatMap<double> cw(w.data(), w.rows(), w.cols());
   prox::SvtStats stats{0, 0.0};
+  guard.verify(info.Env(), fn);
   runKernel(info.Env(), fn, [&] { stats = prox::svt(cw, threshold, out); });
   Napi::Object r = Napi::Object::New(info.Env());
   r.Set("rank", static_cast<double>(stats.rank));

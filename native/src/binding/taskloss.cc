@@ -25,6 +25,7 @@ Napi::Value TaskLoss(const Napi::CallbackInfo& info) {
   const char* fn = "taskLoss";
   Napi::Env env = info.Env();
   expectArgs(info, 10, fn);
+  ArgGuard guard;
   MatMap<double> x = matrixArg<double>(info[0], fn, "x");
   const int64_t n = x.rows();
   const int64_t d = x.cols();
@@ -80,6 +81,7 @@ Napi::Value TaskLoss(const Napi::CallbackInfo& info) {
   CMatMap<double> cw(w.data(), T, d);
   CVecMap<double> cb(intercept.data(), T);
   CVecMap<double> cs(scale.data(), T);
+  guard.verify(env, fn);
   runKernel(env, fn, [&] {
     taskloss::taskLoss(cx, cy, offsets.data(), cw, cb, cs, loss, gradW ? &*gradW : nullptr,
                        gradIntercept ? &*gradIntercept : nullptr, out);
