@@ -10,7 +10,10 @@ import { fileURLToPath } from 'node:url';
 import { MetataskError, ShapeError, ValueError } from '../core/errors.js';
 import { zeros, type FloatArray, type Matrix } from '../core/matrix.js';
 import { network as jsNetwork } from './js/network.js';
-import type { BackendInfo, CdSweepArgs, CdSweepResult, GemmOptions, Kernels, NetworkSpec, SvdResult, SvtResult, SymEigResult, TaskLossArgs } from './types.js';
+import type {
+  AdamArgs, BackendInfo, CdSweepArgs, CdSweepResult, GemmOptions, Kernels, NetworkSpec, RmspropArgs, SgdArgs, SvdResult,
+  SvtResult, SymEigResult, TaskLossArgs,
+} from './types.js';
 
 /** The raw functions the addon exports (native/src/binding/*.cc). */
 export interface Addon {
@@ -28,6 +31,10 @@ export interface Addon {
     x: Matrix, y: Float64Array, offsets: Int32Array, w: Matrix, intercept: Float64Array, scale: Float64Array,
     loss: string, gradW: Matrix | null, gradIntercept: Float64Array | null, out: Float64Array,
   ): void;
+  /** One object each, the fields of AdamArgs / SgdArgs / RmspropArgs (native/src/binding/optim.cc). */
+  adamStep(args: AdamArgs<FloatArray>): void;
+  sgdStep(args: SgdArgs<FloatArray>): void;
+  rmspropStep(args: RmspropArgs<FloatArray>): void;
   [name: string]: unknown;
 }
 
@@ -134,6 +141,15 @@ export function nativeKernels(addon: Addon): Kernels {
     // Interim: the addon has no Network class yet (native/src/kernels/network.cc is being built);
     // until it does, native selection runs the TypeScript network kernel so callers work on both.
     network: ((spec: NetworkSpec, dtype: 'float32' | 'float64') => jsNetwork(spec, dtype)) as Kernels['network'],
+    adamStep<T extends FloatArray>(a: AdamArgs<T>): void {
+      call(() => addon.adamStep(a));
+    },
+    sgdStep<T extends FloatArray>(a: SgdArgs<T>): void {
+      call(() => addon.sgdStep(a));
+    },
+    rmspropStep<T extends FloatArray>(a: RmspropArgs<T>): void {
+      call(() => addon.rmspropStep(a));
+    },
   };
 }
 

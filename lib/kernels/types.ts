@@ -97,7 +97,8 @@ export interface TaskLossArgs {
   gradIntercept?: Float64Array;
 }
 
-export interface Kernels extends NetworkKernels {
+/** Every kernel both sets implement: linear algebra, networks and optimiser updates. */
+export interface Kernels extends NetworkKernels, OptimKernels {
   readonly name: 'native' | 'js';
 
   // ---- linalg ----

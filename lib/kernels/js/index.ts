@@ -7,6 +7,7 @@ import type { Kernels } from '../types.js';
 import { mtenetSweep } from './cd.js';
 import { choleskySolve, gemm, gram, svd, symEig } from './linalg.js';
 import { network } from './network.js';
+import { adamStep, rmspropStep, sgdStep } from './optim.js';
 import { groupSoftThreshold, svt } from './prox.js';
 import { taskLoss } from './taskloss.js';
 
@@ -22,4 +23,7 @@ export const jsKernels: Kernels = {
   mtenetSweep,
   taskLoss,
   network,
+  adamStep,
+  sgdStep,
+  rmspropStep,
 };

@@ -18,6 +18,7 @@ namespace {
 std::atomic<int> gThreads{static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))};
 
 Napi::Value Info(const Napi::CallbackInfo& info) {
+  expectArgs(info, 0, "info");
   Napi::Env env = info.Env();
   Napi::Object o = Napi::Object::New(env);
   o.Set("version", METATASK_NATIVE_VERSION);
@@ -46,6 +47,10 @@ class Addon : public Napi::Addon<Addon> {
     exports.Set("info", Napi::Function::New(env, Info, "info"));
     exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
     registerLinalg(env, exports);
+    registerProx(env, exports);
+    registerCd(env, exports);
+    registerTaskLoss(env, exports);
+    registerOptim(env, exports);
   }
 };
 

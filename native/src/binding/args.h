@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "kernels/common.h"
 
@@ -45,6 +46,50 @@ inline void expectArgs(const Napi::CallbackInfo& info, size_t n, const char* fn)
   }
 }
 
+// Reading a matrix's `rows`, `cols` or `data` (or an args object's fields) may run JavaScript
+// (getters, Proxies) that detaches or shrinks a typed array read earlier in the same call, leaving
+// its map pointing at freed memory. Every binding function therefore declares an ArgGuard first:
+// each typed array read while it lives is recorded, and verify() (called after the last argument
+// is read, right before the kernel) re-reads each one's data pointer and length without running
+// JavaScript and refuses the call if any changed.
+class ArgGuard {
+ public:
+  ArgGuard() : prev_(current_) { current_ = this; }
+  ~ArgGuard() { current_ = prev_; }
+  ArgGuard(const ArgGuard&) = delete;
+  ArgGuard& operator=(const ArgGuard&) = delete;
+
+  static void record(const Napi::TypedArray& arr, const void* data, size_t length) {
+    if (current_) current_->items_.push_back({arr, data, length});
+  }
+
+  void verify(Napi::Env env, const char* fn) const {
+    for (const Item& it : items_) {
+      napi_typedarray_type type;
+      size_t length = 0;
+      void* data = nullptr;
+      napi_value buffer;
+      size_t offset = 0;
+      const napi_status st = napi_get_typedarray_info(env, it.arr, &type, &length, &data, &buffer, &offset);
+      if (st != napi_ok || length != it.length || (length > 0 && data != it.data)) {
+        throw Napi::RangeError::New(env, std::string(fn) +
+                                             ": a typed array argument was detached or resized while the arguments "
+                                             "were read (by a getter or Proxy)");
+      }
+    }
+  }
+
+ private:
+  struct Item {
+    Napi::TypedArray arr;
+    const void* data;
+    size_t length;
+  };
+  std::vector<Item> items_;
+  ArgGuard* prev_;
+  static inline thread_local ArgGuard* current_ = nullptr;
+};
+
 // A typed array of element type T; `expected` >= 0 checks its length.
 template <typename T>
 VecMap<T> vectorArg(const Napi::Value& v, const char* fn, const char* name, int64_t expected = -1) {
@@ -58,6 +103,7 @@ VecMap<T> vectorArg(const Napi::Value& v, const char* fn, const char* name, int6
     rangeError(env, fn, std::string("argument '") + name + "' has " + std::to_string(len) + " elements, expected " +
                             std::to_string(expected));
   }
+  ArgGuard::record(arr, arr.Data(), arr.ElementLength());
   return VecMap<T>(len == 0 ? nullptr : arr.Data(), len);
 }
 

@@ -12,7 +12,7 @@ namespace metatask::binding {
 namespace {
 
 template <typename T>
-void gemmTyped(const Napi::CallbackInfo& info) {
+void gemmTyped(const Napi::CallbackInfo& info, const ArgGuard& guard) {
   const char* fn = "gemm";
   const bool transA = boolArg(info[3], fn, "transA");
   const bool transB = boolArg(info[4], fn, "transB");
@@ -33,17 +33,19 @@ void gemmTyped(const Napi::CallbackInfo& info) {
   expectDisjoint(info.Env(), fn, c, "c", b, "b");
   CMatMap<T> ca(a.data(), a.rows(), a.cols());
   CMatMap<T> cb(b.data(), b.rows(), b.cols());
+  guard.verify(info.Env(), fn);
   linalg::gemm<T>(ca, transA, cb, transB, c, static_cast<T>(alpha), static_cast<T>(beta));
 }
 
 // gemm(a, b, c, transA, transB, alpha, beta): C = alpha op(A) op(B) + beta C.
 Napi::Value Gemm(const Napi::CallbackInfo& info) {
   expectArgs(info, 7, "gemm");
+  ArgGuard guard;
   Napi::Value data = info[0].IsObject() ? info[0].As<Napi::Object>().Get("data") : info.Env().Undefined();
   if (data.IsTypedArray() && data.As<Napi::TypedArray>().TypedArrayType() == napi_float32_array) {
-    gemmTyped<float>(info);
+    gemmTyped<float>(info, guard);
   } else {
-    gemmTyped<double>(info);
+    gemmTyped<double>(info, guard);
   }
   return info.Env().Undefined();
 }
@@ -51,10 +53,12 @@ Napi::Value Gemm(const Napi::CallbackInfo& info) {
 // gram(x, out): out = X^T X.
 Napi::Value Gram(const Napi::CallbackInfo& info) {
   expectArgs(info, 2, "gram");
+  ArgGuard guard;
   MatMap<double> x = matrixArg<double>(info[0], "gram", "x");
   MatMap<double> out = matrixArg<double>(info[1], "gram", "out", x.cols(), x.cols());
   expectDisjoint(info.Env(), "gram", out, "out", x, "x");
   CMatMap<double> cx(x.data(), x.rows(), x.cols());
+  guard.verify(info.Env(), "gram");
   linalg::gram(cx, out);
   return info.Env().Undefined();
 }
@@ -63,6 +67,7 @@ Napi::Value Gram(const Napi::CallbackInfo& info) {
 Napi::Value CholeskySolve(const Napi::CallbackInfo& info) {
   const char* fn = "choleskySolve";
   expectArgs(info, 3, fn);
+  ArgGuard guard;
   MatMap<double> a = matrixArg<double>(info[0], fn, "a");
   if (a.rows() != a.cols()) rangeError(info.Env(), fn, "argument 'a' must be square");
   MatMap<double> b = matrixArg<double>(info[1], fn, "b", a.rows());
@@ -71,6 +76,7 @@ Napi::Value CholeskySolve(const Napi::CallbackInfo& info) {
   expectDisjoint(info.Env(), fn, x, "x", b, "b");
   CMatMap<double> ca(a.data(), a.rows(), a.cols());
   CMatMap<double> cb(b.data(), b.rows(), b.cols());
+  guard.verify(info.Env(), fn);
   runKernel(info.Env(), fn, [&] { linalg::choleskySolve(ca, cb, x); });
   return info.Env().Undefined();
 }
@@ -79,6 +85,7 @@ Napi::Value CholeskySolve(const Napi::CallbackInfo& info) {
 Napi::Value SymEig(const Napi::CallbackInfo& info) {
   const char* fn = "symEig";
   expectArgs(info, 3, fn);
+  ArgGuard guard;
   MatMap<double> a = matrixArg<double>(info[0], fn, "a");
   if (a.rows() != a.cols()) rangeError(info.Env(), fn, "argument 'a' must be square");
   VecMap<double> values = vectorArg<double>(info[1], fn, "values", a.rows());
@@ -86,6 +93,7 @@ Napi::Value SymEig(const Napi::CallbackInfo& info) {
   expectDisjoint(info.Env(), fn, vectors, "vectors", a, "a");
   expectDisjoint(info.Env(), fn, values, "values", a, "a");
   CMatMap<double> ca(a.data(), a.rows(), a.cols());
+  guard.verify(info.Env(), fn);
   runKernel(info.Env(), fn, [&] { linalg::symEig(ca, values, vectors); });
   return info.Env().Undefined();
 }
@@ -94,6 +102,7 @@ Napi::Value SymEig(const Napi::CallbackInfo& info) {
 Napi::Value Svd(const Napi::CallbackInfo& info) {
   const char* fn = "svd";
   expectArgs(info, 4, fn);
+  ArgGuard guard;
   MatMap<double> a = matrixArg<double>(info[0], fn, "a");
   const int64_t k = std::min(a.rows(), a.cols());
   MatMap<double> u = matrixArg<double>(info[1], fn, "u", a.rows(), k);
@@ -103,6 +112,7 @@ Napi::Value Svd(const Napi::CallbackInfo& info) {
   expectDisjoint(info.Env(), fn, vt, "vt", a, "a");
   expectDisjoint(info.Env(), fn, s, "s", a, "a");
   CMatMap<double> ca(a.data(), a.rows(), a.cols());
+  guard.verify(info.Env(), fn);
   runKernel(info.Env(), fn, [&] { linalg::svd(ca, u, s, vt); });
   return info.Env().Undefined();
 }

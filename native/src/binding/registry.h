@@ -6,4 +6,8 @@
 
 namespace metatask::binding {
 void registerLinalg(Napi::Env env, Napi::Object exports);
+void registerProx(Napi::Env env, Napi::Object exports);
+void registerCd(Napi::Env env, Napi::Object exports);
+void registerTaskLoss(Napi::Env env, Napi::Object exports);
+void registerOptim(Napi::Env env, Napi::Object exports);
 }  // namespace metatask::binding

@@ -1,0 +1,36 @@
+// Optimiser updates over flat parameter vectors (twin: lib/kernels/js/optim.ts), float or double.
+// Every vector has the same length n and is updated in place; the binding checks lengths and
+// that no two vectors share memory.
+#pragma once
+#include "kernels/common.h"
+
+namespace metatask::optim {
+
+struct AdamHyper {
+  double lr, beta1, beta2, eps, weightDecay;
+  bool decoupledWeightDecay;
+  double step;  // 1-based
+};
+
+struct SgdHyper {
+  double lr, momentum, dampening, weightDecay;
+  bool nesterov;
+  double step;  // 1-based
+};
+
+struct RmspropHyper {
+  double lr, alpha, eps, momentum, weightDecay;
+};
+
+template <typename T>
+void adamStep(T* params, const T* grad, T* m, T* v, int64_t n, const AdamHyper& h);
+
+// velocity may be null when momentum == 0.
+template <typename T>
+void sgdStep(T* params, const T* grad, T* velocity, int64_t n, const SgdHyper& h);
+
+// momentumBuf may be null when momentum == 0.
+template <typename T>
+void rmspropStep(T* params, const T* grad, T* squareAvg, T* momentumBuf, int64_t n, const RmspropHyper& h);
+
+}  // namespace metatask::optim

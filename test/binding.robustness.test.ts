@@ -1,0 +1,493 @@
+/**
+ * The native binding never crashes, whatever JavaScript calls it (NATIVE.md "Tests worth
+ * having"): every export of the raw addon is called with wrong argument counts, wrong types,
+ * wrong lengths, non-finite or negative scalars, out-of-range indices and outputs aliasing
+ * inputs, and each call must throw a TypeError or RangeError. A worker thread that loads the
+ * addon and is terminated mid-work, twenty times, must not abort the process.
+ * Skipped when the native addon is not available.
+ */
+import { expect } from 'chai';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+
+import { availableBackends, rawAddon } from '../lib/kernels/index.js';
+import { packageRoot, type Addon } from '../lib/kernels/native.js';
+
+type Fn = (...args: unknown[]) => unknown;
+
+const mat = (rows: number, cols: number, fill = 1) => ({ rows, cols, data: new Float64Array(rows * cols).fill(fill) });
+const mat32 = (rows: number, cols: number) => ({ rows, cols, data: new Float32Array(rows * cols).fill(1) });
+
+/** Argument kinds, each with the wrong values a robust binding must refuse. */
+type Kind = 'matrix' | 'matrix-any-dtype' | 'f64' | 'i32' | 'number' | 'nonneg' | 'bool' | 'string' | 'opt-matrix' | 'opt-f64';
+
+function badValues(kind: Kind, valid: unknown): unknown[] {
+  const notObjects = [undefined, 1, 'x', true, Symbol('s'), 10n];
+  switch (kind) {
+    case 'matrix':
+    case 'matrix-any-dtype':
+    case 'opt-matrix': {
+      const m = valid as { rows: number; cols: number; data: Float64Array };
+      const out: unknown[] = [
+        ...notObjects,
+        [],
+        [[1]],
+        new Float64Array(4),
+        () => 0,
+        {},
+        { rows: m.rows, cols: m.cols },
+        { ...m, data: Array.from(m.data) },
+        { ...m, data: new Int8Array(m.data.length) },
+        { ...m, data: new Float64Array(m.data.length + 1) },
+        { ...m, data: null },
+        { ...m, rows: -1 },
+        { ...m, rows: 1.5 },
+        { ...m, rows: NaN },
+        { ...m, rows: Infinity },
+        { ...m, rows: '2' },
+        { ...m, cols: -m.cols - 1 },
+        { ...m, rows: 2 ** 40 },
+      ];
+      if (kind !== 'matrix-any-dtype') out.push({ ...m, data: new Float32Array(m.data.length) });
+      if (kind !== 'opt-matrix') out.push(null);
+      return out;
+    }
+    case 'f64':
+    case 'opt-f64': {
+      const v = valid as Float64Array;
+      const out: unknown[] = [...notObjects, [], Array.from(v), new Float32Array(v.length), new Int8Array(v.length), new Float64Array(v.length + 1), {}];
+      if (kind === 'f64') out.push(null);
+      return out;
+    }
+    case 'i32': {
+      const v = valid as Int32Array;
+      return [...notObjects, null, Array.from(v), new Float64Array(v.length), new Uint32Array(v.length), new Int8Array(v.length), {}];
+    }
+    case 'number':
+      return [undefined, null, '1', NaN, Infinity, -Infinity, {}, [1], 1n, new Float64Array(1)];
+    case 'nonneg':
+      return [undefined, null, '1', NaN, Infinity, -Infinity, -1, -1e-300, {}, [1], 1n];
+    case 'bool':
+      return [undefined, null, 1, 0, 'true', {}];
+    case 'string':
+      return [undefined, null, 1, {}, 'hinge', ''];
+  }
+}
+
+interface Case {
+  /** A valid call's arguments, built fresh each time (the kernels work in place). */
+  args: () => unknown[];
+  kinds: Kind[];
+  /** Further calls that must throw: wrong shapes against the other arguments, bad ranges, aliasing. */
+  extra: [string, () => unknown[]][];
+}
+
+const d = 4;
+const n = 6;
+const T = 3;
+
+function sweepArgs(): unknown[] {
+  return [mat(d, n), mat(T, n), mat(d, T, 0), new Float64Array(d).fill(n), 0.1, 0.01, Int32Array.from([0, 1, 2, 3])];
+}
+function lossArgs(): unknown[] {
+  return [mat(n, d), new Float64Array(n), Int32Array.from([0, 2, 2, 6]), mat(T, d), new Float64Array(T), new Float64Array(T).fill(1), 'squared', mat(T, d), new Float64Array(T), new Float64Array(T)];
+}
+
+const cases: Record<string, Case> = {
+  setThreads: { args: () => [2], kinds: ['number'], extra: [['0 threads', () => [0]], ['1.5 threads', () => [1.5]], ['1000 threads', () => [1000]]] },
+  gemm: {
+    args: () => [mat(2, 3), mat(3, 4), mat(2, 4), false, false, 1, 0],
+    kinds: ['matrix-any-dtype', 'matrix-any-dtype', 'matrix-any-dtype', 'bool', 'bool', 'number', 'number'],
+    extra: [
+      ['inner dimensions differ', () => [mat(2, 3), mat(2, 4), mat(2, 4), false, false, 1, 0]],
+      ['c of the wrong shape', () => [mat(2, 3), mat(3, 4), mat(4, 2), false, false, 1, 0]],
+      ['transA makes the shapes wrong', () => [mat(2, 3), mat(3, 4), mat(2, 4), true, false, 1, 0]],
+      ['mixed dtypes', () => [mat32(2, 3), mat(3, 4), mat(2, 4), false, false, 1, 0]],
+      ['mixed dtypes (c)', () => [mat(2, 3), mat(3, 4), mat32(2, 4), false, false, 1, 0]],
+      ['c aliases a', () => {
+        const a = mat(2, 2);
+        return [a, mat(2, 2), a, false, false, 1, 0];
+      }],
+      ['c overlaps b through a view', () => {
+        const buf = new Float64Array(12);
+        return [mat(2, 2), { rows: 2, cols: 2, data: buf.subarray(0, 4) }, { rows: 2, cols: 2, data: buf.subarray(2, 6) }, false, false, 1, 0];
+      }],
+    ],
+  },
+  gram: {
+    args: () => [mat(5, 3), mat(3, 3)],
+    kinds: ['matrix', 'matrix'],
+    extra: [
+      ['out of the wrong shape', () => [mat(5, 3), mat(5, 5)]],
+      ['out aliases x', () => {
+        const x = mat(3, 3);
+        return [x, x];
+      }],
+    ],
+  },
+  choleskySolve: {
+    args: () => [{ rows: 2, cols: 2, data: Float64Array.from([2, 0, 0, 2]) }, mat(2, 1), mat(2, 1)],
+    kinds: ['matrix', 'matrix', 'matrix'],
+    extra: [
+      ['a not square', () => [mat(2, 3), mat(2, 1), mat(2, 1)]],
+      ['b rows differ', () => [mat(2, 2), mat(3, 1), mat(2, 1)]],
+      ['x aliases b', () => {
+        const b = mat(2, 1);
+        return [{ rows: 2, cols: 2, data: Float64Array.from([2, 0, 0, 2]) }, b, b];
+      }],
+    ],
+  },
+  symEig: {
+    args: () => [mat(3, 3), new Float64Array(3), mat(3, 3)],
+    kinds: ['matrix', 'f64', 'matrix'],
+    extra: [
+      ['a not square', () => [mat(3, 2), new Float64Array(3), mat(3, 3)]],
+      ['vectors alias a', () => {
+        const a = mat(3, 3);
+        return [a, new Float64Array(3), a];
+      }],
+    ],
+  },
+  svd: {
+    args: () => [mat(4, 3), mat(4, 3), new Float64Array(3), mat(3, 3)],
+    kinds: ['matrix', 'matrix', 'f64', 'matrix'],
+    extra: [
+      ['u of the full (not thin) shape', () => [mat(4, 3), mat(4, 4), new Float64Array(3), mat(3, 3)]],
+      ['u aliases a', () => {
+        const a = mat(4, 3);
+        return [a, a, new Float64Array(3), mat(3, 3)];
+      }],
+    ],
+  },
+  groupSoftThreshold: {
+    args: () => [mat(3, 2), 0.5],
+    kinds: ['matrix', 'nonneg'],
+    extra: [],
+  },
+  svt: {
+    args: () => [mat(3, 2), 0.5, mat(3, 2)],
+    kinds: ['matrix', 'nonneg', 'matrix'],
+    extra: [
+      ['out of the transposed shape', () => [mat(3, 2), 0.5, mat(2, 3)]],
+      ['out aliases w', () => {
+        const w = mat(3, 2);
+        return [w, 0.5, w];
+      }],
+    ],
+  },
+  mtenetSweep: {
+    args: sweepArgs,
+    kinds: ['matrix', 'matrix', 'matrix', 'f64', 'nonneg', 'nonneg', 'i32'],
+    extra: [
+      ['rt with n + 1 columns', () => Object.assign(sweepArgs(), { 1: mat(T, n + 1) })],
+      ['w with d + 1 rows', () => Object.assign(sweepArgs(), { 2: mat(d + 1, T) })],
+      ['w with T + 1 columns', () => Object.assign(sweepArgs(), { 2: mat(d, T + 1) })],
+      ['colNormSq of length d - 1', () => Object.assign(sweepArgs(), { 3: new Float64Array(d - 1) })],
+      ['colNormSq negative', () => Object.assign(sweepArgs(), { 3: Float64Array.from([1, -1, 1, 1]) })],
+      ['colNormSq NaN', () => Object.assign(sweepArgs(), { 3: Float64Array.from([1, NaN, 1, 1]) })],
+      ['order entry -1', () => Object.assign(sweepArgs(), { 6: Int32Array.from([0, -1]) })],
+      ['order entry d', () => Object.assign(sweepArgs(), { 6: Int32Array.from([0, d]) })],
+      ['order entry 2^31 - 1', () => Object.assign(sweepArgs(), { 6: Int32Array.from([2 ** 31 - 1]) })],
+      ['rt aliases w', () => {
+        const a = sweepArgs();
+        const buf = new Float64Array(T * n);
+        return Object.assign(a, { 1: { rows: T, cols: n, data: buf }, 2: { rows: d, cols: T, data: buf.subarray(0, d * T) } });
+      }],
+      ['rt aliases xt', () => {
+        const a = sweepArgs();
+        const buf = new Float64Array(d * n);
+        return Object.assign(a, { 0: { rows: d, cols: n, data: buf }, 1: { rows: T, cols: n, data: buf.subarray(n, n + T * n) } });
+      }],
+      ['order is a view of w', () => {
+        const a = sweepArgs();
+        const w = a[2] as { data: Float64Array };
+        return Object.assign(a, { 6: new Int32Array(w.data.buffer, 0, 2) });
+      }],
+    ],
+  },
+  taskLoss: {
+    args: lossArgs,
+    kinds: ['matrix', 'f64', 'i32', 'matrix', 'f64', 'f64', 'string', 'opt-matrix', 'opt-f64', 'f64'],
+    extra: [
+      ['offsets empty', () => Object.assign(lossArgs(), { 2: new Int32Array(0) })],
+      ['offsets not starting at 0', () => Object.assign(lossArgs(), { 2: Int32Array.from([1, 2, 2, 6]) })],
+      ['offsets decreasing', () => Object.assign(lossArgs(), { 2: Int32Array.from([0, 3, 2, 6]) })],
+      ['offsets past n', () => Object.assign(lossArgs(), { 2: Int32Array.from([0, 2, 2, 7]) })],
+      ['offsets short of n', () => Object.assign(lossArgs(), { 2: Int32Array.from([0, 2, 2, 5]) })],
+      ['offsets negative', () => Object.assign(lossArgs(), { 2: Int32Array.from([0, -5, 2, 6]) })],
+      ['offsets for 2 tasks with w for 3', () => Object.assign(lossArgs(), { 2: Int32Array.from([0, 2, 6]) })],
+      ['y of length n - 1', () => Object.assign(lossArgs(), { 1: new Float64Array(n - 1) })],
+      ['w with d + 1 columns', () => Object.assign(lossArgs(), { 3: mat(T, d + 1) })],
+      ['gradW of the transposed shape', () => Object.assign(lossArgs(), { 7: mat(d, T) })],
+      ['out aliases y', () => {
+        const a = lossArgs();
+        return Object.assign(a, { 9: (a[1] as Float64Array).subarray(0, T) });
+      }],
+      ['gradW aliases x', () => {
+        const a = lossArgs();
+        const x = a[0] as { data: Float64Array };
+        return Object.assign(a, { 7: { rows: T, cols: d, data: x.data.subarray(0, T * d) } });
+      }],
+      ['gradIntercept aliases out', () => {
+        const a = lossArgs();
+        return Object.assign(a, { 8: a[9] });
+      }],
+      ['gradIntercept aliases intercept', () => {
+        const a = lossArgs();
+        return Object.assign(a, { 8: a[4] });
+      }],
+    ],
+  },
+};
+
+/** The optimisers take one object; each field is checked. */
+interface ObjCase {
+  args: () => Record<string, unknown>;
+  kinds: Record<string, Kind>;
+  extra: [string, () => Record<string, unknown>][];
+}
+const v64 = (len = 5, fill = 0) => new Float64Array(len).fill(fill);
+const adamArgs = () => ({ params: v64(5, 1), grad: v64(5, 1), m: v64(), v: v64(), lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, decoupledWeightDecay: false, step: 1 });
+const sgdArgs = () => ({ params: v64(5, 1), grad: v64(5, 1), velocity: v64(), lr: 0.1, momentum: 0.9, dampening: 0, nesterov: false, weightDecay: 0, step: 2 });
+const rmsArgs = () => ({ params: v64(5, 1), grad: v64(5, 1), squareAvg: v64(), momentumBuf: v64(), lr: 0.01, alpha: 0.99, eps: 1e-8, momentum: 0.5, weightDecay: 0 });
+const objCases: Record<string, ObjCase> = {
+  adamStep: {
+    args: adamArgs,
+    kinds: { params: 'f64', grad: 'f64', m: 'f64', v: 'f64', lr: 'nonneg', beta1: 'nonneg', beta2: 'nonneg', eps: 'nonneg', weightDecay: 'nonneg', decoupledWeightDecay: 'bool', step: 'nonneg' },
+    extra: [
+      ['beta1 = 1', () => ({ ...adamArgs(), beta1: 1 })],
+      ['beta2 = 1.5', () => ({ ...adamArgs(), beta2: 1.5 })],
+      ['step 0', () => ({ ...adamArgs(), step: 0 })],
+      ['step 1.5', () => ({ ...adamArgs(), step: 1.5 })],
+      ['m shorter', () => ({ ...adamArgs(), m: v64(4) })],
+      ['float32 params with float64 state', () => ({ ...adamArgs(), params: new Float32Array(5) })],
+      ['m aliases v', () => {
+        const a = adamArgs();
+        return { ...a, m: a.v };
+      }],
+      ['grad aliases params', () => {
+        const a = adamArgs();
+        return { ...a, grad: a.params };
+      }],
+    ],
+  },
+  sgdStep: {
+    args: sgdArgs,
+    kinds: { params: 'f64', grad: 'f64', velocity: 'f64', lr: 'nonneg', momentum: 'nonneg', dampening: 'number', nesterov: 'bool', weightDecay: 'nonneg', step: 'nonneg' },
+    extra: [
+      ['nesterov with dampening', () => ({ ...sgdArgs(), nesterov: true, dampening: 0.1 })],
+      ['nesterov without momentum', () => ({ ...sgdArgs(), nesterov: true, momentum: 0 })],
+      ['step 0', () => ({ ...sgdArgs(), step: 0 })],
+      ['velocity aliases params', () => {
+        const a = sgdArgs();
+        return { ...a, velocity: a.params };
+      }],
+    ],
+  },
+  rmspropStep: {
+    args: rmsArgs,
+    kinds: { params: 'f64', grad: 'f64', squareAvg: 'f64', momentumBuf: 'f64', lr: 'nonneg', alpha: 'nonneg', eps: 'nonneg', momentum: 'nonneg', weightDecay: 'nonneg' },
+    extra: [
+      ['alpha 1.5', () => ({ ...rmsArgs(), alpha: 1.5 })],
+      ['squareAvg aliases momentumBuf', () => {
+        const a = rmsArgs();
+        return { ...a, squareAvg: a.momentumBuf };
+      }],
+    ],
+  },
+};
+
+function expectThrowsTypeOrRange(f: () => unknown, what: string): void {
+  let threw: unknown = undefined;
+  try {
+    f();
+  } catch (err) {
+    threw = err;
+  }
+  expect(threw, `${what}: expected a TypeError or RangeError, the call returned`).to.not.equal(undefined);
+  expect(threw instanceof TypeError || threw instanceof RangeError, `${what}: threw ${String(threw)}`).to.equal(true);
+}
+
+function describeValue(v: unknown): string {
+  if (typeof v === 'symbol' || typeof v === 'bigint') return String(v);
+  if (ArrayBuffer.isView(v)) return `${v.constructor.name}(${(v as Float64Array).length})`;
+  try {
+    return JSON.stringify(v) ?? String(v);
+  } catch {
+    return String(v);
+  }
+}
+
+describe('native binding robustness', function () {
+  let addon: Addon;
+
+  before(function () {
+    if (!availableBackends().includes('native')) this.skip();
+    addon = rawAddon()!;
+  });
+
+  it('covers every export of the addon', () => {
+    const tested = new Set(['info', ...Object.keys(cases), ...Object.keys(objCases)]);
+    expect(Object.keys(addon).filter((k) => !tested.has(k))).to.deep.equal([]);
+  });
+
+  it('info() refuses arguments and reports its fields', () => {
+    expectThrowsTypeOrRange(() => (addon.info as Fn)(1), 'info(1)');
+    expect(addon.info()).to.include.keys('version', 'simd', 'threads', 'eigen');
+  });
+
+  for (const [name, c] of Object.entries(cases)) {
+    describe(name, () => {
+      it('accepts the valid call', () => {
+        (addon[name] as Fn)(...c.args());
+      });
+      it('refuses wrong argument counts', () => {
+        const f = addon[name] as Fn;
+        const args = c.args();
+        expectThrowsTypeOrRange(() => f(), 'no arguments');
+        expectThrowsTypeOrRange(() => f(...args.slice(0, -1)), 'one argument short');
+        expectThrowsTypeOrRange(() => f(...args, 0), 'one argument too many');
+      });
+      it('refuses wrong types, lengths and values in every argument', () => {
+        const f = addon[name] as Fn;
+        let count = 0;
+        c.kinds.forEach((kind, i) => {
+          for (const bad of badValues(kind, c.args()[i])) {
+            const args = c.args();
+            args[i] = bad;
+            expectThrowsTypeOrRange(() => f(...args), `argument ${i} (${kind}) = ${describeValue(bad)}`);
+            count++;
+          }
+        });
+        expect(count).to.be.greaterThan(0);
+      });
+      for (const [what, make] of c.extra) {
+        it(`refuses: ${what}`, () => expectThrowsTypeOrRange(() => (addon[name] as Fn)(...make()), what));
+      }
+    });
+  }
+
+  for (const [name, c] of Object.entries(objCases)) {
+    describe(name, () => {
+      it('accepts the valid call, in float64 and float32', () => {
+        const f = addon[name] as Fn;
+        f(c.args());
+        const a32 = Object.fromEntries(Object.entries(c.args()).map(([k, v]) => [k, v instanceof Float64Array ? Float32Array.from(v) : v]));
+        f(a32);
+      });
+      it('refuses wrong argument counts and a non-object', () => {
+        const f = addon[name] as Fn;
+        expectThrowsTypeOrRange(() => f(), 'no arguments');
+        expectThrowsTypeOrRange(() => f(c.args(), 1), 'two arguments');
+        for (const bad of [null, undefined, 1, 'x', [], new Float64Array(3)]) expectThrowsTypeOrRange(() => f(bad), describeValue(bad));
+      });
+      it('refuses wrong types, lengths and values in every field, and missing fields', () => {
+        const f = addon[name] as Fn;
+        for (const [field, kind] of Object.entries(c.kinds)) {
+          const missing = c.args();
+          delete missing[field];
+          // Optional buffers (momentum buffers) may only be missing when momentum is 0.
+          expectThrowsTypeOrRange(() => f(missing), `missing ${field}`);
+          for (const bad of badValues(kind, c.args()[field])) {
+            // null is a legal "no buffer" for the optional momentum buffers; tested separately.
+            if (bad === null && (field === 'velocity' || field === 'momentumBuf')) continue;
+            expectThrowsTypeOrRange(() => f({ ...c.args(), [field]: bad }), `${field} = ${describeValue(bad)}`);
+          }
+        }
+      });
+      for (const [what, make] of c.extra) {
+        it(`refuses: ${what}`, () => expectThrowsTypeOrRange(() => (addon[name] as Fn)(make()), what));
+      }
+    });
+  }
+
+  it('sgdStep and rmspropStep refuse a null momentum buffer when momentum > 0, accept it at 0', () => {
+    expectThrowsTypeOrRange(() => addon.sgdStep({ ...sgdArgs(), velocity: null } as never), 'sgd velocity null');
+    expectThrowsTypeOrRange(() => addon.rmspropStep({ ...rmsArgs(), momentumBuf: null } as never), 'rmsprop momentumBuf null');
+    addon.sgdStep({ ...sgdArgs(), velocity: null, momentum: 0 } as never);
+    addon.rmspropStep({ ...rmsArgs(), momentumBuf: null, momentum: 0 } as never);
+  });
+
+  describe('typed arrays detached or shrunk by getters while the arguments are read', () => {
+    const detach = (a: Float64Array | Float32Array) => structuredClone(a.buffer, { transfer: [a.buffer as ArrayBuffer] });
+    const detachedMessage = /detached or resized/;
+
+    it('mtenetSweep: a getter on rt.rows detaches xt', () => {
+      const [xt, rt, ...rest] = sweepArgs() as [{ data: Float64Array }, { rows: number; cols: number; data: Float64Array }, ...unknown[]];
+      const evil = { cols: rt.cols, data: rt.data, get rows() { detach(xt.data); return rt.rows; } };
+      expect(() => (addon.mtenetSweep as Fn)(xt, evil, ...rest)).to.throw(RangeError, detachedMessage);
+    });
+
+    it('gemm: a Proxy for b detaches c', () => {
+      const c = mat(2, 4);
+      const b = new Proxy(mat(3, 4), { get: (t, k) => { if (k === 'data') detach(c.data); return Reflect.get(t, k); } });
+      // c is read after b, so detaching it early is seen as a wrong length; the guard covers a and b.
+      const a = mat(2, 3);
+      const b2 = new Proxy(mat(3, 4), { get: (t, k) => { if (k === 'rows') detach(a.data); return Reflect.get(t, k); } });
+      expectThrowsTypeOrRange(() => (addon.gemm as Fn)(mat(2, 3), b, c, false, false, 1, 0), 'c detached before it is read');
+      expect(() => (addon.gemm as Fn)(a, b2, mat(2, 4), false, false, 1, 0)).to.throw(RangeError, detachedMessage);
+    });
+
+    it('taskLoss: a getter on w.cols shrinks x (a resizable ArrayBuffer)', () => {
+      const args = lossArgs();
+      // Resizable ArrayBuffers are ES2024, beyond this project's TypeScript lib setting.
+      const buf = new (ArrayBuffer as unknown as new (len: number, o: { maxByteLength: number }) => ArrayBuffer & { resize(n: number): void })(
+        n * d * 8,
+        { maxByteLength: n * d * 8 },
+      );
+      const x = { rows: n, cols: d, data: new Float64Array(buf) };
+      const w = args[3] as { rows: number; cols: number; data: Float64Array };
+      args[0] = x;
+      args[3] = { rows: w.rows, data: w.data, get cols() { buf.resize(8); return w.cols; } };
+      expect(() => (addon.taskLoss as Fn)(...args)).to.throw(RangeError, detachedMessage);
+    });
+
+    it('adamStep: a getter on lr detaches params', () => {
+      const a = adamArgs();
+      const evil = { ...a, get lr() { detach(a.params); return 1e-3; } };
+      expect(() => addon.adamStep(evil as never)).to.throw(RangeError, detachedMessage);
+    });
+  });
+
+  it('survives a worker that loads the addon being terminated mid-work, 20 times', async function () {
+    this.timeout(120_000);
+    const addonPath = join(packageRoot(), 'build', 'Release', 'metatask.node');
+    const code = `
+      const { createRequire } = require('node:module');
+      const { parentPort } = require('node:worker_threads');
+      const addon = createRequire(${JSON.stringify(join(packageRoot(), 'package.json'))})(${JSON.stringify(addonPath)});
+      const m = (r, c) => ({ rows: r, cols: c, data: new Float64Array(r * c).map(() => Math.random()) });
+      const d = 200, n = 300, T = 10;
+      const xt = m(d, n), rt = m(T, n), w = m(d, T);
+      const colNormSq = new Float64Array(d).fill(n / 3);
+      const order = Int32Array.from({ length: d }, (_, i) => i);
+      let posted = false;
+      for (;;) {
+        addon.mtenetSweep(xt, rt, w, colNormSq, 1, 0.1, order);
+        const a = m(120, 120);
+        addon.svt(a, 0.5, m(120, 120));
+        addon.gemm(a, a, m(120, 120), false, true, 1, 0);
+        try { addon.taskLoss(null); } catch (e) {}
+        if (!posted) { parentPort.postMessage('started'); posted = true; }
+      }
+    `;
+    for (let i = 0; i < 20; i++) {
+      const worker = new Worker(code, { eval: true });
+      const errors: unknown[] = [];
+      worker.on('error', (e) => errors.push(e));
+      await new Promise<void>((resolve, reject) => {
+        worker.once('message', () => resolve());
+        worker.once('exit', (c) => reject(new Error(`worker exited early with code ${c}: ${errors.map(String).join('; ')}`)));
+      });
+      // Vary the moment of termination so it lands inside different native calls.
+      await new Promise((r) => setTimeout(r, i % 5));
+      const exitCode = await worker.terminate();
+      expect(exitCode).to.equal(1);
+      expect(errors).to.deep.equal([]);
+    }
+    // The main thread's instance still works.
+    const c = mat(2, 2);
+    addon.gemm(mat(2, 2), mat(2, 2), c, false, false, 1, 0);
+    expect(Array.from(c.data)).to.deep.equal([2, 2, 2, 2]);
+  });
+});

@@ -1,0 +1,431 @@
+/**
+ * Kernel parity (DESIGN.md section 6): every kernel of the native set and of the TypeScript set
+ * runs on the same random inputs (one seeded Rng), over many shapes, and the results must agree
+ * to ~1e-10 relative in float64 and ~1e-4 in float32. Decompositions whose factors are only
+ * defined up to sign (svd, symEig) are compared through invariants: the values, the
+ * reconstruction, and the vectors after aligning each one's sign.
+ * Skipped entirely when the native addon is not available.
+ */
+import { expect } from 'chai';
+import { ValueError } from '../lib/core/errors.js';
+import type { FloatArray, Matrix } from '../lib/core/matrix.js';
+import { Rng } from '../lib/core/rng.js';
+import { availableBackends, kernelsFor } from '../lib/kernels/index.js';
+import type { Kernels, TaskLossArgs } from '../lib/kernels/types.js';
+
+type M = Matrix<Float64Array>;
+
+const TOL64 = 1e-10;
+const TOL32 = 1e-4;
+
+function randn(rng: Rng, rows: number, cols: number, scale = 1): M {
+  const data = new Float64Array(rows * cols);
+  for (let i = 0; i < data.length; i++) data[i] = scale * rng.normal();
+  return { rows, cols, data };
+}
+
+function randn32(rng: Rng, rows: number, cols: number): Matrix<Float32Array> {
+  const data = new Float32Array(rows * cols);
+  for (let i = 0; i < data.length; i++) data[i] = rng.normal();
+  return { rows, cols, data };
+}
+
+function clone<T extends FloatArray>(a: Matrix<T>): Matrix<T> {
+  return { rows: a.rows, cols: a.cols, data: a.data.slice() as T };
+}
+
+function maxAbs(a: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]!));
+  return m;
+}
+
+/** |a - b|_inf <= tol max(1, |b|_inf), with a message naming what differs. */
+function expectClose(a: ArrayLike<number>, b: ArrayLike<number>, tol: number, what: string): void {
+  expect(a.length, `${what}: length`).to.equal(b.length);
+  const scale = Math.max(1, maxAbs(b));
+  let worst = 0;
+  let at = -1;
+  for (let i = 0; i < a.length; i++) {
+    const diff = Math.abs(a[i]! - b[i]!);
+    if (!(diff <= worst)) {
+      worst = diff;
+      at = i;
+    }
+  }
+  expect(worst <= tol * scale, `${what}: max difference ${worst} at ${at} (native ${a[at]}, js ${b[at]}), allowed ${tol * scale}`).to.equal(
+    true,
+  );
+}
+
+function closeNum(a: number, b: number, tol: number, what: string): void {
+  expectClose([a], [b], tol, what);
+}
+
+/** U diag(s) V^T. */
+function reconstruct(u: M, s: Float64Array, vt: M): Float64Array {
+  const m = u.rows;
+  const n = vt.cols;
+  const k = s.length;
+  const out = new Float64Array(m * n);
+  for (let i = 0; i < m; i++)
+    for (let l = 0; l < k; l++) {
+      const c = u.data[i * k + l]! * s[l]!;
+      for (let j = 0; j < n; j++) out[i * n + j]! += c * vt.data[l * n + j]!;
+    }
+  return out;
+}
+
+/** Column l of a (rows x k) and of b agree up to one sign; returns that sign. */
+function expectColumnUpToSign(a: M, b: M, l: number, tol: number, what: string): number {
+  let dot = 0;
+  for (let i = 0; i < a.rows; i++) dot += a.data[i * a.cols + l]! * b.data[i * b.cols + l]!;
+  const sign = dot < 0 ? -1 : 1;
+  const ca = new Float64Array(a.rows);
+  const cb = new Float64Array(a.rows);
+  for (let i = 0; i < a.rows; i++) {
+    ca[i] = sign * a.data[i * a.cols + l]!;
+    cb[i] = b.data[i * b.cols + l]!;
+  }
+  expectClose(ca, cb, tol, `${what} column ${l}`);
+  return sign;
+}
+
+const shapes: [number, number][] = [
+  [1, 1],
+  [7, 3],
+  [3, 7],
+  [5, 5],
+  [40, 25],
+  [25, 40],
+  [0, 3],
+  [3, 0],
+];
+
+describe('kernel parity: native vs js', function () {
+  let N: Kernels;
+  let J: Kernels;
+
+  before(function () {
+    if (!availableBackends().includes('native')) this.skip();
+    N = kernelsFor('native');
+    J = kernelsFor('js');
+  });
+
+  describe('gemm', () => {
+    const dims: [number, number, number][] = [
+      [1, 1, 1],
+      [7, 3, 5],
+      [3, 7, 2],
+      [33, 17, 21],
+      [0, 4, 3],
+      [4, 0, 3],
+      [4, 3, 0],
+    ];
+    for (const dtype of ['float64', 'float32'] as const)
+      for (const [m, k, n] of dims)
+        for (const transA of [false, true])
+          for (const transB of [false, true])
+            it(`${dtype} ${m}x${k} * ${k}x${n}, transA=${transA}, transB=${transB}, alpha/beta`, () => {
+              const rng = new Rng(m * 1000 + k * 100 + n + (transA ? 7 : 0) + (transB ? 13 : 0));
+              const make = (r: number, c: number) => (dtype === 'float64' ? randn(rng, r, c) : randn32(rng, r, c));
+              const a = transA ? make(k, m) : make(m, k);
+              const b = transB ? make(n, k) : make(k, n);
+              const c0 = make(m, n);
+              const tol = dtype === 'float64' ? TOL64 : TOL32;
+              for (const [alpha, beta] of [
+                [1, 0],
+                [-0.5, 1],
+                [2, 0.25],
+              ] as const) {
+                const cn = clone(c0 as Matrix<FloatArray>);
+                const cj = clone(c0 as Matrix<FloatArray>);
+                N.gemm(a as Matrix<FloatArray>, b as Matrix<FloatArray>, cn, { transA, transB, alpha, beta });
+                J.gemm(a as Matrix<FloatArray>, b as Matrix<FloatArray>, cj, { transA, transB, alpha, beta });
+                expectClose(cn.data, cj.data, tol * Math.max(1, k), `C (alpha ${alpha}, beta ${beta})`);
+              }
+            });
+  });
+
+  describe('gram', () => {
+    for (const [n, d] of shapes)
+      it(`${n}x${d}`, () => {
+        const rng = new Rng(n * 31 + d);
+        const x = randn(rng, n, d);
+        const on = { rows: d, cols: d, data: new Float64Array(d * d) };
+        const oj = { rows: d, cols: d, data: new Float64Array(d * d) };
+        N.gram(x, on);
+        J.gram(x, oj);
+        expectClose(on.data, oj.data, TOL64 * Math.max(1, n), 'X^T X');
+      });
+  });
+
+  describe('choleskySolve', () => {
+    for (const [n, k] of [
+      [1, 1],
+      [5, 1],
+      [5, 3],
+      [30, 7],
+      [0, 2],
+      [4, 0],
+    ] as [number, number][])
+      it(`SPD ${n}x${n}, B ${n}x${k}`, () => {
+        const rng = new Rng(n * 17 + k);
+        const g = randn(rng, n + 2, n);
+        const a = { rows: n, cols: n, data: new Float64Array(n * n) };
+        J.gram(g, a);
+        for (let i = 0; i < n; i++) a.data[i * n + i]! += 0.5;
+        const b = randn(rng, n, k);
+        expectClose(N.choleskySolve(a, b).data, J.choleskySolve(a, b).data, 1e-9, 'X');
+      });
+    it('both throw a ValueError on a matrix that is not positive definite', () => {
+      const a = { rows: 2, cols: 2, data: Float64Array.from([1, 2, 2, 1]) };
+      const b = { rows: 2, cols: 1, data: Float64Array.from([1, 1]) };
+      expect(() => N.choleskySolve(a, b)).to.throw(ValueError);
+      expect(() => J.choleskySolve(a, b)).to.throw(ValueError);
+    });
+  });
+
+  describe('symEig', () => {
+    for (const n of [1, 2, 5, 12, 30, 0])
+      it(`${n}x${n}: values, vectors up to sign, reconstruction`, () => {
+        const rng = new Rng(n + 99);
+        const r = randn(rng, n, n);
+        const a = { rows: n, cols: n, data: new Float64Array(n * n) };
+        for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) a.data[i * n + j] = r.data[i * n + j]! + r.data[j * n + i]!;
+        const en = N.symEig(a);
+        const ej = J.symEig(a);
+        expectClose(en.values, ej.values, TOL64 * Math.max(1, n), 'eigenvalues');
+        // Random symmetric matrices have well separated eigenvalues, so each vector is unique up to sign.
+        for (let l = 0; l < n; l++) expectColumnUpToSign(en.vectors, ej.vectors, l, 1e-8, 'eigenvector');
+        const vt = { rows: n, cols: n, data: new Float64Array(n * n) };
+        for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) vt.data[j * n + i] = en.vectors.data[i * n + j]!;
+        expectClose(reconstruct(en.vectors, en.values, vt), a.data, 1e-10 * Math.max(1, n), 'V diag(values) V^T');
+      });
+  });
+
+  describe('svd', () => {
+    for (const [m, n] of shapes)
+      it(`${m}x${n}: singular values, |U| and |V| up to sign, reconstruction`, () => {
+        const rng = new Rng(m * 7 + n);
+        const a = randn(rng, m, n);
+        const sn = N.svd(a);
+        const sj = J.svd(a);
+        const k = Math.min(m, n);
+        expect(sn.s.length).to.equal(k);
+        expect([sn.u.rows, sn.u.cols, sn.vt.rows, sn.vt.cols]).to.deep.equal([m, k, k, n]);
+        expectClose(sn.s, sj.s, TOL64 * Math.max(1, m, n), 'singular values');
+        const vn = { rows: n, cols: k, data: new Float64Array(n * k) };
+        const vj = { rows: n, cols: k, data: new Float64Array(n * k) };
+        for (let l = 0; l < k; l++)
+          for (let j = 0; j < n; j++) {
+            vn.data[j * k + l] = sn.vt.data[l * n + j]!;
+            vj.data[j * k + l] = sj.vt.data[l * n + j]!;
+          }
+        for (let l = 0; l < k; l++) {
+          const su = expectColumnUpToSign(sn.u, sj.u, l, 1e-8, 'U');
+          const sv = expectColumnUpToSign(vn, vj, l, 1e-8, 'V');
+          expect(su, `U and V of component ${l} flip together`).to.equal(sv);
+        }
+        expectClose(reconstruct(sn.u, sn.s, sn.vt), a.data, 1e-10 * Math.max(1, m, n), 'U S V^T');
+      });
+  });
+
+  describe('groupSoftThreshold', () => {
+    for (const [m, n] of shapes)
+      for (const threshold of [0, 0.5, 2])
+        it(`${m}x${n}, threshold ${threshold}`, () => {
+          const rng = new Rng(m * 13 + n + threshold * 100);
+          const w = randn(rng, m, n);
+          if (m > 1) w.data.fill(0, 0, n); // an all-zero row at threshold 0 must stay zero, not NaN
+          const wn = clone(w);
+          const wj = clone(w);
+          expect(N.groupSoftThreshold(wn, threshold)).to.equal(J.groupSoftThreshold(wj, threshold));
+          expectClose(wn.data, wj.data, TOL64, 'W');
+        });
+  });
+
+  describe('svt', () => {
+    for (const [m, n] of shapes)
+      for (const threshold of [0, 1, 3, 100])
+        it(`${m}x${n}, threshold ${threshold}`, () => {
+          const rng = new Rng(m * 5 + n * 3 + threshold);
+          const w = randn(rng, m, n);
+          const before = w.data.slice();
+          const rn = N.svt(w, threshold);
+          const rj = J.svt(w, threshold);
+          expect(w.data, 'input untouched').to.deep.equal(before);
+          expect(rn.rank).to.equal(rj.rank);
+          closeNum(rn.nuclearNorm, rj.nuclearNorm, TOL64 * Math.max(1, m, n), 'nuclear norm');
+          expect([rn.result.rows, rn.result.cols]).to.deep.equal([m, n]);
+          expectClose(rn.result.data, rj.result.data, 1e-9, 'U max(S - t, 0) V^T');
+        });
+  });
+
+  describe('mtenetSweep', () => {
+    const cases: [number, number, number][] = [
+      [1, 1, 1],
+      [5, 30, 3],
+      [30, 5, 4],
+      [20, 50, 1],
+      [60, 40, 8],
+      [0, 5, 2],
+      [4, 0, 2],
+      [4, 6, 0],
+    ];
+    for (const [d, n, T] of cases)
+      for (const [l1, l2] of [
+        [0, 0],
+        [0.5, 0],
+        [2, 1],
+        [1e6, 0],
+      ] as const)
+        it(`d=${d}, n=${n}, T=${T}, l1Reg=${l1}, l2Reg=${l2}: 4 sweeps`, () => {
+          const rng = new Rng(d * 1000 + n * 10 + T + l1);
+          const xt = randn(rng, d, n);
+          if (d > 2) xt.data.fill(0, 2 * n, 3 * n); // feature 2 is all zero: skipped by both
+          const y = randn(rng, T, n, 3);
+          const w = randn(rng, d, T, 0.1);
+          const colNormSq = new Float64Array(d);
+          for (let j = 0; j < d; j++) for (let i = 0; i < n; i++) colNormSq[j]! += xt.data[j * n + i]! ** 2;
+          // rt = (Y - X W)^T
+          const rt = clone(y);
+          for (let t = 0; t < T; t++)
+            for (let i = 0; i < n; i++) {
+              let s = 0;
+              for (let j = 0; j < d; j++) s += xt.data[j * n + i]! * w.data[j * T + t]!;
+              rt.data[t * n + i]! -= s;
+            }
+          const wn = clone(w);
+          const wj = clone(w);
+          const rn = clone(rt);
+          const rj = clone(rt);
+          for (let sweep = 0; sweep < 4; sweep++) {
+            // a permutation, then (odd sweeps) an index list with repeats
+            const order = sweep % 2 === 0 ? rng.permutation(d) : Int32Array.from({ length: 2 * d }, () => (d ? rng.int(d) : 0));
+            const a = N.mtenetSweep({ xt, rt: rn, w: wn, colNormSq, l1Reg: l1, l2Reg: l2, order });
+            const b = J.mtenetSweep({ xt, rt: rj, w: wj, colNormSq, l1Reg: l1, l2Reg: l2, order });
+            closeNum(a.wMax, b.wMax, 1e-9, `wMax (sweep ${sweep})`);
+            closeNum(a.dwMax, b.dwMax, 1e-9, `dwMax (sweep ${sweep})`);
+            expectClose(wn.data, wj.data, 1e-9, `W (sweep ${sweep})`);
+            expectClose(rn.data, rj.data, 1e-9, `R^T (sweep ${sweep})`);
+          }
+        });
+  });
+
+  describe('taskLoss', () => {
+    const cases: { sizes: number[]; d: number }[] = [
+      { sizes: [1], d: 1 },
+      { sizes: [5, 0, 7], d: 3 },
+      { sizes: [20, 13, 1, 40], d: 9 },
+      { sizes: [3, 4], d: 0 },
+      { sizes: [], d: 4 },
+      { sizes: [0, 0], d: 2 },
+    ];
+    for (const { sizes, d } of cases)
+      for (const loss of ['squared', 'logistic'] as const)
+        for (const grads of [false, true])
+          for (const zScale of [1, 60])
+            it(`tasks of ${JSON.stringify(sizes)} rows, d=${d}, ${loss}, grads=${grads}, |z| ~ ${zScale}`, () => {
+              const rng = new Rng(sizes.length * 100 + d * 7 + zScale + (grads ? 1 : 0));
+              const T = sizes.length;
+              const n = sizes.reduce((s, v) => s + v, 0);
+              const offsets = new Int32Array(T + 1);
+              for (let t = 0; t < T; t++) offsets[t + 1] = offsets[t]! + sizes[t]!;
+              const x = randn(rng, n, d, zScale);
+              const y = new Float64Array(n);
+              for (let i = 0; i < n; i++) y[i] = loss === 'logistic' ? (rng.uniform() < 0.5 ? 0 : 1) : rng.normal();
+              const args = (): TaskLossArgs => ({
+                x,
+                y,
+                offsets,
+                w: randn(new Rng(5), T, d),
+                intercept: randn(new Rng(6), 1, T).data,
+                scale: Float64Array.from({ length: T }, (_, t) => 1 / (1 + t)),
+                loss,
+                ...(grads ? { gradW: { rows: T, cols: d, data: new Float64Array(T * d).fill(NaN) }, gradIntercept: new Float64Array(T).fill(NaN) } : {}),
+              });
+              const an = args();
+              const aj = args();
+              const ln = N.taskLoss(an);
+              const lj = J.taskLoss(aj);
+              expect(ln.every(Number.isFinite), 'finite losses').to.equal(true);
+              expectClose(ln, lj, TOL64 * Math.max(1, n), 'losses');
+              if (grads) {
+                expectClose(an.gradW!.data, aj.gradW!.data, TOL64 * Math.max(1, n), 'gradW');
+                expectClose(an.gradIntercept!, aj.gradIntercept!, TOL64 * Math.max(1, n), 'gradIntercept');
+              }
+            });
+  });
+
+  describe('optimiser steps', () => {
+    type Arr = Float32Array | Float64Array;
+    const make = (dtype: 'float32' | 'float64', rng: Rng, n: number, f: () => number = () => rng.normal()): Arr => {
+      const a = dtype === 'float32' ? new Float32Array(n) : new Float64Array(n);
+      for (let i = 0; i < n; i++) a[i] = f();
+      return a;
+    };
+    for (const dtype of ['float64', 'float32'] as const)
+      for (const n of [0, 1, 37]) {
+        const tol = dtype === 'float64' ? TOL64 : TOL32;
+        for (const [decoupled, wd] of [
+          [false, 0],
+          [false, 0.01],
+          [true, 0.1],
+        ] as const)
+          it(`adamStep ${dtype} n=${n}, ${decoupled ? 'AdamW' : 'Adam'} weightDecay ${wd}: 6 steps`, () => {
+            const rng = new Rng(n + (decoupled ? 3 : 0) + wd * 100);
+            const p0 = make(dtype, rng, n);
+            const sets = [0, 1].map(() => ({ params: p0.slice(), m: make(dtype, rng, n, () => 0), v: make(dtype, rng, n, () => 0) }));
+            for (let step = 1; step <= 6; step++) {
+              const grad = make(dtype, rng, n);
+              for (const [k, K] of [N, J].entries())
+                K.adamStep({ ...sets[k]!, grad, lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: wd, decoupledWeightDecay: decoupled, step });
+            }
+            expectClose(sets[0]!.params, sets[1]!.params, tol, 'params');
+            expectClose(sets[0]!.m, sets[1]!.m, tol, 'm');
+            expectClose(sets[0]!.v, sets[1]!.v, tol, 'v');
+          });
+        for (const [momentum, dampening, nesterov, wd] of [
+          [0, 0, false, 0],
+          [0, 0, false, 0.01],
+          [0.9, 0, false, 0],
+          [0.9, 0.1, false, 0.01],
+          [0.9, 0, true, 0.001],
+        ] as const)
+          it(`sgdStep ${dtype} n=${n}, momentum ${momentum}, dampening ${dampening}, nesterov ${nesterov}, weightDecay ${wd}: 6 steps`, () => {
+            const rng = new Rng(n * 3 + momentum * 10 + dampening * 100 + wd * 1000 + (nesterov ? 1 : 0));
+            const p0 = make(dtype, rng, n);
+            const sets = [0, 1].map(() => ({ params: p0.slice(), velocity: momentum > 0 ? make(dtype, rng, n, () => 0) : null }));
+            for (let step = 1; step <= 6; step++) {
+              const grad = make(dtype, rng, n);
+              for (const [k, K] of [N, J].entries()) K.sgdStep({ ...sets[k]!, grad, lr: 0.05, momentum, dampening, nesterov, weightDecay: wd, step });
+            }
+            expectClose(sets[0]!.params, sets[1]!.params, tol, 'params');
+            if (momentum > 0) expectClose(sets[0]!.velocity!, sets[1]!.velocity!, tol, 'velocity');
+          });
+        for (const [momentum, wd] of [
+          [0, 0],
+          [0, 0.01],
+          [0.9, 0],
+          [0.5, 0.01],
+        ] as const)
+          it(`rmspropStep ${dtype} n=${n}, momentum ${momentum}, weightDecay ${wd}: 6 steps`, () => {
+            const rng = new Rng(n * 5 + momentum * 10 + wd * 1000);
+            const p0 = make(dtype, rng, n);
+            const sets = [0, 1].map(() => ({
+              params: p0.slice(),
+              squareAvg: make(dtype, rng, n, () => 0),
+              momentumBuf: momentum > 0 ? make(dtype, rng, n, () => 0) : null,
+            }));
+            for (let step = 1; step <= 6; step++) {
+              const grad = make(dtype, rng, n);
+              for (const [k, K] of [N, J].entries()) K.rmspropStep({ ...sets[k]!, grad, lr: 0.01, alpha: 0.99, eps: 1e-8, momentum, weightDecay: wd });
+            }
+            expectClose(sets[0]!.params, sets[1]!.params, tol, 'params');
+            expectClose(sets[0]!.squareAvg, sets[1]!.squareAvg, tol, 'squareAvg');
+            if (momentum > 0) expectClose(sets[0]!.momentumBuf!, sets[1]!.momentumBuf!, tol, 'momentumBuf');
+          });
+      }
+  });
+});
