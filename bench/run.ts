@@ -31,6 +31,7 @@ export interface WorkloadModule {
 export const WORKLOADS: { id: string; load: () => Promise<WorkloadModule> }[] = [
   { id: 'w1', load: () => import('./w1.js') },
   { id: 'w3', load: () => import('./w3.js') },
+  { id: 'omniglot', load: () => import('./omniglot.js') },
 ];
 
 /** Median, min and max of a list of seconds. */
