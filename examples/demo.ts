@@ -3,6 +3,7 @@
  * exporting `title` and `run(log)`; add a part by adding it to `parts`.
  */
 import * as school from './demo/school.js';
+import * as sarcos from './demo/sarcos.js';
 import * as sinusoid from './demo/sinusoid.js';
 
 interface Part {
@@ -10,7 +11,7 @@ interface Part {
   run(log: (line: string) => void): Promise<void>;
 }
 
-const parts: Part[] = [school, sinusoid];
+const parts: Part[] = [school, sarcos, sinusoid];
 
 for (const [i, part] of parts.entries()) {
   console.log(`\n=== Part ${i + 1}/${parts.length}: ${part.title} ===\n`);

@@ -35,6 +35,30 @@ export {
 } from './linear/multiTaskElasticNetCV.js';
 export * as metrics from './metrics/index.js';
 export { MultiTaskDataset, StandardScaler, type Task, type TaskInput, type TaskType, type SharedData, type SplitOptions, type FromCSVOptions, type FromSharedOptions } from './data/dataset.js';
+export {
+  MultiTaskNet,
+  type MultiTaskNetOptions,
+  type MultiTaskNetTask,
+  type MultiTaskData,
+  type WeightingOption,
+  type FitOptions as MultiTaskFitOptions,
+  type EarlyStoppingOptions,
+  type History as MultiTaskHistory,
+  type EpochRecord,
+  type Evaluation as MultiTaskEvaluation,
+  type TaskMetrics,
+  type GradientDiagnostics,
+} from './mtl/multiTaskNet.js';
+export {
+  buildArchitecture,
+  parameterOwners,
+  headShape,
+  ARCHITECTURES,
+  type ArchitectureOptions,
+  type ArchitectureType,
+  type ArchitectureTask,
+  type ParameterOwners,
+} from './mtl/architectures.js';
 export { datasets } from './data/school.js';
 export { IndependentRidge, PooledRidge, type RidgeOptions } from './linear/ridge.js';
 export { MeanRegularizedRegression, type MeanRegularizedOptions } from './linear/meanRegularized.js';

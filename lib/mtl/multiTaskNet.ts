@@ -111,7 +111,7 @@ export interface EpochRecord {
   taskLosses: Record<string, number>;
   /** Each task's strategy weight, averaged over the epoch's steps. */
   weights: Record<string, number>;
-  /** Per-task metrics on the validation data if any, else on the training data (end of epoch). */
+  /** Per-task metrics at the end of the epoch on the validation data if any, else on the training data (at most 4096 evenly spaced rows). */
   metrics: Record<string, TaskMetrics>;
   valLoss?: number;
   valTaskLosses?: Record<string, number>;
@@ -168,6 +168,7 @@ interface Prepared {
 
 const KIND = 'MultiTaskNet';
 const CHUNK = 4096;
+const METRIC_ROWS = 4096;
 
 function isStrategy(v: unknown): v is WeightingStrategy {
   return v !== null && typeof v === 'object' && typeof (v as WeightingStrategy).combine === 'function';
@@ -324,6 +325,7 @@ export class MultiTaskNet {
     let bestParams: FloatArray | null = null;
     let bestEpoch = -1;
     let bad = 0;
+    let metricRows: Prepared | undefined;
 
     for (let e = 0; e < o.epochs; e++) {
       const t0 = performance.now();
@@ -414,8 +416,9 @@ export class MultiTaskNet {
       this.strategy.onEpochEnd?.(taskLoss, this.epoch);
       this.fitted = true;
       const names = this.taskNames;
-      const evalOn = val ?? train;
-      const ev = this.evaluatePrepared(evalOn);
+      // Without validation data, metrics come from a fixed subsample of the training rows (every
+      // k-th row, at most METRIC_ROWS), so they cost a small part of an epoch and no randomness.
+      const ev = this.evaluatePrepared(val ?? (metricRows ??= subsample(train, METRIC_ROWS)));
       const trainLoss = meanDefined(taskLoss);
       const record: EpochRecord = {
         epoch: this.epoch,
@@ -803,6 +806,20 @@ function resolveEarlyStopping(v: unknown, hasVal: boolean): Required<EarlyStoppi
   });
   if (o.monitor === 'val_loss' && !hasVal) throw new ConfigError(`${KIND}.fit: earlyStopping monitors 'val_loss' but no validation data was given`);
   return o;
+}
+
+function subsample(p: Prepared, max: number): Prepared {
+  if (p.X.rows <= max) return p;
+  const d = p.X.cols;
+  const T = p.Y.cols;
+  const X = new (p.X.data.constructor as new (n: number) => FloatArray)(max * d);
+  const Y = new (p.Y.data.constructor as new (n: number) => FloatArray)(max * T);
+  for (let r = 0; r < max; r++) {
+    const i = Math.floor((r * p.X.rows) / max);
+    X.set(p.X.data.subarray(i * d, (i + 1) * d), r * d);
+    Y.set(p.Y.data.subarray(i * T, (i + 1) * T), r * T);
+  }
+  return { X: { rows: max, cols: d, data: X }, Y: { rows: max, cols: T, data: Y }, counts: countLabels(Y, T) };
 }
 
 function countLabels(Y: FloatArray, T: number): Int32Array {
