@@ -46,6 +46,7 @@ class Addon : public Napi::Addon<Addon> {
     exports.Set("info", Napi::Function::New(env, Info, "info"));
     exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
     registerLinalg(env, exports);
+    registerNetwork(env, exports);
   }
 };
 

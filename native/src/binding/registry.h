@@ -6,4 +6,5 @@
 
 namespace metatask::binding {
 void registerLinalg(Napi::Env env, Napi::Object exports);
+void registerNetwork(Napi::Env env, Napi::Object exports);
 }  // namespace metatask::binding
