@@ -216,6 +216,22 @@ describe('network kernels: gradient checks (selected backend)', () => {
       expect(two.cols).to.equal(4);
     });
 
+    it('an empty batch gives zero losses, gradients and Hessian-vector products', () => {
+      for (const c of cases) {
+        const s = setup(c, 14);
+        const net = kernels().network(c.spec, 'float64');
+        const x = { rows: 0, cols: s.batch.x.cols, data: new Float64Array(0) };
+        const y = { rows: 0, cols: s.batch.y!.cols, data: new Float64Array(0) };
+        const g = new Float64Array(net.paramCount).fill(7);
+        expect(Array.from(net.lossGrad(s.params, { x, y }, s.weights, g)).every((v) => v === 0), c.name).to.equal(true);
+        expect(g.every((v) => v === 0), c.name).to.equal(true);
+        const hv = new Float64Array(net.paramCount).fill(7);
+        net.hvp(s.params, { x, y }, s.weights, s.params.slice(), hv);
+        expect(hv.every((v) => v === 0), c.name).to.equal(true);
+        expect(net.forward(s.params, { x }).rows).to.equal(0);
+      }
+    });
+
     it('checks shapes and class indices', () => {
       const s = setup({ name: '', spec }, 9);
       const net = kernels().network(spec, 'float64');
