@@ -9,10 +9,10 @@ import { fileURLToPath } from 'node:url';
 
 import { MetataskError, ShapeError, ValueError } from '../core/errors.js';
 import { zeros, type FloatArray, type Matrix } from '../core/matrix.js';
-import { network as jsNetwork } from './js/network.js';
+import { compileNetwork, encodeProgram, type CompiledNetwork } from '../nn/spec.js';
 import type {
-  AdamArgs, BackendInfo, CdSweepArgs, CdSweepResult, GemmOptions, Kernels, NetworkSpec, RmspropArgs, SgdArgs, SvdResult,
-  SvtResult, SymEigResult, TaskLossArgs,
+  AdamArgs, BackendInfo, CdSweepArgs, CdSweepResult, GemmOptions, Kernels, NetworkBatch, NetworkHandle, NetworkSpec,
+  RmspropArgs, SgdArgs, SvdResult, SvtResult, SymEigResult, TaskLossArgs,
 } from './types.js';
 
 /** The raw functions the addon exports (native/src/binding/*.cc). */
@@ -35,7 +35,25 @@ export interface Addon {
   adamStep(args: AdamArgs<FloatArray>): void;
   sgdStep(args: SgdArgs<FloatArray>): void;
   rmspropStep(args: RmspropArgs<FloatArray>): void;
+  /** A compiled network (native/src/binding/network.cc): the program of encodeProgram and a dtype. */
+  Network: new (ints: Int32Array, floats: Float64Array, dtype: 'float32' | 'float64') => NativeNetworkObject;
   [name: string]: unknown;
+}
+
+/** The methods of the addon's Network class (argument order as in native/src/binding/network.cc). */
+export interface NativeNetworkObject {
+  forward(params: FloatArray, x: Matrix<FloatArray>, masks: (FloatArray | null)[] | null, out: Matrix<FloatArray>): void;
+  lossGrad(
+    params: FloatArray, x: Matrix<FloatArray>, y: Matrix<FloatArray>, masks: (FloatArray | null)[] | null,
+    weights: Float64Array, grad: FloatArray | null, losses: Float64Array,
+  ): void;
+  headGrads(params: FloatArray, x: Matrix<FloatArray>, y: Matrix<FloatArray>, masks: (FloatArray | null)[] | null, out: Matrix<FloatArray>, losses: Float64Array): void;
+  hvp(
+    params: FloatArray, x: Matrix<FloatArray>, y: Matrix<FloatArray>, masks: (FloatArray | null)[] | null,
+    weights: Float64Array, v: FloatArray, out: FloatArray,
+  ): void;
+  info(): { paramCount: number; inputSize: number; outputWidth: number; targetCols: number; heads: number; nodes: number; dtype: string };
+  dispose(): void;
 }
 
 /** The package root: the folder holding metatask's package.json (from dist/lib/kernels or lib/kernels). */
@@ -138,9 +156,7 @@ export function nativeKernels(addon: Addon): Kernels {
       );
       return out;
     },
-    // Interim: the addon has no Network class yet (native/src/kernels/network.cc is being built);
-    // until it does, native selection runs the TypeScript network kernel so callers work on both.
-    network: ((spec: NetworkSpec, dtype: 'float32' | 'float64') => jsNetwork(spec, dtype)) as Kernels['network'],
+    network: ((spec: NetworkSpec, dtype: 'float32' | 'float64') => new NativeNetwork<FloatArray>(addon, spec, dtype)) as Kernels['network'],
     adamStep<T extends FloatArray>(a: AdamArgs<T>): void {
       call(() => addon.adamStep(a));
     },
@@ -156,4 +172,62 @@ export function nativeKernels(addon: Addon): Kernels {
 export function nativeInfo(addon: Addon): BackendInfo {
   const i = addon.info();
   return { name: 'native', version: `${i.version} (Eigen ${i.eigen})`, simd: i.simd, threads: i.threads };
+}
+
+/**
+ * A network handle over the addon's Network class: the spec is compiled (and checked) once in
+ * TypeScript, passed as encodeProgram's arrays, and re-validated in C++. Outputs are allocated here.
+ */
+class NativeNetwork<T extends FloatArray> implements NetworkHandle<T> {
+  readonly paramCount: number;
+  readonly dtype: 'float32' | 'float64';
+  private readonly compiled: CompiledNetwork;
+  private readonly obj: NativeNetworkObject;
+
+  constructor(addon: Addon, spec: NetworkSpec, dtype: 'float32' | 'float64') {
+    this.compiled = compileNetwork(spec);
+    const { ints, floats } = encodeProgram(this.compiled);
+    this.obj = call(() => new addon.Network(ints, floats, dtype));
+    this.dtype = dtype;
+    this.paramCount = this.compiled.paramCount;
+  }
+
+  /** The mask table the binding expects: one entry per node, only dropout nodes filled. */
+  private masks(batch: NetworkBatch<T>): (FloatArray | null)[] | null {
+    if (!batch.masks || batch.masks.size === 0) return null;
+    const out: (FloatArray | null)[] = new Array(this.compiled.widths.length).fill(null);
+    for (const i of this.compiled.dropoutNodes) out[i] = batch.masks.get(i) ?? null;
+    return out;
+  }
+
+  private y(batch: NetworkBatch<T>): Matrix<T> {
+    if (!batch.y) throw new ShapeError('network: batch.y is required for losses and gradients');
+    return batch.y;
+  }
+
+  forward(params: T, batch: NetworkBatch<T>): Matrix<T> {
+    const out = zeros(batch.x.rows, this.compiled.outputWidth, this.dtype) as Matrix<FloatArray> as Matrix<T>;
+    call(() => this.obj.forward(params, batch.x, this.masks(batch), out));
+    return out;
+  }
+
+  lossGrad(params: T, batch: NetworkBatch<T>, weights: Float64Array, grad: T | null): Float64Array {
+    const losses = new Float64Array(this.compiled.spec.heads.length);
+    call(() => this.obj.lossGrad(params, batch.x, this.y(batch), this.masks(batch), weights, grad, losses));
+    return losses;
+  }
+
+  headGrads(params: T, batch: NetworkBatch<T>, out: Matrix<T>): Float64Array {
+    const losses = new Float64Array(this.compiled.spec.heads.length);
+    call(() => this.obj.headGrads(params, batch.x, this.y(batch), this.masks(batch), out, losses));
+    return losses;
+  }
+
+  hvp(params: T, batch: NetworkBatch<T>, weights: Float64Array, v: T, out: T): void {
+    call(() => this.obj.hvp(params, batch.x, this.y(batch), this.masks(batch), weights, v, out));
+  }
+
+  dispose(): void {
+    this.obj.dispose();
+  }
 }

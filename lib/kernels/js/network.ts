@@ -165,108 +165,118 @@ function makeOp(i: number, node: NodeSpec, net: CompiledNetwork): OpImpl {
  *   backward: GX += GY W^T, gW += X^T GY, gb += colsum GY
  *   R:        RY = RX W + X VW + vb
  *             RGX += RGY W^T + GY VW^T, RgW += RX^T GY + X^T RGY, Rgb += colsum RGY
- * Products run i-k-j (row of X times rows of W, contiguous inner loop) and skip zero inputs
- * (after a ReLU about half of them).
+ * Every product is one gemmAcc call (strides select the transposes).
  */
 function denseOp(i: number, inp: number, din: number, dout: number, off: number): OpImpl {
   const bOff = off + din * dout;
+  /** out[r, :] = bias (at `bo` in B) for every row. */
+  const fillBias = (out: FloatArray, B: FloatArray, n: number): void => {
+    for (let r = 0; r < n; r++) for (let j = 0; j < dout; j++) out[r * dout + j] = B[bOff + j]!;
+  };
+  /** acc[bOff + j] += sum_r G[r, j]. */
+  const colSums = (G: FloatArray, acc: Float64Array, n: number): void => {
+    for (let r = 0; r < n; r++) for (let j = 0; j < dout; j++) acc[bOff + j]! += G[r * dout + j]!;
+  };
+  // The three products, named after what they compute.
+  const xw = (X: FloatArray, Wsrc: FloatArray, Y: FloatArray, n: number): void => gemmAcc(n, dout, din, X, 0, din, 1, Wsrc, off, dout, 1, Y, 0, dout);
+  const gwT = (GY: FloatArray, Wsrc: FloatArray, GX: FloatArray, n: number): void => gemmAcc(n, din, dout, GY, 0, dout, 1, Wsrc, off, 1, dout, GX, 0, din);
+  const xTg = (X: FloatArray, GY: FloatArray, acc: Float64Array, n: number): void => gemmAcc(din, dout, n, X, 0, 1, din, GY, 0, dout, 1, acc, off, dout);
   return {
     forward(c) {
-      const X = c.A[inp]!;
       const Y = c.A[i]!;
-      const P = c.P;
-      const acc = c.row;
-      for (let r = 0; r < c.n; r++) {
-        for (let j = 0; j < dout; j++) acc[j] = P[bOff + j]!;
-        const xr = r * din;
-        for (let k = 0; k < din; k++) {
-          const xv = X[xr + k]!;
-          if (xv === 0) continue;
-          const wr = off + k * dout;
-          for (let j = 0; j < dout; j++) acc[j]! += xv * P[wr + j]!;
-        }
-        const yr = r * dout;
-        for (let j = 0; j < dout; j++) Y[yr + j] = acc[j]!;
-      }
+      fillBias(Y, c.P, c.n);
+      xw(c.A[inp]!, c.P, Y, c.n);
     },
     backward(c) {
-      const X = c.A[inp]!;
       const GY = c.G[i]!;
-      const P = c.P;
-      const g = c.g;
-      const n = c.n;
-      if (inp !== 0) matMulTransB(GY, P, off, c.G[inp]!, n, din, dout);
-      for (let r = 0; r < n; r++) {
-        const xr = r * din;
-        const yr = r * dout;
-        for (let k = 0; k < din; k++) {
-          const xv = X[xr + k]!;
-          if (xv === 0) continue;
-          const wr = off + k * dout;
-          for (let j = 0; j < dout; j++) g[wr + j]! += xv * GY[yr + j]!;
-        }
-        for (let j = 0; j < dout; j++) g[bOff + j]! += GY[yr + j]!;
-      }
+      // The input never needs a gradient: skipping it saves the first layer's largest product.
+      if (inp !== 0) gwT(GY, c.P, c.G[inp]!, c.n);
+      xTg(c.A[inp]!, GY, c.g, c.n);
+      colSums(GY, c.g, c.n);
     },
     rForward(c) {
-      const X = c.A[inp]!;
-      const RX = c.RA[inp]!;
       const RY = c.RA[i]!;
-      const P = c.P;
-      const V = c.V!;
-      const acc = c.row;
-      for (let r = 0; r < c.n; r++) {
-        for (let j = 0; j < dout; j++) acc[j] = V[bOff + j]!;
-        const xr = r * din;
-        for (let k = 0; k < din; k++) {
-          const xv = X[xr + k]!;
-          const rx = RX[xr + k]!;
-          if (xv === 0 && rx === 0) continue;
-          const wr = off + k * dout;
-          for (let j = 0; j < dout; j++) acc[j]! += rx * P[wr + j]! + xv * V[wr + j]!;
-        }
-        const yr = r * dout;
-        for (let j = 0; j < dout; j++) RY[yr + j] = acc[j]!;
-      }
+      fillBias(RY, c.V!, c.n);
+      xw(c.A[inp]!, c.V!, RY, c.n);
+      if (inp !== 0) xw(c.RA[inp]!, c.P, RY, c.n);
     },
     rBackward(c) {
-      const X = c.A[inp]!;
-      const RX = c.RA[inp]!;
       const GY = c.G[i]!;
       const RGY = c.RG[i]!;
-      const n = c.n;
       if (inp !== 0) {
-        matMulTransB(RGY, c.P, off, c.RG[inp]!, n, din, dout);
-        matMulTransB(GY, c.V!, off, c.RG[inp]!, n, din, dout);
+        gwT(RGY, c.P, c.RG[inp]!, c.n);
+        gwT(GY, c.V!, c.RG[inp]!, c.n);
+        xTg(c.RA[inp]!, GY, c.rg, c.n);
       }
-      const rg = c.rg;
-      for (let r = 0; r < n; r++) {
-        const xr = r * din;
-        const yr = r * dout;
-        for (let k = 0; k < din; k++) {
-          const xv = X[xr + k]!;
-          const rx = RX[xr + k]!;
-          if (xv === 0 && rx === 0) continue;
-          const wr = off + k * dout;
-          for (let j = 0; j < dout; j++) rg[wr + j]! += rx * GY[yr + j]! + xv * RGY[yr + j]!;
-        }
-        for (let j = 0; j < dout; j++) rg[bOff + j]! += RGY[yr + j]!;
-      }
+      xTg(c.A[inp]!, RGY, c.rg, c.n);
+      colSums(RGY, c.rg, c.n);
     },
   };
 }
 
-/** out[r, k] += sum_j A[r, j] * W[k, j] for W at `off` in P ([din, dout] row-major): out += A W^T. */
-function matMulTransB(A: FloatArray, P: FloatArray, off: number, out: FloatArray, n: number, din: number, dout: number): void {
-  for (let r = 0; r < n; r++) {
-    const ar = r * dout;
-    const or = r * din;
-    for (let k = 0; k < din; k++) {
-      const wr = off + k * dout;
-      let s = 0;
-      for (let j = 0; j < dout; j++) s += A[ar + j]! * P[wr + j]!;
-      out[or + k]! += s;
+/**
+ * C[i, j] += sum_p A(i, p) B(p, j) for i < M, j < N, p < K, where A(i, p) = A[aOff + i aI + p aP],
+ * B(p, j) = B[bOff + p bP + j bJ] and C[i, j] = C[cOff + i cI + j]: one routine for X W, G W^T
+ * and X^T G. 4 x 4 register blocks: 16 double accumulators, each loaded value used 4 times,
+ * about 4x faster in V8 than a plain i-k-j loop (measured on this 128-256-256 net).
+ */
+function gemmAcc(
+  M: number, N: number, K: number,
+  A: FloatArray, aOff: number, aI: number, aP: number,
+  B: FloatArray, bOff: number, bP: number, bJ: number,
+  C: FloatArray, cOff: number, cI: number,
+): void {
+  const M4 = M - (M % 4);
+  const N4 = N - (N % 4);
+  for (let i = 0; i < M4; i += 4) {
+    const a0 = aOff + i * aI;
+    const a1 = a0 + aI;
+    const a2 = a1 + aI;
+    const a3 = a2 + aI;
+    for (let j = 0; j < N4; j += 4) {
+      const b0 = bOff + j * bJ;
+      const b1 = b0 + bJ;
+      const b2 = b1 + bJ;
+      const b3 = b2 + bJ;
+      let s00 = 0, s01 = 0, s02 = 0, s03 = 0, s10 = 0, s11 = 0, s12 = 0, s13 = 0;
+      let s20 = 0, s21 = 0, s22 = 0, s23 = 0, s30 = 0, s31 = 0, s32 = 0, s33 = 0;
+      for (let p = 0; p < K; p++) {
+        const pa = p * aP;
+        const pb = p * bP;
+        const x0 = A[a0 + pa]!, x1 = A[a1 + pa]!, x2 = A[a2 + pa]!, x3 = A[a3 + pa]!;
+        const w0 = B[b0 + pb]!, w1 = B[b1 + pb]!, w2 = B[b2 + pb]!, w3 = B[b3 + pb]!;
+        s00 += x0 * w0; s01 += x0 * w1; s02 += x0 * w2; s03 += x0 * w3;
+        s10 += x1 * w0; s11 += x1 * w1; s12 += x1 * w2; s13 += x1 * w3;
+        s20 += x2 * w0; s21 += x2 * w1; s22 += x2 * w2; s23 += x2 * w3;
+        s30 += x3 * w0; s31 += x3 * w1; s32 += x3 * w2; s33 += x3 * w3;
+      }
+      let o = cOff + i * cI + j;
+      C[o]! += s00; C[o + 1]! += s01; C[o + 2]! += s02; C[o + 3]! += s03;
+      o += cI;
+      C[o]! += s10; C[o + 1]! += s11; C[o + 2]! += s12; C[o + 3]! += s13;
+      o += cI;
+      C[o]! += s20; C[o + 1]! += s21; C[o + 2]! += s22; C[o + 3]! += s23;
+      o += cI;
+      C[o]! += s30; C[o + 1]! += s31; C[o + 2]! += s32; C[o + 3]! += s33;
     }
+    for (let j = N4; j < N; j++) gemmDot(i, 4, j, K, A, aOff, aI, aP, B, bOff, bP, bJ, C, cOff, cI);
+  }
+  for (let i = M4; i < M; i++) for (let j = 0; j < N; j++) gemmDot(i, 1, j, K, A, aOff, aI, aP, B, bOff, bP, bJ, C, cOff, cI);
+}
+
+/** The edges of gemmAcc: rows i..i+rows-1 of column j, one dot product each. */
+function gemmDot(
+  i: number, rows: number, j: number, K: number,
+  A: FloatArray, aOff: number, aI: number, aP: number,
+  B: FloatArray, bOff: number, bP: number, bJ: number,
+  C: FloatArray, cOff: number, cI: number,
+): void {
+  const bj = bOff + j * bJ;
+  for (let ii = i; ii < i + rows; ii++) {
+    const ai = aOff + ii * aI;
+    let s = 0;
+    for (let p = 0; p < K; p++) s += A[ai + p * aP]! * B[bj + p * bP]!;
+    C[cOff + ii * cI + j]! += s;
   }
 }
 

@@ -51,6 +51,7 @@ class Addon : public Napi::Addon<Addon> {
     registerCd(env, exports);
     registerTaskLoss(env, exports);
     registerOptim(env, exports);
+    registerNetwork(env, exports);
   }
 };
 

@@ -10,4 +10,5 @@ void registerProx(Napi::Env env, Napi::Object exports);
 void registerCd(Napi::Env env, Napi::Object exports);
 void registerTaskLoss(Napi::Env env, Napi::Object exports);
 void registerOptim(Napi::Env env, Napi::Object exports);
+void registerNetwork(Napi::Env env, Napi::Object exports);
 }  // namespace metatask::binding

@@ -1,0 +1,1154 @@
+// Network kernels on Eigen 3.4 (twin: lib/kernels/js/network.ts, same formulas, same order of
+// heads and nodes): forward pass, reverse-mode gradient, per-head gradients, and exact
+// Hessian-vector products by Pearlmutter's R-operator (Pearlmutter 1994, "Fast exact
+// multiplication by the Hessian"): forward-over-reverse, R{f} = d/dr f(params + r v) at r = 0.
+//
+// Layout of the code: the program parser, then one section per op with its forward, backward,
+// R-forward and R-backward (a future convolution adds one section and one case per dispatch),
+// then the losses, then the passes of Network<T>.
+//
+// Speed (the W2 benchmark: batch 128, 128-256-256-8 heads, float32): dense layers are Eigen GEMMs
+// on maps of the caller's parameter vector; activations, gradients and R-buffers live in a
+// workspace per batch size kept by the handle, so a steady-state call allocates nothing.
+#include "kernels/network.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace metatask::network {
+
+// ---- program --------------------------------------------------------------------------------------
+
+namespace {
+constexpr int kMaxWidth = 1 << 24;
+constexpr int64_t kMaxParams = (int64_t(1) << 31) - 1;
+
+[[noreturn]] void bad(const std::string& msg) { throw ProgramError("network program: " + msg); }
+}  // namespace
+
+Program parseProgram(const int32_t* ints, size_t nInts, const double* floats, size_t nFloats) {
+  size_t p = 0;
+  auto next = [&]() -> int {
+    if (p >= nInts) bad("the int array ends early (at " + std::to_string(p) + ")");
+    return ints[p++];
+  };
+  if (next() != 1) bad("unsupported version (expected 1)");
+  const int N = next();
+  const int H = next();
+  if (N < 1 || N > 1000000) bad("node count out of range");
+  if (H < 1 || H > 1000000) bad("head count out of range");
+  if (nFloats != static_cast<size_t>(N) + static_cast<size_t>(H)) bad("the float array must have nodes + heads entries");
+  Program prog;
+  prog.nodes.resize(N);
+  int64_t offset = 0;
+  for (int i = 0; i < N; i++) {
+    Node& nd = prog.nodes[i];
+    const std::string where = "node " + std::to_string(i) + ": ";
+    nd.op = next();
+    nd.arg = next();
+    const int nIn = next();
+    if (nd.op < 0 || nd.op >= kNumOps) bad(where + "unknown op code");
+    if ((i == 0) != (nd.op == kInput)) bad(where + "node 0, and only node 0, is the input");
+    if (nIn < 0 || static_cast<size_t>(nIn) > nInts) bad(where + "bad input count");
+    for (int k = 0; k < nIn; k++) {
+      const int in = next();
+      if (in < 0 || in >= i) bad(where + "inputs must be earlier nodes");
+      nd.inputs.push_back(in);
+    }
+    nd.alpha = floats[i];
+    if (!std::isfinite(nd.alpha)) bad(where + "alpha/rate must be finite");
+    auto width = [&](int k) { return prog.nodes[nd.inputs[k]].width; };
+    auto oneInput = [&] {
+      if (nIn != 1) bad(where + "takes exactly one input");
+    };
+    auto params = [&](int64_t count) {
+      nd.paramOffset = offset;
+      offset += count;
+      if (offset > kMaxParams) bad(where + "too many parameters");
+    };
+    auto equalWidths = [&](int from) {
+      if (nIn <= from) bad(where + "needs inputs");
+      for (int k = from; k < nIn; k++)
+        if (width(k) != width(from)) bad(where + "inputs must have equal widths");
+      return width(from);
+    };
+    switch (nd.op) {
+      case kInput:
+        if (nIn != 0 || nd.arg < 1 || nd.arg > kMaxWidth) bad(where + "bad input size");
+        nd.width = nd.arg;
+        break;
+      case kDense:
+        oneInput();
+        if (nd.arg < 1 || nd.arg > kMaxWidth) bad(where + "bad dense units");
+        nd.width = nd.arg;
+        params(int64_t(width(0)) * nd.arg + nd.arg);
+        break;
+      case kActivation:
+        oneInput();
+        if (nd.arg < 0 || nd.arg >= kNumFns) bad(where + "unknown activation code");
+        nd.width = width(0);
+        break;
+      case kDropout:
+        oneInput();
+        if (!(nd.alpha >= 0 && nd.alpha < 1)) bad(where + "dropout rate must be in [0, 1)");
+        nd.width = width(0);
+        break;
+      case kLayerNorm:
+        oneInput();
+        nd.width = width(0);
+        params(2 * int64_t(nd.width));
+        break;
+      case kSoftmax:
+        oneInput();
+        nd.width = width(0);
+        break;
+      case kMixture:
+        if (nIn < 2) bad(where + "mixture needs a gate and at least one expert");
+        nd.width = equalWidths(1);
+        if (width(0) != nIn - 1) bad(where + "the gate width must equal the number of experts");
+        break;
+      case kStitch:
+        nd.width = equalWidths(0);
+        params(nIn);
+        break;
+      case kAdd:
+        nd.width = equalWidths(0);
+        break;
+      case kConcat: {
+        if (nIn < 1) bad(where + "needs inputs");
+        int64_t w = 0;
+        for (int k = 0; k < nIn; k++) w += width(k);
+        if (w > kMaxWidth) bad(where + "too wide");
+        nd.width = static_cast<int>(w);
+        break;
+      }
+      default:
+        bad(where + "unknown op code");
+    }
+    prog.maxWidth = std::max(prog.maxWidth, nd.width);
+  }
+  prog.inputSize = prog.nodes[0].width;
+  prog.paramCount = offset;
+  prog.heads.resize(H);
+  int out = 0;
+  for (int h = 0; h < H; h++) {
+    Head& hd = prog.heads[h];
+    const std::string where = "head " + std::to_string(h) + ": ";
+    hd.node = next();
+    hd.loss = next();
+    hd.target = next();
+    if (hd.node < 1 || hd.node >= N) bad(where + "node out of range");
+    if (hd.loss < 0 || hd.loss >= kNumLosses) bad(where + "unknown loss code");
+    if (hd.target < 0 || hd.target > kMaxWidth) bad(where + "bad target column");
+    const int w = prog.nodes[hd.node].width;
+    if (hd.loss == kSoftmaxCe ? w < 2 : w != 1) bad(where + "node width does not suit the loss");
+    hd.delta = floats[N + h];
+    if (hd.loss == kHuber && !(hd.delta > 0 && std::isfinite(hd.delta))) bad(where + "huber delta must be positive");
+    hd.outOffset = out;
+    if (int64_t(out) + w > kMaxWidth) bad(where + "output too wide");
+    out += w;
+    prog.targetCols = std::max(prog.targetCols, hd.target + 1);
+    std::vector<uint8_t> anc(N, 0);
+    anc[hd.node] = 1;
+    for (int i = hd.node; i > 0; i--)
+      if (anc[i])
+        for (int k : prog.nodes[i].inputs) anc[k] = 1;
+    prog.ancestors.push_back(std::move(anc));
+  }
+  prog.outputWidth = out;
+  if (p != nInts) bad("trailing ints after the last head");
+  return prog;
+}
+
+// ---- buffers ----------------------------------------------------------------------------------------
+
+// Buffers aligned to Eigen's packet size: the same alignment on every allocation keeps Eigen's
+// vectorised loops on the same code path, so a call is reproducible bit for bit after the
+// buffers are released and allocated again.
+template <typename T>
+using Buffer = std::vector<T, Eigen::aligned_allocator<T>>;
+
+template <typename T>
+struct Network<T>::Workspace {
+  int n = 0;
+  bool hasR = false;
+  std::vector<Buffer<T>> a, g, ra, rg;
+  std::vector<T*> A, G, RA, RG;  // A[0] points at the caller's x during a call
+  // layer normalisation: xhat, 1/std; R{xhat}, R{1/std} / (1/std)
+  std::vector<std::vector<double>> xhat, invStd, rxhat, rsRel;
+  std::vector<double> row;  // scratch of the widest node
+};
+
+template <typename T>
+struct Network<T>::Ctx {
+  const Program* prog;
+  int n;
+  const T* P;
+  const T* V;
+  Workspace* ws;
+  T** A;
+  T** G;
+  T** RA;
+  T** RG;
+  T* g;   // parameter gradient (accumulated), null when not wanted
+  T* rg;  // R{gradient} = H v
+  const T* const* masks;
+};
+
+namespace {
+
+template <typename T>
+using M = Eigen::Map<RowMat<T>, Eigen::Unaligned>;
+template <typename T>
+using CM = Eigen::Map<const RowMat<T>, Eigen::Unaligned>;
+template <typename T>
+using RowV = Eigen::Map<Eigen::Matrix<T, 1, Eigen::Dynamic>, Eigen::Unaligned>;
+template <typename T>
+using CRowV = Eigen::Map<const Eigen::Matrix<T, 1, Eigen::Dynamic>, Eigen::Unaligned>;
+
+inline double sigmoid(double z) {
+  if (z >= 0) return 1 / (1 + std::exp(-z));
+  const double e = std::exp(z);
+  return e / (1 + e);
+}
+inline double normalCdf(double x) { return 0.5 * std::erfc(-x * 0.7071067811865476); }
+inline double normalPdf(double x) { return 0.3989422804014327 * std::exp(-0.5 * x * x); }
+
+// ---- dense: Y = X W + b -------------------------------------------------------------------------
+//   backward: GX += GY W^T, gW += X^T GY, gb += colsum GY
+//   R:        RY = RX W + X VW + vb;  RGX += RGY W^T + GY VW^T;  RgW += RX^T GY + X^T RGY
+template <typename T, typename C>
+void denseForward(const Node& nd, int i, C& c) {
+  const int in = nd.inputs[0];
+  const int din = c.prog->nodes[in].width, dout = nd.width;
+  CM<T> X(c.A[in], c.n, din);
+  CM<T> W(c.P + nd.paramOffset, din, dout);
+  CRowV<T> b(c.P + nd.paramOffset + int64_t(din) * dout, dout);
+  M<T> Y(c.A[i], c.n, dout);
+  Y.noalias() = X * W;
+  Y.rowwise() += b;
+}
+
+template <typename T, typename C>
+void denseBackward(const Node& nd, int i, C& c) {
+  const int in = nd.inputs[0];
+  const int din = c.prog->nodes[in].width, dout = nd.width;
+  CM<T> GY(c.G[i], c.n, dout);
+  CM<T> W(c.P + nd.paramOffset, din, dout);
+  // The input never needs a gradient: skipping it saves the first layer's largest product.
+  if (in != 0) {
+    M<T> GX(c.G[in], c.n, din);
+    GX.noalias() += GY * W.transpose();
+  }
+  if (c.g) {
+    CM<T> X(c.A[in], c.n, din);
+    M<T> gW(c.g + nd.paramOffset, din, dout);
+    RowV<T> gb(c.g + nd.paramOffset + int64_t(din) * dout, dout);
+    gW.noalias() += X.transpose() * GY;
+    gb += GY.colwise().sum();
+  }
+}
+
+template <typename T, typename C>
+void denseRForward(const Node& nd, int i, C& c) {
+  const int in = nd.inputs[0];
+  const int din = c.prog->nodes[in].width, dout = nd.width;
+  CM<T> X(c.A[in], c.n, din);
+  CM<T> RX(c.RA[in], c.n, din);
+  CM<T> W(c.P + nd.paramOffset, din, dout);
+  CM<T> VW(c.V + nd.paramOffset, din, dout);
+  CRowV<T> vb(c.V + nd.paramOffset + int64_t(din) * dout, dout);
+  M<T> RY(c.RA[i], c.n, dout);
+  RY.noalias() = X * VW;
+  if (in != 0) RY.noalias() += RX * W;
+  RY.rowwise() += vb;
+}
+
+template <typename T, typename C>
+void denseRBackward(const Node& nd, int i, C& c) {
+  const int in = nd.inputs[0];
+  const int din = c.prog->nodes[in].width, dout = nd.width;
+  CM<T> GY(c.G[i], c.n, dout);
+  CM<T> RGY(c.RG[i], c.n, dout);
+  CM<T> W(c.P + nd.paramOffset, din, dout);
+  CM<T> VW(c.V + nd.paramOffset, din, dout);
+  if (in != 0) {
+    M<T> RGX(c.RG[in], c.n, din);
+    RGX.noalias() += RGY * W.transpose();
+    RGX.noalias() += GY * VW.transpose();
+  }
+  CM<T> X(c.A[in], c.n, din);
+  M<T> rgW(c.rg + nd.paramOffset, din, dout);
+  RowV<T> rgb(c.rg + nd.paramOffset + int64_t(din) * dout, dout);
+  rgW.noalias() += X.transpose() * RGY;
+  if (in != 0) {
+    CM<T> RX(c.RA[in], c.n, din);
+    rgW.noalias() += RX.transpose() * GY;
+  }
+  rgb += RGY.colwise().sum();
+}
+
+// ---- activations: y = f(x) elementwise ------------------------------------------------------------
+//   GX += f'(x) GY;  RY = f'(x) RX;  RGX += f''(x) RX GY + f'(x) RGY
+inline double actF(int fn, double x, double a) {
+  switch (fn) {
+    case kRelu: return x > 0 ? x : 0;
+    case kLeakyRelu: return x > 0 ? x : a * x;
+    case kElu: return x > 0 ? x : a * std::expm1(x);
+    case kGelu: return x * normalCdf(x);
+    case kTanh: return std::tanh(x);
+    case kSigmoid: return sigmoid(x);
+    default: return x;
+  }
+}
+inline double actD1(int fn, double x, double y, double a) {
+  switch (fn) {
+    case kRelu: return x > 0 ? 1 : 0;
+    case kLeakyRelu: return x > 0 ? 1 : a;
+    case kElu: return x > 0 ? 1 : a * std::exp(x);
+    case kGelu: return normalCdf(x) + x * normalPdf(x);
+    case kTanh: return 1 - y * y;
+    case kSigmoid: return y * (1 - y);
+    default: return 1;
+  }
+}
+inline double actD2(int fn, double x, double y, double a) {
+  switch (fn) {
+    case kElu: return x > 0 ? 0 : a * std::exp(x);
+    case kGelu: return normalPdf(x) * (2 - x * x);
+    case kTanh: return -2 * y * (1 - y * y);
+    case kSigmoid: return y * (1 - y) * (1 - 2 * y);
+    default: return 0;
+  }
+}
+
+template <typename T, typename C>
+void activationForward(const Node& nd, int i, C& c) {
+  const T* X = c.A[nd.inputs[0]];
+  T* Y = c.A[i];
+  const int64_t len = int64_t(c.n) * nd.width;
+  if (nd.arg == kRelu) {
+    for (int64_t k = 0; k < len; k++) Y[k] = X[k] > T(0) ? X[k] : T(0);
+  } else {
+    for (int64_t k = 0; k < len; k++) Y[k] = static_cast<T>(actF(nd.arg, X[k], nd.alpha));
+  }
+}
+
+template <typename T, typename C>
+void activationBackward(const Node& nd, int i, C& c) {
+  const int in = nd.inputs[0];
+  const T* X = c.A[in];
+  const T* Y = c.A[i];
+  const T* GY = c.G[i];
+  T* GX = c.G[in];
+  const int64_t len = int64_t(c.n) * nd.width;
+  if (nd.arg == kRelu) {
+    for (int64_t k = 0; k < len; k++) GX[k] += X[k] > T(0) ? GY[k] : T(0);
+  } else {
+    for (int64_t k = 0; k < len; k++) GX[k] += static_cast<T>(actD1(nd.arg, X[k], Y[k], nd.alpha) * GY[k]);
+  }
+}
+
+template <typename T, typename C>
+void activationRForward(const Node& nd, int i, C& c) {
+  const int in = nd.inputs[0];
+  const T* X = c.A[in];
+  const T* Y = c.A[i];
+  const T* RX = c.RA[in];
+  T* RY = c.RA[i];
+  const int64_t len = int64_t(c.n) * nd.width;
+  for (int64_t k = 0; k < len; k++) RY[k] = static_cast<T>(actD1(nd.arg, X[k], Y[k], nd.alpha) * RX[k]);
+}
+
+template <typename T, typename C>
+void activationRBackward(const Node& nd, int i, C& c) {
+  const int in = nd.inputs[0];
+  const T* X = c.A[in];
+  const T* Y = c.A[i];
+  const T* RX = c.RA[in];
+  const T* GY = c.G[i];
+  const T* RGY = c.RG[i];
+  T* RGX = c.RG[in];
+  const int64_t len = int64_t(c.n) * nd.width;
+  for (int64_t k = 0; k < len; k++) {
+    const double x = X[k], y = Y[k];
+    RGX[k] += static_cast<T>(actD2(nd.arg, x, y, nd.alpha) * RX[k] * GY[k] + actD1(nd.arg, x, y, nd.alpha) * RGY[k]);
+  }
+}
+
+// ---- linear parameter-free ops: dropout (fixed mask), concat, add ----------------------------------
+// Their R-forward is the forward applied to R{inputs}; their R-backward the backward applied to R{G}.
+template <typename T, typename C>
+void linearApply(const Node& nd, int i, C& c, T* const* src, T* out) {
+  const int n = c.n;
+  const int w = nd.width;
+  const int64_t len = int64_t(n) * w;
+  switch (nd.op) {
+    case kDropout: {
+      const T* X = src[nd.inputs[0]];
+      const T* m = c.masks ? c.masks[i] : nullptr;
+      if (m) {
+        for (int64_t k = 0; k < len; k++) out[k] = X[k] * m[k];
+      } else {
+        std::copy(X, X + len, out);
+      }
+      break;
+    }
+    case kConcat: {
+      int col = 0;
+      for (int in : nd.inputs) {
+        const int wk = c.prog->nodes[in].width;
+        const T* X = src[in];
+        for (int r = 0; r < n; r++) std::copy(X + int64_t(r) * wk, X + int64_t(r + 1) * wk, out + int64_t(r) * w + col);
+        col += wk;
+      }
+      break;
+    }
+    default: {  // add
+      std::fill(out, out + len, T(0));
+      for (int in : nd.inputs) {
+        const T* X = src[in];
+        for (int64_t k = 0; k < len; k++) out[k] += X[k];
+      }
+    }
+  }
+}
+
+template <typename T, typename C>
+void linearApplyT(const Node& nd, int i, C& c, const T* gOut, T* const* dst) {
+  const int n = c.n;
+  const int w = nd.width;
+  const int64_t len = int64_t(n) * w;
+  switch (nd.op) {
+    case kDropout: {
+      T* GX = dst[nd.inputs[0]];
+      const T* m = c.masks ? c.masks[i] : nullptr;
+      if (m) {
+        for (int64_t k = 0; k < len; k++) GX[k] += gOut[k] * m[k];
+      } else {
+        for (int64_t k = 0; k < len; k++) GX[k] += gOut[k];
+      }
+      break;
+    }
+    case kConcat: {
+      int col = 0;
+      for (int in : nd.inputs) {
+        const int wk = c.prog->nodes[in].width;
+        T* GX = dst[in];
+        for (int r = 0; r < n; r++)
+          for (int j = 0; j < wk; j++) GX[int64_t(r) * wk + j] += gOut[int64_t(r) * w + col + j];
+        col += wk;
+      }
+      break;
+    }
+    default:
+      for (int in : nd.inputs) {
+        T* GX = dst[in];
+        for (int64_t k = 0; k < len; k++) GX[k] += gOut[k];
+      }
+  }
+}
+
+// ---- layer normalisation (Ba et al. 2016) ---------------------------------------------------------
+// xhat = (x - mean) s, s = (var + eps)^-1/2, y = xhat gamma + beta. The Jacobian
+// s (I - 11^T/w - xhat xhat^T/w) is symmetric: backward and R-forward share its form.
+//   GX = s (g - mean g - xhat mean(g xhat)), g = GY gamma
+//   R{xhat} = s (RX - mean RX - xhat mean(xhat RX)), R{s} = -s^2 mean(xhat RX)
+//   RGX += R{s} (g - mean g - xhat mean(g xhat)) + s (Rg - mean Rg - R{xhat} mean(g xhat) - xhat mean(Rg xhat + g R{xhat}))
+constexpr double kLnEps = 1e-5;
+
+template <typename T, typename C>
+void layernormForward(const Node& nd, int i, C& c) {
+  const int w = nd.width;
+  const T* X = c.A[nd.inputs[0]];
+  T* Y = c.A[i];
+  const T* gamma = c.P + nd.paramOffset;
+  const T* beta = gamma + w;
+  double* xh = c.ws->xhat[i].data();
+  double* is = c.ws->invStd[i].data();
+  for (int r = 0; r < c.n; r++) {
+    const int64_t o = int64_t(r) * w;
+    double mean = 0;
+    for (int j = 0; j < w; j++) mean += X[o + j];
+    mean /= w;
+    double v = 0;
+    for (int j = 0; j < w; j++) v += (X[o + j] - mean) * (X[o + j] - mean);
+    const double s = 1 / std::sqrt(v / w + kLnEps);
+    is[r] = s;
+    for (int j = 0; j < w; j++) {
+      const double h = (X[o + j] - mean) * s;
+      xh[o + j] = h;
+      Y[o + j] = static_cast<T>(h * gamma[j] + beta[j]);
+    }
+  }
+}
+
+template <typename T, typename C>
+void layernormBackward(const Node& nd, int i, C& c) {
+  const int w = nd.width;
+  const T* GY = c.G[i];
+  T* GX = c.G[nd.inputs[0]];
+  const T* gamma = c.P + nd.paramOffset;
+  const double* xh = c.ws->xhat[i].data();
+  const double* is = c.ws->invStd[i].data();
+  for (int r = 0; r < c.n; r++) {
+    const int64_t o = int64_t(r) * w;
+    double mg = 0, mgx = 0;
+    for (int j = 0; j < w; j++) {
+      const double gj = double(GY[o + j]) * gamma[j];
+      mg += gj;
+      mgx += gj * xh[o + j];
+      if (c.g) {
+        c.g[nd.paramOffset + j] += static_cast<T>(GY[o + j] * xh[o + j]);
+        c.g[nd.paramOffset + w + j] += GY[o + j];
+      }
+    }
+    mg /= w;
+    mgx /= w;
+    const double s = is[r];
+    for (int j = 0; j < w; j++) GX[o + j] += static_cast<T>(s * (double(GY[o + j]) * gamma[j] - mg - xh[o + j] * mgx));
+  }
+}
+
+template <typename T, typename C>
+void layernormRForward(const Node& nd, int i, C& c) {
+  const int w = nd.width;
+  const T* RX = c.RA[nd.inputs[0]];
+  T* RY = c.RA[i];
+  const T* gamma = c.P + nd.paramOffset;
+  const T* vgamma = c.V + nd.paramOffset;
+  const T* vbeta = vgamma + w;
+  const double* xh = c.ws->xhat[i].data();
+  const double* is = c.ws->invStd[i].data();
+  double* rxh = c.ws->rxhat[i].data();
+  double* rs = c.ws->rsRel[i].data();
+  for (int r = 0; r < c.n; r++) {
+    const int64_t o = int64_t(r) * w;
+    double m = 0, mx = 0;
+    for (int j = 0; j < w; j++) {
+      m += RX[o + j];
+      mx += xh[o + j] * RX[o + j];
+    }
+    m /= w;
+    mx /= w;
+    const double s = is[r];
+    rs[r] = -s * mx;
+    for (int j = 0; j < w; j++) {
+      const double h = s * (RX[o + j] - m - xh[o + j] * mx);
+      rxh[o + j] = h;
+      RY[o + j] = static_cast<T>(h * gamma[j] + xh[o + j] * vgamma[j] + vbeta[j]);
+    }
+  }
+}
+
+template <typename T, typename C>
+void layernormRBackward(const Node& nd, int i, C& c) {
+  const int w = nd.width;
+  const T* GY = c.G[i];
+  const T* RGY = c.RG[i];
+  T* RGX = c.RG[nd.inputs[0]];
+  const T* gamma = c.P + nd.paramOffset;
+  const T* vgamma = c.V + nd.paramOffset;
+  const double* xh = c.ws->xhat[i].data();
+  const double* is = c.ws->invStd[i].data();
+  const double* rxh = c.ws->rxhat[i].data();
+  const double* rs = c.ws->rsRel[i].data();
+  for (int r = 0; r < c.n; r++) {
+    const int64_t o = int64_t(r) * w;
+    double mg = 0, mgx = 0, mrg = 0, mr2 = 0;
+    for (int j = 0; j < w; j++) {
+      const double gy = GY[o + j], rgy = RGY[o + j];
+      const double gj = gy * gamma[j];
+      const double rgj = rgy * gamma[j] + gy * vgamma[j];
+      mg += gj;
+      mgx += gj * xh[o + j];
+      mrg += rgj;
+      mr2 += rgj * xh[o + j] + gj * rxh[o + j];
+      c.rg[nd.paramOffset + j] += static_cast<T>(rgy * xh[o + j] + gy * rxh[o + j]);
+      c.rg[nd.paramOffset + w + j] += RGY[o + j];
+    }
+    mg /= w;
+    mgx /= w;
+    mrg /= w;
+    mr2 /= w;
+    const double s = is[r];
+    const double Rs = s * rs[r];
+    for (int j = 0; j < w; j++) {
+      const double gy = GY[o + j];
+      const double gj = gy * gamma[j];
+      const double rgj = double(RGY[o + j]) * gamma[j] + gy * vgamma[j];
+      const double h = xh[o + j];
+      RGX[o + j] += static_cast<T>(Rs * (gj - mg - h * mgx) + s * (rgj - mrg - rxh[o + j] * mgx - h * mr2));
+    }
+  }
+}
+
+// ---- softmax, row-wise ----------------------------------------------------------------------------
+//   GX = Y (GY - <GY,Y>);  RY = Y (RX - <Y,RX>);  RGX += RY (GY - <GY,Y>) + Y (RGY - <RGY,Y> - <GY,RY>)
+template <typename T, typename C>
+void softmaxForward(const Node& nd, int i, C& c) {
+  const int w = nd.width;
+  const T* X = c.A[nd.inputs[0]];
+  T* Y = c.A[i];
+  double* e = c.ws->row.data();
+  for (int r = 0; r < c.n; r++) {
+    const int64_t o = int64_t(r) * w;
+    double mx = -std::numeric_limits<double>::infinity();
+    for (int j = 0; j < w; j++) mx = std::max(mx, double(X[o + j]));
+    double s = 0;
+    for (int j = 0; j < w; j++) s += e[j] = std::exp(X[o + j] - mx);
+    for (int j = 0; j < w; j++) Y[o + j] = static_cast<T>(e[j] / s);
+  }
+}
+
+template <typename T, typename C>
+void softmaxBackward(const Node& nd, int i, C& c) {
+  const int w = nd.width;
+  const T* Y = c.A[i];
+  const T* GY = c.G[i];
+  T* GX = c.G[nd.inputs[0]];
+  for (int r = 0; r < c.n; r++) {
+    const int64_t o = int64_t(r) * w;
+    double d = 0;
+    for (int j = 0; j < w; j++) d += double(GY[o + j]) * Y[o + j];
+    for (int j = 0; j < w; j++) GX[o + j] += static_cast<T>(Y[o + j] * (GY[o + j] - d));
+  }
+}
+
+template <typename T, typename C>
+void softmaxRForward(const Node& nd, int i, C& c) {
+  const int w = nd.width;
+  const T* Y = c.A[i];
+  const T* RX = c.RA[nd.inputs[0]];
+  T* RY = c.RA[i];
+  for (int r = 0; r < c.n; r++) {
+    const int64_t o = int64_t(r) * w;
+    double d = 0;
+    for (int j = 0; j < w; j++) d += double(Y[o + j]) * RX[o + j];
+    for (int j = 0; j < w; j++) RY[o + j] = static_cast<T>(Y[o + j] * (RX[o + j] - d));
+  }
+}
+
+template <typename T, typename C>
+void softmaxRBackward(const Node& nd, int i, C& c) {
+  const int w = nd.width;
+  const T* Y = c.A[i];
+  const T* RY = c.RA[i];
+  const T* GY = c.G[i];
+  const T* RGY = c.RG[i];
+  T* RGX = c.RG[nd.inputs[0]];
+  for (int r = 0; r < c.n; r++) {
+    const int64_t o = int64_t(r) * w;
+    double gy = 0, rgy = 0, gry = 0;
+    for (int j = 0; j < w; j++) {
+      gy += double(GY[o + j]) * Y[o + j];
+      rgy += double(RGY[o + j]) * Y[o + j];
+      gry += double(GY[o + j]) * RY[o + j];
+    }
+    for (int j = 0; j < w; j++) RGX[o + j] += static_cast<T>(RY[o + j] * (GY[o + j] - gy) + Y[o + j] * (RGY[o + j] - rgy - gry));
+  }
+}
+
+// ---- mixture of experts (MMoE, Ma et al. 2018): Y = sum_k gate[:, k] E_k ----------------------------
+//   GE_k += gate_k GY, Ggate_k += <GY, E_k>;  RY = sum_k R{gate_k} E_k + gate_k R{E_k}
+//   RGE_k += R{gate_k} GY + gate_k RGY, RGgate_k += <RGY, E_k> + <GY, R{E_k}>
+template <typename T, typename C>
+void mixtureForward(const Node& nd, int i, C& c) {
+  const int w = nd.width;
+  const int K = static_cast<int>(nd.inputs.size()) - 1;
+  T* const* A = c.A;
+  T* Y = c.A[i];
+  const T* Gt = A[nd.inputs[0]];
+  std::fill(Y, Y + int64_t(c.n) * w, T(0));
+  for (int k = 0; k < K; k++) {
+    const T* E = A[nd.inputs[k + 1]];
+    for (int r = 0; r < c.n; r++) {
+      const T gk = Gt[int64_t(r) * K + k];
+      const int64_t o = int64_t(r) * w;
+      for (int j = 0; j < w; j++) Y[o + j] += gk * E[o + j];
+    }
+  }
+}
+
+template <typename T, typename C>
+void mixtureBackward(const Node& nd, int i, C& c) {
+  const int w = nd.width;
+  const int K = static_cast<int>(nd.inputs.size()) - 1;
+  const int gate = nd.inputs[0];
+  const T* Gt = c.A[gate];
+  const T* GY = c.G[i];
+  T* GG = c.G[gate];
+  for (int k = 0; k < K; k++) {
+    const T* E = c.A[nd.inputs[k + 1]];
+    T* GE = c.G[nd.inputs[k + 1]];
+    for (int r = 0; r < c.n; r++) {
+      const T gk = Gt[int64_t(r) * K + k];
+      const int64_t o = int64_t(r) * w;
+      double d = 0;
+      for (int j = 0; j < w; j++) {
+        d += double(GY[o + j]) * E[o + j];
+        GE[o + j] += gk * GY[o + j];
+      }
+      GG[int64_t(r) * K + k] += static_cast<T>(d);
+    }
+  }
+}
+
+template <typename T, typename C>
+void mixtureRForward(const Node& nd, int i, C& c) {
+  const int w = nd.width;
+  const int K = static_cast<int>(nd.inputs.size()) - 1;
+  const int gate = nd.inputs[0];
+  const T* Gt = c.A[gate];
+  const T* RGt = c.RA[gate];
+  T* RY = c.RA[i];
+  std::fill(RY, RY + int64_t(c.n) * w, T(0));
+  for (int k = 0; k < K; k++) {
+    const T* E = c.A[nd.inputs[k + 1]];
+    const T* RE = c.RA[nd.inputs[k + 1]];
+    for (int r = 0; r < c.n; r++) {
+      const T gk = Gt[int64_t(r) * K + k], rgk = RGt[int64_t(r) * K + k];
+      const int64_t o = int64_t(r) * w;
+      for (int j = 0; j < w; j++) RY[o + j] += rgk * E[o + j] + gk * RE[o + j];
+    }
+  }
+}
+
+template <typename T, typename C>
+void mixtureRBackward(const Node& nd, int i, C& c) {
+  const int w = nd.width;
+  const int K = static_cast<int>(nd.inputs.size()) - 1;
+  const int gate = nd.inputs[0];
+  const T* Gt = c.A[gate];
+  const T* RGt = c.RA[gate];
+  const T* GY = c.G[i];
+  const T* RGY = c.RG[i];
+  T* RGG = c.RG[gate];
+  for (int k = 0; k < K; k++) {
+    const T* E = c.A[nd.inputs[k + 1]];
+    const T* RE = c.RA[nd.inputs[k + 1]];
+    T* RGE = c.RG[nd.inputs[k + 1]];
+    for (int r = 0; r < c.n; r++) {
+      const T gk = Gt[int64_t(r) * K + k], rgk = RGt[int64_t(r) * K + k];
+      const int64_t o = int64_t(r) * w;
+      double d = 0;
+      for (int j = 0; j < w; j++) {
+        d += double(RGY[o + j]) * E[o + j] + double(GY[o + j]) * RE[o + j];
+        RGE[o + j] += rgk * GY[o + j] + gk * RGY[o + j];
+      }
+      RGG[int64_t(r) * K + k] += static_cast<T>(d);
+    }
+  }
+}
+
+// ---- cross-stitch unit (Misra et al. 2016): Y = sum_k a_k X_k -------------------------------------
+//   GX_k += a_k GY, ga_k += <GY, X_k>;  RY = sum_k va_k X_k + a_k RX_k
+//   RGX_k += va_k GY + a_k RGY, Rga_k += <RGY, X_k> + <GY, RX_k>
+template <typename T, typename C>
+void stitchForward(const Node& nd, int i, C& c) {
+  const int64_t len = int64_t(c.n) * nd.width;
+  T* Y = c.A[i];
+  std::fill(Y, Y + len, T(0));
+  for (size_t k = 0; k < nd.inputs.size(); k++) {
+    const T a = c.P[nd.paramOffset + k];
+    const T* X = c.A[nd.inputs[k]];
+    for (int64_t j = 0; j < len; j++) Y[j] += a * X[j];
+  }
+}
+
+template <typename T, typename C>
+void stitchBackward(const Node& nd, int i, C& c) {
+  const int64_t len = int64_t(c.n) * nd.width;
+  const T* GY = c.G[i];
+  for (size_t k = 0; k < nd.inputs.size(); k++) {
+    const T a = c.P[nd.paramOffset + k];
+    const T* X = c.A[nd.inputs[k]];
+    T* GX = c.G[nd.inputs[k]];
+    double d = 0;
+    for (int64_t j = 0; j < len; j++) {
+      d += double(GY[j]) * X[j];
+      GX[j] += a * GY[j];
+    }
+    if (c.g) c.g[nd.paramOffset + k] += static_cast<T>(d);
+  }
+}
+
+template <typename T, typename C>
+void stitchRForward(const Node& nd, int i, C& c) {
+  const int64_t len = int64_t(c.n) * nd.width;
+  T* RY = c.RA[i];
+  std::fill(RY, RY + len, T(0));
+  for (size_t k = 0; k < nd.inputs.size(); k++) {
+    const T a = c.P[nd.paramOffset + k], va = c.V[nd.paramOffset + k];
+    const T* X = c.A[nd.inputs[k]];
+    const T* RX = c.RA[nd.inputs[k]];
+    for (int64_t j = 0; j < len; j++) RY[j] += va * X[j] + a * RX[j];
+  }
+}
+
+template <typename T, typename C>
+void stitchRBackward(const Node& nd, int i, C& c) {
+  const int64_t len = int64_t(c.n) * nd.width;
+  const T* GY = c.G[i];
+  const T* RGY = c.RG[i];
+  for (size_t k = 0; k < nd.inputs.size(); k++) {
+    const T a = c.P[nd.paramOffset + k], va = c.V[nd.paramOffset + k];
+    const T* X = c.A[nd.inputs[k]];
+    const T* RX = c.RA[nd.inputs[k]];
+    T* RGX = c.RG[nd.inputs[k]];
+    double d = 0;
+    for (int64_t j = 0; j < len; j++) {
+      d += double(RGY[j]) * X[j] + double(GY[j]) * RX[j];
+      RGX[j] += va * GY[j] + a * RGY[j];
+    }
+    c.rg[nd.paramOffset + k] += static_cast<T>(d);
+  }
+}
+
+// ---- dispatch: one case per op -----------------------------------------------------------------------
+template <typename T, typename C>
+void opForward(const Node& nd, int i, C& c) {
+  switch (nd.op) {
+    case kDense: return denseForward<T>(nd, i, c);
+    case kActivation: return activationForward<T>(nd, i, c);
+    case kLayerNorm: return layernormForward<T>(nd, i, c);
+    case kSoftmax: return softmaxForward<T>(nd, i, c);
+    case kMixture: return mixtureForward<T>(nd, i, c);
+    case kStitch: return stitchForward<T>(nd, i, c);
+    case kDropout:
+    case kConcat:
+    case kAdd: return linearApply<T>(nd, i, c, c.A, c.A[i]);
+    default: return;
+  }
+}
+
+template <typename T, typename C>
+void opBackward(const Node& nd, int i, C& c) {
+  switch (nd.op) {
+    case kDense: return denseBackward<T>(nd, i, c);
+    case kActivation: return activationBackward<T>(nd, i, c);
+    case kLayerNorm: return layernormBackward<T>(nd, i, c);
+    case kSoftmax: return softmaxBackward<T>(nd, i, c);
+    case kMixture: return mixtureBackward<T>(nd, i, c);
+    case kStitch: return stitchBackward<T>(nd, i, c);
+    case kDropout:
+    case kConcat:
+    case kAdd: return linearApplyT<T>(nd, i, c, c.G[i], c.G);
+    default: return;
+  }
+}
+
+template <typename T, typename C>
+void opRForward(const Node& nd, int i, C& c) {
+  switch (nd.op) {
+    case kDense: return denseRForward<T>(nd, i, c);
+    case kActivation: return activationRForward<T>(nd, i, c);
+    case kLayerNorm: return layernormRForward<T>(nd, i, c);
+    case kSoftmax: return softmaxRForward<T>(nd, i, c);
+    case kMixture: return mixtureRForward<T>(nd, i, c);
+    case kStitch: return stitchRForward<T>(nd, i, c);
+    case kDropout:
+    case kConcat:
+    case kAdd: return linearApply<T>(nd, i, c, c.RA, c.RA[i]);
+    default: return;
+  }
+}
+
+template <typename T, typename C>
+void opRBackward(const Node& nd, int i, C& c) {
+  switch (nd.op) {
+    case kDense: return denseRBackward<T>(nd, i, c);
+    case kActivation: return activationRBackward<T>(nd, i, c);
+    case kLayerNorm: return layernormRBackward<T>(nd, i, c);
+    case kSoftmax: return softmaxRBackward<T>(nd, i, c);
+    case kMixture: return mixtureRBackward<T>(nd, i, c);
+    case kStitch: return stitchRBackward<T>(nd, i, c);
+    case kDropout:
+    case kConcat:
+    case kAdd: return linearApplyT<T>(nd, i, c, c.RG[i], c.RG);
+    default: return;
+  }
+}
+
+}  // namespace
+
+// ---- losses --------------------------------------------------------------------------------------------
+// Head h's mean loss over its non-missing rows; seeds G with weight/m dl/dz and RG with
+// weight/m (d2l/dz2) R{z}. Formulas as in network.ts: mse (z-y)^2, huber (PyTorch), bce-logits
+// softplus(z) - y z, softmax-ce logsumexp(z) - z_y, poisson exp(z) - y z.
+template <typename T>
+double Network<T>::seedLoss(Ctx& c, const Batch<T>& b, size_t h, double weight, bool seed, bool withR) {
+  const Head& hd = prog_.heads[h];
+  const int C = prog_.nodes[hd.node].width;
+  const T* Z = c.A[hd.node];
+  T* G = seed ? c.G[hd.node] : nullptr;
+  const T* RZ = withR ? c.RA[hd.node] : nullptr;
+  T* RG = withR ? c.RG[hd.node] : nullptr;
+  const bool cls = hd.loss == kSoftmaxCe || hd.loss == kBceLogits;
+  auto missing = [&](double v) { return std::isnan(v) || (cls && v < 0); };
+  int m = 0;
+  for (int r = 0; r < c.n; r++)
+    if (!missing(b.y[int64_t(r) * b.yCols + hd.target])) m++;
+  if (m == 0) return 0;
+  const double s = weight / m;
+  double sum = 0;
+  for (int r = 0; r < c.n; r++) {
+    const double yv = b.y[int64_t(r) * b.yCols + hd.target];
+    if (missing(yv)) continue;
+    if (hd.loss == kSoftmaxCe) {
+      if (yv != std::floor(yv) || yv >= C) {
+        throw NetworkValueError{"head " + std::to_string(h) + " (softmax-ce) row " + std::to_string(r) + ": target " +
+                                std::to_string(yv) + " is not a class index in 0.." + std::to_string(C - 1)};
+      }
+      const int cy = static_cast<int>(yv);
+      const T* z = Z + int64_t(r) * C;
+      double mx = -std::numeric_limits<double>::infinity();
+      for (int j = 0; j < C; j++) mx = std::max(mx, double(z[j]));
+      double se = 0;
+      for (int j = 0; j < C; j++) se += std::exp(z[j] - mx);
+      const double lse = mx + std::log(se);
+      sum += lse - z[cy];
+      if (G) {
+        T* g = G + int64_t(r) * C;
+        for (int j = 0; j < C; j++) g[j] += static_cast<T>(s * (std::exp(z[j] - lse) - (j == cy ? 1 : 0)));
+      }
+      if (RG) {
+        const T* rz = RZ + int64_t(r) * C;
+        T* rg = RG + int64_t(r) * C;
+        double d = 0;
+        for (int j = 0; j < C; j++) d += std::exp(z[j] - lse) * rz[j];
+        for (int j = 0; j < C; j++) rg[j] += static_cast<T>(s * std::exp(z[j] - lse) * (rz[j] - d));
+      }
+      continue;
+    }
+    const double z = Z[r];
+    double l, d1, d2;
+    switch (hd.loss) {
+      case kMse: {
+        const double e = z - yv;
+        l = e * e;
+        d1 = 2 * e;
+        d2 = 2;
+        break;
+      }
+      case kHuber: {
+        const double e = z - yv, a = std::abs(e), delta = hd.delta;
+        if (a <= delta) {
+          l = 0.5 * e * e;
+          d1 = e;
+          d2 = 1;
+        } else {
+          l = delta * (a - 0.5 * delta);
+          d1 = e > 0 ? delta : -delta;
+          d2 = 0;
+        }
+        break;
+      }
+      case kBceLogits: {
+        const double p = sigmoid(z);
+        l = std::max(z, 0.0) - yv * z + std::log1p(std::exp(-std::abs(z)));
+        d1 = p - yv;
+        d2 = p * (1 - p);
+        break;
+      }
+      default: {
+        const double ez = std::exp(z);
+        l = ez - yv * z;
+        d1 = ez - yv;
+        d2 = ez;
+      }
+    }
+    sum += l;
+    if (G) G[r] += static_cast<T>(s * d1);
+    if (RG) RG[r] += static_cast<T>(s * d2 * RZ[r]);
+  }
+  return sum / m;
+}
+
+// ---- the handle ---------------------------------------------------------------------------------------
+
+template <typename T>
+Network<T>::Network(Program program) : prog_(std::move(program)) {}
+
+template <typename T>
+Network<T>::~Network() = default;
+
+template <typename T>
+void Network<T>::releaseBuffers() {
+  workspaces_.clear();
+}
+
+template <typename T>
+typename Network<T>::Workspace& Network<T>::workspace(int n, bool withR) {
+  Workspace* ws = nullptr;
+  for (auto& w : workspaces_)
+    if (w->n == n) ws = w.get();
+  const size_t N = prog_.nodes.size();
+  if (!ws) {
+    // Training sees one batch size and perhaps a smaller last batch; evaluation another.
+    if (workspaces_.size() >= 4) workspaces_.erase(workspaces_.begin());
+    auto fresh = std::make_unique<Workspace>();
+    fresh->n = n;
+    fresh->a.resize(N);
+    fresh->g.resize(N);
+    fresh->A.assign(N, nullptr);
+    fresh->G.assign(N, nullptr);
+    fresh->xhat.resize(N);
+    fresh->invStd.resize(N);
+    fresh->rxhat.resize(N);
+    fresh->rsRel.resize(N);
+    fresh->row.assign(prog_.maxWidth, 0.0);
+    for (size_t i = 0; i < N; i++) {
+      const size_t len = size_t(n) * prog_.nodes[i].width;
+      if (i > 0) fresh->a[i].assign(len, T(0));
+      fresh->g[i].assign(len, T(0));
+      fresh->A[i] = i > 0 ? fresh->a[i].data() : nullptr;
+      fresh->G[i] = fresh->g[i].data();
+      if (prog_.nodes[i].op == kLayerNorm) {
+        fresh->xhat[i].assign(len, 0.0);
+        fresh->invStd[i].assign(n, 0.0);
+      }
+    }
+    workspaces_.push_back(std::move(fresh));
+    ws = workspaces_.back().get();
+  }
+  if (withR && !ws->hasR) {
+    ws->ra.resize(N);
+    ws->rg.resize(N);
+    ws->RA.assign(N, nullptr);
+    ws->RG.assign(N, nullptr);
+    for (size_t i = 0; i < N; i++) {
+      const size_t len = size_t(n) * prog_.nodes[i].width;
+      ws->ra[i].assign(len, T(0));  // RA[0] stays zero: x does not depend on the parameters
+      ws->rg[i].assign(len, T(0));
+      ws->RA[i] = ws->ra[i].data();
+      ws->RG[i] = ws->rg[i].data();
+      if (prog_.nodes[i].op == kLayerNorm) {
+        ws->rxhat[i].assign(len, 0.0);
+        ws->rsRel[i].assign(n, 0.0);
+      }
+    }
+    ws->hasR = true;
+  }
+  return *ws;
+}
+
+template <typename T>
+typename Network<T>::Ctx Network<T>::begin(const T* params, const Batch<T>& b, const T* v, bool withR) {
+  Workspace& ws = workspace(b.n, withR);
+  // The input op never writes A[0]; the const_cast only lets every node share one pointer table.
+  ws.A[0] = const_cast<T*>(b.x);
+  Ctx c;
+  c.prog = &prog_;
+  c.n = b.n;
+  c.P = params;
+  c.V = v;
+  c.ws = &ws;
+  c.A = ws.A.data();
+  c.G = ws.G.data();
+  c.RA = withR ? ws.RA.data() : nullptr;
+  c.RG = withR ? ws.RG.data() : nullptr;
+  c.g = nullptr;
+  c.rg = nullptr;
+  c.masks = b.masks;
+  return c;
+}
+
+template <typename T>
+void Network<T>::runForward(Ctx& c) {
+  for (size_t i = 1; i < prog_.nodes.size(); i++) opForward<T>(prog_.nodes[i], static_cast<int>(i), c);
+}
+
+template <typename T>
+void Network<T>::zeroGrads(Ctx& c, const std::vector<uint8_t>& active, bool withR) {
+  for (size_t i = 0; i < prog_.nodes.size(); i++) {
+    if (!active[i]) continue;
+    Buffer<T>& g = c.ws->g[i];
+    std::fill(g.begin(), g.end(), T(0));
+    if (withR) std::fill(c.ws->rg[i].begin(), c.ws->rg[i].end(), T(0));
+  }
+}
+
+template <typename T>
+void Network<T>::runBackward(Ctx& c, const std::vector<uint8_t>& active, bool withR) {
+  for (size_t i = prog_.nodes.size() - 1; i >= 1; i--) {
+    if (!active[i]) continue;
+    opBackward<T>(prog_.nodes[i], static_cast<int>(i), c);
+    if (withR) opRBackward<T>(prog_.nodes[i], static_cast<int>(i), c);
+  }
+}
+
+template <typename T>
+const std::vector<uint8_t>& Network<T>::activeFor(const double* weights) {
+  active_.assign(prog_.nodes.size(), 0);
+  for (size_t h = 0; h < prog_.heads.size(); h++)
+    if (weights[h] != 0)
+      for (size_t i = 0; i < active_.size(); i++) active_[i] |= prog_.ancestors[h][i];
+  return active_;
+}
+
+template <typename T>
+void Network<T>::forward(const T* params, const Batch<T>& b, T* out) {
+  Ctx c = begin(params, b, nullptr, false);
+  runForward(c);
+  const int W = prog_.outputWidth;
+  for (const Head& hd : prog_.heads) {
+    const int C = prog_.nodes[hd.node].width;
+    const T* Z = c.A[hd.node];
+    for (int r = 0; r < b.n; r++) std::copy(Z + int64_t(r) * C, Z + int64_t(r + 1) * C, out + int64_t(r) * W + hd.outOffset);
+  }
+}
+
+template <typename T>
+void Network<T>::lossGrad(const T* params, const Batch<T>& b, const double* weights, T* grad, double* losses) {
+  Ctx c = begin(params, b, nullptr, false);
+  runForward(c);
+  const size_t H = prog_.heads.size();
+  if (!grad) {
+    for (size_t h = 0; h < H; h++) losses[h] = seedLoss(c, b, h, 0, false, false);
+    return;
+  }
+  const std::vector<uint8_t>& active = activeFor(weights);
+  zeroGrads(c, active, false);
+  std::fill(grad, grad + prog_.paramCount, T(0));
+  c.g = grad;
+  for (size_t h = 0; h < H; h++) losses[h] = seedLoss(c, b, h, weights[h], weights[h] != 0, false);
+  runBackward(c, active, false);
+}
+
+template <typename T>
+void Network<T>::headGrads(const T* params, const Batch<T>& b, T* out, double* losses) {
+  Ctx c = begin(params, b, nullptr, false);
+  runForward(c);
+  const int64_t P = prog_.paramCount;
+  for (size_t h = 0; h < prog_.heads.size(); h++) {
+    const std::vector<uint8_t>& active = prog_.ancestors[h];
+    zeroGrads(c, active, false);
+    c.g = out + int64_t(h) * P;
+    std::fill(c.g, c.g + P, T(0));
+    losses[h] = seedLoss(c, b, h, 1, true, false);
+    runBackward(c, active, false);
+  }
+}
+
+template <typename T>
+void Network<T>::hvp(const T* params, const Batch<T>& b, const double* weights, const T* v, T* out) {
+  Ctx c = begin(params, b, v, true);
+  runForward(c);
+  const std::vector<uint8_t>& active = activeFor(weights);
+  for (size_t i = 1; i < prog_.nodes.size(); i++)
+    if (active[i]) opRForward<T>(prog_.nodes[i], static_cast<int>(i), c);
+  zeroGrads(c, active, true);
+  std::fill(out, out + prog_.paramCount, T(0));
+  c.g = nullptr;  // the gradient itself is not wanted, only its R
+  c.rg = out;
+  for (size_t h = 0; h < prog_.heads.size(); h++)
+    if (weights[h] != 0) seedLoss(c, b, h, weights[h], true, true);
+  runBackward(c, active, true);
+}
+
+template class Network<float>;
+template class Network<double>;
+
+}  // namespace metatask::network

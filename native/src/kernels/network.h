@@ -1,0 +1,113 @@
+// Network kernels (twin: lib/kernels/js/network.ts): forward pass, reverse-mode gradients,
+// per-head gradients and exact Hessian-vector products (Pearlmutter 1994's R-operator) of a
+// compiled network DAG. The program comes from lib/nn/spec.ts's encodeProgram as two plain arrays
+// and is re-validated here, so a forged program cannot make a kernel read out of bounds.
+#pragma once
+#include "kernels/common.h"
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace metatask::network {
+
+// The codes of lib/nn/spec.ts (OP_CODE, FN_CODE, LOSS_CODE).
+enum Op : int { kInput = 0, kDense, kActivation, kDropout, kLayerNorm, kSoftmax, kMixture, kStitch, kConcat, kAdd, kNumOps };
+enum Fn : int { kRelu = 0, kLeakyRelu, kElu, kGelu, kTanh, kSigmoid, kIdentity, kNumFns };
+enum Loss : int { kMse = 0, kHuber, kBceLogits, kSoftmaxCe, kPoisson, kNumLosses };
+
+struct Node {
+  int op = kInput;
+  int arg = 0;  // input size | dense units | activation fn
+  std::vector<int> inputs;  // mixture: gate first, then experts
+  double alpha = 0;  // activation alpha | dropout rate
+  int width = 0;
+  int64_t paramOffset = -1;
+};
+
+struct Head {
+  int node = 0;
+  int loss = kMse;
+  int target = 0;
+  double delta = 0;
+  int outOffset = 0;
+};
+
+struct Program {
+  std::vector<Node> nodes;
+  std::vector<Head> heads;
+  int inputSize = 0;
+  int64_t paramCount = 0;
+  int targetCols = 0;
+  int outputWidth = 0;
+  int maxWidth = 0;
+  std::vector<std::vector<uint8_t>> ancestors;  // by head: the nodes its backward pass visits
+};
+
+// Thrown by parseProgram for an inconsistent program (the binding turns it into a RangeError).
+struct ProgramError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// A bad value in a batch (a class index out of range); the binding reports it as ERR_VALUE.
+struct NetworkValueError {
+  std::string message;
+};
+
+// Parse and check a program: layout of lib/nn/spec.ts encodeProgram. Widths and the parameter
+// layout are recomputed here by the same rules as compileNetwork.
+Program parseProgram(const int32_t* ints, size_t nInts, const double* floats, size_t nFloats);
+
+// One batch's inputs. masks[i] is the dropout mask of node i (n x width) or null.
+template <typename T>
+struct Batch {
+  const T* x = nullptr;
+  int n = 0;
+  const T* y = nullptr;  // n x yCols, may be null for forward
+  int yCols = 0;
+  const T* const* masks = nullptr;  // length nodes.size() or null
+};
+
+template <typename T>
+class Network {
+ public:
+  explicit Network(Program program);
+  ~Network();
+  Network(const Network&) = delete;
+  Network& operator=(const Network&) = delete;
+
+  const Program& program() const { return prog_; }
+
+  // out: n x outputWidth, the heads side by side.
+  void forward(const T* params, const Batch<T>& b, T* out);
+  // losses: length H. grad (nullable): d/dparams sum_h weights[h] L_h, overwritten.
+  void lossGrad(const T* params, const Batch<T>& b, const double* weights, T* grad, double* losses);
+  // out: H x P, row h = dL_h/dparams. One forward, then one backward per head over its ancestors.
+  void headGrads(const T* params, const Batch<T>& b, T* out, double* losses);
+  // out = H v for the Hessian of sum_h weights[h] L_h.
+  void hvp(const T* params, const Batch<T>& b, const double* weights, const T* v, T* out);
+  // Drop the per-batch-size buffers (they come back on the next call).
+  void releaseBuffers();
+
+  struct Workspace;
+  struct Ctx;
+
+ private:
+  Workspace& workspace(int n, bool withR);
+  Ctx begin(const T* params, const Batch<T>& b, const T* v, bool withR);
+  void runForward(Ctx& c);
+  void zeroGrads(Ctx& c, const std::vector<uint8_t>& active, bool withR);
+  void runBackward(Ctx& c, const std::vector<uint8_t>& active, bool withR);
+  double seedLoss(Ctx& c, const Batch<T>& b, size_t h, double weight, bool seed, bool withR);
+  const std::vector<uint8_t>& activeFor(const double* weights);
+
+  Program prog_;
+  std::vector<uint8_t> active_;  // reused: no allocation per call
+  std::vector<std::unique_ptr<Workspace>> workspaces_;  // a few batch sizes, most recent last
+};
+
+extern template class Network<float>;
+extern template class Network<double>;
+
+}  // namespace metatask::network

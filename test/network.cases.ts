@@ -1,0 +1,170 @@
+/**
+ * Shared network fixtures for the network tests: a spec for every op, activation and loss, and
+ * small multi-task architectures, with random parameters, inputs and loss-appropriate targets.
+ */
+import type { Matrix } from '../lib/core/matrix.js';
+import { Rng } from '../lib/core/rng.js';
+import type { LossName, NetworkBatch, NetworkSpec, NodeSpec } from '../lib/kernels/types.js';
+import { compileNetwork, dropoutMasks, initParams } from '../lib/nn/spec.js';
+
+export const N = 6;
+
+export function randMatrix(rng: Rng, rows: number, cols: number, scale = 1): Matrix<Float64Array> {
+  const data = new Float64Array(rows * cols);
+  for (let i = 0; i < data.length; i++) data[i] = scale * rng.normal();
+  return { rows, cols, data };
+}
+
+/** Targets suited to each head's loss, with a few missing entries when `missing`. */
+export function targets(spec: NetworkSpec, rng: Rng, n: number, missing = false): Matrix<Float64Array> {
+  const c = compileNetwork(spec);
+  const y = new Float64Array(n * c.targetCols);
+  spec.heads.forEach((h) => {
+    const C = c.widths[h.node]!;
+    for (let r = 0; r < n; r++) {
+      let v: number;
+      switch (h.loss) {
+        case 'softmax-ce':
+          v = rng.int(C);
+          break;
+        case 'bce-logits':
+          v = rng.int(2);
+          break;
+        case 'poisson':
+          v = rng.int(5);
+          break;
+        default:
+          v = 2 * rng.normal();
+      }
+      if (missing && r % 3 === 1) v = h.loss === 'softmax-ce' || h.loss === 'bce-logits' ? -1 : NaN;
+      y[r * c.targetCols + h.target] = v;
+    }
+  });
+  return { rows: n, cols: c.targetCols, data: y };
+}
+
+export interface Case {
+  name: string;
+  spec: NetworkSpec;
+  mask?: boolean;
+}
+
+/** input(4) -> dense(5) -> [body] -> dense(heads) */
+export function chain(body: (prev: number) => NodeSpec[], loss: LossName = 'mse', outWidth = 1): NetworkSpec {
+  const nodes: NodeSpec[] = [{ op: 'input', size: 4 }, { op: 'dense', input: 0, units: 5 }];
+  for (const n of body(1)) nodes.push(n);
+  nodes.push({ op: 'dense', input: nodes.length - 1, units: outWidth });
+  return { nodes, heads: [{ node: nodes.length - 1, loss, target: 0 }] };
+}
+
+export const cases: Case[] = [];
+for (const fn of ['relu', 'leaky-relu', 'elu', 'gelu', 'tanh', 'sigmoid', 'identity'] as const) {
+  cases.push({ name: `activation ${fn}`, spec: chain((p) => [{ op: 'activation', input: p, fn }]) });
+}
+cases.push({ name: 'activation leaky-relu alpha 0.2', spec: chain((p) => [{ op: 'activation', input: p, fn: 'leaky-relu', alpha: 0.2 }]) });
+cases.push({ name: 'activation elu alpha 0.5', spec: chain((p) => [{ op: 'activation', input: p, fn: 'elu', alpha: 0.5 }]) });
+for (const loss of ['mse', 'huber', 'bce-logits', 'poisson'] as const) {
+  cases.push({ name: `loss ${loss}`, spec: chain((p) => [{ op: 'activation', input: p, fn: 'tanh' }], loss) });
+}
+cases.push({
+  name: 'loss huber delta 0.3',
+  spec: { ...chain((p) => [{ op: 'activation', input: p, fn: 'tanh' }], 'huber'), heads: [{ node: 3, loss: 'huber', target: 0, delta: 0.3 }] },
+});
+cases.push({ name: 'loss softmax-ce', spec: chain((p) => [{ op: 'activation', input: p, fn: 'tanh' }], 'softmax-ce', 3) });
+cases.push({ name: 'dropout with a fixed mask', spec: chain((p) => [{ op: 'activation', input: p, fn: 'tanh' }, { op: 'dropout', input: p + 1, rate: 0.4 }]), mask: true });
+cases.push({ name: 'layernorm', spec: chain((p) => [{ op: 'layernorm', input: p }, { op: 'activation', input: p + 1, fn: 'gelu' }]) });
+cases.push({ name: 'softmax node', spec: chain((p) => [{ op: 'softmax', input: p }]) });
+cases.push({
+  name: 'concat and add',
+  spec: chain((p) => [
+    { op: 'activation', input: p, fn: 'tanh' },
+    { op: 'dense', input: 0, units: 5 },
+    { op: 'add', inputs: [p + 1, p + 2, p] },
+    { op: 'concat', inputs: [p + 3, p + 1, 0] },
+  ]),
+});
+cases.push({
+  name: 'hard sharing, 2 heads (regression + 3-class)',
+  spec: {
+    nodes: [
+      { op: 'input', size: 4 },
+      { op: 'dense', input: 0, units: 6 },
+      { op: 'activation', input: 1, fn: 'relu' },
+      { op: 'dense', input: 2, units: 5 },
+      { op: 'activation', input: 3, fn: 'tanh' },
+      { op: 'dense', input: 4, units: 1 },
+      { op: 'dense', input: 4, units: 3 },
+    ],
+    heads: [
+      { node: 5, loss: 'mse', target: 0 },
+      { node: 6, loss: 'softmax-ce', target: 1 },
+    ],
+  },
+});
+cases.push({
+  name: 'MMoE: 3 experts, 2 softmax gates, 2 mixtures',
+  spec: {
+    nodes: [
+      { op: 'input', size: 4 },
+      { op: 'dense', input: 0, units: 4 }, // 1 expert 0
+      { op: 'activation', input: 1, fn: 'elu' },
+      { op: 'dense', input: 0, units: 4 }, // 3 expert 1
+      { op: 'activation', input: 3, fn: 'tanh' },
+      { op: 'dense', input: 0, units: 4 }, // 5 expert 2
+      { op: 'activation', input: 5, fn: 'sigmoid' },
+      { op: 'dense', input: 0, units: 3 }, // 7 gate 0 logits
+      { op: 'softmax', input: 7 },
+      { op: 'dense', input: 0, units: 3 }, // 9 gate 1 logits
+      { op: 'softmax', input: 9 },
+      { op: 'mixture', gate: 8, experts: [2, 4, 6] }, // 11
+      { op: 'mixture', gate: 10, experts: [2, 4, 6] }, // 12
+      { op: 'dense', input: 11, units: 1 }, // 13 tower 0
+      { op: 'dense', input: 12, units: 1 }, // 14 tower 1
+    ],
+    heads: [
+      { node: 13, loss: 'mse', target: 0 },
+      { node: 14, loss: 'bce-logits', target: 1 },
+    ],
+  },
+});
+cases.push({
+  name: 'cross-stitch: 2 columns, one stitch layer',
+  spec: {
+    nodes: [
+      { op: 'input', size: 4 },
+      { op: 'dense', input: 0, units: 5 },
+      { op: 'activation', input: 1, fn: 'tanh' },
+      { op: 'dense', input: 0, units: 5 },
+      { op: 'activation', input: 3, fn: 'gelu' },
+      { op: 'stitch', inputs: [2, 4], self: 0 }, // 5
+      { op: 'stitch', inputs: [2, 4], self: 1 }, // 6
+      { op: 'dense', input: 5, units: 1 },
+      { op: 'dense', input: 6, units: 1 },
+    ],
+    heads: [
+      { node: 7, loss: 'huber', target: 0 },
+      { node: 8, loss: 'poisson', target: 1 },
+    ],
+  },
+});
+
+export interface Setup {
+  spec: NetworkSpec;
+  params: Float64Array;
+  batch: NetworkBatch<Float64Array>;
+  weights: Float64Array;
+}
+
+export function setup(c: Case, seed: number, missing = false): Setup {
+  const rng = new Rng(seed);
+  const compiled = compileNetwork(c.spec);
+  const params = initParams(compiled, rng, 'float64');
+  // Perturb so stitch weights, gammas and betas are not at their symmetric starting values.
+  for (let k = 0; k < params.length; k++) params[k]! += 0.3 * rng.normal();
+  const x = randMatrix(rng, N, compiled.inputSize);
+  const y = targets(c.spec, rng, N, missing);
+  const masks = c.mask ? dropoutMasks(compiled, rng, N, 'float64') : undefined;
+  const weights = Float64Array.from(c.spec.heads, (_, h) => 0.7 + 0.6 * h);
+  return { spec: c.spec, params, batch: { x, y, masks }, weights };
+}
+

@@ -1,0 +1,233 @@
+/**
+ * Network kernel parity: kernelsFor('native') against kernelsFor('js') on the same specs,
+ * parameters and batches (DESIGN.md tolerances: ~1e-10 relative in float64, ~1e-4 in float32),
+ * and the robustness of the native Network binding (wrong `this`, wrong arguments, forged
+ * programs: a thrown error, never a crash). Skipped when the addon is not available.
+ */
+import { expect } from 'chai';
+
+import { ShapeError, ValueError } from '../lib/core/errors.js';
+import type { FloatArray, Matrix } from '../lib/core/matrix.js';
+import { Rng } from '../lib/core/rng.js';
+import { availableBackends, kernelsFor, rawAddon } from '../lib/kernels/index.js';
+import type { NetworkBatch, NetworkSpec } from '../lib/kernels/types.js';
+import { compileNetwork, encodeProgram, initParams } from '../lib/nn/spec.js';
+import { cases, setup, type Setup } from './network.cases.js';
+
+function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let d = 0;
+  let na = 0;
+  let nb = 0;
+  for (let i = 0; i < a.length; i++) {
+    d += (a[i]! - b[i]!) ** 2;
+    na += a[i]! ** 2;
+    nb += b[i]! ** 2;
+  }
+  return Math.sqrt(d) / Math.max(Math.sqrt(na), Math.sqrt(nb), 1e-30);
+}
+
+function as32(s: Setup): { params: Float32Array; batch: NetworkBatch<Float32Array> } {
+  const m = (x: Matrix<Float64Array>): Matrix<Float32Array> => ({ rows: x.rows, cols: x.cols, data: Float32Array.from(x.data) });
+  return {
+    params: Float32Array.from(s.params),
+    batch: {
+      x: m(s.batch.x),
+      y: m(s.batch.y!),
+      masks: s.batch.masks ? new Map([...s.batch.masks].map(([i, v]) => [i, Float32Array.from(v)])) : undefined,
+    },
+  };
+}
+
+/** Every output of both kernel sets on one setup, in one dtype. */
+function compare<T extends FloatArray>(spec: NetworkSpec, dtype: 'float32' | 'float64', params: T, batch: NetworkBatch<T>, weights: Float64Array, tol: number): void {
+  const nat = kernelsFor('native').network(spec, dtype as 'float64') as unknown as import('../lib/kernels/types.js').NetworkHandle<T>;
+  const js = kernelsFor('js').network(spec, dtype as 'float64') as unknown as import('../lib/kernels/types.js').NetworkHandle<T>;
+  const Ctor = params.constructor as new (n: number) => T;
+  const P = nat.paramCount;
+  expect(P).to.equal(js.paramCount);
+  expect(relErr(nat.forward(params, batch).data, js.forward(params, batch).data), 'forward').to.be.below(tol);
+  const g1 = new Ctor(P);
+  const g2 = new Ctor(P);
+  const l1 = nat.lossGrad(params, batch, weights, g1);
+  const l2 = js.lossGrad(params, batch, weights, g2);
+  expect(relErr(l1, l2), 'losses').to.be.below(tol);
+  expect(relErr(g1, g2), 'lossGrad').to.be.below(tol);
+  expect(relErr(nat.lossGrad(params, batch, weights, null), l2), 'losses without grad').to.be.below(tol);
+  const H = spec.heads.length;
+  const o1 = { rows: H, cols: P, data: new Ctor(H * P) };
+  const o2 = { rows: H, cols: P, data: new Ctor(H * P) };
+  expect(relErr(nat.headGrads(params, batch, o1), js.headGrads(params, batch, o2)), 'headGrads losses').to.be.below(tol);
+  for (let h = 0; h < H; h++) {
+    expect(relErr(o1.data.subarray(h * P, (h + 1) * P), o2.data.subarray(h * P, (h + 1) * P)), `headGrads row ${h}`).to.be.below(tol);
+  }
+  const v = new Ctor(P);
+  for (let k = 0; k < P; k++) v[k] = Math.cos(3 * k + 1);
+  const h1 = new Ctor(P);
+  const h2 = new Ctor(P);
+  nat.hvp(params, batch, weights, v, h1);
+  js.hvp(params, batch, weights, v, h2);
+  expect(relErr(h1, h2), 'hvp').to.be.below(tol);
+}
+
+describe('network kernels: native vs js parity', function () {
+  before(function () {
+    if (!availableBackends().includes('native')) this.skip();
+  });
+
+  for (const c of cases) {
+    it(`${c.name}: float64 (1e-10) and float32 (1e-4)`, () => {
+      for (const missing of [false, true]) {
+        const s = setup(c, 11, missing);
+        compare(c.spec, 'float64', s.params, s.batch, s.weights, 1e-10);
+        const s32 = as32(s);
+        compare(c.spec, 'float32', s32.params, s32.batch, s.weights, 1e-4);
+      }
+    });
+  }
+
+  it('the W2 network (batch 128, 128-256-256 relu, 8 heads) agrees in float32', function () {
+    this.timeout(120_000);
+    const spec = w2Spec();
+    const rng = new Rng(5);
+    const compiled = compileNetwork(spec);
+    const params = initParams(compiled, rng, 'float32');
+    const x = { rows: 128, cols: 128, data: Float32Array.from({ length: 128 * 128 }, () => rng.normal()) };
+    const y = { rows: 128, cols: 8, data: Float32Array.from({ length: 128 * 8 }, () => rng.normal()) };
+    compare(spec, 'float32', params, { x, y }, new Float64Array(8).fill(1), 1e-4);
+  });
+
+  it('a handle can be disposed and used again; batch sizes can change', () => {
+    const c = cases.find((x) => x.name.startsWith('MMoE'))!;
+    const s = setup(c, 12);
+    const nat = kernelsFor('native').network(c.spec, 'float64');
+    const a = nat.forward(s.params, s.batch);
+    nat.dispose();
+    const b = nat.forward(s.params, s.batch);
+    expect(Array.from(b.data)).to.deep.equal(Array.from(a.data));
+    const one = nat.forward(s.params, { x: { rows: 1, cols: 4, data: s.batch.x.data.slice(0, 4) } });
+    expect(one.data[0]).to.be.closeTo(a.data[0]!, 1e-15);
+  });
+
+  it('reports a bad class index as a ValueError and bad shapes as ShapeError', () => {
+    const c = cases.find((x) => x.name.startsWith('hard sharing'))!;
+    const s = setup(c, 13);
+    const nat = kernelsFor('native').network(c.spec, 'float64');
+    const y = { ...s.batch.y!, data: s.batch.y!.data.slice() };
+    y.data[1] = 7;
+    expect(() => nat.lossGrad(s.params, { x: s.batch.x, y }, s.weights, null)).to.throw(ValueError, /class index/);
+    expect(() => nat.lossGrad(s.params.subarray(1), s.batch, s.weights, null)).to.throw(ShapeError);
+    expect(() => nat.lossGrad(s.params, { x: s.batch.x }, s.weights, null)).to.throw(ShapeError);
+    expect(() => nat.forward(s.params, { x: { rows: 2, cols: 5, data: new Float64Array(10) } })).to.throw(ShapeError);
+    expect(() => nat.hvp(s.params, s.batch, s.weights, s.params, s.params)).to.throw(ShapeError, /share memory/);
+  });
+
+  describe('the Network binding never crashes', () => {
+    const spec = cases.find((x) => x.name.startsWith('dropout'))!.spec;
+    const compiled = compileNetwork(spec);
+    const P = compiled.paramCount;
+    const make = () => {
+      const addon = rawAddon()!;
+      const { ints, floats } = encodeProgram(compiled);
+      return { addon, obj: new addon.Network(ints, floats, 'float64') };
+    };
+    const x = { rows: 2, cols: 4, data: new Float64Array(8) };
+    const y = { rows: 2, cols: 1, data: new Float64Array(2) };
+
+    it('throws "Illegal invocation" for a method called on another object', () => {
+      const { obj } = make();
+      const proto = Object.getPrototypeOf(obj) as Record<string, (...a: unknown[]) => unknown>;
+      for (const name of ['forward', 'lossGrad', 'headGrads', 'hvp', 'info', 'dispose']) {
+        for (const that of [{}, null, undefined, 5, Object.create(proto), new Float64Array(3), (() => 0) as unknown]) {
+          expect(() => proto[name]!.call(that), name).to.throw(TypeError, 'Illegal invocation');
+        }
+      }
+      const other = rawAddon()!;
+      expect(() => proto.forward!.call(other, new Float64Array(P), x, null, { rows: 2, cols: 1, data: new Float64Array(2) })).to.throw(TypeError, 'Illegal invocation');
+      expect(obj.info().paramCount).to.equal(P);
+    });
+
+    it('rejects forged programs with a RangeError', () => {
+      const addon = rawAddon()!;
+      const { ints, floats } = encodeProgram(compiled);
+      const forge = (edit: (i: Int32Array, f: Float64Array) => void): (() => unknown) => () => {
+        const i = ints.slice();
+        const f = floats.slice();
+        edit(i, f);
+        return new addon.Network(i, f, 'float64');
+      };
+      expect(forge(() => {})).not.to.throw();
+      expect(forge((i) => (i[0] = 2))).to.throw(RangeError, /version/);
+      expect(forge((i) => (i[1] = 100))).to.throw(RangeError);
+      expect(forge((i) => (i[2] = 0))).to.throw(RangeError);
+      expect(forge((i) => (i[9] = 5))).to.throw(RangeError, /earlier/); // node 1 reads node 5
+      expect(forge((i) => (i[6] = 99))).to.throw(RangeError, /op/); // op code of node 1
+      expect(forge((i, f) => (f[3] = 1.5))).to.throw(RangeError, /rate/);
+      expect(forge((i) => (i[i.length - 1] = -1))).to.throw(RangeError, /target/);
+      expect(forge((i) => (i[i.length - 3] = 0))).to.throw(RangeError, /node/);
+      expect(() => new addon.Network(ints.subarray(0, 10), floats, 'float64')).to.throw(RangeError, /ends early/);
+      expect(() => new addon.Network(Int32Array.from([...ints, 0]), floats, 'float64')).to.throw(RangeError, /trailing/);
+      expect(() => new addon.Network(ints, floats, 'int8' as 'float64')).to.throw(RangeError);
+      expect(() => new addon.Network(Float64Array.from(ints) as unknown as Int32Array, floats, 'float64')).to.throw(TypeError);
+      expect(() => (addon.Network as unknown as () => unknown)()).to.throw(TypeError);
+    });
+
+    it('checks every argument of every method', () => {
+      const { obj } = make();
+      const p = new Float64Array(P);
+      const w = new Float64Array(1).fill(1);
+      const g = new Float64Array(P);
+      const losses = new Float64Array(1);
+      const out = { rows: 2, cols: 1, data: new Float64Array(2) };
+      const mask = (len: number) => [null, null, null, new Float64Array(len), null];
+      // valid calls
+      obj.forward(p, x, null, out);
+      obj.forward(p, x, mask(10), out);
+      obj.lossGrad(p, x, y, null, w, g, losses);
+      obj.lossGrad(p, x, y, null, w, null, losses);
+      obj.headGrads(p, x, y, null, { rows: 1, cols: P, data: new Float64Array(P) }, losses);
+      obj.hvp(p, x, y, null, w, new Float64Array(P), g);
+      const bad: [string, () => unknown][] = [
+        ['no args', () => (obj.forward as () => void)()],
+        ['f32 params', () => obj.forward(new Float32Array(P), x, null, out)],
+        ['short params', () => obj.forward(p.subarray(1), x, null, out)],
+        ['x not a matrix', () => obj.forward(p, new Float64Array(8) as unknown as Matrix<Float64Array>, null, out)],
+        ['x wrong cols', () => obj.forward(p, { rows: 2, cols: 3, data: new Float64Array(6) }, null, out)],
+        ['x lying rows', () => obj.forward(p, { rows: 3, cols: 4, data: new Float64Array(8) }, null, out)],
+        ['x negative rows', () => obj.forward(p, { rows: -1, cols: 4, data: new Float64Array(8) }, null, out)],
+        ['out wrong rows', () => obj.forward(p, x, null, { rows: 3, cols: 1, data: new Float64Array(3) })],
+        ['masks not array', () => obj.forward(p, x, {} as unknown as null, out)],
+        ['masks wrong length', () => obj.forward(p, x, [null], out)],
+        ['mask too short', () => obj.forward(p, x, mask(9), out)],
+        ['mask on a dense node', () => obj.forward(p, x, [null, new Float64Array(10), null, null, null], out)],
+        ['mask wrong dtype', () => obj.forward(p, x, [null, null, null, new Float32Array(10), null], out)],
+        ['y missing', () => obj.lossGrad(p, x, null as unknown as Matrix<Float64Array>, null, w, g, losses)],
+        ['y wrong rows', () => obj.lossGrad(p, x, { rows: 3, cols: 1, data: new Float64Array(3) }, null, w, g, losses)],
+        ['y no columns', () => obj.lossGrad(p, x, { rows: 2, cols: 0, data: new Float64Array(0) }, null, w, g, losses)],
+        ['weights wrong length', () => obj.lossGrad(p, x, y, null, new Float64Array(2), g, losses)],
+        ['weights NaN', () => obj.lossGrad(p, x, y, null, Float64Array.of(NaN), g, losses)],
+        ['grad short', () => obj.lossGrad(p, x, y, null, w, g.subarray(1), losses)],
+        ['grad is params', () => obj.lossGrad(p, x, y, null, w, p, losses)],
+        ['losses short', () => obj.lossGrad(p, x, y, null, w, g, new Float64Array(0))],
+        ['headGrads out shape', () => obj.headGrads(p, x, y, null, { rows: 2, cols: P, data: new Float64Array(2 * P) }, losses)],
+        ['hvp v short', () => obj.hvp(p, x, y, null, w, new Float64Array(1), g)],
+        ['hvp out is v', () => obj.hvp(p, x, y, null, w, g, g)],
+        ['too many args', () => (obj.forward as (...a: unknown[]) => void)(p, x, null, out, 1)],
+      ];
+      for (const [name, f] of bad) expect(f, name).to.throw(/./);
+    });
+  });
+});
+
+export function w2Spec(): NetworkSpec {
+  return {
+    nodes: [
+      { op: 'input', size: 128 },
+      { op: 'dense', input: 0, units: 256 },
+      { op: 'activation', input: 1, fn: 'relu' },
+      { op: 'dense', input: 2, units: 256 },
+      { op: 'activation', input: 3, fn: 'relu' },
+      ...Array.from({ length: 8 }, () => ({ op: 'dense' as const, input: 4, units: 1 })),
+    ],
+    heads: Array.from({ length: 8 }, (_, h) => ({ node: 5 + h, loss: 'mse' as const, target: h })),
+  };
+}
