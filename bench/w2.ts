@@ -181,7 +181,7 @@ export async function run(): Promise<WorkloadResult> {
   const table = markdownTable(
     ['implementation', 'threads', 'samples/s median (min-max)', 'x best PyTorch', 'test loss after 5 epochs'],
     rows.map((r) => {
-      if (!r.rates) return [r.impl, r.threads, r.note ?? 'skipped', '', ''];
+      if (!r.rates) return [r.impl, r.threads, 'skipped (see below)', '', ''];
       const s = stats(r.rates);
       return [r.impl, r.threads, `${fmt(s.median)} (${fmt(s.min)}-${fmt(s.max)})`, torchBest ? (s.median / torchBest).toFixed(2) : '', r.testLoss !== undefined ? r.testLoss.toFixed(4) : 'n/a'];
     }),

@@ -319,7 +319,8 @@ export class MultiTaskNet {
     const grad = allocate(dtype, P);
     const G: Matrix<FloatArray> | null = needGrads || diag ? { rows: T, cols: P, data: allocate(dtype, T * P) } : null;
     const gShared: Matrix<Float64Array> | null = needGrads || diag ? { rows: T, cols: S, data: new Float64Array(T * S) } : null;
-    const ones = new Float64Array(T).fill(1);
+    const xFull = allocate(dtype, bs * d);
+    const yFull = allocate(dtype, bs * T);
     const history: History = { epochs: [], stoppedEarly: false };
     let best = Infinity;
     let bestParams: FloatArray | null = null;
@@ -345,8 +346,9 @@ export class MultiTaskNet {
         await yielder.maybeYield();
         const s0 = performance.now();
         const nb = Math.min(bs, n - start);
-        const x = allocate(dtype, nb * d);
-        const y = allocate(dtype, nb * T);
+        // Full batches reuse one pair of buffers; only a last, shorter batch allocates.
+        const x = nb === bs ? xFull : allocate(dtype, nb * d);
+        const y = nb === bs ? yFull : allocate(dtype, nb * T);
         const cnt = new Float64Array(T);
         for (let r = 0; r < nb; r++) {
           const i = order[start + r]!;
@@ -395,10 +397,10 @@ export class MultiTaskNet {
           }
         }
         this.lastWeights = Float64Array.from(res.weights);
-        for (let i = 0; i < grad.length; i++) {
-          if (!Number.isFinite(grad[i]!)) {
-            throw new ValueError(`${KIND}.fit: the gradient became non-finite at epoch ${this.epoch}, step ${this.stepCount} (losses ${Array.from(losses).join(', ')}); lower the learning rate or check the data`);
-          }
+        // Checking the T losses (not the P gradient entries) keeps this O(T) per step; a diverged
+        // run shows up in its losses first.
+        if (!losses.every(Number.isFinite)) {
+          throw new ValueError(`${KIND}.fit: a task loss became non-finite at epoch ${this.epoch}, step ${this.stepCount} (losses ${Array.from(losses).join(', ')}); lower the learning rate or check the data`);
         }
         this.optimizer.step(this.params, grad);
         this.stepCount++;
