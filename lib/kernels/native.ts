@@ -52,6 +52,8 @@ export interface NativeNetworkObject {
     params: FloatArray, x: Matrix<FloatArray>, y: Matrix<FloatArray>, masks: (FloatArray | null)[] | null,
     weights: Float64Array, v: FloatArray, out: FloatArray,
   ): void;
+  /** grad = J^T outGrad; outGrad is n x outputWidth (forward's layout), grad has paramCount entries. */
+  vjp(params: FloatArray, x: Matrix<FloatArray>, masks: (FloatArray | null)[] | null, outGrad: Matrix<FloatArray>, grad: FloatArray): void;
   info(): { paramCount: number; inputSize: number; outputWidth: number; targetCols: number; heads: number; nodes: number; dtype: string };
   dispose(): void;
 }
@@ -225,6 +227,10 @@ class NativeNetwork<T extends FloatArray> implements NetworkHandle<T> {
 
   hvp(params: T, batch: NetworkBatch<T>, weights: Float64Array, v: T, out: T): void {
     call(() => this.obj.hvp(params, batch.x, this.y(batch), this.masks(batch), weights, v, out));
+  }
+
+  vjp(params: T, batch: NetworkBatch<T>, outGrad: Matrix<T>, grad: T): void {
+    call(() => this.obj.vjp(params, batch.x, this.masks(batch), outGrad, grad));
   }
 
   dispose(): void {

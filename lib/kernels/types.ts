@@ -240,7 +240,7 @@ export interface NetworkHandle<T extends FloatArray> {
    * outGrad (n x sum of head widths, same layout as forward's output) is the gradient of some
    * loss computed outside the kernel w.r.t. the raw outputs (ProtoNet, MetaRidge).
    */
-  vjp?(params: T, batch: NetworkBatch<T>, outGrad: Matrix<T>, grad: T): void;
+  vjp(params: T, batch: NetworkBatch<T>, outGrad: Matrix<T>, grad: T): void;
   /** Free native resources early (optional; garbage collection frees them too). */
   dispose(): void;
 }

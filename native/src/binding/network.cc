@@ -7,6 +7,7 @@
 //   lossGrad(params, x, y, masks, weights, grad | null, losses)
 //   headGrads(params, x, y, masks, out, losses)             out: H x P
 //   hvp(params, x, y, masks, weights, v, out)
+//   vjp(params, x, masks, outGrad, grad)                    outGrad: n x outputWidth; grad = J^T outGrad
 //   info() -> { paramCount, inputSize, outputWidth, targetCols, heads, nodes, dtype }
 //   dispose()                                               frees the batch buffers early
 // x, y, out are { rows, cols, data } matrices of the handle's dtype; masks is null or an array
@@ -15,7 +16,13 @@
 //
 // Every method first checks the type tag of `this` (napi_type_tag_object), so calling a method
 // on any other object throws TypeError "Illegal invocation" instead of reinterpreting memory
-// (better-sqlite3's approach), then checks every argument before touching memory.
+// (better-sqlite3's approach), then checks every argument before touching memory. Every method
+// (and the constructor) declares an ArgGuard before reading any argument and verifies it right
+// before the kernel runs: a getter or Proxy met while reading the arguments that detaches or
+// shrinks a typed array read earlier makes the call throw instead of touching freed memory.
+// Disjointness checks use the maps already read (x and y are not read a second time, so a getter
+// cannot hand the checks a different array than the kernel gets), and the mask pointer table lives
+// on the caller's stack, so a re-entrant call from a getter cannot overwrite it.
 #include "config.h"
 
 #include <napi.h>
@@ -47,18 +54,21 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
     proto.Set("lossGrad", Napi::Function::New(env, &NetworkWrap::LossGrad, "lossGrad"));
     proto.Set("headGrads", Napi::Function::New(env, &NetworkWrap::HeadGrads, "headGrads"));
     proto.Set("hvp", Napi::Function::New(env, &NetworkWrap::Hvp, "hvp"));
+    proto.Set("vjp", Napi::Function::New(env, &NetworkWrap::Vjp, "vjp"));
     proto.Set("info", Napi::Function::New(env, &NetworkWrap::Info, "info"));
     proto.Set("dispose", Napi::Function::New(env, &NetworkWrap::Dispose, "dispose"));
     return ctor;
   }
 
   explicit NetworkWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NetworkWrap>(info) {
+    ArgGuard guard;
     const char* fn = "Network";
     expectArgs(info, 3, fn);
     VecMap<int32_t> ints = vectorArg<int32_t>(info[0], fn, "ints");
     VecMap<double> floats = vectorArg<double>(info[1], fn, "floats");
     const std::string dtype = stringArg(info[2], fn, "dtype");
     if (dtype != "float32" && dtype != "float64") rangeError(info.Env(), fn, "argument 'dtype' must be 'float32' or 'float64'");
+    guard.verify(info.Env(), fn);
     network::Program prog;
     try {
       prog = network::parseProgram(ints.data(), static_cast<size_t>(ints.size()), floats.data(), static_cast<size_t>(floats.size()));
@@ -78,11 +88,6 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
     if constexpr (std::is_same_v<T, float>) return *f_;
     else return *d_;
   }
-  template <typename T>
-  std::vector<const T*>& maskPtrs() {
-    if constexpr (std::is_same_v<T, float>) return masksF_;
-    else return masksD_;
-  }
 
   static NetworkWrap* self(const Napi::CallbackInfo& info) {
     Napi::Value t = info.This();
@@ -92,9 +97,11 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
     return Unwrap(t.As<Napi::Object>());
   }
 
-  // x (cols = input size), y (n rows, >= targetCols columns) and masks into a Batch.
+  // x (cols = input size), y (n rows, >= targetCols columns) and masks into a Batch; `ptrs` (the
+  // caller's) receives the mask pointer table, one entry per node.
   template <typename T>
-  network::Batch<T> batchArgs(const Napi::CallbackInfo& info, const char* fn, int xi, int yi, int mi) {
+  network::Batch<T> batchArgs(const Napi::CallbackInfo& info, const char* fn, int xi, int yi, int mi,
+                              std::vector<const T*>& ptrs) {
     const network::Program& prog = program();
     MatMap<T> x = matrixArg<T>(info[xi], fn, "x", -1, prog.inputSize);
     network::Batch<T> b;
@@ -115,7 +122,6 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
     Napi::Array arr = mv.As<Napi::Array>();
     const size_t N = prog.nodes.size();
     if (arr.Length() != N) rangeError(info.Env(), fn, "argument 'masks' must have " + std::to_string(N) + " entries (one per node)");
-    std::vector<const T*>& ptrs = maskPtrs<T>();
     ptrs.assign(N, nullptr);
     for (size_t i = 0; i < N; i++) {
       Napi::Value m = arr.Get(static_cast<uint32_t>(i));
@@ -127,6 +133,27 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
     }
     b.masks = ptrs.data();
     return b;
+  }
+
+  // The batch's inputs as flat maps, for the disjointness checks of the outputs.
+  template <typename T>
+  static CVecMap<T> xMap(const network::Batch<T>& b, const network::Program& prog) {
+    return CVecMap<T>(b.x, int64_t(b.n) * prog.inputSize);
+  }
+  template <typename T>
+  static CVecMap<T> yMap(const network::Batch<T>& b) {
+    return CVecMap<T>(b.y, int64_t(b.n) * b.yCols);
+  }
+  // An output must not share memory with any dropout mask either (the backward pass reads them).
+  template <typename T, typename Out>
+  static void expectDisjointFromMasks(Napi::Env env, const char* fn, const Out& out, const char* name,
+                                      const network::Batch<T>& b, const network::Program& prog) {
+    if (!b.masks) return;
+    for (size_t i = 0; i < prog.nodes.size(); i++) {
+      if (!b.masks[i]) continue;
+      const std::string mn = "masks[" + std::to_string(i) + "]";
+      expectDisjoint(env, fn, out, name, CVecMap<T>(b.masks[i], int64_t(b.n) * prog.nodes[i].width), mn.c_str());
+    }
   }
 
   VecMap<double> weightsArg(const Napi::CallbackInfo& info, int k, const char* fn) {
@@ -146,101 +173,147 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
   }
 
   template <typename T>
-  static void forwardT(NetworkWrap* w, const Napi::CallbackInfo& info) {
+  static void forwardT(NetworkWrap* w, const Napi::CallbackInfo& info, const ArgGuard& guard) {
     const char* fn = "Network.forward";
     const network::Program& prog = w->program();
+    std::vector<const T*> maskPtrs;
     VecMap<T> params = vectorArg<T>(info[0], fn, "params", prog.paramCount);
-    network::Batch<T> b = w->batchArgs<T>(info, fn, 1, -1, 2);
+    network::Batch<T> b = w->batchArgs<T>(info, fn, 1, -1, 2, maskPtrs);
     MatMap<T> out = matrixArg<T>(info[3], fn, "out", b.n, prog.outputWidth);
     expectDisjoint(info.Env(), fn, out, "out", params, "params");
-    expectDisjoint(info.Env(), fn, out, "out", matrixArg<T>(info[1], fn, "x"), "x");
+    expectDisjoint(info.Env(), fn, out, "out", xMap(b, prog), "x");
+    expectDisjointFromMasks(info.Env(), fn, out, "out", b, prog);
+    guard.verify(info.Env(), fn);
     run(info.Env(), fn, [&] { w->net<T>().forward(params.data(), b, out.data()); });
   }
 
   template <typename T>
-  static void lossGradT(NetworkWrap* w, const Napi::CallbackInfo& info) {
+  static void lossGradT(NetworkWrap* w, const Napi::CallbackInfo& info, const ArgGuard& guard) {
     const char* fn = "Network.lossGrad";
     const network::Program& prog = w->program();
+    std::vector<const T*> maskPtrs;
     VecMap<T> params = vectorArg<T>(info[0], fn, "params", prog.paramCount);
-    network::Batch<T> b = w->batchArgs<T>(info, fn, 1, 2, 3);
+    network::Batch<T> b = w->batchArgs<T>(info, fn, 1, 2, 3, maskPtrs);
     VecMap<double> weights = w->weightsArg(info, 4, fn);
     T* grad = nullptr;
     if (!info[5].IsNull()) {
       VecMap<T> g = vectorArg<T>(info[5], fn, "grad", prog.paramCount);
       expectDisjoint(info.Env(), fn, g, "grad", params, "params");
-      expectDisjoint(info.Env(), fn, g, "grad", matrixArg<T>(info[1], fn, "x"), "x");
-      expectDisjoint(info.Env(), fn, g, "grad", matrixArg<T>(info[2], fn, "y"), "y");
+      expectDisjoint(info.Env(), fn, g, "grad", xMap(b, prog), "x");
+      expectDisjoint(info.Env(), fn, g, "grad", yMap(b), "y");
+      expectDisjointFromMasks(info.Env(), fn, g, "grad", b, prog);
       grad = g.data();
     }
     VecMap<double> losses = vectorArg<double>(info[6], fn, "losses", static_cast<int64_t>(prog.heads.size()));
     expectDisjoint(info.Env(), fn, losses, "losses", weights, "weights");
+    guard.verify(info.Env(), fn);
     run(info.Env(), fn, [&] { w->net<T>().lossGrad(params.data(), b, weights.data(), grad, losses.data()); });
   }
 
   template <typename T>
-  static void headGradsT(NetworkWrap* w, const Napi::CallbackInfo& info) {
+  static void headGradsT(NetworkWrap* w, const Napi::CallbackInfo& info, const ArgGuard& guard) {
     const char* fn = "Network.headGrads";
     const network::Program& prog = w->program();
+    std::vector<const T*> maskPtrs;
     VecMap<T> params = vectorArg<T>(info[0], fn, "params", prog.paramCount);
-    network::Batch<T> b = w->batchArgs<T>(info, fn, 1, 2, 3);
+    network::Batch<T> b = w->batchArgs<T>(info, fn, 1, 2, 3, maskPtrs);
     MatMap<T> out = matrixArg<T>(info[4], fn, "out", static_cast<int64_t>(prog.heads.size()), prog.paramCount);
     expectDisjoint(info.Env(), fn, out, "out", params, "params");
-    expectDisjoint(info.Env(), fn, out, "out", matrixArg<T>(info[1], fn, "x"), "x");
-    expectDisjoint(info.Env(), fn, out, "out", matrixArg<T>(info[2], fn, "y"), "y");
+    expectDisjoint(info.Env(), fn, out, "out", xMap(b, prog), "x");
+    expectDisjoint(info.Env(), fn, out, "out", yMap(b), "y");
+    expectDisjointFromMasks(info.Env(), fn, out, "out", b, prog);
     VecMap<double> losses = vectorArg<double>(info[5], fn, "losses", static_cast<int64_t>(prog.heads.size()));
+    guard.verify(info.Env(), fn);
     run(info.Env(), fn, [&] { w->net<T>().headGrads(params.data(), b, out.data(), losses.data()); });
   }
 
   template <typename T>
-  static void hvpT(NetworkWrap* w, const Napi::CallbackInfo& info) {
+  static void hvpT(NetworkWrap* w, const Napi::CallbackInfo& info, const ArgGuard& guard) {
     const char* fn = "Network.hvp";
     const network::Program& prog = w->program();
+    std::vector<const T*> maskPtrs;
     VecMap<T> params = vectorArg<T>(info[0], fn, "params", prog.paramCount);
-    network::Batch<T> b = w->batchArgs<T>(info, fn, 1, 2, 3);
+    network::Batch<T> b = w->batchArgs<T>(info, fn, 1, 2, 3, maskPtrs);
     VecMap<double> weights = w->weightsArg(info, 4, fn);
     VecMap<T> v = vectorArg<T>(info[5], fn, "v", prog.paramCount);
     VecMap<T> out = vectorArg<T>(info[6], fn, "out", prog.paramCount);
     expectDisjoint(info.Env(), fn, out, "out", params, "params");
     expectDisjoint(info.Env(), fn, out, "out", v, "v");
-    expectDisjoint(info.Env(), fn, out, "out", matrixArg<T>(info[1], fn, "x"), "x");
-    expectDisjoint(info.Env(), fn, out, "out", matrixArg<T>(info[2], fn, "y"), "y");
+    expectDisjoint(info.Env(), fn, out, "out", xMap(b, prog), "x");
+    expectDisjoint(info.Env(), fn, out, "out", yMap(b), "y");
+    expectDisjointFromMasks(info.Env(), fn, out, "out", b, prog);
+    guard.verify(info.Env(), fn);
     run(info.Env(), fn, [&] { w->net<T>().hvp(params.data(), b, weights.data(), v.data(), out.data()); });
   }
 
+  template <typename T>
+  static void vjpT(NetworkWrap* w, const Napi::CallbackInfo& info, const ArgGuard& guard) {
+    const char* fn = "Network.vjp";
+    const network::Program& prog = w->program();
+    std::vector<const T*> maskPtrs;
+    VecMap<T> params = vectorArg<T>(info[0], fn, "params", prog.paramCount);
+    network::Batch<T> b = w->batchArgs<T>(info, fn, 1, -1, 2, maskPtrs);
+    MatMap<T> outGrad = matrixArg<T>(info[3], fn, "outGrad", b.n, prog.outputWidth);
+    VecMap<T> grad = vectorArg<T>(info[4], fn, "grad", prog.paramCount);
+    expectDisjoint(info.Env(), fn, grad, "grad", params, "params");
+    expectDisjoint(info.Env(), fn, grad, "grad", xMap(b, prog), "x");
+    expectDisjoint(info.Env(), fn, grad, "grad", outGrad, "outGrad");
+    expectDisjointFromMasks(info.Env(), fn, grad, "grad", b, prog);
+    guard.verify(info.Env(), fn);
+    run(info.Env(), fn, [&] { w->net<T>().vjp(params.data(), b, outGrad.data(), grad.data()); });
+  }
+
   static Napi::Value Forward(const Napi::CallbackInfo& info) {
+    ArgGuard guard;
     NetworkWrap* w = self(info);
     expectArgs(info, 4, "Network.forward");
-    if (w->f32_) forwardT<float>(w, info);
-    else forwardT<double>(w, info);
+    if (w->f32_) forwardT<float>(w, info, guard);
+    else forwardT<double>(w, info, guard);
     return info.Env().Undefined();
   }
 
   static Napi::Value LossGrad(const Napi::CallbackInfo& info) {
+    ArgGuard guard;
     NetworkWrap* w = self(info);
     expectArgs(info, 7, "Network.lossGrad");
-    if (w->f32_) lossGradT<float>(w, info);
-    else lossGradT<double>(w, info);
+    if (w->f32_) lossGradT<float>(w, info, guard);
+    else lossGradT<double>(w, info, guard);
     return info.Env().Undefined();
   }
 
   static Napi::Value HeadGrads(const Napi::CallbackInfo& info) {
+    ArgGuard guard;
     NetworkWrap* w = self(info);
     expectArgs(info, 6, "Network.headGrads");
-    if (w->f32_) headGradsT<float>(w, info);
-    else headGradsT<double>(w, info);
+    if (w->f32_) headGradsT<float>(w, info, guard);
+    else headGradsT<double>(w, info, guard);
     return info.Env().Undefined();
   }
 
   static Napi::Value Hvp(const Napi::CallbackInfo& info) {
+    ArgGuard guard;
     NetworkWrap* w = self(info);
     expectArgs(info, 7, "Network.hvp");
-    if (w->f32_) hvpT<float>(w, info);
-    else hvpT<double>(w, info);
+    if (w->f32_) hvpT<float>(w, info, guard);
+    else hvpT<double>(w, info, guard);
     return info.Env().Undefined();
   }
 
-  static Napi::Value Info(const Napi::CallbackInfo& info) {
+  static Napi::Value Vjp(const Napi::CallbackInfo& info) {
+    ArgGuard guard;
     NetworkWrap* w = self(info);
+    expectArgs(info, 5, "Network.vjp");
+    if (w->f32_) vjpT<float>(w, info, guard);
+    else vjpT<double>(w, info, guard);
+    return info.Env().Undefined();
+  }
+
+  // info() and dispose() read no arguments; the guard is declared and verified all the same so
+  // that every method follows one pattern.
+  static Napi::Value Info(const Napi::CallbackInfo& info) {
+    ArgGuard guard;
+    NetworkWrap* w = self(info);
+    guard.verify(info.Env(), "Network.info");
     const network::Program& p = w->program();
     Napi::Object o = Napi::Object::New(info.Env());
     o.Set("paramCount", static_cast<double>(p.paramCount));
@@ -254,7 +327,9 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
   }
 
   static Napi::Value Dispose(const Napi::CallbackInfo& info) {
+    ArgGuard guard;
     NetworkWrap* w = self(info);
+    guard.verify(info.Env(), "Network.dispose");
     if (w->f32_) w->f_->releaseBuffers();
     else w->d_->releaseBuffers();
     return info.Env().Undefined();
@@ -263,9 +338,6 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
   bool f32_ = false;
   std::unique_ptr<network::Network<float>> f_;
   std::unique_ptr<network::Network<double>> d_;
-  // The current call's mask pointers, one per node (reused: no allocation per call).
-  std::vector<const float*> masksF_;
-  std::vector<const double*> masksD_;
 };
 
 }  // namespace

@@ -1148,6 +1148,30 @@ void Network<T>::hvp(const T* params, const Batch<T>& b, const double* weights, 
   runBackward(c, active, true);
 }
 
+template <typename T>
+void Network<T>::vjp(const T* params, const Batch<T>& b, const T* outGrad, T* grad) {
+  Ctx c = begin(params, b, nullptr, false);
+  runForward(c);
+  // Every head is seeded, so the backward pass visits all heads' ancestors.
+  active_.assign(prog_.nodes.size(), 0);
+  for (size_t h = 0; h < prog_.heads.size(); h++)
+    for (size_t i = 0; i < active_.size(); i++) active_[i] |= prog_.ancestors[h][i];
+  zeroGrads(c, active_, false);
+  std::fill(grad, grad + prog_.paramCount, T(0));
+  c.g = grad;
+  const int W = prog_.outputWidth;
+  for (const Head& hd : prog_.heads) {
+    const int C = prog_.nodes[hd.node].width;
+    T* G = c.G[hd.node];
+    for (int r = 0; r < b.n; r++) {
+      const T* src = outGrad + int64_t(r) * W + hd.outOffset;
+      T* dst = G + int64_t(r) * C;
+      for (int j = 0; j < C; j++) dst[j] += src[j];
+    }
+  }
+  runBackward(c, active_, false);
+}
+
 template class Network<float>;
 template class Network<double>;
 

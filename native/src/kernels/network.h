@@ -87,6 +87,9 @@ class Network {
   void headGrads(const T* params, const Batch<T>& b, T* out, double* losses);
   // out = H v for the Hessian of sum_h weights[h] L_h.
   void hvp(const T* params, const Batch<T>& b, const double* weights, const T* v, T* out);
+  // grad (length P) = J^T outGrad, outGrad n x outputWidth in forward's layout (the gradient of a
+  // loss computed outside the kernel w.r.t. the raw head outputs). Overwrites grad.
+  void vjp(const T* params, const Batch<T>& b, const T* outGrad, T* grad);
   // Drop the per-batch-size buffers (they come back on the next call).
   void releaseBuffers();
 
