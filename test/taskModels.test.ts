@@ -17,7 +17,8 @@ import { L21Logistic, L21Regression } from '../lib/linear/l21.js';
 import { MeanRegularizedRegression } from '../lib/linear/meanRegularized.js';
 import { IndependentRidge, PooledRidge } from '../lib/linear/ridge.js';
 import { TraceNormRegression } from '../lib/linear/traceNorm.js';
-import { centrePerTask, stackTasks } from '../lib/linear/taskModel.js';
+import { centrePerTask, runSync, stackTasks } from '../lib/linear/taskModel.js';
+import { solveProx } from '../lib/linear/fista.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'metatask-taskmodels-'));
 
@@ -213,6 +214,73 @@ describe('per-task linear models', () => {
     expect(maxDiff(next.data, m.coef.data)).to.be.below(1e-8);
     const rank = kernels().svt(m.coef, 1e-9).rank;
     expect(rank, 'the penalty lowers the rank').to.be.below(5);
+  });
+
+  describe('FISTA converges reliably on an ill-conditioned problem', () => {
+    /**
+     * Like School: tasks of different sizes, and one feature on a 30x larger scale in some tasks
+     * only (School's within-school percentages), so the Lipschitz constant is set by a few tasks
+     * and the problem is badly conditioned for the others.
+     */
+    function illConditioned(seed: number): MultiTaskDataset {
+      const rng = new Rng(seed);
+      const T = 8;
+      const d = 6;
+      const base = Array.from({ length: d }, (_, j) => (j === 4 ? 0 : rng.normal()));
+      return new MultiTaskDataset(
+        Array.from({ length: T }, (_, t) => {
+          const n = 10 + 7 * t;
+          const sc = (j: number) => (j === 0 && t % 3 === 0 ? 30 : 1);
+          const w = base.map((b) => (b === 0 ? 0 : b + 0.3 * rng.normal()));
+          const X = Array.from({ length: n }, () => Array.from({ length: d }, (_, j) => sc(j) * rng.normal()));
+          const y = X.map((r) => r.reduce((s, v, j) => s + (v * w[j]!) / sc(j), 0) + rng.normal());
+          return { name: `t${t}`, X, y };
+        }),
+      );
+    }
+    const ds = illConditioned(11);
+    const p = stackTasks(ds);
+    const cases = [
+      { C: L21Regression, kind: 'l21' as const, alpha: 0.1 },
+      { C: L21Regression, kind: 'l21' as const, alpha: 0.5 },
+      { C: TraceNormRegression, kind: 'trace' as const, alpha: 0.1 },
+      { C: TraceNormRegression, kind: 'trace' as const, alpha: 0.5 },
+    ];
+
+    it('tightening tol moves the solution less and less, and the default tol is already accurate', function () {
+      this.timeout(60000);
+      for (const { C, alpha } of cases) {
+        const tols = [1e-6, 1e-8, 1e-10, 1e-12];
+        const fits = tols.map((tol) => new C({ alpha, tol, maxIter: 100000 }).fitSync(ds));
+        const ref = fits[fits.length - 1]!;
+        const scale = Math.max(...Array.from(ref.coef.data, Math.abs));
+        const err = fits.map((m) => maxDiff(m.coef.data, ref.coef.data) / scale);
+        const label = `${C.name} alpha ${alpha}: relative coefficient errors ${err.map((e) => e.toExponential(1)).join(', ')}`;
+        // Each 100x tighter tol brings the solution closer to the tightest one.
+        expect(err[1]!, label).to.be.below(err[0]!);
+        expect(err[2]!, label).to.be.below(err[1]!);
+        expect(err[2]!, label).to.be.below(1e-4);
+        // The default tol (1e-6) gives the same fit quality as tol 1e-12 to far below 0.1 point.
+        const def = new C({ alpha }).fitSync(ds);
+        expect(Math.abs(def.score(ds) - ref.score(ds)), label).to.be.below(1e-3);
+        expect(maxDiff(def.coef.data, fits[0]!.coef.data), label).to.equal(0);
+        // The objective trace never increases (rejected steps keep the iterate).
+        for (let i = 1; i < ref.history.length; i++) expect(ref.history[i]!).to.be.at.most(ref.history[i - 1]!);
+      }
+    });
+
+    it('a converged solution is a fixed point: a warm restart from it does not move', function () {
+      this.timeout(30000);
+      for (const { kind, alpha } of cases) {
+        const o = { loss: 'squared' as const, kind, alpha, fitIntercept: true, tol: 1e-12, maxIter: 100000 };
+        const first = runSync(solveProx(p, o, null));
+        const again = runSync(solveProx(p, o, first));
+        expect(again.nIter, `${kind} alpha ${alpha}`).to.be.at.most(20);
+        const scale = Math.max(...Array.from(first.coef.data, Math.abs));
+        expect(maxDiff(again.coef.data, first.coef.data) / scale, `${kind} alpha ${alpha}`).to.be.below(1e-8);
+        expect(maxDiff(again.intercept, first.intercept), `${kind} alpha ${alpha}`).to.be.below(1e-8 * Math.max(1, scale));
+      }
+    });
   });
 
   it('L21Logistic separates a simple problem', () => {

@@ -19,17 +19,32 @@ export const title = 'School: 139 schools, explained variance of convex multi-ta
 
 const SPLITS = 10;
 
-// Grid sizes are kept small so the whole part runs in about a minute on the TypeScript kernels:
-// closed forms get 5-fold CV over 13 alphas (ridge) or 7 x 7 (lambda1, lambda2) pairs; the FISTA
-// models get 3-fold CV over 6 alphas from alpha_max down to 1e-2 alpha_max at tol 1e-4.
-const fistaOptions = { cv: 3, nAlphas: 6, eps: 1e-2, tol: 1e-4, maxIter: 1000 };
+// Grid sizes: the closed forms get 5-fold CV over their default grids (13 alphas for ridge, 9 x 9
+// (lambda1, lambda2) pairs for the mean-regularised model); the FISTA models get 3-fold CV over
+// 6 alphas from alpha_max down to 1e-2 alpha_max, each path warm-started, at the default
+// tolerance (tol 1e-6: on School a tighter tol moves the test explained variance by < 0.1 point).
+const fistaOptions = { cv: 3, nAlphas: 6, eps: 1e-2 };
 const models: { name: string; grid: string; make: (seed: number) => TaskLinearModel<Params> }[] = [
   { name: 'PooledRidge', grid: '5-fold, 13 alphas', make: (seed) => new PooledRidge({ cv: 5, seed }) },
   { name: 'IndependentRidge', grid: '5-fold, 13 alphas', make: (seed) => new IndependentRidge({ cv: 5, seed }) },
-  { name: 'MeanRegularizedRegression', grid: '5-fold, 7x7 pairs', make: (seed) => new MeanRegularizedRegression({ cv: 5, seed }) },
+  { name: 'MeanRegularizedRegression', grid: '5-fold, 9x9 pairs', make: (seed) => new MeanRegularizedRegression({ cv: 5, seed }) },
   { name: 'L21Regression', grid: '3-fold, 6 alphas', make: (seed) => new L21Regression({ ...fistaOptions, seed }) },
   { name: 'TraceNormRegression', grid: '3-fold, 6 alphas', make: (seed) => new TraceNormRegression({ ...fistaOptions, seed }) },
 ];
+
+/** The grid a fitted model's CV walked, in words (strengths relative to its first point). */
+function describeGrid(model: TaskLinearModel<Params>): string {
+  const path = model.cvPath;
+  if (!path) return '';
+  const keys = Object.keys(path.grid[0] ?? {});
+  const fmt = (v: number) => v.toExponential(1);
+  const ranges = keys.map((k) => {
+    const vals = [...new Set(path.grid.map((g) => g[k]!))];
+    return `${k} ${fmt(Math.max(...vals))}..${fmt(Math.min(...vals))} (${vals.length})`;
+  });
+  const chosen = keys.map((k) => `${k} ${fmt(path.grid[path.chosenIndex]![k]!)}`).join(', ');
+  return `${path.k}-fold, ${ranges.join(' x ')}; chose ${chosen}`;
+}
 
 function meanSd(v: number[]): [number, number] {
   const m = v.reduce((a, b) => a + b, 0) / v.length;
@@ -50,6 +65,7 @@ export async function run(log: (line: string) => void = console.log): Promise<vo
       const model = await models[m]!.make(s).fit(train);
       seconds[m]! += (performance.now() - t0) / 1000;
       scores[m]!.push(100 * model.score(test));
+      if (s === 0) log(`  ${models[m]!.name} CV grid (split 1): ${describeGrid(model)}`);
     }
     log(`  split ${s + 1}/${SPLITS}: ${models.map((x, m) => `${x.name.replace(/Regression|Ridge/, '')} ${scores[m]![s]!.toFixed(1)}`).join(', ')}`);
   }
@@ -61,6 +77,7 @@ export async function run(log: (line: string) => void = console.log): Promise<vo
     const [mean, sd] = meanSd(scores[i]!);
     log(`${m.name.padEnd(w)}  ${mean.toFixed(1).padStart(8)} +- ${sd.toFixed(1).padEnd(8)}   ${m.grid.padEnd(17)}   ${seconds[i]!.toFixed(1).padStart(5)}s`);
   });
+  log('FISTA models: tol 1e-6 (default), alphas log-spaced from alpha_max (where W = 0) to 1e-2 alpha_max.');
   log('Reference (../shared/data/README.md): pooled 34.0 +- 1.0, independent 34.2 +- 1.2, mean-regularised 37.5 +- 1.1;');
   log('Evgeniou & Pontil (KDD 2004, Table 3): 34.26 +- 0.4 for regularised multi-task learning.');
 }

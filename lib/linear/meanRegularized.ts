@@ -34,11 +34,18 @@ export interface MeanRegularizedOptions extends BaseOptions {
   lambda1?: number;
   /** Strength of the shared part w0 (> 0; default 1). */
   lambda2?: number;
-  /** CV grid for lambda1 (default: nLambdas points from 1e3 s to 1e-2 s, s = mean diagonal of X_t^T X_t). */
+  /**
+   * CV grid for lambda1 (default: nLambdas points from 1e5 s to 1e-3 s, log-spaced, s = mean
+   * diagonal of X_t^T X_t). The top end is effectively pooled (v_t ~ 0), the bottom end
+   * effectively independent ridge per task.
+   */
   lambda1s?: number[];
-  /** CV grid for lambda2 (default: nLambdas points from 10 T s to 1e-4 T s). */
+  /**
+   * CV grid for lambda2 (default: nLambdas points from 10 T s to 1e-7 T s). The bottom end leaves
+   * the shared part w0 effectively unpenalised, where the CV error usually flattens out.
+   */
   lambda2s?: number[];
-  /** Size of each default CV grid (default 7, so 49 pairs). */
+  /** Size of each default CV grid (default 9, so 81 pairs: one point per decade of lambda1). */
   nLambdas?: number;
 }
 
@@ -54,7 +61,7 @@ export class MeanRegularizedRegression extends TaskLinearModel<MrParams, MeanReg
       lambda2: num({ default: 1, min: 0, exclusiveMin: true }),
       lambda1s: gridSpec(),
       lambda2s: gridSpec(),
-      nLambdas: num({ default: 7, min: 1, integer: true }),
+      nLambdas: num({ default: 9, min: 1, integer: true }),
     });
     const zero = [...(this.config.lambda1s ?? []), ...(this.config.lambda2s ?? [])].some((v) => v <= 0);
     if (zero) throw new ValueError('MeanRegularizedRegression: lambda1s and lambda2s must be > 0');
@@ -65,8 +72,10 @@ export class MeanRegularizedRegression extends TaskLinearModel<MrParams, MeanReg
   protected grid(p: TaskProblem): MrParams[] {
     const s = gramScale(centredGrams(p, this.config.fitIntercept).grams);
     const n = this.config.nLambdas!;
-    const l1 = this.config.lambda1s ? [...this.config.lambda1s].sort((a, b) => b - a) : logGrid(1e3 * s, 1e-2 * s, n);
-    const l2 = this.config.lambda2s ? [...this.config.lambda2s].sort((a, b) => b - a) : logGrid(10 * p.T * s, 1e-4 * p.T * s, n);
+    // Wide on purpose: on School the CV error is flat beyond 1e2 s in lambda1 and below 1e-5 T s in
+    // lambda2, and a narrower grid (1e3 s .. 1e-2 s, 10 T s .. 1e-4 T s) had its optimum on the edge.
+    const l1 = this.config.lambda1s ? [...this.config.lambda1s].sort((a, b) => b - a) : logGrid(1e5 * s, 1e-3 * s, n);
+    const l2 = this.config.lambda2s ? [...this.config.lambda2s].sort((a, b) => b - a) : logGrid(10 * p.T * s, 1e-7 * p.T * s, n);
     const out: MrParams[] = [];
     for (const lambda1 of l1) for (const lambda2 of l2) out.push({ lambda1, lambda2 });
     return out;

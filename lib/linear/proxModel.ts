@@ -18,9 +18,14 @@ export interface ProxModelOptions extends BaseOptions {
   nAlphas?: number;
   /** Smallest alpha of the default grid relative to alpha_max (default 1e-3). */
   eps?: number;
-  /** FISTA stops when the relative objective change falls below tol (default 1e-7). */
+  /**
+   * FISTA stops when both the gradient-mapping step and the objective change are small relative
+   * to the solution: ||W+ - Y||_F <= tol max(1, ||W+||_F) and |F+ - F| <= tol max(1, |F+|)
+   * (default 1e-6; on School, tightening it to 1e-8 moves the test explained variance by less
+   * than 0.1 point).
+   */
   tol?: number;
-  /** FISTA iteration limit per fit (default 5000). */
+  /** FISTA iteration limit per fit (default 10000). */
   maxIter?: number;
 }
 
@@ -30,8 +35,8 @@ export const proxSpec = {
   alphas: gridSpec(),
   nAlphas: num({ default: 10, min: 1, integer: true }),
   eps: num({ default: 1e-3, min: 0, max: 1, exclusiveMin: true }),
-  tol: num({ default: 1e-7, min: 0 }),
-  maxIter: num({ default: 5000, min: 1, integer: true }),
+  tol: num({ default: 1e-6, min: 0 }),
+  maxIter: num({ default: 10000, min: 1, integer: true }),
 };
 
 export abstract class ProxTaskModel extends TaskLinearModel<{ alpha: number }, ProxModelOptions> {

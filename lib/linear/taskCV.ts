@@ -35,6 +35,8 @@ export interface CvOptions<P extends Params> {
   metric: 'mse' | 'logloss';
   solve: (train: TaskProblem, params: P, warm: Solution | null) => Work<Solution>;
   error: (s: Solution, val: TaskProblem) => number;
+  /** Called with every fitted solution (e.g. to keep warm starts for the final refit). */
+  onSolution?: (fold: number, gridIndex: number, s: Solution) => void;
 }
 
 /** Fold id of every stacked row (-1: always in training). */
@@ -62,6 +64,7 @@ export function* crossValidate<P extends Params>(p: TaskProblem, grid: P[], o: C
     for (let g = 0; g < G; g++) {
       const s: Solution = yield* o.solve(train, grid[g]!, o.warmStarts ? warm : null);
       warm = s;
+      o.onSolution?.(f, g, s);
       foldError[f * G + g] = o.error(s, val);
       yield { phase: 'cv', fold: f, gridIndex: g };
     }

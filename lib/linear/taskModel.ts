@@ -347,6 +347,9 @@ export abstract class TaskLinearModel<P extends Params, C extends BaseOptions = 
     let sol: Solution;
     if (k !== undefined) {
       const grid = this.grid(p);
+      // The last fold's solutions: its model at the chosen strength, fitted on (k-1)/k of the
+      // rows, is a close warm start for the refit on all of them.
+      const lastFold: Solution[] = [];
       cvPath = yield* crossValidate(p, grid, {
         k,
         seed: this.config.seed ?? 0,
@@ -354,18 +357,15 @@ export abstract class TaskLinearModel<P extends Params, C extends BaseOptions = 
         solve: (train, params, warm) => this.solve(train, params, warm),
         error: (s, val) => this.validationError(s, val),
         metric: this.loss === 'squared' ? 'mse' : 'logloss',
+        onSolution: (f, g, s) => {
+          if (this.warmStarts && f === k - 1) lastFold[g] = s;
+        },
       });
       chosen = grid[cvPath.chosenIndex]!;
-      // Refit on all the training data, walking the path again when warm starts help.
-      let warm: Solution | null = null;
+      // Refit on all the training data at the chosen strength (warm-started when that helps).
       const last = cvPath.chosenIndex;
-      const start = this.warmStarts ? 0 : last;
-      sol = undefined as unknown as Solution;
-      for (let g = start; g <= last; g++) {
-        sol = yield* this.solve(p, grid[g]!, warm);
-        warm = sol;
-        yield { phase: 'fit', gridIndex: g };
-      }
+      sol = yield* this.solve(p, grid[last]!, this.warmStarts ? (lastFold[last] ?? null) : null);
+      yield { phase: 'fit', gridIndex: last };
     } else {
       chosen = this.params();
       sol = yield* this.solve(p, chosen, null);
