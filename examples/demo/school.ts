@@ -21,9 +21,11 @@ const SPLITS = 10;
 
 // Grid sizes: the closed forms get 5-fold CV over their default grids (13 alphas for ridge, 9 x 9
 // (lambda1, lambda2) pairs for the mean-regularised model); the FISTA models get 3-fold CV over
-// 6 alphas from alpha_max down to 1e-2 alpha_max, each path warm-started, at the default
-// tolerance (tol 1e-6: on School a tighter tol moves the test explained variance by < 0.1 point).
-const fistaOptions = { cv: 3, nAlphas: 6, eps: 1e-2 };
+// 6 alphas from alpha_max down to 1e-2 alpha_max, each path warm-started. The final fit uses the
+// default tolerance (tol 1e-6: on School a tighter tol moves the test explained variance by less
+// than 0.1 point); the CV path, which only has to rank the alphas, uses cvTol 1e-5 (it picks the
+// same alpha as 1e-6 at about half the work).
+const fistaOptions = { cv: 3, nAlphas: 6, eps: 1e-2, cvTol: 1e-5 };
 const models: { name: string; grid: string; make: (seed: number) => TaskLinearModel<Params> }[] = [
   { name: 'PooledRidge', grid: '5-fold, 13 alphas', make: (seed) => new PooledRidge({ cv: 5, seed }) },
   { name: 'IndependentRidge', grid: '5-fold, 13 alphas', make: (seed) => new IndependentRidge({ cv: 5, seed }) },
@@ -77,7 +79,7 @@ export async function run(log: (line: string) => void = console.log): Promise<vo
     const [mean, sd] = meanSd(scores[i]!);
     log(`${m.name.padEnd(w)}  ${mean.toFixed(1).padStart(8)} +- ${sd.toFixed(1).padEnd(8)}   ${m.grid.padEnd(17)}   ${seconds[i]!.toFixed(1).padStart(5)}s`);
   });
-  log('FISTA models: tol 1e-6 (default), alphas log-spaced from alpha_max (where W = 0) to 1e-2 alpha_max.');
+  log('FISTA models: alphas log-spaced from alpha_max (where W = 0) to 1e-2 alpha_max; tol 1e-6 (final fit), 1e-5 (CV path).');
   log('Reference (../shared/data/README.md): pooled 34.0 +- 1.0, independent 34.2 +- 1.2, mean-regularised 37.5 +- 1.1;');
   log('Evgeniou & Pontil (KDD 2004, Table 3): 34.26 +- 0.4 for regularised multi-task learning.');
 }

@@ -115,6 +115,7 @@ export function* fista(spec: FistaSpec, w0: Matrix<Float64Array>, b0: Float64Arr
   let converged = false;
   const Y = y.v;
   const GY = gy.v;
+  const sums = new Float64Array(4);
   while (iter < o.maxIter) {
     iter++;
     const tNext = (1 + Math.sqrt(1 + 4 * t * t)) / 2;
@@ -127,24 +128,8 @@ export function* fista(spec: FistaSpec, w0: Matrix<Float64Array>, b0: Float64Arr
       // f quadratic: f(x + m D) = f(x) + m <g(x), D> + (m^2/2) <H D, D>, with H D = g(x) - g(xp),
       // and g(x + m D) = g(x) + m (g(x) - g(xp)).
       // The same pass writes the first gradient step into z.
-      const GX = gx.v;
-      const GXP = gxp.v;
-      const Z = z.v;
-      const step = 1 / L;
-      let a = 0;
-      let c = 0;
-      for (let i = 0; i < n; i++) {
-        const dlt = X[i]! - XP[i]!;
-        const dg = GX[i]! - GXP[i]!;
-        const yi = X[i]! + mom * dlt;
-        const gi = GX[i]! + mom * dg;
-        Y[i] = yi;
-        GY[i] = gi;
-        Z[i] = yi - step * gi;
-        a += GX[i]! * dlt;
-        c += dg * dlt;
-      }
-      fy = mom === 0 ? fx : fx + mom * a + 0.5 * mom * mom * c;
+      extrapolateQuadratic(X, XP, gx.v, gxp.v, Y, GY, z.v, mom, 1 / L, sums);
+      fy = mom === 0 ? fx : fx + mom * sums[0]! + 0.5 * mom * mom * sums[1]!;
     } else {
       for (let i = 0; i < n; i++) Y[i] = X[i]! + mom * (X[i]! - XP[i]!);
       fy = spec.smooth(y.w, y.b, gy.w, gb(gy));
@@ -161,18 +146,11 @@ export function* fista(spec: FistaSpec, w0: Matrix<Float64Array>, b0: Float64Arr
       if (bt > 0 || !quad) for (let i = 0; i < n; i++) Z[i] = Y[i]! - step * GY[i]!;
       pz = spec.prox(z.w, step);
       fz = quad ? spec.smooth(z.w, z.b, gz.w, gb(gz)) : spec.smooth(z.w, z.b, null, null);
-      let lin = 0;
-      sq = 0;
-      dir = 0;
-      zz = 0;
-      for (let i = 0; i < n; i++) {
-        const zi = Z[i]!;
-        const dlt = zi - Y[i]!;
-        lin += GY[i]! * dlt;
-        sq += dlt * dlt;
-        dir -= dlt * (zi - X[i]!);
-        zz += zi * zi;
-      }
+      stepSums(Z, Y, GY, X, sums);
+      const lin = sums[0]!;
+      sq = sums[1]!;
+      dir = sums[2]!;
+      zz = sums[3]!;
       // A relative slack of a few thousand ulps keeps rounding from doubling L near the optimum.
       if (fz <= fy + lin + 0.5 * L * sq + 1e-12 * Math.max(Math.abs(fy), Math.abs(fz)) || sq === 0 || bt >= 60) break;
       L *= 2;
@@ -213,6 +191,59 @@ export function* fista(spec: FistaSpec, w0: Matrix<Float64Array>, b0: Float64Arr
     }
   }
   return { w: { rows, cols, data: x.w.data.slice() }, b: x.b.slice(), history, nIter: iter, lipschitz: L, converged, restarts };
+}
+
+// The per-iteration vector work, in small functions outside the generator (V8 optimises them
+// early and independently of it).
+
+/** y = x + m (x - xp), gy = gx + m (gx - gxp), z = y - step gy; sums = [<gx, x - xp>, <gx - gxp, x - xp>]. */
+function extrapolateQuadratic(
+  X: Float64Array,
+  XP: Float64Array,
+  GX: Float64Array,
+  GXP: Float64Array,
+  Y: Float64Array,
+  GY: Float64Array,
+  Z: Float64Array,
+  mom: number,
+  step: number,
+  sums: Float64Array,
+): void {
+  let a = 0;
+  let c = 0;
+  for (let i = 0; i < X.length; i++) {
+    const dlt = X[i]! - XP[i]!;
+    const dg = GX[i]! - GXP[i]!;
+    const yi = X[i]! + mom * dlt;
+    const gi = GX[i]! + mom * dg;
+    Y[i] = yi;
+    GY[i] = gi;
+    Z[i] = yi - step * gi;
+    a += GX[i]! * dlt;
+    c += dg * dlt;
+  }
+  sums[0] = a;
+  sums[1] = c;
+}
+
+/** sums = [<gy, z - y>, ||z - y||^2, <y - z, z - x>, ||z||^2]. */
+function stepSums(Z: Float64Array, Y: Float64Array, GY: Float64Array, X: Float64Array, sums: Float64Array): void {
+  let lin = 0;
+  let sq = 0;
+  let dir = 0;
+  let zz = 0;
+  for (let i = 0; i < Z.length; i++) {
+    const zi = Z[i]!;
+    const dlt = zi - Y[i]!;
+    lin += GY[i]! * dlt;
+    sq += dlt * dlt;
+    dir -= dlt * (zi - X[i]!);
+    zz += zi * zi;
+  }
+  sums[0] = lin;
+  sums[1] = sq;
+  sums[2] = dir;
+  sums[3] = zz;
 }
 
 // ------------------------------------------------------------------------------------------------

@@ -25,6 +25,12 @@ export interface ProxModelOptions extends BaseOptions {
    * than 0.1 point).
    */
   tol?: number;
+  /**
+   * FISTA tolerance for the fits of the CV path (default: tol). The path only has to rank the grid
+   * points; the final fit always uses tol. On School, 1e-5 here picks the same alpha as 1e-6 at
+   * half the work.
+   */
+  cvTol?: number;
   /** FISTA iteration limit per fit (default 10000). */
   maxIter?: number;
 }
@@ -36,6 +42,7 @@ export const proxSpec = {
   nAlphas: num({ default: 10, min: 1, integer: true }),
   eps: num({ default: 1e-3, min: 0, max: 1, exclusiveMin: true }),
   tol: num({ default: 1e-6, min: 0 }),
+  cvTol: num({ min: 0 }),
   maxIter: num({ default: 10000, min: 1, integer: true }),
 };
 
@@ -51,10 +58,11 @@ export abstract class ProxTaskModel extends TaskLinearModel<{ alpha: number }, P
     const hi = alphaMax(p, this.loss, this.kind, this.config.fitIntercept) || 1;
     return logGrid(hi, hi * this.config.eps!, this.config.nAlphas!).map((alpha) => ({ alpha }));
   }
-  protected solve(p: TaskProblem, params: { alpha: number }, warm: Solution | null): Work<Solution> {
+  protected solve(p: TaskProblem, params: { alpha: number }, warm: Solution | null, phase: 'cv' | 'fit'): Work<Solution> {
+    const tol = phase === 'cv' ? (this.config.cvTol ?? this.config.tol!) : this.config.tol!;
     return solveProx(
       p,
-      { loss: this.loss, kind: this.kind, alpha: params.alpha, fitIntercept: this.config.fitIntercept, tol: this.config.tol!, maxIter: this.config.maxIter! },
+      { loss: this.loss, kind: this.kind, alpha: params.alpha, fitIntercept: this.config.fitIntercept, tol, maxIter: this.config.maxIter! },
       warm,
     );
   }

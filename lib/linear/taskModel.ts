@@ -297,8 +297,11 @@ export abstract class TaskLinearModel<P extends Params, C extends BaseOptions = 
   protected abstract params(): P;
   /** The CV grid, largest strength first (the user's grid when given, else a default from the data). */
   protected abstract grid(p: TaskProblem): P[];
-  /** Fit at strengths `params` on a stacked problem. */
-  protected abstract solve(p: TaskProblem, params: P, warm: Solution | null): Work<Solution>;
+  /**
+   * Fit at strengths `params` on a stacked problem; `phase` says whether the fit is one of the CV
+   * path ('cv') or the model's final fit ('fit'), for solvers whose tolerance differs between them.
+   */
+  protected abstract solve(p: TaskProblem, params: P, warm: Solution | null, phase: 'cv' | 'fit'): Work<Solution>;
 
   // ---- fitting ----
 
@@ -354,7 +357,7 @@ export abstract class TaskLinearModel<P extends Params, C extends BaseOptions = 
         k,
         seed: this.config.seed ?? 0,
         warmStarts: this.warmStarts,
-        solve: (train, params, warm) => this.solve(train, params, warm),
+        solve: (train, params, warm) => this.solve(train, params, warm, 'cv'),
         error: (s, val) => this.validationError(s, val),
         metric: this.loss === 'squared' ? 'mse' : 'logloss',
         onSolution: (f, g, s) => {
@@ -364,11 +367,11 @@ export abstract class TaskLinearModel<P extends Params, C extends BaseOptions = 
       chosen = grid[cvPath.chosenIndex]!;
       // Refit on all the training data at the chosen strength (warm-started when that helps).
       const last = cvPath.chosenIndex;
-      sol = yield* this.solve(p, grid[last]!, this.warmStarts ? (lastFold[last] ?? null) : null);
+      sol = yield* this.solve(p, grid[last]!, this.warmStarts ? (lastFold[last] ?? null) : null, 'fit');
       yield { phase: 'fit', gridIndex: last };
     } else {
       chosen = this.params();
-      sol = yield* this.solve(p, chosen, null);
+      sol = yield* this.solve(p, chosen, null, 'fit');
     }
     for (const v of sol.coef.data) if (!Number.isFinite(v)) throw new ValueError(`${this.constructor.name}.fit: the solver diverged (non-finite coefficients); check the data scale and the strengths`);
     return { coef: sol.coef, intercept: sol.intercept, taskNames: [], chosen: { ...chosen }, cvPath, history: sol.history ?? [], nIter: sol.nIter ?? 0 };
