@@ -324,6 +324,65 @@ describe('MultiTaskNet', function () {
   });
 });
 
+describe('MultiTaskNet: more behaviour', function () {
+  this.timeout(60_000);
+
+  it('Delta_m: 0 against itself, positive against a worse baseline, sign by metric direction', async () => {
+    const { X, Y } = mixedData(80, 4, 13, 0);
+    const net = mixedNet({ type: 'hard-sharing', shared: [8] });
+    await net.fit({ X, Y }, { epochs: 3 });
+    const own = net.evaluate({ X, Y }).tasks;
+    expect(net.evaluate({ X, Y }, { baselines: { r: { mse: own.r!.mse! } } }).deltaM).to.equal(0);
+    expect(net.evaluate({ X, Y }, { baselines: { r: { mse: 2 * own.r!.mse! } } }).deltaM).to.be.closeTo(50, 1e-9);
+    const acc = own.b!.accuracy!;
+    // A baseline with a higher accuracy (better) makes the gain negative.
+    expect(net.evaluate({ X, Y }, { baselines: { b: { accuracy: acc * 1.25 } } }).deltaM).to.be.closeTo(-20, 1e-9);
+    expect(() => net.evaluate({ X, Y }, { baselines: { nope: { mse: 1 } } })).to.throw(ValueError, /nope/);
+  });
+
+  it('float64 networks predict Float64Arrays', async () => {
+    const { X, Y } = mixedData(40, 4, 14, 0);
+    const net = mixedNet({ type: 'mmoe', experts: 2, expertUnits: [4] }, { dtype: 'float64' });
+    await net.fit({ X, Y }, { epochs: 2 });
+    const p = net.predict(X);
+    expect(p.r).to.be.instanceOf(Float64Array);
+    expect((p.m as Matrix<Float64Array>).data).to.be.instanceOf(Float64Array);
+  });
+
+  it('takes a user-written strategy object; loading needs it back', async () => {
+    const { X, Y } = mixedData(40, 4, 15, 0);
+    let calls = 0;
+    const mine = {
+      name: 'mean-of-grads',
+      needsGradients: true,
+      init() {},
+      combine(step: { grads?: Matrix<Float64Array> }) {
+        calls++;
+        const g = step.grads!;
+        const shared = new Float64Array(g.cols);
+        for (let t = 0; t < g.rows; t++) for (let k = 0; k < g.cols; k++) shared[k]! += g.data[t * g.cols + k]! / g.rows;
+        return { weights: new Float64Array(g.rows).fill(1), shared };
+      },
+      getState: () => ({}),
+      setState() {},
+    };
+    const net = mixedNet({ type: 'cross-stitch', layers: [4] }, { weighting: mine });
+    await net.fit({ X, Y }, { epochs: 1, batchSize: 10 });
+    expect(calls).to.equal(4);
+    const doc = JSON.parse(JSON.stringify(net.toJSON()));
+    expect(() => MultiTaskNet.fromJSON(doc)).to.throw(FormatError, /custom weighting/);
+    expect(MultiTaskNet.fromJSON(doc, { weighting: mine }).epochs).to.equal(1);
+  });
+
+  it('refuses a second fit while one is running', async () => {
+    const { X, Y } = mixedData(40, 4, 16, 0);
+    const net = mixedNet({ type: 'hard-sharing', shared: [4] });
+    const first = net.fit({ X, Y }, { epochs: 3, batchSize: 4 });
+    await expectReject(net.fit({ X, Y }), ConfigError, /already training/);
+    await first;
+  });
+});
+
 async function expectReject(p: Promise<unknown>, cls: new (...a: never[]) => Error, re?: RegExp): Promise<void> {
   try {
     await p;
