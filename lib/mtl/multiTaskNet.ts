@@ -21,7 +21,7 @@ import { Rng } from '../core/rng.js';
 import { MultiTaskDataset } from '../data/dataset.js';
 import { fromDocument, readDocument, saveDocument, toDocument, type ModelDocument } from '../io/format.js';
 import { kernels } from '../kernels/index.js';
-import type { ActivationName, NetworkHandle, NetworkKernels, NetworkSpec, OptimKernels } from '../kernels/types.js';
+import type { ActivationName, NetworkHandle, NetworkSpec } from '../kernels/types.js';
 import { compileNetwork, dropoutMasks, initParams, type CompiledNetwork } from '../nn/spec.js';
 import { createOptimizer, type Optimizer, type OptimizerOptions } from '../nn/optim.js';
 import {
@@ -219,9 +219,9 @@ export class MultiTaskNet {
     const widths = tasks.map((t) => headShape({ name: t.name, type: t.type, classes: t.labels?.length }).width);
     this.headCols = Int32Array.from([0, ...widths.map((_, i) => widths.slice(0, i + 1).reduce((a, b) => a + b, 0))]);
 
-    const k = kernels() as unknown as NetworkKernels & Partial<OptimKernels>;
+    const k = kernels();
     this.handle = o.dtype === 'float32' ? k.network(this.spec, 'float32') : k.network(this.spec, 'float64');
-    this.optimizer = createOptimizer(o.optimizer, typeof k.adamStep === 'function' ? { kernels: k as OptimKernels } : {});
+    this.optimizer = createOptimizer(o.optimizer, { kernels: k });
 
     let weighting: string | Record<string, unknown>;
     if (isStrategy(o.weighting)) {

@@ -14,7 +14,7 @@
 import { ConfigError, FormatError, ShapeError, ValueError } from '../core/errors.js';
 import { describe, type FloatArray } from '../core/matrix.js';
 import { bool, custom, num, oneOf, parseOptions } from '../core/options.js';
-import { jsOptim } from '../kernels/js/optim.js';
+import { kernels as selectedKernels } from '../kernels/index.js';
 import type { OptimKernels } from '../kernels/types.js';
 import { createSchedule, type LrSchedule, type ScheduleOptions, type ScheduleState, type ScheduleType } from './schedule.js';
 
@@ -145,7 +145,8 @@ export class Optimizer {
   constructor(options: OptimizerOptions, deps: OptimizerDeps = {}) {
     this.options = resolve(options);
     this.schedule = createSchedule(this.options.schedule, this.options.lr);
-    this.kernels = deps.kernels ?? jsOptim;
+    // The selected backend's optimiser kernels unless a caller injects others (tests, parity).
+    this.kernels = deps.kernels ?? selectedKernels();
   }
 
   get type(): OptimizerType {

@@ -23,14 +23,14 @@ struct RmspropHyper {
 };
 
 template <typename T>
-void adamStep(T* params, const T* grad, T* m, T* v, int64_t n, const AdamHyper& h);
+void adamStep(T* __restrict params, const T* __restrict grad, T* __restrict m, T* __restrict v, int64_t n, const AdamHyper& h);
 
 // velocity may be null when momentum == 0.
 template <typename T>
-void sgdStep(T* params, const T* grad, T* velocity, int64_t n, const SgdHyper& h);
+void sgdStep(T* __restrict params, const T* __restrict grad, T* __restrict velocity, int64_t n, const SgdHyper& h);
 
 // momentumBuf may be null when momentum == 0.
 template <typename T>
-void rmspropStep(T* params, const T* grad, T* squareAvg, T* momentumBuf, int64_t n, const RmspropHyper& h);
+void rmspropStep(T* __restrict params, const T* __restrict grad, T* __restrict squareAvg, T* __restrict momentumBuf, int64_t n, const RmspropHyper& h);
 
 }  // namespace metatask::optim
