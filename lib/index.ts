@@ -96,3 +96,9 @@ export { type EpisodicFitResult, type EpisodicEvaluateOptions } from './meta/epi
 export { ProtoNet, ProtoModel, type ProtoNetOptions, type ProtoDistance } from './meta/protoNet.js';
 export { MetaRidge, RidgeModel, type MetaRidgeOptions } from './meta/metaRidge.js';
 export { type OmniglotData } from './data/omniglot.js';
+export { createStrategy, registerStrategy, knownStrategies, type StrategyFactory } from './mtl/weighting/registry.js';
+export type { WeightingStrategy, StrategyStep, StrategyResult } from './mtl/weighting/strategy.js';
+export { createOptimizer, Optimizer, type OptimizerOptions, type OptimizerType } from './nn/optim.js';
+export { createSchedule, type ScheduleOptions, type ScheduleType, type LrSchedule } from './nn/schedule.js';
+export { compileNetwork, initParams, type CompiledNetwork } from './nn/spec.js';
+export type { NetworkSpec, NodeSpec, HeadSpec, ActivationName, LossName } from './kernels/types.js';
