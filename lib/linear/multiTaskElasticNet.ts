@@ -14,24 +14,19 @@
  * checked after a sweep whose largest update dwMax / wMax < tol (or the last one); the fit stops when
  * gap < tol ||Y||_F^2 (Y centred when fitIntercept). The reported `dualGap` is gap / n, like sklearn's.
  */
-import { ConfigError, FormatError, MetataskError, NotFittedError, ShapeError } from '../core/errors.js';
+import { ConfigError, FormatError, ShapeError } from '../core/errors.js';
 import { describe, toMatrix, toVector, type Matrix, type MatrixLike } from '../core/matrix.js';
-import { bool, num, oneOf, parseOptions } from '../core/options.js';
+import { bool, num, parseOptions } from '../core/options.js';
 import { throwIfAborted, Yielder } from '../core/async.js';
 import { Rng } from '../core/rng.js';
 import { kernels } from '../kernels/index.js';
 import type { Kernels } from '../kernels/types.js';
-import {
-  arrayFromState,
-  fromDocument,
-  matrixFromState,
-  readDocument,
-  readDocumentSync,
-  saveDocument,
-  saveDocumentSync,
-  toDocument,
-  type ModelDocument,
-} from '../io/format.js';
+import { arrayFromState, matrixFromState } from '../io/format.js';
+import { parseLassoOptions, SELECTION_SPEC, SOLVER_SPEC } from './cdOptions.js';
+import { CdEstimator, checkPredictX, linearPredict, openDocument, type CdFitted } from './cdEstimator.js';
+
+// Kept importable from here, where they were first defined (the CV estimators and tests use them).
+export { checkPredictX, configFromDocument, linearPredict } from './cdEstimator.js';
 
 // ------------------------------------------------------------------------------------------------
 // Options
@@ -101,11 +96,9 @@ interface ResolvedOptions {
 export const ENET_SPEC = {
   alpha: num({ default: 1, min: 0 }),
   l1Ratio: num({ default: 0.5, min: 0, max: 1 }),
-  fitIntercept: bool(true),
-  tol: num({ default: 1e-4, min: 0 }),
-  maxIter: num({ default: 1000, min: 1, integer: true }),
+  ...SOLVER_SPEC,
   warmStart: bool(false),
-  selection: oneOf(['cyclic', 'random'] as const, 'cyclic'),
+  selection: SELECTION_SPEC,
   seed: num(),
 };
 
@@ -352,15 +345,6 @@ export function finish(p: CdProblem, w: Matrix<Float64Array>): { coef: Matrix<Fl
   return { coef: { rows: T, cols: d, data: coef }, intercept };
 }
 
-/** X coef^T + 1 b^T (n x T). */
-export function linearPredict(k: Kernels, x: Matrix<Float64Array>, coef: Matrix<Float64Array>, intercept: Float64Array): Matrix<Float64Array> {
-  const T = coef.rows;
-  const out: Matrix<Float64Array> = { rows: x.rows, cols: T, data: new Float64Array(x.rows * T) };
-  k.gemm(x, coef, out, { transB: true });
-  for (let i = 0; i < x.rows; i++) for (let t = 0; t < T; t++) out.data[i * T + t]! += intercept[t]!;
-  return out;
-}
-
 /** Mean over tasks of the coefficient of determination (scikit-learn's r2_score, uniform average). */
 export function meanR2(yTrue: Matrix<Float64Array>, yPred: Matrix<Float64Array>): number {
   const { rows: n, cols: T } = yTrue;
@@ -387,37 +371,9 @@ export function convergenceWarning(message: string): void {
   process.emitWarning(message, { type: 'ConvergenceWarning', code: 'METATASK_CONVERGENCE' });
 }
 
-/** The shared checks of predict/score inputs. */
-export function checkPredictX(X: unknown, owner: string, method: string, d: number): Matrix<Float64Array> {
-  const x = toMatrix(X, `${owner}.${method}: X`);
-  if (x.cols !== d) {
-    throw new ShapeError(`${owner}.${method}: X has ${x.cols} columns but the model was fitted on ${d} features`);
-  }
-  return x;
-}
-
-/** Wrap errors from decoding a saved config into FormatErrors. */
-export function configFromDocument<T>(kind: string, make: () => T): T {
-  try {
-    return make();
-  } catch (err) {
-    if (err instanceof MetataskError && !(err instanceof FormatError)) {
-      throw new FormatError(`model file: the ${kind} configuration is invalid: ${err.message}`);
-    }
-    throw err;
-  }
-}
-
 // ------------------------------------------------------------------------------------------------
 // Public estimators
 // ------------------------------------------------------------------------------------------------
-
-interface Fitted {
-  coef: Matrix<Float64Array>;
-  intercept: Float64Array;
-  nIter: number;
-  dualGap: number;
-}
 
 /**
  * Multi-task elastic net: a linear model for T tasks sharing one design X, trained with a mixed
@@ -432,15 +388,15 @@ interface Fitted {
  * Attributes after fit: `coef` (T x d, row t = task t), `intercept` (length T), `nIter` (sweeps
  * run), `dualGap` (the final duality gap, divided by n).
  */
-export class MultiTaskElasticNet {
+export class MultiTaskElasticNet extends CdEstimator<CdFitted> {
   static readonly kind: string = 'MultiTaskElasticNet';
   /** The resolved options (defaults filled in). */
   readonly options: Readonly<ResolvedOptions>;
   /** The options as given (saved with the model). */
-  protected readonly config: Record<string, unknown>;
-  private fitted: Fitted | undefined;
+  protected override readonly config: Record<string, unknown>;
 
   constructor(options: MultiTaskElasticNetOptions = {}) {
+    super();
     const name = (new.target as { kind?: string }).kind ?? 'MultiTaskElasticNet';
     this.options = Object.freeze(this.parse(name, options));
     this.config = { ...(options as Record<string, unknown>) };
@@ -449,37 +405,6 @@ export class MultiTaskElasticNet {
 
   protected parse(name: string, options: unknown): ResolvedOptions {
     return parseOptions<ResolvedOptions>(name, options, ENET_SPEC);
-  }
-
-  protected get kindName(): string {
-    return (this.constructor as typeof MultiTaskElasticNet).kind;
-  }
-
-  /** Whether fit has completed at least once. */
-  get isFitted(): boolean {
-    return this.fitted !== undefined;
-  }
-
-  /** Coefficients, T x d (row t = task t, like scikit-learn's coef_). */
-  get coef(): Matrix<Float64Array> {
-    return this.need('coef').coef;
-  }
-  /** Intercepts, length T (zeros when fitIntercept is false). */
-  get intercept(): Float64Array {
-    return this.need('intercept').intercept;
-  }
-  /** Number of coordinate-descent sweeps of the last fit. */
-  get nIter(): number {
-    return this.need('nIter').nIter;
-  }
-  /** Final duality gap of the last fit (divided by n, like scikit-learn's dual_gap_). */
-  get dualGap(): number {
-    return this.need('dualGap').dualGap;
-  }
-
-  private need(what: string): Fitted {
-    if (!this.fitted) throw new NotFittedError(this.kindName, what);
-    return this.fitted;
   }
 
   /** Fit on X (n x d) and Y (n x T, or a vector for one task), yielding to the event loop between sweeps. */
@@ -532,13 +457,6 @@ export class MultiTaskElasticNet {
     return { gen, done };
   }
 
-  /** Predictions X coef^T + intercept, n x T. */
-  predict(X: MatrixLike): Matrix<Float64Array> {
-    const f = this.need('predict');
-    const x = checkPredictX(X, this.kindName, 'predict', f.coef.cols);
-    return linearPredict(kernels(), x, f.coef, f.intercept);
-  }
-
   /** Mean coefficient of determination R^2 over the tasks (scikit-learn's uniform average). */
   score(X: MatrixLike, Y: MatrixLike | ArrayLike<number>): number {
     const f = this.need('score');
@@ -551,22 +469,9 @@ export class MultiTaskElasticNet {
     return meanR2(y, linearPredict(kernels(), x, f.coef, f.intercept));
   }
 
-  /** The model as a versioned JSON document (format metatask/1). */
-  toJSON(): ModelDocument {
-    const f = this.need('toJSON');
-    return toDocument(this.kindName, this.config, {
-      coef: f.coef,
-      intercept: f.intercept,
-      nIter: f.nIter,
-      dualGap: f.dualGap,
-    });
-  }
-
   /** Rebuild a fitted model from `toJSON()`'s document; throws FormatError when it is corrupted or foreign. */
   static fromJSON<M extends MultiTaskElasticNet>(this: { new (options?: any): M; kind: string }, doc: unknown): M {
-    const { config, state } = fromDocument(doc, this.kind);
-    const model = configFromDocument(this.kind, () => new this(config ?? {}));
-    if (!state || typeof state !== 'object') throw new FormatError(`model file: the ${this.kind} state is missing`);
+    const { model, state } = openDocument(this, doc);
     const coef = matrixFromState(state.coef, 'coef');
     const intercept = arrayFromState(state.intercept, 'intercept', Float64Array, coef.rows);
     if (typeof state.nIter !== 'number' || typeof state.dualGap !== 'number') {
@@ -574,22 +479,6 @@ export class MultiTaskElasticNet {
     }
     (model as MultiTaskElasticNet).fitted = { coef, intercept, nIter: state.nIter, dualGap: state.dualGap };
     return model;
-  }
-
-  /** Write the model to `path` (JSON). */
-  async save(path: string): Promise<void> {
-    await saveDocument(path, this.toJSON());
-  }
-  saveSync(path: string): void {
-    saveDocumentSync(path, this.toJSON());
-  }
-
-  /** Read a model written by `save`. */
-  static async load<M extends MultiTaskElasticNet>(this: { new (options?: any): M; kind: string; fromJSON(doc: unknown): M }, path: string): Promise<M> {
-    return this.fromJSON(await readDocument(path));
-  }
-  static loadSync<M extends MultiTaskElasticNet>(this: { new (options?: any): M; kind: string; fromJSON(doc: unknown): M }, path: string): M {
-    return this.fromJSON(readDocumentSync(path));
   }
 }
 
@@ -609,12 +498,7 @@ export class MultiTaskLasso extends MultiTaskElasticNet {
   }
 
   protected override parse(name: string, options: unknown): ResolvedOptions {
-    if (options !== null && typeof options === 'object' && 'l1Ratio' in options) {
-      throw new ConfigError(`${name}: option 'l1Ratio' is fixed at 1 for the lasso; use MultiTaskElasticNet to choose l1Ratio`);
-    }
-    const { l1Ratio: _unused, ...spec } = ENET_SPEC;
-    const o = parseOptions<Omit<ResolvedOptions, 'l1Ratio'>>(name, options, spec);
-    return { ...o, l1Ratio: 1 };
+    return parseLassoOptions<ResolvedOptions>(name, options, ENET_SPEC, 'MultiTaskElasticNet');
   }
 }
 

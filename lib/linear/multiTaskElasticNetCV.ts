@@ -7,32 +7,21 @@
  * J. Stat. Softw. 33, 2010), scoring the held-out mean squared error (mean over samples and tasks).
  * The (l1Ratio, alpha) with the lowest mean MSE over the folds is refitted on all the data.
  */
-import { ConfigError, FormatError, NotFittedError, ShapeError, ValueError } from '../core/errors.js';
+import { ConfigError, FormatError, ShapeError, ValueError } from '../core/errors.js';
 import { describe, takeRows, type Matrix, type MatrixLike } from '../core/matrix.js';
-import { bool, custom, num, oneOf, parseOptions } from '../core/options.js';
+import { bool, custom, num, parseOptions } from '../core/options.js';
 import { throwIfAborted } from '../core/async.js';
 import { Rng } from '../core/rng.js';
 import { kernels } from '../kernels/index.js';
-import {
-  arrayFromState,
-  fromDocument,
-  matrixFromState,
-  readDocument,
-  readDocumentSync,
-  saveDocument,
-  saveDocumentSync,
-  toDocument,
-  type ModelDocument,
-} from '../io/format.js';
+import { arrayFromState, matrixFromState } from '../io/format.js';
 import { alphaGrid } from './alphaGrid.js';
+import { CdEstimator, checkPredictX, linearPredict, openDocument, type CdFitted } from './cdEstimator.js';
+import { parseLassoOptions, SELECTION_SPEC, SOLVER_SPEC } from './cdOptions.js';
 import {
   checkFitOptions,
-  checkPredictX,
   checkXY,
-  configFromDocument,
   convergenceWarning,
   finish,
-  linearPredict,
   meanR2,
   prepare,
   runAsync,
@@ -107,13 +96,11 @@ const CV_SPEC = {
       v.length > 0 &&
       Array.from(v as ArrayLike<unknown>).every((a) => typeof a === 'number' && Number.isFinite(a) && a >= 0),
   ),
-  fitIntercept: bool(true),
-  tol: num({ default: 1e-4, min: 0 }),
-  maxIter: num({ default: 1000, min: 1, integer: true }),
+  ...SOLVER_SPEC,
   cv: num({ default: 5, min: 2, integer: true }),
   shuffle: bool(false),
   seed: num(),
-  selection: oneOf(['cyclic', 'random'] as const, 'cyclic'),
+  selection: SELECTION_SPEC,
 };
 
 /** KFold (scikit-learn): the first n % k folds have one extra sample; test folds are contiguous runs of `idx`. */
@@ -133,7 +120,7 @@ export function kFold(n: number, k: number, shuffle: boolean, rng: Rng): { train
   return folds;
 }
 
-interface CVFitted {
+interface CVFitted extends CdFitted {
   alpha: number;
   l1Ratio: number;
   alphas: Float64Array;
@@ -141,10 +128,6 @@ interface CVFitted {
   l1Ratios: Float64Array;
   alphaGrids: Float64Array[];
   msePaths: Matrix<Float64Array>[];
-  coef: Matrix<Float64Array>;
-  intercept: Float64Array;
-  nIter: number;
-  dualGap: number;
 }
 
 interface CVResult extends CVFitted {
@@ -162,13 +145,13 @@ interface CVResult extends CVFitted {
  * l1Ratio, descending), `msePath` (nAlphas x folds held-out MSE for the chosen l1Ratio),
  * `alphaGrids` / `msePaths` (one per l1Ratio), and the refitted `coef` (T x d), `intercept`, `nIter`, `dualGap`.
  */
-export class MultiTaskElasticNetCV {
+export class MultiTaskElasticNetCV extends CdEstimator<CVFitted> {
   static readonly kind: string = 'MultiTaskElasticNetCV';
   readonly options: Readonly<ResolvedCVOptions>;
-  protected readonly config: Record<string, unknown>;
-  private fitted: CVFitted | undefined;
+  protected override readonly config: Record<string, unknown>;
 
   constructor(options: MultiTaskElasticNetCVOptions = {}) {
+    super();
     const name = (new.target as { kind?: string }).kind ?? 'MultiTaskElasticNetCV';
     this.options = Object.freeze(this.parse(name, options));
     const c: Record<string, unknown> = {};
@@ -183,18 +166,6 @@ export class MultiTaskElasticNetCV {
     return parseOptions<ResolvedCVOptions>(name, options, CV_SPEC);
   }
 
-  protected get kindName(): string {
-    return (this.constructor as typeof MultiTaskElasticNetCV).kind;
-  }
-
-  private need(what: string): CVFitted {
-    if (!this.fitted) throw new NotFittedError(this.kindName, what);
-    return this.fitted;
-  }
-
-  get isFitted(): boolean {
-    return this.fitted !== undefined;
-  }
   /** The chosen alpha. */
   get alpha(): number {
     return this.need('alpha').alpha;
@@ -223,22 +194,6 @@ export class MultiTaskElasticNetCV {
   get msePaths(): Matrix<Float64Array>[] {
     return this.need('msePaths').msePaths;
   }
-  /** Coefficients of the refitted model, T x d. */
-  get coef(): Matrix<Float64Array> {
-    return this.need('coef').coef;
-  }
-  get intercept(): Float64Array {
-    return this.need('intercept').intercept;
-  }
-  /** Sweeps of the final refit. */
-  get nIter(): number {
-    return this.need('nIter').nIter;
-  }
-  /** Duality gap of the final refit (divided by n). */
-  get dualGap(): number {
-    return this.need('dualGap').dualGap;
-  }
-
   /** Cross-validate and refit, yielding to the event loop between sweeps. */
   async fit(X: MatrixLike, Y: MatrixLike | ArrayLike<number>, options: FitOptions = {}): Promise<this> {
     const fo = checkFitOptions(this.kindName, options);
@@ -358,13 +313,6 @@ export class MultiTaskElasticNetCV {
     })();
   }
 
-  /** Predictions of the refitted model, n x T. */
-  predict(X: MatrixLike): Matrix<Float64Array> {
-    const f = this.need('predict');
-    const x = checkPredictX(X, this.kindName, 'predict', f.coef.cols);
-    return linearPredict(kernels(), x, f.coef, f.intercept);
-  }
-
   /** Mean R^2 over the tasks. */
   score(X: MatrixLike, Y: MatrixLike | ArrayLike<number>): number {
     const f = this.need('score');
@@ -376,15 +324,8 @@ export class MultiTaskElasticNetCV {
     return meanR2(y, linearPredict(kernels(), x, f.coef, f.intercept));
   }
 
-  toJSON(): ModelDocument {
-    const f = this.need('toJSON');
-    return toDocument(this.kindName, this.config, { ...f });
-  }
-
   static fromJSON<M extends MultiTaskElasticNetCV>(this: { new (options?: any): M; kind: string }, doc: unknown): M {
-    const { config, state } = fromDocument(doc, this.kind);
-    const model = configFromDocument(this.kind, () => new this(config ?? {}));
-    if (!state || typeof state !== 'object') throw new FormatError(`model file: the ${this.kind} state is missing`);
+    const { model, state } = openDocument(this, doc);
     const coef = matrixFromState(state.coef, 'coef');
     const l1Ratios = arrayFromState(state.l1Ratios, 'l1Ratios', Float64Array);
     const grids = state.alphaGrids;
@@ -410,19 +351,6 @@ export class MultiTaskElasticNetCV {
     };
     return model;
   }
-
-  async save(path: string): Promise<void> {
-    await saveDocument(path, this.toJSON());
-  }
-  saveSync(path: string): void {
-    saveDocumentSync(path, this.toJSON());
-  }
-  static async load<M extends MultiTaskElasticNetCV>(this: { new (options?: any): M; kind: string; fromJSON(doc: unknown): M }, path: string): Promise<M> {
-    return this.fromJSON(await readDocument(path));
-  }
-  static loadSync<M extends MultiTaskElasticNetCV>(this: { new (options?: any): M; kind: string; fromJSON(doc: unknown): M }, path: string): M {
-    return this.fromJSON(readDocumentSync(path));
-  }
 }
 
 /**
@@ -437,11 +365,6 @@ export class MultiTaskLassoCV extends MultiTaskElasticNetCV {
   }
 
   protected override parse(name: string, options: unknown): ResolvedCVOptions {
-    if (options !== null && typeof options === 'object' && 'l1Ratio' in options) {
-      throw new ConfigError(`${name}: option 'l1Ratio' is fixed at 1 for the lasso; use MultiTaskElasticNetCV to choose l1Ratio`);
-    }
-    const { l1Ratio: _unused, ...spec } = CV_SPEC;
-    const o = parseOptions<Omit<ResolvedCVOptions, 'l1Ratio'>>(name, options, spec);
-    return { ...o, l1Ratio: 1 };
+    return parseLassoOptions<ResolvedCVOptions>(name, options, CV_SPEC, 'MultiTaskElasticNetCV');
   }
 }

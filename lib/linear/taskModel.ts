@@ -17,17 +17,8 @@ import { bool, custom, num, parseOptions, type OptionSpec } from '../core/option
 import { Yielder } from '../core/async.js';
 import { MultiTaskDataset, listNames } from '../data/dataset.js';
 import { kernels } from '../kernels/index.js';
-import {
-  arrayFromState,
-  fromDocument,
-  matrixFromState,
-  readDocument,
-  readDocumentSync,
-  saveDocument,
-  saveDocumentSync,
-  toDocument,
-  type ModelDocument,
-} from '../io/format.js';
+import { arrayFromState, fromDocument, matrixFromState, toDocument, type ModelDocument } from '../io/format.js';
+import { PersistentModel } from './persistence.js';
 import { crossValidate, type CvPath } from './taskCV.js';
 
 // ------------------------------------------------------------------------------------------------
@@ -279,7 +270,7 @@ export type TaskData = MultiTaskDataset | readonly { name: string; X: unknown; y
  * Base class of the per-task linear models. Subclasses give the loss, the strengths taken from
  * the options, a default CV grid, and `solve` (one fit at given strengths, optionally warm-started).
  */
-export abstract class TaskLinearModel<P extends Params, C extends BaseOptions = BaseOptions> {
+export abstract class TaskLinearModel<P extends Params, C extends BaseOptions = BaseOptions> extends PersistentModel {
   /** The checked options, defaults filled in. */
   readonly config: Readonly<Required<Pick<C, 'fitIntercept' | 'seed'>> & C>;
   private state: FittedState<P> | undefined;
@@ -290,6 +281,7 @@ export abstract class TaskLinearModel<P extends Params, C extends BaseOptions = 
   protected readonly warmStarts: boolean = false;
 
   protected constructor(options: unknown, spec: Record<string, OptionSpec>) {
+    super();
     this.config = Object.freeze(parseOptions(this.constructor.name, options, spec as never)) as never;
   }
 
@@ -501,7 +493,7 @@ export abstract class TaskLinearModel<P extends Params, C extends BaseOptions = 
   // ---- persistence ----
 
   /** The versioned model document (format metatask/1). */
-  toJSON(): ModelDocument {
+  override toJSON(): ModelDocument {
     const s = this.fitted('toJSON');
     return toDocument(this.constructor.name, this.config, {
       coef: s.coef,
@@ -538,19 +530,6 @@ export abstract class TaskLinearModel<P extends Params, C extends BaseOptions = 
       nIter: typeof s.nIter === 'number' ? s.nIter : 0,
     };
     return model;
-  }
-
-  async save(path: string): Promise<void> {
-    await saveDocument(path, this.toJSON());
-  }
-  saveSync(path: string): void {
-    saveDocumentSync(path, this.toJSON());
-  }
-  static async load<M extends TaskLinearModel<Params>>(this: (new (options?: any) => M) & { fromJSON(doc: unknown): M }, path: string): Promise<M> {
-    return this.fromJSON(await readDocument(path));
-  }
-  static loadSync<M extends TaskLinearModel<Params>>(this: (new (options?: any) => M) & { fromJSON(doc: unknown): M }, path: string): M {
-    return this.fromJSON(readDocumentSync(path));
   }
 }
 
