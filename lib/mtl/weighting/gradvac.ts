@@ -23,6 +23,7 @@
  */
 import { num, parseOptions } from '../../core/options.js';
 import { checkInit, combineRows, gramMatrix, ones, stateArray, stateObject, stateTasks, stepGrads } from './small.js';
+import { sequentialSurgery, sumRows } from './surgery.js';
 import type { StrategyResult, StrategyStep, WeightingStrategy } from './strategy.js';
 
 export interface GradVacOptions {
@@ -58,9 +59,7 @@ export class GradVac implements WeightingStrategy {
     const g = stepGrads('GradVac', step, this.numTasks, this.numShared);
     const n = this.numTasks;
     const rows = gradvacAdjust(gramMatrix(g), n, this.targets, this.beta, step.rng);
-    const total = new Float64Array(n);
-    for (const c of rows) for (let k = 0; k < n; k++) total[k] = total[k]! + c[k]!;
-    return { weights: ones(n), shared: combineRows(g, total) };
+    return { weights: ones(n), shared: combineRows(g, sumRows(rows, n)) };
   }
 
   getState(): unknown {
@@ -87,39 +86,30 @@ export function gradvacAdjust(
   beta: number,
   rng: { permutation(n: number): Int32Array },
 ): Float64Array[] {
-  const rows: Float64Array[] = [];
-  for (let i = 0; i < n; i++) {
-    const c = new Float64Array(n);
-    c[i] = 1;
-    const order = rng.permutation(n);
-    for (const j of order) {
-      if (j === i) continue;
-      const njj = m[j * n + j]!;
-      // ||g_i'||^2 = c^T M c and g_i' . g_j = (M c)_j.
-      let gij = 0;
-      let nii = 0;
-      for (let k = 0; k < n; k++) {
-        let mck = 0;
-        for (let l = 0; l < n; l++) mck += m[k * n + l]! * c[l]!;
-        nii += c[k]! * mck;
-        if (k === j) gij = mck;
-      }
-      if (njj <= 0 || nii <= 0) continue; // a zero gradient has no direction to vaccinate
-      const normI = Math.sqrt(nii);
-      const normJ = Math.sqrt(njj);
-      const phi = Math.max(-1, Math.min(1, gij / (normI * normJ)));
-      const target = targets[i * n + j]!;
-      if (phi < target) {
-        // The multiple of g_j that brings cos(g_i', g_j) up to exactly the target. target < 1
-        // (it is an EMA of cosines started at 0, or a restored value above phi), so the
-        // denominator is positive except in the degenerate target = 1, which we skip.
-        const w = (normI * (target * Math.sqrt(1 - phi * phi) - phi * Math.sqrt(1 - target * target))) /
-          (normJ * Math.sqrt(1 - target * target));
-        if (Number.isFinite(w)) c[j] = c[j]! + w;
-      }
-      targets[i * n + j] = (1 - beta) * target + beta * phi;
+  return sequentialSurgery(n, rng, (c, i, j) => {
+    const njj = m[j * n + j]!;
+    // ||g_i'||^2 = c^T M c and g_i' . g_j = (M c)_j.
+    let gij = 0;
+    let nii = 0;
+    for (let k = 0; k < n; k++) {
+      let mck = 0;
+      for (let l = 0; l < n; l++) mck += m[k * n + l]! * c[l]!;
+      nii += c[k]! * mck;
+      if (k === j) gij = mck;
     }
-    rows.push(c);
-  }
-  return rows;
+    if (njj <= 0 || nii <= 0) return; // a zero gradient has no direction to vaccinate
+    const normI = Math.sqrt(nii);
+    const normJ = Math.sqrt(njj);
+    const phi = Math.max(-1, Math.min(1, gij / (normI * normJ)));
+    const target = targets[i * n + j]!;
+    if (phi < target) {
+      // The multiple of g_j that brings cos(g_i', g_j) up to exactly the target. target < 1
+      // (it is an EMA of cosines started at 0, or a restored value above phi), so the
+      // denominator is positive except in the degenerate target = 1, which we skip.
+      const w = (normI * (target * Math.sqrt(1 - phi * phi) - phi * Math.sqrt(1 - target * target))) /
+        (normJ * Math.sqrt(1 - target * target));
+      if (Number.isFinite(w)) c[j] = c[j]! + w;
+    }
+    targets[i * n + j] = (1 - beta) * target + beta * phi;
+  });
 }

@@ -23,6 +23,7 @@
  */
 import { parseOptions } from '../../core/options.js';
 import { checkInit, combineRows, gramMatrix, ones, stepGrads, stateObject } from './small.js';
+import { sequentialSurgery, sumRows } from './surgery.js';
 import type { StrategyResult, StrategyStep, WeightingStrategy } from './strategy.js';
 
 export interface PCGradOptions {}
@@ -60,29 +61,16 @@ export class PCGrad implements WeightingStrategy {
 
 /** The coefficients w with d = G^T w (the sum of the projected gradients), from M = G G^T. */
 export function pcgradCoefficients(m: Float64Array, n: number, rng: { permutation(n: number): Int32Array }): Float64Array {
-  return pcgradProjections(m, n, rng).reduce((acc, c) => {
-    for (let k = 0; k < n; k++) acc[k] = acc[k]! + c[k]!;
-    return acc;
-  }, new Float64Array(n));
+  return sumRows(pcgradProjections(m, n, rng), n);
 }
 
 /** Each projected gradient as its coefficient vector c_i (g_i' = G^T c_i), in task order. */
 export function pcgradProjections(m: Float64Array, n: number, rng: { permutation(n: number): Int32Array }): Float64Array[] {
-  const out: Float64Array[] = [];
-  for (let i = 0; i < n; i++) {
-    const c = new Float64Array(n);
-    c[i] = 1;
-    // One shuffle per task, as in the reference implementation.
-    const order = rng.permutation(n);
-    for (const j of order) {
-      if (j === i) continue;
-      const njj = m[j * n + j]!;
-      if (njj <= 0) continue; // a zero gradient conflicts with nothing
-      let gij = 0; // g_i' . g_j = c^T M e_j
-      for (let k = 0; k < n; k++) gij += c[k]! * m[k * n + j]!;
-      if (gij < 0) c[j] = c[j]! - gij / njj;
-    }
-    out.push(c);
-  }
-  return out;
+  return sequentialSurgery(n, rng, (c, _i, j) => {
+    const njj = m[j * n + j]!;
+    if (njj <= 0) return; // a zero gradient conflicts with nothing
+    let gij = 0; // g_i' . g_j = c^T M e_j
+    for (let k = 0; k < n; k++) gij += c[k]! * m[k * n + j]!;
+    if (gij < 0) c[j] = c[j]! - gij / njj;
+  });
 }
