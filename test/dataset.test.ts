@@ -11,6 +11,7 @@ import { ShapeError, ValueError } from '../lib/core/errors.js';
 import { MultiTaskDataset } from '../lib/data/dataset.js';
 import { parseCSV } from '../lib/data/csv.js';
 import { datasets } from '../lib/data/school.js';
+import { throwsWith } from './helpers.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'metatask-dataset-'));
 
@@ -19,17 +20,6 @@ function small() {
     { name: 'a', X: [[1, 2], [3, 4], [5, 6], [7, 8]], y: [1, 2, 3, 4] },
     { name: 'b', X: [[0, 1], [2, 1], [4, 1]], y: [0, 1, 0], type: 'binary' },
   ]);
-}
-
-function throwsWith(fn: () => unknown, cls: Function, ...parts: RegExp[]): void {
-  let err: unknown;
-  try {
-    fn();
-  } catch (e) {
-    err = e;
-  }
-  expect(err, 'expected an error').to.be.instanceOf(cls);
-  for (const p of parts) expect((err as Error).message).to.match(p);
 }
 
 describe('MultiTaskDataset', () => {

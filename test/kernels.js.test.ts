@@ -8,14 +8,9 @@ import { ValueError } from '../lib/core/errors.js';
 import type { FloatArray, Matrix } from '../lib/core/matrix.js';
 import { Rng } from '../lib/core/rng.js';
 import { jsKernels as K } from '../lib/kernels/js/index.js';
+import { maxAbs, randMatrix } from './helpers.js';
 
 type M = Matrix<Float64Array>;
-
-function randn(rng: Rng, rows: number, cols: number): M {
-  const data = new Float64Array(rows * cols);
-  for (let i = 0; i < data.length; i++) data[i] = rng.normal();
-  return { rows, cols, data };
-}
 
 function mat(rows: number, cols: number, values: number[]): M {
   return { rows, cols, data: Float64Array.from(values) };
@@ -50,12 +45,6 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return m;
 }
 
-function maxAbs(a: ArrayLike<number>): number {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]!));
-  return m;
-}
-
 function identityData(n: number): Float64Array {
   const d = new Float64Array(n * n);
   for (let i = 0; i < n; i++) d[i * n + i] = 1;
@@ -70,7 +59,7 @@ function orthoError(q: M): number {
 /** A random symmetric matrix with prescribed eigenvalues, Q diag(values) Q^T. */
 function withSpectrum(rng: Rng, values: number[]): M {
   const n = values.length;
-  const { u: q } = K.svd(randn(rng, n, n));
+  const { u: q } = K.svd(randMatrix(rng, n, n));
   const qd = new Float64Array(n * n);
   for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) qd[i * n + j] = at(q, i, j) * values[j]!;
   return mul({ rows: n, cols: n, data: qd }, tr(q));
@@ -92,8 +81,8 @@ describe('js kernels', () => {
       for (const transA of [false, true]) {
         for (const transB of [false, true]) {
           it(`matches the naive product for ${m}x${k} * ${k}x${n}, transA=${transA}, transB=${transB}`, () => {
-            const a = randn(rng, m, k);
-            const b = randn(rng, k, n);
+            const a = randMatrix(rng, m, k);
+            const b = randMatrix(rng, k, n);
             const opA = transA ? tr(a) : a;
             const opB = transB ? tr(b) : b;
             const ref = mul(a, b);
@@ -104,7 +93,7 @@ describe('js kernels', () => {
             expect(maxAbsDiff(c0.data, ref.data)).to.be.below(1e-12);
 
             // alpha and beta.
-            const c1 = randn(rng, m, n);
+            const c1 = randMatrix(rng, m, n);
             const expected = ref.data.map((v, i) => -0.5 * v + 2 * c1.data[i]!);
             K.gemm(opA, opB, c1, { transA, transB, alpha: -0.5, beta: 2 });
             expect(maxAbsDiff(c1.data, expected)).to.be.below(1e-12);
@@ -121,16 +110,16 @@ describe('js kernels', () => {
     }
 
     it('with beta = 1 and alpha = 0 leaves C unchanged', () => {
-      const a = randn(rng, 3, 4);
-      const b = randn(rng, 4, 2);
-      const c = randn(rng, 3, 2);
+      const a = randMatrix(rng, 3, 4);
+      const b = randMatrix(rng, 4, 2);
+      const c = randMatrix(rng, 3, 2);
       const before = c.data.slice();
       K.gemm(a, b, c, { alpha: 0, beta: 1 });
       expect(Array.from(c.data)).to.deep.equal(Array.from(before));
     });
 
     it('rejects mismatched shapes', () => {
-      expect(() => K.gemm(randn(rng, 2, 3), randn(rng, 4, 2), randn(rng, 2, 2))).to.throw(/gemm/);
+      expect(() => K.gemm(randMatrix(rng, 2, 3), randMatrix(rng, 4, 2), randMatrix(rng, 2, 2))).to.throw(/gemm/);
     });
   });
 
@@ -143,7 +132,7 @@ describe('js kernels', () => {
         [3, 8],
         [0, 3],
       ] as const) {
-        const x = randn(rng, n, d);
+        const x = randMatrix(rng, n, d);
         const g: M = { rows: d, cols: d, data: new Float64Array(d * d).fill(NaN) };
         K.gram(x, g);
         const ref: M = { rows: d, cols: d, data: new Float64Array(d * d) };
@@ -158,10 +147,10 @@ describe('js kernels', () => {
     it('solves an SPD system with a small residual', () => {
       const rng = new Rng(3);
       for (const n of [1, 2, 7, 40]) {
-        const m = randn(rng, n + 3, n);
+        const m = randMatrix(rng, n + 3, n);
         const a = mul(tr(m), m);
         for (let i = 0; i < n; i++) a.data[i * n + i]! += 0.1;
-        const b = randn(rng, n, 3);
+        const b = randMatrix(rng, n, 3);
         const x = K.choleskySolve(a, b);
         expect([x.rows, x.cols]).to.deep.equal([n, 3]);
         const residual = maxAbsDiff(mul(a, x).data, b.data);
@@ -227,14 +216,14 @@ describe('js kernels', () => {
     it('diagonalises random symmetric matrices (lower triangle only)', () => {
       const rng = new Rng(4);
       for (const n of [2, 3, 10, 50]) {
-        const m = randn(rng, n, n);
+        const m = randMatrix(rng, n, n);
         check(m);
       }
     });
 
     it('is accurate on a 300 x 300 matrix', function () {
       this.timeout(20000);
-      check(randn(new Rng(5), 300, 300));
+      check(randMatrix(new Rng(5), 300, 300));
     });
 
     it('recovers a known spectrum, including repeated and zero eigenvalues', () => {
@@ -290,7 +279,7 @@ describe('js kernels', () => {
         [1, 6],
         [6, 1],
       ] as const) {
-        const a = randn(rng, m, n);
+        const a = randMatrix(rng, m, n);
         const { s } = check(a);
         // Cross-check: s^2 are the eigenvalues of A^T A or A A^T (the smaller one).
         const small = m >= n ? mul(tr(a), a) : mul(a, tr(a));
@@ -306,7 +295,7 @@ describe('js kernels', () => {
         [7, 40, 3],
         [6, 6, 1],
       ] as const) {
-        const a = mul(randn(rng, m, r), randn(rng, r, n));
+        const a = mul(randMatrix(rng, m, r), randMatrix(rng, r, n));
         const { s } = check(a);
         for (let i = r; i < Math.min(m, n); i++) expect(s[i]!).to.be.below(1e-13 * s[0]!);
       }
@@ -322,7 +311,7 @@ describe('js kernels', () => {
     it('handles badly scaled matrices', () => {
       const rng = new Rng(9);
       for (const scale of [1e-200, 1e200]) {
-        const a = randn(rng, 6, 4);
+        const a = randMatrix(rng, 6, 4);
         const ref = K.svd(a).s;
         const scaled = { rows: 6, cols: 4, data: a.data.map((v) => v * scale) };
         const { s } = K.svd(scaled);
@@ -353,7 +342,7 @@ describe('js kernels', () => {
 
     it('matches the formula on random data and is the identity at threshold 0', () => {
       const rng = new Rng(10);
-      const w = randn(rng, 30, 5);
+      const w = randMatrix(rng, 30, 5);
       const orig = w.data.slice();
       expect(K.groupSoftThreshold(w, 0)).to.equal(30);
       expect(Array.from(w.data)).to.deep.equal(Array.from(orig));
@@ -379,7 +368,7 @@ describe('js kernels', () => {
         [5, 8],
         [1, 1],
       ] as const) {
-        const w = randn(rng, m, n);
+        const w = randMatrix(rng, m, n);
         const { u, s, vt } = K.svd(w);
         const t = s[Math.floor(s.length / 2)]! * 0.9 + (s[s.length - 1]! * 0.1);
         const { result, rank, nuclearNorm } = K.svt(w, t);
@@ -397,7 +386,7 @@ describe('js kernels', () => {
 
     it('returns zero above the largest singular value and W itself at threshold 0', () => {
       const rng = new Rng(12);
-      const w = randn(rng, 6, 4);
+      const w = randMatrix(rng, 6, 4);
       const big = K.svt(w, 1e6);
       expect(big.rank).to.equal(0);
       expect(big.nuclearNorm).to.equal(0);
@@ -414,9 +403,9 @@ describe('js kernels', () => {
     const d = 8;
     const T = 3;
     const rng = new Rng(13);
-    const x = randn(rng, n, d);
+    const x = randMatrix(rng, n, d);
     for (let i = 0; i < n; i++) x.data[i * d + 5] = 0; // an all-zero feature is skipped
-    const wTrue = randn(rng, d, T);
+    const wTrue = randMatrix(rng, d, T);
     for (const j of [1, 4, 6]) for (let t = 0; t < T; t++) wTrue.data[j * T + t] = 0;
     const y = mul(x, wTrue);
     for (let i = 0; i < y.data.length; i++) y.data[i]! += 0.1 * rng.normal();
@@ -486,13 +475,13 @@ describe('js kernels', () => {
     const offsets = Int32Array.from([0, 4, 9, 9, 14]); // task 2 is empty
     const T = offsets.length - 1;
     const nRows = offsets[T]!;
-    const x = randn(rng, nRows, d);
+    const x = randMatrix(rng, nRows, d);
     const scale = Float64Array.from([1, 0.5, 2, 1 / 5]);
 
     for (const loss of ['squared', 'logistic'] as const) {
       it(`${loss}: loss matches the formula and gradients match finite differences`, () => {
         const y = new Float64Array(nRows).map(() => (loss === 'logistic' ? (rng.uniform() < 0.5 ? 0 : 1) : rng.normal()));
-        const w = randn(rng, T, d);
+        const w = randMatrix(rng, T, d);
         const intercept = new Float64Array(T).map(() => rng.normal());
         const gradW: M = { rows: T, cols: d, data: new Float64Array(T * d).fill(NaN) };
         const gradIntercept = new Float64Array(T).fill(NaN);

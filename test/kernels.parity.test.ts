@@ -12,17 +12,12 @@ import type { FloatArray, Matrix } from '../lib/core/matrix.js';
 import { Rng } from '../lib/core/rng.js';
 import { availableBackends, kernelsFor } from '../lib/kernels/index.js';
 import type { Kernels, TaskLossArgs } from '../lib/kernels/types.js';
+import { maxAbs, randMatrix } from './helpers.js';
 
 type M = Matrix<Float64Array>;
 
 const TOL64 = 1e-10;
 const TOL32 = 1e-4;
-
-function randn(rng: Rng, rows: number, cols: number, scale = 1): M {
-  const data = new Float64Array(rows * cols);
-  for (let i = 0; i < data.length; i++) data[i] = scale * rng.normal();
-  return { rows, cols, data };
-}
 
 function randn32(rng: Rng, rows: number, cols: number): Matrix<Float32Array> {
   const data = new Float32Array(rows * cols);
@@ -32,12 +27,6 @@ function randn32(rng: Rng, rows: number, cols: number): Matrix<Float32Array> {
 
 function clone<T extends FloatArray>(a: Matrix<T>): Matrix<T> {
   return { rows: a.rows, cols: a.cols, data: a.data.slice() as T };
-}
-
-function maxAbs(a: ArrayLike<number>): number {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]!));
-  return m;
 }
 
 /** |a - b|_inf <= tol max(1, |b|_inf), with a message naming what differs. */
@@ -128,7 +117,7 @@ describe('kernel parity: native vs js', function () {
           for (const transB of [false, true])
             it(`${dtype} ${m}x${k} * ${k}x${n}, transA=${transA}, transB=${transB}, alpha/beta`, () => {
               const rng = new Rng(m * 1000 + k * 100 + n + (transA ? 7 : 0) + (transB ? 13 : 0));
-              const make = (r: number, c: number) => (dtype === 'float64' ? randn(rng, r, c) : randn32(rng, r, c));
+              const make = (r: number, c: number) => (dtype === 'float64' ? randMatrix(rng, r, c) : randn32(rng, r, c));
               const a = transA ? make(k, m) : make(m, k);
               const b = transB ? make(n, k) : make(k, n);
               const c0 = make(m, n);
@@ -151,7 +140,7 @@ describe('kernel parity: native vs js', function () {
     for (const [n, d] of shapes)
       it(`${n}x${d}`, () => {
         const rng = new Rng(n * 31 + d);
-        const x = randn(rng, n, d);
+        const x = randMatrix(rng, n, d);
         const on = { rows: d, cols: d, data: new Float64Array(d * d) };
         const oj = { rows: d, cols: d, data: new Float64Array(d * d) };
         N.gram(x, on);
@@ -171,11 +160,11 @@ describe('kernel parity: native vs js', function () {
     ] as [number, number][])
       it(`SPD ${n}x${n}, B ${n}x${k}`, () => {
         const rng = new Rng(n * 17 + k);
-        const g = randn(rng, n + 2, n);
+        const g = randMatrix(rng, n + 2, n);
         const a = { rows: n, cols: n, data: new Float64Array(n * n) };
         J.gram(g, a);
         for (let i = 0; i < n; i++) a.data[i * n + i]! += 0.5;
-        const b = randn(rng, n, k);
+        const b = randMatrix(rng, n, k);
         expectClose(N.choleskySolve(a, b).data, J.choleskySolve(a, b).data, 1e-9, 'X');
       });
     it('both throw a ValueError on a matrix that is not positive definite', () => {
@@ -190,7 +179,7 @@ describe('kernel parity: native vs js', function () {
     for (const n of [1, 2, 5, 12, 30, 0])
       it(`${n}x${n}: values, vectors up to sign, reconstruction`, () => {
         const rng = new Rng(n + 99);
-        const r = randn(rng, n, n);
+        const r = randMatrix(rng, n, n);
         const a = { rows: n, cols: n, data: new Float64Array(n * n) };
         for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) a.data[i * n + j] = r.data[i * n + j]! + r.data[j * n + i]!;
         const en = N.symEig(a);
@@ -208,7 +197,7 @@ describe('kernel parity: native vs js', function () {
     for (const [m, n] of shapes)
       it(`${m}x${n}: singular values, |U| and |V| up to sign, reconstruction`, () => {
         const rng = new Rng(m * 7 + n);
-        const a = randn(rng, m, n);
+        const a = randMatrix(rng, m, n);
         const sn = N.svd(a);
         const sj = J.svd(a);
         const k = Math.min(m, n);
@@ -236,7 +225,7 @@ describe('kernel parity: native vs js', function () {
       for (const threshold of [0, 0.5, 2])
         it(`${m}x${n}, threshold ${threshold}`, () => {
           const rng = new Rng(m * 13 + n + threshold * 100);
-          const w = randn(rng, m, n);
+          const w = randMatrix(rng, m, n);
           if (m > 1) w.data.fill(0, 0, n); // an all-zero row at threshold 0 must stay zero, not NaN
           const wn = clone(w);
           const wj = clone(w);
@@ -250,7 +239,7 @@ describe('kernel parity: native vs js', function () {
       for (const threshold of [0, 1, 3, 100])
         it(`${m}x${n}, threshold ${threshold}`, () => {
           const rng = new Rng(m * 5 + n * 3 + threshold);
-          const w = randn(rng, m, n);
+          const w = randMatrix(rng, m, n);
           const before = w.data.slice();
           const rn = N.svt(w, threshold);
           const rj = J.svt(w, threshold);
@@ -282,10 +271,10 @@ describe('kernel parity: native vs js', function () {
       ] as const)
         it(`d=${d}, n=${n}, T=${T}, l1Reg=${l1}, l2Reg=${l2}: 4 sweeps`, () => {
           const rng = new Rng(d * 1000 + n * 10 + T + l1);
-          const xt = randn(rng, d, n);
+          const xt = randMatrix(rng, d, n);
           if (d > 2) xt.data.fill(0, 2 * n, 3 * n); // feature 2 is all zero: skipped by both
-          const y = randn(rng, T, n, 3);
-          const w = randn(rng, d, T, 0.1);
+          const y = randMatrix(rng, T, n, 3);
+          const w = randMatrix(rng, d, T, 0.1);
           const colNormSq = new Float64Array(d);
           for (let j = 0; j < d; j++) for (let i = 0; i < n; i++) colNormSq[j]! += xt.data[j * n + i]! ** 2;
           // rt = (Y - X W)^T
@@ -332,15 +321,15 @@ describe('kernel parity: native vs js', function () {
               const n = sizes.reduce((s, v) => s + v, 0);
               const offsets = new Int32Array(T + 1);
               for (let t = 0; t < T; t++) offsets[t + 1] = offsets[t]! + sizes[t]!;
-              const x = randn(rng, n, d, zScale);
+              const x = randMatrix(rng, n, d, zScale);
               const y = new Float64Array(n);
               for (let i = 0; i < n; i++) y[i] = loss === 'logistic' ? (rng.uniform() < 0.5 ? 0 : 1) : rng.normal();
               const args = (): TaskLossArgs => ({
                 x,
                 y,
                 offsets,
-                w: randn(new Rng(5), T, d),
-                intercept: randn(new Rng(6), 1, T).data,
+                w: randMatrix(new Rng(5), T, d),
+                intercept: randMatrix(new Rng(6), 1, T).data,
                 scale: Float64Array.from({ length: T }, (_, t) => 1 / (1 + t)),
                 loss,
                 ...(grads ? { gradW: { rows: T, cols: d, data: new Float64Array(T * d).fill(NaN) }, gradIntercept: new Float64Array(T).fill(NaN) } : {}),

@@ -6,14 +6,9 @@ import type { Matrix } from '../lib/core/matrix.js';
 import { Rng } from '../lib/core/rng.js';
 import type { LossName, NetworkBatch, NetworkSpec, NodeSpec } from '../lib/kernels/types.js';
 import { compileNetwork, dropoutMasks, initParams } from '../lib/nn/spec.js';
+import { randMatrix } from './helpers.js';
 
 export const N = 6;
-
-export function randMatrix(rng: Rng, rows: number, cols: number, scale = 1): Matrix<Float64Array> {
-  const data = new Float64Array(rows * cols);
-  for (let i = 0; i < data.length; i++) data[i] = scale * rng.normal();
-  return { rows, cols, data };
-}
 
 /** Targets suited to each head's loss, with a few missing entries when `missing`. */
 export function targets(spec: NetworkSpec, rng: Rng, n: number, missing = false): Matrix<Float64Array> {

@@ -17,21 +17,10 @@ import { availableBackends, kernelsFor, rawAddon } from '../lib/kernels/index.js
 import { packageRoot, type NativeNetworkObject } from '../lib/kernels/native.js';
 import type { NetworkBatch, NetworkHandle, NetworkSpec } from '../lib/kernels/types.js';
 import { compileNetwork, encodeProgram, initParams } from '../lib/nn/spec.js';
-import { cases, randMatrix, setup } from './network.cases.js';
+import { randMatrix, relErr } from './helpers.js';
+import { cases, setup } from './network.cases.js';
 
 type Fn = (...args: unknown[]) => unknown;
-
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let d = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    d += (a[i]! - b[i]!) ** 2;
-    na += a[i]! ** 2;
-    nb += b[i]! ** 2;
-  }
-  return Math.sqrt(d) / Math.max(Math.sqrt(na), Math.sqrt(nb), 1e-30);
-}
 
 function vjpBoth<T extends FloatArray>(spec: NetworkSpec, dtype: 'float32' | 'float64', params: T, batch: NetworkBatch<T>, outGrad: Matrix<T>): [T, T] {
   const nat = kernelsFor('native').network(spec, dtype as 'float64') as unknown as NetworkHandle<T>;

@@ -12,19 +12,8 @@ import { Rng } from '../lib/core/rng.js';
 import { availableBackends, kernelsFor, rawAddon } from '../lib/kernels/index.js';
 import type { NetworkBatch, NetworkSpec } from '../lib/kernels/types.js';
 import { compileNetwork, encodeProgram, initParams } from '../lib/nn/spec.js';
+import { relErr } from './helpers.js';
 import { cases, setup, type Setup } from './network.cases.js';
-
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let d = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    d += (a[i]! - b[i]!) ** 2;
-    na += a[i]! ** 2;
-    nb += b[i]! ** 2;
-  }
-  return Math.sqrt(d) / Math.max(Math.sqrt(na), Math.sqrt(nb), 1e-30);
-}
 
 function as32(s: Setup): { params: Float32Array; batch: NetworkBatch<Float32Array> } {
   const m = (x: Matrix<Float64Array>): Matrix<Float32Array> => ({ rows: x.rows, cols: x.cols, data: Float32Array.from(x.data) });

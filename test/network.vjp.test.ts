@@ -10,6 +10,7 @@ import { Rng } from '../lib/core/rng.js';
 import { kernels } from '../lib/kernels/index.js';
 import type { NetworkSpec } from '../lib/kernels/types.js';
 import { compileNetwork, initParams } from '../lib/nn/spec.js';
+import { randMatrix } from './helpers.js';
 
 const spec: NetworkSpec = {
   nodes: [
@@ -26,18 +27,12 @@ const spec: NetworkSpec = {
   ],
 };
 
-function rand(rng: Rng, rows: number, cols: number): Matrix<Float64Array> {
-  const data = new Float64Array(rows * cols);
-  for (let i = 0; i < data.length; i++) data[i] = rng.normal();
-  return { rows, cols, data };
-}
-
 describe('network kernel: vjp', () => {
   const rng = new Rng(7);
   const net = kernels().network(spec, 'float64');
   const params = initParams(compileNetwork(spec), rng, 'float64') as Float64Array;
-  const x = rand(rng, 6, 3);
-  const outGrad = rand(rng, 6, 5);
+  const x = randMatrix(rng, 6, 3);
+  const outGrad = randMatrix(rng, 6, 5);
 
   it('equals finite differences of <outGrad, forward(params)>', () => {
     if (!net.vjp) throw new Error('vjp missing on this backend');
@@ -79,6 +74,6 @@ describe('network kernel: vjp', () => {
 
   it('rejects an outGrad of the wrong shape', () => {
     const g = new Float64Array(net.paramCount);
-    expect(() => net.vjp!(params, { x }, rand(rng, 6, 4), g)).to.throw(ShapeError, /outGrad/);
+    expect(() => net.vjp!(params, { x }, randMatrix(rng, 6, 4), g)).to.throw(ShapeError, /outGrad/);
   });
 });

@@ -18,6 +18,7 @@ import { MeanRegularizedRegression } from '../lib/linear/meanRegularized.js';
 import { IndependentRidge, PooledRidge } from '../lib/linear/ridge.js';
 import { TraceNormRegression } from '../lib/linear/traceNorm.js';
 import { centrePerTask, runSync, stackTasks } from '../lib/linear/taskModel.js';
+import { throwsWith } from './helpers.js';
 import { solveProx } from '../lib/linear/fista.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'metatask-taskmodels-'));
@@ -79,17 +80,6 @@ function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let m = 0;
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
   return m;
-}
-
-function throwsWith(fn: () => unknown, cls: Function, ...parts: RegExp[]): void {
-  let err: unknown;
-  try {
-    fn();
-  } catch (e) {
-    err = e;
-  }
-  expect(err, 'expected an error').to.be.instanceOf(cls);
-  for (const p of parts) expect((err as Error).message).to.match(p);
 }
 
 describe('per-task linear models', () => {

@@ -30,6 +30,7 @@ import {
 } from '../lib/mtl/weighting/small.js';
 import type { StrategyResult, WeightingStrategy } from '../lib/mtl/weighting/strategy.js';
 import { UPGrad } from '../lib/mtl/weighting/upgrad.js';
+import { randMatrix } from './helpers.js';
 
 type M = Matrix<Float64Array>;
 
@@ -39,12 +40,6 @@ type M = Matrix<Float64Array>;
 
 function mat(rows: number[][]): M {
   return { rows: rows.length, cols: rows[0]!.length, data: Float64Array.from(rows.flat()) };
-}
-
-function randn(rng: Rng, rows: number, cols: number): M {
-  const data = new Float64Array(rows * cols);
-  for (let i = 0; i < data.length; i++) data[i] = rng.normal();
-  return { rows, cols, data };
 }
 
 function rowOf(g: M, i: number): Float64Array {
@@ -126,14 +121,14 @@ function bruteMinNorm(g: M): { alpha: Float64Array; normSq: number } {
 describe('weighting: gradient-based strategies', () => {
   describe('small T x T helpers', () => {
     it('gramMatrix (through kernels().gemm) equals G G^T', () => {
-      const g = randn(new Rng(1), 4, 37);
+      const g = randMatrix(new Rng(1), 4, 37);
       expectClose(gramMatrix(g), naiveGram(g), 1e-12, 'gram');
     });
 
     it('symEigSmall: A V = V diag(values), V orthonormal, ascending values', () => {
       const rng = new Rng(2);
       for (const n of [1, 2, 5, 12]) {
-        const x = randn(rng, n, n + 3);
+        const x = randMatrix(rng, n, n + 3);
         const a = naiveGram(x);
         a[0] = a[0]! - 3; // make it indefinite
         const { values, vectors } = symEigSmall(a, n);
@@ -164,7 +159,7 @@ describe('weighting: gradient-based strategies', () => {
     it('nonnegQP satisfies the KKT conditions, also for a singular M', () => {
       const rng = new Rng(3);
       for (const [n, s] of [[4, 10], [5, 3]] as const) {
-        const g = randn(rng, n, s);
+        const g = randMatrix(rng, n, s);
         const m = naiveGram(g);
         const q = Float64Array.from({ length: n }, () => rng.normal());
         const z = nonnegQP(m, q, n);
@@ -184,7 +179,7 @@ describe('weighting: gradient-based strategies', () => {
       const rng = new Rng(4);
       let conflicts = 0;
       for (let trial = 0; trial < 50; trial++) {
-        const g = randn(rng, 2, 6);
+        const g = randMatrix(rng, 2, 6);
         const m = naiveGram(g);
         if (m[1]! < 0) conflicts++;
         const [c1, c2] = pcgradProjections(m, 2, new Rng(trial));
@@ -233,7 +228,7 @@ describe('weighting: gradient-based strategies', () => {
     });
 
     it('equals the reference full-vector procedure with the same random order', () => {
-      const g = randn(new Rng(6), 4, 9);
+      const g = randMatrix(new Rng(6), 4, 9);
       const r = run(fresh(new PCGrad(), g), g, [1, 1, 1, 1], new Rng(77));
       // Reference: the paper's loop on explicit vectors, drawing the same permutations.
       const rng = new Rng(77);
@@ -257,7 +252,7 @@ describe('weighting: gradient-based strategies', () => {
       it(`returns the min-norm point of the convex hull for ${n} tasks (vs exhaustive face search)`, () => {
         const rng = new Rng(10 + n);
         for (let trial = 0; trial < 20; trial++) {
-          const g = randn(rng, n, 6);
+          const g = randMatrix(rng, n, 6);
           // Shift some gradients so that the optimum is sometimes a vertex, edge or inner point.
           if (trial % 3 === 1) for (let k = 0; k < 6; k++) g.data[k] = g.data[k]! * 0.1;
           const brute = bruteMinNorm(g);
@@ -273,7 +268,7 @@ describe('weighting: gradient-based strategies', () => {
     }
 
     it('agrees with a dense grid search on the simplex (3 tasks)', () => {
-      const g = randn(new Rng(20), 3, 4);
+      const g = randMatrix(new Rng(20), 3, 4);
       const r = run(fresh(new MGDA(), g), g, [1, 1, 1]);
       let best = Infinity;
       const steps = 400;
@@ -323,7 +318,7 @@ describe('weighting: gradient-based strategies', () => {
     });
 
     it('minNormSimplex reports a tiny duality gap', () => {
-      const g = randn(new Rng(21), 8, 5); // more tasks than dimensions: a degenerate hull
+      const g = randMatrix(new Rng(21), 8, 5); // more tasks than dimensions: a degenerate hull
       const m = naiveGram(g);
       const { alpha, normSq } = minNormSimplex(m, 8);
       let minGrad = Infinity;
@@ -343,7 +338,7 @@ describe('weighting: gradient-based strategies', () => {
         const c = 0.5;
         for (let trial = 0; trial < 4; trial++) {
           const s = 4;
-          const g = randn(rng, n, s);
+          const g = randMatrix(rng, n, s);
           const r = run(fresh(new CAGrad({ c, rescale: false }), g), g, new Array(n).fill(1));
           const d = r.shared!;
           const g0 = combo(g, new Array(n).fill(1 / n));
@@ -367,7 +362,7 @@ describe('weighting: gradient-based strategies', () => {
     }
 
     it('rescales by 1 / (1 + c^2) and reduces to the mean gradient for c = 0', () => {
-      const g = randn(new Rng(40), 3, 5);
+      const g = randMatrix(new Rng(40), 3, 5);
       const raw = run(fresh(new CAGrad({ c: 0.4, rescale: false }), g), g, [1, 1, 1]);
       const scaled = run(fresh(new CAGrad({ c: 0.4 }), g), g, [1, 1, 1]);
       expectClose(scaled.shared!, Array.from(raw.shared!, (v) => v / 1.16), 1e-12, 'rescaled');
@@ -382,7 +377,7 @@ describe('weighting: gradient-based strategies', () => {
       const rng = new Rng(50);
       for (const n of [2, 3, 5]) {
         for (let trial = 0; trial < 5; trial++) {
-          const g = randn(rng, n, 8);
+          const g = randMatrix(rng, n, 8);
           for (let k = 0; k < 8; k++) g.data[k] = g.data[k]! * 5; // unbalanced norms
           const r = run(fresh(new IMTL(), g), g, new Array(n).fill(1));
           expect(r.weights.reduce((s, v) => s + v, 0)).to.be.closeTo(1, 1e-12);
@@ -409,7 +404,7 @@ describe('weighting: gradient-based strategies', () => {
       const rng = new Rng(60);
       for (const n of [2, 3, 4, 8]) {
         for (let trial = 0; trial < 5; trial++) {
-          const g = randn(rng, n, 10);
+          const g = randMatrix(rng, n, 10);
           for (let k = 0; k < 10; k++) g.data[k] = g.data[k]! * 20; // very different scales
           const s = fresh(new NashMTL({ normalizeGram: false }), g);
           const r = run(s, g, new Array(n).fill(1));
@@ -432,7 +427,7 @@ describe('weighting: gradient-based strategies', () => {
     });
 
     it('by default solves the equation for G G^T / ||G G^T||_F, as the official code', () => {
-      const g = randn(new Rng(61), 3, 7);
+      const g = randMatrix(new Rng(61), 3, 7);
       for (let k = 0; k < 7; k++) g.data[k] = g.data[k]! * 50;
       const m = naiveGram(g);
       const frob = Math.sqrt(m.reduce((s, v) => s + v * v, 0));
@@ -474,7 +469,7 @@ describe('weighting: gradient-based strategies', () => {
     it('gives the aligned gradient matrix equal singular values, the smallest of G', () => {
       const rng = new Rng(70);
       for (const n of [2, 3, 5]) {
-        const g = randn(rng, n, 9);
+        const g = randMatrix(rng, n, 9);
         for (let k = 0; k < 9; k++) g.data[k] = g.data[k]! * 10; // ill-conditioned
         const { eig } = alignedSingularValuesSq(g);
         const sigmaMinSq = symEigSmall(naiveGram(g), n).values[0]!;
@@ -507,7 +502,7 @@ describe('weighting: gradient-based strategies', () => {
       const rng = new Rng(80);
       for (const [n, s] of [[2, 5], [3, 5], [4, 3], [6, 4], [5, 20]] as const) {
         for (let trial = 0; trial < 10; trial++) {
-          const g = randn(rng, n, s);
+          const g = randMatrix(rng, n, s);
           const r = run(fresh(new UPGrad(), g), g, new Array(n).fill(1));
           const d = r.shared!;
           const scale = Math.max(...[...Array(n).keys()].map((t) => dot(rowOf(g, t), rowOf(g, t))));
@@ -517,7 +512,7 @@ describe('weighting: gradient-based strategies', () => {
     });
 
     it('is the mean of the projections onto the dual cone (KKT of each projection)', () => {
-      const g = randn(new Rng(81), 3, 6);
+      const g = randMatrix(new Rng(81), 3, 6);
       const m = naiveGram(g);
       const n = 3;
       // Each projection pi(g_i) = G^T (e_i + z_i): check primal feasibility and complementarity.
@@ -628,7 +623,7 @@ describe('weighting: gradient-based strategies', () => {
     const names = ['gradnorm', 'mgda', 'pcgrad', 'gradvac', 'cagrad', 'imtl', 'nashmtl', 'alignedmtl', 'upgrad'];
     const T = 4;
     const S = 11;
-    const gradsAt = (k: number): M => randn(new Rng(1000 + k), T, S);
+    const gradsAt = (k: number): M => randMatrix(new Rng(1000 + k), T, S);
     const lossesAt = (k: number): number[] => [1, 2, 3, 4].map((v) => v / (1 + 0.1 * k));
 
     for (const name of names) {
@@ -685,8 +680,8 @@ describe('weighting: gradient-based strategies', () => {
         const s = createStrategy(name);
         s.init(T, S);
         expect(() => s.combine({ losses: new Float64Array(T), epoch: 0, step: 0, rng: new Rng(0) })).to.throw(ValueError);
-        expect(() => run(s, randn(new Rng(1), T, S + 1), [1, 1, 1, 1])).to.throw(ShapeError);
-        expect(() => run(s, randn(new Rng(1), T, S), [1, 1, 1])).to.throw(ShapeError);
+        expect(() => run(s, randMatrix(new Rng(1), T, S + 1), [1, 1, 1, 1])).to.throw(ShapeError);
+        expect(() => run(s, randMatrix(new Rng(1), T, S), [1, 1, 1])).to.throw(ShapeError);
         expect(() => createStrategy({ type: name, bogus: 1 })).to.throw(ConfigError, /bogus/);
         expect(() => s.setState('nonsense')).to.throw(FormatError);
       });

@@ -1,0 +1,50 @@
+/**
+ * Small helpers shared by the test files (random matrices, error measures, error assertions), so
+ * that every test measures and generates data the same way. Network fixtures are in
+ * network.cases.ts.
+ */
+import { expect } from 'chai';
+import type { Matrix } from '../lib/core/matrix.js';
+import type { Rng } from '../lib/core/rng.js';
+
+/** A rows x cols matrix of independent N(0, scale^2) draws from `rng`, row by row. */
+export function randMatrix(rng: Rng, rows: number, cols: number, scale = 1): Matrix<Float64Array> {
+  const data = new Float64Array(rows * cols);
+  for (let i = 0; i < data.length; i++) data[i] = scale * rng.normal();
+  return { rows, cols, data };
+}
+
+/**
+ * ||a - b|| / max(||a||, ||b||, floor): relative error that treats both sides alike. `floor`
+ * keeps it defined when both are zero; raise it where tiny norms are numerical noise.
+ */
+export function relErr(a: ArrayLike<number>, b: ArrayLike<number>, floor = 1e-30): number {
+  let d = 0;
+  let na = 0;
+  let nb = 0;
+  for (let i = 0; i < a.length; i++) {
+    d += (a[i]! - b[i]!) ** 2;
+    na += a[i]! ** 2;
+    nb += b[i]! ** 2;
+  }
+  return Math.sqrt(d) / Math.max(Math.sqrt(na), Math.sqrt(nb), floor);
+}
+
+/** max_i |a_i|. */
+export function maxAbs(a: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]!));
+  return m;
+}
+
+/** `fn` throws an instance of `cls` whose message matches every pattern in `parts`. */
+export function throwsWith(fn: () => unknown, cls: Function, ...parts: RegExp[]): void {
+  let err: unknown;
+  try {
+    fn();
+  } catch (e) {
+    err = e;
+  }
+  expect(err, 'expected an error').to.be.instanceOf(cls);
+  for (const p of parts) expect((err as Error).message).to.match(p);
+}
