@@ -11,7 +11,7 @@ import { MetataskError, ShapeError, ValueError } from '../core/errors.js';
 import { zeros, type FloatArray, type Matrix } from '../core/matrix.js';
 import { compileNetwork, encodeProgram, type CompiledNetwork } from '../nn/spec.js';
 import type {
-  AdamArgs, BackendInfo, CdSweepArgs, CdSweepResult, GemmOptions, Kernels, NetworkBatch, NetworkHandle, NetworkSpec,
+  AdamArgs, BackendInfo, CdSweepArgs, CdSweepResult, GemmOptions, Kernels, MetaBatchTasks, MetaGradientOptions, NetworkBatch, NetworkHandle, NetworkSpec,
   RmspropArgs, SgdArgs, SvdResult, SvtResult, SymEigResult, TaskLossArgs,
 } from './types.js';
 
@@ -54,6 +54,11 @@ export interface NativeNetworkObject {
   ): void;
   /** grad = J^T outGrad; outGrad is n x outputWidth (forward's layout), grad has paramCount entries. */
   vjp(params: FloatArray, x: Matrix<FloatArray>, masks: (FloatArray | null)[] | null, outGrad: Matrix<FloatArray>, grad: FloatArray): void;
+  /** The meta-batch kernel (native/src/kernels/metabatch.h); returns the mean query loss. */
+  metaGradient(
+    params: FloatArray, x: Matrix<FloatArray>, y: Matrix<FloatArray>, offsets: Int32Array,
+    innerLr: number, innerSteps: number, firstOrder: boolean, innerMask: Uint8Array | null, grad: Float64Array,
+  ): number;
   info(): { paramCount: number; inputSize: number; outputWidth: number; targetCols: number; heads: number; nodes: number; dtype: string };
   dispose(): void;
 }
@@ -231,6 +236,12 @@ class NativeNetwork<T extends FloatArray> implements NetworkHandle<T> {
 
   vjp(params: T, batch: NetworkBatch<T>, outGrad: Matrix<T>, grad: T): void {
     call(() => this.obj.vjp(params, batch.x, this.masks(batch), outGrad, grad));
+  }
+
+  metaGradient(params: T, tasks: MetaBatchTasks<T>, o: MetaGradientOptions, grad: Float64Array): number {
+    return call(() =>
+      this.obj.metaGradient(params, tasks.x, tasks.y, tasks.offsets, o.innerLr, o.innerSteps, o.firstOrder, o.innerMask ?? null, grad),
+    );
   }
 
   dispose(): void {

@@ -241,8 +241,40 @@ export interface NetworkHandle<T extends FloatArray> {
    * loss computed outside the kernel w.r.t. the raw outputs (ProtoNet, MetaRidge).
    */
   vjp(params: T, batch: NetworkBatch<T>, outGrad: Matrix<T>, grad: T): void;
+  /**
+   * The MAML/ANIL meta-gradient of a whole meta-batch in one call (twin files metabatch.ts /
+   * metabatch.cc; it fuses the per-task loop of lib/meta/maml.ts). Per task t, from theta_0 = params:
+   *     theta_{i+1} = theta_i - a M grad L_S(theta_i)   (k steps; M = diag(innerMask), I without one)
+   *     v_t = grad L_Q(theta_k);  second order: v_t <- v_t - a H_S(theta_i) (M v_t), i = k-1..0
+   * `grad` (overwritten) receives mean_t v_t; returns mean_t L_Q(theta_k^t). L is the sum of the
+   * heads' mean losses (meta-learners have one head). The native kernel may run the tasks in
+   * parallel (bounded by setThreads) with a result identical to one thread.
+   */
+  metaGradient(params: T, tasks: MetaBatchTasks<T>, options: MetaGradientOptions, grad: Float64Array): number;
   /** Free native resources early (optional; garbage collection frees them too). */
   dispose(): void;
+}
+
+/**
+ * The tasks of a meta-batch stacked: task t's support set is rows offsets[2t]..offsets[2t+1]-1 of
+ * x and y, its query set rows offsets[2t+1]..offsets[2t+2]-1 (offsets: 2T+1 strictly increasing
+ * entries from 0 to x.rows).
+ */
+export interface MetaBatchTasks<T extends FloatArray> {
+  x: Matrix<T>;
+  y: Matrix<T>;
+  offsets: Int32Array;
+}
+
+export interface MetaGradientOptions {
+  /** Inner SGD learning rate a (>= 0). */
+  innerLr: number;
+  /** Inner steps k (integer >= 0). */
+  innerSteps: number;
+  /** Drop the Hessian-vector products (first-order MAML). */
+  firstOrder: boolean;
+  /** Length paramCount, 1 where the inner loop adapts a parameter (ANIL: the head); null = all. */
+  innerMask?: Uint8Array | null;
 }
 
 /** The network kernels (to be joined into Kernels when both backends implement them). */

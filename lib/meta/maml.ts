@@ -12,10 +12,16 @@
  * First-order MAML drops the products: v = grad L_q(theta_k).
  * ANIL adapts only the head's slice, yet the meta-gradient still reaches the body through the
  * H_s (M v) terms (second order).
+ *
+ * A meta-step makes ONE kernel call for the whole meta-batch (NetworkHandle.metaGradient: the
+ * loop of taskMetaGradient below, fused; lib/kernels/js/metabatch.ts and its native twin, which
+ * runs the tasks in parallel). taskMetaGradient stays as the readable reference of that kernel
+ * (metaGradient(tasks, { perTask: true })), and the base of learners that change the inner loop.
  */
-import { type FloatArray } from '../core/matrix.js';
+import { allocate, type FloatArray } from '../core/matrix.js';
+import { ValueError } from '../core/errors.js';
 import { bool, type OptionSpec } from '../core/options.js';
-import type { NetworkBatch } from '../kernels/types.js';
+import type { MetaBatchTasks, NetworkBatch } from '../kernels/types.js';
 import { COMMON_OPTIONS, MetaLearner, type LearnerOptions, type PreparedTask, type TaskLike } from './learner.js';
 
 export interface MAMLOptions extends LearnerOptions {
@@ -31,8 +37,13 @@ export class MAML extends MetaLearner<MAMLOptions> {
   static override readonly kind: string = 'MAML';
   /** 1 where the inner loop may move a parameter; null = everywhere (ANIL sets the head slice). */
   protected innerMask: Uint8Array | null = null;
-  /** theta_0..theta_k of the current task (reused across tasks). */
+  /** theta_0..theta_k of the current task and the per-task vectors (reused across tasks). */
   private traj: FloatArray[] = [];
+  private scratch: { g: FloatArray; v: FloatArray; hv: FloatArray; mv: FloatArray } | null = null;
+  /** The meta-batch stacked for the fused kernel, and the gradient it fills (reused across steps). */
+  private stacked: MetaBatchTasks<FloatArray> | null = null;
+  private metaGrad: Float64Array | null = null;
+  private stepGrad: FloatArray | null = null;
 
   constructor(options: MAMLInput) {
     super(new.target.kind, options, MAML_SPEC);
@@ -50,10 +61,15 @@ export class MAML extends MetaLearner<MAMLOptions> {
 
   /**
    * The meta-gradient of the mean query loss over `tasks` at the current theta, without updating
-   * anything (tests and custom loops).
+   * anything (tests and custom loops). `perTask: true` runs the per-task reference loop instead of
+   * the fused meta-batch kernel (same result up to rounding).
    */
-  metaGradient(tasks: readonly TaskLike[]): { loss: number; grad: Float64Array } {
+  metaGradient(tasks: readonly TaskLike[], options: { perTask?: boolean } = {}): { loss: number; grad: Float64Array } {
     const prepared = this.prepare(tasks);
+    if (!options.perTask) {
+      const grad = new Float64Array(this.P);
+      return { loss: this.batchMetaGradient(prepared, grad), grad };
+    }
     const grad = new Float64Array(this.P);
     let loss = 0;
     for (const t of prepared) loss += this.taskMetaGradient(t, grad);
@@ -62,15 +78,58 @@ export class MAML extends MetaLearner<MAMLOptions> {
   }
 
   protected override metaStep(tasks: PreparedTask[]): number {
-    const acc = new Float64Array(this.P);
-    let loss = 0;
-    // The tasks of a meta-batch are independent: a native batched kernel would run them in
-    // parallel here (one call for the whole meta-batch); for now they run one after another.
-    for (const t of tasks) loss += this.taskMetaGradient(t, acc);
-    const g = this.alloc();
-    for (let j = 0; j < this.P; j++) g[j] = acc[j]! / tasks.length;
+    const acc = (this.metaGrad ??= new Float64Array(this.P));
+    const loss = this.batchMetaGradient(tasks, acc);
+    const g = (this.stepGrad ??= this.alloc());
+    for (let j = 0; j < this.P; j++) g[j] = acc[j]!;
     this.optimizer.step(this.params, g);
-    return loss / tasks.length;
+    return loss;
+  }
+
+  /**
+   * grad <- the mean meta-gradient of the meta-batch by one fused kernel call; returns the
+   * meta-loss. A subclass that changes the inner loop (innerGrad/innerStep) gets the per-task path.
+   */
+  protected batchMetaGradient(tasks: PreparedTask[], grad: Float64Array): number {
+    if (tasks.length === 0) throw new ValueError(`${this.kind}: a meta-batch needs at least one task`);
+    const o = this.options;
+    if (this.innerStep !== MAML.prototype.innerStep || this.innerGrad !== MetaLearner.prototype['innerGrad']) {
+      grad.fill(0);
+      let loss = 0;
+      for (const t of tasks) loss += this.taskMetaGradient(t, grad);
+      for (let j = 0; j < this.P; j++) grad[j] = grad[j]! / tasks.length;
+      return loss / tasks.length;
+    }
+    return this.handle.metaGradient(this.theta, this.stack(tasks), {
+      innerLr: o.innerLr, innerSteps: o.innerSteps, firstOrder: o.firstOrder, innerMask: this.innerMask,
+    }, grad);
+  }
+
+  /** Support and query rows of every task, one after another, into reused buffers. */
+  private stack(tasks: PreparedTask[]): MetaBatchTasks<FloatArray> {
+    const d = this.inputSize;
+    const yc = tasks[0]!.support.y!.cols;
+    let n = 0;
+    for (const t of tasks) n += t.support.x.rows + t.query.x.rows;
+    let st = this.stacked;
+    if (!st || st.x.rows !== n || st.y.cols !== yc || st.offsets.length !== 2 * tasks.length + 1) {
+      st = this.stacked = {
+        x: { rows: n, cols: d, data: allocate(this.dtype, n * d) },
+        y: { rows: n, cols: yc, data: allocate(this.dtype, n * yc) },
+        offsets: new Int32Array(2 * tasks.length + 1),
+      };
+    }
+    let r = 0;
+    tasks.forEach((t, i) => {
+      for (const [k, b] of [[2 * i, t.support], [2 * i + 1, t.query]] as const) {
+        st!.offsets[k] = r;
+        st!.x.data.set(b.x.data, r * d);
+        st!.y.data.set(b.y!.data, r * yc);
+        r += b.x.rows;
+      }
+    });
+    st.offsets[2 * tasks.length] = r;
+    return st;
   }
 
   /** Add d L_q(theta_k(theta))/d theta of one task into `acc`; returns L_q(theta_k). */
@@ -79,13 +138,13 @@ export class MAML extends MetaLearner<MAMLOptions> {
     const a = this.options.innerLr;
     while (this.traj.length < k + 1) this.traj.push(this.alloc());
     const traj = this.traj;
-    const g = this.alloc();
+    const s = (this.scratch ??= { g: this.alloc(), v: this.alloc(), hv: this.alloc(), mv: this.alloc() });
     traj[0]!.set(this.theta);
     for (let i = 0; i < k; i++) {
-      this.innerGrad(traj[i]!, task.support, g, this.theta);
-      this.innerStep(traj[i]!, g, traj[i + 1]!, null);
+      this.innerGrad(traj[i]!, task.support, s.g, this.theta);
+      this.innerStep(traj[i]!, s.g, traj[i + 1]!, null);
     }
-    const v = this.alloc();
+    const v = s.v;
     const loss = this.lossGrad(traj[k]!, task.query, v);
     if (!this.options.firstOrder && k > 0) this.backward(traj, task.support, v, a);
     for (let j = 0; j < this.P; j++) acc[j] = acc[j]! + v[j]!;
@@ -95,9 +154,9 @@ export class MAML extends MetaLearner<MAMLOptions> {
   /** v <- prod_i (I - a H_s(theta_i) M) v, right to left (i = k-1 down to 0). */
   private backward(traj: FloatArray[], support: NetworkBatch<FloatArray>, v: FloatArray, a: number): void {
     const k = this.options.innerSteps;
-    const hv = this.alloc();
+    const { hv } = this.scratch!;
     const m = this.innerMask;
-    const mv = m ? this.alloc() : v;
+    const mv = m ? this.scratch!.mv : v;
     for (let i = k - 1; i >= 0; i--) {
       if (m) for (let j = 0; j < this.P; j++) mv[j] = m[j] ? v[j]! : 0;
       this.hvp(traj[i]!, support, mv, hv);

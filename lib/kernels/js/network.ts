@@ -18,8 +18,9 @@
 import { ShapeError, ValueError } from '../../core/errors.js';
 import { allocate, type DType, type FloatArray, type Matrix } from '../../core/matrix.js';
 import { compileNetwork, type CompiledNetwork } from '../../nn/spec.js';
-import type { ActivationName, NetworkBatch, NetworkHandle, NetworkSpec, NodeSpec } from '../types.js';
+import type { ActivationName, MetaBatchTasks, MetaGradientOptions, NetworkBatch, NetworkHandle, NetworkSpec, NodeSpec } from '../types.js';
 import { normalCdf, normalPdf } from './erf.js';
+import { metaGradient } from './metabatch.js';
 
 const LN_EPS = 1e-5;
 
@@ -992,6 +993,11 @@ class JsNetwork<T extends FloatArray> implements NetworkHandle<T> {
     });
     this.runBackward(c, active, false);
     for (let k = 0; k < this.paramCount; k++) grad[k] = c.g[k]!;
+  }
+
+  /** The meta-batch kernel: lib/kernels/js/metabatch.ts over this handle's lossGrad and hvp. */
+  metaGradient(params: T, tasks: MetaBatchTasks<T>, options: MetaGradientOptions, grad: Float64Array): number {
+    return metaGradient(this, this.net.spec.heads.length, params, tasks, options, grad);
   }
 
   dispose(): void {

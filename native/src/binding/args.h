@@ -32,6 +32,11 @@ struct ArrayKind<int32_t> {
   static constexpr napi_typedarray_type type = napi_int32_array;
   static constexpr const char* name = "Int32Array";
 };
+template <>
+struct ArrayKind<uint8_t> {
+  static constexpr napi_typedarray_type type = napi_uint8_array;
+  static constexpr const char* name = "Uint8Array";
+};
 
 [[noreturn]] inline void typeError(Napi::Env env, const std::string& fn, const std::string& msg) {
   throw Napi::TypeError::New(env, fn + ": " + msg);

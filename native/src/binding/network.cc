@@ -8,6 +8,11 @@
 //   headGrads(params, x, y, masks, out, losses)             out: H x P
 //   hvp(params, x, y, masks, weights, v, out)
 //   vjp(params, x, masks, outGrad, grad)                    outGrad: n x outputWidth; grad = J^T outGrad
+//   metaGradient(params, x, y, offsets, innerLr, innerSteps, firstOrder, innerMask | null, grad) -> loss
+//       the MAML/ANIL meta-gradient of a whole meta-batch (native/src/kernels/metabatch.h): x, y
+//       stack the tasks' support and query rows, offsets (Int32Array, 2T+1 entries) delimits them;
+//       innerMask is null or a Uint8Array of paramCount; grad a Float64Array of paramCount. The
+//       tasks run on up to threads() threads (setThreads) with the same result as one thread.
 //   info() -> { paramCount, inputSize, outputWidth, targetCols, heads, nodes, dtype }
 //   dispose()                                               frees the batch buffers early
 // x, y, out are { rows, cols, data } matrices of the handle's dtype; masks is null or an array
@@ -35,9 +40,12 @@
 
 #include "binding/args.h"
 #include "binding/registry.h"
+#include "kernels/metabatch.h"
 #include "kernels/network.h"
 
 namespace metatask::binding {
+
+int threads();  // addon.cc: the bound set by setThreads
 
 namespace {
 
@@ -55,6 +63,7 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
     proto.Set("headGrads", Napi::Function::New(env, &NetworkWrap::HeadGrads, "headGrads"));
     proto.Set("hvp", Napi::Function::New(env, &NetworkWrap::Hvp, "hvp"));
     proto.Set("vjp", Napi::Function::New(env, &NetworkWrap::Vjp, "vjp"));
+    proto.Set("metaGradient", Napi::Function::New(env, &NetworkWrap::MetaGradient, "metaGradient"));
     proto.Set("info", Napi::Function::New(env, &NetworkWrap::Info, "info"));
     proto.Set("dispose", Napi::Function::New(env, &NetworkWrap::Dispose, "dispose"));
     return ctor;
@@ -263,6 +272,76 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
     run(info.Env(), fn, [&] { w->net<T>().vjp(params.data(), b, outGrad.data(), grad.data()); });
   }
 
+  template <typename T>
+  metabatch::MetaBatch<T>& metaBatch() {
+    if constexpr (std::is_same_v<T, float>) {
+      if (!mbf_) mbf_ = std::make_unique<metabatch::MetaBatch<float>>(*f_);
+      return *mbf_;
+    } else {
+      if (!mbd_) mbd_ = std::make_unique<metabatch::MetaBatch<double>>(*d_);
+      return *mbd_;
+    }
+  }
+
+  template <typename T>
+  static double metaGradientT(NetworkWrap* w, const Napi::CallbackInfo& info, const ArgGuard& guard) {
+    const char* fn = "Network.metaGradient";
+    Napi::Env env = info.Env();
+    const network::Program& prog = w->program();
+    VecMap<T> params = vectorArg<T>(info[0], fn, "params", prog.paramCount);
+    MatMap<T> x = matrixArg<T>(info[1], fn, "x", -1, prog.inputSize);
+    MatMap<T> y = matrixArg<T>(info[2], fn, "y", x.rows());
+    if (y.cols() < prog.targetCols) {
+      rangeError(env, fn, "argument 'y' has " + std::to_string(y.cols()) + " columns, the heads need " + std::to_string(prog.targetCols));
+    }
+    VecMap<int32_t> offsets = vectorArg<int32_t>(info[3], fn, "offsets");
+    if (offsets.size() < 3 || offsets.size() % 2 != 1) {
+      rangeError(env, fn, "argument 'offsets' must have 2T+1 entries (support and query row ranges of T >= 1 tasks), got " +
+                              std::to_string(offsets.size()));
+    }
+    if (offsets[0] != 0 || offsets[offsets.size() - 1] != x.rows()) {
+      rangeError(env, fn, "argument 'offsets' must start at 0 and end at the row count of x (" + std::to_string(x.rows()) + ")");
+    }
+    for (Eigen::Index i = 1; i < offsets.size(); i++) {
+      if (offsets[i] <= offsets[i - 1]) {
+        rangeError(env, fn, "argument 'offsets' must be strictly increasing (every support and query set needs a row); offsets[" +
+                                std::to_string(i) + "] = " + std::to_string(offsets[i]));
+      }
+    }
+    metabatch::Options o;
+    o.innerLr = nonNegativeArg(info[4], fn, "innerLr");
+    const double steps = numberArg(info[5], fn, "innerSteps");
+    if (steps < 0 || steps > 100000 || steps != std::floor(steps)) rangeError(env, fn, "argument 'innerSteps' must be an integer in [0, 100000]");
+    o.innerSteps = static_cast<int>(steps);
+    o.firstOrder = boolArg(info[6], fn, "firstOrder");
+    if (!info[7].IsNull()) o.mask = vectorArg<uint8_t>(info[7], fn, "innerMask", prog.paramCount).data();
+    VecMap<double> grad = vectorArg<double>(info[8], fn, "grad", prog.paramCount);
+    expectDisjoint(env, fn, grad, "grad", params, "params");
+    expectDisjoint(env, fn, grad, "grad", x, "x");
+    expectDisjoint(env, fn, grad, "grad", y, "y");
+    expectDisjoint(env, fn, grad, "grad", offsets, "offsets");
+    if (o.mask) expectDisjoint(env, fn, grad, "grad", CVecMap<uint8_t>(o.mask, prog.paramCount), "innerMask");
+    guard.verify(env, fn);
+    // No JavaScript runs from here on; the kernel reads the checked arrays in place.
+    metabatch::Tasks<T> tasks;
+    tasks.x = x.data();
+    tasks.y = y.data();
+    tasks.yCols = static_cast<int>(y.cols());
+    tasks.offsets = offsets.data();
+    tasks.count = static_cast<int>(offsets.size() / 2);
+    double loss = 0;
+    run(env, fn, [&] { loss = w->metaBatch<T>().metaGradient(params.data(), tasks, o, grad.data(), threads()); });
+    return loss;
+  }
+
+  static Napi::Value MetaGradient(const Napi::CallbackInfo& info) {
+    ArgGuard guard;
+    NetworkWrap* w = self(info);
+    expectArgs(info, 9, "Network.metaGradient");
+    const double loss = w->f32_ ? metaGradientT<float>(w, info, guard) : metaGradientT<double>(w, info, guard);
+    return Napi::Number::New(info.Env(), loss);
+  }
+
   static Napi::Value Forward(const Napi::CallbackInfo& info) {
     ArgGuard guard;
     NetworkWrap* w = self(info);
@@ -330,6 +409,9 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
     ArgGuard guard;
     NetworkWrap* w = self(info);
     guard.verify(info.Env(), "Network.dispose");
+    // The meta-batch workers (their networks and scratch) go too; they come back on the next call.
+    w->mbf_.reset();
+    w->mbd_.reset();
     if (w->f32_) w->f_->releaseBuffers();
     else w->d_->releaseBuffers();
     return info.Env().Undefined();
@@ -338,6 +420,8 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
   bool f32_ = false;
   std::unique_ptr<network::Network<float>> f_;
   std::unique_ptr<network::Network<double>> d_;
+  std::unique_ptr<metabatch::MetaBatch<float>> mbf_;  // declared after f_/d_: destroyed first
+  std::unique_ptr<metabatch::MetaBatch<double>> mbd_;
 };
 
 }  // namespace

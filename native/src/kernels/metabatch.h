@@ -1,0 +1,78 @@
+// The MAML/ANIL meta-gradient of a whole meta-batch in one call (twin: lib/kernels/js/metabatch.ts).
+// It fuses the per-task loop of lib/meta/maml.ts (MAML.taskMetaGradient) into one kernel and runs
+// the tasks of the meta-batch on a small pool of threads.
+//
+// For each task t (support S_t, query Q_t), from theta_0 = theta, k inner SGD steps
+//     theta_{i+1} = theta_i - a M grad L_S(theta_i)             (M = diag(mask), I without a mask)
+// then the exact meta-gradient through every step (Hessian-vector products, no Hessian formed)
+//     v = grad L_Q(theta_k);  for i = k-1..0:  v <- v - a H_S(theta_i) (M v)
+// (first order: v = grad L_Q(theta_k)). The result is
+//     grad = (1/T) sum_t v_t,   returned loss = (1/T) sum_t L_Q(theta_k^t),
+// where L is the sum over the heads of their mean losses (one head for the meta-learners).
+// Vector arithmetic is in double and rounded to T exactly where maml.ts stores into a T array.
+//
+// Threads: tasks are independent. A small pool of persistent threads (created on first use, at
+// most threads - 1 besides the caller, joined when the MetaBatch is destroyed) claims tasks one at
+// a time together with the calling thread; a worker that wakes late finds nothing left and the
+// caller does not wait for it. Each worker owns a Network<T> (its own workspaces) and scratch;
+// each task writes its v_t into its own buffer, and the buffers are summed in task order after
+// the last task ends, so the result is bit-identical for any thread count.
+#pragma once
+#include "kernels/network.h"
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+namespace metatask::metabatch {
+
+struct Options {
+  double innerLr = 0;
+  int innerSteps = 0;
+  bool firstOrder = false;
+  const uint8_t* mask = nullptr;  // length paramCount, nonzero = adapted in the inner loop; null = all
+};
+
+// The stacked tasks: rows offsets[2t]..offsets[2t+1]-1 of x and y are task t's support set, rows
+// offsets[2t+1]..offsets[2t+2]-1 its query set (offsets has 2T+1 entries, checked by the caller).
+template <typename T>
+struct Tasks {
+  const T* x = nullptr;
+  const T* y = nullptr;
+  int yCols = 0;
+  const int32_t* offsets = nullptr;
+  int count = 0;
+};
+
+template <typename T>
+class MetaBatch {
+ public:
+  // `main` is the handle's own network; workers beyond the calling thread get their own copies.
+  explicit MetaBatch(network::Network<T>& main);
+  ~MetaBatch();
+  MetaBatch(const MetaBatch&) = delete;
+  MetaBatch& operator=(const MetaBatch&) = delete;
+
+  // grad (length paramCount, double) receives the mean meta-gradient; returns the mean query loss.
+  // Uses at most `threads` threads (the calling one included).
+  double metaGradient(const T* params, const Tasks<T>& tasks, const Options& o, double* grad, int threads);
+
+  struct Scratch;
+  struct Pool;
+
+ private:
+  void runTask(int t, network::Network<T>& net, Scratch& s, const T* params, const Tasks<T>& tasks, const Options& o);
+
+  network::Network<T>& main_;
+  std::vector<std::unique_ptr<network::Network<T>>> extra_;  // worker w >= 1 uses extra_[w - 1]
+  std::vector<std::unique_ptr<Scratch>> scratch_;            // one per worker
+  std::vector<std::vector<T, Eigen::aligned_allocator<T>>> taskGrad_;  // v_t, one per task
+  std::vector<double> taskLoss_;
+  std::vector<double> ones_;
+  std::unique_ptr<Pool> pool_;  // last: its threads stop before the buffers they use go
+};
+
+extern template class MetaBatch<float>;
+extern template class MetaBatch<double>;
+
+}  // namespace metatask::metabatch
