@@ -72,6 +72,8 @@ const fmtMse = (r: EvaluationRow) => `${r.loss.toFixed(3)} ± ${r.lossCi95.toFix
 
 export async function run(): Promise<WorkloadResult> {
   const original = kernels().name;
+  const nativeThreads = availableBackends().includes('native') ? (setBackend('native'), backend().threads) : 1;
+  setBackend(original);
   const rows: SpeedRow[] = [];
   for (const b of ['native', 'js'] as const) {
     if (!availableBackends().includes(b)) {
@@ -126,7 +128,7 @@ export async function run(): Promise<WorkloadResult> {
     ],
   );
   const notes = rows.filter((r) => r.skipped).map((r) => r.skipped!);
-  notes.push(`meta-iterations/s: median (min-max) of ${RUNS} runs of ${PER_RUN} after ${WARMUP} warm-up iterations; tasks of a meta-batch run one after another (no batched kernel yet)`);
+  notes.push(`meta-iterations/s: median (min-max) of ${RUNS} runs of ${PER_RUN} after ${WARMUP} warm-up iterations; each meta-step is one fused meta-batch kernel call (NetworkHandle.metaGradient), whose native twin runs the tasks on up to ${nativeThreads} threads (setThreads)`);
   if (iterations < 10_000) notes.push(`quality after ${iterations} meta-iterations, not BENCH.md's 10,000 (too slow on the ${qb} backend; set METATASK_W3_ITERATIONS=10000 for the full run)`);
   notes.push(`MAML training took ${trainSeconds.toFixed(1)} s on ${info.name}; MSE on 600 fresh tasks after SGD steps of lr 0.01, mean ± 95% CI`);
   return {
