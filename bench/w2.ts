@@ -12,7 +12,9 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 import type { Matrix } from '../lib/core/matrix.js';
 import { availableBackends, backend, setBackend, setThreads } from '../lib/kernels/index.js';
@@ -112,16 +114,25 @@ function runTorch(dir: string, threads: number, mode: 'separate' | 'fused'): Row
   return { impl: `PyTorch ${out.version} (${mode} heads)`, threads, rates: out.samplesPerSec, testLoss: out.testLoss, epochs: 5 };
 }
 
-/** TensorFlow.js core API, only when the package resolves (it is never a dependency). */
-async function runTfjs(dir: string, data: Data): Promise<Row> {
-  const spec = '@tensorflow/tfjs';
+/**
+ * TensorFlow.js core API on one of its Node backends ('wasm' or 'cpu'), only when the peer
+ * packages are installed in bench/peers (they are never dependencies of metatask):
+ *   npm install --prefix bench/peers @tensorflow/tfjs @tensorflow/tfjs-backend-wasm
+ */
+async function runTfjs(dir: string, data: Data, tfBackend: 'wasm' | 'cpu'): Promise<Row> {
+  const peers = createRequire(join(packageRoot(), 'bench', 'peers', 'package.json'));
   let tf: any;
   try {
-    tf = await import(spec);
+    tf = await import(pathToFileURL(peers.resolve('@tensorflow/tfjs')).href);
+    if (tfBackend === 'wasm') await import(pathToFileURL(peers.resolve('@tensorflow/tfjs-backend-wasm')).href);
   } catch {
-    return { impl: 'TensorFlow.js', threads: 1, note: "skipped: '@tensorflow/tfjs' is not installed (optional peer; e.g. npm install --prefix bench/peers @tensorflow/tfjs)" };
+    return {
+      impl: `TensorFlow.js (${tfBackend})`,
+      threads: 1,
+      note: 'skipped: not installed (optional peer: npm install --prefix bench/peers @tensorflow/tfjs @tensorflow/tfjs-backend-wasm)',
+    };
   }
-  await tf.setBackend('cpu');
+  if (!(await tf.setBackend(tfBackend))) return { impl: `TensorFlow.js (${tfBackend})`, threads: 1, note: `skipped: the ${tfBackend} backend did not initialise` };
   const v = (a: Float32Array, shape: number[]) => tf.variable(tf.tensor(a, shape));
   const W1 = v(readF32(join(dir, 'W1.f32')), [D, 256]);
   const b1 = v(readF32(join(dir, 'b1.f32')), [256]);
@@ -174,7 +185,8 @@ export async function run(): Promise<WorkloadResult> {
     setBackend(before);
   }
   for (const threads of [1, 2]) for (const mode of ['separate', 'fused'] as const) rows.push(runTorch(dir, threads, mode));
-  rows.push(await runTfjs(dir, data));
+  rows.push(await runTfjs(dir, data, 'wasm'));
+  rows.push(await runTfjs(dir, data, 'cpu'));
 
   const torchBest = Math.max(...rows.filter((r) => r.impl.startsWith('PyTorch') && r.rates).map((r) => stats(r.rates!).median), 0);
   const fmt = (x: number) => Math.round(x).toLocaleString('en-US');
