@@ -89,6 +89,13 @@ const T = 3;
 function sweepArgs(): unknown[] {
   return [mat(d, n), mat(T, n), mat(d, T, 0), new Float64Array(d).fill(n), 0.1, 0.01, Int32Array.from([0, 1, 2, 3])];
 }
+function blockedArgs(): unknown[] {
+  // order [0, 1, 2, 3] in blocks of 3: two blocks, 2 * 3 * 3 Gram values.
+  return [...sweepArgs(), new Float64Array(18).fill(1), 3];
+}
+function blockGramArgs(): unknown[] {
+  return [mat(d, n), Int32Array.from([0, 1, 2, 3]), 3, new Float64Array(18)];
+}
 function lossArgs(): unknown[] {
   return [mat(n, d), new Float64Array(n), Int32Array.from([0, 2, 2, 6]), mat(T, d), new Float64Array(T), new Float64Array(T).fill(1), 'squared', mat(T, d), new Float64Array(T), new Float64Array(T)];
 }
@@ -202,6 +209,55 @@ const cases: Record<string, Case> = {
         const a = sweepArgs();
         const w = a[2] as { data: Float64Array };
         return Object.assign(a, { 6: new Int32Array(w.data.buffer, 0, 2) });
+      }],
+    ],
+  },
+  mtenetSweepBlocked: {
+    args: blockedArgs,
+    kinds: ['matrix', 'matrix', 'matrix', 'f64', 'nonneg', 'nonneg', 'i32', 'f64', 'number'],
+    extra: [
+      ['rt with n + 1 columns', () => Object.assign(blockedArgs(), { 1: mat(T, n + 1) })],
+      ['w with T + 1 columns', () => Object.assign(blockedArgs(), { 2: mat(d, T + 1) })],
+      ['colNormSq NaN', () => Object.assign(blockedArgs(), { 3: Float64Array.from([1, NaN, 1, 1]) })],
+      ['order entry d', () => Object.assign(blockedArgs(), { 6: Int32Array.from([0, d]) })],
+      ['order entry -1', () => Object.assign(blockedArgs(), { 6: Int32Array.from([0, -1]) })],
+      ['blockGram too short for the order', () => Object.assign(blockedArgs(), { 7: new Float64Array(9) })],
+      ['blockGram for another block size', () => Object.assign(blockedArgs(), { 8: 2 })],
+      ['blockSize 0', () => Object.assign(blockedArgs(), { 7: new Float64Array(0), 8: 0 })],
+      ['blockSize -3', () => Object.assign(blockedArgs(), { 8: -3 })],
+      ['blockSize 1.5', () => Object.assign(blockedArgs(), { 8: 1.5 })],
+      ['blockSize 2^31', () => Object.assign(blockedArgs(), { 8: 2 ** 31 })],
+      ['rt aliases blockGram', () => {
+        const a = blockedArgs();
+        const buf = new Float64Array(T * n);
+        return Object.assign(a, { 1: { rows: T, cols: n, data: buf }, 7: buf.subarray(0, 18) });
+      }],
+      ['w aliases blockGram', () => {
+        const a = blockedArgs();
+        const buf = new Float64Array(18);
+        return Object.assign(a, { 2: { rows: d, cols: T, data: buf.subarray(0, d * T) }, 7: buf });
+      }],
+      ['rt aliases w', () => {
+        const a = blockedArgs();
+        const buf = new Float64Array(T * n);
+        return Object.assign(a, { 1: { rows: T, cols: n, data: buf }, 2: { rows: d, cols: T, data: buf.subarray(0, d * T) } });
+      }],
+    ],
+  },
+  mtenetBlockGram: {
+    args: blockGramArgs,
+    kinds: ['matrix', 'i32', 'number', 'f64'],
+    extra: [
+      ['out too short', () => Object.assign(blockGramArgs(), { 3: new Float64Array(17) })],
+      ['out too long', () => Object.assign(blockGramArgs(), { 3: new Float64Array(19) })],
+      ['order entry d', () => Object.assign(blockGramArgs(), { 1: Int32Array.from([0, d]), 3: new Float64Array(9) })],
+      ['blockSize 0', () => Object.assign(blockGramArgs(), { 2: 0 })],
+      ['blockSize 2.5', () => Object.assign(blockGramArgs(), { 2: 2.5 })],
+      ['blockSize 2^21', () => Object.assign(blockGramArgs(), { 2: 2 ** 21 })],
+      ['out aliases xt', () => {
+        const a = blockGramArgs();
+        const buf = new Float64Array(d * n);
+        return Object.assign(a, { 0: { rows: d, cols: n, data: buf }, 3: buf.subarray(0, 18) });
       }],
     ],
   },
@@ -417,6 +473,18 @@ describe('native binding robustness', function () {
       const [xt, rt, ...rest] = sweepArgs() as [{ data: Float64Array }, { rows: number; cols: number; data: Float64Array }, ...unknown[]];
       const evil = { cols: rt.cols, data: rt.data, get rows() { detach(xt.data); return rt.rows; } };
       expect(() => (addon.mtenetSweep as Fn)(xt, evil, ...rest)).to.throw(RangeError, detachedMessage);
+    });
+
+    it('mtenetSweepBlocked and mtenetBlockGram: a getter detaches xt', () => {
+      const [xt, rt, ...rest] = blockedArgs() as [{ data: Float64Array }, { rows: number; cols: number; data: Float64Array }, ...unknown[]];
+      const evil = { cols: rt.cols, data: rt.data, get rows() { detach(xt.data); return rt.rows; } };
+      expect(() => (addon.mtenetSweepBlocked as Fn)(xt, evil, ...rest)).to.throw(RangeError, detachedMessage);
+      const g = blockGramArgs() as [{ rows: number; cols: number; data: Float64Array }, ...unknown[]];
+      const x2 = g[0];
+      const evilX = { rows: x2.rows, data: x2.data, get cols() { return x2.cols; } };
+      const order = new Proxy(g[1] as Int32Array, {});
+      // A Proxy is not a typed array: refused before any kernel runs.
+      expectThrowsTypeOrRange(() => (addon.mtenetBlockGram as Fn)(evilX, order, 3, g[3]), 'order as a Proxy');
     });
 
     it('gemm: a Proxy for b detaches c', () => {

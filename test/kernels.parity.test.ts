@@ -302,6 +302,112 @@ describe('kernel parity: native vs js', function () {
         });
   });
 
+  describe('mtenetBlockGram and the blocked mtenetSweep', () => {
+    /** A random problem in the sweep layout: xt d x n (feature 2 all zero when d > 2), rt = (Y - X W)^T. */
+    function problem(rng: Rng, d: number, n: number, T: number): { xt: M; rt: M; w: M; colNormSq: Float64Array } {
+      const xt = randMatrix(rng, d, n);
+      if (d > 2) xt.data.fill(0, 2 * n, 3 * n);
+      const rt = randMatrix(rng, T, n, 3);
+      const w = randMatrix(rng, d, T, 0.1);
+      const colNormSq = new Float64Array(d);
+      for (let j = 0; j < d; j++) for (let i = 0; i < n; i++) colNormSq[j]! += xt.data[j * n + i]! ** 2;
+      for (let t = 0; t < T; t++)
+        for (let i = 0; i < n; i++) {
+          let s = 0;
+          for (let j = 0; j < d; j++) s += xt.data[j * n + i]! * w.data[j * T + t]!;
+          rt.data[t * n + i]! -= s;
+        }
+      return { xt, rt, w, colNormSq };
+    }
+
+    const gramCases: [number, number, number][] = [
+      [1, 5, 1],
+      [7, 9, 3],
+      [20, 33, 4],
+      [45, 17, 8],
+      [64, 40, 16],
+      [10, 0, 4],
+      [0, 6, 4],
+    ];
+    for (const [d, n, B] of gramCases)
+      it(`block Grams: d=${d}, n=${n}, blockSize=${B}, cyclic and random orders`, () => {
+        const rng = new Rng(d * 100 + n + B);
+        const xt = randMatrix(rng, d, n);
+        const orders = [Int32Array.from({ length: d }, (_, j) => j), rng.permutation(d), Int32Array.from({ length: d + 3 }, () => (d ? rng.int(d) : 0))];
+        for (const order of d ? orders : [new Int32Array(0)]) {
+          const a = N.mtenetBlockGram(xt, order, B);
+          const b = J.mtenetBlockGram(xt, order, B);
+          expect(a.length).to.equal(Math.ceil(order.length / B) * B * B);
+          expectClose(a, b, TOL64, 'block Grams');
+          // Known answer: the lower triangles hold the dot products of the block's rows, the rest is 0.
+          for (let blk = 0; blk * B < order.length; blk++)
+            for (let p = 0; p < B; p++)
+              for (let q = 0; q < B; q++) {
+                const v = b[blk * B * B + p * B + q]!;
+                const L = Math.min(B, order.length - blk * B);
+                if (p < L && q <= p) {
+                  let e = 0;
+                  for (let i = 0; i < n; i++) e += xt.data[order[blk * B + p]! * n + i]! * xt.data[order[blk * B + q]! * n + i]!;
+                  expect(v).to.be.closeTo(e, 1e-12 * Math.max(1, Math.abs(e)));
+                } else expect(v).to.equal(0);
+              }
+        }
+      });
+
+    // d not a multiple of the block size, blocks of one, a block larger than d, T = 1.
+    const sweepCases: [number, number, number, number][] = [
+      [37, 50, 5, 8],
+      [64, 40, 20, 16],
+      [70, 30, 3, 32],
+      [9, 25, 4, 1],
+      [12, 60, 2, 64],
+      [33, 20, 1, 7],
+    ];
+    for (const [d, n, T, B] of sweepCases)
+      for (const [l1, l2] of [
+        [0, 0],
+        [3, 0],
+        [8, 1],
+        [1e6, 0],
+      ] as const)
+        it(`d=${d}, n=${n}, T=${T}, blockSize=${B}, l1Reg=${l1}, l2Reg=${l2}: native blocked = js blocked = plain, 5 sweeps`, () => {
+          const rng = new Rng(d * 7919 + n * 31 + T * 7 + B + l1);
+          const { xt, rt, w, colNormSq } = problem(rng, d, n, T);
+          const runs = [
+            { k: N, blocked: true },
+            { k: J, blocked: true },
+            { k: N, blocked: false },
+            { k: J, blocked: false },
+          ].map((r) => ({ ...r, rt: clone(rt), w: clone(w) }));
+          for (let sweep = 0; sweep < 5; sweep++) {
+            // cyclic, a permutation, an index list with repeats (a feature twice in one block)
+            const order =
+              sweep % 3 === 0 ? Int32Array.from({ length: d }, (_, j) => j) : sweep % 3 === 1 ? rng.permutation(d) : Int32Array.from({ length: 2 * d }, () => rng.int(d));
+            const blockGram = N.mtenetBlockGram(xt, order, B);
+            const res = runs.map((r) =>
+              r.k.mtenetSweep({ xt, rt: r.rt, w: r.w, colNormSq, l1Reg: l1, l2Reg: l2, order, ...(r.blocked ? { blockGram, blockSize: B } : {}) }),
+            );
+            for (let i = 1; i < runs.length; i++) {
+              const what = `${runs[i]!.k.name} ${runs[i]!.blocked ? 'blocked' : 'plain'} vs native blocked (sweep ${sweep})`;
+              closeNum(res[0]!.wMax, res[i]!.wMax, 1e-9, `wMax, ${what}`);
+              closeNum(res[0]!.dwMax, res[i]!.dwMax, 1e-9, `dwMax, ${what}`);
+              expectClose(runs[0]!.w.data, runs[i]!.w.data, 1e-9, `W, ${what}`);
+              expectClose(runs[0]!.rt.data, runs[i]!.rt.data, 1e-9, `R^T, ${what}`);
+            }
+          }
+          // The residual stayed in sync with W: R^T = (Y - X W)^T, Y recovered from the start.
+          const r0 = runs[0]!;
+          const fresh = clone(rt);
+          for (let t = 0; t < T; t++)
+            for (let i = 0; i < n; i++) {
+              let s = 0;
+              for (let j = 0; j < d; j++) s += xt.data[j * n + i]! * (r0.w.data[j * T + t]! - w.data[j * T + t]!);
+              fresh.data[t * n + i]! -= s;
+            }
+          expectClose(r0.rt.data, fresh.data, 1e-9, 'R^T = (Y - X W)^T after blocked sweeps');
+        });
+  });
+
   describe('taskLoss', () => {
     const cases: { sizes: number[]; d: number }[] = [
       { sizes: [1], d: 1 },

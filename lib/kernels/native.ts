@@ -27,6 +27,11 @@ export interface Addon {
   groupSoftThreshold(w: Matrix, threshold: number): number;
   svt(w: Matrix, threshold: number, out: Matrix): { rank: number; nuclearNorm: number };
   mtenetSweep(xt: Matrix, rt: Matrix, w: Matrix, colNormSq: Float64Array, l1Reg: number, l2Reg: number, order: Int32Array): { wMax: number; dwMax: number };
+  mtenetSweepBlocked(
+    xt: Matrix, rt: Matrix, w: Matrix, colNormSq: Float64Array, l1Reg: number, l2Reg: number, order: Int32Array,
+    blockGram: Float64Array, blockSize: number,
+  ): { wMax: number; dwMax: number };
+  mtenetBlockGram(xt: Matrix, order: Int32Array, blockSize: number, out: Float64Array): void;
   taskLoss(
     x: Matrix, y: Float64Array, offsets: Int32Array, w: Matrix, intercept: Float64Array, scale: Float64Array,
     loss: string, gradW: Matrix | null, gradIntercept: Float64Array | null, out: Float64Array,
@@ -154,7 +159,16 @@ export function nativeKernels(addon: Addon): Kernels {
       return { result, rank: r.rank, nuclearNorm: r.nuclearNorm };
     },
     mtenetSweep(a: CdSweepArgs): CdSweepResult {
+      if (a.blockGram !== undefined && a.blockSize !== undefined) {
+        const { blockGram, blockSize } = a;
+        return call(() => addon.mtenetSweepBlocked(a.xt, a.rt, a.w, a.colNormSq, a.l1Reg, a.l2Reg, a.order, blockGram, blockSize));
+      }
       return call(() => addon.mtenetSweep(a.xt, a.rt, a.w, a.colNormSq, a.l1Reg, a.l2Reg, a.order));
+    },
+    mtenetBlockGram(xt: Matrix, order: Int32Array, blockSize: number): Float64Array {
+      const out = new Float64Array(Math.ceil(order.length / blockSize) * blockSize * blockSize);
+      call(() => addon.mtenetBlockGram(xt, order, blockSize, out));
+      return out;
     },
     taskLoss(a: TaskLossArgs): Float64Array {
       const out = new Float64Array(a.offsets.length - 1);

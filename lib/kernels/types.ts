@@ -67,6 +67,19 @@ export interface CdSweepArgs {
   l2Reg: number;
   /** The order in which to visit features (a permutation of 0..d-1 or any index list). */
   order: Int32Array;
+  /**
+   * Optional, with `blockSize`: the block Gram matrices of `mtenetBlockGram(xt, order, blockSize)`
+   * for this very `order` (same entries, same block size). When given, the sweep runs blocked:
+   * per block of `blockSize` consecutive entries of `order`, G = X_b^T R in one matrix product,
+   * the block's rows visited in order with G[k] -= (x_k . x_j) delta_j after each change of row j
+   * (the block Gram), then one product R -= X_c Delta_c for the rows that changed. Same iterates
+   * as the plain sweep up to rounding, compute-bound instead of memory-bound. The Grams depend only
+   * on xt and the order, so a caller sweeping a fixed order (cyclic selection) computes them once
+   * per fit; without them (or without blockSize) the plain sweep runs.
+   */
+  blockGram?: Float64Array;
+  /** Block size (an integer >= 1) of `blockGram`; required with it. */
+  blockSize?: number;
 }
 
 export interface CdSweepResult {
@@ -127,6 +140,14 @@ export interface Kernels extends NetworkKernels, OptimKernels {
 
   // ---- cd ----
   mtenetSweep(args: CdSweepArgs): CdSweepResult;
+  /**
+   * The block Gram matrices of the blocked sweep: block b covers the consecutive entries
+   * order[b B .. min((b+1) B, order.length)) (B = blockSize, L_b of them) and its L_b x L_b Gram
+   * matrix X_b^T X_b sits at offset b B^2 with row stride B, lower triangle only: entry (p, q),
+   * q <= p, is x_{order[bB+p]} . x_{order[bB+q]} (x_j = row j of xt); other entries are 0.
+   * Length ceil(order.length / B) B^2. Order entries in [0, d).
+   */
+  mtenetBlockGram(xt: Matrix<Float64Array>, order: Int32Array, blockSize: number): Float64Array;
 
   // ---- taskloss ----
   /** Per-task losses (length T); fills gradW / gradIntercept when given. */

@@ -11,9 +11,12 @@
  * X and R are stored transposed (xt d x n, rt T x n) so every dot product and residual update runs
  * along a contiguous row.
  */
+import type { Matrix } from '../../core/matrix.js';
 import type { CdSweepArgs, CdSweepResult } from '../types.js';
+import { dots4x2 } from './linalg.js';
 
 export function mtenetSweep(args: CdSweepArgs): CdSweepResult {
+  if (args.blockGram !== undefined && args.blockSize !== undefined) return sweepBlocked(args, args.blockGram, args.blockSize);
   const { xt, rt, w, colNormSq, l1Reg, l2Reg, order } = args;
   const n = xt.cols;
   const T = w.cols;
@@ -82,4 +85,169 @@ function dot(x: Float64Array, xo: number, r: Float64Array, ro: number, n: number
   }
   for (; i < n; i++) s0 += x[xo + i]! * r[ro + i]!;
   return s0 + s1 + (s2 + s3);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Blocked sweep (twin of mtenetSweepBlocked / blockGram in native/src/kernels/cd.cc). Per block of
+// B consecutive entries of `order`: G = X_b R^T (B x T) by a register-blocked product (each value
+// loaded serves several dot products, where the plain sweep's dot loads two values per multiply-add),
+// then the rows are visited in order with G[k] -= gram(k, j) delta after a change of row j, then
+// R -= Delta_c^T X_c for the rows c that changed, four rows per pass over R.
+// ---------------------------------------------------------------------------------------------
+
+/** The block Gram matrices (layout in types.ts, Kernels.mtenetBlockGram): lower triangles, row stride B. */
+export function mtenetBlockGram(xt: Matrix<Float64Array>, order: Int32Array, blockSize: number): Float64Array {
+  const B = blockSize;
+  const n = xt.cols;
+  const X = xt.data;
+  const len = order.length;
+  const out = new Float64Array(Math.ceil(len / B) * B * B);
+  const tile = new Float64Array(8);
+  for (let s = 0, b = 0; s < len; s += B, b++) {
+    const L = Math.min(B, len - s);
+    const base = b * B * B;
+    let p0 = 0;
+    for (; p0 + 4 <= L; p0 += 4) {
+      const a0 = order[s + p0]! * n;
+      const a1 = order[s + p0 + 1]! * n;
+      const a2 = order[s + p0 + 2]! * n;
+      const a3 = order[s + p0 + 3]! * n;
+      // Column pairs q0, q0 + 1 up to the diagonal of these four rows (p0 + 3).
+      for (let q0 = 0; q0 < p0 + 4; q0 += 2) {
+        if (q0 + 1 < p0 + 4) {
+          dots4x2(X, a0, a1, a2, a3, X, order[s + q0]! * n, order[s + q0 + 1]! * n, n, tile);
+          for (let r = 0; r < 4; r++) {
+            const p = p0 + r;
+            if (q0 <= p) out[base + p * B + q0] = tile[2 * r]!;
+            if (q0 + 1 <= p) out[base + p * B + q0 + 1] = tile[2 * r + 1]!;
+          }
+        }
+      }
+    }
+    for (let p = p0; p < L; p++) {
+      const a = order[s + p]! * n;
+      for (let q = 0; q <= p; q++) out[base + p * B + q] = dot(X, a, X, order[s + q]! * n, n);
+    }
+  }
+  return out;
+}
+
+function sweepBlocked(args: CdSweepArgs, gram: Float64Array, B: number): CdSweepResult {
+  const { xt, rt, w, colNormSq, l1Reg, l2Reg, order } = args;
+  const n = xt.cols;
+  const T = w.cols;
+  const X = xt.data;
+  const R = rt.data;
+  const W = w.data;
+  const len = order.length;
+  const g = new Float64Array(B * T); // X_k^T R for the block's rows k
+  const dl = new Float64Array(B * T); // changes of the rows that changed
+  const changed = new Int32Array(B); // their feature indices
+  const tile = new Float64Array(8);
+  let wMax = 0;
+  let dwMax = 0;
+  for (let s = 0, b = 0; s < len; s += B, b++) {
+    const L = Math.min(B, len - s);
+    let anyActive = false;
+    for (let p = 0; p < L && !anyActive; p++) anyActive = colNormSq[order[s + p]!] !== 0;
+    if (!anyActive) continue; // all-zero features are skipped, as in the plain sweep
+    blockDots(X, order, s, L, R, T, n, g, tile);
+    const gb = b * B * B;
+    let nc = 0;
+    for (let p = 0; p < L; p++) {
+      const j = order[s + p]!;
+      const cj = colNormSq[j]!;
+      if (cj === 0) continue;
+      const wBase = j * T;
+      const gp = p * T;
+      let nrmSq = 0;
+      for (let t = 0; t < T; t++) {
+        const v = g[gp + t]! + cj * W[wBase + t]!;
+        g[gp + t] = v; // now tmp_t
+        nrmSq += v * v;
+      }
+      const nrm = Math.sqrt(nrmSq);
+      const shrink = nrm > l1Reg ? (1 - l1Reg / nrm) / (cj + l2Reg) : 0;
+      const dp = nc * T;
+      let dw = 0;
+      let wa = 0;
+      for (let t = 0; t < T; t++) {
+        const next = g[gp + t]! * shrink;
+        const delta = next - W[wBase + t]!;
+        dl[dp + t] = delta;
+        W[wBase + t] = next;
+        dw = Math.max(dw, Math.abs(delta));
+        wa = Math.max(wa, Math.abs(next));
+      }
+      dwMax = Math.max(dwMax, dw);
+      wMax = Math.max(wMax, wa);
+      if (dw === 0) continue;
+      // Later rows of the block: X_k^T R_new = G[k] - (x_k . x_j) delta.
+      for (let q = p + 1; q < L; q++) {
+        const c = gram[gb + q * B + p]!;
+        const gq = q * T;
+        for (let t = 0; t < T; t++) g[gq + t]! -= c * dl[dp + t]!;
+      }
+      changed[nc++] = j;
+    }
+    if (nc > 0) updateResidual(X, R, n, T, dl, changed, nc);
+  }
+  return { wMax, dwMax };
+}
+
+/** g[p T + t] = x_{order[s+p]} . r_t for p < L, t < T, by 4 x 2 tiles. */
+function blockDots(
+  X: Float64Array, order: Int32Array, s: number, L: number, R: Float64Array, T: number, n: number, g: Float64Array, tile: Float64Array,
+): void {
+  let p = 0;
+  for (; p + 4 <= L; p += 4) {
+    const a0 = order[s + p]! * n;
+    const a1 = order[s + p + 1]! * n;
+    const a2 = order[s + p + 2]! * n;
+    const a3 = order[s + p + 3]! * n;
+    let t = 0;
+    for (; t + 2 <= T; t += 2) {
+      dots4x2(X, a0, a1, a2, a3, R, t * n, (t + 1) * n, n, tile);
+      for (let r = 0; r < 4; r++) {
+        g[(p + r) * T + t] = tile[2 * r]!;
+        g[(p + r) * T + t + 1] = tile[2 * r + 1]!;
+      }
+    }
+    for (; t < T; t++) {
+      g[p * T + t] = dot(X, a0, R, t * n, n);
+      g[(p + 1) * T + t] = dot(X, a1, R, t * n, n);
+      g[(p + 2) * T + t] = dot(X, a2, R, t * n, n);
+      g[(p + 3) * T + t] = dot(X, a3, R, t * n, n);
+    }
+  }
+  for (; p < L; p++) {
+    const a = order[s + p]! * n;
+    for (let t = 0; t < T; t++) g[p * T + t] = dot(X, a, R, t * n, n);
+  }
+}
+
+/** R[t,:] -= sum_c dl[c T + t] X[changed[c],:], four changed rows per pass over each residual row. */
+function updateResidual(X: Float64Array, R: Float64Array, n: number, T: number, dl: Float64Array, changed: Int32Array, nc: number): void {
+  for (let t = 0; t < T; t++) {
+    const r = t * n;
+    let c = 0;
+    for (; c + 4 <= nc; c += 4) {
+      const d0 = dl[c * T + t]!;
+      const d1 = dl[(c + 1) * T + t]!;
+      const d2 = dl[(c + 2) * T + t]!;
+      const d3 = dl[(c + 3) * T + t]!;
+      if (d0 === 0 && d1 === 0 && d2 === 0 && d3 === 0) continue;
+      const x0 = changed[c]! * n;
+      const x1 = changed[c + 1]! * n;
+      const x2 = changed[c + 2]! * n;
+      const x3 = changed[c + 3]! * n;
+      for (let i = 0; i < n; i++) R[r + i] = R[r + i]! - (d0 * X[x0 + i]! + d1 * X[x1 + i]! + (d2 * X[x2 + i]! + d3 * X[x3 + i]!));
+    }
+    for (; c < nc; c++) {
+      const d0 = dl[c * T + t]!;
+      if (d0 === 0) continue;
+      const x0 = changed[c]! * n;
+      for (let i = 0; i < n; i++) R[r + i]! -= d0 * X[x0 + i]!;
+    }
+  }
 }

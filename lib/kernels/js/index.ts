@@ -4,7 +4,7 @@
  * METATASK_BACKEND=js, and as the reference side of the parity suite.
  */
 import type { Kernels } from '../types.js';
-import { mtenetSweep } from './cd.js';
+import { mtenetBlockGram, mtenetSweep } from './cd.js';
 import { choleskySolve, gemm, gram, svd, symEig } from './linalg.js';
 import { network } from './network.js';
 import { adamStep, rmspropStep, sgdStep } from './optim.js';
@@ -21,6 +21,7 @@ export const jsKernels: Kernels = {
   groupSoftThreshold,
   svt,
   mtenetSweep,
+  mtenetBlockGram,
   taskLoss,
   network,
   adamStep,

@@ -5,6 +5,9 @@
 
 #include <napi.h>
 
+#include <cmath>
+#include <string>
+
 #include "binding/args.h"
 #include "binding/registry.h"
 #include "kernels/cd.h"
@@ -59,10 +62,101 @@ Napi::Value MtenetSweep(const Napi::CallbackInfo& info) {
   return r;
 }
 
+// blockSize: an integer in [1, 2^20].
+int64_t blockSizeArg(const Napi::Value& v, const char* fn) {
+  const double b = numberArg(v, fn, "blockSize");
+  if (!(b >= 1) || b != std::floor(b) || b > 1048576.0) rangeError(v.Env(), fn, "argument 'blockSize' must be an integer in [1, 2^20]");
+  return static_cast<int64_t>(b);
+}
+
+int64_t gramLength(int64_t orderLen, int64_t blockSize) {
+  return (orderLen + blockSize - 1) / blockSize * blockSize * blockSize;
+}
+
+void checkOrder(Napi::Env env, const char* fn, const VecMap<int32_t>& order, int64_t d) {
+  for (int64_t o = 0; o < order.size(); ++o) {
+    if (order[o] < 0 || order[o] >= d) {
+      rangeError(env, fn, "argument 'order' entry " + std::to_string(o) + " is " + std::to_string(order[o]) +
+                              ", expected an index in [0, " + std::to_string(d) + ")");
+    }
+  }
+}
+
+// mtenetBlockGram(xt, order, blockSize, out): out (length ceil(len(order) / blockSize) blockSize^2)
+// receives the lower triangles of the block Gram matrices (kernels/cd.h blockGram).
+Napi::Value MtenetBlockGram(const Napi::CallbackInfo& info) {
+  const char* fn = "mtenetBlockGram";
+  Napi::Env env = info.Env();
+  expectArgs(info, 4, fn);
+  ArgGuard guard;
+  MatMap<double> xt = matrixArg<double>(info[0], fn, "xt");
+  VecMap<int32_t> order = vectorArg<int32_t>(info[1], fn, "order");
+  const int64_t blockSize = blockSizeArg(info[2], fn);
+  const int64_t len = gramLength(order.size(), blockSize);
+  if (len > (int64_t{1} << 40)) rangeError(env, fn, "the block Gram matrices would be too large");
+  VecMap<double> out = vectorArg<double>(info[3], fn, "out", len);
+  checkOrder(env, fn, order, xt.rows());
+  expectDisjoint(env, fn, out, "out", xt, "xt");
+  expectDisjoint(env, fn, out, "out", order, "order");
+  CMatMap<double> cxt(xt.data(), xt.rows(), xt.cols());
+  guard.verify(env, fn);
+  runKernel(env, fn, [&] { cd::blockGram(cxt, order.data(), order.size(), blockSize, out.data()); });
+  return env.Undefined();
+}
+
+// mtenetSweepBlocked(xt, rt, w, colNormSq, l1Reg, l2Reg, order, blockGram, blockSize) -> { wMax, dwMax }:
+// mtenetSweep's arguments plus the block Gram matrices of mtenetBlockGram(xt, order, blockSize).
+Napi::Value MtenetSweepBlocked(const Napi::CallbackInfo& info) {
+  const char* fn = "mtenetSweepBlocked";
+  Napi::Env env = info.Env();
+  expectArgs(info, 9, fn);
+  ArgGuard guard;
+  MatMap<double> xt = matrixArg<double>(info[0], fn, "xt");
+  const int64_t d = xt.rows();
+  const int64_t n = xt.cols();
+  MatMap<double> rt = matrixArg<double>(info[1], fn, "rt", -1, n);
+  const int64_t T = rt.rows();
+  MatMap<double> w = matrixArg<double>(info[2], fn, "w", d, T);
+  VecMap<double> colNormSq = vectorArg<double>(info[3], fn, "colNormSq", d);
+  const double l1Reg = nonNegativeArg(info[4], fn, "l1Reg");
+  const double l2Reg = nonNegativeArg(info[5], fn, "l2Reg");
+  VecMap<int32_t> order = vectorArg<int32_t>(info[6], fn, "order");
+  const int64_t blockSize = blockSizeArg(info[8], fn);
+  VecMap<double> gram = vectorArg<double>(info[7], fn, "blockGram", gramLength(order.size(), blockSize));
+  for (int64_t j = 0; j < d; ++j) {
+    if (!(colNormSq[j] >= 0) || !std::isfinite(colNormSq[j])) {
+      rangeError(env, fn, "argument 'colNormSq' must hold finite values >= 0 (index " + std::to_string(j) + ")");
+    }
+  }
+  checkOrder(env, fn, order, d);
+  expectDisjoint(env, fn, rt, "rt", xt, "xt");
+  expectDisjoint(env, fn, rt, "rt", w, "w");
+  expectDisjoint(env, fn, rt, "rt", colNormSq, "colNormSq");
+  expectDisjoint(env, fn, rt, "rt", order, "order");
+  expectDisjoint(env, fn, rt, "rt", gram, "blockGram");
+  expectDisjoint(env, fn, w, "w", xt, "xt");
+  expectDisjoint(env, fn, w, "w", colNormSq, "colNormSq");
+  expectDisjoint(env, fn, w, "w", order, "order");
+  expectDisjoint(env, fn, w, "w", gram, "blockGram");
+  CMatMap<double> cxt(xt.data(), d, n);
+  CVecMap<double> cn(colNormSq.data(), d);
+  guard.verify(env, fn);
+  cd::SweepStats s{0.0, 0.0};
+  runKernel(env, fn, [&] {
+    s = cd::mtenetSweepBlocked(cxt, rt, w, cn, l1Reg, l2Reg, order.data(), order.size(), gram.data(), blockSize);
+  });
+  Napi::Object r = Napi::Object::New(env);
+  r.Set("wMax", s.wMax);
+  r.Set("dwMax", s.dwMax);
+  return r;
+}
+
 }  // namespace
 
 void registerCd(Napi::Env env, Napi::Object exports) {
   exports.Set("mtenetSweep", Napi::Function::New(env, MtenetSweep, "mtenetSweep"));
+  exports.Set("mtenetSweepBlocked", Napi::Function::New(env, MtenetSweepBlocked, "mtenetSweepBlocked"));
+  exports.Set("mtenetBlockGram", Napi::Function::New(env, MtenetBlockGram, "mtenetBlockGram"));
 }
 
 }  // namespace metatask::binding
