@@ -121,6 +121,21 @@ const cases: Record<string, Case> = {
       }],
     ],
   },
+  transpose: {
+    args: () => [mat(5, 3), mat(3, 5)],
+    kinds: ['matrix', 'matrix'],
+    extra: [
+      ['out of the same (not transposed) shape', () => [mat(5, 3), mat(5, 3)]],
+      ['out aliases a', () => {
+        const a = mat(4, 4);
+        return [a, a];
+      }],
+      ['out overlaps a through a view', () => {
+        const buf = new Float64Array(20);
+        return [{ rows: 2, cols: 5, data: buf.subarray(0, 10) }, { rows: 5, cols: 2, data: buf.subarray(5, 15) }];
+      }],
+    ],
+  },
   gram: {
     args: () => [mat(5, 3), mat(3, 3)],
     kinds: ['matrix', 'matrix'],

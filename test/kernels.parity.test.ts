@@ -149,6 +149,26 @@ describe('kernel parity: native vs js', function () {
       });
   });
 
+  describe('transpose', () => {
+    for (const [m, n] of [
+      [1, 1],
+      [3, 70],
+      [33, 65],
+      [64, 32],
+      [0, 4],
+      [5, 0],
+    ] as [number, number][])
+      it(`${m}x${n}`, () => {
+        const x = randMatrix(new Rng(m * 13 + n), m, n);
+        const on = { rows: n, cols: m, data: new Float64Array(m * n) };
+        const oj = { rows: n, cols: m, data: new Float64Array(m * n).fill(NaN) };
+        N.transpose(x, on);
+        J.transpose(x, oj);
+        expect(Array.from(on.data)).to.deep.equal(Array.from(oj.data));
+        for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) expect(oj.data[j * m + i]).to.equal(x.data[i * n + j]);
+      });
+  });
+
   describe('choleskySolve', () => {
     for (const [n, k] of [
       [1, 1],

@@ -21,6 +21,7 @@ export interface Addon {
   setThreads(n: number): void;
   gemm(a: Matrix<FloatArray>, b: Matrix<FloatArray>, c: Matrix<FloatArray>, transA: boolean, transB: boolean, alpha: number, beta: number): void;
   gram(x: Matrix, out: Matrix): void;
+  transpose(a: Matrix, out: Matrix): void;
   choleskySolve(a: Matrix, b: Matrix, x: Matrix): void;
   symEig(a: Matrix, values: Float64Array, vectors: Matrix): void;
   svd(a: Matrix, u: Matrix, s: Float64Array, vt: Matrix): void;
@@ -130,6 +131,9 @@ export function nativeKernels(addon: Addon): Kernels {
     },
     gram(x: Matrix, out: Matrix): void {
       call(() => addon.gram(x, out));
+    },
+    transpose(a: Matrix, out: Matrix): void {
+      call(() => addon.transpose(a, out));
     },
     choleskySolve(a: Matrix, b: Matrix): Matrix {
       const x = zeros(b.rows, b.cols);

@@ -119,6 +119,8 @@ export interface Kernels extends NetworkKernels, OptimKernels {
   gemm<T extends FloatArray>(a: Matrix<T>, b: Matrix<T>, c: Matrix<T>, options?: GemmOptions): void;
   /** out = X^T X (the d x d Gram matrix of an n x d X), in place. */
   gram(x: Matrix<Float64Array>, out: Matrix<Float64Array>): void;
+  /** out = A^T (A m x n, out n x m), in place. */
+  transpose(a: Matrix<Float64Array>, out: Matrix<Float64Array>): void;
   /**
    * Solve A X = B for symmetric positive definite A (n x n), B n x k. Throws a ValueError when A
    * is not positive definite.

@@ -151,7 +151,7 @@ export function toTargets(Y: unknown, name: string): Matrix<Float64Array> {
 }
 
 /** Centre (when fitIntercept) and transpose into the kernel layout. Never modifies x or y. */
-export function prepare(x: Matrix<Float64Array>, y: Matrix<Float64Array>, fitIntercept: boolean): CdProblem {
+export function prepare(x: Matrix<Float64Array>, y: Matrix<Float64Array>, fitIntercept: boolean, k: Kernels = kernels()): CdProblem {
   const n = x.rows;
   const d = x.cols;
   const T = y.cols;
@@ -169,26 +169,25 @@ export function prepare(x: Matrix<Float64Array>, y: Matrix<Float64Array>, fitInt
   }
   const xt = new Float64Array(d * n);
   const colNormSq = new Float64Array(d);
-  // Transposed by 32 x 32 tiles: both the rows read and the rows written stay in L1 within a tile
-  // (a plain loop writes with stride n, one cache miss per element for large n). The squared
-  // column norms are summed on the way, still in the order i = 0..n-1 for each column.
-  const X = x.data;
-  for (let i0 = 0; i0 < n; i0 += 32) {
-    const i1 = Math.min(n, i0 + 32);
-    for (let j0 = 0; j0 < d; j0 += 32) {
-      const j1 = Math.min(d, j0 + 32);
-      for (let j = j0; j < j1; j++) {
-        const m = xMean[j]!;
-        const o = j * n;
-        let s = colNormSq[j]!;
-        for (let i = i0; i < i1; i++) {
-          const v = X[i * d + j]! - m;
-          xt[o + i] = v;
-          s += v * v;
-        }
-        colNormSq[j] = s;
-      }
+  k.transpose(x, { rows: d, cols: n, data: xt });
+  for (let j = 0; j < d; j++) {
+    const o = j * n;
+    const m = xMean[j]!;
+    if (m !== 0) for (let i = 0; i < n; i++) xt[o + i]! -= m;
+    // Four independent sums: a single one is bound by the latency of each addition.
+    let s0 = 0;
+    let s1 = 0;
+    let s2 = 0;
+    let s3 = 0;
+    let i = 0;
+    for (; i + 3 < n; i += 4) {
+      s0 += xt[o + i]! * xt[o + i]!;
+      s1 += xt[o + i + 1]! * xt[o + i + 1]!;
+      s2 += xt[o + i + 2]! * xt[o + i + 2]!;
+      s3 += xt[o + i + 3]! * xt[o + i + 3]!;
     }
+    for (; i < n; i++) s0 += xt[o + i]! * xt[o + i]!;
+    colNormSq[j] = s0 + s1 + (s2 + s3);
   }
   const yt = new Float64Array(T * n);
   let yNormSq = 0;
@@ -476,7 +475,7 @@ export class MultiTaskElasticNet extends CdEstimator<CdFitted> {
     const o = this.options;
     const { x, y } = checkXY(X, Y, this.kindName);
     const k = kernels();
-    const p = prepare(x, y, o.fitIntercept);
+    const p = prepare(x, y, o.fitIntercept, k);
     const w: Matrix<Float64Array> = { rows: p.d, cols: p.T, data: new Float64Array(p.d * p.T) };
     const prev = this.fitted;
     if (o.warmStart && prev && prev.coef.rows === p.T && prev.coef.cols === p.d) {

@@ -5,7 +5,7 @@
  */
 import type { Kernels } from '../types.js';
 import { mtenetBlockGram, mtenetSweep } from './cd.js';
-import { choleskySolve, gemm, gram, svd, symEig } from './linalg.js';
+import { choleskySolve, gemm, gram, svd, symEig, transpose } from './linalg.js';
 import { network } from './network.js';
 import { adamStep, rmspropStep, sgdStep } from './optim.js';
 import { groupSoftThreshold, svt } from './prox.js';
@@ -15,6 +15,7 @@ export const jsKernels: Kernels = {
   name: 'js',
   gemm,
   gram,
+  transpose,
   choleskySolve,
   symEig,
   svd,

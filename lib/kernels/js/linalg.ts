@@ -195,6 +195,28 @@ export function dots4x2(
 }
 
 // ---------------------------------------------------------------------------------------------
+// transpose
+
+/** out = A^T by 32 x 32 tiles (rows read and written within a tile stay in L1). */
+export function transpose(a: Matrix<Float64Array>, out: Matrix<Float64Array>): void {
+  const m = a.rows;
+  const n = a.cols;
+  if (out.rows !== n || out.cols !== m) throw new ShapeError(`transpose: out is ${out.rows} x ${out.cols}, expected ${n} x ${m}`);
+  const A = a.data;
+  const O = out.data;
+  for (let i0 = 0; i0 < m; i0 += 32) {
+    const i1 = Math.min(m, i0 + 32);
+    for (let j0 = 0; j0 < n; j0 += 32) {
+      const j1 = Math.min(n, j0 + 32);
+      for (let j = j0; j < j1; j++) {
+        const o = j * m;
+        for (let i = i0; i < i1; i++) O[o + i] = A[i * n + j]!;
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // gram
 
 export function gram(x: Matrix<Float64Array>, out: Matrix<Float64Array>): void {

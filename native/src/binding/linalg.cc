@@ -63,6 +63,19 @@ Napi::Value Gram(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// transpose(a, out): out = a^T (out a.cols x a.rows).
+Napi::Value Transpose(const Napi::CallbackInfo& info) {
+  expectArgs(info, 2, "transpose");
+  ArgGuard guard;
+  MatMap<double> a = matrixArg<double>(info[0], "transpose", "a");
+  MatMap<double> out = matrixArg<double>(info[1], "transpose", "out", a.cols(), a.rows());
+  expectDisjoint(info.Env(), "transpose", out, "out", a, "a");
+  CMatMap<double> ca(a.data(), a.rows(), a.cols());
+  guard.verify(info.Env(), "transpose");
+  linalg::transpose(ca, out);
+  return info.Env().Undefined();
+}
+
 // choleskySolve(a, b, x): solves A X = B into x.
 Napi::Value CholeskySolve(const Napi::CallbackInfo& info) {
   const char* fn = "choleskySolve";
@@ -122,6 +135,7 @@ Napi::Value Svd(const Napi::CallbackInfo& info) {
 void registerLinalg(Napi::Env env, Napi::Object exports) {
   exports.Set("gemm", Napi::Function::New(env, Gemm, "gemm"));
   exports.Set("gram", Napi::Function::New(env, Gram, "gram"));
+  exports.Set("transpose", Napi::Function::New(env, Transpose, "transpose"));
   exports.Set("choleskySolve", Napi::Function::New(env, CholeskySolve, "choleskySolve"));
   exports.Set("symEig", Napi::Function::New(env, SymEig, "symEig"));
   exports.Set("svd", Napi::Function::New(env, Svd, "svd"));

@@ -3,6 +3,8 @@
 // (BDCSVD, divide and conquer, Jacobi for small blocks). Twin: lib/kernels/js/linalg.ts.
 #include "kernels/linalg.h"
 
+#include <algorithm>
+
 #include <Eigen/Cholesky>
 #include <Eigen/Eigenvalues>
 #include <Eigen/SVD>
@@ -33,6 +35,25 @@ void gram(const CMatMap<double>& x, MatMap<double>& out) {
   RowMat<double> g = RowMat<double>::Zero(d, d);
   g.selfadjointView<Eigen::Lower>().rankUpdate(x.transpose());
   out = g.selfadjointView<Eigen::Lower>();
+}
+
+void transpose(const CMatMap<double>& a, MatMap<double>& out) {
+  // 32 x 32 tiles: the 32 rows read and the 32 rows written within a tile stay in L1 (a plain
+  // loop writes with a stride of a.rows(), one cache miss per element for large matrices).
+  const Eigen::Index m = a.rows();
+  const Eigen::Index n = a.cols();
+  constexpr Eigen::Index kTile = 32;
+  const double* src = a.data();
+  double* dst = out.data();
+  for (Eigen::Index i0 = 0; i0 < m; i0 += kTile) {
+    const Eigen::Index i1 = std::min(m, i0 + kTile);
+    for (Eigen::Index j0 = 0; j0 < n; j0 += kTile) {
+      const Eigen::Index j1 = std::min(n, j0 + kTile);
+      for (Eigen::Index j = j0; j < j1; ++j) {
+        for (Eigen::Index i = i0; i < i1; ++i) dst[j * m + i] = src[i * n + j];
+      }
+    }
+  }
 }
 
 void choleskySolve(const CMatMap<double>& a, const CMatMap<double>& b, MatMap<double>& x) {

@@ -10,6 +10,8 @@ void gemm(const CMatMap<T>& a, bool transA, const CMatMap<T>& b, bool transB, Ma
 
 // out = X^T X.
 void gram(const CMatMap<double>& x, MatMap<double>& out);
+// out (cols x rows) = a^T, by cache tiles.
+void transpose(const CMatMap<double>& a, MatMap<double>& out);
 
 // Solve A X = B (A symmetric positive definite); throws KernelValueError otherwise.
 void choleskySolve(const CMatMap<double>& a, const CMatMap<double>& b, MatMap<double>& x);
