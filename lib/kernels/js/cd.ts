@@ -138,61 +138,81 @@ function sweepBlocked(args: CdSweepArgs, gram: Float64Array, B: number): CdSweep
   const T = w.cols;
   const X = xt.data;
   const R = rt.data;
-  const W = w.data;
   const len = order.length;
   const g = new Float64Array(B * T); // X_k^T R for the block's rows k
   const dl = new Float64Array(B * T); // changes of the rows that changed
   const changed = new Int32Array(B); // their feature indices
   const tile = new Float64Array(8);
-  let wMax = 0;
-  let dwMax = 0;
+  const maxes = new Float64Array(2); // wMax, dwMax
+  // The work of a block lives in functions of its own: V8 optimises them after a few calls with
+  // complete type feedback, where one long loop here would be compiled on stack mid-loop and
+  // thrown away when the sweep returns, every sweep.
   for (let s = 0, b = 0; s < len; s += B, b++) {
     const L = Math.min(B, len - s);
-    let anyActive = false;
-    for (let p = 0; p < L && !anyActive; p++) anyActive = colNormSq[order[s + p]!] !== 0;
-    if (!anyActive) continue; // all-zero features are skipped, as in the plain sweep
+    if (!anyActive(colNormSq, order, s, L)) continue; // all-zero features are skipped, as in the plain sweep
     blockDots(X, order, s, L, R, T, n, g, tile);
-    const gb = b * B * B;
-    let nc = 0;
-    for (let p = 0; p < L; p++) {
-      const j = order[s + p]!;
-      const cj = colNormSq[j]!;
-      if (cj === 0) continue;
-      const wBase = j * T;
-      const gp = p * T;
-      let nrmSq = 0;
-      for (let t = 0; t < T; t++) {
-        const v = g[gp + t]! + cj * W[wBase + t]!;
-        g[gp + t] = v; // now tmp_t
-        nrmSq += v * v;
-      }
-      const nrm = Math.sqrt(nrmSq);
-      const shrink = nrm > l1Reg ? (1 - l1Reg / nrm) / (cj + l2Reg) : 0;
-      const dp = nc * T;
-      let dw = 0;
-      let wa = 0;
-      for (let t = 0; t < T; t++) {
-        const next = g[gp + t]! * shrink;
-        const delta = next - W[wBase + t]!;
-        dl[dp + t] = delta;
-        W[wBase + t] = next;
-        dw = Math.max(dw, Math.abs(delta));
-        wa = Math.max(wa, Math.abs(next));
-      }
-      dwMax = Math.max(dwMax, dw);
-      wMax = Math.max(wMax, wa);
-      if (dw === 0) continue;
-      // Later rows of the block: X_k^T R_new = G[k] - (x_k . x_j) delta.
-      for (let q = p + 1; q < L; q++) {
-        const c = gram[gb + q * B + p]!;
-        const gq = q * T;
-        for (let t = 0; t < T; t++) g[gq + t]! -= c * dl[dp + t]!;
-      }
-      changed[nc++] = j;
-    }
+    const nc = visitBlock(w.data, T, colNormSq, l1Reg, l2Reg, order, s, L, g, gram, b * B * B, B, dl, changed, maxes);
     if (nc > 0) updateResidual(X, R, n, T, dl, changed, nc);
   }
-  return { wMax, dwMax };
+  return { wMax: maxes[0]!, dwMax: maxes[1]! };
+}
+
+function anyActive(colNormSq: Float64Array, order: Int32Array, s: number, L: number): boolean {
+  for (let p = 0; p < L; p++) if (colNormSq[order[s + p]!] !== 0) return true;
+  return false;
+}
+
+/**
+ * Visit the rows order[s..s+L) with g holding their X_k^T R: update W, keep g exact through the
+ * block Gram (at gram[gb..], row stride B), record the changes in dl / changed and the running
+ * wMax / dwMax in maxes. Returns the number of rows that changed.
+ */
+function visitBlock(
+  W: Float64Array, T: number, colNormSq: Float64Array, l1Reg: number, l2Reg: number, order: Int32Array, s: number, L: number,
+  g: Float64Array, gram: Float64Array, gb: number, B: number, dl: Float64Array, changed: Int32Array, maxes: Float64Array,
+): number {
+  let wMax = maxes[0]!;
+  let dwMax = maxes[1]!;
+  let nc = 0;
+  for (let p = 0; p < L; p++) {
+    const j = order[s + p]!;
+    const cj = colNormSq[j]!;
+    if (cj === 0) continue;
+    const wBase = j * T;
+    const gp = p * T;
+    let nrmSq = 0;
+    for (let t = 0; t < T; t++) {
+      const v = g[gp + t]! + cj * W[wBase + t]!;
+      g[gp + t] = v; // now tmp_t
+      nrmSq += v * v;
+    }
+    const nrm = Math.sqrt(nrmSq);
+    const shrink = nrm > l1Reg ? (1 - l1Reg / nrm) / (cj + l2Reg) : 0;
+    const dp = nc * T;
+    let dw = 0;
+    let wa = 0;
+    for (let t = 0; t < T; t++) {
+      const next = g[gp + t]! * shrink;
+      const delta = next - W[wBase + t]!;
+      dl[dp + t] = delta;
+      W[wBase + t] = next;
+      dw = Math.max(dw, Math.abs(delta));
+      wa = Math.max(wa, Math.abs(next));
+    }
+    dwMax = Math.max(dwMax, dw);
+    wMax = Math.max(wMax, wa);
+    if (dw === 0) continue;
+    // Later rows of the block: X_k^T R_new = G[k] - (x_k . x_j) delta.
+    for (let q = p + 1; q < L; q++) {
+      const c = gram[gb + q * B + p]!;
+      const gq = q * T;
+      for (let t = 0; t < T; t++) g[gq + t]! -= c * dl[dp + t]!;
+    }
+    changed[nc++] = j;
+  }
+  maxes[0] = wMax;
+  maxes[1] = dwMax;
+  return nc;
 }
 
 /** g[p T + t] = x_{order[s+p]} . r_t for p < L, t < T, by 4 x 2 tiles. */
