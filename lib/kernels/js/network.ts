@@ -304,12 +304,44 @@ function gemmAcc(
       o += cI;
       C[o]! += s30; C[o + 1]! += s31; C[o + 2]! += s32; C[o + 3]! += s33;
     }
-    for (let j = N4; j < N; j++) gemmDot(i, 4, j, K, A, aOff, aI, aP, B, bOff, bP, bJ, C, cOff, cI);
+    for (let j = N4; j < N; j++) gemmCol4(i, j, K, A, aOff, aI, aP, B, bOff, bP, bJ, C, cOff, cI);
   }
   for (let i = M4; i < M; i++) for (let j = 0; j < N; j++) gemmDot(i, 1, j, K, A, aOff, aI, aP, B, bOff, bP, bJ, C, cOff, cI);
 }
 
-/** The edges of gemmAcc: rows i..i+rows-1 of column j, one dot product each. */
+/**
+ * Column j of rows i..i+3 (the N % 4 edge; all of a 1-unit head's X w and X^T g): four dot
+ * products in one pass over p, so four independent add chains instead of one (each sum keeps
+ * its order, so the result equals four separate dot products).
+ */
+function gemmCol4(
+  i: number, j: number, K: number,
+  A: Float64Array, aOff: number, aI: number, aP: number,
+  B: Float64Array, bOff: number, bP: number, bJ: number,
+  C: FloatArray, cOff: number, cI: number,
+): void {
+  const a0 = aOff + i * aI;
+  const a1 = a0 + aI;
+  const a2 = a1 + aI;
+  const a3 = a2 + aI;
+  const bj = bOff + j * bJ;
+  let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  for (let p = 0; p < K; p++) {
+    const pa = p * aP;
+    const w = B[bj + p * bP]!;
+    s0 += A[a0 + pa]! * w;
+    s1 += A[a1 + pa]! * w;
+    s2 += A[a2 + pa]! * w;
+    s3 += A[a3 + pa]! * w;
+  }
+  const o = cOff + i * cI + j;
+  C[o]! += s0;
+  C[o + cI]! += s1;
+  C[o + 2 * cI]! += s2;
+  C[o + 3 * cI]! += s3;
+}
+
+/** The M % 4 edge of gemmAcc: rows i..i+rows-1 of column j, one dot product each. */
 function gemmDot(
   i: number, rows: number, j: number, K: number,
   A: Float64Array, aOff: number, aI: number, aP: number,
