@@ -246,7 +246,7 @@ function blockDots(
   }
 }
 
-/** R[t,:] -= sum_c dl[c T + t] X[changed[c],:], four changed rows per pass over each residual row. */
+/** R[t,:] -= sum_c dl[c T + t] X[changed[c],:], up to four changed rows per pass over each residual row. */
 function updateResidual(X: Float64Array, R: Float64Array, n: number, T: number, dl: Float64Array, changed: Int32Array, nc: number): void {
   for (let t = 0; t < T; t++) {
     const r = t * n;
@@ -263,11 +263,23 @@ function updateResidual(X: Float64Array, R: Float64Array, n: number, T: number, 
       const x3 = changed[c + 3]! * n;
       for (let i = 0; i < n; i++) R[r + i] = R[r + i]! - (d0 * X[x0 + i]! + d1 * X[x1 + i]! + (d2 * X[x2 + i]! + d3 * X[x3 + i]!));
     }
-    for (; c < nc; c++) {
-      const d0 = dl[c * T + t]!;
-      if (d0 === 0) continue;
-      const x0 = changed[c]! * n;
+    // The last one to three rows in one pass as well.
+    const rem = nc - c;
+    if (rem === 0) continue;
+    const d0 = dl[c * T + t]!;
+    const d1 = rem > 1 ? dl[(c + 1) * T + t]! : 0;
+    const d2 = rem > 2 ? dl[(c + 2) * T + t]! : 0;
+    if (d0 === 0 && d1 === 0 && d2 === 0) continue;
+    const x0 = changed[c]! * n;
+    if (rem === 1) {
       for (let i = 0; i < n; i++) R[r + i]! -= d0 * X[x0 + i]!;
+    } else if (rem === 2) {
+      const x1 = changed[c + 1]! * n;
+      for (let i = 0; i < n; i++) R[r + i] = R[r + i]! - (d0 * X[x0 + i]! + d1 * X[x1 + i]!);
+    } else {
+      const x1 = changed[c + 1]! * n;
+      const x2 = changed[c + 2]! * n;
+      for (let i = 0; i < n; i++) R[r + i] = R[r + i]! - (d0 * X[x0 + i]! + d1 * X[x1 + i]! + d2 * X[x2 + i]!);
     }
   }
 }
