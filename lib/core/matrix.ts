@@ -195,6 +195,8 @@ export function toVector(input: unknown, name: string, options: { dtype?: DType;
 }
 
 function checkFinite(a: FloatArray, name: string, cols: number, allowNaN: boolean): void {
+  // Fast path for the common case (all finite); the loop below finds and names the first bad value.
+  if (a instanceof Float64Array ? allFinite64(a) : allFinite32(a as Float32Array)) return;
   for (let i = 0; i < a.length; i++) {
     const v = a[i]!;
     if (v - v !== 0) {
@@ -203,6 +205,31 @@ function checkFinite(a: FloatArray, name: string, cols: number, allowNaN: boolea
       throw new ValueError(`${name} has a non-finite value (${v}) at ${where}; clean or impute the data first`);
     }
   }
+}
+
+/*
+ * Whether every value is finite, four values per test: v - v is 0 for a finite v and NaN for
+ * NaN or +-Infinity, so the sum of four is 0 exactly when all four are finite. One copy per array
+ * type keeps each loop monomorphic (a single loop over FloatArray runs ~2x slower in V8).
+ */
+function allFinite64(a: Float64Array): boolean {
+  const n = a.length;
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    if (a[i]! - a[i]! + (a[i + 1]! - a[i + 1]!) + (a[i + 2]! - a[i + 2]!) + (a[i + 3]! - a[i + 3]!) !== 0) return false;
+  }
+  for (; i < n; i++) if (a[i]! - a[i]! !== 0) return false;
+  return true;
+}
+
+function allFinite32(a: Float32Array): boolean {
+  const n = a.length;
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    if (a[i]! - a[i]! + (a[i + 1]! - a[i + 1]!) + (a[i + 2]! - a[i + 2]!) + (a[i + 3]! - a[i + 3]!) !== 0) return false;
+  }
+  for (; i < n; i++) if (a[i]! - a[i]! !== 0) return false;
+  return true;
 }
 
 function isCount(x: unknown): x is number {
