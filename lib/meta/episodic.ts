@@ -12,17 +12,17 @@
  * and its gradient w.r.t. E and the extras. All heavy math goes through kernels(): the network
  * forward/vjp, and the small GEMMs and solves of the heads (float64).
  */
-import { BackendError, ConfigError, FormatError, NotFittedError, ShapeError, ValueError } from '../core/errors.js';
+import { BackendError, ConfigError, ShapeError, ValueError } from '../core/errors.js';
 import { Yielder } from '../core/async.js';
 import { allocate, describe, toMatrix, toVector, type DType, type FloatArray, type Matrix } from '../core/matrix.js';
 import { custom, num, oneOf, parseOptions, type OptionSpec } from '../core/options.js';
 import { Rng } from '../core/rng.js';
 import { kernels } from '../kernels/index.js';
 import type { NetworkHandle, NetworkKernels, NetworkSpec, OptimKernels } from '../kernels/types.js';
-import { fromDocument, readDocument, readDocumentSync, saveDocument, toDocument, type ModelDocument } from '../io/format.js';
 import { ACTIVATIONS, compileNetwork, initParams, type CompiledNetwork } from '../nn/spec.js';
-import { createOptimizer, type Optimizer, type OptimizerOptions, type OptimizerState } from '../nn/optim.js';
+import { createOptimizer, type Optimizer, type OptimizerOptions } from '../nn/optim.js';
 import { mlpSpec, type EvaluationRow, type FitOptions, type NetworkConfig, type TaskDataLike, type TaskLike } from './learner.js';
+import { SavedLearner } from './savedLearner.js';
 import type { TaskSampler } from './tasks.js';
 
 export interface EpisodicOptions {
@@ -161,10 +161,9 @@ export function classIndex(support: Float64Array, what: string): { classes: numb
   return { classes, index: new Map(classes.map((c, k) => [c, k])) };
 }
 
-type LearnerClass<M> = { new (options: any): M; readonly kind: string };
 
-export abstract class EpisodicLearner<O extends EpisodicOptions = EpisodicOptions> {
-  static readonly kind: string = 'EpisodicLearner';
+export abstract class EpisodicLearner<O extends EpisodicOptions = EpisodicOptions> extends SavedLearner {
+  static override readonly kind: string = 'EpisodicLearner';
 
   readonly options: Readonly<O>;
   readonly spec: NetworkSpec;
@@ -172,7 +171,6 @@ export abstract class EpisodicLearner<O extends EpisodicOptions = EpisodicOption
   /** [theta (network, P values) | extras], in the network's dtype: what the optimiser updates. */
   params: FloatArray;
   /** Completed meta-iterations. */
-  iteration = 0;
   protected readonly handle: NetworkHandle<FloatArray>;
   protected readonly optimizer: Optimizer;
   protected readonly rng: Rng;
@@ -182,6 +180,7 @@ export abstract class EpisodicLearner<O extends EpisodicOptions = EpisodicOption
   readonly embeddingSize: number;
 
   protected constructor(owner: string, input: unknown, spec: { [K in keyof O]-?: OptionSpec }, extras: (o: O) => number[]) {
+    super();
     this.options = parseOptions<O>(owner, input, spec);
     this.spec = embeddingSpec(owner, this.options.network);
     this.compiled = compileNetwork(this.spec);
@@ -198,10 +197,6 @@ export abstract class EpisodicLearner<O extends EpisodicOptions = EpisodicOption
     this.params.set(theta);
     this.params.set(ex, this.P);
     this.optimizer = createOptimizer(this.options.optimizer ?? { type: 'adam', lr: 1e-3 }, typeof k.adamStep === 'function' ? { kernels: k as OptimKernels } : {});
-  }
-
-  get kind(): string {
-    return (this.constructor as unknown as LearnerClass<this>).kind;
   }
 
   get dtype(): DType {
@@ -406,52 +401,5 @@ export abstract class EpisodicLearner<O extends EpisodicOptions = EpisodicOption
     const row: EvaluationRow = { steps: 0, loss, lossCi95 };
     if (this.classification) [row.accuracy, row.accuracyCi95] = meanCi95(accs);
     return [row];
-  }
-
-  // ---- save / load ---------------------------------------------------------------------------
-
-  toJSON(): ModelDocument {
-    return toDocument(this.kind, this.options, {
-      params: this.params,
-      iteration: this.iteration,
-      optimizer: this.optimizer.getState(),
-      rng: this.rng.getState(),
-    });
-  }
-
-  async save(path: string): Promise<void> {
-    await saveDocument(path, this.toJSON());
-  }
-
-  static fromJSON<M extends EpisodicLearner<any>>(this: LearnerClass<M>, doc: unknown): M {
-    const { config, state } = fromDocument(doc, this.kind);
-    const m = new this(config);
-    m.restore(state);
-    return m;
-  }
-
-  static async load<M extends EpisodicLearner<any>>(this: LearnerClass<M>, path: string): Promise<M> {
-    return (this as unknown as { fromJSON(d: unknown): M }).fromJSON(await readDocument(path));
-  }
-
-  static loadSync<M extends EpisodicLearner<any>>(this: LearnerClass<M>, path: string): M {
-    return (this as unknown as { fromJSON(d: unknown): M }).fromJSON(readDocumentSync(path));
-  }
-
-  protected restore(state: { params: unknown; iteration: unknown; optimizer: unknown; rng: unknown }): void {
-    const p = state.params;
-    const Ctor = this.dtype === 'float32' ? Float32Array : Float64Array;
-    if (!(p instanceof Ctor) || p.length !== this.params.length) {
-      throw new FormatError(`${this.kind} model file: 'params' is not a ${Ctor.name} of length ${this.params.length}`);
-    }
-    this.params.set(p);
-    this.iteration = Number(state.iteration) || 0;
-    if (state.optimizer) this.optimizer.setState(state.optimizer as OptimizerState);
-    if (Array.isArray(state.rng)) this.rng.setState(state.rng);
-  }
-
-  /** Throws NotFittedError before any meta-training. */
-  assertFitted(method: string): void {
-    if (this.iteration === 0) throw new NotFittedError(this.kind, method);
   }
 }

@@ -13,16 +13,16 @@
  * forward+backward or one exact Hessian-vector product per call. The per-parameter vector
  * arithmetic between those calls is O(P) and stays here.
  */
-import { BackendError, ConfigError, FormatError, NotFittedError, ShapeError, ValueError } from '../core/errors.js';
+import { BackendError, ConfigError, ShapeError, ValueError } from '../core/errors.js';
 import { Yielder } from '../core/async.js';
 import { allocate, describe, toMatrix, toVector, type DType, type FloatArray, type Matrix } from '../core/matrix.js';
 import { custom, num, oneOf, parseOptions, type OptionSpec } from '../core/options.js';
 import { Rng } from '../core/rng.js';
 import { kernels } from '../kernels/index.js';
 import type { ActivationName, NetworkBatch, NetworkHandle, NetworkKernels, NetworkSpec, OptimKernels } from '../kernels/types.js';
-import { fromDocument, readDocument, readDocumentSync, saveDocument, toDocument, type ModelDocument } from '../io/format.js';
 import { ACTIVATIONS, compileNetwork, initParams, type CompiledNetwork } from '../nn/spec.js';
-import { createOptimizer, type Optimizer, type OptimizerOptions, type OptimizerState } from '../nn/optim.js';
+import { createOptimizer, type Optimizer, type OptimizerOptions } from '../nn/optim.js';
+import { SavedLearner } from './savedLearner.js';
 import type { TaskSampler } from './tasks.js';
 
 /** The losses a meta-learner's single head may use. */
@@ -237,11 +237,10 @@ function classesOf(out: Matrix<FloatArray>, loss: MetaLoss): Int32Array {
   return r;
 }
 
-type LearnerClass<M> = { new (options: any): M; readonly kind: string };
 
-export abstract class MetaLearner<O extends LearnerOptions = LearnerOptions> {
+export abstract class MetaLearner<O extends LearnerOptions = LearnerOptions> extends SavedLearner {
   /** The model-file kind of this class (format.ts). */
-  static readonly kind: string = 'MetaLearner';
+  static override readonly kind: string = 'MetaLearner';
 
   readonly options: Readonly<O>;
   readonly spec: NetworkSpec;
@@ -250,7 +249,6 @@ export abstract class MetaLearner<O extends LearnerOptions = LearnerOptions> {
   /** The meta-learned initialisation theta (flat, in the network's layout). */
   params: FloatArray;
   /** Completed meta-iterations. */
-  iteration = 0;
   protected readonly handle: NetworkHandle<FloatArray>;
   protected readonly optimizer: Optimizer;
   protected readonly rng: Rng;
@@ -258,6 +256,7 @@ export abstract class MetaLearner<O extends LearnerOptions = LearnerOptions> {
   protected readonly classes: number;
 
   protected constructor(owner: string, input: unknown, spec: { [K in keyof O]-?: OptionSpec }) {
+    super();
     this.options = parseOptions<O>(owner, input, spec);
     this.spec = resolveSpec(owner, this.options.network, (input as Partial<LearnerOptions> | undefined)?.loss);
     this.compiled = compileNetwork(this.spec);
@@ -458,56 +457,5 @@ export abstract class MetaLearner<O extends LearnerOptions = LearnerOptions> {
       if (this.loss !== 'mse') [row.accuracy, row.accuracyCi95] = meanCi(accs[k]!);
       return row;
     });
-  }
-
-  // ---- save / load ----------------------------------------------------------------------------
-
-  get kind(): string {
-    return (this.constructor as unknown as LearnerClass<this>).kind;
-  }
-
-  toJSON(): ModelDocument {
-    return toDocument(this.kind, this.options, {
-      params: this.params,
-      iteration: this.iteration,
-      optimizer: this.optimizer.getState(),
-      rng: this.rng.getState(),
-    });
-  }
-
-  async save(path: string): Promise<void> {
-    await saveDocument(path, this.toJSON());
-  }
-
-  static fromJSON<M extends MetaLearner<any>>(this: LearnerClass<M>, doc: unknown): M {
-    const { config, state } = fromDocument(doc, this.kind);
-    const m = new this(config);
-    m.restore(state);
-    return m;
-  }
-
-  static async load<M extends MetaLearner<any>>(this: LearnerClass<M>, path: string): Promise<M> {
-    return (this as unknown as { fromJSON(d: unknown): M }).fromJSON(await readDocument(path));
-  }
-
-  static loadSync<M extends MetaLearner<any>>(this: LearnerClass<M>, path: string): M {
-    return (this as unknown as { fromJSON(d: unknown): M }).fromJSON(readDocumentSync(path));
-  }
-
-  protected restore(state: { params: unknown; iteration: unknown; optimizer: unknown; rng: unknown }): void {
-    const p = state.params;
-    const Ctor = this.dtype === 'float32' ? Float32Array : Float64Array;
-    if (!(p instanceof Ctor) || p.length !== this.params.length) {
-      throw new FormatError(`${this.kind} model file: 'params' is not a ${Ctor.name} of length ${this.params.length}`);
-    }
-    this.params.set(p);
-    this.iteration = Number(state.iteration) || 0;
-    if (state.optimizer) this.optimizer.setState(state.optimizer as OptimizerState);
-    if (Array.isArray(state.rng)) this.rng.setState(state.rng);
-  }
-
-  /** Throws NotFittedError before any meta-training (for callers that require a trained model). */
-  assertFitted(method: string): void {
-    if (this.iteration === 0) throw new NotFittedError(this.kind, method);
   }
 }
