@@ -141,6 +141,11 @@ void blockGram(const CMatMap<double>& xt, const int32_t* order, int64_t orderLen
   RowMat<double> scratch(B, n);
   for (int64_t s = 0, b = 0; s < orderLen; s += B, ++b) {
     const Eigen::Index L = std::min<int64_t>(B, orderLen - s);
+    if (n == 0) {
+      // No samples: every Gram entry is 0 (and Eigen must not see the empty map's null pointer).
+      StrideMap(out + b * B * B, L, L, Eigen::OuterStride<>(B)).triangularView<Eigen::Lower>().setZero();
+      continue;
+    }
     CMatMap<double> xb(blockRows(xt, order + s, L, scratch), L, n);
     StrideMap g(out + b * B * B, L, L, Eigen::OuterStride<>(B));
     g.triangularView<Eigen::Lower>() = xb * xb.transpose();

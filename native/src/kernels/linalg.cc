@@ -31,6 +31,12 @@ template void gemm<float>(const CMatMap<float>&, bool, const CMatMap<float>&, bo
 
 void gram(const CMatMap<double>& x, MatMap<double>& out) {
   const Eigen::Index d = x.cols();
+  // No rows: X^T X = 0. Returning early also keeps Eigen from touching an empty map's null data
+  // pointer (undefined behaviour that UBSan reports, though nothing is read).
+  if (x.rows() == 0) {
+    out.setZero();
+    return;
+  }
   // SYRK on the lower triangle, then mirror: half the flops of a full GEMM.
   RowMat<double> g = RowMat<double>::Zero(d, d);
   g.selfadjointView<Eigen::Lower>().rankUpdate(x.transpose());
@@ -57,6 +63,7 @@ void transpose(const CMatMap<double>& a, MatMap<double>& out) {
 }
 
 void choleskySolve(const CMatMap<double>& a, const CMatMap<double>& b, MatMap<double>& x) {
+  if (a.rows() == 0 || b.cols() == 0) return;  // nothing to solve (and no null-pointer maps into Eigen)
   Eigen::LLT<RowMat<double>> llt(a);
   if (llt.info() != Eigen::Success) throw KernelValueError{"matrix is not positive definite"};
   x = llt.solve(b);
