@@ -16,52 +16,6 @@ namespace metatask::binding {
 
 namespace {
 
-// mtenetSweep(xt, rt, w, colNormSq, l1Reg, l2Reg, order) -> { wMax, dwMax }.
-// xt d x n, rt T x n and w d x T (both updated in place), colNormSq length d, order Int32Array.
-Napi::Value MtenetSweep(const Napi::CallbackInfo& info) {
-  const char* fn = "mtenetSweep";
-  Napi::Env env = info.Env();
-  expectArgs(info, 7, fn);
-  ArgGuard guard;
-  MatMap<double> xt = matrixArg<double>(info[0], fn, "xt");
-  const int64_t d = xt.rows();
-  const int64_t n = xt.cols();
-  MatMap<double> rt = matrixArg<double>(info[1], fn, "rt", -1, n);
-  const int64_t T = rt.rows();
-  MatMap<double> w = matrixArg<double>(info[2], fn, "w", d, T);
-  VecMap<double> colNormSq = vectorArg<double>(info[3], fn, "colNormSq", d);
-  const double l1Reg = nonNegativeArg(info[4], fn, "l1Reg");
-  const double l2Reg = nonNegativeArg(info[5], fn, "l2Reg");
-  VecMap<int32_t> order = vectorArg<int32_t>(info[6], fn, "order");
-  for (int64_t j = 0; j < d; ++j) {
-    // A negative or NaN squared norm would make the update meaningless (division by cj + l2Reg).
-    if (!(colNormSq[j] >= 0) || !std::isfinite(colNormSq[j])) {
-      rangeError(env, fn, "argument 'colNormSq' must hold finite values >= 0 (index " + std::to_string(j) + ")");
-    }
-  }
-  for (int64_t o = 0; o < order.size(); ++o) {
-    if (order[o] < 0 || order[o] >= d) {
-      rangeError(env, fn, "argument 'order' entry " + std::to_string(o) + " is " + std::to_string(order[o]) +
-                              ", expected an index in [0, " + std::to_string(d) + ")");
-    }
-  }
-  expectDisjoint(env, fn, rt, "rt", xt, "xt");
-  expectDisjoint(env, fn, rt, "rt", w, "w");
-  expectDisjoint(env, fn, rt, "rt", colNormSq, "colNormSq");
-  expectDisjoint(env, fn, rt, "rt", order, "order");
-  expectDisjoint(env, fn, w, "w", xt, "xt");
-  expectDisjoint(env, fn, w, "w", colNormSq, "colNormSq");
-  expectDisjoint(env, fn, w, "w", order, "order");
-  CMatMap<double> cxt(xt.data(), d, n);
-  CVecMap<double> cn(colNormSq.data(), d);
-  guard.verify(env, fn);
-  const cd::SweepStats s = cd::mtenetSweep(cxt, rt, w, cn, l1Reg, l2Reg, order.data(), order.size());
-  Napi::Object r = Napi::Object::New(env);
-  r.Set("wMax", s.wMax);
-  r.Set("dwMax", s.dwMax);
-  return r;
-}
-
 // blockSize: an integer in [1, 2^20].
 int64_t blockSizeArg(const Napi::Value& v, const char* fn) {
   const double b = numberArg(v, fn, "blockSize");
@@ -104,26 +58,28 @@ Napi::Value MtenetBlockGram(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// mtenetSweepBlocked(xt, rt, w, colNormSq, l1Reg, l2Reg, order, blockGram, blockSize) -> { wMax, dwMax }:
-// mtenetSweep's arguments plus the block Gram matrices of mtenetBlockGram(xt, order, blockSize).
-Napi::Value MtenetSweepBlocked(const Napi::CallbackInfo& info) {
-  const char* fn = "mtenetSweepBlocked";
+// The seven arguments both sweeps take, read and checked once: xt d x n, rt T x n and w d x T
+// (both updated in place), colNormSq length d (finite, >= 0), l1Reg, l2Reg >= 0, order entries in
+// [0, d). The outputs rt and w must share no memory with the inputs.
+struct SweepArgs {
+  MatMap<double> xt, rt, w;
+  VecMap<double> colNormSq;
+  double l1Reg, l2Reg;
+  VecMap<int32_t> order;
+};
+
+SweepArgs sweepArgs(const Napi::CallbackInfo& info, const char* fn) {
   Napi::Env env = info.Env();
-  expectArgs(info, 9, fn);
-  ArgGuard guard;
   MatMap<double> xt = matrixArg<double>(info[0], fn, "xt");
   const int64_t d = xt.rows();
-  const int64_t n = xt.cols();
-  MatMap<double> rt = matrixArg<double>(info[1], fn, "rt", -1, n);
-  const int64_t T = rt.rows();
-  MatMap<double> w = matrixArg<double>(info[2], fn, "w", d, T);
+  MatMap<double> rt = matrixArg<double>(info[1], fn, "rt", -1, xt.cols());
+  MatMap<double> w = matrixArg<double>(info[2], fn, "w", d, rt.rows());
   VecMap<double> colNormSq = vectorArg<double>(info[3], fn, "colNormSq", d);
   const double l1Reg = nonNegativeArg(info[4], fn, "l1Reg");
   const double l2Reg = nonNegativeArg(info[5], fn, "l2Reg");
   VecMap<int32_t> order = vectorArg<int32_t>(info[6], fn, "order");
-  const int64_t blockSize = blockSizeArg(info[8], fn);
-  VecMap<double> gram = vectorArg<double>(info[7], fn, "blockGram", gramLength(order.size(), blockSize));
   for (int64_t j = 0; j < d; ++j) {
+    // A negative or NaN squared norm would make the update meaningless (division by cj + l2Reg).
     if (!(colNormSq[j] >= 0) || !std::isfinite(colNormSq[j])) {
       rangeError(env, fn, "argument 'colNormSq' must hold finite values >= 0 (index " + std::to_string(j) + ")");
     }
@@ -133,22 +89,51 @@ Napi::Value MtenetSweepBlocked(const Napi::CallbackInfo& info) {
   expectDisjoint(env, fn, rt, "rt", w, "w");
   expectDisjoint(env, fn, rt, "rt", colNormSq, "colNormSq");
   expectDisjoint(env, fn, rt, "rt", order, "order");
-  expectDisjoint(env, fn, rt, "rt", gram, "blockGram");
   expectDisjoint(env, fn, w, "w", xt, "xt");
   expectDisjoint(env, fn, w, "w", colNormSq, "colNormSq");
   expectDisjoint(env, fn, w, "w", order, "order");
-  expectDisjoint(env, fn, w, "w", gram, "blockGram");
-  CMatMap<double> cxt(xt.data(), d, n);
-  CVecMap<double> cn(colNormSq.data(), d);
-  guard.verify(env, fn);
-  cd::SweepStats s{0.0, 0.0};
-  runKernel(env, fn, [&] {
-    s = cd::mtenetSweepBlocked(cxt, rt, w, cn, l1Reg, l2Reg, order.data(), order.size(), gram.data(), blockSize);
-  });
+  return {xt, rt, w, colNormSq, l1Reg, l2Reg, order};
+}
+
+Napi::Value statsObject(Napi::Env env, const cd::SweepStats& s) {
   Napi::Object r = Napi::Object::New(env);
   r.Set("wMax", s.wMax);
   r.Set("dwMax", s.dwMax);
   return r;
+}
+
+// mtenetSweep(xt, rt, w, colNormSq, l1Reg, l2Reg, order) -> { wMax, dwMax }.
+Napi::Value MtenetSweep(const Napi::CallbackInfo& info) {
+  const char* fn = "mtenetSweep";
+  expectArgs(info, 7, fn);
+  ArgGuard guard;
+  SweepArgs a = sweepArgs(info, fn);
+  CMatMap<double> cxt(a.xt.data(), a.xt.rows(), a.xt.cols());
+  CVecMap<double> cn(a.colNormSq.data(), a.colNormSq.size());
+  guard.verify(info.Env(), fn);
+  return statsObject(info.Env(), cd::mtenetSweep(cxt, a.rt, a.w, cn, a.l1Reg, a.l2Reg, a.order.data(), a.order.size()));
+}
+
+// mtenetSweepBlocked(xt, rt, w, colNormSq, l1Reg, l2Reg, order, blockGram, blockSize) -> { wMax, dwMax }:
+// mtenetSweep's arguments plus the block Gram matrices of mtenetBlockGram(xt, order, blockSize).
+Napi::Value MtenetSweepBlocked(const Napi::CallbackInfo& info) {
+  const char* fn = "mtenetSweepBlocked";
+  Napi::Env env = info.Env();
+  expectArgs(info, 9, fn);
+  ArgGuard guard;
+  SweepArgs a = sweepArgs(info, fn);
+  const int64_t blockSize = blockSizeArg(info[8], fn);
+  VecMap<double> gram = vectorArg<double>(info[7], fn, "blockGram", gramLength(a.order.size(), blockSize));
+  expectDisjoint(env, fn, a.rt, "rt", gram, "blockGram");
+  expectDisjoint(env, fn, a.w, "w", gram, "blockGram");
+  CMatMap<double> cxt(a.xt.data(), a.xt.rows(), a.xt.cols());
+  CVecMap<double> cn(a.colNormSq.data(), a.colNormSq.size());
+  guard.verify(env, fn);
+  cd::SweepStats s{0.0, 0.0};
+  runKernel(env, fn, [&] {
+    s = cd::mtenetSweepBlocked(cxt, a.rt, a.w, cn, a.l1Reg, a.l2Reg, a.order.data(), a.order.size(), gram.data(), blockSize);
+  });
+  return statsObject(env, s);
 }
 
 }  // namespace
