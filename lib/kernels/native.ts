@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 
 import { BackendError, DisposedError, MetataskError, OutOfMemoryError, ShapeError, ValueError } from '../core/errors.js';
 import { zeros, type FloatArray, type Matrix } from '../core/matrix.js';
-import { compileNetwork, encodeProgram, type CompiledNetwork } from '../nn/spec.js';
+import { compileNetwork, encodeProgram, type CompiledNetwork } from './networkSpec.js';
 import type {
   AdamArgs, BackendInfo, CdSweepArgs, SimdLevel, CdSweepResult, GemmOptions, Kernels, MetaBatchTasks, MetaGradientOptions, NetworkBatch, NetworkHandle, NetworkSpec,
   RmspropArgs, SgdArgs, SvdResult, SvtResult, SymEigResult, TaskLossArgs,

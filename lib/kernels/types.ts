@@ -175,7 +175,7 @@ export interface BackendInfo {
 
 // ---------------------------------------------------------------------------------------------
 // Networks (issues 3 and 4). A network is a DAG of nodes over one input, compiled once into a
-// handle (lib/nn/spec.ts compiles and validates specs; both kernel sets receive the compiled
+// handle (networkSpec.ts compiles and validates specs; both kernel sets receive the compiled
 // program). Parameters live in one flat vector owned by the caller; its layout (which slice is
 // which weight) is fixed by compileNetwork, so initialisation and optimisers stay in TypeScript.
 // ---------------------------------------------------------------------------------------------
@@ -313,7 +313,7 @@ export interface MetaGradientOptions {
 
 /** The network kernels (to be joined into Kernels when both backends implement them). */
 export interface NetworkKernels {
-  /** Compile a spec (already checked by lib/nn/spec.ts) into a handle of the given dtype. */
+  /** Compile a spec (already checked by networkSpec.ts) into a handle of the given dtype. */
   network(spec: NetworkSpec, dtype: 'float32'): NetworkHandle<Float32Array>;
   network(spec: NetworkSpec, dtype: 'float64'): NetworkHandle<Float64Array>;
 }

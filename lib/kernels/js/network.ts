@@ -1,7 +1,7 @@
 /**
  * Network kernels in plain TypeScript (twin: native/src/kernels/network.cc): forward pass,
  * reverse-mode gradients, per-head gradients and exact Hessian-vector products of a compiled
- * network DAG (lib/nn/spec.ts).
+ * network DAG (lib/kernels/networkSpec.ts).
  *
  * Hessian-vector products use Pearlmutter's R-operator (Pearlmutter 1994, "Fast exact
  * multiplication by the Hessian"): forward-over-reverse. R{f} = d/dr f(params + r v) at r = 0.
@@ -17,7 +17,7 @@
  */
 import { DisposedError, ShapeError, ValueError } from '../../core/errors.js';
 import { allocate, type DType, type FloatArray, type Matrix } from '../../core/matrix.js';
-import { compileNetwork, type CompiledNetwork } from '../../nn/spec.js';
+import { compileNetwork, type CompiledNetwork } from '../networkSpec.js';
 import type { ActivationName, MetaBatchTasks, MetaGradientOptions, NetworkBatch, NetworkHandle, NetworkSpec, NodeSpec } from '../types.js';
 import { normalCdf, normalPdf } from './erf.js';
 import { metaGradient } from './metabatch.js';
