@@ -1,5 +1,5 @@
 /**
- * The gradient-based weighting strategies (issue 3) against their papers' defining properties on
+ * The gradient-based weighting strategies against their papers' defining properties on
  * hand-made and random gradient sets: PCGrad removes conflicts, MGDA finds the min-norm point of
  * the convex hull (checked against exhaustive face search), CAGrad solves its max-min problem
  * (checked by strong duality and random search), IMTL equalises projections, Nash-MTL solves
@@ -27,7 +27,7 @@ import {
   projectSimplex,
   solveSmall,
   symEigSmall,
-} from '../lib/mtl/weighting/small.js';
+} from '../lib/mtl/weighting/linalg.js';
 import type { StrategyResult, WeightingStrategy } from '../lib/mtl/weighting/strategy.js';
 import { UPGrad } from '../lib/mtl/weighting/upgrad.js';
 import { randMatrix } from './helpers.js';
@@ -379,9 +379,12 @@ describe('weighting: gradient-based strategies', () => {
         for (let trial = 0; trial < 5; trial++) {
           const g = randMatrix(rng, n, 8);
           for (let k = 0; k < 8; k++) g.data[k] = g.data[k]! * 5; // unbalanced norms
-          const r = run(fresh(new IMTL(), g), g, new Array(n).fill(1));
-          expect(r.weights.reduce((s, v) => s + v, 0)).to.be.closeTo(1, 1e-12);
+          const s = fresh(new IMTL(), g);
+          const r = run(s, g, new Array(n).fill(1));
+          const alpha = s.lastAlpha;
+          expect(alpha.reduce((s, v) => s + v, 0)).to.be.closeTo(1, 1e-12);
           const d = r.shared!;
+          expectClose(d, combo(g, alpha), 1e-12, 'direction = G^T alpha');
           const proj = [...Array(n).keys()].map((t) => dot(d, rowOf(g, t)) / norm(rowOf(g, t)));
           for (const p of proj) expect(p).to.be.closeTo(proj[0]!, 1e-9 * Math.max(1, Math.abs(proj[0]!)));
         }
@@ -394,19 +397,21 @@ describe('weighting: gradient-based strategies', () => {
         [2, 0],
       ]);
       expect(imtlWeights(naiveGram(g), 2)).to.equal(null);
-      const r = run(fresh(new IMTL(), g), g, [1, 1]);
-      expectClose(r.weights, [0.5, 0.5], 0, 'weights');
+      const s = fresh(new IMTL(), g);
+      const r = run(s, g, [1, 1]);
+      expectClose(s.lastAlpha, [0.5, 0.5], 0, 'alpha');
+      expectClose(r.shared!, [1.5, 0], 1e-15, 'direction');
     });
   });
 
   describe('Nash-MTL (Navon et al. 2022)', () => {
-    it('solves (G G^T alpha)_t = 1 / alpha_t with alpha > 0 (normalizeGram: false)', () => {
+    it('by default solves the paper equation (G G^T alpha)_t = 1 / alpha_t with alpha > 0 (residual check)', () => {
       const rng = new Rng(60);
       for (const n of [2, 3, 4, 8]) {
         for (let trial = 0; trial < 5; trial++) {
           const g = randMatrix(rng, n, 10);
           for (let k = 0; k < 10; k++) g.data[k] = g.data[k]! * 20; // very different scales
-          const s = fresh(new NashMTL({ normalizeGram: false }), g);
+          const s = fresh(new NashMTL(), g);
           const r = run(s, g, new Array(n).fill(1));
           const alpha = r.weights;
           const m = naiveGram(g);
@@ -426,12 +431,14 @@ describe('weighting: gradient-based strategies', () => {
       }
     });
 
-    it('by default solves the equation for G G^T / ||G G^T||_F, as the official code', () => {
+    it('with normalizeGram solves the equation for G G^T / ||G G^T||_F: alpha scaled by ||G G^T||_F^(1/2)', () => {
       const g = randMatrix(new Rng(61), 3, 7);
       for (let k = 0; k < 7; k++) g.data[k] = g.data[k]! * 50;
       const m = naiveGram(g);
       const frob = Math.sqrt(m.reduce((s, v) => s + v * v, 0));
-      const alpha = run(fresh(new NashMTL(), g), g, [1, 1, 1]).weights;
+      const alpha = run(fresh(new NashMTL({ normalizeGram: true }), g), g, [1, 1, 1]).weights;
+      const exact = run(fresh(new NashMTL(), g), g, [1, 1, 1]).weights;
+      expectClose(alpha, Array.from(exact, (v) => v * Math.sqrt(frob)), 1e-8, 'scaled alpha');
       for (let t = 0; t < 3; t++) {
         let ma = 0;
         for (let j = 0; j < 3; j++) ma += (m[t * 3 + j]! / frob) * alpha[j]!;
@@ -439,7 +446,7 @@ describe('weighting: gradient-based strategies', () => {
       }
       // Scaling every gradient by 10 leaves alpha unchanged and scales the direction by 10.
       const g10 = { ...g, data: g.data.map((v) => 10 * v) };
-      const r10 = run(fresh(new NashMTL(), g10), g10, [1, 1, 1]);
+      const r10 = run(fresh(new NashMTL({ normalizeGram: true }), g10), g10, [1, 1, 1]);
       expectClose(r10.weights, alpha, 1e-8, 'scale-free alpha');
     });
 

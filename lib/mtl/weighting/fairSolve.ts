@@ -1,0 +1,149 @@
+/**
+ * The alpha-fair task weights of FairGrad (Ban & Ji, "Fair Resource Allocation in Multi-Task
+ * Learning", ICML 2024), with Nash-MTL (Navon et al., "Multi-Task Learning as a Bargaining Game",
+ * ICML 2022) as the case alpha = 1: the w > 0 with
+ *
+ *   (M w)_t = w_t^(-1/alpha)   for every task t,      M = G G^T,
+ *
+ * i.e. each task's first-order improvement <g_t, d> along d = G^T w is w_t^(-1/alpha).
+ *
+ * No external solver: the equation is exactly the stationarity condition of the strictly convex
+ *
+ *   phi(w) = 1/2 w^T M w - sum_t h(w_t),    h(w) = log w (alpha = 1),  w^(1 - 1/alpha) / (1 - 1/alpha) else,
+ *
+ * whose gradient is M w - w^(-1/alpha) and Hessian M + diag(w^(-1/alpha - 1) / alpha), positive
+ * definite for w > 0. So the solution is phi's unique minimiser, which damped Newton finds: the
+ * Newton step, cut to stay strictly inside w > 0 (fraction-to-the-boundary 0.99), then
+ * backtracking until phi decreases sufficiently (Armijo) or, once phi is flat to rounding near
+ * the solution, the residual decreases. Newton converges quadratically near the solution, so a
+ * handful of T x T solves suffice.
+ *
+ * Stopping rule: max_t |w_t^(1/alpha) (M w)_t - 1| <= tol (the residual in relative form, which
+ * does not depend on the gradients' scale), or maxIter Newton steps. The first step starts from
+ * w_t = M_tt^(-alpha / (alpha + 1)), the exact answer for orthogonal gradients; later steps
+ * warm-start from the previous step's weights.
+ *
+ * When no solution exists -- a non-zero w >= 0 with G^T w = 0, i.e. the task gradients cancel
+ * exactly, which both papers exclude by assuming them linearly independent -- phi is unbounded
+ * below and Newton does not converge. We then solve with a small ridge, M + eps I with
+ * eps = 1e-6 mean_t M_tt, which always has a solution, and report it.
+ */
+import { matVec, solveSmall } from './linalg.js';
+
+export interface FairSolution {
+  weights: Float64Array;
+  iterations: number;
+  converged: boolean;
+  /** The ridge that had to be added (0 when the exact equation was solved). */
+  ridge: number;
+}
+
+/** Solve (M w)_t = w_t^(-1/alpha), w > 0, for a T x T Gram matrix M with positive diagonal. */
+export function solveFair(m: Float64Array, n: number, alpha: number, start?: Float64Array, maxIter = 100, tol = 1e-10): FairSolution {
+  const first = newton(m, n, alpha, start, maxIter, tol);
+  if (first.converged) return { ...first, ridge: 0 };
+  let meanDiag = 0;
+  for (let t = 0; t < n; t++) meanDiag += m[t * n + t]! / n;
+  const ridge = 1e-6 * meanDiag;
+  const mr = m.slice();
+  for (let t = 0; t < n; t++) mr[t * n + t] = mr[t * n + t]! + ridge;
+  return { ...newton(mr, n, alpha, undefined, maxIter, tol), ridge };
+}
+
+function newton(m: Float64Array, n: number, alpha: number, start: Float64Array | undefined, maxIter: number, tol: number): Omit<FairSolution, 'ridge'> {
+  const p = 1 / alpha;
+  // w^(-1/alpha), h(w) and h'' (w) = -w^(-1/alpha - 1) / alpha; alpha = 1 exactly as 1/w and log w.
+  const inv = alpha === 1 ? (w: number) => 1 / w : (w: number) => Math.pow(w, -p);
+  const h = alpha === 1 ? Math.log : (w: number) => Math.pow(w, 1 - p) / (1 - p);
+  let w: Float64Array =
+    start && start.length === n && start.every((v) => v > 0 && Number.isFinite(v))
+      ? start.slice()
+      : Float64Array.from({ length: n }, (_, t) => Math.pow(m[t * n + t]!, -alpha / (alpha + 1)));
+  const phi = (a: Float64Array, ma: Float64Array): number => {
+    let s = 0;
+    for (let t = 0; t < n; t++) s += 0.5 * a[t]! * ma[t]! - h(a[t]!);
+    return s;
+  };
+  const residualOf = (a: Float64Array, ma: Float64Array): number => {
+    let r = 0;
+    for (let t = 0; t < n; t++) r = Math.max(r, Math.abs(ma[t]! / inv(a[t]!) - 1));
+    return r;
+  };
+  let mw = matVec(m, w, n);
+  let f = phi(w, mw);
+  for (let it = 0; it < maxIter; it++) {
+    if (residualOf(w, mw) <= tol) return { weights: w, iterations: it, converged: true };
+    // Newton step: (M + diag(w^(-1/alpha - 1) / alpha)) delta = -(M w - w^(-1/alpha)).
+    const hess = m.slice();
+    const grad = new Float64Array(n);
+    for (let t = 0; t < n; t++) {
+      const iw = inv(w[t]!);
+      hess[t * n + t] = hess[t * n + t]! + (p * iw) / w[t]!;
+      grad[t] = mw[t]! - iw;
+    }
+    const delta = solveSmall(hess, Float64Array.from(grad, (v) => -v), n);
+    if (!delta) break;
+    // Largest step keeping w > 0, then backtrack on phi.
+    let step = 1;
+    for (let t = 0; t < n; t++) if (delta[t]! < 0) step = Math.min(step, (-0.99 * w[t]!) / delta[t]!);
+    const slope = grad.reduce((s, v, t) => s + v * delta[t]!, 0);
+    let moved = false;
+    for (let tries = 0; tries < 60; tries++) {
+      const next = Float64Array.from(w, (v, t) => v + step * delta[t]!);
+      const mNext = matVec(m, next, n);
+      const fNext = phi(next, mNext);
+      // Armijo on phi; near the solution phi is flat to rounding, so also accept a step that
+      // reduces the residual of the equation (the quantity the stopping rule measures).
+      if (fNext <= f + 1e-4 * step * slope || residualOf(next, mNext) < (1 - 1e-4 * step) * residualOf(w, mw)) {
+        w = next;
+        mw = mNext;
+        f = fNext;
+        moved = true;
+        break;
+      }
+      step /= 2;
+    }
+    if (!moved || !Number.isFinite(f)) break;
+  }
+  return { weights: w, iterations: maxIter, converged: residualOf(w, mw) <= tol && w.every(Number.isFinite) };
+}
+
+export interface FairStepOptions {
+  /** The previous step's weights (length T), or undefined on the first step. */
+  start?: Float64Array;
+  maxIter: number;
+  tol: number;
+  /** Solve for M / ||M||_F instead of M (Nash-MTL's scaled variant). */
+  normalizeGram?: boolean;
+}
+
+/**
+ * One step's weights from the full T x T Gram matrix M. Only tasks with a non-zero gradient take
+ * part (a zero gradient would need an infinite weight): the others get the mean weight of the
+ * rest as head weight and no share of the shared direction (coefficient 0). With every gradient
+ * zero there is nothing to balance: weights 1, coefficients 0.
+ */
+export function fairStep(m: Float64Array, n: number, alpha: number, o: FairStepOptions): { weights: Float64Array; coef: Float64Array } {
+  const active: number[] = [];
+  for (let t = 0; t < n; t++) if (m[t * n + t]! > 0) active.push(t);
+  const weights = new Float64Array(n);
+  const coef = new Float64Array(n);
+  if (active.length === 0) return { weights: weights.fill(1), coef };
+  const k = active.length;
+  const sub = new Float64Array(k * k);
+  active.forEach((i, r) => active.forEach((j, c) => (sub[r * k + c] = m[i * n + j]!)));
+  if (o.normalizeGram) {
+    const frob = Math.sqrt(sub.reduce((s, v) => s + v * v, 0));
+    for (let q = 0; q < sub.length; q++) sub[q] = sub[q]! / frob;
+  }
+  const start = o.start && o.start.length === n ? Float64Array.from(active, (t) => o.start![t]!) : undefined;
+  const sol = solveFair(sub, k, alpha, start, o.maxIter, o.tol);
+  let mean = 0;
+  active.forEach((t, r) => {
+    weights[t] = sol.weights[r]!;
+    coef[t] = sol.weights[r]!;
+    mean += sol.weights[r]! / k;
+  });
+  for (let t = 0; t < n; t++) if (m[t * n + t]! <= 0) weights[t] = mean;
+  return { weights, coef };
+}
