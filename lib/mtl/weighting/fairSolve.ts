@@ -16,7 +16,11 @@
  * Newton step, cut to stay strictly inside w > 0 (fraction-to-the-boundary 0.99), then
  * backtracking until phi decreases sufficiently (Armijo) or, once phi is flat to rounding near
  * the solution, the residual decreases. Newton converges quadratically near the solution, so a
- * handful of T x T solves suffice.
+ * handful of T x T solves suffice. For a large alpha the barrier -h is weak (nearly linear), so
+ * the Newton model can badly misjudge how far a small weight may shrink, and Newton may stall far
+ * from the solution. It then restarts from cyclic coordinate descent -- each w_t minimises phi
+ * exactly given the others, a monotone one-dimensional equation solved in log w_t, which converges
+ * for any strictly convex phi -- and finishes with Newton from there.
  *
  * Stopping rule: max_t |w_t^(1/alpha) (M w)_t - 1| <= tol (the residual in relative form, which
  * does not depend on the gradients' scale), or maxIter Newton steps. The first step starts from
@@ -40,14 +44,74 @@ export interface FairSolution {
 
 /** Solve (M w)_t = w_t^(-1/alpha), w > 0, for a T x T Gram matrix M with positive diagonal. */
 export function solveFair(m: Float64Array, n: number, alpha: number, start?: Float64Array, maxIter = 100, tol = 1e-10): FairSolution {
-  const first = newton(m, n, alpha, start, maxIter, tol);
-  if (first.converged) return { ...first, ridge: 0 };
+  const exact = solveExact(m, n, alpha, start, maxIter, tol);
+  if (exact.converged) return { ...exact, ridge: 0 };
   let meanDiag = 0;
   for (let t = 0; t < n; t++) meanDiag += m[t * n + t]! / n;
   const ridge = 1e-6 * meanDiag;
   const mr = m.slice();
   for (let t = 0; t < n; t++) mr[t * n + t] = mr[t * n + t]! + ridge;
-  return { ...newton(mr, n, alpha, undefined, maxIter, tol), ridge };
+  return { ...solveExact(mr, n, alpha, undefined, maxIter, tol), ridge };
+}
+
+/** Newton; if it stalls, coordinate descent to near the solution and Newton again from there. */
+function solveExact(m: Float64Array, n: number, alpha: number, start: Float64Array | undefined, maxIter: number, tol: number): Omit<FairSolution, 'ridge'> {
+  const first = newton(m, n, alpha, start, maxIter, tol);
+  if (first.converged) return first;
+  const near = coordinateDescent(m, n, alpha, startingPoint(m, n, alpha, start), 1e-4);
+  if (!near) return first;
+  const polished = newton(m, n, alpha, near, maxIter, tol);
+  return { ...polished, iterations: first.iterations + polished.iterations };
+}
+
+/** The previous weights when usable, else w_t = M_tt^(-alpha / (alpha + 1)) (exact for orthogonal gradients). */
+function startingPoint(m: Float64Array, n: number, alpha: number, start: Float64Array | undefined): Float64Array {
+  return start && start.length === n && start.every((v) => v > 0 && Number.isFinite(v))
+    ? start.slice()
+    : Float64Array.from({ length: n }, (_, t) => Math.pow(m[t * n + t]!, -alpha / (alpha + 1)));
+}
+
+/**
+ * Cyclic coordinate descent on phi: w_t <- the root of M_tt w + c_t = w^(-1/alpha), c_t = sum_{j != t} M_tj w_j,
+ * solved for s = log w (increasing in s: safeguarded Newton inside a bracket). Stops when the
+ * relative residual is below `tol`; null when it cannot get there (no solution, or too slow).
+ */
+function coordinateDescent(m: Float64Array, n: number, alpha: number, w0: Float64Array, tol: number): Float64Array | null {
+  const w = w0.slice();
+  for (let sweep = 0; sweep < 5000; sweep++) {
+    let residual = 0;
+    for (let t = 0; t < n; t++) {
+      let c = 0;
+      for (let j = 0; j < n; j++) if (j !== t) c += m[t * n + j]! * w[j]!;
+      const mtt = m[t * n + t]!;
+      residual = Math.max(residual, Math.abs((mtt * w[t]! + c) * Math.pow(w[t]!, 1 / alpha) - 1));
+      const root = rootInLog(mtt, c, alpha, Math.log(w[t]!));
+      if (root === null) return null;
+      w[t] = Math.exp(root);
+    }
+    if (residual <= tol) return w;
+  }
+  return null;
+}
+
+/** The s with f(s) = a e^s + c - e^(-s / alpha) = 0 (f increasing), or null without a finite root. */
+function rootInLog(a: number, c: number, alpha: number, s0: number): number | null {
+  const f = (s: number): number => a * Math.exp(s) + c - Math.exp(-s / alpha);
+  let lo = s0;
+  let hi = s0;
+  for (let step = 1; f(lo) > 0; step *= 2) if ((lo -= step) < -1e4) return null;
+  for (let step = 1; f(hi) < 0; step *= 2) if ((hi += step) > 1e4) return null;
+  let s = Math.min(Math.max(s0, lo), hi);
+  for (let it = 0; it < 200 && hi - lo > 1e-15 * Math.max(1, Math.abs(s)); it++) {
+    const v = f(s);
+    if (v === 0) return s;
+    if (v < 0) lo = s;
+    else hi = s;
+    const slope = a * Math.exp(s) + Math.exp(-s / alpha) / alpha;
+    const next = s - v / slope;
+    s = next > lo && next < hi ? next : (lo + hi) / 2; // Newton inside the bracket, else bisection
+  }
+  return s;
 }
 
 function newton(m: Float64Array, n: number, alpha: number, start: Float64Array | undefined, maxIter: number, tol: number): Omit<FairSolution, 'ridge'> {
@@ -55,10 +119,7 @@ function newton(m: Float64Array, n: number, alpha: number, start: Float64Array |
   // w^(-1/alpha), h(w) and h'' (w) = -w^(-1/alpha - 1) / alpha; alpha = 1 exactly as 1/w and log w.
   const inv = alpha === 1 ? (w: number) => 1 / w : (w: number) => Math.pow(w, -p);
   const h = alpha === 1 ? Math.log : (w: number) => Math.pow(w, 1 - p) / (1 - p);
-  let w: Float64Array =
-    start && start.length === n && start.every((v) => v > 0 && Number.isFinite(v))
-      ? start.slice()
-      : Float64Array.from({ length: n }, (_, t) => Math.pow(m[t * n + t]!, -alpha / (alpha + 1)));
+  let w = startingPoint(m, n, alpha, start);
   const phi = (a: Float64Array, ma: Float64Array): number => {
     let s = 0;
     for (let t = 0; t < n; t++) s += 0.5 * a[t]! * ma[t]! - h(a[t]!);
@@ -81,8 +142,13 @@ function newton(m: Float64Array, n: number, alpha: number, start: Float64Array |
       hess[t * n + t] = hess[t * n + t]! + (p * iw) / w[t]!;
       grad[t] = mw[t]! - iw;
     }
-    const delta = solveSmall(hess, Float64Array.from(grad, (v) => -v), n);
-    if (!delta) break;
+    // Solved with the Hessian scaled to a unit diagonal: a tiny w_t has a huge curvature
+    // w_t^(-1/alpha - 1) / alpha, which would otherwise look singular next to the other rows.
+    const scale = Float64Array.from({ length: n }, (_, t) => 1 / Math.sqrt(hess[t * n + t]!));
+    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) hess[i * n + j] = hess[i * n + j]! * scale[i]! * scale[j]!;
+    const scaled = solveSmall(hess, Float64Array.from(grad, (v, t) => -v * scale[t]!), n);
+    if (!scaled) break;
+    const delta = Float64Array.from(scaled, (v, t) => v * scale[t]!);
     // Largest step keeping w > 0, then backtrack on phi.
     let step = 1;
     for (let t = 0; t < n; t++) if (delta[t]! < 0) step = Math.min(step, (-0.99 * w[t]!) / delta[t]!);

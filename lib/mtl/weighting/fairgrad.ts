@@ -10,8 +10,9 @@
  *
  * So every task improves to first order; alpha -> 0 favours the total improvement, alpha = 1 is
  * proportional fairness (Nash-MTL's bargaining solution), and alpha -> infinity max-min fairness:
- * the improvements u_t all tend to the same value. The equation is solved exactly (damped Newton
- * on a strictly convex function, see fairSolve.ts), where the paper's code hands it to a
+ * the direction of d tends to the one that maximises the smallest improvement, min_t <g_t, d> /
+ * ||d||, which is MGDA's min-norm direction. The equation is solved exactly (damped Newton on a
+ * strictly convex function, see fairSolve.ts), where the paper's code hands it to a
  * least-squares solver from w = 1/T. Tasks with a zero gradient take no part (their head weight
  * is the mean weight of the others).
  *
