@@ -12,20 +12,10 @@ import { RandomLossWeighting } from '../lib/mtl/weighting/rlw.js';
 import type { StrategyStep } from '../lib/mtl/weighting/strategy.js';
 import { UncertaintyWeighting } from '../lib/mtl/weighting/uncertainty.js';
 import { UPGrad } from '../lib/mtl/weighting/upgrad.js';
+import { expectClose, mat } from './weighting.cases.js';
 
 function stepOf(losses: number[], grads?: Matrix<Float64Array>, options: { epoch?: number; rng?: Rng } = {}): StrategyStep {
   return { losses: Float64Array.from(losses), grads, epoch: options.epoch ?? 0, step: 0, rng: options.rng ?? new Rng(0) };
-}
-
-function mat(rows: number[][]): Matrix<Float64Array> {
-  return { rows: rows.length, cols: rows[0]!.length, data: Float64Array.from(rows.flat()) };
-}
-
-function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: number, what: string): void {
-  expect(actual.length, `${what} length`).to.equal(expected.length);
-  for (let i = 0; i < expected.length; i++) {
-    expect(Math.abs(actual[i]! - expected[i]!), `${what}[${i}]: ${actual[i]} vs ${expected[i]}`).to.be.at.most(tol * Math.max(1, Math.abs(expected[i]!)));
-  }
 }
 
 /** PyTorch's Adam (no weight decay) on a vector, step by step, as the reference trains its parameters. */

@@ -32,7 +32,10 @@
  * below and Newton does not converge. We then solve with a small ridge, M + eps I with
  * eps = 1e-6 mean_t M_tt, which always has a solution, and report it.
  */
-import { matVec, solveSmall } from './linalg.js';
+import type { Matrix } from '../../core/matrix.js';
+import { GradientStrategy, stateArray } from './base.js';
+import { combineRows, gramMatrix, matVec, solveSmall } from './linalg.js';
+import type { StrategyResult } from './strategy.js';
 
 export interface FairSolution {
   weights: Float64Array;
@@ -212,4 +215,45 @@ export function fairStep(m: Float64Array, n: number, alpha: number, o: FairStepO
   });
   for (let t = 0; t < n; t++) if (m[t * n + t]! <= 0) weights[t] = mean;
   return { weights, coef };
+}
+
+/**
+ * The alpha-fair weighting as a strategy (FairGrad, and Nash-MTL at alpha = 1): each step's
+ * weights by fairStep, warm-started from the previous step's, which the state keeps under
+ * `stateKey`. Head weights: w, which weights each task's loss by w_t as in both papers.
+ */
+export abstract class FairWeighting extends GradientStrategy {
+  /** The last step's weights (warm start); empty before the first step. */
+  private last: Float64Array = new Float64Array(0);
+
+  protected constructor(
+    label: string,
+    private readonly stateKey: string,
+  ) {
+    super(label);
+  }
+
+  /** alpha and the solver's settings. */
+  protected abstract solver(): { alpha: number } & Omit<FairStepOptions, 'start'>;
+
+  protected override reset(): void {
+    this.last = new Float64Array(0);
+  }
+
+  protected aggregate(g: Matrix<Float64Array>): StrategyResult {
+    const { alpha, ...options } = this.solver();
+    const start = this.last.length === this.numTasks ? this.last : undefined;
+    const { weights, coef } = fairStep(gramMatrix(g), this.numTasks, alpha, { ...options, start });
+    this.last = weights.slice();
+    return { weights, shared: combineRows(g, coef) };
+  }
+
+  protected override saveState(): Record<string, unknown> {
+    return { [this.stateKey]: Array.from(this.last) };
+  }
+
+  protected override loadState(s: Record<string, unknown>, n: number): void {
+    const saved = s[this.stateKey];
+    this.last = stateArray(this.label, saved, this.stateKey, Array.isArray(saved) && saved.length === 0 ? 0 : n);
+  }
 }

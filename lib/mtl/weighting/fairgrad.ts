@@ -18,12 +18,8 @@
  *
  * Head weights: w, as in the paper's code, which weights each task's loss by w_t.
  */
-import type { Matrix } from '../../core/matrix.js';
 import { num, parseOptions } from '../../core/options.js';
-import { GradientStrategy, stateArray } from './base.js';
-import { fairStep } from './fairSolve.js';
-import { combineRows, gramMatrix } from './linalg.js';
-import type { StrategyResult } from './strategy.js';
+import { FairWeighting } from './fairSolve.js';
 
 export interface FairGradOptions {
   /** Fairness alpha > 0 (default 1, LibMTL's FairGrad_alpha: proportional fairness). */
@@ -34,14 +30,12 @@ export interface FairGradOptions {
   tol?: number;
 }
 
-export class FairGrad extends GradientStrategy {
+export class FairGrad extends FairWeighting {
   readonly name = 'fairgrad';
   readonly options: Required<FairGradOptions>;
-  /** The last step's weights (warm start); empty before the first step. */
-  private weights: Float64Array = new Float64Array(0);
 
   constructor(options?: FairGradOptions) {
-    super('FairGrad');
+    super('FairGrad', 'weights');
     this.options = parseOptions<Required<FairGradOptions>>('FairGrad', options, {
       alpha: num({ default: 1, min: 0, exclusiveMin: true }),
       maxIter: num({ default: 100, min: 1, integer: true }),
@@ -49,24 +43,7 @@ export class FairGrad extends GradientStrategy {
     });
   }
 
-  protected override reset(): void {
-    this.weights = new Float64Array(0);
-  }
-
-  protected aggregate(g: Matrix<Float64Array>): StrategyResult {
-    const { alpha, maxIter, tol } = this.options;
-    const start = this.weights.length === this.numTasks ? this.weights : undefined;
-    const { weights, coef } = fairStep(gramMatrix(g), this.numTasks, alpha, { start, maxIter, tol });
-    this.weights = weights.slice();
-    return { weights, shared: combineRows(g, coef) };
-  }
-
-  protected override saveState(): Record<string, unknown> {
-    return { weights: Array.from(this.weights) };
-  }
-
-  protected override loadState(s: Record<string, unknown>, n: number): void {
-    const len = Array.isArray(s.weights) && s.weights.length === 0 ? 0 : n;
-    this.weights = stateArray(this.label, s.weights, 'weights', len);
+  protected solver(): Required<FairGradOptions> {
+    return this.options;
   }
 }

@@ -28,12 +28,8 @@
  * code also clips the update's norm (max_norm = 1); use the optimizer's gradient clipping for
  * that. Head weights: alpha, as in the paper, which weights each task's loss by alpha_t.
  */
-import type { Matrix } from '../../core/matrix.js';
 import { bool, num, parseOptions } from '../../core/options.js';
-import { GradientStrategy, stateArray } from './base.js';
-import { fairStep, solveFair } from './fairSolve.js';
-import { combineRows, gramMatrix } from './linalg.js';
-import type { StrategyResult } from './strategy.js';
+import { FairWeighting, solveFair } from './fairSolve.js';
 
 export interface NashMTLOptions {
   /** Newton iteration cap (default 100). */
@@ -58,14 +54,12 @@ export function nashSolve(m: Float64Array, n: number, start?: Float64Array, maxI
   return { alpha: weights, ...rest };
 }
 
-export class NashMTL extends GradientStrategy {
+export class NashMTL extends FairWeighting {
   readonly name = 'nashmtl';
   readonly options: Required<NashMTLOptions>;
-  /** The last step's alpha (warm start); empty before the first step. */
-  private alpha: Float64Array = new Float64Array(0);
 
   constructor(options?: NashMTLOptions) {
-    super('NashMTL');
+    super('NashMTL', 'alpha');
     this.options = parseOptions<Required<NashMTLOptions>>('NashMTL', options, {
       maxIter: num({ default: 100, min: 1, integer: true }),
       tol: num({ default: 1e-10, min: 0, exclusiveMin: true, max: 1 }),
@@ -73,24 +67,7 @@ export class NashMTL extends GradientStrategy {
     });
   }
 
-  protected override reset(): void {
-    this.alpha = new Float64Array(0);
-  }
-
-  protected aggregate(g: Matrix<Float64Array>): StrategyResult {
-    const { maxIter, tol, normalizeGram } = this.options;
-    const start = this.alpha.length === this.numTasks ? this.alpha : undefined;
-    const { weights, coef } = fairStep(gramMatrix(g), this.numTasks, 1, { start, maxIter, tol, normalizeGram });
-    this.alpha = weights.slice();
-    return { weights, shared: combineRows(g, coef) };
-  }
-
-  protected override saveState(): Record<string, unknown> {
-    return { alpha: Array.from(this.alpha) };
-  }
-
-  protected override loadState(s: Record<string, unknown>, n: number): void {
-    const len = Array.isArray(s.alpha) && s.alpha.length === 0 ? 0 : n;
-    this.alpha = stateArray(this.label, s.alpha, 'alpha', len);
+  protected solver(): Required<NashMTLOptions> & { alpha: number } {
+    return { ...this.options, alpha: 1 };
   }
 }
