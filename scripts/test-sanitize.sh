@@ -16,10 +16,28 @@ for f in dist/test/*reproducib*.test.js; do
   [ -e "$f" ] && tests="$tests,$(basename "$f" .test.js)"
 done
 
+# cmake-js takes node's headers from npm's `nodedir` (npm passes it to the scripts it runs; set
+# here for runs outside npm), else it would download them.
+prefix=$(node -p "require('path').resolve(process.execPath, '..', '..')")
+if [ ! -f "$prefix/include/node/node_api.h" ]; then
+  echo "sanitize: node's headers are not in $prefix/include/node" >&2
+  exit 1
+fi
+export npm_config_nodedir=${npm_config_nodedir:-$prefix}
+
 echo "sanitize: building the addon with ASan and UBSan into $out/"
 start=$SECONDS
 node_modules/.bin/cmake-js compile --out "$out" --CDMETATASK_SANITIZE=ON --target metatask --parallel "$(nproc)" --log-level warn
 echo "sanitize: built in $((SECONDS - start)) s"
+
+# The build really is instrumented (a cached configure without the option would not be).
+addon_file="$out/Release/metatask.node"
+for sym in __asan_report_load8 __ubsan_handle_float_cast_overflow_abort; do
+  if ! nm -D "$addon_file" | grep -q "$sym"; then
+    echo "sanitize: $addon_file has no $sym: not a sanitizer build" >&2
+    exit 1
+  fi
+done
 
 cxx=$(node -p "require('fs').readFileSync('$out/CMakeCache.txt', 'utf8').match(/^CMAKE_CXX_COMPILER:\w+=(.*)$/m)[1]")
 runtime=$("$cxx" -print-file-name=libasan.so)
