@@ -64,7 +64,7 @@ describe('public API', () => {
       optimizer: { type: 'adam', lr: 1e-2 },
       seed: 3,
     });
-    const history = await net.fit(data, { epochs: 3, batchSize: 8 });
+    const history = (await net.fit(data, { epochs: 3, batchSize: 8 })).history;
     expect(calls).to.equal(3 * 4); // one combine per step: 32 rows / 8 per batch, 3 epochs
     const epochs = history.epochs;
     for (const e of epochs) expect(e.weights).to.deep.equal({ a: 1, b: 0 });

@@ -393,7 +393,7 @@ const hasNetwork = typeof (kernels() as unknown as { network?: unknown }).networ
         expect(back.iteration).to.equal(1);
         expect(Array.from(back.params)).to.deep.equal(Array.from(m.params));
         const X = [[0.1, 0.2], [1, -1]];
-        expect(back.adapt(tasks[0]!.support, { steps: 2 }).predict(X).data).to.deep.equal(m.adapt(tasks[0]!.support, { steps: 2 }).predict(X).data);
+        expect(back.adapt(tasks[0]!.support, { steps: 2 }).decisionFunction(X).data).to.deep.equal(m.adapt(tasks[0]!.support, { steps: 2 }).decisionFunction(X).data);
         // The optimiser state came along: one more step gives the same parameters.
         m.step(tasks);
         back.step(tasks);

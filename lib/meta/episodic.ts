@@ -21,19 +21,27 @@ import { kernels } from '../kernels/index.js';
 import type { NetworkHandle, NetworkKernels, NetworkSpec, OptimKernels } from '../kernels/types.js';
 import { ACTIVATIONS, compileNetwork, initParams, type CompiledNetwork } from '../nn/spec.js';
 import { createOptimizer, type Optimizer, type OptimizerOptions } from '../nn/optim.js';
-import { mlpSpec, type EvaluationRow, type FitOptions, type NetworkConfig, type TaskDataLike, type TaskLike } from './learner.js';
+import { parseFitOptions, type FitOptions } from '../core/estimator.js';
+import { mlpSpec, softmaxRows, type EvaluationRow, type MetaProgress, type NetworkConfig, type Resolved, type TaskDataLike, type TaskLike } from './learner.js';
+
+export { softmaxRows };
+/** @deprecated The name of {@link EpisodicHistory} when fit resolved to it. */
+export type EpisodicFitResult = EpisodicHistory;
 import { SavedLearner } from './savedLearner.js';
 import type { TaskSampler } from './tasks.js';
 
+/** Options every episodic learner (ProtoNet, MetaRidge) takes. */
 export interface EpisodicOptions {
-  /** The embedding network: an MLP { inputSize, hidden, outputSize, activation } or a one-head NetworkSpec. */
+  /** The embedding network: an MLP { inputSize, hidden, outputSize, activation? } or a one-head NetworkSpec. */
   network: NetworkConfig | NetworkSpec;
-  /** Episodes per meta-update (default 1, as Snell et al.). */
-  metaBatchSize: number;
-  optimizer: OptimizerOptions;
-  seed: number;
-  /** Element type of the network's parameters and activations (default float32). */
-  dtype: DType;
+  /** Episodes per meta-update. Default 1 (as Snell et al.). */
+  metaBatchSize?: number;
+  /** The optimiser. Default { type: 'adam', lr: 1e-3 }. */
+  optimizer?: OptimizerOptions;
+  /** Seeds initialisation. Default 0. */
+  seed?: number;
+  /** Element type of the network's parameters and activations. Default 'float32'. */
+  dtype?: DType;
 }
 
 export const EPISODIC_OPTIONS = {
@@ -68,11 +76,23 @@ export interface EpisodeResult {
   accuracy?: number;
 }
 
-export interface EpisodicFitResult {
+/** What an episodic learner's fit records, on `learner.history`. */
+export interface EpisodicHistory {
   /** Mean query loss of each meta-batch. */
   losses: Float64Array;
   /** Mean query accuracy of each meta-batch (classification). */
   accuracies?: Float64Array;
+}
+
+/** The episodic learners' progress record: a {@link MetaProgress} and, for classification, the meta-batch's accuracy. */
+export interface EpisodicProgress extends MetaProgress {
+  accuracy?: number;
+}
+
+/** Options of an episodic learner's fit. */
+export interface EpisodicFitOptions extends FitOptions<EpisodicProgress> {
+  /** Meta-iterations (meta-batches of episodes) to run. */
+  iterations: number;
 }
 
 export interface EpisodicEvaluateOptions {
@@ -133,16 +153,24 @@ export function softmaxCrossEntropy(z: Float64Array, rows: number, cols: number,
   return { loss: loss / rows, correct };
 }
 
-/** Row-wise softmax in place. */
-export function softmaxRows(z: Float64Array, rows: number, cols: number): void {
-  for (let i = 0; i < rows; i++) {
-    const o = i * cols;
-    let max = -Infinity;
-    for (let k = 0; k < cols; k++) max = Math.max(max, z[o + k]!);
-    let sum = 0;
-    for (let k = 0; k < cols; k++) sum += z[o + k] = Math.exp(z[o + k]! - max);
-    for (let k = 0; k < cols; k++) z[o + k] = z[o + k]! / sum;
-  }
+/** A labelled set { X, y } as a model of one task reads it (X any matrix form, y a vector of X.rows values). */
+export function labelledSet(data: unknown, where: string): { X: Matrix<Float64Array>; y: Float64Array } {
+  if (data === null || typeof data !== 'object' || !('X' in data) || !('y' in data)) throw new ShapeError(`${where}: expected { X, y }, got ${describe(data)}`);
+  const d = data as TaskDataLike;
+  const X = toMatrix(d.X, `${where}: X`);
+  const y = toVector(d.y, `${where}: y`) as Float64Array;
+  if (y.length !== X.rows) throw new ShapeError(`${where}: y has ${y.length} values, X has ${X.rows} rows`);
+  return { X, y };
+}
+
+/** Labels as indices into `classes` (a label the model does not know is a ValueError). */
+export function classIndices(y: Float64Array, classes: readonly number[], where: string): Float64Array {
+  const index = new Map(classes.map((c, k) => [c, k]));
+  return y.map((v, i) => {
+    const k = index.get(v);
+    if (k === undefined) throw new ValueError(`${where}: y[${i}] is ${v}, a class the model was not adapted to (its classes: ${classes.slice(0, 10).join(', ')})`);
+    return k;
+  });
 }
 
 /** C = op(A) op(B) in float64 through the kernels. */
@@ -162,7 +190,12 @@ export function classIndex(support: Float64Array, what: string): { classes: numb
 }
 
 
-export abstract class EpisodicLearner<O extends EpisodicOptions = EpisodicOptions> extends SavedLearner {
+/**
+ * The base of the episodic learners: `fit(sampler)` meta-trains and resolves to the learner
+ * (losses on `history`), `adapt(support)` gives a model of one new task in closed form,
+ * `evaluate(sampler)` its query loss and accuracy over test episodes.
+ */
+export abstract class EpisodicLearner<O extends Resolved<EpisodicOptions> = Resolved<EpisodicOptions>> extends SavedLearner {
   static override readonly kind: string = 'EpisodicLearner';
 
   readonly options: Readonly<O>;
@@ -360,26 +393,48 @@ export abstract class EpisodicLearner<O extends EpisodicOptions = EpisodicOption
     }
   }
 
-  async fit(sampler: TaskSampler, options: FitOptions): Promise<EpisodicFitResult> {
-    const o = parseOptions<FitOptions>(`${this.kind}.fit`, options, {
+  private lastHistory: EpisodicHistory = { losses: new Float64Array(0) };
+
+  /** What the last fit recorded: the loss (and accuracy) of every meta-batch. */
+  get history(): EpisodicHistory {
+    return this.lastHistory;
+  }
+
+  /** The losses of the last fit (the same as history.losses; the name fit's result had). */
+  get losses(): Float64Array {
+    return this.lastHistory.losses;
+  }
+
+  /** The accuracies of the last fit, for classification (history.accuracies). */
+  get accuracies(): Float64Array | undefined {
+    return this.lastHistory.accuracies;
+  }
+
+  /**
+   * Meta-train on episodes drawn from `sampler` for `iterations` meta-batches; resolves to the
+   * learner (losses on `history`). `signal` aborts between iterations (AbortError);
+   * `onProgress` gets an {@link EpisodicProgress} per iteration.
+   */
+  async fit(sampler: TaskSampler, options: EpisodicFitOptions): Promise<this> {
+    const o = parseFitOptions<EpisodicFitOptions>(`${this.kind}.fit`, options, {
       iterations: num({ min: 0, integer: true }),
-      onProgress: custom('a function', (v) => typeof v === 'function'),
-      signal: custom('an AbortSignal', (v) => v instanceof AbortSignal),
     });
-    if (o.iterations === undefined) throw new ConfigError(`${this.kind}.fit: option 'iterations' is required`);
+    if (o.iterations === undefined) throw new ConfigError(`${this.kind}.fit: option 'iterations' is required (the number of meta-batches to train on)`);
+    const iterations = o.iterations;
     this.checkSampler(sampler, 'fit');
     const yielder = new Yielder(o.signal);
-    const losses = new Float64Array(o.iterations);
-    const accuracies = this.classification ? new Float64Array(o.iterations) : undefined;
-    for (let it = 0; it < o.iterations; it++) {
+    const losses = new Float64Array(iterations);
+    const accuracies = this.classification ? new Float64Array(iterations) : undefined;
+    this.lastHistory = accuracies ? { losses, accuracies } : { losses };
+    for (let it = 0; it < iterations; it++) {
       const episodes = sampler.sampleBatch(this.options.metaBatchSize).map((t, i) => this.prepare(t, `task ${i}`));
       const { loss, accuracy } = this.update(episodes);
       losses[it] = loss;
       if (accuracies) accuracies[it] = accuracy;
-      o.onProgress?.({ iteration: it + 1, iterations: o.iterations, loss });
+      o.onProgress?.({ phase: 'fit', step: it + 1, total: iterations, loss, iteration: it + 1, iterations, ...(accuracies ? { accuracy } : {}) });
       await yielder.maybeYield();
     }
-    return accuracies ? { losses, accuracies } : { losses };
+    return this;
   }
 
   /**
@@ -388,7 +443,7 @@ export abstract class EpisodicLearner<O extends EpisodicOptions = EpisodicOption
    */
   evaluate(sampler: TaskSampler, options: EpisodicEvaluateOptions): EvaluationRow[] {
     const o = parseOptions<EpisodicEvaluateOptions>(`${this.kind}.evaluate`, options, { tasks: num({ min: 1, integer: true }) });
-    if (o.tasks === undefined) throw new ConfigError(`${this.kind}.evaluate: option 'tasks' is required (number of test episodes)`);
+    if (o.tasks === undefined) throw new ConfigError(`${this.kind}.evaluate: option 'tasks' is required (the number of test episodes)`);
     this.checkSampler(sampler, 'evaluate');
     const losses: number[] = [];
     const accs: number[] = [];

@@ -13,18 +13,20 @@
 import { type FloatArray } from '../core/matrix.js';
 import { num, type OptionSpec } from '../core/options.js';
 import type { NetworkBatch } from '../kernels/types.js';
-import { COMMON_OPTIONS, MetaLearner, type LearnerOptions, type PreparedTask, type TaskLike } from './learner.js';
+import { COMMON_OPTIONS, MetaLearner, type LearnerOptions, type MetaLoss, type PreparedTask, type Resolved, type TaskLike } from './learner.js';
 
-export interface IMAMLOptions extends LearnerOptions {
+/** Options of iMAML (innerSteps defaults to 5 here). */
+export interface IMAMLOptions<L extends MetaLoss = MetaLoss> extends LearnerOptions<L> {
   /** Strength of the proximal term. Default 1. */
-  lambda: number;
+  lambda?: number;
   /** Conjugate-gradient iterations. Default 5 (the paper's). */
-  cgSteps: number;
+  cgSteps?: number;
   /** Stop CG when ||r|| <= cgTol ||b||. Default 1e-10. */
-  cgTol: number;
+  cgTol?: number;
 }
 
-export type IMAMLInput = Partial<IMAMLOptions> & Pick<IMAMLOptions, 'network'>;
+/** @deprecated The name of {@link IMAMLOptions} when that name meant the resolved options. */
+export type IMAMLInput<L extends MetaLoss = MetaLoss> = IMAMLOptions<L>;
 
 const SPEC = {
   ...COMMON_OPTIONS,
@@ -34,10 +36,10 @@ const SPEC = {
   cgTol: num({ default: 1e-10, min: 0 }),
 } satisfies Record<keyof IMAMLOptions, OptionSpec>;
 
-export class iMAML extends MetaLearner<IMAMLOptions> {
+export class iMAML<L extends MetaLoss = MetaLoss> extends MetaLearner<Resolved<IMAMLOptions>, L> {
   static override readonly kind: string = 'iMAML';
 
-  constructor(options: IMAMLInput) {
+  constructor(options: IMAMLOptions<L>) {
     super(new.target.kind, options, SPEC);
   }
 

@@ -17,6 +17,8 @@ import { BackendError, ConfigError, ShapeError, ValueError } from '../core/error
 import { Yielder } from '../core/async.js';
 import { allocate, describe, toMatrix, toVector, type DType, type FloatArray, type Matrix } from '../core/matrix.js';
 import { custom, num, oneOf, parseOptions, type OptionSpec } from '../core/options.js';
+import { parseFitOptions, type FitOptions, type Labels, type Progress, type TaskMetrics } from '../core/estimator.js';
+import { classificationMetrics, regressionMetrics } from '../metrics/task.js';
 import { Rng } from '../core/rng.js';
 import { kernels } from '../kernels/index.js';
 import type { ActivationName, NetworkBatch, NetworkHandle, NetworkKernels, NetworkSpec, OptimKernels } from '../kernels/types.js';
@@ -32,9 +34,11 @@ export const META_LOSSES: readonly MetaLoss[] = ['mse', 'softmax-ce', 'bce-logit
 /** A multilayer perceptron: dense layers of `hidden` widths, each followed by `activation`. */
 export interface NetworkConfig {
   inputSize: number;
-  hidden: number[];
-  outputSize: number;
-  activation: ActivationName;
+  hidden: readonly number[];
+  /** Width of the output layer. Default 1 (regression, bce-logits); softmax-ce needs one per class. */
+  outputSize?: number;
+  /** Default 'relu'. */
+  activation?: ActivationName;
 }
 
 /** What users pass as the support or query set of adapt/predict. */
@@ -43,41 +47,71 @@ export interface TaskDataLike {
   y: unknown;
 }
 
-/** Options every learner shares (each class adds its own and lists exactly the ones it takes). */
-export interface LearnerOptions {
+/**
+ * Options every gradient-based meta-learner takes (each class adds its own). `L` is the loss, so
+ * that what `adapt(...).predict` returns follows from it: values for 'mse', labels otherwise.
+ */
+export interface LearnerOptions<L extends MetaLoss = MetaLoss> {
+  /** The network: an MLP { inputSize, hidden, outputSize?, activation? } or a one-head NetworkSpec. */
   network: NetworkConfig | NetworkSpec;
-  loss: MetaLoss;
-  innerLr: number;
-  innerSteps: number;
-  metaBatchSize: number;
-  optimizer: OptimizerOptions;
-  seed: number;
-  /** Element type of parameters and activations (default float32). */
-  dtype: DType;
+  /** The head's loss. Default 'mse' for an MLP; a NetworkSpec's head names its own. */
+  loss?: L;
+  /** Inner-loop (adaptation) learning rate. Default 0.01. */
+  innerLr?: number;
+  /** Inner-loop steps during meta-training and, by default, in adapt. Default 1. */
+  innerSteps?: number;
+  /** Tasks per meta-update. Default 25. */
+  metaBatchSize?: number;
+  /** The outer optimiser. Default { type: 'adam', lr: 1e-3 }. */
+  optimizer?: OptimizerOptions;
+  /** Seeds initialisation (and nothing else: tasks come from the sampler's own seed). Default 0. */
+  seed?: number;
+  /** Element type of parameters and activations. Default 'float32'. */
+  dtype?: DType;
 }
 
-export interface FitOptions {
+/** Options as a learner holds them: every default filled in (`loss` is the head's). */
+export type Resolved<O> = { readonly [K in keyof O]-?: Exclude<O[K], undefined> };
+
+/** The meta-learners' progress record: one per meta-iteration (loss = the meta-loss). */
+export interface MetaProgress extends Progress {
+  /** 1-based meta-iteration of this fit (= step). */
+  iteration: number;
+  /** Meta-iterations this fit runs (= total). */
   iterations: number;
-  onProgress?: (p: { iteration: number; iterations: number; loss: number }) => void;
-  signal?: AbortSignal;
+  loss: number;
 }
 
-export interface FitResult {
+/** Options of a meta-learner's fit. */
+export interface MetaFitOptions extends FitOptions<MetaProgress> {
+  /** Meta-iterations (meta-batches) to run. */
+  iterations: number;
+}
+
+/** What a meta-learner's fit records, on `learner.history`. */
+export interface MetaHistory {
   /** Meta-loss (mean query loss of the meta-batch, after adaptation) of every iteration. */
   losses: Float64Array;
 }
 
+/** The names these types had before every model shared one fit contract. */
+export type { MetaFitOptions as FitOptions, MetaHistory as FitResult };
+
+/** Options of adapt. */
 export interface AdaptOptions {
+  /** Adaptation steps. Default: the learner's innerSteps. */
   steps?: number;
   /** Inner learning rate (default: the learner's own, or Meta-SGD's learned rates). */
   lr?: number;
 }
 
+/** Options of a meta-learner's evaluate. */
 export interface EvaluateOptions {
   /** Number of test tasks. */
   tasks: number;
   /** Adaptation step counts to report (default [0, 1, 10]). */
   steps?: number[];
+  /** Inner learning rate of the adaptation (default: the learner's). */
   lr?: number;
 }
 
@@ -107,9 +141,9 @@ export function mlpSpec(net: NetworkConfig, loss: MetaLoss): NetworkSpec {
   const nodes: NetworkSpec['nodes'] = [{ op: 'input', size: net.inputSize }];
   for (const units of net.hidden) {
     nodes.push({ op: 'dense', input: nodes.length - 1, units });
-    nodes.push({ op: 'activation', input: nodes.length - 1, fn: net.activation });
+    nodes.push({ op: 'activation', input: nodes.length - 1, fn: net.activation ?? 'relu' });
   }
-  nodes.push({ op: 'dense', input: nodes.length - 1, units: net.outputSize });
+  nodes.push({ op: 'dense', input: nodes.length - 1, units: net.outputSize ?? 1 });
   return { nodes, heads: [{ node: nodes.length - 1, loss, target: 0 }] };
 }
 
@@ -192,35 +226,90 @@ export function toBatch(data: unknown, name: string, inputSize: number, loss: Me
   return { x, y: { rows: x.rows, cols: 1, data: yv } };
 }
 
-/** A network adapted to one task: its own parameters, the meta-learner's architecture. */
-export class AdaptedModel {
+/** What predict gives for a head with loss L: values ('mse') or labels (classification losses). */
+export type MetaPrediction<L extends MetaLoss = MetaLoss> = [L] extends ['mse'] ? Float64Array : [L] extends ['softmax-ce' | 'bce-logits'] ? Labels : Float64Array | Labels;
+
+/** What predictProba gives for a head with loss L: P(y = 1) ('bce-logits') or an n x C Matrix ('softmax-ce'). */
+export type MetaProbability<L extends MetaLoss = MetaLoss> = [L] extends ['bce-logits'] ? Float64Array : [L] extends ['softmax-ce'] ? Matrix<Float64Array> : Float64Array | Matrix<Float64Array>;
+
+/**
+ * A network adapted to one task: its own parameters, the meta-learner's architecture. predict
+ * gives values (loss 'mse') or labels (class indices; 0/1 for 'bce-logits'), predictProba class
+ * probabilities, score R^2 or accuracy, evaluate the loss and metrics on a labelled set.
+ */
+export class AdaptedModel<L extends MetaLoss = MetaLoss> {
   constructor(
     private readonly handle: NetworkHandle<FloatArray>,
     /** The adapted parameters (flat, in the network's layout). */
     readonly params: FloatArray,
     private readonly inputSize: number,
-    readonly loss: MetaLoss,
+    readonly loss: L,
     private readonly classes: number,
   ) {}
 
   /** Raw outputs, n x outputSize: values (mse) or logits (classification). */
-  predict(X: unknown): Matrix<Float64Array> {
-    const x = toMatrix(X, 'predict(X)', { dtype: this.handle.dtype });
-    if (x.cols !== this.inputSize) throw new ShapeError(`predict(X): X has ${x.cols} columns, the network expects ${this.inputSize}`);
+  decisionFunction(X: unknown): Matrix<Float64Array> {
+    const x = toMatrix(X, 'AdaptedModel: X', { dtype: this.handle.dtype });
+    if (x.cols !== this.inputSize) throw new ShapeError(`AdaptedModel: X has ${x.cols} columns, the network expects ${this.inputSize}`);
     const out = this.handle.forward(this.params, { x });
     return { rows: out.rows, cols: out.cols, data: Float64Array.from(out.data) };
   }
 
-  /** Predicted class indices (classification losses only). */
-  predictClass(X: unknown): Int32Array {
-    if (this.loss === 'mse') throw new ConfigError('predictClass() needs a classification loss (softmax-ce or bce-logits)');
-    return classesOf(this.predict(X), this.loss);
+  /** Predicted values (loss 'mse', one per row) or class labels (classification losses). */
+  predict(X: unknown): MetaPrediction<L> {
+    const z = this.decisionFunction(X);
+    return (this.loss === 'mse' ? z.data : classesOf(z, this.loss)) as MetaPrediction<L>;
   }
 
-  /** Mean loss on a labelled set. */
+  /** Predicted class indices (classification losses only); the same as predict. */
+  predictClass(X: unknown): Labels {
+    if (this.loss === 'mse') throw new ConfigError('AdaptedModel.predictClass: a regression model (loss mse) has no classes; use predict');
+    return classesOf(this.decisionFunction(X), this.loss);
+  }
+
+  /** P(y = 1) per row ('bce-logits') or an n x C Matrix of class probabilities ('softmax-ce'). */
+  predictProba(X: unknown): MetaProbability<L> {
+    if (this.loss === 'mse') throw new ConfigError('AdaptedModel.predictProba: a regression model (loss mse) has no class probabilities; use predict');
+    return probabilities(this.decisionFunction(X), this.loss) as MetaProbability<L>;
+  }
+
+  /** R^2 (loss 'mse') or accuracy on a labelled set { X, y }: higher is better. */
   score(data: TaskDataLike): number {
-    const b = toBatch(data, 'score(data)', this.inputSize, this.loss, this.classes, this.handle.dtype);
-    return this.handle.lossGrad(this.params, b, ONE, null)[0]!;
+    const m = this.evaluate(data);
+    return this.loss === 'mse' ? m.r2! : m.accuracy!;
+  }
+
+  /**
+   * The loss the network trains on (mean over rows) and metrics on a labelled set { X, y }:
+   * mse, mae, r2 (loss 'mse') or logloss, accuracy (classification).
+   */
+  evaluate(data: TaskDataLike): TaskMetrics {
+    const b = toBatch(data, 'AdaptedModel.evaluate(data)', this.inputSize, this.loss, this.classes, this.handle.dtype);
+    const loss = this.handle.lossGrad(this.params, b, ONE, null)[0]!;
+    const z = this.decisionFunction(b.x);
+    const y = b.y!.data;
+    if (this.loss === 'mse') return { ...regressionMetrics(y, z.data), loss };
+    const m = classificationMetrics(y, probabilities(z, this.loss));
+    return { ...m, loss, logloss: loss };
+  }
+}
+
+/** Class probabilities from raw outputs: sigmoid (bce-logits) or row-wise softmax (softmax-ce). */
+function probabilities(z: Matrix<Float64Array>, loss: MetaLoss): Float64Array | Matrix<Float64Array> {
+  if (loss === 'bce-logits') return z.data.map((v) => (v >= 0 ? 1 / (1 + Math.exp(-v)) : Math.exp(v) / (1 + Math.exp(v))));
+  softmaxRows(z.data, z.rows, z.cols);
+  return z;
+}
+
+/** Row-wise softmax in place. */
+export function softmaxRows(z: Float64Array, rows: number, cols: number): void {
+  for (let i = 0; i < rows; i++) {
+    const o = i * cols;
+    let max = -Infinity;
+    for (let k = 0; k < cols; k++) max = Math.max(max, z[o + k]!);
+    let sum = 0;
+    for (let k = 0; k < cols; k++) sum += z[o + k] = Math.exp(z[o + k]! - max);
+    for (let k = 0; k < cols; k++) z[o + k] = z[o + k]! / sum;
   }
 }
 
@@ -238,14 +327,20 @@ function classesOf(out: Matrix<FloatArray>, loss: MetaLoss): Int32Array {
 }
 
 
-export abstract class MetaLearner<O extends LearnerOptions = LearnerOptions> extends SavedLearner {
+/**
+ * The gradient-based meta-learners' base: `fit(sampler)` meta-trains and resolves to the learner
+ * (meta-losses on `history`), `adapt(support)` gives an {@link AdaptedModel} for one new task,
+ * `evaluate(sampler)` the query loss after each number of adaptation steps. `O` is the resolved
+ * options type, `L` the loss (what adapted models predict follows from it).
+ */
+export abstract class MetaLearner<O extends Resolved<LearnerOptions> = Resolved<LearnerOptions>, L extends MetaLoss = MetaLoss> extends SavedLearner {
   /** The model-file kind of this class (format.ts). */
   static override readonly kind: string = 'MetaLearner';
 
   readonly options: Readonly<O>;
   readonly spec: NetworkSpec;
   readonly compiled: CompiledNetwork;
-  readonly loss: MetaLoss;
+  readonly loss: L;
   /** The meta-learned initialisation theta (flat, in the network's layout). */
   params: FloatArray;
   /** Completed meta-iterations. */
@@ -255,12 +350,15 @@ export abstract class MetaLearner<O extends LearnerOptions = LearnerOptions> ext
   protected readonly P: number;
   protected readonly classes: number;
 
+  private lastHistory: MetaHistory = { losses: new Float64Array(0) };
+
   protected constructor(owner: string, input: unknown, spec: { [K in keyof O]-?: OptionSpec }) {
     super();
-    this.options = parseOptions<O>(owner, input, spec);
-    this.spec = resolveSpec(owner, this.options.network, (input as Partial<LearnerOptions> | undefined)?.loss);
+    const parsed = parseOptions<O>(owner, input, spec);
+    this.spec = resolveSpec(owner, parsed.network, (input as Partial<LearnerOptions> | undefined)?.loss);
     this.compiled = compileNetwork(this.spec);
-    this.loss = this.spec.heads[0]!.loss as MetaLoss;
+    this.loss = this.spec.heads[0]!.loss as L;
+    this.options = { ...parsed, loss: this.loss };
     this.classes = this.compiled.headOffsets[1]!;
     this.P = this.compiled.paramCount;
     const k = kernels() as unknown as Partial<NetworkKernels & OptimKernels>;
@@ -344,26 +442,42 @@ export abstract class MetaLearner<O extends LearnerOptions = LearnerOptions> ext
     }));
   }
 
-  async fit(sampler: TaskSampler, options: FitOptions): Promise<FitResult> {
-    const o = parseOptions<FitOptions>(`${this.kind}.fit`, options, {
+  /** What the last fit recorded: the meta-loss of every iteration. */
+  get history(): MetaHistory {
+    return this.lastHistory;
+  }
+
+  /** The meta-losses of the last fit (the same as history.losses; the name fit's result had). */
+  get losses(): Float64Array {
+    return this.lastHistory.losses;
+  }
+
+  /**
+   * Meta-train on tasks drawn from `sampler` for `iterations` meta-batches; resolves to the
+   * learner, whose `history.losses` then holds the meta-loss of every iteration. `signal` aborts
+   * between iterations (AbortError; the updates already made stay); `onProgress` gets a
+   * {@link MetaProgress} per iteration.
+   */
+  async fit(sampler: TaskSampler, options: MetaFitOptions): Promise<this> {
+    const o = parseFitOptions<MetaFitOptions>(`${this.kind}.fit`, options, {
       iterations: num({ min: 0, integer: true }),
-      onProgress: custom('a function', (v) => typeof v === 'function'),
-      signal: custom('an AbortSignal', (v) => v instanceof AbortSignal),
     });
-    if (o.iterations === undefined) throw new ConfigError(`${this.kind}.fit: option 'iterations' is required`);
+    if (o.iterations === undefined) throw new ConfigError(`${this.kind}.fit: option 'iterations' is required (the number of meta-batches to train on)`);
+    const iterations = o.iterations;
     this.checkSampler(sampler);
     const yielder = new Yielder(o.signal);
-    const losses = new Float64Array(o.iterations);
-    for (let it = 0; it < o.iterations; it++) {
+    const losses = new Float64Array(iterations);
+    this.lastHistory = { losses };
+    for (let it = 0; it < iterations; it++) {
       const tasks = this.prepare(sampler.sampleBatch(this.options.metaBatchSize));
       const loss = this.metaStep(tasks);
       if (!Number.isFinite(loss)) throw new ValueError(`${this.kind}.fit: the meta-loss became ${loss} at iteration ${this.iteration}; lower the learning rates`);
       losses[it] = loss;
       this.iteration++;
-      o.onProgress?.({ iteration: it + 1, iterations: o.iterations, loss });
+      o.onProgress?.({ phase: 'fit', step: it + 1, total: iterations, loss, iteration: it + 1, iterations });
       await yielder.maybeYield();
     }
-    return { losses };
+    return this;
   }
 
   /** One meta-update on given tasks, synchronously (tests, custom loops). Returns the meta-loss. */
@@ -408,14 +522,14 @@ export abstract class MetaLearner<O extends LearnerOptions = LearnerOptions> ext
   }
 
   /** A model for one new task, fitted from its support set; the meta-learner is unchanged. */
-  adapt(support: TaskDataLike, options?: AdaptOptions): AdaptedModel {
+  adapt(support: TaskDataLike, options?: AdaptOptions): AdaptedModel<L> {
     const { steps, lr } = this.adaptOptions(options, 'adapt');
-    const b = toBatch(support, 'adapt(support)', this.inputSize, this.loss, this.classes, this.dtype);
+    const b = toBatch(support, `${this.kind}.adapt(support)`, this.inputSize, this.loss, this.classes, this.dtype);
     return new AdaptedModel(this.handle, this.adaptParams(b, steps, lr), this.inputSize, this.loss, this.classes);
   }
 
   /** The un-adapted network (theta) as a model. */
-  model(): AdaptedModel {
+  model(): AdaptedModel<L> {
     return new AdaptedModel(this.handle, this.theta.slice() as FloatArray, this.inputSize, this.loss, this.classes);
   }
 
@@ -429,7 +543,7 @@ export abstract class MetaLearner<O extends LearnerOptions = LearnerOptions> ext
       steps: custom('an array of non-negative integers', (v) => Array.isArray(v) && v.length > 0 && v.every((s) => Number.isInteger(s) && s >= 0), [0, 1, 10]),
       lr: num({ min: 0 }),
     });
-    if (o.tasks === undefined) throw new ConfigError(`${this.kind}.evaluate: option 'tasks' is required (number of test tasks)`);
+    if (o.tasks === undefined) throw new ConfigError(`${this.kind}.evaluate: option 'tasks' is required (the number of test tasks)`);
     this.checkSampler(sampler);
     const stepsList = o.steps!;
     const maxSteps = Math.max(...stepsList);

@@ -22,18 +22,20 @@ import { allocate, type FloatArray } from '../core/matrix.js';
 import { ValueError } from '../core/errors.js';
 import { bool, type OptionSpec } from '../core/options.js';
 import type { MetaBatchTasks, NetworkBatch } from '../kernels/types.js';
-import { COMMON_OPTIONS, MetaLearner, type LearnerOptions, type PreparedTask, type TaskLike } from './learner.js';
+import { COMMON_OPTIONS, MetaLearner, type LearnerOptions, type MetaLoss, type PreparedTask, type Resolved, type TaskLike } from './learner.js';
 
-export interface MAMLOptions extends LearnerOptions {
+/** Options of MAML and ANIL. */
+export interface MAMLOptions<L extends MetaLoss = MetaLoss> extends LearnerOptions<L> {
   /** Drop the second-order terms (FOMAML). Default false. */
-  firstOrder: boolean;
+  firstOrder?: boolean;
 }
 
-export type MAMLInput = Partial<MAMLOptions> & Pick<MAMLOptions, 'network'>;
+/** @deprecated The name of {@link MAMLOptions} when that name meant the resolved options. */
+export type MAMLInput<L extends MetaLoss = MetaLoss> = MAMLOptions<L>;
 
 const MAML_SPEC = { ...COMMON_OPTIONS, firstOrder: bool(false) } satisfies Record<keyof MAMLOptions, OptionSpec>;
 
-export class MAML extends MetaLearner<MAMLOptions> {
+export class MAML<L extends MetaLoss = MetaLoss> extends MetaLearner<Resolved<MAMLOptions>, L> {
   static override readonly kind: string = 'MAML';
   /** 1 where the inner loop may move a parameter; null = everywhere (ANIL sets the head slice). */
   protected innerMask: Uint8Array | null = null;
@@ -45,7 +47,7 @@ export class MAML extends MetaLearner<MAMLOptions> {
   private metaGrad: Float64Array | null = null;
   private stepGrad: FloatArray | null = null;
 
-  constructor(options: MAMLInput) {
+  constructor(options: MAMLOptions<L>) {
     super(new.target.kind, options, MAML_SPEC);
   }
 
@@ -169,10 +171,10 @@ export class MAML extends MetaLearner<MAMLOptions> {
  * ANIL: MAML whose inner loop adapts only the head (the output layer's parameters); the body is
  * learned by the outer loop alone. Same options as MAML.
  */
-export class ANIL extends MAML {
+export class ANIL<L extends MetaLoss = MetaLoss> extends MAML<L> {
   static override readonly kind: string = 'ANIL';
 
-  constructor(options: MAMLInput) {
+  constructor(options: MAMLOptions<L>) {
     super(options);
     const mask = new Uint8Array(this.P);
     const headNodes = new Set(this.spec.heads.map((h) => h.node));

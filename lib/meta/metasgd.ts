@@ -11,23 +11,25 @@
  */
 import { type FloatArray } from '../core/matrix.js';
 import { bool, type OptionSpec } from '../core/options.js';
-import { COMMON_OPTIONS, MetaLearner, type LearnerOptions, type PreparedTask, type TaskLike } from './learner.js';
+import { COMMON_OPTIONS, MetaLearner, type LearnerOptions, type MetaLoss, type PreparedTask, type Resolved, type TaskLike } from './learner.js';
 
-export interface MetaSGDOptions extends LearnerOptions {
-  /** Drop the Hessian terms in dL/d theta (the alpha gradient stays exact to first order). */
-  firstOrder: boolean;
+/** Options of MetaSGD. */
+export interface MetaSGDOptions<L extends MetaLoss = MetaLoss> extends LearnerOptions<L> {
+  /** Drop the Hessian terms in dL/d theta (the alpha gradient stays exact to first order). Default false. */
+  firstOrder?: boolean;
 }
 
-export type MetaSGDInput = Partial<MetaSGDOptions> & Pick<MetaSGDOptions, 'network'>;
+/** @deprecated The name of {@link MetaSGDOptions} when that name meant the resolved options. */
+export type MetaSGDInput<L extends MetaLoss = MetaLoss> = MetaSGDOptions<L>;
 
 const SPEC = { ...COMMON_OPTIONS, firstOrder: bool(false) } satisfies Record<keyof MetaSGDOptions, OptionSpec>;
 
-export class MetaSGD extends MetaLearner<MetaSGDOptions> {
+export class MetaSGD<L extends MetaLoss = MetaLoss> extends MetaLearner<Resolved<MetaSGDOptions>, L> {
   static override readonly kind: string = 'MetaSGD';
   private traj: FloatArray[] = [];
   private grads: FloatArray[] = [];
 
-  constructor(options: MetaSGDInput) {
+  constructor(options: MetaSGDOptions<L>) {
     super(new.target.kind, options, SPEC);
   }
 

@@ -5,14 +5,17 @@
  * It shows what meta-learning adds: the joint model learns the average task, not how to adapt.
  */
 import { type OptionSpec } from '../core/options.js';
-import { COMMON_OPTIONS, MetaLearner, type LearnerOptions, type PreparedTask } from './learner.js';
+import { COMMON_OPTIONS, MetaLearner, type LearnerOptions, type MetaLoss, type PreparedTask, type Resolved } from './learner.js';
 
-export type PretrainedInput = Partial<LearnerOptions> & Pick<LearnerOptions, 'network'>;
+/** Options of Pretrained: those every learner shares. */
+export type PretrainedOptions<L extends MetaLoss = MetaLoss> = LearnerOptions<L>;
+/** @deprecated The earlier name of {@link PretrainedOptions}. */
+export type PretrainedInput<L extends MetaLoss = MetaLoss> = PretrainedOptions<L>;
 
-export class Pretrained extends MetaLearner<LearnerOptions> {
+export class Pretrained<L extends MetaLoss = MetaLoss> extends MetaLearner<Resolved<LearnerOptions>, L> {
   static override readonly kind: string = 'Pretrained';
 
-  constructor(options: PretrainedInput) {
+  constructor(options: PretrainedOptions<L>) {
     super(new.target.kind, options, COMMON_OPTIONS satisfies Record<keyof LearnerOptions, OptionSpec>);
   }
 

@@ -10,6 +10,7 @@ import { ConfigError, ValueError } from '../core/errors.js';
 import { describe, takeRows, type Matrix } from '../core/matrix.js';
 import { custom, num, parseOptions } from '../core/options.js';
 import { Rng } from '../core/rng.js';
+import { didYouMean, listKnown, quoteName, unknownName } from '../core/suggest.js';
 
 /** One labelled set: X (n x d), y (n): a regression target or a class index. */
 export interface TaskData {
@@ -42,23 +43,35 @@ const interval = (lo: number, hi: number) =>
     [lo, hi],
   );
 
-export interface SinusoidOptions {
+/** SinusoidTasks' settings as it holds them (every default filled in). */
+export interface SinusoidConfig {
+  /** Support points per task. */
   shots: number;
+  /** Query points per task. Default 10. */
   queries: number;
+  /** Seed of the task stream. Default 0. */
   seed: number;
+  /** Range of the amplitude A. Default [0.1, 5]. */
   amplitude: [number, number];
+  /** Range of the phase. Default [0, pi]. */
   phase: [number, number];
+  /** Range of x. Default [-5, 5]. */
   x: [number, number];
+}
+
+/** Options of SinusoidTasks: `shots` and any of the other settings. */
+export interface SinusoidOptions extends Partial<SinusoidConfig> {
+  shots: number;
 }
 
 /** y = A sin(x - phase): Finn et al. 2017's regression benchmark. */
 export class SinusoidTasks implements TaskSampler {
   readonly inputSize = 1;
-  readonly options: Readonly<SinusoidOptions>;
+  readonly options: Readonly<SinusoidConfig>;
   private rng: Rng;
 
-  constructor(options: Partial<SinusoidOptions> & { shots: number }) {
-    this.options = parseOptions<SinusoidOptions>('SinusoidTasks', options, {
+  constructor(options: SinusoidOptions) {
+    this.options = parseOptions<SinusoidConfig>('SinusoidTasks', options, {
       shots: num({ min: 1, integer: true }),
       queries: num({ min: 1, integer: true, default: 10 }),
       seed: num({ default: 0 }),
@@ -118,13 +131,21 @@ export interface TaskSource {
   }[];
 }
 
-export interface TaskSplitOptions {
+/** TaskSplit's settings as it holds them (every default filled in). */
+export interface TaskSplitConfig {
+  /** Support rows per task. */
   shots: number;
+  /** Seed of the task stream. Default 0. */
   seed: number;
   /** Which tasks to draw from (names or indices), e.g. the meta-training schools. Default all. */
   tasks: readonly (string | number)[] | undefined;
   /** Cap on query rows (default: all rows that are not support). */
   queries: number | undefined;
+}
+
+/** Options of TaskSplit: `shots` and any of the other settings. */
+export interface TaskSplitOptions extends Partial<TaskSplitConfig> {
+  shots: number;
 }
 
 /**
@@ -134,15 +155,15 @@ export interface TaskSplitOptions {
  */
 export class TaskSplit implements TaskSampler {
   readonly inputSize: number;
-  readonly options: Readonly<TaskSplitOptions>;
+  readonly options: Readonly<TaskSplitConfig>;
   private readonly pool: { name: string; X: Matrix<Float64Array>; y: Float64Array }[];
   private rng: Rng;
 
   constructor(
     private readonly dataset: TaskSource,
-    options: Partial<TaskSplitOptions> & { shots: number },
+    options: TaskSplitOptions,
   ) {
-    this.options = parseOptions<TaskSplitOptions>('TaskSplit', options, {
+    this.options = parseOptions<TaskSplitConfig>('TaskSplit', options, {
       shots: num({ min: 1, integer: true }),
       seed: num({ default: 0 }),
       tasks: custom('an array of task names or indices', (v) => Array.isArray(v) && v.length > 0),
@@ -156,7 +177,9 @@ export class TaskSplit implements TaskSampler {
     const chosen: TaskSource['tasks'] = this.options.tasks
       ? this.options.tasks.map((t) => {
           const i = typeof t === 'number' ? t : all.findIndex((x) => x.name === t);
-          if (!Number.isInteger(i) || i < 0 || i >= all.length) throw new ValueError(`TaskSplit: unknown task ${describe(t)}`);
+          if (!Number.isInteger(i) || i < 0 || i >= all.length) {
+            throw new ValueError(typeof t === 'number' ? `TaskSplit: task index ${t} is out of range; the dataset has tasks 0..${all.length - 1}` : unknownName('TaskSplit', 'task', t, all.map((x) => x.name)));
+          }
           return all[i]!;
         })
       : all;
@@ -192,7 +215,7 @@ export class TaskSplit implements TaskSampler {
   /** A few-shot split of one named task (evaluation on a chosen school). */
   sampleFrom(name: string): Task {
     const t = this.pool.find((x) => x.name === name);
-    if (!t) throw new ValueError(`TaskSplit: no task named ${describe(name)} in this sampler`);
+    if (!t) throw new ValueError(`TaskSplit.sampleFrom: no task named ${quoteName(name)} in this sampler${didYouMean(name, this.taskNames)}; its tasks: ${listKnown(this.taskNames)}`);
     return this.split(t);
   }
 

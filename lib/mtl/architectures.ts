@@ -18,6 +18,7 @@
  */
 import { ConfigError } from '../core/errors.js';
 import { describe } from '../core/matrix.js';
+import { didYouMean, unknownName } from '../core/suggest.js';
 import type { ActivationName, HeadSpec, LossName, NetworkSpec, NodeSpec, ParamSlot } from '../kernels/types.js';
 
 export type TaskType = 'regression' | 'binary' | 'multiclass';
@@ -133,15 +134,15 @@ export function buildArchitecture(inputSize: number, tasks: readonly Architectur
   const opts = (typeof options === 'string' ? { type: options } : options) as ArchitectureOptions;
   if (opts === null || typeof opts !== 'object' || Array.isArray(opts)) fail(`expected an object { type, ... } or a type name, got ${describe(options)}`);
   if (!ARCHITECTURES.includes(opts.type)) {
-    fail(`unknown type ${describe(opts.type)}; known: ${ARCHITECTURES.map((a) => `'${a}'`).join(', ')}`);
+    throw new ConfigError(unknownName('architecture', 'type', opts.type, ARCHITECTURES));
   }
   for (const key of Object.keys(opts)) {
     if (key !== 'type' && !KNOWN[opts.type].includes(key)) {
-      fail(`unknown option '${key}' for '${opts.type}'; known options: ${KNOWN[opts.type].join(', ')}`);
+      fail(`unknown option '${key}' for '${opts.type}'${didYouMean(key, KNOWN[opts.type])}; known options: ${KNOWN[opts.type].join(', ')}`);
     }
   }
   const act = opts.activation ?? 'relu';
-  if (!ACTS.includes(act)) fail(`activation must be one of ${ACTS.join(', ')}, got ${describe(act)}`);
+  if (!ACTS.includes(act)) fail(`activation must be one of ${ACTS.join(', ')}, got ${describe(act)}${didYouMean(act, ACTS)}`);
   const dropout = opts.dropout ?? 0;
   if (typeof dropout !== 'number' || !(dropout >= 0 && dropout < 1)) fail(`dropout must be a number in [0, 1), got ${describe(dropout)}`);
   tasks.forEach((t, i) => checkTask(t, i));

@@ -17,6 +17,8 @@ import { ConfigError, FormatError, NotFittedError, ShapeError, ValueError } from
 import { Yielder } from '../core/async.js';
 import { allocate, describe, toMatrix, type DType, type FloatArray, type Matrix } from '../core/matrix.js';
 import { bool, custom, num, oneOf, parseOptions } from '../core/options.js';
+import { parseFitOptions, type Evaluation, type FitOptions, type Labels, type Progress, type TaskMetrics } from '../core/estimator.js';
+import { didYouMean, unknownName } from '../core/suggest.js';
 import { Rng } from '../core/rng.js';
 import { MultiTaskDataset } from '../data/dataset.js';
 import { fromDocument, readDocument, saveDocument, toDocument, type ModelDocument } from '../io/format.js';
@@ -33,25 +35,55 @@ import {
   type ParameterOwners,
   type TaskType,
 } from './architectures.js';
-import { createStrategy } from './weighting/registry.js';
+import { createStrategy, knownStrategies } from './weighting/registry.js';
 import type { StrategyResult, WeightingStrategy } from './weighting/strategy.js';
 
-export interface MultiTaskNetTask {
-  name: string;
-  type: TaskType;
+/** One task of a MultiTaskNet: its name (the key of its predictions) and type. */
+export interface MultiTaskNetTask<N extends string = string, K extends TaskType = TaskType> {
+  name: N;
+  type: K;
   /** Multiclass: the number of classes C (labels 0..C-1) or the list of class labels. */
   classes?: number | readonly number[];
   /** This task's tower: hidden widths before its output layer (default: none). */
-  head?: { hidden?: number[]; activation?: ActivationName };
+  head?: { hidden?: readonly number[]; activation?: ActivationName };
 }
+
+/** The value array of a network of this dtype: Float32Array (the default) or Float64Array. */
+export type ValuesOf<D extends DType> = D extends 'float64' ? Float64Array : Float32Array;
+
+/** What predict gives for a task of type K: values (regression) or labels (classification). */
+export type PredictionOf<K extends TaskType, A extends FloatArray = Float32Array> = K extends 'regression' ? A : Labels;
+
+/** What predictProba gives for a task of type K: P(y = 1) (binary) or an n x C Matrix (multiclass). */
+export type ProbabilityOf<K extends TaskType, A extends FloatArray = Float32Array> = K extends 'binary' ? A : K extends 'multiclass' ? Matrix<A> : never;
+
+/**
+ * predict's result: one entry per task, keyed by name, typed by the task's type, so that with
+ * tasks [{ name: 'score', type: 'regression' }] `net.predict(X).score` is a Float32Array.
+ */
+export type TaskPredictions<Ts extends readonly MultiTaskNetTask[] = readonly MultiTaskNetTask[], A extends FloatArray = Float32Array> = {
+  [T in Ts[number] as T['name']]: PredictionOf<T['type'], A>;
+};
+
+/** predictProba's result: one entry per classification task, keyed by name. */
+export type TaskProbabilities<Ts extends readonly MultiTaskNetTask[] = readonly MultiTaskNetTask[], A extends FloatArray = Float32Array> = {
+  [T in Ts[number] as T['type'] extends 'regression' ? never : T['name']]: ProbabilityOf<T['type'], A>;
+};
 
 /** A registry name, { type (or name), ...options } (see lib/mtl/weighting/registry.ts), or your own strategy. */
 export type WeightingOption = string | ({ type?: string; name?: string } & Record<string, unknown>) | WeightingStrategy;
 
-export interface MultiTaskNetOptions {
+export interface MultiTaskNetOptions<Ts extends readonly MultiTaskNetTask[] = readonly MultiTaskNetTask[], D extends DType = DType> {
+  /** The number of input features. */
   inputSize: number;
-  tasks: MultiTaskNetTask[];
-  architecture: ArchitectureOptions | ArchitectureType;
+  /** The tasks, each with a head of its own: [{ name, type, classes?, head? }]. */
+  tasks: Ts;
+  /**
+   * How the tasks share the network: a type name or { type, ...options } (see ArchitectureOptions).
+   * Default 'hard-sharing' (a shared trunk of [64, 64] and one output layer per task, the baseline
+   * of most papers).
+   */
+  architecture?: ArchitectureOptions | ArchitectureType;
   /** Registry name, { name, ...options }, or your own WeightingStrategy. Default 'equal'. */
   weighting?: WeightingOption;
   /** Default { type: 'adam', lr: 1e-3 }. */
@@ -59,7 +91,7 @@ export interface MultiTaskNetOptions {
   /** Seeds initialisation, shuffles, dropout and random strategies. Default 0. */
   seed?: number;
   /** Parameter and batch dtype. Default 'float32' (float64 for gradient checks). */
-  dtype?: DType;
+  dtype?: D;
 }
 
 /** Training data: a MultiTaskDataset (either shape), or { X, Y } with Y n x T in task order. */
@@ -76,22 +108,32 @@ export interface EarlyStoppingOptions {
   minDelta?: number;
 }
 
-export interface FitOptions {
+/** MultiTaskNet's progress record: one per epoch (step = epochs done in this fit, of total). */
+export interface MultiTaskNetProgress extends Progress {
+  /** The epoch's index over the model's whole training (as EpochRecord.epoch). */
+  epoch: number;
+  /** The epoch's validation loss, when there is validation data. */
+  valLoss?: number;
+}
+
+export interface MultiTaskNetFitOptions extends FitOptions<MultiTaskNetProgress> {
+  /** Passes over the training data. Default 10. */
   epochs?: number;
+  /** Rows per step. Default 32. */
   batchSize?: number;
+  /** Shuffle the rows every epoch. Default true. */
   shuffle?: boolean;
   /** Data to evaluate after each epoch, or a fraction of the training rows held out for it. */
   validation?: MultiTaskData | number;
+  /** Stop when the monitored loss stops improving: true for the defaults, or options. Default off. */
   earlyStopping?: EarlyStoppingOptions | boolean;
-  /** Called after each epoch (awaited when it returns a promise). */
-  onEpoch?: (record: EpochRecord, net: MultiTaskNet) => void | Promise<void>;
-  signal?: AbortSignal;
-  /** Record per-epoch cosine similarities and norms of the tasks' shared-parameter gradients. */
+  /** Called after each epoch with its full record (awaited when it returns a promise). */
+  onEpoch?: (record: EpochRecord, net: MultiTaskNet<any, any>) => void | Promise<void>;
+  /** Record per-epoch cosine similarities and norms of the tasks' shared-parameter gradients. Default false. */
   diagnostics?: boolean;
 }
 
-/** Metrics of one task: regression mse, mae, r2; binary and multiclass accuracy and logloss. */
-export type TaskMetrics = Record<string, number> & { loss: number; n: number };
+export type { TaskMetrics };
 
 export interface GradientDiagnostics {
   /** cosine[s][t]: mean over steps of cos(g_s, g_t) of the shared-parameter gradients. */
@@ -129,12 +171,15 @@ export interface History {
   bestEpoch?: number;
 }
 
-export interface Evaluation {
-  /** Mean over tasks of the task losses. */
-  loss: number;
-  tasks: Record<string, TaskMetrics>;
+export interface MultiTaskEvaluation extends Evaluation {
   /** Multi-task gain in percent, when baselines were given. */
   deltaM?: number;
+}
+
+/** Options of MultiTaskNet.evaluate. */
+export interface MultiTaskEvaluateOptions {
+  /** Single-task metrics by task name (e.g. evaluate() of single-task nets): adds deltaM. */
+  baselines?: Record<string, Record<string, number>>;
 }
 
 /** Direction of each metric: true when lower is better. */
@@ -174,7 +219,14 @@ function isStrategy(v: unknown): v is WeightingStrategy {
   return v !== null && typeof v === 'object' && typeof (v as WeightingStrategy).combine === 'function';
 }
 
-export class MultiTaskNet {
+/**
+ * A deep multi-task network: `fit` trains it on a MultiTaskDataset or { X, Y } and resolves to the
+ * net (epoch records on `history`); `predict(X)` gives each task's values or labels by task name,
+ * `predictProba(X)` each classification task's probabilities, `score` the mean over tasks of R^2
+ * or accuracy, `evaluate` per-task metrics and losses. The type parameters carry the tasks and
+ * the dtype, so the result types follow from the options.
+ */
+export class MultiTaskNet<const Ts extends readonly MultiTaskNetTask[] = readonly MultiTaskNetTask[], D extends DType = 'float32'> {
   readonly config: Readonly<NetConfig>;
   readonly spec: NetworkSpec;
   private readonly compiled: CompiledNetwork;
@@ -192,19 +244,19 @@ export class MultiTaskNet {
   private weightsStable = true;
   private fitted = false;
   private busy = false;
+  private lastHistory: History = { epochs: [], stoppedEarly: false };
 
-  constructor(options: MultiTaskNetOptions) {
+  constructor(options: MultiTaskNetOptions<Ts, D>) {
     const o = parseOptions<Required<MultiTaskNetOptions>>(KIND, options, {
       inputSize: num({ integer: true, min: 1 }),
       tasks: custom('a non-empty array of tasks { name, type, classes?, head? }', (v) => Array.isArray(v) && v.length > 0),
-      architecture: custom("an object { type, ... } or an architecture name", (v) => typeof v === 'string' || (v !== null && typeof v === 'object' && !Array.isArray(v))),
+      architecture: custom("an object { type, ... } or an architecture name", (v) => typeof v === 'string' || (v !== null && typeof v === 'object' && !Array.isArray(v)), 'hard-sharing'),
       weighting: custom('a strategy name, { name, ...options } or a WeightingStrategy object', (v) => typeof v === 'string' || (v !== null && typeof v === 'object'), 'equal'),
       optimizer: custom('an object { type, lr, ... }', (v) => v !== null && typeof v === 'object' && !Array.isArray(v), { type: 'adam', lr: 1e-3 }),
       seed: num({ default: 0 }),
       dtype: oneOf(['float32', 'float64'] as const, 'float32'),
     });
     if (o.inputSize === undefined) throw new ConfigError(`${KIND}: option 'inputSize' is required (the number of input features)`);
-    if (o.architecture === undefined) throw new ConfigError(`${KIND}: option 'architecture' is required, e.g. { type: 'hard-sharing', shared: [64, 64] }`);
     if (o.tasks === undefined) throw new ConfigError(`${KIND}: option 'tasks' is required, e.g. [{ name: 'y', type: 'regression' }]`);
     const tasks = resolveTasks(o.tasks);
     const architecture = (typeof o.architecture === 'string' ? { type: o.architecture } : { ...o.architecture }) as ArchitectureOptions;
@@ -228,6 +280,7 @@ export class MultiTaskNet {
       this.strategy = o.weighting;
       weighting = { name: o.weighting.name, custom: true };
     } else {
+      checkStrategyName(o.weighting);
       this.strategy = createStrategy(o.weighting as never) as WeightingStrategy;
       weighting = typeof o.weighting === 'string' ? o.weighting : { ...(o.weighting as Record<string, unknown>) };
     }
@@ -273,15 +326,25 @@ export class MultiTaskNet {
   // ---------------------------------------------------------------------------------------------
   // training
 
-  async fit(data: MultiTaskData, options: FitOptions = {}): Promise<History> {
-    const o = parseOptions<Required<FitOptions>>(`${KIND}.fit`, options, {
+  /** The epoch records of the last fit (empty before the first). */
+  get history(): History {
+    return this.lastHistory;
+  }
+
+  /**
+   * Train for `epochs` passes over `data` (a MultiTaskDataset of either shape, or { X, Y } with Y
+   * n x T in task order, NaN / -1 for a missing label); resolves to the net, whose `history` then
+   * holds the epoch records. `signal` aborts between steps (AbortError; the parameters keep the
+   * steps already taken); `onProgress` gets one {@link MultiTaskNetProgress} per epoch.
+   */
+  async fit(data: MultiTaskData, options: MultiTaskNetFitOptions = {}): Promise<this> {
+    const o = parseFitOptions<Required<MultiTaskNetFitOptions>>(`${KIND}.fit`, options, {
       epochs: num({ integer: true, min: 1, default: 10 }),
       batchSize: num({ integer: true, min: 1, default: 32 }),
       shuffle: bool(true),
       validation: custom('a MultiTaskDataset, { X, Y } or a fraction in (0, 1)', (v) => (typeof v === 'number' ? v > 0 && v < 1 : v !== null && typeof v === 'object')),
       earlyStopping: custom('{ patience, monitor, restoreBest, minDelta } or a boolean', (v) => typeof v === 'boolean' || (v !== null && typeof v === 'object')),
       onEpoch: custom('a function', (v) => typeof v === 'function'),
-      signal: custom('an AbortSignal', (v) => v !== null && typeof v === 'object' && typeof (v as AbortSignal).aborted === 'boolean'),
       diagnostics: bool(false),
     });
     if (this.busy) throw new ConfigError(`${KIND}.fit: this model is already training; await the running fit() first`);
@@ -294,7 +357,8 @@ export class MultiTaskNet {
 
     this.busy = true;
     try {
-      return await this.runEpochs(train, val, o, es);
+      this.lastHistory = await this.runEpochs(train, val, o, es);
+      return this;
     } finally {
       this.busy = false;
     }
@@ -303,7 +367,7 @@ export class MultiTaskNet {
   private async runEpochs(
     train: Prepared,
     val: Prepared | undefined,
-    o: Required<FitOptions>,
+    o: Required<MultiTaskNetFitOptions>,
     es: Required<EarlyStoppingOptions> | null,
   ): Promise<History> {
     const T = this.config.tasks.length;
@@ -366,6 +430,7 @@ export class MultiTaskNet {
         let res: StrategyResult;
         if (needGrads) {
           losses = this.handle.headGrads(this.params, batch, G!);
+          this.checkLosses(losses);
           this.gatherShared(G!, gShared!);
           res = this.strategy.combine({ losses, grads: gShared!, epoch: this.epoch, step: this.stepCount, rng: this.rng });
           this.checkResult(res, T, S);
@@ -377,6 +442,7 @@ export class MultiTaskNet {
           const guess = this.lastWeights;
           if (this.weightsStable) {
             losses = this.handle.lossGrad(this.params, batch, guess, grad);
+            this.checkLosses(losses);
             res = this.strategy.combine({ losses, epoch: this.epoch, step: this.stepCount, rng: this.rng });
             this.checkResult(res, T, S);
             if (!sameWeights(res.weights, guess)) {
@@ -385,6 +451,7 @@ export class MultiTaskNet {
             }
           } else {
             losses = this.handle.lossGrad(this.params, batch, guess, null);
+            this.checkLosses(losses);
             res = this.strategy.combine({ losses, epoch: this.epoch, step: this.stepCount, rng: this.rng });
             this.checkResult(res, T, S);
             this.handle.lossGrad(this.params, batch, res.weights, grad);
@@ -397,11 +464,6 @@ export class MultiTaskNet {
           }
         }
         this.lastWeights = Float64Array.from(res.weights);
-        // Checking the T losses (not the P gradient entries) keeps this O(T) per step; a diverged
-        // run shows up in its losses first.
-        if (!losses.every(Number.isFinite)) {
-          throw new ValueError(`${KIND}.fit: a task loss became non-finite at epoch ${this.epoch}, step ${this.stepCount} (losses ${Array.from(losses).join(', ')}); lower the learning rate or check the data`);
-        }
         this.optimizer.step(this.params, grad);
         this.stepCount++;
         steps++;
@@ -443,6 +505,7 @@ export class MultiTaskNet {
       record.seconds = (performance.now() - t0) / 1000;
       history.epochs.push(record);
       if (o.onEpoch) await o.onEpoch(record, this);
+      o.onProgress?.({ phase: 'fit', step: e + 1, total: o.epochs, loss: record.loss, epoch: record.epoch, ...(record.valLoss !== undefined ? { valLoss: record.valLoss } : {}) });
 
       if (es) {
         const m = es.monitor === 'val_loss' ? record.valLoss! : record.loss;
@@ -462,6 +525,21 @@ export class MultiTaskNet {
       history.bestEpoch = bestEpoch;
     }
     return history;
+  }
+
+  /**
+   * Checked before the strategy sees the losses, so a diverged run is reported here, by task name.
+   * Checking the T losses (not the P gradient entries) keeps this O(T) per step; a diverged run
+   * shows up in its losses first.
+   */
+  private checkLosses(losses: Float64Array): void {
+    for (let t = 0; t < losses.length; t++) {
+      if (!Number.isFinite(losses[t]!)) {
+        throw new ValueError(
+          `${KIND}.fit: the loss of task '${this.config.tasks[t]!.name}' became ${losses[t]} at epoch ${this.epoch}, step ${this.stepCount}; lower the learning rate or check the data`,
+        );
+      }
+    }
   }
 
   /** The T x S matrix of shared-parameter gradients, in float64 for the strategies. */
@@ -510,14 +588,45 @@ export class MultiTaskNet {
   // inference
 
   /**
-   * Predictions by task name: a Float32Array (Float64Array with dtype float64) of n values for a
-   * regression task, of probabilities for a binary task; an n x C Matrix of class probabilities
-   * for a multiclass task (columns in the order of the task's classes).
+   * Predictions by task name: values (a Float32Array, or Float64Array with dtype 'float64') for a
+   * regression task, labels (Int32Array) for a classification task: 0/1 for binary, the class
+   * labels for multiclass.
    */
-  predict(X: unknown): Record<string, FloatArray | Matrix<FloatArray>> {
-    if (!this.fitted) throw new NotFittedError(KIND, 'predict');
-    const x = this.inputs(X, 'X');
-    const out = this.forwardAll(x);
+  predict(X: unknown): TaskPredictions<Ts, ValuesOf<D>> {
+    const { x, out } = this.outputs('predict', X);
+    const W = out.cols;
+    const res: Record<string, FloatArray | Labels> = {};
+    this.config.tasks.forEach((task, t) => {
+      const c0 = this.headCols[t]!;
+      const C = this.headCols[t + 1]! - c0;
+      if (task.type === 'regression') {
+        const v = allocate(this.config.dtype, x.rows);
+        for (let i = 0; i < x.rows; i++) v[i] = out.data[i * W + c0]!;
+        res[task.name] = v;
+      } else if (task.type === 'binary') {
+        const v = new Int32Array(x.rows);
+        for (let i = 0; i < x.rows; i++) v[i] = out.data[i * W + c0]! > 0 ? 1 : 0;
+        res[task.name] = v;
+      } else {
+        const v = new Int32Array(x.rows);
+        for (let i = 0; i < x.rows; i++) {
+          let best = 0;
+          for (let c = 1; c < C; c++) if (out.data[i * W + c0 + c]! > out.data[i * W + c0 + best]!) best = c;
+          v[i] = task.labels![best]!;
+        }
+        res[task.name] = v;
+      }
+    });
+    return res as TaskPredictions<Ts, ValuesOf<D>>;
+  }
+
+  /**
+   * Class probabilities of the classification tasks, by task name: P(y = 1) per row for a binary
+   * task, an n x C Matrix for a multiclass task (columns in the order of the task's classes).
+   * Regression tasks have no entry.
+   */
+  predictProba(X: unknown): TaskProbabilities<Ts, ValuesOf<D>> {
+    const { x, out } = this.outputs('predictProba', X);
     const W = out.cols;
     const res: Record<string, FloatArray | Matrix<FloatArray>> = {};
     this.config.tasks.forEach((task, t) => {
@@ -527,33 +636,55 @@ export class MultiTaskNet {
         const p = allocate(this.config.dtype, x.rows * C);
         for (let i = 0; i < x.rows; i++) softmaxRow(out.data, i * W + c0, C, p, i * C);
         res[task.name] = { rows: x.rows, cols: C, data: p };
-      } else {
+      } else if (task.type === 'binary') {
         const v = allocate(this.config.dtype, x.rows);
-        for (let i = 0; i < x.rows; i++) {
-          const z = out.data[i * W + c0]!;
-          v[i] = task.type === 'binary' ? sigmoid(z) : z;
-        }
+        for (let i = 0; i < x.rows; i++) v[i] = sigmoid(out.data[i * W + c0]!);
         res[task.name] = v;
       }
     });
-    return res;
+    return res as TaskProbabilities<Ts, ValuesOf<D>>;
+  }
+
+  private outputs(method: string, X: unknown): { x: Matrix<FloatArray>; out: Matrix<FloatArray> } {
+    if (!this.fitted) throw new NotFittedError(KIND, method);
+    const x = this.inputs(X, 'X');
+    return { x, out: this.forwardAll(x) };
+  }
+
+  /**
+   * The mean over tasks (with labelled rows in `data`) of R^2 (regression) or accuracy
+   * (classification): higher is better. Per-task values and losses: evaluate.
+   */
+  score(data: MultiTaskData): number {
+    if (!this.fitted) throw new NotFittedError(KIND, 'score');
+    const ev = this.evaluatePrepared(this.prepare(data, 'scoring data'));
+    let s = 0;
+    let k = 0;
+    this.config.tasks.forEach((task) => {
+      const m = ev.tasks[task.name]!;
+      if (m.n === 0) return;
+      s += task.type === 'regression' ? m.r2! : m.accuracy!;
+      k++;
+    });
+    if (k === 0) throw new ValueError(`${KIND}.score: the data has no labels for any task`);
+    return s / k;
   }
 
   /**
    * Per-task metrics on labelled rows; with `baselines` (single-task metrics by task name, e.g. from
    * evaluate() of single-task nets) also Delta_m over every metric the baselines give.
    */
-  evaluate(data: MultiTaskData, options: { baselines?: Record<string, Record<string, number>> } = {}): Evaluation {
+  evaluate(data: MultiTaskData, options: MultiTaskEvaluateOptions = {}): MultiTaskEvaluation {
     if (!this.fitted) throw new NotFittedError(KIND, 'evaluate');
-    const o = parseOptions<{ baselines?: Record<string, Record<string, number>> }>(`${KIND}.evaluate`, options, {
+    const o = parseOptions<MultiTaskEvaluateOptions>(`${KIND}.evaluate`, options, {
       baselines: custom('an object { taskName: { metric: value } }', (v) => v !== null && typeof v === 'object' && !Array.isArray(v)),
     });
-    const ev = this.evaluatePrepared(this.prepare(data, 'evaluation data'));
+    const ev: MultiTaskEvaluation = this.evaluatePrepared(this.prepare(data, 'evaluation data'));
     if (o.baselines) ev.deltaM = deltaM(ev.tasks, o.baselines);
     return ev;
   }
 
-  private evaluatePrepared(p: Prepared): Evaluation {
+  private evaluatePrepared(p: Prepared): MultiTaskEvaluation {
     const out = this.forwardAll(p.X);
     const W = out.cols;
     const T = this.config.tasks.length;
@@ -613,7 +744,7 @@ export class MultiTaskNet {
       const ds = data as MultiTaskDataset;
       const cols = ds.tasks.map((dt) => {
         const t = index.get(dt.name);
-        if (t === undefined) throw new ValueError(`${KIND}: ${what} has task '${dt.name}', which the network does not have; its tasks: ${this.taskNames.map((s) => `'${s}'`).join(', ')}`);
+        if (t === undefined) throw new ValueError(`${KIND}: ${what} has task '${dt.name}', which the network does not have${didYouMean(dt.name, this.taskNames)}; its tasks: ${this.taskNames.map((s) => `'${s}'`).join(', ')}`);
         if (dt.type !== tasks[t]!.type) throw new ValueError(`${KIND}: task '${dt.name}' is ${tasks[t]!.type} in the network but ${dt.type} in the ${what}`);
         return t;
       });
@@ -715,7 +846,7 @@ export class MultiTaskNet {
   }
 
   /** Rebuild a model from toJSON()'s document; pass `weighting` for a custom strategy object. */
-  static fromJSON(doc: unknown, options: { weighting?: WeightingStrategy } = {}): MultiTaskNet {
+  static fromJSON(doc: unknown, options: { weighting?: WeightingStrategy } = {}): MultiTaskNet<readonly MultiTaskNetTask[], DType> {
     const { config, state } = fromDocument(doc, KIND);
     const c = config as NetConfig;
     if (!c || typeof c !== 'object' || !Array.isArray(c.tasks) || !state || typeof state !== 'object') throw new FormatError(`${KIND} model file: config or state is missing`);
@@ -732,7 +863,7 @@ export class MultiTaskNet {
       ...(t.labels ? { classes: t.labels } : {}),
       ...(t.head ? { head: t.head } : {}),
     }));
-    let net: MultiTaskNet;
+    let net: MultiTaskNet<readonly MultiTaskNetTask[], DType>;
     try {
       net = new MultiTaskNet({ inputSize: c.inputSize, tasks, architecture: c.architecture, weighting, optimizer: c.optimizer, seed: c.seed, dtype: c.dtype });
     } catch (err) {
@@ -761,7 +892,7 @@ export class MultiTaskNet {
     await saveDocument(path, this.toJSON());
   }
 
-  static async load(path: string, options: { weighting?: WeightingStrategy } = {}): Promise<MultiTaskNet> {
+  static async load(path: string, options: { weighting?: WeightingStrategy } = {}): Promise<MultiTaskNet<readonly MultiTaskNetTask[], DType>> {
     return MultiTaskNet.fromJSON(await readDocument(path), options);
   }
 }
@@ -769,20 +900,26 @@ export class MultiTaskNet {
 // -----------------------------------------------------------------------------------------------
 // helpers
 
-function resolveTasks(input: unknown[]): ResolvedTask[] {
+/** A weighting given by name (or { type | name }) must be a registered strategy. */
+function checkStrategyName(w: unknown): void {
+  const name = typeof w === 'string' ? w : w !== null && typeof w === 'object' ? ((w as { type?: unknown; name?: unknown }).type ?? (w as { name?: unknown }).name) : undefined;
+  if (typeof name === 'string' && !knownStrategies().includes(name)) throw new ConfigError(unknownName(`${KIND}: weighting`, 'strategy', name, knownStrategies(), 'strategies'));
+}
+
+function resolveTasks(input: readonly unknown[]): ResolvedTask[] {
   const seen = new Set<string>();
   return input.map((raw, i) => {
     const where = `${KIND}: tasks[${i}]`;
     if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(`${where} must be an object { name, type, classes?, head? }, got ${describe(raw)}`);
     const t = raw as Record<string, unknown>;
     for (const k of Object.keys(t)) {
-      if (!['name', 'type', 'classes', 'head'].includes(k)) throw new ConfigError(`${where}: unknown option '${k}'; known options: name, type, classes, head`);
+      if (!['name', 'type', 'classes', 'head'].includes(k)) throw new ConfigError(`${where}: unknown option '${k}'${didYouMean(k, ['name', 'type', 'classes', 'head'])}; known options: name, type, classes, head`);
     }
     if (typeof t.name !== 'string' || t.name === '') throw new ConfigError(`${where}: 'name' must be a non-empty string, got ${describe(t.name)}`);
     if (seen.has(t.name)) throw new ConfigError(`${where}: duplicate task name '${t.name}'`);
     seen.add(t.name);
     if (t.type !== 'regression' && t.type !== 'binary' && t.type !== 'multiclass') {
-      throw new ConfigError(`${where} ('${t.name}'): type must be 'regression', 'binary' or 'multiclass', got ${describe(t.type)}`);
+      throw new ConfigError(`${where} ('${t.name}'): type must be 'regression', 'binary' or 'multiclass', got ${describe(t.type)}${didYouMean(t.type, ['regression', 'binary', 'multiclass'])}`);
     }
     const out: ResolvedTask = { name: t.name, type: t.type };
     if (t.type === 'multiclass') {
@@ -793,7 +930,10 @@ function resolveTasks(input: unknown[]): ResolvedTask[] {
     } else if (t.classes !== undefined) {
       throw new ConfigError(`${where} ('${t.name}'): classes applies only to multiclass tasks`);
     }
-    if (t.head !== undefined) out.head = t.head as ResolvedTask['head'];
+    if (t.head !== undefined) {
+      const h = t.head as MultiTaskNetTask['head'] & object;
+      out.head = h !== null && typeof h === 'object' && Array.isArray(h.hidden) ? { ...h, hidden: [...h.hidden] } : (h as ResolvedTask['head']);
+    }
     return out;
   });
 }
@@ -909,7 +1049,7 @@ function deltaM(tasks: Record<string, TaskMetrics>, baselines: Record<string, Re
   let nTasks = 0;
   for (const [name, base] of Object.entries(baselines)) {
     const mine = tasks[name];
-    if (!mine) throw new ValueError(`${KIND}.evaluate: baselines name task '${name}', which the network does not have`);
+    if (!mine) throw new ValueError(`${KIND}.evaluate: baselines name task '${name}', which the network does not have${didYouMean(name, Object.keys(tasks))}`);
     if (base === null || typeof base !== 'object') throw new ValueError(`${KIND}.evaluate: baselines['${name}'] must be an object of metrics, got ${describe(base)}`);
     let s = 0;
     let k = 0;
