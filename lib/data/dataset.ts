@@ -285,7 +285,7 @@ export class MultiTaskDataset {
     const table = readCSV(path, { keepText: [taskColumn] });
     const col = (name: string, what: string) => {
       const j = table.header.indexOf(name);
-      if (j < 0) throw new ValueError(`fromCSV(${path}): ${what} column '${name}' is not in the header (${table.header.join(', ')})`);
+      if (j < 0) throw new ValueError(`fromCSV(${path}): ${what} column '${name}' is not in the header${didYouMean(name, table.header)} (${table.header.join(', ')})`);
       return j;
     };
     const tj = col(taskColumn, 'task');

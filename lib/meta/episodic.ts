@@ -21,6 +21,7 @@ import { kernels } from '../kernels/index.js';
 import type { NetworkHandle, NetworkKernels, NetworkSpec, OptimKernels } from '../kernels/types.js';
 import { ACTIVATIONS, compileNetwork, initParams, type CompiledNetwork } from '../nn/spec.js';
 import { createOptimizer, type Optimizer, type OptimizerOptions } from '../nn/optim.js';
+import { didYouMean } from '../core/suggest.js';
 import { parseFitOptions, type FitOptions } from '../core/estimator.js';
 import { mlpSpec, softmaxRows, type EvaluationRow, type MetaProgress, type NetworkConfig, type Resolved, type TaskDataLike, type TaskLike } from './learner.js';
 
@@ -114,12 +115,12 @@ export function embeddingSpec(owner: string, network: unknown): NetworkSpec {
   }
   const n = network as Partial<NetworkConfig>;
   const known = ['inputSize', 'hidden', 'outputSize', 'activation'];
-  for (const k of Object.keys(n)) if (!known.includes(k)) throw new ConfigError(`${owner}: unknown network option '${k}'; known: ${known.join(', ')}`);
+  for (const k of Object.keys(n)) if (!known.includes(k)) throw new ConfigError(`${owner}: unknown network option '${k}'${didYouMean(k, known)}; known: ${known.join(', ')}`);
   if (!isPosInt(n.inputSize)) throw new ConfigError(`${owner}: network.inputSize must be a positive integer, got ${describe(n.inputSize)}`);
   if (!Array.isArray(n.hidden) || !n.hidden.every(isPosInt)) throw new ConfigError(`${owner}: network.hidden must be an array of positive integers, got ${describe(n.hidden)}`);
   if (!isPosInt(n.outputSize)) throw new ConfigError(`${owner}: network.outputSize (the embedding width) must be a positive integer, got ${describe(n.outputSize)}`);
   const activation = n.activation ?? 'relu';
-  if (!ACTIVATIONS.includes(activation)) throw new ConfigError(`${owner}: network.activation must be one of ${ACTIVATIONS.join(', ')}, got ${describe(activation)}`);
+  if (!ACTIVATIONS.includes(activation)) throw new ConfigError(`${owner}: network.activation must be one of ${ACTIVATIONS.join(', ')}, got ${describe(activation)}${didYouMean(activation, ACTIVATIONS)}`);
   // The head's loss is never evaluated (the episode loss lives here); it only has to be one the
   // compiler accepts for that width.
   return mlpSpec({ inputSize: n.inputSize!, hidden: n.hidden as number[], outputSize: n.outputSize!, activation }, n.outputSize! >= 2 ? 'softmax-ce' : 'mse');

@@ -17,6 +17,7 @@ import { BackendError, ConfigError, ShapeError, ValueError } from '../core/error
 import { Yielder } from '../core/async.js';
 import { allocate, describe, toMatrix, toVector, type DType, type FloatArray, type Matrix } from '../core/matrix.js';
 import { custom, num, oneOf, parseOptions, type OptionSpec } from '../core/options.js';
+import { didYouMean } from '../core/suggest.js';
 import { parseFitOptions, type FitOptions, type Labels, type Progress, type TaskMetrics } from '../core/estimator.js';
 import { classificationMetrics, regressionMetrics } from '../metrics/task.js';
 import { Rng } from '../core/rng.js';
@@ -159,13 +160,13 @@ function resolveSpec(owner: string, network: unknown, loss: MetaLoss | undefined
       throw new ConfigError(`${owner}: a meta-learner's network needs exactly one head, got ${describe(spec.heads)}`);
     }
     const headLoss = spec.heads[0]!.loss;
-    if (!META_LOSSES.includes(headLoss as MetaLoss)) throw new ConfigError(`${owner}: head loss must be one of ${META_LOSSES.join(', ')}, got ${describe(headLoss)}`);
+    if (!META_LOSSES.includes(headLoss as MetaLoss)) throw new ConfigError(`${owner}: head loss must be one of ${META_LOSSES.join(', ')}, got ${describe(headLoss)}${didYouMean(headLoss, META_LOSSES)}`);
     if (loss !== undefined && loss !== headLoss) throw new ConfigError(`${owner}: option 'loss' is '${loss}' but the network's head uses '${headLoss}'`);
     return spec;
   }
   const n = network as Partial<NetworkConfig>;
   const known = ['inputSize', 'hidden', 'outputSize', 'activation'];
-  for (const k of Object.keys(n)) if (!known.includes(k)) throw new ConfigError(`${owner}: unknown network option '${k}'; known: ${known.join(', ')}`);
+  for (const k of Object.keys(n)) if (!known.includes(k)) throw new ConfigError(`${owner}: unknown network option '${k}'${didYouMean(k, known)}; known: ${known.join(', ')}`);
   if (!isPosInt(n.inputSize)) throw new ConfigError(`${owner}: network.inputSize must be a positive integer, got ${describe(n.inputSize)}`);
   if (!Array.isArray(n.hidden) || !n.hidden.every(isPosInt)) throw new ConfigError(`${owner}: network.hidden must be an array of positive integers, got ${describe(n.hidden)}`);
   const l = loss ?? 'mse';
@@ -175,7 +176,7 @@ function resolveSpec(owner: string, network: unknown, loss: MetaLoss | undefined
     throw new ConfigError(`${owner}: loss '${l}' needs ${l === 'softmax-ce' ? 'outputSize >= 2 (one logit per class)' : 'outputSize 1'}, got ${outputSize}`);
   }
   const activation = n.activation ?? 'relu';
-  if (!ACTIVATIONS.includes(activation)) throw new ConfigError(`${owner}: network.activation must be one of ${ACTIVATIONS.join(', ')}, got ${describe(activation)}`);
+  if (!ACTIVATIONS.includes(activation)) throw new ConfigError(`${owner}: network.activation must be one of ${ACTIVATIONS.join(', ')}, got ${describe(activation)}${didYouMean(activation, ACTIVATIONS)}`);
   return mlpSpec({ inputSize: n.inputSize!, hidden: n.hidden as number[], outputSize, activation }, l);
 }
 

@@ -229,10 +229,10 @@ function checkTask(t: ArchitectureTask, i: number): void {
   }
   if (t.head !== undefined) {
     if (t.head === null || typeof t.head !== 'object') fail(`task ${i}: head must be an object { hidden, activation? }, got ${describe(t.head)}`);
-    for (const k of Object.keys(t.head)) if (k !== 'hidden' && k !== 'activation') fail(`task ${i}: unknown head option '${k}'; known: hidden, activation`);
+    for (const k of Object.keys(t.head)) if (k !== 'hidden' && k !== 'activation') fail(`task ${i}: unknown head option '${k}'${didYouMean(k, ['hidden', 'activation'])}; known: hidden, activation`);
     units(t.head.hidden, `task ${i}: head.hidden`, []);
     if (t.head.activation !== undefined && !ACTS.includes(t.head.activation)) {
-      fail(`task ${i}: head.activation must be one of ${ACTS.join(', ')}, got ${describe(t.head.activation)}`);
+      fail(`task ${i}: head.activation must be one of ${ACTS.join(', ')}, got ${describe(t.head.activation)}${didYouMean(t.head.activation, ACTS)}`);
     }
   }
 }
