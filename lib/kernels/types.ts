@@ -156,11 +156,19 @@ export interface Kernels extends NetworkKernels, OptimKernels {
   taskLoss(args: TaskLossArgs): Float64Array;
 }
 
+/**
+ * The instruction-set level of the native kernels: x86-64 'sse2' (any x86-64 CPU), 'avx2' (AVX2 and
+ * FMA), 'avx512' (AVX-512F); arm64 'neon'; 'generic' on other architectures.
+ */
+export type SimdLevel = 'sse2' | 'avx2' | 'avx512' | 'neon' | 'generic';
+
 export interface BackendInfo {
   name: 'native' | 'js';
   version: string;
-  /** SIMD instruction sets the kernels were compiled for (native), or 'none'. */
-  simd: string;
+  /** The SIMD level the native kernels run at (chosen at load, capped by METATASK_SIMD), or 'none' for the TypeScript kernels. */
+  simd: SimdLevel | 'none';
+  /** The levels this CPU and binary can run (native), lowest first; empty for the TypeScript kernels. */
+  simdAvailable: SimdLevel[];
   /** Upper bound on the threads a kernel may use. */
   threads: number;
 }
@@ -274,7 +282,10 @@ export interface NetworkHandle<T extends FloatArray> {
    * parallel (bounded by setThreads) with a result identical to one thread.
    */
   metaGradient(params: T, tasks: MetaBatchTasks<T>, options: MetaGradientOptions, grad: Float64Array): number;
-  /** Free native resources early (optional; garbage collection frees them too). */
+  /**
+   * Free the handle's memory now (garbage collection frees it too). Idempotent; any later call
+   * of another method throws a DisposedError.
+   */
   dispose(): void;
 }
 
