@@ -46,6 +46,7 @@ export {
   type MultiTaskLassoCVOptions,
 } from './linear/multiTaskElasticNetCV.js';
 export * as metrics from './metrics/index.js';
+export * as functional from './meta/functional.js';
 export { MultiTaskDataset, StandardScaler, type Task, type TaskInput, type TaskType, type SharedData, type SplitOptions, type FromCSVOptions, type FromSharedOptions } from './data/dataset.js';
 export {
   MultiTaskNet,
@@ -88,6 +89,8 @@ export type { CvPath } from './linear/taskCV.js';
 export {
   SinusoidTasks,
   TaskSplit,
+  MultiTaskSplit,
+  MetaNetwork,
   MAML,
   ANIL,
   MetaSGD,
@@ -118,6 +121,16 @@ export {
   type SinusoidConfig,
   type TaskSplitOptions,
   type TaskSplitConfig,
+  type MultiTaskSplitOptions,
+  type MultiTaskSplitConfig,
+  type MultiTaskProblem,
+  type SharedTaskData,
+  type MetaNetworkOptions,
+  type NetworkOption,
+  type SingleTaskNetwork,
+  type MultiTaskNetworkConfig,
+  type AdaptedOf,
+  type Immutable,
   type MAMLOptions,
   type MAMLInput,
   type MetaSGDOptions,

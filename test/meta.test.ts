@@ -388,7 +388,7 @@ const hasNetwork = typeof (kernels() as unknown as { network?: unknown }).networ
         m.step(tasks);
         const path = join(dir, `${Cls.kind}.json`);
         await m.save(path);
-        const back = await (Cls as unknown as typeof MAML).load(path);
+        const back: MAML = await (Cls as unknown as typeof MAML).load(path);
         expect(back).to.be.instanceOf(Cls);
         expect(back.iteration).to.equal(1);
         expect(Array.from(back.params)).to.deep.equal(Array.from(m.params));

@@ -23,7 +23,9 @@ import { ACTIVATIONS, compileNetwork, initParams, type CompiledNetwork } from '.
 import { createOptimizer, type Optimizer, type OptimizerOptions } from '../nn/optim.js';
 import { didYouMean } from '../core/suggest.js';
 import { parseFitOptions, type FitOptions } from '../core/estimator.js';
-import { mlpSpec, softmaxRows, type EvaluationRow, type MetaProgress, type NetworkConfig, type Resolved, type TaskDataLike, type TaskLike } from './learner.js';
+import { softmaxRows, type EvaluationRow, type MetaProgress, type Resolved, type TaskDataLike, type TaskLike } from './learner.js';
+import { checkMlp, MetaNetwork, mlpSpec, networkConfigOf, networkForm, type NetworkOption } from './metaNetwork.js';
+import type { MultiTaskNet } from '../mtl/multiTaskNet.js';
 
 export { softmaxRows };
 /** @deprecated The name of {@link EpisodicHistory} when fit resolved to it. */
@@ -33,8 +35,12 @@ import type { TaskSampler } from './tasks.js';
 
 /** Options every episodic learner (ProtoNet, MetaRidge) takes. */
 export interface EpisodicOptions {
-  /** The embedding network: an MLP { inputSize, hidden, outputSize, activation? } or a one-head NetworkSpec. */
-  network: NetworkConfig | NetworkSpec;
+  /**
+   * The embedding network: an MLP { inputSize, hidden, outputSize, activation? }, a one-head
+   * NetworkSpec, or a multi-task network ({ inputSize, tasks, architecture? } or a MultiTaskNet:
+   * its heads' outputs together are the embedding).
+   */
+  network: NetworkOption;
   /** Episodes per meta-update. Default 1 (as Snell et al.). */
   metaBatchSize?: number;
   /** The optimiser. Default { type: 'adam', lr: 1e-3 }. */
@@ -46,7 +52,7 @@ export interface EpisodicOptions {
 }
 
 export const EPISODIC_OPTIONS = {
-  network: custom<NetworkConfig>('{ inputSize, hidden, outputSize, activation } or a NetworkSpec', (v) => v !== null && typeof v === 'object'),
+  network: custom<NetworkOption>('{ inputSize, hidden, outputSize, activation? }, a NetworkSpec, { inputSize, tasks, architecture? } or a MultiTaskNet', (v) => v !== null && typeof v === 'object'),
   metaBatchSize: num({ default: 1, min: 1, integer: true }),
   optimizer: custom<OptimizerOptions>("an optimizer { type: 'adam' | 'sgd' | ..., lr }", (v) => v !== null && typeof v === 'object', { type: 'adam', lr: 1e-3 }),
   seed: num({ default: 0 }),
@@ -103,27 +109,30 @@ export interface EpisodicEvaluateOptions {
 
 const isPosInt = (v: unknown): boolean => typeof v === 'number' && Number.isInteger(v) && v >= 1;
 
-/** The embedding network's spec: the MLP shorthand (linear last layer) or a one-head spec. */
-export function embeddingSpec(owner: string, network: unknown): NetworkSpec {
-  if (network === null || typeof network !== 'object') {
-    throw new ConfigError(`${owner}: option 'network' is required: { inputSize, hidden, outputSize, activation } or a NetworkSpec { nodes, heads }`);
+/**
+ * The embedding network: the MLP shorthand (linear last layer), a one-head spec, or a multi-task
+ * network ({ inputSize, tasks, architecture? } or a MultiTaskNet, whose heads' outputs together
+ * are the embedding, starting from the net's parameters).
+ */
+export function embeddingNetwork(owner: string, network: unknown, dtype: DType | undefined, seed: number): { spec: NetworkSpec; init?: FloatArray; dtype?: DType } {
+  const form = networkForm(network);
+  if (form === 'net' || form === 'tasks') {
+    const net = new MetaNetwork(owner, network, { dtype, seed });
+    return { spec: net.spec, init: net.init(new Rng(seed)), dtype: net.dtype };
   }
-  if ('nodes' in network) {
+  if (form === undefined) {
+    throw new ConfigError(`${owner}: option 'network' is required: { inputSize, hidden, outputSize, activation? }, a NetworkSpec { nodes, heads }, { inputSize, tasks, architecture? } or a MultiTaskNet; got ${describe(network)}`);
+  }
+  if (form === 'spec') {
     const spec = network as NetworkSpec;
     if (!Array.isArray(spec.heads) || spec.heads.length !== 1) throw new ConfigError(`${owner}: the embedding network needs exactly one head (its output is the embedding), got ${describe(spec.heads)}`);
-    return spec;
+    return { spec };
   }
-  const n = network as Partial<NetworkConfig>;
-  const known = ['inputSize', 'hidden', 'outputSize', 'activation'];
-  for (const k of Object.keys(n)) if (!known.includes(k)) throw new ConfigError(`${owner}: unknown network option '${k}'${didYouMean(k, known)}; known: ${known.join(', ')}`);
-  if (!isPosInt(n.inputSize)) throw new ConfigError(`${owner}: network.inputSize must be a positive integer, got ${describe(n.inputSize)}`);
-  if (!Array.isArray(n.hidden) || !n.hidden.every(isPosInt)) throw new ConfigError(`${owner}: network.hidden must be an array of positive integers, got ${describe(n.hidden)}`);
+  const n = checkMlp(owner, network as object);
   if (!isPosInt(n.outputSize)) throw new ConfigError(`${owner}: network.outputSize (the embedding width) must be a positive integer, got ${describe(n.outputSize)}`);
-  const activation = n.activation ?? 'relu';
-  if (!ACTIVATIONS.includes(activation)) throw new ConfigError(`${owner}: network.activation must be one of ${ACTIVATIONS.join(', ')}, got ${describe(activation)}${didYouMean(activation, ACTIVATIONS)}`);
   // The head's loss is never evaluated (the episode loss lives here); it only has to be one the
   // compiler accepts for that width.
-  return mlpSpec({ inputSize: n.inputSize!, hidden: n.hidden as number[], outputSize: n.outputSize!, activation }, n.outputSize! >= 2 ? 'softmax-ce' : 'mse');
+  return { spec: mlpSpec(n, n.outputSize >= 2 ? 'softmax-ce' : 'mse') };
 }
 
 export function meanCi95(values: readonly number[]): [number, number] {
@@ -157,7 +166,7 @@ export function softmaxCrossEntropy(z: Float64Array, rows: number, cols: number,
 /** A labelled set { X, y } as a model of one task reads it (X any matrix form, y a vector of X.rows values). */
 export function labelledSet(data: unknown, where: string): { X: Matrix<Float64Array>; y: Float64Array } {
   if (data === null || typeof data !== 'object' || !('X' in data) || !('y' in data)) throw new ShapeError(`${where}: expected { X, y }, got ${describe(data)}`);
-  const d = data as TaskDataLike;
+  const d = data as { X: unknown; y: unknown };
   const X = toMatrix(d.X, `${where}: X`);
   const y = toVector(d.y, `${where}: y`) as Float64Array;
   if (y.length !== X.rows) throw new ShapeError(`${where}: y has ${y.length} values, X has ${X.rows} rows`);
@@ -215,8 +224,10 @@ export abstract class EpisodicLearner<O extends Resolved<EpisodicOptions> = Reso
 
   protected constructor(owner: string, input: unknown, spec: { [K in keyof O]-?: OptionSpec }, extras: (o: O) => number[]) {
     super();
-    this.options = parseOptions<O>(owner, input, spec);
-    this.spec = embeddingSpec(owner, this.options.network);
+    const parsed = parseOptions<O>(owner, input, spec);
+    const embedding = embeddingNetwork(owner, parsed.network, (input as { dtype?: DType } | undefined)?.dtype, parsed.seed);
+    this.options = embedding.dtype ? { ...parsed, dtype: embedding.dtype } : parsed;
+    this.spec = embedding.spec;
     this.compiled = compileNetwork(this.spec);
     this.P = this.compiled.paramCount;
     this.embeddingSize = this.compiled.outputWidth;
@@ -225,7 +236,7 @@ export abstract class EpisodicLearner<O extends Resolved<EpisodicOptions> = Reso
     const dtype = this.options.dtype ?? 'float32';
     this.handle = k.network(this.spec, dtype as 'float64') as unknown as NetworkHandle<FloatArray>;
     this.rng = new Rng(this.options.seed);
-    const theta = initParams(this.compiled, this.rng, dtype);
+    const theta = embedding.init ?? initParams(this.compiled, this.rng, dtype);
     const ex = extras(this.options);
     this.params = allocate(dtype, this.P + ex.length);
     this.params.set(theta);
@@ -235,6 +246,12 @@ export abstract class EpisodicLearner<O extends Resolved<EpisodicOptions> = Reso
 
   get dtype(): DType {
     return this.handle.dtype;
+  }
+
+  /** A MultiTaskNet given as the network is saved as the configuration it can be rebuilt from. */
+  protected override savedOptions(): unknown {
+    const n = this.options.network;
+    return networkForm(n) === 'net' ? { ...this.options, network: networkConfigOf(n as MultiTaskNet<any, any>) } : this.options;
   }
 
   get inputSize(): number {

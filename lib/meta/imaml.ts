@@ -13,10 +13,10 @@
 import { type FloatArray } from '../core/matrix.js';
 import { num, type OptionSpec } from '../core/options.js';
 import type { NetworkBatch } from '../kernels/types.js';
-import { COMMON_OPTIONS, MetaLearner, type LearnerOptions, type MetaLoss, type PreparedTask, type Resolved, type TaskLike } from './learner.js';
+import { COMMON_OPTIONS, MetaLearner, type LearnerOptions, type MetaLoss, type NetworkOption, type SingleTaskNetwork, type PreparedTask, type Resolved, type TaskLike } from './learner.js';
 
 /** Options of iMAML (innerSteps defaults to 5 here). */
-export interface IMAMLOptions<L extends MetaLoss = MetaLoss> extends LearnerOptions<L> {
+export interface IMAMLOptions<L extends MetaLoss = MetaLoss, N extends NetworkOption = NetworkOption> extends LearnerOptions<L, N> {
   /** Strength of the proximal term. Default 1. */
   lambda?: number;
   /** Conjugate-gradient iterations. Default 5 (the paper's). */
@@ -26,7 +26,7 @@ export interface IMAMLOptions<L extends MetaLoss = MetaLoss> extends LearnerOpti
 }
 
 /** @deprecated The name of {@link IMAMLOptions} when that name meant the resolved options. */
-export type IMAMLInput<L extends MetaLoss = MetaLoss> = IMAMLOptions<L>;
+export type IMAMLInput<L extends MetaLoss = MetaLoss, N extends NetworkOption = NetworkOption> = IMAMLOptions<L, N>;
 
 const SPEC = {
   ...COMMON_OPTIONS,
@@ -36,10 +36,10 @@ const SPEC = {
   cgTol: num({ default: 1e-10, min: 0 }),
 } satisfies Record<keyof IMAMLOptions, OptionSpec>;
 
-export class iMAML<L extends MetaLoss = MetaLoss> extends MetaLearner<Resolved<IMAMLOptions>, L> {
+export class iMAML<L extends MetaLoss = MetaLoss, const N extends NetworkOption = SingleTaskNetwork> extends MetaLearner<Resolved<IMAMLOptions>, L, N> {
   static override readonly kind: string = 'iMAML';
 
-  constructor(options: IMAMLOptions<L>) {
+  constructor(options: IMAMLOptions<L, N>) {
     super(new.target.kind, options, SPEC);
   }
 

@@ -2,6 +2,11 @@
 export {
   SinusoidTasks,
   TaskSplit,
+  MultiTaskSplit,
+  type MultiTaskSplitOptions,
+  type MultiTaskSplitConfig,
+  type MultiTaskProblem,
+  type SharedTaskData,
   type Task,
   type TaskData,
   type TaskSampler,
@@ -16,6 +21,11 @@ export {
   AdaptedModel,
   mlpSpec,
   type MetaLoss,
+  type AdaptedOf,
+  type Immutable,
+  type MultiTaskNetworkConfig,
+  type NetworkOption,
+  type SingleTaskNetwork,
   type NetworkConfig,
   type LearnerOptions,
   type Resolved,
@@ -37,3 +47,4 @@ export { MetaSGD, type MetaSGDOptions, type MetaSGDInput } from './metasgd.js';
 export { Reptile, type ReptileOptions, type ReptileInput } from './reptile.js';
 export { iMAML, type IMAMLOptions, type IMAMLInput } from './imaml.js';
 export { Pretrained, type PretrainedOptions, type PretrainedInput } from './pretrained.js';
+export { MetaNetwork, type MetaNetworkOptions } from './metaNetwork.js';

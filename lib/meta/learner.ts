@@ -13,49 +13,37 @@
  * forward+backward or one exact Hessian-vector product per call. The per-parameter vector
  * arithmetic between those calls is O(P) and stays here.
  */
-import { BackendError, ConfigError, ShapeError, ValueError } from '../core/errors.js';
+import { ConfigError, ShapeError, ValueError } from '../core/errors.js';
 import { Yielder } from '../core/async.js';
-import { allocate, describe, toMatrix, toVector, type DType, type FloatArray, type Matrix } from '../core/matrix.js';
+import { allocate, describe, type DType, type FloatArray } from '../core/matrix.js';
 import { custom, num, oneOf, parseOptions, type OptionSpec } from '../core/options.js';
-import { didYouMean } from '../core/suggest.js';
-import { parseFitOptions, type FitOptions, type Labels, type Progress, type TaskMetrics } from '../core/estimator.js';
-import { classificationMetrics, regressionMetrics } from '../metrics/task.js';
+import { parseFitOptions, type FitOptions, type Progress } from '../core/estimator.js';
 import { Rng } from '../core/rng.js';
 import { kernels } from '../kernels/index.js';
-import type { ActivationName, NetworkBatch, NetworkHandle, NetworkKernels, NetworkSpec, OptimKernels } from '../kernels/types.js';
-import { ACTIVATIONS, compileNetwork, initParams, type CompiledNetwork } from '../nn/spec.js';
+import type { NetworkBatch, NetworkHandle, NetworkSpec, OptimKernels } from '../kernels/types.js';
+import type { CompiledNetwork } from '../nn/spec.js';
+import type { MultiTaskNet } from '../mtl/multiTaskNet.js';
 import { createOptimizer, type Optimizer, type OptimizerOptions } from '../nn/optim.js';
+import { classesOf, META_LOSSES, type MetaLoss, type TaskDataLike } from './adaptedModel.js';
+import { MetaNetwork, networkConfigOf, networkForm, type AdaptedOf, type NetworkOption, type SingleTaskNetwork } from './metaNetwork.js';
 import { SavedLearner } from './savedLearner.js';
 import type { TaskSampler } from './tasks.js';
 
-/** The losses a meta-learner's single head may use. */
-export type MetaLoss = 'mse' | 'softmax-ce' | 'bce-logits';
-export const META_LOSSES: readonly MetaLoss[] = ['mse', 'softmax-ce', 'bce-logits'];
-
-/** A multilayer perceptron: dense layers of `hidden` widths, each followed by `activation`. */
-export interface NetworkConfig {
-  inputSize: number;
-  hidden: readonly number[];
-  /** Width of the output layer. Default 1 (regression, bce-logits); softmax-ce needs one per class. */
-  outputSize?: number;
-  /** Default 'relu'. */
-  activation?: ActivationName;
-}
-
-/** What users pass as the support or query set of adapt/predict. */
-export interface TaskDataLike {
-  X: unknown;
-  y: unknown;
-}
+export { AdaptedModel, META_LOSSES, softmaxRows, toBatch, type MetaLoss, type MetaPrediction, type MetaProbability, type TaskDataLike } from './adaptedModel.js';
+export { mlpSpec, type AdaptedOf, type Immutable, type MultiTaskNetworkConfig, type NetworkConfig, type NetworkOption, type SingleTaskNetwork } from './metaNetwork.js';
 
 /**
  * Options every gradient-based meta-learner takes (each class adds its own). `L` is the loss, so
  * that what `adapt(...).predict` returns follows from it: values for 'mse', labels otherwise.
  */
-export interface LearnerOptions<L extends MetaLoss = MetaLoss> {
-  /** The network: an MLP { inputSize, hidden, outputSize?, activation? } or a one-head NetworkSpec. */
-  network: NetworkConfig | NetworkSpec;
-  /** The head's loss. Default 'mse' for an MLP; a NetworkSpec's head names its own. */
+export interface LearnerOptions<L extends MetaLoss = MetaLoss, N extends NetworkOption = NetworkOption> {
+  /**
+   * The network: an MLP { inputSize, hidden, outputSize?, activation? }, a NetworkSpec, a
+   * multi-task network { inputSize, tasks, architecture? } as MultiTaskNet takes it, or a
+   * MultiTaskNet (its current parameters are the starting point). See MetaNetwork.
+   */
+  network: N;
+  /** The head's loss for an MLP (default 'mse'); a NetworkSpec's heads and a multi-task network's tasks give their own. */
   loss?: L;
   /** Inner-loop (adaptation) learning rate. Default 0.01. */
   innerLr?: number;
@@ -67,7 +55,7 @@ export interface LearnerOptions<L extends MetaLoss = MetaLoss> {
   optimizer?: OptimizerOptions;
   /** Seeds initialisation (and nothing else: tasks come from the sampler's own seed). Default 0. */
   seed?: number;
-  /** Element type of parameters and activations. Default 'float32'. */
+  /** Element type of parameters and activations. Default 'float32' (a MultiTaskNet's own). */
   dtype?: DType;
 }
 
@@ -137,52 +125,9 @@ export interface PreparedTask {
   query: NetworkBatch<FloatArray>;
 }
 
-/** A single-head spec from the MLP shorthand. */
-export function mlpSpec(net: NetworkConfig, loss: MetaLoss): NetworkSpec {
-  const nodes: NetworkSpec['nodes'] = [{ op: 'input', size: net.inputSize }];
-  for (const units of net.hidden) {
-    nodes.push({ op: 'dense', input: nodes.length - 1, units });
-    nodes.push({ op: 'activation', input: nodes.length - 1, fn: net.activation ?? 'relu' });
-  }
-  nodes.push({ op: 'dense', input: nodes.length - 1, units: net.outputSize ?? 1 });
-  return { nodes, heads: [{ node: nodes.length - 1, loss, target: 0 }] };
-}
-
-const isPosInt = (v: unknown): boolean => typeof v === 'number' && Number.isInteger(v) && v >= 1;
-
-function resolveSpec(owner: string, network: unknown, loss: MetaLoss | undefined): NetworkSpec {
-  if (network === null || typeof network !== 'object') {
-    throw new ConfigError(`${owner}: option 'network' is required: { inputSize, hidden, outputSize, activation } or a NetworkSpec { nodes, heads }`);
-  }
-  if ('nodes' in network) {
-    const spec = network as NetworkSpec;
-    if (!Array.isArray(spec.heads) || spec.heads.length !== 1) {
-      throw new ConfigError(`${owner}: a meta-learner's network needs exactly one head, got ${describe(spec.heads)}`);
-    }
-    const headLoss = spec.heads[0]!.loss;
-    if (!META_LOSSES.includes(headLoss as MetaLoss)) throw new ConfigError(`${owner}: head loss must be one of ${META_LOSSES.join(', ')}, got ${describe(headLoss)}${didYouMean(headLoss, META_LOSSES)}`);
-    if (loss !== undefined && loss !== headLoss) throw new ConfigError(`${owner}: option 'loss' is '${loss}' but the network's head uses '${headLoss}'`);
-    return spec;
-  }
-  const n = network as Partial<NetworkConfig>;
-  const known = ['inputSize', 'hidden', 'outputSize', 'activation'];
-  for (const k of Object.keys(n)) if (!known.includes(k)) throw new ConfigError(`${owner}: unknown network option '${k}'${didYouMean(k, known)}; known: ${known.join(', ')}`);
-  if (!isPosInt(n.inputSize)) throw new ConfigError(`${owner}: network.inputSize must be a positive integer, got ${describe(n.inputSize)}`);
-  if (!Array.isArray(n.hidden) || !n.hidden.every(isPosInt)) throw new ConfigError(`${owner}: network.hidden must be an array of positive integers, got ${describe(n.hidden)}`);
-  const l = loss ?? 'mse';
-  const outputSize = n.outputSize ?? 1;
-  if (!isPosInt(outputSize)) throw new ConfigError(`${owner}: network.outputSize must be a positive integer, got ${describe(n.outputSize)}`);
-  if (l === 'softmax-ce' ? outputSize < 2 : outputSize !== 1) {
-    throw new ConfigError(`${owner}: loss '${l}' needs ${l === 'softmax-ce' ? 'outputSize >= 2 (one logit per class)' : 'outputSize 1'}, got ${outputSize}`);
-  }
-  const activation = n.activation ?? 'relu';
-  if (!ACTIVATIONS.includes(activation)) throw new ConfigError(`${owner}: network.activation must be one of ${ACTIVATIONS.join(', ')}, got ${describe(activation)}${didYouMean(activation, ACTIVATIONS)}`);
-  return mlpSpec({ inputSize: n.inputSize!, hidden: n.hidden as number[], outputSize, activation }, l);
-}
-
 /** Option specs shared by the learners; each class picks the ones it takes. */
 export const COMMON_OPTIONS = {
-  network: custom<NetworkConfig>('{ inputSize, hidden, outputSize, activation } or a NetworkSpec', (v) => v !== null && typeof v === 'object'),
+  network: custom<NetworkOption>('{ inputSize, hidden, outputSize?, activation? }, a NetworkSpec, { inputSize, tasks, architecture? } or a MultiTaskNet', (v) => v !== null && typeof v === 'object'),
   loss: oneOf(META_LOSSES),
   innerLr: num({ default: 0.01, min: 0 }),
   innerSteps: num({ default: 1, min: 0, integer: true }),
@@ -191,8 +136,6 @@ export const COMMON_OPTIONS = {
   seed: num({ default: 0 }),
   dtype: oneOf(['float32', 'float64'] as const, 'float32'),
 } satisfies Record<keyof LearnerOptions, OptionSpec>;
-
-const ONE = new Float64Array([1]);
 
 /** Add `a * x` to `y` in place. */
 export function axpy(a: number, x: ArrayLike<number>, y: { [i: number]: number; length: number }): void {
@@ -207,144 +150,27 @@ function meanCi(values: number[]): [number, number] {
   return [mean, (1.96 * Math.sqrt(variance)) / Math.sqrt(n)];
 }
 
-/** Convert and check one labelled set for a network of this input width and loss. */
-export function toBatch(data: unknown, name: string, inputSize: number, loss: MetaLoss, classes: number, dtype: DType): NetworkBatch<FloatArray> {
-  if (data === null || typeof data !== 'object' || !('X' in data) || !('y' in data)) {
-    throw new ShapeError(`${name} must be { X, y }, got ${describe(data)}`);
-  }
-  const d = data as TaskDataLike;
-  const x = toMatrix(d.X, `${name}.X`, { dtype });
-  if (x.cols !== inputSize) throw new ShapeError(`${name}.X has ${x.cols} columns, the network expects inputSize = ${inputSize}`);
-  const yv = d.y !== null && typeof d.y === 'object' && 'data' in d.y ? toMatrix(d.y, `${name}.y`, { dtype }).data : toVector(d.y, `${name}.y`, { dtype });
-  if (yv.length !== x.rows) throw new ShapeError(`${name}.y has ${yv.length} values, X has ${x.rows} rows`);
-  if (loss !== 'mse') {
-    for (let i = 0; i < yv.length; i++) {
-      const v = yv[i]!;
-      const ok = loss === 'bce-logits' ? v === 0 || v === 1 : Number.isInteger(v) && v >= 0 && v < classes;
-      if (!ok) throw new ValueError(`${name}.y[${i}] is ${v}; ${loss} needs ${loss === 'bce-logits' ? 'labels 0 or 1' : `class indices 0..${classes - 1}`}`);
-    }
-  }
-  return { x, y: { rows: x.rows, cols: 1, data: yv } };
-}
-
-/** What predict gives for a head with loss L: values ('mse') or labels (classification losses). */
-export type MetaPrediction<L extends MetaLoss = MetaLoss> = [L] extends ['mse'] ? Float64Array : [L] extends ['softmax-ce' | 'bce-logits'] ? Labels : Float64Array | Labels;
-
-/** What predictProba gives for a head with loss L: P(y = 1) ('bce-logits') or an n x C Matrix ('softmax-ce'). */
-export type MetaProbability<L extends MetaLoss = MetaLoss> = [L] extends ['bce-logits'] ? Float64Array : [L] extends ['softmax-ce'] ? Matrix<Float64Array> : Float64Array | Matrix<Float64Array>;
-
-/**
- * A network adapted to one task: its own parameters, the meta-learner's architecture. predict
- * gives values (loss 'mse') or labels (class indices; 0/1 for 'bce-logits'), predictProba class
- * probabilities, score R^2 or accuracy, evaluate the loss and metrics on a labelled set.
- */
-export class AdaptedModel<L extends MetaLoss = MetaLoss> {
-  constructor(
-    private readonly handle: NetworkHandle<FloatArray>,
-    /** The adapted parameters (flat, in the network's layout). */
-    readonly params: FloatArray,
-    private readonly inputSize: number,
-    readonly loss: L,
-    private readonly classes: number,
-  ) {}
-
-  /** Raw outputs, n x outputSize: values (mse) or logits (classification). */
-  decisionFunction(X: unknown): Matrix<Float64Array> {
-    const x = toMatrix(X, 'AdaptedModel: X', { dtype: this.handle.dtype });
-    if (x.cols !== this.inputSize) throw new ShapeError(`AdaptedModel: X has ${x.cols} columns, the network expects ${this.inputSize}`);
-    const out = this.handle.forward(this.params, { x });
-    return { rows: out.rows, cols: out.cols, data: Float64Array.from(out.data) };
-  }
-
-  /** Predicted values (loss 'mse', one per row) or class labels (classification losses). */
-  predict(X: unknown): MetaPrediction<L> {
-    const z = this.decisionFunction(X);
-    return (this.loss === 'mse' ? z.data : classesOf(z, this.loss)) as MetaPrediction<L>;
-  }
-
-  /** Predicted class indices (classification losses only); the same as predict. */
-  predictClass(X: unknown): Labels {
-    if (this.loss === 'mse') throw new ConfigError('AdaptedModel.predictClass: a regression model (loss mse) has no classes; use predict');
-    return classesOf(this.decisionFunction(X), this.loss);
-  }
-
-  /** P(y = 1) per row ('bce-logits') or an n x C Matrix of class probabilities ('softmax-ce'). */
-  predictProba(X: unknown): MetaProbability<L> {
-    if (this.loss === 'mse') throw new ConfigError('AdaptedModel.predictProba: a regression model (loss mse) has no class probabilities; use predict');
-    return probabilities(this.decisionFunction(X), this.loss) as MetaProbability<L>;
-  }
-
-  /** R^2 (loss 'mse') or accuracy on a labelled set { X, y }: higher is better. */
-  score(data: TaskDataLike): number {
-    const m = this.evaluate(data);
-    return this.loss === 'mse' ? m.r2! : m.accuracy!;
-  }
-
-  /**
-   * The loss the network trains on (mean over rows) and metrics on a labelled set { X, y }:
-   * mse, mae, r2 (loss 'mse') or logloss, accuracy (classification).
-   */
-  evaluate(data: TaskDataLike): TaskMetrics {
-    const b = toBatch(data, 'AdaptedModel.evaluate(data)', this.inputSize, this.loss, this.classes, this.handle.dtype);
-    const loss = this.handle.lossGrad(this.params, b, ONE, null)[0]!;
-    const z = this.decisionFunction(b.x);
-    const y = b.y!.data;
-    if (this.loss === 'mse') return { ...regressionMetrics(y, z.data), loss };
-    const m = classificationMetrics(y, probabilities(z, this.loss));
-    return { ...m, loss, logloss: loss };
-  }
-}
-
-/** Class probabilities from raw outputs: sigmoid (bce-logits) or row-wise softmax (softmax-ce). */
-function probabilities(z: Matrix<Float64Array>, loss: MetaLoss): Float64Array | Matrix<Float64Array> {
-  if (loss === 'bce-logits') return z.data.map((v) => (v >= 0 ? 1 / (1 + Math.exp(-v)) : Math.exp(v) / (1 + Math.exp(v))));
-  softmaxRows(z.data, z.rows, z.cols);
-  return z;
-}
-
-/** Row-wise softmax in place. */
-export function softmaxRows(z: Float64Array, rows: number, cols: number): void {
-  for (let i = 0; i < rows; i++) {
-    const o = i * cols;
-    let max = -Infinity;
-    for (let k = 0; k < cols; k++) max = Math.max(max, z[o + k]!);
-    let sum = 0;
-    for (let k = 0; k < cols; k++) sum += z[o + k] = Math.exp(z[o + k]! - max);
-    for (let k = 0; k < cols; k++) z[o + k] = z[o + k]! / sum;
-  }
-}
-
-function classesOf(out: Matrix<FloatArray>, loss: MetaLoss): Int32Array {
-  const r = new Int32Array(out.rows);
-  for (let i = 0; i < out.rows; i++) {
-    if (loss === 'bce-logits') r[i] = out.data[i]! > 0 ? 1 : 0;
-    else {
-      let best = 0;
-      for (let c = 1; c < out.cols; c++) if (out.data[i * out.cols + c]! > out.data[i * out.cols + best]!) best = c;
-      r[i] = best;
-    }
-  }
-  return r;
-}
-
 
 /**
  * The gradient-based meta-learners' base: `fit(sampler)` meta-trains and resolves to the learner
- * (meta-losses on `history`), `adapt(support)` gives an {@link AdaptedModel} for one new task,
- * `evaluate(sampler)` the query loss after each number of adaptation steps. `O` is the resolved
- * options type, `L` the loss (what adapted models predict follows from it).
+ * (meta-losses on `history`), `adapt(support)` gives the model of one new task (an
+ * {@link AdaptedModel}, or a MultiTaskNet for a multi-task network), `evaluate(sampler)` the
+ * query loss after each number of adaptation steps. `O` is the resolved options type, `L` the
+ * loss and `N` the network option's type (what adapt returns follows from them).
  */
-export abstract class MetaLearner<O extends Resolved<LearnerOptions> = Resolved<LearnerOptions>, L extends MetaLoss = MetaLoss> extends SavedLearner {
+export abstract class MetaLearner<O extends Resolved<LearnerOptions> = Resolved<LearnerOptions>, L extends MetaLoss = MetaLoss, N extends NetworkOption = SingleTaskNetwork> extends SavedLearner {
   /** The model-file kind of this class (format.ts). */
   static override readonly kind: string = 'MetaLearner';
 
   readonly options: Readonly<O>;
+  /** The network resolved and compiled (shared with the functional API). */
+  readonly net: MetaNetwork;
   readonly spec: NetworkSpec;
   readonly compiled: CompiledNetwork;
+  /** The head's loss (one-head networks; 'mse' stands for a multi-task network's several losses). */
   readonly loss: L;
   /** The meta-learned initialisation theta (flat, in the network's layout). */
   params: FloatArray;
-  /** Completed meta-iterations. */
   protected readonly handle: NetworkHandle<FloatArray>;
   protected readonly optimizer: Optimizer;
   protected readonly rng: Rng;
@@ -356,21 +182,31 @@ export abstract class MetaLearner<O extends Resolved<LearnerOptions> = Resolved<
   protected constructor(owner: string, input: unknown, spec: { [K in keyof O]-?: OptionSpec }) {
     super();
     const parsed = parseOptions<O>(owner, input, spec);
-    this.spec = resolveSpec(owner, parsed.network, (input as Partial<LearnerOptions> | undefined)?.loss);
-    this.compiled = compileNetwork(this.spec);
-    this.loss = this.spec.heads[0]!.loss as L;
-    this.options = { ...parsed, loss: this.loss };
-    this.classes = this.compiled.headOffsets[1]!;
+    const given = input as Partial<LearnerOptions> | undefined;
+    this.net = new MetaNetwork(owner, parsed.network, { loss: given?.loss, dtype: given?.dtype, seed: parsed.seed });
+    this.spec = this.net.spec;
+    this.compiled = this.net.compiled;
+    this.loss = this.net.loss as L;
+    this.options = { ...parsed, loss: this.loss, dtype: this.net.dtype };
+    this.classes = this.net.classes;
     this.P = this.compiled.paramCount;
-    const k = kernels() as unknown as Partial<NetworkKernels & OptimKernels>;
-    if (typeof k.network !== 'function') {
-      throw new BackendError(`the ${kernels().name} backend has no network kernels yet; meta-learners need them`, 'ERR_BACKEND');
-    }
-    const dtype = this.options.dtype ?? 'float32';
-    this.handle = k.network(this.spec, dtype as 'float64') as unknown as NetworkHandle<FloatArray>;
+    this.handle = this.net.handle;
     this.rng = new Rng(this.options.seed);
-    this.params = this.initialParams(initParams(this.compiled, this.rng, dtype));
+    this.params = this.initialParams(this.net.init(this.rng));
+    const k = kernels() as unknown as Partial<OptimKernels>;
     this.optimizer = createOptimizer(this.optimizerOptions(), typeof k.adamStep === 'function' ? { kernels: k as OptimKernels } : {});
+  }
+
+  /**
+   * A MultiTaskNet given as the network is saved as the { inputSize, tasks, architecture, dtype }
+   * it was built from (its parameters are the learner's own, saved with the state); the loss is
+   * saved only where the option applies (one-head networks).
+   */
+  protected override savedOptions(): unknown {
+    const o: Record<string, unknown> = { ...this.options };
+    if (this.net.template || this.net.heads > 1) delete o.loss;
+    if (networkForm(o.network) === 'net') o.network = networkConfigOf(o.network as MultiTaskNet<any, any>);
+    return o;
   }
 
   /** The outer optimiser (Reptile replaces it by SGD of rate epsilon). */
@@ -398,14 +234,14 @@ export abstract class MetaLearner<O extends Resolved<LearnerOptions> = Resolved<
 
   // ---- kernels ------------------------------------------------------------------------------
 
-  /** L(params) on a batch; fills `grad` when given. */
+  /** L(params) on a batch (the sum of the heads' mean losses); fills `grad` when given. */
   protected lossGrad(params: FloatArray, batch: NetworkBatch<FloatArray>, grad: FloatArray | null): number {
-    return this.handle.lossGrad(params, batch, ONE, grad)[0]!;
+    return this.net.lossGrad(params, batch, grad);
   }
 
   /** out = H(params) v, the exact Hessian of the batch loss times v. */
   protected hvp(params: FloatArray, batch: NetworkBatch<FloatArray>, v: FloatArray, out: FloatArray): void {
-    this.handle.hvp(params, batch, ONE, v, out);
+    this.net.hvp(params, batch, v, out);
   }
 
   protected alloc(): FloatArray {
@@ -437,10 +273,10 @@ export abstract class MetaLearner<O extends Resolved<LearnerOptions> = Resolved<
 
   /** Convert and check the tasks of a meta-batch. */
   protected prepare(tasks: readonly TaskLike[]): PreparedTask[] {
-    return tasks.map((t, i) => ({
-      support: toBatch(t.support, `task ${i} support`, this.inputSize, this.loss, this.classes, this.dtype),
-      query: toBatch(t.query, `task ${i} query`, this.inputSize, this.loss, this.classes, this.dtype),
-    }));
+    return tasks.map((t, i) => {
+      if (t === null || typeof t !== 'object' || !('support' in t) || !('query' in t)) throw new ShapeError(`task ${i} must be { support, query }, got ${describe(t)}`);
+      return { support: this.net.batch(t.support, `task ${i} support`), query: this.net.batch(t.query, `task ${i} query`) };
+    });
   }
 
   /** What the last fit recorded: the meta-loss of every iteration. */
@@ -459,7 +295,7 @@ export abstract class MetaLearner<O extends Resolved<LearnerOptions> = Resolved<
    * between iterations (AbortError; the updates already made stay); `onProgress` gets a
    * {@link MetaProgress} per iteration.
    */
-  async fit(sampler: TaskSampler, options: MetaFitOptions): Promise<this> {
+  async fit(sampler: TaskSampler<TaskLike>, options: MetaFitOptions): Promise<this> {
     const o = parseFitOptions<MetaFitOptions>(`${this.kind}.fit`, options, {
       iterations: num({ min: 0, integer: true }),
     });
@@ -488,8 +324,8 @@ export abstract class MetaLearner<O extends Resolved<LearnerOptions> = Resolved<
     return loss;
   }
 
-  protected checkSampler(sampler: unknown): asserts sampler is TaskSampler {
-    const s = sampler as Partial<TaskSampler> | null;
+  protected checkSampler(sampler: unknown): asserts sampler is TaskSampler<TaskLike> {
+    const s = sampler as Partial<TaskSampler<TaskLike>> | null;
     if (!s || typeof s.sampleBatch !== 'function') throw new ConfigError(`${this.kind}.fit: expected a TaskSampler (SinusoidTasks, TaskSplit, ...), got ${describe(sampler)}`);
     if (s.inputSize !== undefined && s.inputSize !== this.inputSize) {
       throw new ShapeError(`${this.kind}.fit: the sampler's tasks have ${s.inputSize} input columns, the network expects ${this.inputSize}`);
@@ -522,23 +358,27 @@ export abstract class MetaLearner<O extends Resolved<LearnerOptions> = Resolved<
     return { steps: o.steps ?? this.options.innerSteps, lr: o.lr ?? null };
   }
 
-  /** A model for one new task, fitted from its support set; the meta-learner is unchanged. */
-  adapt(support: TaskDataLike, options?: AdaptOptions): AdaptedModel<L> {
+  /**
+   * The model of one new task, fitted from its support set ({ X, y }; a multi-task network takes
+   * { X, Y } with one column per task): an AdaptedModel, or a MultiTaskNet for a multi-task
+   * network. The meta-learner is unchanged.
+   */
+  adapt(support: TaskDataLike, options?: AdaptOptions): AdaptedOf<N, L> {
     const { steps, lr } = this.adaptOptions(options, 'adapt');
-    const b = toBatch(support, `${this.kind}.adapt(support)`, this.inputSize, this.loss, this.classes, this.dtype);
-    return new AdaptedModel(this.handle, this.adaptParams(b, steps, lr), this.inputSize, this.loss, this.classes);
+    const b = this.net.batch(support, `${this.kind}.adapt(support)`);
+    return this.net.model(this.adaptParams(b, steps, lr)) as AdaptedOf<N, L>;
   }
 
   /** The un-adapted network (theta) as a model. */
-  model(): AdaptedModel<L> {
-    return new AdaptedModel(this.handle, this.theta.slice() as FloatArray, this.inputSize, this.loss, this.classes);
+  model(): AdaptedOf<N, L> {
+    return this.net.model(this.theta.slice() as FloatArray) as AdaptedOf<N, L>;
   }
 
   /**
    * Query loss (and accuracy for classification) after each number of adaptation steps, as the
    * mean over `tasks` tasks drawn from `sampler` with its 95% confidence interval.
    */
-  evaluate(sampler: TaskSampler, options: EvaluateOptions): EvaluationRow[] {
+  evaluate(sampler: TaskSampler<TaskLike>, options: EvaluateOptions): EvaluationRow[] {
     const o = parseOptions<EvaluateOptions>(`${this.kind}.evaluate`, options, {
       tasks: num({ min: 1, integer: true }),
       steps: custom('an array of non-negative integers', (v) => Array.isArray(v) && v.length > 0 && v.every((s) => Number.isInteger(s) && s >= 0), [0, 1, 10]),
@@ -556,7 +396,7 @@ export abstract class MetaLearner<O extends Resolved<LearnerOptions> = Resolved<
         stepsList.forEach((s, k) => {
           if (s !== i) return;
           losses[k]!.push(this.lossGrad(phi, task!.query, null));
-          if (this.loss !== 'mse') {
+          if (this.net.heads === 1 && !this.net.template && this.loss !== 'mse') {
             const pred = classesOf(this.handle.forward(phi, { x: task!.query.x }), this.loss);
             const y = task!.query.y!.data;
             let hit = 0;
@@ -569,7 +409,7 @@ export abstract class MetaLearner<O extends Resolved<LearnerOptions> = Resolved<
     return stepsList.map((steps, k) => {
       const [loss, lossCi95] = meanCi(losses[k]!);
       const row: EvaluationRow = { steps, loss, lossCi95 };
-      if (this.loss !== 'mse') [row.accuracy, row.accuracyCi95] = meanCi(accs[k]!);
+      if (accs[k]!.length > 0) [row.accuracy, row.accuracyCi95] = meanCi(accs[k]!);
       return row;
     });
   }

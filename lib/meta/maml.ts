@@ -22,20 +22,20 @@ import { allocate, type FloatArray } from '../core/matrix.js';
 import { ValueError } from '../core/errors.js';
 import { bool, type OptionSpec } from '../core/options.js';
 import type { MetaBatchTasks, NetworkBatch } from '../kernels/types.js';
-import { COMMON_OPTIONS, MetaLearner, type LearnerOptions, type MetaLoss, type PreparedTask, type Resolved, type TaskLike } from './learner.js';
+import { COMMON_OPTIONS, MetaLearner, type LearnerOptions, type MetaLoss, type NetworkOption, type SingleTaskNetwork, type PreparedTask, type Resolved, type TaskLike } from './learner.js';
 
 /** Options of MAML and ANIL. */
-export interface MAMLOptions<L extends MetaLoss = MetaLoss> extends LearnerOptions<L> {
+export interface MAMLOptions<L extends MetaLoss = MetaLoss, N extends NetworkOption = NetworkOption> extends LearnerOptions<L, N> {
   /** Drop the second-order terms (FOMAML). Default false. */
   firstOrder?: boolean;
 }
 
 /** @deprecated The name of {@link MAMLOptions} when that name meant the resolved options. */
-export type MAMLInput<L extends MetaLoss = MetaLoss> = MAMLOptions<L>;
+export type MAMLInput<L extends MetaLoss = MetaLoss, N extends NetworkOption = NetworkOption> = MAMLOptions<L, N>;
 
 const MAML_SPEC = { ...COMMON_OPTIONS, firstOrder: bool(false) } satisfies Record<keyof MAMLOptions, OptionSpec>;
 
-export class MAML<L extends MetaLoss = MetaLoss> extends MetaLearner<Resolved<MAMLOptions>, L> {
+export class MAML<L extends MetaLoss = MetaLoss, const N extends NetworkOption = SingleTaskNetwork> extends MetaLearner<Resolved<MAMLOptions>, L, N> {
   static override readonly kind: string = 'MAML';
   /** 1 where the inner loop may move a parameter; null = everywhere (ANIL sets the head slice). */
   protected innerMask: Uint8Array | null = null;
@@ -47,7 +47,7 @@ export class MAML<L extends MetaLoss = MetaLoss> extends MetaLearner<Resolved<MA
   private metaGrad: Float64Array | null = null;
   private stepGrad: FloatArray | null = null;
 
-  constructor(options: MAMLOptions<L>) {
+  constructor(options: MAMLOptions<L, N>) {
     super(new.target.kind, options, MAML_SPEC);
   }
 
@@ -102,36 +102,10 @@ export class MAML<L extends MetaLoss = MetaLoss> extends MetaLearner<Resolved<MA
       for (let j = 0; j < this.P; j++) grad[j] = grad[j]! / tasks.length;
       return loss / tasks.length;
     }
-    return this.handle.metaGradient(this.theta, this.stack(tasks), {
+    this.stacked = this.net.stack(tasks, this.stacked);
+    return this.handle.metaGradient(this.theta, this.stacked, {
       innerLr: o.innerLr, innerSteps: o.innerSteps, firstOrder: o.firstOrder, innerMask: this.innerMask,
     }, grad);
-  }
-
-  /** Support and query rows of every task, one after another, into reused buffers. */
-  private stack(tasks: PreparedTask[]): MetaBatchTasks<FloatArray> {
-    const d = this.inputSize;
-    const yc = tasks[0]!.support.y!.cols;
-    let n = 0;
-    for (const t of tasks) n += t.support.x.rows + t.query.x.rows;
-    let st = this.stacked;
-    if (!st || st.x.rows !== n || st.y.cols !== yc || st.offsets.length !== 2 * tasks.length + 1) {
-      st = this.stacked = {
-        x: { rows: n, cols: d, data: allocate(this.dtype, n * d) },
-        y: { rows: n, cols: yc, data: allocate(this.dtype, n * yc) },
-        offsets: new Int32Array(2 * tasks.length + 1),
-      };
-    }
-    let r = 0;
-    tasks.forEach((t, i) => {
-      for (const [k, b] of [[2 * i, t.support], [2 * i + 1, t.query]] as const) {
-        st!.offsets[k] = r;
-        st!.x.data.set(b.x.data, r * d);
-        st!.y.data.set(b.y!.data, r * yc);
-        r += b.x.rows;
-      }
-    });
-    st.offsets[2 * tasks.length] = r;
-    return st;
   }
 
   /** Add d L_q(theta_k(theta))/d theta of one task into `acc`; returns L_q(theta_k). */
@@ -171,10 +145,10 @@ export class MAML<L extends MetaLoss = MetaLoss> extends MetaLearner<Resolved<MA
  * ANIL: MAML whose inner loop adapts only the head (the output layer's parameters); the body is
  * learned by the outer loop alone. Same options as MAML.
  */
-export class ANIL<L extends MetaLoss = MetaLoss> extends MAML<L> {
+export class ANIL<L extends MetaLoss = MetaLoss, const N extends NetworkOption = SingleTaskNetwork> extends MAML<L, N> {
   static override readonly kind: string = 'ANIL';
 
-  constructor(options: MAMLOptions<L>) {
+  constructor(options: MAMLOptions<L, N>) {
     super(options);
     const mask = new Uint8Array(this.P);
     const headNodes = new Set(this.spec.heads.map((h) => h.node));

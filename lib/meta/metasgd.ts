@@ -11,25 +11,25 @@
  */
 import { type FloatArray } from '../core/matrix.js';
 import { bool, type OptionSpec } from '../core/options.js';
-import { COMMON_OPTIONS, MetaLearner, type LearnerOptions, type MetaLoss, type PreparedTask, type Resolved, type TaskLike } from './learner.js';
+import { COMMON_OPTIONS, MetaLearner, type LearnerOptions, type MetaLoss, type NetworkOption, type SingleTaskNetwork, type PreparedTask, type Resolved, type TaskLike } from './learner.js';
 
 /** Options of MetaSGD. */
-export interface MetaSGDOptions<L extends MetaLoss = MetaLoss> extends LearnerOptions<L> {
+export interface MetaSGDOptions<L extends MetaLoss = MetaLoss, N extends NetworkOption = NetworkOption> extends LearnerOptions<L, N> {
   /** Drop the Hessian terms in dL/d theta (the alpha gradient stays exact to first order). Default false. */
   firstOrder?: boolean;
 }
 
 /** @deprecated The name of {@link MetaSGDOptions} when that name meant the resolved options. */
-export type MetaSGDInput<L extends MetaLoss = MetaLoss> = MetaSGDOptions<L>;
+export type MetaSGDInput<L extends MetaLoss = MetaLoss, N extends NetworkOption = NetworkOption> = MetaSGDOptions<L, N>;
 
 const SPEC = { ...COMMON_OPTIONS, firstOrder: bool(false) } satisfies Record<keyof MetaSGDOptions, OptionSpec>;
 
-export class MetaSGD<L extends MetaLoss = MetaLoss> extends MetaLearner<Resolved<MetaSGDOptions>, L> {
+export class MetaSGD<L extends MetaLoss = MetaLoss, const N extends NetworkOption = SingleTaskNetwork> extends MetaLearner<Resolved<MetaSGDOptions>, L, N> {
   static override readonly kind: string = 'MetaSGD';
   private traj: FloatArray[] = [];
   private grads: FloatArray[] = [];
 
-  constructor(options: MetaSGDOptions<L>) {
+  constructor(options: MetaSGDOptions<L, N>) {
     super(new.target.kind, options, SPEC);
   }
 

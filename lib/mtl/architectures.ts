@@ -41,11 +41,11 @@ interface Common {
 }
 
 export type ArchitectureOptions =
-  | (Common & { type: 'hard-sharing'; shared?: number[]; layerNorm?: boolean })
-  | (Common & { type: 'mmoe'; experts?: number; expertUnits?: number[] })
-  | (Common & { type: 'cgc'; sharedExperts?: number; taskExperts?: number; expertUnits?: number[] })
-  | (Common & { type: 'ple'; levels?: number; sharedExperts?: number; taskExperts?: number; expertUnits?: number[] })
-  | (Common & { type: 'cross-stitch'; layers?: number[] });
+  | (Common & { type: 'hard-sharing'; shared?: readonly number[]; layerNorm?: boolean })
+  | (Common & { type: 'mmoe'; experts?: number; expertUnits?: readonly number[] })
+  | (Common & { type: 'cgc'; sharedExperts?: number; taskExperts?: number; expertUnits?: readonly number[] })
+  | (Common & { type: 'ple'; levels?: number; sharedExperts?: number; taskExperts?: number; expertUnits?: readonly number[] })
+  | (Common & { type: 'cross-stitch'; layers?: readonly number[] });
 
 export type ArchitectureType = ArchitectureOptions['type'];
 export const ARCHITECTURES: readonly ArchitectureType[] = ['hard-sharing', 'mmoe', 'cgc', 'ple', 'cross-stitch'];

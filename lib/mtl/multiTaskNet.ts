@@ -310,13 +310,39 @@ export class MultiTaskNet<const Ts extends readonly MultiTaskNetTask[] = readonl
   getParams(): FloatArray {
     return this.params.slice();
   }
-  /** Replace the parameters (same length and dtype), e.g. to start from given weights. */
+  /**
+   * Replace the parameters (same length, converted to the net's dtype), e.g. to start from given
+   * weights. A net given its parameters can predict: it counts as fitted.
+   */
   setParams(p: ArrayLike<number>): void {
     if (p.length !== this.params.length) throw new ShapeError(`${KIND}.setParams: got ${p.length} values, expected ${this.params.length}`);
     const next = allocate(this.config.dtype, p.length);
     for (let i = 0; i < p.length; i++) next[i] = p[i]!;
     for (let i = 0; i < next.length; i++) if (!Number.isFinite(next[i]!)) throw new ValueError(`${KIND}.setParams: value ${i} is ${next[i]}`);
     this.params = next;
+    this.fitted = true;
+  }
+
+  /**
+   * A new net of the same configuration holding `params` (e.g. adapted by a meta-learner), ready
+   * to predict or to train further. This net is unchanged. A custom weighting strategy object is
+   * not shared: the copy trains with 'equal'.
+   */
+  withParams(params: ArrayLike<number>): MultiTaskNet<Ts, D> {
+    const net = MultiTaskNet.fromConfig(this.config, isCustom(this.config.weighting) ? 'equal' : (this.config.weighting as WeightingOption));
+    net.setParams(params);
+    return net as unknown as MultiTaskNet<Ts, D>;
+  }
+
+  /** A net from a resolved configuration (the tasks' labels become their classes again). */
+  private static fromConfig(c: NetConfig, weighting: WeightingOption): MultiTaskNet<readonly MultiTaskNetTask[], DType> {
+    const tasks: MultiTaskNetTask[] = c.tasks.map((t) => ({
+      name: t.name,
+      type: t.type,
+      ...(t.labels ? { classes: t.labels } : {}),
+      ...(t.head ? { head: t.head } : {}),
+    }));
+    return new MultiTaskNet({ inputSize: c.inputSize, tasks, architecture: c.architecture, weighting, optimizer: c.optimizer, seed: c.seed, dtype: c.dtype });
   }
   /** Which task owns each parameter (-1 shared), and the shared / per-task index lists. */
   get parameterOwners(): ParameterOwners {
@@ -852,20 +878,14 @@ export class MultiTaskNet<const Ts extends readonly MultiTaskNetTask[] = readonl
     if (!c || typeof c !== 'object' || !Array.isArray(c.tasks) || !state || typeof state !== 'object') throw new FormatError(`${KIND} model file: config or state is missing`);
     let weighting: WeightingOption | undefined = options.weighting;
     if (!weighting) {
-      if (typeof c.weighting === 'object' && c.weighting !== null && c.weighting.custom) {
-        throw new FormatError(`${KIND} model file: it was trained with a custom weighting strategy '${String(c.weighting.name)}'; pass it as load(path, { weighting })`);
+      if (isCustom(c.weighting)) {
+        throw new FormatError(`${KIND} model file: it was trained with a custom weighting strategy '${String((c.weighting as Record<string, unknown>).name)}'; pass it as load(path, { weighting })`);
       }
       weighting = c.weighting as WeightingOption;
     }
-    const tasks: MultiTaskNetTask[] = c.tasks.map((t) => ({
-      name: t.name,
-      type: t.type,
-      ...(t.labels ? { classes: t.labels } : {}),
-      ...(t.head ? { head: t.head } : {}),
-    }));
     let net: MultiTaskNet<readonly MultiTaskNetTask[], DType>;
     try {
-      net = new MultiTaskNet({ inputSize: c.inputSize, tasks, architecture: c.architecture, weighting, optimizer: c.optimizer, seed: c.seed, dtype: c.dtype });
+      net = MultiTaskNet.fromConfig(c, weighting);
     } catch (err) {
       if (err instanceof ConfigError) throw new FormatError(`${KIND} model file: its config is not valid here: ${err.message}`);
       throw err;
@@ -882,7 +902,7 @@ export class MultiTaskNet<const Ts extends readonly MultiTaskNetTask[] = readonl
     net.rng.setState(s.rng as number[]);
     net.epoch = Number(s.epoch) || 0;
     net.stepCount = Number(s.step) || 0;
-    if (s.lastWeights instanceof Float64Array && s.lastWeights.length === tasks.length) net.lastWeights = s.lastWeights;
+    if (s.lastWeights instanceof Float64Array && s.lastWeights.length === c.tasks.length) net.lastWeights = s.lastWeights;
     net.weightsStable = s.weightsStable !== false;
     net.fitted = s.fitted === true;
     return net;
@@ -899,6 +919,11 @@ export class MultiTaskNet<const Ts extends readonly MultiTaskNetTask[] = readonl
 
 // -----------------------------------------------------------------------------------------------
 // helpers
+
+/** Whether a saved weighting is the record of a user's strategy object (which cannot be rebuilt). */
+function isCustom(w: unknown): boolean {
+  return typeof w === 'object' && w !== null && (w as { custom?: unknown }).custom === true;
+}
 
 /** A weighting given by name (or { type | name }) must be a registered strategy. */
 function checkStrategyName(w: unknown): void {
