@@ -149,6 +149,14 @@ export interface TaskSplitOptions extends Partial<TaskSplitConfig> {
   shots: number;
 }
 
+/** The settings TaskSplit and MultiTaskSplit share. */
+const SPLIT_OPTIONS = {
+  shots: num({ min: 1, integer: true }),
+  seed: num({ default: 0 }),
+  tasks: custom('an array of task names or indices', (v) => Array.isArray(v) && v.length > 0),
+  queries: num({ min: 1, integer: true }),
+};
+
 /**
  * Each task of a multi-task dataset as a few-shot task: a task is picked uniformly, its labelled
  * rows shuffled, the first `shots` become the support set and the rest (up to `queries`) the
@@ -164,12 +172,7 @@ export class TaskSplit implements TaskSampler {
     private readonly dataset: TaskSource,
     options: TaskSplitOptions,
   ) {
-    this.options = parseOptions<TaskSplitConfig>('TaskSplit', options, {
-      shots: num({ min: 1, integer: true }),
-      seed: num({ default: 0 }),
-      tasks: custom('an array of task names or indices', (v) => Array.isArray(v) && v.length > 0),
-      queries: num({ min: 1, integer: true }),
-    });
+    this.options = parseOptions<TaskSplitConfig>('TaskSplit', options, SPLIT_OPTIONS);
     if (this.options.shots === undefined) throw new ConfigError(`TaskSplit: option 'shots' is required (support rows per task)`);
     this.pool = taskPool('TaskSplit', dataset, this.options.tasks, this.options.shots);
     this.inputSize = this.pool[0]!.X.cols;
@@ -262,13 +265,7 @@ export class MultiTaskSplit implements TaskSampler<MultiTaskProblem> {
     private readonly dataset: TaskSource,
     options: MultiTaskSplitOptions,
   ) {
-    this.options = parseOptions<MultiTaskSplitConfig>('MultiTaskSplit', options, {
-      groupSize: num({ min: 1, integer: true }),
-      shots: num({ min: 1, integer: true }),
-      seed: num({ default: 0 }),
-      tasks: custom('an array of task names or indices', (v) => Array.isArray(v) && v.length > 0),
-      queries: num({ min: 1, integer: true }),
-    });
+    this.options = parseOptions<MultiTaskSplitConfig>('MultiTaskSplit', options, { groupSize: num({ min: 1, integer: true }), ...SPLIT_OPTIONS });
     for (const k of ['groupSize', 'shots'] as const) {
       if (this.options[k] === undefined) throw new ConfigError(`MultiTaskSplit: option '${k}' is required (${k === 'shots' ? 'support rows per task' : 'tasks per problem'})`);
     }
