@@ -17,9 +17,13 @@ describe('public API', () => {
       'SinusoidTasks', 'FewShotTasks', 'TaskSplit',
       'backend', 'setBackend', 'setThreads',
       'MetataskError', 'ShapeError', 'ValueError', 'ConfigError', 'NotFittedError', 'FormatError', 'BackendError',
+      'MultiTaskSplit', 'MetaNetwork', 'AdaptedModel', 'ProtoModel', 'RidgeModel', 'parseFitOptions', 'functional',
     ];
     for (const n of names) expect(metatask, n).to.have.property(n);
     expect(metatask.datasets).to.have.keys('school', 'omniglot');
+    for (const f of ['metaNetwork', 'initialParams', 'taskLoss', 'adaptStep', 'adapt', 'metaGradient', 'applyUpdate']) {
+      expect(metatask.functional, f).to.have.property(f).that.is.a('function');
+    }
     for (const m of ['mse', 'rmse', 'mae', 'r2', 'explainedVariance', 'nmse', 'accuracy', 'precision', 'recall', 'f1', 'logLoss', 'rocAuc']) {
       expect(metatask.metrics, m).to.have.property(m).that.is.a('function');
     }
