@@ -53,23 +53,16 @@ export class iMAML<L extends MetaLoss = MetaLoss, const N extends NetworkOption 
 
   /** The implicit meta-gradient of the mean query loss over `tasks`, without updating. */
   metaGradient(tasks: readonly TaskLike[]): { loss: number; grad: Float64Array } {
-    const prepared = this.prepare(tasks);
     const grad = new Float64Array(this.P);
-    let loss = 0;
-    for (const t of prepared) loss += this.taskMetaGradient(t, grad);
-    for (let j = 0; j < this.P; j++) grad[j] = grad[j]! / prepared.length;
-    return { loss: loss / prepared.length, grad };
+    return { loss: this.meanOverTasks(this.prepare(tasks), grad, (t, acc) => this.taskMetaGradient(t, acc)), grad };
   }
 
   protected override metaStep(tasks: PreparedTask[]): number {
-    const acc = new Float64Array(this.P);
-    let loss = 0;
     // Independent tasks: the place for a native batched kernel (see MAML.metaStep).
-    for (const t of tasks) loss += this.taskMetaGradient(t, acc);
-    const g = this.alloc();
-    for (let j = 0; j < this.P; j++) g[j] = acc[j]! / tasks.length;
-    this.optimizer.step(this.params, g);
-    return loss / tasks.length;
+    const grad = new Float64Array(this.P);
+    const loss = this.meanOverTasks(tasks, grad, (t, acc) => this.taskMetaGradient(t, acc));
+    this.stepAlong(grad);
+    return loss;
   }
 
   private taskMetaGradient(task: PreparedTask, acc: Float64Array): number {

@@ -248,6 +248,25 @@ export abstract class MetaLearner<O extends Resolved<LearnerOptions> = Resolved<
     return allocate(this.dtype, this.P);
   }
 
+  /**
+   * The per-task loop of the meta-gradients: grad <- the mean over `tasks` of what `each` adds
+   * into it (grad is zeroed first); returns the mean of what `each` returns (the query losses).
+   */
+  protected meanOverTasks(tasks: readonly PreparedTask[], grad: Float64Array, each: (task: PreparedTask, acc: Float64Array) => number): number {
+    grad.fill(0);
+    let loss = 0;
+    for (const t of tasks) loss += each(t, grad);
+    for (let j = 0; j < grad.length; j++) grad[j] = grad[j]! / tasks.length;
+    return loss / tasks.length;
+  }
+
+  /** One step of the outer optimiser along `grad` (as long as params), in the params' dtype. */
+  protected stepAlong(grad: Float64Array): void {
+    const g = allocate(this.dtype, this.params.length);
+    g.set(grad);
+    this.optimizer.step(this.params, g);
+  }
+
   // ---- the inner loop (overridden by ANIL, Meta-SGD, iMAML) ----------------------------------
 
   /** The gradient the inner loop follows from `phi` (iMAML adds its proximal term). Returns L_s(phi). */

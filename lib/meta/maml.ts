@@ -73,10 +73,7 @@ export class MAML<L extends MetaLoss = MetaLoss, const N extends NetworkOption =
       return { loss: this.batchMetaGradient(prepared, grad), grad };
     }
     const grad = new Float64Array(this.P);
-    let loss = 0;
-    for (const t of prepared) loss += this.taskMetaGradient(t, grad);
-    for (let j = 0; j < this.P; j++) grad[j] = grad[j]! / prepared.length;
-    return { loss: loss / prepared.length, grad };
+    return { loss: this.meanOverTasks(prepared, grad, (t, acc) => this.taskMetaGradient(t, acc)), grad };
   }
 
   protected override metaStep(tasks: PreparedTask[]): number {
@@ -96,11 +93,7 @@ export class MAML<L extends MetaLoss = MetaLoss, const N extends NetworkOption =
     if (tasks.length === 0) throw new ValueError(`${this.kind}: a meta-batch needs at least one task`);
     const o = this.options;
     if (this.innerStep !== MAML.prototype.innerStep || this.innerGrad !== MetaLearner.prototype['innerGrad']) {
-      grad.fill(0);
-      let loss = 0;
-      for (const t of tasks) loss += this.taskMetaGradient(t, grad);
-      for (let j = 0; j < this.P; j++) grad[j] = grad[j]! / tasks.length;
-      return loss / tasks.length;
+      return this.meanOverTasks(tasks, grad, (t, acc) => this.taskMetaGradient(t, acc));
     }
     this.stacked = this.net.stack(tasks, this.stacked);
     return this.handle.metaGradient(this.theta, this.stacked, {

@@ -57,23 +57,16 @@ export class MetaSGD<L extends MetaLoss = MetaLoss, const N extends NetworkOptio
 
   /** Gradient of the mean query loss w.r.t. [theta; alpha] (length 2P), without updating. */
   metaGradient(tasks: readonly TaskLike[]): { loss: number; grad: Float64Array } {
-    const prepared = this.prepare(tasks);
     const grad = new Float64Array(2 * this.P);
-    let loss = 0;
-    for (const t of prepared) loss += this.taskMetaGradient(t, grad);
-    for (let j = 0; j < grad.length; j++) grad[j] = grad[j]! / prepared.length;
-    return { loss: loss / prepared.length, grad };
+    return { loss: this.meanOverTasks(this.prepare(tasks), grad, (t, acc) => this.taskMetaGradient(t, acc)), grad };
   }
 
   protected override metaStep(tasks: PreparedTask[]): number {
-    const acc = new Float64Array(2 * this.P);
-    let loss = 0;
     // Independent tasks: the place for a native batched kernel (see MAML.metaStep).
-    for (const t of tasks) loss += this.taskMetaGradient(t, acc);
-    const g = allocLike(this.params);
-    for (let j = 0; j < g.length; j++) g[j] = acc[j]! / tasks.length;
-    this.optimizer.step(this.params, g);
-    return loss / tasks.length;
+    const grad = new Float64Array(2 * this.P);
+    const loss = this.meanOverTasks(tasks, grad, (t, acc) => this.taskMetaGradient(t, acc));
+    this.stepAlong(grad);
+    return loss;
   }
 
   private taskMetaGradient(task: PreparedTask, acc: Float64Array): number {
@@ -104,8 +97,4 @@ export class MetaSGD<L extends MetaLoss = MetaLoss, const N extends NetworkOptio
     for (let j = 0; j < P; j++) acc[j] = acc[j]! + v[j]!;
     return loss;
   }
-}
-
-function allocLike(a: FloatArray): FloatArray {
-  return new (a.constructor as new (n: number) => FloatArray)(a.length);
 }

@@ -19,6 +19,7 @@
 import { ConfigError } from '../core/errors.js';
 import { describe } from '../core/matrix.js';
 import { didYouMean, unknownName } from '../core/suggest.js';
+import { ACTIVATIONS, nodeInputs } from '../nn/spec.js';
 import type { ActivationName, HeadSpec, LossName, NetworkSpec, NodeSpec, ParamSlot } from '../kernels/types.js';
 
 export type TaskType = 'regression' | 'binary' | 'multiclass';
@@ -50,7 +51,7 @@ export type ArchitectureOptions =
 export type ArchitectureType = ArchitectureOptions['type'];
 export const ARCHITECTURES: readonly ArchitectureType[] = ['hard-sharing', 'mmoe', 'cgc', 'ple', 'cross-stitch'];
 
-const ACTS: readonly ActivationName[] = ['relu', 'leaky-relu', 'elu', 'gelu', 'tanh', 'sigmoid', 'identity'];
+const ACTS = ACTIVATIONS;
 
 /** Options each architecture accepts (besides type), for unknown-option errors. */
 const KNOWN: Record<ArchitectureType, string[]> = {
@@ -237,22 +238,6 @@ function checkTask(t: ArchitectureTask, i: number): void {
   }
 }
 
-/** The nodes a node reads. */
-function inputsOf(node: NodeSpec): number[] {
-  switch (node.op) {
-    case 'input':
-      return [];
-    case 'mixture':
-      return [node.gate, ...node.experts];
-    case 'stitch':
-    case 'concat':
-    case 'add':
-      return node.inputs;
-    default:
-      return [node.input];
-  }
-}
-
 export interface ParameterOwners {
   /** owner[i] = t when parameter i reaches only head t's loss, -1 when shared (or unused). */
   owner: Int8Array | Int16Array;
@@ -277,7 +262,7 @@ export function parameterOwners(spec: NetworkSpec, slots: readonly ParamSlot[], 
     for (let i = h.node; i >= 0; i--) {
       if (!seen[i]) continue;
       nodeOwner[i] = nodeOwner[i] === -2 || nodeOwner[i] === t ? t : -1;
-      for (const k of inputsOf(spec.nodes[i]!)) seen[k] = 1;
+      for (const k of nodeInputs(spec.nodes[i]!)) seen[k] = 1;
     }
   });
   const owner = T < 127 ? new Int8Array(paramCount).fill(-1) : new Int16Array(paramCount).fill(-1);
