@@ -89,6 +89,8 @@ export interface TaskProblem {
   readonly offsets: Int32Array;
   readonly T: number;
   readonly d: number;
+  /** Task names (in task order), for models whose options name tasks (e.g. a task graph). */
+  readonly names?: readonly string[];
 }
 
 export function stackTasks(data: MultiTaskDataset): TaskProblem {
@@ -103,7 +105,7 @@ export function stackTasks(data: MultiTaskDataset): TaskProblem {
     x.set(t.X.data, offsets[i]! * d);
     y.set(t.y, offsets[i]!);
   });
-  return { x: { rows: N, cols: d, data: x }, y, offsets, T, d };
+  return { x: { rows: N, cols: d, data: x }, y, offsets, T, d, names: data.names };
 }
 
 /** The rows of `p` whose mask entry is true, keeping the task structure (a task may become empty). */
@@ -121,7 +123,7 @@ export function selectRows(p: TaskProblem, keep: (row: number) => boolean): Task
     x.set(p.x.data.subarray(r * d, (r + 1) * d), k * d);
     y[k] = p.y[r]!;
   });
-  return { x: { rows: rows.length, cols: d, data: x }, y, offsets, T, d };
+  return { x: { rows: rows.length, cols: d, data: x }, y, offsets, T, d, names: p.names };
 }
 
 /** Task t's rows as a Matrix view (no copy). */
@@ -249,6 +251,11 @@ export interface Solution {
   nIter?: number;
   /** Solver state for warm starts along the path (model-specific). */
   warm?: unknown;
+  /**
+   * Further fitted matrices a model exposes and saves with itself (the components of W of a
+   * model with W = P + Q, a learned task similarity...), by name.
+   */
+  parts?: Record<string, Matrix<Float64Array>>;
 }
 
 export type Params = Record<string, number>;
@@ -261,6 +268,7 @@ interface FittedState<P extends Params> {
   cvPath: CvPath<P> | undefined;
   history: number[];
   nIter: number;
+  parts: Record<string, Matrix<Float64Array>>;
 }
 
 /** What fit() accepts: a MultiTaskDataset or a list of tasks { name, X, y }. */
@@ -366,7 +374,7 @@ export abstract class TaskLinearModel<P extends Params, C extends BaseOptions = 
       sol = yield* this.solve(p, chosen, null, 'fit');
     }
     for (const v of sol.coef.data) if (!Number.isFinite(v)) throw new ValueError(`${this.constructor.name}.fit: the solver diverged (non-finite coefficients); check the data scale and the strengths`);
-    return { coef: sol.coef, intercept: sol.intercept, taskNames: [], chosen: { ...chosen }, cvPath, history: sol.history ?? [], nIter: sol.nIter ?? 0 };
+    return { coef: sol.coef, intercept: sol.intercept, taskNames: [], chosen: { ...chosen }, cvPath, history: sol.history ?? [], nIter: sol.nIter ?? 0, parts: sol.parts ?? {} };
   }
 
   private commit(s: FittedState<P>, names: string[]): void {
@@ -426,6 +434,12 @@ export abstract class TaskLinearModel<P extends Params, C extends BaseOptions = 
   /** Iterations of the final fit (0 for closed forms). */
   get nIter(): number {
     return this.fitted('nIter').nIter;
+  }
+  /** A fitted matrix of Solution.parts, for the subclass's named getters. */
+  protected part(name: string): Matrix<Float64Array> {
+    const m = this.fitted(name).parts[name];
+    if (!m) throw new NotFittedError(this.constructor.name, name);
+    return m;
   }
 
   // ---- prediction ----
@@ -503,6 +517,7 @@ export abstract class TaskLinearModel<P extends Params, C extends BaseOptions = 
       cvPath: s.cvPath,
       history: Float64Array.from(s.history),
       nIter: s.nIter,
+      parts: s.parts,
     });
   }
 
@@ -520,6 +535,11 @@ export abstract class TaskLinearModel<P extends Params, C extends BaseOptions = 
     }
     const history = arrayFromState(s.history, 'history', Float64Array);
     if (typeof s.chosen !== 'object' || s.chosen === null) throw new FormatError(`model file: 'chosen' is missing`);
+    const parts: Record<string, Matrix<Float64Array>> = {};
+    if (s.parts !== undefined) {
+      if (typeof s.parts !== 'object' || s.parts === null) throw new FormatError(`model file: 'parts' must be an object of matrices`);
+      for (const [k, v] of Object.entries(s.parts)) parts[k] = matrixFromState(v, `parts.${k}`);
+    }
     (model as unknown as { state: FittedState<Params> }).state = {
       coef,
       intercept,
@@ -528,6 +548,7 @@ export abstract class TaskLinearModel<P extends Params, C extends BaseOptions = 
       cvPath: s.cvPath as CvPath<Params> | undefined,
       history: Array.from(history),
       nIter: typeof s.nIter === 'number' ? s.nIter : 0,
+      parts,
     };
     return model;
   }
