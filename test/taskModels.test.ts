@@ -18,7 +18,7 @@ import { MeanRegularizedRegression } from '../lib/linear/meanRegularized.js';
 import { IndependentRidge, PooledRidge } from '../lib/linear/ridge.js';
 import { TraceNormRegression } from '../lib/linear/traceNorm.js';
 import { centrePerTask, runSync, stackTasks } from '../lib/linear/taskModel.js';
-import { throwsWith } from './helpers.js';
+import { solveDense, throwsWith } from './helpers.js';
 import { solveProx } from '../lib/linear/fista.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'metatask-taskmodels-'));
@@ -36,23 +36,6 @@ function makeData(seed: number, T = 4, d = 5, sizes = [12, 15, 9, 20], sparse = 
       return { name: `task${t}`, X, y };
     }),
   );
-}
-
-/** Gaussian elimination with partial pivoting on a dense system (the reference solver). */
-function solveDense(A: number[][], b: number[]): number[] {
-  const n = b.length;
-  const M = A.map((r, i) => [...r, b[i]!]);
-  for (let c = 0; c < n; c++) {
-    let p = c;
-    for (let r = c + 1; r < n; r++) if (Math.abs(M[r]![c]!) > Math.abs(M[p]![c]!)) p = r;
-    [M[c], M[p]] = [M[p]!, M[c]!];
-    for (let r = 0; r < n; r++) {
-      if (r === c) continue;
-      const f = M[r]![c]! / M[c]![c]!;
-      for (let k = c; k <= n; k++) M[r]![k]! -= f * M[c]![k]!;
-    }
-  }
-  return M.map((r, i) => r[n]! / r[i]!);
 }
 
 /**

@@ -56,7 +56,7 @@ export class DirtyRegression extends StructuredTaskModel<DirtyParams, DirtyOptio
     };
   }
   /**
-   * lambdaGroup from the value where P = 0 down to eps times it; lambdaSparse at 1, 1/2 and 1/4 of
+   * lambdaGroup from the value where P = 0 down to eps times it; lambdaSparse at 1, 1/10 and 1/100 of
    * the value where Q = 0.
    */
   protected defaultAxes(p: TaskProblem) {
@@ -65,7 +65,7 @@ export class DirtyRegression extends StructuredTaskModel<DirtyParams, DirtyOptio
     const sMax = PART_PENALTIES.l1.dual(g) || 1;
     return {
       lambdaGroup: logGrid(gMax, gMax * this.config.eps!, this.config.nLambdas!),
-      lambdaSparse: [sMax, sMax / 2, sMax / 4],
+      lambdaSparse: [sMax, sMax / 10, sMax / 100],
     };
   }
 

@@ -55,14 +55,14 @@ export class LowRankSparseRegression extends StructuredTaskModel<LrsParams, LowR
       ],
     };
   }
-  /** lambdaRank from the value where L = 0 down to eps times it; lambdaSparse at 1, 1/2, 1/4 of the value where S = 0. */
+  /** lambdaRank from the value where L = 0 down to eps times it; lambdaSparse at 1, 1/10, 1/100 of the value where S = 0. */
   protected defaultAxes(p: TaskProblem) {
     const g = lossGradientAtZero(p, this.loss, this.config.fitIntercept);
     const rMax = PART_PENALTIES.trace.dual(g) || 1;
     const sMax = PART_PENALTIES[this.sparsePenalty].dual(g) || 1;
     return {
       lambdaRank: logGrid(rMax, rMax * this.config.eps!, this.config.nLambdas!),
-      lambdaSparse: [sMax, sMax / 2, sMax / 4],
+      lambdaSparse: [sMax, sMax / 10, sMax / 100],
     };
   }
 

@@ -48,7 +48,7 @@ abstract class RobustL21Model extends StructuredTaskModel<RobustParams, RobustL2
     };
   }
   /**
-   * lambdaGroup from the value where P = 0 down to eps times it; lambdaOutlier at 1, 1/2 and 1/4
+   * lambdaGroup from the value where P = 0 down to eps times it; lambdaOutlier at 1, 1/10 and 1/100
    * of the value where Q = 0 (from no outlier task towards several).
    */
   protected defaultAxes(p: TaskProblem) {
@@ -57,7 +57,7 @@ abstract class RobustL21Model extends StructuredTaskModel<RobustParams, RobustL2
     const oMax = PART_PENALTIES.tasks.dual(g) || 1;
     return {
       lambdaGroup: logGrid(gMax, gMax * this.config.eps!, this.config.nLambdas!),
-      lambdaOutlier: [oMax, oMax / 2, oMax / 4],
+      lambdaOutlier: [oMax, oMax / 10, oMax / 100],
     };
   }
 
