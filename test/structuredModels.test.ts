@@ -166,12 +166,16 @@ describe('structured models: the shared contract', () => {
     });
 
     it('a user axis replaces the default one, or searches a fixed strength', () => {
-      const m = new GraphRegularizedRegression({ edges: [[0, 1]], cv: 3, grid: { lambdaGraph: [0.1, 1], lambdaSparse: [0, 0.01, 0.1] } }).fitSync(regression);
+      const m = new GraphRegularizedRegression({ edges: [[0, 1]], cv: 3, grid: { lambdaGraph: [0.1, 1], lambdaSparse: [0, 0.01, 0.1], lambdaRidge: [0.5] } }).fitSync(regression);
       const grid = m.cvPath!.grid;
       expect(grid.length).to.equal(6);
       expect(grid.map((g) => g.lambdaSparse)).to.deep.equal([0.1, 0.1, 0.01, 0.01, 0, 0]);
       expect(grid.map((g) => g.lambdaGraph)).to.deep.equal([1, 0.1, 0.1, 1, 1, 0.1]);
-      for (const g of grid) expect(g.lambdaRidge).to.equal(0);
+      for (const g of grid) expect(g.lambdaRidge).to.equal(0.5);
+      // Without a grid, lambdaSparse stays at its option value.
+      const fixed = new GraphRegularizedRegression({ edges: [[0, 1]], cv: 3, nLambdas: 2, lambdaSparse: 0.02 }).fitSync(regression);
+      for (const g of fixed.cvPath!.grid) expect(g.lambdaSparse).to.equal(0.02);
+      expect(fixed.cvPath!.grid.length).to.equal(6);
     });
   });
 

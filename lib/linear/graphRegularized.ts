@@ -88,12 +88,15 @@ export class GraphRegularizedRegression extends StructuredTaskModel<GraphParams,
 
   /**
    * lambdaGraph: nLambdas points from 100 h / D down to 0.01 h / D, log-spaced (h the mean diagonal
-   * of the loss Hessian, D the mean degree: from tasks pulled together to tasks nearly independent).
-   * lambdaSparse and lambdaRidge stay at their option values unless `grid` gives them.
+   * of the loss Hessian, D the mean degree: from tasks pulled together to tasks nearly independent);
+   * lambdaRidge at 0.1 h, 0.01 h and 0.001 h (the graph term alone leaves a task with fewer rows
+   * than features, or a graph's mean weights, unregularised). lambdaSparse stays at its option
+   * value unless `grid` gives it.
    */
   protected defaultAxes(p: TaskProblem) {
     const g = this.graph(p);
-    const unit = lossScale(p, this.loss, this.config.fitIntercept).hessianDiagonal / (g.meanDegree || 1);
-    return { lambdaGraph: logGrid(100 * unit, 0.01 * unit, this.config.nLambdas!) };
+    const h = lossScale(p, this.loss, this.config.fitIntercept).hessianDiagonal;
+    const unit = h / (g.meanDegree || 1);
+    return { lambdaGraph: logGrid(100 * unit, 0.01 * unit, this.config.nLambdas!), lambdaRidge: [0.1 * h, 0.01 * h, 0.001 * h] };
   }
 }

@@ -96,8 +96,9 @@ export class TemporalGroupRegression extends StructuredTaskModel<TemporalParams,
   }
 
   /**
-   * lambdaGroup from the value where W = 0 down to eps times it; lambdaTime at 10, 1 and 0.1 times
-   * h / 2 (h the mean diagonal of the loss Hessian; 2 the degree of an inner time point).
+   * lambdaGroup from the value where W = 0 down to eps times it; lambdaTime at 10, 1, 0.1 and 0.01
+   * times h / 2 (h the mean diagonal of the loss Hessian; 2 the degree of an inner time point), from
+   * nearly equal weights at every time point to nearly independent ones.
    */
   protected defaultAxes(p: TaskProblem) {
     this.chain(p);
@@ -105,7 +106,7 @@ export class TemporalGroupRegression extends StructuredTaskModel<TemporalParams,
     const unit = lossScale(p, this.loss, this.config.fitIntercept).hessianDiagonal / 2;
     return {
       lambdaGroup: logGrid(gMax, gMax * this.config.eps!, this.config.nLambdas!),
-      lambdaTime: [10 * unit, unit, 0.1 * unit],
+      lambdaTime: [10 * unit, unit, 0.1 * unit, 0.01 * unit],
     };
   }
 }
