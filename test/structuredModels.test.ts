@@ -50,6 +50,11 @@ const cases: { C: new (o?: any) => AnyModel; options: Record<string, unknown>; s
 ];
 
 describe('structured models: the shared contract', () => {
+  it('the public entry point exports every model class', async () => {
+    const api = await import('../lib/index.js');
+    for (const { C } of cases) expect(api, C.name).to.have.property(C.name, C);
+  });
+
   describe('bad input at every entry point', () => {
     it('options: unknown option (with a suggestion), wrong types, negative strengths, bad grids', () => {
       for (const { C, options, strengths } of cases) {

@@ -175,12 +175,13 @@ abstract class ClusteredModel extends StructuredTaskModel<ClusteredParams, Clust
     return { parts: [], smooth: clusteredPenalty(s.lambdaCluster, s.lambdaRidge, k) };
   }
   /**
-   * lambdaCluster: nLambdas points from 100 h down to 0.1 h; lambdaRidge at 0.1 h, 0.01 h and
-   * 0.001 h (h the mean diagonal of the loss Hessian).
+   * lambdaCluster: nLambdas points from 1000 h (tasks pooled within their cluster) down to 0.1 h
+   * (nearly independent tasks); lambdaRidge at 0.1 h, 0.01 h and 0.001 h (h the mean diagonal of
+   * the loss Hessian).
    */
   protected defaultAxes(p: TaskProblem) {
     const h = lossScale(p, this.loss, this.config.fitIntercept).hessianDiagonal;
-    return { lambdaCluster: logGrid(100 * h, 0.1 * h, this.config.nLambdas!), lambdaRidge: [0.1 * h, 0.01 * h, 0.001 * h] };
+    return { lambdaCluster: logGrid(1000 * h, 0.1 * h, this.config.nLambdas!), lambdaRidge: [0.1 * h, 0.01 * h, 0.001 * h] };
   }
   protected override finish(_p: TaskProblem, s: ClusteredParams, sol: Solution): void {
     const k = this.config.clusters!;

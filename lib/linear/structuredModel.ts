@@ -7,11 +7,13 @@
  * a squared Frobenius term, ...), and the CV grid.
  *
  * CV grid: one axis per strength; the product of the axes is walked as a warm-started path. The
- * first axis (the model's path strength) runs from where its part of W is zero down to eps times
- * that, nLambdas points log-spaced (glmnet's path); further axes have a few points; strengths not
- * on an axis stay at their option value. `grid: { name: [values] }` replaces an axis (or puts a
- * strength on one). The product is walked with the path axis innermost and its direction
- * alternating (a "snake"), so every fit is warm-started from a neighbouring grid point.
+ * first axis (the model's path strength) has nLambdas points, log-spaced: for a non-smooth part,
+ * from where that part of W is zero down to eps times that (glmnet's path); for a smooth penalty,
+ * over a range in units of the loss Hessian (each model says which). Further axes have a few
+ * points; strengths not on an axis stay at their option value. `grid: { name: [values] }`
+ * replaces an axis (or puts a strength on one). The product is walked with the path axis
+ * innermost and its direction alternating (a "snake"), so every fit is warm-started from a
+ * neighbouring grid point.
  */
 import { ConfigError } from '../core/errors.js';
 import { custom, num, parseOptions, type OptionSpec } from '../core/options.js';
