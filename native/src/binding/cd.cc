@@ -7,6 +7,8 @@
 
 #include <cmath>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "binding/args.h"
 #include "binding/registry.h"
@@ -27,15 +29,6 @@ int64_t gramLength(int64_t orderLen, int64_t blockSize) {
   return (orderLen + blockSize - 1) / blockSize * blockSize * blockSize;
 }
 
-void checkOrder(Napi::Env env, const char* fn, const VecMap<int32_t>& order, int64_t d) {
-  for (int64_t o = 0; o < order.size(); ++o) {
-    if (order[o] < 0 || order[o] >= d) {
-      rangeError(env, fn, "argument 'order' entry " + std::to_string(o) + " is " + std::to_string(order[o]) +
-                              ", expected an index in [0, " + std::to_string(d) + ")");
-    }
-  }
-}
-
 // mtenetBlockGram(xt, order, blockSize, out): out (length ceil(len(order) / blockSize) blockSize^2)
 // receives the lower triangles of the block Gram matrices (kernels/cd.h blockGram).
 Napi::Value MtenetBlockGram(const Napi::CallbackInfo& info) {
@@ -44,17 +37,18 @@ Napi::Value MtenetBlockGram(const Napi::CallbackInfo& info) {
   expectArgs(info, 4, fn);
   ArgGuard guard;
   MatMap<double> xt = matrixArg<double>(info[0], fn, "xt");
-  VecMap<int32_t> order = vectorArg<int32_t>(info[1], fn, "order");
+  // Copied (args.h rule 1): its checked entries decide which rows of xt the kernel reads.
+  const std::vector<int32_t> order = indexArg(info[1], fn, "order");
+  const int64_t orderLen = static_cast<int64_t>(order.size());
   const int64_t blockSize = blockSizeArg(info[2], fn);
-  const int64_t len = gramLength(order.size(), blockSize);
+  const int64_t len = gramLength(orderLen, blockSize);
   if (len > (int64_t{1} << 40)) rangeError(env, fn, "the block Gram matrices would be too large");
   VecMap<double> out = vectorArg<double>(info[3], fn, "out", len);
-  checkOrder(env, fn, order, xt.rows());
+  expectIndices(env, fn, "order", order, xt.rows());
   expectDisjoint(env, fn, out, "out", xt, "xt");
-  expectDisjoint(env, fn, out, "out", order, "order");
-  CMatMap<double> cxt(xt.data(), xt.rows(), xt.cols());
   guard.verify(env, fn);
-  runKernel(env, fn, [&] { cd::blockGram(cxt, order.data(), order.size(), blockSize, out.data()); });
+  CMatMap<double> cxt(xt.data(), xt.rows(), xt.cols());
+  cd::blockGram(cxt, order.data(), orderLen, blockSize, out.data());
   return env.Undefined();
 }
 
@@ -65,7 +59,7 @@ struct SweepArgs {
   MatMap<double> xt, rt, w;
   VecMap<double> colNormSq;
   double l1Reg, l2Reg;
-  VecMap<int32_t> order;
+  std::vector<int32_t> order;  // a copy (args.h rule 1)
 };
 
 SweepArgs sweepArgs(const Napi::CallbackInfo& info, const char* fn) {
@@ -77,22 +71,20 @@ SweepArgs sweepArgs(const Napi::CallbackInfo& info, const char* fn) {
   VecMap<double> colNormSq = vectorArg<double>(info[3], fn, "colNormSq", d);
   const double l1Reg = nonNegativeArg(info[4], fn, "l1Reg");
   const double l2Reg = nonNegativeArg(info[5], fn, "l2Reg");
-  VecMap<int32_t> order = vectorArg<int32_t>(info[6], fn, "order");
+  std::vector<int32_t> order = indexArg(info[6], fn, "order");
   for (int64_t j = 0; j < d; ++j) {
     // A negative or NaN squared norm would make the update meaningless (division by cj + l2Reg).
     if (!(colNormSq[j] >= 0) || !std::isfinite(colNormSq[j])) {
       rangeError(env, fn, "argument 'colNormSq' must hold finite values >= 0 (index " + std::to_string(j) + ")");
     }
   }
-  checkOrder(env, fn, order, d);
+  expectIndices(env, fn, "order", order, d);
   expectDisjoint(env, fn, rt, "rt", xt, "xt");
   expectDisjoint(env, fn, rt, "rt", w, "w");
   expectDisjoint(env, fn, rt, "rt", colNormSq, "colNormSq");
-  expectDisjoint(env, fn, rt, "rt", order, "order");
   expectDisjoint(env, fn, w, "w", xt, "xt");
   expectDisjoint(env, fn, w, "w", colNormSq, "colNormSq");
-  expectDisjoint(env, fn, w, "w", order, "order");
-  return {xt, rt, w, colNormSq, l1Reg, l2Reg, order};
+  return {xt, rt, w, colNormSq, l1Reg, l2Reg, std::move(order)};
 }
 
 Napi::Value statsObject(Napi::Env env, const cd::SweepStats& s) {
@@ -108,10 +100,10 @@ Napi::Value MtenetSweep(const Napi::CallbackInfo& info) {
   expectArgs(info, 7, fn);
   ArgGuard guard;
   SweepArgs a = sweepArgs(info, fn);
+  guard.verify(info.Env(), fn);
   CMatMap<double> cxt(a.xt.data(), a.xt.rows(), a.xt.cols());
   CVecMap<double> cn(a.colNormSq.data(), a.colNormSq.size());
-  guard.verify(info.Env(), fn);
-  return statsObject(info.Env(), cd::mtenetSweep(cxt, a.rt, a.w, cn, a.l1Reg, a.l2Reg, a.order.data(), a.order.size()));
+  return statsObject(info.Env(), cd::mtenetSweep(cxt, a.rt, a.w, cn, a.l1Reg, a.l2Reg, a.order.data(), int64_t(a.order.size())));
 }
 
 // mtenetSweepBlocked(xt, rt, w, colNormSq, l1Reg, l2Reg, order, blockGram, blockSize) -> { wMax, dwMax }:
@@ -123,25 +115,22 @@ Napi::Value MtenetSweepBlocked(const Napi::CallbackInfo& info) {
   ArgGuard guard;
   SweepArgs a = sweepArgs(info, fn);
   const int64_t blockSize = blockSizeArg(info[8], fn);
-  VecMap<double> gram = vectorArg<double>(info[7], fn, "blockGram", gramLength(a.order.size(), blockSize));
+  VecMap<double> gram = vectorArg<double>(info[7], fn, "blockGram", gramLength(int64_t(a.order.size()), blockSize));
   expectDisjoint(env, fn, a.rt, "rt", gram, "blockGram");
   expectDisjoint(env, fn, a.w, "w", gram, "blockGram");
+  guard.verify(env, fn);
   CMatMap<double> cxt(a.xt.data(), a.xt.rows(), a.xt.cols());
   CVecMap<double> cn(a.colNormSq.data(), a.colNormSq.size());
-  guard.verify(env, fn);
-  cd::SweepStats s{0.0, 0.0};
-  runKernel(env, fn, [&] {
-    s = cd::mtenetSweepBlocked(cxt, a.rt, a.w, cn, a.l1Reg, a.l2Reg, a.order.data(), a.order.size(), gram.data(), blockSize);
-  });
-  return statsObject(env, s);
+  return statsObject(env, cd::mtenetSweepBlocked(cxt, a.rt, a.w, cn, a.l1Reg, a.l2Reg, a.order.data(), int64_t(a.order.size()),
+                                                 gram.data(), blockSize));
 }
 
 }  // namespace
 
 void registerCd(Napi::Env env, Napi::Object exports) {
-  exports.Set("mtenetSweep", Napi::Function::New(env, MtenetSweep, "mtenetSweep"));
-  exports.Set("mtenetSweepBlocked", Napi::Function::New(env, MtenetSweepBlocked, "mtenetSweepBlocked"));
-  exports.Set("mtenetBlockGram", Napi::Function::New(env, MtenetBlockGram, "mtenetBlockGram"));
+  exportFunction(env, exports, "mtenetSweep", MtenetSweep);
+  exportFunction(env, exports, "mtenetSweepBlocked", MtenetSweepBlocked);
+  exportFunction(env, exports, "mtenetBlockGram", MtenetBlockGram);
 }
 
 }  // namespace metatask::binding
