@@ -112,7 +112,7 @@ describe('GraphRegularizedRegression', () => {
       throwsWith(() => new GraphRegularizedRegression({ edges: 'a-b' as never }), ConfigError, /'edges' must be an array/);
       throwsWith(() => new GraphRegularizedRegression({ edges: [['a']] as never }), ConfigError, /edge 0 must be \[task, task\]/);
       throwsWith(() => new GraphRegularizedRegression({ edges: [['a', 1.5]] }), ConfigError, /edge 0 names its tasks by name.*or by index/, /1\.5/);
-      throwsWith(() => new GraphRegularizedRegression({ edges: [[0, 1], ['b', 'b']] }), ConfigError, /edge 1 joins task 'b' to itself|edge 1 joins task the string "b" to itself/);
+      throwsWith(() => new GraphRegularizedRegression({ edges: [[0, 1], ['b', 'b']] }), ConfigError, /edge 1 joins task 'b' to itself/);
       throwsWith(() => new GraphRegularizedRegression({ edges: [[0, 1, -2]] }), ConfigError, /weight of edge 0 must be a finite number > 0/);
       throwsWith(() => new GraphRegularizedRegression({ edges: [[0, 1, NaN]] }), ConfigError, /weight of edge 0/);
     });

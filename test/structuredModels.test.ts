@@ -184,6 +184,18 @@ describe('structured models: the shared contract', () => {
     });
   });
 
+  it('fitIntercept: false keeps every intercept at zero and still fits the data', () => {
+    // Data without offsets: the model through the origin is the right one.
+    const origin = plantedTasks(4, W, { rows: 20, noise: 0.1 });
+    const originBinary = plantedTasks(5, W.map((w) => w.map((v) => 2 * v)), { rows: 60, logistic: true });
+    for (const { C, options, data } of cases) {
+      const ds = data === binary ? originBinary : origin;
+      const m = new C({ ...options, fitIntercept: false }).fitSync(ds);
+      expect(Array.from(m.intercept), C.name).to.deep.equal(new Array(5).fill(0));
+      expect(m.score(ds), C.name).to.be.above(data === binary ? 0.7 : 0.8);
+    }
+  });
+
   it('warm starts along a path save iterations', () => {
     const p = stackTasks(regression);
     const st = (lg: number): Structure => ({

@@ -20,6 +20,11 @@ export type TaskRef = string | number;
 /** An undirected edge between two tasks, with a weight > 0 (default 1). */
 export type TaskEdge = readonly [TaskRef, TaskRef] | readonly [TaskRef, TaskRef, number];
 
+/** A task reference for messages: 'name' or index i. */
+function refName(ref: unknown): string {
+  return typeof ref === 'string' ? `'${ref}'` : typeof ref === 'number' ? `index ${ref}` : describe(ref);
+}
+
 /** Check an edge list given as an option (shape, endpoint types, weights). */
 export function checkEdges(owner: string, edges: unknown): void {
   const where = `${owner}: option 'edges'`;
@@ -30,7 +35,7 @@ export function checkEdges(owner: string, edges: unknown): void {
       const ok = (typeof end === 'string' && end !== '') || (typeof end === 'number' && Number.isInteger(end) && end >= 0);
       if (!ok) throw new ConfigError(`${where}: edge ${i} names its tasks by name (a string) or by index (an integer >= 0), got ${describe(end)}`);
     }
-    if (e[0] === e[1]) throw new ConfigError(`${where}: edge ${i} joins task ${describe(e[0])} to itself`);
+    if (e[0] === e[1]) throw new ConfigError(`${where}: edge ${i} joins task ${refName(e[0])} to itself`);
     if (e.length === 3 && !(typeof e[2] === 'number' && Number.isFinite(e[2]) && e[2] > 0)) {
       throw new ConfigError(`${where}: the weight of edge ${i} must be a finite number > 0, got ${describe(e[2])}`);
     }

@@ -14,7 +14,6 @@
  * Solved by FISTA (structuredSolver.ts).
  */
 import { ShapeError, ValueError } from '../core/errors.js';
-import { describe } from '../core/matrix.js';
 import { closest, custom } from '../core/options.js';
 import { listNames } from '../data/dataset.js';
 import { logGrid, type TaskProblem } from './taskModel.js';
@@ -74,7 +73,7 @@ export class TemporalGroupRegression extends StructuredTaskModel<TemporalParams,
           const i = names.indexOf(n);
           if (i < 0) {
             const hint = closest(n, [...names]);
-            throw new ValueError(`${owner} names an unknown task ${describe(n)}${hint ? ` (did you mean '${hint}'?)` : ''}; known tasks: ${listNames(names)}`);
+            throw new ValueError(`${owner} names an unknown task '${n}'${hint ? ` (did you mean '${hint}'?)` : ''}; known tasks: ${listNames(names)}`);
           }
           return i;
         });
