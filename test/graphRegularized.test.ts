@@ -12,7 +12,7 @@ import type { MultiTaskDataset } from '../lib/data/dataset.js';
 import { GraphRegularizedRegression } from '../lib/linear/graphRegularized.js';
 import { IndependentRidge } from '../lib/linear/ridge.js';
 import { relErr, throwsWith } from './helpers.js';
-import { expectL1Kkt, negLossGradient, plantedTasks, quadraticSolve } from './structuredFixtures.js';
+import { expectL1Kkt, minusLaplacianGradient, negLossGradient, plantedTasks, quadraticSolve } from './structuredFixtures.js';
 
 /** Laplacian of a weighted edge list over T tasks (indices). */
 function laplacianOf(T: number, edges: [number, number, number][]): number[][] {
@@ -73,16 +73,8 @@ describe('GraphRegularizedRegression', () => {
     const [lambdaGraph, lambdaRidge, lambdaSparse] = [0.3, 0.02, 0.5];
     const m = new GraphRegularizedRegression({ edges, lambdaGraph, lambdaRidge, lambdaSparse, tol: 1e-14, maxIter: 200000 }).fitSync(ds);
     const G = negLossGradient(ds, m.coef, m.intercept, 'squared');
-    // Move the smooth penalty's gradient into G: G - 2 lambdaGraph Lap W - 2 lambdaRidge W in lambdaSparse d||W||_1.
-    const L = laplacianOf(5, edges);
-    const d = 4;
-    const rest: Matrix<Float64Array> = { rows: 5, cols: d, data: G.data.slice() };
-    for (let t = 0; t < 5; t++)
-      for (let j = 0; j < d; j++) {
-        let lw = 0;
-        for (let s = 0; s < 5; s++) lw += L[t]![s]! * m.coef.data[s * d + j]!;
-        rest.data[t * d + j]! -= 2 * lambdaGraph * lw + 2 * lambdaRidge * m.coef.data[t * d + j]!;
-      }
+    // G - 2 lambdaGraph Lap W - 2 lambdaRidge W in lambdaSparse d||W||_1.
+    const rest = minusLaplacianGradient(G, m.coef, laplacianOf(5, edges), lambdaGraph, lambdaRidge);
     expect(expectL1Kkt(rest, m.coef, lambdaSparse, 1e-7)).to.be.greaterThan(0);
   });
 

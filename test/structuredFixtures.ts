@@ -184,3 +184,19 @@ export function expectL1Kkt(G: Matrix<Float64Array>, V: Matrix<Float64Array>, la
   });
   return zero;
 }
+
+/**
+ * G minus the gradient of the smooth penalty lambdaGraph tr(W^T L W) + lambdaRidge ||W||^2, i.e.
+ * G - 2 lambdaGraph L W - 2 lambdaRidge W: what the non-smooth part's subgradient must equal.
+ */
+export function minusLaplacianGradient(G: Matrix<Float64Array>, W: Matrix<Float64Array>, L: number[][], lambdaGraph: number, lambdaRidge: number): Matrix<Float64Array> {
+  const { rows: T, cols: d } = W;
+  const rest = { rows: T, cols: d, data: G.data.slice() };
+  for (let t = 0; t < T; t++)
+    for (let j = 0; j < d; j++) {
+      let lw = 0;
+      for (let s = 0; s < T; s++) lw += L[t]![s]! * W.data[s * d + j]!;
+      rest.data[t * d + j]! -= 2 * lambdaGraph * lw + 2 * lambdaRidge * W.data[t * d + j]!;
+    }
+  return rest;
+}
