@@ -8,7 +8,9 @@
 import { expect } from 'chai';
 
 import {
+  ClusteredLogistic,
   FewShotTasks,
+  RobustL21Logistic,
   L21Logistic,
   L21Regression,
   MAML,
@@ -133,6 +135,12 @@ describe('the model contract', function () {
     for (let i = 0; i < labels.length; i++) expect(labels[i]).to.equal(proba[i]! > 0.5 ? 1 : 0);
     const acc = clf.score(bin);
     expect(acc).to.be.greaterThan(0.85).and.at.most(1);
+    for (const Model of [ClusteredLogistic, RobustL21Logistic]) {
+      const m = await new Model().fit(bin);
+      const l: Labels = m.predict('task-1', bin.task('task-1').X);
+      expect(l, Model.name).to.be.instanceOf(Int32Array);
+      expect(m.score(bin), Model.name).to.be.within(0, 1);
+    }
     const cev = clf.evaluate(bin);
     expect(cev.tasks['task-0']!.accuracy).to.be.a('number');
     expect(cev.tasks['task-0']!.loss).to.equal(cev.tasks['task-0']!.logloss);

@@ -110,3 +110,6 @@ export function checkOption(owner: string, key: string, s: OptionSpec, value: un
       return value;
   }
 }
+
+/** The candidate nearest to `word` by edit distance, when near enough to suggest ("did you mean"). */
+export const closest = closestName;

@@ -62,6 +62,8 @@ export interface TaskProblem {
   readonly offsets: Int32Array;
   readonly T: number;
   readonly d: number;
+  /** Task names (in task order), for models whose options name tasks (e.g. a task graph). */
+  readonly names?: readonly string[];
 }
 
 export function stackTasks(data: MultiTaskDataset): TaskProblem {
@@ -76,7 +78,7 @@ export function stackTasks(data: MultiTaskDataset): TaskProblem {
     x.set(t.X.data, offsets[i]! * d);
     y.set(t.y, offsets[i]!);
   });
-  return { x: { rows: N, cols: d, data: x }, y, offsets, T, d };
+  return { x: { rows: N, cols: d, data: x }, y, offsets, T, d, names: data.names };
 }
 
 /** The rows of `p` whose mask entry is true, keeping the task structure (a task may become empty). */
@@ -94,7 +96,7 @@ export function selectRows(p: TaskProblem, keep: (row: number) => boolean): Task
     x.set(p.x.data.subarray(r * d, (r + 1) * d), k * d);
     y[k] = p.y[r]!;
   });
-  return { x: { rows: rows.length, cols: d, data: x }, y, offsets, T, d };
+  return { x: { rows: rows.length, cols: d, data: x }, y, offsets, T, d, names: p.names };
 }
 
 /** Task t's rows as a Matrix view (no copy). */
@@ -112,6 +114,11 @@ export interface Solution {
   nIter?: number;
   /** Solver state for warm starts along the path (model-specific). */
   warm?: unknown;
+  /**
+   * Further fitted matrices a model exposes and saves with itself (the components of W of a
+   * model with W = P + Q, a learned task similarity...), by name.
+   */
+  parts?: Record<string, Matrix<Float64Array>>;
 }
 
 export type Params = Record<string, number>;
