@@ -32,8 +32,8 @@ const net = new MultiTaskNet({
   optimizer: { type: 'adam', lr: 0.01 },
   seed: 2,
 });
-const history = await net.fit({ X, Y }, { epochs: 3, batchSize: 16 });
-console.log(`valgrind-fit: MultiTaskNet, 3 epochs, last loss ${history.epochs.at(-1).loss.toFixed(4)}`);
+await net.fit({ X, Y }, { epochs: 3, batchSize: 16 });
+console.log(`valgrind-fit: MultiTaskNet, ${net.history.epochs.length} epochs`);
 net.predict(X.slice(0, 5));
 
 const Xl = [];
