@@ -32,8 +32,9 @@ echo "sanitize: built in $((SECONDS - start)) s"
 
 # The build really is instrumented (a cached configure without the option would not be).
 addon_file="$out/Release/metatask.node"
+symbols=$(nm -D "$addon_file")  # not piped into grep -q: its early exit fails the pipe (pipefail)
 for sym in __asan_report_load8 __ubsan_handle_float_cast_overflow_abort; do
-  if ! nm -D "$addon_file" | grep -q "$sym"; then
+  if ! grep -q "$sym" <<<"$symbols"; then
     echo "sanitize: $addon_file has no $sym: not a sanitizer build" >&2
     exit 1
   fi
