@@ -1,6 +1,6 @@
 // One mocha run of the compiled suite (dist/test) on the backend named by METATASK_BACKEND;
 // writes { passes, failures, pending } to the file named by the first argument.
-// Options: --grep <pattern>, --files <name,name> (test file names without .test.ts).
+// Options: --grep <pattern>, --files <name,name> (test file names without .test.ts), --timeout <ms>.
 import Mocha from 'mocha';
 import { readdirSync, writeFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
@@ -13,7 +13,10 @@ const grep = option('--grep');
 // --files a,b: only test/a.test.ts and test/b.test.ts (each name must exist).
 const only = option('--files')?.split(',').filter(Boolean);
 
-const mocha = new Mocha({ reporter: 'spec', timeout: 120_000, grep });
+// --timeout <ms>: per test (default 2 minutes; emulated CPUs run far slower).
+const timeout = Number(option('--timeout') ?? 120_000);
+
+const mocha = new Mocha({ reporter: 'spec', timeout, grep });
 const testDir = join(root, 'dist', 'test');
 const files = readdirSync(testDir, { recursive: true }).map(String).filter((f) => f.endsWith('.test.js')).sort();
 const unknown = (only ?? []).filter((name) => !files.includes(`${name}.test.js`));
