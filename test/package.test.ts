@@ -139,7 +139,8 @@ describe('npm package', function () {
 
     /** PATH holding node and sh only (npm runs install scripts through sh): no compiler, make, pkg-config or Python. */
     function bareEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-      return { PATH: bin, HOME: process.env.HOME, ...extra };
+      const cache = process.env.npm_config_cache; // where `npm ci` left the dependencies' tarballs
+      return { PATH: bin, HOME: process.env.HOME, ...(cache ? { npm_config_cache: cache } : {}), ...extra };
     }
 
     /** Fit a small multi-task lasso in `dir` on the backend `backendName` selects; returns what it prints. */
