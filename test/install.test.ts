@@ -153,3 +153,20 @@ describe('install script', () => {
     expect(existsSync(join(copy.dir, 'build-native.log'))).to.equal(true);
   });
 });
+
+describe('native build flags: where Eigen is', () => {
+  const flagsScript = join(packageRoot(), 'scripts', 'native-flags.cjs');
+  const run = (kind: string, env: NodeJS.ProcessEnv) => spawnSync(process.execPath, [flagsScript, kind], { encoding: 'utf8', env });
+
+  it('EIGEN3_INCLUDE_DIR names the folder without pkg-config (Windows, custom installs)', () => {
+    const env = { PATH: '', EIGEN3_INCLUDE_DIR: '/opt/eigen 3.4/include' };
+    expect(run('eigen-dir', env).stdout).to.equal('/opt/eigen 3.4/include');
+    expect(run('eigen', env).stdout).to.equal('-isystem /opt/eigen 3.4/include');
+  });
+
+  it('without it and without pkg-config, the build stops with a message saying what to install', () => {
+    const r = run('eigen', { PATH: '' });
+    expect(r.status).to.equal(1);
+    expect(r.stderr).to.match(/Eigen 3 not found: install it \(libeigen3-dev, brew install eigen\) or set EIGEN3_INCLUDE_DIR/);
+  });
+});
