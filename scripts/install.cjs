@@ -91,7 +91,7 @@ function main() {
   if (noEigen) fallback(noEigen, installHint);
   if (process.platform !== 'win32' && !has(env.CXX || 'c++', ['--version'])) fallback('no C++ compiler', installHint);
 
-  console.log(`metatask: building the native addon from source (${why}); this takes 1 to 3 minutes`);
+  console.log(`metatask: building the native addon from source (${why}); this takes a few minutes`);
   const log = path.join(root, 'build-native.log');
   const out = fs.openSync(log, 'w');
   const [cmd, args] = nodeGyp(['rebuild', jobs()]);
