@@ -64,6 +64,14 @@ export { IndependentRidge, PooledRidge, type RidgeOptions } from './linear/ridge
 export { MeanRegularizedRegression, type MeanRegularizedOptions } from './linear/meanRegularized.js';
 export { L21Regression, L21Logistic, type L21Options } from './linear/l21.js';
 export { TraceNormRegression, type TraceNormOptions } from './linear/traceNorm.js';
+export { ClusteredRegression, ClusteredLogistic, type ClusteredOptions } from './linear/clustered.js';
+export { DirtyRegression, type DirtyOptions } from './linear/dirty.js';
+export { RobustL21Regression, RobustL21Logistic, type RobustL21Options } from './linear/robustL21.js';
+export { LowRankSparseRegression, type LowRankSparseOptions } from './linear/lowRankSparse.js';
+export { GraphRegularizedRegression, type GraphRegularizedOptions } from './linear/graphRegularized.js';
+export { TemporalGroupRegression, type TemporalGroupOptions } from './linear/temporalGroup.js';
+export type { StructuredOptions } from './linear/structuredModel.js';
+export type { TaskEdge, TaskRef } from './linear/taskGraph.js';
 export { TaskLinearModel, type TaskData, type FitProgress as TaskFitProgress, type FitOptions as TaskFitOptions } from './linear/taskModel.js';
 export type { CvPath } from './linear/taskCV.js';
 export {

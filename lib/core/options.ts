@@ -110,7 +110,8 @@ export function checkOption(owner: string, key: string, s: OptionSpec, value: un
   }
 }
 
-function closest(word: string, candidates: string[]): string | undefined {
+/** The candidate nearest to `word` by edit distance, when near enough to suggest ("did you mean"). */
+export function closest(word: string, candidates: string[]): string | undefined {
   let best: string | undefined;
   let bestDist = Math.max(2, Math.floor(word.length / 3)) + 1;
   for (const c of candidates) {

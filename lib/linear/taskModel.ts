@@ -187,6 +187,7 @@ interface FittedState<P extends Params> {
   cvPath: CvPath<P> | undefined;
   history: number[];
   nIter: number;
+  parts: Record<string, Matrix<Float64Array>>;
 }
 
 /** What fit() accepts: a MultiTaskDataset or a list of tasks { name, X, y }. */
@@ -292,7 +293,7 @@ export abstract class TaskLinearModel<P extends Params, C extends BaseOptions = 
       sol = yield* this.solve(p, chosen, null, 'fit');
     }
     for (const v of sol.coef.data) if (!Number.isFinite(v)) throw new ValueError(`${this.constructor.name}.fit: the solver diverged (non-finite coefficients); check the data scale and the strengths`);
-    return { coef: sol.coef, intercept: sol.intercept, taskNames: [], chosen: { ...chosen }, cvPath, history: sol.history ?? [], nIter: sol.nIter ?? 0 };
+    return { coef: sol.coef, intercept: sol.intercept, taskNames: [], chosen: { ...chosen }, cvPath, history: sol.history ?? [], nIter: sol.nIter ?? 0, parts: sol.parts ?? {} };
   }
 
   private commit(s: FittedState<P>, names: string[]): void {
@@ -352,6 +353,12 @@ export abstract class TaskLinearModel<P extends Params, C extends BaseOptions = 
   /** Iterations of the final fit (0 for closed forms). */
   get nIter(): number {
     return this.fitted('nIter').nIter;
+  }
+  /** A fitted matrix of Solution.parts, for the subclass's named getters. */
+  protected part(name: string): Matrix<Float64Array> {
+    const m = this.fitted(name).parts[name];
+    if (!m) throw new NotFittedError(this.constructor.name, name);
+    return m;
   }
 
   // ---- prediction ----
@@ -429,6 +436,7 @@ export abstract class TaskLinearModel<P extends Params, C extends BaseOptions = 
       cvPath: s.cvPath,
       history: Float64Array.from(s.history),
       nIter: s.nIter,
+      parts: s.parts,
     });
   }
 
@@ -446,6 +454,11 @@ export abstract class TaskLinearModel<P extends Params, C extends BaseOptions = 
     }
     const history = arrayFromState(s.history, 'history', Float64Array);
     if (typeof s.chosen !== 'object' || s.chosen === null) throw new FormatError(`model file: 'chosen' is missing`);
+    const parts: Record<string, Matrix<Float64Array>> = {};
+    if (s.parts !== undefined) {
+      if (typeof s.parts !== 'object' || s.parts === null) throw new FormatError(`model file: 'parts' must be an object of matrices`);
+      for (const [k, v] of Object.entries(s.parts)) parts[k] = matrixFromState(v, `parts.${k}`);
+    }
     (model as unknown as { state: FittedState<Params> }).state = {
       coef,
       intercept,
@@ -454,6 +467,7 @@ export abstract class TaskLinearModel<P extends Params, C extends BaseOptions = 
       cvPath: s.cvPath as CvPath<Params> | undefined,
       history: Array.from(history),
       nIter: typeof s.nIter === 'number' ? s.nIter : 0,
+      parts,
     };
     return model;
   }

@@ -30,6 +30,8 @@ export interface TaskProblem {
   readonly offsets: Int32Array;
   readonly T: number;
   readonly d: number;
+  /** Task names (in task order), for models whose options name tasks (e.g. a task graph). */
+  readonly names?: readonly string[];
 }
 
 export function stackTasks(data: MultiTaskDataset): TaskProblem {
@@ -44,7 +46,7 @@ export function stackTasks(data: MultiTaskDataset): TaskProblem {
     x.set(t.X.data, offsets[i]! * d);
     y.set(t.y, offsets[i]!);
   });
-  return { x: { rows: N, cols: d, data: x }, y, offsets, T, d };
+  return { x: { rows: N, cols: d, data: x }, y, offsets, T, d, names: data.names };
 }
 
 /** The rows of `p` whose mask entry is true, keeping the task structure (a task may become empty). */
@@ -62,7 +64,7 @@ export function selectRows(p: TaskProblem, keep: (row: number) => boolean): Task
     x.set(p.x.data.subarray(r * d, (r + 1) * d), k * d);
     y[k] = p.y[r]!;
   });
-  return { x: { rows: rows.length, cols: d, data: x }, y, offsets, T, d };
+  return { x: { rows: rows.length, cols: d, data: x }, y, offsets, T, d, names: p.names };
 }
 
 /** Task t's rows as a Matrix view (no copy). */
@@ -80,6 +82,11 @@ export interface Solution {
   nIter?: number;
   /** Solver state for warm starts along the path (model-specific). */
   warm?: unknown;
+  /**
+   * Further fitted matrices a model exposes and saves with itself (the components of W of a
+   * model with W = P + Q, a learned task similarity...), by name.
+   */
+  parts?: Record<string, Matrix<Float64Array>>;
 }
 
 export type Params = Record<string, number>;
