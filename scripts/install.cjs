@@ -75,9 +75,11 @@ function main() {
   const env = process.env;
   if (env.METATASK_SKIP_NATIVE === '1') fallback('METATASK_SKIP_NATIVE=1', 'unset METATASK_SKIP_NATIVE');
 
-  const fromSource = env.METATASK_BUILD_FROM_SOURCE === '1' || env.npm_config_build_from_source === 'true' || env.METATASK_MARCH_NATIVE === '1';
-  let why = 'METATASK_BUILD_FROM_SOURCE=1';
-  if (!fromSource) {
+  let why =
+    (env.METATASK_BUILD_FROM_SOURCE === '1' && 'METATASK_BUILD_FROM_SOURCE=1') ||
+    (env.npm_config_build_from_source === 'true' && '--build-from-source') ||
+    (env.METATASK_MARCH_NATIVE === '1' && 'METATASK_MARCH_NATIVE=1');
+  if (!why) {
     const found = loadable();
     if (found.file) {
       console.log(`metatask: using the native addon ${path.relative(root, found.file)}`);
@@ -86,7 +88,7 @@ function main() {
     why = `no prebuilt binary loads: ${found.error}`;
   }
 
-  const installHint = process.platform === 'darwin' ? 'brew install eigen pkg-config' : 'apt-get install g++ make pkg-config libeigen3-dev';
+  const installHint = process.platform === 'darwin' ? 'brew install eigen pkg-config' : 'apt-get install g++ make pkg-config python3 libeigen3-dev';
   const noEigen = eigenMissing();
   if (noEigen) fallback(noEigen, installHint);
   if (process.platform !== 'win32' && !has(env.CXX || 'c++', ['--version'])) fallback('no C++ compiler', installHint);

@@ -133,7 +133,7 @@ describe('install script', () => {
     expect(existsSync(join(copy.dir, 'build'))).to.equal(false);
   });
 
-  it('METATASK_BUILD_FROM_SOURCE=1 compiles even when a prebuilt binary loads', function () {
+  it('METATASK_BUILD_FROM_SOURCE=1 or METATASK_MARCH_NATIVE=1 compiles even when a prebuilt binary loads', function () {
     const { installPrebuild } = require('../../scripts/build-prebuilds.cjs') as { installPrebuild(src: string, root: string): string };
     installPrebuild(builtAddon(this), copy.dir);
     const env = fakeToolchain(copy.dir, copy.bin, builtAddon(this));
@@ -141,6 +141,8 @@ describe('install script', () => {
     expect(r.status).to.equal(0);
     expect(r.lines[0]).to.match(/^metatask: building the native addon from source \(METATASK_BUILD_FROM_SOURCE=1\)/);
     expect(buildFiles(copy.dir)).to.deep.equal([join('build', 'Release', 'metatask.node')]);
+    const marchNative = runInstall(copy.dir, { ...env, METATASK_MARCH_NATIVE: '1' });
+    expect(marchNative.lines[0]).to.match(/^metatask: building the native addon from source \(METATASK_MARCH_NATIVE=1\)/);
   });
 
   it('a failed source build leaves no build/ folder, keeps its log and falls back with one line', function () {
