@@ -1,12 +1,14 @@
-// Binding of the multi-task elastic-net coordinate-descent sweep (kernels/cd.h): check every
-// argument (shapes against each other, order entries in [0, d), colNormSq >= 0, finite
-// regularisers >= 0, outputs rt and w sharing no memory with anything), then sweep in place.
+// Binding of the multi-task elastic-net coordinate-descent kernels (kernels/cd.h): check every
+// argument (shapes against each other, index entries in range, squared norms >= 0, finite
+// regularisers >= 0, outputs sharing no memory with anything), copy index lists into native
+// memory (JavaScript could change a typed array after the check), then run the kernel.
 #include "config.h"
 
 #include <napi.h>
 
 #include <cmath>
 #include <string>
+#include <vector>
 
 #include "binding/args.h"
 #include "binding/registry.h"
@@ -27,12 +29,22 @@ int64_t gramLength(int64_t orderLen, int64_t blockSize) {
   return (orderLen + blockSize - 1) / blockSize * blockSize * blockSize;
 }
 
-void checkOrder(Napi::Env env, const char* fn, const VecMap<int32_t>& order, int64_t d) {
-  for (int64_t o = 0; o < order.size(); ++o) {
-    if (order[o] < 0 || order[o] >= d) {
-      rangeError(env, fn, "argument 'order' entry " + std::to_string(o) + " is " + std::to_string(order[o]) +
-                              ", expected an index in [0, " + std::to_string(d) + ")");
+// A copy of an index list, every entry checked to lie in [0, bound).
+std::vector<int32_t> indexCopy(Napi::Env env, const char* fn, const char* name, const VecMap<int32_t>& idx, int64_t bound) {
+  std::vector<int32_t> out(idx.data(), idx.data() + idx.size());
+  for (size_t o = 0; o < out.size(); ++o) {
+    if (out[o] < 0 || out[o] >= bound) {
+      rangeError(env, fn, std::string("argument '") + name + "' entry " + std::to_string(o) + " is " + std::to_string(out[o]) +
+                              ", expected an index in [0, " + std::to_string(bound) + ")");
     }
+  }
+  return out;
+}
+
+void checkSquaredNorm(Napi::Env env, const char* fn, const char* name, double v, int64_t j) {
+  // A negative or NaN squared norm would make the update meaningless (division by cj + l2Reg).
+  if (!(v >= 0) || !std::isfinite(v)) {
+    rangeError(env, fn, std::string("argument '") + name + "' must hold finite values >= 0 (index " + std::to_string(j) + ")");
   }
 }
 
@@ -49,12 +61,11 @@ Napi::Value MtenetBlockGram(const Napi::CallbackInfo& info) {
   const int64_t len = gramLength(order.size(), blockSize);
   if (len > (int64_t{1} << 40)) rangeError(env, fn, "the block Gram matrices would be too large");
   VecMap<double> out = vectorArg<double>(info[3], fn, "out", len);
-  checkOrder(env, fn, order, xt.rows());
+  const std::vector<int32_t> ord = indexCopy(env, fn, "order", order, xt.rows());
   expectDisjoint(env, fn, out, "out", xt, "xt");
-  expectDisjoint(env, fn, out, "out", order, "order");
   CMatMap<double> cxt(xt.data(), xt.rows(), xt.cols());
   guard.verify(env, fn);
-  runKernel(env, fn, [&] { cd::blockGram(cxt, order.data(), order.size(), blockSize, out.data()); });
+  runKernel(env, fn, [&] { cd::blockGram(cxt, ord.data(), static_cast<int64_t>(ord.size()), blockSize, out.data()); });
   return env.Undefined();
 }
 
@@ -65,7 +76,7 @@ struct SweepArgs {
   MatMap<double> xt, rt, w;
   VecMap<double> colNormSq;
   double l1Reg, l2Reg;
-  VecMap<int32_t> order;
+  std::vector<int32_t> order;
 };
 
 SweepArgs sweepArgs(const Napi::CallbackInfo& info, const char* fn) {
@@ -78,21 +89,14 @@ SweepArgs sweepArgs(const Napi::CallbackInfo& info, const char* fn) {
   const double l1Reg = nonNegativeArg(info[4], fn, "l1Reg");
   const double l2Reg = nonNegativeArg(info[5], fn, "l2Reg");
   VecMap<int32_t> order = vectorArg<int32_t>(info[6], fn, "order");
-  for (int64_t j = 0; j < d; ++j) {
-    // A negative or NaN squared norm would make the update meaningless (division by cj + l2Reg).
-    if (!(colNormSq[j] >= 0) || !std::isfinite(colNormSq[j])) {
-      rangeError(env, fn, "argument 'colNormSq' must hold finite values >= 0 (index " + std::to_string(j) + ")");
-    }
-  }
-  checkOrder(env, fn, order, d);
+  for (int64_t j = 0; j < d; ++j) checkSquaredNorm(env, fn, "colNormSq", colNormSq[j], j);
+  std::vector<int32_t> ord = indexCopy(env, fn, "order", order, d);
   expectDisjoint(env, fn, rt, "rt", xt, "xt");
   expectDisjoint(env, fn, rt, "rt", w, "w");
   expectDisjoint(env, fn, rt, "rt", colNormSq, "colNormSq");
-  expectDisjoint(env, fn, rt, "rt", order, "order");
   expectDisjoint(env, fn, w, "w", xt, "xt");
   expectDisjoint(env, fn, w, "w", colNormSq, "colNormSq");
-  expectDisjoint(env, fn, w, "w", order, "order");
-  return {xt, rt, w, colNormSq, l1Reg, l2Reg, order};
+  return {xt, rt, w, colNormSq, l1Reg, l2Reg, std::move(ord)};
 }
 
 Napi::Value statsObject(Napi::Env env, const cd::SweepStats& s) {
@@ -111,7 +115,11 @@ Napi::Value MtenetSweep(const Napi::CallbackInfo& info) {
   CMatMap<double> cxt(a.xt.data(), a.xt.rows(), a.xt.cols());
   CVecMap<double> cn(a.colNormSq.data(), a.colNormSq.size());
   guard.verify(info.Env(), fn);
-  return statsObject(info.Env(), cd::mtenetSweep(cxt, a.rt, a.w, cn, a.l1Reg, a.l2Reg, a.order.data(), a.order.size()));
+  cd::SweepStats s{0.0, 0.0};
+  runKernel(info.Env(), fn, [&] {
+    s = cd::mtenetSweep(cxt, a.rt, a.w, cn, a.l1Reg, a.l2Reg, a.order.data(), static_cast<int64_t>(a.order.size()));
+  });
+  return statsObject(info.Env(), s);
 }
 
 // mtenetSweepBlocked(xt, rt, w, colNormSq, l1Reg, l2Reg, order, blockGram, blockSize) -> { wMax, dwMax }:
@@ -123,7 +131,7 @@ Napi::Value MtenetSweepBlocked(const Napi::CallbackInfo& info) {
   ArgGuard guard;
   SweepArgs a = sweepArgs(info, fn);
   const int64_t blockSize = blockSizeArg(info[8], fn);
-  VecMap<double> gram = vectorArg<double>(info[7], fn, "blockGram", gramLength(a.order.size(), blockSize));
+  VecMap<double> gram = vectorArg<double>(info[7], fn, "blockGram", gramLength(static_cast<int64_t>(a.order.size()), blockSize));
   expectDisjoint(env, fn, a.rt, "rt", gram, "blockGram");
   expectDisjoint(env, fn, a.w, "w", gram, "blockGram");
   CMatMap<double> cxt(a.xt.data(), a.xt.rows(), a.xt.cols());
@@ -131,7 +139,120 @@ Napi::Value MtenetSweepBlocked(const Napi::CallbackInfo& info) {
   guard.verify(env, fn);
   cd::SweepStats s{0.0, 0.0};
   runKernel(env, fn, [&] {
-    s = cd::mtenetSweepBlocked(cxt, a.rt, a.w, cn, a.l1Reg, a.l2Reg, a.order.data(), a.order.size(), gram.data(), blockSize);
+    s = cd::mtenetSweepBlocked(cxt, a.rt, a.w, cn, a.l1Reg, a.l2Reg, a.order.data(), static_cast<int64_t>(a.order.size()),
+                               gram.data(), blockSize);
+  });
+  return statsObject(env, s);
+}
+
+
+// The design arguments of the working-set kernels: x (n x d) and mean (length d, or empty for no
+// centring; finite).
+struct DesignArgs {
+  MatMap<double> x;
+  VecMap<double> mean;
+};
+
+DesignArgs designArgs(const Napi::Value& xv, const Napi::Value& mv, const char* fn) {
+  Napi::Env env = xv.Env();
+  MatMap<double> x = matrixArg<double>(xv, fn, "x");
+  VecMap<double> mean = vectorArg<double>(mv, fn, "mean");
+  if (mean.size() != 0 && mean.size() != x.cols()) {
+    rangeError(env, fn, "argument 'mean' has " + std::to_string(mean.size()) + " elements, expected 0 or " + std::to_string(x.cols()));
+  }
+  for (int64_t j = 0; j < mean.size(); ++j) {
+    if (!std::isfinite(mean[j])) rangeError(env, fn, "argument 'mean' must be finite (index " + std::to_string(j) + ")");
+  }
+  return {x, mean};
+}
+
+// cdColumnStats(x, centre, mean, sqNorm): mean and sqNorm (length d) are overwritten.
+Napi::Value CdColumnStats(const Napi::CallbackInfo& info) {
+  const char* fn = "cdColumnStats";
+  Napi::Env env = info.Env();
+  expectArgs(info, 4, fn);
+  ArgGuard guard;
+  MatMap<double> x = matrixArg<double>(info[0], fn, "x");
+  const bool centre = boolArg(info[1], fn, "centre");
+  VecMap<double> mean = vectorArg<double>(info[2], fn, "mean", x.cols());
+  VecMap<double> sqNorm = vectorArg<double>(info[3], fn, "sqNorm", x.cols());
+  expectDisjoint(env, fn, mean, "mean", x, "x");
+  expectDisjoint(env, fn, sqNorm, "sqNorm", x, "x");
+  expectDisjoint(env, fn, mean, "mean", sqNorm, "sqNorm");
+  guard.verify(env, fn);
+  runKernel(env, fn, [&] { cd::columnStats(x.data(), x.rows(), x.cols(), centre, mean.data(), sqNorm.data()); });
+  return env.Undefined();
+}
+
+// cdCorrelations(x, mean, rt, cols, out): rt T x n, out len(cols) x T (overwritten).
+Napi::Value CdCorrelations(const Napi::CallbackInfo& info) {
+  const char* fn = "cdCorrelations";
+  Napi::Env env = info.Env();
+  expectArgs(info, 5, fn);
+  ArgGuard guard;
+  DesignArgs a = designArgs(info[0], info[1], fn);
+  MatMap<double> rt = matrixArg<double>(info[2], fn, "rt", -1, a.x.rows());
+  VecMap<int32_t> cols = vectorArg<int32_t>(info[3], fn, "cols");
+  MatMap<double> out = matrixArg<double>(info[4], fn, "out", cols.size(), rt.rows());
+  const std::vector<int32_t> cc = indexCopy(env, fn, "cols", cols, a.x.cols());
+  expectDisjoint(env, fn, out, "out", a.x, "x");
+  expectDisjoint(env, fn, out, "out", a.mean, "mean");
+  expectDisjoint(env, fn, out, "out", rt, "rt");
+  guard.verify(env, fn);
+  runKernel(env, fn, [&] {
+    cd::correlations(a.x.data(), a.x.rows(), a.x.cols(), a.mean.size() ? a.mean.data() : nullptr, rt.data(), rt.rows(), cc.data(),
+                     static_cast<int64_t>(cc.size()), out.data());
+  });
+  return env.Undefined();
+}
+
+// cdGatherColumns(x, mean, cols, out): out len(cols) x n (overwritten).
+Napi::Value CdGatherColumns(const Napi::CallbackInfo& info) {
+  const char* fn = "cdGatherColumns";
+  Napi::Env env = info.Env();
+  expectArgs(info, 4, fn);
+  ArgGuard guard;
+  DesignArgs a = designArgs(info[0], info[1], fn);
+  VecMap<int32_t> cols = vectorArg<int32_t>(info[2], fn, "cols");
+  MatMap<double> out = matrixArg<double>(info[3], fn, "out", cols.size(), a.x.rows());
+  const std::vector<int32_t> cc = indexCopy(env, fn, "cols", cols, a.x.cols());
+  expectDisjoint(env, fn, out, "out", a.x, "x");
+  expectDisjoint(env, fn, out, "out", a.mean, "mean");
+  guard.verify(env, fn);
+  runKernel(env, fn, [&] {
+    cd::gatherColumns(a.x.data(), a.x.rows(), a.x.cols(), a.mean.size() ? a.mean.data() : nullptr, cc.data(),
+                      static_cast<int64_t>(cc.size()), out.data());
+  });
+  return env.Undefined();
+}
+
+// mtenetGramSweep(gram, ht, w, l1Reg, l2Reg, order) -> { wMax, dwMax }: gram k x k (diagonal
+// finite, >= 0), ht T x k and w k x T updated in place, order entries in [0, k).
+Napi::Value MtenetGramSweep(const Napi::CallbackInfo& info) {
+  const char* fn = "mtenetGramSweep";
+  Napi::Env env = info.Env();
+  expectArgs(info, 6, fn);
+  ArgGuard guard;
+  MatMap<double> gram = matrixArg<double>(info[0], fn, "gram");
+  const int64_t k = gram.rows();
+  if (gram.cols() != k) rangeError(env, fn, "argument 'gram' must be square, got " + std::to_string(k) + " x " + std::to_string(gram.cols()));
+  MatMap<double> ht = matrixArg<double>(info[1], fn, "ht", -1, k);
+  MatMap<double> w = matrixArg<double>(info[2], fn, "w", k, ht.rows());
+  const double l1Reg = nonNegativeArg(info[3], fn, "l1Reg");
+  const double l2Reg = nonNegativeArg(info[4], fn, "l2Reg");
+  VecMap<int32_t> order = vectorArg<int32_t>(info[5], fn, "order");
+  for (int64_t j = 0; j < k; ++j) {
+    const double g = gram(j, j);
+    if (!(g >= 0) || !std::isfinite(g)) rangeError(env, fn, "argument 'gram' must have a finite diagonal >= 0 (index " + std::to_string(j) + ")");
+  }
+  const std::vector<int32_t> ord = indexCopy(env, fn, "order", order, k);
+  expectDisjoint(env, fn, ht, "ht", gram, "gram");
+  expectDisjoint(env, fn, ht, "ht", w, "w");
+  expectDisjoint(env, fn, w, "w", gram, "gram");
+  guard.verify(env, fn);
+  cd::SweepStats s{0.0, 0.0};
+  runKernel(env, fn, [&] {
+    s = cd::gramSweep(gram.data(), k, ht.data(), ht.rows(), w.data(), l1Reg, l2Reg, ord.data(), static_cast<int64_t>(ord.size()));
   });
   return statsObject(env, s);
 }
@@ -142,6 +263,10 @@ void registerCd(Napi::Env env, Napi::Object exports) {
   exports.Set("mtenetSweep", Napi::Function::New(env, MtenetSweep, "mtenetSweep"));
   exports.Set("mtenetSweepBlocked", Napi::Function::New(env, MtenetSweepBlocked, "mtenetSweepBlocked"));
   exports.Set("mtenetBlockGram", Napi::Function::New(env, MtenetBlockGram, "mtenetBlockGram"));
+  exports.Set("mtenetGramSweep", Napi::Function::New(env, MtenetGramSweep, "mtenetGramSweep"));
+  exports.Set("cdColumnStats", Napi::Function::New(env, CdColumnStats, "cdColumnStats"));
+  exports.Set("cdCorrelations", Napi::Function::New(env, CdCorrelations, "cdCorrelations"));
+  exports.Set("cdGatherColumns", Napi::Function::New(env, CdGatherColumns, "cdGatherColumns"));
 }
 
 }  // namespace metatask::binding

@@ -225,3 +225,132 @@ SweepStats mtenetSweepBlocked(const CMatMap<double>& xt, MatMap<double>& rt, Mat
 }
 
 }  // namespace metatask::cd
+
+// ---------------------------------------------------------------------------------------------
+// Working-set solver kernels. Every sum runs in an order fixed by the shapes alone (plain loops
+// over the samples in increasing order, or Eigen's packed matrix product), never by buffer addresses.
+// ---------------------------------------------------------------------------------------------
+namespace metatask::cd {
+
+void columnStats(const double* x, int64_t n, int64_t d, bool centre, double* mean, double* sqNorm) {
+  std::fill(mean, mean + d, 0.0);
+  std::fill(sqNorm, sqNorm + d, 0.0);
+  if (centre && n > 0) {
+    for (int64_t i = 0; i < n; ++i) {
+      const double* xi = x + i * d;
+      for (int64_t j = 0; j < d; ++j) mean[j] += xi[j];
+    }
+    const double inv = 1.0 / static_cast<double>(n);
+    for (int64_t j = 0; j < d; ++j) mean[j] *= inv;
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    const double* xi = x + i * d;
+    for (int64_t j = 0; j < d; ++j) {
+      const double v = xi[j] - mean[j];
+      sqNorm[j] += v * v;
+    }
+  }
+}
+
+void correlations(const double* x, int64_t n, int64_t d, const double* mean, const double* rt, int64_t T,
+                  const int32_t* cols, int64_t m, double* out) {
+  // Chunks of kChunk columns, packed centred into an n x kChunk row-major panel (contiguous reads
+  // of X's rows when the columns are consecutive), then one matrix product per chunk. Eigen's
+  // product packs both operands into its own aligned blocks, so its sums do not depend on where
+  // rt lies in memory; shapes it would treat as a dot product or a tiny lazy product (whose
+  // vectorised reductions peel to the data's alignment) take the plain loop instead.
+  constexpr int64_t kChunk = 64;
+  std::fill(out, out + m * T, 0.0);
+  if (m == 0 || T == 0 || n == 0) return;
+  RowMat<double> panel(n, std::min(kChunk, m));
+  const Eigen::Map<const RowMat<double>, Eigen::Unaligned> r(rt, T, n);
+  for (int64_t c0 = 0; c0 < m; c0 += kChunk) {
+    const int64_t L = std::min(kChunk, m - c0);
+    const int32_t* cc = cols + c0;
+    double mc[kChunk];
+    for (int64_t l = 0; l < L; ++l) mc[l] = mean != nullptr ? mean[cc[l]] : 0.0;
+    bool run = true;  // consecutive columns: contiguous (vectorised) copies
+    for (int64_t l = 1; l < L && run; ++l) run = cc[l] == cc[0] + l;
+    for (int64_t i = 0; i < n; ++i) {
+      double* p = panel.data() + i * panel.cols();
+      if (run) {
+        const double* xi = x + i * d + cc[0];
+        for (int64_t l = 0; l < L; ++l) p[l] = xi[l] - mc[l];
+      } else {
+        const double* xi = x + i * d;
+        for (int64_t l = 0; l < L; ++l) p[l] = xi[cc[l]] - mc[l];
+      }
+    }
+    double* o = out + c0 * T;
+    if (L >= 2 && T >= 2 && n >= 32) {
+      Eigen::Map<RowMat<double>, Eigen::Unaligned> ob(o, L, T);
+      ob.noalias() = panel.leftCols(L).transpose() * r.transpose();
+    } else {
+      for (int64_t l = 0; l < L; ++l) {
+        for (int64_t t = 0; t < T; ++t) {
+          const double* rr = rt + t * n;
+          double s = 0.0;
+          for (int64_t i = 0; i < n; ++i) s += panel(i, l) * rr[i];
+          o[l * T + t] = s;
+        }
+      }
+    }
+  }
+}
+
+void gatherColumns(const double* x, int64_t n, int64_t d, const double* mean, const int32_t* cols, int64_t m, double* out) {
+  // Blocks of rows, so that the m output rows are written a cache line at a time.
+  constexpr int64_t kB = 64;
+  for (int64_t i0 = 0; i0 < n; i0 += kB) {
+    const int64_t i1 = std::min(n, i0 + kB);
+    for (int64_t c = 0; c < m; ++c) {
+      const int64_t j = cols[c];
+      const double mj = mean != nullptr ? mean[j] : 0.0;
+      double* o = out + c * n;
+      for (int64_t i = i0; i < i1; ++i) o[i] = x[i * d + j] - mj;
+    }
+  }
+}
+
+SweepStats gramSweep(const double* gram, int64_t k, double* ht, int64_t T, double* w, double l1Reg, double l2Reg,
+                     const int32_t* order, int64_t orderLen) {
+  std::vector<double> tmp(T), delta(T);
+  double wMax = 0.0;
+  double dwMax = 0.0;
+  for (int64_t o = 0; o < orderLen; ++o) {
+    const int64_t j = order[o];
+    const double* gj = gram + j * k;
+    const double cj = gj[j];
+    if (cj == 0.0) continue;
+    double* wj = w + j * T;
+    double nrmSq = 0.0;
+    for (int64_t t = 0; t < T; ++t) {
+      const double v = ht[t * k + j] + cj * wj[t];
+      tmp[t] = v;
+      nrmSq += v * v;
+    }
+    const double nrm = std::sqrt(nrmSq);
+    const double shrink = nrm > l1Reg ? (1.0 - l1Reg / nrm) / (cj + l2Reg) : 0.0;
+    double dw = 0.0;
+    double wa = 0.0;
+    for (int64_t t = 0; t < T; ++t) {
+      const double next = tmp[t] * shrink;
+      delta[t] = next - wj[t];
+      wj[t] = next;
+      dw = std::max(dw, std::abs(delta[t]));
+      wa = std::max(wa, std::abs(next));
+    }
+    dwMax = std::max(dwMax, dw);
+    wMax = std::max(wMax, wa);
+    if (dw == 0.0) continue;
+    for (int64_t t = 0; t < T; ++t) {
+      const double dt = delta[t];
+      if (dt == 0.0) continue;
+      double* h = ht + t * k;
+      for (int64_t q = 0; q < k; ++q) h[q] -= dt * gj[q];
+    }
+  }
+  return {wMax, dwMax};
+}
+
+}  // namespace metatask::cd
