@@ -41,9 +41,11 @@ describe('backend selection', () => {
 });
 
 describe('native/sources.json', () => {
-  it('lists every native source file, and only existing ones', () => {
+  it('lists every native source file once, and only existing ones', () => {
     const root = packageRoot();
-    const listed: string[] = JSON.parse(readFileSync(join(root, 'native', 'sources.json'), 'utf8'));
+    const sources: { common: string[]; levels: Record<string, string[]> } = JSON.parse(readFileSync(join(root, 'native', 'sources.json'), 'utf8'));
+    const listed = [...sources.common, ...Object.values(sources.levels).flat()];
+    expect(new Set(listed).size).to.equal(listed.length);
     const onDisk = readdirSync(join(root, 'native'), { recursive: true })
       .map((f) => `native/${String(f).replaceAll('\\', '/')}`)
       .filter((f) => f.endsWith('.cc'))

@@ -17,7 +17,7 @@ describe('install script', () => {
     const dir = mkdtempSync(join(tmpdir(), 'metatask-install-'));
     try {
       // A package copy without build/ (so no addon loads) whose PATH holds only node.
-      for (const f of ['package.json', 'binding.gyp', 'scripts/install.cjs', 'scripts/cpu-flags.cjs', 'native/sources.json']) {
+      for (const f of ['package.json', 'binding.gyp', 'scripts/install.cjs', 'scripts/native-flags.cjs', 'native/sources.json']) {
         mkdirSync(dirname(join(dir, f)), { recursive: true });
         cpSync(join(root, f), join(dir, f));
       }

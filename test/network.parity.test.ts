@@ -6,7 +6,7 @@
  */
 import { expect } from 'chai';
 
-import { ShapeError, ValueError } from '../lib/core/errors.js';
+import { DisposedError, ShapeError, ValueError } from '../lib/core/errors.js';
 import type { FloatArray, Matrix } from '../lib/core/matrix.js';
 import { Rng } from '../lib/core/rng.js';
 import { availableBackends, kernelsFor, rawAddon } from '../lib/kernels/index.js';
@@ -85,16 +85,19 @@ describe('network kernels: native vs js parity', function () {
     compare(spec, 'float32', params, { x, y }, new Float64Array(8).fill(1), 1e-4);
   });
 
-  it('a handle can be disposed and used again; batch sizes can change', () => {
+  it('batch sizes can change; a disposed handle throws DisposedError on both backends', () => {
     const c = cases.find((x) => x.name.startsWith('MMoE'))!;
     const s = setup(c, 12);
-    const nat = kernelsFor('native').network(c.spec, 'float64');
-    const a = nat.forward(s.params, s.batch);
-    nat.dispose();
-    const b = nat.forward(s.params, s.batch);
-    expect(Array.from(b.data)).to.deep.equal(Array.from(a.data));
-    const one = nat.forward(s.params, { x: { rows: 1, cols: 4, data: s.batch.x.data.slice(0, 4) } });
-    expect(one.data[0]).to.be.closeTo(a.data[0]!, 1e-15);
+    for (const name of ['native', 'js'] as const) {
+      const h = kernelsFor(name).network(c.spec, 'float64');
+      const a = h.forward(s.params, s.batch);
+      const one = h.forward(s.params, { x: { rows: 1, cols: 4, data: s.batch.x.data.slice(0, 4) } });
+      expect(one.data[0]).to.be.closeTo(a.data[0]!, 1e-15);
+      h.dispose();
+      h.dispose();
+      expect(() => h.forward(s.params, s.batch)).to.throw(DisposedError, /disposed/);
+      expect(() => h.lossGrad(s.params, s.batch, new Float64Array(c.spec.heads.length).fill(1), null)).to.throw(DisposedError);
+    }
   });
 
   it('reports a bad class index as a ValueError and bad shapes as ShapeError', () => {

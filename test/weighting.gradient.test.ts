@@ -1,5 +1,5 @@
 /**
- * The gradient-based weighting strategies (issue 3) against their papers' defining properties on
+ * The gradient-based weighting strategies against their papers' defining properties on
  * hand-made and random gradient sets: PCGrad removes conflicts, MGDA finds the min-norm point of
  * the convex hull (checked against exhaustive face search), CAGrad solves its max-min problem
  * (checked by strong duality and random search), IMTL equalises projections, Nash-MTL solves
@@ -9,7 +9,6 @@
  */
 import { expect } from 'chai';
 import { ConfigError, FormatError, ShapeError, ValueError } from '../lib/core/errors.js';
-import type { Matrix } from '../lib/core/matrix.js';
 import { Rng } from '../lib/core/rng.js';
 import { AlignedMTL, alignmentMatrix } from '../lib/mtl/weighting/alignedmtl.js';
 import { CAGrad, cagradSolve } from '../lib/mtl/weighting/cagrad.js';
@@ -27,57 +26,11 @@ import {
   projectSimplex,
   solveSmall,
   symEigSmall,
-} from '../lib/mtl/weighting/small.js';
+} from '../lib/mtl/weighting/linalg.js';
 import type { StrategyResult, WeightingStrategy } from '../lib/mtl/weighting/strategy.js';
 import { UPGrad } from '../lib/mtl/weighting/upgrad.js';
 import { randMatrix } from './helpers.js';
-
-type M = Matrix<Float64Array>;
-
-// ------------------------------------------------------------------------------------------
-// Helpers: plain-loop reference linear algebra, independent of the code under test
-// ------------------------------------------------------------------------------------------
-
-function mat(rows: number[][]): M {
-  return { rows: rows.length, cols: rows[0]!.length, data: Float64Array.from(rows.flat()) };
-}
-
-function rowOf(g: M, i: number): Float64Array {
-  return g.data.slice(i * g.cols, (i + 1) * g.cols);
-}
-
-function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
-  return s;
-}
-
-function norm(a: ArrayLike<number>): number {
-  return Math.sqrt(dot(a, a));
-}
-
-/** G^T w by plain loops. */
-function combo(g: M, w: ArrayLike<number>): Float64Array {
-  const out = new Float64Array(g.cols);
-  for (let t = 0; t < g.rows; t++) for (let k = 0; k < g.cols; k++) out[k] = out[k]! + w[t]! * g.data[t * g.cols + k]!;
-  return out;
-}
-
-function naiveGram(g: M): Float64Array {
-  const n = g.rows;
-  const out = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) out[i * n + j] = dot(rowOf(g, i), rowOf(g, j));
-  return out;
-}
-
-function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: number, what = 'value'): void {
-  expect(actual.length, `${what} length`).to.equal(expected.length);
-  let scale = 1;
-  for (let i = 0; i < expected.length; i++) scale = Math.max(scale, Math.abs(expected[i]!));
-  for (let i = 0; i < expected.length; i++) {
-    expect(Math.abs(actual[i]! - expected[i]!), `${what}[${i}]: ${actual[i]} vs ${expected[i]}`).to.be.at.most(tol * scale);
-  }
-}
+import { bruteSimplexQP, combo, dot, expectClose, mat, naiveGram, norm, rowOf, type M } from './weighting.cases.js';
 
 function run(s: WeightingStrategy, g: M, losses: number[], rng = new Rng(0), step = 0): StrategyResult {
   return s.combine({ losses: Float64Array.from(losses), grads: g, epoch: 0, step, rng });
@@ -90,30 +43,9 @@ function fresh<T extends WeightingStrategy>(s: T, g: M): T {
 
 /** Exact min-norm point of the convex hull of the rows of G by exhaustive face search. */
 function bruteMinNorm(g: M): { alpha: Float64Array; normSq: number } {
-  const n = g.rows;
-  const m = naiveGram(g);
-  let best = { alpha: new Float64Array(n), normSq: Infinity };
-  for (let mask = 1; mask < 1 << n; mask++) {
-    const idx = [...Array(n).keys()].filter((i) => mask & (1 << i));
-    const k = idx.length;
-    // KKT of min a^T M_SS a s.t. sum a = 1:  [2 M_SS 1; 1^T 0] [a; lambda] = [0; 1].
-    const a = new Float64Array((k + 1) * (k + 1));
-    const b = new Float64Array(k + 1);
-    idx.forEach((i, r) => {
-      idx.forEach((j, c) => (a[r * (k + 1) + c] = 2 * m[i * n + j]!));
-      a[r * (k + 1) + k] = 1;
-      a[k * (k + 1) + r] = 1;
-    });
-    b[k] = 1;
-    const sol = solveSmall(a, b, k + 1);
-    if (!sol || idx.some((_, r) => sol[r]! < -1e-12)) continue;
-    const alpha = new Float64Array(n);
-    idx.forEach((i, r) => (alpha[i] = Math.max(0, sol[r]!)));
-    const v = combo(g, alpha);
-    const normSq = dot(v, v);
-    if (normSq < best.normSq) best = { alpha, normSq };
-  }
-  return best;
+  const alpha = bruteSimplexQP(naiveGram(g), g.rows);
+  const v = combo(g, alpha);
+  return { alpha, normSq: dot(v, v) };
 }
 
 // ------------------------------------------------------------------------------------------
@@ -146,6 +78,19 @@ describe('weighting: gradient-based strategies', () => {
           }
         }
       }
+    });
+
+    it('solveSmall solves A x = b with pivoting and reports a singular A as null', () => {
+      const rng = new Rng(4);
+      for (const n of [1, 3, 7]) {
+        const a = Float64Array.from({ length: n * n }, () => rng.normal());
+        const b = Float64Array.from({ length: n }, () => rng.normal());
+        const x = solveSmall(a, b, n)!;
+        for (let i = 0; i < n; i++) expect(dot(a.subarray(i * n, (i + 1) * n), x)).to.be.closeTo(b[i]!, 1e-10);
+      }
+      // A zero leading entry needs a row swap; a rank-1 matrix is singular.
+      expectClose(solveSmall(Float64Array.of(0, 1, 1, 0), Float64Array.of(2, 3), 2)!, [3, 2], 1e-15, 'swap');
+      expect(solveSmall(Float64Array.of(1, 2, 2, 4), Float64Array.of(1, 1), 2)).to.equal(null);
     });
 
     it('projectSimplex is the Euclidean projection (KKT: x_i > 0 share one shift)', () => {
@@ -379,9 +324,12 @@ describe('weighting: gradient-based strategies', () => {
         for (let trial = 0; trial < 5; trial++) {
           const g = randMatrix(rng, n, 8);
           for (let k = 0; k < 8; k++) g.data[k] = g.data[k]! * 5; // unbalanced norms
-          const r = run(fresh(new IMTL(), g), g, new Array(n).fill(1));
-          expect(r.weights.reduce((s, v) => s + v, 0)).to.be.closeTo(1, 1e-12);
+          const s = fresh(new IMTL(), g);
+          const r = run(s, g, new Array(n).fill(1));
+          const alpha = s.lastAlpha;
+          expect(alpha.reduce((s, v) => s + v, 0)).to.be.closeTo(1, 1e-12);
           const d = r.shared!;
+          expectClose(d, combo(g, alpha), 1e-12, 'direction = G^T alpha');
           const proj = [...Array(n).keys()].map((t) => dot(d, rowOf(g, t)) / norm(rowOf(g, t)));
           for (const p of proj) expect(p).to.be.closeTo(proj[0]!, 1e-9 * Math.max(1, Math.abs(proj[0]!)));
         }
@@ -394,19 +342,21 @@ describe('weighting: gradient-based strategies', () => {
         [2, 0],
       ]);
       expect(imtlWeights(naiveGram(g), 2)).to.equal(null);
-      const r = run(fresh(new IMTL(), g), g, [1, 1]);
-      expectClose(r.weights, [0.5, 0.5], 0, 'weights');
+      const s = fresh(new IMTL(), g);
+      const r = run(s, g, [1, 1]);
+      expectClose(s.lastAlpha, [0.5, 0.5], 0, 'alpha');
+      expectClose(r.shared!, [1.5, 0], 1e-15, 'direction');
     });
   });
 
   describe('Nash-MTL (Navon et al. 2022)', () => {
-    it('solves (G G^T alpha)_t = 1 / alpha_t with alpha > 0 (normalizeGram: false)', () => {
+    it('by default solves the paper equation (G G^T alpha)_t = 1 / alpha_t with alpha > 0 (residual check)', () => {
       const rng = new Rng(60);
       for (const n of [2, 3, 4, 8]) {
         for (let trial = 0; trial < 5; trial++) {
           const g = randMatrix(rng, n, 10);
           for (let k = 0; k < 10; k++) g.data[k] = g.data[k]! * 20; // very different scales
-          const s = fresh(new NashMTL({ normalizeGram: false }), g);
+          const s = fresh(new NashMTL(), g);
           const r = run(s, g, new Array(n).fill(1));
           const alpha = r.weights;
           const m = naiveGram(g);
@@ -426,12 +376,14 @@ describe('weighting: gradient-based strategies', () => {
       }
     });
 
-    it('by default solves the equation for G G^T / ||G G^T||_F, as the official code', () => {
+    it('with normalizeGram solves the equation for G G^T / ||G G^T||_F: alpha scaled by ||G G^T||_F^(1/2)', () => {
       const g = randMatrix(new Rng(61), 3, 7);
       for (let k = 0; k < 7; k++) g.data[k] = g.data[k]! * 50;
       const m = naiveGram(g);
       const frob = Math.sqrt(m.reduce((s, v) => s + v * v, 0));
-      const alpha = run(fresh(new NashMTL(), g), g, [1, 1, 1]).weights;
+      const alpha = run(fresh(new NashMTL({ normalizeGram: true }), g), g, [1, 1, 1]).weights;
+      const exact = run(fresh(new NashMTL(), g), g, [1, 1, 1]).weights;
+      expectClose(alpha, Array.from(exact, (v) => v * Math.sqrt(frob)), 1e-8, 'scaled alpha');
       for (let t = 0; t < 3; t++) {
         let ma = 0;
         for (let j = 0; j < 3; j++) ma += (m[t * 3 + j]! / frob) * alpha[j]!;
@@ -439,7 +391,7 @@ describe('weighting: gradient-based strategies', () => {
       }
       // Scaling every gradient by 10 leaves alpha unchanged and scales the direction by 10.
       const g10 = { ...g, data: g.data.map((v) => 10 * v) };
-      const r10 = run(fresh(new NashMTL(), g10), g10, [1, 1, 1]);
+      const r10 = run(fresh(new NashMTL({ normalizeGram: true }), g10), g10, [1, 1, 1]);
       expectClose(r10.weights, alpha, 1e-8, 'scale-free alpha');
     });
 

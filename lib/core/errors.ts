@@ -61,3 +61,17 @@ export class AbortError extends MetataskError {
     super(message, 'ABORT_ERR');
   }
 }
+
+/** A method was called on an object whose native memory was released with dispose(). */
+export class DisposedError extends MetataskError {
+  constructor(message: string) {
+    super(message, 'ERR_DISPOSED');
+  }
+}
+
+/** A native kernel could not allocate the memory it needs. */
+export class OutOfMemoryError extends MetataskError {
+  constructor(message: string) {
+    super(message, 'ERR_OUT_OF_MEMORY');
+  }
+}

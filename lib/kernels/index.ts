@@ -5,7 +5,7 @@
 import { BackendError, ConfigError } from '../core/errors.js';
 import { describe } from '../core/matrix.js';
 import { jsKernels } from './js/index.js';
-import { loadAddon, nativeInfo, nativeKernels, type Addon } from './native.js';
+import { capSimd, loadAddon, nativeInfo, nativeKernels, type Addon } from './native.js';
 import type { BackendInfo, Kernels } from './types.js';
 
 export type BackendName = 'native' | 'js' | 'auto';
@@ -14,9 +14,28 @@ let addonState: { addon: Addon | null; attempts: string[] } | undefined;
 let native: Kernels | null | undefined;
 let current: Kernels | undefined;
 
+const FIX =
+  `Install a prebuilt binary for this platform (reinstall metatask) or build one with 'npm rebuild metatask' ` +
+  `(needs a C++17 compiler, make, pkg-config and Eigen 3.4: 'apt-get install g++ make pkg-config libeigen3-dev' ` +
+  `or 'brew install eigen pkg-config')`;
+
 function addon(): Addon | null {
   addonState ??= loadAddon();
   return addonState.addon;
+}
+
+/** Why the native addon is or is not available, and how to fix it (for warnings and `metatask info`). */
+export interface NativeStatus {
+  loaded: boolean;
+  /** Every place the loader looked and why it failed (empty when it loaded). */
+  attempts: string[];
+  /** What to do about it (when not loaded). */
+  fix?: string;
+}
+
+export function nativeStatus(): NativeStatus {
+  const a = addon();
+  return a ? { loaded: true, attempts: [] } : { loaded: false, attempts: addonState!.attempts, fix: FIX };
 }
 
 function nativeOrThrow(): Kernels {
@@ -25,12 +44,33 @@ function nativeOrThrow(): Kernels {
     const lines = addonState!.attempts.map((s) => `  - ${s}`).join('\n');
     throw new BackendError(
       `the native backend was requested but the metatask addon could not be loaded. Looked in:\n${lines}\n` +
-        `Build it with 'npm rebuild metatask' (needs a C++17 compiler and Eigen 3.4: 'apt-get install g++ libeigen3-dev' ` +
-        `or 'brew install eigen'), or use the TypeScript kernels with METATASK_BACKEND=js.`,
+        `${FIX}, or use the TypeScript kernels with METATASK_BACKEND=js.`,
     );
   }
-  native ??= nativeKernels(a);
+  if (!native) {
+    const cap = process.env.METATASK_SIMD;
+    if (cap) capSimd(a, cap);
+    native = nativeKernels(a);
+  }
   return native;
+}
+
+let warned = false;
+
+/**
+ * npm hides install output, so a fallback to the TypeScript kernels is said once per process, at
+ * first use, as a process warning (code METATASK_NATIVE_UNAVAILABLE). Choosing METATASK_BACKEND=js
+ * (or setBackend('js')) says nothing.
+ */
+function warnFallback(): void {
+  if (warned) return;
+  warned = true;
+  const why = addonState!.attempts.join('; ');
+  process.emitWarning(
+    `the native addon could not be loaded (${why}); metatask runs on its TypeScript kernels, several times slower. ` +
+      `${FIX}. Set METATASK_BACKEND=js to choose the TypeScript kernels without this warning.`,
+    { type: 'MetataskWarning', code: 'METATASK_NATIVE_UNAVAILABLE' },
+  );
 }
 
 function select(name: unknown, source: string): Kernels {
@@ -42,7 +82,9 @@ function select(name: unknown, source: string): Kernels {
     case 'auto':
     case undefined:
     case '':
-      return addon() ? nativeOrThrow() : jsKernels;
+      if (addon()) return nativeOrThrow();
+      warnFallback();
+      return jsKernels;
     default:
       throw new ConfigError(`${source} must be 'native', 'js' or 'auto', got ${describe(name)}`);
   }
@@ -64,7 +106,7 @@ export function setBackend(name: BackendName): BackendInfo {
 export function backend(): BackendInfo {
   const k = kernels();
   if (k.name === 'native') return nativeInfo(addon()!);
-  return { name: 'js', version: jsVersion, simd: 'none', threads: 1 };
+  return { name: 'js', version: jsVersion, simd: 'none', simdAvailable: [], threads: 1 };
 }
 
 /** The kernels of one backend, without changing the selection (parity tests, benchmarks). */

@@ -7,18 +7,20 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { MetataskError, ShapeError, ValueError } from '../core/errors.js';
+import { BackendError, DisposedError, MetataskError, OutOfMemoryError, ShapeError, ValueError } from '../core/errors.js';
 import { zeros, type FloatArray, type Matrix } from '../core/matrix.js';
-import { compileNetwork, encodeProgram, type CompiledNetwork } from '../nn/spec.js';
+import { compileNetwork, encodeProgram, type CompiledNetwork } from './networkSpec.js';
 import type {
-  AdamArgs, BackendInfo, CdDesign, CdSweepArgs, CdSweepResult, GemmOptions, GramSweepArgs, Kernels, MetaBatchTasks, MetaGradientOptions, NetworkBatch, NetworkHandle, NetworkSpec,
+  AdamArgs, BackendInfo, CdDesign, CdSweepArgs, SimdLevel, CdSweepResult, GemmOptions, GramSweepArgs, Kernels, MetaBatchTasks, MetaGradientOptions, NetworkBatch, NetworkHandle, NetworkSpec,
   RmspropArgs, SgdArgs, SvdResult, SvtResult, SymEigResult, TaskLossArgs,
 } from './types.js';
 
 /** The raw functions the addon exports (native/src/binding/*.cc). */
 export interface Addon {
-  info(): { version: string; simd: string; threads: number; eigen: string; hardwareConcurrency: number };
+  info(): { version: string; simd: SimdLevel; simdAvailable: SimdLevel[]; threads: number; eigen: string; hardwareConcurrency: number };
   setThreads(n: number): void;
+  /** Use that SIMD level from now on (process-wide); RangeError if this CPU cannot run it. */
+  setSimd(name: string): void;
   gemm(a: Matrix<FloatArray>, b: Matrix<FloatArray>, c: Matrix<FloatArray>, transA: boolean, transB: boolean, alpha: number, beta: number): void;
   gram(x: Matrix, out: Matrix): void;
   transpose(a: Matrix, out: Matrix): void;
@@ -72,7 +74,7 @@ export interface NativeNetworkObject {
     params: FloatArray, x: Matrix<FloatArray>, y: Matrix<FloatArray>, offsets: Int32Array,
     innerLr: number, innerSteps: number, firstOrder: boolean, innerMask: Uint8Array | null, grad: Float64Array,
   ): number;
-  info(): { paramCount: number; inputSize: number; outputWidth: number; targetCols: number; heads: number; nodes: number; dtype: string };
+  info(): { paramCount: number; inputSize: number; outputWidth: number; targetCols: number; heads: number; nodes: number; dtype: string; bytes: number };
   dispose(): void;
 }
 
@@ -117,14 +119,21 @@ function firstLine(err: unknown): string {
   return (err instanceof Error ? err.message : String(err)).split('\n')[0]!;
 }
 
-/** Translate the binding's TypeError/RangeError/ERR_VALUE errors into metatask errors. */
+/** The binding's message prefixes (native/src/binding/args.h) and the errors they become. */
+const PREFIXED: [string, new (message: string) => MetataskError][] = [
+  ['ERR_VALUE:', ValueError],
+  ['ERR_DISPOSED:', DisposedError],
+  ['ERR_OUT_OF_MEMORY:', OutOfMemoryError],
+];
+
+/** Translate the binding's errors (TypeError/RangeError for bad arguments, prefixed ones) into metatask errors. */
 function call<R>(f: () => R): R {
   try {
     return f();
   } catch (err) {
     if (err instanceof MetataskError) throw err;
     const msg = err instanceof Error ? err.message : String(err);
-    if (msg.startsWith('ERR_VALUE:')) throw new ValueError(msg.slice('ERR_VALUE:'.length));
+    for (const [prefix, Type] of PREFIXED) if (msg.startsWith(prefix)) throw new Type(msg.slice(prefix.length));
     if (err instanceof TypeError || err instanceof RangeError) throw new ShapeError(`native kernel: ${msg}`);
     throw err;
   }
@@ -218,7 +227,25 @@ export function nativeKernels(addon: Addon): Kernels {
 
 export function nativeInfo(addon: Addon): BackendInfo {
   const i = addon.info();
-  return { name: 'native', version: `${i.version} (Eigen ${i.eigen})`, simd: i.simd, threads: i.threads };
+  return { name: 'native', version: `${i.version} (Eigen ${i.eigen})`, simd: i.simd, simdAvailable: i.simdAvailable, threads: i.threads };
+}
+
+/** The SIMD levels, lowest first (native/src/simd/level.h). */
+export const SIMD_LEVELS = ['sse2', 'avx2', 'avx512', 'neon', 'generic'] as const;
+
+/**
+ * Cap the addon's SIMD level at `requested` (METATASK_SIMD): the level itself when this CPU runs it.
+ * Throws a BackendError naming the levels the CPU runs when it does not.
+ */
+export function capSimd(addon: Addon, requested: string): void {
+  const available = addon.info().simdAvailable;
+  if (!(SIMD_LEVELS as readonly string[]).includes(requested)) {
+    throw new BackendError(`METATASK_SIMD must be one of ${SIMD_LEVELS.join(', ')}, got '${requested}'; this CPU runs: ${available.join(', ')}`, 'ERR_SIMD_UNAVAILABLE');
+  }
+  if (!available.includes(requested as SimdLevel)) {
+    throw new BackendError(`METATASK_SIMD=${requested}: this CPU cannot run the ${requested} kernels; it runs: ${available.join(', ')}`, 'ERR_SIMD_UNAVAILABLE');
+  }
+  addon.setSimd(requested);
 }
 
 /**

@@ -208,18 +208,26 @@ export interface Kernels extends NetworkKernels, OptimKernels {
   taskLoss(args: TaskLossArgs): Float64Array;
 }
 
+/**
+ * The instruction-set level of the native kernels: x86-64 'sse2' (any x86-64 CPU), 'avx2' (AVX2 and
+ * FMA), 'avx512' (AVX-512F); arm64 'neon'; 'generic' on other architectures.
+ */
+export type SimdLevel = 'sse2' | 'avx2' | 'avx512' | 'neon' | 'generic';
+
 export interface BackendInfo {
   name: 'native' | 'js';
   version: string;
-  /** SIMD instruction sets the kernels were compiled for (native), or 'none'. */
-  simd: string;
+  /** The SIMD level the native kernels run at (chosen at load, capped by METATASK_SIMD), or 'none' for the TypeScript kernels. */
+  simd: SimdLevel | 'none';
+  /** The levels this CPU and binary can run (native), lowest first; empty for the TypeScript kernels. */
+  simdAvailable: SimdLevel[];
   /** Upper bound on the threads a kernel may use. */
   threads: number;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Networks (issues 3 and 4). A network is a DAG of nodes over one input, compiled once into a
-// handle (lib/nn/spec.ts compiles and validates specs; both kernel sets receive the compiled
+// handle (networkSpec.ts compiles and validates specs; both kernel sets receive the compiled
 // program). Parameters live in one flat vector owned by the caller; its layout (which slice is
 // which weight) is fixed by compileNetwork, so initialisation and optimisers stay in TypeScript.
 // ---------------------------------------------------------------------------------------------
@@ -326,7 +334,10 @@ export interface NetworkHandle<T extends FloatArray> {
    * parallel (bounded by setThreads) with a result identical to one thread.
    */
   metaGradient(params: T, tasks: MetaBatchTasks<T>, options: MetaGradientOptions, grad: Float64Array): number;
-  /** Free native resources early (optional; garbage collection frees them too). */
+  /**
+   * Free the handle's memory now (garbage collection frees it too). Idempotent; any later call
+   * of another method throws a DisposedError.
+   */
   dispose(): void;
 }
 
@@ -354,7 +365,7 @@ export interface MetaGradientOptions {
 
 /** The network kernels (to be joined into Kernels when both backends implement them). */
 export interface NetworkKernels {
-  /** Compile a spec (already checked by lib/nn/spec.ts) into a handle of the given dtype. */
+  /** Compile a spec (already checked by networkSpec.ts) into a handle of the given dtype. */
   network(spec: NetworkSpec, dtype: 'float32'): NetworkHandle<Float32Array>;
   network(spec: NetworkSpec, dtype: 'float64'): NetworkHandle<Float64Array>;
 }

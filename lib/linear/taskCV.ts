@@ -10,8 +10,7 @@
  * strength (earlier in the grid).
  */
 import { Rng } from '../core/rng.js';
-import type { Params, Solution, TaskProblem, Work } from './taskModel.js';
-import { selectRows } from './taskModel.js';
+import { selectRows, type Params, type Solution, type TaskProblem, type Work } from './taskProblem.js';
 
 /** The CV record a model keeps in `cvPath`. */
 export interface CvPath<P extends Params> {

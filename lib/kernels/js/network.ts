@@ -1,7 +1,7 @@
 /**
  * Network kernels in plain TypeScript (twin: native/src/kernels/network.cc): forward pass,
  * reverse-mode gradients, per-head gradients and exact Hessian-vector products of a compiled
- * network DAG (lib/nn/spec.ts).
+ * network DAG (lib/kernels/networkSpec.ts).
  *
  * Hessian-vector products use Pearlmutter's R-operator (Pearlmutter 1994, "Fast exact
  * multiplication by the Hessian"): forward-over-reverse. R{f} = d/dr f(params + r v) at r = 0.
@@ -15,9 +15,9 @@
  * Activations and gradients are stored in the handle's dtype; parameter gradients, row
  * accumulators of the dense products and losses are accumulated in double.
  */
-import { ShapeError, ValueError } from '../../core/errors.js';
+import { DisposedError, ShapeError, ValueError } from '../../core/errors.js';
 import { allocate, type DType, type FloatArray, type Matrix } from '../../core/matrix.js';
-import { compileNetwork, type CompiledNetwork } from '../../nn/spec.js';
+import { compileNetwork, type CompiledNetwork } from '../networkSpec.js';
 import type { ActivationName, MetaBatchTasks, MetaGradientOptions, NetworkBatch, NetworkHandle, NetworkSpec, NodeSpec } from '../types.js';
 import { normalCdf, normalPdf } from './erf.js';
 import { metaGradient } from './metabatch.js';
@@ -980,6 +980,7 @@ class JsNetwork<T extends FloatArray> implements NetworkHandle<T> {
   }
 
   forward(params: T, batch: NetworkBatch<T>): Matrix<T> {
+    this.alive('forward');
     const c = this.begin(params, batch, false);
     this.runForward(c);
     const n = c.n;
@@ -995,6 +996,7 @@ class JsNetwork<T extends FloatArray> implements NetworkHandle<T> {
   }
 
   lossGrad(params: T, batch: NetworkBatch<T>, weights: Float64Array, grad: T | null): Float64Array {
+    this.alive('lossGrad');
     this.checkWeights(weights);
     if (grad) this.checkVector(grad, 'grad');
     const c = this.begin(params, batch, true);
@@ -1019,6 +1021,7 @@ class JsNetwork<T extends FloatArray> implements NetworkHandle<T> {
    * backwards, never H full forward+backward passes.
    */
   headGrads(params: T, batch: NetworkBatch<T>, out: Matrix<T>): Float64Array {
+    this.alive('headGrads');
     const H = this.net.spec.heads.length;
     if (out.rows !== H || out.cols !== this.paramCount || out.data.length !== H * this.paramCount) {
       throw new ShapeError(`network.headGrads: out must be ${H} x ${this.paramCount} (heads x params), got ${out.rows} x ${out.cols}`);
@@ -1039,6 +1042,7 @@ class JsNetwork<T extends FloatArray> implements NetworkHandle<T> {
   }
 
   hvp(params: T, batch: NetworkBatch<T>, weights: Float64Array, v: T, out: T): void {
+    this.alive('hvp');
     this.checkWeights(weights);
     this.checkVector(v, 'v');
     this.checkVector(out, 'out');
@@ -1055,6 +1059,7 @@ class JsNetwork<T extends FloatArray> implements NetworkHandle<T> {
 
   /** grad = J^T outGrad: the backward pass seeded with a gradient w.r.t. the raw head outputs. */
   vjp(params: T, batch: NetworkBatch<T>, outGrad: Matrix<T>, grad: T): void {
+    this.alive('vjp');
     this.checkVector(grad, 'grad');
     const c = this.begin(params, batch, false);
     const W = this.net.outputWidth;
@@ -1077,11 +1082,19 @@ class JsNetwork<T extends FloatArray> implements NetworkHandle<T> {
 
   /** The meta-batch kernel: lib/kernels/js/metabatch.ts over this handle's lossGrad and hvp. */
   metaGradient(params: T, tasks: MetaBatchTasks<T>, options: MetaGradientOptions, grad: Float64Array): number {
+    this.alive('metaGradient');
     return metaGradient(this, this.net.spec.heads.length, params, tasks, options, grad);
   }
 
   dispose(): void {
     this.workspaces.clear();
+    this.disposed = true;
+  }
+
+  private disposed = false;
+
+  private alive(method: string): void {
+    if (this.disposed) throw new DisposedError(`Network.${method}: this network was disposed`);
   }
 
   // ---- passes ----

@@ -10,7 +10,7 @@
  *   G_hat = sigma * V U^T = B G,     B = sigma * V Sigma^{-1} V^T   (T x T, symmetric)
  *
  * and updates along d = G_hat^T 1 = G^T (B 1). Everything needed comes from the eigen-
- * decomposition of the T x T Gram matrix M = G G^T = V Sigma^2 V^T (Jacobi, small.ts); only
+ * decomposition of the T x T Gram matrix M = G G^T = V Sigma^2 V^T (Jacobi, linalg.ts); only
  * the rank-R part (eigenvalues above lambda_max * T * machine epsilon, as in the official code)
  * is kept, so linearly dependent gradients are handled.
  *
@@ -23,8 +23,10 @@
  * code and LibMTL leave the heads' gradients unweighted).
  */
 import { oneOf, parseOptions } from '../../core/options.js';
-import { checkInit, combineRows, gramMatrix, ones, stateObject, stepGrads, symEigSmall } from './small.js';
-import type { StrategyResult, StrategyStep, WeightingStrategy } from './strategy.js';
+import type { Matrix } from '../../core/matrix.js';
+import { GradientStrategy } from './base.js';
+import { combineRows, gramMatrix, ones, symEigSmall } from './linalg.js';
+import type { StrategyResult } from './strategy.js';
 
 export type AlignedScale = 'min' | 'median' | 'rmse';
 
@@ -57,41 +59,24 @@ export function alignmentMatrix(m: Float64Array, n: number, scale: AlignedScale 
   return b;
 }
 
-export class AlignedMTL implements WeightingStrategy {
+export class AlignedMTL extends GradientStrategy {
   readonly name = 'alignedmtl';
-  readonly needsGradients = true;
   readonly scale: AlignedScale;
-  private numTasks = 0;
-  private numShared = 0;
 
   constructor(options?: AlignedMTLOptions) {
+    super('AlignedMTL');
     const o = parseOptions<Required<AlignedMTLOptions>>('AlignedMTL', options, {
       scale: oneOf(['min', 'median', 'rmse'] as const, 'min'),
     });
     this.scale = o.scale;
   }
 
-  init(numTasks: number, numShared: number): void {
-    checkInit('AlignedMTL', numTasks, numShared);
-    this.numTasks = numTasks;
-    this.numShared = numShared;
-  }
-
-  combine(step: StrategyStep): StrategyResult {
-    const g = stepGrads('AlignedMTL', step, this.numTasks, this.numShared);
+  protected aggregate(g: Matrix<Float64Array>): StrategyResult {
     const n = this.numTasks;
     const b = alignmentMatrix(gramMatrix(g), n, this.scale);
     // d = G_hat^T 1 = G^T B^T 1 = G^T (B 1) since B is symmetric.
     const coef = new Float64Array(n);
     for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) coef[i] = coef[i]! + b[i * n + j]!;
     return { weights: ones(n), shared: combineRows(g, coef) };
-  }
-
-  getState(): unknown {
-    return {};
-  }
-
-  setState(state: unknown): void {
-    stateObject('AlignedMTL', state);
   }
 }

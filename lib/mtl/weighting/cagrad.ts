@@ -27,8 +27,10 @@
  * of d, (1/T + lambda w_t) / (1 + c^2), so heads and shared part move on the same scale.
  */
 import { bool, num, parseOptions } from '../../core/options.js';
-import { checkInit, combineRows, gramMatrix, matVec, projectSimplex, solveSmall, stateObject, stepGrads } from './small.js';
-import type { StrategyResult, StrategyStep, WeightingStrategy } from './strategy.js';
+import type { Matrix } from '../../core/matrix.js';
+import { GradientStrategy } from './base.js';
+import { combineRows, gramMatrix, matVec, projectSimplex, solveSmall } from './linalg.js';
+import type { StrategyResult } from './strategy.js';
 
 export interface CAGradOptions {
   /** Radius of the ball around g0, relative to ||g0|| (default 0.5). */
@@ -191,14 +193,12 @@ function quadFrom(w: Float64Array, mw: Float64Array): number {
   return s;
 }
 
-export class CAGrad implements WeightingStrategy {
+export class CAGrad extends GradientStrategy {
   readonly name = 'cagrad';
-  readonly needsGradients = true;
   readonly options: Required<CAGradOptions>;
-  private numTasks = 0;
-  private numShared = 0;
 
   constructor(options?: CAGradOptions) {
+    super('CAGrad');
     this.options = parseOptions<Required<CAGradOptions>>('CAGrad', options, {
       c: num({ default: 0.5, min: 0, max: 1, exclusiveMax: true }),
       rescale: bool(true),
@@ -206,26 +206,11 @@ export class CAGrad implements WeightingStrategy {
     });
   }
 
-  init(numTasks: number, numShared: number): void {
-    checkInit('CAGrad', numTasks, numShared);
-    this.numTasks = numTasks;
-    this.numShared = numShared;
-  }
-
-  combine(step: StrategyStep): StrategyResult {
-    const g = stepGrads('CAGrad', step, this.numTasks, this.numShared);
+  protected aggregate(g: Matrix<Float64Array>): StrategyResult {
     const { c, rescale, maxIter } = this.options;
     const sol = cagradSolve(gramMatrix(g), this.numTasks, c, maxIter);
     const factor = rescale ? 1 / (1 + c * c) : 1;
     const weights = Float64Array.from(sol.coef, (v) => v * factor);
     return { weights, shared: combineRows(g, weights) };
-  }
-
-  getState(): unknown {
-    return {};
-  }
-
-  setState(state: unknown): void {
-    stateObject('CAGrad', state);
   }
 }

@@ -10,38 +10,35 @@
  *   shared = sum_t (max_s ||h_s|| / (||h_t|| + eps)) h_t
  *
  * Heads receive the gradient of their own log-loss: head weight w_t = 1 / (L_t + eps).
- * Defaults beta 0.9, betaSigma 0.5 (LibMTL's DB_beta, DB_beta_sigma).
+ * Defaults: beta 0.9 (LibMTL's DB_beta) and betaSigma 0.5, a beta_k that decays over the steps;
+ * LibMTL's default DB_beta_sigma is 0 (a constant beta): pass betaSigma: 0 to match it.
  */
 import type { Matrix } from '../../core/matrix.js';
-import { FormatError, ShapeError, ValueError } from '../../core/errors.js';
 import { num, parseOptions } from '../../core/options.js';
 import { kernels } from '../../kernels/index.js';
-import { checkInit, checkPositive, stateArray, stateInt, stateObject, stateTasks, stepLosses } from './lossCommon.js';
-import type { StrategyResult, StrategyStep, WeightingStrategy } from './strategy.js';
+import { GradientStrategy, checkPositive, stateArray, stateInt } from './base.js';
+import type { StrategyResult } from './strategy.js';
 
 export interface DbMtlOptions {
   /** EMA factor of the gradients (default 0.9). */
   beta?: number;
-  /** Decay exponent of beta over steps (default 0.5). */
+  /** Decay exponent of beta over steps (default 0.5; LibMTL's default is 0). */
   betaSigma?: number;
   /** Added to losses and norms against division by 0 (default 1e-8). */
   eps?: number;
 }
 
-export class DbMtl implements WeightingStrategy {
+export class DbMtl extends GradientStrategy {
   readonly name = 'dbmtl';
-  readonly needsGradients = true;
   readonly beta: number;
   readonly betaSigma: number;
   readonly eps: number;
-  private numTasks = 0;
-  private numShared = 0;
   private steps = 0;
   /** T x S EMA of the log-loss gradients, row-major. */
   private buffer: Float64Array = new Float64Array(0);
-  private restored = false;
 
   constructor(options?: DbMtlOptions) {
+    super('DB-MTL');
     const o = parseOptions<Required<DbMtlOptions>>('DB-MTL', options, {
       beta: num({ default: 0.9, min: 0, max: 1 }),
       betaSigma: num({ default: 0.5, min: 0 }),
@@ -52,29 +49,15 @@ export class DbMtl implements WeightingStrategy {
     this.eps = o.eps;
   }
 
-  init(numTasks: number, numShared: number): void {
-    checkInit('DB-MTL', numTasks, numShared);
-    if (this.restored && this.numTasks === numTasks && this.numShared === numShared) {
-      this.restored = false;
-      return;
-    }
-    this.restored = false;
-    this.numTasks = numTasks;
-    this.numShared = numShared;
+  protected override reset(): void {
     this.steps = 0;
-    this.buffer = new Float64Array(numTasks * numShared);
+    this.buffer = new Float64Array(this.numTasks * this.numShared);
   }
 
-  combine(step: StrategyStep): StrategyResult {
-    const losses = stepLosses('DB-MTL', step, this.numTasks);
-    checkPositive('DB-MTL', losses);
+  protected aggregate(g: Matrix<Float64Array>, losses: Float64Array): StrategyResult {
+    checkPositive(this.label, losses);
     const T = this.numTasks;
     const S = this.numShared;
-    const g = step.grads;
-    if (!g) throw new ValueError('DB-MTL needs the per-task gradients of the shared parameters (step.grads), got none');
-    if (g.rows !== T || g.cols !== S) {
-      throw new ShapeError(`DB-MTL: step.grads is ${g.rows} x ${g.cols}, expected tasks x shared parameters = ${T} x ${S}`);
-    }
     this.steps++;
     const b = this.beta / Math.pow(this.steps, this.betaSigma);
     const h = this.buffer;
@@ -103,23 +86,14 @@ export class DbMtl implements WeightingStrategy {
     return { weights, shared: shared.data };
   }
 
-  getState(): unknown {
+  protected override saveState(): Record<string, unknown> {
     // The T x S buffer as a Float64Array: compact and exact in the model format.
-    return { numTasks: this.numTasks, numShared: this.numShared, steps: this.steps, buffer: this.buffer.slice() };
+    return { numShared: this.numShared, steps: this.steps, buffer: this.buffer.slice() };
   }
 
-  setState(state: unknown): void {
-    const s = stateObject('DB-MTL', state);
-    const n = stateTasks('DB-MTL', s, this.numTasks);
-    const numShared = stateInt('DB-MTL', s.numShared, 'numShared');
-    if (this.numTasks > 0 && numShared !== this.numShared) {
-      throw new FormatError(`DB-MTL: the state is for ${numShared} shared parameters, this strategy was initialised for ${this.numShared}`);
-    }
-    const buffer = stateArray('DB-MTL', s.buffer, 'buffer', n * numShared);
-    this.steps = stateInt('DB-MTL', s.steps, 'steps');
-    this.numTasks = n;
-    this.numShared = numShared;
+  protected override loadState(s: Record<string, unknown>, n: number, numShared: number): void {
+    const buffer = stateArray(this.label, s.buffer, 'buffer', n * numShared);
+    this.steps = stateInt(this.label, s.steps, 'steps');
     this.buffer = buffer;
-    this.restored = true;
   }
 }

@@ -11,44 +11,35 @@
 import { FormatError, ShapeError, ValueError } from '../../core/errors.js';
 import { describe } from '../../core/matrix.js';
 import { num, parseOptions } from '../../core/options.js';
-import { checkInit, ones, softmax, stateArray, stateObject, stateTasks, stepLosses } from './lossCommon.js';
-import type { StrategyResult, StrategyStep, WeightingStrategy } from './strategy.js';
+import { LossStrategy, stateArray } from './base.js';
+import { ones, softmax } from './linalg.js';
+import type { StrategyResult } from './strategy.js';
 
 export interface DwaOptions {
   /** Softmax temperature (default 2, the paper's). */
   temperature?: number;
 }
 
-export class DynamicWeightAverage implements WeightingStrategy {
+export class DynamicWeightAverage extends LossStrategy {
   readonly name = 'dwa';
-  readonly needsGradients = false;
   readonly temperature: number;
-  private numTasks = 0;
   /** Mean losses of the two last epochs: [e - 2, e - 1] (fewer at the start). */
   private history: Float64Array[] = [];
   private weights: Float64Array = new Float64Array(0);
-  private restored = false;
 
   constructor(options?: DwaOptions) {
+    super('DWA');
     this.temperature = parseOptions<Required<DwaOptions>>('DWA', options, {
       temperature: num({ default: 2, min: 0, exclusiveMin: true }),
     }).temperature;
   }
 
-  init(numTasks: number, numShared: number): void {
-    checkInit('DWA', numTasks, numShared);
-    if (this.restored && this.numTasks === numTasks) {
-      this.restored = false;
-      return;
-    }
-    this.restored = false;
-    this.numTasks = numTasks;
+  protected override reset(): void {
     this.history = [];
-    this.weights = ones(numTasks);
+    this.weights = ones(this.numTasks);
   }
 
-  combine(step: StrategyStep): StrategyResult {
-    stepLosses('DWA', step, this.numTasks);
+  protected weigh(): StrategyResult {
     return { weights: this.weights.slice() };
   }
 
@@ -64,11 +55,10 @@ export class DynamicWeightAverage implements WeightingStrategy {
       }
     }
     this.history = [...this.history, Float64Array.from(epochLosses)].slice(-2);
-    this.weights = this.computeWeights();
+    this.weights = this.computeWeights(T);
   }
 
-  private computeWeights(): Float64Array {
-    const T = this.numTasks;
+  private computeWeights(T: number): Float64Array {
     if (this.history.length < 2) return ones(T);
     const [older, last] = this.history as [Float64Array, Float64Array];
     const z = new Float64Array(T);
@@ -79,18 +69,13 @@ export class DynamicWeightAverage implements WeightingStrategy {
     return w;
   }
 
-  getState(): unknown {
-    return { numTasks: this.numTasks, history: this.history.map((h) => Array.from(h)) };
+  protected override saveState(): Record<string, unknown> {
+    return { history: this.history.map((h) => Array.from(h)) };
   }
 
-  setState(state: unknown): void {
-    const s = stateObject('DWA', state);
-    const n = stateTasks('DWA', s, this.numTasks);
+  protected override loadState(s: Record<string, unknown>, n: number): void {
     if (!Array.isArray(s.history) || s.history.length > 2) throw new FormatError('DWA: state.history must be an array of at most 2 loss arrays');
-    const history = s.history.map((h, i) => stateArray('DWA', h, `history[${i}]`, n));
-    this.numTasks = n;
-    this.history = history;
-    this.weights = this.computeWeights();
-    this.restored = true;
+    this.history = s.history.map((h, i) => stateArray(this.label, h, `history[${i}]`, n));
+    this.weights = this.computeWeights(n);
   }
 }

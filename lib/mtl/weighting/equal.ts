@@ -4,35 +4,21 @@
  * TMLR 2022, show it is hard to beat).
  */
 import { parseOptions } from '../../core/options.js';
-import { checkInit, ones, stateObject, stepLosses } from './lossCommon.js';
-import type { StrategyResult, StrategyStep, WeightingStrategy } from './strategy.js';
+import { LossStrategy } from './base.js';
+import { ones } from './linalg.js';
+import type { StrategyResult } from './strategy.js';
 
 export interface EqualWeightingOptions {}
 
-export class EqualWeighting implements WeightingStrategy {
+export class EqualWeighting extends LossStrategy {
   readonly name = 'equal';
-  readonly needsGradients = false;
-  private numTasks = 0;
 
   constructor(options?: EqualWeightingOptions) {
+    super('equal weighting');
     parseOptions<EqualWeightingOptions>('equal weighting', options, {});
   }
 
-  init(numTasks: number, numShared: number): void {
-    checkInit('equal weighting', numTasks, numShared);
-    this.numTasks = numTasks;
-  }
-
-  combine(step: StrategyStep): StrategyResult {
-    stepLosses('equal weighting', step, this.numTasks);
+  protected weigh(): StrategyResult {
     return { weights: ones(this.numTasks) };
-  }
-
-  getState(): unknown {
-    return {};
-  }
-
-  setState(state: unknown): void {
-    stateObject('equal weighting', state);
   }
 }

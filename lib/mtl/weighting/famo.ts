@@ -18,12 +18,12 @@
  * (consecutive batches), so one forward pass per step suffices and the strategy needs nothing but
  * the losses the training loop already has. The first step only records its losses.
  */
-import { FormatError } from '../../core/errors.js';
-import { custom, num, parseOptions } from '../../core/options.js';
-import { adamStep } from '../../kernels/js/optim.js';
 import { ConfigError } from '../../core/errors.js';
-import { checkInit, checkPositive, softmax, stateArray, stateInt, stateObject, stateTasks, stepLosses } from './lossCommon.js';
-import type { StrategyResult, StrategyStep, WeightingStrategy } from './strategy.js';
+import { custom, num, parseOptions } from '../../core/options.js';
+import { AdamVector } from './adamVector.js';
+import { LossStrategy, checkPositive, stateArrayOrNull } from './base.js';
+import { softmax } from './linalg.js';
+import type { StrategyResult } from './strategy.js';
 
 export interface FamoOptions {
   /** Adam lr of the logits (default 0.025, the paper's). */
@@ -36,23 +36,18 @@ export interface FamoOptions {
   eps?: number;
 }
 
-export class Famo implements WeightingStrategy {
+export class Famo extends LossStrategy {
   readonly name = 'famo';
-  readonly needsGradients = false;
   readonly lr: number;
   readonly weightDecay: number;
   readonly eps: number;
   private readonly minLossesOption: readonly number[] | undefined;
   private minLosses: Float64Array = new Float64Array(0);
-  private numTasks = 0;
-  private logits: Float64Array = new Float64Array(0);
-  private m: Float64Array = new Float64Array(0);
-  private v: Float64Array = new Float64Array(0);
-  private steps = 0;
+  private logits = new AdamVector(0);
   private prev: Float64Array | null = null;
-  private restored = false;
 
   constructor(options?: FamoOptions) {
+    super('FAMO');
     const o = parseOptions<FamoOptions>('FAMO', options, {
       lr: num({ default: 0.025, min: 0, exclusiveMin: true }),
       weightDecay: num({ default: 1e-3, min: 0 }),
@@ -65,38 +60,31 @@ export class Famo implements WeightingStrategy {
     this.minLossesOption = o.minLosses;
   }
 
-  init(numTasks: number, numShared: number): void {
-    checkInit('FAMO', numTasks, numShared);
-    if (this.minLossesOption && this.minLossesOption.length !== numTasks) {
+  override init(numTasks: number, numShared: number): void {
+    if (this.minLossesOption && this.minLossesOption.length !== numTasks && Number.isInteger(numTasks) && numTasks > 0) {
       throw new ConfigError(`FAMO: 'minLosses' has ${this.minLossesOption.length} values but there are ${numTasks} tasks`);
     }
+    super.init(numTasks, numShared);
     this.minLosses = this.minLossesOption ? Float64Array.from(this.minLossesOption) : new Float64Array(numTasks);
-    if (this.restored && this.numTasks === numTasks) {
-      this.restored = false;
-      return;
-    }
-    this.restored = false;
-    this.numTasks = numTasks;
-    this.logits = new Float64Array(numTasks);
-    this.m = new Float64Array(numTasks);
-    this.v = new Float64Array(numTasks);
-    this.steps = 0;
+  }
+
+  protected override reset(): void {
+    this.logits = new AdamVector(this.numTasks);
     this.prev = null;
   }
 
   /** Current softmax of the logits (a copy). */
   get taskProbabilities(): Float64Array {
-    return softmax(this.logits);
+    return softmax(this.logits.values);
   }
 
-  combine(step: StrategyStep): StrategyResult {
-    const losses = stepLosses('FAMO', step, this.numTasks);
-    checkPositive('FAMO', losses);
+  protected weigh(losses: Float64Array): StrategyResult {
+    checkPositive(this.label, losses);
     const T = this.numTasks;
     const logD = new Float64Array(T);
     for (let t = 0; t < T; t++) logD[t] = Math.log(Math.max(losses[t]! - this.minLosses[t]!, 0) + this.eps);
     if (this.prev) {
-      const z = softmax(this.logits);
+      const z = softmax(this.logits.values);
       const delta = new Float64Array(T);
       let zDelta = 0;
       for (let t = 0; t < T; t++) {
@@ -105,12 +93,11 @@ export class Famo implements WeightingStrategy {
       }
       const grad = new Float64Array(T);
       for (let t = 0; t < T; t++) grad[t] = z[t]! * (delta[t]! - zDelta);
-      this.steps++;
-      // T numbers: the TypeScript kernel directly (PyTorch Adam with weight_decay, as in the paper's code).
-      adamStep({ params: this.logits, grad, m: this.m, v: this.v, lr: this.lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: this.weightDecay, decoupledWeightDecay: false, step: this.steps });
+      // PyTorch Adam with weight_decay, as in the paper's code.
+      this.logits.step(grad, this.lr, this.weightDecay);
     }
     this.prev = logD;
-    const z = softmax(this.logits);
+    const z = softmax(this.logits.values);
     const weights = new Float64Array(T);
     let sum = 0;
     for (let t = 0; t < T; t++) {
@@ -121,34 +108,13 @@ export class Famo implements WeightingStrategy {
     return { weights };
   }
 
-  getState(): unknown {
-    return {
-      numTasks: this.numTasks,
-      logits: Array.from(this.logits),
-      m: Array.from(this.m),
-      v: Array.from(this.v),
-      steps: this.steps,
-      prev: this.prev ? Array.from(this.prev) : null,
-    };
+  protected override saveState(): Record<string, unknown> {
+    return { ...this.logits.save('logits'), prev: this.prev ? Array.from(this.prev) : null };
   }
 
-  setState(state: unknown): void {
-    const s = stateObject('FAMO', state);
-    const n = stateTasks('FAMO', s, this.numTasks);
-    const logits = stateArray('FAMO', s.logits, 'logits', n);
-    const m = stateArray('FAMO', s.m, 'm', n);
-    const v = stateArray('FAMO', s.v, 'v', n);
-    const steps = stateInt('FAMO', s.steps, 'steps');
-    if (s.prev !== null && s.prev !== undefined && !Array.isArray(s.prev) && !(s.prev instanceof Float64Array)) {
-      throw new FormatError('FAMO: state.prev must be null or an array of log-losses');
-    }
-    const prev = s.prev === null || s.prev === undefined ? null : stateArray('FAMO', s.prev, 'prev', n);
-    this.numTasks = n;
-    this.logits = logits;
-    this.m = m;
-    this.v = v;
-    this.steps = steps;
+  protected override loadState(s: Record<string, unknown>, n: number): void {
+    const prev = stateArrayOrNull(this.label, s.prev, 'prev', n);
+    this.logits = AdamVector.load(this.label, s, 'logits', n);
     this.prev = prev;
-    this.restored = true;
   }
 }

@@ -4,21 +4,20 @@
  */
 import { ConfigError } from '../../core/errors.js';
 import { custom, parseOptions } from '../../core/options.js';
-import { checkInit, stateObject, stepLosses } from './lossCommon.js';
-import type { StrategyResult, StrategyStep, WeightingStrategy } from './strategy.js';
+import { LossStrategy } from './base.js';
+import type { StrategyResult } from './strategy.js';
 
 export interface FixedWeightingOptions {
-  /** One non-negative weight per task, in task order. */
+  /** One non-negative weight per task, in task order (required). */
   weights: readonly number[] | Float64Array;
 }
 
-export class FixedWeighting implements WeightingStrategy {
+export class FixedWeighting extends LossStrategy {
   readonly name = 'fixed';
-  readonly needsGradients = false;
   readonly weights: Float64Array;
-  private numTasks = 0;
 
   constructor(options: FixedWeightingOptions) {
+    super('fixed weighting');
     const o = parseOptions<FixedWeightingOptions>('fixed weighting', options, {
       weights: custom(
         'a non-empty array of finite non-negative numbers (one weight per task)',
@@ -32,24 +31,14 @@ export class FixedWeighting implements WeightingStrategy {
     this.weights = Float64Array.from(o.weights);
   }
 
-  init(numTasks: number, numShared: number): void {
-    checkInit('fixed weighting', numTasks, numShared);
-    if (numTasks !== this.weights.length) {
+  override init(numTasks: number, numShared: number): void {
+    if (numTasks !== this.weights.length && Number.isInteger(numTasks) && numTasks > 0) {
       throw new ConfigError(`fixed weighting: 'weights' has ${this.weights.length} values but there are ${numTasks} tasks; give one weight per task`);
     }
-    this.numTasks = numTasks;
+    super.init(numTasks, numShared);
   }
 
-  combine(step: StrategyStep): StrategyResult {
-    stepLosses('fixed weighting', step, this.numTasks);
+  protected weigh(): StrategyResult {
     return { weights: this.weights.slice() };
-  }
-
-  getState(): unknown {
-    return {};
-  }
-
-  setState(state: unknown): void {
-    stateObject('fixed weighting', state);
   }
 }

@@ -9,32 +9,25 @@
  * underflows for many tasks; losses at 0 are floored at `eps` (default 1e-12) to keep w finite.
  */
 import { num, parseOptions } from '../../core/options.js';
-import { checkInit, checkPositive, stateObject, stepLosses } from './lossCommon.js';
-import type { StrategyResult, StrategyStep, WeightingStrategy } from './strategy.js';
+import { LossStrategy, checkPositive } from './base.js';
+import type { StrategyResult } from './strategy.js';
 
 export interface GeometricLossOptions {
   /** Floor of the losses (default 1e-12). */
   eps?: number;
 }
 
-export class GeometricLossStrategy implements WeightingStrategy {
+export class GeometricLossStrategy extends LossStrategy {
   readonly name = 'gls';
-  readonly needsGradients = false;
   readonly eps: number;
-  private numTasks = 0;
 
   constructor(options?: GeometricLossOptions) {
+    super('GLS');
     this.eps = parseOptions<Required<GeometricLossOptions>>('GLS', options, { eps: num({ default: 1e-12, min: 0, exclusiveMin: true }) }).eps;
   }
 
-  init(numTasks: number, numShared: number): void {
-    checkInit('GLS', numTasks, numShared);
-    this.numTasks = numTasks;
-  }
-
-  combine(step: StrategyStep): StrategyResult {
-    const losses = stepLosses('GLS', step, this.numTasks);
-    checkPositive('GLS', losses);
+  protected weigh(losses: Float64Array): StrategyResult {
+    checkPositive(this.label, losses);
     const T = this.numTasks;
     let meanLog = 0;
     for (let t = 0; t < T; t++) meanLog += Math.log(Math.max(losses[t]!, this.eps));
@@ -42,13 +35,5 @@ export class GeometricLossStrategy implements WeightingStrategy {
     const weights = new Float64Array(T);
     for (let t = 0; t < T; t++) weights[t] = geo / (T * Math.max(losses[t]!, this.eps));
     return { weights };
-  }
-
-  getState(): unknown {
-    return {};
-  }
-
-  setState(state: unknown): void {
-    stateObject('GLS', state);
   }
 }

@@ -12,66 +12,56 @@
  *   phi_hat_ij <- (1 - beta) phi_hat_ij + beta phi_ij          (beta = 0.01)
  *
  * The added multiple of g_j is the one that makes cos(g_i', g_j) exactly phi_hat_ij (the
- * paper's closed form), so a pair below its target is raised to it. The paper updates the
- * target for every pair at every step (Algorithm 1), which we follow; LibMTL only updates it
- * when an adjustment happened. The paper also offers per-layer granularity; here the gradient
- * is the whole shared-parameter vector (the paper's "whole model" setting).
+ * paper's closed form), so a pair below its target is raised to it. The target of every pair is
+ * updated at every step, as in the paper's Algorithm 1 and in LibMTL since 2024 (its earlier
+ * releases updated it only when an adjustment happened). LibMTL's default beta is 0.5; 0.01 here
+ * is the paper's. The paper also offers per-layer granularity; here the gradient is the whole
+ * shared-parameter vector (the paper's "whole model" setting).
  *
  * As in PCGrad, everything runs on coefficient vectors over the Gram matrix M = G G^T, and the
  * shared direction is d = sum_i g_i' = G^T (sum_i c_i). Head weights are 1 (the adjustment is
  * applied to the shared parameters only).
  */
 import { num, parseOptions } from '../../core/options.js';
-import { checkInit, combineRows, gramMatrix, ones, stateArray, stateObject, stateTasks, stepGrads } from './small.js';
+import type { Matrix } from '../../core/matrix.js';
+import { GradientStrategy, stateArray } from './base.js';
+import { combineRows, gramMatrix, ones } from './linalg.js';
 import { sequentialSurgery, sumRows } from './surgery.js';
-import type { StrategyResult, StrategyStep, WeightingStrategy } from './strategy.js';
+import type { StrategyResult, StrategyStep } from './strategy.js';
 
 export interface GradVacOptions {
   /** EMA rate of the cosine-similarity targets (default 0.01). */
   beta?: number;
 }
 
-export class GradVac implements WeightingStrategy {
+export class GradVac extends GradientStrategy {
   readonly name = 'gradvac';
-  readonly needsGradients = true;
   readonly beta: number;
-  private numTasks = 0;
-  private numShared = 0;
   /** T x T targets phi_hat (row i: task being adjusted, column j: the reference task). */
   private targets: Float64Array = new Float64Array(0);
-  /** True when setState ran before init (a resumed model): init keeps the restored targets. */
-  private restored = false;
 
   constructor(options?: GradVacOptions) {
+    super('GradVac');
     const o = parseOptions<Required<GradVacOptions>>('GradVac', options, { beta: num({ default: 0.01, min: 0, max: 1 }) });
     this.beta = o.beta;
   }
 
-  init(numTasks: number, numShared: number): void {
-    checkInit('GradVac', numTasks, numShared);
-    this.numTasks = numTasks;
-    this.numShared = numShared;
-    if (!(this.restored && this.targets.length === numTasks * numTasks)) this.targets = new Float64Array(numTasks * numTasks);
-    this.restored = false;
+  protected override reset(): void {
+    this.targets = new Float64Array(this.numTasks * this.numTasks);
   }
 
-  combine(step: StrategyStep): StrategyResult {
-    const g = stepGrads('GradVac', step, this.numTasks, this.numShared);
+  protected aggregate(g: Matrix<Float64Array>, _losses: Float64Array, step: StrategyStep): StrategyResult {
     const n = this.numTasks;
     const rows = gradvacAdjust(gramMatrix(g), n, this.targets, this.beta, step.rng);
     return { weights: ones(n), shared: combineRows(g, sumRows(rows, n)) };
   }
 
-  getState(): unknown {
-    return { numTasks: this.numTasks, targets: Array.from(this.targets) };
+  protected override saveState(): Record<string, unknown> {
+    return { targets: Array.from(this.targets) };
   }
 
-  /** Restore targets; valid before init (then init keeps them) or after it. */
-  setState(state: unknown): void {
-    const s = stateObject('GradVac', state);
-    const n = stateTasks('GradVac', s, this.numTasks);
-    this.targets = stateArray('GradVac', s.targets, 'targets', n * n);
-    this.restored = this.numTasks === 0;
+  protected override loadState(s: Record<string, unknown>, n: number): void {
+    this.targets = stateArray(this.label, s.targets, 'targets', n * n);
   }
 }
 

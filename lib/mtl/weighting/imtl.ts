@@ -14,12 +14,19 @@
  * is singular (two tasks with parallel gradients, a zero gradient) the condition does not fix the
  * weights; we fall back to equal weights 1/T for that step.
  *
- * Scale: alpha sums to 1 (the paper's convention), so d is on the mean-gradient scale. Note that
- * alpha may have negative entries: the paper does not constrain them. Head weights: alpha.
+ * Scale: alpha sums to 1 (the paper's convention), so d is on the mean-gradient scale. alpha may
+ * have negative entries: the paper does not constrain them.
+ *
+ * Head weights: 1. IMTL balances the gradients of the SHARED parameters; each task's own
+ * parameters follow the gradient of its own loss (loss-scaled in full IMTL, where IMTL-L learns
+ * the scales), as in the paper and LibMTL. Giving a head its alpha instead would make a head
+ * with a negative alpha step UP its own loss. The alpha of the last step is `lastAlpha`.
  */
+import type { Matrix } from '../../core/matrix.js';
 import { parseOptions } from '../../core/options.js';
-import { checkInit, combineRows, gramMatrix, solveSmall, stateObject, stepGrads } from './small.js';
-import type { StrategyResult, StrategyStep, WeightingStrategy } from './strategy.js';
+import { GradientStrategy } from './base.js';
+import { combineRows, gramMatrix, ones, solveSmall } from './linalg.js';
+import type { StrategyResult } from './strategy.js';
 
 export interface IMTLOptions {}
 
@@ -56,34 +63,23 @@ export function imtlWeights(m: Float64Array, n: number): Float64Array | null {
   return alpha;
 }
 
-export class IMTL implements WeightingStrategy {
+export class IMTL extends GradientStrategy {
   readonly name = 'imtl';
-  readonly needsGradients = true;
-  private numTasks = 0;
-  private numShared = 0;
+  private alpha: Float64Array = new Float64Array(0);
 
   constructor(options?: IMTLOptions) {
+    super('IMTL');
     parseOptions<IMTLOptions>('IMTL', options, {});
   }
 
-  init(numTasks: number, numShared: number): void {
-    checkInit('IMTL', numTasks, numShared);
-    this.numTasks = numTasks;
-    this.numShared = numShared;
+  /** The shared-parameter weights alpha of the last step (a copy; empty before the first). */
+  get lastAlpha(): Float64Array {
+    return this.alpha.slice();
   }
 
-  combine(step: StrategyStep): StrategyResult {
-    const g = stepGrads('IMTL', step, this.numTasks, this.numShared);
+  protected aggregate(g: Matrix<Float64Array>): StrategyResult {
     const n = this.numTasks;
-    const weights = imtlWeights(gramMatrix(g), n) ?? new Float64Array(n).fill(1 / n);
-    return { weights, shared: combineRows(g, weights) };
-  }
-
-  getState(): unknown {
-    return {};
-  }
-
-  setState(state: unknown): void {
-    stateObject('IMTL', state);
+    this.alpha = imtlWeights(gramMatrix(g), n) ?? new Float64Array(n).fill(1 / n);
+    return { weights: ones(n), shared: combineRows(g, this.alpha) };
   }
 }

@@ -9,7 +9,7 @@
  *
  * solved on the T x T Gram matrix by the Frank-Wolfe solver of the paper's Algorithm 2 (exact
  * 2-point line search, started from the best pair as in their MinNormSolver), with away steps
- * added so that it converges linearly to the exact point (see minNormSimplex in small.ts).
+ * added so that it converges linearly to the exact point (see minNormSimplex in linalg.ts).
  * The paper's MGDA-UB applies this to the gradients w.r.t. the shared representation; here G is
  * whatever the training loop passes (the shared parameters), the solver is the same.
  *
@@ -27,8 +27,10 @@
  * task's whole loss by alpha_t.
  */
 import { num, oneOf, parseOptions } from '../../core/options.js';
-import { checkInit, combineRows, gramMatrix, minNormSimplex, stateObject, stepGrads } from './small.js';
-import type { StrategyResult, StrategyStep, WeightingStrategy } from './strategy.js';
+import type { Matrix } from '../../core/matrix.js';
+import { GradientStrategy } from './base.js';
+import { combineRows, gramMatrix, minNormSimplex } from './linalg.js';
+import type { StrategyResult } from './strategy.js';
 
 export type MGDANormalization = 'none' | 'l2' | 'loss' | 'loss+';
 
@@ -41,14 +43,12 @@ export interface MGDAOptions {
   maxIter?: number;
 }
 
-export class MGDA implements WeightingStrategy {
+export class MGDA extends GradientStrategy {
   readonly name = 'mgda';
-  readonly needsGradients = true;
   readonly options: Required<MGDAOptions>;
-  private numTasks = 0;
-  private numShared = 0;
 
   constructor(options?: MGDAOptions) {
+    super('MGDA');
     this.options = parseOptions<Required<MGDAOptions>>('MGDA', options, {
       normalization: oneOf(['none', 'l2', 'loss', 'loss+'] as const, 'none'),
       scale: oneOf(['simplex', 'tasks'] as const, 'simplex'),
@@ -56,14 +56,7 @@ export class MGDA implements WeightingStrategy {
     });
   }
 
-  init(numTasks: number, numShared: number): void {
-    checkInit('MGDA', numTasks, numShared);
-    this.numTasks = numTasks;
-    this.numShared = numShared;
-  }
-
-  combine(step: StrategyStep): StrategyResult {
-    const g = stepGrads('MGDA', step, this.numTasks, this.numShared);
+  protected aggregate(g: Matrix<Float64Array>, losses: Float64Array): StrategyResult {
     const n = this.numTasks;
     const m = gramMatrix(g);
     // Normaliser n_t for each task; a zero normaliser (zero gradient or zero loss) leaves the
@@ -71,7 +64,7 @@ export class MGDA implements WeightingStrategy {
     const inv = new Float64Array(n);
     for (let t = 0; t < n; t++) {
       const norm = Math.sqrt(Math.max(0, m[t * n + t]!));
-      const loss = step.losses[t]!;
+      const loss = losses[t]!;
       let nt = 1;
       switch (this.options.normalization) {
         case 'l2': nt = norm; break;
@@ -89,13 +82,5 @@ export class MGDA implements WeightingStrategy {
     // d = sum_t weights_t (g_t / n_t) = G^T (weights / n).
     const coef = Float64Array.from(weights, (w, t) => w * inv[t]!);
     return { weights, shared: combineRows(g, coef) };
-  }
-
-  getState(): unknown {
-    return {};
-  }
-
-  setState(state: unknown): void {
-    stateObject('MGDA', state);
   }
 }

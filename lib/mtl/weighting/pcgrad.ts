@@ -22,40 +22,25 @@
  * receives its own task's gradient, as in the paper's and LibMTL's implementations.
  */
 import { parseOptions } from '../../core/options.js';
-import { checkInit, combineRows, gramMatrix, ones, stepGrads, stateObject } from './small.js';
+import type { Matrix } from '../../core/matrix.js';
+import { GradientStrategy } from './base.js';
+import { combineRows, gramMatrix, ones } from './linalg.js';
 import { sequentialSurgery, sumRows } from './surgery.js';
-import type { StrategyResult, StrategyStep, WeightingStrategy } from './strategy.js';
+import type { StrategyResult, StrategyStep } from './strategy.js';
 
 export interface PCGradOptions {}
 
-export class PCGrad implements WeightingStrategy {
+export class PCGrad extends GradientStrategy {
   readonly name = 'pcgrad';
-  readonly needsGradients = true;
-  private numTasks = 0;
-  private numShared = 0;
 
   constructor(options?: PCGradOptions) {
+    super('PCGrad');
     parseOptions<PCGradOptions>('PCGrad', options, {});
   }
 
-  init(numTasks: number, numShared: number): void {
-    checkInit('PCGrad', numTasks, numShared);
-    this.numTasks = numTasks;
-    this.numShared = numShared;
-  }
-
-  combine(step: StrategyStep): StrategyResult {
-    const g = stepGrads('PCGrad', step, this.numTasks, this.numShared);
+  protected aggregate(g: Matrix<Float64Array>, _losses: Float64Array, step: StrategyStep): StrategyResult {
     const coef = pcgradCoefficients(gramMatrix(g), this.numTasks, step.rng);
     return { weights: ones(this.numTasks), shared: combineRows(g, coef) };
-  }
-
-  getState(): unknown {
-    return {};
-  }
-
-  setState(state: unknown): void {
-    stateObject('PCGrad', state);
   }
 }
 

@@ -32,6 +32,13 @@ import { PCGrad } from './pcgrad.js';
 import { NashMTL } from './nashmtl.js';
 import { AlignedMTL } from './alignedmtl.js';
 import { UPGrad } from './upgrad.js';
+import { GradDrop } from './graddrop.js';
+import { MoCo } from './moco.js';
+import { ExcessMTL } from './excessmtl.js';
+import { FairGrad } from './fairgrad.js';
+import { MoDo } from './modo.js';
+import { SDMGrad } from './sdmgrad.js';
+import { STCH } from './stch.js';
 
 /** Builds a strategy from its options (everything but `type` / `name`). */
 export type StrategyFactory = (options: Record<string, unknown> | undefined) => WeightingStrategy;
@@ -45,6 +52,7 @@ const factories = new Map<string, StrategyFactory>([
   ['gls', (o) => new GeometricLossStrategy(o)],
   ['dbmtl', (o) => new DbMtl(o)],
   ['famo', (o) => new Famo(o)],
+  ['stch', (o) => new STCH(o as never)],
 
   // gradient-based strategies register here
   ['gradnorm', (o) => new GradNorm(o as never)],
@@ -56,6 +64,12 @@ const factories = new Map<string, StrategyFactory>([
   ['nashmtl', (o) => new NashMTL(o as never)],
   ['alignedmtl', (o) => new AlignedMTL(o as never)],
   ['upgrad', (o) => new UPGrad(o as never)],
+  ['graddrop', (o) => new GradDrop(o as never)],
+  ['moco', (o) => new MoCo(o as never)],
+  ['excessmtl', (o) => new ExcessMTL(o as never)],
+  ['fairgrad', (o) => new FairGrad(o as never)],
+  ['modo', (o) => new MoDo(o as never)],
+  ['sdmgrad', (o) => new SDMGrad(o as never)],
 ]);
 
 /** Other spellings users type, mapped to the registered names. */
@@ -66,6 +80,7 @@ const aliases: Record<string, string> = {
   'imtl-g': 'imtl',
   'nash-mtl': 'nashmtl',
   'aligned-mtl': 'alignedmtl',
+  'excess-mtl': 'excessmtl',
 };
 
 /** The registered names, sorted. */

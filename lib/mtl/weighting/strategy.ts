@@ -1,5 +1,5 @@
 /**
- * The interface every task-weighting / gradient strategy implements (issue 3). A user adds a
+ * The interface every task-weighting / gradient strategy implements. A user adds a
  * strategy by implementing it and passing the object as `weighting` to MultiTaskNet.
  *
  * The training loop calls `combine` once per step with the per-task losses of the batch and,

@@ -2,99 +2,84 @@
  * Uncertainty weighting: Kendall, Gal & Cipolla, "Multi-Task Learning Using Uncertainty to Weigh
  * Losses for Scene Geometry and Semantics", CVPR 2018.
  *
- *   L = sum_t exp(-s_t) L_t + s_t,     s_t = log sigma_t^2 (learned, one per task)
+ * Each task learns a log-variance s_t = log sigma_t^2 and the network trains on
  *
- * The task weights are w_t = exp(-s_t). The log-variances get their own Adam step (lr option) on
- * dL/ds_t = 1 - exp(-s_t) L_t, whose fixed point is s_t = log L_t: a task's weight moves toward
- * 1 / L_t, so tasks with large (noisy) losses are down-weighted and the regulariser s_t keeps the
- * weights from collapsing to 0. The weights of a step are those before the update, as in a
- * PyTorch training step where the model and s_t are updated from the same loss.
+ *   convention 'simplified' (default):  L = sum_t exp(-s_t) L_t + s_t,              s_t = 0 at start
+ *   convention 'libmtl':                L = sum_t L_t / (2 exp(s_t)) + s_t / 2,     s_t = -0.5 at start
+ *
+ * The second is the paper's Gaussian-likelihood form L / (2 sigma^2) + log sigma, as LibMTL
+ * implements it (including its start at s = -0.5); the first is twice that, the form most code
+ * uses, whose weights start at 1 like equal weighting. Both have the same fixed point: the task
+ * weight moves toward 1 / L_t (exp(-s_t) = 1 / L_t, resp. 1 / (2 exp(s_t)) = 1 / (2 L_t)), so tasks
+ * with large (noisy) losses are down-weighted, and the s_t term keeps the weights from
+ * collapsing to 0.
+ *
+ * The weights of a step are those before the update, as in a PyTorch training step where the
+ * model and s_t are updated from the same loss. The log-variances take an Adam step (lr option,
+ * PyTorch's Adam defaults) on dL/ds_t: 1 - exp(-s_t) L_t, resp. 1/2 - L_t / (2 exp(s_t)).
  */
-import { num, parseOptions } from '../../core/options.js';
-import { adamStep } from '../../kernels/js/optim.js';
-import { checkInit, stateArray, stateInt, stateObject, stateTasks, stepLosses } from './lossCommon.js';
-import type { StrategyResult, StrategyStep, WeightingStrategy } from './strategy.js';
+import { num, oneOf, parseOptions } from '../../core/options.js';
+import { AdamVector } from './adamVector.js';
+import { LossStrategy } from './base.js';
+import type { StrategyResult } from './strategy.js';
 
 export interface UncertaintyWeightingOptions {
   /** Adam learning rate of the log-variances; default 1e-3 (the usual network lr, as LibMTL trains s_t with the model's optimiser). */
   lr?: number;
-  /** Initial s_t (default 0: weights start at 1). */
+  /** Initial s_t (default 0 with convention 'simplified', -0.5 with 'libmtl'). */
   initLogVar?: number;
+  /** 'simplified' (default): exp(-s) L + s; 'libmtl': L / (2 exp(s)) + s / 2, LibMTL's form and start. */
+  convention?: 'simplified' | 'libmtl';
 }
 
-export class UncertaintyWeighting implements WeightingStrategy {
+export class UncertaintyWeighting extends LossStrategy {
   readonly name = 'uncertainty';
-  readonly needsGradients = false;
   readonly lr: number;
   readonly initLogVar: number;
-  private numTasks = 0;
-  private logVar: Float64Array = new Float64Array(0);
-  private m: Float64Array = new Float64Array(0);
-  private v: Float64Array = new Float64Array(0);
-  private steps = 0;
-  private restored = false;
+  readonly convention: 'simplified' | 'libmtl';
+  /** The log-variances s_t. */
+  private logVar = new AdamVector(0);
 
   constructor(options?: UncertaintyWeightingOptions) {
-    const o = parseOptions<Required<UncertaintyWeightingOptions>>('uncertainty weighting', options, {
+    super('uncertainty weighting');
+    const o = parseOptions<UncertaintyWeightingOptions>('uncertainty weighting', options, {
       lr: num({ default: 1e-3, min: 0, exclusiveMin: true }),
-      initLogVar: num({ default: 0 }),
+      initLogVar: num(),
+      convention: oneOf(['simplified', 'libmtl'] as const, 'simplified'),
     });
-    this.lr = o.lr;
-    this.initLogVar = o.initLogVar;
+    this.lr = o.lr!;
+    this.convention = o.convention!;
+    this.initLogVar = o.initLogVar ?? (this.convention === 'libmtl' ? -0.5 : 0);
   }
 
-  init(numTasks: number, numShared: number): void {
-    checkInit('uncertainty weighting', numTasks, numShared);
-    // A state restored by setState() since the last init (resume) is kept.
-    if (this.restored && this.numTasks === numTasks) {
-      this.restored = false;
-      return;
-    }
-    this.restored = false;
-    this.numTasks = numTasks;
-    this.logVar = new Float64Array(numTasks).fill(this.initLogVar);
-    this.m = new Float64Array(numTasks);
-    this.v = new Float64Array(numTasks);
-    this.steps = 0;
+  protected override reset(): void {
+    this.logVar = new AdamVector(this.numTasks, this.initLogVar);
   }
 
   /** Current learned log-variances s_t (a copy). */
   get logVariances(): Float64Array {
-    return this.logVar.slice();
+    return this.logVar.values.slice();
   }
 
-  combine(step: StrategyStep): StrategyResult {
-    const losses = stepLosses('uncertainty weighting', step, this.numTasks);
+  protected weigh(losses: Float64Array): StrategyResult {
     const T = this.numTasks;
+    // 'libmtl' is half of 'simplified' in both terms: weights exp(-s) / 2, gradient halved.
+    const half = this.convention === 'libmtl' ? 0.5 : 1;
     const weights = new Float64Array(T);
     const grad = new Float64Array(T);
     for (let t = 0; t < T; t++) {
-      weights[t] = Math.exp(-this.logVar[t]!);
-      grad[t] = 1 - weights[t]! * losses[t]!;
+      weights[t] = half * Math.exp(-this.logVar.values[t]!);
+      grad[t] = half - weights[t]! * losses[t]!;
     }
-    // T numbers: the TypeScript kernel directly, a native call would cost more than the work.
-    this.steps++;
-    adamStep({ params: this.logVar, grad, m: this.m, v: this.v, lr: this.lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, decoupledWeightDecay: false, step: this.steps });
+    this.logVar.step(grad, this.lr);
     return { weights };
   }
 
-  getState(): unknown {
-    return { numTasks: this.numTasks, logVar: Array.from(this.logVar), m: Array.from(this.m), v: Array.from(this.v), steps: this.steps };
+  protected override saveState(): Record<string, unknown> {
+    return this.logVar.save('logVar');
   }
 
-  setState(state: unknown): void {
-    const owner = 'uncertainty weighting';
-    const s = stateObject(owner, state);
-    const n = stateTasks(owner, s, this.numTasks);
-    const logVar = stateArray(owner, s.logVar, 'logVar', n);
-    const m = stateArray(owner, s.m, 'm', n);
-    const v = stateArray(owner, s.v, 'v', n);
-    const steps = stateInt(owner, s.steps, 'steps');
-    this.numTasks = n;
-    this.logVar = logVar;
-    this.m = m;
-    this.v = v;
-    this.steps = steps;
-    this.restored = true;
+  protected override loadState(s: Record<string, unknown>, n: number): void {
+    this.logVar = AdamVector.load(this.label, s, 'logVar', n);
   }
 }

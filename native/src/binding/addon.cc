@@ -1,51 +1,34 @@
-// The addon module: per-environment state (safe in worker_threads) and registration of every
-// binding file's functions.
+// The addon module: per-environment state (safe in worker_threads), the SIMD level and thread
+// bound, and registration of every binding file's functions.
+//
+//   info() -> { version, simd, simdAvailable, threads, eigen, hardwareConcurrency }
+//       simd: the level in use; simdAvailable: the levels this binary holds and the CPU runs
+//   setSimd(name)      use that level from now on (process-wide); RangeError naming the levels
+//                      the CPU runs if it is not one of them
+//   setThreads(n)      bound the threads of this environment's kernel calls (1..256)
 #include "config.h"
 
 #include <napi.h>
 
 #include <Eigen/Core>
-#include <algorithm>
-#include <atomic>
-#include <thread>
+#include <string>
 
 #include "binding/args.h"
 #include "binding/registry.h"
+#include "runtime/threads.h"
+#include "simd/level.h"
+#include "simd/ops.h"
 
 namespace metatask::binding {
 
 namespace {
-std::atomic<int> gThreads{static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))};
-
-Napi::Value Info(const Napi::CallbackInfo& info) {
-  expectArgs(info, 0, "info");
-  Napi::Env env = info.Env();
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("version", METATASK_NATIVE_VERSION);
-  o.Set("simd", Eigen::SimdInstructionSetsInUse());
-  o.Set("threads", gThreads.load());
-  o.Set("eigen", std::to_string(EIGEN_WORLD_VERSION) + "." + std::to_string(EIGEN_MAJOR_VERSION) + "." +
-                     std::to_string(EIGEN_MINOR_VERSION));
-  o.Set("hardwareConcurrency", static_cast<double>(std::thread::hardware_concurrency()));
-  return o;
-}
-
-Napi::Value SetThreads(const Napi::CallbackInfo& info) {
-  expectArgs(info, 1, "setThreads");
-  const double n = numberArg(info[0], "setThreads", "n");
-  if (n < 1 || n > 256 || n != static_cast<int>(n)) rangeError(info.Env(), "setThreads", "argument 'n' must be an integer in [1, 256]");
-  gThreads.store(static_cast<int>(n));
-  return info.Env().Undefined();
-}
-}  // namespace
-
-int threads() { return gThreads.load(); }
 
 class Addon : public Napi::Addon<Addon> {
  public:
   Addon(Napi::Env env, Napi::Object exports) {
-    exports.Set("info", Napi::Function::New(env, Info, "info"));
-    exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
+    exportFunction(env, exports, "info", Info);
+    exportFunction(env, exports, "setThreads", SetThreads);
+    exportFunction(env, exports, "setSimd", SetSimd);
     registerLinalg(env, exports);
     registerProx(env, exports);
     registerCd(env, exports);
@@ -53,7 +36,60 @@ class Addon : public Napi::Addon<Addon> {
     registerOptim(env, exports);
     registerNetwork(env, exports);
   }
+
+  int threads = runtime::hardwareThreads();
+
+ private:
+  static Napi::Array availableLevels(Napi::Env env) {
+    Napi::Array out = Napi::Array::New(env);
+    uint32_t k = 0;
+    for (int i = 0; i < static_cast<int>(simd::Level::kCount); i++) {
+      const auto l = static_cast<simd::Level>(i);
+      if (simd::compiledIn(l) && simd::cpuSupports(l)) out.Set(k++, simd::levelName(l));
+    }
+    return out;
+  }
+
+  static Napi::Value Info(const Napi::CallbackInfo& info) {
+    expectArgs(info, 0, "info");
+    Napi::Env env = info.Env();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("version", METATASK_NATIVE_VERSION);
+    o.Set("simd", simd::levelName(simd::activeLevel()));
+    o.Set("simdAvailable", availableLevels(env));
+    o.Set("threads", threadsOf(env));
+    o.Set("eigen", std::to_string(EIGEN_WORLD_VERSION) + "." + std::to_string(EIGEN_MAJOR_VERSION) + "." +
+                       std::to_string(EIGEN_MINOR_VERSION));
+    o.Set("hardwareConcurrency", runtime::hardwareThreads());
+    return o;
+  }
+
+  static Napi::Value SetThreads(const Napi::CallbackInfo& info) {
+    expectArgs(info, 1, "setThreads");
+    const int64_t n = integerArg(info[0], "setThreads", "n", 1, 256);
+    info.Env().GetInstanceData<Addon>()->threads = static_cast<int>(n);
+    return info.Env().Undefined();
+  }
+
+  static Napi::Value SetSimd(const Napi::CallbackInfo& info) {
+    const char* fn = "setSimd";
+    expectArgs(info, 1, fn);
+    const std::string name = stringArg(info[0], fn, "name");
+    simd::Level level;
+    const bool known = simd::parseLevel(name.c_str(), &level);
+    if (!known || !simd::setLevel(level)) {
+      std::string have;
+      Napi::Array levels = availableLevels(info.Env());
+      for (uint32_t i = 0; i < levels.Length(); i++) have += (i ? ", " : "") + levels.Get(i).As<Napi::String>().Utf8Value();
+      rangeError(info.Env(), fn, (known ? "this CPU cannot run '" : "unknown SIMD level '") + name + "'; it runs: " + have);
+    }
+    return info.Env().Undefined();
+  }
 };
+
+}  // namespace
+
+int threadsOf(Napi::Env env) { return env.GetInstanceData<Addon>()->threads; }
 
 }  // namespace metatask::binding
 

@@ -1,6 +1,22 @@
-// Argument checks and conversions for every binding function. A wrong call from JavaScript,
+// Argument reading and checking for every binding function. A wrong call from JavaScript,
 // whatever it is, must end in a thrown TypeError/RangeError that names the argument, never in a
-// crash (NATIVE.md, better-sqlite3's model).
+// crash (better-sqlite3's model). The rules every binding function follows:
+//
+// 1. Read each argument once. Reading a matrix's `rows`, `cols` or `data`, an options object's
+//    fields or an array's elements may run JavaScript (getters, Proxies) that detaches or resizes
+//    a typed array read earlier, or rewrites its contents. So:
+//    - typed arrays the kernel reads or writes in place are recorded by the ArgGuard declared
+//      first; verify(), called after the last argument is read and before the kernel runs,
+//      re-reads each one's data pointer and length without running JavaScript and refuses the
+//      call if any changed;
+//    - index arrays (orders, offsets, masks of indices), whose contents decide which memory a
+//      kernel touches, are copied into native memory as they are read (indexArg, byteArg) and
+//      checked on the copy: neither a later getter nor another thread writing through a
+//      SharedArrayBuffer can change what was checked.
+// 2. Nothing is read from JavaScript after verify().
+// 3. Every function is exported through exportFunction, which turns any C++ exception (a kernel's
+//    KernelValueError, std::bad_alloc, anything else) into a JavaScript error: no exception can
+//    reach Node-API and terminate the process.
 #pragma once
 #include "config.h"
 
@@ -8,6 +24,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -51,12 +68,8 @@ inline void expectArgs(const Napi::CallbackInfo& info, size_t n, const char* fn)
   }
 }
 
-// Reading a matrix's `rows`, `cols` or `data` (or an args object's fields) may run JavaScript
-// (getters, Proxies) that detaches or shrinks a typed array read earlier in the same call, leaving
-// its map pointing at freed memory. Every binding function therefore declares an ArgGuard first:
-// each typed array read while it lives is recorded, and verify() (called after the last argument
-// is read, right before the kernel) re-reads each one's data pointer and length without running
-// JavaScript and refuses the call if any changed.
+// Records the typed arrays read during one call and checks, before the kernel runs, that none was
+// detached or resized since (rule 1 above).
 class ArgGuard {
  public:
   ArgGuard() : prev_(current_) { current_ = this; }
@@ -95,72 +108,136 @@ class ArgGuard {
   static inline thread_local ArgGuard* current_ = nullptr;
 };
 
-// A typed array of element type T; `expected` >= 0 checks its length.
 template <typename T>
-VecMap<T> vectorArg(const Napi::Value& v, const char* fn, const char* name, int64_t expected = -1) {
-  Napi::Env env = v.Env();
+Napi::TypedArrayOf<T> typedArrayOf(const Napi::Value& v, const char* fn, const std::string& name) {
   if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != ArrayKind<T>::type) {
-    typeError(env, fn, std::string("argument '") + name + "' must be a " + ArrayKind<T>::name);
+    typeError(v.Env(), fn, "argument '" + name + "' must be a " + ArrayKind<T>::name);
   }
-  auto arr = v.As<Napi::TypedArrayOf<T>>();
-  const int64_t len = static_cast<int64_t>(arr.ElementLength());
+  return v.As<Napi::TypedArrayOf<T>>();
+}
+
+inline void expectLength(Napi::Env env, const char* fn, const std::string& name, int64_t len, int64_t expected) {
   if (expected >= 0 && len != expected) {
-    rangeError(env, fn, std::string("argument '") + name + "' has " + std::to_string(len) + " elements, expected " +
-                            std::to_string(expected));
+    rangeError(env, fn, "argument '" + name + "' has " + std::to_string(len) + " elements, expected " + std::to_string(expected));
   }
+}
+
+// A typed array of element type T, used in place (recorded by the guard); `expected` >= 0 checks
+// its length.
+template <typename T>
+VecMap<T> vectorArg(const Napi::Value& v, const char* fn, const std::string& name, int64_t expected = -1) {
+  auto arr = typedArrayOf<T>(v, fn, name);
+  const int64_t len = static_cast<int64_t>(arr.ElementLength());
+  expectLength(v.Env(), fn, name, len, expected);
   ArgGuard::record(arr, arr.Data(), arr.ElementLength());
   return VecMap<T>(len == 0 ? nullptr : arr.Data(), len);
 }
 
-inline int64_t countProp(const Napi::Object& o, const char* prop, const char* fn, const char* name) {
+// The contents of an Int32Array (or of a Uint8Array, byteArg), copied into native memory (rule 1).
+inline std::vector<int32_t> indexArg(const Napi::Value& v, const char* fn, const std::string& name, int64_t expected = -1) {
+  auto arr = typedArrayOf<int32_t>(v, fn, name);
+  expectLength(v.Env(), fn, name, static_cast<int64_t>(arr.ElementLength()), expected);
+  return std::vector<int32_t>(arr.Data(), arr.Data() + arr.ElementLength());
+}
+inline std::vector<uint8_t> byteArg(const Napi::Value& v, const char* fn, const std::string& name, int64_t expected = -1) {
+  auto arr = typedArrayOf<uint8_t>(v, fn, name);
+  expectLength(v.Env(), fn, name, static_cast<int64_t>(arr.ElementLength()), expected);
+  return std::vector<uint8_t>(arr.Data(), arr.Data() + arr.ElementLength());
+}
+
+// Every entry of `idx` in [0, bound).
+inline void expectIndices(Napi::Env env, const char* fn, const char* name, const std::vector<int32_t>& idx, int64_t bound) {
+  for (size_t o = 0; o < idx.size(); ++o) {
+    if (idx[o] < 0 || idx[o] >= bound) {
+      rangeError(env, fn, std::string("argument '") + name + "' entry " + std::to_string(o) + " is " + std::to_string(idx[o]) +
+                              ", expected an index in [0, " + std::to_string(bound) + ")");
+    }
+  }
+}
+
+inline int64_t countProp(const Napi::Object& o, const char* prop, const char* fn, const std::string& name) {
   Napi::Value v = o.Get(prop);
-  if (!v.IsNumber()) typeError(o.Env(), fn, std::string("argument '") + name + "." + prop + "' must be a number");
+  if (!v.IsNumber()) typeError(o.Env(), fn, "argument '" + name + "." + prop + "' must be a number");
   const double d = v.As<Napi::Number>().DoubleValue();
   if (!(d >= 0) || d != std::floor(d) || d > 2147483647.0) {
-    rangeError(o.Env(), fn, std::string("argument '") + name + "." + prop + "' must be a non-negative integer");
+    rangeError(o.Env(), fn, "argument '" + name + "." + prop + "' must be a non-negative integer");
   }
   return static_cast<int64_t>(d);
 }
 
-// A matrix object { rows, cols, data } whose data is a typed array of T with rows * cols elements.
-template <typename T>
-MatMap<T> matrixArg(const Napi::Value& v, const char* fn, const char* name, int64_t rows = -1, int64_t cols = -1) {
-  Napi::Env env = v.Env();
+// A matrix object { rows, cols, data }, each field read once, whatever the element type of data.
+struct RawMatrix {
+  int64_t rows = 0, cols = 0;
+  Napi::Value data;
+  const char* fn = "";
+  std::string name;
+
+  bool isFloat32() const { return data.IsTypedArray() && data.As<Napi::TypedArray>().TypedArrayType() == napi_float32_array; }
+
+  // The data as a T matrix of rows x cols (recorded by the guard); `rows`/`cols` >= 0 check the shape.
+  template <typename T>
+  MatMap<T> as(int64_t wantRows = -1, int64_t wantCols = -1) const {
+    Napi::Env env = data.Env();
+    if ((wantRows >= 0 && rows != wantRows) || (wantCols >= 0 && cols != wantCols)) {
+      rangeError(env, fn, "argument '" + name + "' is " + std::to_string(rows) + " x " + std::to_string(cols) + ", expected " +
+                              (wantRows >= 0 ? std::to_string(wantRows) : "any") + " x " +
+                              (wantCols >= 0 ? std::to_string(wantCols) : "any"));
+    }
+    VecMap<T> d = vectorArg<T>(data, fn, name + ".data", rows * cols);
+    return MatMap<T>(d.data(), rows, cols);
+  }
+};
+
+inline RawMatrix rawMatrixArg(const Napi::Value& v, const char* fn, const std::string& name) {
   if (!v.IsObject() || v.IsTypedArray() || v.IsArray()) {
-    typeError(env, fn, std::string("argument '") + name + "' must be a matrix object { rows, cols, data }");
+    typeError(v.Env(), fn, "argument '" + name + "' must be a matrix object { rows, cols, data }");
   }
   Napi::Object o = v.As<Napi::Object>();
-  const int64_t r = countProp(o, "rows", fn, name);
-  const int64_t c = countProp(o, "cols", fn, name);
-  if ((rows >= 0 && r != rows) || (cols >= 0 && c != cols)) {
-    rangeError(env, fn, std::string("argument '") + name + "' is " + std::to_string(r) + " x " + std::to_string(c) +
-                            ", expected " + (rows >= 0 ? std::to_string(rows) : "any") + " x " +
-                            (cols >= 0 ? std::to_string(cols) : "any"));
-  }
-  VecMap<T> data = vectorArg<T>(o.Get("data"), fn, (std::string(name) + ".data").c_str(), r * c);
-  return MatMap<T>(data.data(), r, c);
+  RawMatrix m;
+  m.fn = fn;
+  m.name = name;
+  m.rows = countProp(o, "rows", fn, name);
+  m.cols = countProp(o, "cols", fn, name);
+  m.data = o.Get("data");
+  return m;
 }
 
-inline double numberArg(const Napi::Value& v, const char* fn, const char* name) {
-  if (!v.IsNumber()) typeError(v.Env(), fn, std::string("argument '") + name + "' must be a number");
+// A matrix object whose data is a typed array of T with rows * cols elements.
+template <typename T>
+MatMap<T> matrixArg(const Napi::Value& v, const char* fn, const std::string& name, int64_t rows = -1, int64_t cols = -1) {
+  return rawMatrixArg(v, fn, name).as<T>(rows, cols);
+}
+
+inline double numberArg(const Napi::Value& v, const char* fn, const std::string& name) {
+  if (!v.IsNumber()) typeError(v.Env(), fn, "argument '" + name + "' must be a number");
   const double d = v.As<Napi::Number>().DoubleValue();
-  if (!std::isfinite(d)) rangeError(v.Env(), fn, std::string("argument '") + name + "' must be finite");
+  if (!std::isfinite(d)) rangeError(v.Env(), fn, "argument '" + name + "' must be finite");
   return d;
 }
 
-inline double nonNegativeArg(const Napi::Value& v, const char* fn, const char* name) {
+inline double nonNegativeArg(const Napi::Value& v, const char* fn, const std::string& name) {
   const double d = numberArg(v, fn, name);
-  if (d < 0) rangeError(v.Env(), fn, std::string("argument '") + name + "' must be >= 0");
+  if (d < 0) rangeError(v.Env(), fn, "argument '" + name + "' must be >= 0");
   return d;
 }
 
-inline bool boolArg(const Napi::Value& v, const char* fn, const char* name) {
-  if (!v.IsBoolean()) typeError(v.Env(), fn, std::string("argument '") + name + "' must be a boolean");
+// An integer in [lo, hi].
+inline int64_t integerArg(const Napi::Value& v, const char* fn, const std::string& name, double lo, double hi) {
+  const double d = numberArg(v, fn, name);
+  if (d < lo || d > hi || d != std::floor(d)) {
+    rangeError(v.Env(), fn, "argument '" + name + "' must be an integer in [" + std::to_string(int64_t(lo)) + ", " +
+                                std::to_string(int64_t(hi)) + "]");
+  }
+  return static_cast<int64_t>(d);
+}
+
+inline bool boolArg(const Napi::Value& v, const char* fn, const std::string& name) {
+  if (!v.IsBoolean()) typeError(v.Env(), fn, "argument '" + name + "' must be a boolean");
   return v.As<Napi::Boolean>().Value();
 }
 
-inline std::string stringArg(const Napi::Value& v, const char* fn, const char* name) {
-  if (!v.IsString()) typeError(v.Env(), fn, std::string("argument '") + name + "' must be a string");
+inline std::string stringArg(const Napi::Value& v, const char* fn, const std::string& name) {
+  if (!v.IsString()) typeError(v.Env(), fn, "argument '" + name + "' must be a string");
   return v.As<Napi::String>().Utf8Value();
 }
 
@@ -176,16 +253,40 @@ void expectDisjoint(Napi::Env env, const char* fn, const A& a, const char* an, c
   }
 }
 
-// Runs a kernel, turning its KernelValueError into a JS Error the TS adapter maps to ValueError.
+// Rule 3: the one place where C++ exceptions become JavaScript errors. Messages of kernel value
+// errors start with "ERR_VALUE:", of allocation failures with "ERR_OUT_OF_MEMORY:", of calls on a
+// disposed object with "ERR_DISPOSED:"; the TypeScript adapter maps them to its error classes.
+struct DisposedError {
+  std::string what;  // the object, e.g. "Network"
+};
+
 template <typename F>
-void runKernel(Napi::Env env, const char* fn, F&& f) {
+Napi::Value guardedCall(const char* fn, const Napi::CallbackInfo& info, F&& f) {
+  Napi::Env env = info.Env();
   try {
-    f();
+    return f();
+  } catch (const Napi::Error&) {
+    throw;
   } catch (const KernelValueError& e) {
     throw Napi::Error::New(env, std::string("ERR_VALUE:") + fn + ": " + e.message);
+  } catch (const DisposedError& e) {
+    throw Napi::Error::New(env, std::string("ERR_DISPOSED:") + fn + ": this " + e.what + " was disposed");
   } catch (const std::bad_alloc&) {
-    throw Napi::Error::New(env, std::string(fn) + ": out of memory");
+    throw Napi::Error::New(env, std::string("ERR_OUT_OF_MEMORY:") + fn + ": out of memory");
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, std::string(fn) + ": internal error: " + e.what());
+  } catch (...) {
+    throw Napi::Error::New(env, std::string(fn) + ": internal error");
   }
+}
+
+using Callback = Napi::Value (*)(const Napi::CallbackInfo&);
+
+// target[name] = f behind guardedCall.
+inline void exportFunction(Napi::Env env, Napi::Object target, const char* name, Callback f) {
+  target.Set(name, Napi::Function::New(
+                       env, [name, f](const Napi::CallbackInfo& info) { return guardedCall(name, info, [&] { return f(info); }); },
+                       name));
 }
 
 }  // namespace metatask::binding

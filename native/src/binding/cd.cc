@@ -1,13 +1,13 @@
 // Binding of the multi-task elastic-net coordinate-descent kernels (kernels/cd.h): check every
 // argument (shapes against each other, index entries in range, squared norms >= 0, finite
-// regularisers >= 0, outputs sharing no memory with anything), copy index lists into native
-// memory (JavaScript could change a typed array after the check), then run the kernel.
+// regularisers >= 0, outputs sharing no memory with anything), then run the kernel in place.
 #include "config.h"
 
 #include <napi.h>
 
 #include <cmath>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "binding/args.h"
@@ -29,25 +29,6 @@ int64_t gramLength(int64_t orderLen, int64_t blockSize) {
   return (orderLen + blockSize - 1) / blockSize * blockSize * blockSize;
 }
 
-// A copy of an index list, every entry checked to lie in [0, bound).
-std::vector<int32_t> indexCopy(Napi::Env env, const char* fn, const char* name, const VecMap<int32_t>& idx, int64_t bound) {
-  std::vector<int32_t> out(idx.data(), idx.data() + idx.size());
-  for (size_t o = 0; o < out.size(); ++o) {
-    if (out[o] < 0 || out[o] >= bound) {
-      rangeError(env, fn, std::string("argument '") + name + "' entry " + std::to_string(o) + " is " + std::to_string(out[o]) +
-                              ", expected an index in [0, " + std::to_string(bound) + ")");
-    }
-  }
-  return out;
-}
-
-void checkSquaredNorm(Napi::Env env, const char* fn, const char* name, double v, int64_t j) {
-  // A negative or NaN squared norm would make the update meaningless (division by cj + l2Reg).
-  if (!(v >= 0) || !std::isfinite(v)) {
-    rangeError(env, fn, std::string("argument '") + name + "' must hold finite values >= 0 (index " + std::to_string(j) + ")");
-  }
-}
-
 // mtenetBlockGram(xt, order, blockSize, out): out (length ceil(len(order) / blockSize) blockSize^2)
 // receives the lower triangles of the block Gram matrices (kernels/cd.h blockGram).
 Napi::Value MtenetBlockGram(const Napi::CallbackInfo& info) {
@@ -56,16 +37,18 @@ Napi::Value MtenetBlockGram(const Napi::CallbackInfo& info) {
   expectArgs(info, 4, fn);
   ArgGuard guard;
   MatMap<double> xt = matrixArg<double>(info[0], fn, "xt");
-  VecMap<int32_t> order = vectorArg<int32_t>(info[1], fn, "order");
+  // Copied (args.h rule 1): its checked entries decide which rows of xt the kernel reads.
+  const std::vector<int32_t> order = indexArg(info[1], fn, "order");
+  const int64_t orderLen = static_cast<int64_t>(order.size());
   const int64_t blockSize = blockSizeArg(info[2], fn);
-  const int64_t len = gramLength(order.size(), blockSize);
+  const int64_t len = gramLength(orderLen, blockSize);
   if (len > (int64_t{1} << 40)) rangeError(env, fn, "the block Gram matrices would be too large");
   VecMap<double> out = vectorArg<double>(info[3], fn, "out", len);
-  const std::vector<int32_t> ord = indexCopy(env, fn, "order", order, xt.rows());
+  expectIndices(env, fn, "order", order, xt.rows());
   expectDisjoint(env, fn, out, "out", xt, "xt");
-  CMatMap<double> cxt(xt.data(), xt.rows(), xt.cols());
   guard.verify(env, fn);
-  runKernel(env, fn, [&] { cd::blockGram(cxt, ord.data(), static_cast<int64_t>(ord.size()), blockSize, out.data()); });
+  CMatMap<double> cxt(xt.data(), xt.rows(), xt.cols());
+  cd::blockGram(cxt, order.data(), orderLen, blockSize, out.data());
   return env.Undefined();
 }
 
@@ -76,7 +59,7 @@ struct SweepArgs {
   MatMap<double> xt, rt, w;
   VecMap<double> colNormSq;
   double l1Reg, l2Reg;
-  std::vector<int32_t> order;
+  std::vector<int32_t> order;  // a copy (args.h rule 1)
 };
 
 SweepArgs sweepArgs(const Napi::CallbackInfo& info, const char* fn) {
@@ -88,15 +71,20 @@ SweepArgs sweepArgs(const Napi::CallbackInfo& info, const char* fn) {
   VecMap<double> colNormSq = vectorArg<double>(info[3], fn, "colNormSq", d);
   const double l1Reg = nonNegativeArg(info[4], fn, "l1Reg");
   const double l2Reg = nonNegativeArg(info[5], fn, "l2Reg");
-  VecMap<int32_t> order = vectorArg<int32_t>(info[6], fn, "order");
-  for (int64_t j = 0; j < d; ++j) checkSquaredNorm(env, fn, "colNormSq", colNormSq[j], j);
-  std::vector<int32_t> ord = indexCopy(env, fn, "order", order, d);
+  std::vector<int32_t> order = indexArg(info[6], fn, "order");
+  for (int64_t j = 0; j < d; ++j) {
+    // A negative or NaN squared norm would make the update meaningless (division by cj + l2Reg).
+    if (!(colNormSq[j] >= 0) || !std::isfinite(colNormSq[j])) {
+      rangeError(env, fn, "argument 'colNormSq' must hold finite values >= 0 (index " + std::to_string(j) + ")");
+    }
+  }
+  expectIndices(env, fn, "order", order, d);
   expectDisjoint(env, fn, rt, "rt", xt, "xt");
   expectDisjoint(env, fn, rt, "rt", w, "w");
   expectDisjoint(env, fn, rt, "rt", colNormSq, "colNormSq");
   expectDisjoint(env, fn, w, "w", xt, "xt");
   expectDisjoint(env, fn, w, "w", colNormSq, "colNormSq");
-  return {xt, rt, w, colNormSq, l1Reg, l2Reg, std::move(ord)};
+  return {xt, rt, w, colNormSq, l1Reg, l2Reg, std::move(order)};
 }
 
 Napi::Value statsObject(Napi::Env env, const cd::SweepStats& s) {
@@ -112,14 +100,10 @@ Napi::Value MtenetSweep(const Napi::CallbackInfo& info) {
   expectArgs(info, 7, fn);
   ArgGuard guard;
   SweepArgs a = sweepArgs(info, fn);
+  guard.verify(info.Env(), fn);
   CMatMap<double> cxt(a.xt.data(), a.xt.rows(), a.xt.cols());
   CVecMap<double> cn(a.colNormSq.data(), a.colNormSq.size());
-  guard.verify(info.Env(), fn);
-  cd::SweepStats s{0.0, 0.0};
-  runKernel(info.Env(), fn, [&] {
-    s = cd::mtenetSweep(cxt, a.rt, a.w, cn, a.l1Reg, a.l2Reg, a.order.data(), static_cast<int64_t>(a.order.size()));
-  });
-  return statsObject(info.Env(), s);
+  return statsObject(info.Env(), cd::mtenetSweep(cxt, a.rt, a.w, cn, a.l1Reg, a.l2Reg, a.order.data(), int64_t(a.order.size())));
 }
 
 // mtenetSweepBlocked(xt, rt, w, colNormSq, l1Reg, l2Reg, order, blockGram, blockSize) -> { wMax, dwMax }:
@@ -131,23 +115,19 @@ Napi::Value MtenetSweepBlocked(const Napi::CallbackInfo& info) {
   ArgGuard guard;
   SweepArgs a = sweepArgs(info, fn);
   const int64_t blockSize = blockSizeArg(info[8], fn);
-  VecMap<double> gram = vectorArg<double>(info[7], fn, "blockGram", gramLength(static_cast<int64_t>(a.order.size()), blockSize));
+  VecMap<double> gram = vectorArg<double>(info[7], fn, "blockGram", gramLength(int64_t(a.order.size()), blockSize));
   expectDisjoint(env, fn, a.rt, "rt", gram, "blockGram");
   expectDisjoint(env, fn, a.w, "w", gram, "blockGram");
+  guard.verify(env, fn);
   CMatMap<double> cxt(a.xt.data(), a.xt.rows(), a.xt.cols());
   CVecMap<double> cn(a.colNormSq.data(), a.colNormSq.size());
-  guard.verify(env, fn);
-  cd::SweepStats s{0.0, 0.0};
-  runKernel(env, fn, [&] {
-    s = cd::mtenetSweepBlocked(cxt, a.rt, a.w, cn, a.l1Reg, a.l2Reg, a.order.data(), static_cast<int64_t>(a.order.size()),
-                               gram.data(), blockSize);
-  });
-  return statsObject(env, s);
+  return statsObject(env, cd::mtenetSweepBlocked(cxt, a.rt, a.w, cn, a.l1Reg, a.l2Reg, a.order.data(), int64_t(a.order.size()),
+                                                 gram.data(), blockSize));
 }
 
 
-// The design arguments of the working-set kernels: x (n x d) and mean (length d, or empty for no
-// centring; finite).
+// The design arguments of the working-set kernels: x (n x d) and mean (length d, finite, or empty
+// for no centring).
 struct DesignArgs {
   MatMap<double> x;
   VecMap<double> mean;
@@ -180,7 +160,7 @@ Napi::Value CdColumnStats(const Napi::CallbackInfo& info) {
   expectDisjoint(env, fn, sqNorm, "sqNorm", x, "x");
   expectDisjoint(env, fn, mean, "mean", sqNorm, "sqNorm");
   guard.verify(env, fn);
-  runKernel(env, fn, [&] { cd::columnStats(x.data(), x.rows(), x.cols(), centre, mean.data(), sqNorm.data()); });
+  cd::columnStats(x.data(), x.rows(), x.cols(), centre, mean.data(), sqNorm.data());
   return env.Undefined();
 }
 
@@ -192,17 +172,16 @@ Napi::Value CdCorrelations(const Napi::CallbackInfo& info) {
   ArgGuard guard;
   DesignArgs a = designArgs(info[0], info[1], fn);
   MatMap<double> rt = matrixArg<double>(info[2], fn, "rt", -1, a.x.rows());
-  VecMap<int32_t> cols = vectorArg<int32_t>(info[3], fn, "cols");
-  MatMap<double> out = matrixArg<double>(info[4], fn, "out", cols.size(), rt.rows());
-  const std::vector<int32_t> cc = indexCopy(env, fn, "cols", cols, a.x.cols());
+  // Copied (args.h rule 1): its checked entries decide which columns of x the kernel reads.
+  const std::vector<int32_t> cols = indexArg(info[3], fn, "cols");
+  MatMap<double> out = matrixArg<double>(info[4], fn, "out", int64_t(cols.size()), rt.rows());
+  expectIndices(env, fn, "cols", cols, a.x.cols());
   expectDisjoint(env, fn, out, "out", a.x, "x");
   expectDisjoint(env, fn, out, "out", a.mean, "mean");
   expectDisjoint(env, fn, out, "out", rt, "rt");
   guard.verify(env, fn);
-  runKernel(env, fn, [&] {
-    cd::correlations(a.x.data(), a.x.rows(), a.x.cols(), a.mean.size() ? a.mean.data() : nullptr, rt.data(), rt.rows(), cc.data(),
-                     static_cast<int64_t>(cc.size()), out.data());
-  });
+  cd::correlations(a.x.data(), a.x.rows(), a.x.cols(), a.mean.size() ? a.mean.data() : nullptr, rt.data(), rt.rows(), cols.data(),
+                   int64_t(cols.size()), out.data(), threadsOf(env));
   return env.Undefined();
 }
 
@@ -213,16 +192,14 @@ Napi::Value CdGatherColumns(const Napi::CallbackInfo& info) {
   expectArgs(info, 4, fn);
   ArgGuard guard;
   DesignArgs a = designArgs(info[0], info[1], fn);
-  VecMap<int32_t> cols = vectorArg<int32_t>(info[2], fn, "cols");
-  MatMap<double> out = matrixArg<double>(info[3], fn, "out", cols.size(), a.x.rows());
-  const std::vector<int32_t> cc = indexCopy(env, fn, "cols", cols, a.x.cols());
+  const std::vector<int32_t> cols = indexArg(info[2], fn, "cols");
+  MatMap<double> out = matrixArg<double>(info[3], fn, "out", int64_t(cols.size()), a.x.rows());
+  expectIndices(env, fn, "cols", cols, a.x.cols());
   expectDisjoint(env, fn, out, "out", a.x, "x");
   expectDisjoint(env, fn, out, "out", a.mean, "mean");
   guard.verify(env, fn);
-  runKernel(env, fn, [&] {
-    cd::gatherColumns(a.x.data(), a.x.rows(), a.x.cols(), a.mean.size() ? a.mean.data() : nullptr, cc.data(),
-                      static_cast<int64_t>(cc.size()), out.data());
-  });
+  cd::gatherColumns(a.x.data(), a.x.rows(), a.x.cols(), a.mean.size() ? a.mean.data() : nullptr, cols.data(), int64_t(cols.size()),
+                    out.data());
   return env.Undefined();
 }
 
@@ -240,33 +217,29 @@ Napi::Value MtenetGramSweep(const Napi::CallbackInfo& info) {
   MatMap<double> w = matrixArg<double>(info[2], fn, "w", k, ht.rows());
   const double l1Reg = nonNegativeArg(info[3], fn, "l1Reg");
   const double l2Reg = nonNegativeArg(info[4], fn, "l2Reg");
-  VecMap<int32_t> order = vectorArg<int32_t>(info[5], fn, "order");
+  const std::vector<int32_t> order = indexArg(info[5], fn, "order");
   for (int64_t j = 0; j < k; ++j) {
     const double g = gram(j, j);
     if (!(g >= 0) || !std::isfinite(g)) rangeError(env, fn, "argument 'gram' must have a finite diagonal >= 0 (index " + std::to_string(j) + ")");
   }
-  const std::vector<int32_t> ord = indexCopy(env, fn, "order", order, k);
+  expectIndices(env, fn, "order", order, k);
   expectDisjoint(env, fn, ht, "ht", gram, "gram");
   expectDisjoint(env, fn, ht, "ht", w, "w");
   expectDisjoint(env, fn, w, "w", gram, "gram");
   guard.verify(env, fn);
-  cd::SweepStats s{0.0, 0.0};
-  runKernel(env, fn, [&] {
-    s = cd::gramSweep(gram.data(), k, ht.data(), ht.rows(), w.data(), l1Reg, l2Reg, ord.data(), static_cast<int64_t>(ord.size()));
-  });
-  return statsObject(env, s);
+  return statsObject(env, cd::gramSweep(gram.data(), k, ht.data(), ht.rows(), w.data(), l1Reg, l2Reg, order.data(), int64_t(order.size())));
 }
 
 }  // namespace
 
 void registerCd(Napi::Env env, Napi::Object exports) {
-  exports.Set("mtenetSweep", Napi::Function::New(env, MtenetSweep, "mtenetSweep"));
-  exports.Set("mtenetSweepBlocked", Napi::Function::New(env, MtenetSweepBlocked, "mtenetSweepBlocked"));
-  exports.Set("mtenetBlockGram", Napi::Function::New(env, MtenetBlockGram, "mtenetBlockGram"));
-  exports.Set("mtenetGramSweep", Napi::Function::New(env, MtenetGramSweep, "mtenetGramSweep"));
-  exports.Set("cdColumnStats", Napi::Function::New(env, CdColumnStats, "cdColumnStats"));
-  exports.Set("cdCorrelations", Napi::Function::New(env, CdCorrelations, "cdCorrelations"));
-  exports.Set("cdGatherColumns", Napi::Function::New(env, CdGatherColumns, "cdGatherColumns"));
+  exportFunction(env, exports, "mtenetSweep", MtenetSweep);
+  exportFunction(env, exports, "mtenetSweepBlocked", MtenetSweepBlocked);
+  exportFunction(env, exports, "mtenetBlockGram", MtenetBlockGram);
+  exportFunction(env, exports, "mtenetGramSweep", MtenetGramSweep);
+  exportFunction(env, exports, "cdColumnStats", CdColumnStats);
+  exportFunction(env, exports, "cdCorrelations", CdCorrelations);
+  exportFunction(env, exports, "cdGatherColumns", CdGatherColumns);
 }
 
 }  // namespace metatask::binding

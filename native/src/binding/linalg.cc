@@ -1,7 +1,9 @@
-// Bindings of the linalg kernels: check every argument, then call the kernel in place.
+// Bindings of the linalg kernels: read and check every argument, then call the kernel in place.
 #include "config.h"
 
 #include <napi.h>
+
+#include <algorithm>
 
 #include "binding/args.h"
 #include "binding/registry.h"
@@ -12,14 +14,11 @@ namespace metatask::binding {
 namespace {
 
 template <typename T>
-void gemmTyped(const Napi::CallbackInfo& info, const ArgGuard& guard) {
+void gemmTyped(const Napi::CallbackInfo& info, const ArgGuard& guard, const RawMatrix& ra, const RawMatrix& rb,
+               const RawMatrix& rc, bool transA, bool transB, double alpha, double beta) {
   const char* fn = "gemm";
-  const bool transA = boolArg(info[3], fn, "transA");
-  const bool transB = boolArg(info[4], fn, "transB");
-  const double alpha = numberArg(info[5], fn, "alpha");
-  const double beta = numberArg(info[6], fn, "beta");
-  MatMap<T> a = matrixArg<T>(info[0], fn, "a");
-  MatMap<T> b = matrixArg<T>(info[1], fn, "b");
+  MatMap<T> a = ra.as<T>();
+  MatMap<T> b = rb.as<T>();
   const int64_t m = transA ? a.cols() : a.rows();
   const int64_t k = transA ? a.rows() : a.cols();
   const int64_t kb = transB ? b.cols() : b.rows();
@@ -28,50 +27,56 @@ void gemmTyped(const Napi::CallbackInfo& info, const ArgGuard& guard) {
     rangeError(info.Env(), fn, "inner dimensions differ: op(a) is " + std::to_string(m) + " x " + std::to_string(k) +
                                    ", op(b) is " + std::to_string(kb) + " x " + std::to_string(n));
   }
-  MatMap<T> c = matrixArg<T>(info[2], fn, "c", m, n);
+  MatMap<T> c = rc.as<T>(m, n);
   expectDisjoint(info.Env(), fn, c, "c", a, "a");
   expectDisjoint(info.Env(), fn, c, "c", b, "b");
+  guard.verify(info.Env(), fn);
   CMatMap<T> ca(a.data(), a.rows(), a.cols());
   CMatMap<T> cb(b.data(), b.rows(), b.cols());
-  guard.verify(info.Env(), fn);
-  linalg::gemm<T>(ca, transA, cb, transB, c, static_cast<T>(alpha), static_cast<T>(beta));
+  linalg::gemm<T>(ca, transA, cb, transB, c, static_cast<T>(alpha), static_cast<T>(beta), threadsOf(info.Env()));
 }
 
-// gemm(a, b, c, transA, transB, alpha, beta): C = alpha op(A) op(B) + beta C.
+// gemm(a, b, c, transA, transB, alpha, beta): C = alpha op(A) op(B) + beta C; all three of one dtype.
 Napi::Value Gemm(const Napi::CallbackInfo& info) {
-  expectArgs(info, 7, "gemm");
+  const char* fn = "gemm";
+  expectArgs(info, 7, fn);
   ArgGuard guard;
-  Napi::Value data = info[0].IsObject() ? info[0].As<Napi::Object>().Get("data") : info.Env().Undefined();
-  if (data.IsTypedArray() && data.As<Napi::TypedArray>().TypedArrayType() == napi_float32_array) {
-    gemmTyped<float>(info, guard);
-  } else {
-    gemmTyped<double>(info, guard);
-  }
+  const RawMatrix a = rawMatrixArg(info[0], fn, "a");
+  const RawMatrix b = rawMatrixArg(info[1], fn, "b");
+  const RawMatrix c = rawMatrixArg(info[2], fn, "c");
+  const bool transA = boolArg(info[3], fn, "transA");
+  const bool transB = boolArg(info[4], fn, "transB");
+  const double alpha = numberArg(info[5], fn, "alpha");
+  const double beta = numberArg(info[6], fn, "beta");
+  if (a.isFloat32()) gemmTyped<float>(info, guard, a, b, c, transA, transB, alpha, beta);
+  else gemmTyped<double>(info, guard, a, b, c, transA, transB, alpha, beta);
   return info.Env().Undefined();
 }
 
 // gram(x, out): out = X^T X.
 Napi::Value Gram(const Napi::CallbackInfo& info) {
-  expectArgs(info, 2, "gram");
+  const char* fn = "gram";
+  expectArgs(info, 2, fn);
   ArgGuard guard;
-  MatMap<double> x = matrixArg<double>(info[0], "gram", "x");
-  MatMap<double> out = matrixArg<double>(info[1], "gram", "out", x.cols(), x.cols());
-  expectDisjoint(info.Env(), "gram", out, "out", x, "x");
+  MatMap<double> x = matrixArg<double>(info[0], fn, "x");
+  MatMap<double> out = matrixArg<double>(info[1], fn, "out", x.cols(), x.cols());
+  expectDisjoint(info.Env(), fn, out, "out", x, "x");
+  guard.verify(info.Env(), fn);
   CMatMap<double> cx(x.data(), x.rows(), x.cols());
-  guard.verify(info.Env(), "gram");
-  linalg::gram(cx, out);
+  linalg::gram(cx, out, threadsOf(info.Env()));
   return info.Env().Undefined();
 }
 
 // transpose(a, out): out = a^T (out a.cols x a.rows).
 Napi::Value Transpose(const Napi::CallbackInfo& info) {
-  expectArgs(info, 2, "transpose");
+  const char* fn = "transpose";
+  expectArgs(info, 2, fn);
   ArgGuard guard;
-  MatMap<double> a = matrixArg<double>(info[0], "transpose", "a");
-  MatMap<double> out = matrixArg<double>(info[1], "transpose", "out", a.cols(), a.rows());
-  expectDisjoint(info.Env(), "transpose", out, "out", a, "a");
+  MatMap<double> a = matrixArg<double>(info[0], fn, "a");
+  MatMap<double> out = matrixArg<double>(info[1], fn, "out", a.cols(), a.rows());
+  expectDisjoint(info.Env(), fn, out, "out", a, "a");
+  guard.verify(info.Env(), fn);
   CMatMap<double> ca(a.data(), a.rows(), a.cols());
-  guard.verify(info.Env(), "transpose");
   linalg::transpose(ca, out);
   return info.Env().Undefined();
 }
@@ -87,10 +92,10 @@ Napi::Value CholeskySolve(const Napi::CallbackInfo& info) {
   MatMap<double> x = matrixArg<double>(info[2], fn, "x", a.rows(), b.cols());
   expectDisjoint(info.Env(), fn, x, "x", a, "a");
   expectDisjoint(info.Env(), fn, x, "x", b, "b");
+  guard.verify(info.Env(), fn);
   CMatMap<double> ca(a.data(), a.rows(), a.cols());
   CMatMap<double> cb(b.data(), b.rows(), b.cols());
-  guard.verify(info.Env(), fn);
-  runKernel(info.Env(), fn, [&] { linalg::choleskySolve(ca, cb, x); });
+  linalg::choleskySolve(ca, cb, x);
   return info.Env().Undefined();
 }
 
@@ -105,9 +110,10 @@ Napi::Value SymEig(const Napi::CallbackInfo& info) {
   MatMap<double> vectors = matrixArg<double>(info[2], fn, "vectors", a.rows(), a.rows());
   expectDisjoint(info.Env(), fn, vectors, "vectors", a, "a");
   expectDisjoint(info.Env(), fn, values, "values", a, "a");
-  CMatMap<double> ca(a.data(), a.rows(), a.cols());
+  expectDisjoint(info.Env(), fn, values, "values", vectors, "vectors");
   guard.verify(info.Env(), fn);
-  runKernel(info.Env(), fn, [&] { linalg::symEig(ca, values, vectors); });
+  CMatMap<double> ca(a.data(), a.rows(), a.cols());
+  linalg::symEig(ca, values, vectors);
   return info.Env().Undefined();
 }
 
@@ -124,21 +130,24 @@ Napi::Value Svd(const Napi::CallbackInfo& info) {
   expectDisjoint(info.Env(), fn, u, "u", a, "a");
   expectDisjoint(info.Env(), fn, vt, "vt", a, "a");
   expectDisjoint(info.Env(), fn, s, "s", a, "a");
-  CMatMap<double> ca(a.data(), a.rows(), a.cols());
+  expectDisjoint(info.Env(), fn, u, "u", vt, "vt");
+  expectDisjoint(info.Env(), fn, u, "u", s, "s");
+  expectDisjoint(info.Env(), fn, s, "s", vt, "vt");
   guard.verify(info.Env(), fn);
-  runKernel(info.Env(), fn, [&] { linalg::svd(ca, u, s, vt); });
+  CMatMap<double> ca(a.data(), a.rows(), a.cols());
+  linalg::svd(ca, u, s, vt);
   return info.Env().Undefined();
 }
 
 }  // namespace
 
 void registerLinalg(Napi::Env env, Napi::Object exports) {
-  exports.Set("gemm", Napi::Function::New(env, Gemm, "gemm"));
-  exports.Set("gram", Napi::Function::New(env, Gram, "gram"));
-  exports.Set("transpose", Napi::Function::New(env, Transpose, "transpose"));
-  exports.Set("choleskySolve", Napi::Function::New(env, CholeskySolve, "choleskySolve"));
-  exports.Set("symEig", Napi::Function::New(env, SymEig, "symEig"));
-  exports.Set("svd", Napi::Function::New(env, Svd, "svd"));
+  exportFunction(env, exports, "gemm", Gemm);
+  exportFunction(env, exports, "gram", Gram);
+  exportFunction(env, exports, "transpose", Transpose);
+  exportFunction(env, exports, "choleskySolve", CholeskySolve);
+  exportFunction(env, exports, "symEig", SymEig);
+  exportFunction(env, exports, "svd", Svd);
 }
 
 }  // namespace metatask::binding

@@ -1,8 +1,8 @@
 // Binding of the network kernels: class Network, a Napi::ObjectWrap holding one compiled network
-// (native/src/kernels/network.h) and its per-batch-size buffers.
+// (native/src/kernels/network.h), its per-batch-size buffers and its meta-batch workers.
 //
 //   new Network(ints: Int32Array, floats: Float64Array, dtype: 'float32' | 'float64')
-//       the program of lib/nn/spec.ts encodeProgram; re-validated in C++ (parseProgram)
+//       the program of lib/kernels/program.ts encodeProgram; re-validated in C++ (parseProgram)
 //   forward(params, x, masks, out)                          out: n x outputWidth
 //   lossGrad(params, x, y, masks, weights, grad | null, losses)
 //   headGrads(params, x, y, masks, out, losses)             out: H x P
@@ -11,31 +11,29 @@
 //   metaGradient(params, x, y, offsets, innerLr, innerSteps, firstOrder, innerMask | null, grad) -> loss
 //       the MAML/ANIL meta-gradient of a whole meta-batch (native/src/kernels/metabatch.h): x, y
 //       stack the tasks' support and query rows, offsets (Int32Array, 2T+1 entries) delimits them;
-//       innerMask is null or a Uint8Array of paramCount; grad a Float64Array of paramCount. The
-//       tasks run on up to threads() threads (setThreads) with the same result as one thread.
-//   info() -> { paramCount, inputSize, outputWidth, targetCols, heads, nodes, dtype }
-//   dispose()                                               frees the batch buffers early
+//       innerMask is null or a Uint8Array of paramCount; grad a Float64Array of paramCount.
+//   info() -> { paramCount, inputSize, outputWidth, targetCols, heads, nodes, dtype, bytes }
+//   dispose()                                               frees everything; later calls throw
 // x, y, out are { rows, cols, data } matrices of the handle's dtype; masks is null or an array
 // with one entry per node (null, or the n x width mask of a dropout node); weights and losses
-// are Float64Arrays of one value per head.
+// are Float64Arrays of one value per head. Products use up to setThreads threads, with results
+// that do not depend on the count.
 //
-// Every method first checks the type tag of `this` (napi_type_tag_object), so calling a method
-// on any other object throws TypeError "Illegal invocation" instead of reinterpreting memory
-// (better-sqlite3's approach), then checks every argument before touching memory. Every method
-// (and the constructor) declares an ArgGuard before reading any argument and verifies it right
-// before the kernel runs: a getter or Proxy met while reading the arguments that detaches or
-// shrinks a typed array read earlier makes the call throw instead of touching freed memory.
-// Disjointness checks use the maps already read (x and y are not read a second time, so a getter
-// cannot hand the checks a different array than the kernel gets), and the mask pointer table lives
-// on the caller's stack, so a re-entrant call from a getter cannot overwrite it.
+// Every method goes through one dispatcher (call): it checks the type tag of `this`
+// (napi_type_tag_object; any other object gets TypeError "Illegal invocation", better-sqlite3's
+// approach), refuses a disposed handle, reads and checks the arguments (args.h rules: typed
+// arrays guarded, offsets and the inner mask copied), runs the kernel for the handle's dtype, and
+// reports the change of the native memory held to the JavaScript engine, so that the garbage
+// collector sees what a handle costs.
 #include "config.h"
 
 #include <napi.h>
 
 #include <cmath>
+#include <cstring>
 #include <memory>
-#include <type_traits>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "binding/args.h"
@@ -45,8 +43,6 @@
 
 namespace metatask::binding {
 
-int threads();  // addon.cc: the bound set by setThreads
-
 namespace {
 
 // Random 128-bit tag, unique to this class.
@@ -54,33 +50,61 @@ const napi_type_tag kNetworkTag = {0x8f3c2a61d94e4b07ULL, 0xa1b2e6f47c5d9e13ULL}
 
 class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
  public:
+  using Method = Napi::Value (*)(NetworkWrap*, const Napi::CallbackInfo&, const ArgGuard&);
+  struct MethodSpec {
+    const char* name;
+    size_t arity;
+    Method f32, f64;
+  };
+
   static Napi::Function Define(Napi::Env env) {
+    static const MethodSpec kMethods[] = {
+        {"Network.forward", 4, &forwardT<float>, &forwardT<double>},
+        {"Network.lossGrad", 7, &lossGradT<float>, &lossGradT<double>},
+        {"Network.headGrads", 6, &headGradsT<float>, &headGradsT<double>},
+        {"Network.hvp", 7, &hvpT<float>, &hvpT<double>},
+        {"Network.vjp", 5, &vjpT<float>, &vjpT<double>},
+        {"Network.metaGradient", 9, &metaGradientT<float>, &metaGradientT<double>},
+        {"Network.info", 0, &infoT, &infoT},
+    };
     Napi::Function ctor = DefineClass(env, "Network", {});
     Napi::Object proto = ctor.Get("prototype").As<Napi::Object>();
     // Plain functions (not InstanceMethod) so that the tag check runs before any unwrap.
-    proto.Set("forward", Napi::Function::New(env, &NetworkWrap::Forward, "forward"));
-    proto.Set("lossGrad", Napi::Function::New(env, &NetworkWrap::LossGrad, "lossGrad"));
-    proto.Set("headGrads", Napi::Function::New(env, &NetworkWrap::HeadGrads, "headGrads"));
-    proto.Set("hvp", Napi::Function::New(env, &NetworkWrap::Hvp, "hvp"));
-    proto.Set("vjp", Napi::Function::New(env, &NetworkWrap::Vjp, "vjp"));
-    proto.Set("metaGradient", Napi::Function::New(env, &NetworkWrap::MetaGradient, "metaGradient"));
-    proto.Set("info", Napi::Function::New(env, &NetworkWrap::Info, "info"));
-    proto.Set("dispose", Napi::Function::New(env, &NetworkWrap::Dispose, "dispose"));
+    for (const MethodSpec& m : kMethods) {
+      const char* method = std::strchr(m.name, '.') + 1;
+      proto.Set(method, Napi::Function::New(
+                            env, [&m](const Napi::CallbackInfo& info) { return guardedCall(m.name, info, [&] { return call(info, m); }); },
+                            method));
+    }
+    proto.Set("dispose", Napi::Function::New(
+                             env, [](const Napi::CallbackInfo& info) { return guardedCall("Network.dispose", info, [&] { return Dispose(info); }); },
+                             "dispose"));
     return ctor;
   }
 
   explicit NetworkWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NetworkWrap>(info) {
-    ArgGuard guard;
+    guardedCall("Network", info, [&] {
+      construct(info);
+      return info.Env().Undefined();
+    });
+  }
+
+  void Finalize(Napi::Env env) override { report(env, 0); }
+
+ private:
+  void construct(const Napi::CallbackInfo& info) {
     const char* fn = "Network";
+    ArgGuard guard;
     expectArgs(info, 3, fn);
-    VecMap<int32_t> ints = vectorArg<int32_t>(info[0], fn, "ints");
+    // The program is copied: parseProgram reads it after every argument is in.
+    const std::vector<int32_t> ints = indexArg(info[0], fn, "ints");
     VecMap<double> floats = vectorArg<double>(info[1], fn, "floats");
     const std::string dtype = stringArg(info[2], fn, "dtype");
     if (dtype != "float32" && dtype != "float64") rangeError(info.Env(), fn, "argument 'dtype' must be 'float32' or 'float64'");
     guard.verify(info.Env(), fn);
     network::Program prog;
     try {
-      prog = network::parseProgram(ints.data(), static_cast<size_t>(ints.size()), floats.data(), static_cast<size_t>(floats.size()));
+      prog = network::parseProgram(ints.data(), ints.size(), floats.data(), static_cast<size_t>(floats.size()));
     } catch (const network::ProgramError& e) {
       rangeError(info.Env(), fn, e.what());
     }
@@ -90,12 +114,13 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
     info.This().As<Napi::Object>().TypeTag(&kNetworkTag);
   }
 
- private:
-  const network::Program& program() const { return f32_ ? f_->program() : d_->program(); }
-  template <typename T>
-  network::Network<T>& net() {
-    if constexpr (std::is_same_v<T, float>) return *f_;
-    else return *d_;
+  static Napi::Value call(const Napi::CallbackInfo& info, const MethodSpec& m) {
+    ArgGuard guard;
+    NetworkWrap* w = self(info);
+    expectArgs(info, m.arity, m.name);
+    Napi::Value result = (w->f32_ ? m.f32 : m.f64)(w, info, guard);
+    w->report(info.Env(), w->bytesHeld());
+    return result;
   }
 
   static NetworkWrap* self(const Napi::CallbackInfo& info) {
@@ -103,14 +128,62 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
     if (!t.IsObject() || !t.As<Napi::Object>().CheckTypeTag(&kNetworkTag)) {
       throw Napi::TypeError::New(info.Env(), "Illegal invocation");
     }
-    return Unwrap(t.As<Napi::Object>());
+    NetworkWrap* w = Unwrap(t.As<Napi::Object>());
+    if (w->disposed_) throw DisposedError{"Network"};
+    return w;
+  }
+
+  static Napi::Value Dispose(const Napi::CallbackInfo& info) {
+    Napi::Value t = info.This();
+    if (!t.IsObject() || !t.As<Napi::Object>().CheckTypeTag(&kNetworkTag)) {
+      throw Napi::TypeError::New(info.Env(), "Illegal invocation");
+    }
+    expectArgs(info, 0, "Network.dispose");
+    NetworkWrap* w = Unwrap(t.As<Napi::Object>());
+    // Idempotent: disposing twice is not an error (as for `using` blocks that also call dispose()).
+    w->mbf_.reset();
+    w->mbd_.reset();
+    w->f_.reset();
+    w->d_.reset();
+    w->disposed_ = true;
+    w->report(info.Env(), 0);
+    return info.Env().Undefined();
+  }
+
+  int64_t bytesHeld() const {
+    int64_t b = 0;
+    if (f_) b += f_->bytesHeld();
+    if (d_) b += d_->bytesHeld();
+    if (mbf_) b += mbf_->bytesHeld();
+    if (mbd_) b += mbd_->bytesHeld();
+    return b;
+  }
+
+  // Tell the engine the handle now holds `bytes` of native memory.
+  void report(Napi::Env env, int64_t bytes) {
+    if (bytes != reported_) {
+      Napi::MemoryManagement::AdjustExternalMemory(env, bytes - reported_);
+      reported_ = bytes;
+    }
+  }
+
+  const network::Program& program() const { return f32_ ? f_->program() : d_->program(); }
+
+  // The handle's network for T, with this environment's thread bound.
+  template <typename T>
+  network::Network<T>& net(Napi::Env env) {
+    network::Network<T>& n = [&]() -> network::Network<T>& {
+      if constexpr (std::is_same_v<T, float>) return *f_;
+      else return *d_;
+    }();
+    n.setThreads(threadsOf(env));
+    return n;
   }
 
   // x (cols = input size), y (n rows, >= targetCols columns) and masks into a Batch; `ptrs` (the
   // caller's) receives the mask pointer table, one entry per node.
   template <typename T>
-  network::Batch<T> batchArgs(const Napi::CallbackInfo& info, const char* fn, int xi, int yi, int mi,
-                              std::vector<const T*>& ptrs) {
+  network::Batch<T> batchArgs(const Napi::CallbackInfo& info, const char* fn, int xi, int yi, int mi, std::vector<const T*>& ptrs) {
     const network::Program& prog = program();
     MatMap<T> x = matrixArg<T>(info[xi], fn, "x", -1, prog.inputSize);
     network::Batch<T> b;
@@ -137,7 +210,7 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
       if (m.IsNull() || m.IsUndefined()) continue;
       const std::string name = "masks[" + std::to_string(i) + "]";
       if (prog.nodes[i].op != network::kDropout) rangeError(info.Env(), fn, "argument '" + name + "' given for a node that is not a dropout");
-      VecMap<T> mm = vectorArg<T>(m, fn, name.c_str(), int64_t(b.n) * prog.nodes[i].width);
+      VecMap<T> mm = vectorArg<T>(m, fn, name, int64_t(b.n) * prog.nodes[i].width);
       ptrs[i] = mm.data();
     }
     b.masks = ptrs.data();
@@ -153,10 +226,15 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
   static CVecMap<T> yMap(const network::Batch<T>& b) {
     return CVecMap<T>(b.y, int64_t(b.n) * b.yCols);
   }
-  // An output must not share memory with any dropout mask either (the backward pass reads them).
+  // An output must share no memory with the parameters, the batch, or any dropout mask (the
+  // backward pass reads them).
   template <typename T, typename Out>
-  static void expectDisjointFromMasks(Napi::Env env, const char* fn, const Out& out, const char* name,
-                                      const network::Batch<T>& b, const network::Program& prog) {
+  void expectOutput(Napi::Env env, const char* fn, const Out& out, const char* name, const VecMap<T>& params,
+                    const network::Batch<T>& b) const {
+    const network::Program& prog = program();
+    expectDisjoint(env, fn, out, name, params, "params");
+    expectDisjoint(env, fn, out, name, xMap(b, prog), "x");
+    if (b.y) expectDisjoint(env, fn, out, name, yMap(b), "y");
     if (!b.masks) return;
     for (size_t i = 0; i < prog.nodes.size(); i++) {
       if (!b.masks[i]) continue;
@@ -165,39 +243,32 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
     }
   }
 
-  VecMap<double> weightsArg(const Napi::CallbackInfo& info, int k, const char* fn) {
+  VecMap<double> weightsArg(const Napi::CallbackInfo& info, int k, const char* fn) const {
     VecMap<double> w = vectorArg<double>(info[k], fn, "weights", static_cast<int64_t>(program().heads.size()));
-    for (Eigen::Index h = 0; h < w.size(); h++)
-      if (!std::isfinite(w[h])) rangeError(info.Env(), fn, "argument 'weights' must be finite");
     return w;
   }
 
-  template <typename F>
-  static void run(Napi::Env env, const char* fn, F&& f) {
-    try {
-      runKernel(env, fn, f);
-    } catch (const network::NetworkValueError& e) {
-      throw Napi::Error::New(env, std::string("ERR_VALUE:") + fn + ": " + e.message);
-    }
+  static void expectFinite(Napi::Env env, const char* fn, const VecMap<double>& w) {
+    for (Eigen::Index h = 0; h < w.size(); h++)
+      if (!std::isfinite(w[h])) rangeError(env, fn, "argument 'weights' must be finite");
   }
 
   template <typename T>
-  static void forwardT(NetworkWrap* w, const Napi::CallbackInfo& info, const ArgGuard& guard) {
+  static Napi::Value forwardT(NetworkWrap* w, const Napi::CallbackInfo& info, const ArgGuard& guard) {
     const char* fn = "Network.forward";
     const network::Program& prog = w->program();
     std::vector<const T*> maskPtrs;
     VecMap<T> params = vectorArg<T>(info[0], fn, "params", prog.paramCount);
     network::Batch<T> b = w->batchArgs<T>(info, fn, 1, -1, 2, maskPtrs);
     MatMap<T> out = matrixArg<T>(info[3], fn, "out", b.n, prog.outputWidth);
-    expectDisjoint(info.Env(), fn, out, "out", params, "params");
-    expectDisjoint(info.Env(), fn, out, "out", xMap(b, prog), "x");
-    expectDisjointFromMasks(info.Env(), fn, out, "out", b, prog);
+    w->expectOutput(info.Env(), fn, out, "out", params, b);
     guard.verify(info.Env(), fn);
-    run(info.Env(), fn, [&] { w->net<T>().forward(params.data(), b, out.data()); });
+    w->net<T>(info.Env()).forward(params.data(), b, out.data());
+    return info.Env().Undefined();
   }
 
   template <typename T>
-  static void lossGradT(NetworkWrap* w, const Napi::CallbackInfo& info, const ArgGuard& guard) {
+  static Napi::Value lossGradT(NetworkWrap* w, const Napi::CallbackInfo& info, const ArgGuard& guard) {
     const char* fn = "Network.lossGrad";
     const network::Program& prog = w->program();
     std::vector<const T*> maskPtrs;
@@ -207,37 +278,34 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
     T* grad = nullptr;
     if (!info[5].IsNull()) {
       VecMap<T> g = vectorArg<T>(info[5], fn, "grad", prog.paramCount);
-      expectDisjoint(info.Env(), fn, g, "grad", params, "params");
-      expectDisjoint(info.Env(), fn, g, "grad", xMap(b, prog), "x");
-      expectDisjoint(info.Env(), fn, g, "grad", yMap(b), "y");
-      expectDisjointFromMasks(info.Env(), fn, g, "grad", b, prog);
+      w->expectOutput(info.Env(), fn, g, "grad", params, b);
       grad = g.data();
     }
     VecMap<double> losses = vectorArg<double>(info[6], fn, "losses", static_cast<int64_t>(prog.heads.size()));
     expectDisjoint(info.Env(), fn, losses, "losses", weights, "weights");
     guard.verify(info.Env(), fn);
-    run(info.Env(), fn, [&] { w->net<T>().lossGrad(params.data(), b, weights.data(), grad, losses.data()); });
+    expectFinite(info.Env(), fn, weights);
+    w->net<T>(info.Env()).lossGrad(params.data(), b, weights.data(), grad, losses.data());
+    return info.Env().Undefined();
   }
 
   template <typename T>
-  static void headGradsT(NetworkWrap* w, const Napi::CallbackInfo& info, const ArgGuard& guard) {
+  static Napi::Value headGradsT(NetworkWrap* w, const Napi::CallbackInfo& info, const ArgGuard& guard) {
     const char* fn = "Network.headGrads";
     const network::Program& prog = w->program();
     std::vector<const T*> maskPtrs;
     VecMap<T> params = vectorArg<T>(info[0], fn, "params", prog.paramCount);
     network::Batch<T> b = w->batchArgs<T>(info, fn, 1, 2, 3, maskPtrs);
     MatMap<T> out = matrixArg<T>(info[4], fn, "out", static_cast<int64_t>(prog.heads.size()), prog.paramCount);
-    expectDisjoint(info.Env(), fn, out, "out", params, "params");
-    expectDisjoint(info.Env(), fn, out, "out", xMap(b, prog), "x");
-    expectDisjoint(info.Env(), fn, out, "out", yMap(b), "y");
-    expectDisjointFromMasks(info.Env(), fn, out, "out", b, prog);
+    w->expectOutput(info.Env(), fn, out, "out", params, b);
     VecMap<double> losses = vectorArg<double>(info[5], fn, "losses", static_cast<int64_t>(prog.heads.size()));
     guard.verify(info.Env(), fn);
-    run(info.Env(), fn, [&] { w->net<T>().headGrads(params.data(), b, out.data(), losses.data()); });
+    w->net<T>(info.Env()).headGrads(params.data(), b, out.data(), losses.data());
+    return info.Env().Undefined();
   }
 
   template <typename T>
-  static void hvpT(NetworkWrap* w, const Napi::CallbackInfo& info, const ArgGuard& guard) {
+  static Napi::Value hvpT(NetworkWrap* w, const Napi::CallbackInfo& info, const ArgGuard& guard) {
     const char* fn = "Network.hvp";
     const network::Program& prog = w->program();
     std::vector<const T*> maskPtrs;
@@ -246,17 +314,16 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
     VecMap<double> weights = w->weightsArg(info, 4, fn);
     VecMap<T> v = vectorArg<T>(info[5], fn, "v", prog.paramCount);
     VecMap<T> out = vectorArg<T>(info[6], fn, "out", prog.paramCount);
-    expectDisjoint(info.Env(), fn, out, "out", params, "params");
+    w->expectOutput(info.Env(), fn, out, "out", params, b);
     expectDisjoint(info.Env(), fn, out, "out", v, "v");
-    expectDisjoint(info.Env(), fn, out, "out", xMap(b, prog), "x");
-    expectDisjoint(info.Env(), fn, out, "out", yMap(b), "y");
-    expectDisjointFromMasks(info.Env(), fn, out, "out", b, prog);
     guard.verify(info.Env(), fn);
-    run(info.Env(), fn, [&] { w->net<T>().hvp(params.data(), b, weights.data(), v.data(), out.data()); });
+    expectFinite(info.Env(), fn, weights);
+    w->net<T>(info.Env()).hvp(params.data(), b, weights.data(), v.data(), out.data());
+    return info.Env().Undefined();
   }
 
   template <typename T>
-  static void vjpT(NetworkWrap* w, const Napi::CallbackInfo& info, const ArgGuard& guard) {
+  static Napi::Value vjpT(NetworkWrap* w, const Napi::CallbackInfo& info, const ArgGuard& guard) {
     const char* fn = "Network.vjp";
     const network::Program& prog = w->program();
     std::vector<const T*> maskPtrs;
@@ -264,12 +331,11 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
     network::Batch<T> b = w->batchArgs<T>(info, fn, 1, -1, 2, maskPtrs);
     MatMap<T> outGrad = matrixArg<T>(info[3], fn, "outGrad", b.n, prog.outputWidth);
     VecMap<T> grad = vectorArg<T>(info[4], fn, "grad", prog.paramCount);
-    expectDisjoint(info.Env(), fn, grad, "grad", params, "params");
-    expectDisjoint(info.Env(), fn, grad, "grad", xMap(b, prog), "x");
+    w->expectOutput(info.Env(), fn, grad, "grad", params, b);
     expectDisjoint(info.Env(), fn, grad, "grad", outGrad, "outGrad");
-    expectDisjointFromMasks(info.Env(), fn, grad, "grad", b, prog);
     guard.verify(info.Env(), fn);
-    run(info.Env(), fn, [&] { w->net<T>().vjp(params.data(), b, outGrad.data(), grad.data()); });
+    w->net<T>(info.Env()).vjp(params.data(), b, outGrad.data(), grad.data());
+    return info.Env().Undefined();
   }
 
   template <typename T>
@@ -284,7 +350,7 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
   }
 
   template <typename T>
-  static double metaGradientT(NetworkWrap* w, const Napi::CallbackInfo& info, const ArgGuard& guard) {
+  static Napi::Value metaGradientT(NetworkWrap* w, const Napi::CallbackInfo& info, const ArgGuard& guard) {
     const char* fn = "Network.metaGradient";
     Napi::Env env = info.Env();
     const network::Program& prog = w->program();
@@ -294,104 +360,47 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
     if (y.cols() < prog.targetCols) {
       rangeError(env, fn, "argument 'y' has " + std::to_string(y.cols()) + " columns, the heads need " + std::to_string(prog.targetCols));
     }
-    VecMap<int32_t> offsets = vectorArg<int32_t>(info[3], fn, "offsets");
-    if (offsets.size() < 3 || offsets.size() % 2 != 1) {
+    // Copied (args.h rule 1): the offsets decide which rows every task reads, on several threads.
+    const std::vector<int32_t> offsets = indexArg(info[3], fn, "offsets");
+    metabatch::Options o;
+    o.innerLr = nonNegativeArg(info[4], fn, "innerLr");
+    o.innerSteps = static_cast<int>(integerArg(info[5], fn, "innerSteps", 0, 100000));
+    o.firstOrder = boolArg(info[6], fn, "firstOrder");
+    std::vector<uint8_t> mask;
+    if (!info[7].IsNull()) mask = byteArg(info[7], fn, "innerMask", prog.paramCount);
+    VecMap<double> grad = vectorArg<double>(info[8], fn, "grad", prog.paramCount);
+    expectDisjoint(env, fn, grad, "grad", params, "params");
+    expectDisjoint(env, fn, grad, "grad", x, "x");
+    expectDisjoint(env, fn, grad, "grad", y, "y");
+    guard.verify(env, fn);
+    // No JavaScript runs from here on: the checks below read native copies.
+    const size_t no = offsets.size();
+    if (no < 3 || no % 2 != 1) {
       rangeError(env, fn, "argument 'offsets' must have 2T+1 entries (support and query row ranges of T >= 1 tasks), got " +
-                              std::to_string(offsets.size()));
+                              std::to_string(no));
     }
-    if (offsets[0] != 0 || offsets[offsets.size() - 1] != x.rows()) {
+    if (offsets[0] != 0 || offsets[no - 1] != x.rows()) {
       rangeError(env, fn, "argument 'offsets' must start at 0 and end at the row count of x (" + std::to_string(x.rows()) + ")");
     }
-    for (Eigen::Index i = 1; i < offsets.size(); i++) {
+    for (size_t i = 1; i < no; i++) {
       if (offsets[i] <= offsets[i - 1]) {
         rangeError(env, fn, "argument 'offsets' must be strictly increasing (every support and query set needs a row); offsets[" +
                                 std::to_string(i) + "] = " + std::to_string(offsets[i]));
       }
     }
-    metabatch::Options o;
-    o.innerLr = nonNegativeArg(info[4], fn, "innerLr");
-    const double steps = numberArg(info[5], fn, "innerSteps");
-    if (steps < 0 || steps > 100000 || steps != std::floor(steps)) rangeError(env, fn, "argument 'innerSteps' must be an integer in [0, 100000]");
-    o.innerSteps = static_cast<int>(steps);
-    o.firstOrder = boolArg(info[6], fn, "firstOrder");
-    if (!info[7].IsNull()) o.mask = vectorArg<uint8_t>(info[7], fn, "innerMask", prog.paramCount).data();
-    VecMap<double> grad = vectorArg<double>(info[8], fn, "grad", prog.paramCount);
-    expectDisjoint(env, fn, grad, "grad", params, "params");
-    expectDisjoint(env, fn, grad, "grad", x, "x");
-    expectDisjoint(env, fn, grad, "grad", y, "y");
-    expectDisjoint(env, fn, grad, "grad", offsets, "offsets");
-    if (o.mask) expectDisjoint(env, fn, grad, "grad", CVecMap<uint8_t>(o.mask, prog.paramCount), "innerMask");
-    guard.verify(env, fn);
-    // No JavaScript runs from here on; the kernel reads the checked arrays in place.
+    o.mask = mask.empty() ? nullptr : mask.data();
     metabatch::Tasks<T> tasks;
     tasks.x = x.data();
     tasks.y = y.data();
     tasks.yCols = static_cast<int>(y.cols());
     tasks.offsets = offsets.data();
-    tasks.count = static_cast<int>(offsets.size() / 2);
-    double loss = 0;
-    run(env, fn, [&] { loss = w->metaBatch<T>().metaGradient(params.data(), tasks, o, grad.data(), threads()); });
-    return loss;
+    tasks.count = static_cast<int>(no / 2);
+    w->net<T>(env);  // this environment's thread bound on the handle's own network
+    const double loss = w->metaBatch<T>().metaGradient(params.data(), tasks, o, grad.data(), threadsOf(env));
+    return Napi::Number::New(env, loss);
   }
 
-  static Napi::Value MetaGradient(const Napi::CallbackInfo& info) {
-    ArgGuard guard;
-    NetworkWrap* w = self(info);
-    expectArgs(info, 9, "Network.metaGradient");
-    const double loss = w->f32_ ? metaGradientT<float>(w, info, guard) : metaGradientT<double>(w, info, guard);
-    return Napi::Number::New(info.Env(), loss);
-  }
-
-  static Napi::Value Forward(const Napi::CallbackInfo& info) {
-    ArgGuard guard;
-    NetworkWrap* w = self(info);
-    expectArgs(info, 4, "Network.forward");
-    if (w->f32_) forwardT<float>(w, info, guard);
-    else forwardT<double>(w, info, guard);
-    return info.Env().Undefined();
-  }
-
-  static Napi::Value LossGrad(const Napi::CallbackInfo& info) {
-    ArgGuard guard;
-    NetworkWrap* w = self(info);
-    expectArgs(info, 7, "Network.lossGrad");
-    if (w->f32_) lossGradT<float>(w, info, guard);
-    else lossGradT<double>(w, info, guard);
-    return info.Env().Undefined();
-  }
-
-  static Napi::Value HeadGrads(const Napi::CallbackInfo& info) {
-    ArgGuard guard;
-    NetworkWrap* w = self(info);
-    expectArgs(info, 6, "Network.headGrads");
-    if (w->f32_) headGradsT<float>(w, info, guard);
-    else headGradsT<double>(w, info, guard);
-    return info.Env().Undefined();
-  }
-
-  static Napi::Value Hvp(const Napi::CallbackInfo& info) {
-    ArgGuard guard;
-    NetworkWrap* w = self(info);
-    expectArgs(info, 7, "Network.hvp");
-    if (w->f32_) hvpT<float>(w, info, guard);
-    else hvpT<double>(w, info, guard);
-    return info.Env().Undefined();
-  }
-
-  static Napi::Value Vjp(const Napi::CallbackInfo& info) {
-    ArgGuard guard;
-    NetworkWrap* w = self(info);
-    expectArgs(info, 5, "Network.vjp");
-    if (w->f32_) vjpT<float>(w, info, guard);
-    else vjpT<double>(w, info, guard);
-    return info.Env().Undefined();
-  }
-
-  // info() and dispose() read no arguments; the guard is declared and verified all the same so
-  // that every method follows one pattern.
-  static Napi::Value Info(const Napi::CallbackInfo& info) {
-    ArgGuard guard;
-    NetworkWrap* w = self(info);
+  static Napi::Value infoT(NetworkWrap* w, const Napi::CallbackInfo& info, const ArgGuard& guard) {
     guard.verify(info.Env(), "Network.info");
     const network::Program& p = w->program();
     Napi::Object o = Napi::Object::New(info.Env());
@@ -402,22 +411,13 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
     o.Set("heads", static_cast<double>(p.heads.size()));
     o.Set("nodes", static_cast<double>(p.nodes.size()));
     o.Set("dtype", w->f32_ ? "float32" : "float64");
+    o.Set("bytes", static_cast<double>(w->bytesHeld()));
     return o;
   }
 
-  static Napi::Value Dispose(const Napi::CallbackInfo& info) {
-    ArgGuard guard;
-    NetworkWrap* w = self(info);
-    guard.verify(info.Env(), "Network.dispose");
-    // The meta-batch workers (their networks and scratch) go too; they come back on the next call.
-    w->mbf_.reset();
-    w->mbd_.reset();
-    if (w->f32_) w->f_->releaseBuffers();
-    else w->d_->releaseBuffers();
-    return info.Env().Undefined();
-  }
-
   bool f32_ = false;
+  bool disposed_ = false;
+  int64_t reported_ = 0;  // bytes last reported to the engine
   std::unique_ptr<network::Network<float>> f_;
   std::unique_ptr<network::Network<double>> d_;
   std::unique_ptr<metabatch::MetaBatch<float>> mbf_;  // declared after f_/d_: destroyed first
@@ -426,8 +426,6 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
 
 }  // namespace
 
-void registerNetwork(Napi::Env env, Napi::Object exports) {
-  exports.Set("Network", NetworkWrap::Define(env));
-}
+void registerNetwork(Napi::Env env, Napi::Object exports) { exports.Set("Network", NetworkWrap::Define(env)); }
 
 }  // namespace metatask::binding

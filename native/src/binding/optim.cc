@@ -77,11 +77,8 @@ std::optional<VecMap<T>> optVec(const Napi::Object& o, const char* fn, const cha
   return vectorArg<T>(v, fn, field(name).c_str(), n);
 }
 
-// Whether params is a Float32Array (dispatch); the typed reads below check everything else.
-bool isFloat32(const Napi::Object& o) {
-  Napi::Value p = o.Get("params");
-  return p.IsTypedArray() && p.As<Napi::TypedArray>().TypedArrayType() == napi_float32_array;
-}
+// Whether `params` (read once, by the caller) is a Float32Array: the dtype of every other vector.
+bool isFloat32(const Napi::Value& p) { return p.IsTypedArray() && p.As<Napi::TypedArray>().TypedArrayType() == napi_float32_array; }
 
 template <typename T>
 void pairwiseDisjoint(Napi::Env env, const char* fn, std::initializer_list<std::pair<const VecMap<T>*, const char*>> vs) {
@@ -93,9 +90,9 @@ void pairwiseDisjoint(Napi::Env env, const char* fn, std::initializer_list<std::
 }
 
 template <typename T>
-void adamTyped(const Napi::Object& o, const char* fn, const ArgGuard& guard) {
+void adamTyped(const Napi::Object& o, const Napi::Value& paramsValue, const char* fn, const ArgGuard& guard) {
   Napi::Env env = o.Env();
-  VecMap<T> params = vec<T>(o, fn, "params", -1);
+  VecMap<T> params = vectorArg<T>(paramsValue, fn, field("params"));
   const int64_t n = params.size();
   VecMap<T> grad = vec<T>(o, fn, "grad", n);
   VecMap<T> m = vec<T>(o, fn, "m", n);
@@ -114,9 +111,9 @@ void adamTyped(const Napi::Object& o, const char* fn, const ArgGuard& guard) {
 }
 
 template <typename T>
-void sgdTyped(const Napi::Object& o, const char* fn, const ArgGuard& guard) {
+void sgdTyped(const Napi::Object& o, const Napi::Value& paramsValue, const char* fn, const ArgGuard& guard) {
   Napi::Env env = o.Env();
-  VecMap<T> params = vec<T>(o, fn, "params", -1);
+  VecMap<T> params = vectorArg<T>(paramsValue, fn, field("params"));
   const int64_t n = params.size();
   VecMap<T> grad = vec<T>(o, fn, "grad", n);
   optim::SgdHyper h{};
@@ -137,9 +134,9 @@ void sgdTyped(const Napi::Object& o, const char* fn, const ArgGuard& guard) {
 }
 
 template <typename T>
-void rmspropTyped(const Napi::Object& o, const char* fn, const ArgGuard& guard) {
+void rmspropTyped(const Napi::Object& o, const Napi::Value& paramsValue, const char* fn, const ArgGuard& guard) {
   Napi::Env env = o.Env();
-  VecMap<T> params = vec<T>(o, fn, "params", -1);
+  VecMap<T> params = vectorArg<T>(paramsValue, fn, field("params"));
   const int64_t n = params.size();
   VecMap<T> grad = vec<T>(o, fn, "grad", n);
   VecMap<T> squareAvg = vec<T>(o, fn, "squareAvg", n);
@@ -160,8 +157,9 @@ Napi::Value AdamStep(const Napi::CallbackInfo& info) {
   const char* fn = "adamStep";
   ArgGuard guard;
   Napi::Object o = argsObject(info, fn);
-  if (isFloat32(o)) adamTyped<float>(o, fn, guard);
-  else adamTyped<double>(o, fn, guard);
+  const Napi::Value params = o.Get("params");
+  if (isFloat32(params)) adamTyped<float>(o, params, fn, guard);
+  else adamTyped<double>(o, params, fn, guard);
   return info.Env().Undefined();
 }
 
@@ -169,8 +167,9 @@ Napi::Value SgdStep(const Napi::CallbackInfo& info) {
   const char* fn = "sgdStep";
   ArgGuard guard;
   Napi::Object o = argsObject(info, fn);
-  if (isFloat32(o)) sgdTyped<float>(o, fn, guard);
-  else sgdTyped<double>(o, fn, guard);
+  const Napi::Value params = o.Get("params");
+  if (isFloat32(params)) sgdTyped<float>(o, params, fn, guard);
+  else sgdTyped<double>(o, params, fn, guard);
   return info.Env().Undefined();
 }
 
@@ -178,17 +177,18 @@ Napi::Value RmspropStep(const Napi::CallbackInfo& info) {
   const char* fn = "rmspropStep";
   ArgGuard guard;
   Napi::Object o = argsObject(info, fn);
-  if (isFloat32(o)) rmspropTyped<float>(o, fn, guard);
-  else rmspropTyped<double>(o, fn, guard);
+  const Napi::Value params = o.Get("params");
+  if (isFloat32(params)) rmspropTyped<float>(o, params, fn, guard);
+  else rmspropTyped<double>(o, params, fn, guard);
   return info.Env().Undefined();
 }
 
 }  // namespace
 
 void registerOptim(Napi::Env env, Napi::Object exports) {
-  exports.Set("adamStep", Napi::Function::New(env, AdamStep, "adamStep"));
-  exports.Set("sgdStep", Napi::Function::New(env, SgdStep, "sgdStep"));
-  exports.Set("rmspropStep", Napi::Function::New(env, RmspropStep, "rmspropStep"));
+  exportFunction(env, exports, "adamStep", AdamStep);
+  exportFunction(env, exports, "sgdStep", SgdStep);
+  exportFunction(env, exports, "rmspropStep", RmspropStep);
 }
 
 }  // namespace metatask::binding

@@ -1,5 +1,5 @@
-// Bindings of the proximal operators (kernels/prox.h): check every argument, then call the
-// kernel in place.
+// Bindings of the proximal operators (kernels/prox.h): read and check every argument, then call
+// the kernel in place.
 #include "config.h"
 
 #include <napi.h>
@@ -33,10 +33,9 @@ Napi::Value Svt(const Napi::CallbackInfo& info) {
   const double threshold = nonNegativeArg(info[1], fn, "threshold");
   MatMap<double> out = matrixArg<double>(info[2], fn, "out", w.rows(), w.cols());
   expectDisjoint(info.Env(), fn, out, "out", w, "w");
-  CMatMap<double> cw(w.data(), w.rows(), w.cols());
-  prox::SvtStats stats{0, 0.0};
   guard.verify(info.Env(), fn);
-  runKernel(info.Env(), fn, [&] { stats = prox::svt(cw, threshold, out); });
+  CMatMap<double> cw(w.data(), w.rows(), w.cols());
+  const prox::SvtStats stats = prox::svt(cw, threshold, out);
   Napi::Object r = Napi::Object::New(info.Env());
   r.Set("rank", static_cast<double>(stats.rank));
   r.Set("nuclearNorm", stats.nuclearNorm);
@@ -46,8 +45,8 @@ Napi::Value Svt(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void registerProx(Napi::Env env, Napi::Object exports) {
-  exports.Set("groupSoftThreshold", Napi::Function::New(env, GroupSoftThreshold, "groupSoftThreshold"));
-  exports.Set("svt", Napi::Function::New(env, Svt, "svt"));
+  exportFunction(env, exports, "groupSoftThreshold", GroupSoftThreshold);
+  exportFunction(env, exports, "svt", Svt);
 }
 
 }  // namespace metatask::binding

@@ -6,6 +6,7 @@
 #include <napi.h>
 
 #include <optional>
+#include <vector>
 
 #include "binding/args.h"
 #include "binding/registry.h"
@@ -30,9 +31,10 @@ Napi::Value TaskLoss(const Napi::CallbackInfo& info) {
   const int64_t n = x.rows();
   const int64_t d = x.cols();
   VecMap<double> y = vectorArg<double>(info[1], fn, "y", n);
-  VecMap<int32_t> offsets = vectorArg<int32_t>(info[2], fn, "offsets");
+  // Copied (args.h rule 1): its checked contents decide which rows the kernel reads.
+  const std::vector<int32_t> offsets = indexArg(info[2], fn, "offsets");
   if (offsets.size() < 1) rangeError(env, fn, "argument 'offsets' must have at least one element (T + 1)");
-  const int64_t T = offsets.size() - 1;
+  const int64_t T = static_cast<int64_t>(offsets.size()) - 1;
   if (offsets[0] != 0) rangeError(env, fn, "argument 'offsets' must start at 0");
   for (int64_t t = 0; t < T; ++t) {
     if (offsets[t + 1] < offsets[t]) {
@@ -60,7 +62,6 @@ Napi::Value TaskLoss(const Napi::CallbackInfo& info) {
   auto againstInputs = [&](const auto& o, const char* on) {
     expectDisjoint(env, fn, o, on, x, "x");
     expectDisjoint(env, fn, o, on, y, "y");
-    expectDisjoint(env, fn, o, on, offsets, "offsets");
     expectDisjoint(env, fn, o, on, w, "w");
     expectDisjoint(env, fn, o, on, intercept, "intercept");
     expectDisjoint(env, fn, o, on, scale, "scale");
@@ -76,23 +77,21 @@ Napi::Value TaskLoss(const Napi::CallbackInfo& info) {
     if (gradW) expectDisjoint(env, fn, *gradIntercept, "gradIntercept", *gradW, "gradW");
   }
 
+  guard.verify(env, fn);
   CMatMap<double> cx(x.data(), n, d);
   CVecMap<double> cy(y.data(), n);
   CMatMap<double> cw(w.data(), T, d);
   CVecMap<double> cb(intercept.data(), T);
   CVecMap<double> cs(scale.data(), T);
-  guard.verify(env, fn);
-  runKernel(env, fn, [&] {
-    taskloss::taskLoss(cx, cy, offsets.data(), cw, cb, cs, loss, gradW ? &*gradW : nullptr,
-                       gradIntercept ? &*gradIntercept : nullptr, out);
-  });
+  taskloss::taskLoss(cx, cy, offsets.data(), cw, cb, cs, loss, gradW ? &*gradW : nullptr, gradIntercept ? &*gradIntercept : nullptr,
+                     out);
   return env.Undefined();
 }
 
 }  // namespace
 
 void registerTaskLoss(Napi::Env env, Napi::Object exports) {
-  exports.Set("taskLoss", Napi::Function::New(env, TaskLoss, "taskLoss"));
+  exportFunction(env, exports, "taskLoss", TaskLoss);
 }
 
 }  // namespace metatask::binding

@@ -11,6 +11,9 @@
 // of one feature is fused with the dot products of the next (one pass over R per feature).
 #include "kernels/cd.h"
 
+#include "simd/gemm.h"
+#include "simd/ops.h"
+
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -228,7 +231,8 @@ SweepStats mtenetSweepBlocked(const CMatMap<double>& xt, MatMap<double>& rt, Mat
 
 // ---------------------------------------------------------------------------------------------
 // Working-set solver kernels. Every sum runs in an order fixed by the shapes alone (plain loops
-// over the samples in increasing order, or Eigen's packed matrix product), never by buffer addresses.
+// over the samples in increasing order, or simd::gemm and simd daxpy), never by buffer addresses
+// or the thread count.
 // ---------------------------------------------------------------------------------------------
 namespace metatask::cd {
 
@@ -253,17 +257,16 @@ void columnStats(const double* x, int64_t n, int64_t d, bool centre, double* mea
 }
 
 void correlations(const double* x, int64_t n, int64_t d, const double* mean, const double* rt, int64_t T,
-                  const int32_t* cols, int64_t m, double* out) {
-  // Chunks of kChunk columns, packed centred into an n x kChunk row-major panel (contiguous reads
-  // of X's rows when the columns are consecutive), then one matrix product per chunk. Eigen's
-  // product packs both operands into its own aligned blocks, so its sums do not depend on where
-  // rt lies in memory; shapes it would treat as a dot product or a tiny lazy product (whose
-  // vectorised reductions peel to the data's alignment) take the plain loop instead.
-  constexpr int64_t kChunk = 64;
+                  const int32_t* cols, int64_t m, double* out, int threads) {
+  // Panels of kChunk columns by kRows rows, packed centred (contiguous copies when the columns are
+  // consecutive), each multiplied into out by simd::gemm: out[c, t] += sum_i panel[i, c] rt[t, i].
+  // kRows is a multiple of simd's kGemmKc, so the sums run in the same order as one product over all
+  // rows would (simd/ops.h): the result depends on the values only.
+  constexpr int64_t kChunk = 32;
+  constexpr int64_t kRows = 4 * simd::kGemmKc;
   std::fill(out, out + m * T, 0.0);
   if (m == 0 || T == 0 || n == 0) return;
-  RowMat<double> panel(n, std::min(kChunk, m));
-  const Eigen::Map<const RowMat<double>, Eigen::Unaligned> r(rt, T, n);
+  std::vector<double> panel(static_cast<size_t>(std::min(kRows, n) * kChunk));
   for (int64_t c0 = 0; c0 < m; c0 += kChunk) {
     const int64_t L = std::min(kChunk, m - c0);
     const int32_t* cc = cols + c0;
@@ -271,29 +274,19 @@ void correlations(const double* x, int64_t n, int64_t d, const double* mean, con
     for (int64_t l = 0; l < L; ++l) mc[l] = mean != nullptr ? mean[cc[l]] : 0.0;
     bool run = true;  // consecutive columns: contiguous (vectorised) copies
     for (int64_t l = 1; l < L && run; ++l) run = cc[l] == cc[0] + l;
-    for (int64_t i = 0; i < n; ++i) {
-      double* p = panel.data() + i * panel.cols();
-      if (run) {
-        const double* xi = x + i * d + cc[0];
-        for (int64_t l = 0; l < L; ++l) p[l] = xi[l] - mc[l];
-      } else {
-        const double* xi = x + i * d;
-        for (int64_t l = 0; l < L; ++l) p[l] = xi[cc[l]] - mc[l];
-      }
-    }
-    double* o = out + c0 * T;
-    if (L >= 2 && T >= 2 && n >= 32) {
-      Eigen::Map<RowMat<double>, Eigen::Unaligned> ob(o, L, T);
-      ob.noalias() = panel.leftCols(L).transpose() * r.transpose();
-    } else {
-      for (int64_t l = 0; l < L; ++l) {
-        for (int64_t t = 0; t < T; ++t) {
-          const double* rr = rt + t * n;
-          double s = 0.0;
-          for (int64_t i = 0; i < n; ++i) s += panel(i, l) * rr[i];
-          o[l * T + t] = s;
+    for (int64_t i0 = 0; i0 < n; i0 += kRows) {
+      const int64_t rows = std::min(kRows, n - i0);
+      for (int64_t i = 0; i < rows; ++i) {
+        double* p = panel.data() + i * L;
+        const double* xi = x + (i0 + i) * d;
+        if (run) {
+          const double* xr = xi + cc[0];
+          for (int64_t l = 0; l < L; ++l) p[l] = xr[l] - mc[l];
+        } else {
+          for (int64_t l = 0; l < L; ++l) p[l] = xi[cc[l]] - mc[l];
         }
       }
+      simd::gemm<double>(L, T, rows, 1.0, panel.data(), L, true, rt + i0, n, true, 1.0, out + c0 * T, T, threads);
     }
   }
 }
@@ -343,11 +336,9 @@ SweepStats gramSweep(const double* gram, int64_t k, double* ht, int64_t T, doubl
     dwMax = std::max(dwMax, dw);
     wMax = std::max(wMax, wa);
     if (dw == 0.0) continue;
+    const simd::Ops& ops = simd::ops();
     for (int64_t t = 0; t < T; ++t) {
-      const double dt = delta[t];
-      if (dt == 0.0) continue;
-      double* h = ht + t * k;
-      for (int64_t q = 0; q < k; ++q) h[q] -= dt * gj[q];
+      if (delta[t] != 0.0) ops.daxpy(-delta[t], gj, ht + t * k, k);
     }
   }
   return {wMax, dwMax};

@@ -43,8 +43,9 @@ void columnStats(const double* x, int64_t n, int64_t d, bool centre, double* mea
 
 // out[c T + t] = sum_i (x[i, cols[c]] - mean[cols[c]]) rt[t n + i] for c < m, t < T: the
 // correlations X_c^T R of the listed columns with the residual R^T (T x n, row-major).
+// Uses at most `threads` threads.
 void correlations(const double* x, int64_t n, int64_t d, const double* mean, const double* rt, int64_t T,
-                  const int32_t* cols, int64_t m, double* out);
+                  const int32_t* cols, int64_t m, double* out, int threads);
 
 // out[c n + i] = x[i, cols[c]] - mean[cols[c]]: the listed centred columns as rows (m x n).
 void gatherColumns(const double* x, int64_t n, int64_t d, const double* mean, const int32_t* cols, int64_t m, double* out);

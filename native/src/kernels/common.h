@@ -4,6 +4,7 @@
 
 #include <Eigen/Dense>
 #include <cstdint>
+#include <string>
 
 namespace metatask {
 
@@ -22,10 +23,11 @@ using VecMap = Eigen::Map<Vec<T>, Eigen::Unaligned>;
 template <typename T>
 using CVecMap = Eigen::Map<const Vec<T>, Eigen::Unaligned>;
 
-// Thrown by kernels for mathematical failures (not positive definite, ...); the binding turns it
-// into an Error whose message starts with "ERR_VALUE:" so the TS adapter raises a ValueError.
+// Thrown by kernels for mathematical failures (not positive definite, a class index out of range,
+// ...); the binding turns it into an Error whose message starts with "ERR_VALUE:" so the TS
+// adapter raises a ValueError.
 struct KernelValueError {
-  const char* message;
+  std::string message;
 };
 
 }  // namespace metatask

@@ -1,6 +1,8 @@
-// Dense linear algebra on Eigen 3.4: GEMM, Gram, Cholesky solve (LLT), symmetric
+// Dense linear algebra: GEMM and Gram on simd::gemm; Cholesky solve (LLT), symmetric
 // eigendecomposition (SelfAdjointEigenSolver: tridiagonalisation + implicit QL) and thin SVD
-// (BDCSVD, divide and conquer, Jacobi for small blocks). Twin: lib/kernels/js/linalg.ts.
+// (BDCSVD, divide and conquer, Jacobi for small blocks) on Eigen 3.4, which copies its input into
+// aligned storage first, so its results do not depend on where the caller's arrays sit.
+// Twin: lib/kernels/js/linalg.ts.
 #include "kernels/linalg.h"
 
 #include <algorithm>
@@ -9,38 +11,25 @@
 #include <Eigen/Eigenvalues>
 #include <Eigen/SVD>
 
+#include "simd/gemm.h"
+
 namespace metatask::linalg {
 
 template <typename T>
-void gemm(const CMatMap<T>& a, bool transA, const CMatMap<T>& b, bool transB, MatMap<T>& c, T alpha, T beta) {
-  if (beta == T(0)) {
-    c.setZero();
-  } else if (beta != T(1)) {
-    c *= beta;
-  }
-  if (a.size() == 0 || b.size() == 0 || alpha == T(0)) return;
-  // noalias: C never aliases A or B (the binding rejects shared buffers).
-  if (!transA && !transB) c.noalias() += alpha * a * b;
-  else if (transA && !transB) c.noalias() += alpha * a.transpose() * b;
-  else if (!transA && transB) c.noalias() += alpha * a * b.transpose();
-  else c.noalias() += alpha * a.transpose() * b.transpose();
+void gemm(const CMatMap<T>& a, bool transA, const CMatMap<T>& b, bool transB, MatMap<T>& c, T alpha, T beta, int threads) {
+  const int64_t k = transA ? a.rows() : a.cols();
+  simd::gemm<T>(c.rows(), c.cols(), k, alpha, a.data(), a.cols(), transA, b.data(), b.cols(), transB, beta, c.data(), c.cols(),
+                threads);
 }
 
-template void gemm<double>(const CMatMap<double>&, bool, const CMatMap<double>&, bool, MatMap<double>&, double, double);
-template void gemm<float>(const CMatMap<float>&, bool, const CMatMap<float>&, bool, MatMap<float>&, float, float);
+template void gemm<double>(const CMatMap<double>&, bool, const CMatMap<double>&, bool, MatMap<double>&, double, double, int);
+template void gemm<float>(const CMatMap<float>&, bool, const CMatMap<float>&, bool, MatMap<float>&, float, float, int);
 
-void gram(const CMatMap<double>& x, MatMap<double>& out) {
-  const Eigen::Index d = x.cols();
-  // No rows: X^T X = 0. Returning early also keeps Eigen from touching an empty map's null data
-  // pointer (undefined behaviour that UBSan reports, though nothing is read).
-  if (x.rows() == 0) {
-    out.setZero();
-    return;
-  }
-  // SYRK on the lower triangle, then mirror: half the flops of a full GEMM.
-  RowMat<double> g = RowMat<double>::Zero(d, d);
-  g.selfadjointView<Eigen::Lower>().rankUpdate(x.transpose());
-  out = g.selfadjointView<Eigen::Lower>();
+void gram(const CMatMap<double>& x, MatMap<double>& out, int threads) {
+  // X^T X as one product: entry (i, j) and (j, i) multiply the same pairs in the same order, so the
+  // result is exactly symmetric.
+  simd::gemm<double>(x.cols(), x.cols(), x.rows(), 1.0, x.data(), x.cols(), true, x.data(), x.cols(), false, 0.0, out.data(),
+                     out.cols(), threads);
 }
 
 void transpose(const CMatMap<double>& a, MatMap<double>& out) {

@@ -5,11 +5,12 @@
 namespace metatask::linalg {
 
 // C = alpha op(A) op(B) + beta C. With beta == 0, C's old contents are ignored (even NaN).
+// At most `threads` threads; the result does not depend on the count.
 template <typename T>
-void gemm(const CMatMap<T>& a, bool transA, const CMatMap<T>& b, bool transB, MatMap<T>& c, T alpha, T beta);
+void gemm(const CMatMap<T>& a, bool transA, const CMatMap<T>& b, bool transB, MatMap<T>& c, T alpha, T beta, int threads);
 
 // out = X^T X.
-void gram(const CMatMap<double>& x, MatMap<double>& out);
+void gram(const CMatMap<double>& x, MatMap<double>& out, int threads);
 // out (cols x rows) = a^T, by cache tiles.
 void transpose(const CMatMap<double>& a, MatMap<double>& out);
 

@@ -7,13 +7,8 @@
 
 #include <Eigen/Core>
 #include <algorithm>
-#include <atomic>
-#include <condition_variable>
-#include <exception>
-#include <functional>
-#include <mutex>
-#include <system_error>
-#include <thread>
+
+#include "runtime/threads.h"
 
 namespace metatask::metabatch {
 
@@ -29,8 +24,6 @@ int64_t padded(int64_t n) {
   const int64_t per = std::max<int64_t>(1, 64 / int64_t(sizeof(T)));
   return (n + per - 1) / per * per;
 }
-
-std::once_flag eigenInit;
 }  // namespace
 
 template <typename T>
@@ -41,114 +34,23 @@ struct MetaBatch<T>::Scratch {
   std::vector<double> losses;  // per head
 };
 
-// Persistent workers. A job is published under the mutex with a new generation; tasks are claimed
-// through one atomic word (generation << 32 | next task), so a worker holding an old generation can
-// never claim a task of a newer job, and a job's data (on the caller's stack) is only touched after
-// a successful claim, while the caller still waits for that task.
-template <typename T>
-struct MetaBatch<T>::Pool {
-  using Fn = std::function<void(int worker, int task)>;
-  std::mutex mu;
-  std::condition_variable wake, done;
-  std::vector<std::thread> threads;  // thread i is worker i + 1 (the caller is worker 0)
-  bool stop = false;
-  uint32_t gen = 0;
-  const Fn* fn = nullptr;
-  int tasks = 0;
-  int active = 0;
-  std::atomic<uint64_t> claimWord{0};
-  std::atomic<int> remaining{0};
-
-  ~Pool() {
-    {
-      std::lock_guard<std::mutex> lk(mu);
-      stop = true;
-    }
-    wake.notify_all();
-    for (std::thread& t : threads) t.join();
-  }
-
-  // Start workers up to `n` (fewer if the system refuses); returns how many run.
-  int grow(int n) {
-    while (int(threads.size()) < n) {
-      try {
-        const int w = int(threads.size()) + 1;
-        threads.emplace_back([this, w] { loop(w); });
-      } catch (const std::system_error&) {
-        break;
-      }
-    }
-    return int(threads.size());
-  }
-
-  bool claim(uint32_t g, int count, int& task) {
-    uint64_t c = claimWord.load();
-    for (;;) {
-      if (uint32_t(c >> 32) != g || int(uint32_t(c)) >= count) return false;
-      if (claimWord.compare_exchange_weak(c, c + 1)) {
-        task = int(uint32_t(c));
-        return true;
-      }
-    }
-  }
-
-  void finish() {
-    if (remaining.fetch_sub(1) == 1) {
-      std::lock_guard<std::mutex> lk(mu);
-      done.notify_all();
-    }
-  }
-
-  void drain(int w, uint32_t g, const Fn& f, int count) {
-    for (int t; claim(g, count, t);) {
-      f(w, t);
-      finish();
-    }
-  }
-
-  void loop(int w) {
-    uint32_t seen = 0;
-    for (;;) {
-      uint32_t g;
-      const Fn* f;
-      int count, act;
-      {
-        std::unique_lock<std::mutex> lk(mu);
-        wake.wait(lk, [&] { return stop || gen != seen; });
-        if (stop) return;
-        seen = g = gen;
-        f = fn;
-        count = tasks;
-        act = active;
-      }
-      if (w < act) drain(w, g, *f, count);
-    }
-  }
-
-  // Run f(worker, task) for task 0..count-1 on `workers` threads (the caller included).
-  void run(const Fn& f, int count, int workers) {
-    uint32_t g;
-    {
-      std::lock_guard<std::mutex> lk(mu);
-      g = ++gen;
-      fn = &f;
-      tasks = count;
-      active = workers;
-      remaining.store(count);
-      claimWord.store(uint64_t(g) << 32);
-    }
-    wake.notify_all();
-    drain(0, g, f, count);
-    std::unique_lock<std::mutex> lk(mu);
-    done.wait(lk, [&] { return remaining.load() == 0; });
-  }
-};
-
 template <typename T>
 MetaBatch<T>::MetaBatch(network::Network<T>& main) : main_(main) {}
 
 template <typename T>
 MetaBatch<T>::~MetaBatch() = default;
+
+template <typename T>
+int64_t MetaBatch<T>::bytesHeld() const {
+  int64_t bytes = 0;
+  for (const auto& net : extra_) bytes += net->bytesHeld();
+  for (const auto& s : scratch_) {
+    if (!s) continue;
+    bytes += int64_t((s->traj.capacity() + s->g.capacity() + s->mv.capacity() + s->hv.capacity()) * sizeof(T));
+  }
+  for (const auto& g : taskGrad_) bytes += int64_t(g.capacity() * sizeof(T));
+  return bytes;
+}
 
 template <typename T>
 void MetaBatch<T>::runTask(int t, network::Network<T>& net, Scratch& s, const T* params, const Tasks<T>& tasks,
@@ -229,29 +131,9 @@ double MetaBatch<T>::metaGradient(const T* params, const Tasks<T>& tasks, const 
   for (int w = 0; w < workers; w++) ensureScratch(w);
   while (extra_.size() + 1 < size_t(workers)) extra_.push_back(std::make_unique<network::Network<T>>(prog));
 
-  std::vector<std::exception_ptr> errors(T_);
-  const typename Pool::Fn task = [&](int w, int t) {
-    try {
-      runTask(t, w == 0 ? main_ : *extra_[w - 1], *scratch_[w], params, tasks, o);
-    } catch (...) {
-      errors[t] = std::current_exception();
-    }
-  };
-  int active = 1;
-  if (workers > 1) {
-    // Eigen's cache-size globals are initialised once before any worker can race on them.
-    std::call_once(eigenInit, [] { Eigen::initParallel(); });
-    if (!pool_) pool_ = std::make_unique<Pool>();
-    active = 1 + pool_->grow(workers - 1);
-    active = std::min(active, workers);
-  }
-  if (active == 1) {
-    for (int t = 0; t < T_; t++) task(0, t);
-  } else {
-    pool_->run(task, T_, active);
-  }
-  for (int t = 0; t < T_; t++)
-    if (errors[t]) std::rethrow_exception(errors[t]);
+  runtime::parallelFor(T_, workers, [&](int t, int slot) {
+    runTask(t, slot == 0 ? main_ : *extra_[slot - 1], *scratch_[slot], params, tasks, o);
+  });
 
   // Sum in task order (maml.ts's accumulation in double), then the mean.
   std::fill(grad, grad + P, 0.0);

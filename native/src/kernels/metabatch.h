@@ -11,12 +11,10 @@
 // where L is the sum over the heads of their mean losses (one head for the meta-learners).
 // Vector arithmetic is in double and rounded to T exactly where maml.ts stores into a T array.
 //
-// Threads: tasks are independent. A small pool of persistent threads (created on first use, at
-// most threads - 1 besides the caller, joined when the MetaBatch is destroyed) claims tasks one at
-// a time together with the calling thread; a worker that wakes late finds nothing left and the
-// caller does not wait for it. Each worker owns a Network<T> (its own workspaces) and scratch;
-// each task writes its v_t into its own buffer, and the buffers are summed in task order after
-// the last task ends, so the result is bit-identical for any thread count.
+// Threads: tasks are independent and run on the shared pool (runtime/threads.h), at most
+// `threads` at a time. Each participating thread owns a Network<T> (its own workspaces) and
+// scratch; each task writes its v_t into its own buffer, and the buffers are summed in task order
+// after the last task ends, so the result is bit-identical for any thread count.
 #pragma once
 #include "kernels/network.h"
 
@@ -56,20 +54,20 @@ class MetaBatch {
   // grad (length paramCount, double) receives the mean meta-gradient; returns the mean query loss.
   // Uses at most `threads` threads (the calling one included).
   double metaGradient(const T* params, const Tasks<T>& tasks, const Options& o, double* grad, int threads);
+  // Bytes of the buffers held now (the workers' networks included).
+  int64_t bytesHeld() const;
 
   struct Scratch;
-  struct Pool;
 
  private:
   void runTask(int t, network::Network<T>& net, Scratch& s, const T* params, const Tasks<T>& tasks, const Options& o);
 
   network::Network<T>& main_;
-  std::vector<std::unique_ptr<network::Network<T>>> extra_;  // worker w >= 1 uses extra_[w - 1]
+  std::vector<std::unique_ptr<network::Network<T>>> extra_;  // slot s >= 1 uses extra_[s - 1]
   std::vector<std::unique_ptr<Scratch>> scratch_;            // one per worker
   std::vector<std::vector<T, Eigen::aligned_allocator<T>>> taskGrad_;  // v_t, one per task
   std::vector<double> taskLoss_;
   std::vector<double> ones_;
-  std::unique_ptr<Pool> pool_;  // last: its threads stop before the buffers they use go
 };
 
 extern template class MetaBatch<float>;

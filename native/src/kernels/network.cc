@@ -16,6 +16,8 @@
 #include <cmath>
 #include <limits>
 
+#include "simd/gemm.h"
+
 namespace metatask::network {
 
 // ---- program --------------------------------------------------------------------------------------
@@ -194,18 +196,10 @@ struct Network<T>::Ctx {
   T* g;   // parameter gradient (accumulated), null when not wanted
   T* rg;  // R{gradient} = H v
   const T* const* masks;
+  int threads;  // bound on the threads of the products
 };
 
 namespace {
-
-template <typename T>
-using M = Eigen::Map<RowMat<T>, Eigen::Unaligned>;
-template <typename T>
-using CM = Eigen::Map<const RowMat<T>, Eigen::Unaligned>;
-template <typename T>
-using RowV = Eigen::Map<Eigen::Matrix<T, 1, Eigen::Dynamic>, Eigen::Unaligned>;
-template <typename T>
-using CRowV = Eigen::Map<const Eigen::Matrix<T, 1, Eigen::Dynamic>, Eigen::Unaligned>;
 
 inline double sigmoid(double z) {
   if (z >= 0) return 1 / (1 + std::exp(-z));
@@ -218,35 +212,44 @@ inline double normalPdf(double x) { return 0.3989422804014327 * std::exp(-0.5 * 
 // ---- dense: Y = X W + b -------------------------------------------------------------------------
 //   backward: GX += GY W^T, gW += X^T GY, gb += colsum GY
 //   R:        RY = RX W + X VW + vb;  RGX += RGY W^T + GY VW^T;  RgW += RX^T GY + X^T RGY
+// Products go through simd::gemm (fixed summation order, threads over strips of the output);
+// bias rows and column sums are plain loops in row order.
+template <typename T>
+void addRows(T* y, const T* b, int n, int w) {
+  for (int r = 0; r < n; r++)
+    for (int j = 0; j < w; j++) y[int64_t(r) * w + j] += b[j];
+}
+template <typename T>
+void addColumnSums(T* out, const T* g, int n, int w) {
+  for (int r = 0; r < n; r++)
+    for (int j = 0; j < w; j++) out[j] += g[int64_t(r) * w + j];
+}
+// C (+)= A B, C = A B^T or C = A^T B accumulations of the dense op, all row-major.
+template <typename T, typename C>
+void matmul(C& c, int m, int n, int k, const T* a, bool ta, const T* b, bool tb, T* out, bool accumulate) {
+  simd::gemm<T>(m, n, k, T(1), a, ta ? m : k, ta, b, tb ? k : n, tb, accumulate ? T(1) : T(0), out, n, c.threads);
+}
+
 template <typename T, typename C>
 void denseForward(const Node& nd, int i, C& c) {
   const int in = nd.inputs[0];
   const int din = c.prog->nodes[in].width, dout = nd.width;
-  CM<T> X(c.A[in], c.n, din);
-  CM<T> W(c.P + nd.paramOffset, din, dout);
-  CRowV<T> b(c.P + nd.paramOffset + int64_t(din) * dout, dout);
-  M<T> Y(c.A[i], c.n, dout);
-  Y.noalias() = X * W;
-  Y.rowwise() += b;
+  const T* W = c.P + nd.paramOffset;
+  matmul<T>(c, c.n, dout, din, c.A[in], false, W, false, c.A[i], false);
+  addRows(c.A[i], W + int64_t(din) * dout, c.n, dout);
 }
 
 template <typename T, typename C>
 void denseBackward(const Node& nd, int i, C& c) {
   const int in = nd.inputs[0];
   const int din = c.prog->nodes[in].width, dout = nd.width;
-  CM<T> GY(c.G[i], c.n, dout);
-  CM<T> W(c.P + nd.paramOffset, din, dout);
+  const T* W = c.P + nd.paramOffset;
   // The input never needs a gradient: skipping it saves the first layer's largest product.
-  if (in != 0) {
-    M<T> GX(c.G[in], c.n, din);
-    GX.noalias() += GY * W.transpose();
-  }
+  if (in != 0) matmul<T>(c, c.n, din, dout, c.G[i], false, W, true, c.G[in], true);
   if (c.g) {
-    CM<T> X(c.A[in], c.n, din);
-    M<T> gW(c.g + nd.paramOffset, din, dout);
-    RowV<T> gb(c.g + nd.paramOffset + int64_t(din) * dout, dout);
-    gW.noalias() += X.transpose() * GY;
-    gb += GY.colwise().sum();
+    T* gW = c.g + nd.paramOffset;
+    matmul<T>(c, din, dout, c.n, c.A[in], true, c.G[i], false, gW, true);
+    addColumnSums(gW + int64_t(din) * dout, c.G[i], c.n, dout);
   }
 }
 
@@ -254,39 +257,27 @@ template <typename T, typename C>
 void denseRForward(const Node& nd, int i, C& c) {
   const int in = nd.inputs[0];
   const int din = c.prog->nodes[in].width, dout = nd.width;
-  CM<T> X(c.A[in], c.n, din);
-  CM<T> RX(c.RA[in], c.n, din);
-  CM<T> W(c.P + nd.paramOffset, din, dout);
-  CM<T> VW(c.V + nd.paramOffset, din, dout);
-  CRowV<T> vb(c.V + nd.paramOffset + int64_t(din) * dout, dout);
-  M<T> RY(c.RA[i], c.n, dout);
-  RY.noalias() = X * VW;
-  if (in != 0) RY.noalias() += RX * W;
-  RY.rowwise() += vb;
+  const T* W = c.P + nd.paramOffset;
+  const T* VW = c.V + nd.paramOffset;
+  matmul<T>(c, c.n, dout, din, c.A[in], false, VW, false, c.RA[i], false);
+  if (in != 0) matmul<T>(c, c.n, dout, din, c.RA[in], false, W, false, c.RA[i], true);
+  addRows(c.RA[i], VW + int64_t(din) * dout, c.n, dout);
 }
 
 template <typename T, typename C>
 void denseRBackward(const Node& nd, int i, C& c) {
   const int in = nd.inputs[0];
   const int din = c.prog->nodes[in].width, dout = nd.width;
-  CM<T> GY(c.G[i], c.n, dout);
-  CM<T> RGY(c.RG[i], c.n, dout);
-  CM<T> W(c.P + nd.paramOffset, din, dout);
-  CM<T> VW(c.V + nd.paramOffset, din, dout);
+  const T* W = c.P + nd.paramOffset;
+  const T* VW = c.V + nd.paramOffset;
   if (in != 0) {
-    M<T> RGX(c.RG[in], c.n, din);
-    RGX.noalias() += RGY * W.transpose();
-    RGX.noalias() += GY * VW.transpose();
+    matmul<T>(c, c.n, din, dout, c.RG[i], false, W, true, c.RG[in], true);
+    matmul<T>(c, c.n, din, dout, c.G[i], false, VW, true, c.RG[in], true);
   }
-  CM<T> X(c.A[in], c.n, din);
-  M<T> rgW(c.rg + nd.paramOffset, din, dout);
-  RowV<T> rgb(c.rg + nd.paramOffset + int64_t(din) * dout, dout);
-  rgW.noalias() += X.transpose() * RGY;
-  if (in != 0) {
-    CM<T> RX(c.RA[in], c.n, din);
-    rgW.noalias() += RX.transpose() * GY;
-  }
-  rgb += RGY.colwise().sum();
+  T* rgW = c.rg + nd.paramOffset;
+  matmul<T>(c, din, dout, c.n, c.A[in], true, c.RG[i], false, rgW, true);
+  if (in != 0) matmul<T>(c, din, dout, c.n, c.RA[in], true, c.G[i], false, rgW, true);
+  addColumnSums(rgW + int64_t(din) * dout, c.RG[i], c.n, dout);
 }
 
 // ---- activations: y = f(x) elementwise ------------------------------------------------------------
@@ -898,7 +889,7 @@ double Network<T>::seedLoss(Ctx& c, const Batch<T>& b, size_t h, double weight, 
     if (missing(yv)) continue;
     if (hd.loss == kSoftmaxCe) {
       if (yv != std::floor(yv) || yv >= C) {
-        throw NetworkValueError{"head " + std::to_string(h) + " (softmax-ce) row " + std::to_string(r) + ": target " +
+        throw KernelValueError{"head " + std::to_string(h) + " (softmax-ce) row " + std::to_string(r) + ": target " +
                                 std::to_string(yv) + " is not a class index in 0.." + std::to_string(C - 1)};
       }
       const int cy = static_cast<int>(yv);
@@ -980,6 +971,19 @@ void Network<T>::releaseBuffers() {
 }
 
 template <typename T>
+int64_t Network<T>::bytesHeld() const {
+  int64_t bytes = 0;
+  for (const auto& ws : workspaces_) {
+    for (const auto* set : {&ws->a, &ws->g, &ws->ra, &ws->rg})
+      for (const Buffer<T>& b : *set) bytes += int64_t(b.capacity() * sizeof(T));
+    for (const auto* set : {&ws->xhat, &ws->invStd, &ws->rxhat, &ws->rsRel})
+      for (const std::vector<double>& b : *set) bytes += int64_t(b.capacity() * sizeof(double));
+    bytes += int64_t(ws->row.capacity() * sizeof(double));
+  }
+  return bytes;
+}
+
+template <typename T>
 typename Network<T>::Workspace& Network<T>::workspace(int n, bool withR) {
   Workspace* ws = nullptr;
   for (auto& w : workspaces_)
@@ -1052,6 +1056,7 @@ typename Network<T>::Ctx Network<T>::begin(const T* params, const Batch<T>& b, c
   c.g = nullptr;
   c.rg = nullptr;
   c.masks = b.masks;
+  c.threads = threads_;
   return c;
 }
 

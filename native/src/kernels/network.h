@@ -50,11 +50,6 @@ struct ProgramError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// A bad value in a batch (a class index out of range); the binding reports it as ERR_VALUE.
-struct NetworkValueError {
-  std::string message;
-};
-
 // Parse and check a program: layout of lib/nn/spec.ts encodeProgram. Widths and the parameter
 // layout are recomputed here by the same rules as compileNetwork.
 Program parseProgram(const int32_t* ints, size_t nInts, const double* floats, size_t nFloats);
@@ -92,6 +87,10 @@ class Network {
   void vjp(const T* params, const Batch<T>& b, const T* outGrad, T* grad);
   // Drop the per-batch-size buffers (they come back on the next call).
   void releaseBuffers();
+  // Bytes of the buffers held now (reported to the JavaScript engine by the binding).
+  int64_t bytesHeld() const;
+  // The products of later calls use at most n threads (their results do not depend on n).
+  void setThreads(int n) { threads_ = n < 1 ? 1 : n; }
 
   struct Workspace;
   struct Ctx;
@@ -108,6 +107,7 @@ class Network {
   Program prog_;
   std::vector<uint8_t> active_;  // reused: no allocation per call
   std::vector<std::unique_ptr<Workspace>> workspaces_;  // a few batch sizes, most recent last
+  int threads_ = 1;
 };
 
 extern template class Network<float>;

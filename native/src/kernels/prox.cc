@@ -7,21 +7,28 @@
 #include "kernels/prox.h"
 
 #include <Eigen/SVD>
+#include <algorithm>
 #include <cmath>
+
+#include "simd/gemm.h"
+#include "simd/ops.h"
 
 namespace metatask::prox {
 
 int64_t groupSoftThreshold(MatMap<double>& w, double threshold) {
   int64_t nonZero = 0;
-  for (Eigen::Index j = 0; j < w.rows(); ++j) {
-    auto r = w.row(j);  // contiguous (row-major)
-    const double nrm = std::sqrt(r.squaredNorm());
+  const int64_t cols = w.cols();
+  const simd::Ops& o = simd::ops();
+  for (int64_t j = 0; j < w.rows(); ++j) {
+    double* r = w.data() + j * cols;  // contiguous (row-major)
+    const double nrm = std::sqrt(o.ddot(r, r, cols));
     // `nrm > threshold` is false for an all-zero row even at threshold 0, which avoids 0/0.
     if (nrm > threshold) {
-      r *= 1.0 - threshold / nrm;
+      const double f = 1.0 - threshold / nrm;
+      for (int64_t k = 0; k < cols; ++k) r[k] *= f;
       ++nonZero;
     } else {
-      r.setZero();
+      std::fill(r, r + cols, 0.0);
     }
   }
   return nonZero;
@@ -40,8 +47,11 @@ SvtStats svt(const CMatMap<double>& w, double threshold, MatMap<double>& out) {
     ++rank;
   }
   if (rank == 0) return {0, 0.0};
-  const Vec<double> shrunk = s.head(rank).array() - threshold;
-  out.noalias() = solver.matrixU().leftCols(rank) * shrunk.asDiagonal() * solver.matrixV().leftCols(rank).transpose();
+  // out = (U_r diag(s_r - threshold)) V_r^T, the product on simd::gemm.
+  RowMat<double> us = solver.matrixU().leftCols(rank);
+  for (Eigen::Index q = 0; q < rank; ++q) us.col(q) *= s[q] - threshold;
+  const RowMat<double> v = solver.matrixV().leftCols(rank);
+  simd::gemm<double>(w.rows(), w.cols(), rank, 1.0, us.data(), rank, false, v.data(), rank, true, 0.0, out.data(), w.cols());
   return {static_cast<int64_t>(rank), nuclear};
 }
 

@@ -9,6 +9,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "simd/ops.h"
+
 namespace metatask::taskloss {
 
 namespace {
@@ -23,36 +25,37 @@ inline double sigmoid(double z) {
 void taskLoss(const CMatMap<double>& x, const CVecMap<double>& y, const int32_t* offsets, const CMatMap<double>& w,
               const CVecMap<double>& intercept, const CVecMap<double>& scale, Loss loss, MatMap<double>* gradW,
               VecMap<double>* gradIntercept, VecMap<double>& out) {
-  const Eigen::Index T = w.rows();
-  Eigen::Index maxRows = 0;
-  for (Eigen::Index t = 0; t < T; ++t) maxRows = std::max<Eigen::Index>(maxRows, offsets[t + 1] - offsets[t]);
-  // One buffer for every task's z and then dl/dz (before the task's scale).
-  Vec<double> r(maxRows);
-  for (Eigen::Index t = 0; t < T; ++t) {
-    const Eigen::Index begin = offsets[t];
-    const Eigen::Index rows = offsets[t + 1] - begin;
-    auto xt = x.middleRows(begin, rows);
-    auto rt = r.head(rows);
-    // z = X_t w_t + b_t as one GEMV.
-    rt.noalias() = xt * w.row(t).transpose();
-    rt.array() += intercept[t];
-    double lt = 0.0;
-    for (Eigen::Index i = 0; i < rows; ++i) {
-      const double z = rt[i];
-      const double yi = y[begin + i];
+  const int64_t T = w.rows();
+  const int64_t d = x.cols();
+  const simd::Ops& o = simd::ops();
+  for (int64_t t = 0; t < T; ++t) {
+    const int64_t begin = offsets[t];
+    const int64_t end = offsets[t + 1];
+    const double* wt = w.data() + t * d;
+    double* gw = gradW ? gradW->data() + t * d : nullptr;
+    if (gw) std::fill(gw, gw + d, 0.0);
+    double lt = 0.0, gb = 0.0;
+    for (int64_t i = begin; i < end; ++i) {
+      const double* xi = x.data() + i * d;
+      const double z = o.ddot(xi, wt, d) + intercept[t];
+      const double yi = y[i];
+      double r;
       if (loss == Loss::Logistic) {
         lt += std::log1p(std::exp(-std::abs(z))) + std::max(z, 0.0) - yi * z;
-        rt[i] = sigmoid(z) - yi;
+        r = sigmoid(z) - yi;
       } else {
-        const double ri = z - yi;
-        lt += 0.5 * ri * ri;
-        rt[i] = ri;
+        r = z - yi;
+        lt += 0.5 * r * r;
       }
+      // dl/dw_t = sum_i r_i x_i, accumulated row by row in order.
+      if (gw) o.daxpy(r, xi, gw, d);
+      gb += r;
     }
     const double sc = scale[t];
     out[t] = sc * lt;
-    if (gradW) gradW->row(t).noalias() = sc * (rt.transpose() * xt);
-    if (gradIntercept) (*gradIntercept)[t] = sc * rt.sum();
+    if (gw)
+      for (int64_t k = 0; k < d; ++k) gw[k] *= sc;
+    if (gradIntercept) (*gradIntercept)[t] = sc * gb;
   }
 }
 

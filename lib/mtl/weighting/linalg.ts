@@ -1,22 +1,20 @@
 /**
- * Small dense linear algebra for the gradient strategies (issue 3).
+ * Small dense linear algebra for the weighting strategies.
  *
  * Every gradient strategy reduces its per-step work to a T x T problem on the Gram matrix
  * M = G G^T of the per-task gradients (T tasks, usually 2..16): min-norm points, simplex QPs,
  * eigendecompositions, tiny linear systems. Those are microseconds of work, far below the size
- * where a kernel call pays off (DESIGN.md section 1), so they live here in plain TypeScript.
- * The two products that touch the S shared parameters -- M = G G^T and the combination
- * d = G^T w -- go through kernels().gemm so they run native when the addon is loaded.
+ * where a native call pays for its overhead, so they live here in plain TypeScript. The products
+ * that touch the S shared parameters -- M = G G^T, the combination d = G^T w and the product
+ * G v -- go through kernels().gemm so they run native when the addon is loaded.
  *
  * T x T matrices are plain row-major Float64Arrays of length n * n.
  */
-import { FormatError, ShapeError, ValueError } from '../../core/errors.js';
 import type { Matrix } from '../../core/matrix.js';
 import { kernels } from '../../kernels/index.js';
-import type { StrategyStep } from './strategy.js';
 
 // ---------------------------------------------------------------------------------------------
-// The two big products (kernels) and step validation
+// The products with the gradient matrix (kernels)
 // ---------------------------------------------------------------------------------------------
 
 /** M = G G^T (T x T) for G (T x S), computed by the selected backend's gemm. */
@@ -42,63 +40,34 @@ export function combineRows(g: Matrix<Float64Array>, w: Float64Array): Float64Ar
   return out.data;
 }
 
-/**
- * The gradient matrix of a step, checked against the sizes given to init(). Strategies call it
- * first so that a training loop that forgot the gradients gets a clear error, not NaNs.
- */
-export function stepGrads(owner: string, step: StrategyStep, numTasks: number, numShared: number): Matrix<Float64Array> {
-  if (numTasks <= 0) throw new ValueError(`${owner}: combine() was called before init(numTasks, numShared)`);
-  const g = step.grads;
-  if (!g) throw new ValueError(`${owner} needs the per-task gradients of the shared parameters (step.grads), got none`);
-  if (g.rows !== numTasks || g.cols !== numShared) {
-    throw new ShapeError(`${owner}: step.grads is ${g.rows} x ${g.cols}, expected tasks x shared parameters = ${numTasks} x ${numShared}`);
-  }
-  if (step.losses.length !== numTasks) {
-    throw new ShapeError(`${owner}: step.losses has ${step.losses.length} values, expected one per task (${numTasks})`);
-  }
-  return g;
-}
-
-/** Check the arguments of init(). */
-export function checkInit(owner: string, numTasks: number, numShared: number): void {
-  if (!Number.isInteger(numTasks) || numTasks < 1) throw new ValueError(`${owner}: init() needs at least one task, got ${numTasks}`);
-  if (!Number.isInteger(numShared) || numShared < 0) throw new ValueError(`${owner}: init() needs a non-negative number of shared parameters, got ${numShared}`);
-}
-
-/** Read a numeric array of a given length out of a saved state (setState), or throw FormatError. */
-export function stateArray(owner: string, value: unknown, key: string, length: number): Float64Array {
-  if (!Array.isArray(value) || value.length !== length || !value.every((v) => typeof v === 'number' && Number.isFinite(v))) {
-    throw new FormatError(`${owner}: state.${key} must be an array of ${length} finite numbers`);
-  }
-  return Float64Array.from(value as number[]);
-}
-
-/** The state object itself, or throw FormatError. */
-export function stateObject(owner: string, state: unknown): Record<string, unknown> {
-  if (state === null || typeof state !== 'object' || Array.isArray(state)) {
-    throw new FormatError(`${owner}: state must be an object as returned by getState()`);
-  }
-  return state as Record<string, unknown>;
-}
-
-/**
- * The number of tasks recorded in a saved state: it must match init()'s when init already ran.
- * Strategies accept setState before init (resume) and after it.
- */
-export function stateTasks(owner: string, s: Record<string, unknown>, numTasks: number): number {
-  const n = s.numTasks;
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) throw new FormatError(`${owner}: state.numTasks must be a non-negative integer`);
-  if (numTasks > 0 && n !== numTasks) throw new FormatError(`${owner}: the state is for ${n} tasks, this strategy was initialised for ${numTasks}`);
-  return n;
-}
-
-export function ones(n: number): Float64Array {
-  return new Float64Array(n).fill(1);
+/** G v (length T): each task gradient's inner product with a vector v of length S. */
+export function applyRows(g: Matrix<Float64Array>, v: Float64Array): Float64Array {
+  const out: Matrix<Float64Array> = { rows: g.rows, cols: 1, data: new Float64Array(g.rows) };
+  kernels().gemm(g, { rows: g.cols, cols: 1, data: v }, out);
+  return out.data;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Vectors and tiny matrices
 // ---------------------------------------------------------------------------------------------
+
+export function ones(n: number): Float64Array {
+  return new Float64Array(n).fill(1);
+}
+
+/** Numerically stable softmax of a small vector. */
+export function softmax(z: ArrayLike<number>): Float64Array {
+  let max = -Infinity;
+  for (let i = 0; i < z.length; i++) max = Math.max(max, z[i]!);
+  const out = new Float64Array(z.length);
+  let sum = 0;
+  for (let i = 0; i < z.length; i++) {
+    out[i] = Math.exp(z[i]! - max);
+    sum += out[i]!;
+  }
+  for (let i = 0; i < z.length; i++) out[i]! /= sum;
+  return out;
+}
 
 /** (M x)_i for a symmetric n x n M. */
 export function matVec(m: Float64Array, x: Float64Array, n: number): Float64Array {

@@ -1,0 +1,85 @@
+/**
+ * The stacked form every per-task linear model solves (task t owns rows offsets[t]..offsets[t+1]-1
+ * of one matrix), the solution of one solve, and Work: a computation written as a generator that
+ * yields progress at safe points. taskModel.ts (the models) and taskCV.ts (cross-validation) both
+ * build on these, so they live below both.
+ */
+import type { Matrix } from '../core/matrix.js';
+import type { MultiTaskDataset } from '../data/dataset.js';
+
+/** Progress reported to `onProgress` during fit(). */
+export interface FitProgress {
+  /** 'cv' while cross-validating, 'fit' for the final fit. */
+  phase: 'cv' | 'fit';
+  /** CV fold (0-based) during 'cv'. */
+  fold?: number;
+  /** Index into the strength grid (cvPath.grid). */
+  gridIndex?: number;
+  /** Solver iteration (iterative solvers). */
+  iter?: number;
+  /** Objective value at that iteration. */
+  objective?: number;
+}
+
+export type Work<T> = Generator<FitProgress, T, void>;
+
+/** Tasks stacked: task t owns rows offsets[t]..offsets[t+1]-1 of x and y. */
+export interface TaskProblem {
+  readonly x: Matrix<Float64Array>;
+  readonly y: Float64Array;
+  readonly offsets: Int32Array;
+  readonly T: number;
+  readonly d: number;
+}
+
+export function stackTasks(data: MultiTaskDataset): TaskProblem {
+  const T = data.nTasks;
+  const d = data.nFeatures;
+  const offsets = new Int32Array(T + 1);
+  data.tasks.forEach((t, i) => (offsets[i + 1] = offsets[i]! + t.X.rows));
+  const N = offsets[T]!;
+  const x = new Float64Array(N * d);
+  const y = new Float64Array(N);
+  data.tasks.forEach((t, i) => {
+    x.set(t.X.data, offsets[i]! * d);
+    y.set(t.y, offsets[i]!);
+  });
+  return { x: { rows: N, cols: d, data: x }, y, offsets, T, d };
+}
+
+/** The rows of `p` whose mask entry is true, keeping the task structure (a task may become empty). */
+export function selectRows(p: TaskProblem, keep: (row: number) => boolean): TaskProblem {
+  const { d, T } = p;
+  const offsets = new Int32Array(T + 1);
+  const rows: number[] = [];
+  for (let t = 0; t < T; t++) {
+    for (let i = p.offsets[t]!; i < p.offsets[t + 1]!; i++) if (keep(i)) rows.push(i);
+    offsets[t + 1] = rows.length;
+  }
+  const x = new Float64Array(rows.length * d);
+  const y = new Float64Array(rows.length);
+  rows.forEach((r, k) => {
+    x.set(p.x.data.subarray(r * d, (r + 1) * d), k * d);
+    y[k] = p.y[r]!;
+  });
+  return { x: { rows: rows.length, cols: d, data: x }, y, offsets, T, d };
+}
+
+/** Task t's rows as a Matrix view (no copy). */
+export function taskRows(p: TaskProblem, t: number): Matrix<Float64Array> {
+  const a = p.offsets[t]!;
+  const b = p.offsets[t + 1]!;
+  return { rows: b - a, cols: p.d, data: p.x.data.subarray(a * p.d, b * p.d) };
+}
+
+/** The result of one solve at one point of the strength grid. */
+export interface Solution {
+  coef: Matrix<Float64Array>;
+  intercept: Float64Array;
+  history?: number[];
+  nIter?: number;
+  /** Solver state for warm starts along the path (model-specific). */
+  warm?: unknown;
+}
+
+export type Params = Record<string, number>;

@@ -1,0 +1,143 @@
+// The shared worker pool of threads.h. A call publishes a Job on the caller's stack; idle workers
+// join it (at most threads - 1 of them) and claim tasks through one atomic counter, as the caller
+// does. The caller removes the job from the queue once every task is claimed, then waits until
+// the tasks have ended and no worker is still inside the job, so the job never outlives its frame.
+// Workers spin briefly before sleeping: kernels issue many short parallel sections in a row (one
+// per GEMM of a training step), and a condition-variable wake-up costs more than a small tile.
+#include "runtime/threads.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <mutex>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+namespace metatask::runtime {
+
+namespace {
+
+struct Job {
+  const std::function<void(int, int)>* body = nullptr;
+  int count = 0;
+  int maxSlots = 1;
+  int slotsTaken = 1;  // the caller is slot 0; guarded by the pool mutex
+  int users = 0;       // workers inside the job; guarded by the pool mutex
+  std::atomic<int> next{0};
+  std::atomic<int> finished{0};
+  std::vector<std::exception_ptr> errors;
+
+  void work(int slot) {
+    for (int t; (t = next.fetch_add(1, std::memory_order_relaxed)) < count;) {
+      try {
+        (*body)(t, slot);
+      } catch (...) {
+        errors[t] = std::current_exception();
+      }
+      finished.fetch_add(1, std::memory_order_acq_rel);
+    }
+  }
+};
+
+class Pool {
+ public:
+  void run(Job& job) {
+    grow(job.maxSlots - 1);
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      queue_.push_back(&job);
+      queued_.store(int(queue_.size()), std::memory_order_release);
+    }
+    wake_.notify_all();
+    job.work(0);
+    std::unique_lock<std::mutex> lk(mu_);
+    remove(&job);
+    // Spin-free wait: the last worker to leave notifies under the mutex.
+    done_.wait(lk, [&] { return job.users == 0 && job.finished.load(std::memory_order_acquire) == job.count; });
+  }
+
+ private:
+  void grow(int n) {
+    std::lock_guard<std::mutex> lk(mu_);
+    while (int(threads_.size()) < n) {
+      try {
+        threads_.emplace_back([this] { loop(); });
+      } catch (const std::system_error&) {
+        break;  // fewer workers: the caller does the rest
+      }
+      // Detached: the pool lives as long as the process (a static never destroyed), so exit never
+      // waits for a worker and no worker touches a destroyed pool.
+      threads_.back().detach();
+    }
+  }
+
+  void remove(Job* job) {
+    auto it = std::find(queue_.begin(), queue_.end(), job);
+    if (it != queue_.end()) queue_.erase(it);
+    queued_.store(int(queue_.size()), std::memory_order_release);
+  }
+
+  void loop() {
+    for (;;) {
+      // Spin about 50 microseconds for the next job before sleeping.
+      const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(50);
+      while (queued_.load(std::memory_order_acquire) == 0 && std::chrono::steady_clock::now() < until) {
+        std::this_thread::yield();
+      }
+      Job* job = nullptr;
+      int slot = 0;
+      {
+        std::unique_lock<std::mutex> lk(mu_);
+        wake_.wait(lk, [&] { return !queue_.empty(); });
+        job = queue_.front();
+        slot = job->slotsTaken++;
+        if (job->slotsTaken >= job->maxSlots) remove(job);
+        job->users++;
+      }
+      job->work(slot);
+      {
+        std::lock_guard<std::mutex> lk(mu_);
+        job->users--;
+      }
+      done_.notify_all();
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable wake_, done_;
+  std::deque<Job*> queue_;
+  std::atomic<int> queued_{0};
+  std::vector<std::thread> threads_;
+};
+
+Pool& pool() {
+  static Pool* p = new Pool();  // never destroyed (see grow)
+  return *p;
+}
+
+}  // namespace
+
+int hardwareThreads() { return int(std::max(1u, std::thread::hardware_concurrency())); }
+
+void parallelFor(int count, int threads, const std::function<void(int, int)>& body) {
+  if (count <= 0) return;
+  const int slots = std::max(1, std::min(threads, count));
+  Job job;
+  job.body = &body;
+  job.count = count;
+  job.maxSlots = slots;
+  job.errors.resize(count);
+  if (slots == 1) {
+    job.work(0);
+  } else {
+    pool().run(job);
+  }
+  for (const std::exception_ptr& e : job.errors)
+    if (e) std::rethrow_exception(e);
+}
+
+}  // namespace metatask::runtime

@@ -1,0 +1,22 @@
+// One process-wide pool of worker threads shared by every kernel (GEMM tiles, meta-batch tasks,
+// convolution images). Kernels say how many threads a call may use; the pool never decides what
+// a result is: work is split into tasks whose outputs are combined by the caller in task order,
+// so a result does not depend on the thread count or on which thread ran which task.
+#pragma once
+#include "config.h"
+
+#include <functional>
+
+namespace metatask::runtime {
+
+// Runs body(task, slot) for every task in [0, count) on at most `threads` threads, the calling
+// thread included, and returns when all have ended. `slot` (0 <= slot < min(threads, count))
+// names the participating thread, for per-thread scratch; tasks are claimed dynamically, so which
+// slot runs which task varies between calls. If tasks throw, every task still runs to its end and
+// the exception of the lowest-numbered failing task is rethrown.
+void parallelFor(int count, int threads, const std::function<void(int task, int slot)>& body);
+
+// The number of hardware threads (at least 1).
+int hardwareThreads();
+
+}  // namespace metatask::runtime

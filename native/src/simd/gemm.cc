@@ -1,0 +1,120 @@
+// The threaded driver of simd/gemm.h: applies beta, splits C into strips (columns when C is wide,
+// rows when it is tall) whose edges fall on the level's register tiles, and runs the level's
+// serial GEMM on each strip with per-thread packing buffers. Every element of C is computed by one
+// strip with the order fixed by the level (simd/ops.h), so the split never changes a result.
+#include "simd/gemm.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <memory>
+#include <new>
+
+#include "runtime/threads.h"
+#include "simd/ops.h"
+
+namespace metatask::simd {
+
+namespace {
+
+// Below this many multiply-adds a product runs on one thread: waking a worker costs more.
+constexpr int64_t kParallelMinWork = int64_t(1) << 18;
+
+struct AlignedFree {
+  void operator()(void* p) const { std::free(p); }
+};
+
+// Per-thread packing buffers, grown on demand, 64-byte aligned.
+template <typename T>
+T* scratch(int which, int64_t elements) {
+  thread_local std::unique_ptr<T, AlignedFree> buf[2];
+  thread_local int64_t size[2] = {0, 0};
+  if (size[which] < elements) {
+    buf[which].reset();
+    size[which] = 0;
+    const size_t bytes = (static_cast<size_t>(elements) * sizeof(T) + 63) / 64 * 64;
+    void* p = std::aligned_alloc(64, bytes);
+    if (!p) throw std::bad_alloc();
+    buf[which].reset(static_cast<T*>(p));
+    size[which] = elements;
+  }
+  return buf[which].get();
+}
+
+template <typename T>
+void serial(const Ops& o, const GemmCall<T>& call);
+
+template <>
+void serial<float>(const Ops& o, const GemmCall<float>& call) {
+  const GemmScratch s = o.sgemmScratch();
+  o.sgemm(call, scratch<float>(0, s.packA), scratch<float>(1, s.packB));
+}
+
+template <>
+void serial<double>(const Ops& o, const GemmCall<double>& call) {
+  const GemmScratch s = o.dgemmScratch();
+  o.dgemm(call, scratch<double>(0, s.packA), scratch<double>(1, s.packB));
+}
+
+template <typename T>
+int tileRows(const Ops& o);
+template <>
+int tileRows<float>(const Ops& o) { return o.sgemmMr; }
+template <>
+int tileRows<double>(const Ops& o) { return o.dgemmMr; }
+template <typename T>
+int tileCols(const Ops& o);
+template <>
+int tileCols<float>(const Ops& o) { return o.sgemmNr; }
+template <>
+int tileCols<double>(const Ops& o) { return o.dgemmNr; }
+
+}  // namespace
+
+template <typename T>
+void gemm(int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda, bool transA, const T* b, int64_t ldb,
+          bool transB, T beta, T* c, int64_t ldc, int threads) {
+  if (m <= 0 || n <= 0) return;
+  if (beta == T(0)) {
+    for (int64_t i = 0; i < m; i++) std::fill(c + i * ldc, c + i * ldc + n, T(0));
+  } else if (beta != T(1)) {
+    for (int64_t i = 0; i < m; i++)
+      for (int64_t j = 0; j < n; j++) c[i * ldc + j] *= beta;
+  }
+  if (k <= 0 || alpha == T(0)) return;
+  const Ops& o = ops();
+  const GemmCall<T> whole{m, n, k, alpha, a, lda, transA, b, ldb, transB, c, ldc};
+  const bool byCols = n >= m;
+  const int64_t unit = byCols ? tileCols<T>(o) : tileRows<T>(o);
+  const int64_t extent = byCols ? n : m;
+  const int64_t units = (extent + unit - 1) / unit;
+  int strips = int(std::min<int64_t>(std::max(1, threads), units));
+  if (m * n * k < kParallelMinWork) strips = 1;
+  if (strips <= 1) {
+    serial<T>(o, whole);
+    return;
+  }
+  runtime::parallelFor(strips, strips, [&](int s, int) {
+    // Strip s covers units [s units / strips, (s + 1) units / strips).
+    const int64_t from = (units * s / strips) * unit;
+    const int64_t to = std::min(extent, (units * (s + 1) / strips) * unit);
+    if (from >= to) return;
+    GemmCall<T> part = whole;
+    if (byCols) {
+      part.n = to - from;
+      part.b = transB ? b + from * ldb : b + from;
+      part.c = c + from;
+    } else {
+      part.m = to - from;
+      part.a = transA ? a + from : a + from * lda;
+      part.c = c + from * ldc;
+    }
+    serial<T>(o, part);
+  });
+}
+
+template void gemm<float>(int64_t, int64_t, int64_t, float, const float*, int64_t, bool, const float*, int64_t, bool,
+                          float, float*, int64_t, int);
+template void gemm<double>(int64_t, int64_t, int64_t, double, const double*, int64_t, bool, const double*, int64_t,
+                           bool, double, double*, int64_t, int);
+
+}  // namespace metatask::simd

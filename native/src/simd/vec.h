@@ -1,0 +1,171 @@
+// The vector types of one level, chosen by the compiler's target macros of the translation unit
+// that includes this header (simd/<level>.cc): AVX-512, AVX2 + FMA, SSE2, NEON, or one-lane plain
+// C++. Only simd/ops_impl.h uses them. Everything is static inline in the including unit's level
+// namespace, so no out-of-line copy compiled for one level can be picked by the linker for another.
+//
+// madd(a, b, c) is a * b + c: one fused rounding where the level has FMA (AVX2, AVX-512, NEON),
+// a multiply then an add on SSE2 and the plain level. The level units are compiled with
+// -ffp-contract=off so the compiler never fuses on its own: the rounding of every operation is
+// the one written here, whatever the loop shape.
+#pragma once
+
+#if defined(__AVX512F__) || defined(__AVX2__) || defined(__SSE2__) || defined(_M_X64)
+#include <immintrin.h>
+#elif defined(__ARM_NEON) || defined(_M_ARM64)
+#include <arm_neon.h>
+#endif
+
+#if defined(__AVX512F__)
+#define METATASK_VEC_AVX512 1
+#elif defined(__AVX2__) && (defined(__FMA__) || defined(_MSC_VER))
+#define METATASK_VEC_AVX2 1
+#elif defined(__SSE2__) || defined(_M_X64)
+#define METATASK_VEC_SSE2 1
+#elif defined(__ARM_NEON) || defined(_M_ARM64)
+#define METATASK_VEC_NEON 1
+#else
+#define METATASK_VEC_PLAIN 1
+#endif
+
+#if defined(_MSC_VER) && !defined(__clang__)
+#define METATASK_INLINE static __forceinline
+#else
+#define METATASK_INLINE static inline __attribute__((always_inline))
+#endif
+
+// An anonymous namespace: every name below has internal linkage in the including unit.
+namespace {
+
+template <typename T>
+struct VecOf;
+
+#if defined(METATASK_VEC_AVX512)
+template <>
+struct VecOf<float> {
+  using V = __m512;
+  static constexpr int kWidth = 16;
+  METATASK_INLINE V zero() { return _mm512_setzero_ps(); }
+  METATASK_INLINE V set1(float x) { return _mm512_set1_ps(x); }
+  METATASK_INLINE V load(const float* p) { return _mm512_loadu_ps(p); }
+  METATASK_INLINE void store(float* p, V v) { _mm512_storeu_ps(p, v); }
+  METATASK_INLINE V add(V a, V b) { return _mm512_add_ps(a, b); }
+  METATASK_INLINE V mul(V a, V b) { return _mm512_mul_ps(a, b); }
+  METATASK_INLINE V madd(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+};
+template <>
+struct VecOf<double> {
+  using V = __m512d;
+  static constexpr int kWidth = 8;
+  METATASK_INLINE V zero() { return _mm512_setzero_pd(); }
+  METATASK_INLINE V set1(double x) { return _mm512_set1_pd(x); }
+  METATASK_INLINE V load(const double* p) { return _mm512_loadu_pd(p); }
+  METATASK_INLINE void store(double* p, V v) { _mm512_storeu_pd(p, v); }
+  METATASK_INLINE V add(V a, V b) { return _mm512_add_pd(a, b); }
+  METATASK_INLINE V mul(V a, V b) { return _mm512_mul_pd(a, b); }
+  METATASK_INLINE V madd(V a, V b, V c) { return _mm512_fmadd_pd(a, b, c); }
+};
+METATASK_INLINE float smadd(float a, float b, float c) { return _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(a), _mm_set_ss(b), _mm_set_ss(c))); }
+METATASK_INLINE double smadd(double a, double b, double c) { return _mm_cvtsd_f64(_mm_fmadd_sd(_mm_set_sd(a), _mm_set_sd(b), _mm_set_sd(c))); }
+
+#elif defined(METATASK_VEC_AVX2)
+template <>
+struct VecOf<float> {
+  using V = __m256;
+  static constexpr int kWidth = 8;
+  METATASK_INLINE V zero() { return _mm256_setzero_ps(); }
+  METATASK_INLINE V set1(float x) { return _mm256_set1_ps(x); }
+  METATASK_INLINE V load(const float* p) { return _mm256_loadu_ps(p); }
+  METATASK_INLINE void store(float* p, V v) { _mm256_storeu_ps(p, v); }
+  METATASK_INLINE V add(V a, V b) { return _mm256_add_ps(a, b); }
+  METATASK_INLINE V mul(V a, V b) { return _mm256_mul_ps(a, b); }
+  METATASK_INLINE V madd(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+};
+template <>
+struct VecOf<double> {
+  using V = __m256d;
+  static constexpr int kWidth = 4;
+  METATASK_INLINE V zero() { return _mm256_setzero_pd(); }
+  METATASK_INLINE V set1(double x) { return _mm256_set1_pd(x); }
+  METATASK_INLINE V load(const double* p) { return _mm256_loadu_pd(p); }
+  METATASK_INLINE void store(double* p, V v) { _mm256_storeu_pd(p, v); }
+  METATASK_INLINE V add(V a, V b) { return _mm256_add_pd(a, b); }
+  METATASK_INLINE V mul(V a, V b) { return _mm256_mul_pd(a, b); }
+  METATASK_INLINE V madd(V a, V b, V c) { return _mm256_fmadd_pd(a, b, c); }
+};
+METATASK_INLINE float smadd(float a, float b, float c) { return _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(a), _mm_set_ss(b), _mm_set_ss(c))); }
+METATASK_INLINE double smadd(double a, double b, double c) { return _mm_cvtsd_f64(_mm_fmadd_sd(_mm_set_sd(a), _mm_set_sd(b), _mm_set_sd(c))); }
+
+#elif defined(METATASK_VEC_SSE2)
+template <>
+struct VecOf<float> {
+  using V = __m128;
+  static constexpr int kWidth = 4;
+  METATASK_INLINE V zero() { return _mm_setzero_ps(); }
+  METATASK_INLINE V set1(float x) { return _mm_set1_ps(x); }
+  METATASK_INLINE V load(const float* p) { return _mm_loadu_ps(p); }
+  METATASK_INLINE void store(float* p, V v) { _mm_storeu_ps(p, v); }
+  METATASK_INLINE V add(V a, V b) { return _mm_add_ps(a, b); }
+  METATASK_INLINE V mul(V a, V b) { return _mm_mul_ps(a, b); }
+  METATASK_INLINE V madd(V a, V b, V c) { return _mm_add_ps(_mm_mul_ps(a, b), c); }
+};
+template <>
+struct VecOf<double> {
+  using V = __m128d;
+  static constexpr int kWidth = 2;
+  METATASK_INLINE V zero() { return _mm_setzero_pd(); }
+  METATASK_INLINE V set1(double x) { return _mm_set1_pd(x); }
+  METATASK_INLINE V load(const double* p) { return _mm_loadu_pd(p); }
+  METATASK_INLINE void store(double* p, V v) { _mm_storeu_pd(p, v); }
+  METATASK_INLINE V add(V a, V b) { return _mm_add_pd(a, b); }
+  METATASK_INLINE V mul(V a, V b) { return _mm_mul_pd(a, b); }
+  METATASK_INLINE V madd(V a, V b, V c) { return _mm_add_pd(_mm_mul_pd(a, b), c); }
+};
+METATASK_INLINE float smadd(float a, float b, float c) { return a * b + c; }
+METATASK_INLINE double smadd(double a, double b, double c) { return a * b + c; }
+
+#elif defined(METATASK_VEC_NEON)
+template <>
+struct VecOf<float> {
+  using V = float32x4_t;
+  static constexpr int kWidth = 4;
+  METATASK_INLINE V zero() { return vdupq_n_f32(0.0f); }
+  METATASK_INLINE V set1(float x) { return vdupq_n_f32(x); }
+  METATASK_INLINE V load(const float* p) { return vld1q_f32(p); }
+  METATASK_INLINE void store(float* p, V v) { vst1q_f32(p, v); }
+  METATASK_INLINE V add(V a, V b) { return vaddq_f32(a, b); }
+  METATASK_INLINE V mul(V a, V b) { return vmulq_f32(a, b); }
+  METATASK_INLINE V madd(V a, V b, V c) { return vfmaq_f32(c, a, b); }
+};
+template <>
+struct VecOf<double> {
+  using V = float64x2_t;
+  static constexpr int kWidth = 2;
+  METATASK_INLINE V zero() { return vdupq_n_f64(0.0); }
+  METATASK_INLINE V set1(double x) { return vdupq_n_f64(x); }
+  METATASK_INLINE V load(const double* p) { return vld1q_f64(p); }
+  METATASK_INLINE void store(double* p, V v) { vst1q_f64(p, v); }
+  METATASK_INLINE V add(V a, V b) { return vaddq_f64(a, b); }
+  METATASK_INLINE V mul(V a, V b) { return vmulq_f64(a, b); }
+  METATASK_INLINE V madd(V a, V b, V c) { return vfmaq_f64(c, a, b); }
+};
+METATASK_INLINE float smadd(float a, float b, float c) { return vget_lane_f32(vfma_f32(vdup_n_f32(c), vdup_n_f32(a), vdup_n_f32(b)), 0); }
+METATASK_INLINE double smadd(double a, double b, double c) { return vget_lane_f64(vfma_f64(vdup_n_f64(c), vdup_n_f64(a), vdup_n_f64(b)), 0); }
+
+#else
+template <typename T>
+struct VecOf {
+  using V = T;
+  static constexpr int kWidth = 1;
+  METATASK_INLINE V zero() { return T(0); }
+  METATASK_INLINE V set1(T x) { return x; }
+  METATASK_INLINE V load(const T* p) { return *p; }
+  METATASK_INLINE void store(T* p, V v) { *p = v; }
+  METATASK_INLINE V add(V a, V b) { return a + b; }
+  METATASK_INLINE V mul(V a, V b) { return a * b; }
+  METATASK_INLINE V madd(V a, V b, V c) { return a * b + c; }
+};
+METATASK_INLINE float smadd(float a, float b, float c) { return a * b + c; }
+METATASK_INLINE double smadd(double a, double b, double c) { return a * b + c; }
+#endif
+
+}  // namespace

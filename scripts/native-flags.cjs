@@ -1,0 +1,37 @@
+// Compiler flags of the native build, printed for binding.gyp and CMakeLists.txt:
+//   node scripts/native-flags.cjs common        flags of every translation unit
+//   node scripts/native-flags.cjs level <name>  extra flags of one SIMD level's unit
+// Builds are portable by default: only the level units are compiled above the architecture's
+// baseline, and the addon picks one of them at load. METATASK_MARCH_NATIVE=1 adds -march=native
+// to every unit (a binary for this machine only; for comparison benchmarks).
+'use strict';
+
+const LEVEL_FLAGS = {
+  gcc: { avx2: ['-mavx2', '-mfma'], avx512: ['-mavx512f', '-mavx2', '-mfma'] },
+  msvc: { avx2: ['/arch:AVX2'], avx512: ['/arch:AVX512'] },
+};
+
+function flags(kind, level, env = process.env, platform = process.platform, arch = process.arch) {
+  const msvc = platform === 'win32';
+  const out = [];
+  if (kind === 'common') {
+    // The rounding of every operation is the one the source writes (no silent fused multiply-add).
+    if (!msvc) out.push('-ffp-contract=off');
+    if (!msvc && env.METATASK_MARCH_NATIVE === '1') out.push(arch === 'arm64' ? '-mcpu=native' : '-march=native');
+    return out;
+  }
+  if (kind === 'level') {
+    if (arch !== 'x64') return out;  // level units of another architecture compile to nothing
+    const table = LEVEL_FLAGS[msvc ? 'msvc' : 'gcc'];
+    if (!table[level]) throw new Error(`native-flags: unknown level '${level}'`);
+    return table[level];
+  }
+  throw new Error(`native-flags: expected 'common' or 'level <name>', got '${kind}'`);
+}
+
+module.exports = { flags };
+
+if (require.main === module) {
+  const [kind, level] = process.argv.slice(2);
+  process.stdout.write(flags(kind, level).join(' '));
+}
