@@ -25,6 +25,8 @@ export const ANDERSON_K = 5;
 export interface InnerProblem {
   /** Gathered centred columns of the working set, k x n. */
   xws: Matrix<Float64Array>;
+  /** Their Gram matrix xws xws^T (k x k): given, the Gram form runs; absent, the residual form. */
+  gram?: Matrix<Float64Array>;
   /** Centred targets Y^T, T x n. */
   yt: Matrix<Float64Array>;
   /** Coefficients of the working set at the start, k x T (copied). */
@@ -48,15 +50,16 @@ export interface InnerSettings {
   tol: number;
   selection: 'cyclic' | 'random';
   rng: Rng;
-  /** Force a form (tests, benchmarks); default: useGramForm's choice. */
-  form?: InnerForm;
 }
 
-/** Whether the Gram form is cheaper for k features, n samples and T tasks (about 10 sweeps expected). */
-export function useGramForm(k: number, n: number, T: number): boolean {
+/**
+ * Whether the Gram form is cheaper for k features of which `missing` have no Gram rows yet, n
+ * samples and T tasks, over about 10 sweeps: the Gram costs n k missing multiply-adds, a Gram
+ * sweep 2 k^2 T, a residual sweep about 4 n k T. At most 4096 features.
+ */
+export function useGramForm(k: number, missing: number, n: number, T: number): boolean {
   const sweeps = 10;
-  // Gram: n k^2 once + 2 k^2 T per sweep; residual form: about 4 n k T per sweep. And at most 4096^2 entries.
-  return k <= 4096 && k * (n + 2 * sweeps * T) < 4 * sweeps * n * T;
+  return k <= 4096 && n * missing + 2 * sweeps * k * T * k < 4 * sweeps * n * T * k;
 }
 
 /** The state one form keeps; the loop in InnerSolver is shared. */
@@ -71,6 +74,8 @@ interface Form {
   accept(): void;
   /** The residual R^T (T x n) at the current coefficients. */
   residual(out: Matrix<Float64Array>): void;
+  /** X_k^T R (k x T) as of the last check(), into out. */
+  correlations(out: Float64Array): void;
 }
 
 export class InnerSolver {
@@ -86,6 +91,8 @@ export class InnerSolver {
   /** Last working-set gap checked, and the objective at that check. */
   gap = Infinity;
   private objectiveAtCheck = Infinity;
+  /** The last check was made at the current coefficients (its correlations are exact). */
+  private checkedHere = false;
 
   constructor(
     private readonly K: Kernels,
@@ -95,9 +102,7 @@ export class InnerSolver {
     this.k = problem.xws.rows;
     this.T = problem.yt.rows;
     this.w = { rows: this.k, cols: this.T, data: problem.w0.slice() };
-    const n = problem.xws.cols;
-    const gram = settings.form ? settings.form === 'gram' : useGramForm(this.k, n, this.T);
-    this.form = gram ? new GramForm(K, problem, this.w) : new ResidualForm(K, problem, this.w);
+    this.form = problem.gram ? new GramForm(K, problem, problem.gram, this.w) : new ResidualForm(K, problem, this.w);
     this.anderson = new Anderson(ANDERSON_K, this.k * this.T);
     this.order = new Int32Array(this.k);
     for (let j = 0; j < this.k; j++) this.order[j] = j;
@@ -110,6 +115,7 @@ export class InnerSolver {
     if (this.settings.selection === 'random') for (let o = 0; o < k; o++) this.order[o] = this.settings.rng.int(k);
     const { wMax, dwMax } = this.form.sweep(this.order);
     this.sweeps++;
+    this.checkedHere = false;
     this.anderson.push(this.w.data);
     // Check after every K sweeps, and as soon as the coefficients stop moving (small problems
     // converge in fewer sweeps than K).
@@ -118,6 +124,7 @@ export class InnerSolver {
     if (this.anderson.ready && this.anderson.extrapolate(this.candidate)) {
       if (this.form.tryPoint(this.candidate) < this.objectiveAtCheck) {
         this.form.accept();
+        this.checkedHere = false;
         if (this.converged()) return true;
       }
       this.anderson.reset();
@@ -129,12 +136,21 @@ export class InnerSolver {
     const { parts, dualNorm } = this.form.check();
     this.gap = dualityGapOf(parts, dualNorm, this.problem.l1Reg, this.problem.l2Reg);
     this.objectiveAtCheck = primalObjective(parts, this.problem.l1Reg, this.problem.l2Reg);
+    this.checkedHere = true;
     return this.gap <= this.settings.tol;
   }
 
   /** The residual R^T (T x n) at the current coefficients, into out. */
   residual(out: Matrix<Float64Array>): void {
     this.form.residual(out);
+  }
+
+  /** X_k^T R (k x T) at the current coefficients, exact (a check is made unless the last one was here). */
+  correlations(): Float64Array {
+    if (!this.checkedHere) this.converged();
+    const out = new Float64Array(this.k * this.T);
+    this.form.correlations(out);
+    return out;
   }
 }
 
@@ -164,7 +180,6 @@ function dualNormOf(h: Float64Array, hTransposed: boolean, w: Float64Array, k: n
 }
 
 class GramForm implements Form {
-  private readonly gram: Matrix<Float64Array>;
   /** (X_k^T R)^T, T x k, kept by the sweeps. */
   private readonly ht: Matrix<Float64Array>;
   /** X_k^T Y, k x T. */
@@ -178,12 +193,11 @@ class GramForm implements Form {
   constructor(
     private readonly K: Kernels,
     private readonly p: InnerProblem,
+    private readonly gram: Matrix<Float64Array>,
     private readonly w: Matrix<Float64Array>,
   ) {
     const k = (this.k = p.xws.rows);
     const T = (this.T = p.yt.rows);
-    this.gram = { rows: k, cols: k, data: new Float64Array(k * k) };
-    K.gemm(p.xws, p.xws, this.gram, { transB: true });
     this.gw = { rows: k, cols: T, data: new Float64Array(k * T) };
     // X_k^T Y = H0 + G W0.
     K.gemm(this.gram, { rows: k, cols: T, data: p.w0 }, this.gw);
@@ -241,6 +255,11 @@ class GramForm implements Form {
   residual(out: Matrix<Float64Array>): void {
     out.data.set(this.p.yt.data);
     this.K.gemm(this.w, this.p.xws, out, { transA: true, alpha: -1, beta: 1 });
+  }
+
+  correlations(out: Float64Array): void {
+    const { k, T } = this;
+    for (let j = 0; j < k; j++) for (let t = 0; t < T; t++) out[j * T + t] = this.ht.data[t * k + j]!;
   }
 }
 
@@ -306,5 +325,9 @@ class ResidualForm implements Form {
 
   residual(out: Matrix<Float64Array>): void {
     this.setResidual(this.w.data, out);
+  }
+
+  correlations(out: Float64Array): void {
+    out.set(this.h.data);
   }
 }

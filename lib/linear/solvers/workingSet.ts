@@ -25,7 +25,8 @@ import type { Matrix } from '../../core/matrix.js';
 import type { Rng } from '../../core/rng.js';
 import type { CdDesign, Kernels } from '../../kernels/types.js';
 import { dualityGapOf, normsOf, provenZero, safeRadius } from './dualGap.js';
-import { InnerSolver, residualParts, type InnerForm } from './inner.js';
+import { ColumnPool } from './columnPool.js';
+import { InnerSolver, residualParts, useGramForm, type InnerForm } from './inner.js';
 
 /** Progress after one coordinate-descent sweep; dualGap (divided by n) when that sweep ended with a gap check. */
 export interface ProgressInfo {
@@ -122,6 +123,8 @@ export class EnetState {
   private snapshotVersion = 0;
   private drift = 0;
   private driftCache = { version: -1, value: 0 };
+  /** The working sets' gathered columns and Gram matrix, kept along the solves of this state. */
+  readonly pool: ColumnPool;
 
   constructor(
     private readonly K: Kernels,
@@ -142,6 +145,7 @@ export class EnetState {
     this.corrVersion = new Int32Array(d).fill(-1);
     this.corrDrift = new Float64Array(d);
     this.snapshot = this.rt.data.slice();
+    this.pool = new ColumnPool(K, p.design, n);
   }
 
   /** Whether X_j^T R is known at the current residual. */
@@ -172,18 +176,25 @@ export class EnetState {
   refresh(cols: Int32Array): void {
     if (cols.length === 0) return;
     const T = this.p.T;
+    const out: Matrix<Float64Array> = { rows: cols.length, cols: T, data: new Float64Array(cols.length * T) };
+    this.K.cdCorrelations(this.p.design, this.rt, cols, out);
+    this.setCorrelations(cols, out.data);
+  }
+
+  /** Record X_j^T R (rows of values, cols.length x T) of the listed features at the current residual. */
+  setCorrelations(cols: ArrayLike<number>, values: Float64Array): void {
+    const T = this.p.T;
+    // The drift sum must run through the residual these values belong to.
     if (this.version !== this.snapshotVersion) {
       this.drift = this.driftNow();
       this.snapshot.set(this.rt.data);
       this.snapshotVersion = this.version;
     }
-    const out: Matrix<Float64Array> = { rows: cols.length, cols: T, data: new Float64Array(cols.length * T) };
-    this.K.cdCorrelations(this.p.design, this.rt, cols, out);
     for (let c = 0; c < cols.length; c++) {
       const j = cols[c]!;
       let s = 0;
       for (let t = 0; t < T; t++) {
-        const v = out.data[c * T + t]!;
+        const v = values[c * T + t]!;
         this.corr[j * T + t] = v;
         s += v * v;
       }
@@ -232,6 +243,14 @@ function dualCorrelation(st: EnetState, j: number, T: number, l2Reg: number): nu
 /**
  * Solve at (l1Reg, l2Reg) from the state's coefficients, updating the state. A generator that
  * yields after every sweep (fit() awaits the event loop there; fitSync runs it through).
+ *
+ * Each outer iteration: (1) the gap from what is known, exact correlations where fresh and bounds
+ * elsewhere (along a path, or right after an inner solve whose working set held every feature
+ * near its constraint, this certifies the point without any product); (2) gap-safe screening with
+ * those bounds; (3) the correlations of the remaining stale features (one product) and the gap
+ * again; (4) gap-safe screening with the exact values; (5) the next working set and its inner solve.
+ * The scale of the dual point always covers every feature, screened ones by their bounds, so each
+ * gap is a duality gap of the whole problem, at least scikit-learn's near the optimum.
  */
 export function* solveEnet(K: Kernels, p: EnetProblem, st: EnetState, s: SolveSettings): Generator<ProgressInfo, SolveResult, void> {
   const { d, T, n } = p;
@@ -245,90 +264,99 @@ export function* solveEnet(K: Kernels, p: EnetProblem, st: EnetState, s: SolveSe
     if (cn[j]! > 0) active[j] = 1;
     else W.fill(0, j * T, (j + 1) * T); // an all-zero column has no effect on the fit: its optimum is 0
   }
-  const xi = new Float64Array(d); // ||X~_j^T R~|| of the active features
+  const xi = new Float64Array(d); // ||X~_j^T R~||, or an upper bound where not fresh
   let sweeps = 0;
   let gap = NaN;
   let pendingSweep = false; // the last sweep's progress waits for the gap that follows it
-  let verifying = false; // screened features were just brought back for the final gap: no screening now
+  const done = (): SolveResult => ({ nIter: sweeps, gap, tolScaled, converged: gap < tolScaled, screened: screenedOf(active, cn) });
   for (;;) {
     const parts = { ...residualParts(st.rt.data, p.yt.data), ...normsOf(W, T) };
-    if (!verifying) screenWithBounds(st, active, W, parts, s, p);
-    const stale: number[] = [];
-    for (let j = 0; j < d; j++) if (active[j] && !st.fresh(j)) stale.push(j);
-    st.refresh(Int32Array.from(stale));
-    let dualNorm = 0;
-    for (let j = 0; j < d; j++) {
-      if (!active[j]) continue;
-      xi[j] = dualCorrelation(st, j, T, l2Reg);
-      if (xi[j]! > dualNorm) dualNorm = xi[j]!;
-    }
-    gap = dualityGapOf(parts, dualNorm, l1Reg, l2Reg);
-    // Like scikit-learn, at least one sweep before the gap may stop the solve: just below
-    // alpha_max the gap at W = 0 can already be under the tolerance, yet the optimum is not 0.
-    const stop = (gap < tolScaled && sweeps > 0) || sweeps >= s.maxIter;
-    // The gap is scikit-learn's when no screened feature could raise the dual norm: check their
-    // bounds, and bring back any that could (then the gap is computed again with them).
-    verifying = stop && reactivate(st, active, Math.max(dualNorm, l1Reg));
-    if (verifying) continue;
+    // (1) The gap from exact values and bounds.
+    let scale = knownCorrelations(st, W, xi, l2Reg, l1Reg);
+    gap = dualityGapOf(parts, scale, l1Reg, l2Reg);
     if (pendingSweep) {
       pendingSweep = false;
       yield { iter: sweeps, dualGap: gap / n };
     }
-    if (stop) return { nIter: sweeps, gap, tolScaled, converged: gap < tolScaled, screened: screenedOf(active, cn) };
-
-    // Gap-safe screening with the exact correlations.
-    const scale = Math.max(l1Reg, dualNorm);
-    const radius = safeRadius(gap, l1Reg, p.yNormSq);
-    for (let j = 0; j < d; j++) {
-      if (active[j] && provenZero(xi[j]!, scale, radius, cn[j]!, l2Reg) && !rowIsNonZero(W, j, T)) active[j] = 0;
+    if (sweeps > 0 && gap < tolScaled) return done();
+    // (2) Screening with the bounds, then (3) the product for the stale active features.
+    screen(active, xi, scale, safeRadius(gap, l1Reg, p.yNormSq), W, cn, l2Reg, T);
+    const stale: number[] = [];
+    for (let j = 0; j < d; j++) if (active[j] && !st.fresh(j)) stale.push(j);
+    st.refresh(Int32Array.from(stale));
+    // Screened features whose bounds dominate the scale get exact values (they stay screened).
+    const exactScale = tightenScreened(st, active, xi, knownCorrelations(st, W, xi, l2Reg, l1Reg), l1Reg, W, l2Reg);
+    if (exactScale !== scale) {
+      scale = exactScale;
+      gap = dualityGapOf(parts, scale, l1Reg, l2Reg);
+      if (sweeps > 0 && gap < tolScaled) return done();
     }
+    if (sweeps >= s.maxIter) return done();
+    // (4) Screening with the exact correlations.
+    screen(active, xi, scale, safeRadius(gap, l1Reg, p.yNormSq), W, cn, l2Reg, T);
 
+    // (5) The working set and its inner solve.
     const ws = workingSet(active, xi, scale, W, cn, s);
     const k = ws.length;
-    const xws: Matrix<Float64Array> = { rows: k, cols: n, data: new Float64Array(k * n) };
-    K.cdGatherColumns(p.design, ws, xws);
-    const w0 = rowsOf(W, ws, T).data;
+    const gramForm = s.innerForm ? s.innerForm === 'gram' : useGramForm(k, st.pool.missing(ws), n, T);
+    const { xws, gram } = st.pool.take(ws, gramForm);
     const inner = new InnerSolver(
       K,
-      { xws, yt: p.yt, w0, rt0: st.rt, h0: rowsOf(st.corr, ws, T).data, r0NormSq: parts.rNormSq, r0y: parts.ry, l1Reg, l2Reg },
-      { tol: INNER_TOL_FRACTION * tolScaled, selection: s.selection, rng: s.rng, ...(s.innerForm ? { form: s.innerForm } : {}) },
+      { xws, ...(gram ? { gram } : {}), yt: p.yt, w0: rowsOf(W, ws, T).data, rt0: st.rt, h0: rowsOf(st.corr, ws, T).data, r0NormSq: parts.rNormSq, r0y: parts.ry, l1Reg, l2Reg },
+      { tol: INNER_TOL_FRACTION * tolScaled, selection: s.selection, rng: s.rng },
     );
     for (;;) {
-      const done = inner.step();
+      const finished = inner.step();
       sweeps++;
-      if (done || sweeps >= s.maxIter) break;
+      if (finished || sweeps >= s.maxIter) break;
       yield { iter: sweeps, dualGap: null };
     }
     pendingSweep = true;
+    const h = inner.correlations();
     for (let c = 0; c < k; c++) W.set(inner.w.data.subarray(c * T, (c + 1) * T), ws[c]! * T);
     inner.residual(st.rt);
     st.residualChanged();
+    st.setCorrelations(ws, h);
   }
 }
 
 /**
- * The gap-safe test with correlation bounds instead of products: with every active feature's
- * ||X_j^T R|| bounded, scale = max(l1Reg, bounds) makes R~/scale dual feasible, so its gap is a
- * valid (larger) gap and the sphere test on the bounds is safe. Screens before the product, so the
- * product covers fewer features (along a path, most are dropped here).
+ * xi[j] = ||X~_j^T R~|| for every non-zero column (exact where fresh, else its bound; Infinity when
+ * never computed) and the dual scale max(l1Reg, max_j xi[j]).
  */
-function screenWithBounds(st: EnetState, active: Uint8Array, W: Float64Array, parts: ReturnType<typeof residualParts> & { l21: number; wNormSq: number }, s: SolveSettings, p: EnetProblem): void {
-  const { d, T } = p;
-  const cn = p.design.colNormSq;
-  let anyStale = false;
-  let scale = s.l1Reg;
-  for (let j = 0; j < d; j++) {
-    if (!active[j]) continue;
-    if (!st.fresh(j)) anyStale = true;
-    const b = rowIsNonZero(W, j, T) ? (st.fresh(j) ? dualCorrelation(st, j, T, s.l2Reg) : Infinity) : st.bound(j);
-    if (!(b < Infinity)) return; // unknown (never computed, or a non-zero row after a change): no bound
-    if (b > scale) scale = b;
+function knownCorrelations(st: EnetState, W: Float64Array, xi: Float64Array, l2Reg: number, l1Reg: number): number {
+  const cn = st.p.design.colNormSq;
+  const T = st.p.T;
+  let scale = l1Reg;
+  for (let j = 0; j < xi.length; j++) {
+    if (!(cn[j]! > 0)) continue;
+    const v = st.fresh(j) ? dualCorrelation(st, j, T, l2Reg) : rowIsNonZero(W, j, T) ? Infinity : st.bound(j);
+    xi[j] = v;
+    if (v > scale) scale = v;
   }
-  if (!anyStale) return;
-  const radius = safeRadius(dualityGapOf(parts, scale, s.l1Reg, s.l2Reg), s.l1Reg, p.yNormSq);
-  for (let j = 0; j < d; j++) {
-    if (!active[j] || st.fresh(j) || rowIsNonZero(W, j, T)) continue;
-    if (provenZero(st.bound(j), scale, radius, cn[j]!, s.l2Reg)) active[j] = 0;
+  return scale;
+}
+
+/**
+ * When bounds of screened features exceed every exact value (and l1Reg), compute those features
+ * exactly so that the scale, hence the gap, is not inflated by stale bounds; returns the new scale.
+ */
+function tightenScreened(st: EnetState, active: Uint8Array, xi: Float64Array, scale: number, l1Reg: number, W: Float64Array, l2Reg: number): number {
+  const cn = st.p.design.colNormSq;
+  let exactMax = l1Reg;
+  for (let j = 0; j < xi.length; j++) if (cn[j]! > 0 && st.fresh(j) && xi[j]! > exactMax) exactMax = xi[j]!;
+  if (!(scale > exactMax)) return scale;
+  const loose: number[] = [];
+  for (let j = 0; j < xi.length; j++) if (!active[j] && cn[j]! > 0 && !st.fresh(j) && xi[j]! > exactMax) loose.push(j);
+  st.refresh(Int32Array.from(loose));
+  return knownCorrelations(st, W, xi, l2Reg, l1Reg);
+}
+
+/** Gap-safe screening of the active zero rows whose xi (exact or bound) passes the sphere test. */
+function screen(active: Uint8Array, xi: Float64Array, scale: number, radius: number, W: Float64Array, cn: Float64Array, l2Reg: number, T: number): void {
+  if (!Number.isFinite(radius)) return;
+  for (let j = 0; j < active.length; j++) {
+    if (active[j] && provenZero(xi[j]!, scale, radius, cn[j]!, l2Reg) && !rowIsNonZero(W, j, T)) active[j] = 0;
   }
 }
 

@@ -262,15 +262,16 @@ void correlations(const double* x, int64_t n, int64_t d, const double* mean, con
   // consecutive), each multiplied into out by simd::gemm: out[c, t] += sum_i panel[i, c] rt[t, i].
   // kRows is a multiple of simd's kGemmKc, so the sums run in the same order as one product over all
   // rows would (simd/ops.h): the result depends on the values only.
-  constexpr int64_t kChunk = 32;
-  constexpr int64_t kRows = 4 * simd::kGemmKc;
+  // Wide panels, so that the block of rt that each product packs serves many columns.
+  constexpr int64_t kChunk = 512;
+  constexpr int64_t kRows = simd::kGemmKc;
   std::fill(out, out + m * T, 0.0);
   if (m == 0 || T == 0 || n == 0) return;
   std::vector<double> panel(static_cast<size_t>(std::min(kRows, n) * kChunk));
   for (int64_t c0 = 0; c0 < m; c0 += kChunk) {
     const int64_t L = std::min(kChunk, m - c0);
     const int32_t* cc = cols + c0;
-    double mc[kChunk];
+    std::vector<double> mc(static_cast<size_t>(L));
     for (int64_t l = 0; l < L; ++l) mc[l] = mean != nullptr ? mean[cc[l]] : 0.0;
     bool run = true;  // consecutive columns: contiguous (vectorised) copies
     for (int64_t l = 1; l < L && run; ++l) run = cc[l] == cc[0] + l;
