@@ -267,6 +267,13 @@ void correlations(const double* x, int64_t n, int64_t d, const double* mean, con
   constexpr int64_t kRows = simd::kGemmKc;
   std::fill(out, out + m * T, 0.0);
   if (m == 0 || T == 0 || n == 0) return;
+  bool consecutive = true;
+  for (int64_t c = 1; c < m && consecutive; ++c) consecutive = cols[c] == cols[0] + c;
+  if (mean == nullptr && consecutive) {
+    // Nothing to centre or gather: one product on X in place (the same sums as the panels below).
+    simd::gemm<double>(m, T, n, 1.0, x + cols[0], d, true, rt, n, true, 0.0, out, T, threads);
+    return;
+  }
   std::vector<double> panel(static_cast<size_t>(std::min(kRows, n) * kChunk));
   for (int64_t c0 = 0; c0 < m; c0 += kChunk) {
     const int64_t L = std::min(kChunk, m - c0);
