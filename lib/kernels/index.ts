@@ -4,13 +4,14 @@
  */
 import { BackendError, ConfigError } from '../core/errors.js';
 import { describe } from '../core/matrix.js';
+import { didYouMean } from '../core/suggest.js';
 import { jsKernels } from './js/index.js';
 import { capSimd, loadAddon, nativeInfo, nativeKernels, type Addon } from './native.js';
 import type { BackendInfo, Kernels } from './types.js';
 
 export type BackendName = 'native' | 'js' | 'auto';
 
-let addonState: { addon: Addon | null; attempts: string[] } | undefined;
+let addonState: { addon: Addon | null; path?: string; attempts: string[] } | undefined;
 let native: Kernels | null | undefined;
 let current: Kernels | undefined;
 
@@ -27,6 +28,8 @@ function addon(): Addon | null {
 /** Why the native addon is or is not available, and how to fix it (for warnings and `metatask info`). */
 export interface NativeStatus {
   loaded: boolean;
+  /** The file the addon was loaded from (a prebuilt binary under prebuilds/, or a source build under build/). */
+  path?: string;
   /** Every place the loader looked and why it failed (empty when it loaded). */
   attempts: string[];
   /** What to do about it (when not loaded). */
@@ -35,7 +38,7 @@ export interface NativeStatus {
 
 export function nativeStatus(): NativeStatus {
   const a = addon();
-  return a ? { loaded: true, attempts: [] } : { loaded: false, attempts: addonState!.attempts, fix: FIX };
+  return a ? { loaded: true, path: addonState!.path, attempts: [] } : { loaded: false, attempts: addonState!.attempts, fix: FIX };
 }
 
 function nativeOrThrow(): Kernels {
@@ -86,7 +89,7 @@ function select(name: unknown, source: string): Kernels {
       warnFallback();
       return jsKernels;
     default:
-      throw new ConfigError(`${source} must be 'native', 'js' or 'auto', got ${describe(name)}`);
+      throw new ConfigError(`${source} must be 'native', 'js' or 'auto', got ${describe(name)}${didYouMean(name, ['native', 'js', 'auto'])}`);
   }
 }
 
