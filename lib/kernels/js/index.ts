@@ -4,7 +4,7 @@
  * METATASK_BACKEND=js, and as the reference side of the parity suite.
  */
 import type { Kernels } from '../types.js';
-import { mtenetBlockGram, mtenetSweep } from './cd.js';
+import { cdCorrelations, cdDesign, cdGatherColumns, mtenetBlockGram, mtenetGramSweep, mtenetSweep } from './cd.js';
 import { choleskySolve, gemm, gram, svd, symEig, transpose } from './linalg.js';
 import { network } from './network.js';
 import { adamStep, rmspropStep, sgdStep } from './optim.js';
@@ -23,6 +23,10 @@ export const jsKernels: Kernels = {
   svt,
   mtenetSweep,
   mtenetBlockGram,
+  mtenetGramSweep,
+  cdDesign,
+  cdCorrelations,
+  cdGatherColumns,
   taskLoss,
   network,
   adamStep,
