@@ -3,7 +3,8 @@
  * the family that decides how the command feeds it data, and how to rebuild it from a model file
  * (the file's `kind` is the class name). A misspelt name gets "did you mean".
  */
-import { ConfigError, FormatError } from '../core/errors.js';
+import { FormatError } from '../core/errors.js';
+import { UsageError } from './command.js';
 import { closestName } from '../core/suggest.js';
 import type { TaskType } from '../data/dataset.js';
 import { ClusteredLogistic, ClusteredRegression } from '../linear/clustered.js';
@@ -169,7 +170,7 @@ export function findModel(name: string): ModelEntry {
   if (entry) return entry;
   const near = closestName(key, modelNames());
   const hint = near === undefined ? undefined : MODELS.find((m) => m.name === near || m.aliases.includes(near))!.name;
-  throw new ConfigError(`unknown model '${name}'${hint ? ` (did you mean '${hint}'?)` : ''}; known models: ${MODELS.map((m) => m.name).join(', ')}`);
+  throw new UsageError(`unknown model '${name}'${hint ? ` (did you mean '${hint}'?)` : ''}; known models: ${MODELS.map((m) => m.name).join(', ')}`);
 }
 
 /** The entry whose class wrote a model file of this `kind`. */

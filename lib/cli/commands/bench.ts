@@ -85,7 +85,7 @@ The machine should be otherwise idle: other work running at the same time slows 
           const runs: number[] = [];
           for (let r = 0; r < repeat; r++) runs.push(await time());
           const sorted = [...runs].sort((a, b) => a - b);
-          rows.push({ model: entry.name, backend: name, threads, runs, cold, median: sorted[Math.floor((sorted.length - 1) / 2)]!, min: sorted[0]!, max: sorted[sorted.length - 1]! });
+          rows.push({ model: entry.name, backend: name, threads, runs, cold, median: (sorted[Math.floor((sorted.length - 1) / 2)]! + sorted[Math.ceil((sorted.length - 1) / 2)]!) / 2, min: sorted[0]!, max: sorted[sorted.length - 1]! });
         }
       }
     }
