@@ -79,7 +79,8 @@ export function parseCommandArgs(command: Command, argv: readonly string[]): Arg
 function parseErrorMessage(err: unknown, known: string[]): string {
   const code = (err as { code?: string }).code;
   const message = err instanceof Error ? err.message : String(err);
-  const quoted = /'(-[^' ]+)/.exec(message)?.[1];
+  // parseArgs quotes the option as '--name', '-n' or '-n, --name <value>'; the long name reads best.
+  const quoted = /'[^']*?(--[\w-]+(?:=[^' ]*)?)/.exec(message)?.[1] ?? /'(-[^' ,]+)/.exec(message)?.[1];
   if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && quoted) {
     const name = quoted.replace(/^-+/, '').split('=')[0]!;
     const hint = quoted.startsWith('--') ? closestName(name, known) : undefined;

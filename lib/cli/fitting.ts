@@ -114,10 +114,12 @@ export function samplerFor(entry: ModelEntry, dataset: MultiTaskDataset, setting
   const seed = settings.seed ?? 0;
   if (episodesOfOneTask(dataset)) {
     const task = dataset.tasks[0]!;
-    return new FewShotTasks(
-      { X: task.X, labels: task.y },
-      { ways: settings.ways ?? Math.min(5, task.classes?.length ?? 2), shots: settings.shots ?? 5, seed, ...(settings.queries !== undefined ? { queries: settings.queries } : {}) },
-    );
+    const shots = settings.shots ?? 5;
+    // Default queries: 15 per class (the usual protocol), fewer when the smallest class has fewer rows left.
+    const counts = new Map<number, number>();
+    for (const v of task.y) counts.set(v, (counts.get(v) ?? 0) + 1);
+    const queries = settings.queries ?? Math.max(1, Math.min(15, Math.min(...counts.values()) - shots));
+    return new FewShotTasks({ X: task.X, labels: task.y }, { ways: settings.ways ?? Math.min(5, counts.size), shots, queries, seed });
   }
   if (dataset.nTasks < 2) {
     throw new ValueError(`model '${entry.name}' learns from many tasks, and the data has one: give --task-column (a column naming each row's task), or class labels (--type multiclass) for few-shot episodes`);
