@@ -77,7 +77,7 @@ async function runCommand(command: Command, argv: readonly string[], io: CliIo):
     return await command.run(args, io);
   } catch (err) {
     if (err instanceof UsageError) {
-      io.stderr.write(`${where}: ${err.message}\nrun '${where} --help' for its options\n`);
+      io.stderr.write(`${where}: ${err.message}\nusage: ${command.usage}\nrun '${where} --help' for its options\n`);
       return 2;
     }
     if (!(err instanceof MetataskError || err instanceof CliError)) throw err;

@@ -47,7 +47,9 @@ place the loader looked, why each failed, and how to fix it.`,
     } else {
       lines.push(`backend:   js (the TypeScript kernels${status.loaded ? ', chosen by METATASK_BACKEND=js or --backend js' : ''})`);
     }
-    if (!status.loaded) {
+    if (status.loaded) {
+      lines.push(`addon:     ${status.path ?? 'loaded'}`);
+    } else {
       lines.push('addon:     not loaded; the loader looked in:', ...status.attempts.map((a) => `  - ${a}`));
       lines.push(`fix:       ${status.fix}; or set METATASK_BACKEND=js to choose the TypeScript kernels on purpose`);
     }
