@@ -59,7 +59,7 @@ ${modelList}`,
     applyBackend(args);
     const options = modelOptions(args);
     const settings = fitSettings(args);
-    if (settings.seed !== undefined && (entry.family === 'network' || entry.family === 'meta' || entry.family === 'episodic') && options.seed === undefined) options.seed = settings.seed;
+    if (settings.seed !== undefined && options.seed === undefined) options.seed = settings.seed;
     const scaling = choiceOption(args, 'scale', ['standard', 'none'] as const) ?? defaultScaling(entry);
 
     const { table, dataset, schema } = trainingData(input!, args, entry.taskType ?? 'regression', scaling);
