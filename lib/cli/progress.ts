@@ -74,7 +74,8 @@ export class ProgressReporter {
   }
 
   private draw(p: Progress): void {
-    const cols = this.io.stderr.columns ?? 100;
+    // Cut to the terminal's width so the line never wraps (a pty may report 0 columns: then no cut).
+    const cols = this.io.stderr.columns || Infinity;
     this.io.stderr.write(`\r${this.describe(p, true).slice(0, cols - 1)}\x1b[K`);
     this.drawn = true;
   }
