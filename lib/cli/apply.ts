@@ -74,9 +74,11 @@ export function evaluateTable(cli: CliModel, schema: DataSchema, table: Table, s
       // The model keys tasks by column index; the table names them.
       return evaluation(Object.fromEntries(schema.targets!.map((name, t) => [name, ev.tasks[String(t)]!])));
     }
-    case 'tasks':
-      checkKnownTasks(datasetOf(table, schema).names, schema, table.source);
-      return cli.model.evaluate(datasetOf(table, schema));
+    case 'tasks': {
+      const data = datasetOf(table, schema);
+      checkKnownTasks(data.names, schema, table.source);
+      return cli.model.evaluate(data);
+    }
     case 'network':
       return cli.model.evaluate(datasetOf(table, schema));
     default: {
