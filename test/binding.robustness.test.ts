@@ -1,6 +1,5 @@
 /**
- * The native binding never crashes, whatever JavaScript calls it (NATIVE.md "Tests worth
- * having"): every export of the raw addon is called with wrong argument counts, wrong types,
+ * The native binding never crashes, whatever JavaScript calls it: every export of the raw addon is called with wrong argument counts, wrong types,
  * wrong lengths, non-finite or negative scalars, out-of-range indices and outputs aliasing
  * inputs, and each call must throw a TypeError or RangeError. A worker thread that loads the
  * addon and is terminated mid-work, twenty times, must not abort the process.

@@ -1,5 +1,5 @@
 /**
- * Kernel parity (DESIGN.md section 6): every kernel of the native set and of the TypeScript set
+ * Kernel parity: every kernel of the native set and of the TypeScript set
  * runs on the same random inputs (one seeded Rng), over many shapes, and the results must agree
  * to ~1e-10 relative in float64 and ~1e-4 in float32. Decompositions whose factors are only
  * defined up to sign (svd, symEig) are compared through invariants: the values, the

@@ -1,5 +1,5 @@
 /**
- * The kernels contract: the ONLY thing algorithms call for heavy math (DESIGN.md section 1).
+ * The kernels contract: the ONLY thing algorithms call for heavy math.
  * Two implementations exist, file for file: native/src/kernels/*.cc (C++/Eigen, reached through
  * lib/kernels/native.ts) and lib/kernels/js/*.ts. The parity suite (test/kernels.parity.test.ts)
  * runs both on the same inputs.
@@ -226,7 +226,7 @@ export interface BackendInfo {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Networks (issues 3 and 4). A network is a DAG of nodes over one input, compiled once into a
+// Networks. A network is a DAG of nodes over one input, compiled once into a
 // handle (networkSpec.ts compiles and validates specs; both kernel sets receive the compiled
 // program). Parameters live in one flat vector owned by the caller; its layout (which slice is
 // which weight) is fixed by compileNetwork, so initialisation and optimisers stay in TypeScript.
@@ -371,7 +371,7 @@ export interface NetworkKernels {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Optimiser updates over flat parameter vectors (issue 3; twin files optim.ts / optim.cc).
+// Optimiser updates over flat parameter vectors (twin files optim.ts / optim.cc).
 // Each updates params and its state vectors in place. The classes in lib/nn/optim.ts hold the
 // hyperparameters, schedules and step count and call these.
 // ---------------------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 /**
- * The pure-TypeScript kernel set (DESIGN.md section 1): one file per native kernel file, assembled
+ * The pure-TypeScript kernel set: one file per native kernel file, assembled
  * into the Kernels contract of ../types.ts. Used when the native addon is unavailable or when
  * METATASK_BACKEND=js, and as the reference side of the parity suite.
  */

@@ -7,7 +7,7 @@
 // R-forward and R-backward (a future convolution adds one section and one case per dispatch),
 // then the losses, then the passes of Network<T>.
 //
-// Speed (the W2 benchmark: batch 128, 128-256-256-8 heads, float32): dense layers are Eigen GEMMs
+// Speed (the multi-task MLP benchmark: batch 128, 128-256-256-8 heads, float32): dense layers are Eigen GEMMs
 // on maps of the caller's parameter vector; activations, gradients and R-buffers live in a
 // workspace per batch size kept by the handle, so a steady-state call allocates nothing.
 #include "kernels/network.h"
