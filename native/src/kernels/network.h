@@ -4,6 +4,7 @@
 // and is re-validated here, so a forged program cannot make a kernel read out of bounds.
 #pragma once
 #include "kernels/common.h"
+#include "kernels/conv.h"
 
 #include <memory>
 #include <stdexcept>
@@ -13,17 +14,24 @@
 namespace metatask::network {
 
 // The codes of lib/nn/spec.ts (OP_CODE, FN_CODE, LOSS_CODE).
-enum Op : int { kInput = 0, kDense, kActivation, kDropout, kLayerNorm, kSoftmax, kMixture, kStitch, kConcat, kAdd, kNumOps };
+enum Op : int {
+  kInput = 0, kDense, kActivation, kDropout, kLayerNorm, kSoftmax, kMixture, kStitch, kConcat, kAdd,
+  kConv2d, kBatchNorm, kMaxPool2d, kAvgPool2d, kFlatten, kNumOps
+};
 enum Fn : int { kRelu = 0, kLeakyRelu, kElu, kGelu, kTanh, kSigmoid, kIdentity, kNumFns };
 enum Loss : int { kMse = 0, kHuber, kBceLogits, kSoftmaxCe, kPoisson, kNumLosses };
 
 struct Node {
   int op = kInput;
-  int arg = 0;  // input size | dense units | activation fn
+  int arg = 0;  // input size | dense units | activation fn | conv2d filters
   std::vector<int> inputs;  // mixture: gate first, then experts
-  double alpha = 0;  // activation alpha | dropout rate
+  double alpha = 0;  // activation alpha | dropout rate | batchnorm eps
   int width = 0;
   int64_t paramOffset = -1;
+  int c = 0, h = 0, w = 0;   // output image shape; c == 0 for a flat node
+  conv::Geometry window;     // conv2d and pooling nodes
+  int channels = 0;          // batchnorm: channels normalised
+  int64_t statsOffset = -1;  // batchnorm: offset of its statistics in a stats vector
 };
 
 struct Head {
@@ -42,6 +50,7 @@ struct Program {
   int targetCols = 0;
   int outputWidth = 0;
   int maxWidth = 0;
+  int64_t statsCount = 0;  // length of a batchnorm statistics vector
   std::vector<std::vector<uint8_t>> ancestors;  // by head: the nodes its backward pass visits
 };
 
@@ -62,6 +71,10 @@ struct Batch {
   const T* y = nullptr;  // n x yCols, may be null for forward
   int yCols = 0;
   const T* const* masks = nullptr;  // length nodes.size() or null
+  // Batch normalisation: running statistics to normalise with (statsCount values) or null for the
+  // batch's own; statsOut (nullable) receives the batch statistics of a batch-mode pass.
+  const T* stats = nullptr;
+  double* statsOut = nullptr;
 };
 
 template <typename T>

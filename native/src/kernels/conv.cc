@@ -1,0 +1,287 @@
+// 2-d convolution of NCHW images by im2col and simd::gemm (formulas and threading in conv.h).
+//
+//   forward:       Y_chunk  = W (F x K) cols (K x cols)             then scattered to NCHW (+ bias)
+//   data grad.:    dcols    = W^T (K x F) GY_chunk (F x cols)       then col2im added into GX
+//   weight grad.:  gW_group += GY_chunk (F x cols) colsT (cols x K) per image group, groups summed in order
+// A chunk is a run of consecutive images whose patches sit side by side (about kTargetCols
+// columns), so late layers with a few pixels per image still make wide products; with one image
+// per chunk the GEMM reads and writes the NCHW buffers directly. colsT, the transposed patch
+// matrix, keeps the weight product's B operand row-major so the GEMM packs it with vector loads.
+#include "kernels/conv.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "runtime/threads.h"
+#include "simd/gemm.h"
+
+namespace metatask::conv {
+
+namespace {
+
+// Columns a chunk of images aims for (a multiple of every level's register tile).
+constexpr int64_t kTargetCols = 512;
+// Image groups of the weight gradient: a constant, so the summation order never depends on the
+// thread count; enough groups to keep two to eight threads busy.
+constexpr int kWeightGroups = 8;
+
+int imagesPerChunk(const Geometry& g, int count) {
+  const int64_t per = std::max<int64_t>(1, (kTargetCols + g.outPlane() - 1) / g.outPlane());
+  return static_cast<int>(std::min<int64_t>(per, std::max(1, count)));
+}
+
+// cols[k, col0 + p] = the value patch element k of output pixel p reads from image x (row stride ld).
+template <typename T>
+void im2col(const Geometry& g, const T* x, T* cols, int64_t ld, int64_t col0) {
+  const int H = g.h, W = g.w;
+  int64_t row = 0;
+  for (int ci = 0; ci < g.c; ci++) {
+    const T* plane = x + int64_t(ci) * H * W;
+    for (int i = 0; i < g.kh; i++) {
+      for (int j = 0; j < g.kw; j++, row++) {
+        T* out = cols + row * ld + col0;
+        // Output columns whose input column lies inside the image: lo <= ox < hi.
+        int lo = 0, hi = g.wo;
+        while (lo < hi && lo * g.sw + j - g.pw < 0) lo++;
+        while (hi > lo && (hi - 1) * g.sw + j - g.pw >= W) hi--;
+        for (int oy = 0; oy < g.ho; oy++) {
+          T* o = out + int64_t(oy) * g.wo;
+          const int y = oy * g.sh + i - g.ph;
+          if (y < 0 || y >= H) {
+            std::fill(o, o + g.wo, T(0));
+            continue;
+          }
+          const T* src = plane + int64_t(y) * W;
+          std::fill(o, o + lo, T(0));
+          if (g.sw == 1) {
+            if (hi > lo) std::memcpy(o + lo, src + (lo + j - g.pw), sizeof(T) * size_t(hi - lo));
+          } else {
+            for (int ox = lo; ox < hi; ox++) o[ox] = src[ox * g.sw + j - g.pw];
+          }
+          std::fill(o + hi, o + g.wo, T(0));
+        }
+      }
+    }
+  }
+}
+
+// gx += col2im(dcols): every patch value added back to the pixel it was read from, in the order
+// of im2col's loops.
+template <typename T>
+void col2im(const Geometry& g, const T* dcols, int64_t ld, int64_t col0, T* gx) {
+  const int H = g.h, W = g.w;
+  int64_t row = 0;
+  for (int ci = 0; ci < g.c; ci++) {
+    T* plane = gx + int64_t(ci) * H * W;
+    for (int i = 0; i < g.kh; i++) {
+      for (int j = 0; j < g.kw; j++, row++) {
+        const T* in = dcols + row * ld + col0;
+        int lo = 0, hi = g.wo;
+        while (lo < hi && lo * g.sw + j - g.pw < 0) lo++;
+        while (hi > lo && (hi - 1) * g.sw + j - g.pw >= W) hi--;
+        for (int oy = 0; oy < g.ho; oy++) {
+          const int y = oy * g.sh + i - g.ph;
+          if (y < 0 || y >= H) continue;
+          const T* v = in + int64_t(oy) * g.wo;
+          T* dst = plane + int64_t(y) * W;
+          for (int ox = lo; ox < hi; ox++) dst[ox * g.sw + j - g.pw] += v[ox];
+        }
+      }
+    }
+  }
+}
+
+// colsT[row0 + p, k] = cols[k, p] of image x: one row of K patch values per output pixel.
+template <typename T>
+void im2colT(const Geometry& g, const T* x, T* colsT, int64_t row0) {
+  const int H = g.h, W = g.w;
+  const int64_t K = g.patch();
+  for (int oy = 0; oy < g.ho; oy++) {
+    for (int ox = 0; ox < g.wo; ox++) {
+      T* dst = colsT + (row0 + int64_t(oy) * g.wo + ox) * K;
+      for (int ci = 0; ci < g.c; ci++) {
+        const T* plane = x + int64_t(ci) * H * W;
+        for (int i = 0; i < g.kh; i++) {
+          const int y = oy * g.sh + i - g.ph;
+          T* d = dst + (int64_t(ci) * g.kh + i) * g.kw;
+          if (y < 0 || y >= H) {
+            std::fill(d, d + g.kw, T(0));
+            continue;
+          }
+          const T* src = plane + int64_t(y) * W;
+          for (int j = 0; j < g.kw; j++) {
+            const int xx = ox * g.sw + j - g.pw;
+            d[j] = xx >= 0 && xx < W ? src[xx] : T(0);
+          }
+        }
+      }
+    }
+  }
+}
+
+// Chunk c of `count` images, `per` images each: [first, first + images).
+struct Chunk {
+  int first, images;
+};
+inline Chunk chunkOf(int c, int per, int count) { return {c * per, std::min(per, count - c * per)}; }
+
+// The GEMM threads of one task: all of them when there is a single task, else one (the tasks
+// themselves run in parallel). The GEMM's result does not depend on it.
+inline int innerThreads(int tasks, int threads) { return tasks == 1 ? threads : 1; }
+
+}  // namespace
+
+template <typename T>
+void Scratch<T>::reserve(int slots) {
+  if (bufs_.size() < size_t(slots) * 4) bufs_.resize(size_t(slots) * 4);
+}
+
+template <typename T>
+T* Scratch<T>::get(int slot, int which, int64_t size) {
+  std::vector<T>& b = bufs_.at(size_t(slot) * 4 + size_t(which));
+  if (int64_t(b.size()) < size) b.resize(size_t(size));
+  return b.data();
+}
+
+template <typename T>
+int64_t Scratch<T>::bytesHeld() const {
+  int64_t b = 0;
+  for (const auto& v : bufs_) b += int64_t(v.capacity() * sizeof(T));
+  return b;
+}
+
+template <typename T>
+void forward(const Geometry& g, int count, const T* x, const T* w, const T* bias, T* y, bool accumulate, Scratch<T>& s,
+             int threads) {
+  if (count <= 0) return;
+  const int64_t K = g.patch(), HWo = g.outPlane(), F = g.f;
+  const int per = imagesPerChunk(g, count);
+  const int chunks = (count + per - 1) / per;
+  const int inner = innerThreads(chunks, threads);
+  s.reserve(std::max(1, std::min(threads, chunks)));
+  runtime::parallelFor(chunks, threads, [&](int c, int slot) {
+    const Chunk ch = chunkOf(c, per, count);
+    const int64_t cols = int64_t(ch.images) * HWo;
+    T* buf = s.get(slot, 0, K * cols);
+    for (int j = 0; j < ch.images; j++) im2col(g, x + int64_t(ch.first + j) * g.inSize(), buf, cols, int64_t(j) * HWo);
+    // One image: straight into Y. Several: into a chunk buffer, then scattered to NCHW.
+    T* out = ch.images == 1 ? y + int64_t(ch.first) * F * HWo : s.get(slot, 1, F * cols);
+    const bool into = ch.images > 1 || !accumulate;  // `out` starts from the bias (or zero)
+    if (into) {
+      for (int64_t f = 0; f < F; f++) std::fill(out + f * cols, out + (f + 1) * cols, bias ? bias[f] : T(0));
+    }
+    simd::gemm<T>(F, cols, K, T(1), w, K, false, buf, cols, false, T(1), out, cols, inner);
+    if (ch.images == 1) return;
+    for (int j = 0; j < ch.images; j++) {
+      T* dst = y + int64_t(ch.first + j) * F * HWo;
+      for (int64_t f = 0; f < F; f++) {
+        const T* src = out + f * cols + int64_t(j) * HWo;
+        T* d = dst + f * HWo;
+        if (accumulate) {
+          for (int64_t p = 0; p < HWo; p++) d[p] += src[p];
+        } else {
+          std::memcpy(d, src, sizeof(T) * size_t(HWo));
+        }
+      }
+    }
+  });
+}
+
+template <typename T>
+void backwardData(const Geometry& g, int count, const T* gy, const T* w, T* gx, Scratch<T>& s, int threads) {
+  if (count <= 0) return;
+  const int64_t K = g.patch(), HWo = g.outPlane(), F = g.f;
+  const int per = imagesPerChunk(g, count);
+  const int chunks = (count + per - 1) / per;
+  const int inner = innerThreads(chunks, threads);
+  s.reserve(std::max(1, std::min(threads, chunks)));
+  runtime::parallelFor(chunks, threads, [&](int c, int slot) {
+    const Chunk ch = chunkOf(c, per, count);
+    const int64_t cols = int64_t(ch.images) * HWo;
+    const T* src = gy + int64_t(ch.first) * F * HWo;
+    if (ch.images > 1) {
+      // GY of the chunk as F x cols (image j's pixels at columns j HWo ..).
+      T* gather = s.get(slot, 1, F * cols);
+      for (int j = 0; j < ch.images; j++)
+        for (int64_t f = 0; f < F; f++)
+          std::memcpy(gather + f * cols + int64_t(j) * HWo, src + (int64_t(j) * F + f) * HWo, sizeof(T) * size_t(HWo));
+      src = gather;
+    }
+    T* dcols = s.get(slot, 0, K * cols);
+    simd::gemm<T>(K, cols, F, T(1), w, K, true, src, cols, false, T(0), dcols, cols, inner);
+    for (int j = 0; j < ch.images; j++) col2im(g, dcols, cols, int64_t(j) * HWo, gx + int64_t(ch.first + j) * g.inSize());
+  });
+}
+
+template <typename T>
+void backwardWeights(const Geometry& g, int count, const T* x, const T* gy, T* gw, T* gb, Scratch<T>& s, int threads) {
+  if (count <= 0) return;
+  const int64_t K = g.patch(), HWo = g.outPlane(), F = g.f;
+  const int per = imagesPerChunk(g, count);
+  const int groups = std::min(count, kWeightGroups);
+  const int inner = innerThreads(groups, threads);
+  // Group partials, F x K filter sums then F bias sums each; written by one task per group. Slot
+  // 0's fourth buffer is shared by the call (the other slots never use theirs).
+  const int64_t stride = F * K + F;
+  s.reserve(std::max(1, std::min(threads, groups)));
+  T* partials = s.get(0, 3, stride * groups);
+  runtime::parallelFor(groups, threads, [&](int grp, int slot) {
+    const int from = int(int64_t(count) * grp / groups), to = int(int64_t(count) * (grp + 1) / groups);
+    T* part = partials + stride * grp;
+    bool first = true;
+    std::vector<double> bsum(size_t(F), 0.0);
+    for (int n0 = from; n0 < to; n0 += per) {
+      const int images = std::min(per, to - n0);
+      const int64_t cols = int64_t(images) * HWo;
+      const T* src = gy + int64_t(n0) * F * HWo;
+      int64_t ld = HWo;
+      if (images > 1) {
+        T* gather = s.get(slot, 1, F * cols);
+        for (int j = 0; j < images; j++)
+          for (int64_t f = 0; f < F; f++)
+            std::memcpy(gather + f * cols + int64_t(j) * HWo, src + (int64_t(j) * F + f) * HWo, sizeof(T) * size_t(HWo));
+        src = gather;
+        ld = cols;
+      }
+      T* colsT = s.get(slot, 0, cols * K);
+      for (int j = 0; j < images; j++) im2colT(g, x + int64_t(n0 + j) * g.inSize(), colsT, int64_t(j) * HWo);
+      simd::gemm<T>(F, K, cols, T(1), src, ld, false, colsT, K, false, first ? T(0) : T(1), part, K, inner);
+      first = false;
+      if (gb) {
+        for (int64_t f = 0; f < F; f++) {
+          double acc = 0;
+          for (int j = 0; j < images; j++) {
+            const T* row = src + f * ld + int64_t(j) * HWo;
+            for (int64_t p = 0; p < HWo; p++) acc += row[p];
+          }
+          bsum[size_t(f)] += acc;
+        }
+      }
+    }
+    for (int64_t f = 0; f < F; f++) part[F * K + f] = static_cast<T>(bsum[size_t(f)]);
+  });
+  for (int64_t k = 0; k < F * K; k++) {
+    double acc = 0;
+    for (int grp = 0; grp < groups; grp++) acc += partials[stride * grp + k];
+    gw[k] = static_cast<T>(double(gw[k]) + acc);
+  }
+  if (!gb) return;
+  for (int64_t f = 0; f < F; f++) {
+    double acc = 0;
+    for (int grp = 0; grp < groups; grp++) acc += partials[stride * grp + F * K + f];
+    gb[f] = static_cast<T>(double(gb[f]) + acc);
+  }
+}
+
+template class Scratch<float>;
+template class Scratch<double>;
+
+#define METATASK_CONV_INSTANTIATE(T)                                                                              \
+  template void forward<T>(const Geometry&, int, const T*, const T*, const T*, T*, bool, Scratch<T>&, int);       \
+  template void backwardData<T>(const Geometry&, int, const T*, const T*, T*, Scratch<T>&, int);                  \
+  template void backwardWeights<T>(const Geometry&, int, const T*, const T*, T*, T*, Scratch<T>&, int);
+METATASK_CONV_INSTANTIATE(float)
+METATASK_CONV_INSTANTIATE(double)
+#undef METATASK_CONV_INSTANTIATE
+
+}  // namespace metatask::conv
