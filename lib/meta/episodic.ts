@@ -19,15 +19,21 @@ import { custom, num, oneOf, parseOptions, type OptionSpec } from '../core/optio
 import { Rng } from '../core/rng.js';
 import { kernels } from '../kernels/index.js';
 import type { NetworkHandle, NetworkKernels, NetworkSpec, OptimKernels } from '../kernels/types.js';
+import { conv4Spec, conv4Width, isBackbone, type Conv4Config } from '../nn/backbones.js';
 import { ACTIVATIONS, compileNetwork, initParams, type CompiledNetwork } from '../nn/spec.js';
 import { createOptimizer, type Optimizer, type OptimizerOptions } from '../nn/optim.js';
 import { mlpSpec, type EvaluationRow, type FitOptions, type NetworkConfig, type TaskDataLike, type TaskLike } from './learner.js';
+import { Budget, BUDGET_OPTIONS } from './budget.js';
 import { SavedLearner } from './savedLearner.js';
 import type { TaskSampler } from './tasks.js';
 
 export interface EpisodicOptions {
-  /** The embedding network: an MLP { inputSize, hidden, outputSize, activation } or a one-head NetworkSpec. */
-  network: NetworkConfig | NetworkSpec;
+  /**
+   * The embedding network: an MLP { inputSize, hidden, outputSize, activation }, the conv-4
+   * backbone { type: 'conv4', inputShape, outputSize? } (without outputSize the embedding is the
+   * flattened last feature map) or a one-head NetworkSpec.
+   */
+  network: NetworkConfig | Conv4Config | NetworkSpec;
   /** Episodes per meta-update (default 1, as Snell et al.). */
   metaBatchSize: number;
   optimizer: OptimizerOptions;
@@ -37,7 +43,7 @@ export interface EpisodicOptions {
 }
 
 export const EPISODIC_OPTIONS = {
-  network: custom<NetworkConfig>('{ inputSize, hidden, outputSize, activation } or a NetworkSpec', (v) => v !== null && typeof v === 'object'),
+  network: custom<NetworkConfig>("{ inputSize, hidden, outputSize, activation }, { type: 'conv4', inputShape } or a NetworkSpec", (v) => v !== null && typeof v === 'object'),
   metaBatchSize: num({ default: 1, min: 1, integer: true }),
   optimizer: custom<OptimizerOptions>("an optimizer { type: 'adam' | 'sgd' | ..., lr }", (v) => v !== null && typeof v === 'object', { type: 'adam', lr: 1e-3 }),
   seed: num({ default: 0 }),
@@ -71,6 +77,10 @@ export interface EpisodeResult {
 export interface EpisodicFitResult {
   /** Mean query loss of each meta-batch. */
   losses: Float64Array;
+  /** Meta-iterations run (fewer than asked when the time limit ended training). */
+  iterations: number;
+  /** Seconds the fit took. */
+  seconds: number;
   /** Mean query accuracy of each meta-batch (classification). */
   accuracies?: Float64Array;
 }
@@ -85,7 +95,11 @@ const isPosInt = (v: unknown): boolean => typeof v === 'number' && Number.isInte
 /** The embedding network's spec: the MLP shorthand (linear last layer) or a one-head spec. */
 export function embeddingSpec(owner: string, network: unknown): NetworkSpec {
   if (network === null || typeof network !== 'object') {
-    throw new ConfigError(`${owner}: option 'network' is required: { inputSize, hidden, outputSize, activation } or a NetworkSpec { nodes, heads }`);
+    throw new ConfigError(`${owner}: option 'network' is required: { inputSize, hidden, outputSize, activation }, { type: 'conv4', inputShape } or a NetworkSpec { nodes, heads }`);
+  }
+  if (isBackbone(network)) {
+    // The head's loss is never evaluated; mse needs one column, softmax-ce two or more.
+    return conv4Spec(owner, network, conv4Width(owner, network) >= 2 ? 'softmax-ce' : 'mse');
   }
   if ('nodes' in network) {
     const spec = network as NetworkSpec;
@@ -362,24 +376,25 @@ export abstract class EpisodicLearner<O extends EpisodicOptions = EpisodicOption
 
   async fit(sampler: TaskSampler, options: FitOptions): Promise<EpisodicFitResult> {
     const o = parseOptions<FitOptions>(`${this.kind}.fit`, options, {
-      iterations: num({ min: 0, integer: true }),
+      ...BUDGET_OPTIONS,
       onProgress: custom('a function', (v) => typeof v === 'function'),
       signal: custom('an AbortSignal', (v) => v instanceof AbortSignal),
     });
-    if (o.iterations === undefined) throw new ConfigError(`${this.kind}.fit: option 'iterations' is required`);
+    const budget = new Budget(`${this.kind}.fit`, o.iterations, o.timeLimit);
     this.checkSampler(sampler, 'fit');
     const yielder = new Yielder(o.signal);
-    const losses = new Float64Array(o.iterations);
-    const accuracies = this.classification ? new Float64Array(o.iterations) : undefined;
-    for (let it = 0; it < o.iterations; it++) {
+    const losses: number[] = [];
+    const accuracies: number[] = [];
+    while (budget.next()) {
       const episodes = sampler.sampleBatch(this.options.metaBatchSize).map((t, i) => this.prepare(t, `task ${i}`));
       const { loss, accuracy } = this.update(episodes);
-      losses[it] = loss;
-      if (accuracies) accuracies[it] = accuracy;
-      o.onProgress?.({ iteration: it + 1, iterations: o.iterations, loss });
+      losses.push(loss);
+      accuracies.push(accuracy);
+      o.onProgress?.({ iteration: budget.done, iterations: budget.total, loss });
       await yielder.maybeYield();
     }
-    return accuracies ? { losses, accuracies } : { losses };
+    const done = { losses: Float64Array.from(losses), iterations: losses.length, seconds: budget.seconds };
+    return this.classification ? { ...done, accuracies: Float64Array.from(accuracies) } : done;
   }
 
   /**

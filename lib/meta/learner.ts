@@ -20,8 +20,10 @@ import { custom, num, oneOf, parseOptions, type OptionSpec } from '../core/optio
 import { Rng } from '../core/rng.js';
 import { kernels } from '../kernels/index.js';
 import type { ActivationName, NetworkBatch, NetworkHandle, NetworkKernels, NetworkSpec, OptimKernels } from '../kernels/types.js';
+import { conv4Spec, isBackbone, type Conv4Config } from '../nn/backbones.js';
 import { ACTIVATIONS, compileNetwork, initParams, type CompiledNetwork } from '../nn/spec.js';
 import { createOptimizer, type Optimizer, type OptimizerOptions } from '../nn/optim.js';
+import { Budget, BUDGET_OPTIONS } from './budget.js';
 import { SavedLearner } from './savedLearner.js';
 import type { TaskSampler } from './tasks.js';
 
@@ -45,7 +47,8 @@ export interface TaskDataLike {
 
 /** Options every learner shares (each class adds its own and lists exactly the ones it takes). */
 export interface LearnerOptions {
-  network: NetworkConfig | NetworkSpec;
+  /** An MLP, the conv-4 backbone ({ type: 'conv4', inputShape, outputSize }) or any one-head spec. */
+  network: NetworkConfig | Conv4Config | NetworkSpec;
   loss: MetaLoss;
   innerLr: number;
   innerSteps: number;
@@ -57,14 +60,25 @@ export interface LearnerOptions {
 }
 
 export interface FitOptions {
-  iterations: number;
+  /** Meta-iterations to run (at least one of iterations and timeLimit). */
+  iterations?: number;
+  /**
+   * Seconds of training: no iteration starts after this much time, and the fit keeps what it
+   * learned. With iterations too, training stops at whichever comes first.
+   */
+  timeLimit?: number;
+  /** After every iteration; `iterations` is NaN when only a time limit bounds the fit. */
   onProgress?: (p: { iteration: number; iterations: number; loss: number }) => void;
   signal?: AbortSignal;
 }
 
 export interface FitResult {
-  /** Meta-loss (mean query loss of the meta-batch, after adaptation) of every iteration. */
+  /** Meta-loss (mean query loss of the meta-batch, after adaptation) of every iteration run. */
   losses: Float64Array;
+  /** Meta-iterations run (fewer than asked when the time limit ended training). */
+  iterations: number;
+  /** Seconds the fit took. */
+  seconds: number;
 }
 
 export interface AdaptOptions {
@@ -117,7 +131,16 @@ const isPosInt = (v: unknown): boolean => typeof v === 'number' && Number.isInte
 
 function resolveSpec(owner: string, network: unknown, loss: MetaLoss | undefined): NetworkSpec {
   if (network === null || typeof network !== 'object') {
-    throw new ConfigError(`${owner}: option 'network' is required: { inputSize, hidden, outputSize, activation } or a NetworkSpec { nodes, heads }`);
+    throw new ConfigError(`${owner}: option 'network' is required: { inputSize, hidden, outputSize, activation }, { type: 'conv4', inputShape, outputSize } or a NetworkSpec { nodes, heads }`);
+  }
+  if (isBackbone(network)) {
+    const out = (network as Partial<Conv4Config>).outputSize;
+    if (out === undefined) throw new ConfigError(`${owner}: network.outputSize is required (the classifier's width: N for N-way episodes, 1 for regression)`);
+    const l = loss ?? (out >= 2 ? 'softmax-ce' : 'mse');
+    if (l === 'softmax-ce' ? out < 2 : out !== 1) {
+      throw new ConfigError(`${owner}: loss '${l}' needs ${l === 'softmax-ce' ? 'outputSize >= 2 (one logit per class)' : 'outputSize 1'}, got ${out}`);
+    }
+    return conv4Spec(owner, network, l);
   }
   if ('nodes' in network) {
     const spec = network as NetworkSpec;
@@ -147,7 +170,7 @@ function resolveSpec(owner: string, network: unknown, loss: MetaLoss | undefined
 
 /** Option specs shared by the learners; each class picks the ones it takes. */
 export const COMMON_OPTIONS = {
-  network: custom<NetworkConfig>('{ inputSize, hidden, outputSize, activation } or a NetworkSpec', (v) => v !== null && typeof v === 'object'),
+  network: custom<NetworkConfig>("{ inputSize, hidden, outputSize, activation }, { type: 'conv4', inputShape, outputSize } or a NetworkSpec", (v) => v !== null && typeof v === 'object'),
   loss: oneOf(META_LOSSES),
   innerLr: num({ default: 0.01, min: 0 }),
   innerSteps: num({ default: 1, min: 0, integer: true }),
@@ -346,24 +369,24 @@ export abstract class MetaLearner<O extends LearnerOptions = LearnerOptions> ext
 
   async fit(sampler: TaskSampler, options: FitOptions): Promise<FitResult> {
     const o = parseOptions<FitOptions>(`${this.kind}.fit`, options, {
-      iterations: num({ min: 0, integer: true }),
+      ...BUDGET_OPTIONS,
       onProgress: custom('a function', (v) => typeof v === 'function'),
       signal: custom('an AbortSignal', (v) => v instanceof AbortSignal),
     });
-    if (o.iterations === undefined) throw new ConfigError(`${this.kind}.fit: option 'iterations' is required`);
+    const budget = new Budget(`${this.kind}.fit`, o.iterations, o.timeLimit);
     this.checkSampler(sampler);
     const yielder = new Yielder(o.signal);
-    const losses = new Float64Array(o.iterations);
-    for (let it = 0; it < o.iterations; it++) {
+    const losses: number[] = [];
+    while (budget.next()) {
       const tasks = this.prepare(sampler.sampleBatch(this.options.metaBatchSize));
       const loss = this.metaStep(tasks);
       if (!Number.isFinite(loss)) throw new ValueError(`${this.kind}.fit: the meta-loss became ${loss} at iteration ${this.iteration}; lower the learning rates`);
-      losses[it] = loss;
+      losses.push(loss);
       this.iteration++;
-      o.onProgress?.({ iteration: it + 1, iterations: o.iterations, loss });
+      o.onProgress?.({ iteration: budget.done, iterations: budget.total, loss });
       await yielder.maybeYield();
     }
-    return { losses };
+    return { losses: Float64Array.from(losses), iterations: losses.length, seconds: budget.seconds };
   }
 
   /** One meta-update on given tasks, synchronously (tests, custom loops). Returns the meta-loss. */
