@@ -199,6 +199,26 @@ cases.push({
   ),
 });
 
+cases.push({
+  name: 'a conv output read by a batchnorm-relu-maxpool chain and by a second pool; a relu read twice',
+  spec: image(
+    [2, 6, 6],
+    [
+      { op: 'conv2d', input: 0, filters: 3, kernel: 3, padding: 1 }, // 1: 3 x 6 x 6
+      { op: 'batchnorm', input: 1 },
+      { op: 'activation', input: 2, fn: 'relu' },
+      { op: 'maxpool2d', input: 3, size: 2 }, // 4: 3 x 3 x 3
+      { op: 'maxpool2d', input: 1, size: 2 }, // 5: the conv output's second reader
+      { op: 'add', inputs: [4, 5] },
+      { op: 'batchnorm', input: 6 },
+      { op: 'activation', input: 7, fn: 'relu' }, // 8: read by the pool and by the concat
+      { op: 'maxpool2d', input: 8, size: 3 }, // 9: 3 x 1 x 1
+      { op: 'flatten', input: 8 },
+      { op: 'concat', inputs: [9, 10] },
+    ],
+  ),
+});
+
 export interface Setup {
   spec: NetworkSpec;
   params: Float64Array;

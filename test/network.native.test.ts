@@ -102,9 +102,9 @@ describe('network kernels (native binding): vjp, argument guards, workers', () =
       const obj = make();
       const p = initParams(compiled, new Rng(3), 'float64') as Float64Array;
       const g = new Float64Array(P);
-      obj.vjp(p, m(2, 4), null, null, null, m(2, 1, 1), g);
+      obj.vjp(p, m(2, 4), null, null, null, m(2, 1, 1), g, false);
       const g2 = new Float64Array(P);
-      obj.vjp(p, m(2, 4), mask(10), null, null, m(2, 1, 1), g2);
+      obj.vjp(p, m(2, 4), mask(10), null, null, m(2, 1, 1), g2, false);
       // An all-ones mask is the identity, as no mask is (inference).
       expect(relErr(g, g2)).to.be.below(1e-15);
       expect(g.some((v) => v !== 0)).to.equal(true);
@@ -114,7 +114,7 @@ describe('network kernels (native binding): vjp, argument guards, workers', () =
       const obj = make();
       const proto = Object.getPrototypeOf(obj) as Record<string, Fn>;
       for (const that of [{}, null, undefined, 5, 'net', Object.create(proto), new Float64Array(3), () => 0, rawAddon()]) {
-        expect(() => proto.vjp!.call(that, new Float64Array(P), m(2, 4), null, null, null, m(2, 1), new Float64Array(P))).to.throw(TypeError, 'Illegal invocation');
+        expect(() => proto.vjp!.call(that, new Float64Array(P), m(2, 4), null, null, null, m(2, 1), new Float64Array(P), false)).to.throw(TypeError, 'Illegal invocation');
       }
       expect(obj.info().paramCount).to.equal(P);
     });
@@ -127,52 +127,54 @@ describe('network kernels (native binding): vjp, argument guards, workers', () =
       const og = m(2, 1);
       const g = new Float64Array(P);
       const vjp = obj.vjp.bind(obj) as Fn;
-      obj.vjp(p, x, null, null, null, og, g);
-      obj.vjp(p, x, mask(10), null, null, og, g);
+      obj.vjp(p, x, null, null, null, og, g, false);
+      obj.vjp(p, x, mask(10), null, null, og, g, false);
       const bad: [string, () => unknown][] = [
         ['no args', () => vjp()],
-        ['six args', () => vjp(p, x, null, null, null, og)],
-        ['eight args', () => vjp(p, x, null, null, null, og, g, 1)],
-        ['stats without a batchnorm node', () => vjp(p, x, null, new Float64Array(2), null, og, g)],
-        ['statsOut without a batchnorm node', () => vjp(p, x, null, null, new Float64Array(2), og, g)],
-        ['params f32', () => vjp(new Float32Array(P), x, null, null, null, og, g)],
-        ['params array', () => vjp(Array.from(p), x, null, null, null, og, g)],
-        ['params short', () => vjp(p.subarray(1), x, null, null, null, og, g)],
-        ['params null', () => vjp(null, x, null, null, null, og, g)],
-        ['x typed array', () => vjp(p, new Float64Array(8), null, null, null, og, g)],
-        ['x null', () => vjp(p, null, null, null, null, og, g)],
-        ['x wrong cols', () => vjp(p, m(2, 3), null, null, null, og, g)],
-        ['x lying rows', () => vjp(p, { rows: 3, cols: 4, data: new Float64Array(8) }, null, null, null, og, g)],
-        ['x rows NaN', () => vjp(p, { rows: NaN, cols: 4, data: new Float64Array(8) }, null, null, null, og, g)],
-        ['x rows string', () => vjp(p, { rows: '2', cols: 4, data: new Float64Array(8) }, null, null, null, og, g)],
-        ['x data f32', () => vjp(p, { rows: 2, cols: 4, data: new Float32Array(8) }, null, null, null, og, g)],
-        ['masks object', () => vjp(p, x, {}, null, null, og, g)],
-        ['masks wrong length', () => vjp(p, x, [null], null, null, og, g)],
-        ['mask short', () => vjp(p, x, mask(9), null, null, og, g)],
-        ['mask on a dense node', () => vjp(p, x, [null, new Float64Array(10), null, null, null], null, null, og, g)],
-        ['outGrad missing', () => vjp(p, x, null, null, null, undefined, g)],
-        ['outGrad typed array', () => vjp(p, x, null, null, null, new Float64Array(2), g)],
-        ['outGrad wrong rows', () => vjp(p, x, null, null, null, m(3, 1), g)],
-        ['outGrad wrong cols', () => vjp(p, x, null, null, null, m(2, 2), g)],
-        ['outGrad lying length', () => vjp(p, x, null, null, null, { rows: 2, cols: 1, data: new Float64Array(3) }, g)],
-        ['outGrad f32', () => vjp(p, x, null, null, null, { rows: 2, cols: 1, data: new Float32Array(2) }, g)],
-        ['grad null', () => vjp(p, x, null, null, null, og, null)],
-        ['grad short', () => vjp(p, x, null, null, null, og, g.subarray(1))],
-        ['grad f32', () => vjp(p, x, null, null, null, og, new Float32Array(P))],
-        ['grad is params', () => vjp(p, x, null, null, null, og, p)],
+        ['seven args', () => vjp(p, x, null, null, null, og, g)],
+        ['nine args', () => vjp(p, x, null, null, null, og, g, false, 1)],
+        ['reuseForward a number', () => vjp(p, x, null, null, null, og, g, 1)],
+        ['reuseForward null', () => vjp(p, x, null, null, null, og, g, null)],
+        ['stats without a batchnorm node', () => vjp(p, x, null, new Float64Array(2), null, og, g, false)],
+        ['statsOut without a batchnorm node', () => vjp(p, x, null, null, new Float64Array(2), og, g, false)],
+        ['params f32', () => vjp(new Float32Array(P), x, null, null, null, og, g, false)],
+        ['params array', () => vjp(Array.from(p), x, null, null, null, og, g, false)],
+        ['params short', () => vjp(p.subarray(1), x, null, null, null, og, g, false)],
+        ['params null', () => vjp(null, x, null, null, null, og, g, false)],
+        ['x typed array', () => vjp(p, new Float64Array(8), null, null, null, og, g, false)],
+        ['x null', () => vjp(p, null, null, null, null, og, g, false)],
+        ['x wrong cols', () => vjp(p, m(2, 3), null, null, null, og, g, false)],
+        ['x lying rows', () => vjp(p, { rows: 3, cols: 4, data: new Float64Array(8) }, null, null, null, og, g, false)],
+        ['x rows NaN', () => vjp(p, { rows: NaN, cols: 4, data: new Float64Array(8) }, null, null, null, og, g, false)],
+        ['x rows string', () => vjp(p, { rows: '2', cols: 4, data: new Float64Array(8) }, null, null, null, og, g, false)],
+        ['x data f32', () => vjp(p, { rows: 2, cols: 4, data: new Float32Array(8) }, null, null, null, og, g, false)],
+        ['masks object', () => vjp(p, x, {}, null, null, og, g, false)],
+        ['masks wrong length', () => vjp(p, x, [null], null, null, og, g, false)],
+        ['mask short', () => vjp(p, x, mask(9), null, null, og, g, false)],
+        ['mask on a dense node', () => vjp(p, x, [null, new Float64Array(10), null, null, null], null, null, og, g, false)],
+        ['outGrad missing', () => vjp(p, x, null, null, null, undefined, g, false)],
+        ['outGrad typed array', () => vjp(p, x, null, null, null, new Float64Array(2), g, false)],
+        ['outGrad wrong rows', () => vjp(p, x, null, null, null, m(3, 1), g, false)],
+        ['outGrad wrong cols', () => vjp(p, x, null, null, null, m(2, 2), g, false)],
+        ['outGrad lying length', () => vjp(p, x, null, null, null, { rows: 2, cols: 1, data: new Float64Array(3) }, g, false)],
+        ['outGrad f32', () => vjp(p, x, null, null, null, { rows: 2, cols: 1, data: new Float32Array(2) }, g, false)],
+        ['grad null', () => vjp(p, x, null, null, null, og, null, false)],
+        ['grad short', () => vjp(p, x, null, null, null, og, g.subarray(1), false)],
+        ['grad f32', () => vjp(p, x, null, null, null, og, new Float32Array(P), false)],
+        ['grad is params', () => vjp(p, x, null, null, null, og, p, false)],
         ['grad overlaps x', () => {
           const buf = new Float64Array(P + 8);
-          return vjp(p, { rows: 2, cols: 4, data: buf.subarray(0, 8) }, null, null, null, og, buf.subarray(4, 4 + P));
+          return vjp(p, { rows: 2, cols: 4, data: buf.subarray(0, 8) }, null, null, null, og, buf.subarray(4, 4 + P), false);
         }],
         ['grad overlaps outGrad', () => {
           const buf = new Float64Array(P + 2);
-          return vjp(p, x, null, null, null, { rows: 2, cols: 1, data: buf.subarray(0, 2) }, buf.subarray(1, 1 + P));
+          return vjp(p, x, null, null, null, { rows: 2, cols: 1, data: buf.subarray(0, 2) }, buf.subarray(1, 1 + P), false);
         }],
         ['grad overlaps a mask', () => {
           const buf = new Float64Array(P + 10);
-          return vjp(p, x, [null, null, null, buf.subarray(0, 10), null], null, null, og, buf.subarray(5, 5 + P));
+          return vjp(p, x, [null, null, null, buf.subarray(0, 10), null], null, null, og, buf.subarray(5, 5 + P), false);
         }],
-        ['f64 arrays to a float32 network', () => (obj32.vjp as Fn)(p, x, null, null, null, og, g)],
+        ['f64 arrays to a float32 network', () => (obj32.vjp as Fn)(p, x, null, null, null, og, g, false)],
       ];
       for (const [name, f] of bad) {
         let err: unknown;
@@ -247,10 +249,10 @@ describe('network kernels (native binding): vjp, argument guards, workers', () =
       const obj = make();
       const x = m(2, 4);
       const og = { rows: 2, data: new Float64Array(2), get cols() { detach(x.data); return 1; } };
-      expect(() => (obj.vjp as Fn)(new Float64Array(P), x, null, null, null, og, new Float64Array(P))).to.throw(RangeError, detached);
+      expect(() => (obj.vjp as Fn)(new Float64Array(P), x, null, null, null, og, new Float64Array(P), false)).to.throw(RangeError, detached);
       const p = new Float64Array(P);
       const og2 = new Proxy(m(2, 1), { get: (t, k) => { if (k === 'data') detach(p); return Reflect.get(t, k); } });
-      expect(() => (obj.vjp as Fn)(p, m(2, 4), null, null, null, og2, new Float64Array(P))).to.throw(RangeError, detached);
+      expect(() => (obj.vjp as Fn)(p, m(2, 4), null, null, null, og2, new Float64Array(P), false)).to.throw(RangeError, detached);
     });
 
     it('a re-entrant call from a mask getter leaves the outer call correct', () => {
@@ -265,7 +267,7 @@ describe('network kernels (native binding): vjp, argument guards, workers', () =
         get() {
           // Another call on the same object, with a different batch size and no masks.
           obj.forward(p, m(3, 4), null, null, null, m(3, 1));
-          obj.vjp(p, m(3, 4), [null, null, null, new Float64Array(15), null], null, null, m(3, 1), new Float64Array(P));
+          obj.vjp(p, m(3, 4), [null, null, null, new Float64Array(15), null], null, null, m(3, 1), new Float64Array(P), false);
           return mk();
         },
       });

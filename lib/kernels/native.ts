@@ -71,7 +71,7 @@ export interface NativeNetworkObject {
   /** grad = J^T outGrad; outGrad is n x outputWidth (forward's layout), grad has paramCount entries. */
   vjp(
     params: FloatArray, x: Matrix<FloatArray>, masks: (FloatArray | null)[] | null, stats: FloatArray | null, statsOut: Float64Array | null,
-    outGrad: Matrix<FloatArray>, grad: FloatArray,
+    outGrad: Matrix<FloatArray>, grad: FloatArray, reuseForward: boolean,
   ): void;
   /** The meta-batch kernel (native/src/kernels/metabatch.h); returns the mean query loss. */
   metaGradient(
@@ -296,8 +296,8 @@ class NativeNetwork<T extends FloatArray> implements NetworkHandle<T> {
     call(() => this.obj.hvp(params, batch.x, this.y(batch), this.masks(batch), ...this.stats(batch), weights, v, out));
   }
 
-  vjp(params: T, batch: NetworkBatch<T>, outGrad: Matrix<T>, grad: T): void {
-    call(() => this.obj.vjp(params, batch.x, this.masks(batch), ...this.stats(batch), outGrad, grad));
+  vjp(params: T, batch: NetworkBatch<T>, outGrad: Matrix<T>, grad: T, reuseForward = false): void {
+    call(() => this.obj.vjp(params, batch.x, this.masks(batch), ...this.stats(batch), outGrad, grad, reuseForward));
   }
 
   metaGradient(params: T, tasks: MetaBatchTasks<T>, o: MetaGradientOptions, grad: Float64Array): number {

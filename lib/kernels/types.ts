@@ -349,8 +349,12 @@ export interface NetworkHandle<T extends FloatArray> {
    * Vector-Jacobian product through the network: `grad` (length P) receives J^T outGrad, where
    * outGrad (n x sum of head widths, same layout as forward's output) is the gradient of some
    * loss computed outside the kernel w.r.t. the raw outputs (ProtoNet, MetaRidge).
+   * With `reuseForward`, the activations of the forward() call made on this handle just before
+   * are used instead of a new forward pass (a forward() then a vjp() then cost one forward and one
+   * backward): params and batch must be the arrays of that call, unchanged, with no other call
+   * on the handle in between; otherwise a ValueError.
    */
-  vjp(params: T, batch: NetworkBatch<T>, outGrad: Matrix<T>, grad: T): void;
+  vjp(params: T, batch: NetworkBatch<T>, outGrad: Matrix<T>, grad: T, reuseForward?: boolean): void;
   /**
    * The MAML/ANIL meta-gradient of a whole meta-batch in one call (twin files metabatch.ts /
    * metabatch.cc; it fuses the per-task loop of lib/meta/maml.ts). Per task t, from theta_0 = params:

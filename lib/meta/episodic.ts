@@ -18,7 +18,7 @@ import { allocate, describe, toMatrix, toVector, type DType, type FloatArray, ty
 import { custom, num, oneOf, parseOptions, type OptionSpec } from '../core/options.js';
 import { Rng } from '../core/rng.js';
 import { kernels } from '../kernels/index.js';
-import type { NetworkHandle, NetworkKernels, NetworkSpec, OptimKernels } from '../kernels/types.js';
+import type { NetworkBatch, NetworkHandle, NetworkKernels, NetworkSpec, OptimKernels } from '../kernels/types.js';
 import { conv4Spec, conv4Width, isBackbone, type Conv4Config } from '../nn/backbones.js';
 import { ACTIVATIONS, compileNetwork, initParams, type CompiledNetwork } from '../nn/spec.js';
 import { createOptimizer, type Optimizer, type OptimizerOptions } from '../nn/optim.js';
@@ -250,12 +250,13 @@ export abstract class EpisodicLearner<O extends EpisodicOptions = EpisodicOption
     return { rows: out.rows, cols: out.cols, data: Float64Array.from(out.data) };
   }
 
-  private vjp(x: Matrix<FloatArray>, outGrad: Matrix<FloatArray>, grad: FloatArray): void {
+  /** J^T outGrad at the activations of the forward pass just made with these theta and batch. */
+  private vjp(theta: FloatArray, batch: NetworkBatch<FloatArray>, outGrad: Matrix<FloatArray>, grad: FloatArray): void {
     const h = this.handle;
     if (typeof h.vjp !== 'function') {
       throw new BackendError(`the ${kernels().name} backend's network kernels have no vjp yet; ${this.kind} needs it to push the episode gradient through the network`, 'ERR_BACKEND');
     }
-    h.vjp(this.theta, { x }, outGrad, grad);
+    h.vjp(theta, batch, outGrad, grad, true);
   }
 
   // ---- episodes ------------------------------------------------------------------------------
@@ -304,7 +305,10 @@ export abstract class EpisodicLearner<O extends EpisodicOptions = EpisodicOption
       x.data.set(e.xq.data, (r + e.xs.rows) * d);
       r += e.xs.rows + e.xq.rows;
     }
-    const E = this.handle.forward(this.theta, { x });
+    // One theta view and one batch object for the forward pass and the vjp that reuses it.
+    const theta = this.theta;
+    const batch: NetworkBatch<FloatArray> = { x };
+    const E = this.handle.forward(theta, batch);
     const dE = grad ? { rows, cols: D, data: allocate(this.dtype, rows * D) } : null;
     const extras = this.extras;
     const nEx = extras.length;
@@ -330,7 +334,7 @@ export abstract class EpisodicLearner<O extends EpisodicOptions = EpisodicOption
     }
     if (grad && dE) {
       const gTheta = allocate(this.dtype, this.P);
-      this.vjp(x, dE, gTheta);
+      this.vjp(theta, batch, dE, gTheta);
       for (let k = 0; k < this.P; k++) grad[k] = gTheta[k]!;
     }
     return { loss, accuracy };

@@ -784,6 +784,8 @@ class JsNetwork<T extends FloatArray> implements NetworkHandle<T> {
   private readonly w64: Float64Array;
   private pass = 0;
   private readonly allNodes: Uint8Array;
+  /** The arrays of the last call if it was a forward() (vjp's reuseForward); any other call clears it. */
+  private kept: { params: FloatArray; x: FloatArray; n: number; masks: ReadonlyMap<number, FloatArray> | undefined; running: FloatArray | null } | null = null;
 
   constructor(spec: NetworkSpec, dtype: 'float32' | 'float64') {
     this.net = compileNetwork(spec);
@@ -807,6 +809,7 @@ class JsNetwork<T extends FloatArray> implements NetworkHandle<T> {
     this.alive('forward');
     const c = this.begin(params, batch, false);
     this.runForward(c);
+    this.kept = { params, x: batch.x.data, n: c.n, masks: batch.masks, running: c.running };
     const n = c.n;
     const W = this.net.outputWidth;
     const out = allocate(this.dtype, n * W) as T;
@@ -882,16 +885,20 @@ class JsNetwork<T extends FloatArray> implements NetworkHandle<T> {
   }
 
   /** grad = J^T outGrad: the backward pass seeded with a gradient w.r.t. the raw head outputs. */
-  vjp(params: T, batch: NetworkBatch<T>, outGrad: Matrix<T>, grad: T): void {
+  vjp(params: T, batch: NetworkBatch<T>, outGrad: Matrix<T>, grad: T, reuseForward = false): void {
     this.alive('vjp');
     this.checkVector(grad, 'grad');
+    const kept = this.kept;
     const c = this.begin(params, batch, false);
     const W = this.net.outputWidth;
     const dt = this.dtype === 'float32' ? Float32Array : Float64Array;
     if (!outGrad || !(outGrad.data instanceof dt) || outGrad.rows !== c.n || outGrad.cols !== W || outGrad.data.length !== c.n * W) {
       throw new ShapeError(`network.vjp: outGrad must be a ${dt.name} matrix of ${c.n} x ${W} (rows x head outputs)`);
     }
-    this.runForward(c);
+    if (!reuseForward) this.runForward(c);
+    else if (!kept || kept.params !== params || kept.x !== batch.x.data || kept.n !== c.n || kept.masks !== batch.masks || kept.running !== c.running) {
+      throw new ValueError('network.vjp: reuseForward needs a forward() call with the same params and batch on this handle just before');
+    }
     const active = this.activeFor(() => true);
     this.zeroGrads(c, active, false);
     this.net.spec.heads.forEach((head, h) => {
@@ -966,6 +973,7 @@ class JsNetwork<T extends FloatArray> implements NetworkHandle<T> {
   // ---- argument checks and buffers ----
 
   private begin(params: T, batch: NetworkBatch<T>, needY: boolean, v: T | null = null): Ctx {
+    this.kept = null;
     this.checkVector(params, 'params');
     const x = batch.x;
     const dt = this.dtype === 'float32' ? Float32Array : Float64Array;

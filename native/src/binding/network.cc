@@ -7,7 +7,9 @@
 //   lossGrad(params, x, y, masks, stats, statsOut, weights, grad | null, losses)
 //   headGrads(params, x, y, masks, stats, statsOut, out, losses)   out: H x P
 //   hvp(params, x, y, masks, stats, statsOut, weights, v, out)
-//   vjp(params, x, masks, stats, statsOut, outGrad, grad)   outGrad: n x outputWidth; grad = J^T outGrad
+//   vjp(params, x, masks, stats, statsOut, outGrad, grad, reuseForward)
+//       outGrad: n x outputWidth; grad = J^T outGrad; reuseForward (boolean): use the activations of
+//       the forward() called just before with the same arrays instead of a new forward pass
 //   metaGradient(params, x, y, offsets, innerLr, innerSteps, firstOrder, innerMask | null, grad) -> loss
 //       the MAML/ANIL meta-gradient of a whole meta-batch (native/src/kernels/metabatch.h): x, y
 //       stack the tasks' support and query rows, offsets (Int32Array, 2T+1 entries) delimits them;
@@ -65,7 +67,7 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
         {"Network.lossGrad", 9, &lossGradT<float>, &lossGradT<double>},
         {"Network.headGrads", 8, &headGradsT<float>, &headGradsT<double>},
         {"Network.hvp", 9, &hvpT<float>, &hvpT<double>},
-        {"Network.vjp", 7, &vjpT<float>, &vjpT<double>},
+        {"Network.vjp", 8, &vjpT<float>, &vjpT<double>},
         {"Network.metaGradient", 9, &metaGradientT<float>, &metaGradientT<double>},
         {"Network.info", 0, &infoT, &infoT},
     };
@@ -378,10 +380,11 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
     w->expectStatsOut(info.Env(), fn, params, b);
     MatMap<T> outGrad = matrixArg<T>(info[5], fn, "outGrad", b.n, prog.outputWidth);
     VecMap<T> grad = vectorArg<T>(info[6], fn, "grad", prog.paramCount);
+    const bool reuse = boolArg(info[7], fn, "reuseForward");
     w->expectOutput(info.Env(), fn, grad, "grad", params, b);
     expectDisjoint(info.Env(), fn, grad, "grad", outGrad, "outGrad");
     guard.verify(info.Env(), fn);
-    w->net<T>(info.Env()).vjp(params.data(), b, outGrad.data(), grad.data());
+    w->net<T>(info.Env()).vjp(params.data(), b, outGrad.data(), grad.data(), reuse);
     return info.Env().Undefined();
   }
 

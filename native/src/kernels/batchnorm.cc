@@ -1,9 +1,16 @@
-// Batch normalisation, one channel per task (formulas in lib/kernels/js/batchnorm.ts, same
-// expressions in the same order, so the two kernel sets agree to rounding).
+// Batch normalisation, one channel per task (formulas in lib/kernels/js/batchnorm.ts). The forward
+// and backward passes of batch mode, on the training path of every convolutional network, are
+// written for speed: channel sums run eight accumulators (a fixed pattern, so the order never
+// depends on addresses or threads), and the elementwise updates are affine maps with per-channel
+// constants, y = x a + b and gx += gy A + x B + C, evaluated in T. The R-passes (second-order
+// methods only) keep the plain expressions of batchnorm.ts.
 #include "kernels/batchnorm.h"
 
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
+#include "kernels/pool.h"
 #include "runtime/threads.h"
 
 namespace metatask::batchnorm {
@@ -13,10 +20,45 @@ namespace {
 // Below this many values a layer runs on one thread: waking a worker costs more.
 constexpr int64_t kParallelMin = int64_t(1) << 15;
 
-// body(ch) for every channel, on up to `threads` threads when the layer is large enough.
+// body(ch) for every channel, on up to `threads` threads when the layer is large enough; nothing
+// for an empty batch (no statistics exist, and nothing depends on them).
 template <typename F>
 void channels(int C, int64_t values, int threads, const F& body) {
+  if (values == 0) return;
   runtime::parallelFor(C, values >= kParallelMin ? threads : 1, [&](int ch, int) { body(ch); });
+}
+
+// sum over the channel of f(o), rows then pixels, in eight accumulators by pixel index mod 8
+// (independent lanes the compiler can vectorise), combined pairwise in a fixed tree.
+template <typename T, typename F>
+inline double sum8(const Node<T>& b, int ch, const F& f) {
+  const int64_t row = int64_t(b.C) * b.HW;
+  double a[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  for (int r = 0; r < b.n; r++) {
+    const int64_t o = r * row + ch * b.HW;
+    int64_t p = 0;
+    for (; p + 8 <= b.HW; p += 8)
+      for (int l = 0; l < 8; l++) a[l] += f(o + p + l);
+    for (; p < b.HW; p++) a[p % 8] += f(o + p);
+  }
+  return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+}
+
+// The batch mean and (biased) variance of channel ch in one pass: sums of d = x - K and d^2 with K
+// the channel's first value (a shift that keeps the difference of sums well conditioned), in
+// sum8's order.
+template <typename T>
+inline void moments(const Node<T>& b, int ch, const T* x, double& mean, double& var) {
+  const double M = double(b.n) * double(b.HW);
+  const double K = x[int64_t(ch) * b.HW];
+  const double s1 = sum8(b, ch, [&](int64_t o) { return double(x[o]) - K; });
+  const double s2 = sum8(b, ch, [&](int64_t o) {
+    const double d = double(x[o]) - K;
+    return d * d;
+  });
+  mean = K + s1 / M;
+  var = (s2 - s1 * s1 / M) / M;
+  if (var < 0) var = 0;  // rounding of a constant channel
 }
 
 // visit(o) for the offset o of every value of channel ch, rows then pixels.
@@ -29,37 +71,43 @@ inline void each(const Node<T>& b, int ch, const F& visit) {
   }
 }
 
+// The statistics of channel ch (batch or running; batchOut written in batch mode), cached in b, and
+// the affine map y = x a + c of the normalisation.
+template <typename T>
+void channelMap(const Node<T>& b, int ch, const T* x, double* batchOut, T& a, T& c) {
+  double m, v;
+  if (b.running) {
+    m = b.running[ch];
+    v = b.running[b.C + ch];
+  } else {
+    moments(b, ch, x, m, v);
+    if (batchOut) {
+      batchOut[ch] = m;
+      batchOut[b.C + ch] = v;
+    }
+  }
+  const double s = 1 / std::sqrt(v + b.eps);
+  b.mean[ch] = m;
+  b.invStd[ch] = s;
+  a = static_cast<T>(s * b.gamma[ch]);
+  c = static_cast<T>(b.gamma[b.C + ch] - m * s * b.gamma[ch]);
+}
+
+// The ReLU of the normalised value, as the two unfused ops compute it.
+template <typename T>
+inline T reluOf(T x, T a, T c) {
+  const T y = x * a + c;
+  return y > T(0) ? y : T(0);
+}
+
 }  // namespace
 
 template <typename T>
 void forward(const Node<T>& b, const T* x, T* y, double* batchOut, int threads) {
-  const double M = double(b.n) * double(b.HW);
-  const T* beta = b.gamma + b.C;
   channels(b.C, int64_t(b.n) * b.C * b.HW, threads, [&](int ch) {
-    double m, v;
-    if (b.running) {
-      m = b.running[ch];
-      v = b.running[b.C + ch];
-    } else {
-      m = 0;
-      each(b, ch, [&](int64_t o) { m += x[o]; });
-      m /= M;
-      v = 0;
-      each(b, ch, [&](int64_t o) {
-        const double d = x[o] - m;
-        v += d * d;
-      });
-      v /= M;
-      if (batchOut) {
-        batchOut[ch] = m;
-        batchOut[b.C + ch] = v;
-      }
-    }
-    const double s = 1 / std::sqrt(v + b.eps);
-    b.mean[ch] = m;
-    b.invStd[ch] = s;
-    const double gam = b.gamma[ch], bet = beta[ch];
-    each(b, ch, [&](int64_t o) { y[o] = static_cast<T>((x[o] - m) * s * gam + bet); });
+    T a, c;
+    channelMap(b, ch, x, batchOut, a, c);
+    each(b, ch, [&](int64_t o) { y[o] = x[o] * a + c; });
   });
 }
 
@@ -68,25 +116,22 @@ void backward(const Node<T>& b, const T* x, const T* gy, T* gx, T* g, int thread
   const double M = double(b.n) * double(b.HW);
   channels(b.C, int64_t(b.n) * b.C * b.HW, threads, [&](int ch) {
     const double m = b.mean[ch], s = b.invStd[ch], gam = b.gamma[ch];
-    double sg = 0, sb = 0;
-    each(b, ch, [&](int64_t o) {
-      const double d = gy[o];
-      sg += d * ((x[o] - m) * s);
-      sb += d;
-    });
+    // sum gy xhat = s (sum gy x - m sum gy)
+    const double sb = sum8(b, ch, [&](int64_t o) { return double(gy[o]); });
+    const double sg = s * (sum8(b, ch, [&](int64_t o) { return double(gy[o]) * x[o]; }) - m * sb);
     if (g) {
       g[ch] += static_cast<T>(sg);
       g[b.C + ch] += static_cast<T>(sb);
     }
     if (b.running) {
-      each(b, ch, [&](int64_t o) { gx[o] += static_cast<T>(gy[o] * gam * s); });
+      const T a = static_cast<T>(gam * s);
+      each(b, ch, [&](int64_t o) { gx[o] += gy[o] * a; });
       return;
     }
+    // gx += s (gy gamma - mean g - xhat mean(g xhat)) = gy A + x B + C
     const double mg = sb * gam / M, mgx = sg * gam / M;
-    each(b, ch, [&](int64_t o) {
-      const double h = (x[o] - m) * s;
-      gx[o] += static_cast<T>(s * (gy[o] * gam - mg - h * mgx));
-    });
+    const T A = static_cast<T>(s * gam), B = static_cast<T>(-s * s * mgx), C = static_cast<T>(s * (s * mgx * m - mg));
+    each(b, ch, [&](int64_t o) { gx[o] += gy[o] * A + x[o] * B + C; });
   });
 }
 
@@ -156,11 +201,146 @@ void rBackward(const Node<T>& b, const T* x, const T* rx, const T* gy, const T* 
   });
 }
 
+template <typename T>
+void forwardReluMaxPool(const Node<T>& b, const conv::Geometry& g, const T* x, T* y, uint8_t* argmax, double* batchOut,
+                        int threads) {
+  const int64_t plane = int64_t(g.h) * g.w, outPlane = g.outPlane();
+  const bool twoByTwo = g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2;
+  channels(b.C, int64_t(b.n) * b.C * b.HW, threads, [&](int ch) {
+    T a, c;
+    channelMap(b, ch, x, batchOut, a, c);
+    std::vector<T> rows(twoByTwo ? 4 * size_t(g.wo) : 0);
+    for (int r = 0; r < b.n; r++) {
+      const int64_t pl = int64_t(r) * b.C + ch;
+      const T* in = x + pl * plane;
+      T* out = y + pl * outPlane;
+      uint8_t* am = argmax + pl * outPlane;
+      if (twoByTwo) {
+        // The conv-4 window: the ReLU of two input rows into a buffer (a loop the compiler
+        // vectorises), then the four comparisons of each window on it.
+        T* t0 = rows.data();
+        T* t1 = t0 + 2 * g.wo;
+        for (int oy = 0; oy < g.ho; oy++) {
+          const T* r0 = in + int64_t(2 * oy) * g.w;
+          const T* r1 = r0 + g.w;
+          for (int j = 0; j < 2 * g.wo; j++) {
+            t0[j] = reluOf(r0[j], a, c);
+            t1[j] = reluOf(r1[j], a, c);
+          }
+          T* o = out + int64_t(oy) * g.wo;
+          uint8_t* k = am + int64_t(oy) * g.wo;
+          for (int ox = 0; ox < g.wo; ox++) {
+            T best = t0[2 * ox];
+            uint8_t at = 0;
+            const T v1 = t0[2 * ox + 1], v2 = t1[2 * ox], v3 = t1[2 * ox + 1];
+            at = v1 > best ? 1 : at;
+            best = v1 > best ? v1 : best;
+            at = v2 > best ? 2 : at;
+            best = v2 > best ? v2 : best;
+            at = v3 > best ? 3 : at;
+            best = v3 > best ? v3 : best;
+            o[ox] = best;
+            k[ox] = at;
+          }
+        }
+        continue;
+      }
+      for (int oy = 0; oy < g.ho; oy++) {
+        for (int ox = 0; ox < g.wo; ox++) {
+          const T* base = in + int64_t(oy) * g.sh * g.w + int64_t(ox) * g.sw;
+          T best = reluOf(base[0], a, c);
+          int k = 0;
+          for (int i = 0; i < g.kh; i++) {
+            for (int j = 0; j < g.kw; j++) {
+              const T v = reluOf(base[int64_t(i) * g.w + j], a, c);
+              const bool more = v > best;
+              best = more ? v : best;
+              k = more ? i * g.kw + j : k;
+            }
+          }
+          out[int64_t(oy) * g.wo + ox] = best;
+          am[int64_t(oy) * g.wo + ox] = static_cast<uint8_t>(k);
+        }
+      }
+    }
+  });
+}
+
+template <typename T>
+void backwardReluMaxPool(const Node<T>& b, const conv::Geometry& g, const T* x, const T* y, const T* gy, const uint8_t* argmax,
+                         T* gx, bool assign, T* grad, int threads) {
+  const int64_t plane = int64_t(g.h) * g.w, outPlane = g.outPlane();
+  const double M = double(b.n) * double(b.HW);
+  const pool::WindowOffsets w(g);
+  channels(b.C, int64_t(b.n) * b.C * b.HW, threads, [&](int ch) {
+    const double m = b.mean[ch], s = b.invStd[ch], gam = b.gamma[ch];
+    // The ReLU's gradient reaches the batchnorm output only at each window's recorded position,
+    // and only where the ReLU is active there, that is where the pool's output y is positive:
+    // sums of gy and of gy x over those positions.
+    double sb = 0, sgx = 0;
+    for (int r = 0; r < b.n; r++) {
+      const int64_t pl = int64_t(r) * b.C + ch;
+      const T* in = x + pl * plane;
+      const T* yo = y + pl * outPlane;
+      const T* go = gy + pl * outPlane;
+      const uint8_t* am = argmax + pl * outPlane;
+      for (int oy = 0; oy < g.ho; oy++) {
+        for (int ox = 0; ox < g.wo; ox++) {
+          // Branch-free: an inactive window adds zeros (its y is never predictable).
+          const int64_t o = int64_t(oy) * g.wo + ox;
+          const int k = am[o];
+          const T v = in[int64_t(oy) * g.sh * g.w + int64_t(ox) * g.sw + w.off[k]];
+          const double d = yo[o] > T(0) ? double(go[o]) : 0.0;
+          sb += d;
+          sgx += d * v;
+        }
+      }
+    }
+    const double sg = s * (sgx - m * sb);
+    if (grad) {
+      grad[ch] += static_cast<T>(sg);
+      grad[b.C + ch] += static_cast<T>(sb);
+    }
+    // gx = gy' A + x B + C (batch mode; B = C = 0 in running mode), gy' the gradient at the
+    // batchnorm output: the dense part first, then the sparse part.
+    T A = static_cast<T>(s * gam), B = T(0), C = T(0);
+    if (!b.running) {
+      const double mg = sb * gam / M, mgx = sg * gam / M;
+      B = static_cast<T>(-s * s * mgx);
+      C = static_cast<T>(s * (s * mgx * m - mg));
+    }
+    for (int r = 0; r < b.n; r++) {
+      const int64_t pl = int64_t(r) * b.C + ch;
+      const T* in = x + pl * plane;
+      T* gi = gx + pl * plane;
+      if (assign) {
+        for (int64_t p = 0; p < plane; p++) gi[p] = in[p] * B + C;
+      } else {
+        for (int64_t p = 0; p < plane; p++) gi[p] += in[p] * B + C;
+      }
+      const T* yo = y + pl * outPlane;
+      const T* go = gy + pl * outPlane;
+      const uint8_t* am = argmax + pl * outPlane;
+      for (int oy = 0; oy < g.ho; oy++) {
+        for (int ox = 0; ox < g.wo; ox++) {
+          const int64_t o = int64_t(oy) * g.wo + ox;
+          const int k = am[o];
+          const T d = yo[o] > T(0) ? go[o] : T(0);
+          gi[int64_t(oy) * g.sh * g.w + int64_t(ox) * g.sw + w.off[k]] += d * A;
+        }
+      }
+    }
+  });
+}
+
 #define METATASK_BN_INSTANTIATE(T)                                                               \
   template void forward<T>(const Node<T>&, const T*, T*, double*, int);                          \
   template void backward<T>(const Node<T>&, const T*, const T*, T*, T*, int);                    \
   template void rForward<T>(const Node<T>&, const T*, const T*, T*, int);                        \
-  template void rBackward<T>(const Node<T>&, const T*, const T*, const T*, const T*, T*, T*, int);
+  template void rBackward<T>(const Node<T>&, const T*, const T*, const T*, const T*, T*, T*, int);       \
+  template void forwardReluMaxPool<T>(const Node<T>&, const conv::Geometry&, const T*, T*, uint8_t*, double*, int); \
+  template void backwardReluMaxPool<T>(const Node<T>&, const conv::Geometry&, const T*, const T*, const T*, const uint8_t*, T*, \
+                                       bool, T*, int);
 METATASK_BN_INSTANTIATE(float)
 METATASK_BN_INSTANTIATE(double)
 #undef METATASK_BN_INSTANTIATE

@@ -2,11 +2,12 @@
 //
 //   forward:       Y_chunk  = W (F x K) cols (K x cols)             then scattered to NCHW (+ bias)
 //   data grad.:    dcols    = W^T (K x F) GY_chunk (F x cols)       then col2im added into GX
-//   weight grad.:  gW_group += GY_chunk (F x cols) colsT (cols x K) per image group, groups summed in order
+//   weight grad.:  gW^T_group += cols (K x cols) GY_chunk^T (cols x F) per image group, groups summed in order
 // A chunk is a run of consecutive images whose patches sit side by side (about kTargetCols
 // columns), so late layers with a few pixels per image still make wide products; with one image
-// per chunk the GEMM reads and writes the NCHW buffers directly. colsT, the transposed patch
-// matrix, keeps the weight product's B operand row-major so the GEMM packs it with vector loads.
+// per chunk the GEMM reads and writes the NCHW buffers directly. The weight gradient is computed
+// transposed (K x F) so that the large operand, the patch matrix, is the row-major A side and
+// only the small GY side is read transposed.
 #include "kernels/conv.h"
 
 #include <algorithm>
@@ -20,7 +21,7 @@ namespace metatask::conv {
 namespace {
 
 // Columns a chunk of images aims for (a multiple of every level's register tile).
-constexpr int64_t kTargetCols = 512;
+constexpr int64_t kTargetCols = 192;
 // Image groups of the weight gradient: a constant, so the summation order never depends on the
 // thread count; enough groups to keep two to eight threads busy.
 constexpr int kWeightGroups = 8;
@@ -52,13 +53,14 @@ void im2col(const Geometry& g, const T* x, T* cols, int64_t ld, int64_t col0) {
             continue;
           }
           const T* src = plane + int64_t(y) * W;
-          std::fill(o, o + lo, T(0));
+          for (int ox = 0; ox < lo; ox++) o[ox] = T(0);
           if (g.sw == 1) {
-            if (hi > lo) std::memcpy(o + lo, src + (lo + j - g.pw), sizeof(T) * size_t(hi - lo));
+            // Short rows (a 28-pixel image): a plain loop beats a memcpy call.
+            for (int ox = lo; ox < hi; ox++) o[ox] = src[ox + j - g.pw];
           } else {
             for (int ox = lo; ox < hi; ox++) o[ox] = src[ox * g.sw + j - g.pw];
           }
-          std::fill(o + hi, o + g.wo, T(0));
+          for (int ox = hi; ox < g.wo; ox++) o[ox] = T(0);
         }
       }
     }
@@ -85,34 +87,6 @@ void col2im(const Geometry& g, const T* dcols, int64_t ld, int64_t col0, T* gx) 
           const T* v = in + int64_t(oy) * g.wo;
           T* dst = plane + int64_t(y) * W;
           for (int ox = lo; ox < hi; ox++) dst[ox * g.sw + j - g.pw] += v[ox];
-        }
-      }
-    }
-  }
-}
-
-// colsT[row0 + p, k] = cols[k, p] of image x: one row of K patch values per output pixel.
-template <typename T>
-void im2colT(const Geometry& g, const T* x, T* colsT, int64_t row0) {
-  const int H = g.h, W = g.w;
-  const int64_t K = g.patch();
-  for (int oy = 0; oy < g.ho; oy++) {
-    for (int ox = 0; ox < g.wo; ox++) {
-      T* dst = colsT + (row0 + int64_t(oy) * g.wo + ox) * K;
-      for (int ci = 0; ci < g.c; ci++) {
-        const T* plane = x + int64_t(ci) * H * W;
-        for (int i = 0; i < g.kh; i++) {
-          const int y = oy * g.sh + i - g.ph;
-          T* d = dst + (int64_t(ci) * g.kh + i) * g.kw;
-          if (y < 0 || y >= H) {
-            std::fill(d, d + g.kw, T(0));
-            continue;
-          }
-          const T* src = plane + int64_t(y) * W;
-          for (int j = 0; j < g.kw; j++) {
-            const int xx = ox * g.sw + j - g.pw;
-            d[j] = xx >= 0 && xx < W ? src[xx] : T(0);
-          }
         }
       }
     }
@@ -220,9 +194,9 @@ void backwardWeights(const Geometry& g, int count, const T* x, const T* gy, T* g
   const int per = imagesPerChunk(g, count);
   const int groups = std::min(count, kWeightGroups);
   const int inner = innerThreads(groups, threads);
-  // Group partials, F x K filter sums then F bias sums each; written by one task per group. Slot
-  // 0's fourth buffer is shared by the call (the other slots never use theirs).
-  const int64_t stride = F * K + F;
+  // Group partials: the K x F transposed filter sums, then the F bias sums; each written by the one
+  // task of its group. Slot 0's fourth buffer is shared by the call (no slot uses its own).
+  const int64_t stride = K * F + F;
   s.reserve(std::max(1, std::min(threads, groups)));
   T* partials = s.get(0, 3, stride * groups);
   runtime::parallelFor(groups, threads, [&](int grp, int slot) {
@@ -234,7 +208,7 @@ void backwardWeights(const Geometry& g, int count, const T* x, const T* gy, T* g
       const int images = std::min(per, to - n0);
       const int64_t cols = int64_t(images) * HWo;
       const T* src = gy + int64_t(n0) * F * HWo;
-      int64_t ld = HWo;
+      int64_t ld = HWo;  // GY of the chunk as F x cols with row stride ld
       if (images > 1) {
         T* gather = s.get(slot, 1, F * cols);
         for (int j = 0; j < images; j++)
@@ -243,9 +217,9 @@ void backwardWeights(const Geometry& g, int count, const T* x, const T* gy, T* g
         src = gather;
         ld = cols;
       }
-      T* colsT = s.get(slot, 0, cols * K);
-      for (int j = 0; j < images; j++) im2colT(g, x + int64_t(n0 + j) * g.inSize(), colsT, int64_t(j) * HWo);
-      simd::gemm<T>(F, K, cols, T(1), src, ld, false, colsT, K, false, first ? T(0) : T(1), part, K, inner);
+      T* buf = s.get(slot, 0, K * cols);
+      for (int j = 0; j < images; j++) im2col(g, x + int64_t(n0 + j) * g.inSize(), buf, cols, int64_t(j) * HWo);
+      simd::gemm<T>(K, F, cols, T(1), buf, cols, false, src, ld, true, first ? T(0) : T(1), part, F, inner);
       first = false;
       if (gb) {
         for (int64_t f = 0; f < F; f++) {
@@ -258,17 +232,19 @@ void backwardWeights(const Geometry& g, int count, const T* x, const T* gy, T* g
         }
       }
     }
-    for (int64_t f = 0; f < F; f++) part[F * K + f] = static_cast<T>(bsum[size_t(f)]);
+    for (int64_t f = 0; f < F; f++) part[K * F + f] = static_cast<T>(bsum[size_t(f)]);
   });
-  for (int64_t k = 0; k < F * K; k++) {
-    double acc = 0;
-    for (int grp = 0; grp < groups; grp++) acc += partials[stride * grp + k];
-    gw[k] = static_cast<T>(double(gw[k]) + acc);
+  for (int64_t f = 0; f < F; f++) {
+    for (int64_t k = 0; k < K; k++) {
+      double acc = 0;
+      for (int grp = 0; grp < groups; grp++) acc += partials[stride * grp + k * F + f];
+      gw[f * K + k] = static_cast<T>(double(gw[f * K + k]) + acc);
+    }
   }
   if (!gb) return;
   for (int64_t f = 0; f < F; f++) {
     double acc = 0;
-    for (int grp = 0; grp < groups; grp++) acc += partials[stride * grp + F * K + f];
+    for (int grp = 0; grp < groups; grp++) acc += partials[stride * grp + K * F + f];
     gb[f] = static_cast<T>(double(gb[f]) + acc);
   }
 }

@@ -19,6 +19,7 @@
 #include "kernels/batchnorm.h"
 #include "kernels/conv.h"
 #include "kernels/pool.h"
+#include "runtime/threads.h"
 #include "simd/gemm.h"
 
 namespace metatask::network {
@@ -313,12 +314,26 @@ struct Network<T>::Ctx {
   T* g;   // parameter gradient (accumulated), null when not wanted
   T* rg;  // R{gradient} = H v
   const T* const* masks;
+  bool fused;         // run the fused chains (passes without R-operators)
   const T* running;   // batchnorm running statistics, or null: the batch's own
   double* batchOut;   // receives the batch statistics (nullable)
   int threads;  // bound on the threads of the products
 };
 
 namespace {
+
+// body(from, to) over [0, len) in fixed chunks, on up to `threads` threads: for elementwise work,
+// where any split gives the same result.
+template <typename F>
+void parallelRange(int64_t len, int threads, const F& body) {
+  constexpr int64_t kChunk = int64_t(1) << 16;
+  const int64_t chunks = (len + kChunk - 1) / kChunk;
+  if (chunks <= 1 || threads <= 1) {
+    body(int64_t(0), len);
+    return;
+  }
+  runtime::parallelFor(static_cast<int>(chunks), threads, [&](int c, int) { body(c * kChunk, std::min(len, (c + 1) * kChunk)); });
+}
 
 inline double sigmoid(double z) {
   if (z >= 0) return 1 / (1 + std::exp(-z));
@@ -438,11 +453,13 @@ void activationForward(const Node& nd, int i, C& c) {
   const T* X = c.A[nd.inputs[0]];
   T* Y = c.A[i];
   const int64_t len = int64_t(c.n) * nd.width;
-  if (nd.arg == kRelu) {
-    for (int64_t k = 0; k < len; k++) Y[k] = X[k] > T(0) ? X[k] : T(0);
-  } else {
-    for (int64_t k = 0; k < len; k++) Y[k] = static_cast<T>(actF(nd.arg, X[k], nd.alpha));
-  }
+  parallelRange(len, c.threads, [&](int64_t from, int64_t to) {
+    if (nd.arg == kRelu) {
+      for (int64_t k = from; k < to; k++) Y[k] = X[k] > T(0) ? X[k] : T(0);
+    } else {
+      for (int64_t k = from; k < to; k++) Y[k] = static_cast<T>(actF(nd.arg, X[k], nd.alpha));
+    }
+  });
 }
 
 template <typename T, typename C>
@@ -453,11 +470,13 @@ void activationBackward(const Node& nd, int i, C& c) {
   const T* GY = c.G[i];
   T* GX = c.G[in];
   const int64_t len = int64_t(c.n) * nd.width;
-  if (nd.arg == kRelu) {
-    for (int64_t k = 0; k < len; k++) GX[k] += X[k] > T(0) ? GY[k] : T(0);
-  } else {
-    for (int64_t k = 0; k < len; k++) GX[k] += static_cast<T>(actD1(nd.arg, X[k], Y[k], nd.alpha) * GY[k]);
-  }
+  parallelRange(len, c.threads, [&](int64_t from, int64_t to) {
+    if (nd.arg == kRelu) {
+      for (int64_t k = from; k < to; k++) GX[k] += X[k] > T(0) ? GY[k] : T(0);
+    } else {
+      for (int64_t k = from; k < to; k++) GX[k] += static_cast<T>(actD1(nd.arg, X[k], Y[k], nd.alpha) * GY[k]);
+    }
+  });
 }
 
 template <typename T, typename C>
@@ -1209,7 +1228,35 @@ double Network<T>::seedLoss(Ctx& c, const Batch<T>& b, size_t h, double weight, 
 // ---- the handle ---------------------------------------------------------------------------------------
 
 template <typename T>
-Network<T>::Network(Program program) : prog_(std::move(program)) {}
+Network<T>::Network(Program program) : prog_(std::move(program)) {
+  findChains();
+}
+
+template <typename T>
+void Network<T>::findChains() {
+  const size_t N = prog_.nodes.size();
+  fusedBn_.assign(N, -1);
+  fusedAway_.assign(N, 0);
+  gradAssigned_.assign(N, 0);
+  std::vector<int> consumers(N, 0);
+  for (const Node& nd : prog_.nodes)
+    for (int in : nd.inputs) consumers[in]++;
+  for (const Head& hd : prog_.heads) consumers[hd.node]++;  // a head reads its node too
+  for (size_t p = 1; p < N; p++) {
+    const Node& pool = prog_.nodes[p];
+    if (pool.op != kMaxPool2d) continue;
+    const int r = pool.inputs[0];
+    const Node& relu = prog_.nodes[r];
+    if (relu.op != kActivation || relu.arg != kRelu || consumers[r] != 1) continue;
+    const int b = relu.inputs[0];
+    const Node& bn = prog_.nodes[b];
+    if (bn.op != kBatchNorm || consumers[b] != 1 || bn.c == 0) continue;
+    fusedBn_[p] = b;
+    fusedAway_[b] = fusedAway_[r] = 1;
+    const int x = bn.inputs[0];
+    if (x != 0 && consumers[x] == 1) gradAssigned_[x] = 1;
+  }
+}
 
 template <typename T>
 Network<T>::~Network() = default;
@@ -1258,10 +1305,13 @@ typename Network<T>::Workspace& Network<T>::workspace(int n, bool withR) {
     fresh->row.assign(prog_.maxWidth, 0.0);
     for (size_t i = 0; i < N; i++) {
       const size_t len = size_t(n) * prog_.nodes[i].width;
-      if (i > 0) fresh->a[i].assign(len, T(0));
-      fresh->g[i].assign(len, T(0));
-      fresh->A[i] = i > 0 ? fresh->a[i].data() : nullptr;
-      fresh->G[i] = fresh->g[i].data();
+      // The outputs of fused chains' inner nodes exist only for the R-passes (allocated with them).
+      if (!fusedAway_[i]) {
+        if (i > 0) fresh->a[i].assign(len, T(0));
+        fresh->g[i].assign(len, T(0));
+        fresh->A[i] = i > 0 ? fresh->a[i].data() : nullptr;
+        fresh->G[i] = fresh->g[i].data();
+      }
       if (prog_.nodes[i].op == kLayerNorm) {
         fresh->xhat[i].assign(len, 0.0);
         fresh->invStd[i].assign(n, 0.0);
@@ -1281,6 +1331,12 @@ typename Network<T>::Workspace& Network<T>::workspace(int n, bool withR) {
     ws->RG.assign(N, nullptr);
     for (size_t i = 0; i < N; i++) {
       const size_t len = size_t(n) * prog_.nodes[i].width;
+      if (fusedAway_[i]) {
+        ws->a[i].assign(len, T(0));
+        ws->g[i].assign(len, T(0));
+        ws->A[i] = ws->a[i].data();
+        ws->G[i] = ws->g[i].data();
+      }
       ws->ra[i].assign(len, T(0));  // RA[0] stays zero: x does not depend on the parameters
       ws->rg[i].assign(len, T(0));
       ws->RA[i] = ws->ra[i].data();
@@ -1296,7 +1352,18 @@ typename Network<T>::Workspace& Network<T>::workspace(int n, bool withR) {
 }
 
 template <typename T>
+bool Network<T>::keptMatches(const T* params, const Batch<T>& b) const {
+  if (!kept_.valid || kept_.params != params || kept_.x != b.x || kept_.n != b.n || kept_.stats != b.stats) return false;
+  for (size_t i = 0; i < prog_.nodes.size(); i++) {
+    const T* m = b.masks ? b.masks[i] : nullptr;
+    if (m != (kept_.masks.empty() ? nullptr : kept_.masks[i])) return false;
+  }
+  return true;
+}
+
+template <typename T>
 typename Network<T>::Ctx Network<T>::begin(const T* params, const Batch<T>& b, const T* v, bool withR) {
+  kept_.valid = false;
   Workspace& ws = workspace(b.n, withR);
   // The input op never writes A[0]; the const_cast only lets every node share one pointer table.
   ws.A[0] = const_cast<T*>(b.x);
@@ -1313,6 +1380,7 @@ typename Network<T>::Ctx Network<T>::begin(const T* params, const Batch<T>& b, c
   c.g = nullptr;
   c.rg = nullptr;
   c.masks = b.masks;
+  c.fused = !withR;
   c.running = b.stats;
   c.batchOut = b.statsOut;
   c.threads = threads_;
@@ -1321,16 +1389,31 @@ typename Network<T>::Ctx Network<T>::begin(const T* params, const Batch<T>& b, c
 
 template <typename T>
 void Network<T>::runForward(Ctx& c) {
-  for (size_t i = 1; i < prog_.nodes.size(); i++) opForward<T>(prog_.nodes[i], static_cast<int>(i), c);
+  for (size_t i = 1; i < prog_.nodes.size(); i++) {
+    if (c.fused && fusedAway_[i]) continue;
+    if (c.fused && fusedBn_[i] >= 0) {
+      const int b = fusedBn_[i];
+      const Node& bn = prog_.nodes[b];
+      batchnorm::forwardReluMaxPool<T>(bnNode<T>(bn, b, c), prog_.nodes[i].window, c.A[bn.inputs[0]], c.A[i],
+                                       c.ws->argmax[i].data(), c.batchOut ? c.batchOut + bn.statsOffset : nullptr, c.threads);
+      continue;
+    }
+    opForward<T>(prog_.nodes[i], static_cast<int>(i), c);
+  }
 }
 
 template <typename T>
 void Network<T>::zeroGrads(Ctx& c, const std::vector<uint8_t>& active, bool withR) {
-  for (size_t i = 0; i < prog_.nodes.size(); i++) {
+  // Node 0's gradient is never read (nothing upstream of the input): it is not cleared; nor are
+  // the gradients the fused chains never form or overwrite.
+  for (size_t i = 1; i < prog_.nodes.size(); i++) {
     if (!active[i]) continue;
-    Buffer<T>& g = c.ws->g[i];
-    std::fill(g.begin(), g.end(), T(0));
-    if (withR) std::fill(c.ws->rg[i].begin(), c.ws->rg[i].end(), T(0));
+    if (c.fused && (fusedAway_[i] || gradAssigned_[i])) continue;
+    for (Buffer<T>* b : {&c.ws->g[i], withR ? &c.ws->rg[i] : nullptr}) {
+      if (!b) continue;
+      T* p = b->data();
+      parallelRange(int64_t(b->size()), c.threads, [&](int64_t from, int64_t to) { std::fill(p + from, p + to, T(0)); });
+    }
   }
 }
 
@@ -1338,6 +1421,16 @@ template <typename T>
 void Network<T>::runBackward(Ctx& c, const std::vector<uint8_t>& active, bool withR) {
   for (size_t i = prog_.nodes.size() - 1; i >= 1; i--) {
     if (!active[i]) continue;
+    if (c.fused && fusedAway_[i]) continue;
+    if (c.fused && fusedBn_[i] >= 0) {
+      const int b = fusedBn_[i];
+      const Node& bn = prog_.nodes[b];
+      const int x = bn.inputs[0];
+      batchnorm::backwardReluMaxPool<T>(bnNode<T>(bn, b, c), prog_.nodes[i].window, c.A[x], c.A[i], c.G[i],
+                                        c.ws->argmax[i].data(), c.G[x], gradAssigned_[x] != 0,
+                                        c.g ? c.g + bn.paramOffset : nullptr, c.threads);
+      continue;
+    }
     opBackward<T>(prog_.nodes[i], static_cast<int>(i), c);
     if (withR) opRBackward<T>(prog_.nodes[i], static_cast<int>(i), c);
   }
@@ -1362,6 +1455,13 @@ void Network<T>::forward(const T* params, const Batch<T>& b, T* out) {
     const T* Z = c.A[hd.node];
     for (int r = 0; r < b.n; r++) std::copy(Z + int64_t(r) * C, Z + int64_t(r + 1) * C, out + int64_t(r) * W + hd.outOffset);
   }
+  kept_.valid = true;
+  kept_.params = params;
+  kept_.x = b.x;
+  kept_.n = b.n;
+  kept_.stats = b.stats;
+  kept_.masks.clear();
+  if (b.masks) kept_.masks.assign(b.masks, b.masks + prog_.nodes.size());
 }
 
 template <typename T>
@@ -1413,9 +1513,12 @@ void Network<T>::hvp(const T* params, const Batch<T>& b, const double* weights, 
 }
 
 template <typename T>
-void Network<T>::vjp(const T* params, const Batch<T>& b, const T* outGrad, T* grad) {
+void Network<T>::vjp(const T* params, const Batch<T>& b, const T* outGrad, T* grad, bool reuseForward) {
+  if (reuseForward && !keptMatches(params, b)) {
+    throw KernelValueError{"vjp: reuseForward needs a forward() call with the same params and batch on this handle just before"};
+  }
   Ctx c = begin(params, b, nullptr, false);
-  runForward(c);
+  if (!reuseForward) runForward(c);
   // Every head is seeded, so the backward pass visits all heads' ancestors.
   active_.assign(prog_.nodes.size(), 0);
   for (size_t h = 0; h < prog_.heads.size(); h++)

@@ -96,8 +96,11 @@ class Network {
   // out = H v for the Hessian of sum_h weights[h] L_h.
   void hvp(const T* params, const Batch<T>& b, const double* weights, const T* v, T* out);
   // grad (length P) = J^T outGrad, outGrad n x outputWidth in forward's layout (the gradient of a
-  // loss computed outside the kernel w.r.t. the raw head outputs). Overwrites grad.
-  void vjp(const T* params, const Batch<T>& b, const T* outGrad, T* grad);
+  // loss computed outside the kernel w.r.t. the raw head outputs). Overwrites grad. With
+  // reuseForward, the activations of the forward() called just before with the same params and
+  // batch (the same arrays; checked) are used instead of a new forward pass; KernelValueError if
+  // there was no such call.
+  void vjp(const T* params, const Batch<T>& b, const T* outGrad, T* grad, bool reuseForward = false);
   // Drop the per-batch-size buffers (they come back on the next call).
   void releaseBuffers();
   // Bytes of the buffers held now (reported to the JavaScript engine by the binding).
@@ -111,13 +114,33 @@ class Network {
  private:
   Workspace& workspace(int n, bool withR);
   Ctx begin(const T* params, const Batch<T>& b, const T* v, bool withR);
+  void findChains();
   void runForward(Ctx& c);
   void zeroGrads(Ctx& c, const std::vector<uint8_t>& active, bool withR);
   void runBackward(Ctx& c, const std::vector<uint8_t>& active, bool withR);
   double seedLoss(Ctx& c, const Batch<T>& b, size_t h, double weight, bool seed, bool withR);
   const std::vector<uint8_t>& activeFor(const double* weights);
 
+  // The arrays of the last call when it was a forward() (vjp's reuseForward); cleared by any other.
+  struct Kept {
+    bool valid = false;
+    const T* params = nullptr;
+    const T* x = nullptr;
+    int n = 0;
+    const T* stats = nullptr;
+    std::vector<const T*> masks;
+  };
+  bool keptMatches(const T* params, const Batch<T>& b) const;
+
+  // Fused execution (gradient passes without R-operators): every batchnorm -> relu -> maxpool2d
+  // chain whose two first nodes feed nothing else runs as one op at the pool's node
+  // (batchnorm.h forwardReluMaxPool); the batchnorm and relu outputs are then never formed.
+  std::vector<int> fusedBn_;           // by pool node: its chain's batchnorm node, else -1
+  std::vector<uint8_t> fusedAway_;     // the chains' batchnorm and relu nodes
+  std::vector<uint8_t> gradAssigned_;  // nodes whose only consumer is a chain: its backward overwrites their gradient
+
   Program prog_;
+  Kept kept_;
   std::vector<uint8_t> active_;  // reused: no allocation per call
   std::vector<std::unique_ptr<Workspace>> workspaces_;  // a few batch sizes, most recent last
   int threads_ = 1;

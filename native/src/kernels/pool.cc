@@ -24,13 +24,26 @@ void planes(const Geometry& g, int n, int threads, const F& visit) {
   });
 }
 
-// Index in x of window position k (row-major in the window) from the window's base.
-inline int64_t at(const Geometry& g, int64_t base, int k) { return base + int64_t(k / g.kw) * g.w + k % g.kw; }
 
 }  // namespace
 
 template <typename T>
 void maxForward(const Geometry& g, int n, const T* x, T* y, uint8_t* argmax, int threads) {
+  if (g.kh == 2 && g.kw == 2) {
+    // The common 2 x 2 window (conv-4): the same comparisons, unrolled.
+    planes(g, n, threads, [&](int64_t o, int64_t base) {
+      const T* r0 = x + base;
+      const T* r1 = r0 + g.w;
+      T best = r0[0];
+      uint8_t k = 0;
+      if (r0[1] > best) best = r0[1], k = 1;
+      if (r1[0] > best) best = r1[0], k = 2;
+      if (r1[1] > best) best = r1[1], k = 3;
+      y[o] = best;
+      argmax[o] = k;
+    });
+    return;
+  }
   planes(g, n, threads, [&](int64_t o, int64_t base) {
     T best = x[base];
     int k = 0;
@@ -50,12 +63,14 @@ void maxForward(const Geometry& g, int n, const T* x, T* y, uint8_t* argmax, int
 
 template <typename T>
 void maxGather(const Geometry& g, int n, const T* x, const uint8_t* argmax, T* y, int threads) {
-  planes(g, n, threads, [&](int64_t o, int64_t base) { y[o] = x[at(g, base, argmax[o])]; });
+  const WindowOffsets w(g);
+  planes(g, n, threads, [&](int64_t o, int64_t base) { y[o] = x[base + w.off[argmax[o]]]; });
 }
 
 template <typename T>
 void maxScatter(const Geometry& g, int n, const T* gy, const uint8_t* argmax, T* gx, int threads) {
-  planes(g, n, threads, [&](int64_t o, int64_t base) { gx[at(g, base, argmax[o])] += gy[o]; });
+  const WindowOffsets w(g);
+  planes(g, n, threads, [&](int64_t o, int64_t base) { gx[base + w.off[argmax[o]]] += gy[o]; });
 }
 
 template <typename T>

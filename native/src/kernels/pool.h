@@ -16,6 +16,16 @@ namespace metatask::pool {
 
 using conv::Geometry;
 
+// The offset in the input plane of each position of a max-pool window (row-major, at most 256
+// positions), from the window's top-left value: a table instead of a division per lookup.
+struct WindowOffsets {
+  explicit WindowOffsets(const Geometry& g) {
+    for (int i = 0; i < g.kh; i++)
+      for (int j = 0; j < g.kw && i * g.kw + j < 256; j++) off[i * g.kw + j] = int64_t(i) * g.w + j;
+  }
+  int64_t off[256] = {};
+};
+
 template <typename T>
 void maxForward(const Geometry& g, int n, const T* x, T* y, uint8_t* argmax, int threads);
 // y = x at the recorded positions (the R-forward pass: y = RX[argmax]).
