@@ -1,0 +1,320 @@
+/**
+ * The reproducibility contract (docs/reproducibility.md): on one machine, backend and SIMD level,
+ * every kernel gives bit-identical outputs for the same input values, whatever the buffer
+ * addresses and element offsets of its arrays, the thread count and the order of calls. Each case
+ * below runs a kernel once at element offset 0 with one thread, then at offsets 0..7 (inputs and
+ * outputs placed at that offset in a larger array) with 1, 2 and 3 threads, and compares bits.
+ * Sizes are large enough that the native products split across threads.
+ */
+import { expect } from 'chai';
+
+import type { DType, FloatArray, Matrix } from '../lib/core/matrix.js';
+import { Rng } from '../lib/core/rng.js';
+import { backend, kernels, setThreads } from '../lib/kernels/index.js';
+import type { Kernels, NetworkHandle, NetworkSpec } from '../lib/kernels/types.js';
+import { compileNetwork, dropoutMasks, initParams } from '../lib/nn/spec.js';
+
+/** Where every input and output of one run is allocated: at element `offset` of a larger array. */
+class Arena {
+  private readonly rng: Rng;
+  constructor(
+    readonly offset: number,
+    seed: number,
+  ) {
+    this.rng = new Rng(seed);
+  }
+
+  array(dtype: DType, n: number, fill: (rng: Rng, i: number) => number = (r) => r.normal()): FloatArray {
+    const whole = dtype === 'float32' ? new Float32Array(n + this.offset) : new Float64Array(n + this.offset);
+    const a = whole.subarray(this.offset);
+    for (let i = 0; i < n; i++) a[i] = fill(this.rng, i);
+    return a;
+  }
+  f64(n: number, fill?: (rng: Rng, i: number) => number): Float64Array {
+    return this.array('float64', n, fill) as Float64Array;
+  }
+  matrix<T extends FloatArray>(dtype: DType, rows: number, cols: number, fill?: (rng: Rng, i: number) => number): Matrix<T> {
+    return { rows, cols, data: this.array(dtype, rows * cols, fill) as T };
+  }
+  int32(values: ArrayLike<number>): Int32Array {
+    const a = new Int32Array(values.length + this.offset).subarray(this.offset);
+    a.set(values);
+    return a;
+  }
+  /** A copy of `src` placed at this arena's offset. */
+  place<T extends FloatArray>(src: T): T {
+    const whole = new (src.constructor as new (n: number) => T)(src.length + this.offset);
+    const a = whole.subarray(this.offset) as T;
+    a.set(src);
+    return a;
+  }
+}
+
+/** Every output of a run as raw bytes, so comparison is bit for bit (NaN payloads and -0 included). */
+type Outputs = Uint8Array[];
+const bits = (...xs: (FloatArray | Int32Array | Float64Array | number)[]): Outputs =>
+  xs.map((x) => (typeof x === 'number' ? new Uint8Array(Float64Array.of(x).buffer) : new Uint8Array(x.buffer, x.byteOffset, x.byteLength).slice()));
+
+type Case = { covers: (keyof Kernels)[]; run: (k: Kernels, a: Arena) => Outputs };
+
+function spd(a: Arena, n: number): Matrix<Float64Array> {
+  const m = a.matrix<Float64Array>('float64', n, n + 3);
+  const out = a.matrix<Float64Array>('float64', n, n, () => 0);
+  for (let i = 0; i < n; i++)
+    for (let j = 0; j < n; j++) {
+      let s = i === j ? n : 0;
+      for (let k = 0; k < n + 3; k++) s += m.data[i * (n + 3) + k]! * m.data[j * (n + 3) + k]!;
+      out.data[i * n + j] = s;
+    }
+  return out;
+}
+
+/** Every op and loss, wide enough for the products to run on several threads. */
+const wideSpec: NetworkSpec = {
+  nodes: [
+    { op: 'input', size: 48 },
+    { op: 'dense', input: 0, units: 96 }, // 1
+    { op: 'layernorm', input: 1 }, // 2
+    { op: 'activation', input: 2, fn: 'gelu' }, // 3
+    { op: 'dropout', input: 3, rate: 0.25 }, // 4
+    { op: 'dense', input: 4, units: 64 }, // 5 expert 0
+    { op: 'activation', input: 5, fn: 'relu' }, // 6
+    { op: 'dense', input: 4, units: 64 }, // 7 expert 1
+    { op: 'activation', input: 7, fn: 'tanh' }, // 8
+    { op: 'dense', input: 4, units: 2 }, // 9 gate logits
+    { op: 'softmax', input: 9 }, // 10
+    { op: 'mixture', gate: 10, experts: [6, 8] }, // 11
+    { op: 'stitch', inputs: [6, 8], self: 0 }, // 12
+    { op: 'add', inputs: [11, 12] }, // 13
+    { op: 'concat', inputs: [13, 6] }, // 14
+    { op: 'dense', input: 14, units: 1 }, // 15
+    { op: 'dense', input: 14, units: 1 }, // 16
+    { op: 'dense', input: 14, units: 4 }, // 17
+    { op: 'dense', input: 13, units: 1 }, // 18
+    { op: 'dense', input: 13, units: 1 }, // 19
+  ],
+  heads: [
+    { node: 15, loss: 'mse', target: 0 },
+    { node: 16, loss: 'bce-logits', target: 1 },
+    { node: 17, loss: 'softmax-ce', target: 2 },
+    { node: 18, loss: 'huber', target: 3 },
+    { node: 19, loss: 'poisson', target: 4 },
+  ],
+};
+
+function networkCase(dtype: DType): Case {
+  return {
+    covers: ['network'],
+    run: (k, a) => {
+      const n = 96;
+      const compiled = compileNetwork(wideSpec);
+      const rng = new Rng(3);
+      const params = a.place(initParams(compiled, rng, dtype));
+      const masks = new Map([...dropoutMasks(compiled, rng, n, dtype)].map(([i, m]) => [i, a.place(m)]));
+      const x = a.matrix<FloatArray>(dtype, n, 48);
+      const y = a.matrix<FloatArray>(dtype, n, 5, (r, i) => {
+        const col = i % 5;
+        return col === 1 ? r.int(2) : col === 2 ? r.int(4) : col === 4 ? r.int(5) : r.normal();
+      });
+      const batch = { x, y, masks };
+      const weights = a.f64(5, (_, h) => 0.5 + h);
+      const h = k.network(wideSpec, dtype as 'float64') as unknown as NetworkHandle<FloatArray>;
+      const out = h.forward(params, batch);
+      const grad = a.array(dtype, compiled.paramCount, () => 0);
+      const losses = h.lossGrad(params, batch, weights, grad);
+      const heads = a.matrix<FloatArray>(dtype, 5, compiled.paramCount, () => 0);
+      const headLosses = h.headGrads(params, batch, heads);
+      const v = a.array(dtype, compiled.paramCount);
+      const hv = a.array(dtype, compiled.paramCount, () => 0);
+      h.hvp(params, batch, weights, v, hv);
+      const outGrad = a.matrix<FloatArray>(dtype, n, compiled.outputWidth);
+      const vj = a.array(dtype, compiled.paramCount, () => 0);
+      h.vjp(params, batch, outGrad, vj);
+      h.dispose();
+      return bits(out.data, grad, losses, heads.data, headLosses, hv, vj);
+    },
+  };
+}
+
+function metaCase(dtype: DType): Case {
+  return {
+    covers: ['network'],
+    run: (k, a) => {
+      const spec: NetworkSpec = {
+        nodes: [
+          { op: 'input', size: 8 },
+          { op: 'dense', input: 0, units: 64 },
+          { op: 'activation', input: 1, fn: 'relu' },
+          { op: 'dense', input: 2, units: 64 },
+          { op: 'activation', input: 3, fn: 'tanh' },
+          { op: 'dense', input: 4, units: 1 },
+        ],
+        heads: [{ node: 5, loss: 'mse', target: 0 }],
+      };
+      const compiled = compileNetwork(spec);
+      const params = a.place(initParams(compiled, new Rng(4), dtype));
+      const tasks = 7;
+      const rows = 20;
+      const x = a.matrix<FloatArray>(dtype, tasks * 2 * rows, 8);
+      const y = a.matrix<FloatArray>(dtype, tasks * 2 * rows, 1);
+      const offsets = a.int32(Array.from({ length: 2 * tasks + 1 }, (_, i) => i * rows));
+      const h = k.network(spec, dtype as 'float64') as unknown as NetworkHandle<FloatArray>;
+      const out: Outputs = [];
+      for (const firstOrder of [false, true]) {
+        const grad = a.f64(compiled.paramCount, () => 0);
+        const loss = h.metaGradient(params, { x, y, offsets }, { innerLr: 0.05, innerSteps: 2, firstOrder }, grad);
+        out.push(...bits(grad, loss));
+      }
+      h.dispose();
+      return out;
+    },
+  };
+}
+
+function optimCase(dtype: DType): Case {
+  return {
+    covers: ['adamStep', 'sgdStep', 'rmspropStep'],
+    run: (k, a) => {
+      const n = 10_007;
+      const p = () => a.array(dtype, n);
+      const adam = { params: p(), grad: p(), m: p(), v: a.array(dtype, n, (r) => r.uniform()) };
+      k.adamStep({ ...adam, lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, decoupledWeightDecay: true, step: 3 });
+      const sgd = { params: p(), grad: p(), velocity: p() };
+      k.sgdStep({ ...sgd, lr: 0.1, momentum: 0.9, dampening: 0, nesterov: true, weightDecay: 1e-4, step: 2 });
+      const rms = { params: p(), grad: p(), squareAvg: a.array(dtype, n, (r) => r.uniform()), momentumBuf: p() };
+      k.rmspropStep({ ...rms, lr: 1e-2, alpha: 0.99, eps: 1e-8, momentum: 0.5, weightDecay: 0 });
+      return bits(adam.params, adam.m, adam.v, sgd.params, sgd.velocity, rms.params, rms.squareAvg, rms.momentumBuf);
+    },
+  };
+}
+
+const cases: Record<string, Case> = {
+  gemm: {
+    covers: ['gemm'],
+    run: (k, a) => {
+      const out: Outputs = [];
+      for (const dtype of ['float64', 'float32'] as const)
+        for (const transA of [false, true])
+          for (const transB of [false, true]) {
+            const [m, n, kk] = [70, 90, 300];
+            const A = transA ? a.matrix(dtype, kk, m) : a.matrix(dtype, m, kk);
+            const B = transB ? a.matrix(dtype, n, kk) : a.matrix(dtype, kk, n);
+            const C = a.matrix(dtype, m, n);
+            k.gemm(A, B, C, { transA, transB, alpha: 1.5, beta: 0.5 });
+            out.push(...bits(C.data));
+          }
+      return out;
+    },
+  },
+  'gram, transpose': {
+    covers: ['gram', 'transpose'],
+    run: (k, a) => {
+      const x = a.matrix<Float64Array>('float64', 300, 90);
+      const g = a.matrix<Float64Array>('float64', 90, 90);
+      k.gram(x, g);
+      const t = a.matrix<Float64Array>('float64', 90, 300);
+      k.transpose(x, t);
+      return bits(g.data, t.data);
+    },
+  },
+  'choleskySolve, symEig, svd': {
+    covers: ['choleskySolve', 'symEig', 'svd'],
+    run: (k, a) => {
+      const A = spd(a, 60);
+      const x = k.choleskySolve(A, a.matrix('float64', 60, 5));
+      const e = k.symEig(spd(a, 40));
+      const s = k.svd(a.matrix('float64', 50, 30));
+      return bits(x.data, e.values, e.vectors.data, s.u.data, s.s, s.vt.data);
+    },
+  },
+  'groupSoftThreshold, svt': {
+    covers: ['groupSoftThreshold', 'svt'],
+    run: (k, a) => {
+      const w = a.matrix<Float64Array>('float64', 200, 20);
+      const nz = k.groupSoftThreshold(w, 4);
+      const s = k.svt(a.matrix('float64', 60, 40), 3);
+      return bits(w.data, nz, s.result.data, s.rank, s.nuclearNorm);
+    },
+  },
+  'mtenetSweep (plain and blocked), mtenetBlockGram': {
+    covers: ['mtenetSweep', 'mtenetBlockGram'],
+    run: (k, a) => {
+      const [d, n, T] = [80, 200, 6];
+      const xt = a.matrix<Float64Array>('float64', d, n);
+      const colNormSq = a.f64(d, (_, j) => {
+        let s = 0;
+        for (let i = 0; i < n; i++) s += xt.data[j * n + i]! ** 2;
+        return s;
+      });
+      const out: Outputs = [];
+      const order = a.int32(Array.from({ length: d }, (_, j) => (j * 37) % d));
+      for (const blocked of [false, true]) {
+        const rt = a.matrix<Float64Array>('float64', T, n);
+        const w = a.matrix<Float64Array>('float64', d, T, () => 0);
+        const blockGram = blocked ? k.mtenetBlockGram(xt, order, 16) : undefined;
+        for (let sweep = 0; sweep < 3; sweep++) {
+          const r = k.mtenetSweep({ xt, rt, w, colNormSq, l1Reg: 20, l2Reg: 2, order, ...(blocked ? { blockGram, blockSize: 16 } : {}) });
+          out.push(...bits(r.wMax, r.dwMax));
+        }
+        out.push(...bits(rt.data, w.data), ...(blockGram ? bits(blockGram) : []));
+      }
+      return out;
+    },
+  },
+  taskLoss: {
+    covers: ['taskLoss'],
+    run: (k, a) => {
+      const [n, d, T] = [400, 70, 5];
+      const x = a.matrix<Float64Array>('float64', n, d);
+      const offsets = a.int32([0, 50, 120, 200, 330, 400]);
+      const out: Outputs = [];
+      for (const loss of ['squared', 'logistic'] as const) {
+        const y = a.f64(n, (r) => (loss === 'logistic' ? r.int(2) : r.normal()));
+        const gradW = a.matrix<Float64Array>('float64', T, d);
+        const gradIntercept = a.f64(T);
+        const l = k.taskLoss({ x, y, offsets, w: a.matrix('float64', T, d), intercept: a.f64(T), scale: a.f64(T, (r) => r.uniform()), loss, gradW, gradIntercept });
+        out.push(...bits(l, gradW.data, gradIntercept));
+      }
+      return out;
+    },
+  },
+  'network float64: forward, lossGrad, headGrads, hvp, vjp': networkCase('float64'),
+  'network float32: forward, lossGrad, headGrads, hvp, vjp': networkCase('float32'),
+  'network float64: metaGradient (second and first order)': metaCase('float64'),
+  'network float32: metaGradient (second and first order)': metaCase('float32'),
+  'optimisers float64': optimCase('float64'),
+  'optimisers float32': optimCase('float32'),
+};
+
+describe(`reproducibility: every kernel is bit-identical across offsets 0..7 and 1..3 threads (${backend().name})`, function () {
+  after(() => setThreads(backend().threads));
+
+  it('covers every kernel', () => {
+    const covered = new Set(Object.values(cases).flatMap((c) => c.covers));
+    const all = Object.keys(kernels()).filter((name) => typeof kernels()[name as keyof Kernels] === 'function');
+    expect(all.filter((name) => !covered.has(name as keyof Kernels))).to.deep.equal([]);
+  });
+
+  const threadsBefore = backend().threads;
+  for (const [name, c] of Object.entries(cases)) {
+    it(name, () => {
+      setThreads(1);
+      const reference = c.run(kernels(), new Arena(0, 17));
+      // The TypeScript kernels run on one thread whatever setThreads says: offsets are their variable.
+      const maxThreads = backend().name === 'native' ? 3 : 1;
+      for (let threads = 1; threads <= maxThreads; threads++) {
+        setThreads(threads);
+        for (let offset = 0; offset < 8; offset++) {
+          const got = c.run(kernels(), new Arena(offset, 17));
+          expect(got.length).to.equal(reference.length);
+          got.forEach((g, i) => {
+            if (!g.every((b, j) => b === reference[i]![j])) {
+              expect.fail(`output ${i} differs from the one-thread, offset-0 run at offset ${offset} with ${threads} threads`);
+            }
+          });
+        }
+      }
+      setThreads(threadsBefore);
+    });
+  }
+});
