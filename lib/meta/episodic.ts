@@ -20,6 +20,7 @@ import { Rng } from '../core/rng.js';
 import { kernels } from '../kernels/index.js';
 import type { NetworkBatch, NetworkHandle, NetworkKernels, NetworkSpec, OptimKernels } from '../kernels/types.js';
 import { conv4Spec, conv4Width, isBackbone, type Conv4Config } from '../nn/backbones.js';
+import { RunningNormStats } from '../nn/normStats.js';
 import { ACTIVATIONS, compileNetwork, initParams, type CompiledNetwork } from '../nn/spec.js';
 import { createOptimizer, type Optimizer, type OptimizerOptions } from '../nn/optim.js';
 import { mlpSpec, type EvaluationRow, type FitOptions, type NetworkConfig, type TaskDataLike, type TaskLike } from './learner.js';
@@ -40,6 +41,15 @@ export interface EpisodicOptions {
   seed: number;
   /** Element type of the network's parameters and activations (default float32). */
   dtype: DType;
+  /**
+   * Batch normalisation (networks with batchnorm nodes, e.g. conv-4): 'transductive' (default)
+   * normalises every pass by its own batch's statistics, so an episode's support and query
+   * embeddings are normalised together in training and in evaluate() (Finn et al. 2017's
+   * setting); 'running' trains the same way but keeps running averages of those statistics
+   * (momentum 0.1, as PyTorch) and normalises every inference pass (evaluate, embed, adapt,
+   * predict) with them, so an embedding does not depend on the rows embedded with it.
+   */
+  batchNorm: 'transductive' | 'running';
 }
 
 export const EPISODIC_OPTIONS = {
@@ -48,6 +58,7 @@ export const EPISODIC_OPTIONS = {
   optimizer: custom<OptimizerOptions>("an optimizer { type: 'adam' | 'sgd' | ..., lr }", (v) => v !== null && typeof v === 'object', { type: 'adam', lr: 1e-3 }),
   seed: num({ default: 0 }),
   dtype: oneOf(['float32', 'float64'] as const, 'float32'),
+  batchNorm: oneOf(['transductive', 'running'] as const, 'transductive'),
 } satisfies Record<keyof EpisodicOptions, OptionSpec>;
 
 /** An episode ready for the loss: labels mapped to 0..N-1 (classification) or raw targets. */
@@ -192,6 +203,8 @@ export abstract class EpisodicLearner<O extends EpisodicOptions = EpisodicOption
   protected readonly P: number;
   /** Embedding width. */
   readonly embeddingSize: number;
+  /** Batchnorm running statistics (batchNorm 'running'). */
+  protected readonly norm: RunningNormStats;
 
   protected constructor(owner: string, input: unknown, spec: { [K in keyof O]-?: OptionSpec }, extras: (o: O) => number[]) {
     super();
@@ -210,6 +223,7 @@ export abstract class EpisodicLearner<O extends EpisodicOptions = EpisodicOption
     this.params = allocate(dtype, this.P + ex.length);
     this.params.set(theta);
     this.params.set(ex, this.P);
+    this.norm = new RunningNormStats(this.compiled);
     this.optimizer = createOptimizer(this.options.optimizer ?? { type: 'adam', lr: 1e-3 }, typeof k.adamStep === 'function' ? { kernels: k as OptimKernels } : {});
   }
 
@@ -246,8 +260,22 @@ export abstract class EpisodicLearner<O extends EpisodicOptions = EpisodicOption
   embed(X: unknown): Matrix<Float64Array> {
     const x = toMatrix(X, 'embed(X)', { dtype: this.dtype });
     if (x.cols !== this.inputSize) throw new ShapeError(`embed(X): X has ${x.cols} columns, the network expects inputSize = ${this.inputSize}`);
-    const out = this.handle.forward(this.theta, { x });
+    const out = this.handle.forward(this.theta, { x, ...this.normStats(false) });
     return { rows: out.rows, cols: out.cols, data: Float64Array.from(out.data) };
+  }
+
+  /** The batchnorm statistics of a pass: a training pass reports its batch's, an inference pass uses the running ones ('running' mode only). */
+  protected normStats(train: boolean): Pick<NetworkBatch<FloatArray>, 'stats'> {
+    if (this.options.batchNorm !== 'running' || !this.norm.active) return {};
+    return { stats: train ? { batchOut: this.norm.batch } : { running: this.norm.running(this.dtype) } };
+  }
+
+  protected override extraState(): Record<string, unknown> {
+    return this.norm.active ? { normStats: this.norm.values.slice() } : {};
+  }
+
+  protected override restoreExtra(state: Record<string, unknown>): void {
+    if (this.norm.active && state.normStats !== undefined) this.norm.restore(state.normStats, `${this.kind} model file`);
   }
 
   /** J^T outGrad at the activations of the forward pass just made with these theta and batch. */
@@ -291,9 +319,10 @@ export abstract class EpisodicLearner<O extends EpisodicOptions = EpisodicOption
 
   /**
    * Loss (and, with `grad` of length params.length, its gradient) of a meta-batch of episodes:
-   * one forward pass and one vjp over all their rows stacked.
+   * one forward pass and one vjp over all their rows stacked. `train`: a meta-update's pass
+   * (batchnorm running statistics learn from it), else an inference pass.
    */
-  protected batchLoss(episodes: Episode[], grad: Float64Array | null): { loss: number; accuracy: number } {
+  protected batchLoss(episodes: Episode[], grad: Float64Array | null, train = false): { loss: number; accuracy: number } {
     const d = this.inputSize;
     const D = this.embeddingSize;
     let rows = 0;
@@ -307,8 +336,9 @@ export abstract class EpisodicLearner<O extends EpisodicOptions = EpisodicOption
     }
     // One theta view and one batch object for the forward pass and the vjp that reuses it.
     const theta = this.theta;
-    const batch: NetworkBatch<FloatArray> = { x };
+    const batch: NetworkBatch<FloatArray> = { x, ...this.normStats(train) };
     const E = this.handle.forward(theta, batch);
+    if (train && batch.stats) this.norm.update(rows);
     const dE = grad ? { rows, cols: D, data: allocate(this.dtype, rows * D) } : null;
     const extras = this.extras;
     const nEx = extras.length;
@@ -354,7 +384,7 @@ export abstract class EpisodicLearner<O extends EpisodicOptions = EpisodicOption
 
   private update(episodes: Episode[]): { loss: number; accuracy: number } {
     const g = new Float64Array(this.params.length);
-    const res = this.batchLoss(episodes, g);
+    const res = this.batchLoss(episodes, g, true);
     if (!Number.isFinite(res.loss)) throw new ValueError(`${this.kind}.fit: the episode loss became ${res.loss} at iteration ${this.iteration}; lower the learning rate`);
     const grad = allocate(this.dtype, g.length);
     grad.set(g);

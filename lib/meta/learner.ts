@@ -22,6 +22,7 @@ import { kernels } from '../kernels/index.js';
 import type { ActivationName, NetworkBatch, NetworkHandle, NetworkKernels, NetworkSpec, OptimKernels } from '../kernels/types.js';
 import { conv4Spec, isBackbone, type Conv4Config } from '../nn/backbones.js';
 import { ACTIVATIONS, compileNetwork, initParams, type CompiledNetwork } from '../nn/spec.js';
+import { RunningNormStats } from '../nn/normStats.js';
 import { createOptimizer, type Optimizer, type OptimizerOptions } from '../nn/optim.js';
 import { Budget, BUDGET_OPTIONS } from './budget.js';
 import { SavedLearner } from './savedLearner.js';
@@ -57,6 +58,14 @@ export interface LearnerOptions {
   seed: number;
   /** Element type of parameters and activations (default float32). */
   dtype: DType;
+  /**
+   * Batch normalisation (networks with batchnorm nodes, e.g. conv-4): 'transductive' (default,
+   * Finn et al. 2017) normalises every support and query set by its own statistics, in training
+   * and at test; 'running' trains the same way but also keeps running averages (momentum 0.1) of
+   * the statistics of one support set per meta-iteration at the meta-parameters, and normalises
+   * every pass of adapt, predict, score and evaluate with them.
+   */
+  batchNorm: 'transductive' | 'running';
 }
 
 export interface FitOptions {
@@ -178,6 +187,7 @@ export const COMMON_OPTIONS = {
   optimizer: custom<OptimizerOptions>("an optimizer { type: 'adam' | 'sgd' | ..., lr }", (v) => v !== null && typeof v === 'object', { type: 'adam', lr: 1e-3 }),
   seed: num({ default: 0 }),
   dtype: oneOf(['float32', 'float64'] as const, 'float32'),
+  batchNorm: oneOf(['transductive', 'running'] as const, 'transductive'),
 } satisfies Record<keyof LearnerOptions, OptionSpec>;
 
 const ONE = new Float64Array([1]);
@@ -224,13 +234,19 @@ export class AdaptedModel {
     private readonly inputSize: number,
     readonly loss: MetaLoss,
     private readonly classes: number,
+    /** Batchnorm running statistics to normalise with (the learner's 'running' mode), else none. */
+    private readonly running: FloatArray | null = null,
   ) {}
+
+  private stats(): Pick<NetworkBatch<FloatArray>, 'stats'> {
+    return this.running ? { stats: { running: this.running } } : {};
+  }
 
   /** Raw outputs, n x outputSize: values (mse) or logits (classification). */
   predict(X: unknown): Matrix<Float64Array> {
     const x = toMatrix(X, 'predict(X)', { dtype: this.handle.dtype });
     if (x.cols !== this.inputSize) throw new ShapeError(`predict(X): X has ${x.cols} columns, the network expects ${this.inputSize}`);
-    const out = this.handle.forward(this.params, { x });
+    const out = this.handle.forward(this.params, { x, ...this.stats() });
     return { rows: out.rows, cols: out.cols, data: Float64Array.from(out.data) };
   }
 
@@ -243,7 +259,7 @@ export class AdaptedModel {
   /** Mean loss on a labelled set. */
   score(data: TaskDataLike): number {
     const b = toBatch(data, 'score(data)', this.inputSize, this.loss, this.classes, this.handle.dtype);
-    return this.handle.lossGrad(this.params, b, ONE, null)[0]!;
+    return this.handle.lossGrad(this.params, { ...b, ...this.stats() }, ONE, null)[0]!;
   }
 }
 
@@ -277,6 +293,8 @@ export abstract class MetaLearner<O extends LearnerOptions = LearnerOptions> ext
   protected readonly rng: Rng;
   protected readonly P: number;
   protected readonly classes: number;
+  /** Batchnorm running statistics (batchNorm 'running'). */
+  protected readonly norm: RunningNormStats;
 
   protected constructor(owner: string, input: unknown, spec: { [K in keyof O]-?: OptionSpec }) {
     super();
@@ -294,6 +312,7 @@ export abstract class MetaLearner<O extends LearnerOptions = LearnerOptions> ext
     this.handle = k.network(this.spec, dtype as 'float64') as unknown as NetworkHandle<FloatArray>;
     this.rng = new Rng(this.options.seed);
     this.params = this.initialParams(initParams(this.compiled, this.rng, dtype));
+    this.norm = new RunningNormStats(this.compiled);
     this.optimizer = createOptimizer(this.optimizerOptions(), typeof k.adamStep === 'function' ? { kernels: k as OptimKernels } : {});
   }
 
@@ -383,6 +402,7 @@ export abstract class MetaLearner<O extends LearnerOptions = LearnerOptions> ext
       if (!Number.isFinite(loss)) throw new ValueError(`${this.kind}.fit: the meta-loss became ${loss} at iteration ${this.iteration}; lower the learning rates`);
       losses.push(loss);
       this.iteration++;
+      this.trackNorm(tasks);
       o.onProgress?.({ iteration: budget.done, iterations: budget.total, loss });
       await yielder.maybeYield();
     }
@@ -391,9 +411,38 @@ export abstract class MetaLearner<O extends LearnerOptions = LearnerOptions> ext
 
   /** One meta-update on given tasks, synchronously (tests, custom loops). Returns the meta-loss. */
   step(tasks: readonly TaskLike[]): number {
-    const loss = this.metaStep(this.prepare(tasks));
+    const prepared = this.prepare(tasks);
+    const loss = this.metaStep(prepared);
     this.iteration++;
+    this.trackNorm(prepared);
     return loss;
+  }
+
+  // ---- batchnorm running statistics ('running' mode) -------------------------------------------
+
+  private get runningMode(): boolean {
+    return this.options.batchNorm === 'running' && this.norm.active;
+  }
+
+  /** After a meta-update: fold the statistics of the first task's support set at the new theta into the running averages. */
+  private trackNorm(tasks: PreparedTask[]): void {
+    if (!this.runningMode || tasks.length === 0) return;
+    const x = tasks[0]!.support.x;
+    this.handle.forward(this.theta, { x, stats: { batchOut: this.norm.batch } });
+    this.norm.update(x.rows);
+  }
+
+  /** A batch of an inference pass: with the running statistics in 'running' mode. */
+  protected inferenceBatch(b: NetworkBatch<FloatArray>): NetworkBatch<FloatArray> {
+    return this.runningMode ? { ...b, stats: { running: this.norm.running(this.dtype) } } : b;
+  }
+
+  protected override extraState(): Record<string, unknown> {
+    return this.norm.active ? { normStats: this.norm.values.slice() } : {};
+  }
+
+  protected override restoreExtra(state: Record<string, unknown>): void {
+    if (this.norm.active && state.normStats !== undefined) this.norm.restore(state.normStats, `${this.kind} model file`);
   }
 
   protected checkSampler(sampler: unknown): asserts sampler is TaskSampler {
@@ -433,13 +482,18 @@ export abstract class MetaLearner<O extends LearnerOptions = LearnerOptions> ext
   /** A model for one new task, fitted from its support set; the meta-learner is unchanged. */
   adapt(support: TaskDataLike, options?: AdaptOptions): AdaptedModel {
     const { steps, lr } = this.adaptOptions(options, 'adapt');
-    const b = toBatch(support, 'adapt(support)', this.inputSize, this.loss, this.classes, this.dtype);
-    return new AdaptedModel(this.handle, this.adaptParams(b, steps, lr), this.inputSize, this.loss, this.classes);
+    const b = this.inferenceBatch(toBatch(support, 'adapt(support)', this.inputSize, this.loss, this.classes, this.dtype));
+    return new AdaptedModel(this.handle, this.adaptParams(b, steps, lr), this.inputSize, this.loss, this.classes, this.runningCopy());
   }
 
   /** The un-adapted network (theta) as a model. */
   model(): AdaptedModel {
-    return new AdaptedModel(this.handle, this.theta.slice() as FloatArray, this.inputSize, this.loss, this.classes);
+    return new AdaptedModel(this.handle, this.theta.slice() as FloatArray, this.inputSize, this.loss, this.classes, this.runningCopy());
+  }
+
+  /** A copy of the running statistics for a model that outlives later training ('running' mode), else null. */
+  private runningCopy(): FloatArray | null {
+    return this.runningMode ? (this.norm.running(this.dtype).slice() as FloatArray) : null;
   }
 
   /**
@@ -459,13 +513,14 @@ export abstract class MetaLearner<O extends LearnerOptions = LearnerOptions> ext
     const losses = stepsList.map(() => [] as number[]);
     const accs = stepsList.map(() => [] as number[]);
     for (let t = 0; t < o.tasks; t++) {
-      const [task] = this.prepare([sampler.sample()]);
-      this.adaptParams(task!.support, maxSteps, o.lr ?? null, (i, phi) => {
+      const [prepared] = this.prepare([sampler.sample()]);
+      const task = { support: this.inferenceBatch(prepared!.support), query: this.inferenceBatch(prepared!.query) };
+      this.adaptParams(task.support, maxSteps, o.lr ?? null, (i, phi) => {
         stepsList.forEach((s, k) => {
           if (s !== i) return;
-          losses[k]!.push(this.lossGrad(phi, task!.query, null));
+          losses[k]!.push(this.lossGrad(phi, task.query, null));
           if (this.loss !== 'mse') {
-            const pred = classesOf(this.handle.forward(phi, { x: task!.query.x }), this.loss);
+            const pred = classesOf(this.handle.forward(phi, { x: task.query.x, stats: task.query.stats }), this.loss);
             const y = task!.query.y!.data;
             let hit = 0;
             for (let r = 0; r < pred.length; r++) if (pred[r] === y[r]) hit++;

@@ -23,6 +23,7 @@ import { fromDocument, readDocument, saveDocument, toDocument, type ModelDocumen
 import { kernels } from '../kernels/index.js';
 import type { ActivationName, NetworkHandle, NetworkSpec } from '../kernels/types.js';
 import { compileNetwork, dropoutMasks, initParams, type CompiledNetwork } from '../nn/spec.js';
+import { RunningNormStats } from '../nn/normStats.js';
 import { createOptimizer, type Optimizer, type OptimizerOptions } from '../nn/optim.js';
 import {
   buildArchitecture,
@@ -49,7 +50,13 @@ export interface MultiTaskNetTask {
 export type WeightingOption = string | ({ type?: string; name?: string } & Record<string, unknown>) | WeightingStrategy;
 
 export interface MultiTaskNetOptions {
-  inputSize: number;
+  /** Input features (columns of X). Give this or inputShape. */
+  inputSize?: number;
+  /**
+   * [channels, height, width] when the rows of X are images (NCHW, C x H x W columns), instead
+   * of inputSize; needed by a convolutional trunk (architecture.trunk, e.g. { type: 'conv4' }).
+   */
+  inputShape?: readonly [number, number, number];
   tasks: MultiTaskNetTask[];
   architecture: ArchitectureOptions | ArchitectureType;
   /** Registry name, { name, ...options }, or your own WeightingStrategy. Default 'equal'. */
@@ -150,6 +157,7 @@ interface ResolvedTask {
 
 interface NetConfig {
   inputSize: number;
+  inputShape?: readonly [number, number, number];
   tasks: ResolvedTask[];
   architecture: ArchitectureOptions;
   weighting: string | Record<string, unknown>;
@@ -185,6 +193,8 @@ export class MultiTaskNet {
   private readonly optimizer: Optimizer;
   private readonly strategy: WeightingStrategy;
   private readonly rng: Rng;
+  /** Batchnorm running statistics: training steps update them, predictions normalise with them. */
+  private readonly norm: RunningNormStats;
   private epoch = 0;
   private stepCount = 0;
   /** The weights of the previous step: if a step's weights repeat them, one pass suffices. */
@@ -196,6 +206,10 @@ export class MultiTaskNet {
   constructor(options: MultiTaskNetOptions) {
     const o = parseOptions<Required<MultiTaskNetOptions>>(KIND, options, {
       inputSize: num({ integer: true, min: 1 }),
+      inputShape: custom(
+        '[channels, height, width] of positive integers',
+        (v) => Array.isArray(v) && v.length === 3 && v.every((x) => Number.isInteger(x) && x >= 1),
+      ),
       tasks: custom('a non-empty array of tasks { name, type, classes?, head? }', (v) => Array.isArray(v) && v.length > 0),
       architecture: custom("an object { type, ... } or an architecture name", (v) => typeof v === 'string' || (v !== null && typeof v === 'object' && !Array.isArray(v))),
       weighting: custom('a strategy name, { name, ...options } or a WeightingStrategy object', (v) => typeof v === 'string' || (v !== null && typeof v === 'object'), 'equal'),
@@ -203,7 +217,12 @@ export class MultiTaskNet {
       seed: num({ default: 0 }),
       dtype: oneOf(['float32', 'float64'] as const, 'float32'),
     });
-    if (o.inputSize === undefined) throw new ConfigError(`${KIND}: option 'inputSize' is required (the number of input features)`);
+    const shape = o.inputShape ? ([o.inputShape[0], o.inputShape[1], o.inputShape[2]] as const) : undefined;
+    if (shape && o.inputSize !== undefined && o.inputSize !== shape[0] * shape[1] * shape[2]) {
+      throw new ConfigError(`${KIND}: inputSize ${o.inputSize} disagrees with inputShape ${shape.join(' x ')} (${shape[0] * shape[1] * shape[2]} values); give one of them`);
+    }
+    if (shape) o.inputSize = shape[0] * shape[1] * shape[2];
+    if (o.inputSize === undefined) throw new ConfigError(`${KIND}: option 'inputSize' (the number of input features) or 'inputShape' (images) is required`);
     if (o.architecture === undefined) throw new ConfigError(`${KIND}: option 'architecture' is required, e.g. { type: 'hard-sharing', shared: [64, 64] }`);
     if (o.tasks === undefined) throw new ConfigError(`${KIND}: option 'tasks' is required, e.g. [{ name: 'y', type: 'regression' }]`);
     const tasks = resolveTasks(o.tasks);
@@ -213,6 +232,7 @@ export class MultiTaskNet {
       o.inputSize,
       tasks.map((t) => ({ name: t.name, type: t.type, classes: t.labels?.length, head: t.head })),
       architecture,
+      shape,
     );
     this.compiled = compileNetwork(this.spec);
     this.owners = parameterOwners(this.spec, this.compiled.params, this.compiled.paramCount);
@@ -235,8 +255,9 @@ export class MultiTaskNet {
 
     this.rng = new Rng(o.seed);
     this.params = initParams(this.compiled, this.rng, o.dtype);
+    this.norm = new RunningNormStats(this.compiled);
     this.lastWeights = new Float64Array(tasks.length).fill(1);
-    this.config = { inputSize: o.inputSize, tasks, architecture, weighting, optimizer: { ...o.optimizer }, seed: o.seed, dtype: o.dtype };
+    this.config = { inputSize: o.inputSize, ...(shape ? { inputShape: shape } : {}), tasks, architecture, weighting, optimizer: { ...o.optimizer }, seed: o.seed, dtype: o.dtype };
   }
 
   get taskNames(): string[] {
@@ -324,6 +345,7 @@ export class MultiTaskNet {
     const history: History = { epochs: [], stoppedEarly: false };
     let best = Infinity;
     let bestParams: FloatArray | null = null;
+    let bestNorm: Float64Array | null = null;
     let bestEpoch = -1;
     let bad = 0;
     let metricRows: Prepared | undefined;
@@ -360,7 +382,13 @@ export class MultiTaskNet {
           }
         }
         const masks = this.compiled.dropoutNodes.length > 0 ? dropoutMasks(this.compiled, this.rng, nb, dtype) : undefined;
-        const batch = { x: { rows: nb, cols: d, data: x }, y: { rows: nb, cols: T, data: y }, ...(masks ? { masks } : {}) };
+        const batch = {
+          x: { rows: nb, cols: d, data: x },
+          y: { rows: nb, cols: T, data: y },
+          ...(masks ? { masks } : {}),
+          // Batchnorm trains on the batch's statistics and reports them for the running averages.
+          ...(this.norm.active ? { stats: { batchOut: this.norm.batch } } : {}),
+        };
 
         let losses: Float64Array;
         let res: StrategyResult;
@@ -397,6 +425,7 @@ export class MultiTaskNet {
           }
         }
         this.lastWeights = Float64Array.from(res.weights);
+        if (this.norm.active) this.norm.update(nb);
         // Checking the T losses (not the P gradient entries) keeps this O(T) per step; a diverged
         // run shows up in its losses first.
         if (!losses.every(Number.isFinite)) {
@@ -450,7 +479,10 @@ export class MultiTaskNet {
           best = m;
           bad = 0;
           bestEpoch = record.epoch;
-          if (es.restoreBest) bestParams = this.params.slice();
+          if (es.restoreBest) {
+            bestParams = this.params.slice();
+            bestNorm = this.norm.values.slice();
+          }
         } else if (++bad >= es.patience) {
           history.stoppedEarly = true;
           break;
@@ -459,6 +491,7 @@ export class MultiTaskNet {
     }
     if (es?.restoreBest && bestParams && bestEpoch !== this.epoch - 1) {
       this.params = bestParams;
+      if (bestNorm) this.norm.restore(bestNorm, KIND);
       history.bestEpoch = bestEpoch;
     }
     return history;
@@ -586,7 +619,8 @@ export class MultiTaskNet {
     for (let s = 0; s < x.rows; s += CHUNK) {
       const nb = Math.min(CHUNK, x.rows - s);
       const xb = { rows: nb, cols: d, data: x.data.subarray(s * d, (s + nb) * d) as FloatArray };
-      const r = this.handle.forward(this.params, { x: xb });
+      // Predictions normalise with the running statistics: a row's output is its own.
+      const r = this.handle.forward(this.params, { x: xb, ...(this.norm.active ? { stats: { running: this.norm.running(this.config.dtype) } } : {}) });
       out.set(r.data, s * W);
     }
     return { rows: x.rows, cols: W, data: out };
@@ -710,6 +744,7 @@ export class MultiTaskNet {
       lastWeights: this.lastWeights,
       weightsStable: this.weightsStable,
       fitted: this.fitted,
+      ...(this.norm.active ? { normStats: this.norm.values.slice() } : {}),
     };
     return toDocument(KIND, this.config, state);
   }
@@ -734,7 +769,7 @@ export class MultiTaskNet {
     }));
     let net: MultiTaskNet;
     try {
-      net = new MultiTaskNet({ inputSize: c.inputSize, tasks, architecture: c.architecture, weighting, optimizer: c.optimizer, seed: c.seed, dtype: c.dtype });
+      net = new MultiTaskNet({ inputSize: c.inputSize, ...(c.inputShape ? { inputShape: c.inputShape } : {}), tasks, architecture: c.architecture, weighting, optimizer: c.optimizer, seed: c.seed, dtype: c.dtype });
     } catch (err) {
       if (err instanceof ConfigError) throw new FormatError(`${KIND} model file: its config is not valid here: ${err.message}`);
       throw err;
@@ -754,6 +789,7 @@ export class MultiTaskNet {
     if (s.lastWeights instanceof Float64Array && s.lastWeights.length === tasks.length) net.lastWeights = s.lastWeights;
     net.weightsStable = s.weightsStable !== false;
     net.fitted = s.fitted === true;
+    if (net.norm.active) net.norm.restore(s.normStats, `${KIND} model file`);
     return net;
   }
 
