@@ -190,10 +190,10 @@ function evaluate(model: Model, sampler: FewShotTasks, episodes: number): Evalua
   return model.evaluate(sampler, { tasks: episodes, steps: [1, 3] });
 }
 
-/** The validation accuracy (5-way 1-shot and 5-shot, 200 episodes) at a checkpoint. */
+/** The validation accuracy (5-way 1-shot and 5-shot, 100 episodes each) at a checkpoint. */
 function checkpoint(model: Model, data: OmniglotData, classes: number[], minutes: number, iterations: number): CurvePoint {
   const at = (shots: number): EvaluationRow => {
-    const rows = evaluate(model, new FewShotTasks(data, { ways: 5, shots, queries: 15, classes, seed: 3 }), 200);
+    const rows = evaluate(model, new FewShotTasks(data, { ways: 5, shots, queries: 15, classes, seed: 3 }), 100);
     return rows[rows.length - 1]!;
   };
   const a = at(1);
@@ -213,7 +213,7 @@ async function train(o: Options, data: OmniglotData, split: { train: number[]; v
     sampler = new FewShotTasks(data, { ways: 5, shots: 1, queries: 1, classes: split.train, rotations: true, seed: 1 });
   }
   const budget = o.minutes * 60;
-  const every = Math.max(30, budget / 12);
+  const every = Math.max(30, budget / 10);
   const curve: CurvePoint[] = [checkpoint(model, data, split.validation, 0, 0)];
   let seconds = 0;
   let iterations = 0;
