@@ -44,20 +44,35 @@ inline double sum8(const Node<T>& b, int ch, const F& f) {
   return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
 }
 
-// The batch mean and (biased) variance of channel ch in one pass: sums of d = x - K and d^2 with K
-// the channel's first value (a shift that keeps the difference of sums well conditioned), in
-// sum8's order.
+// The batch mean and (biased) variance of channel ch in one pass over x: sums of d = x - K and d^2
+// with K the channel's first value (a shift that keeps the difference of sums well conditioned),
+// eight accumulators each as in sum8.
 template <typename T>
 inline void moments(const Node<T>& b, int ch, const T* x, double& mean, double& var) {
   const double M = double(b.n) * double(b.HW);
   const double K = x[int64_t(ch) * b.HW];
-  const double s1 = sum8(b, ch, [&](int64_t o) { return double(x[o]) - K; });
-  const double s2 = sum8(b, ch, [&](int64_t o) {
-    const double d = double(x[o]) - K;
-    return d * d;
-  });
-  mean = K + s1 / M;
-  var = (s2 - s1 * s1 / M) / M;
+  const int64_t row = int64_t(b.C) * b.HW;
+  double s1[8] = {0, 0, 0, 0, 0, 0, 0, 0}, s2[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  for (int r = 0; r < b.n; r++) {
+    const T* v = x + r * row + ch * b.HW;
+    int64_t p = 0;
+    for (; p + 8 <= b.HW; p += 8) {
+      for (int l = 0; l < 8; l++) {
+        const double d = double(v[p + l]) - K;
+        s1[l] += d;
+        s2[l] += d * d;
+      }
+    }
+    for (; p < b.HW; p++) {
+      const double d = double(v[p]) - K;
+      s1[p % 8] += d;
+      s2[p % 8] += d * d;
+    }
+  }
+  const auto tree = [](const double* a) { return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7])); };
+  const double t1 = tree(s1), t2 = tree(s2);
+  mean = K + t1 / M;
+  var = (t2 - t1 * t1 / M) / M;
   if (var < 0) var = 0;  // rounding of a constant channel
 }
 
@@ -202,8 +217,8 @@ void rBackward(const Node<T>& b, const T* x, const T* rx, const T* gy, const T* 
 }
 
 template <typename T>
-void forwardReluMaxPool(const Node<T>& b, const conv::Geometry& g, const T* x, T* y, uint8_t* argmax, double* batchOut,
-                        int threads) {
+void forwardReluMaxPool(const Node<T>& b, const conv::Geometry& g, const T* x, T* y, uint8_t* argmax, T* xmax,
+                        double* batchOut, int threads) {
   const int64_t plane = int64_t(g.h) * g.w, outPlane = g.outPlane();
   const bool twoByTwo = g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2;
   channels(b.C, int64_t(b.n) * b.C * b.HW, threads, [&](int ch) {
@@ -215,6 +230,7 @@ void forwardReluMaxPool(const Node<T>& b, const conv::Geometry& g, const T* x, T
       const T* in = x + pl * plane;
       T* out = y + pl * outPlane;
       uint8_t* am = argmax + pl * outPlane;
+      T* xm = xmax + pl * outPlane;
       if (twoByTwo) {
         // The conv-4 window: the ReLU of two input rows into a buffer (a loop the compiler
         // vectorises), then the four comparisons of each window on it.
@@ -229,18 +245,23 @@ void forwardReluMaxPool(const Node<T>& b, const conv::Geometry& g, const T* x, T
           }
           T* o = out + int64_t(oy) * g.wo;
           uint8_t* k = am + int64_t(oy) * g.wo;
+          T* xo = xm + int64_t(oy) * g.wo;
           for (int ox = 0; ox < g.wo; ox++) {
-            T best = t0[2 * ox];
+            T best = t0[2 * ox], xb = r0[2 * ox];
             uint8_t at = 0;
             const T v1 = t0[2 * ox + 1], v2 = t1[2 * ox], v3 = t1[2 * ox + 1];
             at = v1 > best ? 1 : at;
+            xb = v1 > best ? r0[2 * ox + 1] : xb;
             best = v1 > best ? v1 : best;
             at = v2 > best ? 2 : at;
+            xb = v2 > best ? r1[2 * ox] : xb;
             best = v2 > best ? v2 : best;
             at = v3 > best ? 3 : at;
+            xb = v3 > best ? r1[2 * ox + 1] : xb;
             best = v3 > best ? v3 : best;
             o[ox] = best;
             k[ox] = at;
+            xo[ox] = xb;
           }
         }
         continue;
@@ -260,6 +281,7 @@ void forwardReluMaxPool(const Node<T>& b, const conv::Geometry& g, const T* x, T
           }
           out[int64_t(oy) * g.wo + ox] = best;
           am[int64_t(oy) * g.wo + ox] = static_cast<uint8_t>(k);
+          xm[int64_t(oy) * g.wo + ox] = base[int64_t(k / g.kw) * g.w + k % g.kw];
         }
       }
     }
@@ -267,8 +289,8 @@ void forwardReluMaxPool(const Node<T>& b, const conv::Geometry& g, const T* x, T
 }
 
 template <typename T>
-void backwardReluMaxPool(const Node<T>& b, const conv::Geometry& g, const T* x, const T* y, const T* gy, const uint8_t* argmax,
-                         T* gx, bool assign, T* grad, int threads) {
+void backwardReluMaxPool(const Node<T>& b, const conv::Geometry& g, const T* x, const T* y, const T* xmax, const T* gy,
+                         const uint8_t* argmax, T* gx, bool assign, T* grad, int threads) {
   const int64_t plane = int64_t(g.h) * g.w, outPlane = g.outPlane();
   const double M = double(b.n) * double(b.HW);
   const pool::WindowOffsets w(g);
@@ -276,24 +298,15 @@ void backwardReluMaxPool(const Node<T>& b, const conv::Geometry& g, const T* x, 
     const double m = b.mean[ch], s = b.invStd[ch], gam = b.gamma[ch];
     // The ReLU's gradient reaches the batchnorm output only at each window's recorded position,
     // and only where the ReLU is active there, that is where the pool's output y is positive:
-    // sums of gy and of gy x over those positions.
+    // sums of gy and of gy x over those positions (x there kept by the forward pass as xmax).
     double sb = 0, sgx = 0;
     for (int r = 0; r < b.n; r++) {
-      const int64_t pl = int64_t(r) * b.C + ch;
-      const T* in = x + pl * plane;
-      const T* yo = y + pl * outPlane;
-      const T* go = gy + pl * outPlane;
-      const uint8_t* am = argmax + pl * outPlane;
-      for (int oy = 0; oy < g.ho; oy++) {
-        for (int ox = 0; ox < g.wo; ox++) {
-          // Branch-free: an inactive window adds zeros (its y is never predictable).
-          const int64_t o = int64_t(oy) * g.wo + ox;
-          const int k = am[o];
-          const T v = in[int64_t(oy) * g.sh * g.w + int64_t(ox) * g.sw + w.off[k]];
-          const double d = yo[o] > T(0) ? double(go[o]) : 0.0;
-          sb += d;
-          sgx += d * v;
-        }
+      const int64_t o0 = (int64_t(r) * b.C + ch) * outPlane;
+      for (int64_t o = o0; o < o0 + outPlane; o++) {
+        // Branch-free: an inactive window adds zeros (whether y > 0 is never predictable).
+        const double d = double(gy[o]) * double(y[o] > T(0));
+        sb += d;
+        sgx += d * xmax[o];
       }
     }
     const double sg = s * (sgx - m * sb);
@@ -325,7 +338,7 @@ void backwardReluMaxPool(const Node<T>& b, const conv::Geometry& g, const T* x, 
         for (int ox = 0; ox < g.wo; ox++) {
           const int64_t o = int64_t(oy) * g.wo + ox;
           const int k = am[o];
-          const T d = yo[o] > T(0) ? go[o] : T(0);
+          const T d = go[o] * T(yo[o] > T(0));
           gi[int64_t(oy) * g.sh * g.w + int64_t(ox) * g.sw + w.off[k]] += d * A;
         }
       }
@@ -338,9 +351,9 @@ void backwardReluMaxPool(const Node<T>& b, const conv::Geometry& g, const T* x, 
   template void backward<T>(const Node<T>&, const T*, const T*, T*, T*, int);                    \
   template void rForward<T>(const Node<T>&, const T*, const T*, T*, int);                        \
   template void rBackward<T>(const Node<T>&, const T*, const T*, const T*, const T*, T*, T*, int);       \
-  template void forwardReluMaxPool<T>(const Node<T>&, const conv::Geometry&, const T*, T*, uint8_t*, double*, int); \
-  template void backwardReluMaxPool<T>(const Node<T>&, const conv::Geometry&, const T*, const T*, const T*, const uint8_t*, T*, \
-                                       bool, T*, int);
+  template void forwardReluMaxPool<T>(const Node<T>&, const conv::Geometry&, const T*, T*, uint8_t*, T*, double*, int);   \
+  template void backwardReluMaxPool<T>(const Node<T>&, const conv::Geometry&, const T*, const T*, const T*, const T*,   \
+                                       const uint8_t*, T*, bool, T*, int);
 METATASK_BN_INSTANTIATE(float)
 METATASK_BN_INSTANTIATE(double)
 #undef METATASK_BN_INSTANTIATE

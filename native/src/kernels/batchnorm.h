@@ -48,19 +48,20 @@ template <typename T>
 void rBackward(const Node<T>& b, const T* x, const T* rx, const T* gy, const T* rgy, T* rgx, T* rg, int threads);
 
 // The native execution of a batchnorm -> relu -> maxpool2d chain (a conv-4 block) in one pass
-// over the batchnorm's input x: only the pool's output y, its window positions and the channel
-// statistics are written; the two intermediate tensors are never formed. `pool` is the max-pool's
-// geometry (its input plane is the batchnorm's). Values equal the three ops applied in turn (the
-// same y = x a + c, the same ReLU and window comparisons) up to the order of the statistics' sums.
+// over the batchnorm's input x: only the pool's output y, its window positions, the input value
+// at each of them (xmax, for the backward pass) and the channel statistics are written; the two
+// intermediate tensors are never formed. `pool` is the max-pool's geometry (its input plane is
+// the batchnorm's). Values equal the three ops applied in turn (the same y = x a + c, the same
+// ReLU and window comparisons) up to the order of the statistics' sums.
 template <typename T>
-void forwardReluMaxPool(const Node<T>& b, const conv::Geometry& pool, const T* x, T* y, uint8_t* argmax, double* batchOut,
-                        int threads);
+void forwardReluMaxPool(const Node<T>& b, const conv::Geometry& pool, const T* x, T* y, uint8_t* argmax, T* xmax,
+                        double* batchOut, int threads);
 
 // Its backward pass: from the forward pass's y and recorded positions and gy (the pool output's
 // gradient), gx (the batchnorm input's gradient) receives the gradient of the chain (overwritten
 // when `assign`, else added); g (nullable) += dL/dgamma then dL/dbeta.
 template <typename T>
-void backwardReluMaxPool(const Node<T>& b, const conv::Geometry& pool, const T* x, const T* y, const T* gy,
+void backwardReluMaxPool(const Node<T>& b, const conv::Geometry& pool, const T* x, const T* y, const T* xmax, const T* gy,
                          const uint8_t* argmax, T* gx, bool assign, T* g, int threads);
 
 }  // namespace metatask::batchnorm

@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "runtime/threads.h"
 #include "simd/gemm.h"
@@ -31,9 +32,37 @@ int imagesPerChunk(const Geometry& g, int count) {
   return static_cast<int>(std::min<int64_t>(per, std::max(1, count)));
 }
 
+// im2col for stride 1: each channel's plane is copied once into a zero-padded plane, from which
+// every patch row is a run of wo values per output row, with no bounds to test.
+template <typename T>
+void im2colStride1(const Geometry& g, const T* x, T* cols, int64_t ld, int64_t col0) {
+  const int H = g.h, W = g.w;
+  const int Hp = H + 2 * g.ph, Wp = W + 2 * g.pw;
+  std::vector<T> pad(size_t(Hp) * Wp, T(0));
+  int64_t row = 0;
+  for (int ci = 0; ci < g.c; ci++) {
+    const T* plane = x + int64_t(ci) * H * W;
+    for (int y = 0; y < H; y++) std::memcpy(pad.data() + int64_t(y + g.ph) * Wp + g.pw, plane + int64_t(y) * W, sizeof(T) * size_t(W));
+    for (int i = 0; i < g.kh; i++) {
+      for (int j = 0; j < g.kw; j++, row++) {
+        T* out = cols + row * ld + col0;
+        for (int oy = 0; oy < g.ho; oy++) {
+          const T* src = pad.data() + int64_t(oy + i) * Wp + j;
+          T* o = out + int64_t(oy) * g.wo;
+          for (int ox = 0; ox < g.wo; ox++) o[ox] = src[ox];
+        }
+      }
+    }
+  }
+}
+
 // cols[k, col0 + p] = the value patch element k of output pixel p reads from image x (row stride ld).
 template <typename T>
 void im2col(const Geometry& g, const T* x, T* cols, int64_t ld, int64_t col0) {
+  if (g.sh == 1 && g.sw == 1) {
+    im2colStride1(g, x, cols, ld, col0);
+    return;
+  }
   const int H = g.h, W = g.w;
   int64_t row = 0;
   for (int ci = 0; ci < g.c; ci++) {

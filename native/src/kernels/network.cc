@@ -296,6 +296,7 @@ struct Network<T>::Workspace {
   // batch normalisation, per channel: mean, 1/std; mean(R{x}), mean(xhat R{x})
   std::vector<std::vector<double>> bnMean, bnInvStd, bnRMean, bnRMeanX;
   std::vector<std::vector<uint8_t>> argmax;  // max-pool: the window position of every output
+  std::vector<Buffer<T>> poolX;              // fused chains: the input value at every recorded position
   conv::Scratch<T> conv;                     // im2col and product buffers of the threads
   std::vector<double> row;  // scratch of the widest node
 };
@@ -1275,6 +1276,7 @@ int64_t Network<T>::bytesHeld() const {
     for (const auto* set : {&ws->xhat, &ws->invStd, &ws->rxhat, &ws->rsRel, &ws->bnMean, &ws->bnInvStd, &ws->bnRMean, &ws->bnRMeanX})
       for (const std::vector<double>& b : *set) bytes += int64_t(b.capacity() * sizeof(double));
     for (const std::vector<uint8_t>& b : ws->argmax) bytes += int64_t(b.capacity());
+    for (const Buffer<T>& b : ws->poolX) bytes += int64_t(b.capacity() * sizeof(T));
     bytes += ws->conv.bytesHeld();
     bytes += int64_t(ws->row.capacity() * sizeof(double));
   }
@@ -1302,6 +1304,7 @@ typename Network<T>::Workspace& Network<T>::workspace(int n, bool withR) {
     fresh->rsRel.resize(N);
     for (auto* v : {&fresh->bnMean, &fresh->bnInvStd, &fresh->bnRMean, &fresh->bnRMeanX}) v->resize(N);
     fresh->argmax.resize(N);
+    fresh->poolX.resize(N);
     fresh->row.assign(prog_.maxWidth, 0.0);
     for (size_t i = 0; i < N; i++) {
       const size_t len = size_t(n) * prog_.nodes[i].width;
@@ -1320,6 +1323,7 @@ typename Network<T>::Workspace& Network<T>::workspace(int n, bool withR) {
         for (auto* v : {&fresh->bnMean, &fresh->bnInvStd, &fresh->bnRMean, &fresh->bnRMeanX}) (*v)[i].assign(prog_.nodes[i].channels, 0.0);
       }
       if (prog_.nodes[i].op == kMaxPool2d) fresh->argmax[i].assign(len, 0);
+      if (fusedBn_[i] >= 0) fresh->poolX[i].assign(len, T(0));
     }
     workspaces_.push_back(std::move(fresh));
     ws = workspaces_.back().get();
@@ -1395,7 +1399,8 @@ void Network<T>::runForward(Ctx& c) {
       const int b = fusedBn_[i];
       const Node& bn = prog_.nodes[b];
       batchnorm::forwardReluMaxPool<T>(bnNode<T>(bn, b, c), prog_.nodes[i].window, c.A[bn.inputs[0]], c.A[i],
-                                       c.ws->argmax[i].data(), c.batchOut ? c.batchOut + bn.statsOffset : nullptr, c.threads);
+                                       c.ws->argmax[i].data(), c.ws->poolX[i].data(),
+                                       c.batchOut ? c.batchOut + bn.statsOffset : nullptr, c.threads);
       continue;
     }
     opForward<T>(prog_.nodes[i], static_cast<int>(i), c);
@@ -1426,7 +1431,7 @@ void Network<T>::runBackward(Ctx& c, const std::vector<uint8_t>& active, bool wi
       const int b = fusedBn_[i];
       const Node& bn = prog_.nodes[b];
       const int x = bn.inputs[0];
-      batchnorm::backwardReluMaxPool<T>(bnNode<T>(bn, b, c), prog_.nodes[i].window, c.A[x], c.A[i], c.G[i],
+      batchnorm::backwardReluMaxPool<T>(bnNode<T>(bn, b, c), prog_.nodes[i].window, c.A[x], c.A[i], c.ws->poolX[i].data(), c.G[i],
                                         c.ws->argmax[i].data(), c.G[x], gradAssigned_[x] != 0,
                                         c.g ? c.g + bn.paramOffset : nullptr, c.threads);
       continue;
