@@ -23,9 +23,17 @@ namespace {
 
 // Columns a chunk of images aims for (a multiple of every level's register tile).
 constexpr int64_t kTargetCols = 192;
-// Image groups of the weight gradient: a constant, so the summation order never depends on the
-// thread count; enough groups to keep two to eight threads busy.
+// Image groups of the weight gradient: at most eight (enough to keep the threads busy) and at
+// least kGroupCols output pixels each (small batches, as MAML's support sets, make one group: a
+// group's partial product costs a pass over the F x K gradient). A function of the batch and the
+// geometry only, so the summation order never depends on the thread count.
 constexpr int kWeightGroups = 8;
+constexpr int64_t kGroupCols = 2048;
+
+int weightGroups(const Geometry& g, int count) {
+  const int64_t byWork = std::max<int64_t>(1, int64_t(count) * g.outPlane() / kGroupCols);
+  return static_cast<int>(std::min<int64_t>({int64_t(count), int64_t(kWeightGroups), byWork}));
+}
 
 int imagesPerChunk(const Geometry& g, int count) {
   const int64_t per = std::max<int64_t>(1, (kTargetCols + g.outPlane() - 1) / g.outPlane());
@@ -221,7 +229,7 @@ void backwardWeights(const Geometry& g, int count, const T* x, const T* gy, T* g
   if (count <= 0) return;
   const int64_t K = g.patch(), HWo = g.outPlane(), F = g.f;
   const int per = imagesPerChunk(g, count);
-  const int groups = std::min(count, kWeightGroups);
+  const int groups = weightGroups(g, count);
   const int inner = innerThreads(groups, threads);
   // Group partials: the K x F transposed filter sums, then the F bias sums; each written by the one
   // task of its group. Slot 0's fourth buffer is shared by the call (no slot uses its own).
