@@ -2,12 +2,14 @@
 //
 //   forward:       Y_chunk  = W (F x K) cols (K x cols)             then scattered to NCHW (+ bias)
 //   data grad.:    dcols    = W^T (K x F) GY_chunk (F x cols)       then col2im added into GX
-//   weight grad.:  gW^T_group += cols (K x cols) GY_chunk^T (cols x F) per image group, groups summed in order
+//   weight grad.:  gW^T_group += [cols; 1] ((K+1) x cols) GY_chunk^T (cols x F) per image group (or
+//                  gW_group += GY_chunk [colsT, 1] when K + 1 < F), groups summed in order; the
+//                  row of ones gives the bias gradient
 // A chunk is a run of consecutive images whose patches sit side by side (about kTargetCols
 // columns), so late layers with a few pixels per image still make wide products; with one image
-// per chunk the GEMM reads and writes the NCHW buffers directly. The weight gradient is computed
-// transposed (K x F) so that the large operand, the patch matrix, is the row-major A side and
-// only the small GY side is read transposed.
+// per chunk the GEMM reads and writes the NCHW buffers directly. The weight gradient puts the
+// larger operand on the GEMM's A side, which it packs with contiguous reads: the patch matrix for
+// the deep layers (K = 576), GY for a first layer of few channels (K = 9).
 #include "kernels/conv.h"
 
 #include <algorithm>
@@ -130,6 +132,29 @@ void col2im(const Geometry& g, const T* dcols, int64_t ld, int64_t col0, T* gx) 
   }
 }
 
+// colsT[(row0 + p) ld + k] = cols[k, p] of image x: one row of K patch values per output pixel
+// (row stride ld >= K). Used where K is small (a first layer on few channels).
+template <typename T>
+void im2colT(const Geometry& g, const T* x, T* colsT, int64_t ld, int64_t row0) {
+  const int H = g.h, W = g.w;
+  for (int oy = 0; oy < g.ho; oy++) {
+    for (int ox = 0; ox < g.wo; ox++) {
+      T* dst = colsT + (row0 + int64_t(oy) * g.wo + ox) * ld;
+      for (int ci = 0; ci < g.c; ci++) {
+        const T* plane = x + int64_t(ci) * H * W;
+        for (int i = 0; i < g.kh; i++) {
+          const int y = oy * g.sh + i - g.ph;
+          T* d = dst + (int64_t(ci) * g.kh + i) * g.kw;
+          for (int j = 0; j < g.kw; j++) {
+            const int xx = ox * g.sw + j - g.pw;
+            d[j] = y >= 0 && y < H && xx >= 0 && xx < W ? plane[int64_t(y) * W + xx] : T(0);
+          }
+        }
+      }
+    }
+  }
+}
+
 // Chunk c of `count` images, `per` images each: [first, first + images).
 struct Chunk {
   int first, images;
@@ -228,19 +253,23 @@ template <typename T>
 void backwardWeights(const Geometry& g, int count, const T* x, const T* gy, T* gw, T* gb, Scratch<T>& s, int threads) {
   if (count <= 0) return;
   const int64_t K = g.patch(), HWo = g.outPlane(), F = g.f;
+  // The patch matrix gets a row of ones, so the bias gradient (sums of GY) comes out of the same
+  // product as row (or column) K. Orientation: the larger of F and K + 1 is the GEMM's row side,
+  // whose operand the GEMM packs with contiguous reads; the small operand is the transposed one.
+  const int64_t K1 = K + 1;
+  const bool wide = K1 >= F;  // gW^T (K1 x F) = [cols; 1] GY^T   else   gW (F x K1) = GY [colsT, 1]
   const int per = imagesPerChunk(g, count);
   const int groups = weightGroups(g, count);
   const int inner = innerThreads(groups, threads);
-  // Group partials: the K x F transposed filter sums, then the F bias sums; each written by the one
-  // task of its group. Slot 0's fourth buffer is shared by the call (no slot uses its own).
-  const int64_t stride = K * F + F;
+  // Group partials (K1 x F or F x K1), each written by the one task of its group. Slot 0's fourth
+  // buffer is shared by the call (no slot uses its own).
+  const int64_t stride = K1 * F;
   s.reserve(std::max(1, std::min(threads, groups)));
   T* partials = s.get(0, 3, stride * groups);
   runtime::parallelFor(groups, threads, [&](int grp, int slot) {
     const int from = int(int64_t(count) * grp / groups), to = int(int64_t(count) * (grp + 1) / groups);
     T* part = partials + stride * grp;
     bool first = true;
-    std::vector<double> bsum(size_t(F), 0.0);
     for (int n0 = from; n0 < to; n0 += per) {
       const int images = std::min(per, to - n0);
       const int64_t cols = int64_t(images) * HWo;
@@ -254,34 +283,33 @@ void backwardWeights(const Geometry& g, int count, const T* x, const T* gy, T* g
         src = gather;
         ld = cols;
       }
-      T* buf = s.get(slot, 0, K * cols);
-      for (int j = 0; j < images; j++) im2col(g, x + int64_t(n0 + j) * g.inSize(), buf, cols, int64_t(j) * HWo);
-      simd::gemm<T>(K, F, cols, T(1), buf, cols, false, src, ld, true, first ? T(0) : T(1), part, F, inner);
-      first = false;
-      if (gb) {
-        for (int64_t f = 0; f < F; f++) {
-          double acc = 0;
-          for (int j = 0; j < images; j++) {
-            const T* row = src + f * ld + int64_t(j) * HWo;
-            for (int64_t p = 0; p < HWo; p++) acc += row[p];
-          }
-          bsum[size_t(f)] += acc;
-        }
+      T* buf = s.get(slot, 0, K1 * cols);
+      const T beta = first ? T(0) : T(1);
+      if (wide) {
+        for (int j = 0; j < images; j++) im2col(g, x + int64_t(n0 + j) * g.inSize(), buf, cols, int64_t(j) * HWo);
+        std::fill(buf + K * cols, buf + K1 * cols, T(1));
+        simd::gemm<T>(K1, F, cols, T(1), buf, cols, false, src, ld, true, beta, part, F, inner);
+      } else {
+        for (int j = 0; j < images; j++) im2colT(g, x + int64_t(n0 + j) * g.inSize(), buf, K1, int64_t(j) * HWo);
+        for (int64_t p = 0; p < cols; p++) buf[p * K1 + K] = T(1);
+        simd::gemm<T>(F, K1, cols, T(1), src, ld, false, buf, K1, false, beta, part, K1, inner);
       }
+      first = false;
     }
-    for (int64_t f = 0; f < F; f++) part[K * F + f] = static_cast<T>(bsum[size_t(f)]);
   });
+  // Sum the groups in order (double), into gW (F x K) and gb.
+  const auto at = [&](int64_t f, int64_t k) { return wide ? k * F + f : f * K1 + k; };
   for (int64_t f = 0; f < F; f++) {
     for (int64_t k = 0; k < K; k++) {
       double acc = 0;
-      for (int grp = 0; grp < groups; grp++) acc += partials[stride * grp + k * F + f];
+      for (int grp = 0; grp < groups; grp++) acc += partials[stride * grp + at(f, k)];
       gw[f * K + k] = static_cast<T>(double(gw[f * K + k]) + acc);
     }
   }
   if (!gb) return;
   for (int64_t f = 0; f < F; f++) {
     double acc = 0;
-    for (int grp = 0; grp < groups; grp++) acc += partials[stride * grp + K * F + f];
+    for (int grp = 0; grp < groups; grp++) acc += partials[stride * grp + at(f, K)];
     gb[f] = static_cast<T>(double(gb[f]) + acc);
   }
 }
