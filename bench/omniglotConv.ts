@@ -139,8 +139,8 @@ async function mamlRate(data: OmniglotData, classes: number[], firstOrder: boole
   const m = mamlModel(firstOrder);
   const tasks = new FewShotTasks(data, { ways: 5, shots: 1, queries: 1, classes, rotations: true, seed: 4 });
   await m.fit(tasks, { iterations: 2 });
-  const r = await m.fit(tasks, { iterations: firstOrder ? 10 : 4 });
-  return r.iterations / r.seconds;
+  const { iterations, seconds } = (await m.fit(tasks, { iterations: firstOrder ? 10 : 4 })).history;
+  return iterations / seconds;
 }
 
 function mamlModel(firstOrder: boolean): MAML {
@@ -218,7 +218,7 @@ async function train(o: Options, data: OmniglotData, split: { train: number[]; v
   let seconds = 0;
   let iterations = 0;
   while (seconds < budget - 1) {
-    const r = await model.fit(sampler, { timeLimit: Math.min(every, budget - seconds) });
+    const r = (await model.fit(sampler, { timeLimit: Math.min(every, budget - seconds) })).history;
     seconds += r.seconds;
     iterations += r.iterations;
     const p = checkpoint(model, data, split.validation, seconds / 60, iterations);

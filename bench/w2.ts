@@ -84,7 +84,7 @@ async function runOurs(dir: string, data: Data, name: 'native' | 'js', threads: 
   if (name === 'native') setThreads(threads);
   const net = makeNet(dir);
   const train = rows === data.Xtr.rows ? { X: data.Xtr, Y: data.Ytr } : { X: mat(data.Xtr.data.subarray(0, rows * D), D), Y: mat(data.Ytr.data.subarray(0, rows * T), T) };
-  const h = await net.fit(train, { epochs, batchSize: BATCH, shuffle: true, validation: { X: data.Xte, Y: data.Yte } });
+  const h = (await net.fit(train, { epochs, batchSize: BATCH, shuffle: true, validation: { X: data.Xte, Y: data.Yte } })).history;
   const rates = h.epochs.slice(1, 4).map((e) => rows / e.trainSeconds);
   const row: Row = { impl: `metatask ${name}`, threads, rates, epochs };
   if (epochs >= 5) row.testLoss = h.epochs[4]!.valLoss;

@@ -7,13 +7,14 @@ import * as sarcos from './demo/sarcos.js';
 import * as sinusoid from './demo/sinusoid.js';
 import * as schoolFewShot from './demo/schoolFewShot.js';
 import * as omniglotConv from './demo/omniglotConv.js';
+import * as structuredModels from './demo/structuredModels.js';
 
 interface Part {
   title: string;
   run(log: (line: string) => void): Promise<void>;
 }
 
-const parts: Part[] = [school, sarcos, sinusoid, schoolFewShot, omniglotConv];
+const parts: Part[] = [school, sarcos, sinusoid, schoolFewShot, structuredModels, omniglotConv];
 
 for (const [i, part] of parts.entries()) {
   console.log(`\n=== Part ${i + 1}/${parts.length}: ${part.title} ===\n`);

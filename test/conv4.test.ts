@@ -87,16 +87,16 @@ describe('conv-4 backbone', () => {
 
   it('fit stops at the time limit, keeps what it learned and reports the iterations run', async () => {
     const m = new ProtoNet({ network: SMALL, seed: 0 });
-    const r = await m.fit(episodes(3), { timeLimit: 0.3 });
+    const r = (await m.fit(episodes(3), { timeLimit: 0.3 })).history;
     expect(r.iterations).to.be.at.least(1);
     expect(r.losses.length).to.equal(r.iterations);
     expect(m.iteration).to.equal(r.iterations);
     expect(r.seconds).to.be.at.least(0.3);
     // With both, whichever comes first: here the iteration count.
-    const r2 = await m.fit(episodes(3), { iterations: 2, timeLimit: 100 });
+    const r2 = (await m.fit(episodes(3), { iterations: 2, timeLimit: 100 })).history;
     expect(r2.iterations).to.equal(2);
     const maml = new MAML({ network: { ...SMALL, outputSize: 3 }, loss: 'softmax-ce', metaBatchSize: 1, seed: 0 });
-    const r3 = await maml.fit(episodes(4), { timeLimit: 0.2, onProgress: (p) => expect(p.iterations).to.be.NaN });
+    const r3 = (await maml.fit(episodes(4), { timeLimit: 0.2, onProgress: (p) => expect(p.iterations).to.be.NaN })).history;
     expect(r3.iterations).to.equal(r3.losses.length).and.to.be.at.least(1);
     for (const fit of [() => m.fit(episodes(3), {} as never), () => maml.fit(episodes(3), {} as never)]) {
       let err: unknown;
@@ -125,8 +125,8 @@ describe('conv-4 backbone', () => {
     await m.fit(episodes(6), { iterations: 3 });
     const task = episodes(7).sample();
     const adapted = m.adapt(task.support);
-    const all = adapted.predict(task.query.X);
-    const one = adapted.predict({ rows: 1, cols: 64, data: (task.query.X as { data: Float64Array }).data.slice(0, 64) });
+    const all = adapted.decisionFunction(task.query.X);
+    const one = adapted.decisionFunction({ rows: 1, cols: 64, data: (task.query.X as { data: Float64Array }).data.slice(0, 64) });
     expect(relErr(one.data, all.data.slice(0, 3))).to.be.below(1e-5);
   });
 

@@ -48,3 +48,20 @@ export function throwsWith(fn: () => unknown, cls: Function, ...parts: RegExp[])
   expect(err, 'expected an error').to.be.instanceOf(cls);
   for (const p of parts) expect((err as Error).message).to.match(p);
 }
+
+/** Gaussian elimination with partial pivoting on a dense system (the reference solver of closed-form tests). */
+export function solveDense(A: number[][], b: number[]): number[] {
+  const n = b.length;
+  const M = A.map((r, i) => [...r, b[i]!]);
+  for (let c = 0; c < n; c++) {
+    let p = c;
+    for (let r = c + 1; r < n; r++) if (Math.abs(M[r]![c]!) > Math.abs(M[p]![c]!)) p = r;
+    [M[c], M[p]] = [M[p]!, M[c]!];
+    for (let r = 0; r < n; r++) {
+      if (r === c) continue;
+      const f = M[r]![c]! / M[c]![c]!;
+      for (let k = c; k <= n; k++) M[r]![k]! -= f * M[c]![k]!;
+    }
+  }
+  return M.map((r, i) => r[n]! / r[i]!);
+}

@@ -18,7 +18,8 @@ import { MeanRegularizedRegression } from '../lib/linear/meanRegularized.js';
 import { IndependentRidge, PooledRidge } from '../lib/linear/ridge.js';
 import { TraceNormRegression } from '../lib/linear/traceNorm.js';
 import { centrePerTask, runSync, stackTasks } from '../lib/linear/taskModel.js';
-import { throwsWith } from './helpers.js';
+import { solveDense, throwsWith } from './helpers.js';
+import { negLossGradient } from './structuredFixtures.js';
 import { solveProx } from '../lib/linear/fista.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'metatask-taskmodels-'));
@@ -36,23 +37,6 @@ function makeData(seed: number, T = 4, d = 5, sizes = [12, 15, 9, 20], sparse = 
       return { name: `task${t}`, X, y };
     }),
   );
-}
-
-/** Gaussian elimination with partial pivoting on a dense system (the reference solver). */
-function solveDense(A: number[][], b: number[]): number[] {
-  const n = b.length;
-  const M = A.map((r, i) => [...r, b[i]!]);
-  for (let c = 0; c < n; c++) {
-    let p = c;
-    for (let r = c + 1; r < n; r++) if (Math.abs(M[r]![c]!) > Math.abs(M[p]![c]!)) p = r;
-    [M[c], M[p]] = [M[p]!, M[c]!];
-    for (let r = 0; r < n; r++) {
-      if (r === c) continue;
-      const f = M[r]![c]! / M[c]![c]!;
-      for (let k = c; k <= n; k++) M[r]![k]! -= f * M[c]![k]!;
-    }
-  }
-  return M.map((r, i) => r[n]! / r[i]!);
 }
 
 /**
@@ -146,21 +130,8 @@ describe('per-task linear models', () => {
   });
 
   /** Per-task residual gradient G[t, j] = X_t[:, j]^T R_t / n_t at the model's solution. */
-  function residualGradient(model: { coef: Matrix<Float64Array>; intercept: Float64Array }, ds: MultiTaskDataset): Float64Array {
-    const T = ds.nTasks;
-    const d = ds.nFeatures;
-    const G = new Float64Array(T * d);
-    ds.tasks.forEach((task, t) => {
-      const n = task.X.rows;
-      for (let i = 0; i < n; i++) {
-        let z = model.intercept[t]!;
-        for (let j = 0; j < d; j++) z += task.X.data[i * d + j]! * model.coef.data[t * d + j]!;
-        const r = task.y[i]! - z;
-        for (let j = 0; j < d; j++) G[t * d + j]! += (task.X.data[i * d + j]! * r) / n;
-      }
-    });
-    return G;
-  }
+  const residualGradient = (model: { coef: Matrix<Float64Array>; intercept: Float64Array }, ds: MultiTaskDataset): Float64Array =>
+    negLossGradient(ds, model.coef, model.intercept, 'squared').data;
 
   it('L21Regression satisfies the optimality conditions', () => {
     const ds = makeData(2, 4, 6, [30, 25, 40, 35], true);

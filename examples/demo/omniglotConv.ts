@@ -40,7 +40,7 @@ export async function run(log: (line: string) => void): Promise<void> {
   const train = new FewShotTasks(data, { ways, shots: 1, queries: 5, classes: split.train, rotations: true, seed: 1 });
   const model = new ProtoNet({ network: { type: 'conv4', inputShape: [1, 28, 28] }, optimizer: { type: 'adam', lr: 1e-3 }, seed: 0 });
   log(`training on ${ways}-way 1-shot episodes for ${seconds} s (${backend().name} kernels, ${backend().threads} threads)...`);
-  const fit = await model.fit(train, { timeLimit: seconds });
+  const fit = (await model.fit(train, { timeLimit: seconds })).history;
   log(`${fit.iterations} episodes in ${fit.seconds.toFixed(0)} s; last training loss ${fit.losses[fit.losses.length - 1]!.toFixed(3)}`);
 
   const episodes = native ? 600 : 100;

@@ -22,12 +22,10 @@ export const title = 'SARCOS: 7 joint torques, single-task nets vs hard sharing 
 const EPOCHS = 80;
 const BATCH = 64;
 
-export async function run(log: (line: string) => void = console.log): Promise<void> {
+/** The SARCOS table as inputs X (n x 21) and torques Y (n x 7), or the path it was not found at. */
+export function loadSarcos(): { X: Float64Array; Y: Float64Array; n: number; inputs: string[]; names: string[] } | { missing: string } {
   const file = join(packageRoot(), '..', 'shared', 'data', 'sarcos', 'sarcos_test.csv');
-  if (!existsSync(file)) {
-    log(`SARCOS: skipped (${file} not found; the package does not ship this data set)`);
-    return;
-  }
+  if (!existsSync(file)) return { missing: file };
   const table = readCSV(file);
   const n = table.rows;
   const w = table.header.length;
@@ -39,6 +37,16 @@ export async function run(log: (line: string) => void = console.log): Promise<vo
     inputs.forEach((h, j) => (X[i * inputs.length + j] = table.data[i * w + table.header.indexOf(h)]!));
     names.forEach((h, t) => (Y[i * names.length + t] = table.data[i * w + table.header.indexOf(h)]!));
   }
+  return { X, Y, n, inputs, names };
+}
+
+export async function run(log: (line: string) => void = console.log): Promise<void> {
+  const loaded = loadSarcos();
+  if ('missing' in loaded) {
+    log(`SARCOS: skipped (${loaded.missing} not found; the package does not ship this data set)`);
+    return;
+  }
+  const { X, Y, n, inputs, names } = loaded;
   // Standardise inputs with the training rows' statistics; standardise targets too, so that equal
   // weights mean equal importance (torques differ in scale by ~10x); nMSE does not depend on it.
   const all = MultiTaskDataset.fromShared({ rows: n, cols: inputs.length, data: X }, { rows: n, cols: names.length, data: Y }, { names });

@@ -26,7 +26,7 @@ const SPLITS = 10;
 // than 0.1 point); the CV path, which only has to rank the alphas, uses cvTol 1e-5 (it picks the
 // same alpha as 1e-6 at about half the work).
 const fistaOptions = { cv: 3, nAlphas: 6, eps: 1e-2, cvTol: 1e-5 };
-const models: { name: string; grid: string; make: (seed: number) => TaskLinearModel<Params> }[] = [
+export const models: { name: string; grid: string; make: (seed: number) => TaskLinearModel<Params> }[] = [
   { name: 'PooledRidge', grid: '5-fold, 13 alphas', make: (seed) => new PooledRidge({ cv: 5, seed }) },
   { name: 'IndependentRidge', grid: '5-fold, 13 alphas', make: (seed) => new IndependentRidge({ cv: 5, seed }) },
   { name: 'MeanRegularizedRegression', grid: '5-fold, 9x9 pairs', make: (seed) => new MeanRegularizedRegression({ cv: 5, seed }) },
@@ -35,7 +35,7 @@ const models: { name: string; grid: string; make: (seed: number) => TaskLinearMo
 ];
 
 /** The grid a fitted model's CV walked, in words (strengths relative to its first point). */
-function describeGrid(model: TaskLinearModel<Params>): string {
+export function describeGrid(model: TaskLinearModel<Params>): string {
   const path = model.cvPath;
   if (!path) return '';
   const keys = Object.keys(path.grid[0] ?? {});
@@ -48,7 +48,7 @@ function describeGrid(model: TaskLinearModel<Params>): string {
   return `${path.k}-fold, ${ranges.join(' x ')}; chose ${chosen}`;
 }
 
-function meanSd(v: number[]): [number, number] {
+export function meanSd(v: number[]): [number, number] {
   const m = v.reduce((a, b) => a + b, 0) / v.length;
   const sd = Math.sqrt(v.reduce((a, b) => a + (b - m) ** 2, 0) / Math.max(1, v.length - 1));
   return [m, sd];

@@ -375,7 +375,7 @@ interface ProxWarm {
 }
 
 /** What a FISTA solve runs on, computed once per problem (and cached: a CV path re-uses it). */
-interface Prepared {
+export interface Prepared {
   /** The centring (squared loss with an intercept), to recover the intercepts. */
   c: Centred | null;
   /** The rows taskLoss runs on (see `compress`). */
@@ -397,7 +397,7 @@ const preparedCache = new WeakMap<TaskProblem, Map<string, Prepared>>();
  * the intercepts drop out, and each task compressed (see `compress`). Logistic loss: the rows as
  * they are, the intercepts optimised unpenalised, starting from the log-odds of each task.
  */
-function prepared(p: TaskProblem, loss: 'squared' | 'logistic', fitIntercept: boolean): Prepared {
+export function prepared(p: TaskProblem, loss: 'squared' | 'logistic', fitIntercept: boolean): Prepared {
   let m = preparedCache.get(p);
   if (!m) preparedCache.set(p, (m = new Map()));
   const key = `${loss}:${fitIntercept}`;

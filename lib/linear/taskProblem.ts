@@ -4,11 +4,15 @@
  * yields progress at safe points. taskModel.ts (the models) and taskCV.ts (cross-validation) both
  * build on these, so they live below both.
  */
+import type { Progress } from '../core/estimator.js';
 import type { Matrix } from '../core/matrix.js';
 import type { MultiTaskDataset } from '../data/dataset.js';
 
-/** Progress reported to `onProgress` during fit(). */
-export interface FitProgress {
+/**
+ * What a Work generator yields at each safe point: the phase, the CV position, and a solver's
+ * iteration and objective when it has them. fit() turns these into {@link FitProgress} records.
+ */
+export interface WorkProgress {
   /** 'cv' while cross-validating, 'fit' for the final fit. */
   phase: 'cv' | 'fit';
   /** CV fold (0-based) during 'cv'. */
@@ -19,9 +23,37 @@ export interface FitProgress {
   iter?: number;
   /** Objective value at that iteration. */
   objective?: number;
+  /** During 'cv': fits of the CV path done so far, and how many it has. */
+  step?: number;
+  total?: number;
 }
 
-export type Work<T> = Generator<FitProgress, T, void>;
+/**
+ * The progress record of the per-task models' fit: the common {@link Progress} fields (step,
+ * total, loss = the solver's objective) and the CV position and solver iteration.
+ */
+export interface FitProgress extends Progress {
+  /** CV fold (0-based) during 'cv'. */
+  fold?: number;
+  /** Index into the strength grid (cvPath.grid). */
+  gridIndex?: number;
+  /** Solver iteration (iterative solvers). */
+  iter?: number;
+  /** Objective value at that iteration (also in `loss`). */
+  objective?: number;
+}
+
+export type Work<T> = Generator<WorkProgress, T, void>;
+
+/** Run `work`, reporting each record it yields with `fields` laid over it (e.g. a phase). */
+export function* relabel<T>(work: Work<T>, fields: Partial<WorkProgress>): Work<T> {
+  let r = work.next();
+  while (!r.done) {
+    yield { ...r.value, ...fields };
+    r = work.next();
+  }
+  return r.value;
+}
 
 /** Tasks stacked: task t owns rows offsets[t]..offsets[t+1]-1 of x and y. */
 export interface TaskProblem {
@@ -30,6 +62,8 @@ export interface TaskProblem {
   readonly offsets: Int32Array;
   readonly T: number;
   readonly d: number;
+  /** Task names (in task order), for models whose options name tasks (e.g. a task graph). */
+  readonly names?: readonly string[];
 }
 
 export function stackTasks(data: MultiTaskDataset): TaskProblem {
@@ -44,7 +78,7 @@ export function stackTasks(data: MultiTaskDataset): TaskProblem {
     x.set(t.X.data, offsets[i]! * d);
     y.set(t.y, offsets[i]!);
   });
-  return { x: { rows: N, cols: d, data: x }, y, offsets, T, d };
+  return { x: { rows: N, cols: d, data: x }, y, offsets, T, d, names: data.names };
 }
 
 /** The rows of `p` whose mask entry is true, keeping the task structure (a task may become empty). */
@@ -62,7 +96,7 @@ export function selectRows(p: TaskProblem, keep: (row: number) => boolean): Task
     x.set(p.x.data.subarray(r * d, (r + 1) * d), k * d);
     y[k] = p.y[r]!;
   });
-  return { x: { rows: rows.length, cols: d, data: x }, y, offsets, T, d };
+  return { x: { rows: rows.length, cols: d, data: x }, y, offsets, T, d, names: p.names };
 }
 
 /** Task t's rows as a Matrix view (no copy). */
@@ -80,6 +114,11 @@ export interface Solution {
   nIter?: number;
   /** Solver state for warm starts along the path (model-specific). */
   warm?: unknown;
+  /**
+   * Further fitted matrices a model exposes and saves with itself (the components of W of a
+   * model with W = P + Q, a learned task similarity...), by name.
+   */
+  parts?: Record<string, Matrix<Float64Array>>;
 }
 
 export type Params = Record<string, number>;

@@ -18,29 +18,42 @@ import { allocate, describe, toMatrix, toVector, type DType, type FloatArray, ty
 import { custom, num, oneOf, parseOptions, type OptionSpec } from '../core/options.js';
 import { Rng } from '../core/rng.js';
 import { kernels } from '../kernels/index.js';
-import type { NetworkBatch, NetworkHandle, NetworkKernels, NetworkSpec, OptimKernels } from '../kernels/types.js';
-import { conv4Spec, conv4Width, isBackbone, type Conv4Config } from '../nn/backbones.js';
-import { RunningNormStats } from '../nn/normStats.js';
+import type { NetworkHandle, NetworkKernels, NetworkSpec, OptimKernels } from '../kernels/types.js';
 import { ACTIVATIONS, compileNetwork, initParams, type CompiledNetwork } from '../nn/spec.js';
 import { createOptimizer, type Optimizer, type OptimizerOptions } from '../nn/optim.js';
-import { mlpSpec, type EvaluationRow, type FitOptions, type NetworkConfig, type TaskDataLike, type TaskLike } from './learner.js';
-import { Budget, BUDGET_OPTIONS } from './budget.js';
+import { didYouMean } from '../core/suggest.js';
+import type { NetworkBatch } from '../kernels/types.js';
+import { conv4Spec, conv4Width, type Conv4Config } from '../nn/backbones.js';
+import { RunningNormStats } from '../nn/normStats.js';
+import { Budget, BUDGET_OPTIONS, type BudgetOptions } from './budget.js';
+import { parseFitOptions, type FitOptions } from '../core/estimator.js';
+import { softmaxRows, type EvaluationRow, type MetaProgress, type Resolved, type TaskDataLike, type TaskLike } from './learner.js';
+import { checkMlp, MetaNetwork, mlpSpec, networkConfigOf, networkForm, type NetworkOption } from './metaNetwork.js';
+import type { MultiTaskNet } from '../mtl/multiTaskNet.js';
+
+export { softmaxRows };
+/** @deprecated The name of {@link EpisodicHistory} when fit resolved to it. */
+export type EpisodicFitResult = EpisodicHistory;
 import { SavedLearner } from './savedLearner.js';
 import type { TaskSampler } from './tasks.js';
 
+/** Options every episodic learner (ProtoNet, MetaRidge) takes. */
 export interface EpisodicOptions {
   /**
-   * The embedding network: an MLP { inputSize, hidden, outputSize, activation }, the conv-4
+   * The embedding network: an MLP { inputSize, hidden, outputSize, activation? }, the conv-4
    * backbone { type: 'conv4', inputShape, outputSize? } (without outputSize the embedding is the
-   * flattened last feature map) or a one-head NetworkSpec.
+   * flattened last feature map), a one-head NetworkSpec, or a multi-task network ({ inputSize,
+   * tasks, architecture? } or a MultiTaskNet: its heads' outputs together are the embedding).
    */
-  network: NetworkConfig | Conv4Config | NetworkSpec;
-  /** Episodes per meta-update (default 1, as Snell et al.). */
-  metaBatchSize: number;
-  optimizer: OptimizerOptions;
-  seed: number;
-  /** Element type of the network's parameters and activations (default float32). */
-  dtype: DType;
+  network: NetworkOption;
+  /** Episodes per meta-update. Default 1 (as Snell et al.). */
+  metaBatchSize?: number;
+  /** The optimiser. Default { type: 'adam', lr: 1e-3 }. */
+  optimizer?: OptimizerOptions;
+  /** Seeds initialisation. Default 0. */
+  seed?: number;
+  /** Element type of the network's parameters and activations. Default 'float32'. */
+  dtype?: DType;
   /**
    * Batch normalisation (networks with batchnorm nodes, e.g. conv-4): 'transductive' (default)
    * normalises every pass by its own batch's statistics, so an episode's support and query
@@ -49,11 +62,11 @@ export interface EpisodicOptions {
    * (momentum 0.1, as PyTorch) and normalises every inference pass (evaluate, embed, adapt,
    * predict) with them, so an embedding does not depend on the rows embedded with it.
    */
-  batchNorm: 'transductive' | 'running';
+  batchNorm?: 'transductive' | 'running';
 }
 
 export const EPISODIC_OPTIONS = {
-  network: custom<NetworkConfig>("{ inputSize, hidden, outputSize, activation }, { type: 'conv4', inputShape } or a NetworkSpec", (v) => v !== null && typeof v === 'object'),
+  network: custom<NetworkOption>('{ inputSize, hidden, outputSize, activation? }, a NetworkSpec, { inputSize, tasks, architecture? } or a MultiTaskNet', (v) => v !== null && typeof v === 'object'),
   metaBatchSize: num({ default: 1, min: 1, integer: true }),
   optimizer: custom<OptimizerOptions>("an optimizer { type: 'adam' | 'sgd' | ..., lr }", (v) => v !== null && typeof v === 'object', { type: 'adam', lr: 1e-3 }),
   seed: num({ default: 0 }),
@@ -85,7 +98,8 @@ export interface EpisodeResult {
   accuracy?: number;
 }
 
-export interface EpisodicFitResult {
+/** What an episodic learner's fit records, on `learner.history`. */
+export interface EpisodicHistory {
   /** Mean query loss of each meta-batch. */
   losses: Float64Array;
   /** Meta-iterations run (fewer than asked when the time limit ended training). */
@@ -96,6 +110,14 @@ export interface EpisodicFitResult {
   accuracies?: Float64Array;
 }
 
+/** The episodic learners' progress record: a {@link MetaProgress} and, for classification, the meta-batch's accuracy. */
+export interface EpisodicProgress extends MetaProgress {
+  accuracy?: number;
+}
+
+/** Options of an episodic learner's fit: `iterations` (meta-batches of episodes), `timeLimit` (seconds) or both. */
+export interface EpisodicFitOptions extends FitOptions<EpisodicProgress>, BudgetOptions {}
+
 export interface EpisodicEvaluateOptions {
   /** Number of test episodes. */
   tasks: number;
@@ -103,31 +125,34 @@ export interface EpisodicEvaluateOptions {
 
 const isPosInt = (v: unknown): boolean => typeof v === 'number' && Number.isInteger(v) && v >= 1;
 
-/** The embedding network's spec: the MLP shorthand (linear last layer) or a one-head spec. */
-export function embeddingSpec(owner: string, network: unknown): NetworkSpec {
-  if (network === null || typeof network !== 'object') {
-    throw new ConfigError(`${owner}: option 'network' is required: { inputSize, hidden, outputSize, activation }, { type: 'conv4', inputShape } or a NetworkSpec { nodes, heads }`);
+/**
+ * The embedding network: the MLP shorthand (linear last layer), a one-head spec, or a multi-task
+ * network ({ inputSize, tasks, architecture? } or a MultiTaskNet, whose heads' outputs together
+ * are the embedding, starting from the net's parameters).
+ */
+export function embeddingNetwork(owner: string, network: unknown, dtype: DType | undefined, seed: number): { spec: NetworkSpec; init?: FloatArray; dtype?: DType } {
+  const form = networkForm(network);
+  if (form === 'net' || form === 'tasks') {
+    const net = new MetaNetwork(owner, network, { dtype, seed });
+    return { spec: net.spec, init: net.init(new Rng(seed)), dtype: net.dtype };
   }
-  if (isBackbone(network)) {
+  if (form === undefined) {
+    throw new ConfigError(`${owner}: option 'network' is required: { inputSize, hidden, outputSize, activation? }, a NetworkSpec { nodes, heads }, { inputSize, tasks, architecture? } or a MultiTaskNet; got ${describe(network)}`);
+  }
+  if (form === 'backbone') {
     // The head's loss is never evaluated; mse needs one column, softmax-ce two or more.
-    return conv4Spec(owner, network, conv4Width(owner, network) >= 2 ? 'softmax-ce' : 'mse');
+    return { spec: conv4Spec(owner, network as Conv4Config, conv4Width(owner, network as Conv4Config) >= 2 ? 'softmax-ce' : 'mse') };
   }
-  if ('nodes' in network) {
+  if (form === 'spec') {
     const spec = network as NetworkSpec;
     if (!Array.isArray(spec.heads) || spec.heads.length !== 1) throw new ConfigError(`${owner}: the embedding network needs exactly one head (its output is the embedding), got ${describe(spec.heads)}`);
-    return spec;
+    return { spec };
   }
-  const n = network as Partial<NetworkConfig>;
-  const known = ['inputSize', 'hidden', 'outputSize', 'activation'];
-  for (const k of Object.keys(n)) if (!known.includes(k)) throw new ConfigError(`${owner}: unknown network option '${k}'; known: ${known.join(', ')}`);
-  if (!isPosInt(n.inputSize)) throw new ConfigError(`${owner}: network.inputSize must be a positive integer, got ${describe(n.inputSize)}`);
-  if (!Array.isArray(n.hidden) || !n.hidden.every(isPosInt)) throw new ConfigError(`${owner}: network.hidden must be an array of positive integers, got ${describe(n.hidden)}`);
+  const n = checkMlp(owner, network as object);
   if (!isPosInt(n.outputSize)) throw new ConfigError(`${owner}: network.outputSize (the embedding width) must be a positive integer, got ${describe(n.outputSize)}`);
-  const activation = n.activation ?? 'relu';
-  if (!ACTIVATIONS.includes(activation)) throw new ConfigError(`${owner}: network.activation must be one of ${ACTIVATIONS.join(', ')}, got ${describe(activation)}`);
   // The head's loss is never evaluated (the episode loss lives here); it only has to be one the
   // compiler accepts for that width.
-  return mlpSpec({ inputSize: n.inputSize!, hidden: n.hidden as number[], outputSize: n.outputSize!, activation }, n.outputSize! >= 2 ? 'softmax-ce' : 'mse');
+  return { spec: mlpSpec(n, n.outputSize >= 2 ? 'softmax-ce' : 'mse') };
 }
 
 export function meanCi95(values: readonly number[]): [number, number] {
@@ -158,16 +183,24 @@ export function softmaxCrossEntropy(z: Float64Array, rows: number, cols: number,
   return { loss: loss / rows, correct };
 }
 
-/** Row-wise softmax in place. */
-export function softmaxRows(z: Float64Array, rows: number, cols: number): void {
-  for (let i = 0; i < rows; i++) {
-    const o = i * cols;
-    let max = -Infinity;
-    for (let k = 0; k < cols; k++) max = Math.max(max, z[o + k]!);
-    let sum = 0;
-    for (let k = 0; k < cols; k++) sum += z[o + k] = Math.exp(z[o + k]! - max);
-    for (let k = 0; k < cols; k++) z[o + k] = z[o + k]! / sum;
-  }
+/** A labelled set { X, y } as a model of one task reads it (X any matrix form, y a vector of X.rows values). */
+export function labelledSet(data: unknown, where: string): { X: Matrix<Float64Array>; y: Float64Array } {
+  if (data === null || typeof data !== 'object' || !('X' in data) || !('y' in data)) throw new ShapeError(`${where}: expected { X, y }, got ${describe(data)}`);
+  const d = data as { X: unknown; y: unknown };
+  const X = toMatrix(d.X, `${where}: X`);
+  const y = toVector(d.y, `${where}: y`) as Float64Array;
+  if (y.length !== X.rows) throw new ShapeError(`${where}: y has ${y.length} values, X has ${X.rows} rows`);
+  return { X, y };
+}
+
+/** Labels as indices into `classes` (a label the model does not know is a ValueError). */
+export function classIndices(y: Float64Array, classes: readonly number[], where: string): Float64Array {
+  const index = new Map(classes.map((c, k) => [c, k]));
+  return y.map((v, i) => {
+    const k = index.get(v);
+    if (k === undefined) throw new ValueError(`${where}: y[${i}] is ${v}, a class the model was not adapted to (its classes: ${classes.slice(0, 10).join(', ')})`);
+    return k;
+  });
 }
 
 /** C = op(A) op(B) in float64 through the kernels. */
@@ -187,7 +220,12 @@ export function classIndex(support: Float64Array, what: string): { classes: numb
 }
 
 
-export abstract class EpisodicLearner<O extends EpisodicOptions = EpisodicOptions> extends SavedLearner {
+/**
+ * The base of the episodic learners: `fit(sampler)` meta-trains and resolves to the learner
+ * (losses on `history`), `adapt(support)` gives a model of one new task in closed form,
+ * `evaluate(sampler)` its query loss and accuracy over test episodes.
+ */
+export abstract class EpisodicLearner<O extends Resolved<EpisodicOptions> = Resolved<EpisodicOptions>> extends SavedLearner {
   static override readonly kind: string = 'EpisodicLearner';
 
   readonly options: Readonly<O>;
@@ -208,8 +246,10 @@ export abstract class EpisodicLearner<O extends EpisodicOptions = EpisodicOption
 
   protected constructor(owner: string, input: unknown, spec: { [K in keyof O]-?: OptionSpec }, extras: (o: O) => number[]) {
     super();
-    this.options = parseOptions<O>(owner, input, spec);
-    this.spec = embeddingSpec(owner, this.options.network);
+    const parsed = parseOptions<O>(owner, input, spec);
+    const embedding = embeddingNetwork(owner, parsed.network, (input as { dtype?: DType } | undefined)?.dtype, parsed.seed);
+    this.options = embedding.dtype ? { ...parsed, dtype: embedding.dtype } : parsed;
+    this.spec = embedding.spec;
     this.compiled = compileNetwork(this.spec);
     this.P = this.compiled.paramCount;
     this.embeddingSize = this.compiled.outputWidth;
@@ -218,7 +258,7 @@ export abstract class EpisodicLearner<O extends EpisodicOptions = EpisodicOption
     const dtype = this.options.dtype ?? 'float32';
     this.handle = k.network(this.spec, dtype as 'float64') as unknown as NetworkHandle<FloatArray>;
     this.rng = new Rng(this.options.seed);
-    const theta = initParams(this.compiled, this.rng, dtype);
+    const theta = embedding.init ?? initParams(this.compiled, this.rng, dtype);
     const ex = extras(this.options);
     this.params = allocate(dtype, this.P + ex.length);
     this.params.set(theta);
@@ -229,6 +269,12 @@ export abstract class EpisodicLearner<O extends EpisodicOptions = EpisodicOption
 
   get dtype(): DType {
     return this.handle.dtype;
+  }
+
+  /** A MultiTaskNet given as the network is saved as the configuration it can be rebuilt from. */
+  protected override savedOptions(): unknown {
+    const n = this.options.network;
+    return networkForm(n) === 'net' ? { ...this.options, network: networkConfigOf(n as MultiTaskNet<any, any>) } : this.options;
   }
 
   get inputSize(): number {
@@ -319,8 +365,8 @@ export abstract class EpisodicLearner<O extends EpisodicOptions = EpisodicOption
 
   /**
    * Loss (and, with `grad` of length params.length, its gradient) of a meta-batch of episodes:
-   * one forward pass and one vjp over all their rows stacked. `train`: a meta-update's pass
-   * (batchnorm running statistics learn from it), else an inference pass.
+   * one forward pass and one vjp (reusing that pass) over all their rows stacked. `train`: a
+   * meta-update's pass (batchnorm running statistics learn from it), else an inference pass.
    */
   protected batchLoss(episodes: Episode[], grad: Float64Array | null, train = false): { loss: number; accuracy: number } {
     const d = this.inputSize;
@@ -408,27 +454,54 @@ export abstract class EpisodicLearner<O extends EpisodicOptions = EpisodicOption
     }
   }
 
-  async fit(sampler: TaskSampler, options: FitOptions): Promise<EpisodicFitResult> {
-    const o = parseOptions<FitOptions>(`${this.kind}.fit`, options, {
-      ...BUDGET_OPTIONS,
-      onProgress: custom('a function', (v) => typeof v === 'function'),
-      signal: custom('an AbortSignal', (v) => v instanceof AbortSignal),
-    });
+  private lastHistory: EpisodicHistory = { losses: new Float64Array(0), iterations: 0, seconds: 0 };
+
+  /** What the last fit recorded: the loss (and accuracy) of every meta-batch. */
+  get history(): EpisodicHistory {
+    return this.lastHistory;
+  }
+
+  /** The losses of the last fit (the same as history.losses; the name fit's result had). */
+  get losses(): Float64Array {
+    return this.lastHistory.losses;
+  }
+
+  /** The accuracies of the last fit, for classification (history.accuracies). */
+  get accuracies(): Float64Array | undefined {
+    return this.lastHistory.accuracies;
+  }
+
+  /**
+   * Meta-train on episodes drawn from `sampler` for `iterations` meta-batches, or for `timeLimit`
+   * seconds, or until the first of the two; resolves to the learner (losses, iterations run and
+   * seconds on `history`). `signal` aborts between iterations (AbortError); `onProgress` gets an
+   * {@link EpisodicProgress} per iteration (`total` NaN when only a time limit bounds the fit).
+   */
+  async fit(sampler: TaskSampler, options: EpisodicFitOptions): Promise<this> {
+    const o = parseFitOptions<EpisodicFitOptions>(`${this.kind}.fit`, options, BUDGET_OPTIONS);
     const budget = new Budget(`${this.kind}.fit`, o.iterations, o.timeLimit);
     this.checkSampler(sampler, 'fit');
     const yielder = new Yielder(o.signal);
     const losses: number[] = [];
     const accuracies: number[] = [];
-    while (budget.next()) {
-      const episodes = sampler.sampleBatch(this.options.metaBatchSize).map((t, i) => this.prepare(t, `task ${i}`));
-      const { loss, accuracy } = this.update(episodes);
-      losses.push(loss);
-      accuracies.push(accuracy);
-      o.onProgress?.({ iteration: budget.done, iterations: budget.total, loss });
-      await yielder.maybeYield();
+    const record = (): void => {
+      const done = { losses: Float64Array.from(losses), iterations: losses.length, seconds: budget.seconds };
+      this.lastHistory = this.classification ? { ...done, accuracies: Float64Array.from(accuracies) } : done;
+    };
+    // The history holds what ran, also when an abort or an error ends the fit.
+    try {
+      while (budget.next()) {
+        const episodes = sampler.sampleBatch(this.options.metaBatchSize).map((t, i) => this.prepare(t, `task ${i}`));
+        const { loss, accuracy } = this.update(episodes);
+        losses.push(loss);
+        accuracies.push(accuracy);
+        o.onProgress?.({ phase: 'fit', step: budget.done, total: budget.total, loss, iteration: budget.done, iterations: budget.total, ...(this.classification ? { accuracy } : {}) });
+        await yielder.maybeYield();
+      }
+    } finally {
+      record();
     }
-    const done = { losses: Float64Array.from(losses), iterations: losses.length, seconds: budget.seconds };
-    return this.classification ? { ...done, accuracies: Float64Array.from(accuracies) } : done;
+    return this;
   }
 
   /**
@@ -437,7 +510,7 @@ export abstract class EpisodicLearner<O extends EpisodicOptions = EpisodicOption
    */
   evaluate(sampler: TaskSampler, options: EpisodicEvaluateOptions): EvaluationRow[] {
     const o = parseOptions<EpisodicEvaluateOptions>(`${this.kind}.evaluate`, options, { tasks: num({ min: 1, integer: true }) });
-    if (o.tasks === undefined) throw new ConfigError(`${this.kind}.evaluate: option 'tasks' is required (number of test episodes)`);
+    if (o.tasks === undefined) throw new ConfigError(`${this.kind}.evaluate: option 'tasks' is required (the number of test episodes)`);
     this.checkSampler(sampler, 'evaluate');
     const losses: number[] = [];
     const accs: number[] = [];

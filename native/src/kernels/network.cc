@@ -15,12 +15,14 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 
 #include "kernels/batchnorm.h"
 #include "kernels/conv.h"
 #include "kernels/pool.h"
 #include "runtime/threads.h"
 #include "simd/gemm.h"
+#include "simd/ops.h"
 
 namespace metatask::network {
 
@@ -274,6 +276,23 @@ Program parseProgram(const int32_t* ints, size_t nInts, const double* floats, si
   }
   prog.outputWidth = out;
   if (p != nInts) bad("trailing ints after the last head");
+  prog.denseGroupOf.assign(N, -1);
+  std::vector<int> byInput(N, -1);  // input node -> group index
+  std::vector<std::vector<int>> candidates;
+  for (int i = 1; i < N; i++) {
+    if (prog.nodes[i].op != kDense) continue;
+    int& gi = byInput[prog.nodes[i].inputs[0]];
+    if (gi < 0) {
+      gi = static_cast<int>(candidates.size());
+      candidates.emplace_back();
+    }
+    candidates[gi].push_back(i);
+  }
+  for (std::vector<int>& members : candidates) {
+    if (members.size() < 2) continue;
+    for (int i : members) prog.denseGroupOf[i] = static_cast<int>(prog.denseGroups.size());
+    prog.denseGroups.push_back(std::move(members));
+  }
   return prog;
 }
 
@@ -299,6 +318,7 @@ struct Network<T>::Workspace {
   std::vector<Buffer<T>> poolX;              // fused chains: the input value at every recorded position
   conv::Scratch<T> conv;                     // im2col and product buffers of the threads
   std::vector<double> row;  // scratch of the widest node
+  Buffer<T> groupW, groupY, groupGW;  // a dense group's weights side by side, its outputs, its weight gradients
 };
 
 template <typename T>
@@ -355,9 +375,13 @@ void addRows(T* y, const T* b, int n, int w) {
     for (int j = 0; j < w; j++) y[int64_t(r) * w + j] += b[j];
 }
 template <typename T>
+const simd::ElementOps<T>& elementOps() {
+  if constexpr (std::is_same_v<T, float>) return simd::ops().f32;
+  else return simd::ops().f64;
+}
+template <typename T>
 void addColumnSums(T* out, const T* g, int n, int w) {
-  for (int r = 0; r < n; r++)
-    for (int j = 0; j < w; j++) out[j] += g[int64_t(r) * w + j];
+  elementOps<T>().addColumnSums(out, g, n, w);
 }
 // C (+)= A B, C = A B^T or C = A^T B accumulations of the dense op, all row-major.
 template <typename T, typename C>
@@ -365,13 +389,19 @@ void matmul(C& c, int m, int n, int k, const T* a, bool ta, const T* b, bool tb,
   simd::gemm<T>(m, n, k, T(1), a, ta ? m : k, ta, b, tb ? k : n, tb, accumulate ? T(1) : T(0), out, n, c.threads);
 }
 
+// Rows of y (n x w) set to b: the product then adds onto the bias (one pass over Y instead of two).
+template <typename T>
+void setRows(T* y, const T* b, int n, int w) {
+  for (int r = 0; r < n; r++) std::copy(b, b + w, y + int64_t(r) * w);
+}
+
 template <typename T, typename C>
 void denseForward(const Node& nd, int i, C& c) {
   const int in = nd.inputs[0];
   const int din = c.prog->nodes[in].width, dout = nd.width;
   const T* W = c.P + nd.paramOffset;
-  matmul<T>(c, c.n, dout, din, c.A[in], false, W, false, c.A[i], false);
-  addRows(c.A[i], W + int64_t(din) * dout, c.n, dout);
+  setRows(c.A[i], W + int64_t(din) * dout, c.n, dout);
+  matmul<T>(c, c.n, dout, din, c.A[in], false, W, false, c.A[i], true);
 }
 
 template <typename T, typename C>
@@ -456,7 +486,7 @@ void activationForward(const Node& nd, int i, C& c) {
   const int64_t len = int64_t(c.n) * nd.width;
   parallelRange(len, c.threads, [&](int64_t from, int64_t to) {
     if (nd.arg == kRelu) {
-      for (int64_t k = from; k < to; k++) Y[k] = X[k] > T(0) ? X[k] : T(0);
+      elementOps<T>().relu(X + from, Y + from, to - from);
     } else {
       for (int64_t k = from; k < to; k++) Y[k] = static_cast<T>(actF(nd.arg, X[k], nd.alpha));
     }
@@ -473,7 +503,7 @@ void activationBackward(const Node& nd, int i, C& c) {
   const int64_t len = int64_t(c.n) * nd.width;
   parallelRange(len, c.threads, [&](int64_t from, int64_t to) {
     if (nd.arg == kRelu) {
-      for (int64_t k = from; k < to; k++) GX[k] += X[k] > T(0) ? GY[k] : T(0);
+      elementOps<T>().reluBackward(X + from, GY + from, GX + from, to - from);
     } else {
       for (int64_t k = from; k < to; k++) GX[k] += static_cast<T>(actD1(nd.arg, X[k], Y[k], nd.alpha) * GY[k]);
     }
@@ -1279,6 +1309,7 @@ int64_t Network<T>::bytesHeld() const {
     for (const Buffer<T>& b : ws->poolX) bytes += int64_t(b.capacity() * sizeof(T));
     bytes += ws->conv.bytesHeld();
     bytes += int64_t(ws->row.capacity() * sizeof(double));
+    bytes += int64_t((ws->groupW.capacity() + ws->groupY.capacity() + ws->groupGW.capacity()) * sizeof(T));
   }
   return bytes;
 }
@@ -1403,7 +1434,92 @@ void Network<T>::runForward(Ctx& c) {
                                        c.batchOut ? c.batchOut + bn.statsOffset : nullptr, c.threads);
       continue;
     }
-    opForward<T>(prog_.nodes[i], static_cast<int>(i), c);
+    const int group = prog_.denseGroupOf[i];
+    if (group < 0) {
+      opForward<T>(prog_.nodes[i], static_cast<int>(i), c);
+    } else if (prog_.denseGroups[group][0] == static_cast<int>(i)) {
+      groupForward(c, prog_.denseGroups[group]);  // every member, at the first one's turn
+    }
+  }
+}
+
+// A dense group as one product: W_cat = [W_1 ... W_g] (din x U), Y_cat = X W_cat, then each
+// member's columns plus its bias. Every output element is the same sum, in the same order, as the
+// member's own product (simd::gemm's order depends on k only), so grouping changes no forward bit.
+template <typename T>
+void Network<T>::groupForward(Ctx& c, const std::vector<int>& members) {
+  const int in = prog_.nodes[members[0]].inputs[0];
+  const int din = prog_.nodes[in].width;
+  int U = 0;
+  for (int m : members) U += prog_.nodes[m].width;
+  Workspace& ws = *c.ws;
+  ws.groupW.resize(size_t(din) * U);
+  ws.groupY.resize(size_t(c.n) * U);
+  T* wcat = ws.groupW.data();
+  int col = 0;
+  for (int m : members) {
+    const int u = prog_.nodes[m].width;
+    const T* W = c.P + prog_.nodes[m].paramOffset;
+    for (int r = 0; r < din; r++) std::copy(W + int64_t(r) * u, W + int64_t(r + 1) * u, wcat + int64_t(r) * U + col);
+    col += u;
+  }
+  simd::gemm<T>(c.n, U, din, T(1), c.A[in], din, false, wcat, U, false, T(0), ws.groupY.data(), U, c.threads);
+  col = 0;
+  for (int m : members) {
+    const int u = prog_.nodes[m].width;
+    const T* b = c.P + prog_.nodes[m].paramOffset + int64_t(din) * u;
+    T* Y = c.A[m];
+    for (int r = 0; r < c.n; r++) {
+      const T* src = ws.groupY.data() + int64_t(r) * U + col;
+      for (int j = 0; j < u; j++) Y[int64_t(r) * u + j] = src[j] + b[j];
+    }
+    col += u;
+  }
+}
+
+// The backward pass of the active members of a dense group: GX += G_cat W_cat^T as one product
+// (k = all members' units), and X^T G_cat once, added into each member's weight gradient (the same
+// per-element sums as the members' own products).
+template <typename T>
+void Network<T>::groupBackward(Ctx& c, const std::vector<int>& members) {
+  const int in = prog_.nodes[members[0]].inputs[0];
+  const int din = prog_.nodes[in].width;
+  int U = 0;
+  for (int m : members) U += prog_.nodes[m].width;
+  Workspace& ws = *c.ws;
+  ws.groupY.resize(size_t(c.n) * U);
+  T* gcat = ws.groupY.data();
+  int col = 0;
+  for (int m : members) {
+    const int u = prog_.nodes[m].width;
+    const T* G = c.G[m];
+    for (int r = 0; r < c.n; r++) std::copy(G + int64_t(r) * u, G + int64_t(r + 1) * u, gcat + int64_t(r) * U + col);
+    col += u;
+  }
+  if (in != 0) {
+    ws.groupW.resize(size_t(din) * U);
+    T* wcat = ws.groupW.data();
+    col = 0;
+    for (int m : members) {
+      const int u = prog_.nodes[m].width;
+      const T* W = c.P + prog_.nodes[m].paramOffset;
+      for (int r = 0; r < din; r++) std::copy(W + int64_t(r) * u, W + int64_t(r + 1) * u, wcat + int64_t(r) * U + col);
+      col += u;
+    }
+    simd::gemm<T>(c.n, din, U, T(1), gcat, U, false, wcat, U, true, T(1), c.G[in], din, c.threads);
+  }
+  if (!c.g) return;
+  ws.groupGW.resize(size_t(din) * U);
+  T* gw = ws.groupGW.data();
+  simd::gemm<T>(din, U, c.n, T(1), c.A[in], din, true, gcat, U, false, T(0), gw, U, c.threads);
+  col = 0;
+  for (int m : members) {
+    const int u = prog_.nodes[m].width;
+    T* gW = c.g + prog_.nodes[m].paramOffset;
+    for (int r = 0; r < din; r++)
+      for (int j = 0; j < u; j++) gW[int64_t(r) * u + j] += gw[int64_t(r) * U + col + j];
+    addColumnSums(gW + int64_t(din) * u, c.G[m], c.n, u);
+    col += u;
   }
 }
 
@@ -1424,6 +1540,7 @@ void Network<T>::zeroGrads(Ctx& c, const std::vector<uint8_t>& active, bool with
 
 template <typename T>
 void Network<T>::runBackward(Ctx& c, const std::vector<uint8_t>& active, bool withR) {
+  std::vector<int>& members = groupScratch_;
   for (size_t i = prog_.nodes.size() - 1; i >= 1; i--) {
     if (!active[i]) continue;
     if (c.fused && fusedAway_[i]) continue;
@@ -1436,7 +1553,18 @@ void Network<T>::runBackward(Ctx& c, const std::vector<uint8_t>& active, bool wi
                                         c.g ? c.g + bn.paramOffset : nullptr, c.threads);
       continue;
     }
-    opBackward<T>(prog_.nodes[i], static_cast<int>(i), c);
+    const int group = prog_.denseGroupOf[i];
+    members.clear();
+    if (group >= 0)
+      for (int m : prog_.denseGroups[group])
+        if (active[m]) members.push_back(m);
+    if (members.size() < 2) {
+      opBackward<T>(prog_.nodes[i], static_cast<int>(i), c);
+    } else if (members[0] == static_cast<int>(i)) {
+      // At the lowest active member every member's gradient is complete (its consumers come later
+      // in node order, so earlier in this reverse pass).
+      groupBackward(c, members);
+    }
     if (withR) opRBackward<T>(prog_.nodes[i], static_cast<int>(i), c);
   }
 }

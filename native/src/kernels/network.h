@@ -52,6 +52,10 @@ struct Program {
   int maxWidth = 0;
   int64_t statsCount = 0;  // length of a batchnorm statistics vector
   std::vector<std::vector<uint8_t>> ancestors;  // by head: the nodes its backward pass visits
+  // Dense nodes that read the same input, in node order (groups of two or more only): their
+  // products run as one (the heads of a multi-task net, the experts and gates of a mixture).
+  std::vector<std::vector<int>> denseGroups;
+  std::vector<int> denseGroupOf;  // by node: its index in denseGroups, or -1
 };
 
 // Thrown by parseProgram for an inconsistent program (the binding turns it into a RangeError).
@@ -118,6 +122,8 @@ class Network {
   void runForward(Ctx& c);
   void zeroGrads(Ctx& c, const std::vector<uint8_t>& active, bool withR);
   void runBackward(Ctx& c, const std::vector<uint8_t>& active, bool withR);
+  void groupForward(Ctx& c, const std::vector<int>& members);
+  void groupBackward(Ctx& c, const std::vector<int>& members);
   double seedLoss(Ctx& c, const Batch<T>& b, size_t h, double weight, bool seed, bool withR);
   const std::vector<uint8_t>& activeFor(const double* weights);
 
@@ -142,6 +148,7 @@ class Network {
   Program prog_;
   Kept kept_;
   std::vector<uint8_t> active_;  // reused: no allocation per call
+  std::vector<int> groupScratch_;  // the active members of a dense group
   std::vector<std::unique_ptr<Workspace>> workspaces_;  // a few batch sizes, most recent last
   int threads_ = 1;
 };

@@ -12,62 +12,45 @@
 #include "kernels/optim.h"
 
 #include <cmath>
+#include <type_traits>
+
+#include "simd/ops.h"
 
 namespace metatask::optim {
 
+namespace {
+template <typename T>
+const simd::ElementOps<T>& elementOps() {
+  if constexpr (std::is_same_v<T, float>) return simd::ops().f32;
+  else return simd::ops().f64;
+}
+}  // namespace
+
+// The loops run in the SIMD level's unit (simd/ops_impl.h), every element in double and rounded
+// once, so every level gives the same bits; the per-step coefficients are computed here.
 template <typename T>
 void adamStep(T* __restrict params, const T* __restrict grad, T* __restrict m, T* __restrict v, int64_t n, const AdamHyper& h) {
-  const double bc1 = 1.0 - std::pow(h.beta1, h.step);
-  const double bc2Sqrt = std::sqrt(1.0 - std::pow(h.beta2, h.step));
-  const double stepSize = h.lr / bc1;
-  const double decay = h.decoupledWeightDecay ? 1.0 - h.lr * h.weightDecay : 1.0;
-  const double l2 = h.decoupledWeightDecay ? 0.0 : h.weightDecay;
-  for (int64_t i = 0; i < n; ++i) {
-    double p = params[i];
-    const double g = static_cast<double>(grad[i]) + l2 * p;
-    p *= decay;  // 1 unless decoupled (AdamW); branch-free so the loop vectorises
-    const double mi = h.beta1 * static_cast<double>(m[i]) + (1.0 - h.beta1) * g;
-    const double vi = h.beta2 * static_cast<double>(v[i]) + (1.0 - h.beta2) * g * g;
-    m[i] = static_cast<T>(mi);
-    v[i] = static_cast<T>(vi);
-    params[i] = static_cast<T>(p - stepSize * mi / (std::sqrt(vi) / bc2Sqrt + h.eps));
-  }
+  simd::AdamCoeffs c{};
+  c.beta1 = h.beta1;
+  c.beta2 = h.beta2;
+  c.eps = h.eps;
+  c.stepSize = h.lr / (1.0 - std::pow(h.beta1, h.step));
+  c.bc2Sqrt = std::sqrt(1.0 - std::pow(h.beta2, h.step));
+  c.decay = h.decoupledWeightDecay ? 1.0 - h.lr * h.weightDecay : 1.0;
+  c.l2 = h.decoupledWeightDecay ? 0.0 : h.weightDecay;
+  elementOps<T>().adam(params, grad, m, v, n, c);
 }
 
 template <typename T>
 void sgdStep(T* __restrict params, const T* __restrict grad, T* __restrict velocity, int64_t n, const SgdHyper& h) {
-  const bool useMomentum = h.momentum != 0.0;
-  const bool first = h.step <= 1.0;
-  for (int64_t i = 0; i < n; ++i) {
-    const double p = params[i];
-    double g = static_cast<double>(grad[i]) + h.weightDecay * p;
-    if (useMomentum) {
-      // PyTorch creates the buffer as a copy of the gradient at the first step (no dampening).
-      const double buf = first ? g : h.momentum * static_cast<double>(velocity[i]) + (1.0 - h.dampening) * g;
-      velocity[i] = static_cast<T>(buf);
-      g = h.nesterov ? g + h.momentum * buf : buf;
-    }
-    params[i] = static_cast<T>(p - h.lr * g);
-  }
+  const simd::SgdCoeffs c{h.lr, h.momentum, h.dampening, h.weightDecay, h.nesterov, h.step <= 1.0};
+  elementOps<T>().sgd(params, grad, velocity, n, c);
 }
 
 template <typename T>
 void rmspropStep(T* __restrict params, const T* __restrict grad, T* __restrict squareAvg, T* __restrict momentumBuf, int64_t n, const RmspropHyper& h) {
-  const bool useMomentum = h.momentum > 0.0;
-  for (int64_t i = 0; i < n; ++i) {
-    const double p = params[i];
-    const double g = static_cast<double>(grad[i]) + h.weightDecay * p;
-    const double s = h.alpha * static_cast<double>(squareAvg[i]) + (1.0 - h.alpha) * g * g;
-    squareAvg[i] = static_cast<T>(s);
-    const double avg = std::sqrt(s) + h.eps;
-    if (useMomentum) {
-      const double buf = h.momentum * static_cast<double>(momentumBuf[i]) + g / avg;
-      momentumBuf[i] = static_cast<T>(buf);
-      params[i] = static_cast<T>(p - h.lr * buf);
-    } else {
-      params[i] = static_cast<T>(p - h.lr * g / avg);
-    }
-  }
+  const simd::RmspropCoeffs c{h.lr, h.alpha, h.eps, h.momentum, h.weightDecay};
+  elementOps<T>().rmsprop(params, grad, squareAvg, momentumBuf, n, c);
 }
 
 template void adamStep<float>(float*, const float*, float*, float*, int64_t, const AdamHyper&);

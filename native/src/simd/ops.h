@@ -42,6 +42,33 @@ struct GemmScratch {
   int64_t packB;
 };
 
+// Optimiser coefficients of one step, computed once by kernels/optim.cc (see its formulas).
+struct AdamCoeffs {
+  double beta1, beta2, eps, stepSize, bc2Sqrt, decay, l2;
+};
+struct SgdCoeffs {
+  double lr, momentum, dampening, weightDecay;
+  bool nesterov, first;
+};
+struct RmspropCoeffs {
+  double lr, alpha, eps, momentum, weightDecay;
+};
+
+// Per-element operations and exact row-order sums: no reassociation and no fused rounding, so
+// these give the same bits at every level (only the products and ddot differ between levels).
+template <typename T>
+struct ElementOps {
+  // y = max(x, 0) elementwise (NaN -> 0).
+  void (*relu)(const T* x, T* y, int64_t n);
+  // gx += (x > 0 ? gy : 0).
+  void (*reluBackward)(const T* x, const T* gy, T* gx, int64_t n);
+  // out[j] += sum over rows r, in order, of g[r cols + j].
+  void (*addColumnSums)(T* out, const T* g, int64_t rows, int64_t cols);
+  void (*adam)(T* params, const T* grad, T* m, T* v, int64_t n, const AdamCoeffs& c);
+  void (*sgd)(T* params, const T* grad, T* velocity, int64_t n, const SgdCoeffs& c);
+  void (*rmsprop)(T* params, const T* grad, T* squareAvg, T* momentumBuf, int64_t n, const RmspropCoeffs& c);
+};
+
 struct Ops {
   Level level;
   // Serial GEMM accumulation (see GemmCall); packA/packB: scratch of gemmScratch() elements,
@@ -57,6 +84,8 @@ struct Ops {
   double (*ddot)(const double* x, const double* y, int64_t n);
   // y += a x.
   void (*daxpy)(double a, const double* x, double* y, int64_t n);
+  ElementOps<float> f32;
+  ElementOps<double> f64;
 };
 
 // The active table (selected at load; see setLevel).

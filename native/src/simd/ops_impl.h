@@ -151,41 +151,64 @@ void microKernel(int64_t kc, const T* pa, const T* pb, T* c, int64_t ldc, int64_
     for (int64_t j = 0; j < w; j++) c[i * ldc + j] = c[i * ldc + j] + alpha * tile[i * NR + j];
 }
 
-// Small products (and any product too small to repay packing): the same arithmetic per element,
-// read straight from A and B. Rows of op(B) must be contiguous (transB false).
+// Small or narrow products (too small to repay packing, or narrower than the register tile): the
+// same arithmetic per element, read straight from A and B (rows of op(B) must be contiguous:
+// transB false). R rows of C at a time, so that R independent sums hide the latency of the
+// multiply-add; columns in the widest vectors that fit, then narrower ones, then single lanes.
+
+// C[i0:i0+R, j:j+U*V::kWidth] += alpha * block sum over p in [pc, pc+kc).
+template <typename T, typename V, int R, int U>
+METATASK_INLINE void directTile(const GemmCall<T>& g, int64_t i0, int64_t j, int64_t pc, int64_t kc) {
+  constexpr int W = V::kWidth;
+  typename V::V acc[R][U];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; r++)
+#pragma GCC unroll 2
+    for (int u = 0; u < U; u++) acc[r][u] = V::zero();
+  for (int64_t p = pc; p < pc + kc; p++) {
+    const T* brow = g.b + p * g.ldb + j;
+    typename V::V b[U];
+#pragma GCC unroll 2
+    for (int u = 0; u < U; u++) b[u] = V::load(brow + u * W);
+#pragma GCC unroll 8
+    for (int r = 0; r < R; r++) {
+      const typename V::V a = V::set1(elemA(g, i0 + r, p));
+#pragma GCC unroll 2
+      for (int u = 0; u < U; u++) acc[r][u] = V::madd(a, b[u], acc[r][u]);
+    }
+  }
+  const typename V::V va = V::set1(g.alpha);
+#pragma GCC unroll 8
+  for (int r = 0; r < R; r++)
+#pragma GCC unroll 2
+    for (int u = 0; u < U; u++) {
+      T* dst = g.c + (i0 + r) * g.ldc + j + u * W;
+      V::store(dst, V::add(V::load(dst), V::mul(va, acc[r][u])));
+    }
+}
+
+template <typename T, int R>
+void directRows(const GemmCall<T>& g, int64_t i0, int64_t pc, int64_t kc) {
+  using Wide = typename Widths<T>::Wide;
+  using Half = typename Widths<T>::Half;
+  using Quarter = typename Widths<T>::Quarter;
+  int64_t j = 0;
+  for (; j + 2 * Wide::kWidth <= g.n; j += 2 * Wide::kWidth) directTile<T, Wide, R, 2>(g, i0, j, pc, kc);
+  for (; j + Wide::kWidth <= g.n; j += Wide::kWidth) directTile<T, Wide, R, 1>(g, i0, j, pc, kc);
+  if constexpr (Half::kWidth < Wide::kWidth)
+    for (; j + Half::kWidth <= g.n; j += Half::kWidth) directTile<T, Half, R, 1>(g, i0, j, pc, kc);
+  if constexpr (Quarter::kWidth < Half::kWidth)
+    for (; j + Quarter::kWidth <= g.n; j += Quarter::kWidth) directTile<T, Quarter, R, 1>(g, i0, j, pc, kc);
+  for (; j < g.n; j++) directTile<T, Lane1<T>, R, 1>(g, i0, j, pc, kc);
+}
+
 template <typename T>
 void gemmDirect(const GemmCall<T>& g) {
-  using VT = VecOf<T>;
-  using V = typename VT::V;
-  constexpr int W = VT::kWidth;
-  const V va = VT::set1(g.alpha);
   for (int64_t pc = 0; pc < g.k; pc += kKc) {
     const int64_t kc = minOf(kKc, g.k - pc);
-    for (int64_t i = 0; i < g.m; i++) {
-      T* crow = g.c + i * g.ldc;
-      int64_t j = 0;
-      for (; j + 2 * W <= g.n; j += 2 * W) {
-        V acc0 = VT::zero(), acc1 = VT::zero();
-        for (int64_t p = pc; p < pc + kc; p++) {
-          const V a = VT::set1(elemA(g, i, p));
-          const T* brow = g.b + p * g.ldb + j;
-          acc0 = VT::madd(a, VT::load(brow), acc0);
-          acc1 = VT::madd(a, VT::load(brow + W), acc1);
-        }
-        VT::store(crow + j, VT::add(VT::load(crow + j), VT::mul(va, acc0)));
-        VT::store(crow + j + W, VT::add(VT::load(crow + j + W), VT::mul(va, acc1)));
-      }
-      for (; j + W <= g.n; j += W) {
-        V acc = VT::zero();
-        for (int64_t p = pc; p < pc + kc; p++) acc = VT::madd(VT::set1(elemA(g, i, p)), VT::load(g.b + p * g.ldb + j), acc);
-        VT::store(crow + j, VT::add(VT::load(crow + j), VT::mul(va, acc)));
-      }
-      for (; j < g.n; j++) {
-        T acc = T(0);
-        for (int64_t p = pc; p < pc + kc; p++) acc = smadd(elemA(g, i, p), g.b[p * g.ldb + j], acc);
-        crow[j] = crow[j] + g.alpha * acc;
-      }
-    }
+    int64_t i = 0;
+    for (; i + 4 <= g.m; i += 4) directRows<T, 4>(g, i, pc, kc);
+    for (; i < g.m; i++) directRows<T, 1>(g, i, pc, kc);
   }
 }
 
@@ -199,8 +222,9 @@ void gemmSerial(const GemmCall<T>& g, T* packA, T* packB) {
   if (g.m <= 0 || g.n <= 0 || g.k <= 0) return;
   constexpr int MR = Tile<T>::kMr;
   constexpr int NR = Tile<T>::kNr;
-  // Packing costs O(mk + kn); below a few multiply-adds per packed value it does not pay.
-  if (!g.transB && (g.m < MR || g.m * g.n * g.k <= 32 * 32 * 32)) {
+  // Packing costs O(mk + kn); below a few multiply-adds per packed value it does not pay, and a
+  // product narrower than the register tile would spend most of the tile on padding.
+  if (!g.transB && (g.m < MR || g.n < NR || g.m * g.n * g.k <= 32 * 32 * 32)) {
     gemmDirect(g);
     return;
   }
@@ -255,6 +279,91 @@ void daxpyImpl(double a, const double* x, double* y, int64_t n) {
   for (; i < n; i++) y[i] = smadd(a, x[i], y[i]);
 }
 
+// ---- per-element operations (simd/ops.h ElementOps): plain loops the compiler vectorises at the
+// level's width; each element is computed alone, so every level gives the same bits.
+
+template <typename T>
+void reluImpl(const T* __restrict x, T* __restrict y, int64_t n) {
+  for (int64_t i = 0; i < n; i++) y[i] = x[i] > T(0) ? x[i] : T(0);
+}
+
+template <typename T>
+void reluBackwardImpl(const T* __restrict x, const T* __restrict gy, T* __restrict gx, int64_t n) {
+  for (int64_t i = 0; i < n; i++) gx[i] += x[i] > T(0) ? gy[i] : T(0);
+}
+
+template <typename T>
+void addColumnSumsImpl(T* __restrict out, const T* __restrict g, int64_t rows, int64_t cols) {
+  for (int64_t r = 0; r < rows; r++) {
+    const T* row = g + r * cols;
+    for (int64_t j = 0; j < cols; j++) out[j] += row[j];
+  }
+}
+
+// The optimiser updates (kernels/optim.cc gives the formulas). Float64 parameters are updated in
+// double; float32 parameters in float arithmetic, as PyTorch does (a division and a square root
+// per element cost four times less in float lanes); with the coefficients rounded to float once.
+template <typename T, typename A>
+void adamLoop(T* __restrict params, const T* __restrict grad, T* __restrict m, T* __restrict v, int64_t n, const AdamCoeffs& c) {
+  const A b1 = A(c.beta1), b2 = A(c.beta2), omb1 = A(1.0 - c.beta1), omb2 = A(1.0 - c.beta2), eps = A(c.eps);
+  const A stepSize = A(c.stepSize), bc2Sqrt = A(c.bc2Sqrt), decay = A(c.decay), l2 = A(c.l2);
+  for (int64_t i = 0; i < n; ++i) {
+    A p = params[i];
+    const A g = A(grad[i]) + l2 * p;
+    p *= decay;
+    const A mi = b1 * A(m[i]) + omb1 * g;
+    const A vi = b2 * A(v[i]) + omb2 * g * g;
+    m[i] = T(mi);
+    v[i] = T(vi);
+    params[i] = T(p - stepSize * mi / (sqrtOf(vi) / bc2Sqrt + eps));
+  }
+}
+
+template <typename T>
+void adamImpl(T* params, const T* grad, T* m, T* v, int64_t n, const AdamCoeffs& c) {
+  adamLoop<T, T>(params, grad, m, v, n, c);
+}
+
+template <typename T>
+void sgdImpl(T* __restrict params, const T* __restrict grad, T* __restrict velocity, int64_t n, const SgdCoeffs& c) {
+  const double lr = c.lr, mom = c.momentum, damp = c.dampening, wd = c.weightDecay;
+  if (mom == 0.0) {
+    for (int64_t i = 0; i < n; ++i) {
+      const double p = params[i];
+      params[i] = static_cast<T>(p - lr * (static_cast<double>(grad[i]) + wd * p));
+    }
+    return;
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    const double p = params[i];
+    const double g = static_cast<double>(grad[i]) + wd * p;
+    // PyTorch creates the buffer as a copy of the gradient at the first step (no dampening).
+    const double buf = c.first ? g : mom * static_cast<double>(velocity[i]) + (1.0 - damp) * g;
+    velocity[i] = static_cast<T>(buf);
+    params[i] = static_cast<T>(p - lr * (c.nesterov ? g + mom * buf : buf));
+  }
+}
+
+template <typename T>
+void rmspropImpl(T* __restrict params, const T* __restrict grad, T* __restrict squareAvg, T* __restrict momentumBuf, int64_t n,
+                 const RmspropCoeffs& c) {
+  const double lr = c.lr, alpha = c.alpha, eps = c.eps, mom = c.momentum, wd = c.weightDecay;
+  for (int64_t i = 0; i < n; ++i) {
+    const double p = params[i];
+    const double g = static_cast<double>(grad[i]) + wd * p;
+    const double s = alpha * static_cast<double>(squareAvg[i]) + (1.0 - alpha) * g * g;
+    squareAvg[i] = static_cast<T>(s);
+    const double avg = sqrtOf(s) + eps;
+    if (mom > 0.0) {
+      const double buf = mom * static_cast<double>(momentumBuf[i]) + g / avg;
+      momentumBuf[i] = static_cast<T>(buf);
+      params[i] = static_cast<T>(p - lr * buf);
+    } else {
+      params[i] = static_cast<T>(p - lr * g / avg);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace metatask::simd
 
@@ -272,5 +381,9 @@ void daxpyImpl(double a, const double* x, double* y, int64_t n) {
                     Tile<float>::kMr,                                                                  \
                     Tile<double>::kMr,                                                                 \
                     &ddotImpl,                                                                         \
-                    &daxpyImpl};                                                                       \
+                    &daxpyImpl,                                                                        \
+                    {&reluImpl<float>, &reluBackwardImpl<float>, &addColumnSumsImpl<float>,            \
+                     &adamImpl<float>, &sgdImpl<float>, &rmspropImpl<float>},                          \
+                    {&reluImpl<double>, &reluBackwardImpl<double>, &addColumnSumsImpl<double>,         \
+                     &adamImpl<double>, &sgdImpl<double>, &rmspropImpl<double>}};                      \
   }

@@ -1,12 +1,14 @@
 // The vector types of one level, chosen by the compiler's target macros of the translation unit
 // that includes this header (simd/<level>.cc): AVX-512, AVX2 + FMA, SSE2, NEON, or one-lane plain
-// C++. Only simd/ops_impl.h uses them. Everything is static inline in the including unit's level
-// namespace, so no out-of-line copy compiled for one level can be picked by the linker for another.
+// C++. Only simd/ops_impl.h uses them. Everything is in an anonymous namespace, so no out-of-line
+// copy compiled for one level can be picked by the linker for another.
 //
-// madd(a, b, c) is a * b + c: one fused rounding where the level has FMA (AVX2, AVX-512, NEON),
-// a multiply then an add on SSE2 and the plain level. The level units are compiled with
-// -ffp-contract=off so the compiler never fuses on its own: the rounding of every operation is
-// the one written here, whatever the loop shape.
+// Each level offers several widths of the same element type (for example 16, 8 and 4 floats and
+// a scalar on AVX-512) so that narrow products still use vectors; every width rounds the same way:
+// madd(a, b, c) = a * b + c is one fused rounding on every width where the level has FMA (AVX2,
+// AVX-512, NEON) and a multiply then an add on SSE2 and the plain level. The level units are
+// compiled with -ffp-contract=off, so the compiler never fuses on its own. Hence one element
+// computed through any width gets the same bits.
 #pragma once
 
 #if defined(__AVX512F__) || defined(__AVX2__) || defined(__SSE2__) || defined(_M_X64)
@@ -27,6 +29,10 @@
 #define METATASK_VEC_PLAIN 1
 #endif
 
+#if defined(METATASK_VEC_AVX512) || defined(METATASK_VEC_AVX2)
+#define METATASK_VEC_FMA 1
+#endif
+
 #if defined(_MSC_VER) && !defined(__clang__)
 #define METATASK_INLINE static __forceinline
 #else
@@ -36,41 +42,82 @@
 // An anonymous namespace: every name below has internal linkage in the including unit.
 namespace {
 
-template <typename T>
-struct VecOf;
-
-#if defined(METATASK_VEC_AVX512)
-template <>
-struct VecOf<float> {
-  using V = __m512;
-  static constexpr int kWidth = 16;
-  METATASK_INLINE V zero() { return _mm512_setzero_ps(); }
-  METATASK_INLINE V set1(float x) { return _mm512_set1_ps(x); }
-  METATASK_INLINE V load(const float* p) { return _mm512_loadu_ps(p); }
-  METATASK_INLINE void store(float* p, V v) { _mm512_storeu_ps(p, v); }
-  METATASK_INLINE V add(V a, V b) { return _mm512_add_ps(a, b); }
-  METATASK_INLINE V mul(V a, V b) { return _mm512_mul_ps(a, b); }
-  METATASK_INLINE V madd(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
-};
-template <>
-struct VecOf<double> {
-  using V = __m512d;
-  static constexpr int kWidth = 8;
-  METATASK_INLINE V zero() { return _mm512_setzero_pd(); }
-  METATASK_INLINE V set1(double x) { return _mm512_set1_pd(x); }
-  METATASK_INLINE V load(const double* p) { return _mm512_loadu_pd(p); }
-  METATASK_INLINE void store(double* p, V v) { _mm512_storeu_pd(p, v); }
-  METATASK_INLINE V add(V a, V b) { return _mm512_add_pd(a, b); }
-  METATASK_INLINE V mul(V a, V b) { return _mm512_mul_pd(a, b); }
-  METATASK_INLINE V madd(V a, V b, V c) { return _mm512_fmadd_pd(a, b, c); }
-};
+// The scalar multiply-add of the level (the tails of every loop).
+#if defined(METATASK_VEC_FMA)
 METATASK_INLINE float smadd(float a, float b, float c) { return _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(a), _mm_set_ss(b), _mm_set_ss(c))); }
 METATASK_INLINE double smadd(double a, double b, double c) { return _mm_cvtsd_f64(_mm_fmadd_sd(_mm_set_sd(a), _mm_set_sd(b), _mm_set_sd(c))); }
+#elif defined(METATASK_VEC_NEON)
+METATASK_INLINE float smadd(float a, float b, float c) { return vget_lane_f32(vfma_f32(vdup_n_f32(c), vdup_n_f32(a), vdup_n_f32(b)), 0); }
+METATASK_INLINE double smadd(double a, double b, double c) { return vget_lane_f64(vfma_f64(vdup_n_f64(c), vdup_n_f64(a), vdup_n_f64(b)), 0); }
+#else
+METATASK_INLINE float smadd(float a, float b, float c) { return a * b + c; }
+METATASK_INLINE double smadd(double a, double b, double c) { return a * b + c; }
+#endif
 
-#elif defined(METATASK_VEC_AVX2)
-template <>
-struct VecOf<float> {
+// Correctly rounded square roots (IEEE), inlined at the level's width.
+#if defined(_MSC_VER) && !defined(__clang__)
+METATASK_INLINE float sqrtOf(float x) { return _mm_cvtss_f32(_mm_sqrt_ss(_mm_set_ss(x))); }
+METATASK_INLINE double sqrtOf(double x) { return _mm_cvtsd_f64(_mm_sqrt_sd(_mm_setzero_pd(), _mm_set_sd(x))); }
+#else
+METATASK_INLINE float sqrtOf(float x) { return __builtin_sqrtf(x); }
+METATASK_INLINE double sqrtOf(double x) { return __builtin_sqrt(x); }
+#endif
+
+// One lane, with the interface of the vector types.
+template <typename T>
+struct Lane1 {
+  using V = T;
+  using Scalar = T;
+  static constexpr int kWidth = 1;
+  METATASK_INLINE V zero() { return T(0); }
+  METATASK_INLINE V set1(T x) { return x; }
+  METATASK_INLINE V load(const T* p) { return *p; }
+  METATASK_INLINE void store(T* p, V v) { *p = v; }
+  METATASK_INLINE V add(V a, V b) { return a + b; }
+  METATASK_INLINE V mul(V a, V b) { return a * b; }
+  METATASK_INLINE V madd(V a, V b, V c) { return smadd(a, b, c); }
+};
+
+#if defined(METATASK_VEC_AVX512) || defined(METATASK_VEC_AVX2) || defined(METATASK_VEC_SSE2)
+// 128-bit lanes: FMA3 forms where the level has FMA.
+struct F32x4 {
+  using V = __m128;
+  using Scalar = float;
+  static constexpr int kWidth = 4;
+  METATASK_INLINE V zero() { return _mm_setzero_ps(); }
+  METATASK_INLINE V set1(float x) { return _mm_set1_ps(x); }
+  METATASK_INLINE V load(const float* p) { return _mm_loadu_ps(p); }
+  METATASK_INLINE void store(float* p, V v) { _mm_storeu_ps(p, v); }
+  METATASK_INLINE V add(V a, V b) { return _mm_add_ps(a, b); }
+  METATASK_INLINE V mul(V a, V b) { return _mm_mul_ps(a, b); }
+#if defined(METATASK_VEC_FMA)
+  METATASK_INLINE V madd(V a, V b, V c) { return _mm_fmadd_ps(a, b, c); }
+#else
+  METATASK_INLINE V madd(V a, V b, V c) { return _mm_add_ps(_mm_mul_ps(a, b), c); }
+#endif
+};
+struct F64x2 {
+  using V = __m128d;
+  using Scalar = double;
+  static constexpr int kWidth = 2;
+  METATASK_INLINE V zero() { return _mm_setzero_pd(); }
+  METATASK_INLINE V set1(double x) { return _mm_set1_pd(x); }
+  METATASK_INLINE V load(const double* p) { return _mm_loadu_pd(p); }
+  METATASK_INLINE void store(double* p, V v) { _mm_storeu_pd(p, v); }
+  METATASK_INLINE V add(V a, V b) { return _mm_add_pd(a, b); }
+  METATASK_INLINE V mul(V a, V b) { return _mm_mul_pd(a, b); }
+#if defined(METATASK_VEC_FMA)
+  METATASK_INLINE V madd(V a, V b, V c) { return _mm_fmadd_pd(a, b, c); }
+#else
+  METATASK_INLINE V madd(V a, V b, V c) { return _mm_add_pd(_mm_mul_pd(a, b), c); }
+#endif
+};
+#endif
+
+#if defined(METATASK_VEC_AVX512) || defined(METATASK_VEC_AVX2)
+struct F32x8 {
   using V = __m256;
+  using Scalar = float;
   static constexpr int kWidth = 8;
   METATASK_INLINE V zero() { return _mm256_setzero_ps(); }
   METATASK_INLINE V set1(float x) { return _mm256_set1_ps(x); }
@@ -80,9 +127,9 @@ struct VecOf<float> {
   METATASK_INLINE V mul(V a, V b) { return _mm256_mul_ps(a, b); }
   METATASK_INLINE V madd(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
 };
-template <>
-struct VecOf<double> {
+struct F64x4 {
   using V = __m256d;
+  using Scalar = double;
   static constexpr int kWidth = 4;
   METATASK_INLINE V zero() { return _mm256_setzero_pd(); }
   METATASK_INLINE V set1(double x) { return _mm256_set1_pd(x); }
@@ -92,41 +139,39 @@ struct VecOf<double> {
   METATASK_INLINE V mul(V a, V b) { return _mm256_mul_pd(a, b); }
   METATASK_INLINE V madd(V a, V b, V c) { return _mm256_fmadd_pd(a, b, c); }
 };
-METATASK_INLINE float smadd(float a, float b, float c) { return _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(a), _mm_set_ss(b), _mm_set_ss(c))); }
-METATASK_INLINE double smadd(double a, double b, double c) { return _mm_cvtsd_f64(_mm_fmadd_sd(_mm_set_sd(a), _mm_set_sd(b), _mm_set_sd(c))); }
+#endif
 
-#elif defined(METATASK_VEC_SSE2)
-template <>
-struct VecOf<float> {
-  using V = __m128;
-  static constexpr int kWidth = 4;
-  METATASK_INLINE V zero() { return _mm_setzero_ps(); }
-  METATASK_INLINE V set1(float x) { return _mm_set1_ps(x); }
-  METATASK_INLINE V load(const float* p) { return _mm_loadu_ps(p); }
-  METATASK_INLINE void store(float* p, V v) { _mm_storeu_ps(p, v); }
-  METATASK_INLINE V add(V a, V b) { return _mm_add_ps(a, b); }
-  METATASK_INLINE V mul(V a, V b) { return _mm_mul_ps(a, b); }
-  METATASK_INLINE V madd(V a, V b, V c) { return _mm_add_ps(_mm_mul_ps(a, b), c); }
+#if defined(METATASK_VEC_AVX512)
+struct F32x16 {
+  using V = __m512;
+  using Scalar = float;
+  static constexpr int kWidth = 16;
+  METATASK_INLINE V zero() { return _mm512_setzero_ps(); }
+  METATASK_INLINE V set1(float x) { return _mm512_set1_ps(x); }
+  METATASK_INLINE V load(const float* p) { return _mm512_loadu_ps(p); }
+  METATASK_INLINE void store(float* p, V v) { _mm512_storeu_ps(p, v); }
+  METATASK_INLINE V add(V a, V b) { return _mm512_add_ps(a, b); }
+  METATASK_INLINE V mul(V a, V b) { return _mm512_mul_ps(a, b); }
+  METATASK_INLINE V madd(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
 };
-template <>
-struct VecOf<double> {
-  using V = __m128d;
-  static constexpr int kWidth = 2;
-  METATASK_INLINE V zero() { return _mm_setzero_pd(); }
-  METATASK_INLINE V set1(double x) { return _mm_set1_pd(x); }
-  METATASK_INLINE V load(const double* p) { return _mm_loadu_pd(p); }
-  METATASK_INLINE void store(double* p, V v) { _mm_storeu_pd(p, v); }
-  METATASK_INLINE V add(V a, V b) { return _mm_add_pd(a, b); }
-  METATASK_INLINE V mul(V a, V b) { return _mm_mul_pd(a, b); }
-  METATASK_INLINE V madd(V a, V b, V c) { return _mm_add_pd(_mm_mul_pd(a, b), c); }
+struct F64x8 {
+  using V = __m512d;
+  using Scalar = double;
+  static constexpr int kWidth = 8;
+  METATASK_INLINE V zero() { return _mm512_setzero_pd(); }
+  METATASK_INLINE V set1(double x) { return _mm512_set1_pd(x); }
+  METATASK_INLINE V load(const double* p) { return _mm512_loadu_pd(p); }
+  METATASK_INLINE void store(double* p, V v) { _mm512_storeu_pd(p, v); }
+  METATASK_INLINE V add(V a, V b) { return _mm512_add_pd(a, b); }
+  METATASK_INLINE V mul(V a, V b) { return _mm512_mul_pd(a, b); }
+  METATASK_INLINE V madd(V a, V b, V c) { return _mm512_fmadd_pd(a, b, c); }
 };
-METATASK_INLINE float smadd(float a, float b, float c) { return a * b + c; }
-METATASK_INLINE double smadd(double a, double b, double c) { return a * b + c; }
+#endif
 
-#elif defined(METATASK_VEC_NEON)
-template <>
-struct VecOf<float> {
+#if defined(METATASK_VEC_NEON)
+struct F32x4 {
   using V = float32x4_t;
+  using Scalar = float;
   static constexpr int kWidth = 4;
   METATASK_INLINE V zero() { return vdupq_n_f32(0.0f); }
   METATASK_INLINE V set1(float x) { return vdupq_n_f32(x); }
@@ -136,9 +181,9 @@ struct VecOf<float> {
   METATASK_INLINE V mul(V a, V b) { return vmulq_f32(a, b); }
   METATASK_INLINE V madd(V a, V b, V c) { return vfmaq_f32(c, a, b); }
 };
-template <>
-struct VecOf<double> {
+struct F64x2 {
   using V = float64x2_t;
+  using Scalar = double;
   static constexpr int kWidth = 2;
   METATASK_INLINE V zero() { return vdupq_n_f64(0.0); }
   METATASK_INLINE V set1(double x) { return vdupq_n_f64(x); }
@@ -148,24 +193,27 @@ struct VecOf<double> {
   METATASK_INLINE V mul(V a, V b) { return vmulq_f64(a, b); }
   METATASK_INLINE V madd(V a, V b, V c) { return vfmaq_f64(c, a, b); }
 };
-METATASK_INLINE float smadd(float a, float b, float c) { return vget_lane_f32(vfma_f32(vdup_n_f32(c), vdup_n_f32(a), vdup_n_f32(b)), 0); }
-METATASK_INLINE double smadd(double a, double b, double c) { return vget_lane_f64(vfma_f64(vdup_n_f64(c), vdup_n_f64(a), vdup_n_f64(b)), 0); }
-
-#else
-template <typename T>
-struct VecOf {
-  using V = T;
-  static constexpr int kWidth = 1;
-  METATASK_INLINE V zero() { return T(0); }
-  METATASK_INLINE V set1(T x) { return x; }
-  METATASK_INLINE V load(const T* p) { return *p; }
-  METATASK_INLINE void store(T* p, V v) { *p = v; }
-  METATASK_INLINE V add(V a, V b) { return a + b; }
-  METATASK_INLINE V mul(V a, V b) { return a * b; }
-  METATASK_INLINE V madd(V a, V b, V c) { return a * b + c; }
-};
-METATASK_INLINE float smadd(float a, float b, float c) { return a * b + c; }
-METATASK_INLINE double smadd(double a, double b, double c) { return a * b + c; }
 #endif
+
+// The widths of each element type at this level, widest first: Wide, then Half and Quarter
+// (Lane1 where the level has no such width).
+template <typename T>
+struct Widths;
+#if defined(METATASK_VEC_AVX512)
+template <> struct Widths<float> { using Wide = F32x16; using Half = F32x8; using Quarter = F32x4; };
+template <> struct Widths<double> { using Wide = F64x8; using Half = F64x4; using Quarter = F64x2; };
+#elif defined(METATASK_VEC_AVX2)
+template <> struct Widths<float> { using Wide = F32x8; using Half = F32x4; using Quarter = Lane1<float>; };
+template <> struct Widths<double> { using Wide = F64x4; using Half = F64x2; using Quarter = Lane1<double>; };
+#elif defined(METATASK_VEC_SSE2) || defined(METATASK_VEC_NEON)
+template <> struct Widths<float> { using Wide = F32x4; using Half = Lane1<float>; using Quarter = Lane1<float>; };
+template <> struct Widths<double> { using Wide = F64x2; using Half = Lane1<double>; using Quarter = Lane1<double>; };
+#else
+template <> struct Widths<float> { using Wide = Lane1<float>; using Half = Lane1<float>; using Quarter = Lane1<float>; };
+template <> struct Widths<double> { using Wide = Lane1<double>; using Half = Lane1<double>; using Quarter = Lane1<double>; };
+#endif
+
+template <typename T>
+using VecOf = typename Widths<T>::Wide;
 
 }  // namespace
