@@ -65,3 +65,16 @@ export function solveDense(A: number[][], b: number[]): number[] {
   }
   return M.map((r, i) => r[n]! / r[i]!);
 }
+
+/** Every call of `bad` ([name, call]) throws a TypeError or RangeError (a binding's argument errors). */
+export function expectBindingErrors(bad: readonly [string, () => unknown][]): void {
+  for (const [name, f] of bad) {
+    let err: unknown;
+    try {
+      f();
+    } catch (e) {
+      err = e;
+    }
+    expect(err instanceof TypeError || err instanceof RangeError, `${name}: ${String(err)}`).to.equal(true);
+  }
+}

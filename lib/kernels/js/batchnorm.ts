@@ -21,8 +21,23 @@ import { nodeBuffer, type Ctx, type OpImpl } from './networkOp.js';
 export function batchnormOp(i: number, inp: number, C: number, HW: number, off: number, statsOff: number, eps: number): OpImpl {
   const row = C * HW;
   const bOff = off + C;
+  /** visit(o) for the offset of every value of channel ch, rows then pixels. */
+  const each = (c: Ctx, ch: number, visit: (o: number) => void): void => {
+    for (let r = 0; r < c.n; r++) for (let o = r * row + ch * HW, end = o + HW; o < end; o++) visit(o);
+  };
   const mean = (c: Ctx): Float64Array => nodeBuffer(c, i, 'mean', C);
   const invStd = (c: Ctx): Float64Array => nodeBuffer(c, i, 'invStd', C);
+  /** What both R-passes read: x, R{x}, the direction V, the channel caches and M. */
+  const rPass = (c: Ctx) => ({
+    X: c.A[inp]!,
+    RX: c.RA[inp]!,
+    V: c.V!,
+    mu: mean(c),
+    is: invStd(c),
+    rm: nodeBuffer(c, i, 'rMean', C),
+    rmx: nodeBuffer(c, i, 'rMeanX', C),
+    M: c.n * HW,
+  });
   return {
     forward(c) {
       const X = c.A[inp]!;
@@ -38,15 +53,15 @@ export function batchnormOp(i: number, inp: number, C: number, HW: number, off: 
           v = c.running[statsOff + C + ch]!;
         } else {
           m = 0;
-          for (let r = 0; r < c.n; r++) for (let p = 0, o = r * row + ch * HW; p < HW; p++) m += X[o + p]!;
+          each(c, ch, (o) => {
+            m += X[o]!;
+          });
           m /= M;
           v = 0;
-          for (let r = 0; r < c.n; r++) {
-            for (let p = 0, o = r * row + ch * HW; p < HW; p++) {
-              const d = X[o + p]! - m;
-              v += d * d;
-            }
-          }
+          each(c, ch, (o) => {
+            const d = X[o]! - m;
+            v += d * d;
+          });
           v /= M;
           if (c.batchOut) {
             c.batchOut[statsOff + ch] = m;
@@ -58,9 +73,9 @@ export function batchnormOp(i: number, inp: number, C: number, HW: number, off: 
         is[ch] = s;
         const gam = c.P[off + ch]!;
         const bet = c.P[bOff + ch]!;
-        for (let r = 0; r < c.n; r++) {
-          for (let p = 0, o = r * row + ch * HW; p < HW; p++) Y[o + p] = (X[o + p]! - m) * s * gam + bet;
-        }
+        each(c, ch, (o) => {
+          Y[o] = (X[o]! - m) * s * gam + bet;
+        });
       }
     },
     backward(c) {
@@ -76,52 +91,41 @@ export function batchnormOp(i: number, inp: number, C: number, HW: number, off: 
         const gam = c.P[off + ch]!;
         let sg = 0;
         let sb = 0;
-        for (let r = 0; r < c.n; r++) {
-          for (let p = 0, o = r * row + ch * HW; p < HW; p++) {
-            const gy = GY[o + p]!;
-            sg += gy * ((X[o + p]! - m) * s);
-            sb += gy;
-          }
-        }
+        each(c, ch, (o) => {
+          const gy = GY[o]!;
+          sg += gy * ((X[o]! - m) * s);
+          sb += gy;
+        });
         c.g[off + ch]! += sg;
         c.g[bOff + ch]! += sb;
         if (c.running) {
-          for (let r = 0; r < c.n; r++) for (let p = 0, o = r * row + ch * HW; p < HW; p++) GX[o + p]! += GY[o + p]! * gam * s;
+          each(c, ch, (o) => {
+            GX[o]! += GY[o]! * gam * s;
+          });
           continue;
         }
         // mean(g) and mean(g xhat) with g = GY gamma.
         const mg = (sb * gam) / M;
         const mgx = (sg * gam) / M;
-        for (let r = 0; r < c.n; r++) {
-          for (let p = 0, o = r * row + ch * HW; p < HW; p++) {
-            const h = (X[o + p]! - m) * s;
-            GX[o + p]! += s * (GY[o + p]! * gam - mg - h * mgx);
-          }
-        }
+        each(c, ch, (o) => {
+          const h = (X[o]! - m) * s;
+          GX[o]! += s * (GY[o]! * gam - mg - h * mgx);
+        });
       }
     },
     rForward(c) {
-      const X = c.A[inp]!;
-      const RX = c.RA[inp]!;
+      const { X, RX, V, mu, is, rm, rmx, M } = rPass(c);
       const RY = c.RA[i]!;
-      const V = c.V!;
-      const mu = mean(c);
-      const is = invStd(c);
-      const rm = nodeBuffer(c, i, 'rMean', C);
-      const rmx = nodeBuffer(c, i, 'rMeanX', C);
-      const M = c.n * HW;
       for (let ch = 0; ch < C; ch++) {
         const m = mu[ch]!;
         const s = is[ch]!;
         let a = 0;
         let ax = 0;
         if (!c.running) {
-          for (let r = 0; r < c.n; r++) {
-            for (let p = 0, o = r * row + ch * HW; p < HW; p++) {
-              a += RX[o + p]!;
-              ax += (X[o + p]! - m) * s * RX[o + p]!;
-            }
-          }
+          each(c, ch, (o) => {
+            a += RX[o]!;
+            ax += (X[o]! - m) * s * RX[o]!;
+          });
           a /= M;
           ax /= M;
         }
@@ -130,27 +134,18 @@ export function batchnormOp(i: number, inp: number, C: number, HW: number, off: 
         const gam = c.P[off + ch]!;
         const vg = V[off + ch]!;
         const vb = V[bOff + ch]!;
-        for (let r = 0; r < c.n; r++) {
-          for (let p = 0, o = r * row + ch * HW; p < HW; p++) {
-            const h = (X[o + p]! - m) * s;
-            const rh = s * (RX[o + p]! - a - h * ax);
-            RY[o + p] = rh * gam + h * vg + vb;
-          }
-        }
+        each(c, ch, (o) => {
+          const h = (X[o]! - m) * s;
+          const rh = s * (RX[o]! - a - h * ax);
+          RY[o] = rh * gam + h * vg + vb;
+        });
       }
     },
     rBackward(c) {
-      const X = c.A[inp]!;
-      const RX = c.RA[inp]!;
+      const { X, RX, V, mu, is, rm, rmx, M } = rPass(c);
       const GY = c.G[i]!;
       const RGY = c.RG[i]!;
       const RGX = c.RG[inp]!;
-      const V = c.V!;
-      const mu = mean(c);
-      const is = invStd(c);
-      const rm = nodeBuffer(c, i, 'rMean', C);
-      const rmx = nodeBuffer(c, i, 'rMeanX', C);
-      const M = c.n * HW;
       for (let ch = 0; ch < C; ch++) {
         const m = mu[ch]!;
         const s = is[ch]!;
@@ -164,28 +159,26 @@ export function batchnormOp(i: number, inp: number, C: number, HW: number, off: 
         let mr2 = 0;
         let sg = 0;
         let sb = 0;
-        for (let r = 0; r < c.n; r++) {
-          for (let p = 0, o = r * row + ch * HW; p < HW; p++) {
-            const gy = GY[o + p]!;
-            const rgy = RGY[o + p]!;
-            const h = (X[o + p]! - m) * s;
-            const rh = s * (RX[o + p]! - a - h * ax);
-            const gj = gy * gam;
-            const rgj = rgy * gam + gy * vg;
-            mg += gj;
-            mgx += gj * h;
-            mrg += rgj;
-            mr2 += rgj * h + gj * rh;
-            sg += rgy * h + gy * rh;
-            sb += rgy;
-          }
-        }
+        each(c, ch, (o) => {
+          const gy = GY[o]!;
+          const rgy = RGY[o]!;
+          const h = (X[o]! - m) * s;
+          const rh = s * (RX[o]! - a - h * ax);
+          const gj = gy * gam;
+          const rgj = rgy * gam + gy * vg;
+          mg += gj;
+          mgx += gj * h;
+          mrg += rgj;
+          mr2 += rgj * h + gj * rh;
+          sg += rgy * h + gy * rh;
+          sb += rgy;
+        });
         c.rg[off + ch]! += sg;
         c.rg[bOff + ch]! += sb;
         if (c.running) {
-          for (let r = 0; r < c.n; r++) {
-            for (let p = 0, o = r * row + ch * HW; p < HW; p++) RGX[o + p]! += s * (RGY[o + p]! * gam + GY[o + p]! * vg);
-          }
+          each(c, ch, (o) => {
+            RGX[o]! += s * (RGY[o]! * gam + GY[o]! * vg);
+          });
           continue;
         }
         mg /= M;
@@ -193,16 +186,14 @@ export function batchnormOp(i: number, inp: number, C: number, HW: number, off: 
         mrg /= M;
         mr2 /= M;
         const Rs = -s * s * ax;
-        for (let r = 0; r < c.n; r++) {
-          for (let p = 0, o = r * row + ch * HW; p < HW; p++) {
-            const gy = GY[o + p]!;
-            const h = (X[o + p]! - m) * s;
-            const rh = s * (RX[o + p]! - a - h * ax);
-            const gj = gy * gam;
-            const rgj = RGY[o + p]! * gam + gy * vg;
-            RGX[o + p]! += Rs * (gj - mg - h * mgx) + s * (rgj - mrg - rh * mgx - h * mr2);
-          }
-        }
+        each(c, ch, (o) => {
+          const gy = GY[o]!;
+          const h = (X[o]! - m) * s;
+          const rh = s * (RX[o]! - a - h * ax);
+          const gj = gy * gam;
+          const rgj = RGY[o]! * gam + gy * vg;
+          RGX[o]! += Rs * (gj - mg - h * mgx) + s * (rgj - mrg - rh * mgx - h * mr2);
+        });
       }
     },
   };

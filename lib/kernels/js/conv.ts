@@ -16,28 +16,23 @@ import type { FloatArray } from '../../core/matrix.js';
 import type { Geometry } from '../networkSpec.js';
 import { f64, gemmAcc, nodeBuffer, type Ctx, type OpImpl } from './networkOp.js';
 
-/** cols[K, HWo] = the patches of image `n` of X (float64). */
-function im2col(g: Geometry, X: FloatArray, n: number, cols: Float64Array): void {
+/**
+ * visit(col, src) for every entry of image n's patch matrix (K x HWo, row-major: col is the entry's
+ * index), src the index in X of the pixel it reads, or -1 where it reads the zero padding.
+ */
+function eachPatchEntry(g: Geometry, n: number, visit: (col: number, src: number) => void): void {
   const { c: C, h: H, w: W, kh, kw, sh, sw, ph, pw, ho, wo } = g;
-  const hwo = ho * wo;
   const base = n * C * H * W;
-  let row = 0;
+  let col = 0;
   for (let ci = 0; ci < C; ci++) {
     const plane = base + ci * H * W;
     for (let i = 0; i < kh; i++) {
-      for (let j = 0; j < kw; j++, row++) {
-        const out = row * hwo;
+      for (let j = 0; j < kw; j++) {
         for (let oy = 0; oy < ho; oy++) {
           const y = oy * sh + i - ph;
-          const o = out + oy * wo;
-          if (y < 0 || y >= H) {
-            for (let ox = 0; ox < wo; ox++) cols[o + ox] = 0;
-            continue;
-          }
-          const src = plane + y * W;
-          for (let ox = 0; ox < wo; ox++) {
+          for (let ox = 0; ox < wo; ox++, col++) {
             const x = ox * sw + j - pw;
-            cols[o + ox] = x >= 0 && x < W ? X[src + x]! : 0;
+            visit(col, y >= 0 && y < H && x >= 0 && x < W ? plane + y * W + x : -1);
           }
         }
       }
@@ -45,29 +40,18 @@ function im2col(g: Geometry, X: FloatArray, n: number, cols: Float64Array): void
   }
 }
 
+/** cols[K, HWo] = the patches of image `n` of X (float64). */
+function im2col(g: Geometry, X: FloatArray, n: number, cols: Float64Array): void {
+  eachPatchEntry(g, n, (col, src) => {
+    cols[col] = src >= 0 ? X[src]! : 0;
+  });
+}
+
 /** GX[image n] += col2im(dcols): every patch value back to the pixel it was read from. */
 function col2im(g: Geometry, dcols: Float64Array, GX: FloatArray, n: number): void {
-  const { c: C, h: H, w: W, kh, kw, sh, sw, ph, pw, ho, wo } = g;
-  const hwo = ho * wo;
-  const base = n * C * H * W;
-  let row = 0;
-  for (let ci = 0; ci < C; ci++) {
-    const plane = base + ci * H * W;
-    for (let i = 0; i < kh; i++) {
-      for (let j = 0; j < kw; j++, row++) {
-        const src = row * hwo;
-        for (let oy = 0; oy < ho; oy++) {
-          const y = oy * sh + i - ph;
-          if (y < 0 || y >= H) continue;
-          const dst = plane + y * W;
-          for (let ox = 0; ox < wo; ox++) {
-            const x = ox * sw + j - pw;
-            if (x >= 0 && x < W) GX[dst + x]! += dcols[src + oy * wo + ox]!;
-          }
-        }
-      }
-    }
-  }
+  eachPatchEntry(g, n, (col, src) => {
+    if (src >= 0) GX[src]! += dcols[col]!;
+  });
 }
 
 export function convOp(i: number, inp: number, g: Geometry, off: number): OpImpl {

@@ -165,6 +165,26 @@ inline Chunk chunkOf(int c, int per, int count) { return {c * per, std::min(per,
 // themselves run in parallel). The GEMM's result does not depend on it.
 inline int innerThreads(int tasks, int threads) { return tasks == 1 ? threads : 1; }
 
+// body(chunk, slot, inner) for every chunk of images on up to `threads` threads (inner: the
+// GEMM threads of one chunk), with the slots' scratch reserved.
+template <typename T, typename F>
+void forChunks(const Geometry& g, int count, Scratch<T>& s, int threads, const F& body) {
+  const int per = imagesPerChunk(g, count);
+  const int chunks = (count + per - 1) / per;
+  const int inner = innerThreads(chunks, threads);
+  s.reserve(std::max(1, std::min(threads, chunks)));
+  runtime::parallelFor(chunks, threads, [&](int c, int slot) { body(chunkOf(c, per, count), slot, inner); });
+}
+
+// The gradient rows of `images` consecutive images (F x HWo each, NCHW) side by side as one
+// F x (images HWo) matrix in `out`.
+template <typename T>
+void gatherChunk(const T* gy, int64_t F, int64_t HWo, int images, T* out) {
+  const int64_t cols = int64_t(images) * HWo;
+  for (int j = 0; j < images; j++)
+    for (int64_t f = 0; f < F; f++) std::memcpy(out + f * cols + int64_t(j) * HWo, gy + (int64_t(j) * F + f) * HWo, sizeof(T) * size_t(HWo));
+}
+
 }  // namespace
 
 template <typename T>
@@ -191,12 +211,7 @@ void forward(const Geometry& g, int count, const T* x, const T* w, const T* bias
              int threads) {
   if (count <= 0) return;
   const int64_t K = g.patch(), HWo = g.outPlane(), F = g.f;
-  const int per = imagesPerChunk(g, count);
-  const int chunks = (count + per - 1) / per;
-  const int inner = innerThreads(chunks, threads);
-  s.reserve(std::max(1, std::min(threads, chunks)));
-  runtime::parallelFor(chunks, threads, [&](int c, int slot) {
-    const Chunk ch = chunkOf(c, per, count);
+  forChunks(g, count, s, threads, [&](Chunk ch, int slot, int inner) {
     const int64_t cols = int64_t(ch.images) * HWo;
     T* buf = s.get(slot, 0, K * cols);
     for (int j = 0; j < ch.images; j++) im2col(g, x + int64_t(ch.first + j) * g.inSize(), buf, cols, int64_t(j) * HWo);
@@ -227,20 +242,12 @@ template <typename T>
 void backwardData(const Geometry& g, int count, const T* gy, const T* w, T* gx, Scratch<T>& s, int threads) {
   if (count <= 0) return;
   const int64_t K = g.patch(), HWo = g.outPlane(), F = g.f;
-  const int per = imagesPerChunk(g, count);
-  const int chunks = (count + per - 1) / per;
-  const int inner = innerThreads(chunks, threads);
-  s.reserve(std::max(1, std::min(threads, chunks)));
-  runtime::parallelFor(chunks, threads, [&](int c, int slot) {
-    const Chunk ch = chunkOf(c, per, count);
+  forChunks(g, count, s, threads, [&](Chunk ch, int slot, int inner) {
     const int64_t cols = int64_t(ch.images) * HWo;
     const T* src = gy + int64_t(ch.first) * F * HWo;
     if (ch.images > 1) {
-      // GY of the chunk as F x cols (image j's pixels at columns j HWo ..).
       T* gather = s.get(slot, 1, F * cols);
-      for (int j = 0; j < ch.images; j++)
-        for (int64_t f = 0; f < F; f++)
-          std::memcpy(gather + f * cols + int64_t(j) * HWo, src + (int64_t(j) * F + f) * HWo, sizeof(T) * size_t(HWo));
+      gatherChunk(src, F, HWo, ch.images, gather);
       src = gather;
     }
     T* dcols = s.get(slot, 0, K * cols);
@@ -277,9 +284,7 @@ void backwardWeights(const Geometry& g, int count, const T* x, const T* gy, T* g
       int64_t ld = HWo;  // GY of the chunk as F x cols with row stride ld
       if (images > 1) {
         T* gather = s.get(slot, 1, F * cols);
-        for (int j = 0; j < images; j++)
-          for (int64_t f = 0; f < F; f++)
-            std::memcpy(gather + f * cols + int64_t(j) * HWo, src + (int64_t(j) * F + f) * HWo, sizeof(T) * size_t(HWo));
+        gatherChunk(src, F, HWo, images, gather);
         src = gather;
         ld = cols;
       }
