@@ -4,8 +4,9 @@
 // multiplication by the Hessian"): forward-over-reverse, R{f} = d/dr f(params + r v) at r = 0.
 //
 // Layout of the code: the program parser, then one section per op with its forward, backward,
-// R-forward and R-backward (a future convolution adds one section and one case per dispatch),
-// then the losses, then the passes of Network<T>.
+// R-forward and R-backward (convolution, batch normalisation and pooling call their own files,
+// conv.cc, batchnorm.cc, pool.cc), then the losses, then the passes of Network<T>. The passes
+// without R-operators run every batchnorm -> relu -> maxpool2d chain fused (findChains).
 //
 // Speed (the W2 benchmark: batch 128, 128-256-256-8 heads, float32): dense layers are Eigen GEMMs
 // on maps of the caller's parameter vector; activations, gradients and R-buffers live in a
