@@ -10,7 +10,7 @@ import type { FloatArray, Matrix } from '../lib/core/matrix.js';
 import { Rng } from '../lib/core/rng.js';
 import { availableBackends, kernelsFor, rawAddon } from '../lib/kernels/index.js';
 import type { NetworkBatch, NetworkHandle, NetworkSpec, NodeSpec } from '../lib/kernels/types.js';
-import { compileNetwork, initParams } from '../lib/nn/spec.js';
+import { compileNetwork, encodeProgram, initParams } from '../lib/nn/spec.js';
 import { relErr } from './helpers.js';
 
 /** Two conv blocks on 1 x 16 x 16 images, 5 classes; `unfused` puts an identity (a dropout without mask) inside each chain. */
@@ -113,5 +113,36 @@ describe('convolutional networks on the native kernels', function () {
     }
     expect(fused.loss).to.be.closeTo(plain.loss, 1e-12);
     expect(fused.grad.some((g) => g !== 0)).to.equal(true);
+  });
+
+  it('rejects forged convolutional programs with a RangeError, never a crash', () => {
+    const addon = rawAddon()!;
+    const { ints, floats } = encodeProgram(compileNetwork(spec()));
+    // Where each node's record starts in ints: [op, arg, nIn, inputs..., nExtra, extras...].
+    const starts: number[] = [];
+    for (let p = 3, i = 0; i < floats.length - 1; i++) {
+      starts.push(p);
+      p += 3 + ints[p + 2]!;
+      p += 1 + ints[p]!;
+    }
+    const conv = starts[1]!; // node 1: conv2d, extras at conv + 5 .. conv + 10 (kh, kw, sh, sw, ph, pw)
+    const pool = starts[4]!; // node 4: maxpool2d, extras at pool + 5 .. pool + 8
+    const forge = (edit: (i: Int32Array, f: Float64Array) => void): (() => unknown) => () => {
+      const i = ints.slice();
+      const f = floats.slice();
+      edit(i, f);
+      return new addon.Network(i, f, 'float64');
+    };
+    expect(forge(() => {})).not.to.throw();
+    expect(forge((i) => (i[conv + 5] = 40))).to.throw(RangeError, /window larger/);
+    expect(forge((i) => (i[conv + 7] = 0))).to.throw(RangeError, /bad window/);
+    expect(forge((i) => (i[conv + 9] = -1))).to.throw(RangeError, /bad window/);
+    expect(forge((i) => (i[conv + 1] = 0))).to.throw(RangeError, /filter/);
+    expect(forge((i) => (i[conv + 4] = 5))).to.throw(RangeError, /extra/);
+    expect(forge((i) => (i[pool + 5] = 17))).to.throw(RangeError, /256|window/);
+    expect(forge((i) => (i[6] = 2))).to.throw(RangeError); // the input's shape cut short
+    expect(forge((i) => (i[7] = 2))).to.throw(RangeError, /shape/); // 2 x 16 x 16 is not size 256
+    expect(forge((i, f) => (f[2] = 0))).to.throw(RangeError, /eps/); // node 2: batchnorm eps 0
+    expect(forge((i) => (i[conv + 3] = 1))).to.throw(RangeError); // conv reads node 1 (itself)
   });
 });
