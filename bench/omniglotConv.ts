@@ -41,8 +41,8 @@ import type { EvaluationRow } from '../lib/meta/learner.js';
 import { MAML } from '../lib/meta/maml.js';
 import { ProtoNet } from '../lib/meta/protoNet.js';
 import type { Task } from '../lib/meta/tasks.js';
+import { lineChart } from '../lib/plot/index.js';
 import { markdownTable, stats, type WorkloadResult } from './run.js';
-import { lineChart } from './svg.js';
 
 export const title = 'Omniglot, conv-4 backbone: training speed against PyTorch, accuracy on unseen characters';
 
@@ -323,15 +323,26 @@ export async function run(args: string[] = []): Promise<WorkloadResult> {
         `accuracy: ${o.testFile ? `all ${testClasses.length} characters of ${o.testFile}` : `${split.test.length} test characters of the background set`} (never seen in training), ${o.episodes} episodes per setting, 15 queries per class; trained on ${split.train.length} characters x 4 rotations; validation curve on ${split.validation.length} other characters`,
       );
       notes.push('published (Snell et al. 2017; Finn et al. 2017, evaluation alphabets): ProtoNet 98.8 / 99.7 (5-way 1/5-shot), 96.0 / 98.9 (20-way); MAML 98.7 / 99.9; first-order MAML 98.3 / 99.2');
+      const minutes = t.curve.map((p) => p.minutes);
+      const curve = (label: string, acc: number[], ci: number[]) => ({
+        name: label,
+        x: minutes,
+        y: acc.map((a) => 100 * a),
+        band: { lo: acc.map((a, k) => 100 * (a - ci[k]!)), hi: acc.map((a, k) => 100 * (a + ci[k]!)) },
+      });
       files.push({
         name: 'omniglot-conv.svg',
-        content: lineChart(
-          [
-            { label: 'validation 5-way 1-shot', points: t.curve.map((p) => [p.minutes, 100 * p.accuracy1]), errors: t.curve.map((p) => 100 * p.ci1) },
-            { label: 'validation 5-way 5-shot', points: t.curve.map((p) => [p.minutes, 100 * p.accuracy5]), errors: t.curve.map((p) => 100 * p.ci5) },
+        content: lineChart({
+          title: `${name}, conv-4 on Omniglot: accuracy against training time`,
+          subtitle: `validation characters (never trained on), 100 episodes per point, 95% bands; ${o.threads} threads`,
+          series: [
+            curve('5-way 1-shot', t.curve.map((p) => p.accuracy1), t.curve.map((p) => p.ci1)),
+            curve('5-way 5-shot', t.curve.map((p) => p.accuracy5), t.curve.map((p) => p.ci5)),
           ],
-          { title: `${name}, conv-4 on Omniglot: accuracy against training time (${o.threads} threads)`, xLabel: 'training minutes', yLabel: 'accuracy (%)' },
-        ),
+          xLabel: 'training minutes',
+          yLabel: 'accuracy (%)',
+          yScale: 'linear',
+        }),
       });
       result.training = { model: o.train, minutes: t.seconds / 60, iterations: t.iterations, curve: t.curve, test: rows };
     }

@@ -73,7 +73,7 @@ export function f64(src: FloatArray, len: number, buf: Float64Array): Float64Arr
 
 /**
  * Activation `node` (width w) as float64, converted once per pass and shared by every dense
- * layer reading it (the 8 heads of W2 read one trunk output) and by forward and backward.
+ * layer reading it (the 8 heads of a hard-sharing net read one trunk output) and by forward and backward.
  */
 export function act64(c: Ctx, node: number, w: number): Float64Array {
   const ws = c.ws;
