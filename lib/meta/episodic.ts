@@ -13,7 +13,7 @@
  * forward/vjp, and the small GEMMs and solves of the heads (float64).
  */
 import { BackendError, ConfigError, ShapeError, ValueError } from '../core/errors.js';
-import { Yielder } from '../core/async.js';
+import { throwIfAborted, Yielder } from '../core/async.js';
 import { allocate, describe, toMatrix, toVector, type DType, type FloatArray, type Matrix } from '../core/matrix.js';
 import { custom, num, oneOf, parseOptions, type OptionSpec } from '../core/options.js';
 import { Rng } from '../core/rng.js';
@@ -22,7 +22,8 @@ import type { NetworkHandle, NetworkKernels, NetworkSpec, OptimKernels } from '.
 import { ACTIVATIONS, compileNetwork, initParams, type CompiledNetwork } from '../nn/spec.js';
 import { createOptimizer, type Optimizer, type OptimizerOptions } from '../nn/optim.js';
 import { didYouMean } from '../core/suggest.js';
-import { parseFitOptions, type FitOptions } from '../core/estimator.js';
+import { parseFitOptions, REMOTE_OPTION_SPEC, type FitOptions, type OnWorker, type RemoteOptions } from '../core/estimator.js';
+import { offload } from '../parallel/offload.js';
 import { softmaxRows, type EvaluationRow, type MetaProgress, type Resolved, type TaskDataLike, type TaskLike } from './learner.js';
 import { checkMlp, MetaNetwork, mlpSpec, networkConfigOf, networkForm, type NetworkOption } from './metaNetwork.js';
 import type { MultiTaskNet } from '../mtl/multiTaskNet.js';
@@ -102,7 +103,7 @@ export interface EpisodicFitOptions extends FitOptions<EpisodicProgress> {
   iterations: number;
 }
 
-export interface EpisodicEvaluateOptions {
+export interface EpisodicEvaluateOptions extends RemoteOptions {
   /** Number of test episodes. */
   tasks: number;
 }
@@ -418,6 +419,10 @@ export abstract class EpisodicLearner<O extends Resolved<EpisodicOptions> = Reso
     return this.lastHistory;
   }
 
+  protected setHistory(history: unknown): void {
+    this.lastHistory = history as EpisodicHistory;
+  }
+
   /** The losses of the last fit (the same as history.losses; the name fit's result had). */
   get losses(): Float64Array {
     return this.lastHistory.losses;
@@ -440,6 +445,7 @@ export abstract class EpisodicLearner<O extends Resolved<EpisodicOptions> = Reso
     if (o.iterations === undefined) throw new ConfigError(`${this.kind}.fit: option 'iterations' is required (the number of meta-batches to train on)`);
     const iterations = o.iterations;
     this.checkSampler(sampler, 'fit');
+    if (o.worker) return offload(this, 'fit', `${this.kind}.fit`, [sampler], options as unknown as Record<string, unknown>);
     const yielder = new Yielder(o.signal);
     const losses = new Float64Array(iterations);
     const accuracies = this.classification ? new Float64Array(iterations) : undefined;
@@ -459,10 +465,14 @@ export abstract class EpisodicLearner<O extends Resolved<EpisodicOptions> = Reso
    * Mean query loss (and accuracy) over `tasks` episodes from `sampler` with 95% confidence
    * intervals, in the MAML family's format: one row, steps 0 (adaptation is closed-form).
    */
-  evaluate(sampler: TaskSampler, options: EpisodicEvaluateOptions): EvaluationRow[] {
-    const o = parseOptions<EpisodicEvaluateOptions>(`${this.kind}.evaluate`, options, { tasks: num({ min: 1, integer: true }) });
+  evaluate(sampler: TaskSampler, options: EpisodicEvaluateOptions & { worker?: false }): EvaluationRow[];
+  evaluate(sampler: TaskSampler, options: EpisodicEvaluateOptions & OnWorker): Promise<EvaluationRow[]>;
+  evaluate(sampler: TaskSampler, options: EpisodicEvaluateOptions): EvaluationRow[] | Promise<EvaluationRow[]> {
+    const o = parseOptions<EpisodicEvaluateOptions>(`${this.kind}.evaluate`, options, { tasks: num({ min: 1, integer: true }), ...REMOTE_OPTION_SPEC });
     if (o.tasks === undefined) throw new ConfigError(`${this.kind}.evaluate: option 'tasks' is required (the number of test episodes)`);
     this.checkSampler(sampler, 'evaluate');
+    if (o.worker) return offload(this, 'evaluate', `${this.kind}.evaluate`, [sampler], options as unknown as Record<string, unknown>);
+    throwIfAborted(o.signal);
     const losses: number[] = [];
     const accs: number[] = [];
     for (let t = 0; t < o.tasks; t++) {

@@ -9,7 +9,10 @@
 import { ConfigError, FormatError, NotFittedError, ShapeError, ValueError } from '../core/errors.js';
 import { allocate, type DType, type FloatArray, type Matrix } from '../core/matrix.js';
 import { bool, custom, num, oneOf, parseOptions } from '../core/options.js';
-import { parseFitOptions, type FitOptions, type Labels } from '../core/estimator.js';
+import { parseFitOptions, REMOTE_OPTION_SPEC, type FitOptions, type Labels, type OnWorker, type RemoteOptions } from '../core/estimator.js';
+import { throwIfAborted } from '../core/async.js';
+import { RESTORE, SNAPSHOT, type ModelSnapshot, type SnapshotPurpose } from '../core/portable.js';
+import { offload } from '../parallel/offload.js';
 import { Rng } from '../core/rng.js';
 import { readDocument, saveDocument, type ModelDocument } from '../io/format.js';
 import { kernels } from '../kernels/index.js';
@@ -19,7 +22,7 @@ import { createOptimizer, type Optimizer } from '../nn/optim.js';
 import { buildArchitecture, headShape, parameterOwners, type ArchitectureOptions, type ParameterOwners } from './architectures.js';
 import { holdOut, inputs, prepare, type Prepared } from './netData.js';
 import { deltaM, evaluateOutputs, sigmoid, softmaxRow } from './netMetrics.js';
-import { netDocument, readNetDocument, restoreNetState } from './netPersistence.js';
+import { netDocument, netState, readNetDocument, restoreNetState } from './netPersistence.js';
 import {
   checkStrategyName,
   isCustom,
@@ -208,13 +211,18 @@ export class MultiTaskNet<const Ts extends readonly MultiTaskNetTask[] = readonl
 
   /** A net from a resolved configuration (the tasks' labels become their classes again). */
   private static fromConfig(c: NetConfig, weighting: WeightingOption): MultiTaskNet<readonly MultiTaskNetTask[], DType> {
+    return new MultiTaskNet(MultiTaskNet.optionsOf(c, weighting));
+  }
+
+  /** The constructor options of a resolved configuration. */
+  private static optionsOf(c: NetConfig, weighting: WeightingOption): MultiTaskNetOptions<readonly MultiTaskNetTask[], DType> {
     const tasks: MultiTaskNetTask[] = c.tasks.map((t) => ({
       name: t.name,
       type: t.type,
       ...(t.labels ? { classes: t.labels } : {}),
       ...(t.head ? { head: t.head } : {}),
     }));
-    return new MultiTaskNet({ inputSize: c.inputSize, tasks, architecture: c.architecture, weighting, optimizer: c.optimizer, seed: c.seed, dtype: c.dtype });
+    return { inputSize: c.inputSize, tasks, architecture: c.architecture, weighting, optimizer: c.optimizer, seed: c.seed, dtype: c.dtype };
   }
   /** Which task owns each parameter (-1 shared), and the shared / per-task index lists. */
   get parameterOwners(): ParameterOwners {
@@ -246,6 +254,10 @@ export class MultiTaskNet<const Ts extends readonly MultiTaskNetTask[] = readonl
       diagnostics: bool(false),
     });
     if (this.busy) throw new ConfigError(`${KIND}.fit: this model is already training; await the running fit() first`);
+    if (o.worker) {
+      if (options.onEpoch) throw new ConfigError(`${KIND}.fit: option 'onEpoch' cannot run on a worker thread (it receives the net); use onProgress, whose records cross over, and read net.history after the fit`);
+      return offload(this, 'fit', `${KIND}.fit`, [data], options as Record<string, unknown>);
+    }
     let train = prepare(this.config, data, 'training data');
     let val: Prepared | undefined;
     if (typeof o.validation === 'number') [train, val] = holdOut(this.config, train, o.validation);
@@ -325,6 +337,15 @@ export class MultiTaskNet<const Ts extends readonly MultiTaskNetTask[] = readonl
     return res as TaskProbabilities<Ts, ValuesOf<D>>;
   }
 
+  /** predict as a Promise; with `worker`, computed on a worker thread. */
+  async predictAsync(X: unknown, options?: RemoteOptions): Promise<TaskPredictions<Ts, ValuesOf<D>>> {
+    const o = parseOptions<RemoteOptions>(`${KIND}.predictAsync`, options, REMOTE_OPTION_SPEC);
+    if (!this.state.fitted) throw new NotFittedError(KIND, 'predictAsync');
+    if (o.worker) return offload(this, 'predictAsync', `${KIND}.predictAsync`, [X], o as Record<string, unknown>);
+    throwIfAborted(o.signal);
+    return this.predict(X);
+  }
+
   private outputs(method: string, X: unknown): { x: Matrix<FloatArray>; out: Matrix<FloatArray> } {
     if (!this.state.fitted) throw new NotFittedError(KIND, method);
     const x = inputs(this.config, X, 'X');
@@ -354,11 +375,16 @@ export class MultiTaskNet<const Ts extends readonly MultiTaskNetTask[] = readonl
    * Per-task metrics on labelled rows; with `baselines` (single-task metrics by task name, e.g. from
    * evaluate() of single-task nets) also Delta_m over every metric the baselines give.
    */
-  evaluate(data: MultiTaskData, options: MultiTaskEvaluateOptions = {}): MultiTaskEvaluation {
-    if (!this.state.fitted) throw new NotFittedError(KIND, 'evaluate');
+  evaluate(data: MultiTaskData, options?: MultiTaskEvaluateOptions & { worker?: false }): MultiTaskEvaluation;
+  evaluate(data: MultiTaskData, options: MultiTaskEvaluateOptions & OnWorker): Promise<MultiTaskEvaluation>;
+  evaluate(data: MultiTaskData, options: MultiTaskEvaluateOptions = {}): MultiTaskEvaluation | Promise<MultiTaskEvaluation> {
     const o = parseOptions<MultiTaskEvaluateOptions>(`${KIND}.evaluate`, options, {
       baselines: custom('an object { taskName: { metric: value } }', (v) => v !== null && typeof v === 'object' && !Array.isArray(v)),
+      ...REMOTE_OPTION_SPEC,
     });
+    if (!this.state.fitted) throw new NotFittedError(KIND, 'evaluate');
+    if (o.worker) return offload(this, 'evaluate', `${KIND}.evaluate`, [data], o as Record<string, unknown>);
+    throwIfAborted(o.signal);
     const ev: MultiTaskEvaluation = this.evaluatePrepared(prepare(this.config, data, 'evaluation data'));
     if (o.baselines) ev.deltaM = deltaM(ev.tasks, o.baselines);
     return ev;
@@ -384,6 +410,29 @@ export class MultiTaskNet<const Ts extends readonly MultiTaskNetTask[] = readonl
 
   // ---------------------------------------------------------------------------------------------
   // save / load
+
+  /**
+   * The constructor options and the state a model file keeps (lib/core/portable.ts); for
+   * predictions only the parameters. A custom weighting strategy object cannot be rebuilt elsewhere.
+   */
+  [SNAPSHOT](purpose: SnapshotPurpose): ModelSnapshot {
+    if (isCustom(this.config.weighting)) {
+      throw new ConfigError(`${KIND}: a net with a custom weighting strategy object ('${this.strategy.name}') cannot run on a worker thread (functions stay in their thread); fit it in this thread`);
+    }
+    const options = MultiTaskNet.optionsOf(this.config, this.config.weighting as WeightingOption);
+    const state = purpose === 'predict' ? { params: this.state.params, fitted: this.state.fitted } : netState(this.parts, this.state);
+    return { kind: KIND, options, state, history: this.lastHistory };
+  }
+
+  [RESTORE](s: ModelSnapshot): void {
+    const state = s.state as Record<string, unknown>;
+    if (state.optimizer === undefined) {
+      // A snapshot for predictions: parameters only.
+      this.state.params = state.params as FloatArray;
+      this.state.fitted = state.fitted === true;
+    } else restoreNetState(this.parts, this.state, state);
+    if (s.history) this.lastHistory = s.history as History;
+  }
 
   /** The versioned model document: config, parameters, optimizer, strategy and RNG state. */
   toJSON(): ModelDocument {

@@ -11,7 +11,12 @@ import type { WeightingStrategy } from './weighting/strategy.js';
 
 /** The document of a net. */
 export function netDocument(p: NetParts, s: NetState): ModelDocument {
-  const state = {
+  return toDocument(KIND, p.config, netState(p, s));
+}
+
+/** Everything a net's document keeps of its state (typed arrays copied, not encoded). */
+export function netState(p: NetParts, s: NetState): Record<string, unknown> {
+  return {
     params: s.params.slice(),
     optimizer: p.optimizer.getState(),
     strategy: p.strategy.getState(),
@@ -22,7 +27,6 @@ export function netDocument(p: NetParts, s: NetState): ModelDocument {
     weightsStable: s.weightsStable,
     fitted: s.fitted,
   };
-  return toDocument(KIND, p.config, state);
 }
 
 /**
