@@ -23,6 +23,8 @@ export {
   parseFitOptions,
   type Progress,
   type FitOptions,
+  type RemoteOptions,
+  type WorkerOption,
   type Labels,
   type TaskMetrics,
   type Evaluation,
@@ -45,6 +47,8 @@ export {
   type MultiTaskElasticNetCVOptions,
   type MultiTaskLassoCVOptions,
 } from './linear/multiTaskElasticNetCV.js';
+export { WorkerPool, defaultWorkerPool, type WorkerPoolOptions } from './parallel/pool.js';
+export type { TransferMode } from './parallel/transfer.js';
 export * as metrics from './metrics/index.js';
 export * as functional from './meta/functional.js';
 export { MultiTaskDataset, StandardScaler, type Task, type TaskInput, type TaskType, type SharedData, type SplitOptions, type FromCSVOptions, type FromSharedOptions } from './data/dataset.js';
@@ -96,6 +100,7 @@ export { TaskLinearModel, type TaskData, type TaskPrediction, type FitProgress a
 export type { CvPath } from './linear/taskCV.js';
 export {
   SinusoidTasks,
+  SeededSampler,
   TaskSplit,
   MultiTaskSplit,
   MetaNetwork,
@@ -126,6 +131,8 @@ export {
   type AdaptOptions,
   type EvaluateOptions,
   type SinusoidOptions,
+  type SamplerDocument,
+  type PredictAsyncOptions,
   type SinusoidConfig,
   type TaskSplitOptions,
   type TaskSplitConfig,
