@@ -33,6 +33,7 @@ export const WORKLOADS: { id: string; load: () => Promise<WorkloadModule> }[] = 
   { id: 'w2', load: () => import('./w2.js') },
   { id: 'w3', load: () => import('./w3.js') },
   { id: 'omniglot', load: () => import('./omniglot.js') },
+  { id: 'eventloop', load: () => import('./eventloop.js') },
 ];
 
 /** Median, min and max of a list of seconds. */

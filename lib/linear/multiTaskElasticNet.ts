@@ -75,12 +75,20 @@ export type MultiTaskLassoOptions = Omit<MultiTaskElasticNetOptions, 'l1Ratio'>;
 /** Options of `fit` (the models' shared {@link CdFitOptions}, under the name this file always used). */
 export type FitOptions = CdFitOptions;
 
-/** What the solver yields after each sweep; fit() reports it to onProgress as a {@link CdProgress}. */
-export interface ProgressInfo {
+/**
+ * What the solver yields after each sweep (fit() reports it to onProgress as a {@link CdProgress}),
+ * or PAUSE between the long steps before a sweep (residual, block Grams, a CV fold's data): a
+ * point where fit() may yield to the event loop that is not a sweep.
+ */
+export type ProgressInfo = SweepInfo | typeof PAUSE;
+
+export interface SweepInfo {
   /** 1-based sweep number. */
   iter: number;
   dualGap: number | null;
 }
+
+export const PAUSE = null;
 
 interface ResolvedOptions {
   alpha: number;
@@ -321,6 +329,7 @@ export function residual(k: Kernels, p: CdProblem, w: Matrix<Float64Array>): Mat
  */
 export function* solveCd(k: Kernels, p: CdProblem, w: Matrix<Float64Array>, s: SolveSettings): Generator<ProgressInfo, SolveResult, void> {
   const rt = residual(k, p, w);
+  yield PAUSE;
   const tolScaled = s.tol * p.yNormSq;
   const order = new Int32Array(p.d);
   if (s.selection === 'cyclic') for (let j = 0; j < p.d; j++) order[j] = j;
@@ -328,7 +337,10 @@ export function* solveCd(k: Kernels, p: CdProblem, w: Matrix<Float64Array>, s: S
   const blockSize = s.selection === 'cyclic' ? (s.blockSize ?? cdBlockSize(p, k.name)) : 0;
   let blockGram: Float64Array | undefined;
   if (blockSize > 0) {
-    if (p.blockGram?.blockSize !== blockSize) p.blockGram = { blockSize, gram: k.mtenetBlockGram(p.xt, order, blockSize) };
+    if (p.blockGram?.blockSize !== blockSize) {
+      p.blockGram = { blockSize, gram: k.mtenetBlockGram(p.xt, order, blockSize) };
+      yield PAUSE;
+    }
     blockGram = p.blockGram.gram;
   }
   const args = { xt: p.xt, rt, w, colNormSq: p.colNormSq, l1Reg: s.l1Reg, l2Reg: s.l2Reg, order, ...(blockGram ? { blockGram, blockSize } : {}) };
@@ -349,21 +361,21 @@ export function* solveCd(k: Kernels, p: CdProblem, w: Matrix<Float64Array>, s: S
 }
 
 /** Run a solver generator synchronously. */
-export function runSync<R>(gen: Generator<ProgressInfo, R, void>, onProgress?: (info: ProgressInfo) => void): R {
+export function runSync<R>(gen: Generator<ProgressInfo, R, void>, onProgress?: (info: SweepInfo) => void): R {
   for (;;) {
     const r = gen.next();
     if (r.done) return r.value;
-    onProgress?.(r.value);
+    if (r.value !== PAUSE) onProgress?.(r.value);
   }
 }
 
 /** Run a solver generator, yielding to the event loop between steps and honouring the signal. */
-export async function runAsync<R>(gen: Generator<ProgressInfo, R, void>, options: { signal?: AbortSignal; onProgress?: (info: ProgressInfo) => void }): Promise<R> {
+export async function runAsync<R>(gen: Generator<ProgressInfo, R, void>, options: { signal?: AbortSignal; onProgress?: (info: SweepInfo) => void }): Promise<R> {
   const yielder = new Yielder(options.signal);
   for (;;) {
     const r = gen.next();
     if (r.done) return r.value;
-    options.onProgress?.(r.value);
+    if (r.value !== PAUSE) options.onProgress?.(r.value);
     await yielder.maybeYield();
   }
 }

@@ -32,6 +32,7 @@ import {
   toTargets,
   type FitOptions,
   type ProgressInfo,
+  PAUSE,
   type SolveSettings,
 } from './multiTaskElasticNet.js';
 
@@ -280,6 +281,7 @@ export class MultiTaskElasticNetCV extends CdEstimator<CVFitted> {
         const p = prepare(takeRows(x, train), takeRows(y, train), o.fitIntercept);
         const xTe = takeRows(x, test);
         const yTe = takeRows(y, test);
+        yield PAUSE;
         for (let li = 0; li < l1Ratios.length; li++) {
           const w: Matrix<Float64Array> = { rows: p.d, cols: p.T, data: new Float64Array(p.d * p.T) };
           const grid = grids[li]!;

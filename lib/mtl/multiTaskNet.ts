@@ -10,7 +10,7 @@ import { ConfigError, FormatError, NotFittedError, ShapeError, ValueError } from
 import { allocate, type DType, type FloatArray, type Matrix } from '../core/matrix.js';
 import { bool, custom, num, oneOf, parseOptions } from '../core/options.js';
 import { parseFitOptions, REMOTE_OPTION_SPEC, type FitOptions, type Labels, type OnWorker, type RemoteOptions } from '../core/estimator.js';
-import { throwIfAborted } from '../core/async.js';
+import { throwIfAborted, type Yielder } from '../core/async.js';
 import { RESTORE, SNAPSHOT, type ModelSnapshot, type SnapshotPurpose } from '../core/portable.js';
 import { offload } from '../parallel/offload.js';
 import { Rng } from '../core/rng.js';
@@ -87,6 +87,12 @@ export interface MultiTaskNetFitOptions extends FitOptions<MultiTaskNetProgress>
 
 /** Rows per forward call at inference (bounds memory). */
 const CHUNK = 4096;
+/**
+ * Rows per forward call of the evaluations during a fit, with a chance to yield between calls
+ * (a few ms of work each for nets of this library's usual sizes). Row outputs do not depend on
+ * the rows computed with them, so the chunk size does not change any value.
+ */
+const YIELD_CHUNK = 512;
 
 /**
  * A deep multi-task network: `fit` trains it on a MultiTaskDataset or { X, Y } and resolves to the
@@ -269,7 +275,7 @@ export class MultiTaskNet<const Ts extends readonly MultiTaskNetTask[] = readonl
     try {
       const onEpoch = o.onEpoch;
       const trainOptions = { epochs: o.epochs, batchSize: o.batchSize, shuffle: o.shuffle, diagnostics: o.diagnostics, signal: o.signal, onProgress: o.onProgress, ...(onEpoch ? { onEpoch: (r: EpochRecord) => onEpoch(r, this) } : {}) };
-      this.lastHistory = await runEpochs(this.parts, this.state, train, val, trainOptions, es, (p) => this.evaluatePrepared(p));
+      this.lastHistory = await runEpochs(this.parts, this.state, train, val, trainOptions, es, (p, yielder) => this.evaluatePreparedAsync(p, yielder));
       return this;
     } finally {
       this.busy = false;
@@ -394,13 +400,33 @@ export class MultiTaskNet<const Ts extends readonly MultiTaskNetTask[] = readonl
     return evaluateOutputs(this.config, this.headCols, this.forwardAll(p.X), p);
   }
 
+  /** evaluatePrepared during a fit: the forward passes in short calls, yielding between them. */
+  private async evaluatePreparedAsync(p: Prepared, yielder: Yielder): Promise<MultiTaskEvaluation> {
+    const chunks = this.forwardChunks(p.X, YIELD_CHUNK);
+    let r = chunks.next();
+    while (!r.done) {
+      await yielder.maybeYield();
+      r = chunks.next();
+    }
+    return evaluateOutputs(this.config, this.headCols, r.value, p);
+  }
+
   /** Raw head outputs for all rows, in chunks to bound memory. */
   private forwardAll(x: Matrix<FloatArray>): Matrix<FloatArray> {
+    const chunks = this.forwardChunks(x, CHUNK);
+    let r = chunks.next();
+    while (!r.done) r = chunks.next();
+    return r.value;
+  }
+
+  /** Raw head outputs for all rows, `chunk` rows per forward call, pausing (yield) between calls. */
+  private *forwardChunks(x: Matrix<FloatArray>, chunk: number): Generator<void, Matrix<FloatArray>, void> {
     const W = this.headCols[this.headCols.length - 1]!;
     const out = allocate(this.config.dtype, x.rows * W);
     const d = x.cols;
-    for (let s = 0; s < x.rows; s += CHUNK) {
-      const nb = Math.min(CHUNK, x.rows - s);
+    for (let s = 0; s < x.rows; s += chunk) {
+      if (s > 0) yield;
+      const nb = Math.min(chunk, x.rows - s);
       const xb = { rows: nb, cols: d, data: x.data.subarray(s * d, (s + nb) * d) as FloatArray };
       const r = this.handle.forward(this.state.params, { x: xb });
       out.set(r.data, s * W);
