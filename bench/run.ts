@@ -34,6 +34,7 @@ export const WORKLOADS: { id: string; load: () => Promise<WorkloadModule> }[] = 
   { id: 'w3', load: () => import('./w3.js') },
   { id: 'omniglot', load: () => import('./omniglot.js') },
   { id: 'eventloop', load: () => import('./eventloop.js') },
+  { id: 'serve', load: () => import('./serve.js') },
 ];
 
 /** Median, min and max of a list of seconds. */

@@ -25,6 +25,21 @@ export interface ModelSnapshot {
   state: unknown;
   /** What the last fit recorded (the model's `history`), when it has one. */
   history?: unknown;
+  /**
+   * A token that changes whenever the state does, from a model that can tell (one that hands
+   * out no array of its state to write into); without it, the state's content is fingerprinted.
+   */
+  version?: string;
+}
+
+const identities = new WeakMap<object, number>();
+let nextIdentity = 1;
+
+/** A number that names `o` for as long as it lives (for version tokens and caches). */
+export function identityOf(o: object): number {
+  let id = identities.get(o);
+  if (id === undefined) identities.set(o, (id = nextIdentity++));
+  return id;
 }
 
 /**

@@ -11,7 +11,7 @@ import { allocate, type DType, type FloatArray, type Matrix } from '../core/matr
 import { bool, custom, num, oneOf, parseOptions } from '../core/options.js';
 import { parseFitOptions, REMOTE_OPTION_SPEC, type FitOptions, type Labels, type OnWorker, type RemoteOptions } from '../core/estimator.js';
 import { throwIfAborted, type Yielder } from '../core/async.js';
-import { RESTORE, SNAPSHOT, type ModelSnapshot, type SnapshotPurpose } from '../core/portable.js';
+import { identityOf, RESTORE, SNAPSHOT, type ModelSnapshot, type SnapshotPurpose } from '../core/portable.js';
 import { offload } from '../parallel/offload.js';
 import { Rng } from '../core/rng.js';
 import { readDocument, saveDocument, type ModelDocument } from '../io/format.js';
@@ -447,7 +447,10 @@ export class MultiTaskNet<const Ts extends readonly MultiTaskNetTask[] = readonl
     }
     const options = MultiTaskNet.optionsOf(this.config, this.config.weighting as WeightingOption);
     const state = purpose === 'predict' ? { params: this.state.params, fitted: this.state.fitted } : netState(this.parts, this.state);
-    return { kind: KIND, options, state, history: this.lastHistory };
+    // The parameters change in place only by training steps (counted) and are replaced otherwise;
+    // no method hands them out (getParams copies), so this names the state.
+    const version = `${identityOf(this.state.params)}.${this.state.stepCount}.${this.state.fitted}`;
+    return { kind: KIND, options, state, history: this.lastHistory, version };
   }
 
   [RESTORE](s: ModelSnapshot): void {

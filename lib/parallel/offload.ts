@@ -13,14 +13,12 @@
  * call would have left them in. Inputs travel as lib/parallel/transfer.ts describes.
  */
 import { ConfigError } from '../core/errors.js';
-import { isSnapshotModel, RESTORE, SET_CALL_STATE, SNAPSHOT, type SnapshotModel, type WorkerOption } from '../core/portable.js';
+import { identityOf, isSnapshotModel, RESTORE, SET_CALL_STATE, SNAPSHOT, type ModelSnapshot, type SnapshotModel, type WorkerOption } from '../core/portable.js';
 import { kernels } from '../kernels/index.js';
-import { defaultWorkerPool, WorkerPool } from './pool.js';
+import { defaultWorkerPool, WorkerPool, type PoolCall } from './pool.js';
 import type { RemoteMethod } from './protocol.js';
 import { fingerprint, pack, type TransferMode } from './transfer.js';
 
-const models = new WeakMap<object, number>();
-let nextModelId = 1;
 const fitting = new WeakSet<object>();
 
 /** The pool and transfer mode of a `worker` option (already checked by the method's option spec). */
@@ -48,8 +46,7 @@ export async function offload<R>(model: object, method: RemoteMethod, owner: str
   const m: SnapshotModel = model;
   const signal = options.signal as AbortSignal | undefined;
   const onProgress = options.onProgress as ((r: unknown) => void) | undefined;
-  let id = models.get(m);
-  if (id === undefined) models.set(m, (id = nextModelId++));
+  const id = identityOf(m);
   const isFit = method === 'fit';
   if (isFit) {
     if (fitting.has(m)) throw new ConfigError(`${owner}: this model is already being fitted on a worker thread; await that fit first`);
@@ -58,20 +55,31 @@ export async function offload<R>(model: object, method: RemoteMethod, owner: str
   try {
     const packedArgs = pack(args, transfer, `${owner} arguments`);
     const packedOptions = pack(remoteOptions(options), transfer, `${owner} options`);
-    let key: string | null = null;
-    let snapshotFor: () => ReturnType<SnapshotModel[typeof SNAPSHOT]>;
-    if (isFit) snapshotFor = () => m[SNAPSHOT]('train');
-    else {
-      const s = m[SNAPSHOT]('predict');
-      key = `${id}:${fingerprint(s)}`;
-      snapshotFor = () => s;
+    const what = `the ${owner.split('.')[0]} model`;
+    let model: PoolCall['model'];
+    if (isFit) {
+      // A fit starts from the model as it is now, whatever happens to it while the fit waits.
+      const packed = pack(m[SNAPSHOT]('train'), 'copy', what);
+      model = { id, key: null, take: () => ({ key: null, packed }) };
+    } else {
+      // A thread keeps its copy of the model under this key; the snapshot is packed only for a
+      // thread that lacks it (taken then: a model that changed while the call waited is sent as it is).
+      const keyOf = (s: ModelSnapshot) => `${id}:${s.version ?? fingerprint(s)}`;
+      model = {
+        id,
+        key: keyOf(m[SNAPSHOT]('predict')),
+        take: () => {
+          const s = m[SNAPSHOT]('predict');
+          return { key: keyOf(s), packed: pack(s, 'copy', what) };
+        },
+      };
     }
     const done = await pool.run({
       method,
       backend: kernels().name,
       args: packedArgs,
       options: packedOptions,
-      model: { key, id, pack: () => pack(snapshotFor(), 'copy', `the ${owner.split('.')[0]} model`) },
+      model,
       ...(onProgress ? { onProgress } : {}),
       ...(signal ? { signal } : {}),
     });

@@ -38,12 +38,12 @@ export interface PoolCall {
   args: Packed;
   options: Packed;
   model: {
-    /** Cache key of the model's current state, or null for a call whose thread must not keep it (fit). */
-    key: string | null;
     /** The caller's model id (to drop a thread's older copy of it). */
     id: number;
-    /** The model packed for the thread; called only when a thread lacks it. */
-    pack(): Packed;
+    /** Cache key of the model's state at the call, or null for a call whose thread must not keep it (fit). */
+    key: string | null;
+    /** The model packed for a thread that lacks `key`, with the key of what was packed. */
+    take(): { key: string | null; packed: Packed };
   };
   onProgress?: (record: unknown) => void;
   signal?: AbortSignal;
@@ -51,8 +51,8 @@ export interface PoolCall {
 
 interface Job {
   call: PoolCall;
-  /** The packed model, once needed (taken at call time when the call has to wait). */
-  packedModel?: Packed;
+  /** The cache key the thread holds the model under, once dispatched. */
+  key?: string | null;
   resolve(m: DoneMessage): void;
   reject(e: Error): void;
   onAbort?: () => void;
@@ -139,10 +139,6 @@ export class WorkerPool {
       if (call.signal?.aborted) return reject(abortError(call.signal.reason));
       const job: Job = { call, resolve, reject };
       const slot = this.idleSlot(call.model.key);
-      if (!slot || !this.holds(slot, call.model.key)) {
-        // Take the model now, as it is at the call, whatever it becomes before a thread is free.
-        job.packedModel = call.model.pack();
-      }
       if (call.signal) {
         const signal = call.signal;
         job.onAbort = () => {
@@ -202,9 +198,11 @@ export class WorkerPool {
     const { call } = job;
     const evict = slot.evict.splice(0);
     let model: Packed | undefined;
-    const key = call.model.key;
+    let key = call.model.key;
     if (key === null || !slot.cache.has(key)) {
-      model = job.packedModel ?? call.model.pack();
+      const taken = call.model.take();
+      model = taken.packed;
+      key = taken.key;
       if (key !== null) {
         const old = slot.keyOf.get(call.model.id);
         if (old !== undefined && slot.cache.delete(old)) evict.push(old);
@@ -222,6 +220,7 @@ export class WorkerPool {
       slot.cache.set(key, true);
     }
     slot.job = job;
+    job.key = key;
     slot.jobId = nextJobId++;
     slot.worker.ref();
     const message: CallMessage = {
@@ -259,7 +258,7 @@ export class WorkerPool {
     this.finish(slot);
     if (m.type === 'done') this.settle(job, m, null);
     else {
-      this.forget(slot, job.call.model.key);
+      this.forget(slot, job.key ?? null);
       const signal = job.call.signal;
       const err = m.error.name === 'AbortError' && signal?.aborted ? abortError(signal.reason) : reviveError(m.error, 'in a worker thread');
       this.settle(job, null, err);

@@ -153,43 +153,48 @@ function isPlain(v: object): boolean {
 
 /**
  * A 64-bit fingerprint (two 32-bit lanes) of a value's content: typed arrays by their bytes,
- * everything else by its JSON. Tells whether a worker's copy of a model is still the model.
+ * everything else by its text. Tells whether a worker's copy of a model is still the model.
  */
 export function fingerprint(value: unknown): string {
-  let h1 = 0x811c9dc5 | 0;
-  let h2 = 0x6a09e667 | 0;
-  const mixWord = (w: number): void => {
-    h1 = Math.imul(h1 ^ w, 0x01000193);
-    h2 = Math.imul(h2 ^ w, 0x5bd1e995) ^ (h2 >>> 15);
-  };
-  const mixString = (s: string): void => {
-    for (let i = 0; i < s.length; i++) mixWord(s.charCodeAt(i));
-  };
+  const h = new Int32Array([0x811c9dc5 | 0, 0x6a09e667 | 0]);
+  const text: string[] = [];
   const walk = (v: unknown): void => {
     if (ArrayBuffer.isView(v)) {
-      mixString(v.constructor.name);
-      mixWord(v.byteLength);
-      const words = v.byteLength >>> 2;
-      const w = new Int32Array(v.buffer, v.byteOffset, (v.byteOffset & 3) === 0 ? words : 0);
-      if (w.length === words) for (let i = 0; i < words; i++) mixWord(w[i]!);
-      const bytes = new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
-      for (let i = w.length * 4; i < bytes.length; i++) mixWord(bytes[i]!);
+      text.push(`${v.constructor.name}:${v.byteLength}`);
+      const n = (v.byteOffset & 3) === 0 ? v.byteLength >>> 2 : 0;
+      hashWords(h, new Int32Array(v.buffer, v.byteOffset, n));
+      if (n * 4 < v.byteLength) hashWords(h, Int32Array.from(new Uint8Array(v.buffer, v.byteOffset + n * 4, v.byteLength - n * 4)));
       return;
     }
     if (Array.isArray(v)) {
-      mixWord(v.length);
+      text.push(`[${v.length}`);
       for (const x of v) walk(x);
       return;
     }
     if (v !== null && typeof v === 'object') {
       for (const [k, x] of Object.entries(v)) {
-        mixString(k);
+        text.push(k);
         walk(x);
       }
       return;
     }
-    mixString(typeof v === 'number' ? String(Object.is(v, -0) ? '-0' : v) : `${typeof v}:${String(v)}`);
+    text.push(typeof v === 'number' && Object.is(v, -0) ? '-0' : `${typeof v}:${String(v)}`);
   };
   walk(value);
-  return (h1 >>> 0).toString(16).padStart(8, '0') + (h2 >>> 0).toString(16).padStart(8, '0');
+  const t = text.join('\u0000');
+  hashWords(h, Int32Array.from({ length: t.length }, (_, i) => t.charCodeAt(i)));
+  return (h[0]! >>> 0).toString(16).padStart(8, '0') + (h[1]! >>> 0).toString(16).padStart(8, '0');
+}
+
+/** Fold 32-bit words into the two lanes of `h` (FNV-1a and a multiplicative hash); a tight loop. */
+function hashWords(h: Int32Array, w: Int32Array): void {
+  let a = h[0]!;
+  let b = h[1]!;
+  for (let i = 0; i < w.length; i++) {
+    const x = w[i]!;
+    a = Math.imul(a ^ x, 0x01000193);
+    b = Math.imul(b + x, 0x5bd1e995);
+  }
+  h[0] = a;
+  h[1] = b ^ (b >>> 15);
 }
