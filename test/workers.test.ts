@@ -63,7 +63,7 @@ async function sameFit<M extends { toJSON(): { checksum: string }; history: unkn
   const localRecords: unknown[] = [];
   const remoteRecords: unknown[] = [];
   await fit(local, { onProgress: (p: unknown) => localRecords.push(p) });
-  await fit(remote, { onProgress: (p: unknown) => remoteRecords.push(p), worker: pool });
+  expect(await fit(remote, { onProgress: (p: unknown) => remoteRecords.push(p), worker: pool })).to.equal(remote);
   expect(remote.toJSON().checksum).to.equal(local.toJSON().checksum);
   expect(untimed(remote.history)).to.deep.equal(untimed(local.history));
   expect(remoteRecords).to.deep.equal(localRecords);

@@ -56,16 +56,16 @@ export async function offload<R>(model: object, method: RemoteMethod, owner: str
     const packedArgs = pack(args, transfer, `${owner} arguments`);
     const packedOptions = pack(remoteOptions(options), transfer, `${owner} options`);
     const what = `the ${owner.split('.')[0]} model`;
-    let model: PoolCall['model'];
+    let ref: PoolCall['model'];
     if (isFit) {
       // A fit starts from the model as it is now, whatever happens to it while the fit waits.
       const packed = pack(m[SNAPSHOT]('train'), 'copy', what);
-      model = { id, key: null, take: () => ({ key: null, packed }) };
+      ref = { id, key: null, take: () => ({ key: null, packed }) };
     } else {
       // A thread keeps its copy of the model under this key; the snapshot is packed only for a
       // thread that lacks it (taken then: a model that changed while the call waited is sent as it is).
       const keyOf = (s: ModelSnapshot) => `${id}:${s.version ?? fingerprint(s)}`;
-      model = {
+      ref = {
         id,
         key: keyOf(m[SNAPSHOT]('predict')),
         take: () => {
@@ -75,20 +75,21 @@ export async function offload<R>(model: object, method: RemoteMethod, owner: str
       };
     }
     const done = await pool.run({
-      method,
+      label: owner,
       backend: kernels().name,
-      args: packedArgs,
-      options: packedOptions,
-      model,
+      calls: [{ method, args: packedArgs.value, options: packedOptions.value }],
+      transfer: [...packedArgs.transfer, ...packedOptions.transfer],
+      returnModel: isFit,
+      model: ref,
       ...(onProgress ? { onProgress } : {}),
       ...(signal ? { signal } : {}),
     });
     packedArgs.stateful.forEach((o, i) => o[SET_CALL_STATE]?.(done.states[i]));
     if (isFit) {
       m[RESTORE](done.snapshot!);
-      return model as R;
+      return m as R;
     }
-    return done.value as R;
+    return done.values[0] as R;
   } finally {
     if (isFit) fitting.delete(m);
   }

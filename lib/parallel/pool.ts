@@ -17,7 +17,7 @@ import { abortError } from '../core/async.js';
 import { reviveError, WorkerError } from '../core/errors.js';
 import { num, parseOptions, custom } from '../core/options.js';
 import { WORKER_POOL } from '../core/portable.js';
-import type { CallMessage, DoneMessage, FromThread, RemoteMethod, ThreadData } from './protocol.js';
+import type { CallMessage, DoneMessage, FromThread, RemoteCall, ThreadData } from './protocol.js';
 import type { Packed } from './transfer.js';
 
 export interface WorkerPoolOptions {
@@ -33,10 +33,14 @@ export interface WorkerPoolOptions {
 
 /** One call as the pool runs it (built by lib/parallel/offload.ts). */
 export interface PoolCall {
-  method: RemoteMethod;
+  /** What the call is, for messages ("MAML.fit"). */
+  label: string;
   backend: 'native' | 'js';
-  args: Packed;
-  options: Packed;
+  /** The calls on the model, packed; `transfer` lists their buffers. */
+  calls: RemoteCall[];
+  transfer: ArrayBuffer[];
+  /** Answer with the model's snapshot after the calls. */
+  returnModel: boolean;
   model: {
     /** The caller's model id (to drop a thread's older copy of it). */
     id: number;
@@ -228,13 +232,12 @@ export class WorkerPool {
       id: slot.jobId,
       backend: call.backend,
       model: { key, ...(model ? { snapshot: model.value as CallMessage['model']['snapshot'] } : {}) },
-      method: call.method,
-      args: call.args.value,
-      options: call.options.value,
+      calls: call.calls,
+      returnModel: call.returnModel,
       progress: call.onProgress !== undefined,
       evict,
     };
-    const transfer = [...call.args.transfer, ...call.options.transfer, ...(model?.transfer ?? [])];
+    const transfer = [...call.transfer, ...(model?.transfer ?? [])];
     try {
       slot.worker.postMessage(message, transfer);
     } catch (err) {
@@ -283,7 +286,7 @@ export class WorkerPool {
     slot.job = null;
     if (job) {
       const why = this.terminated ? 'the WorkerPool was terminated' : slot.error ? `it failed: ${slot.error.message}` : `it exited with code ${code}`;
-      this.settle(job, null, new WorkerError(`the worker thread running this ${job.call.method}() stopped before it finished: ${why}`, { cause: slot.error }));
+      this.settle(job, null, new WorkerError(`the worker thread running ${job.call.label}() stopped before it finished: ${why}`, { cause: slot.error }));
     }
     if (this.terminated) return;
     if (!slot.ready) {

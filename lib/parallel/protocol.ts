@@ -6,8 +6,19 @@
 import type { SerializedError } from '../core/errors.js';
 import type { ModelSnapshot } from '../core/portable.js';
 
-/** The methods a model may run on a worker thread. */
-export type RemoteMethod = 'fit' | 'evaluate' | 'predictAsync';
+/** The methods a model may run on a worker thread or a queue worker. */
+export type RemoteMethod = 'fit' | 'evaluate' | 'predictAsync' | 'score';
+
+export const REMOTE_METHODS: readonly RemoteMethod[] = ['fit', 'evaluate', 'predictAsync', 'score'];
+
+/** One method call on the model (arguments and options packed, lib/parallel/transfer.ts). */
+export interface RemoteCall {
+  method: RemoteMethod;
+  /** The arguments before the options. */
+  args: unknown;
+  /** The options without `worker`, `signal` and `onProgress` (fit and evaluate get their own). */
+  options: unknown;
+}
 
 /** How the thread finds the model a call runs on. */
 export interface ModelRef {
@@ -23,12 +34,11 @@ export interface CallMessage {
   /** The caller's backend ('native' or 'js'), so the thread computes exactly as the caller would. */
   backend: 'native' | 'js';
   model: ModelRef;
-  method: RemoteMethod;
-  /** The method's arguments before its options (packed, lib/parallel/transfer.ts). */
-  args: unknown;
-  /** The method's options without `worker`, `signal` and `onProgress` (packed). */
-  options: unknown;
-  /** Forward onProgress records. */
+  /** Calls on the model, in order (a fit, then a score of held-out data, for a CV fold). */
+  calls: RemoteCall[];
+  /** Answer with the model's snapshot after the calls (a fit's result). */
+  returnModel: boolean;
+  /** Forward the fit's onProgress records. */
   progress: boolean;
   /** Cache keys the thread may drop (the pool decides what each thread keeps). */
   evict: string[];
@@ -49,14 +59,18 @@ export interface ProgressMessage {
   record: unknown;
 }
 
-export interface DoneMessage {
+export interface DoneMessage extends CallResult {
   type: 'done';
   id: number;
-  /** fit: the fitted model's snapshot, which the caller's object takes. */
+}
+
+/** What a run of calls gives back. */
+export interface CallResult {
+  /** With returnModel: the model's snapshot after the calls (a fitted model, for the caller's object). */
   snapshot?: ModelSnapshot;
-  /** evaluate, predictAsync: the method's result (packed). */
-  value?: unknown;
-  /** The new call state of the arguments that report one (task samplers), by slot. */
+  /** Each call's result (undefined for fit, whose result is the model). */
+  values: unknown[];
+  /** The new call state of the arguments that report one (task samplers), by slot over all calls. */
   states: unknown[];
 }
 

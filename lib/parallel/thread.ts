@@ -7,25 +7,13 @@
 import { parentPort, workerData } from 'node:worker_threads';
 
 import { ConfigError, serializeError } from '../core/errors.js';
-import { CALL_STATE, RESTORE, SNAPSHOT, type ModelSnapshot, type PortableClass, type SnapshotModel } from '../core/portable.js';
+import { SNAPSHOT, type SnapshotModel } from '../core/portable.js';
 import { backend, setBackend, setThreads } from '../kernels/index.js';
+import { executeCalls, rebuildModel, type ClassRegistry } from './execute.js';
 import type { CallMessage, FromThread, ThreadData, ToThread } from './protocol.js';
-import { pack, unpack } from './transfer.js';
+import { pack } from './transfer.js';
 
-/** The classes a thread can rebuild: models by their snapshot kind, argument objects by class name. */
-export interface ClassRegistry {
-  models: ReadonlyMap<string, new (options: any) => SnapshotModel>;
-  portables: ReadonlyMap<string, PortableClass>;
-}
-
-/** Build a model from its snapshot. */
-export function rebuildModel(registry: ClassRegistry, s: ModelSnapshot): SnapshotModel {
-  const cls = registry.models.get(s.kind);
-  if (!cls) throw new ConfigError(`a ${s.kind} cannot be rebuilt here: the models known are ${[...registry.models.keys()].join(', ')}`);
-  const model = new cls(s.options);
-  model[RESTORE](s);
-  return model;
-}
+export type { ClassRegistry } from './execute.js';
 
 /** Serve calls on this worker thread's parent port. */
 export function serveThread(registry: ClassRegistry): void {
@@ -49,26 +37,14 @@ export function serveThread(registry: ClassRegistry): void {
         model = rebuildModel(registry, m.model.snapshot);
         if (m.model.key !== null) cache.set(m.model.key, model);
       }
-      const args = unpack(m.args, registry.portables);
-      const options = unpack(m.options, registry.portables).value as Record<string, unknown>;
-      const fn = (model as unknown as Record<string, unknown>)[m.method];
-      if (typeof fn !== 'function') throw new ConfigError(`a ${m.model.snapshot?.kind ?? 'model'} has no method ${m.method}()`);
-      const value = await fn.apply(model, [
-        ...(args.value as unknown[]),
-        { ...options, signal: controller.signal, ...(m.progress ? { onProgress: (record: unknown) => post({ type: 'progress', id: m.id, record }) } : {}) },
-      ]);
-      const states = args.stateful.map((o) => o?.[CALL_STATE]?.());
-      if (m.method === 'fit') {
-        // This thread's copy is dropped after the call: its arrays can move.
-        const out = pack({ snapshot: model[SNAPSHOT]('train'), states }, 'move', 'the fitted model');
-        const v = out.value as { snapshot: ModelSnapshot; states: unknown[] };
-        post({ type: 'done', id: m.id, snapshot: v.snapshot, states: v.states }, out.transfer);
-      } else {
-        // The model stays cached here, and a result may share its arrays: copy.
-        const out = pack({ value, states }, 'copy', `the result of ${m.method}`);
-        const v = out.value as { value: unknown; states: unknown[] };
-        post({ type: 'done', id: m.id, value: v.value, states: v.states }, out.transfer);
-      }
+      const onProgress = m.progress ? (record: unknown) => post({ type: 'progress', id: m.id, record }) : undefined;
+      const { values, states } = await executeCalls(registry, model, m.calls, { signal: controller.signal, ...(onProgress ? { onProgress } : {}) });
+      // A model returned is not kept here (its arrays can move); results of a kept model may
+      // share its arrays, so they are copied.
+      const out = m.returnModel
+        ? pack({ snapshot: model[SNAPSHOT]('train'), values, states }, 'move', 'the fitted model')
+        : pack({ values, states }, 'copy', 'the results');
+      post({ type: 'done', id: m.id, ...(out.value as { values: unknown[]; states: unknown[] }) }, out.transfer);
     } catch (err) {
       post({ type: 'error', id: m.id, error: serializeError(err) });
     } finally {
