@@ -49,6 +49,10 @@ export {
 } from './linear/multiTaskElasticNetCV.js';
 export { WorkerPool, defaultWorkerPool, type WorkerPoolOptions } from './parallel/pool.js';
 export type { TransferMode } from './parallel/transfer.js';
+export { connectQueue, JobQueue, type QueueOptions } from './distributed/queue.js';
+export { runWorker, type WorkerOptions, type QueueWorker } from './distributed/worker.js';
+export { crossValidate, fitMany, type CrossValidateOptions, type CrossValidation, type FanOutOptions, type FitJob } from './distributed/fanout.js';
+export { saveData, type DataRef } from './distributed/payload.js';
 export * as metrics from './metrics/index.js';
 export * as functional from './meta/functional.js';
 export { MultiTaskDataset, StandardScaler, type Task, type TaskInput, type TaskType, type SharedData, type SplitOptions, type FromCSVOptions, type FromSharedOptions } from './data/dataset.js';

@@ -5,16 +5,20 @@
  */
 import { availableBackends, backend } from '../kernels/index.js';
 import { loadAddon } from '../kernels/native.js';
+import { workerCommand } from '../distributed/workerCommand.js';
 
 const usage = `usage: metatask <command>
 
 commands:
   info      the backend in use (native or js), its version, SIMD sets and threads
+  worker    run jobs of a queue on Redis (metatask worker --help)
   help      this text`;
 
-export function main(argv: string[]): number {
+export function main(argv: string[]): number | Promise<number> {
   const [command] = argv;
   switch (command) {
+    case 'worker':
+      return workerCommand(argv.slice(1));
     case 'info': {
       const info = backend();
       console.log(JSON.stringify({ ...info, available: availableBackends() }, null, 2));
@@ -36,4 +40,6 @@ export function main(argv: string[]): number {
   }
 }
 
-process.exitCode = main(process.argv.slice(2));
+void Promise.resolve(main(process.argv.slice(2))).then((code) => {
+  process.exitCode = code;
+});

@@ -28,6 +28,8 @@ export interface ExecuteHooks {
   signal: AbortSignal;
   /** Receives the fit's progress records. */
   onProgress?: (record: unknown) => void;
+  /** Turns a call's unpacked arguments into the argument list (a queue worker's CV-fold markers). */
+  resolveArgs?: (args: unknown) => unknown[];
 }
 
 /** Run `calls` on `model` in order; the values of the calls and the new states of stateful arguments. */
@@ -39,10 +41,11 @@ export async function executeCalls(registry: ClassRegistry, model: SnapshotModel
     const args = unpack(c.args, registry.portables);
     const options = unpack(c.options, registry.portables).value as Record<string, unknown> | undefined;
     stateful.push(...args.stateful);
+    const list = hooks.resolveArgs ? hooks.resolveArgs(args.value) : (args.value as unknown[]);
     const fn = (model as unknown as Record<string, (...a: unknown[]) => unknown>)[c.method]!;
     const extra =
       c.method === 'score' ? [] : [{ ...options, signal: hooks.signal, ...(c.method === 'fit' && hooks.onProgress ? { onProgress: hooks.onProgress } : {}) }];
-    const value = await fn.apply(model, [...(args.value as unknown[]), ...extra]);
+    const value = await fn.apply(model, [...list, ...extra]);
     values.push(c.method === 'fit' ? undefined : value);
   }
   return { values, states: stateful.map((o) => o?.[CALL_STATE]?.()) };

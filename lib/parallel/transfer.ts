@@ -44,8 +44,11 @@ export interface Packed {
 
 type View = ArrayBufferView & { slice?: () => ArrayBufferView };
 
-/** Pack `value` for postMessage; `where` names it in error messages (e.g. "MultiTaskNet.fit options"). */
-export function pack(value: unknown, mode: TransferMode, where: string): Packed {
+/**
+ * Pack `value` for postMessage; `where` names it in error messages (e.g. "MultiTaskNet.fit
+ * options"). Mode 'keep' neither copies nor transfers (for a value about to be written as JSON).
+ */
+export function pack(value: unknown, mode: TransferMode | 'keep', where: string): Packed {
   const transfer = new Set<ArrayBuffer>();
   const stateful: Portable[] = [];
   const seen = new Map<object, unknown>();
@@ -58,8 +61,8 @@ export function pack(value: unknown, mode: TransferMode, where: string): Packed 
     let out: unknown;
     if (ArrayBuffer.isView(v)) out = view(v as View);
     else if (v instanceof ArrayBuffer) {
-      out = mode === 'move' ? v : v.slice(0);
-      transfer.add(out as ArrayBuffer);
+      out = mode === 'copy' ? v.slice(0) : v;
+      if (mode !== 'keep') transfer.add(out as ArrayBuffer);
     } else if (typeof SharedArrayBuffer !== 'undefined' && v instanceof SharedArrayBuffer) out = v;
     else if (Array.isArray(v)) {
       const a: unknown[] = new Array(v.length);
@@ -95,7 +98,7 @@ export function pack(value: unknown, mode: TransferMode, where: string): Packed 
 
   const view = (v: View): ArrayBufferView => {
     const buffer = v.buffer as ArrayBuffer | SharedArrayBuffer;
-    if (typeof SharedArrayBuffer !== 'undefined' && buffer instanceof SharedArrayBuffer) return v;
+    if (mode === 'keep' || (typeof SharedArrayBuffer !== 'undefined' && buffer instanceof SharedArrayBuffer)) return v;
     if (mode === 'move') {
       transfer.add(buffer as ArrayBuffer);
       return v;
