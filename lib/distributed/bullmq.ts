@@ -18,6 +18,8 @@ export interface BullJob {
   name: string;
   data: unknown;
   attemptsMade: number;
+  /** Times a worker started the job, this one included (a job taken again after its worker died counts 2). */
+  attemptsStarted?: number;
   updateProgress(progress: object | number): Promise<void>;
   waitUntilFinished(events: BullQueueEvents, ttl?: number): Promise<unknown>;
   remove(): Promise<void>;

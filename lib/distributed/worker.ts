@@ -32,8 +32,18 @@ export interface WorkerOptions {
   lockDurationMs?: number;
   /** Redis key prefix of BullMQ's keys. Default 'bull'. */
   prefix?: string;
-  /** Called after each job with its label and outcome (the CLI logs it). */
-  onJob?: (info: { label: string; ok: boolean; ms: number; error?: string }) => void;
+  /** Called when a job starts and when it ends, with its label and outcome (the CLI logs it). */
+  onJob?: (info: JobEvent) => void;
+}
+
+export interface JobEvent {
+  event: 'start' | 'done' | 'failed';
+  label: string;
+  /** Starts before this one (a job another worker left behind, or that failed before, has at least 1). */
+  attempt: number;
+  /** Milliseconds the job took (done, failed). */
+  ms?: number;
+  error?: string;
 }
 
 export interface QueueWorker {
@@ -69,6 +79,7 @@ async function runJob(job: QueuedJob, signal: AbortSignal): Promise<unknown> {
   return encodePayload({ ...(job.returnModel ? { snapshot: model[SNAPSHOT]('train') } : {}), values, states }, 'the job result');
 }
 
+/** Start a queue worker in this process (see the module comment). */
 export async function runWorker(options: WorkerOptions): Promise<QueueWorker> {
   const o = parseOptions<Required<WorkerOptions>>('runWorker', options, {
     redis: custom<string>('a redis:// URL', (v) => typeof v === 'string'),
@@ -84,13 +95,15 @@ export async function runWorker(options: WorkerOptions): Promise<QueueWorker> {
   const processor = async (job: BullJob): Promise<unknown> => {
     const data = job.data as QueuedJob;
     const t0 = performance.now();
+    const attempt = Math.max(job.attemptsMade, (job.attemptsStarted ?? 1) - 1);
+    o.onJob?.({ event: 'start', label: data.label, attempt });
     try {
       if (closing.signal.aborted) throw abortError(closing.signal.reason);
       const result = await runJob(data, closing.signal);
-      o.onJob?.({ label: data.label, ok: true, ms: performance.now() - t0 });
+      o.onJob?.({ event: 'done', label: data.label, attempt, ms: performance.now() - t0 });
       return result;
     } catch (err) {
-      o.onJob?.({ label: data.label, ok: false, ms: performance.now() - t0, error: (err as Error).message });
+      o.onJob?.({ event: 'failed', label: data.label, attempt, ms: performance.now() - t0, error: (err as Error).message });
       // The library's errors say the input is wrong: trying again elsewhere cannot help. A
       // shutdown (AbortError from closing) is not the job's fault: let BullMQ retry it.
       if (err instanceof MetataskError && !closing.signal.aborted) throw new UnrecoverableError(ERROR_PREFIX + JSON.stringify(serializeError(err)));

@@ -53,7 +53,8 @@ export async function workerCommand(argv: string[]): Promise<number> {
       queue: values.queue,
       ...(concurrency ? { concurrency } : {}),
       ...(lock ? { lockDurationMs: lock } : {}),
-      onJob: (j) => console.log(`${new Date().toISOString()} ${j.ok ? 'done' : 'failed'} ${j.label} (${Math.round(j.ms)} ms)${j.error ? `: ${j.error}` : ''}`),
+      onJob: (j) =>
+        console.log(`${new Date().toISOString()} ${j.event} ${j.label}${j.attempt ? ` (try ${j.attempt + 1})` : ''}${j.ms !== undefined ? ` (${Math.round(j.ms)} ms)` : ''}${j.error ? `: ${j.error}` : ''}`),
     });
     console.log(`metatask worker: queue '${values.queue}' on ${values.redis.replace(/\/\/[^@/]*@/, '//***@')}, backend ${backend().name} (${backend().threads} threads), pid ${process.pid}; waiting for jobs`);
     await new Promise<void>((resolve) => {
