@@ -35,6 +35,7 @@ export const WORKLOADS: { id: string; load: () => Promise<WorkloadModule> }[] = 
   { id: 'omniglot', load: () => import('./omniglot.js') },
   { id: 'eventloop', load: () => import('./eventloop.js') },
   { id: 'serve', load: () => import('./serve.js') },
+  { id: 'queue', load: () => import('./queue.js') },
 ];
 
 /** Median, min and max of a list of seconds. */
