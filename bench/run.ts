@@ -36,6 +36,7 @@ export const WORKLOADS: { id: string; load: () => Promise<WorkloadModule> }[] = 
   { id: 'eventloop', load: () => import('./eventloop.js') },
   { id: 'serve', load: () => import('./serve.js') },
   { id: 'queue', load: () => import('./queue.js') },
+  { id: 'metastep', load: () => import('./metastep.js') },
 ];
 
 /** Median, min and max of a list of seconds. */

@@ -83,24 +83,29 @@ export function packageRoot(): string {
 
 export interface LoadResult {
   addon: Addon | null;
+  /** The file the addon was loaded from. */
+  path?: string;
   /** Every place looked at and why it failed (for BackendError messages). */
   attempts: string[];
 }
 
-/** Load the addon: node-gyp-build (prebuilds/ then build/Release), then build/Debug. */
+/** Load the addon: node-gyp-build (build/Release, then prebuilds/<platform>-<arch>/), then build/Debug. */
 export function loadAddon(): LoadResult {
   const require = createRequire(import.meta.url);
   const root = packageRoot();
   const attempts: string[] = [];
+  let file: string | undefined;
   try {
-    const load = require('node-gyp-build') as (dir: string) => Addon;
-    return { addon: load(root), attempts };
+    const resolve = (require('node-gyp-build') as { resolve(dir: string): string }).resolve;
+    file = resolve(root);
+    return { addon: require(file) as Addon, path: file, attempts };
   } catch (err) {
-    attempts.push(`node-gyp-build in ${root} (prebuilds/, build/Release): ${firstLine(err)}`);
+    // A binary that was found but does not load (say, a C library too old) is named with its error.
+    attempts.push(file ? `${file}: ${firstLine(err)}` : `node-gyp-build in ${root} (build/Release, prebuilds/): ${firstLine(err)}`);
   }
   for (const p of [join(root, 'build', 'Debug', 'metatask.node')]) {
     try {
-      return { addon: require(p) as Addon, attempts };
+      return { addon: require(p) as Addon, path: p, attempts };
     } catch (err) {
       attempts.push(`${p}: ${firstLine(err)}`);
     }

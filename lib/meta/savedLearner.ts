@@ -4,7 +4,7 @@
  * format of lib/io/format.ts. Shared by MetaLearner (MAML family) and EpisodicLearner (ProtoNet,
  * MetaRidge), so a saved model resumes training exactly.
  */
-import { ConfigError, FormatError, NotFittedError } from '../core/errors.js';
+import { ConfigError, FormatError, NotFittedError, ShapeError, ValueError } from '../core/errors.js';
 import { throwIfAborted } from '../core/async.js';
 import { REMOTE_OPTION_SPEC, type RemoteOptions } from '../core/estimator.js';
 import { custom, parseOptions, type OptionSpec } from '../core/options.js';
@@ -89,6 +89,18 @@ export abstract class SavedLearner {
   [RESTORE](s: ModelSnapshot): void {
     this.restore(s.state as { params: unknown; iteration: unknown; optimizer: unknown; rng: unknown });
     if (s.history !== undefined) this.setHistory(s.history);
+  }
+
+  /** A copy of the flat meta-parameter vector (the network's layout), as MultiTaskNet.getParams. */
+  getParams(): FloatArray {
+    return this.params.slice();
+  }
+
+  /** Replace the meta-parameters (same length, finite values; converted to the learner's dtype). */
+  setParams(p: ArrayLike<number>): void {
+    if (p.length !== this.params.length) throw new ShapeError(`${this.kind}.setParams: got ${p.length} values, expected ${this.params.length}`);
+    for (let i = 0; i < p.length; i++) if (!Number.isFinite(p[i]!)) throw new ValueError(`${this.kind}.setParams: value ${i} is ${p[i]}`);
+    this.params.set(p);
   }
 
   /** The options as the model file keeps them (and the constructor reads them back). */
