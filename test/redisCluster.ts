@@ -76,12 +76,18 @@ export class RedisCluster {
     return new RedisCluster(`redis://127.0.0.1:${port}`, redis);
   }
 
-  /** Start a `metatask worker` process on `queue`; resolves once it waits for jobs. */
-  async startWorker(queue: string, args: string[] = [], env: Record<string, string> = {}): Promise<Worker> {
+  /**
+   * Start a `metatask worker` process on `queue`; resolves once it waits for jobs. `session`
+   * starts it in a session of its own, as a separately deployed service runs: Linux schedules
+   * the processes of one session as one group (autogroup), so workers sharing the caller's
+   * session share its slice of a busy machine.
+   */
+  async startWorker(queue: string, args: string[] = [], env: Record<string, string> = {}, session = false): Promise<Worker> {
     const cli = join(packageRoot(), 'dist', 'lib', 'cli', 'main.js');
     const child = spawn(process.execPath, [cli, 'worker', '--redis', this.url, '--queue', queue, ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, ...env },
+      detached: session,
     });
     let out = '';
     child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
