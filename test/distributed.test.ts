@@ -6,6 +6,7 @@
  * unchanged, with each job counted once.
  */
 import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,6 +29,7 @@ import {
   backend,
   type JobQueue,
 } from '../lib/index.js';
+import { packageRoot } from '../lib/kernels/native.js';
 import { randMatrix } from './helpers.js';
 import { RedisCluster } from './redisCluster.js';
 
@@ -39,6 +41,33 @@ const QUEUE = 'metatask-test';
 function maml(seed: number): MAML {
   return new MAML({ network: { inputSize: 1, hidden: [16, 16], outputSize: 1 }, metaBatchSize: 4, seed });
 }
+
+describe('the job queue: command and options', () => {
+  const cli = join(packageRoot(), 'dist', 'lib', 'cli', 'main.js');
+  it('metatask worker says what it needs, and --help how to run it', () => {
+    const missing = spawnSync(process.execPath, [cli, 'worker', '--queue', 'q'], { encoding: 'utf8' });
+    expect(missing.status).to.equal(2);
+    expect(missing.stderr).to.match(/--redis and --queue are required/);
+    const help = spawnSync(process.execPath, [cli, 'worker', '--help'], { encoding: 'utf8' });
+    expect(help.status).to.equal(0);
+    expect(help.stdout).to.match(/usage: metatask worker --redis redis:\/\/host:6379 --queue NAME/);
+    const bad = spawnSync(process.execPath, [cli, 'worker', '--redis', 'redis://127.0.0.1:1', '--queue', 'q', '--threads', 'two'], { encoding: 'utf8' });
+    expect(bad.status).to.equal(1);
+    expect(bad.stderr).to.match(/--threads must be a positive integer, got two/);
+  });
+
+  it('connectQueue checks its options before connecting', async () => {
+    const errs = await Promise.all([
+      connectQueue({ redis: 'http://127.0.0.1:6379', name: 'q' }).catch((e: unknown) => e),
+      connectQueue({ redis: 'redis://127.0.0.1:6379', name: 'a:b' }).catch((e: unknown) => e),
+      connectQueue({ redis: 'redis://127.0.0.1:6379/x', name: 'q' }).catch((e: unknown) => e),
+    ]);
+    for (const e of errs) expect(e).to.be.instanceOf(ConfigError);
+    expect((errs[0] as Error).message).to.match(/must start with redis:\/\/ or rediss:\/\//);
+    expect((errs[1] as Error).message).to.match(/option 'name' must be a queue name/);
+    expect((errs[2] as Error).message).to.match(/names database 'x'; expected a number/);
+  });
+});
 
 describe('scale-out on a Redis job queue with two worker processes', function () {
   this.timeout(60_000);

@@ -230,6 +230,8 @@ describe('fit, evaluate and predictAsync on worker threads', function () {
     expect(errs[2]).to.be.instanceOf(ConfigError);
     expect((errs[2] as Error).message).to.match(/MAML.fit arguments\[0\]\.sampleBatch is a function; functions cannot go to a worker thread/);
     expect(() => new MultiTaskLasso().fitSync(X, Y, { worker: true } as never)).to.throw(ConfigError, /needs fit\(\)/);
+    expect(() => new WorkerPool({ size: 0 })).to.throw(ConfigError, /WorkerPool: option 'size' must be >= 1/);
+    expect(() => new WorkerPool({ sise: 2 } as never)).to.throw(ConfigError, /did you mean 'size'/);
   });
 
   it('every model and argument class of the public API is known to the workers', () => {
