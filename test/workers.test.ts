@@ -215,6 +215,11 @@ describe('fit, evaluate and predictAsync on worker threads', function () {
     sab.set(X.data);
     const sharedFit = await new MultiTaskLasso({ alpha: 0.01 }).fit({ rows: X.rows, cols: X.cols, data: sab }, Y, { worker: pool });
     for (const m of [copied, moved, sharedFit]) expect(m.toJSON().checksum).to.equal(ref.toJSON().checksum);
+    // The same arrays as training and validation data: moved once.
+    const both = { X: { rows: X.rows, cols: X.cols, data: X.data.slice() }, Y: { rows: Y.rows, cols: Y.cols, data: Y.data.slice() } };
+    const local = await net().fit({ X, Y }, { epochs: 1, validation: { X, Y } });
+    const remote = await net().fit(both, { epochs: 1, validation: both, worker: { pool, transfer: 'move' } });
+    expect(remote.toJSON().checksum).to.equal(local.toJSON().checksum);
   });
 
   it('option errors name what is wrong', async () => {

@@ -237,7 +237,8 @@ export class WorkerPool {
       progress: call.onProgress !== undefined,
       evict,
     };
-    const transfer = [...call.transfer, ...(model?.transfer ?? [])];
+    // A buffer moved for two arguments (training data that is also the validation data) is listed once.
+    const transfer = [...new Set([...call.transfer, ...(model?.transfer ?? [])])];
     try {
       slot.worker.postMessage(message, transfer);
     } catch (err) {
