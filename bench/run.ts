@@ -30,6 +30,7 @@ export interface WorkloadModule {
 /** The workloads, in run order: id and how to load its module. */
 export const WORKLOADS: { id: string; load: () => Promise<WorkloadModule> }[] = [
   { id: 'w1', load: () => import('./w1.js') },
+  { id: 'convex', load: () => import('./convex.js') },
   { id: 'w2', load: () => import('./w2.js') },
   { id: 'w3', load: () => import('./w3.js') },
   { id: 'omniglot', load: () => import('./omniglot.js') },
