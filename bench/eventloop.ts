@@ -3,8 +3,9 @@
  * trains, in-thread and on a worker thread (`worker: pool`), measured as a server would see it,
  * with perf_hooks.monitorEventLoopDelay({ resolution: 1 }) enabled for the whole fit.
  *
- * Workload: the multi-task MLP of the W2 data (Linear(128, 256) - ReLU - Linear(256, 256) - ReLU -
- * 8 regression heads, Adam lr 1e-3, float32) on the first 32,768 training rows, 2 epochs, batch
+ * Workload: the multi-task MLP benchmark's net and data (128 inputs; Linear(128, 256) - ReLU -
+ * Linear(256, 256) - ReLU - 8 regression heads, Adam lr 1e-3, float32) on the first 32,768
+ * training rows, 2 epochs, batch
  * 128, shuffled; onProgress set (as a server reporting progress would). The TypeScript backend
  * trains on the first 8,192 rows to keep the bench short. The worker pool is started before the
  * timing (a server keeps its pool). Both modes end with the same parameters (checked and

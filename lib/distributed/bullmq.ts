@@ -26,6 +26,7 @@ export interface BullJob {
 }
 
 export interface BullQueue {
+  setMaxListeners(n: number): unknown;
   addBulk(jobs: { name: string; data: unknown; opts?: Record<string, unknown> }[]): Promise<BullJob[]>;
   getJob(id: string): Promise<BullJob | undefined>;
   waitUntilReady(): Promise<unknown>;
@@ -33,6 +34,7 @@ export interface BullQueue {
 }
 
 export interface BullQueueEvents {
+  setMaxListeners(n: number): unknown;
   waitUntilReady(): Promise<unknown>;
   on(event: string, listener: (...args: any[]) => void): unknown;
   off(event: string, listener: (...args: any[]) => void): unknown;

@@ -74,6 +74,9 @@ export class JobQueue {
     const connection = connectionOf(o.redis);
     const queue = new Queue(o.name, { connection, prefix: o.prefix });
     const events = new QueueEvents(o.name, { connection, prefix: o.prefix });
+    // Each job waited for listens on both until it finishes: a run of many jobs is not a leak.
+    queue.setMaxListeners(0);
+    events.setMaxListeners(0);
     await Promise.all([queue.waitUntilReady(), events.waitUntilReady()]);
     return new JobQueue({ name: o.name, inlineLimit: o.inlineLimit, attempts: o.attempts }, queue, events);
   }
