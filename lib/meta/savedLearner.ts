@@ -79,11 +79,7 @@ export abstract class SavedLearner {
 
   /** The options and the whole state, as a model file keeps them (lib/core/portable.ts). */
   [SNAPSHOT](purpose: SnapshotPurpose): ModelSnapshot {
-    const state =
-      purpose === 'predict'
-        ? { params: this.params, iteration: this.iteration }
-        : { params: this.params, iteration: this.iteration, optimizer: this.optimizer.getState(), rng: this.rng.getState() };
-    return { kind: this.kind, options: this.savedOptions(), state, history: this.history };
+    return { kind: this.kind, options: this.savedOptions(), state: this.stateOf(purpose), history: this.history };
   }
 
   [RESTORE](s: ModelSnapshot): void {
@@ -109,13 +105,22 @@ export abstract class SavedLearner {
   }
 
   toJSON(): ModelDocument {
-    return toDocument(this.kind, this.savedOptions(), {
-      params: this.params,
-      iteration: this.iteration,
-      optimizer: this.optimizer.getState(),
-      rng: this.rng.getState(),
-    });
+    return toDocument(this.kind, this.savedOptions(), this.stateOf('train'));
   }
+
+  /** The state a model file keeps; for predictions, without the optimiser's and the random stream's. */
+  private stateOf(purpose: SnapshotPurpose): Record<string, unknown> {
+    const training = purpose === 'train' ? { optimizer: this.optimizer.getState(), rng: this.rng.getState() } : {};
+    return { params: this.params, iteration: this.iteration, ...training, ...this.extraState() };
+  }
+
+  /** Further state a subclass saves (batchnorm running statistics). */
+  protected extraState(): Record<string, unknown> {
+    return {};
+  }
+
+  /** Restore what extraState() saved. */
+  protected restoreExtra(_state: Record<string, unknown>): void {}
 
   async save(path: string): Promise<void> {
     await saveDocument(path, this.toJSON());
@@ -146,6 +151,7 @@ export abstract class SavedLearner {
     this.iteration = Number(state.iteration) || 0;
     if (state.optimizer) this.optimizer.setState(state.optimizer as OptimizerState);
     if (Array.isArray(state.rng)) this.rng.setState(state.rng);
+    this.restoreExtra(state as Record<string, unknown>);
   }
 
   /** Throws NotFittedError before any meta-training (for callers that require a trained model). */
