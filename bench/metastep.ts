@@ -4,8 +4,10 @@
  *
  * - Compute: one second-order MAML meta-step (1 inner SGD step, meta-batch 25) on sinusoids with
  *   the 1-40-40-1 MLP; median of 200 after 20 warm-up steps; and the part of one task (step / 25).
- *   The conv-4 backbone is measured here when the library has it (a `conv` architecture option);
- *   otherwise the note estimates it from its FLOPs.
+ *   conv-4 (four blocks of 3x3 conv 64, batchnorm, ReLU, 2x2 max-pool) on 1x28x28 images: a
+ *   first-order MAML meta-step, 5-way 1-shot with 15 queries per class, meta-batch 8 (median of
+ *   5 after a warm-up; the per-task time scales it to any meta-batch), and a ProtoNet episode,
+ *   60-way 1-shot with 5 queries (median of 3). Random images: the cost depends on shapes only.
  * - Communication through the job queue (Redis on loopback, one `metatask worker`): the round trip
  *   of a job that carries a model of P parameters to a worker and back (what a coordinator that
  *   broadcasts theta and gathers a gradient per shard pays per shard and step), for P of the
@@ -16,6 +18,9 @@ import { connectQueue } from '../lib/distributed/queue.js';
 import { encodePayload } from '../lib/distributed/payload.js';
 import { SNAPSHOT } from '../lib/core/portable.js';
 import { MAML } from '../lib/meta/maml.js';
+import { FewShotTasks } from '../lib/meta/fewShot.js';
+import { ProtoNet } from '../lib/meta/protoNet.js';
+import { Rng } from '../lib/core/rng.js';
 import { SinusoidTasks } from '../lib/meta/tasks.js';
 import { haveRedis, RedisCluster } from '../test/redisCluster.js';
 import { markdownTable, stats, type WorkloadResult } from './run.js';
@@ -42,6 +47,33 @@ export async function run(): Promise<WorkloadResult> {
     [`MAML meta-step, sinusoid MLP (P = ${maml.paramCount.toLocaleString('en-US')}), 25 tasks, 1 thread`, step.toFixed(3)],
     ['  one task of it', (step / 25).toFixed(4)],
   ];
+  // conv-4 on 28x28 images: 64 classes of 20 random images each.
+  const rng = new Rng(0);
+  const source = { X: { rows: 64 * 20, cols: 784, data: Float32Array.from({ length: 64 * 20 * 784 }, () => rng.normal()) }, labels: Int32Array.from({ length: 64 * 20 }, (_, i) => i % 64) };
+  const conv = { type: 'conv4' as const, inputShape: [1, 28, 28] as const };
+  const cmaml = new MAML({ network: { ...conv, outputSize: 5 }, loss: 'softmax-ce', firstOrder: true, innerLr: 0.4, metaBatchSize: 8, seed: 0 });
+  const fiveWay = new FewShotTasks(source, { ways: 5, shots: 1, queries: 15, seed: 1 });
+  cmaml.step(fiveWay.sampleBatch(8));
+  const mamlTimes: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const batch = fiveWay.sampleBatch(8);
+    const t0 = performance.now();
+    cmaml.step(batch);
+    mamlTimes.push(performance.now() - t0);
+  }
+  const convStep = median(mamlTimes);
+  rows.push([`MAML first-order meta-step, conv-4 (P = ${cmaml.paramCount.toLocaleString('en-US')}), 5-way 1-shot 15 queries, 8 tasks, 1 thread`, convStep.toFixed(1)]);
+  rows.push(['  one task of it', (convStep / 8).toFixed(1)]);
+  const proto = new ProtoNet({ network: conv, metaBatchSize: 1, seed: 0 });
+  const sixtyWay = new FewShotTasks(source, { ways: 60, shots: 1, queries: 5, seed: 2 });
+  await proto.fit(sixtyWay, { iterations: 1 });
+  const protoTimes: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const t0 = performance.now();
+    await proto.fit(sixtyWay, { iterations: 1 });
+    protoTimes.push(performance.now() - t0);
+  }
+  rows.push([`ProtoNet episode, conv-4 (P = ${proto.params.length.toLocaleString('en-US')}), 60-way 1-shot 5 queries, 1 thread`, median(protoTimes).toFixed(1)]);
   const notes = [`backend ${backend().name}`];
   if (haveRedis()) {
     const cluster = await RedisCluster.start();

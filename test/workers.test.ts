@@ -135,6 +135,30 @@ describe('fit, evaluate and predictAsync on worker threads', function () {
     expect(sr.sample()).to.deep.equal(sl.sample());
   });
 
+  it('conv-4 backbones with running batchnorm statistics: the fit and the predictions are the in-thread ones', async () => {
+    const img = new Rng(3);
+    const source = { X: { rows: 36, cols: 64, data: Float64Array.from({ length: 36 * 64 }, () => img.normal()) }, labels: Int32Array.from({ length: 36 }, (_, i) => i % 6) };
+    const conv = { type: 'conv4' as const, inputShape: [1, 8, 8] as const, filters: 4, blocks: 2 };
+    const episodes = () => new FewShotTasks(source, { ways: 3, shots: 2, queries: 2, seed: 4 });
+    const proto = () => new ProtoNet({ network: conv, seed: 0, batchNorm: 'running' });
+    const el = episodes();
+    const er = episodes();
+    const { local, remote } = await sameFit(proto, (m, o) => m.fit(o.worker ? er : el, { iterations: 2, ...o }), pool);
+    const task = el.sample();
+    expect(await remote.predictAsync(task.query.X, { support: task.support, worker: pool })).to.deep.equal(local.adapt(task.support).predict(task.query.X));
+
+    const net = () =>
+      new MultiTaskNet({
+        inputShape: [1, 8, 8],
+        tasks: [{ name: 'odd', type: 'binary' }],
+        architecture: { type: 'hard-sharing', trunk: { type: 'conv4', filters: 4, blocks: 2 }, shared: [4] },
+        seed: 1,
+      });
+    const data = { X: source.X, Y: { rows: 36, cols: 1, data: Float64Array.from(source.labels, (c) => c % 2) } };
+    const nets = await sameFit(net, (m, o) => m.fit(data, { epochs: 2, batchSize: 12, ...o }), pool);
+    expect(await nets.remote.predictAsync(source.X, { worker: pool })).to.deep.equal(nets.local.predict(source.X));
+  });
+
   it('a sampler round-trips through toJSON/fromJSON at the same point of its stream', () => {
     const a = new SinusoidTasks({ shots: 3, seed: 11 });
     a.sample();
