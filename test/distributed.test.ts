@@ -128,7 +128,7 @@ describe('scale-out on a Redis job queue with two worker processes', function ()
     const [m] = await fitMany([{ model: maml(3), args: [new SinusoidTasks({ shots: 5, seed: 8 })], options: { iterations: 5 } }], { queue });
     const local = await maml(3).fit(new SinusoidTasks({ shots: 5, seed: 8 }), { iterations: 5 });
     expect(m!.toJSON().checksum).to.equal(local.toJSON().checksum);
-    expect(m!.history).to.deep.equal(local.history);
+    expect(m!.history.losses).to.deep.equal(local.history.losses);
   });
 
   it("a job with bad input fails with the library's typed error; data too large to inline asks for saveData", async () => {
