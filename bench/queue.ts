@@ -1,6 +1,6 @@
 /**
  * Throughput of the job queue: fitMany of 12 independent MAML fits (1-40-40-1 on sinusoids,
- * meta-batch 10, second order, 600 meta-iterations each; one seed per job) sent to a Redis queue
+ * meta-batch 10, second order, 1,500 meta-iterations each; one seed per job) sent to a Redis queue
  * (redis-server on a loopback port, started here) and run by 1, then 2 `metatask worker`
  * processes with one kernel thread each; and the same fits one after another in this process.
  * Report: wall time, jobs per second, speed-up of 2 workers over 1 (goal on a 2-core machine:
@@ -19,7 +19,7 @@ import { cpuSeconds, haveRedis, RedisCluster } from '../test/redisCluster.js';
 import { markdownTable, type WorkloadResult } from './run.js';
 
 const JOBS = 12;
-const ITERATIONS = 600;
+const ITERATIONS = 1500;
 
 function jobs(): { model: MAML; args: unknown[]; options: { iterations: number } }[] {
   return Array.from({ length: JOBS }, (_, i) => ({
