@@ -4,14 +4,14 @@
  */
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { BackendError, DisposedError, MetataskError, OutOfMemoryError, ShapeError, ValueError } from '../core/errors.js';
 import { zeros, type FloatArray, type Matrix } from '../core/matrix.js';
-import { compileNetwork, encodeProgram, type CompiledNetwork } from './networkSpec.js';
+import { checkNormStats, compileNetwork, encodeProgram, type CompiledNetwork } from './networkSpec.js';
 import type {
-  AdamArgs, BackendInfo, CdSweepArgs, SimdLevel, CdSweepResult, GemmOptions, Kernels, MetaBatchTasks, MetaGradientOptions, NetworkBatch, NetworkHandle, NetworkSpec,
+  AdamArgs, BackendInfo, CdDesign, CdSweepArgs, SimdLevel, CdSweepResult, GemmOptions, GramSweepArgs, Kernels, MetaBatchTasks, MetaGradientOptions, NetworkBatch, NetworkHandle, NetworkSpec,
   RmspropArgs, SgdArgs, SvdResult, SvtResult, SymEigResult, TaskLossArgs,
 } from './types.js';
 
@@ -35,6 +35,10 @@ export interface Addon {
     blockGram: Float64Array, blockSize: number,
   ): { wMax: number; dwMax: number };
   mtenetBlockGram(xt: Matrix, order: Int32Array, blockSize: number, out: Float64Array): void;
+  mtenetGramSweep(gram: Matrix, ht: Matrix, w: Matrix, l1Reg: number, l2Reg: number, order: Int32Array): { wMax: number; dwMax: number };
+  cdColumnStats(x: Matrix, centre: boolean, mean: Float64Array, sqNorm: Float64Array): void;
+  cdCorrelations(x: Matrix, mean: Float64Array, rt: Matrix, cols: Int32Array, out: Matrix): void;
+  cdGatherColumns(x: Matrix, mean: Float64Array, cols: Int32Array, out: Matrix): void;
   taskLoss(
     x: Matrix, y: Float64Array, offsets: Int32Array, w: Matrix, intercept: Float64Array, scale: Float64Array,
     loss: string, gradW: Matrix | null, gradIntercept: Float64Array | null, out: Float64Array,
@@ -48,26 +52,40 @@ export interface Addon {
   [name: string]: unknown;
 }
 
+/** The `mean` argument of the cd design kernels when the columns are not centred. */
+const NO_MEAN = new Float64Array(0);
+
 /** The methods of the addon's Network class (argument order as in native/src/binding/network.cc). */
 export interface NativeNetworkObject {
-  forward(params: FloatArray, x: Matrix<FloatArray>, masks: (FloatArray | null)[] | null, out: Matrix<FloatArray>): void;
+  /**
+   * Every batch method takes, after the dropout masks, the batchnorm statistics of the call:
+   * `stats` (running statistics to normalise with, or null) and `statsOut` (a Float64Array that
+   * receives the batch statistics, or null); at most one of the two.
+   */
+  forward(params: FloatArray, x: Matrix<FloatArray>, masks: (FloatArray | null)[] | null, stats: FloatArray | null, statsOut: Float64Array | null, out: Matrix<FloatArray>): void;
   lossGrad(
-    params: FloatArray, x: Matrix<FloatArray>, y: Matrix<FloatArray>, masks: (FloatArray | null)[] | null,
+    params: FloatArray, x: Matrix<FloatArray>, y: Matrix<FloatArray>, masks: (FloatArray | null)[] | null, stats: FloatArray | null, statsOut: Float64Array | null,
     weights: Float64Array, grad: FloatArray | null, losses: Float64Array,
   ): void;
-  headGrads(params: FloatArray, x: Matrix<FloatArray>, y: Matrix<FloatArray>, masks: (FloatArray | null)[] | null, out: Matrix<FloatArray>, losses: Float64Array): void;
+  headGrads(
+    params: FloatArray, x: Matrix<FloatArray>, y: Matrix<FloatArray>, masks: (FloatArray | null)[] | null, stats: FloatArray | null, statsOut: Float64Array | null,
+    out: Matrix<FloatArray>, losses: Float64Array,
+  ): void;
   hvp(
-    params: FloatArray, x: Matrix<FloatArray>, y: Matrix<FloatArray>, masks: (FloatArray | null)[] | null,
+    params: FloatArray, x: Matrix<FloatArray>, y: Matrix<FloatArray>, masks: (FloatArray | null)[] | null, stats: FloatArray | null, statsOut: Float64Array | null,
     weights: Float64Array, v: FloatArray, out: FloatArray,
   ): void;
   /** grad = J^T outGrad; outGrad is n x outputWidth (forward's layout), grad has paramCount entries. */
-  vjp(params: FloatArray, x: Matrix<FloatArray>, masks: (FloatArray | null)[] | null, outGrad: Matrix<FloatArray>, grad: FloatArray): void;
+  vjp(
+    params: FloatArray, x: Matrix<FloatArray>, masks: (FloatArray | null)[] | null, stats: FloatArray | null, statsOut: Float64Array | null,
+    outGrad: Matrix<FloatArray>, grad: FloatArray, reuseForward: boolean,
+  ): void;
   /** The meta-batch kernel (native/src/kernels/metabatch.h); returns the mean query loss. */
   metaGradient(
     params: FloatArray, x: Matrix<FloatArray>, y: Matrix<FloatArray>, offsets: Int32Array,
     innerLr: number, innerSteps: number, firstOrder: boolean, innerMask: Uint8Array | null, grad: Float64Array,
   ): number;
-  info(): { paramCount: number; inputSize: number; outputWidth: number; targetCols: number; heads: number; nodes: number; dtype: string; bytes: number };
+  info(): { paramCount: number; inputSize: number; outputWidth: number; targetCols: number; heads: number; nodes: number; statsCount: number; dtype: string; bytes: number };
   dispose(): void;
 }
 
@@ -83,6 +101,8 @@ export function packageRoot(): string {
 
 export interface LoadResult {
   addon: Addon | null;
+  /** The file the addon was loaded from. */
+  path?: string;
   /** Every place looked at and why it failed (for BackendError messages). */
   attempts: string[];
 }
@@ -90,7 +110,7 @@ export interface LoadResult {
 /**
  * Load the addon: the file named by METATASK_ADDON when set (a build of its own, e.g. with
  * sanitizers; nothing else is tried then, so a broken one is not hidden), else node-gyp-build
- * (prebuilds/ then build/Release), then build/Debug.
+ * (build/Release, then prebuilds/<platform>-<arch>/), then build/Debug.
  */
 export function loadAddon(): LoadResult {
   const require = createRequire(import.meta.url);
@@ -99,21 +119,24 @@ export function loadAddon(): LoadResult {
   const explicit = process.env.METATASK_ADDON;
   if (explicit) {
     try {
-      return { addon: require(resolve(explicit)) as Addon, attempts };
+      return { addon: require(resolvePath(explicit)) as Addon, path: resolvePath(explicit), attempts };
     } catch (err) {
       attempts.push(`METATASK_ADDON=${explicit}: ${firstLine(err)}`);
       return { addon: null, attempts };
     }
   }
+  let file: string | undefined;
   try {
-    const load = require('node-gyp-build') as (dir: string) => Addon;
-    return { addon: load(root), attempts };
+    const resolve = (require('node-gyp-build') as { resolve(dir: string): string }).resolve;
+    file = resolve(root);
+    return { addon: require(file) as Addon, path: file, attempts };
   } catch (err) {
-    attempts.push(`node-gyp-build in ${root} (prebuilds/, build/Release): ${firstLine(err)}`);
+    // A binary that was found but does not load (say, a C library too old) is named with its error.
+    attempts.push(file ? `${file}: ${firstLine(err)}` : `node-gyp-build in ${root} (build/Release, prebuilds/): ${firstLine(err)}`);
   }
   for (const p of [join(root, 'build', 'Debug', 'metatask.node')]) {
     try {
-      return { addon: require(p) as Addon, attempts };
+      return { addon: require(p) as Addon, path: p, attempts };
     } catch (err) {
       attempts.push(`${p}: ${firstLine(err)}`);
     }
@@ -196,6 +219,21 @@ export function nativeKernels(addon: Addon): Kernels {
       call(() => addon.mtenetBlockGram(xt, order, blockSize, out));
       return out;
     },
+    mtenetGramSweep(a: GramSweepArgs): CdSweepResult {
+      return call(() => addon.mtenetGramSweep(a.gram, a.ht, a.w, a.l1Reg, a.l2Reg, a.order));
+    },
+    cdDesign(x: Matrix, centre: boolean): CdDesign {
+      const mean = new Float64Array(x.cols);
+      const colNormSq = new Float64Array(x.cols);
+      call(() => addon.cdColumnStats(x, centre, mean, colNormSq));
+      return { x, centred: centre, mean, colNormSq };
+    },
+    cdCorrelations(design: CdDesign, rt: Matrix, cols: Int32Array, out: Matrix): void {
+      call(() => addon.cdCorrelations(design.x, design.centred ? design.mean : NO_MEAN, rt, cols, out));
+    },
+    cdGatherColumns(design: CdDesign, cols: Int32Array, out: Matrix): void {
+      call(() => addon.cdGatherColumns(design.x, design.centred ? design.mean : NO_MEAN, cols, out));
+    },
     taskLoss(a: TaskLossArgs): Float64Array {
       const out = new Float64Array(a.offsets.length - 1);
       call(() =>
@@ -265,6 +303,12 @@ class NativeNetwork<T extends FloatArray> implements NetworkHandle<T> {
     return out;
   }
 
+  /** The stats and statsOut arguments of the binding. */
+  private stats(batch: NetworkBatch<T>): [FloatArray | null, Float64Array | null] {
+    const { running, batchOut } = checkNormStats(this.compiled, this.dtype, batch.stats);
+    return [running, batchOut];
+  }
+
   private y(batch: NetworkBatch<T>): Matrix<T> {
     if (!batch.y) throw new ShapeError('network: batch.y is required for losses and gradients');
     return batch.y;
@@ -272,28 +316,28 @@ class NativeNetwork<T extends FloatArray> implements NetworkHandle<T> {
 
   forward(params: T, batch: NetworkBatch<T>): Matrix<T> {
     const out = zeros(batch.x.rows, this.compiled.outputWidth, this.dtype) as Matrix<FloatArray> as Matrix<T>;
-    call(() => this.obj.forward(params, batch.x, this.masks(batch), out));
+    call(() => this.obj.forward(params, batch.x, this.masks(batch), ...this.stats(batch), out));
     return out;
   }
 
   lossGrad(params: T, batch: NetworkBatch<T>, weights: Float64Array, grad: T | null): Float64Array {
     const losses = new Float64Array(this.compiled.spec.heads.length);
-    call(() => this.obj.lossGrad(params, batch.x, this.y(batch), this.masks(batch), weights, grad, losses));
+    call(() => this.obj.lossGrad(params, batch.x, this.y(batch), this.masks(batch), ...this.stats(batch), weights, grad, losses));
     return losses;
   }
 
   headGrads(params: T, batch: NetworkBatch<T>, out: Matrix<T>): Float64Array {
     const losses = new Float64Array(this.compiled.spec.heads.length);
-    call(() => this.obj.headGrads(params, batch.x, this.y(batch), this.masks(batch), out, losses));
+    call(() => this.obj.headGrads(params, batch.x, this.y(batch), this.masks(batch), ...this.stats(batch), out, losses));
     return losses;
   }
 
   hvp(params: T, batch: NetworkBatch<T>, weights: Float64Array, v: T, out: T): void {
-    call(() => this.obj.hvp(params, batch.x, this.y(batch), this.masks(batch), weights, v, out));
+    call(() => this.obj.hvp(params, batch.x, this.y(batch), this.masks(batch), ...this.stats(batch), weights, v, out));
   }
 
-  vjp(params: T, batch: NetworkBatch<T>, outGrad: Matrix<T>, grad: T): void {
-    call(() => this.obj.vjp(params, batch.x, this.masks(batch), outGrad, grad));
+  vjp(params: T, batch: NetworkBatch<T>, outGrad: Matrix<T>, grad: T, reuseForward = false): void {
+    call(() => this.obj.vjp(params, batch.x, this.masks(batch), ...this.stats(batch), outGrad, grad, reuseForward));
   }
 
   metaGradient(params: T, tasks: MetaBatchTasks<T>, o: MetaGradientOptions, grad: Float64Array): number {

@@ -156,8 +156,8 @@ void microKernel(int64_t kc, const T* pa, const T* pb, T* c, int64_t ldc, int64_
 // transB false). R rows of C at a time, so that R independent sums hide the latency of the
 // multiply-add; columns in the widest vectors that fit, then narrower ones, then single lanes.
 
-// C[i0:i0+R, j:j+U*V::kWidth] += alpha * block sum over p in [pc, pc+kc).
-template <typename T, typename V, int R, int U>
+// C[i0:i0+R, j:j+U*V::kWidth] += alpha * block sum over p in [pc, pc+kc); TA = g.transA.
+template <typename T, bool TA, typename V, int R, int U>
 METATASK_INLINE void directTile(const GemmCall<T>& g, int64_t i0, int64_t j, int64_t pc, int64_t kc) {
   constexpr int W = V::kWidth;
   typename V::V acc[R][U];
@@ -172,7 +172,7 @@ METATASK_INLINE void directTile(const GemmCall<T>& g, int64_t i0, int64_t j, int
     for (int u = 0; u < U; u++) b[u] = V::load(brow + u * W);
 #pragma GCC unroll 8
     for (int r = 0; r < R; r++) {
-      const typename V::V a = V::set1(elemA(g, i0 + r, p));
+      const typename V::V a = V::set1(TA ? g.a[p * g.lda + i0 + r] : g.a[(i0 + r) * g.lda + p]);
 #pragma GCC unroll 2
       for (int u = 0; u < U; u++) acc[r][u] = V::madd(a, b[u], acc[r][u]);
     }
@@ -187,28 +187,116 @@ METATASK_INLINE void directTile(const GemmCall<T>& g, int64_t i0, int64_t j, int
     }
 }
 
-template <typename T, int R>
+template <typename T, bool TA, int R>
 void directRows(const GemmCall<T>& g, int64_t i0, int64_t pc, int64_t kc) {
   using Wide = typename Widths<T>::Wide;
   using Half = typename Widths<T>::Half;
   using Quarter = typename Widths<T>::Quarter;
   int64_t j = 0;
-  for (; j + 2 * Wide::kWidth <= g.n; j += 2 * Wide::kWidth) directTile<T, Wide, R, 2>(g, i0, j, pc, kc);
-  for (; j + Wide::kWidth <= g.n; j += Wide::kWidth) directTile<T, Wide, R, 1>(g, i0, j, pc, kc);
+  for (; j + 2 * Wide::kWidth <= g.n; j += 2 * Wide::kWidth) directTile<T, TA, Wide, R, 2>(g, i0, j, pc, kc);
+  for (; j + Wide::kWidth <= g.n; j += Wide::kWidth) directTile<T, TA, Wide, R, 1>(g, i0, j, pc, kc);
   if constexpr (Half::kWidth < Wide::kWidth)
-    for (; j + Half::kWidth <= g.n; j += Half::kWidth) directTile<T, Half, R, 1>(g, i0, j, pc, kc);
+    for (; j + Half::kWidth <= g.n; j += Half::kWidth) directTile<T, TA, Half, R, 1>(g, i0, j, pc, kc);
   if constexpr (Quarter::kWidth < Half::kWidth)
-    for (; j + Quarter::kWidth <= g.n; j += Quarter::kWidth) directTile<T, Quarter, R, 1>(g, i0, j, pc, kc);
-  for (; j < g.n; j++) directTile<T, Lane1<T>, R, 1>(g, i0, j, pc, kc);
+    for (; j + Quarter::kWidth <= g.n; j += Quarter::kWidth) directTile<T, TA, Quarter, R, 1>(g, i0, j, pc, kc);
+  for (; j < g.n; j++) directTile<T, TA, Lane1<T>, R, 1>(g, i0, j, pc, kc);
+}
+
+template <typename T, bool TA>
+void gemmDirectAs(const GemmCall<T>& g) {
+  for (int64_t pc = 0; pc < g.k; pc += kKc) {
+    const int64_t kc = minOf(kKc, g.k - pc);
+    int64_t i = 0;
+    for (; i + 4 <= g.m; i += 4) directRows<T, TA, 4>(g, i, pc, kc);
+    switch (g.m - i) {  // the last one to three rows as one block
+      case 3: directRows<T, TA, 3>(g, i, pc, kc); break;
+      case 2: directRows<T, TA, 2>(g, i, pc, kc); break;
+      case 1: directRows<T, TA, 1>(g, i, pc, kc); break;
+      default: break;
+    }
+  }
 }
 
 template <typename T>
 void gemmDirect(const GemmCall<T>& g) {
-  for (int64_t pc = 0; pc < g.k; pc += kKc) {
-    const int64_t kc = minOf(kKc, g.k - pc);
-    int64_t i = 0;
-    for (; i + 4 <= g.m; i += 4) directRows<T, 4>(g, i, pc, kc);
-    for (; i < g.m; i++) directRows<T, 1>(g, i, pc, kc);
+  if (g.transA) gemmDirectAs<T, true>(g);
+  else gemmDirectAs<T, false>(g);
+}
+
+// Skinny products: C with at most kSkinnyRows rows and the rows of op(B) contiguous. Every row of
+// C is in registers at once for a chunk of columns, so op(B), the large operand, is read once
+// (the direct path's blocks of four rows would read it m / 4 times, packing would copy it).
+// One block [pc, pc + kc) of the sum: C += alpha * block.
+#if defined(METATASK_VEC_AVX512) || defined(METATASK_VEC_NEON)
+constexpr int kSkinnyRows = 16;
+#elif defined(METATASK_VEC_PLAIN)
+constexpr int kSkinnyRows = 8;
+#else
+constexpr int kSkinnyRows = 12;  // 16 vector registers: 12 sums, one row of B, one broadcast
+#endif
+
+template <typename T, bool TA, int R>
+void skinnyBlock(const GemmCall<T>& g, int64_t pc, int64_t kc) {
+  using Wide = typename Widths<T>::Wide;
+  using Half = typename Widths<T>::Half;
+  using Quarter = typename Widths<T>::Quarter;
+  int64_t j = 0;
+  for (; j + Wide::kWidth <= g.n; j += Wide::kWidth) directTile<T, TA, Wide, R, 1>(g, 0, j, pc, kc);
+  if constexpr (Half::kWidth < Wide::kWidth)
+    for (; j + Half::kWidth <= g.n; j += Half::kWidth) directTile<T, TA, Half, R, 1>(g, 0, j, pc, kc);
+  if constexpr (Quarter::kWidth < Half::kWidth)
+    for (; j + Quarter::kWidth <= g.n; j += Quarter::kWidth) directTile<T, TA, Quarter, R, 1>(g, 0, j, pc, kc);
+  for (; j < g.n; j++) directTile<T, TA, Lane1<T>, R, 1>(g, 0, j, pc, kc);
+}
+
+template <typename T, bool TA, int R = kSkinnyRows>
+void skinnyBlockOf(const GemmCall<T>& g, int64_t pc, int64_t kc) {
+  if constexpr (R > 1) {
+    if (g.m < R) return skinnyBlockOf<T, TA, R - 1>(g, pc, kc);
+  }
+  skinnyBlock<T, TA, R>(g, pc, kc);
+}
+
+template <typename T>
+void skinnyPart(const GemmCall<T>& g, int64_t pc, int64_t kc) {
+  if (g.transA) skinnyBlockOf<T, true>(g, pc, kc);
+  else skinnyBlockOf<T, false>(g, pc, kc);
+}
+
+template <typename T>
+void gemmSkinny(const GemmCall<T>& g) {
+  for (int64_t pc = 0; pc < g.k; pc += kKc) skinnyPart(g, pc, minOf(kKc, g.k - pc));
+}
+
+// C with at most kSkinnyRows columns, op(A) = A^T: C^T = op(B)^T A is skinny with contiguous rows
+// of A. Each element of C^T is the same sum as the element of C, in the same order, since a * b
+// and b * a round alike: block by block, C^T's part is formed in `tmp` from zero and added to C.
+template <typename T>
+void gemmSkinnyTransposed(const GemmCall<T>& g, T* tmp, int64_t tmpSize) {
+  const int64_t chunk = minOf(g.m, tmpSize / g.n);
+  for (int64_t i0 = 0; i0 < g.m; i0 += chunk) {
+    const int64_t mc = minOf(chunk, g.m - i0);
+    GemmCall<T> h{};
+    h.m = g.n;
+    h.n = mc;
+    h.k = g.k;
+    h.alpha = g.alpha;
+    h.a = g.b;  // op(B)^T: row t is column t of op(B)
+    h.lda = g.ldb;
+    h.transA = !g.transB;
+    h.b = g.a + i0;  // A^T's rows: row p of A from column i0
+    h.ldb = g.lda;
+    h.transB = false;
+    h.c = tmp;
+    h.ldc = mc;
+    for (int64_t pc = 0; pc < g.k; pc += kKc) {
+      for (int64_t q = 0; q < g.n * mc; q++) tmp[q] = T(0);
+      skinnyPart(h, pc, minOf(kKc, g.k - pc));
+      for (int64_t i = 0; i < mc; i++) {
+        T* crow = g.c + (i0 + i) * g.ldc;
+        for (int64_t t = 0; t < g.n; t++) crow[t] = crow[t] + tmp[t * mc + i];
+      }
+    }
   }
 }
 
@@ -224,8 +312,48 @@ void gemmSerial(const GemmCall<T>& g, T* packA, T* packB) {
   constexpr int NR = Tile<T>::kNr;
   // Packing costs O(mk + kn); below a few multiply-adds per packed value it does not pay, and a
   // product narrower than the register tile would spend most of the tile on padding.
-  if (!g.transB && (g.m < MR || g.n < NR || g.m * g.n * g.k <= 32 * 32 * 32)) {
+  const bool direct = g.m < MR || g.n < NR || g.m * g.n * g.k <= 32 * 32 * 32;
+  // Skinny and large: one pass over the large operand, no packing.
+  const bool large = g.k * (g.m > g.n ? g.m : g.n) >= 64 * 1024;
+  if (large && g.m <= kSkinnyRows && !g.transB) {
+    gemmSkinny(g);
+    return;
+  }
+  if (large && g.n <= kSkinnyRows && g.transA) {
+    gemmSkinnyTransposed(g, packA, gemmScratch<T>().packA);
+    return;
+  }
+  if (direct && !g.transB) {
     gemmDirect(g);
+    return;
+  }
+  if (direct && g.k * g.n <= gemmScratch<T>().packB) {
+    // op(B) = B^T copied row-major (k x n) first, so the direct path reads contiguous rows; four
+    // rows of B at a time, so that every row of the copy is written four values at a time.
+    T* bt = packB;
+    int64_t j = 0;
+    for (; j + 4 <= g.n; j += 4) {
+      const T* b0 = g.b + j * g.ldb;
+      const T* b1 = b0 + g.ldb;
+      const T* b2 = b1 + g.ldb;
+      const T* b3 = b2 + g.ldb;
+      for (int64_t p = 0; p < g.k; p++) {
+        T* dst = bt + p * g.n + j;
+        dst[0] = b0[p];
+        dst[1] = b1[p];
+        dst[2] = b2[p];
+        dst[3] = b3[p];
+      }
+    }
+    for (; j < g.n; j++) {
+      const T* src = g.b + j * g.ldb;
+      for (int64_t p = 0; p < g.k; p++) bt[p * g.n + j] = src[p];
+    }
+    GemmCall<T> h = g;
+    h.b = bt;
+    h.ldb = g.n;
+    h.transB = false;
+    gemmDirect(h);
     return;
   }
   for (int64_t jc = 0; jc < g.n; jc += Blocking<T>::kNc) {
@@ -293,9 +421,14 @@ void reluBackwardImpl(const T* __restrict x, const T* __restrict gy, T* __restri
 }
 
 template <typename T>
-void addColumnSumsImpl(T* __restrict out, const T* __restrict g, int64_t rows, int64_t cols) {
+void reluGateImpl(const T* __restrict x, const T* __restrict v, T* __restrict y, int64_t n) {
+  for (int64_t i = 0; i < n; i++) y[i] = x[i] > T(0) ? v[i] : T(0);
+}
+
+template <typename T>
+void addColumnSumsImpl(T* __restrict out, const T* __restrict g, int64_t rows, int64_t cols, int64_t ld) {
   for (int64_t r = 0; r < rows; r++) {
-    const T* row = g + r * cols;
+    const T* row = g + r * ld;
     for (int64_t j = 0; j < cols; j++) out[j] += row[j];
   }
 }
@@ -382,8 +515,8 @@ void rmspropImpl(T* __restrict params, const T* __restrict grad, T* __restrict s
                     Tile<double>::kMr,                                                                 \
                     &ddotImpl,                                                                         \
                     &daxpyImpl,                                                                        \
-                    {&reluImpl<float>, &reluBackwardImpl<float>, &addColumnSumsImpl<float>,            \
+                    {&reluImpl<float>, &reluBackwardImpl<float>, &reluGateImpl<float>, &addColumnSumsImpl<float>,            \
                      &adamImpl<float>, &sgdImpl<float>, &rmspropImpl<float>},                          \
-                    {&reluImpl<double>, &reluBackwardImpl<double>, &addColumnSumsImpl<double>,         \
+                    {&reluImpl<double>, &reluBackwardImpl<double>, &reluGateImpl<double>, &addColumnSumsImpl<double>,         \
                      &adamImpl<double>, &sgdImpl<double>, &rmspropImpl<double>}};                      \
   }
