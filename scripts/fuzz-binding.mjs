@@ -242,23 +242,23 @@ function batchOf(net, n) {
 const methods = {
   forward: (net) => {
     const n = dim(), { x, masks } = batchOf(net, n);
-    return [vec(net.s.compiled.paramCount, net.T), x, masks, mat(n, net.s.compiled.outputWidth, net.T)];
+    return [vec(net.s.compiled.paramCount, net.T), x, masks, null, null, mat(n, net.s.compiled.outputWidth, net.T)];
   },
   lossGrad: (net) => {
     const c = net.s.compiled, { x, y, masks } = batchOf(net, dim());
-    return [vec(c.paramCount, net.T), x, y, masks, vec(c.spec.heads.length, F64, () => rand()), chance(0.8) ? new net.T(c.paramCount) : null, new F64(c.spec.heads.length)];
+    return [vec(c.paramCount, net.T), x, y, masks, null, null, vec(c.spec.heads.length, F64, () => rand()), chance(0.8) ? new net.T(c.paramCount) : null, new F64(c.spec.heads.length)];
   },
   headGrads: (net) => {
     const c = net.s.compiled, H = c.spec.heads.length, { x, y, masks } = batchOf(net, dim());
-    return [vec(c.paramCount, net.T), x, y, masks, mat(H, c.paramCount, net.T), new F64(H)];
+    return [vec(c.paramCount, net.T), x, y, masks, null, null, mat(H, c.paramCount, net.T), new F64(H)];
   },
   hvp: (net) => {
     const c = net.s.compiled, { x, y, masks } = batchOf(net, dim());
-    return [vec(c.paramCount, net.T), x, y, masks, vec(c.spec.heads.length, F64, () => rand()), vec(c.paramCount, net.T), new net.T(c.paramCount)];
+    return [vec(c.paramCount, net.T), x, y, masks, null, null, vec(c.spec.heads.length, F64, () => rand()), vec(c.paramCount, net.T), new net.T(c.paramCount)];
   },
   vjp: (net) => {
     const c = net.s.compiled, n = dim(), { x, masks } = batchOf(net, n);
-    return [vec(c.paramCount, net.T), x, masks, mat(n, c.outputWidth, net.T), new net.T(c.paramCount)];
+    return [vec(c.paramCount, net.T), x, masks, null, null, mat(n, c.outputWidth, net.T), new net.T(c.paramCount), chance(0.5)];
   },
   metaGradient: (net) => {
     const c = net.s.compiled, T = dim(1, 3);
