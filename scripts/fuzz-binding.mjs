@@ -170,6 +170,24 @@ const functions = {
     const order = perm(d).subarray(0, dim(1, d));
     return [mat(d, n), order, bs, new F64(Math.ceil(order.length / bs) * bs * bs)];
   },
+  cdColumnStats: () => {
+    const n = dim(1), d = dim(1);
+    return [mat(n, d), chance(0.5), new F64(d), new F64(d)];
+  },
+  cdCorrelations: () => {
+    const n = dim(1), d = dim(1), T = dim(1);
+    const cols = perm(d).subarray(0, dim(0, d));
+    return [mat(n, d), chance(0.5) ? vec(d) : new F64(0), mat(T, n), cols, mat(cols.length, T)];
+  },
+  cdGatherColumns: () => {
+    const n = dim(1), d = dim(1);
+    const cols = perm(d).subarray(0, dim(0, d));
+    return [mat(n, d), chance(0.5) ? vec(d) : new F64(0), cols, mat(cols.length, n)];
+  },
+  mtenetGramSweep: () => {
+    const k = dim(1), T = dim(1);
+    return [spd(k), mat(T, k), mat(k, T, F64, () => 0), rand(), rand() * 0.1, perm(k)];
+  },
   taskLoss: () => {
     const T = dim(1, 4), d = dim(1);
     const offsets = new Int32Array(T + 1);
