@@ -4,7 +4,7 @@
  */
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { BackendError, DisposedError, MetataskError, OutOfMemoryError, ShapeError, ValueError } from '../core/errors.js';
@@ -87,11 +87,24 @@ export interface LoadResult {
   attempts: string[];
 }
 
-/** Load the addon: node-gyp-build (prebuilds/ then build/Release), then build/Debug. */
+/**
+ * Load the addon: the file named by METATASK_ADDON when set (a build of its own, e.g. with
+ * sanitizers; nothing else is tried then, so a broken one is not hidden), else node-gyp-build
+ * (prebuilds/ then build/Release), then build/Debug.
+ */
 export function loadAddon(): LoadResult {
   const require = createRequire(import.meta.url);
   const root = packageRoot();
   const attempts: string[] = [];
+  const explicit = process.env.METATASK_ADDON;
+  if (explicit) {
+    try {
+      return { addon: require(resolve(explicit)) as Addon, attempts };
+    } catch (err) {
+      attempts.push(`METATASK_ADDON=${explicit}: ${firstLine(err)}`);
+      return { addon: null, attempts };
+    }
+  }
   try {
     const load = require('node-gyp-build') as (dir: string) => Addon;
     return { addon: load(root), attempts };
