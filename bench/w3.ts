@@ -12,6 +12,7 @@
  *   iterations when the backend is too slow for that to take about a minute, and the notes say so;
  *   METATASK_MAML_ITERATIONS sets the count).
  */
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { availableBackends } from '../lib/kernels/index.js';
@@ -45,9 +46,50 @@ function maml(order: Order, seed = 0): MAML {
 
 const metric = (order: Order): Metric => ({ name: `${order}-order meta-iterations/s`, unit: 'it/s', better: 'higher', cold: `first ${COLD} iterations` });
 
+const CHECK_FILE = () => join(packageRoot(), '..', 'shared', 'data', 'w3', 'metagrad_check.json');
+
+/**
+ * The largest relative error of this backend's meta-gradients (both orders) against PyTorch's on
+ * the reference meta-batch, per parameter tensor max |g - ref| / max |ref| (as the PyTorch peer
+ * reports its own); undefined without the reference file.
+ */
+function metaGradientError(): number | undefined {
+  if (!existsSync(CHECK_FILE())) return undefined;
+  const d = JSON.parse(readFileSync(CHECK_FILE(), 'utf8')) as {
+    init_params: number[][];
+    x_support: number[][];
+    y_support: number[][];
+    x_query: number[][];
+    y_query: number[][];
+  } & Record<'second_order' | 'first_order', { grads: number[][] }>;
+  const tasks = d.x_support.map((xs, t) => ({
+    support: { X: xs.map((v) => [v]), y: d.y_support[t]! },
+    query: { X: d.x_query[t]!.map((v) => [v]), y: d.y_query[t]! },
+  }));
+  let worst = 0;
+  for (const order of ['second', 'first'] as const) {
+    const m = maml(order);
+    m.params.set(d.init_params.flat()); // PyTorch's [in, out] layout, W then b per layer, is the network's flat layout
+    const { grad } = m.metaGradient(tasks);
+    let offset = 0;
+    for (const ref of d[`${order}_order`].grads) {
+      let diff = 0;
+      let scale = 1e-12;
+      ref.forEach((r, i) => {
+        diff = Math.max(diff, Math.abs(grad[offset + i]! - r));
+        scale = Math.max(scale, Math.abs(r));
+      });
+      worst = Math.max(worst, diff / scale);
+      offset += ref.length;
+    }
+  }
+  return worst;
+}
+
 /** Child process: metatask on one backend and thread count (also the -march=native comparison's probe). */
 export async function metatask(job: SpeedJob & { backend: 'native' | 'js'; threads: number }): Promise<Row> {
   const row = useMetatask(job.backend, job.threads);
+  const error = metaGradientError();
   const m = maml(job.order);
   const tasks = new SinusoidTasks({ shots: 10, queries: 10, seed: 1 });
   const cold = await timed(() => m.fit(tasks, { iterations: COLD }));
@@ -58,7 +100,7 @@ export async function metatask(job: SpeedJob & { backend: 'native' | 'js'; threa
     values.push(job.iterations / t.seconds);
     busy += t.coresBusy / job.runs;
   }
-  return { ...row, cold: COLD / cold.seconds, values, coresBusy: busy };
+  return { ...row, cold: COLD / cold.seconds, values, coresBusy: busy, quality: error === undefined ? {} : { 'meta-gradient error': error } };
 }
 
 /** The PyTorch peer: a loop over the tasks, or the tasks batched. */
@@ -68,9 +110,9 @@ function torch(job: SpeedJob, threads: number, mode: 'loop' | 'batched'): Row {
   if ('skipped' in py) return { ...base, skipped: py.skipped };
   progress(`MAML: ${base.impl}, ${job.order} order, ${threads} thread(s)`);
   try {
-    const check = join(packageRoot(), '..', 'shared', 'data', 'w3', 'metagrad_check.json');
-    const out = runPython<{ cold: number; rates: number[]; cpu: number; version: string; threads: number; simd: string; checkError: number }>(
-      py.python, 'torch_w3.py', [threads, mode, job.order, job.iterations, job.runs, check], threads,
+    const check = CHECK_FILE();
+    const out = runPython<{ cold: number; rates: number[]; cpu: number; version: string; threads: number; simd: string; checkError?: number }>(
+      py.python, 'torch_w3.py', [threads, mode, job.order, job.iterations, job.runs, ...(existsSync(check) ? [check] : [])], threads,
     );
     return {
       ...base,
@@ -80,7 +122,7 @@ function torch(job: SpeedJob, threads: number, mode: 'loop' | 'batched'): Row {
       cold: out.cold,
       values: out.rates,
       coresBusy: out.cpu,
-      quality: { 'meta-gradient error': out.checkError },
+      quality: out.checkError === undefined ? {} : { 'meta-gradient error': out.checkError },
     };
   } catch (err) {
     return { ...base, skipped: `${base.impl}, ${threads} threads, failed: ${(err as Error).message}` };
@@ -187,7 +229,7 @@ export async function run(options: BenchOptions = benchOptions()): Promise<Workl
   notes.push(
     `meta-iterations/s: median (min-max) of ${sizes.runs} runs of ${sizes.iterations} after the first ${COLD} iterations of a fresh process (cold); ` +
       `task sampling included on both sides; cores busy = CPU time / wall time over the warm runs; ` +
-      `meta-gradient error: PyTorch's largest relative error against the reference meta-gradients (both orders), checked before timing`,
+      `meta-gradient error: the largest relative error of each side's meta-gradients (both orders, float32) against the reference ones of PyTorch on a fixed meta-batch, checked before timing`,
   );
   notes.push(
     `quality: ${q.backend} backend (${q.simd}, ${q.threads} thread), MAML trained in ${q.trainSeconds.toFixed(1)} s; MSE on ${options.quick ? 50 : 600} fresh tasks after SGD steps of lr 0.01, mean ± 95% CI` +
