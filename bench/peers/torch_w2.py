@@ -9,29 +9,14 @@ Prints one JSON line: { "samplesPerSec": [one per epoch, the first is the cold o
 wall time over the epochs after the first, "testLoss" (after the last epoch), "trainLoss" (mean over
 the last epoch), "version", "threads", "simd" }."""
 import json
-import re
 import sys
 import time
 
 import numpy as np
 import torch
+from torch_info import simd_of_torch
 
 BATCH = 128
-
-
-def simd_of_torch():
-    """ATen's vector level and the BLAS it calls (threadpoolctl names OpenBLAS's kernel family)."""
-    m = re.search(r"CPU capability usage: (\S+)", torch.__config__.show())
-    parts = [f"{m.group(1).lower()} (ATen)" if m else "unknown (ATen)"]
-    try:
-        import threadpoolctl
-
-        for lib in threadpoolctl.threadpool_info():
-            if lib.get("user_api") == "blas":
-                parts.append(f"{lib.get('internal_api')} {lib.get('architecture') or ''}".strip())
-    except Exception:
-        pass
-    return ", ".join(parts)
 
 
 def load(folder, name, shape):
