@@ -107,7 +107,7 @@ export async function metatask(job: TrainJob & { backend: 'native' | 'js'; threa
   let c0: NodeJS.CpuUsage | undefined;
   let t0 = 0;
   let coresBusy = 0;
-  const history = await net.fit(
+  const { history } = await net.fit(
     { X: data.Xtr, Y: data.Ytr },
     {
       epochs: job.epochs,

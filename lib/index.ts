@@ -20,13 +20,25 @@ export {
 export { backend, setBackend, setThreads, availableBackends, type BackendName } from './kernels/index.js';
 export type { BackendInfo } from './kernels/types.js';
 export {
+  parseFitOptions,
+  type Progress,
+  type FitOptions,
+  type Labels,
+  type TaskMetrics,
+  type Evaluation,
+} from './core/estimator.js';
+export {
   MultiTaskElasticNet,
   MultiTaskLasso,
   type MultiTaskElasticNetOptions,
   type MultiTaskLassoOptions,
-  type FitOptions as LinearFitOptions,
-  type ProgressInfo as LinearProgressInfo,
 } from './linear/multiTaskElasticNet.js';
+export {
+  type CdProgress,
+  type CdFitOptions,
+  type CdFitOptions as LinearFitOptions,
+  type CdProgress as LinearProgressInfo,
+} from './linear/cdEstimator.js';
 export {
   MultiTaskElasticNetCV,
   MultiTaskLassoCV,
@@ -34,6 +46,7 @@ export {
   type MultiTaskLassoCVOptions,
 } from './linear/multiTaskElasticNetCV.js';
 export * as metrics from './metrics/index.js';
+export * as functional from './meta/functional.js';
 export { MultiTaskDataset, StandardScaler, type Task, type TaskInput, type TaskType, type SharedData, type SplitOptions, type FromCSVOptions, type FromSharedOptions } from './data/dataset.js';
 export {
   MultiTaskNet,
@@ -41,13 +54,20 @@ export {
   type MultiTaskNetTask,
   type MultiTaskData,
   type WeightingOption,
-  type FitOptions as MultiTaskFitOptions,
+  type MultiTaskNetFitOptions,
+  type MultiTaskNetFitOptions as MultiTaskFitOptions,
+  type MultiTaskNetProgress,
   type EarlyStoppingOptions,
   type History as MultiTaskHistory,
   type EpochRecord,
-  type Evaluation as MultiTaskEvaluation,
-  type TaskMetrics,
+  type MultiTaskEvaluation,
+  type MultiTaskEvaluateOptions,
   type GradientDiagnostics,
+  type TaskPredictions,
+  type TaskProbabilities,
+  type PredictionOf,
+  type ProbabilityOf,
+  type ValuesOf,
 } from './mtl/multiTaskNet.js';
 export {
   buildArchitecture,
@@ -72,11 +92,13 @@ export { GraphRegularizedRegression, type GraphRegularizedOptions } from './line
 export { TemporalGroupRegression, type TemporalGroupOptions } from './linear/temporalGroup.js';
 export type { StructuredOptions } from './linear/structuredModel.js';
 export type { TaskEdge, TaskRef } from './linear/taskGraph.js';
-export { TaskLinearModel, type TaskData, type FitProgress as TaskFitProgress, type FitOptions as TaskFitOptions } from './linear/taskModel.js';
+export { TaskLinearModel, type TaskData, type TaskPrediction, type FitProgress as TaskFitProgress, type TaskFitOptions } from './linear/taskModel.js';
 export type { CvPath } from './linear/taskCV.js';
 export {
   SinusoidTasks,
   TaskSplit,
+  MultiTaskSplit,
+  MetaNetwork,
   MAML,
   ANIL,
   MetaSGD,
@@ -88,21 +110,68 @@ export {
   type Task as MetaTask,
   type TaskData as MetaTaskData,
   type TaskSampler,
+  type TaskSource,
   type TaskLike,
+  type TaskDataLike,
   type MetaLoss,
   type NetworkConfig,
+  type LearnerOptions,
   type EvaluationRow,
-  type FitResult as MetaFitResult,
-  type FitOptions as MetaFitOptions,
+  type MetaFitOptions,
+  type MetaProgress,
+  type MetaHistory,
+  type MetaHistory as MetaFitResult,
+  type MetaPrediction,
+  type MetaProbability,
+  type AdaptOptions,
+  type EvaluateOptions,
+  type SinusoidOptions,
+  type SinusoidConfig,
+  type TaskSplitOptions,
+  type TaskSplitConfig,
+  type MultiTaskSplitOptions,
+  type MultiTaskSplitConfig,
+  type MultiTaskProblem,
+  type SharedTaskData,
+  type MetaNetworkOptions,
+  type NetworkOption,
+  type SingleTaskNetwork,
+  type MultiTaskNetworkConfig,
+  type AdaptedOf,
+  type Immutable,
   type MAMLOptions,
+  type MAMLInput,
   type MetaSGDOptions,
+  type MetaSGDInput,
   type ReptileOptions,
+  type ReptileInput,
   type IMAMLOptions,
+  type IMAMLInput,
+  type PretrainedOptions,
+  type PretrainedInput,
 } from './meta/index.js';
-export { FewShotTasks, splitClasses, rotateSquare, type FewShotOptions, type FewShotSource, type LabelledSet, type ClassSplit, type SplitClassesOptions } from './meta/fewShot.js';
-export { type EpisodicFitResult, type EpisodicEvaluateOptions } from './meta/episodic.js';
-export { ProtoNet, ProtoModel, type ProtoNetOptions, type ProtoDistance } from './meta/protoNet.js';
-export { MetaRidge, RidgeModel, type MetaRidgeOptions } from './meta/metaRidge.js';
+export {
+  FewShotTasks,
+  splitClasses,
+  rotateSquare,
+  type FewShotOptions,
+  type FewShotInput,
+  type FewShotConfig,
+  type FewShotSource,
+  type LabelledSet,
+  type ClassSplit,
+  type SplitClassesOptions,
+} from './meta/fewShot.js';
+export {
+  type EpisodicOptions,
+  type EpisodicHistory,
+  type EpisodicHistory as EpisodicFitResult,
+  type EpisodicFitOptions,
+  type EpisodicProgress,
+  type EpisodicEvaluateOptions,
+} from './meta/episodic.js';
+export { ProtoNet, ProtoModel, type ProtoNetOptions, type ProtoNetInput, type ProtoDistance } from './meta/protoNet.js';
+export { MetaRidge, RidgeModel, type MetaRidgeOptions, type MetaRidgeInput, type MetaRidgeLoss, type RidgePrediction } from './meta/metaRidge.js';
 export { type OmniglotData } from './data/omniglot.js';
 export { createStrategy, registerStrategy, knownStrategies, type StrategyFactory } from './mtl/weighting/registry.js';
 export type { WeightingStrategy, StrategyStep, StrategyResult } from './mtl/weighting/strategy.js';

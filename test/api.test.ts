@@ -17,9 +17,13 @@ describe('public API', () => {
       'SinusoidTasks', 'FewShotTasks', 'TaskSplit',
       'backend', 'setBackend', 'setThreads',
       'MetataskError', 'ShapeError', 'ValueError', 'ConfigError', 'NotFittedError', 'FormatError', 'BackendError',
+      'MultiTaskSplit', 'MetaNetwork', 'AdaptedModel', 'ProtoModel', 'RidgeModel', 'parseFitOptions', 'functional',
     ];
     for (const n of names) expect(metatask, n).to.have.property(n);
     expect(metatask.datasets).to.have.keys('school', 'omniglot');
+    for (const f of ['metaNetwork', 'initialParams', 'taskLoss', 'adaptStep', 'adapt', 'metaGradient', 'applyUpdate']) {
+      expect(metatask.functional, f).to.have.property(f).that.is.a('function');
+    }
     for (const m of ['mse', 'rmse', 'mae', 'r2', 'explainedVariance', 'nmse', 'accuracy', 'precision', 'recall', 'f1', 'logLoss', 'rocAuc']) {
       expect(metatask.metrics, m).to.have.property(m).that.is.a('function');
     }
@@ -64,7 +68,7 @@ describe('public API', () => {
       optimizer: { type: 'adam', lr: 1e-2 },
       seed: 3,
     });
-    const history = await net.fit(data, { epochs: 3, batchSize: 8 });
+    const history = (await net.fit(data, { epochs: 3, batchSize: 8 })).history;
     expect(calls).to.equal(3 * 4); // one combine per step: 32 rows / 8 per batch, 3 epochs
     const epochs = history.epochs;
     for (const e of epochs) expect(e.weights).to.deep.equal({ a: 1, b: 0 });

@@ -388,12 +388,12 @@ const hasNetwork = typeof (kernels() as unknown as { network?: unknown }).networ
         m.step(tasks);
         const path = join(dir, `${Cls.kind}.json`);
         await m.save(path);
-        const back = await (Cls as unknown as typeof MAML).load(path);
+        const back: MAML = await (Cls as unknown as typeof MAML).load(path);
         expect(back).to.be.instanceOf(Cls);
         expect(back.iteration).to.equal(1);
         expect(Array.from(back.params)).to.deep.equal(Array.from(m.params));
         const X = [[0.1, 0.2], [1, -1]];
-        expect(back.adapt(tasks[0]!.support, { steps: 2 }).predict(X).data).to.deep.equal(m.adapt(tasks[0]!.support, { steps: 2 }).predict(X).data);
+        expect(back.adapt(tasks[0]!.support, { steps: 2 }).decisionFunction(X).data).to.deep.equal(m.adapt(tasks[0]!.support, { steps: 2 }).decisionFunction(X).data);
         // The optimiser state came along: one more step gives the same parameters.
         m.step(tasks);
         back.step(tasks);

@@ -9,12 +9,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { AbortError, ConfigError, FormatError, NotFittedError, ShapeError, ValueError } from '../lib/core/errors.js';
-import type { Matrix } from '../lib/core/matrix.js';
+import type { DType, Matrix } from '../lib/core/matrix.js';
 import { Rng } from '../lib/core/rng.js';
 import { MultiTaskDataset } from '../lib/data/dataset.js';
 import { compileNetwork } from '../lib/nn/spec.js';
 import { buildArchitecture, parameterOwners, type ArchitectureOptions, type ArchitectureTask } from '../lib/mtl/architectures.js';
-import { MultiTaskNet, type MultiTaskNetOptions } from '../lib/mtl/multiTaskNet.js';
+import { MultiTaskNet, type MultiTaskNetOptions, type MultiTaskNetTask } from '../lib/mtl/multiTaskNet.js';
 import { knownStrategies } from '../lib/mtl/weighting/registry.js';
 
 const mixedTasks: ArchitectureTask[] = [
@@ -49,7 +49,7 @@ function mixedData(n: number, d: number, seed: number, missing = 0.2): { X: numb
   return { X, Y };
 }
 
-function mixedNet(arch: ArchitectureOptions, extra: Partial<MultiTaskNetOptions> = {}): MultiTaskNet {
+function mixedNet(arch: ArchitectureOptions, extra: Partial<MultiTaskNetOptions> = {}): MultiTaskNet<readonly MultiTaskNetTask[], DType> {
   return new MultiTaskNet({
     inputSize: 4,
     tasks: mixedTasks.map((t) => ({ ...t })) as MultiTaskNetOptions['tasks'],
@@ -124,7 +124,7 @@ describe('MultiTaskNet', function () {
   it('trains mixed task types on shared inputs with missing labels and predicts the right shapes', async () => {
     const { X, Y } = mixedData(200, 4, 1);
     const net = mixedNet({ type: 'hard-sharing', shared: [16] });
-    const h = await net.fit({ X, Y }, { epochs: 30, batchSize: 32 });
+    const h = (await net.fit({ X, Y }, { epochs: 30, batchSize: 32 })).history;
     expect(h.epochs).to.have.length(30);
     const first = h.epochs[0]!;
     const last = h.epochs[29]!;
@@ -134,11 +134,24 @@ describe('MultiTaskNet', function () {
     expect(last.metrics.b!.accuracy).to.be.greaterThan(0.8);
     const p = net.predict(X.slice(0, 7));
     expect(p.r).to.be.instanceOf(Float32Array).with.length(7);
-    expect(p.b).to.be.instanceOf(Float32Array).with.length(7);
-    for (const v of p.b as Float32Array) expect(v).to.be.within(0, 1);
-    const m = p.m as Matrix<Float32Array>;
+    // Classification tasks predict labels; predictProba gives their probabilities.
+    expect(p.b).to.be.instanceOf(Int32Array).with.length(7);
+    expect(p.m).to.be.instanceOf(Int32Array).with.length(7);
+    const proba = net.predictProba(X.slice(0, 7));
+    expect(Object.keys(proba)).to.deep.equal(['b', 'm']);
+    const pb = proba.b as Float32Array;
+    expect(pb).to.be.instanceOf(Float32Array).with.length(7);
+    for (let i = 0; i < 7; i++) {
+      expect(pb[i]).to.be.within(0, 1);
+      expect(p.b![i]).to.equal(pb[i]! > 0.5 ? 1 : 0);
+    }
+    const m = proba.m as Matrix<Float32Array>;
     expect([m.rows, m.cols]).to.deep.equal([7, 3]);
-    for (let i = 0; i < 7; i++) expect(m.data[i * 3]! + m.data[i * 3 + 1]! + m.data[i * 3 + 2]!).to.be.closeTo(1, 1e-5);
+    for (let i = 0; i < 7; i++) {
+      const row = [m.data[i * 3]!, m.data[i * 3 + 1]!, m.data[i * 3 + 2]!];
+      expect(row[0]! + row[1]! + row[2]!).to.be.closeTo(1, 1e-5);
+      expect(p.m![i]).to.equal(row.indexOf(Math.max(...row)));
+    }
   });
 
   it('a task whose labels are all missing keeps its head untouched', async () => {
@@ -163,7 +176,7 @@ describe('MultiTaskNet', function () {
     };
     const ds = new MultiTaskDataset([mk('u', 'regression', 30), mk('v', 'binary', 50)]);
     const net = new MultiTaskNet({ inputSize: 2, tasks: [{ name: 'u', type: 'regression' }, { name: 'v', type: 'binary' }], architecture: { type: 'hard-sharing', shared: [8] }, seed: 1, optimizer: { type: 'adam', lr: 0.01 } });
-    const h = await net.fit(ds, { epochs: 20, batchSize: 16 });
+    const h = (await net.fit(ds, { epochs: 20, batchSize: 16 })).history;
     expect(h.epochs[19]!.taskLosses.u).to.be.lessThan(h.epochs[0]!.taskLosses.u!);
     const ev = net.evaluate(ds);
     expect(ev.tasks.u!.n).to.equal(30);
@@ -227,7 +240,7 @@ describe('MultiTaskNet', function () {
       for (const name of names) {
         // 'fixed' needs its weights; every other strategy runs with its defaults.
         const net = mixedNet(arch, { weighting: name === 'fixed' ? { type: 'fixed', weights: [1, 0.5, 2] } : name });
-        const h = await net.fit({ X, Y }, { epochs: 1, batchSize: 12 });
+        const h = (await net.fit({ X, Y }, { epochs: 1, batchSize: 12 })).history;
         const rec = h.epochs[0]!;
         for (const v of Object.values(rec.taskLosses)) expect(Number.isFinite(v), `${arch.type}/${name}`).to.equal(true);
         expect(Array.from(net.getParams()).every(Number.isFinite), `${arch.type}/${name}`).to.equal(true);
@@ -238,7 +251,7 @@ describe('MultiTaskNet', function () {
   it('records gradient diagnostics on request', async () => {
     const { X, Y } = mixedData(48, 4, 8, 0);
     const net = mixedNet({ type: 'mmoe', experts: 2, expertUnits: [4] });
-    const h = await net.fit({ X, Y }, { epochs: 2, batchSize: 16, diagnostics: true });
+    const h = (await net.fit({ X, Y }, { epochs: 2, batchSize: 16, diagnostics: true })).history;
     const dg = h.epochs[1]!.diagnostics!;
     expect(dg.cosine).to.have.length(3);
     for (let t = 0; t < 3; t++) expect(dg.cosine[t]![t]).to.be.closeTo(1, 1e-9);
@@ -250,7 +263,7 @@ describe('MultiTaskNet', function () {
     const { X, Y } = mixedData(120, 4, 9);
     const net = mixedNet({ type: 'hard-sharing', shared: [8] }, { optimizer: { type: 'adam', lr: 0.05 } });
     const seen: number[] = [];
-    const h = await net.fit({ X, Y }, { epochs: 40, batchSize: 16, validation: 0.25, earlyStopping: { patience: 2 }, onEpoch: (r) => void seen.push(r.epoch) });
+    const h = (await net.fit({ X, Y }, { epochs: 40, batchSize: 16, validation: 0.25, earlyStopping: { patience: 2 }, onEpoch: (r) => void seen.push(r.epoch) })).history;
     expect(seen).to.deep.equal(h.epochs.map((r) => r.epoch));
     for (const r of h.epochs) expect(r.valLoss).to.be.a('number');
     if (h.stoppedEarly) expect(h.epochs.length).to.be.lessThan(40);
@@ -312,7 +325,8 @@ describe('MultiTaskNet', function () {
       const p1 = net.predict(X);
       const p2 = back.predict(X);
       expect(Array.from(p2.r as Float32Array)).to.deep.equal(Array.from(p1.r as Float32Array));
-      expect(Array.from((p2.m as Matrix<Float32Array>).data)).to.deep.equal(Array.from((p1.m as Matrix<Float32Array>).data));
+      expect(Array.from(p2.m as Int32Array)).to.deep.equal(Array.from(p1.m as Int32Array));
+      expect(Array.from((back.predictProba(X).m as Matrix<Float32Array>).data)).to.deep.equal(Array.from((net.predictProba(X).m as Matrix<Float32Array>).data));
       const text = readFileSync(path, 'utf8');
       writeFileSync(path, text.replace('"epoch":3', '"epoch":4'));
       await expectReject(MultiTaskNet.load(path), FormatError, /corrupted/);
@@ -346,7 +360,7 @@ describe('MultiTaskNet: more behaviour', function () {
     await net.fit({ X, Y }, { epochs: 2 });
     const p = net.predict(X);
     expect(p.r).to.be.instanceOf(Float64Array);
-    expect((p.m as Matrix<Float64Array>).data).to.be.instanceOf(Float64Array);
+    expect((net.predictProba(X).m as Matrix<Float64Array>).data).to.be.instanceOf(Float64Array);
   });
 
   it('takes a user-written strategy object; loading needs it back', async () => {

@@ -136,7 +136,7 @@ describe('School few-shot (TaskSplit)', function () {
 
     const meta = meanMse((t) => {
       const support = { X: t.support.X, y: t.support.y.map((v) => (v - mu) / sd) };
-      return learner.adapt(support).predict(t.query.X).data.map((v) => v * sd + mu);
+      return learner.adapt(support).decisionFunction(t.query.X).data.map((v) => v * sd + mu);
     });
     const ridge = (options: { alpha: number } | { cv: number }) =>
       meanMse((t) => new IndependentRidge(options).fitSync([{ name: 'new', X: t.support.X, y: t.support.y }]).predict('new', t.query.X));

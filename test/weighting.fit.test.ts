@@ -122,7 +122,7 @@ describe('weighting inside MultiTaskNet', function () {
       const { X, Y } = mixedData(120, 11);
       const fit = { batchSize: 24 };
       const a = mixedNet(weighting);
-      const h = await a.fit({ X, Y }, { ...fit, epochs: 6 });
+      const h = (await a.fit({ X, Y }, { ...fit, epochs: 6 })).history;
       const losses = h.epochs.map((r) => r.loss);
       expect(losses.every(Number.isFinite)).to.equal(true);
       expect(losses[5]!, `epoch losses ${losses.join(', ')}`).to.be.below(0.9 * losses[0]!);

@@ -135,7 +135,7 @@ export async function run(log: (line: string) => void = console.log): Promise<vo
     const t0 = performance.now();
     await learner.fit(new TaskSplit(scaled, { shots: SHOTS, seed: 1, tasks: trainNames, queries: 40 }), { iterations });
     const seconds = (performance.now() - t0) / 1000;
-    evaluate(`${l.name} (meta-learned, adapted)`, (t) => unscale(learner.adapt(toScaled(t).support).predict(t.query.X).data), seconds);
+    evaluate(`${l.name} (meta-learned, adapted)`, (t) => unscale(learner.adapt(toScaled(t).support).decisionFunction(t.query.X).data), seconds);
   }
 
   // (b) Ridge from scratch on the 10 students.

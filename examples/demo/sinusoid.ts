@@ -51,7 +51,7 @@ export async function run(log: (line: string) => void = console.log): Promise<vo
   const p = Number(task.info!.phase);
   const curve = (l: MetaLearner) => {
     const m = l.adapt(task.support, { steps: 10 });
-    return (x: number) => m.predict([[x]]).data[0]!;
+    return (x: number) => m.decisionFunction([[x]]).data[0]!;
   };
   log('');
   log(`a new task: y = ${A.toFixed(2)} sin(x - ${p.toFixed(2)}); o = the 10 support points`);

@@ -5,10 +5,21 @@
 import { AbortError } from './errors.js';
 
 export function throwIfAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) {
-    const reason = signal.reason;
-    throw new AbortError(reason instanceof Error ? `The operation was aborted: ${reason.message}` : 'The operation was aborted');
-  }
+  if (signal?.aborted) throw abortError(signal.reason);
+}
+
+/**
+ * The AbortError for a signal's reason: a plain abort() says only that; a timeout
+ * (AbortSignal.timeout) says so; a reason of the caller's own is quoted. The reason is the cause.
+ */
+export function abortError(reason: unknown): AbortError {
+  let why = '';
+  if (reason instanceof Error || (reason !== null && typeof reason === 'object' && 'name' in reason)) {
+    const r = reason as { name?: unknown; message?: unknown };
+    if (r.name === 'TimeoutError') why = ': the signal timed out';
+    else if (r.name !== 'AbortError' && typeof r.message === 'string' && r.message) why = `: ${r.message}`;
+  } else if (reason !== undefined) why = `: ${String(reason)}`;
+  return new AbortError(`The operation was aborted${why}`, { cause: reason });
 }
 
 export function yieldToEventLoop(): Promise<void> {

@@ -6,8 +6,8 @@
 
 export class MetataskError extends Error {
   readonly code: string;
-  constructor(message: string, code = 'ERR_METATASK') {
-    super(message);
+  constructor(message: string, code = 'ERR_METATASK', options?: { cause?: unknown }) {
+    super(message, options);
     this.name = new.target.name;
     this.code = code;
   }
@@ -55,10 +55,10 @@ export class BackendError extends MetataskError {
   }
 }
 
-/** A long-running call was cancelled through its AbortSignal. */
+/** A long-running call was cancelled through its AbortSignal; `cause` is the signal's reason. */
 export class AbortError extends MetataskError {
-  constructor(message = 'The operation was aborted') {
-    super(message, 'ABORT_ERR');
+  constructor(message = 'The operation was aborted', options?: { cause?: unknown }) {
+    super(message, 'ABORT_ERR', options);
   }
 }
 

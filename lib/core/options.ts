@@ -5,6 +5,7 @@
  */
 import { ConfigError } from './errors.js';
 import { describe } from './matrix.js';
+import { closestName, didYouMean } from './suggest.js';
 
 export interface NumberSpec {
   kind: 'number';
@@ -60,7 +61,7 @@ export function parseOptions<T>(owner: string, input: unknown, spec: { [K in key
   const known = Object.keys(spec);
   for (const key of Object.keys(given)) {
     if (!known.includes(key)) {
-      const hint = closest(key, known);
+      const hint = closestName(key, known);
       throw new ConfigError(
         `${owner}: unknown option '${key}'${hint ? ` (did you mean '${hint}'?)` : ''}; known options: ${known.join(', ')}`,
       );
@@ -98,7 +99,7 @@ export function checkOption(owner: string, key: string, s: OptionSpec, value: un
     }
     case 'enum':
       if (typeof value !== 'string' || !s.values.includes(value)) {
-        throw new ConfigError(`${where} must be one of ${s.values.map((v) => `'${v}'`).join(', ')}, got ${describe(value)}`);
+        throw new ConfigError(`${where} must be one of ${s.values.map((v) => `'${v}'`).join(', ')}, got ${describe(value)}${didYouMean(value, s.values)}`);
       }
       return value;
     case 'boolean':
@@ -111,29 +112,4 @@ export function checkOption(owner: string, key: string, s: OptionSpec, value: un
 }
 
 /** The candidate nearest to `word` by edit distance, when near enough to suggest ("did you mean"). */
-export function closest(word: string, candidates: string[]): string | undefined {
-  let best: string | undefined;
-  let bestDist = Math.max(2, Math.floor(word.length / 3)) + 1;
-  for (const c of candidates) {
-    const d = editDistance(word.toLowerCase(), c.toLowerCase());
-    if (d < bestDist) {
-      bestDist = d;
-      best = c;
-    }
-  }
-  return best;
-}
-
-function editDistance(a: string, b: string): number {
-  const dp = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = dp[0]!;
-    dp[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = dp[j]!;
-      dp[j] = Math.min(dp[j]! + 1, dp[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = tmp;
-    }
-  }
-  return dp[b.length]!;
-}
+export const closest = closestName;

@@ -11,6 +11,7 @@
 import { ShapeError, ValueError } from '../core/errors.js';
 import { describe, takeRows, toMatrix, toVector, type Matrix } from '../core/matrix.js';
 import { Rng } from '../core/rng.js';
+import { didYouMean, listKnown, unknownName } from '../core/suggest.js';
 import { readCSV } from './csv.js';
 
 export type TaskType = 'regression' | 'binary' | 'multiclass';
@@ -53,7 +54,7 @@ function validateTask(input: unknown, index: number): Task {
   }
   const where = `task '${t.name}'`;
   const type = t.type ?? 'regression';
-  if (!TYPES.includes(type)) throw new ValueError(`${where}: type must be 'regression', 'binary' or 'multiclass', got ${describe(type)}`);
+  if (!TYPES.includes(type)) throw new ValueError(`${where}: type must be 'regression', 'binary' or 'multiclass', got ${describe(type)}${didYouMean(type, TYPES)}`);
   if (t.X === undefined) throw new ShapeError(`${where} has no X`);
   if (Array.isArray(t.X) && t.X.length === 0) throw new ValueError(`${where} has no rows (X is empty); every task needs at least one row`);
   const X = toMatrix(t.X, `X of ${where}`, { copy: true, allowEmpty: true });
@@ -191,7 +192,7 @@ export class MultiTaskDataset {
   /** The task called `name`; an unknown name gives a ValueError listing the known ones. */
   task(name: string): Task {
     const i = this.index.get(name);
-    if (i === undefined) throw new ValueError(`unknown task ${describe(name)}; known tasks: ${listNames(this.names)}`);
+    if (i === undefined) throw new ValueError(unknownName('MultiTaskDataset.task', 'task', name, this.names));
     return this.tasks[i]!;
   }
 
@@ -284,7 +285,7 @@ export class MultiTaskDataset {
     const table = readCSV(path, { keepText: [taskColumn] });
     const col = (name: string, what: string) => {
       const j = table.header.indexOf(name);
-      if (j < 0) throw new ValueError(`fromCSV(${path}): ${what} column '${name}' is not in the header (${table.header.join(', ')})`);
+      if (j < 0) throw new ValueError(`fromCSV(${path}): ${what} column '${name}' is not in the header${didYouMean(name, table.header)} (${table.header.join(', ')})`);
       return j;
     };
     const tj = col(taskColumn, 'task');
@@ -362,7 +363,4 @@ function subTask(t: Task, idx: ArrayLike<number>): Task {
 }
 
 /** A list of names for error messages, shortened when long. */
-export function listNames(names: readonly string[]): string {
-  const q = names.map((n) => `'${n}'`);
-  return q.length > 12 ? `${q.slice(0, 10).join(', ')}, ... (${q.length} in all)` : q.join(', ');
-}
+export const listNames = listKnown;

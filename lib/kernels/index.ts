@@ -4,6 +4,7 @@
  */
 import { BackendError, ConfigError } from '../core/errors.js';
 import { describe } from '../core/matrix.js';
+import { didYouMean } from '../core/suggest.js';
 import { jsKernels } from './js/index.js';
 import { capSimd, loadAddon, nativeInfo, nativeKernels, type Addon } from './native.js';
 import type { BackendInfo, Kernels } from './types.js';
@@ -86,7 +87,7 @@ function select(name: unknown, source: string): Kernels {
       warnFallback();
       return jsKernels;
     default:
-      throw new ConfigError(`${source} must be 'native', 'js' or 'auto', got ${describe(name)}`);
+      throw new ConfigError(`${source} must be 'native', 'js' or 'auto', got ${describe(name)}${didYouMean(name, ['native', 'js', 'auto'])}`);
   }
 }
 

@@ -8,6 +8,7 @@
  */
 import { ConfigError } from '../core/errors.js';
 import { describe } from '../core/matrix.js';
+import { didYouMean } from '../core/suggest.js';
 import type { ActivationName, HeadSpec, LossName, NetworkSpec, NodeSpec, ParamSlot } from './types.js';
 
 export const ACTIVATIONS: readonly ActivationName[] = ['relu', 'leaky-relu', 'elu', 'gelu', 'tanh', 'sigmoid', 'identity'];
@@ -116,7 +117,7 @@ export function compileNetwork(spec: NetworkSpec): CompiledNetwork {
       }
       case 'activation': {
         const x = checkIndex(i, 'input', node.input);
-        if (!ACTIVATIONS.includes(node.fn)) fail(`node ${i}: unknown activation fn ${describe(node.fn)}; known: ${ACTIVATIONS.join(', ')}`);
+        if (!ACTIVATIONS.includes(node.fn)) fail(`node ${i}: unknown activation fn ${describe(node.fn)}${didYouMean(node.fn, ACTIVATIONS)}; known: ${ACTIVATIONS.join(', ')}`);
         if (node.alpha !== undefined) {
           if (node.fn !== 'leaky-relu' && node.fn !== 'elu') fail(`node ${i}: alpha applies only to leaky-relu and elu, not ${node.fn}`);
           if (typeof node.alpha !== 'number' || !Number.isFinite(node.alpha)) fail(`node ${i}: alpha must be a finite number, got ${describe(node.alpha)}`);
@@ -178,7 +179,7 @@ export function compileNetwork(spec: NetworkSpec): CompiledNetwork {
         break;
       }
       default:
-        fail(`node ${i}: unknown op ${describe(op)}; known: ${OPS.join(', ')}`);
+        fail(`node ${i}: unknown op ${describe(op)}${didYouMean(op, OPS)}; known: ${OPS.join(', ')}`);
     }
   }
 
@@ -191,7 +192,7 @@ export function compileNetwork(spec: NetworkSpec): CompiledNetwork {
     const head = heads[h] as HeadSpec;
     if (head === null || typeof head !== 'object') fail(`head ${h}: expected an object { node, loss, target }, got ${describe(head)}`);
     if (!isInt(head.node) || head.node < 1 || head.node >= N) fail(`head ${h}: node must be a node index in 1..${N - 1}, got ${describe(head.node)}`);
-    if (!LOSSES.includes(head.loss)) fail(`head ${h}: unknown loss ${describe(head.loss)}; known: ${LOSSES.join(', ')}`);
+    if (!LOSSES.includes(head.loss)) fail(`head ${h}: unknown loss ${describe(head.loss)}${didYouMean(head.loss, LOSSES)}; known: ${LOSSES.join(', ')}`);
     if (!isInt(head.target) || head.target < 0) fail(`head ${h}: target must be a non-negative column index, got ${describe(head.target)}`);
     const w = widths[head.node]!;
     if (head.loss === 'softmax-ce') {

@@ -4,8 +4,10 @@
  * predict, the JSON document and the reading of a saved document are written once here. Fitting,
  * score and the extra CV attributes stay with each estimator.
  */
-import { FormatError, MetataskError, NotFittedError, ShapeError } from '../core/errors.js';
-import { toMatrix, type Matrix, type MatrixLike } from '../core/matrix.js';
+import { FormatError, MetataskError, NotFittedError, ShapeError, ValueError } from '../core/errors.js';
+import type { Evaluation, FitOptions, Progress, TaskMetrics } from '../core/estimator.js';
+import { toMatrix, toVector, type Matrix, type MatrixLike } from '../core/matrix.js';
+import { evaluation, regressionMetrics } from '../metrics/task.js';
 import type { Kernels } from '../kernels/types.js';
 import { kernels } from '../kernels/index.js';
 import { fromDocument, toDocument, type ModelDocument } from '../io/format.js';
@@ -17,6 +19,62 @@ export interface CdFitted {
   intercept: Float64Array;
   nIter: number;
   dualGap: number;
+}
+
+/** The progress record of the shared-X models: a solver sweep and its duality gap. */
+export interface CdProgress extends Progress {
+  /** 1-based sweep number of the current solve. */
+  iter: number;
+  /** The duality gap (divided by n, like the `dualGap` attribute) when this sweep checked it, else null. */
+  dualGap: number | null;
+}
+
+/** Options of the shared-X models' fit: `signal` and `onProgress` (records: {@link CdProgress}). */
+export type CdFitOptions = FitOptions<CdProgress>;
+
+/**
+ * Progress records and the history of the final fit from the solver's per-sweep { iter, dualGap }.
+ * The first `pathSolves` solves (a CV path: each starts again at iter 1) are phase 'cv', step =
+ * the solve, total = pathSolves; then the final fit is phase 'fit', step = the sweep, total = maxIter.
+ * `history` collects the final fit's duality gaps.
+ */
+export function cdProgress(maxIter: number, pathSolves: number, onProgress?: (p: CdProgress) => void): { record(info: { iter: number; dualGap: number | null }): void; history: number[] } {
+  const history: number[] = [];
+  let solves = 0;
+  return {
+    history,
+    record(info) {
+      if (info.iter === 1) solves++;
+      const cv = solves <= pathSolves;
+      if (!cv && info.dualGap !== null) history.push(info.dualGap);
+      onProgress?.(cv ? { phase: 'cv', step: solves, total: pathSolves, ...info } : { phase: 'fit', step: info.iter, total: maxIter, ...info });
+    },
+  };
+}
+
+/**
+ * The checks of fit(X, Y) that come before X and Y are read: a dataset, or a missing Y, gets a
+ * message that says what these models take and where a dataset of per-task rows belongs.
+ */
+export function checkSharedData(owner: string, X: unknown, Y: unknown): void {
+  if (X !== null && typeof X === 'object' && Array.isArray((X as { tasks?: unknown }).tasks)) {
+    throw new ValueError(
+      `${owner}.fit(X, Y) takes one shared X (n x d) and targets Y (n x T), got a dataset of tasks. ` +
+        `For tasks that each have their own rows use L21Regression, TraceNormRegression or IndependentRidge; ` +
+        `a dataset built with MultiTaskDataset.fromShared keeps its X and Y in dataset.shared`,
+    );
+  }
+  if (Y === undefined) throw new ValueError(`${owner}.fit(X, Y): Y is missing; give the targets, n x T (one column per task) or a vector for one task`);
+}
+
+/** Y as a matrix; a vector (array of numbers or typed array) is one task, n x 1. */
+export function toTargets(Y: unknown, name: string): Matrix<Float64Array> {
+  if (ArrayBuffer.isView(Y) || (Array.isArray(Y) && Y.length > 0 && !Array.isArray(Y[0]) && !ArrayBuffer.isView(Y[0]))) {
+    const v = toVector(Y, name) as Float64Array;
+    if (v.length === 0) throw new ShapeError(`${name} has no rows; expected at least one`);
+    return { rows: v.length, cols: 1, data: v };
+  }
+  return toMatrix(Y, name);
 }
 
 /** X coef^T + 1 b^T (n x T). */
@@ -64,6 +122,7 @@ export abstract class CdEstimator<F extends CdFitted> extends PersistentModel {
   /** The options as given (saved with the model). */
   protected abstract readonly config: Record<string, unknown>;
   protected fitted: F | undefined;
+  protected fitHistory: number[] = [];
 
   protected get kindName(): string {
     return (this.constructor as unknown as { kind: string }).kind;
@@ -93,6 +152,37 @@ export abstract class CdEstimator<F extends CdFitted> extends PersistentModel {
   /** Final duality gap of the (final) fit (divided by n, like scikit-learn's dual_gap_). */
   get dualGap(): number {
     return this.need('dualGap').dualGap;
+  }
+
+  /**
+   * The duality gaps (divided by n) of the sweeps of the last fit that checked it, in order (for
+   * a CV model, those of the final refit). Empty for a model read from a file.
+   */
+  get history(): number[] {
+    this.need('history');
+    return this.fitHistory;
+  }
+
+  /**
+   * Per-task metrics on X and Y (n x T): mse (= loss), mae and r2 of each task, keyed '0', '1',
+   * ... by column of Y; `loss` is the mean of the task MSEs.
+   */
+  evaluate(X: MatrixLike, Y: MatrixLike | ArrayLike<number>): Evaluation {
+    const f = this.need('evaluate');
+    const x = checkPredictX(X, this.kindName, 'evaluate', f.coef.cols);
+    const y = toTargets(Y, `${this.kindName}.evaluate: Y`);
+    if (y.rows !== x.rows || y.cols !== f.coef.rows) {
+      throw new ShapeError(`${this.kindName}.evaluate: Y is ${y.rows} x ${y.cols}, expected ${x.rows} x ${f.coef.rows} (rows of X x tasks)`);
+    }
+    const pred = linearPredict(kernels(), x, f.coef, f.intercept);
+    const T = y.cols;
+    const tasks: Record<string, TaskMetrics> = {};
+    for (let t = 0; t < T; t++) {
+      const yt = Float64Array.from({ length: y.rows }, (_, i) => y.data[i * T + t]!);
+      const pt = Float64Array.from({ length: y.rows }, (_, i) => pred.data[i * T + t]!);
+      tasks[String(t)] = regressionMetrics(yt, pt);
+    }
+    return evaluation(tasks);
   }
 
   /** Predictions X coef^T + intercept, n x T. */

@@ -32,7 +32,7 @@ import type { Matrix } from '../core/matrix.js';
 import { num } from '../core/options.js';
 import { kernels } from '../kernels/index.js';
 import { kmeans } from './kmeans.js';
-import { logGrid, type Solution, type TaskProblem } from './taskModel.js';
+import { logGrid, type Solution, type TaskPrediction, type TaskProblem } from './taskModel.js';
 import { lossScale, type SmoothPenalty, type Structure } from './structuredSolver.js';
 import { StructuredTaskModel, sigmoidInPlace, strengthSpecs, structuredSpec, type StrengthSpec, type StructuredOptions } from './structuredModel.js';
 
@@ -164,7 +164,7 @@ export function taskSimilarity(w: Matrix<Float64Array>, lambdaCluster: number, l
   return { similarity, embedding };
 }
 
-abstract class ClusteredModel extends StructuredTaskModel<ClusteredParams, ClusteredOptions> {
+abstract class ClusteredModel<Y extends TaskPrediction = Float64Array> extends StructuredTaskModel<ClusteredParams, ClusteredOptions, Y> {
   protected readonly strengths = strengths;
   constructor(options?: ClusteredOptions) {
     super(options, { ...structuredSpec, ...strengthSpecs(strengths), clusters: num({ default: 2, min: 1, integer: true }) }, strengths);
@@ -213,7 +213,7 @@ export class ClusteredRegression extends ClusteredModel {
 }
 
 /** Multi-task logistic regression (binary tasks, labels 0/1) with tasks in k clusters. */
-export class ClusteredLogistic extends ClusteredModel {
+export class ClusteredLogistic extends ClusteredModel<Int32Array> {
   protected readonly loss = 'logistic' as const;
   /** P(y = 1 | x) for the task called `taskName`. */
   predictProba(taskName: string, X: unknown): Float64Array {

@@ -22,8 +22,11 @@ export class L21Regression extends ProxTaskModel {
   }
 }
 
-/** Multi-task logistic regression (binary tasks, labels 0/1) with the L2,1 penalty. */
-export class L21Logistic extends ProxTaskModel {
+/**
+ * Multi-task logistic regression (binary tasks, labels 0/1) with the L2,1 penalty. predict gives
+ * labels (Int32Array), predictProba P(y = 1), score the accuracy.
+ */
+export class L21Logistic extends ProxTaskModel<Int32Array> {
   protected readonly loss = 'logistic' as const;
   protected readonly kind = 'l21' as const;
   constructor(options?: L21Options) {
@@ -32,8 +35,6 @@ export class L21Logistic extends ProxTaskModel {
 
   /** P(y = 1 | x) for the task called `taskName`. */
   predictProba(taskName: string, X: unknown): Float64Array {
-    const z = this.decisionFunction(taskName, X);
-    for (let i = 0; i < z.length; i++) z[i] = z[i]! >= 0 ? 1 / (1 + Math.exp(-z[i]!)) : Math.exp(z[i]!) / (1 + Math.exp(z[i]!));
-    return z;
+    return this.probability('predictProba', taskName, X);
   }
 }

@@ -23,15 +23,16 @@ import { ConfigError, FormatError, ShapeError } from '../core/errors.js';
 import { describe, toMatrix, toVector, type Matrix, type MatrixLike } from '../core/matrix.js';
 import { bool, num, parseOptions } from '../core/options.js';
 import { throwIfAborted, Yielder } from '../core/async.js';
+import { parseFitOptions } from '../core/estimator.js';
 import { Rng } from '../core/rng.js';
 import { kernels } from '../kernels/index.js';
 import type { Kernels } from '../kernels/types.js';
 import { arrayFromState, matrixFromState } from '../io/format.js';
 import { parseLassoOptions, SELECTION_SPEC, SOLVER_SPEC } from './cdOptions.js';
-import { CdEstimator, checkPredictX, linearPredict, openDocument, type CdFitted } from './cdEstimator.js';
+import { CdEstimator, cdProgress, checkPredictX, checkSharedData, linearPredict, openDocument, toTargets, type CdFitOptions, type CdFitted } from './cdEstimator.js';
 
 // Kept importable from here, where they were first defined (the CV estimators and tests use them).
-export { checkPredictX, configFromDocument, linearPredict } from './cdEstimator.js';
+export { checkPredictX, configFromDocument, linearPredict, toTargets, type CdProgress } from './cdEstimator.js';
 
 // ------------------------------------------------------------------------------------------------
 // Options
@@ -70,17 +71,10 @@ export interface MultiTaskElasticNetOptions {
 /** Options of {@link MultiTaskLasso}: those of the elastic net without `l1Ratio` (fixed at 1). */
 export type MultiTaskLassoOptions = Omit<MultiTaskElasticNetOptions, 'l1Ratio'>;
 
-/** Options of `fit`. */
-export interface FitOptions {
-  /** Abort the fit: it rejects with an AbortError and the model keeps its previous state. */
-  signal?: AbortSignal;
-  /**
-   * Called after every sweep. `dualGap` is the duality gap (divided by n, like the `dualGap`
-   * attribute) when that sweep checked it, else null.
-   */
-  onProgress?: (info: ProgressInfo) => void;
-}
+/** Options of `fit` (the models' shared {@link CdFitOptions}, under the name this file always used). */
+export type FitOptions = CdFitOptions;
 
+/** What the solver yields after each sweep; fit() reports it to onProgress as a {@link CdProgress}. */
 export interface ProgressInfo {
   /** 1-based sweep number. */
   iter: number;
@@ -143,16 +137,6 @@ export function checkXY(X: unknown, Y: unknown, owner: string): { x: Matrix<Floa
     throw new ShapeError(`${owner}.fit: X has ${x.rows} rows but Y has ${y.rows}; X and Y need one row per sample`);
   }
   return { x, y };
-}
-
-/** Y as a matrix; a vector (array of numbers or typed array) is one task, n x 1. */
-export function toTargets(Y: unknown, name: string): Matrix<Float64Array> {
-  if (ArrayBuffer.isView(Y) || (Array.isArray(Y) && Y.length > 0 && !Array.isArray(Y[0]) && !ArrayBuffer.isView(Y[0]))) {
-    const v = toVector(Y, name) as Float64Array;
-    if (v.length === 0) throw new ShapeError(`${name} has no rows; expected at least one`);
-    return { rows: v.length, cols: 1, data: v };
-  }
-  return toMatrix(Y, name);
 }
 
 /**
@@ -373,7 +357,7 @@ export function runSync<R>(gen: Generator<ProgressInfo, R, void>, onProgress?: (
 }
 
 /** Run a solver generator, yielding to the event loop between steps and honouring the signal. */
-export async function runAsync<R>(gen: Generator<ProgressInfo, R, void>, options: FitOptions): Promise<R> {
+export async function runAsync<R>(gen: Generator<ProgressInfo, R, void>, options: { signal?: AbortSignal; onProgress?: (info: ProgressInfo) => void }): Promise<R> {
   const yielder = new Yielder(options.signal);
   for (;;) {
     const r = gen.next();
@@ -384,21 +368,7 @@ export async function runAsync<R>(gen: Generator<ProgressInfo, R, void>, options
 }
 
 export function checkFitOptions(owner: string, o: unknown): FitOptions {
-  if (o === undefined || o === null) return {};
-  if (typeof o !== 'object' || Array.isArray(o)) throw new ConfigError(`${owner}.fit: options must be an object, got ${describe(o)}`);
-  const f = o as Record<string, unknown>;
-  for (const key of Object.keys(f)) {
-    if (key !== 'signal' && key !== 'onProgress') {
-      throw new ConfigError(`${owner}.fit: unknown option '${key}'; known options: signal, onProgress`);
-    }
-  }
-  if (f.signal !== undefined && !(f.signal instanceof AbortSignal)) {
-    throw new ConfigError(`${owner}.fit: option 'signal' must be an AbortSignal, got ${describe(f.signal)}`);
-  }
-  if (f.onProgress !== undefined && typeof f.onProgress !== 'function') {
-    throw new ConfigError(`${owner}.fit: option 'onProgress' must be a function, got ${describe(f.onProgress)}`);
-  }
-  return f as FitOptions;
+  return parseFitOptions<FitOptions>(`${owner}.fit`, o);
 }
 
 /** Intercept b = yMean - xMean^T W and the public coef (T x d) from W (d x T). */
@@ -479,26 +449,34 @@ export class MultiTaskElasticNet extends CdEstimator<CdFitted> {
     return parseOptions<ResolvedOptions>(name, options, ENET_SPEC);
   }
 
-  /** Fit on X (n x d) and Y (n x T, or a vector for one task), yielding to the event loop between sweeps. */
+  /**
+   * Fit on X (n x d) and Y (n x T, or a vector for one task), yielding to the event loop between
+   * sweeps; resolves to the model. onProgress gets a {@link CdProgress} record after every sweep.
+   */
   async fit(X: MatrixLike, Y: MatrixLike | ArrayLike<number>, options: FitOptions = {}): Promise<this> {
     const fo = checkFitOptions(this.kindName, options);
     throwIfAborted(fo.signal);
     const { gen, done } = this.start(X, Y);
-    const r = await runAsync(gen, fo);
+    const progress = cdProgress(this.options.maxIter, 0, fo.onProgress);
+    const r = await runAsync(gen, { signal: fo.signal, onProgress: progress.record });
     done(r);
+    this.fitHistory = progress.history;
     return this;
   }
 
   /** Fit synchronously (blocks the event loop; for small problems). */
   fitSync(X: MatrixLike, Y: MatrixLike | ArrayLike<number>, options: Pick<FitOptions, 'onProgress'> = {}): this {
-    const fo = checkFitOptions(this.kindName, options);
+    const fo = parseFitOptions<FitOptions>(`${this.kindName}.fitSync`, options);
     const { gen, done } = this.start(X, Y);
-    done(runSync(gen, fo.onProgress));
+    const progress = cdProgress(this.options.maxIter, 0, fo.onProgress);
+    done(runSync(gen, progress.record));
+    this.fitHistory = progress.history;
     return this;
   }
 
   private start(X: unknown, Y: unknown): { gen: Generator<ProgressInfo, SolveResult, void>; done: (r: SolveResult) => void } {
     const o = this.options;
+    checkSharedData(this.kindName, X, Y);
     const { x, y } = checkXY(X, Y, this.kindName);
     const k = kernels();
     const p = prepare(x, y, o.fitIntercept, k);

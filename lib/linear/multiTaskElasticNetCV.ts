@@ -11,11 +11,12 @@ import { ConfigError, FormatError, ShapeError, ValueError } from '../core/errors
 import { describe, takeRows, type Matrix, type MatrixLike } from '../core/matrix.js';
 import { bool, custom, num, parseOptions } from '../core/options.js';
 import { throwIfAborted } from '../core/async.js';
+import { parseFitOptions } from '../core/estimator.js';
 import { Rng } from '../core/rng.js';
 import { kernels } from '../kernels/index.js';
 import { arrayFromState, matrixFromState } from '../io/format.js';
 import { alphaGrid } from './alphaGrid.js';
-import { CdEstimator, checkPredictX, linearPredict, openDocument, type CdFitted } from './cdEstimator.js';
+import { CdEstimator, cdProgress, checkPredictX, checkSharedData, linearPredict, openDocument, type CdFitted } from './cdEstimator.js';
 import { parseLassoOptions, SELECTION_SPEC, SOLVER_SPEC } from './cdOptions.js';
 import {
   checkFitOptions,
@@ -194,21 +195,33 @@ export class MultiTaskElasticNetCV extends CdEstimator<CVFitted> {
   get msePaths(): Matrix<Float64Array>[] {
     return this.need('msePaths').msePaths;
   }
-  /** Cross-validate and refit, yielding to the event loop between sweeps. */
+  /**
+   * Cross-validate and refit, yielding to the event loop between sweeps; resolves to the model.
+   * onProgress gets a {@link CdProgress} record after every sweep: phase 'cv' (step = the path
+   * solve, of total) along the CV paths, then phase 'fit' for the refit.
+   */
   async fit(X: MatrixLike, Y: MatrixLike | ArrayLike<number>, options: FitOptions = {}): Promise<this> {
     const fo = checkFitOptions(this.kindName, options);
     throwIfAborted(fo.signal);
     const gen = this.run(X, Y);
-    this.done(await runAsync(gen, fo));
+    const progress = cdProgress(this.options.maxIter, this.pathSolves, fo.onProgress);
+    this.done(await runAsync(gen, { signal: fo.signal, onProgress: progress.record }));
+    this.fitHistory = progress.history;
     return this;
   }
 
   /** Cross-validate and refit synchronously. */
   fitSync(X: MatrixLike, Y: MatrixLike | ArrayLike<number>, options: Pick<FitOptions, 'onProgress'> = {}): this {
-    const fo = checkFitOptions(this.kindName, options);
-    this.done(runSync(this.run(X, Y), fo.onProgress));
+    const fo = parseFitOptions<FitOptions>(`${this.kindName}.fitSync`, options);
+    const gen = this.run(X, Y);
+    const progress = cdProgress(this.options.maxIter, this.pathSolves, fo.onProgress);
+    this.done(runSync(gen, progress.record));
+    this.fitHistory = progress.history;
     return this;
   }
+
+  /** Solves of the CV paths: folds x l1Ratios x alphas (set by run). */
+  private pathSolves = 0;
 
   private done(r: CVResult): void {
     if (r.unconverged > 0) {
@@ -227,6 +240,7 @@ export class MultiTaskElasticNetCV extends CdEstimator<CVFitted> {
   /** The whole CV as a generator (validation runs eagerly, before the first step). */
   private run(X: unknown, Y: unknown): Generator<ProgressInfo, CVResult, void> {
     const o = this.options;
+    checkSharedData(this.kindName, X, Y);
     const { x, y } = checkXY(X, Y, this.kindName);
     const n = x.rows;
     if (o.cv > n) {
@@ -244,6 +258,7 @@ export class MultiTaskElasticNetCV extends CdEstimator<CVFitted> {
     });
     const rng = new Rng(o.seed ?? 0);
     const folds = kFold(n, o.cv, o.shuffle, rng.fork());
+    this.pathSolves = folds.length * grids.reduce((s, g) => s + g.length, 0);
     const cdRng = rng.fork();
     const kind = this.kindName;
     return (function* (): Generator<ProgressInfo, CVResult, void> {

@@ -7,7 +7,7 @@
  */
 import { num } from '../core/options.js';
 import { alphaMax, solveProx, type PenaltyKind } from './fista.js';
-import { TaskLinearModel, baseSpec, gridSpec, logGrid, type BaseOptions, type Solution, type TaskProblem, type Work } from './taskModel.js';
+import { TaskLinearModel, baseSpec, gridSpec, logGrid, type BaseOptions, type Solution, type TaskPrediction, type TaskProblem, type Work } from './taskModel.js';
 
 export interface ProxModelOptions extends BaseOptions {
   /** Penalty strength (>= 0; default 1), used when `cv` is off. */
@@ -46,7 +46,7 @@ export const proxSpec = {
   maxIter: num({ default: 10000, min: 1, integer: true }),
 };
 
-export abstract class ProxTaskModel extends TaskLinearModel<{ alpha: number }, ProxModelOptions> {
+export abstract class ProxTaskModel<Y extends TaskPrediction = Float64Array> extends TaskLinearModel<{ alpha: number }, ProxModelOptions, Y> {
   protected abstract readonly kind: PenaltyKind;
   protected override readonly warmStarts = true;
 

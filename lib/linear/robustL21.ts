@@ -15,7 +15,7 @@
  * Solved by FISTA (structuredSolver.ts).
  */
 import type { Matrix } from '../core/matrix.js';
-import { logGrid, type TaskProblem } from './taskModel.js';
+import { logGrid, type TaskPrediction, type TaskProblem } from './taskModel.js';
 import { lossGradientAtZero, type Structure } from './structuredSolver.js';
 import { PART_PENALTIES } from './partPenalties.js';
 import { StructuredTaskModel, sigmoidInPlace, strengthSpecs, structuredSpec, type StrengthSpec, type StructuredOptions } from './structuredModel.js';
@@ -34,7 +34,7 @@ const strengths: StrengthSpec[] = [
   { name: 'lambdaOutlier', default: 1 },
 ];
 
-abstract class RobustL21Model extends StructuredTaskModel<RobustParams, RobustL21Options> {
+abstract class RobustL21Model<Y extends TaskPrediction = Float64Array> extends StructuredTaskModel<RobustParams, RobustL21Options, Y> {
   protected readonly strengths = strengths;
   constructor(options?: RobustL21Options) {
     super(options, { ...structuredSpec, ...strengthSpecs(strengths) }, strengths);
@@ -81,7 +81,7 @@ export class RobustL21Regression extends RobustL21Model {
 }
 
 /** Multi-task logistic regression (binary tasks, labels 0/1) with shared features and outlier tasks. */
-export class RobustL21Logistic extends RobustL21Model {
+export class RobustL21Logistic extends RobustL21Model<Int32Array> {
   protected readonly loss = 'logistic' as const;
   /** P(y = 1 | x) for the task called `taskName`. */
   predictProba(taskName: string, X: unknown): Float64Array {

@@ -18,7 +18,7 @@
 import { ConfigError } from '../core/errors.js';
 import { custom, num, parseOptions, type OptionSpec } from '../core/options.js';
 import { solveStructured, type Structure } from './structuredSolver.js';
-import { TaskLinearModel, baseSpec, gridSpec, type BaseOptions, type Solution, type TaskProblem, type Work } from './taskModel.js';
+import { TaskLinearModel, baseSpec, gridSpec, type BaseOptions, type Solution, type TaskPrediction, type TaskProblem, type Work } from './taskModel.js';
 
 export type Strengths = Record<string, number>;
 
@@ -66,7 +66,7 @@ export function strengthSpecs(strengths: readonly StrengthSpec[]): Record<string
   return Object.fromEntries(strengths.map((s) => [s.name, num({ default: s.default, min: 0, exclusiveMin: s.positive === true })]));
 }
 
-export abstract class StructuredTaskModel<P extends Strengths, C extends StructuredOptions> extends TaskLinearModel<P, C> {
+export abstract class StructuredTaskModel<P extends Strengths, C extends StructuredOptions, Y extends TaskPrediction = Float64Array> extends TaskLinearModel<P, C, Y> {
   protected override readonly warmStarts = true;
   /** The strengths, path axis first. */
   protected abstract readonly strengths: readonly StrengthSpec[];

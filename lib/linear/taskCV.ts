@@ -10,7 +10,7 @@
  * strength (earlier in the grid).
  */
 import { Rng } from '../core/rng.js';
-import { selectRows, type Params, type Solution, type TaskProblem, type Work } from './taskProblem.js';
+import { relabel, selectRows, type Params, type Solution, type TaskProblem, type Work } from './taskProblem.js';
 
 /** The CV record a model keeps in `cvPath`. */
 export interface CvPath<P extends Params> {
@@ -61,11 +61,12 @@ export function* crossValidate<P extends Params>(p: TaskProblem, grid: P[], o: C
     const val = selectRows(p, (i) => fold[i] === f);
     let warm: Solution | null = null;
     for (let g = 0; g < G; g++) {
-      const s: Solution = yield* o.solve(train, grid[g]!, o.warmStarts ? warm : null);
+      const total = o.k * G;
+      const s: Solution = yield* relabel(o.solve(train, grid[g]!, o.warmStarts ? warm : null), { phase: 'cv', fold: f, gridIndex: g, step: f * G + g, total });
       warm = s;
       o.onSolution?.(f, g, s);
       foldError[f * G + g] = o.error(s, val);
-      yield { phase: 'cv', fold: f, gridIndex: g };
+      yield { phase: 'cv', fold: f, gridIndex: g, step: f * G + g + 1, total };
     }
   }
   const meanError = new Float64Array(G);

@@ -15,27 +15,33 @@ import { ConfigError, FormatError, NotFittedError, ShapeError, ValueError } from
 import { describe, toMatrix, type Matrix } from '../core/matrix.js';
 import { bool, custom, num, parseOptions, type OptionSpec } from '../core/options.js';
 import { Yielder } from '../core/async.js';
-import { MultiTaskDataset, listNames } from '../data/dataset.js';
+import { parseFitOptions, type Evaluation, type FitOptions, type Labels, type TaskMetrics } from '../core/estimator.js';
+import { unknownName } from '../core/suggest.js';
+import { MultiTaskDataset } from '../data/dataset.js';
+import { classificationMetrics, evaluation, regressionMetrics } from '../metrics/task.js';
 import { kernels } from '../kernels/index.js';
 import { arrayFromState, fromDocument, matrixFromState, toDocument, type ModelDocument } from '../io/format.js';
 import { PersistentModel } from './persistence.js';
 import { crossValidate, type CvPath } from './taskCV.js';
-import { stackTasks, taskRows, type FitProgress, type Params, type Solution, type TaskProblem, type Work } from './taskProblem.js';
+import { stackTasks, taskRows, type FitProgress, type Params, type Solution, type TaskProblem, type Work, type WorkProgress } from './taskProblem.js';
 
-export { selectRows, stackTasks, taskRows, type FitProgress, type Params, type Solution, type TaskProblem, type Work } from './taskProblem.js';
+export { selectRows, stackTasks, taskRows, type FitProgress, type Params, type Solution, type TaskProblem, type Work, type WorkProgress } from './taskProblem.js';
 
 // ------------------------------------------------------------------------------------------------
 // Work: a computation written as a generator that yields progress at safe points. fitSync runs it
 // straight through; fit() yields to the event loop (and checks the AbortSignal) at those points.
 // ------------------------------------------------------------------------------------------------
 
-export function runSync<T>(work: Work<T>): T {
+export function runSync<T>(work: Work<T>, onProgress?: (p: WorkProgress) => void): T {
   let r = work.next();
-  while (!r.done) r = work.next();
+  while (!r.done) {
+    onProgress?.(r.value);
+    r = work.next();
+  }
   return r.value;
 }
 
-export async function runAsync<T>(work: Work<T>, options: FitOptions): Promise<T> {
+export async function runAsync<T>(work: Work<T>, options: { signal?: AbortSignal; onProgress?: (p: WorkProgress) => void }): Promise<T> {
   const y = new Yielder(options.signal);
   let r = work.next();
   while (!r.done) {
@@ -46,24 +52,8 @@ export async function runAsync<T>(work: Work<T>, options: FitOptions): Promise<T
   return r.value;
 }
 
-/** Options of fit(). */
-export interface FitOptions {
-  /** Abort the fit; the model keeps its previous state. */
-  signal?: AbortSignal;
-  /** Called at every progress point (CV steps, solver iterations). */
-  onProgress?: (p: FitProgress) => void;
-}
-
-function checkFitOptions(owner: string, o: unknown): FitOptions {
-  if (o === undefined || o === null) return {};
-  if (typeof o !== 'object') throw new ConfigError(`${owner}.fit: options must be an object { signal, onProgress }, got ${describe(o)}`);
-  const { signal, onProgress, ...rest } = o as FitOptions;
-  const unknown = Object.keys(rest);
-  if (unknown.length) throw new ConfigError(`${owner}.fit: unknown option '${unknown[0]}'; known options: signal, onProgress`);
-  if (signal !== undefined && !(signal instanceof AbortSignal)) throw new ConfigError(`${owner}.fit: option 'signal' must be an AbortSignal, got ${describe(signal)}`);
-  if (onProgress !== undefined && typeof onProgress !== 'function') throw new ConfigError(`${owner}.fit: option 'onProgress' must be a function, got ${describe(onProgress)}`);
-  return { signal, onProgress };
-}
+/** Options of the per-task models' fit(): `signal` and `onProgress` (records: {@link FitProgress}). */
+export type TaskFitOptions = FitOptions<FitProgress>;
 
 // ------------------------------------------------------------------------------------------------
 // Stacked problems (the stacked form itself is in taskProblem.ts)
@@ -190,14 +180,27 @@ interface FittedState<P extends Params> {
   parts: Record<string, Matrix<Float64Array>>;
 }
 
+/** One task as fit() accepts it: a name, X (any matrix form) and y (any vector form). */
+export interface TaskInput {
+  name: string;
+  X: unknown;
+  y: unknown;
+  type?: 'regression' | 'binary' | 'multiclass';
+}
+
 /** What fit() accepts: a MultiTaskDataset or a list of tasks { name, X, y }. */
-export type TaskData = MultiTaskDataset | readonly { name: string; X: unknown; y: unknown; type?: 'regression' | 'binary' | 'multiclass' }[];
+export type TaskData = MultiTaskDataset | readonly TaskInput[];
+
+/** What predict returns for one task: values (regression models) or labels 0/1 (logistic models). */
+export type TaskPrediction = Float64Array | Labels;
 
 /**
  * Base class of the per-task linear models. Subclasses give the loss, the strengths taken from
  * the options, a default CV grid, and `solve` (one fit at given strengths, optionally warm-started).
+ * `Y` is what predict returns: Float64Array values (regression, the default) or Int32Array labels
+ * (a subclass with the logistic loss declares Int32Array).
  */
-export abstract class TaskLinearModel<P extends Params, C extends BaseOptions = BaseOptions> extends PersistentModel {
+export abstract class TaskLinearModel<P extends Params, C extends BaseOptions = BaseOptions, Y extends TaskPrediction = Float64Array> extends PersistentModel {
   /** The checked options, defaults filled in. */
   readonly config: Readonly<Required<Pick<C, 'fitIntercept' | 'seed'>> & C>;
   private state: FittedState<P> | undefined;
@@ -225,29 +228,64 @@ export abstract class TaskLinearModel<P extends Params, C extends BaseOptions = 
   // ---- fitting ----
 
   /** Fit synchronously (blocks the event loop; fine for small problems and scripts). */
-  fitSync(data: TaskData): this {
+  fitSync(data: TaskData, options: Pick<TaskFitOptions, 'onProgress'> = {}): this {
+    const o = parseFitOptions<TaskFitOptions>(`${this.constructor.name}.fitSync`, this.checkSecondArgument('fitSync', data, options));
     const { p, names } = this.prepare(data);
-    this.commit(runSync(this.work(p)), names);
+    this.commit(runSync(this.work(p), this.progress(o.onProgress)), names);
     return this;
   }
 
   /**
-   * Fit, yielding to the event loop between solver steps. `signal` aborts (AbortError) and leaves
-   * the model as it was; `onProgress` receives FitProgress records.
+   * Fit, yielding to the event loop between solver steps; resolves to the model. `signal` aborts
+   * (AbortError) and leaves the model as it was; `onProgress` receives {@link FitProgress} records.
    */
-  async fit(data: TaskData, options?: FitOptions): Promise<this> {
-    const o = checkFitOptions(this.constructor.name, options);
+  async fit(data: TaskData, options?: TaskFitOptions): Promise<this> {
+    const o = parseFitOptions<TaskFitOptions>(`${this.constructor.name}.fit`, this.checkSecondArgument('fit', data, options));
     const { p, names } = this.prepare(data);
-    const result = await runAsync(this.work(p), o);
+    const result = await runAsync(this.work(p), { signal: o.signal, onProgress: this.progress(o.onProgress) });
     this.commit(result, names);
     return this;
+  }
+
+  /** fit(X, Y), the call of the shared-X models, gets a message saying what this model takes. */
+  private checkSecondArgument(method: string, data: unknown, options: unknown): unknown {
+    if (Array.isArray(options) || ArrayBuffer.isView(options) || (options !== null && typeof options === 'object' && 'rows' in options && 'data' in options)) {
+      throw new ValueError(
+        `${this.constructor.name}.${method}(data, options): the second argument is options { signal, onProgress }, got ${describe(options)}. ` +
+          `This model fits tasks that each have their own rows: pass a MultiTaskDataset or an array of tasks { name, X, y }; ` +
+          `for one shared X and a target matrix Y use MultiTaskDataset.fromShared(X, Y, { names }), or MultiTaskLasso / MultiTaskElasticNet, which take fit(X, Y)`,
+      );
+    }
+    void data;
+    return options;
+  }
+
+  /** Turn the work's records into FitProgress records for `onProgress` (null: no callback). */
+  private progress(onProgress: ((p: FitProgress) => void) | undefined): ((w: WorkProgress) => void) | undefined {
+    if (!onProgress) return undefined;
+    let fitSteps = 0;
+    const maxIter = (this.config as { maxIter?: unknown }).maxIter;
+    return (w) => {
+      const { step, total, ...rest } = w;
+      const r: FitProgress =
+        w.phase === 'cv'
+          ? { ...rest, step: step ?? 0, ...(total !== undefined ? { total } : {}) }
+          : { ...rest, step: w.iter ?? ++fitSteps, ...(typeof maxIter === 'number' ? { total: maxIter } : {}) };
+      if (w.objective !== undefined) r.loss = w.objective;
+      onProgress(r);
+    };
   }
 
   private prepare(data: TaskData): { p: TaskProblem; names: string[] } {
     const owner = this.constructor.name;
     let ds: MultiTaskDataset;
     if (data instanceof MultiTaskDataset) ds = data;
-    else if (Array.isArray(data)) {
+    else if (Array.isArray(data) && data.length > 0 && (Array.isArray(data[0]) || typeof data[0] === 'number' || ArrayBuffer.isView(data[0]))) {
+      throw new ValueError(
+        `${owner}.fit: data must be a MultiTaskDataset or an array of tasks { name, X, y }, got a matrix (an array of ${Array.isArray(data[0]) || ArrayBuffer.isView(data[0]) ? 'rows' : 'numbers'}). ` +
+          `This model fits tasks that each have their own rows; for one shared X and a target matrix Y use MultiTaskDataset.fromShared(X, Y, { names })`,
+      );
+    } else if (Array.isArray(data)) {
       const type = this.loss === 'logistic' ? 'binary' : 'regression';
       ds = new MultiTaskDataset(data.map((t) => (t && typeof t === 'object' ? { type, ...t } : t)));
     } else throw new ValueError(`${owner}.fit: data must be a MultiTaskDataset or an array of tasks { name, X, y }, got ${describe(data)}`);
@@ -366,7 +404,7 @@ export abstract class TaskLinearModel<P extends Params, C extends BaseOptions = 
   private taskIndex(method: string, taskName: unknown): number {
     const s = this.fitted(method);
     const t = typeof taskName === 'string' ? s.taskNames.indexOf(taskName) : -1;
-    if (t < 0) throw new ValueError(`${this.constructor.name}.${method}: unknown task ${describe(taskName)}; known tasks: ${listNames(s.taskNames)}`);
+    if (t < 0) throw new ValueError(unknownName(`${this.constructor.name}.${method}`, 'task', taskName, s.taskNames));
     return t;
   }
 
@@ -388,11 +426,43 @@ export abstract class TaskLinearModel<P extends Params, C extends BaseOptions = 
     return out.data;
   }
 
-  /** Predictions for the task called `taskName`: values (regression) or labels 0/1 (logistic). */
-  predict(taskName: string, X: unknown): Float64Array {
+  /** Predictions for the task called `taskName`: values (regression) or labels 0/1 (logistic, Int32Array). */
+  predict(taskName: string, X: unknown): Y {
     const z = this.linear('predict', taskName, X);
-    if (this.loss === 'logistic') for (let i = 0; i < z.length; i++) z[i] = z[i]! > 0 ? 1 : 0;
+    if (this.loss !== 'logistic') return z as Y;
+    const labels = new Int32Array(z.length);
+    for (let i = 0; i < z.length; i++) labels[i] = z[i]! > 0 ? 1 : 0;
+    return labels as Y;
+  }
+
+  /** P(y = 1) for each row (logistic models): the sigmoid of decisionFunction. */
+  protected probability(method: string, taskName: string, X: unknown): Float64Array {
+    if (this.loss !== 'logistic') throw new ConfigError(`${this.constructor.name}.${method}: a regression model has no class probabilities; use predict`);
+    const z = this.linear(method, taskName, X);
+    for (let i = 0; i < z.length; i++) z[i] = z[i]! >= 0 ? 1 / (1 + Math.exp(-z[i]!)) : Math.exp(z[i]!) / (1 + Math.exp(z[i]!));
     return z;
+  }
+
+  /**
+   * Per-task metrics on `data` (every task must be known to the model): mse, mae, r2 with
+   * loss = mse (regression), or logloss, accuracy with loss = logloss (logistic); `loss` is the
+   * mean of the task losses.
+   */
+  evaluate(data: TaskData): Evaluation {
+    const ds = this.asDataset('evaluate', data);
+    const tasks: Record<string, TaskMetrics> = {};
+    for (const t of ds.tasks) {
+      tasks[t.name] = this.loss === 'logistic' ? classificationMetrics(t.y, this.probability('evaluate', t.name, t.X)) : regressionMetrics(t.y, this.linear('evaluate', t.name, t.X));
+    }
+    return evaluation(tasks);
+  }
+
+  private asDataset(method: string, data: TaskData): MultiTaskDataset {
+    if (data instanceof MultiTaskDataset) return data;
+    if (data !== null && typeof data === 'object' && !Array.isArray(data) && 'X' in data) data = [data as unknown as TaskInput];
+    if (!Array.isArray(data)) throw new ValueError(`${this.constructor.name}.${method}: data must be a MultiTaskDataset or an array of tasks { name, X, y }, got ${describe(data)}`);
+    const type = this.loss === 'logistic' ? 'binary' : 'regression';
+    return new MultiTaskDataset(data.map((t) => (t && typeof t === 'object' && !Array.isArray(t) ? { type, ...t } : t)));
   }
 
   /**
@@ -400,7 +470,7 @@ export abstract class TaskLinearModel<P extends Params, C extends BaseOptions = 
    * (regression) or accuracy (logistic). Every task of `data` must be known to the model.
    */
   score(data: TaskData): number {
-    const ds = data instanceof MultiTaskDataset ? data : new MultiTaskDataset((Array.isArray(data) ? data : [data]) as never);
+    const ds = this.asDataset('score', data);
     let sse = 0;
     let correct = 0;
     let n = 0;

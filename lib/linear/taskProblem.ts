@@ -4,11 +4,15 @@
  * yields progress at safe points. taskModel.ts (the models) and taskCV.ts (cross-validation) both
  * build on these, so they live below both.
  */
+import type { Progress } from '../core/estimator.js';
 import type { Matrix } from '../core/matrix.js';
 import type { MultiTaskDataset } from '../data/dataset.js';
 
-/** Progress reported to `onProgress` during fit(). */
-export interface FitProgress {
+/**
+ * What a Work generator yields at each safe point: the phase, the CV position, and a solver's
+ * iteration and objective when it has them. fit() turns these into {@link FitProgress} records.
+ */
+export interface WorkProgress {
   /** 'cv' while cross-validating, 'fit' for the final fit. */
   phase: 'cv' | 'fit';
   /** CV fold (0-based) during 'cv'. */
@@ -19,9 +23,37 @@ export interface FitProgress {
   iter?: number;
   /** Objective value at that iteration. */
   objective?: number;
+  /** During 'cv': fits of the CV path done so far, and how many it has. */
+  step?: number;
+  total?: number;
 }
 
-export type Work<T> = Generator<FitProgress, T, void>;
+/**
+ * The progress record of the per-task models' fit: the common {@link Progress} fields (step,
+ * total, loss = the solver's objective) and the CV position and solver iteration.
+ */
+export interface FitProgress extends Progress {
+  /** CV fold (0-based) during 'cv'. */
+  fold?: number;
+  /** Index into the strength grid (cvPath.grid). */
+  gridIndex?: number;
+  /** Solver iteration (iterative solvers). */
+  iter?: number;
+  /** Objective value at that iteration (also in `loss`). */
+  objective?: number;
+}
+
+export type Work<T> = Generator<WorkProgress, T, void>;
+
+/** Run `work`, reporting each record it yields with `fields` laid over it (e.g. a phase). */
+export function* relabel<T>(work: Work<T>, fields: Partial<WorkProgress>): Work<T> {
+  let r = work.next();
+  while (!r.done) {
+    yield { ...r.value, ...fields };
+    r = work.next();
+  }
+  return r.value;
+}
 
 /** Tasks stacked: task t owns rows offsets[t]..offsets[t+1]-1 of x and y. */
 export interface TaskProblem {

@@ -21,23 +21,38 @@ import { kernels } from '../kernels/index.js';
 import type { NetworkHandle, NetworkKernels, NetworkSpec, OptimKernels } from '../kernels/types.js';
 import { ACTIVATIONS, compileNetwork, initParams, type CompiledNetwork } from '../nn/spec.js';
 import { createOptimizer, type Optimizer, type OptimizerOptions } from '../nn/optim.js';
-import { mlpSpec, type EvaluationRow, type FitOptions, type NetworkConfig, type TaskDataLike, type TaskLike } from './learner.js';
+import { didYouMean } from '../core/suggest.js';
+import { parseFitOptions, type FitOptions } from '../core/estimator.js';
+import { softmaxRows, type EvaluationRow, type MetaProgress, type Resolved, type TaskDataLike, type TaskLike } from './learner.js';
+import { checkMlp, MetaNetwork, mlpSpec, networkConfigOf, networkForm, type NetworkOption } from './metaNetwork.js';
+import type { MultiTaskNet } from '../mtl/multiTaskNet.js';
+
+export { softmaxRows };
+/** @deprecated The name of {@link EpisodicHistory} when fit resolved to it. */
+export type EpisodicFitResult = EpisodicHistory;
 import { SavedLearner } from './savedLearner.js';
 import type { TaskSampler } from './tasks.js';
 
+/** Options every episodic learner (ProtoNet, MetaRidge) takes. */
 export interface EpisodicOptions {
-  /** The embedding network: an MLP { inputSize, hidden, outputSize, activation } or a one-head NetworkSpec. */
-  network: NetworkConfig | NetworkSpec;
-  /** Episodes per meta-update (default 1, as Snell et al.). */
-  metaBatchSize: number;
-  optimizer: OptimizerOptions;
-  seed: number;
-  /** Element type of the network's parameters and activations (default float32). */
-  dtype: DType;
+  /**
+   * The embedding network: an MLP { inputSize, hidden, outputSize, activation? }, a one-head
+   * NetworkSpec, or a multi-task network ({ inputSize, tasks, architecture? } or a MultiTaskNet:
+   * its heads' outputs together are the embedding).
+   */
+  network: NetworkOption;
+  /** Episodes per meta-update. Default 1 (as Snell et al.). */
+  metaBatchSize?: number;
+  /** The optimiser. Default { type: 'adam', lr: 1e-3 }. */
+  optimizer?: OptimizerOptions;
+  /** Seeds initialisation. Default 0. */
+  seed?: number;
+  /** Element type of the network's parameters and activations. Default 'float32'. */
+  dtype?: DType;
 }
 
 export const EPISODIC_OPTIONS = {
-  network: custom<NetworkConfig>('{ inputSize, hidden, outputSize, activation } or a NetworkSpec', (v) => v !== null && typeof v === 'object'),
+  network: custom<NetworkOption>('{ inputSize, hidden, outputSize, activation? }, a NetworkSpec, { inputSize, tasks, architecture? } or a MultiTaskNet', (v) => v !== null && typeof v === 'object'),
   metaBatchSize: num({ default: 1, min: 1, integer: true }),
   optimizer: custom<OptimizerOptions>("an optimizer { type: 'adam' | 'sgd' | ..., lr }", (v) => v !== null && typeof v === 'object', { type: 'adam', lr: 1e-3 }),
   seed: num({ default: 0 }),
@@ -68,11 +83,23 @@ export interface EpisodeResult {
   accuracy?: number;
 }
 
-export interface EpisodicFitResult {
+/** What an episodic learner's fit records, on `learner.history`. */
+export interface EpisodicHistory {
   /** Mean query loss of each meta-batch. */
   losses: Float64Array;
   /** Mean query accuracy of each meta-batch (classification). */
   accuracies?: Float64Array;
+}
+
+/** The episodic learners' progress record: a {@link MetaProgress} and, for classification, the meta-batch's accuracy. */
+export interface EpisodicProgress extends MetaProgress {
+  accuracy?: number;
+}
+
+/** Options of an episodic learner's fit. */
+export interface EpisodicFitOptions extends FitOptions<EpisodicProgress> {
+  /** Meta-iterations (meta-batches of episodes) to run. */
+  iterations: number;
 }
 
 export interface EpisodicEvaluateOptions {
@@ -82,27 +109,30 @@ export interface EpisodicEvaluateOptions {
 
 const isPosInt = (v: unknown): boolean => typeof v === 'number' && Number.isInteger(v) && v >= 1;
 
-/** The embedding network's spec: the MLP shorthand (linear last layer) or a one-head spec. */
-export function embeddingSpec(owner: string, network: unknown): NetworkSpec {
-  if (network === null || typeof network !== 'object') {
-    throw new ConfigError(`${owner}: option 'network' is required: { inputSize, hidden, outputSize, activation } or a NetworkSpec { nodes, heads }`);
+/**
+ * The embedding network: the MLP shorthand (linear last layer), a one-head spec, or a multi-task
+ * network ({ inputSize, tasks, architecture? } or a MultiTaskNet, whose heads' outputs together
+ * are the embedding, starting from the net's parameters).
+ */
+export function embeddingNetwork(owner: string, network: unknown, dtype: DType | undefined, seed: number): { spec: NetworkSpec; init?: FloatArray; dtype?: DType } {
+  const form = networkForm(network);
+  if (form === 'net' || form === 'tasks') {
+    const net = new MetaNetwork(owner, network, { dtype, seed });
+    return { spec: net.spec, init: net.init(new Rng(seed)), dtype: net.dtype };
   }
-  if ('nodes' in network) {
+  if (form === undefined) {
+    throw new ConfigError(`${owner}: option 'network' is required: { inputSize, hidden, outputSize, activation? }, a NetworkSpec { nodes, heads }, { inputSize, tasks, architecture? } or a MultiTaskNet; got ${describe(network)}`);
+  }
+  if (form === 'spec') {
     const spec = network as NetworkSpec;
     if (!Array.isArray(spec.heads) || spec.heads.length !== 1) throw new ConfigError(`${owner}: the embedding network needs exactly one head (its output is the embedding), got ${describe(spec.heads)}`);
-    return spec;
+    return { spec };
   }
-  const n = network as Partial<NetworkConfig>;
-  const known = ['inputSize', 'hidden', 'outputSize', 'activation'];
-  for (const k of Object.keys(n)) if (!known.includes(k)) throw new ConfigError(`${owner}: unknown network option '${k}'; known: ${known.join(', ')}`);
-  if (!isPosInt(n.inputSize)) throw new ConfigError(`${owner}: network.inputSize must be a positive integer, got ${describe(n.inputSize)}`);
-  if (!Array.isArray(n.hidden) || !n.hidden.every(isPosInt)) throw new ConfigError(`${owner}: network.hidden must be an array of positive integers, got ${describe(n.hidden)}`);
+  const n = checkMlp(owner, network as object);
   if (!isPosInt(n.outputSize)) throw new ConfigError(`${owner}: network.outputSize (the embedding width) must be a positive integer, got ${describe(n.outputSize)}`);
-  const activation = n.activation ?? 'relu';
-  if (!ACTIVATIONS.includes(activation)) throw new ConfigError(`${owner}: network.activation must be one of ${ACTIVATIONS.join(', ')}, got ${describe(activation)}`);
   // The head's loss is never evaluated (the episode loss lives here); it only has to be one the
   // compiler accepts for that width.
-  return mlpSpec({ inputSize: n.inputSize!, hidden: n.hidden as number[], outputSize: n.outputSize!, activation }, n.outputSize! >= 2 ? 'softmax-ce' : 'mse');
+  return { spec: mlpSpec(n, n.outputSize >= 2 ? 'softmax-ce' : 'mse') };
 }
 
 export function meanCi95(values: readonly number[]): [number, number] {
@@ -133,16 +163,24 @@ export function softmaxCrossEntropy(z: Float64Array, rows: number, cols: number,
   return { loss: loss / rows, correct };
 }
 
-/** Row-wise softmax in place. */
-export function softmaxRows(z: Float64Array, rows: number, cols: number): void {
-  for (let i = 0; i < rows; i++) {
-    const o = i * cols;
-    let max = -Infinity;
-    for (let k = 0; k < cols; k++) max = Math.max(max, z[o + k]!);
-    let sum = 0;
-    for (let k = 0; k < cols; k++) sum += z[o + k] = Math.exp(z[o + k]! - max);
-    for (let k = 0; k < cols; k++) z[o + k] = z[o + k]! / sum;
-  }
+/** A labelled set { X, y } as a model of one task reads it (X any matrix form, y a vector of X.rows values). */
+export function labelledSet(data: unknown, where: string): { X: Matrix<Float64Array>; y: Float64Array } {
+  if (data === null || typeof data !== 'object' || !('X' in data) || !('y' in data)) throw new ShapeError(`${where}: expected { X, y }, got ${describe(data)}`);
+  const d = data as { X: unknown; y: unknown };
+  const X = toMatrix(d.X, `${where}: X`);
+  const y = toVector(d.y, `${where}: y`) as Float64Array;
+  if (y.length !== X.rows) throw new ShapeError(`${where}: y has ${y.length} values, X has ${X.rows} rows`);
+  return { X, y };
+}
+
+/** Labels as indices into `classes` (a label the model does not know is a ValueError). */
+export function classIndices(y: Float64Array, classes: readonly number[], where: string): Float64Array {
+  const index = new Map(classes.map((c, k) => [c, k]));
+  return y.map((v, i) => {
+    const k = index.get(v);
+    if (k === undefined) throw new ValueError(`${where}: y[${i}] is ${v}, a class the model was not adapted to (its classes: ${classes.slice(0, 10).join(', ')})`);
+    return k;
+  });
 }
 
 /** C = op(A) op(B) in float64 through the kernels. */
@@ -162,7 +200,12 @@ export function classIndex(support: Float64Array, what: string): { classes: numb
 }
 
 
-export abstract class EpisodicLearner<O extends EpisodicOptions = EpisodicOptions> extends SavedLearner {
+/**
+ * The base of the episodic learners: `fit(sampler)` meta-trains and resolves to the learner
+ * (losses on `history`), `adapt(support)` gives a model of one new task in closed form,
+ * `evaluate(sampler)` its query loss and accuracy over test episodes.
+ */
+export abstract class EpisodicLearner<O extends Resolved<EpisodicOptions> = Resolved<EpisodicOptions>> extends SavedLearner {
   static override readonly kind: string = 'EpisodicLearner';
 
   readonly options: Readonly<O>;
@@ -181,8 +224,10 @@ export abstract class EpisodicLearner<O extends EpisodicOptions = EpisodicOption
 
   protected constructor(owner: string, input: unknown, spec: { [K in keyof O]-?: OptionSpec }, extras: (o: O) => number[]) {
     super();
-    this.options = parseOptions<O>(owner, input, spec);
-    this.spec = embeddingSpec(owner, this.options.network);
+    const parsed = parseOptions<O>(owner, input, spec);
+    const embedding = embeddingNetwork(owner, parsed.network, (input as { dtype?: DType } | undefined)?.dtype, parsed.seed);
+    this.options = embedding.dtype ? { ...parsed, dtype: embedding.dtype } : parsed;
+    this.spec = embedding.spec;
     this.compiled = compileNetwork(this.spec);
     this.P = this.compiled.paramCount;
     this.embeddingSize = this.compiled.outputWidth;
@@ -191,7 +236,7 @@ export abstract class EpisodicLearner<O extends EpisodicOptions = EpisodicOption
     const dtype = this.options.dtype ?? 'float32';
     this.handle = k.network(this.spec, dtype as 'float64') as unknown as NetworkHandle<FloatArray>;
     this.rng = new Rng(this.options.seed);
-    const theta = initParams(this.compiled, this.rng, dtype);
+    const theta = embedding.init ?? initParams(this.compiled, this.rng, dtype);
     const ex = extras(this.options);
     this.params = allocate(dtype, this.P + ex.length);
     this.params.set(theta);
@@ -201,6 +246,12 @@ export abstract class EpisodicLearner<O extends EpisodicOptions = EpisodicOption
 
   get dtype(): DType {
     return this.handle.dtype;
+  }
+
+  /** A MultiTaskNet given as the network is saved as the configuration it can be rebuilt from. */
+  protected override savedOptions(): unknown {
+    const n = this.options.network;
+    return networkForm(n) === 'net' ? { ...this.options, network: networkConfigOf(n as MultiTaskNet<any, any>) } : this.options;
   }
 
   get inputSize(): number {
@@ -360,26 +411,48 @@ export abstract class EpisodicLearner<O extends EpisodicOptions = EpisodicOption
     }
   }
 
-  async fit(sampler: TaskSampler, options: FitOptions): Promise<EpisodicFitResult> {
-    const o = parseOptions<FitOptions>(`${this.kind}.fit`, options, {
+  private lastHistory: EpisodicHistory = { losses: new Float64Array(0) };
+
+  /** What the last fit recorded: the loss (and accuracy) of every meta-batch. */
+  get history(): EpisodicHistory {
+    return this.lastHistory;
+  }
+
+  /** The losses of the last fit (the same as history.losses; the name fit's result had). */
+  get losses(): Float64Array {
+    return this.lastHistory.losses;
+  }
+
+  /** The accuracies of the last fit, for classification (history.accuracies). */
+  get accuracies(): Float64Array | undefined {
+    return this.lastHistory.accuracies;
+  }
+
+  /**
+   * Meta-train on episodes drawn from `sampler` for `iterations` meta-batches; resolves to the
+   * learner (losses on `history`). `signal` aborts between iterations (AbortError);
+   * `onProgress` gets an {@link EpisodicProgress} per iteration.
+   */
+  async fit(sampler: TaskSampler, options: EpisodicFitOptions): Promise<this> {
+    const o = parseFitOptions<EpisodicFitOptions>(`${this.kind}.fit`, options, {
       iterations: num({ min: 0, integer: true }),
-      onProgress: custom('a function', (v) => typeof v === 'function'),
-      signal: custom('an AbortSignal', (v) => v instanceof AbortSignal),
     });
-    if (o.iterations === undefined) throw new ConfigError(`${this.kind}.fit: option 'iterations' is required`);
+    if (o.iterations === undefined) throw new ConfigError(`${this.kind}.fit: option 'iterations' is required (the number of meta-batches to train on)`);
+    const iterations = o.iterations;
     this.checkSampler(sampler, 'fit');
     const yielder = new Yielder(o.signal);
-    const losses = new Float64Array(o.iterations);
-    const accuracies = this.classification ? new Float64Array(o.iterations) : undefined;
-    for (let it = 0; it < o.iterations; it++) {
+    const losses = new Float64Array(iterations);
+    const accuracies = this.classification ? new Float64Array(iterations) : undefined;
+    this.lastHistory = accuracies ? { losses, accuracies } : { losses };
+    for (let it = 0; it < iterations; it++) {
       const episodes = sampler.sampleBatch(this.options.metaBatchSize).map((t, i) => this.prepare(t, `task ${i}`));
       const { loss, accuracy } = this.update(episodes);
       losses[it] = loss;
       if (accuracies) accuracies[it] = accuracy;
-      o.onProgress?.({ iteration: it + 1, iterations: o.iterations, loss });
+      o.onProgress?.({ phase: 'fit', step: it + 1, total: iterations, loss, iteration: it + 1, iterations, ...(accuracies ? { accuracy } : {}) });
       await yielder.maybeYield();
     }
-    return accuracies ? { losses, accuracies } : { losses };
+    return this;
   }
 
   /**
@@ -388,7 +461,7 @@ export abstract class EpisodicLearner<O extends EpisodicOptions = EpisodicOption
    */
   evaluate(sampler: TaskSampler, options: EpisodicEvaluateOptions): EvaluationRow[] {
     const o = parseOptions<EpisodicEvaluateOptions>(`${this.kind}.evaluate`, options, { tasks: num({ min: 1, integer: true }) });
-    if (o.tasks === undefined) throw new ConfigError(`${this.kind}.evaluate: option 'tasks' is required (number of test episodes)`);
+    if (o.tasks === undefined) throw new ConfigError(`${this.kind}.evaluate: option 'tasks' is required (the number of test episodes)`);
     this.checkSampler(sampler, 'evaluate');
     const losses: number[] = [];
     const accs: number[] = [];

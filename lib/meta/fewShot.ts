@@ -25,13 +25,15 @@ export interface LabelledSet {
 /** What FewShotTasks reads: { X, labels }, or a classification task { X, y } of a MultiTaskDataset. */
 export type FewShotSource = LabelledSet | { X: unknown; y: ArrayLike<number>; type?: string };
 
-export interface FewShotOptions {
+/** FewShotTasks' settings as it holds them (every default filled in). */
+export interface FewShotConfig {
   /** N: classes per episode. */
   ways: number;
   /** K: support examples per class. */
   shots: number;
   /** Q: query examples per class (default 15). */
   queries: number;
+  /** Seed of the episode stream. Default 0. */
   seed: number;
   /** Draw only from these class labels (e.g. the meta-training part of splitClasses). Default all. */
   classes: readonly number[] | undefined;
@@ -42,7 +44,14 @@ export interface FewShotOptions {
   rotations: boolean | readonly number[];
 }
 
-export type FewShotInput = Partial<FewShotOptions> & { ways: number; shots: number };
+/** Options of FewShotTasks: `ways`, `shots` and any of the other settings. */
+export interface FewShotOptions extends Partial<FewShotConfig> {
+  ways: number;
+  shots: number;
+}
+
+/** @deprecated The earlier name of {@link FewShotOptions}. */
+export type FewShotInput = FewShotOptions;
 
 const ANGLES = [0, 90, 180, 270];
 
@@ -145,7 +154,7 @@ export function splitClasses(labels: ArrayLike<number>, options: SplitClassesOpt
 /** N-way K-shot episodes: support and query sets with labels 0..N-1 (class-major row order). */
 export class FewShotTasks implements TaskSampler {
   readonly inputSize: number;
-  readonly options: Readonly<FewShotOptions>;
+  readonly options: Readonly<FewShotConfig>;
   /** Class labels episodes draw from (after `classes`), ascending. */
   readonly classList: readonly number[];
   /** Rotation angles in use ([0] without rotations). */
@@ -160,7 +169,7 @@ export class FewShotTasks implements TaskSampler {
     private readonly source: FewShotSource,
     options: FewShotInput,
   ) {
-    const o = parseOptions<FewShotOptions>('FewShotTasks', options, {
+    const o = parseOptions<FewShotConfig>('FewShotTasks', options, {
       ways: num({ min: 2, integer: true }),
       shots: num({ min: 1, integer: true }),
       queries: num({ min: 1, integer: true, default: 15 }),
@@ -287,7 +296,7 @@ export class FewShotTasks implements TaskSampler {
   }
 
   /** The same data with other options (e.g. the meta-test classes, or another number of ways). */
-  with(options: Partial<FewShotOptions>): FewShotTasks {
+  with(options: Partial<FewShotConfig>): FewShotTasks {
     return new FewShotTasks(this.source, { ...this.options, ...options });
   }
 }

@@ -13,18 +13,20 @@
 import { type FloatArray } from '../core/matrix.js';
 import { num, type OptionSpec } from '../core/options.js';
 import type { NetworkBatch } from '../kernels/types.js';
-import { COMMON_OPTIONS, MetaLearner, type LearnerOptions, type PreparedTask, type TaskLike } from './learner.js';
+import { COMMON_OPTIONS, MetaLearner, type LearnerOptions, type MetaLoss, type NetworkOption, type SingleTaskNetwork, type PreparedTask, type Resolved, type TaskLike } from './learner.js';
 
-export interface IMAMLOptions extends LearnerOptions {
+/** Options of iMAML (innerSteps defaults to 5 here). */
+export interface IMAMLOptions<L extends MetaLoss = MetaLoss, N extends NetworkOption = NetworkOption> extends LearnerOptions<L, N> {
   /** Strength of the proximal term. Default 1. */
-  lambda: number;
+  lambda?: number;
   /** Conjugate-gradient iterations. Default 5 (the paper's). */
-  cgSteps: number;
+  cgSteps?: number;
   /** Stop CG when ||r|| <= cgTol ||b||. Default 1e-10. */
-  cgTol: number;
+  cgTol?: number;
 }
 
-export type IMAMLInput = Partial<IMAMLOptions> & Pick<IMAMLOptions, 'network'>;
+/** @deprecated The name of {@link IMAMLOptions} when that name meant the resolved options. */
+export type IMAMLInput<L extends MetaLoss = MetaLoss, N extends NetworkOption = NetworkOption> = IMAMLOptions<L, N>;
 
 const SPEC = {
   ...COMMON_OPTIONS,
@@ -34,10 +36,10 @@ const SPEC = {
   cgTol: num({ default: 1e-10, min: 0 }),
 } satisfies Record<keyof IMAMLOptions, OptionSpec>;
 
-export class iMAML extends MetaLearner<IMAMLOptions> {
+export class iMAML<L extends MetaLoss = MetaLoss, const N extends NetworkOption = SingleTaskNetwork> extends MetaLearner<Resolved<IMAMLOptions>, L, N> {
   static override readonly kind: string = 'iMAML';
 
-  constructor(options: IMAMLInput) {
+  constructor(options: IMAMLOptions<L, N>) {
     super(new.target.kind, options, SPEC);
   }
 
@@ -51,23 +53,16 @@ export class iMAML extends MetaLearner<IMAMLOptions> {
 
   /** The implicit meta-gradient of the mean query loss over `tasks`, without updating. */
   metaGradient(tasks: readonly TaskLike[]): { loss: number; grad: Float64Array } {
-    const prepared = this.prepare(tasks);
     const grad = new Float64Array(this.P);
-    let loss = 0;
-    for (const t of prepared) loss += this.taskMetaGradient(t, grad);
-    for (let j = 0; j < this.P; j++) grad[j] = grad[j]! / prepared.length;
-    return { loss: loss / prepared.length, grad };
+    return { loss: this.meanOverTasks(this.prepare(tasks), grad, (t, acc) => this.taskMetaGradient(t, acc)), grad };
   }
 
   protected override metaStep(tasks: PreparedTask[]): number {
-    const acc = new Float64Array(this.P);
-    let loss = 0;
     // Independent tasks: the place for a native batched kernel (see MAML.metaStep).
-    for (const t of tasks) loss += this.taskMetaGradient(t, acc);
-    const g = this.alloc();
-    for (let j = 0; j < this.P; j++) g[j] = acc[j]! / tasks.length;
-    this.optimizer.step(this.params, g);
-    return loss / tasks.length;
+    const grad = new Float64Array(this.P);
+    const loss = this.meanOverTasks(tasks, grad, (t, acc) => this.taskMetaGradient(t, acc));
+    this.stepAlong(grad);
+    return loss;
   }
 
   private taskMetaGradient(task: PreparedTask, acc: Float64Array): number {

@@ -1,12 +1,39 @@
-/** Meta-learning: task samplers and the gradient-based meta-learners (issue 4). */
-export { SinusoidTasks, TaskSplit, type Task, type TaskData, type TaskSampler, type TaskSource, type SinusoidOptions, type TaskSplitOptions } from './tasks.js';
+/** Meta-learning: task samplers and the gradient-based meta-learners. */
+export {
+  SinusoidTasks,
+  TaskSplit,
+  MultiTaskSplit,
+  type MultiTaskSplitOptions,
+  type MultiTaskSplitConfig,
+  type MultiTaskProblem,
+  type SharedTaskData,
+  type Task,
+  type TaskData,
+  type TaskSampler,
+  type TaskSource,
+  type SinusoidOptions,
+  type SinusoidConfig,
+  type TaskSplitOptions,
+  type TaskSplitConfig,
+} from './tasks.js';
 export {
   MetaLearner,
   AdaptedModel,
   mlpSpec,
   type MetaLoss,
+  type AdaptedOf,
+  type Immutable,
+  type MultiTaskNetworkConfig,
+  type NetworkOption,
+  type SingleTaskNetwork,
   type NetworkConfig,
   type LearnerOptions,
+  type Resolved,
+  type MetaFitOptions,
+  type MetaProgress,
+  type MetaHistory,
+  type MetaPrediction,
+  type MetaProbability,
   type FitOptions,
   type FitResult,
   type AdaptOptions,
@@ -15,8 +42,9 @@ export {
   type TaskDataLike,
   type TaskLike,
 } from './learner.js';
-export { MAML, ANIL, type MAMLOptions } from './maml.js';
-export { MetaSGD, type MetaSGDOptions } from './metasgd.js';
-export { Reptile, type ReptileOptions } from './reptile.js';
-export { iMAML, type IMAMLOptions } from './imaml.js';
-export { Pretrained } from './pretrained.js';
+export { MAML, ANIL, type MAMLOptions, type MAMLInput } from './maml.js';
+export { MetaSGD, type MetaSGDOptions, type MetaSGDInput } from './metasgd.js';
+export { Reptile, type ReptileOptions, type ReptileInput } from './reptile.js';
+export { iMAML, type IMAMLOptions, type IMAMLInput } from './imaml.js';
+export { Pretrained, type PretrainedOptions, type PretrainedInput } from './pretrained.js';
+export { MetaNetwork, type MetaNetworkOptions } from './metaNetwork.js';

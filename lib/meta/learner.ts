@@ -13,71 +13,94 @@
  * forward+backward or one exact Hessian-vector product per call. The per-parameter vector
  * arithmetic between those calls is O(P) and stays here.
  */
-import { BackendError, ConfigError, ShapeError, ValueError } from '../core/errors.js';
+import { ConfigError, ShapeError, ValueError } from '../core/errors.js';
 import { Yielder } from '../core/async.js';
-import { allocate, describe, toMatrix, toVector, type DType, type FloatArray, type Matrix } from '../core/matrix.js';
+import { allocate, describe, type DType, type FloatArray } from '../core/matrix.js';
 import { custom, num, oneOf, parseOptions, type OptionSpec } from '../core/options.js';
+import { parseFitOptions, type FitOptions, type Progress } from '../core/estimator.js';
 import { Rng } from '../core/rng.js';
 import { kernels } from '../kernels/index.js';
-import type { ActivationName, NetworkBatch, NetworkHandle, NetworkKernels, NetworkSpec, OptimKernels } from '../kernels/types.js';
-import { ACTIVATIONS, compileNetwork, initParams, type CompiledNetwork } from '../nn/spec.js';
+import type { NetworkBatch, NetworkHandle, NetworkSpec, OptimKernels } from '../kernels/types.js';
+import type { CompiledNetwork } from '../nn/spec.js';
+import type { MultiTaskNet } from '../mtl/multiTaskNet.js';
 import { createOptimizer, type Optimizer, type OptimizerOptions } from '../nn/optim.js';
+import { classesOf, META_LOSSES, type MetaLoss, type TaskDataLike } from './adaptedModel.js';
+import { MetaNetwork, networkConfigOf, networkForm, type AdaptedOf, type NetworkOption, type SingleTaskNetwork } from './metaNetwork.js';
 import { SavedLearner } from './savedLearner.js';
 import type { TaskSampler } from './tasks.js';
 
-/** The losses a meta-learner's single head may use. */
-export type MetaLoss = 'mse' | 'softmax-ce' | 'bce-logits';
-export const META_LOSSES: readonly MetaLoss[] = ['mse', 'softmax-ce', 'bce-logits'];
+export { AdaptedModel, META_LOSSES, softmaxRows, toBatch, type MetaLoss, type MetaPrediction, type MetaProbability, type TaskDataLike } from './adaptedModel.js';
+export { mlpSpec, type AdaptedOf, type Immutable, type MultiTaskNetworkConfig, type NetworkConfig, type NetworkOption, type SingleTaskNetwork } from './metaNetwork.js';
 
-/** A multilayer perceptron: dense layers of `hidden` widths, each followed by `activation`. */
-export interface NetworkConfig {
-  inputSize: number;
-  hidden: number[];
-  outputSize: number;
-  activation: ActivationName;
+/**
+ * Options every gradient-based meta-learner takes (each class adds its own). `L` is the loss, so
+ * that what `adapt(...).predict` returns follows from it: values for 'mse', labels otherwise.
+ */
+export interface LearnerOptions<L extends MetaLoss = MetaLoss, N extends NetworkOption = NetworkOption> {
+  /**
+   * The network: an MLP { inputSize, hidden, outputSize?, activation? }, a NetworkSpec, a
+   * multi-task network { inputSize, tasks, architecture? } as MultiTaskNet takes it, or a
+   * MultiTaskNet (its current parameters are the starting point). See MetaNetwork.
+   */
+  network: N;
+  /** The head's loss for an MLP (default 'mse'); a NetworkSpec's heads and a multi-task network's tasks give their own. */
+  loss?: L;
+  /** Inner-loop (adaptation) learning rate. Default 0.01. */
+  innerLr?: number;
+  /** Inner-loop steps during meta-training and, by default, in adapt. Default 1. */
+  innerSteps?: number;
+  /** Tasks per meta-update. Default 25. */
+  metaBatchSize?: number;
+  /** The outer optimiser. Default { type: 'adam', lr: 1e-3 }. */
+  optimizer?: OptimizerOptions;
+  /** Seeds initialisation (and nothing else: tasks come from the sampler's own seed). Default 0. */
+  seed?: number;
+  /** Element type of parameters and activations. Default 'float32' (a MultiTaskNet's own). */
+  dtype?: DType;
 }
 
-/** What users pass as the support or query set of adapt/predict. */
-export interface TaskDataLike {
-  X: unknown;
-  y: unknown;
-}
+/** Options as a learner holds them: every default filled in (`loss` is the head's). */
+export type Resolved<O> = { readonly [K in keyof O]-?: Exclude<O[K], undefined> };
 
-/** Options every learner shares (each class adds its own and lists exactly the ones it takes). */
-export interface LearnerOptions {
-  network: NetworkConfig | NetworkSpec;
-  loss: MetaLoss;
-  innerLr: number;
-  innerSteps: number;
-  metaBatchSize: number;
-  optimizer: OptimizerOptions;
-  seed: number;
-  /** Element type of parameters and activations (default float32). */
-  dtype: DType;
-}
-
-export interface FitOptions {
+/** The meta-learners' progress record: one per meta-iteration (loss = the meta-loss). */
+export interface MetaProgress extends Progress {
+  /** 1-based meta-iteration of this fit (= step). */
+  iteration: number;
+  /** Meta-iterations this fit runs (= total). */
   iterations: number;
-  onProgress?: (p: { iteration: number; iterations: number; loss: number }) => void;
-  signal?: AbortSignal;
+  loss: number;
 }
 
-export interface FitResult {
+/** Options of a meta-learner's fit. */
+export interface MetaFitOptions extends FitOptions<MetaProgress> {
+  /** Meta-iterations (meta-batches) to run. */
+  iterations: number;
+}
+
+/** What a meta-learner's fit records, on `learner.history`. */
+export interface MetaHistory {
   /** Meta-loss (mean query loss of the meta-batch, after adaptation) of every iteration. */
   losses: Float64Array;
 }
 
+/** The names these types had before every model shared one fit contract. */
+export type { MetaFitOptions as FitOptions, MetaHistory as FitResult };
+
+/** Options of adapt. */
 export interface AdaptOptions {
+  /** Adaptation steps. Default: the learner's innerSteps. */
   steps?: number;
   /** Inner learning rate (default: the learner's own, or Meta-SGD's learned rates). */
   lr?: number;
 }
 
+/** Options of a meta-learner's evaluate. */
 export interface EvaluateOptions {
   /** Number of test tasks. */
   tasks: number;
   /** Adaptation step counts to report (default [0, 1, 10]). */
   steps?: number[];
+  /** Inner learning rate of the adaptation (default: the learner's). */
   lr?: number;
 }
 
@@ -102,52 +125,9 @@ export interface PreparedTask {
   query: NetworkBatch<FloatArray>;
 }
 
-/** A single-head spec from the MLP shorthand. */
-export function mlpSpec(net: NetworkConfig, loss: MetaLoss): NetworkSpec {
-  const nodes: NetworkSpec['nodes'] = [{ op: 'input', size: net.inputSize }];
-  for (const units of net.hidden) {
-    nodes.push({ op: 'dense', input: nodes.length - 1, units });
-    nodes.push({ op: 'activation', input: nodes.length - 1, fn: net.activation });
-  }
-  nodes.push({ op: 'dense', input: nodes.length - 1, units: net.outputSize });
-  return { nodes, heads: [{ node: nodes.length - 1, loss, target: 0 }] };
-}
-
-const isPosInt = (v: unknown): boolean => typeof v === 'number' && Number.isInteger(v) && v >= 1;
-
-function resolveSpec(owner: string, network: unknown, loss: MetaLoss | undefined): NetworkSpec {
-  if (network === null || typeof network !== 'object') {
-    throw new ConfigError(`${owner}: option 'network' is required: { inputSize, hidden, outputSize, activation } or a NetworkSpec { nodes, heads }`);
-  }
-  if ('nodes' in network) {
-    const spec = network as NetworkSpec;
-    if (!Array.isArray(spec.heads) || spec.heads.length !== 1) {
-      throw new ConfigError(`${owner}: a meta-learner's network needs exactly one head, got ${describe(spec.heads)}`);
-    }
-    const headLoss = spec.heads[0]!.loss;
-    if (!META_LOSSES.includes(headLoss as MetaLoss)) throw new ConfigError(`${owner}: head loss must be one of ${META_LOSSES.join(', ')}, got ${describe(headLoss)}`);
-    if (loss !== undefined && loss !== headLoss) throw new ConfigError(`${owner}: option 'loss' is '${loss}' but the network's head uses '${headLoss}'`);
-    return spec;
-  }
-  const n = network as Partial<NetworkConfig>;
-  const known = ['inputSize', 'hidden', 'outputSize', 'activation'];
-  for (const k of Object.keys(n)) if (!known.includes(k)) throw new ConfigError(`${owner}: unknown network option '${k}'; known: ${known.join(', ')}`);
-  if (!isPosInt(n.inputSize)) throw new ConfigError(`${owner}: network.inputSize must be a positive integer, got ${describe(n.inputSize)}`);
-  if (!Array.isArray(n.hidden) || !n.hidden.every(isPosInt)) throw new ConfigError(`${owner}: network.hidden must be an array of positive integers, got ${describe(n.hidden)}`);
-  const l = loss ?? 'mse';
-  const outputSize = n.outputSize ?? 1;
-  if (!isPosInt(outputSize)) throw new ConfigError(`${owner}: network.outputSize must be a positive integer, got ${describe(n.outputSize)}`);
-  if (l === 'softmax-ce' ? outputSize < 2 : outputSize !== 1) {
-    throw new ConfigError(`${owner}: loss '${l}' needs ${l === 'softmax-ce' ? 'outputSize >= 2 (one logit per class)' : 'outputSize 1'}, got ${outputSize}`);
-  }
-  const activation = n.activation ?? 'relu';
-  if (!ACTIVATIONS.includes(activation)) throw new ConfigError(`${owner}: network.activation must be one of ${ACTIVATIONS.join(', ')}, got ${describe(activation)}`);
-  return mlpSpec({ inputSize: n.inputSize!, hidden: n.hidden as number[], outputSize, activation }, l);
-}
-
 /** Option specs shared by the learners; each class picks the ones it takes. */
 export const COMMON_OPTIONS = {
-  network: custom<NetworkConfig>('{ inputSize, hidden, outputSize, activation } or a NetworkSpec', (v) => v !== null && typeof v === 'object'),
+  network: custom<NetworkOption>('{ inputSize, hidden, outputSize?, activation? }, a NetworkSpec, { inputSize, tasks, architecture? } or a MultiTaskNet', (v) => v !== null && typeof v === 'object'),
   loss: oneOf(META_LOSSES),
   innerLr: num({ default: 0.01, min: 0 }),
   innerSteps: num({ default: 1, min: 0, integer: true }),
@@ -156,8 +136,6 @@ export const COMMON_OPTIONS = {
   seed: num({ default: 0 }),
   dtype: oneOf(['float32', 'float64'] as const, 'float32'),
 } satisfies Record<keyof LearnerOptions, OptionSpec>;
-
-const ONE = new Float64Array([1]);
 
 /** Add `a * x` to `y` in place. */
 export function axpy(a: number, x: ArrayLike<number>, y: { [i: number]: number; length: number }): void {
@@ -172,106 +150,63 @@ function meanCi(values: number[]): [number, number] {
   return [mean, (1.96 * Math.sqrt(variance)) / Math.sqrt(n)];
 }
 
-/** Convert and check one labelled set for a network of this input width and loss. */
-export function toBatch(data: unknown, name: string, inputSize: number, loss: MetaLoss, classes: number, dtype: DType): NetworkBatch<FloatArray> {
-  if (data === null || typeof data !== 'object' || !('X' in data) || !('y' in data)) {
-    throw new ShapeError(`${name} must be { X, y }, got ${describe(data)}`);
-  }
-  const d = data as TaskDataLike;
-  const x = toMatrix(d.X, `${name}.X`, { dtype });
-  if (x.cols !== inputSize) throw new ShapeError(`${name}.X has ${x.cols} columns, the network expects inputSize = ${inputSize}`);
-  const yv = d.y !== null && typeof d.y === 'object' && 'data' in d.y ? toMatrix(d.y, `${name}.y`, { dtype }).data : toVector(d.y, `${name}.y`, { dtype });
-  if (yv.length !== x.rows) throw new ShapeError(`${name}.y has ${yv.length} values, X has ${x.rows} rows`);
-  if (loss !== 'mse') {
-    for (let i = 0; i < yv.length; i++) {
-      const v = yv[i]!;
-      const ok = loss === 'bce-logits' ? v === 0 || v === 1 : Number.isInteger(v) && v >= 0 && v < classes;
-      if (!ok) throw new ValueError(`${name}.y[${i}] is ${v}; ${loss} needs ${loss === 'bce-logits' ? 'labels 0 or 1' : `class indices 0..${classes - 1}`}`);
-    }
-  }
-  return { x, y: { rows: x.rows, cols: 1, data: yv } };
-}
 
-/** A network adapted to one task: its own parameters, the meta-learner's architecture. */
-export class AdaptedModel {
-  constructor(
-    private readonly handle: NetworkHandle<FloatArray>,
-    /** The adapted parameters (flat, in the network's layout). */
-    readonly params: FloatArray,
-    private readonly inputSize: number,
-    readonly loss: MetaLoss,
-    private readonly classes: number,
-  ) {}
-
-  /** Raw outputs, n x outputSize: values (mse) or logits (classification). */
-  predict(X: unknown): Matrix<Float64Array> {
-    const x = toMatrix(X, 'predict(X)', { dtype: this.handle.dtype });
-    if (x.cols !== this.inputSize) throw new ShapeError(`predict(X): X has ${x.cols} columns, the network expects ${this.inputSize}`);
-    const out = this.handle.forward(this.params, { x });
-    return { rows: out.rows, cols: out.cols, data: Float64Array.from(out.data) };
-  }
-
-  /** Predicted class indices (classification losses only). */
-  predictClass(X: unknown): Int32Array {
-    if (this.loss === 'mse') throw new ConfigError('predictClass() needs a classification loss (softmax-ce or bce-logits)');
-    return classesOf(this.predict(X), this.loss);
-  }
-
-  /** Mean loss on a labelled set. */
-  score(data: TaskDataLike): number {
-    const b = toBatch(data, 'score(data)', this.inputSize, this.loss, this.classes, this.handle.dtype);
-    return this.handle.lossGrad(this.params, b, ONE, null)[0]!;
-  }
-}
-
-function classesOf(out: Matrix<FloatArray>, loss: MetaLoss): Int32Array {
-  const r = new Int32Array(out.rows);
-  for (let i = 0; i < out.rows; i++) {
-    if (loss === 'bce-logits') r[i] = out.data[i]! > 0 ? 1 : 0;
-    else {
-      let best = 0;
-      for (let c = 1; c < out.cols; c++) if (out.data[i * out.cols + c]! > out.data[i * out.cols + best]!) best = c;
-      r[i] = best;
-    }
-  }
-  return r;
-}
-
-
-export abstract class MetaLearner<O extends LearnerOptions = LearnerOptions> extends SavedLearner {
+/**
+ * The gradient-based meta-learners' base: `fit(sampler)` meta-trains and resolves to the learner
+ * (meta-losses on `history`), `adapt(support)` gives the model of one new task (an
+ * {@link AdaptedModel}, or a MultiTaskNet for a multi-task network), `evaluate(sampler)` the
+ * query loss after each number of adaptation steps. `O` is the resolved options type, `L` the
+ * loss and `N` the network option's type (what adapt returns follows from them).
+ */
+export abstract class MetaLearner<O extends Resolved<LearnerOptions> = Resolved<LearnerOptions>, L extends MetaLoss = MetaLoss, N extends NetworkOption = SingleTaskNetwork> extends SavedLearner {
   /** The model-file kind of this class (format.ts). */
   static override readonly kind: string = 'MetaLearner';
 
   readonly options: Readonly<O>;
+  /** The network resolved and compiled (shared with the functional API). */
+  readonly net: MetaNetwork;
   readonly spec: NetworkSpec;
   readonly compiled: CompiledNetwork;
-  readonly loss: MetaLoss;
+  /** The head's loss (one-head networks; 'mse' stands for a multi-task network's several losses). */
+  readonly loss: L;
   /** The meta-learned initialisation theta (flat, in the network's layout). */
   params: FloatArray;
-  /** Completed meta-iterations. */
   protected readonly handle: NetworkHandle<FloatArray>;
   protected readonly optimizer: Optimizer;
   protected readonly rng: Rng;
   protected readonly P: number;
   protected readonly classes: number;
 
+  private lastHistory: MetaHistory = { losses: new Float64Array(0) };
+
   protected constructor(owner: string, input: unknown, spec: { [K in keyof O]-?: OptionSpec }) {
     super();
-    this.options = parseOptions<O>(owner, input, spec);
-    this.spec = resolveSpec(owner, this.options.network, (input as Partial<LearnerOptions> | undefined)?.loss);
-    this.compiled = compileNetwork(this.spec);
-    this.loss = this.spec.heads[0]!.loss as MetaLoss;
-    this.classes = this.compiled.headOffsets[1]!;
+    const parsed = parseOptions<O>(owner, input, spec);
+    const given = input as Partial<LearnerOptions> | undefined;
+    this.net = new MetaNetwork(owner, parsed.network, { loss: given?.loss, dtype: given?.dtype, seed: parsed.seed });
+    this.spec = this.net.spec;
+    this.compiled = this.net.compiled;
+    this.loss = this.net.loss as L;
+    this.options = { ...parsed, loss: this.loss, dtype: this.net.dtype };
+    this.classes = this.net.classes;
     this.P = this.compiled.paramCount;
-    const k = kernels() as unknown as Partial<NetworkKernels & OptimKernels>;
-    if (typeof k.network !== 'function') {
-      throw new BackendError(`the ${kernels().name} backend has no network kernels yet; meta-learners need them`, 'ERR_BACKEND');
-    }
-    const dtype = this.options.dtype ?? 'float32';
-    this.handle = k.network(this.spec, dtype as 'float64') as unknown as NetworkHandle<FloatArray>;
+    this.handle = this.net.handle;
     this.rng = new Rng(this.options.seed);
-    this.params = this.initialParams(initParams(this.compiled, this.rng, dtype));
+    this.params = this.initialParams(this.net.init(this.rng));
+    const k = kernels() as unknown as Partial<OptimKernels>;
     this.optimizer = createOptimizer(this.optimizerOptions(), typeof k.adamStep === 'function' ? { kernels: k as OptimKernels } : {});
+  }
+
+  /**
+   * A MultiTaskNet given as the network is saved as the { inputSize, tasks, architecture, dtype }
+   * it was built from (its parameters are the learner's own, saved with the state); the loss is
+   * saved only where the option applies (one-head networks).
+   */
+  protected override savedOptions(): unknown {
+    const o: Record<string, unknown> = { ...this.options };
+    if (this.net.template || this.net.heads > 1) delete o.loss;
+    if (networkForm(o.network) === 'net') o.network = networkConfigOf(o.network as MultiTaskNet<any, any>);
+    return o;
   }
 
   /** The outer optimiser (Reptile replaces it by SGD of rate epsilon). */
@@ -299,18 +234,37 @@ export abstract class MetaLearner<O extends LearnerOptions = LearnerOptions> ext
 
   // ---- kernels ------------------------------------------------------------------------------
 
-  /** L(params) on a batch; fills `grad` when given. */
+  /** L(params) on a batch (the sum of the heads' mean losses); fills `grad` when given. */
   protected lossGrad(params: FloatArray, batch: NetworkBatch<FloatArray>, grad: FloatArray | null): number {
-    return this.handle.lossGrad(params, batch, ONE, grad)[0]!;
+    return this.net.lossGrad(params, batch, grad);
   }
 
   /** out = H(params) v, the exact Hessian of the batch loss times v. */
   protected hvp(params: FloatArray, batch: NetworkBatch<FloatArray>, v: FloatArray, out: FloatArray): void {
-    this.handle.hvp(params, batch, ONE, v, out);
+    this.net.hvp(params, batch, v, out);
   }
 
   protected alloc(): FloatArray {
     return allocate(this.dtype, this.P);
+  }
+
+  /**
+   * The per-task loop of the meta-gradients: grad <- the mean over `tasks` of what `each` adds
+   * into it (grad is zeroed first); returns the mean of what `each` returns (the query losses).
+   */
+  protected meanOverTasks(tasks: readonly PreparedTask[], grad: Float64Array, each: (task: PreparedTask, acc: Float64Array) => number): number {
+    grad.fill(0);
+    let loss = 0;
+    for (const t of tasks) loss += each(t, grad);
+    for (let j = 0; j < grad.length; j++) grad[j] = grad[j]! / tasks.length;
+    return loss / tasks.length;
+  }
+
+  /** One step of the outer optimiser along `grad` (as long as params), in the params' dtype. */
+  protected stepAlong(grad: Float64Array): void {
+    const g = allocate(this.dtype, this.params.length);
+    g.set(grad);
+    this.optimizer.step(this.params, g);
   }
 
   // ---- the inner loop (overridden by ANIL, Meta-SGD, iMAML) ----------------------------------
@@ -338,32 +292,48 @@ export abstract class MetaLearner<O extends LearnerOptions = LearnerOptions> ext
 
   /** Convert and check the tasks of a meta-batch. */
   protected prepare(tasks: readonly TaskLike[]): PreparedTask[] {
-    return tasks.map((t, i) => ({
-      support: toBatch(t.support, `task ${i} support`, this.inputSize, this.loss, this.classes, this.dtype),
-      query: toBatch(t.query, `task ${i} query`, this.inputSize, this.loss, this.classes, this.dtype),
-    }));
+    return tasks.map((t, i) => {
+      if (t === null || typeof t !== 'object' || !('support' in t) || !('query' in t)) throw new ShapeError(`task ${i} must be { support, query }, got ${describe(t)}`);
+      return { support: this.net.batch(t.support, `task ${i} support`), query: this.net.batch(t.query, `task ${i} query`) };
+    });
   }
 
-  async fit(sampler: TaskSampler, options: FitOptions): Promise<FitResult> {
-    const o = parseOptions<FitOptions>(`${this.kind}.fit`, options, {
+  /** What the last fit recorded: the meta-loss of every iteration. */
+  get history(): MetaHistory {
+    return this.lastHistory;
+  }
+
+  /** The meta-losses of the last fit (the same as history.losses; the name fit's result had). */
+  get losses(): Float64Array {
+    return this.lastHistory.losses;
+  }
+
+  /**
+   * Meta-train on tasks drawn from `sampler` for `iterations` meta-batches; resolves to the
+   * learner, whose `history.losses` then holds the meta-loss of every iteration. `signal` aborts
+   * between iterations (AbortError; the updates already made stay); `onProgress` gets a
+   * {@link MetaProgress} per iteration.
+   */
+  async fit(sampler: TaskSampler<TaskLike>, options: MetaFitOptions): Promise<this> {
+    const o = parseFitOptions<MetaFitOptions>(`${this.kind}.fit`, options, {
       iterations: num({ min: 0, integer: true }),
-      onProgress: custom('a function', (v) => typeof v === 'function'),
-      signal: custom('an AbortSignal', (v) => v instanceof AbortSignal),
     });
-    if (o.iterations === undefined) throw new ConfigError(`${this.kind}.fit: option 'iterations' is required`);
+    if (o.iterations === undefined) throw new ConfigError(`${this.kind}.fit: option 'iterations' is required (the number of meta-batches to train on)`);
+    const iterations = o.iterations;
     this.checkSampler(sampler);
     const yielder = new Yielder(o.signal);
-    const losses = new Float64Array(o.iterations);
-    for (let it = 0; it < o.iterations; it++) {
+    const losses = new Float64Array(iterations);
+    this.lastHistory = { losses };
+    for (let it = 0; it < iterations; it++) {
       const tasks = this.prepare(sampler.sampleBatch(this.options.metaBatchSize));
       const loss = this.metaStep(tasks);
       if (!Number.isFinite(loss)) throw new ValueError(`${this.kind}.fit: the meta-loss became ${loss} at iteration ${this.iteration}; lower the learning rates`);
       losses[it] = loss;
       this.iteration++;
-      o.onProgress?.({ iteration: it + 1, iterations: o.iterations, loss });
+      o.onProgress?.({ phase: 'fit', step: it + 1, total: iterations, loss, iteration: it + 1, iterations });
       await yielder.maybeYield();
     }
-    return { losses };
+    return this;
   }
 
   /** One meta-update on given tasks, synchronously (tests, custom loops). Returns the meta-loss. */
@@ -373,8 +343,8 @@ export abstract class MetaLearner<O extends LearnerOptions = LearnerOptions> ext
     return loss;
   }
 
-  protected checkSampler(sampler: unknown): asserts sampler is TaskSampler {
-    const s = sampler as Partial<TaskSampler> | null;
+  protected checkSampler(sampler: unknown): asserts sampler is TaskSampler<TaskLike> {
+    const s = sampler as Partial<TaskSampler<TaskLike>> | null;
     if (!s || typeof s.sampleBatch !== 'function') throw new ConfigError(`${this.kind}.fit: expected a TaskSampler (SinusoidTasks, TaskSplit, ...), got ${describe(sampler)}`);
     if (s.inputSize !== undefined && s.inputSize !== this.inputSize) {
       throw new ShapeError(`${this.kind}.fit: the sampler's tasks have ${s.inputSize} input columns, the network expects ${this.inputSize}`);
@@ -407,29 +377,33 @@ export abstract class MetaLearner<O extends LearnerOptions = LearnerOptions> ext
     return { steps: o.steps ?? this.options.innerSteps, lr: o.lr ?? null };
   }
 
-  /** A model for one new task, fitted from its support set; the meta-learner is unchanged. */
-  adapt(support: TaskDataLike, options?: AdaptOptions): AdaptedModel {
+  /**
+   * The model of one new task, fitted from its support set ({ X, y }; a multi-task network takes
+   * { X, Y } with one column per task): an AdaptedModel, or a MultiTaskNet for a multi-task
+   * network. The meta-learner is unchanged.
+   */
+  adapt(support: TaskDataLike, options?: AdaptOptions): AdaptedOf<N, L> {
     const { steps, lr } = this.adaptOptions(options, 'adapt');
-    const b = toBatch(support, 'adapt(support)', this.inputSize, this.loss, this.classes, this.dtype);
-    return new AdaptedModel(this.handle, this.adaptParams(b, steps, lr), this.inputSize, this.loss, this.classes);
+    const b = this.net.batch(support, `${this.kind}.adapt(support)`);
+    return this.net.model(this.adaptParams(b, steps, lr)) as AdaptedOf<N, L>;
   }
 
   /** The un-adapted network (theta) as a model. */
-  model(): AdaptedModel {
-    return new AdaptedModel(this.handle, this.theta.slice() as FloatArray, this.inputSize, this.loss, this.classes);
+  model(): AdaptedOf<N, L> {
+    return this.net.model(this.theta.slice() as FloatArray) as AdaptedOf<N, L>;
   }
 
   /**
    * Query loss (and accuracy for classification) after each number of adaptation steps, as the
    * mean over `tasks` tasks drawn from `sampler` with its 95% confidence interval.
    */
-  evaluate(sampler: TaskSampler, options: EvaluateOptions): EvaluationRow[] {
+  evaluate(sampler: TaskSampler<TaskLike>, options: EvaluateOptions): EvaluationRow[] {
     const o = parseOptions<EvaluateOptions>(`${this.kind}.evaluate`, options, {
       tasks: num({ min: 1, integer: true }),
       steps: custom('an array of non-negative integers', (v) => Array.isArray(v) && v.length > 0 && v.every((s) => Number.isInteger(s) && s >= 0), [0, 1, 10]),
       lr: num({ min: 0 }),
     });
-    if (o.tasks === undefined) throw new ConfigError(`${this.kind}.evaluate: option 'tasks' is required (number of test tasks)`);
+    if (o.tasks === undefined) throw new ConfigError(`${this.kind}.evaluate: option 'tasks' is required (the number of test tasks)`);
     this.checkSampler(sampler);
     const stepsList = o.steps!;
     const maxSteps = Math.max(...stepsList);
@@ -441,7 +415,7 @@ export abstract class MetaLearner<O extends LearnerOptions = LearnerOptions> ext
         stepsList.forEach((s, k) => {
           if (s !== i) return;
           losses[k]!.push(this.lossGrad(phi, task!.query, null));
-          if (this.loss !== 'mse') {
+          if (this.net.heads === 1 && !this.net.template && this.loss !== 'mse') {
             const pred = classesOf(this.handle.forward(phi, { x: task!.query.x }), this.loss);
             const y = task!.query.y!.data;
             let hit = 0;
@@ -454,7 +428,7 @@ export abstract class MetaLearner<O extends LearnerOptions = LearnerOptions> ext
     return stepsList.map((steps, k) => {
       const [loss, lossCi95] = meanCi(losses[k]!);
       const row: EvaluationRow = { steps, loss, lossCi95 };
-      if (this.loss !== 'mse') [row.accuracy, row.accuracyCi95] = meanCi(accs[k]!);
+      if (accs[k]!.length > 0) [row.accuracy, row.accuracyCi95] = meanCi(accs[k]!);
       return row;
     });
   }

@@ -22,18 +22,20 @@ import { allocate, type FloatArray } from '../core/matrix.js';
 import { ValueError } from '../core/errors.js';
 import { bool, type OptionSpec } from '../core/options.js';
 import type { MetaBatchTasks, NetworkBatch } from '../kernels/types.js';
-import { COMMON_OPTIONS, MetaLearner, type LearnerOptions, type PreparedTask, type TaskLike } from './learner.js';
+import { COMMON_OPTIONS, MetaLearner, type LearnerOptions, type MetaLoss, type NetworkOption, type SingleTaskNetwork, type PreparedTask, type Resolved, type TaskLike } from './learner.js';
 
-export interface MAMLOptions extends LearnerOptions {
+/** Options of MAML and ANIL. */
+export interface MAMLOptions<L extends MetaLoss = MetaLoss, N extends NetworkOption = NetworkOption> extends LearnerOptions<L, N> {
   /** Drop the second-order terms (FOMAML). Default false. */
-  firstOrder: boolean;
+  firstOrder?: boolean;
 }
 
-export type MAMLInput = Partial<MAMLOptions> & Pick<MAMLOptions, 'network'>;
+/** @deprecated The name of {@link MAMLOptions} when that name meant the resolved options. */
+export type MAMLInput<L extends MetaLoss = MetaLoss, N extends NetworkOption = NetworkOption> = MAMLOptions<L, N>;
 
 const MAML_SPEC = { ...COMMON_OPTIONS, firstOrder: bool(false) } satisfies Record<keyof MAMLOptions, OptionSpec>;
 
-export class MAML extends MetaLearner<MAMLOptions> {
+export class MAML<L extends MetaLoss = MetaLoss, const N extends NetworkOption = SingleTaskNetwork> extends MetaLearner<Resolved<MAMLOptions>, L, N> {
   static override readonly kind: string = 'MAML';
   /** 1 where the inner loop may move a parameter; null = everywhere (ANIL sets the head slice). */
   protected innerMask: Uint8Array | null = null;
@@ -45,7 +47,7 @@ export class MAML extends MetaLearner<MAMLOptions> {
   private metaGrad: Float64Array | null = null;
   private stepGrad: FloatArray | null = null;
 
-  constructor(options: MAMLInput) {
+  constructor(options: MAMLOptions<L, N>) {
     super(new.target.kind, options, MAML_SPEC);
   }
 
@@ -71,10 +73,7 @@ export class MAML extends MetaLearner<MAMLOptions> {
       return { loss: this.batchMetaGradient(prepared, grad), grad };
     }
     const grad = new Float64Array(this.P);
-    let loss = 0;
-    for (const t of prepared) loss += this.taskMetaGradient(t, grad);
-    for (let j = 0; j < this.P; j++) grad[j] = grad[j]! / prepared.length;
-    return { loss: loss / prepared.length, grad };
+    return { loss: this.meanOverTasks(prepared, grad, (t, acc) => this.taskMetaGradient(t, acc)), grad };
   }
 
   protected override metaStep(tasks: PreparedTask[]): number {
@@ -94,42 +93,12 @@ export class MAML extends MetaLearner<MAMLOptions> {
     if (tasks.length === 0) throw new ValueError(`${this.kind}: a meta-batch needs at least one task`);
     const o = this.options;
     if (this.innerStep !== MAML.prototype.innerStep || this.innerGrad !== MetaLearner.prototype['innerGrad']) {
-      grad.fill(0);
-      let loss = 0;
-      for (const t of tasks) loss += this.taskMetaGradient(t, grad);
-      for (let j = 0; j < this.P; j++) grad[j] = grad[j]! / tasks.length;
-      return loss / tasks.length;
+      return this.meanOverTasks(tasks, grad, (t, acc) => this.taskMetaGradient(t, acc));
     }
-    return this.handle.metaGradient(this.theta, this.stack(tasks), {
+    this.stacked = this.net.stack(tasks, this.stacked);
+    return this.handle.metaGradient(this.theta, this.stacked, {
       innerLr: o.innerLr, innerSteps: o.innerSteps, firstOrder: o.firstOrder, innerMask: this.innerMask,
     }, grad);
-  }
-
-  /** Support and query rows of every task, one after another, into reused buffers. */
-  private stack(tasks: PreparedTask[]): MetaBatchTasks<FloatArray> {
-    const d = this.inputSize;
-    const yc = tasks[0]!.support.y!.cols;
-    let n = 0;
-    for (const t of tasks) n += t.support.x.rows + t.query.x.rows;
-    let st = this.stacked;
-    if (!st || st.x.rows !== n || st.y.cols !== yc || st.offsets.length !== 2 * tasks.length + 1) {
-      st = this.stacked = {
-        x: { rows: n, cols: d, data: allocate(this.dtype, n * d) },
-        y: { rows: n, cols: yc, data: allocate(this.dtype, n * yc) },
-        offsets: new Int32Array(2 * tasks.length + 1),
-      };
-    }
-    let r = 0;
-    tasks.forEach((t, i) => {
-      for (const [k, b] of [[2 * i, t.support], [2 * i + 1, t.query]] as const) {
-        st!.offsets[k] = r;
-        st!.x.data.set(b.x.data, r * d);
-        st!.y.data.set(b.y!.data, r * yc);
-        r += b.x.rows;
-      }
-    });
-    st.offsets[2 * tasks.length] = r;
-    return st;
   }
 
   /** Add d L_q(theta_k(theta))/d theta of one task into `acc`; returns L_q(theta_k). */
@@ -169,10 +138,10 @@ export class MAML extends MetaLearner<MAMLOptions> {
  * ANIL: MAML whose inner loop adapts only the head (the output layer's parameters); the body is
  * learned by the outer loop alone. Same options as MAML.
  */
-export class ANIL extends MAML {
+export class ANIL<L extends MetaLoss = MetaLoss, const N extends NetworkOption = SingleTaskNetwork> extends MAML<L, N> {
   static override readonly kind: string = 'ANIL';
 
-  constructor(options: MAMLInput) {
+  constructor(options: MAMLOptions<L, N>) {
     super(options);
     const mask = new Uint8Array(this.P);
     const headNodes = new Set(this.spec.heads.map((h) => h.node));

@@ -22,12 +22,15 @@
  * The embedding gradients are the first D columns of dL/dS and dL/dQ; both solves use one
  * Cholesky factorisation each (kernels().choleskySolve), the products kernels().gemm.
  */
-import { ShapeError } from '../core/errors.js';
+import { ConfigError, ShapeError } from '../core/errors.js';
+import type { Labels, TaskMetrics } from '../core/estimator.js';
+import { classificationMetrics, regressionMetrics } from '../metrics/task.js';
 import { describe, toVector, type Matrix } from '../core/matrix.js';
 import { num, oneOf, type OptionSpec } from '../core/options.js';
 import { kernels } from '../kernels/index.js';
 import {
   classIndex,
+  classIndices,
   EPISODIC_OPTIONS,
   EpisodicLearner,
   mm,
@@ -36,19 +39,28 @@ import {
   type EpisodeGrads,
   type EpisodeResult,
   type EpisodicOptions,
+  labelledSet,
 } from './episodic.js';
-import type { TaskDataLike } from './learner.js';
+import type { Resolved, TaskDataLike } from './learner.js';
 
-export interface MetaRidgeOptions extends EpisodicOptions {
+/** The losses of MetaRidge: classification ('softmax-ce') or regression ('mse'). */
+export type MetaRidgeLoss = 'softmax-ce' | 'mse';
+
+/** Options of MetaRidge; `L` is the loss, so that what adapted models predict follows from it. */
+export interface MetaRidgeOptions<L extends MetaRidgeLoss = MetaRidgeLoss> extends EpisodicOptions {
   /** 'softmax-ce' (classification, default) or 'mse' (regression). */
-  loss: 'softmax-ce' | 'mse';
+  loss?: L;
   /** Initial ridge penalty (learned as log lambda). Default 1. */
-  lambda: number;
+  lambda?: number;
   /** Classification: initial output scale alpha. Default 1. */
-  scale: number;
+  scale?: number;
 }
 
-export type MetaRidgeInput = Partial<MetaRidgeOptions> & Pick<MetaRidgeOptions, 'network'>;
+/** @deprecated The name of {@link MetaRidgeOptions} when that name meant the resolved options. */
+export type MetaRidgeInput<L extends MetaRidgeLoss = MetaRidgeLoss> = MetaRidgeOptions<L>;
+
+/** What RidgeModel.predict gives: labels (classification) or values (regression). */
+export type RidgePrediction<L extends MetaRidgeLoss = MetaRidgeLoss> = [L] extends ['mse'] ? Float64Array : [L] extends ['softmax-ce'] ? Labels : Float64Array | Labels;
 
 const SPEC = {
   ...EPISODIC_OPTIONS,
@@ -85,10 +97,15 @@ function ridge(S: Matrix<Float64Array>, Y: Matrix<Float64Array>, lambda: number)
   return { A, B, W: mm(S, B, true) };
 }
 
-export class MetaRidge extends EpisodicLearner<MetaRidgeOptions> {
+/**
+ * R2-D2 meta-learner: `fit(sampler)` learns the embedding (and lambda, scale, bias), `adapt(support)`
+ * fits the ridge head of one new task in closed form and returns a {@link RidgeModel}.
+ * The loss defaults to 'softmax-ce' (classification); pass it to type what adapted models predict.
+ */
+export class MetaRidge<L extends MetaRidgeLoss = MetaRidgeLoss> extends EpisodicLearner<Resolved<MetaRidgeOptions>> {
   static override readonly kind: string = 'MetaRidge';
 
-  constructor(options: MetaRidgeInput) {
+  constructor(options: MetaRidgeOptions<L>) {
     // extras: [log lambda, alpha, beta].
     super(new.target.kind, options, SPEC, (o) => [Math.log(o.lambda), o.loss === 'mse' ? 1 : o.scale, 0]);
   }
@@ -168,7 +185,7 @@ export class MetaRidge extends EpisodicLearner<MetaRidgeOptions> {
   }
 
   /** The ridge head fitted on one new task's support set. The learner is unchanged. */
-  adapt(support: TaskDataLike): RidgeModel {
+  adapt(support: TaskDataLike): RidgeModel<L> {
     if (support === null || typeof support !== 'object' || !('X' in support) || !('y' in support)) {
       throw new ShapeError(`MetaRidge.adapt(support): expected { X, y }, got ${describe(support)}`);
     }
@@ -188,10 +205,13 @@ export class MetaRidge extends EpisodicLearner<MetaRidgeOptions> {
   }
 }
 
-/** One task's ridge head on the meta-learned features. */
-export class RidgeModel {
+/**
+ * One task's ridge head on the meta-learned features: predict gives labels (classification) or
+ * values (regression), predictProba class probabilities, score accuracy or R^2, evaluate the loss.
+ */
+export class RidgeModel<L extends MetaRidgeLoss = MetaRidgeLoss> {
   constructor(
-    private readonly net: MetaRidge,
+    private readonly net: MetaRidge<L>,
     /** Classification: the support labels, ascending (column k of the outputs is classes[k]). Empty for regression. */
     readonly classes: readonly number[],
     /** (D+1) x K ridge weights (last row: the bias). */
@@ -201,7 +221,7 @@ export class RidgeModel {
   ) {}
 
   /** Raw outputs Z = alpha [f(X), 1] W + beta: logits (n x N) or predictions (n x 1). */
-  decision(X: unknown): Matrix<Float64Array> {
+  decisionFunction(X: unknown): Matrix<Float64Array> {
     const E = this.net.embed(X);
     const Z = mm(withBias(E.data, E.rows, E.cols), this.weights);
     for (let k = 0; k < Z.data.length; k++) Z.data[k] = this.scale * Z.data[k]! + this.bias;
@@ -209,23 +229,44 @@ export class RidgeModel {
   }
 
   /** Class probabilities (classification). */
+  /** The raw outputs (the name decisionFunction had first). */
+  decision(X: unknown): Matrix<Float64Array> {
+    return this.decisionFunction(X);
+  }
+
   predictProba(X: unknown): Matrix<Float64Array> {
-    if (this.classes.length === 0) throw new ShapeError('predictProba() needs a classification MetaRidge (loss softmax-ce)');
-    const Z = this.decision(X);
+    if (this.classes.length === 0) throw new ConfigError('RidgeModel.predictProba: a regression MetaRidge (loss mse) has no class probabilities; use predict');
+    const Z = this.decisionFunction(X);
     softmaxRows(Z.data, Z.rows, Z.cols);
     return Z;
   }
 
   /** Class labels (classification, Int32Array) or predicted values (regression, Float64Array). */
-  predict(X: unknown): Int32Array | Float64Array {
-    const Z = this.decision(X);
-    if (this.classes.length === 0) return Float64Array.from(Z.data);
+  predict(X: unknown): RidgePrediction<L> {
+    const Z = this.decisionFunction(X);
+    if (this.classes.length === 0) return Float64Array.from(Z.data) as RidgePrediction<L>;
     const out = new Int32Array(Z.rows);
     for (let i = 0; i < Z.rows; i++) {
       let best = 0;
       for (let k = 1; k < Z.cols; k++) if (Z.data[i * Z.cols + k]! > Z.data[i * Z.cols + best]!) best = k;
       out[i] = this.classes[best]!;
     }
-    return out;
+    return out as RidgePrediction<L>;
+  }
+
+  /** Accuracy (classification) or R^2 (regression) on a labelled set { X, y }: higher is better. */
+  score(data: TaskDataLike): number {
+    const m = this.evaluate(data);
+    return this.classes.length === 0 ? m.r2! : m.accuracy!;
+  }
+
+  /**
+   * Metrics on a labelled set { X, y } (labels among the support's classes): logloss (= loss) and
+   * accuracy, or mse (= loss), mae, r2.
+   */
+  evaluate(data: TaskDataLike): TaskMetrics {
+    const { X, y } = labelledSet(data, 'RidgeModel.evaluate(data)');
+    if (this.classes.length === 0) return regressionMetrics(y, this.decisionFunction(X).data);
+    return classificationMetrics(classIndices(y, this.classes, 'RidgeModel.evaluate(data)'), this.predictProba(X));
   }
 }

@@ -11,23 +11,25 @@
  */
 import { type FloatArray } from '../core/matrix.js';
 import { bool, type OptionSpec } from '../core/options.js';
-import { COMMON_OPTIONS, MetaLearner, type LearnerOptions, type PreparedTask, type TaskLike } from './learner.js';
+import { COMMON_OPTIONS, MetaLearner, type LearnerOptions, type MetaLoss, type NetworkOption, type SingleTaskNetwork, type PreparedTask, type Resolved, type TaskLike } from './learner.js';
 
-export interface MetaSGDOptions extends LearnerOptions {
-  /** Drop the Hessian terms in dL/d theta (the alpha gradient stays exact to first order). */
-  firstOrder: boolean;
+/** Options of MetaSGD. */
+export interface MetaSGDOptions<L extends MetaLoss = MetaLoss, N extends NetworkOption = NetworkOption> extends LearnerOptions<L, N> {
+  /** Drop the Hessian terms in dL/d theta (the alpha gradient stays exact to first order). Default false. */
+  firstOrder?: boolean;
 }
 
-export type MetaSGDInput = Partial<MetaSGDOptions> & Pick<MetaSGDOptions, 'network'>;
+/** @deprecated The name of {@link MetaSGDOptions} when that name meant the resolved options. */
+export type MetaSGDInput<L extends MetaLoss = MetaLoss, N extends NetworkOption = NetworkOption> = MetaSGDOptions<L, N>;
 
 const SPEC = { ...COMMON_OPTIONS, firstOrder: bool(false) } satisfies Record<keyof MetaSGDOptions, OptionSpec>;
 
-export class MetaSGD extends MetaLearner<MetaSGDOptions> {
+export class MetaSGD<L extends MetaLoss = MetaLoss, const N extends NetworkOption = SingleTaskNetwork> extends MetaLearner<Resolved<MetaSGDOptions>, L, N> {
   static override readonly kind: string = 'MetaSGD';
   private traj: FloatArray[] = [];
   private grads: FloatArray[] = [];
 
-  constructor(options: MetaSGDInput) {
+  constructor(options: MetaSGDOptions<L, N>) {
     super(new.target.kind, options, SPEC);
   }
 
@@ -55,23 +57,16 @@ export class MetaSGD extends MetaLearner<MetaSGDOptions> {
 
   /** Gradient of the mean query loss w.r.t. [theta; alpha] (length 2P), without updating. */
   metaGradient(tasks: readonly TaskLike[]): { loss: number; grad: Float64Array } {
-    const prepared = this.prepare(tasks);
     const grad = new Float64Array(2 * this.P);
-    let loss = 0;
-    for (const t of prepared) loss += this.taskMetaGradient(t, grad);
-    for (let j = 0; j < grad.length; j++) grad[j] = grad[j]! / prepared.length;
-    return { loss: loss / prepared.length, grad };
+    return { loss: this.meanOverTasks(this.prepare(tasks), grad, (t, acc) => this.taskMetaGradient(t, acc)), grad };
   }
 
   protected override metaStep(tasks: PreparedTask[]): number {
-    const acc = new Float64Array(2 * this.P);
-    let loss = 0;
     // Independent tasks: the place for a native batched kernel (see MAML.metaStep).
-    for (const t of tasks) loss += this.taskMetaGradient(t, acc);
-    const g = allocLike(this.params);
-    for (let j = 0; j < g.length; j++) g[j] = acc[j]! / tasks.length;
-    this.optimizer.step(this.params, g);
-    return loss / tasks.length;
+    const grad = new Float64Array(2 * this.P);
+    const loss = this.meanOverTasks(tasks, grad, (t, acc) => this.taskMetaGradient(t, acc));
+    this.stepAlong(grad);
+    return loss;
   }
 
   private taskMetaGradient(task: PreparedTask, acc: Float64Array): number {
@@ -102,8 +97,4 @@ export class MetaSGD extends MetaLearner<MetaSGDOptions> {
     for (let j = 0; j < P; j++) acc[j] = acc[j]! + v[j]!;
     return loss;
   }
-}
-
-function allocLike(a: FloatArray): FloatArray {
-  return new (a.constructor as new (n: number) => FloatArray)(a.length);
 }

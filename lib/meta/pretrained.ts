@@ -5,14 +5,17 @@
  * It shows what meta-learning adds: the joint model learns the average task, not how to adapt.
  */
 import { type OptionSpec } from '../core/options.js';
-import { COMMON_OPTIONS, MetaLearner, type LearnerOptions, type PreparedTask } from './learner.js';
+import { COMMON_OPTIONS, MetaLearner, type LearnerOptions, type MetaLoss, type NetworkOption, type SingleTaskNetwork, type PreparedTask, type Resolved } from './learner.js';
 
-export type PretrainedInput = Partial<LearnerOptions> & Pick<LearnerOptions, 'network'>;
+/** Options of Pretrained: those every learner shares. */
+export type PretrainedOptions<L extends MetaLoss = MetaLoss, N extends NetworkOption = NetworkOption> = LearnerOptions<L, N>;
+/** @deprecated The earlier name of {@link PretrainedOptions}. */
+export type PretrainedInput<L extends MetaLoss = MetaLoss, N extends NetworkOption = NetworkOption> = PretrainedOptions<L, N>;
 
-export class Pretrained extends MetaLearner<LearnerOptions> {
+export class Pretrained<L extends MetaLoss = MetaLoss, const N extends NetworkOption = SingleTaskNetwork> extends MetaLearner<Resolved<LearnerOptions>, L, N> {
   static override readonly kind: string = 'Pretrained';
 
-  constructor(options: PretrainedInput) {
+  constructor(options: PretrainedOptions<L, N>) {
     super(new.target.kind, options, COMMON_OPTIONS satisfies Record<keyof LearnerOptions, OptionSpec>);
   }
 

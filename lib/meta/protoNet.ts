@@ -19,10 +19,13 @@
  * they are pushed through the network by one vector-Jacobian product (episodic.ts).
  */
 import { ShapeError } from '../core/errors.js';
+import type { Labels, TaskMetrics } from '../core/estimator.js';
+import { classificationMetrics } from '../metrics/task.js';
 import { describe, toMatrix, toVector, type Matrix } from '../core/matrix.js';
 import { bool, num, oneOf, type OptionSpec } from '../core/options.js';
 import {
   classIndex,
+  classIndices,
   EPISODIC_OPTIONS,
   EpisodicLearner,
   mm,
@@ -31,21 +34,24 @@ import {
   type EpisodeGrads,
   type EpisodeResult,
   type EpisodicOptions,
+  labelledSet,
 } from './episodic.js';
-import type { TaskDataLike } from './learner.js';
+import type { Resolved, TaskDataLike } from './learner.js';
 
 export type ProtoDistance = 'euclidean' | 'cosine';
 
+/** Options of ProtoNet. */
 export interface ProtoNetOptions extends EpisodicOptions {
   /** Default 'euclidean' (squared, as in the paper). */
-  distance: ProtoDistance;
+  distance?: ProtoDistance;
   /** Cosine only: the logit scale s (its initial value when learned). Default 10. */
-  scale: number;
+  scale?: number;
   /** Cosine only: learn s (as log s). Default true. */
-  learnScale: boolean;
+  learnScale?: boolean;
 }
 
-export type ProtoNetInput = Partial<ProtoNetOptions> & Pick<ProtoNetOptions, 'network'>;
+/** @deprecated The name of {@link ProtoNetOptions} when that name meant the resolved options. */
+export type ProtoNetInput = ProtoNetOptions;
 
 const SPEC = {
   ...EPISODIC_OPTIONS,
@@ -156,10 +162,14 @@ function protoLogits(
   };
 }
 
-export class ProtoNet extends EpisodicLearner<ProtoNetOptions> {
+/**
+ * Prototypical networks: `fit(sampler)` learns the embedding from episodes, `adapt(support)` gives
+ * a {@link ProtoModel} (nearest class prototype) for one new task.
+ */
+export class ProtoNet extends EpisodicLearner<Resolved<ProtoNetOptions>> {
   static override readonly kind: string = 'ProtoNet';
 
-  constructor(options: ProtoNetInput) {
+  constructor(options: ProtoNetOptions) {
     // extras: [log s] for a learned cosine scale, none otherwise.
     super(new.target.kind, options, SPEC, (o) => (o.distance === 'cosine' && o.learnScale ? [Math.log(o.scale)] : []));
   }
@@ -217,7 +227,10 @@ export class ProtoNet extends EpisodicLearner<ProtoNetOptions> {
   }
 }
 
-/** Nearest-prototype classification of one task. */
+/**
+ * Nearest-prototype classification of one task: predict gives labels, predictProba class
+ * probabilities, score the accuracy, evaluate the cross-entropy loss and accuracy.
+ */
 export class ProtoModel {
   constructor(
     private readonly net: ProtoNet,
@@ -228,24 +241,29 @@ export class ProtoModel {
   ) {}
 
   /** Logits z (n x N): minus squared distances, or scaled cosines. */
-  logits(X: unknown): Matrix<Float64Array> {
-    const x = toMatrix(X, 'predict(X)', { dtype: this.net.dtype });
+  decisionFunction(X: unknown): Matrix<Float64Array> {
+    const x = toMatrix(X, 'ProtoModel: X', { dtype: this.net.dtype });
     const E = this.net.embed(x);
     const N = this.classes.length;
     const { z } = protoLogits(this.net.options.distance, this.net.scale, E.data, E.rows, this.prototypes.data, N, E.cols);
     return { rows: E.rows, cols: N, data: z };
   }
 
+  /** The logits (the name decisionFunction had first). */
+  logits(X: unknown): Matrix<Float64Array> {
+    return this.decisionFunction(X);
+  }
+
   /** Class probabilities (n x N, columns in `classes` order). */
   predictProba(X: unknown): Matrix<Float64Array> {
-    const z = this.logits(X);
+    const z = this.decisionFunction(X);
     softmaxRows(z.data, z.rows, z.cols);
     return z;
   }
 
   /** The label of the nearest prototype for each row (labels 0..N-1 for FewShotTasks episodes). */
-  predict(X: unknown): Int32Array {
-    const z = this.logits(X);
+  predict(X: unknown): Labels {
+    const z = this.decisionFunction(X);
     const out = new Int32Array(z.rows);
     for (let i = 0; i < z.rows; i++) {
       let best = 0;
@@ -253,5 +271,16 @@ export class ProtoModel {
       out[i] = this.classes[best]!;
     }
     return out;
+  }
+
+  /** Accuracy on a labelled set { X, y } (labels among the support's classes): higher is better. */
+  score(data: TaskDataLike): number {
+    return this.evaluate(data).accuracy!;
+  }
+
+  /** Cross-entropy (= loss, logloss) and accuracy on a labelled set { X, y }. */
+  evaluate(data: TaskDataLike): TaskMetrics {
+    const { X, y } = labelledSet(data, 'ProtoModel.evaluate(data)');
+    return classificationMetrics(classIndices(y, this.classes, 'ProtoModel.evaluate(data)'), this.predictProba(X));
   }
 }

@@ -11,14 +11,19 @@
 import { type FloatArray } from '../core/matrix.js';
 import { num, type OptionSpec } from '../core/options.js';
 import type { OptimizerOptions } from '../nn/optim.js';
-import { COMMON_OPTIONS, MetaLearner, type LearnerOptions, type PreparedTask } from './learner.js';
+import { COMMON_OPTIONS, MetaLearner, type LearnerOptions, type MetaLoss, type NetworkOption, type SingleTaskNetwork, type PreparedTask, type Resolved } from './learner.js';
 
-export interface ReptileOptions extends Omit<LearnerOptions, 'optimizer'> {
+/**
+ * Options of Reptile: those of the other learners without `optimizer` (the outer step is SGD of
+ * rate metaLr), with defaults innerLr 0.02, innerSteps 5, metaBatchSize 5.
+ */
+export interface ReptileOptions<L extends MetaLoss = MetaLoss, N extends NetworkOption = NetworkOption> extends Omit<LearnerOptions<L, N>, 'optimizer'> {
   /** epsilon, the outer step size. Default 0.1. */
-  metaLr: number;
+  metaLr?: number;
 }
 
-export type ReptileInput = Partial<ReptileOptions> & Pick<ReptileOptions, 'network'>;
+/** @deprecated The name of {@link ReptileOptions} when that name meant the resolved options. */
+export type ReptileInput<L extends MetaLoss = MetaLoss, N extends NetworkOption = NetworkOption> = ReptileOptions<L, N>;
 
 const { optimizer: _unused, ...REST } = COMMON_OPTIONS;
 const SPEC = {
@@ -29,10 +34,10 @@ const SPEC = {
   metaLr: num({ default: 0.1, min: 0 }),
 } satisfies Record<keyof ReptileOptions, OptionSpec>;
 
-export class Reptile extends MetaLearner<ReptileOptions & { optimizer: OptimizerOptions }> {
+export class Reptile<L extends MetaLoss = MetaLoss, const N extends NetworkOption = SingleTaskNetwork> extends MetaLearner<Resolved<ReptileOptions & { optimizer: OptimizerOptions }>, L, N> {
   static override readonly kind: string = 'Reptile';
 
-  constructor(options: ReptileInput) {
+  constructor(options: ReptileOptions<L, N>) {
     super(new.target.kind, options, SPEC as never);
   }
 

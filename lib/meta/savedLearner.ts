@@ -29,8 +29,13 @@ export abstract class SavedLearner {
     return (this.constructor as unknown as LearnerClass<this>).kind;
   }
 
+  /** The options as the model file keeps them (and the constructor reads them back). */
+  protected savedOptions(): unknown {
+    return this.options;
+  }
+
   toJSON(): ModelDocument {
-    return toDocument(this.kind, this.options, {
+    return toDocument(this.kind, this.savedOptions(), {
       params: this.params,
       iteration: this.iteration,
       optimizer: this.optimizer.getState(),

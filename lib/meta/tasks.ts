@@ -10,6 +10,7 @@ import { ConfigError, ValueError } from '../core/errors.js';
 import { describe, takeRows, type Matrix } from '../core/matrix.js';
 import { custom, num, parseOptions } from '../core/options.js';
 import { Rng } from '../core/rng.js';
+import { didYouMean, listKnown, quoteName, unknownName } from '../core/suggest.js';
 
 /** One labelled set: X (n x d), y (n): a regression target or a class index. */
 export interface TaskData {
@@ -24,15 +25,16 @@ export interface Task {
   info?: Record<string, number | string>;
 }
 
-export interface TaskSampler {
+/** A seeded stream of tasks (T: what a task is; few-shot tasks { support, query } by default). */
+export interface TaskSampler<T = Task> {
   /** Width of X. */
   readonly inputSize: number;
-  sample(): Task;
-  sampleBatch(k: number): Task[];
+  sample(): T;
+  sampleBatch(k: number): T[];
   /** Back to the first task of the stream (the same seed gives the same tasks again). */
   reset(): void;
   /** An independent sampler of the same distribution with its own seed. */
-  fork(seed: number): TaskSampler;
+  fork(seed: number): TaskSampler<T>;
 }
 
 const interval = (lo: number, hi: number) =>
@@ -42,23 +44,35 @@ const interval = (lo: number, hi: number) =>
     [lo, hi],
   );
 
-export interface SinusoidOptions {
+/** SinusoidTasks' settings as it holds them (every default filled in). */
+export interface SinusoidConfig {
+  /** Support points per task. */
   shots: number;
+  /** Query points per task. Default 10. */
   queries: number;
+  /** Seed of the task stream. Default 0. */
   seed: number;
+  /** Range of the amplitude A. Default [0.1, 5]. */
   amplitude: [number, number];
+  /** Range of the phase. Default [0, pi]. */
   phase: [number, number];
+  /** Range of x. Default [-5, 5]. */
   x: [number, number];
+}
+
+/** Options of SinusoidTasks: `shots` and any of the other settings. */
+export interface SinusoidOptions extends Partial<SinusoidConfig> {
+  shots: number;
 }
 
 /** y = A sin(x - phase): Finn et al. 2017's regression benchmark. */
 export class SinusoidTasks implements TaskSampler {
   readonly inputSize = 1;
-  readonly options: Readonly<SinusoidOptions>;
+  readonly options: Readonly<SinusoidConfig>;
   private rng: Rng;
 
-  constructor(options: Partial<SinusoidOptions> & { shots: number }) {
-    this.options = parseOptions<SinusoidOptions>('SinusoidTasks', options, {
+  constructor(options: SinusoidOptions) {
+    this.options = parseOptions<SinusoidConfig>('SinusoidTasks', options, {
       shots: num({ min: 1, integer: true }),
       queries: num({ min: 1, integer: true, default: 10 }),
       seed: num({ default: 0 }),
@@ -118,14 +132,30 @@ export interface TaskSource {
   }[];
 }
 
-export interface TaskSplitOptions {
+/** TaskSplit's settings as it holds them (every default filled in). */
+export interface TaskSplitConfig {
+  /** Support rows per task. */
   shots: number;
+  /** Seed of the task stream. Default 0. */
   seed: number;
   /** Which tasks to draw from (names or indices), e.g. the meta-training schools. Default all. */
   tasks: readonly (string | number)[] | undefined;
   /** Cap on query rows (default: all rows that are not support). */
   queries: number | undefined;
 }
+
+/** Options of TaskSplit: `shots` and any of the other settings. */
+export interface TaskSplitOptions extends Partial<TaskSplitConfig> {
+  shots: number;
+}
+
+/** The settings TaskSplit and MultiTaskSplit share. */
+const SPLIT_OPTIONS = {
+  shots: num({ min: 1, integer: true }),
+  seed: num({ default: 0 }),
+  tasks: custom('an array of task names or indices', (v) => Array.isArray(v) && v.length > 0),
+  queries: num({ min: 1, integer: true }),
+};
 
 /**
  * Each task of a multi-task dataset as a few-shot task: a task is picked uniformly, its labelled
@@ -134,48 +164,17 @@ export interface TaskSplitOptions {
  */
 export class TaskSplit implements TaskSampler {
   readonly inputSize: number;
-  readonly options: Readonly<TaskSplitOptions>;
-  private readonly pool: { name: string; X: Matrix<Float64Array>; y: Float64Array }[];
+  readonly options: Readonly<TaskSplitConfig>;
+  private readonly pool: PoolTask[];
   private rng: Rng;
 
   constructor(
     private readonly dataset: TaskSource,
-    options: Partial<TaskSplitOptions> & { shots: number },
+    options: TaskSplitOptions,
   ) {
-    this.options = parseOptions<TaskSplitOptions>('TaskSplit', options, {
-      shots: num({ min: 1, integer: true }),
-      seed: num({ default: 0 }),
-      tasks: custom('an array of task names or indices', (v) => Array.isArray(v) && v.length > 0),
-      queries: num({ min: 1, integer: true }),
-    });
+    this.options = parseOptions<TaskSplitConfig>('TaskSplit', options, SPLIT_OPTIONS);
     if (this.options.shots === undefined) throw new ConfigError(`TaskSplit: option 'shots' is required (support rows per task)`);
-    if (!dataset || !Array.isArray(dataset.tasks) || dataset.tasks.length === 0) {
-      throw new ValueError(`TaskSplit: expected a MultiTaskDataset with at least one task, got ${describe(dataset)}`);
-    }
-    const all = dataset.tasks;
-    const chosen: TaskSource['tasks'] = this.options.tasks
-      ? this.options.tasks.map((t) => {
-          const i = typeof t === 'number' ? t : all.findIndex((x) => x.name === t);
-          if (!Number.isInteger(i) || i < 0 || i >= all.length) throw new ValueError(`TaskSplit: unknown task ${describe(t)}`);
-          return all[i]!;
-        })
-      : all;
-    const shots = this.options.shots;
-    this.pool = chosen.map((t) => {
-      // Labelled rows only: NaN (regression) or negative (classes) marks a missing label.
-      const keep: number[] = [];
-      for (let i = 0; i < t.y.length; i++) if (!Number.isNaN(t.y[i]!) && !(t.type !== 'regression' && t.type !== undefined && t.y[i]! < 0)) keep.push(i);
-      if (keep.length <= shots) {
-        throw new ValueError(`TaskSplit: task '${t.name}' has ${keep.length} labelled rows; it needs more than shots = ${shots} (support plus at least one query row)`);
-      }
-      const X: Matrix<Float64Array> = takeRows(t.X, keep);
-      const y = Float64Array.from(keep, (i) => t.y[i]!);
-      if (t.type === 'multiclass' && t.classes) {
-        const index = new Map(t.classes.map((c, k) => [c, k]));
-        for (let i = 0; i < y.length; i++) y[i] = index.get(y[i]!) ?? -1;
-      }
-      return { name: t.name, X, y };
-    });
+    this.pool = taskPool('TaskSplit', dataset, this.options.tasks, this.options.shots);
     this.inputSize = this.pool[0]!.X.cols;
     this.rng = new Rng(this.options.seed);
   }
@@ -192,16 +191,13 @@ export class TaskSplit implements TaskSampler {
   /** A few-shot split of one named task (evaluation on a chosen school). */
   sampleFrom(name: string): Task {
     const t = this.pool.find((x) => x.name === name);
-    if (!t) throw new ValueError(`TaskSplit: no task named ${describe(name)} in this sampler`);
+    if (!t) throw new ValueError(`TaskSplit.sampleFrom: no task named ${quoteName(name)} in this sampler${didYouMean(name, this.taskNames)}; its tasks: ${listKnown(this.taskNames)}`);
     return this.split(t);
   }
 
-  private split(t: { name: string; X: Matrix<Float64Array>; y: Float64Array }): Task {
-    const perm = this.rng.permutation(t.y.length);
-    const shots = this.options.shots;
-    const end = Math.min(t.y.length, shots + (this.options.queries ?? Infinity));
-    const part = (idx: Int32Array): TaskData => ({ X: takeRows(t.X, idx), y: Float64Array.from(idx, (i) => t.y[i]!) });
-    return { support: part(perm.subarray(0, shots)), query: part(perm.subarray(shots, end)), info: { task: t.name } };
+  private split(t: PoolTask): Task {
+    const { support, query } = splitRows(t, this.rng, this.options.shots, this.options.queries);
+    return { support, query, info: { task: t.name } };
   }
 
   sampleBatch(k: number): Task[] {
@@ -217,9 +213,183 @@ export class TaskSplit implements TaskSampler {
   }
 }
 
-function sampleMany(s: TaskSampler, k: number): Task[] {
+/** One labelled set of a multi-task problem: shared rows X and one column of Y per task (NaN: not that task's row). */
+export interface SharedTaskData {
+  X: Matrix<Float64Array>;
+  Y: Matrix<Float64Array>;
+}
+
+/** A few-shot multi-task problem: support and query sets over the same tasks. */
+export interface MultiTaskProblem {
+  support: SharedTaskData;
+  query: SharedTaskData;
+  /** The dataset's tasks behind the columns of Y, in column order (comma-separated). */
+  info?: Record<string, number | string>;
+}
+
+/** MultiTaskSplit's settings as it holds them (every default filled in). */
+export interface MultiTaskSplitConfig {
+  /** Tasks per problem (the columns of Y), drawn without replacement. */
+  groupSize: number;
+  /** Support rows per task. */
+  shots: number;
+  /** Seed of the problem stream. Default 0. */
+  seed: number;
+  /** Which tasks to draw from (names or indices), e.g. the meta-training schools. Default all. */
+  tasks: readonly (string | number)[] | undefined;
+  /** Cap on query rows per task (default: all rows that are not support). */
+  queries: number | undefined;
+}
+
+/** Options of MultiTaskSplit: `groupSize`, `shots` and any of the other settings. */
+export interface MultiTaskSplitOptions extends Partial<MultiTaskSplitConfig> {
+  groupSize: number;
+  shots: number;
+}
+
+/**
+ * Groups of tasks of a multi-task dataset as few-shot multi-task problems, for meta-learning a
+ * multi-task model: each problem draws `groupSize` tasks at random (e.g. five schools), splits
+ * each task's rows into `shots` support rows and query rows as TaskSplit does, and stacks them
+ * into the shared-input form { X, Y } with column g of Y for the g-th task drawn (NaN on the other
+ * tasks' rows). A multi-task network with `groupSize` tasks learns from these problems an
+ * initialisation that adapts to a new group from a few rows of each.
+ */
+export class MultiTaskSplit implements TaskSampler<MultiTaskProblem> {
+  readonly inputSize: number;
+  readonly options: Readonly<MultiTaskSplitConfig>;
+  private readonly pool: PoolTask[];
+  private rng: Rng;
+
+  constructor(
+    private readonly dataset: TaskSource,
+    options: MultiTaskSplitOptions,
+  ) {
+    this.options = parseOptions<MultiTaskSplitConfig>('MultiTaskSplit', options, { groupSize: num({ min: 1, integer: true }), ...SPLIT_OPTIONS });
+    for (const k of ['groupSize', 'shots'] as const) {
+      if (this.options[k] === undefined) throw new ConfigError(`MultiTaskSplit: option '${k}' is required (${k === 'shots' ? 'support rows per task' : 'tasks per problem'})`);
+    }
+    this.pool = taskPool('MultiTaskSplit', dataset, this.options.tasks, this.options.shots);
+    if (this.options.groupSize > this.pool.length) {
+      throw new ConfigError(`MultiTaskSplit: groupSize ${this.options.groupSize} is more than the ${this.pool.length} tasks it draws from`);
+    }
+    this.inputSize = this.pool[0]!.X.cols;
+    this.rng = new Rng(this.options.seed);
+  }
+
+  /** Names of the tasks this sampler draws from. */
+  get taskNames(): string[] {
+    return this.pool.map((t) => t.name);
+  }
+
+  sample(): MultiTaskProblem {
+    const perm = this.rng.permutation(this.pool.length);
+    return this.problem(Array.from(perm.subarray(0, this.options.groupSize), (i) => this.pool[i]!));
+  }
+
+  /** A problem over the named tasks, in that order (evaluation on a chosen group). */
+  sampleFrom(names: readonly string[]): MultiTaskProblem {
+    if (!Array.isArray(names) || names.length !== this.options.groupSize) {
+      throw new ValueError(`MultiTaskSplit.sampleFrom: expected ${this.options.groupSize} task names (groupSize), got ${describe(names)}`);
+    }
+    return this.problem(
+      names.map((name) => {
+        const t = this.pool.find((x) => x.name === name);
+        if (!t) throw new ValueError(`MultiTaskSplit.sampleFrom: no task named ${quoteName(name)} in this sampler${didYouMean(name, this.taskNames)}; its tasks: ${listKnown(this.taskNames)}`);
+        return t;
+      }),
+    );
+  }
+
+  private problem(group: PoolTask[]): MultiTaskProblem {
+    const parts = group.map((t) => splitRows(t, this.rng, this.options.shots, this.options.queries));
+    const stack = (sets: TaskData[]): SharedTaskData => {
+      const G = sets.length;
+      const d = this.inputSize;
+      const n = sets.reduce((s, p) => s + p.X.rows, 0);
+      const X = new Float64Array(n * d);
+      const Y = new Float64Array(n * G).fill(NaN);
+      let r = 0;
+      sets.forEach((p, g) => {
+        X.set(p.X.data, r * d);
+        for (let i = 0; i < p.X.rows; i++) Y[(r + i) * G + g] = p.y[i]!;
+        r += p.X.rows;
+      });
+      return { X: { rows: n, cols: d, data: X }, Y: { rows: n, cols: G, data: Y } };
+    };
+    return {
+      support: stack(parts.map((p) => p.support)),
+      query: stack(parts.map((p) => p.query)),
+      info: { tasks: group.map((t) => t.name).join(',') },
+    };
+  }
+
+  sampleBatch(k: number): MultiTaskProblem[] {
+    return sampleMany(this, k);
+  }
+
+  reset(): void {
+    this.rng = new Rng(this.options.seed);
+  }
+
+  fork(seed: number): MultiTaskSplit {
+    return new MultiTaskSplit(this.dataset, { ...this.options, seed });
+  }
+}
+
+/** A task of a sampler's pool: its labelled rows (multiclass labels as class indices). */
+interface PoolTask {
+  name: string;
+  X: Matrix<Float64Array>;
+  y: Float64Array;
+}
+
+/**
+ * The tasks a sampler draws from (`tasks`: names or indices, default all), each keeping its
+ * labelled rows (NaN, or a negative class, marks a missing label); every task needs more than
+ * `shots` of them.
+ */
+function taskPool(owner: string, dataset: TaskSource, tasks: readonly (string | number)[] | undefined, shots: number): PoolTask[] {
+  if (!dataset || !Array.isArray(dataset.tasks) || dataset.tasks.length === 0) {
+    throw new ValueError(`${owner}: expected a MultiTaskDataset with at least one task, got ${describe(dataset)}`);
+  }
+  const all = dataset.tasks;
+  const chosen: TaskSource['tasks'] = tasks
+    ? tasks.map((t) => {
+        const i = typeof t === 'number' ? t : all.findIndex((x) => x.name === t);
+        if (!Number.isInteger(i) || i < 0 || i >= all.length) {
+          throw new ValueError(typeof t === 'number' ? `${owner}: task index ${t} is out of range; the dataset has tasks 0..${all.length - 1}` : unknownName(owner, 'task', t, all.map((x) => x.name)));
+        }
+        return all[i]!;
+      })
+    : all;
+  return chosen.map((t) => {
+    const keep: number[] = [];
+    for (let i = 0; i < t.y.length; i++) if (!Number.isNaN(t.y[i]!) && !(t.type !== 'regression' && t.type !== undefined && t.y[i]! < 0)) keep.push(i);
+    if (keep.length <= shots) {
+      throw new ValueError(`${owner}: task '${t.name}' has ${keep.length} labelled rows; it needs more than shots = ${shots} (support plus at least one query row)`);
+    }
+    const X: Matrix<Float64Array> = takeRows(t.X, keep);
+    const y = Float64Array.from(keep, (i) => t.y[i]!);
+    if (t.type === 'multiclass' && t.classes) {
+      const index = new Map(t.classes.map((c, k) => [c, k]));
+      for (let i = 0; i < y.length; i++) y[i] = index.get(y[i]!) ?? -1;
+    }
+    return { name: t.name, X, y };
+  });
+}
+
+/** A task's rows shuffled: the first `shots` are the support set, the rest (up to `queries`) the query set. */
+function splitRows(t: PoolTask, rng: Rng, shots: number, queries: number | undefined): { support: TaskData; query: TaskData } {
+  const perm = rng.permutation(t.y.length);
+  const end = Math.min(t.y.length, shots + (queries ?? Infinity));
+  const part = (idx: Int32Array): TaskData => ({ X: takeRows(t.X, idx), y: Float64Array.from(idx, (i) => t.y[i]!) });
+  return { support: part(perm.subarray(0, shots)), query: part(perm.subarray(shots, end)) };
+}
+
+function sampleMany<T>(s: TaskSampler<T>, k: number): T[] {
   if (!Number.isInteger(k) || k < 1) throw new ConfigError(`sampleBatch(k): k must be a positive integer, got ${describe(k)}`);
-  const out: Task[] = [];
+  const out: T[] = [];
   for (let i = 0; i < k; i++) out.push(s.sample());
   return out;
 }

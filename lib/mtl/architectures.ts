@@ -18,6 +18,8 @@
  */
 import { ConfigError } from '../core/errors.js';
 import { describe } from '../core/matrix.js';
+import { didYouMean, unknownName } from '../core/suggest.js';
+import { ACTIVATIONS, nodeInputs } from '../nn/spec.js';
 import type { ActivationName, HeadSpec, LossName, NetworkSpec, NodeSpec, ParamSlot } from '../kernels/types.js';
 
 export type TaskType = 'regression' | 'binary' | 'multiclass';
@@ -40,16 +42,16 @@ interface Common {
 }
 
 export type ArchitectureOptions =
-  | (Common & { type: 'hard-sharing'; shared?: number[]; layerNorm?: boolean })
-  | (Common & { type: 'mmoe'; experts?: number; expertUnits?: number[] })
-  | (Common & { type: 'cgc'; sharedExperts?: number; taskExperts?: number; expertUnits?: number[] })
-  | (Common & { type: 'ple'; levels?: number; sharedExperts?: number; taskExperts?: number; expertUnits?: number[] })
-  | (Common & { type: 'cross-stitch'; layers?: number[] });
+  | (Common & { type: 'hard-sharing'; shared?: readonly number[]; layerNorm?: boolean })
+  | (Common & { type: 'mmoe'; experts?: number; expertUnits?: readonly number[] })
+  | (Common & { type: 'cgc'; sharedExperts?: number; taskExperts?: number; expertUnits?: readonly number[] })
+  | (Common & { type: 'ple'; levels?: number; sharedExperts?: number; taskExperts?: number; expertUnits?: readonly number[] })
+  | (Common & { type: 'cross-stitch'; layers?: readonly number[] });
 
 export type ArchitectureType = ArchitectureOptions['type'];
 export const ARCHITECTURES: readonly ArchitectureType[] = ['hard-sharing', 'mmoe', 'cgc', 'ple', 'cross-stitch'];
 
-const ACTS: readonly ActivationName[] = ['relu', 'leaky-relu', 'elu', 'gelu', 'tanh', 'sigmoid', 'identity'];
+const ACTS = ACTIVATIONS;
 
 /** Options each architecture accepts (besides type), for unknown-option errors. */
 const KNOWN: Record<ArchitectureType, string[]> = {
@@ -133,15 +135,15 @@ export function buildArchitecture(inputSize: number, tasks: readonly Architectur
   const opts = (typeof options === 'string' ? { type: options } : options) as ArchitectureOptions;
   if (opts === null || typeof opts !== 'object' || Array.isArray(opts)) fail(`expected an object { type, ... } or a type name, got ${describe(options)}`);
   if (!ARCHITECTURES.includes(opts.type)) {
-    fail(`unknown type ${describe(opts.type)}; known: ${ARCHITECTURES.map((a) => `'${a}'`).join(', ')}`);
+    throw new ConfigError(unknownName('architecture', 'type', opts.type, ARCHITECTURES));
   }
   for (const key of Object.keys(opts)) {
     if (key !== 'type' && !KNOWN[opts.type].includes(key)) {
-      fail(`unknown option '${key}' for '${opts.type}'; known options: ${KNOWN[opts.type].join(', ')}`);
+      fail(`unknown option '${key}' for '${opts.type}'${didYouMean(key, KNOWN[opts.type])}; known options: ${KNOWN[opts.type].join(', ')}`);
     }
   }
   const act = opts.activation ?? 'relu';
-  if (!ACTS.includes(act)) fail(`activation must be one of ${ACTS.join(', ')}, got ${describe(act)}`);
+  if (!ACTS.includes(act)) fail(`activation must be one of ${ACTS.join(', ')}, got ${describe(act)}${didYouMean(act, ACTS)}`);
   const dropout = opts.dropout ?? 0;
   if (typeof dropout !== 'number' || !(dropout >= 0 && dropout < 1)) fail(`dropout must be a number in [0, 1), got ${describe(dropout)}`);
   tasks.forEach((t, i) => checkTask(t, i));
@@ -228,27 +230,11 @@ function checkTask(t: ArchitectureTask, i: number): void {
   }
   if (t.head !== undefined) {
     if (t.head === null || typeof t.head !== 'object') fail(`task ${i}: head must be an object { hidden, activation? }, got ${describe(t.head)}`);
-    for (const k of Object.keys(t.head)) if (k !== 'hidden' && k !== 'activation') fail(`task ${i}: unknown head option '${k}'; known: hidden, activation`);
+    for (const k of Object.keys(t.head)) if (k !== 'hidden' && k !== 'activation') fail(`task ${i}: unknown head option '${k}'${didYouMean(k, ['hidden', 'activation'])}; known: hidden, activation`);
     units(t.head.hidden, `task ${i}: head.hidden`, []);
     if (t.head.activation !== undefined && !ACTS.includes(t.head.activation)) {
-      fail(`task ${i}: head.activation must be one of ${ACTS.join(', ')}, got ${describe(t.head.activation)}`);
+      fail(`task ${i}: head.activation must be one of ${ACTS.join(', ')}, got ${describe(t.head.activation)}${didYouMean(t.head.activation, ACTS)}`);
     }
-  }
-}
-
-/** The nodes a node reads. */
-function inputsOf(node: NodeSpec): number[] {
-  switch (node.op) {
-    case 'input':
-      return [];
-    case 'mixture':
-      return [node.gate, ...node.experts];
-    case 'stitch':
-    case 'concat':
-    case 'add':
-      return node.inputs;
-    default:
-      return [node.input];
   }
 }
 
@@ -276,7 +262,7 @@ export function parameterOwners(spec: NetworkSpec, slots: readonly ParamSlot[], 
     for (let i = h.node; i >= 0; i--) {
       if (!seen[i]) continue;
       nodeOwner[i] = nodeOwner[i] === -2 || nodeOwner[i] === t ? t : -1;
-      for (const k of inputsOf(spec.nodes[i]!)) seen[k] = 1;
+      for (const k of nodeInputs(spec.nodes[i]!)) seen[k] = 1;
     }
   });
   const owner = T < 127 ? new Int8Array(paramCount).fill(-1) : new Int16Array(paramCount).fill(-1);

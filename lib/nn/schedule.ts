@@ -17,6 +17,7 @@
 import { ConfigError, FormatError, ValueError } from '../core/errors.js';
 import { describe } from '../core/matrix.js';
 import { num, oneOf, parseOptions } from '../core/options.js';
+import { unknownName } from '../core/suggest.js';
 
 export type ScheduleType = 'constant' | 'step' | 'exponential' | 'cosine' | 'reduce-on-plateau';
 
@@ -260,6 +261,6 @@ export function createSchedule(options: ScheduleOptions | ScheduleType | undefin
       return new PlateauSchedule(baseLr, p.mode, p.factor, p.patience, p.threshold, p.cooldown, p.minLr);
     }
     default:
-      throw new ConfigError(`schedule: unknown type ${describe(type)}; known types: ${TYPES.map((t) => `'${t}'`).join(', ')}`);
+      throw new ConfigError(unknownName('schedule', 'type', type, TYPES));
   }
 }
