@@ -210,9 +210,14 @@ export async function run(options: BenchOptions = benchOptions()): Promise<Workl
       continue;
     }
     const runs: Record<'portable' | 'native', (Row & { addon: string })[]> = { portable: [], native: [] };
-    for (const side of order) {
-      progress(`${p.name}: ${side === 'native' ? '-march=native' : 'portable'} build`);
-      runs[side].push(inChild<Row & { addon: string }>('dispatch', p.fn, p.job, side === 'native' ? { METATASK_ADDON: built.file } : {}));
+    try {
+      for (const side of order) {
+        progress(`${p.name}: ${side === 'native' ? '-march=native' : 'portable'} build`);
+        runs[side].push(inChild<Row & { addon: string }>('dispatch', p.fn, p.job, side === 'native' ? { METATASK_ADDON: built.file } : {}));
+      }
+    } catch (err) {
+      summary.push([p.name, '-', '-', `failed: ${(err as Error).message}`]);
+      continue;
     }
     // Pool each build's warm values; its cold figure is the median of its processes' first ones.
     const pool = (side: 'portable' | 'native', impl: string): Row => {

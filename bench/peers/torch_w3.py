@@ -7,7 +7,7 @@ Two ways to write it:
 - loop: one task at a time (the usual tutorial code and learn2learn's pattern);
 - batched: the 25 tasks at once, parameters expanded to [tasks, ...] and products by bmm, so the
   per-task inner gradients come from one backward pass (the fastest plain-PyTorch form we know).
-Before timing, the script checks its meta-gradient on a fixed meta-batch against the reference
+After the timing, the script checks its meta-gradient on a fixed meta-batch against the reference
 file (second and first order) and reports the largest relative error.
 
 Usage: python3 torch_w3.py <threads> <loop|batched> <second|first> <iterations> <runs> [check.json]
