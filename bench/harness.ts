@@ -130,7 +130,7 @@ export function threadsCell(r: Row): string {
 }
 
 export function rowLabel(r: Row): string {
-  return `${r.impl}, ${r.backend}, ${r.threads} thread${r.threads === 1 ? '' : 's'}`;
+  return [r.impl, ...(r.backend && r.backend !== '-' ? [r.backend] : []), `${r.threads} thread${r.threads === 1 ? '' : 's'}`].join(', ');
 }
 
 export interface SpeedTableOptions {

@@ -40,6 +40,8 @@ export function escapeXml(s: string): string {
 /** Width of a label in 12px sans-serif, roughly (no font metrics in plain text). */
 const textWidth = (s: string, px = 12) => s.length * px * 0.56;
 
+const valueText = (x: number, unit: string) => formatValue(x, unit) + (unit === 's' ? '' : ` ${unit}`);
+
 /** 1, 2 or 5 times a power of ten, giving about `count` steps up to max. */
 function niceStep(max: number, count: number): number {
   const raw = max / count;
@@ -47,7 +49,13 @@ function niceStep(max: number, count: number): number {
   return [1, 2, 5, 10].map((m) => m * p).find((s) => s >= raw)!;
 }
 
-const shortValue = (x: number, unit: string) => (unit === 's' ? formatValue(x, 's') : x >= 10_000 ? `${formatValue(x / 1000, '')}k` : formatValue(x, unit));
+/** An axis tick: round numbers without padding (0, 50k, 100k; 0 ms, 50 ms). */
+function tickLabel(v: number, unit: string, axisMax: number): string {
+  const round = (x: number) => String(Number(x.toPrecision(3)));
+  if (v === 0) return '0';
+  if (unit === 's') return axisMax < 1 ? `${round(v * 1000)} ms` : `${round(v)} s`;
+  return axisMax >= 10_000 ? `${round(v / 1000)}k` : round(v);
+}
 
 /**
  * A horizontal bar chart: one panel per metric, a bar per row (its median), a whisker from min to
@@ -57,7 +65,7 @@ export function renderSvg(chart: Chart, subtitle: string): string {
   const width = 860;
   const allLabels = chart.panels.flatMap((p) => p.bars.map((b) => b.label));
   const labelWidth = Math.min(420, Math.max(140, ...allLabels.map((l) => textWidth(l)))) + 16;
-  const valueWidth = 110;
+  const valueWidth = Math.max(90, ...chart.panels.flatMap((p) => p.bars.map((b) => textWidth(valueText(b.value, p.unit))))) + 12;
   const x0 = labelWidth;
   const plotWidth = width - x0 - valueWidth - 16;
   const rowH = 24;
@@ -100,7 +108,7 @@ function renderPanel(panel: ChartPanel, out: string[], top: number, x0: number, 
   for (let v = 0; v <= axisMax + step / 2; v += step) {
     const x = sx(v).toFixed(1);
     out.push(`<line x1="${x}" y1="${plotTop}" x2="${x}" y2="${plotBottom}" stroke="${GRID}"/>`);
-    out.push(`<text x="${x}" y="${plotBottom + 14}" font-size="10" fill="${MUTED}" text-anchor="middle">${escapeXml(shortValue(v, panel.unit))}</text>`);
+    out.push(`<text x="${x}" y="${plotBottom + 14}" font-size="10" fill="${MUTED}" text-anchor="middle">${escapeXml(tickLabel(v, panel.unit, axisMax))}</text>`);
   }
   for (const b of panel.bars) {
     const cy = y + rowH / 2;
@@ -115,8 +123,7 @@ function renderPanel(panel: ChartPanel, out: string[], top: number, x0: number, 
       out.push(`<line x1="${c}" y1="${cy - 4}" x2="${c}" y2="${cy + 4}" stroke="${INK}" stroke-width="1.2"/>`);
       end = Math.max(end, sx(b.max));
     }
-    const unit = panel.unit === 's' ? '' : ` ${panel.unit}`;
-    out.push(`<text x="${(end + 6).toFixed(1)}" y="${cy + 4}" font-size="12" fill="${INK}">${escapeXml(formatValue(b.value, panel.unit) + unit)}</text>`);
+    out.push(`<text x="${(end + 6).toFixed(1)}" y="${cy + 4}" font-size="12" fill="${INK}">${escapeXml(valueText(b.value, panel.unit))}</text>`);
     y += rowH;
   }
   out.push(`<line x1="${x0}" y1="${plotTop}" x2="${x0}" y2="${plotBottom}" stroke="${INK}"/>`);
