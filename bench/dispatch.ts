@@ -240,7 +240,7 @@ export async function run(options: BenchOptions = benchOptions()): Promise<Workl
     ...sections,
   ].join('\n\n');
   const notes = [
-    `${order.length / 2} fresh processes per build and workload, alternating ${order.map((s) => (s === 'native' ? 'N' : 'P')).join(' ')}; warm values pooled per build, median (min-max); 1 thread each`,
+    `${order.length / 2} fresh process${order.length === 2 ? '' : 'es'} per build and workload, alternating ${order.map((s) => (s === 'native' ? 'N' : 'P')).join(' ')}; warm values pooled per build, median (min-max); 1 thread each`,
     `addon files mapped by the processes: ${[...addons].join('; ')}`,
   ];
   return {
