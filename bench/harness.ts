@@ -232,7 +232,7 @@ export function useMetatask(name: 'native' | 'js', threads: number): Row {
   return {
     impl: 'metatask',
     backend: name === 'js' ? 'TypeScript' : 'native',
-    simd: info.simd === 'none' ? 'none' : info.simd,
+    simd: info.simd,
     threads: name === 'native' ? info.threads : 1,
   };
 }
@@ -256,8 +256,8 @@ const RESULT_MARK = '@@metatask-bench-result ';
 /**
  * Run `fn(arg)` of bench/<module>.js in a fresh Node process and return its result: every
  * configuration starts cold (its first fit is a user's first fit) and alone (its thread count and
- * addon are its own). `env` is added to this process's environment. The child's stderr (progress,
- * warnings) passes through.
+ * addon are its own). `env` is added to this process's environment. When the child fails, the end
+ * of its stderr is in the error.
  */
 export function inChild<T>(module: string, fn: string, arg: unknown, env: NodeJS.ProcessEnv = {}): T {
   const script = join(packageRoot(), 'dist', 'bench', 'child.js');

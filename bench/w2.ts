@@ -14,6 +14,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import type { Matrix } from '../lib/core/matrix.js';
+import { availableBackends } from '../lib/kernels/index.js';
 import { packageRoot } from '../lib/kernels/native.js';
 import { MultiTaskNet } from '../lib/mtl/multiTaskNet.js';
 import { compileNetwork } from '../lib/nn/spec.js';
@@ -238,8 +239,11 @@ export async function run(options: BenchOptions = benchOptions()): Promise<Workl
   const full: TrainJob = options.quick ? { epochs: 3, steps: 16 } : { epochs: 5, steps: 512 };
   const short: TrainJob = options.quick ? { epochs: 3, steps: 8 } : { epochs: 4, steps: 64 };
   const rows: Row[] = [];
-  const ours = (backend: 'native' | 'js', threads: number, job: TrainJob): Row =>
-    child('metatask', { ...job, backend, threads }, { impl: 'metatask', backend: backend === 'js' ? 'TypeScript' : 'native', simd: '-', threads });
+  const ours = (backend: 'native' | 'js', threads: number, job: TrainJob): Row => {
+    const describe: Row = { impl: 'metatask', backend: backend === 'js' ? 'TypeScript' : 'native', simd: '-', threads };
+    if (!availableBackends().includes(backend)) return { ...describe, skipped: 'metatask native skipped: the addon is not built or did not load (npx metatask info says why)' };
+    return child('metatask', { ...job, backend, threads }, describe);
+  };
   rows.push(ours('native', 1, full), ours('native', 2, full));
   for (const threads of [1, 2]) {
     for (const heads of ['separate', 'fused'] as const) {
