@@ -11,7 +11,7 @@
     "cflags!": ["-fno-exceptions"],
     "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
     "cflags_cc": [
-      "<!@(pkg-config --cflags-only-I eigen3 | sed s/-I/-isystem/g)",
+      "<!@(node scripts/native-flags.cjs eigen)",
       "-std=c++17", "-O3", "-fexceptions", "-fvisibility=hidden", "-fPIC", "-Wno-maybe-uninitialized",
       "-fno-math-errno", "<!@(node scripts/native-flags.cjs common)"
     ],
@@ -19,11 +19,14 @@
       "GCC_ENABLE_CPP_EXCEPTIONS": "YES",
       "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
       "MACOSX_DEPLOYMENT_TARGET": "11.0",
-      "OTHER_CPLUSPLUSFLAGS": ["-O3", "-fvisibility=hidden", "-fno-math-errno", "<!@(node scripts/native-flags.cjs common)"]
+      "OTHER_CPLUSPLUSFLAGS": ["-O3", "-fvisibility=hidden", "-fno-math-errno", "<!@(node scripts/native-flags.cjs eigen)", "<!@(node scripts/native-flags.cjs common)"]
     },
     "msvs_settings": {
       "VCCLCompilerTool": { "ExceptionHandling": 1, "AdditionalOptions": ["/std:c++17", "/O2"] }
-    }
+    },
+    "conditions": [
+      ["OS=='win'", { "include_dirs": ["<!(node scripts/native-flags.cjs eigen-dir)"] }]
+    ]
   },
   "targets": [
     {

@@ -5,6 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createRequire } from 'node:module';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -13,7 +14,12 @@ const args = process.argv.slice(2);
 const only = args.includes('--backend') ? args[args.indexOf('--backend') + 1] : undefined;
 const passThrough = args.filter((a, i) => a !== '--backend' && args[i - 1] !== '--backend');
 
-const built = existsSync(join(root, 'build', 'Release', 'metatask.node'));
+// A binary the loader finds: a source build under build/, or a prebuilt one under prebuilds/.
+let built = false;
+try {
+  createRequire(import.meta.url)('node-gyp-build').resolve(root);
+  built = true;
+} catch {}
 const required = process.env.METATASK_REQUIRE_NATIVE === '1';
 const backends = [];
 if (built || required) backends.push('native');

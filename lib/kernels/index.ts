@@ -11,7 +11,7 @@ import type { BackendInfo, Kernels } from './types.js';
 
 export type BackendName = 'native' | 'js' | 'auto';
 
-let addonState: { addon: Addon | null; attempts: string[] } | undefined;
+let addonState: { addon: Addon | null; path?: string; attempts: string[] } | undefined;
 let native: Kernels | null | undefined;
 let current: Kernels | undefined;
 
@@ -28,6 +28,8 @@ function addon(): Addon | null {
 /** Why the native addon is or is not available, and how to fix it (for warnings and `metatask info`). */
 export interface NativeStatus {
   loaded: boolean;
+  /** The file the addon was loaded from (a prebuilt binary under prebuilds/, or a source build under build/). */
+  path?: string;
   /** Every place the loader looked and why it failed (empty when it loaded). */
   attempts: string[];
   /** What to do about it (when not loaded). */
@@ -36,7 +38,7 @@ export interface NativeStatus {
 
 export function nativeStatus(): NativeStatus {
   const a = addon();
-  return a ? { loaded: true, attempts: [] } : { loaded: false, attempts: addonState!.attempts, fix: FIX };
+  return a ? { loaded: true, path: addonState!.path, attempts: [] } : { loaded: false, attempts: addonState!.attempts, fix: FIX };
 }
 
 function nativeOrThrow(): Kernels {

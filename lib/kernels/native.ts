@@ -83,6 +83,8 @@ export function packageRoot(): string {
 
 export interface LoadResult {
   addon: Addon | null;
+  /** The file the addon was loaded from. */
+  path?: string;
   /** Every place looked at and why it failed (for BackendError messages). */
   attempts: string[];
 }
@@ -90,7 +92,7 @@ export interface LoadResult {
 /**
  * Load the addon: the file named by METATASK_ADDON when set (a build of its own, e.g. with
  * sanitizers; nothing else is tried then, so a broken one is not hidden), else node-gyp-build
- * (prebuilds/ then build/Release), then build/Debug.
+ * (build/Release, then prebuilds/<platform>-<arch>/), then build/Debug.
  */
 export function loadAddon(): LoadResult {
   const require = createRequire(import.meta.url);
@@ -99,21 +101,25 @@ export function loadAddon(): LoadResult {
   const explicit = process.env.METATASK_ADDON;
   if (explicit) {
     try {
-      return { addon: require(resolve(explicit)) as Addon, attempts };
+      const path = resolve(explicit);
+      return { addon: require(path) as Addon, path, attempts };
     } catch (err) {
       attempts.push(`METATASK_ADDON=${explicit}: ${firstLine(err)}`);
       return { addon: null, attempts };
     }
   }
+  let file: string | undefined;
   try {
-    const load = require('node-gyp-build') as (dir: string) => Addon;
-    return { addon: load(root), attempts };
+    const locate = (require('node-gyp-build') as { resolve(dir: string): string }).resolve;
+    file = locate(root);
+    return { addon: require(file) as Addon, path: file, attempts };
   } catch (err) {
-    attempts.push(`node-gyp-build in ${root} (prebuilds/, build/Release): ${firstLine(err)}`);
+    // A binary that was found but does not load (say, a C library too old) is named with its error.
+    attempts.push(file ? `${file}: ${firstLine(err)}` : `node-gyp-build in ${root} (build/Release, prebuilds/): ${firstLine(err)}`);
   }
   for (const p of [join(root, 'build', 'Debug', 'metatask.node')]) {
     try {
-      return { addon: require(p) as Addon, attempts };
+      return { addon: require(p) as Addon, path: p, attempts };
     } catch (err) {
       attempts.push(`${p}: ${firstLine(err)}`);
     }

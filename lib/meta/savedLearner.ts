@@ -4,7 +4,7 @@
  * format of lib/io/format.ts. Shared by MetaLearner (MAML family) and EpisodicLearner (ProtoNet,
  * MetaRidge), so a saved model resumes training exactly.
  */
-import { FormatError, NotFittedError } from '../core/errors.js';
+import { FormatError, NotFittedError, ShapeError, ValueError } from '../core/errors.js';
 import type { DType, FloatArray } from '../core/matrix.js';
 import type { Rng } from '../core/rng.js';
 import { fromDocument, readDocument, readDocumentSync, saveDocument, toDocument, type ModelDocument } from '../io/format.js';
@@ -27,6 +27,18 @@ export abstract class SavedLearner {
 
   get kind(): string {
     return (this.constructor as unknown as LearnerClass<this>).kind;
+  }
+
+  /** A copy of the flat meta-parameter vector (the network's layout), as MultiTaskNet.getParams. */
+  getParams(): FloatArray {
+    return this.params.slice();
+  }
+
+  /** Replace the meta-parameters (same length, finite values; converted to the learner's dtype). */
+  setParams(p: ArrayLike<number>): void {
+    if (p.length !== this.params.length) throw new ShapeError(`${this.kind}.setParams: got ${p.length} values, expected ${this.params.length}`);
+    for (let i = 0; i < p.length; i++) if (!Number.isFinite(p[i]!)) throw new ValueError(`${this.kind}.setParams: value ${i} is ${p[i]}`);
+    this.params.set(p);
   }
 
   /** The options as the model file keeps them (and the constructor reads them back). */

@@ -126,16 +126,25 @@ int hardwareThreads() { return int(std::max(1u, std::thread::hardware_concurrenc
 void parallelFor(int count, int threads, const std::function<void(int, int)>& body) {
   if (count <= 0) return;
   const int slots = std::max(1, std::min(threads, count));
+  if (slots == 1) {
+    // One thread: no job, no allocation (kernels call this for every small product).
+    std::exception_ptr first;
+    for (int t = 0; t < count; t++) {
+      try {
+        body(t, 0);
+      } catch (...) {
+        if (!first) first = std::current_exception();
+      }
+    }
+    if (first) std::rethrow_exception(first);
+    return;
+  }
   Job job;
   job.body = &body;
   job.count = count;
   job.maxSlots = slots;
   job.errors.resize(count);
-  if (slots == 1) {
-    job.work(0);
-  } else {
-    pool().run(job);
-  }
+  pool().run(job);
   for (const std::exception_ptr& e : job.errors)
     if (e) std::rethrow_exception(e);
 }

@@ -156,8 +156,8 @@ void microKernel(int64_t kc, const T* pa, const T* pb, T* c, int64_t ldc, int64_
 // transB false). R rows of C at a time, so that R independent sums hide the latency of the
 // multiply-add; columns in the widest vectors that fit, then narrower ones, then single lanes.
 
-// C[i0:i0+R, j:j+U*V::kWidth] += alpha * block sum over p in [pc, pc+kc).
-template <typename T, typename V, int R, int U>
+// C[i0:i0+R, j:j+U*V::kWidth] += alpha * block sum over p in [pc, pc+kc); TA = g.transA.
+template <typename T, bool TA, typename V, int R, int U>
 METATASK_INLINE void directTile(const GemmCall<T>& g, int64_t i0, int64_t j, int64_t pc, int64_t kc) {
   constexpr int W = V::kWidth;
   typename V::V acc[R][U];
@@ -172,7 +172,7 @@ METATASK_INLINE void directTile(const GemmCall<T>& g, int64_t i0, int64_t j, int
     for (int u = 0; u < U; u++) b[u] = V::load(brow + u * W);
 #pragma GCC unroll 8
     for (int r = 0; r < R; r++) {
-      const typename V::V a = V::set1(elemA(g, i0 + r, p));
+      const typename V::V a = V::set1(TA ? g.a[p * g.lda + i0 + r] : g.a[(i0 + r) * g.lda + p]);
 #pragma GCC unroll 2
       for (int u = 0; u < U; u++) acc[r][u] = V::madd(a, b[u], acc[r][u]);
     }
@@ -187,29 +187,35 @@ METATASK_INLINE void directTile(const GemmCall<T>& g, int64_t i0, int64_t j, int
     }
 }
 
-template <typename T, int R>
+template <typename T, bool TA, int R>
 void directRows(const GemmCall<T>& g, int64_t i0, int64_t pc, int64_t kc) {
   using Wide = typename Widths<T>::Wide;
   using Half = typename Widths<T>::Half;
   using Quarter = typename Widths<T>::Quarter;
   int64_t j = 0;
-  for (; j + 2 * Wide::kWidth <= g.n; j += 2 * Wide::kWidth) directTile<T, Wide, R, 2>(g, i0, j, pc, kc);
-  for (; j + Wide::kWidth <= g.n; j += Wide::kWidth) directTile<T, Wide, R, 1>(g, i0, j, pc, kc);
+  for (; j + 2 * Wide::kWidth <= g.n; j += 2 * Wide::kWidth) directTile<T, TA, Wide, R, 2>(g, i0, j, pc, kc);
+  for (; j + Wide::kWidth <= g.n; j += Wide::kWidth) directTile<T, TA, Wide, R, 1>(g, i0, j, pc, kc);
   if constexpr (Half::kWidth < Wide::kWidth)
-    for (; j + Half::kWidth <= g.n; j += Half::kWidth) directTile<T, Half, R, 1>(g, i0, j, pc, kc);
+    for (; j + Half::kWidth <= g.n; j += Half::kWidth) directTile<T, TA, Half, R, 1>(g, i0, j, pc, kc);
   if constexpr (Quarter::kWidth < Half::kWidth)
-    for (; j + Quarter::kWidth <= g.n; j += Quarter::kWidth) directTile<T, Quarter, R, 1>(g, i0, j, pc, kc);
-  for (; j < g.n; j++) directTile<T, Lane1<T>, R, 1>(g, i0, j, pc, kc);
+    for (; j + Quarter::kWidth <= g.n; j += Quarter::kWidth) directTile<T, TA, Quarter, R, 1>(g, i0, j, pc, kc);
+  for (; j < g.n; j++) directTile<T, TA, Lane1<T>, R, 1>(g, i0, j, pc, kc);
+}
+
+template <typename T, bool TA>
+void gemmDirectAs(const GemmCall<T>& g) {
+  for (int64_t pc = 0; pc < g.k; pc += kKc) {
+    const int64_t kc = minOf(kKc, g.k - pc);
+    int64_t i = 0;
+    for (; i + 4 <= g.m; i += 4) directRows<T, TA, 4>(g, i, pc, kc);
+    for (; i < g.m; i++) directRows<T, TA, 1>(g, i, pc, kc);
+  }
 }
 
 template <typename T>
 void gemmDirect(const GemmCall<T>& g) {
-  for (int64_t pc = 0; pc < g.k; pc += kKc) {
-    const int64_t kc = minOf(kKc, g.k - pc);
-    int64_t i = 0;
-    for (; i + 4 <= g.m; i += 4) directRows<T, 4>(g, i, pc, kc);
-    for (; i < g.m; i++) directRows<T, 1>(g, i, pc, kc);
-  }
+  if (g.transA) gemmDirectAs<T, true>(g);
+  else gemmDirectAs<T, false>(g);
 }
 
 template <typename T>
@@ -224,8 +230,23 @@ void gemmSerial(const GemmCall<T>& g, T* packA, T* packB) {
   constexpr int NR = Tile<T>::kNr;
   // Packing costs O(mk + kn); below a few multiply-adds per packed value it does not pay, and a
   // product narrower than the register tile would spend most of the tile on padding.
-  if (!g.transB && (g.m < MR || g.n < NR || g.m * g.n * g.k <= 32 * 32 * 32)) {
+  const bool direct = g.m < MR || g.n < NR || g.m * g.n * g.k <= 32 * 32 * 32;
+  if (direct && !g.transB) {
     gemmDirect(g);
+    return;
+  }
+  if (direct && g.k * g.n <= gemmScratch<T>().packB) {
+    // op(B) = B^T copied row-major (k x n) first, so the direct path reads contiguous rows.
+    T* bt = packB;
+    for (int64_t j = 0; j < g.n; j++) {
+      const T* src = g.b + j * g.ldb;
+      for (int64_t p = 0; p < g.k; p++) bt[p * g.n + j] = src[p];
+    }
+    GemmCall<T> h = g;
+    h.b = bt;
+    h.ldb = g.n;
+    h.transB = false;
+    gemmDirect(h);
     return;
   }
   for (int64_t jc = 0; jc < g.n; jc += Blocking<T>::kNc) {
