@@ -16,7 +16,7 @@ import { cpus } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 
 import type { Matrix } from '../lib/core/matrix.js';
-import { availableBackends } from '../lib/kernels/index.js';
+import { availableBackends, nativeStatus } from '../lib/kernels/index.js';
 import { packageRoot } from '../lib/kernels/native.js';
 import { MultiTaskLasso } from '../lib/linear/multiTaskElasticNet.js';
 import {
@@ -91,15 +91,10 @@ export function buildMarchNative(): { file: string } | { skipped: string } {
 // Probes (child processes)
 // ------------------------------------------------------------------------------------------------
 
-/** The addon file this process has mapped (Linux; elsewhere what METATASK_ADDON asked for). */
-function mappedAddon(): string {
-  try {
-    const line = readFileSync('/proc/self/maps', 'utf8').split('\n').find((l) => /\.node$/.test(l.trim()) && l.includes('metatask'));
-    if (line) return relative(packageRoot(), line.trim().split(/\s+/).pop()!);
-  } catch {
-    // not Linux
-  }
-  return process.env.METATASK_ADDON ?? '(the default addon)';
+/** The addon file this process loaded, relative to the package. */
+function loadedAddon(): string {
+  const path = nativeStatus().path;
+  return path ? relative(packageRoot(), path) : '(none)';
 }
 
 const LASSO = { alpha: 0.6093889149314188, optimum: 124.869862908929, tol: 1e-8 };
@@ -133,21 +128,21 @@ export async function lasso(job: { runs: number }): Promise<Row & { addon: strin
     l21 += Math.sqrt(s);
   }
   const objective = rss / (2 * X.rows) + LASSO.alpha * l21;
-  return { ...row, cold: times[0], values: times.slice(1), quality: { 'objective rel. error': Math.abs(objective - LASSO.optimum) / LASSO.optimum }, addon: mappedAddon() };
+  return { ...row, cold: times[0], values: times.slice(1), quality: { 'objective rel. error': Math.abs(objective - LASSO.optimum) / LASSO.optimum }, addon: loadedAddon() };
 }
 
 /** Child process: the MLP probe, and which addon file served it. */
 export async function mlp(job: { epochs: number; steps: number }): Promise<Row & { addon: string }> {
   const w2 = await import('./w2.js');
   const row = await w2.metatask({ ...job, backend: 'native', threads: 1 });
-  return { ...row, addon: mappedAddon() };
+  return { ...row, addon: loadedAddon() };
 }
 
 /** Child process: the MAML probe, and which addon file served it. */
 export async function maml(job: { iterations: number; runs: number }): Promise<Row & { addon: string }> {
   const w3 = await import('./w3.js');
   const row = await w3.metatask({ ...job, order: 'second', backend: 'native', threads: 1 });
-  return { ...row, addon: mappedAddon() };
+  return { ...row, addon: loadedAddon() };
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -241,7 +236,7 @@ export async function run(options: BenchOptions = benchOptions()): Promise<Workl
   ].join('\n\n');
   const notes = [
     `${order.length / 2} fresh process${order.length === 2 ? '' : 'es'} per build and workload, alternating ${order.map((s) => (s === 'native' ? 'N' : 'P')).join(' ')}; warm values pooled per build, median (min-max); 1 thread each`,
-    `addon files mapped by the processes: ${[...addons].join('; ')}`,
+    `addon files loaded by the processes: ${[...addons].join('; ')}`,
   ];
   return {
     id: 'dispatch',
