@@ -49,7 +49,7 @@ Options:
   --report                 write bench/results/<workload>.json and .svg, bench/results/README.md,
                            and the Benchmarks section of README.md
   --out <dir>              write the report there instead (README.md is left alone)
-  --quick                  smoke-test sizes: seconds, and the figures mean nothing
+  --quick                  smoke-test sizes (a minute or two); the figures mean nothing
   --no-peers               do not run PyTorch, scikit-learn or TensorFlow.js
   --compare-march-native   also run 'dispatch': the portable build against one compiled with
                            -march=native, on the lasso, MLP and MAML workloads, same run
