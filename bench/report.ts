@@ -51,7 +51,7 @@ function niceStep(max: number, count: number): number {
 
 /** An axis tick: round numbers without padding (0, 50k, 100k; 0 ms, 50 ms). */
 function tickLabel(v: number, unit: string, axisMax: number): string {
-  const round = (x: number) => String(Number(x.toPrecision(3)));
+  const round = (x: number) => Number(x.toPrecision(3)).toLocaleString('en-US');
   if (v === 0) return '0';
   if (unit === 's') return axisMax < 1 ? `${round(v * 1000)} ms` : `${round(v)} s`;
   return axisMax >= 10_000 ? `${round(v / 1000)}k` : round(v);
@@ -93,7 +93,8 @@ export function renderSvg(chart: Chart, subtitle: string): string {
 
 function renderPanel(panel: ChartPanel, out: string[], top: number, x0: number, plotWidth: number, rowH: number): number {
   let y = top + 22;
-  out.push(`<text x="16" y="${y}" font-size="13" font-weight="600" fill="${INK}">${escapeXml(panel.title)}</text>`);
+  const title = panel.title.includes('is better') ? panel.title : `${panel.title} (${panel.better} is better)`;
+  out.push(`<text x="16" y="${y}" font-size="13" font-weight="600" fill="${INK}">${escapeXml(title)}</text>`);
   y += 10;
   if (panel.bars.length === 0) {
     out.push(`<text x="16" y="${y + 16}" font-size="12" fill="${MUTED}">(nothing ran)</text>`);
