@@ -1,6 +1,6 @@
 /**
- * Micro-benchmark of one network lossGrad call (forward + backward, no optimiser) on the W2 net of
- * shared/BENCH.md: batch 128, 128-256-256 relu trunk, 8 separate 1-unit mse heads, float32.
+ * Micro-benchmark of one network lossGrad call (forward + backward, no optimiser) on the multi-task
+ * MLP of the benchmarks: batch 128, 128-256-256 relu trunk, 8 separate 1-unit mse heads, float32.
  * Median of 50 timed calls after 10 warm-up calls, per available backend.
  * Run: npm run build && node dist/bench/network_step.js
  */
@@ -42,5 +42,5 @@ for (const name of availableBackends()) {
   }
   times.sort((a, b) => a - b);
   const med = (times[24]! + times[25]!) / 2;
-  console.log(`${name}: lossGrad W2 (batch ${n}, 128-256-256-8 heads, f32): median ${med.toFixed(0)} us (min ${times[0]!.toFixed(0)}), ${Math.round((n / med) * 1e6)} samples/s`);
+  console.log(`${name}: lossGrad multi-task MLP (batch ${n}, 128-256-256-8 heads, f32): median ${med.toFixed(0)} us (min ${times[0]!.toFixed(0)}), ${Math.round((n / med) * 1e6)} samples/s`);
 }

@@ -8,7 +8,8 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { formatValue, machineLine, type Chart, type ChartPanel, type Machine, type WorkloadResult } from './harness.js';
+import { barChart, formatNumber } from '../lib/plot/index.js';
+import { formatValue, machineLine, type Chart, type Machine, type WorkloadResult } from './harness.js';
 
 /** A results file: the workload's result, where and when it ran. */
 export interface SavedResult extends WorkloadResult {
@@ -26,109 +27,36 @@ export const README_END = '<!-- benchmarks:end -->';
 // SVG
 // ------------------------------------------------------------------------------------------------
 
-const FONT = 'system-ui, -apple-system, Segoe UI, Helvetica, Arial, sans-serif';
-const OURS = '#2563eb';
-const PEER = '#9ca3af';
-const INK = '#111827';
-const MUTED = '#6b7280';
-const GRID = '#e5e7eb';
+const PEER_GREY = '#9ca3af';
 
-export function escapeXml(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-}
-
-/** Width of a label in 12px sans-serif, roughly (no font metrics in plain text). */
-const textWidth = (s: string, px = 12) => s.length * px * 0.56;
-
-const valueText = (x: number, unit: string) => formatValue(x, unit) + (unit === 's' ? '' : ` ${unit}`);
-
-/** 1, 2 or 5 times a power of ten, giving about `count` steps up to max. */
-function niceStep(max: number, count: number): number {
-  const raw = max / count;
-  const p = 10 ** Math.floor(Math.log10(raw));
-  return [1, 2, 5, 10].map((m) => m * p).find((s) => s >= raw)!;
-}
-
-/** An axis tick: round numbers without padding (0, 50k, 100k; 0 ms, 50 ms). */
-function tickLabel(v: number, unit: string, axisMax: number): string {
-  const round = (x: number) => Number(x.toPrecision(3)).toLocaleString('en-US');
-  if (v === 0) return '0';
-  if (unit === 's') return axisMax < 1 ? `${round(v * 1000)} ms` : `${round(v)} s`;
-  return axisMax >= 10_000 ? `${round(v / 1000)}k` : round(v);
+/** An axis tick: round numbers (0, 50k, 100k; 0, 50 ms, 100 ms). */
+function tickLabel(v: number, unit: string): string {
+  if (unit !== 's' || v === 0) return formatNumber(v);
+  return v < 1 ? `${formatNumber(v * 1000)} ms` : `${formatNumber(v)} s`;
 }
 
 /**
- * A horizontal bar chart: one panel per metric, a bar per row (its median), a whisker from min to
- * max, the value at the end; metatask's bars in blue, peers' in grey; the machine in the subtitle.
+ * A horizontal bar chart (lib/plot): one panel per metric, a bar per row (its median), a whisker
+ * from min to max, the value at the end; metatask's bars in colour, peers' in grey; the machine in
+ * the subtitle.
  */
 export function renderSvg(chart: Chart, subtitle: string): string {
-  const width = 860;
-  const allLabels = chart.panels.flatMap((p) => p.bars.map((b) => b.label));
-  const labelWidth = Math.min(420, Math.max(140, ...allLabels.map((l) => textWidth(l)))) + 16;
-  const valueWidth = Math.max(90, ...chart.panels.flatMap((p) => p.bars.map((b) => textWidth(valueText(b.value, p.unit))))) + 12;
-  const x0 = labelWidth;
-  const plotWidth = width - x0 - valueWidth - 16;
-  const rowH = 24;
-  const out: string[] = [];
-  let y = 28;
-  out.push(`<text x="16" y="${y}" font-size="15" font-weight="600" fill="${INK}">${escapeXml(chart.title)}</text>`);
-  y += 18;
-  out.push(`<text x="16" y="${y}" font-size="11" fill="${MUTED}">${escapeXml(subtitle)}</text>`);
-  y += 18;
-  out.push(`<rect x="16" y="${y - 9}" width="10" height="10" fill="${OURS}"/><text x="31" y="${y}" font-size="11" fill="${INK}">metatask</text>`);
-  out.push(`<rect x="96" y="${y - 9}" width="10" height="10" fill="${PEER}"/><text x="111" y="${y}" font-size="11" fill="${INK}">peers</text>`);
-  out.push(`<text x="166" y="${y}" font-size="11" fill="${MUTED}">bar: median; whisker: min to max</text>`);
-  y += 14;
-  for (const panel of chart.panels) y = renderPanel(panel, out, y, x0, plotWidth, rowH);
-  const height = y + 8;
-  return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" font-family="${FONT}">`,
-    `<title>${escapeXml(chart.title)}</title>`,
-    `<rect width="${width}" height="${height}" fill="#ffffff"/>`,
-    ...out,
-    '</svg>',
-    '',
-  ].join('\n');
-}
-
-function renderPanel(panel: ChartPanel, out: string[], top: number, x0: number, plotWidth: number, rowH: number): number {
-  let y = top + 22;
-  const title = panel.title.includes('is better') ? panel.title : `${panel.title} (${panel.better} is better)`;
-  out.push(`<text x="16" y="${y}" font-size="13" font-weight="600" fill="${INK}">${escapeXml(title)}</text>`);
-  y += 10;
-  if (panel.bars.length === 0) {
-    out.push(`<text x="16" y="${y + 16}" font-size="12" fill="${MUTED}">(nothing ran)</text>`);
-    return y + 28;
-  }
-  const top0 = Math.max(...panel.bars.map((b) => Math.max(b.value, b.max ?? b.value)));
-  const step = niceStep(top0 > 0 ? top0 : 1, 4);
-  const axisMax = Math.ceil((top0 > 0 ? top0 : 1) / step) * step;
-  const sx = (v: number) => x0 + (Math.max(0, v) / axisMax) * plotWidth;
-  const plotTop = y;
-  const plotBottom = y + panel.bars.length * rowH;
-  for (let v = 0; v <= axisMax + step / 2; v += step) {
-    const x = sx(v).toFixed(1);
-    out.push(`<line x1="${x}" y1="${plotTop}" x2="${x}" y2="${plotBottom}" stroke="${GRID}"/>`);
-    out.push(`<text x="${x}" y="${plotBottom + 14}" font-size="10" fill="${MUTED}" text-anchor="middle">${escapeXml(tickLabel(v, panel.unit, axisMax))}</text>`);
-  }
-  for (const b of panel.bars) {
-    const cy = y + rowH / 2;
-    const w = Math.max(1, sx(b.value) - x0);
-    out.push(`<text x="${x0 - 8}" y="${cy + 4}" font-size="12" fill="${INK}" text-anchor="end">${escapeXml(b.label)}</text>`);
-    out.push(`<rect x="${x0}" y="${cy - 7}" width="${w.toFixed(1)}" height="14" fill="${b.ours ? OURS : PEER}"/>`);
-    let end = sx(b.value);
-    if (b.min !== undefined && b.max !== undefined && b.max > b.min) {
-      const [a, c] = [sx(b.min).toFixed(1), sx(b.max).toFixed(1)];
-      out.push(`<line x1="${a}" y1="${cy}" x2="${c}" y2="${cy}" stroke="${INK}" stroke-width="1.2"/>`);
-      out.push(`<line x1="${a}" y1="${cy - 4}" x2="${a}" y2="${cy + 4}" stroke="${INK}" stroke-width="1.2"/>`);
-      out.push(`<line x1="${c}" y1="${cy - 4}" x2="${c}" y2="${cy + 4}" stroke="${INK}" stroke-width="1.2"/>`);
-      end = Math.max(end, sx(b.max));
-    }
-    out.push(`<text x="${(end + 6).toFixed(1)}" y="${cy + 4}" font-size="12" fill="${INK}">${escapeXml(valueText(b.value, panel.unit))}</text>`);
-    y += rowH;
-  }
-  out.push(`<line x1="${x0}" y1="${plotTop}" x2="${x0}" y2="${plotBottom}" stroke="${INK}"/>`);
-  return plotBottom + 22;
+  return barChart({
+    title: chart.title,
+    subtitle,
+    groups: [
+      { key: 'ours', label: 'metatask' },
+      { key: 'peer', label: 'peers', color: PEER_GREY },
+    ],
+    note: 'bar: median; whisker: min to max',
+    panels: chart.panels.map((p) => ({
+      title: p.title,
+      better: p.better,
+      format: (v: number) => formatValue(v, p.unit) + (p.unit === 's' ? '' : ` ${p.unit}`),
+      tickFormat: (v: number) => tickLabel(v, p.unit),
+      bars: p.bars.map((b) => ({ label: b.label, value: b.value, min: b.min, max: b.max, group: b.ours ? 'ours' : 'peer' })),
+    })),
+  });
 }
 
 // ------------------------------------------------------------------------------------------------

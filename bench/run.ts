@@ -30,6 +30,7 @@ export interface WorkloadEntry {
 /** The workloads, in run order. */
 export const WORKLOADS: WorkloadEntry[] = [
   { id: 'lasso', aliases: ['w1'], load: () => import('./w1.js') },
+  { id: 'convex', load: () => import('./convex.js') },
   { id: 'mlp', aliases: ['w2'], load: () => import('./w2.js') },
   { id: 'maml', aliases: ['w3'], load: () => import('./w3.js') },
   { id: 'omniglot', load: () => import('./omniglot.js') },

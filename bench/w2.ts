@@ -285,6 +285,6 @@ export async function run(options: BenchOptions = benchOptions()): Promise<Workl
     table,
     notes,
     data: { jobs: { full, short }, rows },
-    charts: [{ title, panels: [chartPanel('training samples per second (higher is better)', METRIC, rows)] }],
+    charts: [{ title, panels: [chartPanel('training samples per second', METRIC, rows)] }],
   };
 }

@@ -245,7 +245,7 @@ export async function run(options: BenchOptions = benchOptions()): Promise<Workl
     charts: [
       {
         title,
-        panels: (['second', 'first'] as const).map((order) => chartPanel(`${order}-order meta-iterations per second (higher is better)`, metric(order), chartRows(order))),
+        panels: (['second', 'first'] as const).map((order) => chartPanel(`${order}-order meta-iterations per second`, metric(order), chartRows(order))),
       },
     ],
   };

@@ -1,6 +1,6 @@
 /**
  * metatask: multi-task learning and meta-learning for Node.js.
- * The public API (DESIGN.md section 3). Names exported here are a contract.
+ * The public API. Names exported here are a contract: they are kept, and renamed ones stay as aliases.
  */
 export * from './core/errors.js';
 export { Rng } from './core/rng.js';

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// Pack ../shared/data/school/school.csv into data/school.bin.gz, the compact form shipped in the
-// npm package (read by lib/data/school.ts). Every value of the table is an integer in 0..255
+// Pack the School CSV (school/school.csv in the data folder next to this repository, or the path
+// given) into data/school.bin.gz, the compact form shipped in the npm package (read by
+// lib/data/school.ts). Every value of the table is an integer in 0..255
 // (task index, score 1-70, one-hot features, two percentages), so each column is stored as one
 // byte per row, column after column: a one-hot column is then a long run of 0s and 1s that gzip
 // compresses to a few hundred bytes.

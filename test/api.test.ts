@@ -1,5 +1,5 @@
 /**
- * The public entry point: the names DESIGN.md and the issues promise are exported, and a user's
+ * The public entry point: every public name is exported, and a user's
  * own weighting strategy plugs into MultiTaskNet through the small WeightingStrategy interface.
  */
 import { expect } from 'chai';

@@ -1,6 +1,5 @@
 /**
- * The native binding never crashes, whatever JavaScript calls it (NATIVE.md "Tests worth
- * having"): every export of the raw addon is called with wrong argument counts, wrong types,
+ * The native binding never crashes, whatever JavaScript calls it: every export of the raw addon is called with wrong argument counts, wrong types,
  * wrong lengths, non-finite or negative scalars, out-of-range indices and outputs aliasing
  * inputs, and each call must throw a TypeError or RangeError. A worker thread that loads the
  * addon and is terminated mid-work, twenty times, must not abort the process.
@@ -95,6 +94,21 @@ function blockedArgs(): unknown[] {
 }
 function blockGramArgs(): unknown[] {
   return [mat(d, n), Int32Array.from([0, 1, 2, 3]), 3, new Float64Array(18)];
+}
+/** x n x d with distinct values (so aliasing and range checks are meaningful), mean length d. */
+function designArgs(): [ReturnType<typeof mat>, Float64Array] {
+  const x = mat(n, d);
+  x.data.forEach((_, i) => (x.data[i] = i % 5));
+  return [x, new Float64Array(d).fill(0.5)];
+}
+function correlationArgs(): unknown[] {
+  return [...designArgs(), mat(T, n), Int32Array.from([0, 2, 3]), mat(3, T)];
+}
+function gatherArgs(): unknown[] {
+  return [...designArgs(), Int32Array.from([3, 1]), mat(2, n)];
+}
+function gramSweepArgs(): unknown[] {
+  return [{ rows: 3, cols: 3, data: Float64Array.from([4, 1, 0, 1, 4, 1, 0, 1, 4]) }, mat(T, 3), mat(3, T, 0), 0.1, 0.01, Int32Array.from([0, 1, 2])];
 }
 function lossArgs(): unknown[] {
   return [mat(n, d), new Float64Array(n), Int32Array.from([0, 2, 2, 6]), mat(T, d), new Float64Array(T), new Float64Array(T).fill(1), 'squared', mat(T, d), new Float64Array(T), new Float64Array(T)];
@@ -221,6 +235,79 @@ const cases: Record<string, Case> = {
         const a = sweepArgs();
         const buf = new Float64Array(d * n);
         return Object.assign(a, { 0: { rows: d, cols: n, data: buf }, 1: { rows: T, cols: n, data: buf.subarray(n, n + T * n) } });
+      }],
+    ],
+  },
+  cdColumnStats: {
+    args: () => [designArgs()[0], true, new Float64Array(d), new Float64Array(d)],
+    kinds: ['matrix', 'bool', 'f64', 'f64'],
+    extra: [
+      ['mean of length d - 1', () => [designArgs()[0], true, new Float64Array(d - 1), new Float64Array(d)]],
+      ['mean aliases sqNorm', () => {
+        const b = new Float64Array(d);
+        return [designArgs()[0], false, b, b];
+      }],
+      ['sqNorm aliases x', () => {
+        const x = designArgs()[0];
+        return [x, true, new Float64Array(d), x.data.subarray(0, d)];
+      }],
+    ],
+  },
+  cdCorrelations: {
+    args: correlationArgs,
+    kinds: ['matrix', 'f64', 'matrix', 'i32', 'matrix'],
+    extra: [
+      ['mean of length d - 1', () => Object.assign(correlationArgs(), { 1: new Float64Array(d - 1) })],
+      ['mean NaN', () => Object.assign(correlationArgs(), { 1: Float64Array.from([0, NaN, 0, 0]) })],
+      ['rt with n + 1 columns', () => Object.assign(correlationArgs(), { 2: mat(T, n + 1) })],
+      ['cols entry d', () => Object.assign(correlationArgs(), { 3: Int32Array.from([0, d, 1]) })],
+      ['cols entry -1', () => Object.assign(correlationArgs(), { 3: Int32Array.from([0, -1, 1]) })],
+      ['out with one row too many', () => Object.assign(correlationArgs(), { 4: mat(4, T) })],
+      ['out with T + 1 columns', () => Object.assign(correlationArgs(), { 4: mat(3, T + 1) })],
+      ['out aliases rt', () => {
+        const buf = new Float64Array(T * n);
+        return Object.assign(correlationArgs(), { 2: { rows: T, cols: n, data: buf }, 4: { rows: 3, cols: T, data: buf.subarray(0, 3 * T) } });
+      }],
+      ['out aliases x', () => {
+        const a = correlationArgs();
+        const x = a[0] as { data: Float64Array };
+        return Object.assign(a, { 4: { rows: 3, cols: T, data: x.data.subarray(0, 3 * T) } });
+      }],
+    ],
+  },
+  cdGatherColumns: {
+    args: gatherArgs,
+    kinds: ['matrix', 'f64', 'i32', 'matrix'],
+    extra: [
+      ['mean of length d + 1', () => Object.assign(gatherArgs(), { 1: new Float64Array(d + 1) })],
+      ['cols entry d', () => Object.assign(gatherArgs(), { 2: Int32Array.from([d, 1]) })],
+      ['out with n + 1 columns', () => Object.assign(gatherArgs(), { 3: mat(2, n + 1) })],
+      ['out aliases x', () => {
+        const a = gatherArgs();
+        const x = a[0] as { data: Float64Array };
+        return Object.assign(a, { 3: { rows: 2, cols: n, data: x.data.subarray(0, 2 * n) } });
+      }],
+    ],
+  },
+  mtenetGramSweep: {
+    args: gramSweepArgs,
+    kinds: ['matrix', 'matrix', 'matrix', 'nonneg', 'nonneg', 'i32'],
+    extra: [
+      ['gram not square', () => Object.assign(gramSweepArgs(), { 0: mat(3, 2) })],
+      ['gram with a negative diagonal', () => Object.assign(gramSweepArgs(), { 0: { rows: 3, cols: 3, data: Float64Array.from([4, 1, 0, 1, -4, 1, 0, 1, 4]) } })],
+      ['gram with a NaN diagonal', () => Object.assign(gramSweepArgs(), { 0: { rows: 3, cols: 3, data: Float64Array.from([NaN, 1, 0, 1, 4, 1, 0, 1, 4]) } })],
+      ['ht with k + 1 columns', () => Object.assign(gramSweepArgs(), { 1: mat(T, 4) })],
+      ['w with T + 1 columns', () => Object.assign(gramSweepArgs(), { 2: mat(3, T + 1) })],
+      ['order entry k', () => Object.assign(gramSweepArgs(), { 5: Int32Array.from([0, 3]) })],
+      ['order entry -1', () => Object.assign(gramSweepArgs(), { 5: Int32Array.from([-1]) })],
+      ['ht aliases w', () => {
+        const buf = new Float64Array(3 * T);
+        return Object.assign(gramSweepArgs(), { 1: { rows: T, cols: 3, data: buf }, 2: { rows: 3, cols: T, data: buf } });
+      }],
+      ['w aliases gram', () => {
+        const a = gramSweepArgs();
+        const g = a[0] as { data: Float64Array };
+        return Object.assign(a, { 2: { rows: 3, cols: T, data: g.data.subarray(0, 3 * T) } });
       }],
     ],
   },
@@ -497,6 +584,16 @@ describe('native binding robustness', function () {
     expectThrowsTypeOrRange(() => addon.rmspropStep({ ...rmsArgs(), momentumBuf: null } as never), 'rmsprop momentumBuf null');
     addon.sgdStep({ ...sgdArgs(), velocity: null, momentum: 0 } as never);
     addon.rmspropStep({ ...rmsArgs(), momentumBuf: null, momentum: 0 } as never);
+  });
+
+  it('index lists are copied once checked: an order that is a view of w (written by the sweep) is accepted', () => {
+    const a = sweepArgs();
+    const w = a[2] as { data: Float64Array };
+    const view = new Int32Array(w.data.buffer, 0, 2); // entries 0, 0 while w is zero
+    (addon.mtenetSweep as Fn)(...Object.assign(a, { 6: view }));
+    const g = gramSweepArgs();
+    const gw = g[2] as { data: Float64Array };
+    (addon.mtenetGramSweep as Fn)(...Object.assign(g, { 5: new Int32Array(gw.data.buffer, 0, 2) }));
   });
 
   describe('typed arrays detached or shrunk by getters while the arguments are read', () => {

@@ -144,6 +144,7 @@ describe('datasets.school()', () => {
       for (let i = 0; i < t.X.rows; i++) expect(t.X.data[i * 28 + 27]).to.equal(1);
     }
   });
+  // The CSV in the data folder next to this repository (CI has it).
   const csv = join(process.cwd(), '..', 'shared', 'data', 'school', 'school.csv');
   it('equals the CSV it was packed from', function () {
     if (!existsSync(csv)) this.skip();

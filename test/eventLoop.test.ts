@@ -1,6 +1,6 @@
 /**
- * Long-running fits yield to the event loop between steps (DESIGN.md section 3, NATIVE.md): a
- * timer scheduled during the fit must fire while the fit is still running. Behaviour, not timing:
+ * Long-running fits yield to the event loop between steps: a timer
+ * scheduled during the fit must fire while the fit is still running. Behaviour, not timing:
  * nothing here asserts how long anything takes.
  */
 import { expect } from 'chai';

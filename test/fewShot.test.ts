@@ -238,6 +238,7 @@ describe('datasets.omniglot', () => {
   });
 
   it('the real background set, when present: shapes only', function () {
+    // In the data folder next to this repository (CI has it).
     const file = join(packageRoot(), '..', 'shared', 'data', 'omniglot', 'omniglot28_background.u8');
     if (!existsSync(file)) this.skip();
     this.timeout(30_000);

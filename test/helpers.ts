@@ -65,3 +65,32 @@ export function solveDense(A: number[][], b: number[]): number[] {
   }
   return M.map((r, i) => r[n]! / r[i]!);
 }
+
+/**
+ * `svg` is a well-formed SVG document: one <svg xmlns=...> root, every tag closed in order,
+ * attribute values quoted, no raw '<' or bare '&' in text, and no NaN or Infinity coordinate.
+ * Returns the tag names in document order (for counting polylines, rects...).
+ */
+export function expectWellFormedSvg(svg: string): string[] {
+  expect(svg.trimStart().startsWith('<svg xmlns="http://www.w3.org/2000/svg"'), 'an <svg> root with its namespace').to.equal(true);
+  const tags: string[] = [];
+  const stack: string[] = [];
+  const TAG = /<(\/?)([a-zA-Z][\w-]*)((?:\s+[\w:-]+="[^"<]*")*)\s*(\/?)>/g;
+  let last = 0;
+  for (const m of svg.matchAll(TAG)) {
+    const between = svg.slice(last, m.index);
+    expect(between, `text before <${m[2]}>`).not.to.match(/<|&(?!(amp|lt|gt|quot|apos);)/);
+    last = m.index! + m[0].length;
+    const [, closing, name, attrs, selfClosing] = m;
+    expect(attrs, `attributes of <${name}>`).not.to.match(/NaN|Infinity/);
+    if (closing) expect(stack.pop(), `</${name}> closes the open tag`).to.equal(name);
+    else {
+      tags.push(name!);
+      if (!selfClosing) stack.push(name!);
+    }
+  }
+  expect(svg.slice(last).trim(), 'nothing after </svg>').to.equal('');
+  expect(stack, 'every tag closed').to.deep.equal([]);
+  expect(tags[0]).to.equal('svg');
+  return tags;
+}

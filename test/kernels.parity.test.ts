@@ -1,5 +1,5 @@
 /**
- * Kernel parity (DESIGN.md section 6): every kernel of the native set and of the TypeScript set
+ * Kernel parity: every kernel of the native set and of the TypeScript set
  * runs on the same random inputs (one seeded Rng), over many shapes, and the results must agree
  * to ~1e-10 relative in float64 and ~1e-4 in float32. Decompositions whose factors are only
  * defined up to sign (svd, symEig) are compared through invariants: the values, the
@@ -45,6 +45,10 @@ function expectClose(a: ArrayLike<number>, b: ArrayLike<number>, tol: number, wh
   expect(worst <= tol * scale, `${what}: max difference ${worst} at ${at} (native ${a[at]}, js ${b[at]}), allowed ${tol * scale}`).to.equal(
     true,
   );
+}
+
+function zerosM(rows: number, cols: number): M {
+  return { rows, cols, data: new Float64Array(rows * cols) };
 }
 
 function closeNum(a: number, b: number, tol: number, what: string): void {
@@ -425,6 +429,96 @@ describe('kernel parity: native vs js', function () {
               fresh.data[t * n + i]! -= s;
             }
           expectClose(r0.rt.data, fresh.data, 1e-9, 'R^T = (Y - X W)^T after blocked sweeps');
+        });
+  });
+
+  describe('working-set kernels: cdDesign, cdCorrelations, cdGatherColumns, mtenetGramSweep', () => {
+    const shapes: [number, number, number][] = [
+      [1, 1, 1],
+      [7, 5, 3],
+      [40, 100, 2],
+      [300, 70, 5],
+      [65, 130, 1],
+      [0, 4, 2],
+    ];
+    for (const [n, d, T] of shapes)
+      for (const centre of [false, true])
+        it(`n=${n}, d=${d}, T=${T}, centre=${centre}: design, correlations of all / scattered columns, gathered columns`, () => {
+          const rng = new Rng(n * 7 + d * 3 + T + (centre ? 1 : 0));
+          const x = randMatrix(rng, n, d);
+          // Columns far from centred (offset 100): centring must happen before the products.
+          for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) x.data[i * d + j]! += 100 * (j % 3);
+          if (d > 2) for (let i = 0; i < n; i++) x.data[i * d + 2] = 0; // an all-zero column
+          const dn = N.cdDesign(x, centre);
+          const dj = J.cdDesign(x, centre);
+          expectClose(dn.mean, dj.mean, TOL64, 'mean');
+          expectClose(dn.colNormSq, dj.colNormSq, TOL64, 'colNormSq');
+          const rt = randMatrix(rng, T, n);
+          const all = Int32Array.from({ length: d }, (_, j) => j);
+          const scattered = Int32Array.from({ length: Math.ceil(d / 2) }, (_, c) => (c * 7) % d).reverse();
+          for (const cols of [all, scattered]) {
+            const on = zerosM(cols.length, T);
+            const oj = zerosM(cols.length, T);
+            N.cdCorrelations(dn, rt, cols, on);
+            J.cdCorrelations(dj, rt, cols, oj);
+            expectClose(on.data, oj.data, TOL64, `correlations of ${cols.length} columns`);
+            // Against the definition, in plain loops.
+            const ref = zerosM(cols.length, T);
+            for (let c = 0; c < cols.length; c++)
+              for (let t = 0; t < T; t++) {
+                let sum = 0;
+                for (let i = 0; i < n; i++) sum += (x.data[i * d + cols[c]!]! - dj.mean[cols[c]!]!) * rt.data[t * n + i]!;
+                ref.data[c * T + t] = sum;
+              }
+            expectClose(on.data, ref.data, 1e-9, 'correlations against their definition');
+            const gn = zerosM(cols.length, n);
+            const gj = zerosM(cols.length, n);
+            N.cdGatherColumns(dn, cols, gn);
+            J.cdGatherColumns(dj, cols, gj);
+            expectClose(gn.data, gj.data, TOL64, 'gathered columns');
+          }
+        });
+
+    for (const [k, T] of [
+      [1, 1],
+      [6, 3],
+      [40, 7],
+      [25, 1],
+    ] as const)
+      for (const [l1, l2] of [
+        [0, 0],
+        [0.5, 0.3],
+        [3, 0],
+        [1e6, 0],
+      ] as const)
+        it(`mtenetGramSweep k=${k}, T=${T}, l1Reg=${l1}, l2Reg=${l2}: 4 sweeps, and the same iterates as mtenetSweep`, () => {
+          const rng = new Rng(k * 100 + T * 10 + l1);
+          const n = 2 * k + 3;
+          const xt = randMatrix(rng, k, n);
+          if (k > 2) xt.data.fill(0, n, 2 * n); // feature 1 all zero: skipped by both forms
+          const gram = zerosM(k, k);
+          J.gemm(xt, xt, gram, { transB: true });
+          const w = randMatrix(rng, k, T, 0.1);
+          const rt = randMatrix(rng, T, n, 3);
+          // rt = (Y - X W)^T for a random Y, and ht = (X^T R)^T.
+          J.gemm(w, xt, rt, { transA: true, alpha: -1, beta: 1 });
+          const h = zerosM(k, T);
+          J.gemm(xt, rt, h, { transB: true });
+          const ht = zerosM(T, k);
+          for (let j = 0; j < k; j++) for (let t = 0; t < T; t++) ht.data[t * k + j] = h.data[j * T + t]!;
+          const colNormSq = Float64Array.from({ length: k }, (_, j) => gram.data[j * k + j]!);
+          const runs = [N, J].map((K) => ({ K, ht: clone(ht), w: clone(w) }));
+          const plain = { rt: clone(rt), w: clone(w) };
+          for (let sweep = 0; sweep < 4; sweep++) {
+            const order = sweep % 2 === 0 ? rng.permutation(k) : Int32Array.from({ length: 2 * k }, () => rng.int(k));
+            const stats = runs.map((r) => r.K.mtenetGramSweep({ gram, ht: r.ht, w: r.w, l1Reg: l1, l2Reg: l2, order }));
+            const ref = J.mtenetSweep({ xt, rt: plain.rt, w: plain.w, colNormSq, l1Reg: l1, l2Reg: l2, order });
+            closeNum(stats[0]!.dwMax, stats[1]!.dwMax, 1e-9, `dwMax (sweep ${sweep})`);
+            closeNum(stats[0]!.wMax, ref.wMax, 1e-8, `wMax against the residual sweep (sweep ${sweep})`);
+            expectClose(runs[0]!.w.data, runs[1]!.w.data, 1e-9, `W (sweep ${sweep})`);
+            expectClose(runs[0]!.ht.data, runs[1]!.ht.data, 1e-9, `H^T (sweep ${sweep})`);
+            expectClose(runs[1]!.w.data, plain.w.data, 1e-8, `W against the residual sweep (sweep ${sweep})`);
+          }
         });
   });
 

@@ -1,7 +1,7 @@
 /**
- * Meta-learning (issue 4): meta-gradients against finite differences in float64 (MAML 1-3 inner
+ * Meta-learning: meta-gradients against finite differences in float64 (MAML 1-3 inner
  * steps, ANIL, Meta-SGD's learning-rate gradient), iMAML against the exact implicit gradient of a
- * quadratic problem, PyTorch's reference meta-gradients (W3), backend agreement, MAML beating a
+ * quadratic problem, PyTorch's reference meta-gradients (sinusoid benchmark data), backend agreement, MAML beating a
  * pretrained network on sinusoids, task samplers, save/load and bad input.
  */
 import { expect } from 'chai';
@@ -217,7 +217,8 @@ const hasNetwork = typeof (kernels() as unknown as { network?: unknown }).networ
     });
   });
 
-  describe('PyTorch reference (W3 metagrad_check.json)', () => {
+  describe('PyTorch reference meta-gradients (metagrad_check.json of the sinusoid benchmark data)', () => {
+    // In the data folder next to this repository; the check runs where it is present (CI has it).
     const file = join(packageRoot(), '..', 'shared', 'data', 'w3', 'metagrad_check.json');
     for (const order of ['second_order', 'first_order'] as const) {
       it(`MAML reproduces PyTorch's ${order.replace('_', '-')} meta-gradient to float32 precision`, function () {

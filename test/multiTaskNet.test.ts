@@ -1,5 +1,5 @@
 /**
- * MultiTaskNet and the architecture builders (issue 3), on whichever backend kernels() selects:
+ * MultiTaskNet and the architecture builders, on whichever backend kernels() selects:
  * specs of every architecture, masking of missing labels, a problem where sharing helps, exact
  * resume, predictions, every strategy with every architecture, bad input, abort, save/load.
  */

@@ -1,6 +1,6 @@
 /**
  * The native Network binding beyond network.parity.test.ts: vjp parity against the TypeScript
- * twin on the shared cases (DESIGN.md tolerances: 1e-10 relative in float64, 1e-4 in float32),
+ * twin on the shared cases (tolerances: 1e-10 relative in float64, 1e-4 in float32),
  * the ArgGuard of every method (a getter or Proxy that detaches or shrinks a typed array read
  * earlier in the same call makes it throw a RangeError instead of touching freed memory), vjp's
  * argument checks, and worker threads holding a native Network terminated mid-work.

@@ -1,6 +1,6 @@
 /**
  * Network kernel parity: kernelsFor('native') against kernelsFor('js') on the same specs,
- * parameters and batches (DESIGN.md tolerances: ~1e-10 relative in float64, ~1e-4 in float32),
+ * parameters and batches (tolerances: ~1e-10 relative in float64, ~1e-4 in float32),
  * and the robustness of the native Network binding (wrong `this`, wrong arguments, forged
  * programs: a thrown error, never a crash). Skipped when the addon is not available.
  */
@@ -74,7 +74,7 @@ describe('network kernels: native vs js parity', function () {
     });
   }
 
-  it('the W2 network (batch 128, 128-256-256 relu, 8 heads) agrees in float32', function () {
+  it('the multi-task MLP of the benchmarks (batch 128, 128-256-256 relu, 8 heads) agrees in float32', function () {
     this.timeout(120_000);
     const spec = w2Spec();
     const rng = new Rng(5);

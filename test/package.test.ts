@@ -199,7 +199,9 @@ describe('npm package', function () {
         expect(js.backend.name).to.equal('js');
         expect(native.coef).to.have.length(24);
         expect(native.coef.some((c) => Math.abs(c) > 0.5)).to.equal(true);
-        for (let i = 0; i < 24; i++) expect(native.coef[i]).to.be.closeTo(js.coef[i]!, 1e-9);
+        // Both stop at the same duality-gap tolerance; on these nearly collinear features their
+        // working-set iterates may part at rounding level, so the coefficients agree to the solve's accuracy.
+        for (let i = 0; i < 24; i++) expect(native.coef[i]).to.be.closeTo(js.coef[i]!, 1e-6);
       });
     }
 

@@ -261,6 +261,39 @@ const cases: Record<string, Case> = {
       return out;
     },
   },
+  'cd working-set kernels: cdDesign, cdCorrelations, cdGatherColumns, mtenetGramSweep': {
+    covers: ['cdDesign', 'cdCorrelations', 'cdGatherColumns', 'mtenetGramSweep'],
+    run: (k, a) => {
+      const [n, d, T] = [700, 90, 7];
+      const x = a.matrix<Float64Array>('float64', n, d, (r, i) => r.normal() + (i % d) * 0.5);
+      const out: Outputs = [];
+      for (const centre of [false, true]) {
+        const design = k.cdDesign(x, centre);
+        out.push(...bits(design.mean, design.colNormSq));
+        const rt = a.matrix<Float64Array>('float64', T, n);
+        for (const cols of [a.int32(Array.from({ length: d }, (_, j) => j)), a.int32(Array.from({ length: 40 }, (_, c) => (c * 17) % d))]) {
+          const corr = a.matrix<Float64Array>('float64', cols.length, T, () => 0);
+          k.cdCorrelations(design, rt, cols, corr);
+          const gathered = a.matrix<Float64Array>('float64', cols.length, n, () => 0);
+          k.cdGatherColumns(design, cols, gathered);
+          out.push(...bits(corr.data, gathered.data));
+        }
+      }
+      const kk = 30;
+      const xs = a.matrix<Float64Array>('float64', kk, 80);
+      const gram = a.matrix<Float64Array>('float64', kk, kk, () => 0);
+      k.gemm(xs, xs, gram, { transB: true });
+      const ht = a.matrix<Float64Array>('float64', T, kk, (r) => 20 * r.normal());
+      const w = a.matrix<Float64Array>('float64', kk, T, () => 0);
+      const order = a.int32(Array.from({ length: kk }, (_, j) => (j * 7) % kk));
+      for (let sweep = 0; sweep < 3; sweep++) {
+        const r = k.mtenetGramSweep({ gram, ht, w, l1Reg: 15, l2Reg: 1, order });
+        out.push(...bits(r.wMax, r.dwMax));
+      }
+      out.push(...bits(ht.data, w.data));
+      return out;
+    },
+  },
   taskLoss: {
     covers: ['taskLoss'],
     run: (k, a) => {

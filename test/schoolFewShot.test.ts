@@ -1,5 +1,5 @@
 /**
- * School few-shot (issue 4): TaskSplit's properties on the School data (K support rows, the rest
+ * School few-shot: TaskSplit's properties on the School data (K support rows, the rest
  * query, deterministic by seed, a clear error when shots >= a school's rows), and a model
  * meta-learned over 100 schools beating ridge fitted from scratch on the same 10 students of the
  * 39 held-out schools.

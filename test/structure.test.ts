@@ -12,7 +12,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const lib = join(root, 'lib');
 
 /** Layer of each top-level folder of lib/; a file may import its own layer or lower ones. */
-const LAYER: Record<string, number> = { core: 0, kernels: 1, nn: 2, data: 2, metrics: 2, io: 2, linear: 3, mtl: 3, meta: 3, cli: 4 };
+const LAYER: Record<string, number> = { core: 0, kernels: 1, nn: 2, data: 2, metrics: 2, io: 2, plot: 2, linear: 3, mtl: 3, meta: 3, cli: 4 };
 
 // `import ... from '...'`, `export ... from '...'`, `import '...'` and `import('...')` of relative paths.
 const IMPORT = /(?:^|\n)\s*(?:import|export)\s+(?:type\s+)?[^'";]*?from\s+['"](\.[^'"]+)['"]|(?:^|\n)\s*import\s+['"](\.[^'"]+)['"]|\bimport\(\s*['"](\.[^'"]+)['"]\s*\)/g;

@@ -24,6 +24,7 @@ const BATCH = 64;
 
 /** The SARCOS table as inputs X (n x 21) and torques Y (n x 7), or the path it was not found at. */
 export function loadSarcos(): { X: Float64Array; Y: Float64Array; n: number; inputs: string[]; names: string[] } | { missing: string } {
+  // SARCOS is not shipped: it is read from the data folder next to this repository.
   const file = join(packageRoot(), '..', 'shared', 'data', 'sarcos', 'sarcos_test.csv');
   if (!existsSync(file)) return { missing: file };
   const table = readCSV(file);

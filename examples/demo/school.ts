@@ -80,6 +80,6 @@ export async function run(log: (line: string) => void = console.log): Promise<vo
     log(`${m.name.padEnd(w)}  ${mean.toFixed(1).padStart(8)} +- ${sd.toFixed(1).padEnd(8)}   ${m.grid.padEnd(17)}   ${seconds[i]!.toFixed(1).padStart(5)}s`);
   });
   log('FISTA models: alphas log-spaced from alpha_max (where W = 0) to 1e-2 alpha_max; tol 1e-6 (final fit), 1e-5 (CV path).');
-  log('Reference (../shared/data/README.md): pooled 34.0 +- 1.0, independent 34.2 +- 1.2, mean-regularised 37.5 +- 1.1;');
+  log('Reference (the README of the data folder next to this repository): pooled 34.0 +- 1.0, independent 34.2 +- 1.2, mean-regularised 37.5 +- 1.1;');
   log('Evgeniou & Pontil (KDD 2004, Table 3): 34.26 +- 0.4 for regularised multi-task learning.');
 }

@@ -31,12 +31,12 @@ export function plot(curves: { mark: string; f: (x: number) => number }[], point
 
 export async function run(log: (line: string) => void = console.log): Promise<void> {
   // The TS kernels run a short schedule (fewer, smaller meta-batches, a larger outer rate) so the
-  // demo takes seconds; the native kernels run BENCH.md W3's settings for 5,000 iterations.
+  // demo takes seconds; the native kernels run the sinusoid benchmark's settings for 5,000 iterations.
   const native = backend().name === 'native';
   const iterations = native ? 5000 : 1000;
   const metaBatchSize = native ? 25 : 10;
   const lr = native ? 1e-3 : 3e-3;
-  log(`backend ${backend().name}: ${iterations} meta-iterations of second-order MAML, meta-batch ${metaBatchSize}, Adam ${lr} (BENCH.md W3 runs 10,000 of 25 tasks)`);
+  log(`backend ${backend().name}: ${iterations} meta-iterations of second-order MAML, meta-batch ${metaBatchSize}, Adam ${lr} (the benchmark runs 10,000 of 25 tasks)`);
   const common = { network: NET, innerLr: 0.01, metaBatchSize, optimizer: { type: 'adam' as const, lr }, seed: 0 };
   const maml = new MAML({ ...common, loss: 'mse', innerSteps: 1, firstOrder: false });
   const pre = new Pretrained(common);

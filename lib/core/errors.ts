@@ -1,5 +1,5 @@
 /**
- * The error classes of metatask (DESIGN.md section 4). Every error the library throws is a
+ * The error classes of metatask. Every error the library throws is a
  * MetataskError with a stable string `code`, so callers can branch on `err.code` without
  * parsing messages.
  */

@@ -1,5 +1,5 @@
 /**
- * Matrix: the one dense type every algorithm and kernel works on (DESIGN.md section 2).
+ * Matrix: the one dense type every algorithm and kernel works on.
  * Row-major, `data` a Float64Array (linear models, solvers) or Float32Array (networks).
  * Public functions accept number[][], a Matrix-like object, or a typed array with a shape, and
  * convert once through `toMatrix`.

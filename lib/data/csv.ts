@@ -1,6 +1,6 @@
 /**
  * A small CSV reader for numeric tables: a header line, comma-separated cells, no quoting
- * (the format of ../shared/data and of most exported numeric tables). Errors name the file,
+ * (the format of most exported numeric tables). Errors name the file,
  * the line (1-based, as an editor shows it) and the column, because a bad cell in a 15,000-line
  * file is otherwise hard to find.
  */
@@ -20,6 +20,8 @@ export interface CsvTable {
 export interface CsvOptions {
   /** Columns kept as text instead of being parsed as numbers (e.g. a task name column). */
   keepText?: readonly string[];
+  /** Columns where an empty cell is a missing value (NaN) instead of an error (e.g. a label a row lacks). */
+  missing?: readonly string[];
   /** Used in error messages (a file path); default 'CSV'. */
   source?: string;
 }
@@ -41,6 +43,8 @@ export function parseCSV(text: string, options: CsvOptions = {}): CsvTable {
   const width = header.length;
   const keep = new Set(options.keepText ?? []);
   const keepIdx = header.map((h) => keep.has(h));
+  const missing = new Set(options.missing ?? []);
+  const missingIdx = header.map((h) => missing.has(h));
   const textCols = new Map<string, string[]>();
   for (const h of header) if (keep.has(h)) textCols.set(h, []);
   const values: number[] = [];
@@ -60,7 +64,7 @@ export function parseCSV(text: string, options: CsvOptions = {}): CsvTable {
         continue;
       }
       const v = cell === '' ? NaN : Number(cell);
-      if (!Number.isFinite(v)) {
+      if (!Number.isFinite(v) && !(cell === '' && missingIdx[j])) {
         throw new ValueError(
           `${source} line ${i + 1}, column '${header[j]}': ${cell === '' ? 'empty cell' : `'${cell.slice(0, 40)}' is not a finite number`}`,
         );

@@ -1,5 +1,5 @@
 /**
- * MultiTaskDataset (DESIGN.md section 2): a list of tasks, each with its own rows
+ * MultiTaskDataset: a list of tasks, each with its own rows
  * { name, X (n_t x d), y (n_t), type }. Two shapes are first-class:
  * - per-task data (School: one task per school), built with `new MultiTaskDataset(list)`;
  * - shared inputs (one X, one target column per task, missing labels = NaN for regression and

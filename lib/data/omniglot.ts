@@ -1,6 +1,6 @@
 /**
  * datasets.omniglot(file): Omniglot (Lake, Salakhutdinov & Tenenbaum, Science 2015; MIT licence)
- * from an `.u8` image file and the `.json` index beside it, in the format of shared/data/omniglot
+ * from an `.u8` image file and the `.json` index beside it, in this format
  * (the package does not ship Omniglot):
  * - `name.u8`: count images of height x width bytes, row-major, 255 = paper, 0 = ink;
  * - `name.json`: { count, height, width, images: [[alphabet, character, drawer, charId], ...] }

@@ -1,10 +1,12 @@
 /**
- * The versioned model format (DESIGN.md section 3): a JSON document
- *   { format: "metatask/1", kind, config, state, checksum }
+ * The versioned model format: a JSON document
+ *   { format: "metatask/1", kind, config, state, data?, checksum }
  * where `state` holds the fitted parameters (typed arrays encoded as { dtype, shape, base64 }
- * of little-endian bytes, so float64 values survive exactly), optimizer and strategy state.
- * `checksum` is the SHA-256 of the canonical JSON of everything else, so a corrupted file is
- * detected before any of it is used.
+ * of little-endian bytes, so float64 values survive exactly), optimizer and strategy state, and
+ * the optional `data` says what the program that saved the model knows of its input (the
+ * `metatask` command records the columns of the table it was fitted on). `checksum` is the
+ * SHA-256 of the canonical JSON of everything else, so a corrupted file is detected before any of
+ * it is used.
  */
 import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -20,6 +22,8 @@ export interface ModelDocument {
   kind: string;
   config: unknown;
   state: unknown;
+  /** What the saving program recorded about the model's input (covered by the checksum). */
+  data?: unknown;
   checksum: string;
 }
 
@@ -85,8 +89,9 @@ function canonical(v: unknown): string {
   return JSON.stringify(v) ?? 'null';
 }
 
-function checksumOf(kind: string, config: unknown, state: unknown): string {
-  return createHash('sha256').update(canonical({ format: FORMAT, kind, config, state })).digest('hex');
+function checksumOf(kind: string, config: unknown, state: unknown, data?: unknown): string {
+  const body = data === undefined ? { format: FORMAT, kind, config, state } : { format: FORMAT, kind, config, state, data };
+  return createHash('sha256').update(canonical(body)).digest('hex');
 }
 
 /** Build the document for a model (typed arrays inside config/state are encoded). */
@@ -94,6 +99,12 @@ export function toDocument(kind: string, config: unknown, state: unknown): Model
   const c = encodeValue(config);
   const s = encodeValue(state);
   return { format: FORMAT, kind, config: c, state: s, checksum: checksumOf(kind, c, s) };
+}
+
+/** `doc` with `data` recorded in it (encoded like the state) and its checksum renewed. */
+export function withData(doc: ModelDocument, data: unknown): ModelDocument {
+  const d = encodeValue(data);
+  return { format: doc.format, kind: doc.kind, config: doc.config, state: doc.state, data: d, checksum: checksumOf(doc.kind, doc.config, doc.state, d) };
 }
 
 /**
@@ -114,7 +125,7 @@ export function fromDocument(doc: unknown, kind: string): { config: any; state: 
   if (d.kind !== kind) {
     throw new FormatError(`this file holds a ${String(d.kind)}, not a ${kind}: load it with ${String(d.kind)}.load()`);
   }
-  if (typeof d.checksum !== 'string' || checksumOf(d.kind, d.config, d.state) !== d.checksum) {
+  if (typeof d.checksum !== 'string' || checksumOf(d.kind, d.config, d.state, d.data) !== d.checksum) {
     throw new FormatError(`the ${kind} model is corrupted: its checksum does not match its contents`);
   }
   return { config: decodeValue(d.config), state: decodeValue(d.state) };

@@ -11,7 +11,7 @@ import { BackendError, DisposedError, MetataskError, OutOfMemoryError, ShapeErro
 import { zeros, type FloatArray, type Matrix } from '../core/matrix.js';
 import { compileNetwork, encodeProgram, type CompiledNetwork } from './networkSpec.js';
 import type {
-  AdamArgs, BackendInfo, CdSweepArgs, SimdLevel, CdSweepResult, GemmOptions, Kernels, MetaBatchTasks, MetaGradientOptions, NetworkBatch, NetworkHandle, NetworkSpec,
+  AdamArgs, BackendInfo, CdDesign, CdSweepArgs, SimdLevel, CdSweepResult, GemmOptions, GramSweepArgs, Kernels, MetaBatchTasks, MetaGradientOptions, NetworkBatch, NetworkHandle, NetworkSpec,
   RmspropArgs, SgdArgs, SvdResult, SvtResult, SymEigResult, TaskLossArgs,
 } from './types.js';
 
@@ -35,6 +35,10 @@ export interface Addon {
     blockGram: Float64Array, blockSize: number,
   ): { wMax: number; dwMax: number };
   mtenetBlockGram(xt: Matrix, order: Int32Array, blockSize: number, out: Float64Array): void;
+  mtenetGramSweep(gram: Matrix, ht: Matrix, w: Matrix, l1Reg: number, l2Reg: number, order: Int32Array): { wMax: number; dwMax: number };
+  cdColumnStats(x: Matrix, centre: boolean, mean: Float64Array, sqNorm: Float64Array): void;
+  cdCorrelations(x: Matrix, mean: Float64Array, rt: Matrix, cols: Int32Array, out: Matrix): void;
+  cdGatherColumns(x: Matrix, mean: Float64Array, cols: Int32Array, out: Matrix): void;
   taskLoss(
     x: Matrix, y: Float64Array, offsets: Int32Array, w: Matrix, intercept: Float64Array, scale: Float64Array,
     loss: string, gradW: Matrix | null, gradIntercept: Float64Array | null, out: Float64Array,
@@ -47,6 +51,9 @@ export interface Addon {
   Network: new (ints: Int32Array, floats: Float64Array, dtype: 'float32' | 'float64') => NativeNetworkObject;
   [name: string]: unknown;
 }
+
+/** The `mean` argument of the cd design kernels when the columns are not centred. */
+const NO_MEAN = new Float64Array(0);
 
 /** The methods of the addon's Network class (argument order as in native/src/binding/network.cc). */
 export interface NativeNetworkObject {
@@ -201,6 +208,21 @@ export function nativeKernels(addon: Addon): Kernels {
       const out = new Float64Array(Math.ceil(order.length / blockSize) * blockSize * blockSize);
       call(() => addon.mtenetBlockGram(xt, order, blockSize, out));
       return out;
+    },
+    mtenetGramSweep(a: GramSweepArgs): CdSweepResult {
+      return call(() => addon.mtenetGramSweep(a.gram, a.ht, a.w, a.l1Reg, a.l2Reg, a.order));
+    },
+    cdDesign(x: Matrix, centre: boolean): CdDesign {
+      const mean = new Float64Array(x.cols);
+      const colNormSq = new Float64Array(x.cols);
+      call(() => addon.cdColumnStats(x, centre, mean, colNormSq));
+      return { x, centred: centre, mean, colNormSq };
+    },
+    cdCorrelations(design: CdDesign, rt: Matrix, cols: Int32Array, out: Matrix): void {
+      call(() => addon.cdCorrelations(design.x, design.centred ? design.mean : NO_MEAN, rt, cols, out));
+    },
+    cdGatherColumns(design: CdDesign, cols: Int32Array, out: Matrix): void {
+      call(() => addon.cdGatherColumns(design.x, design.centred ? design.mean : NO_MEAN, cols, out));
     },
     taskLoss(a: TaskLossArgs): Float64Array {
       const out = new Float64Array(a.offsets.length - 1);

@@ -1,5 +1,5 @@
 /**
- * The kernels contract: the ONLY thing algorithms call for heavy math (DESIGN.md section 1).
+ * The kernels contract: the ONLY thing algorithms call for heavy math.
  * Two implementations exist, file for file: native/src/kernels/*.cc (C++/Eigen, reached through
  * lib/kernels/native.ts) and lib/kernels/js/*.ts. The parity suite (test/kernels.parity.test.ts)
  * runs both on the same inputs.
@@ -90,6 +90,44 @@ export interface CdSweepResult {
 }
 
 /**
+ * The design matrix of a working-set coordinate-descent fit as the correlation kernels read it:
+ * the caller's X (n x d, row-major, never modified) with every column centred by `mean` (zeros
+ * when no intercept is fitted) as it is read. Built once per fit by `cdDesign`.
+ */
+export interface CdDesign {
+  readonly x: Matrix<Float64Array>;
+  /** Whether the columns are centred (mean holds the column means) or not (mean is all zeros). */
+  readonly centred: boolean;
+  /** Column means, length d (zeros when not centred). */
+  readonly mean: Float64Array;
+  /** Squared norms of the centred columns, length d. */
+  readonly colNormSq: Float64Array;
+  /**
+   * The TypeScript kernels' transposed centred copy (d x n: contiguous columns for their dot
+   * products); the native kernels read x in place and leave this undefined.
+   */
+  readonly xt?: Matrix<Float64Array>;
+}
+
+/**
+ * One sweep of multi-task elastic-net coordinate descent restricted to k features, in Gram form
+ * (covariance updates, Friedman, Hastie & Tibshirani 2010, section 2.2): no residual is kept,
+ * only its correlations with the k features.
+ */
+export interface GramSweepArgs {
+  /** X_k^T X_k, k x k (symmetric; its diagonal holds the squared column norms). */
+  gram: Matrix<Float64Array>;
+  /** (X_k^T R)^T, T x k, updated in place so that it stays exact as w changes. */
+  ht: Matrix<Float64Array>;
+  /** Coefficients, k x T, updated in place. */
+  w: Matrix<Float64Array>;
+  l1Reg: number;
+  l2Reg: number;
+  /** Rows of w to visit, in order (entries in [0, k)). */
+  order: Int32Array;
+}
+
+/**
  * Losses of per-task linear models over stacked rows: task t owns rows offsets[t]..offsets[t+1]-1
  * of X and y, and its model is z = x . W[t,:] + intercept[t].
  *   squared:  l_t = scale[t] * (1/2) sum_i (z_i - y_i)^2
@@ -150,6 +188,20 @@ export interface Kernels extends NetworkKernels, OptimKernels {
    * Length ceil(order.length / B) B^2. Order entries in [0, d).
    */
   mtenetBlockGram(xt: Matrix<Float64Array>, order: Int32Array, blockSize: number): Float64Array;
+  /** One Gram-form sweep (GramSweepArgs); same update and result as mtenetSweep on those k features. */
+  mtenetGramSweep(args: GramSweepArgs): CdSweepResult;
+  /**
+   * The design of a working-set fit: column means (when `centre`) and squared norms of the centred
+   * columns of x (n x d); x is kept by reference and must not change while the design is used.
+   */
+  cdDesign(x: Matrix<Float64Array>, centre: boolean): CdDesign;
+  /**
+   * Correlations of listed centred columns with a residual: out[c, t] = sum_i Xc[i, cols[c]] rt[t, i]
+   * for rt T x n and out cols.length x T (overwritten). Entries of cols in [0, d).
+   */
+  cdCorrelations(design: CdDesign, rt: Matrix<Float64Array>, cols: Int32Array, out: Matrix<Float64Array>): void;
+  /** The listed centred columns as rows: out[c, i] = Xc[i, cols[c]] (out cols.length x n, overwritten). */
+  cdGatherColumns(design: CdDesign, cols: Int32Array, out: Matrix<Float64Array>): void;
 
   // ---- taskloss ----
   /** Per-task losses (length T); fills gradW / gradIntercept when given. */
@@ -174,7 +226,7 @@ export interface BackendInfo {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Networks (issues 3 and 4). A network is a DAG of nodes over one input, compiled once into a
+// Networks. A network is a DAG of nodes over one input, compiled once into a
 // handle (networkSpec.ts compiles and validates specs; both kernel sets receive the compiled
 // program). Parameters live in one flat vector owned by the caller; its layout (which slice is
 // which weight) is fixed by compileNetwork, so initialisation and optimisers stay in TypeScript.
@@ -319,7 +371,7 @@ export interface NetworkKernels {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Optimiser updates over flat parameter vectors (issue 3; twin files optim.ts / optim.cc).
+// Optimiser updates over flat parameter vectors (twin files optim.ts / optim.cc).
 // Each updates params and its state vectors in place. The classes in lib/nn/optim.ts hold the
 // hyperparameters, schedules and step count and call these.
 // ---------------------------------------------------------------------------------------------

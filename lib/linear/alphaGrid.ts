@@ -9,7 +9,7 @@ import { ConfigError } from '../core/errors.js';
 import type { Matrix } from '../core/matrix.js';
 import { kernels } from '../kernels/index.js';
 import type { Kernels } from '../kernels/types.js';
-import type { CdProblem } from './multiTaskElasticNet.js';
+import type { EnetProblem } from './solvers/workingSet.js';
 
 /** numpy's float64 resolution (np.finfo(float).resolution), sklearn's floor for alpha_max. */
 const RESOLUTION = 1e-15;
@@ -23,16 +23,18 @@ export interface AlphaGridOptions {
   nAlphas?: number;
 }
 
-/** alpha_max of a prepared (centred, transposed) problem. */
-export function alphaMax(p: CdProblem, l1Ratio: number, k: Kernels = kernels()): number {
+/** alpha_max of a prepared (centred) problem. */
+export function alphaMax(p: EnetProblem, l1Ratio: number, k: Kernels = kernels()): number {
   if (!(l1Ratio > 0)) {
     throw new ConfigError(
       `alphaGrid: automatic alpha grid generation is not supported for l1Ratio = 0; give your own 'alphas'`,
     );
   }
-  // X^T Y (d x T) = xt (d x n) times yt^T (n x T).
+  // X^T Y (d x T), the centred columns' correlations with the centred targets.
   const xty: Matrix<Float64Array> = { rows: p.d, cols: p.T, data: new Float64Array(p.d * p.T) };
-  k.gemm(p.xt, p.yt, xty, { transB: true });
+  const all = new Int32Array(p.d);
+  for (let j = 0; j < p.d; j++) all[j] = j;
+  k.cdCorrelations(p.design, p.yt, all, xty);
   let best = 0;
   for (let j = 0; j < p.d; j++) {
     let s = 0;
@@ -43,7 +45,7 @@ export function alphaMax(p: CdProblem, l1Ratio: number, k: Kernels = kernels()):
 }
 
 /** The descending alpha grid of scikit-learn for a prepared problem. */
-export function alphaGrid(p: CdProblem, options: AlphaGridOptions, k: Kernels = kernels()): Float64Array {
+export function alphaGrid(p: EnetProblem, options: AlphaGridOptions, k: Kernels = kernels()): Float64Array {
   const eps = options.eps ?? 1e-3;
   const nAlphas = options.nAlphas ?? 100;
   const aMax = alphaMax(p, options.l1Ratio, k);

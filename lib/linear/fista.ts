@@ -30,6 +30,7 @@
  *     ||z - y||_F <= tol max(1, ||z||_F)   and   |F_{k+1} - F_k| <= tol max(1, |F_{k+1}|).
  */
 import { transpose, type Matrix } from '../core/matrix.js';
+import { L21_SCREEN_MIN_FEATURES, screenedFista } from './solvers/l21Screening.js';
 import { kernels } from '../kernels/index.js';
 import { centredGrams, centrePerTask, interceptsFrom, taskGrams, type Centred, type Solution, type TaskProblem, type Work } from './taskModel.js';
 
@@ -527,6 +528,8 @@ export function alphaMax(p: TaskProblem, loss: 'squared' | 'logistic', kind: Pen
 }
 
 export interface ProxSolveOptions {
+  /** Gap-safe screening for L2,1 with squared loss (default true; off only to compare in tests). */
+  screening?: boolean;
   loss: 'squared' | 'logistic';
   kind: PenaltyKind;
   alpha: number;
@@ -541,9 +544,9 @@ export function* solveProx(p: TaskProblem, o: ProxSolveOptions, warm: Solution |
   const { c, q, b0, scale, constant } = pr;
   const K = kernels();
   const optimizeIntercept = o.loss === 'logistic' && o.fitIntercept;
-  const spec: FistaSpec = {
+  const specFor = (rows: { x: Matrix<Float64Array>; y: Float64Array; offsets: Int32Array }): FistaSpec => ({
     smooth(w, b, gw, gb) {
-      const l = K.taskLoss({ x: q.x, y: q.y, offsets: q.offsets, w, intercept: b, scale, loss: o.loss, gradW: gw ?? undefined, gradIntercept: gb ?? undefined });
+      const l = K.taskLoss({ x: rows.x, y: rows.y, offsets: rows.offsets, w, intercept: b, scale, loss: o.loss, gradW: gw ?? undefined, gradIntercept: gb ?? undefined });
       let s = constant;
       for (const v of l) s += v;
       return s;
@@ -552,13 +555,17 @@ export function* solveProx(p: TaskProblem, o: ProxSolveOptions, warm: Solution |
     penalty: (w) => o.alpha * penaltyValue(o.kind, w),
     optimizeIntercept,
     quadratic: o.loss === 'squared',
-  };
+  });
   const pw = warm?.warm as ProxWarm | undefined;
   const w0 = pw && pw.w.rows === p.T && pw.w.cols === p.d ? pw.w : { rows: p.T, cols: p.d, data: new Float64Array(p.T * p.d) };
   const start = pw && pw.b.length === p.T ? pw.b : b0;
   // The data's Lipschitz constant, or a larger one a previous solve on this problem had to use.
   const lipschitz = Math.max(pr.lipschitz, pw && pw.problem === p ? pw.lipschitz : 0);
-  const r = yield* fista(spec, w0, start, { tol: o.tol, maxIter: o.maxIter, lipschitz });
+  const run = (rows: { x: Matrix<Float64Array>; y: Float64Array; offsets: Int32Array }, w: Matrix<Float64Array>) =>
+    fista(specFor(rows), w, start, { tol: o.tol, maxIter: o.maxIter, lipschitz });
+  // L2,1 with squared loss: gap-safe screening at the start (solvers/l21Screening.ts).
+  const screened = o.kind === 'l21' && o.loss === 'squared' && (o.screening ?? true) && p.d >= L21_SCREEN_MIN_FEATURES;
+  const r = screened ? yield* screenedFista(K, { x: q.x, y: q.y, offsets: q.offsets, scale, constant }, o.alpha, w0, run) : yield* run(q, w0);
   const intercept = c ? interceptsFrom(r.w, c, optimizeIntercept ? r.b : undefined) : r.b.slice();
   return {
     coef: { rows: p.T, cols: p.d, data: r.w.data.slice() },

@@ -4,7 +4,8 @@
  * (n l1Ratio) on the centred data, nAlphas values down to eps alpha_max; see alphaGrid.ts), then on
  * each of k folds (KFold, contiguous and unshuffled unless `shuffle`) the regularisation path
  * solved by coordinate descent warm-started from the previous alpha (Friedman, Hastie & Tibshirani,
- * J. Stat. Softw. 33, 2010), scoring the held-out mean squared error (mean over samples and tasks).
+ * J. Stat. Softw. 33, 2010) with the sequential strong rule and gap-safe screening carried along the
+ * path (solvers/workingSet.ts), scoring the held-out mean squared error (mean over samples and tasks).
  * The (l1Ratio, alpha) with the lowest mean MSE over the folds is refitted on all the data.
  */
 import { ConfigError, FormatError, ShapeError, ValueError } from '../core/errors.js';
@@ -18,21 +19,8 @@ import { arrayFromState, matrixFromState } from '../io/format.js';
 import { alphaGrid } from './alphaGrid.js';
 import { CdEstimator, cdProgress, checkPredictX, checkSharedData, linearPredict, openDocument, type CdFitted } from './cdEstimator.js';
 import { parseLassoOptions, SELECTION_SPEC, SOLVER_SPEC } from './cdOptions.js';
-import {
-  checkFitOptions,
-  checkXY,
-  convergenceWarning,
-  finish,
-  meanR2,
-  prepare,
-  runAsync,
-  runSync,
-  solveCd,
-  toTargets,
-  type FitOptions,
-  type ProgressInfo,
-  type SolveSettings,
-} from './multiTaskElasticNet.js';
+import { checkFitOptions, checkXY, convergenceWarning, finish, meanR2, runAsync, runSync, toTargets, type FitOptions } from './multiTaskElasticNet.js';
+import { EnetState, prepareProblem, solveEnet, type ProgressInfo, type SolveSettings } from './solvers/workingSet.js';
 
 /** Options of {@link MultiTaskElasticNetCV}. */
 export interface MultiTaskElasticNetCVOptions {
@@ -248,7 +236,7 @@ export class MultiTaskElasticNetCV extends CdEstimator<CVFitted> {
     }
     const l1Ratios = Float64Array.from(typeof o.l1Ratio === 'number' ? [o.l1Ratio] : o.l1Ratio);
     const k = kernels();
-    const full = prepare(x, y, o.fitIntercept);
+    const full = prepareProblem(k, x, y, o.fitIntercept);
     const grids = Array.from(l1Ratios, (l1) => {
       if (o.alphas) return Float64Array.from(o.alphas).sort().reverse();
       if (l1 === 0) {
@@ -265,27 +253,29 @@ export class MultiTaskElasticNetCV extends CdEstimator<CVFitted> {
       const msePaths = grids.map((g) => ({ rows: g.length, cols: folds.length, data: new Float64Array(g.length * folds.length) }));
       let unconverged = 0;
       let solves = 0;
-      const settings = (p: { n: number }, alpha: number, l1: number): SolveSettings => ({
+      const settings = (p: { n: number }, alpha: number, l1: number, previousAlpha?: number): SolveSettings => ({
         l1Reg: alpha * l1 * p.n,
         l2Reg: alpha * (1 - l1) * p.n,
         tol: o.tol,
         maxIter: o.maxIter,
         selection: o.selection,
         rng: cdRng,
+        ...(previousAlpha !== undefined ? { previousL1Reg: previousAlpha * l1 * p.n } : {}),
       });
       for (let f = 0; f < folds.length; f++) {
         const { train, test } = folds[f]!;
-        const p = prepare(takeRows(x, train), takeRows(y, train), o.fitIntercept);
+        const p = prepareProblem(k, takeRows(x, train), takeRows(y, train), o.fitIntercept);
         const xTe = takeRows(x, test);
         const yTe = takeRows(y, test);
         for (let li = 0; li < l1Ratios.length; li++) {
-          const w: Matrix<Float64Array> = { rows: p.d, cols: p.T, data: new Float64Array(p.d * p.T) };
+          // One state along the path: warm starts, and the correlations that screen the next alpha.
+          const state = new EnetState(k, p);
           const grid = grids[li]!;
           for (let ai = 0; ai < grid.length; ai++) {
-            const r = yield* solveCd(k, p, w, settings(p, grid[ai]!, l1Ratios[li]!));
+            const r = yield* solveEnet(k, p, state, settings(p, grid[ai]!, l1Ratios[li]!, ai > 0 ? grid[ai - 1] : undefined));
             solves++;
             if (!r.converged) unconverged++;
-            const { coef, intercept } = finish(p, w);
+            const { coef, intercept } = finish(p, state.w);
             const pred = linearPredict(k, xTe, coef, intercept);
             let s = 0;
             for (let i = 0; i < pred.data.length; i++) s += (pred.data[i]! - yTe.data[i]!) ** 2;
@@ -306,9 +296,9 @@ export class MultiTaskElasticNetCV extends CdEstimator<CVFitted> {
       if (!Number.isFinite(best.mse)) throw new ValueError(`${kind}.fit: the cross-validated errors are not finite`);
       const alpha = grids[best.li]![best.ai]!;
       const l1Ratio = l1Ratios[best.li]!;
-      const w: Matrix<Float64Array> = { rows: full.d, cols: full.T, data: new Float64Array(full.d * full.T) };
-      const r = yield* solveCd(k, full, w, settings(full, alpha, l1Ratio));
-      const { coef, intercept } = finish(full, w);
+      const state = new EnetState(k, full);
+      const r = yield* solveEnet(k, full, state, settings(full, alpha, l1Ratio));
+      const { coef, intercept } = finish(full, state.w);
       return {
         alpha,
         l1Ratio,

@@ -33,7 +33,7 @@ export class MetaSGD<L extends MetaLoss = MetaLoss, const N extends NetworkOptio
     super(new.target.kind, options, SPEC);
   }
 
-  /** [theta; alpha]: the outer optimiser learns both. */
+  /** `[theta; alpha]`: the outer optimiser learns both. */
   protected override initialParams(theta: FloatArray): FloatArray {
     const both = new (theta.constructor as new (n: number) => FloatArray)(2 * theta.length);
     both.set(theta);

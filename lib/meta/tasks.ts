@@ -1,5 +1,5 @@
 /**
- * Few-shot tasks for meta-learning (DESIGN.md section 2): a task is { support, query }, each
+ * Few-shot tasks for meta-learning: a task is { support, query }, each
  * { X, y }; a TaskSampler draws tasks from its own seeded Rng, so a seed fixes the task stream.
  * - SinusoidTasks: Finn et al. 2017, section 5.1: y = A sin(x - phase), A ~ U[0.1, 5],
  *   phase ~ U[0, pi], x ~ U[-5, 5].

@@ -1,6 +1,6 @@
 /**
  * Input checks shared by the metrics: every metric validates its arguments once, with messages
- * that name the metric, the argument and the offending index (DESIGN.md section 4).
+ * that name the metric, the argument and the offending index.
  */
 import { ShapeError, ValueError } from '../core/errors.js';
 import { describe } from '../core/matrix.js';

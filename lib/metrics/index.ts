@@ -1,5 +1,5 @@
 /**
- * metatask's metrics (issue 2, item 5): regression and classification metrics on one task's
+ * metatask's metrics: regression and classification metrics on one task's
  * (yTrue, yPred), and two helpers for several tasks:
  *
  *   perTask(fn, tasks)  the metric of each task, in task order

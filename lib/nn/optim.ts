@@ -1,5 +1,5 @@
 /**
- * Optimisers over one flat parameter vector (issue 3): SGD (momentum, dampening, Nesterov),
+ * Optimisers over one flat parameter vector: SGD (momentum, dampening, Nesterov),
  * Adam (Kingma & Ba 2015), AdamW (Loshchilov & Hutter 2019) and RMSprop (Hinton 2012), with
  * PyTorch's update rules (see lib/kernels/js/optim.ts for the formulas), optional clipping by
  * global norm and a per-epoch learning-rate schedule (./schedule.ts).

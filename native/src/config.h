@@ -1,4 +1,4 @@
-// Every #define of the native build, included first by every translation unit (NATIVE.md).
+// Every #define of the native build, included first by every translation unit.
 #pragma once
 
 #ifndef NAPI_VERSION

@@ -12,8 +12,8 @@
  * along a contiguous row.
  */
 import type { Matrix } from '../../core/matrix.js';
-import type { CdSweepArgs, CdSweepResult } from '../types.js';
-import { dots4x2 } from './linalg.js';
+import type { CdDesign, CdSweepArgs, CdSweepResult, GramSweepArgs } from '../types.js';
+import { dots4x2, transpose } from './linalg.js';
 
 export function mtenetSweep(args: CdSweepArgs): CdSweepResult {
   if (args.blockGram !== undefined && args.blockSize !== undefined) return sweepBlocked(args, args.blockGram, args.blockSize);
@@ -282,4 +282,129 @@ function updateResidual(X: Float64Array, R: Float64Array, n: number, T: number, 
       for (let i = 0; i < n; i++) R[r + i] = R[r + i]! - (d0 * X[x0 + i]! + d1 * X[x1 + i]! + d2 * X[x2 + i]!);
     }
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Working-set solver kernels (twins of columnStats / correlations / gatherColumns / gramSweep in
+// native/src/kernels/cd.cc). The native kernels read the caller's row-major X in place; these keep
+// a transposed centred copy in the design (built once per fit), so that every correlation is a dot
+// product of two contiguous rows, computed by 4 x 2 register tiles.
+// ---------------------------------------------------------------------------------------------
+
+export function cdDesign(x: Matrix<Float64Array>, centre: boolean): CdDesign {
+  const { rows: n, cols: d, data: X } = x;
+  const mean = new Float64Array(d);
+  if (centre && n > 0) {
+    for (let i = 0; i < n; i++) {
+      const o = i * d;
+      for (let j = 0; j < d; j++) mean[j]! += X[o + j]!;
+    }
+    for (let j = 0; j < d; j++) mean[j]! /= n;
+  }
+  const xt: Matrix<Float64Array> = { rows: d, cols: n, data: new Float64Array(d * n) };
+  transpose(x, xt);
+  const colNormSq = new Float64Array(d);
+  const Xt = xt.data;
+  for (let j = 0; j < d; j++) {
+    const o = j * n;
+    const m = mean[j]!;
+    if (m !== 0) for (let i = 0; i < n; i++) Xt[o + i]! -= m;
+    colNormSq[j] = dot(Xt, o, Xt, o, n);
+  }
+  return { x, centred: centre, mean, colNormSq, xt };
+}
+
+/** The design's transposed copy (built by this kernel set's cdDesign). */
+function transposed(design: CdDesign): Float64Array {
+  if (design.xt === undefined) throw new Error('cd kernels: the design was not built by the TypeScript kernels (no transposed copy)');
+  return design.xt.data;
+}
+
+export function cdCorrelations(design: CdDesign, rt: Matrix<Float64Array>, cols: Int32Array, out: Matrix<Float64Array>): void {
+  const Xt = transposed(design);
+  const n = design.x.rows;
+  const T = rt.rows;
+  const R = rt.data;
+  const O = out.data;
+  const m = cols.length;
+  const tile = new Float64Array(8);
+  let c = 0;
+  for (; c + 4 <= m; c += 4) {
+    const a0 = cols[c]! * n;
+    const a1 = cols[c + 1]! * n;
+    const a2 = cols[c + 2]! * n;
+    const a3 = cols[c + 3]! * n;
+    let t = 0;
+    for (; t + 2 <= T; t += 2) {
+      dots4x2(Xt, a0, a1, a2, a3, R, t * n, (t + 1) * n, n, tile);
+      for (let r = 0; r < 4; r++) {
+        O[(c + r) * T + t] = tile[2 * r]!;
+        O[(c + r) * T + t + 1] = tile[2 * r + 1]!;
+      }
+    }
+    if (t < T) {
+      O[c * T + t] = dot(Xt, a0, R, t * n, n);
+      O[(c + 1) * T + t] = dot(Xt, a1, R, t * n, n);
+      O[(c + 2) * T + t] = dot(Xt, a2, R, t * n, n);
+      O[(c + 3) * T + t] = dot(Xt, a3, R, t * n, n);
+    }
+  }
+  for (; c < m; c++) {
+    const a = cols[c]! * n;
+    for (let t = 0; t < T; t++) O[c * T + t] = dot(Xt, a, R, t * n, n);
+  }
+}
+
+export function cdGatherColumns(design: CdDesign, cols: Int32Array, out: Matrix<Float64Array>): void {
+  const Xt = transposed(design);
+  const n = design.x.rows;
+  for (let c = 0; c < cols.length; c++) out.data.set(Xt.subarray(cols[c]! * n, (cols[c]! + 1) * n), c * n);
+}
+
+export function mtenetGramSweep(args: GramSweepArgs): CdSweepResult {
+  const { gram, ht, w, l1Reg, l2Reg, order } = args;
+  const k = gram.rows;
+  const T = w.cols;
+  const G = gram.data;
+  const H = ht.data;
+  const W = w.data;
+  const tmp = new Float64Array(T);
+  const delta = new Float64Array(T);
+  let wMax = 0;
+  let dwMax = 0;
+  for (let o = 0; o < order.length; o++) {
+    const j = order[o]!;
+    const gj = j * k;
+    const cj = G[gj + j]!;
+    if (cj === 0) continue;
+    const wj = j * T;
+    let nrmSq = 0;
+    for (let t = 0; t < T; t++) {
+      const v = H[t * k + j]! + cj * W[wj + t]!;
+      tmp[t] = v;
+      nrmSq += v * v;
+    }
+    const nrm = Math.sqrt(nrmSq);
+    const shrink = nrm > l1Reg ? (1 - l1Reg / nrm) / (cj + l2Reg) : 0;
+    let dw = 0;
+    let wa = 0;
+    for (let t = 0; t < T; t++) {
+      const next = tmp[t]! * shrink;
+      const dl = next - W[wj + t]!;
+      delta[t] = dl;
+      W[wj + t] = next;
+      dw = Math.max(dw, Math.abs(dl));
+      wa = Math.max(wa, Math.abs(next));
+    }
+    dwMax = Math.max(dwMax, dw);
+    wMax = Math.max(wMax, wa);
+    if (dw === 0) continue;
+    for (let t = 0; t < T; t++) {
+      const dt = delta[t]!;
+      if (dt === 0) continue;
+      const h = t * k;
+      for (let q = 0; q < k; q++) H[h + q]! -= dt * G[gj + q]!;
+    }
+  }
+  return { wMax, dwMax };
 }

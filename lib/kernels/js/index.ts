@@ -1,10 +1,10 @@
 /**
- * The pure-TypeScript kernel set (DESIGN.md section 1): one file per native kernel file, assembled
+ * The pure-TypeScript kernel set: one file per native kernel file, assembled
  * into the Kernels contract of ../types.ts. Used when the native addon is unavailable or when
  * METATASK_BACKEND=js, and as the reference side of the parity suite.
  */
 import type { Kernels } from '../types.js';
-import { mtenetBlockGram, mtenetSweep } from './cd.js';
+import { cdCorrelations, cdDesign, cdGatherColumns, mtenetBlockGram, mtenetGramSweep, mtenetSweep } from './cd.js';
 import { choleskySolve, gemm, gram, svd, symEig, transpose } from './linalg.js';
 import { network } from './network.js';
 import { adamStep, rmspropStep, sgdStep } from './optim.js';
@@ -23,6 +23,10 @@ export const jsKernels: Kernels = {
   svt,
   mtenetSweep,
   mtenetBlockGram,
+  mtenetGramSweep,
+  cdDesign,
+  cdCorrelations,
+  cdGatherColumns,
   taskLoss,
   network,
   adamStep,

@@ -179,7 +179,7 @@ function makeOp(i: number, node: NodeSpec, net: CompiledNetwork): OpImpl {
  * Every product is one gemmAcc call (strides select the transposes). Its operands are float64
  * copies (f64 / act64 below): in V8 each Float32Array read is a load plus a float->double
  * conversion, and gemmAcc reads every operand value 4 times, so converting once up front is
- * cheaper (1.4-1.6x on the W2 net). The copy is exact, so results are bit-identical.
+ * cheaper (1.4-1.6x on a 128-256-256 net with 8 heads). The copy is exact, so results are bit-identical.
  */
 function denseOp(i: number, inp: number, din: number, dout: number, off: number): OpImpl {
   const bOff = off + din * dout;
@@ -244,7 +244,7 @@ function f64(src: FloatArray, len: number, buf: Float64Array): Float64Array {
 
 /**
  * Activation `node` (width w) as float64, converted once per pass and shared by every dense
- * layer reading it (the 8 heads of W2 read one trunk output) and by forward and backward.
+ * layer reading it (the 8 heads of a hard-sharing net read one trunk output) and by forward and backward.
  */
 function act64(c: Ctx, node: number, w: number): Float64Array {
   const ws = c.ws;

@@ -1,6 +1,6 @@
-// Binding of the multi-task elastic-net coordinate-descent sweep (kernels/cd.h): check every
-// argument (shapes against each other, order entries in [0, d), colNormSq >= 0, finite
-// regularisers >= 0, outputs rt and w sharing no memory with anything), then sweep in place.
+// Binding of the multi-task elastic-net coordinate-descent kernels (kernels/cd.h): check every
+// argument (shapes against each other, index entries in range, squared norms >= 0, finite
+// regularisers >= 0, outputs sharing no memory with anything), then run the kernel in place.
 #include "config.h"
 
 #include <napi.h>
@@ -125,12 +125,121 @@ Napi::Value MtenetSweepBlocked(const Napi::CallbackInfo& info) {
                                                  gram.data(), blockSize));
 }
 
+
+// The design arguments of the working-set kernels: x (n x d) and mean (length d, finite, or empty
+// for no centring).
+struct DesignArgs {
+  MatMap<double> x;
+  VecMap<double> mean;
+};
+
+DesignArgs designArgs(const Napi::Value& xv, const Napi::Value& mv, const char* fn) {
+  Napi::Env env = xv.Env();
+  MatMap<double> x = matrixArg<double>(xv, fn, "x");
+  VecMap<double> mean = vectorArg<double>(mv, fn, "mean");
+  if (mean.size() != 0 && mean.size() != x.cols()) {
+    rangeError(env, fn, "argument 'mean' has " + std::to_string(mean.size()) + " elements, expected 0 or " + std::to_string(x.cols()));
+  }
+  for (int64_t j = 0; j < mean.size(); ++j) {
+    if (!std::isfinite(mean[j])) rangeError(env, fn, "argument 'mean' must be finite (index " + std::to_string(j) + ")");
+  }
+  return {x, mean};
+}
+
+// cdColumnStats(x, centre, mean, sqNorm): mean and sqNorm (length d) are overwritten.
+Napi::Value CdColumnStats(const Napi::CallbackInfo& info) {
+  const char* fn = "cdColumnStats";
+  Napi::Env env = info.Env();
+  expectArgs(info, 4, fn);
+  ArgGuard guard;
+  MatMap<double> x = matrixArg<double>(info[0], fn, "x");
+  const bool centre = boolArg(info[1], fn, "centre");
+  VecMap<double> mean = vectorArg<double>(info[2], fn, "mean", x.cols());
+  VecMap<double> sqNorm = vectorArg<double>(info[3], fn, "sqNorm", x.cols());
+  expectDisjoint(env, fn, mean, "mean", x, "x");
+  expectDisjoint(env, fn, sqNorm, "sqNorm", x, "x");
+  expectDisjoint(env, fn, mean, "mean", sqNorm, "sqNorm");
+  guard.verify(env, fn);
+  cd::columnStats(x.data(), x.rows(), x.cols(), centre, mean.data(), sqNorm.data());
+  return env.Undefined();
+}
+
+// cdCorrelations(x, mean, rt, cols, out): rt T x n, out len(cols) x T (overwritten).
+Napi::Value CdCorrelations(const Napi::CallbackInfo& info) {
+  const char* fn = "cdCorrelations";
+  Napi::Env env = info.Env();
+  expectArgs(info, 5, fn);
+  ArgGuard guard;
+  DesignArgs a = designArgs(info[0], info[1], fn);
+  MatMap<double> rt = matrixArg<double>(info[2], fn, "rt", -1, a.x.rows());
+  // Copied (args.h rule 1): its checked entries decide which columns of x the kernel reads.
+  const std::vector<int32_t> cols = indexArg(info[3], fn, "cols");
+  MatMap<double> out = matrixArg<double>(info[4], fn, "out", int64_t(cols.size()), rt.rows());
+  expectIndices(env, fn, "cols", cols, a.x.cols());
+  expectDisjoint(env, fn, out, "out", a.x, "x");
+  expectDisjoint(env, fn, out, "out", a.mean, "mean");
+  expectDisjoint(env, fn, out, "out", rt, "rt");
+  guard.verify(env, fn);
+  cd::correlations(a.x.data(), a.x.rows(), a.x.cols(), a.mean.size() ? a.mean.data() : nullptr, rt.data(), rt.rows(), cols.data(),
+                   int64_t(cols.size()), out.data(), threadsOf(env));
+  return env.Undefined();
+}
+
+// cdGatherColumns(x, mean, cols, out): out len(cols) x n (overwritten).
+Napi::Value CdGatherColumns(const Napi::CallbackInfo& info) {
+  const char* fn = "cdGatherColumns";
+  Napi::Env env = info.Env();
+  expectArgs(info, 4, fn);
+  ArgGuard guard;
+  DesignArgs a = designArgs(info[0], info[1], fn);
+  const std::vector<int32_t> cols = indexArg(info[2], fn, "cols");
+  MatMap<double> out = matrixArg<double>(info[3], fn, "out", int64_t(cols.size()), a.x.rows());
+  expectIndices(env, fn, "cols", cols, a.x.cols());
+  expectDisjoint(env, fn, out, "out", a.x, "x");
+  expectDisjoint(env, fn, out, "out", a.mean, "mean");
+  guard.verify(env, fn);
+  cd::gatherColumns(a.x.data(), a.x.rows(), a.x.cols(), a.mean.size() ? a.mean.data() : nullptr, cols.data(), int64_t(cols.size()),
+                    out.data());
+  return env.Undefined();
+}
+
+// mtenetGramSweep(gram, ht, w, l1Reg, l2Reg, order) -> { wMax, dwMax }: gram k x k (diagonal
+// finite, >= 0), ht T x k and w k x T updated in place, order entries in [0, k).
+Napi::Value MtenetGramSweep(const Napi::CallbackInfo& info) {
+  const char* fn = "mtenetGramSweep";
+  Napi::Env env = info.Env();
+  expectArgs(info, 6, fn);
+  ArgGuard guard;
+  MatMap<double> gram = matrixArg<double>(info[0], fn, "gram");
+  const int64_t k = gram.rows();
+  if (gram.cols() != k) rangeError(env, fn, "argument 'gram' must be square, got " + std::to_string(k) + " x " + std::to_string(gram.cols()));
+  MatMap<double> ht = matrixArg<double>(info[1], fn, "ht", -1, k);
+  MatMap<double> w = matrixArg<double>(info[2], fn, "w", k, ht.rows());
+  const double l1Reg = nonNegativeArg(info[3], fn, "l1Reg");
+  const double l2Reg = nonNegativeArg(info[4], fn, "l2Reg");
+  const std::vector<int32_t> order = indexArg(info[5], fn, "order");
+  for (int64_t j = 0; j < k; ++j) {
+    const double g = gram(j, j);
+    if (!(g >= 0) || !std::isfinite(g)) rangeError(env, fn, "argument 'gram' must have a finite diagonal >= 0 (index " + std::to_string(j) + ")");
+  }
+  expectIndices(env, fn, "order", order, k);
+  expectDisjoint(env, fn, ht, "ht", gram, "gram");
+  expectDisjoint(env, fn, ht, "ht", w, "w");
+  expectDisjoint(env, fn, w, "w", gram, "gram");
+  guard.verify(env, fn);
+  return statsObject(env, cd::gramSweep(gram.data(), k, ht.data(), ht.rows(), w.data(), l1Reg, l2Reg, order.data(), int64_t(order.size())));
+}
+
 }  // namespace
 
 void registerCd(Napi::Env env, Napi::Object exports) {
   exportFunction(env, exports, "mtenetSweep", MtenetSweep);
   exportFunction(env, exports, "mtenetSweepBlocked", MtenetSweepBlocked);
   exportFunction(env, exports, "mtenetBlockGram", MtenetBlockGram);
+  exportFunction(env, exports, "mtenetGramSweep", MtenetGramSweep);
+  exportFunction(env, exports, "cdColumnStats", CdColumnStats);
+  exportFunction(env, exports, "cdCorrelations", CdCorrelations);
+  exportFunction(env, exports, "cdGatherColumns", CdGatherColumns);
 }
 
 }  // namespace metatask::binding

@@ -11,6 +11,9 @@
 // of one feature is fused with the dot products of the next (one pass over R per feature).
 #include "kernels/cd.h"
 
+#include "simd/gemm.h"
+#include "simd/ops.h"
+
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -219,6 +222,131 @@ SweepStats mtenetSweepBlocked(const CMatMap<double>& xt, MatMap<double>& rt, Mat
     } else {
       for (Eigen::Index c = 0; c < nc; ++c) xc.row(c) = xb.row(changed[c]);
       rt.noalias() -= dl.topRows(nc).transpose() * xc.topRows(nc);
+    }
+  }
+  return {wMax, dwMax};
+}
+
+}  // namespace metatask::cd
+
+// ---------------------------------------------------------------------------------------------
+// Working-set solver kernels. Every sum runs in an order fixed by the shapes alone (plain loops
+// over the samples in increasing order, or simd::gemm and simd daxpy), never by buffer addresses
+// or the thread count.
+// ---------------------------------------------------------------------------------------------
+namespace metatask::cd {
+
+void columnStats(const double* x, int64_t n, int64_t d, bool centre, double* mean, double* sqNorm) {
+  std::fill(mean, mean + d, 0.0);
+  std::fill(sqNorm, sqNorm + d, 0.0);
+  if (centre && n > 0) {
+    for (int64_t i = 0; i < n; ++i) {
+      const double* xi = x + i * d;
+      for (int64_t j = 0; j < d; ++j) mean[j] += xi[j];
+    }
+    const double inv = 1.0 / static_cast<double>(n);
+    for (int64_t j = 0; j < d; ++j) mean[j] *= inv;
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    const double* xi = x + i * d;
+    for (int64_t j = 0; j < d; ++j) {
+      const double v = xi[j] - mean[j];
+      sqNorm[j] += v * v;
+    }
+  }
+}
+
+void correlations(const double* x, int64_t n, int64_t d, const double* mean, const double* rt, int64_t T,
+                  const int32_t* cols, int64_t m, double* out, int threads) {
+  // Panels of kChunk columns by kRows rows, packed centred (contiguous copies when the columns are
+  // consecutive), each multiplied into out by simd::gemm: out[c, t] += sum_i panel[i, c] rt[t, i].
+  // kRows is a multiple of simd's kGemmKc, so the sums run in the same order as one product over all
+  // rows would (simd/ops.h): the result depends on the values only.
+  // Wide panels, so that the block of rt that each product packs serves many columns.
+  constexpr int64_t kChunk = 512;
+  constexpr int64_t kRows = simd::kGemmKc;
+  std::fill(out, out + m * T, 0.0);
+  if (m == 0 || T == 0 || n == 0) return;
+  bool consecutive = true;
+  for (int64_t c = 1; c < m && consecutive; ++c) consecutive = cols[c] == cols[0] + c;
+  if (mean == nullptr && consecutive) {
+    // Nothing to centre or gather: one product on X in place (the same sums as the panels below).
+    simd::gemm<double>(m, T, n, 1.0, x + cols[0], d, true, rt, n, true, 0.0, out, T, threads);
+    return;
+  }
+  std::vector<double> panel(static_cast<size_t>(std::min(kRows, n) * kChunk));
+  for (int64_t c0 = 0; c0 < m; c0 += kChunk) {
+    const int64_t L = std::min(kChunk, m - c0);
+    const int32_t* cc = cols + c0;
+    std::vector<double> mc(static_cast<size_t>(L));
+    for (int64_t l = 0; l < L; ++l) mc[l] = mean != nullptr ? mean[cc[l]] : 0.0;
+    bool run = true;  // consecutive columns: contiguous (vectorised) copies
+    for (int64_t l = 1; l < L && run; ++l) run = cc[l] == cc[0] + l;
+    for (int64_t i0 = 0; i0 < n; i0 += kRows) {
+      const int64_t rows = std::min(kRows, n - i0);
+      for (int64_t i = 0; i < rows; ++i) {
+        double* p = panel.data() + i * L;
+        const double* xi = x + (i0 + i) * d;
+        if (run) {
+          const double* xr = xi + cc[0];
+          for (int64_t l = 0; l < L; ++l) p[l] = xr[l] - mc[l];
+        } else {
+          for (int64_t l = 0; l < L; ++l) p[l] = xi[cc[l]] - mc[l];
+        }
+      }
+      simd::gemm<double>(L, T, rows, 1.0, panel.data(), L, true, rt + i0, n, true, 1.0, out + c0 * T, T, threads);
+    }
+  }
+}
+
+void gatherColumns(const double* x, int64_t n, int64_t d, const double* mean, const int32_t* cols, int64_t m, double* out) {
+  // Blocks of rows, so that the m output rows are written a cache line at a time.
+  constexpr int64_t kB = 64;
+  for (int64_t i0 = 0; i0 < n; i0 += kB) {
+    const int64_t i1 = std::min(n, i0 + kB);
+    for (int64_t c = 0; c < m; ++c) {
+      const int64_t j = cols[c];
+      const double mj = mean != nullptr ? mean[j] : 0.0;
+      double* o = out + c * n;
+      for (int64_t i = i0; i < i1; ++i) o[i] = x[i * d + j] - mj;
+    }
+  }
+}
+
+SweepStats gramSweep(const double* gram, int64_t k, double* ht, int64_t T, double* w, double l1Reg, double l2Reg,
+                     const int32_t* order, int64_t orderLen) {
+  std::vector<double> tmp(T), delta(T);
+  double wMax = 0.0;
+  double dwMax = 0.0;
+  for (int64_t o = 0; o < orderLen; ++o) {
+    const int64_t j = order[o];
+    const double* gj = gram + j * k;
+    const double cj = gj[j];
+    if (cj == 0.0) continue;
+    double* wj = w + j * T;
+    double nrmSq = 0.0;
+    for (int64_t t = 0; t < T; ++t) {
+      const double v = ht[t * k + j] + cj * wj[t];
+      tmp[t] = v;
+      nrmSq += v * v;
+    }
+    const double nrm = std::sqrt(nrmSq);
+    const double shrink = nrm > l1Reg ? (1.0 - l1Reg / nrm) / (cj + l2Reg) : 0.0;
+    double dw = 0.0;
+    double wa = 0.0;
+    for (int64_t t = 0; t < T; ++t) {
+      const double next = tmp[t] * shrink;
+      delta[t] = next - wj[t];
+      wj[t] = next;
+      dw = std::max(dw, std::abs(delta[t]));
+      wa = std::max(wa, std::abs(next));
+    }
+    dwMax = std::max(dwMax, dw);
+    wMax = std::max(wMax, wa);
+    if (dw == 0.0) continue;
+    const simd::Ops& ops = simd::ops();
+    for (int64_t t = 0; t < T; ++t) {
+      if (delta[t] != 0.0) ops.daxpy(-delta[t], gj, ht + t * k, k);
     }
   }
   return {wMax, dwMax};

@@ -31,3 +31,32 @@ SweepStats mtenetSweepBlocked(const CMatMap<double>& xt, MatMap<double>& rt, Mat
                               const int32_t* order, int64_t orderLen, const double* gram, int64_t blockSize);
 
 }  // namespace metatask::cd
+
+namespace metatask::cd {
+
+// ---- Working-set solver kernels (lib/linear/solvers/): X is the caller's n x d row-major design,
+// read in place and never copied whole; `mean` (length d, or null for no centring) is subtracted
+// from every column as it is read. Index lists (cols, order) are checked by the binding.
+
+// mean[j] = (1/n) sum_i x[i,j] when centre (else 0) and sqNorm[j] = sum_i (x[i,j] - mean[j])^2.
+void columnStats(const double* x, int64_t n, int64_t d, bool centre, double* mean, double* sqNorm);
+
+// out[c T + t] = sum_i (x[i, cols[c]] - mean[cols[c]]) rt[t n + i] for c < m, t < T: the
+// correlations X_c^T R of the listed columns with the residual R^T (T x n, row-major).
+// Uses at most `threads` threads.
+void correlations(const double* x, int64_t n, int64_t d, const double* mean, const double* rt, int64_t T,
+                  const int32_t* cols, int64_t m, double* out, int threads);
+
+// out[c n + i] = x[i, cols[c]] - mean[cols[c]]: the listed centred columns as rows (m x n).
+void gatherColumns(const double* x, int64_t n, int64_t d, const double* mean, const int32_t* cols, int64_t m, double* out);
+
+// One coordinate-descent sweep of the elastic net restricted to k features, in Gram form
+// (the covariance updates of Friedman, Hastie & Tibshirani 2010, section 2.2): gram is X_k^T X_k
+// (k x k), ht holds X_k^T R transposed (T x k) and is kept exact as rows of w (k x T) change:
+//   tmp = ht[:, j] + gram[j,j] w[j,:];  w[j,:] = tmp max(0, 1 - l1Reg/||tmp||) / (gram[j,j] + l2Reg)
+//   ht[t, :] -= (w_new - w_old)[j, t] gram[j, :]
+// Rows with gram[j,j] = 0 (all-zero columns) are skipped. order entries are in [0, k).
+SweepStats gramSweep(const double* gram, int64_t k, double* ht, int64_t T, double* w, double l1Reg, double l2Reg,
+                     const int32_t* order, int64_t orderLen);
+
+}  // namespace metatask::cd

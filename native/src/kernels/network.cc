@@ -7,7 +7,7 @@
 // R-forward and R-backward (a future convolution adds one section and one case per dispatch),
 // then the losses, then the passes of Network<T>.
 //
-// Speed (the W2 benchmark: batch 128, 128-256-256-8 heads, float32): dense layers are Eigen GEMMs
+// Speed (the multi-task MLP benchmark: batch 128, 128-256-256-8 heads, float32): dense layers are Eigen GEMMs
 // on maps of the caller's parameter vector; activations, gradients and R-buffers live in a
 // workspace per batch size kept by the handle, so a steady-state call allocates nothing.
 #include "kernels/network.h"
@@ -379,7 +379,11 @@ void activationRForward(const Node& nd, int i, C& c) {
   const T* RX = c.RA[in];
   T* RY = c.RA[i];
   const int64_t len = int64_t(c.n) * nd.width;
-  for (int64_t k = 0; k < len; k++) RY[k] = static_cast<T>(actD1(nd.arg, X[k], Y[k], nd.alpha) * RX[k]);
+  if (nd.arg == kRelu) {
+    elementOps<T>().reluGate(X, RX, RY, len);  // f' = [x > 0]
+  } else {
+    for (int64_t k = 0; k < len; k++) RY[k] = static_cast<T>(actD1(nd.arg, X[k], Y[k], nd.alpha) * RX[k]);
+  }
 }
 
 template <typename T, typename C>
@@ -392,6 +396,10 @@ void activationRBackward(const Node& nd, int i, C& c) {
   const T* RGY = c.RG[i];
   T* RGX = c.RG[in];
   const int64_t len = int64_t(c.n) * nd.width;
+  if (nd.arg == kRelu) {
+    elementOps<T>().reluBackward(X, RGY, RGX, len);  // f'' = 0: RGX += [x > 0] RGY
+    return;
+  }
   for (int64_t k = 0; k < len; k++) {
     const double x = X[k], y = Y[k];
     RGX[k] += static_cast<T>(actD2(nd.arg, x, y, nd.alpha) * RX[k] * GY[k] + actD1(nd.arg, x, y, nd.alpha) * RGY[k]);

@@ -62,6 +62,8 @@ struct ElementOps {
   void (*relu)(const T* x, T* y, int64_t n);
   // gx += (x > 0 ? gy : 0).
   void (*reluBackward)(const T* x, const T* gy, T* gx, int64_t n);
+  // y = (x > 0 ? v : 0): v through ReLU's derivative at x.
+  void (*reluGate)(const T* x, const T* v, T* y, int64_t n);
   // out[j] += sum over rows r, in order, of g[r cols + j].
   void (*addColumnSums)(T* out, const T* g, int64_t rows, int64_t cols);
   void (*adam)(T* params, const T* grad, T* m, T* v, int64_t n, const AdamCoeffs& c);

@@ -314,6 +314,11 @@ void reluBackwardImpl(const T* __restrict x, const T* __restrict gy, T* __restri
 }
 
 template <typename T>
+void reluGateImpl(const T* __restrict x, const T* __restrict v, T* __restrict y, int64_t n) {
+  for (int64_t i = 0; i < n; i++) y[i] = x[i] > T(0) ? v[i] : T(0);
+}
+
+template <typename T>
 void addColumnSumsImpl(T* __restrict out, const T* __restrict g, int64_t rows, int64_t cols) {
   for (int64_t r = 0; r < rows; r++) {
     const T* row = g + r * cols;
@@ -403,8 +408,8 @@ void rmspropImpl(T* __restrict params, const T* __restrict grad, T* __restrict s
                     Tile<double>::kMr,                                                                 \
                     &ddotImpl,                                                                         \
                     &daxpyImpl,                                                                        \
-                    {&reluImpl<float>, &reluBackwardImpl<float>, &addColumnSumsImpl<float>,            \
+                    {&reluImpl<float>, &reluBackwardImpl<float>, &reluGateImpl<float>, &addColumnSumsImpl<float>,            \
                      &adamImpl<float>, &sgdImpl<float>, &rmspropImpl<float>},                          \
-                    {&reluImpl<double>, &reluBackwardImpl<double>, &addColumnSumsImpl<double>,         \
+                    {&reluImpl<double>, &reluBackwardImpl<double>, &reluGateImpl<double>, &addColumnSumsImpl<double>,         \
                      &adamImpl<double>, &sgdImpl<double>, &rmspropImpl<double>}};                      \
   }

@@ -1,0 +1,261 @@
+/**
+ * Convex multi-task models on shapes of the family n 200..20,000, d 50..5,000, T 2..50 (with and
+ * without intercept), and their cross-validated versions: metatask native, metatask TypeScript
+ * and scikit-learn, each in a fresh process of its own (bench/convexFit.ts,
+ * bench/peers/sklearn_convex.py) on the same data and options, one thread each (setThreads(1);
+ * OMP_NUM_THREADS = OPENBLAS_NUM_THREADS = 1). Per side: the cold first fit of the process, the
+ * median / min / max of the warm fits after it, the sweeps, the non-zero rows and the objective
+ * reached, against a tight reference (metatask at tol 1e-12). Ratios are of warm medians and of
+ * cold fits, measured in this one run.
+ * Data: X ~ N(0, 1) (plus column offsets when an intercept is fitted), a planted support of s rows
+ * of W ~ N(0, 4), Y = X W + N(0, 0.25) noise (seeded); alpha a fraction of alpha_max.
+ * Also exported: the driver that w1.ts uses for the shared-data multi-task lasso.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import type { Matrix } from '../lib/core/matrix.js';
+import { Rng } from '../lib/core/rng.js';
+import { availableBackends, kernels, setBackend } from '../lib/kernels/index.js';
+import { packageRoot } from '../lib/kernels/native.js';
+import { alphaMax } from '../lib/linear/alphaGrid.js';
+import { MultiTaskElasticNet } from '../lib/linear/multiTaskElasticNet.js';
+import { prepareProblem } from '../lib/linear/solvers/workingSet.js';
+import type { ConvexJob, ConvexModel, ConvexSideResult } from './convexFit.js';
+import { objectiveOf } from './convexFit.js';
+import { markdownTable, stats, type WorkloadResult } from './run.js';
+
+export interface ConvexCase {
+  /** Plain description of the problem (used as the table title). */
+  title: string;
+  folder: string;
+  n: number;
+  d: number;
+  T: number;
+  model: ConvexModel;
+  options: Record<string, unknown>;
+  warmRuns: number;
+}
+
+export interface SideRow {
+  impl: string;
+  threads?: string;
+  cold?: number;
+  warm?: { median: number; min: number; max: number };
+  objective?: number;
+  nIter?: number;
+  nonZeroRows?: number;
+  alpha?: number;
+  l1Ratio?: number;
+  skipped?: string;
+}
+
+const ONE_THREAD = { OMP_NUM_THREADS: '1', OPENBLAS_NUM_THREADS: '1', MKL_NUM_THREADS: '1' };
+
+function runJob(cmd: string, args: string[], job: ConvexJob, env: NodeJS.ProcessEnv): ConvexSideResult & { version?: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'metatask-job-'));
+  try {
+    const file = join(dir, 'job.json');
+    writeFileSync(file, JSON.stringify(job));
+    const r = spawnSync(cmd, [...args, file], { encoding: 'utf8', env: { ...process.env, ...env }, maxBuffer: 1 << 22, timeout: 600_000 });
+    if (r.error || r.status !== 0) throw new Error(r.error ? r.error.message : (r.stderr || '').trim().split('\n').slice(-3).join(' '));
+    return JSON.parse(r.stdout.trim().split('\n').pop()!) as ConvexSideResult & { version?: string };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function findPython(): string | null {
+  for (const py of ['/usr/bin/python3', 'python3']) {
+    const r = spawnSync(py, ['-c', 'import sklearn, numpy'], { encoding: 'utf8' });
+    if (r.status === 0) return py;
+  }
+  return null;
+}
+
+function toRow(impl: string, threads: string, r: ConvexSideResult): SideRow {
+  const [cold, ...warm] = r.times;
+  return { impl, threads, cold: cold!, warm: stats(warm.length ? warm : [cold!]), objective: r.objective, nIter: r.nIter, nonZeroRows: r.nonZeroRows, ...(r.alpha !== undefined ? { alpha: r.alpha, l1Ratio: r.l1Ratio! } : {}) };
+}
+
+/** Run metatask (each available backend) and scikit-learn on one case, each in its own process. */
+export function runCase(c: ConvexCase): SideRow[] {
+  const rows: SideRow[] = [];
+  const job = (backend: 'native' | 'js'): ConvexJob => ({ folder: c.folder, n: c.n, d: c.d, T: c.T, backend, model: c.model, options: c.options, warmRuns: c.warmRuns });
+  for (const b of ['native', 'js'] as const) {
+    const impl = `metatask ${b === 'js' ? 'TypeScript' : 'native'}`;
+    if (!availableBackends().includes(b)) {
+      rows.push({ impl, skipped: `${impl} skipped: the addon is not built` });
+      continue;
+    }
+    try {
+      const r = runJob(process.execPath, [join(packageRoot(), 'dist', 'bench', 'convexFit.js')], job(b), {});
+      rows.push(toRow(impl, b === 'native' ? `${r.threads} (${r.simd})` : '1 (no SIMD)', r));
+    } catch (err) {
+      rows.push({ impl, skipped: `${impl} failed: ${(err as Error).message}` });
+    }
+  }
+  const py = findPython();
+  if (!py) rows.push({ impl: 'scikit-learn', skipped: 'scikit-learn peer skipped: no python3 that can import sklearn (Debian: apt-get install python3-sklearn)' });
+  else {
+    try {
+      const r = runJob(py, [join(packageRoot(), 'bench', 'peers', 'sklearn_convex.py')], job('native'), ONE_THREAD);
+      rows.push(toRow(`scikit-learn ${r.version ?? ''}`.trim(), '1 BLAS thread', r));
+    } catch (err) {
+      rows.push({ impl: 'scikit-learn', skipped: `scikit-learn peer failed: ${(err as Error).message}` });
+    }
+  }
+  return rows;
+}
+
+const fmt = (s: number | undefined): string => (s === undefined ? '-' : s < 1 ? `${(s * 1000).toFixed(1)} ms` : `${s.toFixed(2)} s`);
+
+/** The Markdown table of one case; `reference` is the tight objective the rows are compared with. */
+export function caseTable(rows: SideRow[], reference: number, cv: boolean): string {
+  const sk = rows.find((r) => r.impl.startsWith('scikit-learn') && r.warm);
+  const ratio = (a: number | undefined, b: number | undefined): string => (a !== undefined && b !== undefined ? `${(a / b).toFixed(2)}x` : '-');
+  return markdownTable(
+    ['side', 'threads', 'cold first fit', 'warm median (min-max)', 'sweeps', 'non-zero rows', ...(cv ? ['alpha (l1Ratio) chosen'] : []), 'objective', 'rel. to reference', 'warm / sklearn', 'cold / sklearn cold'],
+    rows
+      .filter((r) => r.warm)
+      .map((r) => {
+        const rel = (r.objective! - reference) / Math.abs(reference);
+        return [
+          r.impl,
+          r.threads!,
+          fmt(r.cold),
+          `${fmt(r.warm!.median)} (${fmt(r.warm!.min)}-${fmt(r.warm!.max)})`,
+          r.nIter!,
+          r.nonZeroRows!,
+          ...(cv ? [`${r.alpha!.toPrecision(6)} (${r.l1Ratio})`] : []),
+          r.objective!.toPrecision(12),
+          `${rel >= 0 ? '+' : ''}${rel.toExponential(1)}${Math.abs(rel) <= 1e-6 ? '' : ' (NOT within 1e-6)'}`,
+          ratio(r.warm!.median, sk?.warm!.median),
+          ratio(r.cold, sk?.cold),
+        ];
+      }),
+  );
+}
+
+/** A tight reference objective of a case: metatask native (else TypeScript) at tol 1e-12. */
+export function referenceObjective(X: Matrix<Float64Array>, Y: Matrix<Float64Array>, c: ConvexCase, alpha: number, l1Ratio: number): number {
+  setBackend(availableBackends().includes('native') ? 'native' : 'js');
+  const o = c.options;
+  const m = new MultiTaskElasticNet({ alpha, l1Ratio, fitIntercept: o.fitIntercept as boolean, tol: 1e-12, maxIter: 1_000_000 }).fitSync(X, Y);
+  return objectiveOf(m, X, Y, alpha, l1Ratio);
+}
+
+// ------------------------------------------------------------------------------------------------
+// The shapes
+// ------------------------------------------------------------------------------------------------
+
+interface Shape {
+  n: number;
+  d: number;
+  T: number;
+  support: number;
+  fitIntercept: boolean;
+  model: ConvexModel;
+  /** alpha / alpha_max (single fits). */
+  alphaFraction?: number;
+  l1Ratio?: number | number[];
+  cvOptions?: Record<string, unknown>;
+  warmRuns: number;
+}
+
+const SHAPES: Shape[] = [
+  { n: 1500, d: 800, T: 15, support: 40, fitIntercept: true, model: 'lasso', alphaFraction: 0.1, warmRuns: 5 },
+  { n: 20000, d: 100, T: 5, support: 20, fitIntercept: true, model: 'lasso', alphaFraction: 0.05, warmRuns: 3 },
+  { n: 300, d: 5000, T: 30, support: 30, fitIntercept: false, model: 'lasso', alphaFraction: 0.2, warmRuns: 3 },
+  { n: 200, d: 50, T: 2, support: 5, fitIntercept: false, model: 'lasso', alphaFraction: 0.05, warmRuns: 5 },
+  { n: 1500, d: 800, T: 15, support: 40, fitIntercept: true, model: 'enet', alphaFraction: 0.1, l1Ratio: 0.7, warmRuns: 5 },
+  { n: 600, d: 300, T: 6, support: 15, fitIntercept: true, model: 'lassoCV', cvOptions: { cv: 5, nAlphas: 100 }, warmRuns: 1 },
+  { n: 600, d: 300, T: 6, support: 15, fitIntercept: true, model: 'enetCV', l1Ratio: [0.5, 0.9], cvOptions: { cv: 5, nAlphas: 50 }, warmRuns: 1 },
+];
+
+const MODEL_NAMES: Record<ConvexModel, string> = {
+  lasso: 'MultiTaskLasso',
+  enet: 'MultiTaskElasticNet',
+  lassoCV: 'MultiTaskLassoCV',
+  enetCV: 'MultiTaskElasticNetCV',
+};
+
+function generate(s: Shape, seed: number): { X: Matrix<Float64Array>; Y: Matrix<Float64Array> } {
+  const rng = new Rng(seed);
+  const { n, d, T } = s;
+  const X = new Float64Array(n * d);
+  for (let i = 0; i < X.length; i++) X[i] = rng.normal();
+  if (s.fitIntercept) for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) X[i * d + j]! += (j % 5) - 2;
+  const Y = new Float64Array(n * T);
+  for (let i = 0; i < Y.length; i++) Y[i] = 0.5 * rng.normal() + (s.fitIntercept ? 1 : 0);
+  const support = rng.permutation(d).subarray(0, s.support);
+  const w = new Float64Array(T);
+  for (const j of support) {
+    for (let t = 0; t < T; t++) w[t] = 2 * rng.normal();
+    for (let i = 0; i < n; i++) {
+      const x = X[i * d + j]!;
+      for (let t = 0; t < T; t++) Y[i * T + t]! += x * w[t]!;
+    }
+  }
+  return { X: { rows: n, cols: d, data: X }, Y: { rows: n, cols: T, data: Y } };
+}
+
+function shapeTitle(s: Shape, options: Record<string, unknown>): string {
+  const parts = [`${MODEL_NAMES[s.model]}, n ${s.n}, d ${s.d}, T ${s.T}, ${s.fitIntercept ? 'with' : 'no'} intercept`];
+  if (options.alpha !== undefined) parts.push(`alpha ${(options.alpha as number).toPrecision(4)} (${s.alphaFraction} alpha_max)`);
+  if (options.l1Ratio !== undefined) parts.push(`l1Ratio ${JSON.stringify(options.l1Ratio)}`);
+  if (options.cv !== undefined) parts.push(`${options.cv} folds, ${options.nAlphas} alphas`);
+  parts.push(`tol ${options.tol}`);
+  return parts.join(', ');
+}
+
+export async function run(): Promise<WorkloadResult> {
+  const root = mkdtempSync(join(tmpdir(), 'metatask-convex-'));
+  const sections: string[] = [];
+  const data: unknown[] = [];
+  const notes = new Set<string>();
+  try {
+    SHAPES.forEach((s, i) => {
+      const folder = join(root, `shape${i}`);
+      mkdirSync(folder);
+      const { X, Y } = generate(s, 1000 + i);
+      writeFileSync(join(folder, 'X.f64'), X.data);
+      writeFileSync(join(folder, 'Y.f64'), Y.data);
+      const cv = s.model.endsWith('CV');
+      const l1 = typeof s.l1Ratio === 'number' ? s.l1Ratio : 1;
+      const options: Record<string, unknown> = { fitIntercept: s.fitIntercept, tol: 1e-4 };
+      if (!cv) {
+        setBackend(availableBackends().includes('native') ? 'native' : 'js');
+        options.alpha = s.alphaFraction! * alphaMax(prepareProblem(kernels(), X, Y, s.fitIntercept), l1);
+        if (s.model === 'enet') options.l1Ratio = s.l1Ratio;
+      } else {
+        Object.assign(options, s.cvOptions);
+        if (s.model === 'enetCV') options.l1Ratio = s.l1Ratio;
+      }
+      const c: ConvexCase = { title: shapeTitle(s, options), folder, n: s.n, d: s.d, T: s.T, model: s.model, options, warmRuns: s.warmRuns };
+      const rows = runCase(c);
+      // The reference: the single-fit optimum at the alpha (and l1Ratio) fitted, or for CV at the
+      // alpha and l1Ratio metatask chose (scikit-learn's choice is in the table beside it).
+      const chosen = rows.find((r) => r.alpha !== undefined);
+      const [refAlpha, refL1] = cv ? [chosen?.alpha ?? NaN, chosen?.l1Ratio ?? NaN] : [options.alpha as number, l1];
+      const reference = Number.isFinite(refAlpha) ? referenceObjective(X, Y, c, refAlpha, refL1) : NaN;
+      for (const r of rows) if (r.skipped) notes.add(r.skipped);
+      const table = caseTable(rows, reference, cv);
+      sections.push(`### ${c.title}\n\n${table}`);
+      data.push({ title: c.title, options, reference, rows });
+    });
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+  notes.add('each side runs in a fresh process: "cold first fit" is its first fit, the warm fits follow it; 1 thread each side');
+  notes.add('objective: scikit-learn\'s (1/(2n))||Y - XW - b||^2 + alpha l1Ratio sum_j ||W_j|| + alpha (1 - l1Ratio)/2 ||W||^2; reference: metatask at tol 1e-12 (CV: refitted at the alpha and l1Ratio metatask chose)');
+  return {
+    id: 'convex',
+    title: 'Convex multi-task models on several shapes (single fits and CV), metatask vs scikit-learn',
+    table: sections.join('\n\n'),
+    notes: [...notes],
+    data: { cases: data },
+  };
+}

@@ -1,0 +1,274 @@
+/**
+ * The working-set solver of the multi-task elastic net (lib/linear/solvers/): it reaches the
+ * optimum of scikit-learn's plain coordinate descent (run here as the reference, sweep after sweep
+ * to a tight gap), its duality gap at the returned point computed over ALL features with
+ * scikit-learn's formula is below tol ||Y||^2, gap-safe screening never removes a feature that is
+ * non-zero at the optimum (problems with a planted support), the Gram and residual inner forms
+ * agree, a path carried in one EnetState equals cold solves, and Anderson extrapolation is exact
+ * on a linear iteration.
+ */
+import { expect } from 'chai';
+
+import type { Matrix } from '../lib/core/matrix.js';
+import { Rng } from '../lib/core/rng.js';
+import { kernels } from '../lib/kernels/index.js';
+import { Anderson } from '../lib/linear/solvers/anderson.js';
+import { dualityGapOf, normsOf, provenZero, safeRadius } from '../lib/linear/solvers/dualGap.js';
+import { residualParts } from '../lib/linear/solvers/inner.js';
+import { EnetState, prepareProblem, solveEnet, type EnetProblem, type SolveSettings } from '../lib/linear/solvers/workingSet.js';
+import { randMatrix } from './helpers.js';
+
+type M = Matrix<Float64Array>;
+
+/** X ~ N(0,1) + column offsets, a planted support of `active` rows of W, Y = X W + offsets + noise. */
+function problem(seed: number, n: number, d: number, T: number, active: number, noise = 0.5): { X: M; Y: M } {
+  const rng = new Rng(seed);
+  const X = randMatrix(rng, n, d);
+  for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) X.data[i * d + j]! += (j % 4) * 3;
+  const Y = randMatrix(rng, n, T, noise);
+  const support = rng.permutation(d).subarray(0, active);
+  for (const j of support) {
+    for (let t = 0; t < T; t++) {
+      const c = 2 * rng.normal();
+      for (let i = 0; i < n; i++) Y.data[i * T + t]! += c * X.data[i * d + j]!;
+    }
+  }
+  for (let i = 0; i < n; i++) for (let t = 0; t < T; t++) Y.data[i * T + t]! += 1 + t;
+  return { X, Y };
+}
+
+/** scikit-learn's duality gap of the n-scaled problem at W (d x T), over every feature. */
+function fullGap(p: EnetProblem, w: Float64Array, l1Reg: number, l2Reg: number): number {
+  const st = new EnetState(kernels(), p, w);
+  st.refresh(Int32Array.from({ length: p.d }, (_, j) => j));
+  let dual = 0;
+  for (let j = 0; j < p.d; j++) {
+    let s = 0;
+    for (let t = 0; t < p.T; t++) s += (st.corr[j * p.T + t]! - l2Reg * w[j * p.T + t]!) ** 2;
+    dual = Math.max(dual, Math.sqrt(s));
+  }
+  return dualityGapOf({ ...residualParts(st.rt.data, p.yt.data), ...normsOf(w, p.T) }, dual, l1Reg, l2Reg);
+}
+
+/** P(W) of the n-scaled problem. */
+function objective(p: EnetProblem, w: Float64Array, l1Reg: number, l2Reg: number): number {
+  const st = new EnetState(kernels(), p, w);
+  const { rNormSq } = residualParts(st.rt.data, p.yt.data);
+  const { l21, wNormSq } = normsOf(w, p.T);
+  return 0.5 * rNormSq + l1Reg * l21 + 0.5 * l2Reg * wNormSq;
+}
+
+/**
+ * scikit-learn's plain loop (every feature, cyclic, gap checked after each sweep) on the
+ * transposed centred design, from W = 0, to the given tolerance; returns W and every iterate.
+ */
+function plainCd(p: EnetProblem, l1Reg: number, l2Reg: number, tol: number, maxSweeps = 100_000): { w: Float64Array; iterates: Float64Array[] } {
+  const K = kernels();
+  const { n, d, T } = p;
+  const all = Int32Array.from({ length: d }, (_, j) => j);
+  const xt: M = { rows: d, cols: n, data: new Float64Array(d * n) };
+  K.cdGatherColumns(p.design, all, xt);
+  const w: M = { rows: d, cols: T, data: new Float64Array(d * T) };
+  const rt: M = { rows: T, cols: n, data: p.yt.data.slice() };
+  const iterates: Float64Array[] = [];
+  for (let sweep = 0; sweep < maxSweeps; sweep++) {
+    K.mtenetSweep({ xt, rt, w, colNormSq: p.design.colNormSq, l1Reg, l2Reg, order: all });
+    iterates.push(w.data.slice());
+    if (fullGap(p, w.data, l1Reg, l2Reg) < tol * p.yNormSq) break;
+  }
+  return { w: w.data, iterates };
+}
+
+function settings(l1Reg: number, l2Reg: number, tol: number, extra: Partial<SolveSettings> = {}): SolveSettings {
+  return { l1Reg, l2Reg, tol, maxIter: 100_000, selection: 'cyclic', rng: new Rng(0), ...extra };
+}
+
+function solve(p: EnetProblem, s: SolveSettings, st = new EnetState(kernels(), p)): { st: EnetState; r: ReturnType<typeof run> } {
+  return { st, r: run(p, st, s) };
+}
+
+function run(p: EnetProblem, st: EnetState, s: SolveSettings) {
+  const gen = solveEnet(kernels(), p, st, s);
+  for (;;) {
+    const r = gen.next();
+    if (r.done) return r.value;
+  }
+}
+
+function supportOf(w: Float64Array, d: number, T: number): number[] {
+  const out: number[] = [];
+  for (let j = 0; j < d; j++) {
+    let nz = false;
+    for (let t = 0; t < T; t++) if (w[j * T + t] !== 0) nz = true;
+    if (nz) out.push(j);
+  }
+  return out;
+}
+
+const CASES: { name: string; n: number; d: number; T: number; active: number; fitIntercept: boolean; l1Ratio: number; alphaFraction: number }[] = [
+  { name: 'n 120, d 300 (d > n), T 4, intercept', n: 120, d: 300, T: 4, active: 8, fitIntercept: true, l1Ratio: 1, alphaFraction: 0.1 },
+  { name: 'n 400, d 60, T 3, no intercept', n: 400, d: 60, T: 3, active: 10, fitIntercept: false, l1Ratio: 1, alphaFraction: 0.05 },
+  { name: 'n 200, d 150, T 1, elastic net 0.6, intercept', n: 200, d: 150, T: 1, active: 12, fitIntercept: true, l1Ratio: 0.6, alphaFraction: 0.05 },
+  { name: 'n 90, d 200, T 6, elastic net 0.9, small alpha (large support)', n: 90, d: 200, T: 6, active: 40, fitIntercept: true, l1Ratio: 0.9, alphaFraction: 0.01 },
+];
+
+/** alpha_max of the lasso part: max_j ||X_j^T Y|| (n-scaled l1Reg at which W = 0). */
+function l1Max(p: EnetProblem): number {
+  const st = new EnetState(kernels(), p);
+  st.refresh(Int32Array.from({ length: p.d }, (_, j) => j));
+  return Math.max(...st.corrNorm);
+}
+
+describe('working-set solver of the multi-task elastic net', function () {
+  this.timeout(120_000);
+
+  for (const c of CASES) {
+    describe(c.name, () => {
+      const { X, Y } = problem(c.n * 31 + c.d, c.n, c.d, c.T, c.active);
+      const p = prepareProblem(kernels(), X, Y, c.fitIntercept);
+      const lmax = l1Max(p);
+      const l1Reg = c.alphaFraction * lmax;
+      // Same alpha for both parts: l1Reg = alpha l1Ratio n, l2Reg = alpha (1 - l1Ratio) n.
+      const l2Reg = (l1Reg / c.l1Ratio) * (1 - c.l1Ratio);
+      const reference = plainCd(p, l1Reg, l2Reg, 1e-13);
+      const refObjective = objective(p, reference.w, l1Reg, l2Reg);
+      const refSupport = supportOf(reference.w, c.d, c.T);
+
+      it('reaches the plain solver\'s objective (1e-9 relative) at tol 1e-10, and its support', () => {
+        const { st, r } = solve(p, settings(l1Reg, l2Reg, 1e-10));
+        expect(r.converged).to.equal(true);
+        const obj = objective(p, st.w.data, l1Reg, l2Reg);
+        expect(Math.abs(obj - refObjective) / refObjective).to.be.below(1e-9);
+        expect(supportOf(st.w.data, c.d, c.T)).to.deep.equal(refSupport);
+        expect(refSupport.length).to.be.greaterThan(0);
+      });
+
+      for (const tol of [1e-4, 1e-8]) {
+        it(`stops with scikit-learn's duality gap over all features below tol ||Y||^2 (tol ${tol}); objective within 1e-6 for tol 1e-8`, () => {
+          const { st, r } = solve(p, settings(l1Reg, l2Reg, tol));
+          const gap = fullGap(p, st.w.data, l1Reg, l2Reg);
+          expect(gap).to.be.below(tol * p.yNormSq);
+          // The reported gap is a duality gap too, at least scikit-learn's (its dual point may
+          // be scaled by bounds of the correlations instead of their exact values).
+          expect(r.gap).to.be.below(tol * p.yNormSq);
+          expect(gap).to.be.at.most(r.gap + 1e-12 * p.yNormSq);
+          const obj = objective(p, st.w.data, l1Reg, l2Reg);
+          expect(obj - refObjective).to.be.at.most(gap + 1e-12 * refObjective);
+          if (tol <= 1e-8) expect(Math.abs(obj - refObjective) / refObjective).to.be.below(1e-6);
+        });
+      }
+
+      it('never screens out a feature of the optimum\'s support (small working sets: several outer iterations)', () => {
+        const { st, r } = solve(p, settings(l1Reg, l2Reg, 1e-10, { minWorkingSet: 2 }));
+        const screened = new Set(r.screened);
+        for (const j of refSupport) expect(screened.has(j), `support feature ${j} screened`).to.equal(false);
+        const obj = objective(p, st.w.data, l1Reg, l2Reg);
+        expect(Math.abs(obj - refObjective) / refObjective).to.be.below(1e-9);
+      });
+
+      it('the sphere test at every iterate of the plain solver keeps the support', () => {
+        let screenedSomewhere = 0;
+        for (const w of reference.iterates) {
+          const st = new EnetState(kernels(), p, w);
+          st.refresh(Int32Array.from({ length: c.d }, (_, j) => j));
+          const xi = Array.from({ length: c.d }, (_, j) => {
+            let s = 0;
+            for (let t = 0; t < c.T; t++) s += (st.corr[j * c.T + t]! - l2Reg * w[j * c.T + t]!) ** 2;
+            return Math.sqrt(s);
+          });
+          const scale = Math.max(l1Reg, ...xi);
+          const gap = dualityGapOf({ ...residualParts(st.rt.data, p.yt.data), ...normsOf(w, c.T) }, scale, l1Reg, l2Reg);
+          const radius = safeRadius(gap, l1Reg, p.yNormSq);
+          for (let j = 0; j < c.d; j++) {
+            const out = provenZero(xi[j]!, scale, radius, p.design.colNormSq[j]!, l2Reg);
+            if (out) screenedSomewhere++;
+            if (refSupport.includes(j)) expect(out, `support feature ${j}`).to.equal(false);
+          }
+        }
+        expect(screenedSomewhere).to.be.greaterThan(0);
+      });
+
+      it('the Gram and residual inner forms reach the same point', () => {
+        const a = solve(p, settings(l1Reg, l2Reg, 1e-12, { innerForm: 'gram' }));
+        const b = solve(p, settings(l1Reg, l2Reg, 1e-12, { innerForm: 'residual' }));
+        const oa = objective(p, a.st.w.data, l1Reg, l2Reg);
+        const ob = objective(p, b.st.w.data, l1Reg, l2Reg);
+        expect(Math.abs(oa - ob) / ob).to.be.below(1e-10);
+      });
+
+      it('a warm-started path in one state (strong rule, bound screening) equals cold solves', () => {
+        const st = new EnetState(kernels(), p);
+        const grid = [1, 0.6, 0.3, 0.15, c.alphaFraction, c.alphaFraction / 2].map((f) => f * lmax);
+        let previous: number | undefined;
+        let screenedAlongPath = 0;
+        for (const l1 of grid) {
+          const l2 = (l1 / c.l1Ratio) * (1 - c.l1Ratio);
+          const r = run(p, st, settings(l1, l2, 1e-10, previous === undefined ? {} : { previousL1Reg: previous }));
+          expect(r.converged).to.equal(true);
+          const cold = solve(p, settings(l1, l2, 1e-10));
+          const coldSupport = supportOf(cold.st.w.data, c.d, c.T);
+          for (const j of r.screened) expect(coldSupport.includes(j), `l1Reg ${l1}: support feature ${j} screened`).to.equal(false);
+          screenedAlongPath += r.screened.length;
+          const ow = objective(p, st.w.data, l1, l2);
+          const oc = objective(p, cold.st.w.data, l1, l2);
+          expect(Math.abs(ow - oc) / oc, `l1Reg ${l1}`).to.be.below(1e-8);
+          expect(fullGap(p, st.w.data, l1, l2)).to.be.below(1e-10 * p.yNormSq);
+          previous = l1;
+        }
+        expect(screenedAlongPath).to.be.greaterThan(0);
+      });
+    });
+  }
+
+  it('solves W = 0 exactly at and above alpha_max, with every feature screened', () => {
+    const { X, Y } = problem(5, 60, 30, 2, 4);
+    const p = prepareProblem(kernels(), X, Y, true);
+    const { st, r } = solve(p, settings(l1Max(p) * 1.01, 0, 1e-10));
+    expect(Array.from(st.w.data).every((v) => v === 0)).to.equal(true);
+    expect(r.converged).to.equal(true);
+    expect(r.nIter).to.be.at.most(1);
+  });
+
+  it('random selection reaches the same optimum', () => {
+    const { X, Y } = problem(6, 80, 120, 3, 6);
+    const p = prepareProblem(kernels(), X, Y, true);
+    const l1 = 0.08 * l1Max(p);
+    const a = solve(p, settings(l1, 0, 1e-11));
+    const b = solve(p, settings(l1, 0, 1e-11, { selection: 'random', rng: new Rng(3) }));
+    const oa = objective(p, a.st.w.data, l1, 0);
+    expect(Math.abs(objective(p, b.st.w.data, l1, 0) - oa) / oa).to.be.below(1e-9);
+  });
+});
+
+describe('Anderson extrapolation', () => {
+  it('finds the fixed point of a linear iteration exactly when K > the dimension', () => {
+    // x <- A x + b with a contraction A (3 x 3): x* = (I - A)^{-1} b.
+    const A = [0.5, 0.1, 0, 0.2, 0.3, 0.1, 0, 0.1, 0.6];
+    const b = [1, -2, 0.5];
+    const step = (x: Float64Array): Float64Array => Float64Array.from({ length: 3 }, (_, i) => A[3 * i]! * x[0]! + A[3 * i + 1]! * x[1]! + A[3 * i + 2]! * x[2]! + b[i]!);
+    // K = 4 differences: 0 is then in the affine hull of the residuals x_{i+1} - x_i.
+    const acc = new Anderson(4, 3);
+    let x: Float64Array = new Float64Array(3);
+    acc.push(x);
+    for (let k = 0; k < 4; k++) {
+      x = step(x);
+      acc.push(x);
+    }
+    const out = new Float64Array(3);
+    expect(acc.extrapolate(out)).to.equal(true);
+    const next = step(out);
+    for (let i = 0; i < 3; i++) expect(Math.abs(next[i]! - out[i]!)).to.be.below(1e-6);
+    // Without the extrapolation, 4 steps are far from the fixed point.
+    expect(Math.abs(step(x)[0]! - x[0]!)).to.be.above(1e-3);
+  });
+
+  it('refuses to extrapolate before K + 1 iterates, and on a stalled sequence', () => {
+    const acc = new Anderson(2, 4);
+    const out = new Float64Array(4);
+    acc.push(new Float64Array(4).fill(1));
+    expect(acc.extrapolate(out)).to.equal(false);
+    acc.push(new Float64Array(4).fill(1));
+    acc.push(new Float64Array(4).fill(1));
+    expect(acc.extrapolate(out)).to.equal(false);
+  });
+});
