@@ -82,14 +82,16 @@ export function renderMarkdown(results: readonly SavedResult[], imageDir: string
   parts.push(
     `Measured with \`npm run bench -- --report\` on ${machineLine(first)}` +
       ` (load average ${first.loadAverage} at the start). Each row names its backend, SIMD level and threads; ` +
-      'a ratio compares rows of the same run; medians with min and max, and the cold first measurement of a fresh process beside them.',
+      'a ratio compares rows of the same run: "vs" columns are speed-ups (above 1 is faster), "time / time" columns are time ratios (below 1 is faster); ' +
+      'medians with min and max, and the cold first measurement of a fresh process beside them.',
   );
   for (const r of results) {
     parts.push(`${h} ${r.title}`);
     const m = r.machine;
     if (machineLine(m) !== machineLine(first)) parts.push(`_Measured on ${machineLine(m)} (load average ${m.loadAverage})._`);
     for (const f of chartFiles(r)) parts.push(`![${r.title}](${imageDir ? `${imageDir}/` : ''}${f})`);
-    parts.push(r.table);
+    // Headings inside a workload's tables sit one level below its own.
+    parts.push(r.table.replace(/^#{1,6} /gm, `${'#'.repeat(Math.min(6, headingLevel + 1))} `));
     if (r.notes.length) parts.push(r.notes.map((n) => `- ${n}`).join('\n'));
   }
   return parts.join('\n\n');
