@@ -119,7 +119,7 @@ export function casePanel(title: string, rows: SideRow[]): ChartPanel {
     title,
     unit: 's',
     better: 'lower',
-    bars: rows.filter((r) => r.warm).map((r) => ({ label: `${r.impl}, ${r.threads}`, value: r.warm!.median, min: r.warm!.min, max: r.warm!.max, ours: r.impl.startsWith('metatask') })),
+    bars: rows.filter((r) => r.warm).map((r) => ({ label: `${r.impl}, threads ${r.threads}`, value: r.warm!.median, min: r.warm!.min, max: r.warm!.max, ours: r.impl.startsWith('metatask') })),
   };
 }
 
