@@ -218,6 +218,83 @@ void gemmDirect(const GemmCall<T>& g) {
   else gemmDirectAs<T, false>(g);
 }
 
+// Skinny products: C with at most kSkinnyRows rows and the rows of op(B) contiguous. Every row of
+// C is in registers at once for a chunk of columns, so op(B), the large operand, is read once
+// (the direct path's blocks of four rows would read it m / 4 times, packing would copy it).
+// One block [pc, pc + kc) of the sum: C += alpha * block.
+#if defined(METATASK_VEC_AVX512) || defined(METATASK_VEC_NEON)
+constexpr int kSkinnyRows = 16;
+#elif defined(METATASK_VEC_PLAIN)
+constexpr int kSkinnyRows = 8;
+#else
+constexpr int kSkinnyRows = 12;  // 16 vector registers: 12 sums, one row of B, one broadcast
+#endif
+
+template <typename T, bool TA, int R>
+void skinnyBlock(const GemmCall<T>& g, int64_t pc, int64_t kc) {
+  using Wide = typename Widths<T>::Wide;
+  using Half = typename Widths<T>::Half;
+  using Quarter = typename Widths<T>::Quarter;
+  int64_t j = 0;
+  for (; j + Wide::kWidth <= g.n; j += Wide::kWidth) directTile<T, TA, Wide, R, 1>(g, 0, j, pc, kc);
+  if constexpr (Half::kWidth < Wide::kWidth)
+    for (; j + Half::kWidth <= g.n; j += Half::kWidth) directTile<T, TA, Half, R, 1>(g, 0, j, pc, kc);
+  if constexpr (Quarter::kWidth < Half::kWidth)
+    for (; j + Quarter::kWidth <= g.n; j += Quarter::kWidth) directTile<T, TA, Quarter, R, 1>(g, 0, j, pc, kc);
+  for (; j < g.n; j++) directTile<T, TA, Lane1<T>, R, 1>(g, 0, j, pc, kc);
+}
+
+template <typename T, bool TA, int R = kSkinnyRows>
+void skinnyBlockOf(const GemmCall<T>& g, int64_t pc, int64_t kc) {
+  if constexpr (R > 1) {
+    if (g.m < R) return skinnyBlockOf<T, TA, R - 1>(g, pc, kc);
+  }
+  skinnyBlock<T, TA, R>(g, pc, kc);
+}
+
+template <typename T>
+void skinnyPart(const GemmCall<T>& g, int64_t pc, int64_t kc) {
+  if (g.transA) skinnyBlockOf<T, true>(g, pc, kc);
+  else skinnyBlockOf<T, false>(g, pc, kc);
+}
+
+template <typename T>
+void gemmSkinny(const GemmCall<T>& g) {
+  for (int64_t pc = 0; pc < g.k; pc += kKc) skinnyPart(g, pc, minOf(kKc, g.k - pc));
+}
+
+// C with at most kSkinnyRows columns, op(A) = A^T: C^T = op(B)^T A is skinny with contiguous rows
+// of A. Each element of C^T is the same sum as the element of C, in the same order, since a * b
+// and b * a round alike: block by block, C^T's part is formed in `tmp` from zero and added to C.
+template <typename T>
+void gemmSkinnyTransposed(const GemmCall<T>& g, T* tmp, int64_t tmpSize) {
+  const int64_t chunk = minOf(g.m, tmpSize / g.n);
+  for (int64_t i0 = 0; i0 < g.m; i0 += chunk) {
+    const int64_t mc = minOf(chunk, g.m - i0);
+    GemmCall<T> h{};
+    h.m = g.n;
+    h.n = mc;
+    h.k = g.k;
+    h.alpha = g.alpha;
+    h.a = g.b;  // op(B)^T: row t is column t of op(B)
+    h.lda = g.ldb;
+    h.transA = !g.transB;
+    h.b = g.a + i0;  // A^T's rows: row p of A from column i0
+    h.ldb = g.lda;
+    h.transB = false;
+    h.c = tmp;
+    h.ldc = mc;
+    for (int64_t pc = 0; pc < g.k; pc += kKc) {
+      for (int64_t q = 0; q < g.n * mc; q++) tmp[q] = T(0);
+      skinnyPart(h, pc, minOf(kKc, g.k - pc));
+      for (int64_t i = 0; i < mc; i++) {
+        T* crow = g.c + (i0 + i) * g.ldc;
+        for (int64_t t = 0; t < g.n; t++) crow[t] = crow[t] + tmp[t * mc + i];
+      }
+    }
+  }
+}
+
 template <typename T>
 GemmScratch gemmScratch() {
   return {Blocking<T>::kMc * kKc, kKc * Blocking<T>::kNc};
@@ -231,6 +308,16 @@ void gemmSerial(const GemmCall<T>& g, T* packA, T* packB) {
   // Packing costs O(mk + kn); below a few multiply-adds per packed value it does not pay, and a
   // product narrower than the register tile would spend most of the tile on padding.
   const bool direct = g.m < MR || g.n < NR || g.m * g.n * g.k <= 32 * 32 * 32;
+  // Skinny and large: one pass over the large operand, no packing.
+  const bool large = g.k * (g.m > g.n ? g.m : g.n) >= 64 * 1024;
+  if (large && g.m <= kSkinnyRows && !g.transB) {
+    gemmSkinny(g);
+    return;
+  }
+  if (large && g.n <= kSkinnyRows && g.transA) {
+    gemmSkinnyTransposed(g, packA, gemmScratch<T>().packA);
+    return;
+  }
   if (direct && !g.transB) {
     gemmDirect(g);
     return;
