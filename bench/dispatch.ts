@@ -20,7 +20,7 @@ import { availableBackends, nativeStatus } from '../lib/kernels/index.js';
 import { packageRoot } from '../lib/kernels/native.js';
 import { MultiTaskLasso } from '../lib/linear/multiTaskElasticNet.js';
 import {
-  benchOptions, chartPanel, inChild, markdownTable, progress, speedTable, stats, useMetatask, type BenchOptions, type Metric, type Row,
+  benchOptions, chartPanel, inChild, markdownTable, progress, speedTable, stats, useMetatask, type Metric, type Row,
   type WorkloadResult,
 } from './harness.js';
 
@@ -184,7 +184,8 @@ function probes(quick: boolean): Probe[] {
   ];
 }
 
-export async function run(options: BenchOptions = benchOptions()): Promise<WorkloadResult> {
+export async function run(): Promise<WorkloadResult> {
+  const options = benchOptions();
   const skip = (why: string): WorkloadResult => ({ id: 'dispatch', title, table: '(skipped)', notes: [why], data: { skipped: why } });
   if (!availableBackends().includes('native')) return skip('skipped: the native addon is not built or did not load (npx metatask info says why)');
   const built = buildMarchNative();

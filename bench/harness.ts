@@ -48,10 +48,13 @@ export interface WorkloadResult {
   data: unknown;
   /** Charts for the report, one SVG each (bench/report.ts draws them). */
   charts?: Chart[];
+  /** Files of its own written beside the results with --report (an SVG is shown in the report). */
+  files?: { name: string; content: string }[];
 }
 
 export interface WorkloadModule {
-  run(options?: BenchOptions): Promise<WorkloadResult>;
+  /** `args`: the command-line options the framework does not know (each workload documents its own). Read benchOptions() for --quick and --no-peers. */
+  run(args: string[]): Promise<WorkloadResult>;
 }
 
 /** One configuration that was measured (or skipped): who ran, on what, and what it measured. */

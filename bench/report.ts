@@ -69,6 +69,11 @@ export function chartFiles(r: WorkloadResult): string[] {
   return Array.from({ length: n }, (_, k) => (n === 1 ? `${r.id}.svg` : `${r.id}-${k + 1}.svg`));
 }
 
+/** The images the report shows for a result: its charts, then SVG files it wrote itself. */
+function images(r: WorkloadResult): string[] {
+  return [...chartFiles(r), ...(r.files ?? []).map((f) => f.name).filter((f) => f.endsWith('.svg'))];
+}
+
 /**
  * The report body: how it was made, the machine, then per workload its charts (images under
  * `imageDir`), tables and notes. Workloads measured on another machine or day say so.
@@ -89,7 +94,7 @@ export function renderMarkdown(results: readonly SavedResult[], imageDir: string
     parts.push(`${h} ${r.title}`);
     const m = r.machine;
     if (machineLine(m) !== machineLine(first)) parts.push(`_Measured on ${machineLine(m)} (load average ${m.loadAverage})._`);
-    for (const f of chartFiles(r)) parts.push(`![${r.title}](${imageDir ? `${imageDir}/` : ''}${f})`);
+    for (const f of images(r)) parts.push(`![${r.title}](${imageDir ? `${imageDir}/` : ''}${f})`);
     // Headings inside a workload's tables sit one level below its own.
     parts.push(r.table.replace(/^#{1,6} /gm, `${'#'.repeat(Math.min(6, headingLevel + 1))} `));
     if (r.notes.length) parts.push(r.notes.map((n) => `- ${n}`).join('\n'));
@@ -115,6 +120,7 @@ export function saveResult(dir: string, r: SavedResult): void {
   writeFileSync(join(dir, `${r.id}.json`), `${JSON.stringify(r, null, 2)}\n`);
   const files = chartFiles(r);
   r.charts?.forEach((c, k) => writeFileSync(join(dir, files[k]!), renderSvg(c, machineLine(r.machine))));
+  for (const f of r.files ?? []) writeFileSync(join(dir, f.name), f.content);
 }
 
 /** Every results file in `dir`, in the order of `ids` (others after, by name). */

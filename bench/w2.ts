@@ -20,7 +20,7 @@ import { MultiTaskNet } from '../lib/mtl/multiTaskNet.js';
 import { compileNetwork } from '../lib/nn/spec.js';
 import {
   benchOptions, chartPanel, inChild, loadTfjs, progress, pythonWith, runPython, skippedNotes, speedTable, stats,
-  useMetatask, type BenchOptions, type Metric, type Row, type WorkloadResult,
+  useMetatask, type Metric, type Row, type WorkloadResult,
 } from './harness.js';
 
 const T = 8;
@@ -232,7 +232,8 @@ function child(fn: 'metatask' | 'tfjs', job: object, describe: Row): Row {
   }
 }
 
-export async function run(options: BenchOptions = benchOptions()): Promise<WorkloadResult> {
+export async function run(): Promise<WorkloadResult> {
+  const options = benchOptions();
   if (!existsSync(join(dataDir(), 'X_train.f32'))) {
     return { id: 'w2', title, table: '(skipped)', notes: [`skipped: no data at ${dataDir()}`], data: { skipped: true } };
   }

@@ -23,7 +23,7 @@ import { Pretrained } from '../lib/meta/pretrained.js';
 import { SinusoidTasks } from '../lib/meta/tasks.js';
 import {
   benchOptions, chartPanel, inChild, markdownTable, progress, pythonWith, runPython, skippedNotes, speedTable,
-  stats, timed, useMetatask, type BenchOptions, type Metric, type Row, type WorkloadResult,
+  stats, timed, useMetatask, type Metric, type Row, type WorkloadResult,
 } from './harness.js';
 
 export const title = 'MAML on sinusoids (1-40-40-1 ReLU, meta-batch 25 tasks, 1 inner SGD step)';
@@ -176,7 +176,8 @@ export async function quality(job: QualityJob): Promise<QualityResult> {
 
 const fmtMse = (r: EvaluationRow) => `${r.loss.toFixed(3)} ± ${r.lossCi95.toFixed(3)}`;
 
-export async function run(options: BenchOptions = benchOptions()): Promise<WorkloadResult> {
+export async function run(): Promise<WorkloadResult> {
+  const options = benchOptions();
   const backends = availableBackends();
   const sizes = options.quick ? { iterations: 10, runs: 2 } : { iterations: 200, runs: 3 };
   const rows: Record<Order, Row[]> = { second: [], first: [] };

@@ -52,8 +52,17 @@ export abstract class SavedLearner {
       iteration: this.iteration,
       optimizer: this.optimizer.getState(),
       rng: this.rng.getState(),
+      ...this.extraState(),
     });
   }
+
+  /** Further state a subclass saves (batchnorm running statistics). */
+  protected extraState(): Record<string, unknown> {
+    return {};
+  }
+
+  /** Restore what extraState() saved. */
+  protected restoreExtra(_state: Record<string, unknown>): void {}
 
   async save(path: string): Promise<void> {
     await saveDocument(path, this.toJSON());
@@ -84,6 +93,7 @@ export abstract class SavedLearner {
     this.iteration = Number(state.iteration) || 0;
     if (state.optimizer) this.optimizer.setState(state.optimizer as OptimizerState);
     if (Array.isArray(state.rng)) this.rng.setState(state.rng);
+    this.restoreExtra(state as Record<string, unknown>);
   }
 
   /** Throws NotFittedError before any meta-training (for callers that require a trained model). */

@@ -66,6 +66,18 @@ export interface SinusoidOptions extends Partial<SinusoidConfig> {
 }
 
 /** y = A sin(x - phase): Finn et al. 2017's regression benchmark. */
+/** n points x ~ U[lo, hi) of y = A sin(x - p), x drawn in order from rng. */
+function drawSinusoid(rng: Rng, n: number, A: number, p: number, lo: number, hi: number): TaskData {
+  const X = new Float64Array(n);
+  const y = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const v = rng.range(lo, hi);
+    X[i] = v;
+    y[i] = A * Math.sin(v - p);
+  }
+  return { X: { rows: n, cols: 1, data: X }, y };
+}
+
 export class SinusoidTasks implements TaskSampler {
   readonly inputSize = 1;
   readonly options: Readonly<SinusoidConfig>;
@@ -85,20 +97,12 @@ export class SinusoidTasks implements TaskSampler {
   }
 
   sample(): Task {
-    const { amplitude, phase, x, shots, queries } = this.options;
-    const A = this.rng.range(amplitude[0], amplitude[1]);
-    const p = this.rng.range(phase[0], phase[1]);
-    const draw = (n: number): TaskData => {
-      const X = new Float64Array(n);
-      const y = new Float64Array(n);
-      for (let i = 0; i < n; i++) {
-        X[i] = this.rng.range(x[0], x[1]);
-        y[i] = A * Math.sin(X[i]! - p);
-      }
-      return { X: { rows: n, cols: 1, data: X }, y };
-    };
-    const support = draw(shots);
-    return { support, query: draw(queries), info: { amplitude: A, phase: p } };
+    const o = this.options;
+    const rng = this.rng;
+    const A = rng.range(o.amplitude[0], o.amplitude[1]);
+    const p = rng.range(o.phase[0], o.phase[1]);
+    const support = drawSinusoid(rng, o.shots, A, p, o.x[0], o.x[1]);
+    return { support, query: drawSinusoid(rng, o.queries, A, p, o.x[0], o.x[1]), info: { amplitude: A, phase: p } };
   }
 
   sampleBatch(k: number): Task[] {

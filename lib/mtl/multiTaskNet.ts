@@ -15,6 +15,7 @@ import { readDocument, saveDocument, type ModelDocument } from '../io/format.js'
 import { kernels } from '../kernels/index.js';
 import type { NetworkHandle, NetworkSpec } from '../kernels/types.js';
 import { compileNetwork, initParams, type CompiledNetwork } from '../nn/spec.js';
+import { RunningNormStats } from '../nn/normStats.js';
 import { createOptimizer, type Optimizer } from '../nn/optim.js';
 import { buildArchitecture, headShape, parameterOwners, type ArchitectureOptions, type ParameterOwners } from './architectures.js';
 import { holdOut, inputs, prepare, type Prepared } from './netData.js';
@@ -102,6 +103,8 @@ export class MultiTaskNet<const Ts extends readonly MultiTaskNetTask[] = readonl
   private readonly optimizer: Optimizer;
   private readonly strategy: WeightingStrategy;
   private readonly rng: Rng;
+  /** Batchnorm running statistics (networks with batchnorm nodes). */
+  private readonly norm: RunningNormStats;
   /** Parameters, counters and the last step's weights: what training changes. */
   private readonly state: NetState;
   private busy = false;
@@ -110,6 +113,10 @@ export class MultiTaskNet<const Ts extends readonly MultiTaskNetTask[] = readonl
   constructor(options: MultiTaskNetOptions<Ts, D>) {
     const o = parseOptions<Required<MultiTaskNetOptions>>(KIND, options, {
       inputSize: num({ integer: true, min: 1 }),
+      inputShape: custom(
+        '[channels, height, width] of positive integers',
+        (v) => Array.isArray(v) && v.length === 3 && v.every((x) => Number.isInteger(x) && x >= 1),
+      ),
       tasks: custom('a non-empty array of tasks { name, type, classes?, head? }', (v) => Array.isArray(v) && v.length > 0),
       architecture: custom("an object { type, ... } or an architecture name", (v) => typeof v === 'string' || (v !== null && typeof v === 'object' && !Array.isArray(v)), 'hard-sharing'),
       weighting: custom('a strategy name, { name, ...options } or a WeightingStrategy object', (v) => typeof v === 'string' || (v !== null && typeof v === 'object'), 'equal'),
@@ -117,7 +124,12 @@ export class MultiTaskNet<const Ts extends readonly MultiTaskNetTask[] = readonl
       seed: num({ default: 0 }),
       dtype: oneOf(['float32', 'float64'] as const, 'float32'),
     });
-    if (o.inputSize === undefined) throw new ConfigError(`${KIND}: option 'inputSize' is required (the number of input features)`);
+    const shape = o.inputShape ? ([o.inputShape[0], o.inputShape[1], o.inputShape[2]] as const) : undefined;
+    if (shape && o.inputSize !== undefined && o.inputSize !== shape[0] * shape[1] * shape[2]) {
+      throw new ConfigError(`${KIND}: inputSize ${o.inputSize} disagrees with inputShape ${shape.join(' x ')} (${shape[0] * shape[1] * shape[2]} values); give one of them`);
+    }
+    if (shape) o.inputSize = shape[0] * shape[1] * shape[2];
+    if (o.inputSize === undefined) throw new ConfigError(`${KIND}: option 'inputSize' (the number of input features) or 'inputShape' (images) is required`);
     if (o.tasks === undefined) throw new ConfigError(`${KIND}: option 'tasks' is required, e.g. [{ name: 'y', type: 'regression' }]`);
     const tasks = resolveTasks(o.tasks);
     const architecture = (typeof o.architecture === 'string' ? { type: o.architecture } : { ...o.architecture }) as ArchitectureOptions;
@@ -126,6 +138,7 @@ export class MultiTaskNet<const Ts extends readonly MultiTaskNetTask[] = readonl
       o.inputSize,
       tasks.map((t) => ({ name: t.name, type: t.type, classes: t.labels?.length, head: t.head })),
       architecture,
+      shape,
     );
     this.compiled = compileNetwork(this.spec);
     this.owners = parameterOwners(this.spec, this.compiled.params, this.compiled.paramCount);
@@ -148,6 +161,7 @@ export class MultiTaskNet<const Ts extends readonly MultiTaskNetTask[] = readonl
     this.strategy.init(tasks.length, this.owners.shared.length);
 
     this.rng = new Rng(o.seed);
+    this.norm = new RunningNormStats(this.compiled);
     this.state = {
       params: initParams(this.compiled, this.rng, o.dtype),
       epoch: 0,
@@ -156,12 +170,12 @@ export class MultiTaskNet<const Ts extends readonly MultiTaskNetTask[] = readonl
       weightsStable: true,
       fitted: false,
     };
-    this.config = { inputSize: o.inputSize, tasks, architecture, weighting, optimizer: { ...o.optimizer }, seed: o.seed, dtype: o.dtype };
+    this.config = { inputSize: o.inputSize, ...(shape ? { inputShape: shape } : {}), tasks, architecture, weighting, optimizer: { ...o.optimizer }, seed: o.seed, dtype: o.dtype };
   }
 
   /** The parts the training loop and the model file read. */
   private get parts(): NetParts {
-    return { config: this.config, compiled: this.compiled, handle: this.handle, owners: this.owners, optimizer: this.optimizer, strategy: this.strategy, rng: this.rng };
+    return { config: this.config, compiled: this.compiled, handle: this.handle, owners: this.owners, optimizer: this.optimizer, strategy: this.strategy, rng: this.rng, norm: this.norm };
   }
 
   get taskNames(): string[] {
@@ -203,6 +217,7 @@ export class MultiTaskNet<const Ts extends readonly MultiTaskNetTask[] = readonl
   withParams(params: ArrayLike<number>): MultiTaskNet<Ts, D> {
     const net = MultiTaskNet.fromConfig(this.config, isCustom(this.config.weighting) ? 'equal' : (this.config.weighting as WeightingOption));
     net.setParams(params);
+    if (this.norm.active) net.norm.restore(this.norm.values.slice(), KIND);
     return net as unknown as MultiTaskNet<Ts, D>;
   }
 
@@ -214,7 +229,8 @@ export class MultiTaskNet<const Ts extends readonly MultiTaskNetTask[] = readonl
       ...(t.labels ? { classes: t.labels } : {}),
       ...(t.head ? { head: t.head } : {}),
     }));
-    return new MultiTaskNet({ inputSize: c.inputSize, tasks, architecture: c.architecture, weighting, optimizer: c.optimizer, seed: c.seed, dtype: c.dtype });
+    const input = c.inputShape ? { inputShape: c.inputShape } : { inputSize: c.inputSize };
+    return new MultiTaskNet({ ...input, tasks, architecture: c.architecture, weighting, optimizer: c.optimizer, seed: c.seed, dtype: c.dtype });
   }
   /** Which task owns each parameter (-1 shared), and the shared / per-task index lists. */
   get parameterOwners(): ParameterOwners {
@@ -376,7 +392,8 @@ export class MultiTaskNet<const Ts extends readonly MultiTaskNetTask[] = readonl
     for (let s = 0; s < x.rows; s += CHUNK) {
       const nb = Math.min(CHUNK, x.rows - s);
       const xb = { rows: nb, cols: d, data: x.data.subarray(s * d, (s + nb) * d) as FloatArray };
-      const r = this.handle.forward(this.state.params, { x: xb });
+      // Predictions normalise with the running statistics: a row's output is its own.
+      const r = this.handle.forward(this.state.params, { x: xb, ...(this.norm.active ? { stats: { running: this.norm.running(this.config.dtype) } } : {}) });
       out.set(r.data, s * W);
     }
     return { rows: x.rows, cols: W, data: out };

@@ -1,7 +1,8 @@
 /**
  * MultiTaskNet's model file (format metatask/1, lib/io/format.ts): the configuration, and the
  * state that lets a loaded net predict the same and resume training exactly (parameters,
- * optimiser, strategy and RNG states, epoch and step counters, the last step's weights).
+ * optimiser, strategy and RNG states, epoch and step counters, the last step's weights, the
+ * batchnorm running statistics).
  */
 import { FormatError } from '../core/errors.js';
 import { fromDocument, toDocument, type ModelDocument } from '../io/format.js';
@@ -21,6 +22,7 @@ export function netDocument(p: NetParts, s: NetState): ModelDocument {
     lastWeights: s.lastWeights,
     weightsStable: s.weightsStable,
     fitted: s.fitted,
+    ...(p.norm.active ? { normStats: p.norm.values.slice() } : {}),
   };
   return toDocument(KIND, p.config, state);
 }
@@ -55,4 +57,5 @@ export function restoreNetState(p: NetParts, s: NetState, state: Record<string, 
   if (state.lastWeights instanceof Float64Array && state.lastWeights.length === p.config.tasks.length) s.lastWeights = state.lastWeights;
   s.weightsStable = state.weightsStable !== false;
   s.fitted = state.fitted === true;
+  if (p.norm.active) p.norm.restore(state.normStats, `${KIND} model file`);
 }
