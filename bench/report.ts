@@ -140,6 +140,7 @@ export function loadResults(dir: string, ids: readonly string[]): SavedResult[] 
  */
 export function writeReport(dir: string, ids: readonly string[], readme?: { file: string; imageDir: string }): void {
   const results = loadResults(dir, ids);
+  mkdirSync(dir, { recursive: true });
   writeFileSync(
     join(dir, 'README.md'),
     `# Benchmark results\n\nWritten by \`npm run bench -- --report\` from the results files in this folder.\n\n${renderMarkdown(results, '', 2)}\n`,
