@@ -66,10 +66,13 @@ export interface SinusoidOptions extends Partial<SinusoidConfig> {
 }
 
 /** y = A sin(x - phase): Finn et al. 2017's regression benchmark. */
-/** n points x ~ U[lo, hi) of y = A sin(x - p), x drawn in order from rng. */
-function drawSinusoid(rng: Rng, n: number, A: number, p: number, lo: number, hi: number): TaskData {
-  const X = new Float64Array(n);
-  const y = new Float64Array(n);
+/**
+ * n points x ~ U[lo, hi) of y = A sin(x - p), x drawn in order from rng, written into `buf` from
+ * `at` (X then y) and returned as views of it: one allocation serves a whole batch of tasks.
+ */
+function drawSinusoid(rng: Rng, n: number, A: number, p: number, lo: number, hi: number, buf: Float64Array, at: number): TaskData {
+  const X = buf.subarray(at, at + n);
+  const y = buf.subarray(at + n, at + 2 * n);
   for (let i = 0; i < n; i++) {
     const v = rng.range(lo, hi);
     X[i] = v;
@@ -97,16 +100,24 @@ export class SinusoidTasks implements TaskSampler {
   }
 
   sample(): Task {
-    const o = this.options;
-    const rng = this.rng;
-    const A = rng.range(o.amplitude[0], o.amplitude[1]);
-    const p = rng.range(o.phase[0], o.phase[1]);
-    const support = drawSinusoid(rng, o.shots, A, p, o.x[0], o.x[1]);
-    return { support, query: drawSinusoid(rng, o.queries, A, p, o.x[0], o.x[1]), info: { amplitude: A, phase: p } };
+    return this.sampleBatch(1)[0]!;
   }
 
   sampleBatch(k: number): Task[] {
-    return sampleMany(this, k);
+    checkBatchSize(k);
+    const o = this.options;
+    const rng = this.rng;
+    const per = 2 * (o.shots + o.queries);
+    const buf = new Float64Array(k * per);
+    const out: Task[] = [];
+    for (let t = 0; t < k; t++) {
+      const A = rng.range(o.amplitude[0], o.amplitude[1]);
+      const p = rng.range(o.phase[0], o.phase[1]);
+      const support = drawSinusoid(rng, o.shots, A, p, o.x[0], o.x[1], buf, t * per);
+      const query = drawSinusoid(rng, o.queries, A, p, o.x[0], o.x[1], buf, t * per + 2 * o.shots);
+      out.push({ support, query, info: { amplitude: A, phase: p } });
+    }
+    return out;
   }
 
   reset(): void {
@@ -391,8 +402,12 @@ function splitRows(t: PoolTask, rng: Rng, shots: number, queries: number | undef
   return { support: part(perm.subarray(0, shots)), query: part(perm.subarray(shots, end)) };
 }
 
-function sampleMany<T>(s: TaskSampler<T>, k: number): T[] {
+function checkBatchSize(k: number): void {
   if (!Number.isInteger(k) || k < 1) throw new ConfigError(`sampleBatch(k): k must be a positive integer, got ${describe(k)}`);
+}
+
+function sampleMany<T>(s: TaskSampler<T>, k: number): T[] {
+  checkBatchSize(k);
   const out: T[] = [];
   for (let i = 0; i < k; i++) out.push(s.sample());
   return out;

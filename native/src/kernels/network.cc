@@ -346,15 +346,10 @@ namespace {
 
 // body(from, to) over [0, len) in fixed chunks, on up to `threads` threads: for elementwise work,
 // where any split gives the same result.
+// Element-wise passes split in chunks across the threads of the call (runtime::parallelRanges).
 template <typename F>
 void parallelRange(int64_t len, int threads, const F& body) {
-  constexpr int64_t kChunk = int64_t(1) << 16;
-  const int64_t chunks = (len + kChunk - 1) / kChunk;
-  if (chunks <= 1 || threads <= 1) {
-    body(int64_t(0), len);
-    return;
-  }
-  runtime::parallelFor(static_cast<int>(chunks), threads, [&](int c, int) { body(c * kChunk, std::min(len, (c + 1) * kChunk)); });
+  runtime::parallelRanges(len, int64_t(1) << 14, threads, body);
 }
 
 inline double sigmoid(double z) {
@@ -381,8 +376,11 @@ const simd::ElementOps<T>& elementOps() {
   else return simd::ops().f64;
 }
 template <typename T>
-void addColumnSums(T* out, const T* g, int n, int w) {
-  elementOps<T>().addColumnSums(out, g, n, w);
+void addColumnSums(T* out, const T* g, int n, int w, int threads) {
+  // Columns split across threads; each column still sums its rows in order.
+  const int64_t chunk = std::max<int64_t>(64, (int64_t(1) << 14) / std::max(1, n));
+  const auto sums = elementOps<T>().addColumnSums;
+  runtime::parallelRanges(w, chunk, threads, [&](int64_t a, int64_t b) { sums(out + a, g + a, n, b - a, w); });
 }
 // C (+)= A B, C = A B^T or C = A^T B accumulations of the dense op, all row-major.
 template <typename T, typename C>
@@ -392,8 +390,11 @@ void matmul(C& c, int m, int n, int k, const T* a, bool ta, const T* b, bool tb,
 
 // Rows of y (n x w) set to b: the product then adds onto the bias (one pass over Y instead of two).
 template <typename T>
-void setRows(T* y, const T* b, int n, int w) {
-  for (int r = 0; r < n; r++) std::copy(b, b + w, y + int64_t(r) * w);
+void setRows(T* y, const T* b, int n, int w, int threads) {
+  const int64_t chunk = std::max<int64_t>(1, (int64_t(1) << 14) / std::max(1, w));
+  runtime::parallelRanges(n, chunk, threads, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; r++) std::copy(b, b + w, y + r * w);
+  });
 }
 
 template <typename T, typename C>
@@ -401,7 +402,7 @@ void denseForward(const Node& nd, int i, C& c) {
   const int in = nd.inputs[0];
   const int din = c.prog->nodes[in].width, dout = nd.width;
   const T* W = c.P + nd.paramOffset;
-  setRows(c.A[i], W + int64_t(din) * dout, c.n, dout);
+  setRows(c.A[i], W + int64_t(din) * dout, c.n, dout, c.threads);
   matmul<T>(c, c.n, dout, din, c.A[in], false, W, false, c.A[i], true);
 }
 
@@ -415,7 +416,7 @@ void denseBackward(const Node& nd, int i, C& c) {
   if (c.g) {
     T* gW = c.g + nd.paramOffset;
     matmul<T>(c, din, dout, c.n, c.A[in], true, c.G[i], false, gW, true);
-    addColumnSums(gW + int64_t(din) * dout, c.G[i], c.n, dout);
+    addColumnSums(gW + int64_t(din) * dout, c.G[i], c.n, dout, c.threads);
   }
 }
 
@@ -443,7 +444,7 @@ void denseRBackward(const Node& nd, int i, C& c) {
   T* rgW = c.rg + nd.paramOffset;
   matmul<T>(c, din, dout, c.n, c.A[in], true, c.RG[i], false, rgW, true);
   if (in != 0) matmul<T>(c, din, dout, c.n, c.RA[in], true, c.G[i], false, rgW, true);
-  addColumnSums(rgW + int64_t(din) * dout, c.RG[i], c.n, dout);
+  addColumnSums(rgW + int64_t(din) * dout, c.RG[i], c.n, dout, c.threads);
 }
 
 // ---- activations: y = f(x) elementwise ------------------------------------------------------------
@@ -1527,7 +1528,7 @@ void Network<T>::groupBackward(Ctx& c, const std::vector<int>& members) {
     T* gW = c.g + prog_.nodes[m].paramOffset;
     for (int r = 0; r < din; r++)
       for (int j = 0; j < u; j++) gW[int64_t(r) * u + j] += gw[int64_t(r) * U + col + j];
-    addColumnSums(gW + int64_t(din) * u, c.G[m], c.n, u);
+    addColumnSums(gW + int64_t(din) * u, c.G[m], c.n, u, c.threads);
     col += u;
   }
 }

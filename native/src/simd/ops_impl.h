@@ -426,9 +426,9 @@ void reluGateImpl(const T* __restrict x, const T* __restrict v, T* __restrict y,
 }
 
 template <typename T>
-void addColumnSumsImpl(T* __restrict out, const T* __restrict g, int64_t rows, int64_t cols) {
+void addColumnSumsImpl(T* __restrict out, const T* __restrict g, int64_t rows, int64_t cols, int64_t ld) {
   for (int64_t r = 0; r < rows; r++) {
-    const T* row = g + r * cols;
+    const T* row = g + r * ld;
     for (int64_t j = 0; j < cols; j++) out[j] += row[j];
   }
 }
