@@ -35,8 +35,13 @@ export const WORKLOADS: WorkloadEntry[] = [
   { id: 'mlp', aliases: ['w2'], load: () => import('./w2.js') },
   { id: 'maml', aliases: ['w3'], load: () => import('./w3.js') },
   { id: 'omniglot', load: () => import('./omniglot.js') },
-  // Opt-in to keep the default run within about 15 minutes on 2 cores: minutes of training.
+  { id: 'eventloop', load: () => import('./eventloop.js') },
+  // Opt-in, to keep the default run within about 15 minutes on 2 cores: minutes of training, or
+  // deployment figures that need redis-server or autocannon.
   { id: 'omniglot-conv', optIn: true, load: () => import('./omniglotConv.js') },
+  { id: 'serve', optIn: true, load: () => import('./serve.js') },
+  { id: 'queue', optIn: true, load: () => import('./queue.js') },
+  { id: 'metastep', optIn: true, load: () => import('./metastep.js') },
   { id: 'dispatch', optIn: true, load: () => import('./dispatch.js') },
 ];
 
