@@ -138,6 +138,55 @@ describe('kernel parity: native vs js', function () {
                 expectClose(cn.data, cj.data, tol * Math.max(1, k), `C (alpha ${alpha}, beta ${beta})`);
               }
             });
+
+    // Skinny products with long rows (X^T R with few tasks, the residual Y^T - W^T X_S): the native
+    // kernel streams them, and each element must be the same sum as on any other path (the
+    // reproducibility contract): the product of a slice of C, taken by another path, has the same bits.
+    for (const dtype of ['float64', 'float32'] as const)
+      for (const [rows, long, k, transA] of [
+        [5, 3000, 600, false],
+        [40, 2000, 300, false],
+        [3, 3001, 700, true],
+        [33, 1500, 500, true],
+      ] as const)
+        it(`${dtype} skinny ${transA ? `${long}x${rows} (A^T)` : `${rows}x${long}`}, k=${k}: slices of C have the same bits, and agree with the TypeScript product`, () => {
+          const rng = new Rng(rows * 7 + long + k);
+          const make = (r: number, c: number): Matrix<FloatArray> => (dtype === 'float64' ? randMatrix(rng, r, c) : randn32(rng, r, c));
+          // transA: C (long x rows) = A^T B with A k x long and B k x rows; else C (rows x long) = A B, A rows x k, B k x long.
+          const a = transA ? make(k, long) : make(rows, k);
+          const b = transA ? make(k, rows) : make(k, long);
+          const [m, n] = transA ? [long, rows] : [rows, long];
+          const c0 = make(m, n);
+          const full = clone(c0);
+          N.gemm(a, b, full, { transA, alpha: 1.5, beta: 0.5 });
+          const ts = clone(c0);
+          J.gemm(a, b, ts, { transA, alpha: 1.5, beta: 0.5 });
+          expectClose(full.data, ts.data, (dtype === 'float64' ? TOL64 : TOL32) * k, 'C against the TypeScript product');
+          // Slices of 50 along the long side: products of another shape, on other paths.
+          const Ctor = dtype === 'float64' ? Float64Array : Float32Array;
+          for (let s0 = 0; s0 < long; s0 += 50) {
+            const w = Math.min(50, long - s0);
+            let sub: Matrix<FloatArray>;
+            let aS: Matrix<FloatArray>;
+            let bS: Matrix<FloatArray>;
+            if (transA) {
+              // Rows s0..s0+w of C = A[:, s0..s0+w]^T B.
+              aS = { rows: k, cols: w, data: Ctor.from({ length: k * w }, (_, q) => a.data[Math.floor(q / w) * long + s0 + (q % w)]!) };
+              bS = b;
+              sub = { rows: w, cols: n, data: c0.data.slice(s0 * n, (s0 + w) * n) };
+            } else {
+              // Columns s0..s0+w of C = A B[:, s0..s0+w].
+              aS = a;
+              bS = { rows: k, cols: w, data: Ctor.from({ length: k * w }, (_, q) => b.data[Math.floor(q / w) * long + s0 + (q % w)]!) };
+              sub = { rows: m, cols: w, data: Ctor.from({ length: m * w }, (_, q) => c0.data[Math.floor(q / w) * n + s0 + (q % w)]!) };
+            }
+            N.gemm(aS, bS, sub, { transA, alpha: 1.5, beta: 0.5 });
+            for (let q = 0; q < sub.data.length; q++) {
+              const at = transA ? s0 * n + q : Math.floor(q / w) * n + s0 + (q % w);
+              if (!Object.is(sub.data[q], full.data[at])) expect.fail(`slice at ${s0}: element ${q} is ${sub.data[q]}, the whole product has ${full.data[at]}`);
+            }
+          }
+        });
   });
 
   describe('gram', () => {

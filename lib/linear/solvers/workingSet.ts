@@ -303,6 +303,11 @@ export function* solveEnet(K: Kernels, p: EnetProblem, st: EnetState, s: SolveSe
     // (5) The working set and its inner solve.
     const ws = workingSet(active, st.nonZero, xi, scale, cn, s);
     const k = ws.length;
+    if (process.env.WSDEBUG) {
+      let viol = 0, nnz = 0, act = 0;
+      for (let j = 0; j < d; j++) { if (active[j]) act++; if (active[j] && xi[j]! > l1Reg) viol++; if (st.nonZero[j]) nnz++; }
+      console.error(`outer: sweeps ${sweeps} gap/tol ${(gap / tolScaled).toExponential(2)} active ${act} violators ${viol} nnz ${nnz} ws ${k}`);
+    }
     const gramForm = s.innerForm ? s.innerForm === 'gram' : useGramForm(k, st.pool.missing(ws), n, T);
     const { xws, gram } = st.pool.take(ws, gramForm);
     const w: Matrix<Float64Array> = rowsOf(W, ws, T);
