@@ -163,7 +163,11 @@ describe('kernel parity: native vs js', function () {
           J.gemm(a, b, ts, { transA, alpha: 1.5, beta: 0.5 });
           expectClose(full.data, ts.data, (dtype === 'float64' ? TOL64 : TOL32) * k, 'C against the TypeScript product');
           // Slices of 50 along the long side: products of another shape, on other paths.
-          const Ctor = dtype === 'float64' ? Float64Array : Float32Array;
+          const fill = (len: number, f: (q: number) => number): FloatArray => {
+            const o = dtype === 'float64' ? new Float64Array(len) : new Float32Array(len);
+            for (let q = 0; q < len; q++) o[q] = f(q);
+            return o;
+          };
           for (let s0 = 0; s0 < long; s0 += 50) {
             const w = Math.min(50, long - s0);
             let sub: Matrix<FloatArray>;
@@ -171,14 +175,14 @@ describe('kernel parity: native vs js', function () {
             let bS: Matrix<FloatArray>;
             if (transA) {
               // Rows s0..s0+w of C = A[:, s0..s0+w]^T B.
-              aS = { rows: k, cols: w, data: Ctor.from({ length: k * w }, (_, q) => a.data[Math.floor(q / w) * long + s0 + (q % w)]!) };
+              aS = { rows: k, cols: w, data: fill(k * w, (q) => a.data[Math.floor(q / w) * long + s0 + (q % w)]!) };
               bS = b;
               sub = { rows: w, cols: n, data: c0.data.slice(s0 * n, (s0 + w) * n) };
             } else {
               // Columns s0..s0+w of C = A B[:, s0..s0+w].
               aS = a;
-              bS = { rows: k, cols: w, data: Ctor.from({ length: k * w }, (_, q) => b.data[Math.floor(q / w) * long + s0 + (q % w)]!) };
-              sub = { rows: m, cols: w, data: Ctor.from({ length: m * w }, (_, q) => c0.data[Math.floor(q / w) * n + s0 + (q % w)]!) };
+              bS = { rows: k, cols: w, data: fill(k * w, (q) => b.data[Math.floor(q / w) * long + s0 + (q % w)]!) };
+              sub = { rows: m, cols: w, data: fill(m * w, (q) => c0.data[Math.floor(q / w) * n + s0 + (q % w)]!) };
             }
             N.gemm(aS, bS, sub, { transA, alpha: 1.5, beta: 0.5 });
             for (let q = 0; q < sub.data.length; q++) {

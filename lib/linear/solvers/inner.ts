@@ -20,12 +20,13 @@ export const ANDERSON_K = 5;
 
 /**
  * Whether the Gram form is cheaper for k features of which `missing` have no Gram rows yet, n
- * samples and T tasks, over about 10 sweeps: the Gram costs n k missing multiply-adds, a Gram
- * sweep 2 k^2 T, a residual sweep about 4 n k T. At most 4096 features.
+ * samples and T tasks, over about 10 sweeps, in multiply-adds: the new Gram rows cost n k missing,
+ * a Gram sweep at most k^2 T, a residual sweep about 2 n k T (T dot products and T updates of
+ * length n per feature). At most 4096 features.
  */
 export function useGramForm(k: number, missing: number, n: number, T: number): boolean {
   const sweeps = 10;
-  return k <= 4096 && n * missing + 2 * sweeps * k * T * k < 4 * sweeps * n * T * k;
+  return k <= 4096 && n * k * missing + sweeps * k * k * T < 2 * sweeps * n * k * T;
 }
 
 /**

@@ -309,9 +309,10 @@ export function* solveEnet(K: Kernels, p: EnetProblem, st: EnetState, s: SolveSe
       console.error(`outer: sweeps ${sweeps} gap/tol ${(gap / tolScaled).toExponential(2)} active ${act} violators ${viol} nnz ${nnz} ws ${k}`);
     }
     const gramForm = s.innerForm ? s.innerForm === 'gram' : useGramForm(k, st.pool.missing(ws), n, T);
-    const { xws, gram } = st.pool.take(ws, gramForm);
-    const w: Matrix<Float64Array> = rowsOf(W, ws, T);
-    const h: Matrix<Float64Array> = rowsOf(st.corr, ws, T);
+    // The pool may hand the set out in its own order (as views): rows follow `order`.
+    const { features: order, xws, gram } = st.pool.take(ws, gramForm);
+    const w: Matrix<Float64Array> = rowsOf(W, order, T);
+    const h: Matrix<Float64Array> = rowsOf(st.corr, order, T);
     const inner = innerSolve(
       K,
       { n, T, xws, ...(gram ? { gram } : {}), yt: p.yt, w, h, rt: st.rt, rNormSq: st.rNormSq, ry: st.ry },
@@ -337,7 +338,7 @@ export function* solveEnet(K: Kernels, p: EnetProblem, st: EnetState, s: SolveSe
     let l21 = 0;
     let wNormSq = 0;
     for (let c = 0; c < k; c++) {
-      const j = ws[c]!;
+      const j = order[c]!;
       let q = 0;
       for (let t = 0; t < T; t++) {
         const v = Wk[c * T + t]!;
@@ -358,7 +359,7 @@ export function* solveEnet(K: Kernels, p: EnetProblem, st: EnetState, s: SolveSe
       st.ry = r.ry;
     }
     st.residualChanged(r.residualChange);
-    st.setCorrelations(ws, h.data);
+    st.setCorrelations(order, h.data);
   }
 }
 
