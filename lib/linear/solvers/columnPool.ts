@@ -5,8 +5,9 @@
  * multiply-adds) instead of a pass over X and n k^2 for the whole set. Columns are kept in the
  * order they arrived (slot s holds feature features[s]), the Gram matrix packed (count x count).
  * A working set made of every pooled feature (the common case: sets grow) is handed out in slot
- * order as views, without a copy; otherwise its rows are copied out. When the pool would outgrow
- * its budget it starts again from the working set at hand.
+ * order as views, without a copy; otherwise its rows are copied out. Pooling never overwrites
+ * what a view shows. When the pool would outgrow its budget it starts again, in new buffers, from
+ * the working set at hand.
  */
 import type { Matrix } from '../../core/matrix.js';
 import type { CdDesign, Kernels } from '../../kernels/types.js';
@@ -133,10 +134,14 @@ export class ColumnPool {
     this.cap = cap;
   }
 
+  /** Start again, with new buffers: views handed out before stay valid. */
   private reset(): void {
     for (let s = 0; s < this.count; s++) this.slotOf[this.features[s]!] = -1;
     this.count = 0;
     this.gramCount = 0;
+    this.cap = 0;
+    this.cols = new Float64Array(0);
+    this.features = new Int32Array(0);
     this.gram = new Float64Array(0);
   }
 }

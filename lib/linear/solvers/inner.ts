@@ -20,13 +20,17 @@ export const ANDERSON_K = 5;
 
 /**
  * Whether the Gram form is cheaper for k features of which `missing` have no Gram rows yet, n
- * samples and T tasks, over about 10 sweeps, in multiply-adds: the new Gram rows cost n k missing,
- * a Gram sweep at most k^2 T, a residual sweep about 2 n k T (T dot products and T updates of
- * length n per feature). At most 4096 features.
+ * samples and T tasks, over about 10 sweeps. Multiply-adds: the new Gram rows n k missing, a Gram
+ * sweep at most k^2 T, a residual sweep 2 n k T (T dot products and T updates of length n per
+ * feature); weighted by the rates the native kernels reach on them (GMAC/s on one core: the Gram
+ * matrix by blocked products about 20, Gram sweeps 3.5, residual sweeps 3.2; the small residual
+ * dot products keep the last low). At most 4096 features.
  */
 export function useGramForm(k: number, missing: number, n: number, T: number): boolean {
   const sweeps = 10;
-  return k <= 4096 && n * k * missing + sweeps * k * k * T < 2 * sweeps * n * k * T;
+  const gram = (n * k * missing) / 20 + (sweeps * k * k * T) / 3.5;
+  const residual = (sweeps * 2 * n * k * T) / 3.2;
+  return k <= 4096 && gram < residual;
 }
 
 /**
@@ -49,8 +53,8 @@ export interface InnerProblem {
   w: Matrix<Float64Array>;
   /** X_k^T R at w, k x T; updated in place (exact at the returned w). */
   h: Matrix<Float64Array>;
-  /** The residual R^T (T x n) at w: the residual form updates it in place, the Gram form leaves it. */
-  rt: Matrix<Float64Array>;
+  /** The residual R^T (T x n) at w, which the residual form updates in place (the Gram form needs none). */
+  rt?: Matrix<Float64Array>;
   /** ||R||^2 and <R, Y> at w. */
   rNormSq: number;
   ry: number;
@@ -89,7 +93,7 @@ export function* innerSolve(K: Kernels, p: InnerProblem, s: InnerSettings): Gene
     const settings = { l1Reg: s.l1Reg, l2Reg: s.l2Reg, tol: s.tol, maxSweeps, ...(orders ? { orders } : {}) };
     const r = ht
       ? K.mtenetGramSolve({ gram: p.gram!, ht, w: p.w, r0NormSq: rNormSq, r0y: ry, ...settings })
-      : K.mtenetResidualSolve({ xs: p.xws, yt: p.yt, rt: p.rt, w: p.w, h: p.h, ...settings });
+      : K.mtenetResidualSolve({ xs: p.xws, yt: p.yt, rt: p.rt!, w: p.w, h: p.h, ...settings });
     sweeps += r.sweeps;
     change += r.residualChange;
     rNormSq = r.rNormSq;

@@ -116,7 +116,12 @@ function nonFinite(a: Matrix<Float64Array>, name: string): never {
  */
 export class EnetState {
   readonly w: Matrix<Float64Array>;
-  readonly rt: Matrix<Float64Array>;
+  private readonly residualT: Matrix<Float64Array>;
+  /**
+   * After a Gram-form solve the residual is rebuilt only when read (the gap needs only its parts,
+   * which the solve returns): the gathered columns and coefficients it is rebuilt from.
+   */
+  private pendingResidual: { xs: Matrix<Float64Array>; w: Matrix<Float64Array> } | null = null;
   /** X_j^T R (row j), valid for the residual version corrVersion[j]. */
   readonly corr: Float64Array;
   readonly corrNorm: Float64Array;
@@ -142,7 +147,7 @@ export class EnetState {
   ) {
     const { d, T, n } = p;
     this.w = { rows: d, cols: T, data: w0 ? w0.slice() : new Float64Array(d * T) };
-    this.rt = { rows: T, cols: n, data: p.yt.data.slice() };
+    this.residualT = { rows: T, cols: n, data: p.yt.data.slice() };
     this.rNormSq = p.yNormSq;
     this.ry = p.yNormSq;
     this.corr = new Float64Array(d * T);
@@ -179,6 +184,16 @@ export class EnetState {
     const xs: Matrix<Float64Array> = { rows: idx.length, cols: n, data: new Float64Array(idx.length * n) };
     this.K.cdGatherColumns(this.p.design, idx, xs);
     this.setResidual(xs, rowsOf(W, idx, T));
+  }
+
+  /** The residual R^T = (Y - X W)^T, T x n (rebuilt here when a Gram-form solve left it pending). */
+  get rt(): Matrix<Float64Array> {
+    const pending = this.pendingResidual;
+    if (pending !== null) {
+      this.pendingResidual = null;
+      this.K.cdResidual(pending.xs, pending.w, this.p.yt, this.residualT);
+    }
+    return this.residualT;
   }
 
   /** Whether X_j^T R is known at the current residual. */
@@ -232,9 +247,20 @@ export class EnetState {
 
   /** rt = Y - X_S W_S for gathered columns xs of the support S and their coefficients, with its parts. */
   setResidual(xs: Matrix<Float64Array>, ws: Matrix<Float64Array>): void {
-    const r = this.K.cdResidual(xs, ws, this.p.yt, this.rt);
+    this.pendingResidual = null;
+    const r = this.K.cdResidual(xs, ws, this.p.yt, this.residualT);
     this.rNormSq = r.rNormSq;
     this.ry = r.ry;
+  }
+
+  /**
+   * The residual is Y - X_S W_S for these gathered columns and coefficients (views that stay
+   * valid until the next read of rt), with these parts: it is rebuilt when next read.
+   */
+  setPendingResidual(xs: Matrix<Float64Array>, ws: Matrix<Float64Array>, rNormSq: number, ry: number): void {
+    this.pendingResidual = { xs, w: ws };
+    this.rNormSq = rNormSq;
+    this.ry = ry;
   }
 
   /** Record that rt moved by `change` (its Frobenius norm, or a bound of it). */
@@ -247,7 +273,10 @@ export class EnetState {
 /** The listed rows of W (d x T) as a rows.length x T matrix. */
 function rowsOf(w: Float64Array, rows: Int32Array, T: number): Matrix<Float64Array> {
   const out = new Float64Array(rows.length * T);
-  for (let c = 0; c < rows.length; c++) out.set(w.subarray(rows[c]! * T, (rows[c]! + 1) * T), c * T);
+  for (let c = 0; c < rows.length; c++) {
+    const o = rows[c]! * T;
+    for (let t = 0; t < T; t++) out[c * T + t] = w[o + t]!;
+  }
   return { rows: rows.length, cols: T, data: out };
 }
 
@@ -315,7 +344,7 @@ export function* solveEnet(K: Kernels, p: EnetProblem, st: EnetState, s: SolveSe
     const h: Matrix<Float64Array> = rowsOf(st.corr, order, T);
     const inner = innerSolve(
       K,
-      { n, T, xws, ...(gram ? { gram } : {}), yt: p.yt, w, h, rt: st.rt, rNormSq: st.rNormSq, ry: st.ry },
+      { n, T, xws, ...(gram ? { gram } : { rt: st.rt }), yt: p.yt, w, h, rNormSq: st.rNormSq, ry: st.ry },
       { l1Reg, l2Reg, tol: INNER_TOL_FRACTION * tolScaled, maxSweeps: s.maxIter - sweeps, selection: s.selection, rng: s.rng },
     );
     const start = sweeps;
@@ -353,7 +382,9 @@ export function* solveEnet(K: Kernels, p: EnetProblem, st: EnetState, s: SolveSe
     }
     st.l21 = l21;
     st.wNormSq = wNormSq;
-    if (gram) st.setResidual(xws, w);
+    // The Gram form leaves the residual to be rebuilt when next needed (often never: the gap
+    // that follows needs its parts only, and certifies the point); the residual form updated it.
+    if (gram) st.setPendingResidual(xws, w, r.rNormSq, r.ry);
     else {
       st.rNormSq = r.rNormSq;
       st.ry = r.ry;
