@@ -3,6 +3,8 @@
  * (twin of native/src/kernels/cdsolve.cc): coordinate descent on the k features of a working set
  * with a gap check and an Anderson extrapolation every ANDERSON_K sweeps, kept only when it lowers
  * the objective, until the working-set duality gap is at most tol or maxSweeps sweeps have run.
+ * Checks use the correlations (or residual) the sweeps keep up to date; a gap below tol is
+ * confirmed from quantities recomputed from W, and the solve returns those exact ones.
  * Objective and gap (n-scaled, scikit-learn's enet_coordinate_descent_multi_task):
  *   P(W) = (1/2) ||Y - X_k W||_F^2 + l1Reg sum_j ||W_j||_2 + (l2Reg/2) ||W||_F^2,
  *   gap = (1/2)(1 + c^2) ||R||^2 + l1Reg sum_j ||W_j|| - c <R, Y> + (l2Reg/2)(1 + c^2) ||W||^2,
@@ -186,17 +188,24 @@ function dualNormOf(h: Float64Array, hTransposed: boolean, w: Float64Array, k: n
   return Math.sqrt(m);
 }
 
-/** What one form gives the loop: a sweep, an exact check at the current point, a candidate's objective and the move to it. */
+/**
+ * What one form gives the loop: a sweep; a check at the current point, from the state the sweeps
+ * keep (cheap) or recomputed from W (exact); a candidate's objective and the move to it.
+ */
 interface Form {
   sweep(order: Int32Array): CdSweepResult;
-  /** Parts and dual norm at the current coefficients (made exact). */
-  check(p: Parts): number;
+  /** Parts at the current coefficients, and returns the dual norm. */
+  check(p: Parts, exact: boolean): number;
   tryPoint(w: Float64Array): number;
   accept(): void;
   /** ||R_end - R_start||_F. */
   residualChange(): number;
 }
 
+/**
+ * The loop both forms share. A cheap check that finds the gap below tol is confirmed by an exact
+ * one, and the solve always ends on an exact check.
+ */
 function solveLoop(form: Form, w: Float64Array, k: number, T: number, s: InnerSolveSettings): InnerSolveResult {
   const anderson = new Anderson(ANDERSON_K, k * T);
   const candidate = new Float64Array(k * T);
@@ -205,9 +214,9 @@ function solveLoop(form: Form, w: Float64Array, k: number, T: number, s: InnerSo
   const r: InnerSolveResult = { sweeps: 0, gap: Infinity, rNormSq: 0, ry: 0, l21: 0, wNormSq: 0, dualNorm: 0, residualChange: 0, converged: false };
   const p: Parts = { rNormSq: 0, ry: 0, l21: 0, wNormSq: 0 };
   let objectiveAtCheck = Infinity;
-  let checkedHere = false;
-  const check = (): boolean => {
-    const dualNorm = form.check(p);
+  let exactHere = false;
+  const check = (exact: boolean): boolean => {
+    const dualNorm = form.check(p, exact);
     r.gap = gapOf(p, dualNorm, s.l1Reg, s.l2Reg);
     r.rNormSq = p.rNormSq;
     r.ry = p.ry;
@@ -215,29 +224,30 @@ function solveLoop(form: Form, w: Float64Array, k: number, T: number, s: InnerSo
     r.wNormSq = p.wNormSq;
     r.dualNorm = dualNorm;
     objectiveAtCheck = primal(p, s.l1Reg, s.l2Reg);
-    checkedHere = true;
+    exactHere = exact;
     r.converged = r.gap <= s.tol;
     return r.converged;
   };
+  const converged = (): boolean => check(false) && check(true);
   while (r.sweeps < s.maxSweeps) {
     const order = s.orders !== undefined ? s.orders.subarray(r.sweeps * k, (r.sweeps + 1) * k) : cyclic;
     const st = form.sweep(order);
     r.sweeps++;
-    checkedHere = false;
+    exactHere = false;
     anderson.push(w);
     // Check after every K sweeps, and as soon as the coefficients stop moving (small problems
     // converge in fewer sweeps than K).
     if (r.sweeps % ANDERSON_K !== 0 && !(st.dwMax <= 1e-3 * st.wMax) && st.wMax !== 0) continue;
-    if (check()) break;
+    if (converged()) break;
     if (anderson.ready && anderson.extrapolate(candidate)) {
       if (form.tryPoint(candidate) < objectiveAtCheck) {
         form.accept();
-        if (check()) break;
+        if (converged()) break;
       }
       anderson.reset();
     }
   }
-  if (!checkedHere) check();
+  if (!exactHere) check(true);
   r.residualChange = form.residualChange();
   return r;
 }
@@ -278,8 +288,8 @@ class GramForm implements Form {
     return mtenetGramSweep({ gram: a.gram, ht: a.ht, w: a.w, l1Reg: a.l1Reg, l2Reg: a.l2Reg, order });
   }
 
-  check(p: Parts): number {
-    this.exactHt(this.a.w.data, this.a.ht.data);
+  check(p: Parts, exact: boolean): number {
+    if (exact) this.exactHt(this.a.w.data, this.a.ht.data);
     this.partsAt(this.a.w.data, this.a.ht.data, p);
     return dualNormOf(this.a.ht.data, true, this.a.w.data, this.k, this.T, this.a.l2Reg);
   }
@@ -297,16 +307,27 @@ class GramForm implements Form {
     this.a.ht.data.set(this.candHt);
   }
 
-  /** sqrt(<dW, G dW>), dW = W - W0. */
+  /**
+   * ||X_k dW|| = sqrt(<dW, G dW>) with G dW = H0 - H (ht exact), dW = W - W0; the rounding of
+   * H0 - H is added (4 eps sum |dW| (|H0| + |H|)) so that the result bounds the true change.
+   */
   residualChange(): number {
     const { k, T } = this;
     const W = this.a.w.data;
-    for (let q = 0; q < k * T; q++) this.candW[q] = W[q]! - this.w0[q]!;
-    this.multiplyGram(this.candW);
-    const gw = this.gw.data;
+    const H = this.a.ht.data;
     let s = 0;
-    for (let q = 0; q < k * T; q++) s += this.candW[q]! * gw[q]!;
-    return Math.sqrt(Math.max(s, 0));
+    let err = 0;
+    for (let j = 0; j < k; j++) {
+      for (let t = 0; t < T; t++) {
+        const dw = W[j * T + t]! - this.w0[j * T + t]!;
+        if (dw === 0) continue;
+        const h0 = this.h0[j * T + t]!;
+        const h = H[t * k + j]!;
+        s += dw * (h0 - h);
+        err += Math.abs(dw) * (Math.abs(h0) + Math.abs(h));
+      }
+    }
+    return Math.sqrt(Math.max(s, 0) + 4 * Number.EPSILON * err);
   }
 
   private multiplyGram(w: Float64Array): void {
@@ -377,13 +398,25 @@ class ResidualForm implements Form {
     return mtenetSweep({ xt: a.xs, rt: a.rt, w: a.w, colNormSq: this.colNormSq, l1Reg: a.l1Reg, l2Reg: a.l2Reg, order });
   }
 
-  check(p: Parts): number {
-    // The residual kept by the sweeps is exact enough (each update is one axpy); recompute it from
-    // W anyway so that the gap does not carry the rounding of thousands of updates.
+  /** Cheap: the residual as the sweeps kept it; exact: recomputed as Y - X_k W. */
+  check(p: Parts, exact: boolean): number {
     const a = this.a;
-    const parts = cdResidual(a.xs, a.w, a.yt, a.rt);
-    p.rNormSq = parts.rNormSq;
-    p.ry = parts.ry;
+    if (exact) {
+      const parts = cdResidual(a.xs, a.w, a.yt, a.rt);
+      p.rNormSq = parts.rNormSq;
+      p.ry = parts.ry;
+    } else {
+      const R = a.rt.data;
+      const Y = a.yt.data;
+      let rr = 0;
+      let ry = 0;
+      for (let q = 0; q < R.length; q++) {
+        rr += R[q]! * R[q]!;
+        ry += R[q]! * Y[q]!;
+      }
+      p.rNormSq = rr;
+      p.ry = ry;
+    }
     if (this.k > 0 && a.xs.cols > 0) gemm(a.xs, a.rt, a.h, { transB: true });
     else a.h.data.fill(0);
     setNorms(a.w.data, this.k, this.T, p);

@@ -209,10 +209,10 @@ export class EnetState {
     return this.corrNorm[j]! + Math.sqrt(this.p.design.colNormSq[j]!) * (this.drift - this.corrDrift[j]!);
   }
 
-  /** Compute X_j^T R for the listed features (one cdCorrelations call). */
-  refresh(cols: Int32Array): void {
+  /** Compute X_j^T R for the listed features (one cdCorrelations call); false when there are none. */
+  refresh(cols: Int32Array): boolean {
     const m = cols.length;
-    if (m === 0) return;
+    if (m === 0) return false;
     const T = this.p.T;
     const out: Matrix<Float64Array> = { rows: m, cols: T, data: new Float64Array(m * T) };
     const norms = new Float64Array(m);
@@ -226,6 +226,7 @@ export class EnetState {
       this.corrVersion[j] = v;
       this.corrDrift[j] = drift;
     }
+    return true;
   }
 
   /** Record X_j^T R (rows of values, cols.length x T) of the listed features at the current residual. */
@@ -315,37 +316,47 @@ export function* solveEnet(K: Kernels, p: EnetProblem, st: EnetState, s: SolveSe
       yield { iter: sweeps, dualGap: gap / n };
     }
     if (sweeps > 0 && gap < tolScaled) return done();
-    // (2) Screening with the bounds, then (3) the product for the stale active features.
+    // (2) Screening with the bounds.
     screen(active, st.nonZero, xi, scale, safeRadius(gap, l1Reg, p.yNormSq), cn, l2Reg);
-    st.refresh(staleOf(st, active));
-    // Screened features whose bounds dominate the scale get exact values (they stay screened).
-    const exactScale = tightenScreened(st, active, xi, knownCorrelations(st, xi, l2Reg, l1Reg), l1Reg, l2Reg);
-    if (exactScale !== scale) {
-      scale = exactScale;
+    // (3) Exact values for the stale features whose bounds exceed l1Reg (screened ones included):
+    // the others cannot set the scale, so the gap is then exact. Along a path, or after a small
+    // move of the residual, these are few and the gap often certifies the point here.
+    if (st.refresh(looseOf(st, xi, l1Reg))) {
+      scale = knownCorrelations(st, xi, l2Reg, l1Reg);
       gap = dualityGapOf(st, scale, l1Reg, l2Reg);
       if (sweeps > 0 && gap < tolScaled) return done();
     }
     if (sweeps >= s.maxIter) return done();
-    // (4) Screening with the exact correlations.
+    // (4) Another inner solve is needed: exact values for the other stale active features (they
+    // rank the candidates of the working set: bounds would pick larger sets), and screening with
+    // the exact values.
+    if (st.refresh(staleOf(st, active))) scale = knownCorrelations(st, xi, l2Reg, l1Reg);
     screen(active, st.nonZero, xi, scale, safeRadius(gap, l1Reg, p.yNormSq), cn, l2Reg);
 
     // (5) The working set and its inner solve.
     const ws = workingSet(active, st.nonZero, xi, scale, cn, s);
     const k = ws.length;
+    // The inner solve starts from X_ws^T R: every member is fresh (the active ones were refreshed
+    // above); a stale one would make it solve another problem.
+    for (let c = 0; c < k; c++) if (!st.fresh(ws[c]!)) throw new Error(`working-set solver: feature ${ws[c]} joined the working set with stale correlations`);
+
     if (process.env.WSDEBUG) {
       let viol = 0, nnz = 0, act = 0;
       for (let j = 0; j < d; j++) { if (active[j]) act++; if (active[j] && xi[j]! > l1Reg) viol++; if (st.nonZero[j]) nnz++; }
-      console.error(`outer: sweeps ${sweeps} gap/tol ${(gap / tolScaled).toExponential(2)} active ${act} violators ${viol} nnz ${nnz} ws ${k}`);
+      let inMax = 0, outMax = 0, outJ = -1;
+      for (let j = 0; j < d; j++) { if (active[j]) inMax = Math.max(inMax, xi[j]!); else if (cn[j]! > 0 && xi[j]! > outMax) { outMax = xi[j]!; outJ = j; } }
+      console.error(`outer: sweeps ${sweeps} gap/tol ${(gap / tolScaled).toExponential(2)} active ${act} violators ${viol} nnz ${nnz} ws ${k} scale/l1 ${scale / l1Reg} inMax/l1 ${inMax / l1Reg} outMax/l1 ${outMax / l1Reg} fresh ${outJ >= 0 && st.fresh(outJ)}`);
     }
     const gramForm = s.innerForm ? s.innerForm === 'gram' : useGramForm(k, st.pool.missing(ws), n, T);
     // The pool may hand the set out in its own order (as views): rows follow `order`.
     const { features: order, xws, gram } = st.pool.take(ws, gramForm);
     const w: Matrix<Float64Array> = rowsOf(W, order, T);
     const h: Matrix<Float64Array> = rowsOf(st.corr, order, T);
+    const maxSweeps = s.maxIter - sweeps;
     const inner = innerSolve(
       K,
       { n, T, xws, ...(gram ? { gram } : { rt: st.rt }), yt: p.yt, w, h, rNormSq: st.rNormSq, ry: st.ry },
-      { l1Reg, l2Reg, tol: INNER_TOL_FRACTION * tolScaled, maxSweeps: s.maxIter - sweeps, selection: s.selection, rng: s.rng },
+      { l1Reg, l2Reg, tol: INNER_TOL_FRACTION * tolScaled, maxSweeps, selection: s.selection, rng: s.rng },
     );
     const start = sweeps;
     let r;
@@ -432,19 +443,15 @@ function knownCorrelations(st: EnetState, xi: Float64Array, l2Reg: number, l1Reg
   return scale;
 }
 
-/**
- * When bounds of screened features exceed every exact value (and l1Reg), compute those features
- * exactly so that the scale, hence the gap, is not inflated by stale bounds; returns the new scale.
- */
-function tightenScreened(st: EnetState, active: Uint8Array, xi: Float64Array, scale: number, l1Reg: number, l2Reg: number): number {
+/** The stale features (non-zero columns, active or screened) whose xi, a bound, exceeds l1Reg, ascending. */
+function looseOf(st: EnetState, xi: Float64Array, l1Reg: number): Int32Array {
   const cn = st.p.design.colNormSq;
-  let exactMax = l1Reg;
-  for (let j = 0; j < xi.length; j++) if (cn[j]! > 0 && st.fresh(j) && xi[j]! > exactMax) exactMax = xi[j]!;
-  if (!(scale > exactMax)) return scale;
-  const loose: number[] = [];
-  for (let j = 0; j < xi.length; j++) if (!active[j] && cn[j]! > 0 && !st.fresh(j) && xi[j]! > exactMax) loose.push(j);
-  st.refresh(Int32Array.from(loose));
-  return knownCorrelations(st, xi, l2Reg, l1Reg);
+  let m = 0;
+  for (let j = 0; j < xi.length; j++) if (cn[j]! > 0 && xi[j]! > l1Reg && !st.fresh(j)) m++;
+  const out = new Int32Array(m);
+  m = 0;
+  for (let j = 0; j < xi.length; j++) if (cn[j]! > 0 && xi[j]! > l1Reg && !st.fresh(j)) out[m++] = j;
+  return out;
 }
 
 /** Gap-safe screening of the active zero rows whose xi (exact or bound) passes the sphere test. */

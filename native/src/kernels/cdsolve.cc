@@ -133,8 +133,11 @@ double dualNormOf(const double* h, bool hTransposed, const double* w, int64_t k,
   return std::sqrt(m);
 }
 
-// What one form provides to the loop (solveLoop): a sweep, an exact check at the current
-// coefficients, and the objective at a candidate point that `accept` then moves to.
+// What one form provides to the loop (solveLoop): a sweep; a check at the current coefficients,
+// either from the state the sweeps keep (cheap: the correlations, or the residual, updated feature
+// by feature) or exact (recomputed from W, so that no rounding of the updates accumulates); and the
+// objective at a candidate point that `accept` then moves to. A cheap check that finds the gap
+// below tol is confirmed by an exact one, and the solve always ends on an exact check.
 template <typename Form>
 InnerResult solveLoop(Form& form, double* w, int64_t k, int64_t T, const InnerSettings& s) {
   const int64_t L = k * T;
@@ -145,11 +148,11 @@ InnerResult solveLoop(Form& form, double* w, int64_t k, int64_t T, const InnerSe
   InnerResult r{};
   r.gap = std::numeric_limits<double>::infinity();
   double objectiveAtCheck = std::numeric_limits<double>::infinity();
-  bool checkedHere = false;
-  auto check = [&]() {
+  bool exactHere = false;
+  auto check = [&](bool exact) {
     Parts p;
     double dualNorm = 0.0;
-    form.check(p, dualNorm);
+    form.check(p, dualNorm, exact);
     r.gap = gapOf(p, dualNorm, s.l1Reg, s.l2Reg);
     r.rNormSq = p.rNormSq;
     r.ry = p.ry;
@@ -157,29 +160,30 @@ InnerResult solveLoop(Form& form, double* w, int64_t k, int64_t T, const InnerSe
     r.wNormSq = p.wNormSq;
     r.dualNorm = dualNorm;
     objectiveAtCheck = primal(p, s.l1Reg, s.l2Reg);
-    checkedHere = true;
+    exactHere = exact;
     r.converged = r.gap <= s.tol;
     return r.converged;
   };
+  auto converged = [&]() { return check(false) && check(true); };
   while (r.sweeps < s.maxSweeps) {
     const int32_t* order = s.orders != nullptr ? s.orders + r.sweeps * k : cyclic.data();
     const SweepStats st = form.sweep(order);
     ++r.sweeps;
-    checkedHere = false;
+    exactHere = false;
     anderson.push(w);
     // Check after every K sweeps, and as soon as the coefficients stop moving (small problems
     // converge in fewer sweeps than K).
     if (r.sweeps % kAndersonK != 0 && !(st.dwMax <= 1e-3 * st.wMax) && st.wMax != 0.0) continue;
-    if (check()) break;
+    if (converged()) break;
     if (anderson.ready() && anderson.extrapolate(candidate.data())) {
       if (form.tryPoint(candidate.data()) < objectiveAtCheck) {
         form.accept();
-        if (check()) break;
+        if (converged()) break;
       }
       anderson.reset();
     }
   }
-  if (!checkedHere) check();
+  if (!exactHere) check(true);
   r.residualChange = form.residualChange();
   return r;
 }
@@ -200,8 +204,9 @@ class GramForm {
 
   SweepStats sweep(const int32_t* order) { return gramSweep(gram_, k_, ht_, T_, w_, s_.l1Reg, s_.l2Reg, order, k_); }
 
-  void check(Parts& p, double& dualNorm) {
-    exactHt(w_, ht_);
+  // Cheap: ht as the sweeps kept it; exact: recomputed as (X_k^T Y - G W)^T.
+  void check(Parts& p, double& dualNorm, bool exact) {
+    if (exact) exactHt(w_, ht_);
     partsAt(w_, ht_, p);
     dualNorm = dualNormOf(ht_, true, w_, k_, T_, s_.l2Reg);
   }
@@ -219,13 +224,22 @@ class GramForm {
     std::copy(candHt_.begin(), candHt_.end(), ht_);
   }
 
-  // sqrt(<dW, G dW>), dW = W - W0.
-  double residualChange() {
-    for (int64_t q = 0; q < k_ * T_; ++q) candW_[q] = w_[q] - w0_[q];
-    multiplyGram(candW_.data());
+  // ||X_k dW|| = sqrt(<dW, G dW>) with G dW = H0 - H (ht exact), dW = W - W0; the rounding of
+  // H0 - H is added (4 eps sum |dW| (|H0| + |H|)) so that the result bounds the true change.
+  double residualChange() const {
     double s = 0.0;
-    for (int64_t q = 0; q < k_ * T_; ++q) s += candW_[q] * gw_[q];
-    return std::sqrt(std::max(s, 0.0));
+    double err = 0.0;
+    for (int64_t j = 0; j < k_; ++j) {
+      for (int64_t t = 0; t < T_; ++t) {
+        const double dw = w_[j * T_ + t] - w0_[j * T_ + t];
+        if (dw == 0.0) continue;
+        const double h0 = h0_[j * T_ + t];
+        const double h = ht_[t * k_ + j];
+        s += dw * (h0 - h);
+        err += std::abs(dw) * (std::abs(h0) + std::abs(h));
+      }
+    }
+    return std::sqrt(std::max(s, 0.0) + 4 * std::numeric_limits<double>::epsilon() * err);
   }
 
  private:
@@ -289,10 +303,20 @@ class ResidualForm {
     return mtenetSweep(xt, rt, w, cn, s_.l1Reg, s_.l2Reg, order, k_);
   }
 
-  void check(Parts& p, double& dualNorm) {
-    // The residual kept by the sweeps is exact enough (each update is one axpy); recompute it from
-    // W anyway so that the gap does not carry the rounding of thousands of updates.
-    residualAt(w_, rt_, p);
+  // Cheap: the residual as the sweeps kept it; exact: recomputed as Y - X_k W.
+  void check(Parts& p, double& dualNorm, bool exact) {
+    if (exact) {
+      residualAt(w_, rt_, p);
+    } else {
+      double rr = 0.0;
+      double ry = 0.0;
+      for (int64_t q = 0; q < T_ * n_; ++q) {
+        rr += rt_[q] * rt_[q];
+        ry += rt_[q] * yt_[q];
+      }
+      p.rNormSq = rr;
+      p.ry = ry;
+    }
     if (k_ > 0 && n_ > 0) simd::gemm<double>(k_, T_, n_, 1.0, xs_, n_, false, rt_, n_, true, 0.0, h_, T_, threads_);
     else std::fill(h_, h_ + k_ * T_, 0.0);
     addNorms(w_, k_, T_, p);

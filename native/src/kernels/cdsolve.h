@@ -1,7 +1,9 @@
 // The inner solve of the working-set method for the multi-task elastic net (twin:
 // lib/kernels/js/cdsolve.ts): coordinate descent on the k features of a working set, with a gap
 // check and an Anderson extrapolation every kAndersonK sweeps, until the duality gap of the
-// problem restricted to those features is at most tol or maxSweeps sweeps have run. Objective
+// problem restricted to those features is at most tol or maxSweeps sweeps have run. Checks use
+// the correlations (or residual) the sweeps keep up to date; a gap below tol is confirmed from
+// quantities recomputed from W, and the solve returns those exact ones. Objective
 // (n-scaled, as scikit-learn's enet_coordinate_descent_multi_task):
 //   P(W) = (1/2) ||Y - X_k W||_F^2 + l1Reg sum_j ||W_j||_2 + (l2Reg/2) ||W||_F^2,
 // gap = (1/2)(1 + c^2) ||R||^2 + l1Reg sum_j ||W_j|| - c <R, Y> + (l2Reg/2)(1 + c^2) ||W||^2,
