@@ -2,7 +2,9 @@
  * `npm run bench`: runs the workloads of shared/BENCH.md and writes bench/results/<id>.json plus a
  * Markdown table per workload (ratios measured in the same run). Add a workload by writing
  * bench/<id>.ts that exports `run(): Promise<WorkloadResult>` and adding one line to WORKLOADS.
- * Usage: node dist/bench/run.js [ids...]   (default: all)
+ * Usage: node dist/bench/run.js [ids...] [--option value ...]   (default: all workloads)
+ * Options after the ids go to every workload that runs (each documents its own; e.g.
+ * `node dist/bench/run.js omniglot-conv --train protonet --minutes 20`).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -21,10 +23,13 @@ export interface WorkloadResult {
   notes: string[];
   /** JSON-able details written to the results file. */
   data: unknown;
+  /** Further files written beside it (bench/results/<name>), e.g. a chart. */
+  files?: { name: string; content: string }[];
 }
 
 export interface WorkloadModule {
-  run(): Promise<WorkloadResult>;
+  /** `args`: the command-line options after the workload ids. */
+  run(args: string[]): Promise<WorkloadResult>;
 }
 
 /** The workloads, in run order: id and how to load its module. */
@@ -34,6 +39,11 @@ export const WORKLOADS: { id: string; load: () => Promise<WorkloadModule> }[] = 
   { id: 'w2', load: () => import('./w2.js') },
   { id: 'w3', load: () => import('./w3.js') },
   { id: 'omniglot', load: () => import('./omniglot.js') },
+  { id: 'omniglot-conv', load: () => import('./omniglotConv.js') },
+  { id: 'eventloop', load: () => import('./eventloop.js') },
+  { id: 'serve', load: () => import('./serve.js') },
+  { id: 'queue', load: () => import('./queue.js') },
+  { id: 'metastep', load: () => import('./metastep.js') },
 ];
 
 /** Median, min and max of a list of seconds. */
@@ -50,7 +60,10 @@ export function markdownTable(header: string[], rows: (string | number)[][]): st
 }
 
 async function main(): Promise<void> {
-  const wanted = process.argv.slice(2);
+  const argv = process.argv.slice(2);
+  const firstOption = argv.findIndex((a) => a.startsWith('--'));
+  const wanted = firstOption < 0 ? argv : argv.slice(0, firstOption);
+  const options = firstOption < 0 ? [] : argv.slice(firstOption);
   const unknown = wanted.filter((w) => !WORKLOADS.some((x) => x.id === w));
   if (unknown.length) {
     console.error(`bench: unknown workload(s) ${unknown.join(', ')}; known: ${WORKLOADS.map((w) => w.id).join(', ')}`);
@@ -63,11 +76,16 @@ async function main(): Promise<void> {
     if (wanted.length && !wanted.includes(w.id)) continue;
     try {
       const mod = await w.load();
-      const r = await mod.run();
+      const r = await mod.run(options);
       const file = join(outDir, `${r.id}.json`);
       writeFileSync(file, JSON.stringify({ id: r.id, title: r.title, date: new Date().toISOString(), ...(r.data as object) }, null, 2) + '\n');
       console.log(`\n## ${r.title}\n\n${r.table}\n`);
       for (const n of r.notes) console.log(`- ${n}`);
+      for (const f of r.files ?? []) {
+        const path = join(outDir, f.name);
+        writeFileSync(path, f.content);
+        console.log(`- ${f.name}: ${path}`);
+      }
       console.log(`\n(results: ${file})`);
     } catch (err) {
       failed++;

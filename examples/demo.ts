@@ -6,6 +6,7 @@ import * as school from './demo/school.js';
 import * as sarcos from './demo/sarcos.js';
 import * as sinusoid from './demo/sinusoid.js';
 import * as schoolFewShot from './demo/schoolFewShot.js';
+import * as omniglotConv from './demo/omniglotConv.js';
 import * as structuredModels from './demo/structuredModels.js';
 
 interface Part {
@@ -13,7 +14,7 @@ interface Part {
   run(log: (line: string) => void): Promise<void>;
 }
 
-const parts: Part[] = [school, sarcos, sinusoid, schoolFewShot, structuredModels];
+const parts: Part[] = [school, sarcos, sinusoid, schoolFewShot, structuredModels, omniglotConv];
 
 for (const [i, part] of parts.entries()) {
   console.log(`\n=== Part ${i + 1}/${parts.length}: ${part.title} ===\n`);

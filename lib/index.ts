@@ -23,6 +23,8 @@ export {
   parseFitOptions,
   type Progress,
   type FitOptions,
+  type RemoteOptions,
+  type WorkerOption,
   type Labels,
   type TaskMetrics,
   type Evaluation,
@@ -45,6 +47,12 @@ export {
   type MultiTaskElasticNetCVOptions,
   type MultiTaskLassoCVOptions,
 } from './linear/multiTaskElasticNetCV.js';
+export { WorkerPool, defaultWorkerPool, type WorkerPoolOptions } from './parallel/pool.js';
+export type { TransferMode } from './parallel/transfer.js';
+export { connectQueue, JobQueue, type QueueOptions } from './distributed/queue.js';
+export { runWorker, type WorkerOptions, type QueueWorker } from './distributed/worker.js';
+export { crossValidate, fitMany, type CrossValidateOptions, type CrossValidation, type FanOutOptions, type FitJob } from './distributed/fanout.js';
+export { saveData, type DataRef } from './distributed/payload.js';
 export * as metrics from './metrics/index.js';
 export * as functional from './meta/functional.js';
 export { MultiTaskDataset, StandardScaler, type Task, type TaskInput, type TaskType, type SharedData, type SplitOptions, type FromCSVOptions, type FromSharedOptions } from './data/dataset.js';
@@ -96,6 +104,7 @@ export { TaskLinearModel, type TaskData, type TaskPrediction, type FitProgress a
 export type { CvPath } from './linear/taskCV.js';
 export {
   SinusoidTasks,
+  SeededSampler,
   TaskSplit,
   MultiTaskSplit,
   MetaNetwork,
@@ -126,6 +135,8 @@ export {
   type AdaptOptions,
   type EvaluateOptions,
   type SinusoidOptions,
+  type SamplerDocument,
+  type PredictAsyncOptions,
   type SinusoidConfig,
   type TaskSplitOptions,
   type TaskSplitConfig,
@@ -178,4 +189,7 @@ export type { WeightingStrategy, StrategyStep, StrategyResult } from './mtl/weig
 export { createOptimizer, Optimizer, type OptimizerOptions, type OptimizerType } from './nn/optim.js';
 export { createSchedule, type ScheduleOptions, type ScheduleType, type LrSchedule } from './nn/schedule.js';
 export { compileNetwork, initParams, type CompiledNetwork } from './nn/spec.js';
-export type { NetworkSpec, NodeSpec, HeadSpec, ActivationName, LossName } from './kernels/types.js';
+export { conv4Spec, type Conv4Config } from './nn/backbones.js';
+export { RunningNormStats } from './nn/normStats.js';
+export type { ConvTrunk } from './mtl/architectures.js';
+export type { NetworkSpec, NodeSpec, HeadSpec, ActivationName, LossName, NetworkBatch, NormStats, Size2 } from './kernels/types.js';

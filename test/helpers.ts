@@ -66,6 +66,19 @@ export function solveDense(A: number[][], b: number[]): number[] {
   return M.map((r, i) => r[n]! / r[i]!);
 }
 
+/** Every call of `bad` ([name, call]) throws a TypeError or RangeError (a binding's argument errors). */
+export function expectBindingErrors(bad: readonly [string, () => unknown][]): void {
+  for (const [name, f] of bad) {
+    let err: unknown;
+    try {
+      f();
+    } catch (e) {
+      err = e;
+    }
+    expect(err instanceof TypeError || err instanceof RangeError, `${name}: ${String(err)}`).to.equal(true);
+  }
+}
+
 /**
  * `svg` is a well-formed SVG document: one <svg xmlns=...> root, every tag closed in order,
  * attribute values quoted, no raw '<' or bare '&' in text, and no NaN or Infinity coordinate.

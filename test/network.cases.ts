@@ -42,6 +42,13 @@ export interface Case {
   name: string;
   spec: NetworkSpec;
   mask?: boolean;
+  /** Batchnorm nodes normalise with random running statistics passed in the batch (else the batch's own). */
+  running?: boolean;
+}
+
+/** Whether a row's outputs depend on the other rows of the batch (batchnorm with batch statistics). */
+export function rowsCoupled(c: Case): boolean {
+  return !c.running && c.spec.nodes.some((n) => n.op === 'batchnorm');
 }
 
 /** input(4) -> dense(5) -> [body] -> dense(heads) */
@@ -143,6 +150,75 @@ cases.push({
   },
 });
 
+// ---- convolutional networks: image inputs (NCHW rows) ----
+const image = (shape: [number, number, number], body: NodeSpec[], loss: LossName = 'mse', outWidth = 1): NetworkSpec => {
+  const nodes: NodeSpec[] = [{ op: 'input', size: shape[0] * shape[1] * shape[2], shape }, ...body];
+  nodes.push({ op: 'dense', input: nodes.length - 1, units: outWidth });
+  return { nodes, heads: [{ node: nodes.length - 1, loss, target: 0 }] };
+};
+/** Two 3x3 convolutions (the second reads the first: a data gradient), batchnorm, relu, max-pool. */
+const convBlock: NodeSpec[] = [
+  { op: 'conv2d', input: 0, filters: 3, kernel: 3, padding: 1 }, // 1: 3 x 5 x 5
+  { op: 'activation', input: 1, fn: 'tanh' },
+  { op: 'conv2d', input: 2, filters: 4, kernel: 3, padding: 1 }, // 3: 4 x 5 x 5
+  { op: 'batchnorm', input: 3 },
+  { op: 'activation', input: 4, fn: 'relu' },
+  { op: 'maxpool2d', input: 5, size: 2 }, // 6: 4 x 2 x 2
+  { op: 'flatten', input: 6 },
+];
+cases.push({ name: 'conv2d 3x3 padding 1, batchnorm, relu, maxpool2d, flatten', spec: image([2, 5, 5], convBlock) });
+cases.push({ name: 'the same with running batchnorm statistics', spec: image([2, 5, 5], convBlock), running: true });
+cases.push({
+  name: 'conv2d stride 2, kernel [2, 3], padding [1, 0]; global avgpool2d; softmax-ce',
+  spec: image(
+    [2, 6, 7],
+    [
+      { op: 'conv2d', input: 0, filters: 2, kernel: 3, padding: 1 }, // 1: 2 x 6 x 7
+      { op: 'activation', input: 1, fn: 'gelu' },
+      { op: 'conv2d', input: 2, filters: 3, kernel: [2, 3], stride: 2, padding: [1, 0] }, // 3: 3 x 4 x 3
+      { op: 'activation', input: 3, fn: 'elu' },
+      { op: 'avgpool2d', input: 4, size: 'global' }, // 5: 3 x 1 x 1
+    ],
+    'softmax-ce',
+    3,
+  ),
+});
+cases.push({
+  name: 'overlapping pools: maxpool2d 3 stride 2, avgpool2d [2, 1] stride 1; batchnorm on a flat node',
+  spec: image(
+    [1, 7, 7],
+    [
+      { op: 'conv2d', input: 0, filters: 2, kernel: 2 }, // 1: 2 x 6 x 6
+      { op: 'maxpool2d', input: 1, size: 3, stride: 2 }, // 2: 2 x 2 x 2
+      { op: 'conv2d', input: 2, filters: 2, kernel: 1 }, // 3: 2 x 2 x 2
+      { op: 'avgpool2d', input: 3, size: [2, 1], stride: 1 }, // 4: 2 x 1 x 2
+      { op: 'dense', input: 4, units: 3 },
+      { op: 'batchnorm', input: 5 },
+      { op: 'activation', input: 6, fn: 'sigmoid' },
+    ],
+  ),
+});
+
+cases.push({
+  name: 'a conv output read by a batchnorm-relu-maxpool chain and by a second pool; a relu read twice',
+  spec: image(
+    [2, 6, 6],
+    [
+      { op: 'conv2d', input: 0, filters: 3, kernel: 3, padding: 1 }, // 1: 3 x 6 x 6
+      { op: 'batchnorm', input: 1 },
+      { op: 'activation', input: 2, fn: 'relu' },
+      { op: 'maxpool2d', input: 3, size: 2 }, // 4: 3 x 3 x 3
+      { op: 'maxpool2d', input: 1, size: 2 }, // 5: the conv output's second reader
+      { op: 'add', inputs: [4, 5] },
+      { op: 'batchnorm', input: 6 },
+      { op: 'activation', input: 7, fn: 'relu' }, // 8: read by the pool and by the concat
+      { op: 'maxpool2d', input: 8, size: 3 }, // 9: 3 x 1 x 1
+      { op: 'flatten', input: 8 },
+      { op: 'concat', inputs: [9, 10] },
+    ],
+  ),
+});
+
 export interface Setup {
   spec: NetworkSpec;
   params: Float64Array;
@@ -160,6 +236,32 @@ export function setup(c: Case, seed: number, missing = false): Setup {
   const y = targets(c.spec, rng, N, missing);
   const masks = c.mask ? dropoutMasks(compiled, rng, N, 'float64') : undefined;
   const weights = Float64Array.from(c.spec.heads, (_, h) => 0.7 + 0.6 * h);
-  return { spec: c.spec, params, batch: { x, y, masks }, weights };
+  const batch: NetworkBatch<Float64Array> = { x, y, masks };
+  if (c.running) batch.stats = { running: runningStats(compiled, rng) };
+  return { spec: c.spec, params, batch, weights };
+}
+
+/** Random running statistics: means N(0, 0.5^2), variances in [0.5, 1.5). */
+function runningStats(compiled: ReturnType<typeof compileNetwork>, rng: Rng): Float64Array {
+  const s = new Float64Array(compiled.statsCount);
+  for (const i of compiled.normNodes) {
+    const o = compiled.statsOffset[i]!;
+    const C = compiled.normChannels[i]!;
+    for (let c = 0; c < C; c++) {
+      s[o + c] = 0.5 * rng.normal();
+      s[o + C + c] = 0.5 + rng.uniform();
+    }
+  }
+  return s;
+}
+
+/** A batch in float32 (masks and running statistics included). */
+export function batch32(b: NetworkBatch<Float64Array>): NetworkBatch<Float32Array> {
+  const m = (x: Matrix<Float64Array>): Matrix<Float32Array> => ({ rows: x.rows, cols: x.cols, data: Float32Array.from(x.data) });
+  const out: NetworkBatch<Float32Array> = { x: m(b.x) };
+  if (b.y) out.y = m(b.y);
+  if (b.masks) out.masks = new Map([...b.masks].map(([i, v]) => [i, Float32Array.from(v)]));
+  if (b.stats?.running) out.stats = { running: Float32Array.from(b.stats.running) };
+  return out;
 }
 

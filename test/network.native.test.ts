@@ -17,7 +17,7 @@ import { availableBackends, kernelsFor, rawAddon } from '../lib/kernels/index.js
 import { packageRoot, type NativeNetworkObject } from '../lib/kernels/native.js';
 import type { NetworkBatch, NetworkHandle, NetworkSpec } from '../lib/kernels/types.js';
 import { compileNetwork, encodeProgram, initParams } from '../lib/nn/spec.js';
-import { randMatrix, relErr } from './helpers.js';
+import { expectBindingErrors, randMatrix, relErr } from './helpers.js';
 import { cases, setup } from './network.cases.js';
 
 type Fn = (...args: unknown[]) => unknown;
@@ -102,9 +102,9 @@ describe('network kernels (native binding): vjp, argument guards, workers', () =
       const obj = make();
       const p = initParams(compiled, new Rng(3), 'float64') as Float64Array;
       const g = new Float64Array(P);
-      obj.vjp(p, m(2, 4), null, m(2, 1, 1), g);
+      obj.vjp(p, m(2, 4), null, null, null, m(2, 1, 1), g, false);
       const g2 = new Float64Array(P);
-      obj.vjp(p, m(2, 4), mask(10), m(2, 1, 1), g2);
+      obj.vjp(p, m(2, 4), mask(10), null, null, m(2, 1, 1), g2, false);
       // An all-ones mask is the identity, as no mask is (inference).
       expect(relErr(g, g2)).to.be.below(1e-15);
       expect(g.some((v) => v !== 0)).to.equal(true);
@@ -114,7 +114,7 @@ describe('network kernels (native binding): vjp, argument guards, workers', () =
       const obj = make();
       const proto = Object.getPrototypeOf(obj) as Record<string, Fn>;
       for (const that of [{}, null, undefined, 5, 'net', Object.create(proto), new Float64Array(3), () => 0, rawAddon()]) {
-        expect(() => proto.vjp!.call(that, new Float64Array(P), m(2, 4), null, m(2, 1), new Float64Array(P))).to.throw(TypeError, 'Illegal invocation');
+        expect(() => proto.vjp!.call(that, new Float64Array(P), m(2, 4), null, null, null, m(2, 1), new Float64Array(P), false)).to.throw(TypeError, 'Illegal invocation');
       }
       expect(obj.info().paramCount).to.equal(P);
     });
@@ -127,60 +127,56 @@ describe('network kernels (native binding): vjp, argument guards, workers', () =
       const og = m(2, 1);
       const g = new Float64Array(P);
       const vjp = obj.vjp.bind(obj) as Fn;
-      obj.vjp(p, x, null, og, g);
-      obj.vjp(p, x, mask(10), og, g);
+      obj.vjp(p, x, null, null, null, og, g, false);
+      obj.vjp(p, x, mask(10), null, null, og, g, false);
       const bad: [string, () => unknown][] = [
         ['no args', () => vjp()],
-        ['four args', () => vjp(p, x, null, og)],
-        ['six args', () => vjp(p, x, null, og, g, 1)],
-        ['params f32', () => vjp(new Float32Array(P), x, null, og, g)],
-        ['params array', () => vjp(Array.from(p), x, null, og, g)],
-        ['params short', () => vjp(p.subarray(1), x, null, og, g)],
-        ['params null', () => vjp(null, x, null, og, g)],
-        ['x typed array', () => vjp(p, new Float64Array(8), null, og, g)],
-        ['x null', () => vjp(p, null, null, og, g)],
-        ['x wrong cols', () => vjp(p, m(2, 3), null, og, g)],
-        ['x lying rows', () => vjp(p, { rows: 3, cols: 4, data: new Float64Array(8) }, null, og, g)],
-        ['x rows NaN', () => vjp(p, { rows: NaN, cols: 4, data: new Float64Array(8) }, null, og, g)],
-        ['x rows string', () => vjp(p, { rows: '2', cols: 4, data: new Float64Array(8) }, null, og, g)],
-        ['x data f32', () => vjp(p, { rows: 2, cols: 4, data: new Float32Array(8) }, null, og, g)],
-        ['masks object', () => vjp(p, x, {}, og, g)],
-        ['masks wrong length', () => vjp(p, x, [null], og, g)],
-        ['mask short', () => vjp(p, x, mask(9), og, g)],
-        ['mask on a dense node', () => vjp(p, x, [null, new Float64Array(10), null, null, null], og, g)],
-        ['outGrad missing', () => vjp(p, x, null, undefined, g)],
-        ['outGrad typed array', () => vjp(p, x, null, new Float64Array(2), g)],
-        ['outGrad wrong rows', () => vjp(p, x, null, m(3, 1), g)],
-        ['outGrad wrong cols', () => vjp(p, x, null, m(2, 2), g)],
-        ['outGrad lying length', () => vjp(p, x, null, { rows: 2, cols: 1, data: new Float64Array(3) }, g)],
-        ['outGrad f32', () => vjp(p, x, null, { rows: 2, cols: 1, data: new Float32Array(2) }, g)],
-        ['grad null', () => vjp(p, x, null, og, null)],
-        ['grad short', () => vjp(p, x, null, og, g.subarray(1))],
-        ['grad f32', () => vjp(p, x, null, og, new Float32Array(P))],
-        ['grad is params', () => vjp(p, x, null, og, p)],
+        ['seven args', () => vjp(p, x, null, null, null, og, g)],
+        ['nine args', () => vjp(p, x, null, null, null, og, g, false, 1)],
+        ['reuseForward a number', () => vjp(p, x, null, null, null, og, g, 1)],
+        ['reuseForward null', () => vjp(p, x, null, null, null, og, g, null)],
+        ['stats without a batchnorm node', () => vjp(p, x, null, new Float64Array(2), null, og, g, false)],
+        ['statsOut without a batchnorm node', () => vjp(p, x, null, null, new Float64Array(2), og, g, false)],
+        ['params f32', () => vjp(new Float32Array(P), x, null, null, null, og, g, false)],
+        ['params array', () => vjp(Array.from(p), x, null, null, null, og, g, false)],
+        ['params short', () => vjp(p.subarray(1), x, null, null, null, og, g, false)],
+        ['params null', () => vjp(null, x, null, null, null, og, g, false)],
+        ['x typed array', () => vjp(p, new Float64Array(8), null, null, null, og, g, false)],
+        ['x null', () => vjp(p, null, null, null, null, og, g, false)],
+        ['x wrong cols', () => vjp(p, m(2, 3), null, null, null, og, g, false)],
+        ['x lying rows', () => vjp(p, { rows: 3, cols: 4, data: new Float64Array(8) }, null, null, null, og, g, false)],
+        ['x rows NaN', () => vjp(p, { rows: NaN, cols: 4, data: new Float64Array(8) }, null, null, null, og, g, false)],
+        ['x rows string', () => vjp(p, { rows: '2', cols: 4, data: new Float64Array(8) }, null, null, null, og, g, false)],
+        ['x data f32', () => vjp(p, { rows: 2, cols: 4, data: new Float32Array(8) }, null, null, null, og, g, false)],
+        ['masks object', () => vjp(p, x, {}, null, null, og, g, false)],
+        ['masks wrong length', () => vjp(p, x, [null], null, null, og, g, false)],
+        ['mask short', () => vjp(p, x, mask(9), null, null, og, g, false)],
+        ['mask on a dense node', () => vjp(p, x, [null, new Float64Array(10), null, null, null], null, null, og, g, false)],
+        ['outGrad missing', () => vjp(p, x, null, null, null, undefined, g, false)],
+        ['outGrad typed array', () => vjp(p, x, null, null, null, new Float64Array(2), g, false)],
+        ['outGrad wrong rows', () => vjp(p, x, null, null, null, m(3, 1), g, false)],
+        ['outGrad wrong cols', () => vjp(p, x, null, null, null, m(2, 2), g, false)],
+        ['outGrad lying length', () => vjp(p, x, null, null, null, { rows: 2, cols: 1, data: new Float64Array(3) }, g, false)],
+        ['outGrad f32', () => vjp(p, x, null, null, null, { rows: 2, cols: 1, data: new Float32Array(2) }, g, false)],
+        ['grad null', () => vjp(p, x, null, null, null, og, null, false)],
+        ['grad short', () => vjp(p, x, null, null, null, og, g.subarray(1), false)],
+        ['grad f32', () => vjp(p, x, null, null, null, og, new Float32Array(P), false)],
+        ['grad is params', () => vjp(p, x, null, null, null, og, p, false)],
         ['grad overlaps x', () => {
           const buf = new Float64Array(P + 8);
-          return vjp(p, { rows: 2, cols: 4, data: buf.subarray(0, 8) }, null, og, buf.subarray(4, 4 + P));
+          return vjp(p, { rows: 2, cols: 4, data: buf.subarray(0, 8) }, null, null, null, og, buf.subarray(4, 4 + P), false);
         }],
         ['grad overlaps outGrad', () => {
           const buf = new Float64Array(P + 2);
-          return vjp(p, x, null, { rows: 2, cols: 1, data: buf.subarray(0, 2) }, buf.subarray(1, 1 + P));
+          return vjp(p, x, null, null, null, { rows: 2, cols: 1, data: buf.subarray(0, 2) }, buf.subarray(1, 1 + P), false);
         }],
         ['grad overlaps a mask', () => {
           const buf = new Float64Array(P + 10);
-          return vjp(p, x, [null, null, null, buf.subarray(0, 10), null], og, buf.subarray(5, 5 + P));
+          return vjp(p, x, [null, null, null, buf.subarray(0, 10), null], null, null, og, buf.subarray(5, 5 + P), false);
         }],
-        ['f64 arrays to a float32 network', () => (obj32.vjp as Fn)(p, x, null, og, g)],
+        ['f64 arrays to a float32 network', () => (obj32.vjp as Fn)(p, x, null, null, null, og, g, false)],
       ];
-      for (const [name, f] of bad) {
-        let err: unknown;
-        try {
-          f();
-        } catch (e) {
-          err = e;
-        }
-        expect(err instanceof TypeError || err instanceof RangeError, `${name}: ${String(err)}`).to.equal(true);
-      }
+      expectBindingErrors(bad);
     });
 
     it('the adapter maps a bad outGrad or grad to ShapeError', () => {
@@ -201,14 +197,14 @@ describe('network kernels (native binding): vjp, argument guards, workers', () =
       const obj = make();
       const p = new Float64Array(P);
       const x = { cols: 4, data: new Float64Array(8), get rows() { detach(p); return 2; } };
-      expect(() => (obj.forward as Fn)(p, x, null, m(2, 1))).to.throw(RangeError, detached);
+      expect(() => (obj.forward as Fn)(p, x, null, null, null, m(2, 1))).to.throw(RangeError, detached);
     });
 
     it('forward: a Proxy for out detaches x', () => {
       const obj = make();
       const x = m(2, 4);
       const out = new Proxy(m(2, 1), { get: (t, k) => { if (k === 'data') detach(x.data); return Reflect.get(t, k); } });
-      expect(() => (obj.forward as Fn)(new Float64Array(P), x, null, out)).to.throw(RangeError, detached);
+      expect(() => (obj.forward as Fn)(new Float64Array(P), x, null, null, null, out)).to.throw(RangeError, detached);
     });
 
     it('lossGrad: a getter on a mask entry detaches y', () => {
@@ -216,7 +212,7 @@ describe('network kernels (native binding): vjp, argument guards, workers', () =
       const yy = y();
       const masks: unknown[] = [null, null, null, null, null];
       Object.defineProperty(masks, 3, { get() { detach(yy.data); return new Float64Array(10); } });
-      expect(() => (obj.lossGrad as Fn)(new Float64Array(P), m(2, 4), yy, masks, w, new Float64Array(P), new Float64Array(1))).to.throw(RangeError, detached);
+      expect(() => (obj.lossGrad as Fn)(new Float64Array(P), m(2, 4), yy, masks, null, null, w, new Float64Array(P), new Float64Array(1))).to.throw(RangeError, detached);
     });
 
     it('lossGrad: a getter on y.cols shrinks x (a resizable ArrayBuffer)', () => {
@@ -224,31 +220,31 @@ describe('network kernels (native binding): vjp, argument guards, workers', () =
       const buf = new (ArrayBuffer as unknown as new (len: number, o: { maxByteLength: number }) => ArrayBuffer & { resize(n: number): void })(64, { maxByteLength: 64 });
       const x = { rows: 2, cols: 4, data: new Float64Array(buf) };
       const yy = { rows: 2, data: new Float64Array(2), get cols() { buf.resize(8); return 1; } };
-      expect(() => (obj.lossGrad as Fn)(new Float64Array(P), x, yy, null, w, new Float64Array(P), new Float64Array(1))).to.throw(RangeError, detached);
+      expect(() => (obj.lossGrad as Fn)(new Float64Array(P), x, yy, null, null, null, w, new Float64Array(P), new Float64Array(1))).to.throw(RangeError, detached);
     });
 
     it('headGrads: a Proxy for out detaches a mask', () => {
       const obj = make();
       const ms = mask(10);
       const out = new Proxy(m(1, P), { get: (t, k) => { if (k === 'rows') detach(ms[3]!); return Reflect.get(t, k); } });
-      expect(() => (obj.headGrads as Fn)(new Float64Array(P), m(2, 4), y(), ms, out, new Float64Array(1))).to.throw(RangeError, detached);
+      expect(() => (obj.headGrads as Fn)(new Float64Array(P), m(2, 4), y(), ms, null, null, out, new Float64Array(1))).to.throw(RangeError, detached);
     });
 
     it('hvp: a getter on y.rows detaches params', () => {
       const obj = make();
       const p = new Float64Array(P);
       const yy = { cols: 1, data: new Float64Array(2), get rows() { detach(p); return 2; } };
-      expect(() => (obj.hvp as Fn)(p, m(2, 4), yy, null, w, new Float64Array(P), new Float64Array(P))).to.throw(RangeError, detached);
+      expect(() => (obj.hvp as Fn)(p, m(2, 4), yy, null, null, null, w, new Float64Array(P), new Float64Array(P))).to.throw(RangeError, detached);
     });
 
     it('vjp: a getter on outGrad.cols detaches x, a Proxy for outGrad detaches params', () => {
       const obj = make();
       const x = m(2, 4);
       const og = { rows: 2, data: new Float64Array(2), get cols() { detach(x.data); return 1; } };
-      expect(() => (obj.vjp as Fn)(new Float64Array(P), x, null, og, new Float64Array(P))).to.throw(RangeError, detached);
+      expect(() => (obj.vjp as Fn)(new Float64Array(P), x, null, null, null, og, new Float64Array(P), false)).to.throw(RangeError, detached);
       const p = new Float64Array(P);
       const og2 = new Proxy(m(2, 1), { get: (t, k) => { if (k === 'data') detach(p); return Reflect.get(t, k); } });
-      expect(() => (obj.vjp as Fn)(p, m(2, 4), null, og2, new Float64Array(P))).to.throw(RangeError, detached);
+      expect(() => (obj.vjp as Fn)(p, m(2, 4), null, null, null, og2, new Float64Array(P), false)).to.throw(RangeError, detached);
     });
 
     it('a re-entrant call from a mask getter leaves the outer call correct', () => {
@@ -257,18 +253,18 @@ describe('network kernels (native binding): vjp, argument guards, workers', () =
       const x = { rows: 2, cols: 4, data: Float64Array.of(1, -2, 3, 0.5, -1, 0.25, 2, -3) };
       const mk = () => { const a = new Float64Array(10); for (let i = 0; i < 10; i++) a[i] = i % 3 === 0 ? 0 : 1 / 0.6; return a; };
       const ref = m(2, 1);
-      obj.forward(p, x, [null, null, null, mk(), null], ref);
+      obj.forward(p, x, [null, null, null, mk(), null], null, null, ref);
       const masks: unknown[] = [null, null, null, null, null];
       Object.defineProperty(masks, 3, {
         get() {
           // Another call on the same object, with a different batch size and no masks.
-          obj.forward(p, m(3, 4), null, m(3, 1));
-          obj.vjp(p, m(3, 4), [null, null, null, new Float64Array(15), null], m(3, 1), new Float64Array(P));
+          obj.forward(p, m(3, 4), null, null, null, m(3, 1));
+          obj.vjp(p, m(3, 4), [null, null, null, new Float64Array(15), null], null, null, m(3, 1), new Float64Array(P), false);
           return mk();
         },
       });
       const out = m(2, 1);
-      (obj.forward as Fn)(p, x, masks, out);
+      (obj.forward as Fn)(p, x, masks, null, null, out);
       expect(Array.from(out.data)).to.deep.equal(Array.from(ref.data));
     });
   });
@@ -305,8 +301,8 @@ describe('network kernels (native binding): vjp, argument guards, workers', () =
       const grad = new Float64Array(P), losses = new Float64Array(2);
       let posted = false;
       for (;;) {
-        net.lossGrad(params, x, y, null, w, grad, losses);
-        try { net.lossGrad(params, x, null, null, w, grad, losses); } catch (e) {}
+        net.lossGrad(params, x, y, null, null, null, w, grad, losses);
+        try { net.lossGrad(params, x, null, null, null, null, w, grad, losses); } catch (e) {}
         if (!posted) { parentPort.postMessage('started'); posted = true; }
       }
     `;

@@ -13,18 +13,10 @@ import { availableBackends, kernelsFor, rawAddon } from '../lib/kernels/index.js
 import type { NetworkBatch, NetworkSpec } from '../lib/kernels/types.js';
 import { compileNetwork, encodeProgram, initParams } from '../lib/nn/spec.js';
 import { relErr } from './helpers.js';
-import { cases, setup, type Setup } from './network.cases.js';
+import { batch32, cases, setup, type Setup } from './network.cases.js';
 
 function as32(s: Setup): { params: Float32Array; batch: NetworkBatch<Float32Array> } {
-  const m = (x: Matrix<Float64Array>): Matrix<Float32Array> => ({ rows: x.rows, cols: x.cols, data: Float32Array.from(x.data) });
-  return {
-    params: Float32Array.from(s.params),
-    batch: {
-      x: m(s.batch.x),
-      y: m(s.batch.y!),
-      masks: s.batch.masks ? new Map([...s.batch.masks].map(([i, v]) => [i, Float32Array.from(v)])) : undefined,
-    },
-  };
+  return { params: Float32Array.from(s.params), batch: batch32(s.batch) };
 }
 
 /** Every output of both kernel sets on one setup, in one dtype. */
@@ -134,7 +126,7 @@ describe('network kernels: native vs js parity', function () {
         }
       }
       const other = rawAddon()!;
-      expect(() => proto.forward!.call(other, new Float64Array(P), x, null, { rows: 2, cols: 1, data: new Float64Array(2) })).to.throw(TypeError, 'Illegal invocation');
+      expect(() => proto.forward!.call(other, new Float64Array(P), x, null, null, null, { rows: 2, cols: 1, data: new Float64Array(2) })).to.throw(TypeError, 'Illegal invocation');
       expect(obj.info().paramCount).to.equal(P);
     });
 
@@ -148,11 +140,13 @@ describe('network kernels: native vs js parity', function () {
         return new addon.Network(i, f, 'float64');
       };
       expect(forge(() => {})).not.to.throw();
-      expect(forge((i) => (i[0] = 2))).to.throw(RangeError, /version/);
+      expect(forge((i) => (i[0] = 1))).to.throw(RangeError, /version/);
       expect(forge((i) => (i[1] = 100))).to.throw(RangeError);
       expect(forge((i) => (i[2] = 0))).to.throw(RangeError);
-      expect(forge((i) => (i[9] = 5))).to.throw(RangeError, /earlier/); // node 1 reads node 5
-      expect(forge((i) => (i[6] = 99))).to.throw(RangeError, /op/); // op code of node 1
+      expect(forge((i) => (i[10] = 5))).to.throw(RangeError, /earlier/); // node 1 reads node 5
+      expect(forge((i) => (i[7] = 99))).to.throw(RangeError, /op/); // op code of node 1
+      expect(forge((i) => (i[11] = 2))).to.throw(RangeError, /extra/); // extras on a dense node
+      expect(forge((i) => (i[6] = 7))).to.throw(RangeError, /extra/); // an extra count out of range
       expect(forge((i, f) => (f[3] = 1.5))).to.throw(RangeError, /rate/);
       expect(forge((i) => (i[i.length - 1] = -1))).to.throw(RangeError, /target/);
       expect(forge((i) => (i[i.length - 3] = 0))).to.throw(RangeError, /node/);
@@ -172,38 +166,39 @@ describe('network kernels: native vs js parity', function () {
       const out = { rows: 2, cols: 1, data: new Float64Array(2) };
       const mask = (len: number) => [null, null, null, new Float64Array(len), null];
       // valid calls
-      obj.forward(p, x, null, out);
-      obj.forward(p, x, mask(10), out);
-      obj.lossGrad(p, x, y, null, w, g, losses);
-      obj.lossGrad(p, x, y, null, w, null, losses);
-      obj.headGrads(p, x, y, null, { rows: 1, cols: P, data: new Float64Array(P) }, losses);
-      obj.hvp(p, x, y, null, w, new Float64Array(P), g);
+      obj.forward(p, x, null, null, null, out);
+      obj.forward(p, x, mask(10), null, null, out);
+      obj.lossGrad(p, x, y, null, null, null, w, g, losses);
+      obj.lossGrad(p, x, y, null, null, null, w, null, losses);
+      obj.headGrads(p, x, y, null, null, null, { rows: 1, cols: P, data: new Float64Array(P) }, losses);
+      obj.hvp(p, x, y, null, null, null, w, new Float64Array(P), g);
       const bad: [string, () => unknown][] = [
         ['no args', () => (obj.forward as () => void)()],
-        ['f32 params', () => obj.forward(new Float32Array(P), x, null, out)],
-        ['short params', () => obj.forward(p.subarray(1), x, null, out)],
-        ['x not a matrix', () => obj.forward(p, new Float64Array(8) as unknown as Matrix<Float64Array>, null, out)],
-        ['x wrong cols', () => obj.forward(p, { rows: 2, cols: 3, data: new Float64Array(6) }, null, out)],
-        ['x lying rows', () => obj.forward(p, { rows: 3, cols: 4, data: new Float64Array(8) }, null, out)],
-        ['x negative rows', () => obj.forward(p, { rows: -1, cols: 4, data: new Float64Array(8) }, null, out)],
-        ['out wrong rows', () => obj.forward(p, x, null, { rows: 3, cols: 1, data: new Float64Array(3) })],
-        ['masks not array', () => obj.forward(p, x, {} as unknown as null, out)],
-        ['masks wrong length', () => obj.forward(p, x, [null], out)],
-        ['mask too short', () => obj.forward(p, x, mask(9), out)],
-        ['mask on a dense node', () => obj.forward(p, x, [null, new Float64Array(10), null, null, null], out)],
-        ['mask wrong dtype', () => obj.forward(p, x, [null, null, null, new Float32Array(10), null], out)],
-        ['y missing', () => obj.lossGrad(p, x, null as unknown as Matrix<Float64Array>, null, w, g, losses)],
-        ['y wrong rows', () => obj.lossGrad(p, x, { rows: 3, cols: 1, data: new Float64Array(3) }, null, w, g, losses)],
-        ['y no columns', () => obj.lossGrad(p, x, { rows: 2, cols: 0, data: new Float64Array(0) }, null, w, g, losses)],
-        ['weights wrong length', () => obj.lossGrad(p, x, y, null, new Float64Array(2), g, losses)],
-        ['weights NaN', () => obj.lossGrad(p, x, y, null, Float64Array.of(NaN), g, losses)],
-        ['grad short', () => obj.lossGrad(p, x, y, null, w, g.subarray(1), losses)],
-        ['grad is params', () => obj.lossGrad(p, x, y, null, w, p, losses)],
-        ['losses short', () => obj.lossGrad(p, x, y, null, w, g, new Float64Array(0))],
-        ['headGrads out shape', () => obj.headGrads(p, x, y, null, { rows: 2, cols: P, data: new Float64Array(2 * P) }, losses)],
-        ['hvp v short', () => obj.hvp(p, x, y, null, w, new Float64Array(1), g)],
-        ['hvp out is v', () => obj.hvp(p, x, y, null, w, g, g)],
-        ['too many args', () => (obj.forward as (...a: unknown[]) => void)(p, x, null, out, 1)],
+        ['f32 params', () => obj.forward(new Float32Array(P), x, null, null, null, out)],
+        ['short params', () => obj.forward(p.subarray(1), x, null, null, null, out)],
+        ['x not a matrix', () => obj.forward(p, new Float64Array(8) as unknown as Matrix<Float64Array>, null, null, null, out)],
+        ['x wrong cols', () => obj.forward(p, { rows: 2, cols: 3, data: new Float64Array(6) }, null, null, null, out)],
+        ['x lying rows', () => obj.forward(p, { rows: 3, cols: 4, data: new Float64Array(8) }, null, null, null, out)],
+        ['x negative rows', () => obj.forward(p, { rows: -1, cols: 4, data: new Float64Array(8) }, null, null, null, out)],
+        ['out wrong rows', () => obj.forward(p, x, null, null, null, { rows: 3, cols: 1, data: new Float64Array(3) })],
+        ['masks not array', () => obj.forward(p, x, {} as unknown as null, null, null, out)],
+        ['masks wrong length', () => obj.forward(p, x, [null], null, null, out)],
+        ['mask too short', () => obj.forward(p, x, mask(9), null, null, out)],
+        ['mask on a dense node', () => obj.forward(p, x, [null, new Float64Array(10), null, null, null], null, null, out)],
+        ['mask wrong dtype', () => obj.forward(p, x, [null, null, null, new Float32Array(10), null], null, null, out)],
+        ['y missing', () => obj.lossGrad(p, x, null as unknown as Matrix<Float64Array>, null, null, null, w, g, losses)],
+        ['y wrong rows', () => obj.lossGrad(p, x, { rows: 3, cols: 1, data: new Float64Array(3) }, null, null, null, w, g, losses)],
+        ['y no columns', () => obj.lossGrad(p, x, { rows: 2, cols: 0, data: new Float64Array(0) }, null, null, null, w, g, losses)],
+        ['weights wrong length', () => obj.lossGrad(p, x, y, null, null, null, new Float64Array(2), g, losses)],
+        ['weights NaN', () => obj.lossGrad(p, x, y, null, null, null, Float64Array.of(NaN), g, losses)],
+        ['grad short', () => obj.lossGrad(p, x, y, null, null, null, w, g.subarray(1), losses)],
+        ['grad is params', () => obj.lossGrad(p, x, y, null, null, null, w, p, losses)],
+        ['losses short', () => obj.lossGrad(p, x, y, null, null, null, w, g, new Float64Array(0))],
+        ['headGrads out shape', () => obj.headGrads(p, x, y, null, null, null, { rows: 2, cols: P, data: new Float64Array(2 * P) }, losses)],
+        ['hvp v short', () => obj.hvp(p, x, y, null, null, null, w, new Float64Array(1), g)],
+        ['hvp out is v', () => obj.hvp(p, x, y, null, null, null, w, g, g)],
+        ['too many args', () => (obj.forward as (...a: unknown[]) => void)(p, x, null, null, null, out, 1)],
+        ['old arity (no stats arguments)', () => (obj.forward as (...a: unknown[]) => void)(p, x, null, out)],
       ];
       for (const [name, f] of bad) expect(f, name).to.throw(/./);
     });

@@ -4,7 +4,7 @@
  */
 import { expect } from 'chai';
 
-import { ShapeError } from '../lib/core/errors.js';
+import { ShapeError, ValueError } from '../lib/core/errors.js';
 import type { Matrix } from '../lib/core/matrix.js';
 import { Rng } from '../lib/core/rng.js';
 import { kernels } from '../lib/kernels/index.js';
@@ -70,6 +70,26 @@ describe('network kernel: vjp', () => {
     const g = new Float64Array(net.paramCount);
     net.vjp!(params, { x }, seed, g);
     for (let k = 0; k < g.length; k++) expect(g[k]).to.be.closeTo(grad[k]!, 1e-12);
+  });
+
+  it('reuseForward gives the same gradient from the preceding forward, and refuses any other history', () => {
+    const g = new Float64Array(net.paramCount);
+    net.vjp(params, { x }, outGrad, g);
+    const batch = { x };
+    net.forward(params, batch);
+    const g2 = new Float64Array(net.paramCount).fill(9);
+    net.vjp(params, batch, outGrad, g2, true);
+    expect(Array.from(g2)).to.deep.equal(Array.from(g));
+    // A second reuse: the vjp itself was the last call.
+    expect(() => net.vjp(params, batch, outGrad, g2, true)).to.throw(ValueError, /reuseForward/);
+    // Another call in between, other params, another x.
+    net.forward(params, batch);
+    net.lossGrad(params, { x, y: { rows: 6, cols: 2, data: new Float64Array(12) } }, Float64Array.of(1, 1), null);
+    expect(() => net.vjp(params, batch, outGrad, g2, true)).to.throw(ValueError, /reuseForward/);
+    net.forward(params, batch);
+    expect(() => net.vjp(params.slice(), batch, outGrad, g2, true)).to.throw(ValueError, /reuseForward/);
+    net.forward(params, batch);
+    expect(() => net.vjp(params, { x: { ...x, data: x.data.slice() } }, outGrad, g2, true)).to.throw(ValueError, /reuseForward/);
   });
 
   it('rejects an outGrad of the wrong shape', () => {

@@ -92,7 +92,8 @@ describe('compileNetwork', () => {
 
   it('encodes the native program', () => {
     const { ints, floats } = encodeProgram(compileNetwork(mmoe));
-    expect(Array.from(ints.subarray(0, 9))).to.deep.equal([1, 11, 2, 0, 3, 0, 1, 4, 1]);
+    // version, nodes, heads; node 0: input of 3 (no inputs, no extras); node 1: dense of 4 units reading node 0.
+    expect(Array.from(ints.subarray(0, 12))).to.deep.equal([2, 11, 2, 0, 3, 0, 0, 1, 4, 1, 0, 0]);
     expect(floats.length).to.equal(13);
     expect(floats[12]).to.equal(0);
     expect(floats[11]).to.equal(0.5);

@@ -4,12 +4,12 @@
  */
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { BackendError, DisposedError, MetataskError, OutOfMemoryError, ShapeError, ValueError } from '../core/errors.js';
 import { zeros, type FloatArray, type Matrix } from '../core/matrix.js';
-import { compileNetwork, encodeProgram, type CompiledNetwork } from './networkSpec.js';
+import { checkNormStats, compileNetwork, encodeProgram, type CompiledNetwork } from './networkSpec.js';
 import type {
   AdamArgs, BackendInfo, CdDesign, CdSweepArgs, CdTargets, SimdLevel, CdSweepResult, GemmOptions, GramSolveArgs, GramSweepArgs, InnerSolveResult, Kernels,
   ResidualSolveArgs, MetaBatchTasks, MetaGradientOptions, NetworkBatch, NetworkHandle, NetworkSpec,
@@ -67,24 +67,35 @@ const NO_ORDERS = new Int32Array(0);
 
 /** The methods of the addon's Network class (argument order as in native/src/binding/network.cc). */
 export interface NativeNetworkObject {
-  forward(params: FloatArray, x: Matrix<FloatArray>, masks: (FloatArray | null)[] | null, out: Matrix<FloatArray>): void;
+  /**
+   * Every batch method takes, after the dropout masks, the batchnorm statistics of the call:
+   * `stats` (running statistics to normalise with, or null) and `statsOut` (a Float64Array that
+   * receives the batch statistics, or null); at most one of the two.
+   */
+  forward(params: FloatArray, x: Matrix<FloatArray>, masks: (FloatArray | null)[] | null, stats: FloatArray | null, statsOut: Float64Array | null, out: Matrix<FloatArray>): void;
   lossGrad(
-    params: FloatArray, x: Matrix<FloatArray>, y: Matrix<FloatArray>, masks: (FloatArray | null)[] | null,
+    params: FloatArray, x: Matrix<FloatArray>, y: Matrix<FloatArray>, masks: (FloatArray | null)[] | null, stats: FloatArray | null, statsOut: Float64Array | null,
     weights: Float64Array, grad: FloatArray | null, losses: Float64Array,
   ): void;
-  headGrads(params: FloatArray, x: Matrix<FloatArray>, y: Matrix<FloatArray>, masks: (FloatArray | null)[] | null, out: Matrix<FloatArray>, losses: Float64Array): void;
+  headGrads(
+    params: FloatArray, x: Matrix<FloatArray>, y: Matrix<FloatArray>, masks: (FloatArray | null)[] | null, stats: FloatArray | null, statsOut: Float64Array | null,
+    out: Matrix<FloatArray>, losses: Float64Array,
+  ): void;
   hvp(
-    params: FloatArray, x: Matrix<FloatArray>, y: Matrix<FloatArray>, masks: (FloatArray | null)[] | null,
+    params: FloatArray, x: Matrix<FloatArray>, y: Matrix<FloatArray>, masks: (FloatArray | null)[] | null, stats: FloatArray | null, statsOut: Float64Array | null,
     weights: Float64Array, v: FloatArray, out: FloatArray,
   ): void;
   /** grad = J^T outGrad; outGrad is n x outputWidth (forward's layout), grad has paramCount entries. */
-  vjp(params: FloatArray, x: Matrix<FloatArray>, masks: (FloatArray | null)[] | null, outGrad: Matrix<FloatArray>, grad: FloatArray): void;
+  vjp(
+    params: FloatArray, x: Matrix<FloatArray>, masks: (FloatArray | null)[] | null, stats: FloatArray | null, statsOut: Float64Array | null,
+    outGrad: Matrix<FloatArray>, grad: FloatArray, reuseForward: boolean,
+  ): void;
   /** The meta-batch kernel (native/src/kernels/metabatch.h); returns the mean query loss. */
   metaGradient(
     params: FloatArray, x: Matrix<FloatArray>, y: Matrix<FloatArray>, offsets: Int32Array,
     innerLr: number, innerSteps: number, firstOrder: boolean, innerMask: Uint8Array | null, grad: Float64Array,
   ): number;
-  info(): { paramCount: number; inputSize: number; outputWidth: number; targetCols: number; heads: number; nodes: number; dtype: string; bytes: number };
+  info(): { paramCount: number; inputSize: number; outputWidth: number; targetCols: number; heads: number; nodes: number; statsCount: number; dtype: string; bytes: number };
   dispose(): void;
 }
 
@@ -106,11 +117,24 @@ export interface LoadResult {
   attempts: string[];
 }
 
-/** Load the addon: node-gyp-build (build/Release, then prebuilds/<platform>-<arch>/), then build/Debug. */
+/**
+ * Load the addon: the file named by METATASK_ADDON when set (a build of its own, e.g. with
+ * sanitizers; nothing else is tried then, so a broken one is not hidden), else node-gyp-build
+ * (build/Release, then prebuilds/<platform>-<arch>/), then build/Debug.
+ */
 export function loadAddon(): LoadResult {
   const require = createRequire(import.meta.url);
   const root = packageRoot();
   const attempts: string[] = [];
+  const explicit = process.env.METATASK_ADDON;
+  if (explicit) {
+    try {
+      return { addon: require(resolvePath(explicit)) as Addon, path: resolvePath(explicit), attempts };
+    } catch (err) {
+      attempts.push(`METATASK_ADDON=${explicit}: ${firstLine(err)}`);
+      return { addon: null, attempts };
+    }
+  }
   let file: string | undefined;
   try {
     const resolve = (require('node-gyp-build') as { resolve(dir: string): string }).resolve;
@@ -305,6 +329,12 @@ class NativeNetwork<T extends FloatArray> implements NetworkHandle<T> {
     return out;
   }
 
+  /** The stats and statsOut arguments of the binding. */
+  private stats(batch: NetworkBatch<T>): [FloatArray | null, Float64Array | null] {
+    const { running, batchOut } = checkNormStats(this.compiled, this.dtype, batch.stats);
+    return [running, batchOut];
+  }
+
   private y(batch: NetworkBatch<T>): Matrix<T> {
     if (!batch.y) throw new ShapeError('network: batch.y is required for losses and gradients');
     return batch.y;
@@ -312,28 +342,28 @@ class NativeNetwork<T extends FloatArray> implements NetworkHandle<T> {
 
   forward(params: T, batch: NetworkBatch<T>): Matrix<T> {
     const out = zeros(batch.x.rows, this.compiled.outputWidth, this.dtype) as Matrix<FloatArray> as Matrix<T>;
-    call(() => this.obj.forward(params, batch.x, this.masks(batch), out));
+    call(() => this.obj.forward(params, batch.x, this.masks(batch), ...this.stats(batch), out));
     return out;
   }
 
   lossGrad(params: T, batch: NetworkBatch<T>, weights: Float64Array, grad: T | null): Float64Array {
     const losses = new Float64Array(this.compiled.spec.heads.length);
-    call(() => this.obj.lossGrad(params, batch.x, this.y(batch), this.masks(batch), weights, grad, losses));
+    call(() => this.obj.lossGrad(params, batch.x, this.y(batch), this.masks(batch), ...this.stats(batch), weights, grad, losses));
     return losses;
   }
 
   headGrads(params: T, batch: NetworkBatch<T>, out: Matrix<T>): Float64Array {
     const losses = new Float64Array(this.compiled.spec.heads.length);
-    call(() => this.obj.headGrads(params, batch.x, this.y(batch), this.masks(batch), out, losses));
+    call(() => this.obj.headGrads(params, batch.x, this.y(batch), this.masks(batch), ...this.stats(batch), out, losses));
     return losses;
   }
 
   hvp(params: T, batch: NetworkBatch<T>, weights: Float64Array, v: T, out: T): void {
-    call(() => this.obj.hvp(params, batch.x, this.y(batch), this.masks(batch), weights, v, out));
+    call(() => this.obj.hvp(params, batch.x, this.y(batch), this.masks(batch), ...this.stats(batch), weights, v, out));
   }
 
-  vjp(params: T, batch: NetworkBatch<T>, outGrad: Matrix<T>, grad: T): void {
-    call(() => this.obj.vjp(params, batch.x, this.masks(batch), outGrad, grad));
+  vjp(params: T, batch: NetworkBatch<T>, outGrad: Matrix<T>, grad: T, reuseForward = false): void {
+    call(() => this.obj.vjp(params, batch.x, this.masks(batch), ...this.stats(batch), outGrad, grad, reuseForward));
   }
 
   metaGradient(params: T, tasks: MetaBatchTasks<T>, o: MetaGradientOptions, grad: Float64Array): number {

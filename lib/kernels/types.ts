@@ -325,8 +325,15 @@ export interface BackendInfo {
 export type ActivationName = 'relu' | 'leaky-relu' | 'elu' | 'gelu' | 'tanh' | 'sigmoid' | 'identity';
 export type LossName = 'mse' | 'huber' | 'bce-logits' | 'softmax-ce' | 'poisson';
 
+/** A size per spatial axis: one number for both, or [height, width]. */
+export type Size2 = number | readonly [number, number];
+
 /**
  * One node. Node 0 is always { op: 'input' }; node i reads only nodes < i.
+ * Image nodes: an input with a `shape` [channels, height, width] carries images stored NCHW (each
+ * row of x is one image, channel-major, then rows, then columns, as PyTorch's tensor.flatten(1)).
+ * Convolutions and pools need such an input and produce images; elementwise ops keep the shape;
+ * `flatten` (or any dense layer) reads an image as the flat vector of its C x H x W values.
  * - dense: y = x W + b, W stored [in, out] row-major then b (out).
  * - dropout: y = x * mask, the mask (values 0 or 1/(1-rate)) drawn in TypeScript and passed per call;
  *   without a mask (inference) dropout is the identity.
@@ -337,7 +344,13 @@ export type LossName = 'mse' | 'huber' | 'bce-logits' | 'softmax-ce' | 'poisson'
  * - concat / add: along features / elementwise.
  */
 export type NodeSpec =
-  | { op: 'input'; size: number }
+  | {
+      op: 'input';
+      /** Columns of x (C x H x W for images). */
+      size: number;
+      /** [channels, height, width] when the input rows are images (NCHW); size must be their product. */
+      shape?: readonly [number, number, number];
+    }
   | { op: 'dense'; input: number; units: number }
   | { op: 'activation'; input: number; fn: ActivationName; alpha?: number }
   | { op: 'dropout'; input: number; rate: number }
@@ -355,7 +368,56 @@ export type NodeSpec =
       self?: number;
     }
   | { op: 'concat'; inputs: number[] }
-  | { op: 'add'; inputs: number[] };
+  | { op: 'add'; inputs: number[] }
+  | {
+      /**
+       * 2-d convolution (cross-correlation, as PyTorch's Conv2d) of an image node: `filters`
+       * output channels, kernel kh x kw, stride (default 1), zero padding (default 0). Params:
+       * W [filters, channels, kh, kw] then b [filters]. Output [filters, ho, wo] with
+       * ho = floor((h + 2 padding - kh) / stride) + 1.
+       */
+      op: 'conv2d';
+      input: number;
+      filters: number;
+      kernel: Size2;
+      stride?: Size2;
+      padding?: Size2;
+    }
+  | {
+      /**
+       * Batch normalisation (Ioffe & Szegedy 2015): per channel of an image node (per feature of a
+       * flat node), y = (x - mean) / sqrt(var + eps) gamma + beta. Params gamma, beta. The mean and
+       * (biased) variance are the batch's own, over rows and pixels, unless the call passes
+       * running statistics (NetworkBatch.stats). The batch statistics make every row's output
+       * depend on the whole batch: in meta-learning that is the transductive per-task
+       * normalisation of Finn et al. 2017 (each support or query set normalised by its own
+       * statistics). `momentum` (default 0.1) is the weight of a new batch in running averages
+       * kept by the models that keep them; eps default 1e-5 (PyTorch's).
+       */
+      op: 'batchnorm';
+      input: number;
+      eps?: number;
+      momentum?: number;
+    }
+  | {
+      /** Max over kh x kw windows of an image node, moved by stride (default: the window size); no padding. */
+      op: 'maxpool2d';
+      input: number;
+      size: Size2;
+      stride?: Size2;
+    }
+  | {
+      /** Mean over kh x kw windows (as maxpool2d); size 'global' averages each channel's whole plane (output [C, 1, 1]). */
+      op: 'avgpool2d';
+      input: number;
+      size: Size2 | 'global';
+      stride?: Size2;
+    }
+  | {
+      /** The same values as a flat vector (C x H x W columns, NCHW order). */
+      op: 'flatten';
+      input: number;
+    };
 
 /**
  * A head: one task's output node, its loss, and its column of the target matrix.
@@ -392,6 +454,23 @@ export interface NetworkBatch<T extends FloatArray> {
   y?: Matrix<T>;
   /** Dropout masks by node index (n x width of that node), for training passes. */
   masks?: ReadonlyMap<number, T>;
+  /** Batch normalisation statistics of this call (networks with batchnorm nodes). */
+  stats?: NormStats<T>;
+}
+
+/**
+ * Statistics of the batchnorm nodes, in the layout of CompiledNetwork.statsOffset: per batchnorm
+ * node (in node order), the mean of each channel then the variance of each channel
+ * (statsCount values in all).
+ */
+export interface NormStats<T extends FloatArray> {
+  /**
+   * Normalise with these (running) statistics instead of the batch's own: inference, or any
+   * pass that must not depend on the other rows of the batch.
+   */
+  running?: T;
+  /** Receives the statistics the pass computed from the batch (mean and biased variance), to update running averages. */
+  batchOut?: Float64Array;
 }
 
 export interface NetworkHandle<T extends FloatArray> {
@@ -412,8 +491,12 @@ export interface NetworkHandle<T extends FloatArray> {
    * Vector-Jacobian product through the network: `grad` (length P) receives J^T outGrad, where
    * outGrad (n x sum of head widths, same layout as forward's output) is the gradient of some
    * loss computed outside the kernel w.r.t. the raw outputs (ProtoNet, MetaRidge).
+   * With `reuseForward`, the activations of the forward() call made on this handle just before
+   * are used instead of a new forward pass (a forward() then a vjp() then cost one forward and one
+   * backward): params and batch must be the arrays of that call, unchanged, with no other call
+   * on the handle in between; otherwise a ValueError.
    */
-  vjp(params: T, batch: NetworkBatch<T>, outGrad: Matrix<T>, grad: T): void;
+  vjp(params: T, batch: NetworkBatch<T>, outGrad: Matrix<T>, grad: T, reuseForward?: boolean): void;
   /**
    * The MAML/ANIL meta-gradient of a whole meta-batch in one call (twin files metabatch.ts /
    * metabatch.cc; it fuses the per-task loop of lib/meta/maml.ts). Per task t, from theta_0 = params:

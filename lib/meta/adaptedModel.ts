@@ -62,13 +62,20 @@ export class AdaptedModel<L extends MetaLoss = MetaLoss> {
     private readonly inputSize: number,
     readonly loss: L,
     private readonly classes: number,
+    /** Batchnorm running statistics to normalise with (a learner's 'running' mode); else each batch's own. */
+    private readonly running?: FloatArray,
   ) {}
+
+  /** The batchnorm statistics of every pass. */
+  private stats(): Pick<NetworkBatch<FloatArray>, 'stats'> {
+    return this.running ? { stats: { running: this.running } } : {};
+  }
 
   /** Raw outputs, n x outputSize: values (mse) or logits (classification). */
   decisionFunction(X: unknown): Matrix<Float64Array> {
     const x = toMatrix(X, 'AdaptedModel: X', { dtype: this.handle.dtype });
     if (x.cols !== this.inputSize) throw new ShapeError(`AdaptedModel: X has ${x.cols} columns, the network expects ${this.inputSize}`);
-    const out = this.handle.forward(this.params, { x });
+    const out = this.handle.forward(this.params, { x, ...this.stats() });
     return { rows: out.rows, cols: out.cols, data: Float64Array.from(out.data) };
   }
 
@@ -102,7 +109,7 @@ export class AdaptedModel<L extends MetaLoss = MetaLoss> {
    */
   evaluate(data: TaskDataLike): TaskMetrics {
     const b = toBatch(data, 'AdaptedModel.evaluate(data)', this.inputSize, this.loss, this.classes, this.handle.dtype);
-    const loss = this.handle.lossGrad(this.params, b, ONE, null)[0]!;
+    const loss = this.handle.lossGrad(this.params, { ...b, ...this.stats() }, ONE, null)[0]!;
     const z = this.decisionFunction(b.x);
     const y = b.y!.data;
     if (this.loss === 'mse') return { ...regressionMetrics(y, z.data), loss };

@@ -13,7 +13,7 @@
  * forward/vjp, and the small GEMMs and solves of the heads (float64).
  */
 import { BackendError, ConfigError, ShapeError, ValueError } from '../core/errors.js';
-import { Yielder } from '../core/async.js';
+import { throwIfAborted, Yielder } from '../core/async.js';
 import { allocate, describe, toMatrix, toVector, type DType, type FloatArray, type Matrix } from '../core/matrix.js';
 import { custom, num, oneOf, parseOptions, type OptionSpec } from '../core/options.js';
 import { Rng } from '../core/rng.js';
@@ -22,7 +22,12 @@ import type { NetworkHandle, NetworkKernels, NetworkSpec, OptimKernels } from '.
 import { ACTIVATIONS, compileNetwork, initParams, type CompiledNetwork } from '../nn/spec.js';
 import { createOptimizer, type Optimizer, type OptimizerOptions } from '../nn/optim.js';
 import { didYouMean } from '../core/suggest.js';
-import { parseFitOptions, type FitOptions } from '../core/estimator.js';
+import type { NetworkBatch } from '../kernels/types.js';
+import { conv4Spec, conv4Width, type Conv4Config } from '../nn/backbones.js';
+import { RunningNormStats } from '../nn/normStats.js';
+import { Budget, BUDGET_OPTIONS, type BudgetOptions } from './budget.js';
+import { parseFitOptions, REMOTE_OPTION_SPEC, type FitOptions, type OnWorker, type RemoteOptions } from '../core/estimator.js';
+import { offload } from '../parallel/offload.js';
 import { softmaxRows, type EvaluationRow, type MetaProgress, type Resolved, type TaskDataLike, type TaskLike } from './learner.js';
 import { checkMlp, MetaNetwork, mlpSpec, networkConfigOf, networkForm, type NetworkOption } from './metaNetwork.js';
 import type { MultiTaskNet } from '../mtl/multiTaskNet.js';
@@ -36,9 +41,10 @@ import type { TaskSampler } from './tasks.js';
 /** Options every episodic learner (ProtoNet, MetaRidge) takes. */
 export interface EpisodicOptions {
   /**
-   * The embedding network: an MLP { inputSize, hidden, outputSize, activation? }, a one-head
-   * NetworkSpec, or a multi-task network ({ inputSize, tasks, architecture? } or a MultiTaskNet:
-   * its heads' outputs together are the embedding).
+   * The embedding network: an MLP { inputSize, hidden, outputSize, activation? }, the conv-4
+   * backbone { type: 'conv4', inputShape, outputSize? } (without outputSize the embedding is the
+   * flattened last feature map), a one-head NetworkSpec, or a multi-task network ({ inputSize,
+   * tasks, architecture? } or a MultiTaskNet: its heads' outputs together are the embedding).
    */
   network: NetworkOption;
   /** Episodes per meta-update. Default 1 (as Snell et al.). */
@@ -49,6 +55,15 @@ export interface EpisodicOptions {
   seed?: number;
   /** Element type of the network's parameters and activations. Default 'float32'. */
   dtype?: DType;
+  /**
+   * Batch normalisation (networks with batchnorm nodes, e.g. conv-4): 'transductive' (default)
+   * normalises every pass by its own batch's statistics, so an episode's support and query
+   * embeddings are normalised together in training and in evaluate() (Finn et al. 2017's
+   * setting); 'running' trains the same way but keeps running averages of those statistics
+   * (momentum 0.1, as PyTorch) and normalises every inference pass (evaluate, embed, adapt,
+   * predict) with them, so an embedding does not depend on the rows embedded with it.
+   */
+  batchNorm?: 'transductive' | 'running';
 }
 
 export const EPISODIC_OPTIONS = {
@@ -57,6 +72,7 @@ export const EPISODIC_OPTIONS = {
   optimizer: custom<OptimizerOptions>("an optimizer { type: 'adam' | 'sgd' | ..., lr }", (v) => v !== null && typeof v === 'object', { type: 'adam', lr: 1e-3 }),
   seed: num({ default: 0 }),
   dtype: oneOf(['float32', 'float64'] as const, 'float32'),
+  batchNorm: oneOf(['transductive', 'running'] as const, 'transductive'),
 } satisfies Record<keyof EpisodicOptions, OptionSpec>;
 
 /** An episode ready for the loss: labels mapped to 0..N-1 (classification) or raw targets. */
@@ -87,6 +103,10 @@ export interface EpisodeResult {
 export interface EpisodicHistory {
   /** Mean query loss of each meta-batch. */
   losses: Float64Array;
+  /** Meta-iterations run (fewer than asked when the time limit ended training). */
+  iterations: number;
+  /** Seconds the fit took. */
+  seconds: number;
   /** Mean query accuracy of each meta-batch (classification). */
   accuracies?: Float64Array;
 }
@@ -96,13 +116,10 @@ export interface EpisodicProgress extends MetaProgress {
   accuracy?: number;
 }
 
-/** Options of an episodic learner's fit. */
-export interface EpisodicFitOptions extends FitOptions<EpisodicProgress> {
-  /** Meta-iterations (meta-batches of episodes) to run. */
-  iterations: number;
-}
+/** Options of an episodic learner's fit: `iterations` (meta-batches of episodes), `timeLimit` (seconds) or both. */
+export interface EpisodicFitOptions extends FitOptions<EpisodicProgress>, BudgetOptions {}
 
-export interface EpisodicEvaluateOptions {
+export interface EpisodicEvaluateOptions extends RemoteOptions {
   /** Number of test episodes. */
   tasks: number;
 }
@@ -122,6 +139,10 @@ export function embeddingNetwork(owner: string, network: unknown, dtype: DType |
   }
   if (form === undefined) {
     throw new ConfigError(`${owner}: option 'network' is required: { inputSize, hidden, outputSize, activation? }, a NetworkSpec { nodes, heads }, { inputSize, tasks, architecture? } or a MultiTaskNet; got ${describe(network)}`);
+  }
+  if (form === 'backbone') {
+    // The head's loss is never evaluated; mse needs one column, softmax-ce two or more.
+    return { spec: conv4Spec(owner, network as Conv4Config, conv4Width(owner, network as Conv4Config) >= 2 ? 'softmax-ce' : 'mse') };
   }
   if (form === 'spec') {
     const spec = network as NetworkSpec;
@@ -221,6 +242,8 @@ export abstract class EpisodicLearner<O extends Resolved<EpisodicOptions> = Reso
   protected readonly P: number;
   /** Embedding width. */
   readonly embeddingSize: number;
+  /** Batchnorm running statistics (batchNorm 'running'). */
+  protected readonly norm: RunningNormStats;
 
   protected constructor(owner: string, input: unknown, spec: { [K in keyof O]-?: OptionSpec }, extras: (o: O) => number[]) {
     super();
@@ -241,6 +264,7 @@ export abstract class EpisodicLearner<O extends Resolved<EpisodicOptions> = Reso
     this.params = allocate(dtype, this.P + ex.length);
     this.params.set(theta);
     this.params.set(ex, this.P);
+    this.norm = new RunningNormStats(this.compiled);
     this.optimizer = createOptimizer(this.options.optimizer ?? { type: 'adam', lr: 1e-3 }, typeof k.adamStep === 'function' ? { kernels: k as OptimKernels } : {});
   }
 
@@ -283,16 +307,31 @@ export abstract class EpisodicLearner<O extends Resolved<EpisodicOptions> = Reso
   embed(X: unknown): Matrix<Float64Array> {
     const x = toMatrix(X, 'embed(X)', { dtype: this.dtype });
     if (x.cols !== this.inputSize) throw new ShapeError(`embed(X): X has ${x.cols} columns, the network expects inputSize = ${this.inputSize}`);
-    const out = this.handle.forward(this.theta, { x });
+    const out = this.handle.forward(this.theta, { x, ...this.normStats(false) });
     return { rows: out.rows, cols: out.cols, data: Float64Array.from(out.data) };
   }
 
-  private vjp(x: Matrix<FloatArray>, outGrad: Matrix<FloatArray>, grad: FloatArray): void {
+  /** The batchnorm statistics of a pass: a training pass reports its batch's, an inference pass uses the running ones ('running' mode only). */
+  protected normStats(train: boolean): Pick<NetworkBatch<FloatArray>, 'stats'> {
+    if (this.options.batchNorm !== 'running' || !this.norm.active) return {};
+    return { stats: train ? { batchOut: this.norm.batch } : { running: this.norm.running(this.dtype) } };
+  }
+
+  protected override extraState(): Record<string, unknown> {
+    return this.norm.active ? { normStats: this.norm.values.slice() } : {};
+  }
+
+  protected override restoreExtra(state: Record<string, unknown>): void {
+    if (this.norm.active && state.normStats !== undefined) this.norm.restore(state.normStats, `${this.kind} model file`);
+  }
+
+  /** J^T outGrad at the activations of the forward pass just made with these theta and batch. */
+  private vjp(theta: FloatArray, batch: NetworkBatch<FloatArray>, outGrad: Matrix<FloatArray>, grad: FloatArray): void {
     const h = this.handle;
     if (typeof h.vjp !== 'function') {
       throw new BackendError(`the ${kernels().name} backend's network kernels have no vjp yet; ${this.kind} needs it to push the episode gradient through the network`, 'ERR_BACKEND');
     }
-    h.vjp(this.theta, { x }, outGrad, grad);
+    h.vjp(theta, batch, outGrad, grad, true);
   }
 
   // ---- episodes ------------------------------------------------------------------------------
@@ -327,9 +366,10 @@ export abstract class EpisodicLearner<O extends Resolved<EpisodicOptions> = Reso
 
   /**
    * Loss (and, with `grad` of length params.length, its gradient) of a meta-batch of episodes:
-   * one forward pass and one vjp over all their rows stacked.
+   * one forward pass and one vjp (reusing that pass) over all their rows stacked. `train`: a
+   * meta-update's pass (batchnorm running statistics learn from it), else an inference pass.
    */
-  protected batchLoss(episodes: Episode[], grad: Float64Array | null): { loss: number; accuracy: number } {
+  protected batchLoss(episodes: Episode[], grad: Float64Array | null, train = false): { loss: number; accuracy: number } {
     const d = this.inputSize;
     const D = this.embeddingSize;
     let rows = 0;
@@ -341,7 +381,11 @@ export abstract class EpisodicLearner<O extends Resolved<EpisodicOptions> = Reso
       x.data.set(e.xq.data, (r + e.xs.rows) * d);
       r += e.xs.rows + e.xq.rows;
     }
-    const E = this.handle.forward(this.theta, { x });
+    // One theta view and one batch object for the forward pass and the vjp that reuses it.
+    const theta = this.theta;
+    const batch: NetworkBatch<FloatArray> = { x, ...this.normStats(train) };
+    const E = this.handle.forward(theta, batch);
+    if (train && batch.stats) this.norm.update(rows);
     const dE = grad ? { rows, cols: D, data: allocate(this.dtype, rows * D) } : null;
     const extras = this.extras;
     const nEx = extras.length;
@@ -367,7 +411,7 @@ export abstract class EpisodicLearner<O extends Resolved<EpisodicOptions> = Reso
     }
     if (grad && dE) {
       const gTheta = allocate(this.dtype, this.P);
-      this.vjp(x, dE, gTheta);
+      this.vjp(theta, batch, dE, gTheta);
       for (let k = 0; k < this.P; k++) grad[k] = gTheta[k]!;
     }
     return { loss, accuracy };
@@ -387,7 +431,7 @@ export abstract class EpisodicLearner<O extends Resolved<EpisodicOptions> = Reso
 
   private update(episodes: Episode[]): { loss: number; accuracy: number } {
     const g = new Float64Array(this.params.length);
-    const res = this.batchLoss(episodes, g);
+    const res = this.batchLoss(episodes, g, true);
     if (!Number.isFinite(res.loss)) throw new ValueError(`${this.kind}.fit: the episode loss became ${res.loss} at iteration ${this.iteration}; lower the learning rate`);
     const grad = allocate(this.dtype, g.length);
     grad.set(g);
@@ -411,11 +455,15 @@ export abstract class EpisodicLearner<O extends Resolved<EpisodicOptions> = Reso
     }
   }
 
-  private lastHistory: EpisodicHistory = { losses: new Float64Array(0) };
+  private lastHistory: EpisodicHistory = { losses: new Float64Array(0), iterations: 0, seconds: 0 };
 
   /** What the last fit recorded: the loss (and accuracy) of every meta-batch. */
   get history(): EpisodicHistory {
     return this.lastHistory;
+  }
+
+  protected setHistory(history: unknown): void {
+    this.lastHistory = history as EpisodicHistory;
   }
 
   /** The losses of the last fit (the same as history.losses; the name fit's result had). */
@@ -429,28 +477,35 @@ export abstract class EpisodicLearner<O extends Resolved<EpisodicOptions> = Reso
   }
 
   /**
-   * Meta-train on episodes drawn from `sampler` for `iterations` meta-batches; resolves to the
-   * learner (losses on `history`). `signal` aborts between iterations (AbortError);
-   * `onProgress` gets an {@link EpisodicProgress} per iteration.
+   * Meta-train on episodes drawn from `sampler` for `iterations` meta-batches, or for `timeLimit`
+   * seconds, or until the first of the two; resolves to the learner (losses, iterations run and
+   * seconds on `history`). `signal` aborts between iterations (AbortError); `onProgress` gets an
+   * {@link EpisodicProgress} per iteration (`total` NaN when only a time limit bounds the fit).
    */
   async fit(sampler: TaskSampler, options: EpisodicFitOptions): Promise<this> {
-    const o = parseFitOptions<EpisodicFitOptions>(`${this.kind}.fit`, options, {
-      iterations: num({ min: 0, integer: true }),
-    });
-    if (o.iterations === undefined) throw new ConfigError(`${this.kind}.fit: option 'iterations' is required (the number of meta-batches to train on)`);
-    const iterations = o.iterations;
+    const o = parseFitOptions<EpisodicFitOptions>(`${this.kind}.fit`, options, BUDGET_OPTIONS);
+    const budget = new Budget(`${this.kind}.fit`, o.iterations, o.timeLimit);
     this.checkSampler(sampler, 'fit');
+    if (o.worker) return offload(this, 'fit', `${this.kind}.fit`, [sampler], options as unknown as Record<string, unknown>);
     const yielder = new Yielder(o.signal);
-    const losses = new Float64Array(iterations);
-    const accuracies = this.classification ? new Float64Array(iterations) : undefined;
-    this.lastHistory = accuracies ? { losses, accuracies } : { losses };
-    for (let it = 0; it < iterations; it++) {
-      const episodes = sampler.sampleBatch(this.options.metaBatchSize).map((t, i) => this.prepare(t, `task ${i}`));
-      const { loss, accuracy } = this.update(episodes);
-      losses[it] = loss;
-      if (accuracies) accuracies[it] = accuracy;
-      o.onProgress?.({ phase: 'fit', step: it + 1, total: iterations, loss, iteration: it + 1, iterations, ...(accuracies ? { accuracy } : {}) });
-      await yielder.maybeYield();
+    const losses: number[] = [];
+    const accuracies: number[] = [];
+    const record = (): void => {
+      const done = { losses: Float64Array.from(losses), iterations: losses.length, seconds: budget.seconds };
+      this.lastHistory = this.classification ? { ...done, accuracies: Float64Array.from(accuracies) } : done;
+    };
+    // The history holds what ran, also when an abort or an error ends the fit.
+    try {
+      while (budget.next()) {
+        const episodes = sampler.sampleBatch(this.options.metaBatchSize).map((t, i) => this.prepare(t, `task ${i}`));
+        const { loss, accuracy } = this.update(episodes);
+        losses.push(loss);
+        accuracies.push(accuracy);
+        o.onProgress?.({ phase: 'fit', step: budget.done, total: budget.total, loss, iteration: budget.done, iterations: budget.total, ...(this.classification ? { accuracy } : {}) });
+        await yielder.maybeYield();
+      }
+    } finally {
+      record();
     }
     return this;
   }
@@ -459,10 +514,14 @@ export abstract class EpisodicLearner<O extends Resolved<EpisodicOptions> = Reso
    * Mean query loss (and accuracy) over `tasks` episodes from `sampler` with 95% confidence
    * intervals, in the MAML family's format: one row, steps 0 (adaptation is closed-form).
    */
-  evaluate(sampler: TaskSampler, options: EpisodicEvaluateOptions): EvaluationRow[] {
-    const o = parseOptions<EpisodicEvaluateOptions>(`${this.kind}.evaluate`, options, { tasks: num({ min: 1, integer: true }) });
+  evaluate(sampler: TaskSampler, options: EpisodicEvaluateOptions & { worker?: false }): EvaluationRow[];
+  evaluate(sampler: TaskSampler, options: EpisodicEvaluateOptions & OnWorker): Promise<EvaluationRow[]>;
+  evaluate(sampler: TaskSampler, options: EpisodicEvaluateOptions): EvaluationRow[] | Promise<EvaluationRow[]> {
+    const o = parseOptions<EpisodicEvaluateOptions>(`${this.kind}.evaluate`, options, { tasks: num({ min: 1, integer: true }), ...REMOTE_OPTION_SPEC });
     if (o.tasks === undefined) throw new ConfigError(`${this.kind}.evaluate: option 'tasks' is required (the number of test episodes)`);
     this.checkSampler(sampler, 'evaluate');
+    if (o.worker) return offload(this, 'evaluate', `${this.kind}.evaluate`, [sampler], options as unknown as Record<string, unknown>);
+    throwIfAborted(o.signal);
     const losses: number[] = [];
     const accs: number[] = [];
     for (let t = 0; t < o.tasks; t++) {

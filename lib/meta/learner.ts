@@ -17,13 +17,17 @@ import { ConfigError, ShapeError, ValueError } from '../core/errors.js';
 import { Yielder } from '../core/async.js';
 import { allocate, describe, type DType, type FloatArray } from '../core/matrix.js';
 import { custom, num, oneOf, parseOptions, type OptionSpec } from '../core/options.js';
-import { parseFitOptions, type FitOptions, type Progress } from '../core/estimator.js';
+import { parseFitOptions, REMOTE_OPTION_SPEC, type FitOptions, type OnWorker, type Progress, type RemoteOptions } from '../core/estimator.js';
+import { throwIfAborted } from '../core/async.js';
+import { offload } from '../parallel/offload.js';
 import { Rng } from '../core/rng.js';
 import { kernels } from '../kernels/index.js';
 import type { NetworkBatch, NetworkHandle, NetworkSpec, OptimKernels } from '../kernels/types.js';
 import type { CompiledNetwork } from '../nn/spec.js';
 import type { MultiTaskNet } from '../mtl/multiTaskNet.js';
+import { RunningNormStats } from '../nn/normStats.js';
 import { createOptimizer, type Optimizer, type OptimizerOptions } from '../nn/optim.js';
+import { Budget, BUDGET_OPTIONS, type BudgetOptions } from './budget.js';
 import { classesOf, META_LOSSES, type MetaLoss, type TaskDataLike } from './adaptedModel.js';
 import { MetaNetwork, networkConfigOf, networkForm, type AdaptedOf, type NetworkOption, type SingleTaskNetwork } from './metaNetwork.js';
 import { SavedLearner } from './savedLearner.js';
@@ -57,6 +61,14 @@ export interface LearnerOptions<L extends MetaLoss = MetaLoss, N extends Network
   seed?: number;
   /** Element type of parameters and activations. Default 'float32' (a MultiTaskNet's own). */
   dtype?: DType;
+  /**
+   * Batch normalisation (networks with batchnorm nodes, e.g. conv-4): 'transductive' (default,
+   * Finn et al. 2017) normalises every support and query set by its own statistics, in training
+   * and at test; 'running' trains the same way but also keeps running averages (momentum 0.1) of
+   * the statistics of one support set per meta-iteration at the meta-parameters, and normalises
+   * every pass of adapt, the adapted model and evaluate with them.
+   */
+  batchNorm?: 'transductive' | 'running';
 }
 
 /** Options as a learner holds them: every default filled in (`loss` is the head's). */
@@ -71,16 +83,17 @@ export interface MetaProgress extends Progress {
   loss: number;
 }
 
-/** Options of a meta-learner's fit. */
-export interface MetaFitOptions extends FitOptions<MetaProgress> {
-  /** Meta-iterations (meta-batches) to run. */
-  iterations: number;
-}
+/** Options of a meta-learner's fit: `iterations`, `timeLimit` or both (whichever comes first). */
+export interface MetaFitOptions extends FitOptions<MetaProgress>, BudgetOptions {}
 
 /** What a meta-learner's fit records, on `learner.history`. */
 export interface MetaHistory {
-  /** Meta-loss (mean query loss of the meta-batch, after adaptation) of every iteration. */
+  /** Meta-loss (mean query loss of the meta-batch, after adaptation) of every iteration run. */
   losses: Float64Array;
+  /** Meta-iterations run (fewer than asked when the time limit ended training). */
+  iterations: number;
+  /** Seconds the fit took. */
+  seconds: number;
 }
 
 /** The names these types had before every model shared one fit contract. */
@@ -95,7 +108,7 @@ export interface AdaptOptions {
 }
 
 /** Options of a meta-learner's evaluate. */
-export interface EvaluateOptions {
+export interface EvaluateOptions extends RemoteOptions {
   /** Number of test tasks. */
   tasks: number;
   /** Adaptation step counts to report (default [0, 1, 10]). */
@@ -135,6 +148,7 @@ export const COMMON_OPTIONS = {
   optimizer: custom<OptimizerOptions>("an optimizer { type: 'adam' | 'sgd' | ..., lr }", (v) => v !== null && typeof v === 'object', { type: 'adam', lr: 1e-3 }),
   seed: num({ default: 0 }),
   dtype: oneOf(['float32', 'float64'] as const, 'float32'),
+  batchNorm: oneOf(['transductive', 'running'] as const, 'transductive'),
 } satisfies Record<keyof LearnerOptions, OptionSpec>;
 
 /** Add `a * x` to `y` in place. */
@@ -176,8 +190,10 @@ export abstract class MetaLearner<O extends Resolved<LearnerOptions> = Resolved<
   protected readonly rng: Rng;
   protected readonly P: number;
   protected readonly classes: number;
+  /** Batchnorm running statistics (batchNorm 'running'). */
+  protected readonly norm: RunningNormStats;
 
-  private lastHistory: MetaHistory = { losses: new Float64Array(0) };
+  private lastHistory: MetaHistory = { losses: new Float64Array(0), iterations: 0, seconds: 0 };
 
   protected constructor(owner: string, input: unknown, spec: { [K in keyof O]-?: OptionSpec }) {
     super();
@@ -193,6 +209,7 @@ export abstract class MetaLearner<O extends Resolved<LearnerOptions> = Resolved<
     this.handle = this.net.handle;
     this.rng = new Rng(this.options.seed);
     this.params = this.initialParams(this.net.init(this.rng));
+    this.norm = new RunningNormStats(this.compiled);
     const k = kernels() as unknown as Partial<OptimKernels>;
     this.optimizer = createOptimizer(this.optimizerOptions(), typeof k.adamStep === 'function' ? { kernels: k as OptimKernels } : {});
   }
@@ -303,44 +320,93 @@ export abstract class MetaLearner<O extends Resolved<LearnerOptions> = Resolved<
     return this.lastHistory;
   }
 
+  protected setHistory(history: unknown): void {
+    this.lastHistory = history as MetaHistory;
+  }
+
+  protected override adaptOptionSpec(): Record<string, OptionSpec> {
+    return { steps: num({ min: 0, integer: true }), lr: num({ min: 0 }) };
+  }
+
   /** The meta-losses of the last fit (the same as history.losses; the name fit's result had). */
   get losses(): Float64Array {
     return this.lastHistory.losses;
   }
 
   /**
-   * Meta-train on tasks drawn from `sampler` for `iterations` meta-batches; resolves to the
-   * learner, whose `history.losses` then holds the meta-loss of every iteration. `signal` aborts
+   * Meta-train on tasks drawn from `sampler` for `iterations` meta-batches, or for `timeLimit`
+   * seconds, or until the first of the two; resolves to the learner, whose `history` then holds
+   * the meta-loss of every iteration run, their count and the seconds taken. `signal` aborts
    * between iterations (AbortError; the updates already made stay); `onProgress` gets a
-   * {@link MetaProgress} per iteration.
+   * {@link MetaProgress} per iteration (`total` NaN when only a time limit bounds the fit).
    */
   async fit(sampler: TaskSampler<TaskLike>, options: MetaFitOptions): Promise<this> {
-    const o = parseFitOptions<MetaFitOptions>(`${this.kind}.fit`, options, {
-      iterations: num({ min: 0, integer: true }),
-    });
-    if (o.iterations === undefined) throw new ConfigError(`${this.kind}.fit: option 'iterations' is required (the number of meta-batches to train on)`);
-    const iterations = o.iterations;
+    const o = parseFitOptions<MetaFitOptions>(`${this.kind}.fit`, options, BUDGET_OPTIONS);
+    const budget = new Budget(`${this.kind}.fit`, o.iterations, o.timeLimit);
     this.checkSampler(sampler);
+    if (o.worker) return offload(this, 'fit', `${this.kind}.fit`, [sampler], options as unknown as Record<string, unknown>);
     const yielder = new Yielder(o.signal);
-    const losses = new Float64Array(iterations);
-    this.lastHistory = { losses };
-    for (let it = 0; it < iterations; it++) {
-      const tasks = this.prepare(sampler.sampleBatch(this.options.metaBatchSize));
-      const loss = this.metaStep(tasks);
-      if (!Number.isFinite(loss)) throw new ValueError(`${this.kind}.fit: the meta-loss became ${loss} at iteration ${this.iteration}; lower the learning rates`);
-      losses[it] = loss;
-      this.iteration++;
-      o.onProgress?.({ phase: 'fit', step: it + 1, total: iterations, loss, iteration: it + 1, iterations });
-      await yielder.maybeYield();
+    const losses: number[] = [];
+    const record = (): void => {
+      this.lastHistory = { losses: Float64Array.from(losses), iterations: losses.length, seconds: budget.seconds };
+    };
+    // The history holds what ran, also when an abort or an error ends the fit.
+    try {
+      while (budget.next()) {
+        const tasks = this.prepare(sampler.sampleBatch(this.options.metaBatchSize));
+        const loss = this.metaStep(tasks);
+        if (!Number.isFinite(loss)) throw new ValueError(`${this.kind}.fit: the meta-loss became ${loss} at iteration ${this.iteration}; lower the learning rates`);
+        losses.push(loss);
+        this.iteration++;
+        this.trackNorm(tasks);
+        o.onProgress?.({ phase: 'fit', step: budget.done, total: budget.total, loss, iteration: budget.done, iterations: budget.total });
+        await yielder.maybeYield();
+      }
+    } finally {
+      record();
     }
     return this;
   }
 
   /** One meta-update on given tasks, synchronously (tests, custom loops). Returns the meta-loss. */
   step(tasks: readonly TaskLike[]): number {
-    const loss = this.metaStep(this.prepare(tasks));
+    const prepared = this.prepare(tasks);
+    const loss = this.metaStep(prepared);
     this.iteration++;
+    this.trackNorm(prepared);
     return loss;
+  }
+
+  // ---- batchnorm running statistics ('running' mode) -------------------------------------------
+
+  private get runningMode(): boolean {
+    return this.options.batchNorm === 'running' && this.norm.active;
+  }
+
+  /** After a meta-update: fold the statistics of the first task's support set at the new theta into the running averages. */
+  private trackNorm(tasks: PreparedTask[]): void {
+    if (!this.runningMode || tasks.length === 0) return;
+    const x = tasks[0]!.support.x;
+    this.handle.forward(this.theta, { x, stats: { batchOut: this.norm.batch } });
+    this.norm.update(x.rows);
+  }
+
+  /** A batch of an inference pass: with the running statistics in 'running' mode. */
+  protected inferenceBatch(b: NetworkBatch<FloatArray>): NetworkBatch<FloatArray> {
+    return this.runningMode ? { ...b, stats: { running: this.norm.running(this.dtype) } } : b;
+  }
+
+  /** A copy of the running statistics for a model that outlives later training ('running' mode), else undefined. */
+  private runningCopy(): FloatArray | undefined {
+    return this.runningMode ? (this.norm.running(this.dtype).slice() as FloatArray) : undefined;
+  }
+
+  protected override extraState(): Record<string, unknown> {
+    return this.norm.active ? { normStats: this.norm.values.slice() } : {};
+  }
+
+  protected override restoreExtra(state: Record<string, unknown>): void {
+    if (this.norm.active && state.normStats !== undefined) this.norm.restore(state.normStats, `${this.kind} model file`);
   }
 
   protected checkSampler(sampler: unknown): asserts sampler is TaskSampler<TaskLike> {
@@ -384,40 +450,46 @@ export abstract class MetaLearner<O extends Resolved<LearnerOptions> = Resolved<
    */
   adapt(support: TaskDataLike, options?: AdaptOptions): AdaptedOf<N, L> {
     const { steps, lr } = this.adaptOptions(options, 'adapt');
-    const b = this.net.batch(support, `${this.kind}.adapt(support)`);
-    return this.net.model(this.adaptParams(b, steps, lr)) as AdaptedOf<N, L>;
+    const b = this.inferenceBatch(this.net.batch(support, `${this.kind}.adapt(support)`));
+    return this.net.model(this.adaptParams(b, steps, lr), this.runningCopy()) as AdaptedOf<N, L>;
   }
 
   /** The un-adapted network (theta) as a model. */
   model(): AdaptedOf<N, L> {
-    return this.net.model(this.theta.slice() as FloatArray) as AdaptedOf<N, L>;
+    return this.net.model(this.theta.slice() as FloatArray, this.runningCopy()) as AdaptedOf<N, L>;
   }
 
   /**
    * Query loss (and accuracy for classification) after each number of adaptation steps, as the
    * mean over `tasks` tasks drawn from `sampler` with its 95% confidence interval.
    */
-  evaluate(sampler: TaskSampler<TaskLike>, options: EvaluateOptions): EvaluationRow[] {
+  evaluate(sampler: TaskSampler<TaskLike>, options: EvaluateOptions & { worker?: false }): EvaluationRow[];
+  evaluate(sampler: TaskSampler<TaskLike>, options: EvaluateOptions & OnWorker): Promise<EvaluationRow[]>;
+  evaluate(sampler: TaskSampler<TaskLike>, options: EvaluateOptions): EvaluationRow[] | Promise<EvaluationRow[]> {
     const o = parseOptions<EvaluateOptions>(`${this.kind}.evaluate`, options, {
       tasks: num({ min: 1, integer: true }),
       steps: custom('an array of non-negative integers', (v) => Array.isArray(v) && v.length > 0 && v.every((s) => Number.isInteger(s) && s >= 0), [0, 1, 10]),
       lr: num({ min: 0 }),
+      ...REMOTE_OPTION_SPEC,
     });
     if (o.tasks === undefined) throw new ConfigError(`${this.kind}.evaluate: option 'tasks' is required (the number of test tasks)`);
     this.checkSampler(sampler);
+    if (o.worker) return offload(this, 'evaluate', `${this.kind}.evaluate`, [sampler], options as unknown as Record<string, unknown>);
+    throwIfAborted(o.signal);
     const stepsList = o.steps!;
     const maxSteps = Math.max(...stepsList);
     const losses = stepsList.map(() => [] as number[]);
     const accs = stepsList.map(() => [] as number[]);
     for (let t = 0; t < o.tasks; t++) {
-      const [task] = this.prepare([sampler.sample()]);
-      this.adaptParams(task!.support, maxSteps, o.lr ?? null, (i, phi) => {
+      const [prepared] = this.prepare([sampler.sample()]);
+      const task = { support: this.inferenceBatch(prepared!.support), query: this.inferenceBatch(prepared!.query) };
+      this.adaptParams(task.support, maxSteps, o.lr ?? null, (i, phi) => {
         stepsList.forEach((s, k) => {
           if (s !== i) return;
-          losses[k]!.push(this.lossGrad(phi, task!.query, null));
+          losses[k]!.push(this.lossGrad(phi, task.query, null));
           if (this.net.heads === 1 && !this.net.template && this.loss !== 'mse') {
-            const pred = classesOf(this.handle.forward(phi, { x: task!.query.x }), this.loss);
-            const y = task!.query.y!.data;
+            const pred = classesOf(this.handle.forward(phi, { x: task.query.x, stats: task.query.stats }), this.loss);
+            const y = task.query.y!.data;
             let hit = 0;
             for (let r = 0; r < pred.length; r++) if (pred[r] === y[r]) hit++;
             accs[k]!.push(hit / pred.length);

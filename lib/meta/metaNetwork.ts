@@ -2,6 +2,8 @@
  * The network a meta-learner learns an initialisation of, in any of the forms a model is written:
  *
  * - an MLP `{ inputSize, hidden, outputSize?, activation? }` with one head (loss from the options);
+ * - the conv-4 backbone `{ type: 'conv4', inputShape, filters?, outputSize }` (lib/nn/backbones.ts)
+ *   with one head on `outputSize` logits or values;
  * - a NetworkSpec `{ nodes, heads }`: one head, or several (one per target column);
  * - a multi-task network as MultiTaskNet takes it: `{ inputSize, tasks, architecture?, dtype? }`
  *   (hard sharing by default, or MMoE, CGC, PLE, cross-stitch);
@@ -20,6 +22,7 @@ import type { Rng } from '../core/rng.js';
 import { didYouMean } from '../core/suggest.js';
 import { kernels } from '../kernels/index.js';
 import type { ActivationName, MetaBatchTasks, NetworkBatch, NetworkHandle, NetworkKernels, NetworkSpec } from '../kernels/types.js';
+import { conv4Spec, isBackbone, type Conv4Config } from '../nn/backbones.js';
 import { ACTIVATIONS, compileNetwork, initParams, type CompiledNetwork } from '../nn/spec.js';
 import type { ArchitectureOptions, ArchitectureType } from '../mtl/architectures.js';
 import { MultiTaskNet, type MultiTaskNetTask } from '../mtl/multiTaskNet.js';
@@ -40,7 +43,9 @@ export interface NetworkConfig {
 
 /** A multi-task network as MultiTaskNet takes it: one head per task, the tasks sharing the body. */
 export interface MultiTaskNetworkConfig<Ts extends readonly MultiTaskNetTask[] = readonly MultiTaskNetTask[], D extends DType = DType> {
-  inputSize: number;
+  /** Input columns; or inputShape for images (a convolutional trunk). */
+  inputSize?: number;
+  inputShape?: readonly [number, number, number];
   tasks: Ts;
   /** Default 'hard-sharing'. */
   architecture?: Immutable<ArchitectureOptions> | ArchitectureType;
@@ -49,10 +54,10 @@ export interface MultiTaskNetworkConfig<Ts extends readonly MultiTaskNetTask[] =
 }
 
 /** Every form a meta-learner's `network` option takes. */
-export type NetworkOption = NetworkConfig | Immutable<NetworkSpec> | MultiTaskNetworkConfig | MultiTaskNet<any, any>;
+export type NetworkOption = NetworkConfig | Conv4Config | Immutable<NetworkSpec> | MultiTaskNetworkConfig | MultiTaskNet<any, any>;
 
 /** The forms with one head (adapt gives an AdaptedModel). */
-export type SingleTaskNetwork = NetworkConfig | Immutable<NetworkSpec>;
+export type SingleTaskNetwork = NetworkConfig | Conv4Config | Immutable<NetworkSpec>;
 
 type DTypeOf<N> = N extends { dtype: 'float64' } ? 'float64' : 'float32';
 
@@ -93,11 +98,12 @@ export function checkMlp(owner: string, network: object, what = 'network'): Requ
 }
 
 /** Which form a `network` option is. */
-export function networkForm(network: unknown): 'net' | 'tasks' | 'spec' | 'mlp' | undefined {
+export function networkForm(network: unknown): 'net' | 'tasks' | 'spec' | 'backbone' | 'mlp' | undefined {
   if (network instanceof MultiTaskNet) return 'net';
   if (network === null || typeof network !== 'object') return undefined;
   if ('tasks' in network) return 'tasks';
   if ('nodes' in network) return 'spec';
+  if (isBackbone(network)) return 'backbone';
   return 'mlp';
 }
 
@@ -105,10 +111,10 @@ export function networkForm(network: unknown): 'net' | 'tasks' | 'spec' | 'mlp' 
 export function networkConfigOf(net: MultiTaskNet<any, any>): MultiTaskNetworkConfig {
   const c = net.config;
   const tasks = c.tasks.map((k) => ({ name: k.name, type: k.type, ...(k.labels ? { classes: k.labels } : {}), ...(k.head ? { head: k.head } : {}) }));
-  return { inputSize: c.inputSize, tasks, architecture: c.architecture, dtype: c.dtype };
+  return { ...(c.inputShape ? { inputShape: c.inputShape } : { inputSize: c.inputSize }), tasks, architecture: c.architecture, dtype: c.dtype };
 }
 
-const FORMS = '{ inputSize, hidden, outputSize?, activation? }, a NetworkSpec { nodes, heads }, { inputSize, tasks, architecture? } or a MultiTaskNet';
+const FORMS = "{ inputSize, hidden, outputSize?, activation? }, { type: 'conv4', inputShape, outputSize }, a NetworkSpec { nodes, heads }, { inputSize, tasks, architecture? } or a MultiTaskNet";
 
 export interface MetaNetworkOptions<L extends MetaLoss = MetaLoss> {
   /** The loss of a one-head MLP (default 'mse'); must match a spec's head; not for multi-task forms. */
@@ -150,9 +156,16 @@ export class MetaNetwork<M = AdaptedModel | MultiTaskNet<any, any>> {
       if (form === 'net') net = network as MultiTaskNet<any, any>;
       else {
         const c = network as MultiTaskNetworkConfig;
-        const known = ['inputSize', 'tasks', 'architecture', 'dtype'];
+        const known = ['inputSize', 'inputShape', 'tasks', 'architecture', 'dtype'];
         for (const k of Object.keys(c)) if (!known.includes(k)) throw new ConfigError(`${owner}: unknown network option '${k}'${didYouMean(k, known)}; known for a multi-task network: ${known.join(', ')}`);
-        net = new MultiTaskNet({ inputSize: c.inputSize, tasks: c.tasks, architecture: c.architecture as ArchitectureOptions, seed: options.seed ?? 0, dtype: c.dtype ?? options.dtype ?? 'float32' });
+        net = new MultiTaskNet({
+          ...(c.inputSize !== undefined ? { inputSize: c.inputSize } : {}),
+          ...(c.inputShape !== undefined ? { inputShape: c.inputShape } : {}),
+          tasks: c.tasks,
+          architecture: c.architecture as ArchitectureOptions,
+          seed: options.seed ?? 0,
+          dtype: c.dtype ?? options.dtype ?? 'float32',
+        } as ConstructorParameters<typeof MultiTaskNet>[0]);
       }
       if (options.dtype !== undefined && options.dtype !== net.config.dtype) {
         throw new ConfigError(`${owner}: option 'dtype' is '${options.dtype}' but the multi-task network is '${net.config.dtype}'; give one of them`);
@@ -176,6 +189,17 @@ export class MetaNetwork<M = AdaptedModel | MultiTaskNet<any, any>> {
       this.given = undefined;
       this.spec = spec;
       this.loss = headLoss;
+    } else if (form === 'backbone') {
+      const out = (network as Partial<Conv4Config>).outputSize;
+      if (out === undefined) throw new ConfigError(`${owner}: network.outputSize is required (the classifier's width: N for N-way episodes, 1 for regression)`);
+      const l = options.loss ?? (out >= 2 ? 'softmax-ce' : 'mse');
+      if (l === 'softmax-ce' ? out < 2 : out !== 1) {
+        throw new ConfigError(`${owner}: loss '${l}' needs ${l === 'softmax-ce' ? 'outputSize >= 2 (one logit per class)' : 'outputSize 1'}, got ${out}`);
+      }
+      this.template = undefined;
+      this.given = undefined;
+      this.spec = conv4Spec(owner, network as Conv4Config, l);
+      this.loss = l;
     } else if (form === 'mlp') {
       const n = checkMlp(owner, network as object);
       const l = options.loss ?? 'mse';
@@ -284,10 +308,13 @@ export class MetaNetwork<M = AdaptedModel | MultiTaskNet<any, any>> {
     this.handle.hvp(params, batch, this.headWeights, v, out);
   }
 
-  /** The model these parameters make: an AdaptedModel (one head) or a MultiTaskNet (multi-task forms). */
-  model(params: FloatArray): M {
+  /**
+   * The model these parameters make: an AdaptedModel (one head) or a MultiTaskNet (multi-task
+   * forms). `running`: batchnorm running statistics the AdaptedModel normalises with.
+   */
+  model(params: FloatArray, running?: FloatArray): M {
     if (this.template) return this.template.withParams(params) as M;
-    return new AdaptedModel(this.handle, params, this.inputSize, this.loss, this.classes) as M;
+    return new AdaptedModel(this.handle, params, this.inputSize, this.loss, this.classes, running) as M;
   }
 
   /**

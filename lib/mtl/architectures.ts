@@ -13,6 +13,10 @@
  * - cross-stitch (Misra et al., CVPR 2016): one column per task; after each layer a cross-stitch unit
  *   per task mixes the columns with learned scalars, x~_t = sum_s a_ts x_s.
  *
+ * Any architecture can sit on a convolutional trunk (`trunk: { type: 'conv4' }`, lib/nn/backbones.ts)
+ * shared by every task: its flattened features take the place of the raw input. The trunk needs
+ * image inputs (buildArchitecture's `inputShape`).
+ *
  * `parameterOwners` says which parameters are shared and which belong to one task, by graph
  * reachability from the heads: gradient strategies act on the shared part only.
  */
@@ -21,6 +25,7 @@ import { describe } from '../core/matrix.js';
 import { didYouMean, unknownName } from '../core/suggest.js';
 import { ACTIVATIONS, nodeInputs } from '../nn/spec.js';
 import type { ActivationName, HeadSpec, LossName, NetworkSpec, NodeSpec, ParamSlot } from '../kernels/types.js';
+import { conv4Nodes } from '../nn/backbones.js';
 
 export type TaskType = 'regression' | 'binary' | 'multiclass';
 
@@ -34,11 +39,22 @@ export interface ArchitectureTask {
   head?: { hidden?: number[]; activation?: ActivationName };
 }
 
+/** A convolutional trunk shared by every task (the conv-4 backbone without its input and head). */
+export interface ConvTrunk {
+  type: 'conv4';
+  /** Filters of every convolution (default 64). */
+  filters?: number;
+  /** Conv-batchnorm-relu-maxpool blocks (default 4). */
+  blocks?: number;
+}
+
 interface Common {
   /** Activation of every hidden layer (default 'relu'). */
   activation?: ActivationName;
   /** Dropout rate after each hidden activation (default 0: no dropout node). */
   dropout?: number;
+  /** A convolutional trunk under the architecture (image inputs only). */
+  trunk?: ConvTrunk;
 }
 
 export type ArchitectureOptions =
@@ -55,11 +71,11 @@ const ACTS = ACTIVATIONS;
 
 /** Options each architecture accepts (besides type), for unknown-option errors. */
 const KNOWN: Record<ArchitectureType, string[]> = {
-  'hard-sharing': ['shared', 'activation', 'dropout', 'layerNorm'],
-  mmoe: ['experts', 'expertUnits', 'activation', 'dropout'],
-  cgc: ['sharedExperts', 'taskExperts', 'expertUnits', 'activation', 'dropout'],
-  ple: ['levels', 'sharedExperts', 'taskExperts', 'expertUnits', 'activation', 'dropout'],
-  'cross-stitch': ['layers', 'activation', 'dropout'],
+  'hard-sharing': ['shared', 'activation', 'dropout', 'layerNorm', 'trunk'],
+  mmoe: ['experts', 'expertUnits', 'activation', 'dropout', 'trunk'],
+  cgc: ['sharedExperts', 'taskExperts', 'expertUnits', 'activation', 'dropout', 'trunk'],
+  ple: ['levels', 'sharedExperts', 'taskExperts', 'expertUnits', 'activation', 'dropout', 'trunk'],
+  'cross-stitch': ['layers', 'activation', 'dropout', 'trunk'],
 };
 
 function fail(msg: string): never {
@@ -95,8 +111,8 @@ export function headShape(task: ArchitectureTask): { width: number; loss: LossNa
 /** Builds the node list; each helper returns the index of the node it appended. */
 class Graph {
   readonly nodes: NodeSpec[];
-  constructor(inputSize: number) {
-    this.nodes = [{ op: 'input', size: inputSize }];
+  constructor(inputSize: number, inputShape?: readonly [number, number, number]) {
+    this.nodes = [inputShape ? { op: 'input', size: inputSize, shape: inputShape } : { op: 'input', size: inputSize }];
   }
   add(node: NodeSpec): number {
     this.nodes.push(node);
@@ -127,9 +143,15 @@ class Graph {
 
 /**
  * The spec of a multi-task network: `tasks[t]`'s head reads target column t (class index for
- * multiclass). Throws ConfigError on bad options.
+ * multiclass). `inputShape` ([channels, height, width], with inputSize their product) makes the
+ * input rows images, which a `trunk` needs. Throws ConfigError on bad options.
  */
-export function buildArchitecture(inputSize: number, tasks: readonly ArchitectureTask[], options: ArchitectureOptions | ArchitectureType): NetworkSpec {
+export function buildArchitecture(
+  inputSize: number,
+  tasks: readonly ArchitectureTask[],
+  options: ArchitectureOptions | ArchitectureType,
+  inputShape?: readonly [number, number, number],
+): NetworkSpec {
   if (!Number.isInteger(inputSize) || inputSize < 1) fail(`inputSize must be a positive integer, got ${describe(inputSize)}`);
   if (!Array.isArray(tasks) || tasks.length === 0) fail(`at least one task is needed, got ${describe(tasks)}`);
   const opts = (typeof options === 'string' ? { type: options } : options) as ArchitectureOptions;
@@ -148,23 +170,25 @@ export function buildArchitecture(inputSize: number, tasks: readonly Architectur
   if (typeof dropout !== 'number' || !(dropout >= 0 && dropout < 1)) fail(`dropout must be a number in [0, 1), got ${describe(dropout)}`);
   tasks.forEach((t, i) => checkTask(t, i));
 
-  const g = new Graph(inputSize);
+  const g = new Graph(inputSize, inputShape);
   const T = tasks.length;
+  // The node every architecture starts from: the input, or the trunk's features.
+  const base = trunkOf(g, opts.trunk, inputSize, inputShape);
   // reps[t]: the node each task's tower starts from.
   let reps: number[];
   switch (opts.type) {
     case 'hard-sharing': {
       const ln = opts.layerNorm ?? false;
       if (typeof ln !== 'boolean') fail(`layerNorm must be true or false, got ${describe(ln)}`);
-      const trunk = g.stack(0, units(opts.shared, 'shared', [64, 64]), act, dropout, ln);
+      const trunk = g.stack(base, units(opts.shared, 'shared', [64, 64]), act, dropout, ln);
       reps = tasks.map(() => trunk);
       break;
     }
     case 'mmoe': {
       const K = count(opts.experts, 'experts', 4, 1);
       const eu = units(opts.expertUnits, 'expertUnits', [32], false);
-      const experts = Array.from({ length: K }, () => g.stack(0, eu, act, dropout));
-      reps = tasks.map(() => g.mix(0, experts));
+      const experts = Array.from({ length: K }, () => g.stack(base, eu, act, dropout));
+      reps = tasks.map(() => g.mix(base, experts));
       break;
     }
     case 'cgc':
@@ -175,8 +199,8 @@ export function buildArchitecture(inputSize: number, tasks: readonly Architectur
       if (S + E === 0) fail('sharedExperts + taskExperts must be at least 1');
       const eu = units(opts.expertUnits, 'expertUnits', [32], false);
       // Level inputs: each task's representation and the shared one (all the raw input at level 0).
-      let taskIn = tasks.map(() => 0);
-      let sharedIn = 0;
+      let taskIn = tasks.map(() => base);
+      let sharedIn = base;
       for (let l = 0; l < levels; l++) {
         const last = l === levels - 1;
         const own = taskIn.map((x) => Array.from({ length: E }, () => g.stack(x, eu, act, dropout)));
@@ -196,7 +220,7 @@ export function buildArchitecture(inputSize: number, tasks: readonly Architectur
     }
     case 'cross-stitch': {
       const layers = units(opts.layers, 'layers', [64, 64], false);
-      let cols = tasks.map(() => 0);
+      let cols = tasks.map(() => base);
       for (const w of layers) {
         const h = cols.map((x) => g.hidden(x, w, act, dropout));
         // Unit t starts near the identity on its own column (self = t: a_tt = 0.9, Misra et al.).
@@ -214,6 +238,19 @@ export function buildArchitecture(inputSize: number, tasks: readonly Architectur
     return { node: g.add({ op: 'dense', input: top, units: width }), loss, target: t };
   });
   return { nodes: g.nodes, heads };
+}
+
+/** Append the trunk's nodes (none without a trunk); returns the node the architecture reads. */
+function trunkOf(g: Graph, trunk: ConvTrunk | undefined, inputSize: number, inputShape: readonly [number, number, number] | undefined): number {
+  if (trunk === undefined) return 0;
+  if (trunk === null || typeof trunk !== 'object' || trunk.type !== 'conv4') fail(`trunk must be { type: 'conv4', filters?, blocks? }, got ${describe(trunk)}`);
+  for (const k of Object.keys(trunk)) if (!['type', 'filters', 'blocks'].includes(k)) fail(`unknown trunk option '${k}'; known: type, filters, blocks`);
+  if (!inputShape) fail(`a conv4 trunk needs image inputs: give inputShape [channels, height, width] instead of inputSize`);
+  if (inputShape[0] * inputShape[1] * inputShape[2] !== inputSize) fail(`inputShape ${inputShape.join(' x ')} does not hold inputSize ${inputSize} values`);
+  const nodes = conv4Nodes('architecture trunk', { type: 'conv4', inputShape, filters: trunk.filters, blocks: trunk.blocks });
+  // conv4Nodes numbers its nodes from its own input (node 0), as this graph does.
+  for (const node of nodes.slice(1)) g.add(node);
+  return g.nodes.length - 1;
 }
 
 /** A cross-stitch node; `self` is an initialisation hint some kernel versions read (extra field). */

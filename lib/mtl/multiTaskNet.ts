@@ -9,17 +9,21 @@
 import { ConfigError, FormatError, NotFittedError, ShapeError, ValueError } from '../core/errors.js';
 import { allocate, type DType, type FloatArray, type Matrix } from '../core/matrix.js';
 import { bool, custom, num, oneOf, parseOptions } from '../core/options.js';
-import { parseFitOptions, type FitOptions, type Labels } from '../core/estimator.js';
+import { parseFitOptions, REMOTE_OPTION_SPEC, type FitOptions, type Labels, type OnWorker, type RemoteOptions } from '../core/estimator.js';
+import { throwIfAborted, type Yielder } from '../core/async.js';
+import { identityOf, RESTORE, SNAPSHOT, type ModelSnapshot, type SnapshotPurpose } from '../core/portable.js';
+import { offload } from '../parallel/offload.js';
 import { Rng } from '../core/rng.js';
 import { readDocument, saveDocument, type ModelDocument } from '../io/format.js';
 import { kernels } from '../kernels/index.js';
 import type { NetworkHandle, NetworkSpec } from '../kernels/types.js';
 import { compileNetwork, initParams, type CompiledNetwork } from '../nn/spec.js';
+import { RunningNormStats } from '../nn/normStats.js';
 import { createOptimizer, type Optimizer } from '../nn/optim.js';
 import { buildArchitecture, headShape, parameterOwners, type ArchitectureOptions, type ParameterOwners } from './architectures.js';
 import { holdOut, inputs, prepare, type Prepared } from './netData.js';
 import { deltaM, evaluateOutputs, sigmoid, softmaxRow } from './netMetrics.js';
-import { netDocument, readNetDocument, restoreNetState } from './netPersistence.js';
+import { netDocument, netState, readNetDocument, restoreNetState } from './netPersistence.js';
 import {
   checkStrategyName,
   isCustom,
@@ -84,6 +88,12 @@ export interface MultiTaskNetFitOptions extends FitOptions<MultiTaskNetProgress>
 
 /** Rows per forward call at inference (bounds memory). */
 const CHUNK = 4096;
+/**
+ * Rows per forward call of the evaluations during a fit, with a chance to yield between calls
+ * (a few ms of work each for nets of this library's usual sizes). Row outputs do not depend on
+ * the rows computed with them, so the chunk size does not change any value.
+ */
+const YIELD_CHUNK = 512;
 
 /**
  * A deep multi-task network: `fit` trains it on a MultiTaskDataset or { X, Y } and resolves to the
@@ -102,6 +112,8 @@ export class MultiTaskNet<const Ts extends readonly MultiTaskNetTask[] = readonl
   private readonly optimizer: Optimizer;
   private readonly strategy: WeightingStrategy;
   private readonly rng: Rng;
+  /** Batchnorm running statistics (networks with batchnorm nodes). */
+  private readonly norm: RunningNormStats;
   /** Parameters, counters and the last step's weights: what training changes. */
   private readonly state: NetState;
   private busy = false;
@@ -110,6 +122,10 @@ export class MultiTaskNet<const Ts extends readonly MultiTaskNetTask[] = readonl
   constructor(options: MultiTaskNetOptions<Ts, D>) {
     const o = parseOptions<Required<MultiTaskNetOptions>>(KIND, options, {
       inputSize: num({ integer: true, min: 1 }),
+      inputShape: custom(
+        '[channels, height, width] of positive integers',
+        (v) => Array.isArray(v) && v.length === 3 && v.every((x) => Number.isInteger(x) && x >= 1),
+      ),
       tasks: custom('a non-empty array of tasks { name, type, classes?, head? }', (v) => Array.isArray(v) && v.length > 0),
       architecture: custom("an object { type, ... } or an architecture name", (v) => typeof v === 'string' || (v !== null && typeof v === 'object' && !Array.isArray(v)), 'hard-sharing'),
       weighting: custom('a strategy name, { name, ...options } or a WeightingStrategy object', (v) => typeof v === 'string' || (v !== null && typeof v === 'object'), 'equal'),
@@ -117,7 +133,12 @@ export class MultiTaskNet<const Ts extends readonly MultiTaskNetTask[] = readonl
       seed: num({ default: 0 }),
       dtype: oneOf(['float32', 'float64'] as const, 'float32'),
     });
-    if (o.inputSize === undefined) throw new ConfigError(`${KIND}: option 'inputSize' is required (the number of input features)`);
+    const shape = o.inputShape ? ([o.inputShape[0], o.inputShape[1], o.inputShape[2]] as const) : undefined;
+    if (shape && o.inputSize !== undefined && o.inputSize !== shape[0] * shape[1] * shape[2]) {
+      throw new ConfigError(`${KIND}: inputSize ${o.inputSize} disagrees with inputShape ${shape.join(' x ')} (${shape[0] * shape[1] * shape[2]} values); give one of them`);
+    }
+    if (shape) o.inputSize = shape[0] * shape[1] * shape[2];
+    if (o.inputSize === undefined) throw new ConfigError(`${KIND}: option 'inputSize' (the number of input features) or 'inputShape' (images) is required`);
     if (o.tasks === undefined) throw new ConfigError(`${KIND}: option 'tasks' is required, e.g. [{ name: 'y', type: 'regression' }]`);
     const tasks = resolveTasks(o.tasks);
     const architecture = (typeof o.architecture === 'string' ? { type: o.architecture } : { ...o.architecture }) as ArchitectureOptions;
@@ -126,6 +147,7 @@ export class MultiTaskNet<const Ts extends readonly MultiTaskNetTask[] = readonl
       o.inputSize,
       tasks.map((t) => ({ name: t.name, type: t.type, classes: t.labels?.length, head: t.head })),
       architecture,
+      shape,
     );
     this.compiled = compileNetwork(this.spec);
     this.owners = parameterOwners(this.spec, this.compiled.params, this.compiled.paramCount);
@@ -148,6 +170,7 @@ export class MultiTaskNet<const Ts extends readonly MultiTaskNetTask[] = readonl
     this.strategy.init(tasks.length, this.owners.shared.length);
 
     this.rng = new Rng(o.seed);
+    this.norm = new RunningNormStats(this.compiled);
     this.state = {
       params: initParams(this.compiled, this.rng, o.dtype),
       epoch: 0,
@@ -156,12 +179,12 @@ export class MultiTaskNet<const Ts extends readonly MultiTaskNetTask[] = readonl
       weightsStable: true,
       fitted: false,
     };
-    this.config = { inputSize: o.inputSize, tasks, architecture, weighting, optimizer: { ...o.optimizer }, seed: o.seed, dtype: o.dtype };
+    this.config = { inputSize: o.inputSize, ...(shape ? { inputShape: shape } : {}), tasks, architecture, weighting, optimizer: { ...o.optimizer }, seed: o.seed, dtype: o.dtype };
   }
 
   /** The parts the training loop and the model file read. */
   private get parts(): NetParts {
-    return { config: this.config, compiled: this.compiled, handle: this.handle, owners: this.owners, optimizer: this.optimizer, strategy: this.strategy, rng: this.rng };
+    return { config: this.config, compiled: this.compiled, handle: this.handle, owners: this.owners, optimizer: this.optimizer, strategy: this.strategy, rng: this.rng, norm: this.norm };
   }
 
   get taskNames(): string[] {
@@ -203,18 +226,25 @@ export class MultiTaskNet<const Ts extends readonly MultiTaskNetTask[] = readonl
   withParams(params: ArrayLike<number>): MultiTaskNet<Ts, D> {
     const net = MultiTaskNet.fromConfig(this.config, isCustom(this.config.weighting) ? 'equal' : (this.config.weighting as WeightingOption));
     net.setParams(params);
+    if (this.norm.active) net.norm.restore(this.norm.values.slice(), KIND);
     return net as unknown as MultiTaskNet<Ts, D>;
   }
 
   /** A net from a resolved configuration (the tasks' labels become their classes again). */
   private static fromConfig(c: NetConfig, weighting: WeightingOption): MultiTaskNet<readonly MultiTaskNetTask[], DType> {
+    return new MultiTaskNet(MultiTaskNet.optionsOf(c, weighting));
+  }
+
+  /** The constructor options of a resolved configuration. */
+  private static optionsOf(c: NetConfig, weighting: WeightingOption): MultiTaskNetOptions<readonly MultiTaskNetTask[], DType> {
     const tasks: MultiTaskNetTask[] = c.tasks.map((t) => ({
       name: t.name,
       type: t.type,
       ...(t.labels ? { classes: t.labels } : {}),
       ...(t.head ? { head: t.head } : {}),
     }));
-    return new MultiTaskNet({ inputSize: c.inputSize, tasks, architecture: c.architecture, weighting, optimizer: c.optimizer, seed: c.seed, dtype: c.dtype });
+    const input = c.inputShape ? { inputShape: c.inputShape } : { inputSize: c.inputSize };
+    return { ...input, tasks, architecture: c.architecture, weighting, optimizer: c.optimizer, seed: c.seed, dtype: c.dtype };
   }
   /** Which task owns each parameter (-1 shared), and the shared / per-task index lists. */
   get parameterOwners(): ParameterOwners {
@@ -246,6 +276,10 @@ export class MultiTaskNet<const Ts extends readonly MultiTaskNetTask[] = readonl
       diagnostics: bool(false),
     });
     if (this.busy) throw new ConfigError(`${KIND}.fit: this model is already training; await the running fit() first`);
+    if (o.worker) {
+      if (options.onEpoch) throw new ConfigError(`${KIND}.fit: option 'onEpoch' cannot run on a worker thread (it receives the net); use onProgress, whose records cross over, and read net.history after the fit`);
+      return offload(this, 'fit', `${KIND}.fit`, [data], options as Record<string, unknown>);
+    }
     let train = prepare(this.config, data, 'training data');
     let val: Prepared | undefined;
     if (typeof o.validation === 'number') [train, val] = holdOut(this.config, train, o.validation);
@@ -257,7 +291,7 @@ export class MultiTaskNet<const Ts extends readonly MultiTaskNetTask[] = readonl
     try {
       const onEpoch = o.onEpoch;
       const trainOptions = { epochs: o.epochs, batchSize: o.batchSize, shuffle: o.shuffle, diagnostics: o.diagnostics, signal: o.signal, onProgress: o.onProgress, ...(onEpoch ? { onEpoch: (r: EpochRecord) => onEpoch(r, this) } : {}) };
-      this.lastHistory = await runEpochs(this.parts, this.state, train, val, trainOptions, es, (p) => this.evaluatePrepared(p));
+      this.lastHistory = await runEpochs(this.parts, this.state, train, val, trainOptions, es, (p, yielder) => this.evaluatePreparedAsync(p, yielder));
       return this;
     } finally {
       this.busy = false;
@@ -325,6 +359,15 @@ export class MultiTaskNet<const Ts extends readonly MultiTaskNetTask[] = readonl
     return res as TaskProbabilities<Ts, ValuesOf<D>>;
   }
 
+  /** predict as a Promise; with `worker`, computed on a worker thread. */
+  async predictAsync(X: unknown, options?: RemoteOptions): Promise<TaskPredictions<Ts, ValuesOf<D>>> {
+    const o = parseOptions<RemoteOptions>(`${KIND}.predictAsync`, options, REMOTE_OPTION_SPEC);
+    if (!this.state.fitted) throw new NotFittedError(KIND, 'predictAsync');
+    if (o.worker) return offload(this, 'predictAsync', `${KIND}.predictAsync`, [X], o as Record<string, unknown>);
+    throwIfAborted(o.signal);
+    return this.predict(X);
+  }
+
   private outputs(method: string, X: unknown): { x: Matrix<FloatArray>; out: Matrix<FloatArray> } {
     if (!this.state.fitted) throw new NotFittedError(KIND, method);
     const x = inputs(this.config, X, 'X');
@@ -354,11 +397,16 @@ export class MultiTaskNet<const Ts extends readonly MultiTaskNetTask[] = readonl
    * Per-task metrics on labelled rows; with `baselines` (single-task metrics by task name, e.g. from
    * evaluate() of single-task nets) also Delta_m over every metric the baselines give.
    */
-  evaluate(data: MultiTaskData, options: MultiTaskEvaluateOptions = {}): MultiTaskEvaluation {
-    if (!this.state.fitted) throw new NotFittedError(KIND, 'evaluate');
+  evaluate(data: MultiTaskData, options?: MultiTaskEvaluateOptions & { worker?: false }): MultiTaskEvaluation;
+  evaluate(data: MultiTaskData, options: MultiTaskEvaluateOptions & OnWorker): Promise<MultiTaskEvaluation>;
+  evaluate(data: MultiTaskData, options: MultiTaskEvaluateOptions = {}): MultiTaskEvaluation | Promise<MultiTaskEvaluation> {
     const o = parseOptions<MultiTaskEvaluateOptions>(`${KIND}.evaluate`, options, {
       baselines: custom('an object { taskName: { metric: value } }', (v) => v !== null && typeof v === 'object' && !Array.isArray(v)),
+      ...REMOTE_OPTION_SPEC,
     });
+    if (!this.state.fitted) throw new NotFittedError(KIND, 'evaluate');
+    if (o.worker) return offload(this, 'evaluate', `${KIND}.evaluate`, [data], o as Record<string, unknown>);
+    throwIfAborted(o.signal);
     const ev: MultiTaskEvaluation = this.evaluatePrepared(prepare(this.config, data, 'evaluation data'));
     if (o.baselines) ev.deltaM = deltaM(ev.tasks, o.baselines);
     return ev;
@@ -368,15 +416,36 @@ export class MultiTaskNet<const Ts extends readonly MultiTaskNetTask[] = readonl
     return evaluateOutputs(this.config, this.headCols, this.forwardAll(p.X), p);
   }
 
+  /** evaluatePrepared during a fit: the forward passes in short calls, yielding between them. */
+  private async evaluatePreparedAsync(p: Prepared, yielder: Yielder): Promise<MultiTaskEvaluation> {
+    const chunks = this.forwardChunks(p.X, YIELD_CHUNK);
+    let r = chunks.next();
+    while (!r.done) {
+      await yielder.maybeYield();
+      r = chunks.next();
+    }
+    return evaluateOutputs(this.config, this.headCols, r.value, p);
+  }
+
   /** Raw head outputs for all rows, in chunks to bound memory. */
   private forwardAll(x: Matrix<FloatArray>): Matrix<FloatArray> {
+    const chunks = this.forwardChunks(x, CHUNK);
+    let r = chunks.next();
+    while (!r.done) r = chunks.next();
+    return r.value;
+  }
+
+  /** Raw head outputs for all rows, `chunk` rows per forward call, pausing (yield) between calls. */
+  private *forwardChunks(x: Matrix<FloatArray>, chunk: number): Generator<void, Matrix<FloatArray>, void> {
     const W = this.headCols[this.headCols.length - 1]!;
     const out = allocate(this.config.dtype, x.rows * W);
     const d = x.cols;
-    for (let s = 0; s < x.rows; s += CHUNK) {
-      const nb = Math.min(CHUNK, x.rows - s);
+    for (let s = 0; s < x.rows; s += chunk) {
+      if (s > 0) yield;
+      const nb = Math.min(chunk, x.rows - s);
       const xb = { rows: nb, cols: d, data: x.data.subarray(s * d, (s + nb) * d) as FloatArray };
-      const r = this.handle.forward(this.state.params, { x: xb });
+      // Predictions normalise with the running statistics: a row's output is its own.
+      const r = this.handle.forward(this.state.params, { x: xb, ...(this.norm.active ? { stats: { running: this.norm.running(this.config.dtype) } } : {}) });
       out.set(r.data, s * W);
     }
     return { rows: x.rows, cols: W, data: out };
@@ -384,6 +453,37 @@ export class MultiTaskNet<const Ts extends readonly MultiTaskNetTask[] = readonl
 
   // ---------------------------------------------------------------------------------------------
   // save / load
+
+  /**
+   * The constructor options and the state a model file keeps (lib/core/portable.ts); for
+   * predictions only the parameters. A custom weighting strategy object cannot be rebuilt elsewhere.
+   */
+  [SNAPSHOT](purpose: SnapshotPurpose): ModelSnapshot {
+    if (isCustom(this.config.weighting)) {
+      throw new ConfigError(`${KIND}: a net with a custom weighting strategy object ('${this.strategy.name}') cannot run on a worker thread (functions stay in their thread); fit it in this thread`);
+    }
+    const options = MultiTaskNet.optionsOf(this.config, this.config.weighting as WeightingOption);
+    // For predictions: the parameters, and the batchnorm running statistics they normalise with.
+    const state =
+      purpose === 'predict'
+        ? { params: this.state.params, fitted: this.state.fitted, ...(this.norm.active ? { normStats: this.norm.values } : {}) }
+        : netState(this.parts, this.state);
+    // The parameters (and running statistics) change in place only by training steps (counted)
+    // and are replaced otherwise; no method hands them out (getParams copies), so this names the state.
+    const version = `${identityOf(this.state.params)}.${this.state.stepCount}.${this.state.fitted}`;
+    return { kind: KIND, options, state, history: this.lastHistory, version };
+  }
+
+  [RESTORE](s: ModelSnapshot): void {
+    const state = s.state as Record<string, unknown>;
+    if (state.optimizer === undefined) {
+      // A snapshot for predictions: the parameters and running statistics only.
+      this.state.params = state.params as FloatArray;
+      this.state.fitted = state.fitted === true;
+      if (this.norm.active && state.normStats !== undefined) this.norm.restore(state.normStats, KIND);
+    } else restoreNetState(this.parts, this.state, state);
+    if (s.history) this.lastHistory = s.history as History;
+  }
 
   /** The versioned model document: config, parameters, optimizer, strategy and RNG state. */
   toJSON(): ModelDocument {

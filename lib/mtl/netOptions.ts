@@ -4,7 +4,7 @@
  * recognised as a registered name or a user's strategy object.
  */
 import { ConfigError } from '../core/errors.js';
-import type { Evaluation, Labels, Progress, TaskMetrics } from '../core/estimator.js';
+import type { Evaluation, Labels, Progress, RemoteOptions, TaskMetrics } from '../core/estimator.js';
 import { describe, type DType, type FloatArray, type Matrix } from '../core/matrix.js';
 import type { OptimizerOptions } from '../nn/optim.js';
 import { didYouMean, unknownName } from '../core/suggest.js';
@@ -53,8 +53,13 @@ export type TaskProbabilities<Ts extends readonly MultiTaskNetTask[] = readonly 
 export type WeightingOption = string | ({ type?: string; name?: string } & Record<string, unknown>) | WeightingStrategy;
 
 export interface MultiTaskNetOptions<Ts extends readonly MultiTaskNetTask[] = readonly MultiTaskNetTask[], D extends DType = DType> {
-  /** The number of input features. */
-  inputSize: number;
+  /** The number of input features. Give this or inputShape. */
+  inputSize?: number;
+  /**
+   * [channels, height, width] when the rows of X are images (NCHW, C x H x W columns), instead
+   * of inputSize; needed by a convolutional trunk (architecture.trunk, e.g. { type: 'conv4' }).
+   */
+  inputShape?: readonly [number, number, number];
   /** The tasks, each with a head of its own: [{ name, type, classes?, head? }]. */
   tasks: Ts;
   /**
@@ -137,7 +142,7 @@ export interface MultiTaskEvaluation extends Evaluation {
 }
 
 /** Options of MultiTaskNet.evaluate. */
-export interface MultiTaskEvaluateOptions {
+export interface MultiTaskEvaluateOptions extends RemoteOptions {
   /** Single-task metrics by task name (e.g. evaluate() of single-task nets): adds deltaM. */
   baselines?: Record<string, Record<string, number>>;
 }
@@ -154,6 +159,8 @@ export interface ResolvedTask {
 /** The net's configuration as it holds and saves it (defaults filled in). */
 export interface NetConfig {
   inputSize: number;
+  /** Image inputs: [channels, height, width] (inputSize is their product). */
+  inputShape?: readonly [number, number, number];
   tasks: ResolvedTask[];
   architecture: ArchitectureOptions;
   weighting: string | Record<string, unknown>;

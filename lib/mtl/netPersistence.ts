@@ -1,7 +1,8 @@
 /**
  * MultiTaskNet's model file (format metatask/1, lib/io/format.ts): the configuration, and the
  * state that lets a loaded net predict the same and resume training exactly (parameters,
- * optimiser, strategy and RNG states, epoch and step counters, the last step's weights).
+ * optimiser, strategy and RNG states, epoch and step counters, the last step's weights, the
+ * batchnorm running statistics).
  */
 import { FormatError } from '../core/errors.js';
 import { fromDocument, toDocument, type ModelDocument } from '../io/format.js';
@@ -11,7 +12,12 @@ import type { WeightingStrategy } from './weighting/strategy.js';
 
 /** The document of a net. */
 export function netDocument(p: NetParts, s: NetState): ModelDocument {
-  const state = {
+  return toDocument(KIND, p.config, netState(p, s));
+}
+
+/** Everything a net's document keeps of its state (typed arrays copied, not encoded). */
+export function netState(p: NetParts, s: NetState): Record<string, unknown> {
+  return {
     params: s.params.slice(),
     optimizer: p.optimizer.getState(),
     strategy: p.strategy.getState(),
@@ -21,8 +27,8 @@ export function netDocument(p: NetParts, s: NetState): ModelDocument {
     lastWeights: s.lastWeights,
     weightsStable: s.weightsStable,
     fitted: s.fitted,
+    ...(p.norm.active ? { normStats: p.norm.values.slice() } : {}),
   };
-  return toDocument(KIND, p.config, state);
 }
 
 /**
@@ -55,4 +61,5 @@ export function restoreNetState(p: NetParts, s: NetState, state: Record<string, 
   if (state.lastWeights instanceof Float64Array && state.lastWeights.length === p.config.tasks.length) s.lastWeights = state.lastWeights;
   s.weightsStable = state.weightsStable !== false;
   s.fitted = state.fitted === true;
+  if (p.norm.active) p.norm.restore(state.normStats, `${KIND} model file`);
 }

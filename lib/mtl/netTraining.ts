@@ -14,6 +14,7 @@ import { bool, num, oneOf, parseOptions } from '../core/options.js';
 import type { Rng } from '../core/rng.js';
 import type { NetworkHandle } from '../kernels/types.js';
 import { dropoutMasks, type CompiledNetwork } from '../nn/spec.js';
+import type { RunningNormStats } from '../nn/normStats.js';
 import type { Optimizer } from '../nn/optim.js';
 import type { ParameterOwners } from './architectures.js';
 import { subsample, type Prepared } from './netData.js';
@@ -34,6 +35,8 @@ export interface NetParts {
   readonly optimizer: Optimizer;
   readonly strategy: WeightingStrategy;
   readonly rng: Rng;
+  /** Batchnorm running statistics: every training step updates them, predictions use them. */
+  readonly norm: RunningNormStats;
 }
 
 /** What training changes, and a saved net keeps. */
@@ -72,7 +75,7 @@ export async function runEpochs(
   val: Prepared | undefined,
   o: TrainOptions,
   es: Required<EarlyStoppingOptions> | null,
-  evaluate: (data: Prepared) => MultiTaskEvaluation,
+  evaluate: (data: Prepared, yielder: Yielder) => Promise<MultiTaskEvaluation>,
 ): Promise<History> {
   const T = p.config.tasks.length;
   const P = p.compiled.paramCount;
@@ -92,6 +95,7 @@ export async function runEpochs(
   const history: History = { epochs: [], stoppedEarly: false };
   let best = Infinity;
   let bestParams: FloatArray | null = null;
+  let bestNorm: Float64Array | null = null;
   let bestEpoch = -1;
   let bad = 0;
   let metricRows: Prepared | undefined;
@@ -128,7 +132,13 @@ export async function runEpochs(
         }
       }
       const masks = p.compiled.dropoutNodes.length > 0 ? dropoutMasks(p.compiled, p.rng, nb, dtype) : undefined;
-      const batch = { x: { rows: nb, cols: d, data: x }, y: { rows: nb, cols: T, data: y }, ...(masks ? { masks } : {}) };
+      const batch = {
+        x: { rows: nb, cols: d, data: x },
+        y: { rows: nb, cols: T, data: y },
+        ...(masks ? { masks } : {}),
+        // Batchnorm trains on the batch's statistics and reports them for the running averages.
+        ...(p.norm.active ? { stats: { batchOut: p.norm.batch } } : {}),
+      };
 
       let losses: Float64Array;
       let res: StrategyResult;
@@ -168,6 +178,7 @@ export async function runEpochs(
         }
       }
       s.lastWeights = Float64Array.from(res.weights);
+      if (p.norm.active) p.norm.update(nb);
       p.optimizer.step(s.params, grad);
       s.stepCount++;
       steps++;
@@ -186,7 +197,7 @@ export async function runEpochs(
     const names = p.config.tasks.map((t) => t.name);
     // Without validation data, metrics come from a fixed subsample of the training rows (every
     // k-th row, at most METRIC_ROWS), so they cost a small part of an epoch and no randomness.
-    const ev = evaluate(val ?? (metricRows ??= subsample(train, METRIC_ROWS)));
+    const ev = await evaluate(val ?? (metricRows ??= subsample(train, METRIC_ROWS)), yielder);
     const trainLoss = meanDefined(taskLoss);
     const record: EpochRecord = {
       epoch: s.epoch,
@@ -217,7 +228,10 @@ export async function runEpochs(
         best = m;
         bad = 0;
         bestEpoch = record.epoch;
-        if (es.restoreBest) bestParams = s.params.slice();
+        if (es.restoreBest) {
+          bestParams = s.params.slice();
+          bestNorm = p.norm.values.slice();
+        }
       } else if (++bad >= es.patience) {
         history.stoppedEarly = true;
         break;
@@ -226,6 +240,7 @@ export async function runEpochs(
   }
   if (es?.restoreBest && bestParams && bestEpoch !== s.epoch - 1) {
     s.params = bestParams;
+    if (bestNorm) p.norm.restore(bestNorm, 'MultiTaskNet');
     history.bestEpoch = bestEpoch;
   }
   return history;

@@ -10,73 +10,25 @@
  * Cost: about twice a gradient.
  *
  * Every op lives in one place: an OpImpl with forward / backward / rForward / rBackward
- * (makeOp below). A future op (convolution) adds one factory and nothing else.
+ * (networkOp.ts; makeOp below picks them). The dense and elementwise ops are here; convolution,
+ * batch normalisation and pooling have files of their own (conv.ts, batchnorm.ts, pool.ts).
  *
  * Activations and gradients are stored in the handle's dtype; parameter gradients, row
  * accumulators of the dense products and losses are accumulated in double.
  */
 import { DisposedError, ShapeError, ValueError } from '../../core/errors.js';
 import { allocate, type DType, type FloatArray, type Matrix } from '../../core/matrix.js';
-import { compileNetwork, type CompiledNetwork } from '../networkSpec.js';
+import { checkNormStats, compileNetwork, type CompiledNetwork } from '../networkSpec.js';
 import type { ActivationName, MetaBatchTasks, MetaGradientOptions, NetworkBatch, NetworkHandle, NetworkSpec, NodeSpec } from '../types.js';
+import { batchnormOp } from './batchnorm.js';
+import { convOp } from './conv.js';
 import { normalCdf, normalPdf } from './erf.js';
 import { metaGradient } from './metabatch.js';
+import { act64, f64, gemmAcc, linearOp, type Ctx, type Linear, type OpImpl, type Workspace } from './networkOp.js';
+import { avgpoolLinear, maxpoolOp } from './pool.js';
 
 const LN_EPS = 1e-5;
 
-/** Buffers of one batch size, reused across calls (no allocation in steady state). */
-interface Workspace {
-  n: number;
-  /** Activations by node; A[0] is replaced by the caller's x on every call. */
-  A: FloatArray[];
-  /** dL/dA by node. */
-  G: FloatArray[];
-  /** R{A}, R{G} (allocated on the first hvp). */
-  RA: FloatArray[] | null;
-  RG: FloatArray[] | null;
-  /** Layer normalisation caches by node: xhat and 1/std (forward), R{xhat} and R{std^-1}/std^-1 (R-forward). */
-  xhat: (Float64Array | null)[];
-  invStd: (Float64Array | null)[];
-  rxhat: (Float64Array | null)[];
-  rsRel: (Float64Array | null)[];
-  /** Float64 copies of activations read by dense layers (act64), valid when A64pass[i] is the pass. */
-  A64: (Float64Array | null)[];
-  A64pass: Float64Array;
-  /** Three float64 scratch matrices of n x the widest node, for dense operands (f64). */
-  m64: Float64Array[];
-}
-
-/** Everything one pass reads and writes. */
-interface Ctx {
-  n: number;
-  P: FloatArray;
-  V: FloatArray | null;
-  ws: Workspace;
-  A: FloatArray[];
-  G: FloatArray[];
-  RA: FloatArray[];
-  RG: FloatArray[];
-  /** Parameter gradient and R{gradient} = H v, in double. */
-  g: Float64Array;
-  rg: Float64Array;
-  masks: ReadonlyMap<number, FloatArray> | undefined;
-  /** Double scratch row of the widest node. */
-  row: Float64Array;
-  /** Float64 scratch for one dense weight matrix (the largest). */
-  w64: Float64Array;
-  /** Distinguishes the calls (act64's cache key). */
-  pass: number;
-  m64: Float64Array[];
-}
-
-interface OpImpl {
-  forward(c: Ctx): void;
-  /** Adds dL/d(inputs) into G of the inputs and dL/dparams into c.g. */
-  backward(c: Ctx): void;
-  rForward(c: Ctx): void;
-  /** Adds R{dL/d(inputs)} into RG and R{dL/dparams} into c.rg. */
-  rBackward(c: Ctx): void;
-}
 
 // ---- activations: f, f', f'' --------------------------------------------------------------------
 
@@ -168,6 +120,16 @@ function makeOp(i: number, node: NodeSpec, net: CompiledNetwork): OpImpl {
       return linearOp(concatLinear(i, node.inputs, net.widths));
     case 'add':
       return linearOp(addLinear(i, node.inputs, w));
+    case 'flatten':
+      return linearOp(addLinear(i, [node.input], w));
+    case 'conv2d':
+      return convOp(i, node.input, net.geometry[i]!, off);
+    case 'batchnorm':
+      return batchnormOp(i, node.input, net.normChannels[i]!, w / net.normChannels[i]!, off, net.statsOffset[i]!, net.alpha[i]!);
+    case 'maxpool2d':
+      return maxpoolOp(i, node.input, net.geometry[i]!);
+    case 'avgpool2d':
+      return linearOp(avgpoolLinear(i, node.input, net.geometry[i]!));
   }
 }
 
@@ -235,127 +197,6 @@ function denseOp(i: number, inp: number, din: number, dout: number, off: number)
   };
 }
 
-/** src[0, len) as float64: src itself for a float64 network, else a copy into buf. */
-function f64(src: FloatArray, len: number, buf: Float64Array): Float64Array {
-  if (src instanceof Float64Array) return src;
-  for (let k = 0; k < len; k++) buf[k] = src[k]!;
-  return buf;
-}
-
-/**
- * Activation `node` (width w) as float64, converted once per pass and shared by every dense
- * layer reading it (the 8 heads of a hard-sharing net read one trunk output) and by forward and backward.
- */
-function act64(c: Ctx, node: number, w: number): Float64Array {
-  const ws = c.ws;
-  const src = c.A[node]!;
-  if (src instanceof Float64Array) return src;
-  let buf = ws.A64[node];
-  if (!buf) buf = ws.A64[node] = new Float64Array(c.n * w);
-  if (ws.A64pass[node] !== c.pass) {
-    for (let k = 0; k < c.n * w; k++) buf[k] = src[k]!;
-    ws.A64pass[node] = c.pass;
-  }
-  return buf;
-}
-
-/**
- * C[i, j] += sum_p A(i, p) B(p, j) for i < M, j < N, p < K, where A(i, p) = A[aOff + i aI + p aP],
- * B(p, j) = B[bOff + p bP + j bJ] and C[i, j] = C[cOff + i cI + j]: one routine for X W, G W^T
- * and X^T G. 4 x 4 register blocks: 16 double accumulators, each loaded value used 4 times,
- * about 4x faster in V8 than a plain i-k-j loop (measured on this 128-256-256 net).
- */
-function gemmAcc(
-  M: number, N: number, K: number,
-  A: Float64Array, aOff: number, aI: number, aP: number,
-  B: Float64Array, bOff: number, bP: number, bJ: number,
-  C: FloatArray, cOff: number, cI: number,
-): void {
-  const M4 = M - (M % 4);
-  const N4 = N - (N % 4);
-  for (let i = 0; i < M4; i += 4) {
-    const a0 = aOff + i * aI;
-    const a1 = a0 + aI;
-    const a2 = a1 + aI;
-    const a3 = a2 + aI;
-    for (let j = 0; j < N4; j += 4) {
-      const b0 = bOff + j * bJ;
-      const b1 = b0 + bJ;
-      const b2 = b1 + bJ;
-      const b3 = b2 + bJ;
-      let s00 = 0, s01 = 0, s02 = 0, s03 = 0, s10 = 0, s11 = 0, s12 = 0, s13 = 0;
-      let s20 = 0, s21 = 0, s22 = 0, s23 = 0, s30 = 0, s31 = 0, s32 = 0, s33 = 0;
-      for (let p = 0; p < K; p++) {
-        const pa = p * aP;
-        const pb = p * bP;
-        const x0 = A[a0 + pa]!, x1 = A[a1 + pa]!, x2 = A[a2 + pa]!, x3 = A[a3 + pa]!;
-        const w0 = B[b0 + pb]!, w1 = B[b1 + pb]!, w2 = B[b2 + pb]!, w3 = B[b3 + pb]!;
-        s00 += x0 * w0; s01 += x0 * w1; s02 += x0 * w2; s03 += x0 * w3;
-        s10 += x1 * w0; s11 += x1 * w1; s12 += x1 * w2; s13 += x1 * w3;
-        s20 += x2 * w0; s21 += x2 * w1; s22 += x2 * w2; s23 += x2 * w3;
-        s30 += x3 * w0; s31 += x3 * w1; s32 += x3 * w2; s33 += x3 * w3;
-      }
-      let o = cOff + i * cI + j;
-      C[o]! += s00; C[o + 1]! += s01; C[o + 2]! += s02; C[o + 3]! += s03;
-      o += cI;
-      C[o]! += s10; C[o + 1]! += s11; C[o + 2]! += s12; C[o + 3]! += s13;
-      o += cI;
-      C[o]! += s20; C[o + 1]! += s21; C[o + 2]! += s22; C[o + 3]! += s23;
-      o += cI;
-      C[o]! += s30; C[o + 1]! += s31; C[o + 2]! += s32; C[o + 3]! += s33;
-    }
-    for (let j = N4; j < N; j++) gemmCol4(i, j, K, A, aOff, aI, aP, B, bOff, bP, bJ, C, cOff, cI);
-  }
-  for (let i = M4; i < M; i++) for (let j = 0; j < N; j++) gemmDot(i, 1, j, K, A, aOff, aI, aP, B, bOff, bP, bJ, C, cOff, cI);
-}
-
-/**
- * Column j of rows i..i+3 (the N % 4 edge; all of a 1-unit head's X w and X^T g): four dot
- * products in one pass over p, so four independent add chains instead of one (each sum keeps
- * its order, so the result equals four separate dot products).
- */
-function gemmCol4(
-  i: number, j: number, K: number,
-  A: Float64Array, aOff: number, aI: number, aP: number,
-  B: Float64Array, bOff: number, bP: number, bJ: number,
-  C: FloatArray, cOff: number, cI: number,
-): void {
-  const a0 = aOff + i * aI;
-  const a1 = a0 + aI;
-  const a2 = a1 + aI;
-  const a3 = a2 + aI;
-  const bj = bOff + j * bJ;
-  let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-  for (let p = 0; p < K; p++) {
-    const pa = p * aP;
-    const w = B[bj + p * bP]!;
-    s0 += A[a0 + pa]! * w;
-    s1 += A[a1 + pa]! * w;
-    s2 += A[a2 + pa]! * w;
-    s3 += A[a3 + pa]! * w;
-  }
-  const o = cOff + i * cI + j;
-  C[o]! += s0;
-  C[o + cI]! += s1;
-  C[o + 2 * cI]! += s2;
-  C[o + 3 * cI]! += s3;
-}
-
-/** The M % 4 edge of gemmAcc: rows i..i+rows-1 of column j, one dot product each. */
-function gemmDot(
-  i: number, rows: number, j: number, K: number,
-  A: Float64Array, aOff: number, aI: number, aP: number,
-  B: Float64Array, bOff: number, bP: number, bJ: number,
-  C: FloatArray, cOff: number, cI: number,
-): void {
-  const bj = bOff + j * bJ;
-  for (let ii = i; ii < i + rows; ii++) {
-    const ai = aOff + ii * aI;
-    let s = 0;
-    for (let p = 0; p < K; p++) s += A[ai + p * aP]! * B[bj + p * bP]!;
-    C[cOff + ii * cI + j]! += s;
-  }
-}
 
 /** Elementwise y = f(x): GX += f'(x) GY; RY = f'(x) RX; RGX += f''(x) RX GY + f'(x) RGY. */
 function activationOp(i: number, inp: number, w: number, fn: number, alpha: number): OpImpl {
@@ -398,27 +239,6 @@ function activationOp(i: number, inp: number, w: number, fn: number, alpha: numb
         RGX[k]! += actD2(fn, x, y, alpha) * RX[k]! * GY[k]! + actD1(fn, x, y, alpha) * RGY[k]!;
       }
     },
-  };
-}
-
-/**
- * A parameter-free op that is linear in its inputs (dropout with a fixed mask, concat, add): its
- * R-forward is its forward applied to R{inputs}, and its R-backward its backward applied to R{G}.
- */
-interface Linear {
-  /** out = op(src inputs). */
-  apply(c: Ctx, src: FloatArray[], out: FloatArray): void;
-  /** dst inputs += op^T(gOut). */
-  applyT(c: Ctx, gOut: FloatArray, dst: FloatArray[]): void;
-  node: number;
-}
-
-function linearOp(l: Linear): OpImpl {
-  return {
-    forward: (c) => l.apply(c, c.A, c.A[l.node]!),
-    backward: (c) => l.applyT(c, c.G[l.node]!, c.G),
-    rForward: (c) => l.apply(c, c.RA, c.RA[l.node]!),
-    rBackward: (c) => l.applyT(c, c.RG[l.node]!, c.RG),
   };
 }
 
@@ -964,6 +784,8 @@ class JsNetwork<T extends FloatArray> implements NetworkHandle<T> {
   private readonly w64: Float64Array;
   private pass = 0;
   private readonly allNodes: Uint8Array;
+  /** The arrays of the last call if it was a forward() (vjp's reuseForward); any other call clears it. */
+  private kept: { params: FloatArray; x: FloatArray; n: number; masks: ReadonlyMap<number, FloatArray> | undefined; running: FloatArray | null } | null = null;
 
   constructor(spec: NetworkSpec, dtype: 'float32' | 'float64') {
     this.net = compileNetwork(spec);
@@ -974,8 +796,12 @@ class JsNetwork<T extends FloatArray> implements NetworkHandle<T> {
     this.rg = new Float64Array(this.paramCount);
     const maxW = Math.max(...this.net.widths);
     this.row = new Float64Array(maxW);
-    const denseSizes = spec.nodes.map((node, i) => (node.op === 'dense' ? this.net.widths[node.input]! * this.net.widths[i]! : 0));
-    this.w64 = new Float64Array(Math.max(0, ...denseSizes));
+    const weightSizes = spec.nodes.map((node, i) => {
+      if (node.op === 'dense') return this.net.widths[node.input]! * this.net.widths[i]!;
+      const g = this.net.geometry[i];
+      return node.op === 'conv2d' && g ? g.f * g.c * g.kh * g.kw : 0;
+    });
+    this.w64 = new Float64Array(Math.max(0, ...weightSizes));
     this.allNodes = new Uint8Array(spec.nodes.length).fill(1);
   }
 
@@ -983,6 +809,7 @@ class JsNetwork<T extends FloatArray> implements NetworkHandle<T> {
     this.alive('forward');
     const c = this.begin(params, batch, false);
     this.runForward(c);
+    this.kept = { params, x: batch.x.data, n: c.n, masks: batch.masks, running: c.running };
     const n = c.n;
     const W = this.net.outputWidth;
     const out = allocate(this.dtype, n * W) as T;
@@ -1058,16 +885,20 @@ class JsNetwork<T extends FloatArray> implements NetworkHandle<T> {
   }
 
   /** grad = J^T outGrad: the backward pass seeded with a gradient w.r.t. the raw head outputs. */
-  vjp(params: T, batch: NetworkBatch<T>, outGrad: Matrix<T>, grad: T): void {
+  vjp(params: T, batch: NetworkBatch<T>, outGrad: Matrix<T>, grad: T, reuseForward = false): void {
     this.alive('vjp');
     this.checkVector(grad, 'grad');
+    const kept = this.kept;
     const c = this.begin(params, batch, false);
     const W = this.net.outputWidth;
     const dt = this.dtype === 'float32' ? Float32Array : Float64Array;
     if (!outGrad || !(outGrad.data instanceof dt) || outGrad.rows !== c.n || outGrad.cols !== W || outGrad.data.length !== c.n * W) {
       throw new ShapeError(`network.vjp: outGrad must be a ${dt.name} matrix of ${c.n} x ${W} (rows x head outputs)`);
     }
-    this.runForward(c);
+    if (!reuseForward) this.runForward(c);
+    else if (!kept || kept.params !== params || kept.x !== batch.x.data || kept.n !== c.n || kept.masks !== batch.masks || kept.running !== c.running) {
+      throw new ValueError('network.vjp: reuseForward needs a forward() call with the same params and batch on this handle just before');
+    }
     const active = this.activeFor(() => true);
     this.zeroGrads(c, active, false);
     this.net.spec.heads.forEach((head, h) => {
@@ -1142,6 +973,7 @@ class JsNetwork<T extends FloatArray> implements NetworkHandle<T> {
   // ---- argument checks and buffers ----
 
   private begin(params: T, batch: NetworkBatch<T>, needY: boolean, v: T | null = null): Ctx {
+    this.kept = null;
     this.checkVector(params, 'params');
     const x = batch.x;
     const dt = this.dtype === 'float32' ? Float32Array : Float64Array;
@@ -1157,14 +989,16 @@ class JsNetwork<T extends FloatArray> implements NetworkHandle<T> {
         throw new ShapeError(`network: batch.y must be a ${dt.name} matrix of ${n} rows and at least ${this.net.targetCols} columns, got ${y.rows} x ${y.cols}`);
       }
     }
+    const { running, batchOut } = checkNormStats(this.net, this.dtype, batch.stats);
     const ws = this.workspace(n, v !== null);
     ws.A[0] = x.data;
     return {
       n, P: params, V: v, ws, A: ws.A, G: ws.G, RA: ws.RA ?? [], RG: ws.RG ?? [],
       g: this.g, rg: this.rg, masks: batch.masks, row: this.row,
-      w64: this.w64, pass: ++this.pass, m64: ws.m64,
+      w64: this.w64, pass: ++this.pass, m64: ws.m64, running, batchOut,
     };
   }
+
 
   private workspace(n: number, withR: boolean): Workspace {
     let ws = this.workspaces.get(n);
@@ -1186,6 +1020,7 @@ class JsNetwork<T extends FloatArray> implements NetworkHandle<T> {
         A64: Array.from({ length: N }, () => null),
         A64pass: new Float64Array(N).fill(-1),
         m64: Array.from({ length: 3 }, () => new Float64Array(n * Math.max(...this.net.widths))),
+        extra: new Map(),
       };
       this.workspaces.set(n, ws);
     }

@@ -3,20 +3,26 @@
 //
 //   new Network(ints: Int32Array, floats: Float64Array, dtype: 'float32' | 'float64')
 //       the program of lib/kernels/program.ts encodeProgram; re-validated in C++ (parseProgram)
-//   forward(params, x, masks, out)                          out: n x outputWidth
-//   lossGrad(params, x, y, masks, weights, grad | null, losses)
-//   headGrads(params, x, y, masks, out, losses)             out: H x P
-//   hvp(params, x, y, masks, weights, v, out)
-//   vjp(params, x, masks, outGrad, grad)                    outGrad: n x outputWidth; grad = J^T outGrad
+//   forward(params, x, masks, stats, statsOut, out)         out: n x outputWidth
+//   lossGrad(params, x, y, masks, stats, statsOut, weights, grad | null, losses)
+//   headGrads(params, x, y, masks, stats, statsOut, out, losses)   out: H x P
+//   hvp(params, x, y, masks, stats, statsOut, weights, v, out)
+//   vjp(params, x, masks, stats, statsOut, outGrad, grad, reuseForward)
+//       outGrad: n x outputWidth; grad = J^T outGrad; reuseForward (boolean): use the activations of
+//       the forward() called just before with the same arrays instead of a new forward pass
 //   metaGradient(params, x, y, offsets, innerLr, innerSteps, firstOrder, innerMask | null, grad) -> loss
 //       the MAML/ANIL meta-gradient of a whole meta-batch (native/src/kernels/metabatch.h): x, y
 //       stack the tasks' support and query rows, offsets (Int32Array, 2T+1 entries) delimits them;
 //       innerMask is null or a Uint8Array of paramCount; grad a Float64Array of paramCount.
 //   info() -> { paramCount, inputSize, outputWidth, targetCols, heads, nodes, dtype, bytes }
 //   dispose()                                               frees everything; later calls throw
+//                                                           (called from a getter during a method:
+//                                                           that method throws, memory freed after it)
 // x, y, out are { rows, cols, data } matrices of the handle's dtype; masks is null or an array
 // with one entry per node (null, or the n x width mask of a dropout node); weights and losses
-// are Float64Arrays of one value per head. Products use up to setThreads threads, with results
+// are Float64Arrays of one value per head. stats (null, or statsCount values of the handle's
+// dtype) are batchnorm running statistics to normalise with; statsOut (null, or a Float64Array of
+// statsCount values) receives a batch-mode pass's batch statistics; at most one of the two. Products use up to setThreads threads, with results
 // that do not depend on the count.
 //
 // Every method goes through one dispatcher (call): it checks the type tag of `this`
@@ -59,11 +65,11 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
 
   static Napi::Function Define(Napi::Env env) {
     static const MethodSpec kMethods[] = {
-        {"Network.forward", 4, &forwardT<float>, &forwardT<double>},
-        {"Network.lossGrad", 7, &lossGradT<float>, &lossGradT<double>},
-        {"Network.headGrads", 6, &headGradsT<float>, &headGradsT<double>},
-        {"Network.hvp", 7, &hvpT<float>, &hvpT<double>},
-        {"Network.vjp", 5, &vjpT<float>, &vjpT<double>},
+        {"Network.forward", 6, &forwardT<float>, &forwardT<double>},
+        {"Network.lossGrad", 9, &lossGradT<float>, &lossGradT<double>},
+        {"Network.headGrads", 8, &headGradsT<float>, &headGradsT<double>},
+        {"Network.hvp", 9, &hvpT<float>, &hvpT<double>},
+        {"Network.vjp", 8, &vjpT<float>, &vjpT<double>},
         {"Network.metaGradient", 9, &metaGradientT<float>, &metaGradientT<double>},
         {"Network.info", 0, &infoT, &infoT},
     };
@@ -114,10 +120,29 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
     info.This().As<Napi::Object>().TypeTag(&kNetworkTag);
   }
 
+  // Marks the handle as in a call. Reading the arguments may run JavaScript (getters, Proxies)
+  // that calls dispose() on this very handle: the method still holds references into the
+  // program, so dispose() then only marks the handle, net() refuses to run the kernel, and the
+  // memory is freed when the outermost call ends.
+  class InCall {
+   public:
+    InCall(NetworkWrap* w, Napi::Env env) : w_(w), env_(env) { w_->calls_++; }
+    ~InCall() {
+      if (--w_->calls_ == 0 && w_->disposed_) w_->release(env_);
+    }
+    InCall(const InCall&) = delete;
+    InCall& operator=(const InCall&) = delete;
+
+   private:
+    NetworkWrap* w_;
+    Napi::Env env_;
+  };
+
   static Napi::Value call(const Napi::CallbackInfo& info, const MethodSpec& m) {
     ArgGuard guard;
     NetworkWrap* w = self(info);
     expectArgs(info, m.arity, m.name);
+    InCall inCall(w, info.Env());
     Napi::Value result = (w->f32_ ? m.f32 : m.f64)(w, info, guard);
     w->report(info.Env(), w->bytesHeld());
     return result;
@@ -141,13 +166,20 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
     expectArgs(info, 0, "Network.dispose");
     NetworkWrap* w = Unwrap(t.As<Napi::Object>());
     // Idempotent: disposing twice is not an error (as for `using` blocks that also call dispose()).
-    w->mbf_.reset();
-    w->mbd_.reset();
-    w->f_.reset();
-    w->d_.reset();
     w->disposed_ = true;
-    w->report(info.Env(), 0);
+    if (w->calls_ == 0) w->release(info.Env());  // else when the method reading its arguments ends (InCall)
     return info.Env().Undefined();
+  }
+
+  // Frees everything. Runs from a destructor too, so it reports to the engine without throwing.
+  void release(Napi::Env env) noexcept {
+    mbf_.reset();
+    mbd_.reset();
+    f_.reset();
+    d_.reset();
+    int64_t change = 0;
+    napi_adjust_external_memory(env, -reported_, &change);
+    reported_ = 0;
   }
 
   int64_t bytesHeld() const {
@@ -170,8 +202,10 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
   const network::Program& program() const { return f32_ ? f_->program() : d_->program(); }
 
   // The handle's network for T, with this environment's thread bound.
+  // Throws DisposedError when a getter disposed the handle while the arguments were read.
   template <typename T>
   network::Network<T>& net(Napi::Env env) {
+    if (disposed_) throw DisposedError{"Network"};
     network::Network<T>& n = [&]() -> network::Network<T>& {
       if constexpr (std::is_same_v<T, float>) return *f_;
       else return *d_;
@@ -180,8 +214,9 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
     return n;
   }
 
-  // x (cols = input size), y (n rows, >= targetCols columns) and masks into a Batch; `ptrs` (the
-  // caller's) receives the mask pointer table, one entry per node.
+  // x (cols = input size), y (n rows, >= targetCols columns), masks (at mi) and the batchnorm
+  // statistics (stats at mi + 1, statsOut at mi + 2) into a Batch; `ptrs` (the caller's) receives
+  // the mask pointer table, one entry per node.
   template <typename T>
   network::Batch<T> batchArgs(const Napi::CallbackInfo& info, const char* fn, int xi, int yi, int mi, std::vector<const T*>& ptrs) {
     const network::Program& prog = program();
@@ -198,6 +233,7 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
       b.y = y.data();
       b.yCols = static_cast<int>(y.cols());
     }
+    statsArgs<T>(info, fn, mi + 1, b);
     Napi::Value mv = info[mi];
     if (mv.IsNull() || mv.IsUndefined()) return b;
     if (!mv.IsArray()) typeError(info.Env(), fn, "argument 'masks' must be null or an array with one entry per node");
@@ -215,6 +251,36 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
     }
     b.masks = ptrs.data();
     return b;
+  }
+
+  // stats (running statistics, T) and statsOut (Float64Array) at k and k + 1, each null or
+  // statsCount values; statsOut shares no memory with stats, x or y.
+  template <typename T>
+  void statsArgs(const Napi::CallbackInfo& info, const char* fn, int k, network::Batch<T>& b) {
+    const network::Program& prog = program();
+    const bool hasIn = !info[k].IsNull() && !info[k].IsUndefined();
+    const bool hasOut = !info[k + 1].IsNull() && !info[k + 1].IsUndefined();
+    if (hasIn && hasOut) rangeError(info.Env(), fn, "arguments 'stats' and 'statsOut' cannot both be given (a pass with running statistics computes none)");
+    if ((hasIn || hasOut) && prog.statsCount == 0) rangeError(info.Env(), fn, "the network has no batchnorm node: 'stats' and 'statsOut' must be null");
+    if (hasIn) b.stats = vectorArg<T>(info[k], fn, "stats", prog.statsCount).data();
+    if (hasOut) b.statsOut = vectorArg<double>(info[k + 1], fn, "statsOut", prog.statsCount).data();
+  }
+
+  // statsOut (an output written during the pass) shares no memory with any input of the batch.
+  template <typename T>
+  void expectStatsOut(Napi::Env env, const char* fn, const VecMap<T>& params, const network::Batch<T>& b) const {
+    if (!b.statsOut) return;
+    const network::Program& prog = program();
+    const CVecMap<double> out(b.statsOut, prog.statsCount);
+    expectDisjoint(env, fn, out, "statsOut", params, "params");
+    expectDisjoint(env, fn, out, "statsOut", xMap(b, prog), "x");
+    if (b.y) expectDisjoint(env, fn, out, "statsOut", yMap(b), "y");
+    if (!b.masks) return;
+    for (size_t i = 0; i < prog.nodes.size(); i++) {
+      if (!b.masks[i]) continue;
+      const std::string mn = "masks[" + std::to_string(i) + "]";
+      expectDisjoint(env, fn, out, "statsOut", CVecMap<T>(b.masks[i], int64_t(b.n) * prog.nodes[i].width), mn.c_str());
+    }
   }
 
   // The batch's inputs as flat maps, for the disjointness checks of the outputs.
@@ -235,6 +301,8 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
     expectDisjoint(env, fn, out, name, params, "params");
     expectDisjoint(env, fn, out, name, xMap(b, prog), "x");
     if (b.y) expectDisjoint(env, fn, out, name, yMap(b), "y");
+    if (b.stats) expectDisjoint(env, fn, out, name, CVecMap<T>(b.stats, prog.statsCount), "stats");
+    if (b.statsOut) expectDisjoint(env, fn, out, name, CVecMap<double>(b.statsOut, prog.statsCount), "statsOut");
     if (!b.masks) return;
     for (size_t i = 0; i < prog.nodes.size(); i++) {
       if (!b.masks[i]) continue;
@@ -260,7 +328,8 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
     std::vector<const T*> maskPtrs;
     VecMap<T> params = vectorArg<T>(info[0], fn, "params", prog.paramCount);
     network::Batch<T> b = w->batchArgs<T>(info, fn, 1, -1, 2, maskPtrs);
-    MatMap<T> out = matrixArg<T>(info[3], fn, "out", b.n, prog.outputWidth);
+    w->expectStatsOut(info.Env(), fn, params, b);
+    MatMap<T> out = matrixArg<T>(info[5], fn, "out", b.n, prog.outputWidth);
     w->expectOutput(info.Env(), fn, out, "out", params, b);
     guard.verify(info.Env(), fn);
     w->net<T>(info.Env()).forward(params.data(), b, out.data());
@@ -274,15 +343,20 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
     std::vector<const T*> maskPtrs;
     VecMap<T> params = vectorArg<T>(info[0], fn, "params", prog.paramCount);
     network::Batch<T> b = w->batchArgs<T>(info, fn, 1, 2, 3, maskPtrs);
-    VecMap<double> weights = w->weightsArg(info, 4, fn);
+    w->expectStatsOut(info.Env(), fn, params, b);
+    VecMap<double> weights = w->weightsArg(info, 6, fn);
     T* grad = nullptr;
-    if (!info[5].IsNull()) {
-      VecMap<T> g = vectorArg<T>(info[5], fn, "grad", prog.paramCount);
+    if (!info[7].IsNull()) {
+      VecMap<T> g = vectorArg<T>(info[7], fn, "grad", prog.paramCount);
       w->expectOutput(info.Env(), fn, g, "grad", params, b);
       grad = g.data();
     }
-    VecMap<double> losses = vectorArg<double>(info[6], fn, "losses", static_cast<int64_t>(prog.heads.size()));
+    VecMap<double> losses = vectorArg<double>(info[8], fn, "losses", static_cast<int64_t>(prog.heads.size()));
     expectDisjoint(info.Env(), fn, losses, "losses", weights, "weights");
+    if (b.statsOut) {
+      expectDisjoint(info.Env(), fn, losses, "losses", CVecMap<double>(b.statsOut, prog.statsCount), "statsOut");
+      expectDisjoint(info.Env(), fn, weights, "weights", CVecMap<double>(b.statsOut, prog.statsCount), "statsOut");
+    }
     guard.verify(info.Env(), fn);
     expectFinite(info.Env(), fn, weights);
     w->net<T>(info.Env()).lossGrad(params.data(), b, weights.data(), grad, losses.data());
@@ -296,9 +370,11 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
     std::vector<const T*> maskPtrs;
     VecMap<T> params = vectorArg<T>(info[0], fn, "params", prog.paramCount);
     network::Batch<T> b = w->batchArgs<T>(info, fn, 1, 2, 3, maskPtrs);
-    MatMap<T> out = matrixArg<T>(info[4], fn, "out", static_cast<int64_t>(prog.heads.size()), prog.paramCount);
+    w->expectStatsOut(info.Env(), fn, params, b);
+    MatMap<T> out = matrixArg<T>(info[6], fn, "out", static_cast<int64_t>(prog.heads.size()), prog.paramCount);
     w->expectOutput(info.Env(), fn, out, "out", params, b);
-    VecMap<double> losses = vectorArg<double>(info[5], fn, "losses", static_cast<int64_t>(prog.heads.size()));
+    VecMap<double> losses = vectorArg<double>(info[7], fn, "losses", static_cast<int64_t>(prog.heads.size()));
+    if (b.statsOut) expectDisjoint(info.Env(), fn, losses, "losses", CVecMap<double>(b.statsOut, prog.statsCount), "statsOut");
     guard.verify(info.Env(), fn);
     w->net<T>(info.Env()).headGrads(params.data(), b, out.data(), losses.data());
     return info.Env().Undefined();
@@ -311,9 +387,11 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
     std::vector<const T*> maskPtrs;
     VecMap<T> params = vectorArg<T>(info[0], fn, "params", prog.paramCount);
     network::Batch<T> b = w->batchArgs<T>(info, fn, 1, 2, 3, maskPtrs);
-    VecMap<double> weights = w->weightsArg(info, 4, fn);
-    VecMap<T> v = vectorArg<T>(info[5], fn, "v", prog.paramCount);
-    VecMap<T> out = vectorArg<T>(info[6], fn, "out", prog.paramCount);
+    w->expectStatsOut(info.Env(), fn, params, b);
+    VecMap<double> weights = w->weightsArg(info, 6, fn);
+    VecMap<T> v = vectorArg<T>(info[7], fn, "v", prog.paramCount);
+    VecMap<T> out = vectorArg<T>(info[8], fn, "out", prog.paramCount);
+    if (b.statsOut) expectDisjoint(info.Env(), fn, weights, "weights", CVecMap<double>(b.statsOut, prog.statsCount), "statsOut");
     w->expectOutput(info.Env(), fn, out, "out", params, b);
     expectDisjoint(info.Env(), fn, out, "out", v, "v");
     guard.verify(info.Env(), fn);
@@ -329,12 +407,14 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
     std::vector<const T*> maskPtrs;
     VecMap<T> params = vectorArg<T>(info[0], fn, "params", prog.paramCount);
     network::Batch<T> b = w->batchArgs<T>(info, fn, 1, -1, 2, maskPtrs);
-    MatMap<T> outGrad = matrixArg<T>(info[3], fn, "outGrad", b.n, prog.outputWidth);
-    VecMap<T> grad = vectorArg<T>(info[4], fn, "grad", prog.paramCount);
+    w->expectStatsOut(info.Env(), fn, params, b);
+    MatMap<T> outGrad = matrixArg<T>(info[5], fn, "outGrad", b.n, prog.outputWidth);
+    VecMap<T> grad = vectorArg<T>(info[6], fn, "grad", prog.paramCount);
+    const bool reuse = boolArg(info[7], fn, "reuseForward");
     w->expectOutput(info.Env(), fn, grad, "grad", params, b);
     expectDisjoint(info.Env(), fn, grad, "grad", outGrad, "outGrad");
     guard.verify(info.Env(), fn);
-    w->net<T>(info.Env()).vjp(params.data(), b, outGrad.data(), grad.data());
+    w->net<T>(info.Env()).vjp(params.data(), b, outGrad.data(), grad.data(), reuse);
     return info.Env().Undefined();
   }
 
@@ -410,6 +490,7 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
     o.Set("targetCols", p.targetCols);
     o.Set("heads", static_cast<double>(p.heads.size()));
     o.Set("nodes", static_cast<double>(p.nodes.size()));
+    o.Set("statsCount", static_cast<double>(p.statsCount));
     o.Set("dtype", w->f32_ ? "float32" : "float64");
     o.Set("bytes", static_cast<double>(w->bytesHeld()));
     return o;
@@ -417,6 +498,7 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
 
   bool f32_ = false;
   bool disposed_ = false;
+  int calls_ = 0;         // methods of this handle running (nested when a getter calls one)
   int64_t reported_ = 0;  // bytes last reported to the engine
   std::unique_ptr<network::Network<float>> f_;
   std::unique_ptr<network::Network<double>> d_;

@@ -107,7 +107,7 @@ void adamTyped(const Napi::Object& o, const Napi::Value& paramsValue, const char
   h.step = stepArg(o, fn);
   pairwiseDisjoint<T>(env, fn, {{&params, "params"}, {&grad, "grad"}, {&m, "m"}, {&v, "v"}});
   guard.verify(env, fn);
-  optim::adamStep<T>(params.data(), grad.data(), m.data(), v.data(), n, h);
+  optim::adamStep<T>(params.data(), grad.data(), m.data(), v.data(), n, h, threadsOf(env));
 }
 
 template <typename T>
@@ -130,7 +130,7 @@ void sgdTyped(const Napi::Object& o, const Napi::Value& paramsValue, const char*
   std::optional<VecMap<T>> velocity = optVec<T>(o, fn, "velocity", n, h.momentum != 0);
   pairwiseDisjoint<T>(env, fn, {{&params, "params"}, {&grad, "grad"}, {velocity ? &*velocity : nullptr, "velocity"}});
   guard.verify(env, fn);
-  optim::sgdStep<T>(params.data(), grad.data(), h.momentum != 0 ? velocity->data() : nullptr, n, h);
+  optim::sgdStep<T>(params.data(), grad.data(), h.momentum != 0 ? velocity->data() : nullptr, n, h, threadsOf(env));
 }
 
 template <typename T>
@@ -150,7 +150,7 @@ void rmspropTyped(const Napi::Object& o, const Napi::Value& paramsValue, const c
   pairwiseDisjoint<T>(env, fn,
                       {{&params, "params"}, {&grad, "grad"}, {&squareAvg, "squareAvg"}, {buf ? &*buf : nullptr, "momentumBuf"}});
   guard.verify(env, fn);
-  optim::rmspropStep<T>(params.data(), grad.data(), squareAvg.data(), h.momentum > 0 ? buf->data() : nullptr, n, h);
+  optim::rmspropStep<T>(params.data(), grad.data(), squareAvg.data(), h.momentum > 0 ? buf->data() : nullptr, n, h, threadsOf(env));
 }
 
 Napi::Value AdamStep(const Napi::CallbackInfo& info) {

@@ -4,8 +4,9 @@
 // multiplication by the Hessian"): forward-over-reverse, R{f} = d/dr f(params + r v) at r = 0.
 //
 // Layout of the code: the program parser, then one section per op with its forward, backward,
-// R-forward and R-backward (a future convolution adds one section and one case per dispatch),
-// then the losses, then the passes of Network<T>.
+// R-forward and R-backward (convolution, batch normalisation and pooling call their own files,
+// conv.cc, batchnorm.cc, pool.cc), then the losses, then the passes of Network<T>. The passes
+// without R-operators run every batchnorm -> relu -> maxpool2d chain fused (findChains).
 //
 // Speed (the multi-task MLP benchmark: batch 128, 128-256-256-8 heads, float32): dense layers are Eigen GEMMs
 // on maps of the caller's parameter vector; activations, gradients and R-buffers live in a
@@ -17,6 +18,10 @@
 #include <limits>
 #include <type_traits>
 
+#include "kernels/batchnorm.h"
+#include "kernels/conv.h"
+#include "kernels/pool.h"
+#include "runtime/threads.h"
 #include "simd/gemm.h"
 #include "simd/ops.h"
 
@@ -37,7 +42,7 @@ Program parseProgram(const int32_t* ints, size_t nInts, const double* floats, si
     if (p >= nInts) bad("the int array ends early (at " + std::to_string(p) + ")");
     return ints[p++];
   };
-  if (next() != 1) bad("unsupported version (expected 1)");
+  if (next() != 2) bad("unsupported version (expected 2)");
   const int N = next();
   const int H = next();
   if (N < 1 || N > 1000000) bad("node count out of range");
@@ -60,6 +65,10 @@ Program parseProgram(const int32_t* ints, size_t nInts, const double* floats, si
       if (in < 0 || in >= i) bad(where + "inputs must be earlier nodes");
       nd.inputs.push_back(in);
     }
+    const int nExtra = next();
+    if (nExtra < 0 || nExtra > 6) bad(where + "bad extra count");
+    int extra[6] = {0, 0, 0, 0, 0, 0};
+    for (int k = 0; k < nExtra; k++) extra[k] = next();
     nd.alpha = floats[i];
     if (!std::isfinite(nd.alpha)) bad(where + "alpha/rate must be finite");
     auto width = [&](int k) { return prog.nodes[nd.inputs[k]].width; };
@@ -77,10 +86,99 @@ Program parseProgram(const int32_t* ints, size_t nInts, const double* floats, si
         if (width(k) != width(from)) bad(where + "inputs must have equal widths");
       return width(from);
     };
+    auto extras = [&](int count) {
+      if (nExtra != count) bad(where + "expected " + std::to_string(count) + " extra ints");
+    };
+    // The shape of input k, and whether every input from `from` on has it (then the node keeps it).
+    auto input = [&](int k) -> const Node& { return prog.nodes[nd.inputs[k]]; };
+    auto keepShape = [&](int from) {
+      const Node& a = input(from);
+      for (int k = from; k < nIn; k++)
+        if (input(k).c != a.c || input(k).h != a.h || input(k).w != a.w) return;
+      nd.c = a.c;
+      nd.h = a.h;
+      nd.w = a.w;
+    };
+    auto image = [&]() -> const Node& {
+      oneInput();
+      if (input(0).c == 0) bad(where + "needs an image input");
+      return input(0);
+    };
+    // A window of kh x kw moved by sh x sw over the padded input: its output side, or an error.
+    auto window = [&](const Node& in, int f, const int* e, int ph, int pw) {
+      conv::Geometry& g = nd.window;
+      g.c = in.c;
+      g.h = in.h;
+      g.w = in.w;
+      g.f = f;
+      g.kh = e[0];
+      g.kw = e[1];
+      g.sh = e[2];
+      g.sw = e[3];
+      g.ph = ph;
+      g.pw = pw;
+      if (g.kh < 1 || g.kw < 1 || g.sh < 1 || g.sw < 1 || g.ph < 0 || g.pw < 0) bad(where + "bad window");
+      if (g.kh > kMaxWidth || g.kw > kMaxWidth || g.sh > kMaxWidth || g.sw > kMaxWidth || g.ph > kMaxWidth || g.pw > kMaxWidth) {
+        bad(where + "window out of range");
+      }
+      if (int64_t(g.h) + 2 * int64_t(g.ph) < g.kh || int64_t(g.w) + 2 * int64_t(g.pw) < g.kw) bad(where + "window larger than the input");
+      g.ho = static_cast<int>((int64_t(g.h) + 2 * g.ph - g.kh) / g.sh + 1);
+      g.wo = static_cast<int>((int64_t(g.w) + 2 * g.pw - g.kw) / g.sw + 1);
+      if (int64_t(g.f) * g.ho * g.wo > kMaxWidth) bad(where + "output too large");
+      if (g.patch() > kMaxWidth) bad(where + "window too large");
+      nd.c = g.f;
+      nd.h = g.ho;
+      nd.w = g.wo;
+      nd.width = g.f * g.ho * g.wo;
+    };
+    // Extra ints: the input's image shape (optional), a convolution's or a pool's window.
+    const bool windowed = nd.op == kConv2d || nd.op == kMaxPool2d || nd.op == kAvgPool2d;
+    if (!windowed && nd.op != kInput && nExtra != 0) bad(where + "takes no extra ints");
     switch (nd.op) {
       case kInput:
         if (nIn != 0 || nd.arg < 1 || nd.arg > kMaxWidth) bad(where + "bad input size");
         nd.width = nd.arg;
+        if (nExtra != 0) {
+          extras(3);
+          if (extra[0] < 1 || extra[1] < 1 || extra[2] < 1 || int64_t(extra[0]) * extra[1] * extra[2] != nd.arg) {
+            bad(where + "the image shape must be positive and hold exactly size values");
+          }
+          nd.c = extra[0];
+          nd.h = extra[1];
+          nd.w = extra[2];
+        }
+        break;
+      case kConv2d: {
+        const Node& in = image();
+        extras(6);
+        if (nd.arg < 1 || nd.arg > kMaxWidth) bad(where + "bad filter count");
+        window(in, nd.arg, extra, extra[4], extra[5]);
+        params(int64_t(nd.arg) * in.c * nd.window.kh * nd.window.kw + nd.arg);
+        break;
+      }
+      case kBatchNorm: {
+        oneInput();
+        if (!(nd.alpha > 0)) bad(where + "batchnorm eps must be positive");
+        const Node& in = input(0);
+        nd.width = in.width;
+        keepShape(0);
+        nd.channels = in.c > 0 ? in.c : in.width;
+        nd.statsOffset = prog.statsCount;
+        prog.statsCount += 2 * int64_t(nd.channels);
+        params(2 * int64_t(nd.channels));
+        break;
+      }
+      case kMaxPool2d:
+      case kAvgPool2d: {
+        const Node& in = image();
+        extras(4);
+        if (nd.op == kMaxPool2d && int64_t(extra[0]) * extra[1] > 256) bad(where + "max-pool windows hold at most 256 values");
+        window(in, in.c, extra, 0, 0);
+        break;
+      }
+      case kFlatten:
+        oneInput();
+        nd.width = width(0);
         break;
       case kDense:
         oneInput();
@@ -92,39 +190,56 @@ Program parseProgram(const int32_t* ints, size_t nInts, const double* floats, si
         oneInput();
         if (nd.arg < 0 || nd.arg >= kNumFns) bad(where + "unknown activation code");
         nd.width = width(0);
+        keepShape(0);
         break;
       case kDropout:
         oneInput();
         if (!(nd.alpha >= 0 && nd.alpha < 1)) bad(where + "dropout rate must be in [0, 1)");
         nd.width = width(0);
+        keepShape(0);
         break;
       case kLayerNorm:
         oneInput();
         nd.width = width(0);
+        keepShape(0);
         params(2 * int64_t(nd.width));
         break;
       case kSoftmax:
         oneInput();
         nd.width = width(0);
+        keepShape(0);
         break;
       case kMixture:
         if (nIn < 2) bad(where + "mixture needs a gate and at least one expert");
         nd.width = equalWidths(1);
         if (width(0) != nIn - 1) bad(where + "the gate width must equal the number of experts");
+        keepShape(1);
         break;
       case kStitch:
         nd.width = equalWidths(0);
+        keepShape(0);
         params(nIn);
         break;
       case kAdd:
         nd.width = equalWidths(0);
+        keepShape(0);
         break;
       case kConcat: {
         if (nIn < 1) bad(where + "needs inputs");
-        int64_t w = 0;
-        for (int k = 0; k < nIn; k++) w += width(k);
+        int64_t w = 0, c = 0;
+        bool images = true;
+        for (int k = 0; k < nIn; k++) {
+          w += width(k);
+          c += input(k).c;
+          if (input(k).c == 0 || input(k).h != input(0).h || input(k).w != input(0).w) images = false;
+        }
         if (w > kMaxWidth) bad(where + "too wide");
         nd.width = static_cast<int>(w);
+        if (images) {
+          nd.c = static_cast<int>(c);
+          nd.h = input(0).h;
+          nd.w = input(0).w;
+        }
         break;
       }
       default:
@@ -198,6 +313,11 @@ struct Network<T>::Workspace {
   std::vector<T*> A, G, RA, RG;  // A[0] points at the caller's x during a call
   // layer normalisation: xhat, 1/std; R{xhat}, R{1/std} / (1/std)
   std::vector<std::vector<double>> xhat, invStd, rxhat, rsRel;
+  // batch normalisation, per channel: mean, 1/std; mean(R{x}), mean(xhat R{x})
+  std::vector<std::vector<double>> bnMean, bnInvStd, bnRMean, bnRMeanX;
+  std::vector<std::vector<uint8_t>> argmax;  // max-pool: the window position of every output
+  std::vector<Buffer<T>> poolX;              // fused chains: the input value at every recorded position
+  conv::Scratch<T> conv;                     // im2col and product buffers of the threads
   std::vector<double> row;  // scratch of the widest node
   Buffer<T> groupW, groupY, groupGW;  // a dense group's weights side by side, its outputs, its weight gradients
 };
@@ -216,10 +336,21 @@ struct Network<T>::Ctx {
   T* g;   // parameter gradient (accumulated), null when not wanted
   T* rg;  // R{gradient} = H v
   const T* const* masks;
+  bool fused;         // run the fused chains (passes without R-operators)
+  const T* running;   // batchnorm running statistics, or null: the batch's own
+  double* batchOut;   // receives the batch statistics (nullable)
   int threads;  // bound on the threads of the products
 };
 
 namespace {
+
+// body(from, to) over [0, len) in fixed chunks, on up to `threads` threads: for elementwise work,
+// where any split gives the same result.
+// Element-wise passes split in chunks across the threads of the call (runtime::parallelRanges).
+template <typename F>
+void parallelRange(int64_t len, int threads, const F& body) {
+  runtime::parallelRanges(len, int64_t(1) << 14, threads, body);
+}
 
 inline double sigmoid(double z) {
   if (z >= 0) return 1 / (1 + std::exp(-z));
@@ -245,8 +376,11 @@ const simd::ElementOps<T>& elementOps() {
   else return simd::ops().f64;
 }
 template <typename T>
-void addColumnSums(T* out, const T* g, int n, int w) {
-  elementOps<T>().addColumnSums(out, g, n, w);
+void addColumnSums(T* out, const T* g, int n, int w, int threads) {
+  // Columns split across threads; each column still sums its rows in order.
+  const int64_t chunk = std::max<int64_t>(64, (int64_t(1) << 14) / std::max(1, n));
+  const auto sums = elementOps<T>().addColumnSums;
+  runtime::parallelRanges(w, chunk, threads, [&](int64_t a, int64_t b) { sums(out + a, g + a, n, b - a, w); });
 }
 // C (+)= A B, C = A B^T or C = A^T B accumulations of the dense op, all row-major.
 template <typename T, typename C>
@@ -256,8 +390,11 @@ void matmul(C& c, int m, int n, int k, const T* a, bool ta, const T* b, bool tb,
 
 // Rows of y (n x w) set to b: the product then adds onto the bias (one pass over Y instead of two).
 template <typename T>
-void setRows(T* y, const T* b, int n, int w) {
-  for (int r = 0; r < n; r++) std::copy(b, b + w, y + int64_t(r) * w);
+void setRows(T* y, const T* b, int n, int w, int threads) {
+  const int64_t chunk = std::max<int64_t>(1, (int64_t(1) << 14) / std::max(1, w));
+  runtime::parallelRanges(n, chunk, threads, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; r++) std::copy(b, b + w, y + r * w);
+  });
 }
 
 template <typename T, typename C>
@@ -265,7 +402,7 @@ void denseForward(const Node& nd, int i, C& c) {
   const int in = nd.inputs[0];
   const int din = c.prog->nodes[in].width, dout = nd.width;
   const T* W = c.P + nd.paramOffset;
-  setRows(c.A[i], W + int64_t(din) * dout, c.n, dout);
+  setRows(c.A[i], W + int64_t(din) * dout, c.n, dout, c.threads);
   matmul<T>(c, c.n, dout, din, c.A[in], false, W, false, c.A[i], true);
 }
 
@@ -279,7 +416,7 @@ void denseBackward(const Node& nd, int i, C& c) {
   if (c.g) {
     T* gW = c.g + nd.paramOffset;
     matmul<T>(c, din, dout, c.n, c.A[in], true, c.G[i], false, gW, true);
-    addColumnSums(gW + int64_t(din) * dout, c.G[i], c.n, dout);
+    addColumnSums(gW + int64_t(din) * dout, c.G[i], c.n, dout, c.threads);
   }
 }
 
@@ -307,7 +444,7 @@ void denseRBackward(const Node& nd, int i, C& c) {
   T* rgW = c.rg + nd.paramOffset;
   matmul<T>(c, din, dout, c.n, c.A[in], true, c.RG[i], false, rgW, true);
   if (in != 0) matmul<T>(c, din, dout, c.n, c.RA[in], true, c.G[i], false, rgW, true);
-  addColumnSums(rgW + int64_t(din) * dout, c.RG[i], c.n, dout);
+  addColumnSums(rgW + int64_t(din) * dout, c.RG[i], c.n, dout, c.threads);
 }
 
 // ---- activations: y = f(x) elementwise ------------------------------------------------------------
@@ -349,11 +486,13 @@ void activationForward(const Node& nd, int i, C& c) {
   const T* X = c.A[nd.inputs[0]];
   T* Y = c.A[i];
   const int64_t len = int64_t(c.n) * nd.width;
-  if (nd.arg == kRelu) {
-    elementOps<T>().relu(X, Y, len);
-  } else {
-    for (int64_t k = 0; k < len; k++) Y[k] = static_cast<T>(actF(nd.arg, X[k], nd.alpha));
-  }
+  parallelRange(len, c.threads, [&](int64_t from, int64_t to) {
+    if (nd.arg == kRelu) {
+      elementOps<T>().relu(X + from, Y + from, to - from);
+    } else {
+      for (int64_t k = from; k < to; k++) Y[k] = static_cast<T>(actF(nd.arg, X[k], nd.alpha));
+    }
+  });
 }
 
 template <typename T, typename C>
@@ -364,11 +503,13 @@ void activationBackward(const Node& nd, int i, C& c) {
   const T* GY = c.G[i];
   T* GX = c.G[in];
   const int64_t len = int64_t(c.n) * nd.width;
-  if (nd.arg == kRelu) {
-    elementOps<T>().reluBackward(X, GY, GX, len);
-  } else {
-    for (int64_t k = 0; k < len; k++) GX[k] += static_cast<T>(actD1(nd.arg, X[k], Y[k], nd.alpha) * GY[k]);
-  }
+  parallelRange(len, c.threads, [&](int64_t from, int64_t to) {
+    if (nd.arg == kRelu) {
+      elementOps<T>().reluBackward(X + from, GY + from, GX + from, to - from);
+    } else {
+      for (int64_t k = from; k < to; k++) GX[k] += static_cast<T>(actD1(nd.arg, X[k], Y[k], nd.alpha) * GY[k]);
+    }
+  });
 }
 
 template <typename T, typename C>
@@ -835,6 +976,116 @@ void stitchRBackward(const Node& nd, int i, C& c) {
   }
 }
 
+// ---- convolution (conv.cc): Y = conv(X, W) + b ------------------------------------------------------
+//   backward: GX += conv^T(GY, W), gW += corr(X, GY), gb += sums of GY
+//   R:        RY = conv(RX, W) + conv(X, VW) + vb;  RGX += conv^T(RGY, W) + conv^T(GY, VW);
+//             RgW += corr(RX, GY) + corr(X, RGY);  Rgb += sums of RGY
+template <typename T, typename C>
+void convForward(const Node& nd, int i, C& c) {
+  const T* W = c.P + nd.paramOffset;
+  conv::forward<T>(nd.window, c.n, c.A[nd.inputs[0]], W, W + nd.window.f * nd.window.patch(), c.A[i], false, c.ws->conv,
+                   c.threads);
+}
+
+template <typename T, typename C>
+void convBackward(const Node& nd, int i, C& c) {
+  const int in = nd.inputs[0];
+  const T* W = c.P + nd.paramOffset;
+  // The input never needs a gradient (as for the dense op).
+  if (in != 0) conv::backwardData<T>(nd.window, c.n, c.G[i], W, c.G[in], c.ws->conv, c.threads);
+  if (c.g) {
+    T* gW = c.g + nd.paramOffset;
+    conv::backwardWeights<T>(nd.window, c.n, c.A[in], c.G[i], gW, gW + nd.window.f * nd.window.patch(), c.ws->conv,
+                             c.threads);
+  }
+}
+
+template <typename T, typename C>
+void convRForward(const Node& nd, int i, C& c) {
+  const int in = nd.inputs[0];
+  const T* W = c.P + nd.paramOffset;
+  const T* VW = c.V + nd.paramOffset;
+  conv::forward<T>(nd.window, c.n, c.A[in], VW, VW + nd.window.f * nd.window.patch(), c.RA[i], false, c.ws->conv,
+                   c.threads);
+  if (in != 0) conv::forward<T>(nd.window, c.n, c.RA[in], W, nullptr, c.RA[i], true, c.ws->conv, c.threads);
+}
+
+template <typename T, typename C>
+void convRBackward(const Node& nd, int i, C& c) {
+  const int in = nd.inputs[0];
+  const T* W = c.P + nd.paramOffset;
+  const T* VW = c.V + nd.paramOffset;
+  T* rgW = c.rg + nd.paramOffset;
+  if (in != 0) {
+    conv::backwardData<T>(nd.window, c.n, c.RG[i], W, c.RG[in], c.ws->conv, c.threads);
+    conv::backwardData<T>(nd.window, c.n, c.G[i], VW, c.RG[in], c.ws->conv, c.threads);
+    conv::backwardWeights<T>(nd.window, c.n, c.RA[in], c.G[i], rgW, nullptr, c.ws->conv, c.threads);
+  }
+  conv::backwardWeights<T>(nd.window, c.n, c.A[in], c.RG[i], rgW, rgW + nd.window.f * nd.window.patch(), c.ws->conv,
+                           c.threads);
+}
+
+// ---- batch normalisation (batchnorm.cc) -------------------------------------------------------------
+template <typename T, typename C>
+batchnorm::Node<T> bnNode(const Node& nd, int i, C& c) {
+  batchnorm::Node<T> b;
+  b.n = c.n;
+  b.C = nd.channels;
+  b.HW = nd.width / nd.channels;
+  b.eps = nd.alpha;
+  b.gamma = c.P + nd.paramOffset;
+  b.vgamma = c.V ? c.V + nd.paramOffset : nullptr;
+  b.running = c.running ? c.running + nd.statsOffset : nullptr;
+  b.mean = c.ws->bnMean[i].data();
+  b.invStd = c.ws->bnInvStd[i].data();
+  b.rMean = c.ws->bnRMean[i].data();
+  b.rMeanX = c.ws->bnRMeanX[i].data();
+  return b;
+}
+
+template <typename T, typename C>
+void bnForward(const Node& nd, int i, C& c) {
+  batchnorm::forward<T>(bnNode<T>(nd, i, c), c.A[nd.inputs[0]], c.A[i], c.batchOut ? c.batchOut + nd.statsOffset : nullptr,
+                        c.threads);
+}
+template <typename T, typename C>
+void bnBackward(const Node& nd, int i, C& c) {
+  const int in = nd.inputs[0];
+  batchnorm::backward<T>(bnNode<T>(nd, i, c), c.A[in], c.G[i], c.G[in], c.g ? c.g + nd.paramOffset : nullptr, c.threads);
+}
+template <typename T, typename C>
+void bnRForward(const Node& nd, int i, C& c) {
+  const int in = nd.inputs[0];
+  batchnorm::rForward<T>(bnNode<T>(nd, i, c), c.A[in], c.RA[in], c.RA[i], c.threads);
+}
+template <typename T, typename C>
+void bnRBackward(const Node& nd, int i, C& c) {
+  const int in = nd.inputs[0];
+  batchnorm::rBackward<T>(bnNode<T>(nd, i, c), c.A[in], c.RA[in], c.G[i], c.RG[i], c.RG[in], c.rg + nd.paramOffset,
+                          c.threads);
+}
+
+// ---- pooling (pool.cc): max selects (Y = X[argmax]), average is linear ---------------------------------
+template <typename T, typename C>
+void poolForward(const Node& nd, int i, C& c) {
+  const int in = nd.inputs[0];
+  if (nd.op == kMaxPool2d) pool::maxForward<T>(nd.window, c.n, c.A[in], c.A[i], c.ws->argmax[i].data(), c.threads);
+  else pool::avgForward<T>(nd.window, c.n, c.A[in], c.A[i], c.threads);
+}
+// dst[input] += the pooling's transpose applied to src[i] (backward: G; R-backward: RG).
+template <typename T, typename C>
+void poolTranspose(const Node& nd, int i, C& c, T* const* src, T* const* dst) {
+  const int in = nd.inputs[0];
+  if (nd.op == kMaxPool2d) pool::maxScatter<T>(nd.window, c.n, src[i], c.ws->argmax[i].data(), dst[in], c.threads);
+  else pool::avgBackward<T>(nd.window, c.n, src[i], dst[in], c.threads);
+}
+template <typename T, typename C>
+void poolRForward(const Node& nd, int i, C& c) {
+  const int in = nd.inputs[0];
+  if (nd.op == kMaxPool2d) pool::maxGather<T>(nd.window, c.n, c.RA[in], c.ws->argmax[i].data(), c.RA[i], c.threads);
+  else pool::avgForward<T>(nd.window, c.n, c.RA[in], c.RA[i], c.threads);
+}
+
 // ---- dispatch: one case per op -----------------------------------------------------------------------
 template <typename T, typename C>
 void opForward(const Node& nd, int i, C& c) {
@@ -845,8 +1096,13 @@ void opForward(const Node& nd, int i, C& c) {
     case kSoftmax: return softmaxForward<T>(nd, i, c);
     case kMixture: return mixtureForward<T>(nd, i, c);
     case kStitch: return stitchForward<T>(nd, i, c);
+    case kConv2d: return convForward<T>(nd, i, c);
+    case kBatchNorm: return bnForward<T>(nd, i, c);
+    case kMaxPool2d:
+    case kAvgPool2d: return poolForward<T>(nd, i, c);
     case kDropout:
     case kConcat:
+    case kFlatten:
     case kAdd: return linearApply<T>(nd, i, c, c.A, c.A[i]);
     default: return;
   }
@@ -861,8 +1117,13 @@ void opBackward(const Node& nd, int i, C& c) {
     case kSoftmax: return softmaxBackward<T>(nd, i, c);
     case kMixture: return mixtureBackward<T>(nd, i, c);
     case kStitch: return stitchBackward<T>(nd, i, c);
+    case kConv2d: return convBackward<T>(nd, i, c);
+    case kBatchNorm: return bnBackward<T>(nd, i, c);
+    case kMaxPool2d:
+    case kAvgPool2d: return poolTranspose<T>(nd, i, c, c.G, c.G);
     case kDropout:
     case kConcat:
+    case kFlatten:
     case kAdd: return linearApplyT<T>(nd, i, c, c.G[i], c.G);
     default: return;
   }
@@ -877,8 +1138,13 @@ void opRForward(const Node& nd, int i, C& c) {
     case kSoftmax: return softmaxRForward<T>(nd, i, c);
     case kMixture: return mixtureRForward<T>(nd, i, c);
     case kStitch: return stitchRForward<T>(nd, i, c);
+    case kConv2d: return convRForward<T>(nd, i, c);
+    case kBatchNorm: return bnRForward<T>(nd, i, c);
+    case kMaxPool2d:
+    case kAvgPool2d: return poolRForward<T>(nd, i, c);
     case kDropout:
     case kConcat:
+    case kFlatten:
     case kAdd: return linearApply<T>(nd, i, c, c.RA, c.RA[i]);
     default: return;
   }
@@ -893,8 +1159,13 @@ void opRBackward(const Node& nd, int i, C& c) {
     case kSoftmax: return softmaxRBackward<T>(nd, i, c);
     case kMixture: return mixtureRBackward<T>(nd, i, c);
     case kStitch: return stitchRBackward<T>(nd, i, c);
+    case kConv2d: return convRBackward<T>(nd, i, c);
+    case kBatchNorm: return bnRBackward<T>(nd, i, c);
+    case kMaxPool2d:
+    case kAvgPool2d: return poolTranspose<T>(nd, i, c, c.RG, c.RG);
     case kDropout:
     case kConcat:
+    case kFlatten:
     case kAdd: return linearApplyT<T>(nd, i, c, c.RG[i], c.RG);
     default: return;
   }
@@ -998,7 +1269,35 @@ double Network<T>::seedLoss(Ctx& c, const Batch<T>& b, size_t h, double weight, 
 // ---- the handle ---------------------------------------------------------------------------------------
 
 template <typename T>
-Network<T>::Network(Program program) : prog_(std::move(program)) {}
+Network<T>::Network(Program program) : prog_(std::move(program)) {
+  findChains();
+}
+
+template <typename T>
+void Network<T>::findChains() {
+  const size_t N = prog_.nodes.size();
+  fusedBn_.assign(N, -1);
+  fusedAway_.assign(N, 0);
+  gradAssigned_.assign(N, 0);
+  std::vector<int> consumers(N, 0);
+  for (const Node& nd : prog_.nodes)
+    for (int in : nd.inputs) consumers[in]++;
+  for (const Head& hd : prog_.heads) consumers[hd.node]++;  // a head reads its node too
+  for (size_t p = 1; p < N; p++) {
+    const Node& pool = prog_.nodes[p];
+    if (pool.op != kMaxPool2d) continue;
+    const int r = pool.inputs[0];
+    const Node& relu = prog_.nodes[r];
+    if (relu.op != kActivation || relu.arg != kRelu || consumers[r] != 1) continue;
+    const int b = relu.inputs[0];
+    const Node& bn = prog_.nodes[b];
+    if (bn.op != kBatchNorm || consumers[b] != 1 || bn.c == 0) continue;
+    fusedBn_[p] = b;
+    fusedAway_[b] = fusedAway_[r] = 1;
+    const int x = bn.inputs[0];
+    if (x != 0 && consumers[x] == 1) gradAssigned_[x] = 1;
+  }
+}
 
 template <typename T>
 Network<T>::~Network() = default;
@@ -1014,8 +1313,11 @@ int64_t Network<T>::bytesHeld() const {
   for (const auto& ws : workspaces_) {
     for (const auto* set : {&ws->a, &ws->g, &ws->ra, &ws->rg})
       for (const Buffer<T>& b : *set) bytes += int64_t(b.capacity() * sizeof(T));
-    for (const auto* set : {&ws->xhat, &ws->invStd, &ws->rxhat, &ws->rsRel})
+    for (const auto* set : {&ws->xhat, &ws->invStd, &ws->rxhat, &ws->rsRel, &ws->bnMean, &ws->bnInvStd, &ws->bnRMean, &ws->bnRMeanX})
       for (const std::vector<double>& b : *set) bytes += int64_t(b.capacity() * sizeof(double));
+    for (const std::vector<uint8_t>& b : ws->argmax) bytes += int64_t(b.capacity());
+    for (const Buffer<T>& b : ws->poolX) bytes += int64_t(b.capacity() * sizeof(T));
+    bytes += ws->conv.bytesHeld();
     bytes += int64_t(ws->row.capacity() * sizeof(double));
     bytes += int64_t((ws->groupW.capacity() + ws->groupY.capacity() + ws->groupGW.capacity()) * sizeof(T));
   }
@@ -1041,17 +1343,28 @@ typename Network<T>::Workspace& Network<T>::workspace(int n, bool withR) {
     fresh->invStd.resize(N);
     fresh->rxhat.resize(N);
     fresh->rsRel.resize(N);
+    for (auto* v : {&fresh->bnMean, &fresh->bnInvStd, &fresh->bnRMean, &fresh->bnRMeanX}) v->resize(N);
+    fresh->argmax.resize(N);
+    fresh->poolX.resize(N);
     fresh->row.assign(prog_.maxWidth, 0.0);
     for (size_t i = 0; i < N; i++) {
       const size_t len = size_t(n) * prog_.nodes[i].width;
-      if (i > 0) fresh->a[i].assign(len, T(0));
-      fresh->g[i].assign(len, T(0));
-      fresh->A[i] = i > 0 ? fresh->a[i].data() : nullptr;
-      fresh->G[i] = fresh->g[i].data();
+      // The outputs of fused chains' inner nodes exist only for the R-passes (allocated with them).
+      if (!fusedAway_[i]) {
+        if (i > 0) fresh->a[i].assign(len, T(0));
+        fresh->g[i].assign(len, T(0));
+        fresh->A[i] = i > 0 ? fresh->a[i].data() : nullptr;
+        fresh->G[i] = fresh->g[i].data();
+      }
       if (prog_.nodes[i].op == kLayerNorm) {
         fresh->xhat[i].assign(len, 0.0);
         fresh->invStd[i].assign(n, 0.0);
       }
+      if (prog_.nodes[i].op == kBatchNorm) {
+        for (auto* v : {&fresh->bnMean, &fresh->bnInvStd, &fresh->bnRMean, &fresh->bnRMeanX}) (*v)[i].assign(prog_.nodes[i].channels, 0.0);
+      }
+      if (prog_.nodes[i].op == kMaxPool2d) fresh->argmax[i].assign(len, 0);
+      if (fusedBn_[i] >= 0) fresh->poolX[i].assign(len, T(0));
     }
     workspaces_.push_back(std::move(fresh));
     ws = workspaces_.back().get();
@@ -1063,6 +1376,12 @@ typename Network<T>::Workspace& Network<T>::workspace(int n, bool withR) {
     ws->RG.assign(N, nullptr);
     for (size_t i = 0; i < N; i++) {
       const size_t len = size_t(n) * prog_.nodes[i].width;
+      if (fusedAway_[i]) {
+        ws->a[i].assign(len, T(0));
+        ws->g[i].assign(len, T(0));
+        ws->A[i] = ws->a[i].data();
+        ws->G[i] = ws->g[i].data();
+      }
       ws->ra[i].assign(len, T(0));  // RA[0] stays zero: x does not depend on the parameters
       ws->rg[i].assign(len, T(0));
       ws->RA[i] = ws->ra[i].data();
@@ -1078,7 +1397,18 @@ typename Network<T>::Workspace& Network<T>::workspace(int n, bool withR) {
 }
 
 template <typename T>
+bool Network<T>::keptMatches(const T* params, const Batch<T>& b) const {
+  if (!kept_.valid || kept_.params != params || kept_.x != b.x || kept_.n != b.n || kept_.stats != b.stats) return false;
+  for (size_t i = 0; i < prog_.nodes.size(); i++) {
+    const T* m = b.masks ? b.masks[i] : nullptr;
+    if (m != (kept_.masks.empty() ? nullptr : kept_.masks[i])) return false;
+  }
+  return true;
+}
+
+template <typename T>
 typename Network<T>::Ctx Network<T>::begin(const T* params, const Batch<T>& b, const T* v, bool withR) {
+  kept_.valid = false;
   Workspace& ws = workspace(b.n, withR);
   // The input op never writes A[0]; the const_cast only lets every node share one pointer table.
   ws.A[0] = const_cast<T*>(b.x);
@@ -1095,6 +1425,9 @@ typename Network<T>::Ctx Network<T>::begin(const T* params, const Batch<T>& b, c
   c.g = nullptr;
   c.rg = nullptr;
   c.masks = b.masks;
+  c.fused = !withR;
+  c.running = b.stats;
+  c.batchOut = b.statsOut;
   c.threads = threads_;
   return c;
 }
@@ -1102,6 +1435,15 @@ typename Network<T>::Ctx Network<T>::begin(const T* params, const Batch<T>& b, c
 template <typename T>
 void Network<T>::runForward(Ctx& c) {
   for (size_t i = 1; i < prog_.nodes.size(); i++) {
+    if (c.fused && fusedAway_[i]) continue;
+    if (c.fused && fusedBn_[i] >= 0) {
+      const int b = fusedBn_[i];
+      const Node& bn = prog_.nodes[b];
+      batchnorm::forwardReluMaxPool<T>(bnNode<T>(bn, b, c), prog_.nodes[i].window, c.A[bn.inputs[0]], c.A[i],
+                                       c.ws->argmax[i].data(), c.ws->poolX[i].data(),
+                                       c.batchOut ? c.batchOut + bn.statsOffset : nullptr, c.threads);
+      continue;
+    }
     const int group = prog_.denseGroupOf[i];
     if (group < 0) {
       opForward<T>(prog_.nodes[i], static_cast<int>(i), c);
@@ -1186,18 +1528,23 @@ void Network<T>::groupBackward(Ctx& c, const std::vector<int>& members) {
     T* gW = c.g + prog_.nodes[m].paramOffset;
     for (int r = 0; r < din; r++)
       for (int j = 0; j < u; j++) gW[int64_t(r) * u + j] += gw[int64_t(r) * U + col + j];
-    addColumnSums(gW + int64_t(din) * u, c.G[m], c.n, u);
+    addColumnSums(gW + int64_t(din) * u, c.G[m], c.n, u, c.threads);
     col += u;
   }
 }
 
 template <typename T>
 void Network<T>::zeroGrads(Ctx& c, const std::vector<uint8_t>& active, bool withR) {
-  for (size_t i = 0; i < prog_.nodes.size(); i++) {
+  // Node 0's gradient is never read (nothing upstream of the input): it is not cleared; nor are
+  // the gradients the fused chains never form or overwrite.
+  for (size_t i = 1; i < prog_.nodes.size(); i++) {
     if (!active[i]) continue;
-    Buffer<T>& g = c.ws->g[i];
-    std::fill(g.begin(), g.end(), T(0));
-    if (withR) std::fill(c.ws->rg[i].begin(), c.ws->rg[i].end(), T(0));
+    if (c.fused && (fusedAway_[i] || gradAssigned_[i])) continue;
+    for (Buffer<T>* b : {&c.ws->g[i], withR ? &c.ws->rg[i] : nullptr}) {
+      if (!b) continue;
+      T* p = b->data();
+      parallelRange(int64_t(b->size()), c.threads, [&](int64_t from, int64_t to) { std::fill(p + from, p + to, T(0)); });
+    }
   }
 }
 
@@ -1206,6 +1553,16 @@ void Network<T>::runBackward(Ctx& c, const std::vector<uint8_t>& active, bool wi
   std::vector<int>& members = groupScratch_;
   for (size_t i = prog_.nodes.size() - 1; i >= 1; i--) {
     if (!active[i]) continue;
+    if (c.fused && fusedAway_[i]) continue;
+    if (c.fused && fusedBn_[i] >= 0) {
+      const int b = fusedBn_[i];
+      const Node& bn = prog_.nodes[b];
+      const int x = bn.inputs[0];
+      batchnorm::backwardReluMaxPool<T>(bnNode<T>(bn, b, c), prog_.nodes[i].window, c.A[x], c.A[i], c.ws->poolX[i].data(), c.G[i],
+                                        c.ws->argmax[i].data(), c.G[x], gradAssigned_[x] != 0,
+                                        c.g ? c.g + bn.paramOffset : nullptr, c.threads);
+      continue;
+    }
     const int group = prog_.denseGroupOf[i];
     members.clear();
     if (group >= 0)
@@ -1241,6 +1598,13 @@ void Network<T>::forward(const T* params, const Batch<T>& b, T* out) {
     const T* Z = c.A[hd.node];
     for (int r = 0; r < b.n; r++) std::copy(Z + int64_t(r) * C, Z + int64_t(r + 1) * C, out + int64_t(r) * W + hd.outOffset);
   }
+  kept_.valid = true;
+  kept_.params = params;
+  kept_.x = b.x;
+  kept_.n = b.n;
+  kept_.stats = b.stats;
+  kept_.masks.clear();
+  if (b.masks) kept_.masks.assign(b.masks, b.masks + prog_.nodes.size());
 }
 
 template <typename T>
@@ -1292,9 +1656,12 @@ void Network<T>::hvp(const T* params, const Batch<T>& b, const double* weights, 
 }
 
 template <typename T>
-void Network<T>::vjp(const T* params, const Batch<T>& b, const T* outGrad, T* grad) {
+void Network<T>::vjp(const T* params, const Batch<T>& b, const T* outGrad, T* grad, bool reuseForward) {
+  if (reuseForward && !keptMatches(params, b)) {
+    throw KernelValueError{"vjp: reuseForward needs a forward() call with the same params and batch on this handle just before"};
+  }
   Ctx c = begin(params, b, nullptr, false);
-  runForward(c);
+  if (!reuseForward) runForward(c);
   // Every head is seeded, so the backward pass visits all heads' ancestors.
   active_.assign(prog_.nodes.size(), 0);
   for (size_t h = 0; h < prog_.heads.size(); h++)

@@ -4,6 +4,7 @@
 // and is re-validated here, so a forged program cannot make a kernel read out of bounds.
 #pragma once
 #include "kernels/common.h"
+#include "kernels/conv.h"
 
 #include <memory>
 #include <stdexcept>
@@ -13,17 +14,24 @@
 namespace metatask::network {
 
 // The codes of lib/nn/spec.ts (OP_CODE, FN_CODE, LOSS_CODE).
-enum Op : int { kInput = 0, kDense, kActivation, kDropout, kLayerNorm, kSoftmax, kMixture, kStitch, kConcat, kAdd, kNumOps };
+enum Op : int {
+  kInput = 0, kDense, kActivation, kDropout, kLayerNorm, kSoftmax, kMixture, kStitch, kConcat, kAdd,
+  kConv2d, kBatchNorm, kMaxPool2d, kAvgPool2d, kFlatten, kNumOps
+};
 enum Fn : int { kRelu = 0, kLeakyRelu, kElu, kGelu, kTanh, kSigmoid, kIdentity, kNumFns };
 enum Loss : int { kMse = 0, kHuber, kBceLogits, kSoftmaxCe, kPoisson, kNumLosses };
 
 struct Node {
   int op = kInput;
-  int arg = 0;  // input size | dense units | activation fn
+  int arg = 0;  // input size | dense units | activation fn | conv2d filters
   std::vector<int> inputs;  // mixture: gate first, then experts
-  double alpha = 0;  // activation alpha | dropout rate
+  double alpha = 0;  // activation alpha | dropout rate | batchnorm eps
   int width = 0;
   int64_t paramOffset = -1;
+  int c = 0, h = 0, w = 0;   // output image shape; c == 0 for a flat node
+  conv::Geometry window;     // conv2d and pooling nodes
+  int channels = 0;          // batchnorm: channels normalised
+  int64_t statsOffset = -1;  // batchnorm: offset of its statistics in a stats vector
 };
 
 struct Head {
@@ -42,6 +50,7 @@ struct Program {
   int targetCols = 0;
   int outputWidth = 0;
   int maxWidth = 0;
+  int64_t statsCount = 0;  // length of a batchnorm statistics vector
   std::vector<std::vector<uint8_t>> ancestors;  // by head: the nodes its backward pass visits
   // Dense nodes that read the same input, in node order (groups of two or more only): their
   // products run as one (the heads of a multi-task net, the experts and gates of a mixture).
@@ -66,6 +75,10 @@ struct Batch {
   const T* y = nullptr;  // n x yCols, may be null for forward
   int yCols = 0;
   const T* const* masks = nullptr;  // length nodes.size() or null
+  // Batch normalisation: running statistics to normalise with (statsCount values) or null for the
+  // batch's own; statsOut (nullable) receives the batch statistics of a batch-mode pass.
+  const T* stats = nullptr;
+  double* statsOut = nullptr;
 };
 
 template <typename T>
@@ -87,8 +100,11 @@ class Network {
   // out = H v for the Hessian of sum_h weights[h] L_h.
   void hvp(const T* params, const Batch<T>& b, const double* weights, const T* v, T* out);
   // grad (length P) = J^T outGrad, outGrad n x outputWidth in forward's layout (the gradient of a
-  // loss computed outside the kernel w.r.t. the raw head outputs). Overwrites grad.
-  void vjp(const T* params, const Batch<T>& b, const T* outGrad, T* grad);
+  // loss computed outside the kernel w.r.t. the raw head outputs). Overwrites grad. With
+  // reuseForward, the activations of the forward() called just before with the same params and
+  // batch (the same arrays; checked) are used instead of a new forward pass; KernelValueError if
+  // there was no such call.
+  void vjp(const T* params, const Batch<T>& b, const T* outGrad, T* grad, bool reuseForward = false);
   // Drop the per-batch-size buffers (they come back on the next call).
   void releaseBuffers();
   // Bytes of the buffers held now (reported to the JavaScript engine by the binding).
@@ -102,6 +118,7 @@ class Network {
  private:
   Workspace& workspace(int n, bool withR);
   Ctx begin(const T* params, const Batch<T>& b, const T* v, bool withR);
+  void findChains();
   void runForward(Ctx& c);
   void zeroGrads(Ctx& c, const std::vector<uint8_t>& active, bool withR);
   void runBackward(Ctx& c, const std::vector<uint8_t>& active, bool withR);
@@ -110,7 +127,26 @@ class Network {
   double seedLoss(Ctx& c, const Batch<T>& b, size_t h, double weight, bool seed, bool withR);
   const std::vector<uint8_t>& activeFor(const double* weights);
 
+  // The arrays of the last call when it was a forward() (vjp's reuseForward); cleared by any other.
+  struct Kept {
+    bool valid = false;
+    const T* params = nullptr;
+    const T* x = nullptr;
+    int n = 0;
+    const T* stats = nullptr;
+    std::vector<const T*> masks;
+  };
+  bool keptMatches(const T* params, const Batch<T>& b) const;
+
+  // Fused execution (gradient passes without R-operators): every batchnorm -> relu -> maxpool2d
+  // chain whose two first nodes feed nothing else runs as one op at the pool's node
+  // (batchnorm.h forwardReluMaxPool); the batchnorm and relu outputs are then never formed.
+  std::vector<int> fusedBn_;           // by pool node: its chain's batchnorm node, else -1
+  std::vector<uint8_t> fusedAway_;     // the chains' batchnorm and relu nodes
+  std::vector<uint8_t> gradAssigned_;  // nodes whose only consumer is a chain: its backward overwrites their gradient
+
   Program prog_;
+  Kept kept_;
   std::vector<uint8_t> active_;  // reused: no allocation per call
   std::vector<int> groupScratch_;  // the active members of a dense group
   std::vector<std::unique_ptr<Workspace>> workspaces_;  // a few batch sizes, most recent last

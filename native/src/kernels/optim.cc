@@ -14,6 +14,7 @@
 #include <cmath>
 #include <type_traits>
 
+#include "runtime/threads.h"
 #include "simd/ops.h"
 
 namespace metatask::optim {
@@ -28,8 +29,11 @@ const simd::ElementOps<T>& elementOps() {
 
 // The loops run in the SIMD level's unit (simd/ops_impl.h), every element in double and rounded
 // once, so every level gives the same bits; the per-step coefficients are computed here.
+// Chunks of 64 Ki elements: small vectors take one call, large ones spread over the threads.
+constexpr int64_t kChunk = int64_t(1) << 16;
+
 template <typename T>
-void adamStep(T* __restrict params, const T* __restrict grad, T* __restrict m, T* __restrict v, int64_t n, const AdamHyper& h) {
+void adamStep(T* __restrict params, const T* __restrict grad, T* __restrict m, T* __restrict v, int64_t n, const AdamHyper& h, int threads) {
   simd::AdamCoeffs c{};
   c.beta1 = h.beta1;
   c.beta2 = h.beta2;
@@ -38,26 +42,32 @@ void adamStep(T* __restrict params, const T* __restrict grad, T* __restrict m, T
   c.bc2Sqrt = std::sqrt(1.0 - std::pow(h.beta2, h.step));
   c.decay = h.decoupledWeightDecay ? 1.0 - h.lr * h.weightDecay : 1.0;
   c.l2 = h.decoupledWeightDecay ? 0.0 : h.weightDecay;
-  elementOps<T>().adam(params, grad, m, v, n, c);
+  const auto adam = elementOps<T>().adam;
+  runtime::parallelRanges(n, kChunk, threads, [&](int64_t a, int64_t b) { adam(params + a, grad + a, m + a, v + a, b - a, c); });
 }
 
 template <typename T>
-void sgdStep(T* __restrict params, const T* __restrict grad, T* __restrict velocity, int64_t n, const SgdHyper& h) {
+void sgdStep(T* __restrict params, const T* __restrict grad, T* __restrict velocity, int64_t n, const SgdHyper& h, int threads) {
   const simd::SgdCoeffs c{h.lr, h.momentum, h.dampening, h.weightDecay, h.nesterov, h.step <= 1.0};
-  elementOps<T>().sgd(params, grad, velocity, n, c);
+  const auto sgd = elementOps<T>().sgd;
+  runtime::parallelRanges(n, kChunk, threads, [&](int64_t a, int64_t b) { sgd(params + a, grad + a, velocity ? velocity + a : nullptr, b - a, c); });
 }
 
 template <typename T>
-void rmspropStep(T* __restrict params, const T* __restrict grad, T* __restrict squareAvg, T* __restrict momentumBuf, int64_t n, const RmspropHyper& h) {
+void rmspropStep(T* __restrict params, const T* __restrict grad, T* __restrict squareAvg, T* __restrict momentumBuf, int64_t n, const RmspropHyper& h,
+                 int threads) {
   const simd::RmspropCoeffs c{h.lr, h.alpha, h.eps, h.momentum, h.weightDecay};
-  elementOps<T>().rmsprop(params, grad, squareAvg, momentumBuf, n, c);
+  const auto rmsprop = elementOps<T>().rmsprop;
+  runtime::parallelRanges(n, kChunk, threads, [&](int64_t a, int64_t b) {
+    rmsprop(params + a, grad + a, squareAvg + a, momentumBuf ? momentumBuf + a : nullptr, b - a, c);
+  });
 }
 
-template void adamStep<float>(float*, const float*, float*, float*, int64_t, const AdamHyper&);
-template void adamStep<double>(double*, const double*, double*, double*, int64_t, const AdamHyper&);
-template void sgdStep<float>(float*, const float*, float*, int64_t, const SgdHyper&);
-template void sgdStep<double>(double*, const double*, double*, int64_t, const SgdHyper&);
-template void rmspropStep<float>(float*, const float*, float*, float*, int64_t, const RmspropHyper&);
-template void rmspropStep<double>(double*, const double*, double*, double*, int64_t, const RmspropHyper&);
+template void adamStep<float>(float*, const float*, float*, float*, int64_t, const AdamHyper&, int);
+template void adamStep<double>(double*, const double*, double*, double*, int64_t, const AdamHyper&, int);
+template void sgdStep<float>(float*, const float*, float*, int64_t, const SgdHyper&, int);
+template void sgdStep<double>(double*, const double*, double*, int64_t, const SgdHyper&, int);
+template void rmspropStep<float>(float*, const float*, float*, float*, int64_t, const RmspropHyper&, int);
+template void rmspropStep<double>(double*, const double*, double*, double*, int64_t, const RmspropHyper&, int);
 
 }  // namespace metatask::optim

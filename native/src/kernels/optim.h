@@ -1,6 +1,7 @@
 // Optimiser updates over flat parameter vectors (twin: lib/kernels/js/optim.ts), float or double.
 // Every vector has the same length n and is updated in place; the binding checks lengths and
-// that no two vectors share memory.
+// that no two vectors share memory. Elements are independent: up to `threads` threads update
+// chunks of them, with the same result for any count.
 #pragma once
 #include "kernels/common.h"
 
@@ -23,14 +24,15 @@ struct RmspropHyper {
 };
 
 template <typename T>
-void adamStep(T* __restrict params, const T* __restrict grad, T* __restrict m, T* __restrict v, int64_t n, const AdamHyper& h);
+void adamStep(T* __restrict params, const T* __restrict grad, T* __restrict m, T* __restrict v, int64_t n, const AdamHyper& h, int threads = 1);
 
 // velocity may be null when momentum == 0.
 template <typename T>
-void sgdStep(T* __restrict params, const T* __restrict grad, T* __restrict velocity, int64_t n, const SgdHyper& h);
+void sgdStep(T* __restrict params, const T* __restrict grad, T* __restrict velocity, int64_t n, const SgdHyper& h, int threads = 1);
 
 // momentumBuf may be null when momentum == 0.
 template <typename T>
-void rmspropStep(T* __restrict params, const T* __restrict grad, T* __restrict squareAvg, T* __restrict momentumBuf, int64_t n, const RmspropHyper& h);
+void rmspropStep(T* __restrict params, const T* __restrict grad, T* __restrict squareAvg, T* __restrict momentumBuf, int64_t n, const RmspropHyper& h,
+                 int threads = 1);
 
 }  // namespace metatask::optim

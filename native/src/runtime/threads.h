@@ -5,6 +5,7 @@
 #pragma once
 #include "config.h"
 
+#include <cstdint>
 #include <functional>
 
 namespace metatask::runtime {
@@ -15,6 +16,19 @@ namespace metatask::runtime {
 // slot runs which task varies between calls. If tasks throw, every task still runs to its end and
 // the exception of the lowest-numbered failing task is rethrown.
 void parallelFor(int count, int threads, const std::function<void(int task, int slot)>& body);
+
+// Runs body(from, to) over [0, len) cut into consecutive chunks of `chunk` elements (the last may
+// be shorter), on at most `threads` threads; one call when there is one chunk. For element-wise
+// work, where which thread handles which chunk cannot change a result.
+template <typename F>
+void parallelRanges(int64_t len, int64_t chunk, int threads, const F& body) {
+  const int64_t chunks = (len + chunk - 1) / chunk;
+  if (chunks <= 1 || threads <= 1) {
+    if (len > 0) body(int64_t(0), len);
+    return;
+  }
+  parallelFor(static_cast<int>(chunks), threads, [&](int c, int) { body(c * chunk, c + 1 == chunks ? len : (c + 1) * chunk); });
+}
 
 // The number of hardware threads (at least 1).
 int hardwareThreads();

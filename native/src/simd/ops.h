@@ -64,8 +64,8 @@ struct ElementOps {
   void (*reluBackward)(const T* x, const T* gy, T* gx, int64_t n);
   // y = (x > 0 ? v : 0): v through ReLU's derivative at x.
   void (*reluGate)(const T* x, const T* v, T* y, int64_t n);
-  // out[j] += sum over rows r, in order, of g[r cols + j].
-  void (*addColumnSums)(T* out, const T* g, int64_t rows, int64_t cols);
+  // out[j] += sum over rows r, in order, of g[r ld + j], for j < cols.
+  void (*addColumnSums)(T* out, const T* g, int64_t rows, int64_t cols, int64_t ld);
   void (*adam)(T* params, const T* grad, T* m, T* v, int64_t n, const AdamCoeffs& c);
   void (*sgd)(T* params, const T* grad, T* velocity, int64_t n, const SgdCoeffs& c);
   void (*rmsprop)(T* params, const T* grad, T* squareAvg, T* momentumBuf, int64_t n, const RmspropCoeffs& c);

@@ -208,7 +208,12 @@ void gemmDirectAs(const GemmCall<T>& g) {
     const int64_t kc = minOf(kKc, g.k - pc);
     int64_t i = 0;
     for (; i + 4 <= g.m; i += 4) directRows<T, TA, 4>(g, i, pc, kc);
-    for (; i < g.m; i++) directRows<T, TA, 1>(g, i, pc, kc);
+    switch (g.m - i) {  // the last one to three rows as one block
+      case 3: directRows<T, TA, 3>(g, i, pc, kc); break;
+      case 2: directRows<T, TA, 2>(g, i, pc, kc); break;
+      case 1: directRows<T, TA, 1>(g, i, pc, kc); break;
+      default: break;
+    }
   }
 }
 
@@ -410,9 +415,24 @@ void gemmSerial(const GemmCall<T>& g, T* packA, T* packB) {
     return;
   }
   if (direct && g.k * g.n <= gemmScratch<T>().packB) {
-    // op(B) = B^T copied row-major (k x n) first, so the direct path reads contiguous rows.
+    // op(B) = B^T copied row-major (k x n) first, so the direct path reads contiguous rows; four
+    // rows of B at a time, so that every row of the copy is written four values at a time.
     T* bt = packB;
-    for (int64_t j = 0; j < g.n; j++) {
+    int64_t j = 0;
+    for (; j + 4 <= g.n; j += 4) {
+      const T* b0 = g.b + j * g.ldb;
+      const T* b1 = b0 + g.ldb;
+      const T* b2 = b1 + g.ldb;
+      const T* b3 = b2 + g.ldb;
+      for (int64_t p = 0; p < g.k; p++) {
+        T* dst = bt + p * g.n + j;
+        dst[0] = b0[p];
+        dst[1] = b1[p];
+        dst[2] = b2[p];
+        dst[3] = b3[p];
+      }
+    }
+    for (; j < g.n; j++) {
       const T* src = g.b + j * g.ldb;
       for (int64_t p = 0; p < g.k; p++) bt[p * g.n + j] = src[p];
     }
@@ -493,9 +513,9 @@ void reluGateImpl(const T* __restrict x, const T* __restrict v, T* __restrict y,
 }
 
 template <typename T>
-void addColumnSumsImpl(T* __restrict out, const T* __restrict g, int64_t rows, int64_t cols) {
+void addColumnSumsImpl(T* __restrict out, const T* __restrict g, int64_t rows, int64_t cols, int64_t ld) {
   for (int64_t r = 0; r < rows; r++) {
-    const T* row = g + r * cols;
+    const T* row = g + r * ld;
     for (int64_t j = 0; j < cols; j++) out[j] += row[j];
   }
 }
