@@ -118,6 +118,12 @@ const perm = (d) => {
 };
 const levels = addon.info().simdAvailable;
 
+/** maxSweeps permutations of 0..k-1 end to end: the orders argument of the inner solves. */
+function sweepOrders(k, sweeps) {
+  const out = new Int32Array(k * sweeps);
+  for (let s = 0; s < sweeps; s++) out.set(perm(k), s * k);
+  return out;
+}
 function sweep() {
   const d = dim(1), n = dim(1), T = dim(1);
   return [mat(d, n), mat(T, n), mat(d, T, F64, () => 0), vec(d, F64, () => n + rand()), rand(), rand() * 0.1, perm(d)];
@@ -169,6 +175,44 @@ const functions = {
     const d = dim(1), n = dim(1), bs = dim(1, 4);
     const order = perm(d).subarray(0, dim(1, d));
     return [mat(d, n), order, bs, new F64(Math.ceil(order.length / bs) * bs * bs)];
+  },
+  cdColumnStats: () => {
+    const n = dim(1), d = dim(1);
+    return [mat(n, d), chance(0.5), new F64(d), new F64(d)];
+  },
+  cdCorrelations: () => {
+    const n = dim(1), d = dim(1), T = dim(1);
+    const cols = perm(d).subarray(0, dim(0, d));
+    const centred = chance(0.5);
+    return [
+      mat(n, d), centred ? vec(d) : new F64(0), centred ? vec(d, F64, () => 1 + rand()) : new F64(0), mat(T, n), cols,
+      mat(cols.length, T), chance(0.5) ? new F64(cols.length) : new F64(0),
+    ];
+  },
+  cdTargets: () => {
+    const n = dim(1), T = dim(1);
+    return [mat(n, T), chance(0.5), mat(T, n), new F64(T)];
+  },
+  cdResidual: () => {
+    const n = dim(1), k = dim(0), T = dim(1);
+    return [mat(k, n), mat(k, T), mat(T, n), mat(T, n)];
+  },
+  mtenetGramSolve: () => {
+    const k = dim(1), T = dim(1), sweeps = dim(1, 4);
+    return [spd(k), mat(T, k), mat(k, T, F64, () => 0), 1 + rand(), rand(), rand(), rand() * 0.1, 1e-6, sweeps, chance(0.5) ? new Int32Array(0) : sweepOrders(k, sweeps)];
+  },
+  mtenetResidualSolve: () => {
+    const n = dim(1), k = dim(1), T = dim(1), sweeps = dim(1, 4);
+    return [mat(k, n), mat(T, n), mat(T, n), mat(k, T, F64, () => 0), mat(k, T), rand(), rand() * 0.1, 1e-6, sweeps, chance(0.5) ? new Int32Array(0) : sweepOrders(k, sweeps)];
+  },
+  cdGatherColumns: () => {
+    const n = dim(1), d = dim(1);
+    const cols = perm(d).subarray(0, dim(0, d));
+    return [mat(n, d), chance(0.5) ? vec(d) : new F64(0), cols, mat(cols.length, n)];
+  },
+  mtenetGramSweep: () => {
+    const k = dim(1), T = dim(1);
+    return [spd(k), mat(T, k), mat(k, T, F64, () => 0), rand(), rand() * 0.1, perm(k)];
   },
   taskLoss: () => {
     const T = dim(1, 4), d = dim(1);
@@ -242,23 +286,23 @@ function batchOf(net, n) {
 const methods = {
   forward: (net) => {
     const n = dim(), { x, masks } = batchOf(net, n);
-    return [vec(net.s.compiled.paramCount, net.T), x, masks, mat(n, net.s.compiled.outputWidth, net.T)];
+    return [vec(net.s.compiled.paramCount, net.T), x, masks, null, null, mat(n, net.s.compiled.outputWidth, net.T)];
   },
   lossGrad: (net) => {
     const c = net.s.compiled, { x, y, masks } = batchOf(net, dim());
-    return [vec(c.paramCount, net.T), x, y, masks, vec(c.spec.heads.length, F64, () => rand()), chance(0.8) ? new net.T(c.paramCount) : null, new F64(c.spec.heads.length)];
+    return [vec(c.paramCount, net.T), x, y, masks, null, null, vec(c.spec.heads.length, F64, () => rand()), chance(0.8) ? new net.T(c.paramCount) : null, new F64(c.spec.heads.length)];
   },
   headGrads: (net) => {
     const c = net.s.compiled, H = c.spec.heads.length, { x, y, masks } = batchOf(net, dim());
-    return [vec(c.paramCount, net.T), x, y, masks, mat(H, c.paramCount, net.T), new F64(H)];
+    return [vec(c.paramCount, net.T), x, y, masks, null, null, mat(H, c.paramCount, net.T), new F64(H)];
   },
   hvp: (net) => {
     const c = net.s.compiled, { x, y, masks } = batchOf(net, dim());
-    return [vec(c.paramCount, net.T), x, y, masks, vec(c.spec.heads.length, F64, () => rand()), vec(c.paramCount, net.T), new net.T(c.paramCount)];
+    return [vec(c.paramCount, net.T), x, y, masks, null, null, vec(c.spec.heads.length, F64, () => rand()), vec(c.paramCount, net.T), new net.T(c.paramCount)];
   },
   vjp: (net) => {
     const c = net.s.compiled, n = dim(), { x, masks } = batchOf(net, n);
-    return [vec(c.paramCount, net.T), x, masks, mat(n, c.outputWidth, net.T), new net.T(c.paramCount)];
+    return [vec(c.paramCount, net.T), x, masks, null, null, mat(n, c.outputWidth, net.T), new net.T(c.paramCount), chance(0.5)];
   },
   metaGradient: (net) => {
     const c = net.s.compiled, T = dim(1, 3);
