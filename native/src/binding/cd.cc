@@ -292,6 +292,32 @@ Napi::Value innerResultObject(Napi::Env env, const cd::InnerResult& r) {
   return o;
 }
 
+// The Gram form of an inner solve: gram k x k, ht T x k and w k x T (arguments 0, 1, 2).
+struct GramFormArgs {
+  MatMap<double> gram, ht, w;
+  int64_t k() const { return gram.rows(); }
+};
+
+GramFormArgs gramFormArgs(const Napi::CallbackInfo& info, const char* fn) {
+  MatMap<double> gram = matrixArg<double>(info[0], fn, "gram");
+  const int64_t k = gram.rows();
+  if (gram.cols() != k) rangeError(info.Env(), fn, "argument 'gram' must be square, got " + std::to_string(k) + " x " + std::to_string(gram.cols()));
+  MatMap<double> ht = matrixArg<double>(info[1], fn, "ht", -1, k);
+  MatMap<double> w = matrixArg<double>(info[2], fn, "w", k, ht.rows());
+  return {gram, ht, w};
+}
+
+// Checked once every argument is read: a finite, non-negative diagonal and no aliasing.
+void checkGramForm(Napi::Env env, const char* fn, const GramFormArgs& a) {
+  for (int64_t j = 0; j < a.k(); ++j) {
+    const double g = a.gram(j, j);
+    if (!(g >= 0) || !std::isfinite(g)) rangeError(env, fn, "argument 'gram' must have a finite diagonal >= 0 (index " + std::to_string(j) + ")");
+  }
+  expectDisjoint(env, fn, a.ht, "ht", a.gram, "gram");
+  expectDisjoint(env, fn, a.ht, "ht", a.w, "w");
+  expectDisjoint(env, fn, a.w, "w", a.gram, "gram");
+}
+
 // mtenetGramSolve(gram, ht, w, r0NormSq, r0y, l1Reg, l2Reg, tol, maxSweeps, orders) -> InnerResult:
 // gram k x k (diagonal finite, >= 0), ht T x k and w k x T updated in place.
 Napi::Value MtenetGramSolve(const Napi::CallbackInfo& info) {
@@ -299,24 +325,15 @@ Napi::Value MtenetGramSolve(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   expectArgs(info, 10, fn);
   ArgGuard guard;
-  MatMap<double> gram = matrixArg<double>(info[0], fn, "gram");
-  const int64_t k = gram.rows();
-  if (gram.cols() != k) rangeError(env, fn, "argument 'gram' must be square, got " + std::to_string(k) + " x " + std::to_string(gram.cols()));
-  MatMap<double> ht = matrixArg<double>(info[1], fn, "ht", -1, k);
-  MatMap<double> w = matrixArg<double>(info[2], fn, "w", k, ht.rows());
+  GramFormArgs g = gramFormArgs(info, fn);
+  const int64_t k = g.k();
   const double r0NormSq = numberArg(info[3], fn, "r0NormSq");
   const double r0y = numberArg(info[4], fn, "r0y");
   const SolveSettingsArgs a = solveSettingsArgs(info, 5, k, fn);
-  for (int64_t j = 0; j < k; ++j) {
-    const double g = gram(j, j);
-    if (!(g >= 0) || !std::isfinite(g)) rangeError(env, fn, "argument 'gram' must have a finite diagonal >= 0 (index " + std::to_string(j) + ")");
-  }
-  expectDisjoint(env, fn, ht, "ht", gram, "gram");
-  expectDisjoint(env, fn, ht, "ht", w, "w");
-  expectDisjoint(env, fn, w, "w", gram, "gram");
+  checkGramForm(env, fn, g);
   guard.verify(env, fn);
   const cd::InnerSettings s{a.l1Reg, a.l2Reg, a.tol, a.maxSweeps, a.orders.empty() ? nullptr : a.orders.data()};
-  return innerResultObject(env, cd::gramSolve(gram.data(), k, ht.rows(), ht.data(), w.data(), r0NormSq, r0y, s, threadsOf(env)));
+  return innerResultObject(env, cd::gramSolve(g.gram.data(), k, g.ht.rows(), g.ht.data(), g.w.data(), r0NormSq, r0y, s, threadsOf(env)));
 }
 
 // mtenetResidualSolve(xs, yt, rt, w, h, l1Reg, l2Reg, tol, maxSweeps, orders) -> InnerResult:
@@ -373,24 +390,15 @@ Napi::Value MtenetGramSweep(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   expectArgs(info, 6, fn);
   ArgGuard guard;
-  MatMap<double> gram = matrixArg<double>(info[0], fn, "gram");
-  const int64_t k = gram.rows();
-  if (gram.cols() != k) rangeError(env, fn, "argument 'gram' must be square, got " + std::to_string(k) + " x " + std::to_string(gram.cols()));
-  MatMap<double> ht = matrixArg<double>(info[1], fn, "ht", -1, k);
-  MatMap<double> w = matrixArg<double>(info[2], fn, "w", k, ht.rows());
+  GramFormArgs g = gramFormArgs(info, fn);
+  const int64_t k = g.k();
   const double l1Reg = nonNegativeArg(info[3], fn, "l1Reg");
   const double l2Reg = nonNegativeArg(info[4], fn, "l2Reg");
   const std::vector<int32_t> order = indexArg(info[5], fn, "order");
-  for (int64_t j = 0; j < k; ++j) {
-    const double g = gram(j, j);
-    if (!(g >= 0) || !std::isfinite(g)) rangeError(env, fn, "argument 'gram' must have a finite diagonal >= 0 (index " + std::to_string(j) + ")");
-  }
   expectIndices(env, fn, "order", order, k);
-  expectDisjoint(env, fn, ht, "ht", gram, "gram");
-  expectDisjoint(env, fn, ht, "ht", w, "w");
-  expectDisjoint(env, fn, w, "w", gram, "gram");
+  checkGramForm(env, fn, g);
   guard.verify(env, fn);
-  return statsObject(env, cd::gramSweep(gram.data(), k, ht.data(), ht.rows(), w.data(), l1Reg, l2Reg, order.data(), int64_t(order.size())));
+  return statsObject(env, cd::gramSweep(g.gram.data(), k, g.ht.data(), g.ht.rows(), g.w.data(), l1Reg, l2Reg, order.data(), int64_t(order.size())));
 }
 
 }  // namespace
