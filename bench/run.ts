@@ -40,6 +40,10 @@ export const WORKLOADS: { id: string; load: () => Promise<WorkloadModule> }[] = 
   { id: 'w3', load: () => import('./w3.js') },
   { id: 'omniglot', load: () => import('./omniglot.js') },
   { id: 'omniglot-conv', load: () => import('./omniglotConv.js') },
+  { id: 'eventloop', load: () => import('./eventloop.js') },
+  { id: 'serve', load: () => import('./serve.js') },
+  { id: 'queue', load: () => import('./queue.js') },
+  { id: 'metastep', load: () => import('./metastep.js') },
 ];
 
 /** Median, min and max of a list of seconds. */

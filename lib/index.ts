@@ -23,6 +23,8 @@ export {
   parseFitOptions,
   type Progress,
   type FitOptions,
+  type RemoteOptions,
+  type WorkerOption,
   type Labels,
   type TaskMetrics,
   type Evaluation,
@@ -45,6 +47,12 @@ export {
   type MultiTaskElasticNetCVOptions,
   type MultiTaskLassoCVOptions,
 } from './linear/multiTaskElasticNetCV.js';
+export { WorkerPool, defaultWorkerPool, type WorkerPoolOptions } from './parallel/pool.js';
+export type { TransferMode } from './parallel/transfer.js';
+export { connectQueue, JobQueue, type QueueOptions } from './distributed/queue.js';
+export { runWorker, type WorkerOptions, type QueueWorker } from './distributed/worker.js';
+export { crossValidate, fitMany, type CrossValidateOptions, type CrossValidation, type FanOutOptions, type FitJob } from './distributed/fanout.js';
+export { saveData, type DataRef } from './distributed/payload.js';
 export * as metrics from './metrics/index.js';
 export * as functional from './meta/functional.js';
 export { MultiTaskDataset, StandardScaler, type Task, type TaskInput, type TaskType, type SharedData, type SplitOptions, type FromCSVOptions, type FromSharedOptions } from './data/dataset.js';
@@ -96,6 +104,7 @@ export { TaskLinearModel, type TaskData, type TaskPrediction, type FitProgress a
 export type { CvPath } from './linear/taskCV.js';
 export {
   SinusoidTasks,
+  SeededSampler,
   TaskSplit,
   MultiTaskSplit,
   MetaNetwork,
@@ -126,6 +135,8 @@ export {
   type AdaptOptions,
   type EvaluateOptions,
   type SinusoidOptions,
+  type SamplerDocument,
+  type PredictAsyncOptions,
   type SinusoidConfig,
   type TaskSplitOptions,
   type TaskSplitConfig,

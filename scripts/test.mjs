@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `npm test`: the whole suite once per backend (native when the addon was built or is required,
 // then METATASK_BACKEND=js), and one closing line "N passed, N failed".
-// Options: --grep <pattern>, --backend native|js (only that one). Run after `npm run build`.
+// Options: --grep <pattern>, --files <name,name> (only those test files), --backend native|js
+// (only that one). Run after `npm run build`.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -11,6 +11,7 @@ import { Worker } from 'node:worker_threads';
 
 import { availableBackends, rawAddon } from '../lib/kernels/index.js';
 import { packageRoot, type Addon } from '../lib/kernels/native.js';
+import { compileNetwork, encodeProgram } from '../lib/kernels/networkSpec.js';
 
 type Fn = (...args: unknown[]) => unknown;
 
@@ -650,9 +651,62 @@ describe('native binding robustness', function () {
     });
   });
 
+  describe('a getter that disposes the Network whose method is reading its arguments', () => {
+    // input(3) -> dense(2) -> dense(1), one mse head: 11 parameters.
+    const program = encodeProgram(compileNetwork({
+      nodes: [{ op: 'input', size: 3 }, { op: 'dense', input: 0, units: 2 }, { op: 'dense', input: 1, units: 1 }],
+      heads: [{ node: 2, loss: 'mse', target: 0 }],
+    }));
+    const P = 11;
+    const rows = 4;
+    const methodArgs = (x: unknown): Record<string, unknown[]> => {
+      const y = mat(rows, 1);
+      return {
+        forward: [v64(P, 0.1), x, null, mat(rows, 1)],
+        lossGrad: [v64(P, 0.1), x, y, null, v64(1, 1), v64(P), v64(1)],
+        headGrads: [v64(P, 0.1), x, y, null, mat(1, P), v64(1)],
+        hvp: [v64(P, 0.1), x, y, null, v64(1, 1), v64(P, 1), v64(P)],
+        vjp: [v64(P, 0.1), x, null, mat(rows, 1), v64(P)],
+        metaGradient: [v64(P, 0.1), x, y, Int32Array.from([0, 2, 4]), 0.1, 1, false, null, v64(P)],
+      };
+    };
+    for (const method of ['forward', 'lossGrad', 'headGrads', 'hvp', 'vjp', 'metaGradient']) {
+      it(`${method}: the call throws the disposed error instead of running on freed memory; later calls throw too`, () => {
+        const net = new addon.Network(program.ints, program.floats, 'float64') as unknown as Record<string, Fn>;
+        const plain = mat(rows, 3);
+        // The handle works before (and allocates its buffers for this batch size).
+        net[method]!(...methodArgs(plain)[method]!);
+        const x = { rows: plain.rows, data: plain.data, get cols() { net.dispose!(); return plain.cols; } };
+        expect(() => net[method]!(...methodArgs(x)[method]!)).to.throw(Error, /^ERR_DISPOSED:Network\./);
+        expect(() => net.info!()).to.throw(Error, /^ERR_DISPOSED:/);
+        expect(() => net[method]!(...methodArgs(plain)[method]!)).to.throw(Error, /^ERR_DISPOSED:/);
+        net.dispose!();
+      });
+    }
+
+    it('a getter that calls another method of the same handle, then disposes it', () => {
+      const net = new addon.Network(program.ints, program.floats, 'float32') as unknown as Record<string, Fn>;
+      const f32 = (len: number, fill = 0.1) => new Float32Array(len).fill(fill);
+      const plain = mat32(rows, 3);
+      const nestedOut = mat32(rows, 1);
+      const x = {
+        rows: plain.rows,
+        data: plain.data,
+        get cols() {
+          net.forward!(f32(P), plain, null, nestedOut);
+          net.dispose!();
+          return plain.cols;
+        },
+      };
+      expect(() => net.lossGrad!(f32(P), x, mat32(rows, 1), null, v64(1, 1), f32(P), v64(1))).to.throw(Error, /^ERR_DISPOSED:/);
+      // The nested call ran to its end before the dispose.
+      expect(Array.from(nestedOut.data).every((v) => v !== 0 && Number.isFinite(v))).to.equal(true);
+    });
+  });
+
   it('survives a worker that loads the addon being terminated mid-work, 20 times', async function () {
     this.timeout(120_000);
-    const addonPath = join(packageRoot(), 'build', 'Release', 'metatask.node');
+    const addonPath = process.env.METATASK_ADDON || join(packageRoot(), 'build', 'Release', 'metatask.node');
     const code = `
       const { createRequire } = require('node:module');
       const { parentPort } = require('node:worker_threads');

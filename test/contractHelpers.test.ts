@@ -13,10 +13,13 @@ import { classificationMetrics, evaluation, regressionMetrics } from '../lib/met
 import { randMatrix } from './helpers.js';
 
 describe('contract helpers', () => {
-  it('parseFitOptions: signal and onProgress for every model, plus the model\'s own, checked once', () => {
+  it('parseFitOptions: signal, onProgress and worker for every model, plus the model\'s own, checked once', () => {
     const onProgress = () => {};
     const signal = new AbortController().signal;
-    expect(parseFitOptions('M.fit', { signal, onProgress })).to.deep.equal({ signal, onProgress });
+    expect(parseFitOptions('M.fit', { signal, onProgress })).to.deep.equal({ signal, onProgress, worker: undefined });
+    expect(parseFitOptions('M.fit', { worker: true }).worker).to.equal(true);
+    expect(parseFitOptions('M.fit', { worker: { transfer: 'move' } }).worker).to.deep.equal({ transfer: 'move' });
+    expect(() => parseFitOptions('M.fit', { worker: { transfer: 'swap' } })).to.throw(ConfigError, /option 'worker' must be true, false, a WorkerPool or \{ pool\?, transfer\?/);
     expect(parseFitOptions<FitOptions & { epochs?: number }>('M.fit', { epochs: 3 }, { epochs: num({ default: 10 }) }).epochs).to.equal(3);
     expect(parseFitOptions<FitOptions & { epochs?: number }>('M.fit', undefined, { epochs: num({ default: 10 }) }).epochs).to.equal(10);
     expect(() => parseFitOptions('M.fit', { onProgres: onProgress })).to.throw(ConfigError, /M\.fit: unknown option 'onProgres' \(did you mean 'onProgress'\?\)/);

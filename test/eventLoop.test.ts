@@ -56,3 +56,24 @@ describe('long fits keep the event loop responsive', function () {
     expect(await ticksDuring(() => maml.fit(tasks, { iterations: 300 }))).to.be.greaterThan(0);
   });
 });
+
+describe('slices of work stay short without changing results', function () {
+  this.timeout(60_000);
+  it("MultiTaskNet's epoch metrics, computed in short forward calls between yields, equal evaluate's", async () => {
+    const X: number[][] = [];
+    const Y: number[][] = [];
+    for (let i = 0; i < 1500; i++) {
+      const x = Array.from({ length: 8 }, (_, j) => Math.cos(i * (j + 2)));
+      X.push(x);
+      Y.push([x[0]! - x[1]!, x[2]! > 0 ? 1 : 0]);
+    }
+    const net = new MultiTaskNet({
+      inputSize: 8,
+      tasks: [{ name: 'a', type: 'regression' }, { name: 'b', type: 'binary' }],
+      architecture: { type: 'hard-sharing', shared: [32] },
+      seed: 3,
+    });
+    await net.fit({ X, Y }, { epochs: 1, batchSize: 64 });
+    expect(net.history.epochs[0]!.metrics).to.deep.equal(net.evaluate({ X, Y }).tasks);
+  });
+});

@@ -1,7 +1,7 @@
 /**
  * The source tree's structure: no import cycle anywhere in lib/ (type-only imports included), and
- * lower layers never import higher ones (core <- kernels <- nn/data/metrics/io <- linear/mtl/meta
- * <- cli). Reads the TypeScript sources, so it checks what a contributor edits.
+ * lower layers never import higher ones (core <- kernels <- nn/data/metrics/io/parallel <-
+ * linear/mtl/meta <- distributed/cli). Reads the TypeScript sources, so it checks what a contributor edits.
  */
 import { expect } from 'chai';
 import { readFileSync, readdirSync } from 'node:fs';
@@ -12,7 +12,9 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const lib = join(root, 'lib');
 
 /** Layer of each top-level folder of lib/; a file may import its own layer or lower ones. */
-const LAYER: Record<string, number> = { core: 0, kernels: 1, nn: 2, data: 2, metrics: 2, io: 2, plot: 2, linear: 3, mtl: 3, meta: 3, cli: 4 };
+// parallel: the worker-thread pool the models' fits use; distributed: what runs the library's
+// work elsewhere (the worker-thread and queue-worker programs, fan-out over a queue).
+const LAYER: Record<string, number> = { core: 0, kernels: 1, nn: 2, data: 2, metrics: 2, io: 2, plot: 2, parallel: 2, linear: 3, mtl: 3, meta: 3, distributed: 4, cli: 4 };
 
 // `import ... from '...'`, `export ... from '...'`, `import '...'` and `import('...')` of relative paths.
 const IMPORT = /(?:^|\n)\s*(?:import|export)\s+(?:type\s+)?[^'";]*?from\s+['"](\.[^'"]+)['"]|(?:^|\n)\s*import\s+['"](\.[^'"]+)['"]|\bimport\(\s*['"](\.[^'"]+)['"]\s*\)/g;

@@ -75,3 +75,64 @@ export class OutOfMemoryError extends MetataskError {
     super(message, 'ERR_OUT_OF_MEMORY');
   }
 }
+
+/**
+ * A worker thread of a WorkerPool, or a queue worker process, died or was terminated while it ran
+ * a call (or the pool was terminated before the call could run). The call's model keeps its state.
+ */
+export class WorkerError extends MetataskError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, 'ERR_WORKER', options);
+  }
+}
+
+/** An error as plain data, to cross a thread or process boundary. */
+export interface SerializedError {
+  name: string;
+  message: string;
+  code?: string;
+  stack?: string;
+}
+
+const ERROR_CLASSES: Record<string, { prototype: Error }> = {
+  MetataskError,
+  ShapeError,
+  ValueError,
+  ConfigError,
+  NotFittedError,
+  FormatError,
+  BackendError,
+  AbortError,
+  DisposedError,
+  OutOfMemoryError,
+  WorkerError,
+};
+
+export function serializeError(err: unknown): SerializedError {
+  if (err instanceof Error) {
+    const code = (err as { code?: unknown }).code;
+    return { name: err.name, message: err.message, ...(typeof code === 'string' ? { code } : {}), ...(err.stack ? { stack: err.stack } : {}) };
+  }
+  return { name: 'Error', message: String(err) };
+}
+
+/**
+ * The error of a serialised one, of the same class when it is one of the library's (so that
+ * `instanceof ShapeError` and `err.code` hold on the caller's side), else a plain Error of the
+ * same name. `where` is appended to the stack to say where it was thrown (e.g. "in a worker thread").
+ */
+export function reviveError(e: SerializedError, where: string): Error {
+  const cls = ERROR_CLASSES[e.name];
+  let err: Error;
+  if (cls) {
+    err = new MetataskError(e.message, e.code);
+    Object.setPrototypeOf(err, cls.prototype);
+    err.name = e.name;
+  } else {
+    err = new Error(e.message);
+    err.name = e.name;
+    if (e.code !== undefined) (err as Error & { code?: string }).code = e.code;
+  }
+  if (e.stack) err.stack = `${e.stack}\n    (thrown ${where})`;
+  return err;
+}

@@ -16,7 +16,11 @@
  * This module holds the types and checks that contract shares; it sits in core so every layer
  * can use it.
  */
+import { ConfigError } from './errors.js';
 import { custom, parseOptions, type OptionSpec } from './options.js';
+import { isWorkerOption, type WorkerOption } from './portable.js';
+
+export type { WorkerOption } from './portable.js';
 
 /** The record every fit passes to `onProgress` (models extend it with fields of their own). */
 export interface Progress {
@@ -42,13 +46,42 @@ export interface FitOptions<P extends Progress = Progress> {
   signal?: AbortSignal;
   /** Called with a {@link Progress} record after every step of the fit. */
   onProgress?: (progress: P) => void;
+  /**
+   * Fit on a worker thread instead of this one: true for the library's default WorkerPool, a
+   * WorkerPool, or { pool?, transfer? }. The fitted state comes back into this model, exactly as
+   * an in-thread fit would leave it; progress and the signal work across. Default false.
+   */
+  worker?: WorkerOption;
 }
+
+/** The options of the methods that may run on a worker thread besides fit (evaluate, predictAsync). */
+export interface RemoteOptions {
+  /** Run on a worker thread: true for the default WorkerPool, a WorkerPool, or { pool?, transfer? }. */
+  worker?: WorkerOption;
+  /** Cancel the call (AbortError). */
+  signal?: AbortSignal;
+}
+
+/** The options of a call that runs on a worker thread (the overloads that return a Promise). */
+export interface OnWorker {
+  worker: Exclude<WorkerOption, false>;
+}
+
+const WORKER_SPEC = custom<WorkerOption>('true, false, a WorkerPool or { pool?, transfer?: \'copy\' | \'move\' }', isWorkerOption);
+const SIGNAL_SPEC = custom<AbortSignal>('an AbortSignal', (v) => v instanceof AbortSignal);
 
 /** Checks of the options in {@link FitOptions}, to spread into a model's own fit option spec. */
 export const FIT_OPTION_SPEC = {
-  signal: custom<AbortSignal>('an AbortSignal', (v) => v instanceof AbortSignal),
+  signal: SIGNAL_SPEC,
   onProgress: custom<(p: Progress) => void>('a function (progress) => void', (v) => typeof v === 'function'),
+  worker: WORKER_SPEC,
 } satisfies Record<keyof FitOptions, OptionSpec>;
+
+/** Checks of {@link RemoteOptions}, to spread into an evaluate's or a predictAsync's option spec. */
+export const REMOTE_OPTION_SPEC = {
+  worker: WORKER_SPEC,
+  signal: SIGNAL_SPEC,
+} satisfies Record<keyof RemoteOptions, OptionSpec>;
 
 /**
  * Check a fit's options: the shared ones of {@link FitOptions} plus the model's `extra` specs.
@@ -56,6 +89,16 @@ export const FIT_OPTION_SPEC = {
  */
 export function parseFitOptions<T extends FitOptions<any>>(owner: string, options: unknown, extra: Record<string, OptionSpec> = {}): T {
   return parseOptions<T>(owner, options, { ...FIT_OPTION_SPEC, ...extra } as never);
+}
+
+/**
+ * The options of a synchronous fit (fitSync): those of {@link FitOptions} but `worker`, which
+ * needs fit's promise.
+ */
+export function parseSyncFitOptions<T extends FitOptions<any>>(owner: string, options: unknown, extra: Record<string, OptionSpec> = {}): T {
+  const o = parseFitOptions<T>(owner, options, extra);
+  if (o.worker) throw new ConfigError(`${owner}: option 'worker' needs fit(), which returns a promise; ${owner.split('.').pop()} runs in this thread`);
+  return o;
 }
 
 /** Class labels of a classifier's `predict`. */

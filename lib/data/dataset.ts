@@ -11,6 +11,7 @@
 import { ShapeError, ValueError } from '../core/errors.js';
 import { describe, takeRows, toMatrix, toVector, type Matrix } from '../core/matrix.js';
 import { Rng } from '../core/rng.js';
+import { PORTABLE, REVIVE, type PortableValue } from '../core/portable.js';
 import { didYouMean, listKnown, unknownName } from '../core/suggest.js';
 import { readCSV } from './csv.js';
 
@@ -173,6 +174,22 @@ export class MultiTaskDataset {
   /** Same as the constructor. */
   static from(tasks: readonly (TaskInput | Task)[]): MultiTaskDataset {
     return new MultiTaskDataset(tasks);
+  }
+
+  /**
+   * The dataset as plain data, to rebuild it on a worker thread or process (lib/core/portable.ts):
+   * its shared form when it has one (the per-task rows follow from it), else its tasks.
+   */
+  [PORTABLE](): PortableValue {
+    const value = this.shared
+      ? { shared: this.shared, names: this.names, types: this.tasks.map((t) => t.type) }
+      : { tasks: this.tasks.map((t) => ({ name: t.name, X: t.X, y: t.y, type: t.type, ...(t.classes ? { classes: t.classes } : {}) })) };
+    return { type: 'MultiTaskDataset', value };
+  }
+
+  static [REVIVE](v: unknown): MultiTaskDataset {
+    const o = v as { shared?: SharedData; names?: string[]; types?: TaskType[]; tasks?: TaskInput[] };
+    return o.shared ? MultiTaskDataset.fromShared(o.shared.X, o.shared.Y, { names: o.names!, types: o.types! }) : new MultiTaskDataset(o.tasks!);
   }
 
   get nTasks(): number {

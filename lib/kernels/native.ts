@@ -4,7 +4,7 @@
  */
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { BackendError, DisposedError, MetataskError, OutOfMemoryError, ShapeError, ValueError } from '../core/errors.js';
@@ -107,11 +107,24 @@ export interface LoadResult {
   attempts: string[];
 }
 
-/** Load the addon: node-gyp-build (build/Release, then prebuilds/<platform>-<arch>/), then build/Debug. */
+/**
+ * Load the addon: the file named by METATASK_ADDON when set (a build of its own, e.g. with
+ * sanitizers; nothing else is tried then, so a broken one is not hidden), else node-gyp-build
+ * (build/Release, then prebuilds/<platform>-<arch>/), then build/Debug.
+ */
 export function loadAddon(): LoadResult {
   const require = createRequire(import.meta.url);
   const root = packageRoot();
   const attempts: string[] = [];
+  const explicit = process.env.METATASK_ADDON;
+  if (explicit) {
+    try {
+      return { addon: require(resolvePath(explicit)) as Addon, path: resolvePath(explicit), attempts };
+    } catch (err) {
+      attempts.push(`METATASK_ADDON=${explicit}: ${firstLine(err)}`);
+      return { addon: null, attempts };
+    }
+  }
   let file: string | undefined;
   try {
     const resolve = (require('node-gyp-build') as { resolve(dir: string): string }).resolve;

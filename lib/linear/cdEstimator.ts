@@ -5,7 +5,11 @@
  * score and the extra CV attributes stay with each estimator.
  */
 import { FormatError, MetataskError, NotFittedError, ShapeError, ValueError } from '../core/errors.js';
-import type { Evaluation, FitOptions, Progress, TaskMetrics } from '../core/estimator.js';
+import { REMOTE_OPTION_SPEC, type Evaluation, type FitOptions, type OnWorker, type Progress, type RemoteOptions, type TaskMetrics } from '../core/estimator.js';
+import { parseOptions } from '../core/options.js';
+import { throwIfAborted } from '../core/async.js';
+import { RESTORE, SNAPSHOT, type ModelSnapshot } from '../core/portable.js';
+import { offload } from '../parallel/offload.js';
 import { toMatrix, toVector, type Matrix, type MatrixLike } from '../core/matrix.js';
 import { evaluation, regressionMetrics } from '../metrics/task.js';
 import type { Kernels } from '../kernels/types.js';
@@ -165,9 +169,15 @@ export abstract class CdEstimator<F extends CdFitted> extends PersistentModel {
 
   /**
    * Per-task metrics on X and Y (n x T): mse (= loss), mae and r2 of each task, keyed '0', '1',
-   * ... by column of Y; `loss` is the mean of the task MSEs.
+   * ... by column of Y; `loss` is the mean of the task MSEs. With `worker`, computed on a worker
+   * thread (a Promise).
    */
-  evaluate(X: MatrixLike, Y: MatrixLike | ArrayLike<number>): Evaluation {
+  evaluate(X: MatrixLike, Y: MatrixLike | ArrayLike<number>, options?: RemoteOptions & { worker?: false }): Evaluation;
+  evaluate(X: MatrixLike, Y: MatrixLike | ArrayLike<number>, options: RemoteOptions & OnWorker): Promise<Evaluation>;
+  evaluate(X: MatrixLike, Y: MatrixLike | ArrayLike<number>, options?: RemoteOptions): Evaluation | Promise<Evaluation> {
+    const o = parseOptions<RemoteOptions>(`${this.kindName}.evaluate`, options, REMOTE_OPTION_SPEC);
+    if (o.worker) return offload(this, 'evaluate', `${this.kindName}.evaluate`, [X, Y], o as Record<string, unknown>);
+    throwIfAborted(o.signal);
     const f = this.need('evaluate');
     const x = checkPredictX(X, this.kindName, 'evaluate', f.coef.cols);
     const y = toTargets(Y, `${this.kindName}.evaluate: Y`);
@@ -190,6 +200,24 @@ export abstract class CdEstimator<F extends CdFitted> extends PersistentModel {
     const f = this.need('predict');
     const x = checkPredictX(X, this.kindName, 'predict', f.coef.cols);
     return linearPredict(kernels(), x, f.coef, f.intercept);
+  }
+
+  /** predict as a Promise; with `worker`, computed on a worker thread. */
+  async predictAsync(X: MatrixLike, options?: RemoteOptions): Promise<Matrix<Float64Array>> {
+    const o = parseOptions<RemoteOptions>(`${this.kindName}.predictAsync`, options, REMOTE_OPTION_SPEC);
+    if (o.worker) return offload(this, 'predictAsync', `${this.kindName}.predictAsync`, [X], o as Record<string, unknown>);
+    throwIfAborted(o.signal);
+    return this.predict(X);
+  }
+
+  /** The options as given and the fitted state (lib/core/portable.ts). */
+  [SNAPSHOT](): ModelSnapshot {
+    return { kind: this.kindName, options: this.config, state: this.fitted, history: this.fitHistory };
+  }
+
+  [RESTORE](s: ModelSnapshot): void {
+    this.fitted = s.state as F | undefined;
+    this.fitHistory = (s.history as number[] | undefined) ?? [];
   }
 
   /** The model as a versioned JSON document (format metatask/1): the config as given and the fitted state. */

@@ -18,7 +18,8 @@ import { FormatError, ShapeError } from '../core/errors.js';
 import { toMatrix, type Matrix, type MatrixLike } from '../core/matrix.js';
 import { bool, num, parseOptions } from '../core/options.js';
 import { throwIfAborted, Yielder } from '../core/async.js';
-import { parseFitOptions } from '../core/estimator.js';
+import { parseFitOptions, parseSyncFitOptions } from '../core/estimator.js';
+import { offload } from '../parallel/offload.js';
 import { Rng } from '../core/rng.js';
 import { kernels } from '../kernels/index.js';
 import { arrayFromState, matrixFromState } from '../io/format.js';
@@ -216,6 +217,7 @@ export class MultiTaskElasticNet extends CdEstimator<CdFitted> {
    */
   async fit(X: MatrixLike, Y: MatrixLike | ArrayLike<number>, options: FitOptions = {}): Promise<this> {
     const fo = checkFitOptions(this.kindName, options);
+    if (fo.worker) return offload(this, 'fit', `${this.kindName}.fit`, [X, Y], options as Record<string, unknown>);
     throwIfAborted(fo.signal);
     const { gen, done } = this.start(X, Y);
     const progress = cdProgress(this.options.maxIter, 0, fo.onProgress);
@@ -227,7 +229,7 @@ export class MultiTaskElasticNet extends CdEstimator<CdFitted> {
 
   /** Fit synchronously (blocks the event loop; for small problems). */
   fitSync(X: MatrixLike, Y: MatrixLike | ArrayLike<number>, options: Pick<FitOptions, 'onProgress'> = {}): this {
-    const fo = parseFitOptions<FitOptions>(`${this.kindName}.fitSync`, options);
+    const fo = parseSyncFitOptions<FitOptions>(`${this.kindName}.fitSync`, options);
     const { gen, done } = this.start(X, Y);
     const progress = cdProgress(this.options.maxIter, 0, fo.onProgress);
     done(runSync(gen, progress.record));

@@ -12,7 +12,8 @@ import { ConfigError, FormatError, ShapeError, ValueError } from '../core/errors
 import { describe, takeRows, type Matrix, type MatrixLike } from '../core/matrix.js';
 import { bool, custom, num, parseOptions } from '../core/options.js';
 import { throwIfAborted } from '../core/async.js';
-import { parseFitOptions } from '../core/estimator.js';
+import { parseFitOptions, parseSyncFitOptions } from '../core/estimator.js';
+import { offload } from '../parallel/offload.js';
 import { Rng } from '../core/rng.js';
 import { kernels } from '../kernels/index.js';
 import { arrayFromState, matrixFromState } from '../io/format.js';
@@ -190,6 +191,7 @@ export class MultiTaskElasticNetCV extends CdEstimator<CVFitted> {
    */
   async fit(X: MatrixLike, Y: MatrixLike | ArrayLike<number>, options: FitOptions = {}): Promise<this> {
     const fo = checkFitOptions(this.kindName, options);
+    if (fo.worker) return offload(this, 'fit', `${this.kindName}.fit`, [X, Y], options as Record<string, unknown>);
     throwIfAborted(fo.signal);
     const gen = this.run(X, Y);
     const progress = cdProgress(this.options.maxIter, this.pathSolves, fo.onProgress);
@@ -200,7 +202,7 @@ export class MultiTaskElasticNetCV extends CdEstimator<CVFitted> {
 
   /** Cross-validate and refit synchronously. */
   fitSync(X: MatrixLike, Y: MatrixLike | ArrayLike<number>, options: Pick<FitOptions, 'onProgress'> = {}): this {
-    const fo = parseFitOptions<FitOptions>(`${this.kindName}.fitSync`, options);
+    const fo = parseSyncFitOptions<FitOptions>(`${this.kindName}.fitSync`, options);
     const gen = this.run(X, Y);
     const progress = cdProgress(this.options.maxIter, this.pathSolves, fo.onProgress);
     this.done(runSync(gen, progress.record));

@@ -14,8 +14,10 @@
 import { ConfigError, FormatError, NotFittedError, ShapeError, ValueError } from '../core/errors.js';
 import { describe, toMatrix, type Matrix } from '../core/matrix.js';
 import { bool, custom, num, parseOptions, type OptionSpec } from '../core/options.js';
-import { Yielder } from '../core/async.js';
-import { parseFitOptions, type Evaluation, type FitOptions, type Labels, type TaskMetrics } from '../core/estimator.js';
+import { throwIfAborted, Yielder } from '../core/async.js';
+import { parseFitOptions, parseSyncFitOptions, REMOTE_OPTION_SPEC, type Evaluation, type FitOptions, type Labels, type OnWorker, type RemoteOptions, type TaskMetrics } from '../core/estimator.js';
+import { RESTORE, SNAPSHOT, type ModelSnapshot } from '../core/portable.js';
+import { offload } from '../parallel/offload.js';
 import { unknownName } from '../core/suggest.js';
 import { MultiTaskDataset } from '../data/dataset.js';
 import { classificationMetrics, evaluation, regressionMetrics } from '../metrics/task.js';
@@ -229,7 +231,7 @@ export abstract class TaskLinearModel<P extends Params, C extends BaseOptions = 
 
   /** Fit synchronously (blocks the event loop; fine for small problems and scripts). */
   fitSync(data: TaskData, options: Pick<TaskFitOptions, 'onProgress'> = {}): this {
-    const o = parseFitOptions<TaskFitOptions>(`${this.constructor.name}.fitSync`, this.checkSecondArgument('fitSync', data, options));
+    const o = parseSyncFitOptions<TaskFitOptions>(`${this.constructor.name}.fitSync`, this.checkSecondArgument('fitSync', data, options));
     const { p, names } = this.prepare(data);
     this.commit(runSync(this.work(p), this.progress(o.onProgress)), names);
     return this;
@@ -241,6 +243,7 @@ export abstract class TaskLinearModel<P extends Params, C extends BaseOptions = 
    */
   async fit(data: TaskData, options?: TaskFitOptions): Promise<this> {
     const o = parseFitOptions<TaskFitOptions>(`${this.constructor.name}.fit`, this.checkSecondArgument('fit', data, options));
+    if (o.worker) return offload(this, 'fit', `${this.constructor.name}.fit`, [data], options as Record<string, unknown>);
     const { p, names } = this.prepare(data);
     const result = await runAsync(this.work(p), { signal: o.signal, onProgress: this.progress(o.onProgress) });
     this.commit(result, names);
@@ -435,6 +438,15 @@ export abstract class TaskLinearModel<P extends Params, C extends BaseOptions = 
     return labels as Y;
   }
 
+  /** predict as a Promise; with `worker`, computed on a worker thread. */
+  async predictAsync(taskName: string, X: unknown, options?: RemoteOptions): Promise<Y> {
+    const owner = `${this.constructor.name}.predictAsync`;
+    const o = parseOptions<RemoteOptions>(owner, options, REMOTE_OPTION_SPEC);
+    if (o.worker) return offload(this, 'predictAsync', owner, [taskName, X], o as Record<string, unknown>);
+    throwIfAborted(o.signal);
+    return this.predict(taskName, X);
+  }
+
   /** P(y = 1) for each row (logistic models): the sigmoid of decisionFunction. */
   protected probability(method: string, taskName: string, X: unknown): Float64Array {
     if (this.loss !== 'logistic') throw new ConfigError(`${this.constructor.name}.${method}: a regression model has no class probabilities; use predict`);
@@ -448,7 +460,13 @@ export abstract class TaskLinearModel<P extends Params, C extends BaseOptions = 
    * loss = mse (regression), or logloss, accuracy with loss = logloss (logistic); `loss` is the
    * mean of the task losses.
    */
-  evaluate(data: TaskData): Evaluation {
+  evaluate(data: TaskData, options?: RemoteOptions & { worker?: false }): Evaluation;
+  evaluate(data: TaskData, options: RemoteOptions & OnWorker): Promise<Evaluation>;
+  evaluate(data: TaskData, options?: RemoteOptions): Evaluation | Promise<Evaluation> {
+    const owner = `${this.constructor.name}.evaluate`;
+    const o = parseOptions<RemoteOptions>(owner, options, REMOTE_OPTION_SPEC);
+    if (o.worker) return offload(this, 'evaluate', owner, [data], o as Record<string, unknown>);
+    throwIfAborted(o.signal);
     const ds = this.asDataset('evaluate', data);
     const tasks: Record<string, TaskMetrics> = {};
     for (const t of ds.tasks) {
@@ -494,6 +512,15 @@ export abstract class TaskLinearModel<P extends Params, C extends BaseOptions = 
   }
 
   // ---- persistence ----
+
+  /** The checked options and the fitted state (lib/core/portable.ts). */
+  [SNAPSHOT](): ModelSnapshot {
+    return { kind: this.constructor.name, options: this.config, state: this.state };
+  }
+
+  [RESTORE](s: ModelSnapshot): void {
+    this.state = s.state as FittedState<P> | undefined;
+  }
 
   /** The versioned model document (format metatask/1). */
   override toJSON(): ModelDocument {

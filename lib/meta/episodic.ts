@@ -13,7 +13,7 @@
  * forward/vjp, and the small GEMMs and solves of the heads (float64).
  */
 import { BackendError, ConfigError, ShapeError, ValueError } from '../core/errors.js';
-import { Yielder } from '../core/async.js';
+import { throwIfAborted, Yielder } from '../core/async.js';
 import { allocate, describe, toMatrix, toVector, type DType, type FloatArray, type Matrix } from '../core/matrix.js';
 import { custom, num, oneOf, parseOptions, type OptionSpec } from '../core/options.js';
 import { Rng } from '../core/rng.js';
@@ -26,7 +26,8 @@ import type { NetworkBatch } from '../kernels/types.js';
 import { conv4Spec, conv4Width, type Conv4Config } from '../nn/backbones.js';
 import { RunningNormStats } from '../nn/normStats.js';
 import { Budget, BUDGET_OPTIONS, type BudgetOptions } from './budget.js';
-import { parseFitOptions, type FitOptions } from '../core/estimator.js';
+import { parseFitOptions, REMOTE_OPTION_SPEC, type FitOptions, type OnWorker, type RemoteOptions } from '../core/estimator.js';
+import { offload } from '../parallel/offload.js';
 import { softmaxRows, type EvaluationRow, type MetaProgress, type Resolved, type TaskDataLike, type TaskLike } from './learner.js';
 import { checkMlp, MetaNetwork, mlpSpec, networkConfigOf, networkForm, type NetworkOption } from './metaNetwork.js';
 import type { MultiTaskNet } from '../mtl/multiTaskNet.js';
@@ -118,7 +119,7 @@ export interface EpisodicProgress extends MetaProgress {
 /** Options of an episodic learner's fit: `iterations` (meta-batches of episodes), `timeLimit` (seconds) or both. */
 export interface EpisodicFitOptions extends FitOptions<EpisodicProgress>, BudgetOptions {}
 
-export interface EpisodicEvaluateOptions {
+export interface EpisodicEvaluateOptions extends RemoteOptions {
   /** Number of test episodes. */
   tasks: number;
 }
@@ -461,6 +462,10 @@ export abstract class EpisodicLearner<O extends Resolved<EpisodicOptions> = Reso
     return this.lastHistory;
   }
 
+  protected setHistory(history: unknown): void {
+    this.lastHistory = history as EpisodicHistory;
+  }
+
   /** The losses of the last fit (the same as history.losses; the name fit's result had). */
   get losses(): Float64Array {
     return this.lastHistory.losses;
@@ -481,6 +486,7 @@ export abstract class EpisodicLearner<O extends Resolved<EpisodicOptions> = Reso
     const o = parseFitOptions<EpisodicFitOptions>(`${this.kind}.fit`, options, BUDGET_OPTIONS);
     const budget = new Budget(`${this.kind}.fit`, o.iterations, o.timeLimit);
     this.checkSampler(sampler, 'fit');
+    if (o.worker) return offload(this, 'fit', `${this.kind}.fit`, [sampler], options as unknown as Record<string, unknown>);
     const yielder = new Yielder(o.signal);
     const losses: number[] = [];
     const accuracies: number[] = [];
@@ -508,10 +514,14 @@ export abstract class EpisodicLearner<O extends Resolved<EpisodicOptions> = Reso
    * Mean query loss (and accuracy) over `tasks` episodes from `sampler` with 95% confidence
    * intervals, in the MAML family's format: one row, steps 0 (adaptation is closed-form).
    */
-  evaluate(sampler: TaskSampler, options: EpisodicEvaluateOptions): EvaluationRow[] {
-    const o = parseOptions<EpisodicEvaluateOptions>(`${this.kind}.evaluate`, options, { tasks: num({ min: 1, integer: true }) });
+  evaluate(sampler: TaskSampler, options: EpisodicEvaluateOptions & { worker?: false }): EvaluationRow[];
+  evaluate(sampler: TaskSampler, options: EpisodicEvaluateOptions & OnWorker): Promise<EvaluationRow[]>;
+  evaluate(sampler: TaskSampler, options: EpisodicEvaluateOptions): EvaluationRow[] | Promise<EvaluationRow[]> {
+    const o = parseOptions<EpisodicEvaluateOptions>(`${this.kind}.evaluate`, options, { tasks: num({ min: 1, integer: true }), ...REMOTE_OPTION_SPEC });
     if (o.tasks === undefined) throw new ConfigError(`${this.kind}.evaluate: option 'tasks' is required (the number of test episodes)`);
     this.checkSampler(sampler, 'evaluate');
+    if (o.worker) return offload(this, 'evaluate', `${this.kind}.evaluate`, [sampler], options as unknown as Record<string, unknown>);
+    throwIfAborted(o.signal);
     const losses: number[] = [];
     const accs: number[] = [];
     for (let t = 0; t < o.tasks; t++) {

@@ -14,7 +14,8 @@ import { ConfigError, ShapeError, ValueError } from '../core/errors.js';
 import { describe, toMatrix, type FloatArray, type Matrix } from '../core/matrix.js';
 import { custom, num, parseOptions } from '../core/options.js';
 import { Rng } from '../core/rng.js';
-import type { Task, TaskData, TaskSampler } from './tasks.js';
+import { REVIVE } from '../core/portable.js';
+import { SeededSampler, type Task, type TaskData } from './tasks.js';
 
 /** A labelled data set: X (n x d) and one integer class label per row. */
 export interface LabelledSet {
@@ -152,7 +153,7 @@ export function splitClasses(labels: ArrayLike<number>, options: SplitClassesOpt
 }
 
 /** N-way K-shot episodes: support and query sets with labels 0..N-1 (class-major row order). */
-export class FewShotTasks implements TaskSampler {
+export class FewShotTasks extends SeededSampler {
   readonly inputSize: number;
   readonly options: Readonly<FewShotConfig>;
   /** Class labels episodes draw from (after `classes`), ascending. */
@@ -163,12 +164,14 @@ export class FewShotTasks implements TaskSampler {
   /** Row indices of each class of classList. */
   private readonly rowsOf: Int32Array[];
   private readonly side: number;
-  private rng: Rng;
+  /** The labels as read (kept to describe the sampler). */
+  private readonly labels: Int32Array;
 
   constructor(
     private readonly source: FewShotSource,
     options: FewShotInput,
   ) {
+    super();
     const o = parseOptions<FewShotConfig>('FewShotTasks', options, {
       ways: num({ min: 2, integer: true }),
       shots: num({ min: 1, integer: true }),
@@ -194,6 +197,7 @@ export class FewShotTasks implements TaskSampler {
     const dtype = raw && typeof raw === 'object' && raw.data instanceof Float32Array ? 'float32' : 'float64';
     this.X = toMatrix(source.X, 'FewShotTasks: X', { dtype });
     const labels = readLabels('labels' in source ? source.labels : source.y, `FewShotTasks: ${'labels' in source ? 'labels' : 'y'}`, this.X.rows);
+    this.labels = labels;
     this.inputSize = this.X.cols;
 
     this.angles = o.rotations === true ? ANGLES : o.rotations === false ? [0] : [...o.rotations];
@@ -282,15 +286,6 @@ export class FewShotTasks implements TaskSampler {
     return a.subarray(0, k);
   }
 
-  sampleBatch(k: number): Task[] {
-    if (!Number.isInteger(k) || k < 1) throw new ConfigError(`sampleBatch(k): k must be a positive integer, got ${describe(k)}`);
-    return Array.from({ length: k }, () => this.sample());
-  }
-
-  reset(): void {
-    this.rng = new Rng(this.options.seed);
-  }
-
   fork(seed: number): FewShotTasks {
     return new FewShotTasks(this.source, { ...this.options, seed });
   }
@@ -298,5 +293,14 @@ export class FewShotTasks implements TaskSampler {
   /** The same data with other options (e.g. the meta-test classes, or another number of ways). */
   with(options: Partial<FewShotConfig>): FewShotTasks {
     return new FewShotTasks(this.source, { ...this.options, ...options });
+  }
+
+  protected describe(): unknown {
+    return { source: { X: this.X, labels: this.labels }, options: this.options };
+  }
+
+  static [REVIVE](v: unknown): FewShotTasks {
+    const { source, options } = v as { source: LabelledSet; options: FewShotInput };
+    return new FewShotTasks(source, options);
   }
 }

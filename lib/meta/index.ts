@@ -1,6 +1,7 @@
 /** Meta-learning: task samplers and the gradient-based meta-learners. */
 export {
   SinusoidTasks,
+  SeededSampler,
   TaskSplit,
   MultiTaskSplit,
   type MultiTaskSplitOptions,
@@ -15,7 +16,9 @@ export {
   type SinusoidConfig,
   type TaskSplitOptions,
   type TaskSplitConfig,
+  type SamplerDocument,
 } from './tasks.js';
+export type { PredictAsyncOptions } from './savedLearner.js';
 export {
   MetaLearner,
   AdaptedModel,

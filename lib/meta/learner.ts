@@ -17,7 +17,9 @@ import { ConfigError, ShapeError, ValueError } from '../core/errors.js';
 import { Yielder } from '../core/async.js';
 import { allocate, describe, type DType, type FloatArray } from '../core/matrix.js';
 import { custom, num, oneOf, parseOptions, type OptionSpec } from '../core/options.js';
-import { parseFitOptions, type FitOptions, type Progress } from '../core/estimator.js';
+import { parseFitOptions, REMOTE_OPTION_SPEC, type FitOptions, type OnWorker, type Progress, type RemoteOptions } from '../core/estimator.js';
+import { throwIfAborted } from '../core/async.js';
+import { offload } from '../parallel/offload.js';
 import { Rng } from '../core/rng.js';
 import { kernels } from '../kernels/index.js';
 import type { NetworkBatch, NetworkHandle, NetworkSpec, OptimKernels } from '../kernels/types.js';
@@ -106,7 +108,7 @@ export interface AdaptOptions {
 }
 
 /** Options of a meta-learner's evaluate. */
-export interface EvaluateOptions {
+export interface EvaluateOptions extends RemoteOptions {
   /** Number of test tasks. */
   tasks: number;
   /** Adaptation step counts to report (default [0, 1, 10]). */
@@ -318,6 +320,14 @@ export abstract class MetaLearner<O extends Resolved<LearnerOptions> = Resolved<
     return this.lastHistory;
   }
 
+  protected setHistory(history: unknown): void {
+    this.lastHistory = history as MetaHistory;
+  }
+
+  protected override adaptOptionSpec(): Record<string, OptionSpec> {
+    return { steps: num({ min: 0, integer: true }), lr: num({ min: 0 }) };
+  }
+
   /** The meta-losses of the last fit (the same as history.losses; the name fit's result had). */
   get losses(): Float64Array {
     return this.lastHistory.losses;
@@ -334,6 +344,7 @@ export abstract class MetaLearner<O extends Resolved<LearnerOptions> = Resolved<
     const o = parseFitOptions<MetaFitOptions>(`${this.kind}.fit`, options, BUDGET_OPTIONS);
     const budget = new Budget(`${this.kind}.fit`, o.iterations, o.timeLimit);
     this.checkSampler(sampler);
+    if (o.worker) return offload(this, 'fit', `${this.kind}.fit`, [sampler], options as unknown as Record<string, unknown>);
     const yielder = new Yielder(o.signal);
     const losses: number[] = [];
     const record = (): void => {
@@ -452,14 +463,19 @@ export abstract class MetaLearner<O extends Resolved<LearnerOptions> = Resolved<
    * Query loss (and accuracy for classification) after each number of adaptation steps, as the
    * mean over `tasks` tasks drawn from `sampler` with its 95% confidence interval.
    */
-  evaluate(sampler: TaskSampler<TaskLike>, options: EvaluateOptions): EvaluationRow[] {
+  evaluate(sampler: TaskSampler<TaskLike>, options: EvaluateOptions & { worker?: false }): EvaluationRow[];
+  evaluate(sampler: TaskSampler<TaskLike>, options: EvaluateOptions & OnWorker): Promise<EvaluationRow[]>;
+  evaluate(sampler: TaskSampler<TaskLike>, options: EvaluateOptions): EvaluationRow[] | Promise<EvaluationRow[]> {
     const o = parseOptions<EvaluateOptions>(`${this.kind}.evaluate`, options, {
       tasks: num({ min: 1, integer: true }),
       steps: custom('an array of non-negative integers', (v) => Array.isArray(v) && v.length > 0 && v.every((s) => Number.isInteger(s) && s >= 0), [0, 1, 10]),
       lr: num({ min: 0 }),
+      ...REMOTE_OPTION_SPEC,
     });
     if (o.tasks === undefined) throw new ConfigError(`${this.kind}.evaluate: option 'tasks' is required (the number of test tasks)`);
     this.checkSampler(sampler);
+    if (o.worker) return offload(this, 'evaluate', `${this.kind}.evaluate`, [sampler], options as unknown as Record<string, unknown>);
+    throwIfAborted(o.signal);
     const stepsList = o.steps!;
     const maxSteps = Math.max(...stepsList);
     const losses = stepsList.map(() => [] as number[]);

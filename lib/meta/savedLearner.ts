@@ -4,11 +4,29 @@
  * format of lib/io/format.ts. Shared by MetaLearner (MAML family) and EpisodicLearner (ProtoNet,
  * MetaRidge), so a saved model resumes training exactly.
  */
-import { FormatError, NotFittedError, ShapeError, ValueError } from '../core/errors.js';
+import { ConfigError, FormatError, NotFittedError, ShapeError, ValueError } from '../core/errors.js';
+import { throwIfAborted } from '../core/async.js';
+import { REMOTE_OPTION_SPEC, type RemoteOptions } from '../core/estimator.js';
+import { custom, parseOptions, type OptionSpec } from '../core/options.js';
+import { RESTORE, SNAPSHOT, type ModelSnapshot, type SnapshotPurpose } from '../core/portable.js';
+import { offload } from '../parallel/offload.js';
 import type { DType, FloatArray } from '../core/matrix.js';
 import type { Rng } from '../core/rng.js';
 import { fromDocument, readDocument, readDocumentSync, saveDocument, toDocument, type ModelDocument } from '../io/format.js';
 import type { Optimizer, OptimizerState } from '../nn/optim.js';
+
+/** A labelled set { X, y } (or { X, Y } for a multi-task network) to adapt to. */
+type Support = { X: unknown; y: unknown } | { X: unknown; Y: unknown };
+
+/** Options of a meta-learner's predictAsync: the support set to adapt to, and where to run. */
+export interface PredictAsyncOptions extends RemoteOptions {
+  /** The new task's labelled rows: the model adapts to them, then predicts. */
+  support: Support;
+  /** Adaptation steps (the MAML family; default the learner's innerSteps). */
+  steps?: number;
+  /** Inner learning rate of the adaptation (the MAML family). */
+  lr?: number;
+}
 
 /** A concrete learner class: constructible from its options, with its model-file kind. */
 export type LearnerClass<M> = { new (options: any): M; readonly kind: string };
@@ -29,6 +47,46 @@ export abstract class SavedLearner {
     return (this.constructor as unknown as LearnerClass<this>).kind;
   }
 
+  /** What the last fit recorded. */
+  abstract get history(): unknown;
+  protected abstract setHistory(history: unknown): void;
+
+  /** The model of one new task, fitted from its support set. */
+  abstract adapt(support: Support, options?: object): { predict(X: unknown): unknown };
+
+  /** Checks of the adaptation options predictAsync passes to adapt (the MAML family's steps and lr). */
+  protected adaptOptionSpec(): Record<string, OptionSpec> {
+    return {};
+  }
+
+  /**
+   * Adapt to `support` and predict X, as `adapt(support, { steps, lr }).predict(X)` does; with
+   * `worker`, on a worker thread (which keeps its copy of the learner between calls).
+   */
+  async predictAsync(X: unknown, options: PredictAsyncOptions): Promise<ReturnType<ReturnType<this['adapt']>['predict']>> {
+    const owner = `${this.kind}.predictAsync`;
+    const o = parseOptions<PredictAsyncOptions>(owner, options, {
+      support: custom<Support>('a labelled set { X, y }', (v) => v !== null && typeof v === 'object' && 'X' in v),
+      ...this.adaptOptionSpec(),
+      ...REMOTE_OPTION_SPEC,
+    } as never);
+    if (o.support === undefined) throw new ConfigError(`${owner}: option 'support' is required (the labelled rows of the task to adapt to)`);
+    if (o.worker) return offload(this, 'predictAsync', owner, [X], o as unknown as Record<string, unknown>);
+    throwIfAborted(o.signal);
+    const { support, worker: _w, signal: _s, ...adapt } = o;
+    return this.adapt(support, adapt).predict(X) as ReturnType<ReturnType<this['adapt']>['predict']>;
+  }
+
+  /** The options and the whole state, as a model file keeps them (lib/core/portable.ts). */
+  [SNAPSHOT](purpose: SnapshotPurpose): ModelSnapshot {
+    return { kind: this.kind, options: this.savedOptions(), state: this.stateOf(purpose), history: this.history };
+  }
+
+  [RESTORE](s: ModelSnapshot): void {
+    this.restore(s.state as { params: unknown; iteration: unknown; optimizer: unknown; rng: unknown });
+    if (s.history !== undefined) this.setHistory(s.history);
+  }
+
   /** A copy of the flat meta-parameter vector (the network's layout), as MultiTaskNet.getParams. */
   getParams(): FloatArray {
     return this.params.slice();
@@ -47,13 +105,13 @@ export abstract class SavedLearner {
   }
 
   toJSON(): ModelDocument {
-    return toDocument(this.kind, this.savedOptions(), {
-      params: this.params,
-      iteration: this.iteration,
-      optimizer: this.optimizer.getState(),
-      rng: this.rng.getState(),
-      ...this.extraState(),
-    });
+    return toDocument(this.kind, this.savedOptions(), this.stateOf('train'));
+  }
+
+  /** The state a model file keeps; for predictions, without the optimiser's and the random stream's. */
+  private stateOf(purpose: SnapshotPurpose): Record<string, unknown> {
+    const training = purpose === 'train' ? { optimizer: this.optimizer.getState(), rng: this.rng.getState() } : {};
+    return { params: this.params, iteration: this.iteration, ...training, ...this.extraState() };
   }
 
   /** Further state a subclass saves (batchnorm running statistics). */

@@ -10,7 +10,10 @@ import { ConfigError, ValueError } from '../core/errors.js';
 import { describe, takeRows, type Matrix } from '../core/matrix.js';
 import { custom, num, parseOptions } from '../core/options.js';
 import { Rng } from '../core/rng.js';
+import { CALL_STATE, PORTABLE, REVIVE, SET_CALL_STATE, type PortableValue } from '../core/portable.js';
 import { didYouMean, listKnown, quoteName, unknownName } from '../core/suggest.js';
+import { FormatError } from '../core/errors.js';
+import { decodeValue, encodeValue } from '../io/format.js';
 
 /** One labelled set: X (n x d), y (n): a regression target or a class index. */
 export interface TaskData {
@@ -35,6 +38,67 @@ export interface TaskSampler<T = Task> {
   reset(): void;
   /** An independent sampler of the same distribution with its own seed. */
   fork(seed: number): TaskSampler<T>;
+}
+
+/** A sampler as JSON: its class, its settings and data (typed arrays encoded), its random stream's state. */
+export interface SamplerDocument {
+  sampler: string;
+  config: unknown;
+  rng: number[];
+}
+
+/**
+ * The base of the library's samplers: a seeded random stream over settings (and data) that the
+ * sampler can describe, so that it can be rebuilt elsewhere in the same state: on a worker thread
+ * (fit and evaluate with `worker`), in a queue worker process, or from its toJSON() document. A
+ * sampler of your own (any object with sampleBatch) works for in-thread calls; to go to a worker
+ * it must be one of these (SinusoidTasks, TaskSplit, MultiTaskSplit, FewShotTasks).
+ */
+export abstract class SeededSampler<T = Task> implements TaskSampler<T> {
+  abstract readonly inputSize: number;
+  abstract readonly options: Readonly<{ seed: number }>;
+  protected rng!: Rng;
+
+  abstract sample(): T;
+  abstract fork(seed: number): TaskSampler<T>;
+  /** What rebuilds this sampler (with a fresh stream at its seed): its settings and data. */
+  protected abstract describe(): unknown;
+
+  sampleBatch(k: number): T[] {
+    return sampleMany(this, k);
+  }
+
+  reset(): void {
+    this.rng = new Rng(this.options.seed);
+  }
+
+  /** The sampler as JSON: class, settings and data, and where its random stream is. */
+  toJSON(): SamplerDocument {
+    return { sampler: this.constructor.name, config: encodeValue(this.describe()), rng: this.rng.getState() };
+  }
+
+  /** A sampler from toJSON()'s document, at the same point of its stream. */
+  static fromJSON<S extends SeededSampler<any>>(this: { name: string; [REVIVE](v: unknown): unknown }, doc: unknown): S {
+    const d = doc as Partial<SamplerDocument> | null;
+    if (!d || typeof d !== 'object' || d.sampler !== this.name || !Array.isArray(d.rng)) {
+      throw new FormatError(`${this.name}.fromJSON: expected a ${this.name} document { sampler: '${this.name}', config, rng }, got ${describe(doc)}`);
+    }
+    const s = this[REVIVE](decodeValue(d.config)) as S;
+    s.rng.setState(d.rng);
+    return s;
+  }
+
+  [PORTABLE](): PortableValue {
+    return { type: this.constructor.name, value: this.describe() };
+  }
+
+  [CALL_STATE](): unknown {
+    return this.rng.getState();
+  }
+
+  [SET_CALL_STATE](state: unknown): void {
+    this.rng.setState(state as number[]);
+  }
 }
 
 const interval = (lo: number, hi: number) =>
@@ -65,11 +129,13 @@ export interface SinusoidOptions extends Partial<SinusoidConfig> {
   shots: number;
 }
 
-/** y = A sin(x - phase): Finn et al. 2017's regression benchmark. */
-/** n points x ~ U[lo, hi) of y = A sin(x - p), x drawn in order from rng. */
-function drawSinusoid(rng: Rng, n: number, A: number, p: number, lo: number, hi: number): TaskData {
-  const X = new Float64Array(n);
-  const y = new Float64Array(n);
+/**
+ * n points x ~ U[lo, hi) of y = A sin(x - p), x drawn in order from rng, written into `buf` from
+ * `at` (X then y) and returned as views of it: one allocation serves a whole batch of tasks.
+ */
+function drawSinusoid(rng: Rng, n: number, A: number, p: number, lo: number, hi: number, buf: Float64Array, at: number): TaskData {
+  const X = buf.subarray(at, at + n);
+  const y = buf.subarray(at + n, at + 2 * n);
   for (let i = 0; i < n; i++) {
     const v = rng.range(lo, hi);
     X[i] = v;
@@ -78,12 +144,13 @@ function drawSinusoid(rng: Rng, n: number, A: number, p: number, lo: number, hi:
   return { X: { rows: n, cols: 1, data: X }, y };
 }
 
-export class SinusoidTasks implements TaskSampler {
+/** y = A sin(x - phase): Finn et al. 2017's regression benchmark. */
+export class SinusoidTasks extends SeededSampler {
   readonly inputSize = 1;
   readonly options: Readonly<SinusoidConfig>;
-  private rng: Rng;
 
   constructor(options: SinusoidOptions) {
+    super();
     this.options = parseOptions<SinusoidConfig>('SinusoidTasks', options, {
       shots: num({ min: 1, integer: true }),
       queries: num({ min: 1, integer: true, default: 10 }),
@@ -97,24 +164,36 @@ export class SinusoidTasks implements TaskSampler {
   }
 
   sample(): Task {
+    return this.sampleBatch(1)[0]!;
+  }
+
+  override sampleBatch(k: number): Task[] {
+    checkBatchSize(k);
     const o = this.options;
     const rng = this.rng;
-    const A = rng.range(o.amplitude[0], o.amplitude[1]);
-    const p = rng.range(o.phase[0], o.phase[1]);
-    const support = drawSinusoid(rng, o.shots, A, p, o.x[0], o.x[1]);
-    return { support, query: drawSinusoid(rng, o.queries, A, p, o.x[0], o.x[1]), info: { amplitude: A, phase: p } };
-  }
-
-  sampleBatch(k: number): Task[] {
-    return sampleMany(this, k);
-  }
-
-  reset(): void {
-    this.rng = new Rng(this.options.seed);
+    const per = 2 * (o.shots + o.queries);
+    const buf = new Float64Array(k * per);
+    const out: Task[] = [];
+    for (let t = 0; t < k; t++) {
+      const A = rng.range(o.amplitude[0], o.amplitude[1]);
+      const p = rng.range(o.phase[0], o.phase[1]);
+      const support = drawSinusoid(rng, o.shots, A, p, o.x[0], o.x[1], buf, t * per);
+      const query = drawSinusoid(rng, o.queries, A, p, o.x[0], o.x[1], buf, t * per + 2 * o.shots);
+      out.push({ support, query, info: { amplitude: A, phase: p } });
+    }
+    return out;
   }
 
   fork(seed: number): SinusoidTasks {
     return new SinusoidTasks({ ...this.options, seed });
+  }
+
+  protected describe(): unknown {
+    return { options: this.options };
+  }
+
+  static [REVIVE](v: unknown): SinusoidTasks {
+    return new SinusoidTasks((v as { options: SinusoidOptions }).options);
   }
 
   /** The true curve of a task drawn by this sampler (for plots). */
@@ -166,16 +245,16 @@ const SPLIT_OPTIONS = {
  * rows shuffled, the first `shots` become the support set and the rest (up to `queries`) the
  * query set. Multiclass labels are mapped to their index in `classes`.
  */
-export class TaskSplit implements TaskSampler {
+export class TaskSplit extends SeededSampler {
   readonly inputSize: number;
   readonly options: Readonly<TaskSplitConfig>;
   private readonly pool: PoolTask[];
-  private rng: Rng;
 
   constructor(
     private readonly dataset: TaskSource,
     options: TaskSplitOptions,
   ) {
+    super();
     this.options = parseOptions<TaskSplitConfig>('TaskSplit', options, SPLIT_OPTIONS);
     if (this.options.shots === undefined) throw new ConfigError(`TaskSplit: option 'shots' is required (support rows per task)`);
     this.pool = taskPool('TaskSplit', dataset, this.options.tasks, this.options.shots);
@@ -204,16 +283,17 @@ export class TaskSplit implements TaskSampler {
     return { support, query, info: { task: t.name } };
   }
 
-  sampleBatch(k: number): Task[] {
-    return sampleMany(this, k);
-  }
-
-  reset(): void {
-    this.rng = new Rng(this.options.seed);
-  }
-
   fork(seed: number): TaskSplit {
     return new TaskSplit(this.dataset, { ...this.options, seed });
+  }
+
+  protected describe(): unknown {
+    return { dataset: sourceOf(this.dataset), options: this.options };
+  }
+
+  static [REVIVE](v: unknown): TaskSplit {
+    const { dataset, options } = v as { dataset: TaskSource; options: TaskSplitOptions };
+    return new TaskSplit(dataset, options);
   }
 }
 
@@ -259,16 +339,16 @@ export interface MultiTaskSplitOptions extends Partial<MultiTaskSplitConfig> {
  * tasks' rows). A multi-task network with `groupSize` tasks learns from these problems an
  * initialisation that adapts to a new group from a few rows of each.
  */
-export class MultiTaskSplit implements TaskSampler<MultiTaskProblem> {
+export class MultiTaskSplit extends SeededSampler<MultiTaskProblem> {
   readonly inputSize: number;
   readonly options: Readonly<MultiTaskSplitConfig>;
   private readonly pool: PoolTask[];
-  private rng: Rng;
 
   constructor(
     private readonly dataset: TaskSource,
     options: MultiTaskSplitOptions,
   ) {
+    super();
     this.options = parseOptions<MultiTaskSplitConfig>('MultiTaskSplit', options, { groupSize: num({ min: 1, integer: true }), ...SPLIT_OPTIONS });
     for (const k of ['groupSize', 'shots'] as const) {
       if (this.options[k] === undefined) throw new ConfigError(`MultiTaskSplit: option '${k}' is required (${k === 'shots' ? 'support rows per task' : 'tasks per problem'})`);
@@ -328,17 +408,31 @@ export class MultiTaskSplit implements TaskSampler<MultiTaskProblem> {
     };
   }
 
-  sampleBatch(k: number): MultiTaskProblem[] {
-    return sampleMany(this, k);
-  }
-
-  reset(): void {
-    this.rng = new Rng(this.options.seed);
-  }
-
   fork(seed: number): MultiTaskSplit {
     return new MultiTaskSplit(this.dataset, { ...this.options, seed });
   }
+
+  protected describe(): unknown {
+    return { dataset: sourceOf(this.dataset), options: this.options };
+  }
+
+  static [REVIVE](v: unknown): MultiTaskSplit {
+    const { dataset, options } = v as { dataset: TaskSource; options: MultiTaskSplitOptions };
+    return new MultiTaskSplit(dataset, options);
+  }
+}
+
+/** The tasks of a source as plain data (a MultiTaskDataset's tasks without the class). */
+function sourceOf(dataset: TaskSource): TaskSource {
+  return {
+    tasks: dataset.tasks.map((t) => ({
+      name: t.name,
+      X: t.X,
+      y: t.y,
+      ...(t.type !== undefined ? { type: t.type } : {}),
+      ...(t.classes !== undefined ? { classes: t.classes } : {}),
+    })),
+  };
 }
 
 /** A task of a sampler's pool: its labelled rows (multiclass labels as class indices). */
@@ -391,8 +485,12 @@ function splitRows(t: PoolTask, rng: Rng, shots: number, queries: number | undef
   return { support: part(perm.subarray(0, shots)), query: part(perm.subarray(shots, end)) };
 }
 
-function sampleMany<T>(s: TaskSampler<T>, k: number): T[] {
+function checkBatchSize(k: number): void {
   if (!Number.isInteger(k) || k < 1) throw new ConfigError(`sampleBatch(k): k must be a positive integer, got ${describe(k)}`);
+}
+
+function sampleMany<T>(s: TaskSampler<T>, k: number): T[] {
+  checkBatchSize(k);
   const out: T[] = [];
   for (let i = 0; i < k; i++) out.push(s.sample());
   return out;

@@ -9,7 +9,10 @@
 import { ConfigError, FormatError, NotFittedError, ShapeError, ValueError } from '../core/errors.js';
 import { allocate, type DType, type FloatArray, type Matrix } from '../core/matrix.js';
 import { bool, custom, num, oneOf, parseOptions } from '../core/options.js';
-import { parseFitOptions, type FitOptions, type Labels } from '../core/estimator.js';
+import { parseFitOptions, REMOTE_OPTION_SPEC, type FitOptions, type Labels, type OnWorker, type RemoteOptions } from '../core/estimator.js';
+import { throwIfAborted, type Yielder } from '../core/async.js';
+import { identityOf, RESTORE, SNAPSHOT, type ModelSnapshot, type SnapshotPurpose } from '../core/portable.js';
+import { offload } from '../parallel/offload.js';
 import { Rng } from '../core/rng.js';
 import { readDocument, saveDocument, type ModelDocument } from '../io/format.js';
 import { kernels } from '../kernels/index.js';
@@ -20,7 +23,7 @@ import { createOptimizer, type Optimizer } from '../nn/optim.js';
 import { buildArchitecture, headShape, parameterOwners, type ArchitectureOptions, type ParameterOwners } from './architectures.js';
 import { holdOut, inputs, prepare, type Prepared } from './netData.js';
 import { deltaM, evaluateOutputs, sigmoid, softmaxRow } from './netMetrics.js';
-import { netDocument, readNetDocument, restoreNetState } from './netPersistence.js';
+import { netDocument, netState, readNetDocument, restoreNetState } from './netPersistence.js';
 import {
   checkStrategyName,
   isCustom,
@@ -85,6 +88,12 @@ export interface MultiTaskNetFitOptions extends FitOptions<MultiTaskNetProgress>
 
 /** Rows per forward call at inference (bounds memory). */
 const CHUNK = 4096;
+/**
+ * Rows per forward call of the evaluations during a fit, with a chance to yield between calls
+ * (a few ms of work each for nets of this library's usual sizes). Row outputs do not depend on
+ * the rows computed with them, so the chunk size does not change any value.
+ */
+const YIELD_CHUNK = 512;
 
 /**
  * A deep multi-task network: `fit` trains it on a MultiTaskDataset or { X, Y } and resolves to the
@@ -223,6 +232,11 @@ export class MultiTaskNet<const Ts extends readonly MultiTaskNetTask[] = readonl
 
   /** A net from a resolved configuration (the tasks' labels become their classes again). */
   private static fromConfig(c: NetConfig, weighting: WeightingOption): MultiTaskNet<readonly MultiTaskNetTask[], DType> {
+    return new MultiTaskNet(MultiTaskNet.optionsOf(c, weighting));
+  }
+
+  /** The constructor options of a resolved configuration. */
+  private static optionsOf(c: NetConfig, weighting: WeightingOption): MultiTaskNetOptions<readonly MultiTaskNetTask[], DType> {
     const tasks: MultiTaskNetTask[] = c.tasks.map((t) => ({
       name: t.name,
       type: t.type,
@@ -230,7 +244,7 @@ export class MultiTaskNet<const Ts extends readonly MultiTaskNetTask[] = readonl
       ...(t.head ? { head: t.head } : {}),
     }));
     const input = c.inputShape ? { inputShape: c.inputShape } : { inputSize: c.inputSize };
-    return new MultiTaskNet({ ...input, tasks, architecture: c.architecture, weighting, optimizer: c.optimizer, seed: c.seed, dtype: c.dtype });
+    return { ...input, tasks, architecture: c.architecture, weighting, optimizer: c.optimizer, seed: c.seed, dtype: c.dtype };
   }
   /** Which task owns each parameter (-1 shared), and the shared / per-task index lists. */
   get parameterOwners(): ParameterOwners {
@@ -262,6 +276,10 @@ export class MultiTaskNet<const Ts extends readonly MultiTaskNetTask[] = readonl
       diagnostics: bool(false),
     });
     if (this.busy) throw new ConfigError(`${KIND}.fit: this model is already training; await the running fit() first`);
+    if (o.worker) {
+      if (options.onEpoch) throw new ConfigError(`${KIND}.fit: option 'onEpoch' cannot run on a worker thread (it receives the net); use onProgress, whose records cross over, and read net.history after the fit`);
+      return offload(this, 'fit', `${KIND}.fit`, [data], options as Record<string, unknown>);
+    }
     let train = prepare(this.config, data, 'training data');
     let val: Prepared | undefined;
     if (typeof o.validation === 'number') [train, val] = holdOut(this.config, train, o.validation);
@@ -273,7 +291,7 @@ export class MultiTaskNet<const Ts extends readonly MultiTaskNetTask[] = readonl
     try {
       const onEpoch = o.onEpoch;
       const trainOptions = { epochs: o.epochs, batchSize: o.batchSize, shuffle: o.shuffle, diagnostics: o.diagnostics, signal: o.signal, onProgress: o.onProgress, ...(onEpoch ? { onEpoch: (r: EpochRecord) => onEpoch(r, this) } : {}) };
-      this.lastHistory = await runEpochs(this.parts, this.state, train, val, trainOptions, es, (p) => this.evaluatePrepared(p));
+      this.lastHistory = await runEpochs(this.parts, this.state, train, val, trainOptions, es, (p, yielder) => this.evaluatePreparedAsync(p, yielder));
       return this;
     } finally {
       this.busy = false;
@@ -341,6 +359,15 @@ export class MultiTaskNet<const Ts extends readonly MultiTaskNetTask[] = readonl
     return res as TaskProbabilities<Ts, ValuesOf<D>>;
   }
 
+  /** predict as a Promise; with `worker`, computed on a worker thread. */
+  async predictAsync(X: unknown, options?: RemoteOptions): Promise<TaskPredictions<Ts, ValuesOf<D>>> {
+    const o = parseOptions<RemoteOptions>(`${KIND}.predictAsync`, options, REMOTE_OPTION_SPEC);
+    if (!this.state.fitted) throw new NotFittedError(KIND, 'predictAsync');
+    if (o.worker) return offload(this, 'predictAsync', `${KIND}.predictAsync`, [X], o as Record<string, unknown>);
+    throwIfAborted(o.signal);
+    return this.predict(X);
+  }
+
   private outputs(method: string, X: unknown): { x: Matrix<FloatArray>; out: Matrix<FloatArray> } {
     if (!this.state.fitted) throw new NotFittedError(KIND, method);
     const x = inputs(this.config, X, 'X');
@@ -370,11 +397,16 @@ export class MultiTaskNet<const Ts extends readonly MultiTaskNetTask[] = readonl
    * Per-task metrics on labelled rows; with `baselines` (single-task metrics by task name, e.g. from
    * evaluate() of single-task nets) also Delta_m over every metric the baselines give.
    */
-  evaluate(data: MultiTaskData, options: MultiTaskEvaluateOptions = {}): MultiTaskEvaluation {
-    if (!this.state.fitted) throw new NotFittedError(KIND, 'evaluate');
+  evaluate(data: MultiTaskData, options?: MultiTaskEvaluateOptions & { worker?: false }): MultiTaskEvaluation;
+  evaluate(data: MultiTaskData, options: MultiTaskEvaluateOptions & OnWorker): Promise<MultiTaskEvaluation>;
+  evaluate(data: MultiTaskData, options: MultiTaskEvaluateOptions = {}): MultiTaskEvaluation | Promise<MultiTaskEvaluation> {
     const o = parseOptions<MultiTaskEvaluateOptions>(`${KIND}.evaluate`, options, {
       baselines: custom('an object { taskName: { metric: value } }', (v) => v !== null && typeof v === 'object' && !Array.isArray(v)),
+      ...REMOTE_OPTION_SPEC,
     });
+    if (!this.state.fitted) throw new NotFittedError(KIND, 'evaluate');
+    if (o.worker) return offload(this, 'evaluate', `${KIND}.evaluate`, [data], o as Record<string, unknown>);
+    throwIfAborted(o.signal);
     const ev: MultiTaskEvaluation = this.evaluatePrepared(prepare(this.config, data, 'evaluation data'));
     if (o.baselines) ev.deltaM = deltaM(ev.tasks, o.baselines);
     return ev;
@@ -384,13 +416,33 @@ export class MultiTaskNet<const Ts extends readonly MultiTaskNetTask[] = readonl
     return evaluateOutputs(this.config, this.headCols, this.forwardAll(p.X), p);
   }
 
+  /** evaluatePrepared during a fit: the forward passes in short calls, yielding between them. */
+  private async evaluatePreparedAsync(p: Prepared, yielder: Yielder): Promise<MultiTaskEvaluation> {
+    const chunks = this.forwardChunks(p.X, YIELD_CHUNK);
+    let r = chunks.next();
+    while (!r.done) {
+      await yielder.maybeYield();
+      r = chunks.next();
+    }
+    return evaluateOutputs(this.config, this.headCols, r.value, p);
+  }
+
   /** Raw head outputs for all rows, in chunks to bound memory. */
   private forwardAll(x: Matrix<FloatArray>): Matrix<FloatArray> {
+    const chunks = this.forwardChunks(x, CHUNK);
+    let r = chunks.next();
+    while (!r.done) r = chunks.next();
+    return r.value;
+  }
+
+  /** Raw head outputs for all rows, `chunk` rows per forward call, pausing (yield) between calls. */
+  private *forwardChunks(x: Matrix<FloatArray>, chunk: number): Generator<void, Matrix<FloatArray>, void> {
     const W = this.headCols[this.headCols.length - 1]!;
     const out = allocate(this.config.dtype, x.rows * W);
     const d = x.cols;
-    for (let s = 0; s < x.rows; s += CHUNK) {
-      const nb = Math.min(CHUNK, x.rows - s);
+    for (let s = 0; s < x.rows; s += chunk) {
+      if (s > 0) yield;
+      const nb = Math.min(chunk, x.rows - s);
       const xb = { rows: nb, cols: d, data: x.data.subarray(s * d, (s + nb) * d) as FloatArray };
       // Predictions normalise with the running statistics: a row's output is its own.
       const r = this.handle.forward(this.state.params, { x: xb, ...(this.norm.active ? { stats: { running: this.norm.running(this.config.dtype) } } : {}) });
@@ -401,6 +453,37 @@ export class MultiTaskNet<const Ts extends readonly MultiTaskNetTask[] = readonl
 
   // ---------------------------------------------------------------------------------------------
   // save / load
+
+  /**
+   * The constructor options and the state a model file keeps (lib/core/portable.ts); for
+   * predictions only the parameters. A custom weighting strategy object cannot be rebuilt elsewhere.
+   */
+  [SNAPSHOT](purpose: SnapshotPurpose): ModelSnapshot {
+    if (isCustom(this.config.weighting)) {
+      throw new ConfigError(`${KIND}: a net with a custom weighting strategy object ('${this.strategy.name}') cannot run on a worker thread (functions stay in their thread); fit it in this thread`);
+    }
+    const options = MultiTaskNet.optionsOf(this.config, this.config.weighting as WeightingOption);
+    // For predictions: the parameters, and the batchnorm running statistics they normalise with.
+    const state =
+      purpose === 'predict'
+        ? { params: this.state.params, fitted: this.state.fitted, ...(this.norm.active ? { normStats: this.norm.values } : {}) }
+        : netState(this.parts, this.state);
+    // The parameters (and running statistics) change in place only by training steps (counted)
+    // and are replaced otherwise; no method hands them out (getParams copies), so this names the state.
+    const version = `${identityOf(this.state.params)}.${this.state.stepCount}.${this.state.fitted}`;
+    return { kind: KIND, options, state, history: this.lastHistory, version };
+  }
+
+  [RESTORE](s: ModelSnapshot): void {
+    const state = s.state as Record<string, unknown>;
+    if (state.optimizer === undefined) {
+      // A snapshot for predictions: the parameters and running statistics only.
+      this.state.params = state.params as FloatArray;
+      this.state.fitted = state.fitted === true;
+      if (this.norm.active && state.normStats !== undefined) this.norm.restore(state.normStats, KIND);
+    } else restoreNetState(this.parts, this.state, state);
+    if (s.history) this.lastHistory = s.history as History;
+  }
 
   /** The versioned model document: config, parameters, optimizer, strategy and RNG state. */
   toJSON(): ModelDocument {

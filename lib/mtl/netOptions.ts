@@ -4,7 +4,7 @@
  * recognised as a registered name or a user's strategy object.
  */
 import { ConfigError } from '../core/errors.js';
-import type { Evaluation, Labels, Progress, TaskMetrics } from '../core/estimator.js';
+import type { Evaluation, Labels, Progress, RemoteOptions, TaskMetrics } from '../core/estimator.js';
 import { describe, type DType, type FloatArray, type Matrix } from '../core/matrix.js';
 import type { OptimizerOptions } from '../nn/optim.js';
 import { didYouMean, unknownName } from '../core/suggest.js';
@@ -142,7 +142,7 @@ export interface MultiTaskEvaluation extends Evaluation {
 }
 
 /** Options of MultiTaskNet.evaluate. */
-export interface MultiTaskEvaluateOptions {
+export interface MultiTaskEvaluateOptions extends RemoteOptions {
   /** Single-task metrics by task name (e.g. evaluate() of single-task nets): adds deltaM. */
   baselines?: Record<string, Record<string, number>>;
 }

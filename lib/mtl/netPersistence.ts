@@ -12,7 +12,12 @@ import type { WeightingStrategy } from './weighting/strategy.js';
 
 /** The document of a net. */
 export function netDocument(p: NetParts, s: NetState): ModelDocument {
-  const state = {
+  return toDocument(KIND, p.config, netState(p, s));
+}
+
+/** Everything a net's document keeps of its state (typed arrays copied, not encoded). */
+export function netState(p: NetParts, s: NetState): Record<string, unknown> {
+  return {
     params: s.params.slice(),
     optimizer: p.optimizer.getState(),
     strategy: p.strategy.getState(),
@@ -24,7 +29,6 @@ export function netDocument(p: NetParts, s: NetState): ModelDocument {
     fitted: s.fitted,
     ...(p.norm.active ? { normStats: p.norm.values.slice() } : {}),
   };
-  return toDocument(KIND, p.config, state);
 }
 
 /**

@@ -75,7 +75,7 @@ export async function runEpochs(
   val: Prepared | undefined,
   o: TrainOptions,
   es: Required<EarlyStoppingOptions> | null,
-  evaluate: (data: Prepared) => MultiTaskEvaluation,
+  evaluate: (data: Prepared, yielder: Yielder) => Promise<MultiTaskEvaluation>,
 ): Promise<History> {
   const T = p.config.tasks.length;
   const P = p.compiled.paramCount;
@@ -197,7 +197,7 @@ export async function runEpochs(
     const names = p.config.tasks.map((t) => t.name);
     // Without validation data, metrics come from a fixed subsample of the training rows (every
     // k-th row, at most METRIC_ROWS), so they cost a small part of an epoch and no randomness.
-    const ev = evaluate(val ?? (metricRows ??= subsample(train, METRIC_ROWS)));
+    const ev = await evaluate(val ?? (metricRows ??= subsample(train, METRIC_ROWS)), yielder);
     const trainLoss = meanDefined(taskLoss);
     const record: EpochRecord = {
       epoch: s.epoch,

@@ -8,5 +8,6 @@ import { evaluate } from './evaluate.js';
 import { fit } from './fit.js';
 import { info } from './info.js';
 import { predict } from './predict.js';
+import { worker } from './worker.js';
 
-export const COMMANDS: readonly Command[] = [fit, predict, evaluate, bench, info];
+export const COMMANDS: readonly Command[] = [fit, predict, evaluate, bench, info, worker];

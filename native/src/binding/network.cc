@@ -16,6 +16,8 @@
 //       innerMask is null or a Uint8Array of paramCount; grad a Float64Array of paramCount.
 //   info() -> { paramCount, inputSize, outputWidth, targetCols, heads, nodes, dtype, bytes }
 //   dispose()                                               frees everything; later calls throw
+//                                                           (called from a getter during a method:
+//                                                           that method throws, memory freed after it)
 // x, y, out are { rows, cols, data } matrices of the handle's dtype; masks is null or an array
 // with one entry per node (null, or the n x width mask of a dropout node); weights and losses
 // are Float64Arrays of one value per head. stats (null, or statsCount values of the handle's
@@ -118,10 +120,29 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
     info.This().As<Napi::Object>().TypeTag(&kNetworkTag);
   }
 
+  // Marks the handle as in a call. Reading the arguments may run JavaScript (getters, Proxies)
+  // that calls dispose() on this very handle: the method still holds references into the
+  // program, so dispose() then only marks the handle, net() refuses to run the kernel, and the
+  // memory is freed when the outermost call ends.
+  class InCall {
+   public:
+    InCall(NetworkWrap* w, Napi::Env env) : w_(w), env_(env) { w_->calls_++; }
+    ~InCall() {
+      if (--w_->calls_ == 0 && w_->disposed_) w_->release(env_);
+    }
+    InCall(const InCall&) = delete;
+    InCall& operator=(const InCall&) = delete;
+
+   private:
+    NetworkWrap* w_;
+    Napi::Env env_;
+  };
+
   static Napi::Value call(const Napi::CallbackInfo& info, const MethodSpec& m) {
     ArgGuard guard;
     NetworkWrap* w = self(info);
     expectArgs(info, m.arity, m.name);
+    InCall inCall(w, info.Env());
     Napi::Value result = (w->f32_ ? m.f32 : m.f64)(w, info, guard);
     w->report(info.Env(), w->bytesHeld());
     return result;
@@ -145,13 +166,20 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
     expectArgs(info, 0, "Network.dispose");
     NetworkWrap* w = Unwrap(t.As<Napi::Object>());
     // Idempotent: disposing twice is not an error (as for `using` blocks that also call dispose()).
-    w->mbf_.reset();
-    w->mbd_.reset();
-    w->f_.reset();
-    w->d_.reset();
     w->disposed_ = true;
-    w->report(info.Env(), 0);
+    if (w->calls_ == 0) w->release(info.Env());  // else when the method reading its arguments ends (InCall)
     return info.Env().Undefined();
+  }
+
+  // Frees everything. Runs from a destructor too, so it reports to the engine without throwing.
+  void release(Napi::Env env) noexcept {
+    mbf_.reset();
+    mbd_.reset();
+    f_.reset();
+    d_.reset();
+    int64_t change = 0;
+    napi_adjust_external_memory(env, -reported_, &change);
+    reported_ = 0;
   }
 
   int64_t bytesHeld() const {
@@ -174,8 +202,10 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
   const network::Program& program() const { return f32_ ? f_->program() : d_->program(); }
 
   // The handle's network for T, with this environment's thread bound.
+  // Throws DisposedError when a getter disposed the handle while the arguments were read.
   template <typename T>
   network::Network<T>& net(Napi::Env env) {
+    if (disposed_) throw DisposedError{"Network"};
     network::Network<T>& n = [&]() -> network::Network<T>& {
       if constexpr (std::is_same_v<T, float>) return *f_;
       else return *d_;
@@ -468,6 +498,7 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
 
   bool f32_ = false;
   bool disposed_ = false;
+  int calls_ = 0;         // methods of this handle running (nested when a getter calls one)
   int64_t reported_ = 0;  // bytes last reported to the engine
   std::unique_ptr<network::Network<float>> f_;
   std::unique_ptr<network::Network<double>> d_;
