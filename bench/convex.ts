@@ -25,6 +25,7 @@ import { MultiTaskElasticNet } from '../lib/linear/multiTaskElasticNet.js';
 import { prepareProblem } from '../lib/linear/solvers/workingSet.js';
 import type { ConvexJob, ConvexModel, ConvexSideResult } from './convexFit.js';
 import { objectiveOf } from './convexFit.js';
+import { benchOptions, type ChartPanel } from './harness.js';
 import { markdownTable, stats, type WorkloadResult } from './run.js';
 
 export interface ConvexCase {
@@ -108,6 +109,18 @@ export function runCase(c: ConvexCase): SideRow[] {
     }
   }
   return rows;
+}
+
+const CONVEX_TITLE = 'Convex multi-task models on several shapes (single fits and CV), metatask vs scikit-learn';
+
+/** A chart panel of one case: a bar per side (warm median, whisker min-max). */
+export function casePanel(title: string, rows: SideRow[]): ChartPanel {
+  return {
+    title,
+    unit: 's',
+    better: 'lower',
+    bars: rows.filter((r) => r.warm).map((r) => ({ label: `${r.impl}, threads ${r.threads}`, value: r.warm!.median, min: r.warm!.min, max: r.warm!.max, ours: r.impl.startsWith('metatask') })),
+  };
 }
 
 const fmt = (s: number | undefined): string => (s === undefined ? '-' : s < 1 ? `${(s * 1000).toFixed(1)} ms` : `${s.toFixed(2)} s`);
@@ -215,9 +228,12 @@ export async function run(): Promise<WorkloadResult> {
   const root = mkdtempSync(join(tmpdir(), 'metatask-convex-'));
   const sections: string[] = [];
   const data: unknown[] = [];
+  const panels: ChartPanel[] = [];
   const notes = new Set<string>();
   try {
-    SHAPES.forEach((s, i) => {
+    // --quick: the first two shapes, one warm fit each.
+    const shapes = benchOptions().quick ? SHAPES.slice(0, 2).map((s) => ({ ...s, warmRuns: 1 })) : SHAPES;
+    shapes.forEach((s, i) => {
       const folder = join(root, `shape${i}`);
       mkdirSync(folder);
       const { X, Y } = generate(s, 1000 + i);
@@ -245,6 +261,7 @@ export async function run(): Promise<WorkloadResult> {
       const table = caseTable(rows, reference, cv);
       sections.push(`### ${c.title}\n\n${table}`);
       data.push({ title: c.title, options, reference, rows });
+      panels.push(casePanel(c.title, rows));
     });
   } finally {
     rmSync(root, { recursive: true, force: true });
@@ -253,9 +270,10 @@ export async function run(): Promise<WorkloadResult> {
   notes.add('objective: scikit-learn\'s (1/(2n))||Y - XW - b||^2 + alpha l1Ratio sum_j ||W_j|| + alpha (1 - l1Ratio)/2 ||W||^2; reference: metatask at tol 1e-12 (CV: refitted at the alpha and l1Ratio metatask chose)');
   return {
     id: 'convex',
-    title: 'Convex multi-task models on several shapes (single fits and CV), metatask vs scikit-learn',
+    title: CONVEX_TITLE,
     table: sections.join('\n\n'),
     notes: [...notes],
     data: { cases: data },
+    charts: [{ title: CONVEX_TITLE, panels }],
   };
 }

@@ -29,11 +29,12 @@ import { FewShotTasks, splitClasses } from '../lib/meta/fewShot.js';
 import type { EvaluationRow } from '../lib/meta/learner.js';
 import { MAML } from '../lib/meta/maml.js';
 import { ProtoNet } from '../lib/meta/protoNet.js';
+import { benchOptions } from './harness.js';
 import { markdownTable, type WorkloadResult } from './run.js';
 
 export const title = 'Omniglot 5-way 1-shot, fully-connected embedding (background classes never seen in training)';
 
-const TEST_TASKS = 600;
+const TEST_TASKS = benchOptions().quick ? 50 : 600;
 const SEED = 0;
 
 interface Row {
@@ -52,10 +53,15 @@ function envInt(name: string): number | undefined {
   return Number.isInteger(v) && v > 0 ? v : undefined;
 }
 
+/** Training seconds per model (--quick: 2). */
+function budgetSeconds(): number {
+  return envInt('METATASK_OMNIGLOT_SECONDS') ?? (benchOptions().quick ? 2 : 60);
+}
+
 /** Fit in chunks until the time budget or the fixed iteration count is reached. */
 async function train(fitChunk: (iterations: number) => Promise<unknown>): Promise<{ iterations: number; seconds: number }> {
   const fixed = envInt('METATASK_OMNIGLOT_ITERATIONS');
-  const budget = envInt('METATASK_OMNIGLOT_SECONDS') ?? 60;
+  const budget = budgetSeconds();
   const t0 = performance.now();
   let done = 0;
   if (fixed) {
@@ -177,7 +183,7 @@ export async function run(): Promise<WorkloadResult> {
   notes.push(
     fixed
       ? `training: ${fixed} meta-iterations per model (METATASK_OMNIGLOT_ITERATIONS)`
-      : `training: a budget of ${envInt('METATASK_OMNIGLOT_SECONDS') ?? 60} s per model and backend (METATASK_OMNIGLOT_SECONDS; METATASK_OMNIGLOT_ITERATIONS fixes the count instead); short budgets stop well before convergence`,
+      : `training: a budget of ${budgetSeconds()} s per model and backend (METATASK_OMNIGLOT_SECONDS; METATASK_OMNIGLOT_ITERATIONS fixes the count instead); short budgets stop well before convergence`,
   );
   notes.push(`764 training / 200 test characters of the background set (seed ${SEED}), training classes x 4 rotations; ${TEST_TASKS} test episodes, 15 queries per class, accuracy mean ± 95% CI`);
   return { id: 'omniglot', title, table, notes, data: { testTasks: TEST_TASKS, split: { train: split.train.length, test: split.test.length }, rows } };

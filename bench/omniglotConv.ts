@@ -25,8 +25,8 @@
  *   --episodes E       test episodes per setting (default 600)
  *   --test-file PATH   test on this file's characters
  *   --no-speed         skip the speed part
- * Writes bench/results/omniglot-conv.json and omniglot-conv.svg (validation accuracy against
- * training minutes).
+ * With --report, writes bench/results/omniglot-conv.json and omniglot-conv.svg (validation accuracy
+ * against training minutes). --quick: 3 seconds of training and 20 test episodes.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -42,6 +42,7 @@ import { MAML } from '../lib/meta/maml.js';
 import { ProtoNet } from '../lib/meta/protoNet.js';
 import type { Task } from '../lib/meta/tasks.js';
 import { lineChart } from '../lib/plot/index.js';
+import { benchOptions } from './harness.js';
 import { markdownTable, stats, type WorkloadResult } from './run.js';
 
 export const title = 'Omniglot, conv-4 backbone: training speed against PyTorch, accuracy on unseen characters';
@@ -60,7 +61,8 @@ interface Options {
 }
 
 function parseArgs(args: string[]): Options {
-  const o: Options = { train: 'protonet', minutes: 2, threads: 2, episodes: 600, speed: true };
+  const quick = benchOptions().quick; // smoke-test sizes
+  const o: Options = { train: 'protonet', minutes: quick ? 0.05 : 2, threads: 2, episodes: quick ? 20 : 600, speed: true };
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     const value = (): string => {

@@ -11,7 +11,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { packageRoot } from '../lib/kernels/native.js';
-import { caseTable, runCase, type ConvexCase } from './convex.js';
+import { casePanel, caseTable, runCase, type ConvexCase } from './convex.js';
+import { benchOptions } from './harness.js';
 import type { WorkloadResult } from './run.js';
 
 const ALPHA = 0.6093889149314188;
@@ -31,10 +32,17 @@ export async function run(): Promise<WorkloadResult> {
     T: 20,
     model: 'lasso',
     options: { alpha: ALPHA, fitIntercept: false, tol: 1e-8 },
-    warmRuns: 5,
+    warmRuns: benchOptions().quick ? 1 : 5,
   };
   const rows = runCase(c);
   const notes = rows.filter((r) => r.skipped).map((r) => r.skipped!);
   notes.push(`each side runs in a fresh process with one thread: "cold first fit" is its first fit; warm fits follow it. Known optimum ${OPTIMUM}`);
-  return { id: 'w1', title, table: caseTable(rows, OPTIMUM, false), notes, data: { alpha: ALPHA, optimum: OPTIMUM, rows } };
+  return {
+    id: 'w1',
+    title,
+    table: caseTable(rows, OPTIMUM, false),
+    notes,
+    data: { alpha: ALPHA, optimum: OPTIMUM, rows },
+    charts: [{ title, panels: [casePanel('time of a fit', rows)] }],
+  };
 }

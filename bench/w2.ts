@@ -1,41 +1,44 @@
 /**
- * W2 of shared/BENCH.md: a multi-task MLP with hard parameter sharing,
+ * Multi-task MLP with hard parameter sharing:
  *   Linear(128, 256) - ReLU - Linear(256, 256) - ReLU - 8 heads Linear(256, 1),
- * loss = mean of the 8 task MSEs (fixed weights 1/8), Adam lr 1e-3, batch 128 shuffled, 512 steps
- * per epoch, float32, from the initial weights in ../shared/data/w2. Trained through the public
- * MultiTaskNet (so the figures include its batching, strategy and optimiser overhead) on each
- * backend; PyTorch (bench/peers/torch_w2.py, separate and fused heads) and TensorFlow.js (if
- * `@tensorflow/tfjs` resolves) run in the same bench.
- * Report: training samples/s, median (min-max) of 3 epochs after a warm-up epoch, and test loss
- * after 5 epochs. The js backend runs shorter epochs (64 steps) because it is much slower; its
- * samples/s are still per-step throughput on the same batches.
+ * loss = mean of the 8 task MSEs, Adam lr 1e-3, batch 128 shuffled, float32, from the initial weights
+ * in ../shared/data/w2 (65,536 training rows, 8,192 test rows, 128 features, 8 regression targets).
+ * metatask trains through the public MultiTaskNet (the figures include its batching, weighting and
+ * optimiser), PyTorch (bench/peers/torch_w2.py) with separate and with fused heads, TensorFlow.js
+ * (core API, fused heads) on its WASM and CPU backends. Every row is a fresh process.
+ * Report: training samples/s, median (min-max) of the epochs after the first, the first (cold)
+ * epoch beside it, and the test loss after the run. The TypeScript backend and TensorFlow.js run
+ * shorter epochs (the first 64 batches of rows) because they are much slower.
  */
-import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 
 import type { Matrix } from '../lib/core/matrix.js';
-import { availableBackends, backend, setBackend, setThreads } from '../lib/kernels/index.js';
+import { availableBackends } from '../lib/kernels/index.js';
 import { packageRoot } from '../lib/kernels/native.js';
 import { MultiTaskNet } from '../lib/mtl/multiTaskNet.js';
 import { compileNetwork } from '../lib/nn/spec.js';
-import { markdownTable, stats, type WorkloadResult } from './run.js';
+import {
+  benchOptions, chartPanel, inChild, loadTfjs, progress, pythonWith, runPython, skippedNotes, speedTable, stats,
+  useMetatask, type Metric, type Row, type WorkloadResult,
+} from './harness.js';
 
 const T = 8;
 const D = 128;
 const BATCH = 128;
-const STEPS = 512;
-const JS_STEPS = 64;
 
-interface Row {
-  impl: string;
-  threads: number;
-  rates?: number[];
-  testLoss?: number;
-  epochs?: number;
-  note?: string;
+export const title = 'Multi-task MLP, hard sharing (128-256-256 + 8 heads, Adam, batch 128, float32, 65,536 rows)';
+
+const METRIC: Metric = { name: 'training samples/s', unit: 'samples/s', better: 'higher', cold: 'first epoch' };
+
+/** One training run: epochs of `steps` batches over the first steps x 128 training rows. */
+export interface TrainJob {
+  epochs: number;
+  steps: number;
+}
+
+function dataDir(): string {
+  return join(packageRoot(), '..', 'shared', 'data', 'w2');
 }
 
 function readF32(path: string): Float32Array {
@@ -43,12 +46,27 @@ function readF32(path: string): Float32Array {
   return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
 }
 
-function mat(data: Float32Array, cols: number): Matrix<Float32Array> {
-  return { rows: data.length / cols, cols, data };
+interface Data {
+  Xtr: Matrix<Float32Array>;
+  Ytr: Matrix<Float32Array>;
+  Xte: Matrix<Float32Array>;
+  Yte: Matrix<Float32Array>;
 }
 
-/** The W2 network through the public API, with the reference initial weights. */
-function makeNet(dir: string): MultiTaskNet {
+/** The data, the training part cut to the first `rows` rows. */
+function loadData(rows: number): Data {
+  const dir = dataDir();
+  const m = (file: string, cols: number, keep?: number): Matrix<Float32Array> => {
+    const all = readF32(join(dir, file));
+    const data = keep === undefined ? all : all.subarray(0, keep * cols);
+    return { rows: data.length / cols, cols, data };
+  };
+  return { Xtr: m('X_train.f32', D, rows), Ytr: m('Y_train.f32', T, rows), Xte: m('X_test.f32', D), Yte: m('Y_test.f32', T) };
+}
+
+/** The network through the public API, with the reference initial weights. */
+function makeNet(): MultiTaskNet {
+  const dir = dataDir();
   const net = new MultiTaskNet({
     inputSize: D,
     tasks: Array.from({ length: T }, (_, t) => ({ name: `y${t}`, type: 'regression' as const })),
@@ -79,60 +97,90 @@ function makeNet(dir: string): MultiTaskNet {
   return net;
 }
 
-async function runOurs(dir: string, data: Data, name: 'native' | 'js', threads: number, epochs: number, rows: number): Promise<Row> {
-  setBackend(name);
-  if (name === 'native') setThreads(threads);
-  const net = makeNet(dir);
-  const train = rows === data.Xtr.rows ? { X: data.Xtr, Y: data.Ytr } : { X: mat(data.Xtr.data.subarray(0, rows * D), D), Y: mat(data.Ytr.data.subarray(0, rows * T), T) };
-  const h = (await net.fit(train, { epochs, batchSize: BATCH, shuffle: true, validation: { X: data.Xte, Y: data.Yte } })).history;
-  const rates = h.epochs.slice(1, 4).map((e) => rows / e.trainSeconds);
-  const row: Row = { impl: `metatask ${name}`, threads, rates, epochs };
-  if (epochs >= 5) row.testLoss = h.epochs[4]!.valLoss;
-  return row;
+const trainingCell = (j: TrainJob) => `${j.epochs} x ${j.steps} steps`;
+
+/** Child process: metatask on one backend and thread count (also the -march=native comparison's probe). */
+export async function metatask(job: TrainJob & { backend: 'native' | 'js'; threads: number }): Promise<Row> {
+  const row = useMetatask(job.backend, job.threads);
+  const data = loadData(job.steps * BATCH);
+  const net = makeNet();
+  // Cores busy over the warm epochs: CPU time and wall time between the ends of epochs 1 and N.
+  let c0: NodeJS.CpuUsage | undefined;
+  let t0 = 0;
+  let coresBusy = 0;
+  const { history } = await net.fit(
+    { X: data.Xtr, Y: data.Ytr },
+    {
+      epochs: job.epochs,
+      batchSize: BATCH,
+      shuffle: true,
+      validation: { X: data.Xte, Y: data.Yte },
+      onEpoch: (e) => {
+        if (e.epoch === 0) [c0, t0] = [process.cpuUsage(), performance.now()];
+        else if (e.epoch === job.epochs - 1 && c0) {
+          const c = process.cpuUsage(c0);
+          coresBusy = (c.user + c.system) / 1000 / (performance.now() - t0);
+        }
+      },
+    },
+  );
+  const rates = history.epochs.map((e) => data.Xtr.rows / e.trainSeconds);
+  return {
+    ...row,
+    cold: rates[0],
+    values: rates.slice(1),
+    coresBusy,
+    quality: { training: trainingCell(job), 'test loss': history.epochs.at(-1)!.valLoss! },
+  };
 }
 
-interface Data {
-  Xtr: Matrix<Float32Array>;
-  Ytr: Matrix<Float32Array>;
-  Xte: Matrix<Float32Array>;
-  Yte: Matrix<Float32Array>;
-}
-
-function runTorch(dir: string, threads: number, mode: 'separate' | 'fused'): Row {
-  const script = join(packageRoot(), 'bench', 'peers', 'torch_w2.py');
-  const r = spawnSync('/usr/bin/python3', [script, dir, String(threads), mode], {
-    encoding: 'utf8',
-    env: { ...process.env, OMP_NUM_THREADS: String(threads), MKL_NUM_THREADS: String(threads) },
-    timeout: 600_000,
-  });
-  const impl = `PyTorch (${mode} heads)`;
-  if (r.error || r.status !== 0) {
-    const why = r.error ? r.error.message : (r.stderr.trim().split('\n').pop() ?? `exit ${r.status}`);
-    return { impl, threads, note: `skipped: ${why}` };
+/** The PyTorch peer, separate or fused heads. */
+function torch(job: TrainJob, threads: number, heads: 'separate' | 'fused'): Row {
+  const base: Row = { impl: `PyTorch (${heads} heads)`, backend: 'eager', simd: '-', threads };
+  const py = pythonWith('torch');
+  if ('skipped' in py) return { ...base, skipped: py.skipped };
+  try {
+    const out = runPython<{ samplesPerSec: number[]; cpu: number | null; testLoss: number; version: string; threads: number; simd: string }>(
+      py.python, 'torch_w2.py', [dataDir(), threads, heads, job.epochs, job.steps], threads,
+    );
+    return {
+      ...base,
+      impl: `PyTorch ${out.version} (${heads} heads)`,
+      simd: out.simd,
+      threads: out.threads,
+      cold: out.samplesPerSec[0],
+      values: out.samplesPerSec.slice(1),
+      coresBusy: out.cpu ?? undefined,
+      quality: { training: trainingCell(job), 'test loss': out.testLoss },
+    };
+  } catch (err) {
+    return { ...base, skipped: `PyTorch (${heads} heads, ${threads} threads) failed: ${(err as Error).message}` };
   }
-  const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { samplesPerSec: number[]; testLoss: number; version: string };
-  return { impl: `PyTorch ${out.version} (${mode} heads)`, threads, rates: out.samplesPerSec, testLoss: out.testLoss, epochs: 5 };
+}
+
+/** Does this runtime validate a WebAssembly SIMD module (the check TensorFlow.js's WASM backend makes)? */
+function wasmSimd(): boolean {
+  const probe = [0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11];
+  return WebAssembly.validate(new Uint8Array(probe));
 }
 
 /**
- * TensorFlow.js core API on one of its Node backends ('wasm' or 'cpu'), only when the peer
- * packages are installed in bench/peers (they are never dependencies of metatask):
- *   npm install --prefix bench/peers @tensorflow/tfjs @tensorflow/tfjs-backend-wasm
+ * Child process: TensorFlow.js (core API, the heads fused into one 256 x 8 layer, which is what a
+ * TensorFlow.js user writes) on one of its Node backends, the same shuffled epochs as the others.
  */
-async function runTfjs(dir: string, data: Data, tfBackend: 'wasm' | 'cpu'): Promise<Row> {
-  const peers = createRequire(join(packageRoot(), 'bench', 'peers', 'package.json'));
-  let tf: any;
-  try {
-    tf = await import(pathToFileURL(peers.resolve('@tensorflow/tfjs')).href);
-    if (tfBackend === 'wasm') await import(pathToFileURL(peers.resolve('@tensorflow/tfjs-backend-wasm')).href);
-  } catch {
-    return {
-      impl: `TensorFlow.js (${tfBackend})`,
-      threads: 1,
-      note: 'skipped: not installed (optional peer: npm install --prefix bench/peers @tensorflow/tfjs @tensorflow/tfjs-backend-wasm)',
-    };
-  }
-  if (!(await tf.setBackend(tfBackend))) return { impl: `TensorFlow.js (${tfBackend})`, threads: 1, note: `skipped: the ${tfBackend} backend did not initialise` };
+export async function tfjs(job: TrainJob & { backend: 'wasm' | 'cpu' }): Promise<Row> {
+  const base: Row = {
+    impl: 'TensorFlow.js (fused heads)',
+    backend: job.backend === 'wasm' ? 'WASM' : 'CPU (JavaScript)',
+    simd: job.backend === 'wasm' ? (wasmSimd() ? 'wasm simd128' : 'none') : 'none',
+    threads: 1,
+    resources: job.backend === 'wasm' ? 'its WASM backend cannot use threads in Node' : 'single-threaded JavaScript',
+  };
+  const loaded = await loadTfjs(job.backend);
+  if ('skipped' in loaded) return { ...base, skipped: loaded.skipped };
+  const { tf, version } = loaded;
+  const dir = dataDir();
+  const data = loadData(job.steps * BATCH);
   const v = (a: Float32Array, shape: number[]) => tf.variable(tf.tensor(a, shape));
   const W1 = v(readF32(join(dir, 'W1.f32')), [D, 256]);
   const b1 = v(readF32(join(dir, 'b1.f32')), [256]);
@@ -142,63 +190,102 @@ async function runTfjs(dir: string, data: Data, tfBackend: 'wasm' | 'cpu'): Prom
   const bh = v(readF32(join(dir, 'bh.f32')), [T]);
   const opt = tf.train.adam(1e-3);
   const f = (x: any) => tf.relu(tf.relu(x.matMul(W1).add(b1)).matMul(W2).add(b2)).matMul(Wh).add(bh);
-  const steps = 64;
+  const rows = data.Xtr.rows;
+  const xb = new Float32Array(BATCH * D);
+  const yb = new Float32Array(BATCH * T);
   const rates: number[] = [];
-  for (let e = 0; e < 4; e++) {
+  let c0 = process.cpuUsage();
+  let t1 = 0;
+  for (let e = 0; e < job.epochs; e++) {
+    const perm = Uint32Array.from({ length: rows }, (_, i) => i);
+    for (let i = rows - 1; i > 0; i--) {
+      const j = Math.floor(Math.random() * (i + 1));
+      [perm[i], perm[j]] = [perm[j]!, perm[i]!];
+    }
     const t0 = performance.now();
-    for (let s = 0; s < steps; s++) {
-      const i = Math.floor(Math.random() * (data.Xtr.rows / BATCH)) * BATCH;
-      const x = tf.tensor(data.Xtr.data.subarray(i * D, (i + BATCH) * D), [BATCH, D]);
-      const y = tf.tensor(data.Ytr.data.subarray(i * T, (i + BATCH) * T), [BATCH, T]);
-      opt.minimize(() => tf.mean(tf.square(f(x).sub(y))));
+    if (e === 1) [c0, t1] = [process.cpuUsage(), t0];
+    for (let s = 0; s < job.steps; s++) {
+      for (let k = 0; k < BATCH; k++) {
+        const r = perm[s * BATCH + k]!;
+        xb.set(data.Xtr.data.subarray(r * D, (r + 1) * D), k * D);
+        yb.set(data.Ytr.data.subarray(r * T, (r + 1) * T), k * T);
+      }
+      const x = tf.tensor(xb, [BATCH, D]);
+      const y = tf.tensor(yb, [BATCH, T]);
+      tf.dispose(opt.minimize(() => tf.mean(tf.square(f(x).sub(y))), true));
       tf.dispose([x, y]);
     }
-    if (e > 0) rates.push((steps * BATCH) / ((performance.now() - t0) / 1000));
+    rates.push(rows / ((performance.now() - t0) / 1000));
   }
-  return { impl: `TensorFlow.js ${tf.version?.tfjs ?? ''} (${tf.getBackend()}, ${steps}-step epochs)`, threads: 1, rates };
+  const c = process.cpuUsage(c0);
+  const coresBusy = (c.user + c.system) / 1000 / (performance.now() - t1);
+  const testLoss = tf.tidy(() => tf.mean(tf.square(f(tf.tensor(data.Xte.data, [data.Xte.rows, D])).sub(tf.tensor(data.Yte.data, [data.Yte.rows, T])))).dataSync()[0]);
+  return { ...base, impl: `TensorFlow.js ${version} (fused heads)`, cold: rates[0], values: rates.slice(1), coresBusy, quality: { training: trainingCell(job), 'test loss': testLoss } };
+}
+
+function child(fn: 'metatask' | 'tfjs', job: object, describe: Row): Row {
+  progress(`multi-task MLP: ${describe.impl} ${describe.backend}, ${describe.threads} thread(s)`);
+  try {
+    return inChild<Row>('w2', fn, job);
+  } catch (err) {
+    return { ...describe, skipped: `${describe.impl} ${describe.backend} (${describe.threads} threads) failed: ${(err as Error).message}` };
+  }
 }
 
 export async function run(): Promise<WorkloadResult> {
-  const dir = join(packageRoot(), '..', 'shared', 'data', 'w2');
-  const title = 'W2: multi-task MLP, hard sharing (128-256-256 + 8 heads, Adam, batch 128, float32)';
-  if (!existsSync(join(dir, 'X_train.f32'))) {
-    return { id: 'w2', title, table: '', notes: [`skipped: ${dir} is absent`], data: { skipped: true } };
+  const options = benchOptions();
+  if (!existsSync(join(dataDir(), 'X_train.f32'))) {
+    return { id: 'w2', title, table: '(skipped)', notes: [`skipped: no data at ${dataDir()}`], data: { skipped: true } };
   }
-  const data: Data = {
-    Xtr: mat(readF32(join(dir, 'X_train.f32')), D),
-    Ytr: mat(readF32(join(dir, 'Y_train.f32')), T),
-    Xte: mat(readF32(join(dir, 'X_test.f32')), D),
-    Yte: mat(readF32(join(dir, 'Y_test.f32')), T),
-  };
-  const before = backend().name;
+  const full: TrainJob = options.quick ? { epochs: 3, steps: 16 } : { epochs: 5, steps: 512 };
+  const short: TrainJob = options.quick ? { epochs: 3, steps: 8 } : { epochs: 4, steps: 64 };
   const rows: Row[] = [];
-  const notes: string[] = [];
-  try {
-    if (availableBackends().includes('native')) {
-      rows.push(await runOurs(dir, data, 'native', 1, 5, STEPS * BATCH));
-      rows.push(await runOurs(dir, data, 'native', 2, 4, STEPS * BATCH));
-      setThreads(1);
-    } else notes.push('metatask native: skipped (the addon did not load)');
-    rows.push(await runOurs(dir, data, 'js', 1, 4, JS_STEPS * BATCH));
-    notes.push(`metatask js runs ${JS_STEPS}-step epochs (the first ${JS_STEPS * BATCH} training rows) to keep the bench short; no test loss for it.`);
-  } finally {
-    setBackend(before);
+  const ours = (backend: 'native' | 'js', threads: number, job: TrainJob): Row => {
+    const describe: Row = { impl: 'metatask', backend: backend === 'js' ? 'TypeScript' : 'native', simd: '-', threads };
+    if (!availableBackends().includes(backend)) return { ...describe, skipped: 'metatask native skipped: the addon is not built or did not load (npx metatask info says why)' };
+    return child('metatask', { ...job, backend, threads }, describe);
+  };
+  rows.push(ours('native', 1, full), ours('native', 2, full));
+  for (const threads of [1, 2]) {
+    for (const heads of ['separate', 'fused'] as const) {
+      progress(`multi-task MLP: PyTorch ${heads} heads, ${threads} thread(s)`);
+      rows.push(torch(full, threads, heads));
+    }
   }
-  for (const threads of [1, 2]) for (const mode of ['separate', 'fused'] as const) rows.push(runTorch(dir, threads, mode));
-  rows.push(await runTfjs(dir, data, 'wasm'));
-  rows.push(await runTfjs(dir, data, 'cpu'));
+  rows.push(ours('js', 1, short));
+  for (const b of ['wasm', 'cpu'] as const) {
+    rows.push(child('tfjs', { ...short, backend: b }, { impl: 'TensorFlow.js', backend: b === 'wasm' ? 'WASM' : 'CPU (JavaScript)', simd: '-', threads: 1 }));
+  }
 
-  const torchBest = Math.max(...rows.filter((r) => r.impl.startsWith('PyTorch') && r.rates).map((r) => stats(r.rates!).median), 0);
-  const fmt = (x: number) => Math.round(x).toLocaleString('en-US');
-  const table = markdownTable(
-    ['implementation', 'threads', 'samples/s median (min-max)', 'x best PyTorch', 'test loss after 5 epochs'],
-    rows.map((r) => {
-      if (!r.rates) return [r.impl, r.threads, 'skipped (see below)', '', ''];
-      const s = stats(r.rates);
-      return [r.impl, r.threads, `${fmt(s.median)} (${fmt(s.min)}-${fmt(s.max)})`, torchBest ? (s.median / torchBest).toFixed(2) : '', r.testLoss !== undefined ? r.testLoss.toFixed(4) : 'n/a'];
-    }),
+  const median = (r: Row | undefined) => (r?.values?.length ? stats(r.values).median : undefined);
+  const torchRows = rows.filter((r) => r.impl.startsWith('PyTorch') && r.values?.length);
+  const fastestTorch = torchRows.sort((a, b) => median(b)! - median(a)!)[0];
+  const table = speedTable(METRIC, rows, {
+    ratios: [{ header: 'vs fastest PyTorch', baseline: () => fastestTorch }],
+    quality: ['training', 'test loss'],
+  });
+  const notes = skippedNotes(rows);
+  const find = (impl: string, backend: string, threads: number) => rows.find((r) => r.impl.startsWith(impl) && r.backend === backend && r.threads === threads && r.values?.length);
+  const n1 = find('metatask', 'native', 1);
+  const n2 = find('metatask', 'native', 2);
+  if (n1 && n2) {
+    const same = n1.quality?.['test loss'] === n2.quality?.['test loss'];
+    notes.push(`metatask native, 2 threads over 1 thread: ${(median(n2)! / median(n1)!).toFixed(2)}x; test losses ${same ? 'bit-identical' : 'DIFFERENT'} at 1 and 2 threads`);
+  }
+  const ts = find('metatask', 'TypeScript', 1);
+  const wasm = find('TensorFlow.js', 'WASM', 1);
+  if (ts && wasm) notes.push(`metatask TypeScript over TensorFlow.js WASM, same short epochs: ${(median(ts)! / median(wasm)!).toFixed(2)}x`);
+  if (fastestTorch) notes.push(`fastest PyTorch configuration in this run: ${fastestTorch.impl}, ${fastestTorch.threads} thread(s)`);
+  notes.push(
+    `samples/s: median (min-max) of the epochs after the first, timing the training steps only; cold = the first epoch of a fresh process; ` +
+      `cores busy = CPU time / wall time over the warm epochs; test loss = mean of the 8 task MSEs on the 8,192 test rows after the run`,
   );
-  for (const r of rows) if (r.note) notes.push(`${r.impl} (${r.threads} thread${r.threads > 1 ? 's' : ''}): ${r.note}`);
-  notes.push('Reference (BENCH.md): PyTorch 1 thread 61,000 samples/s separate heads, 89,000 fused; test loss 0.0366.');
-  return { id: 'w2', title, table, notes, data: { rows } };
+  return {
+    id: 'w2',
+    title,
+    table,
+    notes,
+    data: { jobs: { full, short }, rows },
+    charts: [{ title, panels: [chartPanel('training samples per second', METRIC, rows)] }],
+  };
 }

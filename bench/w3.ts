@@ -1,141 +1,262 @@
 /**
- * W3 of shared/BENCH.md: MAML on sinusoids (Finn et al. 2017). MLP 1-40-40-1 ReLU, inner loop one
- * SGD step (lr 0.01) on 10 support points, outer Adam lr 1e-3 on the mean query MSE of 25 tasks.
+ * MAML on sinusoids (Finn et al. 2017): MLP 1-40-40-1 ReLU, inner loop one SGD step (lr 0.01) on 10
+ * support points, outer Adam lr 1e-3 on the mean query MSE of a meta-batch of 25 tasks.
  * Reports
- * - meta-iterations per second, second order (exact, by Hessian-vector products) and first order,
- *   median/min/max of 3 runs of 200 after a 20-iteration warm-up, per backend, beside PyTorch
- *   (bench/peers/torch_w3.py, per-task loop, 1 thread) run in the same bench when installed;
+ * - meta-iterations per second, second order (exact, by Hessian-vector products) and first order:
+ *   median (min-max) of 3 runs of 200 after the first 20 iterations of a fresh process (the cold
+ *   figure), for metatask native at 1 and 2 threads, the TypeScript backend, and PyTorch
+ *   (bench/peers/torch_w3.py) looping over the tasks and batched over them, at 1 and 2 threads;
+ *   each configuration in a process of its own;
  * - quality: query MSE on 600 fresh tasks after 0, 1 and 10 SGD steps (lr 0.01), mean and 95% CI,
- *   against a network pretrained on all tasks for the same number of steps. BENCH.md asks for
- *   10,000 meta-iterations; the bench runs that many when they take about a minute at the rate it
- *   measured, else fewer (METATASK_W3_ITERATIONS overrides), and says so.
+ *   after 10,000 meta-iterations, against a network pretrained on all tasks for as many steps (fewer
+ *   iterations when the backend is too slow for that to take about a minute, and the notes say so;
+ *   METATASK_MAML_ITERATIONS sets the count).
  */
-import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { availableBackends, backend, kernels, setBackend } from '../lib/kernels/index.js';
+import { availableBackends } from '../lib/kernels/index.js';
 import { packageRoot } from '../lib/kernels/native.js';
 import type { EvaluationRow } from '../lib/meta/learner.js';
 import { MAML } from '../lib/meta/maml.js';
 import { Pretrained } from '../lib/meta/pretrained.js';
 import { SinusoidTasks } from '../lib/meta/tasks.js';
-import { markdownTable, stats, type WorkloadResult } from './run.js';
+import {
+  benchOptions, chartPanel, inChild, markdownTable, progress, pythonWith, runPython, skippedNotes, speedTable,
+  stats, timed, useMetatask, type Metric, type Row, type WorkloadResult,
+} from './harness.js';
 
-export const title = 'W3: MAML on sinusoids (1-40-40-1, 25 tasks, 1 inner step)';
+export const title = 'MAML on sinusoids (1-40-40-1 ReLU, meta-batch 25 tasks, 1 inner SGD step)';
 
 const NET = { inputSize: 1, hidden: [40, 40], outputSize: 1, activation: 'relu' as const };
-const RUNS = 3;
-const PER_RUN = 200;
-const WARMUP = 20;
+const COLD = 20;
 
-interface SpeedRow {
-  impl: string;
-  second?: number[];
-  first?: number[];
-  skipped?: string;
+export type Order = 'second' | 'first';
+
+/** A speed measurement: `runs` runs of `iterations` meta-iterations after COLD cold ones. */
+export interface SpeedJob {
+  order: Order;
+  iterations: number;
+  runs: number;
 }
 
-function maml(firstOrder: boolean, seed = 0): MAML {
-  return new MAML({ network: NET, loss: 'mse', innerLr: 0.01, innerSteps: 1, firstOrder, metaBatchSize: 25, optimizer: { type: 'adam', lr: 1e-3 }, seed });
+function maml(order: Order, seed = 0): MAML {
+  return new MAML({ network: NET, loss: 'mse', innerLr: 0.01, innerSteps: 1, firstOrder: order === 'first', metaBatchSize: 25, optimizer: { type: 'adam', lr: 1e-3 }, seed });
 }
 
-async function rates(firstOrder: boolean): Promise<number[]> {
-  const m = maml(firstOrder);
+const metric = (order: Order): Metric => ({ name: `${order}-order meta-iterations/s`, unit: 'it/s', better: 'higher', cold: `first ${COLD} iterations` });
+
+const CHECK_FILE = () => join(packageRoot(), '..', 'shared', 'data', 'w3', 'metagrad_check.json');
+
+/**
+ * The largest relative error of this backend's meta-gradients (both orders) against PyTorch's on
+ * the reference meta-batch, per parameter tensor max |g - ref| / max |ref| (as the PyTorch peer
+ * reports its own); undefined without the reference file.
+ */
+function metaGradientError(): number | undefined {
+  if (!existsSync(CHECK_FILE())) return undefined;
+  const d = JSON.parse(readFileSync(CHECK_FILE(), 'utf8')) as {
+    init_params: number[][];
+    x_support: number[][];
+    y_support: number[][];
+    x_query: number[][];
+    y_query: number[][];
+  } & Record<'second_order' | 'first_order', { grads: number[][] }>;
+  const tasks = d.x_support.map((xs, t) => ({
+    support: { X: xs.map((v) => [v]), y: d.y_support[t]! },
+    query: { X: d.x_query[t]!.map((v) => [v]), y: d.y_query[t]! },
+  }));
+  let worst = 0;
+  for (const order of ['second', 'first'] as const) {
+    const m = maml(order);
+    m.params.set(d.init_params.flat()); // PyTorch's [in, out] layout, W then b per layer, is the network's flat layout
+    const { grad } = m.metaGradient(tasks);
+    let offset = 0;
+    for (const ref of d[`${order}_order`].grads) {
+      let diff = 0;
+      let scale = 1e-12;
+      ref.forEach((r, i) => {
+        diff = Math.max(diff, Math.abs(grad[offset + i]! - r));
+        scale = Math.max(scale, Math.abs(r));
+      });
+      worst = Math.max(worst, diff / scale);
+      offset += ref.length;
+    }
+  }
+  return worst;
+}
+
+/** Child process: metatask on one backend and thread count (also the -march=native comparison's probe). */
+export async function metatask(job: SpeedJob & { backend: 'native' | 'js'; threads: number }): Promise<Row> {
+  const row = useMetatask(job.backend, job.threads);
+  const m = maml(job.order);
   const tasks = new SinusoidTasks({ shots: 10, queries: 10, seed: 1 });
-  await m.fit(tasks, { iterations: WARMUP });
-  const out: number[] = [];
-  for (let r = 0; r < RUNS; r++) {
-    const t0 = performance.now();
-    await m.fit(tasks, { iterations: PER_RUN });
-    out.push(PER_RUN / ((performance.now() - t0) / 1000));
+  const cold = await timed(() => m.fit(tasks, { iterations: COLD }));
+  const values: number[] = [];
+  let busy = 0;
+  for (let r = 0; r < job.runs; r++) {
+    const t = await timed(() => m.fit(tasks, { iterations: job.iterations }));
+    values.push(job.iterations / t.seconds);
+    busy += t.coresBusy / job.runs;
   }
-  return out;
+  const error = metaGradientError(); // after the timing, so that the cold figure is cold
+  return { ...row, cold: COLD / cold.seconds, values, coresBusy: busy, quality: error === undefined ? {} : { 'meta-gradient error': error } };
 }
 
-function torchPeer(): SpeedRow {
-  const script = join(packageRoot(), 'bench', 'peers', 'torch_w3.py');
-  const r = spawnSync('/usr/bin/python3', [script, '1'], { encoding: 'utf8', timeout: 600_000 });
-  if (r.error || r.status !== 0) {
-    const why = r.error ? r.error.message : (r.stderr || '').trim().split('\n').pop();
-    return { impl: 'PyTorch (loop, 1 thread)', skipped: `PyTorch peer skipped: ${why} (Debian: apt-get install python3-torch)` };
+/** The PyTorch peer: a loop over the tasks, or the tasks batched. */
+function torch(job: SpeedJob, threads: number, mode: 'loop' | 'batched'): Row {
+  const base: Row = { impl: `PyTorch (${mode === 'loop' ? 'loop over tasks' : 'batched over tasks'})`, backend: 'eager', simd: '-', threads };
+  const py = pythonWith('torch');
+  if ('skipped' in py) return { ...base, skipped: py.skipped };
+  progress(`MAML: ${base.impl}, ${job.order} order, ${threads} thread(s)`);
+  try {
+    const check = CHECK_FILE();
+    const out = runPython<{ cold: number; rates: number[]; cpu: number; version: string; threads: number; simd: string; checkError?: number }>(
+      py.python, 'torch_w3.py', [threads, mode, job.order, job.iterations, job.runs, ...(existsSync(check) ? [check] : [])], threads,
+    );
+    return {
+      ...base,
+      impl: `PyTorch ${out.version} (${mode === 'loop' ? 'loop over tasks' : 'batched over tasks'})`,
+      simd: out.simd,
+      threads: out.threads,
+      cold: out.cold,
+      values: out.rates,
+      coresBusy: out.cpu,
+      quality: out.checkError === undefined ? {} : { 'meta-gradient error': out.checkError },
+    };
+  } catch (err) {
+    return { ...base, skipped: `${base.impl}, ${threads} threads, failed: ${(err as Error).message}` };
   }
-  const j = JSON.parse(r.stdout.trim().split('\n').pop()!) as { second: number[]; first: number[]; version: string };
-  return { impl: `PyTorch ${j.version} (loop, 1 thread)`, second: j.second, first: j.first };
 }
 
-const fmtRate = (xs?: number[]) => {
-  if (!xs) return '-';
-  const s = stats(xs);
-  return `${s.median.toFixed(1)} (${s.min.toFixed(1)}-${s.max.toFixed(1)})`;
-};
+function ours(job: SpeedJob, backend: 'native' | 'js', threads: number): Row {
+  const describe: Row = { impl: 'metatask', backend: backend === 'js' ? 'TypeScript' : 'native', simd: '-', threads };
+  progress(`MAML: metatask ${describe.backend}, ${job.order} order, ${threads} thread(s)`);
+  try {
+    return inChild<Row>('w3', 'metatask', { ...job, backend, threads });
+  } catch (err) {
+    return { ...describe, skipped: `metatask ${describe.backend} (${threads} threads) failed: ${(err as Error).message}` };
+  }
+}
+
+export interface QualityJob {
+  backend: 'native' | 'js';
+  iterations: number;
+  testTasks: number;
+}
+
+export interface QualityResult {
+  backend: string;
+  simd: string;
+  threads: number;
+  iterations: number;
+  trainSeconds: number;
+  maml: EvaluationRow[];
+  pretrained: EvaluationRow[];
+}
+
+/** Child process: MAML and the pretrained baseline, trained and evaluated on fresh tasks. */
+export async function quality(job: QualityJob): Promise<QualityResult> {
+  const row = useMetatask(job.backend, 1);
+  const m = maml('second');
+  const p = new Pretrained({ network: NET, loss: 'mse', innerLr: 0.01, metaBatchSize: 25, optimizer: { type: 'adam', lr: 1e-3 }, seed: 0 });
+  const t = await timed(() => m.fit(new SinusoidTasks({ shots: 10, queries: 10, seed: 1 }), { iterations: job.iterations }));
+  await p.fit(new SinusoidTasks({ shots: 10, queries: 10, seed: 1 }), { iterations: job.iterations });
+  const test = () => new SinusoidTasks({ shots: 10, queries: 10, seed: 2 });
+  return {
+    backend: row.backend,
+    simd: row.simd,
+    threads: row.threads,
+    iterations: job.iterations,
+    trainSeconds: t.seconds,
+    maml: m.evaluate(test(), { tasks: job.testTasks, steps: [0, 1, 10] }),
+    pretrained: p.evaluate(test(), { tasks: job.testTasks, steps: [0, 1, 10] }),
+  };
+}
+
 const fmtMse = (r: EvaluationRow) => `${r.loss.toFixed(3)} ± ${r.lossCi95.toFixed(3)}`;
 
 export async function run(): Promise<WorkloadResult> {
-  const original = kernels().name;
-  const nativeThreads = availableBackends().includes('native') ? (setBackend('native'), backend().threads) : 1;
-  setBackend(original);
-  const rows: SpeedRow[] = [];
-  for (const b of ['native', 'js'] as const) {
-    if (!availableBackends().includes(b)) {
-      rows.push({ impl: `metatask ${b}`, skipped: `the ${b} backend is not available (addon not built)` });
-      continue;
+  const options = benchOptions();
+  const backends = availableBackends();
+  const sizes = options.quick ? { iterations: 10, runs: 2 } : { iterations: 200, runs: 3 };
+  const rows: Record<Order, Row[]> = { second: [], first: [] };
+  for (const order of ['second', 'first'] as const) {
+    const job: SpeedJob = { order, ...sizes };
+    const out = rows[order];
+    for (const threads of [1, 2]) {
+      if (backends.includes('native')) out.push(ours(job, 'native', threads));
+      else out.push({ impl: 'metatask', backend: 'native', simd: '-', threads, skipped: 'metatask native skipped: the addon is not built or did not load (npx metatask info says why)' });
+      out.push(torch(job, threads, 'loop'), torch(job, threads, 'batched'));
     }
-    try {
-      setBackend(b);
-      rows.push({ impl: `metatask ${b}`, second: await rates(false), first: await rates(true) });
-    } catch (err) {
-      rows.push({ impl: `metatask ${b}`, skipped: `the ${b} backend cannot run W3: ${(err as Error).message.split('\n')[0]}` });
-    }
+    out.push(ours(job, 'js', 1));
   }
-  setBackend(original);
-  rows.push(torchPeer());
-  const torch = rows.find((r) => r.impl.startsWith('PyTorch') && r.second);
-  const ratio = (r: SpeedRow, k: 'second' | 'first') =>
-    r[k] && torch?.[k] && r !== torch ? `${(stats(r[k]!).median / stats(torch[k]!).median).toFixed(2)}x` : '-';
-  const speedTable = markdownTable(
-    ['implementation', 'second-order it/s', 'vs PyTorch', 'first-order it/s', 'vs PyTorch'],
-    rows.filter((r) => !r.skipped).map((r) => [r.impl, fmtRate(r.second), ratio(r, 'second'), fmtRate(r.first), ratio(r, 'first')]),
+
+  const sameThreads = (mode: 'loop' | 'batched', order: Order) => (r: Row) =>
+    rows[order].find((q) => q.impl.startsWith('PyTorch') && q.impl.includes(mode === 'loop' ? 'loop' : 'batched') && q.threads === r.threads && q.values?.length);
+  const tables = (['second', 'first'] as const).map((order) =>
+    speedTable(metric(order), rows[order], {
+      ratios: [
+        { header: 'vs PyTorch loop, same threads', baseline: sameThreads('loop', order) },
+        { header: 'vs PyTorch batched, same threads', baseline: sameThreads('batched', order) },
+      ],
+      quality: order === 'second' ? ['meta-gradient error'] : [],
+    }),
   );
 
-  // Quality, on the best backend here (native if it runs W3, else js).
-  const runnable = rows.filter((r) => r.impl.startsWith('metatask') && !r.skipped).map((r) => r.impl.split(' ')[1] as 'native' | 'js');
-  const qb = runnable[0] ?? original;
-  setBackend(qb);
-  const envIt = Number(process.env.METATASK_W3_ITERATIONS);
-  // BENCH.md's 10,000 iterations when they fit in about a minute at the rate measured above;
-  // otherwise as many thousands as do (at least 1,000), and the notes say so.
-  const measured = rows.find((r) => r.impl === `metatask ${qb}`)?.second;
-  const affordable = measured ? Math.max(1000, Math.floor((stats(measured).median * 60) / 1000) * 1000) : 1000;
-  const iterations = Number.isInteger(envIt) && envIt > 0 ? envIt : Math.min(10_000, affordable);
-  const m = maml(false);
-  const p = new Pretrained({ network: NET, loss: 'mse', innerLr: 0.01, metaBatchSize: 25, optimizer: { type: 'adam', lr: 1e-3 }, seed: 0 });
-  const t0 = performance.now();
-  await m.fit(new SinusoidTasks({ shots: 10, queries: 10, seed: 1 }), { iterations });
-  const trainSeconds = (performance.now() - t0) / 1000;
-  await p.fit(new SinusoidTasks({ shots: 10, queries: 10, seed: 1 }), { iterations });
-  const test = () => new SinusoidTasks({ shots: 10, queries: 10, seed: 2 });
-  const em = m.evaluate(test(), { tasks: 600, steps: [0, 1, 10] });
-  const ep = p.evaluate(test(), { tasks: 600, steps: [0, 1, 10] });
-  const info = backend();
-  setBackend(original);
-  const qualityTable = markdownTable(
-    ['model', 'MSE 0 steps', 'MSE 1 step', 'MSE 10 steps'],
-    [
-      [`MAML second order, ${iterations} it (${qb})`, ...em.map(fmtMse)],
-      [`pretrained on all tasks, ${iterations} it`, ...ep.map(fmtMse)],
-      ['PyTorch MAML, 10,000 it (BENCH.md, other machine)', '3.15', '0.454 ± 0.038', '0.136 ± 0.025'],
-      ['PyTorch pretrained (BENCH.md, other machine)', '-', '2.38', '1.46'],
-    ],
+  // Quality, on the fastest backend here; 10,000 iterations when they take about a minute at the
+  // rate just measured, else as many thousands as do (at least 1,000).
+  const qb = backends.includes('native') ? 'native' : 'js';
+  const measured = rows.second.find((r) => r.impl === 'metatask' && r.backend === (qb === 'js' ? 'TypeScript' : 'native') && r.threads === 1 && r.values);
+  const affordable = measured ? Math.max(1000, Math.floor((stats(measured.values!).median * 60) / 1000) * 1000) : 1000;
+  const envIt = Number(process.env.METATASK_MAML_ITERATIONS);
+  const iterations = Number.isInteger(envIt) && envIt > 0 ? envIt : options.quick ? 50 : Math.min(10_000, affordable);
+  progress(`MAML: quality after ${iterations} meta-iterations (${qb})`);
+  const notes = skippedNotes([...rows.second, ...rows.first]);
+  const testTasks = options.quick ? 50 : 600;
+  let q: QualityResult | undefined;
+  try {
+    q = inChild<QualityResult>('w3', 'quality', { backend: qb, iterations, testTasks } satisfies QualityJob);
+  } catch (err) {
+    notes.push(`adaptation quality failed: ${(err as Error).message}`);
+  }
+  const qualityTable = q
+    ? markdownTable(
+        ['model', 'MSE before adapting', 'MSE after 1 step', 'MSE after 10 steps'],
+        [
+          [`MAML second order, ${iterations.toLocaleString('en-US')} meta-iterations`, ...q.maml.map(fmtMse)],
+          [`pretrained on all tasks, ${iterations.toLocaleString('en-US')} steps`, ...q.pretrained.map(fmtMse)],
+        ],
+      )
+    : '(failed, see the notes)';
+
+  const n = (order: Order, threads: number) => rows[order].find((r) => r.impl === 'metatask' && r.backend === 'native' && r.threads === threads && r.values);
+  for (const order of ['second', 'first'] as const) {
+    const [a, b] = [n(order, 1), n(order, 2)];
+    if (a && b) notes.push(`metatask native ${order} order, 2 threads over 1 thread: ${(stats(b.values!).median / stats(a.values!).median).toFixed(2)}x`);
+  }
+  notes.push(
+    `meta-iterations/s: median (min-max) of ${sizes.runs} runs of ${sizes.iterations} after the first ${COLD} iterations of a fresh process (cold); ` +
+      `task sampling included on both sides; cores busy = CPU time / wall time over the warm runs; ` +
+      `meta-gradient error: the largest relative error of each side's meta-gradients (both orders, float32) against the reference ones of PyTorch on a fixed meta-batch, checked after the timing`,
   );
-  const notes = rows.filter((r) => r.skipped).map((r) => r.skipped!);
-  notes.push(`meta-iterations/s: median (min-max) of ${RUNS} runs of ${PER_RUN} after ${WARMUP} warm-up iterations; each meta-step is one fused meta-batch kernel call (NetworkHandle.metaGradient), whose native twin runs the tasks on up to ${nativeThreads} threads (setThreads)`);
-  if (iterations < 10_000) notes.push(`quality after ${iterations} meta-iterations, not BENCH.md's 10,000 (too slow on the ${qb} backend; set METATASK_W3_ITERATIONS=10000 for the full run)`);
-  notes.push(`MAML training took ${trainSeconds.toFixed(1)} s on ${info.name}; MSE on 600 fresh tasks after SGD steps of lr 0.01, mean ± 95% CI`);
+  if (q) {
+    notes.push(
+      `quality: ${q.backend} backend (${q.simd}, ${q.threads} thread), MAML trained in ${q.trainSeconds.toFixed(1)} s; MSE on ${testTasks} fresh tasks after SGD steps of lr 0.01, mean ± 95% CI` +
+        (iterations < 10_000 && !options.quick ? `; ${iterations} meta-iterations, not 10,000, because this backend is slow (METATASK_MAML_ITERATIONS=10000 for the full run)` : ''),
+    );
+  }
   return {
     id: 'w3',
     title,
-    table: `${speedTable}\n\n${qualityTable}`,
+    table: `Second order:\n\n${tables[0]}\n\nFirst order:\n\n${tables[1]}\n\nAdaptation on fresh tasks:\n\n${qualityTable}`,
     notes,
-    data: { runs: RUNS, perRun: PER_RUN, rows, quality: { backend: qb, iterations, trainSeconds, maml: em, pretrained: ep } },
+    data: { sizes, rows, quality: q },
+    charts: [
+      {
+        title,
+        panels: (['second', 'first'] as const).map((order) => chartPanel(`${order}-order meta-iterations per second`, metric(order), rows[order])),
+      },
+    ],
   };
 }

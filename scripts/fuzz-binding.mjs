@@ -170,6 +170,24 @@ const functions = {
     const order = perm(d).subarray(0, dim(1, d));
     return [mat(d, n), order, bs, new F64(Math.ceil(order.length / bs) * bs * bs)];
   },
+  cdColumnStats: () => {
+    const n = dim(1), d = dim(1);
+    return [mat(n, d), chance(0.5), new F64(d), new F64(d)];
+  },
+  cdCorrelations: () => {
+    const n = dim(1), d = dim(1), T = dim(1);
+    const cols = perm(d).subarray(0, dim(0, d));
+    return [mat(n, d), chance(0.5) ? vec(d) : new F64(0), mat(T, n), cols, mat(cols.length, T)];
+  },
+  cdGatherColumns: () => {
+    const n = dim(1), d = dim(1);
+    const cols = perm(d).subarray(0, dim(0, d));
+    return [mat(n, d), chance(0.5) ? vec(d) : new F64(0), cols, mat(cols.length, n)];
+  },
+  mtenetGramSweep: () => {
+    const k = dim(1), T = dim(1);
+    return [spd(k), mat(T, k), mat(k, T, F64, () => 0), rand(), rand() * 0.1, perm(k)];
+  },
   taskLoss: () => {
     const T = dim(1, 4), d = dim(1);
     const offsets = new Int32Array(T + 1);
@@ -242,23 +260,23 @@ function batchOf(net, n) {
 const methods = {
   forward: (net) => {
     const n = dim(), { x, masks } = batchOf(net, n);
-    return [vec(net.s.compiled.paramCount, net.T), x, masks, mat(n, net.s.compiled.outputWidth, net.T)];
+    return [vec(net.s.compiled.paramCount, net.T), x, masks, null, null, mat(n, net.s.compiled.outputWidth, net.T)];
   },
   lossGrad: (net) => {
     const c = net.s.compiled, { x, y, masks } = batchOf(net, dim());
-    return [vec(c.paramCount, net.T), x, y, masks, vec(c.spec.heads.length, F64, () => rand()), chance(0.8) ? new net.T(c.paramCount) : null, new F64(c.spec.heads.length)];
+    return [vec(c.paramCount, net.T), x, y, masks, null, null, vec(c.spec.heads.length, F64, () => rand()), chance(0.8) ? new net.T(c.paramCount) : null, new F64(c.spec.heads.length)];
   },
   headGrads: (net) => {
     const c = net.s.compiled, H = c.spec.heads.length, { x, y, masks } = batchOf(net, dim());
-    return [vec(c.paramCount, net.T), x, y, masks, mat(H, c.paramCount, net.T), new F64(H)];
+    return [vec(c.paramCount, net.T), x, y, masks, null, null, mat(H, c.paramCount, net.T), new F64(H)];
   },
   hvp: (net) => {
     const c = net.s.compiled, { x, y, masks } = batchOf(net, dim());
-    return [vec(c.paramCount, net.T), x, y, masks, vec(c.spec.heads.length, F64, () => rand()), vec(c.paramCount, net.T), new net.T(c.paramCount)];
+    return [vec(c.paramCount, net.T), x, y, masks, null, null, vec(c.spec.heads.length, F64, () => rand()), vec(c.paramCount, net.T), new net.T(c.paramCount)];
   },
   vjp: (net) => {
     const c = net.s.compiled, n = dim(), { x, masks } = batchOf(net, n);
-    return [vec(c.paramCount, net.T), x, masks, mat(n, c.outputWidth, net.T), new net.T(c.paramCount)];
+    return [vec(c.paramCount, net.T), x, masks, null, null, mat(n, c.outputWidth, net.T), new net.T(c.paramCount), chance(0.5)];
   },
   metaGradient: (net) => {
     const c = net.s.compiled, T = dim(1, 3);

@@ -27,6 +27,9 @@ function flags(kind, level, env = process.env, platform = process.platform, arch
     if (arch !== 'x64') return out;  // level units of another architecture compile to nothing
     const table = LEVEL_FLAGS[msvc ? 'msvc' : 'gcc'];
     if (!table[level]) throw new Error(`native-flags: unknown level '${level}'`);
+    // -march=native on an AVX-512 machine would make the avx2 unit AVX-512 code (its guard refuses
+    // that): each level keeps its own instructions, tuned for this CPU.
+    if (!msvc && level === 'avx2' && env.METATASK_MARCH_NATIVE === '1') return [...table[level], '-mno-avx512f'];
     return table[level];
   }
   if (kind === 'eigen') return ['-isystem', eigenDir(env)];

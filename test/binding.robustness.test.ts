@@ -662,11 +662,12 @@ describe('native binding robustness', function () {
     const methodArgs = (x: unknown): Record<string, unknown[]> => {
       const y = mat(rows, 1);
       return {
-        forward: [v64(P, 0.1), x, null, mat(rows, 1)],
-        lossGrad: [v64(P, 0.1), x, y, null, v64(1, 1), v64(P), v64(1)],
-        headGrads: [v64(P, 0.1), x, y, null, mat(1, P), v64(1)],
-        hvp: [v64(P, 0.1), x, y, null, v64(1, 1), v64(P, 1), v64(P)],
-        vjp: [v64(P, 0.1), x, null, mat(rows, 1), v64(P)],
+        // masks, then the batch-norm running statistics and batch-statistics output (none here).
+        forward: [v64(P, 0.1), x, null, null, null, mat(rows, 1)],
+        lossGrad: [v64(P, 0.1), x, y, null, null, null, v64(1, 1), v64(P), v64(1)],
+        headGrads: [v64(P, 0.1), x, y, null, null, null, mat(1, P), v64(1)],
+        hvp: [v64(P, 0.1), x, y, null, null, null, v64(1, 1), v64(P, 1), v64(P)],
+        vjp: [v64(P, 0.1), x, null, null, null, mat(rows, 1), v64(P), false],
         metaGradient: [v64(P, 0.1), x, y, Int32Array.from([0, 2, 4]), 0.1, 1, false, null, v64(P)],
       };
     };
@@ -693,12 +694,12 @@ describe('native binding robustness', function () {
         rows: plain.rows,
         data: plain.data,
         get cols() {
-          net.forward!(f32(P), plain, null, nestedOut);
+          net.forward!(f32(P), plain, null, null, null, nestedOut);
           net.dispose!();
           return plain.cols;
         },
       };
-      expect(() => net.lossGrad!(f32(P), x, mat32(rows, 1), null, v64(1, 1), f32(P), v64(1))).to.throw(Error, /^ERR_DISPOSED:/);
+      expect(() => net.lossGrad!(f32(P), x, mat32(rows, 1), null, null, null, v64(1, 1), f32(P), v64(1))).to.throw(Error, /^ERR_DISPOSED:/);
       // The nested call ran to its end before the dispose.
       expect(Array.from(nestedOut.data).every((v) => v !== 0 && Number.isFinite(v))).to.equal(true);
     });

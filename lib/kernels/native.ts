@@ -4,7 +4,7 @@
  */
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
-import { dirname, join, resolve as resolvePath } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { BackendError, DisposedError, MetataskError, OutOfMemoryError, ShapeError, ValueError } from '../core/errors.js';
@@ -119,7 +119,8 @@ export function loadAddon(): LoadResult {
   const explicit = process.env.METATASK_ADDON;
   if (explicit) {
     try {
-      return { addon: require(resolvePath(explicit)) as Addon, path: resolvePath(explicit), attempts };
+      const path = resolve(explicit);
+      return { addon: require(path) as Addon, path, attempts };
     } catch (err) {
       attempts.push(`METATASK_ADDON=${explicit}: ${firstLine(err)}`);
       return { addon: null, attempts };
@@ -127,8 +128,8 @@ export function loadAddon(): LoadResult {
   }
   let file: string | undefined;
   try {
-    const resolve = (require('node-gyp-build') as { resolve(dir: string): string }).resolve;
-    file = resolve(root);
+    const locate = (require('node-gyp-build') as { resolve(dir: string): string }).resolve;
+    file = locate(root);
     return { addon: require(file) as Addon, path: file, attempts };
   } catch (err) {
     // A binary that was found but does not load (say, a C library too old) is named with its error.

@@ -11,6 +11,7 @@
  */
 import { ConfigError } from '../../core/errors.js';
 import { describe } from '../../core/matrix.js';
+import { unknownName } from '../../core/suggest.js';
 import type { WeightingStrategy } from './strategy.js';
 
 // Loss-based strategies.
@@ -137,7 +138,7 @@ export function createStrategy(nameOrOptions: string | ({ type?: string; name?: 
   const key = typeof name === 'string' ? (aliases[name.toLowerCase()] ?? name.toLowerCase()) : undefined;
   const factory = key !== undefined ? factories.get(key) : undefined;
   if (!factory) {
-    throw new ConfigError(`weighting: unknown strategy ${describe(name)}; known strategies: ${knownStrategies().join(', ')}`);
+    throw new ConfigError(unknownName('weighting', 'strategy', name, knownStrategies(), 'strategies'));
   }
   return factory(options);
 }

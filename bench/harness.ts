@@ -1,0 +1,403 @@
+/**
+ * What every benchmark shares: the result a workload returns, the row that names who ran on which
+ * resources, statistics and tables, child processes (each configuration starts cold and alone), the
+ * Python and TensorFlow.js peers (skipped with one line saying how to install them) and the
+ * description of the machine written beside the results.
+ *
+ * A workload is a module bench/<file>.ts exporting `run(options): Promise<WorkloadResult>`, listed
+ * in bench/run.ts. The rules its rows follow: each names its threads, SIMD level and backend; a
+ * ratio compares rows of the same run; warm figures are medians with min and max, and the cold
+ * first measurement of a fresh process stands beside them.
+ */
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { arch, availableParallelism, cpus, loadavg, platform, release, totalmem } from 'node:os';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+import { availableBackends, backend, setBackend, setThreads } from '../lib/kernels/index.js';
+import { packageRoot } from '../lib/kernels/native.js';
+
+// ------------------------------------------------------------------------------------------------
+// Options and results
+// ------------------------------------------------------------------------------------------------
+
+/** How the bench was asked to run (bench/run.ts sets them in the environment, so children see them too). */
+export interface BenchOptions {
+  /** Smoke-test sizes: seconds instead of minutes; the figures mean nothing. */
+  quick: boolean;
+  /** Run the peers (PyTorch, scikit-learn, TensorFlow.js) that are installed. */
+  peers: boolean;
+}
+
+export function benchOptions(): BenchOptions {
+  return { quick: process.env.METATASK_BENCH_QUICK === '1', peers: process.env.METATASK_BENCH_PEERS !== '0' };
+}
+
+/** What a workload module returns. */
+export interface WorkloadResult {
+  /** Short id (the workload modules' own; bench/run.ts names the result files). */
+  id: string;
+  title: string;
+  /** Markdown tables (with ratios) to print and to put in the report. */
+  table: string;
+  /** Lines printed under the table (skipped peers, resources that differ, quality notes). */
+  notes: string[];
+  /** JSON-able details written to the results file. */
+  data: unknown;
+  /** Charts for the report, one SVG each (bench/report.ts draws them). */
+  charts?: Chart[];
+  /** Files of its own written beside the results with --report (an SVG is shown in the report). */
+  files?: { name: string; content: string }[];
+}
+
+export interface WorkloadModule {
+  /** `args`: the command-line options the framework does not know (each workload documents its own). Read benchOptions() for --quick and --no-peers. */
+  run(args: string[]): Promise<WorkloadResult>;
+}
+
+/** One configuration that was measured (or skipped): who ran, on what, and what it measured. */
+export interface Row {
+  /** Who ran: 'metatask', 'PyTorch 1.13.1 (fused heads)', 'TensorFlow.js 4.22.0'. */
+  impl: string;
+  /** That implementation's backend: 'native', 'TypeScript', 'WASM', 'CPU', 'eager'... */
+  backend: string;
+  /** The vector instructions it ran with (metatask: backend().simd; PyTorch: ATen level and BLAS kernels). */
+  simd: string;
+  /** The threads it was allowed (metatask: setThreads; PyTorch: set_num_threads and OMP/MKL/OpenBLAS). */
+  threads: number;
+  /** Why this row's resources differ from the others' (shown beside its threads). */
+  resources?: string;
+  /** Warm measurements, one per run, in the metric's unit. */
+  values?: number[];
+  /** The first measurement of a fresh process (first fit, first epoch, first iterations). */
+  cold?: number;
+  /** CPU time over wall time during the warm runs: how many cores were really busy. */
+  coresBusy?: number;
+  /** What was learned (objective, test loss...), by column name. */
+  quality?: Record<string, string | number>;
+  /** Why it did not run, and how to make it run: one line. */
+  skipped?: string;
+}
+
+/** What a table column of measurements is. */
+export interface Metric {
+  name: string;
+  /** 's' (shown in ms or s), or a rate such as 'samples/s', 'it/s'. */
+  unit: string;
+  better: 'higher' | 'lower';
+  /** What the cold figure is, e.g. 'first epoch' (it is in the same unit). */
+  cold?: string;
+}
+
+// ------------------------------------------------------------------------------------------------
+// Statistics and formatting
+// ------------------------------------------------------------------------------------------------
+
+/** Median, min and max. */
+export function stats(xs: readonly number[]): { median: number; min: number; max: number } {
+  if (xs.length === 0) throw new Error('stats: no values');
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+  return { median: m, min: s[0]!, max: s[s.length - 1]! };
+}
+
+/** A Markdown table from a header and rows. */
+export function markdownTable(header: string[], rows: (string | number)[][]): string {
+  const line = (cells: (string | number)[]): string => `| ${cells.map((c) => String(c).replace(/\|/g, '\\|')).join(' | ')} |`;
+  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
+}
+
+/** A value in a unit: seconds as ms or s, rates with three significant digits and thousands separators. */
+export function formatValue(x: number, unit: string): string {
+  if (!Number.isFinite(x)) return '-';
+  if (unit === 's') return x < 1 ? `${(x * 1000).toPrecision(3)} ms` : `${x.toPrecision(3)} s`;
+  const digits = Math.abs(x) >= 100 ? 0 : Math.abs(x) >= 10 ? 1 : 2;
+  return x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+}
+
+export function formatRange(values: readonly number[], unit: string): string {
+  const s = stats(values);
+  return `${formatValue(s.median, unit)} (${formatValue(s.min, unit)}-${formatValue(s.max, unit)})`;
+}
+
+/** a over b as "1.23x", where more than 1 means a is better (faster). */
+export function speedup(a: number, b: number, metric: Metric): string {
+  const r = metric.better === 'higher' ? a / b : b / a;
+  return `${r.toFixed(2)}x`;
+}
+
+export function threadsCell(r: Row): string {
+  return r.resources ? `${r.threads} (${r.resources})` : String(r.threads);
+}
+
+export function rowLabel(r: Row): string {
+  return [r.impl, ...(r.backend && r.backend !== '-' ? [r.backend] : []), `${r.threads} thread${r.threads === 1 ? '' : 's'}`].join(', ');
+}
+
+export interface SpeedTableOptions {
+  /** Ratio columns: a header, and the row each row is compared with (none: '-'). */
+  ratios?: { header: string; baseline: (r: Row) => Row | undefined }[];
+  /** Quality columns, in order (values from Row.quality). */
+  quality?: string[];
+}
+
+/**
+ * The table every speed comparison uses: implementation, backend, SIMD, threads, warm median
+ * (min-max), cold first, cores busy, ratios, then quality columns. Skipped rows are left out
+ * (their line goes in the notes: see skippedNotes).
+ */
+export function speedTable(metric: Metric, rows: readonly Row[], o: SpeedTableOptions = {}): string {
+  const ran = rows.filter((r) => r.values && r.values.length);
+  const header = ['implementation', 'backend', 'SIMD', 'threads', `${metric.name}, median (min-max)`];
+  if (metric.cold) header.push(`cold: ${metric.cold}`);
+  header.push('cores busy');
+  for (const q of o.ratios ?? []) header.push(q.header);
+  header.push(...(o.quality ?? []));
+  return markdownTable(
+    header,
+    ran.map((r) => {
+      const cells: (string | number)[] = [r.impl, r.backend, r.simd, threadsCell(r), formatRange(r.values!, metric.unit)];
+      if (metric.cold) cells.push(r.cold === undefined ? '-' : formatValue(r.cold, metric.unit));
+      cells.push(r.coresBusy === undefined ? '-' : r.coresBusy.toFixed(1));
+      for (const q of o.ratios ?? []) {
+        const b = q.baseline(r);
+        cells.push(b?.values?.length && b !== r ? speedup(stats(r.values!).median, stats(b.values).median, metric) : '-');
+      }
+      for (const q of o.quality ?? []) {
+        const v = r.quality?.[q];
+        cells.push(v === undefined ? '-' : typeof v === 'number' ? v.toPrecision(4) : v);
+      }
+      return cells;
+    }),
+  );
+}
+
+/** The one-line reasons of the skipped rows, without repeats. */
+export function skippedNotes(rows: readonly Row[]): string[] {
+  return [...new Set(rows.filter((r) => r.skipped).map((r) => r.skipped!))];
+}
+
+// ------------------------------------------------------------------------------------------------
+// Charts (drawn by bench/report.ts)
+// ------------------------------------------------------------------------------------------------
+
+export interface Bar {
+  label: string;
+  value: number;
+  min?: number;
+  max?: number;
+  /** metatask's own bars are drawn in the accent colour, peers in grey. */
+  ours: boolean;
+}
+
+export interface ChartPanel {
+  title: string;
+  unit: string;
+  better: 'higher' | 'lower';
+  bars: Bar[];
+}
+
+export interface Chart {
+  title: string;
+  panels: ChartPanel[];
+}
+
+/** A chart panel of the rows that ran: bar = warm median, whisker = min-max. */
+export function chartPanel(title: string, metric: Metric, rows: readonly Row[]): ChartPanel {
+  return {
+    title,
+    unit: metric.unit,
+    better: metric.better,
+    bars: rows
+      .filter((r) => r.values && r.values.length)
+      .map((r) => {
+        const s = stats(r.values!);
+        return { label: rowLabel(r), value: s.median, min: s.min, max: s.max, ours: r.impl.startsWith('metatask') };
+      }),
+  };
+}
+
+// ------------------------------------------------------------------------------------------------
+// metatask's own rows
+// ------------------------------------------------------------------------------------------------
+
+/**
+ * Switch this process to a backend and thread count, and describe it as a row (the row's values
+ * are filled in by the caller). The TypeScript kernels run on one thread.
+ */
+export function useMetatask(name: 'native' | 'js', threads: number): Row {
+  if (!availableBackends().includes(name)) throw new Error(`the ${name} backend is not available here`);
+  setBackend(name);
+  if (name === 'native') setThreads(threads);
+  const info = backend();
+  return {
+    impl: 'metatask',
+    backend: name === 'js' ? 'TypeScript' : 'native',
+    simd: info.simd,
+    threads: name === 'native' ? info.threads : 1,
+  };
+}
+
+/** Time `work` and the CPU it used: returns wall seconds and cores busy (CPU time / wall time). */
+export async function timed(work: () => unknown): Promise<{ seconds: number; coresBusy: number }> {
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  await work();
+  const seconds = (performance.now() - t0) / 1000;
+  const c = process.cpuUsage(c0);
+  return { seconds, coresBusy: (c.user + c.system) / 1e6 / seconds };
+}
+
+// ------------------------------------------------------------------------------------------------
+// Child processes
+// ------------------------------------------------------------------------------------------------
+
+const RESULT_MARK = '@@metatask-bench-result ';
+
+/**
+ * Run `fn(arg)` of bench/<module>.js in a fresh Node process and return its result: every
+ * configuration starts cold (its first fit is a user's first fit) and alone (its thread count and
+ * addon are its own). `env` is added to this process's environment. When the child fails, the end
+ * of its stderr is in the error.
+ */
+export function inChild<T>(module: string, fn: string, arg: unknown, env: NodeJS.ProcessEnv = {}): T {
+  const script = join(packageRoot(), 'dist', 'bench', 'child.js');
+  const r = spawnSync(process.execPath, [script, module, fn, JSON.stringify(arg ?? null)], {
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    maxBuffer: 64 << 20,
+  });
+  const line = (r.stdout ?? '').split('\n').find((l) => l.startsWith(RESULT_MARK));
+  if (r.status !== 0 || !line) {
+    const why = r.error?.message ?? ((r.stderr ?? '').trim().split('\n').slice(-4).join(' | ') || `exit ${r.status}, signal ${r.signal}`);
+    throw new Error(`${module}.${fn} in a child process failed: ${why}`);
+  }
+  return JSON.parse(line.slice(RESULT_MARK.length)) as T;
+}
+
+/** The child's side of inChild: print the result where the parent looks for it. */
+export function reportToParent(value: unknown): void {
+  process.stdout.write(`${RESULT_MARK}${JSON.stringify(value)}\n`);
+}
+
+/** Progress on stderr (stdout carries the tables). */
+export function progress(message: string): void {
+  process.stderr.write(`  ... ${message}\n`);
+}
+
+// ------------------------------------------------------------------------------------------------
+// Peers
+// ------------------------------------------------------------------------------------------------
+
+export const INSTALL_PYTHON_PEERS = 'apt-get install python3-torch python3-sklearn (Debian/Ubuntu; elsewhere pip install torch scikit-learn)';
+export const INSTALL_TFJS = 'npm install --prefix bench/peers @tensorflow/tfjs @tensorflow/tfjs-backend-wasm';
+
+const pythonChecked = new Map<string, { python: string } | { skipped: string }>();
+
+/**
+ * A Python that can import `module` ('torch', 'sklearn'): METATASK_BENCH_PYTHON if set, else
+ * /usr/bin/python3 or python3 on the PATH; or the one line saying how to install it.
+ */
+export function pythonWith(module: 'torch' | 'sklearn'): { python: string } | { skipped: string } {
+  const known = pythonChecked.get(module);
+  if (known) return known;
+  const name = module === 'torch' ? 'PyTorch' : 'scikit-learn';
+  let found: { python: string } | { skipped: string };
+  if (!benchOptions().peers) found = { skipped: `${name} peer not run (--no-peers)` };
+  else {
+    const candidates = process.env.METATASK_BENCH_PYTHON ? [process.env.METATASK_BENCH_PYTHON] : ['/usr/bin/python3', 'python3'];
+    const python = candidates.find((py) => spawnSync(py, ['-c', `import ${module}, numpy`], { stdio: 'ignore' }).status === 0);
+    found = python ? { python } : { skipped: `${name} peer skipped: ${candidates.join(' or ')} cannot import ${module}; to install it: ${INSTALL_PYTHON_PEERS}` };
+  }
+  pythonChecked.set(module, found);
+  return found;
+}
+
+/**
+ * Run bench/peers/<script> with `threads` threads (its own set_num_threads, and OMP, MKL and
+ * OpenBLAS through the environment) and return the JSON of its last stdout line.
+ */
+export function runPython<T>(python: string, script: string, args: (string | number)[], threads: number): T {
+  const n = String(threads);
+  const r = spawnSync(python, [join(packageRoot(), 'bench', 'peers', script), ...args.map(String)], {
+    encoding: 'utf8',
+    env: { ...process.env, OMP_NUM_THREADS: n, MKL_NUM_THREADS: n, OPENBLAS_NUM_THREADS: n },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    maxBuffer: 16 << 20,
+  });
+  if (r.status !== 0) throw new Error(`${script} failed: ${r.error?.message ?? ((r.stderr ?? '').trim().split('\n').pop() || `exit ${r.status}`)}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as T;
+}
+
+/**
+ * TensorFlow.js from bench/peers (never a dependency of metatask), with one of its Node backends
+ * set; or the one line saying how to install it.
+ */
+export async function loadTfjs(tfBackend: 'wasm' | 'cpu'): Promise<{ tf: any; version: string } | { skipped: string }> {
+  if (!benchOptions().peers) return { skipped: 'TensorFlow.js peer not run (--no-peers)' };
+  const peers = createRequire(join(packageRoot(), 'bench', 'peers', 'package.json'));
+  let tf: any;
+  try {
+    tf = await import(pathToFileURL(peers.resolve('@tensorflow/tfjs')).href);
+    if (tfBackend === 'wasm') await import(pathToFileURL(peers.resolve('@tensorflow/tfjs-backend-wasm')).href);
+  } catch {
+    return { skipped: `TensorFlow.js peer skipped: not installed; to install it: ${INSTALL_TFJS}` };
+  }
+  if (!(await tf.setBackend(tfBackend))) return { skipped: `TensorFlow.js peer skipped: its ${tfBackend} backend did not start` };
+  await tf.ready();
+  return { tf, version: String(tf.version?.tfjs ?? tf.version_core ?? '?') };
+}
+
+// ------------------------------------------------------------------------------------------------
+// The machine
+// ------------------------------------------------------------------------------------------------
+
+export interface Machine {
+  cpu: string;
+  /** Logical CPUs this process may use. */
+  cpus: number;
+  /** The SIMD level metatask's native kernels chose here, and the levels this CPU supports. */
+  simd: string;
+  simdAvailable: string[];
+  memoryGiB: number;
+  os: string;
+  node: string;
+  metatask: string;
+  /** 1-minute load average when the bench started: above the CPU count, figures are noisy. */
+  loadAverage: number;
+  date: string;
+}
+
+export function describeMachine(): Machine {
+  let simd = 'none (native addon not loaded)';
+  let simdAvailable: string[] = [];
+  if (availableBackends().includes('native')) {
+    const before = backend().name;
+    const info = setBackend('native');
+    simd = info.simd;
+    simdAvailable = info.simdAvailable;
+    setBackend(before);
+  }
+  const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
+  const commit = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: packageRoot(), encoding: 'utf8' });
+  return {
+    cpu: (cpus()[0]?.model ?? 'unknown CPU').replace(/\s+/g, ' ').trim(),
+    cpus: availableParallelism(),
+    simd,
+    simdAvailable,
+    memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
+    os: `${platform()} ${release()} ${arch()}`,
+    node: process.version,
+    metatask: commit.status === 0 ? `${pkg.version} (${commit.stdout.trim()})` : pkg.version,
+    loadAverage: Math.round(loadavg()[0]! * 100) / 100,
+    date: new Date().toISOString(),
+  };
+}
+
+/** One line: CPU, cores, SIMD, memory, Node, date. */
+export function machineLine(m: Machine): string {
+  return `${m.cpu}, ${m.cpus} CPU${m.cpus === 1 ? '' : 's'}, metatask SIMD ${m.simd}, ${m.memoryGiB} GiB, ${m.os}, Node ${m.node}, ${m.date.slice(0, 10)}`;
+}

@@ -1,0 +1,131 @@
+import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { packageRoot } from '../lib/kernels/native.js';
+import { chartPanel, formatValue, speedTable, stats, type Metric, type Row } from '../bench/harness.js';
+import { README_BEGIN, README_END, renderMarkdown, renderSvg, replaceMarkedSection, type SavedResult } from '../bench/report.js';
+
+const RATE: Metric = { name: 'samples/s', unit: 'samples/s', better: 'higher', cold: 'first epoch' };
+const row = (impl: string, threads: number, values: number[], extra: Partial<Row> = {}): Row => ({ impl, backend: 'native', simd: 'avx2', threads, values, ...extra });
+
+describe('benchmark harness', () => {
+  it('stats gives the median (mean of the middle two for even counts), min and max', () => {
+    expect(stats([3, 1, 2])).to.deep.equal({ median: 2, min: 1, max: 3 });
+    expect(stats([4, 1, 3, 2])).to.deep.equal({ median: 2.5, min: 1, max: 4 });
+    expect(() => stats([])).to.throw(/no values/);
+  });
+
+  it('formats seconds as ms or s and rates with thousands separators', () => {
+    expect(formatValue(0.0856, 's')).to.equal('85.6 ms');
+    expect(formatValue(2.5, 's')).to.equal('2.50 s');
+    expect(formatValue(55400.4, 'samples/s')).to.equal('55,400');
+    expect(formatValue(41.23, 'it/s')).to.equal('41.2');
+  });
+
+  it('a speed table names backend, SIMD and threads (with why resources differ), leaves skipped rows out, and computes ratios of medians', () => {
+    const peer = row('peer', 1, [100, 90, 110], { backend: 'WASM', simd: 'wasm simd128', resources: 'no threads in Node' });
+    const rows = [row('metatask', 2, [200, 180, 260], { cold: 50 }), peer, row('absent', 1, [], { skipped: 'absent: install it' })];
+    const table = speedTable(RATE, rows, { ratios: [{ header: 'vs peer', baseline: () => peer }] });
+    const lines = table.split('\n');
+    expect(lines).to.have.length(4);
+    expect(lines[0]).to.include('| implementation | backend | SIMD | threads |').and.include('cold: first epoch').and.include('vs peer');
+    expect(lines[2]).to.match(/^\| metatask \| native \| avx2 \| 2 \| 200 \(180-260\) \| 50\.0 \| - \| 2\.00x \|$/);
+    expect(lines[3]).to.include('| 1 (no threads in Node) |').and.include('| - |');
+    expect(table).not.to.include('absent');
+  });
+
+  it('a ratio of times is baseline over row, so that more than 1 means faster', () => {
+    const time: Metric = { name: 'fit time', unit: 's', better: 'lower' };
+    const base = row('sklearn', 1, [0.2]);
+    const table = speedTable(time, [row('metatask', 1, [0.1]), base], { ratios: [{ header: 'vs sklearn', baseline: () => base }] });
+    expect(table.split('\n')[2]).to.include('| 2.00x |');
+  });
+});
+
+describe('benchmark report', () => {
+  const machine = { cpu: 'Test CPU', cpus: 2, simd: 'avx2', simdAvailable: ['sse2', 'avx2'], memoryGiB: 8, os: 'linux', node: 'v20', metatask: '0.1.0', loadAverage: 0.1, date: '2026-01-01T00:00:00Z' };
+
+  it('draws a bar per row, proportional to its median, labels escaped, metatask in its own colour', () => {
+    const panel = chartPanel('speed <higher> & better', RATE, [row('metatask', 1, [100, 80, 120]), row('Peer <x> & y', 1, [50, 50, 50]), row('skipped', 1, [], { skipped: 'no' })]);
+    expect(panel.bars).to.have.length(2);
+    const svg = renderSvg({ title: 'A & B', panels: [panel] }, 'machine');
+    expect(svg.startsWith('<svg ')).to.equal(true);
+    expect(svg.trim().endsWith('</svg>')).to.equal(true);
+    expect(svg).to.include('Peer &lt;x&gt; &amp; y').and.include('speed &lt;higher&gt; &amp; better').and.include('<title>A &amp; B</title>');
+    expect(svg).not.to.match(/&(?!amp;|lt;|gt;|quot;)/);
+    const bars = [...svg.matchAll(/<rect x="[\d.]+" y="[\d.]+" width="([\d.]+)" height="14" fill="(#[0-9a-f]+)"/g)].map((m) => ({ width: Number(m[1]), fill: m[2] }));
+    expect(bars).to.have.length(2);
+    expect(bars[0]!.width / bars[1]!.width).to.be.closeTo(2, 0.01);
+    expect(bars[0]!.fill).not.to.equal(bars[1]!.fill);
+  });
+
+  it('rewrites only what lies between the README markers, and says where they go when absent', () => {
+    const text = `# pkg\n\nintro\n\n${README_BEGIN}\nold results\n${README_END}\n\n## After\n`;
+    const out = replaceMarkedSection(text, 'new results');
+    expect(out).to.equal(`# pkg\n\nintro\n\n${README_BEGIN}\nnew results\n${README_END}\n\n## After\n`);
+    expect(replaceMarkedSection(out, 'again')).to.include(`${README_BEGIN}\nagain\n${README_END}`);
+    expect(() => replaceMarkedSection('# pkg\n', 'x')).to.throw(/no benchmark markers/);
+  });
+
+  it('the Markdown names the machine, links each chart, and marks quick runs and other machines', () => {
+    const r: SavedResult = { id: 'mlp', title: 'MLP', table: '| a |\n| --- |\n| 1 |', notes: ['a note'], data: {}, charts: [{ title: 'MLP', panels: [] }], machine, quick: false, seconds: 1 };
+    const other: SavedResult = { ...r, id: 'maml', title: 'MAML', charts: [{ title: 'x', panels: [] }, { title: 'y', panels: [] }], machine: { ...machine, cpu: 'Other CPU' } };
+    const md = renderMarkdown([r, other], 'bench/results');
+    expect(md).to.include('Test CPU, 2 CPUs, metatask SIMD avx2').and.include('![MLP](bench/results/mlp.svg)').and.include('- a note');
+    expect(md).to.include('![MAML](bench/results/maml-1.svg)').and.include('![MAML](bench/results/maml-2.svg)').and.include('_Measured on Other CPU');
+    expect(md).not.to.include('mean nothing');
+    expect(renderMarkdown([{ ...r, quick: true }], '')).to.include('mean nothing');
+  });
+});
+
+describe('npm run bench (end to end, smoke-test sizes)', function () {
+  this.timeout(180_000);
+  const run = join(packageRoot(), 'dist', 'bench', 'run.js');
+
+  it('runs a workload, skips a missing peer with the line that installs it, and writes results with the machine, chart and report', () => {
+    const out = mkdtempSync(join(tmpdir(), 'metatask-bench-'));
+    try {
+      const r = spawnSync(process.execPath, [run, '--quick', '--report', '--out', out, 'maml'], {
+        encoding: 'utf8',
+        env: { ...process.env, METATASK_BENCH_PYTHON: join(out, 'no-such-python') },
+      });
+      expect(r.status, r.stderr).to.equal(0);
+      expect(r.stdout).to.include('apt-get install python3-torch python3-sklearn');
+      expect(r.stdout).to.include('| implementation | backend | SIMD | threads |');
+      const saved = JSON.parse(readFileSync(join(out, 'maml.json'), 'utf8')) as SavedResult & { data: { rows: Record<string, Row[]> } };
+      expect(saved.quick).to.equal(true);
+      expect(saved.machine.cpu).to.be.a('string').and.not.empty;
+      expect(saved.machine.cpus).to.be.greaterThan(0);
+      expect(saved.machine.node).to.equal(process.version);
+      expect(saved.machine.simd).to.be.a('string');
+      const rows = [...saved.data.rows.second!, ...saved.data.rows.first!];
+      const ran = rows.filter((x) => x.values?.length);
+      expect(ran.length).to.be.greaterThan(0);
+      for (const x of ran) {
+        expect(x.threads).to.be.a('number').greaterThan(0);
+        expect(x.simd).to.be.a('string').and.not.equal('-');
+        expect(x.backend).to.be.oneOf(['native', 'TypeScript']);
+        expect(x.cold).to.be.a('number').greaterThan(0);
+      }
+      // The 2-thread row really ran with 2 threads (setThreads in its own process).
+      if (ran.some((x) => x.backend === 'native')) expect(ran.filter((x) => x.backend === 'native').map((x) => x.threads)).to.include(2);
+      expect(rows.filter((x) => x.skipped).map((x) => x.skipped)).to.satisfy((s: string[]) => s.every((line) => line.includes('apt-get install python3-torch')));
+      expect(readFileSync(join(out, 'maml.svg'), 'utf8')).to.match(/^<svg [^]*<\/svg>\n$/);
+      expect(readFileSync(join(out, 'README.md'), 'utf8')).to.include('![MAML on sinusoids').and.include('mean nothing');
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses to write smoke-test figures into the committed report, and names an unknown workload', () => {
+    const quick = spawnSync(process.execPath, [run, '--quick', '--report', 'maml'], { encoding: 'utf8' });
+    expect(quick.status).to.equal(2);
+    expect(quick.stderr).to.include('--out');
+    const typo = spawnSync(process.execPath, [run, 'mpl'], { encoding: 'utf8' });
+    expect(typo.status).to.equal(2);
+    expect(typo.stderr).to.include("did you mean 'mlp'");
+  });
+});
