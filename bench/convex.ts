@@ -9,7 +9,7 @@
  * cold fits, measured in this one run.
  * Data: X ~ N(0, 1) (plus column offsets when an intercept is fitted), a planted support of s rows
  * of W ~ N(0, 4), Y = X W + N(0, 0.25) noise (seeded); alpha a fraction of alpha_max.
- * Also exported: the driver that w1.ts uses for the shared-data multi-task lasso.
+ * Also exported: the driver that lasso.ts uses for the multi-task lasso data set.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
