@@ -8,10 +8,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 #include <vector>
 
 #include "kernels/pool.h"
 #include "runtime/threads.h"
+#include "simd/ops.h"
 
 namespace metatask::batchnorm {
 
@@ -20,92 +22,105 @@ namespace {
 // Below this many values a layer runs on one thread: waking a worker costs more.
 constexpr int64_t kParallelMin = int64_t(1) << 15;
 
-// body(ch) for every channel, on up to `threads` threads when the layer is large enough; nothing
-// for an empty batch (no statistics exist, and nothing depends on them).
+// body(c0, c1) for blocks of consecutive channels, one block per thread (up to `threads` when the
+// layer is large enough); nothing for an empty batch (no statistics exist, and nothing depends on
+// them). Every channel's values are computed by one thread, so the split never changes a result.
 template <typename F>
-void channels(int C, int64_t values, int threads, const F& body) {
-  if (values == 0) return;
-  runtime::parallelFor(C, values >= kParallelMin ? threads : 1, [&](int ch, int) { body(ch); });
+void channelBlocks(int C, int64_t values, int threads, const F& body) {
+  if (values == 0 || C == 0) return;
+  const int parts = values >= kParallelMin ? std::max(1, std::min(threads, C)) : 1;
+  runtime::parallelFor(parts, parts, [&](int part, int) { body(C * part / parts, C * (part + 1) / parts); });
 }
 
-// sum over the channel of f(o), rows then pixels, in eight accumulators by pixel index mod 8
-// (independent lanes the compiler can vectorise), combined pairwise in a fixed tree.
+// visit(ch, o) for the plane of every image and channel ch of [c0, c1), image by image (memory
+// order: the hardware prefetches it, where one channel at a time jumps between images); o is the
+// plane's offset. Each channel still sees its planes in image order.
 template <typename T, typename F>
-inline double sum8(const Node<T>& b, int ch, const F& f) {
-  const int64_t row = int64_t(b.C) * b.HW;
-  double a[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  for (int r = 0; r < b.n; r++) {
-    const int64_t o = r * row + ch * b.HW;
-    int64_t p = 0;
-    for (; p + 8 <= b.HW; p += 8)
-      for (int l = 0; l < 8; l++) a[l] += f(o + p + l);
-    for (; p < b.HW; p++) a[p % 8] += f(o + p);
-  }
-  return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+inline void planes(const Node<T>& b, int c0, int c1, const F& visit) {
+  for (int r = 0; r < b.n; r++)
+    for (int ch = c0; ch < c1; ch++) visit(ch, (int64_t(r) * b.C + ch) * b.HW);
 }
 
-// The batch mean and (biased) variance of channel ch in one pass over x: sums of d = x - K and d^2
-// with K the channel's first value (a shift that keeps the difference of sums well conditioned),
-// eight accumulators each as in sum8.
+// acc[0..7] += f(o + p) over the plane's HW values in eight accumulators by pixel index mod 8
+// (independent lanes the compiler can vectorise).
+template <typename F>
+inline void add8(int64_t HW, int64_t o, double* acc, const F& f) {
+  double a[8];  // in registers: acc may alias what f reads
+  for (int l = 0; l < 8; l++) a[l] = acc[l];
+  int64_t p = 0;
+  for (; p + 8 <= HW; p += 8)
+    for (int l = 0; l < 8; l++) a[l] += f(o + p + l);
+  for (; p < HW; p++) a[p % 8] += f(o + p);
+  for (int l = 0; l < 8; l++) acc[l] = a[l];
+}
+
+// The eight accumulators combined pairwise in a fixed tree.
+inline double tree8(const double* a) { return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7])); }
+
+// sum over channel ch of f(o), for every channel of [c0, c1): images in order, pixels by add8.
+template <typename T, typename F>
+std::vector<double> sums8(const Node<T>& b, int c0, int c1, const F& f) {
+  std::vector<double> acc(size_t(c1 - c0) * 8, 0.0);
+  planes(b, c0, c1, [&](int ch, int64_t o) { add8(b.HW, o, acc.data() + size_t(ch - c0) * 8, f); });
+  std::vector<double> out(size_t(c1 - c0));
+  for (int ch = c0; ch < c1; ch++) out[ch - c0] = tree8(acc.data() + size_t(ch - c0) * 8);
+  return out;
+}
+
 template <typename T>
-inline void moments(const Node<T>& b, int ch, const T* x, double& mean, double& var) {
+const simd::ElementOps<T>& elementOps() {
+  if constexpr (std::is_same_v<T, float>) return simd::ops().f32;
+  else return simd::ops().f64;
+}
+
+// The batch means and (biased) variances of channels [c0, c1) in one pass over x: sums of d = x - K
+// and d^2 with K the channel's first value (a shift that keeps the difference of sums well
+// conditioned), eight accumulators each as in add8 (the level's bnMoments).
+template <typename T>
+void moments(const Node<T>& b, int c0, int c1, const T* x, double* mean, double* var) {
   const double M = double(b.n) * double(b.HW);
-  const double K = x[int64_t(ch) * b.HW];
-  const int64_t row = int64_t(b.C) * b.HW;
-  double s1[8] = {0, 0, 0, 0, 0, 0, 0, 0}, s2[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  for (int r = 0; r < b.n; r++) {
-    const T* v = x + r * row + ch * b.HW;
-    int64_t p = 0;
-    for (; p + 8 <= b.HW; p += 8) {
-      for (int l = 0; l < 8; l++) {
-        const double d = double(v[p + l]) - K;
-        s1[l] += d;
-        s2[l] += d * d;
+  const int count = c1 - c0;
+  std::vector<double> s1(size_t(count) * 8, 0.0), s2(size_t(count) * 8, 0.0);
+  const auto add = elementOps<T>().bnMoments;
+  planes(b, c0, c1, [&](int ch, int64_t o) {
+    add(x + o, b.HW, double(x[int64_t(ch) * b.HW]), s1.data() + size_t(ch - c0) * 8, s2.data() + size_t(ch - c0) * 8);
+  });
+  for (int k = 0; k < count; k++) {
+    const double t1 = tree8(s1.data() + size_t(k) * 8), t2 = tree8(s2.data() + size_t(k) * 8);
+    mean[k] = double(x[int64_t(c0 + k) * b.HW]) + t1 / M;
+    double v = (t2 - t1 * t1 / M) / M;
+    var[k] = v < 0 ? 0 : v;  // rounding of a constant channel
+  }
+}
+
+// The statistics of channels [c0, c1) (batch or running; batchOut written in batch mode), cached
+// in b, and the affine maps y = x a + c of the normalisation (a, c indexed from c0).
+template <typename T>
+void channelMaps(const Node<T>& b, int c0, int c1, const T* x, double* batchOut, T* a, T* c) {
+  const int count = c1 - c0;
+  std::vector<double> m(count), v(count);
+  if (b.running) {
+    for (int k = 0; k < count; k++) {
+      m[k] = b.running[c0 + k];
+      v[k] = b.running[b.C + c0 + k];
+    }
+  } else {
+    moments(b, c0, c1, x, m.data(), v.data());
+    if (batchOut) {
+      for (int k = 0; k < count; k++) {
+        batchOut[c0 + k] = m[k];
+        batchOut[b.C + c0 + k] = v[k];
       }
     }
-    for (; p < b.HW; p++) {
-      const double d = double(v[p]) - K;
-      s1[p % 8] += d;
-      s2[p % 8] += d * d;
-    }
   }
-  const auto tree = [](const double* a) { return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7])); };
-  const double t1 = tree(s1), t2 = tree(s2);
-  mean = K + t1 / M;
-  var = (t2 - t1 * t1 / M) / M;
-  if (var < 0) var = 0;  // rounding of a constant channel
-}
-
-// visit(o) for the offset o of every value of channel ch, rows then pixels.
-template <typename T, typename F>
-inline void each(const Node<T>& b, int ch, const F& visit) {
-  const int64_t row = int64_t(b.C) * b.HW;
-  for (int r = 0; r < b.n; r++) {
-    const int64_t o = r * row + ch * b.HW;
-    for (int64_t p = 0; p < b.HW; p++) visit(o + p);
+  for (int k = 0; k < count; k++) {
+    const int ch = c0 + k;
+    const double s = 1 / std::sqrt(v[k] + b.eps);
+    b.mean[ch] = m[k];
+    b.invStd[ch] = s;
+    a[k] = static_cast<T>(s * b.gamma[ch]);
+    c[k] = static_cast<T>(b.gamma[b.C + ch] - m[k] * s * b.gamma[ch]);
   }
-}
-
-// The statistics of channel ch (batch or running; batchOut written in batch mode), cached in b, and
-// the affine map y = x a + c of the normalisation.
-template <typename T>
-void channelMap(const Node<T>& b, int ch, const T* x, double* batchOut, T& a, T& c) {
-  double m, v;
-  if (b.running) {
-    m = b.running[ch];
-    v = b.running[b.C + ch];
-  } else {
-    moments(b, ch, x, m, v);
-    if (batchOut) {
-      batchOut[ch] = m;
-      batchOut[b.C + ch] = v;
-    }
-  }
-  const double s = 1 / std::sqrt(v + b.eps);
-  b.mean[ch] = m;
-  b.invStd[ch] = s;
-  a = static_cast<T>(s * b.gamma[ch]);
-  c = static_cast<T>(b.gamma[b.C + ch] - m * s * b.gamma[ch]);
 }
 
 // The ReLU of the normalised value, as the two unfused ops compute it.
@@ -119,34 +134,51 @@ inline T reluOf(T x, T a, T c) {
 
 template <typename T>
 void forward(const Node<T>& b, const T* x, T* y, double* batchOut, int threads) {
-  channels(b.C, int64_t(b.n) * b.C * b.HW, threads, [&](int ch) {
-    T a, c;
-    channelMap(b, ch, x, batchOut, a, c);
-    each(b, ch, [&](int64_t o) { y[o] = x[o] * a + c; });
+  channelBlocks(b.C, int64_t(b.n) * b.C * b.HW, threads, [&](int c0, int c1) {
+    std::vector<T> a(c1 - c0), c(c1 - c0);
+    channelMaps(b, c0, c1, x, batchOut, a.data(), c.data());
+    planes(b, c0, c1, [&](int ch, int64_t o) {
+      const T ac = a[ch - c0], cc = c[ch - c0];
+      const T* xi = x + o;
+      T* yi = y + o;
+      for (int64_t p = 0; p < b.HW; p++) yi[p] = xi[p] * ac + cc;
+    });
   });
 }
 
 template <typename T>
 void backward(const Node<T>& b, const T* x, const T* gy, T* gx, T* g, int threads) {
   const double M = double(b.n) * double(b.HW);
-  channels(b.C, int64_t(b.n) * b.C * b.HW, threads, [&](int ch) {
-    const double m = b.mean[ch], s = b.invStd[ch], gam = b.gamma[ch];
+  channelBlocks(b.C, int64_t(b.n) * b.C * b.HW, threads, [&](int c0, int c1) {
+    const int count = c1 - c0;
     // sum gy xhat = s (sum gy x - m sum gy)
-    const double sb = sum8(b, ch, [&](int64_t o) { return double(gy[o]); });
-    const double sg = s * (sum8(b, ch, [&](int64_t o) { return double(gy[o]) * x[o]; }) - m * sb);
-    if (g) {
-      g[ch] += static_cast<T>(sg);
-      g[b.C + ch] += static_cast<T>(sb);
+    const std::vector<double> sb = sums8(b, c0, c1, [&](int64_t o) { return double(gy[o]); });
+    const std::vector<double> sgx = sums8(b, c0, c1, [&](int64_t o) { return double(gy[o]) * x[o]; });
+    // gx += s (gy gamma - mean g - xhat mean(g xhat)) = gy A + x B + C (B = C = 0 in running mode)
+    std::vector<T> A(count), B(count), C(count);
+    for (int k = 0; k < count; k++) {
+      const int ch = c0 + k;
+      const double m = b.mean[ch], s = b.invStd[ch], gam = b.gamma[ch];
+      const double sg = s * (sgx[k] - m * sb[k]);
+      if (g) {
+        g[ch] += static_cast<T>(sg);
+        g[b.C + ch] += static_cast<T>(sb[k]);
+      }
+      A[k] = static_cast<T>(s * gam);
+      if (!b.running) {
+        const double mg = sb[k] * gam / M, mgx = sg * gam / M;
+        B[k] = static_cast<T>(-s * s * mgx);
+        C[k] = static_cast<T>(s * (s * mgx * m - mg));
+      }
     }
-    if (b.running) {
-      const T a = static_cast<T>(gam * s);
-      each(b, ch, [&](int64_t o) { gx[o] += gy[o] * a; });
-      return;
-    }
-    // gx += s (gy gamma - mean g - xhat mean(g xhat)) = gy A + x B + C
-    const double mg = sb * gam / M, mgx = sg * gam / M;
-    const T A = static_cast<T>(s * gam), B = static_cast<T>(-s * s * mgx), C = static_cast<T>(s * (s * mgx * m - mg));
-    each(b, ch, [&](int64_t o) { gx[o] += gy[o] * A + x[o] * B + C; });
+    planes(b, c0, c1, [&](int ch, int64_t o) {
+      const T a = A[ch - c0], bb = B[ch - c0], cc = C[ch - c0];
+      if (b.running) {
+        for (int64_t p = o; p < o + b.HW; p++) gx[p] += gy[p] * a;
+      } else {
+        for (int64_t p = o; p < o + b.HW; p++) gx[p] += gy[p] * a + x[p] * bb + cc;
+      }
+    });
   });
 }
 
@@ -154,24 +186,36 @@ template <typename T>
 void rForward(const Node<T>& b, const T* x, const T* rx, T* ry, int threads) {
   const double M = double(b.n) * double(b.HW);
   const T* vbeta = b.vgamma + b.C;
-  channels(b.C, int64_t(b.n) * b.C * b.HW, threads, [&](int ch) {
-    const double m = b.mean[ch], s = b.invStd[ch];
-    double a = 0, ax = 0;
+  channelBlocks(b.C, int64_t(b.n) * b.C * b.HW, threads, [&](int c0, int c1) {
+    const int count = c1 - c0;
+    std::vector<double> a(count, 0.0), ax(count, 0.0);
     if (!b.running) {
-      each(b, ch, [&](int64_t o) {
-        a += rx[o];
-        ax += (x[o] - m) * s * rx[o];
+      planes(b, c0, c1, [&](int ch, int64_t o) {
+        const double m = b.mean[ch], s = b.invStd[ch];
+        double& sa = a[ch - c0];
+        double& sax = ax[ch - c0];
+        for (int64_t p = o; p < o + b.HW; p++) {
+          sa += rx[p];
+          sax += (x[p] - m) * s * rx[p];
+        }
       });
-      a /= M;
-      ax /= M;
+      for (int k = 0; k < count; k++) {
+        a[k] /= M;
+        ax[k] /= M;
+      }
     }
-    b.rMean[ch] = a;
-    b.rMeanX[ch] = ax;
-    const double gam = b.gamma[ch], vg = b.vgamma[ch], vb = vbeta[ch];
-    each(b, ch, [&](int64_t o) {
-      const double h = (x[o] - m) * s;
-      const double rh = s * (rx[o] - a - h * ax);
-      ry[o] = static_cast<T>(rh * gam + h * vg + vb);
+    for (int k = 0; k < count; k++) {
+      b.rMean[c0 + k] = a[k];
+      b.rMeanX[c0 + k] = ax[k];
+    }
+    planes(b, c0, c1, [&](int ch, int64_t o) {
+      const double m = b.mean[ch], s = b.invStd[ch], am = a[ch - c0], axm = ax[ch - c0];
+      const double gam = b.gamma[ch], vg = b.vgamma[ch], vb = vbeta[ch];
+      for (int64_t p = o; p < o + b.HW; p++) {
+        const double h = (x[p] - m) * s;
+        const double rh = s * (rx[p] - am - h * axm);
+        ry[p] = static_cast<T>(rh * gam + h * vg + vb);
+      }
     });
   });
 }
@@ -179,39 +223,50 @@ void rForward(const Node<T>& b, const T* x, const T* rx, T* ry, int threads) {
 template <typename T>
 void rBackward(const Node<T>& b, const T* x, const T* rx, const T* gy, const T* rgy, T* rgx, T* rg, int threads) {
   const double M = double(b.n) * double(b.HW);
-  channels(b.C, int64_t(b.n) * b.C * b.HW, threads, [&](int ch) {
-    const double m = b.mean[ch], s = b.invStd[ch], a = b.rMean[ch], ax = b.rMeanX[ch];
-    const double gam = b.gamma[ch], vg = b.vgamma[ch];
-    double mg = 0, mgx = 0, mrg = 0, mr2 = 0, sg = 0, sb = 0;
-    each(b, ch, [&](int64_t o) {
-      const double d = gy[o], rd = rgy[o];
-      const double h = (x[o] - m) * s;
-      const double rh = s * (rx[o] - a - h * ax);
-      const double gj = d * gam, rgj = rd * gam + d * vg;
-      mg += gj;
-      mgx += gj * h;
-      mrg += rgj;
-      mr2 += rgj * h + gj * rh;
-      sg += rd * h + d * rh;
-      sb += rd;
+  channelBlocks(b.C, int64_t(b.n) * b.C * b.HW, threads, [&](int c0, int c1) {
+    const int count = c1 - c0;
+    // Per channel: mean g, mean g xhat, mean Rg, mean (Rg xhat + g R{xhat}), R{dgamma}, R{dbeta}.
+    std::vector<double> acc(size_t(count) * 6, 0.0);
+    planes(b, c0, c1, [&](int ch, int64_t o) {
+      const double m = b.mean[ch], s = b.invStd[ch], a = b.rMean[ch], ax = b.rMeanX[ch];
+      const double gam = b.gamma[ch], vg = b.vgamma[ch];
+      double* t = acc.data() + size_t(ch - c0) * 6;
+      for (int64_t p = o; p < o + b.HW; p++) {
+        const double d = gy[p], rd = rgy[p];
+        const double h = (x[p] - m) * s;
+        const double rh = s * (rx[p] - a - h * ax);
+        const double gj = d * gam, rgj = rd * gam + d * vg;
+        t[0] += gj;
+        t[1] += gj * h;
+        t[2] += rgj;
+        t[3] += rgj * h + gj * rh;
+        t[4] += rd * h + d * rh;
+        t[5] += rd;
+      }
     });
-    rg[ch] += static_cast<T>(sg);
-    rg[b.C + ch] += static_cast<T>(sb);
-    if (b.running) {
-      each(b, ch, [&](int64_t o) { rgx[o] += static_cast<T>(s * (rgy[o] * gam + gy[o] * vg)); });
-      return;
+    for (int k = 0; k < count; k++) {
+      double* t = acc.data() + size_t(k) * 6;
+      rg[c0 + k] += static_cast<T>(t[4]);
+      rg[b.C + c0 + k] += static_cast<T>(t[5]);
+      for (int j = 0; j < 4; j++) t[j] /= M;
     }
-    mg /= M;
-    mgx /= M;
-    mrg /= M;
-    mr2 /= M;
-    const double Rs = -s * s * ax;
-    each(b, ch, [&](int64_t o) {
-      const double d = gy[o];
-      const double h = (x[o] - m) * s;
-      const double rh = s * (rx[o] - a - h * ax);
-      const double gj = d * gam, rgj = double(rgy[o]) * gam + d * vg;
-      rgx[o] += static_cast<T>(Rs * (gj - mg - h * mgx) + s * (rgj - mrg - rh * mgx - h * mr2));
+    planes(b, c0, c1, [&](int ch, int64_t o) {
+      const double m = b.mean[ch], s = b.invStd[ch], a = b.rMean[ch], ax = b.rMeanX[ch];
+      const double gam = b.gamma[ch], vg = b.vgamma[ch];
+      if (b.running) {
+        for (int64_t p = o; p < o + b.HW; p++) rgx[p] += static_cast<T>(s * (rgy[p] * gam + gy[p] * vg));
+        return;
+      }
+      const double* t = acc.data() + size_t(ch - c0) * 6;
+      const double mg = t[0], mgx = t[1], mrg = t[2], mr2 = t[3];
+      const double Rs = -s * s * ax;
+      for (int64_t p = o; p < o + b.HW; p++) {
+        const double d = gy[p];
+        const double h = (x[p] - m) * s;
+        const double rh = s * (rx[p] - a - h * ax);
+        const double gj = d * gam, rgj = double(rgy[p]) * gam + d * vg;
+        rgx[p] += static_cast<T>(Rs * (gj - mg - h * mgx) + s * (rgj - mrg - rh * mgx - h * mr2));
+      }
     });
   });
 }
@@ -219,61 +274,31 @@ void rBackward(const Node<T>& b, const T* x, const T* rx, const T* gy, const T* 
 template <typename T>
 void forwardReluMaxPool(const Node<T>& b, const conv::Geometry& g, const T* x, T* y, uint8_t* argmax, T* xmax,
                         double* batchOut, int threads) {
-  const int64_t plane = int64_t(g.h) * g.w, outPlane = g.outPlane();
+  const int64_t outPlane = g.outPlane();
   const bool twoByTwo = g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2;
-  channels(b.C, int64_t(b.n) * b.C * b.HW, threads, [&](int ch) {
-    T a, c;
-    channelMap(b, ch, x, batchOut, a, c);
-    std::vector<T> rows(twoByTwo ? 4 * size_t(g.wo) : 0);
-    for (int r = 0; r < b.n; r++) {
-      const int64_t pl = int64_t(r) * b.C + ch;
-      const T* in = x + pl * plane;
+  channelBlocks(b.C, int64_t(b.n) * b.C * b.HW, threads, [&](int c0, int c1) {
+    std::vector<T> a(c1 - c0), c(c1 - c0);
+    channelMaps(b, c0, c1, x, batchOut, a.data(), c.data());
+    planes(b, c0, c1, [&](int ch, int64_t o) {
+      const T ac = a[ch - c0], cc = c[ch - c0];
+      const int64_t pl = o / b.HW;  // the plane's index (image r, channel ch)
+      const T* in = x + o;
       T* out = y + pl * outPlane;
       uint8_t* am = argmax + pl * outPlane;
       T* xm = xmax + pl * outPlane;
       if (twoByTwo) {
-        // The conv-4 window: the ReLU of two input rows into a buffer (a loop the compiler
-        // vectorises), then the four comparisons of each window on it.
-        T* t0 = rows.data();
-        T* t1 = t0 + 2 * g.wo;
-        for (int oy = 0; oy < g.ho; oy++) {
-          const T* r0 = in + int64_t(2 * oy) * g.w;
-          const T* r1 = r0 + g.w;
-          for (int j = 0; j < 2 * g.wo; j++) {
-            t0[j] = reluOf(r0[j], a, c);
-            t1[j] = reluOf(r1[j], a, c);
-          }
-          T* o = out + int64_t(oy) * g.wo;
-          uint8_t* k = am + int64_t(oy) * g.wo;
-          T* xo = xm + int64_t(oy) * g.wo;
-          for (int ox = 0; ox < g.wo; ox++) {
-            T best = t0[2 * ox], xb = r0[2 * ox];
-            uint8_t at = 0;
-            const T v1 = t0[2 * ox + 1], v2 = t1[2 * ox], v3 = t1[2 * ox + 1];
-            at = v1 > best ? 1 : at;
-            xb = v1 > best ? r0[2 * ox + 1] : xb;
-            best = v1 > best ? v1 : best;
-            at = v2 > best ? 2 : at;
-            xb = v2 > best ? r1[2 * ox] : xb;
-            best = v2 > best ? v2 : best;
-            at = v3 > best ? 3 : at;
-            xb = v3 > best ? r1[2 * ox + 1] : xb;
-            best = v3 > best ? v3 : best;
-            o[ox] = best;
-            k[ox] = at;
-            xo[ox] = xb;
-          }
-        }
-        continue;
+        // The conv-4 window: the level's vector kernel (the values of the loop below).
+        elementOps<T>().bnReluMaxPool2x2(in, g.h, g.w, ac, cc, out, am, xm);
+        return;
       }
       for (int oy = 0; oy < g.ho; oy++) {
         for (int ox = 0; ox < g.wo; ox++) {
           const T* base = in + int64_t(oy) * g.sh * g.w + int64_t(ox) * g.sw;
-          T best = reluOf(base[0], a, c);
+          T best = reluOf(base[0], ac, cc);
           int k = 0;
           for (int i = 0; i < g.kh; i++) {
             for (int j = 0; j < g.kw; j++) {
-              const T v = reluOf(base[int64_t(i) * g.w + j], a, c);
+              const T v = reluOf(base[int64_t(i) * g.w + j], ac, cc);
               const bool more = v > best;
               best = more ? v : best;
               k = more ? i * g.kw + j : k;
@@ -284,65 +309,81 @@ void forwardReluMaxPool(const Node<T>& b, const conv::Geometry& g, const T* x, T
           xm[int64_t(oy) * g.wo + ox] = base[int64_t(k / g.kw) * g.w + k % g.kw];
         }
       }
-    }
+    });
   });
 }
 
 template <typename T>
 void backwardReluMaxPool(const Node<T>& b, const conv::Geometry& g, const T* x, const T* y, const T* xmax, const T* gy,
                          const uint8_t* argmax, T* gx, bool assign, T* grad, int threads) {
-  const int64_t plane = int64_t(g.h) * g.w, outPlane = g.outPlane();
+  const int64_t outPlane = g.outPlane();
   const double M = double(b.n) * double(b.HW);
   const pool::WindowOffsets w(g);
-  channels(b.C, int64_t(b.n) * b.C * b.HW, threads, [&](int ch) {
-    const double m = b.mean[ch], s = b.invStd[ch], gam = b.gamma[ch];
+  const bool twoByTwo = g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2;
+  channelBlocks(b.C, int64_t(b.n) * b.C * b.HW, threads, [&](int c0, int c1) {
+    const int count = c1 - c0;
     // The ReLU's gradient reaches the batchnorm output only at each window's recorded position,
     // and only where the ReLU is active there, that is where the pool's output y is positive:
     // sums of gy and of gy x over those positions (x there kept by the forward pass as xmax).
-    double sb = 0, sgx = 0;
+    std::vector<double> sb(count, 0.0), sgx(count, 0.0);
     for (int r = 0; r < b.n; r++) {
-      const int64_t o0 = (int64_t(r) * b.C + ch) * outPlane;
-      for (int64_t o = o0; o < o0 + outPlane; o++) {
-        // Branch-free: an inactive window adds zeros (whether y > 0 is never predictable).
-        const double d = double(gy[o]) * double(y[o] > T(0));
-        sb += d;
-        sgx += d * xmax[o];
+      for (int ch = c0; ch < c1; ch++) {
+        const int64_t o0 = (int64_t(r) * b.C + ch) * outPlane;
+        double s1 = sb[ch - c0], s2 = sgx[ch - c0];
+        for (int64_t o = o0; o < o0 + outPlane; o++) {
+          // Branch-free: an inactive window adds zeros (whether y > 0 is never predictable).
+          const double d = double(gy[o]) * double(y[o] > T(0));
+          s1 += d;
+          s2 += d * xmax[o];
+        }
+        sb[ch - c0] = s1;
+        sgx[ch - c0] = s2;
       }
-    }
-    const double sg = s * (sgx - m * sb);
-    if (grad) {
-      grad[ch] += static_cast<T>(sg);
-      grad[b.C + ch] += static_cast<T>(sb);
     }
     // gx = gy' A + x B + C (batch mode; B = C = 0 in running mode), gy' the gradient at the
     // batchnorm output: the dense part first, then the sparse part.
-    T A = static_cast<T>(s * gam), B = T(0), C = T(0);
-    if (!b.running) {
-      const double mg = sb * gam / M, mgx = sg * gam / M;
-      B = static_cast<T>(-s * s * mgx);
-      C = static_cast<T>(s * (s * mgx * m - mg));
+    std::vector<T> A(count), B(count, T(0)), C(count, T(0));
+    for (int k = 0; k < count; k++) {
+      const int ch = c0 + k;
+      const double m = b.mean[ch], s = b.invStd[ch], gam = b.gamma[ch];
+      const double sg = s * (sgx[k] - m * sb[k]);
+      if (grad) {
+        grad[ch] += static_cast<T>(sg);
+        grad[b.C + ch] += static_cast<T>(sb[k]);
+      }
+      A[k] = static_cast<T>(s * gam);
+      if (!b.running) {
+        const double mg = sb[k] * gam / M, mgx = sg * gam / M;
+        B[k] = static_cast<T>(-s * s * mgx);
+        C[k] = static_cast<T>(s * (s * mgx * m - mg));
+      }
     }
-    for (int r = 0; r < b.n; r++) {
-      const int64_t pl = int64_t(r) * b.C + ch;
-      const T* in = x + pl * plane;
-      T* gi = gx + pl * plane;
+    planes(b, c0, c1, [&](int ch, int64_t o) {
+      const T a = A[ch - c0], bb = B[ch - c0], cc = C[ch - c0];
+      const int64_t pl = o / b.HW;
+      const T* in = x + o;
+      T* gi = gx + o;
+      if (twoByTwo) {
+        elementOps<T>().bnReluMaxPool2x2Backward(in, g.h, g.w, y + pl * outPlane, gy + pl * outPlane, argmax + pl * outPlane, a,
+                                                 bb, cc, gi, assign);
+        return;
+      }
       if (assign) {
-        for (int64_t p = 0; p < plane; p++) gi[p] = in[p] * B + C;
+        for (int64_t p = 0; p < b.HW; p++) gi[p] = in[p] * bb + cc;
       } else {
-        for (int64_t p = 0; p < plane; p++) gi[p] += in[p] * B + C;
+        for (int64_t p = 0; p < b.HW; p++) gi[p] += in[p] * bb + cc;
       }
       const T* yo = y + pl * outPlane;
       const T* go = gy + pl * outPlane;
       const uint8_t* am = argmax + pl * outPlane;
       for (int oy = 0; oy < g.ho; oy++) {
         for (int ox = 0; ox < g.wo; ox++) {
-          const int64_t o = int64_t(oy) * g.wo + ox;
-          const int k = am[o];
-          const T d = go[o] * T(yo[o] > T(0));
-          gi[int64_t(oy) * g.sh * g.w + int64_t(ox) * g.sw + w.off[k]] += d * A;
+          const int64_t q = int64_t(oy) * g.wo + ox;
+          const T d = go[q] * T(yo[q] > T(0));
+          gi[int64_t(oy) * g.sh * g.w + int64_t(ox) * g.sw + w.off[am[q]]] += d * a;
         }
       }
-    }
+    });
   });
 }
 

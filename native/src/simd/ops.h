@@ -69,6 +69,17 @@ struct ElementOps {
   void (*adam)(T* params, const T* grad, T* m, T* v, int64_t n, const AdamCoeffs& c);
   void (*sgd)(T* params, const T* grad, T* velocity, int64_t n, const SgdCoeffs& c);
   void (*rmsprop)(T* params, const T* grad, T* squareAvg, T* momentumBuf, int64_t n, const RmspropCoeffs& c);
+  // The sums of batch normalisation's moments over n values: s1[l] += d and s2[l] += d d for each
+  // p < n, lane l = p mod 8, d = x[p] - shift in double (every operation rounded alone).
+  void (*bnMoments)(const T* x, int64_t n, double shift, double* s1, double* s2);
+  // One h x w plane of a batchnorm -> ReLU -> 2 x 2 max-pool (stride 2) chain: t = max(x a + c, 0)
+  // (x a rounded, then + c; NaN -> 0), y = each window's largest t, the first in row-major order
+  // on a tie, argmax its position (0..3), xmax the x there; (h / 2) x (w / 2) outputs.
+  void (*bnReluMaxPool2x2)(const T* x, int64_t h, int64_t w, T a, T c, T* y, uint8_t* argmax, T* xmax);
+  // Its backward pass on the plane: g = x B + C (g = the old g + (x B + C) unless `assign`) at every
+  // position, then + d A at each window's recorded position, d = gy (y > 0 ? 1 : 0).
+  void (*bnReluMaxPool2x2Backward)(const T* x, int64_t h, int64_t w, const T* y, const T* gy, const uint8_t* argmax, T A,
+                                   T B, T C, T* g, bool assign);
 };
 
 struct Ops {

@@ -584,6 +584,182 @@ void rmspropImpl(T* __restrict params, const T* __restrict grad, T* __restrict s
   }
 }
 
+// Eight lanes of double in 8 / kWidth vectors (eight scalars on the plain level).
+template <typename T>
+void bnMomentsImpl(const T* x, int64_t n, double shift, double* s1, double* s2) {
+  using D = VecOf<double>;
+  constexpr int W = D::kWidth;
+  constexpr int NV = 8 / W;
+  static_assert(8 % W == 0, "eight lanes of whole vectors");
+  typename D::V a1[NV], a2[NV];
+  for (int v = 0; v < NV; v++) {
+    a1[v] = D::load(s1 + v * W);
+    a2[v] = D::load(s2 + v * W);
+  }
+  const typename D::V k = D::set1(shift);
+  int64_t p = 0;
+  for (; p + 8 <= n; p += 8) {
+    for (int v = 0; v < NV; v++) {
+      const typename D::V d = D::sub(D::load(x + p + v * W), k);
+      a1[v] = D::add(a1[v], d);
+      a2[v] = D::add(a2[v], D::mul(d, d));
+    }
+  }
+  for (int v = 0; v < NV; v++) {
+    D::store(s1 + v * W, a1[v]);
+    D::store(s2 + v * W, a2[v]);
+  }
+  for (; p < n; p++) {
+    const double d = double(x[p]) - shift;
+    s1[p % 8] += d;
+    s2[p % 8] += d * d;
+  }
+}
+
+// ---- batchnorm -> ReLU -> 2 x 2 max-pool chains (simd/ops.h), one plane at a time: each window's
+// four values are the even and odd elements of two input rows; every output is computed alone
+// by comparisons and selects, so all widths give the same bits.
+
+template <typename V>
+METATASK_INLINE typename V::V reluAffine(typename V::V x, typename V::V a, typename V::V c) {
+  const typename V::V t = V::add(V::mul(x, a), c);
+  return V::select(V::gt(t, V::zero()), t, V::zero());
+}
+
+// Outputs [j, j + W) of one output row; r0, r1 the window's two input rows from column 2j.
+template <typename T, typename V>
+METATASK_INLINE void poolChunk(const T* r0, const T* r1, T a, T c, T* y, uint8_t* argmax, T* xmax) {
+  constexpr int W = V::kWidth;
+  using R = typename V::V;
+  R x00, x01, x10, x11;
+  V::evenOdd(V::load(r0), V::load(r0 + W), x00, x01);
+  V::evenOdd(V::load(r1), V::load(r1 + W), x10, x11);
+  const R va = V::set1(a), vc = V::set1(c);
+  const R t01 = reluAffine<V>(x01, va, vc), t10 = reluAffine<V>(x10, va, vc), t11 = reluAffine<V>(x11, va, vc);
+  R best = reluAffine<V>(x00, va, vc), at = V::zero(), xb = x00;
+  typename V::M m = V::gt(t01, best);
+  best = V::select(m, t01, best);
+  at = V::select(m, V::set1(T(1)), at);
+  xb = V::select(m, x01, xb);
+  m = V::gt(t10, best);
+  best = V::select(m, t10, best);
+  at = V::select(m, V::set1(T(2)), at);
+  xb = V::select(m, x10, xb);
+  m = V::gt(t11, best);
+  best = V::select(m, t11, best);
+  at = V::select(m, V::set1(T(3)), at);
+  xb = V::select(m, x11, xb);
+  V::store(y, best);
+  V::store(xmax, xb);
+  T codes[W];
+  V::store(codes, at);
+  for (int l = 0; l < W; l++) argmax[l] = static_cast<uint8_t>(codes[l]);
+}
+
+template <typename T>
+void bnReluMaxPool2x2Impl(const T* x, int64_t h, int64_t w, T a, T c, T* y, uint8_t* argmax, T* xmax) {
+  using Wide = typename Widths<T>::Wide;
+  using Half = typename Widths<T>::Half;
+  using Quarter = typename Widths<T>::Quarter;
+  const int64_t ho = h / 2, wo = w / 2;
+  for (int64_t oy = 0; oy < ho; oy++) {
+    const T* r0 = x + 2 * oy * w;
+    const T* r1 = r0 + w;
+    T* yo = y + oy * wo;
+    uint8_t* am = argmax + oy * wo;
+    T* xo = xmax + oy * wo;
+    int64_t j = 0;
+    for (; j + Wide::kWidth <= wo; j += Wide::kWidth) poolChunk<T, Wide>(r0 + 2 * j, r1 + 2 * j, a, c, yo + j, am + j, xo + j);
+    if constexpr (Half::kWidth < Wide::kWidth)
+      for (; j + Half::kWidth <= wo; j += Half::kWidth) poolChunk<T, Half>(r0 + 2 * j, r1 + 2 * j, a, c, yo + j, am + j, xo + j);
+    if constexpr (Quarter::kWidth < Half::kWidth)
+      for (; j + Quarter::kWidth <= wo; j += Quarter::kWidth) poolChunk<T, Quarter>(r0 + 2 * j, r1 + 2 * j, a, c, yo + j, am + j, xo + j);
+    for (; j < wo; j++) poolChunk<T, Lane1<T>>(r0 + 2 * j, r1 + 2 * j, a, c, yo + j, am + j, xo + j);
+  }
+}
+
+// The dense part of the backward pass at n positions: g = x B + C, or g + (x B + C).
+template <typename T>
+void denseBnGrad(const T* x, int64_t n, T B, T C, T* g, bool assign) {
+  if (assign) {
+    for (int64_t p = 0; p < n; p++) g[p] = x[p] * B + C;
+  } else {
+    for (int64_t p = 0; p < n; p++) g[p] += x[p] * B + C;
+  }
+}
+
+template <typename T, typename V>
+METATASK_INLINE void poolBackChunk(const T* x0, const T* x1, const T* y, const T* gy, const uint8_t* argmax, T A, T B, T C,
+                                   T* g0, T* g1, bool assign) {
+  constexpr int W = V::kWidth;
+  using R = typename V::V;
+  const R vb = V::set1(B), vc = V::set1(C);
+  // The dense part of both rows, in input order.
+  R d0 = V::add(V::mul(V::load(x0), vb), vc), d1 = V::add(V::mul(V::load(x0 + W), vb), vc);
+  R d2 = V::add(V::mul(V::load(x1), vb), vc), d3 = V::add(V::mul(V::load(x1 + W), vb), vc);
+  if (!assign) {
+    d0 = V::add(V::load(g0), d0);
+    d1 = V::add(V::load(g0 + W), d1);
+    d2 = V::add(V::load(g1), d2);
+    d3 = V::add(V::load(g1 + W), d3);
+  }
+  R g00, g01, g10, g11;
+  V::evenOdd(d0, d1, g00, g01);
+  V::evenOdd(d2, d3, g10, g11);
+  // d A at the recorded position: codes 0..3 told apart by comparisons with 0.5, 1.5, 2.5.
+  T codes[W];
+  for (int l = 0; l < W; l++) codes[l] = T(argmax[l]);
+  const R k = V::load(codes);
+  const R one = V::set1(T(1));
+  const R dA = V::mul(V::mul(V::load(gy), V::select(V::gt(V::load(y), V::zero()), one, V::zero())), V::set1(A));
+  const typename V::M above0 = V::gt(k, V::set1(T(0.5))), above1 = V::gt(k, V::set1(T(1.5))), above2 = V::gt(k, V::set1(T(2.5)));
+  g00 = V::select(above0, g00, V::add(g00, dA));
+  g01 = V::select(above1, g01, V::select(above0, V::add(g01, dA), g01));
+  g10 = V::select(above2, g10, V::select(above1, V::add(g10, dA), g10));
+  g11 = V::select(above2, V::add(g11, dA), g11);
+  R lo, hi;
+  V::interleave(g00, g01, lo, hi);
+  V::store(g0, lo);
+  V::store(g0 + W, hi);
+  V::interleave(g10, g11, lo, hi);
+  V::store(g1, lo);
+  V::store(g1 + W, hi);
+}
+
+template <typename T>
+void bnReluMaxPool2x2BackwardImpl(const T* x, int64_t h, int64_t w, const T* y, const T* gy, const uint8_t* argmax, T A, T B,
+                                  T C, T* g, bool assign) {
+  using Wide = typename Widths<T>::Wide;
+  using Half = typename Widths<T>::Half;
+  using Quarter = typename Widths<T>::Quarter;
+  const int64_t ho = h / 2, wo = w / 2;
+  for (int64_t oy = 0; oy < ho; oy++) {
+    const T* x0 = x + 2 * oy * w;
+    const T* x1 = x0 + w;
+    T* g0 = g + 2 * oy * w;
+    T* g1 = g0 + w;
+    const int64_t o = oy * wo;
+    int64_t j = 0;
+#define METATASK_POOL_BACK(V)                                                                                         \
+  poolBackChunk<T, V>(x0 + 2 * j, x1 + 2 * j, y + o + j, gy + o + j, argmax + o + j, A, B, C, g0 + 2 * j, g1 + 2 * j, \
+                      assign)
+    for (; j + Wide::kWidth <= wo; j += Wide::kWidth) METATASK_POOL_BACK(Wide);
+    if constexpr (Half::kWidth < Wide::kWidth)
+      for (; j + Half::kWidth <= wo; j += Half::kWidth) METATASK_POOL_BACK(Half);
+    if constexpr (Quarter::kWidth < Half::kWidth)
+      for (; j + Quarter::kWidth <= wo; j += Quarter::kWidth) METATASK_POOL_BACK(Quarter);
+    for (; j < wo; j++) METATASK_POOL_BACK(Lane1<T>);
+#undef METATASK_POOL_BACK
+    // An odd last column belongs to no window.
+    if (w > 2 * wo) {
+      denseBnGrad(x0 + 2 * wo, w - 2 * wo, B, C, g0 + 2 * wo, assign);
+      denseBnGrad(x1 + 2 * wo, w - 2 * wo, B, C, g1 + 2 * wo, assign);
+    }
+  }
+  // So does an odd last row.
+  if (h > 2 * ho) denseBnGrad(x + 2 * ho * w, (h - 2 * ho) * w, B, C, g + 2 * ho * w, assign);
+}
+
 }  // namespace
 }  // namespace metatask::simd
 
@@ -603,7 +779,9 @@ void rmspropImpl(T* __restrict params, const T* __restrict grad, T* __restrict s
                     &ddotImpl,                                                                         \
                     &daxpyImpl,                                                                        \
                     {&reluImpl<float>, &reluBackwardImpl<float>, &reluGateImpl<float>, &addColumnSumsImpl<float>,            \
-                     &adamImpl<float>, &sgdImpl<float>, &rmspropImpl<float>},                          \
+                     &adamImpl<float>, &sgdImpl<float>, &rmspropImpl<float>,                              \
+                     &bnMomentsImpl<float>, &bnReluMaxPool2x2Impl<float>, &bnReluMaxPool2x2BackwardImpl<float>},                          \
                     {&reluImpl<double>, &reluBackwardImpl<double>, &reluGateImpl<double>, &addColumnSumsImpl<double>,         \
-                     &adamImpl<double>, &sgdImpl<double>, &rmspropImpl<double>}};                      \
+                     &adamImpl<double>, &sgdImpl<double>, &rmspropImpl<double>,                           \
+                     &bnMomentsImpl<double>, &bnReluMaxPool2x2Impl<double>, &bnReluMaxPool2x2BackwardImpl<double>}};                      \
   }

@@ -9,6 +9,11 @@
 // AVX-512, NEON) and a multiply then an add on SSE2 and the plain level. The level units are
 // compiled with -ffp-contract=off, so the compiler never fuses on its own. Hence one element
 // computed through any width gets the same bits.
+//
+// Besides arithmetic, each type has what the pooling kernels need, all exact: a comparison mask
+// (gt: a > b, false where either is NaN) and select(m, a, b) (a where m, else b); evenOdd(lo, hi),
+// the even- and odd-indexed elements of the 2 kWidth values lo then hi, and interleave, its inverse.
+// The double types also load kWidth floats, converted exactly.
 #pragma once
 
 #if defined(__AVX512F__) || defined(__AVX2__) || defined(__SSE2__) || defined(_M_X64)
@@ -72,10 +77,18 @@ struct Lane1 {
   METATASK_INLINE V zero() { return T(0); }
   METATASK_INLINE V set1(T x) { return x; }
   METATASK_INLINE V load(const T* p) { return *p; }
+  template <typename U>
+  METATASK_INLINE V load(const U* p) { return V(*p); }
   METATASK_INLINE void store(T* p, V v) { *p = v; }
   METATASK_INLINE V add(V a, V b) { return a + b; }
+  METATASK_INLINE V sub(V a, V b) { return a - b; }
   METATASK_INLINE V mul(V a, V b) { return a * b; }
   METATASK_INLINE V madd(V a, V b, V c) { return smadd(a, b, c); }
+  using M = bool;
+  METATASK_INLINE M gt(V a, V b) { return a > b; }
+  METATASK_INLINE V select(M m, V a, V b) { return m ? a : b; }
+  METATASK_INLINE void evenOdd(V lo, V hi, V& even, V& odd) { even = lo; odd = hi; }
+  METATASK_INLINE void interleave(V even, V odd, V& lo, V& hi) { lo = even; hi = odd; }
 };
 
 #if defined(METATASK_VEC_AVX512) || defined(METATASK_VEC_AVX2) || defined(METATASK_VEC_SSE2)
@@ -89,12 +102,24 @@ struct F32x4 {
   METATASK_INLINE V load(const float* p) { return _mm_loadu_ps(p); }
   METATASK_INLINE void store(float* p, V v) { _mm_storeu_ps(p, v); }
   METATASK_INLINE V add(V a, V b) { return _mm_add_ps(a, b); }
+  METATASK_INLINE V sub(V a, V b) { return _mm_sub_ps(a, b); }
   METATASK_INLINE V mul(V a, V b) { return _mm_mul_ps(a, b); }
 #if defined(METATASK_VEC_FMA)
   METATASK_INLINE V madd(V a, V b, V c) { return _mm_fmadd_ps(a, b, c); }
 #else
   METATASK_INLINE V madd(V a, V b, V c) { return _mm_add_ps(_mm_mul_ps(a, b), c); }
 #endif
+  using M = __m128;
+  METATASK_INLINE M gt(V a, V b) { return _mm_cmpgt_ps(a, b); }
+  METATASK_INLINE V select(M m, V a, V b) { return _mm_or_ps(_mm_and_ps(m, a), _mm_andnot_ps(m, b)); }
+  METATASK_INLINE void evenOdd(V lo, V hi, V& even, V& odd) {
+    even = _mm_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));
+    odd = _mm_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1));
+  }
+  METATASK_INLINE void interleave(V even, V odd, V& lo, V& hi) {
+    lo = _mm_unpacklo_ps(even, odd);
+    hi = _mm_unpackhi_ps(even, odd);
+  }
 };
 struct F64x2 {
   using V = __m128d;
@@ -103,14 +128,27 @@ struct F64x2 {
   METATASK_INLINE V zero() { return _mm_setzero_pd(); }
   METATASK_INLINE V set1(double x) { return _mm_set1_pd(x); }
   METATASK_INLINE V load(const double* p) { return _mm_loadu_pd(p); }
+  METATASK_INLINE V load(const float* p) { return _mm_cvtps_pd(_mm_loadl_pi(_mm_setzero_ps(), reinterpret_cast<const __m64*>(p))); }
   METATASK_INLINE void store(double* p, V v) { _mm_storeu_pd(p, v); }
   METATASK_INLINE V add(V a, V b) { return _mm_add_pd(a, b); }
+  METATASK_INLINE V sub(V a, V b) { return _mm_sub_pd(a, b); }
   METATASK_INLINE V mul(V a, V b) { return _mm_mul_pd(a, b); }
 #if defined(METATASK_VEC_FMA)
   METATASK_INLINE V madd(V a, V b, V c) { return _mm_fmadd_pd(a, b, c); }
 #else
   METATASK_INLINE V madd(V a, V b, V c) { return _mm_add_pd(_mm_mul_pd(a, b), c); }
 #endif
+  using M = __m128d;
+  METATASK_INLINE M gt(V a, V b) { return _mm_cmpgt_pd(a, b); }
+  METATASK_INLINE V select(M m, V a, V b) { return _mm_or_pd(_mm_and_pd(m, a), _mm_andnot_pd(m, b)); }
+  METATASK_INLINE void evenOdd(V lo, V hi, V& even, V& odd) {
+    even = _mm_unpacklo_pd(lo, hi);
+    odd = _mm_unpackhi_pd(lo, hi);
+  }
+  METATASK_INLINE void interleave(V even, V odd, V& lo, V& hi) {
+    lo = _mm_unpacklo_pd(even, odd);
+    hi = _mm_unpackhi_pd(even, odd);
+  }
 };
 #endif
 
@@ -124,8 +162,24 @@ struct F32x8 {
   METATASK_INLINE V load(const float* p) { return _mm256_loadu_ps(p); }
   METATASK_INLINE void store(float* p, V v) { _mm256_storeu_ps(p, v); }
   METATASK_INLINE V add(V a, V b) { return _mm256_add_ps(a, b); }
+  METATASK_INLINE V sub(V a, V b) { return _mm256_sub_ps(a, b); }
   METATASK_INLINE V mul(V a, V b) { return _mm256_mul_ps(a, b); }
   METATASK_INLINE V madd(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+  using M = __m256;
+  METATASK_INLINE M gt(V a, V b) { return _mm256_cmp_ps(a, b, _CMP_GT_OQ); }
+  METATASK_INLINE V select(M m, V a, V b) { return _mm256_blendv_ps(b, a, m); }
+  METATASK_INLINE void evenOdd(V lo, V hi, V& even, V& odd) {
+    // Within each 128-bit lane, then the 64-bit pairs put in order.
+    const __m256 e = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));
+    const __m256 o = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1));
+    even = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), _MM_SHUFFLE(3, 1, 2, 0)));
+    odd = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(o), _MM_SHUFFLE(3, 1, 2, 0)));
+  }
+  METATASK_INLINE void interleave(V even, V odd, V& lo, V& hi) {
+    const __m256 l = _mm256_unpacklo_ps(even, odd), h = _mm256_unpackhi_ps(even, odd);
+    lo = _mm256_permute2f128_ps(l, h, 0x20);
+    hi = _mm256_permute2f128_ps(l, h, 0x31);
+  }
 };
 struct F64x4 {
   using V = __m256d;
@@ -134,10 +188,24 @@ struct F64x4 {
   METATASK_INLINE V zero() { return _mm256_setzero_pd(); }
   METATASK_INLINE V set1(double x) { return _mm256_set1_pd(x); }
   METATASK_INLINE V load(const double* p) { return _mm256_loadu_pd(p); }
+  METATASK_INLINE V load(const float* p) { return _mm256_cvtps_pd(_mm_loadu_ps(p)); }
   METATASK_INLINE void store(double* p, V v) { _mm256_storeu_pd(p, v); }
   METATASK_INLINE V add(V a, V b) { return _mm256_add_pd(a, b); }
+  METATASK_INLINE V sub(V a, V b) { return _mm256_sub_pd(a, b); }
   METATASK_INLINE V mul(V a, V b) { return _mm256_mul_pd(a, b); }
   METATASK_INLINE V madd(V a, V b, V c) { return _mm256_fmadd_pd(a, b, c); }
+  using M = __m256d;
+  METATASK_INLINE M gt(V a, V b) { return _mm256_cmp_pd(a, b, _CMP_GT_OQ); }
+  METATASK_INLINE V select(M m, V a, V b) { return _mm256_blendv_pd(b, a, m); }
+  METATASK_INLINE void evenOdd(V lo, V hi, V& even, V& odd) {
+    even = _mm256_permute4x64_pd(_mm256_unpacklo_pd(lo, hi), _MM_SHUFFLE(3, 1, 2, 0));
+    odd = _mm256_permute4x64_pd(_mm256_unpackhi_pd(lo, hi), _MM_SHUFFLE(3, 1, 2, 0));
+  }
+  METATASK_INLINE void interleave(V even, V odd, V& lo, V& hi) {
+    const __m256d l = _mm256_unpacklo_pd(even, odd), h = _mm256_unpackhi_pd(even, odd);
+    lo = _mm256_permute2f128_pd(l, h, 0x20);
+    hi = _mm256_permute2f128_pd(l, h, 0x31);
+  }
 };
 #endif
 
@@ -151,8 +219,24 @@ struct F32x16 {
   METATASK_INLINE V load(const float* p) { return _mm512_loadu_ps(p); }
   METATASK_INLINE void store(float* p, V v) { _mm512_storeu_ps(p, v); }
   METATASK_INLINE V add(V a, V b) { return _mm512_add_ps(a, b); }
+  METATASK_INLINE V sub(V a, V b) { return _mm512_sub_ps(a, b); }
   METATASK_INLINE V mul(V a, V b) { return _mm512_mul_ps(a, b); }
   METATASK_INLINE V madd(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+  using M = __mmask16;
+  METATASK_INLINE M gt(V a, V b) { return _mm512_cmp_ps_mask(a, b, _CMP_GT_OQ); }
+  METATASK_INLINE V select(M m, V a, V b) { return _mm512_mask_blend_ps(m, b, a); }
+  METATASK_INLINE void evenOdd(V lo, V hi, V& even, V& odd) {
+    const __m512i e = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i o = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+    even = _mm512_permutex2var_ps(lo, e, hi);
+    odd = _mm512_permutex2var_ps(lo, o, hi);
+  }
+  METATASK_INLINE void interleave(V even, V odd, V& lo, V& hi) {
+    const __m512i l = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+    const __m512i h = _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
+    lo = _mm512_permutex2var_ps(even, l, odd);
+    hi = _mm512_permutex2var_ps(even, h, odd);
+  }
 };
 struct F64x8 {
   using V = __m512d;
@@ -161,10 +245,23 @@ struct F64x8 {
   METATASK_INLINE V zero() { return _mm512_setzero_pd(); }
   METATASK_INLINE V set1(double x) { return _mm512_set1_pd(x); }
   METATASK_INLINE V load(const double* p) { return _mm512_loadu_pd(p); }
+  METATASK_INLINE V load(const float* p) { return _mm512_cvtps_pd(_mm256_loadu_ps(p)); }
   METATASK_INLINE void store(double* p, V v) { _mm512_storeu_pd(p, v); }
   METATASK_INLINE V add(V a, V b) { return _mm512_add_pd(a, b); }
+  METATASK_INLINE V sub(V a, V b) { return _mm512_sub_pd(a, b); }
   METATASK_INLINE V mul(V a, V b) { return _mm512_mul_pd(a, b); }
   METATASK_INLINE V madd(V a, V b, V c) { return _mm512_fmadd_pd(a, b, c); }
+  using M = __mmask8;
+  METATASK_INLINE M gt(V a, V b) { return _mm512_cmp_pd_mask(a, b, _CMP_GT_OQ); }
+  METATASK_INLINE V select(M m, V a, V b) { return _mm512_mask_blend_pd(m, b, a); }
+  METATASK_INLINE void evenOdd(V lo, V hi, V& even, V& odd) {
+    even = _mm512_permutex2var_pd(lo, _mm512_set_epi64(14, 12, 10, 8, 6, 4, 2, 0), hi);
+    odd = _mm512_permutex2var_pd(lo, _mm512_set_epi64(15, 13, 11, 9, 7, 5, 3, 1), hi);
+  }
+  METATASK_INLINE void interleave(V even, V odd, V& lo, V& hi) {
+    lo = _mm512_permutex2var_pd(even, _mm512_set_epi64(11, 3, 10, 2, 9, 1, 8, 0), odd);
+    hi = _mm512_permutex2var_pd(even, _mm512_set_epi64(15, 7, 14, 6, 13, 5, 12, 4), odd);
+  }
 };
 #endif
 
@@ -178,8 +275,20 @@ struct F32x4 {
   METATASK_INLINE V load(const float* p) { return vld1q_f32(p); }
   METATASK_INLINE void store(float* p, V v) { vst1q_f32(p, v); }
   METATASK_INLINE V add(V a, V b) { return vaddq_f32(a, b); }
+  METATASK_INLINE V sub(V a, V b) { return vsubq_f32(a, b); }
   METATASK_INLINE V mul(V a, V b) { return vmulq_f32(a, b); }
   METATASK_INLINE V madd(V a, V b, V c) { return vfmaq_f32(c, a, b); }
+  using M = uint32x4_t;
+  METATASK_INLINE M gt(V a, V b) { return vcgtq_f32(a, b); }
+  METATASK_INLINE V select(M m, V a, V b) { return vbslq_f32(m, a, b); }
+  METATASK_INLINE void evenOdd(V lo, V hi, V& even, V& odd) {
+    even = vuzp1q_f32(lo, hi);
+    odd = vuzp2q_f32(lo, hi);
+  }
+  METATASK_INLINE void interleave(V even, V odd, V& lo, V& hi) {
+    lo = vzip1q_f32(even, odd);
+    hi = vzip2q_f32(even, odd);
+  }
 };
 struct F64x2 {
   using V = float64x2_t;
@@ -188,10 +297,23 @@ struct F64x2 {
   METATASK_INLINE V zero() { return vdupq_n_f64(0.0); }
   METATASK_INLINE V set1(double x) { return vdupq_n_f64(x); }
   METATASK_INLINE V load(const double* p) { return vld1q_f64(p); }
+  METATASK_INLINE V load(const float* p) { return vcvt_f64_f32(vld1_f32(p)); }
   METATASK_INLINE void store(double* p, V v) { vst1q_f64(p, v); }
   METATASK_INLINE V add(V a, V b) { return vaddq_f64(a, b); }
+  METATASK_INLINE V sub(V a, V b) { return vsubq_f64(a, b); }
   METATASK_INLINE V mul(V a, V b) { return vmulq_f64(a, b); }
   METATASK_INLINE V madd(V a, V b, V c) { return vfmaq_f64(c, a, b); }
+  using M = uint64x2_t;
+  METATASK_INLINE M gt(V a, V b) { return vcgtq_f64(a, b); }
+  METATASK_INLINE V select(M m, V a, V b) { return vbslq_f64(m, a, b); }
+  METATASK_INLINE void evenOdd(V lo, V hi, V& even, V& odd) {
+    even = vuzp1q_f64(lo, hi);
+    odd = vuzp2q_f64(lo, hi);
+  }
+  METATASK_INLINE void interleave(V even, V odd, V& lo, V& hi) {
+    lo = vzip1q_f64(even, odd);
+    hi = vzip2q_f64(even, odd);
+  }
 };
 #endif
 
