@@ -53,6 +53,12 @@ export interface FistaOptions {
   maxIter: number;
   /** Lipschitz constant of grad f (or an initial estimate, doubled when the descent test fails). Default 1. */
   lipschitz?: number;
+  /**
+   * Called with each accepted iterate W (a view, valid during the call) and the iteration; true
+   * ends the run there (not converged), e.g. for the caller to screen features and restart on a
+   * smaller problem.
+   */
+  pause?: (w: Matrix<Float64Array>, iter: number) => boolean;
 }
 
 export interface FistaResult {
@@ -190,6 +196,7 @@ export function* fista(spec: FistaSpec, w0: Matrix<Float64Array>, b0: Float64Arr
       converged = true;
       break;
     }
+    if (o.pause?.(x.w, iter)) break;
   }
   return { w: { rows, cols, data: x.w.data.slice() }, b: x.b.slice(), history, nIter: iter, lipschitz: L, converged, restarts };
 }
@@ -528,7 +535,7 @@ export function alphaMax(p: TaskProblem, loss: 'squared' | 'logistic', kind: Pen
 }
 
 export interface ProxSolveOptions {
-  /** Gap-safe screening for L2,1 with squared loss (default true; off only to compare in tests). */
+  /** Gap-safe screening for L2,1 with squared loss (default true; off only to compare in tests and benchmarks). */
   screening?: boolean;
   loss: 'squared' | 'logistic';
   kind: PenaltyKind;
@@ -561,11 +568,11 @@ export function* solveProx(p: TaskProblem, o: ProxSolveOptions, warm: Solution |
   const start = pw && pw.b.length === p.T ? pw.b : b0;
   // The data's Lipschitz constant, or a larger one a previous solve on this problem had to use.
   const lipschitz = Math.max(pr.lipschitz, pw && pw.problem === p ? pw.lipschitz : 0);
-  const run = (rows: { x: Matrix<Float64Array>; y: Float64Array; offsets: Int32Array }, w: Matrix<Float64Array>) =>
-    fista(specFor(rows), w, start, { tol: o.tol, maxIter: o.maxIter, lipschitz });
-  // L2,1 with squared loss: gap-safe screening at the start (solvers/l21Screening.ts).
+  const run = (rows: { x: Matrix<Float64Array>; y: Float64Array; offsets: Int32Array }, w: Matrix<Float64Array>, maxIter = o.maxIter, pause?: FistaOptions['pause']) =>
+    fista(specFor(rows), w, start, { tol: o.tol, maxIter, lipschitz, pause });
+  // L2,1 with squared loss: gap-safe screening at the start and between stages (solvers/l21Screening.ts).
   const screened = o.kind === 'l21' && o.loss === 'squared' && (o.screening ?? true) && p.d >= L21_SCREEN_MIN_FEATURES;
-  const r = screened ? yield* screenedFista(K, { x: q.x, y: q.y, offsets: q.offsets, scale, constant }, o.alpha, w0, run) : yield* run(q, w0);
+  const r = screened ? yield* screenedFista(K, { x: q.x, y: q.y, offsets: q.offsets, scale, constant }, o.alpha, w0, run, { maxIter: o.maxIter }) : yield* run(q, w0);
   const intercept = c ? interceptsFrom(r.w, c, optimizeIntercept ? r.b : undefined) : r.b.slice();
   return {
     coef: { rows: p.T, cols: p.d, data: r.w.data.slice() },
