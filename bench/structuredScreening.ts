@@ -21,7 +21,7 @@ function arg(name: string, fallback: string): string {
 }
 
 /** T tasks of n rows, d features of which the first k carry task-specific weights. */
-export function sparseTasks(seed: number, n: number, T: number, d: number, k: number): TaskProblem {
+function sparseTasks(seed: number, n: number, T: number, d: number, k: number): TaskProblem {
   const rng = new Rng(seed);
   const N = n * T;
   const x = new Float64Array(N * d);

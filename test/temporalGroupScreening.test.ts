@@ -82,9 +82,9 @@ describe('gap-safe screening of the temporal group lasso', function () {
     const norms = groupNorms(q);
     const zero = smoothAtZero(kernels(), q, T);
     const alpha = 0.3;
-    const W0 = { rows: T, cols: d, data: new Float64Array(T * d) };
-    const W1 = { rows: T, cols: d, data: Float64Array.from({ length: T * d }, () => 0.5 * rng.normal()) };
-    for (const W of [W0, W1]) {
+    const zeroW = { rows: T, cols: d, data: new Float64Array(T * d) };
+    const randomW = { rows: T, cols: d, data: Float64Array.from({ length: T * d }, () => 0.5 * rng.normal()) };
+    for (const W of [zeroW, randomW]) {
       const rho = yt.slice();
       for (let i = 0; i < rowsA; i++) for (let j = 0; j < d; j++) for (let t = 0; t < T; t++) rho[i]! -= A[i * T * d + j * T + t]! * W.data[t * d + j]!;
       const corr = groupProducts(rho);
