@@ -6,10 +6,11 @@
  * OMP_NUM_THREADS = OPENBLAS_NUM_THREADS = 1). Per side: the cold first fit of the process, the
  * median / min / max of the warm fits after it, the sweeps, the non-zero rows and the objective
  * reached, against a tight reference (metatask at tol 1e-12). Ratios are of warm medians and of
- * cold fits, measured in this one run.
+ * cold fits, measured in this one run, of CPU time (process CPU seconds, every thread, which a loaded
+ * machine does not inflate) and of wall-clock time. METATASK_BENCH_SHAPES=0,3 runs a few shapes only.
  * Data: X ~ N(0, 1) (plus column offsets when an intercept is fitted), a planted support of s rows
  * of W ~ N(0, 4), Y = X W + N(0, 0.25) noise (seeded); alpha a fraction of alpha_max.
- * Also exported: the driver that w1.ts uses for the shared-data multi-task lasso.
+ * Also exported: the driver that lasso.ts uses for the multi-task lasso data set.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -43,8 +44,12 @@ export interface ConvexCase {
 export interface SideRow {
   impl: string;
   threads?: string;
+  /** Wall-clock seconds of the cold first fit and of the warm fits. */
   cold?: number;
   warm?: { median: number; min: number; max: number };
+  /** Process CPU seconds (every thread) of the same fits: a fair ratio even on a loaded machine. */
+  cpuCold?: number;
+  cpuWarm?: { median: number; min: number; max: number };
   objective?: number;
   nIter?: number;
   nonZeroRows?: number;
@@ -78,7 +83,17 @@ function findPython(): string | null {
 
 function toRow(impl: string, threads: string, r: ConvexSideResult): SideRow {
   const [cold, ...warm] = r.times;
-  return { impl, threads, cold: cold!, warm: stats(warm.length ? warm : [cold!]), objective: r.objective, nIter: r.nIter, nonZeroRows: r.nonZeroRows, ...(r.alpha !== undefined ? { alpha: r.alpha, l1Ratio: r.l1Ratio! } : {}) };
+  const [cpuCold, ...cpuWarm] = r.cpuTimes;
+  return {
+    impl,
+    threads,
+    cold: cold!,
+    warm: stats(warm.length ? warm : [cold!]),
+    cpuCold: cpuCold!,
+    cpuWarm: stats(cpuWarm.length ? cpuWarm : [cpuCold!]),
+    objective: r.objective, nIter: r.nIter, nonZeroRows: r.nonZeroRows,
+    ...(r.alpha !== undefined ? { alpha: r.alpha, l1Ratio: r.l1Ratio! } : {}),
+  };
 }
 
 /** Run metatask (each available backend) and scikit-learn on one case, each in its own process. */
@@ -125,12 +140,31 @@ export function casePanel(title: string, rows: SideRow[]): ChartPanel {
 
 const fmt = (s: number | undefined): string => (s === undefined ? '-' : s < 1 ? `${(s * 1000).toFixed(1)} ms` : `${s.toFixed(2)} s`);
 
-/** The Markdown table of one case; `reference` is the tight objective the rows are compared with. */
+/**
+ * The Markdown table of one case; `reference` is the tight objective the rows are compared with.
+ * Times are given as CPU time of the process (every thread) and wall-clock time; the ratios to
+ * scikit-learn are of CPU times first (fair on a loaded machine, both sides run one thread), then
+ * of wall-clock times.
+ */
 export function caseTable(rows: SideRow[], reference: number, cv: boolean): string {
   const sk = rows.find((r) => r.impl.startsWith('scikit-learn') && r.warm);
   const ratio = (a: number | undefined, b: number | undefined): string => (a !== undefined && b !== undefined ? `${(a / b).toFixed(2)}x` : '-');
+  const spread = (s: { median: number; min: number; max: number }): string => `${fmt(s.median)} (${fmt(s.min)}-${fmt(s.max)})`;
   return markdownTable(
-    ['side', 'threads', 'cold first fit', 'warm median (min-max)', 'sweeps', 'non-zero rows', ...(cv ? ['alpha (l1Ratio) chosen'] : []), 'objective', 'rel. to reference', 'warm / sklearn', 'cold / sklearn cold'],
+    [
+      'side',
+      'threads',
+      'cold first fit, CPU / wall',
+      'warm median CPU (min-max)',
+      'warm median wall (min-max)',
+      'sweeps',
+      'non-zero rows',
+      ...(cv ? ['alpha (l1Ratio) chosen'] : []),
+      'objective',
+      'rel. to reference',
+      'warm / sklearn, CPU (wall)',
+      'cold / sklearn cold, CPU (wall)',
+    ],
     rows
       .filter((r) => r.warm)
       .map((r) => {
@@ -138,15 +172,16 @@ export function caseTable(rows: SideRow[], reference: number, cv: boolean): stri
         return [
           r.impl,
           r.threads!,
-          fmt(r.cold),
-          `${fmt(r.warm!.median)} (${fmt(r.warm!.min)}-${fmt(r.warm!.max)})`,
+          `${fmt(r.cpuCold)} / ${fmt(r.cold)}`,
+          spread(r.cpuWarm!),
+          spread(r.warm!),
           r.nIter!,
           r.nonZeroRows!,
           ...(cv ? [`${r.alpha!.toPrecision(6)} (${r.l1Ratio})`] : []),
           r.objective!.toPrecision(12),
           `${rel >= 0 ? '+' : ''}${rel.toExponential(1)}${Math.abs(rel) <= 1e-6 ? '' : ' (NOT within 1e-6)'}`,
-          ratio(r.warm!.median, sk?.warm!.median),
-          ratio(r.cold, sk?.cold),
+          `${ratio(r.cpuWarm!.median, sk?.cpuWarm!.median)} (${ratio(r.warm!.median, sk?.warm!.median)})`,
+          `${ratio(r.cpuCold, sk?.cpuCold)} (${ratio(r.cold, sk?.cold)})`,
         ];
       }),
   );
@@ -184,6 +219,10 @@ const SHAPES: Shape[] = [
   { n: 300, d: 5000, T: 30, support: 30, fitIntercept: false, model: 'lasso', alphaFraction: 0.2, warmRuns: 3 },
   { n: 200, d: 50, T: 2, support: 5, fitIntercept: false, model: 'lasso', alphaFraction: 0.05, warmRuns: 5 },
   { n: 1500, d: 800, T: 15, support: 40, fitIntercept: true, model: 'enet', alphaFraction: 0.1, l1Ratio: 0.7, warmRuns: 5 },
+  { n: 200, d: 2000, T: 2, support: 10, fitIntercept: true, model: 'lasso', alphaFraction: 0.2, warmRuns: 5 },
+  { n: 10000, d: 50, T: 50, support: 10, fitIntercept: false, model: 'lasso', alphaFraction: 0.05, warmRuns: 3 },
+  { n: 1000, d: 1000, T: 3, support: 100, fitIntercept: true, model: 'lasso', alphaFraction: 0.02, warmRuns: 3 },
+  { n: 4000, d: 1000, T: 40, support: 50, fitIntercept: false, model: 'enet', alphaFraction: 0.1, l1Ratio: 0.9, warmRuns: 2 },
   { n: 600, d: 300, T: 6, support: 15, fitIntercept: true, model: 'lassoCV', cvOptions: { cv: 5, nAlphas: 100 }, warmRuns: 1 },
   { n: 600, d: 300, T: 6, support: 15, fitIntercept: true, model: 'enetCV', l1Ratio: [0.5, 0.9], cvOptions: { cv: 5, nAlphas: 50 }, warmRuns: 1 },
 ];
@@ -224,6 +263,20 @@ function shapeTitle(s: Shape, options: Record<string, unknown>): string {
   return parts.join(', ');
 }
 
+/**
+ * The shapes to run: all, or those whose positions in SHAPES (0-based) are listed in the
+ * environment variable METATASK_BENCH_SHAPES (comma-separated), to rerun a few.
+ */
+function selectedShapes(): number[] {
+  const all = SHAPES.map((_, i) => i);
+  const env = process.env.METATASK_BENCH_SHAPES;
+  if (!env) return all;
+  const picked = env.split(',').map((v) => Number(v.trim()));
+  const bad = picked.filter((i) => !all.includes(i));
+  if (bad.length) throw new Error(`METATASK_BENCH_SHAPES: no shape ${bad.join(', ')}; shapes are 0..${SHAPES.length - 1}`);
+  return picked;
+}
+
 export async function run(): Promise<WorkloadResult> {
   const root = mkdtempSync(join(tmpdir(), 'metatask-convex-'));
   const sections: string[] = [];
@@ -231,9 +284,11 @@ export async function run(): Promise<WorkloadResult> {
   const panels: ChartPanel[] = [];
   const notes = new Set<string>();
   try {
-    // --quick: the first two shapes, one warm fit each.
-    const shapes = benchOptions().quick ? SHAPES.slice(0, 2).map((s) => ({ ...s, warmRuns: 1 })) : SHAPES;
-    shapes.forEach((s, i) => {
+    // --quick: the first two of the selected shapes, one warm fit each.
+    const picked = selectedShapes();
+    const chosen = benchOptions().quick ? picked.slice(0, 2) : picked;
+    chosen.forEach((i) => {
+      const s = benchOptions().quick ? { ...SHAPES[i]!, warmRuns: 1 } : SHAPES[i]!;
       const folder = join(root, `shape${i}`);
       mkdirSync(folder);
       const { X, Y } = generate(s, 1000 + i);
@@ -267,6 +322,7 @@ export async function run(): Promise<WorkloadResult> {
     rmSync(root, { recursive: true, force: true });
   }
   notes.add('each side runs in a fresh process: "cold first fit" is its first fit, the warm fits follow it; 1 thread each side');
+  notes.add('CPU: process CPU time (user + system, every thread) during the fit; the ratios to scikit-learn hold on a loaded machine, the wall-clock ones do not');
   notes.add('objective: scikit-learn\'s (1/(2n))||Y - XW - b||^2 + alpha l1Ratio sum_j ||W_j|| + alpha (1 - l1Ratio)/2 ||W||^2; reference: metatask at tol 1e-12 (CV: refitted at the alpha and l1Ratio metatask chose)');
   return {
     id: 'convex',

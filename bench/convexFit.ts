@@ -4,8 +4,8 @@
  *   node dist/bench/convexFit.js <job.json>
  * The job names the data folder (X.f64 n x d, Y.f64 n x T, row-major float64), the backend, the
  * model and its options, and the number of warm runs. Runs with setThreads(1). Prints one JSON
- * line: { backend, simd, threads, times (s, the first is the cold fit), objective, nIter, nonZeroRows,
- * alpha? (CV) }.
+ * line: { backend, simd, threads, times and cpuTimes (wall-clock and process CPU seconds of each fit,
+ * the first is the cold fit), objective, nIter, nonZeroRows, alpha? (CV) }.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -34,7 +34,10 @@ export interface ConvexSideResult {
   backend: string;
   simd: string;
   threads: number;
+  /** Wall-clock seconds of each fit; the first is the cold fit. */
   times: number[];
+  /** CPU seconds of the process (every thread: user + system) during each fit. */
+  cpuTimes: number[];
   objective: number;
   nIter: number;
   nonZeroRows: number;
@@ -103,12 +106,16 @@ function main(): void {
   const X: Matrix<Float64Array> = { rows: job.n, cols: job.d, data: readF64(join(job.folder, 'X.f64')) };
   const Y: Matrix<Float64Array> = { rows: job.n, cols: job.T, data: readF64(join(job.folder, 'Y.f64')) };
   const times: number[] = [];
+  const cpuTimes: number[] = [];
   let m = makeModel(job);
   for (let r = 0; r <= job.warmRuns; r++) {
     m = makeModel(job);
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     m.fitSync(X, Y);
     times.push((performance.now() - t0) / 1000);
+    const c = process.cpuUsage(c0);
+    cpuTimes.push((c.user + c.system) / 1e6);
   }
   const cv = m instanceof MultiTaskElasticNetCV;
   const { alpha, l1Ratio } = m instanceof MultiTaskElasticNetCV ? m : m.options;
@@ -118,6 +125,7 @@ function main(): void {
     simd: info.simd,
     threads: info.name === 'native' ? info.threads : 1,
     times,
+    cpuTimes,
     objective: objectiveOf(m, X, Y, alpha, l1Ratio),
     nIter: m.nIter,
     nonZeroRows: nonZeroRows(m.coef),

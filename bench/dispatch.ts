@@ -133,15 +133,15 @@ export async function lasso(job: { runs: number }): Promise<Row & { addon: strin
 
 /** Child process: the MLP probe, and which addon file served it. */
 export async function mlp(job: { epochs: number; steps: number }): Promise<Row & { addon: string }> {
-  const w2 = await import('./w2.js');
-  const row = await w2.metatask({ ...job, backend: 'native', threads: 1 });
+  const mlp = await import('./mlp.js');
+  const row = await mlp.metatask({ ...job, backend: 'native', threads: 1 });
   return { ...row, addon: loadedAddon() };
 }
 
 /** Child process: the MAML probe, and which addon file served it. */
 export async function maml(job: { iterations: number; runs: number }): Promise<Row & { addon: string }> {
-  const w3 = await import('./w3.js');
-  const row = await w3.metatask({ ...job, order: 'second', backend: 'native', threads: 1 });
+  const maml = await import('./maml.js');
+  const row = await maml.metatask({ ...job, order: 'second', backend: 'native', threads: 1 });
   return { ...row, addon: loadedAddon() };
 }
 

@@ -30,10 +30,10 @@ export interface WorkloadEntry {
 
 /** The workloads, in run order. */
 export const WORKLOADS: WorkloadEntry[] = [
-  { id: 'lasso', aliases: ['w1'], load: () => import('./w1.js') },
+  { id: 'lasso', aliases: ['w1'], load: () => import('./lasso.js') },
   { id: 'convex', load: () => import('./convex.js') },
-  { id: 'mlp', aliases: ['w2'], load: () => import('./w2.js') },
-  { id: 'maml', aliases: ['w3'], load: () => import('./w3.js') },
+  { id: 'mlp', aliases: ['w2'], load: () => import('./mlp.js') },
+  { id: 'maml', aliases: ['w3'], load: () => import('./maml.js') },
   { id: 'omniglot', load: () => import('./omniglot.js') },
   { id: 'eventloop', load: () => import('./eventloop.js') },
   // Opt-in, to keep the default run within about 15 minutes on 2 cores: minutes of training, or

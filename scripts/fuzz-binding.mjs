@@ -118,6 +118,12 @@ const perm = (d) => {
 };
 const levels = addon.info().simdAvailable;
 
+/** maxSweeps permutations of 0..k-1 end to end: the orders argument of the inner solves. */
+function sweepOrders(k, sweeps) {
+  const out = new Int32Array(k * sweeps);
+  for (let s = 0; s < sweeps; s++) out.set(perm(k), s * k);
+  return out;
+}
 function sweep() {
   const d = dim(1), n = dim(1), T = dim(1);
   return [mat(d, n), mat(T, n), mat(d, T, F64, () => 0), vec(d, F64, () => n + rand()), rand(), rand() * 0.1, perm(d)];
@@ -177,7 +183,27 @@ const functions = {
   cdCorrelations: () => {
     const n = dim(1), d = dim(1), T = dim(1);
     const cols = perm(d).subarray(0, dim(0, d));
-    return [mat(n, d), chance(0.5) ? vec(d) : new F64(0), mat(T, n), cols, mat(cols.length, T)];
+    const centred = chance(0.5);
+    return [
+      mat(n, d), centred ? vec(d) : new F64(0), centred ? vec(d, F64, () => 1 + rand()) : new F64(0), mat(T, n), cols,
+      mat(cols.length, T), chance(0.5) ? new F64(cols.length) : new F64(0),
+    ];
+  },
+  cdTargets: () => {
+    const n = dim(1), T = dim(1);
+    return [mat(n, T), chance(0.5), mat(T, n), new F64(T)];
+  },
+  cdResidual: () => {
+    const n = dim(1), k = dim(0), T = dim(1);
+    return [mat(k, n), mat(k, T), mat(T, n), mat(T, n)];
+  },
+  mtenetGramSolve: () => {
+    const k = dim(1), T = dim(1), sweeps = dim(1, 4);
+    return [spd(k), mat(T, k), mat(k, T, F64, () => 0), 1 + rand(), rand(), rand(), rand() * 0.1, 1e-6, sweeps, chance(0.5) ? new Int32Array(0) : sweepOrders(k, sweeps)];
+  },
+  mtenetResidualSolve: () => {
+    const n = dim(1), k = dim(1), T = dim(1), sweeps = dim(1, 4);
+    return [mat(k, n), mat(T, n), mat(T, n), mat(k, T, F64, () => 0), mat(k, T), rand(), rand() * 0.1, 1e-6, sweeps, chance(0.5) ? new Int32Array(0) : sweepOrders(k, sweeps)];
   },
   cdGatherColumns: () => {
     const n = dim(1), d = dim(1);

@@ -103,7 +103,20 @@ function designArgs(): [ReturnType<typeof mat>, Float64Array] {
   return [x, new Float64Array(d).fill(0.5)];
 }
 function correlationArgs(): unknown[] {
-  return [...designArgs(), mat(T, n), Int32Array.from([0, 2, 3]), mat(3, T)];
+  return [...designArgs(), new Float64Array(d).fill(2), mat(T, n), Int32Array.from([0, 2, 3]), mat(3, T), new Float64Array(3)];
+}
+function targetArgs(): unknown[] {
+  return [mat(n, T), true, mat(T, n), new Float64Array(T)];
+}
+/** k = 2 gathered columns. */
+function residualArgs(): unknown[] {
+  return [mat(2, n), mat(2, T), mat(T, n), mat(T, n)];
+}
+function gramSolveArgs(): unknown[] {
+  return [...gramSweepArgs().slice(0, 3), 10, 10, 0.1, 0.01, 1e-6, 7, new Int32Array(0)];
+}
+function residualSolveArgs(): unknown[] {
+  return [mat(2, n), mat(T, n), mat(T, n), mat(2, T, 0), mat(2, T), 0.1, 0.01, 1e-6, 2, Int32Array.from([0, 1, 1, 0])];
 }
 function gatherArgs(): unknown[] {
   return [...designArgs(), Int32Array.from([3, 1]), mat(2, n)];
@@ -256,23 +269,99 @@ const cases: Record<string, Case> = {
   },
   cdCorrelations: {
     args: correlationArgs,
-    kinds: ['matrix', 'f64', 'matrix', 'i32', 'matrix'],
+    kinds: ['matrix', 'f64', 'f64', 'matrix', 'i32', 'matrix', 'f64'],
     extra: [
       ['mean of length d - 1', () => Object.assign(correlationArgs(), { 1: new Float64Array(d - 1) })],
       ['mean NaN', () => Object.assign(correlationArgs(), { 1: Float64Array.from([0, NaN, 0, 0]) })],
-      ['rt with n + 1 columns', () => Object.assign(correlationArgs(), { 2: mat(T, n + 1) })],
-      ['cols entry d', () => Object.assign(correlationArgs(), { 3: Int32Array.from([0, d, 1]) })],
-      ['cols entry -1', () => Object.assign(correlationArgs(), { 3: Int32Array.from([0, -1, 1]) })],
-      ['out with one row too many', () => Object.assign(correlationArgs(), { 4: mat(4, T) })],
-      ['out with T + 1 columns', () => Object.assign(correlationArgs(), { 4: mat(3, T + 1) })],
+      ['sqNorm of length d - 1', () => Object.assign(correlationArgs(), { 2: new Float64Array(d - 1) })],
+      ['sqNorm without mean', () => Object.assign(correlationArgs(), { 1: new Float64Array(0) })],
+      ['sqNorm negative', () => Object.assign(correlationArgs(), { 2: Float64Array.from([1, -1, 1, 1]) })],
+      ['sqNorm NaN', () => Object.assign(correlationArgs(), { 2: Float64Array.from([1, NaN, 1, 1]) })],
+      ['rt with n + 1 columns', () => Object.assign(correlationArgs(), { 3: mat(T, n + 1) })],
+      ['cols entry d', () => Object.assign(correlationArgs(), { 4: Int32Array.from([0, d, 1]) })],
+      ['cols entry -1', () => Object.assign(correlationArgs(), { 4: Int32Array.from([0, -1, 1]) })],
+      ['out with one row too many', () => Object.assign(correlationArgs(), { 5: mat(4, T) })],
+      ['out with T + 1 columns', () => Object.assign(correlationArgs(), { 5: mat(3, T + 1) })],
+      ['norms of length 2', () => Object.assign(correlationArgs(), { 6: new Float64Array(2) })],
       ['out aliases rt', () => {
         const buf = new Float64Array(T * n);
-        return Object.assign(correlationArgs(), { 2: { rows: T, cols: n, data: buf }, 4: { rows: 3, cols: T, data: buf.subarray(0, 3 * T) } });
+        return Object.assign(correlationArgs(), { 3: { rows: T, cols: n, data: buf }, 5: { rows: 3, cols: T, data: buf.subarray(0, 3 * T) } });
       }],
       ['out aliases x', () => {
         const a = correlationArgs();
         const x = a[0] as { data: Float64Array };
-        return Object.assign(a, { 4: { rows: 3, cols: T, data: x.data.subarray(0, 3 * T) } });
+        return Object.assign(a, { 5: { rows: 3, cols: T, data: x.data.subarray(0, 3 * T) } });
+      }],
+      ['norms alias out', () => {
+        const a = correlationArgs();
+        const out = a[5] as { data: Float64Array };
+        return Object.assign(a, { 6: out.data.subarray(0, 3) });
+      }],
+    ],
+  },
+  cdTargets: {
+    args: targetArgs,
+    kinds: ['matrix', 'bool', 'matrix', 'f64'],
+    extra: [
+      ['yt of the shape of y', () => Object.assign(targetArgs(), { 2: mat(n, T) })],
+      ['yMean of length T + 1', () => Object.assign(targetArgs(), { 3: new Float64Array(T + 1) })],
+      ['yt aliases y', () => {
+        const a = targetArgs();
+        const y = a[0] as { data: Float64Array };
+        return Object.assign(a, { 2: { rows: T, cols: n, data: y.data } });
+      }],
+    ],
+  },
+  cdResidual: {
+    args: residualArgs,
+    kinds: ['matrix', 'matrix', 'matrix', 'matrix'],
+    extra: [
+      ['w with k + 1 rows', () => Object.assign(residualArgs(), { 1: mat(3, T) })],
+      ['yt with n + 1 columns', () => Object.assign(residualArgs(), { 2: mat(T, n + 1) })],
+      ['rt with T + 1 rows', () => Object.assign(residualArgs(), { 3: mat(T + 1, n) })],
+      ['rt aliases yt', () => {
+        const a = residualArgs();
+        return Object.assign(a, { 3: a[2] });
+      }],
+    ],
+  },
+  mtenetGramSolve: {
+    args: gramSolveArgs,
+    kinds: ['matrix', 'matrix', 'matrix', 'number', 'number', 'nonneg', 'nonneg', 'nonneg', 'number', 'i32'],
+    extra: [
+      ['gram not square', () => Object.assign(gramSolveArgs(), { 0: mat(3, 2) })],
+      ['gram with a negative diagonal', () => Object.assign(gramSolveArgs(), { 0: { rows: 3, cols: 3, data: Float64Array.from([4, 1, 0, 1, -4, 1, 0, 1, 4]) } })],
+      ['ht with k + 1 columns', () => Object.assign(gramSolveArgs(), { 1: mat(T, 4) })],
+      ['w with T + 1 columns', () => Object.assign(gramSolveArgs(), { 2: mat(3, T + 1) })],
+      ['maxSweeps 0', () => Object.assign(gramSolveArgs(), { 8: 0 })],
+      ['maxSweeps 1.5', () => Object.assign(gramSolveArgs(), { 8: 1.5 })],
+      ['maxSweeps 2^31', () => Object.assign(gramSolveArgs(), { 8: 2 ** 31 })],
+      ['orders of one sweep too few', () => Object.assign(gramSolveArgs(), { 8: 2, 9: Int32Array.from([0, 1, 2]) })],
+      ['orders entry k', () => Object.assign(gramSolveArgs(), { 8: 1, 9: Int32Array.from([0, 3, 1]) })],
+      ['ht aliases w', () => {
+        const buf = new Float64Array(3 * T);
+        return Object.assign(gramSolveArgs(), { 1: { rows: T, cols: 3, data: buf }, 2: { rows: 3, cols: T, data: buf } });
+      }],
+    ],
+  },
+  mtenetResidualSolve: {
+    args: residualSolveArgs,
+    kinds: ['matrix', 'matrix', 'matrix', 'matrix', 'matrix', 'nonneg', 'nonneg', 'nonneg', 'number', 'i32'],
+    extra: [
+      ['yt with n + 1 columns', () => Object.assign(residualSolveArgs(), { 1: mat(T, n + 1) })],
+      ['rt with T + 1 rows', () => Object.assign(residualSolveArgs(), { 2: mat(T + 1, n) })],
+      ['w with k + 1 rows', () => Object.assign(residualSolveArgs(), { 3: mat(3, T) })],
+      ['h with T + 1 columns', () => Object.assign(residualSolveArgs(), { 4: mat(2, T + 1) })],
+      ['maxSweeps 0', () => Object.assign(residualSolveArgs(), { 8: 0, 9: new Int32Array(0) })],
+      ['orders entry -1', () => Object.assign(residualSolveArgs(), { 9: Int32Array.from([0, 1, -1, 0]) })],
+      ['orders of three sweeps', () => Object.assign(residualSolveArgs(), { 9: Int32Array.from([0, 1, 1, 0, 0, 1]) })],
+      ['rt aliases yt', () => {
+        const a = residualSolveArgs();
+        return Object.assign(a, { 2: a[1] });
+      }],
+      ['h aliases w', () => {
+        const a = residualSolveArgs();
+        return Object.assign(a, { 4: a[3] });
       }],
     ],
   },

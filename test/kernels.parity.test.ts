@@ -138,6 +138,59 @@ describe('kernel parity: native vs js', function () {
                 expectClose(cn.data, cj.data, tol * Math.max(1, k), `C (alpha ${alpha}, beta ${beta})`);
               }
             });
+
+    // Skinny products with long rows (X^T R with few tasks, the residual Y^T - W^T X_S): the native
+    // kernel streams them, and each element must be the same sum as on any other path (the
+    // reproducibility contract): the product of a slice of C, taken by another path, has the same bits.
+    for (const dtype of ['float64', 'float32'] as const)
+      for (const [rows, long, k, transA] of [
+        [5, 3000, 600, false],
+        [40, 2000, 300, false],
+        [3, 3001, 700, true],
+        [33, 1500, 500, true],
+      ] as const)
+        it(`${dtype} skinny ${transA ? `${long}x${rows} (A^T)` : `${rows}x${long}`}, k=${k}: slices of C have the same bits, and agree with the TypeScript product`, () => {
+          const rng = new Rng(rows * 7 + long + k);
+          const make = (r: number, c: number): Matrix<FloatArray> => (dtype === 'float64' ? randMatrix(rng, r, c) : randn32(rng, r, c));
+          // transA: C (long x rows) = A^T B with A k x long and B k x rows; else C (rows x long) = A B, A rows x k, B k x long.
+          const a = transA ? make(k, long) : make(rows, k);
+          const b = transA ? make(k, rows) : make(k, long);
+          const [m, n] = transA ? [long, rows] : [rows, long];
+          const c0 = make(m, n);
+          const full = clone(c0);
+          N.gemm(a, b, full, { transA, alpha: 1.5, beta: 0.5 });
+          const ts = clone(c0);
+          J.gemm(a, b, ts, { transA, alpha: 1.5, beta: 0.5 });
+          expectClose(full.data, ts.data, (dtype === 'float64' ? TOL64 : TOL32) * k, 'C against the TypeScript product');
+          // Slices of 50 along the long side: products of another shape, on other paths.
+          const fill = (len: number, f: (q: number) => number): FloatArray => {
+            const o = dtype === 'float64' ? new Float64Array(len) : new Float32Array(len);
+            for (let q = 0; q < len; q++) o[q] = f(q);
+            return o;
+          };
+          for (let s0 = 0; s0 < long; s0 += 50) {
+            const w = Math.min(50, long - s0);
+            let sub: Matrix<FloatArray>;
+            let aS: Matrix<FloatArray>;
+            let bS: Matrix<FloatArray>;
+            if (transA) {
+              // Rows s0..s0+w of C = A[:, s0..s0+w]^T B.
+              aS = { rows: k, cols: w, data: fill(k * w, (q) => a.data[Math.floor(q / w) * long + s0 + (q % w)]!) };
+              bS = b;
+              sub = { rows: w, cols: n, data: c0.data.slice(s0 * n, (s0 + w) * n) };
+            } else {
+              // Columns s0..s0+w of C = A B[:, s0..s0+w].
+              aS = a;
+              bS = { rows: k, cols: w, data: fill(k * w, (q) => b.data[Math.floor(q / w) * long + s0 + (q % w)]!) };
+              sub = { rows: m, cols: w, data: fill(m * w, (q) => c0.data[Math.floor(q / w) * n + s0 + (q % w)]!) };
+            }
+            N.gemm(aS, bS, sub, { transA, alpha: 1.5, beta: 0.5 });
+            for (let q = 0; q < sub.data.length; q++) {
+              const at = transA ? s0 * n + q : Math.floor(q / w) * n + s0 + (q % w);
+              if (!Object.is(sub.data[q], full.data[at])) expect.fail(`slice at ${s0}: element ${q} is ${sub.data[q]}, the whole product has ${full.data[at]}`);
+            }
+          }
+        });
   });
 
   describe('gram', () => {
@@ -432,36 +485,58 @@ describe('kernel parity: native vs js', function () {
         });
   });
 
-  describe('working-set kernels: cdDesign, cdCorrelations, cdGatherColumns, mtenetGramSweep', () => {
+  describe('working-set kernels: cdDesign, cdCorrelations, cdGatherColumns, cdTargets, cdResidual, mtenetGramSweep, the inner solves', () => {
     const shapes: [number, number, number][] = [
       [1, 1, 1],
       [7, 5, 3],
       [40, 100, 2],
       [300, 70, 5],
       [65, 130, 1],
+      [90, 60, 20],
       [0, 4, 2],
     ];
+    /** Column lists that take every path of the native kernel: all, scattered, runs with gaps (spans), mixed. */
+    function columnLists(d: number): Int32Array[] {
+      const runs: number[] = [];
+      for (let j = 0; j < d; j += j % 20 < 17 ? 1 : 5) runs.push(j); // long runs with gaps under 8
+      const mixed = [...runs.filter((j) => j < d / 2), ...Array.from({ length: d }, (_, j) => j).filter((j) => j >= d / 2 && j % 11 === 0)];
+      return [
+        Int32Array.from({ length: d }, (_, j) => j),
+        Int32Array.from({ length: Math.ceil(d / 2) }, (_, c) => (c * 7) % d).reverse(),
+        Int32Array.from(runs),
+        Int32Array.from(mixed),
+      ];
+    }
     for (const [n, d, T] of shapes)
       for (const centre of [false, true])
-        it(`n=${n}, d=${d}, T=${T}, centre=${centre}: design, correlations of all / scattered columns, gathered columns`, () => {
+        it(`n=${n}, d=${d}, T=${T}, centre=${centre}: design, correlations (and norms) of all / scattered / run columns, gathered columns`, () => {
           const rng = new Rng(n * 7 + d * 3 + T + (centre ? 1 : 0));
           const x = randMatrix(rng, n, d);
-          // Columns far from centred (offset 100): centring must happen before the products.
+          // Columns far from centred (offset 100): centring must happen before the products; and
+          // one column whose mean is 10^7 standard deviations (its correlations need its centred values).
           for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) x.data[i * d + j]! += 100 * (j % 3);
           if (d > 2) for (let i = 0; i < n; i++) x.data[i * d + 2] = 0; // an all-zero column
+          if (d > 3) for (let i = 0; i < n; i++) x.data[i * d + 3] = 1e7 + 0.5 * (i % 2);
+          if (d > 4) for (let i = 0; i < n; i++) x.data[i * d + 4] = 5; // a constant column
           const dn = N.cdDesign(x, centre);
           const dj = J.cdDesign(x, centre);
+          expect(dn.finite).to.equal(true);
+          expect(dj.finite).to.equal(true);
           expectClose(dn.mean, dj.mean, TOL64, 'mean');
-          expectClose(dn.colNormSq, dj.colNormSq, TOL64, 'colNormSq');
+          expectClose(dn.colNormSq, dj.colNormSq, 1e-9, 'colNormSq');
           const rt = randMatrix(rng, T, n);
-          const all = Int32Array.from({ length: d }, (_, j) => j);
-          const scattered = Int32Array.from({ length: Math.ceil(d / 2) }, (_, c) => (c * 7) % d).reverse();
-          for (const cols of [all, scattered]) {
+          for (const cols of columnLists(d)) {
             const on = zerosM(cols.length, T);
             const oj = zerosM(cols.length, T);
-            N.cdCorrelations(dn, rt, cols, on);
-            J.cdCorrelations(dj, rt, cols, oj);
-            expectClose(on.data, oj.data, TOL64, `correlations of ${cols.length} columns`);
+            const nn = new Float64Array(cols.length);
+            const nj = new Float64Array(cols.length);
+            N.cdCorrelations(dn, rt, cols, on, nn);
+            J.cdCorrelations(dj, rt, cols, oj, nj);
+            // The native kernel reads X uncentred and subtracts mean_j (1^T R): its rounding is
+            // relative to ||X_j|| ||R||, not to the centred value.
+            const scale = Math.max(1, ...Array.from(cols, (j) => Math.sqrt(dn.colNormSq[j]!)));
+            expectClose(on.data, oj.data, 1e-10 * scale, `correlations of ${cols.length} columns`);
+            expectClose(nn, nj, 1e-10 * scale, 'norms of the correlations');
             // Against the definition, in plain loops.
             const ref = zerosM(cols.length, T);
             for (let c = 0; c < cols.length; c++)
@@ -470,7 +545,10 @@ describe('kernel parity: native vs js', function () {
                 for (let i = 0; i < n; i++) sum += (x.data[i * d + cols[c]!]! - dj.mean[cols[c]!]!) * rt.data[t * n + i]!;
                 ref.data[c * T + t] = sum;
               }
-            expectClose(on.data, ref.data, 1e-9, 'correlations against their definition');
+            expectClose(on.data, ref.data, 1e-9 * scale, 'correlations against their definition');
+            // The constant column's correlations are exactly 0 when centred.
+            const at = Array.from(cols).indexOf(4);
+            if (centre && at >= 0) for (let t = 0; t < T; t++) expect(on.data[at * T + t]).to.equal(0);
             const gn = zerosM(cols.length, n);
             const gj = zerosM(cols.length, n);
             N.cdGatherColumns(dn, cols, gn);
@@ -478,6 +556,137 @@ describe('kernel parity: native vs js', function () {
             expectClose(gn.data, gj.data, TOL64, 'gathered columns');
           }
         });
+
+    it('cdDesign and cdTargets report a NaN or an infinity (finite false, yNormSq not finite)', () => {
+      for (const bad of [NaN, Infinity, -Infinity])
+        for (const centre of [false, true])
+          for (const K of [N, J]) {
+            const x = randMatrix(new Rng(1), 9, 4);
+            x.data[2 * 4 + 1] = bad;
+            expect(K.cdDesign(x, centre).finite, `${K.name} ${bad} centre ${centre}`).to.equal(false);
+            const y = randMatrix(new Rng(2), 9, 3);
+            y.data[5] = bad;
+            expect(Number.isFinite(K.cdTargets(y, centre).yNormSq)).to.equal(false);
+          }
+    });
+
+    for (const [n, T] of [
+      [1, 1],
+      [50, 4],
+      [0, 2],
+      [333, 7],
+    ] as const)
+      for (const centre of [false, true])
+        it(`cdTargets n=${n}, T=${T}, centre=${centre}; cdResidual`, () => {
+          const rng = new Rng(n + T);
+          const y = randMatrix(rng, n, T);
+          for (let i = 0; i < n * T; i++) y.data[i]! += 3 * (i % T);
+          const a = N.cdTargets(y, centre);
+          const b = J.cdTargets(y, centre);
+          expectClose(a.yMean, b.yMean, TOL64, 'yMean');
+          expectClose(a.yt.data, b.yt.data, TOL64, 'yt');
+          closeNum(a.yNormSq, b.yNormSq, TOL64, 'yNormSq');
+          for (let i = 0; i < n; i++)
+            for (let t = 0; t < T; t++) closeNum(a.yt.data[t * n + i]!, y.data[i * T + t]! - (centre ? b.yMean[t]! : 0), 1e-12, 'yt against its definition');
+          // rt = yt - w^T xs.
+          const k = 5;
+          const xs = randMatrix(rng, k, n);
+          const w = randMatrix(rng, k, T);
+          const rn = zerosM(T, n);
+          const rj = zerosM(T, n);
+          const pn = N.cdResidual(xs, w, a.yt, rn);
+          const pj = J.cdResidual(xs, w, a.yt, rj);
+          expectClose(rn.data, rj.data, TOL64, 'residual');
+          const ref = clone(a.yt);
+          J.gemm(w, xs, ref, { transA: true, alpha: -1, beta: 1 });
+          expectClose(rj.data, ref.data, TOL64, 'residual against its definition');
+          let rr = 0;
+          let ry = 0;
+          for (let q = 0; q < ref.data.length; q++) {
+            rr += ref.data[q]! ** 2;
+            ry += ref.data[q]! * a.yt.data[q]!;
+          }
+          closeNum(pn.rNormSq, rr, 1e-10, 'rNormSq');
+          closeNum(pj.ry, ry, 1e-10, 'ry');
+          closeNum(pn.ry, pj.ry, 1e-10, 'ry parity');
+        });
+
+    for (const [k, n, T] of [
+      [1, 5, 1],
+      [8, 30, 3],
+      [40, 25, 6],
+      [30, 200, 2],
+    ] as const)
+      for (const [l1, l2] of [
+        [0.5, 0],
+        [2, 0.3],
+        [1e6, 0],
+      ] as const)
+        for (const random of [false, true])
+          it(`inner solves k=${k}, n=${n}, T=${T}, l1Reg=${l1}, l2Reg=${l2}${random ? ', random orders' : ''}: both kernel sets, both forms, same point; gap below tol`, () => {
+            const rng = new Rng(k * 1000 + n * 10 + T + l1 + (random ? 7 : 0));
+            const xs = randMatrix(rng, k, n);
+            if (k > 2) xs.data.fill(0, n, 2 * n); // feature 1 all zero
+            const yt = randMatrix(rng, T, n, 2);
+            const gram = zerosM(k, k);
+            J.gemm(xs, xs, gram, { transB: true });
+            const w0 = randMatrix(rng, k, T, 0.05);
+            const tol = 1e-9 * J.cdResidual(xs, zerosM(k, T), yt, zerosM(T, n)).rNormSq;
+            // Random orders (with replacement) converge more slowly on the ill-conditioned k > n cases.
+            const maxSweeps = random ? 3000 : 400;
+            const orders = random ? Int32Array.from({ length: maxSweeps * k }, () => rng.int(k)) : undefined;
+            const settings = { l1Reg: l1, l2Reg: l2, tol, maxSweeps, ...(orders ? { orders } : {}) };
+            const results = [N, J].flatMap((K) => {
+              // Gram form from w0: ht = (X^T R0)^T.
+              const rt0 = zerosM(T, n);
+              const p0 = K.cdResidual(xs, w0, yt, rt0);
+              const h0 = zerosM(k, T);
+              J.gemm(xs, rt0, h0, { transB: true });
+              const ht = zerosM(T, k);
+              for (let j = 0; j < k; j++) for (let t = 0; t < T; t++) ht.data[t * k + j] = h0.data[j * T + t]!;
+              const wg = clone(w0);
+              const g = K.mtenetGramSolve({ gram, ht, w: wg, r0NormSq: p0.rNormSq, r0y: p0.ry, ...settings });
+              const wr = clone(w0);
+              const rt = clone(rt0);
+              const h = zerosM(k, T);
+              const r = K.mtenetResidualSolve({ xs, yt, rt, w: wr, h, ...settings });
+              // The returned parts describe the returned point: rebuild them from scratch.
+              for (const [res, w, label] of [[g, wg, 'gram'], [r, wr, 'residual']] as const) {
+                const fresh = zerosM(T, n);
+                const parts = J.cdResidual(xs, w, yt, fresh);
+                closeNum(res.rNormSq, parts.rNormSq, 1e-9, `${K.name} ${label}: rNormSq`);
+                closeNum(res.ry, parts.ry, 1e-9, `${K.name} ${label}: ry`);
+                const moved = zerosM(T, n);
+                for (let q = 0; q < fresh.data.length; q++) moved.data[q] = fresh.data[q]! - rt0.data[q]!;
+                closeNum(res.residualChange, Math.sqrt(moved.data.reduce((a2, v) => a2 + v * v, 0)), 1e-7, `${K.name} ${label}: residualChange`);
+                expect(res.converged, `${K.name} ${label}: converged (gap ${res.gap}, tol ${tol})`).to.equal(true);
+                expect(res.gap).to.be.at.most(tol);
+              }
+              // X^T R returned by each form is that of its point.
+              const fresh = zerosM(T, n);
+              J.cdResidual(xs, wr, yt, fresh);
+              const hRef = zerosM(k, T);
+              J.gemm(xs, fresh, hRef, { transB: true });
+              expectClose(h.data, hRef.data, 1e-9, `${K.name}: X^T R of the residual form`);
+              J.cdResidual(xs, wg, yt, fresh);
+              J.gemm(xs, fresh, hRef, { transB: true });
+              const hFromHt = zerosM(k, T);
+              for (let j = 0; j < k; j++) for (let t = 0; t < T; t++) hFromHt.data[j * T + t] = ht.data[t * k + j]!;
+              expectClose(hFromHt.data, hRef.data, 1e-9, `${K.name}: X^T R of the Gram form`);
+              return [{ g, wg, r, wr }];
+            });
+            const [a, b] = results as [(typeof results)[0], (typeof results)[0]];
+            // Same arithmetic on both kernel sets (to rounding): the same point where the optimum is
+            // unique (k <= n or a ridge term), else the same objective.
+            const objective = (res: { rNormSq: number; l21: number; wNormSq: number }): number => 0.5 * res.rNormSq + l1 * res.l21 + 0.5 * l2 * res.wNormSq;
+            if (k <= n || l2 > 0) {
+              expectClose(a.wg.data, b.wg.data, 1e-7, 'W, Gram form');
+              expectClose(a.wr.data, b.wr.data, 1e-7, 'W, residual form');
+            }
+            expect(Math.abs(objective(a.g) - objective(b.g))).to.be.at.most(a.g.gap + b.g.gap + 1e-12 * objective(b.g));
+            // Both forms reach the optimum: objectives within the sum of their gaps.
+            expect(Math.abs(objective(a.g) - objective(a.r))).to.be.at.most(a.g.gap + a.r.gap + 1e-12 * objective(a.r));
+          });
 
     for (const [k, T] of [
       [1, 1],

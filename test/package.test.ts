@@ -144,7 +144,7 @@ describe('npm package', function () {
     }
 
     /** Fit a small multi-task lasso in `dir` on the backend `backendName` selects; returns what it prints. */
-    function probe(dir: string, extra: NodeJS.ProcessEnv = {}): { backend: { name: string; simd: string }; coef: number[] } {
+    function probe(dir: string, extra: NodeJS.ProcessEnv = {}): { backend: { name: string; simd: string }; coef: number[]; objective: number } {
       const code = `
         import { backend, MultiTaskLasso } from '${pkg.name}';
         const X = [], Y = [];
@@ -154,10 +154,16 @@ describe('npm package', function () {
           Y.push([0, 1, 2].map((t) => (t + 1) * x[0] - 2 * x[3] + 0.1 * Math.cos(i + t)));
         }
         const m = new MultiTaskLasso({ alpha: 0.01, tol: 1e-12, maxIter: 20000 }).fitSync(X, Y);
-        console.log(JSON.stringify({ backend: backend(), coef: Array.from(m.coef.data) }));`;
+        // The lasso objective (1/(2n)) ||Y - XW - b||^2 + alpha sum_j ||W_j||, coef T x d.
+        const P = m.predict(X).data, c = m.coef.data;
+        let rss = 0, l21 = 0;
+        for (let i = 0; i < 40; i++) for (let t = 0; t < 3; t++) rss += (Y[i][t] - P[i * 3 + t]) ** 2;
+        for (let j = 0; j < 8; j++) l21 += Math.hypot(c[j], c[8 + j], c[16 + j]);
+        const objective = rss / 80 + 0.01 * l21;
+        console.log(JSON.stringify({ backend: backend(), coef: Array.from(c), objective }));`;
       const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { cwd: dir, env: bareEnv(extra), encoding: 'utf8' });
       if (r.status !== 0) throw new Error(`probe failed (exit ${r.status}):\n${r.stderr}`);
-      return JSON.parse(r.stdout) as { backend: { name: string; simd: string }; coef: number[] };
+      return JSON.parse(r.stdout) as { backend: { name: string; simd: string }; coef: number[]; objective: number };
     }
 
     before(function () {
@@ -199,9 +205,11 @@ describe('npm package', function () {
         expect(js.backend.name).to.equal('js');
         expect(native.coef).to.have.length(24);
         expect(native.coef.some((c) => Math.abs(c) > 0.5)).to.equal(true);
-        // Both stop at the same duality-gap tolerance; on these nearly collinear features their
-        // working-set iterates may part at rounding level, so the coefficients agree to the solve's accuracy.
-        for (let i = 0; i < 24; i++) expect(native.coef[i]).to.be.closeTo(js.coef[i]!, 1e-6);
+        // Both stop at the same duality-gap tolerance: the objectives agree to it. On these nearly
+        // collinear features the objective is flat around its minimum (optima 1e-5 apart have the
+        // same objective to the last digit), so the coefficients agree only to that accuracy.
+        expect(native.objective).to.be.closeTo(js.objective, 1e-12 * js.objective);
+        for (let i = 0; i < 24; i++) expect(native.coef[i]).to.be.closeTo(js.coef[i]!, 1e-4);
       });
     }
 

@@ -261,23 +261,34 @@ const cases: Record<string, Case> = {
       return out;
     },
   },
-  'cd working-set kernels: cdDesign, cdCorrelations, cdGatherColumns, mtenetGramSweep': {
-    covers: ['cdDesign', 'cdCorrelations', 'cdGatherColumns', 'mtenetGramSweep'],
+  'cd working-set kernels: cdDesign, cdCorrelations, cdGatherColumns, cdTargets, cdResidual, mtenetGramSweep': {
+    covers: ['cdDesign', 'cdCorrelations', 'cdGatherColumns', 'cdTargets', 'cdResidual', 'mtenetGramSweep'],
     run: (k, a) => {
       const [n, d, T] = [700, 90, 7];
-      const x = a.matrix<Float64Array>('float64', n, d, (r, i) => r.normal() + (i % d) * 0.5);
+      const x = a.matrix<Float64Array>('float64', n, d, (r, i) => r.normal() + (i % d) * 0.5 + (i % d === 5 ? 1e8 : 0));
       const out: Outputs = [];
+      const runs: number[] = [];
+      for (let j = 0; j < d; j += j % 30 < 25 ? 1 : 6) runs.push(j);
       for (const centre of [false, true]) {
         const design = k.cdDesign(x, centre);
-        out.push(...bits(design.mean, design.colNormSq));
+        out.push(...bits(design.mean, design.colNormSq, design.finite ? 1 : 0));
         const rt = a.matrix<Float64Array>('float64', T, n);
-        for (const cols of [a.int32(Array.from({ length: d }, (_, j) => j)), a.int32(Array.from({ length: 40 }, (_, c) => (c * 17) % d))]) {
+        for (const cols of [a.int32(Array.from({ length: d }, (_, j) => j)), a.int32(Array.from({ length: 40 }, (_, c) => (c * 17) % d)), a.int32(runs)]) {
           const corr = a.matrix<Float64Array>('float64', cols.length, T, () => 0);
-          k.cdCorrelations(design, rt, cols, corr);
+          const norms = a.f64(cols.length, () => 0);
+          k.cdCorrelations(design, rt, cols, corr, norms);
           const gathered = a.matrix<Float64Array>('float64', cols.length, n, () => 0);
           k.cdGatherColumns(design, cols, gathered);
-          out.push(...bits(corr.data, gathered.data));
+          out.push(...bits(corr.data, norms, gathered.data));
         }
+        const y = a.matrix<Float64Array>('float64', n, T, (r, i) => r.normal() + (i % T));
+        const targets = k.cdTargets(y, centre);
+        out.push(...bits(targets.yt.data, targets.yMean, targets.yNormSq));
+        const xs = a.matrix<Float64Array>('float64', 12, n);
+        const w = a.matrix<Float64Array>('float64', 12, T);
+        const r = a.matrix<Float64Array>('float64', T, n, () => 0);
+        const parts = k.cdResidual(xs, w, targets.yt, r);
+        out.push(...bits(r.data, parts.rNormSq, parts.ry));
       }
       const kk = 30;
       const xs = a.matrix<Float64Array>('float64', kk, 80);
@@ -291,6 +302,42 @@ const cases: Record<string, Case> = {
         out.push(...bits(r.wMax, r.dwMax));
       }
       out.push(...bits(ht.data, w.data));
+      return out;
+    },
+  },
+  'inner solves: mtenetGramSolve, mtenetResidualSolve (cyclic and random orders)': {
+    covers: ['mtenetGramSolve', 'mtenetResidualSolve'],
+    run: (k, a) => {
+      const [kk, n, T] = [60, 300, 5];
+      const xs = a.matrix<Float64Array>('float64', kk, n);
+      const yt = a.matrix<Float64Array>('float64', T, n, (r) => 3 * r.normal());
+      const gram = a.matrix<Float64Array>('float64', kk, kk, () => 0);
+      k.gemm(xs, xs, gram, { transB: true });
+      const out: Outputs = [];
+      const result = (r: { sweeps: number; gap: number; rNormSq: number; ry: number; l21: number; wNormSq: number; dualNorm: number; residualChange: number; converged: boolean }): Outputs =>
+        bits(r.sweeps, r.gap, r.rNormSq, r.ry, r.l21, r.wNormSq, r.dualNorm, r.residualChange, r.converged ? 1 : 0);
+      for (const random of [false, true]) {
+        const orders = random ? a.int32(Array.from({ length: 40 * kk }, (_, i) => (i * 31 + 7) % kk)) : undefined;
+        const settings = { l1Reg: 40, l2Reg: 2, tol: 1e-9, maxSweeps: 40, ...(orders ? { orders } : {}) };
+        // Residual form from W = 0 (R = Y), then the Gram form from its H.
+        const rt = a.matrix<Float64Array>('float64', T, n, () => 0);
+        rt.data.set(yt.data);
+        const w = a.matrix<Float64Array>('float64', kk, T, () => 0);
+        const h = a.matrix<Float64Array>('float64', kk, T, () => 0);
+        // Cyclic: 7 sweeps, so that the Gram form has work left (random orders cover 40 sweeps).
+        out.push(...result(k.mtenetResidualSolve({ xs, yt, rt, w, h, ...settings, ...(orders ? {} : { maxSweeps: 7 }) })));
+        out.push(...bits(rt.data, w.data, h.data));
+        let rNormSq = 0;
+        let ry = 0;
+        for (let q = 0; q < rt.data.length; q++) {
+          rNormSq += rt.data[q]! ** 2;
+          ry += rt.data[q]! * yt.data[q]!;
+        }
+        const ht = a.matrix<Float64Array>('float64', T, kk, () => 0);
+        for (let j = 0; j < kk; j++) for (let t = 0; t < T; t++) ht.data[t * kk + j] = h.data[j * T + t]!;
+        out.push(...result(k.mtenetGramSolve({ gram, ht, w, r0NormSq: rNormSq, r0y: ry, ...settings })));
+        out.push(...bits(ht.data, w.data));
+      }
       return out;
     },
   },

@@ -12,13 +12,23 @@ import { expect } from 'chai';
 import type { Matrix } from '../lib/core/matrix.js';
 import { Rng } from '../lib/core/rng.js';
 import { kernels } from '../lib/kernels/index.js';
-import { Anderson } from '../lib/linear/solvers/anderson.js';
+import { Anderson } from '../lib/kernels/js/cdsolve.js';
 import { dualityGapOf, normsOf, provenZero, safeRadius } from '../lib/linear/solvers/dualGap.js';
-import { residualParts } from '../lib/linear/solvers/inner.js';
 import { EnetState, prepareProblem, solveEnet, type EnetProblem, type SolveSettings } from '../lib/linear/solvers/workingSet.js';
 import { randMatrix } from './helpers.js';
 
 type M = Matrix<Float64Array>;
+
+/** ||R||^2 and <R, Y> from R^T and Y^T (T x n). */
+function residualParts(rt: Float64Array, yt: Float64Array): { rNormSq: number; ry: number } {
+  let rNormSq = 0;
+  let ry = 0;
+  for (let i = 0; i < rt.length; i++) {
+    rNormSq += rt[i]! * rt[i]!;
+    ry += rt[i]! * yt[i]!;
+  }
+  return { rNormSq, ry };
+}
 
 /** X ~ N(0,1) + column offsets, a planted support of `active` rows of W, Y = X W + offsets + noise. */
 function problem(seed: number, n: number, d: number, T: number, active: number, noise = 0.5): { X: M; Y: M } {

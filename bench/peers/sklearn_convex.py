@@ -1,8 +1,8 @@
 """Convex benchmark peer: scikit-learn's MultiTaskLasso, MultiTaskElasticNet, MultiTaskLassoCV or
 MultiTaskElasticNetCV on the problem of a bench job (the JSON file bench/convexFit.ts reads: data
 folder with X.f64 n x d and Y.f64 n x T, row-major float64; model; options camelCased).
-Usage: python3 sklearn_convex.py <job.json>; one JSON line on stdout: times (s, the first is the
-cold fit of this process), objective (scikit-learn's, as bench/convexFit.ts computes it), nIter,
+Usage: python3 sklearn_convex.py <job.json>; one JSON line on stdout: times and cpuTimes (wall-clock and
+process CPU seconds of each fit, the first is the cold fit of this process), objective (scikit-learn's, as bench/convexFit.ts computes it), nIter,
 nonZeroRows, alpha (CV). Run with OMP_NUM_THREADS=OPENBLAS_NUM_THREADS=1 (the bench sets them)."""
 import json
 import sys
@@ -29,12 +29,15 @@ def main():
     kwargs = {NAMES[k]: v for k, v in job["options"].items()}
     cls = MODELS[job["model"]]
     times = []
+    cpu_times = []
     model = None
     for _ in range(job["warmRuns"] + 1):
         model = cls(**kwargs)
+        c0 = time.process_time()
         t0 = time.perf_counter()
         model.fit(X, Y)
         times.append(time.perf_counter() - t0)
+        cpu_times.append(time.process_time() - c0)
     W = model.coef_.T
     alpha = float(model.alpha_ if job["model"].endswith("CV") else model.alpha)
     l1 = 1.0 if job["model"].startswith("lasso") else float(model.l1_ratio_ if job["model"].endswith("CV") else model.l1_ratio)
@@ -44,6 +47,7 @@ def main():
         "version": sklearn.__version__,
         "numpy": np.__version__,
         "times": times,
+        "cpuTimes": cpu_times,
         "objective": obj,
         "nIter": int(model.n_iter_),
         "nonZeroRows": int((np.abs(W).sum(axis=1) > 0).sum()),

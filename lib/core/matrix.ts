@@ -97,6 +97,12 @@ export interface ToMatrixOptions {
   copy?: boolean;
   /** Accept a matrix with zero rows. Default false. */
   allowEmpty?: boolean;
+  /**
+   * Check that every value is finite (default true). A caller that turns this off checks the
+   * values itself, typically in a kernel that reads them anyway, and names a bad one with
+   * assertFinite.
+   */
+  checkFinite?: boolean;
 }
 
 /**
@@ -171,12 +177,12 @@ export function toMatrix(input: unknown, name: string, options: ToMatrixOptions 
     throw new ShapeError(`${name} must be a 2-D array, a Matrix {rows, cols, data} or {data, shape}; got ${describe(input)}`);
   }
   if (rows === 0 && !options.allowEmpty) throw new ShapeError(`${name} has no rows; expected at least one`);
-  checkFinite(out, name, cols, options.allowNaN ?? false);
+  if (options.checkFinite ?? true) checkFinite(out, name, cols, options.allowNaN ?? false);
   return { rows, cols, data: out };
 }
 
 /** Convert a vector input, with the same checks as toMatrix. */
-export function toVector(input: unknown, name: string, options: { dtype?: DType; allowNaN?: boolean; length?: number } = {}): FloatArray {
+export function toVector(input: unknown, name: string, options: { dtype?: DType; allowNaN?: boolean; length?: number; checkFinite?: boolean } = {}): FloatArray {
   if (!Array.isArray(input) && !ArrayBuffer.isView(input)) {
     throw new ShapeError(`${name} must be an array or typed array of numbers, got ${describe(input)}`);
   }
@@ -190,8 +196,16 @@ export function toVector(input: unknown, name: string, options: { dtype?: DType;
     if (typeof v !== 'number') throw new ValueError(`${name}[${i}] is ${describe(v)}, expected a number`);
     out[i] = v;
   }
-  checkFinite(out, name, 0, options.allowNaN ?? false);
+  if (options.checkFinite ?? true) checkFinite(out, name, 0, options.allowNaN ?? false);
   return out;
+}
+
+/**
+ * Throw a ValueError naming the first NaN or infinity of `a` (by row and column when `cols` > 0,
+ * else by index); return when every value is finite.
+ */
+export function assertFinite(a: FloatArray, name: string, cols = 0): void {
+  checkFinite(a, name, cols, false);
 }
 
 function checkFinite(a: FloatArray, name: string, cols: number, allowNaN: boolean): void {

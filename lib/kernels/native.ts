@@ -11,7 +11,8 @@ import { BackendError, DisposedError, MetataskError, OutOfMemoryError, ShapeErro
 import { zeros, type FloatArray, type Matrix } from '../core/matrix.js';
 import { checkNormStats, compileNetwork, encodeProgram, type CompiledNetwork } from './networkSpec.js';
 import type {
-  AdamArgs, BackendInfo, CdDesign, CdSweepArgs, SimdLevel, CdSweepResult, GemmOptions, GramSweepArgs, Kernels, MetaBatchTasks, MetaGradientOptions, NetworkBatch, NetworkHandle, NetworkSpec,
+  AdamArgs, BackendInfo, CdDesign, CdSweepArgs, CdTargets, SimdLevel, CdSweepResult, GemmOptions, GramSolveArgs, GramSweepArgs, InnerSolveResult, Kernels,
+  ResidualSolveArgs, MetaBatchTasks, MetaGradientOptions, NetworkBatch, NetworkHandle, NetworkSpec,
   RmspropArgs, SgdArgs, SvdResult, SvtResult, SymEigResult, TaskLossArgs,
 } from './types.js';
 
@@ -36,9 +37,17 @@ export interface Addon {
   ): { wMax: number; dwMax: number };
   mtenetBlockGram(xt: Matrix, order: Int32Array, blockSize: number, out: Float64Array): void;
   mtenetGramSweep(gram: Matrix, ht: Matrix, w: Matrix, l1Reg: number, l2Reg: number, order: Int32Array): { wMax: number; dwMax: number };
-  cdColumnStats(x: Matrix, centre: boolean, mean: Float64Array, sqNorm: Float64Array): void;
-  cdCorrelations(x: Matrix, mean: Float64Array, rt: Matrix, cols: Int32Array, out: Matrix): void;
+  cdColumnStats(x: Matrix, centre: boolean, mean: Float64Array, sqNorm: Float64Array): boolean;
+  cdCorrelations(x: Matrix, mean: Float64Array, sqNorm: Float64Array, rt: Matrix, cols: Int32Array, out: Matrix, norms: Float64Array): void;
   cdGatherColumns(x: Matrix, mean: Float64Array, cols: Int32Array, out: Matrix): void;
+  cdTargets(y: Matrix, centre: boolean, yt: Matrix, yMean: Float64Array): number;
+  cdResidual(xs: Matrix, w: Matrix, yt: Matrix, rt: Matrix): { rNormSq: number; ry: number };
+  mtenetGramSolve(
+    gram: Matrix, ht: Matrix, w: Matrix, r0NormSq: number, r0y: number, l1Reg: number, l2Reg: number, tol: number, maxSweeps: number, orders: Int32Array,
+  ): InnerSolveResult;
+  mtenetResidualSolve(
+    xs: Matrix, yt: Matrix, rt: Matrix, w: Matrix, h: Matrix, l1Reg: number, l2Reg: number, tol: number, maxSweeps: number, orders: Int32Array,
+  ): InnerSolveResult;
   taskLoss(
     x: Matrix, y: Float64Array, offsets: Int32Array, w: Matrix, intercept: Float64Array, scale: Float64Array,
     loss: string, gradW: Matrix | null, gradIntercept: Float64Array | null, out: Float64Array,
@@ -52,8 +61,9 @@ export interface Addon {
   [name: string]: unknown;
 }
 
-/** The `mean` argument of the cd design kernels when the columns are not centred. */
+/** The `mean` / `sqNorm` / `norms` / `orders` arguments of the cd kernels when absent. */
 const NO_MEAN = new Float64Array(0);
+const NO_ORDERS = new Int32Array(0);
 
 /** The methods of the addon's Network class (argument order as in native/src/binding/network.cc). */
 export interface NativeNetworkObject {
@@ -226,14 +236,30 @@ export function nativeKernels(addon: Addon): Kernels {
     cdDesign(x: Matrix, centre: boolean): CdDesign {
       const mean = new Float64Array(x.cols);
       const colNormSq = new Float64Array(x.cols);
-      call(() => addon.cdColumnStats(x, centre, mean, colNormSq));
-      return { x, centred: centre, mean, colNormSq };
+      const finite = call(() => addon.cdColumnStats(x, centre, mean, colNormSq));
+      return { x, centred: centre, mean, colNormSq, finite };
     },
-    cdCorrelations(design: CdDesign, rt: Matrix, cols: Int32Array, out: Matrix): void {
-      call(() => addon.cdCorrelations(design.x, design.centred ? design.mean : NO_MEAN, rt, cols, out));
+    cdCorrelations(design: CdDesign, rt: Matrix, cols: Int32Array, out: Matrix, norms?: Float64Array): void {
+      const c = design.centred;
+      call(() => addon.cdCorrelations(design.x, c ? design.mean : NO_MEAN, c ? design.colNormSq : NO_MEAN, rt, cols, out, norms ?? NO_MEAN));
     },
     cdGatherColumns(design: CdDesign, cols: Int32Array, out: Matrix): void {
       call(() => addon.cdGatherColumns(design.x, design.centred ? design.mean : NO_MEAN, cols, out));
+    },
+    cdTargets(y: Matrix, centre: boolean): CdTargets {
+      const yt = zeros(y.cols, y.rows);
+      const yMean = new Float64Array(y.cols);
+      const yNormSq = call(() => addon.cdTargets(y, centre, yt, yMean));
+      return { yt, yMean, yNormSq };
+    },
+    cdResidual(xs: Matrix, w: Matrix, yt: Matrix, rt: Matrix): { rNormSq: number; ry: number } {
+      return call(() => addon.cdResidual(xs, w, yt, rt));
+    },
+    mtenetGramSolve(a: GramSolveArgs): InnerSolveResult {
+      return call(() => addon.mtenetGramSolve(a.gram, a.ht, a.w, a.r0NormSq, a.r0y, a.l1Reg, a.l2Reg, a.tol, a.maxSweeps, a.orders ?? NO_ORDERS));
+    },
+    mtenetResidualSolve(a: ResidualSolveArgs): InnerSolveResult {
+      return call(() => addon.mtenetResidualSolve(a.xs, a.yt, a.rt, a.w, a.h, a.l1Reg, a.l2Reg, a.tol, a.maxSweeps, a.orders ?? NO_ORDERS));
     },
     taskLoss(a: TaskLossArgs): Float64Array {
       const out = new Float64Array(a.offsets.length - 1);

@@ -103,10 +103,88 @@ export interface CdDesign {
   /** Squared norms of the centred columns, length d. */
   readonly colNormSq: Float64Array;
   /**
+   * Whether every mean and squared norm is finite: false whenever x holds a NaN or an infinity
+   * (the caller then finds and names the value; the kernels do not check x otherwise).
+   */
+  readonly finite: boolean;
+  /**
    * The TypeScript kernels' transposed centred copy (d x n: contiguous columns for their dot
    * products); the native kernels read x in place and leave this undefined.
    */
   readonly xt?: Matrix<Float64Array>;
+}
+
+/** The targets of a working-set fit (cdTargets). */
+export interface CdTargets {
+  /** (Y - 1 yMean^T)^T, T x n. */
+  readonly yt: Matrix<Float64Array>;
+  /** Column means of Y (zeros when not centred). */
+  readonly yMean: Float64Array;
+  /** ||yt||_F^2; NaN or infinite when Y holds a NaN or an infinity. */
+  readonly yNormSq: number;
+}
+
+/**
+ * The settings of an inner solve (mtenetGramSolve, mtenetResidualSolve): coordinate descent on the
+ * k features of a working set, a gap check and an Anderson extrapolation every 5 sweeps (kept only
+ * when it lowers the objective), until the working-set duality gap is at most `tol` or
+ * `maxSweeps` sweeps have run. Objective (n-scaled, scikit-learn's):
+ *   (1/2) ||Y - X_k W||_F^2 + l1Reg sum_j ||W_j||_2 + (l2Reg/2) ||W||_F^2.
+ * Rows of w of all-zero columns are set to 0 first (their optimum).
+ */
+export interface InnerSolveSettings {
+  l1Reg: number;
+  l2Reg: number;
+  tol: number;
+  /** An integer >= 1. */
+  maxSweeps: number;
+  /**
+   * Feature orders of the sweeps, maxSweeps x k entries in [0, k) (sweep s visits
+   * orders[s k .. (s+1) k)); omitted: cyclic sweeps 0..k-1.
+   */
+  orders?: Int32Array;
+}
+
+/** What an inner solve returns: the gap and its parts at the returned point. */
+export interface InnerSolveResult {
+  sweeps: number;
+  gap: number;
+  /** ||R||^2, <R, Y>, sum_j ||W_j||, ||W||_F^2 and max_j ||X_j^T R - l2Reg W_j|| (over the k features). */
+  rNormSq: number;
+  ry: number;
+  l21: number;
+  wNormSq: number;
+  dualNorm: number;
+  /** ||R_end - R_start||_F = ||X_k (W_end - W_start)||_F: how far the residual moved. */
+  residualChange: number;
+  /** gap <= tol. */
+  converged: boolean;
+}
+
+/**
+ * Gram form of the inner solve: gram = X_k^T X_k (k x k); ht = (X_k^T R)^T (T x k) and w (k x T)
+ * at the start, updated in place (on return ht is exact for the returned w); r0NormSq = ||R||^2
+ * and r0y = <R, Y> at the start.
+ */
+export interface GramSolveArgs extends InnerSolveSettings {
+  gram: Matrix<Float64Array>;
+  ht: Matrix<Float64Array>;
+  w: Matrix<Float64Array>;
+  r0NormSq: number;
+  r0y: number;
+}
+
+/**
+ * Residual form of the inner solve: xs (k x n) the working set's centred columns, yt = Y^T (T x n),
+ * rt (T x n) the residual at the start and w (k x T), both updated in place (rt exact on return);
+ * h (k x T) receives X_k^T R at the returned w.
+ */
+export interface ResidualSolveArgs extends InnerSolveSettings {
+  xs: Matrix<Float64Array>;
+  yt: Matrix<Float64Array>;
+  rt: Matrix<Float64Array>;
+  w: Matrix<Float64Array>;
+  h: Matrix<Float64Array>;
 }
 
 /**
@@ -197,11 +275,23 @@ export interface Kernels extends NetworkKernels, OptimKernels {
   cdDesign(x: Matrix<Float64Array>, centre: boolean): CdDesign;
   /**
    * Correlations of listed centred columns with a residual: out[c, t] = sum_i Xc[i, cols[c]] rt[t, i]
-   * for rt T x n and out cols.length x T (overwritten). Entries of cols in [0, d).
+   * for rt T x n and out cols.length x T (overwritten). Entries of cols in [0, d). When `norms`
+   * (length cols.length) is given it receives the norms of out's rows.
    */
-  cdCorrelations(design: CdDesign, rt: Matrix<Float64Array>, cols: Int32Array, out: Matrix<Float64Array>): void;
+  cdCorrelations(design: CdDesign, rt: Matrix<Float64Array>, cols: Int32Array, out: Matrix<Float64Array>, norms?: Float64Array): void;
   /** The listed centred columns as rows: out[c, i] = Xc[i, cols[c]] (out cols.length x n, overwritten). */
   cdGatherColumns(design: CdDesign, cols: Int32Array, out: Matrix<Float64Array>): void;
+  /** The targets of a working-set fit from Y (n x T): centred (when `centre`) and transposed. */
+  cdTargets(y: Matrix<Float64Array>, centre: boolean): CdTargets;
+  /**
+   * rt = yt - w^T xs (T x n, overwritten) for k gathered columns xs (k x n) and their coefficients
+   * w (k x T); returns ||R||^2 and <R, Y> (yt = Y^T, T x n).
+   */
+  cdResidual(xs: Matrix<Float64Array>, w: Matrix<Float64Array>, yt: Matrix<Float64Array>, rt: Matrix<Float64Array>): { rNormSq: number; ry: number };
+  /** The inner solve in Gram form (GramSolveArgs). */
+  mtenetGramSolve(args: GramSolveArgs): InnerSolveResult;
+  /** The inner solve in residual form (ResidualSolveArgs). */
+  mtenetResidualSolve(args: ResidualSolveArgs): InnerSolveResult;
 
   // ---- taskloss ----
   /** Per-task losses (length T); fills gradW / gradIntercept when given. */

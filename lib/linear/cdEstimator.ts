@@ -71,14 +71,17 @@ export function checkSharedData(owner: string, X: unknown, Y: unknown): void {
   if (Y === undefined) throw new ValueError(`${owner}.fit(X, Y): Y is missing; give the targets, n x T (one column per task) or a vector for one task`);
 }
 
-/** Y as a matrix; a vector (array of numbers or typed array) is one task, n x 1. */
-export function toTargets(Y: unknown, name: string): Matrix<Float64Array> {
+/**
+ * Y as a matrix; a vector (array of numbers or typed array) is one task, n x 1. Its values are
+ * checked finite unless `checkFinite` is false (the caller then checks them).
+ */
+export function toTargets(Y: unknown, name: string, options: { checkFinite?: boolean } = {}): Matrix<Float64Array> {
   if (ArrayBuffer.isView(Y) || (Array.isArray(Y) && Y.length > 0 && !Array.isArray(Y[0]) && !ArrayBuffer.isView(Y[0]))) {
-    const v = toVector(Y, name) as Float64Array;
+    const v = toVector(Y, name, options) as Float64Array;
     if (v.length === 0) throw new ShapeError(`${name} has no rows; expected at least one`);
     return { rows: v.length, cols: 1, data: v };
   }
-  return toMatrix(Y, name);
+  return toMatrix(Y, name, options);
 }
 
 /** X coef^T + 1 b^T (n x T). */

@@ -97,16 +97,21 @@ export const ENET_SPEC = {
 // Shared machinery (also used by the CV estimators)
 // ------------------------------------------------------------------------------------------------
 
-/** Validate X (n x d, finite) and Y (n x T, or a vector as n x 1) with matching rows. */
-export function checkXY(X: unknown, Y: unknown, owner: string): { x: Matrix<Float64Array>; y: Matrix<Float64Array> } {
-  const x = toMatrix(X, `${owner}.fit: X`);
+/**
+ * Validate the shapes of X (n x d) and Y (n x T, or a vector as n x 1), with matching rows. Their
+ * values are checked finite by prepareProblem (the kernels that read them report a NaN or an
+ * infinity, and it is then named), with these names.
+ */
+export function checkXY(X: unknown, Y: unknown, owner: string): { x: Matrix<Float64Array>; y: Matrix<Float64Array>; names: { x: string; y: string } } {
+  const names = { x: `${owner}.fit: X`, y: `${owner}.fit: Y` };
+  const x = toMatrix(X, names.x, { checkFinite: false });
   if (x.cols === 0) throw new ShapeError(`${owner}.fit: X has no columns; expected at least one feature`);
-  const y = toTargets(Y, `${owner}.fit: Y`);
+  const y = toTargets(Y, names.y, { checkFinite: false });
   if (y.cols === 0) throw new ShapeError(`${owner}.fit: Y has no columns; expected at least one task`);
   if (x.rows !== y.rows) {
     throw new ShapeError(`${owner}.fit: X has ${x.rows} rows but Y has ${y.rows}; X and Y need one row per sample`);
   }
-  return { x, y };
+  return { x, y, names };
 }
 
 /** Run a solver generator synchronously. */
@@ -240,9 +245,9 @@ export class MultiTaskElasticNet extends CdEstimator<CdFitted> {
   private start(X: unknown, Y: unknown): { gen: Generator<ProgressInfo, SolveResult, void>; done: (r: SolveResult) => void } {
     const o = this.options;
     checkSharedData(this.kindName, X, Y);
-    const { x, y } = checkXY(X, Y, this.kindName);
+    const { x, y, names } = checkXY(X, Y, this.kindName);
     const k = kernels();
-    const p = prepareProblem(k, x, y, o.fitIntercept);
+    const p = prepareProblem(k, x, y, o.fitIntercept, names);
     let w0: Float64Array | undefined;
     const prev = this.fitted;
     if (o.warmStart && prev && prev.coef.rows === p.T && prev.coef.cols === p.d) {

@@ -231,14 +231,14 @@ export class MultiTaskElasticNetCV extends CdEstimator<CVFitted> {
   private run(X: unknown, Y: unknown): Generator<ProgressInfo, CVResult, void> {
     const o = this.options;
     checkSharedData(this.kindName, X, Y);
-    const { x, y } = checkXY(X, Y, this.kindName);
+    const { x, y, names } = checkXY(X, Y, this.kindName);
     const n = x.rows;
     if (o.cv > n) {
       throw new ValueError(`${this.kindName}.fit: cannot split ${n} samples into cv = ${o.cv} folds; use cv <= ${n}`);
     }
     const l1Ratios = Float64Array.from(typeof o.l1Ratio === 'number' ? [o.l1Ratio] : o.l1Ratio);
     const k = kernels();
-    const full = prepareProblem(k, x, y, o.fitIntercept);
+    const full = prepareProblem(k, x, y, o.fitIntercept, names);
     const grids = Array.from(l1Ratios, (l1) => {
       if (o.alphas) return Float64Array.from(o.alphas).sort().reverse();
       if (l1 === 0) {

@@ -12,8 +12,8 @@
  * along a contiguous row.
  */
 import type { Matrix } from '../../core/matrix.js';
-import type { CdDesign, CdSweepArgs, CdSweepResult, GramSweepArgs } from '../types.js';
-import { dots4x2, transpose } from './linalg.js';
+import type { CdDesign, CdSweepArgs, CdSweepResult, CdTargets, GramSweepArgs } from '../types.js';
+import { dots4x2, gemm, transpose } from './linalg.js';
 
 export function mtenetSweep(args: CdSweepArgs): CdSweepResult {
   if (args.blockGram !== undefined && args.blockSize !== undefined) return sweepBlocked(args, args.blockGram, args.blockSize);
@@ -292,26 +292,28 @@ function updateResidual(X: Float64Array, R: Float64Array, n: number, T: number, 
 // ---------------------------------------------------------------------------------------------
 
 export function cdDesign(x: Matrix<Float64Array>, centre: boolean): CdDesign {
-  const { rows: n, cols: d, data: X } = x;
-  const mean = new Float64Array(d);
-  if (centre && n > 0) {
-    for (let i = 0; i < n; i++) {
-      const o = i * d;
-      for (let j = 0; j < d; j++) mean[j]! += X[o + j]!;
-    }
-    for (let j = 0; j < d; j++) mean[j]! /= n;
-  }
+  const { rows: n, cols: d } = x;
   const xt: Matrix<Float64Array> = { rows: d, cols: n, data: new Float64Array(d * n) };
   transpose(x, xt);
+  const mean = new Float64Array(d);
   const colNormSq = new Float64Array(d);
   const Xt = xt.data;
+  let finite = true;
   for (let j = 0; j < d; j++) {
     const o = j * n;
-    const m = mean[j]!;
-    if (m !== 0) for (let i = 0; i < n; i++) Xt[o + i]! -= m;
-    colNormSq[j] = dot(Xt, o, Xt, o, n);
+    let m = 0;
+    if (centre && n > 0) {
+      for (let i = 0; i < n; i++) m += Xt[o + i]!;
+      m /= n;
+      if (m !== 0) for (let i = 0; i < n; i++) Xt[o + i]! -= m;
+    }
+    mean[j] = m;
+    const s = dot(Xt, o, Xt, o, n);
+    colNormSq[j] = s;
+    // A NaN or an infinity in the column makes its mean or its squared norm NaN or infinite.
+    if (!(m - m === 0 && s - s === 0)) finite = false;
   }
-  return { x, centred: centre, mean, colNormSq, xt };
+  return { x, centred: centre, mean, colNormSq, finite, xt };
 }
 
 /** The design's transposed copy (built by this kernel set's cdDesign). */
@@ -320,7 +322,7 @@ function transposed(design: CdDesign): Float64Array {
   return design.xt.data;
 }
 
-export function cdCorrelations(design: CdDesign, rt: Matrix<Float64Array>, cols: Int32Array, out: Matrix<Float64Array>): void {
+export function cdCorrelations(design: CdDesign, rt: Matrix<Float64Array>, cols: Int32Array, out: Matrix<Float64Array>, norms?: Float64Array): void {
   const Xt = transposed(design);
   const n = design.x.rows;
   const T = rt.rows;
@@ -353,6 +355,42 @@ export function cdCorrelations(design: CdDesign, rt: Matrix<Float64Array>, cols:
     const a = cols[c]! * n;
     for (let t = 0; t < T; t++) O[c * T + t] = dot(Xt, a, R, t * n, n);
   }
+  if (norms !== undefined) {
+    for (let q = 0; q < m; q++) {
+      let s = 0;
+      for (let t = 0; t < T; t++) s += O[q * T + t]! * O[q * T + t]!;
+      norms[q] = Math.sqrt(s);
+    }
+  }
+}
+
+export function cdTargets(y: Matrix<Float64Array>, centre: boolean): CdTargets {
+  const { rows: n, cols: T, data: Y } = y;
+  const yMean = new Float64Array(T);
+  if (centre && n > 0) {
+    for (let i = 0; i < n; i++) for (let t = 0; t < T; t++) yMean[t]! += Y[i * T + t]!;
+    for (let t = 0; t < T; t++) yMean[t]! /= n;
+  }
+  const yt: Matrix<Float64Array> = { rows: T, cols: n, data: new Float64Array(T * n) };
+  const Yt = yt.data;
+  for (let i = 0; i < n; i++) for (let t = 0; t < T; t++) Yt[t * n + i] = Y[i * T + t]! - yMean[t]!;
+  let yNormSq = 0;
+  for (let q = 0; q < Yt.length; q++) yNormSq += Yt[q]! * Yt[q]!;
+  return { yt, yMean, yNormSq };
+}
+
+export function cdResidual(xs: Matrix<Float64Array>, w: Matrix<Float64Array>, yt: Matrix<Float64Array>, rt: Matrix<Float64Array>): { rNormSq: number; ry: number } {
+  const R = rt.data;
+  const Y = yt.data;
+  R.set(Y);
+  if (xs.rows > 0) gemm(w, xs, rt, { transA: true, alpha: -1, beta: 1 });
+  let rNormSq = 0;
+  let ry = 0;
+  for (let q = 0; q < R.length; q++) {
+    rNormSq += R[q]! * R[q]!;
+    ry += R[q]! * Y[q]!;
+  }
+  return { rNormSq, ry };
 }
 
 export function cdGatherColumns(design: CdDesign, cols: Int32Array, out: Matrix<Float64Array>): void {

@@ -4,7 +4,8 @@
  * METATASK_BACKEND=js, and as the reference side of the parity suite.
  */
 import type { Kernels } from '../types.js';
-import { cdCorrelations, cdDesign, cdGatherColumns, mtenetBlockGram, mtenetGramSweep, mtenetSweep } from './cd.js';
+import { cdCorrelations, cdDesign, cdGatherColumns, cdResidual, cdTargets, mtenetBlockGram, mtenetGramSweep, mtenetSweep } from './cd.js';
+import { mtenetGramSolve, mtenetResidualSolve } from './cdsolve.js';
 import { choleskySolve, gemm, gram, svd, symEig, transpose } from './linalg.js';
 import { network } from './network.js';
 import { adamStep, rmspropStep, sgdStep } from './optim.js';
@@ -27,6 +28,10 @@ export const jsKernels: Kernels = {
   cdDesign,
   cdCorrelations,
   cdGatherColumns,
+  cdTargets,
+  cdResidual,
+  mtenetGramSolve,
+  mtenetResidualSolve,
   taskLoss,
   network,
   adamStep,

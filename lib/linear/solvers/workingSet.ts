@@ -8,9 +8,10 @@
  * - Working sets (Celer: Massias, Gramfort & Salmon, ICML 2018; skglm: Bertrand et al., NeurIPS 2022):
  *   coordinate descent runs on a small set of features (the current support, the features closest
  *   to violating the dual constraint, and the strong-rule candidates along a path), solved to a
- *   fraction of the tolerance by InnerSolver (inner.ts: Gram form, Anderson extrapolation); then the
- *   correlations X_j^T R of every remaining feature give the global gap, the next screening and the
- *   next working set. The set at least doubles with the support until the gap certifies the point.
+ *   fraction of the tolerance by one kernel call (inner.ts: Gram or residual form, Anderson
+ *   extrapolation); then the correlations X_j^T R of every remaining feature give the global gap,
+ *   the next screening and the next working set. The set at least doubles with the support until
+ *   the gap certifies the point.
  * - Sequential strong rule along a path (Tibshirani et al., "Strong rules for discarding predictors",
  *   JRSS B 74, 2012): after a solve at l1Reg', the features with ||X~_j^T R~|| >= 2 l1Reg - l1Reg'
  *   join the first working set at l1Reg.
@@ -18,15 +19,16 @@
  *   ||X_j^T R|| <= ||X_j^T R'|| + ||X_j|| ||R - R'||_F for the residual R' at which they were last
  *   computed (EnetState keeps the running sum of ||R - R'||), which screens along a path without a
  *   product over all features.
- * The design X is read in place (never copied or transposed whole) through the cd kernels: its
- * columns centred on the fly, the working set's columns gathered per outer iteration.
+ * The design X is read in place (never copied or transposed whole) through the cd kernels; the work
+ * in TypeScript is a handful of loops over the d features per outer iteration.
  */
-import type { Matrix } from '../../core/matrix.js';
+import { ValueError } from '../../core/errors.js';
+import { assertFinite, type Matrix } from '../../core/matrix.js';
 import type { Rng } from '../../core/rng.js';
 import type { CdDesign, Kernels } from '../../kernels/types.js';
-import { dualityGapOf, normsOf, provenZero, safeRadius } from './dualGap.js';
+import { dualityGapOf, provenZero, safeRadius } from './dualGap.js';
 import { ColumnPool } from './columnPool.js';
-import { InnerSolver, residualParts, useGramForm, type InnerForm } from './inner.js';
+import { innerSolve, useGramForm, type InnerForm } from './inner.js';
 
 /** Progress after one coordinate-descent sweep; dualGap (divided by n) when that sweep ended with a gap check. */
 export interface ProgressInfo {
@@ -82,47 +84,59 @@ export const MIN_WORKING_SET = 50;
 /** The inner solves stop at this fraction of the global tolerance (skglm uses 0.3 of its criterion). */
 export const INNER_TOL_FRACTION = 0.3;
 
-/** Centre Y (when fitIntercept) into Y^T and build the design. X and Y are never modified. */
-export function prepareProblem(K: Kernels, x: Matrix<Float64Array>, y: Matrix<Float64Array>, fitIntercept: boolean): EnetProblem {
-  const n = x.rows;
-  const T = y.cols;
-  const yMean = new Float64Array(T);
-  if (fitIntercept && n > 0) {
-    for (let i = 0; i < n; i++) for (let t = 0; t < T; t++) yMean[t]! += y.data[i * T + t]!;
-    for (let t = 0; t < T; t++) yMean[t]! /= n;
-  }
-  const yt = new Float64Array(T * n);
-  let yNormSq = 0;
-  for (let i = 0; i < n; i++) {
-    for (let t = 0; t < T; t++) {
-      const v = y.data[i * T + t]! - yMean[t]!;
-      yt[t * n + i] = v;
-      yNormSq += v * v;
-    }
-  }
-  return { n, d: x.cols, T, design: K.cdDesign(x, fitIntercept), yt: { rows: T, cols: n, data: yt }, yMean, yNormSq };
+/**
+ * The design and the centred targets of X (n x d) and Y (n x T), checked: the kernels that read
+ * them anyway report a NaN or an infinity, and the value is then found and named (`names` are the
+ * argument names of the messages). X and Y are never modified.
+ */
+export function prepareProblem(
+  K: Kernels,
+  x: Matrix<Float64Array>,
+  y: Matrix<Float64Array>,
+  fitIntercept: boolean,
+  names: { x: string; y: string } = { x: 'X', y: 'Y' },
+): EnetProblem {
+  const design = K.cdDesign(x, fitIntercept);
+  if (!design.finite) nonFinite(x, names.x);
+  const { yt, yMean, yNormSq } = K.cdTargets(y, fitIntercept);
+  if (!Number.isFinite(yNormSq)) nonFinite(y, names.y);
+  return { n: x.rows, d: x.cols, T: y.cols, design, yt, yMean, yNormSq };
+}
+
+/** Name the first NaN or infinity of a, or, when every value is finite, the overflow. */
+function nonFinite(a: Matrix<Float64Array>, name: string): never {
+  assertFinite(a.data, name, a.cols);
+  throw new ValueError(`${name} has values too large for the solver (a column's sum of squares overflows); rescale it`);
 }
 
 /**
  * The coefficients, residual and feature correlations of a solve, kept between the solves of a
  * path (warm starts): W (d x T), R^T (T x n), and for each feature the last X_j^T R computed, with
- * the residual drift since then.
+ * the residual drift since then; also ||R||^2, <R, Y>, sum_j ||W_j||, ||W||^2 and the support.
  */
 export class EnetState {
   readonly w: Matrix<Float64Array>;
-  readonly rt: Matrix<Float64Array>;
+  private readonly residualT: Matrix<Float64Array>;
+  /**
+   * After a Gram-form solve the residual is rebuilt only when read (the gap needs only its parts,
+   * which the solve returns): the gathered columns and coefficients it is rebuilt from.
+   */
+  private pendingResidual: { xs: Matrix<Float64Array>; w: Matrix<Float64Array> } | null = null;
   /** X_j^T R (row j), valid for the residual version corrVersion[j]. */
   readonly corr: Float64Array;
   readonly corrNorm: Float64Array;
+  /** nonZero[j] = 1 when row j of W is not zero. */
+  readonly nonZero: Uint8Array;
   private readonly corrVersion: Int32Array;
   private readonly corrDrift: Float64Array;
   /** Incremented whenever rt changes. */
   private version = 0;
-  /** rt at the last correlation product, its version, and the drift sum up to it. */
-  private readonly snapshot: Float64Array;
-  private snapshotVersion = 0;
+  /** The running sum of ||R_e - R_{e-1}|| over the residual's changes. */
   private drift = 0;
-  private driftCache = { version: -1, value: 0 };
+  rNormSq: number;
+  ry: number;
+  l21 = 0;
+  wNormSq = 0;
   /** The working sets' gathered columns and Gram matrix, kept along the solves of this state. */
   readonly pool: ColumnPool;
 
@@ -133,19 +147,53 @@ export class EnetState {
   ) {
     const { d, T, n } = p;
     this.w = { rows: d, cols: T, data: w0 ? w0.slice() : new Float64Array(d * T) };
-    this.rt = { rows: T, cols: n, data: p.yt.data.slice() };
-    const support = supportOf(this.w.data, d, T);
-    if (support.length > 0) {
-      const xs: Matrix<Float64Array> = { rows: support.length, cols: n, data: new Float64Array(support.length * n) };
-      K.cdGatherColumns(p.design, support, xs);
-      K.gemm(rowsOf(this.w.data, support, T), xs, this.rt, { transA: true, alpha: -1, beta: 1 });
-    }
+    this.residualT = { rows: T, cols: n, data: p.yt.data.slice() };
+    this.rNormSq = p.yNormSq;
+    this.ry = p.yNormSq;
     this.corr = new Float64Array(d * T);
     this.corrNorm = new Float64Array(d);
+    this.nonZero = new Uint8Array(d);
     this.corrVersion = new Int32Array(d).fill(-1);
     this.corrDrift = new Float64Array(d);
-    this.snapshot = this.rt.data.slice();
     this.pool = new ColumnPool(K, p.design, n);
+    if (w0) this.setStart();
+  }
+
+  /**
+   * A warm start: the support, the norms of W and its residual Y - X_S W_S. Rows of all-zero
+   * (centred) columns are set to 0: such a feature has no effect on the fit and its optimum is 0.
+   */
+  private setStart(): void {
+    const { T, n } = this.p;
+    const W = this.w.data;
+    const cn = this.p.design.colNormSq;
+    const support: number[] = [];
+    for (let j = 0; j < this.p.d; j++) {
+      if (!(cn[j]! > 0)) W.fill(0, j * T, (j + 1) * T);
+      let s = 0;
+      for (let t = 0; t < T; t++) s += W[j * T + t]! * W[j * T + t]!;
+      if (s > 0) {
+        support.push(j);
+        this.nonZero[j] = 1;
+        this.l21 += Math.sqrt(s);
+        this.wNormSq += s;
+      }
+    }
+    if (support.length === 0) return;
+    const idx = Int32Array.from(support);
+    const xs: Matrix<Float64Array> = { rows: idx.length, cols: n, data: new Float64Array(idx.length * n) };
+    this.K.cdGatherColumns(this.p.design, idx, xs);
+    this.setResidual(xs, rowsOf(W, idx, T));
+  }
+
+  /** The residual R^T = (Y - X W)^T, T x n (rebuilt here when a Gram-form solve left it pending). */
+  get rt(): Matrix<Float64Array> {
+    const pending = this.pendingResidual;
+    if (pending !== null) {
+      this.pendingResidual = null;
+      this.K.cdResidual(pending.xs, pending.w, this.p.yt, this.residualT);
+    }
+    return this.residualT;
   }
 
   /** Whether X_j^T R is known at the current residual. */
@@ -155,41 +203,35 @@ export class EnetState {
 
   /** An upper bound on ||X_j^T R|| at the current residual (exact when fresh; Infinity if never computed). */
   bound(j: number): number {
-    if (this.corrVersion[j] === this.version) return this.corrNorm[j]!;
-    if (this.corrVersion[j]! < 0) return Infinity;
-    return this.corrNorm[j]! + Math.sqrt(this.p.design.colNormSq[j]!) * (this.driftNow() - this.corrDrift[j]!);
+    const v = this.corrVersion[j]!;
+    if (v === this.version) return this.corrNorm[j]!;
+    if (v < 0) return Infinity;
+    return this.corrNorm[j]! + Math.sqrt(this.p.design.colNormSq[j]!) * (this.drift - this.corrDrift[j]!);
   }
 
-  /** The running sum of ||R_e - R_{e-1}|| up to the current residual. */
-  private driftNow(): number {
-    if (this.version === this.snapshotVersion) return this.drift;
-    if (this.driftCache.version !== this.version) {
-      let s = 0;
-      const r = this.rt.data;
-      for (let i = 0; i < r.length; i++) s += (r[i]! - this.snapshot[i]!) ** 2;
-      this.driftCache = { version: this.version, value: this.drift + Math.sqrt(s) };
-    }
-    return this.driftCache.value;
-  }
-
-  /** Compute X_j^T R for the listed features (one cdCorrelations call). */
-  refresh(cols: Int32Array): void {
-    if (cols.length === 0) return;
+  /** Compute X_j^T R for the listed features (one cdCorrelations call); false when there are none. */
+  refresh(cols: Int32Array): boolean {
+    const m = cols.length;
+    if (m === 0) return false;
     const T = this.p.T;
-    const out: Matrix<Float64Array> = { rows: cols.length, cols: T, data: new Float64Array(cols.length * T) };
-    this.K.cdCorrelations(this.p.design, this.rt, cols, out);
-    this.setCorrelations(cols, out.data);
+    const out: Matrix<Float64Array> = { rows: m, cols: T, data: new Float64Array(m * T) };
+    const norms = new Float64Array(m);
+    this.K.cdCorrelations(this.p.design, this.rt, cols, out, norms);
+    const v = this.version;
+    const drift = this.drift;
+    for (let c = 0; c < m; c++) {
+      const j = cols[c]!;
+      this.corr.set(out.data.subarray(c * T, (c + 1) * T), j * T);
+      this.corrNorm[j] = norms[c]!;
+      this.corrVersion[j] = v;
+      this.corrDrift[j] = drift;
+    }
+    return true;
   }
 
   /** Record X_j^T R (rows of values, cols.length x T) of the listed features at the current residual. */
-  setCorrelations(cols: ArrayLike<number>, values: Float64Array): void {
+  setCorrelations(cols: Int32Array, values: Float64Array): void {
     const T = this.p.T;
-    // The drift sum must run through the residual these values belong to.
-    if (this.version !== this.snapshotVersion) {
-      this.drift = this.driftNow();
-      this.snapshot.set(this.rt.data);
-      this.snapshotVersion = this.version;
-    }
     for (let c = 0; c < cols.length; c++) {
       const j = cols[c]!;
       let s = 0;
@@ -204,40 +246,39 @@ export class EnetState {
     }
   }
 
-  /** Record that rt was changed in place. */
-  residualChanged(): void {
-    this.version++;
+  /** rt = Y - X_S W_S for gathered columns xs of the support S and their coefficients, with its parts. */
+  setResidual(xs: Matrix<Float64Array>, ws: Matrix<Float64Array>): void {
+    this.pendingResidual = null;
+    const r = this.K.cdResidual(xs, ws, this.p.yt, this.residualT);
+    this.rNormSq = r.rNormSq;
+    this.ry = r.ry;
   }
-}
 
-/** Indices of the non-zero rows of W (d x T). */
-function supportOf(w: Float64Array, d: number, T: number): Int32Array {
-  const out: number[] = [];
-  for (let j = 0; j < d; j++) if (rowIsNonZero(w, j, T)) out.push(j);
-  return Int32Array.from(out);
-}
+  /**
+   * The residual is Y - X_S W_S for these gathered columns and coefficients (views that stay
+   * valid until the next read of rt), with these parts: it is rebuilt when next read.
+   */
+  setPendingResidual(xs: Matrix<Float64Array>, ws: Matrix<Float64Array>, rNormSq: number, ry: number): void {
+    this.pendingResidual = { xs, w: ws };
+    this.rNormSq = rNormSq;
+    this.ry = ry;
+  }
 
-function rowIsNonZero(w: Float64Array, j: number, T: number): boolean {
-  for (let t = 0; t < T; t++) if (w[j * T + t] !== 0) return true;
-  return false;
+  /** Record that rt moved by `change` (its Frobenius norm, or a bound of it). */
+  residualChanged(change: number): void {
+    this.version++;
+    this.drift += change;
+  }
 }
 
 /** The listed rows of W (d x T) as a rows.length x T matrix. */
 function rowsOf(w: Float64Array, rows: Int32Array, T: number): Matrix<Float64Array> {
   const out = new Float64Array(rows.length * T);
-  for (let c = 0; c < rows.length; c++) out.set(w.subarray(rows[c]! * T, (rows[c]! + 1) * T), c * T);
-  return { rows: rows.length, cols: T, data: out };
-}
-
-/** ||X~_j^T R~|| = ||X_j^T R - l2Reg W_j|| for a feature whose correlation is fresh. */
-function dualCorrelation(st: EnetState, j: number, T: number, l2Reg: number): number {
-  if (l2Reg === 0) return st.corrNorm[j]!;
-  let s = 0;
-  for (let t = 0; t < T; t++) {
-    const v = st.corr[j * T + t]! - l2Reg * st.w.data[j * T + t]!;
-    s += v * v;
+  for (let c = 0; c < rows.length; c++) {
+    const o = rows[c]! * T;
+    for (let t = 0; t < T; t++) out[c * T + t] = w[o + t]!;
   }
-  return Math.sqrt(s);
+  return { rows: rows.length, cols: T, data: out };
 }
 
 /**
@@ -260,103 +301,164 @@ export function* solveEnet(K: Kernels, p: EnetProblem, st: EnetState, s: SolveSe
   const tolScaled = s.tol * p.yNormSq;
   // active[j]: j may be non-zero at the optimum (a non-zero column not screened at this l1Reg).
   const active = new Uint8Array(d);
-  for (let j = 0; j < d; j++) {
-    if (cn[j]! > 0) active[j] = 1;
-    else W.fill(0, j * T, (j + 1) * T); // an all-zero column has no effect on the fit: its optimum is 0
-  }
+  for (let j = 0; j < d; j++) if (cn[j]! > 0) active[j] = 1;
   const xi = new Float64Array(d); // ||X~_j^T R~||, or an upper bound where not fresh
   let sweeps = 0;
   let gap = NaN;
   let pendingSweep = false; // the last sweep's progress waits for the gap that follows it
   const done = (): SolveResult => ({ nIter: sweeps, gap, tolScaled, converged: gap < tolScaled, screened: screenedOf(active, cn) });
   for (;;) {
-    const parts = { ...residualParts(st.rt.data, p.yt.data), ...normsOf(W, T) };
     // (1) The gap from exact values and bounds.
-    let scale = knownCorrelations(st, W, xi, l2Reg, l1Reg);
-    gap = dualityGapOf(parts, scale, l1Reg, l2Reg);
+    let scale = knownCorrelations(st, xi, l2Reg, l1Reg);
+    gap = dualityGapOf(st, scale, l1Reg, l2Reg);
     if (pendingSweep) {
       pendingSweep = false;
       yield { iter: sweeps, dualGap: gap / n };
     }
     if (sweeps > 0 && gap < tolScaled) return done();
-    // (2) Screening with the bounds, then (3) the product for the stale active features.
-    screen(active, xi, scale, safeRadius(gap, l1Reg, p.yNormSq), W, cn, l2Reg, T);
-    const stale: number[] = [];
-    for (let j = 0; j < d; j++) if (active[j] && !st.fresh(j)) stale.push(j);
-    st.refresh(Int32Array.from(stale));
-    // Screened features whose bounds dominate the scale get exact values (they stay screened).
-    const exactScale = tightenScreened(st, active, xi, knownCorrelations(st, W, xi, l2Reg, l1Reg), l1Reg, W, l2Reg);
-    if (exactScale !== scale) {
-      scale = exactScale;
-      gap = dualityGapOf(parts, scale, l1Reg, l2Reg);
+    // (2) Screening with the bounds.
+    screen(active, st.nonZero, xi, scale, safeRadius(gap, l1Reg, p.yNormSq), cn, l2Reg);
+    // (3) Exact values for the stale features whose bounds exceed l1Reg (screened ones included):
+    // the others cannot set the scale, so the gap is then exact. Along a path, or after a small
+    // move of the residual, these are few and the gap often certifies the point here.
+    if (st.refresh(looseOf(st, xi, l1Reg))) {
+      scale = knownCorrelations(st, xi, l2Reg, l1Reg);
+      gap = dualityGapOf(st, scale, l1Reg, l2Reg);
       if (sweeps > 0 && gap < tolScaled) return done();
     }
     if (sweeps >= s.maxIter) return done();
-    // (4) Screening with the exact correlations.
-    screen(active, xi, scale, safeRadius(gap, l1Reg, p.yNormSq), W, cn, l2Reg, T);
+    // (4) Another inner solve is needed: exact values for the other stale active features (they
+    // rank the candidates of the working set: bounds would pick larger sets), and screening with
+    // the exact values.
+    if (st.refresh(staleOf(st, active))) scale = knownCorrelations(st, xi, l2Reg, l1Reg);
+    screen(active, st.nonZero, xi, scale, safeRadius(gap, l1Reg, p.yNormSq), cn, l2Reg);
 
     // (5) The working set and its inner solve.
-    const ws = workingSet(active, xi, scale, W, cn, s);
+    const ws = workingSet(active, st.nonZero, xi, scale, cn, s);
     const k = ws.length;
-    const gramForm = s.innerForm ? s.innerForm === 'gram' : useGramForm(k, st.pool.missing(ws), n, T);
-    const { xws, gram } = st.pool.take(ws, gramForm);
-    const inner = new InnerSolver(
-      K,
-      { xws, ...(gram ? { gram } : {}), yt: p.yt, w0: rowsOf(W, ws, T).data, rt0: st.rt, h0: rowsOf(st.corr, ws, T).data, r0NormSq: parts.rNormSq, r0y: parts.ry, l1Reg, l2Reg },
-      { tol: INNER_TOL_FRACTION * tolScaled, selection: s.selection, rng: s.rng },
-    );
-    for (;;) {
-      const finished = inner.step();
-      sweeps++;
-      if (finished || sweeps >= s.maxIter) break;
-      yield { iter: sweeps, dualGap: null };
+    // The inner solve starts from X_ws^T R: every member is fresh (the active ones were refreshed
+    // above); a stale one would make it solve another problem.
+    for (let c = 0; c < k; c++) if (!st.fresh(ws[c]!)) throw new Error(`working-set solver: feature ${ws[c]} joined the working set with stale correlations`);
+
+    if (process.env.WSDEBUG) {
+      let viol = 0, nnz = 0, act = 0;
+      for (let j = 0; j < d; j++) { if (active[j]) act++; if (active[j] && xi[j]! > l1Reg) viol++; if (st.nonZero[j]) nnz++; }
+      let inMax = 0, outMax = 0, outJ = -1;
+      for (let j = 0; j < d; j++) { if (active[j]) inMax = Math.max(inMax, xi[j]!); else if (cn[j]! > 0 && xi[j]! > outMax) { outMax = xi[j]!; outJ = j; } }
+      console.error(`outer: sweeps ${sweeps} gap/tol ${(gap / tolScaled).toExponential(2)} active ${act} violators ${viol} nnz ${nnz} ws ${k} scale/l1 ${scale / l1Reg} inMax/l1 ${inMax / l1Reg} outMax/l1 ${outMax / l1Reg} fresh ${outJ >= 0 && st.fresh(outJ)}`);
     }
+    const gramForm = s.innerForm ? s.innerForm === 'gram' : useGramForm(k, st.pool.missing(ws), n, T);
+    // The pool may hand the set out in its own order (as views): rows follow `order`.
+    const { features: order, xws, gram } = st.pool.take(ws, gramForm);
+    const w: Matrix<Float64Array> = rowsOf(W, order, T);
+    const h: Matrix<Float64Array> = rowsOf(st.corr, order, T);
+    const maxSweeps = s.maxIter - sweeps;
+    const inner = innerSolve(
+      K,
+      { n, T, xws, ...(gram ? { gram } : { rt: st.rt }), yt: p.yt, w, h, rNormSq: st.rNormSq, ry: st.ry },
+      { l1Reg, l2Reg, tol: INNER_TOL_FRACTION * tolScaled, maxSweeps, selection: s.selection, rng: s.rng },
+    );
+    const start = sweeps;
+    let r;
+    for (;;) {
+      const next = inner.next();
+      if (next.done) {
+        r = next.value;
+        break;
+      }
+      for (let i = 0; i < next.value; i++) yield { iter: ++sweeps, dualGap: null };
+    }
+    // The last call's sweeps: all but the last are reported now, the last waits for the gap.
+    const end = start + r.sweeps;
+    while (sweeps < end - 1) yield { iter: ++sweeps, dualGap: null };
+    sweeps = end;
     pendingSweep = true;
-    const h = inner.correlations();
-    for (let c = 0; c < k; c++) W.set(inner.w.data.subarray(c * T, (c + 1) * T), ws[c]! * T);
-    inner.residual(st.rt);
-    st.residualChanged();
-    st.setCorrelations(ws, h);
+    // The new coefficients and support of the working set, then the residual and its correlations.
+    const Wk = w.data;
+    let l21 = 0;
+    let wNormSq = 0;
+    for (let c = 0; c < k; c++) {
+      const j = order[c]!;
+      let q = 0;
+      for (let t = 0; t < T; t++) {
+        const v = Wk[c * T + t]!;
+        W[j * T + t] = v;
+        q += v * v;
+      }
+      st.nonZero[j] = q > 0 ? 1 : 0;
+      if (q > 0) {
+        l21 += Math.sqrt(q);
+        wNormSq += q;
+      }
+    }
+    st.l21 = l21;
+    st.wNormSq = wNormSq;
+    // The Gram form leaves the residual to be rebuilt when next needed (often never: the gap
+    // that follows needs its parts only, and certifies the point); the residual form updated it.
+    if (gram) st.setPendingResidual(xws, w, r.rNormSq, r.ry);
+    else {
+      st.rNormSq = r.rNormSq;
+      st.ry = r.ry;
+    }
+    st.residualChanged(r.residualChange);
+    st.setCorrelations(order, h.data);
   }
+}
+
+/** The active features whose correlations are stale, ascending. */
+function staleOf(st: EnetState, active: Uint8Array): Int32Array {
+  let m = 0;
+  for (let j = 0; j < active.length; j++) if (active[j] && !st.fresh(j)) m++;
+  const out = new Int32Array(m);
+  m = 0;
+  for (let j = 0; j < active.length; j++) if (active[j] && !st.fresh(j)) out[m++] = j;
+  return out;
+}
+
+/** ||X~_j^T R~|| = ||X_j^T R - l2Reg W_j|| for a feature whose correlation is fresh. */
+function dualCorrelation(st: EnetState, j: number, T: number, l2Reg: number): number {
+  if (l2Reg === 0 || !st.nonZero[j]) return st.corrNorm[j]!;
+  let s = 0;
+  for (let t = 0; t < T; t++) {
+    const v = st.corr[j * T + t]! - l2Reg * st.w.data[j * T + t]!;
+    s += v * v;
+  }
+  return Math.sqrt(s);
 }
 
 /**
  * xi[j] = ||X~_j^T R~|| for every non-zero column (exact where fresh, else its bound; Infinity when
- * never computed) and the dual scale max(l1Reg, max_j xi[j]).
+ * never computed, or for a non-zero row) and the dual scale max(l1Reg, max_j xi[j]).
  */
-function knownCorrelations(st: EnetState, W: Float64Array, xi: Float64Array, l2Reg: number, l1Reg: number): number {
+function knownCorrelations(st: EnetState, xi: Float64Array, l2Reg: number, l1Reg: number): number {
   const cn = st.p.design.colNormSq;
   const T = st.p.T;
   let scale = l1Reg;
   for (let j = 0; j < xi.length; j++) {
     if (!(cn[j]! > 0)) continue;
-    const v = st.fresh(j) ? dualCorrelation(st, j, T, l2Reg) : rowIsNonZero(W, j, T) ? Infinity : st.bound(j);
+    const v = st.fresh(j) ? dualCorrelation(st, j, T, l2Reg) : st.nonZero[j] ? Infinity : st.bound(j);
     xi[j] = v;
     if (v > scale) scale = v;
   }
   return scale;
 }
 
-/**
- * When bounds of screened features exceed every exact value (and l1Reg), compute those features
- * exactly so that the scale, hence the gap, is not inflated by stale bounds; returns the new scale.
- */
-function tightenScreened(st: EnetState, active: Uint8Array, xi: Float64Array, scale: number, l1Reg: number, W: Float64Array, l2Reg: number): number {
+/** The stale features (non-zero columns, active or screened) whose xi, a bound, exceeds l1Reg, ascending. */
+function looseOf(st: EnetState, xi: Float64Array, l1Reg: number): Int32Array {
   const cn = st.p.design.colNormSq;
-  let exactMax = l1Reg;
-  for (let j = 0; j < xi.length; j++) if (cn[j]! > 0 && st.fresh(j) && xi[j]! > exactMax) exactMax = xi[j]!;
-  if (!(scale > exactMax)) return scale;
-  const loose: number[] = [];
-  for (let j = 0; j < xi.length; j++) if (!active[j] && cn[j]! > 0 && !st.fresh(j) && xi[j]! > exactMax) loose.push(j);
-  st.refresh(Int32Array.from(loose));
-  return knownCorrelations(st, W, xi, l2Reg, l1Reg);
+  let m = 0;
+  for (let j = 0; j < xi.length; j++) if (cn[j]! > 0 && xi[j]! > l1Reg && !st.fresh(j)) m++;
+  const out = new Int32Array(m);
+  m = 0;
+  for (let j = 0; j < xi.length; j++) if (cn[j]! > 0 && xi[j]! > l1Reg && !st.fresh(j)) out[m++] = j;
+  return out;
 }
 
 /** Gap-safe screening of the active zero rows whose xi (exact or bound) passes the sphere test. */
-function screen(active: Uint8Array, xi: Float64Array, scale: number, radius: number, W: Float64Array, cn: Float64Array, l2Reg: number, T: number): void {
+function screen(active: Uint8Array, nonZero: Uint8Array, xi: Float64Array, scale: number, radius: number, cn: Float64Array, l2Reg: number): void {
   if (!Number.isFinite(radius)) return;
   for (let j = 0; j < active.length; j++) {
-    if (active[j] && provenZero(xi[j]!, scale, radius, cn[j]!, l2Reg) && !rowIsNonZero(W, j, T)) active[j] = 0;
+    if (active[j] && !nonZero[j] && provenZero(xi[j]!, scale, radius, cn[j]!, l2Reg)) active[j] = 0;
   }
 }
 
@@ -366,51 +468,57 @@ function screenedOf(active: Uint8Array, cn: Float64Array): Int32Array {
   return Int32Array.from(out);
 }
 
-/** Bring back screened features whose bound exceeds `threshold` (so that the gap is scikit-learn's). */
-function reactivate(st: EnetState, active: Uint8Array, threshold: number): boolean {
-  const cn = st.p.design.colNormSq;
-  let any = false;
-  for (let j = 0; j < active.length; j++) {
-    if (!active[j] && cn[j]! > 0 && st.bound(j) > threshold) {
-      active[j] = 1;
-      any = true;
-    }
-  }
-  return any;
-}
-
 /**
  * The next working set, in increasing feature order: the support, the strong-rule candidates and
  * the active features closest to their dual constraint, by Celer's score
  * (1 - ||X~_j^T theta||) / ||X~_j||; at least MIN_WORKING_SET features and twice the support.
  */
-function workingSet(active: Uint8Array, xi: Float64Array, scale: number, W: Float64Array, cn: Float64Array, s: SolveSettings): Int32Array {
+function workingSet(active: Uint8Array, nonZero: Uint8Array, xi: Float64Array, scale: number, cn: Float64Array, s: SolveSettings): Int32Array {
   const d = active.length;
-  const T = W.length / d;
   const chosen = new Uint8Array(d);
-  const rest: number[] = [];
   let count = 0;
   let activeCount = 0;
   let nnz = 0;
   const strong = s.previousL1Reg !== undefined ? 2 * s.l1Reg - s.previousL1Reg : Infinity;
+  // No l1 penalty: every feature is in the model, the working set is everything active.
+  const all = !(s.l1Reg > 0);
   for (let j = 0; j < d; j++) {
     if (!active[j]) continue;
     activeCount++;
-    const nz = rowIsNonZero(W, j, T);
-    if (nz) nnz++;
-    // No l1 penalty: every feature is in the model, the working set is everything active.
-    if (nz || xi[j]! >= strong || !(s.l1Reg > 0)) {
+    if (nonZero[j]) nnz++;
+    if (nonZero[j] || xi[j]! >= strong || all) {
       chosen[j] = 1;
       count++;
-    } else rest.push(j);
+    }
   }
   const size = Math.min(activeCount, Math.max(s.minWorkingSet ?? MIN_WORKING_SET, 2 * nnz, count));
   if (count < size) {
-    const score = (j: number): number => (1 - xi[j]! / scale) / Math.sqrt(cn[j]! + s.l2Reg);
-    rest.sort((a, b) => score(a) - score(b) || a - b);
-    for (let i = 0; i < size - count; i++) chosen[rest[i]!] = 1;
+    // The (size - count) best scores among the rest: the threshold is found on a sorted copy
+    // (a typed-array sort, no comparator), ties broken by the lower index.
+    const rest = activeCount - count;
+    const scores = new Float64Array(rest);
+    const ids = new Int32Array(rest);
+    let q = 0;
+    for (let j = 0; j < d; j++) {
+      if (!active[j] || chosen[j]) continue;
+      scores[q] = (1 - xi[j]! / scale) / Math.sqrt(cn[j]! + s.l2Reg);
+      ids[q++] = j;
+    }
+    const sorted = scores.slice().sort();
+    const need = size - count;
+    const threshold = sorted[need - 1]!;
+    let below = 0;
+    for (let i = 0; i < rest; i++) if (scores[i]! < threshold) below++;
+    let ties = need - below;
+    for (let i = 0; i < rest; i++) {
+      const v = scores[i]!;
+      if (v < threshold || (v === threshold && ties-- > 0)) chosen[ids[i]!] = 1;
+    }
   }
-  const out: number[] = [];
-  for (let j = 0; j < d; j++) if (chosen[j]) out.push(j);
-  return Int32Array.from(out);
+  let m = 0;
+  for (let j = 0; j < d; j++) if (chosen[j]) m++;
+  const out = new Int32Array(m);
+  m = 0;
+  for (let j = 0; j < d; j++) if (chosen[j]) out[m++] = j;
+  return out;
 }

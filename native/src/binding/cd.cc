@@ -13,6 +13,7 @@
 #include "binding/args.h"
 #include "binding/registry.h"
 #include "kernels/cd.h"
+#include "kernels/cdsolve.h"
 
 namespace metatask::binding {
 
@@ -126,14 +127,15 @@ Napi::Value MtenetSweepBlocked(const Napi::CallbackInfo& info) {
 }
 
 
-// The design arguments of the working-set kernels: x (n x d) and mean (length d, finite, or empty
-// for no centring).
+// The design arguments of the working-set kernels: x (n x d), mean and sqNorm (length d, finite,
+// sqNorm >= 0), both empty for no centring. cdGatherColumns takes no sqNorm.
 struct DesignArgs {
   MatMap<double> x;
   VecMap<double> mean;
+  VecMap<double> sqNorm;
 };
 
-DesignArgs designArgs(const Napi::Value& xv, const Napi::Value& mv, const char* fn) {
+DesignArgs designArgs(const Napi::Value& xv, const Napi::Value& mv, const Napi::Value* sv, const char* fn) {
   Napi::Env env = xv.Env();
   MatMap<double> x = matrixArg<double>(xv, fn, "x");
   VecMap<double> mean = vectorArg<double>(mv, fn, "mean");
@@ -143,10 +145,20 @@ DesignArgs designArgs(const Napi::Value& xv, const Napi::Value& mv, const char* 
   for (int64_t j = 0; j < mean.size(); ++j) {
     if (!std::isfinite(mean[j])) rangeError(env, fn, "argument 'mean' must be finite (index " + std::to_string(j) + ")");
   }
-  return {x, mean};
+  // Constructed, never assigned: assigning to an Eigen map copies into the memory it views.
+  VecMap<double> sqNorm = sv != nullptr ? vectorArg<double>(*sv, fn, "sqNorm", mean.size()) : VecMap<double>(nullptr, 0);
+  if (sv != nullptr) {
+    for (int64_t j = 0; j < sqNorm.size(); ++j) {
+      if (!(sqNorm[j] >= 0) || !std::isfinite(sqNorm[j])) {
+        rangeError(env, fn, "argument 'sqNorm' must hold finite values >= 0 (index " + std::to_string(j) + ")");
+      }
+    }
+  }
+  return {x, mean, sqNorm};
 }
 
-// cdColumnStats(x, centre, mean, sqNorm): mean and sqNorm (length d) are overwritten.
+// cdColumnStats(x, centre, mean, sqNorm) -> finite: mean and sqNorm (length d) are overwritten;
+// returns false when x holds a NaN or an infinity.
 Napi::Value CdColumnStats(const Napi::CallbackInfo& info) {
   const char* fn = "cdColumnStats";
   Napi::Env env = info.Env();
@@ -160,29 +172,180 @@ Napi::Value CdColumnStats(const Napi::CallbackInfo& info) {
   expectDisjoint(env, fn, sqNorm, "sqNorm", x, "x");
   expectDisjoint(env, fn, mean, "mean", sqNorm, "sqNorm");
   guard.verify(env, fn);
-  cd::columnStats(x.data(), x.rows(), x.cols(), centre, mean.data(), sqNorm.data());
-  return env.Undefined();
+  return Napi::Boolean::New(env, cd::columnStats(x.data(), x.rows(), x.cols(), centre, mean.data(), sqNorm.data()));
 }
 
-// cdCorrelations(x, mean, rt, cols, out): rt T x n, out len(cols) x T (overwritten).
+// cdCorrelations(x, mean, sqNorm, rt, cols, out, norms): rt T x n, out len(cols) x T (overwritten),
+// norms empty or of length len(cols) (overwritten with the norms of out's rows).
 Napi::Value CdCorrelations(const Napi::CallbackInfo& info) {
   const char* fn = "cdCorrelations";
   Napi::Env env = info.Env();
-  expectArgs(info, 5, fn);
+  expectArgs(info, 7, fn);
   ArgGuard guard;
-  DesignArgs a = designArgs(info[0], info[1], fn);
-  MatMap<double> rt = matrixArg<double>(info[2], fn, "rt", -1, a.x.rows());
+  const Napi::Value sqNormArg = info[2];
+  DesignArgs a = designArgs(info[0], info[1], &sqNormArg, fn);
+  MatMap<double> rt = matrixArg<double>(info[3], fn, "rt", -1, a.x.rows());
   // Copied (args.h rule 1): its checked entries decide which columns of x the kernel reads.
-  const std::vector<int32_t> cols = indexArg(info[3], fn, "cols");
-  MatMap<double> out = matrixArg<double>(info[4], fn, "out", int64_t(cols.size()), rt.rows());
+  const std::vector<int32_t> cols = indexArg(info[4], fn, "cols");
+  MatMap<double> out = matrixArg<double>(info[5], fn, "out", int64_t(cols.size()), rt.rows());
+  VecMap<double> norms = vectorArg<double>(info[6], fn, "norms");
+  if (norms.size() != 0 && norms.size() != int64_t(cols.size())) {
+    rangeError(env, fn, "argument 'norms' has " + std::to_string(norms.size()) + " elements, expected 0 or " + std::to_string(cols.size()));
+  }
   expectIndices(env, fn, "cols", cols, a.x.cols());
   expectDisjoint(env, fn, out, "out", a.x, "x");
   expectDisjoint(env, fn, out, "out", a.mean, "mean");
+  expectDisjoint(env, fn, out, "out", a.sqNorm, "sqNorm");
   expectDisjoint(env, fn, out, "out", rt, "rt");
+  expectDisjoint(env, fn, norms, "norms", out, "out");
+  expectDisjoint(env, fn, norms, "norms", a.x, "x");
+  expectDisjoint(env, fn, norms, "norms", a.mean, "mean");
+  expectDisjoint(env, fn, norms, "norms", a.sqNorm, "sqNorm");
+  expectDisjoint(env, fn, norms, "norms", rt, "rt");
   guard.verify(env, fn);
-  cd::correlations(a.x.data(), a.x.rows(), a.x.cols(), a.mean.size() ? a.mean.data() : nullptr, rt.data(), rt.rows(), cols.data(),
-                   int64_t(cols.size()), out.data(), threadsOf(env));
+  const bool centred = a.mean.size() != 0;
+  cd::correlations(a.x.data(), a.x.rows(), a.x.cols(), centred ? a.mean.data() : nullptr, centred ? a.sqNorm.data() : nullptr,
+                   rt.data(), rt.rows(), cols.data(), int64_t(cols.size()), out.data(), norms.size() ? norms.data() : nullptr,
+                   threadsOf(env));
   return env.Undefined();
+}
+
+// cdTargets(y, centre, yt, yMean) -> ||yt||^2: y n x T; yt T x n and yMean length T overwritten.
+Napi::Value CdTargets(const Napi::CallbackInfo& info) {
+  const char* fn = "cdTargets";
+  Napi::Env env = info.Env();
+  expectArgs(info, 4, fn);
+  ArgGuard guard;
+  MatMap<double> y = matrixArg<double>(info[0], fn, "y");
+  const bool centre = boolArg(info[1], fn, "centre");
+  MatMap<double> yt = matrixArg<double>(info[2], fn, "yt", y.cols(), y.rows());
+  VecMap<double> yMean = vectorArg<double>(info[3], fn, "yMean", y.cols());
+  expectDisjoint(env, fn, yt, "yt", y, "y");
+  expectDisjoint(env, fn, yMean, "yMean", y, "y");
+  expectDisjoint(env, fn, yMean, "yMean", yt, "yt");
+  guard.verify(env, fn);
+  return Napi::Number::New(env, cd::targets(y.data(), y.rows(), y.cols(), centre, yt.data(), yMean.data()));
+}
+
+Napi::Value partsObject(Napi::Env env, double rNormSq, double ry) {
+  Napi::Object r = Napi::Object::New(env);
+  r.Set("rNormSq", rNormSq);
+  r.Set("ry", ry);
+  return r;
+}
+
+// cdResidual(xs, w, yt, rt) -> { rNormSq, ry }: xs k x n, w k x T, yt T x n; rt T x n overwritten.
+Napi::Value CdResidual(const Napi::CallbackInfo& info) {
+  const char* fn = "cdResidual";
+  Napi::Env env = info.Env();
+  expectArgs(info, 4, fn);
+  ArgGuard guard;
+  MatMap<double> xs = matrixArg<double>(info[0], fn, "xs");
+  MatMap<double> w = matrixArg<double>(info[1], fn, "w", xs.rows());
+  MatMap<double> yt = matrixArg<double>(info[2], fn, "yt", w.cols(), xs.cols());
+  MatMap<double> rt = matrixArg<double>(info[3], fn, "rt", w.cols(), xs.cols());
+  expectDisjoint(env, fn, rt, "rt", xs, "xs");
+  expectDisjoint(env, fn, rt, "rt", w, "w");
+  expectDisjoint(env, fn, rt, "rt", yt, "yt");
+  guard.verify(env, fn);
+  const cd::ResidualParts r = cd::residual(xs.data(), xs.rows(), xs.cols(), w.data(), w.cols(), yt.data(), rt.data(), threadsOf(env));
+  return partsObject(env, r.rNormSq, r.ry);
+}
+
+// The settings every inner solve takes, read and checked once: l1Reg, l2Reg, tol >= 0 (finite),
+// maxSweeps an integer in [1, 2^31), orders (Int32Array, copied) empty or maxSweeps * k entries in [0, k).
+struct SolveSettingsArgs {
+  double l1Reg, l2Reg, tol;
+  int64_t maxSweeps;
+  std::vector<int32_t> orders;
+};
+
+SolveSettingsArgs solveSettingsArgs(const Napi::CallbackInfo& info, size_t first, int64_t k, const char* fn) {
+  Napi::Env env = info.Env();
+  SolveSettingsArgs a;
+  a.l1Reg = nonNegativeArg(info[first], fn, "l1Reg");
+  a.l2Reg = nonNegativeArg(info[first + 1], fn, "l2Reg");
+  a.tol = nonNegativeArg(info[first + 2], fn, "tol");
+  a.maxSweeps = integerArg(info[first + 3], fn, "maxSweeps", 1, 2147483647.0);
+  a.orders = indexArg(info[first + 4], fn, "orders");
+  if (!a.orders.empty()) {
+    if (int64_t(a.orders.size()) != a.maxSweeps * k) {
+      rangeError(env, fn, "argument 'orders' has " + std::to_string(a.orders.size()) + " elements, expected 0 or maxSweeps * k = " +
+                              std::to_string(a.maxSweeps * k));
+    }
+    expectIndices(env, fn, "orders", a.orders, k);
+  }
+  return a;
+}
+
+Napi::Value innerResultObject(Napi::Env env, const cd::InnerResult& r) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("sweeps", double(r.sweeps));
+  o.Set("gap", r.gap);
+  o.Set("rNormSq", r.rNormSq);
+  o.Set("ry", r.ry);
+  o.Set("l21", r.l21);
+  o.Set("wNormSq", r.wNormSq);
+  o.Set("dualNorm", r.dualNorm);
+  o.Set("residualChange", r.residualChange);
+  o.Set("converged", r.converged);
+  return o;
+}
+
+// mtenetGramSolve(gram, ht, w, r0NormSq, r0y, l1Reg, l2Reg, tol, maxSweeps, orders) -> InnerResult:
+// gram k x k (diagonal finite, >= 0), ht T x k and w k x T updated in place.
+Napi::Value MtenetGramSolve(const Napi::CallbackInfo& info) {
+  const char* fn = "mtenetGramSolve";
+  Napi::Env env = info.Env();
+  expectArgs(info, 10, fn);
+  ArgGuard guard;
+  MatMap<double> gram = matrixArg<double>(info[0], fn, "gram");
+  const int64_t k = gram.rows();
+  if (gram.cols() != k) rangeError(env, fn, "argument 'gram' must be square, got " + std::to_string(k) + " x " + std::to_string(gram.cols()));
+  MatMap<double> ht = matrixArg<double>(info[1], fn, "ht", -1, k);
+  MatMap<double> w = matrixArg<double>(info[2], fn, "w", k, ht.rows());
+  const double r0NormSq = numberArg(info[3], fn, "r0NormSq");
+  const double r0y = numberArg(info[4], fn, "r0y");
+  const SolveSettingsArgs a = solveSettingsArgs(info, 5, k, fn);
+  for (int64_t j = 0; j < k; ++j) {
+    const double g = gram(j, j);
+    if (!(g >= 0) || !std::isfinite(g)) rangeError(env, fn, "argument 'gram' must have a finite diagonal >= 0 (index " + std::to_string(j) + ")");
+  }
+  expectDisjoint(env, fn, ht, "ht", gram, "gram");
+  expectDisjoint(env, fn, ht, "ht", w, "w");
+  expectDisjoint(env, fn, w, "w", gram, "gram");
+  guard.verify(env, fn);
+  const cd::InnerSettings s{a.l1Reg, a.l2Reg, a.tol, a.maxSweeps, a.orders.empty() ? nullptr : a.orders.data()};
+  return innerResultObject(env, cd::gramSolve(gram.data(), k, ht.rows(), ht.data(), w.data(), r0NormSq, r0y, s, threadsOf(env)));
+}
+
+// mtenetResidualSolve(xs, yt, rt, w, h, l1Reg, l2Reg, tol, maxSweeps, orders) -> InnerResult:
+// xs k x n, yt T x n; rt T x n and w k x T updated in place, h k x T overwritten.
+Napi::Value MtenetResidualSolve(const Napi::CallbackInfo& info) {
+  const char* fn = "mtenetResidualSolve";
+  Napi::Env env = info.Env();
+  expectArgs(info, 10, fn);
+  ArgGuard guard;
+  MatMap<double> xs = matrixArg<double>(info[0], fn, "xs");
+  const int64_t k = xs.rows();
+  MatMap<double> yt = matrixArg<double>(info[1], fn, "yt", -1, xs.cols());
+  MatMap<double> rt = matrixArg<double>(info[2], fn, "rt", yt.rows(), xs.cols());
+  MatMap<double> w = matrixArg<double>(info[3], fn, "w", k, yt.rows());
+  MatMap<double> h = matrixArg<double>(info[4], fn, "h", k, yt.rows());
+  const SolveSettingsArgs a = solveSettingsArgs(info, 5, k, fn);
+  expectDisjoint(env, fn, rt, "rt", xs, "xs");
+  expectDisjoint(env, fn, rt, "rt", yt, "yt");
+  expectDisjoint(env, fn, rt, "rt", w, "w");
+  expectDisjoint(env, fn, rt, "rt", h, "h");
+  expectDisjoint(env, fn, w, "w", xs, "xs");
+  expectDisjoint(env, fn, w, "w", yt, "yt");
+  expectDisjoint(env, fn, w, "w", h, "h");
+  expectDisjoint(env, fn, h, "h", xs, "xs");
+  expectDisjoint(env, fn, h, "h", yt, "yt");
+  guard.verify(env, fn);
+  const cd::InnerSettings s{a.l1Reg, a.l2Reg, a.tol, a.maxSweeps, a.orders.empty() ? nullptr : a.orders.data()};
+  return innerResultObject(env, cd::residualSolve(xs.data(), k, xs.cols(), yt.rows(), yt.data(), rt.data(), w.data(), h.data(), s,
+                                                  threadsOf(env)));
 }
 
 // cdGatherColumns(x, mean, cols, out): out len(cols) x n (overwritten).
@@ -191,7 +354,7 @@ Napi::Value CdGatherColumns(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   expectArgs(info, 4, fn);
   ArgGuard guard;
-  DesignArgs a = designArgs(info[0], info[1], fn);
+  DesignArgs a = designArgs(info[0], info[1], nullptr, fn);
   const std::vector<int32_t> cols = indexArg(info[2], fn, "cols");
   MatMap<double> out = matrixArg<double>(info[3], fn, "out", int64_t(cols.size()), a.x.rows());
   expectIndices(env, fn, "cols", cols, a.x.cols());
@@ -240,6 +403,10 @@ void registerCd(Napi::Env env, Napi::Object exports) {
   exportFunction(env, exports, "cdColumnStats", CdColumnStats);
   exportFunction(env, exports, "cdCorrelations", CdCorrelations);
   exportFunction(env, exports, "cdGatherColumns", CdGatherColumns);
+  exportFunction(env, exports, "cdTargets", CdTargets);
+  exportFunction(env, exports, "cdResidual", CdResidual);
+  exportFunction(env, exports, "mtenetGramSolve", MtenetGramSolve);
+  exportFunction(env, exports, "mtenetResidualSolve", MtenetResidualSolve);
 }
 
 }  // namespace metatask::binding

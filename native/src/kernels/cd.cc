@@ -236,81 +236,227 @@ SweepStats mtenetSweepBlocked(const CMatMap<double>& xt, MatMap<double>& rt, Mat
 // ---------------------------------------------------------------------------------------------
 namespace metatask::cd {
 
-void columnStats(const double* x, int64_t n, int64_t d, bool centre, double* mean, double* sqNorm) {
-  std::fill(mean, mean + d, 0.0);
-  std::fill(sqNorm, sqNorm + d, 0.0);
-  if (centre && n > 0) {
-    for (int64_t i = 0; i < n; ++i) {
-      const double* xi = x + i * d;
-      for (int64_t j = 0; j < d; ++j) mean[j] += xi[j];
-    }
-    const double inv = 1.0 / static_cast<double>(n);
-    for (int64_t j = 0; j < d; ++j) mean[j] *= inv;
-  }
-  for (int64_t i = 0; i < n; ++i) {
-    const double* xi = x + i * d;
-    for (int64_t j = 0; j < d; ++j) {
-      const double v = xi[j] - mean[j];
-      sqNorm[j] += v * v;
-    }
-  }
+namespace {
+
+// Rows and columns of the blocks columnStats reads twice (once for the block's means, once for its
+// squared deviations): 32 x 1024 doubles (256 KiB) stay in L2 between the two reads.
+constexpr int64_t kStatRows = 32;
+constexpr int64_t kStatCols = 1024;
+
+// Whether column j's correlations need its centred values: when |mean| exceeds 1000 standard
+// deviations (or the column is constant but not zero), X_j^T R - mean_j (1^T R) would lose more
+// than three digits to cancellation; below that the error is under 1e-12 of ||Xc_j|| ||R||.
+bool needsCentring(double mean, double sqNorm, int64_t n) {
+  return mean != 0.0 && mean * mean * static_cast<double>(n) > 1e6 * sqNorm;
 }
 
-void correlations(const double* x, int64_t n, int64_t d, const double* mean, const double* rt, int64_t T,
-                  const int32_t* cols, int64_t m, double* out, int threads) {
-  // Panels of kChunk columns by kRows rows, packed centred (contiguous copies when the columns are
-  // consecutive), each multiplied into out by simd::gemm: out[c, t] += sum_i panel[i, c] rt[t, i].
-  // kRows is a multiple of simd's kGemmKc, so the sums run in the same order as one product over all
-  // rows would (simd/ops.h): the result depends on the values only.
-  // Wide panels, so that the block of rt that each product packs serves many columns.
+}  // namespace
+
+bool columnStats(const double* x, int64_t n, int64_t d, bool centre, double* mean, double* sqNorm) {
+  std::fill(mean, mean + d, 0.0);
+  std::fill(sqNorm, sqNorm + d, 0.0);
+  if (!centre) {
+    for (int64_t i = 0; i < n; ++i) {
+      const double* xi = x + i * d;
+      for (int64_t j = 0; j < d; ++j) sqNorm[j] += xi[j] * xi[j];
+    }
+  } else {
+    // Per block of rows: its column means and squared deviations (two reads of the block, the
+    // second from cache), merged into the running ones by Chan, Golub & LeVeque's update
+    // ("Algorithms for computing the sample variance", Am. Stat. 37, 1983):
+    //   delta = mean_b - mean_a,  mean += delta n_b / (n_a + n_b),
+    //   M2 += M2_b + delta^2 n_a n_b / (n_a + n_b).
+    // One pass over X from memory, as accurate as the two-pass formula.
+    std::vector<double> bm(static_cast<size_t>(std::min(d, kStatCols)));
+    std::vector<double> bs(bm.size());
+    for (int64_t c0 = 0; c0 < d; c0 += kStatCols) {
+      const int64_t L = std::min(kStatCols, d - c0);
+      double* m = mean + c0;
+      double* s = sqNorm + c0;
+      int64_t count = 0;
+      for (int64_t i0 = 0; i0 < n; i0 += kStatRows) {
+        const int64_t nb = std::min(kStatRows, n - i0);
+        std::fill(bm.begin(), bm.begin() + L, 0.0);
+        std::fill(bs.begin(), bs.begin() + L, 0.0);
+        for (int64_t i = i0; i < i0 + nb; ++i) {
+          const double* xi = x + i * d + c0;
+          for (int64_t l = 0; l < L; ++l) bm[l] += xi[l];
+        }
+        const double inv = 1.0 / static_cast<double>(nb);
+        for (int64_t l = 0; l < L; ++l) bm[l] *= inv;
+        for (int64_t i = i0; i < i0 + nb; ++i) {
+          const double* xi = x + i * d + c0;
+          for (int64_t l = 0; l < L; ++l) {
+            const double v = xi[l] - bm[l];
+            bs[l] += v * v;
+          }
+        }
+        if (count == 0) {
+          for (int64_t l = 0; l < L; ++l) {
+            m[l] = bm[l];
+            s[l] = bs[l];
+          }
+        } else {
+          const double total = static_cast<double>(count + nb);
+          const double f = static_cast<double>(nb) / total;
+          const double g = static_cast<double>(count) * static_cast<double>(nb) / total;
+          for (int64_t l = 0; l < L; ++l) {
+            const double delta = bm[l] - m[l];
+            m[l] += delta * f;
+            s[l] += bs[l] + delta * delta * g;
+          }
+        }
+        count += nb;
+      }
+    }
+  }
+  // A NaN or infinite value of X makes its column's sum (or squared deviations) NaN or infinite.
+  bool finite = true;
+  for (int64_t j = 0; j < d; ++j) finite = finite && std::isfinite(mean[j]) && std::isfinite(sqNorm[j]);
+  return finite;
+}
+
+void correlations(const double* x, int64_t n, int64_t d, const double* mean, const double* sqNorm, const double* rt, int64_t T,
+                  const int32_t* cols, int64_t m, double* out, double* norms, int threads) {
+  // Every column's value is one sum, (sum_i x[i, j] rt[t, i]) - mean_j (sum_i rt[t, i]), whatever
+  // path computes it: simd::gemm's sums depend on the values only (simd/ops.h), so reading X in
+  // place or from a gathered copy gives the same bits. In place, runs of listed columns close
+  // together are one product over their span of X (the columns between them computed and
+  // dropped), read once and never copied; scattered columns are gathered into panels first.
+  // Columns whose mean dwarfs their spread (needsCentring) are then recomputed from centred
+  // copies. kRows is a multiple of simd's kGemmKc, so products over row blocks sum in the same
+  // order as one product over all rows.
   constexpr int64_t kChunk = 512;
   constexpr int64_t kRows = simd::kGemmKc;
+  constexpr int64_t kGap = 8;       // listed columns at most this far apart share a span
+  constexpr int64_t kMinSpan = 16;  // shorter spans are gathered with the scattered columns
   std::fill(out, out + m * T, 0.0);
-  if (m == 0 || T == 0 || n == 0) return;
-  bool consecutive = true;
-  for (int64_t c = 1; c < m && consecutive; ++c) consecutive = cols[c] == cols[0] + c;
-  if (mean == nullptr && consecutive) {
-    // Nothing to centre or gather: one product on X in place (the same sums as the panels below).
-    simd::gemm<double>(m, T, n, 1.0, x + cols[0], d, true, rt, n, true, 0.0, out, T, threads);
-    return;
-  }
-  std::vector<double> panel(static_cast<size_t>(std::min(kRows, n) * kChunk));
-  for (int64_t c0 = 0; c0 < m; c0 += kChunk) {
-    const int64_t L = std::min(kChunk, m - c0);
-    const int32_t* cc = cols + c0;
-    std::vector<double> mc(static_cast<size_t>(L));
-    for (int64_t l = 0; l < L; ++l) mc[l] = mean != nullptr ? mean[cc[l]] : 0.0;
-    bool run = true;  // consecutive columns: contiguous (vectorised) copies
-    for (int64_t l = 1; l < L && run; ++l) run = cc[l] == cc[0] + l;
-    for (int64_t i0 = 0; i0 < n; i0 += kRows) {
-      const int64_t rows = std::min(kRows, n - i0);
-      for (int64_t i = 0; i < rows; ++i) {
-        double* p = panel.data() + i * L;
-        const double* xi = x + (i0 + i) * d;
-        if (run) {
-          const double* xr = xi + cc[0];
-          for (int64_t l = 0; l < L; ++l) p[l] = xr[l] - mc[l];
-        } else {
-          for (int64_t l = 0; l < L; ++l) p[l] = xi[cc[l]] - mc[l];
-        }
+  if (m > 0 && T > 0 && n > 0) {
+    std::vector<int32_t> gathered;
+    std::vector<double> spanOut;
+    for (int64_t c = 0; c < m;) {
+      int64_t e = c + 1;
+      while (e < m && cols[e] > cols[e - 1] && cols[e] - cols[e - 1] <= kGap) ++e;
+      const int64_t a = cols[c];
+      const int64_t span = cols[e - 1] - a + 1;
+      if (span < kMinSpan) {
+        for (int64_t q = c; q < e; ++q) gathered.push_back(cols[q]);
+      } else if (span == e - c) {
+        simd::gemm<double>(span, T, n, 1.0, x + a, d, true, rt, n, true, 0.0, out + c * T, T, threads);
+      } else {
+        spanOut.resize(static_cast<size_t>(span * T));
+        simd::gemm<double>(span, T, n, 1.0, x + a, d, true, rt, n, true, 0.0, spanOut.data(), T, threads);
+        for (int64_t q = c; q < e; ++q) std::copy_n(spanOut.data() + (cols[q] - a) * T, T, out + q * T);
       }
-      simd::gemm<double>(L, T, rows, 1.0, panel.data(), L, true, rt + i0, n, true, 1.0, out + c0 * T, T, threads);
+      c = e;
+    }
+    // The scattered columns, in panels of kChunk columns by kRows rows; their outputs are
+    // scattered back to their places in out.
+    if (!gathered.empty()) {
+      const int64_t g = static_cast<int64_t>(gathered.size());
+      std::vector<double> panel(static_cast<size_t>(std::min(kRows, n) * std::min(kChunk, g)));
+      std::vector<double> panelOut(static_cast<size_t>(std::min(kChunk, g) * T));
+      std::vector<int64_t> where(static_cast<size_t>(g));
+      for (int64_t c = 0, q = 0; c < m && q < g; ++c) {
+        if (cols[c] == gathered[q]) where[q++] = c;
+      }
+      for (int64_t c0 = 0; c0 < g; c0 += kChunk) {
+        const int64_t L = std::min(kChunk, g - c0);
+        const int32_t* cc = gathered.data() + c0;
+        std::fill(panelOut.begin(), panelOut.begin() + L * T, 0.0);
+        for (int64_t i0 = 0; i0 < n; i0 += kRows) {
+          const int64_t rows = std::min(kRows, n - i0);
+          for (int64_t i = 0; i < rows; ++i) {
+            double* p = panel.data() + i * L;
+            const double* xi = x + (i0 + i) * d;
+            for (int64_t l = 0; l < L; ++l) p[l] = xi[cc[l]];
+          }
+          simd::gemm<double>(L, T, rows, 1.0, panel.data(), L, true, rt + i0, n, true, 1.0, panelOut.data(), T, threads);
+        }
+        for (int64_t l = 0; l < L; ++l) std::copy_n(panelOut.data() + l * T, T, out + where[c0 + l] * T);
+      }
+    }
+    if (mean != nullptr) {
+      // The centring term, then the columns that need their centred values.
+      std::vector<double> rowSum(static_cast<size_t>(T), 0.0);
+      for (int64_t t = 0; t < T; ++t) {
+        const double* r = rt + t * n;
+        double s = 0.0;
+        for (int64_t i = 0; i < n; ++i) s += r[i];
+        rowSum[t] = s;
+      }
+      std::vector<int32_t> centred;
+      std::vector<int64_t> where;
+      for (int64_t c = 0; c < m; ++c) {
+        const int64_t j = cols[c];
+        if (needsCentring(mean[j], sqNorm[j], n)) {
+          centred.push_back(cols[c]);
+          where.push_back(c);
+          continue;
+        }
+        double* o = out + c * T;
+        for (int64_t t = 0; t < T; ++t) o[t] -= mean[j] * rowSum[t];
+      }
+      if (!centred.empty()) {
+        const int64_t g = static_cast<int64_t>(centred.size());
+        std::vector<double> xc(static_cast<size_t>(g * n));
+        gatherColumns(x, n, d, mean, centred.data(), g, xc.data());
+        std::vector<double> co(static_cast<size_t>(g * T));
+        simd::gemm<double>(g, T, n, 1.0, xc.data(), n, false, rt, n, true, 0.0, co.data(), T, threads);
+        for (int64_t q = 0; q < g; ++q) std::copy_n(co.data() + q * T, T, out + where[q] * T);
+      }
+    }
+  }
+  if (norms != nullptr) {
+    for (int64_t c = 0; c < m; ++c) {
+      const double* o = out + c * T;
+      double s = 0.0;
+      for (int64_t t = 0; t < T; ++t) s += o[t] * o[t];
+      norms[c] = std::sqrt(s);
     }
   }
 }
 
 void gatherColumns(const double* x, int64_t n, int64_t d, const double* mean, const int32_t* cols, int64_t m, double* out) {
-  // Blocks of rows, so that the m output rows are written a cache line at a time.
-  constexpr int64_t kB = 64;
-  for (int64_t i0 = 0; i0 < n; i0 += kB) {
-    const int64_t i1 = std::min(n, i0 + kB);
-    for (int64_t c = 0; c < m; ++c) {
-      const int64_t j = cols[c];
-      const double mj = mean != nullptr ? mean[j] : 0.0;
-      double* o = out + c * n;
-      for (int64_t i = i0; i < i1; ++i) o[i] = x[i * d + j] - mj;
-    }
+  // Row by row: each row of x is read once, in order (the prefetchers follow it), and each of the
+  // m output rows is written in order (its cache line completes every 8 rows).
+  std::vector<double> mc(static_cast<size_t>(m));
+  for (int64_t c = 0; c < m; ++c) mc[c] = mean != nullptr ? mean[cols[c]] : 0.0;
+  for (int64_t i = 0; i < n; ++i) {
+    const double* xi = x + i * d;
+    for (int64_t c = 0; c < m; ++c) out[c * n + i] = xi[cols[c]] - mc[c];
   }
+}
+
+double targets(const double* y, int64_t n, int64_t T, bool centre, double* yt, double* yMean) {
+  std::fill(yMean, yMean + T, 0.0);
+  if (centre && n > 0) {
+    for (int64_t i = 0; i < n; ++i) {
+      const double* yi = y + i * T;
+      for (int64_t t = 0; t < T; ++t) yMean[t] += yi[t];
+    }
+    const double inv = 1.0 / static_cast<double>(n);
+    for (int64_t t = 0; t < T; ++t) yMean[t] *= inv;
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    const double* yi = y + i * T;
+    for (int64_t t = 0; t < T; ++t) yt[t * n + i] = yi[t] - yMean[t];
+  }
+  double s = 0.0;
+  for (int64_t q = 0; q < n * T; ++q) s += yt[q] * yt[q];
+  return s;
+}
+
+ResidualParts residual(const double* xs, int64_t k, int64_t n, const double* w, int64_t T, const double* yt, double* rt, int threads) {
+  std::copy_n(yt, n * T, rt);
+  if (k > 0) simd::gemm<double>(T, n, k, -1.0, w, T, true, xs, n, false, 1.0, rt, n, threads);
+  double rr = 0.0;
+  double ry = 0.0;
+  for (int64_t q = 0; q < n * T; ++q) {
+    rr += rt[q] * rt[q];
+    ry += rt[q] * yt[q];
+  }
+  return {rr, ry};
 }
 
 SweepStats gramSweep(const double* gram, int64_t k, double* ht, int64_t T, double* w, double l1Reg, double l2Reg,

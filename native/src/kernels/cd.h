@@ -38,14 +38,17 @@ namespace metatask::cd {
 // read in place and never copied whole; `mean` (length d, or null for no centring) is subtracted
 // from every column as it is read. Index lists (cols, order) are checked by the binding.
 
-// mean[j] = (1/n) sum_i x[i,j] when centre (else 0) and sqNorm[j] = sum_i (x[i,j] - mean[j])^2.
-void columnStats(const double* x, int64_t n, int64_t d, bool centre, double* mean, double* sqNorm);
+// mean[j] = (1/n) sum_i x[i,j] when centre (else 0) and sqNorm[j] = sum_i (x[i,j] - mean[j])^2, in
+// one pass over x. Returns whether every mean and sqNorm is finite: false whenever x holds a NaN or
+// an infinity (and when a sum overflows).
+bool columnStats(const double* x, int64_t n, int64_t d, bool centre, double* mean, double* sqNorm);
 
 // out[c T + t] = sum_i (x[i, cols[c]] - mean[cols[c]]) rt[t n + i] for c < m, t < T: the
-// correlations X_c^T R of the listed columns with the residual R^T (T x n, row-major).
-// Uses at most `threads` threads.
-void correlations(const double* x, int64_t n, int64_t d, const double* mean, const double* rt, int64_t T,
-                  const int32_t* cols, int64_t m, double* out, int threads);
+// correlations X_c^T R of the listed centred columns with the residual R^T (T x n, row-major),
+// read from x in place; mean and sqNorm (the design's, from columnStats) are both null for no
+// centring. When norms is not null, norms[c] = ||out[c, :]||. Uses at most `threads` threads.
+void correlations(const double* x, int64_t n, int64_t d, const double* mean, const double* sqNorm, const double* rt, int64_t T,
+                  const int32_t* cols, int64_t m, double* out, double* norms, int threads);
 
 // out[c n + i] = x[i, cols[c]] - mean[cols[c]]: the listed centred columns as rows (m x n).
 void gatherColumns(const double* x, int64_t n, int64_t d, const double* mean, const int32_t* cols, int64_t m, double* out);
@@ -58,5 +61,18 @@ void gatherColumns(const double* x, int64_t n, int64_t d, const double* mean, co
 // Rows with gram[j,j] = 0 (all-zero columns) are skipped. order entries are in [0, k).
 SweepStats gramSweep(const double* gram, int64_t k, double* ht, int64_t T, double* w, double l1Reg, double l2Reg,
                      const int32_t* order, int64_t orderLen);
+
+// The targets of a fit: yMean[t] = (1/n) sum_i y[i,t] when centre (else 0), yt (T x n) = (Y - 1
+// yMean^T)^T. Returns ||yt||_F^2 (NaN or infinite when y holds a NaN or an infinity).
+double targets(const double* y, int64_t n, int64_t T, bool centre, double* yt, double* yMean);
+
+struct ResidualParts {
+  double rNormSq;  // ||R||_F^2
+  double ry;       // <R, Y>
+};
+
+// rt (T x n) = yt - w^T xs for the k gathered columns xs (k x n) and their coefficients w (k x T),
+// with ||R||^2 and <R, Y> (yt = Y^T).
+ResidualParts residual(const double* xs, int64_t k, int64_t n, const double* w, int64_t T, const double* yt, double* rt, int threads);
 
 }  // namespace metatask::cd

@@ -263,16 +263,102 @@ void skinnyPart(const GemmCall<T>& g, int64_t pc, int64_t kc) {
   else skinnyBlockOf<T, false>(g, pc, kc);
 }
 
+// The streaming form of a skinny block, for long rows of op(B): the register tiles above walk down
+// the rows of op(B) one vector of columns at a time, a stride of ldb between loads (a new page per
+// row when rows are long, which defeats the prefetchers); here P rows of op(B) are read together
+// along their length, and the block sums of a chunk of columns of C live in `acc` (m x w, in L1)
+// instead of registers. Each element's arithmetic is that of directTile: from zero, one madd per p
+// in increasing p (each lane of every width does the same scalar operation), then C + alpha * sum.
+// Most rows of C a streamed block handles (the register tiles stop at kSkinnyRows).
+constexpr int kStreamRows = 64;
+
+template <typename T, bool TA, int P>
+METATASK_INLINE void streamRows(const GemmCall<T>& g, int64_t p, int64_t j0, int64_t w, T* acc) {
+  using Wide = typename Widths<T>::Wide;
+  using L1 = Lane1<T>;
+  constexpr int W = Wide::kWidth;
+  const int64_t m = g.m;
+  const T* b[P];
+#pragma GCC unroll 8
+  for (int q = 0; q < P; q++) b[q] = g.b + (p + q) * g.ldb + j0;
+  T a[kStreamRows][P];
+  for (int64_t r = 0; r < m; r++)
+#pragma GCC unroll 8
+    for (int q = 0; q < P; q++) a[r][q] = TA ? g.a[(p + q) * g.lda + r] : g.a[r * g.lda + p + q];
+  int64_t j = 0;
+  for (; j + W <= w; j += W) {
+    typename Wide::V bv[P];
+#pragma GCC unroll 8
+    for (int q = 0; q < P; q++) bv[q] = Wide::load(b[q] + j);
+    for (int64_t r = 0; r < m; r++) {
+      T* dst = acc + r * w + j;
+      typename Wide::V s = Wide::load(dst);
+#pragma GCC unroll 8
+      for (int q = 0; q < P; q++) s = Wide::madd(Wide::set1(a[r][q]), bv[q], s);
+      Wide::store(dst, s);
+    }
+  }
+  for (; j < w; j++) {
+    for (int64_t r = 0; r < m; r++) {
+      T s = acc[r * w + j];
+#pragma GCC unroll 8
+      for (int q = 0; q < P; q++) s = L1::madd(a[r][q], b[q][j], s);
+      acc[r * w + j] = s;
+    }
+  }
+}
+
+// Elements of `acc` per call: 4096 doubles (32 KiB), 8192 floats.
 template <typename T>
-void gemmSkinny(const GemmCall<T>& g) {
-  for (int64_t pc = 0; pc < g.k; pc += kKc) skinnyPart(g, pc, minOf(kKc, g.k - pc));
+constexpr int64_t kStreamTile = 32768 / int64_t(sizeof(T));
+
+// C[0:m, :] += alpha * block over [pc, pc + kc) (m <= kStreamRows, rows of op(B) contiguous), by
+// chunks of columns whose sums fit in `acc` (kStreamTile<T> elements of scratch).
+template <typename T, bool TA>
+void streamBlock(const GemmCall<T>& g, int64_t pc, int64_t kc, T* acc) {
+  using Wide = typename Widths<T>::Wide;
+  constexpr int W = Wide::kWidth;
+  const int64_t m = g.m;
+  const int64_t cw = (kStreamTile<T> / m) / W * W > W ? (kStreamTile<T> / m) / W * W : W;
+  const typename Wide::V va = Wide::set1(g.alpha);
+  for (int64_t j0 = 0; j0 < g.n; j0 += cw) {
+    const int64_t w = minOf(cw, g.n - j0);
+    for (int64_t q = 0; q < m * w; q++) acc[q] = T(0);
+    int64_t p = pc;
+    for (; p + 8 <= pc + kc; p += 8) streamRows<T, TA, 8>(g, p, j0, w, acc);
+    for (; p < pc + kc; p++) streamRows<T, TA, 1>(g, p, j0, w, acc);
+    for (int64_t r = 0; r < m; r++) {
+      T* crow = g.c + r * g.ldc + j0;
+      const T* arow = acc + r * w;
+      int64_t j = 0;
+      for (; j + W <= w; j += W) Wide::store(crow + j, Wide::add(Wide::load(crow + j), Wide::mul(va, Wide::load(arow + j))));
+      for (; j < w; j++) crow[j] = crow[j] + g.alpha * arow[j];
+    }
+  }
+}
+
+// Rows of op(B) this long or longer are streamed (streamBlock); shorter ones use the register tiles
+// when C has at most kSkinnyRows rows.
+constexpr int64_t kStreamMinColumns = 64;
+
+// One block of a skinny product (C with at most kStreamRows rows), by whichever form suits it.
+template <typename T>
+void skinnyOrStream(const GemmCall<T>& g, int64_t pc, int64_t kc, T* acc) {
+  if (g.n < kStreamMinColumns && g.m <= kSkinnyRows) skinnyPart(g, pc, kc);
+  else if (g.transA) streamBlock<T, true>(g, pc, kc, acc);
+  else streamBlock<T, false>(g, pc, kc, acc);
+}
+
+template <typename T>
+void gemmSkinny(const GemmCall<T>& g, T* acc) {
+  for (int64_t pc = 0; pc < g.k; pc += kKc) skinnyOrStream(g, pc, minOf(kKc, g.k - pc), acc);
 }
 
 // C with at most kSkinnyRows columns, op(A) = A^T: C^T = op(B)^T A is skinny with contiguous rows
 // of A. Each element of C^T is the same sum as the element of C, in the same order, since a * b
 // and b * a round alike: block by block, C^T's part is formed in `tmp` from zero and added to C.
 template <typename T>
-void gemmSkinnyTransposed(const GemmCall<T>& g, T* tmp, int64_t tmpSize) {
+void gemmSkinnyTransposed(const GemmCall<T>& g, T* tmp, int64_t tmpSize, T* acc) {
   const int64_t chunk = minOf(g.m, tmpSize / g.n);
   for (int64_t i0 = 0; i0 < g.m; i0 += chunk) {
     const int64_t mc = minOf(chunk, g.m - i0);
@@ -291,7 +377,7 @@ void gemmSkinnyTransposed(const GemmCall<T>& g, T* tmp, int64_t tmpSize) {
     h.ldc = mc;
     for (int64_t pc = 0; pc < g.k; pc += kKc) {
       for (int64_t q = 0; q < g.n * mc; q++) tmp[q] = T(0);
-      skinnyPart(h, pc, minOf(kKc, g.k - pc));
+      skinnyOrStream(h, pc, minOf(kKc, g.k - pc), acc);
       for (int64_t i = 0; i < mc; i++) {
         T* crow = g.c + (i0 + i) * g.ldc;
         for (int64_t t = 0; t < g.n; t++) crow[t] = crow[t] + tmp[t * mc + i];
@@ -315,12 +401,13 @@ void gemmSerial(const GemmCall<T>& g, T* packA, T* packB) {
   const bool direct = g.m < MR || g.n < NR || g.m * g.n * g.k <= 32 * 32 * 32;
   // Skinny and large: one pass over the large operand, no packing.
   const bool large = g.k * (g.m > g.n ? g.m : g.n) >= 64 * 1024;
-  if (large && g.m <= kSkinnyRows && !g.transB) {
-    gemmSkinny(g);
+  // (Up to kStreamRows rows of C when op(B)'s rows are long enough to stream.)
+  if (large && !g.transB && (g.m <= kSkinnyRows || (g.m <= kStreamRows && g.n >= kStreamMinColumns))) {
+    gemmSkinny(g, packB);
     return;
   }
-  if (large && g.n <= kSkinnyRows && g.transA) {
-    gemmSkinnyTransposed(g, packA, gemmScratch<T>().packA);
+  if (large && g.transA && (g.n <= kSkinnyRows || (g.n <= kStreamRows && g.m >= kStreamMinColumns))) {
+    gemmSkinnyTransposed(g, packA, gemmScratch<T>().packA, packB);
     return;
   }
   if (direct && !g.transB) {

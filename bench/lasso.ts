@@ -1,7 +1,7 @@
 /**
- * The shared-data multi-task lasso:
+ * A multi-task lasso on the benchmarks' fixed data:
  *   min_W (1/(2n)) ||Y - X W||_F^2 + alpha sum_j ||W[j,:]||_2,  alpha = 0.6093889149314188, no intercept,
- * on ../shared/data/w1 (X 2000 x 1000, Y 2000 x 20; optimum 124.869862908929), solved by
+ * on its fixed data (X 2000 x 1000, Y 2000 x 20; optimum 124.869862908929), solved by
  * MultiTaskLasso at tol 1e-8 on each backend and by scikit-learn's MultiTaskLasso(alpha,
  * fit_intercept=False, tol=1e-8), each side in a fresh process with one thread (convex.ts runs
  * them): cold first fit, median / min / max of the warm fits after it, sweeps, non-zero rows and the
@@ -22,7 +22,7 @@ export async function run(): Promise<WorkloadResult> {
   const folder = join(packageRoot(), '..', 'shared', 'data', 'w1');
   const title = 'Multi-task lasso on shared data (X 2000 x 1000, Y 2000 x 20, no intercept, tol 1e-8)';
   if (!existsSync(join(folder, 'X.f64'))) {
-    return { id: 'w1', title, table: '(skipped)', notes: [`skipped: no data at ${folder}`], data: { skipped: true } };
+    return { id: 'lasso', title, table: '(skipped)', notes: [`skipped: no data at ${folder}`], data: { skipped: true } };
   }
   const c: ConvexCase = {
     title,
@@ -38,7 +38,7 @@ export async function run(): Promise<WorkloadResult> {
   const notes = rows.filter((r) => r.skipped).map((r) => r.skipped!);
   notes.push(`each side runs in a fresh process with one thread: "cold first fit" is its first fit; warm fits follow it. Known optimum ${OPTIMUM}`);
   return {
-    id: 'w1',
+    id: 'lasso',
     title,
     table: caseTable(rows, OPTIMUM, false),
     notes,

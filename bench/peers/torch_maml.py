@@ -10,7 +10,7 @@ Two ways to write it:
 After the timing, the script checks its meta-gradient on a fixed meta-batch against the reference
 file (second and first order) and reports the largest relative error.
 
-Usage: python3 torch_w3.py <threads> <loop|batched> <second|first> <iterations> <runs> [check.json]
+Usage: python3 torch_maml.py <threads> <loop|batched> <second|first> <iterations> <runs> [check.json]
 Set OMP_NUM_THREADS / MKL_NUM_THREADS / OPENBLAS_NUM_THREADS to <threads> too (the bench does).
 Prints one JSON line: { "cold": it/s of the first 20 iterations, "rates": [it/s of each run],
 "cpu": CPU time / wall time over the runs, "version", "threads", "simd", "checkError" }."""

@@ -5,7 +5,7 @@
  * - meta-iterations per second, second order (exact, by Hessian-vector products) and first order:
  *   median (min-max) of 3 runs of 200 after the first 20 iterations of a fresh process (the cold
  *   figure), for metatask native at 1 and 2 threads, the TypeScript backend, and PyTorch
- *   (bench/peers/torch_w3.py) looping over the tasks and batched over them, at 1 and 2 threads;
+ *   (bench/peers/torch_maml.py) looping over the tasks and batched over them, at 1 and 2 threads;
  *   each configuration in a process of its own;
  * - quality: query MSE on 600 fresh tasks after 0, 1 and 10 SGD steps (lr 0.01), mean and 95% CI,
  *   after 10,000 meta-iterations, against a network pretrained on all tasks for as many steps (fewer
@@ -112,7 +112,7 @@ function torch(job: SpeedJob, threads: number, mode: 'loop' | 'batched'): Row {
   try {
     const check = CHECK_FILE();
     const out = runPython<{ cold: number; rates: number[]; cpu: number; version: string; threads: number; simd: string; checkError?: number }>(
-      py.python, 'torch_w3.py', [threads, mode, job.order, job.iterations, job.runs, ...(existsSync(check) ? [check] : [])], threads,
+      py.python, 'torch_maml.py', [threads, mode, job.order, job.iterations, job.runs, ...(existsSync(check) ? [check] : [])], threads,
     );
     return {
       ...base,
@@ -133,7 +133,7 @@ function ours(job: SpeedJob, backend: 'native' | 'js', threads: number): Row {
   const describe: Row = { impl: 'metatask', backend: backend === 'js' ? 'TypeScript' : 'native', simd: '-', threads };
   progress(`MAML: metatask ${describe.backend}, ${job.order} order, ${threads} thread(s)`);
   try {
-    return inChild<Row>('w3', 'metatask', { ...job, backend, threads });
+    return inChild<Row>('maml', 'metatask', { ...job, backend, threads });
   } catch (err) {
     return { ...describe, skipped: `metatask ${describe.backend} (${threads} threads) failed: ${(err as Error).message}` };
   }
@@ -216,7 +216,7 @@ export async function run(): Promise<WorkloadResult> {
   const testTasks = options.quick ? 50 : 600;
   let q: QualityResult | undefined;
   try {
-    q = inChild<QualityResult>('w3', 'quality', { backend: qb, iterations, testTasks } satisfies QualityJob);
+    q = inChild<QualityResult>('maml', 'quality', { backend: qb, iterations, testTasks } satisfies QualityJob);
   } catch (err) {
     notes.push(`adaptation quality failed: ${(err as Error).message}`);
   }
@@ -247,7 +247,7 @@ export async function run(): Promise<WorkloadResult> {
     );
   }
   return {
-    id: 'w3',
+    id: 'maml',
     title,
     table: `Second order:\n\n${tables[0]}\n\nFirst order:\n\n${tables[1]}\n\nAdaptation on fresh tasks:\n\n${qualityTable}`,
     notes,

@@ -2,9 +2,9 @@
  * Multi-task MLP with hard parameter sharing:
  *   Linear(128, 256) - ReLU - Linear(256, 256) - ReLU - 8 heads Linear(256, 1),
  * loss = mean of the 8 task MSEs, Adam lr 1e-3, batch 128 shuffled, float32, from the initial weights
- * in ../shared/data/w2 (65,536 training rows, 8,192 test rows, 128 features, 8 regression targets).
+ * of the benchmark's data set (65,536 training rows, 8,192 test rows, 128 features, 8 regression targets).
  * metatask trains through the public MultiTaskNet (the figures include its batching, weighting and
- * optimiser), PyTorch (bench/peers/torch_w2.py) with separate and with fused heads, TensorFlow.js
+ * optimiser), PyTorch (bench/peers/torch_mlp.py) with separate and with fused heads, TensorFlow.js
  * (core API, fused heads) on its WASM and CPU backends. Every row is a fresh process.
  * Report: training samples/s, median (min-max) of the epochs after the first, the first (cold)
  * epoch beside it, and the test loss after the run. The TypeScript backend and TensorFlow.js run
@@ -141,7 +141,7 @@ function torch(job: TrainJob, threads: number, heads: 'separate' | 'fused'): Row
   if ('skipped' in py) return { ...base, skipped: py.skipped };
   try {
     const out = runPython<{ samplesPerSec: number[]; cpu: number | null; testLoss: number; version: string; threads: number; simd: string }>(
-      py.python, 'torch_w2.py', [dataDir(), threads, heads, job.epochs, job.steps], threads,
+      py.python, 'torch_mlp.py', [dataDir(), threads, heads, job.epochs, job.steps], threads,
     );
     return {
       ...base,
@@ -226,7 +226,7 @@ export async function tfjs(job: TrainJob & { backend: 'wasm' | 'cpu' }): Promise
 function child(fn: 'metatask' | 'tfjs', job: object, describe: Row): Row {
   progress(`multi-task MLP: ${describe.impl} ${describe.backend}, ${describe.threads} thread(s)`);
   try {
-    return inChild<Row>('w2', fn, job);
+    return inChild<Row>('mlp', fn, job);
   } catch (err) {
     return { ...describe, skipped: `${describe.impl} ${describe.backend} (${describe.threads} threads) failed: ${(err as Error).message}` };
   }
@@ -235,7 +235,7 @@ function child(fn: 'metatask' | 'tfjs', job: object, describe: Row): Row {
 export async function run(): Promise<WorkloadResult> {
   const options = benchOptions();
   if (!existsSync(join(dataDir(), 'X_train.f32'))) {
-    return { id: 'w2', title, table: '(skipped)', notes: [`skipped: no data at ${dataDir()}`], data: { skipped: true } };
+    return { id: 'mlp', title, table: '(skipped)', notes: [`skipped: no data at ${dataDir()}`], data: { skipped: true } };
   }
   const full: TrainJob = options.quick ? { epochs: 3, steps: 16 } : { epochs: 5, steps: 512 };
   const short: TrainJob = options.quick ? { epochs: 3, steps: 8 } : { epochs: 4, steps: 64 };
@@ -281,7 +281,7 @@ export async function run(): Promise<WorkloadResult> {
       `cores busy = CPU time / wall time over the warm epochs; test loss = mean of the 8 task MSEs on the 8,192 test rows after the run`,
   );
   return {
-    id: 'w2',
+    id: 'mlp',
     title,
     table,
     notes,

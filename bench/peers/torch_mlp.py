@@ -3,7 +3,7 @@ Linear(128, 256) - ReLU - Linear(256, 256) - ReLU - 8 heads Linear(256, 1) (or t
 Linear(256, 8)), loss = mean of the 8 task MSEs, Adam lr 1e-3, batch 128 shuffled, float32, from the
 initial weights in the data folder (files [in, out], y = x W + b).
 
-Usage: python3 torch_w2.py <data folder> <threads> <separate|fused> <epochs> <steps per epoch>
+Usage: python3 torch_mlp.py <data folder> <threads> <separate|fused> <epochs> <steps per epoch>
 Set OMP_NUM_THREADS / MKL_NUM_THREADS / OPENBLAS_NUM_THREADS to <threads> too (the bench does).
 Prints one JSON line: { "samplesPerSec": [one per epoch, the first is the cold one], "cpu": CPU time /
 wall time over the epochs after the first, "testLoss" (after the last epoch), "trainLoss" (mean over

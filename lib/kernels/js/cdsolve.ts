@@ -1,0 +1,449 @@
+/**
+ * The inner solve of the working-set method for the multi-task elastic net, in plain TypeScript
+ * (twin of native/src/kernels/cdsolve.cc): coordinate descent on the k features of a working set
+ * with a gap check and an Anderson extrapolation every ANDERSON_K sweeps, kept only when it lowers
+ * the objective, until the working-set duality gap is at most tol or maxSweeps sweeps have run.
+ * Checks use the correlations (or residual) the sweeps keep up to date; a gap below tol is
+ * confirmed from quantities recomputed from W, and the solve returns those exact ones.
+ * Objective and gap (n-scaled, scikit-learn's enet_coordinate_descent_multi_task):
+ *   P(W) = (1/2) ||Y - X_k W||_F^2 + l1Reg sum_j ||W_j||_2 + (l2Reg/2) ||W||_F^2,
+ *   gap = (1/2)(1 + c^2) ||R||^2 + l1Reg sum_j ||W_j|| - c <R, Y> + (l2Reg/2)(1 + c^2) ||W||^2,
+ *   c = min(1, l1Reg / max_j ||X_j^T R - l2Reg W_j||).
+ * Two forms of the same iteration:
+ * - Gram form (covariance updates, Friedman, Hastie & Tibshirani, J. Stat. Softw. 33, 2010,
+ *   section 2.2): G = X_k^T X_k given, each sweep O(k^2 T) whatever n is; only H = X_k^T R is
+ *   kept, and the gap's parts follow from it exactly (dW = W - W0, H0 and X_k^T Y = H0 + G W0
+ *   from the start):  ||R||^2 = ||R0||^2 - <dW, H0 + H>,  <R, Y> = <R0, Y> - <dW, X_k^T Y>.
+ * - Residual form: scikit-learn's sweep (mtenetSweep) on the gathered columns with the residual.
+ * In both, the rows of w of all-zero columns are set to 0 first: such a feature does not change the
+ * fit and its optimum is 0.
+ */
+import type { Matrix } from '../../core/matrix.js';
+import type { CdSweepResult, GramSolveArgs, InnerSolveResult, InnerSolveSettings, ResidualSolveArgs } from '../types.js';
+import { cdResidual, mtenetGramSweep, mtenetSweep } from './cd.js';
+import { gemm } from './linalg.js';
+
+/** Sweeps between two gap checks / extrapolations (skglm's default). */
+export const ANDERSON_K = 5;
+
+/**
+ * Anderson extrapolation of a fixed-point iteration (Anderson, J. ACM 12, 1965), in the offline
+ * form used for coordinate descent by Bertrand & Massias, "Anderson acceleration of coordinate
+ * descent", AISTATS 2021 (and skglm, Bertrand et al., NeurIPS 2022): from the last K + 1 iterates
+ * x_0 .. x_K, with U = [x_1 - x_0, ..., x_K - x_{K-1}],
+ *   z = (U^T U + ridge I)^{-1} 1,   c = z / sum(z),   x_acc = sum_i c_i x_{i+1},
+ * ridge = 1e-14 trace(U^T U) / K (nearly dependent differences stay solvable).
+ */
+export class Anderson {
+  private readonly iterates: Float64Array[];
+  private readonly diffs: Float64Array[];
+  private count = 0;
+
+  /** K (the number of differences) and the length of the iterates. */
+  constructor(
+    readonly K: number,
+    readonly length: number,
+  ) {
+    this.iterates = Array.from({ length: K + 1 }, () => new Float64Array(length));
+    this.diffs = Array.from({ length: K }, () => new Float64Array(length));
+  }
+
+  /** Record the next iterate (copied). */
+  push(x: Float64Array): void {
+    this.iterates[this.count % (this.K + 1)]!.set(x);
+    this.count++;
+  }
+
+  /** K + 1 iterates have been recorded since the last reset. */
+  get ready(): boolean {
+    return this.count >= this.K + 1;
+  }
+
+  reset(): void {
+    this.count = 0;
+  }
+
+  /**
+   * Write the extrapolated point into `out`; false (and `out` untouched) when the differences are
+   * numerically dependent (a converged or stalled sequence) or not enough iterates were recorded.
+   */
+  extrapolate(out: Float64Array): boolean {
+    if (!this.ready) return false;
+    const K = this.K;
+    const L = this.length;
+    // Iterates in chronological order: the oldest of the ring first.
+    const first = this.count % (K + 1);
+    const x = (i: number): Float64Array => this.iterates[(first + i) % (K + 1)]!;
+    for (let i = 0; i < K; i++) {
+      const a = x(i + 1);
+      const b = x(i);
+      const u = this.diffs[i]!;
+      for (let p = 0; p < L; p++) u[p] = a[p]! - b[p]!;
+    }
+    const A = new Float64Array(K * K);
+    for (let i = 0; i < K; i++) {
+      for (let j = 0; j <= i; j++) {
+        const ui = this.diffs[i]!;
+        const uj = this.diffs[j]!;
+        let s = 0;
+        for (let p = 0; p < L; p++) s += ui[p]! * uj[p]!;
+        A[i * K + j] = s;
+        A[j * K + i] = s;
+      }
+    }
+    const z = solveSpdOnes(A, K);
+    if (z === null) return false;
+    let sum = 0;
+    for (let i = 0; i < K; i++) sum += z[i]!;
+    if (!Number.isFinite(sum) || sum === 0) return false;
+    out.fill(0);
+    for (let i = 0; i < K; i++) {
+      const c = z[i]! / sum;
+      const xi = x(i + 1);
+      for (let p = 0; p < L; p++) out[p]! += c * xi[p]!;
+    }
+    return true;
+  }
+}
+
+/** Solve (A + ridge I) z = 1 (A K x K symmetric positive semi-definite) by Cholesky; null when A is 0 or the factorisation fails. */
+function solveSpdOnes(A: Float64Array, K: number): Float64Array | null {
+  let trace = 0;
+  for (let i = 0; i < K; i++) trace += A[i * K + i]!;
+  if (!(trace > 0) || !Number.isFinite(trace)) return null;
+  const ridge = (1e-14 * trace) / K;
+  const L = new Float64Array(K * K);
+  for (let i = 0; i < K; i++) {
+    for (let j = 0; j <= i; j++) {
+      let s = A[i * K + j]! + (i === j ? ridge : 0);
+      for (let p = 0; p < j; p++) s -= L[i * K + p]! * L[j * K + p]!;
+      if (i === j) {
+        if (!(s > 0)) return null;
+        L[i * K + i] = Math.sqrt(s);
+      } else L[i * K + j] = s / L[j * K + j]!;
+    }
+  }
+  const z = new Float64Array(K);
+  for (let i = 0; i < K; i++) {
+    let s = 1;
+    for (let p = 0; p < i; p++) s -= L[i * K + p]! * z[p]!;
+    z[i] = s / L[i * K + i]!;
+  }
+  for (let i = K - 1; i >= 0; i--) {
+    let s = z[i]!;
+    for (let p = i + 1; p < K; p++) s -= L[p * K + i]! * z[p]!;
+    z[i] = s / L[i * K + i]!;
+  }
+  return z;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The shared loop
+// ---------------------------------------------------------------------------------------------
+
+/** ||R||^2, <R, Y>, sum_j ||W_j|| and ||W||^2 at one point. */
+interface Parts {
+  rNormSq: number;
+  ry: number;
+  l21: number;
+  wNormSq: number;
+}
+
+function primal(p: Parts, l1Reg: number, l2Reg: number): number {
+  return 0.5 * p.rNormSq + l1Reg * p.l21 + 0.5 * l2Reg * p.wNormSq;
+}
+
+function gapOf(p: Parts, dualNorm: number, l1Reg: number, l2Reg: number): number {
+  const c = dualNorm > l1Reg ? l1Reg / dualNorm : 1;
+  return 0.5 * (1 + c * c) * p.rNormSq + l1Reg * p.l21 - c * p.ry + 0.5 * l2Reg * (1 + c * c) * p.wNormSq;
+}
+
+/** Sets p.l21 and p.wNormSq from w (k x T). */
+function setNorms(w: Float64Array, k: number, T: number, p: Parts): void {
+  let l21 = 0;
+  let wNormSq = 0;
+  for (let j = 0; j < k; j++) {
+    let s = 0;
+    for (let t = 0; t < T; t++) s += w[j * T + t]! * w[j * T + t]!;
+    if (s > 0) {
+      l21 += Math.sqrt(s);
+      wNormSq += s;
+    }
+  }
+  p.l21 = l21;
+  p.wNormSq = wNormSq;
+}
+
+/** max_j ||H_j - l2Reg W_j|| over the k rows (H k x T, or T x k when hTransposed). */
+function dualNormOf(h: Float64Array, hTransposed: boolean, w: Float64Array, k: number, T: number, l2Reg: number): number {
+  let m = 0;
+  for (let j = 0; j < k; j++) {
+    let s = 0;
+    for (let t = 0; t < T; t++) {
+      const v = (hTransposed ? h[t * k + j]! : h[j * T + t]!) - l2Reg * w[j * T + t]!;
+      s += v * v;
+    }
+    if (s > m) m = s;
+  }
+  return Math.sqrt(m);
+}
+
+/**
+ * What one form gives the loop: a sweep; a check at the current point, from the state the sweeps
+ * keep (cheap) or recomputed from W (exact); a candidate's objective and the move to it.
+ */
+interface Form {
+  sweep(order: Int32Array): CdSweepResult;
+  /** Parts at the current coefficients, and returns the dual norm. */
+  check(p: Parts, exact: boolean): number;
+  tryPoint(w: Float64Array): number;
+  accept(): void;
+  /** ||R_end - R_start||_F. */
+  residualChange(): number;
+}
+
+/**
+ * The loop both forms share. A cheap check that finds the gap below tol is confirmed by an exact
+ * one, and the solve always ends on an exact check.
+ */
+function solveLoop(form: Form, w: Float64Array, k: number, T: number, s: InnerSolveSettings): InnerSolveResult {
+  const anderson = new Anderson(ANDERSON_K, k * T);
+  const candidate = new Float64Array(k * T);
+  const cyclic = new Int32Array(k);
+  for (let j = 0; j < k; j++) cyclic[j] = j;
+  const r: InnerSolveResult = { sweeps: 0, gap: Infinity, rNormSq: 0, ry: 0, l21: 0, wNormSq: 0, dualNorm: 0, residualChange: 0, converged: false };
+  const p: Parts = { rNormSq: 0, ry: 0, l21: 0, wNormSq: 0 };
+  let objectiveAtCheck = Infinity;
+  let exactHere = false;
+  const check = (exact: boolean): boolean => {
+    const dualNorm = form.check(p, exact);
+    r.gap = gapOf(p, dualNorm, s.l1Reg, s.l2Reg);
+    r.rNormSq = p.rNormSq;
+    r.ry = p.ry;
+    r.l21 = p.l21;
+    r.wNormSq = p.wNormSq;
+    r.dualNorm = dualNorm;
+    objectiveAtCheck = primal(p, s.l1Reg, s.l2Reg);
+    exactHere = exact;
+    r.converged = r.gap <= s.tol;
+    return r.converged;
+  };
+  const converged = (): boolean => check(false) && check(true);
+  while (r.sweeps < s.maxSweeps) {
+    const order = s.orders !== undefined ? s.orders.subarray(r.sweeps * k, (r.sweeps + 1) * k) : cyclic;
+    const st = form.sweep(order);
+    r.sweeps++;
+    exactHere = false;
+    anderson.push(w);
+    // Check after every K sweeps, and as soon as the coefficients stop moving (small problems
+    // converge in fewer sweeps than K).
+    if (r.sweeps % ANDERSON_K !== 0 && !(st.dwMax <= 1e-3 * st.wMax) && st.wMax !== 0) continue;
+    if (converged()) break;
+    if (anderson.ready && anderson.extrapolate(candidate)) {
+      if (form.tryPoint(candidate) < objectiveAtCheck) {
+        form.accept();
+        if (converged()) break;
+      }
+      anderson.reset();
+    }
+  }
+  if (!exactHere) check(true);
+  r.residualChange = form.residualChange();
+  return r;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Gram form
+// ---------------------------------------------------------------------------------------------
+
+class GramForm implements Form {
+  private readonly k: number;
+  private readonly T: number;
+  private readonly w0: Float64Array;
+  private readonly h0: Float64Array;
+  private readonly xty: Float64Array;
+  private readonly gw: Matrix<Float64Array>;
+  private readonly candW: Float64Array;
+  private readonly candHt: Float64Array;
+
+  constructor(private readonly a: GramSolveArgs) {
+    const k = (this.k = a.gram.rows);
+    const T = (this.T = a.w.cols);
+    for (let j = 0; j < k; j++) if (a.gram.data[j * k + j] === 0) a.w.data.fill(0, j * T, (j + 1) * T);
+    this.w0 = a.w.data.slice();
+    this.h0 = new Float64Array(k * T);
+    const H = a.ht.data;
+    for (let j = 0; j < k; j++) for (let t = 0; t < T; t++) this.h0[j * T + t] = H[t * k + j]!;
+    this.gw = { rows: k, cols: T, data: new Float64Array(k * T) };
+    // X_k^T Y = H0 + G W0.
+    this.multiplyGram(this.w0);
+    this.xty = new Float64Array(k * T);
+    for (let q = 0; q < k * T; q++) this.xty[q] = this.h0[q]! + this.gw.data[q]!;
+    this.candW = new Float64Array(k * T);
+    this.candHt = new Float64Array(k * T);
+  }
+
+  sweep(order: Int32Array): CdSweepResult {
+    const a = this.a;
+    return mtenetGramSweep({ gram: a.gram, ht: a.ht, w: a.w, l1Reg: a.l1Reg, l2Reg: a.l2Reg, order });
+  }
+
+  check(p: Parts, exact: boolean): number {
+    if (exact) this.exactHt(this.a.w.data, this.a.ht.data);
+    this.partsAt(this.a.w.data, this.a.ht.data, p);
+    return dualNormOf(this.a.ht.data, true, this.a.w.data, this.k, this.T, this.a.l2Reg);
+  }
+
+  tryPoint(w: Float64Array): number {
+    this.candW.set(w);
+    this.exactHt(this.candW, this.candHt);
+    const p: Parts = { rNormSq: 0, ry: 0, l21: 0, wNormSq: 0 };
+    this.partsAt(this.candW, this.candHt, p);
+    return primal(p, this.a.l1Reg, this.a.l2Reg);
+  }
+
+  accept(): void {
+    this.a.w.data.set(this.candW);
+    this.a.ht.data.set(this.candHt);
+  }
+
+  /**
+   * ||X_k dW|| = sqrt(<dW, G dW>) with G dW = H0 - H (ht exact), dW = W - W0; the rounding of
+   * H0 - H is added (4 eps sum |dW| (|H0| + |H|)) so that the result bounds the true change.
+   */
+  residualChange(): number {
+    const { k, T } = this;
+    const W = this.a.w.data;
+    const H = this.a.ht.data;
+    let s = 0;
+    let err = 0;
+    for (let j = 0; j < k; j++) {
+      for (let t = 0; t < T; t++) {
+        const dw = W[j * T + t]! - this.w0[j * T + t]!;
+        if (dw === 0) continue;
+        const h0 = this.h0[j * T + t]!;
+        const h = H[t * k + j]!;
+        s += dw * (h0 - h);
+        err += Math.abs(dw) * (Math.abs(h0) + Math.abs(h));
+      }
+    }
+    return Math.sqrt(Math.max(s, 0) + 4 * Number.EPSILON * err);
+  }
+
+  private multiplyGram(w: Float64Array): void {
+    if (this.k > 0) gemm(this.a.gram, { rows: this.k, cols: this.T, data: w }, this.gw);
+  }
+
+  /** out (T x k) = (X_k^T Y - G w)^T. */
+  private exactHt(w: Float64Array, out: Float64Array): void {
+    const { k, T } = this;
+    this.multiplyGram(w);
+    const gw = this.gw.data;
+    for (let j = 0; j < k; j++) for (let t = 0; t < T; t++) out[t * k + j] = this.xty[j * T + t]! - gw[j * T + t]!;
+  }
+
+  private partsAt(w: Float64Array, ht: Float64Array, p: Parts): void {
+    const { k, T, w0, h0, xty } = this;
+    let dh = 0;
+    let dy = 0;
+    for (let j = 0; j < k; j++) {
+      for (let t = 0; t < T; t++) {
+        const dw = w[j * T + t]! - w0[j * T + t]!;
+        if (dw === 0) continue;
+        dh += dw * (h0[j * T + t]! + ht[t * k + j]!);
+        dy += dw * xty[j * T + t]!;
+      }
+    }
+    p.rNormSq = this.a.r0NormSq - dh;
+    p.ry = this.a.r0y - dy;
+    setNorms(w, k, T, p);
+  }
+}
+
+export function mtenetGramSolve(args: GramSolveArgs): InnerSolveResult {
+  return solveLoop(new GramForm(args), args.w.data, args.gram.rows, args.w.cols, args);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Residual form
+// ---------------------------------------------------------------------------------------------
+
+class ResidualForm implements Form {
+  private readonly k: number;
+  private readonly T: number;
+  private readonly colNormSq: Float64Array;
+  private readonly candW: Matrix<Float64Array>;
+  private readonly candRt: Matrix<Float64Array>;
+  private readonly rt0: Float64Array;
+
+  constructor(private readonly a: ResidualSolveArgs) {
+    const k = (this.k = a.xs.rows);
+    const T = (this.T = a.w.cols);
+    const n = a.xs.cols;
+    const X = a.xs.data;
+    this.colNormSq = new Float64Array(k);
+    for (let j = 0; j < k; j++) {
+      let v = 0;
+      for (let i = j * n; i < (j + 1) * n; i++) v += X[i]! * X[i]!;
+      this.colNormSq[j] = v;
+      if (v === 0) a.w.data.fill(0, j * T, (j + 1) * T);
+    }
+    this.candW = { rows: k, cols: T, data: new Float64Array(k * T) };
+    this.candRt = { rows: T, cols: n, data: new Float64Array(T * n) };
+    this.rt0 = a.rt.data.slice();
+  }
+
+  sweep(order: Int32Array): CdSweepResult {
+    const a = this.a;
+    return mtenetSweep({ xt: a.xs, rt: a.rt, w: a.w, colNormSq: this.colNormSq, l1Reg: a.l1Reg, l2Reg: a.l2Reg, order });
+  }
+
+  /** Cheap: the residual as the sweeps kept it; exact: recomputed as Y - X_k W. */
+  check(p: Parts, exact: boolean): number {
+    const a = this.a;
+    if (exact) {
+      const parts = cdResidual(a.xs, a.w, a.yt, a.rt);
+      p.rNormSq = parts.rNormSq;
+      p.ry = parts.ry;
+    } else {
+      const R = a.rt.data;
+      const Y = a.yt.data;
+      let rr = 0;
+      let ry = 0;
+      for (let q = 0; q < R.length; q++) {
+        rr += R[q]! * R[q]!;
+        ry += R[q]! * Y[q]!;
+      }
+      p.rNormSq = rr;
+      p.ry = ry;
+    }
+    if (this.k > 0 && a.xs.cols > 0) gemm(a.xs, a.rt, a.h, { transB: true });
+    else a.h.data.fill(0);
+    setNorms(a.w.data, this.k, this.T, p);
+    return dualNormOf(a.h.data, false, a.w.data, this.k, this.T, a.l2Reg);
+  }
+
+  tryPoint(w: Float64Array): number {
+    this.candW.data.set(w);
+    const parts = cdResidual(this.a.xs, this.candW, this.a.yt, this.candRt);
+    const p: Parts = { rNormSq: parts.rNormSq, ry: parts.ry, l21: 0, wNormSq: 0 };
+    setNorms(this.candW.data, this.k, this.T, p);
+    return primal(p, this.a.l1Reg, this.a.l2Reg);
+  }
+
+  accept(): void {
+    this.a.w.data.set(this.candW.data);
+    this.a.rt.data.set(this.candRt.data);
+  }
+
+  residualChange(): number {
+    const R = this.a.rt.data;
+    let s = 0;
+    for (let q = 0; q < R.length; q++) s += (R[q]! - this.rt0[q]!) ** 2;
+    return Math.sqrt(s);
+  }
+}
+
+export function mtenetResidualSolve(args: ResidualSolveArgs): InnerSolveResult {
+  return solveLoop(new ResidualForm(args), args.w.data, args.xs.rows, args.w.cols, args);
+}

@@ -1,0 +1,383 @@
+// The inner solves of the working-set method (cdsolve.h gives the formulas). Every sum runs in an
+// order fixed by the shapes (plain loops in increasing index order, simd::gemm), so the result is
+// a function of the input values alone. Twin: lib/kernels/js/cdsolve.ts.
+#include "kernels/cdsolve.h"
+
+#include "kernels/cd.h"
+#include "simd/gemm.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace metatask::cd {
+
+// ---------------------------------------------------------------------------------------------
+// Anderson extrapolation
+// ---------------------------------------------------------------------------------------------
+
+Anderson::Anderson(int K, int64_t length)
+    : K_(K), length_(length), iterates_(static_cast<size_t>((K + 1) * length)), diffs_(static_cast<size_t>(K * length)) {}
+
+void Anderson::push(const double* x) {
+  std::copy_n(x, length_, iterates_.data() + (count_ % (K_ + 1)) * length_);
+  ++count_;
+}
+
+bool Anderson::extrapolate(double* out) {
+  if (!ready()) return false;
+  const int K = K_;
+  const int64_t L = length_;
+  // Iterates in chronological order: the oldest of the ring first.
+  const int64_t first = count_ % (K + 1);
+  auto x = [&](int i) { return iterates_.data() + ((first + i) % (K + 1)) * L; };
+  for (int i = 0; i < K; ++i) {
+    const double* a = x(i + 1);
+    const double* b = x(i);
+    double* u = diffs_.data() + i * L;
+    for (int64_t p = 0; p < L; ++p) u[p] = a[p] - b[p];
+  }
+  std::vector<double> A(static_cast<size_t>(K * K));
+  for (int i = 0; i < K; ++i) {
+    for (int j = 0; j <= i; ++j) {
+      const double* ui = diffs_.data() + i * L;
+      const double* uj = diffs_.data() + j * L;
+      double s = 0.0;
+      for (int64_t p = 0; p < L; ++p) s += ui[p] * uj[p];
+      A[i * K + j] = s;
+      A[j * K + i] = s;
+    }
+  }
+  // Solve (A + ridge I) z = 1 by Cholesky.
+  double trace = 0.0;
+  for (int i = 0; i < K; ++i) trace += A[i * K + i];
+  if (!(trace > 0.0) || !std::isfinite(trace)) return false;
+  const double ridge = 1e-14 * trace / K;
+  std::vector<double> Lc(static_cast<size_t>(K * K), 0.0);
+  for (int i = 0; i < K; ++i) {
+    for (int j = 0; j <= i; ++j) {
+      double s = A[i * K + j] + (i == j ? ridge : 0.0);
+      for (int p = 0; p < j; ++p) s -= Lc[i * K + p] * Lc[j * K + p];
+      if (i == j) {
+        if (!(s > 0.0)) return false;
+        Lc[i * K + i] = std::sqrt(s);
+      } else {
+        Lc[i * K + j] = s / Lc[j * K + j];
+      }
+    }
+  }
+  std::vector<double> z(static_cast<size_t>(K));
+  for (int i = 0; i < K; ++i) {
+    double s = 1.0;
+    for (int p = 0; p < i; ++p) s -= Lc[i * K + p] * z[p];
+    z[i] = s / Lc[i * K + i];
+  }
+  for (int i = K - 1; i >= 0; --i) {
+    double s = z[i];
+    for (int p = i + 1; p < K; ++p) s -= Lc[p * K + i] * z[p];
+    z[i] = s / Lc[i * K + i];
+  }
+  double sum = 0.0;
+  for (int i = 0; i < K; ++i) sum += z[i];
+  if (!std::isfinite(sum) || sum == 0.0) return false;
+  std::fill(out, out + L, 0.0);
+  for (int i = 0; i < K; ++i) {
+    const double c = z[i] / sum;
+    const double* xi = x(i + 1);
+    for (int64_t p = 0; p < L; ++p) out[p] += c * xi[p];
+  }
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The shared loop
+// ---------------------------------------------------------------------------------------------
+namespace {
+
+struct Parts {
+  double rNormSq = 0, ry = 0, l21 = 0, wNormSq = 0;
+};
+
+double primal(const Parts& p, double l1Reg, double l2Reg) { return 0.5 * p.rNormSq + l1Reg * p.l21 + 0.5 * l2Reg * p.wNormSq; }
+
+double gapOf(const Parts& p, double dualNorm, double l1Reg, double l2Reg) {
+  const double c = dualNorm > l1Reg ? l1Reg / dualNorm : 1.0;
+  return 0.5 * (1 + c * c) * p.rNormSq + l1Reg * p.l21 - c * p.ry + 0.5 * l2Reg * (1 + c * c) * p.wNormSq;
+}
+
+// sum_j ||W_j|| and ||W||^2 of w (k x T) into p.
+void addNorms(const double* w, int64_t k, int64_t T, Parts& p) {
+  p.l21 = 0.0;
+  p.wNormSq = 0.0;
+  for (int64_t j = 0; j < k; ++j) {
+    double s = 0.0;
+    for (int64_t t = 0; t < T; ++t) s += w[j * T + t] * w[j * T + t];
+    if (s > 0.0) {
+      p.l21 += std::sqrt(s);
+      p.wNormSq += s;
+    }
+  }
+}
+
+// max_j ||H_j - l2Reg W_j|| over the k rows; H k x T, or T x k when hTransposed.
+double dualNormOf(const double* h, bool hTransposed, const double* w, int64_t k, int64_t T, double l2Reg) {
+  double m = 0.0;
+  for (int64_t j = 0; j < k; ++j) {
+    double s = 0.0;
+    for (int64_t t = 0; t < T; ++t) {
+      const double v = (hTransposed ? h[t * k + j] : h[j * T + t]) - l2Reg * w[j * T + t];
+      s += v * v;
+    }
+    m = std::max(m, s);
+  }
+  return std::sqrt(m);
+}
+
+// What one form provides to the loop (solveLoop): a sweep; a check at the current coefficients,
+// either from the state the sweeps keep (cheap: the correlations, or the residual, updated feature
+// by feature) or exact (recomputed from W, so that no rounding of the updates accumulates); and the
+// objective at a candidate point that `accept` then moves to. A cheap check that finds the gap
+// below tol is confirmed by an exact one, and the solve always ends on an exact check.
+template <typename Form>
+InnerResult solveLoop(Form& form, double* w, int64_t k, int64_t T, const InnerSettings& s) {
+  const int64_t L = k * T;
+  Anderson anderson(kAndersonK, L);
+  std::vector<double> candidate(static_cast<size_t>(L));
+  std::vector<int32_t> cyclic(static_cast<size_t>(k));
+  for (int64_t j = 0; j < k; ++j) cyclic[j] = static_cast<int32_t>(j);
+  InnerResult r{};
+  r.gap = std::numeric_limits<double>::infinity();
+  double objectiveAtCheck = std::numeric_limits<double>::infinity();
+  bool exactHere = false;
+  auto check = [&](bool exact) {
+    Parts p;
+    double dualNorm = 0.0;
+    form.check(p, dualNorm, exact);
+    r.gap = gapOf(p, dualNorm, s.l1Reg, s.l2Reg);
+    r.rNormSq = p.rNormSq;
+    r.ry = p.ry;
+    r.l21 = p.l21;
+    r.wNormSq = p.wNormSq;
+    r.dualNorm = dualNorm;
+    objectiveAtCheck = primal(p, s.l1Reg, s.l2Reg);
+    exactHere = exact;
+    r.converged = r.gap <= s.tol;
+    return r.converged;
+  };
+  auto converged = [&]() { return check(false) && check(true); };
+  while (r.sweeps < s.maxSweeps) {
+    const int32_t* order = s.orders != nullptr ? s.orders + r.sweeps * k : cyclic.data();
+    const SweepStats st = form.sweep(order);
+    ++r.sweeps;
+    exactHere = false;
+    anderson.push(w);
+    // Check after every K sweeps, and as soon as the coefficients stop moving (small problems
+    // converge in fewer sweeps than K).
+    if (r.sweeps % kAndersonK != 0 && !(st.dwMax <= 1e-3 * st.wMax) && st.wMax != 0.0) continue;
+    if (converged()) break;
+    if (anderson.ready() && anderson.extrapolate(candidate.data())) {
+      if (form.tryPoint(candidate.data()) < objectiveAtCheck) {
+        form.accept();
+        if (converged()) break;
+      }
+      anderson.reset();
+    }
+  }
+  if (!exactHere) check(true);
+  r.residualChange = form.residualChange();
+  return r;
+}
+
+class GramForm {
+ public:
+  GramForm(const double* gram, int64_t k, int64_t T, double* ht, double* w, double r0NormSq, double r0y, const InnerSettings& s,
+           int threads)
+      : gram_(gram), k_(k), T_(T), ht_(ht), w_(w), r0NormSq_(r0NormSq), r0y_(r0y), s_(s), threads_(threads),
+        w0_(w, w + k * T), h0_(static_cast<size_t>(k * T)), xty_(static_cast<size_t>(k * T)), gw_(static_cast<size_t>(k * T)),
+        candW_(static_cast<size_t>(k * T)), candHt_(static_cast<size_t>(k * T)) {
+    for (int64_t j = 0; j < k; ++j)
+      for (int64_t t = 0; t < T; ++t) h0_[j * T + t] = ht[t * k + j];
+    // X_k^T Y = H0 + G W0.
+    multiplyGram(w0_.data());
+    for (int64_t q = 0; q < k * T; ++q) xty_[q] = h0_[q] + gw_[q];
+  }
+
+  SweepStats sweep(const int32_t* order) { return gramSweep(gram_, k_, ht_, T_, w_, s_.l1Reg, s_.l2Reg, order, k_); }
+
+  // Cheap: ht as the sweeps kept it; exact: recomputed as (X_k^T Y - G W)^T.
+  void check(Parts& p, double& dualNorm, bool exact) {
+    if (exact) exactHt(w_, ht_);
+    partsAt(w_, ht_, p);
+    dualNorm = dualNormOf(ht_, true, w_, k_, T_, s_.l2Reg);
+  }
+
+  double tryPoint(const double* w) {
+    std::copy_n(w, k_ * T_, candW_.data());
+    exactHt(candW_.data(), candHt_.data());
+    Parts p;
+    partsAt(candW_.data(), candHt_.data(), p);
+    return primal(p, s_.l1Reg, s_.l2Reg);
+  }
+
+  void accept() {
+    std::copy(candW_.begin(), candW_.end(), w_);
+    std::copy(candHt_.begin(), candHt_.end(), ht_);
+  }
+
+  // ||X_k dW|| = sqrt(<dW, G dW>) with G dW = H0 - H (ht exact), dW = W - W0; the rounding of
+  // H0 - H is added (4 eps sum |dW| (|H0| + |H|)) so that the result bounds the true change.
+  double residualChange() const {
+    double s = 0.0;
+    double err = 0.0;
+    for (int64_t j = 0; j < k_; ++j) {
+      for (int64_t t = 0; t < T_; ++t) {
+        const double dw = w_[j * T_ + t] - w0_[j * T_ + t];
+        if (dw == 0.0) continue;
+        const double h0 = h0_[j * T_ + t];
+        const double h = ht_[t * k_ + j];
+        s += dw * (h0 - h);
+        err += std::abs(dw) * (std::abs(h0) + std::abs(h));
+      }
+    }
+    return std::sqrt(std::max(s, 0.0) + 4 * std::numeric_limits<double>::epsilon() * err);
+  }
+
+ private:
+  void multiplyGram(const double* w) {
+    if (k_ > 0) simd::gemm<double>(k_, T_, k_, 1.0, gram_, k_, false, w, T_, false, 0.0, gw_.data(), T_, threads_);
+  }
+
+  // out (T x k) = (X_k^T Y - G w)^T.
+  void exactHt(const double* w, double* out) {
+    multiplyGram(w);
+    for (int64_t j = 0; j < k_; ++j)
+      for (int64_t t = 0; t < T_; ++t) out[t * k_ + j] = xty_[j * T_ + t] - gw_[j * T_ + t];
+  }
+
+  void partsAt(const double* w, const double* ht, Parts& p) const {
+    double dh = 0.0;
+    double dy = 0.0;
+    for (int64_t j = 0; j < k_; ++j) {
+      for (int64_t t = 0; t < T_; ++t) {
+        const double dw = w[j * T_ + t] - w0_[j * T_ + t];
+        if (dw == 0.0) continue;
+        dh += dw * (h0_[j * T_ + t] + ht[t * k_ + j]);
+        dy += dw * xty_[j * T_ + t];
+      }
+    }
+    p.rNormSq = r0NormSq_ - dh;
+    p.ry = r0y_ - dy;
+    addNorms(w, k_, T_, p);
+  }
+
+  const double* gram_;
+  int64_t k_, T_;
+  double* ht_;
+  double* w_;
+  double r0NormSq_, r0y_;
+  const InnerSettings& s_;
+  int threads_;
+  std::vector<double> w0_, h0_, xty_, gw_, candW_, candHt_;
+};
+
+class ResidualForm {
+ public:
+  ResidualForm(const double* xs, int64_t k, int64_t n, int64_t T, const double* yt, double* rt, double* w, double* h,
+               const InnerSettings& s, int threads)
+      : xs_(xs), k_(k), n_(n), T_(T), yt_(yt), rt_(rt), w_(w), h_(h), s_(s), threads_(threads), colNormSq_(static_cast<size_t>(k)),
+        candW_(static_cast<size_t>(k * T)), candRt_(static_cast<size_t>(T * n)), rt0_(rt, rt + T * n) {
+    for (int64_t j = 0; j < k; ++j) {
+      const double* x = xs + j * n;
+      double v = 0.0;
+      for (int64_t i = 0; i < n; ++i) v += x[i] * x[i];
+      colNormSq_[j] = v;
+      if (v == 0.0) std::fill(w + j * T, w + (j + 1) * T, 0.0);
+    }
+  }
+
+  SweepStats sweep(const int32_t* order) {
+    CMatMap<double> xt(xs_, k_, n_);
+    MatMap<double> rt(rt_, T_, n_);
+    MatMap<double> w(w_, k_, T_);
+    CVecMap<double> cn(colNormSq_.data(), k_);
+    return mtenetSweep(xt, rt, w, cn, s_.l1Reg, s_.l2Reg, order, k_);
+  }
+
+  // Cheap: the residual as the sweeps kept it; exact: recomputed as Y - X_k W.
+  void check(Parts& p, double& dualNorm, bool exact) {
+    if (exact) {
+      residualAt(w_, rt_, p);
+    } else {
+      double rr = 0.0;
+      double ry = 0.0;
+      for (int64_t q = 0; q < T_ * n_; ++q) {
+        rr += rt_[q] * rt_[q];
+        ry += rt_[q] * yt_[q];
+      }
+      p.rNormSq = rr;
+      p.ry = ry;
+    }
+    if (k_ > 0 && n_ > 0) simd::gemm<double>(k_, T_, n_, 1.0, xs_, n_, false, rt_, n_, true, 0.0, h_, T_, threads_);
+    else std::fill(h_, h_ + k_ * T_, 0.0);
+    addNorms(w_, k_, T_, p);
+    dualNorm = dualNormOf(h_, false, w_, k_, T_, s_.l2Reg);
+  }
+
+  double tryPoint(const double* w) {
+    std::copy_n(w, k_ * T_, candW_.data());
+    Parts p;
+    residualAt(candW_.data(), candRt_.data(), p);
+    addNorms(candW_.data(), k_, T_, p);
+    return primal(p, s_.l1Reg, s_.l2Reg);
+  }
+
+  void accept() {
+    std::copy(candW_.begin(), candW_.end(), w_);
+    std::copy(candRt_.begin(), candRt_.end(), rt_);
+  }
+
+  double residualChange() const {
+    double s = 0.0;
+    for (int64_t q = 0; q < T_ * n_; ++q) {
+      const double v = rt_[q] - rt0_[q];
+      s += v * v;
+    }
+    return std::sqrt(s);
+  }
+
+ private:
+  void residualAt(const double* w, double* rt, Parts& p) const {
+    const ResidualParts r = residual(xs_, k_, n_, w, T_, yt_, rt, threads_);
+    p.rNormSq = r.rNormSq;
+    p.ry = r.ry;
+  }
+
+  const double* xs_;
+  int64_t k_, n_, T_;
+  const double* yt_;
+  double* rt_;
+  double* w_;
+  double* h_;
+  const InnerSettings& s_;
+  int threads_;
+  std::vector<double> colNormSq_, candW_, candRt_, rt0_;
+};
+
+}  // namespace
+
+InnerResult gramSolve(const double* gram, int64_t k, int64_t T, double* ht, double* w, double r0NormSq, double r0y,
+                      const InnerSettings& s, int threads) {
+  for (int64_t j = 0; j < k; ++j) {
+    if (gram[j * k + j] == 0.0) std::fill(w + j * T, w + (j + 1) * T, 0.0);
+  }
+  GramForm form(gram, k, T, ht, w, r0NormSq, r0y, s, threads);
+  return solveLoop(form, w, k, T, s);
+}
+
+InnerResult residualSolve(const double* xs, int64_t k, int64_t n, int64_t T, const double* yt, double* rt, double* w,
+                          double* h, const InnerSettings& s, int threads) {
+  ResidualForm form(xs, k, n, T, yt, rt, w, h, s, threads);
+  return solveLoop(form, w, k, T, s);
+}
+
+}  // namespace metatask::cd

@@ -1,0 +1,83 @@
+// The inner solve of the working-set method for the multi-task elastic net (twin:
+// lib/kernels/js/cdsolve.ts): coordinate descent on the k features of a working set, with a gap
+// check and an Anderson extrapolation every kAndersonK sweeps, until the duality gap of the
+// problem restricted to those features is at most tol or maxSweeps sweeps have run. Checks use
+// the correlations (or residual) the sweeps keep up to date; a gap below tol is confirmed from
+// quantities recomputed from W, and the solve returns those exact ones. Objective
+// (n-scaled, as scikit-learn's enet_coordinate_descent_multi_task):
+//   P(W) = (1/2) ||Y - X_k W||_F^2 + l1Reg sum_j ||W_j||_2 + (l2Reg/2) ||W||_F^2,
+// gap = (1/2)(1 + c^2) ||R||^2 + l1Reg sum_j ||W_j|| - c <R, Y> + (l2Reg/2)(1 + c^2) ||W||^2,
+// c = min(1, l1Reg / max_j ||X_j^T R - l2Reg W_j||).
+#pragma once
+#include "kernels/common.h"
+
+#include <vector>
+
+namespace metatask::cd {
+
+// Sweeps between two gap checks / extrapolations (skglm's default).
+constexpr int kAndersonK = 5;
+
+struct InnerSettings {
+  double l1Reg, l2Reg;
+  double tol;         // stop once the working-set gap is at most this
+  int64_t maxSweeps;  // >= 1
+  // Null for cyclic sweeps (0..k-1), else maxSweeps * k entries in [0, k): sweep s visits
+  // orders[s k .. (s+1) k) (random selection draws them in TypeScript).
+  const int32_t* orders;
+};
+
+struct InnerResult {
+  int64_t sweeps;
+  double gap;
+  // The parts of the gap at the returned point: ||R||^2, <R, Y>, sum_j ||W_j||, ||W||^2, and
+  // max_j ||X_j^T R - l2Reg W_j||.
+  double rNormSq, ry, l21, wNormSq, dualNorm;
+  // ||R_end - R_start||_F = ||X_k (W_end - W_start)||_F: how far the residual moved (the bounds
+  // of stale correlations grow by ||X_j|| times it).
+  double residualChange;
+  bool converged;
+};
+
+// Gram form (the covariance updates of Friedman, Hastie & Tibshirani, J. Stat. Softw. 33, 2010,
+// section 2.2): gram = X_k^T X_k (k x k), ht = (X_k^T R)^T (T x k) and w (k x T) at the start,
+// with r0NormSq = ||R||^2 and r0y = <R, Y> there. Each sweep costs O(k^2 T) whatever n is; the
+// gap's ||R||^2 and <R, Y> follow from ht exactly (dW = W - W0, H0 and X_k^T Y = H0 + G W0 from
+// the start):  ||R||^2 = ||R0||^2 - <dW, H0 + H>,  <R, Y> = <R0, Y> - <dW, X_k^T Y>.
+// On return w holds the coefficients and ht their exact (X_k^T R)^T. In both forms, the rows of w
+// of all-zero columns (a zero Gram diagonal) are set to 0 first: such a feature does not change the
+// fit and its optimum is 0.
+InnerResult gramSolve(const double* gram, int64_t k, int64_t T, double* ht, double* w, double r0NormSq, double r0y,
+                      const InnerSettings& s, int threads);
+
+// Residual form (scikit-learn's sweep on the gathered columns, for working sets too large for a
+// Gram matrix): xs (k x n) the working set's centred columns, yt = Y^T (T x n), rt (T x n) the
+// residual Y - X_k W at the start, w (k x T). On return w holds the coefficients, rt their exact
+// residual and h (k x T) their X_k^T R.
+InnerResult residualSolve(const double* xs, int64_t k, int64_t n, int64_t T, const double* yt, double* rt, double* w,
+                          double* h, const InnerSettings& s, int threads);
+
+// Anderson extrapolation (Anderson, J. ACM 12, 1965) in the offline form of Bertrand & Massias,
+// "Anderson acceleration of coordinate descent", AISTATS 2021: from the last K + 1 iterates
+// x_0 .. x_K, with U = [x_1 - x_0, ..., x_K - x_{K-1}],
+//   z = (U^T U + ridge I)^{-1} 1,  c = z / sum(z),  x_acc = sum_i c_i x_{i+1},
+// ridge = 1e-14 trace(U^T U) / K. Exposed for the tests of the twin.
+class Anderson {
+ public:
+  Anderson(int K, int64_t length);
+  void push(const double* x);
+  bool ready() const { return count_ >= K_ + 1; }
+  void reset() { count_ = 0; }
+  // Writes the extrapolated point into out; false (out untouched) when the differences are
+  // numerically dependent or fewer than K + 1 iterates were pushed since the last reset.
+  bool extrapolate(double* out);
+
+ private:
+  int K_;
+  int64_t length_;
+  int64_t count_ = 0;
+  std::vector<double> iterates_;  // (K + 1) x length, a ring
+  std::vector<double> diffs_;     // K x length
+};
+
+}  // namespace metatask::cd
