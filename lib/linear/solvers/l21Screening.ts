@@ -228,7 +228,8 @@ export function* screenedFista(K: Kernels, q: L21Rows, alpha: number, w0: Matrix
       return keep !== null;
     };
     const r = yield* offsetIterations(run(rows, w, o.maxIter - nIter, pause), nIter);
-    history.push(...(history.length > 0 ? r.history.slice(1) : r.history));
+    // Each run's history starts at the previous run's last objective (no spread: it may be long).
+    for (let i = history.length > 0 ? 1 : 0; i < r.history.length; i++) history.push(r.history[i]!);
     nIter += r.nIter;
     restarts += r.restarts;
     if (!keep || nIter >= o.maxIter) return { ...r, w: cols ? expandColumns(r.w, cols, d) : r.w, history, nIter, restarts };
