@@ -2,10 +2,11 @@
  * Fit times of the feature-group FISTA models with and without gap-safe screening, on multi-task
  * regression with many irrelevant features (n rows per task, T tasks, d features of which k are
  * used by every task, Gaussian design):
- *   node dist/bench/structuredScreening.js [--n 50] [--T 10] [--d 2000] [--k 20] [--reps 3] [--backend native|js] [--ratio 0.1]
+ *   node dist/bench/structuredScreening.js [--n 50] [--T 10] [--d 2000] [--k 20] [--reps 3] [--backend native|js] [--ratio 0.3] [--nLambdas 6]
  * Each line: the model, screened or not, the median time of `reps` cold solves (W = 0 start) at
- * lambda = ratio * lambda_max (the smallest strength at which W = 0), the features kept and the
- * objective. TemporalGroupRegression runs with lambdaTime 0.1 and lambdaRidge 0.01; L21Regression
+ * lambda = ratio * lambda_max (the smallest strength at which W = 0), with the features kept and
+ * the objective, and of `reps` warm-started paths of nLambdas strengths from lambda_max down to
+ * lambda (what a CV fold walks). TemporalGroupRegression runs with lambdaTime 0.1 and lambdaRidge 0.01; L21Regression
  * is the same problem without them. Then the whole fitSync of each model (data checks, centring,
  * the Lipschitz constant, the screened solve) on a fresh copy of the tasks. Single-threaded, in one
  * process.
@@ -17,7 +18,7 @@ import { L21Regression } from '../lib/linear/l21.js';
 import { TemporalGroupRegression } from '../lib/linear/temporalGroup.js';
 import { solveStructured } from '../lib/linear/structuredSolver.js';
 import { chainAdjacency, laplacian, laplacianPenalty } from '../lib/linear/taskGraph.js';
-import { runSync, type Solution, type TaskProblem } from '../lib/linear/taskModel.js';
+import { logGrid, runSync, type Solution, type TaskProblem } from '../lib/linear/taskModel.js';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -54,42 +55,62 @@ function nonZeroColumns(s: Solution): number {
 
 function main(): void {
   const [n, T, d, k, reps] = ['n', 'T', 'd', 'k', 'reps'].map((a, i) => Number(arg(a, ['50', '10', '2000', '20', '3'][i]!)));
-  const ratio = Number(arg('ratio', '0.1'));
+  const ratio = Number(arg('ratio', '0.3'));
   setBackend(arg('backend', 'native') as 'native' | 'js');
   setThreads(1);
   const p = sparseTasks(1, n!, T!, d!, k!);
-  const lambda = ratio * alphaMax(p, 'squared', 'l21', true);
+  const top = alphaMax(p, 'squared', 'l21', true);
+  const lambda = ratio * top;
+  const nLambdas = Number(arg('nLambdas', '6'));
   const tol = 1e-6;
   const chain = laplacian(chainAdjacency(Array.from({ length: T! }, (_, t) => t)));
-  const sides: [string, (screening: boolean) => Solution][] = [
-    ['L21Regression', (screening) => runSync(solveProx(p, { loss: 'squared', kind: 'l21', alpha: lambda, fitIntercept: true, tol, maxIter: 100_000, screening }, null))],
+  const sides: [string, (lambda: number, screening: boolean, warm: Solution | null) => Solution][] = [
+    ['L21Regression', (alpha, screening, warm) => runSync(solveProx(p, { loss: 'squared', kind: 'l21', alpha, fitIntercept: true, tol, maxIter: 100_000, screening }, warm))],
     [
       'TemporalGroupRegression',
-      (screening) =>
+      (strength, screening, warm) =>
         runSync(
           solveStructured(
             p,
-            { parts: [{ name: 'w', penalty: 'features', strength: lambda }], smooth: laplacianPenalty(chain, 0.1, 0.01) },
+            { parts: [{ name: 'w', penalty: 'features', strength }], smooth: laplacianPenalty(chain, 0.1, 0.01) },
             { loss: 'squared', fitIntercept: true, tol, maxIter: 100_000, screening },
-            null,
+            warm,
           ),
         ),
     ],
   ];
-  console.log(`n ${n} per task, T ${T}, d ${d}, ${k} relevant; lambda = ${ratio} lambda_max; tol ${tol}; median of ${reps}`);
+  // The path: nLambdas points from lambda_max down to `ratio` times it, each warm-started from the last.
+  const path = logGrid(top, lambda, nLambdas!);
+  console.log(`n ${n} per task, T ${T}, d ${d}, ${k} relevant; lambda = ${ratio} lambda_max; path of ${nLambdas} down to it; tol ${tol}; median of ${reps}`);
   for (const [name, solve] of sides) {
     for (const screening of [false, true]) {
-      solve(screening); // warm-up (JIT; the compressed rows are cached per problem)
-      const times: number[] = [];
-      let last: Solution | null = null;
-      for (let r = 0; r < reps!; r++) {
-        const t0 = performance.now();
-        last = solve(screening);
-        times.push((performance.now() - t0) / 1000);
-      }
-      times.sort((a, b) => a - b);
-      const h = last!.history!;
-      console.log(`${name.padEnd(24)} screening ${String(screening).padEnd(5)} ${times[times.length >> 1]!.toFixed(3)} s  nIter ${String(last!.nIter).padStart(5)}  features ${nonZeroColumns(last!)}  objective ${h[h.length - 1]!.toPrecision(10)}`);
+      const median = (run: () => Solution): { time: number; last: Solution } => {
+        run(); // warm-up (JIT; the prepared rows are cached per problem)
+        const times: number[] = [];
+        let last: Solution | null = null;
+        for (let r = 0; r < reps!; r++) {
+          const t0 = performance.now();
+          last = run();
+          times.push((performance.now() - t0) / 1000);
+        }
+        times.sort((x, y) => x - y);
+        return { time: times[times.length >> 1]!, last: last! };
+      };
+      const one = median(() => solve(lambda, screening, null));
+      let pathIters = 0;
+      const walk = median(() => {
+        pathIters = 0;
+        let warm: Solution | null = null;
+        for (const l of path) {
+          warm = solve(l, screening, warm);
+          pathIters += warm.nIter ?? 0;
+        }
+        return warm!;
+      });
+      const h = one.last.history!;
+      console.log(
+        `${name.padEnd(24)} screening ${String(screening).padEnd(5)} one fit ${one.time.toFixed(3)} s (nIter ${String(one.last.nIter).padStart(4)}, features ${nonZeroColumns(one.last)}, objective ${h[h.length - 1]!.toPrecision(10)})  path ${walk.time.toFixed(3)} s (nIter ${pathIters})`,
+      );
     }
   }
   const tasks = () =>
