@@ -66,6 +66,17 @@ describe('TemporalGroupRegression', () => {
     expect(expectGroupKkt(rest, m.coef, lambdaGroup, 'features', 1e-7)).to.equal(2);
   });
 
+  it('satisfies the optimality conditions on a wide problem, where its solve screens features', () => {
+    // 48 features (screening needs at least 32), 4 of them used: most are discarded.
+    const [lambdaGroup, lambdaTime, lambdaRidge] = [0.3, 0.5, 0.01];
+    const wide = plantedTasks(3, driftWeights(4, 5, 48), { rows: [30, 25, 35, 30, 28], noise: 0.3 });
+    const m = new TemporalGroupRegression({ lambdaGroup, lambdaTime, lambdaRidge, tol: 1e-13, maxIter: 200000 }).fitSync(wide);
+    const G = negLossGradient(wide, m.coef, m.intercept, 'squared');
+    const { L } = chainQuadratic([0, 1, 2, 3, 4], 5, 48, lambdaTime, lambdaRidge);
+    const rest = minusLaplacianGradient(G, m.coef, L, lambdaTime, lambdaRidge);
+    expect(expectGroupKkt(rest, m.coef, lambdaGroup, 'features', 1e-7)).to.be.at.least(40);
+  });
+
   it('recovers the features of a planted progression', () => {
     const W = driftWeights(5, 8, 12);
     const train = plantedTasks(6, W, { rows: 20, noise: 0.3 });

@@ -53,6 +53,12 @@ export interface FistaOptions {
   maxIter: number;
   /** Lipschitz constant of grad f (or an initial estimate, doubled when the descent test fails). Default 1. */
   lipschitz?: number;
+  /**
+   * Called with each accepted iterate W (a view, valid during the call) and the iteration; true
+   * ends the run there (not converged), e.g. for the caller to screen features and restart on a
+   * smaller problem.
+   */
+  pause?: (w: Matrix<Float64Array>, iter: number) => boolean;
 }
 
 export interface FistaResult {
@@ -190,6 +196,7 @@ export function* fista(spec: FistaSpec, w0: Matrix<Float64Array>, b0: Float64Arr
       converged = true;
       break;
     }
+    if (o.pause?.(x.w, iter)) break;
   }
   return { w: { rows, cols, data: x.w.data.slice() }, b: x.b.slice(), history, nIter: iter, lipschitz: L, converged, restarts };
 }
@@ -426,13 +433,19 @@ function invCounts(p: TaskProblem): Float64Array {
  * (||y_t||^2 - ||z_t||^2) for every w: the same loss up to a constant and the same gradient, on at
  * most d rows instead of n_t (School: about a third of the rows, so a third of the work per
  * iteration). Tasks with no more rows than their rank keep their rows. The largest eigenvalue of
- * each task gives the Lipschitz constant max_t lambda_max,t / n_t exactly.
+ * each task gives the Lipschitz constant max_t lambda_max,t / n_t exactly. A task with no more
+ * rows than features (n_t <= d) cannot be compressed: it keeps its rows, and its largest eigenvalue
+ * comes from the n_t x n_t Gram X_t X_t^T (the same non-zero eigenvalues) instead of the d x d one:
+ * with many features (d = 2000, n_t = 50) this is the difference between seconds and milliseconds.
  */
 function compress(p: TaskProblem, fitIntercept: boolean): Prepared {
   const K = kernels();
-  const { c, grams, xty } = centredGrams(p, fitIntercept);
-  const src = c ? c.p : p;
   const { T, d } = p;
+  const wide = (t: number) => p.offsets[t + 1]! - p.offsets[t]! <= d;
+  // The d x d Grams only when some task has more rows than features.
+  const all = Array.from({ length: T }, (_, t) => t);
+  const { c, grams, xty } = all.every(wide) ? { c: fitIntercept ? centrePerTask(p, true) : null, grams: null, xty: null } : centredGrams(p, fitIntercept);
+  const src = c ? c.p : p;
   const scale = invCounts(p);
   const blocks: { x: Float64Array; y: Float64Array }[] = [];
   let lipschitz = 0;
@@ -442,6 +455,14 @@ function compress(p: TaskProblem, fitIntercept: boolean): Prepared {
     const n = src.offsets[t + 1]! - a;
     const orig = { x: src.x.data.subarray(a * d, (a + n) * d), y: src.y.subarray(a, a + n) };
     if (n === 0 || d === 0) {
+      blocks.push(orig);
+      continue;
+    }
+    if (wide(t) || !grams || !xty) {
+      const xt = { rows: n, cols: d, data: orig.x };
+      const outer = { rows: n, cols: n, data: new Float64Array(n * n) };
+      K.gemm(xt, xt, outer, { transB: true });
+      lipschitz = Math.max(lipschitz, K.symEig(outer).values[n - 1]! * scale[t]!);
       blocks.push(orig);
       continue;
     }
@@ -528,7 +549,7 @@ export function alphaMax(p: TaskProblem, loss: 'squared' | 'logistic', kind: Pen
 }
 
 export interface ProxSolveOptions {
-  /** Gap-safe screening for L2,1 with squared loss (default true; off only to compare in tests). */
+  /** Gap-safe screening for L2,1 with squared loss (default true; off only to compare in tests and benchmarks). */
   screening?: boolean;
   loss: 'squared' | 'logistic';
   kind: PenaltyKind;
@@ -561,11 +582,11 @@ export function* solveProx(p: TaskProblem, o: ProxSolveOptions, warm: Solution |
   const start = pw && pw.b.length === p.T ? pw.b : b0;
   // The data's Lipschitz constant, or a larger one a previous solve on this problem had to use.
   const lipschitz = Math.max(pr.lipschitz, pw && pw.problem === p ? pw.lipschitz : 0);
-  const run = (rows: { x: Matrix<Float64Array>; y: Float64Array; offsets: Int32Array }, w: Matrix<Float64Array>) =>
-    fista(specFor(rows), w, start, { tol: o.tol, maxIter: o.maxIter, lipschitz });
-  // L2,1 with squared loss: gap-safe screening at the start (solvers/l21Screening.ts).
+  const run = (rows: { x: Matrix<Float64Array>; y: Float64Array; offsets: Int32Array }, w: Matrix<Float64Array>, maxIter = o.maxIter, pause?: FistaOptions['pause']) =>
+    fista(specFor(rows), w, start, { tol: o.tol, maxIter, lipschitz, pause });
+  // L2,1 with squared loss: gap-safe screening at the start and between stages (solvers/l21Screening.ts).
   const screened = o.kind === 'l21' && o.loss === 'squared' && (o.screening ?? true) && p.d >= L21_SCREEN_MIN_FEATURES;
-  const r = screened ? yield* screenedFista(K, { x: q.x, y: q.y, offsets: q.offsets, scale, constant }, o.alpha, w0, run) : yield* run(q, w0);
+  const r = screened ? yield* screenedFista(K, { x: q.x, y: q.y, offsets: q.offsets, scale, constant }, o.alpha, w0, run, { maxIter: o.maxIter }) : yield* run(q, w0);
   const intercept = c ? interceptsFrom(r.w, c, optimizeIntercept ? r.b : undefined) : r.b.slice();
   return {
     coef: { rows: p.T, cols: p.d, data: r.w.data.slice() },

@@ -8,13 +8,15 @@
  * (fista.ts) on the stacked variable [V_1; ...; V_K] (K T x d): the gradient of the loss term with
  * respect to every part is the same G = grad_W f, so its Lipschitz constant is K L_f (L_f exact for
  * squared loss, from fista.ts's `prepared`), plus the one of grad s; the prox is separable over
- * parts. Intercepts are unpenalised, as in every per-task model: squared loss centres each task,
+ * parts. A single feature-group part with squared loss is screened (gap-safe, solvers/l21Screening.ts)
+ * when the smooth penalty acts on each feature's column on its own. Intercepts are unpenalised, as in every per-task model: squared loss centres each task,
  * logistic loss optimises them from each task's log-odds.
  */
 import type { Matrix } from '../core/matrix.js';
 import { kernels } from '../kernels/index.js';
-import { fista, prepared, type FistaSpec } from './fista.js';
+import { fista, prepared, type FistaOptions, type FistaSpec } from './fista.js';
 import { PART_PENALTIES, type PartPenaltyName } from './partPenalties.js';
+import { L21_SCREEN_MIN_FEATURES, screenedFista } from './solvers/l21Screening.js';
 import { interceptsFrom, type Solution, type TaskProblem, type Work } from './taskModel.js';
 
 /** One part of W: its penalty and strength. */
@@ -34,6 +36,12 @@ export interface SmoothPenalty {
   lipschitz: number;
   /** s is quadratic (its gradient is affine). */
   quadratic: boolean;
+  /**
+   * s(V) = sum_j V[:, j]^T M V[:, j] for one part V (M positive semi-definite, T x T): s acts on
+   * each feature's column on its own, for any number of columns, and `lipschitz` bounds ||2 M||.
+   * A feature-group part can then be screened (solvers/l21Screening.ts).
+   */
+  columnwise?: boolean;
 }
 
 export interface Structure {
@@ -47,6 +55,11 @@ export interface StructuredSolveOptions {
   fitIntercept: boolean;
   tol: number;
   maxIter: number;
+  /**
+   * Gap-safe screening where the structure allows it (squared loss, one feature-group part, a
+   * column-wise smooth penalty or none; default true; off only to compare in tests and benchmarks).
+   */
+  screening?: boolean;
 }
 
 /** The solver state kept for warm starts. */
@@ -115,10 +128,10 @@ export function* solveStructured(p: TaskProblem, st: Structure, o: StructuredSol
     }
     return w;
   };
-  const spec: FistaSpec = {
+  const specFor = (rows: { x: Matrix<Float64Array>; y: Float64Array; offsets: Int32Array }): FistaSpec => ({
     smooth(v, b, gv, gb) {
       const g = gv ? (nParts === 1 ? gv : gw) : undefined;
-      const l = K.taskLoss({ x: q.x, y: q.y, offsets: q.offsets, w: sumParts(v), intercept: b, scale, loss: o.loss, gradW: g, gradIntercept: gb ?? undefined });
+      const l = K.taskLoss({ x: rows.x, y: rows.y, offsets: rows.offsets, w: sumParts(v), intercept: b, scale, loss: o.loss, gradW: g, gradIntercept: gb ?? undefined });
       if (gv && nParts > 1) for (let k = 0; k < nParts; k++) gv.data.set(gw.data, k * T * d);
       let s = constant;
       for (const x of l) s += x;
@@ -141,13 +154,21 @@ export function* solveStructured(p: TaskProblem, st: Structure, o: StructuredSol
     },
     optimizeIntercept,
     quadratic: o.loss === 'squared' && (st.smooth?.quadratic ?? true),
-  };
+  });
   const sw = warm?.warm as StructuredWarm | undefined;
   const fits = sw && sw.v.rows === nParts * T && sw.v.cols === d && sw.b.length === T;
   const v0 = fits ? sw.v : { rows: nParts * T, cols: d, data: new Float64Array(nParts * T * d) };
   const start = fits ? sw.b : b0;
   const lipschitz = Math.max(nParts * pr.lipschitz + (st.smooth?.lipschitz ?? 0), fits && sw.problem === p ? sw.lipschitz : 0);
-  const r = yield* fista(spec, v0, start, { tol: o.tol, maxIter: o.maxIter, lipschitz });
+  const run = (rows: { x: Matrix<Float64Array>; y: Float64Array; offsets: Int32Array }, v: Matrix<Float64Array>, maxIter = o.maxIter, pause?: FistaOptions['pause']) =>
+    fista(specFor(rows), v, start, { tol: o.tol, maxIter, lipschitz, pause });
+  // One feature-group part with squared loss and a column-wise (or no) smooth penalty: a group
+  // lasso on an augmented design, screened as L2,1 is (solvers/l21Screening.ts).
+  const group = st.parts.length === 1 && st.parts[0]!.penalty === 'features' ? st.parts[0]!.strength : 0;
+  const screened = (o.screening ?? true) && o.loss === 'squared' && group > 0 && d >= L21_SCREEN_MIN_FEATURES && (!st.smooth || st.smooth.columnwise === true);
+  const r = screened
+    ? yield* screenedFista(K, { x: q.x, y: q.y, offsets: q.offsets, scale, constant }, group, v0, run, { maxIter: o.maxIter, smooth: st.smooth })
+    : yield* run(q, v0);
   const coef = { rows: T, cols: d, data: sumParts(r.w).data.slice() };
   const intercept = c ? interceptsFrom(coef, c, optimizeIntercept ? r.b : undefined) : r.b.slice();
   const parts: Record<string, Matrix<Float64Array>> = {};

@@ -161,5 +161,7 @@ export function laplacianPenalty(g: Laplacian, lambdaGraph: number, lambdaRidge:
     },
     lipschitz: 2 * lambdaGraph * g.lambdaMax + 2 * lambdaRidge,
     quadratic: true,
+    // lambdaGraph tr(W^T Lap W) + lambdaRidge ||W||^2 = sum_j W[:, j]^T (lambdaGraph Lap + lambdaRidge I) W[:, j].
+    columnwise: true,
   };
 }
