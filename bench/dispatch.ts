@@ -76,7 +76,11 @@ export function buildMarchNative(): { file: string } | { skipped: string } {
   progress(`building the -march=native addon into ${relative(root, dir)} (a few minutes, once; log in ${relative(root, join(dir, 'build.log'))})`);
   const log = openSync(join(dir, 'build.log'), 'w');
   const jobs = String(Math.max(1, cpus().length));
-  const r = spawnSync(gyp[0]!, [...gyp.slice(1), 'rebuild', `--jobs=${jobs}`], {
+  // The headers of the running Node: npm passes them (npm_config_nodedir); run directly, take the
+  // ones installed beside the node binary, so that node-gyp never tries to download them.
+  const prefix = join(dirname(process.execPath), '..');
+  const nodedir = process.env.npm_config_nodedir ?? (existsSync(join(prefix, 'include', 'node', 'node_api.h')) ? prefix : undefined);
+  const r = spawnSync(gyp[0]!, [...gyp.slice(1), 'rebuild', `--jobs=${jobs}`, ...(nodedir ? [`--nodedir=${nodedir}`] : [])], {
     cwd: dir,
     env: { ...process.env, METATASK_MARCH_NATIVE: '1' },
     stdio: ['ignore', log, log],
