@@ -20,7 +20,7 @@ const OPTIMUM = 124.869862908929;
 
 export async function run(): Promise<WorkloadResult> {
   const folder = join(packageRoot(), '..', 'shared', 'data', 'w1');
-  const title = 'Multi-task lasso on shared data (X 2000 x 1000, Y 2000 x 20, no intercept, tol 1e-8)';
+  const title = 'Multi-task lasso on the benchmark data set (X 2000 x 1000, Y 2000 x 20, no intercept, tol 1e-8)';
   if (!existsSync(join(folder, 'X.f64'))) {
     return { id: 'lasso', title, table: '(skipped)', notes: [`skipped: no data at ${folder}`], data: { skipped: true } };
   }

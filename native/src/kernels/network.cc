@@ -344,12 +344,15 @@ struct Network<T>::Ctx {
 
 namespace {
 
+// Elements per parallel chunk of a pass. A pass over fewer takes a few microseconds, less than
+// handing work to another thread costs, so smaller passes stay on the calling thread.
+constexpr int64_t kParallelChunk = int64_t(1) << 16;
+
 // body(from, to) over [0, len) in fixed chunks, on up to `threads` threads: for elementwise work,
 // where any split gives the same result.
-// Element-wise passes split in chunks across the threads of the call (runtime::parallelRanges).
 template <typename F>
 void parallelRange(int64_t len, int threads, const F& body) {
-  runtime::parallelRanges(len, int64_t(1) << 14, threads, body);
+  runtime::parallelRanges(len, kParallelChunk, threads, body);
 }
 
 inline double sigmoid(double z) {
@@ -378,7 +381,7 @@ const simd::ElementOps<T>& elementOps() {
 template <typename T>
 void addColumnSums(T* out, const T* g, int n, int w, int threads) {
   // Columns split across threads; each column still sums its rows in order.
-  const int64_t chunk = std::max<int64_t>(64, (int64_t(1) << 14) / std::max(1, n));
+  const int64_t chunk = std::max<int64_t>(64, kParallelChunk / std::max(1, n));
   const auto sums = elementOps<T>().addColumnSums;
   runtime::parallelRanges(w, chunk, threads, [&](int64_t a, int64_t b) { sums(out + a, g + a, n, b - a, w); });
 }
@@ -391,7 +394,7 @@ void matmul(C& c, int m, int n, int k, const T* a, bool ta, const T* b, bool tb,
 // Rows of y (n x w) set to b: the product then adds onto the bias (one pass over Y instead of two).
 template <typename T>
 void setRows(T* y, const T* b, int n, int w, int threads) {
-  const int64_t chunk = std::max<int64_t>(1, (int64_t(1) << 14) / std::max(1, w));
+  const int64_t chunk = std::max<int64_t>(1, kParallelChunk / std::max(1, w));
   runtime::parallelRanges(n, chunk, threads, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; r++) std::copy(b, b + w, y + r * w);
   });
