@@ -23,6 +23,27 @@ namespace metatask::cd {
 namespace {
 // Residual rows are processed in blocks that stay in L1 between the update and the dot product.
 constexpr Eigen::Index kBlock = 512;
+
+// One feature's step of the sweeps (the group soft-threshold, then the ridge shrinkage):
+//   w_j <- max(0, 1 - l1Reg / ||v||) v / (c_j + l2Reg),   v = X_j^T R + c_j w_j (T values),
+// with nrmSq = ||v||^2; `nrm > l1Reg` also covers nrm = 0 (no 0/0). delta receives the change of
+// w_j. Returns max_t |delta_t| and max_t |w_j,t|.
+struct RowChange {
+  double dw, wa;
+};
+inline RowChange groupStep(const double* v, double nrmSq, double cj, double l1Reg, double l2Reg, double* wj, double* delta, int64_t T) {
+  const double nrm = std::sqrt(nrmSq);
+  const double shrink = nrm > l1Reg ? (1.0 - l1Reg / nrm) / (cj + l2Reg) : 0.0;
+  RowChange c{0.0, 0.0};
+  for (int64_t t = 0; t < T; ++t) {
+    const double next = v[t] * shrink;
+    delta[t] = next - wj[t];
+    wj[t] = next;
+    c.dw = std::max(c.dw, std::abs(delta[t]));
+    c.wa = std::max(c.wa, std::abs(next));
+  }
+  return c;
+}
 }  // namespace
 
 SweepStats mtenetSweep(const CMatMap<double>& xt, MatMap<double>& rt, MatMap<double>& w,
@@ -59,20 +80,9 @@ SweepStats mtenetSweep(const CMatMap<double>& xt, MatMap<double>& rt, MatMap<dou
       dots[t] = v;  // now tmp_t
       nrmSq += v * v;
     }
-    const double nrm = std::sqrt(nrmSq);
-    // Group soft-threshold then ridge shrinkage; `nrm > l1Reg` also covers nrm = 0 (no 0/0).
-    const double shrink = nrm > l1Reg ? (1.0 - l1Reg / nrm) / (cj + l2Reg) : 0.0;
-    double dw = 0.0;
-    double wa = 0.0;
-    for (Eigen::Index t = 0; t < T; ++t) {
-      const double next = dots[t] * shrink;
-      delta[t] = next - wj[t];
-      wj[t] = next;
-      dw = std::max(dw, std::abs(delta[t]));
-      wa = std::max(wa, std::abs(next));
-    }
-    dwMax = std::max(dwMax, dw);
-    wMax = std::max(wMax, wa);
+    const RowChange change = groupStep(dots.data(), nrmSq, cj, l1Reg, l2Reg, wj, delta.data(), T);
+    dwMax = std::max(dwMax, change.dw);
+    wMax = std::max(wMax, change.wa);
 
     // R[t,:] -= delta_t X[:,j]^T, fused with the next feature's dot products X[:,jn]^T R[t,:]:
     // one pass over the residual per feature instead of two. Unchanged tasks (delta 0, the
@@ -193,21 +203,11 @@ SweepStats mtenetSweepBlocked(const CMatMap<double>& xt, MatMap<double>& rt, Mat
         gp[t] = v;  // now tmp_t
         nrmSq += v * v;
       }
-      const double nrm = std::sqrt(nrmSq);
-      const double shrink = nrm > l1Reg ? (1.0 - l1Reg / nrm) / (cj + l2Reg) : 0.0;
       double* dp = dl.data() + nc * T;
-      double dw = 0.0;
-      double wa = 0.0;
-      for (Eigen::Index t = 0; t < T; ++t) {
-        const double next = gp[t] * shrink;
-        dp[t] = next - wj[t];
-        wj[t] = next;
-        dw = std::max(dw, std::abs(dp[t]));
-        wa = std::max(wa, std::abs(next));
-      }
-      dwMax = std::max(dwMax, dw);
-      wMax = std::max(wMax, wa);
-      if (dw == 0.0) continue;
+      const RowChange change = groupStep(gp, nrmSq, cj, l1Reg, l2Reg, wj, dp, T);
+      dwMax = std::max(dwMax, change.dw);
+      wMax = std::max(wMax, change.wa);
+      if (change.dw == 0.0) continue;
       // Later rows of the block: X_k^T R_new = G[k] - (x_k . x_j) delta.
       for (Eigen::Index q = p + 1; q < L; ++q) {
         const double c = gb[q * B + p];
@@ -476,20 +476,10 @@ SweepStats gramSweep(const double* gram, int64_t k, double* ht, int64_t T, doubl
       tmp[t] = v;
       nrmSq += v * v;
     }
-    const double nrm = std::sqrt(nrmSq);
-    const double shrink = nrm > l1Reg ? (1.0 - l1Reg / nrm) / (cj + l2Reg) : 0.0;
-    double dw = 0.0;
-    double wa = 0.0;
-    for (int64_t t = 0; t < T; ++t) {
-      const double next = tmp[t] * shrink;
-      delta[t] = next - wj[t];
-      wj[t] = next;
-      dw = std::max(dw, std::abs(delta[t]));
-      wa = std::max(wa, std::abs(next));
-    }
-    dwMax = std::max(dwMax, dw);
-    wMax = std::max(wMax, wa);
-    if (dw == 0.0) continue;
+    const RowChange change = groupStep(tmp.data(), nrmSq, cj, l1Reg, l2Reg, wj, delta.data(), T);
+    dwMax = std::max(dwMax, change.dw);
+    wMax = std::max(wMax, change.wa);
+    if (change.dw == 0.0) continue;
     const simd::Ops& ops = simd::ops();
     for (int64_t t = 0; t < T; ++t) {
       if (delta[t] != 0.0) ops.daxpy(-delta[t], gj, ht + t * k, k);
