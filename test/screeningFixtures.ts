@@ -4,7 +4,7 @@
  */
 import type { Matrix } from '../lib/core/matrix.js';
 import { Rng } from '../lib/core/rng.js';
-import type { L21Rows } from '../lib/linear/solvers/l21Screening.js';
+import type { ScreenRows } from '../lib/linear/solvers/featureScreening.js';
 import type { TaskProblem } from '../lib/linear/taskProblem.js';
 
 /** T tasks of their own rows, d features of which `support` are used by every task. */
@@ -40,7 +40,7 @@ export function support(coef: Matrix<Float64Array>): number[] {
 }
 
 /** The problem's rows as the screening sees them: centred per task, scale 1/n_t, no compression. */
-export function rowsOf(p: TaskProblem): L21Rows {
+export function rowsOf(p: TaskProblem): ScreenRows {
   const { d, T } = p;
   const x = p.x.data.slice();
   const y = p.y.slice();

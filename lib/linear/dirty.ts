@@ -12,7 +12,9 @@
  * Optimality: with G = -grad_W of the loss term (the same for P and Q),
  *     G in lambdaGroup d||P||_block   and   G in lambdaSparse d||Q||_1   (subdifferentials),
  * e.g. for Q: G_tj = lambdaSparse sign(Q_tj) where Q_tj != 0, |G_tj| <= lambdaSparse elsewhere.
- * Solved by FISTA (structuredSolver.ts); intercepts unpenalised.
+ * Solved by FISTA (structuredSolver.ts); intercepts unpenalised. Both norms are separable over
+ * features, so a feature whose blocks in P and in Q are both proven zero (gap-safe screening of the
+ * infimal-convolution norm, solvers/featureScreening.ts) leaves the solve.
  */
 import type { Matrix } from '../core/matrix.js';
 import { oneOf } from '../core/options.js';

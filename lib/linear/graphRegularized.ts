@@ -9,7 +9,10 @@
  * ignored). With lambdaSparse = 0 the problem is a linear system; otherwise
  * 2 lambdaGraph (Lap W)_tj + 2 lambdaRidge W_tj - G_tj = -lambdaSparse sign(W_tj) where W_tj != 0
  * and |.| <= lambdaSparse elsewhere (G = -grad_W of the loss term). Solved by FISTA
- * (structuredSolver.ts) with the Laplacian term as smooth part (taskGraph.ts).
+ * (structuredSolver.ts) with the Laplacian term as smooth part (taskGraph.ts). The Laplacian acts
+ * on each feature's column on its own, so with the L1 term the problem is a lasso on an augmented
+ * design and features proven zero in every task leave the solve (gap-safe screening,
+ * solvers/featureScreening.ts).
  */
 import { ConfigError } from '../core/errors.js';
 import { custom } from '../core/options.js';

@@ -8,15 +8,17 @@
  * (fista.ts) on the stacked variable [V_1; ...; V_K] (K T x d): the gradient of the loss term with
  * respect to every part is the same G = grad_W f, so its Lipschitz constant is K L_f (L_f exact for
  * squared loss, from fista.ts's `prepared`), plus the one of grad s; the prox is separable over
- * parts. A single feature-group part with squared loss is screened (gap-safe, solvers/l21Screening.ts)
- * when the smooth penalty acts on each feature's column on its own. Intercepts are unpenalised, as in every per-task model: squared loss centres each task,
- * logistic loss optimises them from each task's log-odds.
+ * parts. With squared loss, features are screened out of the solve (gap-safe,
+ * solvers/featureScreening.ts) when every part's penalty is separable over features ('features',
+ * 'l1', 'l1inf') and the smooth penalty, if any, acts on each feature's column on its own with a
+ * single part. Intercepts are unpenalised, as in every per-task model: squared loss centres each
+ * task, logistic loss optimises them from each task's log-odds.
  */
 import type { Matrix } from '../core/matrix.js';
 import { kernels } from '../kernels/index.js';
 import { fista, prepared, type FistaOptions, type FistaSpec } from './fista.js';
 import { PART_PENALTIES, type PartPenaltyName } from './partPenalties.js';
-import { L21_SCREEN_MIN_FEATURES, screenedFista } from './solvers/l21Screening.js';
+import { SCREEN_MIN_FEATURES, screenable, screenedFista, type ScreenedPart } from './solvers/featureScreening.js';
 import { interceptsFrom, type Solution, type TaskProblem, type Work } from './taskModel.js';
 
 /** One part of W: its penalty and strength. */
@@ -39,7 +41,7 @@ export interface SmoothPenalty {
   /**
    * s(V) = sum_j V[:, j]^T M V[:, j] for one part V (M positive semi-definite, T x T): s acts on
    * each feature's column on its own, for any number of columns, and `lipschitz` bounds ||2 M||.
-   * A feature-group part can then be screened (solvers/l21Screening.ts).
+   * A single sparse part can then be screened (solvers/featureScreening.ts).
    */
   columnwise?: boolean;
 }
@@ -56,8 +58,9 @@ export interface StructuredSolveOptions {
   tol: number;
   maxIter: number;
   /**
-   * Gap-safe screening where the structure allows it (squared loss, one feature-group part, a
-   * column-wise smooth penalty or none; default true; off only to compare in tests and benchmarks).
+   * Gap-safe screening of features where the structure allows it (squared loss, parts penalised by
+   * 'features', 'l1' or 'l1inf', and a column-wise smooth penalty with one part or none; default
+   * true; off only to compare in tests and benchmarks).
    */
   screening?: boolean;
 }
@@ -117,22 +120,29 @@ export function* solveStructured(p: TaskProblem, st: Structure, o: StructuredSol
   // A structure without a non-smooth part (smooth penalty only) still has W as its one part.
   const nParts = Math.max(1, st.parts.length);
   const optimizeIntercept = o.loss === 'logistic' && o.fitIntercept;
-  const w = { rows: T, cols: d, data: new Float64Array(T * d) };
-  const gw = { rows: T, cols: d, data: new Float64Array(T * d) };
+  // W and its gradient, sized for the columns of the current problem (fewer once features are screened out).
+  let w = { rows: T, cols: d, data: new Float64Array(T * d) };
+  let gw = { rows: T, cols: d, data: new Float64Array(T * d) };
   const sumParts = (v: Matrix<Float64Array>): Matrix<Float64Array> => {
     if (nParts === 1) return v;
-    w.data.set(v.data.subarray(0, T * d));
+    const n = T * v.cols;
+    if (w.cols !== v.cols) {
+      w = { rows: T, cols: v.cols, data: new Float64Array(n) };
+      gw = { rows: T, cols: v.cols, data: new Float64Array(n) };
+    }
+    w.data.set(v.data.subarray(0, n));
     for (let k = 1; k < nParts; k++) {
-      const src = v.data.subarray(k * T * d, (k + 1) * T * d);
-      for (let i = 0; i < T * d; i++) w.data[i]! += src[i]!;
+      const src = v.data.subarray(k * n, (k + 1) * n);
+      for (let i = 0; i < n; i++) w.data[i]! += src[i]!;
     }
     return w;
   };
   const specFor = (rows: { x: Matrix<Float64Array>; y: Float64Array; offsets: Int32Array }): FistaSpec => ({
     smooth(v, b, gv, gb) {
+      const wv = sumParts(v);
       const g = gv ? (nParts === 1 ? gv : gw) : undefined;
-      const l = K.taskLoss({ x: rows.x, y: rows.y, offsets: rows.offsets, w: sumParts(v), intercept: b, scale, loss: o.loss, gradW: g, gradIntercept: gb ?? undefined });
-      if (gv && nParts > 1) for (let k = 0; k < nParts; k++) gv.data.set(gw.data, k * T * d);
+      const l = K.taskLoss({ x: rows.x, y: rows.y, offsets: rows.offsets, w: wv, intercept: b, scale, loss: o.loss, gradW: g, gradIntercept: gb ?? undefined });
+      if (gv && nParts > 1) for (let k = 0; k < nParts; k++) gv.data.set(gw.data, k * T * v.cols);
       let s = constant;
       for (const x of l) s += x;
       if (st.smooth) s += st.smooth.value(v, gv);
@@ -162,12 +172,12 @@ export function* solveStructured(p: TaskProblem, st: Structure, o: StructuredSol
   const lipschitz = Math.max(nParts * pr.lipschitz + (st.smooth?.lipschitz ?? 0), fits && sw.problem === p ? sw.lipschitz : 0);
   const run = (rows: { x: Matrix<Float64Array>; y: Float64Array; offsets: Int32Array }, v: Matrix<Float64Array>, maxIter = o.maxIter, pause?: FistaOptions['pause']) =>
     fista(specFor(rows), v, start, { tol: o.tol, maxIter, lipschitz, pause });
-  // One feature-group part with squared loss and a column-wise (or no) smooth penalty: a group
-  // lasso on an augmented design, screened as L2,1 is (solvers/l21Screening.ts).
-  const group = st.parts.length === 1 && st.parts[0]!.penalty === 'features' ? st.parts[0]!.strength : 0;
-  const screened = (o.screening ?? true) && o.loss === 'squared' && group > 0 && d >= L21_SCREEN_MIN_FEATURES && (!st.smooth || st.smooth.columnwise === true);
+  // Squared loss, sparse parts separable over features and a column-wise (or no) smooth penalty:
+  // a sparse regression on an augmented design, screened feature by feature (solvers/featureScreening.ts).
+  const screened =
+    (o.screening ?? true) && o.loss === 'squared' && d >= SCREEN_MIN_FEATURES && screenable(st.parts, st.smooth !== undefined) && (!st.smooth || st.smooth.columnwise === true);
   const r = screened
-    ? yield* screenedFista(K, { x: q.x, y: q.y, offsets: q.offsets, scale, constant }, group, v0, run, { maxIter: o.maxIter, smooth: st.smooth })
+    ? yield* screenedFista(K, { x: q.x, y: q.y, offsets: q.offsets, scale, constant }, { parts: st.parts as ScreenedPart[], smooth: st.smooth }, v0, run, { maxIter: o.maxIter })
     : yield* run(q, v0);
   const coef = { rows: T, cols: d, data: sumParts(r.w).data.slice() };
   const intercept = c ? interceptsFrom(coef, c, optimizeIntercept ? r.b : undefined) : r.b.slice();

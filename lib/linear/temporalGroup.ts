@@ -13,7 +13,7 @@
  *     (G - S)[:, j] = lambdaGroup W[:, j] / ||W[:, j]|| (W[:, j] != 0),  ||(G - S)[:, j]|| <= lambdaGroup (else).
  * Solved by FISTA (structuredSolver.ts) with gap-safe screening of the features: the smooth part
  * is a quadratic acting on each feature's column on its own, so the problem is a group lasso on an
- * augmented design (solvers/l21Screening.ts); features proven zero leave the solve.
+ * augmented design (solvers/featureScreening.ts); features proven zero leave the solve.
  */
 import { ShapeError, ValueError } from '../core/errors.js';
 import { closest, custom } from '../core/options.js';

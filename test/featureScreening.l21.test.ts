@@ -1,5 +1,5 @@
 /**
- * Gap-safe screening of the L2,1 per-task least squares (lib/linear/solvers/l21Screening.ts,
+ * Gap-safe screening of the L2,1 per-task least squares (lib/linear/solvers/featureScreening.ts,
  * used by L21Regression's FISTA solve): the screened solve reaches the unscreened optimum and
  * support; the sphere test keeps every feature of the optimum's support at any point (the start,
  * loose solves) and discards most of the others near the optimum.
@@ -9,9 +9,11 @@ import { expect } from 'chai';
 import type { Matrix } from '../lib/core/matrix.js';
 import { kernels } from '../lib/kernels/index.js';
 import { alphaMax, solveProx, type ProxSolveOptions } from '../lib/linear/fista.js';
-import { groupNorms, screenL21, smoothAtZero } from '../lib/linear/solvers/l21Screening.js';
+import { screenFeatures, smoothAtZero, taskColumnNorms } from '../lib/linear/solvers/featureScreening.js';
 import { runSync } from '../lib/linear/taskModel.js';
 import { rowsOf, sparseProblem as problem, support } from './screeningFixtures.js';
+
+const l21 = (strength: number) => ({ parts: [{ penalty: 'features' as const, strength }] });
 
 describe('gap-safe screening of L2,1 least squares (FISTA)', function () {
   this.timeout(60_000);
@@ -25,7 +27,7 @@ describe('gap-safe screening of L2,1 least squares (FISTA)', function () {
     // The warm start is close enough that the test discards most features before FISTA starts.
     const q = rowsOf(p);
     const pw = (previous.warm as { w: Matrix<Float64Array> }).w;
-    const { keep } = screenL21(kernels(), q, alpha, pw, groupNorms(q), smoothAtZero(kernels(), q, p.T));
+    const { keep } = screenFeatures(kernels(), q, l21(alpha), pw, taskColumnNorms(q), smoothAtZero(kernels(), q, p.T));
     expect(keep.length).to.be.below(0.75 * p.d);
     const plain = runSync(solveProx(p, opts(1e-12, false), previous));
     const screened = runSync(solveProx(p, opts(1e-12, true), previous));
@@ -39,14 +41,14 @@ describe('gap-safe screening of L2,1 least squares (FISTA)', function () {
     const optimum = runSync(solveProx(p, opts(1e-12, false), null));
     const keepSupport = support(optimum.coef);
     const q = rowsOf(p);
-    const norms = groupNorms(q);
+    const norms = taskColumnNorms(q);
     const zero = smoothAtZero(kernels(), q, p.T);
     const points: Matrix<Float64Array>[] = [{ rows: p.T, cols: p.d, data: new Float64Array(p.T * p.d) }];
     for (const tol of [1e-1, 1e-2, 1e-3, 1e-5]) points.push(runSync(solveProx(p, opts(tol, false), null)).coef);
     points.push(optimum.coef);
     let lastKept = 0;
     for (const w of points) {
-      const { keep } = screenL21(kernels(), q, alpha, w, norms, zero);
+      const { keep } = screenFeatures(kernels(), q, l21(alpha), w, norms, zero);
       for (const j of keepSupport) expect(Array.from(keep), `support feature ${j}`).to.include(j);
       lastKept = keep.length;
     }
