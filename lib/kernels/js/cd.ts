@@ -15,6 +15,32 @@ import type { Matrix } from '../../core/matrix.js';
 import type { CdDesign, CdSweepArgs, CdSweepResult, CdTargets, GramSweepArgs } from '../types.js';
 import { dots4x2, gemm, transpose } from './linalg.js';
 
+/**
+ * The group soft-threshold and ridge step of feature j from v = X[:,j]^T R + ||X[:,j]||^2 W[j,:]
+ * (v[vo..vo+T), nrmSq = ||v||^2): W[j,:] = v max(0, 1 - l1Reg / ||v||) / (cj + l2Reg), with
+ * `nrm > l1Reg` also covering nrm = 0 (no 0/0). delta[do..do+T) receives W_new - W_old; `change`
+ * the largest |delta| (dw) and |W_new| (wa) of the row. The twin of cd.cc's groupStep.
+ */
+function groupStep(
+  v: Float64Array, vo: number, nrmSq: number, cj: number, l1Reg: number, l2Reg: number,
+  W: Float64Array, wBase: number, delta: Float64Array, dOff: number, T: number, change: { dw: number; wa: number },
+): void {
+  const nrm = Math.sqrt(nrmSq);
+  const shrink = nrm > l1Reg ? (1 - l1Reg / nrm) / (cj + l2Reg) : 0;
+  let dw = 0;
+  let wa = 0;
+  for (let t = 0; t < T; t++) {
+    const next = v[vo + t]! * shrink;
+    const d = next - W[wBase + t]!;
+    delta[dOff + t] = d;
+    W[wBase + t] = next;
+    dw = Math.max(dw, Math.abs(d));
+    wa = Math.max(wa, Math.abs(next));
+  }
+  change.dw = dw;
+  change.wa = wa;
+}
+
 export function mtenetSweep(args: CdSweepArgs): CdSweepResult {
   if (args.blockGram !== undefined && args.blockSize !== undefined) return sweepBlocked(args, args.blockGram, args.blockSize);
   const { xt, rt, w, colNormSq, l1Reg, l2Reg, order } = args;
@@ -24,7 +50,8 @@ export function mtenetSweep(args: CdSweepArgs): CdSweepResult {
   const R = rt.data;
   const W = w.data;
   const tmp = new Float64Array(T);
-  const wOld = new Float64Array(T);
+  const delta = new Float64Array(T);
+  const change = { dw: 0, wa: 0 };
   let wMax = 0;
   let dwMax = 0;
   for (let o = 0; o < order.length; o++) {
@@ -37,32 +64,22 @@ export function mtenetSweep(args: CdSweepArgs): CdSweepResult {
     const wBase = j * T;
     let nrmSq = 0;
     for (let t = 0; t < T; t++) {
-      const old = W[wBase + t]!;
-      wOld[t] = old;
-      const v = dot(X, xBase, R, t * n, n) + cj * old;
+      const v = dot(X, xBase, R, t * n, n) + cj * W[wBase + t]!;
       tmp[t] = v;
       nrmSq += v * v;
     }
-    const nrm = Math.sqrt(nrmSq);
-    // Group soft-threshold then ridge shrinkage. `nrm > l1Reg` also covers nrm = 0 (no 0/0).
-    const shrink = nrm > l1Reg ? (1 - l1Reg / nrm) / (cj + l2Reg) : 0;
-    let dw = 0;
-    let wa = 0;
+    groupStep(tmp, 0, nrmSq, cj, l1Reg, l2Reg, W, wBase, delta, 0, T, change);
     for (let t = 0; t < T; t++) {
-      const next = tmp[t]! * shrink;
-      W[wBase + t] = next;
-      const delta = next - wOld[t]!;
       // Skipping unchanged tasks saves a pass over n samples per zero row, the common case
       // for sparse solutions.
-      if (delta !== 0) {
+      const dt = delta[t]!;
+      if (dt !== 0) {
         const rBase = t * n;
-        for (let i = 0; i < n; i++) R[rBase + i]! -= X[xBase + i]! * delta;
+        for (let i = 0; i < n; i++) R[rBase + i]! -= X[xBase + i]! * dt;
       }
-      dw = Math.max(dw, Math.abs(delta));
-      wa = Math.max(wa, Math.abs(next));
     }
-    dwMax = Math.max(dwMax, dw);
-    wMax = Math.max(wMax, wa);
+    dwMax = Math.max(dwMax, change.dw);
+    wMax = Math.max(wMax, change.wa);
   }
   return { wMax, dwMax };
 }
@@ -174,6 +191,7 @@ function visitBlock(
   let wMax = maxes[0]!;
   let dwMax = maxes[1]!;
   let nc = 0;
+  const change = { dw: 0, wa: 0 };
   for (let p = 0; p < L; p++) {
     const j = order[s + p]!;
     const cj = colNormSq[j]!;
@@ -186,22 +204,11 @@ function visitBlock(
       g[gp + t] = v; // now tmp_t
       nrmSq += v * v;
     }
-    const nrm = Math.sqrt(nrmSq);
-    const shrink = nrm > l1Reg ? (1 - l1Reg / nrm) / (cj + l2Reg) : 0;
     const dp = nc * T;
-    let dw = 0;
-    let wa = 0;
-    for (let t = 0; t < T; t++) {
-      const next = g[gp + t]! * shrink;
-      const delta = next - W[wBase + t]!;
-      dl[dp + t] = delta;
-      W[wBase + t] = next;
-      dw = Math.max(dw, Math.abs(delta));
-      wa = Math.max(wa, Math.abs(next));
-    }
-    dwMax = Math.max(dwMax, dw);
-    wMax = Math.max(wMax, wa);
-    if (dw === 0) continue;
+    groupStep(g, gp, nrmSq, cj, l1Reg, l2Reg, W, wBase, dl, dp, T, change);
+    dwMax = Math.max(dwMax, change.dw);
+    wMax = Math.max(wMax, change.wa);
+    if (change.dw === 0) continue;
     // Later rows of the block: X_k^T R_new = G[k] - (x_k . x_j) delta.
     for (let q = p + 1; q < L; q++) {
       const c = gram[gb + q * B + p]!;
@@ -408,6 +415,7 @@ export function mtenetGramSweep(args: GramSweepArgs): CdSweepResult {
   const W = w.data;
   const tmp = new Float64Array(T);
   const delta = new Float64Array(T);
+  const change = { dw: 0, wa: 0 };
   let wMax = 0;
   let dwMax = 0;
   for (let o = 0; o < order.length; o++) {
@@ -422,21 +430,10 @@ export function mtenetGramSweep(args: GramSweepArgs): CdSweepResult {
       tmp[t] = v;
       nrmSq += v * v;
     }
-    const nrm = Math.sqrt(nrmSq);
-    const shrink = nrm > l1Reg ? (1 - l1Reg / nrm) / (cj + l2Reg) : 0;
-    let dw = 0;
-    let wa = 0;
-    for (let t = 0; t < T; t++) {
-      const next = tmp[t]! * shrink;
-      const dl = next - W[wj + t]!;
-      delta[t] = dl;
-      W[wj + t] = next;
-      dw = Math.max(dw, Math.abs(dl));
-      wa = Math.max(wa, Math.abs(next));
-    }
-    dwMax = Math.max(dwMax, dw);
-    wMax = Math.max(wMax, wa);
-    if (dw === 0) continue;
+    groupStep(tmp, 0, nrmSq, cj, l1Reg, l2Reg, W, wj, delta, 0, T, change);
+    dwMax = Math.max(dwMax, change.dw);
+    wMax = Math.max(wMax, change.wa);
+    if (change.dw === 0) continue;
     for (let t = 0; t < T; t++) {
       const dt = delta[t]!;
       if (dt === 0) continue;

@@ -130,6 +130,29 @@ inline T reluOf(T x, T a, T c) {
   return y > T(0) ? y : T(0);
 }
 
+// The backward pass per channel of [c0, c1), from sb = sum gy and sgx = sum gy x over the batch
+// (M values per channel): gx += s (gy gamma - mean g - xhat mean(g xhat)) = gy A + x B + C
+// (B = C = 0 in running mode, left as given), and the gradients of gamma (sum gy xhat =
+// s (sgx - m sb)) and beta (sb) added into g when it is given.
+template <typename T>
+void backwardMaps(const Node<T>& b, int c0, int c1, const double* sb, const double* sgx, double M, T* g, T* A, T* B, T* C) {
+  for (int k = 0; k < c1 - c0; k++) {
+    const int ch = c0 + k;
+    const double m = b.mean[ch], s = b.invStd[ch], gam = b.gamma[ch];
+    const double sg = s * (sgx[k] - m * sb[k]);
+    if (g) {
+      g[ch] += static_cast<T>(sg);
+      g[b.C + ch] += static_cast<T>(sb[k]);
+    }
+    A[k] = static_cast<T>(s * gam);
+    if (!b.running) {
+      const double mg = sb[k] * gam / M, mgx = sg * gam / M;
+      B[k] = static_cast<T>(-s * s * mgx);
+      C[k] = static_cast<T>(s * (s * mgx * m - mg));
+    }
+  }
+}
+
 }  // namespace
 
 template <typename T>
@@ -154,23 +177,8 @@ void backward(const Node<T>& b, const T* x, const T* gy, T* gx, T* g, int thread
     // sum gy xhat = s (sum gy x - m sum gy)
     const std::vector<double> sb = sums8(b, c0, c1, [&](int64_t o) { return double(gy[o]); });
     const std::vector<double> sgx = sums8(b, c0, c1, [&](int64_t o) { return double(gy[o]) * x[o]; });
-    // gx += s (gy gamma - mean g - xhat mean(g xhat)) = gy A + x B + C (B = C = 0 in running mode)
-    std::vector<T> A(count), B(count), C(count);
-    for (int k = 0; k < count; k++) {
-      const int ch = c0 + k;
-      const double m = b.mean[ch], s = b.invStd[ch], gam = b.gamma[ch];
-      const double sg = s * (sgx[k] - m * sb[k]);
-      if (g) {
-        g[ch] += static_cast<T>(sg);
-        g[b.C + ch] += static_cast<T>(sb[k]);
-      }
-      A[k] = static_cast<T>(s * gam);
-      if (!b.running) {
-        const double mg = sb[k] * gam / M, mgx = sg * gam / M;
-        B[k] = static_cast<T>(-s * s * mgx);
-        C[k] = static_cast<T>(s * (s * mgx * m - mg));
-      }
-    }
+    std::vector<T> A(count), B(count, T(0)), C(count, T(0));
+    backwardMaps(b, c0, c1, sb.data(), sgx.data(), M, g, A.data(), B.data(), C.data());
     planes(b, c0, c1, [&](int ch, int64_t o) {
       const T a = A[ch - c0], bb = B[ch - c0], cc = C[ch - c0];
       if (b.running) {
@@ -340,24 +348,10 @@ void backwardReluMaxPool(const Node<T>& b, const conv::Geometry& g, const T* x, 
         sgx[ch - c0] = s2;
       }
     }
-    // gx = gy' A + x B + C (batch mode; B = C = 0 in running mode), gy' the gradient at the
-    // batchnorm output: the dense part first, then the sparse part.
+    // gx = gy' A + x B + C, gy' the gradient at the batchnorm output: the dense part first, then
+    // the sparse part.
     std::vector<T> A(count), B(count, T(0)), C(count, T(0));
-    for (int k = 0; k < count; k++) {
-      const int ch = c0 + k;
-      const double m = b.mean[ch], s = b.invStd[ch], gam = b.gamma[ch];
-      const double sg = s * (sgx[k] - m * sb[k]);
-      if (grad) {
-        grad[ch] += static_cast<T>(sg);
-        grad[b.C + ch] += static_cast<T>(sb[k]);
-      }
-      A[k] = static_cast<T>(s * gam);
-      if (!b.running) {
-        const double mg = sb[k] * gam / M, mgx = sg * gam / M;
-        B[k] = static_cast<T>(-s * s * mgx);
-        C[k] = static_cast<T>(s * (s * mgx * m - mg));
-      }
-    }
+    backwardMaps(b, c0, c1, sb.data(), sgx.data(), M, grad, A.data(), B.data(), C.data());
     planes(b, c0, c1, [&](int ch, int64_t o) {
       const T a = A[ch - c0], bb = B[ch - c0], cc = C[ch - c0];
       const int64_t pl = o / b.HW;
