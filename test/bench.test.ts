@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -115,6 +115,28 @@ describe('npm run bench (end to end, smoke-test sizes)', function () {
       expect(rows.filter((x) => x.skipped).map((x) => x.skipped)).to.satisfy((s: string[]) => s.every((line) => line.includes('apt-get install python3-torch')));
       expect(readFileSync(join(out, 'maml.svg'), 'utf8')).to.match(/^<svg [^]*<\/svg>\n$/);
       expect(readFileSync(join(out, 'README.md'), 'utf8')).to.include('![MAML on sinusoids').and.include('mean nothing');
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
+
+  it('omniglot-conv trains first-order MAML and tests it on the settings its network answers (5-way), with the curve', function () {
+    // The Omniglot background set lives in the data folder next to this repository (CI has it).
+    if (!existsSync(join(packageRoot(), '..', 'shared', 'data', 'omniglot', 'omniglot28_background.u8'))) this.skip();
+    const out = mkdtempSync(join(tmpdir(), 'metatask-bench-'));
+    try {
+      const r = spawnSync(process.execPath, [run, '--quick', '--report', '--out', out, 'omniglot-conv', '--train', 'fomaml', '--no-speed', '--episodes', '4'], { encoding: 'utf8' });
+      expect(r.status, r.stderr + r.stdout).to.equal(0);
+      expect(r.stdout).to.not.include('failed');
+      const saved = JSON.parse(readFileSync(join(out, 'omniglot-conv.json'), 'utf8')) as SavedResult;
+      expect(saved.table).to.include('first-order MAML, 3 test steps').and.include('5-way 1-shot').and.include('5-way 5-shot');
+      expect(saved.table).to.not.include('20-way');
+      expect(saved.notes.join(' ')).to.include('tested 5-way only');
+      // The accuracy-against-minutes curve: the start and at least one point after training.
+      const curve = (saved.data as { training: { curve: { minutes: number; iterations: number }[] } }).training.curve;
+      expect(curve.length).to.be.at.least(2);
+      expect(curve[curve.length - 1]!.iterations).to.be.greaterThan(0);
+      expect(readFileSync(join(out, 'omniglot-conv.svg'), 'utf8')).to.match(/^<svg [^]*<\/svg>\n$/);
     } finally {
       rmSync(out, { recursive: true, force: true });
     }
