@@ -106,6 +106,13 @@ void im2col(const Geometry& g, const T* x, T* cols, int64_t ld, int64_t col0) {
   }
 }
 
+// d[ox] += v[ox] for ox in [lo, hi): a row of one patch element at stride 1 (d is a row of GX, v
+// of dcols; they never overlap, which lets the compiler vectorise the run).
+template <typename T>
+inline void addRow(T* __restrict d, const T* __restrict v, int lo, int hi) {
+  for (int ox = lo; ox < hi; ox++) d[ox] += v[ox];
+}
+
 // gx += col2im(dcols): every patch value added back to the pixel it was read from, in the order
 // of im2col's loops.
 template <typename T>
@@ -125,7 +132,11 @@ void col2im(const Geometry& g, const T* dcols, int64_t ld, int64_t col0, T* gx) 
           if (y < 0 || y >= H) continue;
           const T* v = in + int64_t(oy) * g.wo;
           T* dst = plane + int64_t(y) * W;
-          for (int ox = lo; ox < hi; ox++) dst[ox * g.sw + j - g.pw] += v[ox];
+          if (g.sw == 1) {
+            addRow(dst + j - g.pw, v, lo, hi);
+          } else {
+            for (int ox = lo; ox < hi; ox++) dst[ox * g.sw + j - g.pw] += v[ox];
+          }
         }
       }
     }

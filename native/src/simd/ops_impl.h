@@ -51,16 +51,6 @@ struct Blocking {
 
 inline int64_t minOf(int64_t a, int64_t b) { return a < b ? a : b; }
 
-// op(A)[i, p] and op(B)[p, j].
-template <typename T>
-inline T elemA(const GemmCall<T>& g, int64_t i, int64_t p) {
-  return g.transA ? g.a[p * g.lda + i] : g.a[i * g.lda + p];
-}
-template <typename T>
-inline T elemB(const GemmCall<T>& g, int64_t p, int64_t j) {
-  return g.transB ? g.b[j * g.ldb + p] : g.b[p * g.ldb + j];
-}
-
 // B[pc:pc+kc, jc:jc+nc] into slivers of NR columns: sliver s holds, for p = 0..kc-1, the NR values
 // of row p (zero past column n).
 template <typename T>
@@ -75,9 +65,18 @@ void packPanelB(const GemmCall<T>& g, int64_t pc, int64_t kc, int64_t jc, int64_
         const T* src = g.b + (pc + p) * g.ldb + jc + js;
         for (int v = 0; v < NR; v += VT::kWidth) VT::store(dst + p * NR + v, VT::load(src + v));
       }
+    } else if (g.transB) {
+      // op(B) = B^T: row p of the panel is column p of B's rows jc+js.., so each row of B is read
+      // along its length (the sliver, kc x NR, stays in L1 while it is written across).
+      for (int64_t j = 0; j < w; j++) {
+        const T* src = g.b + (jc + js + j) * g.ldb + pc;
+        for (int64_t p = 0; p < kc; p++) dst[p * NR + j] = src[p];
+      }
+      for (int64_t p = 0; p < kc; p++)
+        for (int64_t j = w; j < NR; j++) dst[p * NR + j] = T(0);
     } else {
       for (int64_t p = 0; p < kc; p++) {
-        for (int64_t j = 0; j < w; j++) dst[p * NR + j] = elemB(g, pc + p, jc + js + j);
+        for (int64_t j = 0; j < w; j++) dst[p * NR + j] = g.b[(pc + p) * g.ldb + jc + js + j];
         for (int64_t j = w; j < NR; j++) dst[p * NR + j] = T(0);
       }
     }
@@ -340,6 +339,10 @@ void streamBlock(const GemmCall<T>& g, int64_t pc, int64_t kc, T* acc) {
 // Rows of op(B) this long or longer are streamed (streamBlock); shorter ones use the register tiles
 // when C has at most kSkinnyRows rows.
 constexpr int64_t kStreamMinColumns = 64;
+// With more than kSkinnyRows rows of C, streaming beats packing only on long rows of op(B) (a
+// page or more apart); on short ones, as a convolution's chunk of about 200 output pixels, the
+// packed register tiles reuse each packed value MR times and win.
+constexpr int64_t kStreamWideMinColumns = 256;
 
 // One block of a skinny product (C with at most kStreamRows rows), by whichever form suits it.
 template <typename T>
@@ -402,11 +405,11 @@ void gemmSerial(const GemmCall<T>& g, T* packA, T* packB) {
   // Skinny and large: one pass over the large operand, no packing.
   const bool large = g.k * (g.m > g.n ? g.m : g.n) >= 64 * 1024;
   // (Up to kStreamRows rows of C when op(B)'s rows are long enough to stream.)
-  if (large && !g.transB && (g.m <= kSkinnyRows || (g.m <= kStreamRows && g.n >= kStreamMinColumns))) {
+  if (large && !g.transB && (g.m <= kSkinnyRows || (g.m <= kStreamRows && g.n >= kStreamWideMinColumns))) {
     gemmSkinny(g, packB);
     return;
   }
-  if (large && g.transA && (g.n <= kSkinnyRows || (g.n <= kStreamRows && g.m >= kStreamMinColumns))) {
+  if (large && g.transA && (g.n <= kSkinnyRows || (g.n <= kStreamRows && g.m >= kStreamWideMinColumns))) {
     gemmSkinnyTransposed(g, packA, gemmScratch<T>().packA, packB);
     return;
   }
