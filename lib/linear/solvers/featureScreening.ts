@@ -327,8 +327,9 @@ export function* screenedFista<R extends StageResult>(K: Kernels, q: ScreenRows,
     const pause = (x: Matrix<Float64Array>, iter: number): boolean => {
       const total = done + iter;
       if (total < nextCheck) return false;
-      nextCheck = Math.max(total + SCREEN_CHECK_STEP, Math.ceil(1.25 * total));
       keep = screen(x);
+      // A check that discards nothing says the gap is still wide: wait longer for the next one.
+      nextCheck = Math.max(total + SCREEN_CHECK_STEP, Math.ceil((keep ? 1.25 : 1.5) * total));
       return keep !== null;
     };
     const r = yield* offsetIterations(run(rows, v, o.maxIter - nIter, pause), nIter);
