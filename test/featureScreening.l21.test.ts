@@ -11,9 +11,9 @@ import { kernels } from '../lib/kernels/index.js';
 import { alphaMax, solveProx, type ProxSolveOptions } from '../lib/linear/fista.js';
 import { screenFeatures, smoothAtZero, taskColumnNorms } from '../lib/linear/solvers/featureScreening.js';
 import { runSync } from '../lib/linear/taskModel.js';
-import { rowsOf, sparseProblem as problem, support } from './screeningFixtures.js';
+import { rowsOf, screenedProblem, sparseProblem as problem, support } from './screeningFixtures.js';
 
-const l21 = (strength: number) => ({ parts: [{ penalty: 'features' as const, strength }] });
+const l21 = (strength: number) => screenedProblem([{ penalty: 'features', strength }]);
 
 describe('gap-safe screening of L2,1 least squares (FISTA)', function () {
   this.timeout(60_000);

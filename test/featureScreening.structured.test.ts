@@ -20,7 +20,7 @@ import { chainAdjacency, laplacian, laplacianPenalty } from '../lib/linear/taskG
 import { runSync, type Solution } from '../lib/linear/taskModel.js';
 import type { TaskProblem } from '../lib/linear/taskProblem.js';
 import { relErr } from './helpers.js';
-import { rowsOf, sparseProblem, support } from './screeningFixtures.js';
+import { rowsOf, screenedProblem, sparseProblem, support } from './screeningFixtures.js';
 
 const last = (h: number[] | undefined): number => h![h!.length - 1]!;
 
@@ -118,7 +118,7 @@ describe('gap-safe screening of features in the structured FISTA models', functi
           return out;
         };
         const strengths = f.penalties.map((_, k) => 0.3 + 0.2 * k);
-        const problem = { parts: f.penalties.map((penalty, k) => ({ penalty, strength: strengths[k]! })), smooth: s };
+        const problem = screenedProblem(f.penalties.map((penalty, k) => ({ penalty, strength: strengths[k]! })), s);
         const norms = taskColumnNorms(q);
         const zero = smoothAtZero(kernels(), q, T);
         const zeroV = { rows: K * T, cols: d, data: new Float64Array(K * T * d) };
@@ -192,7 +192,7 @@ describe('gap-safe screening of features in the structured FISTA models', functi
             expect(relErr(screened.coef.data, plain.coef.data)).to.be.below(1e-6);
             // The test at V = 0, at loose solves and at the optimum never discards a support feature.
             const q = rowsOf(p);
-            const problem = { parts, smooth: st.smooth };
+            const problem = screenedProblem(parts, st.smooth);
             const norms = taskColumnNorms(q);
             const zero = smoothAtZero(kernels(), q, p.T);
             const points: Matrix<Float64Array>[] = [{ rows: parts.length * p.T, cols: p.d, data: new Float64Array(parts.length * p.T * p.d) }];
@@ -216,7 +216,7 @@ describe('gap-safe screening of features in the structured FISTA models', functi
         const previous = solve(p, structureOf(f, p, 0.55, order).st, 1e-12, false);
         const { st, parts } = structureOf(f, p, 0.5, order);
         const q = rowsOf(p);
-        const { keep } = screenFeatures(kernels(), q, { parts, smooth: st.smooth }, stackOf(previous), taskColumnNorms(q), smoothAtZero(kernels(), q, p.T));
+        const { keep } = screenFeatures(kernels(), q, screenedProblem(parts, st.smooth), stackOf(previous), taskColumnNorms(q), smoothAtZero(kernels(), q, p.T));
         expect(keep.length).to.be.below(0.75 * p.d);
         const plain = solve(p, st, 1e-12, false, previous);
         const screened = solve(p, st, 1e-12, true, previous);

@@ -4,7 +4,8 @@
  */
 import type { Matrix } from '../lib/core/matrix.js';
 import { Rng } from '../lib/core/rng.js';
-import type { ScreenRows } from '../lib/linear/solvers/featureScreening.js';
+import { PART_PENALTIES } from '../lib/linear/partPenalties.js';
+import type { ColumnQuadratic, ScreenedPart, ScreenedProblem, ScreenRows } from '../lib/linear/solvers/featureScreening.js';
 import type { TaskProblem } from '../lib/linear/taskProblem.js';
 
 /** T tasks of their own rows, d features of which `support` are used by every task. */
@@ -61,4 +62,18 @@ export function rowsOf(p: TaskProblem): ScreenRows {
     for (let i = a; i < b; i++) y[i]! -= m;
   }
   return { x: { rows: p.x.rows, cols: d, data: x }, y, offsets: p.offsets, scale, constant: 0 };
+}
+
+/** A screened problem from its parts (penalties valued as the structured solver values them) and smooth term. */
+export function screenedProblem(parts: readonly ScreenedPart[], smooth?: ColumnQuadratic): ScreenedProblem {
+  const penalty = (v: Matrix<Float64Array>): number => {
+    const T = v.rows / parts.length;
+    let s = 0;
+    parts.forEach((part, k) => {
+      const block = { rows: T, cols: v.cols, data: v.data.subarray(k * T * v.cols, (k + 1) * T * v.cols) };
+      s += part.strength * PART_PENALTIES[part.penalty].value(block);
+    });
+    return s;
+  };
+  return { parts, penalty, smooth };
 }

@@ -30,7 +30,7 @@
  *     ||z - y||_F <= tol max(1, ||z||_F)   and   |F_{k+1} - F_k| <= tol max(1, |F_{k+1}|).
  */
 import { transpose, type Matrix } from '../core/matrix.js';
-import { SCREEN_MIN_FEATURES, screenedFista } from './solvers/featureScreening.js';
+import { screenable, screenedFista } from './solvers/featureScreening.js';
 import { kernels } from '../kernels/index.js';
 import { centredGrams, centrePerTask, interceptsFrom, taskGrams, type Centred, type Solution, type TaskProblem, type Work } from './taskModel.js';
 
@@ -585,9 +585,11 @@ export function* solveProx(p: TaskProblem, o: ProxSolveOptions, warm: Solution |
   const run = (rows: { x: Matrix<Float64Array>; y: Float64Array; offsets: Int32Array }, w: Matrix<Float64Array>, maxIter = o.maxIter, pause?: FistaOptions['pause']) =>
     fista(specFor(rows), w, start, { tol: o.tol, maxIter, lipschitz, pause });
   // L2,1 with squared loss: gap-safe screening at the start and during the solve (solvers/featureScreening.ts).
-  const screened = o.kind === 'l21' && o.loss === 'squared' && (o.screening ?? true) && o.alpha > 0 && p.d >= SCREEN_MIN_FEATURES;
+  const parts = [{ penalty: 'features' as const, strength: o.alpha }];
+  const screened = o.kind === 'l21' && o.loss === 'squared' && (o.screening ?? true) && screenable(parts, undefined, p.d);
   const rows = { x: q.x, y: q.y, offsets: q.offsets, scale, constant };
-  const r = screened ? yield* screenedFista(K, rows, { parts: [{ penalty: 'features', strength: o.alpha }] }, w0, run, { maxIter: o.maxIter }) : yield* run(q, w0);
+  const problem = { parts, penalty: (w: Matrix<Float64Array>) => o.alpha * penaltyValue('l21', w) };
+  const r = screened ? yield* screenedFista(K, rows, problem, w0, run, { maxIter: o.maxIter }) : yield* run(q, w0);
   const intercept = c ? interceptsFrom(r.w, c, optimizeIntercept ? r.b : undefined) : r.b.slice();
   return {
     coef: { rows: p.T, cols: p.d, data: r.w.data.slice() },

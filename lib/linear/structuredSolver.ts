@@ -18,7 +18,7 @@ import type { Matrix } from '../core/matrix.js';
 import { kernels } from '../kernels/index.js';
 import { fista, prepared, type FistaOptions, type FistaSpec } from './fista.js';
 import { PART_PENALTIES, type PartPenaltyName } from './partPenalties.js';
-import { SCREEN_MIN_FEATURES, screenable, screenedFista, type ScreenedPart } from './solvers/featureScreening.js';
+import { screenable, screenedFista, sumOfParts, type ScreenedPart } from './solvers/featureScreening.js';
 import { interceptsFrom, type Solution, type TaskProblem, type Work } from './taskModel.js';
 
 /** One part of W: its penalty and strength. */
@@ -124,18 +124,19 @@ export function* solveStructured(p: TaskProblem, st: Structure, o: StructuredSol
   let w = { rows: T, cols: d, data: new Float64Array(T * d) };
   let gw = { rows: T, cols: d, data: new Float64Array(T * d) };
   const sumParts = (v: Matrix<Float64Array>): Matrix<Float64Array> => {
-    if (nParts === 1) return v;
-    const n = T * v.cols;
-    if (w.cols !== v.cols) {
-      w = { rows: T, cols: v.cols, data: new Float64Array(n) };
-      gw = { rows: T, cols: v.cols, data: new Float64Array(n) };
+    if (nParts > 1 && w.cols !== v.cols) {
+      w = { rows: T, cols: v.cols, data: new Float64Array(T * v.cols) };
+      gw = { rows: T, cols: v.cols, data: new Float64Array(T * v.cols) };
     }
-    w.data.set(v.data.subarray(0, n));
-    for (let k = 1; k < nParts; k++) {
-      const src = v.data.subarray(k * n, (k + 1) * n);
-      for (let i = 0; i < n; i++) w.data[i]! += src[i]!;
-    }
-    return w;
+    return sumOfParts(v, nParts, w);
+  };
+  /** sum_k lambda_k g_k(V_k) at the stacked parts. */
+  const penalty = (v: Matrix<Float64Array>): number => {
+    let s = 0;
+    st.parts.forEach((part, k) => {
+      if (part.strength > 0) s += part.strength * PART_PENALTIES[part.penalty].value(partView(v, k, T));
+    });
+    return s;
   };
   const specFor = (rows: { x: Matrix<Float64Array>; y: Float64Array; offsets: Int32Array }): FistaSpec => ({
     smooth(v, b, gv, gb) {
@@ -155,13 +156,7 @@ export function* solveStructured(p: TaskProblem, st: Structure, o: StructuredSol
       });
       return s;
     },
-    penalty(v) {
-      let s = 0;
-      st.parts.forEach((part, k) => {
-        if (part.strength > 0) s += part.strength * PART_PENALTIES[part.penalty].value(partView(v, k, T));
-      });
-      return s;
-    },
+    penalty,
     optimizeIntercept,
     quadratic: o.loss === 'squared' && (st.smooth?.quadratic ?? true),
   });
@@ -174,10 +169,10 @@ export function* solveStructured(p: TaskProblem, st: Structure, o: StructuredSol
     fista(specFor(rows), v, start, { tol: o.tol, maxIter, lipschitz, pause });
   // Squared loss, sparse parts separable over features and a column-wise (or no) smooth penalty:
   // a sparse regression on an augmented design, screened feature by feature (solvers/featureScreening.ts).
-  const screened =
-    (o.screening ?? true) && o.loss === 'squared' && d >= SCREEN_MIN_FEATURES && screenable(st.parts, st.smooth !== undefined) && (!st.smooth || st.smooth.columnwise === true);
+  const screened = (o.screening ?? true) && o.loss === 'squared' && screenable(st.parts, st.smooth, d);
+  const problem = { parts: st.parts as ScreenedPart[], penalty, smooth: st.smooth };
   const r = screened
-    ? yield* screenedFista(K, { x: q.x, y: q.y, offsets: q.offsets, scale, constant }, { parts: st.parts as ScreenedPart[], smooth: st.smooth }, v0, run, { maxIter: o.maxIter })
+    ? yield* screenedFista(K, { x: q.x, y: q.y, offsets: q.offsets, scale, constant }, problem, v0, run, { maxIter: o.maxIter })
     : yield* run(q, v0);
   const coef = { rows: T, cols: d, data: sumParts(r.w).data.slice() };
   const intercept = c ? interceptsFrom(coef, c, optimizeIntercept ? r.b : undefined) : r.b.slice();

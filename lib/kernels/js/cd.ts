@@ -18,7 +18,7 @@ import { dots4x2, gemm, transpose } from './linalg.js';
 /**
  * The group soft-threshold and ridge step of feature j from v = X[:,j]^T R + ||X[:,j]||^2 W[j,:]
  * (v[vo..vo+T), nrmSq = ||v||^2): W[j,:] = v max(0, 1 - l1Reg / ||v||) / (cj + l2Reg), with
- * `nrm > l1Reg` also covering nrm = 0 (no 0/0). delta[do..do+T) receives W_new - W_old; `change`
+ * `nrm > l1Reg` also covering nrm = 0 (no 0/0). delta[dOff..dOff+T) receives W_new - W_old; `change`
  * the largest |delta| (dw) and |W_new| (wa) of the row. The twin of cd.cc's groupStep.
  */
 function groupStep(

@@ -87,18 +87,24 @@ export interface ScreenResult {
 /** The part penalties and the smooth quadratic of a screened problem. */
 export interface ScreenedProblem {
   parts: readonly ScreenedPart[];
+  /** sum_k lambda_k g_k(V_k) at the stacked parts (any number of columns): the solver's own penalty. */
+  penalty(v: Matrix<Float64Array>): number;
   /** The column quadratic s (none for L2,1 or the dirty model); only with a single part. */
   smooth?: ColumnQuadratic;
 }
 
-/** W = V_1 + ... + V_K of the stacked parts (V itself for one part). */
-function sumOfParts(v: Matrix<Float64Array>, K: number): Matrix<Float64Array> {
+/** W = V_1 + ... + V_K of the stacked parts (V itself for one part), into `out` (T x cols) when given. */
+export function sumOfParts(v: Matrix<Float64Array>, K: number, out?: Matrix<Float64Array>): Matrix<Float64Array> {
   if (K === 1) return v;
   const T = v.rows / K;
   const n = T * v.cols;
-  const w = v.data.slice(0, n);
-  for (let k = 1; k < K; k++) for (let i = 0; i < n; i++) w[i]! += v.data[k * n + i]!;
-  return { rows: T, cols: v.cols, data: w };
+  const w = out ?? { rows: T, cols: v.cols, data: new Float64Array(n) };
+  w.data.set(v.data.subarray(0, n));
+  for (let k = 1; k < K; k++) {
+    const src = v.data.subarray(k * n, (k + 1) * n);
+    for (let i = 0; i < n; i++) w.data[i]! += src[i]!;
+  }
+  return w;
 }
 
 /** (f + s)(W) (with f's constant) and its gradient (T x d) at W. */
@@ -125,51 +131,22 @@ export function taskColumnNorms(q: ScreenRows): Matrix<Float64Array> {
   return { rows: T, cols: d, data: out };
 }
 
-/** g_k(V_k) and its dual norm at G (restricted to feature j: `dualAt`), per penalty. */
-const PENALTY: Record<ScreenedPenalty, { value(v: Float64Array, T: number, d: number): number; dualAt(g: Float64Array, T: number, d: number, j: number): number }> = {
-  features: {
-    value(v, T, d) {
-      let s = 0;
-      for (let j = 0; j < d; j++) {
-        let c = 0;
-        for (let t = 0; t < T; t++) c += v[t * d + j]! ** 2;
-        s += Math.sqrt(c);
-      }
-      return s;
-    },
-    dualAt(g, T, d, j) {
-      let c = 0;
-      for (let t = 0; t < T; t++) c += g[t * d + j]! ** 2;
-      return Math.sqrt(c);
-    },
+/** Each penalty's dual norm at G restricted to feature j (the block the test reads). */
+const FEATURE_DUAL: Record<ScreenedPenalty, (g: Float64Array, T: number, d: number, j: number) => number> = {
+  features(g, T, d, j) {
+    let c = 0;
+    for (let t = 0; t < T; t++) c += g[t * d + j]! ** 2;
+    return Math.sqrt(c);
   },
-  l1: {
-    value(v) {
-      let s = 0;
-      for (const x of v) s += Math.abs(x);
-      return s;
-    },
-    dualAt(g, T, d, j) {
-      let m = 0;
-      for (let t = 0; t < T; t++) m = Math.max(m, Math.abs(g[t * d + j]!));
-      return m;
-    },
+  l1(g, T, d, j) {
+    let m = 0;
+    for (let t = 0; t < T; t++) m = Math.max(m, Math.abs(g[t * d + j]!));
+    return m;
   },
-  l1inf: {
-    value(v, T, d) {
-      let s = 0;
-      for (let j = 0; j < d; j++) {
-        let m = 0;
-        for (let t = 0; t < T; t++) m = Math.max(m, Math.abs(v[t * d + j]!));
-        s += m;
-      }
-      return s;
-    },
-    dualAt(g, T, d, j) {
-      let s = 0;
-      for (let t = 0; t < T; t++) s += Math.abs(g[t * d + j]!);
-      return s;
-    },
+  l1inf(g, T, d, j) {
+    let s = 0;
+    for (let t = 0; t < T; t++) s += Math.abs(g[t * d + j]!);
+    return s;
   },
 };
 
@@ -182,11 +159,11 @@ function blockProvenZero(penalty: ScreenedPenalty, g: Float64Array, norms: Float
   if (penalty === 'features') {
     let m = 0;
     for (let t = 0; t < T; t++) m = Math.max(m, norms[t * d + j]!);
-    return provenZero(PENALTY.features.dualAt(g, T, d, j), scale, radius, m * m, extra);
+    return provenZero(FEATURE_DUAL.features(g, T, d, j), scale, radius, m * m, extra);
   }
   let bound = 0;
   for (let t = 0; t < T; t++) bound += Math.sqrt(norms[t * d + j]! ** 2 + extra);
-  return provenZero(PENALTY.l1inf.dualAt(g, T, d, j), scale, radius, bound * bound, 0);
+  return provenZero(FEATURE_DUAL.l1inf(g, T, d, j), scale, radius, bound * bound, 0);
 }
 
 /**
@@ -209,14 +186,13 @@ export function screenFeatures(
   const { f, g } = smooth(K, q, w, problem.smooth);
   // c = min(1, min_k lambda_k / g_k*(G)), the penalty sum_k lambda_k g_k(V_k), and <grad f(0), W>.
   let c = 1;
-  let penalty = 0;
-  parts.forEach((part, k) => {
-    const rule = PENALTY[part.penalty];
+  for (const part of parts) {
+    const dualAt = FEATURE_DUAL[part.penalty];
     let dual = 0;
-    for (let j = 0; j < d; j++) dual = Math.max(dual, rule.dualAt(g.data, T, d, j));
+    for (let j = 0; j < d; j++) dual = Math.max(dual, dualAt(g.data, T, d, j));
     if (dual > part.strength) c = Math.min(c, part.strength / dual);
-    penalty += part.strength * rule.value(v.data.subarray(k * T * d, (k + 1) * T * d), T, d);
-  });
+  }
+  const penalty = problem.penalty(v);
   let g0w = 0;
   for (let i = 0; i < T * d; i++) g0w += atZero.g.data[i]! * w.data[i]!;
   const rNormSq = 2 * f;
@@ -257,9 +233,14 @@ export interface StageResult {
 /** Features below which screening is not worth its pass over the rows. */
 export const SCREEN_MIN_FEATURES = 32;
 
-/** Whether a structure's parts can be screened: every part's penalty handled, every strength > 0, s only with one part. */
-export function screenable(parts: readonly { penalty: string; strength: number }[], smooth: boolean): boolean {
-  return parts.length > 0 && parts.every((p) => p.penalty in PENALTY && p.strength > 0) && (!smooth || parts.length === 1);
+/**
+ * Whether a squared-loss problem on d features can be screened: at least SCREEN_MIN_FEATURES
+ * features, every part's penalty handled with a strength > 0, and a smooth penalty only with a
+ * single part and only when it acts on each feature's column on its own.
+ */
+export function screenable(parts: readonly { penalty: string; strength: number }[], smooth: { columnwise?: boolean } | undefined, d: number): boolean {
+  const partsOk = parts.length > 0 && parts.every((p) => p.penalty in FEATURE_DUAL && p.strength > 0);
+  return d >= SCREEN_MIN_FEATURES && partsOk && (!smooth || (parts.length === 1 && smooth.columnwise === true));
 }
 
 /**

@@ -25,9 +25,6 @@ namespace {
 // microseconds); training steps and meta-iterations issue parallel sections a few hundred
 // microseconds apart, with single-threaded work between them.
 constexpr int kSpinMicros = 300;
-}  // namespace
-
-namespace {
 
 struct Job {
   const std::function<void(int, int)>* body = nullptr;
