@@ -13,7 +13,6 @@
 #include "kernels/conv.h"
 
 #include <algorithm>
-#include <cstring>
 #include <vector>
 
 #include "runtime/threads.h"
@@ -23,22 +22,28 @@ namespace metatask::conv {
 
 namespace {
 
-// Columns a chunk of images aims for (a multiple of every level's register tile).
-constexpr int64_t kTargetCols = 192;
+// Columns a chunk of images aims for: in the forward and data-gradient products, whose chunk is
+// the width of C, at least 384 (two 14 x 14 planes, eight 7 x 7 ones), where the edge of the last
+// register tile is a small part of the row; in the weight gradient, whose chunk is the summed
+// dimension, 192 (its patch matrix, K + 1 rows of it, stays in L2).
+constexpr int64_t kTargetCols = 384;
+constexpr int64_t kWeightTargetCols = 192;
 // Image groups of the weight gradient: at most eight (enough to keep the threads busy) and at
 // least kGroupCols output pixels each (small batches, as MAML's support sets, make one group: a
 // group's partial product costs a pass over the F x K gradient). A function of the batch and the
 // geometry only, so the summation order never depends on the thread count.
 constexpr int kWeightGroups = 8;
 constexpr int64_t kGroupCols = 2048;
+// The narrow weight-gradient product's width is a multiple of this (whole vectors on every level).
+constexpr int64_t kNarrowMultiple = 16;
 
 int weightGroups(const Geometry& g, int count) {
   const int64_t byWork = std::max<int64_t>(1, int64_t(count) * g.outPlane() / kGroupCols);
   return static_cast<int>(std::min<int64_t>({int64_t(count), int64_t(kWeightGroups), byWork}));
 }
 
-int imagesPerChunk(const Geometry& g, int count) {
-  const int64_t per = std::max<int64_t>(1, (kTargetCols + g.outPlane() - 1) / g.outPlane());
+int imagesPerChunk(const Geometry& g, int count, int64_t target = kTargetCols) {
+  const int64_t per = std::max<int64_t>(1, (target + g.outPlane() - 1) / g.outPlane());
   return static_cast<int>(std::min<int64_t>(per, std::max(1, count)));
 }
 
@@ -52,7 +57,9 @@ void im2colStride1(const Geometry& g, const T* x, T* cols, int64_t ld, int64_t c
   int64_t row = 0;
   for (int ci = 0; ci < g.c; ci++) {
     const T* plane = x + int64_t(ci) * H * W;
-    for (int y = 0; y < H; y++) std::memcpy(pad.data() + int64_t(y + g.ph) * Wp + g.pw, plane + int64_t(y) * W, sizeof(T) * size_t(W));
+    // Rows of a few dozen values: a plain loop beats a memcpy call per row.
+    for (int y = 0; y < H; y++)
+      for (int xx = 0; xx < W; xx++) pad[size_t(y + g.ph) * Wp + g.pw + xx] = plane[int64_t(y) * W + xx];
     for (int i = 0; i < g.kh; i++) {
       for (int j = 0; j < g.kw; j++, row++) {
         T* out = cols + row * ld + col0;
@@ -144,10 +151,30 @@ void col2im(const Geometry& g, const T* dcols, int64_t ld, int64_t col0, T* gx) 
 }
 
 // colsT[(row0 + p) ld + k] = cols[k, p] of image x: one row of K patch values per output pixel
-// (row stride ld >= K). Used where K is small (a first layer on few channels).
+// (row stride ld >= K). Used where K is small (a first layer on few channels). At stride 1 every
+// channel is first copied into a zero-padded plane, as in im2colStride1, so no read is tested.
 template <typename T>
 void im2colT(const Geometry& g, const T* x, T* colsT, int64_t ld, int64_t row0) {
   const int H = g.h, W = g.w;
+  if (g.sh == 1 && g.sw == 1) {
+    const int Hp = H + 2 * g.ph, Wp = W + 2 * g.pw;
+    std::vector<T> pad(size_t(Hp) * Wp, T(0));
+    for (int ci = 0; ci < g.c; ci++) {
+      const T* plane = x + int64_t(ci) * H * W;
+      for (int y = 0; y < H; y++)
+        for (int xx = 0; xx < W; xx++) pad[size_t(y + g.ph) * Wp + g.pw + xx] = plane[int64_t(y) * W + xx];
+      for (int oy = 0; oy < g.ho; oy++) {
+        for (int ox = 0; ox < g.wo; ox++) {
+          T* d = colsT + (row0 + int64_t(oy) * g.wo + ox) * ld + int64_t(ci) * g.kh * g.kw;
+          for (int i = 0; i < g.kh; i++, d += g.kw) {
+            const T* src = pad.data() + int64_t(oy + i) * Wp + ox;
+            for (int j = 0; j < g.kw; j++) d[j] = src[j];
+          }
+        }
+      }
+    }
+    return;
+  }
   for (int oy = 0; oy < g.ho; oy++) {
     for (int ox = 0; ox < g.wo; ox++) {
       T* dst = colsT + (row0 + int64_t(oy) * g.wo + ox) * ld;
@@ -193,7 +220,12 @@ template <typename T>
 void gatherChunk(const T* gy, int64_t F, int64_t HWo, int images, T* out) {
   const int64_t cols = int64_t(images) * HWo;
   for (int j = 0; j < images; j++)
-    for (int64_t f = 0; f < F; f++) std::memcpy(out + f * cols + int64_t(j) * HWo, gy + (int64_t(j) * F + f) * HWo, sizeof(T) * size_t(HWo));
+    for (int64_t f = 0; f < F; f++) {
+      // Runs of a few dozen values (a late layer's plane): a loop, not a memcpy call.
+      T* d = out + f * cols + int64_t(j) * HWo;
+      const T* v = gy + (int64_t(j) * F + f) * HWo;
+      for (int64_t p = 0; p < HWo; p++) d[p] = v[p];
+    }
 }
 
 }  // namespace
@@ -242,7 +274,7 @@ void forward(const Geometry& g, int count, const T* x, const T* w, const T* bias
         if (accumulate) {
           for (int64_t p = 0; p < HWo; p++) d[p] += src[p];
         } else {
-          std::memcpy(d, src, sizeof(T) * size_t(HWo));
+          for (int64_t p = 0; p < HWo; p++) d[p] = src[p];
         }
       }
     }
@@ -276,12 +308,16 @@ void backwardWeights(const Geometry& g, int count, const T* x, const T* gy, T* g
   // whose operand the GEMM packs with contiguous reads; the small operand is the transposed one.
   const int64_t K1 = K + 1;
   const bool wide = K1 >= F;  // gW^T (K1 x F) = [cols; 1] GY^T   else   gW (F x K1) = GY [colsT, 1]
-  const int per = imagesPerChunk(g, count);
+  // In the narrow form the product's columns are K1 rounded up to whole vectors on every level
+  // (zero columns past K1): a product 10 columns wide would leave most of its last vector to
+  // single lanes. Each element's sum is the same as without the padding.
+  const int64_t N1 = wide ? K1 : (K1 + kNarrowMultiple - 1) / kNarrowMultiple * kNarrowMultiple;
+  const int per = imagesPerChunk(g, count, kWeightTargetCols);
   const int groups = weightGroups(g, count);
   const int inner = innerThreads(groups, threads);
-  // Group partials (K1 x F or F x K1), each written by the one task of its group. Slot 0's fourth
+  // Group partials (K1 x F or F x N1), each written by the one task of its group. Slot 0's fourth
   // buffer is shared by the call (no slot uses its own).
-  const int64_t stride = K1 * F;
+  const int64_t stride = N1 * F;
   s.reserve(std::max(1, std::min(threads, groups)));
   T* partials = s.get(0, 3, stride * groups);
   runtime::parallelFor(groups, threads, [&](int grp, int slot) {
@@ -299,22 +335,25 @@ void backwardWeights(const Geometry& g, int count, const T* x, const T* gy, T* g
         src = gather;
         ld = cols;
       }
-      T* buf = s.get(slot, 0, K1 * cols);
+      T* buf = s.get(slot, 0, N1 * cols);
       const T beta = first ? T(0) : T(1);
       if (wide) {
         for (int j = 0; j < images; j++) im2col(g, x + int64_t(n0 + j) * g.inSize(), buf, cols, int64_t(j) * HWo);
         std::fill(buf + K * cols, buf + K1 * cols, T(1));
         simd::gemm<T>(K1, F, cols, T(1), buf, cols, false, src, ld, true, beta, part, F, inner);
       } else {
-        for (int j = 0; j < images; j++) im2colT(g, x + int64_t(n0 + j) * g.inSize(), buf, K1, int64_t(j) * HWo);
-        for (int64_t p = 0; p < cols; p++) buf[p * K1 + K] = T(1);
-        simd::gemm<T>(F, K1, cols, T(1), src, ld, false, buf, K1, false, beta, part, K1, inner);
+        for (int j = 0; j < images; j++) im2colT(g, x + int64_t(n0 + j) * g.inSize(), buf, N1, int64_t(j) * HWo);
+        for (int64_t p = 0; p < cols; p++) {
+          buf[p * N1 + K] = T(1);
+          std::fill(buf + p * N1 + K1, buf + (p + 1) * N1, T(0));
+        }
+        simd::gemm<T>(F, N1, cols, T(1), src, ld, false, buf, N1, false, beta, part, N1, inner);
       }
       first = false;
     }
   });
   // Sum the groups in order (double), into gW (F x K) and gb.
-  const auto at = [&](int64_t f, int64_t k) { return wide ? k * F + f : f * K1 + k; };
+  const auto at = [&](int64_t f, int64_t k) { return wide ? k * F + f : f * N1 + k; };
   for (int64_t f = 0; f < F; f++) {
     for (int64_t k = 0; k < K; k++) {
       double acc = 0;

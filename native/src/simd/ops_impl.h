@@ -271,11 +271,32 @@ void skinnyPart(const GemmCall<T>& g, int64_t pc, int64_t kc) {
 // Most rows of C a streamed block handles (the register tiles stop at kSkinnyRows).
 constexpr int kStreamRows = 64;
 
+// acc[r, j:w) += sum_q a[r][q] b[q][j:w) for r < m, in vectors of V from column j while they
+// fit; returns the first column not done.
+template <typename T, typename V, int P>
+METATASK_INLINE int64_t streamColumns(const T* const (&b)[P], const T (&a)[kStreamRows][P], int64_t m, int64_t j, int64_t w,
+                                      T* acc) {
+  constexpr int W = V::kWidth;
+  for (; j + W <= w; j += W) {
+    typename V::V bv[P];
+#pragma GCC unroll 8
+    for (int q = 0; q < P; q++) bv[q] = V::load(b[q] + j);
+    for (int64_t r = 0; r < m; r++) {
+      T* dst = acc + r * w + j;
+      typename V::V s = V::load(dst);
+#pragma GCC unroll 8
+      for (int q = 0; q < P; q++) s = V::madd(V::set1(a[r][q]), bv[q], s);
+      V::store(dst, s);
+    }
+  }
+  return j;
+}
+
+// Rows p..p+P-1 of op(B), columns [j0, j0 + w), into acc. The widest vectors first, then narrower
+// ones for the last columns (each lane does the same scalar operation at every width).
 template <typename T, bool TA, int P>
 METATASK_INLINE void streamRows(const GemmCall<T>& g, int64_t p, int64_t j0, int64_t w, T* acc) {
-  using Wide = typename Widths<T>::Wide;
-  using L1 = Lane1<T>;
-  constexpr int W = Wide::kWidth;
+  using Wd = Widths<T>;
   const int64_t m = g.m;
   const T* b[P];
 #pragma GCC unroll 8
@@ -284,27 +305,10 @@ METATASK_INLINE void streamRows(const GemmCall<T>& g, int64_t p, int64_t j0, int
   for (int64_t r = 0; r < m; r++)
 #pragma GCC unroll 8
     for (int q = 0; q < P; q++) a[r][q] = TA ? g.a[(p + q) * g.lda + r] : g.a[r * g.lda + p + q];
-  int64_t j = 0;
-  for (; j + W <= w; j += W) {
-    typename Wide::V bv[P];
-#pragma GCC unroll 8
-    for (int q = 0; q < P; q++) bv[q] = Wide::load(b[q] + j);
-    for (int64_t r = 0; r < m; r++) {
-      T* dst = acc + r * w + j;
-      typename Wide::V s = Wide::load(dst);
-#pragma GCC unroll 8
-      for (int q = 0; q < P; q++) s = Wide::madd(Wide::set1(a[r][q]), bv[q], s);
-      Wide::store(dst, s);
-    }
-  }
-  for (; j < w; j++) {
-    for (int64_t r = 0; r < m; r++) {
-      T s = acc[r * w + j];
-#pragma GCC unroll 8
-      for (int q = 0; q < P; q++) s = L1::madd(a[r][q], b[q][j], s);
-      acc[r * w + j] = s;
-    }
-  }
+  int64_t j = streamColumns<T, typename Wd::Wide, P>(b, a, m, 0, w, acc);
+  if constexpr (Wd::Half::kWidth < Wd::Wide::kWidth) j = streamColumns<T, typename Wd::Half, P>(b, a, m, j, w, acc);
+  if constexpr (Wd::Quarter::kWidth < Wd::Half::kWidth) j = streamColumns<T, typename Wd::Quarter, P>(b, a, m, j, w, acc);
+  if constexpr (Wd::Quarter::kWidth > 1) streamColumns<T, Lane1<T>, P>(b, a, m, j, w, acc);
 }
 
 // Elements of `acc` per call: 4096 doubles (32 KiB), 8192 floats.
@@ -659,11 +663,28 @@ METATASK_INLINE void poolChunk(const T* r0, const T* r1, T a, T c, T* y, uint8_t
   for (int l = 0; l < W; l++) argmax[l] = static_cast<uint8_t>(codes[l]);
 }
 
+// chunk(V{}, j) for output columns [j, j + V::kWidth) covering [0, wo) of a pooled row: the
+// widest vectors that fit the row, the last one shifted back to end at wo. Columns it computes
+// twice get the same bits both times (every output is computed alone), so a row of 14 costs two
+// vectors of 8 instead of a vector of 8, one of 4 and two single lanes. Only for chunks that
+// assign their outputs.
+template <typename T, typename F>
+METATASK_INLINE void overlappingChunks(int64_t wo, const F& chunk) {
+  using Wd = Widths<T>;
+  const auto run = [&](auto v) {
+    constexpr int64_t W = decltype(v)::kWidth;
+    int64_t j = 0;
+    for (; j + W <= wo; j += W) chunk(v, j);
+    if (j < wo) chunk(v, wo - W);
+  };
+  if (wo >= Wd::Wide::kWidth) run(typename Wd::Wide{});
+  else if (wo >= Wd::Half::kWidth) run(typename Wd::Half{});
+  else if (wo >= Wd::Quarter::kWidth) run(typename Wd::Quarter{});
+  else run(Lane1<T>{});
+}
+
 template <typename T>
 void bnReluMaxPool2x2Impl(const T* x, int64_t h, int64_t w, T a, T c, T* y, uint8_t* argmax, T* xmax) {
-  using Wide = typename Widths<T>::Wide;
-  using Half = typename Widths<T>::Half;
-  using Quarter = typename Widths<T>::Quarter;
   const int64_t ho = h / 2, wo = w / 2;
   for (int64_t oy = 0; oy < ho; oy++) {
     const T* r0 = x + 2 * oy * w;
@@ -671,13 +692,9 @@ void bnReluMaxPool2x2Impl(const T* x, int64_t h, int64_t w, T a, T c, T* y, uint
     T* yo = y + oy * wo;
     uint8_t* am = argmax + oy * wo;
     T* xo = xmax + oy * wo;
-    int64_t j = 0;
-    for (; j + Wide::kWidth <= wo; j += Wide::kWidth) poolChunk<T, Wide>(r0 + 2 * j, r1 + 2 * j, a, c, yo + j, am + j, xo + j);
-    if constexpr (Half::kWidth < Wide::kWidth)
-      for (; j + Half::kWidth <= wo; j += Half::kWidth) poolChunk<T, Half>(r0 + 2 * j, r1 + 2 * j, a, c, yo + j, am + j, xo + j);
-    if constexpr (Quarter::kWidth < Half::kWidth)
-      for (; j + Quarter::kWidth <= wo; j += Quarter::kWidth) poolChunk<T, Quarter>(r0 + 2 * j, r1 + 2 * j, a, c, yo + j, am + j, xo + j);
-    for (; j < wo; j++) poolChunk<T, Lane1<T>>(r0 + 2 * j, r1 + 2 * j, a, c, yo + j, am + j, xo + j);
+    overlappingChunks<T>(wo, [&](auto v, int64_t j) {
+      poolChunk<T, decltype(v)>(r0 + 2 * j, r1 + 2 * j, a, c, yo + j, am + j, xo + j);
+    });
   }
 }
 
@@ -742,7 +759,14 @@ void bnReluMaxPool2x2BackwardImpl(const T* x, int64_t h, int64_t w, const T* y, 
     T* g0 = g + 2 * oy * w;
     T* g1 = g0 + w;
     const int64_t o = oy * wo;
-    int64_t j = 0;
+    if (assign) {
+      // Overlapping chunks write the same values twice; accumulating ones would add twice.
+      overlappingChunks<T>(wo, [&](auto v, int64_t j) {
+        poolBackChunk<T, decltype(v)>(x0 + 2 * j, x1 + 2 * j, y + o + j, gy + o + j, argmax + o + j, A, B, C, g0 + 2 * j,
+                                      g1 + 2 * j, true);
+      });
+    }
+    int64_t j = assign ? wo : 0;
 #define METATASK_POOL_BACK(V)                                                                                         \
   poolBackChunk<T, V>(x0 + 2 * j, x1 + 2 * j, y + o + j, gy + o + j, argmax + o + j, A, B, C, g0 + 2 * j, g1 + 2 * j, \
                       assign)
