@@ -13,12 +13,15 @@ import type { NetworkBatch, NetworkHandle, NetworkSpec, NodeSpec } from '../lib/
 import { compileNetwork, encodeProgram, initParams } from '../lib/nn/spec.js';
 import { relErr } from './helpers.js';
 
-/** Two conv blocks on 1 x 16 x 16 images, 5 classes; `unfused` puts an identity (a dropout without mask) inside each chain. */
-function spec(unfused = false): NetworkSpec {
+/**
+ * Two conv blocks on 1 x 16 x 16 images, 5 classes; `unfused` puts an identity (a dropout without
+ * mask) inside each chain. With 16 filters the second block's convolution takes the Winograd form.
+ */
+function spec(unfused = false, filters = 8): NetworkSpec {
   const nodes: NodeSpec[] = [{ op: 'input', size: 256, shape: [1, 16, 16] }];
   const last = (): number => nodes.length - 1;
   for (let b = 0; b < 2; b++) {
-    nodes.push({ op: 'conv2d', input: last(), filters: 8, kernel: 3, padding: 1 });
+    nodes.push({ op: 'conv2d', input: last(), filters, kernel: 3, padding: 1 });
     nodes.push({ op: 'batchnorm', input: last() });
     nodes.push({ op: 'activation', input: last(), fn: 'relu' });
     if (unfused) nodes.push({ op: 'dropout', input: last(), rate: 0 });
@@ -92,17 +95,19 @@ describe('convolutional networks on the native kernels', function () {
   });
 
   for (const dtype of ['float32', 'float64'] as const) {
-    it(`${dtype}: 1, 2 and 3 threads and shifted buffers give bit-identical results`, () => {
-      const addon = rawAddon()!;
-      addon.setThreads(1);
-      const ref = run(dtype, spec(), 0);
-      for (const t of [2, 3]) {
-        addon.setThreads(t);
-        same(run(dtype, spec(), 0), ref, `${t} threads`);
-      }
-      addon.setThreads(2);
-      for (const offset of [1, 5]) same(run(dtype, spec(), offset), ref, `offset ${offset}`);
-    });
+    for (const filters of [8, 16]) {
+      it(`${dtype}, ${filters} filters: 1, 2 and 3 threads and shifted buffers give bit-identical results`, () => {
+        const addon = rawAddon()!;
+        addon.setThreads(1);
+        const ref = run(dtype, spec(false, filters), 0);
+        for (const t of [2, 3]) {
+          addon.setThreads(t);
+          same(run(dtype, spec(false, filters), 0), ref, `${t} threads`);
+        }
+        addon.setThreads(2);
+        for (const offset of [1, 5]) same(run(dtype, spec(false, filters), offset), ref, `offset ${offset}`);
+      });
+    }
   }
 
   it('the fused batchnorm-relu-maxpool chains equal the ops run one by one (float64, 1e-12)', () => {

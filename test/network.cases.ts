@@ -168,6 +168,25 @@ const convBlock: NodeSpec[] = [
 ];
 cases.push({ name: 'conv2d 3x3 padding 1, batchnorm, relu, maxpool2d, flatten', spec: image([2, 5, 5], convBlock) });
 cases.push({ name: 'the same with running batchnorm statistics', spec: image([2, 5, 5], convBlock), running: true });
+/**
+ * A 3x3 'same' convolution on 16 channels, which the native kernels compute in Winograd's form,
+ * reading another convolution (a data gradient); odd image sides leave the last tiles half outside.
+ */
+cases.push({
+  name: 'conv2d 3x3 padding 1 from 16 to 16 channels (the native Winograd form), odd sides',
+  spec: image(
+    [1, 3, 3],
+    [
+      { op: 'conv2d', input: 0, filters: 16, kernel: 3, padding: 1 }, // 1: 16 x 3 x 3
+      { op: 'activation', input: 1, fn: 'tanh' },
+      { op: 'conv2d', input: 2, filters: 16, kernel: 3, padding: 1 }, // 3: 16 x 3 x 3 (Winograd)
+      { op: 'batchnorm', input: 3 },
+      { op: 'activation', input: 4, fn: 'relu' },
+      { op: 'maxpool2d', input: 5, size: 2 }, // 6: 16 x 1 x 1
+      { op: 'flatten', input: 6 },
+    ],
+  ),
+});
 cases.push({
   name: 'conv2d stride 2, kernel [2, 3], padding [1, 0]; global avgpool2d; softmax-ce',
   spec: image(

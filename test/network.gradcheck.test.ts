@@ -22,8 +22,7 @@ import { batch32, cases, chain, N, rowsCoupled, setup, type Setup } from './netw
 /** Norms below 1e-12 count as 1e-12: the finite differences checked here are far noisier than that. */
 const relErr = (a: ArrayLike<number>, b: ArrayLike<number>): number => relErrWithFloor(a, b, 1e-12);
 
-function weightedLoss(s: Setup, p: Float64Array): number {
-  const net = kernels().network(s.spec, 'float64');
+function weightedLoss(s: Setup, p: Float64Array, net = kernels().network(s.spec, 'float64')): number {
   const l = net.lossGrad(p, s.batch, s.weights, null);
   return l.reduce((acc, v, h) => acc + s.weights[h]! * v, 0);
 }
@@ -32,12 +31,13 @@ function fdGrad(s: Setup): Float64Array {
   const e = 1e-6;
   const p = s.params.slice();
   const g = new Float64Array(p.length);
+  const net = kernels().network(s.spec, 'float64'); // one handle for the 2 x params evaluations
   for (let k = 0; k < p.length; k++) {
     const v = p[k]!;
     p[k] = v + e;
-    const lp = weightedLoss(s, p);
+    const lp = weightedLoss(s, p, net);
     p[k] = v - e;
-    const lm = weightedLoss(s, p);
+    const lm = weightedLoss(s, p, net);
     p[k] = v;
     g[k] = (lp - lm) / (2 * e);
   }

@@ -1,4 +1,6 @@
-// 2-d convolution of NCHW images by im2col and simd::gemm (formulas and threading in conv.h).
+// 2-d convolution of NCHW images by im2col and simd::gemm (formulas and threading in conv.h); the
+// forward and data-gradient products of 3 x 3 'same' convolutions on enough channels go to
+// Winograd's form instead (winograd.h), which needs 2.25 times fewer multiply-adds.
 //
 //   forward:       Y_chunk  = W (F x K) cols (K x cols)             then scattered to NCHW (+ bias)
 //   data grad.:    dcols    = W^T (K x F) GY_chunk (F x cols)       then col2im added into GX
@@ -15,6 +17,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "kernels/winograd.h"
 #include "runtime/threads.h"
 #include "simd/gemm.h"
 
@@ -22,11 +25,13 @@ namespace metatask::conv {
 
 namespace {
 
-// Columns a chunk of images aims for: in the forward and data-gradient products, whose chunk is
-// the width of C, at least 384 (two 14 x 14 planes, eight 7 x 7 ones), where the edge of the last
-// register tile is a small part of the row; in the weight gradient, whose chunk is the summed
-// dimension, 192 (its patch matrix, K + 1 rows of it, stays in L2).
-constexpr int64_t kTargetCols = 384;
+// Columns a chunk of images aims for. The forward product, whose chunk is the width of C: 192,
+// so that a 14 x 14 plane or larger is a chunk of its own, computed straight into Y. The data
+// gradient, whose chunk is also C's width: at least 384 (two 14 x 14 planes, eight 7 x 7 ones),
+// where the edge of the last register tile is a small part of the row. The weight gradient,
+// whose chunk is the summed dimension: 192 (its patch matrix, K + 1 rows of it, stays in L2).
+constexpr int64_t kTargetCols = 192;
+constexpr int64_t kDataTargetCols = 384;
 constexpr int64_t kWeightTargetCols = 192;
 // Image groups of the weight gradient: at most eight (enough to keep the threads busy) and at
 // least kGroupCols output pixels each (small batches, as MAML's support sets, make one group: a
@@ -42,9 +47,57 @@ int weightGroups(const Geometry& g, int count) {
   return static_cast<int>(std::min<int64_t>({int64_t(count), int64_t(kWeightGroups), byWork}));
 }
 
-int imagesPerChunk(const Geometry& g, int count, int64_t target = kTargetCols) {
+int imagesPerChunk(const Geometry& g, int count, int64_t target) {
   const int64_t per = std::max<int64_t>(1, (target + g.outPlane() - 1) / g.outPlane());
   return static_cast<int>(std::min<int64_t>(per, std::max(1, count)));
+}
+
+// Stride 1 with the output as wide as the input ("same" padding along the rows): output pixel q
+// = oy wo + ox of patch element (i, j) reads input pixel q + shift, so a whole row of the patch
+// matrix is one run of the input plane, except for whole output rows above or below the image
+// and the columns whose input column falls outside it (read from the neighbouring row by the
+// run, then set to zero).
+struct Run {
+  int64_t shift;    // input pixel - output pixel
+  int64_t lo, hi;   // output pixels [lo, hi) read the plane (and only they may be zero-free)
+  int xlo, xhi;     // output columns [xlo, xhi) read inside the image
+};
+
+inline bool sameWidth(const Geometry& g) { return g.sh == 1 && g.sw == 1 && g.wo == g.w; }
+
+inline Run runOf(const Geometry& g, int i, int j) {
+  const int64_t W = g.w, HW = int64_t(g.h) * g.w;
+  Run r;
+  r.shift = int64_t(i - g.ph) * W + (j - g.pw);
+  const int64_t oyLo = std::max(0, g.ph - i), oyHi = std::min(g.ho, g.h + g.ph - i);
+  r.lo = std::max(oyLo * W, -r.shift);
+  r.hi = std::max(r.lo, std::min(oyHi * W, HW - r.shift));
+  r.xlo = std::max(0, g.pw - j);
+  r.xhi = std::min(g.wo, g.w + g.pw - j);
+  return r;
+}
+
+template <typename T>
+void im2colSameWidth(const Geometry& g, const T* x, T* cols, int64_t ld, int64_t col0) {
+  const int64_t HW = int64_t(g.h) * g.w, n = g.outPlane();
+  int64_t row = 0;
+  for (int ci = 0; ci < g.c; ci++) {
+    const T* plane = x + int64_t(ci) * HW;
+    for (int i = 0; i < g.kh; i++) {
+      for (int j = 0; j < g.kw; j++, row++) {
+        T* out = cols + row * ld + col0;
+        const Run r = runOf(g, i, j);
+        std::fill(out, out + r.lo, T(0));
+        std::copy(plane + r.lo + r.shift, plane + r.hi + r.shift, out + r.lo);
+        std::fill(out + r.hi, out + n, T(0));
+        for (int oy = 0; oy < g.ho; oy++) {
+          T* o = out + int64_t(oy) * g.wo;
+          for (int ox = 0; ox < r.xlo; ox++) o[ox] = T(0);
+          for (int ox = r.xhi; ox < g.wo; ox++) o[ox] = T(0);
+        }
+      }
+    }
+  }
 }
 
 // im2col for stride 1: each channel's plane is copied once into a zero-padded plane, from which
@@ -76,6 +129,10 @@ void im2colStride1(const Geometry& g, const T* x, T* cols, int64_t ld, int64_t c
 // cols[k, col0 + p] = the value patch element k of output pixel p reads from image x (row stride ld).
 template <typename T>
 void im2col(const Geometry& g, const T* x, T* cols, int64_t ld, int64_t col0) {
+  if (sameWidth(g)) {
+    im2colSameWidth(g, x, cols, ld, col0);
+    return;
+  }
   if (g.sh == 1 && g.sw == 1) {
     im2colStride1(g, x, cols, ld, col0);
     return;
@@ -113,17 +170,38 @@ void im2col(const Geometry& g, const T* x, T* cols, int64_t ld, int64_t col0) {
   }
 }
 
-// d[ox] += v[ox] for ox in [lo, hi): a row of one patch element at stride 1 (d is a row of GX, v
-// of dcols; they never overlap, which lets the compiler vectorise the run).
+// d[q] += v[q] for q in [lo, hi): a run of one patch row (d in GX, v in dcols; they never
+// overlap, which lets the compiler vectorise it).
 template <typename T>
-inline void addRow(T* __restrict d, const T* __restrict v, int lo, int hi) {
-  for (int ox = lo; ox < hi; ox++) d[ox] += v[ox];
+inline void addRun(T* __restrict d, const T* __restrict v, int64_t lo, int64_t hi) {
+  for (int64_t q = lo; q < hi; q++) d[q] += v[q];
 }
 
 // gx += col2im(dcols): every patch value added back to the pixel it was read from, in the order
-// of im2col's loops.
+// of im2col's loops. With sameWidth, each patch row is added as one run after its values from
+// outside the image are set to zero in dcols (adding +0 leaves every sum as it was).
 template <typename T>
-void col2im(const Geometry& g, const T* dcols, int64_t ld, int64_t col0, T* gx) {
+void col2im(const Geometry& g, T* dcols, int64_t ld, int64_t col0, T* gx) {
+  if (sameWidth(g)) {
+    const int64_t HW = int64_t(g.h) * g.w;
+    int64_t row = 0;
+    for (int ci = 0; ci < g.c; ci++) {
+      T* plane = gx + int64_t(ci) * HW;
+      for (int i = 0; i < g.kh; i++) {
+        for (int j = 0; j < g.kw; j++, row++) {
+          T* in = dcols + row * ld + col0;
+          const Run r = runOf(g, i, j);
+          for (int oy = 0; oy < g.ho; oy++) {
+            T* v = in + int64_t(oy) * g.wo;
+            for (int ox = 0; ox < r.xlo; ox++) v[ox] = T(0);
+            for (int ox = r.xhi; ox < g.wo; ox++) v[ox] = T(0);
+          }
+          addRun(plane + r.lo + r.shift, in + r.lo, 0, r.hi - r.lo);
+        }
+      }
+    }
+    return;
+  }
   const int H = g.h, W = g.w;
   int64_t row = 0;
   for (int ci = 0; ci < g.c; ci++) {
@@ -140,7 +218,7 @@ void col2im(const Geometry& g, const T* dcols, int64_t ld, int64_t col0, T* gx) 
           const T* v = in + int64_t(oy) * g.wo;
           T* dst = plane + int64_t(y) * W;
           if (g.sw == 1) {
-            addRow(dst + j - g.pw, v, lo, hi);
+            addRun(dst + j - g.pw, v, lo, hi);
           } else {
             for (int ox = lo; ox < hi; ox++) dst[ox * g.sw + j - g.pw] += v[ox];
           }
@@ -206,8 +284,8 @@ inline int innerThreads(int tasks, int threads) { return tasks == 1 ? threads : 
 // body(chunk, slot, inner) for every chunk of images on up to `threads` threads (inner: the
 // GEMM threads of one chunk), with the slots' scratch reserved.
 template <typename T, typename F>
-void forChunks(const Geometry& g, int count, Scratch<T>& s, int threads, const F& body) {
-  const int per = imagesPerChunk(g, count);
+void forChunks(const Geometry& g, int count, int64_t targetCols, Scratch<T>& s, int threads, const F& body) {
+  const int per = imagesPerChunk(g, count, targetCols);
   const int chunks = (count + per - 1) / per;
   const int inner = innerThreads(chunks, threads);
   s.reserve(std::max(1, std::min(threads, chunks)));
@@ -253,8 +331,12 @@ template <typename T>
 void forward(const Geometry& g, int count, const T* x, const T* w, const T* bias, T* y, bool accumulate, Scratch<T>& s,
              int threads) {
   if (count <= 0) return;
+  if (winograd::applies(g)) {
+    winograd::forward(g, count, x, w, bias, y, accumulate, s, threads);
+    return;
+  }
   const int64_t K = g.patch(), HWo = g.outPlane(), F = g.f;
-  forChunks(g, count, s, threads, [&](Chunk ch, int slot, int inner) {
+  forChunks(g, count, kTargetCols, s, threads, [&](Chunk ch, int slot, int inner) {
     const int64_t cols = int64_t(ch.images) * HWo;
     T* buf = s.get(slot, 0, K * cols);
     for (int j = 0; j < ch.images; j++) im2col(g, x + int64_t(ch.first + j) * g.inSize(), buf, cols, int64_t(j) * HWo);
@@ -284,8 +366,12 @@ void forward(const Geometry& g, int count, const T* x, const T* w, const T* bias
 template <typename T>
 void backwardData(const Geometry& g, int count, const T* gy, const T* w, T* gx, Scratch<T>& s, int threads) {
   if (count <= 0) return;
+  if (winograd::applies(g)) {
+    winograd::backwardData(g, count, gy, w, gx, s, threads);
+    return;
+  }
   const int64_t K = g.patch(), HWo = g.outPlane(), F = g.f;
-  forChunks(g, count, s, threads, [&](Chunk ch, int slot, int inner) {
+  forChunks(g, count, kDataTargetCols, s, threads, [&](Chunk ch, int slot, int inner) {
     const int64_t cols = int64_t(ch.images) * HWo;
     const T* src = gy + int64_t(ch.first) * F * HWo;
     if (ch.images > 1) {

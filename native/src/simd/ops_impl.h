@@ -347,6 +347,21 @@ constexpr int64_t kStreamMinColumns = 64;
 // page or more apart); on short ones, as a convolution's chunk of about 200 output pixels, the
 // packed register tiles reuse each packed value MR times and win.
 constexpr int64_t kStreamWideMinColumns = 256;
+// Rows of op(B) from this long are also streamed when the register tiles' edges would waste more
+// than a tenth of the packed product (64 rows of C in tiles of 12, 196 columns in tiles of 32:
+// a fifth of it).
+constexpr int64_t kStreamEdgeMinColumns = 128;
+
+// Whether C with kSkinnyRows < m <= kStreamRows rows and n columns is streamed: long rows, or rows
+// of middling length whose packed product would be mostly tile edges.
+template <typename T>
+bool streamsWide(int64_t m, int64_t n) {
+  if (n >= kStreamWideMinColumns) return true;
+  if (n < kStreamEdgeMinColumns) return false;
+  constexpr int64_t MR = Tile<T>::kMr, NR = Tile<T>::kNr;
+  const int64_t paddedM = (m + MR - 1) / MR * MR, paddedN = (n + NR - 1) / NR * NR;
+  return 10 * m * n < 9 * paddedM * paddedN;
+}
 
 // One block of a skinny product (C with at most kStreamRows rows), by whichever form suits it.
 template <typename T>
@@ -409,7 +424,7 @@ void gemmSerial(const GemmCall<T>& g, T* packA, T* packB) {
   // Skinny and large: one pass over the large operand, no packing.
   const bool large = g.k * (g.m > g.n ? g.m : g.n) >= 64 * 1024;
   // (Up to kStreamRows rows of C when op(B)'s rows are long enough to stream.)
-  if (large && !g.transB && (g.m <= kSkinnyRows || (g.m <= kStreamRows && g.n >= kStreamWideMinColumns))) {
+  if (large && !g.transB && (g.m <= kSkinnyRows || (g.m <= kStreamRows && streamsWide<T>(g.m, g.n)))) {
     gemmSkinny(g, packB);
     return;
   }
