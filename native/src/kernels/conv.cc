@@ -1,6 +1,6 @@
 // 2-d convolution of NCHW images by im2col and simd::gemm (formulas and threading in conv.h); the
-// forward and data-gradient products of 3 x 3 'same' convolutions on enough channels go to
-// Winograd's form instead (winograd.h), which needs 2.25 times fewer multiply-adds.
+// three products of 3 x 3 'same' convolutions on enough channels go to Winograd's form instead
+// (winograd.h), which needs 2.25 times fewer multiply-adds.
 //
 //   forward:       Y_chunk  = W (F x K) cols (K x cols)             then scattered to NCHW (+ bias)
 //   data grad.:    dcols    = W^T (K x F) GY_chunk (F x cols)       then col2im added into GX
@@ -388,6 +388,10 @@ void backwardData(const Geometry& g, int count, const T* gy, const T* w, T* gx, 
 template <typename T>
 void backwardWeights(const Geometry& g, int count, const T* x, const T* gy, T* gw, T* gb, Scratch<T>& s, int threads) {
   if (count <= 0) return;
+  if (winograd::applies(g)) {
+    winograd::backwardWeights(g, count, x, gy, gw, gb, s, threads);
+    return;
+  }
   const int64_t K = g.patch(), HWo = g.outPlane(), F = g.f;
   // The patch matrix gets a row of ones, so the bias gradient (sums of GY) comes out of the same
   // product as row (or column) K. Orientation: the larger of F and K + 1 is the GEMM's row side,

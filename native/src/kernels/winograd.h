@@ -33,4 +33,8 @@ void forward(const Geometry& g, int count, const T* x, const T* w, const T* bias
 template <typename T>
 void backwardData(const Geometry& g, int count, const T* gy, const T* w, T* gx, Scratch<T>& s, int threads);
 
+// As conv::backwardWeights.
+template <typename T>
+void backwardWeights(const Geometry& g, int count, const T* x, const T* gy, T* gw, T* gb, Scratch<T>& s, int threads);
+
 }  // namespace metatask::conv::winograd
