@@ -2,7 +2,8 @@
  * Convolutional networks on the native kernels: the reproducibility contract (results
  * bit-identical for 1, 2 and 3 threads and for any element offset of the caller's buffers, in
  * float32 and float64), and the fused batchnorm -> relu -> maxpool2d execution of the gradient
- * passes against the same ops run one by one. Skipped when the native addon is not available.
+ * passes against the same ops run one by one; the Winograd form of 3x3 convolutions on 16 channels
+ * against the TypeScript kernels. Skipped when the native addon is not available.
  */
 import { expect } from 'chai';
 
@@ -45,7 +46,7 @@ interface Outputs {
 }
 
 /** Every pass of a handle on one setup; `offset` places params and x inside larger buffers. */
-function run(dtype: 'float32' | 'float64', s: NetworkSpec, offset: number): Outputs {
+function run(dtype: 'float32' | 'float64', s: NetworkSpec, offset: number, backend: 'native' | 'js' = 'native'): Outputs {
   const Ctor = dtype === 'float32' ? Float32Array : Float64Array;
   const compiled = compileNetwork(s);
   const rng = new Rng(21);
@@ -61,7 +62,7 @@ function run(dtype: 'float32' | 'float64', s: NetworkSpec, offset: number): Outp
   const y: Matrix<FloatArray> = { rows: n, cols: 1, data: at(Float64Array.from({ length: n }, (_, r) => r % 5)) };
   const outGrad: Matrix<FloatArray> = { rows: n, cols: 5, data: at(Float64Array.from({ length: n * 5 }, () => rng.normal())) };
   const v = at(Float64Array.from({ length: p0.length }, (_, k) => Math.cos(k)));
-  const net = kernelsFor('native').network(s, dtype as 'float64') as unknown as NetworkHandle<FloatArray>;
+  const net = kernelsFor(backend).network(s, dtype as 'float64') as unknown as NetworkHandle<FloatArray>;
   const stats = new Float64Array(compiled.statsCount);
   const batch: NetworkBatch<FloatArray> = { x, y };
   const forward = net.forward(params, { x, stats: { batchOut: stats } }).data;
@@ -109,6 +110,17 @@ describe('convolutional networks on the native kernels', function () {
       });
     }
   }
+
+  it('16 filters (Winograd form, several chunks and weight-gradient groups) agree with the TypeScript kernels: float64 1e-10, float32 1e-4', () => {
+    for (const [dtype, tol] of [['float64', 1e-10], ['float32', 1e-4]] as const) {
+      const native = run(dtype, spec(false, 16), 0);
+      const js = run(dtype, spec(false, 16), 0, 'js');
+      for (const k of ['forward', 'stats', 'grad', 'vjp', 'hvp', 'running'] as const) {
+        expect(relErr(native[k], js[k]), `${dtype} ${k}`).to.be.below(tol);
+      }
+      expect(native.loss).to.be.closeTo(js.loss, tol * Math.max(1, Math.abs(js.loss)));
+    }
+  });
 
   it('the fused batchnorm-relu-maxpool chains equal the ops run one by one (float64, 1e-12)', () => {
     const fused = run('float64', spec(), 0);
