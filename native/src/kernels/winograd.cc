@@ -41,14 +41,15 @@ constexpr int64_t kPlaneSkew = 16;
 // Scratch buffers of a slot.
 enum Buffer { kV = 0, kM = 1, kPad = 2, kU = 3 };
 
-// U[e, f, c] from the F x C kernels g_fc (3 x 3 each). For the data gradient (`turned`), the
-// kernels of the swapped convolution: g'_cf(i, j) = g_fc(2 - i, 2 - j), with w still F x C x 3 x 3
-// and the result indexed [e, c, f].
+// U[e, f, c] (at e plane + f C + c) from the F x C kernels g_fc (3 x 3 each). For the data
+// gradient (`turned`), the kernels of the swapped convolution: g'_cf(i, j) = g_fc(2 - i, 2 - j),
+// with w still F x C x 3 x 3 and the result indexed [e, c, f]. Written row by row of the result.
 template <typename T>
-void transformKernels(int64_t F, int64_t C, const T* w, bool turned, T* u) {
+void transformKernels(int64_t F, int64_t C, const T* w, bool turned, T* u, int64_t plane) {
   const int64_t rows = turned ? C : F, cols = turned ? F : C;
-  for (int64_t f = 0; f < F; f++) {
-    for (int64_t c = 0; c < C; c++) {
+  for (int64_t r = 0; r < rows; r++) {
+    for (int64_t q = 0; q < cols; q++) {
+      const int64_t f = turned ? q : r, c = turned ? r : q;
       const T* k = w + (f * C + c) * 9;
       T g[3][3];
       for (int i = 0; i < 3; i++)
@@ -61,10 +62,10 @@ void transformKernels(int64_t F, int64_t C, const T* w, bool turned, T* u) {
         t[2][j] = T(0.5) * (g[0][j] - g[1][j] + g[2][j]);
         t[3][j] = g[2][j];
       }
-      const int64_t at = turned ? c * cols + f : f * cols + c;
+      T* at = u + r * cols + q;
       for (int i = 0; i < 4; i++) {
         const T e[4] = {t[i][0], T(0.5) * (t[i][0] + t[i][1] + t[i][2]), T(0.5) * (t[i][0] - t[i][1] + t[i][2]), t[i][2]};
-        for (int j = 0; j < 4; j++) u[(i * 4 + j) * rows * cols + at] = e[j];
+        for (int j = 0; j < 4; j++) at[(i * 4 + j) * plane] = e[j];
       }
     }
   }
@@ -307,7 +308,8 @@ void convolve(const Geometry& g, int count, const T* x, const T* u, const T* bia
     for (int j = 0; j < images; j++)
       transformInput(g, x + int64_t(first + j) * g.inSize(), th, tw, pad, v, n, vPlane, j * tiles);
     for (int e = 0; e < 16; e++)
-      simd::gemm<T>(F, n, C, T(1), u + e * F * C, C, false, v + e * vPlane, n, false, T(0), m + e * mPlane, n, inner);
+      simd::gemm<T>(F, n, C, T(1), u + e * (F * C + kPlaneSkew), C, false, v + e * vPlane, n, false, T(0), m + e * mPlane, n,
+                    inner);
     for (int j = 0; j < images; j++)
       transformOutput(g, m, th, tw, n, mPlane, j * tiles, bias, accumulate, y + int64_t(first + j) * g.outSize());
   });
@@ -325,8 +327,9 @@ void forward(const Geometry& g, int count, const T* x, const T* w, const T* bias
              int threads) {
   if (count <= 0) return;
   s.reserve(1);
-  T* u = s.get(0, kU, 16 * int64_t(g.f) * g.c);
-  transformKernels(g.f, g.c, w, false, u);
+  const int64_t plane = int64_t(g.f) * g.c + kPlaneSkew;
+  T* u = s.get(0, kU, 16 * plane);
+  transformKernels(g.f, g.c, w, false, u, plane);
   convolve(g, count, x, u, bias, y, accumulate, s, threads);
 }
 
@@ -337,8 +340,9 @@ void backwardData(const Geometry& g, int count, const T* gy, const T* w, T* gx, 
   t.c = g.f;
   t.f = g.c;
   s.reserve(1);
-  T* u = s.get(0, kU, 16 * int64_t(g.f) * g.c);
-  transformKernels(g.f, g.c, w, true, u);
+  const int64_t plane = int64_t(g.f) * g.c + kPlaneSkew;
+  T* u = s.get(0, kU, 16 * plane);
+  transformKernels(g.f, g.c, w, true, u, plane);
   convolve(t, count, gy, u, static_cast<const T*>(nullptr), gx, true, s, threads);
 }
 
