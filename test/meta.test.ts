@@ -374,6 +374,21 @@ const hasNetwork = typeof (kernels() as unknown as { network?: unknown }).networ
       await maml.fit(sampler, { iterations: 5, signal: ac.signal }).catch((e) => (err = e));
       expect(err).to.be.instanceOf(AbortError);
     });
+
+    it("the outer optimiser's schedule steps once per completed fit, not on an aborted one", async () => {
+      const maml = new MAML({ network: SMALL, metaBatchSize: 2, seed: 1, optimizer: { type: 'sgd', lr: 0.01, schedule: { type: 'step', stepSize: 1, gamma: 0.5 } } });
+      const sampler: TaskSampler = { inputSize: 2, sample: () => randomTasks(1, 1)[0]!, sampleBatch: (k) => randomTasks(7, k), reset() {}, fork() { return this; } };
+      const lr = (): number => (maml as unknown as { optimizer: { lr: number } }).optimizer.lr;
+      expect(lr()).to.equal(0.01);
+      await maml.fit(sampler, { iterations: 2 });
+      expect(lr()).to.equal(0.005);
+      const ac = new AbortController();
+      ac.abort();
+      await maml.fit(sampler, { iterations: 2, signal: ac.signal }).catch(() => undefined);
+      expect(lr()).to.equal(0.005);
+      await maml.fit(sampler, { iterations: 1 });
+      expect(lr()).to.equal(0.0025);
+    });
   });
 
   describe('save / load', () => {

@@ -55,7 +55,11 @@ export interface LearnerOptions<L extends MetaLoss = MetaLoss, N extends Network
   innerSteps?: number;
   /** Tasks per meta-update. Default 25. */
   metaBatchSize?: number;
-  /** The outer optimiser. Default { type: 'adam', lr: 1e-3 }. */
+  /**
+   * The outer optimiser. Default { type: 'adam', lr: 1e-3 }. Its `schedule`, if any, steps once
+   * at the end of every completed `fit` call (an epoch of meta-training), so a budget split into
+   * several fits can anneal the rate, e.g. { type: 'cosine', tMax: fits }.
+   */
   optimizer?: OptimizerOptions;
   /** Seeds initialisation (and nothing else: tasks come from the sampler's own seed). Default 0. */
   seed?: number;
@@ -362,6 +366,8 @@ export abstract class MetaLearner<O extends Resolved<LearnerOptions> = Resolved<
         o.onProgress?.({ phase: 'fit', step: budget.done, total: budget.total, loss, iteration: budget.done, iterations: budget.total });
         await yielder.maybeYield();
       }
+      // A completed fit call is one epoch of the outer optimiser's learning-rate schedule.
+      this.optimizer.epochEnd();
     } finally {
       record();
     }
