@@ -63,7 +63,8 @@ describe('network kernels: gradient checks (selected backend)', () => {
 
   for (const c of cases) {
     describe(c.name, () => {
-      it('lossGrad matches central finite differences (rel err < 1e-6)', () => {
+      it('lossGrad matches central finite differences (rel err < 1e-6)', function () {
+        this.timeout(20_000); // two losses per parameter: thousands for the 16-channel convolutions
         const s = setup(c, 1);
         const g = grad(s, s.params);
         const fd = fdGrad(s);

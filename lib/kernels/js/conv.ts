@@ -11,10 +11,12 @@
  *     RY = conv(RX, W) + conv(X, VW) + vb
  *     RGX += convT(RGY, W) + convT(GY, VW);  RgW += corr(RX, GY) + corr(X, RGY);  Rgb += sums of RGY
  * The input node never needs a gradient, so the first convolution skips its data products.
+ * 3 x 3 'same' convolutions on 16+ channels take Winograd's form (./winograd.ts), as natively.
  */
 import type { FloatArray } from '../../core/matrix.js';
 import type { Geometry } from '../networkSpec.js';
 import { f64, gemmAcc, nodeBuffer, type Ctx, type OpImpl } from './networkOp.js';
+import { winogradApplies, winogradConv, winogradConvT, winogradCorr, type Scratch } from './winograd.js';
 
 /**
  * visit(col, src) for every entry of image n's patch matrix (K x HWo, row-major: col is the entry's
@@ -67,8 +69,11 @@ export function convOp(i: number, inp: number, g: Geometry, off: number): OpImpl
     for (let k = 0; k < F * K; k++) w[k] = src[off + k]!;
     return w;
   };
+  const winograd = winogradApplies(g);
+  const scratch = (c: Ctx): Scratch => (name, length) => nodeBuffer(c, i, name, length);
   /** Y (+)= conv(X, W) (+ bias from B), image by image. */
   const conv = (c: Ctx, X: FloatArray, W: Float64Array, Y: FloatArray, B: FloatArray | null): void => {
+    if (winograd) return winogradConv(g, c.n, X, W, Y, B ? (f) => B[bOff + f]! : null, scratch(c));
     const buf = cols(c);
     for (let n = 0; n < c.n; n++) {
       if (B) for (let f = 0; f < F; f++) Y.fill(B[bOff + f]!, n * outW + f * hwo, n * outW + (f + 1) * hwo);
@@ -78,6 +83,7 @@ export function convOp(i: number, inp: number, g: Geometry, off: number): OpImpl
   };
   /** GX += convT(GY, W): dcols = W^T GY_n, then col2im. GY is float64. */
   const convT = (c: Ctx, GY: Float64Array, W: Float64Array, GX: FloatArray): void => {
+    if (winograd) return winogradConvT(g, c.n, GY, W, GX, scratch(c));
     const d = cols(c);
     for (let n = 0; n < c.n; n++) {
       d.fill(0, 0, K * hwo);
@@ -87,6 +93,7 @@ export function convOp(i: number, inp: number, g: Geometry, off: number): OpImpl
   };
   /** acc[off..] += GY_n cols(X_n)^T summed over images, and the bias sums. GY is float64. */
   const corr = (c: Ctx, X: FloatArray, GY: Float64Array, acc: Float64Array): void => {
+    if (winograd) return winogradCorr(g, c.n, X, GY, acc, off, bOff, scratch(c));
     const buf = cols(c);
     for (let n = 0; n < c.n; n++) {
       im2col(g, X, n, buf);
@@ -129,6 +136,7 @@ export function convOp(i: number, inp: number, g: Geometry, off: number): OpImpl
 
   /** rg's filter part += sum_n GY_n cols(RX_n)^T (no bias term: R{X} does not touch b). */
   function corrWeights(c: Ctx, RX: FloatArray, GY: Float64Array): void {
+    if (winograd) return winogradCorr(g, c.n, RX, GY, c.rg, off, -1, scratch(c));
     const buf = cols(c);
     for (let n = 0; n < c.n; n++) {
       im2col(g, RX, n, buf);
