@@ -37,10 +37,11 @@ export type Scratch = (name: string, length: number) => Float64Array;
 
 /**
  * U[e, r, q] (at e rows cols + r cols + q) from the F x C kernels W (float64, F x C x 3 x 3): rows
- * F and columns C, or, `turned`, the kernels of the data gradient g'_cf(i, j) = g_fc(2 - i, 2 - j)
- * with rows C and columns F.
+ * F and columns C ('forward'), or the kernels of the data gradient g'_cf(i, j) = g_fc(2 - i, 2 - j)
+ * with rows C and columns F ('turned').
  */
-function transformKernels(F: number, C: number, W: Float64Array, turned: boolean, u: Float64Array): void {
+function transformKernels(F: number, C: number, W: Float64Array, which: 'forward' | 'turned', u: Float64Array): void {
+  const turned = which === 'turned';
   const rows = turned ? C : F;
   const cols = turned ? F : C;
   const plane = rows * cols;
@@ -189,14 +190,14 @@ function convolve(g: Geometry, count: number, X: FloatArray, u: Float64Array, Y:
 /** Y (+)= conv(X, W) for `count` images; with `bias`, Y = bias(f) + conv(X, W). W: float64, F x C x 3 x 3. */
 export function winogradConv(g: Geometry, count: number, X: FloatArray, W: Float64Array, Y: FloatArray, bias: ((f: number) => number) | null, scratch: Scratch): void {
   const u = scratch('winogradU', 16 * g.f * g.c);
-  transformKernels(g.f, g.c, W, false, u);
+  transformKernels(g.f, g.c, W, 'forward', u);
   convolve(g, count, X, u, Y, bias, scratch);
 }
 
 /** GX += convT(GY, W): the 'same' convolution of GY (float64) with the turned, channel-swapped kernels. */
 export function winogradConvT(g: Geometry, count: number, GY: Float64Array, W: Float64Array, GX: FloatArray, scratch: Scratch): void {
   const u = scratch('winogradU', 16 * g.f * g.c);
-  transformKernels(g.f, g.c, W, true, u);
+  transformKernels(g.f, g.c, W, 'turned', u);
   convolve({ ...g, c: g.f, f: g.c }, count, GY, u, GX, null, scratch);
 }
 

@@ -41,11 +41,15 @@ constexpr int64_t kPlaneSkew = 16;
 // Scratch buffers of a slot.
 enum Buffer { kV = 0, kM = 1, kPad = 2, kU = 3 };
 
+// Which convolution's kernels U holds: the layer's own, or those of its data gradient.
+enum class Kernels { kForward, kTurned };
+
 // U[e, f, c] (at e plane + f C + c) from the F x C kernels g_fc (3 x 3 each). For the data
-// gradient (`turned`), the kernels of the swapped convolution: g'_cf(i, j) = g_fc(2 - i, 2 - j),
+// gradient (kTurned), the kernels of the swapped convolution: g'_cf(i, j) = g_fc(2 - i, 2 - j),
 // with w still F x C x 3 x 3 and the result indexed [e, c, f]. Written row by row of the result.
 template <typename T>
-void transformKernels(int64_t F, int64_t C, const T* w, bool turned, T* u, int64_t plane) {
+void transformKernels(int64_t F, int64_t C, const T* w, Kernels which, T* u, int64_t plane) {
+  const bool turned = which == Kernels::kTurned;
   const int64_t rows = turned ? C : F, cols = turned ? F : C;
   for (int64_t r = 0; r < rows; r++) {
     for (int64_t q = 0; q < cols; q++) {
@@ -329,7 +333,7 @@ void forward(const Geometry& g, int count, const T* x, const T* w, const T* bias
   s.reserve(1);
   const int64_t plane = int64_t(g.f) * g.c + kPlaneSkew;
   T* u = s.get(0, kU, 16 * plane);
-  transformKernels(g.f, g.c, w, false, u, plane);
+  transformKernels(g.f, g.c, w, Kernels::kForward, u, plane);
   convolve(g, count, x, u, bias, y, accumulate, s, threads);
 }
 
@@ -342,7 +346,7 @@ void backwardData(const Geometry& g, int count, const T* gy, const T* w, T* gx, 
   s.reserve(1);
   const int64_t plane = int64_t(g.f) * g.c + kPlaneSkew;
   T* u = s.get(0, kU, 16 * plane);
-  transformKernels(g.f, g.c, w, true, u, plane);
+  transformKernels(g.f, g.c, w, Kernels::kTurned, u, plane);
   convolve(t, count, gy, u, static_cast<const T*>(nullptr), gx, true, s, threads);
 }
 
