@@ -64,7 +64,9 @@ describe('network kernels: gradient checks (selected backend)', () => {
   for (const c of cases) {
     describe(c.name, () => {
       it('lossGrad matches central finite differences (rel err < 1e-6)', function () {
-        this.timeout(20_000); // two losses per parameter: thousands for the 16-channel convolutions
+        // Two losses per parameter: thousands for the 16-channel convolutions. At least 20 s, and
+        // never less than a longer timeout the run was given (emulated CPUs).
+        this.timeout(Math.max(this.timeout(), 20_000));
         const s = setup(c, 1);
         const g = grad(s, s.params);
         const fd = fdGrad(s);
