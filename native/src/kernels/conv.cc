@@ -33,24 +33,10 @@ namespace {
 constexpr int64_t kTargetCols = 192;
 constexpr int64_t kDataTargetCols = 384;
 constexpr int64_t kWeightTargetCols = 192;
-// Image groups of the weight gradient: at most eight (enough to keep the threads busy) and at
-// least kGroupCols output pixels each (small batches, as MAML's support sets, make one group: a
-// group's partial product costs a pass over the F x K gradient). A function of the batch and the
-// geometry only, so the summation order never depends on the thread count.
-constexpr int kWeightGroups = 8;
+// Output pixels per weight-gradient group at least (weightGroups in conv.h).
 constexpr int64_t kGroupCols = 2048;
 // The narrow weight-gradient product's width is a multiple of this (whole vectors on every level).
 constexpr int64_t kNarrowMultiple = 16;
-
-int weightGroups(const Geometry& g, int count) {
-  const int64_t byWork = std::max<int64_t>(1, int64_t(count) * g.outPlane() / kGroupCols);
-  return static_cast<int>(std::min<int64_t>({int64_t(count), int64_t(kWeightGroups), byWork}));
-}
-
-int imagesPerChunk(const Geometry& g, int count, int64_t target) {
-  const int64_t per = std::max<int64_t>(1, (target + g.outPlane() - 1) / g.outPlane());
-  return static_cast<int>(std::min<int64_t>(per, std::max(1, count)));
-}
 
 // Stride 1 with the output as wide as the input ("same" padding along the rows): output pixel q
 // = oy wo + ox of patch element (i, j) reads input pixel q + shift, so a whole row of the patch
@@ -285,7 +271,7 @@ inline int innerThreads(int tasks, int threads) { return tasks == 1 ? threads : 
 // GEMM threads of one chunk), with the slots' scratch reserved.
 template <typename T, typename F>
 void forChunks(const Geometry& g, int count, int64_t targetCols, Scratch<T>& s, int threads, const F& body) {
-  const int per = imagesPerChunk(g, count, targetCols);
+  const int per = imagesPerChunk(g.outPlane(), count, targetCols);
   const int chunks = (count + per - 1) / per;
   const int inner = innerThreads(chunks, threads);
   s.reserve(std::max(1, std::min(threads, chunks)));
@@ -402,8 +388,8 @@ void backwardWeights(const Geometry& g, int count, const T* x, const T* gy, T* g
   // (zero columns past K1): a product 10 columns wide would leave most of its last vector to
   // single lanes. Each element's sum is the same as without the padding.
   const int64_t N1 = wide ? K1 : (K1 + kNarrowMultiple - 1) / kNarrowMultiple * kNarrowMultiple;
-  const int per = imagesPerChunk(g, count, kWeightTargetCols);
-  const int groups = weightGroups(g, count);
+  const int per = imagesPerChunk(g.outPlane(), count, kWeightTargetCols);
+  const int groups = weightGroups(g.outPlane(), count, kGroupCols);
   const int inner = innerThreads(groups, threads);
   // Group partials (K1 x F or F x N1), each written by the one task of its group. Slot 0's fourth
   // buffer is shared by the call (no slot uses its own).

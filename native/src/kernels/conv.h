@@ -11,6 +11,7 @@
 #pragma once
 #include "config.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -41,6 +42,24 @@ class Scratch {
  private:
   std::vector<std::vector<T>> bufs_;  // slot * 4 + which
 };
+
+// Images per chunk: enough for about `target` units (output pixels, or tiles) at `perImage` each,
+// at least one, at most `count`.
+inline int imagesPerChunk(int64_t perImage, int count, int64_t target) {
+  const int64_t per = std::max<int64_t>(1, (target + perImage - 1) / perImage);
+  return static_cast<int>(std::min<int64_t>(per, std::max(1, count)));
+}
+
+// Image groups of a weight gradient, each summed into its own partial by one task and the partials
+// added in group order: at most eight (enough to keep the threads busy) and at least `minUnits`
+// units each (small batches, as MAML's support sets, make one group: a group's partial costs a
+// pass over the gradient). A function of the batch and the geometry only, so the summation order
+// never depends on the thread count.
+inline int weightGroups(int64_t perImage, int count, int64_t minUnits) {
+  constexpr int64_t kMaxGroups = 8;
+  const int64_t byWork = std::max<int64_t>(1, int64_t(count) * perImage / minUnits);
+  return static_cast<int>(std::min<int64_t>({int64_t(count), kMaxGroups, byWork}));
+}
 
 // y[n] = conv(x[n], w) + bias for n < count (bias may be null: no bias); with accumulate, y[n] +=
 // conv(x[n], w) (bias must then be null).

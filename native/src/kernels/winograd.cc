@@ -28,9 +28,7 @@ namespace {
 // Tiles a chunk of images aims for: the width of the 16 products (four 7 x 7 tile grids of
 // 14 x 14 images), small enough that a chunk's V and M (16 x 64 x 196 values each) stay in L2.
 constexpr int64_t kTargetTiles = 196;
-// Image groups of the weight gradient: at most eight, and at least kGroupTiles tiles each (as in
-// conv.cc).
-constexpr int kWeightGroups = 8;
+// Tiles per weight-gradient group at least (weightGroups in conv.h; 2048 output pixels, as conv.cc).
 constexpr int64_t kGroupTiles = 512;
 // Below this many channels on either side the transforms cost more than the products save.
 constexpr int kMinChannels = 16;
@@ -295,7 +293,7 @@ void convolve(const Geometry& g, int count, const T* x, const T* u, const T* bia
               int threads) {
   const int64_t th = (g.ho + 1) / 2, tw = (g.wo + 1) / 2, tiles = th * tw;
   const int64_t C = g.c, F = g.f;
-  const int per = int(std::min<int64_t>(count, std::max<int64_t>(1, (kTargetTiles + tiles - 1) / tiles)));
+  const int per = imagesPerChunk(tiles, count, kTargetTiles);
   const int chunks = (count + per - 1) / per;
   const int inner = chunks == 1 ? threads : 1;
   s.reserve(std::max(1, std::min(threads, chunks)));
@@ -355,10 +353,10 @@ void backwardWeights(const Geometry& g, int count, const T* x, const T* gy, T* g
   if (count <= 0) return;
   const int64_t th = (g.ho + 1) / 2, tw = (g.wo + 1) / 2, tiles = th * tw;
   const int64_t C = g.c, F = g.f, HWo = g.outPlane();
-  const int per = int(std::min<int64_t>(count, std::max<int64_t>(1, (kTargetTiles + tiles - 1) / tiles)));
+  const int per = imagesPerChunk(tiles, count, kTargetTiles);
   // Image groups, each summed by one task into its own partial dU (and bias sums); a function of
   // the batch and the geometry only, so the order of every sum is independent of the threads.
-  const int groups = int(std::min<int64_t>({int64_t(count), int64_t(kWeightGroups), std::max<int64_t>(1, count * tiles / kGroupTiles)}));
+  const int groups = weightGroups(tiles, count, kGroupTiles);
   const int inner = groups == 1 ? threads : 1;
   const int64_t stride = 16 * F * C;
   s.reserve(std::max(1, std::min(threads, groups)));
