@@ -189,7 +189,7 @@ export type { WeightingStrategy, StrategyStep, StrategyResult } from './mtl/weig
 export { createOptimizer, Optimizer, type OptimizerOptions, type OptimizerType } from './nn/optim.js';
 export { createSchedule, type ScheduleOptions, type ScheduleType, type LrSchedule } from './nn/schedule.js';
 export { compileNetwork, initParams, type CompiledNetwork } from './nn/spec.js';
-export { conv4Spec, type Conv4Config } from './nn/backbones.js';
+export { conv4Spec, type Conv4Config, type Conv4Downsample } from './nn/backbones.js';
 export { RunningNormStats } from './nn/normStats.js';
 export type { ConvTrunk } from './mtl/architectures.js';
 export type { NetworkSpec, NodeSpec, HeadSpec, ActivationName, LossName, NetworkBatch, NormStats, Size2 } from './kernels/types.js';

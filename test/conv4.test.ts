@@ -51,6 +51,23 @@ describe('conv-4 backbone', () => {
     expect(s84.outputWidth).to.equal(5);
   });
 
+  it("downsample 'stride' is Finn et al.'s Omniglot form: stride-2 convolutions, no pool, the last map averaged", () => {
+    const s = compileNetwork(conv4Spec('t', { type: 'conv4', inputShape: [1, 28, 28], downsample: 'stride', outputSize: 5 }, 'softmax-ce'));
+    const convs = s.spec.nodes.filter((n) => n.op === 'conv2d');
+    expect(convs).to.have.length(4);
+    expect(convs.every((n) => n.op === 'conv2d' && n.stride === 2 && n.padding === 1)).to.equal(true);
+    expect(s.spec.nodes.some((n) => n.op === 'maxpool2d')).to.equal(false);
+    // 28 -> 14 -> 7 -> 4 -> 2, averaged to 64 features; same parameters as the max-pool form plus the head.
+    expect(s.widths[s.widths.length - 2]).to.equal(64);
+    expect(s.paramCount).to.equal(640 + 3 * 36928 + 4 * 128 + 64 * 5 + 5);
+    // The features are `filters` wide on any image, even one too small for four max-pools.
+    const tiny = compileNetwork(conv4Spec('t', { type: 'conv4', inputShape: [3, 5, 9], filters: 8, downsample: 'stride' }, 'softmax-ce'));
+    expect(tiny.outputWidth).to.equal(8);
+    const p = new ProtoNet({ network: { type: 'conv4', inputShape: [1, 8, 8], downsample: 'stride' } });
+    expect(p.embeddingSize).to.equal(64);
+    expect(() => new ProtoNet({ network: { type: 'conv4', inputShape: SHAPE, downsample: 'avg' as never } })).to.throw(ConfigError, /downsample must be 'maxpool' or 'stride'/);
+  });
+
   it('refuses bad configs with ConfigErrors that say what is expected', () => {
     expect(() => new ProtoNet({ network: { type: 'conv4', inputShape: [1, 28] as never } })).to.throw(ConfigError, /inputShape/);
     expect(() => new ProtoNet({ network: { type: 'conv4', inputShape: [1, 8, 8] } })).to.throw(ConfigError, /too small for 4 conv4 blocks/);
@@ -69,6 +86,7 @@ describe('conv-4 backbone', () => {
     const learners = [
       new MAML({ network: net, ...common }),
       new MAML({ network: net, ...common, firstOrder: true }),
+      new MAML({ network: { ...net, downsample: 'stride' }, ...common, firstOrder: true }),
       new MetaSGD({ network: net, ...common }),
       new ANIL({ network: net, ...common }),
       new Reptile({ network: net, ...common }),
@@ -149,5 +167,18 @@ describe('conv-4 backbone', () => {
     const back = MultiTaskNet.fromJSON(JSON.parse(JSON.stringify(net.toJSON())));
     expect((back.predict(source.X) as unknown as { parity: Float64Array }).parity[1]).to.equal(all.parity[1]);
     expect(() => net.predict({ rows: 1, cols: 63, data: new Float64Array(63) })).to.throw(ShapeError);
+    // The strided trunk: four stride-2 convolutions and the average, no pool node.
+    const strided = new MultiTaskNet({
+      inputShape: SHAPE,
+      tasks: [{ name: 'parity', type: 'binary' }],
+      architecture: { type: 'hard-sharing', trunk: { type: 'conv4', filters: 4, downsample: 'stride' }, shared: [8] },
+      seed: 0,
+    });
+    expect(strided.spec.nodes.filter((n) => n.op === 'conv2d' && n.stride === 2)).to.have.length(4);
+    expect(strided.spec.nodes.some((n) => n.op === 'maxpool2d')).to.equal(false);
+    await strided.fit({ X: source.X, Y: { rows: 48, cols: 1, data: Float64Array.from(y) } }, { epochs: 2, batchSize: 16 });
+    const p = (strided.predict(source.X) as unknown as { parity: Float64Array }).parity;
+    expect(p.length).to.equal(48);
+    expect(p.every((v) => v === 0 || v === 1)).to.equal(true);
   });
 });

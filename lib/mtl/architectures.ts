@@ -25,7 +25,7 @@ import { describe } from '../core/matrix.js';
 import { didYouMean, unknownName } from '../core/suggest.js';
 import { ACTIVATIONS, nodeInputs } from '../nn/spec.js';
 import type { ActivationName, HeadSpec, LossName, NetworkSpec, NodeSpec, ParamSlot } from '../kernels/types.js';
-import { conv4Nodes } from '../nn/backbones.js';
+import { conv4Nodes, type Conv4Downsample } from '../nn/backbones.js';
 
 export type TaskType = 'regression' | 'binary' | 'multiclass';
 
@@ -46,6 +46,8 @@ export interface ConvTrunk {
   filters?: number;
   /** Conv-batchnorm-relu-maxpool blocks (default 4). */
   blocks?: number;
+  /** How each block halves the image: 'maxpool' (default) or 'stride' (see Conv4Config). */
+  downsample?: Conv4Downsample;
 }
 
 interface Common {
@@ -243,11 +245,11 @@ export function buildArchitecture(
 /** Append the trunk's nodes (none without a trunk); returns the node the architecture reads. */
 function trunkOf(g: Graph, trunk: ConvTrunk | undefined, inputSize: number, inputShape: readonly [number, number, number] | undefined): number {
   if (trunk === undefined) return 0;
-  if (trunk === null || typeof trunk !== 'object' || trunk.type !== 'conv4') fail(`trunk must be { type: 'conv4', filters?, blocks? }, got ${describe(trunk)}`);
-  for (const k of Object.keys(trunk)) if (!['type', 'filters', 'blocks'].includes(k)) fail(`unknown trunk option '${k}'; known: type, filters, blocks`);
+  if (trunk === null || typeof trunk !== 'object' || trunk.type !== 'conv4') fail(`trunk must be { type: 'conv4', filters?, blocks?, downsample? }, got ${describe(trunk)}`);
+  for (const k of Object.keys(trunk)) if (!['type', 'filters', 'blocks', 'downsample'].includes(k)) fail(`unknown trunk option '${k}'; known: type, filters, blocks, downsample`);
   if (!inputShape) fail(`a conv4 trunk needs image inputs: give inputShape [channels, height, width] instead of inputSize`);
   if (inputShape[0] * inputShape[1] * inputShape[2] !== inputSize) fail(`inputShape ${inputShape.join(' x ')} does not hold inputSize ${inputSize} values`);
-  const nodes = conv4Nodes('architecture trunk', { type: 'conv4', inputShape, filters: trunk.filters, blocks: trunk.blocks });
+  const nodes = conv4Nodes('architecture trunk', { type: 'conv4', inputShape, filters: trunk.filters, blocks: trunk.blocks, downsample: trunk.downsample });
   // conv4Nodes numbers its nodes from its own input (node 0), as this graph does.
   for (const node of nodes.slice(1)) g.add(node);
   return g.nodes.length - 1;
