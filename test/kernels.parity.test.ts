@@ -111,6 +111,10 @@ describe('kernel parity: native vs js', function () {
       [7, 3, 5],
       [3, 7, 2],
       [33, 17, 21],
+      // Small products of the direct path: rows in even blocks (10 = 5 + 5, 6 = 3 + 3), op(B) = B^T
+      // transposed in 4 x 4 blocks with ragged edges.
+      [10, 40, 40],
+      [6, 9, 13],
       [0, 4, 3],
       [4, 0, 3],
       [4, 3, 0],

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <type_traits>
 
 #include "simd/ops.h"
 #include "simd/vec.h"
@@ -201,17 +202,29 @@ void directRows(const GemmCall<T>& g, int64_t i0, int64_t pc, int64_t kc) {
   for (; j < g.n; j++) directTile<T, TA, Lane1<T>, R, 1>(g, i0, j, pc, kc);
 }
 
+// Rows of C go in blocks of at most kDirectRows, split as evenly as they go: a block of R rows keeps
+// 2 R sums in flight, and a lone block of two rows (10 = 4 + 4 + 2) waits on the multiply-add's
+// latency, so 10 rows run as 5 + 5. Five rows of two vectors, the two B vectors and the broadcast
+// take 13 registers, within the 16 of SSE2 and AVX2.
+constexpr int64_t kDirectRows = 5;
+
 template <typename T, bool TA>
 void gemmDirectAs(const GemmCall<T>& g) {
+  const int64_t blocks = (g.m + kDirectRows - 1) / kDirectRows;
   for (int64_t pc = 0; pc < g.k; pc += kKc) {
     const int64_t kc = minOf(kKc, g.k - pc);
     int64_t i = 0;
-    for (; i + 4 <= g.m; i += 4) directRows<T, TA, 4>(g, i, pc, kc);
-    switch (g.m - i) {  // the last one to three rows as one block
-      case 3: directRows<T, TA, 3>(g, i, pc, kc); break;
-      case 2: directRows<T, TA, 2>(g, i, pc, kc); break;
-      case 1: directRows<T, TA, 1>(g, i, pc, kc); break;
-      default: break;
+    for (int64_t b = 0; b < blocks; b++) {
+      const int64_t left = blocks - b;
+      const int64_t rows = (g.m - i + left - 1) / left;
+      switch (rows) {
+        case 5: directRows<T, TA, 5>(g, i, pc, kc); break;
+        case 4: directRows<T, TA, 4>(g, i, pc, kc); break;
+        case 3: directRows<T, TA, 3>(g, i, pc, kc); break;
+        case 2: directRows<T, TA, 2>(g, i, pc, kc); break;
+        default: directRows<T, TA, 1>(g, i, pc, kc); break;
+      }
+      i += rows;
     }
   }
 }
@@ -220,6 +233,52 @@ template <typename T>
 void gemmDirect(const GemmCall<T>& g) {
   if (g.transA) gemmDirectAs<T, true>(g);
   else gemmDirectAs<T, false>(g);
+}
+
+// dst (k x n, row-major) = the transpose of src (n x k, rows ldS apart). On x86, 4 x 4 blocks
+// through registers (SSE2, every level has it: four loads, the shuffles and four stores for 16
+// values); elsewhere and at the edges, four rows of src at a time, so each row of dst is written
+// four values at a time.
+template <typename T>
+void transposeInto(const T* src, int64_t ldS, int64_t n, int64_t k, T* dst) {
+  int64_t j = 0;
+#if defined(METATASK_VEC_AVX512) || defined(METATASK_VEC_AVX2) || defined(METATASK_VEC_SSE2)
+  if constexpr (std::is_same_v<T, float>) {
+    for (; j + 4 <= n; j += 4) {
+      const float* s0 = src + j * ldS;
+      int64_t p = 0;
+      for (; p + 4 <= k; p += 4) {
+        __m128 r0 = _mm_loadu_ps(s0 + p), r1 = _mm_loadu_ps(s0 + ldS + p);
+        __m128 r2 = _mm_loadu_ps(s0 + 2 * ldS + p), r3 = _mm_loadu_ps(s0 + 3 * ldS + p);
+        _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+        float* d = dst + p * n + j;
+        _mm_storeu_ps(d, r0);
+        _mm_storeu_ps(d + n, r1);
+        _mm_storeu_ps(d + 2 * n, r2);
+        _mm_storeu_ps(d + 3 * n, r3);
+      }
+      for (; p < k; p++)
+        for (int64_t r = 0; r < 4; r++) dst[p * n + j + r] = s0[r * ldS + p];
+    }
+  }
+#endif
+  for (; j + 4 <= n; j += 4) {
+    const T* b0 = src + j * ldS;
+    const T* b1 = b0 + ldS;
+    const T* b2 = b1 + ldS;
+    const T* b3 = b2 + ldS;
+    for (int64_t p = 0; p < k; p++) {
+      T* d = dst + p * n + j;
+      d[0] = b0[p];
+      d[1] = b1[p];
+      d[2] = b2[p];
+      d[3] = b3[p];
+    }
+  }
+  for (; j < n; j++) {
+    const T* s1 = src + j * ldS;
+    for (int64_t p = 0; p < k; p++) dst[p * n + j] = s1[p];
+  }
 }
 
 // Skinny products: C with at most kSkinnyRows rows and the rows of op(B) contiguous. Every row of
@@ -437,27 +496,9 @@ void gemmSerial(const GemmCall<T>& g, T* packA, T* packB) {
     return;
   }
   if (direct && g.k * g.n <= gemmScratch<T>().packB) {
-    // op(B) = B^T copied row-major (k x n) first, so the direct path reads contiguous rows; four
-    // rows of B at a time, so that every row of the copy is written four values at a time.
+    // op(B) = B^T copied row-major (k x n) first, so the direct path reads contiguous rows.
     T* bt = packB;
-    int64_t j = 0;
-    for (; j + 4 <= g.n; j += 4) {
-      const T* b0 = g.b + j * g.ldb;
-      const T* b1 = b0 + g.ldb;
-      const T* b2 = b1 + g.ldb;
-      const T* b3 = b2 + g.ldb;
-      for (int64_t p = 0; p < g.k; p++) {
-        T* dst = bt + p * g.n + j;
-        dst[0] = b0[p];
-        dst[1] = b1[p];
-        dst[2] = b2[p];
-        dst[3] = b3[p];
-      }
-    }
-    for (; j < g.n; j++) {
-      const T* src = g.b + j * g.ldb;
-      for (int64_t p = 0; p < g.k; p++) bt[p * g.n + j] = src[p];
-    }
+    transposeInto(g.b, g.ldb, g.n, g.k, bt);
     GemmCall<T> h = g;
     h.b = bt;
     h.ldb = g.n;
