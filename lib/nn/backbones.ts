@@ -67,7 +67,7 @@ export function checkConv4(owner: string, config: unknown): Required<Omit<Conv4C
   if (!isPosInt(blocks)) throw new ConfigError(`${owner}: network.blocks must be a positive integer, got ${describe(c.blocks)}`);
   if (c.outputSize !== undefined && !isPosInt(c.outputSize)) throw new ConfigError(`${owner}: network.outputSize must be a positive integer, got ${describe(c.outputSize)}`);
   const downsample = c.downsample ?? 'maxpool';
-  if (!DOWNSAMPLES.includes(downsample)) throw new ConfigError(`${owner}: network.downsample must be 'maxpool' or 'stride', got ${describe(c.downsample)}`);
+  if (!DOWNSAMPLES.includes(downsample)) throw new ConfigError(`${owner}: network.downsample must be ${DOWNSAMPLES.map((d) => `'${d}'`).join(' or ')}, got ${describe(c.downsample)}`);
   // A stride-2 convolution with padding 1 maps any side to ceil(side / 2) >= 1; a 2 x 2 max-pool needs 2.
   if (downsample === 'maxpool') {
     let [, h, w] = sh;
@@ -94,7 +94,7 @@ export function conv4Nodes(owner: string, config: Conv4Config): NodeSpec[] {
   const last = (): number => nodes.length - 1;
   const strided = c.downsample === 'stride';
   for (let b = 0; b < c.blocks; b++) {
-    nodes.push(strided ? { op: 'conv2d', input: last(), filters: c.filters, kernel: 3, stride: 2, padding: 1 } : { op: 'conv2d', input: last(), filters: c.filters, kernel: 3, padding: 1 });
+    nodes.push({ op: 'conv2d', input: last(), filters: c.filters, kernel: 3, padding: 1, ...(strided && { stride: 2 }) });
     nodes.push({ op: 'batchnorm', input: last() });
     nodes.push({ op: 'activation', input: last(), fn: 'relu' });
     if (!strided) nodes.push({ op: 'maxpool2d', input: last(), size: 2 });
