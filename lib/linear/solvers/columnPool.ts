@@ -70,12 +70,15 @@ export class ColumnPool {
     }
     if (!withGram) return { features: ws, xws };
     const g = this.gramCount;
-    const gram: Matrix<Float64Array> = { rows: k, cols: k, data: new Float64Array(k * k) };
+    const slots = new Int32Array(k);
+    for (let a = 0; a < k; a++) slots[a] = this.slotOf[ws[a]!]!;
+    const src = this.gram;
+    const dst = new Float64Array(k * k);
     for (let a = 0; a < k; a++) {
-      const row = this.slotOf[ws[a]!]! * g;
-      for (let b = 0; b < k; b++) gram.data[a * k + b] = this.gram[row + this.slotOf[ws[b]!]!]!;
+      const row = slots[a]! * g;
+      for (let b = 0; b < k; b++) dst[a * k + b] = src[row + slots[b]!]!;
     }
-    return { features: ws, xws, gram };
+    return { features: ws, xws, gram: { rows: k, cols: k, data: dst } };
   }
 
   private add(ws: Int32Array, withGram: boolean): void {

@@ -25,6 +25,7 @@
 import { ValueError } from '../../core/errors.js';
 import { assertFinite, type Matrix } from '../../core/matrix.js';
 import type { Rng } from '../../core/rng.js';
+import { kthSmallestInPlace } from '../../core/select.js';
 import type { CdDesign, Kernels } from '../../kernels/types.js';
 import { dualityGapOf, provenZero, safeRadius } from './dualGap.js';
 import { ColumnPool } from './columnPool.js';
@@ -219,9 +220,10 @@ export class EnetState {
     this.K.cdCorrelations(this.p.design, this.rt, cols, out, norms);
     const v = this.version;
     const drift = this.drift;
+    // Plain loops: a view per feature (subarray) cost more than the copy for small T.
     for (let c = 0; c < m; c++) {
       const j = cols[c]!;
-      this.corr.set(out.data.subarray(c * T, (c + 1) * T), j * T);
+      for (let t = 0; t < T; t++) this.corr[j * T + t] = out.data[c * T + t]!;
       this.corrNorm[j] = norms[c]!;
       this.corrVersion[j] = v;
       this.corrDrift[j] = drift;
@@ -340,13 +342,6 @@ export function* solveEnet(K: Kernels, p: EnetProblem, st: EnetState, s: SolveSe
     // above); a stale one would make it solve another problem.
     for (let c = 0; c < k; c++) if (!st.fresh(ws[c]!)) throw new Error(`working-set solver: feature ${ws[c]} joined the working set with stale correlations`);
 
-    if (process.env.WSDEBUG) {
-      let viol = 0, nnz = 0, act = 0;
-      for (let j = 0; j < d; j++) { if (active[j]) act++; if (active[j] && xi[j]! > l1Reg) viol++; if (st.nonZero[j]) nnz++; }
-      let inMax = 0, outMax = 0, outJ = -1;
-      for (let j = 0; j < d; j++) { if (active[j]) inMax = Math.max(inMax, xi[j]!); else if (cn[j]! > 0 && xi[j]! > outMax) { outMax = xi[j]!; outJ = j; } }
-      console.error(`outer: sweeps ${sweeps} gap/tol ${(gap / tolScaled).toExponential(2)} active ${act} violators ${viol} nnz ${nnz} ws ${k} scale/l1 ${scale / l1Reg} inMax/l1 ${inMax / l1Reg} outMax/l1 ${outMax / l1Reg} fresh ${outJ >= 0 && st.fresh(outJ)}`);
-    }
     const gramForm = s.innerForm ? s.innerForm === 'gram' : useGramForm(k, st.pool.missing(ws), n, T);
     // The pool may hand the set out in its own order (as views): rows follow `order`.
     const { features: order, xws, gram } = st.pool.take(ws, gramForm);
@@ -493,8 +488,9 @@ function workingSet(active: Uint8Array, nonZero: Uint8Array, xi: Float64Array, s
   }
   const size = Math.min(activeCount, Math.max(s.minWorkingSet ?? MIN_WORKING_SET, 2 * nnz, count));
   if (count < size) {
-    // The (size - count) best scores among the rest: the threshold is found on a sorted copy
-    // (a typed-array sort, no comparator), ties broken by the lower index.
+    // The (size - count) best scores among the rest: the threshold is selected from a copy (linear
+    // time; a sort of thousands of scores cost more than the rest of an outer iteration), ties
+    // broken by the lower index.
     const rest = activeCount - count;
     const scores = new Float64Array(rest);
     const ids = new Int32Array(rest);
@@ -504,9 +500,8 @@ function workingSet(active: Uint8Array, nonZero: Uint8Array, xi: Float64Array, s
       scores[q] = (1 - xi[j]! / scale) / Math.sqrt(cn[j]! + s.l2Reg);
       ids[q++] = j;
     }
-    const sorted = scores.slice().sort();
     const need = size - count;
-    const threshold = sorted[need - 1]!;
+    const threshold = kthSmallestInPlace(scores.slice(), need - 1);
     let below = 0;
     for (let i = 0; i < rest; i++) if (scores[i]! < threshold) below++;
     let ties = need - below;
