@@ -245,15 +245,15 @@ export interface Setup {
   weights: Float64Array;
 }
 
-export function setup(c: Case, seed: number, missing = false): Setup {
+export function setup(c: Case, seed: number, missing = false, rows = N): Setup {
   const rng = new Rng(seed);
   const compiled = compileNetwork(c.spec);
   const params = initParams(compiled, rng, 'float64');
   // Perturb so stitch weights, gammas and betas are not at their symmetric starting values.
   for (let k = 0; k < params.length; k++) params[k]! += 0.3 * rng.normal();
-  const x = randMatrix(rng, N, compiled.inputSize);
-  const y = targets(c.spec, rng, N, missing);
-  const masks = c.mask ? dropoutMasks(compiled, rng, N, 'float64') : undefined;
+  const x = randMatrix(rng, rows, compiled.inputSize);
+  const y = targets(c.spec, rng, rows, missing);
+  const masks = c.mask ? dropoutMasks(compiled, rng, rows, 'float64') : undefined;
   const weights = Float64Array.from(c.spec.heads, (_, h) => 0.7 + 0.6 * h);
   const batch: NetworkBatch<Float64Array> = { x, y, masks };
   if (c.running) batch.stats = { running: runningStats(compiled, rng) };

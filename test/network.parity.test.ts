@@ -13,7 +13,7 @@ import { availableBackends, kernelsFor, rawAddon } from '../lib/kernels/index.js
 import type { NetworkBatch, NetworkSpec } from '../lib/kernels/types.js';
 import { compileNetwork, encodeProgram, initParams } from '../lib/nn/spec.js';
 import { relErr } from './helpers.js';
-import { batch32, cases, setup, type Setup } from './network.cases.js';
+import { batch32, cases, rowsCoupled, setup, type Setup } from './network.cases.js';
 
 function as32(s: Setup): { params: Float32Array; batch: NetworkBatch<Float32Array> } {
   return { params: Float32Array.from(s.params), batch: batch32(s.batch) };
@@ -65,6 +65,28 @@ describe('network kernels: native vs js parity', function () {
       }
     });
   }
+
+  // The native lossGrad runs batches of 128 rows and more as chunks of 64 rows (the last takes the
+  // remainder) on up to 4 lanes, each head's loss divided by the whole batch's labelled rows.
+  it('batches of 200 rows (three row chunks of the native lossGrad) agree, with missing labels and dropout masks', () => {
+    for (const c of cases.filter((x) => !rowsCoupled(x))) {
+      const s = setup(c, 21, true, 200);
+      compare(c.spec, 'float64', s.params, s.batch, s.weights, 1e-10);
+      const s32 = as32(s);
+      compare(c.spec, 'float32', s32.params, s32.batch, s.weights, 1e-4);
+    }
+  });
+
+  it('a bad class index in a later row chunk is reported with its row in the batch', () => {
+    const c = cases.find((x) => x.name === 'loss softmax-ce')!;
+    const s = setup(c, 22, false, 200);
+    const nat = kernelsFor('native').network(c.spec, 'float64');
+    const y = { ...s.batch.y!, data: s.batch.y!.data.slice() };
+    y.data[150 * y.cols] = 3.5;
+    y.data[170 * y.cols] = 9;
+    const grad = new Float64Array(nat.paramCount);
+    expect(() => nat.lossGrad(s.params, { x: s.batch.x, y }, s.weights, grad)).to.throw(ValueError, /row 150: target 3\.5/);
+  });
 
   it('the multi-task MLP of the benchmarks (batch 128, 128-256-256 relu, 8 heads) agrees in float32', function () {
     this.timeout(120_000);

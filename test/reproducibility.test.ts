@@ -102,11 +102,11 @@ const wideSpec: NetworkSpec = {
   ],
 };
 
-function networkCase(dtype: DType): Case {
+/** n = 96: one pass whose products split across threads; n = 200: the native lossGrad's row chunks (64, 64, 72) on three lanes. */
+function networkCase(dtype: DType, n: number): Case {
   return {
     covers: ['network'],
     run: (k, a) => {
-      const n = 96;
       const compiled = compileNetwork(wideSpec);
       const rng = new Rng(3);
       const params = a.place(initParams(compiled, rng, dtype));
@@ -358,8 +358,10 @@ const cases: Record<string, Case> = {
       return out;
     },
   },
-  'network float64: forward, lossGrad, headGrads, hvp, vjp': networkCase('float64'),
-  'network float32: forward, lossGrad, headGrads, hvp, vjp': networkCase('float32'),
+  'network float64: forward, lossGrad, headGrads, hvp, vjp': networkCase('float64', 96),
+  'network float32: forward, lossGrad, headGrads, hvp, vjp': networkCase('float32', 96),
+  'network float64, 200 rows (row chunks): forward, lossGrad, headGrads, hvp, vjp': networkCase('float64', 200),
+  'network float32, 200 rows (row chunks): forward, lossGrad, headGrads, hvp, vjp': networkCase('float32', 200),
   'network float64: metaGradient (second and first order)': metaCase('float64'),
   'network float32: metaGradient (second and first order)': metaCase('float32'),
   'optimisers float64': optimCase('float64'),

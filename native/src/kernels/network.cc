@@ -340,6 +340,16 @@ struct Network<T>::Ctx {
   const T* running;   // batchnorm running statistics, or null: the batch's own
   double* batchOut;   // receives the batch statistics (nullable)
   int threads;  // bound on the threads of the products
+  std::vector<int>* groupScratch;  // the active members of a dense group (runBackward)
+};
+
+// One lane of lossGrad's row chunks: its buffers, gradient and scratch, used by one thread at a time.
+template <typename T>
+struct Network<T>::Lane {
+  std::vector<std::unique_ptr<Workspace>> workspaces;  // by chunk size
+  Buffer<T> grad;                                       // this lane's gradient (lane 0 uses the caller's)
+  std::vector<const T*> masks;                          // the chunk's rows of each dropout mask
+  std::vector<int> groupScratch;
 };
 
 namespace {
@@ -1177,11 +1187,23 @@ void opRBackward(const Node& nd, int i, C& c) {
 }  // namespace
 
 // ---- losses --------------------------------------------------------------------------------------------
+namespace {
+
+// A softmax-ce target (not missing) must be a class index.
+inline bool isClassIndex(double y, int classes) { return y == std::floor(y) && y < classes; }
+
+KernelValueError classTargetError(size_t h, int row, double y, int classes) {
+  return KernelValueError{"head " + std::to_string(h) + " (softmax-ce) row " + std::to_string(row) + ": target " + std::to_string(y) +
+                          " is not a class index in 0.." + std::to_string(classes - 1)};
+}
+
+}  // namespace
+
 // Head h's mean loss over its non-missing rows; seeds G with weight/m dl/dz and RG with
 // weight/m (d2l/dz2) R{z}. Formulas as in network.ts: mse (z-y)^2, huber (PyTorch), bce-logits
 // softplus(z) - y z, softmax-ce logsumexp(z) - z_y, poisson exp(z) - y z.
 template <typename T>
-double Network<T>::seedLoss(Ctx& c, const Batch<T>& b, size_t h, double weight, bool seed, bool withR) {
+double Network<T>::seedLoss(Ctx& c, const Batch<T>& b, size_t h, double weight, bool seed, bool withR, int labelled, int rowBase) {
   const Head& hd = prog_.heads[h];
   const int C = prog_.nodes[hd.node].width;
   const T* Z = c.A[hd.node];
@@ -1190,9 +1212,7 @@ double Network<T>::seedLoss(Ctx& c, const Batch<T>& b, size_t h, double weight, 
   T* RG = withR ? c.RG[hd.node] : nullptr;
   const bool cls = hd.loss == kSoftmaxCe || hd.loss == kBceLogits;
   auto missing = [&](double v) { return std::isnan(v) || (cls && v < 0); };
-  int m = 0;
-  for (int r = 0; r < c.n; r++)
-    if (!missing(b.y[int64_t(r) * b.yCols + hd.target])) m++;
+  const int m = labelled >= 0 ? labelled : labelledRows(b, h);
   if (m == 0) return 0;
   const double s = weight / m;
   double sum = 0;
@@ -1200,10 +1220,7 @@ double Network<T>::seedLoss(Ctx& c, const Batch<T>& b, size_t h, double weight, 
     const double yv = b.y[int64_t(r) * b.yCols + hd.target];
     if (missing(yv)) continue;
     if (hd.loss == kSoftmaxCe) {
-      if (yv != std::floor(yv) || yv >= C) {
-        throw KernelValueError{"head " + std::to_string(h) + " (softmax-ce) row " + std::to_string(r) + ": target " +
-                                std::to_string(yv) + " is not a class index in 0.." + std::to_string(C - 1)};
-      }
+      if (!isClassIndex(yv, C)) throw classTargetError(h, rowBase + r, yv, C);
       const int cy = static_cast<int>(yv);
       const T* z = Z + int64_t(r) * C;
       double mx = -std::numeric_limits<double>::infinity();
@@ -1269,6 +1286,19 @@ double Network<T>::seedLoss(Ctx& c, const Batch<T>& b, size_t h, double weight, 
   return sum / m;
 }
 
+// The rows of b with a label for head h (NaN is missing; so is a negative class).
+template <typename T>
+int Network<T>::labelledRows(const Batch<T>& b, size_t h) const {
+  const Head& hd = prog_.heads[h];
+  const bool cls = hd.loss == kSoftmaxCe || hd.loss == kBceLogits;
+  int m = 0;
+  for (int r = 0; r < b.n; r++) {
+    const double v = b.y[int64_t(r) * b.yCols + hd.target];
+    if (!(std::isnan(v) || (cls && v < 0))) m++;
+  }
+  return m;
+}
+
 // ---- the handle ---------------------------------------------------------------------------------------
 
 template <typename T>
@@ -1308,12 +1338,19 @@ Network<T>::~Network() = default;
 template <typename T>
 void Network<T>::releaseBuffers() {
   workspaces_.clear();
+  lanes_.clear();
 }
 
 template <typename T>
 int64_t Network<T>::bytesHeld() const {
   int64_t bytes = 0;
-  for (const auto& ws : workspaces_) {
+  std::vector<const Workspace*> all;
+  for (const auto& ws : workspaces_) all.push_back(ws.get());
+  for (const auto& lane : lanes_) {
+    for (const auto& ws : lane->workspaces) all.push_back(ws.get());
+    bytes += int64_t(lane->grad.capacity() * sizeof(T));
+  }
+  for (const Workspace* ws : all) {
     for (const auto* set : {&ws->a, &ws->g, &ws->ra, &ws->rg})
       for (const Buffer<T>& b : *set) bytes += int64_t(b.capacity() * sizeof(T));
     for (const auto* set : {&ws->xhat, &ws->invStd, &ws->rxhat, &ws->rsRel, &ws->bnMean, &ws->bnInvStd, &ws->bnRMean, &ws->bnRMeanX})
@@ -1329,13 +1366,18 @@ int64_t Network<T>::bytesHeld() const {
 
 template <typename T>
 typename Network<T>::Workspace& Network<T>::workspace(int n, bool withR) {
+  return workspaceIn(workspaces_, n, withR);
+}
+
+template <typename T>
+typename Network<T>::Workspace& Network<T>::workspaceIn(std::vector<std::unique_ptr<Workspace>>& cache, int n, bool withR) {
   Workspace* ws = nullptr;
-  for (auto& w : workspaces_)
+  for (auto& w : cache)
     if (w->n == n) ws = w.get();
   const size_t N = prog_.nodes.size();
   if (!ws) {
     // Training sees one batch size and perhaps a smaller last batch; evaluation another.
-    if (workspaces_.size() >= 4) workspaces_.erase(workspaces_.begin());
+    if (cache.size() >= 4) cache.erase(cache.begin());
     auto fresh = std::make_unique<Workspace>();
     fresh->n = n;
     fresh->a.resize(N);
@@ -1369,8 +1411,8 @@ typename Network<T>::Workspace& Network<T>::workspace(int n, bool withR) {
       if (prog_.nodes[i].op == kMaxPool2d) fresh->argmax[i].assign(len, 0);
       if (fusedBn_[i] >= 0) fresh->poolX[i].assign(len, T(0));
     }
-    workspaces_.push_back(std::move(fresh));
-    ws = workspaces_.back().get();
+    cache.push_back(std::move(fresh));
+    ws = cache.back().get();
   }
   if (withR && !ws->hasR) {
     ws->ra.resize(N);
@@ -1412,7 +1454,12 @@ bool Network<T>::keptMatches(const T* params, const Batch<T>& b) const {
 template <typename T>
 typename Network<T>::Ctx Network<T>::begin(const T* params, const Batch<T>& b, const T* v, bool withR) {
   kept_.valid = false;
-  Workspace& ws = workspace(b.n, withR);
+  return context(workspace(b.n, withR), params, b, v, withR, threads_, &groupScratch_);
+}
+
+template <typename T>
+typename Network<T>::Ctx Network<T>::context(Workspace& ws, const T* params, const Batch<T>& b, const T* v, bool withR, int threads,
+                                             std::vector<int>* groupScratch) {
   // The input op never writes A[0]; the const_cast only lets every node share one pointer table.
   ws.A[0] = const_cast<T*>(b.x);
   Ctx c;
@@ -1431,7 +1478,8 @@ typename Network<T>::Ctx Network<T>::begin(const T* params, const Batch<T>& b, c
   c.fused = !withR;
   c.running = b.stats;
   c.batchOut = b.statsOut;
-  c.threads = threads_;
+  c.threads = threads;
+  c.groupScratch = groupScratch;
   return c;
 }
 
@@ -1553,7 +1601,7 @@ void Network<T>::zeroGrads(Ctx& c, const std::vector<uint8_t>& active, bool with
 
 template <typename T>
 void Network<T>::runBackward(Ctx& c, const std::vector<uint8_t>& active, bool withR) {
-  std::vector<int>& members = groupScratch_;
+  std::vector<int>& members = *c.groupScratch;
   for (size_t i = prog_.nodes.size() - 1; i >= 1; i--) {
     if (!active[i]) continue;
     if (c.fused && fusedAway_[i]) continue;
@@ -1612,6 +1660,10 @@ void Network<T>::forward(const T* params, const Batch<T>& b, T* out) {
 
 template <typename T>
 void Network<T>::lossGrad(const T* params, const Batch<T>& b, const double* weights, T* grad, double* losses) {
+  if (grad && rowChunks(b.n) > 1) {
+    lossGradByChunks(params, b, weights, grad, losses);
+    return;
+  }
   Ctx c = begin(params, b, nullptr, false);
   runForward(c);
   const size_t H = prog_.heads.size();
@@ -1625,6 +1677,81 @@ void Network<T>::lossGrad(const T* params, const Batch<T>& b, const double* weig
   c.g = grad;
   for (size_t h = 0; h < H; h++) losses[h] = seedLoss(c, b, h, weights[h], weights[h] != 0, false);
   runBackward(c, active, false);
+}
+
+// Chunks of kRowChunk rows, the last taking the remainder; one chunk when batchnorm couples the
+// rows of the batch (its statistics are the whole batch's) or the batch is under 2 kRowChunk rows.
+template <typename T>
+int Network<T>::rowChunks(int n) const {
+  if (prog_.statsCount > 0) return 1;
+  return std::max(1, n / kRowChunk);
+}
+
+// lossGrad by row chunks (network.h): chunk q runs on lane q mod L, the lanes' chunks in order,
+// each pass with the whole batch's labelled-row counts as its losses' divisors; then the gradient
+// is lane 0's + lane 1's + ... and each loss the sum of its chunks' parts in chunk order.
+template <typename T>
+void Network<T>::lossGradByChunks(const T* params, const Batch<T>& b, const double* weights, T* grad, double* losses) {
+  kept_.valid = false;
+  const size_t H = prog_.heads.size();
+  const size_t N = prog_.nodes.size();
+  const int64_t P = prog_.paramCount;
+  const int chunks = rowChunks(b.n);
+  const int lanes = std::min(chunks, kMaxLanes);
+  const std::vector<uint8_t>& active = activeFor(weights);
+  std::vector<int> labelled(H);
+  for (size_t h = 0; h < H; h++) {
+    labelled[h] = labelledRows(b, h);
+    // The first bad class target of the batch is the one reported, as without chunks.
+    const Head& hd = prog_.heads[h];
+    if (hd.loss != kSoftmaxCe) continue;
+    const int C = prog_.nodes[hd.node].width;
+    for (int r = 0; r < b.n; r++) {
+      const double yv = b.y[int64_t(r) * b.yCols + hd.target];
+      if (!(std::isnan(yv) || yv < 0) && !isClassIndex(yv, C)) throw classTargetError(h, r, yv, C);
+    }
+  }
+  while (int(lanes_.size()) < lanes) lanes_.push_back(std::make_unique<Lane>());
+  std::vector<double> parts(size_t(chunks) * H, 0.0);
+  // Threads beyond one per lane go to the products of the lanes' passes.
+  const int inner = std::max(1, threads_ / lanes);
+  const int inputWidth = prog_.nodes[0].width;
+  runtime::parallelFor(lanes, threads_, [&](int l, int) {
+    Lane& lane = *lanes_[l];
+    if (l > 0) lane.grad.resize(size_t(P));
+    T* g = l == 0 ? grad : lane.grad.data();
+    std::fill(g, g + P, T(0));
+    for (int q = l; q < chunks; q += lanes) {
+      const int r0 = q * kRowChunk;
+      Batch<T> cb = b;
+      cb.n = q + 1 == chunks ? b.n - r0 : kRowChunk;
+      cb.x = b.x + int64_t(r0) * inputWidth;
+      cb.y = b.y + int64_t(r0) * b.yCols;
+      if (b.masks) {
+        lane.masks.assign(N, nullptr);
+        for (size_t i = 0; i < N; i++)
+          if (b.masks[i]) lane.masks[i] = b.masks[i] + int64_t(r0) * prog_.nodes[i].width;
+        cb.masks = lane.masks.data();
+      }
+      Ctx c = context(workspaceIn(lane.workspaces, cb.n, false), params, cb, nullptr, false, inner, &lane.groupScratch);
+      runForward(c);
+      zeroGrads(c, active, false);
+      c.g = g;
+      for (size_t h = 0; h < H; h++) parts[size_t(q) * H + h] = seedLoss(c, cb, h, weights[h], weights[h] != 0, false, labelled[h], r0);
+      runBackward(c, active, false);
+    }
+  });
+  for (int l = 1; l < lanes; l++) {
+    const T* src = lanes_[l]->grad.data();
+    parallelRange(P, threads_, [&](int64_t from, int64_t to) {
+      for (int64_t k = from; k < to; k++) grad[k] += src[k];
+    });
+  }
+  for (size_t h = 0; h < H; h++) {
+    double sum = 0;
+    for (int q = 0; q < chunks; q++) sum += parts[size_t(q) * H + h];
+    losses[h] = sum;
+  }
 }
 
 template <typename T>

@@ -81,6 +81,11 @@ struct Batch {
   double* statsOut = nullptr;
 };
 
+// lossGrad's row chunks: rows per chunk, and the most lanes the chunks are spread over (fixed, so
+// that the sums do not depend on the thread count).
+constexpr int kRowChunk = 64;
+constexpr int kMaxLanes = 4;
+
 template <typename T>
 class Network {
  public:
@@ -93,7 +98,11 @@ class Network {
 
   // out: n x outputWidth, the heads side by side.
   void forward(const T* params, const Batch<T>& b, T* out);
-  // losses: length H. grad (nullable): d/dparams sum_h weights[h] L_h, overwritten.
+  // losses: length H. grad (nullable): d/dparams sum_h weights[h] L_h, overwritten. Without
+  // batchnorm (rows independent), a batch of at least 2 kRowChunk rows runs as chunks of kRowChunk
+  // rows (the last takes the remainder) spread over up to kMaxLanes lanes, each with its own
+  // buffers and gradient, summed in lane order: the threads then work on whole passes instead of
+  // splitting every product, and the result is the same at every thread count.
   void lossGrad(const T* params, const Batch<T>& b, const double* weights, T* grad, double* losses);
   // out: H x P, row h = dL_h/dparams. One forward, then one backward per head over its ancestors.
   void headGrads(const T* params, const Batch<T>& b, T* out, double* losses);
@@ -116,15 +125,23 @@ class Network {
   struct Ctx;
 
  private:
+  struct Lane;
   Workspace& workspace(int n, bool withR);
+  Workspace& workspaceIn(std::vector<std::unique_ptr<Workspace>>& cache, int n, bool withR);
   Ctx begin(const T* params, const Batch<T>& b, const T* v, bool withR);
+  Ctx context(Workspace& ws, const T* params, const Batch<T>& b, const T* v, bool withR, int threads, std::vector<int>* groupScratch);
+  int rowChunks(int n) const;
+  void lossGradByChunks(const T* params, const Batch<T>& b, const double* weights, T* grad, double* losses);
+  int labelledRows(const Batch<T>& b, size_t h) const;
   void findChains();
   void runForward(Ctx& c);
   void zeroGrads(Ctx& c, const std::vector<uint8_t>& active, bool withR);
   void runBackward(Ctx& c, const std::vector<uint8_t>& active, bool withR);
   void groupForward(Ctx& c, const std::vector<int>& members);
   void groupBackward(Ctx& c, const std::vector<int>& members);
-  double seedLoss(Ctx& c, const Batch<T>& b, size_t h, double weight, bool seed, bool withR);
+  // labelled: the rows the mean divides by (-1: this batch's labelled rows); rowBase: the first
+  // row's index in the caller's batch (for messages).
+  double seedLoss(Ctx& c, const Batch<T>& b, size_t h, double weight, bool seed, bool withR, int labelled = -1, int rowBase = 0);
   const std::vector<uint8_t>& activeFor(const double* weights);
 
   // The arrays of the last call when it was a forward() (vjp's reuseForward); cleared by any other.
@@ -150,6 +167,7 @@ class Network {
   std::vector<uint8_t> active_;  // reused: no allocation per call
   std::vector<int> groupScratch_;  // the active members of a dense group
   std::vector<std::unique_ptr<Workspace>> workspaces_;  // a few batch sizes, most recent last
+  std::vector<std::unique_ptr<Lane>> lanes_;            // lossGrad's row chunks (see lossGrad)
   int threads_ = 1;
 };
 
