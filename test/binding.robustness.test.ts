@@ -166,6 +166,21 @@ const cases: Record<string, Case> = {
       }],
     ],
   },
+  gatherRows: {
+    args: () => [mat(5, 3), Int32Array.from([4, 0, 4]), mat(3, 3)],
+    kinds: ['matrix-any-dtype', 'i32', 'matrix-any-dtype'],
+    extra: [
+      ['rows entry 5 of a 5-row matrix', () => [mat(5, 3), Int32Array.from([0, 5]), mat(2, 3)]],
+      ['rows entry -1', () => [mat(5, 3), Int32Array.from([-1]), mat(1, 3)]],
+      ['out with one row too many', () => [mat(5, 3), Int32Array.from([0, 1]), mat(3, 3)]],
+      ['out with another column count', () => [mat(5, 3), Int32Array.from([0, 1]), mat(2, 4)]],
+      ['mixed dtypes', () => [mat(5, 3), Int32Array.from([0, 1]), mat32(2, 3)]],
+      ['out aliases a', () => {
+        const a = mat(5, 3);
+        return [a, Int32Array.from([0, 1]), { rows: 2, cols: 3, data: a.data.subarray(3, 9) }];
+      }],
+    ],
+  },
   gram: {
     args: () => [mat(5, 3), mat(3, 3)],
     kinds: ['matrix', 'matrix'],

@@ -7,7 +7,7 @@
  * Skipped entirely when the native addon is not available.
  */
 import { expect } from 'chai';
-import { ValueError } from '../lib/core/errors.js';
+import { ShapeError, ValueError } from '../lib/core/errors.js';
 import type { FloatArray, Matrix } from '../lib/core/matrix.js';
 import { Rng } from '../lib/core/rng.js';
 import { availableBackends, kernelsFor } from '../lib/kernels/index.js';
@@ -228,6 +228,43 @@ describe('kernel parity: native vs js', function () {
         expect(Array.from(on.data)).to.deep.equal(Array.from(oj.data));
         for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) expect(oj.data[j * m + i]).to.equal(x.data[i * n + j]);
       });
+  });
+
+  describe('gatherRows', () => {
+    // A copy: both backends give exactly the rows asked for, in their order, repeats included.
+    for (const dtype of ['float64', 'float32'] as const)
+      for (const [m, n, rows] of [
+        [50, 7, [49, 0, 3, 3, 17, 48, 1, 2, 30, 31, 9, 8]],
+        [300, 33, Array.from({ length: 40 }, (_, r) => (r * 97) % 300)],
+        [5, 0, [4, 0]],
+        [6, 3, []],
+      ] as [number, number, number[]][])
+        it(`${dtype} ${m}x${n}, ${rows.length} rows`, () => {
+          const x = randMatrix(new Rng(m + n), m, n);
+          const a: Matrix<FloatArray> = dtype === 'float32' ? { rows: m, cols: n, data: Float32Array.from(x.data) } : x;
+          const idx = Int32Array.from(rows);
+          const make = () => ({ rows: idx.length, cols: n, data: dtype === 'float32' ? new Float32Array(idx.length * n).fill(NaN) : new Float64Array(idx.length * n).fill(NaN) });
+          const on = make();
+          const oj = make();
+          N.gatherRows(a, idx, on);
+          J.gatherRows(a, idx, oj);
+          for (let r = 0; r < idx.length; r++)
+            for (let j = 0; j < n; j++) {
+              expect(on.data[r * n + j], `native row ${r}`).to.equal(a.data[idx[r]! * n + j]);
+              expect(oj.data[r * n + j], `js row ${r}`).to.equal(a.data[idx[r]! * n + j]);
+            }
+        });
+
+    it('refuses a row outside the matrix and an out of the wrong shape, on both backends, writing nothing', () => {
+      const a = randMatrix(new Rng(3), 4, 2);
+      for (const K of [N, J]) {
+        const out = { rows: 2, cols: 2, data: new Float64Array(4).fill(7) };
+        expect(() => K.gatherRows(a, Int32Array.from([1, 4]), out), K.name).to.throw(ShapeError, /rows.*4.*\[0, 4\)/);
+        expect(() => K.gatherRows(a, Int32Array.from([-1, 0]), out), K.name).to.throw(ShapeError);
+        expect(Array.from(out.data)).to.deep.equal([7, 7, 7, 7]);
+        expect(() => K.gatherRows(a, Int32Array.from([1]), out), K.name).to.throw(ShapeError);
+      }
+    });
   });
 
   describe('choleskySolve', () => {

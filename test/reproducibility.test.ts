@@ -206,15 +206,21 @@ const cases: Record<string, Case> = {
       return out;
     },
   },
-  'gram, transpose': {
-    covers: ['gram', 'transpose'],
+  'gram, transpose, gatherRows': {
+    covers: ['gram', 'transpose', 'gatherRows'],
     run: (k, a) => {
       const x = a.matrix<Float64Array>('float64', 300, 90);
       const g = a.matrix<Float64Array>('float64', 90, 90);
       k.gram(x, g);
       const t = a.matrix<Float64Array>('float64', 90, 300);
       k.transpose(x, t);
-      return bits(g.data, t.data);
+      const rows = a.int32(Array.from({ length: 64 }, (_, r) => (r * 37) % 300));
+      const picked = a.matrix<Float64Array>('float64', 64, 90);
+      k.gatherRows(x, rows, picked);
+      const x32 = a.matrix<Float32Array>('float32', 300, 90);
+      const picked32 = a.matrix<Float32Array>('float32', 64, 90);
+      k.gatherRows(x32, rows, picked32);
+      return bits(g.data, t.data, picked.data, picked32.data);
     },
   },
   'choleskySolve, symEig, svd': {

@@ -25,6 +25,7 @@ export interface Addon {
   gemm(a: Matrix<FloatArray>, b: Matrix<FloatArray>, c: Matrix<FloatArray>, transA: boolean, transB: boolean, alpha: number, beta: number): void;
   gram(x: Matrix, out: Matrix): void;
   transpose(a: Matrix, out: Matrix): void;
+  gatherRows(a: Matrix<FloatArray>, rows: Int32Array, out: Matrix<FloatArray>): void;
   choleskySolve(a: Matrix, b: Matrix, x: Matrix): void;
   symEig(a: Matrix, values: Float64Array, vectors: Matrix): void;
   svd(a: Matrix, u: Matrix, s: Float64Array, vt: Matrix): void;
@@ -190,6 +191,9 @@ export function nativeKernels(addon: Addon): Kernels {
     },
     transpose(a: Matrix, out: Matrix): void {
       call(() => addon.transpose(a, out));
+    },
+    gatherRows<T extends FloatArray>(a: Matrix<T>, rows: Int32Array, out: Matrix<T>): void {
+      call(() => addon.gatherRows(a, rows, out));
     },
     choleskySolve(a: Matrix, b: Matrix): Matrix {
       const x = zeros(b.rows, b.cols);

@@ -238,6 +238,12 @@ export interface Kernels extends NetworkKernels, OptimKernels {
   /** out = A^T (A m x n, out n x m), in place. */
   transpose(a: Matrix<Float64Array>, out: Matrix<Float64Array>): void;
   /**
+   * Row r of out = row rows[r] of A (out rows.length x A.cols, overwritten; A and out of one dtype;
+   * every entry of rows in [0, A.rows)). A training batch's shuffled rows: the native kernel
+   * requests rows ahead of the copy, so their cache misses overlap.
+   */
+  gatherRows<T extends FloatArray>(a: Matrix<T>, rows: Int32Array, out: Matrix<T>): void;
+  /**
    * Solve A X = B for symmetric positive definite A (n x n), B n x k. Throws a ValueError when A
    * is not positive definite.
    */

@@ -16,7 +16,7 @@ import { offload } from '../parallel/offload.js';
 import { Rng } from '../core/rng.js';
 import { readDocument, saveDocument, type ModelDocument } from '../io/format.js';
 import { kernels } from '../kernels/index.js';
-import type { NetworkHandle, NetworkSpec } from '../kernels/types.js';
+import type { Kernels, NetworkHandle, NetworkSpec } from '../kernels/types.js';
 import { compileNetwork, initParams, type CompiledNetwork } from '../nn/spec.js';
 import { RunningNormStats } from '../nn/normStats.js';
 import { createOptimizer, type Optimizer } from '../nn/optim.js';
@@ -107,6 +107,7 @@ export class MultiTaskNet<const Ts extends readonly MultiTaskNetTask[] = readonl
   readonly spec: NetworkSpec;
   private readonly compiled: CompiledNetwork;
   private readonly handle: NetworkHandle<FloatArray>;
+  private readonly kernels: Kernels;
   private readonly owners: ParameterOwners;
   private readonly headCols: Int32Array;
   private readonly optimizer: Optimizer;
@@ -155,6 +156,7 @@ export class MultiTaskNet<const Ts extends readonly MultiTaskNetTask[] = readonl
     this.headCols = Int32Array.from([0, ...widths.map((_, i) => widths.slice(0, i + 1).reduce((a, b) => a + b, 0))]);
 
     const k = kernels();
+    this.kernels = k;
     this.handle = o.dtype === 'float32' ? k.network(this.spec, 'float32') : k.network(this.spec, 'float64');
     this.optimizer = createOptimizer(o.optimizer, { kernels: k });
 
@@ -184,7 +186,7 @@ export class MultiTaskNet<const Ts extends readonly MultiTaskNetTask[] = readonl
 
   /** The parts the training loop and the model file read. */
   private get parts(): NetParts {
-    return { config: this.config, compiled: this.compiled, handle: this.handle, owners: this.owners, optimizer: this.optimizer, strategy: this.strategy, rng: this.rng, norm: this.norm };
+    return { config: this.config, compiled: this.compiled, handle: this.handle, kernels: this.kernels, owners: this.owners, optimizer: this.optimizer, strategy: this.strategy, rng: this.rng, norm: this.norm };
   }
 
   get taskNames(): string[] {

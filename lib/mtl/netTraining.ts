@@ -12,7 +12,7 @@ import { Yielder } from '../core/async.js';
 import { allocate, type FloatArray, type Matrix } from '../core/matrix.js';
 import { bool, num, oneOf, parseOptions } from '../core/options.js';
 import type { Rng } from '../core/rng.js';
-import type { NetworkHandle } from '../kernels/types.js';
+import type { Kernels, NetworkHandle } from '../kernels/types.js';
 import { dropoutMasks, type CompiledNetwork } from '../nn/spec.js';
 import type { RunningNormStats } from '../nn/normStats.js';
 import type { Optimizer } from '../nn/optim.js';
@@ -31,6 +31,8 @@ export interface NetParts {
   readonly config: NetConfig;
   readonly compiled: CompiledNetwork;
   readonly handle: NetworkHandle<FloatArray>;
+  /** The kernel set of the handle (batches are gathered by it). */
+  readonly kernels: Kernels;
   readonly owners: ParameterOwners;
   readonly optimizer: Optimizer;
   readonly strategy: WeightingStrategy;
@@ -122,15 +124,10 @@ export async function runEpochs(
       const x = nb === bs ? xFull : allocate(dtype, nb * d);
       const y = nb === bs ? yFull : allocate(dtype, nb * T);
       const cnt = new Float64Array(T);
-      for (let r = 0; r < nb; r++) {
-        const i = order[start + r]!;
-        x.set(train.X.data.subarray(i * d, (i + 1) * d), r * d);
-        for (let t = 0; t < T; t++) {
-          const v = train.Y.data[i * T + t]!;
-          y[r * T + t] = v;
-          if (v === v) cnt[t]!++;
-        }
-      }
+      const rows = order.subarray(start, start + nb);
+      p.kernels.gatherRows(train.X, rows, { rows: nb, cols: d, data: x });
+      p.kernels.gatherRows(train.Y, rows, { rows: nb, cols: T, data: y });
+      for (let q = 0; q < nb * T; q++) if (y[q] === y[q]) cnt[q % T]!++;
       const masks = p.compiled.dropoutNodes.length > 0 ? dropoutMasks(p.compiled, p.rng, nb, dtype) : undefined;
       const batch = {
         x: { rows: nb, cols: d, data: x },

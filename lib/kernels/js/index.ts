@@ -6,7 +6,7 @@
 import type { Kernels } from '../types.js';
 import { cdCorrelations, cdDesign, cdGatherColumns, cdResidual, cdTargets, mtenetBlockGram, mtenetGramSweep, mtenetSweep } from './cd.js';
 import { mtenetGramSolve, mtenetResidualSolve } from './cdsolve.js';
-import { choleskySolve, gemm, gram, svd, symEig, transpose } from './linalg.js';
+import { choleskySolve, gatherRows, gemm, gram, svd, symEig, transpose } from './linalg.js';
 import { network } from './network.js';
 import { adamStep, rmspropStep, sgdStep } from './optim.js';
 import { groupSoftThreshold, svt } from './prox.js';
@@ -17,6 +17,7 @@ export const jsKernels: Kernels = {
   gemm,
   gram,
   transpose,
+  gatherRows,
   choleskySolve,
   symEig,
   svd,

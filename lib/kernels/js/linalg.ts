@@ -217,6 +217,21 @@ export function transpose(a: Matrix<Float64Array>, out: Matrix<Float64Array>): v
 }
 
 // ---------------------------------------------------------------------------------------------
+// gatherRows
+
+/** Row r of out = row rows[r] of A. */
+export function gatherRows<T extends FloatArray>(a: Matrix<T>, rows: Int32Array, out: Matrix<T>): void {
+  const d = a.cols;
+  if (out.rows !== rows.length || out.cols !== d) throw new ShapeError(`gatherRows: out is ${out.rows} x ${out.cols}, expected ${rows.length} x ${d}`);
+  if (out.data.constructor !== a.data.constructor) throw new ShapeError('gatherRows: a and out must have one dtype');
+  for (let r = 0; r < rows.length; r++) {
+    const i = rows[r]!;
+    if (!(i >= 0 && i < a.rows)) throw new ShapeError(`gatherRows: rows entry ${r} is ${i}, expected an index in [0, ${a.rows})`);
+  }
+  for (let r = 0; r < rows.length; r++) out.data.set(a.data.subarray(rows[r]! * d, (rows[r]! + 1) * d), r * d);
+}
+
+// ---------------------------------------------------------------------------------------------
 // gram
 
 export function gram(x: Matrix<Float64Array>, out: Matrix<Float64Array>): void {

@@ -81,6 +81,32 @@ Napi::Value Transpose(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+template <typename T>
+void gatherRowsTyped(const Napi::CallbackInfo& info, const ArgGuard& guard, const RawMatrix& ra, const std::vector<int32_t>& rows,
+                     const RawMatrix& rout) {
+  const char* fn = "gatherRows";
+  MatMap<T> a = ra.as<T>();
+  expectIndices(info.Env(), fn, "rows", rows, a.rows());
+  MatMap<T> out = rout.as<T>(int64_t(rows.size()), a.cols());
+  expectDisjoint(info.Env(), fn, out, "out", a, "a");
+  guard.verify(info.Env(), fn);
+  CMatMap<T> ca(a.data(), a.rows(), a.cols());
+  linalg::gatherRows<T>(ca, rows.data(), out);
+}
+
+// gatherRows(a, rows, out): row r of out = row rows[r] of a; a and out of one dtype.
+Napi::Value GatherRows(const Napi::CallbackInfo& info) {
+  const char* fn = "gatherRows";
+  expectArgs(info, 3, fn);
+  ArgGuard guard;
+  const RawMatrix a = rawMatrixArg(info[0], fn, "a");
+  const std::vector<int32_t> rows = indexArg(info[1], fn, "rows");
+  const RawMatrix out = rawMatrixArg(info[2], fn, "out");
+  if (a.isFloat32()) gatherRowsTyped<float>(info, guard, a, rows, out);
+  else gatherRowsTyped<double>(info, guard, a, rows, out);
+  return info.Env().Undefined();
+}
+
 // choleskySolve(a, b, x): solves A X = B into x.
 Napi::Value CholeskySolve(const Napi::CallbackInfo& info) {
   const char* fn = "choleskySolve";
@@ -145,6 +171,7 @@ void registerLinalg(Napi::Env env, Napi::Object exports) {
   exportFunction(env, exports, "gemm", Gemm);
   exportFunction(env, exports, "gram", Gram);
   exportFunction(env, exports, "transpose", Transpose);
+  exportFunction(env, exports, "gatherRows", GatherRows);
   exportFunction(env, exports, "choleskySolve", CholeskySolve);
   exportFunction(env, exports, "symEig", SymEig);
   exportFunction(env, exports, "svd", Svd);

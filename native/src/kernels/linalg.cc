@@ -5,6 +5,10 @@
 // Twin: lib/kernels/js/linalg.ts.
 #include "kernels/linalg.h"
 
+#if defined(_MSC_VER) && (defined(_M_X64) || defined(_M_IX86))
+#include <xmmintrin.h>
+#endif
+
 #include <algorithm>
 
 #include <Eigen/Cholesky>
@@ -31,6 +35,47 @@ void gram(const CMatMap<double>& x, MatMap<double>& out, int threads) {
   simd::gemm<double>(x.cols(), x.cols(), x.rows(), 1.0, x.data(), x.cols(), true, x.data(), x.cols(), false, 0.0, out.data(),
                      out.cols(), threads);
 }
+
+namespace {
+
+#if defined(_MSC_VER) && (defined(_M_X64) || defined(_M_IX86))
+inline void prefetchLine(const void* p) { _mm_prefetch(static_cast<const char*>(p), _MM_HINT_T0); }
+#elif defined(__GNUC__) || defined(__clang__)
+inline void prefetchLine(const void* p) { __builtin_prefetch(p); }
+#else
+inline void prefetchLine(const void*) {}
+#endif
+
+// Rows requested this many rows before they are copied.
+constexpr int64_t kPrefetchRows = 8;
+
+template <typename T>
+void prefetchRow(const T* row, int64_t cols) {
+  constexpr int64_t kLine = 64 / int64_t(sizeof(T));
+  for (int64_t j = 0; j < cols; j += kLine) prefetchLine(row + j);
+  if (cols > 0) prefetchLine(row + cols - 1);
+}
+
+}  // namespace
+
+template <typename T>
+void gatherRows(const CMatMap<T>& a, const int32_t* rows, MatMap<T>& out) {
+  // Rows of a large matrix in shuffled order (a training batch) each miss the cache and the TLB;
+  // copied one after another, each copy waited for its row. Requested kPrefetchRows ahead, the
+  // misses of several rows are in flight together.
+  const int64_t m = out.rows();
+  const int64_t cols = a.cols();
+  const T* src = a.data();
+  T* dst = out.data();
+  for (int64_t r = 0; r < std::min(m, kPrefetchRows); ++r) prefetchRow(src + int64_t(rows[r]) * cols, cols);
+  for (int64_t r = 0; r < m; ++r) {
+    if (r + kPrefetchRows < m) prefetchRow(src + int64_t(rows[r + kPrefetchRows]) * cols, cols);
+    std::copy_n(src + int64_t(rows[r]) * cols, cols, dst + r * cols);
+  }
+}
+
+template void gatherRows<double>(const CMatMap<double>&, const int32_t*, MatMap<double>&);
+template void gatherRows<float>(const CMatMap<float>&, const int32_t*, MatMap<float>&);
 
 void transpose(const CMatMap<double>& a, MatMap<double>& out) {
   // 32 x 32 tiles: the 32 rows read and the 32 rows written within a tile stay in L1 (a plain
