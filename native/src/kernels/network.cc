@@ -1743,7 +1743,7 @@ void Network<T>::lossGradByChunks(const T* params, const Batch<T>& b, const doub
   });
   for (int l = 1; l < lanes; l++) {
     const T* src = lanes_[l]->grad.data();
-    parallelRange(P, threads_, [&](int64_t from, int64_t to) {
+    runtime::parallelParts(P, kParallelChunk / 2, threads_, [&](int64_t from, int64_t to) {
       for (int64_t k = from; k < to; k++) grad[k] += src[k];
     });
   }

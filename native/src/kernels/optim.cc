@@ -29,8 +29,9 @@ const simd::ElementOps<T>& elementOps() {
 
 // The loops run in the SIMD level's unit (simd/ops_impl.h), every element in double and rounded
 // once, so every level gives the same bits; the per-step coefficients are computed here.
-// Chunks of 64 Ki elements: small vectors take one call, large ones spread over the threads.
-constexpr int64_t kChunk = int64_t(1) << 16;
+// Vectors under 32 Ki elements take one call (handing a part to another thread costs more);
+// larger ones are split evenly over the threads.
+constexpr int64_t kMinPart = int64_t(1) << 15;
 
 template <typename T>
 void adamStep(T* __restrict params, const T* __restrict grad, T* __restrict m, T* __restrict v, int64_t n, const AdamHyper& h, int threads) {
@@ -43,14 +44,14 @@ void adamStep(T* __restrict params, const T* __restrict grad, T* __restrict m, T
   c.decay = h.decoupledWeightDecay ? 1.0 - h.lr * h.weightDecay : 1.0;
   c.l2 = h.decoupledWeightDecay ? 0.0 : h.weightDecay;
   const auto adam = elementOps<T>().adam;
-  runtime::parallelRanges(n, kChunk, threads, [&](int64_t a, int64_t b) { adam(params + a, grad + a, m + a, v + a, b - a, c); });
+  runtime::parallelParts(n, kMinPart, threads, [&](int64_t a, int64_t b) { adam(params + a, grad + a, m + a, v + a, b - a, c); });
 }
 
 template <typename T>
 void sgdStep(T* __restrict params, const T* __restrict grad, T* __restrict velocity, int64_t n, const SgdHyper& h, int threads) {
   const simd::SgdCoeffs c{h.lr, h.momentum, h.dampening, h.weightDecay, h.nesterov, h.step <= 1.0};
   const auto sgd = elementOps<T>().sgd;
-  runtime::parallelRanges(n, kChunk, threads, [&](int64_t a, int64_t b) { sgd(params + a, grad + a, velocity ? velocity + a : nullptr, b - a, c); });
+  runtime::parallelParts(n, kMinPart, threads, [&](int64_t a, int64_t b) { sgd(params + a, grad + a, velocity ? velocity + a : nullptr, b - a, c); });
 }
 
 template <typename T>
@@ -58,7 +59,7 @@ void rmspropStep(T* __restrict params, const T* __restrict grad, T* __restrict s
                  int threads) {
   const simd::RmspropCoeffs c{h.lr, h.alpha, h.eps, h.momentum, h.weightDecay};
   const auto rmsprop = elementOps<T>().rmsprop;
-  runtime::parallelRanges(n, kChunk, threads, [&](int64_t a, int64_t b) {
+  runtime::parallelParts(n, kMinPart, threads, [&](int64_t a, int64_t b) {
     rmsprop(params + a, grad + a, squareAvg + a, momentumBuf ? momentumBuf + a : nullptr, b - a, c);
   });
 }
