@@ -1189,6 +1189,9 @@ void opRBackward(const Node& nd, int i, C& c) {
 // ---- losses --------------------------------------------------------------------------------------------
 namespace {
 
+// A target is missing when NaN, or negative for a classification loss.
+inline bool isMissingTarget(double y, bool classification) { return std::isnan(y) || (classification && y < 0); }
+
 // A softmax-ce target (not missing) must be a class index.
 inline bool isClassIndex(double y, int classes) { return y == std::floor(y) && y < classes; }
 
@@ -1211,14 +1214,13 @@ double Network<T>::seedLoss(Ctx& c, const Batch<T>& b, size_t h, double weight, 
   const T* RZ = withR ? c.RA[hd.node] : nullptr;
   T* RG = withR ? c.RG[hd.node] : nullptr;
   const bool cls = hd.loss == kSoftmaxCe || hd.loss == kBceLogits;
-  auto missing = [&](double v) { return std::isnan(v) || (cls && v < 0); };
   const int m = labelled >= 0 ? labelled : labelledRows(b, h);
   if (m == 0) return 0;
   const double s = weight / m;
   double sum = 0;
   for (int r = 0; r < c.n; r++) {
     const double yv = b.y[int64_t(r) * b.yCols + hd.target];
-    if (missing(yv)) continue;
+    if (isMissingTarget(yv, cls)) continue;
     if (hd.loss == kSoftmaxCe) {
       if (!isClassIndex(yv, C)) throw classTargetError(h, rowBase + r, yv, C);
       const int cy = static_cast<int>(yv);
@@ -1292,10 +1294,8 @@ int Network<T>::labelledRows(const Batch<T>& b, size_t h) const {
   const Head& hd = prog_.heads[h];
   const bool cls = hd.loss == kSoftmaxCe || hd.loss == kBceLogits;
   int m = 0;
-  for (int r = 0; r < b.n; r++) {
-    const double v = b.y[int64_t(r) * b.yCols + hd.target];
-    if (!(std::isnan(v) || (cls && v < 0))) m++;
-  }
+  for (int r = 0; r < b.n; r++)
+    if (!isMissingTarget(b.y[int64_t(r) * b.yCols + hd.target], cls)) m++;
   return m;
 }
 
@@ -1708,7 +1708,7 @@ void Network<T>::lossGradByChunks(const T* params, const Batch<T>& b, const doub
     const int C = prog_.nodes[hd.node].width;
     for (int r = 0; r < b.n; r++) {
       const double yv = b.y[int64_t(r) * b.yCols + hd.target];
-      if (!(std::isnan(yv) || yv < 0) && !isClassIndex(yv, C)) throw classTargetError(h, r, yv, C);
+      if (!isMissingTarget(yv, true) && !isClassIndex(yv, C)) throw classTargetError(h, r, yv, C);
     }
   }
   while (int(lanes_.size()) < lanes) lanes_.push_back(std::make_unique<Lane>());
