@@ -102,7 +102,7 @@ const wideSpec: NetworkSpec = {
   ],
 };
 
-/** n = 96: one pass whose products split across threads; n = 136: the native lossGrad's row chunks (64 and 72 rows) on two lanes. */
+/** n = 96: one pass whose products split across threads; n = 136: the native lossGrad's two row chunks (72 and 64 rows). */
 function networkCase(dtype: DType, n: number): Case {
   return {
     covers: ['network'],

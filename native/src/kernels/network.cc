@@ -1679,17 +1679,24 @@ void Network<T>::lossGrad(const T* params, const Batch<T>& b, const double* weig
   runBackward(c, active, false);
 }
 
-// Chunks of kRowChunk rows, the last taking the remainder; one chunk when batchnorm couples the
-// rows of the batch (its statistics are the whole batch's) or the batch is under 2 kRowChunk rows.
+// kRowChunks chunks of rows, or one when batchnorm couples the rows of the batch (its statistics
+// are the whole batch's) or the batch is under kRowChunks x kMinChunkRows rows.
 template <typename T>
 int Network<T>::rowChunks(int n) const {
-  if (prog_.statsCount > 0) return 1;
-  return std::max(1, n / kRowChunk);
+  return prog_.statsCount > 0 || n < kRowChunks * kMinChunkRows ? 1 : kRowChunks;
 }
 
-// lossGrad by row chunks (network.h): chunk q runs on lane q mod L, the lanes' chunks in order,
-// each pass with the whole batch's labelled-row counts as its losses' divisors; then the gradient
-// is lane 0's + lane 1's + ... and each loss the sum of its chunks' parts in chunk order.
+// The first row of chunk q of a batch of n rows in `chunks` chunks: near-equal parts, each but the
+// last a multiple of 8 rows (whole register tiles of the products).
+inline int chunkStart(int q, int chunks, int n) {
+  if (q >= chunks) return n;
+  const int per = ((n + chunks - 1) / chunks + 7) / 8 * 8;
+  return std::min(n, q * per);
+}
+
+// lossGrad by row chunks (network.h): chunk q on lane q, each pass with the whole batch's
+// labelled-row counts as its losses' divisors; then the gradient is chunk 0's + chunk 1's + ...
+// and each loss the sum of its chunks' parts in chunk order.
 template <typename T>
 void Network<T>::lossGradByChunks(const T* params, const Batch<T>& b, const double* weights, T* grad, double* losses) {
   kept_.valid = false;
@@ -1697,7 +1704,7 @@ void Network<T>::lossGradByChunks(const T* params, const Batch<T>& b, const doub
   const size_t N = prog_.nodes.size();
   const int64_t P = prog_.paramCount;
   const int chunks = rowChunks(b.n);
-  const int lanes = std::min(chunks, kMaxLanes);
+  const int lanes = chunks;
   const std::vector<uint8_t>& active = activeFor(weights);
   std::vector<int> labelled(H);
   for (size_t h = 0; h < H; h++) {
@@ -1722,9 +1729,9 @@ void Network<T>::lossGradByChunks(const T* params, const Batch<T>& b, const doub
     T* g = l == 0 ? grad : lane.grad.data();
     std::fill(g, g + P, T(0));
     for (int q = l; q < chunks; q += lanes) {
-      const int r0 = q * kRowChunk;
+      const int r0 = chunkStart(q, chunks, b.n);
       Batch<T> cb = b;
-      cb.n = q + 1 == chunks ? b.n - r0 : kRowChunk;
+      cb.n = chunkStart(q + 1, chunks, b.n) - r0;
       cb.x = b.x + int64_t(r0) * inputWidth;
       cb.y = b.y + int64_t(r0) * b.yCols;
       if (b.masks) {

@@ -81,10 +81,10 @@ struct Batch {
   double* statsOut = nullptr;
 };
 
-// lossGrad's row chunks: rows per chunk, and the most lanes the chunks are spread over (fixed, so
-// that the sums do not depend on the thread count).
-constexpr int kRowChunk = 64;
-constexpr int kMaxLanes = 4;
+// lossGrad's row chunks: a batch of at least kRowChunks x kMinChunkRows rows is cut into kRowChunks
+// chunks (fixed, so that the sums do not depend on the thread count).
+constexpr int kRowChunks = 2;
+constexpr int kMinChunkRows = 64;
 
 template <typename T>
 class Network {
@@ -99,10 +99,10 @@ class Network {
   // out: n x outputWidth, the heads side by side.
   void forward(const T* params, const Batch<T>& b, T* out);
   // losses: length H. grad (nullable): d/dparams sum_h weights[h] L_h, overwritten. Without
-  // batchnorm (rows independent), a batch of at least 2 kRowChunk rows runs as chunks of kRowChunk
-  // rows (the last takes the remainder) spread over up to kMaxLanes lanes, each with its own
-  // buffers and gradient, summed in lane order: the threads then work on whole passes instead of
-  // splitting every product, and the result is the same at every thread count.
+  // batchnorm (rows independent), a batch of at least kRowChunks x kMinChunkRows rows runs as
+  // kRowChunks chunks of consecutive rows, each a whole pass with its own buffers and gradient on a
+  // lane of its own, the gradients summed in chunk order: the threads then work on whole passes
+  // instead of splitting every product, and the result is the same at every thread count.
   void lossGrad(const T* params, const Batch<T>& b, const double* weights, T* grad, double* losses);
   // out: H x P, row h = dL_h/dparams. One forward, then one backward per head over its ancestors.
   void headGrads(const T* params, const Batch<T>& b, T* out, double* losses);
