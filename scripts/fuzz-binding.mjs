@@ -147,6 +147,11 @@ const functions = {
     const r = dim(), c = dim();
     return [mat(r, c), mat(c, r)];
   },
+  gatherRows: () => {
+    const r = dim(1), c = dim(), m = dim();
+    const T = chance(0.5) ? F64 : F32;
+    return [mat(r, c, T), Int32Array.from({ length: m }, () => int(r)), mat(m, c, T)];
+  },
   choleskySolve: () => {
     const k = dim(1), m = dim(1, 3);
     return [spd(k), mat(k, m), mat(k, m)];
