@@ -886,5 +886,53 @@ describe('kernel parity: native vs js', function () {
             if (momentum > 0) expectClose(sets[0]!.momentumBuf!, sets[1]!.momentumBuf!, tol, 'momentumBuf');
           });
       }
+
+    // State that would fall below the smallest normal number of its type is stored as zero on both
+    // backends; state just above it is kept. 37 elements: whole vectors and a scalar tail at every
+    // SIMD width.
+    for (const dtype of ['float64', 'float32'] as const) {
+      const tiny = dtype === 'float32' ? 2 ** -126 : 2 ** -1022;
+      const n = 37;
+      // Even elements shrink below the smallest normal in one step; odd ones stay above it.
+      const state = (): Arr => make(dtype, new Rng(1), n, (() => { let i = 0; return () => (i++ % 2 === 0 ? 1.05 * tiny : 1e-3); })());
+      const expectFlushed = (a: Arr, name: string) => {
+        for (let i = 0; i < n; i++) {
+          if (i % 2 === 0) expect(a[i], `${name}[${i}]`).to.equal(0);
+          else expect(a[i], `${name}[${i}]`).to.be.greaterThan(1e-5);
+        }
+      };
+      it(`adamStep, sgdStep and rmspropStep ${dtype}: state below the smallest normal number is stored as zero, both backends`, () => {
+        for (const K of [N, J]) {
+          const grad = make(dtype, new Rng(2), n, () => 0);
+          const adam = { params: make(dtype, new Rng(3), n), m: state(), v: state() };
+          const p0 = adam.params.slice();
+          K.adamStep({ ...adam, grad, lr: 1e-2, beta1: 0.9, beta2: 0.5, eps: 1e-8, weightDecay: 0, decoupledWeightDecay: false, step: 3 });
+          expectFlushed(adam.m, `${K.name} adam m`);
+          expectFlushed(adam.v, `${K.name} adam v`);
+          for (let i = 0; i < n; i += 2) expect(adam.params[i], `${K.name} adam params[${i}]`).to.equal(p0[i]);
+          const sgd = { params: make(dtype, new Rng(3), n), velocity: state() };
+          K.sgdStep({ ...sgd, grad, lr: 0.05, momentum: 0.9, dampening: 0, nesterov: false, weightDecay: 0, step: 2 });
+          expectFlushed(sgd.velocity, `${K.name} sgd velocity`);
+          const rms = { params: make(dtype, new Rng(3), n), squareAvg: state(), momentumBuf: state() };
+          K.rmspropStep({ ...rms, grad, lr: 0.01, alpha: 0.5, eps: 1e-8, momentum: 0.5, weightDecay: 0 });
+          expectFlushed(rms.squareAvg, `${K.name} rmsprop squareAvg`);
+          expectFlushed(rms.momentumBuf, `${K.name} rmsprop momentumBuf`);
+        }
+      });
+    }
+    it('adamStep float32: the first moment of a parameter with no gradient for 900 steps ends at zero, not subnormal', () => {
+      for (const K of [N, J]) {
+        const n = 37;
+        const params = make('float32', new Rng(4), n);
+        const m = make('float32', new Rng(5), n, () => 1e-3);
+        const v = make('float32', new Rng(6), n, () => 1e-3);
+        const grad = make('float32', new Rng(7), n, () => 0);
+        for (let step = 1; step <= 900; step++)
+          K.adamStep({ params, grad, m, v, lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, decoupledWeightDecay: false, step });
+        // Without the flush 1e-3 * 0.9^900 is about 1e-44, a float32 subnormal.
+        for (let i = 0; i < n; i++) expect(m[i], `${K.name} m[${i}]`).to.equal(0);
+        for (let i = 0; i < n; i++) expect(v[i], `${K.name} v[${i}]`).to.be.greaterThan(1e-4);
+      }
+    });
   });
 });

@@ -13,7 +13,9 @@
 // block of kGemmKc, from zero, one multiply-add per k in increasing k; then C <- C + alpha * block.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
+#include <limits>
 #include <type_traits>
 
 #include "simd/ops.h"
@@ -586,6 +588,18 @@ void addColumnSumsImpl(T* __restrict out, const T* __restrict g, int64_t rows, i
 // The optimiser updates (kernels/optim.cc gives the formulas). Float64 parameters are updated in
 // double; float32 parameters in float arithmetic, as PyTorch does (a division and a square root
 // per element cost four times less in float lanes); with the coefficients rounded to float once.
+//
+// Optimiser state below the smallest normal number of its stored type is stored as zero. The
+// moments of a parameter whose gradient stays zero (a dead ReLU unit) decay geometrically: Adam's
+// first moment reaches the subnormal range after about 800 steps, and on x86 every operation on a
+// subnormal float takes a microcode assist, so an update over such a vector runs ten times slower
+// (and one subnormal lane slows its whole vector). A zero moment gives the same parameter update
+// to within a subnormal step.
+template <typename S, typename A>
+METATASK_INLINE A flushSubnormal(A x) {
+  return std::abs(x) < A(std::numeric_limits<S>::min()) ? A(0) : x;
+}
+
 template <typename T, typename A>
 void adamLoop(T* __restrict params, const T* __restrict grad, T* __restrict m, T* __restrict v, int64_t n, const AdamCoeffs& c) {
   const A b1 = A(c.beta1), b2 = A(c.beta2), omb1 = A(1.0 - c.beta1), omb2 = A(1.0 - c.beta2), eps = A(c.eps);
@@ -594,8 +608,8 @@ void adamLoop(T* __restrict params, const T* __restrict grad, T* __restrict m, T
     A p = params[i];
     const A g = A(grad[i]) + l2 * p;
     p *= decay;
-    const A mi = b1 * A(m[i]) + omb1 * g;
-    const A vi = b2 * A(v[i]) + omb2 * g * g;
+    const A mi = flushSubnormal<T>(b1 * A(m[i]) + omb1 * g);
+    const A vi = flushSubnormal<T>(b2 * A(v[i]) + omb2 * g * g);
     m[i] = T(mi);
     v[i] = T(vi);
     params[i] = T(p - stepSize * mi / (sqrtOf(vi) / bc2Sqrt + eps));
@@ -621,7 +635,7 @@ void sgdImpl(T* __restrict params, const T* __restrict grad, T* __restrict veloc
     const double p = params[i];
     const double g = static_cast<double>(grad[i]) + wd * p;
     // PyTorch creates the buffer as a copy of the gradient at the first step (no dampening).
-    const double buf = c.first ? g : mom * static_cast<double>(velocity[i]) + (1.0 - damp) * g;
+    const double buf = flushSubnormal<T>(c.first ? g : mom * static_cast<double>(velocity[i]) + (1.0 - damp) * g);
     velocity[i] = static_cast<T>(buf);
     params[i] = static_cast<T>(p - lr * (c.nesterov ? g + mom * buf : buf));
   }
@@ -634,11 +648,11 @@ void rmspropImpl(T* __restrict params, const T* __restrict grad, T* __restrict s
   for (int64_t i = 0; i < n; ++i) {
     const double p = params[i];
     const double g = static_cast<double>(grad[i]) + wd * p;
-    const double s = alpha * static_cast<double>(squareAvg[i]) + (1.0 - alpha) * g * g;
+    const double s = flushSubnormal<T>(alpha * static_cast<double>(squareAvg[i]) + (1.0 - alpha) * g * g);
     squareAvg[i] = static_cast<T>(s);
     const double avg = sqrtOf(s) + eps;
     if (mom > 0.0) {
-      const double buf = mom * static_cast<double>(momentumBuf[i]) + g / avg;
+      const double buf = flushSubnormal<T>(mom * static_cast<double>(momentumBuf[i]) + g / avg);
       momentumBuf[i] = static_cast<T>(buf);
       params[i] = static_cast<T>(p - lr * buf);
     } else {
