@@ -19,6 +19,10 @@ namespace {
 template <typename T>
 using Buffer = std::vector<T, Eigen::aligned_allocator<T>>;
 
+// The task gradients' sum is split over the threads only when each part has at least this many
+// parameters (a smaller part costs more to hand over than to add).
+constexpr int64_t kMinSumPart = 512;
+
 template <typename T>
 int64_t padded(int64_t n) {
   const int64_t per = std::max<int64_t>(1, 64 / int64_t(sizeof(T)));
@@ -135,15 +139,18 @@ double MetaBatch<T>::metaGradient(const T* params, const Tasks<T>& tasks, const 
     runTask(t, slot == 0 ? main_ : *extra_[slot - 1], *scratch_[slot], params, tasks, o);
   });
 
-  // Sum in task order (maml.ts's accumulation in double), then the mean.
-  std::fill(grad, grad + P, 0.0);
+  // Sum in task order (maml.ts's accumulation in double), then the mean; the parameters split
+  // over the threads, each element still summed over the tasks in order.
+  runtime::parallelParts(P, kMinSumPart, workers, [&](int64_t from, int64_t to) {
+    std::fill(grad + from, grad + to, 0.0);
+    for (int t = 0; t < T_; t++) {
+      const T* v = taskGrad_[t].data();
+      for (int64_t j = from; j < to; j++) grad[j] += double(v[j]);
+    }
+    for (int64_t j = from; j < to; j++) grad[j] /= T_;
+  });
   double loss = 0;
-  for (int t = 0; t < T_; t++) {
-    const T* v = taskGrad_[t].data();
-    for (int64_t j = 0; j < P; j++) grad[j] += double(v[j]);
-    loss += taskLoss_[t];
-  }
-  for (int64_t j = 0; j < P; j++) grad[j] /= T_;
+  for (int t = 0; t < T_; t++) loss += taskLoss_[t];
   return loss / T_;
 }
 
