@@ -236,6 +236,8 @@ describe('kernel parity: native vs js', function () {
       for (const [m, n, rows] of [
         [50, 7, [49, 0, 3, 3, 17, 48, 1, 2, 30, 31, 9, 8]],
         [300, 33, Array.from({ length: 40 }, (_, r) => (r * 97) % 300)],
+        // Large enough that the native copy splits over the threads.
+        [2000, 128, Array.from({ length: 300 }, (_, r) => (r * 7919) % 2000)],
         [5, 0, [4, 0]],
         [6, 3, []],
       ] as [number, number, number[]][])

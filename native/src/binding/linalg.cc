@@ -91,7 +91,7 @@ void gatherRowsTyped(const Napi::CallbackInfo& info, const ArgGuard& guard, cons
   expectDisjoint(info.Env(), fn, out, "out", a, "a");
   guard.verify(info.Env(), fn);
   CMatMap<T> ca(a.data(), a.rows(), a.cols());
-  linalg::gatherRows<T>(ca, rows.data(), out);
+  linalg::gatherRows<T>(ca, rows.data(), out, threadsOf(info.Env()));
 }
 
 // gatherRows(a, rows, out): row r of out = row rows[r] of a; a and out of one dtype.

@@ -15,6 +15,7 @@
 #include <Eigen/Eigenvalues>
 #include <Eigen/SVD>
 
+#include "runtime/threads.h"
 #include "simd/gemm.h"
 
 namespace metatask::linalg {
@@ -48,6 +49,9 @@ inline void prefetchLine(const void*) {}
 
 // Rows requested this many rows before they are copied.
 constexpr int64_t kPrefetchRows = 8;
+// A gather is split over threads only in parts of at least this many bytes (a smaller part costs
+// more to hand over than to copy).
+constexpr int64_t kMinGatherBytes = int64_t(16) << 10;
 
 template <typename T>
 void prefetchRow(const T* row, int64_t cols) {
@@ -59,23 +63,27 @@ void prefetchRow(const T* row, int64_t cols) {
 }  // namespace
 
 template <typename T>
-void gatherRows(const CMatMap<T>& a, const int32_t* rows, MatMap<T>& out) {
+void gatherRows(const CMatMap<T>& a, const int32_t* rows, MatMap<T>& out, int threads) {
   // Rows of a large matrix in shuffled order (a training batch) each miss the cache and the TLB;
   // copied one after another, each copy waited for its row. Requested kPrefetchRows ahead, the
-  // misses of several rows are in flight together.
+  // misses of several rows are in flight together; with threads, each copies a part of the rows
+  // (a copy: no result depends on the split).
   const int64_t m = out.rows();
   const int64_t cols = a.cols();
   const T* src = a.data();
   T* dst = out.data();
-  for (int64_t r = 0; r < std::min(m, kPrefetchRows); ++r) prefetchRow(src + int64_t(rows[r]) * cols, cols);
-  for (int64_t r = 0; r < m; ++r) {
-    if (r + kPrefetchRows < m) prefetchRow(src + int64_t(rows[r + kPrefetchRows]) * cols, cols);
-    std::copy_n(src + int64_t(rows[r]) * cols, cols, dst + r * cols);
-  }
+  const int64_t minPart = std::max<int64_t>(1, kMinGatherBytes / std::max<int64_t>(1, cols * int64_t(sizeof(T))));
+  runtime::parallelParts(m, minPart, threads, [&](int64_t from, int64_t to) {
+    for (int64_t r = from; r < std::min(to, from + kPrefetchRows); ++r) prefetchRow(src + int64_t(rows[r]) * cols, cols);
+    for (int64_t r = from; r < to; ++r) {
+      if (r + kPrefetchRows < to) prefetchRow(src + int64_t(rows[r + kPrefetchRows]) * cols, cols);
+      std::copy_n(src + int64_t(rows[r]) * cols, cols, dst + r * cols);
+    }
+  });
 }
 
-template void gatherRows<double>(const CMatMap<double>&, const int32_t*, MatMap<double>&);
-template void gatherRows<float>(const CMatMap<float>&, const int32_t*, MatMap<float>&);
+template void gatherRows<double>(const CMatMap<double>&, const int32_t*, MatMap<double>&, int);
+template void gatherRows<float>(const CMatMap<float>&, const int32_t*, MatMap<float>&, int);
 
 void transpose(const CMatMap<double>& a, MatMap<double>& out) {
   // 32 x 32 tiles: the 32 rows read and the 32 rows written within a tile stay in L1 (a plain

@@ -14,9 +14,10 @@ void gram(const CMatMap<double>& x, MatMap<double>& out, int threads);
 // out (cols x rows) = a^T, by cache tiles.
 void transpose(const CMatMap<double>& a, MatMap<double>& out);
 
-// Row r of out = row rows[r] of a, for r < out.rows() (entries in [0, a.rows()), checked by the binding).
+// Row r of out = row rows[r] of a, for r < out.rows() (entries in [0, a.rows()), checked by the
+// binding); on at most `threads` threads.
 template <typename T>
-void gatherRows(const CMatMap<T>& a, const int32_t* rows, MatMap<T>& out);
+void gatherRows(const CMatMap<T>& a, const int32_t* rows, MatMap<T>& out, int threads);
 
 // Solve A X = B (A symmetric positive definite); throws KernelValueError otherwise.
 void choleskySolve(const CMatMap<double>& a, const CMatMap<double>& b, MatMap<double>& x);
