@@ -343,7 +343,8 @@ struct Network<T>::Ctx {
   std::vector<int>* groupScratch;  // the active members of a dense group (runBackward)
 };
 
-// One lane of lossGrad's row chunks: its buffers, gradient and scratch, used by one thread at a time.
+// The state of one of lossGrad's row chunks (chunk q runs on lane q): its buffers, gradient and
+// scratch, used by one thread at a time.
 template <typename T>
 struct Network<T>::Lane {
   std::vector<std::unique_ptr<Workspace>> workspaces;  // by chunk size
@@ -1694,9 +1695,9 @@ inline int chunkStart(int q, int chunks, int n) {
   return std::min(n, q * per);
 }
 
-// lossGrad by row chunks (network.h): chunk q on lane q, each pass with the whole batch's
-// labelled-row counts as its losses' divisors; then the gradient is chunk 0's + chunk 1's + ...
-// and each loss the sum of its chunks' parts in chunk order.
+// lossGrad by row chunks (network.h): chunk q on lane q (its own buffers and gradient), each pass
+// with the whole batch's labelled-row counts as its losses' divisors; then the gradient is chunk
+// 0's + chunk 1's + ... and each loss the sum of its chunks' parts in chunk order.
 template <typename T>
 void Network<T>::lossGradByChunks(const T* params, const Batch<T>& b, const double* weights, T* grad, double* losses) {
   kept_.valid = false;
@@ -1704,7 +1705,6 @@ void Network<T>::lossGradByChunks(const T* params, const Batch<T>& b, const doub
   const size_t N = prog_.nodes.size();
   const int64_t P = prog_.paramCount;
   const int chunks = rowChunks(b.n);
-  const int lanes = chunks;
   const std::vector<uint8_t>& active = activeFor(weights);
   std::vector<int> labelled(H);
   for (size_t h = 0; h < H; h++) {
@@ -1718,38 +1718,36 @@ void Network<T>::lossGradByChunks(const T* params, const Batch<T>& b, const doub
       if (!isMissingTarget(yv, true) && !isClassIndex(yv, C)) throw classTargetError(h, r, yv, C);
     }
   }
-  while (int(lanes_.size()) < lanes) lanes_.push_back(std::make_unique<Lane>());
+  while (int(lanes_.size()) < chunks) lanes_.push_back(std::make_unique<Lane>());
   std::vector<double> parts(size_t(chunks) * H, 0.0);
-  // Threads beyond one per lane go to the products of the lanes' passes.
-  const int inner = std::max(1, threads_ / lanes);
+  // Threads beyond one per chunk go to the products of the chunks' passes.
+  const int inner = std::max(1, threads_ / chunks);
   const int inputWidth = prog_.nodes[0].width;
-  runtime::parallelFor(lanes, threads_, [&](int l, int) {
-    Lane& lane = *lanes_[l];
-    if (l > 0) lane.grad.resize(size_t(P));
-    T* g = l == 0 ? grad : lane.grad.data();
+  runtime::parallelFor(chunks, threads_, [&](int q, int) {
+    Lane& lane = *lanes_[q];
+    if (q > 0) lane.grad.resize(size_t(P));
+    T* g = q == 0 ? grad : lane.grad.data();
     std::fill(g, g + P, T(0));
-    for (int q = l; q < chunks; q += lanes) {
-      const int r0 = chunkStart(q, chunks, b.n);
-      Batch<T> cb = b;
-      cb.n = chunkStart(q + 1, chunks, b.n) - r0;
-      cb.x = b.x + int64_t(r0) * inputWidth;
-      cb.y = b.y + int64_t(r0) * b.yCols;
-      if (b.masks) {
-        lane.masks.assign(N, nullptr);
-        for (size_t i = 0; i < N; i++)
-          if (b.masks[i]) lane.masks[i] = b.masks[i] + int64_t(r0) * prog_.nodes[i].width;
-        cb.masks = lane.masks.data();
-      }
-      Ctx c = context(workspaceIn(lane.workspaces, cb.n, false), params, cb, nullptr, false, inner, &lane.groupScratch);
-      runForward(c);
-      zeroGrads(c, active, false);
-      c.g = g;
-      for (size_t h = 0; h < H; h++) parts[size_t(q) * H + h] = seedLoss(c, cb, h, weights[h], weights[h] != 0, false, labelled[h], r0);
-      runBackward(c, active, false);
+    const int r0 = chunkStart(q, chunks, b.n);
+    Batch<T> cb = b;
+    cb.n = chunkStart(q + 1, chunks, b.n) - r0;
+    cb.x = b.x + int64_t(r0) * inputWidth;
+    cb.y = b.y + int64_t(r0) * b.yCols;
+    if (b.masks) {
+      lane.masks.assign(N, nullptr);
+      for (size_t i = 0; i < N; i++)
+        if (b.masks[i]) lane.masks[i] = b.masks[i] + int64_t(r0) * prog_.nodes[i].width;
+      cb.masks = lane.masks.data();
     }
+    Ctx c = context(workspaceIn(lane.workspaces, cb.n, false), params, cb, nullptr, false, inner, &lane.groupScratch);
+    runForward(c);
+    zeroGrads(c, active, false);
+    c.g = g;
+    for (size_t h = 0; h < H; h++) parts[size_t(q) * H + h] = seedLoss(c, cb, h, weights[h], weights[h] != 0, false, labelled[h], r0);
+    runBackward(c, active, false);
   });
-  for (int l = 1; l < lanes; l++) {
-    const T* src = lanes_[l]->grad.data();
+  for (int q = 1; q < chunks; q++) {
+    const T* src = lanes_[q]->grad.data();
     runtime::parallelParts(P, kParallelChunk / 2, threads_, [&](int64_t from, int64_t to) {
       for (int64_t k = from; k < to; k++) grad[k] += src[k];
     });
