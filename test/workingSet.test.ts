@@ -14,7 +14,8 @@ import { Rng } from '../lib/core/rng.js';
 import { kernels } from '../lib/kernels/index.js';
 import { Anderson } from '../lib/kernels/js/cdsolve.js';
 import { dualityGapOf, normsOf, provenZero, safeRadius } from '../lib/linear/solvers/dualGap.js';
-import { EnetState, prepareProblem, solveEnet, type EnetProblem, type SolveSettings } from '../lib/linear/solvers/workingSet.js';
+import { ColumnPool } from '../lib/linear/solvers/columnPool.js';
+import { EnetState, prepareProblem, solveEnet, withPooled, type EnetProblem, type SolveSettings } from '../lib/linear/solvers/workingSet.js';
 import { randMatrix } from './helpers.js';
 
 type M = Matrix<Float64Array>;
@@ -280,5 +281,37 @@ describe('Anderson extrapolation', () => {
     acc.push(new Float64Array(4).fill(1));
     acc.push(new Float64Array(4).fill(1));
     expect(acc.extrapolate(out)).to.equal(false);
+  });
+});
+
+describe('working sets and the column pool', () => {
+  // A pool holding features 2, 5, 7, 9 and 11 (gathered in that order) of a 12-feature design.
+  const pooledOf = (): ColumnPool => {
+    const { X, Y } = problem(7, 30, 12, 2, 3);
+    const pool = new ColumnPool(kernels(), prepareProblem(kernels(), X, Y, true).design, 30);
+    pool.take(Int32Array.from([2, 5, 7, 9, 11]), true);
+    return pool;
+  };
+  const allActive = new Uint8Array(12).fill(1);
+
+  it('a set that leaves out a few active pooled features takes them too, and the pool then hands out views', () => {
+    const pool = pooledOf();
+    const ws = withPooled(Int32Array.from([0, 2, 5, 7, 9]), pool, allActive);
+    expect([...ws]).to.deep.equal([0, 2, 5, 7, 9, 11]);
+    const taken = pool.take(ws, true);
+    // Every pooled feature is in the set: the columns are the pool's own buffer, in slot order.
+    expect([...taken.features]).to.deep.equal([2, 5, 7, 9, 11, 0]);
+    expect(taken.xws.data.length).to.equal(6 * 30);
+    expect(taken.gram!.rows).to.equal(6);
+  });
+
+  it('keeps the set as it is when a left-out pooled feature was screened, or when too many are left out', () => {
+    const pool = pooledOf();
+    const screened = allActive.slice();
+    screened[11] = 0;
+    expect([...withPooled(Int32Array.from([0, 2, 5, 7, 9]), pool, screened)]).to.deep.equal([0, 2, 5, 7, 9]);
+    // Four features left out of a set of four: more than a quarter of it.
+    expect([...withPooled(Int32Array.from([1, 3, 4, 11]), pool, allActive)]).to.deep.equal([1, 3, 4, 11]);
+    expect([...withPooled(Int32Array.from([2, 5, 7, 9, 11]), pool, allActive)]).to.deep.equal([2, 5, 7, 9, 11]);
   });
 });

@@ -42,6 +42,11 @@ export class ColumnPool {
     this.slotOf = new Int32Array(design.x.cols).fill(-1);
   }
 
+  /** The pooled features, in slot order (a view, valid until the pool changes). */
+  pooled(): Int32Array {
+    return this.features.subarray(0, this.count);
+  }
+
   /** The number of features of `ws` not yet pooled. */
   missing(ws: Int32Array): number {
     let m = 0;
