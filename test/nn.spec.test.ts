@@ -90,6 +90,21 @@ describe('compileNetwork', () => {
     expect(zeros).to.be.within(40, 110);
   });
 
+  it('draws each mask entry from one 32-bit draw of the stream (Rng.fillMask), in node, row, column order', () => {
+    const c = compileNetwork(base([{ op: 'dropout', input: 0, rate: 0.3 }, { op: 'dense', input: 1, units: 1 }]));
+    const m = dropoutMasks(c, new Rng(5), 1000, 'float64').get(1)!;
+    const ref = new Rng(5);
+    const keep = 1 / 0.7;
+    for (let k = 0; k < m.length; k++) expect(m[k], `entry ${k}`).to.equal(ref.nextU32() < 0.3 * 2 ** 32 ? 0 : keep);
+    // The generator's state moved on by exactly one draw per entry.
+    const after = new Rng(5);
+    dropoutMasks(c, after, 1000, 'float64');
+    expect(after.nextU32()).to.equal(ref.nextU32());
+    // 3000 entries at rate 0.3: the zero count is within 4 standard deviations of 900.
+    const zeros = m.filter((v) => v === 0).length;
+    expect(zeros).to.be.within(900 - 4 * Math.sqrt(3000 * 0.3 * 0.7), 900 + 4 * Math.sqrt(3000 * 0.3 * 0.7));
+  });
+
   it('encodes the native program', () => {
     const { ints, floats } = encodeProgram(compileNetwork(mmoe));
     // version, nodes, heads; node 0: input of 3 (no inputs, no extras); node 1: dense of 4 units reading node 0.

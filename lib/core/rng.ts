@@ -51,6 +51,35 @@ export class Rng {
     return result;
   }
 
+  /**
+   * Fill `out` with a dropout mask: each entry 0 with probability `rate` (a 32-bit draw below
+   * rate * 2^32), else `keep`; one draw per entry, the stream of nextU32. The generator runs on
+   * local copies of its state: a training step's masks have tens of thousands of entries, and
+   * two draws per entry through uniform() cost more than the step's products.
+   */
+  fillMask(out: { length: number; [i: number]: number }, rate: number, keep: number): void {
+    const threshold = rate * 4294967296;
+    let s0 = this.s0;
+    let s1 = this.s1;
+    let s2 = this.s2;
+    let s3 = this.s3;
+    for (let k = 0; k < out.length; k++) {
+      const u = Math.imul(rotl(Math.imul(s1, 5), 7), 9) >>> 0;
+      const t = s1 << 9;
+      s2 ^= s0;
+      s3 ^= s1;
+      s1 ^= s2;
+      s0 ^= s3;
+      s2 ^= t;
+      s3 = rotl(s3, 11);
+      out[k] = u < threshold ? 0 : keep;
+    }
+    this.s0 = s0;
+    this.s1 = s1;
+    this.s2 = s2;
+    this.s3 = s3;
+  }
+
   /** Uniform double in [0, 1) with 53 random bits. */
   uniform(): number {
     const hi = this.nextU32() >>> 5; // 27 bits

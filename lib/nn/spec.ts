@@ -75,7 +75,7 @@ export function initParams(compiled: CompiledNetwork, rng: Rng, dtype: DType = '
 /**
  * Inverted-dropout masks for every dropout node: each entry is 0 with probability `rate`, else
  * 1 / (1 - rate), so activations keep their expected value and inference needs no rescaling.
- * Nodes are visited in index order, rows then columns, one uniform draw per entry.
+ * Nodes are visited in index order, rows then columns, one 32-bit draw per entry (Rng.fillMask).
  */
 export function dropoutMasks(compiled: CompiledNetwork, rng: Rng, n: number, dtype: 'float32'): Map<number, Float32Array>;
 export function dropoutMasks(compiled: CompiledNetwork, rng: Rng, n: number, dtype: 'float64'): Map<number, Float64Array>;
@@ -86,7 +86,7 @@ export function dropoutMasks(compiled: CompiledNetwork, rng: Rng, n: number, dty
     const rate = compiled.alpha[i]!;
     const keep = 1 / (1 - rate);
     const m = allocate(dtype, n * compiled.widths[i]!);
-    for (let k = 0; k < m.length; k++) m[k] = rng.uniform() < rate ? 0 : keep;
+    rng.fillMask(m, rate, keep);
     out.set(i, m);
   }
   return out;
