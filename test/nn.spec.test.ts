@@ -105,6 +105,19 @@ describe('compileNetwork', () => {
     expect(zeros).to.be.within(900 - 4 * Math.sqrt(3000 * 0.3 * 0.7), 900 + 4 * Math.sqrt(3000 * 0.3 * 0.7));
   });
 
+  it('Rng.fillMask refuses a rate outside [0, 1] and a keep value that is not finite, drawing nothing', () => {
+    const rng = new Rng(9);
+    const out = new Float32Array(4);
+    for (const rate of [-0.1, 1.5, NaN]) expect(() => rng.fillMask(out, rate, 2), `rate ${rate}`).to.throw(RangeError, /rate must be in \[0, 1\]/);
+    expect(() => rng.fillMask(out, 0.5, Infinity)).to.throw(RangeError, /keep must be a finite number/);
+    expect(rng.nextU32()).to.equal(new Rng(9).nextU32());
+    // The ends: rate 0 keeps every entry, rate 1 drops every one.
+    rng.fillMask(out, 0, 2);
+    expect([...out]).to.deep.equal([2, 2, 2, 2]);
+    rng.fillMask(out, 1, 2);
+    expect([...out]).to.deep.equal([0, 0, 0, 0]);
+  });
+
   it('encodes the native program', () => {
     const { ints, floats } = encodeProgram(compileNetwork(mmoe));
     // version, nodes, heads; node 0: input of 3 (no inputs, no extras); node 1: dense of 4 units reading node 0.

@@ -58,12 +58,15 @@ export class Rng {
    * two draws per entry through uniform() cost more than the step's products.
    */
   fillMask(out: { length: number; [i: number]: number }, rate: number, keep: number): void {
+    if (!(rate >= 0 && rate <= 1)) throw new RangeError(`fillMask: rate must be in [0, 1], got ${rate}`);
+    if (!Number.isFinite(keep)) throw new RangeError(`fillMask: keep must be a finite number, got ${keep}`);
     const threshold = rate * 4294967296;
     let s0 = this.s0;
     let s1 = this.s1;
     let s2 = this.s2;
     let s3 = this.s3;
     for (let k = 0; k < out.length; k++) {
+      // nextU32's step on the local copies (a test holds the two streams equal).
       const u = Math.imul(rotl(Math.imul(s1, 5), 7), 9) >>> 0;
       const t = s1 << 9;
       s2 ^= s0;
