@@ -317,6 +317,9 @@ const methods = {
     const mask = chance(0.3) ? Uint8Array.from({ length: c.paramCount }, () => int(2)) : null;
     return [vec(c.paramCount, net.T, () => randn() * 0.3), x, y, offsets, rand() * 0.1, int(3), chance(0.5), mask, new F64(c.paramCount)];
   },
+  // The same arguments without grad; the network refuses other calls until metaGradientFinish.
+  metaGradientStart: (net) => methods.metaGradient(net).slice(0, 8),
+  metaGradientFinish: (net) => [new F64(net.s.compiled.paramCount)],
   info: () => [],
   dispose: () => [],
 };

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { AbortError, ConfigError, FormatError, ShapeError, ValueError } from '../lib/core/errors.js';
 import { Rng } from '../lib/core/rng.js';
 import { MultiTaskDataset } from '../lib/data/dataset.js';
-import { availableBackends, kernels, setBackend } from '../lib/kernels/index.js';
+import { availableBackends, backend, kernels, setBackend, setThreads } from '../lib/kernels/index.js';
 import { packageRoot } from '../lib/kernels/native.js';
 import { ANIL, iMAML, MAML, MetaSGD, Pretrained, Reptile, SinusoidTasks, TaskSplit, type Task, type TaskSampler } from '../lib/meta/index.js';
 
@@ -373,6 +373,50 @@ const hasNetwork = typeof (kernels() as unknown as { network?: unknown }).networ
       let err: unknown;
       await maml.fit(sampler, { iterations: 5, signal: ac.signal }).catch((e) => (err = e));
       expect(err).to.be.instanceOf(AbortError);
+    });
+
+    it('fit draws one meta-batch per iteration run and equals step() on the same meta-batches (2 threads)', async () => {
+      const prev = backend().threads;
+      setThreads(2);
+      try {
+        // MAML overlaps its kernel with the next draw; MetaSGD runs the whole update at once.
+        for (const Learner of [MAML, MetaSGD] as const) {
+          const fitted = new Learner({ network: SMALL, metaBatchSize: 3, seed: 4 });
+          const stepped = new Learner({ network: SMALL, metaBatchSize: 3, seed: 4 });
+          let drawn = 0;
+          const sampler: TaskSampler = { inputSize: 2, sample: () => randomTasks(1, 1)[0]!, sampleBatch: (k) => randomTasks(100 + drawn++, k), reset() {}, fork() { return this; } };
+          await fitted.fit(sampler, { iterations: 6 });
+          expect(drawn, Learner.kind).to.equal(6);
+          const losses: number[] = [];
+          for (let i = 0; i < 6; i++) losses.push(stepped.step(randomTasks(100 + i, 3)));
+          expect(Array.from(fitted.history.losses), Learner.kind).to.deep.equal(losses);
+          expect(Array.from(fitted.getParams()), Learner.kind).to.deep.equal(Array.from(stepped.getParams()));
+        }
+      } finally {
+        setThreads(prev);
+      }
+    });
+
+    it('an error drawing the next meta-batch ends fit once the current iteration has completed', async () => {
+      const maml = new MAML({ network: SMALL, metaBatchSize: 2, seed: 1 });
+      let drawn = 0;
+      let progress = 0;
+      const sampler: TaskSampler = {
+        inputSize: 2,
+        sample: () => randomTasks(1, 1)[0]!,
+        sampleBatch: (k) => {
+          if (++drawn === 4) throw new Error('no more tasks');
+          return randomTasks(drawn, k);
+        },
+        reset() {},
+        fork() { return this; },
+      };
+      let err: unknown;
+      await maml.fit(sampler, { iterations: 10, onProgress: () => progress++ }).catch((e) => (err = e));
+      expect((err as Error).message).to.equal('no more tasks');
+      expect(progress).to.equal(3);
+      expect(maml.history.iterations).to.equal(3);
+      expect(maml.iteration).to.equal(3);
     });
 
     it("the outer optimiser's schedule steps once per completed fit, not on an aborted one", async () => {

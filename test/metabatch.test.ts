@@ -12,7 +12,7 @@ import { expect } from 'chai';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 
-import { ShapeError, ValueError } from '../lib/core/errors.js';
+import { DisposedError, ShapeError, ValueError } from '../lib/core/errors.js';
 import type { FloatArray, Matrix } from '../lib/core/matrix.js';
 import { Rng } from '../lib/core/rng.js';
 import { availableBackends, kernels, kernelsFor, rawAddon } from '../lib/kernels/index.js';
@@ -78,6 +78,13 @@ function headMask(spec: NetworkSpec): Uint8Array {
 function run<T extends FloatArray>(h: NetworkHandle<T>, params: T, tasks: MetaBatchTasks<T>, o: MetaGradientOptions): { loss: number; grad: Float64Array } {
   const grad = new Float64Array(h.paramCount).fill(NaN);
   const loss = h.metaGradient(params, tasks, o, grad);
+  return { loss, grad };
+}
+
+/** run() by metaGradientStart and finish. */
+function runStarted<T extends FloatArray>(h: NetworkHandle<T>, params: T, tasks: MetaBatchTasks<T>, o: MetaGradientOptions): { loss: number; grad: Float64Array } {
+  const grad = new Float64Array(h.paramCount).fill(NaN);
+  const loss = h.metaGradientStart(params, tasks, o).finish(grad);
   return { loss, grad };
 }
 
@@ -187,7 +194,7 @@ describe('meta-batch kernel (NetworkHandle.metaGradient)', function () {
     });
     after(() => addon().setThreads(saved));
 
-    it('1, 2 and 3 threads give bit-identical gradients and losses (float32 and float64)', () => {
+    it('1, 2 and 3 threads give bit-identical gradients and losses (float32 and float64), called whole or started and finished', () => {
       for (const c of CASES) {
         const compiled = compileNetwork(c.spec);
         const p64 = initParams(compiled, new Rng(21), 'float64') as Float64Array;
@@ -202,7 +209,8 @@ describe('meta-batch kernel (NetworkHandle.metaGradient)', function () {
               addon().setThreads(n);
               // A fresh handle and a reused one.
               const h = kernelsFor('native').network(c.spec, dtype as 'float64') as unknown as NetworkHandle<FloatArray>;
-              return [run(h, params, t as MetaBatchTasks<FloatArray>, o), run(h, params, t as MetaBatchTasks<FloatArray>, o)];
+              const tt = t as MetaBatchTasks<FloatArray>;
+              return [run(h, params, tt, o), run(h, params, tt, o), runStarted(h, params, tt, o)];
             }).flat();
             for (const r of results.slice(1)) {
               expect(Array.from(r.grad)).to.deep.equal(Array.from(results[0]!.grad));
@@ -227,6 +235,77 @@ describe('meta-batch kernel (NetworkHandle.metaGradient)', function () {
       expect(Array.from(again.grad)).to.deep.equal(Array.from(good.grad));
     });
   });
+
+  for (const b of availableBackends()) {
+    describe(`started now, finished later: metaGradientStart (${b} backend, 2 threads)`, () => {
+      const c = CASES[0]!;
+      const compiled = compileNetwork(c.spec);
+      const P = compiled.paramCount;
+      const o = { innerLr: 0.2, innerSteps: 2, firstOrder: false };
+      let saved = 1;
+      before(() => {
+        if (b !== 'native') return;
+        saved = rawAddon()!.info().threads;
+        rawAddon()!.setThreads(2);
+      });
+      after(() => {
+        if (b === 'native') rawAddon()!.setThreads(saved);
+      });
+      const setup = () => {
+        const h = kernelsFor(b).network(c.spec, 'float64');
+        const params = initParams(compiled, new Rng(31), 'float64') as Float64Array;
+        const tasks = randomTasks(c, new Rng(32), 11);
+        return { h, params, tasks, want: run(h, params, tasks, o) };
+      };
+
+      it('gives the bits of metaGradient and reads nothing it was given after it returns', () => {
+        const { h, params, tasks, want } = setup();
+        for (const masked of [false, true]) {
+          const mask = headMask(c.spec);
+          const whole = masked ? run(h, params, tasks, { ...o, innerMask: mask }) : want;
+          const p = params.slice();
+          const t = { x: { ...tasks.x, data: tasks.x.data.slice() }, y: { ...tasks.y, data: tasks.y.data.slice() }, offsets: tasks.offsets.slice() };
+          const m = mask.slice();
+          const pending = h.metaGradientStart(p, t, { ...o, innerMask: masked ? m : null });
+          // Overwritten while the tasks may still run: the kernel works on its own copies.
+          p.fill(NaN);
+          t.x.data.fill(NaN);
+          t.y.data.fill(NaN);
+          t.offsets.fill(0);
+          m.fill(0);
+          const grad = new Float64Array(P).fill(NaN);
+          expect(pending.finish(grad)).to.equal(whole.loss);
+          expect(Array.from(grad)).to.deep.equal(Array.from(whole.grad));
+        }
+      });
+
+      it('refuses every other call on the handle until finished (ValueError), then works again', () => {
+        const { h, params, tasks, want } = setup();
+        const pending = h.metaGradientStart(params, tasks, o);
+        const batch = { x: tasks.x, y: tasks.y };
+        expect(() => h.metaGradient(params, tasks, o, new Float64Array(P)), 'metaGradient').to.throw(ValueError, /still running/);
+        expect(() => h.metaGradientStart(params, tasks, o), 'metaGradientStart').to.throw(ValueError, /still running/);
+        expect(() => h.lossGrad(params, batch, Float64Array.of(1), new Float64Array(P)), 'lossGrad').to.throw(ValueError, /still running/);
+        expect(() => h.forward(params, batch), 'forward').to.throw(ValueError, /still running/);
+        // A bad grad leaves it running: finish can be called again with a good one.
+        expect(() => pending.finish(new Float64Array(P - 1))).to.throw(ShapeError);
+        const grad = new Float64Array(P);
+        expect(pending.finish(grad)).to.equal(want.loss);
+        expect(Array.from(grad)).to.deep.equal(Array.from(want.grad));
+        expect(() => pending.finish(grad)).to.throw(ValueError, /no meta-gradient was started/);
+        const again = run(h, params, tasks, o);
+        expect(Array.from(again.grad)).to.deep.equal(Array.from(want.grad));
+      });
+
+      it('dispose() while it runs ends it; later calls throw DisposedError', () => {
+        const { h, params, tasks } = setup();
+        const pending = h.metaGradientStart(params, tasks, o);
+        h.dispose();
+        expect(() => pending.finish(new Float64Array(P))).to.throw(DisposedError);
+        expect(() => run(h, params, tasks, o)).to.throw(DisposedError);
+      });
+    });
+  }
 
   describe('bad arguments', () => {
     const spec = mlpSpec({ inputSize: 2, hidden: [4], outputSize: 1, activation: 'tanh' }, 'mse');

@@ -12,7 +12,7 @@ import { zeros, type FloatArray, type Matrix } from '../core/matrix.js';
 import { checkNormStats, compileNetwork, encodeProgram, type CompiledNetwork } from './networkSpec.js';
 import type {
   AdamArgs, BackendInfo, CdDesign, CdSweepArgs, CdTargets, SimdLevel, CdSweepResult, GemmOptions, GramSolveArgs, GramSweepArgs, InnerSolveResult, Kernels,
-  ResidualSolveArgs, MetaBatchTasks, MetaGradientOptions, NetworkBatch, NetworkHandle, NetworkSpec,
+  ResidualSolveArgs, MetaBatchTasks, MetaGradientOptions, NetworkBatch, NetworkHandle, NetworkSpec, PendingMetaGradient,
   RmspropArgs, SgdArgs, SvdResult, SvtResult, SymEigResult, TaskLossArgs,
 } from './types.js';
 
@@ -96,6 +96,11 @@ export interface NativeNetworkObject {
     params: FloatArray, x: Matrix<FloatArray>, y: Matrix<FloatArray>, offsets: Int32Array,
     innerLr: number, innerSteps: number, firstOrder: boolean, innerMask: Uint8Array | null, grad: Float64Array,
   ): number;
+  metaGradientStart(
+    params: FloatArray, x: Matrix<FloatArray>, y: Matrix<FloatArray>, offsets: Int32Array,
+    innerLr: number, innerSteps: number, firstOrder: boolean, innerMask: Uint8Array | null,
+  ): void;
+  metaGradientFinish(grad: Float64Array): number;
   info(): { paramCount: number; inputSize: number; outputWidth: number; targetCols: number; heads: number; nodes: number; statsCount: number; dtype: string; bytes: number };
   dispose(): void;
 }
@@ -375,6 +380,11 @@ class NativeNetwork<T extends FloatArray> implements NetworkHandle<T> {
     return call(() =>
       this.obj.metaGradient(params, tasks.x, tasks.y, tasks.offsets, o.innerLr, o.innerSteps, o.firstOrder, o.innerMask ?? null, grad),
     );
+  }
+
+  metaGradientStart(params: T, tasks: MetaBatchTasks<T>, o: MetaGradientOptions): PendingMetaGradient {
+    call(() => this.obj.metaGradientStart(params, tasks.x, tasks.y, tasks.offsets, o.innerLr, o.innerSteps, o.firstOrder, o.innerMask ?? null));
+    return { finish: (grad: Float64Array): number => call(() => this.obj.metaGradientFinish(grad)) };
   }
 
   dispose(): void {

@@ -514,6 +514,14 @@ export interface NetworkHandle<T extends FloatArray> {
    */
   metaGradient(params: T, tasks: MetaBatchTasks<T>, options: MetaGradientOptions, grad: Float64Array): number;
   /**
+   * metaGradient in two halves, so that the caller can draw the next meta-batch while this one
+   * runs: the native backend copies the arguments, starts the tasks on its worker threads and
+   * returns; the JavaScript backend computes here. Nothing passed is read after this returns.
+   * `finish(grad)` on the result completes it (the same result as metaGradient). Until then every
+   * other call on the handle throws a ValueError; dispose() waits for the tasks.
+   */
+  metaGradientStart(params: T, tasks: MetaBatchTasks<T>, options: MetaGradientOptions): PendingMetaGradient;
+  /**
    * Free the handle's memory now (garbage collection frees it too). Idempotent; any later call
    * of another method throws a DisposedError.
    */
@@ -529,6 +537,12 @@ export interface MetaBatchTasks<T extends FloatArray> {
   x: Matrix<T>;
   y: Matrix<T>;
   offsets: Int32Array;
+}
+
+/** A meta-gradient started by NetworkHandle.metaGradientStart. */
+export interface PendingMetaGradient {
+  /** grad (overwritten, paramCount entries) <- the mean meta-gradient; returns the mean query loss. Once only. */
+  finish(grad: Float64Array): number;
 }
 
 export interface MetaGradientOptions {

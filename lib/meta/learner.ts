@@ -311,6 +311,17 @@ export abstract class MetaLearner<O extends Resolved<LearnerOptions> = Resolved<
   /** One meta-update from a meta-batch; returns the meta-loss. */
   protected abstract metaStep(tasks: PreparedTask[]): number;
 
+  /**
+   * The meta-update of `tasks` in two halves: this call starts it, the function it returns
+   * completes it and returns the meta-loss. fit draws and prepares the next meta-batch in between,
+   * so a learner whose kernel runs on worker threads (MAML's, native backend) overlaps the two.
+   * By default the whole update runs here.
+   */
+  protected startMetaStep(tasks: PreparedTask[]): () => number {
+    const loss = this.metaStep(tasks);
+    return () => loss;
+  }
+
   /** Convert and check the tasks of a meta-batch. */
   protected prepare(tasks: readonly TaskLike[]): PreparedTask[] {
     return tasks.map((t, i) => {
@@ -343,6 +354,11 @@ export abstract class MetaLearner<O extends Resolved<LearnerOptions> = Resolved<
    * the meta-loss of every iteration run, their count and the seconds taken. `signal` aborts
    * between iterations (AbortError; the updates already made stay); `onProgress` gets a
    * {@link MetaProgress} per iteration (`total` NaN when only a time limit bounds the fit).
+   *
+   * The next meta-batch is drawn from `sampler` while the current one's meta-gradient runs (on
+   * the worker threads of the native backend), before `onProgress` hears of the current one; the
+   * sampler still gives its batches in the same order, one per iteration run, except that a fit
+   * ended by `signal` or by an error has drawn the batch of the iteration it did not run.
    */
   async fit(sampler: TaskSampler<TaskLike>, options: MetaFitOptions): Promise<this> {
     const o = parseFitOptions<MetaFitOptions>(`${this.kind}.fit`, options, BUDGET_OPTIONS);
@@ -355,16 +371,30 @@ export abstract class MetaLearner<O extends Resolved<LearnerOptions> = Resolved<
       this.lastHistory = { losses: Float64Array.from(losses), iterations: losses.length, seconds: budget.seconds };
     };
     // The history holds what ran, also when an abort or an error ends the fit.
+    const draw = (): PreparedTask[] | null => (budget.next() ? this.prepare(sampler.sampleBatch(this.options.metaBatchSize)) : null);
     try {
-      while (budget.next()) {
-        const tasks = this.prepare(sampler.sampleBatch(this.options.metaBatchSize));
-        const loss = this.metaStep(tasks);
+      let tasks = draw();
+      while (tasks) {
+        const step = budget.done;
+        const finish = this.startMetaStep(tasks);
+        // The next meta-batch, drawn while this one's meta-gradient runs. An error while drawing
+        // it ends the fit after this iteration has completed, as it would have without the overlap.
+        let next: PreparedTask[] | null = null;
+        let drawError: { error: unknown } | null = null;
+        try {
+          next = draw();
+        } catch (error) {
+          drawError = { error };
+        }
+        const loss = finish();
         if (!Number.isFinite(loss)) throw new ValueError(`${this.kind}.fit: the meta-loss became ${loss} at iteration ${this.iteration}; lower the learning rates`);
         losses.push(loss);
         this.iteration++;
         this.trackNorm(tasks);
-        o.onProgress?.({ phase: 'fit', step: budget.done, total: budget.total, loss, iteration: budget.done, iterations: budget.total });
+        o.onProgress?.({ phase: 'fit', step, total: budget.total, loss, iteration: step, iterations: budget.total });
         await yielder.maybeYield();
+        if (drawError) throw drawError.error;
+        tasks = next;
       }
       // A completed fit call is one epoch of the outer optimiser's learning-rate schedule.
       this.optimizer.epochEnd();

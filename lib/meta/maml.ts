@@ -77,12 +77,20 @@ export class MAML<L extends MetaLoss = MetaLoss, const N extends NetworkOption =
   }
 
   protected override metaStep(tasks: PreparedTask[]): number {
+    return this.startMetaStep(tasks)();
+  }
+
+  /** The fused kernel starts here (on the worker threads, native backend); the optimiser steps in the returned function. */
+  protected override startMetaStep(tasks: PreparedTask[]): () => number {
     const acc = (this.metaGrad ??= new Float64Array(this.P));
-    const loss = this.batchMetaGradient(tasks, acc);
-    const g = (this.stepGrad ??= this.alloc());
-    for (let j = 0; j < this.P; j++) g[j] = acc[j]!;
-    this.optimizer.step(this.params, g);
-    return loss;
+    const pending = this.startBatchMetaGradient(tasks);
+    return () => {
+      const loss = pending(acc);
+      const g = (this.stepGrad ??= this.alloc());
+      for (let j = 0; j < this.P; j++) g[j] = acc[j]!;
+      this.optimizer.step(this.params, g);
+      return loss;
+    };
   }
 
   /**
@@ -90,15 +98,22 @@ export class MAML<L extends MetaLoss = MetaLoss, const N extends NetworkOption =
    * meta-loss. A subclass that changes the inner loop (innerGrad/innerStep) gets the per-task path.
    */
   protected batchMetaGradient(tasks: PreparedTask[], grad: Float64Array): number {
+    return this.startBatchMetaGradient(tasks)(grad);
+  }
+
+  /** batchMetaGradient started: the returned function writes the gradient and returns the meta-loss. */
+  private startBatchMetaGradient(tasks: PreparedTask[]): (grad: Float64Array) => number {
     if (tasks.length === 0) throw new ValueError(`${this.kind}: a meta-batch needs at least one task`);
     const o = this.options;
     if (this.innerStep !== MAML.prototype.innerStep || this.innerGrad !== MetaLearner.prototype['innerGrad']) {
-      return this.meanOverTasks(tasks, grad, (t, acc) => this.taskMetaGradient(t, acc));
+      return (grad) => this.meanOverTasks(tasks, grad, (t, acc) => this.taskMetaGradient(t, acc));
     }
+    // The kernel copies what it reads, so the next meta-batch may be stacked into the same buffers.
     this.stacked = this.net.stack(tasks, this.stacked);
-    return this.handle.metaGradient(this.theta, this.stacked, {
+    const pending = this.handle.metaGradientStart(this.theta, this.stacked, {
       innerLr: o.innerLr, innerSteps: o.innerSteps, firstOrder: o.firstOrder, innerMask: this.innerMask,
-    }, grad);
+    });
+    return (grad) => pending.finish(grad);
   }
 
   /** Add d L_q(theta_k(theta))/d theta of one task into `acc`; returns L_q(theta_k). */

@@ -19,7 +19,7 @@
 import { DisposedError, ShapeError, ValueError } from '../../core/errors.js';
 import { allocate, type DType, type FloatArray, type Matrix } from '../../core/matrix.js';
 import { checkNormStats, compileNetwork, type CompiledNetwork } from '../networkSpec.js';
-import type { ActivationName, MetaBatchTasks, MetaGradientOptions, NetworkBatch, NetworkHandle, NetworkSpec, NodeSpec } from '../types.js';
+import type { ActivationName, MetaBatchTasks, MetaGradientOptions, NetworkBatch, NetworkHandle, NetworkSpec, NodeSpec, PendingMetaGradient } from '../types.js';
 import { batchnormOp } from './batchnorm.js';
 import { convOp } from './conv.js';
 import { normalCdf, normalPdf } from './erf.js';
@@ -917,15 +917,37 @@ class JsNetwork<T extends FloatArray> implements NetworkHandle<T> {
     return metaGradient(this, this.net.spec.heads.length, params, tasks, options, grad);
   }
 
+  /** Computed here, one thread; finish() hands the result over (the native twin overlaps it). */
+  metaGradientStart(params: T, tasks: MetaBatchTasks<T>, options: MetaGradientOptions): PendingMetaGradient {
+    this.alive('metaGradientStart');
+    const result = new Float64Array(this.paramCount);
+    const loss = metaGradient(this, this.net.spec.heads.length, params, tasks, options, result);
+    this.running = true;
+    return {
+      finish: (grad: Float64Array): number => {
+        if (this.disposed) throw new DisposedError('Network.metaGradientFinish: this network was disposed');
+        if (!this.running) throw new ValueError('Network.metaGradientFinish: no meta-gradient was started (call metaGradientStart first)');
+        if (!(grad instanceof Float64Array) || grad.length !== this.paramCount) throw new ShapeError(`Network.metaGradientFinish: grad must be a Float64Array of length ${this.paramCount}`);
+        this.running = false;
+        grad.set(result);
+        return loss;
+      },
+    };
+  }
+
   dispose(): void {
     this.workspaces.clear();
     this.disposed = true;
+    this.running = false;
   }
 
   private disposed = false;
+  /** A metaGradientStart not yet finished (the native twin's rule: no other call until then). */
+  private running = false;
 
   private alive(method: string): void {
     if (this.disposed) throw new DisposedError(`Network.${method}: this network was disposed`);
+    if (this.running) throw new ValueError(`Network.${method}: a meta-gradient started on this network (metaGradientStart) is still running; call metaGradientFinish first`);
   }
 
   // ---- passes ----

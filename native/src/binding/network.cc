@@ -14,6 +14,11 @@
 //       the MAML/ANIL meta-gradient of a whole meta-batch (native/src/kernels/metabatch.h): x, y
 //       stack the tasks' support and query rows, offsets (Int32Array, 2T+1 entries) delimits them;
 //       innerMask is null or a Uint8Array of paramCount; grad a Float64Array of paramCount.
+//   metaGradientStart(params, x, y, offsets, innerLr, innerSteps, firstOrder, innerMask | null)
+//   metaGradientFinish(grad) -> loss
+//       metaGradient in two halves: the start copies its arguments, starts the tasks on the worker
+//       threads and returns; the finish joins them on the calling thread. In between the handle
+//       refuses every other call (ERR_VALUE); dispose() and garbage collection wait for the tasks.
 //   info() -> { paramCount, inputSize, outputWidth, targetCols, heads, nodes, dtype, bytes }
 //   dispose()                                               frees everything; later calls throw
 //                                                           (called from a getter during a method:
@@ -71,6 +76,8 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
         {"Network.hvp", 9, &hvpT<float>, &hvpT<double>},
         {"Network.vjp", 8, &vjpT<float>, &vjpT<double>},
         {"Network.metaGradient", 9, &metaGradientT<float>, &metaGradientT<double>},
+        {"Network.metaGradientStart", 8, &metaGradientStartT<float>, &metaGradientStartT<double>},
+        {"Network.metaGradientFinish", 1, &metaGradientFinishT<float>, &metaGradientFinishT<double>},
         {"Network.info", 0, &infoT, &infoT},
     };
     Napi::Function ctor = DefineClass(env, "Network", {});
@@ -141,6 +148,9 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
   static Napi::Value call(const Napi::CallbackInfo& info, const MethodSpec& m) {
     ArgGuard guard;
     NetworkWrap* w = self(info);
+    if (w->running() && m.f32 != &metaGradientFinishT<float>) {
+      throw KernelValueError{"a meta-gradient started on this network (metaGradientStart) is still running; call metaGradientFinish first"};
+    }
     expectArgs(info, m.arity, m.name);
     InCall inCall(w, info.Env());
     Napi::Value result = (w->f32_ ? m.f32 : m.f64)(w, info, guard);
@@ -429,38 +439,48 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
     }
   }
 
+  // The arguments of metaGradient and metaGradientStart before 'grad': params, x, y, offsets,
+  // innerLr, innerSteps, firstOrder, innerMask. Offsets and mask are copied (args.h rule 1): they
+  // decide which rows and parameters every task reads, on several threads.
   template <typename T>
-  static Napi::Value metaGradientT(NetworkWrap* w, const Napi::CallbackInfo& info, const ArgGuard& guard) {
-    const char* fn = "Network.metaGradient";
+  struct MetaArgs {
+    VecMap<T> params;
+    MatMap<T> x, y;
+    std::vector<int32_t> offsets;
+    std::vector<uint8_t> mask;
+    metabatch::Options options;
+  };
+
+  template <typename T>
+  MetaArgs<T> metaArgs(const Napi::CallbackInfo& info, const char* fn) {
     Napi::Env env = info.Env();
-    const network::Program& prog = w->program();
+    const network::Program& prog = program();
     VecMap<T> params = vectorArg<T>(info[0], fn, "params", prog.paramCount);
     MatMap<T> x = matrixArg<T>(info[1], fn, "x", -1, prog.inputSize);
     MatMap<T> y = matrixArg<T>(info[2], fn, "y", x.rows());
     if (y.cols() < prog.targetCols) {
       rangeError(env, fn, "argument 'y' has " + std::to_string(y.cols()) + " columns, the heads need " + std::to_string(prog.targetCols));
     }
-    // Copied (args.h rule 1): the offsets decide which rows every task reads, on several threads.
-    const std::vector<int32_t> offsets = indexArg(info[3], fn, "offsets");
-    metabatch::Options o;
-    o.innerLr = nonNegativeArg(info[4], fn, "innerLr");
-    o.innerSteps = static_cast<int>(integerArg(info[5], fn, "innerSteps", 0, 100000));
-    o.firstOrder = boolArg(info[6], fn, "firstOrder");
-    std::vector<uint8_t> mask;
-    if (!info[7].IsNull()) mask = byteArg(info[7], fn, "innerMask", prog.paramCount);
-    VecMap<double> grad = vectorArg<double>(info[8], fn, "grad", prog.paramCount);
-    expectDisjoint(env, fn, grad, "grad", params, "params");
-    expectDisjoint(env, fn, grad, "grad", x, "x");
-    expectDisjoint(env, fn, grad, "grad", y, "y");
-    guard.verify(env, fn);
-    // No JavaScript runs from here on: the checks below read native copies.
+    MetaArgs<T> a{params, x, y, indexArg(info[3], fn, "offsets"), {}, {}};
+    a.options.innerLr = nonNegativeArg(info[4], fn, "innerLr");
+    a.options.innerSteps = static_cast<int>(integerArg(info[5], fn, "innerSteps", 0, 100000));
+    a.options.firstOrder = boolArg(info[6], fn, "firstOrder");
+    if (!info[7].IsNull()) a.mask = byteArg(info[7], fn, "innerMask", prog.paramCount);
+    return a;
+  }
+
+  // After guard.verify (no JavaScript runs any more): checks the offsets against x and returns the
+  // tasks, pointing into `a`.
+  template <typename T>
+  static metabatch::Tasks<T> metaTasks(Napi::Env env, const char* fn, MetaArgs<T>& a) {
+    const std::vector<int32_t>& offsets = a.offsets;
     const size_t no = offsets.size();
     if (no < 3 || no % 2 != 1) {
       rangeError(env, fn, "argument 'offsets' must have 2T+1 entries (support and query row ranges of T >= 1 tasks), got " +
                               std::to_string(no));
     }
-    if (offsets[0] != 0 || offsets[no - 1] != x.rows()) {
-      rangeError(env, fn, "argument 'offsets' must start at 0 and end at the row count of x (" + std::to_string(x.rows()) + ")");
+    if (offsets[0] != 0 || offsets[no - 1] != a.x.rows()) {
+      rangeError(env, fn, "argument 'offsets' must start at 0 and end at the row count of x (" + std::to_string(a.x.rows()) + ")");
     }
     for (size_t i = 1; i < no; i++) {
       if (offsets[i] <= offsets[i - 1]) {
@@ -468,17 +488,58 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
                                 std::to_string(i) + "] = " + std::to_string(offsets[i]));
       }
     }
-    o.mask = mask.empty() ? nullptr : mask.data();
+    a.options.mask = a.mask.empty() ? nullptr : a.mask.data();
     metabatch::Tasks<T> tasks;
-    tasks.x = x.data();
-    tasks.y = y.data();
-    tasks.yCols = static_cast<int>(y.cols());
+    tasks.x = a.x.data();
+    tasks.y = a.y.data();
+    tasks.yCols = static_cast<int>(a.y.cols());
     tasks.offsets = offsets.data();
     tasks.count = static_cast<int>(no / 2);
+    return tasks;
+  }
+
+  template <typename T>
+  static Napi::Value metaGradientT(NetworkWrap* w, const Napi::CallbackInfo& info, const ArgGuard& guard) {
+    const char* fn = "Network.metaGradient";
+    Napi::Env env = info.Env();
+    MetaArgs<T> a = w->metaArgs<T>(info, fn);
+    VecMap<double> grad = vectorArg<double>(info[8], fn, "grad", w->program().paramCount);
+    expectDisjoint(env, fn, grad, "grad", a.params, "params");
+    expectDisjoint(env, fn, grad, "grad", a.x, "x");
+    expectDisjoint(env, fn, grad, "grad", a.y, "y");
+    guard.verify(env, fn);
+    const metabatch::Tasks<T> tasks = metaTasks(env, fn, a);
     w->net<T>(env);  // this environment's thread bound on the handle's own network
-    const double loss = w->metaBatch<T>().metaGradient(params.data(), tasks, o, grad.data(), threadsOf(env));
+    const double loss = w->metaBatch<T>().metaGradient(a.params.data(), tasks, a.options, grad.data(), threadsOf(env));
     return Napi::Number::New(env, loss);
   }
+
+  // metaGradientStart copies its inputs (MetaBatch::start) and returns at once; until
+  // metaGradientFinish the handle refuses every other call (call() checks).
+  template <typename T>
+  static Napi::Value metaGradientStartT(NetworkWrap* w, const Napi::CallbackInfo& info, const ArgGuard& guard) {
+    const char* fn = "Network.metaGradientStart";
+    Napi::Env env = info.Env();
+    MetaArgs<T> a = w->metaArgs<T>(info, fn);
+    guard.verify(env, fn);
+    const metabatch::Tasks<T> tasks = metaTasks(env, fn, a);
+    w->net<T>(env);
+    w->metaBatch<T>().start(a.params.data(), tasks, a.options, threadsOf(env));
+    return env.Undefined();
+  }
+
+  template <typename T>
+  static Napi::Value metaGradientFinishT(NetworkWrap* w, const Napi::CallbackInfo& info, const ArgGuard& guard) {
+    const char* fn = "Network.metaGradientFinish";
+    Napi::Env env = info.Env();
+    if (!w->running()) throw KernelValueError{"no meta-gradient was started (call metaGradientStart first)"};
+    VecMap<double> grad = vectorArg<double>(info[0], fn, "grad", w->program().paramCount);
+    guard.verify(env, fn);
+    return Napi::Number::New(env, w->metaBatch<T>().finish(grad.data()));
+  }
+
+  // Whether a metaGradientStart has not been finished.
+  bool running() const { return (mbf_ && mbf_->running()) || (mbd_ && mbd_->running()); }
 
   static Napi::Value infoT(NetworkWrap* w, const Napi::CallbackInfo& info, const ArgGuard& guard) {
     guard.verify(info.Env(), "Network.info");

@@ -38,6 +38,16 @@ struct MetaBatch<T>::Scratch {
   std::vector<double> losses;  // per head
 };
 
+// start()'s copies of everything the tasks read.
+template <typename T>
+struct MetaBatch<T>::Inputs {
+  Buffer<T> params, x, y;
+  std::vector<int32_t> offsets;
+  std::vector<uint8_t> mask;
+  Tasks<T> tasks;
+  Options options;
+};
+
 template <typename T>
 MetaBatch<T>::MetaBatch(network::Network<T>& main) : main_(main) {}
 
@@ -46,7 +56,14 @@ MetaBatch<T>::~MetaBatch() = default;
 
 template <typename T>
 int64_t MetaBatch<T>::bytesHeld() const {
+  // While a started meta-gradient runs, the workers' networks may be growing their buffers.
+  if (pending_) return heldAtStart_;
   int64_t bytes = 0;
+  if (inputs_) {
+    const Inputs& in = *inputs_;
+    bytes += int64_t((in.params.capacity() + in.x.capacity() + in.y.capacity()) * sizeof(T) +
+                     in.offsets.capacity() * sizeof(int32_t) + in.mask.capacity());
+  }
   for (const auto& net : extra_) bytes += net->bytesHeld();
   for (const auto& s : scratch_) {
     if (!s) continue;
@@ -112,7 +129,7 @@ void MetaBatch<T>::runTask(int t, network::Network<T>& net, Scratch& s, const T*
 }
 
 template <typename T>
-double MetaBatch<T>::metaGradient(const T* params, const Tasks<T>& tasks, const Options& o, double* grad, int threads) {
+int MetaBatch<T>::reserve(const Tasks<T>& tasks, const Options& o, int threads) {
   const network::Program& prog = main_.program();
   const int64_t P = prog.paramCount;
   const int T_ = tasks.count;
@@ -122,7 +139,7 @@ double MetaBatch<T>::metaGradient(const T* params, const Tasks<T>& tasks, const 
   if (taskGrad_.size() < size_t(T_)) taskGrad_.resize(T_);
   for (int t = 0; t < T_; t++) taskGrad_[t].resize(P);
   const int64_t stride = padded<T>(P);
-  auto ensureScratch = [&](int w) {
+  for (int w = 0; w < workers; w++) {
     if (scratch_.size() <= size_t(w)) scratch_.resize(w + 1);
     if (!scratch_[w]) scratch_[w] = std::make_unique<Scratch>();
     Scratch& s = *scratch_[w];
@@ -131,27 +148,70 @@ double MetaBatch<T>::metaGradient(const T* params, const Tasks<T>& tasks, const 
     s.g.resize(P);
     s.mv.resize(P);
     s.hv.resize(P);
-  };
-  for (int w = 0; w < workers; w++) ensureScratch(w);
+  }
   while (extra_.size() + 1 < size_t(workers)) extra_.push_back(std::make_unique<network::Network<T>>(prog));
+  // Threads beyond one per task go to the products of the tasks' passes (as in the network's row
+  // chunks); with a task per thread a nested parallel section would only queue behind the tasks.
+  const int inner = std::max(1, threads / workers);
+  main_.setThreads(inner);
+  for (int w = 1; w < workers; w++) extra_[w - 1]->setThreads(inner);
+  return workers;
+}
 
-  runtime::parallelFor(T_, workers, [&](int t, int slot) {
-    runTask(t, slot == 0 ? main_ : *extra_[slot - 1], *scratch_[slot], params, tasks, o);
-  });
-
+template <typename T>
+double MetaBatch<T>::reduce(double* grad, int count, int workers) {
   // Sum in task order (maml.ts's accumulation in double), then the mean; the parameters split
   // over the threads, each element still summed over the tasks in order.
-  runtime::parallelParts(P, kMinSumPart, workers, [&](int64_t from, int64_t to) {
+  runtime::parallelParts(main_.program().paramCount, kMinSumPart, workers, [&](int64_t from, int64_t to) {
     std::fill(grad + from, grad + to, 0.0);
-    for (int t = 0; t < T_; t++) {
+    for (int t = 0; t < count; t++) {
       const T* v = taskGrad_[t].data();
       for (int64_t j = from; j < to; j++) grad[j] += double(v[j]);
     }
-    for (int64_t j = from; j < to; j++) grad[j] /= T_;
+    for (int64_t j = from; j < to; j++) grad[j] /= count;
   });
   double loss = 0;
-  for (int t = 0; t < T_; t++) loss += taskLoss_[t];
-  return loss / T_;
+  for (int t = 0; t < count; t++) loss += taskLoss_[t];
+  return loss / count;
+}
+
+template <typename T>
+double MetaBatch<T>::metaGradient(const T* params, const Tasks<T>& tasks, const Options& o, double* grad, int threads) {
+  const int workers = reserve(tasks, o, threads);
+  runtime::parallelFor(tasks.count, workers, [&](int t, int slot) {
+    runTask(t, slot == 0 ? main_ : *extra_[slot - 1], *scratch_[slot], params, tasks, o);
+  });
+  return reduce(grad, tasks.count, workers);
+}
+
+template <typename T>
+void MetaBatch<T>::start(const T* params, const Tasks<T>& tasks, const Options& o, int threads) {
+  const network::Program& prog = main_.program();
+  const int64_t P = prog.paramCount;
+  const int64_t rows = tasks.offsets[2 * tasks.count];
+  if (!inputs_) inputs_ = std::make_unique<Inputs>();
+  Inputs& in = *inputs_;
+  in.params.assign(params, params + P);
+  in.x.assign(tasks.x, tasks.x + rows * prog.inputSize);
+  in.y.assign(tasks.y, tasks.y + rows * tasks.yCols);
+  in.offsets.assign(tasks.offsets, tasks.offsets + 2 * tasks.count + 1);
+  if (o.mask) in.mask.assign(o.mask, o.mask + P);
+  in.tasks = {in.x.data(), in.y.data(), tasks.yCols, in.offsets.data(), tasks.count};
+  in.options = o;
+  in.options.mask = o.mask ? in.mask.data() : nullptr;
+  pendingWorkers_ = reserve(in.tasks, in.options, threads);
+  heldAtStart_ = bytesHeld();
+  pending_ = std::make_unique<runtime::PendingFor>(tasks.count, pendingWorkers_, [this](int t, int slot) {
+    const Inputs& in = *inputs_;
+    runTask(t, slot == 0 ? main_ : *extra_[slot - 1], *scratch_[slot], in.params.data(), in.tasks, in.options);
+  });
+}
+
+template <typename T>
+double MetaBatch<T>::finish(double* grad) {
+  std::unique_ptr<runtime::PendingFor> pending = std::move(pending_);
+  pending->join();
+  return reduce(grad, inputs_->tasks.count, pendingWorkers_);
 }
 
 template class MetaBatch<float>;

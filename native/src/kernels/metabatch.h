@@ -17,6 +17,7 @@
 // after the last task ends, so the result is bit-identical for any thread count.
 #pragma once
 #include "kernels/network.h"
+#include "runtime/threads.h"
 
 #include <cstdint>
 #include <memory>
@@ -54,13 +55,28 @@ class MetaBatch {
   // grad (length paramCount, double) receives the mean meta-gradient; returns the mean query loss.
   // Uses at most `threads` threads (the calling one included).
   double metaGradient(const T* params, const Tasks<T>& tasks, const Options& o, double* grad, int threads);
+  // The same in two halves: start() copies params, the tasks and the mask, starts the tasks on the
+  // pool's workers and returns, so that the caller can prepare the next meta-batch meanwhile;
+  // finish() takes the tasks not yet claimed on the calling thread, waits for the others and
+  // returns what metaGradient would (the same bits: the tasks and their sum do not change). No
+  // other call may use this object or its network between the two.
+  void start(const T* params, const Tasks<T>& tasks, const Options& o, int threads);
+  double finish(double* grad);
+  // Whether a start() has not been finished.
+  bool running() const { return pending_ != nullptr; }
   // Bytes of the buffers held now (the workers' networks included).
   int64_t bytesHeld() const;
 
   struct Scratch;
 
  private:
+  struct Inputs;
+
   void runTask(int t, network::Network<T>& net, Scratch& s, const T* params, const Tasks<T>& tasks, const Options& o);
+  // Sizes the per-task buffers and the scratch of `workers` threads; returns the thread count.
+  int reserve(const Tasks<T>& tasks, const Options& o, int threads);
+  // grad <- the mean of the task gradients; returns the mean task loss.
+  double reduce(double* grad, int count, int workers);
 
   network::Network<T>& main_;
   std::vector<std::unique_ptr<network::Network<T>>> extra_;  // slot s >= 1 uses extra_[s - 1]
@@ -68,6 +84,11 @@ class MetaBatch {
   std::vector<std::vector<T, Eigen::aligned_allocator<T>>> taskGrad_;  // v_t, one per task
   std::vector<double> taskLoss_;
   std::vector<double> ones_;
+  std::unique_ptr<Inputs> inputs_;  // start()'s copies
+  int pendingWorkers_ = 1;
+  int64_t heldAtStart_ = 0;
+  // Declared last: destroyed first, so a section never finished is joined while its state lives.
+  std::unique_ptr<runtime::PendingFor> pending_;
 };
 
 extern template class MetaBatch<float>;

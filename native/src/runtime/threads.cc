@@ -2,6 +2,7 @@
 // join it (at most threads - 1 of them) and claim tasks through one atomic counter, as the caller
 // does. The caller removes the job from the queue once every task is claimed, then waits until
 // the tasks have ended and no worker is still inside the job, so the job never outlives its frame.
+// A PendingFor's job lives on the heap instead: it is queued at once and the caller joins it later.
 // Workers spin briefly before sleeping: kernels issue many short parallel sections in a row (one
 // per GEMM of a training step), and a condition-variable wake-up costs more than a small tile.
 #include "runtime/threads.h"
@@ -53,6 +54,12 @@ struct Job {
 class Pool {
  public:
   void run(Job& job) {
+    post(job);
+    finish(job);
+  }
+
+  // Queues the job for the workers (the caller joins it in finish).
+  void post(Job& job) {
     grow(job.maxSlots - 1);
     {
       std::lock_guard<std::mutex> lk(mu_);
@@ -60,6 +67,10 @@ class Pool {
       queued_.store(int(queue_.size()), std::memory_order_release);
     }
     wake_.notify_all();
+  }
+
+  // The caller's part: the tasks still unclaimed, then the wait for the workers' last ones.
+  void finish(Job& job) {
     job.work(0);
     {
       std::lock_guard<std::mutex> lk(mu_);
@@ -163,6 +174,42 @@ void parallelFor(int count, int threads, const std::function<void(int, int)>& bo
   job.errors.resize(count);
   pool().run(job);
   for (const std::exception_ptr& e : job.errors)
+    if (e) std::rethrow_exception(e);
+}
+
+struct PendingFor::Impl {
+  std::function<void(int, int)> body;
+  Job job;
+  bool joined = false;
+};
+
+PendingFor::PendingFor(int count, int threads, std::function<void(int, int)> body) : impl_(std::make_unique<Impl>()) {
+  Impl& s = *impl_;
+  s.body = std::move(body);
+  s.job.body = &s.body;
+  s.job.count = std::max(0, count);
+  s.job.maxSlots = std::max(1, std::min(threads, s.job.count));
+  s.job.errors.resize(s.job.count);
+  if (s.job.maxSlots > 1) pool().post(s.job);
+}
+
+PendingFor::~PendingFor() {
+  if (!impl_->joined) {
+    try {
+      join();
+    } catch (...) {
+      // A section dropped without join(): its errors have no one to go to.
+    }
+  }
+}
+
+void PendingFor::join() {
+  Impl& s = *impl_;
+  if (s.joined) return;
+  s.joined = true;
+  if (s.job.maxSlots > 1) pool().finish(s.job);
+  else s.job.work(0);
+  for (const std::exception_ptr& e : s.job.errors)
     if (e) std::rethrow_exception(e);
 }
 

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <functional>
+#include <memory>
 
 namespace metatask::runtime {
 
@@ -17,6 +18,25 @@ namespace metatask::runtime {
 // slot runs which task varies between calls. If tasks throw, every task still runs to its end and
 // the exception of the lowest-numbered failing task is rethrown.
 void parallelFor(int count, int threads, const std::function<void(int task, int slot)>& body);
+
+// A parallelFor that starts now and is joined later: the pool's workers start on its tasks at once
+// while the calling thread does other work; join() then runs the tasks still unclaimed on the
+// calling thread (slot 0), waits for the rest and rethrows as parallelFor does. With one thread
+// there are no workers and every task runs in join(). A section not joined is joined by the
+// destructor (its errors dropped), so it never outlives the state its body reads.
+class PendingFor {
+ public:
+  PendingFor(int count, int threads, std::function<void(int task, int slot)> body);
+  ~PendingFor();
+  PendingFor(const PendingFor&) = delete;
+  PendingFor& operator=(const PendingFor&) = delete;
+  void join();
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
 
 // Runs body(from, to) over [0, len) cut into consecutive chunks of `chunk` elements (the last may
 // be shorter), on at most `threads` threads; one call when there is one chunk. For element-wise
