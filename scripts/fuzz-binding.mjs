@@ -139,6 +139,7 @@ const functions = {
     const ta = chance(0.5), tb = chance(0.5);
     return [mat(ta ? k : m, ta ? m : k, T), mat(tb ? n : k, tb ? k : n, T), mat(m, n, T), ta, tb, randn(), chance(0.5) ? 0 : randn()];
   },
+  fillMask: () => [Int32Array.from({ length: 4 }, () => int(2 ** 31)), vec(dim(), chance(0.5) ? F64 : F32), rand(), 1 + rand()],
   gram: () => {
     const n = dim(), d = dim();
     return [mat(n, d), mat(d, d)];

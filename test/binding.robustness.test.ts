@@ -19,7 +19,7 @@ const mat = (rows: number, cols: number, fill = 1) => ({ rows, cols, data: new F
 const mat32 = (rows: number, cols: number) => ({ rows, cols, data: new Float32Array(rows * cols).fill(1) });
 
 /** Argument kinds, each with the wrong values a robust binding must refuse. */
-type Kind = 'matrix' | 'matrix-any-dtype' | 'f64' | 'i32' | 'number' | 'nonneg' | 'bool' | 'string' | 'opt-matrix' | 'opt-f64';
+type Kind = 'matrix' | 'matrix-any-dtype' | 'f64' | 'vector-any-dtype' | 'i32' | 'number' | 'nonneg' | 'bool' | 'string' | 'opt-matrix' | 'opt-f64';
 
 function badValues(kind: Kind, valid: unknown): unknown[] {
   const notObjects = [undefined, 1, 'x', true, Symbol('s'), 10n];
@@ -58,6 +58,10 @@ function badValues(kind: Kind, valid: unknown): unknown[] {
       const out: unknown[] = [...notObjects, [], Array.from(v), new Float32Array(v.length), new Int8Array(v.length), new Float64Array(v.length + 1), {}];
       if (kind === 'f64') out.push(null);
       return out;
+    }
+    case 'vector-any-dtype': {
+      const v = valid as Float64Array;
+      return [...notObjects, null, [], Array.from(v), new Int8Array(v.length), new Int32Array(v.length), new Uint8Array(v.length), {}];
     }
     case 'i32': {
       const v = valid as Int32Array;
@@ -178,6 +182,20 @@ const cases: Record<string, Case> = {
       ['out aliases a', () => {
         const a = mat(5, 3);
         return [a, Int32Array.from([0, 1]), { rows: 2, cols: 3, data: a.data.subarray(3, 9) }];
+      }],
+    ],
+  },
+  fillMask: {
+    args: () => [Int32Array.from([1, 2, 3, 4]), new Float32Array(10), 0.3, 2],
+    kinds: ['i32', 'vector-any-dtype', 'number', 'number'],
+    extra: [
+      ['a state of 3 words', () => [Int32Array.from([1, 2, 3]), new Float32Array(10), 0.3, 2]],
+      ['a state of 5 words', () => [Int32Array.from([1, 2, 3, 4, 5]), new Float64Array(10), 0.3, 2]],
+      ['rate below 0', () => [Int32Array.from([1, 2, 3, 4]), new Float32Array(10), -0.5, 2]],
+      ['rate above 1', () => [Int32Array.from([1, 2, 3, 4]), new Float32Array(10), 1.5, 2]],
+      ['out over the state', () => {
+        const buf = new ArrayBuffer(64);
+        return [new Int32Array(buf, 0, 4), new Float32Array(buf, 8, 4), 0.3, 2];
       }],
     ],
   },

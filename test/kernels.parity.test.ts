@@ -269,6 +269,50 @@ describe('kernel parity: native vs js', function () {
     });
   });
 
+  describe('fillMask', () => {
+    // The same stream on both backends, bit for bit, and the stream of Rng.nextU32.
+    for (const dtype of ['float32', 'float64'] as const)
+      for (const rate of [0, 0.1, 0.5, 1])
+        for (const n of [0, 1, 7, 65537])
+          it(`${dtype}, rate ${rate}, ${n} entries`, () => {
+            const keep = rate < 1 ? 1 / (1 - rate) : 0;
+            const make = () => (dtype === 'float32' ? new Float32Array(n) : new Float64Array(n)).fill(NaN);
+            const [on, oj, ref] = [make(), make(), make()];
+            const sn = new Rng(41 + n).streamState();
+            const sj = new Rng(41 + n).streamState();
+            N.fillMask(sn, on, rate, keep);
+            J.fillMask(sj, oj, rate, keep);
+            const r = new Rng(41 + n);
+            for (let k = 0; k < n; k++) ref[k] = r.nextU32() < rate * 2 ** 32 ? 0 : keep;
+            expect(Array.from(on)).to.deep.equal(Array.from(ref));
+            expect(Array.from(oj)).to.deep.equal(Array.from(ref));
+            // Both states moved on by exactly n draws.
+            expect(Array.from(sn)).to.deep.equal(Array.from(r.streamState()));
+            expect(Array.from(sj)).to.deep.equal(Array.from(r.streamState()));
+          });
+
+    it('refuses a bad state, rate, keep or out on both backends, drawing nothing', () => {
+      for (const K of [N, J]) {
+        const state = new Rng(3).streamState();
+        const before = Array.from(state);
+        const out = new Float32Array(4).fill(7);
+        const bad: [string, () => void][] = [
+          ['rate below 0', () => K.fillMask(state, out, -0.1, 1)],
+          ['rate above 1', () => K.fillMask(state, out, 1.5, 1)],
+          ['rate NaN', () => K.fillMask(state, out, NaN, 1)],
+          ['keep infinite', () => K.fillMask(state, out, 0.5, Infinity)],
+          ['state of 3 words', () => K.fillMask(state.subarray(0, 3), out, 0.5, 2)],
+          ['state not an Int32Array', () => K.fillMask(Uint32Array.from(state) as unknown as Int32Array, out, 0.5, 2)],
+          ['out an Int32Array', () => K.fillMask(state, new Int32Array(4) as unknown as Float32Array, 0.5, 2)],
+          ['out over the state', () => K.fillMask(state, new Float32Array(state.buffer, 0, 2), 0.5, 2)],
+        ];
+        for (const [name, call] of bad) expect(call, `${K.name}: ${name}`).to.throw(ShapeError);
+        expect(Array.from(state), K.name).to.deep.equal(before);
+        expect(Array.from(out), K.name).to.deep.equal([7, 7, 7, 7]);
+      }
+    });
+  });
+
   describe('choleskySolve', () => {
     for (const [n, k] of [
       [1, 1],

@@ -6,6 +6,7 @@ import { expect } from 'chai';
 
 import { ConfigError } from '../lib/core/errors.js';
 import { Rng } from '../lib/core/rng.js';
+import { availableBackends, kernelsFor } from '../lib/kernels/index.js';
 import type { NetworkSpec, NodeSpec } from '../lib/kernels/types.js';
 import { compileNetwork, dropoutMasks, encodeProgram, initParams } from '../lib/nn/spec.js';
 
@@ -103,6 +104,20 @@ describe('compileNetwork', () => {
     // 3000 entries at rate 0.3: the zero count is within 4 standard deviations of 900.
     const zeros = m.filter((v) => v === 0).length;
     expect(zeros).to.be.within(900 - 4 * Math.sqrt(3000 * 0.3 * 0.7), 900 + 4 * Math.sqrt(3000 * 0.3 * 0.7));
+  });
+
+  it('draws the same masks through each kernel set as through the generator alone', () => {
+    const c = compileNetwork(base([{ op: 'dropout', input: 0, rate: 0.2 }, { op: 'dense', input: 1, units: 3 }, { op: 'dropout', input: 2, rate: 0.5 }, { op: 'dense', input: 3, units: 1 }]));
+    const want = dropoutMasks(c, new Rng(6), 300, 'float32');
+    for (const b of availableBackends()) {
+      const rng = new Rng(6);
+      const K = kernelsFor(b);
+      const got = dropoutMasks(c, rng, 300, 'float32', (s, o, r, k) => K.fillMask(s, o, r, k));
+      for (const [node, m] of want) expect(Array.from(got.get(node)!), `${b} node ${node}`).to.deep.equal(Array.from(m));
+      const after = new Rng(6);
+      dropoutMasks(c, after, 300, 'float32');
+      expect(rng.nextU32(), b).to.equal(after.nextU32());
+    }
   });
 
   it('Rng.fillMask refuses a rate outside [0, 1] and a keep value that is not finite, drawing nothing', () => {

@@ -223,6 +223,17 @@ const cases: Record<string, Case> = {
       return bits(g.data, t.data, picked.data, picked32.data);
     },
   },
+  fillMask: {
+    covers: ['fillMask'],
+    run: (k, a) => {
+      const state = a.int32(new Rng(8).streamState());
+      const m64 = a.array('float64', 5000);
+      k.fillMask(state, m64, 0.3, 1 / 0.7);
+      const m32 = a.array('float32', 70000);
+      k.fillMask(state, m32, 0.1, 1 / 0.9);
+      return bits(m64, m32, state);
+    },
+  },
   'choleskySolve, symEig, svd': {
     covers: ['choleskySolve', 'symEig', 'svd'],
     run: (k, a) => {

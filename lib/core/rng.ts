@@ -53,34 +53,32 @@ export class Rng {
 
   /**
    * Fill `out` with a dropout mask: each entry 0 with probability `rate` (a 32-bit draw below
-   * rate * 2^32), else `keep`; one draw per entry, the stream of nextU32. The generator runs on
-   * local copies of its state: a training step's masks have tens of thousands of entries, and
-   * two draws per entry through uniform() cost more than the step's products.
+   * rate * 2^32), else `keep`; one draw per entry, the stream of nextU32 (fillMaskFromState).
    */
   fillMask(out: { length: number; [i: number]: number }, rate: number, keep: number): void {
-    if (!(rate >= 0 && rate <= 1)) throw new RangeError(`fillMask: rate must be in [0, 1], got ${rate}`);
-    if (!Number.isFinite(keep)) throw new RangeError(`fillMask: keep must be a finite number, got ${keep}`);
-    const threshold = rate * 4294967296;
-    let s0 = this.s0;
-    let s1 = this.s1;
-    let s2 = this.s2;
-    let s3 = this.s3;
-    for (let k = 0; k < out.length; k++) {
-      // nextU32's step on the local copies (a test holds the two streams equal).
-      const u = Math.imul(rotl(Math.imul(s1, 5), 7), 9) >>> 0;
-      const t = s1 << 9;
-      s2 ^= s0;
-      s3 ^= s1;
-      s1 ^= s2;
-      s0 ^= s3;
-      s2 ^= t;
-      s3 = rotl(s3, 11);
-      out[k] = u < threshold ? 0 : keep;
-    }
-    this.s0 = s0;
-    this.s1 = s1;
-    this.s2 = s2;
-    this.s3 = s3;
+    const state = this.streamState();
+    fillMaskFromState(state, out, rate, keep);
+    this.setStreamState(state);
+  }
+
+  /**
+   * The four words of the generator's state, for a kernel that draws from its stream (the
+   * fillMask kernels); setStreamState takes them back. The spare normal deviate stays here.
+   */
+  streamState(into: Int32Array = new Int32Array(4)): Int32Array {
+    into[0] = this.s0;
+    into[1] = this.s1;
+    into[2] = this.s2;
+    into[3] = this.s3;
+    return into;
+  }
+
+  setStreamState(state: Int32Array): void {
+    if (!(state instanceof Int32Array) || state.length !== 4) throw new RangeError('setStreamState: state must be an Int32Array of 4 words');
+    this.s0 = state[0]!;
+    this.s1 = state[1]!;
+    this.s2 = state[2]!;
+    this.s3 = state[3]!;
   }
 
   /** Uniform double in [0, 1) with 53 random bits. */
@@ -149,6 +147,38 @@ export class Rng {
     [this.s0, this.s1, this.s2, this.s3] = state.slice(0, 4).map((x) => x | 0) as [number, number, number, number];
     this.spareNormal = Number.isNaN(state[4]) ? null : (state[4] as number);
   }
+}
+
+/**
+ * A dropout mask from the xoshiro128** stream whose four words are `state` (Rng.streamState),
+ * advanced by out.length draws: out[k] = 0 when the k-th draw is below rate * 2^32, else `keep`.
+ * The reference of the fillMask kernels (lib/kernels/js/random.ts and its C++ twin). The generator
+ * runs on local copies of the state: a training step's masks have tens of thousands of entries.
+ */
+export function fillMaskFromState(state: Int32Array, out: { length: number; [i: number]: number }, rate: number, keep: number): void {
+  if (!(rate >= 0 && rate <= 1)) throw new RangeError(`fillMask: rate must be in [0, 1], got ${rate}`);
+  if (!Number.isFinite(keep)) throw new RangeError(`fillMask: keep must be a finite number, got ${keep}`);
+  const threshold = rate * 4294967296;
+  let s0 = state[0]!;
+  let s1 = state[1]!;
+  let s2 = state[2]!;
+  let s3 = state[3]!;
+  for (let k = 0; k < out.length; k++) {
+    // nextU32's step on the local copies (a test holds the two streams equal).
+    const u = Math.imul(rotl(Math.imul(s1, 5), 7), 9) >>> 0;
+    const t = s1 << 9;
+    s2 ^= s0;
+    s3 ^= s1;
+    s1 ^= s2;
+    s0 ^= s3;
+    s2 ^= t;
+    s3 = rotl(s3, 11);
+    out[k] = u < threshold ? 0 : keep;
+  }
+  state[0] = s0;
+  state[1] = s1;
+  state[2] = s2;
+  state[3] = s3;
 }
 
 function rotl(x: number, k: number): number {

@@ -57,6 +57,7 @@ export interface Addon {
   adamStep(args: AdamArgs<FloatArray>): void;
   sgdStep(args: SgdArgs<FloatArray>): void;
   rmspropStep(args: RmspropArgs<FloatArray>): void;
+  fillMask(state: Int32Array, out: FloatArray, rate: number, keep: number): void;
   /** A compiled network (native/src/binding/network.cc): the program of encodeProgram and a dtype. */
   Network: new (ints: Int32Array, floats: Float64Array, dtype: 'float32' | 'float64') => NativeNetworkObject;
   [name: string]: unknown;
@@ -286,6 +287,9 @@ export function nativeKernels(addon: Addon): Kernels {
     },
     rmspropStep<T extends FloatArray>(a: RmspropArgs<T>): void {
       call(() => addon.rmspropStep(a));
+    },
+    fillMask(state: Int32Array, out: FloatArray, rate: number, keep: number): void {
+      call(() => addon.fillMask(state, out, rate, keep));
     },
   };
 }

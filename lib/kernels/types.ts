@@ -227,7 +227,7 @@ export interface TaskLossArgs {
 }
 
 /** Every kernel both sets implement: linear algebra, networks and optimiser updates. */
-export interface Kernels extends NetworkKernels, OptimKernels {
+export interface Kernels extends NetworkKernels, OptimKernels, RandomKernels {
   readonly name: 'native' | 'js';
 
   // ---- linalg ----
@@ -621,4 +621,14 @@ export interface OptimKernels {
   adamStep<T extends FloatArray>(args: AdamArgs<T>): void;
   sgdStep<T extends FloatArray>(args: SgdArgs<T>): void;
   rmspropStep<T extends FloatArray>(args: RmspropArgs<T>): void;
+}
+
+export interface RandomKernels {
+  /**
+   * A dropout mask from the stream of lib/core/rng.ts (xoshiro128**, twin files random.ts /
+   * random.cc): out[k] = 0 when the k-th 32-bit draw is below rate * 2^32, else keep. `state` is
+   * the generator's four words (Rng.streamState), advanced by out.length draws in place; rate in
+   * [0, 1], keep finite; state and out share no memory.
+   */
+  fillMask(state: Int32Array, out: FloatArray, rate: number, keep: number): void;
 }

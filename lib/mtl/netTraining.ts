@@ -128,7 +128,7 @@ export async function runEpochs(
       p.kernels.gatherRows(train.X, rows, { rows: nb, cols: d, data: x });
       p.kernels.gatherRows(train.Y, rows, { rows: nb, cols: T, data: y });
       for (let q = 0; q < nb * T; q++) if (y[q] === y[q]) cnt[q % T]!++;
-      const masks = p.compiled.dropoutNodes.length > 0 ? dropoutMasks(p.compiled, p.rng, nb, dtype) : undefined;
+      const masks = p.compiled.dropoutNodes.length > 0 ? dropoutMasks(p.compiled, p.rng, nb, dtype, (s, o, r, k) => p.kernels.fillMask(s, o, r, k)) : undefined;
       const batch = {
         x: { rows: nb, cols: d, data: x },
         y: { rows: nb, cols: T, data: y },

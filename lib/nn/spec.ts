@@ -7,9 +7,12 @@
  * network code imports spec helpers from.
  */
 import { allocate, type DType, type FloatArray } from '../core/matrix.js';
-import type { Rng } from '../core/rng.js';
-import type { NodeSpec } from '../kernels/types.js';
+import { fillMaskFromState, type Rng } from '../core/rng.js';
+import type { NodeSpec, RandomKernels } from '../kernels/types.js';
 import type { CompiledNetwork } from '../kernels/networkSpec.js';
+
+/** A kernel set's fillMask. */
+type FillMask = RandomKernels['fillMask'];
 
 export {
   ACTIVATIONS,
@@ -75,19 +78,22 @@ export function initParams(compiled: CompiledNetwork, rng: Rng, dtype: DType = '
 /**
  * Inverted-dropout masks for every dropout node: each entry is 0 with probability `rate`, else
  * 1 / (1 - rate), so activations keep their expected value and inference needs no rescaling.
- * Nodes are visited in index order, rows then columns, one 32-bit draw per entry (Rng.fillMask).
+ * Nodes are visited in index order, rows then columns, one 32-bit draw per entry of rng's stream.
+ * `fill` draws them (a kernel set's fillMask; by default the TypeScript one, lib/core/rng.ts).
  */
-export function dropoutMasks(compiled: CompiledNetwork, rng: Rng, n: number, dtype: 'float32'): Map<number, Float32Array>;
-export function dropoutMasks(compiled: CompiledNetwork, rng: Rng, n: number, dtype: 'float64'): Map<number, Float64Array>;
-export function dropoutMasks(compiled: CompiledNetwork, rng: Rng, n: number, dtype: DType): Map<number, FloatArray>;
-export function dropoutMasks(compiled: CompiledNetwork, rng: Rng, n: number, dtype: DType = 'float64'): Map<number, FloatArray> {
+export function dropoutMasks(compiled: CompiledNetwork, rng: Rng, n: number, dtype: 'float32', fill?: FillMask): Map<number, Float32Array>;
+export function dropoutMasks(compiled: CompiledNetwork, rng: Rng, n: number, dtype: 'float64', fill?: FillMask): Map<number, Float64Array>;
+export function dropoutMasks(compiled: CompiledNetwork, rng: Rng, n: number, dtype: DType, fill?: FillMask): Map<number, FloatArray>;
+export function dropoutMasks(compiled: CompiledNetwork, rng: Rng, n: number, dtype: DType = 'float64', fill: FillMask = fillMaskFromState): Map<number, FloatArray> {
   const out = new Map<number, FloatArray>();
+  const state = rng.streamState();
   for (const i of compiled.dropoutNodes) {
     const rate = compiled.alpha[i]!;
     const keep = 1 / (1 - rate);
     const m = allocate(dtype, n * compiled.widths[i]!);
-    rng.fillMask(m, rate, keep);
+    fill(state, m, rate, keep);
     out.set(i, m);
   }
+  rng.setStreamState(state);
   return out;
 }

@@ -10,6 +10,7 @@ import { choleskySolve, gatherRows, gemm, gram, svd, symEig, transpose } from '.
 import { network } from './network.js';
 import { adamStep, rmspropStep, sgdStep } from './optim.js';
 import { groupSoftThreshold, svt } from './prox.js';
+import { fillMask } from './random.js';
 import { taskLoss } from './taskloss.js';
 
 export const jsKernels: Kernels = {
@@ -38,4 +39,5 @@ export const jsKernels: Kernels = {
   adamStep,
   sgdStep,
   rmspropStep,
+  fillMask,
 };

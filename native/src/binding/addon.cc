@@ -35,6 +35,7 @@ class Addon : public Napi::Addon<Addon> {
     registerTaskLoss(env, exports);
     registerOptim(env, exports);
     registerNetwork(env, exports);
+    registerRandom(env, exports);
   }
 
   int threads = runtime::hardwareThreads();

@@ -13,6 +13,7 @@ void registerCd(Napi::Env env, Napi::Object exports);
 void registerTaskLoss(Napi::Env env, Napi::Object exports);
 void registerOptim(Napi::Env env, Napi::Object exports);
 void registerNetwork(Napi::Env env, Napi::Object exports);
+void registerRandom(Napi::Env env, Napi::Object exports);
 
 // The thread bound set by setThreads in this environment (the main thread and each worker thread
 // have their own).
