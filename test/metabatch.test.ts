@@ -399,7 +399,7 @@ describe('meta-batch kernel (NetworkHandle.metaGradient)', function () {
     }
   });
 
-  (hasNative ? it : it.skip)('survives a worker thread running metaGradient on 2 threads terminated mid-call, 8 times', async () => {
+  (hasNative ? it : it.skip)('survives a worker thread running metaGradient on 2 threads (whole, or started and finished later) terminated mid-call, 8 times', async () => {
     const spec = mlpSpec({ inputSize: 1, hidden: [64, 64], outputSize: 1, activation: 'relu' }, 'mse');
     const c = compileNetwork(spec);
     const { ints, floats } = encodeProgram(c);
@@ -418,8 +418,15 @@ describe('meta-batch kernel (NetworkHandle.metaGradient)', function () {
       const params = new Float32Array(P).map(() => 0.1 * (Math.random() - 0.5));
       const grad = new Float64Array(P);
       let posted = false;
-      for (;;) {
-        net.metaGradient(params, x, y, offsets, 0.01, 2, false, null, grad);
+      for (let k = 0; ; k++) {
+        if (k % 2 === 0) net.metaGradient(params, x, y, offsets, 0.01, 2, false, null, grad);
+        else {
+          // Started, then JavaScript runs while the tasks do: termination may come in between.
+          net.metaGradientStart(params, x, y, offsets, 0.01, 2, false, null);
+          const until = performance.now() + 0.2;
+          while (performance.now() < until);
+          net.metaGradientFinish(grad);
+        }
         if (!posted) { parentPort.postMessage('started'); posted = true; }
       }
     `;
