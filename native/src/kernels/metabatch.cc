@@ -44,8 +44,6 @@ struct MetaBatch<T>::Inputs {
   Buffer<T> params, x, y;
   std::vector<int32_t> offsets;
   std::vector<uint8_t> mask;
-  Tasks<T> tasks;
-  Options options;
 };
 
 template <typename T>
@@ -176,12 +174,19 @@ double MetaBatch<T>::reduce(double* grad, int count, int workers) {
 }
 
 template <typename T>
-double MetaBatch<T>::metaGradient(const T* params, const Tasks<T>& tasks, const Options& o, double* grad, int threads) {
-  const int workers = reserve(tasks, o, threads);
-  runtime::parallelFor(tasks.count, workers, [&](int t, int slot) {
+void MetaBatch<T>::launch(const T* params, const Tasks<T>& tasks, const Options& o, int threads) {
+  pendingWorkers_ = reserve(tasks, o, threads);
+  pendingCount_ = tasks.count;
+  heldAtStart_ = bytesHeld();
+  pending_ = std::make_unique<runtime::PendingFor>(tasks.count, pendingWorkers_, [this, params, tasks, o](int t, int slot) {
     runTask(t, slot == 0 ? main_ : *extra_[slot - 1], *scratch_[slot], params, tasks, o);
   });
-  return reduce(grad, tasks.count, workers);
+}
+
+template <typename T>
+double MetaBatch<T>::metaGradient(const T* params, const Tasks<T>& tasks, const Options& o, double* grad, int threads) {
+  launch(params, tasks, o, threads);
+  return finish(grad);
 }
 
 template <typename T>
@@ -196,22 +201,16 @@ void MetaBatch<T>::start(const T* params, const Tasks<T>& tasks, const Options& 
   in.y.assign(tasks.y, tasks.y + rows * tasks.yCols);
   in.offsets.assign(tasks.offsets, tasks.offsets + 2 * tasks.count + 1);
   if (o.mask) in.mask.assign(o.mask, o.mask + P);
-  in.tasks = {in.x.data(), in.y.data(), tasks.yCols, in.offsets.data(), tasks.count};
-  in.options = o;
-  in.options.mask = o.mask ? in.mask.data() : nullptr;
-  pendingWorkers_ = reserve(in.tasks, in.options, threads);
-  heldAtStart_ = bytesHeld();
-  pending_ = std::make_unique<runtime::PendingFor>(tasks.count, pendingWorkers_, [this](int t, int slot) {
-    const Inputs& in = *inputs_;
-    runTask(t, slot == 0 ? main_ : *extra_[slot - 1], *scratch_[slot], in.params.data(), in.tasks, in.options);
-  });
+  Options copied = o;
+  copied.mask = o.mask ? in.mask.data() : nullptr;
+  launch(in.params.data(), {in.x.data(), in.y.data(), tasks.yCols, in.offsets.data(), tasks.count}, copied, threads);
 }
 
 template <typename T>
 double MetaBatch<T>::finish(double* grad) {
   std::unique_ptr<runtime::PendingFor> pending = std::move(pending_);
   pending->join();
-  return reduce(grad, inputs_->tasks.count, pendingWorkers_);
+  return reduce(grad, pendingCount_, pendingWorkers_);
 }
 
 template class MetaBatch<float>;

@@ -75,6 +75,9 @@ class MetaBatch {
   void runTask(int t, network::Network<T>& net, Scratch& s, const T* params, const Tasks<T>& tasks, const Options& o);
   // Sizes the per-task buffers and the scratch of `workers` threads; returns the thread count.
   int reserve(const Tasks<T>& tasks, const Options& o, int threads);
+  // Starts the tasks on the pool (the arrays must outlive finish()): metaGradient passes the
+  // caller's, start() its copies.
+  void launch(const T* params, const Tasks<T>& tasks, const Options& o, int threads);
   // grad <- the mean of the task gradients; returns the mean task loss.
   double reduce(double* grad, int count, int workers);
 
@@ -86,6 +89,7 @@ class MetaBatch {
   std::vector<double> ones_;
   std::unique_ptr<Inputs> inputs_;  // start()'s copies
   int pendingWorkers_ = 1;
+  int pendingCount_ = 0;
   int64_t heldAtStart_ = 0;
   // Declared last: destroyed first, so a section never finished is joined while its state lives.
   std::unique_ptr<runtime::PendingFor> pending_;

@@ -32,9 +32,8 @@ class PendingFor {
   PendingFor& operator=(const PendingFor&) = delete;
   void join();
 
-  struct Impl;
-
  private:
+  struct Impl;
   std::unique_ptr<Impl> impl_;
 };
 
