@@ -120,6 +120,22 @@ describe('compileNetwork', () => {
     }
   });
 
+  it('Rng.streamState and setStreamState hand the stream over and back; a bad state is a RangeError', () => {
+    const rng = new Rng(12);
+    const saved = rng.streamState();
+    const first = [rng.nextU32(), rng.nextU32()];
+    rng.setStreamState(saved);
+    expect([rng.nextU32(), rng.nextU32()]).to.deep.equal(first);
+    // Written into a given array, which is returned.
+    const into = new Int32Array(4);
+    expect(rng.streamState(into)).to.equal(into);
+    expect(Array.from(into)).to.deep.equal(Array.from(rng.streamState()));
+    for (const bad of [new Int32Array(3), new Int32Array(5), Uint32Array.of(1, 2, 3, 4), [1, 2, 3, 4]]) {
+      expect(() => rng.setStreamState(bad as Int32Array)).to.throw(RangeError, /Int32Array of 4 words/);
+    }
+    expect(Array.from(rng.streamState())).to.deep.equal(Array.from(into));
+  });
+
   it('Rng.fillMask refuses a rate outside [0, 1] and a keep value that is not finite, drawing nothing', () => {
     const rng = new Rng(9);
     const out = new Float32Array(4);
