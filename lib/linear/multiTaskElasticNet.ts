@@ -138,12 +138,17 @@ export function checkFitOptions(owner: string, o: unknown): FitOptions {
   return parseFitOptions<FitOptions>(`${owner}.fit`, o);
 }
 
-/** Intercept b = yMean - xMean^T W and the public coef (T x d) from W (d x T). */
-export function finish(p: EnetProblem, w: Matrix<Float64Array>): { coef: Matrix<Float64Array>; intercept: Float64Array } {
+/**
+ * Intercept b = yMean - xMean^T W and the public coef (T x d) from W (d x T), whose non-zero rows
+ * are those flagged in `nonZero` (the solver's support: only those rows are read, so a sparse model
+ * of many features costs its support, not d x T).
+ */
+export function finish(p: EnetProblem, w: Matrix<Float64Array>, nonZero: Uint8Array): { coef: Matrix<Float64Array>; intercept: Float64Array } {
   const { d, T } = p;
   const coef = new Float64Array(T * d);
   const intercept = p.yMean.slice();
   for (let j = 0; j < d; j++) {
+    if (!nonZero[j]) continue;
     const xm = p.design.mean[j]!;
     for (let t = 0; t < T; t++) {
       const v = w.data[j * T + t]!;
@@ -271,7 +276,7 @@ export class MultiTaskElasticNet extends CdEstimator<CdFitted> {
             `Duality gap: ${r.gap}, tolerance: ${r.tolScaled}`,
         );
       }
-      const { coef, intercept } = finish(p, state.w);
+      const { coef, intercept } = finish(p, state.w, state.nonZero);
       this.fitted = { coef, intercept, nIter: r.nIter, dualGap: r.gap / p.n };
     };
     return { gen, done };

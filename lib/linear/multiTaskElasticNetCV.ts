@@ -277,7 +277,7 @@ export class MultiTaskElasticNetCV extends CdEstimator<CVFitted> {
             const r = yield* solveEnet(k, p, state, settings(p, grid[ai]!, l1Ratios[li]!, ai > 0 ? grid[ai - 1] : undefined));
             solves++;
             if (!r.converged) unconverged++;
-            const { coef, intercept } = finish(p, state.w);
+            const { coef, intercept } = finish(p, state.w, state.nonZero);
             const pred = linearPredict(k, xTe, coef, intercept);
             let s = 0;
             for (let i = 0; i < pred.data.length; i++) s += (pred.data[i]! - yTe.data[i]!) ** 2;
@@ -300,7 +300,7 @@ export class MultiTaskElasticNetCV extends CdEstimator<CVFitted> {
       const l1Ratio = l1Ratios[best.li]!;
       const state = new EnetState(k, full);
       const r = yield* solveEnet(k, full, state, settings(full, alpha, l1Ratio));
-      const { coef, intercept } = finish(full, state.w);
+      const { coef, intercept } = finish(full, state.w, state.nonZero);
       return {
         alpha,
         l1Ratio,

@@ -130,6 +130,10 @@ export class EnetState {
   readonly nonZero: Uint8Array;
   private readonly corrVersion: Int32Array;
   private readonly corrDrift: Float64Array;
+  /** Room for a list of features (staleAbove, staleActive). */
+  private readonly list: Int32Array;
+  /** refresh()'s output for lists of features that are not consecutive (allocated on first use). */
+  private scratch: { out: Float64Array; norms: Float64Array } | null = null;
   /** Incremented whenever rt changes. */
   private version = 0;
   /** The running sum of ||R_e - R_{e-1}|| over the residual's changes. */
@@ -156,6 +160,7 @@ export class EnetState {
     this.nonZero = new Uint8Array(d);
     this.corrVersion = new Int32Array(d).fill(-1);
     this.corrDrift = new Float64Array(d);
+    this.list = new Int32Array(d);
     this.pool = new ColumnPool(K, p.design, n);
     if (w0) this.setStart();
   }
@@ -210,25 +215,138 @@ export class EnetState {
     return this.corrNorm[j]! + Math.sqrt(this.p.design.colNormSq[j]!) * (this.drift - this.corrDrift[j]!);
   }
 
+  /**
+   * xi[j] = ||X~_j^T R~|| = ||X_j^T R - l2Reg W_j|| for every non-zero column (exact where fresh,
+   * else its bound; Infinity when never computed, or for a stale non-zero row) and the dual scale
+   * max(l1Reg, max_j xi[j]). One loop over the state's arrays (run several times per outer
+   * iteration, before the compiler has seen it on a first fit).
+   */
+  dualNorms(xi: Float64Array, l2Reg: number, l1Reg: number): number {
+    const cn = this.p.design.colNormSq;
+    const T = this.p.T;
+    const { corr, corrNorm, corrVersion, corrDrift, nonZero, version, drift } = this;
+    const W = this.w.data;
+    let scale = l1Reg;
+    for (let j = 0; j < xi.length; j++) {
+      const c = cn[j]!;
+      if (!(c > 0)) continue;
+      const at = corrVersion[j]!;
+      let v: number;
+      if (at === version) {
+        if (l2Reg === 0 || !nonZero[j]) v = corrNorm[j]!;
+        else {
+          let s = 0;
+          for (let t = 0; t < T; t++) {
+            const e = corr[j * T + t]! - l2Reg * W[j * T + t]!;
+            s += e * e;
+          }
+          v = Math.sqrt(s);
+        }
+      } else if (nonZero[j] || at < 0) v = Infinity;
+      else v = corrNorm[j]! + Math.sqrt(c) * (drift - corrDrift[j]!); // bound(j)
+      xi[j] = v;
+      if (v > scale) scale = v;
+    }
+    return scale;
+  }
+
+  /** The stale features of non-zero columns (active or screened) whose xi, a bound, exceeds `limit`, ascending. */
+  staleAbove(xi: Float64Array, limit: number): Int32Array {
+    const cn = this.p.design.colNormSq;
+    const { corrVersion, version } = this;
+    const list = this.list;
+    let m = 0;
+    for (let j = 0; j < xi.length; j++) if (corrVersion[j] !== version && xi[j]! > limit && cn[j]! > 0) list[m++] = j;
+    return list.slice(0, m);
+  }
+
+  /** The active features whose correlations are stale, ascending. */
+  staleActive(active: Uint8Array): Int32Array {
+    const { corrVersion, version } = this;
+    const list = this.list;
+    let m = 0;
+    for (let j = 0; j < active.length; j++) if (active[j] && corrVersion[j] !== version) list[m++] = j;
+    return list.slice(0, m);
+  }
+
+  /**
+   * The rows of W of a working set that holds the whole support (rows of values, order.length x T),
+   * with the support flags, sum_j ||W_j|| and ||W||^2 they give.
+   */
+  setRows(order: Int32Array, values: Float64Array): void {
+    const T = this.p.T;
+    const W = this.w.data;
+    let l21 = 0;
+    let wNormSq = 0;
+    for (let c = 0; c < order.length; c++) {
+      const j = order[c]!;
+      let q = 0;
+      for (let t = 0; t < T; t++) {
+        const v = values[c * T + t]!;
+        W[j * T + t] = v;
+        q += v * v;
+      }
+      this.nonZero[j] = q > 0 ? 1 : 0;
+      if (q > 0) {
+        l21 += Math.sqrt(q);
+        wNormSq += q;
+      }
+    }
+    this.l21 = l21;
+    this.wNormSq = wNormSq;
+  }
+
   /** Compute X_j^T R for the listed features (one cdCorrelations call); false when there are none. */
   refresh(cols: Int32Array): boolean {
     const m = cols.length;
     if (m === 0) return false;
     const T = this.p.T;
-    const out: Matrix<Float64Array> = { rows: m, cols: T, data: new Float64Array(m * T) };
-    const norms = new Float64Array(m);
-    this.K.cdCorrelations(this.p.design, this.rt, cols, out, norms);
-    const v = this.version;
-    const drift = this.drift;
-    // Plain loops: a view per feature (subarray) cost more than the copy for small T.
-    for (let c = 0; c < m; c++) {
+    const first = cols[0]!;
+    const span = cols[m - 1]! - first + 1;
+    if (span - m <= m >> 3) {
+      // Consecutive features, or nearly (every feature but the working set, after an inner solve):
+      // the whole span, the few features between computed again, in one product written straight
+      // into the state's rows, with no copy.
+      let range = cols;
+      if (span !== m) {
+        range = new Int32Array(span);
+        for (let c = 0; c < span; c++) range[c] = first + c;
+      }
+      const out: Matrix<Float64Array> = { rows: span, cols: T, data: this.corr.subarray(first * T, (first + span) * T) };
+      this.K.cdCorrelations(this.p.design, this.rt, range, out, this.corrNorm.subarray(first, first + span));
+      this.markFresh(first, first + span);
+      return true;
+    }
+    // Otherwise into scratch kept by the state (a fresh d x T temporary cost its page faults on
+    // every call), copied to the rows run by run.
+    if (this.scratch === null) this.scratch = { out: new Float64Array(this.p.d * T), norms: new Float64Array(this.p.d) };
+    const { out, norms } = this.scratch;
+    this.K.cdCorrelations(this.p.design, this.rt, cols, { rows: m, cols: T, data: out.subarray(0, m * T) }, norms.subarray(0, m));
+    for (let c = 0; c < m; ) {
       const j = cols[c]!;
-      for (let t = 0; t < T; t++) this.corr[j * T + t] = out.data[c * T + t]!;
-      this.corrNorm[j] = norms[c]!;
-      this.corrVersion[j] = v;
-      this.corrDrift[j] = drift;
+      let e = c + 1;
+      while (e < m && cols[e] === cols[e - 1]! + 1) e++;
+      if (e - c >= 8) {
+        this.corr.set(out.subarray(c * T, e * T), j * T);
+        this.corrNorm.set(norms.subarray(c, e), j);
+      } else {
+        // Plain loops: a view per short run cost more than the copy for small T.
+        for (let q = c; q < e; q++) {
+          const jq = cols[q]!;
+          for (let t = 0; t < T; t++) this.corr[jq * T + t] = out[q * T + t]!;
+          this.corrNorm[jq] = norms[q]!;
+        }
+      }
+      this.markFresh(j, j + e - c);
+      c = e;
     }
     return true;
+  }
+
+  /** Features [from, to) now hold X_j^T R at the current residual. */
+  private markFresh(from: number, to: number): void {
+    this.corrVersion.fill(this.version, from, to);
+    this.corrDrift.fill(this.drift, from, to);
   }
 
   /** Record X_j^T R (rows of values, cols.length x T) of the listed features at the current residual. */
@@ -302,8 +420,7 @@ export function* solveEnet(K: Kernels, p: EnetProblem, st: EnetState, s: SolveSe
   const { l1Reg, l2Reg } = s;
   const tolScaled = s.tol * p.yNormSq;
   // active[j]: j may be non-zero at the optimum (a non-zero column not screened at this l1Reg).
-  const active = new Uint8Array(d);
-  for (let j = 0; j < d; j++) if (cn[j]! > 0) active[j] = 1;
+  const active = nonZeroColumns(cn);
   const xi = new Float64Array(d); // ||X~_j^T R~||, or an upper bound where not fresh
   let sweeps = 0;
   let gap = NaN;
@@ -311,7 +428,7 @@ export function* solveEnet(K: Kernels, p: EnetProblem, st: EnetState, s: SolveSe
   const done = (): SolveResult => ({ nIter: sweeps, gap, tolScaled, converged: gap < tolScaled, screened: screenedOf(active, cn) });
   for (;;) {
     // (1) The gap from exact values and bounds.
-    let scale = knownCorrelations(st, xi, l2Reg, l1Reg);
+    let scale = st.dualNorms(xi, l2Reg, l1Reg);
     gap = dualityGapOf(st, scale, l1Reg, l2Reg);
     if (pendingSweep) {
       pendingSweep = false;
@@ -323,8 +440,8 @@ export function* solveEnet(K: Kernels, p: EnetProblem, st: EnetState, s: SolveSe
     // (3) Exact values for the stale features whose bounds exceed l1Reg (screened ones included):
     // the others cannot set the scale, so the gap is then exact. Along a path, or after a small
     // move of the residual, these are few and the gap often certifies the point here.
-    if (st.refresh(looseOf(st, xi, l1Reg))) {
-      scale = knownCorrelations(st, xi, l2Reg, l1Reg);
+    if (st.refresh(st.staleAbove(xi, l1Reg))) {
+      scale = st.dualNorms(xi, l2Reg, l1Reg);
       gap = dualityGapOf(st, scale, l1Reg, l2Reg);
       if (sweeps > 0 && gap < tolScaled) return done();
     }
@@ -332,7 +449,7 @@ export function* solveEnet(K: Kernels, p: EnetProblem, st: EnetState, s: SolveSe
     // (4) Another inner solve is needed: exact values for the other stale active features (they
     // rank the candidates of the working set: bounds would pick larger sets), and screening with
     // the exact values.
-    if (st.refresh(staleOf(st, active))) scale = knownCorrelations(st, xi, l2Reg, l1Reg);
+    if (st.refresh(st.staleActive(active))) scale = st.dualNorms(xi, l2Reg, l1Reg);
     screen(active, st.nonZero, xi, scale, safeRadius(gap, l1Reg, p.yNormSq), cn, l2Reg);
 
     // (5) The working set and its inner solve.
@@ -369,25 +486,7 @@ export function* solveEnet(K: Kernels, p: EnetProblem, st: EnetState, s: SolveSe
     sweeps = end;
     pendingSweep = true;
     // The new coefficients and support of the working set, then the residual and its correlations.
-    const Wk = w.data;
-    let l21 = 0;
-    let wNormSq = 0;
-    for (let c = 0; c < k; c++) {
-      const j = order[c]!;
-      let q = 0;
-      for (let t = 0; t < T; t++) {
-        const v = Wk[c * T + t]!;
-        W[j * T + t] = v;
-        q += v * v;
-      }
-      st.nonZero[j] = q > 0 ? 1 : 0;
-      if (q > 0) {
-        l21 += Math.sqrt(q);
-        wNormSq += q;
-      }
-    }
-    st.l21 = l21;
-    st.wNormSq = wNormSq;
+    st.setRows(order, w.data);
     // The Gram form leaves the residual to be rebuilt when next needed (often never: the gap
     // that follows needs its parts only, and certifies the point); the residual form updated it.
     if (gram) st.setPendingResidual(xws, w, r.rNormSq, r.ry);
@@ -429,53 +528,11 @@ export function withPooled(ws: Int32Array, pool: ColumnPool, active: Uint8Array)
   return out;
 }
 
-/** The active features whose correlations are stale, ascending. */
-function staleOf(st: EnetState, active: Uint8Array): Int32Array {
-  let m = 0;
-  for (let j = 0; j < active.length; j++) if (active[j] && !st.fresh(j)) m++;
-  const out = new Int32Array(m);
-  m = 0;
-  for (let j = 0; j < active.length; j++) if (active[j] && !st.fresh(j)) out[m++] = j;
-  return out;
-}
-
-/** ||X~_j^T R~|| = ||X_j^T R - l2Reg W_j|| for a feature whose correlation is fresh. */
-function dualCorrelation(st: EnetState, j: number, T: number, l2Reg: number): number {
-  if (l2Reg === 0 || !st.nonZero[j]) return st.corrNorm[j]!;
-  let s = 0;
-  for (let t = 0; t < T; t++) {
-    const v = st.corr[j * T + t]! - l2Reg * st.w.data[j * T + t]!;
-    s += v * v;
-  }
-  return Math.sqrt(s);
-}
-
-/**
- * xi[j] = ||X~_j^T R~|| for every non-zero column (exact where fresh, else its bound; Infinity when
- * never computed, or for a non-zero row) and the dual scale max(l1Reg, max_j xi[j]).
- */
-function knownCorrelations(st: EnetState, xi: Float64Array, l2Reg: number, l1Reg: number): number {
-  const cn = st.p.design.colNormSq;
-  const T = st.p.T;
-  let scale = l1Reg;
-  for (let j = 0; j < xi.length; j++) {
-    if (!(cn[j]! > 0)) continue;
-    const v = st.fresh(j) ? dualCorrelation(st, j, T, l2Reg) : st.nonZero[j] ? Infinity : st.bound(j);
-    xi[j] = v;
-    if (v > scale) scale = v;
-  }
-  return scale;
-}
-
-/** The stale features (non-zero columns, active or screened) whose xi, a bound, exceeds l1Reg, ascending. */
-function looseOf(st: EnetState, xi: Float64Array, l1Reg: number): Int32Array {
-  const cn = st.p.design.colNormSq;
-  let m = 0;
-  for (let j = 0; j < xi.length; j++) if (cn[j]! > 0 && xi[j]! > l1Reg && !st.fresh(j)) m++;
-  const out = new Int32Array(m);
-  m = 0;
-  for (let j = 0; j < xi.length; j++) if (cn[j]! > 0 && xi[j]! > l1Reg && !st.fresh(j)) out[m++] = j;
-  return out;
+/** Flags of the columns with a non-zero norm: the features that may be non-zero at an optimum. */
+function nonZeroColumns(cn: Float64Array): Uint8Array {
+  const flags = new Uint8Array(cn.length);
+  for (let j = 0; j < cn.length; j++) if (cn[j]! > 0) flags[j] = 1;
+  return flags;
 }
 
 /** Gap-safe screening of the active zero rows whose xi (exact or bound) passes the sphere test. */
