@@ -251,6 +251,59 @@ describe('working-set solver of the multi-task elastic net', function () {
   });
 });
 
+describe('EnetState.refresh', () => {
+  // X_j^T R of every feature, computed feature by feature (the reference for the rows refresh writes).
+  function correlationsOf(p: EnetProblem, st: EnetState): Float64Array {
+    const all = new Float64Array(p.d * p.T);
+    const out: M = { rows: 1, cols: p.T, data: new Float64Array(p.T) };
+    for (let j = 0; j < p.d; j++) {
+      kernels().cdCorrelations(p.design, st.rt, Int32Array.of(j), out);
+      all.set(out.data, j * p.T);
+    }
+    return all;
+  }
+
+  // Consecutive lists, lists with a few holes (computed whole) and scattered lists (scratch, copied
+  // run by run) all leave exact rows and norms, mark the listed features fresh, and touch no other row.
+  const lists: Array<[string, (d: number) => number[]]> = [
+    ['consecutive', (d) => Array.from({ length: d - 10 }, (_, c) => c + 5)],
+    ['a few holes', (d) => Array.from({ length: d }, (_, j) => j).filter((j) => j % 17 !== 3)],
+    ['scattered, with long runs', (d) => Array.from({ length: d }, (_, j) => j).filter((j) => j % 3 === 0 || (j >= 40 && j < 60))],
+  ];
+  for (const [name, listOf] of lists) {
+    it(`${name}: the listed rows are X_j^T R, the others untouched`, () => {
+      const { X, Y } = problem(31, 50, 90, 3, 5);
+      const p = prepareProblem(kernels(), X, Y, true);
+      const w = new Float64Array(p.d * p.T);
+      w[4 * p.T] = 0.5;
+      w[50 * p.T + 1] = -0.25;
+      const st = new EnetState(kernels(), p, w);
+      const expected = correlationsOf(p, st);
+      const cols = Int32Array.from(listOf(p.d));
+      const listed = new Set(cols);
+      expect(st.refresh(cols)).to.equal(true);
+      for (let j = 0; j < p.d; j++) {
+        const row = Array.from(st.corr.subarray(j * p.T, (j + 1) * p.T));
+        if (listed.has(j)) {
+          expect(st.fresh(j), `feature ${j} fresh`).to.equal(true);
+          row.forEach((v, t) => expect(v).to.be.closeTo(expected[j * p.T + t]!, 1e-12));
+          expect(st.corrNorm[j]).to.be.closeTo(Math.hypot(...row), 1e-12);
+        } else if (j < cols[0]! || j > cols[cols.length - 1]!) {
+          expect(st.fresh(j), `feature ${j} stale`).to.equal(false);
+          expect(row.every((v) => v === 0)).to.equal(true);
+        }
+      }
+    });
+  }
+
+  it('returns false and changes nothing for an empty list', () => {
+    const { X, Y } = problem(32, 20, 12, 2, 3);
+    const st = new EnetState(kernels(), prepareProblem(kernels(), X, Y, false));
+    expect(st.refresh(new Int32Array(0))).to.equal(false);
+    expect(Array.from(st.corr).every((v) => v === 0)).to.equal(true);
+  });
+});
+
 describe('Anderson extrapolation', () => {
   it('finds the fixed point of a linear iteration exactly when K > the dimension', () => {
     // x <- A x + b with a contraction A (3 x 3): x* = (I - A)^{-1} b.
