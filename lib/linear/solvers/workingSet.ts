@@ -207,14 +207,6 @@ export class EnetState {
     return this.corrVersion[j] === this.version;
   }
 
-  /** An upper bound on ||X_j^T R|| at the current residual (exact when fresh; Infinity if never computed). */
-  bound(j: number): number {
-    const v = this.corrVersion[j]!;
-    if (v === this.version) return this.corrNorm[j]!;
-    if (v < 0) return Infinity;
-    return this.corrNorm[j]! + Math.sqrt(this.p.design.colNormSq[j]!) * (this.drift - this.corrDrift[j]!);
-  }
-
   /**
    * xi[j] = ||X~_j^T R~|| = ||X_j^T R - l2Reg W_j|| for every non-zero column (exact where fresh,
    * else its bound; Infinity when never computed, or for a stale non-zero row) and the dual scale
@@ -243,7 +235,8 @@ export class EnetState {
           v = Math.sqrt(s);
         }
       } else if (nonZero[j] || at < 0) v = Infinity;
-      else v = corrNorm[j]! + Math.sqrt(c) * (drift - corrDrift[j]!); // bound(j)
+      // Stale: ||X_j^T R|| <= ||X_j^T R'|| + ||X_j|| ||R - R'|| (R' the residual it was computed at).
+      else v = corrNorm[j]! + Math.sqrt(c) * (drift - corrDrift[j]!);
       xi[j] = v;
       if (v > scale) scale = v;
     }
