@@ -211,6 +211,17 @@ const functions = {
     const n = dim(1), k = dim(1), T = dim(1), sweeps = dim(1, 4);
     return [mat(k, n), mat(T, n), mat(T, n), mat(k, T, F64, () => 0), mat(k, T), rand(), rand() * 0.1, 1e-6, sweeps, chance(0.5) ? new Int32Array(0) : sweepOrders(k, sweeps)];
   },
+  cdGramColumns: () => {
+    const n = dim(1), d = dim(1);
+    const cols = perm(d).subarray(0, dim(0, d));
+    const rows = chance(0.5) ? cols.subarray(int(cols.length + 1)) : perm(d).subarray(0, dim(0, d));
+    return [mat(n, d), chance(0.5) ? vec(d) : new F64(0), rows, cols, mat(rows.length, cols.length)];
+  },
+  cdResidualColumns: () => {
+    const n = dim(1), d = dim(1), T = dim(1);
+    const cols = perm(d).subarray(0, dim(0, d));
+    return [mat(n, d), chance(0.5) ? vec(d) : new F64(0), cols, mat(cols.length, T), mat(T, n), mat(T, n)];
+  },
   cdGatherColumns: () => {
     const n = dim(1), d = dim(1);
     const cols = perm(d).subarray(0, dim(0, d));

@@ -125,6 +125,14 @@ function residualSolveArgs(): unknown[] {
 function gatherArgs(): unknown[] {
   return [...designArgs(), Int32Array.from([3, 1]), mat(2, n)];
 }
+/** Gram entries of columns [3, 1] against [0, 1, 3]. */
+function gramColumnsArgs(): unknown[] {
+  return [...designArgs(), Int32Array.from([3, 1]), Int32Array.from([0, 1, 3]), mat(2, 3)];
+}
+/** The residual of columns [3, 1] read in place. */
+function residualColumnsArgs(): unknown[] {
+  return [...designArgs(), Int32Array.from([3, 1]), mat(2, T), mat(T, n), mat(T, n)];
+}
 function gramSweepArgs(): unknown[] {
   return [{ rows: 3, cols: 3, data: Float64Array.from([4, 1, 0, 1, 4, 1, 0, 1, 4]) }, mat(T, 3), mat(3, T, 0), 0.1, 0.01, Int32Array.from([0, 1, 2])];
 }
@@ -409,6 +417,40 @@ const cases: Record<string, Case> = {
         const a = gatherArgs();
         const x = a[0] as { data: Float64Array };
         return Object.assign(a, { 3: { rows: 2, cols: n, data: x.data.subarray(0, 2 * n) } });
+      }],
+    ],
+  },
+  cdGramColumns: {
+    args: gramColumnsArgs,
+    kinds: ['matrix', 'f64', 'i32', 'i32', 'matrix'],
+    extra: [
+      ['mean of length d - 1', () => Object.assign(gramColumnsArgs(), { 1: new Float64Array(d - 1) })],
+      ['rows entry d', () => Object.assign(gramColumnsArgs(), { 2: Int32Array.from([d, 1]) })],
+      ['cols entry -1', () => Object.assign(gramColumnsArgs(), { 3: Int32Array.from([0, -1, 3]) })],
+      ['out with 2 columns', () => Object.assign(gramColumnsArgs(), { 4: mat(2, 2) })],
+      ['out aliases x', () => {
+        const a = gramColumnsArgs();
+        const x = a[0] as { data: Float64Array };
+        return Object.assign(a, { 4: { rows: 2, cols: 3, data: x.data.subarray(0, 6) } });
+      }],
+    ],
+  },
+  cdResidualColumns: {
+    args: residualColumnsArgs,
+    kinds: ['matrix', 'f64', 'i32', 'matrix', 'matrix', 'matrix'],
+    extra: [
+      ['cols entry d', () => Object.assign(residualColumnsArgs(), { 2: Int32Array.from([d, 1]) })],
+      ['w with k + 1 rows', () => Object.assign(residualColumnsArgs(), { 3: mat(3, T) })],
+      ['yt with n + 1 columns', () => Object.assign(residualColumnsArgs(), { 4: mat(T, n + 1) })],
+      ['rt with T + 1 rows', () => Object.assign(residualColumnsArgs(), { 5: mat(T + 1, n) })],
+      ['rt aliases yt', () => {
+        const a = residualColumnsArgs();
+        return Object.assign(a, { 5: a[4] });
+      }],
+      ['rt aliases x', () => {
+        const a = residualColumnsArgs();
+        const x = a[0] as { data: Float64Array };
+        return Object.assign(a, { 5: { rows: T, cols: n, data: x.data.subarray(0, T * n) } });
       }],
     ],
   },

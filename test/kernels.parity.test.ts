@@ -572,7 +572,7 @@ describe('kernel parity: native vs js', function () {
         });
   });
 
-  describe('working-set kernels: cdDesign, cdCorrelations, cdGatherColumns, cdTargets, cdResidual, mtenetGramSweep, the inner solves', () => {
+  describe('working-set kernels: cdDesign, cdCorrelations, cdGatherColumns, cdGramColumns, cdTargets, cdResidual, cdResidualColumns, mtenetGramSweep, the inner solves', () => {
     const shapes: [number, number, number][] = [
       [1, 1, 1],
       [7, 5, 3],
@@ -596,7 +596,7 @@ describe('kernel parity: native vs js', function () {
     }
     for (const [n, d, T] of shapes)
       for (const centre of [false, true])
-        it(`n=${n}, d=${d}, T=${T}, centre=${centre}: design, correlations (and norms) of all / scattered / run columns, gathered columns`, () => {
+        it(`n=${n}, d=${d}, T=${T}, centre=${centre}: design, correlations (and norms) of all / scattered / run columns, gathered columns, their Gram entries and residual in place`, () => {
           const rng = new Rng(n * 7 + d * 3 + T + (centre ? 1 : 0));
           const x = randMatrix(rng, n, d);
           // Columns far from centred (offset 100): centring must happen before the products; and
@@ -641,6 +641,36 @@ describe('kernel parity: native vs js', function () {
             N.cdGatherColumns(dn, cols, gn);
             J.cdGatherColumns(dj, cols, gj);
             expectClose(gn.data, gj.data, TOL64, 'gathered columns');
+            // Gram entries read in place: bit for bit the product of the gathered copies on the
+            // native side (the same sums in the same order), within rounding of the TypeScript
+            // kernels; rows a run inside cols (a pool's new slots) and rows of their own.
+            for (const rows of [cols.subarray(Math.floor(cols.length / 2)), cols.slice(0, 3).reverse()]) {
+              const gr = zerosM(rows.length, n);
+              N.cdGatherColumns(dn, rows, gr);
+              const viaCopies = zerosM(rows.length, cols.length);
+              N.gemm(gr, gn, viaCopies, { transB: true });
+              const inPlace = zerosM(rows.length, cols.length);
+              N.cdGramColumns(dn, rows, cols, inPlace);
+              expect(Array.from(inPlace.data).map(String)).to.deep.equal(Array.from(viaCopies.data).map(String));
+              const js = zerosM(rows.length, cols.length);
+              J.cdGramColumns(dj, rows, cols, js);
+              const gramScale = Math.max(1, ...Array.from(cols, (j) => dn.colNormSq[j]!));
+              expectClose(js.data, inPlace.data, 1e-12 * gramScale, 'Gram entries in place');
+            }
+            // The residual of these columns read in place, against cdResidual on the gathered copy.
+            const w = randMatrix(rng, cols.length, T);
+            const yt = randMatrix(rng, T, n);
+            const viaCopy = zerosM(T, n);
+            const pc = N.cdResidual(gn, w, yt, viaCopy);
+            const inPlace = zerosM(T, n);
+            const pi = N.cdResidualColumns(dn, cols, w, yt, inPlace);
+            expect(Array.from(inPlace.data).map(String)).to.deep.equal(Array.from(viaCopy.data).map(String));
+            expect([pi.rNormSq, pi.ry]).to.deep.equal([pc.rNormSq, pc.ry]);
+            const js = zerosM(T, n);
+            const pj = J.cdResidualColumns(dj, cols, w, yt, js);
+            const rScale = Math.max(1, ...Array.from(cols, (j) => Math.sqrt(dn.colNormSq[j]!))) * Math.max(1, cols.length);
+            expectClose(js.data, inPlace.data, 1e-12 * rScale, 'residual in place');
+            expectClose([pj.rNormSq, pj.ry], [pi.rNormSq, pi.ry], 1e-10 * rScale * rScale, 'residual parts');
           }
         });
 

@@ -278,8 +278,8 @@ const cases: Record<string, Case> = {
       return out;
     },
   },
-  'cd working-set kernels: cdDesign, cdCorrelations, cdGatherColumns, cdTargets, cdResidual, mtenetGramSweep': {
-    covers: ['cdDesign', 'cdCorrelations', 'cdGatherColumns', 'cdTargets', 'cdResidual', 'mtenetGramSweep'],
+  'cd working-set kernels: cdDesign, cdCorrelations, cdGatherColumns, cdGramColumns, cdTargets, cdResidual, cdResidualColumns, mtenetGramSweep': {
+    covers: ['cdDesign', 'cdCorrelations', 'cdGatherColumns', 'cdGramColumns', 'cdTargets', 'cdResidual', 'cdResidualColumns', 'mtenetGramSweep'],
     run: (k, a) => {
       const [n, d, T] = [700, 90, 7];
       const x = a.matrix<Float64Array>('float64', n, d, (r, i) => r.normal() + (i % d) * 0.5 + (i % d === 5 ? 1e8 : 0));
@@ -297,6 +297,9 @@ const cases: Record<string, Case> = {
           const gathered = a.matrix<Float64Array>('float64', cols.length, n, () => 0);
           k.cdGatherColumns(design, cols, gathered);
           out.push(...bits(corr.data, norms, gathered.data));
+          const gram = a.matrix<Float64Array>('float64', 9, cols.length, () => 0);
+          k.cdGramColumns(design, cols.subarray(3, 12), cols, gram);
+          out.push(...bits(gram.data));
         }
         const y = a.matrix<Float64Array>('float64', n, T, (r, i) => r.normal() + (i % T));
         const targets = k.cdTargets(y, centre);
@@ -306,6 +309,8 @@ const cases: Record<string, Case> = {
         const r = a.matrix<Float64Array>('float64', T, n, () => 0);
         const parts = k.cdResidual(xs, w, targets.yt, r);
         out.push(...bits(r.data, parts.rNormSq, parts.ry));
+        const inPlace = k.cdResidualColumns(design, a.int32(Array.from({ length: 12 }, (_, c) => (c * 7) % d)), w, targets.yt, r);
+        out.push(...bits(r.data, inPlace.rNormSq, inPlace.ry));
       }
       const kk = 30;
       const xs = a.matrix<Float64Array>('float64', kk, 80);

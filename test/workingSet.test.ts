@@ -342,7 +342,7 @@ describe('working sets and the column pool', () => {
   const pooledOf = (): ColumnPool => {
     const { X, Y } = problem(7, 30, 12, 2, 3);
     const pool = new ColumnPool(kernels(), prepareProblem(kernels(), X, Y, true).design, 30);
-    pool.take(Int32Array.from([2, 5, 7, 9, 11]), true);
+    pool.take(Int32Array.from([2, 5, 7, 9, 11]), 'gram');
     return pool;
   };
   const allActive = new Uint8Array(12).fill(1);
@@ -351,11 +351,40 @@ describe('working sets and the column pool', () => {
     const pool = pooledOf();
     const ws = withPooled(Int32Array.from([0, 2, 5, 7, 9]), pool, allActive);
     expect([...ws]).to.deep.equal([0, 2, 5, 7, 9, 11]);
-    const taken = pool.take(ws, true);
-    // Every pooled feature is in the set: the columns are the pool's own buffer, in slot order.
+    const taken = pool.take(ws, 'gram');
+    // Every pooled feature is in the set: the Gram matrix is the pool's own buffer, in slot order,
+    // computed from X in place (no column gathered).
     expect([...taken.features]).to.deep.equal([2, 5, 7, 9, 11, 0]);
-    expect(taken.xws.data.length).to.equal(6 * 30);
+    expect(taken.xws).to.equal(undefined);
     expect(taken.gram!.rows).to.equal(6);
+    expect(pool.take(ws, 'gram').gram!.data.buffer).to.equal(taken.gram!.data.buffer);
+  });
+
+  it('holds the Gram matrix and the gathered columns of the pooled features, in slot order or in the set order', () => {
+    const { X, Y } = problem(7, 30, 12, 2, 3);
+    const { design } = prepareProblem(kernels(), X, Y, true);
+    const pool = new ColumnPool(kernels(), design, 30);
+    pool.take(Int32Array.from([2, 5, 7]), 'gram');
+    // Two more features, then a set in another order: Gram entries and columns against their definition.
+    const grown = pool.take(Int32Array.from([2, 5, 7, 9, 0]), 'gram');
+    expect([...grown.features]).to.deep.equal([2, 5, 7, 9, 0]);
+    const ws = Int32Array.from([9, 2, 0, 5]);
+    const gram = pool.take(ws, 'gram').gram!;
+    const { xws } = pool.take(ws, 'columns');
+    const col = (j: number): number[] => Array.from({ length: 30 }, (_, i) => X.data[i * 12 + j]! - design.mean[j]!);
+    const dot = (a: number[], b: number[]): number => a.reduce((s, v, i) => s + v * b[i]!, 0);
+    const expectClose = (got: ArrayLike<number>, want: ArrayLike<number>, tol: number): void => {
+      expect(got.length).to.equal(want.length);
+      for (let i = 0; i < want.length; i++) expect(Math.abs(got[i]! - want[i]!)).to.be.at.most(tol * Math.max(1, Math.abs(want[i]!)));
+    };
+    for (let a = 0; a < 4; a++) {
+      expectClose(xws!.data.subarray(a * 30, (a + 1) * 30), col(ws[a]!), 1e-12);
+      for (let b = 0; b < 4; b++) expectClose([gram.data[a * 4 + b]!], [dot(col(ws[a]!), col(ws[b]!))], 1e-10);
+    }
+    // The pooled set as a whole: columns handed out as a view of the pool.
+    const all = pool.take(Int32Array.from([2, 5, 7, 9, 0]), 'columns');
+    expect([...all.features]).to.deep.equal([2, 5, 7, 9, 0]);
+    expectClose(all.xws!.data.subarray(4 * 30, 5 * 30), col(0), 1e-12);
   });
 
   it('keeps the set as it is when a left-out pooled feature was screened, or when too many are left out', () => {

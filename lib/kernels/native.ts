@@ -43,6 +43,8 @@ export interface Addon {
   cdGatherColumns(x: Matrix, mean: Float64Array, cols: Int32Array, out: Matrix): void;
   cdTargets(y: Matrix, centre: boolean, yt: Matrix, yMean: Float64Array): number;
   cdResidual(xs: Matrix, w: Matrix, yt: Matrix, rt: Matrix): { rNormSq: number; ry: number };
+  cdGramColumns(x: Matrix, mean: Float64Array, rows: Int32Array, cols: Int32Array, out: Matrix): void;
+  cdResidualColumns(x: Matrix, mean: Float64Array, cols: Int32Array, w: Matrix, yt: Matrix, rt: Matrix): { rNormSq: number; ry: number };
   mtenetGramSolve(
     gram: Matrix, ht: Matrix, w: Matrix, r0NormSq: number, r0y: number, l1Reg: number, l2Reg: number, tol: number, maxSweeps: number, orders: Int32Array,
   ): InnerSolveResult;
@@ -264,6 +266,12 @@ export function nativeKernels(addon: Addon): Kernels {
     },
     cdResidual(xs: Matrix, w: Matrix, yt: Matrix, rt: Matrix): { rNormSq: number; ry: number } {
       return call(() => addon.cdResidual(xs, w, yt, rt));
+    },
+    cdGramColumns(design: CdDesign, rows: Int32Array, cols: Int32Array, out: Matrix): void {
+      call(() => addon.cdGramColumns(design.x, design.centred ? design.mean : NO_MEAN, rows, cols, out));
+    },
+    cdResidualColumns(design: CdDesign, cols: Int32Array, w: Matrix, yt: Matrix, rt: Matrix): { rNormSq: number; ry: number } {
+      return call(() => addon.cdResidualColumns(design.x, design.centred ? design.mean : NO_MEAN, cols, w, yt, rt));
     },
     mtenetGramSolve(a: GramSolveArgs): InnerSolveResult {
       return call(() => addon.mtenetGramSolve(a.gram, a.ht, a.w, a.r0NormSq, a.r0y, a.l1Reg, a.l2Reg, a.tol, a.maxSweeps, a.orders ?? NO_ORDERS));

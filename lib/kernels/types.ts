@@ -294,6 +294,18 @@ export interface Kernels extends NetworkKernels, OptimKernels, RandomKernels {
    * w (k x T); returns ||R||^2 and <R, Y> (yt = Y^T, T x n).
    */
   cdResidual(xs: Matrix<Float64Array>, w: Matrix<Float64Array>, yt: Matrix<Float64Array>, rt: Matrix<Float64Array>): { rNormSq: number; ry: number };
+  /**
+   * Gram entries of two lists of centred columns, read from the design in place:
+   * out[a, b] = sum_i Xc[i, rows[a]] Xc[i, cols[b]] (out rows.length x cols.length, overwritten).
+   * The same values as the product of their gathered copies (cdGatherColumns), without the copies.
+   */
+  cdGramColumns(design: CdDesign, rows: Int32Array, cols: Int32Array, out: Matrix<Float64Array>): void;
+  /**
+   * cdResidual for the listed centred columns read from the design in place:
+   * rt = yt - w^T Xc[:, cols]^T (T x n, overwritten) for w (cols.length x T); the same values as
+   * cdResidual on their gathered copy.
+   */
+  cdResidualColumns(design: CdDesign, cols: Int32Array, w: Matrix<Float64Array>, yt: Matrix<Float64Array>, rt: Matrix<Float64Array>): { rNormSq: number; ry: number };
   /** The inner solve in Gram form (GramSolveArgs). */
   mtenetGramSolve(args: GramSolveArgs): InnerSolveResult;
   /** The inner solve in residual form (ResidualSolveArgs). */

@@ -406,6 +406,27 @@ export function cdGatherColumns(design: CdDesign, cols: Int32Array, out: Matrix<
   for (let c = 0; c < cols.length; c++) out.data.set(Xt.subarray(cols[c]! * n, (cols[c]! + 1) * n), c * n);
 }
 
+/** The listed columns of the transposed copy as a k x n matrix (a view when they are consecutive). */
+function columnsOf(design: CdDesign, cols: Int32Array): Matrix<Float64Array> {
+  const Xt = transposed(design);
+  const n = design.x.rows;
+  const k = cols.length;
+  let consecutive = true;
+  for (let c = 1; c < k && consecutive; c++) consecutive = cols[c] === cols[0]! + c;
+  if (consecutive && k > 0) return { rows: k, cols: n, data: Xt.subarray(cols[0]! * n, (cols[0]! + k) * n) };
+  const out: Matrix<Float64Array> = { rows: k, cols: n, data: new Float64Array(k * n) };
+  cdGatherColumns(design, cols, out);
+  return out;
+}
+
+export function cdGramColumns(design: CdDesign, rows: Int32Array, cols: Int32Array, out: Matrix<Float64Array>): void {
+  gemm(columnsOf(design, rows), columnsOf(design, cols), out, { transB: true });
+}
+
+export function cdResidualColumns(design: CdDesign, cols: Int32Array, w: Matrix<Float64Array>, yt: Matrix<Float64Array>, rt: Matrix<Float64Array>): { rNormSq: number; ry: number } {
+  return cdResidual(columnsOf(design, cols), w, yt, rt);
+}
+
 export function mtenetGramSweep(args: GramSweepArgs): CdSweepResult {
   const { gram, ht, w, l1Reg, l2Reg, order } = args;
   const k = gram.rows;

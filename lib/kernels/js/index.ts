@@ -4,7 +4,7 @@
  * METATASK_BACKEND=js, and as the reference side of the parity suite.
  */
 import type { Kernels } from '../types.js';
-import { cdCorrelations, cdDesign, cdGatherColumns, cdResidual, cdTargets, mtenetBlockGram, mtenetGramSweep, mtenetSweep } from './cd.js';
+import { cdCorrelations, cdDesign, cdGatherColumns, cdGramColumns, cdResidual, cdResidualColumns, cdTargets, mtenetBlockGram, mtenetGramSweep, mtenetSweep } from './cd.js';
 import { mtenetGramSolve, mtenetResidualSolve } from './cdsolve.js';
 import { choleskySolve, gatherRows, gemm, gram, svd, symEig, transpose } from './linalg.js';
 import { network } from './network.js';
@@ -32,6 +32,8 @@ export const jsKernels: Kernels = {
   cdGatherColumns,
   cdTargets,
   cdResidual,
+  cdGramColumns,
+  cdResidualColumns,
   mtenetGramSolve,
   mtenetResidualSolve,
   taskLoss,

@@ -43,8 +43,8 @@ const CALL_BUDGET = { native: 4e7, js: 4e6 };
 export interface InnerProblem {
   n: number;
   T: number;
-  /** Centred columns of the working set, k x n (residual form, and the residual afterwards). */
-  xws: Matrix<Float64Array>;
+  /** Centred columns of the working set, k x n (the residual form needs them). */
+  xws?: Matrix<Float64Array>;
   /** Their Gram matrix, k x k: given, the Gram form runs. */
   gram?: Matrix<Float64Array>;
   /** Y^T (centred), T x n. */
@@ -76,7 +76,8 @@ export interface InnerSettings {
  * total change (a sum over the calls: an upper bound of ||R_end - R_start||).
  */
 export function* innerSolve(K: Kernels, p: InnerProblem, s: InnerSettings): Generator<number, InnerSolveResult, void> {
-  const k = p.xws.rows;
+  const k = p.w.rows;
+  if (!p.gram && !p.xws) throw new Error('innerSolve: the residual form needs the working set\'s columns (xws)');
   const { T } = p;
   const cost = p.gram ? 2 * k * k * T + 1 : 4 * p.n * k * T + 1;
   const perCall = Math.max(ANDERSON_K, ANDERSON_K * Math.floor(CALL_BUDGET[K.name] / cost / ANDERSON_K));
@@ -93,7 +94,7 @@ export function* innerSolve(K: Kernels, p: InnerProblem, s: InnerSettings): Gene
     const settings = { l1Reg: s.l1Reg, l2Reg: s.l2Reg, tol: s.tol, maxSweeps, ...(orders ? { orders } : {}) };
     const r = ht
       ? K.mtenetGramSolve({ gram: p.gram!, ht, w: p.w, r0NormSq: rNormSq, r0y: ry, ...settings })
-      : K.mtenetResidualSolve({ xs: p.xws, yt: p.yt, rt: p.rt!, w: p.w, h: p.h, ...settings });
+      : K.mtenetResidualSolve({ xs: p.xws!, yt: p.yt, rt: p.rt!, w: p.w, h: p.h, ...settings });
     sweeps += r.sweeps;
     change += r.residualChange;
     rNormSq = r.rNormSq;

@@ -122,7 +122,7 @@ export class EnetState {
    * After a Gram-form solve the residual is rebuilt only when read (the gap needs only its parts,
    * which the solve returns): the gathered columns and coefficients it is rebuilt from.
    */
-  private pendingResidual: { xs: Matrix<Float64Array>; w: Matrix<Float64Array> } | null = null;
+  private pendingResidual: { cols: Int32Array; w: Matrix<Float64Array> } | null = null;
   /** X_j^T R (row j), valid for the residual version corrVersion[j]. */
   readonly corr: Float64Array;
   readonly corrNorm: Float64Array;
@@ -187,9 +187,7 @@ export class EnetState {
     }
     if (support.length === 0) return;
     const idx = Int32Array.from(support);
-    const xs: Matrix<Float64Array> = { rows: idx.length, cols: n, data: new Float64Array(idx.length * n) };
-    this.K.cdGatherColumns(this.p.design, idx, xs);
-    this.setResidual(xs, rowsOf(W, idx, T));
+    this.setResidual(idx, rowsOf(W, idx, T));
   }
 
   /** The residual R^T = (Y - X W)^T, T x n (rebuilt here when a Gram-form solve left it pending). */
@@ -197,7 +195,7 @@ export class EnetState {
     const pending = this.pendingResidual;
     if (pending !== null) {
       this.pendingResidual = null;
-      this.K.cdResidual(pending.xs, pending.w, this.p.yt, this.residualT);
+      this.K.cdResidualColumns(this.p.design, pending.cols, pending.w, this.p.yt, this.residualT);
     }
     return this.residualT;
   }
@@ -359,20 +357,20 @@ export class EnetState {
     }
   }
 
-  /** rt = Y - X_S W_S for gathered columns xs of the support S and their coefficients, with its parts. */
-  setResidual(xs: Matrix<Float64Array>, ws: Matrix<Float64Array>): void {
+  /** rt = Y - X_S W_S for the support S (its features) and their coefficients, with its parts. */
+  setResidual(cols: Int32Array, ws: Matrix<Float64Array>): void {
     this.pendingResidual = null;
-    const r = this.K.cdResidual(xs, ws, this.p.yt, this.residualT);
+    const r = this.K.cdResidualColumns(this.p.design, cols, ws, this.p.yt, this.residualT);
     this.rNormSq = r.rNormSq;
     this.ry = r.ry;
   }
 
   /**
-   * The residual is Y - X_S W_S for these gathered columns and coefficients (views that stay
-   * valid until the next read of rt), with these parts: it is rebuilt when next read.
+   * The residual is Y - X_S W_S for these features and coefficients (kept unchanged until the
+   * next read of rt), with these parts: it is rebuilt from X when next read.
    */
-  setPendingResidual(xs: Matrix<Float64Array>, ws: Matrix<Float64Array>, rNormSq: number, ry: number): void {
-    this.pendingResidual = { xs, w: ws };
+  setPendingResidual(cols: Int32Array, ws: Matrix<Float64Array>, rNormSq: number, ry: number): void {
+    this.pendingResidual = { cols, w: ws };
     this.rNormSq = rNormSq;
     this.ry = ry;
   }
@@ -454,7 +452,7 @@ export function* solveEnet(K: Kernels, p: EnetProblem, st: EnetState, s: SolveSe
 
     const gramForm = s.innerForm ? s.innerForm === 'gram' : useGramForm(k, st.pool.missing(ws), n, T);
     // The pool may hand the set out in its own order (as views): rows follow `order`.
-    const { features: order, xws, gram } = st.pool.take(ws, gramForm);
+    const { features: order, xws, gram } = st.pool.take(ws, gramForm ? 'gram' : 'columns');
     const w: Matrix<Float64Array> = rowsOf(W, order, T);
     const h: Matrix<Float64Array> = rowsOf(st.corr, order, T);
     const maxSweeps = s.maxIter - sweeps;
@@ -482,7 +480,7 @@ export function* solveEnet(K: Kernels, p: EnetProblem, st: EnetState, s: SolveSe
     st.setRows(order, w.data);
     // The Gram form leaves the residual to be rebuilt when next needed (often never: the gap
     // that follows needs its parts only, and certifies the point); the residual form updated it.
-    if (gram) st.setPendingResidual(xws, w, r.rNormSq, r.ry);
+    if (gram) st.setPendingResidual(order, w, r.rNormSq, r.ry);
     else {
       st.rNormSq = r.rNormSq;
       st.ry = r.ry;

@@ -383,6 +383,52 @@ Napi::Value CdGatherColumns(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// cdGramColumns(x, mean, rows, cols, out): out (len(rows) x len(cols)) overwritten with the Gram
+// entries Xc[:, rows]^T Xc[:, cols] of the listed centred columns; mean empty for no centring.
+Napi::Value CdGramColumns(const Napi::CallbackInfo& info) {
+  const char* fn = "cdGramColumns";
+  Napi::Env env = info.Env();
+  expectArgs(info, 5, fn);
+  ArgGuard guard;
+  DesignArgs a = designArgs(info[0], info[1], nullptr, fn);
+  // Copied (args.h rule 1): their checked entries decide which columns of x the kernel reads.
+  const std::vector<int32_t> rows = indexArg(info[2], fn, "rows");
+  const std::vector<int32_t> cols = indexArg(info[3], fn, "cols");
+  MatMap<double> out = matrixArg<double>(info[4], fn, "out", int64_t(rows.size()), int64_t(cols.size()));
+  expectIndices(env, fn, "rows", rows, a.x.cols());
+  expectIndices(env, fn, "cols", cols, a.x.cols());
+  expectDisjoint(env, fn, out, "out", a.x, "x");
+  expectDisjoint(env, fn, out, "out", a.mean, "mean");
+  guard.verify(env, fn);
+  cd::gramColumns(a.x.data(), a.x.rows(), a.x.cols(), a.mean.size() ? a.mean.data() : nullptr, rows.data(), int64_t(rows.size()),
+                  cols.data(), int64_t(cols.size()), out.data(), threadsOf(env));
+  return env.Undefined();
+}
+
+// cdResidualColumns(x, mean, cols, w, yt, rt) -> { rNormSq, ry }: w len(cols) x T, yt T x n; rt
+// T x n overwritten with yt - w^T Xc[:, cols]^T.
+Napi::Value CdResidualColumns(const Napi::CallbackInfo& info) {
+  const char* fn = "cdResidualColumns";
+  Napi::Env env = info.Env();
+  expectArgs(info, 6, fn);
+  ArgGuard guard;
+  DesignArgs a = designArgs(info[0], info[1], nullptr, fn);
+  const std::vector<int32_t> cols = indexArg(info[2], fn, "cols");
+  MatMap<double> w = matrixArg<double>(info[3], fn, "w", int64_t(cols.size()));
+  MatMap<double> yt = matrixArg<double>(info[4], fn, "yt", w.cols(), a.x.rows());
+  MatMap<double> rt = matrixArg<double>(info[5], fn, "rt", w.cols(), a.x.rows());
+  expectIndices(env, fn, "cols", cols, a.x.cols());
+  expectDisjoint(env, fn, rt, "rt", a.x, "x");
+  expectDisjoint(env, fn, rt, "rt", a.mean, "mean");
+  expectDisjoint(env, fn, rt, "rt", w, "w");
+  expectDisjoint(env, fn, rt, "rt", yt, "yt");
+  guard.verify(env, fn);
+  const cd::ResidualParts r = cd::residualColumns(a.x.data(), a.x.rows(), a.x.cols(), a.mean.size() ? a.mean.data() : nullptr,
+                                                  cols.data(), int64_t(cols.size()), w.data(), w.cols(), yt.data(), rt.data(),
+                                                  threadsOf(env));
+  return partsObject(env, r.rNormSq, r.ry);
+}
+
 // mtenetGramSweep(gram, ht, w, l1Reg, l2Reg, order) -> { wMax, dwMax }: gram k x k (diagonal
 // finite, >= 0), ht T x k and w k x T updated in place, order entries in [0, k).
 Napi::Value MtenetGramSweep(const Napi::CallbackInfo& info) {
@@ -413,6 +459,8 @@ void registerCd(Napi::Env env, Napi::Object exports) {
   exportFunction(env, exports, "cdGatherColumns", CdGatherColumns);
   exportFunction(env, exports, "cdTargets", CdTargets);
   exportFunction(env, exports, "cdResidual", CdResidual);
+  exportFunction(env, exports, "cdGramColumns", CdGramColumns);
+  exportFunction(env, exports, "cdResidualColumns", CdResidualColumns);
   exportFunction(env, exports, "mtenetGramSolve", MtenetGramSolve);
   exportFunction(env, exports, "mtenetResidualSolve", MtenetResidualSolve);
 }

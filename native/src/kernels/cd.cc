@@ -454,16 +454,97 @@ double targets(const double* y, int64_t n, int64_t T, bool centre, double* yt, d
   return s;
 }
 
-ResidualParts residual(const double* xs, int64_t k, int64_t n, const double* w, int64_t T, const double* yt, double* rt, int threads) {
-  std::copy_n(yt, n * T, rt);
-  if (k > 0) simd::gemm<double>(T, n, k, -1.0, w, T, true, xs, n, false, 1.0, rt, n, threads);
+namespace {
+
+// ||R||^2 and <R, Y>, summed in order.
+ResidualParts residualParts(const double* rt, const double* yt, int64_t len) {
   double rr = 0.0;
   double ry = 0.0;
-  for (int64_t q = 0; q < n * T; ++q) {
+  for (int64_t q = 0; q < len; ++q) {
     rr += rt[q] * rt[q];
     ry += rt[q] * yt[q];
   }
   return {rr, ry};
+}
+
+}  // namespace
+
+ResidualParts residual(const double* xs, int64_t k, int64_t n, const double* w, int64_t T, const double* yt, double* rt, int threads) {
+  std::copy_n(yt, n * T, rt);
+  if (k > 0) simd::gemm<double>(T, n, k, -1.0, w, T, true, xs, n, false, 1.0, rt, n, threads);
+  return residualParts(rt, yt, n * T);
+}
+
+namespace {
+
+// The listed centred columns of rows [i0, i0 + rows) of x as a row-major panel (rows x m).
+void gatherPanel(const double* x, int64_t d, const double* mean, const int32_t* cols, int64_t m, int64_t i0, int64_t rows,
+                 double* panel) {
+  for (int64_t i = 0; i < rows; ++i) {
+    const double* xi = x + (i0 + i) * d;
+    double* p = panel + i * m;
+    if (mean != nullptr) {
+      for (int64_t c = 0; c < m; ++c) p[c] = xi[cols[c]] - mean[cols[c]];
+    } else {
+      for (int64_t c = 0; c < m; ++c) p[c] = xi[cols[c]] - 0.0;
+    }
+  }
+}
+
+// Where `rows` sits inside `cols` as a run of consecutive entries, or -1.
+int64_t runWithin(const int32_t* rows, int64_t a, const int32_t* cols, int64_t b) {
+  for (int64_t off = 0; off + a <= b; ++off) {
+    if (cols[off] != rows[0]) continue;
+    int64_t q = 1;
+    while (q < a && cols[off + q] == rows[q]) ++q;
+    if (q == a) return off;
+  }
+  return -1;
+}
+
+}  // namespace
+
+void gramColumns(const double* x, int64_t n, int64_t d, const double* mean, const int32_t* rows, int64_t a, const int32_t* cols,
+                 int64_t b, double* out, int threads) {
+  // The product of the gathered copies sums each entry over i in blocks of kGemmKc from i = 0
+  // (simd/ops.h); so does one product per block of kGemmKc rows added to out, on panels gathered
+  // from those rows (contiguous reads of x, panels in L2). A's panel is a run of B's when the rows
+  // are such a run (a pool's new slots against all of them), else gathered on its own.
+  constexpr int64_t kRows = simd::kGemmKc;
+  std::fill(out, out + a * b, 0.0);
+  if (a == 0 || b == 0 || n == 0) return;
+  const int64_t off = runWithin(rows, a, cols, b);
+  std::vector<double> panelB(static_cast<size_t>(std::min(kRows, n) * b));
+  std::vector<double> panelA(off < 0 ? static_cast<size_t>(std::min(kRows, n) * a) : 0);
+  for (int64_t i0 = 0; i0 < n; i0 += kRows) {
+    const int64_t r = std::min(kRows, n - i0);
+    gatherPanel(x, d, mean, cols, b, i0, r, panelB.data());
+    const double* pa = panelB.data() + off;
+    int64_t lda = b;
+    if (off < 0) {
+      gatherPanel(x, d, mean, rows, a, i0, r, panelA.data());
+      pa = panelA.data();
+      lda = a;
+    }
+    simd::gemm<double>(a, b, r, 1.0, pa, lda, true, panelB.data(), b, false, 1.0, out, b, threads);
+  }
+}
+
+ResidualParts residualColumns(const double* x, int64_t n, int64_t d, const double* mean, const int32_t* cols, int64_t k,
+                              const double* w, int64_t T, const double* yt, double* rt, int threads) {
+  // Each entry of rt is a sum over the k columns (simd/ops.h's order), whichever block of rows its
+  // column of rt falls in: blocks of rows of x, gathered as panels, give residual()'s values.
+  std::copy_n(yt, n * T, rt);
+  if (k > 0 && n > 0) {
+    const int64_t rowsPer = std::clamp<int64_t>((int64_t(1) << 15) / k, 16, 1024);
+    std::vector<double> panel(static_cast<size_t>(std::min(rowsPer, n) * k));
+    for (int64_t i0 = 0; i0 < n; i0 += rowsPer) {
+      const int64_t r = std::min(rowsPer, n - i0);
+      gatherPanel(x, d, mean, cols, k, i0, r, panel.data());
+      simd::gemm<double>(T, r, k, -1.0, w, T, true, panel.data(), k, true, 1.0, rt + i0, n, threads);
+    }
+  }
+  return residualParts(rt, yt, n * T);
 }
 
 SweepStats gramSweep(const double* gram, int64_t k, double* ht, int64_t T, double* w, double l1Reg, double l2Reg,

@@ -75,4 +75,15 @@ struct ResidualParts {
 // with ||R||^2 and <R, Y> (yt = Y^T).
 ResidualParts residual(const double* xs, int64_t k, int64_t n, const double* w, int64_t T, const double* yt, double* rt, int threads);
 
+// out (a x b) = Xc[:, rows]^T Xc[:, cols]: the Gram entries of two lists of centred columns, read
+// from x in place by blocks of rows (never gathered whole). The same values, bit for bit, as the
+// product of their gathered copies (gatherColumns) by simd::gemm.
+void gramColumns(const double* x, int64_t n, int64_t d, const double* mean, const int32_t* rows, int64_t a, const int32_t* cols,
+                 int64_t b, double* out, int threads);
+
+// residual() for the listed centred columns of x read in place: rt (T x n) = yt - w^T Xc[:, cols]^T
+// for w (k x T); the same values, bit for bit, as residual() on their gathered copy.
+ResidualParts residualColumns(const double* x, int64_t n, int64_t d, const double* mean, const int32_t* cols, int64_t k,
+                              const double* w, int64_t T, const double* yt, double* rt, int threads);
+
 }  // namespace metatask::cd
