@@ -250,6 +250,50 @@ bool needsCentring(double mean, double sqNorm, int64_t n) {
   return mean != 0.0 && mean * mean * static_cast<double>(n) > 1e6 * sqNorm;
 }
 
+// Columns one chunk of columnStats handles at once (their block sums in registers).
+constexpr int64_t kStatChunk = 8;
+
+// One block of rows (nb rows, ld apart) of W columns: their means and squared deviations, merged
+// into the running mean and M2 of the `count` rows before them by Chan, Golub & LeVeque's update.
+// The next block (its first nextRows rows follow these) is prefetched meanwhile.
+template <int64_t W>
+inline void blockStats(const double* xb, int64_t ld, int64_t nb, int64_t nextRows, int64_t count, double* mean, double* m2) {
+  double bm[W];
+  double bs[W];
+  for (int64_t l = 0; l < W; ++l) bm[l] = bs[l] = 0.0;
+  for (int64_t i = 0; i < nb; ++i) {
+    const double* xi = xb + i * ld;
+    for (int64_t l = 0; l < W; ++l) bm[l] += xi[l];
+  }
+  const double inv = 1.0 / static_cast<double>(nb);
+  for (int64_t l = 0; l < W; ++l) bm[l] *= inv;
+  for (int64_t i = 0; i < nb; ++i) {
+    const double* xi = xb + i * ld;
+    // The same line of the next block, asked for now: the first read of a block walks down its
+    // rows (a stride the prefetchers do not follow) and would wait on memory at every row.
+    if (i < nextRows) __builtin_prefetch(xi + nb * ld);
+    for (int64_t l = 0; l < W; ++l) {
+      const double v = xi[l] - bm[l];
+      bs[l] += v * v;
+    }
+  }
+  if (count == 0) {
+    for (int64_t l = 0; l < W; ++l) {
+      mean[l] = bm[l];
+      m2[l] = bs[l];
+    }
+    return;
+  }
+  const double total = static_cast<double>(count + nb);
+  const double f = static_cast<double>(nb) / total;
+  const double g = static_cast<double>(count) * static_cast<double>(nb) / total;
+  for (int64_t l = 0; l < W; ++l) {
+    const double delta = bm[l] - mean[l];
+    mean[l] += delta * f;
+    m2[l] += bs[l] + delta * delta * g;
+  }
+}
+
 }  // namespace
 
 bool columnStats(const double* x, int64_t n, int64_t d, bool centre, double* mean, double* sqNorm) {
@@ -267,45 +311,20 @@ bool columnStats(const double* x, int64_t n, int64_t d, bool centre, double* mea
     //   delta = mean_b - mean_a,  mean += delta n_b / (n_a + n_b),
     //   M2 += M2_b + delta^2 n_a n_b / (n_a + n_b).
     // One pass over X from memory, as accurate as the two-pass formula.
-    std::vector<double> bm(static_cast<size_t>(std::min(d, kStatCols)));
-    std::vector<double> bs(bm.size());
+    // Columns go in chunks of kStatChunk whose block sums stay in registers (a chunk's rows of the
+    // block are read from L1 by the second pass); each column's arithmetic is the same in any chunk.
     for (int64_t c0 = 0; c0 < d; c0 += kStatCols) {
       const int64_t L = std::min(kStatCols, d - c0);
-      double* m = mean + c0;
-      double* s = sqNorm + c0;
       int64_t count = 0;
       for (int64_t i0 = 0; i0 < n; i0 += kStatRows) {
         const int64_t nb = std::min(kStatRows, n - i0);
-        std::fill(bm.begin(), bm.begin() + L, 0.0);
-        std::fill(bs.begin(), bs.begin() + L, 0.0);
-        for (int64_t i = i0; i < i0 + nb; ++i) {
-          const double* xi = x + i * d + c0;
-          for (int64_t l = 0; l < L; ++l) bm[l] += xi[l];
+        const int64_t next = std::min(kStatRows, n - i0 - nb);
+        const double* xb = x + i0 * d + c0;
+        int64_t l0 = 0;
+        for (; l0 + kStatChunk <= L; l0 += kStatChunk) {
+          blockStats<kStatChunk>(xb + l0, d, nb, next, count, mean + c0 + l0, sqNorm + c0 + l0);
         }
-        const double inv = 1.0 / static_cast<double>(nb);
-        for (int64_t l = 0; l < L; ++l) bm[l] *= inv;
-        for (int64_t i = i0; i < i0 + nb; ++i) {
-          const double* xi = x + i * d + c0;
-          for (int64_t l = 0; l < L; ++l) {
-            const double v = xi[l] - bm[l];
-            bs[l] += v * v;
-          }
-        }
-        if (count == 0) {
-          for (int64_t l = 0; l < L; ++l) {
-            m[l] = bm[l];
-            s[l] = bs[l];
-          }
-        } else {
-          const double total = static_cast<double>(count + nb);
-          const double f = static_cast<double>(nb) / total;
-          const double g = static_cast<double>(count) * static_cast<double>(nb) / total;
-          for (int64_t l = 0; l < L; ++l) {
-            const double delta = bm[l] - m[l];
-            m[l] += delta * f;
-            s[l] += bs[l] + delta * delta * g;
-          }
-        }
+        for (; l0 < L; ++l0) blockStats<1>(xb + l0, d, nb, next, count, mean + c0 + l0, sqNorm + c0 + l0);
         count += nb;
       }
     }
