@@ -333,13 +333,19 @@ void skinnyPart(const GemmCall<T>& g, int64_t pc, int64_t kc) {
 constexpr int kStreamRows = 64;
 
 // acc[r, j:w) += sum_q a[r][q] b[q][j:w) for r < m, in vectors of V from column j while they
-// fit; returns the first column not done.
+// fit; returns the first column not done. When `ahead` is not 0, the same columns `ahead`
+// elements further on (the next P rows) are prefetched: the loads walk across P rows at a stride
+// the hardware prefetchers do not follow, and would otherwise wait on memory.
 template <typename T, typename V, int P>
 METATASK_INLINE int64_t streamColumns(const T* const (&b)[P], const T (&a)[kStreamRows][P], int64_t m, int64_t j, int64_t w,
-                                      T* acc) {
+                                      T* acc, int64_t ahead) {
   constexpr int W = V::kWidth;
   for (; j + W <= w; j += W) {
     typename V::V bv[P];
+    if (ahead != 0) {
+#pragma GCC unroll 8
+      for (int q = 0; q < P; q++) __builtin_prefetch(b[q] + j + ahead);
+    }
 #pragma GCC unroll 8
     for (int q = 0; q < P; q++) bv[q] = V::load(b[q] + j);
     for (int64_t r = 0; r < m; r++) {
@@ -366,10 +372,12 @@ METATASK_INLINE void streamRows(const GemmCall<T>& g, int64_t p, int64_t j0, int
   for (int64_t r = 0; r < m; r++)
 #pragma GCC unroll 8
     for (int q = 0; q < P; q++) a[r][q] = TA ? g.a[(p + q) * g.lda + r] : g.a[r * g.lda + p + q];
-  int64_t j = streamColumns<T, typename Wd::Wide, P>(b, a, m, 0, w, acc);
-  if constexpr (Wd::Half::kWidth < Wd::Wide::kWidth) j = streamColumns<T, typename Wd::Half, P>(b, a, m, j, w, acc);
-  if constexpr (Wd::Quarter::kWidth < Wd::Half::kWidth) j = streamColumns<T, typename Wd::Quarter, P>(b, a, m, j, w, acc);
-  if constexpr (Wd::Quarter::kWidth > 1) streamColumns<T, Lane1<T>, P>(b, a, m, j, w, acc);
+  // The next P rows, when op(B) has them (the widest vectors cover all but the last columns).
+  const int64_t ahead = p + 3 * P <= g.k ? 2 * P * g.ldb : 0;
+  int64_t j = streamColumns<T, typename Wd::Wide, P>(b, a, m, 0, w, acc, ahead);
+  if constexpr (Wd::Half::kWidth < Wd::Wide::kWidth) j = streamColumns<T, typename Wd::Half, P>(b, a, m, j, w, acc, 0);
+  if constexpr (Wd::Quarter::kWidth < Wd::Half::kWidth) j = streamColumns<T, typename Wd::Quarter, P>(b, a, m, j, w, acc, 0);
+  if constexpr (Wd::Quarter::kWidth > 1) streamColumns<T, Lane1<T>, P>(b, a, m, j, w, acc, 0);
 }
 
 // Elements of `acc` per call: 4096 doubles (32 KiB), 8192 floats.
