@@ -496,12 +496,20 @@ ResidualParts residual(const double* xs, int64_t k, int64_t n, const double* w, 
 
 namespace {
 
-// The listed centred columns of rows [i0, i0 + rows) of x as a row-major panel (rows x m).
-void gatherPanel(const double* x, int64_t d, const double* mean, const int32_t* cols, int64_t m, int64_t i0, int64_t rows,
-                 double* panel) {
+// The listed centred columns of rows [i0, i0 + rows) of x (n rows) as a row-major panel
+// (rows x m). The same entries kPanelAhead rows on are prefetched as each row is read: scattered
+// reads of consecutive rows otherwise wait on memory at every row.
+constexpr int64_t kPanelAhead = 8;
+
+void gatherPanel(const double* x, int64_t n, int64_t d, const double* mean, const int32_t* cols, int64_t m, int64_t i0,
+                 int64_t rows, double* panel) {
   for (int64_t i = 0; i < rows; ++i) {
     const double* xi = x + (i0 + i) * d;
     double* p = panel + i * m;
+    if (i0 + i + kPanelAhead < n) {
+      const double* ahead = xi + kPanelAhead * d;
+      for (int64_t c = 0; c < m; ++c) __builtin_prefetch(ahead + cols[c]);
+    }
     if (mean != nullptr) {
       for (int64_t c = 0; c < m; ++c) p[c] = xi[cols[c]] - mean[cols[c]];
     } else {
@@ -537,11 +545,11 @@ void gramColumns(const double* x, int64_t n, int64_t d, const double* mean, cons
   std::vector<double> panelA(off < 0 ? static_cast<size_t>(std::min(kRows, n) * a) : 0);
   for (int64_t i0 = 0; i0 < n; i0 += kRows) {
     const int64_t r = std::min(kRows, n - i0);
-    gatherPanel(x, d, mean, cols, b, i0, r, panelB.data());
+    gatherPanel(x, n, d, mean, cols, b, i0, r, panelB.data());
     const double* pa = panelB.data() + off;
     int64_t lda = b;
     if (off < 0) {
-      gatherPanel(x, d, mean, rows, a, i0, r, panelA.data());
+      gatherPanel(x, n, d, mean, rows, a, i0, r, panelA.data());
       pa = panelA.data();
       lda = a;
     }
@@ -559,7 +567,7 @@ ResidualParts residualColumns(const double* x, int64_t n, int64_t d, const doubl
     std::vector<double> panel(static_cast<size_t>(std::min(rowsPer, n) * k));
     for (int64_t i0 = 0; i0 < n; i0 += rowsPer) {
       const int64_t r = std::min(rowsPer, n - i0);
-      gatherPanel(x, d, mean, cols, k, i0, r, panel.data());
+      gatherPanel(x, n, d, mean, cols, k, i0, r, panel.data());
       simd::gemm<double>(T, r, k, -1.0, w, T, true, panel.data(), k, true, 1.0, rt + i0, n, threads);
     }
   }
