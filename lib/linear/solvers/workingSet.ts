@@ -120,7 +120,7 @@ export class EnetState {
   private readonly residualT: Matrix<Float64Array>;
   /**
    * After a Gram-form solve the residual is rebuilt only when read (the gap needs only its parts,
-   * which the solve returns): the gathered columns and coefficients it is rebuilt from.
+   * which the solve returns): the features and coefficients it is rebuilt from (X read in place).
    */
   private pendingResidual: { cols: Int32Array; w: Matrix<Float64Array> } | null = null;
   /** X_j^T R (row j), valid for the residual version corrVersion[j]. */
@@ -170,7 +170,7 @@ export class EnetState {
    * (centred) columns are set to 0: such a feature has no effect on the fit and its optimum is 0.
    */
   private setStart(): void {
-    const { T, n } = this.p;
+    const { T } = this.p;
     const W = this.w.data;
     const cn = this.p.design.colNormSq;
     const support: number[] = [];

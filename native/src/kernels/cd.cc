@@ -238,10 +238,9 @@ namespace metatask::cd {
 
 namespace {
 
-// Rows and columns of the blocks columnStats reads twice (once for the block's means, once for its
-// squared deviations): 32 x 1024 doubles (256 KiB) stay in L2 between the two reads.
+// Rows of the blocks columnStats reads twice (once for the block's means, once for its squared
+// deviations), a chunk of columns at a time.
 constexpr int64_t kStatRows = 32;
-constexpr int64_t kStatCols = 1024;
 
 // Whether column j's correlations need its centred values: when |mean| exceeds 1000 standard
 // deviations (or the column is constant but not zero), X_j^T R - mean_j (1^T R) would lose more
@@ -313,20 +312,15 @@ bool columnStats(const double* x, int64_t n, int64_t d, bool centre, double* mea
     // One pass over X from memory, as accurate as the two-pass formula.
     // Columns go in chunks of kStatChunk whose block sums stay in registers (a chunk's rows of the
     // block are read from L1 by the second pass); each column's arithmetic is the same in any chunk.
-    for (int64_t c0 = 0; c0 < d; c0 += kStatCols) {
-      const int64_t L = std::min(kStatCols, d - c0);
-      int64_t count = 0;
-      for (int64_t i0 = 0; i0 < n; i0 += kStatRows) {
-        const int64_t nb = std::min(kStatRows, n - i0);
-        const int64_t next = std::min(kStatRows, n - i0 - nb);
-        const double* xb = x + i0 * d + c0;
-        int64_t l0 = 0;
-        for (; l0 + kStatChunk <= L; l0 += kStatChunk) {
-          blockStats<kStatChunk>(xb + l0, d, nb, next, count, mean + c0 + l0, sqNorm + c0 + l0);
-        }
-        for (; l0 < L; ++l0) blockStats<1>(xb + l0, d, nb, next, count, mean + c0 + l0, sqNorm + c0 + l0);
-        count += nb;
-      }
+    int64_t count = 0;
+    for (int64_t i0 = 0; i0 < n; i0 += kStatRows) {
+      const int64_t nb = std::min(kStatRows, n - i0);
+      const int64_t next = std::min(kStatRows, n - i0 - nb);
+      const double* xb = x + i0 * d;
+      int64_t l0 = 0;
+      for (; l0 + kStatChunk <= d; l0 += kStatChunk) blockStats<kStatChunk>(xb + l0, d, nb, next, count, mean + l0, sqNorm + l0);
+      for (; l0 < d; ++l0) blockStats<1>(xb + l0, d, nb, next, count, mean + l0, sqNorm + l0);
+      count += nb;
     }
   }
   // A NaN or infinite value of X makes its column's sum (or squared deviations) NaN or infinite.
