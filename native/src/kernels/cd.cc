@@ -554,15 +554,16 @@ void gramColumns(const double* x, int64_t n, int64_t d, const double* mean, cons
 ResidualParts residualColumns(const double* x, int64_t n, int64_t d, const double* mean, const int32_t* cols, int64_t k,
                               const double* w, int64_t T, const double* yt, double* rt, int threads) {
   // Each entry of rt is a sum over the k columns (simd/ops.h's order), whichever block of rows its
-  // column of rt falls in: blocks of rows of x, gathered as panels, give residual()'s values.
+  // column of rt falls in: blocks of rows of x, gathered as panels of columns (k x r, the layout
+  // of residual()'s gathered copy, so the product reads contiguous rows), give residual()'s values.
   std::copy_n(yt, n * T, rt);
   if (k > 0 && n > 0) {
     const int64_t rowsPer = std::clamp<int64_t>((int64_t(1) << 15) / k, 16, 1024);
     std::vector<double> panel(static_cast<size_t>(std::min(rowsPer, n) * k));
     for (int64_t i0 = 0; i0 < n; i0 += rowsPer) {
       const int64_t r = std::min(rowsPer, n - i0);
-      gatherPanel(x, n, d, mean, cols, k, i0, r, panel.data());
-      simd::gemm<double>(T, r, k, -1.0, w, T, true, panel.data(), k, true, 1.0, rt + i0, n, threads);
+      gatherColumns(x + i0 * d, r, d, mean, cols, k, panel.data());
+      simd::gemm<double>(T, r, k, -1.0, w, T, true, panel.data(), r, false, 1.0, rt + i0, n, threads);
     }
   }
   return residualParts(rt, yt, n * T);
