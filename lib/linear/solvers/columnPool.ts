@@ -32,12 +32,11 @@ export type PoolNeed = 'gram' | 'columns';
 export class ColumnPool {
   private readonly slotOf: Int32Array;
   private features = new Int32Array(0);
-  /** Gathered columns of the slots below colCount, k x n (cap rows). */
+  /** Gathered columns of the slots below colCount, k x n (room for cap rows once allocated). */
   private cols = new Float64Array(0);
   /** Gram entries of the slots below gramCount, packed gramCount x gramCount. */
   private gram = new Float64Array(0);
   private cap = 0;
-  private colCap = 0;
   private count = 0;
   private colCount = 0;
   private gramCount = 0;
@@ -128,11 +127,10 @@ export class ColumnPool {
     const from = this.colCount;
     const to = this.count;
     if (from === to) return;
-    if (to > this.colCap) {
+    if (to * n > this.cols.length) {
       const cols = new Float64Array(this.cap * n);
       cols.set(this.cols.subarray(0, from * n));
       this.cols = cols;
-      this.colCap = this.cap;
     }
     const idx = this.features.subarray(from, to);
     this.K.cdGatherColumns(this.design, idx, { rows: to - from, cols: n, data: this.cols.subarray(from * n, to * n) });
@@ -162,7 +160,6 @@ export class ColumnPool {
     this.colCount = 0;
     this.gramCount = 0;
     this.cap = 0;
-    this.colCap = 0;
     this.cols = new Float64Array(0);
     this.features = new Int32Array(0);
     this.gram = new Float64Array(0);
