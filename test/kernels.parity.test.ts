@@ -805,11 +805,16 @@ describe('kernel parity: native vs js', function () {
             expect(Math.abs(objective(a.g) - objective(a.r))).to.be.at.most(a.g.gap + a.r.gap + 1e-12 * objective(a.r));
           });
 
+    // From k = 96 the native sweep defers its updates of H^T in blocks (the blocked path): 130 x 4
+    // and 100 x 9 take it, with a task whose targets are zero there (rows change in the other tasks
+    // only, so the blocks hold zero coefficients).
     for (const [k, T] of [
       [1, 1],
       [6, 3],
       [40, 7],
       [25, 1],
+      [130, 4],
+      [100, 9],
     ] as const)
       for (const [l1, l2] of [
         [0, 0],
@@ -826,6 +831,10 @@ describe('kernel parity: native vs js', function () {
           J.gemm(xt, xt, gram, { transB: true });
           const w = randMatrix(rng, k, T, 0.1);
           const rt = randMatrix(rng, T, n, 3);
+          if (k >= 96) {
+            rt.data.fill(0, 0, n);
+            for (let j = 0; j < k; j++) w.data[j * T] = 0;
+          }
           // rt = (Y - X W)^T for a random Y, and ht = (X^T R)^T.
           J.gemm(w, xt, rt, { transA: true, alpha: -1, beta: 1 });
           const h = zerosM(k, T);

@@ -571,7 +571,19 @@ ResidualParts residualColumns(const double* x, int64_t n, int64_t d, const doubl
 
 SweepStats gramSweep(const double* gram, int64_t k, double* ht, int64_t T, double* w, double l1Reg, double l2Reg,
                      const int32_t* order, int64_t orderLen) {
-  std::vector<double> tmp(T), delta(T);
+  // From k = 96 the update of ht after each coordinate is deferred and applied kBlock coordinates
+  // at a time (simd daxpyRows; the per-coordinate daxpys were bound by their stores):
+  // every entry still gets one multiply-add per coordinate, in the same order, so the sweep gives
+  // the eager sweep's bits. A coordinate read while updates are pending applies them to a copy of
+  // its own entries first (the same operations). Blocks of 4 were fastest for k 100 to 1000, T 2
+  // to 30 (1.3-1.7 times as fast as eager); at k 70, T 4 the eager updates were faster.
+  const bool deferred = k >= 96;
+  constexpr int64_t kBlock = 4;
+  const simd::Ops& ops = simd::ops();
+  std::vector<double> tmp(T), delta(T), coef(static_cast<size_t>(kBlock * T));
+  const double* sources[kBlock];
+  const double* here[kBlock];
+  int64_t pending = 0;
   double wMax = 0.0;
   double dwMax = 0.0;
   for (int64_t o = 0; o < orderLen; ++o) {
@@ -580,9 +592,14 @@ SweepStats gramSweep(const double* gram, int64_t k, double* ht, int64_t T, doubl
     const double cj = gj[j];
     if (cj == 0.0) continue;
     double* wj = w + j * T;
+    for (int64_t t = 0; t < T; ++t) tmp[t] = ht[t * k + j];
+    if (pending > 0) {
+      for (int64_t b = 0; b < pending; ++b) here[b] = sources[b] + j;
+      ops.daxpyRows(coef.data(), pending, here, tmp.data(), T, 1, 1);
+    }
     double nrmSq = 0.0;
     for (int64_t t = 0; t < T; ++t) {
-      const double v = ht[t * k + j] + cj * wj[t];
+      const double v = tmp[t] + cj * wj[t];
       tmp[t] = v;
       nrmSq += v * v;
     }
@@ -590,11 +607,20 @@ SweepStats gramSweep(const double* gram, int64_t k, double* ht, int64_t T, doubl
     dwMax = std::max(dwMax, change.dw);
     wMax = std::max(wMax, change.wa);
     if (change.dw == 0.0) continue;
-    const simd::Ops& ops = simd::ops();
-    for (int64_t t = 0; t < T; ++t) {
-      if (delta[t] != 0.0) ops.daxpy(-delta[t], gj, ht + t * k, k);
+    if (!deferred) {
+      for (int64_t t = 0; t < T; ++t) {
+        if (delta[t] != 0.0) ops.daxpy(-delta[t], gj, ht + t * k, k);
+      }
+      continue;
+    }
+    for (int64_t t = 0; t < T; ++t) coef[pending * T + t] = -delta[t];
+    sources[pending++] = gj;
+    if (pending == kBlock) {
+      ops.daxpyRows(coef.data(), pending, sources, ht, T, k, k);
+      pending = 0;
     }
   }
+  if (pending > 0) ops.daxpyRows(coef.data(), pending, sources, ht, T, k, k);
   return {wMax, dwMax};
 }
 

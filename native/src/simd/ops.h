@@ -97,6 +97,10 @@ struct Ops {
   double (*ddot)(const double* x, const double* y, int64_t n);
   // y += a x.
   void (*daxpy)(double a, const double* x, double* y, int64_t n);
+  // Row r of y (m rows, leading dimension ldy) += sum_b a[b m + r] x_b over the nb sources in
+  // order b, skipping zero coefficients: each element gets the multiply-adds daxpy would
+  // give it, one per source in the same order (so the same bits as nb m daxpys), in one pass over y.
+  void (*daxpyRows)(const double* a, int64_t nb, const double* const* x, double* y, int64_t m, int64_t ldy, int64_t n);
   ElementOps<float> f32;
   ElementOps<double> f64;
 };

@@ -567,6 +567,69 @@ void daxpyImpl(double a, const double* x, double* y, int64_t n) {
   for (; i < n; i++) y[i] = smadd(a, x[i], y[i]);
 }
 
+// The Gram sweep defers its per-coordinate updates of a few correlation rows and applies them here
+// in blocks: each element of y is loaded and stored once per block instead of once per source (the
+// eager updates were bound by those stores). R rows at a time keep R independent chains of
+// multiply-adds in flight; the zero tests are skipped when no coefficient is zero.
+template <int NB, int R, bool kMaySkip>
+METATASK_INLINE void daxpyRowGroup(const double* a, const typename VecOf<double>::V* xs, double* y, int64_t m, int64_t r0,
+                                   int64_t ldy) {
+  using VT = VecOf<double>;
+  typename VT::V acc[R];
+  for (int q = 0; q < R; q++) acc[q] = VT::load(y + (r0 + q) * ldy);
+  for (int b = 0; b < NB; b++) {
+    for (int q = 0; q < R; q++) {
+      const double ab = a[b * m + r0 + q];
+      if (!kMaySkip || ab != 0.0) acc[q] = VT::madd(VT::set1(ab), xs[b], acc[q]);
+    }
+  }
+  for (int q = 0; q < R; q++) VT::store(y + (r0 + q) * ldy, acc[q]);
+}
+
+template <int NB, bool kMaySkip>
+void daxpyRowsFixed(const double* a, const double* const* x, double* y, int64_t m, int64_t ldy, int64_t n) {
+  using VT = VecOf<double>;
+  constexpr int W = VT::kWidth;
+  int64_t i = 0;
+  for (; i + W <= n; i += W) {
+    typename VT::V xs[NB];
+    for (int b = 0; b < NB; b++) xs[b] = VT::load(x[b] + i);
+    int64_t r = 0;
+    for (; r + 4 <= m; r += 4) daxpyRowGroup<NB, 4, kMaySkip>(a, xs, y + i, m, r, ldy);
+    for (; r + 2 <= m; r += 2) daxpyRowGroup<NB, 2, kMaySkip>(a, xs, y + i, m, r, ldy);
+    for (; r < m; r++) daxpyRowGroup<NB, 1, kMaySkip>(a, xs, y + i, m, r, ldy);
+  }
+  for (; i < n; i++) {
+    for (int64_t r = 0; r < m; r++) {
+      double v = y[r * ldy + i];
+      for (int b = 0; b < NB; b++) {
+        const double ab = a[b * m + r];
+        if (ab != 0.0) v = smadd(ab, x[b][i], v);
+      }
+      y[r * ldy + i] = v;
+    }
+  }
+}
+
+template <int NB>
+void daxpyRowsOf(const double* a, const double* const* x, double* y, int64_t m, int64_t ldy, int64_t n) {
+  bool anyZero = false;
+  for (int64_t q = 0; q < NB * m; q++) anyZero = anyZero || a[q] == 0.0;
+  if (anyZero) daxpyRowsFixed<NB, true>(a, x, y, m, ldy, n);
+  else daxpyRowsFixed<NB, false>(a, x, y, m, ldy, n);
+}
+
+void daxpyRowsImpl(const double* a, int64_t nb, const double* const* x, double* y, int64_t m, int64_t ldy, int64_t n) {
+  // Sources four at a time, in order: each element still gets its multiply-adds in source order.
+  for (; nb >= 4; nb -= 4, a += 4 * m, x += 4) daxpyRowsOf<4>(a, x, y, m, ldy, n);
+  switch (nb) {
+    case 1: return daxpyRowsOf<1>(a, x, y, m, ldy, n);
+    case 2: return daxpyRowsOf<2>(a, x, y, m, ldy, n);
+    case 3: return daxpyRowsOf<3>(a, x, y, m, ldy, n);
+    default: return;
+  }
+}
+
 // ---- per-element operations (simd/ops.h ElementOps): plain loops the compiler vectorises at the
 // level's width; each element is computed alone, so every level gives the same bits.
 
@@ -883,6 +946,7 @@ void bnReluMaxPool2x2BackwardImpl(const T* x, int64_t h, int64_t w, const T* y, 
                     Tile<double>::kMr,                                                                 \
                     &ddotImpl,                                                                         \
                     &daxpyImpl,                                                                        \
+                    &daxpyRowsImpl,                                                                    \
                     {&reluImpl<float>, &reluBackwardImpl<float>, &reluGateImpl<float>, &addColumnSumsImpl<float>,            \
                      &adamImpl<float>, &sgdImpl<float>, &rmspropImpl<float>,                              \
                      &bnMomentsImpl<float>, &bnReluMaxPool2x2Impl<float>, &bnReluMaxPool2x2BackwardImpl<float>},                          \
