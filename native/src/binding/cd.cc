@@ -333,7 +333,7 @@ Napi::Value MtenetGramSolve(const Napi::CallbackInfo& info) {
   checkGramForm(env, fn, g);
   guard.verify(env, fn);
   const cd::InnerSettings s{a.l1Reg, a.l2Reg, a.tol, a.maxSweeps, a.orders.empty() ? nullptr : a.orders.data()};
-  return innerResultObject(env, cd::gramSolve(g.gram.data(), k, g.ht.rows(), g.ht.data(), g.w.data(), r0NormSq, r0y, s, threadsOf(env)));
+  return innerResultObject(env, cd::gramSolve(g.gram.data(), k, g.ht.rows(), g.ht.data(), g.w.data(), r0NormSq, r0y, s));
 }
 
 // mtenetResidualSolve(xs, yt, rt, w, h, l1Reg, l2Reg, tol, maxSweeps, orders) -> InnerResult:

@@ -1,10 +1,11 @@
 // The inner solves of the working-set method (cdsolve.h gives the formulas). Every sum runs in an
-// order fixed by the shapes (plain loops in increasing index order, simd::gemm), so the result is
+// order fixed by the shapes (plain loops in increasing index order, simd::gemm, simd daxpyRows), so the result is
 // a function of the input values alone. Twin: lib/kernels/js/cdsolve.ts.
 #include "kernels/cdsolve.h"
 
 #include "kernels/cd.h"
 #include "simd/gemm.h"
+#include "simd/ops.h"
 
 #include <algorithm>
 #include <cmath>
@@ -190,16 +191,17 @@ InnerResult solveLoop(Form& form, double* w, int64_t k, int64_t T, const InnerSe
 
 class GramForm {
  public:
-  GramForm(const double* gram, int64_t k, int64_t T, double* ht, double* w, double r0NormSq, double r0y, const InnerSettings& s,
-           int threads)
-      : gram_(gram), k_(k), T_(T), ht_(ht), w_(w), r0NormSq_(r0NormSq), r0y_(r0y), s_(s), threads_(threads),
-        w0_(w, w + k * T), h0_(static_cast<size_t>(k * T)), xty_(static_cast<size_t>(k * T)), gw_(static_cast<size_t>(k * T)),
+  GramForm(const double* gram, int64_t k, int64_t T, double* ht, double* w, double r0NormSq, double r0y, const InnerSettings& s)
+      : gram_(gram), k_(k), T_(T), ht_(ht), w_(w), r0NormSq_(r0NormSq), r0y_(r0y), s_(s),
+        w0_(w, w + k * T), h0_(static_cast<size_t>(k * T)), xty_(static_cast<size_t>(k * T)), gwT_(static_cast<size_t>(k * T)),
+        coef_(static_cast<size_t>(k * T)), rowsOfGram_(static_cast<size_t>(k)),
         candW_(static_cast<size_t>(k * T)), candHt_(static_cast<size_t>(k * T)) {
     for (int64_t j = 0; j < k; ++j)
       for (int64_t t = 0; t < T; ++t) h0_[j * T + t] = ht[t * k + j];
     // X_k^T Y = H0 + G W0.
     multiplyGram(w0_.data());
-    for (int64_t q = 0; q < k * T; ++q) xty_[q] = h0_[q] + gw_[q];
+    for (int64_t j = 0; j < k; ++j)
+      for (int64_t t = 0; t < T; ++t) xty_[j * T + t] = h0_[j * T + t] + gwT_[t * k + j];
   }
 
   SweepStats sweep(const int32_t* order) { return gramSweep(gram_, k_, ht_, T_, w_, s_.l1Reg, s_.l2Reg, order, k_); }
@@ -243,15 +245,26 @@ class GramForm {
   }
 
  private:
+  // gwT (T x k) = (G w)^T = w^T G, G being symmetric: row t is sum_p w[p, t] G[p, :] over the rows p
+  // of w that are not zero, in order (simd daxpyRows). Rows of G are contiguous, so this reads G
+  // once at the vector width, and skips the working set's members that are still zero.
   void multiplyGram(const double* w) {
-    if (k_ > 0) simd::gemm<double>(k_, T_, k_, 1.0, gram_, k_, false, w, T_, false, 0.0, gw_.data(), T_, threads_);
+    std::fill(gwT_.begin(), gwT_.end(), 0.0);
+    int64_t nb = 0;
+    for (int64_t p = 0; p < k_; ++p) {
+      const double* wp = w + p * T_;
+      if (std::all_of(wp, wp + T_, [](double v) { return v == 0.0; })) continue;
+      std::copy_n(wp, T_, coef_.data() + nb * T_);
+      rowsOfGram_[nb++] = gram_ + p * k_;
+    }
+    simd::ops().daxpyRows(coef_.data(), nb, rowsOfGram_.data(), gwT_.data(), T_, k_, k_);
   }
 
   // out (T x k) = (X_k^T Y - G w)^T.
   void exactHt(const double* w, double* out) {
     multiplyGram(w);
     for (int64_t j = 0; j < k_; ++j)
-      for (int64_t t = 0; t < T_; ++t) out[t * k_ + j] = xty_[j * T_ + t] - gw_[j * T_ + t];
+      for (int64_t t = 0; t < T_; ++t) out[t * k_ + j] = xty_[j * T_ + t] - gwT_[t * k_ + j];
   }
 
   void partsAt(const double* w, const double* ht, Parts& p) const {
@@ -276,8 +289,9 @@ class GramForm {
   double* w_;
   double r0NormSq_, r0y_;
   const InnerSettings& s_;
-  int threads_;
-  std::vector<double> w0_, h0_, xty_, gw_, candW_, candHt_;
+  std::vector<double> w0_, h0_, xty_, gwT_, coef_;
+  std::vector<const double*> rowsOfGram_;
+  std::vector<double> candW_, candHt_;
 };
 
 class ResidualForm {
@@ -366,11 +380,11 @@ class ResidualForm {
 }  // namespace
 
 InnerResult gramSolve(const double* gram, int64_t k, int64_t T, double* ht, double* w, double r0NormSq, double r0y,
-                      const InnerSettings& s, int threads) {
+                      const InnerSettings& s) {
   for (int64_t j = 0; j < k; ++j) {
     if (gram[j * k + j] == 0.0) std::fill(w + j * T, w + (j + 1) * T, 0.0);
   }
-  GramForm form(gram, k, T, ht, w, r0NormSq, r0y, s, threads);
+  GramForm form(gram, k, T, ht, w, r0NormSq, r0y, s);
   return solveLoop(form, w, k, T, s);
 }
 

@@ -48,7 +48,7 @@ struct InnerResult {
 // of all-zero columns (a zero Gram diagonal) are set to 0 first: such a feature does not change the
 // fit and its optimum is 0.
 InnerResult gramSolve(const double* gram, int64_t k, int64_t T, double* ht, double* w, double r0NormSq, double r0y,
-                      const InnerSettings& s, int threads);
+                      const InnerSettings& s);
 
 // Residual form (scikit-learn's sweep on the gathered columns, for working sets too large for a
 // Gram matrix): xs (k x n) the working set's centred columns, yt = Y^T (T x n), rt (T x n) the
