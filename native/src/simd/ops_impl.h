@@ -571,34 +571,48 @@ void daxpyImpl(double a, const double* x, double* y, int64_t n) {
 // in blocks: each element of y is loaded and stored once per block instead of once per source (the
 // eager updates were bound by those stores). R rows at a time keep R independent chains of
 // multiply-adds in flight; the zero tests are skipped when no coefficient is zero.
-template <int NB, int R, bool kMaySkip>
-METATASK_INLINE void daxpyRowGroup(const double* a, const typename VecOf<double>::V* xs, double* y, int64_t m, int64_t r0,
+template <int NB, int R, int C, bool kMaySkip>
+METATASK_INLINE void daxpyRowGroup(const double* a, const typename VecOf<double>::V (*xs)[NB], double* y, int64_t m, int64_t r0,
                                    int64_t ldy) {
   using VT = VecOf<double>;
-  typename VT::V acc[R];
-  for (int q = 0; q < R; q++) acc[q] = VT::load(y + (r0 + q) * ldy);
+  constexpr int W = VT::kWidth;
+  typename VT::V acc[C][R];
+  for (int c = 0; c < C; c++)
+    for (int q = 0; q < R; q++) acc[c][q] = VT::load(y + (r0 + q) * ldy + c * W);
   for (int b = 0; b < NB; b++) {
     for (int q = 0; q < R; q++) {
       const double ab = a[b * m + r0 + q];
-      if (!kMaySkip || ab != 0.0) acc[q] = VT::madd(VT::set1(ab), xs[b], acc[q]);
+      if (kMaySkip && ab == 0.0) continue;
+      const typename VT::V va = VT::set1(ab);
+      for (int c = 0; c < C; c++) acc[c][q] = VT::madd(va, xs[c][b], acc[c][q]);
     }
   }
-  for (int q = 0; q < R; q++) VT::store(y + (r0 + q) * ldy, acc[q]);
+  for (int c = 0; c < C; c++)
+    for (int q = 0; q < R; q++) VT::store(y + (r0 + q) * ldy + c * W, acc[c][q]);
+}
+
+// C blocks of the vector width at a time (C = 2: twice the independent chains of multiply-adds).
+template <int NB, int C, bool kMaySkip>
+METATASK_INLINE int64_t daxpyRowsBlocks(const double* a, const double* const* x, double* y, int64_t m, int64_t ldy, int64_t n,
+                                        int64_t i) {
+  using VT = VecOf<double>;
+  constexpr int W = VT::kWidth;
+  for (; i + C * W <= n; i += C * W) {
+    typename VT::V xs[C][NB];
+    for (int c = 0; c < C; c++)
+      for (int b = 0; b < NB; b++) xs[c][b] = VT::load(x[b] + i + c * W);
+    int64_t r = 0;
+    for (; r + 4 <= m; r += 4) daxpyRowGroup<NB, 4, C, kMaySkip>(a, xs, y + i, m, r, ldy);
+    for (; r + 2 <= m; r += 2) daxpyRowGroup<NB, 2, C, kMaySkip>(a, xs, y + i, m, r, ldy);
+    for (; r < m; r++) daxpyRowGroup<NB, 1, C, kMaySkip>(a, xs, y + i, m, r, ldy);
+  }
+  return i;
 }
 
 template <int NB, bool kMaySkip>
 void daxpyRowsFixed(const double* a, const double* const* x, double* y, int64_t m, int64_t ldy, int64_t n) {
-  using VT = VecOf<double>;
-  constexpr int W = VT::kWidth;
-  int64_t i = 0;
-  for (; i + W <= n; i += W) {
-    typename VT::V xs[NB];
-    for (int b = 0; b < NB; b++) xs[b] = VT::load(x[b] + i);
-    int64_t r = 0;
-    for (; r + 4 <= m; r += 4) daxpyRowGroup<NB, 4, kMaySkip>(a, xs, y + i, m, r, ldy);
-    for (; r + 2 <= m; r += 2) daxpyRowGroup<NB, 2, kMaySkip>(a, xs, y + i, m, r, ldy);
-    for (; r < m; r++) daxpyRowGroup<NB, 1, kMaySkip>(a, xs, y + i, m, r, ldy);
-  }
+  int64_t i = daxpyRowsBlocks<NB, 2, kMaySkip>(a, x, y, m, ldy, n, 0);
+  i = daxpyRowsBlocks<NB, 1, kMaySkip>(a, x, y, m, ldy, n, i);
   for (; i < n; i++) {
     for (int64_t r = 0; r < m; r++) {
       double v = y[r * ldy + i];
