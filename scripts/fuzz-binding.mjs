@@ -227,6 +227,28 @@ const functions = {
     const cols = perm(d).subarray(0, dim(0, d));
     return [mat(n, d), chance(0.5) ? vec(d) : new F64(0), cols, mat(cols.length, n)];
   },
+  cdDualNorms: () => {
+    const d = dim(0), T = dim(1), version = int(4) - 1;
+    const flags = () => Uint8Array.from({ length: d }, () => int(2));
+    return [
+      vec(d, F64, () => (chance(0.2) ? 0 : rand() * 3)), mat(d, T), vec(d, F64, rand), Int32Array.from({ length: d }, () => int(4) - 1),
+      vec(d, F64, rand), flags(), mat(d, T), version, rand(), rand(), rand() * 0.1, new F64(d),
+    ];
+  },
+  cdScreen: () => {
+    const d = dim(0);
+    const flags = () => Uint8Array.from({ length: d }, () => int(2));
+    return [flags(), flags(), vec(d, F64, rand), vec(d, F64, rand), chance(0.2) ? Infinity : rand() + 0.1, rand(), rand() * 0.1, 1 - 1e-9];
+  },
+  cdStaleFeatures: () => {
+    const d = dim(0);
+    return [Int32Array.from({ length: d }, () => int(4) - 1), int(3), Uint8Array.from({ length: d }, () => int(2)), vec(d, F64, rand), chance(0.3) ? -Infinity : rand(), new Int32Array(d)];
+  },
+  cdWorkingSet: () => {
+    const d = dim(0);
+    const flags = () => Uint8Array.from({ length: d }, () => int(2));
+    return [flags(), flags(), vec(d, F64, rand), vec(d, F64, rand), rand() + 0.1, rand() * 0.1, pick([Infinity, -Infinity, rand()]), dim(0, 8), new Int32Array(d)];
+  },
   mtenetGramSweep: () => {
     const k = dim(1), T = dim(1);
     return [spd(k), mat(T, k), mat(k, T, F64, () => 0), rand(), rand() * 0.1, perm(k)];

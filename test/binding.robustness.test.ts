@@ -19,7 +19,9 @@ const mat = (rows: number, cols: number, fill = 1) => ({ rows, cols, data: new F
 const mat32 = (rows: number, cols: number) => ({ rows, cols, data: new Float32Array(rows * cols).fill(1) });
 
 /** Argument kinds, each with the wrong values a robust binding must refuse. */
-type Kind = 'matrix' | 'matrix-any-dtype' | 'f64' | 'vector-any-dtype' | 'i32' | 'number' | 'nonneg' | 'bool' | 'string' | 'opt-matrix' | 'opt-f64';
+type Kind =
+  | 'matrix' | 'matrix-any-dtype' | 'f64' | 'vector-any-dtype' | 'i32' | 'u8' | 'number' | 'nonneg' | 'ordered' | 'nonneg-or-inf' | 'bool' | 'string'
+  | 'opt-matrix' | 'opt-f64';
 
 function badValues(kind: Kind, valid: unknown): unknown[] {
   const notObjects = [undefined, 1, 'x', true, Symbol('s'), 10n];
@@ -67,8 +69,17 @@ function badValues(kind: Kind, valid: unknown): unknown[] {
       const v = valid as Int32Array;
       return [...notObjects, null, Array.from(v), new Float64Array(v.length), new Uint32Array(v.length), new Int8Array(v.length), {}];
     }
+    case 'u8': {
+      const v = valid as Uint8Array;
+      return [...notObjects, null, Array.from(v), new Int8Array(v.length), new Uint8ClampedArray(v.length), new Float64Array(v.length), new Uint8Array(v.length + 1), {}];
+    }
     case 'number':
       return [undefined, null, '1', NaN, Infinity, -Infinity, {}, [1], 1n, new Float64Array(1)];
+    // A number that may be infinite (a bound), never NaN.
+    case 'ordered':
+      return [undefined, null, '1', NaN, {}, [1], 1n, new Float64Array(1)];
+    case 'nonneg-or-inf':
+      return [undefined, null, '1', NaN, -Infinity, -1, -1e-300, {}, [1], 1n];
     case 'nonneg':
       return [undefined, null, '1', NaN, Infinity, -Infinity, -1, -1e-300, {}, [1], 1n];
     case 'bool':
@@ -135,6 +146,22 @@ function residualColumnsArgs(): unknown[] {
 }
 function gramSweepArgs(): unknown[] {
   return [{ rows: 3, cols: 3, data: Float64Array.from([4, 1, 0, 1, 4, 1, 0, 1, 4]) }, mat(T, 3), mat(3, T, 0), 0.1, 0.01, Int32Array.from([0, 1, 2])];
+}
+/** The state of d features that cdDualNorms reads: rows 0 and 2 fresh (version 2), 1 stale, 3 never computed. */
+function dualNormsArgs(): unknown[] {
+  return [
+    Float64Array.from([1, 2, 0, 3]), mat(d, T, 0.5), new Float64Array(d).fill(0.9), Int32Array.from([2, 1, 2, -1]), new Float64Array(d).fill(0.1),
+    Uint8Array.from([1, 0, 0, 0]), mat(d, T, 0.2), 2, 0.3, 0.1, 0.01, new Float64Array(d),
+  ];
+}
+function screenArgs(): unknown[] {
+  return [Uint8Array.from([1, 1, 0, 1]), Uint8Array.from([1, 0, 0, 0]), Float64Array.from([1, 0.1, 0.2, 0.5]), new Float64Array(d).fill(2), 1.2, 0.05, 0.01, 1 - 1e-9];
+}
+function staleArgs(): unknown[] {
+  return [Int32Array.from([2, 1, 2, -1]), 2, Uint8Array.from([1, 1, 0, 1]), Float64Array.from([1, 0.1, 0.2, 0.5]), 0.3, new Int32Array(d)];
+}
+function workingSetArgs(): unknown[] {
+  return [Uint8Array.from([1, 1, 0, 1]), Uint8Array.from([1, 0, 0, 0]), Float64Array.from([1, 0.1, 0.2, 0.5]), new Float64Array(d).fill(2), 1.2, 0.01, Infinity, 2, new Int32Array(d)];
 }
 function lossArgs(): unknown[] {
   return [mat(n, d), new Float64Array(n), Int32Array.from([0, 2, 2, 6]), mat(T, d), new Float64Array(T), new Float64Array(T).fill(1), 'squared', mat(T, d), new Float64Array(T), new Float64Array(T)];
@@ -451,6 +478,78 @@ const cases: Record<string, Case> = {
         const a = residualColumnsArgs();
         const x = a[0] as { data: Float64Array };
         return Object.assign(a, { 5: { rows: T, cols: n, data: x.data.subarray(0, T * n) } });
+      }],
+    ],
+  },
+  cdDualNorms: {
+    args: dualNormsArgs,
+    kinds: ['f64', 'matrix', 'f64', 'i32', 'f64', 'u8', 'matrix', 'number', 'number', 'nonneg', 'nonneg', 'f64'],
+    extra: [
+      ['corr with d + 1 rows', () => Object.assign(dualNormsArgs(), { 1: mat(d + 1, T) })],
+      ['w with T + 1 columns', () => Object.assign(dualNormsArgs(), { 6: mat(d, T + 1) })],
+      ['corrVersion of length d - 1', () => Object.assign(dualNormsArgs(), { 3: new Int32Array(d - 1) })],
+      ['nonZero of length d + 1', () => Object.assign(dualNormsArgs(), { 5: new Uint8Array(d + 1) })],
+      ['version 1.5', () => Object.assign(dualNormsArgs(), { 7: 1.5 })],
+      ['version 2^31', () => Object.assign(dualNormsArgs(), { 7: 2 ** 31 })],
+      ['xi aliases corrNorm', () => {
+        const a = dualNormsArgs();
+        return Object.assign(a, { 11: a[2] });
+      }],
+      ['xi aliases w', () => {
+        const a = dualNormsArgs();
+        return Object.assign(a, { 11: (a[6] as { data: Float64Array }).data.subarray(0, d) });
+      }],
+      ['xi over corrVersion', () => {
+        const buf = new ArrayBuffer(8 * d);
+        return Object.assign(dualNormsArgs(), { 3: new Int32Array(buf, 0, d), 11: new Float64Array(buf) });
+      }],
+    ],
+  },
+  cdScreen: {
+    args: screenArgs,
+    kinds: ['u8', 'u8', 'f64', 'f64', 'nonneg-or-inf', 'nonneg', 'nonneg', 'number'],
+    extra: [
+      ['xi of length d - 1', () => Object.assign(screenArgs(), { 2: new Float64Array(d - 1) })],
+      ['colNormSq of length d + 1', () => Object.assign(screenArgs(), { 3: new Float64Array(d + 1) })],
+      ['active aliases nonZero', () => {
+        const a = screenArgs();
+        return Object.assign(a, { 1: a[0] });
+      }],
+      ['active over xi', () => {
+        const a = screenArgs();
+        return Object.assign(a, { 0: new Uint8Array((a[2] as Float64Array).buffer, 0, d) });
+      }],
+    ],
+  },
+  cdStaleFeatures: {
+    args: staleArgs,
+    kinds: ['i32', 'number', 'u8', 'f64', 'ordered', 'i32'],
+    extra: [
+      ['eligible of length d - 1', () => Object.assign(staleArgs(), { 2: new Uint8Array(d - 1) })],
+      ['xi of length d + 1', () => Object.assign(staleArgs(), { 3: new Float64Array(d + 1) })],
+      ['out of length d - 1', () => Object.assign(staleArgs(), { 5: new Int32Array(d - 1) })],
+      ['version -2^31 - 1', () => Object.assign(staleArgs(), { 1: -(2 ** 31) - 1 })],
+      ['out aliases corrVersion', () => {
+        const a = staleArgs();
+        return Object.assign(a, { 5: a[0] });
+      }],
+      ['out over eligible', () => {
+        const buf = new ArrayBuffer(4 * d);
+        return Object.assign(staleArgs(), { 2: new Uint8Array(buf, 0, d), 5: new Int32Array(buf) });
+      }],
+    ],
+  },
+  cdWorkingSet: {
+    args: workingSetArgs,
+    kinds: ['u8', 'u8', 'f64', 'f64', 'nonneg-or-inf', 'nonneg', 'ordered', 'number', 'i32'],
+    extra: [
+      ['xi of length d - 1', () => Object.assign(workingSetArgs(), { 2: new Float64Array(d - 1) })],
+      ['out of length d + 1', () => Object.assign(workingSetArgs(), { 8: new Int32Array(d + 1) })],
+      ['minSize -1', () => Object.assign(workingSetArgs(), { 7: -1 })],
+      ['minSize 2.5', () => Object.assign(workingSetArgs(), { 7: 2.5 })],
+      ['out over xi', () => {
+        const a = workingSetArgs();
+        return Object.assign(a, { 8: new Int32Array((a[2] as Float64Array).buffer, 0, d) });
       }],
     ],
   },

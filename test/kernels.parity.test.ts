@@ -11,7 +11,8 @@ import { ShapeError, ValueError } from '../lib/core/errors.js';
 import type { FloatArray, Matrix } from '../lib/core/matrix.js';
 import { Rng } from '../lib/core/rng.js';
 import { availableBackends, kernelsFor } from '../lib/kernels/index.js';
-import type { Kernels, TaskLossArgs } from '../lib/kernels/types.js';
+import type { CdFeatureState, Kernels, TaskLossArgs } from '../lib/kernels/types.js';
+import { provenZero, SCREEN_MARGIN } from '../lib/linear/solvers/dualGap.js';
 import { maxAbs, randMatrix } from './helpers.js';
 
 type M = Matrix<Float64Array>;
@@ -855,6 +856,119 @@ describe('kernel parity: native vs js', function () {
             expectClose(runs[1]!.w.data, plain.w.data, 1e-8, `W against the residual sweep (sweep ${sweep})`);
           }
         });
+  });
+
+  describe('working-set screening passes: cdDualNorms, cdScreen, cdStaleFeatures, cdWorkingSet', () => {
+    /** A solver state of d features: zero columns, never / earlier / freshly computed rows, a support. */
+    function featureState(rng: Rng, d: number, T: number): CdFeatureState {
+      const colNormSq = Float64Array.from({ length: d }, () => (rng.uniform() < 0.1 ? 0 : 0.5 + rng.uniform() * 3));
+      const corr = randMatrix(rng, d, T, 2);
+      const corrNorm = new Float64Array(d);
+      for (let j = 0; j < d; j++) {
+        let q = 0;
+        for (let t = 0; t < T; t++) q += corr.data[j * T + t]! ** 2;
+        corrNorm[j] = Math.sqrt(q);
+      }
+      const version = 4;
+      const corrVersion = Int32Array.from({ length: d }, () => [-1, 1, 3, version, version, version][rng.int(6)]!);
+      const drift = 2.5;
+      const corrDrift = Float64Array.from(corrVersion, (v) => (v < 0 ? 0 : v === version ? drift : (drift * v) / version));
+      const nonZero = Uint8Array.from({ length: d }, (_, j) => (colNormSq[j]! > 0 && rng.uniform() < 0.3 ? 1 : 0));
+      const w = zerosM(d, T);
+      for (let j = 0; j < d; j++) if (nonZero[j]) for (let t = 0; t < T; t++) w.data[j * T + t] = rng.normal();
+      return { colNormSq, corr, corrNorm, corrVersion, corrDrift, nonZero, w, version, drift };
+    }
+
+    /** The definition of xi (types.ts cdDualNorms), written out; NaN where left untouched. */
+    function xiByDefinition(s: CdFeatureState, l2Reg: number): Float64Array {
+      const T = s.w.cols;
+      return Float64Array.from(s.colNormSq, (c, j) => {
+        if (!(c > 0)) return NaN;
+        if (s.corrVersion[j] === s.version) {
+          let q = 0;
+          for (let t = 0; t < T; t++) q += (s.corr.data[j * T + t]! - l2Reg * s.w.data[j * T + t]!) ** 2;
+          return Math.sqrt(q);
+        }
+        if (s.nonZero[j] || s.corrVersion[j]! < 0) return Infinity;
+        return s.corrNorm[j]! + Math.sqrt(c) * (s.drift - s.corrDrift[j]!);
+      });
+    }
+
+    for (const d of [0, 1, 7, 64, 600])
+      for (const T of [1, 3])
+        for (const l2Reg of [0, 0.3])
+          it(`d=${d}, T=${T}, l2Reg=${l2Reg}: the same bits on both backends, and the definitions`, () => {
+            const rng = new Rng(d * 10 + T + l2Reg * 7);
+            const s = featureState(rng, d, T);
+            const l1Reg = 1.5;
+            // cdDualNorms: xi where the column is non-zero (others untouched), and the scale.
+            const xis = [N, J].map((K) => {
+              const xi = new Float64Array(d).fill(NaN);
+              return { xi, scale: K.cdDualNorms(s, l1Reg, l2Reg, xi) };
+            });
+            expect(Array.from(xis[0]!.xi)).to.deep.equal(Array.from(xis[1]!.xi));
+            expect(xis[0]!.scale).to.equal(xis[1]!.scale);
+            const ref = xiByDefinition(s, l2Reg);
+            for (let j = 0; j < d; j++) {
+              if (Number.isNaN(ref[j]!)) expect(xis[1]!.xi[j], `xi[${j}] of a zero column`).to.be.NaN;
+              else expect(Math.abs(xis[1]!.xi[j]! - ref[j]!) <= 1e-12 * Math.max(1, Math.abs(ref[j]!)) || xis[1]!.xi[j] === ref[j], `xi[${j}]`).to.equal(true);
+            }
+            const finite = Array.from(ref).filter((v) => !Number.isNaN(v));
+            expect(xis[1]!.scale).to.equal(Math.max(l1Reg, ...finite));
+
+            // Finite bounds for the passes below (a state after step 4 of the solver).
+            const xi = Float64Array.from(ref, (v) => (Number.isFinite(v) ? v : 0.5 + 2 * rng.uniform()));
+            const scale = Math.max(l1Reg, ...xi);
+            // cdScreen: the sphere test of dualGap.ts on the active zero rows.
+            const active0 = Uint8Array.from(s.colNormSq, (c) => (c > 0 && rng.uniform() < 0.8 ? 1 : 0));
+            const radius = 0.05;
+            const threshold = 1 - SCREEN_MARGIN;
+            const screened = [N, J].map((K) => {
+              const active = active0.slice();
+              return { active, removed: K.cdScreen({ active, nonZero: s.nonZero, xi, colNormSq: s.colNormSq, scale, radius, l2Reg, threshold }) };
+            });
+            const expected = Uint8Array.from(active0, (a, j) => (a && !s.nonZero[j] && provenZero(xi[j]!, scale, radius, s.colNormSq[j]!, l2Reg) ? 0 : a));
+            for (const r of screened) {
+              expect(Array.from(r.active)).to.deep.equal(Array.from(expected));
+              expect(r.removed).to.equal(active0.reduce((a, v) => a + v, 0) - expected.reduce((a, v) => a + v, 0));
+            }
+            // cdStaleFeatures, with a limit and with -Infinity (every stale eligible feature).
+            for (const limit of [l1Reg, -Infinity]) {
+              const want = Array.from({ length: d }, (_, j) => j).filter((j) => expected[j] && s.corrVersion[j] !== s.version && xi[j]! > limit);
+              for (const K of [N, J]) {
+                const out = new Int32Array(d).fill(-7);
+                const m = K.cdStaleFeatures(s.corrVersion, s.version, expected, xi, limit, out);
+                expect(Array.from(out.subarray(0, m)), `stale features above ${limit}`).to.deep.equal(want);
+              }
+            }
+            // cdWorkingSet: against a sort by (score, index); scores tied in groups of three.
+            for (let j = 0; j + 2 < d; j += 9) {
+              xi[j + 1] = xi[j + 2] = xi[j]!;
+              s.colNormSq[j + 1] = s.colNormSq[j + 2] = s.colNormSq[j]!;
+            }
+            // The last two runs see every score tied (the first picks by index only).
+            const flat = { xi: xi.map(() => 0.7), colNormSq: s.colNormSq.map((c) => (c > 0 ? 2 : 0)) };
+            const runs = [[Infinity, 5], [Infinity, 50], [1.9, 3], [-Infinity, 0], [Infinity, 0], [Infinity, 7], [Infinity, 60]] as const;
+            runs.forEach(([strong, minSize], r) => {
+              if (r === runs.length - 2) {
+                xi.set(flat.xi);
+                s.colNormSq.set(flat.colNormSq);
+              }
+              const act = active0;
+              const cand = Array.from({ length: d }, (_, j) => j).filter((j) => act[j]);
+              const base = cand.filter((j) => s.nonZero[j] || xi[j]! >= strong);
+              const nnz = cand.filter((j) => s.nonZero[j]).length;
+              const size = Math.min(cand.length, Math.max(minSize, 2 * nnz, base.length));
+              const score = (j: number): number => (1 - xi[j]! / scale) / Math.sqrt(s.colNormSq[j]! + l2Reg);
+              const rest = cand.filter((j) => !base.includes(j)).sort((a, b) => score(a) - score(b) || a - b);
+              const want = [...base, ...rest.slice(0, size - base.length)].sort((a, b) => a - b);
+              for (const K of [N, J]) {
+                const out = new Int32Array(d).fill(-7);
+                const m = K.cdWorkingSet({ active: act, nonZero: s.nonZero, xi, colNormSq: s.colNormSq, scale, l2Reg, strong, minSize, out });
+                expect(Array.from(out.subarray(0, m)), `working set, strong ${strong}, minSize ${minSize}`).to.deep.equal(want);
+              }
+            });
+          });
   });
 
   describe('taskLoss', () => {

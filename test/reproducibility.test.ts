@@ -327,6 +327,31 @@ const cases: Record<string, Case> = {
       return out;
     },
   },
+  'working-set screening passes: cdDualNorms, cdScreen, cdStaleFeatures, cdWorkingSet': {
+    covers: ['cdDualNorms', 'cdScreen', 'cdStaleFeatures', 'cdWorkingSet'],
+    run: (k, a) => {
+      const [d, T] = [300, 4];
+      const flags = (f: (j: number) => boolean): Uint8Array => Uint8Array.from({ length: d }, (_, j) => (f(j) ? 1 : 0));
+      const colNormSq = a.f64(d, (r, j) => (j % 13 === 0 ? 0 : 1 + r.uniform()));
+      const nonZero = flags((j) => j % 7 === 1);
+      const state = {
+        colNormSq, corr: a.matrix<Float64Array>('float64', d, T), corrNorm: a.f64(d, (r) => 2 * r.uniform()),
+        corrVersion: a.int32(Array.from({ length: d }, (_, j) => [5, 5, 3, -1][j % 4]!)), corrDrift: a.f64(d, (r) => r.uniform()), nonZero,
+        w: a.matrix<Float64Array>('float64', d, T), version: 5, drift: 1.5,
+      };
+      const xi = a.f64(d, () => 0);
+      const scale = k.cdDualNorms(state, 0.8, 0.3, xi);
+      const out: Outputs = bits(xi, scale);
+      for (let j = 0; j < d; j++) if (!Number.isFinite(xi[j]!)) xi[j] = 1;
+      const active = flags((j) => colNormSq[j]! > 0);
+      const removed = k.cdScreen({ active, nonZero, xi, colNormSq, scale: 3, radius: 0.2, l2Reg: 0.3, threshold: 1 - 1e-9 });
+      out.push(new Uint8Array(active), ...bits(removed));
+      const list = a.int32(new Array<number>(d).fill(0));
+      out.push(...bits(k.cdStaleFeatures(state.corrVersion, 5, active, xi, 0.8, list), list));
+      out.push(...bits(k.cdWorkingSet({ active, nonZero, xi, colNormSq, scale: 3, l2Reg: 0.3, strong: Infinity, minSize: 50, out: list }), list));
+      return out;
+    },
+  },
   'inner solves: mtenetGramSolve, mtenetResidualSolve (cyclic and random orders)': {
     covers: ['mtenetGramSolve', 'mtenetResidualSolve'],
     run: (k, a) => {

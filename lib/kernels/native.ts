@@ -11,7 +11,7 @@ import { BackendError, DisposedError, MetataskError, OutOfMemoryError, ShapeErro
 import { zeros, type FloatArray, type Matrix } from '../core/matrix.js';
 import { checkNormStats, compileNetwork, encodeProgram, type CompiledNetwork } from './networkSpec.js';
 import type {
-  AdamArgs, BackendInfo, CdDesign, CdSweepArgs, CdTargets, SimdLevel, CdSweepResult, GemmOptions, GramSolveArgs, GramSweepArgs, InnerSolveResult, Kernels,
+  AdamArgs, BackendInfo, CdDesign, CdFeatureState, CdScreenArgs, CdSweepArgs, CdWorkingSetArgs, CdTargets, SimdLevel, CdSweepResult, GemmOptions, GramSolveArgs, GramSweepArgs, InnerSolveResult, Kernels,
   ResidualSolveArgs, MetaBatchTasks, MetaGradientOptions, NetworkBatch, NetworkHandle, NetworkSpec, PendingMetaGradient,
   RmspropArgs, SgdArgs, SvdResult, SvtResult, SymEigResult, TaskLossArgs,
 } from './types.js';
@@ -51,6 +51,16 @@ export interface Addon {
   mtenetResidualSolve(
     xs: Matrix, yt: Matrix, rt: Matrix, w: Matrix, h: Matrix, l1Reg: number, l2Reg: number, tol: number, maxSweeps: number, orders: Int32Array,
   ): InnerSolveResult;
+  cdDualNorms(
+    colNormSq: Float64Array, corr: Matrix, corrNorm: Float64Array, corrVersion: Int32Array, corrDrift: Float64Array, nonZero: Uint8Array, w: Matrix,
+    version: number, drift: number, l1Reg: number, l2Reg: number, xi: Float64Array,
+  ): number;
+  cdScreen(active: Uint8Array, nonZero: Uint8Array, xi: Float64Array, colNormSq: Float64Array, scale: number, radius: number, l2Reg: number, threshold: number): number;
+  cdStaleFeatures(corrVersion: Int32Array, version: number, eligible: Uint8Array, xi: Float64Array, limit: number, out: Int32Array): number;
+  cdWorkingSet(
+    active: Uint8Array, nonZero: Uint8Array, xi: Float64Array, colNormSq: Float64Array, scale: number, l2Reg: number, strong: number, minSize: number,
+    out: Int32Array,
+  ): number;
   taskLoss(
     x: Matrix, y: Float64Array, offsets: Int32Array, w: Matrix, intercept: Float64Array, scale: Float64Array,
     loss: string, gradW: Matrix | null, gradIntercept: Float64Array | null, out: Float64Array,
@@ -278,6 +288,18 @@ export function nativeKernels(addon: Addon): Kernels {
     },
     mtenetResidualSolve(a: ResidualSolveArgs): InnerSolveResult {
       return call(() => addon.mtenetResidualSolve(a.xs, a.yt, a.rt, a.w, a.h, a.l1Reg, a.l2Reg, a.tol, a.maxSweeps, a.orders ?? NO_ORDERS));
+    },
+    cdDualNorms(s: CdFeatureState, l1Reg: number, l2Reg: number, xi: Float64Array): number {
+      return call(() => addon.cdDualNorms(s.colNormSq, s.corr, s.corrNorm, s.corrVersion, s.corrDrift, s.nonZero, s.w, s.version, s.drift, l1Reg, l2Reg, xi));
+    },
+    cdScreen(a: CdScreenArgs): number {
+      return call(() => addon.cdScreen(a.active, a.nonZero, a.xi, a.colNormSq, a.scale, a.radius, a.l2Reg, a.threshold));
+    },
+    cdStaleFeatures(corrVersion: Int32Array, version: number, eligible: Uint8Array, xi: Float64Array, limit: number, out: Int32Array): number {
+      return call(() => addon.cdStaleFeatures(corrVersion, version, eligible, xi, limit, out));
+    },
+    cdWorkingSet(a: CdWorkingSetArgs): number {
+      return call(() => addon.cdWorkingSet(a.active, a.nonZero, a.xi, a.colNormSq, a.scale, a.l2Reg, a.strong, a.minSize, a.out));
     },
     taskLoss(a: TaskLossArgs): Float64Array {
       const out = new Float64Array(a.offsets.length - 1);

@@ -188,6 +188,70 @@ export interface ResidualSolveArgs extends InnerSolveSettings {
 }
 
 /**
+ * What a working-set solve knows of each of its d features (T tasks), as the screening kernels
+ * (cdDualNorms, cdScreen, cdStaleFeatures, cdWorkingSet) read it. corr row j holds X~_j^T R' for
+ * the residual R' of version corrVersion[j] (-1: never computed); `version` is the current
+ * residual's and `drift` the running sum of ||R_e - R_{e-1}|| over its changes, corrDrift[j] its
+ * value when row j was computed.
+ */
+export interface CdFeatureState {
+  /** Squared norms of the (centred) columns, length d. */
+  colNormSq: Float64Array;
+  /** X_j^T R' as last computed, d x T. */
+  corr: Matrix<Float64Array>;
+  /** ||corr[j, :]||, length d. */
+  corrNorm: Float64Array;
+  corrVersion: Int32Array;
+  corrDrift: Float64Array;
+  /** 1 where row j of w is not zero. */
+  nonZero: Uint8Array;
+  /** The coefficients, d x T. */
+  w: Matrix<Float64Array>;
+  version: number;
+  drift: number;
+}
+
+/**
+ * The gap-safe sphere test over the features (cdScreen): active[j] is cleared where
+ * active[j] = 1, nonZero[j] = 0 and xi[j] / scale + radius sqrt(colNormSq[j] + l2Reg) < threshold.
+ */
+export interface CdScreenArgs {
+  /** 1 for the features still in the solve, length d; updated in place. */
+  active: Uint8Array;
+  nonZero: Uint8Array;
+  /** ||X~_j^T R~|| or an upper bound of it, length d. */
+  xi: Float64Array;
+  colNormSq: Float64Array;
+  /** The dual scaling, >= 0 (Infinity allowed). */
+  scale: number;
+  /** Radius of the safe sphere, finite and >= 0. */
+  radius: number;
+  l2Reg: number;
+  /** 1 minus the test's safety margin. */
+  threshold: number;
+}
+
+/**
+ * The next working set (cdWorkingSet): every active feature with nonZero[j] = 1 or xi[j] >= strong,
+ * then, up to min(active count, max(minSize, 2 nnz, that count)) features, the other active ones of
+ * smallest score (1 - xi[j] / scale) / sqrt(colNormSq[j] + l2Reg) (ties to the lower index).
+ */
+export interface CdWorkingSetArgs {
+  active: Uint8Array;
+  nonZero: Uint8Array;
+  xi: Float64Array;
+  colNormSq: Float64Array;
+  scale: number;
+  l2Reg: number;
+  /** Features with xi >= strong join in any case (-Infinity: every active feature). */
+  strong: number;
+  /** An integer >= 0. */
+  minSize: number;
+  /** Receives the set, ascending, in its first entries; length d. */
+  out: Int32Array;
+}
+
+/**
  * One sweep of multi-task elastic-net coordinate descent restricted to k features, in Gram form
  * (covariance updates, Friedman, Hastie & Tibshirani 2010, section 2.2): no residual is kept,
  * only its correlations with the k features.
@@ -306,6 +370,22 @@ export interface Kernels extends NetworkKernels, OptimKernels, RandomKernels {
    * cdResidual on their gathered copy.
    */
   cdResidualColumns(design: CdDesign, cols: Int32Array, w: Matrix<Float64Array>, yt: Matrix<Float64Array>, rt: Matrix<Float64Array>): { rNormSq: number; ry: number };
+  /**
+   * xi[j] = ||X~_j^T R~|| = ||corr[j, :] - l2Reg w[j, :]|| for every feature of a non-zero column
+   * (colNormSq[j] > 0; others are left untouched): exact where corrVersion[j] = version, else the
+   * bound corrNorm[j] + sqrt(colNormSq[j]) (drift - corrDrift[j]) for a zero row computed once,
+   * Infinity otherwise. Returns the dual scale max(l1Reg, max_j xi[j]).
+   */
+  cdDualNorms(state: CdFeatureState, l1Reg: number, l2Reg: number, xi: Float64Array): number;
+  /** The gap-safe sphere test (CdScreenArgs); returns the number of features it removed. */
+  cdScreen(args: CdScreenArgs): number;
+  /**
+   * The features j with corrVersion[j] != version, eligible[j] = 1 and xi[j] > limit, ascending, in
+   * the first entries of out (length d); returns their number.
+   */
+  cdStaleFeatures(corrVersion: Int32Array, version: number, eligible: Uint8Array, xi: Float64Array, limit: number, out: Int32Array): number;
+  /** The next working set (CdWorkingSetArgs); returns its size. */
+  cdWorkingSet(args: CdWorkingSetArgs): number;
   /** The inner solve in Gram form (GramSolveArgs). */
   mtenetGramSolve(args: GramSolveArgs): InnerSolveResult;
   /** The inner solve in residual form (ResidualSolveArgs). */

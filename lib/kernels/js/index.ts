@@ -5,6 +5,7 @@
  */
 import type { Kernels } from '../types.js';
 import { cdCorrelations, cdDesign, cdGatherColumns, cdGramColumns, cdResidual, cdResidualColumns, cdTargets, mtenetBlockGram, mtenetGramSweep, mtenetSweep } from './cd.js';
+import { cdDualNorms, cdScreen, cdStaleFeatures, cdWorkingSet } from './cdscreen.js';
 import { mtenetGramSolve, mtenetResidualSolve } from './cdsolve.js';
 import { choleskySolve, gatherRows, gemm, gram, svd, symEig, transpose } from './linalg.js';
 import { network } from './network.js';
@@ -36,6 +37,10 @@ export const jsKernels: Kernels = {
   cdResidualColumns,
   mtenetGramSolve,
   mtenetResidualSolve,
+  cdDualNorms,
+  cdScreen,
+  cdStaleFeatures,
+  cdWorkingSet,
   taskLoss,
   network,
   adamStep,

@@ -19,15 +19,15 @@
  *   ||X_j^T R|| <= ||X_j^T R'|| + ||X_j|| ||R - R'||_F for the residual R' at which they were last
  *   computed (EnetState keeps the running sum of ||R - R'||), which screens along a path without a
  *   product over all features.
- * The design X is read in place (never copied or transposed whole) through the cd kernels; the work
- * in TypeScript is a handful of loops over the d features per outer iteration.
+ * The design X is read in place (never copied or transposed whole) through the cd kernels, and the
+ * passes over the d features (dual norms, screening, stale lists, working sets) are kernels too
+ * (cdscreen): what runs in TypeScript per outer iteration is proportional to the working set.
  */
 import { ValueError } from '../../core/errors.js';
 import { assertFinite, type Matrix } from '../../core/matrix.js';
 import type { Rng } from '../../core/rng.js';
-import { kthSmallestInPlace } from '../../core/select.js';
-import type { CdDesign, Kernels } from '../../kernels/types.js';
-import { dualityGapOf, provenZero, safeRadius } from './dualGap.js';
+import type { CdDesign, CdFeatureState, Kernels } from '../../kernels/types.js';
+import { dualityGapOf, safeRadius, SCREEN_MARGIN } from './dualGap.js';
 import { ColumnPool } from './columnPool.js';
 import { innerSolve, useGramForm, type InnerForm } from './inner.js';
 
@@ -129,15 +129,14 @@ export class EnetState {
   /** nonZero[j] = 1 when row j of W is not zero. */
   readonly nonZero: Uint8Array;
   private readonly corrVersion: Int32Array;
-  private readonly corrDrift: Float64Array;
+  /** The state as the screening kernels read it (the arrays above, the residual version and drift). */
+  private readonly scan: CdFeatureState;
+  /** 1 for the features of non-zero columns (the ones that can be non-zero at an optimum). */
+  readonly columns: Uint8Array;
   /** Room for a list of features (staleAbove, staleActive). */
   private readonly list: Int32Array;
   /** refresh()'s output for lists of features that are not consecutive (allocated on first use). */
   private scratch: { out: Float64Array; norms: Float64Array } | null = null;
-  /** Incremented whenever rt changes. */
-  private version = 0;
-  /** The running sum of ||R_e - R_{e-1}|| over the residual's changes. */
-  private drift = 0;
   rNormSq: number;
   ry: number;
   l21 = 0;
@@ -159,8 +158,14 @@ export class EnetState {
     this.corrNorm = new Float64Array(d);
     this.nonZero = new Uint8Array(d);
     this.corrVersion = new Int32Array(d).fill(-1);
-    this.corrDrift = new Float64Array(d);
     this.list = new Int32Array(d);
+    // version: incremented whenever rt changes; drift: the running sum of ||R_e - R_{e-1}||.
+    this.scan = {
+      colNormSq: p.design.colNormSq, corr: { rows: d, cols: T, data: this.corr }, corrNorm: this.corrNorm, corrVersion: this.corrVersion,
+      corrDrift: new Float64Array(d), nonZero: this.nonZero, w: this.w, version: 0, drift: 0,
+    };
+    this.columns = new Uint8Array(d);
+    for (let j = 0; j < d; j++) if (p.design.colNormSq[j]! > 0) this.columns[j] = 1;
     this.pool = new ColumnPool(K, p.design, n);
     if (w0) this.setStart();
   }
@@ -202,62 +207,26 @@ export class EnetState {
 
   /** Whether X_j^T R is known at the current residual. */
   fresh(j: number): boolean {
-    return this.corrVersion[j] === this.version;
+    return this.corrVersion[j] === this.scan.version;
   }
 
   /**
    * xi[j] = ||X~_j^T R~|| = ||X_j^T R - l2Reg W_j|| for every non-zero column (exact where fresh,
    * else its bound; Infinity when never computed, or for a stale non-zero row) and the dual scale
-   * max(l1Reg, max_j xi[j]). One loop over the state's arrays (run several times per outer
-   * iteration, before the compiler has seen it on a first fit).
+   * max(l1Reg, max_j xi[j]) (kernel cdDualNorms).
    */
   dualNorms(xi: Float64Array, l2Reg: number, l1Reg: number): number {
-    const cn = this.p.design.colNormSq;
-    const T = this.p.T;
-    const { corr, corrNorm, corrVersion, corrDrift, nonZero, version, drift } = this;
-    const W = this.w.data;
-    let scale = l1Reg;
-    for (let j = 0; j < xi.length; j++) {
-      const c = cn[j]!;
-      if (!(c > 0)) continue;
-      const at = corrVersion[j]!;
-      let v: number;
-      if (at === version) {
-        if (l2Reg === 0 || !nonZero[j]) v = corrNorm[j]!;
-        else {
-          let s = 0;
-          for (let t = 0; t < T; t++) {
-            const e = corr[j * T + t]! - l2Reg * W[j * T + t]!;
-            s += e * e;
-          }
-          v = Math.sqrt(s);
-        }
-      } else if (nonZero[j] || at < 0) v = Infinity;
-      // Stale: ||X_j^T R|| <= ||X_j^T R'|| + ||X_j|| ||R - R'|| (R' the residual it was computed at).
-      else v = corrNorm[j]! + Math.sqrt(c) * (drift - corrDrift[j]!);
-      xi[j] = v;
-      if (v > scale) scale = v;
-    }
-    return scale;
+    return this.K.cdDualNorms(this.scan, l1Reg, l2Reg, xi);
   }
 
   /** The stale features of non-zero columns (active or screened) whose xi, a bound, exceeds `limit`, ascending. */
   staleAbove(xi: Float64Array, limit: number): Int32Array {
-    const cn = this.p.design.colNormSq;
-    const { corrVersion, version } = this;
-    const list = this.list;
-    let m = 0;
-    for (let j = 0; j < xi.length; j++) if (corrVersion[j] !== version && xi[j]! > limit && cn[j]! > 0) list[m++] = j;
-    return list.slice(0, m);
+    return this.list.slice(0, this.K.cdStaleFeatures(this.corrVersion, this.scan.version, this.columns, xi, limit, this.list));
   }
 
   /** The active features whose correlations are stale, ascending. */
-  staleActive(active: Uint8Array): Int32Array {
-    const { corrVersion, version } = this;
-    const list = this.list;
-    let m = 0;
-    for (let j = 0; j < active.length; j++) if (active[j] && corrVersion[j] !== version) list[m++] = j;
-    return list.slice(0, m);
+  staleActive(active: Uint8Array, xi: Float64Array): Int32Array {
+    return this.list.slice(0, this.K.cdStaleFeatures(this.corrVersion, this.scan.version, active, xi, -Infinity, this.list));
   }
 
   /**
@@ -336,8 +305,8 @@ export class EnetState {
 
   /** Features [from, to) now hold X_j^T R at the current residual. */
   private markFresh(from: number, to: number): void {
-    this.corrVersion.fill(this.version, from, to);
-    this.corrDrift.fill(this.drift, from, to);
+    this.corrVersion.fill(this.scan.version, from, to);
+    this.scan.corrDrift.fill(this.scan.drift, from, to);
   }
 
   /** Record X_j^T R (rows of values, cols.length x T) of the listed features at the current residual. */
@@ -352,8 +321,8 @@ export class EnetState {
         s += v * v;
       }
       this.corrNorm[j] = Math.sqrt(s);
-      this.corrVersion[j] = this.version;
-      this.corrDrift[j] = this.drift;
+      this.corrVersion[j] = this.scan.version;
+      this.scan.corrDrift[j] = this.scan.drift;
     }
   }
 
@@ -377,8 +346,8 @@ export class EnetState {
 
   /** Record that rt moved by `change` (its Frobenius norm, or a bound of it). */
   residualChanged(change: number): void {
-    this.version++;
-    this.drift += change;
+    this.scan.version++;
+    this.scan.drift += change;
   }
 }
 
@@ -411,8 +380,9 @@ export function* solveEnet(K: Kernels, p: EnetProblem, st: EnetState, s: SolveSe
   const { l1Reg, l2Reg } = s;
   const tolScaled = s.tol * p.yNormSq;
   // active[j]: j may be non-zero at the optimum (a non-zero column not screened at this l1Reg).
-  const active = nonZeroColumns(cn);
+  const active = st.columns.slice();
   const xi = new Float64Array(d); // ||X~_j^T R~||, or an upper bound where not fresh
+  const setRoom = new Int32Array(d); // the working set's features (cdWorkingSet's output)
   let sweeps = 0;
   let gap = NaN;
   let pendingSweep = false; // the last sweep's progress waits for the gap that follows it
@@ -427,7 +397,7 @@ export function* solveEnet(K: Kernels, p: EnetProblem, st: EnetState, s: SolveSe
     }
     if (sweeps > 0 && gap < tolScaled) return done();
     // (2) Screening with the bounds.
-    screen(active, st.nonZero, xi, scale, safeRadius(gap, l1Reg, p.yNormSq), cn, l2Reg);
+    screen(K, active, st.nonZero, xi, scale, safeRadius(gap, l1Reg, p.yNormSq), cn, l2Reg);
     // (3) Exact values for the stale features whose bounds exceed l1Reg (screened ones included):
     // the others cannot set the scale, so the gap is then exact. Along a path, or after a small
     // move of the residual, these are few and the gap often certifies the point here.
@@ -440,11 +410,11 @@ export function* solveEnet(K: Kernels, p: EnetProblem, st: EnetState, s: SolveSe
     // (4) Another inner solve is needed: exact values for the other stale active features (they
     // rank the candidates of the working set: bounds would pick larger sets), and screening with
     // the exact values.
-    if (st.refresh(st.staleActive(active))) scale = st.dualNorms(xi, l2Reg, l1Reg);
-    screen(active, st.nonZero, xi, scale, safeRadius(gap, l1Reg, p.yNormSq), cn, l2Reg);
+    if (st.refresh(st.staleActive(active, xi))) scale = st.dualNorms(xi, l2Reg, l1Reg);
+    screen(K, active, st.nonZero, xi, scale, safeRadius(gap, l1Reg, p.yNormSq), cn, l2Reg);
 
     // (5) The working set and its inner solve.
-    const ws = withPooled(workingSet(active, st.nonZero, xi, scale, cn, s), st.pool, active);
+    const ws = withPooled(workingSet(K, active, st.nonZero, xi, scale, cn, s, setRoom), st.pool, active);
     const k = ws.length;
     // The inner solve starts from X_ws^T R: every member is fresh (the active ones were refreshed
     // above); a stale one would make it solve another problem.
@@ -519,19 +489,10 @@ export function withPooled(ws: Int32Array, pool: ColumnPool, active: Uint8Array)
   return out;
 }
 
-/** Flags of the columns with a non-zero norm: the features that may be non-zero at an optimum. */
-function nonZeroColumns(cn: Float64Array): Uint8Array {
-  const flags = new Uint8Array(cn.length);
-  for (let j = 0; j < cn.length; j++) if (cn[j]! > 0) flags[j] = 1;
-  return flags;
-}
-
-/** Gap-safe screening of the active zero rows whose xi (exact or bound) passes the sphere test. */
-function screen(active: Uint8Array, nonZero: Uint8Array, xi: Float64Array, scale: number, radius: number, cn: Float64Array, l2Reg: number): void {
+/** Gap-safe screening of the active zero rows whose xi (exact or bound) passes the sphere test (dualGap.ts provenZero). */
+function screen(K: Kernels, active: Uint8Array, nonZero: Uint8Array, xi: Float64Array, scale: number, radius: number, cn: Float64Array, l2Reg: number): void {
   if (!Number.isFinite(radius)) return;
-  for (let j = 0; j < active.length; j++) {
-    if (active[j] && !nonZero[j] && provenZero(xi[j]!, scale, radius, cn[j]!, l2Reg)) active[j] = 0;
-  }
+  K.cdScreen({ active, nonZero, xi, colNormSq: cn, scale, radius, l2Reg, threshold: 1 - SCREEN_MARGIN });
 }
 
 function screenedOf(active: Uint8Array, cn: Float64Array): Int32Array {
@@ -543,54 +504,12 @@ function screenedOf(active: Uint8Array, cn: Float64Array): Int32Array {
 /**
  * The next working set, in increasing feature order: the support, the strong-rule candidates and
  * the active features closest to their dual constraint, by Celer's score
- * (1 - ||X~_j^T theta||) / ||X~_j||; at least MIN_WORKING_SET features and twice the support.
+ * (1 - ||X~_j^T theta||) / ||X~_j||; at least MIN_WORKING_SET features and twice the support
+ * (kernel cdWorkingSet; `room` has length d).
  */
-function workingSet(active: Uint8Array, nonZero: Uint8Array, xi: Float64Array, scale: number, cn: Float64Array, s: SolveSettings): Int32Array {
-  const d = active.length;
-  const chosen = new Uint8Array(d);
-  let count = 0;
-  let activeCount = 0;
-  let nnz = 0;
-  const strong = s.previousL1Reg !== undefined ? 2 * s.l1Reg - s.previousL1Reg : Infinity;
-  // No l1 penalty: every feature is in the model, the working set is everything active.
-  const all = !(s.l1Reg > 0);
-  for (let j = 0; j < d; j++) {
-    if (!active[j]) continue;
-    activeCount++;
-    if (nonZero[j]) nnz++;
-    if (nonZero[j] || xi[j]! >= strong || all) {
-      chosen[j] = 1;
-      count++;
-    }
-  }
-  const size = Math.min(activeCount, Math.max(s.minWorkingSet ?? MIN_WORKING_SET, 2 * nnz, count));
-  if (count < size) {
-    // The (size - count) best scores among the rest: the threshold is selected from a copy (linear
-    // time; a sort of thousands of scores cost more than the rest of an outer iteration), ties
-    // broken by the lower index.
-    const rest = activeCount - count;
-    const scores = new Float64Array(rest);
-    const ids = new Int32Array(rest);
-    let q = 0;
-    for (let j = 0; j < d; j++) {
-      if (!active[j] || chosen[j]) continue;
-      scores[q] = (1 - xi[j]! / scale) / Math.sqrt(cn[j]! + s.l2Reg);
-      ids[q++] = j;
-    }
-    const need = size - count;
-    const threshold = kthSmallestInPlace(scores.slice(), need - 1);
-    let below = 0;
-    for (let i = 0; i < rest; i++) if (scores[i]! < threshold) below++;
-    let ties = need - below;
-    for (let i = 0; i < rest; i++) {
-      const v = scores[i]!;
-      if (v < threshold || (v === threshold && ties-- > 0)) chosen[ids[i]!] = 1;
-    }
-  }
-  let m = 0;
-  for (let j = 0; j < d; j++) if (chosen[j]) m++;
-  const out = new Int32Array(m);
-  m = 0;
-  for (let j = 0; j < d; j++) if (chosen[j]) out[m++] = j;
-  return out;
+function workingSet(K: Kernels, active: Uint8Array, nonZero: Uint8Array, xi: Float64Array, scale: number, cn: Float64Array, s: SolveSettings, room: Int32Array): Int32Array {
+  // Without an l1 penalty every feature is in the model: the working set is everything active.
+  const strong = !(s.l1Reg > 0) ? -Infinity : s.previousL1Reg !== undefined ? 2 * s.l1Reg - s.previousL1Reg : Infinity;
+  const m = K.cdWorkingSet({ active, nonZero, xi, colNormSq: cn, scale, l2Reg: s.l2Reg, strong, minSize: s.minWorkingSet ?? MIN_WORKING_SET, out: room });
+  return room.slice(0, m);
 }

@@ -13,6 +13,7 @@
 #include "binding/args.h"
 #include "binding/registry.h"
 #include "kernels/cd.h"
+#include "kernels/cdscreen.h"
 #include "kernels/cdsolve.h"
 
 namespace metatask::binding {
@@ -447,6 +448,132 @@ Napi::Value MtenetGramSweep(const Napi::CallbackInfo& info) {
   return statsObject(env, cd::gramSweep(g.gram.data(), k, g.ht.data(), g.ht.rows(), g.w.data(), l1Reg, l2Reg, order.data(), int64_t(order.size())));
 }
 
+// ---- The per-feature passes of the working-set solver (kernels/cdscreen.h). Every per-feature
+// array has the length d of colNormSq (or of xi); flag arrays are Uint8Arrays, read in place (their
+// values only decide which of the d entries are written). Outputs share no memory with inputs.
+
+// A number that is not NaN (infinities allowed: a bound may be infinite).
+double orderedArg(const Napi::Value& v, const char* fn, const char* name) {
+  if (!v.IsNumber()) typeError(v.Env(), fn, std::string("argument '") + name + "' must be a number");
+  const double d = v.As<Napi::Number>().DoubleValue();
+  if (std::isnan(d)) rangeError(v.Env(), fn, std::string("argument '") + name + "' must not be NaN");
+  return d;
+}
+
+// The dual scale: >= 0 (0 without an l1 penalty at W = 0), Infinity allowed.
+double scaleArg(const Napi::Value& v, const char* fn) {
+  const double d = orderedArg(v, fn, "scale");
+  if (!(d >= 0)) rangeError(v.Env(), fn, "argument 'scale' must be >= 0");
+  return d;
+}
+
+int32_t versionArg(const Napi::Value& v, const char* fn) {
+  return static_cast<int32_t>(integerArg(v, fn, "version", -2147483648.0, 2147483647.0));
+}
+
+// cdDualNorms(colNormSq, corr, corrNorm, corrVersion, corrDrift, nonZero, w, version, drift, l1Reg,
+// l2Reg, xi) -> scale: corr and w d x T, xi (length d) written where colNormSq > 0.
+Napi::Value CdDualNorms(const Napi::CallbackInfo& info) {
+  const char* fn = "cdDualNorms";
+  Napi::Env env = info.Env();
+  expectArgs(info, 12, fn);
+  ArgGuard guard;
+  VecMap<double> cn = vectorArg<double>(info[0], fn, "colNormSq");
+  const int64_t d = cn.size();
+  MatMap<double> corr = matrixArg<double>(info[1], fn, "corr", d);
+  const int64_t T = corr.cols();
+  VecMap<double> corrNorm = vectorArg<double>(info[2], fn, "corrNorm", d);
+  VecMap<int32_t> corrVersion = vectorArg<int32_t>(info[3], fn, "corrVersion", d);
+  VecMap<double> corrDrift = vectorArg<double>(info[4], fn, "corrDrift", d);
+  VecMap<uint8_t> nonZero = vectorArg<uint8_t>(info[5], fn, "nonZero", d);
+  MatMap<double> w = matrixArg<double>(info[6], fn, "w", d, T);
+  const int32_t version = versionArg(info[7], fn);
+  const double drift = numberArg(info[8], fn, "drift");
+  const double l1Reg = nonNegativeArg(info[9], fn, "l1Reg");
+  const double l2Reg = nonNegativeArg(info[10], fn, "l2Reg");
+  VecMap<double> xi = vectorArg<double>(info[11], fn, "xi", d);
+  expectDisjoint(env, fn, xi, "xi", cn, "colNormSq");
+  expectDisjoint(env, fn, xi, "xi", corr, "corr");
+  expectDisjoint(env, fn, xi, "xi", corrNorm, "corrNorm");
+  expectDisjoint(env, fn, xi, "xi", corrVersion, "corrVersion");
+  expectDisjoint(env, fn, xi, "xi", corrDrift, "corrDrift");
+  expectDisjoint(env, fn, xi, "xi", nonZero, "nonZero");
+  expectDisjoint(env, fn, xi, "xi", w, "w");
+  guard.verify(env, fn);
+  const cd::FeatureState s{cn.data(), corr.data(), corrNorm.data(), corrVersion.data(), corrDrift.data(), nonZero.data(), w.data(), d, T,
+                           version, drift};
+  return Napi::Number::New(env, cd::dualNorms(s, l1Reg, l2Reg, xi.data()));
+}
+
+// cdScreen(active, nonZero, xi, colNormSq, scale, radius, l2Reg, threshold) -> removed: active
+// (length d) updated in place.
+Napi::Value CdScreen(const Napi::CallbackInfo& info) {
+  const char* fn = "cdScreen";
+  Napi::Env env = info.Env();
+  expectArgs(info, 8, fn);
+  ArgGuard guard;
+  VecMap<uint8_t> active = vectorArg<uint8_t>(info[0], fn, "active");
+  const int64_t d = active.size();
+  VecMap<uint8_t> nonZero = vectorArg<uint8_t>(info[1], fn, "nonZero", d);
+  VecMap<double> xi = vectorArg<double>(info[2], fn, "xi", d);
+  VecMap<double> cn = vectorArg<double>(info[3], fn, "colNormSq", d);
+  const double scale = scaleArg(info[4], fn);
+  const double radius = nonNegativeArg(info[5], fn, "radius");
+  const double l2Reg = nonNegativeArg(info[6], fn, "l2Reg");
+  const double threshold = numberArg(info[7], fn, "threshold");
+  expectDisjoint(env, fn, active, "active", nonZero, "nonZero");
+  expectDisjoint(env, fn, active, "active", xi, "xi");
+  expectDisjoint(env, fn, active, "active", cn, "colNormSq");
+  guard.verify(env, fn);
+  return Napi::Number::New(env, double(cd::screen(active.data(), nonZero.data(), xi.data(), cn.data(), d, scale, radius, l2Reg, threshold)));
+}
+
+// cdStaleFeatures(corrVersion, version, eligible, xi, limit, out) -> m: out (Int32Array, length d)
+// receives the features in its first m entries.
+Napi::Value CdStaleFeatures(const Napi::CallbackInfo& info) {
+  const char* fn = "cdStaleFeatures";
+  Napi::Env env = info.Env();
+  expectArgs(info, 6, fn);
+  ArgGuard guard;
+  VecMap<int32_t> corrVersion = vectorArg<int32_t>(info[0], fn, "corrVersion");
+  const int64_t d = corrVersion.size();
+  const int32_t version = versionArg(info[1], fn);
+  VecMap<uint8_t> eligible = vectorArg<uint8_t>(info[2], fn, "eligible", d);
+  VecMap<double> xi = vectorArg<double>(info[3], fn, "xi", d);
+  const double limit = orderedArg(info[4], fn, "limit");
+  VecMap<int32_t> out = vectorArg<int32_t>(info[5], fn, "out", d);
+  expectDisjoint(env, fn, out, "out", corrVersion, "corrVersion");
+  expectDisjoint(env, fn, out, "out", eligible, "eligible");
+  expectDisjoint(env, fn, out, "out", xi, "xi");
+  guard.verify(env, fn);
+  return Napi::Number::New(env, double(cd::staleFeatures(corrVersion.data(), version, eligible.data(), xi.data(), d, limit, out.data())));
+}
+
+// cdWorkingSet(active, nonZero, xi, colNormSq, scale, l2Reg, strong, minSize, out) -> size: out
+// (Int32Array, length d) receives the set, ascending, in its first entries.
+Napi::Value CdWorkingSet(const Napi::CallbackInfo& info) {
+  const char* fn = "cdWorkingSet";
+  Napi::Env env = info.Env();
+  expectArgs(info, 9, fn);
+  ArgGuard guard;
+  // Copied (args.h rule 1): the count of active features sizes the kernel's score buffer, and a
+  // flag changed between its two passes (through a SharedArrayBuffer) would overrun it.
+  const std::vector<uint8_t> active = byteArg(info[0], fn, "active");
+  const int64_t d = static_cast<int64_t>(active.size());
+  const std::vector<uint8_t> nonZero = byteArg(info[1], fn, "nonZero", d);
+  VecMap<double> xi = vectorArg<double>(info[2], fn, "xi", d);
+  VecMap<double> cn = vectorArg<double>(info[3], fn, "colNormSq", d);
+  const double scale = scaleArg(info[4], fn);
+  const double l2Reg = nonNegativeArg(info[5], fn, "l2Reg");
+  const double strong = orderedArg(info[6], fn, "strong");
+  const int64_t minSize = integerArg(info[7], fn, "minSize", 0, 2147483647.0);
+  VecMap<int32_t> out = vectorArg<int32_t>(info[8], fn, "out", d);
+  expectDisjoint(env, fn, out, "out", xi, "xi");
+  expectDisjoint(env, fn, out, "out", cn, "colNormSq");
+  guard.verify(env, fn);
+  return Napi::Number::New(env, double(cd::workingSet(active.data(), nonZero.data(), xi.data(), cn.data(), d, scale, l2Reg, strong, minSize, out.data())));
+}
+
 }  // namespace
 
 void registerCd(Napi::Env env, Napi::Object exports) {
@@ -463,6 +590,10 @@ void registerCd(Napi::Env env, Napi::Object exports) {
   exportFunction(env, exports, "cdResidualColumns", CdResidualColumns);
   exportFunction(env, exports, "mtenetGramSolve", MtenetGramSolve);
   exportFunction(env, exports, "mtenetResidualSolve", MtenetResidualSolve);
+  exportFunction(env, exports, "cdDualNorms", CdDualNorms);
+  exportFunction(env, exports, "cdScreen", CdScreen);
+  exportFunction(env, exports, "cdStaleFeatures", CdStaleFeatures);
+  exportFunction(env, exports, "cdWorkingSet", CdWorkingSet);
 }
 
 }  // namespace metatask::binding

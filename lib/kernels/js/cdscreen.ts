@@ -1,0 +1,111 @@
+/**
+ * The per-feature passes of the working-set elastic-net solver in plain TypeScript: the fallback
+ * twin of native/src/kernels/cdscreen.cc. Each is one loop over the d features, run a few times
+ * per outer iteration; as kernels they run compiled from a process's first fit on.
+ *
+ * With X~_j = [X_j; sqrt(l2Reg) e_j] (the elastic net as a group lasso on augmented data) and the
+ * dual point theta = R~ / scale (Ndiaye, Fercoq, Gramfort & Salmon, "Gap safe screening rules for
+ * sparsity enforcing penalties", JMLR 18, 2017, section 4):
+ * - cdDualNorms: xi_j = ||X~_j^T R~|| = ||X_j^T R - l2Reg W_j||, exact where the correlations are
+ *   fresh; for a zero row computed at an earlier residual R',
+ *   ||X_j^T R|| <= ||X_j^T R'|| + ||X_j|| ||R - R'||_F (the drift bounds ||R - R'||).
+ * - cdScreen: the sphere test xi_j / scale + r ||X~_j|| < 1 proves W*_j = 0.
+ * - cdWorkingSet: Celer's score (1 - xi_j / scale) / ||X~_j|| (Massias, Gramfort & Salmon, ICML
+ *   2018), the distance to the dual constraint, ranks the candidates.
+ * Every value is a sum, product, quotient or square root of two doubles in a fixed order, so the
+ * twins agree bit for bit.
+ */
+import { kthSmallestInPlace } from '../../core/select.js';
+import type { CdFeatureState, CdScreenArgs, CdWorkingSetArgs } from '../types.js';
+
+export function cdDualNorms(s: CdFeatureState, l1Reg: number, l2Reg: number, xi: Float64Array): number {
+  const { colNormSq: cn, corrNorm, corrVersion, corrDrift, nonZero, version, drift } = s;
+  const corr = s.corr.data;
+  const W = s.w.data;
+  const T = s.w.cols;
+  let scale = l1Reg;
+  for (let j = 0; j < cn.length; j++) {
+    const c = cn[j]!;
+    if (!(c > 0)) continue;
+    const at = corrVersion[j]!;
+    let v: number;
+    if (at === version) {
+      if (l2Reg === 0 || !nonZero[j]) v = corrNorm[j]!;
+      else {
+        let q = 0;
+        for (let t = 0; t < T; t++) {
+          const e = corr[j * T + t]! - l2Reg * W[j * T + t]!;
+          q += e * e;
+        }
+        v = Math.sqrt(q);
+      }
+    } else if (nonZero[j] || at < 0) v = Infinity;
+    else v = corrNorm[j]! + Math.sqrt(c) * (drift - corrDrift[j]!);
+    xi[j] = v;
+    if (v > scale) scale = v;
+  }
+  return scale;
+}
+
+export function cdScreen(a: CdScreenArgs): number {
+  const { active, nonZero, xi, colNormSq, scale, radius, l2Reg, threshold } = a;
+  let removed = 0;
+  for (let j = 0; j < active.length; j++) {
+    if (active[j] && !nonZero[j] && xi[j]! / scale + radius * Math.sqrt(colNormSq[j]! + l2Reg) < threshold) {
+      active[j] = 0;
+      removed++;
+    }
+  }
+  return removed;
+}
+
+export function cdStaleFeatures(corrVersion: Int32Array, version: number, eligible: Uint8Array, xi: Float64Array, limit: number, out: Int32Array): number {
+  let m = 0;
+  for (let j = 0; j < xi.length; j++) if (eligible[j] && corrVersion[j] !== version && xi[j]! > limit) out[m++] = j;
+  return m;
+}
+
+export function cdWorkingSet(a: CdWorkingSetArgs): number {
+  const { active, nonZero, xi, colNormSq: cn, scale, l2Reg, strong, out } = a;
+  const d = active.length;
+  const chosen = new Uint8Array(d);
+  let count = 0;
+  let activeCount = 0;
+  let nnz = 0;
+  for (let j = 0; j < d; j++) {
+    if (!active[j]) continue;
+    activeCount++;
+    if (nonZero[j]) nnz++;
+    if (nonZero[j] || xi[j]! >= strong) {
+      chosen[j] = 1;
+      count++;
+    }
+  }
+  const size = Math.min(activeCount, Math.max(a.minSize, 2 * nnz, count));
+  if (count < size) {
+    // The (size - count) best scores among the rest: the threshold is selected from a copy (linear
+    // time: a sort of thousands of scores cost more than the rest of an outer iteration), ties
+    // broken by the lower index.
+    const rest = activeCount - count;
+    const scores = new Float64Array(rest);
+    const ids = new Int32Array(rest);
+    let q = 0;
+    for (let j = 0; j < d; j++) {
+      if (!active[j] || chosen[j]) continue;
+      scores[q] = (1 - xi[j]! / scale) / Math.sqrt(cn[j]! + l2Reg);
+      ids[q++] = j;
+    }
+    const need = size - count;
+    const threshold = kthSmallestInPlace(scores.slice(), need - 1);
+    let below = 0;
+    for (let i = 0; i < rest; i++) if (scores[i]! < threshold) below++;
+    let ties = need - below;
+    for (let i = 0; i < rest; i++) {
+      const v = scores[i]!;
+      if (v < threshold || (v === threshold && ties-- > 0)) chosen[ids[i]!] = 1;
+    }
+  }
+  let m = 0;
+  for (let j = 0; j < d; j++) if (chosen[j]) out[m++] = j;
+  return m;
+}

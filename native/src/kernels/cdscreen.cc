@@ -1,0 +1,148 @@
+// The per-feature passes of the working-set elastic-net solver (see cdscreen.h; formulas in the
+// twin lib/kernels/js/cdscreen.ts).
+#include "kernels/cdscreen.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+namespace metatask::cd {
+
+double dualNorms(const FeatureState& s, double l1Reg, double l2Reg, double* xi) {
+  const int64_t T = s.T;
+  double scale = l1Reg;
+  for (int64_t j = 0; j < s.d; ++j) {
+    const double c = s.colNormSq[j];
+    if (!(c > 0)) continue;
+    const int32_t at = s.corrVersion[j];
+    double v;
+    if (at == s.version) {
+      if (l2Reg == 0 || !s.nonZero[j]) {
+        v = s.corrNorm[j];
+      } else {
+        double q = 0;
+        for (int64_t t = 0; t < T; ++t) {
+          const double e = s.corr[j * T + t] - l2Reg * s.w[j * T + t];
+          q += e * e;
+        }
+        v = std::sqrt(q);
+      }
+    } else if (s.nonZero[j] || at < 0) {
+      v = std::numeric_limits<double>::infinity();
+    } else {
+      v = s.corrNorm[j] + std::sqrt(c) * (s.drift - s.corrDrift[j]);
+    }
+    xi[j] = v;
+    if (v > scale) scale = v;
+  }
+  return scale;
+}
+
+int64_t screen(uint8_t* active, const uint8_t* nonZero, const double* xi, const double* colNormSq, int64_t d, double scale,
+               double radius, double l2Reg, double threshold) {
+  int64_t removed = 0;
+  for (int64_t j = 0; j < d; ++j) {
+    if (active[j] && !nonZero[j] && xi[j] / scale + radius * std::sqrt(colNormSq[j] + l2Reg) < threshold) {
+      active[j] = 0;
+      ++removed;
+    }
+  }
+  return removed;
+}
+
+int64_t staleFeatures(const int32_t* corrVersion, int32_t version, const uint8_t* eligible, const double* xi, int64_t d,
+                      double limit, int32_t* out) {
+  int64_t m = 0;
+  for (int64_t j = 0; j < d; ++j) {
+    if (eligible[j] && corrVersion[j] != version && xi[j] > limit) out[m++] = static_cast<int32_t>(j);
+  }
+  return m;
+}
+
+namespace {
+
+// The k-th smallest of a[0..n) (0-based), reordering a: the twin of lib/core/select.ts
+// (Hoare's FIND with median-of-three pivots), the same comparisons in the same order. The scans
+// are also bounded by [lo, hi], which never binds for values without NaN and keeps a NaN (which
+// compares false with everything) from walking out of the range.
+double kthSmallestInPlace(double* a, int64_t n, int64_t k) {
+  int64_t lo = 0;
+  int64_t hi = n - 1;
+  while (hi > lo) {
+    const int64_t mid = lo + (hi - lo) / 2;
+    if (a[mid] < a[lo]) std::swap(a[mid], a[lo]);
+    if (a[hi] < a[lo]) std::swap(a[hi], a[lo]);
+    if (a[hi] < a[mid]) std::swap(a[hi], a[mid]);
+    const double pivot = a[mid];
+    int64_t i = lo;
+    int64_t j = hi;
+    while (i <= j) {
+      while (i < hi && a[i] < pivot) ++i;
+      while (j > lo && a[j] > pivot) --j;
+      if (i <= j) {
+        std::swap(a[i], a[j]);
+        ++i;
+        --j;
+      }
+    }
+    if (k <= j) {
+      hi = j;
+    } else if (k >= i) {
+      lo = i;
+    } else {
+      return a[k];
+    }
+  }
+  return a[k];
+}
+
+}  // namespace
+
+int64_t workingSet(const uint8_t* active, const uint8_t* nonZero, const double* xi, const double* colNormSq, int64_t d,
+                   double scale, double l2Reg, double strong, int64_t minSize, int32_t* out) {
+  std::vector<uint8_t> chosen(static_cast<size_t>(d), 0);
+  int64_t count = 0;
+  int64_t activeCount = 0;
+  int64_t nnz = 0;
+  for (int64_t j = 0; j < d; ++j) {
+    if (!active[j]) continue;
+    ++activeCount;
+    if (nonZero[j]) ++nnz;
+    if (nonZero[j] || xi[j] >= strong) {
+      chosen[j] = 1;
+      ++count;
+    }
+  }
+  const int64_t size = std::min(activeCount, std::max({minSize, 2 * nnz, count}));
+  if (count < size) {
+    const int64_t rest = activeCount - count;
+    std::vector<double> scores(static_cast<size_t>(rest));
+    std::vector<int32_t> ids(static_cast<size_t>(rest));
+    int64_t q = 0;
+    for (int64_t j = 0; j < d; ++j) {
+      if (!active[j] || chosen[j]) continue;
+      scores[q] = (1 - xi[j] / scale) / std::sqrt(colNormSq[j] + l2Reg);
+      ids[q++] = static_cast<int32_t>(j);
+    }
+    const int64_t need = size - count;
+    std::vector<double> copy(scores);
+    const double threshold = kthSmallestInPlace(copy.data(), rest, need - 1);
+    int64_t below = 0;
+    for (int64_t i = 0; i < rest; ++i) {
+      if (scores[i] < threshold) ++below;
+    }
+    int64_t ties = need - below;
+    for (int64_t i = 0; i < rest; ++i) {
+      const double v = scores[i];
+      if (v < threshold || (v == threshold && ties-- > 0)) chosen[ids[i]] = 1;
+    }
+  }
+  int64_t m = 0;
+  for (int64_t j = 0; j < d; ++j) {
+    if (chosen[j]) out[m++] = static_cast<int32_t>(j);
+  }
+  return m;
+}
+
+}  // namespace metatask::cd

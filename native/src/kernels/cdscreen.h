@@ -1,0 +1,41 @@
+// The per-feature passes of the working-set elastic-net solver (twin: lib/kernels/js/cdscreen.ts,
+// whose header gives the formulas). Plain loops over d features; every value is a sum, product,
+// quotient or square root of two doubles in a fixed order (no contraction: -ffp-contract=off), so
+// the twins agree bit for bit. Arrays are of length d, matrices d x T row-major.
+#pragma once
+#include "kernels/common.h"
+
+namespace metatask::cd {
+
+// What the solve knows of each feature (types.ts CdFeatureState).
+struct FeatureState {
+  const double* colNormSq;
+  const double* corr;  // d x T
+  const double* corrNorm;
+  const int32_t* corrVersion;
+  const double* corrDrift;
+  const uint8_t* nonZero;
+  const double* w;  // d x T
+  int64_t d, T;
+  int32_t version;
+  double drift;
+};
+
+// xi[j] for every feature with colNormSq[j] > 0 (others untouched); returns max(l1Reg, max_j xi[j]).
+double dualNorms(const FeatureState& s, double l1Reg, double l2Reg, double* xi);
+
+// Clears active[j] where active[j], !nonZero[j] and xi[j] / scale + radius sqrt(colNormSq[j] + l2Reg)
+// < threshold; returns how many it cleared.
+int64_t screen(uint8_t* active, const uint8_t* nonZero, const double* xi, const double* colNormSq, int64_t d, double scale,
+               double radius, double l2Reg, double threshold);
+
+// Writes the j with eligible[j], corrVersion[j] != version and xi[j] > limit, ascending, to out;
+// returns their number.
+int64_t staleFeatures(const int32_t* corrVersion, int32_t version, const uint8_t* eligible, const double* xi, int64_t d,
+                      double limit, int32_t* out);
+
+// The next working set, ascending, into out; returns its size (types.ts CdWorkingSetArgs).
+int64_t workingSet(const uint8_t* active, const uint8_t* nonZero, const double* xi, const double* colNormSq, int64_t d,
+                   double scale, double l2Reg, double strong, int64_t minSize, int32_t* out);
+
+}  // namespace metatask::cd
