@@ -117,7 +117,12 @@ function nonFinite(a: Matrix<Float64Array>, name: string): never {
  */
 export class EnetState {
   readonly w: Matrix<Float64Array>;
-  private readonly residualT: Matrix<Float64Array>;
+  /**
+   * R^T = (Y - X W)^T, T x n; null while W = 0, when R = Y is read from the targets: a fit that
+   * ends without needing its residual (one Gram-form solve certified by its gap) never fills the
+   * n x T buffer, whose fresh pages cost about as much as a pass over X on n-heavy problems.
+   */
+  private residualT: Matrix<Float64Array> | null = null;
   /**
    * After a Gram-form solve the residual is rebuilt only when read (the gap needs only its parts,
    * which the solve returns): the features and coefficients it is rebuilt from (X read in place).
@@ -151,7 +156,6 @@ export class EnetState {
   ) {
     const { d, T, n } = p;
     this.w = { rows: d, cols: T, data: w0 ? w0.slice() : new Float64Array(d * T) };
-    this.residualT = { rows: T, cols: n, data: p.yt.data.slice() };
     this.rNormSq = p.yNormSq;
     this.ry = p.yNormSq;
     this.corr = new Float64Array(d * T);
@@ -195,14 +199,30 @@ export class EnetState {
     this.setResidual(idx, rowsOf(W, idx, T));
   }
 
-  /** The residual R^T = (Y - X W)^T, T x n (rebuilt here when a Gram-form solve left it pending). */
+  /**
+   * The residual R^T = (Y - X W)^T, T x n, to read only (it is the targets themselves while
+   * W = 0); rebuilt here when a Gram-form solve left it pending.
+   */
   get rt(): Matrix<Float64Array> {
     const pending = this.pendingResidual;
     if (pending !== null) {
       this.pendingResidual = null;
-      this.K.cdResidualColumns(this.p.design, pending.cols, pending.w, this.p.yt, this.residualT);
+      this.K.cdResidualColumns(this.p.design, pending.cols, pending.w, this.p.yt, this.residualBuffer());
     }
+    return this.residualT ?? this.p.yt;
+  }
+
+  /** The residual, to be updated in place (by a residual-form inner solve). */
+  writableRt(): Matrix<Float64Array> {
+    const rt = this.rt;
+    if (this.residualT !== null) return rt;
+    this.residualT = { rows: this.p.T, cols: this.p.n, data: this.p.yt.data.slice() };
     return this.residualT;
+  }
+
+  /** The residual's own buffer, allocated (unfilled) on first use. */
+  private residualBuffer(): Matrix<Float64Array> {
+    return (this.residualT ??= { rows: this.p.T, cols: this.p.n, data: new Float64Array(this.p.T * this.p.n) });
   }
 
   /** Whether X_j^T R is known at the current residual. */
@@ -329,7 +349,7 @@ export class EnetState {
   /** rt = Y - X_S W_S for the support S (its features) and their coefficients, with its parts. */
   setResidual(cols: Int32Array, ws: Matrix<Float64Array>): void {
     this.pendingResidual = null;
-    const r = this.K.cdResidualColumns(this.p.design, cols, ws, this.p.yt, this.residualT);
+    const r = this.K.cdResidualColumns(this.p.design, cols, ws, this.p.yt, this.residualBuffer());
     this.rNormSq = r.rNormSq;
     this.ry = r.ry;
   }
@@ -428,7 +448,7 @@ export function* solveEnet(K: Kernels, p: EnetProblem, st: EnetState, s: SolveSe
     const maxSweeps = s.maxIter - sweeps;
     const inner = innerSolve(
       K,
-      { n, T, xws, ...(gram ? { gram } : { rt: st.rt }), yt: p.yt, w, h, rNormSq: st.rNormSq, ry: st.ry },
+      { n, T, xws, ...(gram ? { gram } : { rt: st.writableRt() }), yt: p.yt, w, h, rNormSq: st.rNormSq, ry: st.ry },
       { l1Reg, l2Reg, tol: INNER_TOL_FRACTION * tolScaled, maxSweeps, selection: s.selection, rng: s.rng },
     );
     const start = sweeps;
