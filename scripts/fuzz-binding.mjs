@@ -222,6 +222,16 @@ const functions = {
     const cols = perm(d).subarray(0, dim(0, d));
     return [mat(n, d), chance(0.5) ? vec(d) : new F64(0), cols, mat(cols.length, T), mat(T, n), mat(T, n)];
   },
+  cdResidualCorrelations: () => {
+    const n = dim(1), d = dim(1), T = dim(1);
+    const resCols = perm(d).subarray(0, dim(0, d));
+    const cols = perm(d).subarray(0, dim(0, d));
+    const centred = chance(0.5);
+    return [
+      mat(n, d), centred ? vec(d) : new F64(0), centred ? vec(d, F64, () => 1 + rand()) : new F64(0), resCols, mat(resCols.length, T), mat(T, n),
+      mat(T, n), cols, mat(cols.length, T), chance(0.5) ? new F64(cols.length) : new F64(0),
+    ];
+  },
   cdGatherColumns: () => {
     const n = dim(1), d = dim(1);
     const cols = perm(d).subarray(0, dim(0, d));

@@ -144,6 +144,10 @@ function gramColumnsArgs(): unknown[] {
 function residualColumnsArgs(): unknown[] {
   return [...designArgs(), Int32Array.from([3, 1]), mat(2, T), mat(T, n), mat(T, n)];
 }
+/** The residual of columns [3, 1], then the correlations of columns [0, 2, 3] with it. */
+function residualCorrelationsArgs(): unknown[] {
+  return [...designArgs(), new Float64Array(d).fill(2), Int32Array.from([3, 1]), mat(2, T), mat(T, n), mat(T, n), Int32Array.from([0, 2, 3]), mat(3, T), new Float64Array(3)];
+}
 function gramSweepArgs(): unknown[] {
   return [{ rows: 3, cols: 3, data: Float64Array.from([4, 1, 0, 1, 4, 1, 0, 1, 4]) }, mat(T, 3), mat(3, T, 0), 0.1, 0.01, Int32Array.from([0, 1, 2])];
 }
@@ -478,6 +482,38 @@ const cases: Record<string, Case> = {
         const a = residualColumnsArgs();
         const x = a[0] as { data: Float64Array };
         return Object.assign(a, { 5: { rows: T, cols: n, data: x.data.subarray(0, T * n) } });
+      }],
+    ],
+  },
+  cdResidualCorrelations: {
+    args: residualCorrelationsArgs,
+    kinds: ['matrix', 'f64', 'f64', 'i32', 'matrix', 'matrix', 'matrix', 'i32', 'matrix', 'f64'],
+    extra: [
+      ['resCols entry d', () => Object.assign(residualCorrelationsArgs(), { 3: Int32Array.from([d, 1]) })],
+      ['cols entry -1', () => Object.assign(residualCorrelationsArgs(), { 7: Int32Array.from([0, -1, 3]) })],
+      ['sqNorm negative', () => Object.assign(residualCorrelationsArgs(), { 2: Float64Array.from([1, -1, 1, 1]) })],
+      ['w with k + 1 rows', () => Object.assign(residualCorrelationsArgs(), { 4: mat(3, T) })],
+      ['yt with n + 1 columns', () => Object.assign(residualCorrelationsArgs(), { 5: mat(T, n + 1) })],
+      ['rt with T + 1 rows', () => Object.assign(residualCorrelationsArgs(), { 6: mat(T + 1, n) })],
+      ['out with one row too many', () => Object.assign(residualCorrelationsArgs(), { 8: mat(4, T) })],
+      ['norms of length 2', () => Object.assign(residualCorrelationsArgs(), { 9: new Float64Array(2) })],
+      ['rt aliases yt', () => {
+        const a = residualCorrelationsArgs();
+        return Object.assign(a, { 6: a[5] });
+      }],
+      ['out over rt', () => {
+        const a = residualCorrelationsArgs();
+        const rt = a[6] as { data: Float64Array };
+        return Object.assign(a, { 8: { rows: 3, cols: T, data: rt.data.subarray(0, 3 * T) } });
+      }],
+      ['norms over w', () => {
+        const a = residualCorrelationsArgs();
+        return Object.assign(a, { 9: (a[4] as { data: Float64Array }).data.subarray(0, 3) });
+      }],
+      ['out aliases x', () => {
+        const a = residualCorrelationsArgs();
+        const x = a[0] as { data: Float64Array };
+        return Object.assign(a, { 8: { rows: 3, cols: T, data: x.data.subarray(0, 3 * T) } });
       }],
     ],
   },

@@ -573,7 +573,7 @@ describe('kernel parity: native vs js', function () {
         });
   });
 
-  describe('working-set kernels: cdDesign, cdCorrelations, cdGatherColumns, cdGramColumns, cdTargets, cdResidual, cdResidualColumns, mtenetGramSweep, the inner solves', () => {
+  describe('working-set kernels: cdDesign, cdCorrelations, cdGatherColumns, cdGramColumns, cdTargets, cdResidual, cdResidualColumns, cdResidualCorrelations, mtenetGramSweep, the inner solves', () => {
     const shapes: [number, number, number][] = [
       [1, 1, 1],
       [7, 5, 3],
@@ -581,6 +581,7 @@ describe('kernel parity: native vs js', function () {
       [300, 70, 5],
       [65, 130, 1],
       [90, 60, 20],
+      [600, 40, 3],
       [0, 4, 2],
     ];
     /** Column lists that take every path of the native kernel: all, scattered, runs with gaps (spans), mixed. */
@@ -672,6 +673,34 @@ describe('kernel parity: native vs js', function () {
             const rScale = Math.max(1, ...Array.from(cols, (j) => Math.sqrt(dn.colNormSq[j]!))) * Math.max(1, cols.length);
             expectClose(js.data, inPlace.data, 1e-12 * rScale, 'residual in place');
             expectClose([pj.rNormSq, pj.ry], [pi.rNormSq, pi.ry], 1e-10 * rScale * rScale, 'residual parts');
+            // The residual of a few columns and the correlations of every listed column with it, in
+            // one pass: the bits of the two calls, on both backends.
+            const resCols = cols.slice(0, Math.min(cols.length, 6)).reverse();
+            const wr = randMatrix(rng, resCols.length, T);
+            for (const [K, des] of [[N, dn], [J, dj]] as const) {
+              const [r1, o1, n1] = [zerosM(T, n), zerosM(cols.length, T), new Float64Array(cols.length)];
+              const p1 = K.cdResidualColumns(des, resCols, wr, yt, r1);
+              K.cdCorrelations(des, r1, cols, o1, n1);
+              const [r2, o2, n2] = [zerosM(T, n), zerosM(cols.length, T), new Float64Array(cols.length).fill(NaN)];
+              r2.data.fill(NaN);
+              o2.data.fill(NaN);
+              const p2 = K.cdResidualCorrelations(des, resCols, wr, yt, r2, cols, o2, n2);
+              const what = `${K.name} residual and correlations in one pass`;
+              expect(Array.from(r2.data).map(String), `${what}: residual`).to.deep.equal(Array.from(r1.data).map(String));
+              expect(Array.from(o2.data).map(String), `${what}: correlations`).to.deep.equal(Array.from(o1.data).map(String));
+              expect(Array.from(n2).map(String), `${what}: norms`).to.deep.equal(Array.from(n1).map(String));
+              expect([p2.rNormSq, p2.ry], `${what}: parts`).to.deep.equal([p1.rNormSq, p1.ry]);
+            }
+          }
+          // Without centring, the correlations of every column are one product X^T R^T (summed by
+          // blocks of rows, which is how simd's product sums): its bits.
+          if (!centre) {
+            const all = Int32Array.from({ length: d }, (_, j) => j);
+            const out = zerosM(d, T);
+            N.cdCorrelations(dn, rt, all, out);
+            const product = zerosM(d, T);
+            N.gemm(x, rt, product, { transA: true, transB: true });
+            expect(Array.from(out.data).map(String)).to.deep.equal(Array.from(product.data).map(String));
           }
         });
 

@@ -278,8 +278,8 @@ const cases: Record<string, Case> = {
       return out;
     },
   },
-  'cd working-set kernels: cdDesign, cdCorrelations, cdGatherColumns, cdGramColumns, cdTargets, cdResidual, cdResidualColumns, mtenetGramSweep': {
-    covers: ['cdDesign', 'cdCorrelations', 'cdGatherColumns', 'cdGramColumns', 'cdTargets', 'cdResidual', 'cdResidualColumns', 'mtenetGramSweep'],
+  'cd working-set kernels: cdDesign, cdCorrelations, cdGatherColumns, cdGramColumns, cdTargets, cdResidual, cdResidualColumns, cdResidualCorrelations, mtenetGramSweep': {
+    covers: ['cdDesign', 'cdCorrelations', 'cdGatherColumns', 'cdGramColumns', 'cdTargets', 'cdResidual', 'cdResidualColumns', 'cdResidualCorrelations', 'mtenetGramSweep'],
     run: (k, a) => {
       const [n, d, T] = [700, 90, 7];
       const x = a.matrix<Float64Array>('float64', n, d, (r, i) => r.normal() + (i % d) * 0.5 + (i % d === 5 ? 1e8 : 0));
@@ -311,6 +311,12 @@ const cases: Record<string, Case> = {
         out.push(...bits(r.data, parts.rNormSq, parts.ry));
         const inPlace = k.cdResidualColumns(design, a.int32(Array.from({ length: 12 }, (_, c) => (c * 7) % d)), w, targets.yt, r);
         out.push(...bits(r.data, inPlace.rNormSq, inPlace.ry));
+        const fusedCorr = a.matrix<Float64Array>('float64', runs.length, T, () => 0);
+        const fusedNorms = a.f64(runs.length, () => 0);
+        const fused = k.cdResidualCorrelations(
+          design, a.int32(Array.from({ length: 12 }, (_, c) => (c * 5) % d)), w, targets.yt, r, a.int32(runs), fusedCorr, fusedNorms,
+        );
+        out.push(...bits(r.data, fused.rNormSq, fused.ry, fusedCorr.data, fusedNorms));
       }
       const kk = 30;
       const xs = a.matrix<Float64Array>('float64', kk, 80);

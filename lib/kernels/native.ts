@@ -45,6 +45,10 @@ export interface Addon {
   cdResidual(xs: Matrix, w: Matrix, yt: Matrix, rt: Matrix): { rNormSq: number; ry: number };
   cdGramColumns(x: Matrix, mean: Float64Array, rows: Int32Array, cols: Int32Array, out: Matrix): void;
   cdResidualColumns(x: Matrix, mean: Float64Array, cols: Int32Array, w: Matrix, yt: Matrix, rt: Matrix): { rNormSq: number; ry: number };
+  cdResidualCorrelations(
+    x: Matrix, mean: Float64Array, sqNorm: Float64Array, resCols: Int32Array, w: Matrix, yt: Matrix, rt: Matrix, cols: Int32Array, out: Matrix,
+    norms: Float64Array,
+  ): { rNormSq: number; ry: number };
   mtenetGramSolve(
     gram: Matrix, ht: Matrix, w: Matrix, r0NormSq: number, r0y: number, l1Reg: number, l2Reg: number, tol: number, maxSweeps: number, orders: Int32Array,
   ): InnerSolveResult;
@@ -282,6 +286,14 @@ export function nativeKernels(addon: Addon): Kernels {
     },
     cdResidualColumns(design: CdDesign, cols: Int32Array, w: Matrix, yt: Matrix, rt: Matrix): { rNormSq: number; ry: number } {
       return call(() => addon.cdResidualColumns(design.x, design.centred ? design.mean : NO_MEAN, cols, w, yt, rt));
+    },
+    cdResidualCorrelations(
+      design: CdDesign, resCols: Int32Array, w: Matrix, yt: Matrix, rt: Matrix, cols: Int32Array, out: Matrix, norms?: Float64Array,
+    ): { rNormSq: number; ry: number } {
+      const c = design.centred;
+      return call(() =>
+        addon.cdResidualCorrelations(design.x, c ? design.mean : NO_MEAN, c ? design.colNormSq : NO_MEAN, resCols, w, yt, rt, cols, out, norms ?? NO_MEAN),
+      );
     },
     mtenetGramSolve(a: GramSolveArgs): InnerSolveResult {
       return call(() => addon.mtenetGramSolve(a.gram, a.ht, a.w, a.r0NormSq, a.r0y, a.l1Reg, a.l2Reg, a.tol, a.maxSweeps, a.orders ?? NO_ORDERS));

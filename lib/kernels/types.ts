@@ -386,6 +386,15 @@ export interface Kernels extends NetworkKernels, OptimKernels, RandomKernels {
   cdStaleFeatures(corrVersion: Int32Array, version: number, eligible: Uint8Array, xi: Float64Array, limit: number, out: Int32Array): number;
   /** The next working set (CdWorkingSetArgs); returns its size. */
   cdWorkingSet(args: CdWorkingSetArgs): number;
+  /**
+   * cdResidualColumns(design, resCols, w, yt, rt) and then cdCorrelations(design, rt, cols, out,
+   * norms) of the new residual, in one pass over X (its rows are read once for both); the same
+   * values as the two calls. Returns ||R||^2 and <R, Y>.
+   */
+  cdResidualCorrelations(
+    design: CdDesign, resCols: Int32Array, w: Matrix<Float64Array>, yt: Matrix<Float64Array>, rt: Matrix<Float64Array>,
+    cols: Int32Array, out: Matrix<Float64Array>, norms?: Float64Array,
+  ): { rNormSq: number; ry: number };
   /** The inner solve in Gram form (GramSolveArgs). */
   mtenetGramSolve(args: GramSolveArgs): InnerSolveResult;
   /** The inner solve in residual form (ResidualSolveArgs). */

@@ -485,3 +485,13 @@ export function mtenetGramSweep(args: GramSweepArgs): CdSweepResult {
   }
   return { wMax, dwMax };
 }
+
+/** The TypeScript kernels read the transposed copy anyway: the two calls, in order. */
+export function cdResidualCorrelations(
+  design: CdDesign, resCols: Int32Array, w: Matrix<Float64Array>, yt: Matrix<Float64Array>, rt: Matrix<Float64Array>,
+  cols: Int32Array, out: Matrix<Float64Array>, norms?: Float64Array,
+): { rNormSq: number; ry: number } {
+  const parts = cdResidualColumns(design, resCols, w, yt, rt);
+  cdCorrelations(design, rt, cols, out, norms);
+  return parts;
+}

@@ -4,7 +4,7 @@
  * METATASK_BACKEND=js, and as the reference side of the parity suite.
  */
 import type { Kernels } from '../types.js';
-import { cdCorrelations, cdDesign, cdGatherColumns, cdGramColumns, cdResidual, cdResidualColumns, cdTargets, mtenetBlockGram, mtenetGramSweep, mtenetSweep } from './cd.js';
+import { cdCorrelations, cdDesign, cdGatherColumns, cdGramColumns, cdResidual, cdResidualColumns, cdResidualCorrelations, cdTargets, mtenetBlockGram, mtenetGramSweep, mtenetSweep } from './cd.js';
 import { cdDualNorms, cdScreen, cdStaleFeatures, cdWorkingSet } from './cdscreen.js';
 import { mtenetGramSolve, mtenetResidualSolve } from './cdsolve.js';
 import { choleskySolve, gatherRows, gemm, gram, svd, symEig, transpose } from './linalg.js';
@@ -35,6 +35,7 @@ export const jsKernels: Kernels = {
   cdResidual,
   cdGramColumns,
   cdResidualColumns,
+  cdResidualCorrelations,
   mtenetGramSolve,
   mtenetResidualSolve,
   cdDualNorms,

@@ -293,7 +293,7 @@ export class EnetState {
         for (let c = 0; c < span; c++) range[c] = first + c;
       }
       const out: Matrix<Float64Array> = { rows: span, cols: T, data: this.corr.subarray(first * T, (first + span) * T) };
-      this.K.cdCorrelations(this.p.design, this.rt, range, out, this.corrNorm.subarray(first, first + span));
+      this.correlate(range, out, this.corrNorm.subarray(first, first + span));
       this.markFresh(first, first + span);
       return true;
     }
@@ -301,7 +301,7 @@ export class EnetState {
     // every call), copied to the rows run by run.
     if (this.scratch === null) this.scratch = { out: new Float64Array(this.p.d * T), norms: new Float64Array(this.p.d) };
     const { out, norms } = this.scratch;
-    this.K.cdCorrelations(this.p.design, this.rt, cols, { rows: m, cols: T, data: out.subarray(0, m * T) }, norms.subarray(0, m));
+    this.correlate(cols, { rows: m, cols: T, data: out.subarray(0, m * T) }, norms.subarray(0, m));
     for (let c = 0; c < m; ) {
       const j = cols[c]!;
       let e = c + 1;
@@ -321,6 +321,20 @@ export class EnetState {
       c = e;
     }
     return true;
+  }
+
+  /**
+   * X_j^T R of the listed features into out, with their norms; when a Gram-form solve left the
+   * residual pending, it is rebuilt in the same pass over X (cdResidualCorrelations).
+   */
+  private correlate(cols: Int32Array, out: Matrix<Float64Array>, norms: Float64Array): void {
+    const pending = this.pendingResidual;
+    if (pending === null) {
+      this.K.cdCorrelations(this.p.design, this.rt, cols, out, norms);
+      return;
+    }
+    this.pendingResidual = null;
+    this.K.cdResidualCorrelations(this.p.design, pending.cols, pending.w, this.p.yt, this.residualBuffer(), cols, out, norms);
   }
 
   /** Features [from, to) now hold X_j^T R at the current residual. */

@@ -430,6 +430,56 @@ Napi::Value CdResidualColumns(const Napi::CallbackInfo& info) {
   return partsObject(env, r.rNormSq, r.ry);
 }
 
+// cdResidualCorrelations(x, mean, sqNorm, resCols, w, yt, rt, cols, out, norms) -> { rNormSq, ry }:
+// cdResidualColumns(x, mean, resCols, w, yt, rt) and then cdCorrelations(x, mean, sqNorm, rt, cols,
+// out, norms) in one pass over x; the outputs rt, out and norms share no memory with anything.
+Napi::Value CdResidualCorrelations(const Napi::CallbackInfo& info) {
+  const char* fn = "cdResidualCorrelations";
+  Napi::Env env = info.Env();
+  expectArgs(info, 10, fn);
+  ArgGuard guard;
+  const Napi::Value sqNormArg = info[2];
+  DesignArgs a = designArgs(info[0], info[1], &sqNormArg, fn);
+  // Copied (args.h rule 1): their checked entries decide which columns of x the kernel reads.
+  const std::vector<int32_t> resCols = indexArg(info[3], fn, "resCols");
+  MatMap<double> w = matrixArg<double>(info[4], fn, "w", int64_t(resCols.size()));
+  MatMap<double> yt = matrixArg<double>(info[5], fn, "yt", w.cols(), a.x.rows());
+  MatMap<double> rt = matrixArg<double>(info[6], fn, "rt", w.cols(), a.x.rows());
+  const std::vector<int32_t> cols = indexArg(info[7], fn, "cols");
+  MatMap<double> out = matrixArg<double>(info[8], fn, "out", int64_t(cols.size()), w.cols());
+  VecMap<double> norms = vectorArg<double>(info[9], fn, "norms");
+  if (norms.size() != 0 && norms.size() != int64_t(cols.size())) {
+    rangeError(env, fn, "argument 'norms' has " + std::to_string(norms.size()) + " elements, expected 0 or " + std::to_string(cols.size()));
+  }
+  expectIndices(env, fn, "resCols", resCols, a.x.cols());
+  expectIndices(env, fn, "cols", cols, a.x.cols());
+  expectDisjoint(env, fn, rt, "rt", a.x, "x");
+  expectDisjoint(env, fn, rt, "rt", a.mean, "mean");
+  expectDisjoint(env, fn, rt, "rt", a.sqNorm, "sqNorm");
+  expectDisjoint(env, fn, rt, "rt", w, "w");
+  expectDisjoint(env, fn, rt, "rt", yt, "yt");
+  expectDisjoint(env, fn, out, "out", a.x, "x");
+  expectDisjoint(env, fn, out, "out", a.mean, "mean");
+  expectDisjoint(env, fn, out, "out", a.sqNorm, "sqNorm");
+  expectDisjoint(env, fn, out, "out", w, "w");
+  expectDisjoint(env, fn, out, "out", yt, "yt");
+  expectDisjoint(env, fn, out, "out", rt, "rt");
+  expectDisjoint(env, fn, norms, "norms", a.x, "x");
+  expectDisjoint(env, fn, norms, "norms", a.mean, "mean");
+  expectDisjoint(env, fn, norms, "norms", a.sqNorm, "sqNorm");
+  expectDisjoint(env, fn, norms, "norms", w, "w");
+  expectDisjoint(env, fn, norms, "norms", yt, "yt");
+  expectDisjoint(env, fn, norms, "norms", rt, "rt");
+  expectDisjoint(env, fn, norms, "norms", out, "out");
+  guard.verify(env, fn);
+  const bool centred = a.mean.size() != 0;
+  const cd::ResidualParts r = cd::residualCorrelations(
+      a.x.data(), a.x.rows(), a.x.cols(), centred ? a.mean.data() : nullptr, centred ? a.sqNorm.data() : nullptr, resCols.data(),
+      int64_t(resCols.size()), w.data(), w.cols(), yt.data(), rt.data(), cols.data(), int64_t(cols.size()), out.data(),
+      norms.size() ? norms.data() : nullptr, threadsOf(env));
+  return partsObject(env, r.rNormSq, r.ry);
+}
+
 // mtenetGramSweep(gram, ht, w, l1Reg, l2Reg, order) -> { wMax, dwMax }: gram k x k (diagonal
 // finite, >= 0), ht T x k and w k x T updated in place, order entries in [0, k).
 Napi::Value MtenetGramSweep(const Napi::CallbackInfo& info) {
@@ -588,6 +638,7 @@ void registerCd(Napi::Env env, Napi::Object exports) {
   exportFunction(env, exports, "cdResidual", CdResidual);
   exportFunction(env, exports, "cdGramColumns", CdGramColumns);
   exportFunction(env, exports, "cdResidualColumns", CdResidualColumns);
+  exportFunction(env, exports, "cdResidualCorrelations", CdResidualCorrelations);
   exportFunction(env, exports, "mtenetGramSolve", MtenetGramSolve);
   exportFunction(env, exports, "mtenetResidualSolve", MtenetResidualSolve);
   exportFunction(env, exports, "cdDualNorms", CdDualNorms);

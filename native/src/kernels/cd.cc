@@ -329,95 +329,110 @@ bool columnStats(const double* x, int64_t n, int64_t d, bool centre, double* mea
   return finite;
 }
 
-void correlations(const double* x, int64_t n, int64_t d, const double* mean, const double* sqNorm, const double* rt, int64_t T,
-                  const int32_t* cols, int64_t m, double* out, double* norms, int threads) {
-  // Every column's value is one sum, (sum_i x[i, j] rt[t, i]) - mean_j (sum_i rt[t, i]), whatever
-  // path computes it: simd::gemm's sums depend on the values only (simd/ops.h), so reading X in
-  // place or from a gathered copy gives the same bits. In place, runs of listed columns close
-  // together are one product over their span of X (the columns between them computed and
-  // dropped), read once and never copied; scattered columns are gathered into panels first.
-  // Columns whose mean dwarfs their spread (needsCentring) are then recomputed from centred
-  // copies. kRows is a multiple of simd's kGemmKc, so products over row blocks sum in the same
-  // order as one product over all rows.
+namespace {
+
+// correlations() by blocks of kGemmKc rows, each block's products added to the output in order
+// (simd/ops.h: the sums of one product over all rows), so that `fill(i0, rows)` can write rows
+// [i0, i0 + rows) of rt just before they are read: residualCorrelations() builds the residual
+// in the same pass over x. Every column's value is one sum, (sum_i x[i, j] rt[t, i]) - mean_j
+// (sum_i rt[t, i]), whatever path computes it: runs of listed columns close together are one
+// product over their span of X (the columns between them computed and dropped), read in place;
+// scattered columns are gathered into panels first. Columns whose mean dwarfs their spread
+// (needsCentring) are then recomputed from centred copies.
+template <typename Fill>
+void correlationsByBlocks(const double* x, int64_t n, int64_t d, const double* mean, const double* sqNorm, double* rt, int64_t T,
+                          const int32_t* cols, int64_t m, double* out, double* norms, int threads, Fill&& fill) {
   constexpr int64_t kChunk = 512;
   constexpr int64_t kRows = simd::kGemmKc;
   constexpr int64_t kGap = 8;       // listed columns at most this far apart share a span
   constexpr int64_t kMinSpan = 16;  // shorter spans are gathered with the scattered columns
+  constexpr size_t kDirect = SIZE_MAX;
   std::fill(out, out + m * T, 0.0);
-  if (m > 0 && T > 0 && n > 0) {
-    std::vector<int32_t> gathered;
-    std::vector<double> spanOut;
-    for (int64_t c = 0; c < m;) {
-      int64_t e = c + 1;
-      while (e < m && cols[e] > cols[e - 1] && cols[e] - cols[e - 1] <= kGap) ++e;
-      const int64_t a = cols[c];
-      const int64_t span = cols[e - 1] - a + 1;
-      if (span < kMinSpan) {
-        for (int64_t q = c; q < e; ++q) gathered.push_back(cols[q]);
-      } else if (span == e - c) {
-        simd::gemm<double>(span, T, n, 1.0, x + a, d, true, rt, n, true, 0.0, out + c * T, T, threads);
-      } else {
-        spanOut.resize(static_cast<size_t>(span * T));
-        simd::gemm<double>(span, T, n, 1.0, x + a, d, true, rt, n, true, 0.0, spanOut.data(), T, threads);
-        for (int64_t q = c; q < e; ++q) std::copy_n(spanOut.data() + (cols[q] - a) * T, T, out + q * T);
-      }
-      c = e;
+  // The plan: spans (written straight into out when every column of the span is listed, else
+  // into their own buffer) and the scattered columns.
+  struct Span {
+    int64_t c, e, a, span;
+    size_t buf;  // offset in spanOut, or kDirect
+  };
+  std::vector<Span> spans;
+  std::vector<int32_t> gathered;
+  size_t spanLen = 0;
+  for (int64_t c = 0; c < m;) {
+    int64_t e = c + 1;
+    while (e < m && cols[e] > cols[e - 1] && cols[e] - cols[e - 1] <= kGap) ++e;
+    const int64_t a = cols[c];
+    const int64_t span = cols[e - 1] - a + 1;
+    if (span < kMinSpan) {
+      for (int64_t q = c; q < e; ++q) gathered.push_back(cols[q]);
+    } else {
+      spans.push_back({c, e, a, span, span == e - c ? kDirect : spanLen});
+      if (span != e - c) spanLen += static_cast<size_t>(span * T);
     }
-    // The scattered columns, in panels of kChunk columns by kRows rows; their outputs are
-    // scattered back to their places in out.
-    if (!gathered.empty()) {
-      const int64_t g = static_cast<int64_t>(gathered.size());
-      std::vector<double> panel(static_cast<size_t>(std::min(kRows, n) * std::min(kChunk, g)));
-      std::vector<double> panelOut(static_cast<size_t>(std::min(kChunk, g) * T));
-      std::vector<int64_t> where(static_cast<size_t>(g));
-      for (int64_t c = 0, q = 0; c < m && q < g; ++c) {
-        if (cols[c] == gathered[q]) where[q++] = c;
-      }
-      for (int64_t c0 = 0; c0 < g; c0 += kChunk) {
-        const int64_t L = std::min(kChunk, g - c0);
-        const int32_t* cc = gathered.data() + c0;
-        std::fill(panelOut.begin(), panelOut.begin() + L * T, 0.0);
-        for (int64_t i0 = 0; i0 < n; i0 += kRows) {
-          const int64_t rows = std::min(kRows, n - i0);
-          for (int64_t i = 0; i < rows; ++i) {
-            double* p = panel.data() + i * L;
-            const double* xi = x + (i0 + i) * d;
-            for (int64_t l = 0; l < L; ++l) p[l] = xi[cc[l]];
-          }
-          simd::gemm<double>(L, T, rows, 1.0, panel.data(), L, true, rt + i0, n, true, 1.0, panelOut.data(), T, threads);
-        }
-        for (int64_t l = 0; l < L; ++l) std::copy_n(panelOut.data() + l * T, T, out + where[c0 + l] * T);
-      }
+    c = e;
+  }
+  std::vector<double> spanOut(spanLen, 0.0);
+  const int64_t g = static_cast<int64_t>(gathered.size());
+  std::vector<double> panel(g > 0 ? static_cast<size_t>(std::min(kRows, n) * std::min(kChunk, g)) : 0);
+  std::vector<double> gatheredOut(static_cast<size_t>(g * T), 0.0);
+  const bool products = m > 0 && T > 0;
+  for (int64_t i0 = 0; i0 < n; i0 += kRows) {
+    const int64_t rows = std::min(kRows, n - i0);
+    fill(i0, rows);
+    if (!products) continue;
+    const double beta = i0 == 0 ? 0.0 : 1.0;
+    for (const Span& s : spans) {
+      double* dst = s.buf == kDirect ? out + s.c * T : spanOut.data() + s.buf;
+      simd::gemm<double>(s.span, T, rows, 1.0, x + i0 * d + s.a, d, true, rt + i0, n, true, beta, dst, T, threads);
     }
-    if (mean != nullptr) {
-      // The centring term, then the columns that need their centred values.
-      std::vector<double> rowSum(static_cast<size_t>(T), 0.0);
-      for (int64_t t = 0; t < T; ++t) {
-        const double* r = rt + t * n;
-        double s = 0.0;
-        for (int64_t i = 0; i < n; ++i) s += r[i];
-        rowSum[t] = s;
+    // The scattered columns, in panels of kChunk columns.
+    for (int64_t c0 = 0; c0 < g; c0 += kChunk) {
+      const int64_t L = std::min(kChunk, g - c0);
+      const int32_t* cc = gathered.data() + c0;
+      for (int64_t i = 0; i < rows; ++i) {
+        double* p = panel.data() + i * L;
+        const double* xi = x + (i0 + i) * d;
+        for (int64_t l = 0; l < L; ++l) p[l] = xi[cc[l]];
       }
-      std::vector<int32_t> centred;
-      std::vector<int64_t> where;
-      for (int64_t c = 0; c < m; ++c) {
-        const int64_t j = cols[c];
-        if (needsCentring(mean[j], sqNorm[j], n)) {
-          centred.push_back(cols[c]);
-          where.push_back(c);
-          continue;
-        }
-        double* o = out + c * T;
-        for (int64_t t = 0; t < T; ++t) o[t] -= mean[j] * rowSum[t];
+      simd::gemm<double>(L, T, rows, 1.0, panel.data(), L, true, rt + i0, n, true, 1.0, gatheredOut.data() + c0 * T, T, threads);
+    }
+  }
+  for (const Span& s : spans) {
+    if (s.buf == kDirect || !products) continue;
+    for (int64_t q = s.c; q < s.e; ++q) std::copy_n(spanOut.data() + s.buf + (cols[q] - s.a) * T, T, out + q * T);
+  }
+  if (g > 0 && products) {
+    for (int64_t c = 0, q = 0; c < m && q < g; ++c) {
+      if (cols[c] == gathered[q]) std::copy_n(gatheredOut.data() + (q++) * T, T, out + c * T);
+    }
+  }
+  if (mean != nullptr && n > 0 && products) {
+    // The centring term, then the columns that need their centred values.
+    std::vector<double> rowSum(static_cast<size_t>(T), 0.0);
+    for (int64_t t = 0; t < T; ++t) {
+      const double* r = rt + t * n;
+      double s = 0.0;
+      for (int64_t i = 0; i < n; ++i) s += r[i];
+      rowSum[t] = s;
+    }
+    std::vector<int32_t> centred;
+    std::vector<int64_t> where;
+    for (int64_t c = 0; c < m; ++c) {
+      const int64_t j = cols[c];
+      if (needsCentring(mean[j], sqNorm[j], n)) {
+        centred.push_back(cols[c]);
+        where.push_back(c);
+        continue;
       }
-      if (!centred.empty()) {
-        const int64_t g = static_cast<int64_t>(centred.size());
-        std::vector<double> xc(static_cast<size_t>(g * n));
-        gatherColumns(x, n, d, mean, centred.data(), g, xc.data());
-        std::vector<double> co(static_cast<size_t>(g * T));
-        simd::gemm<double>(g, T, n, 1.0, xc.data(), n, false, rt, n, true, 0.0, co.data(), T, threads);
-        for (int64_t q = 0; q < g; ++q) std::copy_n(co.data() + q * T, T, out + where[q] * T);
-      }
+      double* o = out + c * T;
+      for (int64_t t = 0; t < T; ++t) o[t] -= mean[j] * rowSum[t];
+    }
+    if (!centred.empty()) {
+      const int64_t gc = static_cast<int64_t>(centred.size());
+      std::vector<double> xc(static_cast<size_t>(gc * n));
+      gatherColumns(x, n, d, mean, centred.data(), gc, xc.data());
+      std::vector<double> co(static_cast<size_t>(gc * T));
+      simd::gemm<double>(gc, T, n, 1.0, xc.data(), n, false, rt, n, true, 0.0, co.data(), T, threads);
+      for (int64_t q = 0; q < gc; ++q) std::copy_n(co.data() + q * T, T, out + where[q] * T);
     }
   }
   if (norms != nullptr) {
@@ -428,6 +443,14 @@ void correlations(const double* x, int64_t n, int64_t d, const double* mean, con
       norms[c] = std::sqrt(s);
     }
   }
+}
+
+}  // namespace
+
+void correlations(const double* x, int64_t n, int64_t d, const double* mean, const double* sqNorm, const double* rt, int64_t T,
+                  const int32_t* cols, int64_t m, double* out, double* norms, int threads) {
+  // rt is only read: the blocks' fill does nothing.
+  correlationsByBlocks(x, n, d, mean, sqNorm, const_cast<double*>(rt), T, cols, m, out, norms, threads, [](int64_t, int64_t) {});
 }
 
 void gatherColumns(const double* x, int64_t n, int64_t d, const double* mean, const int32_t* cols, int64_t m, double* out) {
@@ -580,6 +603,21 @@ ResidualParts residualColumns(const double* x, int64_t n, int64_t d, const doubl
       simd::gemm<double>(T, r, k, -1.0, w, T, true, panel.data(), r, false, 1.0, rt + i0, n, threads);
     }
   }
+  return residualParts(rt, yt, n * T);
+}
+
+ResidualParts residualCorrelations(const double* x, int64_t n, int64_t d, const double* mean, const double* sqNorm, const int32_t* resCols,
+                                   int64_t k, const double* w, int64_t T, const double* yt, double* rt, const int32_t* cols, int64_t m,
+                                   double* out, double* norms, int threads) {
+  // Each block of rows of the residual is built (as residualColumns builds it: every entry one sum
+  // over the k columns) just before the correlations read it, while those rows of x are in cache.
+  std::vector<double> panel(static_cast<size_t>(k * std::min(simd::kGemmKc, n)));
+  correlationsByBlocks(x, n, d, mean, sqNorm, rt, T, cols, m, out, norms, threads, [&](int64_t i0, int64_t rows) {
+    for (int64_t t = 0; t < T; ++t) std::copy_n(yt + t * n + i0, rows, rt + t * n + i0);
+    if (k == 0) return;
+    gatherColumns(x + i0 * d, rows, d, mean, resCols, k, panel.data());
+    simd::gemm<double>(T, rows, k, -1.0, w, T, true, panel.data(), rows, false, 1.0, rt + i0, n, threads);
+  });
   return residualParts(rt, yt, n * T);
 }
 

@@ -86,4 +86,12 @@ void gramColumns(const double* x, int64_t n, int64_t d, const double* mean, cons
 ResidualParts residualColumns(const double* x, int64_t n, int64_t d, const double* mean, const int32_t* cols, int64_t k,
                               const double* w, int64_t T, const double* yt, double* rt, int threads);
 
+// residualColumns() and then correlations() of the new residual, in one pass over the rows of x:
+// rt = yt - w^T Xc[:, resCols]^T (T x n, overwritten; w k x T), out (m x T) = Xc[:, cols]^T R and
+// norms (or null) their row norms; returns ||R||^2 and <R, Y>. The same values, bit for bit, as
+// the two calls.
+ResidualParts residualCorrelations(const double* x, int64_t n, int64_t d, const double* mean, const double* sqNorm, const int32_t* resCols,
+                                   int64_t k, const double* w, int64_t T, const double* yt, double* rt, const int32_t* cols, int64_t m,
+                                   double* out, double* norms, int threads);
+
 }  // namespace metatask::cd
