@@ -961,15 +961,21 @@ describe('kernel parity: native vs js', function () {
               expect(Array.from(r.active)).to.deep.equal(Array.from(expected));
               expect(r.removed).to.equal(active0.reduce((a, v) => a + v, 0) - expected.reduce((a, v) => a + v, 0));
             }
-            // cdStaleFeatures, with a limit and with -Infinity (every stale eligible feature).
+            // cdStaleFeatures, with a limit and with -Infinity (every stale eligible feature); a NaN
+            // bound counts as above any limit.
+            const nanAt = Array.from(s.corrVersion).findIndex((v, j) => v !== s.version && expected[j] === 1);
+            const xiKept = nanAt >= 0 ? xi[nanAt]! : 0;
+            if (nanAt >= 0) xi[nanAt] = NaN;
             for (const limit of [l1Reg, -Infinity]) {
-              const want = Array.from({ length: d }, (_, j) => j).filter((j) => expected[j] && s.corrVersion[j] !== s.version && xi[j]! > limit);
+              const want = Array.from({ length: d }, (_, j) => j).filter((j) => expected[j] && s.corrVersion[j] !== s.version && !(xi[j]! <= limit));
               for (const K of [N, J]) {
                 const out = new Int32Array(d).fill(-7);
                 const m = K.cdStaleFeatures(s.corrVersion, s.version, expected, xi, limit, out);
                 expect(Array.from(out.subarray(0, m)), `stale features above ${limit}`).to.deep.equal(want);
+                if (nanAt >= 0) expect(want).to.include(nanAt);
               }
             }
+            if (nanAt >= 0) xi[nanAt] = xiKept;
             // cdWorkingSet: against a sort by (score, index); scores tied in groups of three.
             for (let j = 0; j + 2 < d; j += 9) {
               xi[j + 1] = xi[j + 2] = xi[j]!;

@@ -380,8 +380,8 @@ export interface Kernels extends NetworkKernels, OptimKernels, RandomKernels {
   /** The gap-safe sphere test (CdScreenArgs); returns the number of features it removed. */
   cdScreen(args: CdScreenArgs): number;
   /**
-   * The features j with corrVersion[j] != version, eligible[j] = 1 and xi[j] > limit, ascending, in
-   * the first entries of out (length d); returns their number.
+   * The features j with corrVersion[j] != version, eligible[j] = 1 and xi[j] > limit (or NaN: a
+   * bound that says nothing), ascending, in the first entries of out (length d); returns their number.
    */
   cdStaleFeatures(corrVersion: Int32Array, version: number, eligible: Uint8Array, xi: Float64Array, limit: number, out: Int32Array): number;
   /** The next working set (CdWorkingSetArgs); returns its size. */

@@ -61,7 +61,7 @@ export function cdScreen(a: CdScreenArgs): number {
 
 export function cdStaleFeatures(corrVersion: Int32Array, version: number, eligible: Uint8Array, xi: Float64Array, limit: number, out: Int32Array): number {
   let m = 0;
-  for (let j = 0; j < xi.length; j++) if (eligible[j] && corrVersion[j] !== version && xi[j]! > limit) out[m++] = j;
+  for (let j = 0; j < xi.length; j++) if (eligible[j] && corrVersion[j] !== version && !(xi[j]! <= limit)) out[m++] = j;
   return m;
 }
 

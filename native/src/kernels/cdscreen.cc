@@ -55,7 +55,7 @@ int64_t staleFeatures(const int32_t* corrVersion, int32_t version, const uint8_t
                       double limit, int32_t* out) {
   int64_t m = 0;
   for (int64_t j = 0; j < d; ++j) {
-    if (eligible[j] && corrVersion[j] != version && xi[j] > limit) out[m++] = static_cast<int32_t>(j);
+    if (eligible[j] && corrVersion[j] != version && !(xi[j] <= limit)) out[m++] = static_cast<int32_t>(j);
   }
   return m;
 }
