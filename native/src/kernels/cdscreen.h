@@ -30,8 +30,7 @@ int64_t screen(uint8_t* active, const uint8_t* nonZero, const double* xi, const 
                double radius, double l2Reg, double threshold);
 
 // Writes the j with eligible[j], corrVersion[j] != version and xi[j] > limit (or NaN: a bound that
-// says nothing), ascending, to out;
-// returns their number.
+// says nothing), ascending, to out; returns their number.
 int64_t staleFeatures(const int32_t* corrVersion, int32_t version, const uint8_t* eligible, const double* xi, int64_t d,
                       double limit, int32_t* out);
 
