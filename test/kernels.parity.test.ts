@@ -198,6 +198,38 @@ describe('kernel parity: native vs js', function () {
         });
   });
 
+  describe('gemm: A^T B^T with few columns (the skinny form) and A^T op(B) through the other paths', () => {
+    // The same product, B given transposed or not: each path sums every element alike (the
+    // reproducibility contract), so the bits must match.
+    for (const dtype of ['float64', 'float32'] as const)
+      for (const [m, n, k] of [
+        [100, 5, 256],
+        [64, 1, 300],
+        [200, 16, 100],
+        [70, 12, 513],
+        [63, 5, 256],
+      ] as const)
+        it(`${dtype} ${m}x${n}, k=${k}: transB and a transposed copy give the same bits`, () => {
+          const rng = new Rng(m * 31 + n * 7 + k);
+          const make = (r: number, c: number): Matrix<FloatArray> => (dtype === 'float64' ? randMatrix(rng, r, c) : randn32(rng, r, c));
+          const a = make(k, m);
+          const b = make(n, k);
+          const bt = make(k, n);
+          for (let p = 0; p < k; p++) for (let t = 0; t < n; t++) bt.data[p * n + t] = b.data[t * k + p]!;
+          const c0 = make(m, n);
+          const viaT = clone(c0);
+          N.gemm(a, b, viaT, { transA: true, transB: true, alpha: 1.5, beta: 0.5 });
+          const viaCopy = clone(c0);
+          N.gemm(a, bt, viaCopy, { transA: true, alpha: 1.5, beta: 0.5 });
+          for (let q = 0; q < viaT.data.length; q++) {
+            if (!Object.is(viaT.data[q], viaCopy.data[q])) expect.fail(`element ${q}: ${viaT.data[q]} with transB, ${viaCopy.data[q]} with the copy`);
+          }
+          const ts = clone(c0);
+          J.gemm(a, b, ts, { transA: true, transB: true, alpha: 1.5, beta: 0.5 });
+          expectClose(viaT.data, ts.data, (dtype === 'float64' ? TOL64 : TOL32) * k, 'against the TypeScript product');
+        });
+  });
+
   describe('gram', () => {
     for (const [n, d] of shapes)
       it(`${n}x${d}`, () => {
