@@ -253,6 +253,16 @@ void expectDisjoint(Napi::Env env, const char* fn, const A& a, const char* an, c
   }
 }
 
+// An output that shares memory with none of the inputs that follow it (buffer, name pairs),
+// checked in the order given.
+template <typename A>
+void expectDisjointFrom(Napi::Env, const char*, const A&, const char*) {}
+template <typename A, typename B, typename... Rest>
+void expectDisjointFrom(Napi::Env env, const char* fn, const A& out, const char* outName, const B& b, const char* bn, const Rest&... rest) {
+  expectDisjoint(env, fn, out, outName, b, bn);
+  expectDisjointFrom(env, fn, out, outName, rest...);
+}
+
 // Rule 3: the one place where C++ exceptions become JavaScript errors. Messages of kernel value
 // errors start with "ERR_VALUE:", of allocation failures with "ERR_OUT_OF_MEMORY:", of calls on a
 // disposed object with "ERR_DISPOSED:"; the TypeScript adapter maps them to its error classes.

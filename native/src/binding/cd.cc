@@ -453,24 +453,10 @@ Napi::Value CdResidualCorrelations(const Napi::CallbackInfo& info) {
   }
   expectIndices(env, fn, "resCols", resCols, a.x.cols());
   expectIndices(env, fn, "cols", cols, a.x.cols());
-  expectDisjoint(env, fn, rt, "rt", a.x, "x");
-  expectDisjoint(env, fn, rt, "rt", a.mean, "mean");
-  expectDisjoint(env, fn, rt, "rt", a.sqNorm, "sqNorm");
-  expectDisjoint(env, fn, rt, "rt", w, "w");
-  expectDisjoint(env, fn, rt, "rt", yt, "yt");
-  expectDisjoint(env, fn, out, "out", a.x, "x");
-  expectDisjoint(env, fn, out, "out", a.mean, "mean");
-  expectDisjoint(env, fn, out, "out", a.sqNorm, "sqNorm");
-  expectDisjoint(env, fn, out, "out", w, "w");
-  expectDisjoint(env, fn, out, "out", yt, "yt");
-  expectDisjoint(env, fn, out, "out", rt, "rt");
-  expectDisjoint(env, fn, norms, "norms", a.x, "x");
-  expectDisjoint(env, fn, norms, "norms", a.mean, "mean");
-  expectDisjoint(env, fn, norms, "norms", a.sqNorm, "sqNorm");
-  expectDisjoint(env, fn, norms, "norms", w, "w");
-  expectDisjoint(env, fn, norms, "norms", yt, "yt");
-  expectDisjoint(env, fn, norms, "norms", rt, "rt");
-  expectDisjoint(env, fn, norms, "norms", out, "out");
+  expectDisjointFrom(env, fn, rt, "rt", a.x, "x", a.mean, "mean", a.sqNorm, "sqNorm", w, "w", yt, "yt");
+  expectDisjointFrom(env, fn, out, "out", a.x, "x", a.mean, "mean", a.sqNorm, "sqNorm", w, "w", yt, "yt", rt, "rt");
+  expectDisjointFrom(env, fn, norms, "norms",
+                     a.x, "x", a.mean, "mean", a.sqNorm, "sqNorm", w, "w", yt, "yt", rt, "rt", out, "out");
   guard.verify(env, fn);
   const bool centred = a.mean.size() != 0;
   const cd::ResidualParts r = cd::residualCorrelations(
@@ -542,13 +528,9 @@ Napi::Value CdDualNorms(const Napi::CallbackInfo& info) {
   const double l1Reg = nonNegativeArg(info[9], fn, "l1Reg");
   const double l2Reg = nonNegativeArg(info[10], fn, "l2Reg");
   VecMap<double> xi = vectorArg<double>(info[11], fn, "xi", d);
-  expectDisjoint(env, fn, xi, "xi", cn, "colNormSq");
-  expectDisjoint(env, fn, xi, "xi", corr, "corr");
-  expectDisjoint(env, fn, xi, "xi", corrNorm, "corrNorm");
-  expectDisjoint(env, fn, xi, "xi", corrVersion, "corrVersion");
-  expectDisjoint(env, fn, xi, "xi", corrDrift, "corrDrift");
-  expectDisjoint(env, fn, xi, "xi", nonZero, "nonZero");
-  expectDisjoint(env, fn, xi, "xi", w, "w");
+  expectDisjointFrom(env, fn, xi, "xi",
+                     cn, "colNormSq", corr, "corr", corrNorm, "corrNorm", corrVersion, "corrVersion", corrDrift, "corrDrift",
+                     nonZero, "nonZero", w, "w");
   guard.verify(env, fn);
   const cd::FeatureState s{cn.data(), corr.data(), corrNorm.data(), corrVersion.data(), corrDrift.data(), nonZero.data(), w.data(), d, T,
                            version, drift};
@@ -571,9 +553,7 @@ Napi::Value CdScreen(const Napi::CallbackInfo& info) {
   const double radius = nonNegativeArg(info[5], fn, "radius");
   const double l2Reg = nonNegativeArg(info[6], fn, "l2Reg");
   const double threshold = numberArg(info[7], fn, "threshold");
-  expectDisjoint(env, fn, active, "active", nonZero, "nonZero");
-  expectDisjoint(env, fn, active, "active", xi, "xi");
-  expectDisjoint(env, fn, active, "active", cn, "colNormSq");
+  expectDisjointFrom(env, fn, active, "active", nonZero, "nonZero", xi, "xi", cn, "colNormSq");
   guard.verify(env, fn);
   return Napi::Number::New(env, double(cd::screen(active.data(), nonZero.data(), xi.data(), cn.data(), d, scale, radius, l2Reg, threshold)));
 }
@@ -592,9 +572,7 @@ Napi::Value CdStaleFeatures(const Napi::CallbackInfo& info) {
   VecMap<double> xi = vectorArg<double>(info[3], fn, "xi", d);
   const double limit = orderedArg(info[4], fn, "limit");
   VecMap<int32_t> out = vectorArg<int32_t>(info[5], fn, "out", d);
-  expectDisjoint(env, fn, out, "out", corrVersion, "corrVersion");
-  expectDisjoint(env, fn, out, "out", eligible, "eligible");
-  expectDisjoint(env, fn, out, "out", xi, "xi");
+  expectDisjointFrom(env, fn, out, "out", corrVersion, "corrVersion", eligible, "eligible", xi, "xi");
   guard.verify(env, fn);
   return Napi::Number::New(env, double(cd::staleFeatures(corrVersion.data(), version, eligible.data(), xi.data(), d, limit, out.data())));
 }
@@ -618,8 +596,7 @@ Napi::Value CdWorkingSet(const Napi::CallbackInfo& info) {
   const double strong = orderedArg(info[6], fn, "strong");
   const int64_t minSize = integerArg(info[7], fn, "minSize", 0, 2147483647.0);
   VecMap<int32_t> out = vectorArg<int32_t>(info[8], fn, "out", d);
-  expectDisjoint(env, fn, out, "out", xi, "xi");
-  expectDisjoint(env, fn, out, "out", cn, "colNormSq");
+  expectDisjointFrom(env, fn, out, "out", xi, "xi", cn, "colNormSq");
   guard.verify(env, fn);
   return Napi::Number::New(env, double(cd::workingSet(active.data(), nonZero.data(), xi.data(), cn.data(), d, scale, l2Reg, strong, minSize, out.data())));
 }

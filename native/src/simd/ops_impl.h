@@ -512,7 +512,7 @@ void gemmSerial(const GemmCall<T>& g, T* packA, T* packB) {
   // solvers, by blocks of kKc rows): skinny as C^T = B A at any depth once C has a few dozen rows.
   // The direct path's narrow tiles read A's block once per five rows of C: 2-5x slower on
   // 100 x 5 x 256 blocks.
-  const bool fewTasks = g.transA && g.transB && g.n <= kSkinnyRows && g.m >= 64;
+  const bool fewTasks = g.transB && g.n <= kSkinnyRows && g.m >= 64;
   if ((large || fewTasks) && g.transA && (g.n <= kSkinnyRows || (g.n <= kStreamRows && g.m >= kStreamWideMinColumns))) {
     gemmSkinnyTransposed(g, packA, gemmScratch<T>().packA, packB);
     return;
