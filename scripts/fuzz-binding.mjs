@@ -232,6 +232,13 @@ const functions = {
       mat(T, n), cols, mat(cols.length, T), chance(0.5) ? new F64(cols.length) : new F64(0),
     ];
   },
+  cdGramCorrelations: () => {
+    const d = dim(0), T = dim(0);
+    const support = perm(d).subarray(0, dim(0, d));
+    // Columns repeated and unsorted, as the solver may list them.
+    const cols = Int32Array.from({ length: d > 0 ? dim(0, 8) : 0 }, () => int(d));
+    return [mat(d, d), mat(d, T), mat(d, T), support, cols, mat(cols.length, T), chance(0.5) ? new F64(cols.length) : new F64(0)];
+  },
   cdGatherColumns: () => {
     const n = dim(1), d = dim(1);
     const cols = perm(d).subarray(0, dim(0, d));

@@ -148,6 +148,12 @@ function residualColumnsArgs(): unknown[] {
 function residualCorrelationsArgs(): unknown[] {
   return [...designArgs(), new Float64Array(d).fill(2), Int32Array.from([3, 1]), mat(2, T), mat(T, n), mat(T, n), Int32Array.from([0, 2, 3]), mat(3, T), new Float64Array(3)];
 }
+/** Correlations of columns [0, 2, 3] from the d x d Gram matrix (distinct entries), support [3, 1]. */
+function gramCorrelationsArgs(): unknown[] {
+  const g = mat(d, d);
+  g.data.forEach((_, i) => (g.data[i] = 1 + (i % 5)));
+  return [g, mat(d, T), mat(d, T, 0.5), Int32Array.from([3, 1]), Int32Array.from([0, 2, 3]), mat(3, T), new Float64Array(3)];
+}
 function gramSweepArgs(): unknown[] {
   return [{ rows: 3, cols: 3, data: Float64Array.from([4, 1, 0, 1, 4, 1, 0, 1, 4]) }, mat(T, 3), mat(3, T, 0), 0.1, 0.01, Int32Array.from([0, 1, 2])];
 }
@@ -514,6 +520,52 @@ const cases: Record<string, Case> = {
         const a = residualCorrelationsArgs();
         const x = a[0] as { data: Float64Array };
         return Object.assign(a, { 8: { rows: 3, cols: T, data: x.data.subarray(0, 3 * T) } });
+      }],
+    ],
+  },
+  cdGramCorrelations: {
+    args: gramCorrelationsArgs,
+    kinds: ['matrix', 'matrix', 'matrix', 'i32', 'i32', 'matrix', 'f64'],
+    extra: [
+      ['gram not square', () => Object.assign(gramCorrelationsArgs(), { 0: mat(d, d - 1) })],
+      ['xty with d + 1 rows', () => Object.assign(gramCorrelationsArgs(), { 1: mat(d + 1, T) })],
+      ['w with d - 1 rows', () => Object.assign(gramCorrelationsArgs(), { 2: mat(d - 1, T) })],
+      ['w with T + 1 columns', () => Object.assign(gramCorrelationsArgs(), { 2: mat(d, T + 1) })],
+      ['support entry d', () => Object.assign(gramCorrelationsArgs(), { 3: Int32Array.from([3, d]) })],
+      ['support entry -1', () => Object.assign(gramCorrelationsArgs(), { 3: Int32Array.from([-1]) })],
+      ['support entry 2^31 - 1', () => Object.assign(gramCorrelationsArgs(), { 3: Int32Array.from([2 ** 31 - 1]) })],
+      ['cols entry d', () => Object.assign(gramCorrelationsArgs(), { 4: Int32Array.from([0, d, 3]) })],
+      ['cols entry -1', () => Object.assign(gramCorrelationsArgs(), { 4: Int32Array.from([0, -1, 3]) })],
+      ['out with one row too many', () => Object.assign(gramCorrelationsArgs(), { 5: mat(4, T) })],
+      ['out with T + 1 columns', () => Object.assign(gramCorrelationsArgs(), { 5: mat(3, T + 1) })],
+      ['norms of length 2', () => Object.assign(gramCorrelationsArgs(), { 6: new Float64Array(2) })],
+      ['norms of length 4', () => Object.assign(gramCorrelationsArgs(), { 6: new Float64Array(4) })],
+      ['out aliases w', () => {
+        const a = gramCorrelationsArgs();
+        const w = a[2] as { data: Float64Array };
+        return Object.assign(a, { 5: { rows: 3, cols: T, data: w.data.subarray(0, 3 * T) } });
+      }],
+      ['out over xty', () => {
+        const a = gramCorrelationsArgs();
+        const xty = a[1] as { data: Float64Array };
+        return Object.assign(a, { 5: { rows: 3, cols: T, data: xty.data.subarray(T, 4 * T) } });
+      }],
+      ['out aliases gram', () => {
+        const a = gramCorrelationsArgs();
+        const g = a[0] as { data: Float64Array };
+        return Object.assign(a, { 5: { rows: 3, cols: T, data: g.data.subarray(2, 2 + 3 * T) } });
+      }],
+      ['norms alias out', () => {
+        const a = gramCorrelationsArgs();
+        return Object.assign(a, { 6: (a[5] as { data: Float64Array }).data.subarray(0, 3) });
+      }],
+      ['norms over gram', () => {
+        const a = gramCorrelationsArgs();
+        return Object.assign(a, { 6: (a[0] as { data: Float64Array }).data.subarray(d * d - 3) });
+      }],
+      ['norms over w', () => {
+        const a = gramCorrelationsArgs();
+        return Object.assign(a, { 6: (a[2] as { data: Float64Array }).data.subarray(1, 4) });
       }],
     ],
   },
@@ -894,6 +946,12 @@ describe('native binding robustness', function () {
     const g = gramSweepArgs();
     const gw = g[2] as { data: Float64Array };
     (addon.mtenetGramSweep as Fn)(...Object.assign(g, { 5: new Int32Array(gw.data.buffer, 0, 2) }));
+    // support and cols viewing out (entries 0 while out is zero), which the kernel writes row by row
+    // while it still reads them.
+    const out = mat(3, T, 0);
+    const c = Object.assign(gramCorrelationsArgs(), { 1: mat(d, T, 3), 5: out });
+    (addon.cdGramCorrelations as Fn)(...Object.assign(c, { 3: new Int32Array(out.data.buffer, 0, 2), 4: new Int32Array(out.data.buffer, 8, 3) }));
+    expect(Array.from(out.data).some((v) => v !== 0)).to.equal(true);
   });
 
   describe('typed arrays detached or shrunk by getters while the arguments are read', () => {

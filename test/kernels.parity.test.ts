@@ -1038,6 +1038,138 @@ describe('kernel parity: native vs js', function () {
           });
   });
 
+  describe('cdGramCorrelations: correlations from the Gram matrix', () => {
+    /** a and b hold the same bits (-0 and NaN payloads included), with the first difference named. */
+    function expectSameBits(a: Float64Array, b: Float64Array, what: string): void {
+      expect(a.length, `${what}: length`).to.equal(b.length);
+      const ua = new BigUint64Array(a.buffer, a.byteOffset, a.length);
+      const ub = new BigUint64Array(b.buffer, b.byteOffset, b.length);
+      const at = ua.findIndex((v, i) => v !== ub[i]);
+      expect(at, `${what}: first difference at ${at} (${a[at]} vs ${b[at]})`).to.equal(-1);
+    }
+
+    /** |a_i - b_i| <= bound for every i. */
+    function expectWithin(a: Float64Array, b: Float64Array, bound: number, what: string): void {
+      expect(a.length, `${what}: length`).to.equal(b.length);
+      const at = a.findIndex((v, i) => !(Math.abs(v - b[i]!) <= bound));
+      expect(at, `${what}: ${a[at]} vs ${b[at]} at ${at}, allowed ${bound}`).to.equal(-1);
+    }
+
+    // [n, d, T]: T = 1 (the native kernel's one-task path), d > n (a singular Gram matrix), T = 0, d = 0.
+    const shapes: [number, number, number][] = [
+      [1, 1, 1],
+      [9, 5, 1],
+      [30, 12, 3],
+      [200, 60, 4],
+      [40, 80, 20],
+      [120, 33, 1],
+      [6, 4, 0],
+      [5, 0, 2],
+    ];
+    for (const [n, d, T] of shapes)
+      it(`n=${n}, d=${d}, T=${T}: the same bits on both backends for every support and column list, norms absent and present; X^T (Y - X W) within 1e-12`, () => {
+        const rng = new Rng(n * 31 + d * 7 + T);
+        const x = randMatrix(rng, n, d);
+        // Columns far from centred: gram and xty have large entries whose differences cancel.
+        for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) x.data[i * d + j]! += 3 * (j % 4);
+        const y = randMatrix(rng, n, T, 2);
+        const gram = zerosM(d, d);
+        J.gemm(x, x, gram, { transA: true });
+        const xty = zerosM(d, T);
+        J.gemm(x, y, xty, { transA: true });
+        const all = Int32Array.from({ length: d }, (_, j) => j);
+        const perm = rng.permutation(d);
+        const supports = [
+          new Int32Array(0),
+          all.filter((j) => j % 3 === 1),
+          perm.slice(0, Math.ceil(d / 2)), // unsorted
+          all.slice().reverse(),
+        ];
+        const colLists = [
+          all,
+          new Int32Array(0),
+          Int32Array.from({ length: Math.ceil(d / 2) }, (_, c) => (c * 7) % d).reverse(),
+          // Repeated and unsorted.
+          d > 0 ? Int32Array.from([d - 1, 0, d - 1, Math.floor(d / 2), 0, d - 1]) : new Int32Array(0),
+        ];
+        for (const support of supports) {
+          // W non-zero on the support only; rows off the support hold NaN, which the kernel must not read.
+          const w = zerosM(d, T);
+          w.data.fill(NaN);
+          const wDef = zerosM(d, T);
+          for (const j of support)
+            for (let t = 0; t < T; t++) w.data[j * T + t] = wDef.data[j * T + t] = 0.5 * rng.normal();
+          // The definition, written out: R = Y - X W, then X^T R, in plain loops; and a bound on the
+          // terms of each entry (Cauchy-Schwarz on xty and on each gram product) to scale the tolerance.
+          const r = zerosM(n, T);
+          for (let i = 0; i < n; i++)
+            for (let t = 0; t < T; t++) {
+              let s = y.data[i * T + t]!;
+              for (let j = 0; j < d; j++) s -= x.data[i * d + j]! * wDef.data[j * T + t]!;
+              r.data[i * T + t] = s;
+            }
+          const colNorm = Float64Array.from({ length: d }, (_, j) => Math.sqrt(gram.data[j * d + j]!));
+          const yNorm = Float64Array.from({ length: T }, (_, t) => Math.sqrt(Array.from({ length: n }, (_, i) => y.data[i * T + t]! ** 2).reduce((a, v) => a + v, 0)));
+          for (const cols of colLists) {
+            const m = cols.length;
+            const ref = new Float64Array(m * T);
+            let scale = 0;
+            for (let c = 0; c < m; c++) {
+              const j = cols[c]!;
+              for (let t = 0; t < T; t++) {
+                let s = 0;
+                for (let i = 0; i < n; i++) s += x.data[i * d + j]! * r.data[i * T + t]!;
+                ref[c * T + t] = s;
+                let terms = yNorm[t]!;
+                for (const k of support) terms += colNorm[k]! * Math.abs(wDef.data[k * T + t]!);
+                scale = Math.max(scale, colNorm[j]! * terms);
+              }
+            }
+            const refNorms = Float64Array.from({ length: m }, (_, c) => Math.hypot(...ref.subarray(c * T, (c + 1) * T)));
+            const runs = [N, J].map((K) => {
+              const out = zerosM(m, T);
+              out.data.fill(NaN);
+              const norms = new Float64Array(m).fill(NaN);
+              K.cdGramCorrelations(gram, xty, w, support, cols, out, norms);
+              const bare = zerosM(m, T);
+              bare.data.fill(NaN);
+              K.cdGramCorrelations(gram, xty, w, support, cols, bare);
+              const what = `${K.name}, support of ${support.length}, ${m} columns`;
+              expectSameBits(bare.data, out.data, `${what}: out without norms`);
+              // Relative to the size of the terms: 1e-12 of max_j,t ||x_j|| (||y_t|| + sum_s ||x_s|| |w_st|).
+              expectWithin(out.data, ref, 1e-12 * scale, `${what}: against X^T (Y - X W)`);
+              expectWithin(norms, refNorms, 1e-12 * scale * Math.sqrt(T), `${what}: norms against their definition`);
+              return { out, norms };
+            });
+            const what = `support of ${support.length}, ${m} columns`;
+            expectSameBits(runs[0]!.out.data, runs[1]!.out.data, `${what}: native vs js`);
+            expectSameBits(runs[0]!.norms, runs[1]!.norms, `${what}: norms, native vs js`);
+            // The sums run in support order, from xty, one product at a time: the first entry by hand, bit for bit.
+            if (m > 0 && T > 0) {
+              const j = cols[0]!;
+              let v = xty.data[j * T]!;
+              for (const k of support) v = v - gram.data[j * d + k]! * w.data[k * T]!;
+              expect(Object.is(runs[0]!.out.data[0], v), `${what}: out[0, 0] in support order`).to.equal(true);
+            }
+          }
+        }
+      });
+
+    it('refuses, on the native side, wrong shapes, indices out of range and an out aliasing an input (ShapeError)', () => {
+      const g = { rows: 3, cols: 3, data: Float64Array.from([4, 1, 0, 1, 4, 1, 0, 1, 4]) };
+      const xty = zerosM(3, 2);
+      const w = zerosM(3, 2);
+      expect(() => N.cdGramCorrelations(zerosM(3, 2), xty, w, new Int32Array(0), Int32Array.from([0]), zerosM(1, 2))).to.throw(ShapeError, /square/);
+      expect(() => N.cdGramCorrelations(g, xty, w, Int32Array.from([3]), Int32Array.from([0]), zerosM(1, 2))).to.throw(ShapeError, /support/);
+      expect(() => N.cdGramCorrelations(g, xty, w, Int32Array.from([0]), Int32Array.from([-1]), zerosM(1, 2))).to.throw(ShapeError, /cols/);
+      expect(() => N.cdGramCorrelations(g, xty, zerosM(3, 3), Int32Array.from([0]), Int32Array.from([0]), zerosM(1, 2))).to.throw(ShapeError, /'w'/);
+      expect(() => N.cdGramCorrelations(g, xty, w, Int32Array.from([0]), Int32Array.from([0, 1]), { rows: 2, cols: 2, data: w.data.subarray(0, 4) })).to.throw(
+        ShapeError,
+        /share memory/,
+      );
+    });
+  });
+
   describe('taskLoss', () => {
     const cases: { sizes: number[]; d: number }[] = [
       { sizes: [1], d: 1 },

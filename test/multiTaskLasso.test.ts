@@ -15,7 +15,9 @@ import { Rng } from '../lib/core/rng.js';
 import { availableBackends, backend, kernels, rawAddon, setBackend } from '../lib/kernels/index.js';
 import { packageRoot } from '../lib/kernels/native.js';
 import { MultiTaskElasticNet, MultiTaskLasso } from '../lib/linear/multiTaskElasticNet.js';
-import { MultiTaskElasticNetCV, MultiTaskLassoCV } from '../lib/linear/multiTaskElasticNetCV.js';
+import { kFold, MultiTaskElasticNetCV, MultiTaskLassoCV } from '../lib/linear/multiTaskElasticNetCV.js';
+import { takeRows } from '../lib/core/matrix.js';
+import { gramPays } from '../lib/linear/solvers/workingSet.js';
 import * as api from '../lib/index.js';
 
 type M = Matrix<Float64Array>;
@@ -480,6 +482,38 @@ describe('MultiTaskLassoCV / MultiTaskElasticNetCV', function () {
     expect(Array.from(cv.coef.data)).to.deep.equal(Array.from(plain.coef.data));
     expect(cv.score(X, Y)).to.be.greaterThan(0.5);
   });
+
+  // The held-out errors come from the support only, and a fold's paths read X once for its Gram
+  // matrix when that pays: both must give each fold's error at its solution.
+  const msePathCases: [string, number, number, boolean, 'lasso' | 'enet', boolean][] = [
+    ['few features: the whole Gram matrix, with intercept', 25, 3, true, 'lasso', true],
+    ['more features, one task: X read by every solve, no intercept', 50, 1, false, 'lasso', false],
+    ['few features, elastic net 0.5, no intercept', 20, 2, false, 'enet', true],
+  ];
+  for (const [name, d, T, fitIntercept, model, gram] of msePathCases) {
+    it(`msePath[i, f] is fold f's held-out MSE at its solution for alphas[i] (${name})`, () => {
+      const nAlphas = 6;
+      expect(gramPays(d, T, nAlphas), 'the case takes the intended form').to.equal(gram);
+      const { X: x, Y: y } = makeProblem(23 + d, 90, d, T, 5);
+      const l1Ratio = model === 'lasso' ? 1 : 0.5;
+      const cv =
+        model === 'lasso'
+          ? new MultiTaskLassoCV({ nAlphas, cv: 3, tol: 1e-12, fitIntercept }).fitSync(x, y)
+          : new MultiTaskElasticNetCV({ l1Ratio, nAlphas, cv: 3, tol: 1e-12, fitIntercept }).fitSync(x, y);
+      const folds = kFold(90, 3, false, new Rng(0));
+      folds.forEach(({ train, test }, f) => {
+        for (let i = 0; i < nAlphas; i++) {
+          const m = new MultiTaskElasticNet({ alpha: cv.alphas[i]!, l1Ratio, tol: 1e-12, fitIntercept }).fitSync(takeRows(x, train), takeRows(y, train));
+          const yTe = takeRows(y, test);
+          const pred = m.predict(takeRows(x, test));
+          let s = 0;
+          for (let q = 0; q < yTe.data.length; q++) s += (pred.data[q]! - yTe.data[q]!) ** 2;
+          const mse = s / yTe.data.length;
+          expect(cv.msePath.data[i * 3 + f], `fold ${f}, alpha ${i}`).to.be.closeTo(mse, 1e-8 * mse);
+        }
+      });
+    });
+  }
 
   it('chooses l1Ratio from a list, accepts user alphas, shuffles with a seed', async () => {
     const cv = await new MultiTaskElasticNetCV({ l1Ratio: [0.2, 0.9], alphas: [0.01, 1, 0.1], cv: 4, shuffle: true, seed: 3 }).fit(X, Y);

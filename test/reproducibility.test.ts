@@ -333,6 +333,28 @@ const cases: Record<string, Case> = {
       return out;
     },
   },
+  'cdGramCorrelations: correlations from the Gram matrix': {
+    covers: ['cdGramCorrelations'],
+    run: (k, a) => {
+      const d = 150;
+      const out: Outputs = [];
+      for (const T of [1, 6]) {
+        const gram = a.matrix<Float64Array>('float64', d, d, (r) => 10 * r.normal());
+        const xty = a.matrix<Float64Array>('float64', d, T, (r) => 100 * r.normal());
+        const w = a.matrix<Float64Array>('float64', d, T);
+        // An unsorted support, and columns repeated and unsorted.
+        const support = a.int32(Array.from({ length: 45 }, (_, s) => (s * 37 + 11) % d));
+        const cols = a.int32(Array.from({ length: 120 }, (_, c) => (c * 53) % d).concat([7, 7, 0]));
+        const corr = a.matrix<Float64Array>('float64', cols.length, T, () => 0);
+        const norms = a.f64(cols.length, () => 0);
+        k.cdGramCorrelations(gram, xty, w, support, cols, corr, norms);
+        out.push(...bits(corr.data, norms));
+        k.cdGramCorrelations(gram, xty, w, support, cols, corr);
+        out.push(...bits(corr.data));
+      }
+      return out;
+    },
+  },
   'working-set screening passes: cdDualNorms, cdScreen, cdStaleFeatures, cdWorkingSet': {
     covers: ['cdDualNorms', 'cdScreen', 'cdStaleFeatures', 'cdWorkingSet'],
     run: (k, a) => {

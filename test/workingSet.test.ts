@@ -15,7 +15,8 @@ import { kernels } from '../lib/kernels/index.js';
 import { Anderson } from '../lib/kernels/js/cdsolve.js';
 import { dualityGapOf, normsOf, provenZero, safeRadius } from '../lib/linear/solvers/dualGap.js';
 import { ColumnPool } from '../lib/linear/solvers/columnPool.js';
-import { EnetState, prepareProblem, solveEnet, withPooled, type EnetProblem, type SolveSettings } from '../lib/linear/solvers/workingSet.js';
+import type { Kernels } from '../lib/kernels/types.js';
+import { EnetState, gramPays, MAX_GRAM_FEATURES, prepareProblem, solveEnet, withGram, withPooled, type EnetProblem, type SolveSettings } from '../lib/linear/solvers/workingSet.js';
 import { randMatrix } from './helpers.js';
 
 type M = Matrix<Float64Array>;
@@ -207,6 +208,30 @@ describe('working-set solver of the multi-task elastic net', function () {
         expect(Math.abs(oa - ob) / ob).to.be.below(1e-10);
       });
 
+      it('with the whole Gram matrix (withGram): the same optimum, along a path too, and X is not read again', () => {
+        const reads: string[] = [];
+        const K = spyKernels(reads, ['cdCorrelations', 'cdResidualCorrelations', 'cdResidualColumns', 'cdGramColumns', 'cdGatherColumns', 'mtenetResidualSolve']);
+        const pg = withGram(kernels(), p);
+        const st = new EnetState(K, pg);
+        const grid = [0.6, 0.3, c.alphaFraction].map((f) => f * lmax);
+        let previous: number | undefined;
+        for (const l1 of grid) {
+          const l2 = (l1 / c.l1Ratio) * (1 - c.l1Ratio);
+          const gen = solveEnet(K, pg, st, settings(l1, l2, 1e-10, previous === undefined ? {} : { previousL1Reg: previous }));
+          let r = gen.next();
+          while (!r.done) r = gen.next();
+          expect(r.value.converged).to.equal(true);
+          expect(fullGap(p, st.w.data, l1, l2)).to.be.below(1e-10 * p.yNormSq);
+          const cold = solve(p, settings(l1, l2, 1e-10));
+          const ow = objective(p, st.w.data, l1, l2);
+          const oc = objective(p, cold.st.w.data, l1, l2);
+          expect(Math.abs(ow - oc) / oc, `l1Reg ${l1}`).to.be.below(1e-8);
+          previous = l1;
+        }
+        expect(supportOf(st.w.data, c.d, c.T)).to.deep.equal(refSupport);
+        expect(reads, 'kernels that read X').to.deep.equal([]);
+      });
+
       it('a warm-started path in one state (strong rule, bound screening) equals cold solves', () => {
         const st = new EnetState(kernels(), p);
         const grid = [1, 0.6, 0.3, 0.15, c.alphaFraction, c.alphaFraction / 2].map((f) => f * lmax);
@@ -251,6 +276,54 @@ describe('working-set solver of the multi-task elastic net', function () {
   });
 });
 
+/** The kernels, recording the calls of the listed ones into `calls`. */
+function spyKernels(calls: string[], names: string[]): Kernels {
+  const K = kernels();
+  const spy: Record<string, unknown> = { ...K };
+  for (const name of names) {
+    const f = (K as unknown as Record<string, (...a: unknown[]) => unknown>)[name]!;
+    spy[name] = (...a: unknown[]) => {
+      calls.push(name);
+      return f.apply(K, a);
+    };
+  }
+  return spy as unknown as Kernels;
+}
+
+describe('the whole Gram matrix (withGram, gramPays)', () => {
+  it('holds Xc^T Xc and Xc^T Yc of the centred problem; the Gram matrix by blocks has the bits of the whole product', () => {
+    const { X, Y } = problem(41, 150, 140, 3, 4);
+    const p = withGram(kernels(), prepareProblem(kernels(), X, Y, true));
+    const { d, T, n } = p;
+    const all = Int32Array.from({ length: d }, (_, j) => j);
+    const whole: M = { rows: d, cols: d, data: new Float64Array(d * d) };
+    kernels().cdGramColumns(p.design, all, all, whole);
+    expect(Array.from(p.gram!.gram.data)).to.deep.equal(Array.from(whole.data));
+    const xc = (i: number, j: number): number => X.data[i * d + j]! - p.design.mean[j]!;
+    for (let a = 0; a < d; a++) {
+      for (let b = 0; b < d; b++) {
+        let s = 0;
+        for (let i = 0; i < n; i++) s += xc(i, a) * xc(i, b);
+        expect(p.gram!.gram.data[a * d + b]).to.be.closeTo(s, 1e-10 * Math.max(1, Math.abs(s)));
+      }
+      for (let t = 0; t < T; t++) {
+        let s = 0;
+        for (let i = 0; i < n; i++) s += xc(i, a) * p.yt.data[t * n + i]!;
+        expect(p.gram!.xty.data[a * T + t]).to.be.closeTo(s, 1e-10 * Math.max(1, Math.abs(s)));
+      }
+    }
+  });
+
+  it('pays when a path\'s passes over X (2 T per solve) outnumber the features, within the size limit', () => {
+    expect(gramPays(300, 6, 100)).to.equal(true);
+    expect(gramPays(1199, 6, 100)).to.equal(true);
+    expect(gramPays(1200, 6, 100)).to.equal(false);
+    expect(gramPays(50, 5, 1)).to.equal(false);
+    expect(gramPays(MAX_GRAM_FEATURES + 1, 50, 100)).to.equal(false);
+    expect(gramPays(MAX_GRAM_FEATURES, 50, 100)).to.equal(true);
+  });
+});
+
 describe('EnetState.refresh', () => {
   // X_j^T R of every feature, computed feature by feature (the reference for the rows refresh writes).
   function correlationsOf(p: EnetProblem, st: EnetState): Float64Array {
@@ -270,10 +343,11 @@ describe('EnetState.refresh', () => {
     ['a few holes', (d) => Array.from({ length: d }, (_, j) => j).filter((j) => j % 17 !== 3)],
     ['scattered, with long runs', (d) => Array.from({ length: d }, (_, j) => j).filter((j) => j % 3 === 0 || (j >= 40 && j < 60))],
   ];
-  for (const [name, listOf] of lists) {
-    it(`${name}: the listed rows are X_j^T R, the others untouched`, () => {
+  for (const [name, listOf] of lists) for (const gram of [false, true]) {
+    it(`${name}${gram ? ', from the whole Gram matrix' : ''}: the listed rows are X_j^T R, the others untouched`, () => {
       const { X, Y } = problem(31, 50, 90, 3, 5);
-      const p = prepareProblem(kernels(), X, Y, true);
+      const plain = prepareProblem(kernels(), X, Y, true);
+      const p = gram ? withGram(kernels(), plain) : plain;
       const w = new Float64Array(p.d * p.T);
       w[4 * p.T] = 0.5;
       w[50 * p.T + 1] = -0.25;
@@ -286,7 +360,8 @@ describe('EnetState.refresh', () => {
         const row = Array.from(st.corr.subarray(j * p.T, (j + 1) * p.T));
         if (listed.has(j)) {
           expect(st.fresh(j), `feature ${j} fresh`).to.equal(true);
-          row.forEach((v, t) => expect(v).to.be.closeTo(expected[j * p.T + t]!, 1e-12));
+          // From the Gram matrix, X_j^T Y - G_j W: rounding relative to the larger terms.
+          row.forEach((v, t) => expect(v).to.be.closeTo(expected[j * p.T + t]!, gram ? 1e-10 : 1e-12));
           expect(st.corrNorm[j]).to.be.closeTo(Math.hypot(...row), 1e-12);
         } else if (j < cols[0]! || j > cols[cols.length - 1]!) {
           expect(st.fresh(j), `feature ${j} stale`).to.equal(false);

@@ -49,6 +49,7 @@ export interface Addon {
     x: Matrix, mean: Float64Array, sqNorm: Float64Array, resCols: Int32Array, w: Matrix, yt: Matrix, rt: Matrix, cols: Int32Array, out: Matrix,
     norms: Float64Array,
   ): { rNormSq: number; ry: number };
+  cdGramCorrelations(gram: Matrix, xty: Matrix, w: Matrix, support: Int32Array, cols: Int32Array, out: Matrix, norms: Float64Array): void;
   mtenetGramSolve(
     gram: Matrix, ht: Matrix, w: Matrix, r0NormSq: number, r0y: number, l1Reg: number, l2Reg: number, tol: number, maxSweeps: number, orders: Int32Array,
   ): InnerSolveResult;
@@ -294,6 +295,9 @@ export function nativeKernels(addon: Addon): Kernels {
       return call(() =>
         addon.cdResidualCorrelations(design.x, c ? design.mean : NO_MEAN, c ? design.colNormSq : NO_MEAN, resCols, w, yt, rt, cols, out, norms ?? NO_MEAN),
       );
+    },
+    cdGramCorrelations(gram: Matrix, xty: Matrix, w: Matrix, support: Int32Array, cols: Int32Array, out: Matrix, norms?: Float64Array): void {
+      call(() => addon.cdGramCorrelations(gram, xty, w, support, cols, out, norms ?? NO_MEAN));
     },
     mtenetGramSolve(a: GramSolveArgs): InnerSolveResult {
       return call(() => addon.mtenetGramSolve(a.gram, a.ht, a.w, a.r0NormSq, a.r0y, a.l1Reg, a.l2Reg, a.tol, a.maxSweeps, a.orders ?? NO_ORDERS));

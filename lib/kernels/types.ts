@@ -395,6 +395,16 @@ export interface Kernels extends NetworkKernels, OptimKernels, RandomKernels {
     design: CdDesign, resCols: Int32Array, w: Matrix<Float64Array>, yt: Matrix<Float64Array>, rt: Matrix<Float64Array>,
     cols: Int32Array, out: Matrix<Float64Array>, norms?: Float64Array,
   ): { rNormSq: number; ry: number };
+  /**
+   * Correlations of listed features from a precomputed Gram matrix, without the residual:
+   * out[c, t] = xty[cols[c], t] - sum_s gram[cols[c], support[s]] w[support[s], t] (sums in support
+   * order) for gram = Xc^T Xc (d x d), xty = Xc^T Y and w (d x T); the norms of out's rows into
+   * `norms` when given. Entries of cols and support in [0, d).
+   */
+  cdGramCorrelations(
+    gram: Matrix<Float64Array>, xty: Matrix<Float64Array>, w: Matrix<Float64Array>, support: Int32Array,
+    cols: Int32Array, out: Matrix<Float64Array>, norms?: Float64Array,
+  ): void;
   /** The inner solve in Gram form (GramSolveArgs). */
   mtenetGramSolve(args: GramSolveArgs): InnerSolveResult;
   /** The inner solve in residual form (ResidualSolveArgs). */

@@ -6,6 +6,8 @@
  * solved by coordinate descent warm-started from the previous alpha (Friedman, Hastie & Tibshirani,
  * J. Stat. Softw. 33, 2010) with the sequential strong rule and gap-safe screening carried along the
  * path (solvers/workingSet.ts), scoring the held-out mean squared error (mean over samples and tasks).
+ * A fold whose path would read X more often than its Gram matrix costs (gramPays) solves the path
+ * from Xc^T Xc and Xc^T Y, computed once (Friedman et al.'s covariance updates, section 2.2).
  * The (l1Ratio, alpha) with the lowest mean MSE over the folds is refitted on all the data.
  */
 import { ConfigError, FormatError, ShapeError, ValueError } from '../core/errors.js';
@@ -16,12 +18,13 @@ import { parseFitOptions, parseSyncFitOptions } from '../core/estimator.js';
 import { offload } from '../parallel/offload.js';
 import { Rng } from '../core/rng.js';
 import { kernels } from '../kernels/index.js';
+import type { CdDesign, Kernels } from '../kernels/types.js';
 import { arrayFromState, matrixFromState } from '../io/format.js';
 import { alphaGrid } from './alphaGrid.js';
 import { CdEstimator, cdProgress, checkPredictX, checkSharedData, linearPredict, openDocument, type CdFitted } from './cdEstimator.js';
 import { parseLassoOptions, SELECTION_SPEC, SOLVER_SPEC } from './cdOptions.js';
 import { checkFitOptions, checkXY, convergenceWarning, finish, meanR2, runAsync, runSync, toTargets, type FitOptions } from './multiTaskElasticNet.js';
-import { EnetState, prepareProblem, solveEnet, type ProgressInfo, type SolveSettings } from './solvers/workingSet.js';
+import { EnetState, gramPays, prepareProblem, solveEnet, withGram, type EnetProblem, type ProgressInfo, type SolveSettings } from './solvers/workingSet.js';
 
 /** Options of {@link MultiTaskElasticNetCV}. */
 export interface MultiTaskElasticNetCVOptions {
@@ -124,6 +127,37 @@ interface CVResult extends CVFitted {
   unconverged: number;
   solves: number;
   refitConverged: boolean;
+}
+
+/**
+ * A fold's held-out rows, centred by the training means (X_te - 1 mean^T, Y_te - 1 yMean^T): the
+ * residual of the centred rows at W is then the prediction error, intercept included. Held as a
+ * design read in place and Y^T, with room for the residual.
+ */
+interface HeldOut {
+  design: CdDesign;
+  yt: Matrix<Float64Array>;
+  rt: Matrix<Float64Array>;
+}
+
+function heldOut(k: Kernels, p: EnetProblem, x: Matrix<Float64Array>, y: Matrix<Float64Array>, test: Int32Array): HeldOut {
+  const xTe = takeRows(x, test);
+  const yTe = takeRows(y, test);
+  const { d, T } = p;
+  const m = test.length;
+  for (let i = 0; i < m; i++) for (let j = 0; j < d; j++) xTe.data[i * d + j]! -= p.design.mean[j]!;
+  for (let i = 0; i < m; i++) for (let t = 0; t < T; t++) yTe.data[i * T + t]! -= p.yMean[t]!;
+  return { design: k.cdDesign(xTe, false), yt: k.cdTargets(yTe, false).yt, rt: { rows: T, cols: m, data: new Float64Array(T * m) } };
+}
+
+/**
+ * Mean squared error (over samples and tasks) of the held-out rows at a solve's coefficients,
+ * ||Y_te - b - X_te W||^2 / (m T) with the intercept b = yMean - sum_j mean_j W_j, from the
+ * support S only (cdResidualColumns on the centred rows reads |S| of the d columns).
+ */
+function heldOutMse(k: Kernels, state: EnetState, h: HeldOut): number {
+  const { cols, w } = state.supportRows();
+  return k.cdResidualColumns(h.design, cols, w, h.yt, h.rt).rNormSq / h.rt.data.length;
 }
 
 /**
@@ -248,7 +282,8 @@ export class MultiTaskElasticNetCV extends CdEstimator<CVFitted> {
     });
     const rng = new Rng(o.seed ?? 0);
     const folds = kFold(n, o.cv, o.shuffle, rng.fork());
-    this.pathSolves = folds.length * grids.reduce((s, g) => s + g.length, 0);
+    const pathSolves = grids.reduce((s, g) => s + g.length, 0);
+    this.pathSolves = folds.length * pathSolves;
     const cdRng = rng.fork();
     const kind = this.kindName;
     return (function* (): Generator<ProgressInfo, CVResult, void> {
@@ -266,9 +301,10 @@ export class MultiTaskElasticNetCV extends CdEstimator<CVFitted> {
       });
       for (let f = 0; f < folds.length; f++) {
         const { train, test } = folds[f]!;
-        const p = prepareProblem(k, takeRows(x, train), takeRows(y, train), o.fitIntercept);
-        const xTe = takeRows(x, test);
-        const yTe = takeRows(y, test);
+        const fold = prepareProblem(k, takeRows(x, train), takeRows(y, train), o.fitIntercept);
+        // Every solve of this fold's paths reads the same Xc: its Gram matrix, once, when cheaper.
+        const p = gramPays(fold.d, fold.T, pathSolves) ? withGram(k, fold) : fold;
+        const held = heldOut(k, fold, x, y, test);
         for (let li = 0; li < l1Ratios.length; li++) {
           // One state along the path: warm starts, and the correlations that screen the next alpha.
           const state = new EnetState(k, p);
@@ -277,11 +313,7 @@ export class MultiTaskElasticNetCV extends CdEstimator<CVFitted> {
             const r = yield* solveEnet(k, p, state, settings(p, grid[ai]!, l1Ratios[li]!, ai > 0 ? grid[ai - 1] : undefined));
             solves++;
             if (!r.converged) unconverged++;
-            const { coef, intercept } = finish(p, state.w, state.nonZero);
-            const pred = linearPredict(k, xTe, coef, intercept);
-            let s = 0;
-            for (let i = 0; i < pred.data.length; i++) s += (pred.data[i]! - yTe.data[i]!) ** 2;
-            msePaths[li]!.data[ai * folds.length + f] = s / pred.data.length;
+            msePaths[li]!.data[ai * folds.length + f] = heldOutMse(k, state, held);
           }
         }
       }

@@ -5,6 +5,7 @@
  */
 import type { Kernels } from '../types.js';
 import { cdCorrelations, cdDesign, cdGatherColumns, cdGramColumns, cdResidual, cdResidualColumns, cdResidualCorrelations, cdTargets, mtenetBlockGram, mtenetGramSweep, mtenetSweep } from './cd.js';
+import { cdGramCorrelations } from './cdgram.js';
 import { cdDualNorms, cdScreen, cdStaleFeatures, cdWorkingSet } from './cdscreen.js';
 import { mtenetGramSolve, mtenetResidualSolve } from './cdsolve.js';
 import { choleskySolve, gatherRows, gemm, gram, svd, symEig, transpose } from './linalg.js';
@@ -36,6 +37,7 @@ export const jsKernels: Kernels = {
   cdGramColumns,
   cdResidualColumns,
   cdResidualCorrelations,
+  cdGramCorrelations,
   mtenetGramSolve,
   mtenetResidualSolve,
   cdDualNorms,

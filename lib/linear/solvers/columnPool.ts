@@ -45,6 +45,8 @@ export class ColumnPool {
     private readonly K: Kernels,
     private readonly design: CdDesign,
     private readonly n: number,
+    /** The whole Gram matrix Xc^T Xc (d x d) when precomputed: Gram entries are then copied from it. */
+    private readonly fullGram?: Matrix<Float64Array>,
   ) {
     this.slotOf = new Int32Array(design.x.cols).fill(-1);
   }
@@ -147,7 +149,8 @@ export class ColumnPool {
     // Rows from..to of the Gram, X_new^T X_pool ((to - from) x to), from X in place; mirrored
     // into the columns.
     const block: Matrix<Float64Array> = { rows: to - from, cols: to, data: gram.subarray(from * to, to * to) };
-    this.K.cdGramColumns(this.design, this.features.subarray(from, to), this.features.subarray(0, to), block);
+    if (this.fullGram) gatherGram(this.fullGram, this.features.subarray(from, to), this.features.subarray(0, to), block.data);
+    else this.K.cdGramColumns(this.design, this.features.subarray(from, to), this.features.subarray(0, to), block);
     for (let a = from; a < to; a++) for (let b = 0; b < from; b++) gram[b * to + a] = gram[a * to + b]!;
     this.gram = gram;
     this.gramCount = to;
@@ -163,5 +166,15 @@ export class ColumnPool {
     this.cols = new Float64Array(0);
     this.features = new Int32Array(0);
     this.gram = new Float64Array(0);
+  }
+}
+
+/** out[a, b] = G[rows[a], cols[b]] (out rows.length x cols.length). */
+function gatherGram(g: Matrix<Float64Array>, rows: Int32Array, cols: Int32Array, out: Float64Array): void {
+  const d = g.cols;
+  const m = cols.length;
+  for (let a = 0; a < rows.length; a++) {
+    const row = rows[a]! * d;
+    for (let b = 0; b < m; b++) out[a * m + b] = g.data[row + cols[b]!]!;
   }
 }

@@ -19,6 +19,8 @@
  *   ||X_j^T R|| <= ||X_j^T R'|| + ||X_j|| ||R - R'||_F for the residual R' at which they were last
  *   computed (EnetState keeps the running sum of ||R - R'||), which screens along a path without a
  *   product over all features.
+ * - For many solves of one problem (a CV fold's path) the whole Gram matrix may be computed once
+ *   (withGram): correlations are then X_j^T Y - G_j W over the support, and X is not read again.
  * The design X is read in place (never copied or transposed whole) through the cd kernels, and the
  * passes over the d features (dual norms, screening, stale lists, working sets) are kernels too
  * (cdscreen): what runs in TypeScript per outer iteration is proportional to the working set.
@@ -50,6 +52,66 @@ export interface EnetProblem {
   yMean: Float64Array;
   /** ||Y||_F^2 of the (centred) targets. */
   yNormSq: number;
+  /** The whole Gram matrix, when computed once for many solves (withGram). */
+  gram?: PrecomputedGram;
+}
+
+/**
+ * Xc^T Xc and Xc^T Yc of a problem, computed once: every correlation is then read from them over
+ * the support (cdGramCorrelations, |S| T multiply-adds per feature instead of n T, no residual)
+ * and every working set's Gram matrix is copied out of it.
+ */
+export interface PrecomputedGram {
+  /** Xc^T Xc, d x d. */
+  gram: Matrix<Float64Array>;
+  /** Xc^T Yc, d x T. */
+  xty: Matrix<Float64Array>;
+}
+
+/** Most features for which the whole Gram matrix is kept: 2048^2 doubles are 32 MiB. */
+export const MAX_GRAM_FEATURES = 2048;
+
+/**
+ * Whether computing the whole Gram matrix (n d^2 multiply-adds) pays for `solves` solves of one
+ * problem (a regularisation path): without it each solve reads X at least twice for the
+ * correlations (2 n d T), so it pays when d < 2 T solves, i.e. when a path's passes over X cost
+ * more than one pass per task of every feature's Gram row. Kept within MAX_GRAM_FEATURES.
+ */
+export function gramPays(d: number, T: number, solves: number): boolean {
+  return d <= MAX_GRAM_FEATURES && d < 2 * T * solves;
+}
+
+/** Rows of the Gram matrix computed per product (withGram): its upper triangle by blocks of rows. */
+const GRAM_BLOCK = 64;
+
+/**
+ * The problem with its whole Gram matrix and Xc^T Yc computed (from X in place, by the cd
+ * kernels). The Gram matrix is symmetric: each block of rows is computed from its diagonal on and
+ * mirrored (about half the multiply-adds of the full product; each entry is the same sum).
+ */
+export function withGram(K: Kernels, p: EnetProblem): EnetProblem {
+  const { d, T } = p;
+  const all = Int32Array.from({ length: d }, (_, j) => j);
+  const gram: Matrix<Float64Array> = { rows: d, cols: d, data: new Float64Array(d * d) };
+  const G = gram.data;
+  const block = new Float64Array(Math.min(GRAM_BLOCK, d) * d);
+  for (let a = 0; a < d; a += GRAM_BLOCK) {
+    const rows = all.subarray(a, Math.min(d, a + GRAM_BLOCK));
+    const cols = all.subarray(a);
+    const b = rows.length;
+    const m = cols.length;
+    K.cdGramColumns(p.design, rows, cols, { rows: b, cols: m, data: block.subarray(0, b * m) });
+    for (let r = 0; r < b; r++) {
+      for (let c = 0; c < m; c++) {
+        const v = block[r * m + c]!;
+        G[(a + r) * d + a + c] = v;
+        G[(a + c) * d + a + r] = v;
+      }
+    }
+  }
+  const xty: Matrix<Float64Array> = { rows: d, cols: T, data: new Float64Array(d * T) };
+  K.cdCorrelations(p.design, p.yt, all, xty);
+  return { ...p, gram: { gram, xty } };
 }
 
 export interface SolveSettings {
@@ -142,6 +204,8 @@ export class EnetState {
   private readonly list: Int32Array;
   /** refresh()'s output for lists of features that are not consecutive (allocated on first use). */
   private scratch: { out: Float64Array; norms: Float64Array } | null = null;
+  /** supportRows()' value while W is unchanged. */
+  private supportCache: { cols: Int32Array; w: Matrix<Float64Array> } | null = null;
   rNormSq: number;
   ry: number;
   l21 = 0;
@@ -170,7 +234,7 @@ export class EnetState {
     };
     this.columns = new Uint8Array(d);
     for (let j = 0; j < d; j++) if (p.design.colNormSq[j]! > 0) this.columns[j] = 1;
-    this.pool = new ColumnPool(K, p.design, n);
+    this.pool = new ColumnPool(K, p.design, n, p.gram?.gram);
     if (w0) this.setStart();
   }
 
@@ -256,6 +320,7 @@ export class EnetState {
   setRows(order: Int32Array, values: Float64Array): void {
     const T = this.p.T;
     const W = this.w.data;
+    this.supportCache = null;
     let l21 = 0;
     let wNormSq = 0;
     for (let c = 0; c < order.length; c++) {
@@ -328,6 +393,12 @@ export class EnetState {
    * residual pending, it is rebuilt in the same pass over X (cdResidualCorrelations).
    */
   private correlate(cols: Int32Array, out: Matrix<Float64Array>, norms: Float64Array): void {
+    const g = this.p.gram;
+    if (g) {
+      // From the whole Gram matrix: the residual is not read (nor rebuilt).
+      this.K.cdGramCorrelations(g.gram, g.xty, this.w, this.supportRows().cols, cols, out, norms);
+      return;
+    }
     const pending = this.pendingResidual;
     if (pending === null) {
       this.K.cdCorrelations(this.p.design, this.rt, cols, out, norms);
@@ -335,6 +406,19 @@ export class EnetState {
     }
     this.pendingResidual = null;
     this.K.cdResidualCorrelations(this.p.design, pending.cols, pending.w, this.p.yt, this.residualBuffer(), cols, out, norms);
+  }
+
+  /** The support (non-zero rows of W, ascending) and those rows (|S| x T), kept until W changes. */
+  supportRows(): { cols: Int32Array; w: Matrix<Float64Array> } {
+    if (this.supportCache !== null) return this.supportCache;
+    const { d, T } = this.p;
+    let m = 0;
+    for (let j = 0; j < d; j++) if (this.nonZero[j]) m++;
+    const cols = new Int32Array(m);
+    m = 0;
+    for (let j = 0; j < d; j++) if (this.nonZero[j]) cols[m++] = j;
+    this.supportCache = { cols, w: rowsOf(this.w.data, cols, T) };
+    return this.supportCache;
   }
 
   /** Features [from, to) now hold X_j^T R at the current residual. */
@@ -454,7 +538,7 @@ export function* solveEnet(K: Kernels, p: EnetProblem, st: EnetState, s: SolveSe
     // above); a stale one would make it solve another problem.
     for (let c = 0; c < k; c++) if (!st.fresh(ws[c]!)) throw new Error(`working-set solver: feature ${ws[c]} joined the working set with stale correlations`);
 
-    const gramForm = s.innerForm ? s.innerForm === 'gram' : useGramForm(k, st.pool.missing(ws), n, T);
+    const gramForm = s.innerForm ? s.innerForm === 'gram' : p.gram !== undefined || useGramForm(k, st.pool.missing(ws), n, T);
     // The pool may hand the set out in its own order (as views): rows follow `order`.
     const { features: order, xws, gram } = st.pool.take(ws, gramForm ? 'gram' : 'columns');
     const w: Matrix<Float64Array> = rowsOf(W, order, T);

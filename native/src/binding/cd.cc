@@ -13,6 +13,7 @@
 #include "binding/args.h"
 #include "binding/registry.h"
 #include "kernels/cd.h"
+#include "kernels/cdgram.h"
 #include "kernels/cdscreen.h"
 #include "kernels/cdsolve.h"
 
@@ -466,6 +467,39 @@ Napi::Value CdResidualCorrelations(const Napi::CallbackInfo& info) {
   return partsObject(env, r.rNormSq, r.ry);
 }
 
+// cdGramCorrelations(gram, xty, w, support, cols, out, norms): gram d x d, xty and w d x T, out
+// len(cols) x T (overwritten with xty[cols] - gram[cols, support] w[support], kernels/cdgram.h),
+// norms empty or of length len(cols) (overwritten with the norms of out's rows); the outputs out
+// and norms share no memory with anything.
+Napi::Value CdGramCorrelations(const Napi::CallbackInfo& info) {
+  const char* fn = "cdGramCorrelations";
+  Napi::Env env = info.Env();
+  expectArgs(info, 7, fn);
+  ArgGuard guard;
+  MatMap<double> gram = matrixArg<double>(info[0], fn, "gram");
+  const int64_t d = gram.rows();
+  if (gram.cols() != d) rangeError(env, fn, "argument 'gram' must be square, got " + std::to_string(d) + " x " + std::to_string(gram.cols()));
+  MatMap<double> xty = matrixArg<double>(info[1], fn, "xty", d);
+  const int64_t T = xty.cols();
+  MatMap<double> w = matrixArg<double>(info[2], fn, "w", d, T);
+  // Copied (args.h rule 1): their checked entries decide which rows of gram, xty and w the kernel reads.
+  const std::vector<int32_t> support = indexArg(info[3], fn, "support");
+  const std::vector<int32_t> cols = indexArg(info[4], fn, "cols");
+  MatMap<double> out = matrixArg<double>(info[5], fn, "out", int64_t(cols.size()), T);
+  VecMap<double> norms = vectorArg<double>(info[6], fn, "norms");
+  if (norms.size() != 0 && norms.size() != int64_t(cols.size())) {
+    rangeError(env, fn, "argument 'norms' has " + std::to_string(norms.size()) + " elements, expected 0 or " + std::to_string(cols.size()));
+  }
+  expectIndices(env, fn, "support", support, d);
+  expectIndices(env, fn, "cols", cols, d);
+  expectDisjointFrom(env, fn, out, "out", gram, "gram", xty, "xty", w, "w");
+  expectDisjointFrom(env, fn, norms, "norms", gram, "gram", xty, "xty", w, "w", out, "out");
+  guard.verify(env, fn);
+  cd::gramCorrelations(gram.data(), d, xty.data(), w.data(), T, support.data(), int64_t(support.size()), cols.data(), int64_t(cols.size()),
+                       out.data(), norms.size() ? norms.data() : nullptr);
+  return env.Undefined();
+}
+
 // mtenetGramSweep(gram, ht, w, l1Reg, l2Reg, order) -> { wMax, dwMax }: gram k x k (diagonal
 // finite, >= 0), ht T x k and w k x T updated in place, order entries in [0, k).
 Napi::Value MtenetGramSweep(const Napi::CallbackInfo& info) {
@@ -616,6 +650,7 @@ void registerCd(Napi::Env env, Napi::Object exports) {
   exportFunction(env, exports, "cdGramColumns", CdGramColumns);
   exportFunction(env, exports, "cdResidualColumns", CdResidualColumns);
   exportFunction(env, exports, "cdResidualCorrelations", CdResidualCorrelations);
+  exportFunction(env, exports, "cdGramCorrelations", CdGramCorrelations);
   exportFunction(env, exports, "mtenetGramSolve", MtenetGramSolve);
   exportFunction(env, exports, "mtenetResidualSolve", MtenetResidualSolve);
   exportFunction(env, exports, "cdDualNorms", CdDualNorms);
