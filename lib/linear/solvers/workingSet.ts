@@ -52,8 +52,11 @@ export interface EnetProblem {
   yMean: Float64Array;
   /** ||Y||_F^2 of the (centred) targets. */
   yNormSq: number;
-  /** The whole Gram matrix, when computed once for many solves (withGram). */
-  gram?: PrecomputedGram;
+  /**
+   * The whole Gram matrix, when computed once for many solves (withGram). Always present, if
+   * undefined: one object shape for both kinds of problem keeps V8's compiled solver code valid.
+   */
+  gram: PrecomputedGram | undefined;
 }
 
 /**
@@ -93,7 +96,6 @@ export function withGram(K: Kernels, p: EnetProblem): EnetProblem {
   const { d, T } = p;
   const all = Int32Array.from({ length: d }, (_, j) => j);
   const gram: Matrix<Float64Array> = { rows: d, cols: d, data: new Float64Array(d * d) };
-  const G = gram.data;
   const block = new Float64Array(Math.min(GRAM_BLOCK, d) * d);
   for (let a = 0; a < d; a += GRAM_BLOCK) {
     const rows = all.subarray(a, Math.min(d, a + GRAM_BLOCK));
@@ -101,17 +103,22 @@ export function withGram(K: Kernels, p: EnetProblem): EnetProblem {
     const b = rows.length;
     const m = cols.length;
     K.cdGramColumns(p.design, rows, cols, { rows: b, cols: m, data: block.subarray(0, b * m) });
-    for (let r = 0; r < b; r++) {
-      for (let c = 0; c < m; c++) {
-        const v = block[r * m + c]!;
-        G[(a + r) * d + a + c] = v;
-        G[(a + c) * d + a + r] = v;
-      }
-    }
+    placeBlock(block, b, m, gram.data, d, a);
   }
   const xty: Matrix<Float64Array> = { rows: d, cols: T, data: new Float64Array(d * T) };
   K.cdCorrelations(p.design, p.yt, all, xty);
-  return { ...p, gram: { gram, xty } };
+  return { n: p.n, d, T, design: p.design, yt: p.yt, yMean: p.yMean, yNormSq: p.yNormSq, gram: { gram, xty } };
+}
+
+/** Rows a..a+b of the symmetric G (d x d), from column a on, and their mirror: block is b x m. */
+function placeBlock(block: Float64Array, b: number, m: number, G: Float64Array, d: number, a: number): void {
+  for (let r = 0; r < b; r++) {
+    for (let c = 0; c < m; c++) {
+      const v = block[r * m + c]!;
+      G[(a + r) * d + a + c] = v;
+      G[(a + c) * d + a + r] = v;
+    }
+  }
 }
 
 export interface SolveSettings {
@@ -163,7 +170,7 @@ export function prepareProblem(
   if (!design.finite) nonFinite(x, names.x);
   const { yt, yMean, yNormSq } = K.cdTargets(y, fitIntercept);
   if (!Number.isFinite(yNormSq)) nonFinite(y, names.y);
-  return { n: x.rows, d: x.cols, T: y.cols, design, yt, yMean, yNormSq };
+  return { n: x.rows, d: x.cols, T: y.cols, design, yt, yMean, yNormSq, gram: undefined };
 }
 
 /** Name the first NaN or infinity of a, or, when every value is finite, the overflow. */
