@@ -677,8 +677,11 @@ describe('kernel parity: native vs js', function () {
             expectClose(gn.data, gj.data, TOL64, 'gathered columns');
             // Gram entries read in place: bit for bit the product of the gathered copies on the
             // native side (the same sums in the same order), within rounding of the TypeScript
-            // kernels; rows a run inside cols (a pool's new slots) and rows of their own.
-            for (const rows of [cols.subarray(Math.floor(cols.length / 2)), cols.slice(0, 3).reverse()]) {
+            // kernels; rows a run inside cols (a pool's new slots; the whole list, a Gram matrix; a
+            // run in the middle), computed strip by strip from the diagonal and mirrored, and rows
+            // of their own.
+            const mid = cols.subarray(Math.floor(cols.length / 4), Math.floor((3 * cols.length) / 4));
+            for (const rows of [cols.subarray(Math.floor(cols.length / 2)), cols, mid, cols.slice(0, 3).reverse()]) {
               const gr = zerosM(rows.length, n);
               N.cdGatherColumns(dn, rows, gr);
               const viaCopies = zerosM(rows.length, cols.length);

@@ -440,8 +440,52 @@ function columnsOf(design: CdDesign, cols: Int32Array): Matrix<Float64Array> {
   return out;
 }
 
+/** Rows of a strip of the symmetric part of cdGramColumns (the native kernel's kStrip). */
+const GRAM_STRIP = 24;
+
 export function cdGramColumns(design: CdDesign, rows: Int32Array, cols: Int32Array, out: Matrix<Float64Array>): void {
-  gemm(columnsOf(design, rows), columnsOf(design, cols), out, { transB: true });
+  const a = rows.length;
+  const b = cols.length;
+  const off = runWithin(rows, cols);
+  if (off < 0 || a <= GRAM_STRIP) {
+    gemm(columnsOf(design, rows), columnsOf(design, cols), out, { transB: true });
+    return;
+  }
+  // The rows are the run of columns from off on: out[:, off:off+a] is symmetric. Each strip of
+  // rows is computed from its diagonal on and the rest mirrored (an entry and its mirror are the
+  // same products summed in the same order), as the native kernel does.
+  const xb = columnsOf(design, cols);
+  const n = xb.cols;
+  const O = out.data;
+  const rowsOfB = (from: number, to: number): Matrix<Float64Array> => ({ rows: to - from, cols: n, data: xb.data.subarray(from * n, to * n) });
+  if (off > 0) {
+    const left: Matrix<Float64Array> = { rows: a, cols: off, data: new Float64Array(a * off) };
+    gemm(rowsOfB(off, off + a), rowsOfB(0, off), left, { transB: true });
+    for (let i = 0; i < a; i++) O.set(left.data.subarray(i * off, (i + 1) * off), i * b);
+  }
+  for (let s0 = 0; s0 < a; s0 += GRAM_STRIP) {
+    const h = Math.min(GRAM_STRIP, a - s0);
+    const c0 = off + s0;
+    const w = b - c0;
+    const strip: Matrix<Float64Array> = { rows: h, cols: w, data: new Float64Array(h * w) };
+    gemm(rowsOfB(c0, c0 + h), rowsOfB(c0, b), strip, { transB: true });
+    for (let i = 0; i < h; i++) O.set(strip.data.subarray(i * w, (i + 1) * w), (s0 + i) * b + c0);
+  }
+  for (let i = GRAM_STRIP; i < a; i++) {
+    for (let j = 0; j < i - (i % GRAM_STRIP); j++) O[i * b + off + j] = O[j * b + off + i]!;
+  }
+}
+
+/** The offset at which rows appears as a run of consecutive entries of cols, or -1. */
+function runWithin(rows: Int32Array, cols: Int32Array): number {
+  const a = rows.length;
+  for (let off = 0; off + a <= cols.length; off++) {
+    if (cols[off] !== rows[0]) continue;
+    let q = 1;
+    while (q < a && cols[off + q] === rows[q]) q++;
+    if (q === a) return off;
+  }
+  return -1;
 }
 
 export function cdResidualColumns(design: CdDesign, cols: Int32Array, w: Matrix<Float64Array>, yt: Matrix<Float64Array>, rt: Matrix<Float64Array>): { rNormSq: number; ry: number } {

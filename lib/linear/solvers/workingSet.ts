@@ -84,41 +84,18 @@ export function gramPays(d: number, T: number, solves: number): boolean {
   return d <= MAX_GRAM_FEATURES && d < 2 * T * solves;
 }
 
-/** Rows of the Gram matrix computed per product (withGram): its upper triangle by blocks of rows. */
-const GRAM_BLOCK = 64;
-
 /**
- * The problem with its whole Gram matrix and Xc^T Yc computed (from X in place, by the cd
- * kernels). The Gram matrix is symmetric: each block of rows is computed from its diagonal on and
- * mirrored (about half the multiply-adds of the full product; each entry is the same sum).
+ * The problem with its whole Gram matrix and Xc^T Yc computed, from X in place (cdGramColumns
+ * computes the symmetric matrix from its diagonal on and mirrors it).
  */
 export function withGram(K: Kernels, p: EnetProblem): EnetProblem {
   const { d, T } = p;
   const all = Int32Array.from({ length: d }, (_, j) => j);
   const gram: Matrix<Float64Array> = { rows: d, cols: d, data: new Float64Array(d * d) };
-  const block = new Float64Array(Math.min(GRAM_BLOCK, d) * d);
-  for (let a = 0; a < d; a += GRAM_BLOCK) {
-    const rows = all.subarray(a, Math.min(d, a + GRAM_BLOCK));
-    const cols = all.subarray(a);
-    const b = rows.length;
-    const m = cols.length;
-    K.cdGramColumns(p.design, rows, cols, { rows: b, cols: m, data: block.subarray(0, b * m) });
-    placeBlock(block, b, m, gram.data, d, a);
-  }
+  K.cdGramColumns(p.design, all, all, gram);
   const xty: Matrix<Float64Array> = { rows: d, cols: T, data: new Float64Array(d * T) };
   K.cdCorrelations(p.design, p.yt, all, xty);
   return { n: p.n, d, T, design: p.design, yt: p.yt, yMean: p.yMean, yNormSq: p.yNormSq, gram: { gram, xty } };
-}
-
-/** Rows a..a+b of the symmetric G (d x d), from column a on, and their mirror: block is b x m. */
-function placeBlock(block: Float64Array, b: number, m: number, G: Float64Array, d: number, a: number): void {
-  for (let r = 0; r < b; r++) {
-    for (let c = 0; c < m; c++) {
-      const v = block[r * m + c]!;
-      G[(a + r) * d + a + c] = v;
-      G[(a + c) * d + a + r] = v;
-    }
-  }
 }
 
 export interface SolveSettings {

@@ -574,17 +574,38 @@ void gramColumns(const double* x, int64_t n, int64_t d, const double* mean, cons
   const int64_t off = runWithin(rows, a, cols, b);
   std::vector<double> panelB(static_cast<size_t>(std::min(kRows, n) * b));
   std::vector<double> panelA(off < 0 ? static_cast<size_t>(std::min(kRows, n) * a) : 0);
+  // When the rows are the run of columns from off on, out[:, off:off+a] is the symmetric Gram
+  // matrix of those columns: each strip of kStrip rows is computed from its diagonal on (about
+  // half the multiply-adds for a square Gram), the rest mirrored at the end. An entry and its
+  // mirror are the same sum (the same products in the same order), so the values are those of
+  // the whole product.
+  constexpr int64_t kStrip = 24;
+  const bool symmetric = off >= 0 && a > kStrip;
   for (int64_t i0 = 0; i0 < n; i0 += kRows) {
     const int64_t r = std::min(kRows, n - i0);
     gatherPanel(x, n, d, mean, cols, b, i0, r, panelB.data());
-    const double* pa = panelB.data() + off;
-    int64_t lda = b;
     if (off < 0) {
       gatherPanel(x, n, d, mean, rows, a, i0, r, panelA.data());
-      pa = panelA.data();
-      lda = a;
+      simd::gemm<double>(a, b, r, 1.0, panelA.data(), a, true, panelB.data(), b, false, 1.0, out, b, threads);
+    } else if (!symmetric) {
+      simd::gemm<double>(a, b, r, 1.0, panelB.data() + off, b, true, panelB.data(), b, false, 1.0, out, b, threads);
+    } else {
+      const double* pa = panelB.data() + off;
+      // Columns before the run: every row.
+      if (off > 0) simd::gemm<double>(a, off, r, 1.0, pa, b, true, panelB.data(), b, false, 1.0, out, b, threads);
+      for (int64_t s0 = 0; s0 < a; s0 += kStrip) {
+        const int64_t h = std::min(kStrip, a - s0);
+        const int64_t c0 = off + s0;  // the strip's diagonal, then every column after it
+        simd::gemm<double>(h, b - c0, r, 1.0, pa + s0, b, true, panelB.data() + c0, b, false, 1.0, out + s0 * b + c0, b, threads);
+      }
     }
-    simd::gemm<double>(a, b, r, 1.0, pa, lda, true, panelB.data(), b, false, 1.0, out, b, threads);
+  }
+  if (symmetric) {
+    for (int64_t s0 = kStrip; s0 < a; s0 += kStrip) {
+      const int64_t h = std::min(kStrip, a - s0);
+      for (int64_t i = s0; i < s0 + h; ++i)
+        for (int64_t j = 0; j < s0; ++j) out[i * b + off + j] = out[j * b + off + i];
+    }
   }
 }
 
