@@ -520,14 +520,52 @@ export function mtenetGramSweep(args: GramSweepArgs): CdSweepResult {
     dwMax = Math.max(dwMax, change.dw);
     wMax = Math.max(wMax, change.wa);
     if (change.dw === 0) continue;
-    for (let t = 0; t < T; t++) {
-      const dt = delta[t]!;
-      if (dt === 0) continue;
-      const h = t * k;
-      for (let q = 0; q < k; q++) H[h + q]! -= dt * G[gj + q]!;
+    let t = 0;
+    // Four tasks (then two) per pass over row j of G (one read of each entry for several
+    // updates); each entry of H still gets its one update, so the values are those of one pass
+    // per task.
+    for (; t + 4 <= T; t += 4) {
+      const d0 = delta[t]!;
+      const d1 = delta[t + 1]!;
+      const d2 = delta[t + 2]!;
+      const d3 = delta[t + 3]!;
+      if (d0 === 0 || d1 === 0 || d2 === 0 || d3 === 0) {
+        for (let u = t; u < t + 4; u++) updateRow(H, u * k, delta[u]!, G, gj, k);
+        continue;
+      }
+      const h0 = t * k;
+      const h1 = h0 + k;
+      const h2 = h1 + k;
+      const h3 = h2 + k;
+      for (let q = 0; q < k; q++) {
+        const g = G[gj + q]!;
+        H[h0 + q]! -= d0 * g;
+        H[h1 + q]! -= d1 * g;
+        H[h2 + q]! -= d2 * g;
+        H[h3 + q]! -= d3 * g;
+      }
     }
+    if (t + 2 <= T && delta[t] !== 0 && delta[t + 1] !== 0) {
+      const d0 = delta[t]!;
+      const d1 = delta[t + 1]!;
+      const h0 = t * k;
+      const h1 = h0 + k;
+      for (let q = 0; q < k; q++) {
+        const g = G[gj + q]!;
+        H[h0 + q]! -= d0 * g;
+        H[h1 + q]! -= d1 * g;
+      }
+      t += 2;
+    }
+    for (; t < T; t++) updateRow(H, t * k, delta[t]!, G, gj, k);
   }
   return { wMax, dwMax };
+}
+
+/** H[h .. h + k) -= dt G[gj .. gj + k), skipped when dt is 0. */
+function updateRow(H: Float64Array, h: number, dt: number, G: Float64Array, gj: number, k: number): void {
+  if (dt === 0) return;
+  for (let q = 0; q < k; q++) H[h + q]! -= dt * G[gj + q]!;
 }
 
 /** The TypeScript kernels read the transposed copy anyway: the two calls, in order. */

@@ -262,7 +262,8 @@ class GramForm implements Form {
   private readonly w0: Float64Array;
   private readonly h0: Float64Array;
   private readonly xty: Float64Array;
-  private readonly gw: Matrix<Float64Array>;
+  /** (G w)^T, T x k. */
+  private readonly gwT: Float64Array;
   private readonly candW: Float64Array;
   private readonly candHt: Float64Array;
 
@@ -274,11 +275,11 @@ class GramForm implements Form {
     this.h0 = new Float64Array(k * T);
     const H = a.ht.data;
     for (let j = 0; j < k; j++) for (let t = 0; t < T; t++) this.h0[j * T + t] = H[t * k + j]!;
-    this.gw = { rows: k, cols: T, data: new Float64Array(k * T) };
+    this.gwT = new Float64Array(T * k);
     // X_k^T Y = H0 + G W0.
     this.multiplyGram(this.w0);
     this.xty = new Float64Array(k * T);
-    for (let q = 0; q < k * T; q++) this.xty[q] = this.h0[q]! + this.gw.data[q]!;
+    for (let j = 0; j < k; j++) for (let t = 0; t < T; t++) this.xty[j * T + t] = this.h0[j * T + t]! + this.gwT[t * k + j]!;
     this.candW = new Float64Array(k * T);
     this.candHt = new Float64Array(k * T);
   }
@@ -330,16 +331,48 @@ class GramForm implements Form {
     return Math.sqrt(Math.max(s, 0) + 4 * Number.EPSILON * err);
   }
 
+  /**
+   * gwT (T x k) = (G w)^T = w^T G (G symmetric): row t is the sum over the rows p of w that are
+   * not zero of w[p, t] G[p, :], in order (as the native twin): the working set's members that
+   * are still zero cost nothing, and each row of G is read once for the tasks.
+   */
   private multiplyGram(w: Float64Array): void {
-    if (this.k > 0) gemm(this.a.gram, { rows: this.k, cols: this.T, data: w }, this.gw);
+    const { k, T } = this;
+    const G = this.a.gram.data;
+    const out = this.gwT;
+    out.fill(0);
+    for (let p = 0; p < k; p++) {
+      let zero = true;
+      for (let t = 0; t < T && zero; t++) zero = w[p * T + t] === 0;
+      if (zero) continue;
+      const g = p * k;
+      let t = 0;
+      for (; t + 2 <= T; t += 2) {
+        const c0 = w[p * T + t]!;
+        const c1 = w[p * T + t + 1]!;
+        if (c0 === 0 || c1 === 0) {
+          addRow(out, t * k, c0, G, g, k);
+          addRow(out, (t + 1) * k, c1, G, g, k);
+          continue;
+        }
+        const o0 = t * k;
+        const o1 = o0 + k;
+        for (let q = 0; q < k; q++) {
+          const v = G[g + q]!;
+          out[o0 + q]! += c0 * v;
+          out[o1 + q]! += c1 * v;
+        }
+      }
+      if (t < T) addRow(out, t * k, w[p * T + t]!, G, g, k);
+    }
   }
 
   /** out (T x k) = (X_k^T Y - G w)^T. */
   private exactHt(w: Float64Array, out: Float64Array): void {
     const { k, T } = this;
     this.multiplyGram(w);
-    const gw = this.gw.data;
-    for (let j = 0; j < k; j++) for (let t = 0; t < T; t++) out[t * k + j] = this.xty[j * T + t]! - gw[j * T + t]!;
+    const gwT = this.gwT;
+    for (let j = 0; j < k; j++) for (let t = 0; t < T; t++) out[t * k + j] = this.xty[j * T + t]! - gwT[t * k + j]!;
   }
 
   private partsAt(w: Float64Array, ht: Float64Array, p: Parts): void {
@@ -446,4 +479,10 @@ class ResidualForm implements Form {
 
 export function mtenetResidualSolve(args: ResidualSolveArgs): InnerSolveResult {
   return solveLoop(new ResidualForm(args), args.w.data, args.xs.rows, args.w.cols, args);
+}
+
+/** out[o .. o + k) += c G[g .. g + k), skipped when c is 0. */
+function addRow(out: Float64Array, o: number, c: number, G: Float64Array, g: number, k: number): void {
+  if (c === 0) return;
+  for (let q = 0; q < k; q++) out[o + q]! += c * G[g + q]!;
 }
