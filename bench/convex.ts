@@ -223,8 +223,8 @@ const SHAPES: Shape[] = [
   { n: 10000, d: 50, T: 50, support: 10, fitIntercept: false, model: 'lasso', alphaFraction: 0.05, warmRuns: 3 },
   { n: 1000, d: 1000, T: 3, support: 100, fitIntercept: true, model: 'lasso', alphaFraction: 0.02, warmRuns: 3 },
   { n: 4000, d: 1000, T: 40, support: 50, fitIntercept: false, model: 'enet', alphaFraction: 0.1, l1Ratio: 0.9, warmRuns: 2 },
-  { n: 600, d: 300, T: 6, support: 15, fitIntercept: true, model: 'lassoCV', cvOptions: { cv: 5, nAlphas: 100 }, warmRuns: 3 },
-  { n: 600, d: 300, T: 6, support: 15, fitIntercept: true, model: 'enetCV', l1Ratio: [0.5, 0.9], cvOptions: { cv: 5, nAlphas: 50 }, warmRuns: 3 },
+  { n: 600, d: 300, T: 6, support: 15, fitIntercept: true, model: 'lassoCV', cvOptions: { cv: 5, nAlphas: 100 }, warmRuns: 5 },
+  { n: 600, d: 300, T: 6, support: 15, fitIntercept: true, model: 'enetCV', l1Ratio: [0.5, 0.9], cvOptions: { cv: 5, nAlphas: 50 }, warmRuns: 5 },
 ];
 
 const MODEL_NAMES: Record<ConvexModel, string> = {
