@@ -230,21 +230,18 @@ export class EnetState {
     const { T } = this.p;
     const W = this.w.data;
     const cn = this.p.design.colNormSq;
-    const support: number[] = [];
     for (let j = 0; j < this.p.d; j++) {
       if (!(cn[j]! > 0)) W.fill(0, j * T, (j + 1) * T);
       let s = 0;
       for (let t = 0; t < T; t++) s += W[j * T + t]! * W[j * T + t]!;
       if (s > 0) {
-        support.push(j);
         this.nonZero[j] = 1;
         this.l21 += Math.sqrt(s);
         this.wNormSq += s;
       }
     }
-    if (support.length === 0) return;
-    const idx = Int32Array.from(support);
-    this.setResidual(idx, rowsOf(W, idx, T));
+    const { cols, w } = this.supportRows();
+    if (cols.length > 0) this.setResidual(cols, w);
   }
 
   /**
