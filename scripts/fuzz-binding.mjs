@@ -186,6 +186,10 @@ const functions = {
     const n = dim(1), d = dim(1);
     return [mat(n, d), chance(0.5), new F64(d), new F64(d)];
   },
+  cdColumnStatsCorrelations: () => {
+    const n = dim(1), d = dim(1), T = dim(1);
+    return [mat(n, d), chance(0.5), new F64(d), new F64(d), mat(T, n), mat(d, T), chance(0.5) ? new F64(d) : new F64(0)];
+  },
   cdCorrelations: () => {
     const n = dim(1), d = dim(1), T = dim(1);
     const cols = perm(d).subarray(0, dim(0, d));

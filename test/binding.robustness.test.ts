@@ -120,6 +120,9 @@ function designArgs(): [ReturnType<typeof mat>, Float64Array] {
 function correlationArgs(): unknown[] {
   return [...designArgs(), new Float64Array(d).fill(2), mat(T, n), Int32Array.from([0, 2, 3]), mat(3, T), new Float64Array(3)];
 }
+function statsCorrelationArgs(): unknown[] {
+  return [designArgs()[0], true, new Float64Array(d), new Float64Array(d), mat(T, n), mat(d, T), new Float64Array(d)];
+}
 function targetArgs(): unknown[] {
   return [mat(n, T), true, mat(T, n), new Float64Array(T)];
 }
@@ -342,6 +345,46 @@ const cases: Record<string, Case> = {
       ['sqNorm aliases x', () => {
         const x = designArgs()[0];
         return [x, true, new Float64Array(d), x.data.subarray(0, d)];
+      }],
+    ],
+  },
+  cdColumnStatsCorrelations: {
+    args: statsCorrelationArgs,
+    kinds: ['matrix', 'bool', 'f64', 'f64', 'matrix', 'matrix', 'f64'],
+    extra: [
+      ['mean of length d - 1', () => Object.assign(statsCorrelationArgs(), { 2: new Float64Array(d - 1) })],
+      ['sqNorm of length d + 1', () => Object.assign(statsCorrelationArgs(), { 3: new Float64Array(d + 1) })],
+      ['yt with n + 1 columns', () => Object.assign(statsCorrelationArgs(), { 4: mat(T, n + 1) })],
+      ['out with d + 1 rows', () => Object.assign(statsCorrelationArgs(), { 5: mat(d + 1, T) })],
+      ['out with T + 1 columns', () => Object.assign(statsCorrelationArgs(), { 5: mat(d, T + 1) })],
+      ['norms of length d - 1', () => Object.assign(statsCorrelationArgs(), { 6: new Float64Array(d - 1) })],
+      ['mean aliases sqNorm', () => {
+        const b = new Float64Array(d);
+        return Object.assign(statsCorrelationArgs(), { 2: b, 3: b });
+      }],
+      ['sqNorm aliases x', () => {
+        const a = statsCorrelationArgs();
+        const x = a[0] as { data: Float64Array };
+        return Object.assign(a, { 3: x.data.subarray(0, d) });
+      }],
+      ['out aliases yt', () => {
+        const buf = new Float64Array(T * n);
+        return Object.assign(statsCorrelationArgs(), { 4: { rows: T, cols: n, data: buf }, 5: { rows: d, cols: T, data: buf.subarray(0, d * T) } });
+      }],
+      ['out aliases mean', () => {
+        const a = statsCorrelationArgs();
+        const out = a[5] as { data: Float64Array };
+        return Object.assign(a, { 2: out.data.subarray(0, d) });
+      }],
+      ['norms alias out', () => {
+        const a = statsCorrelationArgs();
+        const out = a[5] as { data: Float64Array };
+        return Object.assign(a, { 6: out.data.subarray(0, d) });
+      }],
+      ['norms alias yt', () => {
+        const a = statsCorrelationArgs();
+        const yt = a[4] as { data: Float64Array };
+        return Object.assign(a, { 6: yt.data.subarray(0, d) });
       }],
     ],
   },

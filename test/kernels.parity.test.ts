@@ -605,7 +605,7 @@ describe('kernel parity: native vs js', function () {
         });
   });
 
-  describe('working-set kernels: cdDesign, cdCorrelations, cdGatherColumns, cdGramColumns, cdTargets, cdResidual, cdResidualColumns, cdResidualCorrelations, mtenetGramSweep, the inner solves', () => {
+  describe('working-set kernels: cdDesign, cdDesignCorrelations, cdCorrelations, cdGatherColumns, cdGramColumns, cdTargets, cdResidual, cdResidualColumns, cdResidualCorrelations, mtenetGramSweep, the inner solves', () => {
     const shapes: [number, number, number][] = [
       [1, 1, 1],
       [7, 5, 3],
@@ -646,6 +646,24 @@ describe('kernel parity: native vs js', function () {
           expectClose(dn.mean, dj.mean, TOL64, 'mean');
           expectClose(dn.colNormSq, dj.colNormSq, 1e-9, 'colNormSq');
           const rt = randMatrix(rng, T, n);
+          // The design with every column's correlations in one pass: the bits of cdDesign and then
+          // cdCorrelations over all columns, on both backends (blocks of rows longer than one
+          // block of the statistics, a last partial block, the recentred column).
+          const all = Int32Array.from({ length: d }, (_, j) => j);
+          for (const [K, des] of [[N, dn], [J, dj]] as const) {
+            const [o1, n1] = [zerosM(d, T), new Float64Array(d)];
+            K.cdCorrelations(des, rt, all, o1, n1);
+            const [o2, n2] = [zerosM(d, T), new Float64Array(d).fill(NaN)];
+            o2.data.fill(NaN);
+            const fused = K.cdDesignCorrelations(x, centre, rt, o2, n2);
+            const what = `${K.name} design and correlations in one pass`;
+            expect(fused.finite, what).to.equal(true);
+            expect(fused.centred, what).to.equal(centre);
+            expect(Array.from(fused.mean).map(String), `${what}: mean`).to.deep.equal(Array.from(des.mean).map(String));
+            expect(Array.from(fused.colNormSq).map(String), `${what}: colNormSq`).to.deep.equal(Array.from(des.colNormSq).map(String));
+            expect(Array.from(o2.data).map(String), `${what}: correlations`).to.deep.equal(Array.from(o1.data).map(String));
+            expect(Array.from(n2).map(String), `${what}: norms`).to.deep.equal(Array.from(n1).map(String));
+          }
           for (const cols of columnLists(d)) {
             const on = zerosM(cols.length, T);
             const oj = zerosM(cols.length, T);
@@ -739,13 +757,15 @@ describe('kernel parity: native vs js', function () {
           }
         });
 
-    it('cdDesign and cdTargets report a NaN or an infinity (finite false, yNormSq not finite)', () => {
+    it('cdDesign, cdDesignCorrelations and cdTargets report a NaN or an infinity (finite false, yNormSq not finite)', () => {
       for (const bad of [NaN, Infinity, -Infinity])
         for (const centre of [false, true])
           for (const K of [N, J]) {
             const x = randMatrix(new Rng(1), 9, 4);
             x.data[2 * 4 + 1] = bad;
             expect(K.cdDesign(x, centre).finite, `${K.name} ${bad} centre ${centre}`).to.equal(false);
+            const fused = K.cdDesignCorrelations(x, centre, randMatrix(new Rng(3), 2, 9), zerosM(4, 2), new Float64Array(4));
+            expect(fused.finite, `${K.name} ${bad} centre ${centre}, with the correlations`).to.equal(false);
             const y = randMatrix(new Rng(2), 9, 3);
             y.data[5] = bad;
             expect(Number.isFinite(K.cdTargets(y, centre).yNormSq)).to.equal(false);

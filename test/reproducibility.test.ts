@@ -278,8 +278,8 @@ const cases: Record<string, Case> = {
       return out;
     },
   },
-  'cd working-set kernels: cdDesign, cdCorrelations, cdGatherColumns, cdGramColumns, cdTargets, cdResidual, cdResidualColumns, cdResidualCorrelations, mtenetGramSweep': {
-    covers: ['cdDesign', 'cdCorrelations', 'cdGatherColumns', 'cdGramColumns', 'cdTargets', 'cdResidual', 'cdResidualColumns', 'cdResidualCorrelations', 'mtenetGramSweep'],
+  'cd working-set kernels: cdDesign, cdDesignCorrelations, cdCorrelations, cdGatherColumns, cdGramColumns, cdTargets, cdResidual, cdResidualColumns, cdResidualCorrelations, mtenetGramSweep': {
+    covers: ['cdDesign', 'cdDesignCorrelations', 'cdCorrelations', 'cdGatherColumns', 'cdGramColumns', 'cdTargets', 'cdResidual', 'cdResidualColumns', 'cdResidualCorrelations', 'mtenetGramSweep'],
     run: (k, a) => {
       const [n, d, T] = [700, 90, 7];
       const x = a.matrix<Float64Array>('float64', n, d, (r, i) => r.normal() + (i % d) * 0.5 + (i % d === 5 ? 1e8 : 0));
@@ -290,6 +290,10 @@ const cases: Record<string, Case> = {
         const design = k.cdDesign(x, centre);
         out.push(...bits(design.mean, design.colNormSq, design.finite ? 1 : 0));
         const rt = a.matrix<Float64Array>('float64', T, n);
+        const xty = a.matrix<Float64Array>('float64', d, T, () => 0);
+        const xtyNorms = a.f64(d, () => 0);
+        const withCorrelations = k.cdDesignCorrelations(x, centre, rt, xty, xtyNorms);
+        out.push(...bits(withCorrelations.mean, withCorrelations.colNormSq, xty.data, xtyNorms));
         for (const cols of [a.int32(Array.from({ length: d }, (_, j) => j)), a.int32(Array.from({ length: 40 }, (_, c) => (c * 17) % d)), a.int32(runs)]) {
           const corr = a.matrix<Float64Array>('float64', cols.length, T, () => 0);
           const norms = a.f64(cols.length, () => 0);

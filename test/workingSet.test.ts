@@ -290,6 +290,43 @@ function spyKernels(calls: string[], names: string[]): Kernels {
   return spy as unknown as Kernels;
 }
 
+describe('the correlations at W = 0 (prepareProblem, EnetState)', () => {
+  for (const fitIntercept of [true, false])
+    it(`a problem holds Xc^T Yc and its norms from the design's pass, and a cold state starts from them (intercept ${fitIntercept})`, () => {
+      const { X, Y } = problem(52, 120, 40, 3, 5);
+      const calls: string[] = [];
+      const K = spyKernels(calls, ['cdDesign', 'cdCorrelations', 'cdDesignCorrelations', 'cdResidualCorrelations', 'cdGramCorrelations']);
+      const p = prepareProblem(K, X, Y, fitIntercept);
+      expect(calls, 'kernels that prepare the problem').to.deep.equal(['cdDesignCorrelations']);
+      const { n, d, T } = p;
+      for (let j = 0; j < d; j++) {
+        let norm = 0;
+        for (let t = 0; t < T; t++) {
+          let s = 0;
+          for (let i = 0; i < n; i++) s += (X.data[i * d + j]! - p.design.mean[j]!) * p.yt.data[t * n + i]!;
+          expect(p.xty.data[j * T + t]).to.be.closeTo(s, 1e-10 * Math.max(1, Math.abs(s)));
+          norm += p.xty.data[j * T + t]! ** 2;
+        }
+        expect(p.xtyNorms[j]).to.be.closeTo(Math.sqrt(norm), 1e-12 * Math.max(1, Math.sqrt(norm)));
+      }
+      // A cold state knows every correlation: at and above alpha_max the solve proves W = 0
+      // without computing any.
+      const st = new EnetState(K, p);
+      expect(Array.from({ length: d }, (_, j) => st.fresh(j)).every(Boolean)).to.equal(true);
+      expect(Array.from(st.corr)).to.deep.equal(Array.from(p.xty.data));
+      calls.length = 0;
+      const gen = solveEnet(K, p, st, settings(1.01 * Math.max(...p.xtyNorms), 0, 1e-10));
+      let r = gen.next();
+      while (!r.done) r = gen.next();
+      expect(r.value.converged).to.equal(true);
+      expect(Array.from(st.w.data).every((v) => v === 0)).to.equal(true);
+      expect(calls, 'correlation kernels').to.deep.equal([]);
+      // A warm start has its own residual: its correlations are computed.
+      const warm = new EnetState(K, p, Float64Array.from({ length: d * T }, (_, i) => (i < T ? 0.1 : 0)));
+      expect(warm.fresh(0)).to.equal(false);
+    });
+});
+
 describe('the whole Gram matrix (withGram, gramPays)', () => {
   it('holds Xc^T Xc (symmetric, bit for bit) and Xc^T Yc of the centred problem', () => {
     const { X, Y } = problem(41, 150, 140, 3, 4);
@@ -370,7 +407,8 @@ describe('EnetState.refresh', () => {
 
   it('returns false and changes nothing for an empty list', () => {
     const { X, Y } = problem(32, 20, 12, 2, 3);
-    const st = new EnetState(kernels(), prepareProblem(kernels(), X, Y, false));
+    const p = prepareProblem(kernels(), X, Y, false);
+    const st = new EnetState(kernels(), p, new Float64Array(p.d * p.T));
     expect(st.refresh(new Int32Array(0))).to.equal(false);
     expect(Array.from(st.corr).every((v) => v === 0)).to.equal(true);
   });

@@ -39,6 +39,7 @@ export interface Addon {
   mtenetBlockGram(xt: Matrix, order: Int32Array, blockSize: number, out: Float64Array): void;
   mtenetGramSweep(gram: Matrix, ht: Matrix, w: Matrix, l1Reg: number, l2Reg: number, order: Int32Array): { wMax: number; dwMax: number };
   cdColumnStats(x: Matrix, centre: boolean, mean: Float64Array, sqNorm: Float64Array): boolean;
+  cdColumnStatsCorrelations(x: Matrix, centre: boolean, mean: Float64Array, sqNorm: Float64Array, yt: Matrix, out: Matrix, norms: Float64Array): boolean;
   cdCorrelations(x: Matrix, mean: Float64Array, sqNorm: Float64Array, rt: Matrix, cols: Int32Array, out: Matrix, norms: Float64Array): void;
   cdGatherColumns(x: Matrix, mean: Float64Array, cols: Int32Array, out: Matrix): void;
   cdTargets(y: Matrix, centre: boolean, yt: Matrix, yMean: Float64Array): number;
@@ -264,6 +265,12 @@ export function nativeKernels(addon: Addon): Kernels {
       const mean = new Float64Array(x.cols);
       const colNormSq = new Float64Array(x.cols);
       const finite = call(() => addon.cdColumnStats(x, centre, mean, colNormSq));
+      return { x, centred: centre, mean, colNormSq, finite };
+    },
+    cdDesignCorrelations(x: Matrix, centre: boolean, yt: Matrix, out: Matrix, norms: Float64Array): CdDesign {
+      const mean = new Float64Array(x.cols);
+      const colNormSq = new Float64Array(x.cols);
+      const finite = call(() => addon.cdColumnStatsCorrelations(x, centre, mean, colNormSq, yt, out, norms));
       return { x, centred: centre, mean, colNormSq, finite };
     },
     cdCorrelations(design: CdDesign, rt: Matrix, cols: Int32Array, out: Matrix, norms?: Float64Array): void {

@@ -344,6 +344,12 @@ export interface Kernels extends NetworkKernels, OptimKernels, RandomKernels {
    */
   cdDesign(x: Matrix<Float64Array>, centre: boolean): CdDesign;
   /**
+   * cdDesign(x, centre) and then cdCorrelations(design, yt, every feature, out, norms) (yt T x n,
+   * out d x T, norms length d, both overwritten), with the same values: the correlations at W = 0
+   * that every fit starts from, computed as the statistics read X (the native kernel reads it once).
+   */
+  cdDesignCorrelations(x: Matrix<Float64Array>, centre: boolean, yt: Matrix<Float64Array>, out: Matrix<Float64Array>, norms: Float64Array): CdDesign;
+  /**
    * Correlations of listed centred columns with a residual: out[c, t] = sum_i Xc[i, cols[c]] rt[t, i]
    * for rt T x n and out cols.length x T (overwritten). Entries of cols in [0, d). When `norms`
    * (length cols.length) is given it receives the norms of out's rows.

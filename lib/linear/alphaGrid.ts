@@ -6,9 +6,6 @@
  * section 2.5.
  */
 import { ConfigError } from '../core/errors.js';
-import type { Matrix } from '../core/matrix.js';
-import { kernels } from '../kernels/index.js';
-import type { Kernels } from '../kernels/types.js';
 import type { EnetProblem } from './solvers/workingSet.js';
 
 /** numpy's float64 resolution (np.finfo(float).resolution), sklearn's floor for alpha_max. */
@@ -24,31 +21,23 @@ export interface AlphaGridOptions {
 }
 
 /** alpha_max of a prepared (centred) problem. */
-export function alphaMax(p: EnetProblem, l1Ratio: number, k: Kernels = kernels()): number {
+export function alphaMax(p: EnetProblem, l1Ratio: number): number {
   if (!(l1Ratio > 0)) {
     throw new ConfigError(
       `alphaGrid: automatic alpha grid generation is not supported for l1Ratio = 0; give your own 'alphas'`,
     );
   }
-  // X^T Y (d x T), the centred columns' correlations with the centred targets.
-  const xty: Matrix<Float64Array> = { rows: p.d, cols: p.T, data: new Float64Array(p.d * p.T) };
-  const all = new Int32Array(p.d);
-  for (let j = 0; j < p.d; j++) all[j] = j;
-  k.cdCorrelations(p.design, p.yt, all, xty);
+  // The norms of X^T Y's rows (the centred columns' correlations with the centred targets).
   let best = 0;
-  for (let j = 0; j < p.d; j++) {
-    let s = 0;
-    for (let t = 0; t < p.T; t++) s += xty.data[j * p.T + t]! ** 2;
-    best = Math.max(best, Math.sqrt(s));
-  }
+  for (let j = 0; j < p.d; j++) best = Math.max(best, p.xtyNorms[j]!);
   return best / (p.n * l1Ratio);
 }
 
 /** The descending alpha grid of scikit-learn for a prepared problem. */
-export function alphaGrid(p: EnetProblem, options: AlphaGridOptions, k: Kernels = kernels()): Float64Array {
+export function alphaGrid(p: EnetProblem, options: AlphaGridOptions): Float64Array {
   const eps = options.eps ?? 1e-3;
   const nAlphas = options.nAlphas ?? 100;
-  const aMax = alphaMax(p, options.l1Ratio, k);
+  const aMax = alphaMax(p, options.l1Ratio);
   const out = new Float64Array(nAlphas);
   if (aMax <= RESOLUTION) {
     out.fill(RESOLUTION);

@@ -278,7 +278,7 @@ export class MultiTaskElasticNetCV extends CdEstimator<CVFitted> {
       if (l1 === 0) {
         throw new ConfigError(`${this.kindName}: the automatic alpha grid needs l1Ratio > 0; give your own 'alphas' for l1Ratio = 0`);
       }
-      return alphaGrid(full, { l1Ratio: l1, eps: o.eps, nAlphas: o.nAlphas }, k);
+      return alphaGrid(full, { l1Ratio: l1, eps: o.eps, nAlphas: o.nAlphas });
     });
     const rng = new Rng(o.seed ?? 0);
     const folds = kFold(n, o.cv, o.shuffle, rng.fork());

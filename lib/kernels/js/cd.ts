@@ -11,6 +11,7 @@
  * X and R are stored transposed (xt d x n, rt T x n) so every dot product and residual update runs
  * along a contiguous row.
  */
+import { ShapeError } from '../../core/errors.js';
 import type { Matrix } from '../../core/matrix.js';
 import type { CdDesign, CdSweepArgs, CdSweepResult, CdTargets, GramSweepArgs } from '../types.js';
 import { dots4x2, gemm, transpose } from './linalg.js';
@@ -321,6 +322,18 @@ export function cdDesign(x: Matrix<Float64Array>, centre: boolean): CdDesign {
     if (!(m - m === 0 && s - s === 0)) finite = false;
   }
   return { x, centred: centre, mean, colNormSq, finite, xt };
+}
+
+export function cdDesignCorrelations(
+  x: Matrix<Float64Array>, centre: boolean, yt: Matrix<Float64Array>, out: Matrix<Float64Array>, norms: Float64Array,
+): CdDesign {
+  if (yt.cols !== x.rows || out.rows !== x.cols || out.cols !== yt.rows || norms.length !== x.cols) {
+    throw new ShapeError(`cdDesignCorrelations: x ${x.rows} x ${x.cols}, yt ${yt.rows} x ${yt.cols}, out ${out.rows} x ${out.cols} and norms of length ${norms.length} do not match`);
+  }
+  // The transposed copy makes every correlation a dot product of contiguous rows: no pass to share.
+  const design = cdDesign(x, centre);
+  cdCorrelations(design, yt, Int32Array.from({ length: x.cols }, (_, j) => j), out, norms);
+  return design;
 }
 
 /** The design's transposed copy (built by this kernel set's cdDesign). */

@@ -4,7 +4,7 @@
  * METATASK_BACKEND=js, and as the reference side of the parity suite.
  */
 import type { Kernels } from '../types.js';
-import { cdCorrelations, cdDesign, cdGatherColumns, cdGramColumns, cdResidual, cdResidualColumns, cdResidualCorrelations, cdTargets, mtenetBlockGram, mtenetGramSweep, mtenetSweep } from './cd.js';
+import { cdCorrelations, cdDesign, cdDesignCorrelations, cdGatherColumns, cdGramColumns, cdResidual, cdResidualColumns, cdResidualCorrelations, cdTargets, mtenetBlockGram, mtenetGramSweep, mtenetSweep } from './cd.js';
 import { cdGramCorrelations } from './cdgram.js';
 import { cdDualNorms, cdScreen, cdStaleFeatures, cdWorkingSet } from './cdscreen.js';
 import { mtenetGramSolve, mtenetResidualSolve } from './cdsolve.js';
@@ -30,6 +30,7 @@ export const jsKernels: Kernels = {
   mtenetBlockGram,
   mtenetGramSweep,
   cdDesign,
+  cdDesignCorrelations,
   cdCorrelations,
   cdGatherColumns,
   cdTargets,

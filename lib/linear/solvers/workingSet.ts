@@ -25,7 +25,7 @@
  * passes over the d features (dual norms, screening, stale lists, working sets) are kernels too
  * (cdscreen): what runs in TypeScript per outer iteration is proportional to the working set.
  */
-import { ValueError } from '../../core/errors.js';
+import { ShapeError, ValueError } from '../../core/errors.js';
 import { assertFinite, type Matrix } from '../../core/matrix.js';
 import type { Rng } from '../../core/rng.js';
 import type { CdDesign, CdFeatureState, Kernels } from '../../kernels/types.js';
@@ -52,6 +52,10 @@ export interface EnetProblem {
   yMean: Float64Array;
   /** ||Y||_F^2 of the (centred) targets. */
   yNormSq: number;
+  /** Xc^T Yc, d x T: the correlations at W = 0, where every fit without a warm start begins. */
+  xty: Matrix<Float64Array>;
+  /** The norms of xty's rows, length d. */
+  xtyNorms: Float64Array;
   /**
    * The whole Gram matrix, when computed once for many solves (withGram). Always present, if
    * undefined: one object shape for both kinds of problem keeps V8's compiled solver code valid.
@@ -67,7 +71,7 @@ export interface EnetProblem {
 export interface PrecomputedGram {
   /** Xc^T Xc, d x d. */
   gram: Matrix<Float64Array>;
-  /** Xc^T Yc, d x T. */
+  /** Xc^T Yc, d x T (the problem's xty). */
   xty: Matrix<Float64Array>;
 }
 
@@ -85,17 +89,17 @@ export function gramPays(d: number, T: number, solves: number): boolean {
 }
 
 /**
- * The problem with its whole Gram matrix and Xc^T Yc computed, from X in place (cdGramColumns
- * computes the symmetric matrix from its diagonal on and mirrors it).
+ * The problem with its whole Gram matrix computed, from X in place (cdGramColumns computes the
+ * symmetric matrix from its diagonal on and mirrors it).
  */
 export function withGram(K: Kernels, p: EnetProblem): EnetProblem {
-  const { d, T } = p;
+  const { d } = p;
   const all = Int32Array.from({ length: d }, (_, j) => j);
   const gram: Matrix<Float64Array> = { rows: d, cols: d, data: new Float64Array(d * d) };
   K.cdGramColumns(p.design, all, all, gram);
-  const xty: Matrix<Float64Array> = { rows: d, cols: T, data: new Float64Array(d * T) };
-  K.cdCorrelations(p.design, p.yt, all, xty);
-  return { n: p.n, d, T, design: p.design, yt: p.yt, yMean: p.yMean, yNormSq: p.yNormSq, gram: { gram, xty } };
+  // One literal, the shape of prepareProblem's (a spread copy is another hidden class to V8).
+  const { n, T, design, yt, yMean, yNormSq, xty, xtyNorms } = p;
+  return { n, d, T, design, yt, yMean, yNormSq, xty, xtyNorms, gram: { gram, xty } };
 }
 
 export interface SolveSettings {
@@ -143,11 +147,16 @@ export function prepareProblem(
   fitIntercept: boolean,
   names: { x: string; y: string } = { x: 'X', y: 'Y' },
 ): EnetProblem {
-  const design = K.cdDesign(x, fitIntercept);
-  if (!design.finite) nonFinite(x, names.x);
+  if (y.rows !== x.rows) throw new ShapeError(`${names.x} has ${x.rows} rows but ${names.y} has ${y.rows}`);
   const { yt, yMean, yNormSq } = K.cdTargets(y, fitIntercept);
+  const d = x.cols;
+  const T = y.cols;
+  const xty: Matrix<Float64Array> = { rows: d, cols: T, data: new Float64Array(d * T) };
+  const xtyNorms = new Float64Array(d);
+  const design = K.cdDesignCorrelations(x, fitIntercept, yt, xty, xtyNorms);
+  if (!design.finite) nonFinite(x, names.x);
   if (!Number.isFinite(yNormSq)) nonFinite(y, names.y);
-  return { n: x.rows, d: x.cols, T: y.cols, design, yt, yMean, yNormSq, gram: undefined };
+  return { n: x.rows, d, T, design, yt, yMean, yNormSq, xty, xtyNorms, gram: undefined };
 }
 
 /** Name the first NaN or infinity of a, or, when every value is finite, the overflow. */
@@ -219,7 +228,14 @@ export class EnetState {
     this.columns = new Uint8Array(d);
     for (let j = 0; j < d; j++) if (p.design.colNormSq[j]! > 0) this.columns[j] = 1;
     this.pool = new ColumnPool(K, p.design, n, p.gram?.gram);
-    if (w0) this.setStart();
+    if (w0) {
+      this.setStart();
+    } else {
+      // W = 0: the residual is Y, whose correlations the problem holds.
+      this.corr.set(p.xty.data);
+      this.corrNorm.set(p.xtyNorms);
+      this.markFresh(0, d);
+    }
   }
 
   /**

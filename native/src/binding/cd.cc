@@ -177,6 +177,44 @@ Napi::Value CdColumnStats(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(env, cd::columnStats(x.data(), x.rows(), x.cols(), centre, mean.data(), sqNorm.data()));
 }
 
+// cdColumnStatsCorrelations(x, centre, mean, sqNorm, yt, out, norms) -> finite: cdColumnStats and then
+// the correlations of every centred column with yt (T x n) into out (d x T) and norms (empty or of
+// length d), in one pass over x. mean, sqNorm, out and norms are overwritten.
+Napi::Value CdColumnStatsCorrelations(const Napi::CallbackInfo& info) {
+  const char* fn = "cdColumnStatsCorrelations";
+  Napi::Env env = info.Env();
+  expectArgs(info, 7, fn);
+  ArgGuard guard;
+  MatMap<double> x = matrixArg<double>(info[0], fn, "x");
+  const bool centre = boolArg(info[1], fn, "centre");
+  VecMap<double> mean = vectorArg<double>(info[2], fn, "mean", x.cols());
+  VecMap<double> sqNorm = vectorArg<double>(info[3], fn, "sqNorm", x.cols());
+  MatMap<double> yt = matrixArg<double>(info[4], fn, "yt", -1, x.rows());
+  MatMap<double> out = matrixArg<double>(info[5], fn, "out", x.cols(), yt.rows());
+  VecMap<double> norms = vectorArg<double>(info[6], fn, "norms");
+  if (x.cols() > INT32_MAX) rangeError(env, fn, "argument 'x' has more than 2^31 - 1 columns");
+  if (norms.size() != 0 && norms.size() != x.cols()) {
+    rangeError(env, fn, "argument 'norms' has " + std::to_string(norms.size()) + " elements, expected 0 or " + std::to_string(x.cols()));
+  }
+  expectDisjoint(env, fn, mean, "mean", x, "x");
+  expectDisjoint(env, fn, mean, "mean", yt, "yt");
+  expectDisjoint(env, fn, sqNorm, "sqNorm", x, "x");
+  expectDisjoint(env, fn, sqNorm, "sqNorm", yt, "yt");
+  expectDisjoint(env, fn, mean, "mean", sqNorm, "sqNorm");
+  expectDisjoint(env, fn, out, "out", x, "x");
+  expectDisjoint(env, fn, out, "out", yt, "yt");
+  expectDisjoint(env, fn, out, "out", mean, "mean");
+  expectDisjoint(env, fn, out, "out", sqNorm, "sqNorm");
+  expectDisjoint(env, fn, norms, "norms", x, "x");
+  expectDisjoint(env, fn, norms, "norms", yt, "yt");
+  expectDisjoint(env, fn, norms, "norms", mean, "mean");
+  expectDisjoint(env, fn, norms, "norms", sqNorm, "sqNorm");
+  expectDisjoint(env, fn, norms, "norms", out, "out");
+  guard.verify(env, fn);
+  return Napi::Boolean::New(env, cd::columnStatsCorrelations(x.data(), x.rows(), x.cols(), centre, mean.data(), sqNorm.data(), yt.data(),
+                                                             yt.rows(), out.data(), norms.size() ? norms.data() : nullptr, threadsOf(env)));
+}
+
 // cdCorrelations(x, mean, sqNorm, rt, cols, out, norms): rt T x n, out len(cols) x T (overwritten),
 // norms empty or of length len(cols) (overwritten with the norms of out's rows).
 Napi::Value CdCorrelations(const Napi::CallbackInfo& info) {
@@ -643,6 +681,7 @@ void registerCd(Napi::Env env, Napi::Object exports) {
   exportFunction(env, exports, "mtenetBlockGram", MtenetBlockGram);
   exportFunction(env, exports, "mtenetGramSweep", MtenetGramSweep);
   exportFunction(env, exports, "cdColumnStats", CdColumnStats);
+  exportFunction(env, exports, "cdColumnStatsCorrelations", CdColumnStatsCorrelations);
   exportFunction(env, exports, "cdCorrelations", CdCorrelations);
   exportFunction(env, exports, "cdGatherColumns", CdGatherColumns);
   exportFunction(env, exports, "cdTargets", CdTargets);

@@ -295,38 +295,51 @@ inline void blockStats(const double* xb, int64_t ld, int64_t nb, int64_t nextRow
 
 }  // namespace
 
-bool columnStats(const double* x, int64_t n, int64_t d, bool centre, double* mean, double* sqNorm) {
-  std::fill(mean, mean + d, 0.0);
-  std::fill(sqNorm, sqNorm + d, 0.0);
+namespace {
+
+// Rows [i0, i1) of columnStats' pass, added to the statistics of the rows before them (zeroed
+// before the first call). Blocks of kStatRows start at multiples of kStatRows, so any split into
+// calls at such multiples sums exactly as one call over all rows.
+void statsRows(const double* x, int64_t n, int64_t d, bool centre, int64_t i0, int64_t i1, double* mean, double* sqNorm) {
   if (!centre) {
-    for (int64_t i = 0; i < n; ++i) {
+    for (int64_t i = i0; i < i1; ++i) {
       const double* xi = x + i * d;
       for (int64_t j = 0; j < d; ++j) sqNorm[j] += xi[j] * xi[j];
     }
-  } else {
-    // Per block of rows: its column means and squared deviations (two reads of the block, the
-    // second from cache), merged into the running ones by Chan, Golub & LeVeque's update
-    // ("Algorithms for computing the sample variance", Am. Stat. 37, 1983):
-    //   delta = mean_b - mean_a,  mean += delta n_b / (n_a + n_b),
-    //   M2 += M2_b + delta^2 n_a n_b / (n_a + n_b).
-    // One pass over X from memory, as accurate as the two-pass formula.
-    // Columns go in chunks of kStatChunk whose block sums stay in registers (a chunk's rows of the
-    // block are read from L1 by the second pass); each column's arithmetic is the same in any chunk.
-    int64_t count = 0;
-    for (int64_t i0 = 0; i0 < n; i0 += kStatRows) {
-      const int64_t nb = std::min(kStatRows, n - i0);
-      const int64_t next = std::min(kStatRows, n - i0 - nb);
-      const double* xb = x + i0 * d;
-      int64_t l0 = 0;
-      for (; l0 + kStatChunk <= d; l0 += kStatChunk) blockStats<kStatChunk>(xb + l0, d, nb, next, count, mean + l0, sqNorm + l0);
-      for (; l0 < d; ++l0) blockStats<1>(xb + l0, d, nb, next, count, mean + l0, sqNorm + l0);
-      count += nb;
-    }
+    return;
   }
-  // A NaN or infinite value of X makes its column's sum (or squared deviations) NaN or infinite.
+  // Per block of rows: its column means and squared deviations (two reads of the block, the
+  // second from cache), merged into the running ones by Chan, Golub & LeVeque's update
+  // ("Algorithms for computing the sample variance", Am. Stat. 37, 1983):
+  //   delta = mean_b - mean_a,  mean += delta n_b / (n_a + n_b),
+  //   M2 += M2_b + delta^2 n_a n_b / (n_a + n_b).
+  // One pass over X from memory, as accurate as the two-pass formula.
+  // Columns go in chunks of kStatChunk whose block sums stay in registers (a chunk's rows of the
+  // block are read from L1 by the second pass); each column's arithmetic is the same in any chunk.
+  for (int64_t b0 = i0; b0 < i1; b0 += kStatRows) {
+    const int64_t nb = std::min(kStatRows, n - b0);
+    const int64_t next = std::min(kStatRows, n - b0 - nb);
+    const double* xb = x + b0 * d;
+    int64_t l0 = 0;
+    for (; l0 + kStatChunk <= d; l0 += kStatChunk) blockStats<kStatChunk>(xb + l0, d, nb, next, b0, mean + l0, sqNorm + l0);
+    for (; l0 < d; ++l0) blockStats<1>(xb + l0, d, nb, next, b0, mean + l0, sqNorm + l0);
+  }
+}
+
+// A NaN or infinite value of X makes its column's sum (or squared deviations) NaN or infinite.
+bool statsFinite(const double* mean, const double* sqNorm, int64_t d) {
   bool finite = true;
   for (int64_t j = 0; j < d; ++j) finite = finite && std::isfinite(mean[j]) && std::isfinite(sqNorm[j]);
   return finite;
+}
+
+}  // namespace
+
+bool columnStats(const double* x, int64_t n, int64_t d, bool centre, double* mean, double* sqNorm) {
+  std::fill(mean, mean + d, 0.0);
+  std::fill(sqNorm, sqNorm + d, 0.0);
+  statsRows(x, n, d, centre, 0, n, mean, sqNorm);
+  return statsFinite(mean, sqNorm, d);
 }
 
 namespace {
@@ -451,6 +464,20 @@ void correlations(const double* x, int64_t n, int64_t d, const double* mean, con
                   const int32_t* cols, int64_t m, double* out, double* norms, int threads) {
   // rt is only read: the blocks' fill does nothing.
   correlationsByBlocks(x, n, d, mean, sqNorm, const_cast<double*>(rt), T, cols, m, out, norms, threads, [](int64_t, int64_t) {});
+}
+
+bool columnStatsCorrelations(const double* x, int64_t n, int64_t d, bool centre, double* mean, double* sqNorm, const double* yt,
+                             int64_t T, double* out, double* norms, int threads) {
+  static_assert(simd::kGemmKc % kStatRows == 0, "the blocks of the products must be whole blocks of the statistics");
+  std::fill(mean, mean + d, 0.0);
+  std::fill(sqNorm, sqNorm + d, 0.0);
+  std::vector<int32_t> all(static_cast<size_t>(d));
+  for (int64_t j = 0; j < d; ++j) all[static_cast<size_t>(j)] = static_cast<int32_t>(j);
+  // Each block's statistics are summed just before its products read it: X is read from memory
+  // once. The centring term and needsCentring, applied after the last block, see the final stats.
+  correlationsByBlocks(x, n, d, centre ? mean : nullptr, centre ? sqNorm : nullptr, const_cast<double*>(yt), T, all.data(), d, out,
+                       norms, threads, [&](int64_t i0, int64_t rows) { statsRows(x, n, d, centre, i0, i0 + rows, mean, sqNorm); });
+  return statsFinite(mean, sqNorm, d);
 }
 
 void gatherColumns(const double* x, int64_t n, int64_t d, const double* mean, const int32_t* cols, int64_t m, double* out) {

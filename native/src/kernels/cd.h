@@ -50,6 +50,12 @@ bool columnStats(const double* x, int64_t n, int64_t d, bool centre, double* mea
 void correlations(const double* x, int64_t n, int64_t d, const double* mean, const double* sqNorm, const double* rt, int64_t T,
                   const int32_t* cols, int64_t m, double* out, double* norms, int threads);
 
+// columnStats(x, n, d, centre, mean, sqNorm), then correlations(x, ..., yt, T, every column 0..d-1,
+// out (d x T), norms) of the centred columns with yt (T x n), in one pass over x: the same values
+// as the two calls, bit for bit. norms may be null. Returns columnStats' value.
+bool columnStatsCorrelations(const double* x, int64_t n, int64_t d, bool centre, double* mean, double* sqNorm, const double* yt,
+                             int64_t T, double* out, double* norms, int threads);
+
 // out[c n + i] = x[i, cols[c]] - mean[cols[c]]: the listed centred columns as rows (m x n).
 void gatherColumns(const double* x, int64_t n, int64_t d, const double* mean, const int32_t* cols, int64_t m, double* out);
 
