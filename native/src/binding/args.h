@@ -69,7 +69,7 @@ inline void expectArgs(const Napi::CallbackInfo& info, size_t n, const char* fn)
 }
 
 // Records the typed arrays read during one call and checks, before the kernel runs, that none was
-// detached or resized since (rule 1 above).
+// detached or resized since (rule 1 above). The first kInline records need no allocation.
 class ArgGuard {
  public:
   ArgGuard() : prev_(current_) { current_ = this; }
@@ -77,43 +77,68 @@ class ArgGuard {
   ArgGuard(const ArgGuard&) = delete;
   ArgGuard& operator=(const ArgGuard&) = delete;
 
-  static void record(const Napi::TypedArray& arr, const void* data, size_t length) {
-    if (current_) current_->items_.push_back({arr, data, length});
+  static void record(napi_value arr, const void* data, size_t length) {
+    if (current_ == nullptr) return;
+    if (current_->count_ < kInline) current_->inline_[current_->count_++] = {arr, data, length};
+    else current_->more_.push_back({arr, data, length});
   }
 
   void verify(Napi::Env env, const char* fn) const {
-    for (const Item& it : items_) {
-      napi_typedarray_type type;
-      size_t length = 0;
-      void* data = nullptr;
-      napi_value buffer;
-      size_t offset = 0;
-      const napi_status st = napi_get_typedarray_info(env, it.arr, &type, &length, &data, &buffer, &offset);
-      if (st != napi_ok || length != it.length || (length > 0 && data != it.data)) {
-        throw Napi::RangeError::New(env, std::string(fn) +
-                                             ": a typed array argument was detached or resized while the arguments "
-                                             "were read (by a getter or Proxy)");
-      }
-    }
+    for (size_t i = 0; i < count_; ++i) check(env, fn, inline_[i]);
+    for (const Item& it : more_) check(env, fn, it);
   }
 
  private:
   struct Item {
-    Napi::TypedArray arr;
+    napi_value arr;
     const void* data;
     size_t length;
   };
-  std::vector<Item> items_;
+  static void check(Napi::Env env, const char* fn, const Item& it) {
+    napi_typedarray_type type;
+    size_t length = 0;
+    void* data = nullptr;
+    const napi_status st = napi_get_typedarray_info(env, it.arr, &type, &length, &data, nullptr, nullptr);
+    if (st != napi_ok || length != it.length || (length > 0 && data != it.data)) {
+      throw Napi::RangeError::New(env, std::string(fn) +
+                                           ": a typed array argument was detached or resized while the arguments "
+                                           "were read (by a getter or Proxy)");
+    }
+  }
+  static constexpr size_t kInline = 16;
+  Item inline_[kInline];
+  size_t count_ = 0;
+  std::vector<Item> more_;
   ArgGuard* prev_;
   static inline thread_local ArgGuard* current_ = nullptr;
 };
 
+// A typed array argument: its elements, read by one napi_get_typedarray_info call (which refuses
+// anything that is not a typed array without running JavaScript).
 template <typename T>
-Napi::TypedArrayOf<T> typedArrayOf(const Napi::Value& v, const char* fn, const std::string& name) {
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != ArrayKind<T>::type) {
+struct TypedArg {
+  napi_value value;
+  T* data;
+  size_t length;
+};
+
+template <typename T>
+TypedArg<T> typedArrayOf(const Napi::Value& v, const char* fn, const std::string& name) {
+  napi_typedarray_type type;
+  size_t length = 0;
+  void* data = nullptr;
+  if (v.IsEmpty() || napi_get_typedarray_info(v.Env(), v, &type, &length, &data, nullptr, nullptr) != napi_ok ||
+      type != ArrayKind<T>::type) {
     typeError(v.Env(), fn, "argument '" + name + "' must be a " + ArrayKind<T>::name);
   }
-  return v.As<Napi::TypedArrayOf<T>>();
+  return {v, static_cast<T*>(data), length};
+}
+
+// Whether v is a Float32Array (one napi_get_typedarray_info call).
+inline bool isFloat32Array(const Napi::Value& v) {
+  napi_typedarray_type type;
+  return !v.IsEmpty() && napi_get_typedarray_info(v.Env(), v, &type, nullptr, nullptr, nullptr, nullptr) == napi_ok &&
+         type == napi_float32_array;
 }
 
 inline void expectLength(Napi::Env env, const char* fn, const std::string& name, int64_t len, int64_t expected) {
@@ -126,23 +151,23 @@ inline void expectLength(Napi::Env env, const char* fn, const std::string& name,
 // its length.
 template <typename T>
 VecMap<T> vectorArg(const Napi::Value& v, const char* fn, const std::string& name, int64_t expected = -1) {
-  auto arr = typedArrayOf<T>(v, fn, name);
-  const int64_t len = static_cast<int64_t>(arr.ElementLength());
+  const TypedArg<T> arr = typedArrayOf<T>(v, fn, name);
+  const int64_t len = static_cast<int64_t>(arr.length);
   expectLength(v.Env(), fn, name, len, expected);
-  ArgGuard::record(arr, arr.Data(), arr.ElementLength());
-  return VecMap<T>(len == 0 ? nullptr : arr.Data(), len);
+  ArgGuard::record(arr.value, arr.data, arr.length);
+  return VecMap<T>(len == 0 ? nullptr : arr.data, len);
 }
 
 // The contents of an Int32Array (or of a Uint8Array, byteArg), copied into native memory (rule 1).
 inline std::vector<int32_t> indexArg(const Napi::Value& v, const char* fn, const std::string& name, int64_t expected = -1) {
-  auto arr = typedArrayOf<int32_t>(v, fn, name);
-  expectLength(v.Env(), fn, name, static_cast<int64_t>(arr.ElementLength()), expected);
-  return std::vector<int32_t>(arr.Data(), arr.Data() + arr.ElementLength());
+  const TypedArg<int32_t> arr = typedArrayOf<int32_t>(v, fn, name);
+  expectLength(v.Env(), fn, name, static_cast<int64_t>(arr.length), expected);
+  return std::vector<int32_t>(arr.data, arr.data + arr.length);
 }
 inline std::vector<uint8_t> byteArg(const Napi::Value& v, const char* fn, const std::string& name, int64_t expected = -1) {
-  auto arr = typedArrayOf<uint8_t>(v, fn, name);
-  expectLength(v.Env(), fn, name, static_cast<int64_t>(arr.ElementLength()), expected);
-  return std::vector<uint8_t>(arr.Data(), arr.Data() + arr.ElementLength());
+  const TypedArg<uint8_t> arr = typedArrayOf<uint8_t>(v, fn, name);
+  expectLength(v.Env(), fn, name, static_cast<int64_t>(arr.length), expected);
+  return std::vector<uint8_t>(arr.data, arr.data + arr.length);
 }
 
 // Every entry of `idx` in [0, bound).
@@ -172,7 +197,7 @@ struct RawMatrix {
   const char* fn = "";
   std::string name;
 
-  bool isFloat32() const { return data.IsTypedArray() && data.As<Napi::TypedArray>().TypedArrayType() == napi_float32_array; }
+  bool isFloat32() const { return isFloat32Array(data); }
 
   // The data as a T matrix of rows x cols (recorded by the guard); `rows`/`cols` >= 0 check the shape.
   template <typename T>

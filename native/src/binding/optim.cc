@@ -78,7 +78,7 @@ std::optional<VecMap<T>> optVec(const Napi::Object& o, const char* fn, const cha
 }
 
 // Whether `params` (read once, by the caller) is a Float32Array: the dtype of every other vector.
-bool isFloat32(const Napi::Value& p) { return p.IsTypedArray() && p.As<Napi::TypedArray>().TypedArrayType() == napi_float32_array; }
+bool isFloat32(const Napi::Value& p) { return isFloat32Array(p); }
 
 template <typename T>
 void pairwiseDisjoint(Napi::Env env, const char* fn, std::initializer_list<std::pair<const VecMap<T>*, const char*>> vs) {

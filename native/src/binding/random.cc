@@ -41,7 +41,7 @@ Napi::Value FillMask(const Napi::CallbackInfo& info) {
   ArgGuard guard;
   VecMap<int32_t> state = vectorArg<int32_t>(info[0], fn, "state", 4);
   const Napi::Value out = info[1];
-  if (out.IsTypedArray() && out.As<Napi::TypedArray>().TypedArrayType() == napi_float32_array) fillMaskTyped<float>(info, guard, state);
+  if (isFloat32Array(out)) fillMaskTyped<float>(info, guard, state);
   else fillMaskTyped<double>(info, guard, state);
   return info.Env().Undefined();
 }
