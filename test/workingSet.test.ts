@@ -12,7 +12,9 @@ import { expect } from 'chai';
 import type { Matrix } from '../lib/core/matrix.js';
 import { Rng } from '../lib/core/rng.js';
 import { kernels } from '../lib/kernels/index.js';
+import { cdDesignCorrelations } from '../lib/kernels/js/cd.js';
 import { Anderson } from '../lib/kernels/js/cdsolve.js';
+import { ShapeError } from '../lib/core/errors.js';
 import { dualityGapOf, normsOf, provenZero, safeRadius } from '../lib/linear/solvers/dualGap.js';
 import { ColumnPool } from '../lib/linear/solvers/columnPool.js';
 import type { Kernels } from '../lib/kernels/types.js';
@@ -325,6 +327,25 @@ describe('the correlations at W = 0 (prepareProblem, EnetState)', () => {
       const warm = new EnetState(K, p, Float64Array.from({ length: d * T }, (_, i) => (i < T ? 0.1 : 0)));
       expect(warm.fresh(0)).to.equal(false);
     });
+});
+
+describe('the correlations at W = 0: bad shapes', () => {
+  it('prepareProblem refuses X and Y with different row counts, naming both', () => {
+    const { X, Y } = problem(53, 30, 8, 2, 2);
+    const short = { rows: 29, cols: 2, data: Y.data.subarray(0, 58) };
+    expect(() => prepareProblem(kernels(), X, short, true, { x: 'X', y: 'Y of task 3' })).to.throw(ShapeError, /X has 30 rows but Y of task 3 has 29/);
+  });
+
+  it('the TypeScript cdDesignCorrelations refuses targets, outputs or norms of the wrong shape', () => {
+    const x = randMatrix(new Rng(54), 12, 5);
+    const yt = randMatrix(new Rng(55), 3, 12);
+    const out = (r: number, c: number): M => ({ rows: r, cols: c, data: new Float64Array(r * c) });
+    expect(() => cdDesignCorrelations(x, true, yt, out(5, 3), new Float64Array(5))).to.not.throw();
+    expect(() => cdDesignCorrelations(x, true, randMatrix(new Rng(56), 3, 11), out(5, 3), new Float64Array(5))).to.throw(ShapeError, /cdDesignCorrelations/);
+    expect(() => cdDesignCorrelations(x, true, yt, out(4, 3), new Float64Array(5))).to.throw(ShapeError);
+    expect(() => cdDesignCorrelations(x, true, yt, out(5, 2), new Float64Array(5))).to.throw(ShapeError);
+    expect(() => cdDesignCorrelations(x, true, yt, out(5, 3), new Float64Array(4))).to.throw(ShapeError);
+  });
 });
 
 describe('the whole Gram matrix (withGram, gramPays)', () => {
