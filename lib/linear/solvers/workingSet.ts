@@ -64,15 +64,13 @@ export interface EnetProblem {
 }
 
 /**
- * Xc^T Xc and Xc^T Yc of a problem, computed once: every correlation is then read from them over
- * the support (cdGramCorrelations, |S| T multiply-adds per feature instead of n T, no residual)
- * and every working set's Gram matrix is copied out of it.
+ * Xc^T Xc of a problem, computed once: every correlation is then read from it and the problem's
+ * xty over the support (cdGramCorrelations, |S| T multiply-adds per feature instead of n T, no
+ * residual) and every working set's Gram matrix is copied out of it.
  */
 export interface PrecomputedGram {
   /** Xc^T Xc, d x d. */
   gram: Matrix<Float64Array>;
-  /** Xc^T Yc, d x T (the problem's xty). */
-  xty: Matrix<Float64Array>;
 }
 
 /** Most features for which the whole Gram matrix is kept: 2048^2 doubles are 32 MiB. */
@@ -99,7 +97,7 @@ export function withGram(K: Kernels, p: EnetProblem): EnetProblem {
   K.cdGramColumns(p.design, all, all, gram);
   // One literal, the shape of prepareProblem's (a spread copy is another hidden class to V8).
   const { n, T, design, yt, yMean, yNormSq, xty, xtyNorms } = p;
-  return { n, d, T, design, yt, yMean, yNormSq, xty, xtyNorms, gram: { gram, xty } };
+  return { n, d, T, design, yt, yMean, yNormSq, xty, xtyNorms, gram: { gram } };
 }
 
 export interface SolveSettings {
@@ -393,7 +391,7 @@ export class EnetState {
     const g = this.p.gram;
     if (g) {
       // From the whole Gram matrix: the residual is not read (nor rebuilt).
-      this.K.cdGramCorrelations(g.gram, g.xty, this.w, this.supportRows().cols, cols, out, norms);
+      this.K.cdGramCorrelations(g.gram, this.p.xty, this.w, this.supportRows().cols, cols, out, norms);
       return;
     }
     const pending = this.pendingResidual;
