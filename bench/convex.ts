@@ -1,13 +1,15 @@
 /**
  * Convex multi-task models on shapes of the family n 200..20,000, d 50..5,000, T 2..50 (with and
  * without intercept), and their cross-validated versions: metatask native, metatask TypeScript
- * and scikit-learn, each in a fresh process of its own (bench/convexFit.ts,
+ * and scikit-learn, each in fresh processes of its own (bench/convexFit.ts,
  * bench/peers/sklearn_convex.py) on the same data and options, one thread each (setThreads(1);
- * OMP_NUM_THREADS = OPENBLAS_NUM_THREADS = 1). Per side: the cold first fit of the process, the
- * median / min / max of the warm fits after it, the sweeps, the non-zero rows and the objective
- * reached, against a tight reference (metatask at tol 1e-12). Ratios are of warm medians and of
- * cold fits, measured in this one run, of CPU time (process CPU seconds, every thread, which a loaded
- * machine does not inflate) and of wall-clock time. METATASK_BENCH_SHAPES=0,3 runs a few shapes only.
+ * OMP_NUM_THREADS = OPENBLAS_NUM_THREADS = 1). Each side runs in three processes, the sides taking
+ * turns (native, TypeScript, scikit-learn, then again), so that a change of the machine's load
+ * during the run reaches every side alike. Per side: the cold first fits of its processes (median,
+ * min, max), the median / min / max of the warm fits after them, the sweeps, the non-zero rows and
+ * the objective reached, against a tight reference (metatask at tol 1e-12). Ratios are of medians,
+ * measured in this one run, of CPU time (process CPU seconds, every thread, which a loaded machine
+ * does not inflate) and of wall-clock time. METATASK_BENCH_SHAPES=0,3 runs a few shapes only.
  * Data: X ~ N(0, 1) (plus column offsets when an intercept is fitted), a planted support of s rows
  * of W ~ N(0, 4), Y = X W + N(0, 0.25) noise (seeded); alpha a fraction of alpha_max.
  * Also exported: the driver that lasso.ts uses for the multi-task lasso data set.
@@ -26,7 +28,7 @@ import { MultiTaskElasticNet } from '../lib/linear/multiTaskElasticNet.js';
 import { prepareProblem } from '../lib/linear/solvers/workingSet.js';
 import type { ConvexJob, ConvexModel, ConvexSideResult } from './convexFit.js';
 import { objectiveOf } from './convexFit.js';
-import { benchOptions, type ChartPanel } from './harness.js';
+import { benchOptions, pythonWith, type ChartPanel } from './harness.js';
 import { markdownTable, stats, type WorkloadResult } from './run.js';
 
 export interface ConvexCase {
@@ -39,16 +41,26 @@ export interface ConvexCase {
   model: ConvexModel;
   options: Record<string, unknown>;
   warmRuns: number;
+  /** Fresh processes per side, the sides taking turns; default 3 (1 with --quick). */
+  rounds?: number;
 }
+
+/** Fresh processes per side of a case unless it says otherwise. */
+export const DEFAULT_ROUNDS = 3;
 
 export interface SideRow {
   impl: string;
   threads?: string;
-  /** Wall-clock seconds of the cold first fit and of the warm fits. */
+  /** Processes the figures come from (each: one cold fit, then the warm fits). */
+  processes?: number;
+  /** Wall-clock seconds: the median of the processes' cold first fits, and their spread. */
   cold?: number;
+  coldSpread?: { median: number; min: number; max: number };
+  /** The warm fits of every process, pooled. */
   warm?: { median: number; min: number; max: number };
   /** Process CPU seconds (every thread) of the same fits: a fair ratio even on a loaded machine. */
   cpuCold?: number;
+  cpuColdSpread?: { median: number; min: number; max: number };
   cpuWarm?: { median: number; min: number; max: number };
   objective?: number;
   nIter?: number;
@@ -73,57 +85,89 @@ function runJob(cmd: string, args: string[], job: ConvexJob, env: NodeJS.Process
   }
 }
 
-function findPython(): string | null {
-  for (const py of ['/usr/bin/python3', 'python3']) {
-    const r = spawnSync(py, ['-c', 'import sklearn, numpy'], { encoding: 'utf8' });
-    if (r.status === 0) return py;
-  }
-  return null;
-}
-
-function toRow(impl: string, threads: string, r: ConvexSideResult): SideRow {
-  const [cold, ...warm] = r.times;
-  const [cpuCold, ...cpuWarm] = r.cpuTimes;
+/**
+ * One side's row from the results of its processes: the median of their cold fits, the warm fits
+ * of all of them pooled. The sweeps, rows and objective are the last process's (every side is
+ * deterministic: its processes agree).
+ */
+export function toRow(impl: string, threads: string, results: readonly ConvexSideResult[]): SideRow {
+  const colds = results.map((r) => r.times[0]!);
+  const cpuColds = results.map((r) => r.cpuTimes[0]!);
+  const warm = results.flatMap((r) => r.times.slice(1));
+  const cpuWarm = results.flatMap((r) => r.cpuTimes.slice(1));
+  const coldSpread = stats(colds);
+  const cpuColdSpread = stats(cpuColds);
+  const r = results[results.length - 1]!;
   return {
     impl,
     threads,
-    cold: cold!,
-    warm: stats(warm.length ? warm : [cold!]),
-    cpuCold: cpuCold!,
-    cpuWarm: stats(cpuWarm.length ? cpuWarm : [cpuCold!]),
+    processes: results.length,
+    cold: coldSpread.median,
+    coldSpread,
+    warm: stats(warm.length ? warm : colds),
+    cpuCold: cpuColdSpread.median,
+    cpuColdSpread,
+    cpuWarm: stats(cpuWarm.length ? cpuWarm : cpuColds),
     objective: r.objective, nIter: r.nIter, nonZeroRows: r.nonZeroRows,
     ...(r.alpha !== undefined ? { alpha: r.alpha, l1Ratio: r.l1Ratio! } : {}),
   };
 }
 
-/** Run metatask (each available backend) and scikit-learn on one case, each in its own process. */
-export function runCase(c: ConvexCase): SideRow[] {
-  const rows: SideRow[] = [];
+/** A side of a case: how to start one of its processes, or why it does not run. */
+type Side = { impl: string; run: () => ConvexSideResult & { version?: string }; threads: (r: ConvexSideResult) => string } | { impl: string; skipped: string };
+
+function sidesOf(c: ConvexCase): Side[] {
   const job = (backend: 'native' | 'js'): ConvexJob => ({ folder: c.folder, n: c.n, d: c.d, T: c.T, backend, model: c.model, options: c.options, warmRuns: c.warmRuns });
+  const sides: Side[] = [];
   for (const b of ['native', 'js'] as const) {
     const impl = `metatask ${b === 'js' ? 'TypeScript' : 'native'}`;
-    if (!availableBackends().includes(b)) {
-      rows.push({ impl, skipped: `${impl} skipped: the addon is not built` });
-      continue;
-    }
-    try {
-      const r = runJob(process.execPath, [join(packageRoot(), 'dist', 'bench', 'convexFit.js')], job(b), {});
-      rows.push(toRow(impl, b === 'native' ? `${r.threads} (${r.simd})` : '1 (no SIMD)', r));
-    } catch (err) {
-      rows.push({ impl, skipped: `${impl} failed: ${(err as Error).message}` });
+    if (!availableBackends().includes(b)) sides.push({ impl, skipped: `${impl} skipped: the addon is not built` });
+    else {
+      sides.push({
+        impl,
+        run: () => runJob(process.execPath, [join(packageRoot(), 'dist', 'bench', 'convexFit.js')], job(b), {}),
+        threads: (r) => (b === 'native' ? `${r.threads} (${r.simd})` : '1 (no SIMD)'),
+      });
     }
   }
-  const py = findPython();
-  if (!py) rows.push({ impl: 'scikit-learn', skipped: 'scikit-learn peer skipped: no python3 that can import sklearn (Debian: apt-get install python3-sklearn)' });
+  const py = pythonWith('sklearn');
+  if ('skipped' in py) sides.push({ impl: 'scikit-learn', skipped: py.skipped });
   else {
-    try {
-      const r = runJob(py, [join(packageRoot(), 'bench', 'peers', 'sklearn_convex.py')], job('native'), ONE_THREAD);
-      rows.push(toRow(`scikit-learn ${r.version ?? ''}`.trim(), '1 BLAS thread', r));
-    } catch (err) {
-      rows.push({ impl: 'scikit-learn', skipped: `scikit-learn peer failed: ${(err as Error).message}` });
-    }
+    sides.push({
+      impl: 'scikit-learn',
+      run: () => runJob(py.python, [join(packageRoot(), 'bench', 'peers', 'sklearn_convex.py')], job('native'), ONE_THREAD),
+      threads: () => '1 BLAS thread',
+    });
   }
-  return rows;
+  return sides;
+}
+
+/**
+ * Run metatask (each available backend) and scikit-learn on one case: `rounds` fresh processes per
+ * side, the sides taking turns, so that the machine's load during the run weighs on each alike.
+ */
+export function runCase(c: ConvexCase): SideRow[] {
+  const sides = sidesOf(c);
+  const results: (ConvexSideResult & { version?: string })[][] = sides.map(() => []);
+  const failed: (string | undefined)[] = sides.map(() => undefined);
+  const rounds = c.rounds ?? (benchOptions().quick ? 1 : DEFAULT_ROUNDS);
+  for (let round = 0; round < rounds; round++) {
+    sides.forEach((side, s) => {
+      if ('skipped' in side || failed[s] !== undefined) return;
+      try {
+        results[s]!.push(side.run());
+      } catch (err) {
+        failed[s] = `${side.impl} failed: ${(err as Error).message}`;
+      }
+    });
+  }
+  return sides.map((side, s): SideRow => {
+    if ('skipped' in side) return side;
+    if (failed[s] !== undefined) return { impl: side.impl, skipped: failed[s] };
+    const rs = results[s]!;
+    const version = rs[0]!.version;
+    return toRow(version ? `${side.impl} ${version}` : side.impl, side.threads(rs[0]!), rs);
+  });
 }
 
 const CONVEX_TITLE = 'Convex multi-task models on several shapes (single fits and CV), metatask vs scikit-learn';
@@ -136,6 +180,18 @@ export function casePanel(title: string, rows: SideRow[]): ChartPanel {
     better: 'lower',
     bars: rows.filter((r) => r.warm).map((r) => ({ label: `${r.impl}, threads ${r.threads}`, value: r.warm!.median, min: r.warm!.min, max: r.warm!.max, ours: r.impl.startsWith('metatask') })),
   };
+}
+
+/**
+ * The note that says how a case's figures were measured; `warmFits` says how many warm fits each
+ * process runs.
+ */
+export function processNote(warmFits: string): string {
+  const rounds = benchOptions().quick ? 1 : DEFAULT_ROUNDS;
+  return (
+    `each side runs in ${rounds === 1 ? 'one fresh process' : `${rounds} fresh processes, the sides taking turns (native, TypeScript, scikit-learn, then again)`}, ` +
+    `1 thread each: "cold first fit" is a process's first fit (the median of the processes'), the warm fits (${warmFits}) follow it and are pooled`
+  );
 }
 
 const fmt = (s: number | undefined): string => (s === undefined ? '-' : s < 1 ? `${(s * 1000).toFixed(1)} ms` : `${s.toFixed(2)} s`);
@@ -154,7 +210,7 @@ export function caseTable(rows: SideRow[], reference: number, cv: boolean): stri
     [
       'side',
       'threads',
-      'cold first fit, CPU / wall',
+      'cold first fit, median CPU (min-max) / wall',
       'warm median CPU (min-max)',
       'warm median wall (min-max)',
       'sweeps',
@@ -172,7 +228,7 @@ export function caseTable(rows: SideRow[], reference: number, cv: boolean): stri
         return [
           r.impl,
           r.threads!,
-          `${fmt(r.cpuCold)} / ${fmt(r.cold)}`,
+          `${spread(r.cpuColdSpread!)} / ${fmt(r.cold)}`,
           spread(r.cpuWarm!),
           spread(r.warm!),
           r.nIter!,
@@ -326,7 +382,7 @@ export async function run(): Promise<WorkloadResult> {
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
-  notes.add('each side runs in a fresh process: "cold first fit" is its first fit, the warm fits (five; three on the 4000 x 1000 elastic net) follow it; 1 thread each side');
+  notes.add(processNote('five per process, three on the 4000 x 1000 elastic net'));
   notes.add('CPU: process CPU time (user + system, every thread) during the fit; the ratios to scikit-learn hold on a loaded machine, the wall-clock ones do not');
   notes.add('objective: scikit-learn\'s (1/(2n))||Y - XW - b||^2 + alpha l1Ratio sum_j ||W_j|| + alpha (1 - l1Ratio)/2 ||W||^2; reference: metatask at tol 1e-12 (CV: refitted at the alpha and l1Ratio metatask chose)');
   return {

@@ -3,15 +3,15 @@
  *   min_W (1/(2n)) ||Y - X W||_F^2 + alpha sum_j ||W[j,:]||_2,  alpha = 0.6093889149314188, no intercept,
  * on its fixed data (X 2000 x 1000, Y 2000 x 20; optimum 124.869862908929), solved by
  * MultiTaskLasso at tol 1e-8 on each backend and by scikit-learn's MultiTaskLasso(alpha,
- * fit_intercept=False, tol=1e-8), each side in a fresh process with one thread (convex.ts runs
- * them): cold first fit, median / min / max of the warm fits after it, sweeps, non-zero rows and the
- * objective reached against the known optimum.
+ * fit_intercept=False, tol=1e-8), each side in three fresh processes with one thread, the sides
+ * taking turns (convex.ts runs them): cold first fits, median / min / max of the warm fits after
+ * them, sweeps, non-zero rows and the objective reached against the known optimum.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { packageRoot } from '../lib/kernels/native.js';
-import { casePanel, caseTable, runCase, type ConvexCase } from './convex.js';
+import { casePanel, caseTable, processNote, runCase, type ConvexCase } from './convex.js';
 import { benchOptions } from './harness.js';
 import type { WorkloadResult } from './run.js';
 
@@ -36,7 +36,7 @@ export async function run(): Promise<WorkloadResult> {
   };
   const rows = runCase(c);
   const notes = rows.filter((r) => r.skipped).map((r) => r.skipped!);
-  notes.push(`each side runs in a fresh process with one thread: "cold first fit" is its first fit; warm fits follow it. Known optimum ${OPTIMUM}`);
+  notes.push(`${processNote(benchOptions().quick ? 'one per process' : 'five per process')}. Known optimum ${OPTIMUM}`);
   return {
     id: 'lasso',
     title,

@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { packageRoot } from '../lib/kernels/native.js';
+import { caseTable, toRow } from '../bench/convex.js';
+import type { ConvexSideResult } from '../bench/convexFit.js';
 import { chartPanel, formatValue, speedTable, stats, type Metric, type Row } from '../bench/harness.js';
 import { README_BEGIN, README_END, renderMarkdown, renderSvg, replaceMarkedSection, type SavedResult } from '../bench/report.js';
 
@@ -42,6 +44,29 @@ describe('benchmark harness', () => {
     const base = row('sklearn', 1, [0.2]);
     const table = speedTable(time, [row('metatask', 1, [0.1]), base], { ratios: [{ header: 'vs sklearn', baseline: () => base }] });
     expect(table.split('\n')[2]).to.include('| 2.00x |');
+  });
+});
+
+describe('convex benchmark rows', () => {
+  const fits = (times: number[], cpu: number[]): ConvexSideResult => ({ backend: 'native', simd: 'avx2', threads: 1, times, cpuTimes: cpu, objective: 1.5, nIter: 4, nonZeroRows: 3 });
+
+  it('a side of several processes: the median of their cold fits with its spread, and their warm fits pooled', () => {
+    const r = toRow('metatask native', '1 (avx2)', [fits([9, 1, 2], [10, 1.5, 2.5]), fits([5, 4, 3], [6, 4, 3]), fits([7, 6, 5], [8, 6, 5])]);
+    expect(r.processes).to.equal(3);
+    expect(r.cold).to.equal(7);
+    expect(r.coldSpread).to.deep.equal({ median: 7, min: 5, max: 9 });
+    expect(r.cpuColdSpread).to.deep.equal({ median: 8, min: 6, max: 10 });
+    expect(r.warm).to.deep.equal({ median: 3.5, min: 1, max: 6 });
+    expect(r.cpuWarm).to.deep.equal({ median: 3.5, min: 1.5, max: 6 });
+    expect(r.nIter).to.equal(4);
+  });
+
+  it('the table gives the cold fits\' spread and ratios of medians to scikit-learn\'s', () => {
+    const ours = toRow('metatask native', '1 (avx2)', [fits([0.009, 0.002], [0.01, 0.002]), fits([0.005, 0.004], [0.006, 0.004])]);
+    const sk = toRow('scikit-learn 1.2.1', '1 BLAS thread', [fits([0.02, 0.008], [0.02, 0.008]), fits([0.02, 0.008], [0.02, 0.008])]);
+    const line = caseTable([ours, sk], 1.5, false).split('\n')[2]!;
+    expect(line).to.include('8.0 ms (6.0 ms-10.0 ms) / 7.0 ms');
+    expect(line).to.include('0.38x (0.38x)').and.include('0.40x (0.35x)');
   });
 });
 
