@@ -3,9 +3,9 @@
  * without intercept), and their cross-validated versions: metatask native, metatask TypeScript
  * and scikit-learn, each in fresh processes of its own (bench/convexFit.ts,
  * bench/peers/sklearn_convex.py) on the same data and options, one thread each (setThreads(1);
- * OMP_NUM_THREADS = OPENBLAS_NUM_THREADS = 1). Each side runs in three processes, the sides taking
- * turns (native, TypeScript, scikit-learn, then again), so that a change of the machine's load
- * during the run reaches every side alike. Per side: the cold first fits of its processes (median,
+ * OMP_NUM_THREADS = OPENBLAS_NUM_THREADS = 1). Each side runs in --rounds processes (three by
+ * default), the sides taking turns (native, TypeScript, scikit-learn, then again), so that a change
+ * of the machine's load during the run reaches every side alike. Per side: the cold first fits of its processes (median,
  * min, max), the median / min / max of the warm fits after them, the sweeps, the non-zero rows and
  * the objective reached, against a tight reference (metatask at tol 1e-12). Ratios are of medians,
  * measured in this one run, of CPU time (process CPU seconds, every thread, which a loaded machine
@@ -41,12 +41,9 @@ export interface ConvexCase {
   model: ConvexModel;
   options: Record<string, unknown>;
   warmRuns: number;
-  /** Fresh processes per side, the sides taking turns; default 3 (1 with --quick). */
+  /** Fresh processes per side, the sides taking turns; default: the bench's --rounds. */
   rounds?: number;
 }
-
-/** Fresh processes per side of a case unless it says otherwise. */
-export const DEFAULT_ROUNDS = 3;
 
 export interface SideRow {
   impl: string;
@@ -150,7 +147,7 @@ export function runCase(c: ConvexCase): SideRow[] {
   const sides = sidesOf(c);
   const results: (ConvexSideResult & { version?: string })[][] = sides.map(() => []);
   const failed: (string | undefined)[] = sides.map(() => undefined);
-  const rounds = c.rounds ?? (benchOptions().quick ? 1 : DEFAULT_ROUNDS);
+  const rounds = c.rounds ?? benchOptions().rounds;
   for (let round = 0; round < rounds; round++) {
     sides.forEach((side, s) => {
       if ('skipped' in side || failed[s] !== undefined) return;
@@ -187,7 +184,7 @@ export function casePanel(title: string, rows: SideRow[]): ChartPanel {
  * process runs.
  */
 export function processNote(warmFits: string): string {
-  const rounds = benchOptions().quick ? 1 : DEFAULT_ROUNDS;
+  const rounds = benchOptions().rounds;
   return (
     `each side runs in ${rounds === 1 ? 'one fresh process' : `${rounds} fresh processes, the sides taking turns (native, TypeScript, scikit-learn, then again)`}, ` +
     `1 thread each: "cold first fit" is a process's first fit (the median of the processes'), the warm fits (${warmFits}) follow it and are pooled`

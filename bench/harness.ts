@@ -7,7 +7,9 @@
  * A workload is a module bench/<file>.ts exporting `run(options): Promise<WorkloadResult>`, listed
  * in bench/run.ts. The rules its rows follow: each names its threads, SIMD level and backend; a
  * ratio compares rows of the same run; warm figures are medians with min and max, and the cold
- * first measurement of a fresh process stands beside them.
+ * first measurement of a fresh process stands beside them. Each configuration runs in --rounds fresh
+ * processes, the configurations taking turns (inTurns), so that a change of the machine's load
+ * during the run does not fall on one row only.
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -29,10 +31,21 @@ export interface BenchOptions {
   quick: boolean;
   /** Run the peers (PyTorch, scikit-learn, TensorFlow.js) that are installed. */
   peers: boolean;
+  /** Fresh processes per configuration, the configurations taking turns (inTurns). */
+  rounds: number;
 }
 
+/** Fresh processes per configuration unless --rounds says otherwise (one with --quick). */
+export const DEFAULT_ROUNDS = 3;
+
 export function benchOptions(): BenchOptions {
-  return { quick: process.env.METATASK_BENCH_QUICK === '1', peers: process.env.METATASK_BENCH_PEERS !== '0' };
+  const quick = process.env.METATASK_BENCH_QUICK === '1';
+  const rounds = Number(process.env.METATASK_BENCH_ROUNDS);
+  return {
+    quick,
+    peers: process.env.METATASK_BENCH_PEERS !== '0',
+    rounds: Number.isInteger(rounds) && rounds > 0 ? rounds : quick ? 1 : DEFAULT_ROUNDS,
+  };
 }
 
 /** What a workload module returns. */
@@ -101,6 +114,55 @@ export function stats(xs: readonly number[]): { median: number; min: number; max
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
   return { median: m, min: s[0]!, max: s[s.length - 1]! };
+}
+
+/**
+ * The runs of one configuration (each a fresh process) as one row: their warm values pooled, the
+ * median of their cold values and of their cores busy; a quality that differs between the runs
+ * shows every run's value. The first run that was skipped or failed stands for them all.
+ */
+export function mergeRuns(runs: readonly Row[]): Row {
+  const first = runs[0];
+  if (!first) throw new Error('mergeRuns: no runs');
+  const skipped = runs.find((r) => r.skipped);
+  if (skipped || runs.length === 1) return skipped ?? first;
+  const cold = runs.flatMap((r) => (r.cold === undefined ? [] : [r.cold]));
+  const busy = runs.flatMap((r) => (r.coresBusy === undefined ? [] : [r.coresBusy]));
+  const quality: Record<string, string | number> = {};
+  for (const key of Object.keys(first.quality ?? {})) {
+    const values = runs.map((r) => r.quality?.[key]);
+    quality[key] = values.every((v) => v === values[0]) ? values[0]! : values.map((v) => (v === undefined ? '-' : String(v))).join(' / ');
+  }
+  const merged: Row = { ...first, values: runs.flatMap((r) => r.values ?? []) };
+  if (cold.length) merged.cold = stats(cold).median;
+  if (busy.length) merged.coresBusy = stats(busy).median;
+  if (first.quality) merged.quality = quality;
+  return merged;
+}
+
+/**
+ * Run every configuration `rounds` times, the configurations taking turns (a b c, a b c, ...): a
+ * change of the machine's load during the run then weighs on each alike, where one configuration
+ * after another would hand it to whichever ran at the time. Each call of a configuration is one
+ * fresh process; its runs merge into one row (mergeRuns). A configuration skipped or failed is not
+ * run again.
+ */
+export function inTurns(configs: readonly (() => Row)[], rounds: number = benchOptions().rounds): Row[] {
+  const runs: Row[][] = configs.map(() => []);
+  for (let round = 0; round < rounds; round++) {
+    configs.forEach((run, c) => {
+      if (runs[c]!.some((r) => r.skipped)) return;
+      runs[c]!.push(run());
+    });
+  }
+  return runs.map(mergeRuns);
+}
+
+/** The note that says how the rows of a speed table were measured, for `rounds` runs per row. */
+export function turnsNote(rounds: number = benchOptions().rounds): string {
+  return rounds === 1
+    ? 'each row is one fresh process'
+    : `each row is ${rounds} fresh processes, the rows taking turns (all once, then again), their warm values pooled and their cold values' median shown`;
 }
 
 /** A Markdown table from a header and rows. */

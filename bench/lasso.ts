@@ -3,7 +3,7 @@
  *   min_W (1/(2n)) ||Y - X W||_F^2 + alpha sum_j ||W[j,:]||_2,  alpha = 0.6093889149314188, no intercept,
  * on its fixed data (X 2000 x 1000, Y 2000 x 20; optimum 124.869862908929), solved by
  * MultiTaskLasso at tol 1e-8 on each backend and by scikit-learn's MultiTaskLasso(alpha,
- * fit_intercept=False, tol=1e-8), each side in three fresh processes with one thread, the sides
+ * fit_intercept=False, tol=1e-8), each side in --rounds fresh processes with one thread, the sides
  * taking turns (convex.ts runs them): cold first fits, median / min / max of the warm fits after
  * them, sweeps, non-zero rows and the objective reached against the known optimum.
  */

@@ -6,7 +6,8 @@
  *   median (min-max) of 3 runs of 200 after the first 20 iterations of a fresh process (the cold
  *   figure), for metatask native at 1 and 2 threads, the TypeScript backend, and PyTorch
  *   (bench/peers/torch_maml.py) looping over the tasks and batched over them, at 1 and 2 threads;
- *   each configuration in a process of its own;
+ *   each configuration in --rounds processes of its own (three by default), the configurations
+ *   taking turns;
  * - quality: query MSE on 600 fresh tasks after 0, 1 and 10 SGD steps (lr 0.01), mean and 95% CI,
  *   after 10,000 meta-iterations, against a network pretrained on all tasks for as many steps (fewer
  *   iterations when the backend is too slow for that to take about a minute, and the notes say so;
@@ -22,8 +23,8 @@ import { MAML } from '../lib/meta/maml.js';
 import { Pretrained } from '../lib/meta/pretrained.js';
 import { SinusoidTasks } from '../lib/meta/tasks.js';
 import {
-  benchOptions, chartPanel, inChild, markdownTable, progress, pythonWith, runPython, skippedNotes, speedTable,
-  stats, timed, useMetatask, type Metric, type Row, type WorkloadResult,
+  benchOptions, chartPanel, inChild, inTurns, markdownTable, progress, pythonWith, runPython, skippedNotes, speedTable,
+  stats, timed, turnsNote, useMetatask, type Metric, type Row, type WorkloadResult,
 } from './harness.js';
 
 export const title = 'MAML on sinusoids (1-40-40-1 ReLU, meta-batch 25 tasks, 1 inner SGD step)';
@@ -183,13 +184,14 @@ export async function run(): Promise<WorkloadResult> {
   const rows: Record<Order, Row[]> = { second: [], first: [] };
   for (const order of ['second', 'first'] as const) {
     const job: SpeedJob = { order, ...sizes };
-    const out = rows[order];
+    const configs: (() => Row)[] = [];
     for (const threads of [1, 2]) {
-      if (backends.includes('native')) out.push(ours(job, 'native', threads));
-      else out.push({ impl: 'metatask', backend: 'native', simd: '-', threads, skipped: 'metatask native skipped: the addon is not built or did not load (npx metatask info says why)' });
-      out.push(torch(job, threads, 'loop'), torch(job, threads, 'batched'));
+      if (backends.includes('native')) configs.push(() => ours(job, 'native', threads));
+      else configs.push(() => ({ impl: 'metatask', backend: 'native', simd: '-', threads, skipped: 'metatask native skipped: the addon is not built or did not load (npx metatask info says why)' }));
+      configs.push(() => torch(job, threads, 'loop'), () => torch(job, threads, 'batched'));
     }
-    out.push(ours(job, 'js', 1));
+    configs.push(() => ours(job, 'js', 1));
+    rows[order] = inTurns(configs);
   }
 
   const sameThreads = (mode: 'loop' | 'batched', order: Order) => (r: Row) =>
@@ -236,7 +238,7 @@ export async function run(): Promise<WorkloadResult> {
     if (a && b) notes.push(`metatask native ${order} order, 2 threads over 1 thread: ${(stats(b.values!).median / stats(a.values!).median).toFixed(2)}x`);
   }
   notes.push(
-    `meta-iterations/s: median (min-max) of ${sizes.runs} runs of ${sizes.iterations} after the first ${COLD} iterations of a fresh process (cold); ` +
+    `${turnsNote()}; meta-iterations/s: median (min-max) of ${sizes.runs} runs of ${sizes.iterations} per process after its first ${COLD} iterations (cold); ` +
       `task sampling included on both sides; cores busy = CPU time / wall time over the warm runs; ` +
       `meta-gradient error: the largest relative error of each side's meta-gradients (both orders, float32) against the reference ones of PyTorch on a fixed meta-batch, checked after the timing`,
   );

@@ -5,7 +5,8 @@
  * of the benchmark's data set (65,536 training rows, 8,192 test rows, 128 features, 8 regression targets).
  * metatask trains through the public MultiTaskNet (the figures include its batching, weighting and
  * optimiser), PyTorch (bench/peers/torch_mlp.py) with separate and with fused heads, TensorFlow.js
- * (core API, fused heads) on its WASM and CPU backends. Every row is a fresh process.
+ * (core API, fused heads) on its WASM and CPU backends. Every row is --rounds fresh processes (three
+ * by default), the rows taking turns.
  * Report: training samples/s, median (min-max) of the epochs after the first, the first (cold)
  * epoch beside it, and the test loss after the run. The TypeScript backend and TensorFlow.js run
  * shorter epochs (the first 64 batches of rows) because they are much slower.
@@ -19,8 +20,8 @@ import { packageRoot } from '../lib/kernels/native.js';
 import { MultiTaskNet } from '../lib/mtl/multiTaskNet.js';
 import { compileNetwork } from '../lib/nn/spec.js';
 import {
-  benchOptions, chartPanel, inChild, loadTfjs, progress, pythonWith, runPython, skippedNotes, speedTable, stats,
-  useMetatask, type Metric, type Row, type WorkloadResult,
+  benchOptions, chartPanel, inChild, inTurns, loadTfjs, progress, pythonWith, runPython, skippedNotes, speedTable, stats,
+  turnsNote, useMetatask, type Metric, type Row, type WorkloadResult,
 } from './harness.js';
 
 const T = 8;
@@ -239,23 +240,25 @@ export async function run(): Promise<WorkloadResult> {
   }
   const full: TrainJob = options.quick ? { epochs: 3, steps: 16 } : { epochs: 5, steps: 512 };
   const short: TrainJob = options.quick ? { epochs: 3, steps: 8 } : { epochs: 4, steps: 64 };
-  const rows: Row[] = [];
-  const ours = (backend: 'native' | 'js', threads: number, job: TrainJob): Row => {
+  const ours = (backend: 'native' | 'js', threads: number, job: TrainJob) => (): Row => {
     const describe: Row = { impl: 'metatask', backend: backend === 'js' ? 'TypeScript' : 'native', simd: '-', threads };
     if (!availableBackends().includes(backend)) return { ...describe, skipped: 'metatask native skipped: the addon is not built or did not load (npx metatask info says why)' };
     return child('metatask', { ...job, backend, threads }, describe);
   };
-  rows.push(ours('native', 1, full), ours('native', 2, full));
+  const configs: (() => Row)[] = [ours('native', 1, full), ours('native', 2, full)];
   for (const threads of [1, 2]) {
     for (const heads of ['separate', 'fused'] as const) {
-      progress(`multi-task MLP: PyTorch ${heads} heads, ${threads} thread(s)`);
-      rows.push(torch(full, threads, heads));
+      configs.push(() => {
+        progress(`multi-task MLP: PyTorch ${heads} heads, ${threads} thread(s)`);
+        return torch(full, threads, heads);
+      });
     }
   }
-  rows.push(ours('js', 1, short));
+  configs.push(ours('js', 1, short));
   for (const b of ['wasm', 'cpu'] as const) {
-    rows.push(child('tfjs', { ...short, backend: b }, { impl: 'TensorFlow.js', backend: b === 'wasm' ? 'WASM' : 'CPU (JavaScript)', simd: '-', threads: 1 }));
+    configs.push(() => child('tfjs', { ...short, backend: b }, { impl: 'TensorFlow.js', backend: b === 'wasm' ? 'WASM' : 'CPU (JavaScript)', simd: '-', threads: 1 }));
   }
+  const rows = inTurns(configs);
 
   const median = (r: Row | undefined) => (r?.values?.length ? stats(r.values).median : undefined);
   const torchRows = rows.filter((r) => r.impl.startsWith('PyTorch') && r.values?.length);
@@ -277,7 +280,7 @@ export async function run(): Promise<WorkloadResult> {
   if (ts && wasm) notes.push(`metatask TypeScript over TensorFlow.js WASM, same short epochs: ${(median(ts)! / median(wasm)!).toFixed(2)}x`);
   if (fastestTorch) notes.push(`fastest PyTorch configuration in this run: ${fastestTorch.impl}, ${fastestTorch.threads} thread(s)`);
   notes.push(
-    `samples/s: median (min-max) of the epochs after the first, timing the training steps only; cold = the first epoch of a fresh process; ` +
+    `${turnsNote()}; samples/s: median (min-max) of the epochs after the first, timing the training steps only; cold = the first epoch of a fresh process; ` +
       `cores busy = CPU time / wall time over the warm epochs; test loss = mean of the 8 task MSEs on the 8,192 test rows after the run`,
   );
   return {

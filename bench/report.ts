@@ -88,7 +88,7 @@ export function renderMarkdown(results: readonly SavedResult[], imageDir: string
     `Measured with \`npm run bench -- --report\` on ${machineLine(first)}` +
       ` (load average ${first.loadAverage} at the start). Each row names its backend, SIMD level and threads; ` +
       'a ratio compares rows of the same run: "vs" columns are speed-ups (above 1 is faster), "a / b" columns (warm / sklearn, time portable / time -march=native) are time ratios (below 1 is faster); ' +
-      'medians with min and max, and the cold first measurement of a fresh process beside them.',
+      'medians with min and max, and the cold first measurement of a fresh process beside them; each row is several fresh processes, the rows taking turns.',
   );
   for (const r of results) {
     parts.push(`${h} ${r.title}`);

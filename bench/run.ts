@@ -12,7 +12,7 @@ import { join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 import { packageRoot } from '../lib/kernels/native.js';
-import { describeMachine, machineLine, type BenchOptions, type WorkloadModule } from './harness.js';
+import { DEFAULT_ROUNDS, describeMachine, machineLine, type BenchOptions, type WorkloadModule } from './harness.js';
 import { saveResult, writeReport, type SavedResult } from './report.js';
 
 // Workload modules imported this module's helpers before they moved to harness.ts.
@@ -60,6 +60,8 @@ Options:
   --out <dir>              write the report there instead (README.md is left alone)
   --quick                  smoke-test sizes (a minute or two); the figures mean nothing
   --no-peers               do not run PyTorch, scikit-learn or TensorFlow.js
+  --rounds <n>             fresh processes per configuration, the configurations taking turns
+                           (default ${DEFAULT_ROUNDS}; 1 with --quick)
   --compare-march-native   also run 'dispatch': the portable build against one compiled with
                            -march=native, on the lasso, MLP and MAML workloads, same run
   --list                   list the workloads
@@ -80,10 +82,10 @@ interface Cli extends BenchOptions {
   args: string[];
 }
 
-const FLAGS = ['--report', '--out', '--quick', '--no-peers', '--compare-march-native', '--list', '--help'];
+const FLAGS = ['--report', '--out', '--quick', '--no-peers', '--rounds', '--compare-march-native', '--list', '--help'];
 
 function parseArgs(argv: string[]): Cli | string {
-  const cli: Cli = { quick: false, peers: true, report: false, workloads: [], args: [] };
+  const cli: Cli = { quick: false, peers: true, rounds: 0, report: false, workloads: [], args: [] };
   const named: WorkloadEntry[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -93,7 +95,11 @@ function parseArgs(argv: string[]): Cli | string {
     else if (a === '--quick') cli.quick = true;
     else if (a === '--no-peers') cli.peers = false;
     else if (a === '--compare-march-native') named.push(WORKLOADS.find((w) => w.id === 'dispatch')!);
-    else if (a === '--out') {
+    else if (a === '--rounds') {
+      const n = Number(argv[++i]);
+      if (!Number.isInteger(n) || n < 1 || n > 20) throw new UsageError(`--rounds needs a whole number from 1 to 20, got ${argv[i] ?? 'nothing'}`);
+      cli.rounds = n;
+    } else if (a === '--out') {
       const dir = argv[++i];
       if (!dir || dir.startsWith('--')) throw new UsageError('--out needs a folder');
       cli.out = dir;
@@ -108,6 +114,7 @@ function parseArgs(argv: string[]): Cli | string {
       named.push(w);
     }
   }
+  if (cli.rounds === 0) cli.rounds = cli.quick ? 1 : DEFAULT_ROUNDS;
   if (cli.quick && cli.report && !cli.out) throw new UsageError('--quick figures mean nothing: with --report, give --out <dir> so they stay out of bench/results and README.md');
   const onlyFlags = named.every((w) => w.id === 'dispatch') && !argv.some((a) => a === 'dispatch');
   const defaults = WORKLOADS.filter((w) => !w.optIn);
@@ -147,6 +154,7 @@ async function main(): Promise<void> {
   // Children (one process per configuration) read the options from the environment.
   process.env.METATASK_BENCH_QUICK = cli.quick ? '1' : '0';
   process.env.METATASK_BENCH_PEERS = cli.peers ? '1' : '0';
+  process.env.METATASK_BENCH_ROUNDS = String(cli.rounds);
   if (!existsSync(join(packageRoot(), 'dist', 'bench', 'child.js'))) throw new Error('bench: run it through `npm run bench` (dist/bench is not built)');
 
   const root = packageRoot();

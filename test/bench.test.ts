@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { packageRoot } from '../lib/kernels/native.js';
 import { caseTable, toRow } from '../bench/convex.js';
 import type { ConvexSideResult } from '../bench/convexFit.js';
-import { chartPanel, formatValue, speedTable, stats, type Metric, type Row } from '../bench/harness.js';
+import { chartPanel, formatValue, inTurns, mergeRuns, speedTable, stats, type Metric, type Row } from '../bench/harness.js';
 import { README_BEGIN, README_END, renderMarkdown, renderSvg, replaceMarkedSection, type SavedResult } from '../bench/report.js';
 
 const RATE: Metric = { name: 'samples/s', unit: 'samples/s', better: 'higher', cold: 'first epoch' };
@@ -37,6 +37,31 @@ describe('benchmark harness', () => {
     expect(lines[2]).to.match(/^\| metatask \| native \| avx2 \| 2 \| 200 \(180-260\) \| 50\.0 \| - \| 2\.00x \|$/);
     expect(lines[3]).to.include('| 1 (no threads in Node) |').and.include('| - |');
     expect(table).not.to.include('absent');
+  });
+
+  it('the runs of a configuration merge into one row: warm values pooled, the median cold and cores busy, a quality that varies shown per run', () => {
+    const a = row('metatask', 1, [10, 12], { cold: 5, coresBusy: 1.0, quality: { 'test loss': 0.5, training: '5 x 512 steps' } });
+    const b = row('metatask', 1, [14], { cold: 9, coresBusy: 1.2, quality: { 'test loss': 0.5, training: '5 x 512 steps' } });
+    const c = row('metatask', 1, [11, 13], { cold: 6, coresBusy: 1.1, quality: { 'test loss': 0.75, training: '5 x 512 steps' } });
+    const m = mergeRuns([a, b, c]);
+    expect(m.values).to.deep.equal([10, 12, 14, 11, 13]);
+    expect(m.cold).to.equal(6);
+    expect(m.coresBusy).to.equal(1.1);
+    expect(m.quality).to.deep.equal({ 'test loss': '0.5 / 0.5 / 0.75', training: '5 x 512 steps' });
+    expect(mergeRuns([a, b]).quality!['test loss']).to.equal(0.5);
+    expect(mergeRuns([a, row('metatask', 1, [], { skipped: 'failed: x' })]).skipped).to.equal('failed: x');
+    expect(() => mergeRuns([])).to.throw(/no runs/);
+  });
+
+  it('configurations take turns, and one that is skipped or fails is not run again', () => {
+    const calls: string[] = [];
+    const config = (name: string, skip = false) => (): Row => {
+      calls.push(name);
+      return skip ? { ...row(name, 1, []), skipped: `${name}: not installed` } : row(name, 1, [calls.length]);
+    };
+    const rows = inTurns([config('a'), config('b', true), config('c')], 3);
+    expect(calls).to.deep.equal(['a', 'b', 'c', 'a', 'c', 'a', 'c']);
+    expect(rows.map((r) => r.skipped ?? r.values)).to.deep.equal([[1, 4, 6], 'b: not installed', [3, 5, 7]]);
   });
 
   it('a ratio of times is baseline over row, so that more than 1 means faster', () => {
@@ -174,5 +199,11 @@ describe('npm run bench (end to end, smoke-test sizes)', function () {
     const typo = spawnSync(process.execPath, [run, 'mpl'], { encoding: 'utf8' });
     expect(typo.status).to.equal(2);
     expect(typo.stderr).to.include("did you mean 'mlp'");
+    for (const bad of ['0', '1.5', 'x', '21']) {
+      const r = spawnSync(process.execPath, [run, '--rounds', bad, 'maml'], { encoding: 'utf8' });
+      expect(r.status, bad).to.equal(2);
+      expect(r.stderr).to.include('--rounds needs a whole number from 1 to 20');
+    }
+    expect(spawnSync(process.execPath, [run, '--help'], { encoding: 'utf8' }).stdout).to.include('--rounds <n>');
   });
 });
