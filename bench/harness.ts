@@ -116,6 +116,11 @@ export function stats(xs: readonly number[]): { median: number; min: number; max
   return { median: m, min: s[0]!, max: s[s.length - 1]! };
 }
 
+/** A quality value as a table shows it: numbers to four significant digits. */
+function qualityCell(v: string | number | undefined): string {
+  return v === undefined ? '-' : typeof v === 'number' ? v.toPrecision(4) : v;
+}
+
 /**
  * The runs of one configuration (each a fresh process) as one row: their warm values pooled, the
  * median of their cold values and of their cores busy; a quality that differs between the runs
@@ -131,7 +136,7 @@ export function mergeRuns(runs: readonly Row[]): Row {
   const quality: Record<string, string | number> = {};
   for (const key of Object.keys(first.quality ?? {})) {
     const values = runs.map((r) => r.quality?.[key]);
-    quality[key] = values.every((v) => v === values[0]) ? values[0]! : values.map((v) => (v === undefined ? '-' : String(v))).join(' / ');
+    quality[key] = values.every((v) => v === values[0]) ? values[0]! : values.map(qualityCell).join(' / ');
   }
   const merged: Row = { ...first, values: runs.flatMap((r) => r.values ?? []) };
   if (cold.length) merged.cold = stats(cold).median;
@@ -227,10 +232,7 @@ export function speedTable(metric: Metric, rows: readonly Row[], o: SpeedTableOp
         const b = q.baseline(r);
         cells.push(b?.values?.length && b !== r ? speedup(stats(r.values!).median, stats(b.values).median, metric) : '-');
       }
-      for (const q of o.quality ?? []) {
-        const v = r.quality?.[q];
-        cells.push(v === undefined ? '-' : typeof v === 'number' ? v.toPrecision(4) : v);
-      }
+      for (const q of o.quality ?? []) cells.push(qualityCell(r.quality?.[q]));
       return cells;
     }),
   );

@@ -42,12 +42,12 @@ describe('benchmark harness', () => {
   it('the runs of a configuration merge into one row: warm values pooled, the median cold and cores busy, a quality that varies shown per run', () => {
     const a = row('metatask', 1, [10, 12], { cold: 5, coresBusy: 1.0, quality: { 'test loss': 0.5, training: '5 x 512 steps' } });
     const b = row('metatask', 1, [14], { cold: 9, coresBusy: 1.2, quality: { 'test loss': 0.5, training: '5 x 512 steps' } });
-    const c = row('metatask', 1, [11, 13], { cold: 6, coresBusy: 1.1, quality: { 'test loss': 0.75, training: '5 x 512 steps' } });
+    const c = row('metatask', 1, [11, 13], { cold: 6, coresBusy: 1.1, quality: { 'test loss': 0.7512345, training: '5 x 512 steps' } });
     const m = mergeRuns([a, b, c]);
     expect(m.values).to.deep.equal([10, 12, 14, 11, 13]);
     expect(m.cold).to.equal(6);
     expect(m.coresBusy).to.equal(1.1);
-    expect(m.quality).to.deep.equal({ 'test loss': '0.5 / 0.5 / 0.75', training: '5 x 512 steps' });
+    expect(m.quality).to.deep.equal({ 'test loss': '0.5000 / 0.5000 / 0.7512', training: '5 x 512 steps' });
     expect(mergeRuns([a, b]).quality!['test loss']).to.equal(0.5);
     expect(mergeRuns([a, row('metatask', 1, [], { skipped: 'failed: x' })]).skipped).to.equal('failed: x');
     expect(() => mergeRuns([])).to.throw(/no runs/);
