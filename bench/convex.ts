@@ -28,7 +28,7 @@ import { MultiTaskElasticNet } from '../lib/linear/multiTaskElasticNet.js';
 import { prepareProblem } from '../lib/linear/solvers/workingSet.js';
 import type { ConvexJob, ConvexModel, ConvexSideResult } from './convexFit.js';
 import { objectiveOf } from './convexFit.js';
-import { benchOptions, pythonWith, type ChartPanel } from './harness.js';
+import { benchOptions, pythonWith, takeTurns, type ChartPanel } from './harness.js';
 import { markdownTable, stats, type WorkloadResult } from './run.js';
 
 export interface ConvexCase {
@@ -144,26 +144,24 @@ function sidesOf(c: ConvexCase): Side[] {
  * side, the sides taking turns, so that the machine's load during the run weighs on each alike.
  */
 export function runCase(c: ConvexCase): SideRow[] {
+  type Run = (ConvexSideResult & { version?: string }) | { failed: string };
   const sides = sidesOf(c);
-  const results: (ConvexSideResult & { version?: string })[][] = sides.map(() => []);
-  const failed: (string | undefined)[] = sides.map(() => undefined);
-  const rounds = c.rounds ?? benchOptions().rounds;
-  for (let round = 0; round < rounds; round++) {
-    sides.forEach((side, s) => {
-      if ('skipped' in side || failed[s] !== undefined) return;
-      try {
-        results[s]!.push(side.run());
-      } catch (err) {
-        failed[s] = `${side.impl} failed: ${(err as Error).message}`;
-      }
-    });
-  }
+  const attempt = (side: Side) => (): Run => {
+    if ('skipped' in side) return { failed: side.skipped };
+    try {
+      return side.run();
+    } catch (err) {
+      return { failed: `${side.impl} failed: ${(err as Error).message}` };
+    }
+  };
+  const runs = takeTurns(sides.map(attempt), c.rounds ?? benchOptions().rounds, (r) => 'failed' in r);
   return sides.map((side, s): SideRow => {
     if ('skipped' in side) return side;
-    if (failed[s] !== undefined) return { impl: side.impl, skipped: failed[s] };
-    const rs = results[s]!;
-    const version = rs[0]!.version;
-    return toRow(version ? `${side.impl} ${version}` : side.impl, side.threads(rs[0]!), rs);
+    const failed = runs[s]!.find((r): r is { failed: string } => 'failed' in r);
+    if (failed) return { impl: side.impl, skipped: failed.failed };
+    const results = runs[s] as (ConvexSideResult & { version?: string })[];
+    const version = results[0]!.version;
+    return toRow(version ? `${side.impl} ${version}` : side.impl, side.threads(results[0]!), results);
   });
 }
 

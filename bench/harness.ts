@@ -153,14 +153,22 @@ export function mergeRuns(runs: readonly Row[]): Row {
  * run again.
  */
 export function inTurns(configs: readonly (() => Row)[], rounds: number = benchOptions().rounds): Row[] {
-  const runs: Row[][] = configs.map(() => []);
+  return takeTurns(configs, rounds, (r) => r.skipped !== undefined).map(mergeRuns);
+}
+
+/**
+ * The turns of inTurns for any kind of run: `rounds` calls of each configuration, a b c, a b c, ...;
+ * a configuration whose run `ends` is not called again. Returns each configuration's runs.
+ */
+export function takeTurns<R>(configs: readonly (() => R)[], rounds: number, ends: (run: R) => boolean): R[][] {
+  const runs: R[][] = configs.map(() => []);
   for (let round = 0; round < rounds; round++) {
     configs.forEach((run, c) => {
-      if (runs[c]!.some((r) => r.skipped)) return;
+      if (runs[c]!.some(ends)) return;
       runs[c]!.push(run());
     });
   }
-  return runs.map(mergeRuns);
+  return runs;
 }
 
 /** The note that says how the rows of a speed table were measured, for `rounds` runs per row. */
