@@ -268,7 +268,7 @@ const functions = {
   cdWorkingSet: () => {
     const d = dim(0);
     const flags = () => Uint8Array.from({ length: d }, () => int(2));
-    return [flags(), flags(), vec(d, F64, rand), vec(d, F64, rand), rand() + 0.1, rand() * 0.1, pick([Infinity, -Infinity, rand()]), dim(0, 8), new Int32Array(d)];
+    return [flags(), flags(), vec(d, F64, rand), pick([Infinity, -Infinity, rand()]), dim(0, 8), new Int32Array(d)];
   },
   mtenetGramSweep: () => {
     const k = dim(1), T = dim(1);

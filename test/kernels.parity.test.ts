@@ -1031,30 +1031,23 @@ describe('kernel parity: native vs js', function () {
               }
             }
             if (nanAt >= 0) xi[nanAt] = xiKept;
-            // cdWorkingSet: against a sort by (score, index); scores tied in groups of three.
-            for (let j = 0; j + 2 < d; j += 9) {
-              xi[j + 1] = xi[j + 2] = xi[j]!;
-              s.colNormSq[j + 1] = s.colNormSq[j + 2] = s.colNormSq[j]!;
-            }
-            // The last two runs see every score tied (the first picks by index only).
-            const flat = { xi: xi.map(() => 0.7), colNormSq: s.colNormSq.map((c) => (c > 0 ? 2 : 0)) };
+            // cdWorkingSet: against a sort by (xi descending, index); xi tied in groups of three.
+            for (let j = 0; j + 2 < d; j += 9) xi[j + 1] = xi[j + 2] = xi[j]!;
+            // The last two runs see every xi tied (the first picks by index only).
+            const flat = xi.map(() => 0.7);
             const runs = [[Infinity, 5], [Infinity, 50], [1.9, 3], [-Infinity, 0], [Infinity, 0], [Infinity, 7], [Infinity, 60]] as const;
             runs.forEach(([strong, minSize], r) => {
-              if (r === runs.length - 2) {
-                xi.set(flat.xi);
-                s.colNormSq.set(flat.colNormSq);
-              }
+              if (r === runs.length - 2) xi.set(flat);
               const act = active0;
               const cand = Array.from({ length: d }, (_, j) => j).filter((j) => act[j]);
               const base = cand.filter((j) => s.nonZero[j] || xi[j]! >= strong);
               const nnz = cand.filter((j) => s.nonZero[j]).length;
               const size = Math.min(cand.length, Math.max(minSize, 2 * nnz, base.length));
-              const score = (j: number): number => (1 - xi[j]! / scale) / Math.sqrt(s.colNormSq[j]! + l2Reg);
-              const rest = cand.filter((j) => !base.includes(j)).sort((a, b) => score(a) - score(b) || a - b);
+              const rest = cand.filter((j) => !base.includes(j)).sort((a, b) => xi[b]! - xi[a]! || a - b);
               const want = [...base, ...rest.slice(0, size - base.length)].sort((a, b) => a - b);
               for (const K of [N, J]) {
                 const out = new Int32Array(d).fill(-7);
-                const m = K.cdWorkingSet({ active: act, nonZero: s.nonZero, xi, colNormSq: s.colNormSq, scale, l2Reg, strong, minSize, out });
+                const m = K.cdWorkingSet({ active: act, nonZero: s.nonZero, xi, strong, minSize, out });
                 expect(Array.from(out.subarray(0, m)), `working set, strong ${strong}, minSize ${minSize}`).to.deep.equal(want);
               }
             });

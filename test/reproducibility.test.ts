@@ -380,7 +380,7 @@ const cases: Record<string, Case> = {
       out.push(new Uint8Array(active), ...bits(removed));
       const list = a.int32(new Array<number>(d).fill(0));
       out.push(...bits(k.cdStaleFeatures(state.corrVersion, 5, active, xi, 0.8, list), list));
-      out.push(...bits(k.cdWorkingSet({ active, nonZero, xi, colNormSq, scale: 3, l2Reg: 0.3, strong: Infinity, minSize: 50, out: list }), list));
+      out.push(...bits(k.cdWorkingSet({ active, nonZero, xi, strong: Infinity, minSize: 50, out: list }), list));
       return out;
     },
   },

@@ -63,10 +63,7 @@ export interface Addon {
   ): number;
   cdScreen(active: Uint8Array, nonZero: Uint8Array, xi: Float64Array, colNormSq: Float64Array, scale: number, radius: number, l2Reg: number, threshold: number): number;
   cdStaleFeatures(corrVersion: Int32Array, version: number, eligible: Uint8Array, xi: Float64Array, limit: number, out: Int32Array): number;
-  cdWorkingSet(
-    active: Uint8Array, nonZero: Uint8Array, xi: Float64Array, colNormSq: Float64Array, scale: number, l2Reg: number, strong: number, minSize: number,
-    out: Int32Array,
-  ): number;
+  cdWorkingSet(active: Uint8Array, nonZero: Uint8Array, xi: Float64Array, strong: number, minSize: number, out: Int32Array): number;
   taskLoss(
     x: Matrix, y: Float64Array, offsets: Int32Array, w: Matrix, intercept: Float64Array, scale: Float64Array,
     loss: string, gradW: Matrix | null, gradIntercept: Float64Array | null, out: Float64Array,
@@ -322,7 +319,7 @@ export function nativeKernels(addon: Addon): Kernels {
       return call(() => addon.cdStaleFeatures(corrVersion, version, eligible, xi, limit, out));
     },
     cdWorkingSet(a: CdWorkingSetArgs): number {
-      return call(() => addon.cdWorkingSet(a.active, a.nonZero, a.xi, a.colNormSq, a.scale, a.l2Reg, a.strong, a.minSize, a.out));
+      return call(() => addon.cdWorkingSet(a.active, a.nonZero, a.xi, a.strong, a.minSize, a.out));
     },
     taskLoss(a: TaskLossArgs): Float64Array {
       const out = new Float64Array(a.offsets.length - 1);

@@ -234,15 +234,12 @@ export interface CdScreenArgs {
 /**
  * The next working set (cdWorkingSet): every active feature with nonZero[j] = 1 or xi[j] >= strong,
  * then, up to min(active count, max(minSize, 2 nnz, that count)) features, the other active ones of
- * smallest score (1 - xi[j] / scale) / sqrt(colNormSq[j] + l2Reg) (ties to the lower index).
+ * largest xi[j] (ties to the lower index).
  */
 export interface CdWorkingSetArgs {
   active: Uint8Array;
   nonZero: Uint8Array;
   xi: Float64Array;
-  colNormSq: Float64Array;
-  scale: number;
-  l2Reg: number;
   /** Features with xi >= strong join in any case (-Infinity: every active feature). */
   strong: number;
   /** An integer >= 0. */

@@ -6,8 +6,8 @@
  * - Gap-safe screening (Fercoq, Gramfort & Salmon 2015; Ndiaye et al., JMLR 2017, the group case):
  *   at every gap check the features proven zero at the optimum are dropped for the rest of the solve.
  * - Working sets (Celer: Massias, Gramfort & Salmon, ICML 2018; skglm: Bertrand et al., NeurIPS 2022):
- *   coordinate descent runs on a small set of features (the current support, the features closest
- *   to violating the dual constraint, and the strong-rule candidates along a path), solved to a
+ *   coordinate descent runs on a small set of features (the current support, the features whose
+ *   optimality conditions are most violated, and the strong-rule candidates along a path), solved to a
  *   fraction of the tolerance by one kernel call (inner.ts: Gram or residual form, Anderson
  *   extrapolation); then the correlations X_j^T R of every remaining feature give the global gap,
  *   the next screening and the next working set. The set at least doubles with the support until
@@ -527,7 +527,7 @@ export function* solveEnet(K: Kernels, p: EnetProblem, st: EnetState, s: SolveSe
     screen(K, active, st.nonZero, xi, scale, safeRadius(gap, l1Reg, p.yNormSq), cn, l2Reg);
 
     // (5) The working set and its inner solve.
-    const ws = withPooled(workingSet(K, active, st.nonZero, xi, scale, cn, s, setRoom), st.pool, active);
+    const ws = withPooled(workingSet(K, active, st.nonZero, xi, s, setRoom), st.pool, active);
     const k = ws.length;
     // The inner solve starts from X_ws^T R: every member is fresh (the active ones were refreshed
     // above); a stale one would make it solve another problem.
@@ -616,13 +616,14 @@ function screenedOf(active: Uint8Array, cn: Float64Array): Int32Array {
 
 /**
  * The next working set, in increasing feature order: the support, the strong-rule candidates and
- * the active features closest to their dual constraint, by Celer's score
- * (1 - ||X~_j^T theta||) / ||X~_j||; at least MIN_WORKING_SET features and twice the support
+ * the active features of largest ||X~_j^T R~|| (the most violated optimality conditions: skglm's
+ * ranking, not Celer's distance to the constraint, which divides by ||X~_j|| and so ranks badly
+ * when the columns' scales differ); at least MIN_WORKING_SET features and twice the support
  * (kernel cdWorkingSet; `room` has length d).
  */
-function workingSet(K: Kernels, active: Uint8Array, nonZero: Uint8Array, xi: Float64Array, scale: number, cn: Float64Array, s: SolveSettings, room: Int32Array): Int32Array {
+function workingSet(K: Kernels, active: Uint8Array, nonZero: Uint8Array, xi: Float64Array, s: SolveSettings, room: Int32Array): Int32Array {
   // Without an l1 penalty every feature is in the model: the working set is everything active.
   const strong = !(s.l1Reg > 0) ? -Infinity : s.previousL1Reg !== undefined ? 2 * s.l1Reg - s.previousL1Reg : Infinity;
-  const m = K.cdWorkingSet({ active, nonZero, xi, colNormSq: cn, scale, l2Reg: s.l2Reg, strong, minSize: s.minWorkingSet ?? MIN_WORKING_SET, out: room });
+  const m = K.cdWorkingSet({ active, nonZero, xi, strong, minSize: s.minWorkingSet ?? MIN_WORKING_SET, out: room });
   return room.slice(0, m);
 }

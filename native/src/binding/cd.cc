@@ -649,12 +649,12 @@ Napi::Value CdStaleFeatures(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, double(cd::staleFeatures(corrVersion.data(), version, eligible.data(), xi.data(), d, limit, out.data())));
 }
 
-// cdWorkingSet(active, nonZero, xi, colNormSq, scale, l2Reg, strong, minSize, out) -> size: out
-// (Int32Array, length d) receives the set, ascending, in its first entries.
+// cdWorkingSet(active, nonZero, xi, strong, minSize, out) -> size: out (Int32Array, length d)
+// receives the set, ascending, in its first entries.
 Napi::Value CdWorkingSet(const Napi::CallbackInfo& info) {
   const char* fn = "cdWorkingSet";
   Napi::Env env = info.Env();
-  expectArgs(info, 9, fn);
+  expectArgs(info, 6, fn);
   ArgGuard guard;
   // Copied (args.h rule 1): the count of active features sizes the kernel's score buffer, and a
   // flag changed between its two passes (through a SharedArrayBuffer) would overrun it.
@@ -662,15 +662,12 @@ Napi::Value CdWorkingSet(const Napi::CallbackInfo& info) {
   const int64_t d = static_cast<int64_t>(active.size());
   const std::vector<uint8_t> nonZero = byteArg(info[1], fn, "nonZero", d);
   VecMap<double> xi = vectorArg<double>(info[2], fn, "xi", d);
-  VecMap<double> cn = vectorArg<double>(info[3], fn, "colNormSq", d);
-  const double scale = scaleArg(info[4], fn);
-  const double l2Reg = nonNegativeArg(info[5], fn, "l2Reg");
-  const double strong = orderedArg(info[6], fn, "strong");
-  const int64_t minSize = integerArg(info[7], fn, "minSize", 0, 2147483647.0);
-  VecMap<int32_t> out = vectorArg<int32_t>(info[8], fn, "out", d);
-  expectDisjointFrom(env, fn, out, "out", xi, "xi", cn, "colNormSq");
+  const double strong = orderedArg(info[3], fn, "strong");
+  const int64_t minSize = integerArg(info[4], fn, "minSize", 0, 2147483647.0);
+  VecMap<int32_t> out = vectorArg<int32_t>(info[5], fn, "out", d);
+  expectDisjointFrom(env, fn, out, "out", xi, "xi");
   guard.verify(env, fn);
-  return Napi::Number::New(env, double(cd::workingSet(active.data(), nonZero.data(), xi.data(), cn.data(), d, scale, l2Reg, strong, minSize, out.data())));
+  return Napi::Number::New(env, double(cd::workingSet(active.data(), nonZero.data(), xi.data(), d, strong, minSize, out.data())));
 }
 
 }  // namespace

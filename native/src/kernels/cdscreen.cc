@@ -99,8 +99,8 @@ double kthSmallestInPlace(double* a, int64_t n, int64_t k) {
 
 }  // namespace
 
-int64_t workingSet(const uint8_t* active, const uint8_t* nonZero, const double* xi, const double* colNormSq, int64_t d,
-                   double scale, double l2Reg, double strong, int64_t minSize, int32_t* out) {
+int64_t workingSet(const uint8_t* active, const uint8_t* nonZero, const double* xi, int64_t d, double strong, int64_t minSize,
+                   int32_t* out) {
   std::vector<uint8_t> chosen(static_cast<size_t>(d), 0);
   int64_t count = 0;
   int64_t activeCount = 0;
@@ -122,7 +122,7 @@ int64_t workingSet(const uint8_t* active, const uint8_t* nonZero, const double* 
     int64_t q = 0;
     for (int64_t j = 0; j < d; ++j) {
       if (!active[j] || chosen[j]) continue;
-      scores[q] = (1 - xi[j] / scale) / std::sqrt(colNormSq[j] + l2Reg);
+      scores[q] = -xi[j];
       ids[q++] = static_cast<int32_t>(j);
     }
     const int64_t need = size - count;

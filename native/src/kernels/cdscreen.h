@@ -35,7 +35,7 @@ int64_t staleFeatures(const int32_t* corrVersion, int32_t version, const uint8_t
                       double limit, int32_t* out);
 
 // The next working set, ascending, into out; returns its size (types.ts CdWorkingSetArgs).
-int64_t workingSet(const uint8_t* active, const uint8_t* nonZero, const double* xi, const double* colNormSq, int64_t d,
-                   double scale, double l2Reg, double strong, int64_t minSize, int32_t* out);
+int64_t workingSet(const uint8_t* active, const uint8_t* nonZero, const double* xi, int64_t d, double strong, int64_t minSize,
+                   int32_t* out);
 
 }  // namespace metatask::cd
