@@ -518,6 +518,16 @@ describe('working sets and the column pool', () => {
     expectClose(all.xws!.data.subarray(4 * 30, 5 * 30), col(0), 1e-12);
   });
 
+  it('counts the Gram rows a Gram-form take would compute: unpooled features and those pooled for a residual-form solve', () => {
+    const pool = pooledOf();
+    expect(pool.missingGramRows(Int32Array.from([2, 5, 7, 9, 11]))).to.equal(0);
+    // 1 and 3 pooled with their columns only (a residual-form solve), 4 not pooled at all.
+    pool.take(Int32Array.from([1, 2, 3, 5, 7, 9, 11]), 'columns');
+    expect(pool.missingGramRows(Int32Array.from([1, 2, 3, 4]))).to.equal(3);
+    pool.take(Int32Array.from([1, 2, 3, 5, 7, 9, 11]), 'gram');
+    expect(pool.missingGramRows(Int32Array.from([1, 2, 3, 4]))).to.equal(1);
+  });
+
   it('keeps the set as it is when a left-out pooled feature was screened, or when too many are left out', () => {
     const pool = pooledOf();
     const screened = allActive.slice();

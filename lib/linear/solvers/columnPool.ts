@@ -56,10 +56,16 @@ export class ColumnPool {
     return this.features.subarray(0, this.count);
   }
 
-  /** The number of features of `ws` not yet pooled. */
-  missing(ws: Int32Array): number {
+  /**
+   * The number of features of `ws` whose Gram rows a Gram-form take would compute: those not yet
+   * pooled, and those pooled for a residual-form solve after the Gram rows were last filled.
+   */
+  missingGramRows(ws: Int32Array): number {
     let m = 0;
-    for (let c = 0; c < ws.length; c++) if (this.slotOf[ws[c]!]! < 0) m++;
+    for (let c = 0; c < ws.length; c++) {
+      const slot = this.slotOf[ws[c]!]!;
+      if (slot < 0 || slot >= this.gramCount) m++;
+    }
     return m;
   }
 

@@ -533,7 +533,7 @@ export function* solveEnet(K: Kernels, p: EnetProblem, st: EnetState, s: SolveSe
     // above); a stale one would make it solve another problem.
     for (let c = 0; c < k; c++) if (!st.fresh(ws[c]!)) throw new Error(`working-set solver: feature ${ws[c]} joined the working set with stale correlations`);
 
-    const gramForm = s.innerForm ? s.innerForm === 'gram' : p.gram !== undefined || useGramForm(k, st.pool.missing(ws), n, T);
+    const gramForm = s.innerForm ? s.innerForm === 'gram' : p.gram !== undefined || useGramForm(k, st.pool.missingGramRows(ws), n, T);
     // The pool may hand the set out in its own order (as views): rows follow `order`.
     const { features: order, xws, gram } = st.pool.take(ws, gramForm ? 'gram' : 'columns');
     const w: Matrix<Float64Array> = rowsOf(W, order, T);
