@@ -10,7 +10,8 @@
  * the non-zero rows and the objective reached, against a tight reference (metatask at tol 1e-12). Ratios are of medians,
  * measured in this one run, of CPU time (process CPU seconds, every thread, which a loaded machine
  * does not inflate) and of wall-clock time. METATASK_BENCH_SHAPES=0,3 runs a few shapes only.
- * Data: X ~ N(0, 1) (plus column offsets when an intercept is fitted), a planted support of s rows
+ * Data: X ~ N(0, 1) (one shape's columns scaled by 1, 2, 3 in turn; plus column offsets when an
+ * intercept is fitted), a planted support of s rows
  * of W ~ N(0, 4), Y = X W + N(0, 0.25) noise (seeded); alpha a fraction of alpha_max.
  * Also exported: the driver that lasso.ts uses for the multi-task lasso data set.
  */
@@ -262,6 +263,11 @@ interface Shape {
   l1Ratio?: number | number[];
   cvOptions?: Record<string, unknown>;
   /**
+   * Column j of X multiplied by 1 + (j mod 3): features on unequal scales, as a user's unstandardised
+   * data has them (the other shapes' columns all have unit variance).
+   */
+  unequalScales?: boolean;
+  /**
    * Fits after the cold one, each side; their median is the warm figure. Five wherever scikit-learn's
    * side is cheap: V8 is still compiling the solver during the first few fits of a process (CPU on a
    * second core), which three runs leave in the median. The cold fit is reported on its own.
@@ -279,6 +285,7 @@ const SHAPES: Shape[] = [
   { n: 10000, d: 50, T: 50, support: 10, fitIntercept: false, model: 'lasso', alphaFraction: 0.05, warmRuns: 5 },
   { n: 1000, d: 1000, T: 3, support: 100, fitIntercept: true, model: 'lasso', alphaFraction: 0.02, warmRuns: 5 },
   { n: 4000, d: 1000, T: 40, support: 50, fitIntercept: false, model: 'enet', alphaFraction: 0.1, l1Ratio: 0.9, warmRuns: 3 },
+  { n: 5000, d: 300, T: 4, support: 30, fitIntercept: true, model: 'lasso', alphaFraction: 0.01, unequalScales: true, warmRuns: 5 },
   { n: 600, d: 300, T: 6, support: 15, fitIntercept: true, model: 'lassoCV', cvOptions: { cv: 5, nAlphas: 100 }, warmRuns: 5 },
   { n: 600, d: 300, T: 6, support: 15, fitIntercept: true, model: 'enetCV', l1Ratio: [0.5, 0.9], cvOptions: { cv: 5, nAlphas: 50 }, warmRuns: 5 },
 ];
@@ -295,6 +302,7 @@ function generate(s: Shape, seed: number): { X: Matrix<Float64Array>; Y: Matrix<
   const { n, d, T } = s;
   const X = new Float64Array(n * d);
   for (let i = 0; i < X.length; i++) X[i] = rng.normal();
+  if (s.unequalScales) for (let i = 0; i < X.length; i++) X[i]! *= 1 + ((i % d) % 3);
   if (s.fitIntercept) for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) X[i * d + j]! += (j % 5) - 2;
   const Y = new Float64Array(n * T);
   for (let i = 0; i < Y.length; i++) Y[i] = 0.5 * rng.normal() + (s.fitIntercept ? 1 : 0);
@@ -312,6 +320,7 @@ function generate(s: Shape, seed: number): { X: Matrix<Float64Array>; Y: Matrix<
 
 function shapeTitle(s: Shape, options: Record<string, unknown>): string {
   const parts = [`${MODEL_NAMES[s.model]}, n ${s.n}, d ${s.d}, T ${s.T}, ${s.fitIntercept ? 'with' : 'no'} intercept`];
+  if (s.unequalScales) parts.push('columns on scales 1, 2, 3');
   if (options.alpha !== undefined) parts.push(`alpha ${(options.alpha as number).toPrecision(4)} (${s.alphaFraction} alpha_max)`);
   if (options.l1Ratio !== undefined) parts.push(`l1Ratio ${JSON.stringify(options.l1Ratio)}`);
   if (options.cv !== undefined) parts.push(`${options.cv} folds, ${options.nAlphas} alphas`);
