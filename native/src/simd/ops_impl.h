@@ -705,20 +705,7 @@ template <typename T, typename A>
 void adamLoop(T* __restrict params, const T* __restrict grad, T* __restrict m, T* __restrict v, int64_t n, const AdamCoeffs& c) {
   const A b1 = A(c.beta1), b2 = A(c.beta2), omb1 = A(1.0 - c.beta1), omb2 = A(1.0 - c.beta2), eps = A(c.eps);
   const A stepSize = A(c.stepSize), bc2Sqrt = A(c.bc2Sqrt), decay = A(c.decay), l2 = A(c.l2);
-  constexpr int64_t kLine = 64 / int64_t(sizeof(T));
-  constexpr int64_t kBlock = 4 * kLine;
-  constexpr int64_t kAhead = 8 * kBlock;
-  for (int64_t i0 = 0; i0 < n; i0 += kBlock) {
-   const int64_t i1 = std::min(n, i0 + kBlock);
-   if (i0 + kAhead < n) {
-    for (int64_t q = i0 + kAhead; q < std::min(n, i0 + kAhead + kBlock); q += kLine) {
-      __builtin_prefetch(params + q, 1);
-      __builtin_prefetch(m + q, 1);
-      __builtin_prefetch(v + q, 1);
-      __builtin_prefetch(grad + q, 0);
-    }
-   }
-   for (int64_t i = i0; i < i1; ++i) {
+  for (int64_t i = 0; i < n; ++i) {
     A p = params[i];
     const A g = A(grad[i]) + l2 * p;
     p *= decay;
@@ -727,7 +714,6 @@ void adamLoop(T* __restrict params, const T* __restrict grad, T* __restrict m, T
     m[i] = T(mi);
     v[i] = T(vi);
     params[i] = T(p - stepSize * mi / (sqrtOf(vi) / bc2Sqrt + eps));
-   }
   }
 }
 
