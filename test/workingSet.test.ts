@@ -541,35 +541,17 @@ describe('working sets and the column pool', () => {
 
 describe('working sets on columns of unequal scales', () => {
   /**
-   * Celer's ranking of the candidates, (1 - xi_j / scale) / ||X_j|| ascending, as the kernel
-   * ranked them before: the comparison the test below makes.
+   * Celer's ranking of the candidates, (1 - xi_j / scale) / ||X_j|| ascending, as the kernel ranked
+   * them before: the kernel run on xi'_j = (xi_j / scale - 1) / ||X_j||, whose largest values are
+   * those smallest scores (the strong-rule threshold, which reads xi, is Infinity in a single solve).
    */
   function celerRanking(K: Kernels, colNormSq: Float64Array): Kernels {
     const ranked = Object.create(K) as Kernels;
     ranked.cdWorkingSet = (a) => {
-      const d = a.active.length;
-      const chosen = new Uint8Array(d);
-      const rest: number[] = [];
-      let nnz = 0;
-      let count = 0;
-      let activeCount = 0;
+      expect(a.strong).to.equal(Infinity);
       let scale = 0;
-      for (let j = 0; j < d; j++) {
-        if (!a.active[j]) continue;
-        activeCount++;
-        scale = Math.max(scale, a.xi[j]!);
-        if (a.nonZero[j]) nnz++;
-        if (a.nonZero[j] || a.xi[j]! >= a.strong) {
-          chosen[j] = 1;
-          count++;
-        } else rest.push(j);
-      }
-      const size = Math.min(activeCount, Math.max(a.minSize, 2 * nnz, count));
-      const score = (j: number): number => (1 - a.xi[j]! / scale) / Math.sqrt(colNormSq[j]!);
-      for (const j of rest.sort((x, y) => score(x) - score(y) || x - y).slice(0, size - count)) chosen[j] = 1;
-      let m = 0;
-      for (let j = 0; j < d; j++) if (chosen[j]) a.out[m++] = j;
-      return m;
+      for (let j = 0; j < a.xi.length; j++) if (a.active[j]) scale = Math.max(scale, a.xi[j]!);
+      return K.cdWorkingSet({ ...a, xi: a.xi.map((v, j) => (v / scale - 1) / Math.sqrt(colNormSq[j]!)) });
     };
     return ranked;
   }
