@@ -14,11 +14,12 @@ import { Rng } from '../lib/core/rng.js';
 import { kernels } from '../lib/kernels/index.js';
 import { cdDesignCorrelations } from '../lib/kernels/js/cd.js';
 import { Anderson } from '../lib/kernels/js/cdsolve.js';
+import { ANDERSON_K } from '../lib/linear/solvers/inner.js';
 import { ShapeError } from '../lib/core/errors.js';
 import { dualityGapOf, normsOf, provenZero, safeRadius } from '../lib/linear/solvers/dualGap.js';
 import { ColumnPool } from '../lib/linear/solvers/columnPool.js';
 import type { Kernels } from '../lib/kernels/types.js';
-import { EnetState, gramPays, MAX_GRAM_FEATURES, prepareProblem, solveEnet, withGram, withPooled, type EnetProblem, type SolveSettings } from '../lib/linear/solvers/workingSet.js';
+import { denseSolution, EnetState, gramPays, MAX_GRAM_FEATURES, MIN_WORKING_SET, prepareProblem, solveEnet, withGram, withPooled, type EnetProblem, type SolveSettings } from '../lib/linear/solvers/workingSet.js';
 import { randMatrix } from './helpers.js';
 
 type M = Matrix<Float64Array>;
@@ -457,6 +458,49 @@ describe('Anderson extrapolation', () => {
     expect(Math.abs(step(x)[0]! - x[0]!)).to.be.above(1e-3);
   });
 
+  it('an inner solve split into calls of K sweeps (an async fit\'s) extrapolates as one call does: about the same sweeps and point', () => {
+    // 240 x 240 x 2, every feature in the set, a small l1Reg: a long, ill-conditioned solve.
+    const [n, k, T] = [240, 240, 2];
+    const rng = new Rng(11);
+    const xs = randMatrix(rng, k, n); // the set's columns, k x n
+    const yt = randMatrix(rng, T, n);
+    let l1Reg = 0;
+    for (let j = 0; j < k; j++) {
+      let q = 0;
+      for (let t = 0; t < T; t++) {
+        let c = 0;
+        for (let i = 0; i < n; i++) c += xs.data[j * n + i]! * yt.data[t * n + i]!;
+        q += c * c;
+      }
+      l1Reg = Math.max(l1Reg, 0.005 * Math.sqrt(q));
+    }
+    const solve = (perCall: number) => {
+      const K = kernels();
+      const w: M = { rows: k, cols: T, data: new Float64Array(k * T) };
+      const rt: M = { rows: T, cols: n, data: yt.data.slice() };
+      const h: M = { rows: k, cols: T, data: new Float64Array(k * T) };
+      for (let j = 0; j < k; j++) for (let t = 0; t < T; t++) for (let i = 0; i < n; i++) h.data[j * T + t]! += xs.data[j * n + i]! * yt.data[t * n + i]!;
+      let sweeps = 0;
+      for (;;) {
+        const r = K.mtenetResidualSolve({ xs, yt, rt, w, h, l1Reg, l2Reg: 0, tol: 1e-6, maxSweeps: perCall });
+        sweeps += r.sweeps;
+        if (r.converged || sweeps > 5000) return { sweeps, converged: r.converged, w: w.data };
+      }
+    };
+    const whole = solve(100_000);
+    const split = solve(ANDERSON_K);
+    expect(whole.converged && split.converged).to.equal(true);
+    // Without the extrapolation (calls too short to collect K + 1 iterates) it took 6 times the sweeps.
+    expect(Math.abs(split.sweeps - whole.sweeps), `sweeps ${split.sweeps} split, ${whole.sweeps} whole`).to.be.at.most(2 * ANDERSON_K);
+    let diff = 0;
+    let norm = 0;
+    for (let q = 0; q < k * T; q++) {
+      diff = Math.max(diff, Math.abs(split.w[q]! - whole.w[q]!));
+      norm = Math.max(norm, Math.abs(whole.w[q]!));
+    }
+    expect(diff).to.be.below(1e-2 * norm);
+  });
+
   it('refuses to extrapolate before K + 1 iterates, and on a stalled sequence', () => {
     const acc = new Anderson(2, 4);
     const out = new Float64Array(4);
@@ -587,5 +631,50 @@ describe('working sets on columns of unequal scales', () => {
     expect(byViolation.sets, 'working sets, ranked by violation').to.be.at.most(2);
     expect(byViolation.sets, 'fewer than by Celer\'s distance').to.be.below(byDistance.sets);
     expect(byViolation.objective).to.be.closeTo(byDistance.objective, 1e-3 * byDistance.objective);
+  });
+});
+
+describe('working sets of a dense solution', () => {
+  it('tells a dense solution by a full working set whose doubled support reaches half the active features', () => {
+    expect(denseSolution(100, 100, 400)).to.equal(true);
+    expect(denseSolution(90, 100, 360)).to.equal(true);
+    expect(denseSolution(89, 100, 300), 'a set that did not fill up').to.equal(false);
+    expect(denseSolution(100, 100, 401), 'doubling stays below half the active features').to.equal(false);
+    expect(denseSolution(0, 0, 10), 'the first set').to.equal(false);
+  });
+
+  it('takes every active feature once the sets fill up: fewer working sets and sweeps than doubling, same optimum', () => {
+    // 240 x 240 x 2 at 0.005 of the largest regularisation: most rows of W end non-zero.
+    const [n, d, T] = [240, 240, 2];
+    const rng = new Rng(11);
+    const X = randMatrix(rng, n, d);
+    const Y = randMatrix(rng, n, T);
+    const p = prepareProblem(kernels(), X, Y, true);
+    const l1Reg = 0.005 * Math.max(...p.xtyNorms);
+    const run = (K: Kernels) => {
+      const sizes: number[] = [];
+      const counted = Object.create(K) as Kernels;
+      counted.cdWorkingSet = (a) => {
+        const m = K.cdWorkingSet(a);
+        sizes.push(m);
+        return m;
+      };
+      const st = new EnetState(counted, p);
+      const gen = solveEnet(counted, p, st, settings(l1Reg, 0, 1e-4));
+      let r = gen.next();
+      while (!r.done) r = gen.next();
+      expect(r.value.converged).to.equal(true);
+      return { sizes, sweeps: r.value.nIter, support: st.supportSize, objective: objective(p, st.w.data, l1Reg, 0) };
+    };
+    // Doubling only: the kernel asked for no more than the smallest set (it still takes twice the support).
+    const doublingOnly = Object.create(kernels()) as Kernels;
+    doublingOnly.cdWorkingSet = (a) => kernels().cdWorkingSet({ ...a, minSize: Math.min(a.minSize, MIN_WORKING_SET) });
+    const dense = run(kernels());
+    const doubling = run(doublingOnly);
+    expect(dense.support, 'a dense solution').to.be.above(d / 2);
+    expect(dense.sizes.at(-1), 'the last set holds every feature').to.equal(d);
+    expect(dense.sizes.length, 'working sets').to.be.below(doubling.sizes.length);
+    expect(dense.sweeps, 'sweeps').to.be.below(doubling.sweeps);
+    expect(dense.objective).to.be.closeTo(doubling.objective, 1e-4 * doubling.objective);
   });
 });

@@ -229,6 +229,9 @@ function solveLoop(form: Form, w: Float64Array, k: number, T: number, s: InnerSo
     return r.converged;
   };
   const converged = (): boolean => check(false) && check(true);
+  // The starting point is the first iterate: the first extrapolation then comes with the first
+  // check, K sweeps in, so a solve split into calls of K sweeps (an async fit's) is still extrapolated.
+  anderson.push(w);
   while (r.sweeps < s.maxSweeps) {
     const order = s.orders !== undefined ? s.orders.subarray(r.sweeps * k, (r.sweeps + 1) * k) : cyclic;
     const st = form.sweep(order);
@@ -245,6 +248,7 @@ function solveLoop(form: Form, w: Float64Array, k: number, T: number, s: InnerSo
         if (converged()) break;
       }
       anderson.reset();
+      anderson.push(w);
     }
   }
   if (!exactHere) check(true);

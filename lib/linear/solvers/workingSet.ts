@@ -11,7 +11,8 @@
  *   fraction of the tolerance by one kernel call (inner.ts: Gram or residual form, Anderson
  *   extrapolation); then the correlations X_j^T R of every remaining feature give the global gap,
  *   the next screening and the next working set. The set at least doubles with the support until
- *   the gap certifies the point.
+ *   the gap certifies the point, or, when the sets fill up and reach half the features (a dense
+ *   solution), takes every active feature at once.
  * - Sequential strong rule along a path (Tibshirani et al., "Strong rules for discarding predictors",
  *   JRSS B 74, 2012): after a solve at l1Reg', the features with ||X~_j^T R~|| >= 2 l1Reg - l1Reg'
  *   join the first working set at l1Reg.
@@ -186,6 +187,8 @@ export class EnetState {
   readonly corrNorm: Float64Array;
   /** nonZero[j] = 1 when row j of W is not zero. */
   readonly nonZero: Uint8Array;
+  /** The number of non-zero rows of W (the support's size). */
+  supportSize = 0;
   private readonly corrVersion: Int32Array;
   /** The state as the screening kernels read it (the arrays above, the residual version and drift). */
   private readonly scan: CdFeatureState;
@@ -250,6 +253,7 @@ export class EnetState {
       for (let t = 0; t < T; t++) s += W[j * T + t]! * W[j * T + t]!;
       if (s > 0) {
         this.nonZero[j] = 1;
+        this.supportSize++;
         this.l21 += Math.sqrt(s);
         this.wNormSq += s;
       }
@@ -326,7 +330,9 @@ export class EnetState {
         W[j * T + t] = v;
         q += v * v;
       }
-      this.nonZero[j] = q > 0 ? 1 : 0;
+      const now = q > 0 ? 1 : 0;
+      this.supportSize += now - this.nonZero[j]!;
+      this.nonZero[j] = now;
       if (q > 0) {
         l21 += Math.sqrt(q);
         wNormSq += q;
@@ -496,6 +502,7 @@ export function* solveEnet(K: Kernels, p: EnetProblem, st: EnetState, s: SolveSe
   const active = st.columns.slice();
   const xi = new Float64Array(d); // ||X~_j^T R~||, or an upper bound where not fresh
   const setRoom = new Int32Array(d); // the working set's features (cdWorkingSet's output)
+  let lastSetSize = 0;
   let sweeps = 0;
   let gap = NaN;
   let pendingSweep = false; // the last sweep's progress waits for the gap that follows it
@@ -527,8 +534,10 @@ export function* solveEnet(K: Kernels, p: EnetProblem, st: EnetState, s: SolveSe
     screen(K, active, st.nonZero, xi, scale, safeRadius(gap, l1Reg, p.yNormSq), cn, l2Reg);
 
     // (5) The working set and its inner solve.
-    const ws = withPooled(workingSet(K, active, st.nonZero, xi, s, setRoom), st.pool, active);
+    const dense = denseSolution(st.supportSize, lastSetSize, countOf(active));
+    const ws = withPooled(workingSet(K, active, st.nonZero, xi, s, dense, setRoom), st.pool, active);
     const k = ws.length;
+    lastSetSize = k;
     // The inner solve starts from X_ws^T R: every member is fresh (the active ones were refreshed
     // above); a stale one would make it solve another problem.
     for (let c = 0; c < k; c++) if (!st.fresh(ws[c]!)) throw new Error(`working-set solver: feature ${ws[c]} joined the working set with stale correlations`);
@@ -614,16 +623,39 @@ function screenedOf(active: Uint8Array, cn: Float64Array): Int32Array {
   return Int32Array.from(out);
 }
 
+/** A working set is full when at least this fraction of its features ended non-zero. */
+export const FULL_WORKING_SET = 0.9;
+
+/**
+ * Whether the solution looks dense, so that the next working set should hold every active
+ * feature: the last set was full (FULL_WORKING_SET of it non-zero after its solve) and doubling
+ * the support would reach half the active features. Doubling from there costs a solve at every
+ * step, each to the inner tolerance, and on a solution with most rows non-zero (400 x 400 x 2 at
+ * 0.005 alpha_max: sets of 50, 100, 200, 390 then 400, 83 sweeps) those solves cost twice
+ * scikit-learn's plain sweeps over every feature; a set that was not full says the support is
+ * settling, and doubling goes on. (Exported for its test.)
+ */
+export function denseSolution(supportSize: number, lastSetSize: number, activeCount: number): boolean {
+  return lastSetSize > 0 && supportSize >= FULL_WORKING_SET * lastSetSize && 4 * supportSize >= activeCount;
+}
+
+function countOf(flags: Uint8Array): number {
+  let m = 0;
+  for (let j = 0; j < flags.length; j++) m += flags[j]!;
+  return m;
+}
+
 /**
  * The next working set, in increasing feature order: the support, the strong-rule candidates and
  * the active features of largest ||X~_j^T R~|| (the most violated optimality conditions: skglm's
  * ranking, not Celer's distance to the constraint, which divides by ||X~_j|| and so ranks badly
- * when the columns' scales differ); at least MIN_WORKING_SET features and twice the support
- * (kernel cdWorkingSet; `room` has length d).
+ * when the columns' scales differ); at least MIN_WORKING_SET features and twice the support, or
+ * every active feature for a dense solution (kernel cdWorkingSet; `room` has length d).
  */
-function workingSet(K: Kernels, active: Uint8Array, nonZero: Uint8Array, xi: Float64Array, s: SolveSettings, room: Int32Array): Int32Array {
+function workingSet(K: Kernels, active: Uint8Array, nonZero: Uint8Array, xi: Float64Array, s: SolveSettings, dense: boolean, room: Int32Array): Int32Array {
   // Without an l1 penalty every feature is in the model: the working set is everything active.
   const strong = !(s.l1Reg > 0) ? -Infinity : s.previousL1Reg !== undefined ? 2 * s.l1Reg - s.previousL1Reg : Infinity;
-  const m = K.cdWorkingSet({ active, nonZero, xi, strong, minSize: s.minWorkingSet ?? MIN_WORKING_SET, out: room });
+  const minSize = dense ? active.length : (s.minWorkingSet ?? MIN_WORKING_SET);
+  const m = K.cdWorkingSet({ active, nonZero, xi, strong, minSize, out: room });
   return room.slice(0, m);
 }

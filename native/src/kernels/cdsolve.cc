@@ -166,6 +166,9 @@ InnerResult solveLoop(Form& form, double* w, int64_t k, int64_t T, const InnerSe
     return r.converged;
   };
   auto converged = [&]() { return check(false) && check(true); };
+  // The starting point is the first iterate: the first extrapolation then comes with the first
+  // check, K sweeps in, so a solve split into calls of K sweeps (an async fit's) is still extrapolated.
+  anderson.push(w);
   while (r.sweeps < s.maxSweeps) {
     const int32_t* order = s.orders != nullptr ? s.orders + r.sweeps * k : cyclic.data();
     const SweepStats st = form.sweep(order);
@@ -182,6 +185,7 @@ InnerResult solveLoop(Form& form, double* w, int64_t k, int64_t T, const InnerSe
         if (converged()) break;
       }
       anderson.reset();
+      anderson.push(w);
     }
   }
   if (!exactHere) check(true);
