@@ -21,9 +21,6 @@
 namespace metatask::cd {
 
 namespace {
-// Residual rows are processed in blocks that stay in L1 between the update and the dot product.
-constexpr Eigen::Index kBlock = 512;
-
 // One feature's step of the sweeps (the group soft-threshold, then the ridge shrinkage):
 //   w_j <- max(0, 1 - l1Reg / ||v||) v / (c_j + l2Reg),   v = X_j^T R + c_j w_j (T values),
 // with nrmSq = ||v||^2; `nrm > l1Reg` also covers nrm = 0 (no 0/0). delta receives the change of
@@ -49,11 +46,12 @@ inline RowChange groupStep(const double* v, double nrmSq, double cj, double l1Re
 SweepStats mtenetSweep(const CMatMap<double>& xt, MatMap<double>& rt, MatMap<double>& w,
                        const CVecMap<double>& colNormSq, double l1Reg, double l2Reg,
                        const int32_t* order, int64_t orderLen) {
-  const Eigen::Index n = xt.cols();
-  const Eigen::Index T = w.cols();
+  const int64_t n = xt.cols();
+  const int64_t T = w.cols();
+  const simd::Ops& ops = simd::ops();
   // Scratch allocated once per sweep, never inside the feature loop.
-  Vec<double> dots(T);   // X[:,j]^T R for the feature about to be updated
-  Vec<double> delta(T);  // W_new[j,:] - W_old[j,:]
+  std::vector<double> dots(static_cast<size_t>(T));   // X[:,j]^T R for the feature about to be updated
+  std::vector<double> delta(static_cast<size_t>(T));  // W_new[j,:] - W_old[j,:]
   double wMax = 0.0;
   double dwMax = 0.0;
   // An all-zero feature cannot change the fit; scikit-learn leaves it alone and does not count
@@ -62,20 +60,20 @@ SweepStats mtenetSweep(const CMatMap<double>& xt, MatMap<double>& rt, MatMap<dou
     while (o < orderLen && colNormSq[order[o]] == 0.0) ++o;
     return o;
   };
-  auto rowOf = [&](double* base, Eigen::Index i) { return VecMap<double>(base + i * n, n); };
-  auto xRow = [&](Eigen::Index j) { return CVecMap<double>(xt.data() + j * n, n); };
+  double* r = rt.data();
+  auto xRow = [&](int64_t j) { return xt.data() + j * n; };
 
   int64_t o = nextActive(0);
   if (o < orderLen) {
-    const auto x = xRow(order[o]);
-    for (Eigen::Index t = 0; t < T; ++t) dots[t] = rowOf(rt.data(), t).dot(x);
+    const double* x = xRow(order[o]);
+    for (int64_t t = 0; t < T; ++t) dots[t] = ops.ddot(r + t * n, x, n);
   }
   while (o < orderLen) {
-    const Eigen::Index j = order[o];
+    const int64_t j = order[o];
     const double cj = colNormSq[j];
     double* wj = w.data() + j * T;
     double nrmSq = 0.0;
-    for (Eigen::Index t = 0; t < T; ++t) {
+    for (int64_t t = 0; t < T; ++t) {
       const double v = dots[t] + cj * wj[t];
       dots[t] = v;  // now tmp_t
       nrmSq += v * v;
@@ -84,32 +82,20 @@ SweepStats mtenetSweep(const CMatMap<double>& xt, MatMap<double>& rt, MatMap<dou
     dwMax = std::max(dwMax, change.dw);
     wMax = std::max(wMax, change.wa);
 
-    // R[t,:] -= delta_t X[:,j]^T, fused with the next feature's dot products X[:,jn]^T R[t,:]:
-    // one pass over the residual per feature instead of two. Unchanged tasks (delta 0, the
-    // common case for zero rows) skip the update.
+    // R[t,:] -= delta_t X[:,j]^T, fused with the next feature's dot products X[:,jn]^T R[t,:]
+    // (simd daxpyDot): one pass over the residual per feature instead of two. Unchanged tasks
+    // (delta 0, the common case for zero rows) skip the update.
     const int64_t on = nextActive(o + 1);
-    const auto x = xRow(j);
+    const double* x = xRow(j);
     if (on < orderLen) {
-      const auto xn = xRow(order[on]);
-      for (Eigen::Index t = 0; t < T; ++t) {
-        auto r = rowOf(rt.data(), t);
-        if (delta[t] == 0.0) {
-          dots[t] = r.dot(xn);
-          continue;
-        }
-        const double dt = delta[t];
-        double acc = 0.0;
-        for (Eigen::Index b = 0; b < n; b += kBlock) {
-          const Eigen::Index len = std::min(kBlock, n - b);
-          auto rb = r.segment(b, len);
-          rb.noalias() -= dt * x.segment(b, len);
-          acc += rb.dot(xn.segment(b, len));
-        }
-        dots[t] = acc;
+      const double* xn = xRow(order[on]);
+      for (int64_t t = 0; t < T; ++t) {
+        double* rt_t = r + t * n;
+        dots[t] = delta[t] == 0.0 ? ops.ddot(rt_t, xn, n) : ops.daxpyDot(-delta[t], x, rt_t, xn, n);
       }
     } else {
-      for (Eigen::Index t = 0; t < T; ++t) {
-        if (delta[t] != 0.0) rowOf(rt.data(), t).noalias() -= delta[t] * x;
+      for (int64_t t = 0; t < T; ++t) {
+        if (delta[t] != 0.0) ops.daxpy(-delta[t], x, r + t * n, n);
       }
     }
     o = on;

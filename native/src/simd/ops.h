@@ -97,6 +97,9 @@ struct Ops {
   double (*ddot)(const double* x, const double* y, int64_t n);
   // y += a x.
   void (*daxpy)(double a, const double* x, double* y, int64_t n);
+  // y += a x, then returns sum_i y[i] z[i] of the updated y, summed in ddot's order: one pass over
+  // y for a coordinate-descent step's residual update and the next step's dot product.
+  double (*daxpyDot)(double a, const double* x, double* y, const double* z, int64_t n);
   // Row r of y (m rows, leading dimension ldy) += sum_b a[b m + r] x_b over the nb sources in
   // order b, skipping zero coefficients: each element gets the multiply-adds daxpy would
   // give it, one per source in the same order (so the same bits as nb m daxpys), in one pass over y.
