@@ -288,6 +288,9 @@ const SHAPES: Shape[] = [
   { n: 5000, d: 300, T: 4, support: 30, fitIntercept: true, model: 'lasso', alphaFraction: 0.01, unequalScales: true, warmRuns: 5 },
   { n: 600, d: 300, T: 6, support: 15, fitIntercept: true, model: 'lassoCV', cvOptions: { cv: 5, nAlphas: 100 }, warmRuns: 5 },
   { n: 600, d: 300, T: 6, support: 15, fitIntercept: true, model: 'enetCV', l1Ratio: [0.5, 0.9], cvOptions: { cv: 5, nAlphas: 50 }, warmRuns: 5 },
+  // A dense solution (most rows of W non-zero at 0.005 alpha_max): the working sets' weak case (last, so that the
+  // other shapes keep their seeds).
+  { n: 400, d: 400, T: 2, support: 20, fitIntercept: true, model: 'lasso', alphaFraction: 0.005, warmRuns: 5 },
 ];
 
 const MODEL_NAMES: Record<ConvexModel, string> = {

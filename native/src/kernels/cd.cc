@@ -83,19 +83,17 @@ SweepStats mtenetSweep(const CMatMap<double>& xt, MatMap<double>& rt, MatMap<dou
     wMax = std::max(wMax, change.wa);
 
     // R[t,:] -= delta_t X[:,j]^T, fused with the next feature's dot products X[:,jn]^T R[t,:]
-    // (simd daxpyDot): one pass over the residual per feature instead of two. Unchanged tasks
-    // (delta 0, the common case for zero rows) skip the update.
+    // (simd daxpyDotRows): one pass over the residual per feature instead of two, X[:,j] and
+    // X[:,jn] read once for four tasks. Unchanged tasks (delta 0, the common case for zero rows)
+    // skip the update.
     const int64_t on = nextActive(o + 1);
     const double* x = xRow(j);
+    for (int64_t t = 0; t < T; ++t) delta[t] = -delta[t];
     if (on < orderLen) {
-      const double* xn = xRow(order[on]);
-      for (int64_t t = 0; t < T; ++t) {
-        double* rt_t = r + t * n;
-        dots[t] = delta[t] == 0.0 ? ops.ddot(rt_t, xn, n) : ops.daxpyDot(-delta[t], x, rt_t, xn, n);
-      }
+      ops.daxpyDotRows(delta.data(), x, r, n, xRow(order[on]), dots.data(), T, n);
     } else {
       for (int64_t t = 0; t < T; ++t) {
-        if (delta[t] != 0.0) ops.daxpy(-delta[t], x, r + t * n, n);
+        if (delta[t] != 0.0) ops.daxpy(delta[t], x, r + t * n, n);
       }
     }
     o = on;

@@ -615,6 +615,55 @@ double daxpyDotImpl(double a, const double* x, double* y, const double* z, int64
   return s;
 }
 
+// R rows of daxpyDotRows: one accumulator per row (R independent chains of multiply-adds), x and
+// z loaded once per vector for all R rows.
+template <int R>
+METATASK_INLINE void daxpyDotGroup(const double* a, const double* x, double* y, int64_t ldy, const double* z, double* out, int64_t n) {
+  using VT = VecOf<double>;
+  using V = VT::V;
+  constexpr int W = VT::kWidth;
+  V va[R], acc[R];
+  bool update[R];
+  for (int r = 0; r < R; r++) {
+    va[r] = VT::set1(a[r]);
+    acc[r] = VT::zero();
+    update[r] = a[r] != 0.0;
+  }
+  int64_t i = 0;
+  for (; i + W <= n; i += W) {
+    const V vx = VT::load(x + i);
+    const V vz = VT::load(z + i);
+    for (int r = 0; r < R; r++) {
+      double* yr = y + r * ldy + i;
+      V v = VT::load(yr);
+      if (update[r]) {
+        v = VT::madd(va[r], vx, v);
+        VT::store(yr, v);
+      }
+      acc[r] = VT::madd(v, vz, acc[r]);
+    }
+  }
+  alignas(64) double lanes[W];
+  for (int r = 0; r < R; r++) {
+    VT::store(lanes, acc[r]);
+    double s = 0;
+    for (int l = 0; l < W; l++) s += lanes[l];
+    double* yr = y + r * ldy;
+    for (int64_t q = i; q < n; q++) {
+      if (update[r]) yr[q] = smadd(a[r], x[q], yr[q]);
+      s = smadd(yr[q], z[q], s);
+    }
+    out[r] = s;
+  }
+}
+
+void daxpyDotRowsImpl(const double* a, const double* x, double* y, int64_t ldy, const double* z, double* out, int64_t m, int64_t n) {
+  int64_t r = 0;
+  for (; r + 4 <= m; r += 4) daxpyDotGroup<4>(a + r, x, y + r * ldy, ldy, z, out + r, n);
+  for (; r + 2 <= m; r += 2) daxpyDotGroup<2>(a + r, x, y + r * ldy, ldy, z, out + r, n);
+  for (; r < m; r++) daxpyDotGroup<1>(a + r, x, y + r * ldy, ldy, z, out + r, n);
+}
+
 // The Gram sweep defers its per-coordinate updates of a few correlation rows and applies them here
 // in blocks: each element of y is loaded and stored once per block instead of once per source (the
 // eager updates were bound by those stores). R rows at a time keep R independent chains of
@@ -1009,6 +1058,7 @@ void bnReluMaxPool2x2BackwardImpl(const T* x, int64_t h, int64_t w, const T* y, 
                     &ddotImpl,                                                                         \
                     &daxpyImpl,                                                                        \
                     &daxpyDotImpl,                                                                     \
+                    &daxpyDotRowsImpl,                                                                 \
                     &daxpyRowsImpl,                                                                    \
                     {&reluImpl<float>, &reluBackwardImpl<float>, &reluGateImpl<float>, &addColumnSumsImpl<float>,            \
                      &adamImpl<float>, &sgdImpl<float>, &rmspropImpl<float>,                              \
