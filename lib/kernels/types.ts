@@ -188,8 +188,9 @@ export interface ResidualSolveArgs extends InnerSolveSettings {
 }
 
 /**
- * What a working-set solve knows of each of its d features (T tasks), as the screening kernels
- * (cdDualNorms, cdScreen, cdStaleFeatures, cdWorkingSet) read it. corr row j holds X~_j^T R' for
+ * What a working-set solve knows of each of its d features (T tasks), as cdDualNorms reads it
+ * (cdStaleFeatures reads its versions; cdScreen and cdWorkingSet take the xi that cdDualNorms
+ * derives from it). corr row j holds X~_j^T R' for
  * the residual R' of version corrVersion[j] (-1: never computed); `version` is the current
  * residual's and `drift` the running sum of ||R_e - R_{e-1}|| over its changes, corrDrift[j] its
  * value when row j was computed.
