@@ -194,6 +194,8 @@ export class EnetState {
   private readonly scan: CdFeatureState;
   /** 1 for the features of non-zero columns (the ones that can be non-zero at an optimum). */
   readonly columns: Uint8Array;
+  /** The number of non-zero columns. */
+  readonly columnCount: number;
   /** Room for a list of features (staleAbove, staleActive). */
   private readonly list: Int32Array;
   /** refresh()'s output for lists of features that are not consecutive (allocated on first use). */
@@ -227,7 +229,14 @@ export class EnetState {
       corrDrift: new Float64Array(d), nonZero: this.nonZero, w: this.w, version: 0, drift: 0,
     };
     this.columns = new Uint8Array(d);
-    for (let j = 0; j < d; j++) if (p.design.colNormSq[j]! > 0) this.columns[j] = 1;
+    let columnCount = 0;
+    for (let j = 0; j < d; j++) {
+      if (p.design.colNormSq[j]! > 0) {
+        this.columns[j] = 1;
+        columnCount++;
+      }
+    }
+    this.columnCount = columnCount;
     this.pool = new ColumnPool(K, p.design, n, p.gram?.gram);
     if (w0) {
       this.setStart();
@@ -500,6 +509,7 @@ export function* solveEnet(K: Kernels, p: EnetProblem, st: EnetState, s: SolveSe
   const tolScaled = s.tol * p.yNormSq;
   // active[j]: j may be non-zero at the optimum (a non-zero column not screened at this l1Reg).
   const active = st.columns.slice();
+  let activeCount = st.columnCount;
   const xi = new Float64Array(d); // ||X~_j^T R~||, or an upper bound where not fresh
   const setRoom = new Int32Array(d); // the working set's features (cdWorkingSet's output)
   let lastSetSize = 0;
@@ -517,7 +527,7 @@ export function* solveEnet(K: Kernels, p: EnetProblem, st: EnetState, s: SolveSe
     }
     if (sweeps > 0 && gap < tolScaled) return done();
     // (2) Screening with the bounds.
-    screen(K, active, st.nonZero, xi, scale, safeRadius(gap, l1Reg, p.yNormSq), cn, l2Reg);
+    activeCount -= screen(K, active, st.nonZero, xi, scale, safeRadius(gap, l1Reg, p.yNormSq), cn, l2Reg);
     // (3) Exact values for the stale features whose bounds exceed l1Reg (screened ones included):
     // the others cannot set the scale, so the gap is then exact. Along a path, or after a small
     // move of the residual, these are few and the gap often certifies the point here.
@@ -531,10 +541,10 @@ export function* solveEnet(K: Kernels, p: EnetProblem, st: EnetState, s: SolveSe
     // rank the candidates of the working set: bounds would pick larger sets), and screening with
     // the exact values.
     if (st.refresh(st.staleActive(active, xi))) scale = st.dualNorms(xi, l2Reg, l1Reg);
-    screen(K, active, st.nonZero, xi, scale, safeRadius(gap, l1Reg, p.yNormSq), cn, l2Reg);
+    activeCount -= screen(K, active, st.nonZero, xi, scale, safeRadius(gap, l1Reg, p.yNormSq), cn, l2Reg);
 
     // (5) The working set and its inner solve.
-    const dense = denseSolution(st.supportSize, lastSetSize, countOf(active));
+    const dense = denseSolution(st.supportSize, lastSetSize, activeCount);
     const ws = withPooled(workingSet(K, active, st.nonZero, xi, s, dense, setRoom), st.pool, active);
     const k = ws.length;
     lastSetSize = k;
@@ -611,10 +621,10 @@ export function withPooled(ws: Int32Array, pool: ColumnPool, active: Uint8Array)
   return out;
 }
 
-/** Gap-safe screening of the active zero rows whose xi (exact or bound) passes the sphere test (dualGap.ts provenZero). */
-function screen(K: Kernels, active: Uint8Array, nonZero: Uint8Array, xi: Float64Array, scale: number, radius: number, cn: Float64Array, l2Reg: number): void {
-  if (!Number.isFinite(radius)) return;
-  K.cdScreen({ active, nonZero, xi, colNormSq: cn, scale, radius, l2Reg, threshold: 1 - SCREEN_MARGIN });
+/** Gap-safe screening of the active zero rows whose xi (exact or bound) passes the sphere test (dualGap.ts provenZero); returns how many it removed. */
+function screen(K: Kernels, active: Uint8Array, nonZero: Uint8Array, xi: Float64Array, scale: number, radius: number, cn: Float64Array, l2Reg: number): number {
+  if (!Number.isFinite(radius)) return 0;
+  return K.cdScreen({ active, nonZero, xi, colNormSq: cn, scale, radius, l2Reg, threshold: 1 - SCREEN_MARGIN });
 }
 
 function screenedOf(active: Uint8Array, cn: Float64Array): Int32Array {
@@ -639,11 +649,6 @@ export function denseSolution(supportSize: number, lastSetSize: number, activeCo
   return lastSetSize > 0 && supportSize >= FULL_WORKING_SET * lastSetSize && 4 * supportSize >= activeCount;
 }
 
-function countOf(flags: Uint8Array): number {
-  let m = 0;
-  for (let j = 0; j < flags.length; j++) m += flags[j]!;
-  return m;
-}
 
 /**
  * The next working set, in increasing feature order: the support, the strong-rule candidates and
