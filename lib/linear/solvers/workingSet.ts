@@ -544,8 +544,8 @@ export function* solveEnet(K: Kernels, p: EnetProblem, st: EnetState, s: SolveSe
     activeCount -= screen(K, active, st.nonZero, xi, scale, safeRadius(gap, l1Reg, p.yNormSq), cn, l2Reg);
 
     // (5) The working set and its inner solve.
-    const dense = denseSolution(st.supportSize, lastSetSize, activeCount);
-    const ws = withPooled(workingSet(K, active, st.nonZero, xi, s, dense, setRoom), st.pool, active);
+    const minSize = denseSolution(st.supportSize, lastSetSize, activeCount) ? d : (s.minWorkingSet ?? MIN_WORKING_SET);
+    const ws = withPooled(workingSet(K, active, st.nonZero, xi, s, minSize, setRoom), st.pool, active);
     const k = ws.length;
     lastSetSize = k;
     // The inner solve starts from X_ws^T R: every member is fresh (the active ones were refreshed
@@ -649,18 +649,16 @@ export function denseSolution(supportSize: number, lastSetSize: number, activeCo
   return lastSetSize > 0 && supportSize >= FULL_WORKING_SET * lastSetSize && 4 * supportSize >= activeCount;
 }
 
-
 /**
  * The next working set, in increasing feature order: the support, the strong-rule candidates and
  * the active features of largest ||X~_j^T R~|| (the most violated optimality conditions: skglm's
  * ranking, not Celer's distance to the constraint, which divides by ||X~_j|| and so ranks badly
- * when the columns' scales differ); at least MIN_WORKING_SET features and twice the support, or
- * every active feature for a dense solution (kernel cdWorkingSet; `room` has length d).
+ * when the columns' scales differ); at least minSize features and twice the support, all the
+ * active ones when minSize is d (kernel cdWorkingSet; `room` has length d).
  */
-function workingSet(K: Kernels, active: Uint8Array, nonZero: Uint8Array, xi: Float64Array, s: SolveSettings, dense: boolean, room: Int32Array): Int32Array {
+function workingSet(K: Kernels, active: Uint8Array, nonZero: Uint8Array, xi: Float64Array, s: SolveSettings, minSize: number, room: Int32Array): Int32Array {
   // Without an l1 penalty every feature is in the model: the working set is everything active.
   const strong = !(s.l1Reg > 0) ? -Infinity : s.previousL1Reg !== undefined ? 2 * s.l1Reg - s.previousL1Reg : Infinity;
-  const minSize = dense ? active.length : (s.minWorkingSet ?? MIN_WORKING_SET);
   const m = K.cdWorkingSet({ active, nonZero, xi, strong, minSize, out: room });
   return room.slice(0, m);
 }
