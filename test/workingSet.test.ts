@@ -458,7 +458,7 @@ describe('Anderson extrapolation', () => {
     expect(Math.abs(step(x)[0]! - x[0]!)).to.be.above(1e-3);
   });
 
-  it('an inner solve split into calls of K sweeps (an async fit\'s) extrapolates as one call does: about the same sweeps and point', () => {
+  it('an inner solve split into calls of K sweeps (as long solves are) extrapolates as one call does: about the same sweeps and point', () => {
     // 240 x 240 x 2, every feature in the set, a small l1Reg: a long, ill-conditioned solve.
     const [n, k, T] = [240, 240, 2];
     const rng = new Rng(11);

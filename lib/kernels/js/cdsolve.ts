@@ -230,7 +230,8 @@ function solveLoop(form: Form, w: Float64Array, k: number, T: number, s: InnerSo
   };
   const converged = (): boolean => check(false) && check(true);
   // The starting point is the first iterate: the first extrapolation then comes with the first
-  // check, K sweeps in, so a solve split into calls of K sweeps (an async fit's) is still extrapolated.
+  // check, K sweeps in, so a solve split into calls of K sweeps (long solves are, so that fit()
+  // can yield) is extrapolated as one call is.
   anderson.push(w);
   while (r.sweeps < s.maxSweeps) {
     const order = s.orders !== undefined ? s.orders.subarray(r.sweeps * k, (r.sweeps + 1) * k) : cyclic;

@@ -167,7 +167,8 @@ InnerResult solveLoop(Form& form, double* w, int64_t k, int64_t T, const InnerSe
   };
   auto converged = [&]() { return check(false) && check(true); };
   // The starting point is the first iterate: the first extrapolation then comes with the first
-  // check, K sweeps in, so a solve split into calls of K sweeps (an async fit's) is still extrapolated.
+  // check, K sweeps in, so a solve split into calls of K sweeps (long solves are, so that fit()
+  // can yield) is extrapolated as one call is.
   anderson.push(w);
   while (r.sweeps < s.maxSweeps) {
     const int32_t* order = s.orders != nullptr ? s.orders + r.sweeps * k : cyclic.data();
