@@ -421,13 +421,13 @@ export class EnetState {
   /** The support (non-zero rows of W, ascending) and those rows (|S| x T), kept until W changes. */
   supportRows(): { cols: Int32Array; w: Matrix<Float64Array> } {
     if (this.supportCache !== null) return this.supportCache;
-    const { d, T } = this.p;
+    const { d } = this.p;
     let m = 0;
     for (let j = 0; j < d; j++) if (this.nonZero[j]) m++;
     const cols = new Int32Array(m);
     m = 0;
     for (let j = 0; j < d; j++) if (this.nonZero[j]) cols[m++] = j;
-    this.supportCache = { cols, w: rowsOf(this.w.data, cols, T) };
+    this.supportCache = { cols, w: rowsOf(this.K, this.w, cols) };
     return this.supportCache;
   }
 
@@ -479,14 +479,14 @@ export class EnetState {
   }
 }
 
-/** The listed rows of W (d x T) as a rows.length x T matrix. */
-function rowsOf(w: Float64Array, rows: Int32Array, T: number): Matrix<Float64Array> {
-  const out = new Float64Array(rows.length * T);
-  for (let c = 0; c < rows.length; c++) {
-    const o = rows[c]! * T;
-    for (let t = 0; t < T; t++) out[c * T + t] = w[o + t]!;
-  }
-  return { rows: rows.length, cols: T, data: out };
+/**
+ * The listed rows of a (d x T) as a rows.length x T matrix (kernel gatherRows: a JavaScript loop
+ * here ran unoptimised, at about 100 ns a value, through a process's first fits).
+ */
+function rowsOf(K: Kernels, a: Matrix<Float64Array>, rows: Int32Array): Matrix<Float64Array> {
+  const out: Matrix<Float64Array> = { rows: rows.length, cols: a.cols, data: new Float64Array(rows.length * a.cols) };
+  K.gatherRows(a, rows, out);
+  return out;
 }
 
 /**
@@ -504,7 +504,6 @@ function rowsOf(w: Float64Array, rows: Int32Array, T: number): Matrix<Float64Arr
 export function* solveEnet(K: Kernels, p: EnetProblem, st: EnetState, s: SolveSettings): Generator<ProgressInfo, SolveResult, void> {
   const { d, T, n } = p;
   const cn = p.design.colNormSq;
-  const W = st.w.data;
   const { l1Reg, l2Reg } = s;
   const tolScaled = s.tol * p.yNormSq;
   // active[j]: j may be non-zero at the optimum (a non-zero column not screened at this l1Reg).
@@ -555,8 +554,8 @@ export function* solveEnet(K: Kernels, p: EnetProblem, st: EnetState, s: SolveSe
     const gramForm = s.innerForm ? s.innerForm === 'gram' : p.gram !== undefined || useGramForm(k, st.pool.missingGramRows(ws), n, T);
     // The pool may hand the set out in its own order (as views): rows follow `order`.
     const { features: order, xws, gram } = st.pool.take(ws, gramForm ? 'gram' : 'columns');
-    const w: Matrix<Float64Array> = rowsOf(W, order, T);
-    const h: Matrix<Float64Array> = rowsOf(st.corr, order, T);
+    const w: Matrix<Float64Array> = rowsOf(K, st.w, order);
+    const h: Matrix<Float64Array> = rowsOf(K, { rows: d, cols: T, data: st.corr }, order);
     const maxSweeps = s.maxIter - sweeps;
     const inner = innerSolve(
       K,
