@@ -464,22 +464,16 @@ describe('Anderson extrapolation', () => {
     const rng = new Rng(11);
     const xs = randMatrix(rng, k, n); // the set's columns, k x n
     const yt = randMatrix(rng, T, n);
+    // X^T Y, where every solve starts (W = 0), and l1Reg = 0.005 max_j ||X_j^T Y||.
+    const xty = new Float64Array(k * T);
+    for (let j = 0; j < k; j++) for (let t = 0; t < T; t++) for (let i = 0; i < n; i++) xty[j * T + t]! += xs.data[j * n + i]! * yt.data[t * n + i]!;
     let l1Reg = 0;
-    for (let j = 0; j < k; j++) {
-      let q = 0;
-      for (let t = 0; t < T; t++) {
-        let c = 0;
-        for (let i = 0; i < n; i++) c += xs.data[j * n + i]! * yt.data[t * n + i]!;
-        q += c * c;
-      }
-      l1Reg = Math.max(l1Reg, 0.005 * Math.sqrt(q));
-    }
+    for (let j = 0; j < k; j++) l1Reg = Math.max(l1Reg, 0.005 * Math.hypot(...xty.subarray(j * T, (j + 1) * T)));
     const solve = (perCall: number) => {
       const K = kernels();
       const w: M = { rows: k, cols: T, data: new Float64Array(k * T) };
       const rt: M = { rows: T, cols: n, data: yt.data.slice() };
-      const h: M = { rows: k, cols: T, data: new Float64Array(k * T) };
-      for (let j = 0; j < k; j++) for (let t = 0; t < T; t++) for (let i = 0; i < n; i++) h.data[j * T + t]! += xs.data[j * n + i]! * yt.data[t * n + i]!;
+      const h: M = { rows: k, cols: T, data: xty.slice() };
       let sweeps = 0;
       for (;;) {
         const r = K.mtenetResidualSolve({ xs, yt, rt, w, h, l1Reg, l2Reg: 0, tol: 1e-6, maxSweeps: perCall });

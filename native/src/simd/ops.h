@@ -97,13 +97,11 @@ struct Ops {
   double (*ddot)(const double* x, const double* y, int64_t n);
   // y += a x.
   void (*daxpy)(double a, const double* x, double* y, int64_t n);
-  // y += a x, then returns sum_i y[i] z[i] of the updated y, summed in ddot's order: one pass over
-  // y for a coordinate-descent step's residual update and the next step's dot product.
-  double (*daxpyDot)(double a, const double* x, double* y, const double* z, int64_t n);
-  // daxpyDot on the m rows of y (leading dimension ldy) with coefficients a (length m), the rows
-  // with a zero coefficient left unchanged: out[r] = y_r . z after y_r += a[r] x. Rows are taken
-  // four at a time, so that x and z are loaded once for four rows; each sum's order is fixed by r
-  // and m.
+  // For the m rows y_r of y (leading dimension ldy): y_r += a[r] x (rows with a zero coefficient
+  // left unchanged), then out[r] = y_r . z of the updated row, in one pass over y: a
+  // coordinate-descent step's residual update fused with the next step's dot products. Rows are
+  // taken four at a time, so that x and z are loaded once for four rows; each sum's order is fixed
+  // by r and m.
   void (*daxpyDotRows)(const double* a, const double* x, double* y, int64_t ldy, const double* z, double* out, int64_t m, int64_t n);
   // Row r of y (m rows, leading dimension ldy) += sum_b a[b m + r] x_b over the nb sources in
   // order b, skipping zero coefficients: each element gets the multiply-adds daxpy would

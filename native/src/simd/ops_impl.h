@@ -583,38 +583,6 @@ void daxpyImpl(double a, const double* x, double* y, int64_t n) {
   for (; i < n; i++) y[i] = smadd(a, x[i], y[i]);
 }
 
-// daxpyImpl then ddotImpl(y, z) fused: each vector of y is updated, stored and multiplied by z
-// while in a register; the sum has ddotImpl's accumulators and order.
-double daxpyDotImpl(double a, const double* x, double* y, const double* z, int64_t n) {
-  using VT = VecOf<double>;
-  using V = VT::V;
-  constexpr int W = VT::kWidth;
-  const V va = VT::set1(a);
-  V a0 = VT::zero(), a1 = VT::zero(), a2 = VT::zero(), a3 = VT::zero();
-  auto step = [&](int64_t i, V acc) {
-    const V v = VT::madd(va, VT::load(x + i), VT::load(y + i));
-    VT::store(y + i, v);
-    return VT::madd(v, VT::load(z + i), acc);
-  };
-  int64_t i = 0;
-  for (; i + 4 * W <= n; i += 4 * W) {
-    a0 = step(i, a0);
-    a1 = step(i + W, a1);
-    a2 = step(i + 2 * W, a2);
-    a3 = step(i + 3 * W, a3);
-  }
-  for (; i + W <= n; i += W) a0 = step(i, a0);
-  alignas(64) double lanes[W];
-  VT::store(lanes, VT::add(VT::add(a0, a1), VT::add(a2, a3)));
-  double s = 0;
-  for (int l = 0; l < W; l++) s += lanes[l];
-  for (; i < n; i++) {
-    y[i] = smadd(a, x[i], y[i]);
-    s = smadd(y[i], z[i], s);
-  }
-  return s;
-}
-
 // R rows of daxpyDotRows: one accumulator per row (R independent chains of multiply-adds), x and
 // z loaded once per vector for all R rows.
 template <int R>
@@ -1057,7 +1025,6 @@ void bnReluMaxPool2x2BackwardImpl(const T* x, int64_t h, int64_t w, const T* y, 
                     Tile<double>::kMr,                                                                 \
                     &ddotImpl,                                                                         \
                     &daxpyImpl,                                                                        \
-                    &daxpyDotImpl,                                                                     \
                     &daxpyDotRowsImpl,                                                                 \
                     &daxpyRowsImpl,                                                                    \
                     {&reluImpl<float>, &reluBackwardImpl<float>, &reluGateImpl<float>, &addColumnSumsImpl<float>,            \
