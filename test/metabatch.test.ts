@@ -221,6 +221,43 @@ describe('meta-batch kernel (NetworkHandle.metaGradient)', function () {
       }
     });
 
+    it('the meta-gradient of many tasks is their gradients added in task order, at any thread count and on every call', () => {
+      // The tasks' gradients are added into one sum as tasks end on the threads; the order of the
+      // additions must still be the tasks' order (a wrong order changes the last bits).
+      const c = CASES[0]!;
+      const compiled = compileNetwork(c.spec);
+      // float64: its additions round (float32 gradients added in double would be exact in any order).
+      const params = initParams(compiled, new Rng(31), 'float64') as Float64Array;
+      const T = 48;
+      const tasks = randomTasks(c, new Rng(32), T);
+      const o = { innerLr: 0.3, innerSteps: 1, firstOrder: false };
+      addon().setThreads(1);
+      const h = kernelsFor('native').network(c.spec, 'float64') as unknown as NetworkHandle<Float64Array>;
+      // Each task alone (a batch of one: its gradient exactly), then the sum in task order, in double.
+      const sum = new Float64Array(h.paramCount);
+      let lossSum = 0;
+      for (let t = 0; t < T; t++) {
+        const [s0, q0, q1] = [tasks.offsets[2 * t]!, tasks.offsets[2 * t + 1]!, tasks.offsets[2 * t + 2]!];
+        const one: MetaBatchTasks<Float64Array> = {
+          x: { rows: q1 - s0, cols: tasks.x.cols, data: tasks.x.data.slice(s0 * tasks.x.cols, q1 * tasks.x.cols) },
+          y: { rows: q1 - s0, cols: 1, data: tasks.y.data.slice(s0, q1) },
+          offsets: Int32Array.of(0, q0 - s0, q1 - s0),
+        };
+        const r = run(h, params, one, o);
+        for (let j = 0; j < sum.length; j++) sum[j]! += r.grad[j]!;
+        lossSum += r.loss;
+      }
+      const expected = Array.from(sum, (s) => s / T);
+      for (const n of [1, 2, 3, 4]) {
+        addon().setThreads(n);
+        for (let rep = 0; rep < 10; rep++) {
+          const r = rep % 2 ? runStarted(h, params, tasks, o) : run(h, params, tasks, o);
+          expect(Array.from(r.grad), `${n} threads, call ${rep}`).to.deep.equal(expected);
+          expect(r.loss).to.equal(lossSum / T);
+        }
+      }
+    });
+
     it('a bad class index in a task run on a worker thread is a ValueError; the handle still works', () => {
       addon().setThreads(2);
       const c = CASES[1]!;

@@ -19,10 +19,6 @@ namespace {
 template <typename T>
 using Buffer = std::vector<T, Eigen::aligned_allocator<T>>;
 
-// The task gradients' sum is split over the threads only when each part has at least this many
-// parameters (a smaller part costs more to hand over than to add).
-constexpr int64_t kMinSumPart = 512;
-
 template <typename T>
 int64_t padded(int64_t n) {
   const int64_t per = std::max<int64_t>(1, 64 / int64_t(sizeof(T)));
@@ -68,6 +64,7 @@ int64_t MetaBatch<T>::bytesHeld() const {
     bytes += int64_t((s->traj.capacity() + s->g.capacity() + s->mv.capacity() + s->hv.capacity()) * sizeof(T));
   }
   for (const auto& g : taskGrad_) bytes += int64_t(g.capacity() * sizeof(T));
+  bytes += int64_t(sum_.capacity() * sizeof(double)) + doneCapacity_;
   return bytes;
 }
 
@@ -157,29 +154,44 @@ int MetaBatch<T>::reserve(const Tasks<T>& tasks, const Options& o, int threads) 
 }
 
 template <typename T>
-double MetaBatch<T>::reduce(double* grad, int count, int workers) {
-  // Sum in task order (maml.ts's accumulation in double), then the mean; the parameters split
-  // over the threads, each element still summed over the tasks in order.
-  runtime::parallelParts(main_.program().paramCount, kMinSumPart, workers, [&](int64_t from, int64_t to) {
-    std::fill(grad + from, grad + to, 0.0);
-    for (int t = 0; t < count; t++) {
-      const T* v = taskGrad_[t].data();
-      for (int64_t j = from; j < to; j++) grad[j] += double(v[j]);
+void MetaBatch<T>::addEnded(int count) {
+  const int64_t P = main_.program().paramCount;
+  for (;;) {
+    if (summing_.exchange(true)) return;
+    int t = summed_.load(std::memory_order_relaxed);
+    // maml.ts's accumulation: in double, task after task.
+    double* __restrict sum = sum_.data();
+    for (; t < count && done_[t].load(); t++) {
+      const T* __restrict v = taskGrad_[t].data();
+      for (int64_t j = 0; j < P; j++) sum[j] += double(v[j]);
     }
-    for (int64_t j = from; j < to; j++) grad[j] /= count;
-  });
-  double loss = 0;
-  for (int t = 0; t < count; t++) loss += taskLoss_[t];
-  return loss / count;
+    summed_.store(t, std::memory_order_relaxed);
+    summing_.store(false);
+    // A task that ended while this thread was adding found summing_ set and left its part here.
+    // (Sequentially consistent flags: its done_ store precedes its exchange, which precedes the
+    // store above, which precedes this load.)
+    if (!(t < count && done_[t].load())) return;
+  }
 }
 
 template <typename T>
 void MetaBatch<T>::launch(const T* params, const Tasks<T>& tasks, const Options& o, int threads) {
-  pendingWorkers_ = reserve(tasks, o, threads);
+  const int workers = reserve(tasks, o, threads);
   pendingCount_ = tasks.count;
+  sum_.assign(size_t(main_.program().paramCount), 0.0);
+  if (doneCapacity_ < tasks.count) {
+    done_ = std::make_unique<std::atomic<bool>[]>(size_t(tasks.count));
+    doneCapacity_ = tasks.count;
+  }
+  for (int t = 0; t < tasks.count; t++) done_[t].store(false, std::memory_order_relaxed);
+  summed_.store(0, std::memory_order_relaxed);
+  summing_.store(false, std::memory_order_relaxed);
   heldAtStart_ = bytesHeld();
-  pending_ = std::make_unique<runtime::PendingFor>(tasks.count, pendingWorkers_, [this, params, tasks, o](int t, int slot) {
+  // The pool publishes the job under its mutex: the workers see the stores above.
+  pending_ = std::make_unique<runtime::PendingFor>(tasks.count, workers, [this, params, tasks, o](int t, int slot) {
     runTask(t, slot == 0 ? main_ : *extra_[slot - 1], *scratch_[slot], params, tasks, o);
+    done_[t].store(true);
+    addEnded(tasks.count);
   });
 }
 
@@ -210,7 +222,13 @@ template <typename T>
 double MetaBatch<T>::finish(double* grad) {
   std::unique_ptr<runtime::PendingFor> pending = std::move(pending_);
   pending->join();
-  return reduce(grad, pendingCount_, pendingWorkers_);
+  // Every task has ended and has been added (by the thread that ended it or by one adding then).
+  const int count = pendingCount_;
+  const int64_t P = main_.program().paramCount;
+  for (int64_t j = 0; j < P; j++) grad[j] = sum_[j] / count;
+  double loss = 0;
+  for (int t = 0; t < count; t++) loss += taskLoss_[t];
+  return loss / count;
 }
 
 template class MetaBatch<float>;

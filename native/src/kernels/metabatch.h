@@ -13,12 +13,17 @@
 //
 // Threads: tasks are independent and run on the shared pool (runtime/threads.h), at most
 // `threads` at a time. Each participating thread owns a Network<T> (its own workspaces) and
-// scratch; each task writes its v_t into its own buffer, and the buffers are summed in task order
-// after the last task ends, so the result is bit-identical for any thread count.
+// scratch; each task writes its v_t into its own buffer, and the buffers are added in task order
+// into one running sum, so the result is bit-identical for any thread count. The sum advances as
+// tasks end (the thread that ends task t adds every ended task from the first not yet added), so
+// it overlaps the tasks still running and the first added are still in the cache of the thread
+// that computed them; a separate pass over all the buffers after the last task cost as much as
+// two tasks at two threads.
 #pragma once
 #include "kernels/network.h"
 #include "runtime/threads.h"
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -78,8 +83,9 @@ class MetaBatch {
   // Starts the tasks on the pool (the arrays must outlive finish()): metaGradient passes the
   // caller's, start() its copies.
   void launch(const T* params, const Tasks<T>& tasks, const Options& o, int threads);
-  // grad <- the mean of the task gradients; returns the mean task loss.
-  double reduce(double* grad, int count, int workers);
+  // Adds to the running sum the ended tasks from the first not yet added, in task order, unless
+  // another thread is adding (that one looks again once it stops). Called by each task as it ends.
+  void addEnded(int count);
 
   network::Network<T>& main_;
   std::vector<std::unique_ptr<network::Network<T>>> extra_;  // slot s >= 1 uses extra_[s - 1]
@@ -87,8 +93,14 @@ class MetaBatch {
   std::vector<std::vector<T, Eigen::aligned_allocator<T>>> taskGrad_;  // v_t, one per task
   std::vector<double> taskLoss_;
   std::vector<double> ones_;
+  // The running sum of v_t over the tasks summed_ has passed; done_[t]: task t has ended; summing_:
+  // a thread is adding.
+  std::vector<double> sum_;
+  std::unique_ptr<std::atomic<bool>[]> done_;
+  int doneCapacity_ = 0;
+  std::atomic<int> summed_{0};
+  std::atomic<bool> summing_{false};
   std::unique_ptr<Inputs> inputs_;  // start()'s copies
-  int pendingWorkers_ = 1;
   int pendingCount_ = 0;
   int64_t heldAtStart_ = 0;
   // Declared last: destroyed first, so a section never finished is joined while its state lives.
