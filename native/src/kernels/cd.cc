@@ -11,6 +11,7 @@
 // of one feature is fused with the dot products of the next (one pass over R per feature).
 #include "kernels/cd.h"
 
+#include "runtime/scratch.h"
 #include "simd/gemm.h"
 #include "simd/ops.h"
 
@@ -367,10 +368,13 @@ void correlationsByBlocks(const double* x, int64_t n, int64_t d, const double* m
     }
     c = e;
   }
-  std::vector<double> spanOut(spanLen, 0.0);
+  using runtime::Scratch;
+  double* spanOut = runtime::scratchDoubles(Scratch::kSpanOut, spanLen);
+  std::fill(spanOut, spanOut + spanLen, 0.0);
   const int64_t g = static_cast<int64_t>(gathered.size());
-  std::vector<double> panel(g > 0 ? static_cast<size_t>(std::min(kRows, n) * std::min(kChunk, g)) : 0);
-  std::vector<double> gatheredOut(static_cast<size_t>(g * T), 0.0);
+  double* panel = runtime::scratchDoubles(Scratch::kPanelB, g > 0 ? static_cast<size_t>(std::min(kRows, n) * std::min(kChunk, g)) : 0);
+  double* gatheredOut = runtime::scratchDoubles(Scratch::kGatheredOut, static_cast<size_t>(g * T));
+  std::fill(gatheredOut, gatheredOut + g * T, 0.0);
   const bool products = m > 0 && T > 0;
   for (int64_t i0 = 0; i0 < n; i0 += kRows) {
     const int64_t rows = std::min(kRows, n - i0);
@@ -378,7 +382,7 @@ void correlationsByBlocks(const double* x, int64_t n, int64_t d, const double* m
     if (!products) continue;
     const double beta = i0 == 0 ? 0.0 : 1.0;
     for (const Span& s : spans) {
-      double* dst = s.buf == kDirect ? out + s.c * T : spanOut.data() + s.buf;
+      double* dst = s.buf == kDirect ? out + s.c * T : spanOut + s.buf;
       simd::gemm<double>(s.span, T, rows, 1.0, x + i0 * d + s.a, d, true, rt + i0, n, true, beta, dst, T, threads);
     }
     // The scattered columns, in panels of kChunk columns.
@@ -386,20 +390,20 @@ void correlationsByBlocks(const double* x, int64_t n, int64_t d, const double* m
       const int64_t L = std::min(kChunk, g - c0);
       const int32_t* cc = gathered.data() + c0;
       for (int64_t i = 0; i < rows; ++i) {
-        double* p = panel.data() + i * L;
+        double* p = panel + i * L;
         const double* xi = x + (i0 + i) * d;
         for (int64_t l = 0; l < L; ++l) p[l] = xi[cc[l]];
       }
-      simd::gemm<double>(L, T, rows, 1.0, panel.data(), L, true, rt + i0, n, true, 1.0, gatheredOut.data() + c0 * T, T, threads);
+      simd::gemm<double>(L, T, rows, 1.0, panel, L, true, rt + i0, n, true, 1.0, gatheredOut + c0 * T, T, threads);
     }
   }
   for (const Span& s : spans) {
     if (s.buf == kDirect || !products) continue;
-    for (int64_t q = s.c; q < s.e; ++q) std::copy_n(spanOut.data() + s.buf + (cols[q] - s.a) * T, T, out + q * T);
+    for (int64_t q = s.c; q < s.e; ++q) std::copy_n(spanOut + s.buf + (cols[q] - s.a) * T, T, out + q * T);
   }
   if (g > 0 && products) {
     for (int64_t c = 0, q = 0; c < m && q < g; ++c) {
-      if (cols[c] == gathered[q]) std::copy_n(gatheredOut.data() + (q++) * T, T, out + c * T);
+      if (cols[c] == gathered[q]) std::copy_n(gatheredOut + (q++) * T, T, out + c * T);
     }
   }
   if (mean != nullptr && n > 0 && products) {
@@ -425,11 +429,11 @@ void correlationsByBlocks(const double* x, int64_t n, int64_t d, const double* m
     }
     if (!centred.empty()) {
       const int64_t gc = static_cast<int64_t>(centred.size());
-      std::vector<double> xc(static_cast<size_t>(gc * n));
-      gatherColumns(x, n, d, mean, centred.data(), gc, xc.data());
-      std::vector<double> co(static_cast<size_t>(gc * T));
-      simd::gemm<double>(gc, T, n, 1.0, xc.data(), n, false, rt, n, true, 0.0, co.data(), T, threads);
-      for (int64_t q = 0; q < gc; ++q) std::copy_n(co.data() + q * T, T, out + where[q] * T);
+      double* xc = runtime::scratchDoubles(Scratch::kCentredColumns, static_cast<size_t>(gc * n));
+      gatherColumns(x, n, d, mean, centred.data(), gc, xc);
+      double* co = runtime::scratchDoubles(Scratch::kCentredOut, static_cast<size_t>(gc * T));
+      simd::gemm<double>(gc, T, n, 1.0, xc, n, false, rt, n, true, 0.0, co, T, threads);
+      for (int64_t q = 0; q < gc; ++q) std::copy_n(co + q * T, T, out + where[q] * T);
     }
   }
   if (norms != nullptr) {
@@ -583,8 +587,8 @@ void gramColumns(const double* x, int64_t n, int64_t d, const double* mean, cons
   std::fill(out, out + a * b, 0.0);
   if (a == 0 || b == 0 || n == 0) return;
   const int64_t off = runWithin(rows, a, cols, b);
-  std::vector<double> panelB(static_cast<size_t>(std::min(kRows, n) * b));
-  std::vector<double> panelA(off < 0 ? static_cast<size_t>(std::min(kRows, n) * a) : 0);
+  double* panelB = runtime::scratchDoubles(runtime::Scratch::kPanelB, static_cast<size_t>(std::min(kRows, n) * b));
+  double* panelA = runtime::scratchDoubles(runtime::Scratch::kPanelA, off < 0 ? static_cast<size_t>(std::min(kRows, n) * a) : 0);
   // When the rows are the run of columns from off on, out[:, off:off+a] is the symmetric Gram
   // matrix of those columns: each strip of kStrip rows is computed from its diagonal on (about
   // half the multiply-adds for a square Gram), the rest mirrored at the end. An entry and its
@@ -594,20 +598,20 @@ void gramColumns(const double* x, int64_t n, int64_t d, const double* mean, cons
   const bool symmetric = off >= 0 && a > kStrip;
   for (int64_t i0 = 0; i0 < n; i0 += kRows) {
     const int64_t r = std::min(kRows, n - i0);
-    gatherPanel(x, n, d, mean, cols, b, i0, r, panelB.data());
+    gatherPanel(x, n, d, mean, cols, b, i0, r, panelB);
     if (off < 0) {
-      gatherPanel(x, n, d, mean, rows, a, i0, r, panelA.data());
-      simd::gemm<double>(a, b, r, 1.0, panelA.data(), a, true, panelB.data(), b, false, 1.0, out, b, threads);
+      gatherPanel(x, n, d, mean, rows, a, i0, r, panelA);
+      simd::gemm<double>(a, b, r, 1.0, panelA, a, true, panelB, b, false, 1.0, out, b, threads);
     } else if (!symmetric) {
-      simd::gemm<double>(a, b, r, 1.0, panelB.data() + off, b, true, panelB.data(), b, false, 1.0, out, b, threads);
+      simd::gemm<double>(a, b, r, 1.0, panelB + off, b, true, panelB, b, false, 1.0, out, b, threads);
     } else {
-      const double* pa = panelB.data() + off;
+      const double* pa = panelB + off;
       // Columns before the run: every row.
-      if (off > 0) simd::gemm<double>(a, off, r, 1.0, pa, b, true, panelB.data(), b, false, 1.0, out, b, threads);
+      if (off > 0) simd::gemm<double>(a, off, r, 1.0, pa, b, true, panelB, b, false, 1.0, out, b, threads);
       for (int64_t s0 = 0; s0 < a; s0 += kStrip) {
         const int64_t h = std::min(kStrip, a - s0);
         const int64_t c0 = off + s0;  // the strip's diagonal, then every column after it
-        simd::gemm<double>(h, b - c0, r, 1.0, pa + s0, b, true, panelB.data() + c0, b, false, 1.0, out + s0 * b + c0, b, threads);
+        simd::gemm<double>(h, b - c0, r, 1.0, pa + s0, b, true, panelB + c0, b, false, 1.0, out + s0 * b + c0, b, threads);
       }
     }
   }
@@ -628,11 +632,11 @@ ResidualParts residualColumns(const double* x, int64_t n, int64_t d, const doubl
   std::copy_n(yt, n * T, rt);
   if (k > 0 && n > 0) {
     const int64_t rowsPer = std::clamp<int64_t>((int64_t(1) << 15) / k, 16, 1024);
-    std::vector<double> panel(static_cast<size_t>(std::min(rowsPer, n) * k));
+    double* panel = runtime::scratchDoubles(runtime::Scratch::kResidualPanel, static_cast<size_t>(std::min(rowsPer, n) * k));
     for (int64_t i0 = 0; i0 < n; i0 += rowsPer) {
       const int64_t r = std::min(rowsPer, n - i0);
-      gatherColumns(x + i0 * d, r, d, mean, cols, k, panel.data());
-      simd::gemm<double>(T, r, k, -1.0, w, T, true, panel.data(), r, false, 1.0, rt + i0, n, threads);
+      gatherColumns(x + i0 * d, r, d, mean, cols, k, panel);
+      simd::gemm<double>(T, r, k, -1.0, w, T, true, panel, r, false, 1.0, rt + i0, n, threads);
     }
   }
   return residualParts(rt, yt, n * T);
@@ -643,12 +647,12 @@ ResidualParts residualCorrelations(const double* x, int64_t n, int64_t d, const 
                                    double* out, double* norms, int threads) {
   // Each block of rows of the residual is built (as residualColumns builds it: every entry one sum
   // over the k columns) just before the correlations read it, while those rows of x are in cache.
-  std::vector<double> panel(static_cast<size_t>(k * std::min(simd::kGemmKc, n)));
+  double* panel = runtime::scratchDoubles(runtime::Scratch::kResidualPanel, static_cast<size_t>(k * std::min(simd::kGemmKc, n)));
   correlationsByBlocks(x, n, d, mean, sqNorm, rt, T, cols, m, out, norms, threads, [&](int64_t i0, int64_t rows) {
     for (int64_t t = 0; t < T; ++t) std::copy_n(yt + t * n + i0, rows, rt + t * n + i0);
     if (k == 0) return;
-    gatherColumns(x + i0 * d, rows, d, mean, resCols, k, panel.data());
-    simd::gemm<double>(T, rows, k, -1.0, w, T, true, panel.data(), rows, false, 1.0, rt + i0, n, threads);
+    gatherColumns(x + i0 * d, rows, d, mean, resCols, k, panel);
+    simd::gemm<double>(T, rows, k, -1.0, w, T, true, panel, rows, false, 1.0, rt + i0, n, threads);
   });
   return residualParts(rt, yt, n * T);
 }
