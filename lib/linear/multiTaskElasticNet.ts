@@ -14,6 +14,7 @@
  * The reported `dualGap` is gap / n, like sklearn's. This file holds the centring, the intercept
  * and the public API.
  */
+import { BufferLease } from '../core/bufferLease.js';
 import { FormatError, ShapeError } from '../core/errors.js';
 import { toMatrix, type Matrix, type MatrixLike } from '../core/matrix.js';
 import { bool, num, parseOptions } from '../core/options.js';
@@ -259,7 +260,8 @@ export class MultiTaskElasticNet extends CdEstimator<CdFitted> {
       w0 = new Float64Array(p.d * p.T);
       for (let t = 0; t < p.T; t++) for (let j = 0; j < p.d; j++) w0[j * p.T + t] = prev.coef.data[t * p.d + j]!;
     }
-    const state = new EnetState(k, p, w0);
+    const lease = new BufferLease();
+    const state = new EnetState(k, p, w0, lease);
     const settings: SolveSettings = {
       l1Reg: o.alpha * o.l1Ratio * p.n,
       l2Reg: o.alpha * (1 - o.l1Ratio) * p.n,
@@ -277,6 +279,7 @@ export class MultiTaskElasticNet extends CdEstimator<CdFitted> {
         );
       }
       const { coef, intercept } = finish(p, state.w, state.nonZero);
+      lease.release();
       this.fitted = { coef, intercept, nIter: r.nIter, dualGap: r.gap / p.n };
     };
     return { gen, done };

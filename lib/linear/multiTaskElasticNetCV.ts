@@ -10,6 +10,7 @@
  * from Xc^T Xc and Xc^T Y, computed once (Friedman et al.'s covariance updates, section 2.2).
  * The (l1Ratio, alpha) with the lowest mean MSE over the folds is refitted on all the data.
  */
+import { BufferLease } from '../core/bufferLease.js';
 import { ConfigError, FormatError, ShapeError, ValueError } from '../core/errors.js';
 import { describe, takeRows, type Matrix, type MatrixLike } from '../core/matrix.js';
 import { bool, custom, num, parseOptions } from '../core/options.js';
@@ -321,7 +322,8 @@ export class MultiTaskElasticNetCV extends CdEstimator<CVFitted> {
         const held = heldOut(k, fold, x, y, test);
         for (let li = 0; li < l1Ratios.length; li++) {
           // One state along the path: warm starts, and the correlations that screen the next alpha.
-          const state = new EnetState(k, p);
+          const lease = new BufferLease();
+          const state = new EnetState(k, p, undefined, lease);
           const grid = grids[li]!;
           for (let ai = 0; ai < grid.length; ai++) {
             const r = yield* solveEnet(k, p, state, settings(p, grid[ai]!, l1Ratios[li]!, ai > 0 ? grid[ai - 1] : undefined));
@@ -329,6 +331,7 @@ export class MultiTaskElasticNetCV extends CdEstimator<CVFitted> {
             if (!r.converged) unconverged++;
             msePaths[li]!.data[ai * folds.length + f] = heldOutMse(k, state, held);
           }
+          lease.release();
         }
       }
       let best = { li: 0, ai: 0, mse: Infinity };
@@ -344,9 +347,11 @@ export class MultiTaskElasticNetCV extends CdEstimator<CVFitted> {
       if (!Number.isFinite(best.mse)) throw new ValueError(`${kind}.fit: the cross-validated errors are not finite`);
       const alpha = grids[best.li]![best.ai]!;
       const l1Ratio = l1Ratios[best.li]!;
-      const state = new EnetState(k, full);
+      const lease = new BufferLease();
+      const state = new EnetState(k, full, undefined, lease);
       const r = yield* solveEnet(k, full, state, settings(full, alpha, l1Ratio));
       const { coef, intercept } = finish(full, state.w, state.nonZero);
+      lease.release();
       return {
         alpha,
         l1Ratio,

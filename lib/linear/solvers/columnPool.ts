@@ -12,6 +12,7 @@
  * would outgrow its budget it starts again, in new buffers, from the working set at hand.
  */
 import type { Matrix } from '../../core/matrix.js';
+import { BufferLease } from '../../core/bufferLease.js';
 import type { CdDesign, Kernels } from '../../kernels/types.js';
 
 /** Most doubles the pool keeps (columns plus Gram): 2^25 (256 MiB). */
@@ -47,6 +48,8 @@ export class ColumnPool {
     private readonly n: number,
     /** The whole Gram matrix Xc^T Xc (d x d) when precomputed: Gram entries are then copied from it. */
     private readonly fullGram?: Matrix<Float64Array>,
+    /** Where the buffers come from (the state's lease). */
+    private readonly lease = new BufferLease(),
   ) {
     this.slotOf = new Int32Array(design.x.cols).fill(-1);
   }
@@ -89,13 +92,13 @@ export class ColumnPool {
     const slots = new Int32Array(k);
     for (let a = 0; a < k; a++) slots[a] = this.slotOf[ws[a]!]!;
     if (need === 'columns') {
-      const xws: Matrix<Float64Array> = { rows: k, cols: n, data: new Float64Array(k * n) };
+      const xws: Matrix<Float64Array> = { rows: k, cols: n, data: this.lease.f64(k * n) };
       for (let a = 0; a < k; a++) xws.data.set(this.cols.subarray(slots[a]! * n, (slots[a]! + 1) * n), a * n);
       return { features: ws, xws };
     }
     const g = this.gramCount;
     const src = this.gram;
-    const dst = new Float64Array(k * k);
+    const dst = this.lease.f64(k * k);
     for (let a = 0; a < k; a++) {
       const row = slots[a]! * g;
       for (let b = 0; b < k; b++) dst[a * k + b] = src[row + slots[b]!]!;
@@ -136,7 +139,7 @@ export class ColumnPool {
     const to = this.count;
     if (from === to) return;
     if (to * n > this.cols.length) {
-      const cols = new Float64Array(this.cap * n);
+      const cols = this.lease.f64(this.cap * n);
       cols.set(this.cols.subarray(0, from * n));
       this.cols = cols;
     }
@@ -150,7 +153,7 @@ export class ColumnPool {
     const from = this.gramCount;
     const to = this.count;
     if (from === to) return;
-    const gram = new Float64Array(to * to);
+    const gram = this.lease.f64(to * to);
     for (let a = 0; a < from; a++) gram.set(this.gram.subarray(a * from, (a + 1) * from), a * to);
     // Rows from..to of the Gram, X_new^T X_pool ((to - from) x to), from X in place; mirrored
     // into the columns.

@@ -26,6 +26,7 @@
  * passes over the d features (dual norms, screening, stale lists, working sets) are kernels too
  * (cdscreen): what runs in TypeScript per outer iteration is proportional to the working set.
  */
+import { BufferLease } from '../../core/bufferLease.js';
 import { ShapeError, ValueError } from '../../core/errors.js';
 import { assertFinite, type Matrix } from '../../core/matrix.js';
 import type { Rng } from '../../core/rng.js';
@@ -213,12 +214,14 @@ export class EnetState {
     private readonly K: Kernels,
     readonly p: EnetProblem,
     w0?: Float64Array,
+    /** Where the large buffers come from: the caller releases it once it has read W (finish). */
+    private readonly lease = new BufferLease(),
   ) {
     const { d, T, n } = p;
-    this.w = { rows: d, cols: T, data: w0 ? w0.slice() : new Float64Array(d * T) };
+    this.w = { rows: d, cols: T, data: w0 ? lease.copyOf(w0) : lease.f64(d * T) };
     this.rNormSq = p.yNormSq;
     this.ry = p.yNormSq;
-    this.corr = new Float64Array(d * T);
+    this.corr = lease.f64(d * T);
     this.corrNorm = new Float64Array(d);
     this.nonZero = new Uint8Array(d);
     this.corrVersion = new Int32Array(d).fill(-1);
@@ -237,7 +240,7 @@ export class EnetState {
       }
     }
     this.columnCount = columnCount;
-    this.pool = new ColumnPool(K, p.design, n, p.gram?.gram);
+    this.pool = new ColumnPool(K, p.design, n, p.gram?.gram, lease);
     if (w0) {
       this.setStart();
     } else {
@@ -288,13 +291,13 @@ export class EnetState {
   writableRt(): Matrix<Float64Array> {
     const rt = this.rt;
     if (this.residualT !== null) return rt;
-    this.residualT = { rows: this.p.T, cols: this.p.n, data: this.p.yt.data.slice() };
+    this.residualT = { rows: this.p.T, cols: this.p.n, data: this.lease.copyOf(this.p.yt.data) };
     return this.residualT;
   }
 
   /** The residual's own buffer, allocated (unfilled) on first use. */
   private residualBuffer(): Matrix<Float64Array> {
-    return (this.residualT ??= { rows: this.p.T, cols: this.p.n, data: new Float64Array(this.p.T * this.p.n) });
+    return (this.residualT ??= { rows: this.p.T, cols: this.p.n, data: this.lease.f64(this.p.T * this.p.n) });
   }
 
   /** Whether X_j^T R is known at the current residual. */
@@ -374,7 +377,7 @@ export class EnetState {
     }
     // Otherwise into scratch kept by the state (a fresh d x T temporary cost its page faults on
     // every call), copied to the rows run by run.
-    if (this.scratch === null) this.scratch = { out: new Float64Array(this.p.d * T), norms: new Float64Array(this.p.d) };
+    if (this.scratch === null) this.scratch = { out: this.lease.f64(this.p.d * T), norms: new Float64Array(this.p.d) };
     const { out, norms } = this.scratch;
     this.correlate(cols, { rows: m, cols: T, data: out.subarray(0, m * T) }, norms.subarray(0, m));
     for (let c = 0; c < m; ) {
