@@ -34,6 +34,20 @@ describe('BufferLease', () => {
     c.release();
   });
 
+  it('serves a request from a spare buffer up to twice its size, as a zeroed view', () => {
+    const a = new BufferLease();
+    const x = a.f64(30_000);
+    x.fill(3);
+    a.release();
+    const b = new BufferLease();
+    expect(b.f64(10_000).buffer).to.not.equal(x.buffer); // would waste more than half
+    const y = b.f64(20_000);
+    expect(y.buffer).to.equal(x.buffer);
+    expect(y.length).to.equal(20_000);
+    expect(y.every((v) => v === 0)).to.equal(true);
+    b.release();
+  });
+
   it('allocates small buffers as usual and keeps at most its cap between fits', () => {
     const small = new BufferLease();
     const s = small.f64(10);

@@ -18,31 +18,42 @@
 
 /** Smaller buffers are allocated as usual: the allocator reuses small blocks itself. */
 const MIN_LENT = 4096;
-/** Most bytes kept between fits; beyond it the buffers of the sizes least recently kept are dropped. */
+/** Most bytes kept between fits; beyond it the buffers kept longest are dropped. */
 const SPARE_BYTES = 64 * 1024 * 1024;
+/** A spare buffer serves a request of at least 1 / MAX_WASTE of its length. */
+const MAX_WASTE = 2;
 
-/** Spare buffers by length, the most recently kept sizes last. */
 type Buffer = Float64Array<ArrayBuffer>;
 
-const spare = new Map<number, Buffer[]>();
+/** Buffers kept between fits, the most recently kept last. */
+let spare: Buffer[] = [];
 let spareBytes = 0;
 
 export class BufferLease {
+  /** The whole buffers lent (a request gets a view of the first `length` elements of one). */
   private lent: Buffer[] = [];
 
   /** A zeroed Float64Array of `length` elements, this lease's until release(). */
   f64(length: number): Buffer {
     if (length < MIN_LENT) return new Float64Array(length);
-    const kept = spare.get(length);
-    let b = kept?.pop();
-    if (b) {
-      spareBytes -= b.byteLength;
-      if (kept!.length === 0) spare.delete(length);
-      b.fill(0);
-    } else {
-      b = new Float64Array(length);
+    // The smallest spare buffer that holds it without wasting more than MAX_WASTE times its size:
+    // fits of problems of other sizes reuse the buffers too.
+    let best = -1;
+    for (let i = 0; i < spare.length; i++) {
+      const n = spare[i]!.length;
+      if (n >= length && n <= MAX_WASTE * length && (best < 0 || n < spare[best]!.length)) best = i;
     }
-    this.lent.push(b);
+    let whole: Buffer;
+    if (best >= 0) {
+      whole = spare[best]!;
+      spare.splice(best, 1);
+      spareBytes -= whole.byteLength;
+    } else {
+      whole = new Float64Array(length);
+    }
+    this.lent.push(whole);
+    const b = whole.length === length ? whole : whole.subarray(0, length);
+    if (best >= 0) b.fill(0);
     return b;
   }
 
@@ -55,19 +66,12 @@ export class BufferLease {
 
   /** Give every buffer back (the caller keeps no view of them). */
   release(): void {
-    for (const b of this.lent) {
-      const list = spare.get(b.length) ?? [];
-      spare.delete(b.length); // set again below: the sizes most recently kept come last
-      list.push(b);
-      spare.set(b.length, list);
-      spareBytes += b.byteLength;
-    }
+    spare.push(...this.lent);
+    for (const b of this.lent) spareBytes += b.byteLength;
     this.lent = [];
-    for (const [length, list] of spare) {
-      if (spareBytes <= SPARE_BYTES) break;
-      spare.delete(length);
-      for (const b of list) spareBytes -= b.byteLength;
-    }
+    let drop = 0;
+    while (spareBytes > SPARE_BYTES && drop < spare.length) spareBytes -= spare[drop++]!.byteLength;
+    if (drop > 0) spare = spare.slice(drop);
   }
 }
 
