@@ -277,8 +277,8 @@ export function nativeKernels(addon: Addon): Kernels {
     cdGatherColumns(design: CdDesign, cols: Int32Array, out: Matrix): void {
       call(() => addon.cdGatherColumns(design.x, design.centred ? design.mean : NO_MEAN, cols, out));
     },
-    cdTargets(y: Matrix, centre: boolean): CdTargets {
-      const yt = zeros(y.cols, y.rows);
+    cdTargets(y: Matrix, centre: boolean, out?: Matrix<Float64Array>): CdTargets {
+      const yt = out ?? zeros(y.cols, y.rows);
       const yMean = new Float64Array(y.cols);
       const yNormSq = call(() => addon.cdTargets(y, centre, yt, yMean));
       return { yt, yMean, yNormSq };

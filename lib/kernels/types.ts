@@ -355,8 +355,11 @@ export interface Kernels extends NetworkKernels, OptimKernels, RandomKernels {
   cdCorrelations(design: CdDesign, rt: Matrix<Float64Array>, cols: Int32Array, out: Matrix<Float64Array>, norms?: Float64Array): void;
   /** The listed centred columns as rows: out[c, i] = Xc[i, cols[c]] (out cols.length x n, overwritten). */
   cdGatherColumns(design: CdDesign, cols: Int32Array, out: Matrix<Float64Array>): void;
-  /** The targets of a working-set fit from Y (n x T): centred (when `centre`) and transposed. */
-  cdTargets(y: Matrix<Float64Array>, centre: boolean): CdTargets;
+  /**
+   * The targets of a working-set fit from Y (n x T): centred (when `centre`) and transposed, into
+   * `yt` (T x n, overwritten) when given, else into a new matrix.
+   */
+  cdTargets(y: Matrix<Float64Array>, centre: boolean, yt?: Matrix<Float64Array>): CdTargets;
   /**
    * rt = yt - w^T xs (T x n, overwritten) for k gathered columns xs (k x n) and their coefficients
    * w (k x T); returns ||R||^2 and <R, Y> (yt = Y^T, T x n).

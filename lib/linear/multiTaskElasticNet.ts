@@ -253,14 +253,15 @@ export class MultiTaskElasticNet extends CdEstimator<CdFitted> {
     checkSharedData(this.kindName, X, Y);
     const { x, y, names } = checkXY(X, Y, this.kindName);
     const k = kernels();
-    const p = prepareProblem(k, x, y, o.fitIntercept, names);
+    // The problem's and the solver's large buffers, given back once finish() has read W.
+    const lease = new BufferLease();
+    const p = prepareProblem(k, x, y, o.fitIntercept, names, lease);
     let w0: Float64Array | undefined;
     const prev = this.fitted;
     if (o.warmStart && prev && prev.coef.rows === p.T && prev.coef.cols === p.d) {
       w0 = new Float64Array(p.d * p.T);
       for (let t = 0; t < p.T; t++) for (let j = 0; j < p.d; j++) w0[j * p.T + t] = prev.coef.data[t * p.d + j]!;
     }
-    const lease = new BufferLease();
     const state = new EnetState(k, p, w0, lease);
     const settings: SolveSettings = {
       l1Reg: o.alpha * o.l1Ratio * p.n,

@@ -316,7 +316,8 @@ export class MultiTaskElasticNetCV extends CdEstimator<CVFitted> {
       });
       for (let f = 0; f < folds.length; f++) {
         const { train, test } = folds[f]!;
-        const fold = prepareProblem(k, takeRows(x, train), takeRows(y, train), o.fitIntercept);
+        const foldLease = new BufferLease();
+        const fold = prepareProblem(k, takeRows(x, train), takeRows(y, train), o.fitIntercept, undefined, foldLease);
         // Every solve of this fold's paths reads the same Xc: its Gram matrix, once, when cheaper.
         const p = gramPays(fold.d, fold.T, pathSolves) ? withGram(k, fold) : fold;
         const held = heldOut(k, fold, x, y, test);
@@ -333,6 +334,7 @@ export class MultiTaskElasticNetCV extends CdEstimator<CVFitted> {
           }
           lease.release();
         }
+        foldLease.release();
       }
       let best = { li: 0, ai: 0, mse: Infinity };
       for (let li = 0; li < l1Ratios.length; li++) {

@@ -384,14 +384,15 @@ export function cdCorrelations(design: CdDesign, rt: Matrix<Float64Array>, cols:
   }
 }
 
-export function cdTargets(y: Matrix<Float64Array>, centre: boolean): CdTargets {
+export function cdTargets(y: Matrix<Float64Array>, centre: boolean, out?: Matrix<Float64Array>): CdTargets {
   const { rows: n, cols: T, data: Y } = y;
   const yMean = new Float64Array(T);
   if (centre && n > 0) {
     for (let i = 0; i < n; i++) for (let t = 0; t < T; t++) yMean[t]! += Y[i * T + t]!;
     for (let t = 0; t < T; t++) yMean[t]! /= n;
   }
-  const yt: Matrix<Float64Array> = { rows: T, cols: n, data: new Float64Array(T * n) };
+  if (out && (out.rows !== T || out.cols !== n || out.data.length !== T * n)) throw new ShapeError(`cdTargets: yt must be ${T} x ${n}`);
+  const yt: Matrix<Float64Array> = out ?? { rows: T, cols: n, data: new Float64Array(T * n) };
   const Yt = yt.data;
   // By blocks of rows, so that each row of Yt is written 64 consecutive values at a time.
   for (let i0 = 0; i0 < n; i0 += 64) {

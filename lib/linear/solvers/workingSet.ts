@@ -146,12 +146,14 @@ export function prepareProblem(
   y: Matrix<Float64Array>,
   fitIntercept: boolean,
   names: { x: string; y: string } = { x: 'X', y: 'Y' },
+  /** Where Y^T and X^T Y go: the caller releases it when it no longer reads the problem. */
+  lease = new BufferLease(),
 ): EnetProblem {
   if (y.rows !== x.rows) throw new ShapeError(`${names.x} has ${x.rows} rows but ${names.y} has ${y.rows}`);
-  const { yt, yMean, yNormSq } = K.cdTargets(y, fitIntercept);
   const d = x.cols;
   const T = y.cols;
-  const xty: Matrix<Float64Array> = { rows: d, cols: T, data: new Float64Array(d * T) };
+  const { yt, yMean, yNormSq } = K.cdTargets(y, fitIntercept, { rows: T, cols: y.rows, data: lease.f64(T * y.rows) });
+  const xty: Matrix<Float64Array> = { rows: d, cols: T, data: lease.f64(d * T) };
   const xtyNorms = new Float64Array(d);
   const design = K.cdDesignCorrelations(x, fitIntercept, yt, xty, xtyNorms);
   if (!design.finite) nonFinite(x, names.x);

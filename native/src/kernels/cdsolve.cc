@@ -4,6 +4,7 @@
 #include "kernels/cdsolve.h"
 
 #include "kernels/cd.h"
+#include "runtime/scratch.h"
 #include "simd/gemm.h"
 #include "simd/ops.h"
 
@@ -304,7 +305,11 @@ class ResidualForm {
   ResidualForm(const double* xs, int64_t k, int64_t n, int64_t T, const double* yt, double* rt, double* w, double* h,
                const InnerSettings& s, int threads)
       : xs_(xs), k_(k), n_(n), T_(T), yt_(yt), rt_(rt), w_(w), h_(h), s_(s), threads_(threads), colNormSq_(static_cast<size_t>(k)),
-        candW_(static_cast<size_t>(k * T)), candRt_(static_cast<size_t>(T * n)), rt0_(rt, rt + T * n) {
+        candW_(static_cast<size_t>(k * T)),
+        // T x n each: kept per thread (runtime/scratch.h), not faulted in again on every call.
+        candRt_(runtime::scratchDoubles(runtime::Scratch::kCandidateResidual, static_cast<size_t>(T * n))),
+        rt0_(runtime::scratchDoubles(runtime::Scratch::kStartResidual, static_cast<size_t>(T * n))) {
+    std::copy_n(rt, T * n, rt0_);
     for (int64_t j = 0; j < k; ++j) {
       const double* x = xs + j * n;
       double v = 0.0;
@@ -345,14 +350,14 @@ class ResidualForm {
   double tryPoint(const double* w) {
     std::copy_n(w, k_ * T_, candW_.data());
     Parts p;
-    residualAt(candW_.data(), candRt_.data(), p);
+    residualAt(candW_.data(), candRt_, p);
     addNorms(candW_.data(), k_, T_, p);
     return primal(p, s_.l1Reg, s_.l2Reg);
   }
 
   void accept() {
     std::copy(candW_.begin(), candW_.end(), w_);
-    std::copy(candRt_.begin(), candRt_.end(), rt_);
+    std::copy_n(candRt_, T_ * n_, rt_);
   }
 
   double residualChange() const {
@@ -379,7 +384,9 @@ class ResidualForm {
   double* h_;
   const InnerSettings& s_;
   int threads_;
-  std::vector<double> colNormSq_, candW_, candRt_, rt0_;
+  std::vector<double> colNormSq_, candW_;
+  double* candRt_;
+  double* rt0_;
 };
 
 }  // namespace

@@ -22,6 +22,8 @@ enum class Scratch : int {
   kCentredColumns,
   kCentredOut,
   kResidualPanel,
+  kCandidateResidual,
+  kStartResidual,
   kCount,
 };
 
