@@ -1,15 +1,15 @@
 // The per-thread buffers of scratch.h.
 #include "runtime/scratch.h"
 
-#include <cstdlib>
 #include <memory>
-#include <new>
+
+#include "runtime/memory.h"
 
 namespace metatask::runtime {
 
 namespace {
 struct FreeDeleter {
-  void operator()(double* p) const { std::free(p); }
+  void operator()(double* p) const { freeBuffer(p); }
 };
 
 struct Buffers {
@@ -24,10 +24,7 @@ double* scratchDoubles(Scratch slot, size_t n) {
   if (b.size[s] < n) {
     b.data[s].reset();
     b.size[s] = 0;
-    const size_t bytes = (n * sizeof(double) + 63) / 64 * 64;
-    void* p = std::aligned_alloc(64, bytes == 0 ? 64 : bytes);
-    if (!p) throw std::bad_alloc();
-    b.data[s].reset(static_cast<double*>(p));
+    b.data[s].reset(static_cast<double*>(allocateBuffer(n * sizeof(double))));
     b.size[s] = n;
   }
   return b.data[s].get();

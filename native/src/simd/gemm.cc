@@ -5,10 +5,9 @@
 #include "simd/gemm.h"
 
 #include <algorithm>
-#include <cstdlib>
 #include <memory>
-#include <new>
 
+#include "runtime/memory.h"
 #include "runtime/threads.h"
 #include "simd/ops.h"
 
@@ -20,10 +19,10 @@ namespace {
 constexpr int64_t kParallelMinWork = int64_t(1) << 18;
 
 struct AlignedFree {
-  void operator()(void* p) const { std::free(p); }
+  void operator()(void* p) const { runtime::freeBuffer(p); }
 };
 
-// Per-thread packing buffers, grown on demand, 64-byte aligned.
+// Per-thread packing buffers, grown on demand (runtime/memory.h: huge pages from 1 MiB on).
 template <typename T>
 T* scratch(int which, int64_t elements) {
   thread_local std::unique_ptr<T, AlignedFree> buf[2];
@@ -31,10 +30,7 @@ T* scratch(int which, int64_t elements) {
   if (size[which] < elements) {
     buf[which].reset();
     size[which] = 0;
-    const size_t bytes = (static_cast<size_t>(elements) * sizeof(T) + 63) / 64 * 64;
-    void* p = std::aligned_alloc(64, bytes);
-    if (!p) throw std::bad_alloc();
-    buf[which].reset(static_cast<T*>(p));
+    buf[which].reset(static_cast<T*>(runtime::allocateBuffer(static_cast<size_t>(elements) * sizeof(T))));
     size[which] = elements;
   }
   return buf[which].get();
