@@ -160,7 +160,14 @@ export class ColumnPool {
     const block: Matrix<Float64Array> = { rows: to - from, cols: to, data: gram.subarray(from * to, to * to) };
     if (this.fullGram) gatherGram(this.fullGram, this.features.subarray(from, to), this.features.subarray(0, to), block.data);
     else this.K.cdGramColumns(this.design, this.features.subarray(from, to), this.features.subarray(0, to), block);
-    for (let a = from; a < to; a++) for (let b = 0; b < from; b++) gram[b * to + a] = gram[a * to + b]!;
+    if (from > 0) {
+      // The new rows into the old rows' new columns: the block transposed by the kernel, then
+      // copied row by row (an element loop here ran unoptimised through a process's first fits).
+      const m = to - from;
+      const t: Matrix<Float64Array> = { rows: to, cols: m, data: this.lease.f64(to * m) };
+      this.K.transpose(block, t);
+      for (let b = 0; b < from; b++) gram.set(t.data.subarray(b * m, (b + 1) * m), b * to + from);
+    }
     this.gram = gram;
     this.gramCount = to;
   }
