@@ -9,23 +9,23 @@ namespace metatask::runtime {
 
 namespace {
 struct FreeDeleter {
-  void operator()(double* p) const { freeBuffer(p); }
+  void operator()(void* p) const { freeBuffer(p); }
 };
 
 struct Buffers {
-  std::unique_ptr<double, FreeDeleter> data[static_cast<int>(Scratch::kCount)];
-  size_t size[static_cast<int>(Scratch::kCount)] = {};
+  std::unique_ptr<void, FreeDeleter> data[static_cast<int>(Scratch::kCount)];
+  size_t bytes[static_cast<int>(Scratch::kCount)] = {};
 };
 }  // namespace
 
-double* scratchDoubles(Scratch slot, size_t n) {
+void* scratchBytes(Scratch slot, size_t bytes) {
   thread_local Buffers b;
   const int s = static_cast<int>(slot);
-  if (b.size[s] < n) {
-    b.data[s].reset();
-    b.size[s] = 0;
-    b.data[s].reset(static_cast<double*>(allocateBuffer(n * sizeof(double))));
-    b.size[s] = n;
+  if (b.bytes[s] < bytes) {
+    b.data[s].reset();  // freed before the larger one is taken
+    b.bytes[s] = 0;
+    b.data[s].reset(allocateBuffer(bytes));
+    b.bytes[s] = bytes;
   }
   return b.data[s].get();
 }

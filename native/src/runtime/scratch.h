@@ -1,4 +1,5 @@
-// Per-thread buffers for kernels' temporaries, kept from one call to the next.
+// Per-thread buffers for kernels' temporaries (and the GEMM's packing panels), kept from one call
+// to the next.
 //
 // A temporary above malloc's mapping threshold (128 KiB at first) that a kernel allocates and
 // frees on every call is mapped and unmapped every time, and its pages are faulted in again on
@@ -16,6 +17,9 @@ namespace metatask::runtime {
 // The temporaries that may be alive together in one kernel call; a kernel that calls another
 // uses slots the callee does not.
 enum class Scratch : int {
+  // The GEMM's packed panels (simd/gemm.cc): every kernel below may call a product.
+  kGemmPackA,
+  kGemmPackB,
   kPanelA,
   kPanelB,
   kSpanOut,
@@ -28,8 +32,15 @@ enum class Scratch : int {
   kCount,
 };
 
-// At least n doubles, 64-byte aligned, uninitialised (whatever the last user left): the caller
+// At least `bytes` bytes, 64-byte aligned, uninitialised (whatever the last user left): the caller
 // writes every element it reads. Valid until the next call with the same slot on this thread.
-double* scratchDoubles(Scratch slot, size_t n);
+void* scratchBytes(Scratch slot, size_t bytes);
+
+template <typename T>
+T* scratchOf(Scratch slot, size_t n) {
+  return static_cast<T*>(scratchBytes(slot, n * sizeof(T)));
+}
+
+inline double* scratchDoubles(Scratch slot, size_t n) { return scratchOf<double>(slot, n); }
 
 }  // namespace metatask::runtime

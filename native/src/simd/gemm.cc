@@ -5,9 +5,8 @@
 #include "simd/gemm.h"
 
 #include <algorithm>
-#include <memory>
 
-#include "runtime/memory.h"
+#include "runtime/scratch.h"
 #include "runtime/threads.h"
 #include "simd/ops.h"
 
@@ -18,37 +17,19 @@ namespace {
 // Below this many multiply-adds a product runs on one thread: waking a worker costs more.
 constexpr int64_t kParallelMinWork = int64_t(1) << 18;
 
-struct AlignedFree {
-  void operator()(void* p) const { runtime::freeBuffer(p); }
-};
-
-// Per-thread packing buffers, grown on demand (runtime/memory.h: huge pages from 1 MiB on).
-template <typename T>
-T* scratch(int which, int64_t elements) {
-  thread_local std::unique_ptr<T, AlignedFree> buf[2];
-  thread_local int64_t size[2] = {0, 0};
-  if (size[which] < elements) {
-    buf[which].reset();
-    size[which] = 0;
-    buf[which].reset(static_cast<T*>(runtime::allocateBuffer(static_cast<size_t>(elements) * sizeof(T))));
-    size[which] = elements;
-  }
-  return buf[which].get();
-}
-
 template <typename T>
 void serial(const Ops& o, const GemmCall<T>& call);
 
 template <>
 void serial<float>(const Ops& o, const GemmCall<float>& call) {
   const GemmScratch s = o.sgemmScratch();
-  o.sgemm(call, scratch<float>(0, s.packA), scratch<float>(1, s.packB));
+  o.sgemm(call, runtime::scratchOf<float>(runtime::Scratch::kGemmPackA, size_t(s.packA)), runtime::scratchOf<float>(runtime::Scratch::kGemmPackB, size_t(s.packB)));
 }
 
 template <>
 void serial<double>(const Ops& o, const GemmCall<double>& call) {
   const GemmScratch s = o.dgemmScratch();
-  o.dgemm(call, scratch<double>(0, s.packA), scratch<double>(1, s.packB));
+  o.dgemm(call, runtime::scratchOf<double>(runtime::Scratch::kGemmPackA, size_t(s.packA)), runtime::scratchOf<double>(runtime::Scratch::kGemmPackB, size_t(s.packB)));
 }
 
 template <typename T>
