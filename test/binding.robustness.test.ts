@@ -21,7 +21,7 @@ const mat32 = (rows: number, cols: number) => ({ rows, cols, data: new Float32Ar
 /** Argument kinds, each with the wrong values a robust binding must refuse. */
 type Kind =
   | 'matrix' | 'matrix-any-dtype' | 'f64' | 'vector-any-dtype' | 'i32' | 'u8' | 'number' | 'nonneg' | 'ordered' | 'nonneg-or-inf' | 'bool' | 'string'
-  | 'opt-matrix' | 'opt-f64';
+  | 'opt-matrix' | 'opt-f64' | 'arraybuffer';
 
 function badValues(kind: Kind, valid: unknown): unknown[] {
   const notObjects = [undefined, 1, 'x', true, Symbol('s'), 10n];
@@ -86,6 +86,8 @@ function badValues(kind: Kind, valid: unknown): unknown[] {
       return [undefined, null, 1, 0, 'true', {}];
     case 'string':
       return [undefined, null, 1, {}, 'hinge', ''];
+    case 'arraybuffer':
+      return [...notObjects, null, {}, [], new Float64Array(8), new DataView(new ArrayBuffer(8)), new SharedArrayBuffer(64)];
   }
 }
 
@@ -184,6 +186,7 @@ const cases: Record<string, Case> = {
   setThreads: { args: () => [2], kinds: ['number'], extra: [['0 threads', () => [0]], ['1.5 threads', () => [1.5]], ['1000 threads', () => [1000]]] },
   // The level the addon picked at load is always one the CPU runs, so setting it again is valid.
   setSimd: { args: () => [currentSimd()], kinds: ['string'], extra: [['an unknown level', () => ['avx9000']], ['a level of another architecture', () => [foreignSimd()]]] },
+  hugePageSpan: { args: () => [new ArrayBuffer(64)], kinds: ['arraybuffer'], extra: [] },
   gemm: {
     args: () => [mat(2, 3), mat(3, 4), mat(2, 4), false, false, 1, 0],
     kinds: ['matrix-any-dtype', 'matrix-any-dtype', 'matrix-any-dtype', 'bool', 'bool', 'number', 'number'],

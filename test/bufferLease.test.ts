@@ -5,12 +5,12 @@
  */
 import { expect } from 'chai';
 
-import { BufferLease, spareBufferBytes } from '../lib/core/bufferLease.js';
+import { BufferLease, dropSpareBuffers, setHugePageAdvice, spareBufferBytes } from '../lib/core/bufferLease.js';
 import { Rng } from '../lib/core/rng.js';
 import { MultiTaskElasticNet, MultiTaskLasso } from '../lib/linear/multiTaskElasticNet.js';
 import { MultiTaskLassoCV } from '../lib/linear/multiTaskElasticNetCV.js';
 import { EnetState, prepareProblem, solveEnet, type SolveSettings } from '../lib/linear/solvers/workingSet.js';
-import { kernels } from '../lib/kernels/index.js';
+import { kernels, rawAddon } from '../lib/kernels/index.js';
 import { randMatrix } from './helpers.js';
 
 describe('BufferLease', () => {
@@ -40,9 +40,11 @@ describe('BufferLease', () => {
     x.fill(3);
     a.release();
     const b = new BufferLease();
-    expect(b.f64(10_000).buffer).to.not.equal(x.buffer); // would waste more than half
+    // Buffers may be parts of one larger ArrayBuffer (huge-page slabs): same memory = same start.
+    const sameStart = (p: Float64Array, q: Float64Array) => p.buffer === q.buffer && p.byteOffset === q.byteOffset;
+    expect(sameStart(b.f64(10_000), x)).to.equal(false); // would waste more than half
     const y = b.f64(20_000);
-    expect(y.buffer).to.equal(x.buffer);
+    expect(sameStart(y, x)).to.equal(true);
     expect(y.length).to.equal(20_000);
     expect(y.every((v) => v === 0)).to.equal(true);
     b.release();
@@ -58,6 +60,64 @@ describe('BufferLease', () => {
     big.release();
     expect(spareBufferBytes()).to.be.at.most(64 * 1024 * 1024);
     expect(spareBufferBytes()).to.be.above(0);
+  });
+
+  it('with huge-page advice, carves new buffers from the advised pages: zeroed, disjoint, on cache lines', () => {
+    const MiB = 1024 * 1024;
+    const advised: ArrayBuffer[] = [];
+    // Pretend the whole pages start 4 KiB into every buffer and span all but the last 2 MiB of it.
+    const previous = setHugePageAdvice((buffer) => {
+      advised.push(buffer);
+      return [4096, Math.floor((buffer.byteLength - 4096) / (2 * MiB)) * 2 * MiB];
+    });
+    try {
+      dropSpareBuffers(); // every request below is new
+      const lease = new BufferLease();
+      const sizes = [5000, 7001, 40_000, 60_000]; // 40 KB .. 480 KB: parts of one 2 MiB page
+      const parts = sizes.map((n) => lease.f64(n));
+      expect(advised.length).to.equal(1);
+      let at = 4096;
+      parts.forEach((p, i) => {
+        expect(p.buffer).to.equal(advised[0]);
+        expect(p.byteOffset, `part ${i}`).to.equal(at);
+        at += Math.ceil((8 * sizes[i]!) / 64) * 64;
+        expect(p.every((v) => v === 0)).to.equal(true);
+        p.fill(i + 1);
+      });
+      parts.forEach((p, i) => expect(p.every((v) => v === i + 1), `part ${i} kept its values`).to.equal(true));
+      const more = lease.f64(200_000); // 1.6 MB does not fit in what is left: a new page
+      expect(advised.length).to.equal(2);
+      expect(more.buffer).to.equal(advised[1]);
+      const big = lease.f64(300_000); // 2.4 MB: whole pages of its own, starting on one
+      expect(advised.length).to.equal(3);
+      expect(big.buffer).to.equal(advised[2]);
+      expect(big.byteOffset).to.equal(4096);
+      expect(big.buffer.byteLength - big.byteOffset).to.be.at.least(2.4e6);
+      lease.release();
+      const next = new BufferLease();
+      const again = next.f64(40_000); // released parts are lent again
+      expect([again.buffer, again.byteOffset]).to.deep.equal([advised[0], parts[2]!.byteOffset]);
+      next.release();
+    } finally {
+      setHugePageAdvice(previous);
+    }
+  });
+
+  it("the addon's advice names the whole 2 MiB pages inside a buffer", function () {
+    const addon = rawAddon();
+    if (!addon) this.skip();
+    const page = 2 * 1024 * 1024;
+    for (const bytes of [6 * page, 4 * page + 1, 3 * page, 2 * page, page - 1, 64]) {
+      const buffer = new ArrayBuffer(bytes);
+      const [offset, span] = addon!.hugePageSpan(buffer);
+      expect(Number.isInteger(offset) && offset >= 0 && offset < page, `offset ${offset} of ${bytes}`).to.equal(true);
+      expect(span % page, `span of ${bytes}`).to.equal(0);
+      expect(offset + span).to.be.at.most(bytes);
+      // Every whole page is named: what is left before and after is less than a page.
+      expect(bytes - span, `unused of ${bytes}`).to.be.below(2 * page);
+      if (bytes >= 3 * page) expect(span).to.be.at.least(2 * page);
+      new Uint8Array(buffer).fill(1); // still ordinary memory
+    }
   });
 
   it('solves that take turns, each with its own lease, give the coefficients they give alone', () => {

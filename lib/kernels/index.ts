@@ -2,11 +2,12 @@
  * Backend selection: METATASK_BACKEND=native|js|auto (default auto: native when the addon loads,
  * else the TypeScript kernels), or setBackend(name) at run time.
  */
+import { setHugePageAdvice } from '../core/bufferLease.js';
 import { BackendError, ConfigError } from '../core/errors.js';
 import { describe } from '../core/matrix.js';
 import { didYouMean } from '../core/suggest.js';
 import { jsKernels } from './js/index.js';
-import { capSimd, loadAddon, nativeInfo, nativeKernels, type Addon } from './native.js';
+import { capSimd, hugePageAdviceOf, loadAddon, nativeInfo, nativeKernels, type Addon } from './native.js';
 import type { BackendInfo, Kernels } from './types.js';
 
 export type BackendName = 'native' | 'js' | 'auto';
@@ -54,6 +55,7 @@ function nativeOrThrow(): Kernels {
     const cap = process.env.METATASK_SIMD;
     if (cap) capSimd(a, cap);
     native = nativeKernels(a);
+    setHugePageAdvice(hugePageAdviceOf(a));
   }
   return native;
 }

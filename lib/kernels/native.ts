@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import type { HugePageAdvice } from '../core/bufferLease.js';
 import { BackendError, DisposedError, MetataskError, OutOfMemoryError, ShapeError, ValueError } from '../core/errors.js';
 import { zeros, type FloatArray, type Matrix } from '../core/matrix.js';
 import { checkNormStats, compileNetwork, encodeProgram, type CompiledNetwork } from './networkSpec.js';
@@ -20,6 +21,8 @@ import type {
 export interface Addon {
   info(): { version: string; simd: SimdLevel; simdAvailable: SimdLevel[]; threads: number; eigen: string; hardwareConcurrency: number };
   setThreads(n: number): void;
+  /** Marks the whole 2 MiB pages inside `buffer` for transparent huge pages: [offset, bytes]. */
+  hugePageSpan(buffer: ArrayBuffer): [number, number];
   /** Use that SIMD level from now on (process-wide); RangeError if this CPU cannot run it. */
   setSimd(name: string): void;
   gemm(a: Matrix<FloatArray>, b: Matrix<FloatArray>, c: Matrix<FloatArray>, transA: boolean, transB: boolean, alpha: number, beta: number): void;
@@ -199,6 +202,12 @@ function call<R>(f: () => R): R {
     if (err instanceof TypeError || err instanceof RangeError) throw new ShapeError(`native kernel: ${msg}`);
     throw err;
   }
+}
+
+/** The addon's huge-page advice for the buffer lease (null for a binary built before it). */
+export function hugePageAdviceOf(addon: Addon): HugePageAdvice | null {
+  if (typeof addon.hugePageSpan !== 'function') return null;
+  return (buffer) => call(() => addon.hugePageSpan(buffer));
 }
 
 export function nativeKernels(addon: Addon): Kernels {

@@ -6,6 +6,9 @@
 //   setSimd(name)      use that level from now on (process-wide); RangeError naming the levels
 //                      the CPU runs if it is not one of them
 //   setThreads(n)      bound the threads of this environment's kernel calls (1..256)
+//   hugePageSpan(buffer) -> [offset, bytes]
+//                      marks the whole 2 MiB pages inside an ArrayBuffer for transparent huge
+//                      pages (Linux; advice only) and returns where they are
 #include "config.h"
 
 #include <napi.h>
@@ -15,6 +18,7 @@
 
 #include "binding/args.h"
 #include "binding/registry.h"
+#include "runtime/memory.h"
 #include "runtime/threads.h"
 #include "simd/level.h"
 #include "simd/ops.h"
@@ -29,6 +33,7 @@ class Addon : public Napi::Addon<Addon> {
     exportFunction(env, exports, "info", Info);
     exportFunction(env, exports, "setThreads", SetThreads);
     exportFunction(env, exports, "setSimd", SetSimd);
+    exportFunction(env, exports, "hugePageSpan", HugePageSpan);
     registerLinalg(env, exports);
     registerProx(env, exports);
     registerCd(env, exports);
@@ -70,6 +75,19 @@ class Addon : public Napi::Addon<Addon> {
     const int64_t n = integerArg(info[0], "setThreads", "n", 1, 256);
     info.Env().GetInstanceData<Addon>()->threads = static_cast<int>(n);
     return info.Env().Undefined();
+  }
+
+  // Memory from V8's allocator is faulted in 4 KiB at a time on first write; the buffer lease
+  // carves its new buffers from such whole pages instead (bufferLease.ts). The memory stays V8's.
+  static Napi::Value HugePageSpan(const Napi::CallbackInfo& info) {
+    expectArgs(info, 1, "hugePageSpan");
+    if (!info[0].IsArrayBuffer()) throw Napi::TypeError::New(info.Env(), "hugePageSpan: buffer must be an ArrayBuffer");
+    Napi::ArrayBuffer buffer = info[0].As<Napi::ArrayBuffer>();
+    const runtime::PageSpan span = runtime::adviseHugePages(buffer.Data(), buffer.ByteLength());
+    Napi::Array out = Napi::Array::New(info.Env(), 2);
+    out.Set(uint32_t(0), double(span.offset));
+    out.Set(uint32_t(1), double(span.bytes));
+    return out;
   }
 
   static Napi::Value SetSimd(const Napi::CallbackInfo& info) {

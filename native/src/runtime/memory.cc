@@ -1,6 +1,7 @@
 // The large-buffer allocation of memory.h.
 #include "runtime/memory.h"
 
+#include <cstdint>
 #include <cstdlib>
 #include <new>
 
@@ -14,23 +15,38 @@ namespace {
 constexpr size_t kHugePage = size_t(2) << 20;
 }  // namespace
 
-void* allocateBuffer(size_t bytes) {
+size_t bufferCapacity(size_t bytes) {
   const size_t size = bytes == 0 ? 64 : bytes;
+  return size >= kHugeBytes ? (size + kHugePage - 1) / kHugePage * kHugePage : (size + 63) / 64 * 64;
+}
+
+void* allocateBuffer(size_t bytes) {
+  const size_t size = bufferCapacity(bytes);
   void* p = nullptr;
   if (size >= kHugeBytes) {
-    const size_t rounded = (size + kHugePage - 1) / kHugePage * kHugePage;
-    p = std::aligned_alloc(kHugePage, rounded);
+    p = std::aligned_alloc(kHugePage, size);
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
     // Advice only: where huge pages are off (or the call fails) the buffer is ordinary memory.
-    if (p) madvise(p, rounded, MADV_HUGEPAGE);
+    if (p) madvise(p, size, MADV_HUGEPAGE);
 #endif
   } else {
-    p = std::aligned_alloc(64, (size + 63) / 64 * 64);
+    p = std::aligned_alloc(64, size);
   }
   if (!p) throw std::bad_alloc();
   return p;
 }
 
 void freeBuffer(void* p) { std::free(p); }
+
+PageSpan adviseHugePages(void* p, size_t bytes) {
+  const auto at = reinterpret_cast<uintptr_t>(p);
+  const uintptr_t from = (at + kHugePage - 1) / kHugePage * kHugePage;
+  const uintptr_t to = (at + bytes) / kHugePage * kHugePage;
+  if (to <= from) return {0, 0};
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  madvise(reinterpret_cast<void*>(from), to - from, MADV_HUGEPAGE);
+#endif
+  return {from - at, to - from};
+}
 
 }  // namespace metatask::runtime

@@ -13,8 +13,22 @@ namespace metatask::runtime {
 // From this size on a buffer is rounded up to whole 2 MiB pages: at most half of it unused.
 constexpr size_t kHugeBytes = size_t(1) << 20;
 
-// At least `bytes` bytes, 64-byte aligned; free with freeBuffer. Throws std::bad_alloc.
+// The bytes allocateBuffer(bytes) gives (all usable): `bytes` rounded up to whole 2 MiB pages
+// from kHugeBytes on, to 64 bytes below.
+size_t bufferCapacity(size_t bytes);
+
+// At least `bytes` bytes (bufferCapacity(bytes)), 64-byte aligned; free with freeBuffer. Throws
+// std::bad_alloc.
 void* allocateBuffer(size_t bytes);
 void freeBuffer(void* p);
+
+// The whole 2 MiB pages inside memory allocated elsewhere ([p, p + bytes): a JavaScript
+// ArrayBuffer not yet written), marked for transparent huge pages as allocateBuffer marks its
+// own: their offset from p and their length (0 when none fits). Advice only.
+struct PageSpan {
+  size_t offset;
+  size_t bytes;
+};
+PageSpan adviseHugePages(void* p, size_t bytes);
 
 }  // namespace metatask::runtime

@@ -1,6 +1,7 @@
 // The per-thread buffers of scratch.h.
 #include "runtime/scratch.h"
 
+#include <algorithm>
 #include <memory>
 
 #include "runtime/memory.h"
@@ -8,6 +9,13 @@
 namespace metatask::runtime {
 
 namespace {
+// A slot asked for more than this takes a whole huge page at once (kHugeBytes rounds up to one):
+// its first use then costs one fault instead of one per 4 KiB, and a slot that grows with the
+// working set (a panel of 256 rows by 50, then 100, then 200 columns) is not allocated and
+// faulted again at every size. A thread then holds at most a few such pages, only for the slots
+// its kernels use.
+constexpr size_t kWholePageFrom = size_t(64) << 10;
+
 struct FreeDeleter {
   void operator()(void* p) const { freeBuffer(p); }
 };
@@ -24,8 +32,9 @@ void* scratchBytes(Scratch slot, size_t bytes) {
   if (b.bytes[s] < bytes) {
     b.data[s].reset();  // freed before the larger one is taken
     b.bytes[s] = 0;
-    b.data[s].reset(allocateBuffer(bytes));
-    b.bytes[s] = bytes;
+    const size_t want = bytes > kWholePageFrom ? std::max(bytes, kHugeBytes) : bytes;
+    b.data[s].reset(allocateBuffer(want));
+    b.bytes[s] = bufferCapacity(want);
   }
   return b.data[s].get();
 }
