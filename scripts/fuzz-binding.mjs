@@ -133,6 +133,8 @@ const functions = {
   info: () => [],
   setThreads: () => [1 + int(3)],
   setSimd: () => [pick(levels)],
+  // Mostly small buffers; now and then one holding whole 2 MiB pages.
+  hugePageSpan: () => [new ArrayBuffer(chance(0.9) ? int(8192) : (2 << 20) + int(6 << 20))],
   gemm: () => {
     const m = dim(), k = dim(), n = dim();
     const T = chance(0.5) ? F64 : F32;
