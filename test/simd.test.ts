@@ -48,6 +48,44 @@ describe('native SIMD dispatch', () => {
     for (const c of coefs) c.forEach((v, i) => expect(v).to.be.closeTo(coefs[0]![i]!, 1e-10 * Math.max(1, Math.abs(v))));
   });
 
+  it('the column statistics of a design are the same bits at every level, and match the two-pass formula', () => {
+    // 301 rows (blocks of 32 and a partial one), 37 columns (vectors and a scalar tail), columns
+    // of very different means and scales; centred and not.
+    const body = `const k = (await import(${JSON.stringify(join(packageRoot(), 'dist', 'lib', 'kernels', 'index.js'))})).kernels();
+      const n = 301, d = 37, x = new Float64Array(n * d);
+      for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) x[i * d + j] = (j % 5) * 1e3 + Math.sin(i * 0.7 + j) * (1 + j);
+      const out = {};
+      for (const centre of [true, false]) {
+        const s = k.cdDesign({ rows: n, cols: d, data: x }, centre);
+        out[centre] = { mean: Array.from(s.mean), sq: Array.from(s.colNormSq) };
+      }
+      console.log(JSON.stringify({ x: Array.from(x), out }));`;
+    const runs = native().simdAvailable.map((level) => {
+      const r = inChild({ METATASK_SIMD: level }, body);
+      expect(r.status, r.stderr).to.equal(0);
+      return JSON.parse(r.stdout) as { x: number[]; out: Record<string, { mean: number[]; sq: number[] }> };
+    });
+    for (const r of runs.slice(1)) expect(r.out).to.deep.equal(runs[0]!.out);
+    const { x, out } = runs[0]!;
+    const n = 301;
+    const d = 37;
+    for (let j = 0; j < d; j++) {
+      let m = 0;
+      for (let i = 0; i < n; i++) m += x[i * d + j]!;
+      m /= n;
+      let dev = 0;
+      let sq = 0;
+      for (let i = 0; i < n; i++) {
+        dev += (x[i * d + j]! - m) ** 2;
+        sq += x[i * d + j]! ** 2;
+      }
+      expect(Math.abs(out['true']!.mean[j]! - m)).to.be.below(1e-12 * Math.max(1, Math.abs(m)));
+      expect(Math.abs(out['true']!.sq[j]! - dev)).to.be.below(1e-10 * dev);
+      expect(out['false']!.mean[j]).to.equal(0);
+      expect(Math.abs(out['false']!.sq[j]! - sq)).to.be.below(1e-12 * sq);
+    }
+  });
+
   it('a level the CPU cannot run, or an unknown one, is a BackendError naming the levels it runs', () => {
     const foreign = process.arch === 'arm64' ? 'avx2' : 'neon';
     for (const level of [foreign, 'avx9000']) {

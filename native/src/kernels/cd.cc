@@ -224,7 +224,7 @@ namespace metatask::cd {
 namespace {
 
 // Rows of the blocks columnStats reads twice (once for the block's means, once for its squared
-// deviations), a chunk of columns at a time.
+// deviations, from cache).
 constexpr int64_t kStatRows = 32;
 
 // Whether column j's correlations need its centred values: when |mean| exceeds 1000 standard
@@ -232,50 +232,6 @@ constexpr int64_t kStatRows = 32;
 // than three digits to cancellation; below that the error is under 1e-12 of ||Xc_j|| ||R||.
 bool needsCentring(double mean, double sqNorm, int64_t n) {
   return mean != 0.0 && mean * mean * static_cast<double>(n) > 1e6 * sqNorm;
-}
-
-// Columns one chunk of columnStats handles at once (their block sums in registers).
-constexpr int64_t kStatChunk = 8;
-
-// One block of rows (nb rows, ld apart) of W columns: their means and squared deviations, merged
-// into the running mean and M2 of the `count` rows before them by Chan, Golub & LeVeque's update.
-// The next block (its first nextRows rows follow these) is prefetched meanwhile.
-template <int64_t W>
-inline void blockStats(const double* xb, int64_t ld, int64_t nb, int64_t nextRows, int64_t count, double* mean, double* m2) {
-  double bm[W];
-  double bs[W];
-  for (int64_t l = 0; l < W; ++l) bm[l] = bs[l] = 0.0;
-  for (int64_t i = 0; i < nb; ++i) {
-    const double* xi = xb + i * ld;
-    for (int64_t l = 0; l < W; ++l) bm[l] += xi[l];
-  }
-  const double inv = 1.0 / static_cast<double>(nb);
-  for (int64_t l = 0; l < W; ++l) bm[l] *= inv;
-  for (int64_t i = 0; i < nb; ++i) {
-    const double* xi = xb + i * ld;
-    // The same line of the next block, asked for now: the first read of a block walks down its
-    // rows (a stride the prefetchers do not follow) and would wait on memory at every row.
-    if (i < nextRows) __builtin_prefetch(xi + nb * ld);
-    for (int64_t l = 0; l < W; ++l) {
-      const double v = xi[l] - bm[l];
-      bs[l] += v * v;
-    }
-  }
-  if (count == 0) {
-    for (int64_t l = 0; l < W; ++l) {
-      mean[l] = bm[l];
-      m2[l] = bs[l];
-    }
-    return;
-  }
-  const double total = static_cast<double>(count + nb);
-  const double f = static_cast<double>(nb) / total;
-  const double g = static_cast<double>(count) * static_cast<double>(nb) / total;
-  for (int64_t l = 0; l < W; ++l) {
-    const double delta = bm[l] - mean[l];
-    mean[l] += delta * f;
-    m2[l] += bs[l] + delta * delta * g;
-  }
 }
 
 }  // namespace
@@ -286,11 +242,12 @@ namespace {
 // before the first call). Blocks of kStatRows start at multiples of kStatRows, so any split into
 // calls at such multiples sums exactly as one call over all rows.
 void statsRows(const double* x, int64_t n, int64_t d, bool centre, int64_t i0, int64_t i1, double* mean, double* sqNorm) {
+  const simd::ElementOps<double>& e = simd::ops().f64;
+  double* bm = runtime::scratchDoubles(runtime::Scratch::kColumnStats, static_cast<size_t>(2 * d));
+  double* bs = bm + d;
   if (!centre) {
-    for (int64_t i = i0; i < i1; ++i) {
-      const double* xi = x + i * d;
-      for (int64_t j = 0; j < d; ++j) sqNorm[j] += xi[j] * xi[j];
-    }
+    std::fill(bm, bm + d, 0.0);  // x - 0 is x: the plain sums of squares
+    e.addSquaredDeviations(sqNorm, x + i0 * d, i1 - i0, d, d, bm);
     return;
   }
   // Per block of rows: its column means and squared deviations (two reads of the block, the
@@ -298,16 +255,31 @@ void statsRows(const double* x, int64_t n, int64_t d, bool centre, int64_t i0, i
   // ("Algorithms for computing the sample variance", Am. Stat. 37, 1983):
   //   delta = mean_b - mean_a,  mean += delta n_b / (n_a + n_b),
   //   M2 += M2_b + delta^2 n_a n_b / (n_a + n_b).
-  // One pass over X from memory, as accurate as the two-pass formula.
-  // Columns go in chunks of kStatChunk whose block sums stay in registers (a chunk's rows of the
-  // block are read from L1 by the second pass); each column's arithmetic is the same in any chunk.
+  // One pass over X from memory, as accurate as the two-pass formula. The block's sums run along
+  // its rows, every column at once in the SIMD level's vectors (simd/ops.h's exact row-order
+  // sums: each column's arithmetic is the scalar formula's, the same bits at every level); the
+  // columns taken eight at a time down the rows ran at a third of that, latency-bound.
   for (int64_t b0 = i0; b0 < i1; b0 += kStatRows) {
     const int64_t nb = std::min(kStatRows, n - b0);
-    const int64_t next = std::min(kStatRows, n - b0 - nb);
     const double* xb = x + b0 * d;
-    int64_t l0 = 0;
-    for (; l0 + kStatChunk <= d; l0 += kStatChunk) blockStats<kStatChunk>(xb + l0, d, nb, next, b0, mean + l0, sqNorm + l0);
-    for (; l0 < d; ++l0) blockStats<1>(xb + l0, d, nb, next, b0, mean + l0, sqNorm + l0);
+    std::fill(bm, bm + 2 * d, 0.0);
+    e.addColumnSums(bm, xb, nb, d, d);
+    const double inv = 1.0 / static_cast<double>(nb);
+    for (int64_t j = 0; j < d; ++j) bm[j] *= inv;
+    e.addSquaredDeviations(bs, xb, nb, d, d, bm);
+    if (b0 == 0) {
+      std::copy_n(bm, d, mean);
+      std::copy_n(bs, d, sqNorm);
+      continue;
+    }
+    const double total = static_cast<double>(b0 + nb);
+    const double f = static_cast<double>(nb) / total;
+    const double g = static_cast<double>(b0) * static_cast<double>(nb) / total;
+    for (int64_t j = 0; j < d; ++j) {
+      const double delta = bm[j] - mean[j];
+      mean[j] += delta * f;
+      sqNorm[j] += bs[j] + delta * delta * g;
+    }
   }
 }
 

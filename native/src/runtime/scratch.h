@@ -29,6 +29,7 @@ enum class Scratch : int {
   kResidualPanel,
   kCandidateResidual,
   kStartResidual,
+  kColumnStats,
   kCount,
 };
 

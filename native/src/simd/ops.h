@@ -66,6 +66,8 @@ struct ElementOps {
   void (*reluGate)(const T* x, const T* v, T* y, int64_t n);
   // out[j] += sum over rows r, in order, of g[r ld + j], for j < cols.
   void (*addColumnSums)(T* out, const T* g, int64_t rows, int64_t cols, int64_t ld);
+  // out[j] += sum over rows r, in order, of (g[r ld + j] - centre[j])^2, for j < cols.
+  void (*addSquaredDeviations)(T* out, const T* g, int64_t rows, int64_t cols, int64_t ld, const T* centre);
   void (*adam)(T* params, const T* grad, T* m, T* v, int64_t n, const AdamCoeffs& c);
   void (*sgd)(T* params, const T* grad, T* velocity, int64_t n, const SgdCoeffs& c);
   void (*rmsprop)(T* params, const T* grad, T* squareAvg, T* momentumBuf, int64_t n, const RmspropCoeffs& c);

@@ -735,6 +735,17 @@ void addColumnSumsImpl(T* __restrict out, const T* __restrict g, int64_t rows, i
   }
 }
 
+template <typename T>
+void addSquaredDeviationsImpl(T* __restrict out, const T* __restrict g, int64_t rows, int64_t cols, int64_t ld, const T* __restrict centre) {
+  for (int64_t r = 0; r < rows; r++) {
+    const T* row = g + r * ld;
+    for (int64_t j = 0; j < cols; j++) {
+      const T v = row[j] - centre[j];
+      out[j] += v * v;
+    }
+  }
+}
+
 // The optimiser updates (kernels/optim.cc gives the formulas). Float64 parameters are updated in
 // double; float32 parameters in float arithmetic, as PyTorch does (a division and a square root
 // per element cost four times less in float lanes); with the coefficients rounded to float once.
@@ -1027,10 +1038,10 @@ void bnReluMaxPool2x2BackwardImpl(const T* x, int64_t h, int64_t w, const T* y, 
                     &daxpyImpl,                                                                        \
                     &daxpyDotRowsImpl,                                                                 \
                     &daxpyRowsImpl,                                                                    \
-                    {&reluImpl<float>, &reluBackwardImpl<float>, &reluGateImpl<float>, &addColumnSumsImpl<float>,            \
+                    {&reluImpl<float>, &reluBackwardImpl<float>, &reluGateImpl<float>, &addColumnSumsImpl<float>, &addSquaredDeviationsImpl<float>,            \
                      &adamImpl<float>, &sgdImpl<float>, &rmspropImpl<float>,                              \
                      &bnMomentsImpl<float>, &bnReluMaxPool2x2Impl<float>, &bnReluMaxPool2x2BackwardImpl<float>},                          \
-                    {&reluImpl<double>, &reluBackwardImpl<double>, &reluGateImpl<double>, &addColumnSumsImpl<double>,         \
+                    {&reluImpl<double>, &reluBackwardImpl<double>, &reluGateImpl<double>, &addColumnSumsImpl<double>, &addSquaredDeviationsImpl<double>,         \
                      &adamImpl<double>, &sgdImpl<double>, &rmspropImpl<double>,                           \
                      &bnMomentsImpl<double>, &bnReluMaxPool2x2Impl<double>, &bnReluMaxPool2x2BackwardImpl<double>}};                      \
   }
