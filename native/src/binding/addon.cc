@@ -81,7 +81,7 @@ class Addon : public Napi::Addon<Addon> {
   // carves its new buffers from such whole pages instead (bufferLease.ts). The memory stays V8's.
   static Napi::Value HugePageSpan(const Napi::CallbackInfo& info) {
     expectArgs(info, 1, "hugePageSpan");
-    if (!info[0].IsArrayBuffer()) throw Napi::TypeError::New(info.Env(), "hugePageSpan: buffer must be an ArrayBuffer");
+    if (!info[0].IsArrayBuffer()) typeError(info.Env(), "hugePageSpan", "buffer must be an ArrayBuffer");
     Napi::ArrayBuffer buffer = info[0].As<Napi::ArrayBuffer>();
     const runtime::PageSpan span = runtime::adviseHugePages(buffer.Data(), buffer.ByteLength());
     Napi::Array out = Napi::Array::New(info.Env(), 2);

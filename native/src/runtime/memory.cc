@@ -11,20 +11,16 @@
 
 namespace metatask::runtime {
 
-namespace {
-constexpr size_t kHugePage = size_t(2) << 20;
-}  // namespace
-
 size_t bufferCapacity(size_t bytes) {
   const size_t size = bytes == 0 ? 64 : bytes;
-  return size >= kHugeBytes ? (size + kHugePage - 1) / kHugePage * kHugePage : (size + 63) / 64 * 64;
+  return size >= kHugeBytes ? (size + kHugePageBytes - 1) / kHugePageBytes * kHugePageBytes : (size + 63) / 64 * 64;
 }
 
 void* allocateBuffer(size_t bytes) {
   const size_t size = bufferCapacity(bytes);
   void* p = nullptr;
   if (size >= kHugeBytes) {
-    p = std::aligned_alloc(kHugePage, size);
+    p = std::aligned_alloc(kHugePageBytes, size);
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
     // Advice only: where huge pages are off (or the call fails) the buffer is ordinary memory.
     if (p) madvise(p, size, MADV_HUGEPAGE);
@@ -40,8 +36,8 @@ void freeBuffer(void* p) { std::free(p); }
 
 PageSpan adviseHugePages(void* p, size_t bytes) {
   const auto at = reinterpret_cast<uintptr_t>(p);
-  const uintptr_t from = (at + kHugePage - 1) / kHugePage * kHugePage;
-  const uintptr_t to = (at + bytes) / kHugePage * kHugePage;
+  const uintptr_t from = (at + kHugePageBytes - 1) / kHugePageBytes * kHugePageBytes;
+  const uintptr_t to = (at + bytes) / kHugePageBytes * kHugePageBytes;
   if (to <= from) return {0, 0};
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
   madvise(reinterpret_cast<void*>(from), to - from, MADV_HUGEPAGE);

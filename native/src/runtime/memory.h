@@ -10,8 +10,11 @@
 
 namespace metatask::runtime {
 
-// From this size on a buffer is rounded up to whole 2 MiB pages: at most half of it unused.
-constexpr size_t kHugeBytes = size_t(1) << 20;
+// A transparent huge page where base pages are 4 KiB (x86-64, most arm64 kernels).
+constexpr size_t kHugePageBytes = size_t(2) << 20;
+
+// From this size on a buffer is rounded up to whole huge pages: at most half of it unused.
+constexpr size_t kHugeBytes = kHugePageBytes / 2;
 
 // The bytes allocateBuffer(bytes) gives (all usable): `bytes` rounded up to whole 2 MiB pages
 // from kHugeBytes on, to 64 bytes below.

@@ -9,7 +9,7 @@
 namespace metatask::runtime {
 
 namespace {
-// A slot asked for more than this takes a whole huge page at once (kHugeBytes rounds up to one):
+// A slot asked for more than this takes a whole huge page at once:
 // its first use then costs one fault instead of one per 4 KiB, and a slot that grows with the
 // working set (a panel of 256 rows by 50, then 100, then 200 columns) is not allocated and
 // faulted again at every size. A thread then holds at most a few such pages, only for the slots
@@ -32,7 +32,7 @@ void* scratchBytes(Scratch slot, size_t bytes) {
   if (b.bytes[s] < bytes) {
     b.data[s].reset();  // freed before the larger one is taken
     b.bytes[s] = 0;
-    const size_t want = bytes > kWholePageFrom ? std::max(bytes, kHugeBytes) : bytes;
+    const size_t want = bytes > kWholePageFrom ? std::max(bytes, kHugePageBytes) : bytes;
     b.data[s].reset(allocateBuffer(want));
     b.bytes[s] = bufferCapacity(want);
   }
