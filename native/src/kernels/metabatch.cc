@@ -156,22 +156,14 @@ int MetaBatch<T>::reserve(const Tasks<T>& tasks, const Options& o, int threads) 
 template <typename T>
 void MetaBatch<T>::addEnded(int count) {
   const int64_t P = main_.program().paramCount;
-  for (;;) {
-    if (summing_.exchange(true)) return;
-    int t = summed_.load(std::memory_order_relaxed);
-    // maml.ts's accumulation: in double, task after task.
-    double* __restrict sum = sum_.data();
-    for (; t < count && done_[t].load(); t++) {
-      const T* __restrict v = taskGrad_[t].data();
-      for (int64_t j = 0; j < P; j++) sum[j] += double(v[j]);
-    }
-    summed_.store(t, std::memory_order_relaxed);
-    summing_.store(false);
-    // A task that ended while this thread was adding found summing_ set and left its part here.
-    // (Sequentially consistent flags: its done_ store precedes its exchange, which precedes the
-    // store above, which precedes this load.)
-    if (!(t < count && done_[t].load())) return;
+  // maml.ts's accumulation: in double, task after task.
+  double* __restrict sum = sum_.data();
+  int t = summed_;
+  for (; t < count && done_[t].load(std::memory_order_acquire); t++) {
+    const T* __restrict v = taskGrad_[t].data();
+    for (int64_t j = 0; j < P; j++) sum[j] += double(v[j]);
   }
+  summed_ = t;
 }
 
 template <typename T>
@@ -184,14 +176,15 @@ void MetaBatch<T>::launch(const T* params, const Tasks<T>& tasks, const Options&
     doneCapacity_ = tasks.count;
   }
   for (int t = 0; t < tasks.count; t++) done_[t].store(false, std::memory_order_relaxed);
-  summed_.store(0, std::memory_order_relaxed);
-  summing_.store(false, std::memory_order_relaxed);
+  summed_ = 0;
   heldAtStart_ = bytesHeld();
   // The pool publishes the job under its mutex: the workers see the stores above.
   pending_ = std::make_unique<runtime::PendingFor>(tasks.count, workers, [this, params, tasks, o](int t, int slot) {
     runTask(t, slot == 0 ? main_ : *extra_[slot - 1], *scratch_[slot], params, tasks, o);
-    done_[t].store(true);
-    addEnded(tasks.count);
+    done_[t].store(true, std::memory_order_release);
+    // Only the calling thread adds: a running sum that moved between cores with every task cost
+    // more than the adding (its cache lines and the task's v_t crossed cores each time).
+    if (slot == 0) addEnded(tasks.count);
   });
 }
 
@@ -222,7 +215,8 @@ template <typename T>
 double MetaBatch<T>::finish(double* grad) {
   std::unique_ptr<runtime::PendingFor> pending = std::move(pending_);
   pending->join();
-  // Every task has ended and has been added (by the thread that ended it or by one adding then).
+  // Every task has ended; those the workers ended after the caller's last task are added here.
+  addEnded(pendingCount_);
   const int count = pendingCount_;
   const int64_t P = main_.program().paramCount;
   for (int64_t j = 0; j < P; j++) grad[j] = sum_[j] / count;

@@ -83,8 +83,8 @@ class MetaBatch {
   // Starts the tasks on the pool (the arrays must outlive finish()): metaGradient passes the
   // caller's, start() its copies.
   void launch(const T* params, const Tasks<T>& tasks, const Options& o, int threads);
-  // Adds to the running sum the ended tasks from the first not yet added, in task order, unless
-  // another thread is adding (that one looks again once it stops). Called by each task as it ends.
+  // Adds to the running sum the ended tasks from the first not yet added, in task order. Called
+  // by the calling thread after each of its tasks and once more when every task has ended.
   void addEnded(int count);
 
   network::Network<T>& main_;
@@ -93,13 +93,12 @@ class MetaBatch {
   std::vector<std::vector<T, Eigen::aligned_allocator<T>>> taskGrad_;  // v_t, one per task
   std::vector<double> taskLoss_;
   std::vector<double> ones_;
-  // The running sum of v_t over the tasks summed_ has passed; done_[t]: task t has ended; summing_:
-  // a thread is adding.
+  // The running sum of v_t over the tasks before summed_ (the calling thread's); done_[t]: task t
+  // has ended.
   std::vector<double> sum_;
   std::unique_ptr<std::atomic<bool>[]> done_;
   int doneCapacity_ = 0;
-  std::atomic<int> summed_{0};
-  std::atomic<bool> summing_{false};
+  int summed_ = 0;
   std::unique_ptr<Inputs> inputs_;  // start()'s copies
   int pendingCount_ = 0;
   int64_t heldAtStart_ = 0;
