@@ -34,6 +34,35 @@ describe('BufferLease', () => {
     c.release();
   });
 
+  it('lends Int32Arrays and Uint8Arrays zeroed, in lent buffers, reused after release', () => {
+    dropSpareBuffers();
+    const a = new BufferLease();
+    const i = a.i32(1001);
+    const u = a.u8(3001);
+    const f = a.f64(1001);
+    expect([i.length, u.length]).to.deep.equal([1001, 3001]);
+    i.fill(-1);
+    u.fill(9);
+    f.fill(2);
+    // Three disjoint memory ranges.
+    const ranges = [i, u, f].map((v) => [v.buffer, v.byteOffset, v.byteOffset + v.byteLength] as const);
+    for (let p = 0; p < 3; p++)
+      for (let q = p + 1; q < 3; q++) {
+        const [bp, sp, ep] = ranges[p]!;
+        const [bq, sq, eq] = ranges[q]!;
+        expect(bp !== bq || ep <= sq || eq <= sp, `arrays ${p} and ${q} overlap`).to.equal(true);
+      }
+    a.release();
+    const b = new BufferLease();
+    const i2 = b.i32(1001);
+    expect(i2.buffer === i.buffer && i2.byteOffset === i.byteOffset).to.equal(true);
+    expect(i2.every((v) => v === 0)).to.equal(true);
+    const u2 = b.u8(3001);
+    expect(u2.buffer === u.buffer && u2.byteOffset === u.byteOffset).to.equal(true);
+    expect(u2.every((v) => v === 0)).to.equal(true);
+    b.release();
+  });
+
   it('serves a request from a spare buffer up to twice its size, as a zeroed view', () => {
     const a = new BufferLease();
     const x = a.f64(30_000);
@@ -50,11 +79,23 @@ describe('BufferLease', () => {
     b.release();
   });
 
-  it('allocates small buffers as usual and keeps at most its cap between fits', () => {
+  it('allocates buffers of at most 64 bytes as usual and keeps at most its caps between fits', () => {
     const small = new BufferLease();
-    const s = small.f64(10);
+    const s = small.f64(8);
+    const i = small.i32(16);
     small.release();
-    expect(new BufferLease().f64(10)).to.not.equal(s);
+    const again = new BufferLease();
+    expect(again.f64(8)).to.not.equal(s);
+    expect(again.i32(16).buffer).to.not.equal(i.buffer);
+    again.release();
+    dropSpareBuffers();
+    const many = new BufferLease();
+    const first = Array.from({ length: 300 }, (_, k) => many.f64(100 + k)); // 300 buffers of different sizes
+    many.release();
+    const kept = new BufferLease();
+    const reused = Array.from({ length: 300 }, (_, k) => kept.f64(100 + k)).filter((b) => first.some((f) => f.buffer === b.buffer && f.byteOffset === b.byteOffset));
+    expect(reused.length).to.be.within(200, 256); // the 256 kept last, and no more
+    kept.release();
     const big = new BufferLease();
     for (let i = 0; i < 12; i++) big.f64(1_000_000 + i); // 12 x 8 MB of different sizes
     big.release();

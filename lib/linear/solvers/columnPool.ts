@@ -51,7 +51,7 @@ export class ColumnPool {
     /** Where the buffers come from (the state's lease). */
     private readonly lease = new BufferLease(),
   ) {
-    this.slotOf = new Int32Array(design.x.cols).fill(-1);
+    this.slotOf = lease.i32(design.x.cols).fill(-1);
   }
 
   /** The pooled features, in slot order (a view, valid until the pool changes). */

@@ -154,7 +154,7 @@ export function prepareProblem(
   const T = y.cols;
   const { yt, yMean, yNormSq } = K.cdTargets(y, fitIntercept, { rows: T, cols: y.rows, data: lease.f64(T * y.rows) });
   const xty: Matrix<Float64Array> = { rows: d, cols: T, data: lease.f64(d * T) };
-  const xtyNorms = new Float64Array(d);
+  const xtyNorms = lease.f64(d);
   const design = K.cdDesignCorrelations(x, fitIntercept, yt, xty, xtyNorms);
   if (!design.finite) nonFinite(x, names.x);
   if (!Number.isFinite(yNormSq)) nonFinite(y, names.y);
@@ -203,6 +203,10 @@ export class EnetState {
   private readonly list: Int32Array;
   /** refresh()'s output for lists of features that are not consecutive (allocated on first use). */
   private scratch: { out: Float64Array; norms: Float64Array } | null = null;
+  /** refresh()'s list of a whole span of features (allocated on first use). */
+  private span: Int32Array | null = null;
+  /** solveEnet's per-feature arrays, kept for the next solve of a path (allocated on first use). */
+  private solveArrays: { active: Uint8Array; xi: Float64Array; setRoom: Int32Array } | null = null;
   /** supportRows()' value while W is unchanged. */
   private supportCache: { cols: Int32Array; w: Matrix<Float64Array> } | null = null;
   rNormSq: number;
@@ -216,24 +220,24 @@ export class EnetState {
     private readonly K: Kernels,
     readonly p: EnetProblem,
     w0?: Float64Array,
-    /** Where the large buffers come from: the caller releases it once it has read W (finish). */
-    private readonly lease = new BufferLease(),
+    /** Where the state's arrays come from: the caller releases it once it has read W (finish). */
+    readonly lease = new BufferLease(),
   ) {
     const { d, T, n } = p;
     this.w = { rows: d, cols: T, data: w0 ? lease.copyOf(w0) : lease.f64(d * T) };
     this.rNormSq = p.yNormSq;
     this.ry = p.yNormSq;
     this.corr = lease.f64(d * T);
-    this.corrNorm = new Float64Array(d);
-    this.nonZero = new Uint8Array(d);
-    this.corrVersion = new Int32Array(d).fill(-1);
-    this.list = new Int32Array(d);
+    this.corrNorm = lease.f64(d);
+    this.nonZero = lease.u8(d);
+    this.corrVersion = lease.i32(d).fill(-1);
+    this.list = lease.i32(d);
     // version: incremented whenever rt changes; drift: the running sum of ||R_e - R_{e-1}||.
     this.scan = {
       colNormSq: p.design.colNormSq, corr: { rows: d, cols: T, data: this.corr }, corrNorm: this.corrNorm, corrVersion: this.corrVersion,
-      corrDrift: new Float64Array(d), nonZero: this.nonZero, w: this.w, version: 0, drift: 0,
+      corrDrift: lease.f64(d), nonZero: this.nonZero, w: this.w, version: 0, drift: 0,
     };
-    this.columns = new Uint8Array(d);
+    this.columns = lease.u8(d);
     let columnCount = 0;
     for (let j = 0; j < d; j++) {
       if (p.design.colNormSq[j]! > 0) {
@@ -316,14 +320,33 @@ export class EnetState {
     return this.K.cdDualNorms(this.scan, l1Reg, l2Reg, xi);
   }
 
-  /** The stale features of non-zero columns (active or screened) whose xi, a bound, exceeds `limit`, ascending. */
+  /**
+   * The stale features of non-zero columns (active or screened) whose xi, a bound, exceeds
+   * `limit`, ascending (a view, valid until the next staleAbove or staleActive).
+   */
   staleAbove(xi: Float64Array, limit: number): Int32Array {
-    return this.list.slice(0, this.K.cdStaleFeatures(this.corrVersion, this.scan.version, this.columns, xi, limit, this.list));
+    return this.list.subarray(0, this.K.cdStaleFeatures(this.corrVersion, this.scan.version, this.columns, xi, limit, this.list));
   }
 
-  /** The active features whose correlations are stale, ascending. */
+  /** The active features whose correlations are stale, ascending (a view, as staleAbove's). */
   staleActive(active: Uint8Array, xi: Float64Array): Int32Array {
-    return this.list.slice(0, this.K.cdStaleFeatures(this.corrVersion, this.scan.version, active, xi, -Infinity, this.list));
+    return this.list.subarray(0, this.K.cdStaleFeatures(this.corrVersion, this.scan.version, active, xi, -Infinity, this.list));
+  }
+
+  /**
+   * A solve's per-feature arrays, zeroed but for `active`, a copy of `columns`: a path's solves
+   * (one at a time on a state) share them.
+   */
+  solveBuffers(): { active: Uint8Array; xi: Float64Array; setRoom: Int32Array } {
+    const d = this.p.d;
+    if (this.solveArrays === null) {
+      this.solveArrays = { active: this.lease.u8(d), xi: this.lease.f64(d), setRoom: this.lease.i32(d) };
+    } else {
+      this.solveArrays.xi.fill(0);
+      this.solveArrays.setRoom.fill(0);
+    }
+    this.solveArrays.active.set(this.columns);
+    return this.solveArrays;
   }
 
   /**
@@ -369,7 +392,7 @@ export class EnetState {
       // into the state's rows, with no copy.
       let range = cols;
       if (span !== m) {
-        range = new Int32Array(span);
+        range = (this.span ??= this.lease.i32(this.p.d)).subarray(0, span);
         for (let c = 0; c < span; c++) range[c] = first + c;
       }
       const out: Matrix<Float64Array> = { rows: span, cols: T, data: this.corr.subarray(first * T, (first + span) * T) };
@@ -379,7 +402,7 @@ export class EnetState {
     }
     // Otherwise into scratch kept by the state (a fresh d x T temporary cost its page faults on
     // every call), copied to the rows run by run.
-    if (this.scratch === null) this.scratch = { out: this.lease.f64(this.p.d * T), norms: new Float64Array(this.p.d) };
+    if (this.scratch === null) this.scratch = { out: this.lease.f64(this.p.d * T), norms: this.lease.f64(this.p.d) };
     const { out, norms } = this.scratch;
     this.correlate(cols, { rows: m, cols: T, data: out.subarray(0, m * T) }, norms.subarray(0, m));
     for (let c = 0; c < m; ) {
@@ -511,11 +534,10 @@ export function* solveEnet(K: Kernels, p: EnetProblem, st: EnetState, s: SolveSe
   const cn = p.design.colNormSq;
   const { l1Reg, l2Reg } = s;
   const tolScaled = s.tol * p.yNormSq;
-  // active[j]: j may be non-zero at the optimum (a non-zero column not screened at this l1Reg).
-  const active = st.columns.slice();
+  // active[j]: j may be non-zero at the optimum (a non-zero column not screened at this l1Reg);
+  // xi[j]: ||X~_j^T R~||, or an upper bound where not fresh; setRoom: cdWorkingSet's output.
+  const { active, xi, setRoom } = st.solveBuffers();
   let activeCount = st.columnCount;
-  const xi = new Float64Array(d); // ||X~_j^T R~||, or an upper bound where not fresh
-  const setRoom = new Int32Array(d); // the working set's features (cdWorkingSet's output)
   let lastSetSize = 0;
   let sweeps = 0;
   let gap = NaN;
