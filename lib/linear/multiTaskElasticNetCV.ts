@@ -12,7 +12,7 @@
  */
 import { BufferLease } from '../core/bufferLease.js';
 import { ConfigError, FormatError, ShapeError, ValueError } from '../core/errors.js';
-import { describe, takeRows, type Matrix, type MatrixLike } from '../core/matrix.js';
+import { describe, type Matrix, type MatrixLike } from '../core/matrix.js';
 import { bool, custom, num, parseOptions } from '../core/options.js';
 import { throwIfAborted } from '../core/async.js';
 import { parseFitOptions, parseSyncFitOptions } from '../core/estimator.js';
@@ -141,26 +141,29 @@ interface HeldOut {
   rt: Matrix<Float64Array>;
 }
 
-function heldOut(k: Kernels, p: EnetProblem, x: Matrix<Float64Array>, y: Matrix<Float64Array>, test: Int32Array): HeldOut {
-  const xTe = takeRowsShifted(x, test, p.design.mean);
-  const yTe = takeRowsShifted(y, test, p.yMean);
+function heldOut(k: Kernels, p: EnetProblem, x: Matrix<Float64Array>, y: Matrix<Float64Array>, test: Int32Array, lease: BufferLease): HeldOut {
+  const xTe = takeRowsShifted(x, test, p.design.mean, lease);
+  const yTe = takeRowsShifted(y, test, p.yMean, lease);
   const m = test.length;
-  return { design: k.cdDesign(xTe, false), yt: k.cdTargets(yTe, false).yt, rt: { rows: p.T, cols: m, data: new Float64Array(p.T * m) } };
+  const yt = k.cdTargets(yTe, false, { rows: p.T, cols: m, data: lease.f64(p.T * m) }).yt;
+  return { design: k.cdDesign(xTe, false), yt, rt: { rows: p.T, cols: m, data: lease.f64(p.T * m) } };
 }
 
 /**
- * Rows idx of a, each minus `shift` (one value per column). One small function for X and Y: V8
- * compiles its loop once for both (two loops inline in heldOut were compiled on the stack and
- * discarded at their exit, fold after fold).
+ * Rows idx of a, each minus `shift` (one value per column; null: copied as they are), in a buffer
+ * of `lease` (the folds' copies, a few MiB each on large data, reuse the last fold's pages). One
+ * small function for X and Y: V8 compiles its loop once for both (two loops inline in heldOut
+ * were compiled on the stack and discarded at their exit, fold after fold).
  */
-function takeRowsShifted(a: Matrix<Float64Array>, idx: Int32Array, shift: Float64Array): Matrix<Float64Array> {
+function takeRowsShifted(a: Matrix<Float64Array>, idx: Int32Array, shift: Float64Array | null, lease: BufferLease): Matrix<Float64Array> {
   const c = a.cols;
   const src = a.data;
-  const out = new Float64Array(idx.length * c);
+  const out = lease.f64(idx.length * c);
   for (let i = 0; i < idx.length; i++) {
     const from = idx[i]! * c;
     const to = i * c;
-    for (let j = 0; j < c; j++) out[to + j] = src[from + j]! - shift[j]!;
+    if (shift === null) out.set(src.subarray(from, from + c), to);
+    else for (let j = 0; j < c; j++) out[to + j] = src[from + j]! - shift[j]!;
   }
   return { rows: idx.length, cols: c, data: out };
 }
@@ -287,7 +290,9 @@ export class MultiTaskElasticNetCV extends CdEstimator<CVFitted> {
     }
     const l1Ratios = Float64Array.from(typeof o.l1Ratio === 'number' ? [o.l1Ratio] : o.l1Ratio);
     const k = kernels();
-    const full = prepareProblem(k, x, y, o.fitIntercept, names);
+    // The whole data's problem lives until the refit at the end has read W.
+    const fullLease = new BufferLease();
+    const full = prepareProblem(k, x, y, o.fitIntercept, names, fullLease);
     const grids = Array.from(l1Ratios, (l1) => {
       if (o.alphas) return Float64Array.from(o.alphas).sort().reverse();
       if (l1 === 0) {
@@ -317,10 +322,11 @@ export class MultiTaskElasticNetCV extends CdEstimator<CVFitted> {
       for (let f = 0; f < folds.length; f++) {
         const { train, test } = folds[f]!;
         const foldLease = new BufferLease();
-        const fold = prepareProblem(k, takeRows(x, train), takeRows(y, train), o.fitIntercept, undefined, foldLease);
+        const xTr = takeRowsShifted(x, train, null, foldLease);
+        const fold = prepareProblem(k, xTr, takeRowsShifted(y, train, null, foldLease), o.fitIntercept, undefined, foldLease);
         // Every solve of this fold's paths reads the same Xc: its Gram matrix, once, when cheaper.
-        const p = gramPays(fold.d, fold.T, pathSolves) ? withGram(k, fold) : fold;
-        const held = heldOut(k, fold, x, y, test);
+        const p = gramPays(fold.d, fold.T, pathSolves) ? withGram(k, fold, foldLease) : fold;
+        const held = heldOut(k, fold, x, y, test, foldLease);
         for (let li = 0; li < l1Ratios.length; li++) {
           // One state along the path: warm starts, and the correlations that screen the next alpha.
           const lease = new BufferLease();
@@ -354,6 +360,7 @@ export class MultiTaskElasticNetCV extends CdEstimator<CVFitted> {
       const r = yield* solveEnet(k, full, state, settings(full, alpha, l1Ratio));
       const { coef, intercept } = finish(full, state.w, state.nonZero);
       lease.release();
+      fullLease.release();
       return {
         alpha,
         l1Ratio,

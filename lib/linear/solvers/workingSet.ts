@@ -90,12 +90,12 @@ export function gramPays(d: number, T: number, solves: number): boolean {
 
 /**
  * The problem with its whole Gram matrix computed, from X in place (cdGramColumns computes the
- * symmetric matrix from its diagonal on and mirrors it).
+ * symmetric matrix from its diagonal on and mirrors it), in a buffer of `lease`.
  */
-export function withGram(K: Kernels, p: EnetProblem): EnetProblem {
+export function withGram(K: Kernels, p: EnetProblem, lease = new BufferLease()): EnetProblem {
   const { d } = p;
   const all = Int32Array.from({ length: d }, (_, j) => j);
-  const gram: Matrix<Float64Array> = { rows: d, cols: d, data: new Float64Array(d * d) };
+  const gram: Matrix<Float64Array> = { rows: d, cols: d, data: lease.f64(d * d) };
   K.cdGramColumns(p.design, all, all, gram);
   // One literal, the shape of prepareProblem's (a spread copy is another hidden class to V8).
   const { n, T, design, yt, yMean, yNormSq, xty, xtyNorms } = p;
