@@ -32,6 +32,17 @@ struct MetaBatch<T>::Scratch {
   Buffer<T> traj;  // theta_0..theta_k, `stride` apart
   Buffer<T> g, mv, hv;
   std::vector<double> losses;  // per head
+  // The v_t of the tasks this thread ran in this call, in its own memory: a task's buffer written
+  // by another core in the last call had to be fetched from that core's cache first.
+  std::vector<Buffer<T>> grads;
+  size_t gradsUsed = 0;
+
+  T* nextGrad(int64_t P) {
+    if (gradsUsed == grads.size()) grads.emplace_back(size_t(P));
+    Buffer<T>& b = grads[gradsUsed++];
+    b.resize(size_t(P));
+    return b.data();
+  }
 };
 
 // start()'s copies of everything the tasks read.
@@ -62,8 +73,8 @@ int64_t MetaBatch<T>::bytesHeld() const {
   for (const auto& s : scratch_) {
     if (!s) continue;
     bytes += int64_t((s->traj.capacity() + s->g.capacity() + s->mv.capacity() + s->hv.capacity()) * sizeof(T));
+    for (const auto& g : s->grads) bytes += int64_t(g.capacity() * sizeof(T));
   }
-  for (const auto& g : taskGrad_) bytes += int64_t(g.capacity() * sizeof(T));
   bytes += int64_t(sum_.capacity() * sizeof(double)) + doneCapacity_;
   return bytes;
 }
@@ -105,7 +116,8 @@ void MetaBatch<T>::runTask(int t, network::Network<T>& net, Scratch& s, const T*
       for (int64_t j = 0; j < P; j++) next[j] = m[j] ? static_cast<T>(double(phi[j]) - a * double(g[j])) : phi[j];
     }
   }
-  T* v = taskGrad_[t].data();
+  T* v = s.nextGrad(P);
+  taskGrad_[t] = v;
   net.lossGrad(theta(k), query, ones_.data(), v, losses.data());
   double loss = 0;
   for (size_t h = 0; h < H; h++) loss += losses[h];
@@ -131,8 +143,7 @@ int MetaBatch<T>::reserve(const Tasks<T>& tasks, const Options& o, int threads) 
   const int workers = std::max(1, std::min(threads, T_));
   ones_.assign(prog.heads.size(), 1.0);
   taskLoss_.assign(T_, 0.0);
-  if (taskGrad_.size() < size_t(T_)) taskGrad_.resize(T_);
-  for (int t = 0; t < T_; t++) taskGrad_[t].resize(P);
+  taskGrad_.assign(size_t(T_), nullptr);
   const int64_t stride = padded<T>(P);
   for (int w = 0; w < workers; w++) {
     if (scratch_.size() <= size_t(w)) scratch_.resize(w + 1);
@@ -144,6 +155,9 @@ int MetaBatch<T>::reserve(const Tasks<T>& tasks, const Options& o, int threads) 
     s.mv.resize(P);
     s.hv.resize(P);
   }
+  // A slot beyond `workers` (an earlier call's) is trimmed to one buffer by finish().
+  for (const auto& sc : scratch_)
+    if (sc) sc->gradsUsed = 0;
   while (extra_.size() + 1 < size_t(workers)) extra_.push_back(std::make_unique<network::Network<T>>(prog));
   // Threads beyond one per task go to the products of the tasks' passes (as in the network's row
   // chunks); with a task per thread a nested parallel section would only queue behind the tasks.
@@ -160,7 +174,7 @@ void MetaBatch<T>::addEnded(int count) {
   double* __restrict sum = sum_.data();
   int t = summed_;
   for (; t < count && done_[t].load(std::memory_order_acquire); t++) {
-    const T* __restrict v = taskGrad_[t].data();
+    const T* __restrict v = taskGrad_[t];
     for (int64_t j = 0; j < P; j++) sum[j] += double(v[j]);
   }
   summed_ = t;
@@ -217,6 +231,10 @@ double MetaBatch<T>::finish(double* grad) {
   pending->join();
   // Every task has ended; those the workers ended after the caller's last task are added here.
   addEnded(pendingCount_);
+  // A thread keeps one buffer more than it used this time: together no more than the tasks' count
+  // plus one per thread, however unevenly the threads took the tasks.
+  for (const auto& sc : scratch_)
+    if (sc && sc->grads.size() > sc->gradsUsed + 1) sc->grads.resize(sc->gradsUsed + 1);
   const int count = pendingCount_;
   const int64_t P = main_.program().paramCount;
   for (int64_t j = 0; j < P; j++) grad[j] = sum_[j] / count;

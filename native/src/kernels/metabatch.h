@@ -90,7 +90,7 @@ class MetaBatch {
   network::Network<T>& main_;
   std::vector<std::unique_ptr<network::Network<T>>> extra_;  // slot s >= 1 uses extra_[s - 1]
   std::vector<std::unique_ptr<Scratch>> scratch_;            // one per worker
-  std::vector<std::vector<T, Eigen::aligned_allocator<T>>> taskGrad_;  // v_t, one per task
+  std::vector<const T*> taskGrad_;  // v_t of task t, in the scratch of the thread that ran it
   std::vector<double> taskLoss_;
   std::vector<double> ones_;
   // The running sum of v_t over the tasks before summed_ (the calling thread's); done_[t]: task t
