@@ -62,9 +62,9 @@ export function setHugePageAdvice(advice: HugePageAdvice | null): HugePageAdvice
 }
 
 /**
- * A new zeroed buffer: in V8's pages, or with advice, in whole huge pages of its own (half a page
- * or more) or in a part of the current huge page that no other buffer shares. The memory around
- * the whole pages is never written, so it costs address space only.
+ * A new zeroed buffer: in V8's pages, or with advice (from MIN_ADVISED elements on), in whole huge
+ * pages of its own (half a page or more) or in a part of the current huge page that no other
+ * buffer shares. The memory around the whole pages is never written, so it costs address space only.
  */
 function freshBuffer(length: number): Buffer {
   const bytes = 8 * length;
