@@ -6,14 +6,16 @@
  * sampling) comes from here, so a seed fixes a run on either backend.
  */
 
-function splitmix32(state: number): [number, number] {
-  state = (state + 0x9e3779b9) | 0;
+/** SplitMix32's output for the state it has just stepped to (state + 0x9e3779b9). */
+function splitmix32(state: number): number {
   let z = state;
   z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
   z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
   z ^= z >>> 16;
-  return [state, z >>> 0];
+  return z >>> 0;
 }
+
+const SPLITMIX_STEP = 0x9e3779b9;
 
 export class Rng {
   private s0: number;
@@ -28,13 +30,15 @@ export class Rng {
     // and 0.5 still differ.
     let s = (Math.trunc(seed) | 0) ^ Math.trunc(seed / 4294967296);
     s ^= Math.trunc((seed - Math.trunc(seed)) * 4294967296);
-    const out: number[] = [];
-    for (let i = 0; i < 4; i++) {
-      const [next, z] = splitmix32(s);
-      s = next;
-      out.push(z);
-    }
-    [this.s0, this.s1, this.s2, this.s3] = out as [number, number, number, number];
+    // Four SplitMix32 steps, without arrays: every fit seeds one of these, in the interpreter at first.
+    s = (s + SPLITMIX_STEP) | 0;
+    this.s0 = splitmix32(s);
+    s = (s + SPLITMIX_STEP) | 0;
+    this.s1 = splitmix32(s);
+    s = (s + SPLITMIX_STEP) | 0;
+    this.s2 = splitmix32(s);
+    s = (s + SPLITMIX_STEP) | 0;
+    this.s3 = splitmix32(s);
     if ((this.s0 | this.s1 | this.s2 | this.s3) === 0) this.s0 = 1;
   }
 
