@@ -83,7 +83,7 @@ export function* innerSolve(K: Kernels, p: InnerProblem, s: InnerSettings): Gene
   const perCall = Math.max(ANDERSON_K, ANDERSON_K * Math.floor(CALL_BUDGET[K.name] / cost / ANDERSON_K));
   // The Gram form keeps (X_k^T R)^T, T x k.
   const ht: Matrix<Float64Array> | undefined = p.gram ? { rows: T, cols: k, data: new Float64Array(T * k) } : undefined;
-  if (ht) transposeInto(p.h.data, k, T, ht.data);
+  if (ht) K.transpose(p.h, ht);
   let sweeps = 0;
   let change = 0;
   let rNormSq = p.rNormSq;
@@ -100,16 +100,11 @@ export function* innerSolve(K: Kernels, p: InnerProblem, s: InnerSettings): Gene
     rNormSq = r.rNormSq;
     ry = r.ry;
     if (r.converged || sweeps >= s.maxSweeps) {
-      if (ht) transposeInto(ht.data, T, k, p.h.data);
+      if (ht) K.transpose(ht, p.h);
       return { ...r, sweeps, residualChange: change };
     }
     yield r.sweeps;
   }
-}
-
-/** out (cols x rows) = a^T for a rows x cols. */
-function transposeInto(a: Float64Array, rows: number, cols: number, out: Float64Array): void {
-  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[j * rows + i] = a[i * cols + j]!;
 }
 
 /** `sweeps` orders of k features drawn with replacement (scikit-learn's selection 'random'). */

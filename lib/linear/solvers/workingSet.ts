@@ -238,14 +238,7 @@ export class EnetState {
       corrDrift: lease.f64(d), nonZero: this.nonZero, w: this.w, version: 0, drift: 0,
     };
     this.columns = lease.u8(d);
-    let columnCount = 0;
-    for (let j = 0; j < d; j++) {
-      if (p.design.colNormSq[j]! > 0) {
-        this.columns[j] = 1;
-        columnCount++;
-      }
-    }
-    this.columnCount = columnCount;
+    this.columnCount = flagPositive(p.design.colNormSq, this.columns);
     this.pool = new ColumnPool(K, p.design, n, p.gram?.gram, lease);
     if (w0) {
       this.setStart();
@@ -390,11 +383,7 @@ export class EnetState {
       // Consecutive features, or nearly (every feature but the working set, after an inner solve):
       // the whole span, the few features between computed again, in one product written straight
       // into the state's rows, with no copy.
-      let range = cols;
-      if (span !== m) {
-        range = (this.span ??= this.lease.i32(this.p.d)).subarray(0, span);
-        for (let c = 0; c < span; c++) range[c] = first + c;
-      }
+      const range = span === m ? cols : consecutive((this.span ??= this.lease.i32(this.p.d)).subarray(0, span), first);
       const out: Matrix<Float64Array> = { rows: span, cols: T, data: this.corr.subarray(first * T, (first + span) * T) };
       this.correlate(range, out, this.corrNorm.subarray(first, first + span));
       this.markFresh(first, first + span);
@@ -405,25 +394,37 @@ export class EnetState {
     if (this.scratch === null) this.scratch = { out: this.lease.f64(this.p.d * T), norms: this.lease.f64(this.p.d) };
     const { out, norms } = this.scratch;
     this.correlate(cols, { rows: m, cols: T, data: out.subarray(0, m * T) }, norms.subarray(0, m));
+    this.setCorrelationRows(cols, out, norms);
+    return true;
+  }
+
+  /**
+   * Rows c of values (cols.length x T) and norms[c] as the state's X_j^T R for j = cols[c], now
+   * fresh, run by run of consecutive features. Kept apart from refresh(): V8 optimises a function
+   * once its loops have run long enough, and refresh() with everything it calls inlined cost ten
+   * milliseconds of compiling in each of a process's first fits.
+   */
+  private setCorrelationRows(cols: Int32Array, values: Float64Array, norms: Float64Array): void {
+    const T = this.p.T;
+    const m = cols.length;
     for (let c = 0; c < m; ) {
       const j = cols[c]!;
       let e = c + 1;
       while (e < m && cols[e] === cols[e - 1]! + 1) e++;
       if (e - c >= 8) {
-        this.corr.set(out.subarray(c * T, e * T), j * T);
+        this.corr.set(values.subarray(c * T, e * T), j * T);
         this.corrNorm.set(norms.subarray(c, e), j);
       } else {
         // Plain loops: a view per short run cost more than the copy for small T.
         for (let q = c; q < e; q++) {
           const jq = cols[q]!;
-          for (let t = 0; t < T; t++) this.corr[jq * T + t] = out[q * T + t]!;
+          for (let t = 0; t < T; t++) this.corr[jq * T + t] = values[q * T + t]!;
           this.corrNorm[jq] = norms[q]!;
         }
       }
       this.markFresh(j, j + e - c);
       c = e;
     }
-    return true;
   }
 
   /**
@@ -505,6 +506,29 @@ export class EnetState {
     this.scan.version++;
     this.scan.drift += change;
   }
+}
+
+/**
+ * flags[j] = 1 where values[j] > 0 (flags zeroed); returns their number. The per-element loops of
+ * the solver's classes live in small functions like this one: V8 optimises a function once its
+ * loops have run long enough, with its callees inlined, and a constructor or method made hot by
+ * its own loop cost milliseconds of compiling in each of a process's first fits.
+ */
+function flagPositive(values: Float64Array, flags: Uint8Array): number {
+  let count = 0;
+  for (let j = 0; j < values.length; j++) {
+    if (values[j]! > 0) {
+      flags[j] = 1;
+      count++;
+    }
+  }
+  return count;
+}
+
+/** out[c] = first + c; returns out. */
+function consecutive(out: Int32Array, first: number): Int32Array {
+  for (let c = 0; c < out.length; c++) out[c] = first + c;
+  return out;
 }
 
 /**
