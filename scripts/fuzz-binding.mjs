@@ -272,6 +272,14 @@ const functions = {
     const flags = () => Uint8Array.from({ length: d }, () => int(2));
     return [flags(), flags(), vec(d, F64, rand), pick([Infinity, -Infinity, rand()]), dim(0, 8), new Int32Array(d)];
   },
+  cdSetRows: () => {
+    const d = dim(0), T = dim(1), k = dim(0, d);
+    return [mat(d, T), Uint8Array.from({ length: d }, () => int(2)), perm(d).subarray(0, k), mat(k, T, F64, () => (chance(0.3) ? 0 : rand()))];
+  },
+  cdSetCorrelations: () => {
+    const d = dim(0), T = dim(1), k = dim(0, d);
+    return [mat(d, T), vec(d, F64, rand), new Int32Array(d), vec(d, F64, rand), int(4) - 1, rand(), perm(d).subarray(0, k), mat(k, T), chance(0.5) ? vec(k, F64, rand) : new F64(0)];
+  },
   mtenetGramSweep: () => {
     const k = dim(1), T = dim(1);
     return [spd(k), mat(T, k), mat(k, T, F64, () => 0), rand(), rand() * 0.1, perm(k)];

@@ -175,6 +175,14 @@ function screenArgs(): unknown[] {
 function staleArgs(): unknown[] {
   return [Int32Array.from([2, 1, 2, -1]), 2, Uint8Array.from([1, 1, 0, 1]), Float64Array.from([1, 0.1, 0.2, 0.5]), 0.3, new Int32Array(d)];
 }
+/** Rows [3, 1] of a d x T matrix written from a 2 x T one (the second row zero). */
+function setRowsArgs(): unknown[] {
+  return [mat(d, T), Uint8Array.from([1, 0, 0, 1]), Int32Array.from([3, 1]), { rows: 2, cols: T, data: Float64Array.from({ length: 2 * T }, (_, i) => (i < T ? 1 : 0)) }];
+}
+/** The correlations of features [3, 1] recorded at version 4, drift 0.5, with their norms. */
+function setCorrelationsArgs(): unknown[] {
+  return [mat(d, T), new Float64Array(d), new Int32Array(d), new Float64Array(d), 4, 0.5, Int32Array.from([3, 1]), mat(2, T, 0.3), new Float64Array(2).fill(1)];
+}
 function workingSetArgs(): unknown[] {
   return [Uint8Array.from([1, 1, 0, 1]), Uint8Array.from([1, 0, 0, 0]), Float64Array.from([1, 0.1, 0.2, 0.5]), Infinity, 2, new Int32Array(d)];
 }
@@ -670,6 +678,50 @@ const cases: Record<string, Case> = {
       ['out over eligible', () => {
         const buf = new ArrayBuffer(4 * d);
         return Object.assign(staleArgs(), { 2: new Uint8Array(buf, 0, d), 5: new Int32Array(buf) });
+      }],
+    ],
+  },
+  cdSetRows: {
+    args: setRowsArgs,
+    kinds: ['matrix', 'u8', 'i32', 'matrix'],
+    extra: [
+      ['rows entry d', () => Object.assign(setRowsArgs(), { 2: Int32Array.from([d, 1]) })],
+      ['rows entry -1', () => Object.assign(setRowsArgs(), { 2: Int32Array.from([3, -1]) })],
+      ['values with 3 rows', () => Object.assign(setRowsArgs(), { 3: mat(3, T) })],
+      ['values with T + 1 columns', () => Object.assign(setRowsArgs(), { 3: mat(2, T + 1) })],
+      ['nonZero of length d - 1', () => Object.assign(setRowsArgs(), { 1: new Uint8Array(d - 1) })],
+      ['values alias w', () => {
+        const a = setRowsArgs();
+        return Object.assign(a, { 3: { rows: 2, cols: T, data: (a[0] as { data: Float64Array }).data.subarray(0, 2 * T) } });
+      }],
+      ['nonZero over values', () => {
+        const a = setRowsArgs();
+        return Object.assign(a, { 1: new Uint8Array((a[3] as { data: Float64Array }).data.buffer, 0, d) });
+      }],
+    ],
+  },
+  cdSetCorrelations: {
+    args: setCorrelationsArgs,
+    kinds: ['matrix', 'f64', 'i32', 'f64', 'number', 'number', 'i32', 'matrix', 'f64'],
+    extra: [
+      ['cols entry d', () => Object.assign(setCorrelationsArgs(), { 6: Int32Array.from([1, d]) })],
+      ['values with 1 row', () => Object.assign(setCorrelationsArgs(), { 7: mat(1, T) })],
+      ['corrNorm of length d + 1', () => Object.assign(setCorrelationsArgs(), { 1: new Float64Array(d + 1) })],
+      ['corrVersion of length d - 1', () => Object.assign(setCorrelationsArgs(), { 2: new Int32Array(d - 1) })],
+      ['norms of length 3', () => Object.assign(setCorrelationsArgs(), { 8: new Float64Array(3) })],
+      ['version 2^31', () => Object.assign(setCorrelationsArgs(), { 4: 2 ** 31 })],
+      ['corrNorm aliases corrDrift', () => {
+        const a = setCorrelationsArgs();
+        return Object.assign(a, { 1: a[3] });
+      }],
+      ['norms alias corr', () => {
+        const a = setCorrelationsArgs();
+        return Object.assign(a, { 8: (a[0] as { data: Float64Array }).data.subarray(0, 2) });
+      }],
+      ['values over corrVersion', () => {
+        const a = setCorrelationsArgs();
+        const buf = new ArrayBuffer(8 * 2 * T);
+        return Object.assign(a, { 2: new Int32Array(buf, 0, d), 7: { rows: 2, cols: T, data: new Float64Array(buf) } });
       }],
     ],
   },

@@ -1054,6 +1054,104 @@ describe('kernel parity: native vs js', function () {
           });
   });
 
+  describe('cdSetRows, cdSetCorrelations: a working set written into the solver state', () => {
+    /** The squared norm of row c of a (k x T), summed over t in order. */
+    const rowSq = (a: Float64Array, c: number, T: number): number => {
+      let q = 0;
+      for (let t = 0; t < T; t++) q += a[c * T + t]! * a[c * T + t]!;
+      return q;
+    };
+
+    for (const [d, T, k] of [[0, 2, 0], [1, 1, 1], [40, 3, 17], [300, 5, 120]] as const)
+      it(`d=${d}, T=${T}, ${k} rows: the same bits on both backends, and the definitions`, () => {
+        const rng = new Rng(d + 31 * T + k);
+        // k distinct features in a shuffled order, some of whose new rows are zero.
+        const perm = Array.from({ length: d }, (_, j) => j).sort(() => rng.uniform() - 0.5);
+        const rows = Int32Array.from(perm.slice(0, k));
+        const values = randMatrix(rng, k, T, 1);
+        for (let c = 0; c < k; c += 4) values.data.fill(0, c * T, (c + 1) * T);
+        const nonZero0 = Uint8Array.from({ length: d }, () => (rng.uniform() < 0.5 ? 1 : 0));
+        const w0 = randMatrix(rng, d, T, 1);
+        const outs = [N, J].map((K) => {
+          const w = { rows: d, cols: T, data: w0.data.slice() };
+          const nonZero = nonZero0.slice();
+          return { w, nonZero, r: K.cdSetRows(w, nonZero, rows, values) };
+        });
+        expect(outs[0]!.r).to.deep.equal(outs[1]!.r);
+        expect(Array.from(outs[0]!.w.data)).to.deep.equal(Array.from(outs[1]!.w.data));
+        expect(Array.from(outs[0]!.nonZero)).to.deep.equal(Array.from(outs[1]!.nonZero));
+        // The definition: listed rows replaced and flagged by their norms, every other row unchanged.
+        const { w, nonZero, r } = outs[1]!;
+        let change = 0;
+        let l21 = 0;
+        let normSq = 0;
+        const listed = new Set(rows);
+        for (let c = 0; c < k; c++) {
+          const j = rows[c]!;
+          const q = rowSq(values.data, c, T);
+          expect(Array.from(w.data.subarray(j * T, (j + 1) * T))).to.deep.equal(Array.from(values.data.subarray(c * T, (c + 1) * T)));
+          expect(nonZero[j]).to.equal(q > 0 ? 1 : 0);
+          change += (q > 0 ? 1 : 0) - nonZero0[j]!;
+          if (q > 0) {
+            l21 += Math.sqrt(q);
+            normSq += q;
+          }
+        }
+        for (let j = 0; j < d; j++) {
+          if (listed.has(j)) continue;
+          expect(nonZero[j]).to.equal(nonZero0[j]);
+          expect(Array.from(w.data.subarray(j * T, (j + 1) * T))).to.deep.equal(Array.from(w0.data.subarray(j * T, (j + 1) * T)));
+        }
+        expect(r).to.deep.equal({ supportChange: change, l21, normSq });
+
+        // cdSetCorrelations, with the norms computed and with norms given.
+        for (const given of [false, true]) {
+          const norms = Float64Array.from({ length: k }, () => rng.uniform());
+          const states = [N, J].map((K) => {
+            const st: CdFeatureState = {
+              colNormSq: new Float64Array(d).fill(1), corr: { rows: d, cols: T, data: w0.data.slice() }, corrNorm: new Float64Array(d).fill(-1),
+              corrVersion: new Int32Array(d).fill(2), corrDrift: new Float64Array(d).fill(0.25), nonZero: new Uint8Array(d),
+              w: zerosM(d, T), version: 7, drift: 1.75,
+            };
+            K.cdSetCorrelations(st, rows, values, given ? norms : undefined);
+            return st;
+          });
+          for (const key of ['corrNorm', 'corrVersion', 'corrDrift'] as const) {
+            expect(Array.from(states[0]![key]), key).to.deep.equal(Array.from(states[1]![key]));
+          }
+          expect(Array.from(states[0]!.corr.data)).to.deep.equal(Array.from(states[1]!.corr.data));
+          const st = states[1]!;
+          for (let j = 0; j < d; j++) {
+            const c = rows.indexOf(j);
+            const row = Array.from(st.corr.data.subarray(j * T, (j + 1) * T));
+            if (c < 0) {
+              expect([st.corrNorm[j], st.corrVersion[j], st.corrDrift[j]]).to.deep.equal([-1, 2, 0.25]);
+              expect(row).to.deep.equal(Array.from(w0.data.subarray(j * T, (j + 1) * T)));
+            } else {
+              expect([st.corrNorm[j], st.corrVersion[j], st.corrDrift[j]]).to.deep.equal([given ? norms[c] : Math.sqrt(rowSq(values.data, c, T)), 7, 1.75]);
+              expect(row).to.deep.equal(Array.from(values.data.subarray(c * T, (c + 1) * T)));
+            }
+          }
+        }
+      });
+
+    it('refuse out-of-range rows, values of the wrong shape and norms of the wrong length on both backends', () => {
+      const [d, T] = [5, 2];
+      const state = (): CdFeatureState => ({
+        colNormSq: new Float64Array(d), corr: zerosM(d, T), corrNorm: new Float64Array(d), corrVersion: new Int32Array(d),
+        corrDrift: new Float64Array(d), nonZero: new Uint8Array(d), w: zerosM(d, T), version: 0, drift: 0,
+      });
+      for (const K of [N, J]) {
+        expect(() => K.cdSetRows(zerosM(d, T), new Uint8Array(d), Int32Array.from([1, 5]), zerosM(2, T)), K.name).to.throw(ShapeError, /rows.*5.*\[0, 5\)/);
+        expect(() => K.cdSetRows(zerosM(d, T), new Uint8Array(d), Int32Array.from([-1]), zerosM(1, T)), K.name).to.throw(ShapeError);
+        expect(() => K.cdSetRows(zerosM(d, T), new Uint8Array(d), Int32Array.from([1]), zerosM(2, T)), K.name).to.throw(ShapeError);
+        expect(() => K.cdSetCorrelations(state(), Int32Array.from([0, 7]), zerosM(2, T)), K.name).to.throw(ShapeError, /cols.*7.*\[0, 5\)/);
+        expect(() => K.cdSetCorrelations(state(), Int32Array.from([0]), zerosM(1, T + 1)), K.name).to.throw(ShapeError);
+        expect(() => K.cdSetCorrelations(state(), Int32Array.from([0, 1]), zerosM(2, T), new Float64Array(3)), K.name).to.throw(ShapeError);
+      }
+    });
+  });
+
   describe('cdGramCorrelations: correlations from the Gram matrix', () => {
     /** a and b hold the same bits (-0 and NaN payloads included), with the first difference named. */
     function expectSameBits(a: Float64Array, b: Float64Array, what: string): void {

@@ -384,6 +384,23 @@ const cases: Record<string, Case> = {
       return out;
     },
   },
+  'working-set state updates: cdSetRows, cdSetCorrelations': {
+    covers: ['cdSetRows', 'cdSetCorrelations'],
+    run: (k, a) => {
+      const [d, T, m] = [300, 4, 90];
+      const rows = a.int32(Array.from({ length: m }, (_, c) => (c * 7) % d));
+      const values = a.matrix<Float64Array>('float64', m, T);
+      const w = a.matrix<Float64Array>('float64', d, T);
+      const nonZero = Uint8Array.from({ length: d }, (_, j) => j % 3 & 1);
+      const r = k.cdSetRows(w, nonZero, rows, values);
+      const state = {
+        colNormSq: a.f64(d, () => 1), corr: a.matrix<Float64Array>('float64', d, T), corrNorm: a.f64(d, () => 0),
+        corrVersion: a.int32(new Array<number>(d).fill(0)), corrDrift: a.f64(d, () => 0), nonZero, w, version: 3, drift: 0.75,
+      };
+      k.cdSetCorrelations(state, rows, values);
+      return [...bits(w.data, r.supportChange, r.l21, r.normSq), nonZero.slice(), ...bits(state.corr.data, state.corrNorm, state.corrVersion, state.corrDrift)];
+    },
+  },
   'inner solves: mtenetGramSolve, mtenetResidualSolve (cyclic and random orders)': {
     covers: ['mtenetGramSolve', 'mtenetResidualSolve'],
     run: (k, a) => {

@@ -12,7 +12,7 @@ import { BackendError, DisposedError, MetataskError, OutOfMemoryError, ShapeErro
 import { zeros, type FloatArray, type Matrix } from '../core/matrix.js';
 import { checkNormStats, compileNetwork, encodeProgram, type CompiledNetwork } from './networkSpec.js';
 import type {
-  AdamArgs, BackendInfo, CdDesign, CdFeatureState, CdScreenArgs, CdSweepArgs, CdWorkingSetArgs, CdTargets, SimdLevel, CdSweepResult, GemmOptions, GramSolveArgs, GramSweepArgs, InnerSolveResult, Kernels,
+  AdamArgs, BackendInfo, CdDesign, CdFeatureState, CdRowsSet, CdScreenArgs, CdSweepArgs, CdWorkingSetArgs, CdTargets, SimdLevel, CdSweepResult, GemmOptions, GramSolveArgs, GramSweepArgs, InnerSolveResult, Kernels,
   ResidualSolveArgs, MetaBatchTasks, MetaGradientOptions, NetworkBatch, NetworkHandle, NetworkSpec, PendingMetaGradient,
   RmspropArgs, SgdArgs, SvdResult, SvtResult, SymEigResult, TaskLossArgs,
 } from './types.js';
@@ -67,6 +67,11 @@ export interface Addon {
   cdScreen(active: Uint8Array, nonZero: Uint8Array, xi: Float64Array, colNormSq: Float64Array, scale: number, radius: number, l2Reg: number, threshold: number): number;
   cdStaleFeatures(corrVersion: Int32Array, version: number, eligible: Uint8Array, xi: Float64Array, limit: number, out: Int32Array): number;
   cdWorkingSet(active: Uint8Array, nonZero: Uint8Array, xi: Float64Array, strong: number, minSize: number, out: Int32Array): number;
+  cdSetRows(w: Matrix<Float64Array>, nonZero: Uint8Array, rows: Int32Array, values: Matrix<Float64Array>): CdRowsSet;
+  cdSetCorrelations(
+    corr: Matrix<Float64Array>, corrNorm: Float64Array, corrVersion: Int32Array, corrDrift: Float64Array, version: number, drift: number,
+    cols: Int32Array, values: Matrix<Float64Array>, norms: Float64Array,
+  ): void;
   taskLoss(
     x: Matrix, y: Float64Array, offsets: Int32Array, w: Matrix, intercept: Float64Array, scale: Float64Array,
     loss: string, gradW: Matrix | null, gradIntercept: Float64Array | null, out: Float64Array,
@@ -329,6 +334,12 @@ export function nativeKernels(addon: Addon): Kernels {
     },
     cdWorkingSet(a: CdWorkingSetArgs): number {
       return call(() => addon.cdWorkingSet(a.active, a.nonZero, a.xi, a.strong, a.minSize, a.out));
+    },
+    cdSetRows(w: Matrix<Float64Array>, nonZero: Uint8Array, rows: Int32Array, values: Matrix<Float64Array>): CdRowsSet {
+      return call(() => addon.cdSetRows(w, nonZero, rows, values));
+    },
+    cdSetCorrelations(s: CdFeatureState, cols: Int32Array, values: Matrix<Float64Array>, norms?: Float64Array): void {
+      call(() => addon.cdSetCorrelations(s.corr, s.corrNorm, s.corrVersion, s.corrDrift, s.version, s.drift, cols, values, norms ?? NO_MEAN));
     },
     taskLoss(a: TaskLossArgs): Float64Array {
       const out = new Float64Array(a.offsets.length - 1);

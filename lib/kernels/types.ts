@@ -249,6 +249,16 @@ export interface CdWorkingSetArgs {
   out: Int32Array;
 }
 
+/** What cdSetRows returns. */
+export interface CdRowsSet {
+  /** Rows that became non-zero minus rows that became zero. */
+  supportChange: number;
+  /** sum_c ||values[c]|| over the rows written. */
+  l21: number;
+  /** sum_c ||values[c]||^2 over the rows written. */
+  normSq: number;
+}
+
 /**
  * One sweep of multi-task elastic-net coordinate descent restricted to k features, in Gram form
  * (covariance updates, Friedman, Hastie & Tibshirani 2010, section 2.2): no residual is kept,
@@ -393,6 +403,19 @@ export interface Kernels extends NetworkKernels, OptimKernels, RandomKernels {
   cdStaleFeatures(corrVersion: Int32Array, version: number, eligible: Uint8Array, xi: Float64Array, limit: number, out: Int32Array): number;
   /** The next working set (CdWorkingSetArgs); returns its size. */
   cdWorkingSet(args: CdWorkingSetArgs): number;
+  /**
+   * Rows of the coefficients from a working set's solve: w[rows[c]] = values[c] (w d x T, values
+   * rows.length x T) and nonZero[rows[c]] = 1 where that row is not zero, 0 where it is, in the
+   * order of rows. Returns the change of the number of non-zero rows, sum_c ||values[c]|| and
+   * sum_c ||values[c]||^2 (each squared norm summed over t in order, as every twin does).
+   */
+  cdSetRows(w: Matrix<Float64Array>, nonZero: Uint8Array, rows: Int32Array, values: Matrix<Float64Array>): CdRowsSet;
+  /**
+   * The correlations of the listed features at the state's residual: row cols[c] of state.corr =
+   * values[c] (cols.length x T), corrNorm = norms[c] (or ||values[c]|| when norms is omitted),
+   * corrVersion = state.version and corrDrift = state.drift at those features.
+   */
+  cdSetCorrelations(state: CdFeatureState, cols: Int32Array, values: Matrix<Float64Array>, norms?: Float64Array): void;
   /**
    * cdResidualColumns(design, resCols, w, yt, rt) and then cdCorrelations(design, rt, cols, out,
    * norms) of the new residual, in one pass over X (its rows are read once for both); the same

@@ -15,11 +15,17 @@
  *   NeurIPS 2022). Celer's distance to the dual constraint, (1 - xi_j / scale) / ||X~_j||, divides
  *   by the column's norm: on columns of unequal scales it preferred large columns far from their
  *   constraint to small ones beyond it and took two to three times the outer iterations.
+ * - cdSetRows, cdSetCorrelations: a working set's new coefficients and correlations written into
+ *   the solve's d x T state (as kernels, the per-row loops of every outer iteration run compiled
+ *   from a process's first fit on, and V8 does not spend milliseconds optimising the solver's
+ *   methods that held them).
  * Every value is a sum, product, quotient or square root of two doubles in a fixed order, so the
  * twins agree bit for bit.
  */
 import { kthSmallestInPlace } from '../../core/select.js';
-import type { CdFeatureState, CdScreenArgs, CdWorkingSetArgs } from '../types.js';
+import { ShapeError } from '../../core/errors.js';
+import type { Matrix } from '../../core/matrix.js';
+import type { CdFeatureState, CdRowsSet, CdScreenArgs, CdWorkingSetArgs } from '../types.js';
 
 export function cdDualNorms(s: CdFeatureState, l1Reg: number, l2Reg: number, xi: Float64Array): number {
   const { colNormSq: cn, corrNorm, corrVersion, corrDrift, nonZero, version, drift } = s;
@@ -111,4 +117,71 @@ export function cdWorkingSet(a: CdWorkingSetArgs): number {
   let m = 0;
   for (let j = 0; j < d; j++) if (chosen[j]) out[m++] = j;
   return m;
+}
+
+/** Every entry of idx an index in [0, bound). */
+function checkIndices(fn: string, name: string, idx: Int32Array, bound: number): void {
+  for (let c = 0; c < idx.length; c++) {
+    const j = idx[c]!;
+    if (!(j >= 0 && j < bound)) throw new ShapeError(`${fn}: ${name} entry ${c} is ${j}, expected an index in [0, ${bound})`);
+  }
+}
+
+/** values must be rows x cols. */
+function checkValues(fn: string, values: Matrix<Float64Array>, rows: number, cols: number): void {
+  if (values.rows !== rows || values.cols !== cols || values.data.length < rows * cols) {
+    throw new ShapeError(`${fn}: values is ${values.rows} x ${values.cols}, expected ${rows} x ${cols}`);
+  }
+}
+
+export function cdSetRows(w: Matrix<Float64Array>, nonZero: Uint8Array, rows: Int32Array, values: Matrix<Float64Array>): CdRowsSet {
+  const T = w.cols;
+  checkIndices('cdSetRows', 'rows', rows, w.rows);
+  checkValues('cdSetRows', values, rows.length, T);
+  const W = w.data;
+  const v = values.data;
+  let supportChange = 0;
+  let l21 = 0;
+  let normSq = 0;
+  for (let c = 0; c < rows.length; c++) {
+    const j = rows[c]!;
+    let q = 0;
+    for (let t = 0; t < T; t++) {
+      const x = v[c * T + t]!;
+      W[j * T + t] = x;
+      q += x * x;
+    }
+    const now = q > 0 ? 1 : 0;
+    supportChange += now - nonZero[j]!;
+    nonZero[j] = now;
+    if (q > 0) {
+      l21 += Math.sqrt(q);
+      normSq += q;
+    }
+  }
+  return { supportChange, l21, normSq };
+}
+
+export function cdSetCorrelations(s: CdFeatureState, cols: Int32Array, values: Matrix<Float64Array>, norms?: Float64Array): void {
+  const T = s.corr.cols;
+  checkIndices('cdSetCorrelations', 'cols', cols, s.corr.rows);
+  checkValues('cdSetCorrelations', values, cols.length, T);
+  if (norms !== undefined && norms.length !== 0 && norms.length !== cols.length) {
+    throw new ShapeError(`cdSetCorrelations: norms has ${norms.length} elements, expected 0 or ${cols.length}`);
+  }
+  const given = norms !== undefined && norms.length > 0 ? norms : null;
+  const corr = s.corr.data;
+  const v = values.data;
+  for (let c = 0; c < cols.length; c++) {
+    const j = cols[c]!;
+    let q = 0;
+    for (let t = 0; t < T; t++) {
+      const x = v[c * T + t]!;
+      corr[j * T + t] = x;
+      q += x * x;
+    }
+    s.corrNorm[j] = given !== null ? given[c]! : Math.sqrt(q);
+    s.corrVersion[j] = s.version;
+    s.corrDrift[j] = s.drift;
+  }
 }

@@ -6,7 +6,7 @@
 import type { Kernels } from '../types.js';
 import { cdCorrelations, cdDesign, cdDesignCorrelations, cdGatherColumns, cdGramColumns, cdResidual, cdResidualColumns, cdResidualCorrelations, cdTargets, mtenetBlockGram, mtenetGramSweep, mtenetSweep } from './cd.js';
 import { cdGramCorrelations } from './cdgram.js';
-import { cdDualNorms, cdScreen, cdStaleFeatures, cdWorkingSet } from './cdscreen.js';
+import { cdDualNorms, cdScreen, cdSetCorrelations, cdSetRows, cdStaleFeatures, cdWorkingSet } from './cdscreen.js';
 import { mtenetGramSolve, mtenetResidualSolve } from './cdsolve.js';
 import { choleskySolve, gatherRows, gemm, gram, svd, symEig, transpose } from './linalg.js';
 import { network } from './network.js';
@@ -45,6 +45,8 @@ export const jsKernels: Kernels = {
   cdScreen,
   cdStaleFeatures,
   cdWorkingSet,
+  cdSetRows,
+  cdSetCorrelations,
   taskLoss,
   network,
   adamStep,

@@ -347,29 +347,11 @@ export class EnetState {
    * with the support flags, sum_j ||W_j|| and ||W||^2 they give.
    */
   setRows(order: Int32Array, values: Float64Array): void {
-    const T = this.p.T;
-    const W = this.w.data;
     this.supportCache = null;
-    let l21 = 0;
-    let wNormSq = 0;
-    for (let c = 0; c < order.length; c++) {
-      const j = order[c]!;
-      let q = 0;
-      for (let t = 0; t < T; t++) {
-        const v = values[c * T + t]!;
-        W[j * T + t] = v;
-        q += v * v;
-      }
-      const now = q > 0 ? 1 : 0;
-      this.supportSize += now - this.nonZero[j]!;
-      this.nonZero[j] = now;
-      if (q > 0) {
-        l21 += Math.sqrt(q);
-        wNormSq += q;
-      }
-    }
-    this.l21 = l21;
-    this.wNormSq = wNormSq;
+    const r = this.K.cdSetRows(this.w, this.nonZero, order, { rows: order.length, cols: this.p.T, data: values });
+    this.supportSize += r.supportChange;
+    this.l21 = r.l21;
+    this.wNormSq = r.normSq;
   }
 
   /** Compute X_j^T R for the listed features (one cdCorrelations call); false when there are none. */
@@ -390,41 +372,14 @@ export class EnetState {
       return true;
     }
     // Otherwise into scratch kept by the state (a fresh d x T temporary cost its page faults on
-    // every call), copied to the rows run by run.
+    // every call), then written to their rows (cdSetCorrelations).
     if (this.scratch === null) this.scratch = { out: this.lease.f64(this.p.d * T), norms: this.lease.f64(this.p.d) };
     const { out, norms } = this.scratch;
-    this.correlate(cols, { rows: m, cols: T, data: out.subarray(0, m * T) }, norms.subarray(0, m));
-    this.setCorrelationRows(cols, out, norms);
+    const values: Matrix<Float64Array> = { rows: m, cols: T, data: out.subarray(0, m * T) };
+    const valueNorms = norms.subarray(0, m);
+    this.correlate(cols, values, valueNorms);
+    this.K.cdSetCorrelations(this.scan, cols, values, valueNorms);
     return true;
-  }
-
-  /**
-   * Rows c of values (cols.length x T) and norms[c] as the state's X_j^T R for j = cols[c], now
-   * fresh, run by run of consecutive features. Kept apart from refresh(): V8 optimises a function
-   * once its loops have run long enough, and refresh() with everything it calls inlined cost ten
-   * milliseconds of compiling in each of a process's first fits.
-   */
-  private setCorrelationRows(cols: Int32Array, values: Float64Array, norms: Float64Array): void {
-    const T = this.p.T;
-    const m = cols.length;
-    for (let c = 0; c < m; ) {
-      const j = cols[c]!;
-      let e = c + 1;
-      while (e < m && cols[e] === cols[e - 1]! + 1) e++;
-      if (e - c >= 8) {
-        this.corr.set(values.subarray(c * T, e * T), j * T);
-        this.corrNorm.set(norms.subarray(c, e), j);
-      } else {
-        // Plain loops: a view per short run cost more than the copy for small T.
-        for (let q = c; q < e; q++) {
-          const jq = cols[q]!;
-          for (let t = 0; t < T; t++) this.corr[jq * T + t] = values[q * T + t]!;
-          this.corrNorm[jq] = norms[q]!;
-        }
-      }
-      this.markFresh(j, j + e - c);
-      c = e;
-    }
   }
 
   /**
@@ -468,19 +423,7 @@ export class EnetState {
 
   /** Record X_j^T R (rows of values, cols.length x T) of the listed features at the current residual. */
   setCorrelations(cols: Int32Array, values: Float64Array): void {
-    const T = this.p.T;
-    for (let c = 0; c < cols.length; c++) {
-      const j = cols[c]!;
-      let s = 0;
-      for (let t = 0; t < T; t++) {
-        const v = values[c * T + t]!;
-        this.corr[j * T + t] = v;
-        s += v * v;
-      }
-      this.corrNorm[j] = Math.sqrt(s);
-      this.corrVersion[j] = this.scan.version;
-      this.scan.corrDrift[j] = this.scan.drift;
-    }
+    this.K.cdSetCorrelations(this.scan, cols, { rows: cols.length, cols: this.p.T, data: values });
   }
 
   /** rt = Y - X_S W_S for the support S (its features) and their coefficients, with its parts. */

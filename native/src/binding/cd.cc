@@ -670,6 +670,66 @@ Napi::Value CdWorkingSet(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, double(cd::workingSet(active.data(), nonZero.data(), xi.data(), d, strong, minSize, out.data())));
 }
 
+// cdSetRows(w, nonZero, rows, values) -> { supportChange, l21, normSq }: w d x T, nonZero length d
+// (both updated in place), values len(rows) x T.
+Napi::Value CdSetRows(const Napi::CallbackInfo& info) {
+  const char* fn = "cdSetRows";
+  Napi::Env env = info.Env();
+  expectArgs(info, 4, fn);
+  ArgGuard guard;
+  MatMap<double> w = matrixArg<double>(info[0], fn, "w");
+  const int64_t d = w.rows();
+  VecMap<uint8_t> nonZero = vectorArg<uint8_t>(info[1], fn, "nonZero", d);
+  // Copied (args.h rule 1): its checked entries decide which rows of w the kernel writes.
+  const std::vector<int32_t> rows = indexArg(info[2], fn, "rows");
+  MatMap<double> values = matrixArg<double>(info[3], fn, "values", int64_t(rows.size()), w.cols());
+  expectIndices(env, fn, "rows", rows, d);
+  expectDisjointFrom(env, fn, w, "w", nonZero, "nonZero", values, "values");
+  expectDisjoint(env, fn, nonZero, "nonZero", values, "values");
+  guard.verify(env, fn);
+  const cd::RowsSet r = cd::setRows(w.data(), nonZero.data(), w.cols(), rows.data(), int64_t(rows.size()), values.data());
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("supportChange", double(r.supportChange));
+  o.Set("l21", r.l21);
+  o.Set("normSq", r.normSq);
+  return o;
+}
+
+// cdSetCorrelations(corr, corrNorm, corrVersion, corrDrift, version, drift, cols, values, norms):
+// corr d x T and the three length-d arrays updated in place at the listed features; values
+// len(cols) x T; norms empty (computed from values) or of length len(cols).
+Napi::Value CdSetCorrelations(const Napi::CallbackInfo& info) {
+  const char* fn = "cdSetCorrelations";
+  Napi::Env env = info.Env();
+  expectArgs(info, 9, fn);
+  ArgGuard guard;
+  MatMap<double> corr = matrixArg<double>(info[0], fn, "corr");
+  const int64_t d = corr.rows();
+  VecMap<double> corrNorm = vectorArg<double>(info[1], fn, "corrNorm", d);
+  VecMap<int32_t> corrVersion = vectorArg<int32_t>(info[2], fn, "corrVersion", d);
+  VecMap<double> corrDrift = vectorArg<double>(info[3], fn, "corrDrift", d);
+  const int32_t version = versionArg(info[4], fn);
+  const double drift = numberArg(info[5], fn, "drift");
+  // Copied (args.h rule 1): its checked entries decide which rows the kernel writes.
+  const std::vector<int32_t> cols = indexArg(info[6], fn, "cols");
+  const int64_t k = int64_t(cols.size());
+  MatMap<double> values = matrixArg<double>(info[7], fn, "values", k, corr.cols());
+  VecMap<double> norms = vectorArg<double>(info[8], fn, "norms");
+  if (norms.size() != 0 && norms.size() != k) {
+    rangeError(env, fn, "argument 'norms' has " + std::to_string(norms.size()) + " elements, expected 0 or " + std::to_string(k));
+  }
+  expectIndices(env, fn, "cols", cols, d);
+  expectDisjointFrom(env, fn, corr, "corr", corrNorm, "corrNorm", corrVersion, "corrVersion", corrDrift, "corrDrift", values, "values",
+                     norms, "norms");
+  expectDisjointFrom(env, fn, corrNorm, "corrNorm", corrVersion, "corrVersion", corrDrift, "corrDrift", values, "values", norms, "norms");
+  expectDisjointFrom(env, fn, corrVersion, "corrVersion", corrDrift, "corrDrift", values, "values", norms, "norms");
+  expectDisjointFrom(env, fn, corrDrift, "corrDrift", values, "values", norms, "norms");
+  guard.verify(env, fn);
+  cd::setCorrelations(corr.data(), corrNorm.data(), corrVersion.data(), corrDrift.data(), corr.cols(), version, drift, cols.data(), k,
+                      values.data(), norms.size() ? norms.data() : nullptr);
+  return env.Undefined();
+}
+
 }  // namespace
 
 void registerCd(Napi::Env env, Napi::Object exports) {
@@ -693,6 +753,8 @@ void registerCd(Napi::Env env, Napi::Object exports) {
   exportFunction(env, exports, "cdScreen", CdScreen);
   exportFunction(env, exports, "cdStaleFeatures", CdStaleFeatures);
   exportFunction(env, exports, "cdWorkingSet", CdWorkingSet);
+  exportFunction(env, exports, "cdSetRows", CdSetRows);
+  exportFunction(env, exports, "cdSetCorrelations", CdSetCorrelations);
 }
 
 }  // namespace metatask::binding

@@ -145,4 +145,43 @@ int64_t workingSet(const uint8_t* active, const uint8_t* nonZero, const double* 
   return m;
 }
 
+RowsSet setRows(double* w, uint8_t* nonZero, int64_t T, const int32_t* rows, int64_t k, const double* values) {
+  RowsSet r{0, 0.0, 0.0};
+  for (int64_t c = 0; c < k; ++c) {
+    const int64_t j = rows[c];
+    const double* v = values + c * T;
+    double* row = w + j * T;
+    double q = 0.0;
+    for (int64_t t = 0; t < T; ++t) {
+      row[t] = v[t];
+      q += v[t] * v[t];
+    }
+    const uint8_t now = q > 0.0 ? 1 : 0;
+    r.supportChange += int64_t(now) - int64_t(nonZero[j]);
+    nonZero[j] = now;
+    if (q > 0.0) {
+      r.l21 += std::sqrt(q);
+      r.normSq += q;
+    }
+  }
+  return r;
+}
+
+void setCorrelations(double* corr, double* corrNorm, int32_t* corrVersion, double* corrDrift, int64_t T, int32_t version,
+                     double drift, const int32_t* cols, int64_t k, const double* values, const double* norms) {
+  for (int64_t c = 0; c < k; ++c) {
+    const int64_t j = cols[c];
+    const double* v = values + c * T;
+    double* row = corr + j * T;
+    double q = 0.0;
+    for (int64_t t = 0; t < T; ++t) {
+      row[t] = v[t];
+      q += v[t] * v[t];
+    }
+    corrNorm[j] = norms != nullptr ? norms[c] : std::sqrt(q);
+    corrVersion[j] = version;
+    corrDrift[j] = drift;
+  }
+}
+
 }  // namespace metatask::cd

@@ -38,4 +38,22 @@ int64_t staleFeatures(const int32_t* corrVersion, int32_t version, const uint8_t
 int64_t workingSet(const uint8_t* active, const uint8_t* nonZero, const double* xi, int64_t d, double strong, int64_t minSize,
                    int32_t* out);
 
+// What cdSetRows returns: the change of the number of non-zero rows, and sum_c ||values_c||,
+// sum_c ||values_c||^2 over the rows written.
+struct RowsSet {
+  int64_t supportChange;
+  double l21;
+  double normSq;
+};
+
+// w[rows[c]] = values[c] (values k x T, w d x T) and nonZero[rows[c]] = (that row is not zero), in
+// the order of rows.
+RowsSet setRows(double* w, uint8_t* nonZero, int64_t T, const int32_t* rows, int64_t k, const double* values);
+
+// The correlations of the listed features at the current residual: corr[cols[c]] = values[c]
+// (values k x T, corr d x T), corrNorm[cols[c]] = norms[c] (||values[c]|| when norms is null),
+// corrVersion[cols[c]] = version and corrDrift[cols[c]] = drift.
+void setCorrelations(double* corr, double* corrNorm, int32_t* corrVersion, double* corrDrift, int64_t T, int32_t version,
+                     double drift, const int32_t* cols, int64_t k, const double* values, const double* norms);
+
 }  // namespace metatask::cd
