@@ -146,6 +146,10 @@ const functions = {
     const n = dim(), d = dim();
     return [mat(n, d), mat(d, d)];
   },
+  setBlock: () => {
+    const r = dim(0), c = dim(0), m = dim(0, r), n = dim(0, c);
+    return [mat(r, c), int(r - m + 1), int(c - n + 1), mat(m, n)];
+  },
   transpose: () => {
     const r = dim(), c = dim();
     return [mat(r, c), mat(c, r)];

@@ -214,6 +214,21 @@ const cases: Record<string, Case> = {
       }],
     ],
   },
+  setBlock: {
+    args: () => [mat(5, 4), 1, 2, mat(3, 2)],
+    kinds: ['matrix', 'number', 'number', 'matrix'],
+    extra: [
+      ['a too tall for out at its row', () => [mat(5, 4), 3, 0, mat(3, 2)]],
+      ['a too wide for out at its column', () => [mat(5, 4), 0, 3, mat(3, 2)]],
+      ['row -1', () => [mat(5, 4), -1, 0, mat(1, 1)]],
+      ['row 6', () => [mat(5, 4), 6, 0, mat(0, 1)]],
+      ['column 2.5', () => [mat(5, 4), 0, 2.5, mat(1, 1)]],
+      ['a aliases out', () => {
+        const out = mat(5, 4);
+        return [out, 0, 0, { rows: 1, cols: 2, data: out.data.subarray(6, 8) }];
+      }],
+    ],
+  },
   transpose: {
     args: () => [mat(5, 3), mat(3, 5)],
     kinds: ['matrix', 'matrix'],

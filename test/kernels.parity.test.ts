@@ -302,6 +302,36 @@ describe('kernel parity: native vs js', function () {
     });
   });
 
+  describe('setBlock', () => {
+    // A copy: both backends place exactly a's elements and leave the rest of out as it was.
+    for (const [rows, cols, m, n, row, col] of [[6, 7, 2, 3, 1, 4], [5, 5, 5, 5, 0, 0], [40, 33, 17, 33, 23, 0], [4, 4, 0, 3, 4, 1], [3, 3, 2, 0, 1, 3]] as const)
+      it(`a ${m}x${n} into ${rows}x${cols} at (${row}, ${col})`, () => {
+        const a = randMatrix(new Rng(m * 7 + n), m, n);
+        const outs = [N, J].map((K) => {
+          const out = { rows, cols, data: Float64Array.from({ length: rows * cols }, (_, i) => -i) };
+          K.setBlock(out, row, col, a);
+          return out;
+        });
+        expect(Array.from(outs[0]!.data)).to.deep.equal(Array.from(outs[1]!.data));
+        for (let i = 0; i < rows; i++)
+          for (let j = 0; j < cols; j++) {
+            const inside = i >= row && i < row + m && j >= col && j < col + n;
+            expect(outs[0]!.data[i * cols + j], `(${i}, ${j})`).to.equal(inside ? a.data[(i - row) * n + (j - col)] : -(i * cols + j));
+          }
+      });
+
+    it('refuses a block that does not fit and a position outside out, on both backends, writing nothing', () => {
+      for (const K of [N, J]) {
+        const out = { rows: 3, cols: 4, data: new Float64Array(12).fill(7) };
+        expect(() => K.setBlock(out, 2, 0, zerosM(2, 2)), K.name).to.throw(ShapeError, /does not fit/);
+        expect(() => K.setBlock(out, 0, 3, zerosM(1, 2)), K.name).to.throw(ShapeError, /does not fit/);
+        expect(() => K.setBlock(out, -1, 0, zerosM(1, 1)), K.name).to.throw(ShapeError);
+        expect(() => K.setBlock(out, 0, 1.5, zerosM(1, 1)), K.name).to.throw(ShapeError);
+        expect(Array.from(out.data)).to.deep.equal(new Array(12).fill(7));
+      }
+    });
+  });
+
   describe('fillMask', () => {
     // The same stream on both backends, bit for bit, and the stream of Rng.nextU32.
     for (const dtype of ['float32', 'float64'] as const)

@@ -206,8 +206,8 @@ const cases: Record<string, Case> = {
       return out;
     },
   },
-  'gram, transpose, gatherRows': {
-    covers: ['gram', 'transpose', 'gatherRows'],
+  'gram, transpose, gatherRows, setBlock': {
+    covers: ['gram', 'transpose', 'gatherRows', 'setBlock'],
     run: (k, a) => {
       const x = a.matrix<Float64Array>('float64', 300, 90);
       const g = a.matrix<Float64Array>('float64', 90, 90);
@@ -220,6 +220,7 @@ const cases: Record<string, Case> = {
       const x32 = a.matrix<Float32Array>('float32', 300, 90);
       const picked32 = a.matrix<Float32Array>('float32', 64, 90);
       k.gatherRows(x32, rows, picked32);
+      k.setBlock(t, 10, 120, picked);
       return bits(g.data, t.data, picked.data, picked32.data);
     },
   },

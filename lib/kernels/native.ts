@@ -29,6 +29,7 @@ export interface Addon {
   gram(x: Matrix, out: Matrix): void;
   transpose(a: Matrix, out: Matrix): void;
   gatherRows(a: Matrix<FloatArray>, rows: Int32Array, out: Matrix<FloatArray>): void;
+  setBlock(out: Matrix<Float64Array>, row: number, col: number, a: Matrix<Float64Array>): void;
   choleskySolve(a: Matrix, b: Matrix, x: Matrix): void;
   symEig(a: Matrix, values: Float64Array, vectors: Matrix): void;
   svd(a: Matrix, u: Matrix, s: Float64Array, vt: Matrix): void;
@@ -229,6 +230,9 @@ export function nativeKernels(addon: Addon): Kernels {
     },
     gatherRows<T extends FloatArray>(a: Matrix<T>, rows: Int32Array, out: Matrix<T>): void {
       call(() => addon.gatherRows(a, rows, out));
+    },
+    setBlock(out: Matrix<Float64Array>, row: number, col: number, a: Matrix<Float64Array>): void {
+      call(() => addon.setBlock(out, row, col, a));
     },
     choleskySolve(a: Matrix, b: Matrix): Matrix {
       const x = zeros(b.rows, b.cols);

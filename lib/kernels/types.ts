@@ -309,6 +309,8 @@ export interface Kernels extends NetworkKernels, OptimKernels, RandomKernels {
   gram(x: Matrix<Float64Array>, out: Matrix<Float64Array>): void;
   /** out = A^T (A m x n, out n x m), in place. */
   transpose(a: Matrix<Float64Array>, out: Matrix<Float64Array>): void;
+  /** out[row + i, col + j] = a[i, j] for every element of a, which must fit inside out there. */
+  setBlock(out: Matrix<Float64Array>, row: number, col: number, a: Matrix<Float64Array>): void;
   /**
    * Row r of out = row rows[r] of A (out rows.length x A.cols, overwritten; A and out of one dtype;
    * every entry of rows in [0, A.rows)). A training batch's shuffled rows: the native kernel

@@ -217,6 +217,20 @@ export function transpose(a: Matrix<Float64Array>, out: Matrix<Float64Array>): v
 }
 
 // ---------------------------------------------------------------------------------------------
+// setBlock
+
+/** out[row + i, col + j] = a[i, j]: a copied into a block of out, row by row. */
+export function setBlock(out: Matrix<Float64Array>, row: number, col: number, a: Matrix<Float64Array>): void {
+  const isIndex = (v: number, hi: number): boolean => Number.isInteger(v) && v >= 0 && v <= hi;
+  if (!isIndex(row, out.rows) || !isIndex(col, out.cols)) throw new ShapeError(`setBlock: (${row}, ${col}) is not a position in out (${out.rows} x ${out.cols})`);
+  if (a.rows > out.rows - row || a.cols > out.cols - col) {
+    throw new ShapeError(`setBlock: a (${a.rows} x ${a.cols}) does not fit in out (${out.rows} x ${out.cols}) at (${row}, ${col})`);
+  }
+  const n = a.cols;
+  for (let i = 0; i < a.rows; i++) out.data.set(a.data.subarray(i * n, (i + 1) * n), (row + i) * out.cols + col);
+}
+
+// ---------------------------------------------------------------------------------------------
 // gatherRows
 
 /** Row r of out = row rows[r] of A. */

@@ -152,19 +152,22 @@ export class ColumnPool {
     const to = this.count;
     if (from === to) return;
     const gram = this.lease.f64(to * to);
-    for (let a = 0; a < from; a++) gram.set(this.gram.subarray(a * from, (a + 1) * from), a * to);
+    const grown: Matrix<Float64Array> = { rows: to, cols: to, data: gram };
+    // Copies by kernel (setBlock): a row-by-row copy here made a view per row, run unoptimised
+    // through a process's first fits.
+    if (from > 0) this.K.setBlock(grown, 0, 0, { rows: from, cols: from, data: this.gram.subarray(0, from * from) });
     // Rows from..to of the Gram, X_new^T X_pool ((to - from) x to), from X in place; mirrored
     // into the columns.
     const block: Matrix<Float64Array> = { rows: to - from, cols: to, data: gram.subarray(from * to, to * to) };
     if (this.fullGram) gatherGram(this.fullGram, this.features.subarray(from, to), this.features.subarray(0, to), block.data);
     else this.K.cdGramColumns(this.design, this.features.subarray(from, to), this.features.subarray(0, to), block);
     if (from > 0) {
-      // The new rows into the old rows' new columns: the block transposed by the kernel, then
-      // copied row by row (an element loop here ran unoptimised through a process's first fits).
+      // The new rows into the old rows' new columns: the block transposed, its first `from` rows
+      // set into place.
       const m = to - from;
       const t: Matrix<Float64Array> = { rows: to, cols: m, data: this.lease.f64(to * m) };
       this.K.transpose(block, t);
-      for (let b = 0; b < from; b++) gram.set(t.data.subarray(b * m, (b + 1) * m), b * to + from);
+      this.K.setBlock(grown, 0, from, { rows: from, cols: m, data: t.data.subarray(0, from * m) });
     }
     this.gram = gram;
     this.gramCount = to;

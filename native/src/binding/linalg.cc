@@ -81,6 +81,27 @@ Napi::Value Transpose(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// setBlock(out, row, col, a): out[row + i, col + j] = a[i, j]; a must fit inside out there.
+Napi::Value SetBlock(const Napi::CallbackInfo& info) {
+  const char* fn = "setBlock";
+  expectArgs(info, 4, fn);
+  ArgGuard guard;
+  MatMap<double> out = matrixArg<double>(info[0], fn, "out");
+  const int64_t row = integerArg(info[1], fn, "row", 0, double(out.rows()));
+  const int64_t col = integerArg(info[2], fn, "col", 0, double(out.cols()));
+  MatMap<double> a = matrixArg<double>(info[3], fn, "a");
+  if (a.rows() > out.rows() - row || a.cols() > out.cols() - col) {
+    rangeError(info.Env(), fn, "a (" + std::to_string(a.rows()) + " x " + std::to_string(a.cols()) + ") does not fit in out (" +
+                                   std::to_string(out.rows()) + " x " + std::to_string(out.cols()) + ") at (" + std::to_string(row) + ", " +
+                                   std::to_string(col) + ")");
+  }
+  expectDisjoint(info.Env(), fn, out, "out", a, "a");
+  guard.verify(info.Env(), fn);
+  CMatMap<double> ca(a.data(), a.rows(), a.cols());
+  linalg::setBlock(out, row, col, ca);
+  return info.Env().Undefined();
+}
+
 template <typename T>
 void gatherRowsTyped(const Napi::CallbackInfo& info, const ArgGuard& guard, const RawMatrix& ra, const std::vector<int32_t>& rows,
                      const RawMatrix& rout) {
@@ -172,6 +193,7 @@ void registerLinalg(Napi::Env env, Napi::Object exports) {
   exportFunction(env, exports, "gram", Gram);
   exportFunction(env, exports, "transpose", Transpose);
   exportFunction(env, exports, "gatherRows", GatherRows);
+  exportFunction(env, exports, "setBlock", SetBlock);
   exportFunction(env, exports, "choleskySolve", CholeskySolve);
   exportFunction(env, exports, "symEig", SymEig);
   exportFunction(env, exports, "svd", Svd);

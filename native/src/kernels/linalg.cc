@@ -85,6 +85,12 @@ void gatherRows(const CMatMap<T>& a, const int32_t* rows, MatMap<T>& out, int th
 template void gatherRows<double>(const CMatMap<double>&, const int32_t*, MatMap<double>&, int);
 template void gatherRows<float>(const CMatMap<float>&, const int32_t*, MatMap<float>&, int);
 
+void setBlock(MatMap<double>& out, int64_t row, int64_t col, const CMatMap<double>& a) {
+  const int64_t n = a.cols();
+  const int64_t ld = out.cols();
+  for (int64_t i = 0; i < a.rows(); ++i) std::copy_n(a.data() + i * n, n, out.data() + (row + i) * ld + col);
+}
+
 void transpose(const CMatMap<double>& a, MatMap<double>& out) {
   // 32 x 32 tiles: the 32 rows read and the 32 rows written within a tile stay in L1 (a plain
   // loop writes with a stride of a.rows(), one cache miss per element for large matrices).

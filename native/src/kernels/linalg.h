@@ -14,6 +14,9 @@ void gram(const CMatMap<double>& x, MatMap<double>& out, int threads);
 // out (cols x rows) = a^T, by cache tiles.
 void transpose(const CMatMap<double>& a, MatMap<double>& out);
 
+// out[row + i, col + j] = a[i, j] for the whole of a (placed inside out: checked by the binding).
+void setBlock(MatMap<double>& out, int64_t row, int64_t col, const CMatMap<double>& a);
+
 // Row r of out = row rows[r] of a, for r < out.rows() (entries in [0, a.rows()), checked by the
 // binding); on at most `threads` threads.
 template <typename T>
