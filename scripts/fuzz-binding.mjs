@@ -146,6 +146,10 @@ const functions = {
     const n = dim(), d = dim();
     return [mat(n, d), mat(d, d)];
   },
+  gatherBlock: () => {
+    const r = dim(1), c = dim(1), m = dim(0), n = dim(0);
+    return [mat(r, c), Int32Array.from({ length: m }, () => int(r)), Int32Array.from({ length: n }, () => int(c)), mat(m, n)];
+  },
   setBlock: () => {
     const r = dim(0), c = dim(0), m = dim(0, r), n = dim(0, c);
     return [mat(r, c), int(r - m + 1), int(c - n + 1), mat(m, n)];

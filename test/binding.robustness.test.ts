@@ -214,6 +214,19 @@ const cases: Record<string, Case> = {
       }],
     ],
   },
+  gatherBlock: {
+    args: () => [mat(5, 4), Int32Array.from([4, 0, 4]), Int32Array.from([3, 1]), mat(3, 2)],
+    kinds: ['matrix', 'i32', 'i32', 'matrix'],
+    extra: [
+      ['rows entry 5', () => [mat(5, 4), Int32Array.from([5]), Int32Array.from([0]), mat(1, 1)]],
+      ['cols entry -1', () => [mat(5, 4), Int32Array.from([0]), Int32Array.from([-1]), mat(1, 1)]],
+      ['out with 3 columns', () => [mat(5, 4), Int32Array.from([4, 0, 4]), Int32Array.from([3, 1]), mat(3, 3)]],
+      ['out aliases a', () => {
+        const a = mat(5, 4);
+        return [a, Int32Array.from([0, 1]), Int32Array.from([0, 1]), { rows: 2, cols: 2, data: a.data.subarray(4, 8) }];
+      }],
+    ],
+  },
   setBlock: {
     args: () => [mat(5, 4), 1, 2, mat(3, 2)],
     kinds: ['matrix', 'number', 'number', 'matrix'],

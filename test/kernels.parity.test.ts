@@ -302,6 +302,39 @@ describe('kernel parity: native vs js', function () {
     });
   });
 
+  describe('gatherBlock', () => {
+    // A copy: both backends give exactly a[rows[i], cols[j]], repeats and any order included.
+    for (const [m, n, rows, cols] of [
+      [6, 5, [5, 0, 2, 2], [4, 1, 1, 0]],
+      [300, 300, Array.from({ length: 120 }, (_, r) => (r * 37) % 300), Array.from({ length: 90 }, (_, c) => (c * 11) % 300)],
+      [4, 4, [], [1, 2]],
+      [4, 4, [3], []],
+    ] as [number, number, number[], number[]][])
+      it(`${m}x${n}, ${rows.length} rows x ${cols.length} columns`, () => {
+        const a = randMatrix(new Rng(m * 3 + rows.length), m, n);
+        const [ri, ci] = [Int32Array.from(rows), Int32Array.from(cols)];
+        const outs = [N, J].map((K) => {
+          const out = { rows: ri.length, cols: ci.length, data: new Float64Array(ri.length * ci.length).fill(NaN) };
+          K.gatherBlock(a, ri, ci, out);
+          return out;
+        });
+        for (const out of outs)
+          for (let i = 0; i < ri.length; i++)
+            for (let j = 0; j < ci.length; j++) expect(out.data[i * ci.length + j], `(${i}, ${j})`).to.equal(a.data[ri[i]! * n + ci[j]!]);
+      });
+
+    it('refuses an index outside a and an out of the wrong shape, on both backends, writing nothing', () => {
+      const a = randMatrix(new Rng(5), 4, 3);
+      for (const K of [N, J]) {
+        const out = { rows: 2, cols: 2, data: new Float64Array(4).fill(7) };
+        expect(() => K.gatherBlock(a, Int32Array.from([1, 4]), Int32Array.from([0, 1]), out), K.name).to.throw(ShapeError, /rows.*4.*\[0, 4\)/);
+        expect(() => K.gatherBlock(a, Int32Array.from([1, 2]), Int32Array.from([0, 3]), out), K.name).to.throw(ShapeError, /cols.*3.*\[0, 3\)/);
+        expect(() => K.gatherBlock(a, Int32Array.from([1]), Int32Array.from([0, 1]), out), K.name).to.throw(ShapeError);
+        expect(Array.from(out.data)).to.deep.equal([7, 7, 7, 7]);
+      }
+    });
+  });
+
   describe('setBlock', () => {
     // A copy: both backends place exactly a's elements and leave the rest of out as it was.
     for (const [rows, cols, m, n, row, col] of [[6, 7, 2, 3, 1, 4], [5, 5, 5, 5, 0, 0], [40, 33, 17, 33, 23, 0], [4, 4, 0, 3, 4, 1], [3, 3, 2, 0, 1, 3]] as const)

@@ -206,8 +206,8 @@ const cases: Record<string, Case> = {
       return out;
     },
   },
-  'gram, transpose, gatherRows, setBlock': {
-    covers: ['gram', 'transpose', 'gatherRows', 'setBlock'],
+  'gram, transpose, gatherRows, setBlock, gatherBlock': {
+    covers: ['gram', 'transpose', 'gatherRows', 'setBlock', 'gatherBlock'],
     run: (k, a) => {
       const x = a.matrix<Float64Array>('float64', 300, 90);
       const g = a.matrix<Float64Array>('float64', 90, 90);
@@ -221,7 +221,9 @@ const cases: Record<string, Case> = {
       const picked32 = a.matrix<Float32Array>('float32', 64, 90);
       k.gatherRows(x32, rows, picked32);
       k.setBlock(t, 10, 120, picked);
-      return bits(g.data, t.data, picked.data, picked32.data);
+      const block = a.matrix<Float64Array>('float64', 64, 40);
+      k.gatherBlock(t, rows.map((r) => r % 90), rows.subarray(0, 40), block);
+      return bits(g.data, t.data, picked.data, picked32.data, block.data);
     },
   },
   fillMask: {

@@ -30,6 +30,7 @@ export interface Addon {
   transpose(a: Matrix, out: Matrix): void;
   gatherRows(a: Matrix<FloatArray>, rows: Int32Array, out: Matrix<FloatArray>): void;
   setBlock(out: Matrix<Float64Array>, row: number, col: number, a: Matrix<Float64Array>): void;
+  gatherBlock(a: Matrix<Float64Array>, rows: Int32Array, cols: Int32Array, out: Matrix<Float64Array>): void;
   choleskySolve(a: Matrix, b: Matrix, x: Matrix): void;
   symEig(a: Matrix, values: Float64Array, vectors: Matrix): void;
   svd(a: Matrix, u: Matrix, s: Float64Array, vt: Matrix): void;
@@ -233,6 +234,9 @@ export function nativeKernels(addon: Addon): Kernels {
     },
     setBlock(out: Matrix<Float64Array>, row: number, col: number, a: Matrix<Float64Array>): void {
       call(() => addon.setBlock(out, row, col, a));
+    },
+    gatherBlock(a: Matrix<Float64Array>, rows: Int32Array, cols: Int32Array, out: Matrix<Float64Array>): void {
+      call(() => addon.gatherBlock(a, rows, cols, out));
     },
     choleskySolve(a: Matrix, b: Matrix): Matrix {
       const x = zeros(b.rows, b.cols);

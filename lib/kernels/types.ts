@@ -309,6 +309,8 @@ export interface Kernels extends NetworkKernels, OptimKernels, RandomKernels {
   gram(x: Matrix<Float64Array>, out: Matrix<Float64Array>): void;
   /** out = A^T (A m x n, out n x m), in place. */
   transpose(a: Matrix<Float64Array>, out: Matrix<Float64Array>): void;
+  /** out[i, j] = a[rows[i], cols[j]] (out rows.length x cols.length), in place. */
+  gatherBlock(a: Matrix<Float64Array>, rows: Int32Array, cols: Int32Array, out: Matrix<Float64Array>): void;
   /** out[row + i, col + j] = a[i, j] for every element of a, which must fit inside out there. */
   setBlock(out: Matrix<Float64Array>, row: number, col: number, a: Matrix<Float64Array>): void;
   /**

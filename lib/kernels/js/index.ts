@@ -8,7 +8,7 @@ import { cdCorrelations, cdDesign, cdDesignCorrelations, cdGatherColumns, cdGram
 import { cdGramCorrelations } from './cdgram.js';
 import { cdDualNorms, cdScreen, cdSetCorrelations, cdSetRows, cdStaleFeatures, cdWorkingSet } from './cdscreen.js';
 import { mtenetGramSolve, mtenetResidualSolve } from './cdsolve.js';
-import { choleskySolve, gatherRows, gemm, gram, setBlock, svd, symEig, transpose } from './linalg.js';
+import { choleskySolve, gatherBlock, gatherRows, gemm, gram, setBlock, svd, symEig, transpose } from './linalg.js';
 import { network } from './network.js';
 import { adamStep, rmspropStep, sgdStep } from './optim.js';
 import { groupSoftThreshold, svt } from './prox.js';
@@ -22,6 +22,7 @@ export const jsKernels: Kernels = {
   transpose,
   gatherRows,
   setBlock,
+  gatherBlock,
   choleskySolve,
   symEig,
   svd,

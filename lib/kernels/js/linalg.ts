@@ -217,6 +217,30 @@ export function transpose(a: Matrix<Float64Array>, out: Matrix<Float64Array>): v
 }
 
 // ---------------------------------------------------------------------------------------------
+// gatherBlock
+
+/** out[i, j] = a[rows[i], cols[j]]. */
+export function gatherBlock(a: Matrix<Float64Array>, rows: Int32Array, cols: Int32Array, out: Matrix<Float64Array>): void {
+  const m = rows.length;
+  const n = cols.length;
+  if (out.rows !== m || out.cols !== n) throw new ShapeError(`gatherBlock: out is ${out.rows} x ${out.cols}, expected ${m} x ${n}`);
+  checkIndexList('gatherBlock', 'rows', rows, a.rows);
+  checkIndexList('gatherBlock', 'cols', cols, a.cols);
+  const ld = a.cols;
+  for (let i = 0; i < m; i++) {
+    const row = rows[i]! * ld;
+    for (let j = 0; j < n; j++) out.data[i * n + j] = a.data[row + cols[j]!]!;
+  }
+}
+
+function checkIndexList(fn: string, name: string, idx: Int32Array, bound: number): void {
+  for (let r = 0; r < idx.length; r++) {
+    const i = idx[r]!;
+    if (!(i >= 0 && i < bound)) throw new ShapeError(`${fn}: ${name} entry ${r} is ${i}, expected an index in [0, ${bound})`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // setBlock
 
 /** out[row + i, col + j] = a[i, j]: a copied into a block of out, row by row. */

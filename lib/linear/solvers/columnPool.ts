@@ -95,13 +95,13 @@ export class ColumnPool {
       for (let a = 0; a < k; a++) xws.data.set(this.cols.subarray(slots[a]! * n, (slots[a]! + 1) * n), a * n);
       return { features: ws, xws };
     }
-    // Loops in small functions of their own (gatherGram, slotsOf): a take() made hot by its loops
-    // was optimised with everything it calls inlined, at about 8 ms of compiling in each of a
-    // process's first fits.
+    // The copy by kernel (gatherBlock), the slots by a small function of their own: a take() made
+    // hot by its own loops was optimised with everything it calls inlined, at about 8 ms of
+    // compiling in each of a process's first fits.
     const g = this.gramCount;
-    const dst = this.lease.f64(k * k);
-    gatherGram({ rows: g, cols: g, data: this.gram }, slots, slots, dst);
-    return { features: ws, gram: { rows: k, cols: k, data: dst } };
+    const gram: Matrix<Float64Array> = { rows: k, cols: k, data: this.lease.f64(k * k) };
+    this.K.gatherBlock({ rows: g, cols: g, data: this.gram }, slots, slots, gram);
+    return { features: ws, gram };
   }
 
   /** Slots for the features of ws not yet pooled (no columns, no Gram rows yet). */
@@ -159,7 +159,7 @@ export class ColumnPool {
     // Rows from..to of the Gram, X_new^T X_pool ((to - from) x to), from X in place; mirrored
     // into the columns.
     const block: Matrix<Float64Array> = { rows: to - from, cols: to, data: gram.subarray(from * to, to * to) };
-    if (this.fullGram) gatherGram(this.fullGram, this.features.subarray(from, to), this.features.subarray(0, to), block.data);
+    if (this.fullGram) this.K.gatherBlock(this.fullGram, this.features.subarray(from, to), this.features.subarray(0, to), block);
     else this.K.cdGramColumns(this.design, this.features.subarray(from, to), this.features.subarray(0, to), block);
     if (from > 0) {
       // The new rows into the old rows' new columns: the block transposed, its first `from` rows
@@ -191,14 +191,4 @@ function slotsOf(slotOf: Int32Array, ws: Int32Array): Int32Array {
   const slots = new Int32Array(ws.length);
   for (let a = 0; a < ws.length; a++) slots[a] = slotOf[ws[a]!]!;
   return slots;
-}
-
-/** out[a, b] = G[rows[a], cols[b]] (out rows.length x cols.length). */
-function gatherGram(g: Matrix<Float64Array>, rows: Int32Array, cols: Int32Array, out: Float64Array): void {
-  const d = g.cols;
-  const m = cols.length;
-  for (let a = 0; a < rows.length; a++) {
-    const row = rows[a]! * d;
-    for (let b = 0; b < m; b++) out[a * m + b] = g.data[row + cols[b]!]!;
-  }
 }

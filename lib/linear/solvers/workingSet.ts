@@ -203,8 +203,8 @@ export class EnetState {
   private readonly list: Int32Array;
   /** refresh()'s output for lists of features that are not consecutive (allocated on first use). */
   private scratch: { out: Float64Array; norms: Float64Array } | null = null;
-  /** refresh()'s list of a whole span of features (allocated on first use). */
-  private span: Int32Array | null = null;
+  /** 0, 1, ..., d - 1: refresh()'s spans of features are views of it (filled on first use). */
+  private features: Int32Array | null = null;
   /** solveEnet's per-feature arrays, kept for the next solve of a path (allocated on first use). */
   private solveArrays: { active: Uint8Array; xi: Float64Array; setRoom: Int32Array } | null = null;
   /** supportRows()' value while W is unchanged. */
@@ -365,7 +365,7 @@ export class EnetState {
       // Consecutive features, or nearly (every feature but the working set, after an inner solve):
       // the whole span, the few features between computed again, in one product written straight
       // into the state's rows, with no copy.
-      const range = span === m ? cols : consecutive((this.span ??= this.lease.i32(this.p.d)).subarray(0, span), first);
+      const range = span === m ? cols : (this.features ??= consecutive(this.lease.i32(this.p.d), 0)).subarray(first, first + span);
       const out: Matrix<Float64Array> = { rows: span, cols: T, data: this.corr.subarray(first * T, (first + span) * T) };
       this.correlate(range, out, this.corrNorm.subarray(first, first + span));
       this.markFresh(first, first + span);

@@ -81,6 +81,25 @@ Napi::Value Transpose(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// gatherBlock(a, rows, cols, out): out[i, j] = a[rows[i], cols[j]], out len(rows) x len(cols).
+Napi::Value GatherBlock(const Napi::CallbackInfo& info) {
+  const char* fn = "gatherBlock";
+  expectArgs(info, 4, fn);
+  ArgGuard guard;
+  MatMap<double> a = matrixArg<double>(info[0], fn, "a");
+  // Copied (args.h rule 1): their checked entries decide which elements of a the kernel reads.
+  const std::vector<int32_t> rows = indexArg(info[1], fn, "rows");
+  const std::vector<int32_t> cols = indexArg(info[2], fn, "cols");
+  MatMap<double> out = matrixArg<double>(info[3], fn, "out", int64_t(rows.size()), int64_t(cols.size()));
+  expectIndices(info.Env(), fn, "rows", rows, a.rows());
+  expectIndices(info.Env(), fn, "cols", cols, a.cols());
+  expectDisjoint(info.Env(), fn, out, "out", a, "a");
+  guard.verify(info.Env(), fn);
+  CMatMap<double> ca(a.data(), a.rows(), a.cols());
+  linalg::gatherBlock(ca, rows.data(), cols.data(), out);
+  return info.Env().Undefined();
+}
+
 // setBlock(out, row, col, a): out[row + i, col + j] = a[i, j]; a must fit inside out there.
 Napi::Value SetBlock(const Napi::CallbackInfo& info) {
   const char* fn = "setBlock";
@@ -194,6 +213,7 @@ void registerLinalg(Napi::Env env, Napi::Object exports) {
   exportFunction(env, exports, "transpose", Transpose);
   exportFunction(env, exports, "gatherRows", GatherRows);
   exportFunction(env, exports, "setBlock", SetBlock);
+  exportFunction(env, exports, "gatherBlock", GatherBlock);
   exportFunction(env, exports, "choleskySolve", CholeskySolve);
   exportFunction(env, exports, "symEig", SymEig);
   exportFunction(env, exports, "svd", Svd);

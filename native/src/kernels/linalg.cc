@@ -85,6 +85,17 @@ void gatherRows(const CMatMap<T>& a, const int32_t* rows, MatMap<T>& out, int th
 template void gatherRows<double>(const CMatMap<double>&, const int32_t*, MatMap<double>&, int);
 template void gatherRows<float>(const CMatMap<float>&, const int32_t*, MatMap<float>&, int);
 
+void gatherBlock(const CMatMap<double>& a, const int32_t* rows, const int32_t* cols, MatMap<double>& out) {
+  const int64_t m = out.rows();
+  const int64_t n = out.cols();
+  const int64_t ld = a.cols();
+  for (int64_t i = 0; i < m; ++i) {
+    const double* src = a.data() + int64_t(rows[i]) * ld;
+    double* dst = out.data() + i * n;
+    for (int64_t j = 0; j < n; ++j) dst[j] = src[cols[j]];
+  }
+}
+
 void setBlock(MatMap<double>& out, int64_t row, int64_t col, const CMatMap<double>& a) {
   const int64_t n = a.cols();
   const int64_t ld = out.cols();

@@ -14,6 +14,9 @@ void gram(const CMatMap<double>& x, MatMap<double>& out, int threads);
 // out (cols x rows) = a^T, by cache tiles.
 void transpose(const CMatMap<double>& a, MatMap<double>& out);
 
+// out[i, j] = a[rows[i], cols[j]] (entries in range: checked by the binding).
+void gatherBlock(const CMatMap<double>& a, const int32_t* rows, const int32_t* cols, MatMap<double>& out);
+
 // out[row + i, col + j] = a[i, j] for the whole of a (placed inside out: checked by the binding).
 void setBlock(MatMap<double>& out, int64_t row, int64_t col, const CMatMap<double>& a);
 
