@@ -134,6 +134,17 @@ function checkValues(fn: string, values: Matrix<Float64Array>, rows: number, col
   }
 }
 
+/** dst[to .. to + T) = src[from .. from + T); returns the sum of their squares, in order. */
+function copyRow(src: Float64Array, from: number, dst: Float64Array, to: number, T: number): number {
+  let q = 0;
+  for (let t = 0; t < T; t++) {
+    const x = src[from + t]!;
+    dst[to + t] = x;
+    q += x * x;
+  }
+  return q;
+}
+
 export function cdSetRows(w: Matrix<Float64Array>, nonZero: Uint8Array, rows: Int32Array, values: Matrix<Float64Array>): CdRowsSet {
   const T = w.cols;
   checkIndices('cdSetRows', 'rows', rows, w.rows);
@@ -145,12 +156,7 @@ export function cdSetRows(w: Matrix<Float64Array>, nonZero: Uint8Array, rows: In
   let normSq = 0;
   for (let c = 0; c < rows.length; c++) {
     const j = rows[c]!;
-    let q = 0;
-    for (let t = 0; t < T; t++) {
-      const x = v[c * T + t]!;
-      W[j * T + t] = x;
-      q += x * x;
-    }
+    const q = copyRow(v, c * T, W, j * T, T);
     const now = q > 0 ? 1 : 0;
     supportChange += now - nonZero[j]!;
     nonZero[j] = now;
@@ -174,12 +180,7 @@ export function cdSetCorrelations(s: CdFeatureState, cols: Int32Array, values: M
   const v = values.data;
   for (let c = 0; c < cols.length; c++) {
     const j = cols[c]!;
-    let q = 0;
-    for (let t = 0; t < T; t++) {
-      const x = v[c * T + t]!;
-      corr[j * T + t] = x;
-      q += x * x;
-    }
+    const q = copyRow(v, c * T, corr, j * T, T);
     s.corrNorm[j] = given !== null ? given[c]! : Math.sqrt(q);
     s.corrVersion[j] = s.version;
     s.corrDrift[j] = s.drift;

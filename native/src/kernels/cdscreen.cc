@@ -145,17 +145,25 @@ int64_t workingSet(const uint8_t* active, const uint8_t* nonZero, const double* 
   return m;
 }
 
+namespace {
+
+// row = v (T values); returns sum_t v[t]^2, summed in order.
+double copyRow(const double* v, double* row, int64_t T) {
+  double q = 0.0;
+  for (int64_t t = 0; t < T; ++t) {
+    row[t] = v[t];
+    q += v[t] * v[t];
+  }
+  return q;
+}
+
+}  // namespace
+
 RowsSet setRows(double* w, uint8_t* nonZero, int64_t T, const int32_t* rows, int64_t k, const double* values) {
   RowsSet r{0, 0.0, 0.0};
   for (int64_t c = 0; c < k; ++c) {
     const int64_t j = rows[c];
-    const double* v = values + c * T;
-    double* row = w + j * T;
-    double q = 0.0;
-    for (int64_t t = 0; t < T; ++t) {
-      row[t] = v[t];
-      q += v[t] * v[t];
-    }
+    const double q = copyRow(values + c * T, w + j * T, T);
     const uint8_t now = q > 0.0 ? 1 : 0;
     r.supportChange += int64_t(now) - int64_t(nonZero[j]);
     nonZero[j] = now;
@@ -171,13 +179,7 @@ void setCorrelations(double* corr, double* corrNorm, int32_t* corrVersion, doubl
                      double drift, const int32_t* cols, int64_t k, const double* values, const double* norms) {
   for (int64_t c = 0; c < k; ++c) {
     const int64_t j = cols[c];
-    const double* v = values + c * T;
-    double* row = corr + j * T;
-    double q = 0.0;
-    for (int64_t t = 0; t < T; ++t) {
-      row[t] = v[t];
-      q += v[t] * v[t];
-    }
+    const double q = copyRow(values + c * T, corr + j * T, T);
     corrNorm[j] = norms != nullptr ? norms[c] : std::sqrt(q);
     corrVersion[j] = version;
     corrDrift[j] = drift;
