@@ -25,6 +25,7 @@
 import { kthSmallestInPlace } from '../../core/select.js';
 import { ShapeError } from '../../core/errors.js';
 import type { Matrix } from '../../core/matrix.js';
+import { checkIndices } from './checks.js';
 import type { CdFeatureState, CdRowsSet, CdScreenArgs, CdWorkingSetArgs } from '../types.js';
 
 export function cdDualNorms(s: CdFeatureState, l1Reg: number, l2Reg: number, xi: Float64Array): number {
@@ -117,14 +118,6 @@ export function cdWorkingSet(a: CdWorkingSetArgs): number {
   let m = 0;
   for (let j = 0; j < d; j++) if (chosen[j]) out[m++] = j;
   return m;
-}
-
-/** Every entry of idx an index in [0, bound). */
-function checkIndices(fn: string, name: string, idx: Int32Array, bound: number): void {
-  for (let c = 0; c < idx.length; c++) {
-    const j = idx[c]!;
-    if (!(j >= 0 && j < bound)) throw new ShapeError(`${fn}: ${name} entry ${c} is ${j}, expected an index in [0, ${bound})`);
-  }
 }
 
 /** values must be rows x cols. */

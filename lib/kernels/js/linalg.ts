@@ -20,6 +20,7 @@
 import { ShapeError, ValueError } from '../../core/errors.js';
 import type { FloatArray, Matrix } from '../../core/matrix.js';
 import type { GemmOptions, SvdResult, SymEigResult } from '../types.js';
+import { checkIndices } from './checks.js';
 
 const EPS = Number.EPSILON;
 
@@ -224,19 +225,12 @@ export function gatherBlock(a: Matrix<Float64Array>, rows: Int32Array, cols: Int
   const m = rows.length;
   const n = cols.length;
   if (out.rows !== m || out.cols !== n) throw new ShapeError(`gatherBlock: out is ${out.rows} x ${out.cols}, expected ${m} x ${n}`);
-  checkIndexList('gatherBlock', 'rows', rows, a.rows);
-  checkIndexList('gatherBlock', 'cols', cols, a.cols);
+  checkIndices('gatherBlock', 'rows', rows, a.rows);
+  checkIndices('gatherBlock', 'cols', cols, a.cols);
   const ld = a.cols;
   for (let i = 0; i < m; i++) {
     const row = rows[i]! * ld;
     for (let j = 0; j < n; j++) out.data[i * n + j] = a.data[row + cols[j]!]!;
-  }
-}
-
-function checkIndexList(fn: string, name: string, idx: Int32Array, bound: number): void {
-  for (let r = 0; r < idx.length; r++) {
-    const i = idx[r]!;
-    if (!(i >= 0 && i < bound)) throw new ShapeError(`${fn}: ${name} entry ${r} is ${i}, expected an index in [0, ${bound})`);
   }
 }
 
@@ -262,10 +256,7 @@ export function gatherRows<T extends FloatArray>(a: Matrix<T>, rows: Int32Array,
   const d = a.cols;
   if (out.rows !== rows.length || out.cols !== d) throw new ShapeError(`gatherRows: out is ${out.rows} x ${out.cols}, expected ${rows.length} x ${d}`);
   if (out.data.constructor !== a.data.constructor) throw new ShapeError('gatherRows: a and out must have one dtype');
-  for (let r = 0; r < rows.length; r++) {
-    const i = rows[r]!;
-    if (!(i >= 0 && i < a.rows)) throw new ShapeError(`gatherRows: rows entry ${r} is ${i}, expected an index in [0, ${a.rows})`);
-  }
+  checkIndices('gatherRows', 'rows', rows, a.rows);
   for (let r = 0; r < rows.length; r++) out.data.set(a.data.subarray(rows[r]! * d, (rows[r]! + 1) * d), r * d);
 }
 

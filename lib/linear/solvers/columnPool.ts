@@ -92,7 +92,7 @@ export class ColumnPool {
     const slots = slotsOf(this.slotOf, ws);
     if (need === 'columns') {
       const xws: Matrix<Float64Array> = { rows: k, cols: n, data: this.lease.f64(k * n) };
-      for (let a = 0; a < k; a++) xws.data.set(this.cols.subarray(slots[a]! * n, (slots[a]! + 1) * n), a * n);
+      this.K.gatherRows({ rows: this.colCount, cols: n, data: this.cols.subarray(0, this.colCount * n) }, slots, xws);
       return { features: ws, xws };
     }
     // The copy by kernel (gatherBlock), the slots by a small function of their own: a take() made
