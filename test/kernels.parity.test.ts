@@ -1211,6 +1211,8 @@ describe('kernel parity: native vs js', function () {
         expect(() => K.cdSetCorrelations(state(), Int32Array.from([0, 7]), zerosM(2, T)), K.name).to.throw(ShapeError, /cols.*7.*\[0, 5\)/);
         expect(() => K.cdSetCorrelations(state(), Int32Array.from([0]), zerosM(1, T + 1)), K.name).to.throw(ShapeError);
         expect(() => K.cdSetCorrelations(state(), Int32Array.from([0, 1]), zerosM(2, T), new Float64Array(3)), K.name).to.throw(ShapeError);
+        expect(() => K.cdSetRows(zerosM(d, T), new Uint8Array(d - 1), Int32Array.from([1]), zerosM(1, T)), K.name).to.throw(ShapeError, /nonZero/);
+        expect(() => K.cdSetCorrelations({ ...state(), corrVersion: new Int32Array(d + 1) }, Int32Array.from([0]), zerosM(1, T)), K.name).to.throw(ShapeError, /corrVersion/);
       }
     });
   });

@@ -127,6 +127,11 @@ function checkValues(fn: string, values: Matrix<Float64Array>, rows: number, col
   }
 }
 
+/** a must have `length` elements (one per feature). */
+function checkLength(fn: string, name: string, a: ArrayLike<number>, length: number): void {
+  if (a.length !== length) throw new ShapeError(`${fn}: ${name} has ${a.length} elements, expected ${length}`);
+}
+
 /** dst[to .. to + T) = src[from .. from + T); returns the sum of their squares, in order. */
 function copyRow(src: Float64Array, from: number, dst: Float64Array, to: number, T: number): number {
   let q = 0;
@@ -142,6 +147,7 @@ export function cdSetRows(w: Matrix<Float64Array>, nonZero: Uint8Array, rows: In
   const T = w.cols;
   checkIndices('cdSetRows', 'rows', rows, w.rows);
   checkValues('cdSetRows', values, rows.length, T);
+  checkLength('cdSetRows', 'nonZero', nonZero, w.rows);
   const W = w.data;
   const v = values.data;
   let supportChange = 0;
@@ -165,6 +171,9 @@ export function cdSetCorrelations(s: CdFeatureState, cols: Int32Array, values: M
   const T = s.corr.cols;
   checkIndices('cdSetCorrelations', 'cols', cols, s.corr.rows);
   checkValues('cdSetCorrelations', values, cols.length, T);
+  checkLength('cdSetCorrelations', 'corrNorm', s.corrNorm, s.corr.rows);
+  checkLength('cdSetCorrelations', 'corrVersion', s.corrVersion, s.corr.rows);
+  checkLength('cdSetCorrelations', 'corrDrift', s.corrDrift, s.corr.rows);
   if (norms !== undefined && norms.length !== 0 && norms.length !== cols.length) {
     throw new ShapeError(`cdSetCorrelations: norms has ${norms.length} elements, expected 0 or ${cols.length}`);
   }
