@@ -116,6 +116,9 @@ describe('kernel parity: native vs js', function () {
       // transposed in 4 x 4 blocks with ragged edges.
       [10, 40, 40],
       [6, 9, 13],
+      // At AVX-512 the direct path takes up to twelve rows a block: 24 = 12 + 12, 50 = 5 x 10.
+      [24, 300, 50],
+      [50, 200, 50],
       [0, 4, 3],
       [4, 0, 3],
       [4, 3, 0],
@@ -145,7 +148,7 @@ describe('kernel parity: native vs js', function () {
             });
 
     // Skinny products with long rows (X^T R with few tasks, the residual Y^T - W^T X_S): the native
-    // kernel streams them, and each element must be the same sum as on any other path (the
+    // kernel streams them or walks down them in register tiles, and each element must be the same sum as on any other path (the
     // reproducibility contract): the product of a slice of C, taken by another path, has the same bits.
     for (const dtype of ['float64', 'float32'] as const)
       for (const [rows, long, k, transA] of [
@@ -153,6 +156,12 @@ describe('kernel parity: native vs js', function () {
         [40, 2000, 300, false],
         [3, 3001, 700, true],
         [33, 1500, 500, true],
+        // Rows of op(B) close together (a design of a few hundred columns): register tiles of
+        // several vectors walk down them instead of the streamed form.
+        [5, 400, 600, false],
+        [12, 300, 300, false],
+        [3, 500, 700, true],
+        [8, 256, 300, true],
       ] as const)
         it(`${dtype} skinny ${transA ? `${long}x${rows} (A^T)` : `${rows}x${long}`}, k=${k}: slices of C have the same bits, and agree with the TypeScript product`, () => {
           const rng = new Rng(rows * 7 + long + k);

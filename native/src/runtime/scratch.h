@@ -30,6 +30,7 @@ enum class Scratch : int {
   kCandidateResidual,
   kStartResidual,
   kColumnStats,
+  kPanelPrefetch,
   kCount,
 };
 
