@@ -217,6 +217,8 @@ describe('kernel parity: native vs js', function () {
         [200, 16, 100],
         [70, 12, 513],
         [63, 5, 256],
+        [50, 2, 300],
+        [17, 3, 520],
       ] as const)
         it(`${dtype} ${m}x${n}, k=${k}: transB and a transposed copy give the same bits`, () => {
           const rng = new Rng(m * 31 + n * 7 + k);
