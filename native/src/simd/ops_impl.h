@@ -765,23 +765,69 @@ void reluGateImpl(const T* __restrict x, const T* __restrict v, T* __restrict y,
   for (int64_t i = 0; i < n; i++) y[i] = x[i] > T(0) ? v[i] : T(0);
 }
 
+// Column sums and squared deviations, down the rows in order for each column (out[j] + term of
+// row 0 + term of row 1 + ...): every column's arithmetic is the scalar loop's, the same bits at
+// every level. The sums of a chunk of columns stay in registers for all the rows (a loop over the
+// rows with out[] in memory waited on a store and a reload of each vector at every row); a chunk
+// of kSumVectors vectors keeps that many independent chains of adds in flight.
+constexpr int kSumVectors = 4;
+
+struct SumTerm {
+  template <typename V>
+  METATASK_INLINE typename V::V add(typename V::V acc, typename V::V x, typename V::V) { return V::add(acc, x); }
+};
+struct SquaredDeviationTerm {  // (x - c)^2, rounded, then added: no fused multiply-add
+  template <typename V>
+  METATASK_INLINE typename V::V add(typename V::V acc, typename V::V x, typename V::V c) {
+    const typename V::V v = V::sub(x, c);
+    return V::add(acc, V::mul(v, v));
+  }
+};
+
+// Columns [j, j + U W) of out, down the rows.
+template <typename T, typename V, int U, typename Term>
+METATASK_INLINE void columnChunk(T* __restrict out, const T* __restrict g, int64_t rows, int64_t ld, const T* __restrict centre,
+                                 int64_t j) {
+  constexpr int W = V::kWidth;
+  typename V::V acc[U], c[U];
+#pragma GCC unroll 4
+  for (int u = 0; u < U; u++) {
+    acc[u] = V::load(out + j + u * W);
+    c[u] = centre != nullptr ? V::load(centre + j + u * W) : V::zero();
+  }
+  for (int64_t r = 0; r < rows; r++) {
+    const T* row = g + r * ld + j;
+#pragma GCC unroll 4
+    for (int u = 0; u < U; u++) acc[u] = Term::template add<V>(acc[u], V::load(row + u * W), c[u]);
+  }
+#pragma GCC unroll 4
+  for (int u = 0; u < U; u++) V::store(out + j + u * W, acc[u]);
+}
+
+template <typename T, typename Term>
+void columnReduce(T* __restrict out, const T* __restrict g, int64_t rows, int64_t cols, int64_t ld, const T* __restrict centre) {
+  using Wide = typename Widths<T>::Wide;
+  using Half = typename Widths<T>::Half;
+  using Quarter = typename Widths<T>::Quarter;
+  int64_t j = 0;
+  for (; j + kSumVectors * Wide::kWidth <= cols; j += kSumVectors * Wide::kWidth)
+    columnChunk<T, Wide, kSumVectors, Term>(out, g, rows, ld, centre, j);
+  for (; j + Wide::kWidth <= cols; j += Wide::kWidth) columnChunk<T, Wide, 1, Term>(out, g, rows, ld, centre, j);
+  if constexpr (Half::kWidth < Wide::kWidth)
+    for (; j + Half::kWidth <= cols; j += Half::kWidth) columnChunk<T, Half, 1, Term>(out, g, rows, ld, centre, j);
+  if constexpr (Quarter::kWidth < Half::kWidth)
+    for (; j + Quarter::kWidth <= cols; j += Quarter::kWidth) columnChunk<T, Quarter, 1, Term>(out, g, rows, ld, centre, j);
+  for (; j < cols; j++) columnChunk<T, Lane1<T>, 1, Term>(out, g, rows, ld, centre, j);
+}
+
 template <typename T>
 void addColumnSumsImpl(T* __restrict out, const T* __restrict g, int64_t rows, int64_t cols, int64_t ld) {
-  for (int64_t r = 0; r < rows; r++) {
-    const T* row = g + r * ld;
-    for (int64_t j = 0; j < cols; j++) out[j] += row[j];
-  }
+  columnReduce<T, SumTerm>(out, g, rows, cols, ld, nullptr);
 }
 
 template <typename T>
 void addSquaredDeviationsImpl(T* __restrict out, const T* __restrict g, int64_t rows, int64_t cols, int64_t ld, const T* __restrict centre) {
-  for (int64_t r = 0; r < rows; r++) {
-    const T* row = g + r * ld;
-    for (int64_t j = 0; j < cols; j++) {
-      const T v = row[j] - centre[j];
-      out[j] += v * v;
-    }
-  }
+  columnReduce<T, SquaredDeviationTerm>(out, g, rows, cols, ld, centre);
 }
 
 // The optimiser updates (kernels/optim.cc gives the formulas). Float64 parameters are updated in
