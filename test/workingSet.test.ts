@@ -19,7 +19,7 @@ import { ShapeError } from '../lib/core/errors.js';
 import { dualityGapOf, normsOf, provenZero, safeRadius } from '../lib/linear/solvers/dualGap.js';
 import { ColumnPool } from '../lib/linear/solvers/columnPool.js';
 import type { Kernels } from '../lib/kernels/types.js';
-import { denseSolution, EnetState, gramPays, MAX_GRAM_FEATURES, MIN_WORKING_SET, prepareProblem, solveEnet, withGram, withPooled, type EnetProblem, type SolveSettings } from '../lib/linear/solvers/workingSet.js';
+import { denseSolution, EnetState, gramPays, MAX_GRAM_FEATURES, MIN_WORKING_SET, MIN_WORKING_SET_FLOOR, minWorkingSetFor, prepareProblem, solveEnet, withGram, withPooled, type EnetProblem, type SolveSettings } from '../lib/linear/solvers/workingSet.js';
 import { randMatrix } from './helpers.js';
 
 type M = Matrix<Float64Array>;
@@ -670,5 +670,51 @@ describe('working sets of a dense solution', () => {
     expect(dense.sizes.length, 'working sets').to.be.below(doubling.sizes.length);
     expect(dense.sweeps, 'sweeps').to.be.below(doubling.sweeps);
     expect(dense.objective).to.be.closeTo(doubling.objective, 1e-4 * doubling.objective);
+  });
+});
+
+describe('the smallest working set', () => {
+  it('is MIN_WORKING_SET unless its Gram matrix costs more than an outer iteration, and never below the floor', () => {
+    expect(minWorkingSetFor(200, 50, 2), 'few samples: the Gram matrix is cheap').to.equal(MIN_WORKING_SET);
+    expect(minWorkingSetFor(1500, 800, 15), 'many features and tasks').to.equal(MIN_WORKING_SET);
+    expect(minWorkingSetFor(10_000, 50, 50), 'many tasks').to.equal(MIN_WORKING_SET);
+    const thin = minWorkingSetFor(20_000, 50, 2);
+    expect(thin, 'many samples of few features and tasks').to.be.below(MIN_WORKING_SET).and.at.least(MIN_WORKING_SET_FLOOR);
+    expect(minWorkingSetFor(1e9, 1, 1)).to.equal(MIN_WORKING_SET_FLOOR);
+    // More samples never make the set larger; more features or tasks never make it smaller.
+    let last = Infinity;
+    for (const n of [100, 1000, 5000, 20_000, 100_000]) {
+      const k = minWorkingSetFor(n, 60, 3);
+      expect(k).to.be.at.most(last);
+      last = k;
+    }
+    expect(minWorkingSetFor(20_000, 60, 3)).to.be.at.most(minWorkingSetFor(20_000, 120, 3));
+    expect(minWorkingSetFor(20_000, 60, 3)).to.be.at.most(minWorkingSetFor(20_000, 60, 6));
+  });
+
+  it('starts a thin problem (many samples, few features and tasks) below MIN_WORKING_SET and reaches the same optimum', () => {
+    const { X, Y } = problem(31, 6000, 48, 2, 6);
+    const p = prepareProblem(kernels(), X, Y, true);
+    const l1Reg = 0.05 * Math.max(...p.xtyNorms);
+    const fit = (extra: Partial<SolveSettings>) => {
+      const sizes: number[] = [];
+      const counted = Object.create(kernels()) as Kernels;
+      counted.cdWorkingSet = (a) => {
+        const m = kernels().cdWorkingSet(a);
+        sizes.push(m);
+        return m;
+      };
+      const st = new EnetState(counted, p);
+      const gen = solveEnet(counted, p, st, settings(l1Reg, 0, 1e-8, extra));
+      let r = gen.next();
+      while (!r.done) r = gen.next();
+      expect(r.value.converged).to.equal(true);
+      return { sizes, objective: objective(p, st.w.data, l1Reg, 0) };
+    };
+    const auto = fit({});
+    const fixed = fit({ minWorkingSet: MIN_WORKING_SET });
+    expect(fixed.sizes[0], 'MIN_WORKING_SET covers the design').to.equal(48);
+    expect(auto.sizes[0], 'the first working set').to.be.below(fixed.sizes[0]!).and.at.least(minWorkingSetFor(6000, 48, 2));
+    expect(auto.objective).to.be.closeTo(fixed.objective, 1e-9 * fixed.objective);
   });
 });
