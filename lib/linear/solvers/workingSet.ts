@@ -10,9 +10,10 @@
  *   optimality conditions are most violated, and the strong-rule candidates along a path), solved to a
  *   fraction of the tolerance by one kernel call (inner.ts: Gram or residual form, Anderson
  *   extrapolation); then the correlations X_j^T R of every remaining feature give the global gap,
- *   the next screening and the next working set. The set at least doubles with the support until
- *   the gap certifies the point, or, when the sets fill up and reach half the features (a dense
- *   solution), takes every active feature at once.
+ *   the next screening and the next working set. The first set holds minWorkingSetFor(n, d, T)
+ *   features (50, fewer when their Gram matrix would cost more than another outer iteration); the
+ *   set at least doubles with the support until the gap certifies the point, or, when the sets fill
+ *   up and reach half the features (a dense solution), takes every active feature at once.
  * - Sequential strong rule along a path (Tibshirani et al., "Strong rules for discarding predictors",
  *   JRSS B 74, 2012): after a solve at l1Reg', the features with ||X~_j^T R~|| >= 2 l1Reg - l1Reg'
  *   join the first working set at l1Reg.
