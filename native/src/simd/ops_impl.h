@@ -447,11 +447,12 @@ constexpr int64_t kStreamWideMinColumns = 256;
 // a fifth of it).
 constexpr int64_t kStreamEdgeMinColumns = 128;
 
-// Rows of op(B) at most this far apart (4 KiB) are walked down by a few rows of C in register
-// tiles of several vectors each, however long: the rows of a tile's column chunk share pages and
-// the prefetchers follow the stride (a design of 100 columns, 5 tasks: 1.4x the streamed speed).
+// Rows of op(B) at most this far apart (8 KiB) are walked down by a few rows of C in register
+// tiles of several vectors each, however long: the prefetchers follow the stride (X^T R on designs
+// of 100 to 900 columns and 3 to 8 tasks: 1.1-1.4x the streamed speed; at 1,000 columns and 3
+// tasks 3-5% slower, and farther apart the streamed form wins).
 template <typename T>
-constexpr int64_t kTileMaxStride = 4096 / int64_t(sizeof(T));
+constexpr int64_t kTileMaxStride = 8192 / int64_t(sizeof(T));
 
 // Whether C with kSkinnyRows < m <= kStreamRows rows and n columns is streamed: long rows, or rows
 // of middling length whose packed product would be mostly tile edges.
