@@ -131,7 +131,11 @@ export interface SolveResult {
   screened: Int32Array;
 }
 
-/** Smallest working set (Celer's and skglm's p0 is 10; larger sets cost little in Gram form and save outer iterations). */
+/**
+ * The smallest working set on most problems (Celer's and skglm's p0 is 10; larger sets cost little
+ * in Gram form and save outer iterations); minWorkingSetFor starts below it where the Gram matrix
+ * of so many columns would cost more.
+ */
 export const MIN_WORKING_SET = 50;
 /** The smallest working set on any problem (Celer's and skglm's p0). */
 export const MIN_WORKING_SET_FLOOR = 10;

@@ -516,25 +516,29 @@ namespace {
 
 // The listed centred columns of rows [i0, i0 + rows) of x (n rows) as a row-major panel
 // (rows x m). The same entries kPanelAhead rows on are prefetched as each row is read: scattered
-// reads of consecutive rows otherwise wait on memory at every row. One prefetch per run of listed
-// columns within a cache line's worth of each other: a prefetch per column cost as much as the
-// gather itself when the columns were dense in the row (50 of 100).
+// reads of consecutive rows otherwise wait on memory at every row.
 constexpr int64_t kPanelAhead = 8;
 
-void gatherPanel(const double* x, int64_t n, int64_t d, const double* mean, const int32_t* cols, int64_t m, int64_t i0,
-                 int64_t rows, double* panel) {
-  constexpr int64_t kLine = 64 / int64_t(sizeof(double));
-  int32_t* ahead = runtime::scratchOf<int32_t>(runtime::Scratch::kPanelPrefetch, static_cast<size_t>(m));
-  int64_t lines = 0;
+// The listed columns to prefetch in a row: one per run of columns within a cache line's worth of
+// each other (a prefetch per column cost as much as the gather itself when the columns were dense
+// in the row, 50 of 100). The same for every block of rows, so a product computes it once.
+std::vector<int32_t> prefetchColumns(const int32_t* cols, int64_t m) {
+  constexpr int32_t kLine = 64 / int32_t(sizeof(double));
+  std::vector<int32_t> ahead;
   for (int64_t c = 0; c < m; ++c) {
-    if (lines == 0 || cols[c] < ahead[lines - 1] || cols[c] >= ahead[lines - 1] + kLine) ahead[lines++] = cols[c];
+    if (ahead.empty() || cols[c] < ahead.back() || cols[c] >= ahead.back() + kLine) ahead.push_back(cols[c]);
   }
+  return ahead;
+}
+
+void gatherPanel(const double* x, int64_t n, int64_t d, const double* mean, const int32_t* cols, int64_t m,
+                 const std::vector<int32_t>& ahead, int64_t i0, int64_t rows, double* panel) {
   for (int64_t i = 0; i < rows; ++i) {
     const double* xi = x + (i0 + i) * d;
     double* p = panel + i * m;
     if (i0 + i + kPanelAhead < n) {
       const double* next = xi + kPanelAhead * d;
-      for (int64_t q = 0; q < lines; ++q) __builtin_prefetch(next + ahead[q]);
+      for (const int32_t j : ahead) __builtin_prefetch(next + j);
     }
     if (mean != nullptr) {
       for (int64_t c = 0; c < m; ++c) p[c] = xi[cols[c]] - mean[cols[c]];
@@ -577,11 +581,13 @@ void gramColumns(const double* x, int64_t n, int64_t d, const double* mean, cons
   // fewer multiply-adds than 24 on a 50-column working set and ran 3-10% faster.
   constexpr int64_t kStrip = 12;
   const bool symmetric = off >= 0 && a > kStrip;
+  const std::vector<int32_t> aheadB = prefetchColumns(cols, b);
+  const std::vector<int32_t> aheadA = off < 0 ? prefetchColumns(rows, a) : std::vector<int32_t>();
   for (int64_t i0 = 0; i0 < n; i0 += kRows) {
     const int64_t r = std::min(kRows, n - i0);
-    gatherPanel(x, n, d, mean, cols, b, i0, r, panelB);
+    gatherPanel(x, n, d, mean, cols, b, aheadB, i0, r, panelB);
     if (off < 0) {
-      gatherPanel(x, n, d, mean, rows, a, i0, r, panelA);
+      gatherPanel(x, n, d, mean, rows, a, aheadA, i0, r, panelA);
       simd::gemm<double>(a, b, r, 1.0, panelA, a, true, panelB, b, false, 1.0, out, b, threads);
     } else if (!symmetric) {
       simd::gemm<double>(a, b, r, 1.0, panelB + off, b, true, panelB, b, false, 1.0, out, b, threads);

@@ -30,7 +30,6 @@ enum class Scratch : int {
   kCandidateResidual,
   kStartResidual,
   kColumnStats,
-  kPanelPrefetch,
   kCount,
 };
 

@@ -529,7 +529,7 @@ constexpr int64_t kDirectMaxOutput = 0;
 
 // A^T B^T with at most kSkinnyRows columns takes the skinny form from this many rows of C: on
 // a design of 50 or 60 columns and two or three tasks it ran 1.2-1.6x as fast as the direct path's
-// tiles of one or two lanes (64 before).
+// tiles of one or two lanes.
 constexpr int64_t kFewTasksMinRows = 16;
 
 template <typename T>
