@@ -4,10 +4,11 @@
  * multi-task elastic net) and finite differences (taskLoss gradients).
  */
 import { expect } from 'chai';
-import { ValueError } from '../lib/core/errors.js';
+import { ShapeError, ValueError } from '../lib/core/errors.js';
 import type { FloatArray, Matrix } from '../lib/core/matrix.js';
 import { Rng } from '../lib/core/rng.js';
 import { jsKernels as K } from '../lib/kernels/js/index.js';
+import { scratchDoubles } from '../lib/kernels/js/scratch.js';
 import { maxAbs, randMatrix } from './helpers.js';
 
 type M = Matrix<Float64Array>;
@@ -537,6 +538,51 @@ describe('js kernels', () => {
         // gradient: (sigmoid(z) - 1) + sigmoid(z) = 2 sigmoid(z) - 1
         expect(g[0]!).to.be.closeTo(2 / (1 + Math.exp(-z)) - 1, 1e-15);
       }
+    });
+  });
+
+  describe('working-set kernels: memory', () => {
+    it("cdDesign builds its transposed copy in the allocator's memory, and refuses too little", () => {
+      const rng = new Rng(21);
+      const x = randMatrix(rng, 30, 7);
+      const plain = K.cdDesign(x, true);
+      const given = new Float64Array(30 * 7 + 5).fill(NaN);
+      const design = K.cdDesign(x, true, () => given);
+      expect(design.xt!.data.buffer).to.equal(given.buffer);
+      expect(Array.from(design.xt!.data)).to.deep.equal(Array.from(plain.xt!.data));
+      expect(Array.from(design.mean)).to.deep.equal(Array.from(plain.mean));
+      expect(Array.from(design.colNormSq)).to.deep.equal(Array.from(plain.colNormSq));
+      expect(() => K.cdDesign(x, true, () => new Float64Array(30 * 7 - 1))).to.throw(ShapeError, /allocator gave 209 values for 210/);
+    });
+
+    it('scratch: a slot is reused when it holds enough, slots are distinct, and gathers leave no trace in the results', () => {
+      const a = scratchDoubles('gatheredRows', 100);
+      expect(scratchDoubles('gatheredRows', 60).buffer).to.equal(a.buffer);
+      expect(scratchDoubles('gatheredColumns', 60).buffer).to.not.equal(a.buffer);
+      expect(scratchDoubles('gatheredRows', 1000).length).to.equal(1000);
+      // Gram entries and residuals of scattered columns (gathered into scratch), computed once on
+      // fresh scratch and once after the slots were filled with NaN: the same bits.
+      const rng = new Rng(22);
+      const x = randMatrix(rng, 50, 40);
+      const design = K.cdDesign(x, true);
+      const rows = Int32Array.from([3, 9, 17, 30]);
+      const cols = Int32Array.from([1, 3, 8, 9, 17, 22, 30, 31, 35]);
+      const w = randMatrix(rng, cols.length, 3);
+      const yt = randMatrix(rng, 3, 50);
+      const run = () => {
+        const g1 = { rows: rows.length, cols: cols.length, data: new Float64Array(rows.length * cols.length) };
+        const g2 = { rows: cols.length, cols: cols.length, data: new Float64Array(cols.length * cols.length) };
+        const rt = { rows: 3, cols: 50, data: new Float64Array(150) };
+        K.cdGramColumns(design, rows, cols, g1);
+        K.cdGramColumns(design, cols, cols, g2);
+        const parts = K.cdResidualColumns(design, cols, w, yt, rt);
+        return [...g1.data, ...g2.data, ...rt.data, parts.rNormSq, parts.ry];
+      };
+      const clean = run();
+      scratchDoubles('gatheredRows', 10_000).fill(NaN);
+      scratchDoubles('gatheredColumns', 10_000).fill(NaN);
+      expect(run().map(String)).to.deep.equal(clean.map(String));
+      expect(clean.every(Number.isFinite)).to.equal(true);
     });
   });
 });

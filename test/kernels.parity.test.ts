@@ -730,8 +730,16 @@ describe('kernel parity: native vs js', function () {
             K.cdCorrelations(des, rt, all, o1, n1);
             const [o2, n2] = [zerosM(d, T), new Float64Array(d).fill(NaN)];
             o2.data.fill(NaN);
-            const fused = K.cdDesignCorrelations(x, centre, rt, o2, n2);
+            // The design's memory from an allocator that hands out NaN (and more than asked): the
+            // TypeScript kernels' transposed copy, every value written; the native kernels keep none.
+            const asked: number[] = [];
+            const allocate = (length: number): Float64Array => {
+              asked.push(length);
+              return new Float64Array(length + 3).fill(NaN);
+            };
+            const fused = K.cdDesignCorrelations(x, centre, rt, o2, n2, allocate);
             const what = `${K.name} design and correlations in one pass`;
+            expect(asked, `${what}: memory asked of the allocator`).to.deep.equal(K === J ? [n * d] : []);
             expect(fused.finite, what).to.equal(true);
             expect(fused.centred, what).to.equal(centre);
             expect(Array.from(fused.mean).map(String), `${what}: mean`).to.deep.equal(Array.from(des.mean).map(String));

@@ -280,6 +280,7 @@ export function nativeKernels(addon: Addon): Kernels {
     mtenetGramSweep(a: GramSweepArgs): CdSweepResult {
       return call(() => addon.mtenetGramSweep(a.gram, a.ht, a.w, a.l1Reg, a.l2Reg, a.order));
     },
+    // The design keeps no memory of its own here: `allocate` is never called.
     cdDesign(x: Matrix, centre: boolean): CdDesign {
       const mean = new Float64Array(x.cols);
       const colNormSq = new Float64Array(x.cols);

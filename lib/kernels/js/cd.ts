@@ -13,8 +13,9 @@
  */
 import { ShapeError } from '../../core/errors.js';
 import type { Matrix } from '../../core/matrix.js';
-import type { CdDesign, CdSweepArgs, CdSweepResult, CdTargets, GramSweepArgs } from '../types.js';
+import type { CdDesign, CdSweepArgs, CdSweepResult, CdTargets, DesignAllocator, GramSweepArgs } from '../types.js';
 import { dots4x2, gemm, transpose } from './linalg.js';
+import { scratchDoubles, type ScratchSlot } from './scratch.js';
 
 /**
  * The group soft-threshold and ridge step of feature j from v = X[:,j]^T R + ||X[:,j]||^2 W[j,:]
@@ -299,9 +300,18 @@ function updateResidual(X: Float64Array, R: Float64Array, n: number, T: number, 
 // product of two contiguous rows, computed by 4 x 2 register tiles.
 // ---------------------------------------------------------------------------------------------
 
-export function cdDesign(x: Matrix<Float64Array>, centre: boolean): CdDesign {
+/** The first `length` values of the allocator's array (its contents are overwritten). */
+function allocated(allocate: DesignAllocator, length: number): Float64Array {
+  const a = allocate(length);
+  if (!(a instanceof Float64Array) || a.length < length) {
+    throw new ShapeError(`cdDesign: the allocator gave ${a instanceof Float64Array ? `${a.length} values` : 'no Float64Array'} for ${length}`);
+  }
+  return a.length === length ? a : a.subarray(0, length);
+}
+
+export function cdDesign(x: Matrix<Float64Array>, centre: boolean, allocate?: DesignAllocator): CdDesign {
   const { rows: n, cols: d } = x;
-  const xt: Matrix<Float64Array> = { rows: d, cols: n, data: new Float64Array(d * n) };
+  const xt: Matrix<Float64Array> = { rows: d, cols: n, data: allocate ? allocated(allocate, d * n) : new Float64Array(d * n) };
   transpose(x, xt);
   const mean = new Float64Array(d);
   const colNormSq = new Float64Array(d);
@@ -325,13 +335,13 @@ export function cdDesign(x: Matrix<Float64Array>, centre: boolean): CdDesign {
 }
 
 export function cdDesignCorrelations(
-  x: Matrix<Float64Array>, centre: boolean, yt: Matrix<Float64Array>, out: Matrix<Float64Array>, norms: Float64Array,
+  x: Matrix<Float64Array>, centre: boolean, yt: Matrix<Float64Array>, out: Matrix<Float64Array>, norms: Float64Array, allocate?: DesignAllocator,
 ): CdDesign {
   if (yt.cols !== x.rows || out.rows !== x.cols || out.cols !== yt.rows || norms.length !== x.cols) {
     throw new ShapeError(`cdDesignCorrelations: x ${x.rows} x ${x.cols}, yt ${yt.rows} x ${yt.cols}, out ${out.rows} x ${out.cols} and norms of length ${norms.length} do not match`);
   }
   // The transposed copy makes every correlation a dot product of contiguous rows: no pass to share.
-  const design = cdDesign(x, centre);
+  const design = cdDesign(x, centre, allocate);
   cdCorrelations(design, yt, Int32Array.from({ length: x.cols }, (_, j) => j), out, norms);
   return design;
 }
@@ -441,15 +451,18 @@ export function cdGatherColumns(design: CdDesign, cols: Int32Array, out: Matrix<
   for (let c = 0; c < cols.length; c++) out.data.set(Xt.subarray(cols[c]! * n, (cols[c]! + 1) * n), c * n);
 }
 
-/** The listed columns of the transposed copy as a k x n matrix (a view when they are consecutive). */
-function columnsOf(design: CdDesign, cols: Int32Array): Matrix<Float64Array> {
+/**
+ * The listed columns of the transposed copy as a k x n matrix: a view when they are consecutive,
+ * else a gathered copy in `slot`'s scratch (valid until the next use of the slot).
+ */
+function columnsOf(design: CdDesign, cols: Int32Array, slot: ScratchSlot): Matrix<Float64Array> {
   const Xt = transposed(design);
   const n = design.x.rows;
   const k = cols.length;
   let consecutive = true;
   for (let c = 1; c < k && consecutive; c++) consecutive = cols[c] === cols[0]! + c;
   if (consecutive && k > 0) return { rows: k, cols: n, data: Xt.subarray(cols[0]! * n, (cols[0]! + k) * n) };
-  const out: Matrix<Float64Array> = { rows: k, cols: n, data: new Float64Array(k * n) };
+  const out: Matrix<Float64Array> = { rows: k, cols: n, data: scratchDoubles(slot, k * n) };
   cdGatherColumns(design, cols, out);
   return out;
 }
@@ -462,13 +475,13 @@ export function cdGramColumns(design: CdDesign, rows: Int32Array, cols: Int32Arr
   const b = cols.length;
   const off = runWithin(rows, cols);
   if (off < 0 || a <= GRAM_STRIP) {
-    gemm(columnsOf(design, rows), columnsOf(design, cols), out, { transB: true });
+    gemm(columnsOf(design, rows, 'gatheredRows'), columnsOf(design, cols, 'gatheredColumns'), out, { transB: true });
     return;
   }
   // The rows are the run of columns from off on: out[:, off:off+a] is symmetric. Each strip of
   // rows is computed from its diagonal on and the rest mirrored (an entry and its mirror are the
   // same products summed in the same order), as the native kernel does.
-  const xb = columnsOf(design, cols);
+  const xb = columnsOf(design, cols, 'gatheredColumns');
   const n = xb.cols;
   const O = out.data;
   const rowsOfB = (from: number, to: number): Matrix<Float64Array> => ({ rows: to - from, cols: n, data: xb.data.subarray(from * n, to * n) });
@@ -503,7 +516,7 @@ function runWithin(rows: Int32Array, cols: Int32Array): number {
 }
 
 export function cdResidualColumns(design: CdDesign, cols: Int32Array, w: Matrix<Float64Array>, yt: Matrix<Float64Array>, rt: Matrix<Float64Array>): { rNormSq: number; ry: number } {
-  return cdResidual(columnsOf(design, cols), w, yt, rt);
+  return cdResidual(columnsOf(design, cols, 'gatheredColumns'), w, yt, rt);
 }
 
 export function mtenetGramSweep(args: GramSweepArgs): CdSweepResult {

@@ -167,7 +167,7 @@ export function prepareProblem(
   y: Matrix<Float64Array>,
   fitIntercept: boolean,
   names: { x: string; y: string } = { x: 'X', y: 'Y' },
-  /** Where Y^T and X^T Y go: the caller releases it when it no longer reads the problem. */
+  /** Where Y^T, X^T Y and the design's memory go: the caller releases it when it no longer reads the problem. */
   lease = new BufferLease(),
 ): EnetProblem {
   if (y.rows !== x.rows) throw new ShapeError(`${names.x} has ${x.rows} rows but ${names.y} has ${y.rows}`);
@@ -176,7 +176,8 @@ export function prepareProblem(
   const { yt, yMean, yNormSq } = K.cdTargets(y, fitIntercept, { rows: T, cols: y.rows, data: lease.f64(T * y.rows) });
   const xty: Matrix<Float64Array> = { rows: d, cols: T, data: lease.f64(d * T) };
   const xtyNorms = lease.f64(d);
-  const design = K.cdDesignCorrelations(x, fitIntercept, yt, xty, xtyNorms);
+  // The design's own memory (the TypeScript kernels' copy of X) is the lease's too.
+  const design = K.cdDesignCorrelations(x, fitIntercept, yt, xty, xtyNorms, (length) => lease.f64(length));
   if (!design.finite) nonFinite(x, names.x);
   if (!Number.isFinite(yNormSq)) nonFinite(y, names.y);
   return { n: x.rows, d, T, design, yt, yMean, yNormSq, xty, xtyNorms, gram: undefined };
