@@ -555,7 +555,7 @@ describe('js kernels', () => {
       expect(() => K.cdDesign(x, true, () => new Float64Array(30 * 7 - 1))).to.throw(ShapeError, /allocator gave 209 values for 210/);
     });
 
-    it('scratch: a slot is reused when it holds enough, slots are distinct, and gathers leave no trace in the results', () => {
+    it('scratch: a slot is reused when it holds enough, slots are distinct, and what kernels left there never reaches a result', () => {
       const a = scratchDoubles('gatheredRows', 100);
       expect(scratchDoubles('gatheredRows', 60).buffer).to.equal(a.buffer);
       expect(scratchDoubles('gatheredColumns', 60).buffer).to.not.equal(a.buffer);
@@ -569,18 +569,29 @@ describe('js kernels', () => {
       const cols = Int32Array.from([1, 3, 8, 9, 17, 22, 30, 31, 35]);
       const w = randMatrix(rng, cols.length, 3);
       const yt = randMatrix(rng, 3, 50);
+      // A run of 20 of 30 listed columns: symmetric strips of Gram entries and the block left of them.
+      const strips = Int32Array.from({ length: 30 }, (_, c) => c + (c > 4 ? 5 : 0));
+      const stripRows = strips.subarray(6, 26);
+      // Products that pack their operands (transposed, float32) and sum rows of C in scratch.
+      const a32 = Float32Array.from(randMatrix(rng, 9, 14).data);
+      const b64 = randMatrix(rng, 9, 11);
       const run = () => {
         const g1 = { rows: rows.length, cols: cols.length, data: new Float64Array(rows.length * cols.length) };
         const g2 = { rows: cols.length, cols: cols.length, data: new Float64Array(cols.length * cols.length) };
+        const g3 = { rows: 20, cols: 30, data: new Float64Array(600) };
         const rt = { rows: 3, cols: 50, data: new Float64Array(150) };
         K.cdGramColumns(design, rows, cols, g1);
         K.cdGramColumns(design, cols, cols, g2);
+        K.cdGramColumns(design, stripRows, strips, g3);
         const parts = K.cdResidualColumns(design, cols, w, yt, rt);
-        return [...g1.data, ...g2.data, ...rt.data, parts.rNormSq, parts.ry];
+        const p1 = { rows: 14, cols: 11, data: new Float32Array(154) };
+        K.gemm({ rows: 9, cols: 14, data: a32 }, { rows: 9, cols: 11, data: Float32Array.from(b64.data) }, p1, { transA: true });
+        const p2 = { rows: 11, cols: 11, data: new Float64Array(121) };
+        K.gemm(b64, b64, p2, { transA: true, beta: 0 });
+        return [...g1.data, ...g2.data, ...g3.data, ...rt.data, parts.rNormSq, parts.ry, ...p1.data, ...p2.data];
       };
       const clean = run();
-      scratchDoubles('gatheredRows', 10_000).fill(NaN);
-      scratchDoubles('gatheredColumns', 10_000).fill(NaN);
+      for (const slot of ['packA', 'packB', 'productRows', 'gatheredRows', 'gatheredColumns', 'gramBlock'] as const) scratchDoubles(slot, 10_000).fill(NaN);
       expect(run().map(String)).to.deep.equal(clean.map(String));
       expect(clean.every(Number.isFinite)).to.equal(true);
     });

@@ -486,7 +486,7 @@ export function cdGramColumns(design: CdDesign, rows: Int32Array, cols: Int32Arr
   const O = out.data;
   const rowsOfB = (from: number, to: number): Matrix<Float64Array> => ({ rows: to - from, cols: n, data: xb.data.subarray(from * n, to * n) });
   if (off > 0) {
-    const left: Matrix<Float64Array> = { rows: a, cols: off, data: new Float64Array(a * off) };
+    const left: Matrix<Float64Array> = { rows: a, cols: off, data: scratchDoubles('gramBlock', a * off) };
     gemm(rowsOfB(off, off + a), rowsOfB(0, off), left, { transB: true });
     for (let i = 0; i < a; i++) O.set(left.data.subarray(i * off, (i + 1) * off), i * b);
   }
@@ -494,7 +494,7 @@ export function cdGramColumns(design: CdDesign, rows: Int32Array, cols: Int32Arr
     const h = Math.min(GRAM_STRIP, a - s0);
     const c0 = off + s0;
     const w = b - c0;
-    const strip: Matrix<Float64Array> = { rows: h, cols: w, data: new Float64Array(h * w) };
+    const strip: Matrix<Float64Array> = { rows: h, cols: w, data: scratchDoubles('gramBlock', h * w) };
     gemm(rowsOfB(c0, c0 + h), rowsOfB(c0, b), strip, { transB: true });
     for (let i = 0; i < h; i++) O.set(strip.data.subarray(i * w, (i + 1) * w), (s0 + i) * b + c0);
   }

@@ -21,6 +21,7 @@ import { ShapeError, ValueError } from '../../core/errors.js';
 import type { FloatArray, Matrix } from '../../core/matrix.js';
 import type { GemmOptions, SvdResult, SymEigResult } from '../types.js';
 import { checkIndices } from './checks.js';
+import { scratchDoubles, type ScratchSlot } from './scratch.js';
 
 const EPS = Number.EPSILON;
 
@@ -63,15 +64,22 @@ export function gemm<T extends FloatArray>(a: Matrix<T>, b: Matrix<T>, c: Matrix
     multiplyTransB(A, B, C, m, k, n, alpha);
     return;
   }
-  const ap = packFloat64(A, a.rows, a.cols, transA);
-  const bp = packFloat64(B, b.rows, b.cols, transB);
+  const ap = packFloat64(A, a.rows, a.cols, transA, 'packA');
+  const bp = packFloat64(B, b.rows, b.cols, transB, 'packB');
   multiplyAdd(ap, bp, C, m, k, n, alpha);
 }
 
-/** The array itself when it is already float64 and untransposed, else a float64 copy (transposed if asked). */
-function packFloat64(src: FloatArray, rows: number, cols: number, trans: boolean): Float64Array {
-  if (!trans) return src instanceof Float64Array ? src : Float64Array.from(src);
-  const out = new Float64Array(rows * cols);
+/**
+ * The array itself when it is already float64 and untransposed, else a float64 copy (transposed if
+ * asked) in `slot`'s scratch, valid until the slot's next use.
+ */
+function packFloat64(src: FloatArray, rows: number, cols: number, trans: boolean, slot: ScratchSlot): Float64Array {
+  if (!trans && src instanceof Float64Array) return src;
+  const out = scratchDoubles(slot, rows * cols);
+  if (!trans) {
+    for (let q = 0; q < rows * cols; q++) out[q] = src[q]!;
+    return out;
+  }
   for (let r = 0; r < rows; r++) {
     const base = r * cols;
     for (let c = 0; c < cols; c++) out[c * rows + r] = src[base + c]!;
@@ -85,7 +93,7 @@ function packFloat64(src: FloatArray, rows: number, cols: number, trans: boolean
  * B loaded from memory is used four times (register blocking, ~2x faster than one row at a time).
  */
 function multiplyAdd(A: Float64Array, B: Float64Array, C: FloatArray, m: number, k: number, n: number, alpha: number): void {
-  const acc = new Float64Array(4 * n);
+  const acc = scratchDoubles('productRows', 4 * n);
   const n2 = 2 * n;
   const n3 = 3 * n;
   let i = 0;

@@ -10,7 +10,15 @@
  */
 
 /** The temporaries that may be alive together in one kernel call. */
-export type ScratchSlot = 'gatheredRows' | 'gatheredColumns';
+export type ScratchSlot =
+  // gemm's float64 copies of its operands and its rows of C being summed (linalg.ts)
+  | 'packA'
+  | 'packB'
+  | 'productRows'
+  // columns of the design gathered for a product, and a product's block of Gram entries (cd.ts)
+  | 'gatheredRows'
+  | 'gatheredColumns'
+  | 'gramBlock';
 
 /** Larger buffers are not kept: a one-off large problem does not pin its memory for the process. */
 const MAX_KEPT_BYTES = 64 * 1024 * 1024;
