@@ -260,6 +260,7 @@ describe('kernel parity: native vs js', function () {
       [1, 1],
       [3, 70],
       [33, 65],
+      [21, 7],
       [64, 32],
       [0, 4],
       [5, 0],
