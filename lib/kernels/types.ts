@@ -118,8 +118,9 @@ export interface CdDesign {
  * Where a kernel set takes the memory a design keeps (the TypeScript kernels' transposed copy of X,
  * d n values; the native kernels keep none and never call it): `length` values, any contents, that
  * stay the design's as long as it is used. Default: new arrays. A fit passes its BufferLease's, so
- * that the next fits reuse the memory instead of faulting in fresh pages: where freed pages go back
- * to the host, about 3 ms per MB, 25 ms of a 45 ms fit on a 2000 x 1000 design.
+ * that the next fits reuse the memory: fresh pages cost a fault each on their first write, about
+ * 10 us where freed pages go back to the host, some 40 ms of a 90 ms fit for the 16 MB copy of a
+ * 2000 x 1000 design.
  */
 export type DesignAllocator = (length: number) => Float64Array;
 
