@@ -34,6 +34,24 @@ describe('BufferLease', () => {
     c.release();
   });
 
+  it('lends a released buffer uncleared when asked (f64Uncleared), a new one zeroed', () => {
+    dropSpareBuffers();
+    const a = new BufferLease();
+    const fresh = a.f64Uncleared(3000);
+    expect(fresh.every((v) => v === 0)).to.equal(true);
+    fresh.fill(5);
+    a.release();
+    const b = new BufferLease();
+    const again = b.f64Uncleared(2000);
+    expect(again.buffer).to.equal(fresh.buffer); // the released buffer, as it was left
+    expect(again.length).to.equal(2000);
+    expect(again.every((v) => v === 5)).to.equal(true);
+    b.release();
+    const c = new BufferLease();
+    expect(c.f64(3000).every((v) => v === 0)).to.equal(true); // f64 still clears it
+    c.release();
+  });
+
   it('lends Int32Arrays and Uint8Arrays zeroed, in lent buffers, reused after release', () => {
     dropSpareBuffers();
     const a = new BufferLease();
