@@ -11,7 +11,8 @@
  *
  * A buffer belongs to at most one lease until that lease is released, so fits interleaved on one
  * thread (async fits yield to the event loop) never share one; worker threads have their own
- * module instance. Buffers are lent zeroed, as new ones are. A lease that is never released (a fit
+ * module instance. Buffers are lent zeroed, as new ones are (or, by f64Uncleared, as the last user
+ * left them, for memory the caller overwrites whole). A lease that is never released (a fit
  * that threw or was aborted) only leaves its buffers to the garbage collector.
  *
  * New buffers come from V8's allocator, 4 KiB pages each faulted in on first write: a process's
