@@ -275,6 +275,15 @@ const functions = {
     const d = dim(0);
     return [Int32Array.from({ length: d }, () => int(4) - 1), int(3), Uint8Array.from({ length: d }, () => int(2)), vec(d, F64, rand), chance(0.3) ? -Infinity : rand(), new Int32Array(d)];
   },
+  cdFlaggedFeatures: () => {
+    const d = dim(0);
+    const flags = () => Uint8Array.from({ length: d }, () => int(3));
+    return [flags(), new Int32Array(dim(0, d + 2)), chance(0.5) ? null : flags()];
+  },
+  cdFlagPositive: () => {
+    const d = dim(0);
+    return [vec(d, F64, () => pick([0, -0, NaN, -1, rand()])), new Uint8Array(d)];
+  },
   cdWorkingSet: () => {
     const d = dim(0);
     const flags = () => Uint8Array.from({ length: d }, () => int(2));

@@ -21,7 +21,7 @@ const mat32 = (rows: number, cols: number) => ({ rows, cols, data: new Float32Ar
 /** Argument kinds, each with the wrong values a robust binding must refuse. */
 type Kind =
   | 'matrix' | 'matrix-any-dtype' | 'f64' | 'vector-any-dtype' | 'i32' | 'u8' | 'number' | 'nonneg' | 'ordered' | 'nonneg-or-inf' | 'bool' | 'string'
-  | 'opt-matrix' | 'opt-f64' | 'arraybuffer';
+  | 'opt-matrix' | 'opt-f64' | 'opt-u8' | 'arraybuffer';
 
 function badValues(kind: Kind, valid: unknown): unknown[] {
   const notObjects = [undefined, 1, 'x', true, Symbol('s'), 10n];
@@ -69,9 +69,12 @@ function badValues(kind: Kind, valid: unknown): unknown[] {
       const v = valid as Int32Array;
       return [...notObjects, null, Array.from(v), new Float64Array(v.length), new Uint32Array(v.length), new Int8Array(v.length), {}];
     }
-    case 'u8': {
+    case 'u8':
+    case 'opt-u8': {
       const v = valid as Uint8Array;
-      return [...notObjects, null, Array.from(v), new Int8Array(v.length), new Uint8ClampedArray(v.length), new Float64Array(v.length), new Uint8Array(v.length + 1), {}];
+      const out: unknown[] = [...notObjects, Array.from(v), new Int8Array(v.length), new Uint8ClampedArray(v.length), new Float64Array(v.length), new Uint8Array(v.length + 1), {}];
+      if (kind === 'u8') out.push(null);
+      return out;
     }
     case 'number':
       return [undefined, null, '1', NaN, Infinity, -Infinity, {}, [1], 1n, new Float64Array(1)];
@@ -174,6 +177,10 @@ function screenArgs(): unknown[] {
 }
 function staleArgs(): unknown[] {
   return [Int32Array.from([2, 1, 2, -1]), 2, Uint8Array.from([1, 1, 0, 1]), Float64Array.from([1, 0.1, 0.2, 0.5]), 0.3, new Int32Array(d)];
+}
+/** Features 0 and 3 flagged, 3 excepted. */
+function flaggedArgs(): unknown[] {
+  return [Uint8Array.from([1, 0, 0, 1]), new Int32Array(d), Uint8Array.from([0, 0, 0, 1])];
 }
 /** Rows [3, 1] of a d x T matrix written from a 2 x T one (the second row zero). */
 function setRowsArgs(): unknown[] {
@@ -706,6 +713,32 @@ const cases: Record<string, Case> = {
       ['out over eligible', () => {
         const buf = new ArrayBuffer(4 * d);
         return Object.assign(staleArgs(), { 2: new Uint8Array(buf, 0, d), 5: new Int32Array(buf) });
+      }],
+    ],
+  },
+  cdFlaggedFeatures: {
+    args: flaggedArgs,
+    kinds: ['u8', 'i32', 'opt-u8'],
+    extra: [
+      ['except of length d - 1', () => Object.assign(flaggedArgs(), { 2: new Uint8Array(d - 1) })],
+      ['out over flags', () => {
+        const buf = new ArrayBuffer(4 * d);
+        return Object.assign(flaggedArgs(), { 0: new Uint8Array(buf, 0, d), 1: new Int32Array(buf) });
+      }],
+      ['out over except', () => {
+        const buf = new ArrayBuffer(4 * d);
+        return Object.assign(flaggedArgs(), { 1: new Int32Array(buf), 2: new Uint8Array(buf, 4, d) });
+      }],
+    ],
+  },
+  cdFlagPositive: {
+    args: () => [Float64Array.from([1, 0, -1, 2]), new Uint8Array(d)],
+    kinds: ['f64', 'u8'],
+    extra: [
+      ['flags of length d + 1', () => [Float64Array.from([1, 0, -1, 2]), new Uint8Array(d + 1)]],
+      ['flags over values', () => {
+        const values = Float64Array.from([1, 0, -1, 2]);
+        return [values, new Uint8Array(values.buffer, 8, d)];
       }],
     ],
   },

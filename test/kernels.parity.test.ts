@@ -1138,6 +1138,49 @@ describe('kernel parity: native vs js', function () {
           });
   });
 
+  describe('feature lists: cdFlaggedFeatures, cdFlagPositive', () => {
+    it('lists the flagged features not excepted, ascending, on both backends, writing no more than out holds', () => {
+      const rng = new Rng(41);
+      for (const d of [0, 1, 7, 64, 301]) {
+        // Flags of any non-zero value count (a Uint8Array filled by another kernel holds 0 or 1,
+        // a user's may hold anything).
+        const flags = Uint8Array.from({ length: d }, () => (rng.uniform() < 0.4 ? 1 + rng.int(255) : 0));
+        const except = Uint8Array.from({ length: d }, () => (rng.uniform() < 0.3 ? 1 : 0));
+        const all = Array.from({ length: d }, (_, j) => j);
+        for (const ex of [undefined, except]) {
+          const want = all.filter((j) => flags[j] !== 0 && !(ex && ex[j]));
+          for (const K of [N, J]) {
+            const out = new Int32Array(d + 2).fill(-7);
+            const m = K.cdFlaggedFeatures(flags, out, ex);
+            expect(m, `d ${d}`).to.equal(want.length);
+            expect(Array.from(out.subarray(0, m))).to.deep.equal(want);
+            expect(Array.from(out.subarray(m))).to.deep.equal(new Array(d + 2 - m).fill(-7));
+            // A short out receives the first of them and the count is still the whole number.
+            const short = new Int32Array(Math.floor(want.length / 2) + 1).fill(-7);
+            expect(K.cdFlaggedFeatures(flags, short, ex)).to.equal(want.length);
+            expect(Array.from(short.subarray(0, Math.min(short.length, want.length)))).to.deep.equal(want.slice(0, short.length));
+            expect(K.cdFlaggedFeatures(flags, new Int32Array(0), ex)).to.equal(want.length);
+          }
+        }
+      }
+      for (const K of [N, J]) {
+        expect(() => K.cdFlaggedFeatures(new Uint8Array(5), new Int32Array(5), new Uint8Array(4))).to.throw(ShapeError, /except/);
+      }
+    });
+
+    it('flags the positive values (zero, negative, NaN and -0 are not), on both backends', () => {
+      const values = Float64Array.from([0, 1e-300, -1, NaN, Infinity, -0, 3, -Infinity, 5e-324]);
+      const want = [0, 1, 0, 0, 1, 0, 1, 0, 1];
+      for (const K of [N, J]) {
+        // Stale flags are overwritten, ones and zeros alike.
+        const flags = Uint8Array.from(want, (w) => 1 - w);
+        expect(K.cdFlagPositive(values, flags)).to.equal(4);
+        expect(Array.from(flags)).to.deep.equal(want);
+        expect(() => K.cdFlagPositive(values, new Uint8Array(8))).to.throw(ShapeError, /flags/);
+      }
+    });
+  });
+
   describe('cdSetRows, cdSetCorrelations: a working set written into the solver state', () => {
     /** The squared norm of row c of a (k x T), summed over t in order. */
     const rowSq = (a: Float64Array, c: number, T: number): number => {

@@ -362,8 +362,8 @@ const cases: Record<string, Case> = {
       return out;
     },
   },
-  'working-set screening passes: cdDualNorms, cdScreen, cdStaleFeatures, cdWorkingSet': {
-    covers: ['cdDualNorms', 'cdScreen', 'cdStaleFeatures', 'cdWorkingSet'],
+  'working-set screening passes: cdDualNorms, cdScreen, cdStaleFeatures, cdWorkingSet, cdFlagPositive, cdFlaggedFeatures': {
+    covers: ['cdDualNorms', 'cdScreen', 'cdStaleFeatures', 'cdWorkingSet', 'cdFlagPositive', 'cdFlaggedFeatures'],
     run: (k, a) => {
       const [d, T] = [300, 4];
       const flags = (f: (j: number) => boolean): Uint8Array => Uint8Array.from({ length: d }, (_, j) => (f(j) ? 1 : 0));
@@ -384,6 +384,9 @@ const cases: Record<string, Case> = {
       const list = a.int32(new Array<number>(d).fill(0));
       out.push(...bits(k.cdStaleFeatures(state.corrVersion, 5, active, xi, 0.8, list), list));
       out.push(...bits(k.cdWorkingSet({ active, nonZero, xi, strong: Infinity, minSize: 50, out: list }), list));
+      const positive = new Uint8Array(d);
+      out.push(...bits(k.cdFlagPositive(colNormSq, positive)), positive);
+      out.push(...bits(k.cdFlaggedFeatures(positive, list, active), list));
       return out;
     },
   },

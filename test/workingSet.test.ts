@@ -518,7 +518,7 @@ describe('working sets and the column pool', () => {
 
   it('a set that leaves out a few active pooled features takes them too, and the pool then hands out views', () => {
     const pool = pooledOf();
-    const ws = withPooled(Int32Array.from([0, 2, 5, 7, 9]), pool, allActive);
+    const ws = withPooled(kernels(), Int32Array.from([0, 2, 5, 7, 9]), pool, allActive);
     expect([...ws]).to.deep.equal([0, 2, 5, 7, 9, 11]);
     const taken = pool.take(ws, 'gram');
     // Every pooled feature is in the set: the Gram matrix is the pool's own buffer, in slot order,
@@ -570,10 +570,10 @@ describe('working sets and the column pool', () => {
     const pool = pooledOf();
     const screened = allActive.slice();
     screened[11] = 0;
-    expect([...withPooled(Int32Array.from([0, 2, 5, 7, 9]), pool, screened)]).to.deep.equal([0, 2, 5, 7, 9]);
+    expect([...withPooled(kernels(), Int32Array.from([0, 2, 5, 7, 9]), pool, screened)]).to.deep.equal([0, 2, 5, 7, 9]);
     // Four features left out of a set of four: more than a quarter of it.
-    expect([...withPooled(Int32Array.from([1, 3, 4, 11]), pool, allActive)]).to.deep.equal([1, 3, 4, 11]);
-    expect([...withPooled(Int32Array.from([2, 5, 7, 9, 11]), pool, allActive)]).to.deep.equal([2, 5, 7, 9, 11]);
+    expect([...withPooled(kernels(), Int32Array.from([1, 3, 4, 11]), pool, allActive)]).to.deep.equal([1, 3, 4, 11]);
+    expect([...withPooled(kernels(), Int32Array.from([2, 5, 7, 9, 11]), pool, allActive)]).to.deep.equal([2, 5, 7, 9, 11]);
   });
 });
 

@@ -68,6 +68,8 @@ export interface Addon {
   ): number;
   cdScreen(active: Uint8Array, nonZero: Uint8Array, xi: Float64Array, colNormSq: Float64Array, scale: number, radius: number, l2Reg: number, threshold: number): number;
   cdStaleFeatures(corrVersion: Int32Array, version: number, eligible: Uint8Array, xi: Float64Array, limit: number, out: Int32Array): number;
+  cdFlaggedFeatures(flags: Uint8Array, out: Int32Array, except: Uint8Array | null): number;
+  cdFlagPositive(values: Float64Array, flags: Uint8Array): number;
   cdWorkingSet(active: Uint8Array, nonZero: Uint8Array, xi: Float64Array, strong: number, minSize: number, out: Int32Array): number;
   cdSetRows(w: Matrix<Float64Array>, nonZero: Uint8Array, rows: Int32Array, values: Matrix<Float64Array>): CdRowsSet;
   cdSetCorrelations(
@@ -340,6 +342,12 @@ export function nativeKernels(addon: Addon): Kernels {
     },
     cdStaleFeatures(corrVersion: Int32Array, version: number, eligible: Uint8Array, xi: Float64Array, limit: number, out: Int32Array): number {
       return call(() => addon.cdStaleFeatures(corrVersion, version, eligible, xi, limit, out));
+    },
+    cdFlaggedFeatures(flags: Uint8Array, out: Int32Array, except?: Uint8Array): number {
+      return call(() => addon.cdFlaggedFeatures(flags, out, except ?? null));
+    },
+    cdFlagPositive(values: Float64Array, flags: Uint8Array): number {
+      return call(() => addon.cdFlagPositive(values, flags));
     },
     cdWorkingSet(a: CdWorkingSetArgs): number {
       return call(() => addon.cdWorkingSet(a.active, a.nonZero, a.xi, a.strong, a.minSize, a.out));

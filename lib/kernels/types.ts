@@ -419,6 +419,15 @@ export interface Kernels extends NetworkKernels, OptimKernels, RandomKernels {
    * bound that says nothing), ascending, in the first entries of out (length d); returns their number.
    */
   cdStaleFeatures(corrVersion: Int32Array, version: number, eligible: Uint8Array, xi: Float64Array, limit: number, out: Int32Array): number;
+  /**
+   * The features j with flags[j] != 0 and, when `except` (length d) is given, except[j] = 0,
+   * ascending: the first out.length of them in out; returns their number, which may exceed
+   * out.length (then only that many were written). A solve's lists of features (its support, the
+   * features it screened) come from here, so that no loop over d runs in TypeScript per fit.
+   */
+  cdFlaggedFeatures(flags: Uint8Array, out: Int32Array, except?: Uint8Array): number;
+  /** flags[j] = 1 where values[j] > 0, else 0 (NaN: 0), flags of values' length; returns the number of ones. */
+  cdFlagPositive(values: Float64Array, flags: Uint8Array): number;
   /** The next working set (CdWorkingSetArgs); returns its size. */
   cdWorkingSet(args: CdWorkingSetArgs): number;
   /**

@@ -140,19 +140,20 @@ export function checkFitOptions(owner: string, o: unknown): FitOptions {
 }
 
 /**
- * Intercept b = yMean - xMean^T W and the public coef (T x d) from W (d x T), whose non-zero rows
- * are those flagged in `nonZero` (the solver's support: only those rows are read, so a sparse model
- * of many features costs its support, not d x T).
+ * Intercept b = yMean - xMean^T W and the public coef (T x d) from the support of W: its features
+ * (ascending) and their rows (|S| x T), as EnetState.supportRows gives them (only those rows are
+ * read, so a sparse model of many features costs its support, not d x T).
  */
-export function finish(p: EnetProblem, w: Matrix<Float64Array>, nonZero: Uint8Array): { coef: Matrix<Float64Array>; intercept: Float64Array } {
+export function finish(p: EnetProblem, support: { cols: Int32Array; w: Matrix<Float64Array> }): { coef: Matrix<Float64Array>; intercept: Float64Array } {
   const { d, T } = p;
+  const { cols, w } = support;
   const coef = new Float64Array(T * d);
   const intercept = p.yMean.slice();
-  for (let j = 0; j < d; j++) {
-    if (!nonZero[j]) continue;
+  for (let c = 0; c < cols.length; c++) {
+    const j = cols[c]!;
     const xm = p.design.mean[j]!;
     for (let t = 0; t < T; t++) {
-      const v = w.data[j * T + t]!;
+      const v = w.data[c * T + t]!;
       coef[t * d + j] = v;
       intercept[t]! -= xm * v;
     }
@@ -279,7 +280,7 @@ export class MultiTaskElasticNet extends CdEstimator<CdFitted> {
             `Duality gap: ${r.gap}, tolerance: ${r.tolScaled}`,
         );
       }
-      const { coef, intercept } = finish(p, state.w, state.nonZero);
+      const { coef, intercept } = finish(p, state.supportRows());
       lease.release();
       this.fitted = { coef, intercept, nIter: r.nIter, dualGap: r.gap / p.n };
     };

@@ -358,7 +358,7 @@ export class MultiTaskElasticNetCV extends CdEstimator<CVFitted> {
       const lease = new BufferLease();
       const state = new EnetState(k, full, undefined, lease);
       const r = yield* solveEnet(k, full, state, settings(full, alpha, l1Ratio));
-      const { coef, intercept } = finish(full, state.w, state.nonZero);
+      const { coef, intercept } = finish(full, state.supportRows());
       lease.release();
       fullLease.release();
       return {

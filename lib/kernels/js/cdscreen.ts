@@ -19,6 +19,8 @@
  *   the solve's d x T state (as kernels, the per-row loops of every outer iteration run compiled
  *   from a process's first fit on, and V8 does not spend milliseconds optimising the solver's
  *   methods that held them).
+ * - cdFlaggedFeatures, cdFlagPositive: lists and flags of features (the support, the screened
+ *   features, the non-zero columns), so that the solver's TypeScript never loops over d itself.
  * Every value is a sum, product, quotient or square root of two doubles in a fixed order, so the
  * twins agree bit for bit.
  */
@@ -72,6 +74,30 @@ export function cdScreen(a: CdScreenArgs): number {
 export function cdStaleFeatures(corrVersion: Int32Array, version: number, eligible: Uint8Array, xi: Float64Array, limit: number, out: Int32Array): number {
   let m = 0;
   for (let j = 0; j < xi.length; j++) if (eligible[j] && corrVersion[j] !== version && !(xi[j]! <= limit)) out[m++] = j;
+  return m;
+}
+
+export function cdFlaggedFeatures(flags: Uint8Array, out: Int32Array, except?: Uint8Array): number {
+  const d = flags.length;
+  if (except !== undefined && except.length !== d) throw new ShapeError(`cdFlaggedFeatures: except has length ${except.length}, flags ${d}`);
+  let m = 0;
+  for (let j = 0; j < d; j++) {
+    if (flags[j] && !(except !== undefined && except[j])) {
+      if (m < out.length) out[m] = j;
+      m++;
+    }
+  }
+  return m;
+}
+
+export function cdFlagPositive(values: Float64Array, flags: Uint8Array): number {
+  if (flags.length !== values.length) throw new ShapeError(`cdFlagPositive: flags has length ${flags.length}, values ${values.length}`);
+  let m = 0;
+  for (let j = 0; j < values.length; j++) {
+    const positive = values[j]! > 0;
+    flags[j] = positive ? 1 : 0;
+    if (positive) m++;
+  }
   return m;
 }
 

@@ -6,7 +6,7 @@
 import type { Kernels } from '../types.js';
 import { cdCorrelations, cdDesign, cdDesignCorrelations, cdGatherColumns, cdGramColumns, cdResidual, cdResidualColumns, cdResidualCorrelations, cdTargets, mtenetBlockGram, mtenetGramSweep, mtenetSweep } from './cd.js';
 import { cdGramCorrelations } from './cdgram.js';
-import { cdDualNorms, cdScreen, cdSetCorrelations, cdSetRows, cdStaleFeatures, cdWorkingSet } from './cdscreen.js';
+import { cdDualNorms, cdFlaggedFeatures, cdFlagPositive, cdScreen, cdSetCorrelations, cdSetRows, cdStaleFeatures, cdWorkingSet } from './cdscreen.js';
 import { mtenetGramSolve, mtenetResidualSolve } from './cdsolve.js';
 import { choleskySolve, gatherBlock, gatherRows, gemm, gram, setBlock, svd, symEig, transpose } from './linalg.js';
 import { network } from './network.js';
@@ -46,6 +46,8 @@ export const jsKernels: Kernels = {
   cdDualNorms,
   cdScreen,
   cdStaleFeatures,
+  cdFlaggedFeatures,
+  cdFlagPositive,
   cdWorkingSet,
   cdSetRows,
   cdSetCorrelations,

@@ -260,7 +260,7 @@ export class EnetState {
       corrDrift: lease.f64(d), nonZero: this.nonZero, w: this.w, version: 0, drift: 0,
     };
     this.columns = lease.u8(d);
-    this.columnCount = flagPositive(p.design.colNormSq, this.columns);
+    this.columnCount = K.cdFlagPositive(p.design.colNormSq, this.columns);
     this.pool = new ColumnPool(K, p.design, n, p.gram?.gram, lease);
     if (w0) {
       this.setStart();
@@ -387,7 +387,7 @@ export class EnetState {
       // Consecutive features, or nearly (every feature but the working set, after an inner solve):
       // the whole span, the few features between computed again, in one product written straight
       // into the state's rows, with no copy.
-      const range = span === m ? cols : (this.features ??= consecutive(this.lease.i32(this.p.d), 0)).subarray(first, first + span);
+      const range = span === m ? cols : (this.features ??= everyFeature(this.K, this.lease, this.p.d)).subarray(first, first + span);
       const out: Matrix<Float64Array> = { rows: span, cols: T, data: this.corr.subarray(first * T, (first + span) * T) };
       this.correlate(range, out, this.corrNorm.subarray(first, first + span));
       this.markFresh(first, first + span);
@@ -427,12 +427,7 @@ export class EnetState {
   /** The support (non-zero rows of W, ascending) and those rows (|S| x T), kept until W changes. */
   supportRows(): { cols: Int32Array; w: Matrix<Float64Array> } {
     if (this.supportCache !== null) return this.supportCache;
-    const { d } = this.p;
-    let m = 0;
-    for (let j = 0; j < d; j++) if (this.nonZero[j]) m++;
-    const cols = new Int32Array(m);
-    m = 0;
-    for (let j = 0; j < d; j++) if (this.nonZero[j]) cols[m++] = j;
+    const cols = flaggedFeatures(this.K, this.nonZero, this.supportSize);
     this.supportCache = { cols, w: rowsOf(this.K, this.w, cols) };
     return this.supportCache;
   }
@@ -474,25 +469,25 @@ export class EnetState {
 }
 
 /**
- * flags[j] = 1 where values[j] > 0 (flags zeroed); returns their number. The per-element loops of
- * the solver's classes live in small functions like this one: V8 optimises a function once its
- * loops have run long enough, with its callees inlined, and a constructor or method made hot by
- * its own loop cost milliseconds of compiling in each of a process's first fits.
+ * The features flagged in `flags` and not in `except`, ascending (kernel cdFlaggedFeatures: a loop
+ * over d in TypeScript ran in V8's interpreter through a process's first fits, then cost
+ * milliseconds of optimising in the background). `expected`, their number when known, sizes the
+ * list; a wrong guess costs a second pass.
  */
-function flagPositive(values: Float64Array, flags: Uint8Array): number {
-  let count = 0;
-  for (let j = 0; j < values.length; j++) {
-    if (values[j]! > 0) {
-      flags[j] = 1;
-      count++;
-    }
-  }
-  return count;
+function flaggedFeatures(K: Kernels, flags: Uint8Array, expected: number, except?: Uint8Array): Int32Array {
+  const out = new Int32Array(Math.max(0, expected));
+  const m = K.cdFlaggedFeatures(flags, out, except);
+  if (m === out.length) return out;
+  if (m < out.length) return out.subarray(0, m);
+  const all = new Int32Array(m);
+  K.cdFlaggedFeatures(flags, all, except);
+  return all;
 }
 
-/** out[c] = first + c; returns out. */
-function consecutive(out: Int32Array, first: number): Int32Array {
-  for (let c = 0; c < out.length; c++) out[c] = first + c;
+/** 0, 1, ..., d - 1 in a buffer of the lease. */
+function everyFeature(K: Kernels, lease: BufferLease, d: number): Int32Array {
+  const out = lease.i32(d);
+  K.cdFlaggedFeatures(lease.u8(d).fill(1), out);
   return out;
 }
 
@@ -531,7 +526,9 @@ export function* solveEnet(K: Kernels, p: EnetProblem, st: EnetState, s: SolveSe
   let sweeps = 0;
   let gap = NaN;
   let pendingSweep = false; // the last sweep's progress waits for the gap that follows it
-  const done = (): SolveResult => ({ nIter: sweeps, gap, tolScaled, converged: gap < tolScaled, screened: screenedOf(active, cn) });
+  const done = (): SolveResult => ({
+    nIter: sweeps, gap, tolScaled, converged: gap < tolScaled, screened: flaggedFeatures(K, st.columns, st.columnCount - activeCount, active),
+  });
   for (;;) {
     // (1) The gap from exact values and bounds.
     let scale = st.dualNorms(xi, l2Reg, l1Reg);
@@ -560,7 +557,7 @@ export function* solveEnet(K: Kernels, p: EnetProblem, st: EnetState, s: SolveSe
 
     // (5) The working set and its inner solve.
     const minSize = denseSolution(st.supportSize, lastSetSize, activeCount) ? d : (s.minWorkingSet ?? minWorkingSetFor(n, d, T));
-    const ws = withPooled(workingSet(K, active, st.nonZero, xi, s, minSize, setRoom), st.pool, active);
+    const ws = withPooled(K, workingSet(K, active, st.nonZero, xi, s, minSize, setRoom), st.pool, active);
     const k = ws.length;
     lastSetSize = k;
     // The inner solve starts from X_ws^T R: every member is fresh (the active ones were refreshed
@@ -616,7 +613,7 @@ export function* solveEnet(K: Kernels, p: EnetProblem, st: EnetState, s: SolveSe
  * is then a larger working set of the same kind, features near their constraint. Ascending.
  * (Exported for its test.)
  */
-export function withPooled(ws: Int32Array, pool: ColumnPool, active: Uint8Array): Int32Array {
+export function withPooled(K: Kernels, ws: Int32Array, pool: ColumnPool, active: Uint8Array): Int32Array {
   const pooled = pool.pooled();
   if (pooled.length === 0) return ws;
   const inSet = new Uint8Array(active.length);
@@ -630,10 +627,7 @@ export function withPooled(ws: Int32Array, pool: ColumnPool, active: Uint8Array)
     inSet[j] = 1;
   }
   if (extra === 0) return ws;
-  const out = new Int32Array(ws.length + extra);
-  let m = 0;
-  for (let j = 0; j < inSet.length; j++) if (inSet[j]) out[m++] = j;
-  return out;
+  return flaggedFeatures(K, inSet, ws.length + extra);
 }
 
 /** Gap-safe screening of the active zero rows whose xi (exact or bound) passes the sphere test (dualGap.ts provenZero); returns how many it removed. */
@@ -642,11 +636,6 @@ function screen(K: Kernels, active: Uint8Array, nonZero: Uint8Array, xi: Float64
   return K.cdScreen({ active, nonZero, xi, colNormSq: cn, scale, radius, l2Reg, threshold: 1 - SCREEN_MARGIN });
 }
 
-function screenedOf(active: Uint8Array, cn: Float64Array): Int32Array {
-  const out: number[] = [];
-  for (let j = 0; j < active.length; j++) if (!active[j] && cn[j]! > 0) out.push(j);
-  return Int32Array.from(out);
-}
 
 /** A working set is full when at least this fraction of its features ended non-zero. */
 export const FULL_WORKING_SET = 0.9;

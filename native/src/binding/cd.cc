@@ -649,6 +649,37 @@ Napi::Value CdStaleFeatures(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, double(cd::staleFeatures(corrVersion.data(), version, eligible.data(), xi.data(), d, limit, out.data())));
 }
 
+// cdFlaggedFeatures(flags, out, except) -> m: the j with flags[j] != 0 and (except null or
+// except[j] == 0), ascending, the first out.length of them written to out.
+Napi::Value CdFlaggedFeatures(const Napi::CallbackInfo& info) {
+  const char* fn = "cdFlaggedFeatures";
+  Napi::Env env = info.Env();
+  expectArgs(info, 3, fn);
+  ArgGuard guard;
+  VecMap<uint8_t> flags = vectorArg<uint8_t>(info[0], fn, "flags");
+  const int64_t d = flags.size();
+  VecMap<int32_t> out = vectorArg<int32_t>(info[1], fn, "out");
+  const bool hasExcept = !info[2].IsNull();
+  VecMap<uint8_t> except = hasExcept ? vectorArg<uint8_t>(info[2], fn, "except", d) : VecMap<uint8_t>(nullptr, 0);
+  expectDisjointFrom(env, fn, out, "out", flags, "flags");
+  if (hasExcept) expectDisjoint(env, fn, out, "out", except, "except");
+  guard.verify(env, fn);
+  return Napi::Number::New(env, double(cd::flaggedFeatures(flags.data(), hasExcept ? except.data() : nullptr, d, out.data(), out.size())));
+}
+
+// cdFlagPositive(values, flags) -> m: flags (Uint8Array, length d) = 1 where values[j] > 0, else 0.
+Napi::Value CdFlagPositive(const Napi::CallbackInfo& info) {
+  const char* fn = "cdFlagPositive";
+  Napi::Env env = info.Env();
+  expectArgs(info, 2, fn);
+  ArgGuard guard;
+  VecMap<double> values = vectorArg<double>(info[0], fn, "values");
+  VecMap<uint8_t> flags = vectorArg<uint8_t>(info[1], fn, "flags", values.size());
+  expectDisjoint(env, fn, flags, "flags", values, "values");
+  guard.verify(env, fn);
+  return Napi::Number::New(env, double(cd::flagPositive(values.data(), values.size(), flags.data())));
+}
+
 // cdWorkingSet(active, nonZero, xi, strong, minSize, out) -> size: out (Int32Array, length d)
 // receives the set, ascending, in its first entries.
 Napi::Value CdWorkingSet(const Napi::CallbackInfo& info) {
@@ -752,6 +783,8 @@ void registerCd(Napi::Env env, Napi::Object exports) {
   exportFunction(env, exports, "cdDualNorms", CdDualNorms);
   exportFunction(env, exports, "cdScreen", CdScreen);
   exportFunction(env, exports, "cdStaleFeatures", CdStaleFeatures);
+  exportFunction(env, exports, "cdFlaggedFeatures", CdFlaggedFeatures);
+  exportFunction(env, exports, "cdFlagPositive", CdFlagPositive);
   exportFunction(env, exports, "cdWorkingSet", CdWorkingSet);
   exportFunction(env, exports, "cdSetRows", CdSetRows);
   exportFunction(env, exports, "cdSetCorrelations", CdSetCorrelations);

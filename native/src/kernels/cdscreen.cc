@@ -60,6 +60,27 @@ int64_t staleFeatures(const int32_t* corrVersion, int32_t version, const uint8_t
   return m;
 }
 
+int64_t flaggedFeatures(const uint8_t* flags, const uint8_t* except, int64_t d, int32_t* out, int64_t outLen) {
+  int64_t m = 0;
+  for (int64_t j = 0; j < d; ++j) {
+    if (flags[j] && !(except && except[j])) {
+      if (m < outLen) out[m] = static_cast<int32_t>(j);
+      ++m;
+    }
+  }
+  return m;
+}
+
+int64_t flagPositive(const double* values, int64_t d, uint8_t* flags) {
+  int64_t m = 0;
+  for (int64_t j = 0; j < d; ++j) {
+    const bool positive = values[j] > 0;
+    flags[j] = positive ? 1 : 0;
+    m += positive;
+  }
+  return m;
+}
+
 namespace {
 
 // The k-th smallest of a[0..n) (0-based), reordering a: the twin of lib/core/select.ts

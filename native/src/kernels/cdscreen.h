@@ -34,6 +34,13 @@ int64_t screen(uint8_t* active, const uint8_t* nonZero, const double* xi, const 
 int64_t staleFeatures(const int32_t* corrVersion, int32_t version, const uint8_t* eligible, const double* xi, int64_t d,
                       double limit, int32_t* out);
 
+// The j with flags[j] != 0 and, when except is not null, except[j] == 0, ascending: the first
+// outLen of them written to out; returns their number (which may exceed outLen).
+int64_t flaggedFeatures(const uint8_t* flags, const uint8_t* except, int64_t d, int32_t* out, int64_t outLen);
+
+// flags[j] = 1 where values[j] > 0, else 0 (NaN: 0); returns the number of ones.
+int64_t flagPositive(const double* values, int64_t d, uint8_t* flags);
+
 // The next working set, ascending, into out; returns its size (types.ts CdWorkingSetArgs).
 int64_t workingSet(const uint8_t* active, const uint8_t* nonZero, const double* xi, int64_t d, double strong, int64_t minSize,
                    int32_t* out);
