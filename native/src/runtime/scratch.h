@@ -7,8 +7,8 @@
 // as on the small cloud machines we measure on) a fault costs about 10 us: a Gram panel of a few
 // hundred KiB cost more in faults than the products that filled it. The buffers here are the
 // thread's own (kernels run on the caller's thread or on pool workers, each with its own) and
-// hold the largest size asked of them until the thread ends; the large ones are in huge pages
-// (runtime/memory.h), so even their first use costs few faults.
+// hold the largest size asked of them until the thread ends, carved from a per-thread arena of
+// huge pages (runtime/memory.h; scratch.cc), so that even their first use costs few faults.
 #pragma once
 #include <cstddef>
 
