@@ -7,7 +7,12 @@ import { expect } from 'chai';
 
 import { BufferLease, dropSpareBuffers, setHugePageAdvice, spareBufferBytes } from '../lib/core/bufferLease.js';
 import { Rng } from '../lib/core/rng.js';
+import { MultiTaskDataset } from '../lib/data/dataset.js';
+import { IndependentRidge } from '../lib/linear/ridge.js';
+import { L21Logistic, L21Regression } from '../lib/linear/l21.js';
+import { MeanRegularizedRegression } from '../lib/linear/meanRegularized.js';
 import { MultiTaskElasticNet, MultiTaskLasso } from '../lib/linear/multiTaskElasticNet.js';
+import { TraceNormRegression } from '../lib/linear/traceNorm.js';
 import { MultiTaskLassoCV } from '../lib/linear/multiTaskElasticNetCV.js';
 import { EnetState, prepareProblem, solveEnet, type SolveSettings } from '../lib/linear/solvers/workingSet.js';
 import { kernels, rawAddon } from '../lib/kernels/index.js';
@@ -230,5 +235,52 @@ describe('BufferLease', () => {
     const b = await cv().fit(X, Y);
     expect(Array.from(b.coef.data)).to.deep.equal(Array.from(a.coef.data));
     expect(b.alpha).to.equal(a.alpha);
+  });
+
+  it('per-task models: fits on memory an earlier fit of other data left give the coefficients of fits on fresh memory, and fitted models keep theirs', async () => {
+    // Two datasets of one shape: tall tasks (rows compressed), wide tasks (rows kept), binary labels.
+    const dataset = (seed: number, rows: number, binary: boolean): MultiTaskDataset => {
+      const rng = new Rng(seed);
+      const d = 12;
+      return new MultiTaskDataset(
+        Array.from({ length: 4 }, (_, t) => {
+          const X = randMatrix(rng, rows + t, d);
+          const y = Float64Array.from({ length: rows + t }, (_, i) => {
+            const v = X.data[i * d]! - 0.5 * X.data[i * d + 1]! + 0.3 * rng.normal() + t;
+            return binary ? (v > t ? 1 : 0) : v;
+          });
+          return { name: `t${t}`, type: binary ? 'binary' : 'regression', X, y };
+        }),
+      );
+    };
+    const fits: [string, (ds: MultiTaskDataset) => Promise<{ coef: { data: Float64Array }; intercept: Float64Array }> | { coef: { data: Float64Array }; intercept: Float64Array }, boolean][] = [
+      ['L21Regression, tall tasks', (ds) => new L21Regression({ alpha: 0.05, tol: 1e-10 }).fitSync(ds), false],
+      ['L21Regression, async', (ds) => new L21Regression({ alpha: 0.05, tol: 1e-10 }).fit(ds), false],
+      ['L21Regression with CV', (ds) => new L21Regression({ cv: 3, nAlphas: 4, tol: 1e-8 }).fitSync(ds), false],
+      ['L21Logistic', (ds) => new L21Logistic({ alpha: 0.01, tol: 1e-8 }).fitSync(ds), true],
+      ['TraceNormRegression', (ds) => new TraceNormRegression({ alpha: 0.1, tol: 1e-10 }).fitSync(ds), false],
+      ['MeanRegularizedRegression', (ds) => new MeanRegularizedRegression({ lambda1: 1, lambda2: 0.5 }).fitSync(ds), false],
+      ['IndependentRidge with CV', (ds) => new IndependentRidge({ cv: 3 }).fitSync(ds), false],
+    ];
+    for (const rows of [40, 8]) {
+      for (const [name, fit, binary] of fits) {
+        // B has more rows: the fits of A after B reuse buffers that hold B's values past A's lengths.
+        const [a, b] = [dataset(1, rows, binary), dataset(2, rows + 5, binary)];
+        const bits = async (ds: MultiTaskDataset): Promise<number[]> => {
+          const m = await fit(ds);
+          return [...m.coef.data, ...m.intercept];
+        };
+        dropSpareBuffers();
+        const aloneA = await bits(a);
+        dropSpareBuffers();
+        const aloneB = await bits(b);
+        // Now on the memory the fits above released, dirtied by the other dataset's values.
+        const modelA = await fit(a);
+        const keptA = [...modelA.coef.data, ...modelA.intercept];
+        expect(keptA, `${name}, ${rows} rows: A after B`).to.deep.equal(aloneA);
+        expect(await bits(b), `${name}, ${rows} rows: B after A`).to.deep.equal(aloneB);
+        expect([...modelA.coef.data, ...modelA.intercept], `${name}, ${rows} rows: A's model after B's fit`).to.deep.equal(keptA);
+      }
+    }
   });
 });

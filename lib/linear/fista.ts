@@ -447,15 +447,30 @@ function compress(p: TaskProblem, fitIntercept: boolean): Prepared {
   const { c, grams, xty } = all.every(wide) ? { c: fitIntercept ? centrePerTask(p, true) : null, grams: null, xty: null } : centredGrams(p, fitIntercept);
   const src = c ? c.p : p;
   const scale = invCounts(p);
-  const blocks: { x: Float64Array; y: Float64Array }[] = [];
+  // The stacked result, written task by task: a task keeps at most min(n_t, d) rows (all of them
+  // when d is 0), so room for that many is taken at once, in the problem's lease when it has one.
+  let room = 0;
+  for (let t = 0; t < T; t++) {
+    const n = src.offsets[t + 1]! - src.offsets[t]!;
+    room += d === 0 ? n : Math.min(n, d);
+  }
+  const xAll = p.lease ? p.lease.f64Uncleared(room * d) : new Float64Array(room * d);
+  const yAll = p.lease ? p.lease.f64Uncleared(room) : new Float64Array(room);
+  const offsets = new Int32Array(T + 1);
   let lipschitz = 0;
   let constant = 0;
   for (let t = 0; t < T; t++) {
     const a = src.offsets[t]!;
     const n = src.offsets[t + 1]! - a;
+    const at = offsets[t]!;
     const orig = { x: src.x.data.subarray(a * d, (a + n) * d), y: src.y.subarray(a, a + n) };
+    const keepRows = (): void => {
+      xAll.set(orig.x, at * d);
+      yAll.set(orig.y, at);
+      offsets[t + 1] = at + n;
+    };
     if (n === 0 || d === 0) {
-      blocks.push(orig);
+      keepRows();
       continue;
     }
     if (wide(t) || !grams || !xty) {
@@ -463,7 +478,7 @@ function compress(p: TaskProblem, fitIntercept: boolean): Prepared {
       const outer = { rows: n, cols: n, data: new Float64Array(n * n) };
       K.gemm(xt, xt, outer, { transB: true });
       lipschitz = Math.max(lipschitz, K.symEig(outer).values[n - 1]! * scale[t]!);
-      blocks.push(orig);
+      keepRows();
       continue;
     }
     const { values, vectors } = K.symEig(grams[t]!);
@@ -474,38 +489,33 @@ function compress(p: TaskProblem, fitIntercept: boolean): Prepared {
     const keep: number[] = [];
     for (let k = 0; k < d; k++) if (values[k]! > floor) keep.push(k);
     if (n <= keep.length) {
-      blocks.push(orig);
+      keepRows();
       continue;
     }
-    const x = new Float64Array(keep.length * d);
-    const y = new Float64Array(keep.length);
     const V = vectors.data;
     let yy = 0;
     for (let i = 0; i < n; i++) yy += orig.y[i]! * orig.y[i]!;
     let zz = 0;
     keep.forEach((k, r) => {
       const s = Math.sqrt(values[k]!);
+      const row = (at + r) * d;
       let vc = 0;
       for (let j = 0; j < d; j++) {
-        x[r * d + j] = s * V[j * d + k]!;
+        xAll[row + j] = s * V[j * d + k]!;
         vc += V[j * d + k]! * xty[t]!.data[j]!;
       }
-      y[r] = vc / s;
-      zz += y[r]! * y[r]!;
+      const z = vc / s;
+      yAll[at + r] = z;
+      zz += z * z;
     });
     constant += 0.5 * scale[t]! * (yy - zz);
-    blocks.push({ x, y });
+    offsets[t + 1] = at + keep.length;
   }
-  const offsets = new Int32Array(T + 1);
-  blocks.forEach((b, t) => (offsets[t + 1] = offsets[t]! + b.y.length));
   const N = offsets[T]!;
-  const x = new Float64Array(N * d);
-  const y = new Float64Array(N);
-  blocks.forEach((b, t) => {
-    x.set(b.x, offsets[t]! * d);
-    y.set(b.y, offsets[t]!);
-  });
-  return { c, q: { x: { rows: N, cols: d, data: x }, y, offsets, T, d }, b0: new Float64Array(T), scale, constant, lipschitz: lipschitz > 0 ? lipschitz : 1 };
+  const x = xAll.subarray(0, N * d);
+  const y = yAll.subarray(0, N);
+  const q: TaskProblem = { x: { rows: N, cols: d, data: x }, y, offsets, T, d, ...(p.lease ? { lease: p.lease } : {}) };
+  return { c, q, b0: new Float64Array(T), scale, constant, lipschitz: lipschitz > 0 ? lipschitz : 1 };
 }
 
 /**

@@ -11,6 +11,7 @@
  * fit/fitSync over one generator (so the synchronous and the yielding paths are the same code),
  * predict/score, and save/load through lib/io/format.ts.
  */
+import { BufferLease } from '../core/bufferLease.js';
 import { ConfigError, FormatError, NotFittedError, ShapeError, ValueError } from '../core/errors.js';
 import { describe, toMatrix, type Matrix } from '../core/matrix.js';
 import { bool, custom, num, parseOptions, type OptionSpec } from '../core/options.js';
@@ -74,8 +75,8 @@ export interface Centred {
 /** Subtract each task's mean row (and mean target when centreY). Used for unpenalised intercepts. */
 export function centrePerTask(p: TaskProblem, centreY: boolean): Centred {
   const { T, d } = p;
-  const x = p.x.data.slice();
-  const y = p.y.slice();
+  const x = p.lease ? p.lease.copyOf(p.x.data) : p.x.data.slice();
+  const y = p.lease ? p.lease.copyOf(p.y) : p.y.slice();
   const xMean = new Float64Array(T * d);
   const yMean = new Float64Array(T);
   for (let t = 0; t < T; t++) {
@@ -93,7 +94,8 @@ export function centrePerTask(p: TaskProblem, centreY: boolean): Centred {
       for (let i = a; i < b; i++) y[i]! -= yMean[t]!;
     }
   }
-  return { p: { x: { rows: p.x.rows, cols: d, data: x }, y, offsets: p.offsets, T, d }, xMean: { rows: T, cols: d, data: xMean }, yMean };
+  const centred: TaskProblem = { x: { rows: p.x.rows, cols: d, data: x }, y, offsets: p.offsets, T, d, ...(p.lease ? { lease: p.lease } : {}) };
+  return { p: centred, xMean: { rows: T, cols: d, data: xMean }, yMean };
 }
 
 /** b_t = yMean_t - xMean_t . w_t, the intercept that undoes the centring. */
@@ -108,15 +110,16 @@ export function interceptsFrom(coef: Matrix<Float64Array>, c: Centred, base?: Fl
   return b;
 }
 
-/** Per-task X_t^T X_t (d x d) and X_t^T y_t (d), through the kernels. */
+/** Per-task X_t^T X_t (d x d) and X_t^T y_t (d), through the kernels (in the problem's lease when it has one). */
 export function taskGrams(p: TaskProblem): { grams: Matrix<Float64Array>[]; xty: Matrix<Float64Array>[] } {
   const K = kernels();
   const grams: Matrix<Float64Array>[] = [];
   const xty: Matrix<Float64Array>[] = [];
+  const zeros = (length: number): Float64Array => (p.lease ? p.lease.f64(length) : new Float64Array(length));
   for (let t = 0; t < p.T; t++) {
     const xt = taskRows(p, t);
-    const g = { rows: p.d, cols: p.d, data: new Float64Array(p.d * p.d) };
-    const c = { rows: p.d, cols: 1, data: new Float64Array(p.d) };
+    const g = { rows: p.d, cols: p.d, data: zeros(p.d * p.d) };
+    const c = { rows: p.d, cols: 1, data: zeros(p.d) };
     if (xt.rows > 0) {
       K.gram(xt, g);
       const yt = { rows: xt.rows, cols: 1, data: p.y.subarray(p.offsets[t]!, p.offsets[t + 1]!) };
@@ -234,6 +237,8 @@ export abstract class TaskLinearModel<P extends Params, C extends BaseOptions = 
     const o = parseSyncFitOptions<TaskFitOptions>(`${this.constructor.name}.fitSync`, this.checkSecondArgument('fitSync', data, options));
     const { p, names } = this.prepare(data);
     this.commit(runSync(this.work(p), this.progress(o.onProgress)), names);
+    // The fitted state holds copies only (coef, intercept, parts): the problem's memory goes back.
+    p.lease?.release();
     return this;
   }
 
@@ -247,6 +252,7 @@ export abstract class TaskLinearModel<P extends Params, C extends BaseOptions = 
     const { p, names } = this.prepare(data);
     const result = await runAsync(this.work(p), { signal: o.signal, onProgress: this.progress(o.onProgress) });
     this.commit(result, names);
+    p.lease?.release();
     return this;
   }
 
@@ -300,7 +306,7 @@ export abstract class TaskLinearModel<P extends Params, C extends BaseOptions = 
         }
       }
     }
-    return { p: stackTasks(ds), names: ds.names };
+    return { p: stackTasks(ds, new BufferLease()), names: ds.names };
   }
 
   private *work(p: TaskProblem): Work<FittedState<P> & { names?: never }> {

@@ -4,6 +4,7 @@
  * yields progress at safe points. taskModel.ts (the models) and taskCV.ts (cross-validation) both
  * build on these, so they live below both.
  */
+import type { BufferLease } from '../core/bufferLease.js';
 import type { Progress } from '../core/estimator.js';
 import type { Matrix } from '../core/matrix.js';
 import type { MultiTaskDataset } from '../data/dataset.js';
@@ -64,21 +65,30 @@ export interface TaskProblem {
   readonly d: number;
   /** Task names (in task order), for models whose options name tasks (e.g. a task graph). */
   readonly names?: readonly string[];
+  /**
+   * The fit's lease when the problem's memory is lent for one fit (the problem a model fits, not
+   * its CV folds): the copies derived from it (centred, compressed) are lent by it too, and the
+   * fit gives them all back when it ends, so the next fit's copies reuse the memory instead of
+   * faulting in fresh pages (on a 20-task 400 x 300 problem, 15,000-20,000 faults, a third of a fit).
+   */
+  readonly lease?: BufferLease;
 }
 
-export function stackTasks(data: MultiTaskDataset): TaskProblem {
+/** The tasks of a dataset stacked in one matrix, in memory of `lease` when given. */
+export function stackTasks(data: MultiTaskDataset, lease?: BufferLease): TaskProblem {
   const T = data.nTasks;
   const d = data.nFeatures;
   const offsets = new Int32Array(T + 1);
   data.tasks.forEach((t, i) => (offsets[i + 1] = offsets[i]! + t.X.rows));
   const N = offsets[T]!;
-  const x = new Float64Array(N * d);
-  const y = new Float64Array(N);
+  // Every row is written below.
+  const x = lease ? lease.f64Uncleared(N * d) : new Float64Array(N * d);
+  const y = lease ? lease.f64Uncleared(N) : new Float64Array(N);
   data.tasks.forEach((t, i) => {
     x.set(t.X.data, offsets[i]! * d);
     y.set(t.y, offsets[i]!);
   });
-  return { x: { rows: N, cols: d, data: x }, y, offsets, T, d, names: data.names };
+  return { x: { rows: N, cols: d, data: x }, y, offsets, T, d, names: data.names, ...(lease ? { lease } : {}) };
 }
 
 /** The rows of `p` whose mask entry is true, keeping the task structure (a task may become empty). */

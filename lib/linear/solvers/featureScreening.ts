@@ -250,8 +250,12 @@ export function screenable(parts: readonly { penalty: string; strength: number }
 const SCREEN_FIRST_CHECK = 16;
 const SCREEN_CHECK_STEP = 8;
 
-/** Per-row-set constants of the test (the column norms, f and grad f at 0), computed once per problem. */
-const constants = new WeakMap<Float64Array, { norms: Matrix<Float64Array>; zero: { f: number; g: Matrix<Float64Array> } }>();
+/**
+ * Per-row-set constants of the test (the column norms, f and grad f at 0), computed once per
+ * problem: keyed by the rows' matrix object, which a problem keeps for its life (its data array may
+ * be memory lent to one fit and lent again, with other values, to the next).
+ */
+const constants = new WeakMap<Matrix<Float64Array>, { norms: Matrix<Float64Array>; zero: { f: number; g: Matrix<Float64Array> } }>();
 
 export interface ScreenedFistaOptions {
   /** The iteration limit of the whole solve (over all runs). */
@@ -275,8 +279,8 @@ export type FistaRun<R extends StageResult> = (
 export function* screenedFista<R extends StageResult>(K: Kernels, q: ScreenRows, problem: ScreenedProblem, v0: Matrix<Float64Array>, run: FistaRun<R>, o: ScreenedFistaOptions): Work<R> {
   const d = v0.cols;
   const T = q.scale.length;
-  let c = constants.get(q.x.data);
-  if (!c) constants.set(q.x.data, (c = { norms: taskColumnNorms(q), zero: smoothAtZero(K, q, T) }));
+  let c = constants.get(q.x);
+  if (!c) constants.set(q.x, (c = { norms: taskColumnNorms(q), zero: smoothAtZero(K, q, T) }));
   // The current problem: rows restricted to the features `cols` (all while null), and its start.
   let cols: Int32Array | null = null;
   let rows = q;
