@@ -424,6 +424,11 @@ describe('EnetState.refresh', () => {
           expect(row.every((v) => v === 0)).to.equal(true);
         }
       }
+      // firstStale: none among the refreshed features; the first stale one of a list that has one.
+      expect(st.firstStale(cols)).to.equal(-1);
+      const stale = Array.from({ length: p.d }, (_, j) => j).find((j) => !st.fresh(j));
+      if (stale !== undefined) expect(st.firstStale(Int32Array.from([cols[0]!, stale, cols[cols.length - 1]!]))).to.equal(stale);
+      if (name === 'consecutive') expect(stale).to.equal(0);
     });
   }
 

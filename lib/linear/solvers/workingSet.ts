@@ -327,6 +327,16 @@ export class EnetState {
   }
 
   /**
+   * The first of the listed features whose X_j^T R is not known at the current residual, or -1
+   * (one loop, no call per feature: a cross-validation's solves check some 80,000 features a fit).
+   */
+  firstStale(cols: Int32Array): number {
+    const version = this.scan.version;
+    for (let c = 0; c < cols.length; c++) if (this.corrVersion[cols[c]!] !== version) return cols[c]!;
+    return -1;
+  }
+
+  /**
    * xi[j] = ||X~_j^T R~|| = ||X_j^T R - l2Reg W_j|| for every non-zero column (exact where fresh,
    * else its bound; Infinity when never computed, or for a stale non-zero row) and the dual scale
    * max(l1Reg, max_j xi[j]) (kernel cdDualNorms).
@@ -562,7 +572,8 @@ export function* solveEnet(K: Kernels, p: EnetProblem, st: EnetState, s: SolveSe
     lastSetSize = k;
     // The inner solve starts from X_ws^T R: every member is fresh (the active ones were refreshed
     // above); a stale one would make it solve another problem.
-    for (let c = 0; c < k; c++) if (!st.fresh(ws[c]!)) throw new Error(`working-set solver: feature ${ws[c]} joined the working set with stale correlations`);
+    const stale = st.firstStale(ws);
+    if (stale >= 0) throw new Error(`working-set solver: feature ${stale} joined the working set with stale correlations`);
 
     const gramForm = s.innerForm ? s.innerForm === 'gram' : p.gram !== undefined || useGramForm(k, st.pool.missingGramRows(ws), n, T);
     // The pool may hand the set out in its own order (as views): rows follow `order`.
