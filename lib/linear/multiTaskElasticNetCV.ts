@@ -178,6 +178,105 @@ function heldOutMse(k: Kernels, state: EnetState, h: HeldOut): number {
   return k.cdResidualColumns(h.design, cols, w, h.yt, h.rt).rNormSq / h.rt.data.length;
 }
 
+/** The settings of one path solve at (alpha, l1Ratio), warm-started from previousAlpha's. */
+function solveSettings(o: Readonly<ResolvedCVOptions>, rng: Rng, n: number, alpha: number, l1: number, previousAlpha?: number): SolveSettings {
+  const s: SolveSettings = { l1Reg: alpha * l1 * n, l2Reg: alpha * (1 - l1) * n, tol: o.tol, maxIter: o.maxIter, selection: o.selection, rng };
+  if (previousAlpha !== undefined) s.previousL1Reg = previousAlpha * l1 * n;
+  return s;
+}
+
+/** What the cross-validation of one fit works on (MultiTaskElasticNetCV.run reads and checks it). */
+interface CvRun {
+  o: Readonly<ResolvedCVOptions>;
+  k: Kernels;
+  x: Matrix<Float64Array>;
+  y: Matrix<Float64Array>;
+  /** The whole data's problem, and the lease it lives in until the refit has read W. */
+  full: EnetProblem;
+  fullLease: BufferLease;
+  grids: Float64Array[];
+  l1Ratios: Float64Array;
+  folds: { train: Int32Array; test: Int32Array }[];
+  /** Solves of one fold's paths (every l1Ratio's grid). */
+  pathSolves: number;
+  cdRng: Rng;
+  kind: string;
+}
+
+/**
+ * The CV paths of every fold, then the refit at the chosen alpha and l1Ratio, as a generator. A
+ * module-level function, not a closure made per fit: V8 gives each closure's generators their own
+ * hidden class, and the code that drives them (runSync) was deoptimised and optimised again in every
+ * fit of a process.
+ */
+function* crossValidatedPaths(c: CvRun): Generator<ProgressInfo, CVResult, void> {
+  const { o, k, x, y, full, fullLease, grids, l1Ratios, folds, pathSolves, cdRng, kind } = c;
+  // Objects made here, not by closures made per fit (which gave them a new hidden class each fit).
+  const msePaths: Matrix<Float64Array>[] = [];
+  for (const g of grids) msePaths.push({ rows: g.length, cols: folds.length, data: new Float64Array(g.length * folds.length) });
+  let unconverged = 0;
+  let solves = 0;
+  const settings = (p: { n: number }, alpha: number, l1: number, previousAlpha?: number): SolveSettings => solveSettings(o, cdRng, p.n, alpha, l1, previousAlpha);
+  for (let f = 0; f < folds.length; f++) {
+    const { train, test } = folds[f]!;
+    const foldLease = new BufferLease();
+    const xTr = takeRowsShifted(x, train, null, foldLease);
+    const fold = prepareProblem(k, xTr, takeRowsShifted(y, train, null, foldLease), o.fitIntercept, undefined, foldLease);
+    // Every solve of this fold's paths reads the same Xc: its Gram matrix, once, when cheaper.
+    const p = gramPays(fold.d, fold.T, pathSolves) ? withGram(k, fold, foldLease) : fold;
+    const held = heldOut(k, fold, x, y, test, foldLease);
+    for (let li = 0; li < l1Ratios.length; li++) {
+      // One state along the path: warm starts, and the correlations that screen the next alpha.
+      const lease = new BufferLease();
+      const state = new EnetState(k, p, undefined, lease);
+      const grid = grids[li]!;
+      for (let ai = 0; ai < grid.length; ai++) {
+        const r = yield* solveEnet(k, p, state, settings(p, grid[ai]!, l1Ratios[li]!, ai > 0 ? grid[ai - 1] : undefined));
+        solves++;
+        if (!r.converged) unconverged++;
+        msePaths[li]!.data[ai * folds.length + f] = heldOutMse(k, state, held);
+      }
+      lease.release();
+    }
+    foldLease.release();
+  }
+  let best = { li: 0, ai: 0, mse: Infinity };
+  for (let li = 0; li < l1Ratios.length; li++) {
+    const m = msePaths[li]!;
+    for (let ai = 0; ai < m.rows; ai++) {
+      let s = 0;
+      for (let f = 0; f < m.cols; f++) s += m.data[ai * m.cols + f]!;
+      const mean = s / m.cols;
+      if (mean < best.mse) best = { li, ai, mse: mean };
+    }
+  }
+  if (!Number.isFinite(best.mse)) throw new ValueError(`${kind}.fit: the cross-validated errors are not finite`);
+  const alpha = grids[best.li]![best.ai]!;
+  const l1Ratio = l1Ratios[best.li]!;
+  const lease = new BufferLease();
+  const state = new EnetState(k, full, undefined, lease);
+  const r = yield* solveEnet(k, full, state, settings(full, alpha, l1Ratio));
+  const { coef, intercept } = finish(full, state.supportRows());
+  lease.release();
+  fullLease.release();
+  return {
+    alpha,
+    l1Ratio,
+    alphas: grids[best.li]!,
+    msePath: msePaths[best.li]!,
+    l1Ratios,
+    alphaGrids: grids,
+    msePaths,
+    coef,
+    intercept,
+    nIter: r.nIter,
+    dualGap: r.gap / full.n,
+    unconverged,
+    solves,
+    refitConverged: r.converged,
+  };
+}
+
 /**
  * Multi-task elastic net with the regularisation (alpha, and l1Ratio when a list is given) chosen by
  * k-fold cross-validation along warm-started paths, then refitted on all the data
@@ -305,79 +404,7 @@ export class MultiTaskElasticNetCV extends CdEstimator<CVFitted> {
     const pathSolves = grids.reduce((s, g) => s + g.length, 0);
     this.pathSolves = folds.length * pathSolves;
     const cdRng = rng.fork();
-    const kind = this.kindName;
-    return (function* (): Generator<ProgressInfo, CVResult, void> {
-      const msePaths = grids.map((g) => ({ rows: g.length, cols: folds.length, data: new Float64Array(g.length * folds.length) }));
-      let unconverged = 0;
-      let solves = 0;
-      const settings = (p: { n: number }, alpha: number, l1: number, previousAlpha?: number): SolveSettings => ({
-        l1Reg: alpha * l1 * p.n,
-        l2Reg: alpha * (1 - l1) * p.n,
-        tol: o.tol,
-        maxIter: o.maxIter,
-        selection: o.selection,
-        rng: cdRng,
-        ...(previousAlpha !== undefined ? { previousL1Reg: previousAlpha * l1 * p.n } : {}),
-      });
-      for (let f = 0; f < folds.length; f++) {
-        const { train, test } = folds[f]!;
-        const foldLease = new BufferLease();
-        const xTr = takeRowsShifted(x, train, null, foldLease);
-        const fold = prepareProblem(k, xTr, takeRowsShifted(y, train, null, foldLease), o.fitIntercept, undefined, foldLease);
-        // Every solve of this fold's paths reads the same Xc: its Gram matrix, once, when cheaper.
-        const p = gramPays(fold.d, fold.T, pathSolves) ? withGram(k, fold, foldLease) : fold;
-        const held = heldOut(k, fold, x, y, test, foldLease);
-        for (let li = 0; li < l1Ratios.length; li++) {
-          // One state along the path: warm starts, and the correlations that screen the next alpha.
-          const lease = new BufferLease();
-          const state = new EnetState(k, p, undefined, lease);
-          const grid = grids[li]!;
-          for (let ai = 0; ai < grid.length; ai++) {
-            const r = yield* solveEnet(k, p, state, settings(p, grid[ai]!, l1Ratios[li]!, ai > 0 ? grid[ai - 1] : undefined));
-            solves++;
-            if (!r.converged) unconverged++;
-            msePaths[li]!.data[ai * folds.length + f] = heldOutMse(k, state, held);
-          }
-          lease.release();
-        }
-        foldLease.release();
-      }
-      let best = { li: 0, ai: 0, mse: Infinity };
-      for (let li = 0; li < l1Ratios.length; li++) {
-        const m = msePaths[li]!;
-        for (let ai = 0; ai < m.rows; ai++) {
-          let s = 0;
-          for (let f = 0; f < m.cols; f++) s += m.data[ai * m.cols + f]!;
-          const mean = s / m.cols;
-          if (mean < best.mse) best = { li, ai, mse: mean };
-        }
-      }
-      if (!Number.isFinite(best.mse)) throw new ValueError(`${kind}.fit: the cross-validated errors are not finite`);
-      const alpha = grids[best.li]![best.ai]!;
-      const l1Ratio = l1Ratios[best.li]!;
-      const lease = new BufferLease();
-      const state = new EnetState(k, full, undefined, lease);
-      const r = yield* solveEnet(k, full, state, settings(full, alpha, l1Ratio));
-      const { coef, intercept } = finish(full, state.supportRows());
-      lease.release();
-      fullLease.release();
-      return {
-        alpha,
-        l1Ratio,
-        alphas: grids[best.li]!,
-        msePath: msePaths[best.li]!,
-        l1Ratios,
-        alphaGrids: grids,
-        msePaths,
-        coef,
-        intercept,
-        nIter: r.nIter,
-        dualGap: r.gap / full.n,
-        unconverged,
-        solves,
-        refitConverged: r.converged,
-      };
-    })();
+    return crossValidatedPaths({ o, k, x, y, full, fullLease, grids, l1Ratios, folds, pathSolves, cdRng, kind: this.kindName });
   }
 
   /** Mean R^2 over the tasks. */
