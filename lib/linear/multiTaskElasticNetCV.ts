@@ -216,7 +216,6 @@ function* crossValidatedPaths(c: CvRun): Generator<ProgressInfo, CVResult, void>
   for (const g of grids) msePaths.push({ rows: g.length, cols: folds.length, data: new Float64Array(g.length * folds.length) });
   let unconverged = 0;
   let solves = 0;
-  const settings = (p: { n: number }, alpha: number, l1: number, previousAlpha?: number): SolveSettings => solveSettings(o, cdRng, p.n, alpha, l1, previousAlpha);
   for (let f = 0; f < folds.length; f++) {
     const { train, test } = folds[f]!;
     const foldLease = new BufferLease();
@@ -231,7 +230,7 @@ function* crossValidatedPaths(c: CvRun): Generator<ProgressInfo, CVResult, void>
       const state = new EnetState(k, p, undefined, lease);
       const grid = grids[li]!;
       for (let ai = 0; ai < grid.length; ai++) {
-        const r = yield* solveEnet(k, p, state, settings(p, grid[ai]!, l1Ratios[li]!, ai > 0 ? grid[ai - 1] : undefined));
+        const r = yield* solveEnet(k, p, state, solveSettings(o, cdRng, p.n, grid[ai]!, l1Ratios[li]!, ai > 0 ? grid[ai - 1] : undefined));
         solves++;
         if (!r.converged) unconverged++;
         msePaths[li]!.data[ai * folds.length + f] = heldOutMse(k, state, held);
@@ -255,7 +254,7 @@ function* crossValidatedPaths(c: CvRun): Generator<ProgressInfo, CVResult, void>
   const l1Ratio = l1Ratios[best.li]!;
   const lease = new BufferLease();
   const state = new EnetState(k, full, undefined, lease);
-  const r = yield* solveEnet(k, full, state, settings(full, alpha, l1Ratio));
+  const r = yield* solveEnet(k, full, state, solveSettings(o, cdRng, full.n, alpha, l1Ratio));
   const { coef, intercept } = finish(full, state.supportRows());
   lease.release();
   fullLease.release();

@@ -115,12 +115,16 @@ export function taskGrams(p: TaskProblem): { grams: Matrix<Float64Array>[]; xty:
   const K = kernels();
   const grams: Matrix<Float64Array>[] = [];
   const xty: Matrix<Float64Array>[] = [];
-  const zeros = (length: number): Float64Array => (p.lease ? p.lease.f64(length) : new Float64Array(length));
+  // Both products overwrite their output; only a task without rows needs its zeros written.
+  const buffer = (length: number): Float64Array => (p.lease ? p.lease.f64Uncleared(length) : new Float64Array(length));
   for (let t = 0; t < p.T; t++) {
     const xt = taskRows(p, t);
-    const g = { rows: p.d, cols: p.d, data: zeros(p.d * p.d) };
-    const c = { rows: p.d, cols: 1, data: zeros(p.d) };
-    if (xt.rows > 0) {
+    const g = { rows: p.d, cols: p.d, data: buffer(p.d * p.d) };
+    const c = { rows: p.d, cols: 1, data: buffer(p.d) };
+    if (xt.rows === 0) {
+      g.data.fill(0);
+      c.data.fill(0);
+    } else {
       K.gram(xt, g);
       const yt = { rows: xt.rows, cols: 1, data: p.y.subarray(p.offsets[t]!, p.offsets[t + 1]!) };
       K.gemm(xt, yt, c, { transA: true });

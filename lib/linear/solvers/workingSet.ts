@@ -494,7 +494,7 @@ function flaggedFeatures(K: Kernels, flags: Uint8Array, expected: number, except
   return all;
 }
 
-/** 0, 1, ..., d - 1 in a buffer of the lease. */
+/** 0, 1, ..., d - 1 in a buffer of the lease: the flagged features of all-ones flags (by kernel, as above). */
 function everyFeature(K: Kernels, lease: BufferLease, d: number): Int32Array {
   const out = lease.i32(d);
   K.cdFlaggedFeatures(lease.u8(d).fill(1), out);
