@@ -7,7 +7,8 @@
 //       value as the hex of its IEEE bits so that equality is exact.
 //   node scripts/simd-numbers.mjs compare a.json b.json ...
 //       checks every pair: bit-identical when backend and level are the same (another machine or
-//       an emulated CPU running that level), else within the tolerances below, which are those
+//       an emulated CPU running that level), and between any two runs of the TypeScript kernels
+//       (with or without WebAssembly SIMD), else within the tolerances below, which are those
 //       written in docs/reproducibility.md ("Across SIMD levels and backends").
 //       A file may carry `label` and `libm` fields (added by the caller): glibc picks its own
 //       variant of exp, log, tanh... by CPU (an FMA one where FMA and AVX2 exist), and the
@@ -134,6 +135,30 @@ async function compute() {
     put(`cd sweep${blocked ? ' blocked' : ''} stats`, Float64Array.from(stats));
   }
 
+  // A design's correlations with residuals (rows of X^T against rows of R) and their refresh after
+  // a residual update: the products the TypeScript kernels run in WebAssembly SIMD where they can.
+  {
+    const nx = 301;
+    const dx = 57;
+    const Tx = 5;
+    const xd = fill(zeros(nx, dx));
+    const yt = fill(zeros(Tx, nx));
+    const corr = zeros(dx, Tx);
+    const norms = new Float64Array(dx);
+    const design = k.cdDesignCorrelations(xd, true, yt, corr, norms);
+    put('cd design correlations', corr.data);
+    put('cd design correlation norms', norms);
+    const cols = Int32Array.from({ length: 23 }, (_, j) => (j * 5) % dx);
+    const wx = fill(zeros(cols.length, Tx));
+    const rt = zeros(Tx, nx);
+    const out = zeros(dx, Tx);
+    const all = Int32Array.from({ length: dx }, (_, j) => j);
+    const parts = k.cdResidualCorrelations(design, cols, wx, yt, rt, all, out);
+    put('cd residual correlations', out.data);
+    put('cd residual', rt.data);
+    put('cd residual norms', Float64Array.from([parts.rNormSq, parts.ry]));
+  }
+
   // Per-task losses and gradients of linear models.
   for (const loss of ['squared', 'logistic']) {
     const tx = fill(zeros(60, 11));
@@ -152,7 +177,7 @@ async function compute() {
   }
 
   const info = backend();
-  console.log(JSON.stringify({ backend: info.name, simd: info.simd, outputs }));
+  console.log(JSON.stringify({ backend: info.name, simd: info.simd, wasmSimd: info.wasmSimd, outputs }));
 }
 
 function values({ storage, bits }) {
@@ -170,8 +195,10 @@ function compare(paths) {
       const b = runs[j];
       // Bit-identity is expected at the same backend and level when the C library's math
       // functions take the same path too (see `libm` in the header).
-      const same = a.backend === b.backend && a.simd === b.simd && (a.libm ?? '') === (b.libm ?? '');
-      const name = (r) => `${r.label ?? r.path} (${r.backend} ${r.simd}${r.libm ? `, libm ${r.libm}` : ''})`;
+      // The TypeScript kernels give the same bits on every CPU: their WebAssembly SIMD products and
+      // their scalar loops sum in the same order, and V8's Math functions are its own.
+      const same = a.backend === 'js' && b.backend === 'js' ? true : a.backend === b.backend && a.simd === b.simd && (a.libm ?? '') === (b.libm ?? '');
+      const name = (r) => `${r.label ?? r.path} (${r.backend} ${r.backend === 'js' ? (r.wasmSimd ? 'wasm-simd' : 'scalar') : r.simd}${r.libm ? `, libm ${r.libm}` : ''})`;
       const label = `${name(a)} vs ${name(b)}`;
       let pairProblems = 0;
       let pairWorst = 0;

@@ -7,7 +7,9 @@
 //   3. the kernel parity, reproducibility, network gradient and binding tests pass (native backend);
 //   4. the kernel outputs of scripts/simd-numbers.mjs are bit-identical to the host's at the same
 //      level (with the host's glibc on the same math-function variant as the emulated CPU's),
-//      and within the stated tolerances of every other level and of the TypeScript kernels.
+//      and within the stated tolerances of every other level and of the TypeScript kernels;
+//   5. the TypeScript kernels on an emulated Core 2 (no SSE4.1, so no WebAssembly SIMD in V8) run
+//      their scalar loops and give the bits of the host's, whose products run in WebAssembly SIMD.
 // Exit 1 on any failure. x64 Linux only; needs qemu-x86_64 (apt-get install qemu-user).
 //   node scripts/test-cpus.mjs [--files a,b]        (after npm run build and the addon build)
 import { spawn, spawnSync } from 'node:child_process';
@@ -33,10 +35,11 @@ const GENERIC_LIBM = { GLIBC_TUNABLES: 'glibc.cpu.hwcaps=-AVX2,-FMA' };
 // gradients, the binding. Left out under emulation for time: the network parity file (a large
 // float32 network; the gradient checks and the network outputs compared in step 4 cover the
 // network kernels) and the seeded-fit reproducibility file (whole fits; the suite runs it on the
-// host, and the kernels it relies on are checked here).
+// host, and the kernels it relies on are checked here). The TypeScript kernels' products file runs too:
+// the emulated CPUs have WebAssembly SIMD (SSE4.1), and its tests compare it with the scalar loops.
 const FILES = argv.includes('--files')
   ? argv[argv.indexOf('--files') + 1]
-  : 'backend,kernels.parity,reproducibility,network.gradcheck,network.native,network.vjp,metabatch,binding.robustness';
+  : 'backend,kernels.parity,reproducibility,network.gradcheck,network.native,network.vjp,metabatch,binding.robustness,wasmProducts';
 
 if (process.platform !== 'linux' || process.arch !== 'x64') {
   console.error('test-cpus: x64 Linux only (qemu-user emulates x86-64 CPU models)');
@@ -153,6 +156,26 @@ for (const [backendName, level, libm] of hostRuns) {
   if (r.status !== 0) fail(`host: simd-numbers (${backendName} ${level}) exited with ${r.status ?? r.signal}`);
   else writeFileSync(join(work, `numbers-host-${backendName}-${level || 'ts'}-${libm}.json`), JSON.stringify({ label: 'host', libm: libm || undefined, ...JSON.parse(r.stdout) }));
 }
+// 5. The TypeScript kernels without WebAssembly SIMD: on an emulated Core 2 and with METATASK_WASM=off.
+console.log('\n===== the TypeScript kernels with and without WebAssembly SIMD =====');
+for (const [label, r] of [
+  ['emulated core2duo', await run(QEMU, ['-cpu', 'core2duo', process.execPath, join(root, 'scripts', 'simd-numbers.mjs'), 'compute'], { METATASK_BACKEND: 'js' }, { capture: true })],
+  ['host, METATASK_WASM=off', await run(process.execPath, [join(root, 'scripts', 'simd-numbers.mjs'), 'compute'], { METATASK_BACKEND: 'js', METATASK_WASM: 'off' }, { capture: true })],
+]) {
+  if (r.status !== 0) {
+    fail(`${label}: simd-numbers (js) exited with ${r.status ?? r.signal}`);
+    continue;
+  }
+  const numbers = JSON.parse(r.stdout);
+  if (numbers.wasmSimd !== false) fail(`${label}: the TypeScript kernels report wasmSimd ${numbers.wasmSimd}, expected false`);
+  else console.log(`test-cpus: ${label}: the TypeScript kernels run their scalar loops`);
+  writeFileSync(join(work, `numbers-${label.replace(/[^a-z0-9]+/gi, '-')}-js.json`), JSON.stringify({ label, ...numbers }));
+}
+const hostJsFile = join(work, 'numbers-host-js-ts-.json');
+const hostJs = existsSync(hostJsFile) ? JSON.parse(readFileSync(hostJsFile, 'utf8')) : {};
+if (hostJs.wasmSimd !== true) fail(`host: the TypeScript kernels report wasmSimd ${hostJs.wasmSimd}, expected true on an x86-64 CPU with SSE4.1`);
+else console.log('test-cpus: host: the TypeScript kernels run their products in WebAssembly SIMD');
+
 const numberFiles = readdirSync(work).filter((f) => f.startsWith('numbers-')).sort().map((f) => join(work, f));
 const cmp = await run(process.execPath, [join(root, 'scripts', 'simd-numbers.mjs'), 'compare', ...numberFiles], {});
 if (cmp.status !== 0) fail('kernel outputs differ (see above)');
@@ -162,4 +185,4 @@ if (failures) {
   console.log(`\ntest-cpus: ${failures} failure(s)`);
   process.exit(1);
 }
-console.log('\ntest-cpus: the addon runs and agrees on the emulated Haswell (avx2) and Nehalem (sse2)');
+console.log('\ntest-cpus: the addon runs and agrees on the emulated Haswell (avx2) and Nehalem (sse2); the TypeScript kernels give the same bits with and without WebAssembly SIMD');

@@ -13,6 +13,7 @@ import { COMMANDS } from '../lib/cli/commands/index.js';
 import { main } from '../lib/cli/main.js';
 import { findModel, MODELS } from '../lib/cli/models.js';
 import { datasets } from '../lib/data/school.js';
+import { PRODUCTS_WASM } from '../lib/kernels/js/wasm/productsBytes.js';
 import { packageRoot } from '../lib/kernels/native.js';
 import * as metatask from '../lib/index.js';
 import { L21Regression } from '../lib/linear/l21.js';
@@ -338,6 +339,16 @@ describe('metatask command', () => {
         expect(r.stdout).to.match(/^fix: +Install a prebuilt binary .*npm rebuild metatask.*METATASK_BACKEND=js/m);
         expect(r.stdout).to.match(/^available: js$/m);
         expect(r.stderr).to.equal('');
+      });
+
+      it('info says whether the TypeScript kernels run their products in WebAssembly SIMD', () => {
+        const simd = WebAssembly.validate(Buffer.from(PRODUCTS_WASM, 'base64'));
+        const r = spawnSync(process.execPath, [cli, 'info'], { encoding: 'utf8', env: without({ METATASK_BACKEND: 'js' }) });
+        expect(r.stdout).to.match(simd ? /^products: +WebAssembly SIMD$/m : /^products: +plain loops \(/m);
+        const off = spawnSync(process.execPath, [cli, 'info', '--json'], { encoding: 'utf8', env: without({ METATASK_BACKEND: 'js', METATASK_WASM: 'off' }) });
+        expect(JSON.parse(off.stdout)).to.include({ name: 'js', wasmSimd: false });
+        const on = spawnSync(process.execPath, [cli, 'info', '--json'], { encoding: 'utf8', env: without({ METATASK_BACKEND: 'js' }) });
+        expect(JSON.parse(on.stdout)).to.include({ name: 'js', wasmSimd: simd });
       });
 
       it('METATASK_BACKEND=native: the BackendError explanation on stderr, exit 1, no stack trace', () => {

@@ -7,6 +7,7 @@ import { BackendError, ConfigError } from '../core/errors.js';
 import { describe } from '../core/matrix.js';
 import { didYouMean } from '../core/suggest.js';
 import { jsKernels } from './js/index.js';
+import { wasmSimdActive } from './js/products.js';
 import { capSimd, hugePageAdviceOf, loadAddon, nativeInfo, nativeKernels, type Addon } from './native.js';
 import type { BackendInfo, Kernels } from './types.js';
 
@@ -110,8 +111,8 @@ export function setBackend(name: BackendName): BackendInfo {
 /** Which backend runs, its version, SIMD sets and thread bound. */
 export function backend(): BackendInfo {
   const k = kernels();
-  if (k.name === 'native') return nativeInfo(addon()!);
-  return { name: 'js', version: jsVersion, simd: 'none', simdAvailable: [], threads: 1 };
+  if (k.name === 'native') return { ...nativeInfo(addon()!), wasmSimd: wasmSimdActive() };
+  return { name: 'js', version: jsVersion, simd: 'none', simdAvailable: [], threads: 1, wasmSimd: wasmSimdActive() };
 }
 
 /** The kernels of one backend, without changing the selection (parity tests, benchmarks). */

@@ -381,7 +381,7 @@ export function nativeKernels(addon: Addon): Kernels {
   };
 }
 
-export function nativeInfo(addon: Addon): BackendInfo {
+export function nativeInfo(addon: Addon): Omit<BackendInfo, 'wasmSimd'> {
   const i = addon.info();
   return { name: 'native', version: `${i.version} (Eigen ${i.eigen})`, simd: i.simd, simdAvailable: i.simdAvailable, threads: i.threads };
 }

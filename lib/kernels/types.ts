@@ -487,6 +487,12 @@ export interface BackendInfo {
   simdAvailable: SimdLevel[];
   /** Upper bound on the threads a kernel may use. */
   threads: number;
+  /**
+   * Whether the TypeScript kernels' matrix products run in WebAssembly SIMD in this process: false
+   * where the engine or CPU lacks it (on x86-64, CPUs without SSE4.1) or with METATASK_WASM=off.
+   * Their results are the same bits either way; only their speed differs.
+   */
+  wasmSimd: boolean;
 }
 
 // ---------------------------------------------------------------------------------------------

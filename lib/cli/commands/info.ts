@@ -46,6 +46,7 @@ place the loader looked, why each failed, and how to fix it.`,
       lines.push(`backend:   native ${selected.version}, SIMD ${selected.simd} (this CPU runs ${selected.simdAvailable.join(', ')}), ${selected.threads} threads`);
     } else {
       lines.push(`backend:   js (the TypeScript kernels${status.loaded ? ', chosen by METATASK_BACKEND=js or --backend js' : ''})`);
+      lines.push(`products:  ${selected.wasmSimd ? 'WebAssembly SIMD' : 'plain loops (no WebAssembly SIMD in this engine or CPU, or METATASK_WASM=off)'}`);
     }
     if (status.loaded) {
       lines.push(`addon:     ${status.path ?? 'loaded'}`);

@@ -14,7 +14,8 @@
 import { ShapeError } from '../../core/errors.js';
 import type { Matrix } from '../../core/matrix.js';
 import type { CdDesign, CdSweepArgs, CdSweepResult, CdTargets, DesignAllocator, GramSweepArgs } from '../types.js';
-import { dots4x2, gemm, transpose } from './linalg.js';
+import { gemm, transposeSummingColumns } from './linalg.js';
+import { listedRowDots } from './products.js';
 import { scratchDoubles, type ScratchSlot } from './scratch.js';
 
 /**
@@ -121,32 +122,17 @@ export function mtenetBlockGram(xt: Matrix<Float64Array>, order: Int32Array, blo
   const X = xt.data;
   const len = order.length;
   const out = new Float64Array(Math.ceil(len / B) * B * B);
-  const tile = new Float64Array(8);
   for (let s = 0, b = 0; s < len; s += B, b++) {
     const L = Math.min(B, len - s);
+    const rows = order.subarray(s, s + L);
+    // The block's rows against themselves (the whole square: its products run two at a time), the
+    // lower triangle kept.
+    const gathered = scratchDoubles('gatheredRows', L * n);
+    for (let p = 0; p < L; p++) gathered.set(X.subarray(rows[p]! * n, (rows[p]! + 1) * n), p * n);
+    const square = scratchDoubles('gramBlock', L * L);
+    listedRowDots(X, rows, gathered, L, n, square);
     const base = b * B * B;
-    let p0 = 0;
-    for (; p0 + 4 <= L; p0 += 4) {
-      const a0 = order[s + p0]! * n;
-      const a1 = order[s + p0 + 1]! * n;
-      const a2 = order[s + p0 + 2]! * n;
-      const a3 = order[s + p0 + 3]! * n;
-      // Column pairs q0, q0 + 1 up to the diagonal of these four rows (p0 + 3).
-      for (let q0 = 0; q0 < p0 + 4; q0 += 2) {
-        if (q0 + 1 < p0 + 4) {
-          dots4x2(X, a0, a1, a2, a3, X, order[s + q0]! * n, order[s + q0 + 1]! * n, n, tile);
-          for (let r = 0; r < 4; r++) {
-            const p = p0 + r;
-            if (q0 <= p) out[base + p * B + q0] = tile[2 * r]!;
-            if (q0 + 1 <= p) out[base + p * B + q0 + 1] = tile[2 * r + 1]!;
-          }
-        }
-      }
-    }
-    for (let p = p0; p < L; p++) {
-      const a = order[s + p]! * n;
-      for (let q = 0; q <= p; q++) out[base + p * B + q] = dot(X, a, X, order[s + q]! * n, n);
-    }
+    for (let p = 0; p < L; p++) out.set(square.subarray(p * L, p * L + p + 1), base + p * B);
   }
   return out;
 }
@@ -161,7 +147,6 @@ function sweepBlocked(args: CdSweepArgs, gram: Float64Array, B: number): CdSweep
   const g = new Float64Array(B * T); // X_k^T R for the block's rows k
   const dl = new Float64Array(B * T); // changes of the rows that changed
   const changed = new Int32Array(B); // their feature indices
-  const tile = new Float64Array(8);
   const maxes = new Float64Array(2); // wMax, dwMax
   // The work of a block lives in functions of its own: V8 optimises them after a few calls with
   // complete type feedback, where one long loop here would be compiled on stack mid-loop and
@@ -169,7 +154,7 @@ function sweepBlocked(args: CdSweepArgs, gram: Float64Array, B: number): CdSweep
   for (let s = 0, b = 0; s < len; s += B, b++) {
     const L = Math.min(B, len - s);
     if (!anyActive(colNormSq, order, s, L)) continue; // all-zero features are skipped, as in the plain sweep
-    blockDots(X, order, s, L, R, T, n, g, tile);
+    blockDots(X, order, s, L, R, T, n, g);
     const nc = visitBlock(w.data, T, colNormSq, l1Reg, l2Reg, order, s, L, g, gram, b * B * B, B, dl, changed, maxes);
     if (nc > 0) updateResidual(X, R, n, T, dl, changed, nc);
   }
@@ -224,35 +209,9 @@ function visitBlock(
   return nc;
 }
 
-/** g[p T + t] = x_{order[s+p]} . r_t for p < L, t < T, by 4 x 2 tiles. */
-function blockDots(
-  X: Float64Array, order: Int32Array, s: number, L: number, R: Float64Array, T: number, n: number, g: Float64Array, tile: Float64Array,
-): void {
-  let p = 0;
-  for (; p + 4 <= L; p += 4) {
-    const a0 = order[s + p]! * n;
-    const a1 = order[s + p + 1]! * n;
-    const a2 = order[s + p + 2]! * n;
-    const a3 = order[s + p + 3]! * n;
-    let t = 0;
-    for (; t + 2 <= T; t += 2) {
-      dots4x2(X, a0, a1, a2, a3, R, t * n, (t + 1) * n, n, tile);
-      for (let r = 0; r < 4; r++) {
-        g[(p + r) * T + t] = tile[2 * r]!;
-        g[(p + r) * T + t + 1] = tile[2 * r + 1]!;
-      }
-    }
-    for (; t < T; t++) {
-      g[p * T + t] = dot(X, a0, R, t * n, n);
-      g[(p + 1) * T + t] = dot(X, a1, R, t * n, n);
-      g[(p + 2) * T + t] = dot(X, a2, R, t * n, n);
-      g[(p + 3) * T + t] = dot(X, a3, R, t * n, n);
-    }
-  }
-  for (; p < L; p++) {
-    const a = order[s + p]! * n;
-    for (let t = 0; t < T; t++) g[p * T + t] = dot(X, a, R, t * n, n);
-  }
+/** g[p T + t] = x_{order[s+p]} . r_t for p < L, t < T. */
+function blockDots(X: Float64Array, order: Int32Array, s: number, L: number, R: Float64Array, T: number, n: number, g: Float64Array): void {
+  listedRowDots(X, order.subarray(s, s + L), R, T, n, g);
 }
 
 /** R[t,:] -= sum_c dl[c T + t] X[changed[c],:], up to four changed rows per pass over each residual row. */
@@ -297,7 +256,7 @@ function updateResidual(X: Float64Array, R: Float64Array, n: number, T: number, 
 // Working-set solver kernels (twins of columnStats / correlations / gatherColumns / gramSweep in
 // native/src/kernels/cd.cc). The native kernels read the caller's row-major X in place; these keep
 // a transposed centred copy in the design (built once per fit), so that every correlation is a dot
-// product of two contiguous rows, computed by 4 x 2 register tiles.
+// product of two contiguous rows (products.ts' listedRowDots).
 // ---------------------------------------------------------------------------------------------
 
 /** The first `length` values of the allocator's array (its contents are overwritten). */
@@ -312,22 +271,29 @@ function allocated(allocate: DesignAllocator, length: number): Float64Array {
 export function cdDesign(x: Matrix<Float64Array>, centre: boolean, allocate?: DesignAllocator): CdDesign {
   const { rows: n, cols: d } = x;
   const xt: Matrix<Float64Array> = { rows: d, cols: n, data: allocate ? allocated(allocate, d * n) : new Float64Array(d * n) };
-  transpose(x, xt);
   const mean = new Float64Array(d);
   const colNormSq = new Float64Array(d);
+  // The transposing pass sums each column (for its mean) or, uncentred, its squares: one pass over
+  // X less. Both sums run down the column in order.
+  transposeSummingColumns(x, xt, centre ? mean : colNormSq, centre ? 'values' : 'squares');
   const Xt = xt.data;
   let finite = true;
   for (let j = 0; j < d; j++) {
-    const o = j * n;
     let m = 0;
     if (centre && n > 0) {
-      for (let i = 0; i < n; i++) m += Xt[o + i]!;
-      m /= n;
-      if (m !== 0) for (let i = 0; i < n; i++) Xt[o + i]! -= m;
+      m = mean[j]! / n;
+      mean[j] = m;
+      // Centred in place, the squares of the centred values summed in the same pass.
+      const o = j * n;
+      let s = 0;
+      for (let i = 0; i < n; i++) {
+        const v = Xt[o + i]! - m;
+        Xt[o + i] = v;
+        s += v * v;
+      }
+      colNormSq[j] = s;
     }
-    mean[j] = m;
-    const s = dot(Xt, o, Xt, o, n);
-    colNormSq[j] = s;
+    const s = colNormSq[j]!;
     // A NaN or an infinity in the column makes its mean or its squared norm NaN or infinite.
     if (!(m - m === 0 && s - s === 0)) finite = false;
   }
@@ -353,38 +319,10 @@ function transposed(design: CdDesign): Float64Array {
 }
 
 export function cdCorrelations(design: CdDesign, rt: Matrix<Float64Array>, cols: Int32Array, out: Matrix<Float64Array>, norms?: Float64Array): void {
-  const Xt = transposed(design);
-  const n = design.x.rows;
   const T = rt.rows;
-  const R = rt.data;
   const O = out.data;
   const m = cols.length;
-  const tile = new Float64Array(8);
-  let c = 0;
-  for (; c + 4 <= m; c += 4) {
-    const a0 = cols[c]! * n;
-    const a1 = cols[c + 1]! * n;
-    const a2 = cols[c + 2]! * n;
-    const a3 = cols[c + 3]! * n;
-    let t = 0;
-    for (; t + 2 <= T; t += 2) {
-      dots4x2(Xt, a0, a1, a2, a3, R, t * n, (t + 1) * n, n, tile);
-      for (let r = 0; r < 4; r++) {
-        O[(c + r) * T + t] = tile[2 * r]!;
-        O[(c + r) * T + t + 1] = tile[2 * r + 1]!;
-      }
-    }
-    if (t < T) {
-      O[c * T + t] = dot(Xt, a0, R, t * n, n);
-      O[(c + 1) * T + t] = dot(Xt, a1, R, t * n, n);
-      O[(c + 2) * T + t] = dot(Xt, a2, R, t * n, n);
-      O[(c + 3) * T + t] = dot(Xt, a3, R, t * n, n);
-    }
-  }
-  for (; c < m; c++) {
-    const a = cols[c]! * n;
-    for (let t = 0; t < T; t++) O[c * T + t] = dot(Xt, a, R, t * n, n);
-  }
+  listedRowDots(transposed(design), cols, rt.data, T, design.x.rows, O);
   if (norms !== undefined) {
     for (let q = 0; q < m; q++) {
       let s = 0;

@@ -2,8 +2,9 @@
  * Dense linear algebra in plain TypeScript: the fallback twin of native/src/kernels/linalg.cc.
  *
  * - gemm: C = alpha op(A) op(B) + beta C (the BLAS xGEMM contract): operands packed to row-major
- *   float64, then an i-p-j loop (contiguous innermost loop) blocked over four rows of C; sums
- *   accumulate in float64 even for Float32Array inputs.
+ *   float64, then products.ts' multiply (each entry summed over the inner index in order) or, for
+ *   A B^T with a long inner dimension, its rowDots; sums accumulate in float64 even for
+ *   Float32Array inputs.
  * - gram: X^T X as a sum of rank-one row updates, upper triangle only, then mirrored.
  * - choleskySolve: A = L L^T (Cholesky-Banachiewicz, row by row), then L Y = B and L^T X = Y
  *   (Golub & Van Loan, Matrix Computations, 4th ed., Alg. 4.2.1 and sec. 3.1).
@@ -21,6 +22,7 @@ import { ShapeError, ValueError } from '../../core/errors.js';
 import type { FloatArray, Matrix } from '../../core/matrix.js';
 import type { GemmOptions, SvdResult, SymEigResult } from '../types.js';
 import { checkIndices } from './checks.js';
+import { multiply, rowDots } from './products.js';
 import { scratchDoubles, type ScratchSlot } from './scratch.js';
 
 const EPS = Number.EPSILON;
@@ -58,8 +60,8 @@ export function gemm<T extends FloatArray>(a: Matrix<T>, b: Matrix<T>, c: Matrix
   // hot loop monomorphic (a single array type) and make Float32Array products and sums run in
   // double precision.
   // A B^T with a long inner dimension (X^T R in the duality gap: 1000 x 2000 times 2000 x 20):
-  // every entry is a dot product of two contiguous rows, computed by 4 x 2 tiles, where the
-  // packed i-p-j loop would run its innermost loop over the short n.
+  // every entry is a dot product of two contiguous rows, where the packed product would run its
+  // innermost loop over the short n.
   if (transB && !transA && A instanceof Float64Array && B instanceof Float64Array && k >= 64 && k >= 4 * n) {
     multiplyTransB(A, B, C, m, k, n, alpha);
     return;
@@ -87,120 +89,18 @@ function packFloat64(src: FloatArray, rows: number, cols: number, trans: boolean
   return out;
 }
 
-/**
- * C += alpha A B for row-major A (m x k) and B (k x n). i-p-j order, so the innermost loop runs
- * along contiguous rows of B and C; four rows of C are computed together so that every element of
- * B loaded from memory is used four times (register blocking, ~2x faster than one row at a time).
- */
+/** C += alpha A B for row-major A (m x k) and B (k x n) (products.ts). */
 function multiplyAdd(A: Float64Array, B: Float64Array, C: FloatArray, m: number, k: number, n: number, alpha: number): void {
-  const acc = scratchDoubles('productRows', 4 * n);
-  const n2 = 2 * n;
-  const n3 = 3 * n;
-  let i = 0;
-  for (; i + 4 <= m; i += 4) {
-    acc.fill(0);
-    const a0 = i * k;
-    const a1 = a0 + k;
-    const a2 = a1 + k;
-    const a3 = a2 + k;
-    for (let p = 0; p < k; p++) {
-      const x0 = A[a0 + p]!;
-      const x1 = A[a1 + p]!;
-      const x2 = A[a2 + p]!;
-      const x3 = A[a3 + p]!;
-      const bBase = p * n;
-      for (let j = 0; j < n; j++) {
-        const y = B[bBase + j]!;
-        acc[j]! += x0 * y;
-        acc[n + j]! += x1 * y;
-        acc[n2 + j]! += x2 * y;
-        acc[n3 + j]! += x3 * y;
-      }
-    }
-    // Rows i..i+3 of C are one contiguous range, laid out exactly like acc.
-    const cBase = i * n;
-    for (let j = 0; j < 4 * n; j++) C[cBase + j]! += alpha * acc[j]!;
-  }
-  for (; i < m; i++) {
-    acc.fill(0, 0, n);
-    const aBase = i * k;
-    for (let p = 0; p < k; p++) {
-      const x = A[aBase + p]!;
-      const bBase = p * n;
-      for (let j = 0; j < n; j++) acc[j]! += x * B[bBase + j]!;
-    }
-    const cBase = i * n;
-    for (let j = 0; j < n; j++) C[cBase + j]! += alpha * acc[j]!;
-  }
+  const product = scratchDoubles('productRows', m * n);
+  multiply(A, m, k, B, n, product);
+  for (let q = 0; q < m * n; q++) C[q]! += alpha * product[q]!;
 }
 
-/** C += alpha A B^T for row-major A (m x k) and B (n x k): dot products of rows, 4 x 2 at a time. */
+/** C += alpha A B^T for row-major A (m x k) and B (n x k): dot products of rows (rowDots.ts). */
 function multiplyTransB(A: Float64Array, B: Float64Array, C: FloatArray, m: number, k: number, n: number, alpha: number): void {
-  const tile = new Float64Array(8);
-  let i = 0;
-  for (; i + 4 <= m; i += 4) {
-    let j = 0;
-    for (; j + 2 <= n; j += 2) {
-      dots4x2(A, i * k, (i + 1) * k, (i + 2) * k, (i + 3) * k, B, j * k, (j + 1) * k, k, tile);
-      for (let r = 0; r < 4; r++) {
-        C[(i + r) * n + j]! += alpha * tile[2 * r]!;
-        C[(i + r) * n + j + 1]! += alpha * tile[2 * r + 1]!;
-      }
-    }
-    for (; j < n; j++) for (let r = 0; r < 4; r++) C[(i + r) * n + j]! += alpha * dotRows(A, (i + r) * k, B, j * k, k);
-  }
-  for (; i < m; i++) for (let j = 0; j < n; j++) C[i * n + j]! += alpha * dotRows(A, i * k, B, j * k, k);
-}
-
-/** a[ao..ao+k) . b[bo..bo+k) with four independent sums. */
-function dotRows(a: Float64Array, ao: number, b: Float64Array, bo: number, k: number): number {
-  let s0 = 0;
-  let s1 = 0;
-  let s2 = 0;
-  let s3 = 0;
-  let p = 0;
-  for (; p + 3 < k; p += 4) {
-    s0 += a[ao + p]! * b[bo + p]!;
-    s1 += a[ao + p + 1]! * b[bo + p + 1]!;
-    s2 += a[ao + p + 2]! * b[bo + p + 2]!;
-    s3 += a[ao + p + 3]! * b[bo + p + 3]!;
-  }
-  for (; p < k; p++) s0 += a[ao + p]! * b[bo + p]!;
-  return s0 + s1 + (s2 + s3);
-}
-
-/**
- * The eight dot products of rows a0..a3 of A with rows b0, b1 of B (length n), into
- * out[2 r + c] = A_{a_r} . B_{b_c}: six loads per eight multiply-adds, eight independent sums.
- */
-export function dots4x2(
-  A: Float64Array, a0: number, a1: number, a2: number, a3: number, Bm: Float64Array, b0: number, b1: number, n: number, out: Float64Array,
-): void {
-  let s00 = 0, s01 = 0, s10 = 0, s11 = 0, s20 = 0, s21 = 0, s30 = 0, s31 = 0;
-  for (let i = 0; i < n; i++) {
-    const u = Bm[b0 + i]!;
-    const v = Bm[b1 + i]!;
-    const x0 = A[a0 + i]!;
-    const x1 = A[a1 + i]!;
-    const x2 = A[a2 + i]!;
-    const x3 = A[a3 + i]!;
-    s00 += x0 * u;
-    s01 += x0 * v;
-    s10 += x1 * u;
-    s11 += x1 * v;
-    s20 += x2 * u;
-    s21 += x2 * v;
-    s30 += x3 * u;
-    s31 += x3 * v;
-  }
-  out[0] = s00;
-  out[1] = s01;
-  out[2] = s10;
-  out[3] = s11;
-  out[4] = s20;
-  out[5] = s21;
-  out[6] = s30;
-  out[7] = s31;
+  const dots = scratchDoubles('productRows', m * n);
+  rowDots(A, m, B, n, k, dots);
+  for (let q = 0; q < m * n; q++) C[q]! += alpha * dots[q]!;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -243,6 +143,62 @@ export function transpose(a: Matrix<Float64Array>, out: Matrix<Float64Array>): v
 
 // ---------------------------------------------------------------------------------------------
 // gatherBlock
+
+/**
+ * out = A^T as transpose does, and while each value passes, sums[j] += A[i, j] (or its square, for
+ * 'squares'): each column's sum runs down the column in order, from the caller's initial value. A
+ * design's column statistics without another pass over its n x d values.
+ */
+export function transposeSummingColumns(a: Matrix<Float64Array>, out: Matrix<Float64Array>, sums: Float64Array, of: 'values' | 'squares'): void {
+  const m = a.rows;
+  const n = a.cols;
+  if (out.rows !== n || out.cols !== m || sums.length !== n) {
+    throw new ShapeError(`transposeSummingColumns: out is ${out.rows} x ${out.cols} and sums of length ${sums.length}, expected ${n} x ${m} and ${n}`);
+  }
+  const A = a.data;
+  const O = out.data;
+  const squares = of === 'squares';
+  let i = 0;
+  for (; i + 8 <= m; i += 8) {
+    const r0 = i * n;
+    const r1 = r0 + n;
+    const r2 = r1 + n;
+    const r3 = r2 + n;
+    const r4 = r3 + n;
+    const r5 = r4 + n;
+    const r6 = r5 + n;
+    const r7 = r6 + n;
+    for (let j = 0; j < n; j++) {
+      const o = j * m + i;
+      const v0 = A[r0 + j]!;
+      const v1 = A[r1 + j]!;
+      const v2 = A[r2 + j]!;
+      const v3 = A[r3 + j]!;
+      const v4 = A[r4 + j]!;
+      const v5 = A[r5 + j]!;
+      const v6 = A[r6 + j]!;
+      const v7 = A[r7 + j]!;
+      O[o] = v0;
+      O[o + 1] = v1;
+      O[o + 2] = v2;
+      O[o + 3] = v3;
+      O[o + 4] = v4;
+      O[o + 5] = v5;
+      O[o + 6] = v6;
+      O[o + 7] = v7;
+      sums[j] = squares
+        ? sums[j]! + v0 * v0 + v1 * v1 + v2 * v2 + v3 * v3 + v4 * v4 + v5 * v5 + v6 * v6 + v7 * v7
+        : sums[j]! + v0 + v1 + v2 + v3 + v4 + v5 + v6 + v7;
+    }
+  }
+  for (; i < m; i++) {
+    for (let j = 0; j < n; j++) {
+      const v = A[i * n + j]!;
+      O[j * m + i] = v;
+      sums[j] = squares ? sums[j]! + v * v : sums[j]! + v;
+    }
+  }
+}
 
 /** out[i, j] = a[rows[i], cols[j]]. */
 export function gatherBlock(a: Matrix<Float64Array>, rows: Int32Array, cols: Int32Array, out: Matrix<Float64Array>): void {

@@ -11,7 +11,7 @@
 
 /** The temporaries that may be alive together in one kernel call. */
 export type ScratchSlot =
-  // gemm's float64 copies of its operands and its rows of C being summed (linalg.ts)
+  // gemm's float64 copies of its operands and its product before C += alpha product (linalg.ts)
   | 'packA'
   | 'packB'
   | 'productRows'

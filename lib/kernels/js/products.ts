@@ -1,0 +1,283 @@
+/**
+ * The TypeScript kernels' matrix products, row-major float64:
+ *
+ * - rowDots / listedRowDots: out[i nb + j] = a_i . b_j, dot products of rows of length k (a_i row i
+ *   of `a`, or row rows[i]): a design's correlations with the residuals (X^T R), products with a long
+ *   inner dimension (A B^T). Each product is summed in the "paired" order: one sum over the products
+ *   at even positions and one over those at odd positions, each in increasing position; the last
+ *   product of an odd length joins the even sum; the result is even + odd.
+ * - multiply: c = a b (m x k times k x n), each entry one sum over the inner index in increasing
+ *   order, from zero.
+ *
+ * Where WebAssembly SIMD runs (x86-64 CPUs with SSE4.1, arm64) the products run in
+ * wasm/products.wat, two at a time (the paired order's two sums are the two lanes of a vector;
+ * multiply's lanes are two adjacent entries of c), at three to four times the scalar loops' speed.
+ * Elsewhere, and for calls too small to be worth the copies, the scalar loops below run the same
+ * operations in the same order and give the same bits: the TypeScript backend's results do not
+ * depend on the CPU.
+ *
+ * The WebAssembly code reads its own memory: the operands are copied there per call, rowDots' a a
+ * panel at a time (small enough to stay in the L2 cache while b's rows pass over it, so the copy
+ * costs a few percent of the products). The memory grows to the largest call's needs and never
+ * shrinks; a call that would need more than MAX_MODULE_BYTES runs the scalar loops instead.
+ */
+import { PRODUCTS_WASM } from './wasm/productsBytes.js';
+
+/** The module's exports, pointers in bytes into its memory (products.wat). */
+interface ProductsModule {
+  memory: WebAssembly.Memory;
+  rowDots(a: number, m: number, b: number, nb: number, k: number, out: number): void;
+  multiply(a: number, m: number, k: number, b: number, n: number, c: number): void;
+}
+
+/** Below this many multiply-adds a call runs the scalar loop (same bits, no copies). */
+const MIN_MODULE_PRODUCTS = 4096;
+/** A panel of a's rows (2^15 values, 256 KiB) stays in L2 while the rows of b stream past it. */
+const PANEL_VALUES = 32768;
+/** The module's memory never shrinks: larger calls run the scalar loop rather than pin their size. */
+const MAX_MODULE_BYTES = 256 * 1024 * 1024;
+const PAGE_BYTES = 65536;
+
+let instance: ProductsModule | null | undefined;
+let heap = new Float64Array(0);
+
+/**
+ * The WebAssembly module, or null where it cannot run: an engine or CPU without WebAssembly SIMD
+ * (on x86-64, V8 needs SSE4.1), or METATASK_WASM=off.
+ */
+function loaded(): ProductsModule | null {
+  if (instance !== undefined) return instance;
+  instance = null;
+  if (process.env.METATASK_WASM === 'off' || typeof WebAssembly !== 'object') return instance;
+  const bytes = Buffer.from(PRODUCTS_WASM, 'base64');
+  if (!WebAssembly.validate(bytes)) return instance;
+  instance = new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports as unknown as ProductsModule;
+  return instance;
+}
+
+/** Whether the products run in WebAssembly SIMD in this process (else in the scalar loop). */
+export function wasmSimdActive(): boolean {
+  return loaded() !== null;
+}
+
+/** The module's memory as float64 values, grown to at least `values` (a view made again after a growth). */
+function heapOf(m: ProductsModule, values: number): Float64Array {
+  const bytes = values * 8;
+  const have = m.memory.buffer.byteLength;
+  if (have < bytes) m.memory.grow(Math.ceil((bytes - have) / PAGE_BYTES));
+  if (heap.buffer !== m.memory.buffer) heap = new Float64Array(m.memory.buffer);
+  return heap;
+}
+
+/** out[i nb + j] = a_i . b_j for the first m rows of a (m x k), b (nb x k), out (m x nb). */
+export function rowDots(a: Float64Array, m: number, b: Float64Array, nb: number, k: number, out: Float64Array): void {
+  runRowDots(a, (i) => i * k, m, b, nb, k, out);
+}
+
+/** out[i nb + j] = a_{rows[i]} . b_j: the listed rows of a (rows of length k), b (nb x k), out (rows.length x nb). */
+export function listedRowDots(a: Float64Array, rows: Int32Array, b: Float64Array, nb: number, k: number, out: Float64Array): void {
+  runRowDots(a, (i) => rows[i]! * k, rows.length, b, nb, k, out);
+}
+
+function runRowDots(a: Float64Array, offsetOf: (i: number) => number, m: number, b: Float64Array, nb: number, k: number, out: Float64Array): void {
+  const wasm = m * nb * k >= MIN_MODULE_PRODUCTS ? loaded() : null;
+  const panel = Math.min(m, Math.max(4, Math.floor(PANEL_VALUES / Math.max(k, 1) / 4) * 4));
+  const bValues = nb * k;
+  const values = bValues + panel * k + panel * nb;
+  if (wasm === null || values * 8 > MAX_MODULE_BYTES) {
+    scalarRowDots(a, offsetOf, m, b, nb, k, out);
+    return;
+  }
+  const H = heapOf(wasm, values);
+  const aAt = bValues;
+  const outAt = aAt + panel * k;
+  H.set(b.subarray(0, bValues), 0);
+  for (let i0 = 0; i0 < m; i0 += panel) {
+    const h = Math.min(panel, m - i0);
+    for (let i = 0; i < h; i++) {
+      const o = offsetOf(i0 + i);
+      H.set(a.subarray(o, o + k), aAt + i * k);
+    }
+    wasm.rowDots(8 * aAt, h, 0, nb, k, 8 * outAt);
+    out.set(H.subarray(outAt, outAt + h * nb), i0 * nb);
+  }
+}
+
+/** out = a b for a (m x k) and b (k x n), out (m x n): each entry summed over the inner index in order. */
+export function multiply(a: Float64Array, m: number, k: number, b: Float64Array, n: number, out: Float64Array): void {
+  const wasm = m * n * k >= MIN_MODULE_PRODUCTS ? loaded() : null;
+  const values = m * k + k * n + m * n;
+  if (wasm === null || values * 8 > MAX_MODULE_BYTES) {
+    scalarMultiply(a, m, k, b, n, out);
+    return;
+  }
+  const H = heapOf(wasm, values);
+  const bAt = m * k;
+  const cAt = bAt + k * n;
+  H.set(a.subarray(0, m * k), 0);
+  H.set(b.subarray(0, k * n), bAt);
+  wasm.multiply(0, m, k, 8 * bAt, n, 8 * cAt);
+  out.set(H.subarray(cAt, cAt + m * n));
+}
+
+/**
+ * The scalar multiply: i-p-j order, so the innermost loop runs along contiguous rows of b and out;
+ * four rows of out at a time, so that every value of b loaded serves four multiply-adds.
+ */
+function scalarMultiply(A: Float64Array, m: number, k: number, B: Float64Array, n: number, C: Float64Array): void {
+  C.fill(0, 0, m * n);
+  let i = 0;
+  for (; i + 4 <= m; i += 4) {
+    const a0 = i * k;
+    const a1 = a0 + k;
+    const a2 = a1 + k;
+    const a3 = a2 + k;
+    const c0 = i * n;
+    const c1 = c0 + n;
+    const c2 = c1 + n;
+    const c3 = c2 + n;
+    for (let p = 0; p < k; p++) {
+      const x0 = A[a0 + p]!;
+      const x1 = A[a1 + p]!;
+      const x2 = A[a2 + p]!;
+      const x3 = A[a3 + p]!;
+      const bBase = p * n;
+      for (let j = 0; j < n; j++) {
+        const y = B[bBase + j]!;
+        C[c0 + j]! += x0 * y;
+        C[c1 + j]! += x1 * y;
+        C[c2 + j]! += x2 * y;
+        C[c3 + j]! += x3 * y;
+      }
+    }
+  }
+  for (; i < m; i++) {
+    const aBase = i * k;
+    const cBase = i * n;
+    for (let p = 0; p < k; p++) {
+      const x = A[aBase + p]!;
+      const bBase = p * n;
+      for (let j = 0; j < n; j++) C[cBase + j]! += x * B[bBase + j]!;
+    }
+  }
+}
+
+/**
+ * The scalar loops alone, whatever this process runs: what a CPU without WebAssembly SIMD computes
+ * (the tests compare the two paths in one process).
+ */
+export const scalarLoops = {
+  rowDots(a: Float64Array, m: number, b: Float64Array, nb: number, k: number, out: Float64Array): void {
+    scalarRowDots(a, (i) => i * k, m, b, nb, k, out);
+  },
+  listedRowDots(a: Float64Array, rows: Int32Array, b: Float64Array, nb: number, k: number, out: Float64Array): void {
+    scalarRowDots(a, (i) => rows[i]! * k, rows.length, b, nb, k, out);
+  },
+  multiply(a: Float64Array, m: number, k: number, b: Float64Array, n: number, out: Float64Array): void {
+    scalarMultiply(a, m, k, b, n, out);
+  },
+};
+
+// ---------------------------------------------------------------------------------------------
+// The scalar rowDots: rows of a four at a time against two rows of b (as the module's tiles), each
+// of the eight products in two sums, even and odd positions.
+// ---------------------------------------------------------------------------------------------
+
+function scalarRowDots(a: Float64Array, offsetOf: (i: number) => number, m: number, b: Float64Array, nb: number, k: number, out: Float64Array): void {
+  let i = 0;
+  for (; i + 4 <= m; i += 4) {
+    const a0 = offsetOf(i);
+    const a1 = offsetOf(i + 1);
+    const a2 = offsetOf(i + 2);
+    const a3 = offsetOf(i + 3);
+    let j = 0;
+    for (; j + 2 <= nb; j += 2) tile4x2(a, a0, a1, a2, a3, b, j * k, (j + 1) * k, k, out, i * nb + j, nb);
+    for (; j < nb; j++) {
+      out[i * nb + j] = pairedDot(a, a0, b, j * k, k);
+      out[(i + 1) * nb + j] = pairedDot(a, a1, b, j * k, k);
+      out[(i + 2) * nb + j] = pairedDot(a, a2, b, j * k, k);
+      out[(i + 3) * nb + j] = pairedDot(a, a3, b, j * k, k);
+    }
+  }
+  for (; i < m; i++) {
+    const ai = offsetOf(i);
+    for (let j = 0; j < nb; j++) out[i * nb + j] = pairedDot(a, ai, b, j * k, k);
+  }
+}
+
+/** x[xo..xo+k) . y[yo..yo+k) in the paired order. */
+export function pairedDot(x: Float64Array, xo: number, y: Float64Array, yo: number, k: number): number {
+  const pairs = k - (k & 1);
+  let even = 0;
+  let odd = 0;
+  for (let p = 0; p < pairs; p += 2) {
+    even += x[xo + p]! * y[yo + p]!;
+    odd += x[xo + p + 1]! * y[yo + p + 1]!;
+  }
+  if (pairs < k) even += x[xo + pairs]! * y[yo + pairs]!;
+  return even + odd;
+}
+
+/** Rows a0..a3 of A against rows b0, b1 of B into out[o + r ldo + c], each in the paired order. */
+function tile4x2(
+  A: Float64Array, a0: number, a1: number, a2: number, a3: number, B: Float64Array, b0: number, b1: number, k: number,
+  out: Float64Array, o: number, ldo: number,
+): void {
+  const pairs = k - (k & 1);
+  let e00 = 0, e01 = 0, e10 = 0, e11 = 0, e20 = 0, e21 = 0, e30 = 0, e31 = 0;
+  let o00 = 0, o01 = 0, o10 = 0, o11 = 0, o20 = 0, o21 = 0, o30 = 0, o31 = 0;
+  for (let p = 0; p < pairs; p += 2) {
+    let u = B[b0 + p]!;
+    let v = B[b1 + p]!;
+    let x0 = A[a0 + p]!;
+    let x1 = A[a1 + p]!;
+    let x2 = A[a2 + p]!;
+    let x3 = A[a3 + p]!;
+    e00 += x0 * u;
+    e01 += x0 * v;
+    e10 += x1 * u;
+    e11 += x1 * v;
+    e20 += x2 * u;
+    e21 += x2 * v;
+    e30 += x3 * u;
+    e31 += x3 * v;
+    u = B[b0 + p + 1]!;
+    v = B[b1 + p + 1]!;
+    x0 = A[a0 + p + 1]!;
+    x1 = A[a1 + p + 1]!;
+    x2 = A[a2 + p + 1]!;
+    x3 = A[a3 + p + 1]!;
+    o00 += x0 * u;
+    o01 += x0 * v;
+    o10 += x1 * u;
+    o11 += x1 * v;
+    o20 += x2 * u;
+    o21 += x2 * v;
+    o30 += x3 * u;
+    o31 += x3 * v;
+  }
+  if (pairs < k) {
+    const u = B[b0 + pairs]!;
+    const v = B[b1 + pairs]!;
+    const x0 = A[a0 + pairs]!;
+    const x1 = A[a1 + pairs]!;
+    const x2 = A[a2 + pairs]!;
+    const x3 = A[a3 + pairs]!;
+    e00 += x0 * u;
+    e01 += x0 * v;
+    e10 += x1 * u;
+    e11 += x1 * v;
+    e20 += x2 * u;
+    e21 += x2 * v;
+    e30 += x3 * u;
+    e31 += x3 * v;
+  }
+  out[o] = e00 + o00;
+  out[o + 1] = e01 + o01;
+  out[o + ldo] = e10 + o10;
+  out[o + ldo + 1] = e11 + o11;
+  out[o + 2 * ldo] = e20 + o20;
+  out[o + 2 * ldo + 1] = e21 + o21;
+  out[o + 3 * ldo] = e30 + o30;
+  out[o + 3 * ldo + 1] = e31 + o31;
+}
