@@ -1,8 +1,9 @@
 /**
  * The TypeScript kernels' matrix products (lib/kernels/js/products.ts): the WebAssembly SIMD code
  * and the scalar loops give the same bits, both follow their stated summation orders, and the
- * module the package carries is the assembly of its source. Then a whole fit on the TypeScript
- * backend, in a process without the WebAssembly code and in one with it: the same coefficients.
+ * module the package carries is the assembly of its source. Then a whole fit and a network's
+ * gradients on the TypeScript backend, in a process without the WebAssembly code and in one with
+ * it: the same bits.
  */
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
@@ -193,5 +194,49 @@ describe('TypeScript kernels: matrix products in WebAssembly SIMD and in scalar 
     expect(simd.bits).to.deep.equal(scalar.bits);
     expect(simd.intercept).to.deep.equal(scalar.intercept);
     expect(scalar.bits.some((h) => h !== '0')).to.equal(true);
+  });
+
+  it("a network's loss gradient and Hessian-vector product are the same bits without the WebAssembly code", function () {
+    this.timeout(60_000);
+    // Dense layers of 40 -> 64 -> 48 and two heads on a batch of 50, float32 and float64: every
+    // product (X W, G W^T, X^T G) large enough for the WebAssembly path.
+    const lib = (p: string): string => JSON.stringify(pathToFileURL(join(packageRoot(), 'dist', 'lib', p)).href);
+    const script = `
+      const { kernelsFor, backend, setBackend } = await import(${lib('kernels/index.js')});
+      const { compileNetwork, initParams } = await import(${lib('nn/spec.js')});
+      const { Rng } = await import(${lib('core/rng.js')});
+      setBackend('js');
+      const spec = { nodes: [
+        { op: 'input', size: 40 }, { op: 'dense', input: 0, units: 64 }, { op: 'activation', input: 1, fn: 'tanh' },
+        { op: 'dense', input: 2, units: 48 }, { op: 'activation', input: 3, fn: 'relu' },
+        { op: 'dense', input: 4, units: 1 }, { op: 'dense', input: 4, units: 3 } ],
+        heads: [ { node: 5, loss: 'mse', target: 0 }, { node: 6, loss: 'softmax-ce', target: 1 } ] };
+      const hex = (a) => Array.from(a.constructor === Float32Array ? new Uint32Array(a.buffer, a.byteOffset, a.length) : new BigUint64Array(a.buffer, a.byteOffset, a.length), (b) => b.toString(16));
+      const out = { wasmSimd: backend().wasmSimd };
+      for (const dtype of ['float32', 'float64']) {
+        const rng = new Rng(9), n = 50, Arr = dtype === 'float32' ? Float32Array : Float64Array;
+        const net = kernelsFor('js').network(spec, dtype);
+        const params = initParams(compileNetwork(spec), rng, dtype);
+        const x = { rows: n, cols: 40, data: Arr.from({ length: n * 40 }, () => rng.normal()) };
+        const y = { rows: n, cols: 2, data: Arr.from({ length: n * 2 }, (_, q) => (q % 2 ? rng.int(3) : rng.normal())) };
+        const weights = Float64Array.from([0.6, 1.4]);
+        const grad = new Arr(params.length), hv = new Arr(params.length);
+        const losses = net.lossGrad(params, { x, y }, weights, grad);
+        net.hvp(params, { x, y }, weights, Arr.from(params, () => rng.normal()), hv);
+        out[dtype] = { losses: hex(Float64Array.from(losses)), grad: hex(grad), hv: hex(hv) };
+      }
+      console.log(JSON.stringify(out));
+    `;
+    const run = (env: NodeJS.ProcessEnv): Record<string, unknown> => {
+      const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, METATASK_BACKEND: 'js', ...env }, encoding: 'utf8' });
+      expect(r.status, r.stderr).to.equal(0);
+      return JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, unknown>;
+    };
+    const scalar = run({ METATASK_WASM: 'off' });
+    const simd = run({ METATASK_WASM: '' });
+    expect(scalar.wasmSimd).to.equal(false);
+    expect(simd.wasmSimd).to.equal(WebAssembly.validate(Buffer.from(PRODUCTS_WASM, 'base64')));
+    expect(simd.float32).to.deep.equal(scalar.float32);
+    expect(simd.float64).to.deep.equal(scalar.float64);
   });
 });

@@ -4,6 +4,8 @@
  * four functions every op implements, and the float64 helpers the products share.
  */
 import type { FloatArray } from '../../core/matrix.js';
+import { multiply, wasmSimdActive } from './products.js';
+import { scratchDoubles, type ScratchSlot } from './scratch.js';
 
 /** Buffers of one batch size, reused across calls (no allocation in steady state). */
 export interface Workspace {
@@ -91,10 +93,47 @@ export function act64(c: Ctx, node: number, w: number): Float64Array {
 /**
  * C[i, j] += sum_p A(i, p) B(p, j) for i < M, j < N, p < K, where A(i, p) = A[aOff + i aI + p aP],
  * B(p, j) = B[bOff + p bP + j bJ] and C[i, j] = C[cOff + i cI + j]: one routine for X W, G W^T
- * and X^T G. 4 x 4 register blocks: 16 double accumulators, each loaded value used 4 times,
- * about 4x faster in V8 than a plain i-k-j loop (measured on this 128-256-256 net).
+ * and X^T G. Each sum runs over p in order from zero and is then added to C, on both paths below:
+ * where WebAssembly SIMD runs, the operands are laid out row-major (a copy of O(MK + KN) values
+ * for O(MNK) work) and multiplied by products.ts' multiply; elsewhere by 4 x 4 register blocks
+ * (16 double accumulators, each loaded value used 4 times, about 4x faster in V8 than a plain
+ * i-k-j loop, measured on a 128-256-256 net).
  */
 export function gemmAcc(
+  M: number, N: number, K: number,
+  A: Float64Array, aOff: number, aI: number, aP: number,
+  B: Float64Array, bOff: number, bP: number, bJ: number,
+  C: FloatArray, cOff: number, cI: number,
+): void {
+  if (!wasmSimdActive() || M * N * K < MIN_MODULE_WORK) {
+    gemmAccBlocked(M, N, K, A, aOff, aI, aP, B, bOff, bP, bJ, C, cOff, cI);
+    return;
+  }
+  const a = aP === 1 && aI === K ? A.subarray(aOff, aOff + M * K) : rowMajor(A, aOff, aI, aP, M, K, 'networkA');
+  const b = bJ === 1 && bP === N ? B.subarray(bOff, bOff + K * N) : rowMajor(B, bOff, bP, bJ, K, N, 'networkB');
+  const product = scratchDoubles('networkProduct', M * N);
+  multiply(a, M, K, b, N, product);
+  for (let i = 0; i < M; i++) {
+    const o = cOff + i * cI;
+    for (let j = 0; j < N; j++) C[o + j]! += product[i * N + j]!;
+  }
+}
+
+/** Below this many multiply-adds a product stays in the register blocks (no copies). */
+const MIN_MODULE_WORK = 4096;
+
+/** rows x cols values src[off + r rowStride + c colStride] as a row-major copy in `slot`'s scratch. */
+function rowMajor(src: Float64Array, off: number, rowStride: number, colStride: number, rows: number, cols: number, slot: ScratchSlot): Float64Array {
+  const out = scratchDoubles(slot, rows * cols);
+  for (let r = 0; r < rows; r++) {
+    const o = off + r * rowStride;
+    for (let c = 0; c < cols; c++) out[r * cols + c] = src[o + c * colStride]!;
+  }
+  return out;
+}
+
+/** gemmAcc by 4 x 4 register blocks. */
+function gemmAccBlocked(
   M: number, N: number, K: number,
   A: Float64Array, aOff: number, aI: number, aP: number,
   B: Float64Array, bOff: number, bP: number, bJ: number,

@@ -18,7 +18,11 @@ export type ScratchSlot =
   // columns of the design gathered for a product, and a product's block of Gram entries (cd.ts)
   | 'gatheredRows'
   | 'gatheredColumns'
-  | 'gramBlock';
+  | 'gramBlock'
+  // a dense layer's operands laid out row-major, and their product (networkOp.ts)
+  | 'networkA'
+  | 'networkB'
+  | 'networkProduct';
 
 /** Larger buffers are not kept: a one-off large problem does not pin its memory for the process. */
 const MAX_KEPT_BYTES = 64 * 1024 * 1024;
