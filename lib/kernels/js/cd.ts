@@ -342,31 +342,57 @@ export function cdTargets(y: Matrix<Float64Array>, centre: boolean, out?: Matrix
   if (out && (out.rows !== T || out.cols !== n || out.data.length !== T * n)) throw new ShapeError(`cdTargets: yt must be ${T} x ${n}`);
   const yt: Matrix<Float64Array> = out ?? { rows: T, cols: n, data: new Float64Array(T * n) };
   const Yt = yt.data;
-  // By blocks of rows, so that each row of Yt is written 64 consecutive values at a time.
+  // By blocks of 64 rows, so that each row of Yt is written 64 consecutive values at a time, and in
+  // functions called once a block, which V8 optimises within a process's first fit.
+  const sums = new Float64Array(4);
   for (let i0 = 0; i0 < n; i0 += 64) {
     const i1 = Math.min(n, i0 + 64);
-    for (let t = 0; t < T; t++) {
-      const m = yMean[t]!;
-      for (let i = i0; i < i1; i++) Yt[t * n + i] = Y[i * T + t]! - m;
-    }
+    centreTargetRows(Y, Yt, yMean, i0, i1, T, n);
   }
   // Four interleaved sums (entry q into sum q mod 4), added pairwise: the order of cd.cc's targets.
-  let s0 = 0;
-  let s1 = 0;
-  let s2 = 0;
-  let s3 = 0;
-  const len = Yt.length;
-  let q = 0;
-  for (; q + 4 <= len; q += 4) {
-    s0 += Yt[q]! * Yt[q]!;
-    s1 += Yt[q + 1]! * Yt[q + 1]!;
-    s2 += Yt[q + 2]! * Yt[q + 2]!;
-    s3 += Yt[q + 3]! * Yt[q + 3]!;
+  for (let t = 0; t < T; t++) addSquaresInterleaved(Yt, t * n, (t + 1) * n, sums);
+  return { yt, yMean, yNormSq: sums[0]! + sums[1]! + (sums[2]! + sums[3]!) };
+}
+
+/** Yt[t, i] = Y[i, t] - yMean[t] for rows i0..i1-1. */
+function centreTargetRows(Y: Float64Array, Yt: Float64Array, yMean: Float64Array, i0: number, i1: number, T: number, n: number): void {
+  for (let t = 0; t < T; t++) {
+    const m = yMean[t]!;
+    for (let i = i0; i < i1; i++) Yt[t * n + i] = Y[i * T + t]! - m;
   }
-  if (q < len) s0 += Yt[q]! * Yt[q]!;
-  if (q + 1 < len) s1 += Yt[q + 1]! * Yt[q + 1]!;
-  if (q + 2 < len) s2 += Yt[q + 2]! * Yt[q + 2]!;
-  return { yt, yMean, yNormSq: s0 + s1 + (s2 + s3) };
+}
+
+/** sums[q mod 4] += v[q]^2 for q in [from, to), q counted from 0 at the array's start, in order. */
+function addSquaresInterleaved(v: Float64Array, from: number, to: number, sums: Float64Array): void {
+  let s0 = sums[0]!;
+  let s1 = sums[1]!;
+  let s2 = sums[2]!;
+  let s3 = sums[3]!;
+  let q = from;
+  // Up to the next multiple of four, then four at a time, then the rest: entry q always joins sum q mod 4.
+  for (; q < to && q % 4 !== 0; q++) {
+    const x = v[q]! * v[q]!;
+    if (q % 4 === 1) s1 += x;
+    else if (q % 4 === 2) s2 += x;
+    else s3 += x;
+  }
+  for (; q + 4 <= to; q += 4) {
+    s0 += v[q]! * v[q]!;
+    s1 += v[q + 1]! * v[q + 1]!;
+    s2 += v[q + 2]! * v[q + 2]!;
+    s3 += v[q + 3]! * v[q + 3]!;
+  }
+  for (; q < to; q++) {
+    const x = v[q]! * v[q]!;
+    if (q % 4 === 0) s0 += x;
+    else if (q % 4 === 1) s1 += x;
+    else if (q % 4 === 2) s2 += x;
+    else s3 += x;
+  }
+  sums[0] = s0;
+  sums[1] = s1;
+  sums[2] = s2;
+  sums[3] = s3;
 }
 
 export function cdResidual(xs: Matrix<Float64Array>, w: Matrix<Float64Array>, yt: Matrix<Float64Array>, rt: Matrix<Float64Array>): { rNormSq: number; ry: number } {

@@ -155,48 +155,51 @@ export function transposeSummingColumns(a: Matrix<Float64Array>, out: Matrix<Flo
   if (out.rows !== n || out.cols !== m || sums.length !== n) {
     throw new ShapeError(`transposeSummingColumns: out is ${out.rows} x ${out.cols} and sums of length ${sums.length}, expected ${n} x ${m} and ${n}`);
   }
-  const A = a.data;
-  const O = out.data;
+  // One call per eight rows: a function called hundreds of times a fit is optimised by V8 within
+  // the first fit, where one long loop would run unoptimised in a process's next fits.
   const squares = of === 'squares';
   let i = 0;
-  for (; i + 8 <= m; i += 8) {
-    const r0 = i * n;
-    const r1 = r0 + n;
-    const r2 = r1 + n;
-    const r3 = r2 + n;
-    const r4 = r3 + n;
-    const r5 = r4 + n;
-    const r6 = r5 + n;
-    const r7 = r6 + n;
-    for (let j = 0; j < n; j++) {
-      const o = j * m + i;
-      const v0 = A[r0 + j]!;
-      const v1 = A[r1 + j]!;
-      const v2 = A[r2 + j]!;
-      const v3 = A[r3 + j]!;
-      const v4 = A[r4 + j]!;
-      const v5 = A[r5 + j]!;
-      const v6 = A[r6 + j]!;
-      const v7 = A[r7 + j]!;
-      O[o] = v0;
-      O[o + 1] = v1;
-      O[o + 2] = v2;
-      O[o + 3] = v3;
-      O[o + 4] = v4;
-      O[o + 5] = v5;
-      O[o + 6] = v6;
-      O[o + 7] = v7;
-      sums[j] = squares
-        ? sums[j]! + v0 * v0 + v1 * v1 + v2 * v2 + v3 * v3 + v4 * v4 + v5 * v5 + v6 * v6 + v7 * v7
-        : sums[j]! + v0 + v1 + v2 + v3 + v4 + v5 + v6 + v7;
-    }
-  }
+  for (; i + 8 <= m; i += 8) transposeEightRows(a.data, out.data, i, m, n, sums, squares);
   for (; i < m; i++) {
     for (let j = 0; j < n; j++) {
-      const v = A[i * n + j]!;
-      O[j * m + i] = v;
+      const v = a.data[i * n + j]!;
+      out.data[j * m + i] = v;
       sums[j] = squares ? sums[j]! + v * v : sums[j]! + v;
     }
+  }
+}
+
+/** Rows i..i+7 of A (m x n) into columns i..i+7 of O, each value (or its square) added to sums[j] in row order. */
+function transposeEightRows(A: Float64Array, O: Float64Array, i: number, m: number, n: number, sums: Float64Array, squares: boolean): void {
+  const r0 = i * n;
+  const r1 = r0 + n;
+  const r2 = r1 + n;
+  const r3 = r2 + n;
+  const r4 = r3 + n;
+  const r5 = r4 + n;
+  const r6 = r5 + n;
+  const r7 = r6 + n;
+  for (let j = 0; j < n; j++) {
+    const o = j * m + i;
+    const v0 = A[r0 + j]!;
+    const v1 = A[r1 + j]!;
+    const v2 = A[r2 + j]!;
+    const v3 = A[r3 + j]!;
+    const v4 = A[r4 + j]!;
+    const v5 = A[r5 + j]!;
+    const v6 = A[r6 + j]!;
+    const v7 = A[r7 + j]!;
+    O[o] = v0;
+    O[o + 1] = v1;
+    O[o + 2] = v2;
+    O[o + 3] = v3;
+    O[o + 4] = v4;
+    O[o + 5] = v5;
+    O[o + 6] = v6;
+    O[o + 7] = v7;
+    sums[j] = squares
+      ? sums[j]! + v0 * v0 + v1 * v1 + v2 * v2 + v3 * v3 + v4 * v4 + v5 * v5 + v6 * v6 + v7 * v7
+      : sums[j]! + v0 + v1 + v2 + v3 + v4 + v5 + v6 + v7;
   }
 }
 
