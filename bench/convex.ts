@@ -124,7 +124,7 @@ function sidesOf(c: ConvexCase): Side[] {
       sides.push({
         impl,
         run: () => runJob(process.execPath, [join(packageRoot(), 'dist', 'bench', 'convexFit.js')], job(b), {}),
-        threads: (r) => (b === 'native' ? `${r.threads} (${r.simd})` : '1 (no SIMD)'),
+        threads: (r) => (b === 'native' ? `${r.threads} (${r.simd})` : `1 (${r.simd === 'none' ? 'no SIMD' : r.simd})`),
       });
     }
   }

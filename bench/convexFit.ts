@@ -15,6 +15,7 @@ import type { Matrix } from '../lib/core/matrix.js';
 import { backend, setBackend, setThreads } from '../lib/kernels/index.js';
 import { MultiTaskElasticNet, MultiTaskLasso } from '../lib/linear/multiTaskElasticNet.js';
 import { MultiTaskElasticNetCV, MultiTaskLassoCV } from '../lib/linear/multiTaskElasticNetCV.js';
+import { simdLabel } from './harness.js';
 
 export type ConvexModel = 'lasso' | 'enet' | 'lassoCV' | 'enetCV';
 
@@ -122,7 +123,7 @@ function main(): void {
   const info = backend();
   const out: ConvexSideResult = {
     backend: info.name,
-    simd: info.simd,
+    simd: simdLabel(info),
     threads: info.name === 'native' ? info.threads : 1,
     times,
     cpuTimes,

@@ -20,6 +20,7 @@ import { pathToFileURL } from 'node:url';
 
 import { availableBackends, backend, setBackend, setThreads } from '../lib/kernels/index.js';
 import { packageRoot } from '../lib/kernels/native.js';
+import type { BackendInfo } from '../lib/kernels/types.js';
 
 // ------------------------------------------------------------------------------------------------
 // Options and results
@@ -307,9 +308,15 @@ export function useMetatask(name: 'native' | 'js', threads: number): Row {
   return {
     impl: 'metatask',
     backend: name === 'js' ? 'TypeScript' : 'native',
-    simd: info.simd,
+    simd: simdLabel(info),
     threads: name === 'native' ? info.threads : 1,
   };
+}
+
+/** The SIMD a backend runs: the native level, or for the TypeScript kernels whether their products run in WebAssembly SIMD. */
+export function simdLabel(info: BackendInfo): string {
+  if (info.name === 'native') return info.simd;
+  return info.wasmSimd ? 'wasm simd128' : 'none';
 }
 
 /** Time `work` and the CPU it used: returns wall seconds and cores busy (CPU time / wall time). */
