@@ -111,38 +111,8 @@ export function transpose(a: Matrix<Float64Array>, out: Matrix<Float64Array>): v
   const m = a.rows;
   const n = a.cols;
   if (out.rows !== n || out.cols !== m) throw new ShapeError(`transpose: out is ${out.rows} x ${out.cols}, expected ${n} x ${m}`);
-  const A = a.data;
-  const O = out.data;
-  // Eight rows of A at a time, read along the rows: each column j of them is eight consecutive
-  // values (a cache line) of row j of out. Two to three times as fast as 32 x 32 tiles read down
-  // their columns, on wide and on tall matrices.
-  let i = 0;
-  for (; i + 8 <= m; i += 8) {
-    const r0 = i * n;
-    const r1 = r0 + n;
-    const r2 = r1 + n;
-    const r3 = r2 + n;
-    const r4 = r3 + n;
-    const r5 = r4 + n;
-    const r6 = r5 + n;
-    const r7 = r6 + n;
-    for (let j = 0; j < n; j++) {
-      const o = j * m + i;
-      O[o] = A[r0 + j]!;
-      O[o + 1] = A[r1 + j]!;
-      O[o + 2] = A[r2 + j]!;
-      O[o + 3] = A[r3 + j]!;
-      O[o + 4] = A[r4 + j]!;
-      O[o + 5] = A[r5 + j]!;
-      O[o + 6] = A[r6 + j]!;
-      O[o + 7] = A[r7 + j]!;
-    }
-  }
-  for (; i < m; i++) for (let j = 0; j < n; j++) O[j * m + i] = A[i * n + j]!;
+  transposeRows(a.data, out.data, m, n, null, false);
 }
-
-// ---------------------------------------------------------------------------------------------
-// gatherBlock
 
 /**
  * out = A^T as transpose does, and while each value passes, sums[j] += A[i, j] (or its square, for
@@ -155,22 +125,31 @@ export function transposeSummingColumns(a: Matrix<Float64Array>, out: Matrix<Flo
   if (out.rows !== n || out.cols !== m || sums.length !== n) {
     throw new ShapeError(`transposeSummingColumns: out is ${out.rows} x ${out.cols} and sums of length ${sums.length}, expected ${n} x ${m} and ${n}`);
   }
-  // One call per eight rows: a function called hundreds of times a fit is optimised by V8 within
-  // the first fit, where one long loop would run unoptimised in a process's next fits.
-  const squares = of === 'squares';
+  transposeRows(a.data, out.data, m, n, sums, of === 'squares');
+}
+
+/**
+ * O = A^T for A m x n, with sums[j] += each value (or its square) of column j when sums is given.
+ * Eight rows of A at a time, read along the rows: each column j of them is eight consecutive values
+ * (a cache line) of row j of O; two to three times as fast as 32 x 32 tiles read down their
+ * columns, on wide and on tall matrices. One call per eight rows: a function called hundreds of
+ * times a fit is optimised by V8 within the first fit, where one long loop would run unoptimised in
+ * a process's next fits.
+ */
+function transposeRows(A: Float64Array, O: Float64Array, m: number, n: number, sums: Float64Array | null, squares: boolean): void {
   let i = 0;
-  for (; i + 8 <= m; i += 8) transposeEightRows(a.data, out.data, i, m, n, sums, squares);
+  for (; i + 8 <= m; i += 8) transposeEightRows(A, O, i, m, n, sums, squares);
   for (; i < m; i++) {
     for (let j = 0; j < n; j++) {
-      const v = a.data[i * n + j]!;
-      out.data[j * m + i] = v;
-      sums[j] = squares ? sums[j]! + v * v : sums[j]! + v;
+      const v = A[i * n + j]!;
+      O[j * m + i] = v;
+      if (sums !== null) sums[j] = squares ? sums[j]! + v * v : sums[j]! + v;
     }
   }
 }
 
-/** Rows i..i+7 of A (m x n) into columns i..i+7 of O, each value (or its square) added to sums[j] in row order. */
-function transposeEightRows(A: Float64Array, O: Float64Array, i: number, m: number, n: number, sums: Float64Array, squares: boolean): void {
+/** Rows i..i+7 of A (m x n) into columns i..i+7 of O, each value (or its square) added to sums[j] in row order when sums is given. */
+function transposeEightRows(A: Float64Array, O: Float64Array, i: number, m: number, n: number, sums: Float64Array | null, squares: boolean): void {
   const r0 = i * n;
   const r1 = r0 + n;
   const r2 = r1 + n;
@@ -197,6 +176,7 @@ function transposeEightRows(A: Float64Array, O: Float64Array, i: number, m: numb
     O[o + 5] = v5;
     O[o + 6] = v6;
     O[o + 7] = v7;
+    if (sums === null) continue;
     sums[j] = squares
       ? sums[j]! + v0 * v0 + v1 * v1 + v2 * v2 + v3 * v3 + v4 * v4 + v5 * v5 + v6 * v6 + v7 * v7
       : sums[j]! + v0 + v1 + v2 + v3 + v4 + v5 + v6 + v7;
