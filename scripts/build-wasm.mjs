@@ -11,13 +11,14 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const folder = join(dirname(fileURLToPath(import.meta.url)), '..', 'lib', 'kernels', 'js', 'wasm');
 
-/** The assembled module of a .wat file, in base64 (wabt, with the SIMD proposal, validated). */
+/** The assembled module of a .wat file, in base64 (wabt, with SIMD and shared memory, validated). */
 export async function assemble(watFile) {
   const { default: wabtInit } = await import('wabt');
   const wabt = await wabtInit();
-  const module = wabt.parseWat(basename(watFile), readFileSync(watFile, 'utf8'), { simd: true });
+  const features = { simd: true, threads: true };
+  const module = wabt.parseWat(basename(watFile), readFileSync(watFile, 'utf8'), features);
   try {
-    module.validate();
+    module.validate(features);
     return Buffer.from(module.toBinary({}).buffer).toString('base64');
   } finally {
     module.destroy();

@@ -13,7 +13,7 @@ import { pathToFileURL } from 'node:url';
 
 import { Rng } from '../lib/core/rng.js';
 import { rawAddon } from '../lib/kernels/index.js';
-import { listedRowDots, multiply, rowDots, scalarLoops, wasmSimdActive } from '../lib/kernels/js/products.js';
+import { listedRowDots, multiply, rowDots, scalarLoops, wasmMemoryBuffer, wasmSimdActive } from '../lib/kernels/js/products.js';
 import { PRODUCTS_WASM } from '../lib/kernels/js/wasm/productsBytes.js';
 import { packageRoot } from '../lib/kernels/native.js';
 
@@ -62,6 +62,25 @@ describe('TypeScript kernels: matrix products in WebAssembly SIMD and in scalar 
     // V8 runs WebAssembly SIMD on every x86-64 CPU with SSE4.1, so on any CPU with AVX2: the fast
     // path must not be lost silently there.
     if (rawAddon()?.info().simdAvailable.includes('avx2')) expect(valid).to.equal(true);
+  });
+
+  it('growing the module memory detaches no ArrayBuffer (one detach slows every typed-array loop in V8)', () => {
+    if (!wasmSimdActive()) {
+      expect(wasmMemoryBuffer()).to.equal(null);
+      return;
+    }
+    const before = wasmMemoryBuffer()!;
+    const bytes = before.byteLength;
+    expect(before).to.be.instanceOf(SharedArrayBuffer);
+    // A product whose operands need more memory than the module has: it grows.
+    const k = Math.ceil(bytes / 8 / 3) + 1024;
+    const a = new Float64Array(4 * k).fill(0.5);
+    const b = new Float64Array(3 * k).fill(2);
+    const out = new Float64Array(12);
+    rowDots(a, 4, b, 3, k, out);
+    expect(out[0]).to.equal(k);
+    expect(wasmMemoryBuffer()!.byteLength).to.be.greaterThan(bytes);
+    expect(before.byteLength).to.equal(bytes);
   });
 
   it('rowDots: every tile and tail gives the bits of the scalar loop and of the paired order', () => {

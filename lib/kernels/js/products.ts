@@ -19,7 +19,9 @@
  * The WebAssembly code reads its own memory: the operands are copied there per call, rowDots' a a
  * panel at a time (small enough to stay in the L2 cache while b's rows pass over it, so the copy
  * costs a few percent of the products). The memory grows to the largest call's needs and never
- * shrinks; a call that would need more than MAX_MODULE_BYTES runs the scalar loops instead.
+ * shrinks; a call that would need more than MAX_MODULE_BYTES runs the scalar loops instead. It is a
+ * shared memory, whose growth never detaches an ArrayBuffer: one detached buffer in a V8 process
+ * slows every later typed-array loop of it (measured: gram and symEig 35-50 % slower).
  */
 import { PRODUCTS_WASM } from './wasm/productsBytes.js';
 
@@ -34,7 +36,7 @@ interface ProductsModule {
 const MIN_MODULE_PRODUCTS = 4096;
 /** A panel of a's rows (2^15 values, 256 KiB) stays in L2 while the rows of b stream past it. */
 const PANEL_VALUES = 32768;
-/** The module's memory never shrinks: larger calls run the scalar loop rather than pin their size. */
+/** The module's memory never shrinks: larger calls run the scalar loop rather than pin their size (its maximum in products.wat). */
 const MAX_MODULE_BYTES = 256 * 1024 * 1024;
 const PAGE_BYTES = 65536;
 
@@ -58,6 +60,11 @@ function loaded(): ProductsModule | null {
 /** Whether the products run in WebAssembly SIMD in this process (else in the scalar loop). */
 export function wasmSimdActive(): boolean {
   return loaded() !== null;
+}
+
+/** The module's memory buffer (its tests check that growing it leaves earlier buffers attached), or null. */
+export function wasmMemoryBuffer(): ArrayBufferLike | null {
+  return loaded()?.memory.buffer ?? null;
 }
 
 /** The module's memory as float64 values, grown to at least `values` (a view made again after a growth). */
