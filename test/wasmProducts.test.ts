@@ -73,11 +73,11 @@ describe('TypeScript kernels: matrix products in WebAssembly SIMD and in scalar 
     const bytes = before.byteLength;
     expect(before).to.be.instanceOf(SharedArrayBuffer);
     // A product whose operands need more memory than the module has: it grows.
-    const k = Math.ceil(bytes / 8 / 3) + 1024;
+    const k = Math.ceil(bytes / 8 / 8) + 1024;
     const a = new Float64Array(4 * k).fill(0.5);
-    const b = new Float64Array(3 * k).fill(2);
-    const out = new Float64Array(12);
-    rowDots(a, 4, b, 3, k, out);
+    const b = new Float64Array(8 * k).fill(2);
+    const out = new Float64Array(32);
+    rowDots(a, 4, b, 8, k, out);
     expect(out[0]).to.equal(k);
     expect(wasmMemoryBuffer()!.byteLength).to.be.greaterThan(bytes);
     expect(before.byteLength).to.equal(bytes);

@@ -4,7 +4,7 @@
  * four functions every op implements, and the float64 helpers the products share.
  */
 import type { FloatArray } from '../../core/matrix.js';
-import { multiply, wasmSimdActive } from './products.js';
+import { multiply, multiplyRunsInModule } from './products.js';
 import { scratchDoubles, type ScratchSlot } from './scratch.js';
 
 /** Buffers of one batch size, reused across calls (no allocation in steady state). */
@@ -94,8 +94,8 @@ export function act64(c: Ctx, node: number, w: number): Float64Array {
  * C[i, j] += sum_p A(i, p) B(p, j) for i < M, j < N, p < K, where A(i, p) = A[aOff + i aI + p aP],
  * B(p, j) = B[bOff + p bP + j bJ] and C[i, j] = C[cOff + i cI + j]: one routine for X W, G W^T
  * and X^T G. Each sum runs over p in order from zero and is then added to C, on both paths below:
- * where WebAssembly SIMD runs, the operands are laid out row-major (a copy of O(MK + KN) values
- * for O(MNK) work) and multiplied by products.ts' multiply; elsewhere by 4 x 4 register blocks
+ * where products.ts' multiply would run in WebAssembly SIMD, the operands are laid out row-major (a
+ * copy of O(MK + KN) values for O(MNK) work) and multiplied by it; elsewhere by 4 x 4 register blocks
  * (16 double accumulators, each loaded value used 4 times, about 4x faster in V8 than a plain
  * i-k-j loop, measured on a 128-256-256 net).
  */
@@ -105,7 +105,7 @@ export function gemmAcc(
   B: Float64Array, bOff: number, bP: number, bJ: number,
   C: FloatArray, cOff: number, cI: number,
 ): void {
-  if (!wasmSimdActive() || M * N * K < MIN_MODULE_WORK) {
+  if (!multiplyRunsInModule(M, K, N)) {
     gemmAccBlocked(M, N, K, A, aOff, aI, aP, B, bOff, bP, bJ, C, cOff, cI);
     return;
   }
@@ -118,9 +118,6 @@ export function gemmAcc(
     for (let j = 0; j < N; j++) C[o + j]! += product[i * N + j]!;
   }
 }
-
-/** Below this many multiply-adds a product stays in the register blocks (no copies). */
-const MIN_MODULE_WORK = 4096;
 
 /** rows x cols values src[off + r rowStride + c colStride] as a row-major copy in `slot`'s scratch. */
 function rowMajor(src: Float64Array, off: number, rowStride: number, colStride: number, rows: number, cols: number, slot: ScratchSlot): Float64Array {

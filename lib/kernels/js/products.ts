@@ -32,8 +32,13 @@ interface ProductsModule {
   multiply(a: number, m: number, k: number, b: number, n: number, c: number): void;
 }
 
-/** Below this many multiply-adds a call runs the scalar loop (same bits, no copies). */
+/**
+ * A call runs the scalar loop (same bits, no copies) below this many multiply-adds, or below
+ * COPY_RATIO multiply-adds per value copied in and out: a copied value costs about what the scalar
+ * loop's multiply-add costs and five times the module's (a matrix-vector product is faster as it is).
+ */
 const MIN_MODULE_PRODUCTS = 4096;
+const COPY_RATIO = 2;
 /** A panel of a's rows (2^15 values, 256 KiB) stays in L2 while the rows of b stream past it. */
 const PANEL_VALUES = 32768;
 /** The module's memory never shrinks: larger calls run the scalar loop rather than pin their size (its maximum in products.wat). */
@@ -53,7 +58,11 @@ function loaded(): ProductsModule | null {
   if (process.env.METATASK_WASM === 'off' || typeof WebAssembly !== 'object') return instance;
   const bytes = Buffer.from(PRODUCTS_WASM, 'base64');
   if (!WebAssembly.validate(bytes)) return instance;
-  instance = new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports as unknown as ProductsModule;
+  try {
+    instance = new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports as unknown as ProductsModule;
+  } catch {
+    // An engine that validates the module but cannot give it its memory: the scalar loops.
+  }
   return instance;
 }
 
@@ -67,13 +76,28 @@ export function wasmMemoryBuffer(): ArrayBufferLike | null {
   return loaded()?.memory.buffer ?? null;
 }
 
-/** The module's memory as float64 values, grown to at least `values` (a view made again after a growth). */
-function heapOf(m: ProductsModule, values: number): Float64Array {
+/**
+ * The module's memory as float64 values, grown to at least `values` (a view made again after a
+ * growth), or null when it cannot grow (the call then runs the scalar loop).
+ */
+function heapOf(m: ProductsModule, values: number): Float64Array | null {
   const bytes = values * 8;
   const have = m.memory.buffer.byteLength;
-  if (have < bytes) m.memory.grow(Math.ceil((bytes - have) / PAGE_BYTES));
+  if (have < bytes) {
+    try {
+      m.memory.grow(Math.ceil((bytes - have) / PAGE_BYTES));
+    } catch {
+      return null;
+    }
+  }
   if (heap.buffer !== m.memory.buffer) heap = new Float64Array(m.memory.buffer);
   return heap;
+}
+
+/** The module, when a call of `work` multiply-adds over `values` values (in and out) is worth running in it. */
+function moduleFor(work: number, values: number): ProductsModule | null {
+  if (work < MIN_MODULE_PRODUCTS || work < COPY_RATIO * values || values * 8 > MAX_MODULE_BYTES) return null;
+  return loaded();
 }
 
 /** out[i nb + j] = a_i . b_j for the first m rows of a (m x k), b (nb x k), out (m x nb). */
@@ -87,15 +111,15 @@ export function listedRowDots(a: Float64Array, rows: Int32Array, b: Float64Array
 }
 
 function runRowDots(a: Float64Array, offsetOf: (i: number) => number, m: number, b: Float64Array, nb: number, k: number, out: Float64Array): void {
-  const wasm = m * nb * k >= MIN_MODULE_PRODUCTS ? loaded() : null;
   const panel = Math.min(m, Math.max(4, Math.floor(PANEL_VALUES / Math.max(k, 1) / 4) * 4));
   const bValues = nb * k;
   const values = bValues + panel * k + panel * nb;
-  if (wasm === null || values * 8 > MAX_MODULE_BYTES) {
+  const wasm = moduleFor(m * nb * k, bValues + m * k + m * nb);
+  const H = wasm === null || values * 8 > MAX_MODULE_BYTES ? null : heapOf(wasm, values);
+  if (wasm === null || H === null) {
     scalarRowDots(a, offsetOf, m, b, nb, k, out);
     return;
   }
-  const H = heapOf(wasm, values);
   const aAt = bValues;
   const outAt = aAt + panel * k;
   H.set(b.subarray(0, bValues), 0);
@@ -110,15 +134,20 @@ function runRowDots(a: Float64Array, offsetOf: (i: number) => number, m: number,
   }
 }
 
+/** Whether multiply(a, m, k, b, n, out) runs in the WebAssembly module (else in its scalar loop). */
+export function multiplyRunsInModule(m: number, k: number, n: number): boolean {
+  return moduleFor(m * n * k, m * k + k * n + m * n) !== null;
+}
+
 /** out = a b for a (m x k) and b (k x n), out (m x n): each entry summed over the inner index in order. */
 export function multiply(a: Float64Array, m: number, k: number, b: Float64Array, n: number, out: Float64Array): void {
-  const wasm = m * n * k >= MIN_MODULE_PRODUCTS ? loaded() : null;
   const values = m * k + k * n + m * n;
-  if (wasm === null || values * 8 > MAX_MODULE_BYTES) {
+  const wasm = moduleFor(m * n * k, values);
+  const H = wasm === null ? null : heapOf(wasm, values);
+  if (wasm === null || H === null) {
     scalarMultiply(a, m, k, b, n, out);
     return;
   }
-  const H = heapOf(wasm, values);
   const bAt = m * k;
   const cAt = bAt + k * n;
   H.set(a.subarray(0, m * k), 0);
