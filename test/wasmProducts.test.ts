@@ -64,6 +64,16 @@ describe('TypeScript kernels: matrix products in WebAssembly SIMD and in scalar 
     if (rawAddon()?.info().simdAvailable.includes('avx2')) expect(valid).to.equal(true);
   });
 
+  it('METATASK_WASM other than on, off or unset is a ConfigError naming the values it takes', () => {
+    const index = JSON.stringify(pathToFileURL(join(packageRoot(), 'dist', 'lib', 'kernels', 'index.js')).href);
+    const script = `const { backend } = await import(${index}); try { backend(); console.log('no error'); } catch (e) { console.log(e.name + ': ' + e.message); }`;
+    const run = (value: string): string =>
+      spawnSync(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, METATASK_BACKEND: 'js', METATASK_WASM: value }, encoding: 'utf8' }).stdout.trim();
+    expect(run('0')).to.equal("ConfigError: METATASK_WASM must be 'on' or 'off' (or unset, the same as 'on'), got '0'");
+    expect(run('on')).to.equal('no error');
+    expect(run('off')).to.equal('no error');
+  });
+
   it('growing the module memory detaches no ArrayBuffer (one detach slows every typed-array loop in V8)', () => {
     if (!wasmSimdActive()) {
       expect(wasmMemoryBuffer()).to.equal(null);

@@ -154,7 +154,7 @@ function sweepBlocked(args: CdSweepArgs, gram: Float64Array, B: number): CdSweep
   for (let s = 0, b = 0; s < len; s += B, b++) {
     const L = Math.min(B, len - s);
     if (!anyActive(colNormSq, order, s, L)) continue; // all-zero features are skipped, as in the plain sweep
-    blockDots(X, order, s, L, R, T, n, g);
+    listedRowDots(X, order.subarray(s, s + L), R, T, n, g); // g[p T + t] = x_{order[s+p]} . r_t
     const nc = visitBlock(w.data, T, colNormSq, l1Reg, l2Reg, order, s, L, g, gram, b * B * B, B, dl, changed, maxes);
     if (nc > 0) updateResidual(X, R, n, T, dl, changed, nc);
   }
@@ -207,11 +207,6 @@ function visitBlock(
   maxes[0] = wMax;
   maxes[1] = dwMax;
   return nc;
-}
-
-/** g[p T + t] = x_{order[s+p]} . r_t for p < L, t < T. */
-function blockDots(X: Float64Array, order: Int32Array, s: number, L: number, R: Float64Array, T: number, n: number, g: Float64Array): void {
-  listedRowDots(X, order.subarray(s, s + L), R, T, n, g);
 }
 
 /** R[t,:] -= sum_c dl[c T + t] X[changed[c],:], up to four changed rows per pass over each residual row. */
@@ -364,35 +359,24 @@ function centreTargetRows(Y: Float64Array, Yt: Float64Array, yMean: Float64Array
 
 /** sums[q mod 4] += v[q]^2 for q in [from, to), q counted from 0 at the array's start, in order. */
 function addSquaresInterleaved(v: Float64Array, from: number, to: number, sums: Float64Array): void {
+  let q = from;
+  // Up to the next multiple of four, then four at a time, then the rest: entry q always joins sum q mod 4.
+  for (; q < to && (q & 3) !== 0; q++) sums[q & 3]! += v[q]! * v[q]!;
   let s0 = sums[0]!;
   let s1 = sums[1]!;
   let s2 = sums[2]!;
   let s3 = sums[3]!;
-  let q = from;
-  // Up to the next multiple of four, then four at a time, then the rest: entry q always joins sum q mod 4.
-  for (; q < to && q % 4 !== 0; q++) {
-    const x = v[q]! * v[q]!;
-    if (q % 4 === 1) s1 += x;
-    else if (q % 4 === 2) s2 += x;
-    else s3 += x;
-  }
   for (; q + 4 <= to; q += 4) {
     s0 += v[q]! * v[q]!;
     s1 += v[q + 1]! * v[q + 1]!;
     s2 += v[q + 2]! * v[q + 2]!;
     s3 += v[q + 3]! * v[q + 3]!;
   }
-  for (; q < to; q++) {
-    const x = v[q]! * v[q]!;
-    if (q % 4 === 0) s0 += x;
-    else if (q % 4 === 1) s1 += x;
-    else if (q % 4 === 2) s2 += x;
-    else s3 += x;
-  }
   sums[0] = s0;
   sums[1] = s1;
   sums[2] = s2;
   sums[3] = s3;
+  for (; q < to; q++) sums[q & 3]! += v[q]! * v[q]!;
 }
 
 export function cdResidual(xs: Matrix<Float64Array>, w: Matrix<Float64Array>, yt: Matrix<Float64Array>, rt: Matrix<Float64Array>): { rNormSq: number; ry: number } {

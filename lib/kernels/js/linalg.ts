@@ -96,7 +96,7 @@ function multiplyAdd(A: Float64Array, B: Float64Array, C: FloatArray, m: number,
   for (let q = 0; q < m * n; q++) C[q]! += alpha * product[q]!;
 }
 
-/** C += alpha A B^T for row-major A (m x k) and B (n x k): dot products of rows (rowDots.ts). */
+/** C += alpha A B^T for row-major A (m x k) and B (n x k): dot products of rows (products.ts). */
 function multiplyTransB(A: Float64Array, B: Float64Array, C: FloatArray, m: number, k: number, n: number, alpha: number): void {
   const dots = scratchDoubles('productRows', m * n);
   rowDots(A, m, B, n, k, dots);

@@ -23,6 +23,7 @@
  * shared memory, whose growth never detaches an ArrayBuffer: one detached buffer in a V8 process
  * slows every later typed-array loop of it (measured: gram and symEig 35-50 % slower).
  */
+import { ConfigError } from '../../core/errors.js';
 import { PRODUCTS_WASM } from './wasm/productsBytes.js';
 
 /** The module's exports, pointers in bytes into its memory (products.wat). */
@@ -50,12 +51,15 @@ let heap = new Float64Array(0);
 
 /**
  * The WebAssembly module, or null where it cannot run: an engine or CPU without WebAssembly SIMD
- * (on x86-64, V8 needs SSE4.1), or METATASK_WASM=off.
+ * (on x86-64, V8 needs SSE4.1), or METATASK_WASM=off. Any other value than on, off or unset is a
+ * ConfigError (a user who writes METATASK_WASM=0 means off, and would silently get on).
  */
 function loaded(): ProductsModule | null {
   if (instance !== undefined) return instance;
+  const setting = process.env.METATASK_WASM ?? '';
+  if (!['', 'on', 'off'].includes(setting)) throw new ConfigError(`METATASK_WASM must be 'on' or 'off' (or unset, the same as 'on'), got '${setting}'`);
   instance = null;
-  if (process.env.METATASK_WASM === 'off' || typeof WebAssembly !== 'object') return instance;
+  if (setting === 'off' || typeof WebAssembly !== 'object') return instance;
   const bytes = Buffer.from(PRODUCTS_WASM, 'base64');
   if (!WebAssembly.validate(bytes)) return instance;
   try {
@@ -242,7 +246,7 @@ function scalarRowDots(a: Float64Array, offsetOf: (i: number) => number, m: numb
 }
 
 /** x[xo..xo+k) . y[yo..yo+k) in the paired order. */
-export function pairedDot(x: Float64Array, xo: number, y: Float64Array, yo: number, k: number): number {
+function pairedDot(x: Float64Array, xo: number, y: Float64Array, yo: number, k: number): number {
   const pairs = k - (k & 1);
   let even = 0;
   let odd = 0;
