@@ -4,6 +4,8 @@
  * progress records), task samplers end in the same state, the signal and a dying thread reject
  * with typed errors and leave the model as it was, and inputs travel as documented.
  */
+import { Worker } from 'node:worker_threads';
+
 import { expect } from 'chai';
 
 import * as api from '../lib/index.js';
@@ -25,7 +27,8 @@ import {
   WorkerError,
   WorkerPool,
 } from '../lib/index.js';
-import { REVIVE, SNAPSHOT } from '../lib/core/portable.js';
+import { REVIVE, SNAPSHOT, type SnapshotModel } from '../lib/core/portable.js';
+import { pack } from '../lib/parallel/transfer.js';
 import { classRegistry, kindOf } from '../lib/distributed/registry.js';
 import { randMatrix } from './helpers.js';
 
@@ -244,6 +247,81 @@ describe('fit, evaluate and predictAsync on worker threads', function () {
     const local = await net().fit({ X, Y }, { epochs: 1, validation: { X, Y } });
     const remote = await net().fit(both, { epochs: 1, validation: both, worker: { pool, transfer: 'move' } });
     expect(remote.toJSON().checksum).to.equal(local.toJSON().checksum);
+  });
+
+  it("nothing is transferred (so no buffer of the caller's thread is detached) unless the caller asks for 'move'", async () => {
+    const sent: number[] = [];
+    const post = Worker.prototype.postMessage;
+    Worker.prototype.postMessage = function (this: Worker, value: unknown, list?: readonly unknown[]) {
+      sent.push(list?.length ?? 0);
+      return post.call(this, value, list as never);
+    };
+    try {
+      const x = { rows: X.rows, cols: X.cols, data: X.data.slice() };
+      const m = await new MultiTaskLasso({ alpha: 0.01 }).fit(x, Y, { worker: pool });
+      await m.predictAsync(x, { worker: pool });
+      await net().fit({ X: x, Y }, { epochs: 1, worker: pool });
+      expect(sent.length).to.be.greaterThanOrEqual(3);
+      expect(sent.every((n) => n === 0)).to.equal(true);
+      expect(x.data.length).to.equal(X.data.length);
+      // The fitted state came back as the caller's own memory, not shared with the thread.
+      const arrays: ArrayBufferView[] = [];
+      const walk = (v: unknown): void => {
+        if (ArrayBuffer.isView(v)) arrays.push(v);
+        else if (v !== null && typeof v === 'object') for (const w of Object.values(v)) walk(w);
+      };
+      walk((m as unknown as SnapshotModel)[SNAPSHOT]('train'));
+      expect(arrays.length).to.be.greaterThan(0);
+      for (const a of arrays) expect(a.buffer).to.be.instanceOf(ArrayBuffer);
+    } finally {
+      Worker.prototype.postMessage = post;
+    }
+  });
+
+  it('pack: copy puts each array on fresh shared memory, move lists the buffers, clone copies shared memory to plain', () => {
+    const f = Float64Array.from([1.5, -2, 3]);
+    const i = Int32Array.from([7, -8]);
+    const dv = new DataView(Uint8Array.from([1, 2, 3, 4, 5]).buffer, 1, 3);
+    const raw = Uint8Array.from([9, 8]).buffer;
+    const onShared = new Float32Array(new SharedArrayBuffer(8));
+    onShared.set([0.5, 0.25]);
+    const value = { f, i, dv, raw, onShared, again: f, nested: [{ f }] };
+
+    const copied = pack(value, 'copy', 'args');
+    const c = copied.value as typeof value;
+    expect(copied.transfer).to.deep.equal([]);
+    for (const [a, b] of [[c.f, f], [c.i, i]] as const) {
+      expect(a.buffer).to.be.instanceOf(SharedArrayBuffer);
+      expect(a.constructor).to.equal(b.constructor);
+      expect([...a]).to.deep.equal([...b]);
+    }
+    expect(c.again).to.equal(c.f); // one array, one copy
+    expect(c.nested[0]!.f).to.equal(c.f);
+    expect(c.dv.buffer).to.be.instanceOf(SharedArrayBuffer);
+    expect([c.dv.getUint8(0), c.dv.getUint8(1), c.dv.getUint8(2)]).to.deep.equal([2, 3, 4]);
+    expect(c.raw).to.equal(raw); // postMessage copies it
+    expect(c.onShared).to.equal(onShared); // shared, not copied
+    c.f[0] = 99;
+    expect(f[0]).to.equal(1.5);
+
+    const moved = pack(value, 'move', 'args');
+    expect(new Set(moved.transfer)).to.deep.equal(new Set([f.buffer, i.buffer, dv.buffer, raw]));
+    expect((moved.value as typeof value).f).to.equal(f);
+
+    const cloned = pack({ ...value, sab: onShared.buffer }, 'clone', 'results');
+    const k = cloned.value as typeof value & { sab: ArrayBuffer };
+    expect(cloned.transfer).to.deep.equal([]);
+    expect(k.f).to.equal(f); // postMessage copies it
+    expect(k.onShared.buffer).to.be.instanceOf(ArrayBuffer);
+    expect(k.onShared).to.be.instanceOf(Float32Array);
+    expect([...k.onShared]).to.deep.equal([0.5, 0.25]);
+    expect(k.sab).to.be.instanceOf(ArrayBuffer);
+    expect([...new Float32Array(k.sab)]).to.deep.equal([0.5, 0.25]);
+
+    const kept = pack(value, 'keep', 'json');
+    expect(kept.transfer).to.deep.equal([]);
+    expect((kept.value as typeof value).f).to.equal(f);
+    expect((kept.value as typeof value).onShared).to.equal(onShared);
   });
 
   it('option errors name what is wrong', async () => {

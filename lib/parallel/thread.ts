@@ -23,7 +23,9 @@ export function serveThread(registry: ClassRegistry): void {
   if (data?.threads) setThreads(data.threads);
   const cache = new Map<string, SnapshotModel>();
   const running = new Map<number, AbortController>();
-  const post = (m: FromThread, transfer: ArrayBuffer[] = []): void => port.postMessage(m, transfer);
+  // Nothing is transferred: a buffer transferred from this thread would be detached here, which
+  // slows every typed-array loop of the thread's later calls (lib/parallel/transfer.ts).
+  const post = (m: FromThread): void => port.postMessage(m);
 
   const call = async (m: CallMessage): Promise<void> => {
     const controller = new AbortController();
@@ -39,12 +41,12 @@ export function serveThread(registry: ClassRegistry): void {
       }
       const onProgress = m.progress ? (record: unknown) => post({ type: 'progress', id: m.id, record }) : undefined;
       const { values, states } = await executeCalls(registry, model, m.calls, { signal: controller.signal, ...(onProgress ? { onProgress } : {}) });
-      // A model returned is not kept here (its arrays can move); results of a kept model may
-      // share its arrays, so they are copied.
+      // Copied (results of a kept model may share its arrays, and a model's arrays may be on the
+      // shared memory its inputs came in).
       const out = m.returnModel
-        ? pack({ snapshot: model[SNAPSHOT]('train'), values, states }, 'move', 'the fitted model')
-        : pack({ values, states }, 'copy', 'the results');
-      post({ type: 'done', id: m.id, ...(out.value as { values: unknown[]; states: unknown[] }) }, out.transfer);
+        ? pack({ snapshot: model[SNAPSHOT]('train'), values, states }, 'clone', 'the fitted model')
+        : pack({ values, states }, 'clone', 'the results');
+      post({ type: 'done', id: m.id, ...(out.value as { values: unknown[]; states: unknown[] }) });
     } catch (err) {
       post({ type: 'error', id: m.id, error: serializeError(err) });
     } finally {

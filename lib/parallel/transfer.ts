@@ -1,14 +1,23 @@
 /**
  * Values on their way to a worker thread and back. postMessage would copy every typed array
- * twice (serialise, then deserialise); here each one is copied once into a fresh buffer that is
- * then transferred (moved, not copied), so the caller's arrays stay usable:
+ * twice (serialise, then deserialise); here each one is copied once, into shared memory that only
+ * the worker then uses, so the caller's arrays stay usable:
  *
- * - 'copy' (the default): one copy of each typed array, transferred. The caller's arrays are
- *   untouched and may be changed or reused as soon as the call returns its promise.
+ * - 'copy' (the default): one copy of each typed array, on a fresh SharedArrayBuffer that the
+ *   message shares with the worker (sharing copies nothing). The caller's arrays are untouched and
+ *   may be changed or reused as soon as the call returns its promise.
  * - 'move': the caller's own buffers are transferred, no copy at all; they are detached (length
  *   0) in the caller's thread afterwards. For large inputs the caller will not read again.
  * - An array on a SharedArrayBuffer is shared, never copied: the worker reads the caller's
  *   memory, so the caller must not write to it until the call settles.
+ *
+ * Nothing is transferred unless the caller asks for 'move', because transferring a buffer detaches
+ * it, and the first buffer detached in a thread makes V8 check every typed-array access of that
+ * thread from then on: the TypeScript kernels' loops (and the caller's own) ran a third slower in
+ * the rest of the process after one transferred call (a Gram matrix of 400 x 300, 29 -> 38 ms).
+ * For the same reason a worker answers with 'clone' (nothing transferred; postMessage copies the
+ * arrays, and arrays on shared memory are copied to ordinary ones first, so that a model never
+ * comes back sharing memory with the thread).
  *
  * Objects of the library's own classes (datasets, task samplers) travel as { type, value }
  * (lib/core/portable.ts) and are rebuilt on the other side; the ones a call changes (a sampler's
@@ -20,6 +29,12 @@ import { CALL_STATE, isPortable, isSnapshotModel, PORTABLE, REVIVE, SET_CALL_STA
 
 /** How the caller's typed arrays reach the worker (see the module comment). */
 export type TransferMode = 'copy' | 'move';
+
+/**
+ * How pack treats typed arrays: a caller's TransferMode, 'clone' (a worker's answer: see the
+ * module comment) or 'keep' (neither copied nor transferred, for a value about to be written as JSON).
+ */
+export type PackMode = TransferMode | 'clone' | 'keep';
 
 /** Tag of a portable object inside a packed value. */
 const TAG = '$metatask';
@@ -42,13 +57,8 @@ export interface Packed {
   stateful: Portable[];
 }
 
-type View = ArrayBufferView & { slice?: () => ArrayBufferView };
-
-/**
- * Pack `value` for postMessage; `where` names it in error messages (e.g. "MultiTaskNet.fit
- * options"). Mode 'keep' neither copies nor transfers (for a value about to be written as JSON).
- */
-export function pack(value: unknown, mode: TransferMode | 'keep', where: string): Packed {
+/** Pack `value` for postMessage; `where` names it in error messages (e.g. "MultiTaskNet.fit options"). */
+export function pack(value: unknown, mode: PackMode, where: string): Packed {
   const transfer = new Set<ArrayBuffer>();
   const stateful: Portable[] = [];
   const seen = new Map<object, unknown>();
@@ -59,11 +69,18 @@ export function pack(value: unknown, mode: TransferMode | 'keep', where: string)
     const done = seen.get(v);
     if (done !== undefined) return done;
     let out: unknown;
-    if (ArrayBuffer.isView(v)) out = view(v as View);
+    if (ArrayBuffer.isView(v)) out = view(v as ArrayBufferView);
     else if (v instanceof ArrayBuffer) {
-      out = mode === 'copy' ? v.slice(0) : v;
-      if (mode !== 'keep') transfer.add(out as ArrayBuffer);
-    } else if (typeof SharedArrayBuffer !== 'undefined' && v instanceof SharedArrayBuffer) out = v;
+      // postMessage copies it unless it is moved.
+      out = v;
+      if (mode === 'move') transfer.add(v);
+    } else if (isShared(v)) {
+      if (mode === 'clone') {
+        const plain = new ArrayBuffer(v.byteLength);
+        new Uint8Array(plain).set(new Uint8Array(v));
+        out = plain;
+      } else out = v;
+    }
     else if (Array.isArray(v)) {
       const a: unknown[] = new Array(v.length);
       seen.set(v, a);
@@ -96,16 +113,16 @@ export function pack(value: unknown, mode: TransferMode | 'keep', where: string)
     return out;
   };
 
-  const view = (v: View): ArrayBufferView => {
+  const view = (v: ArrayBufferView): ArrayBufferView => {
     const buffer = v.buffer as ArrayBuffer | SharedArrayBuffer;
-    if (mode === 'keep' || (typeof SharedArrayBuffer !== 'undefined' && buffer instanceof SharedArrayBuffer)) return v;
+    if (mode === 'keep') return v;
+    if (isShared(buffer)) return mode === 'clone' ? copyOf(v, new ArrayBuffer(v.byteLength)) : v;
     if (mode === 'move') {
       transfer.add(buffer as ArrayBuffer);
       return v;
     }
-    const copy = v instanceof DataView ? new DataView(buffer.slice(v.byteOffset, v.byteOffset + v.byteLength)) : (v as unknown as { slice(): ArrayBufferView }).slice();
-    transfer.add(copy.buffer as ArrayBuffer);
-    return copy;
+    if (mode === 'clone' || typeof SharedArrayBuffer === 'undefined') return v;
+    return copyOf(v, new SharedArrayBuffer(v.byteLength));
   };
 
   const out = walk(value, where);
@@ -147,6 +164,18 @@ export function unpack(value: unknown, classes: ReadonlyMap<string, PortableClas
     return v;
   };
   return { value: walk(value), stateful };
+}
+
+function isShared(buffer: unknown): buffer is SharedArrayBuffer {
+  return typeof SharedArrayBuffer !== 'undefined' && buffer instanceof SharedArrayBuffer;
+}
+
+/** A view of the same type as `v` over `into` (of v's byte length), holding v's bytes. */
+function copyOf(v: ArrayBufferView, into: ArrayBuffer | SharedArrayBuffer): ArrayBufferView {
+  new Uint8Array(into).set(new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
+  if (v instanceof DataView) return new DataView(into);
+  const Type = v.constructor as new (buffer: ArrayBufferLike) => ArrayBufferView;
+  return new Type(into);
 }
 
 function isPlain(v: object): boolean {
