@@ -278,7 +278,7 @@ describe('fit, evaluate and predictAsync on worker threads', function () {
     }
   });
 
-  it('pack: copy puts each array on fresh shared memory, move lists the buffers, clone copies shared memory to plain', () => {
+  it('pack: copy puts each array on fresh shared memory, move lists the buffers, clone copies shared memory to plain', async () => {
     const f = Float64Array.from([1.5, -2, 3]);
     const i = Int32Array.from([7, -8]);
     const dv = new DataView(Uint8Array.from([1, 2, 3, 4, 5]).buffer, 1, 3);
@@ -317,6 +317,20 @@ describe('fit, evaluate and predictAsync on worker threads', function () {
     expect([...k.onShared]).to.deep.equal([0.5, 0.25]);
     expect(k.sab).to.be.instanceOf(ArrayBuffer);
     expect([...new Float32Array(k.sab)]).to.deep.equal([0.5, 0.25]);
+
+    // A Node Buffer travels as the Uint8Array postMessage would make of it (its own constructor
+    // would warn that it is deprecated).
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.name);
+    process.on('warning', onWarning);
+    const buf = Buffer.from([5, 6, 7]);
+    const bytes = pack({ buf }, 'copy', 'args').value as { buf: Uint8Array };
+    await new Promise((r) => setImmediate(r));
+    process.off('warning', onWarning);
+    expect(warnings).to.deep.equal([]);
+    expect(bytes.buf.constructor).to.equal(Uint8Array);
+    expect(bytes.buf.buffer).to.be.instanceOf(SharedArrayBuffer);
+    expect([...bytes.buf]).to.deep.equal([5, 6, 7]);
 
     const kept = pack(value, 'keep', 'json');
     expect(kept.transfer).to.deep.equal([]);

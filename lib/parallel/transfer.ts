@@ -170,11 +170,21 @@ function isShared(buffer: unknown): buffer is SharedArrayBuffer {
   return typeof SharedArrayBuffer !== 'undefined' && buffer instanceof SharedArrayBuffer;
 }
 
-/** A view of the same type as `v` over `into` (of v's byte length), holding v's bytes. */
+type ViewClass = new (buffer: ArrayBufferLike) => ArrayBufferView;
+
+/** The standard typed-array classes, which postMessage delivers (a Buffer arrives as a Uint8Array). */
+const VIEW_CLASSES: ViewClass[] = [
+  Float64Array, Float32Array, Int32Array, Uint32Array, Int16Array, Uint16Array, Int8Array, Uint8Array, Uint8ClampedArray,
+  BigInt64Array, BigUint64Array, DataView,
+];
+
+/**
+ * A view over `into` (of v's byte length) holding v's bytes, of v's standard class: a subclass's
+ * own constructor may not take a buffer (Node's Buffer warns that it is deprecated).
+ */
 function copyOf(v: ArrayBufferView, into: ArrayBuffer | SharedArrayBuffer): ArrayBufferView {
   new Uint8Array(into).set(new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
-  if (v instanceof DataView) return new DataView(into);
-  const Type = v.constructor as new (buffer: ArrayBufferLike) => ArrayBufferView;
+  const Type = VIEW_CLASSES.find((C) => v instanceof C) ?? Uint8Array;
   return new Type(into);
 }
 
