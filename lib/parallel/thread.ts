@@ -41,8 +41,8 @@ export function serveThread(registry: ClassRegistry): void {
       }
       const onProgress = m.progress ? (record: unknown) => post({ type: 'progress', id: m.id, record }) : undefined;
       const { values, states } = await executeCalls(registry, model, m.calls, { signal: controller.signal, ...(onProgress ? { onProgress } : {}) });
-      // Copied (results of a kept model may share its arrays, and a model's arrays may be on the
-      // shared memory its inputs came in).
+      // Copied by postMessage (results of a kept model may share its arrays); arrays on shared
+      // memory (a caller's SharedArrayBuffer) become ordinary ones first.
       const out = m.returnModel
         ? pack({ snapshot: model[SNAPSHOT]('train'), values, states }, 'clone', 'the fitted model')
         : pack({ values, states }, 'clone', 'the results');

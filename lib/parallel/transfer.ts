@@ -1,23 +1,24 @@
 /**
- * Values on their way to a worker thread and back. postMessage would copy every typed array
- * twice (serialise, then deserialise); here each one is copied once, into shared memory that only
- * the worker then uses, so the caller's arrays stay usable:
+ * Values on their way to a worker thread and back. Nothing is transferred unless the caller asks
+ * for it, and the caller's arrays stay usable:
  *
- * - 'copy' (the default): one copy of each typed array, on a fresh SharedArrayBuffer that the
- *   message shares with the worker (sharing copies nothing). The caller's arrays are untouched and
- *   may be changed or reused as soon as the call returns its promise.
+ * - 'copy' (the default): postMessage copies each typed array (serialising it in the caller's
+ *   thread, so the caller's arrays may be changed or reused as soon as the call returns its
+ *   promise). A view of part of a larger buffer is first copied to a buffer of its own, since
+ *   postMessage would copy the whole buffer.
  * - 'move': the caller's own buffers are transferred, no copy at all; they are detached (length
  *   0) in the caller's thread afterwards. For large inputs the caller will not read again.
  * - An array on a SharedArrayBuffer is shared, never copied: the worker reads the caller's
  *   memory, so the caller must not write to it until the call settles.
  *
- * Nothing is transferred unless the caller asks for 'move', because transferring a buffer detaches
- * it, and the first buffer detached in a thread makes V8 check every typed-array access of that
- * thread from then on: the TypeScript kernels' loops (and the caller's own) ran a third slower in
- * the rest of the process after one transferred call (a Gram matrix of 400 x 300, 29 -> 38 ms).
- * For the same reason a worker answers with 'clone' (nothing transferred; postMessage copies the
- * arrays, and arrays on shared memory are copied to ordinary ones first, so that a model never
- * comes back sharing memory with the thread).
+ * Why copies and not transfers: transferring a buffer detaches it, and the first buffer detached
+ * in a thread makes V8 check every typed-array access of that thread from then on; the TypeScript
+ * kernels' loops (and the caller's own) ran a third slower for the rest of the process after one
+ * transferred call (a Gram matrix of 400 x 300, 29 -> 38 ms). Copying into a SharedArrayBuffer
+ * would save one of postMessage's two copies, but V8 frees shared memory late: 3,000 calls with
+ * 1 MB inputs grew the process to 850 MB, against 150 MB with postMessage's copies. A worker
+ * answers with 'clone': as 'copy', and arrays on shared memory are copied to ordinary ones first,
+ * so that a model never comes back sharing memory with the thread.
  *
  * Objects of the library's own classes (datasets, task samplers) travel as { type, value }
  * (lib/core/portable.ts) and are rebuilt on the other side; the ones a call changes (a sampler's
@@ -121,8 +122,7 @@ export function pack(value: unknown, mode: PackMode, where: string): Packed {
       transfer.add(buffer as ArrayBuffer);
       return v;
     }
-    if (mode === 'clone' || typeof SharedArrayBuffer === 'undefined') return v;
-    return copyOf(v, new SharedArrayBuffer(v.byteLength));
+    return v.byteOffset === 0 && v.byteLength === buffer.byteLength ? v : copyOf(v, new ArrayBuffer(v.byteLength));
   };
 
   const out = walk(value, where);
