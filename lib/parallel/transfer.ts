@@ -75,13 +75,7 @@ export function pack(value: unknown, mode: PackMode, where: string): Packed {
       // postMessage copies it unless it is moved.
       out = v;
       if (mode === 'move') transfer.add(v);
-    } else if (isShared(v)) {
-      if (mode === 'clone') {
-        const plain = new ArrayBuffer(v.byteLength);
-        new Uint8Array(plain).set(new Uint8Array(v));
-        out = plain;
-      } else out = v;
-    }
+    } else if (isShared(v)) out = mode === 'clone' ? copyOf(new Uint8Array(v), new ArrayBuffer(v.byteLength)).buffer : v;
     else if (Array.isArray(v)) {
       const a: unknown[] = new Array(v.length);
       seen.set(v, a);
