@@ -54,6 +54,52 @@ struct Blocking {
 
 inline int64_t minOf(int64_t a, int64_t b) { return a < b ? a : b; }
 
+// dst (k x n, rows ldD apart) = the transpose of src (n x k, rows ldS apart). On x86, 4 x 4 blocks
+// through registers (SSE2, every level has it: four loads, the shuffles and four stores for 16
+// values); elsewhere and at the edges, four rows of src at a time, so each row of dst is written
+// four values at a time.
+template <typename T>
+void transposeInto(const T* src, int64_t ldS, int64_t n, int64_t k, T* dst, int64_t ldD) {
+  int64_t j = 0;
+#if defined(METATASK_VEC_AVX512) || defined(METATASK_VEC_AVX2) || defined(METATASK_VEC_SSE2)
+  if constexpr (std::is_same_v<T, float>) {
+    for (; j + 4 <= n; j += 4) {
+      const float* s0 = src + j * ldS;
+      int64_t p = 0;
+      for (; p + 4 <= k; p += 4) {
+        __m128 r0 = _mm_loadu_ps(s0 + p), r1 = _mm_loadu_ps(s0 + ldS + p);
+        __m128 r2 = _mm_loadu_ps(s0 + 2 * ldS + p), r3 = _mm_loadu_ps(s0 + 3 * ldS + p);
+        _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+        float* d = dst + p * ldD + j;
+        _mm_storeu_ps(d, r0);
+        _mm_storeu_ps(d + ldD, r1);
+        _mm_storeu_ps(d + 2 * ldD, r2);
+        _mm_storeu_ps(d + 3 * ldD, r3);
+      }
+      for (; p < k; p++)
+        for (int64_t r = 0; r < 4; r++) dst[p * ldD + j + r] = s0[r * ldS + p];
+    }
+  }
+#endif
+  for (; j + 4 <= n; j += 4) {
+    const T* b0 = src + j * ldS;
+    const T* b1 = b0 + ldS;
+    const T* b2 = b1 + ldS;
+    const T* b3 = b2 + ldS;
+    for (int64_t p = 0; p < k; p++) {
+      T* d = dst + p * ldD + j;
+      d[0] = b0[p];
+      d[1] = b1[p];
+      d[2] = b2[p];
+      d[3] = b3[p];
+    }
+  }
+  for (; j < n; j++) {
+    const T* s1 = src + j * ldS;
+    for (int64_t p = 0; p < k; p++) dst[p * ldD + j] = s1[p];
+  }
+}
+
 // B[pc:pc+kc, jc:jc+nc] into slivers of NR columns: sliver s holds, for p = 0..kc-1, the NR values
 // of row p (zero past column n).
 template <typename T>
@@ -69,12 +115,9 @@ void packPanelB(const GemmCall<T>& g, int64_t pc, int64_t kc, int64_t jc, int64_
         for (int v = 0; v < NR; v += VT::kWidth) VT::store(dst + p * NR + v, VT::load(src + v));
       }
     } else if (g.transB) {
-      // op(B) = B^T: row p of the panel is column p of B's rows jc+js.., so each row of B is read
-      // along its length (the sliver, kc x NR, stays in L1 while it is written across).
-      for (int64_t j = 0; j < w; j++) {
-        const T* src = g.b + (jc + js + j) * g.ldb + pc;
-        for (int64_t p = 0; p < kc; p++) dst[p * NR + j] = src[p];
-      }
+      // op(B) = B^T: row p of the sliver is column p of B's rows jc+js.., transposed in blocks
+      // (one value at a time, a dH = dZ W^T product of a dense layer spent a fifth of its time here).
+      transposeInto(g.b + (jc + js) * g.ldb + pc, g.ldb, w, kc, dst, NR);
       for (int64_t p = 0; p < kc; p++)
         for (int64_t j = w; j < NR; j++) dst[p * NR + j] = T(0);
     } else {
@@ -246,52 +289,6 @@ void gemmDirect(const GemmCall<T>& g) {
   else gemmDirectAs<T, false>(g);
 }
 
-// dst (k x n, row-major) = the transpose of src (n x k, rows ldS apart). On x86, 4 x 4 blocks
-// through registers (SSE2, every level has it: four loads, the shuffles and four stores for 16
-// values); elsewhere and at the edges, four rows of src at a time, so each row of dst is written
-// four values at a time.
-template <typename T>
-void transposeInto(const T* src, int64_t ldS, int64_t n, int64_t k, T* dst) {
-  int64_t j = 0;
-#if defined(METATASK_VEC_AVX512) || defined(METATASK_VEC_AVX2) || defined(METATASK_VEC_SSE2)
-  if constexpr (std::is_same_v<T, float>) {
-    for (; j + 4 <= n; j += 4) {
-      const float* s0 = src + j * ldS;
-      int64_t p = 0;
-      for (; p + 4 <= k; p += 4) {
-        __m128 r0 = _mm_loadu_ps(s0 + p), r1 = _mm_loadu_ps(s0 + ldS + p);
-        __m128 r2 = _mm_loadu_ps(s0 + 2 * ldS + p), r3 = _mm_loadu_ps(s0 + 3 * ldS + p);
-        _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
-        float* d = dst + p * n + j;
-        _mm_storeu_ps(d, r0);
-        _mm_storeu_ps(d + n, r1);
-        _mm_storeu_ps(d + 2 * n, r2);
-        _mm_storeu_ps(d + 3 * n, r3);
-      }
-      for (; p < k; p++)
-        for (int64_t r = 0; r < 4; r++) dst[p * n + j + r] = s0[r * ldS + p];
-    }
-  }
-#endif
-  for (; j + 4 <= n; j += 4) {
-    const T* b0 = src + j * ldS;
-    const T* b1 = b0 + ldS;
-    const T* b2 = b1 + ldS;
-    const T* b3 = b2 + ldS;
-    for (int64_t p = 0; p < k; p++) {
-      T* d = dst + p * n + j;
-      d[0] = b0[p];
-      d[1] = b1[p];
-      d[2] = b2[p];
-      d[3] = b3[p];
-    }
-  }
-  for (; j < n; j++) {
-    const T* s1 = src + j * ldS;
-    for (int64_t p = 0; p < k; p++) dst[p * n + j] = s1[p];
-  }
-}
-
 // Skinny products: C with at most kSkinnyRows rows and the rows of op(B) contiguous. Every row of
 // C is in registers at once for a chunk of columns, so op(B), the large operand, is read once
 // (the direct path's blocks of four rows would read it m / 4 times, packing would copy it).
@@ -442,6 +439,17 @@ constexpr int64_t kStreamMinColumns = 64;
 // page or more apart); on short ones, as a convolution's chunk of about 200 output pixels, the
 // packed register tiles reuse each packed value MR times and win.
 constexpr int64_t kStreamWideMinColumns = 256;
+// The length from which streamsWide streams: kStreamWideMinColumns at AVX-512 (and NEON), where
+// streaming rows of 256 to 1,000 values stayed 2-5 % faster than the 12-row tiles. The 6-row tiles
+// of AVX2 and SSE2 beat streaming up to a page: a dense layer's 64 x 256 x 256 float product 10 %
+// faster packed, a convolution's 64 x 576 x 784 15 %, a 40 x 1000 x 300 double product 7 %.
+#if defined(METATASK_VEC_AVX512) || defined(METATASK_VEC_NEON)
+template <typename T>
+constexpr int64_t kStreamWideRowLength = kStreamWideMinColumns;
+#else
+template <typename T>
+constexpr int64_t kStreamWideRowLength = 4096 / int64_t(sizeof(T));
+#endif
 // Rows of op(B) from this long are also streamed when the register tiles' edges would waste more
 // than a tenth of the packed product (64 rows of C in tiles of 12, 196 columns in tiles of 32:
 // a fifth of it).
@@ -458,7 +466,7 @@ constexpr int64_t kTileMaxStride = 8192 / int64_t(sizeof(T));
 // of middling length whose packed product would be mostly tile edges.
 template <typename T>
 bool streamsWide(int64_t m, int64_t n) {
-  if (n >= kStreamWideMinColumns) return true;
+  if (n >= kStreamWideRowLength<T>) return true;
   if (n < kStreamEdgeMinColumns) return false;
   constexpr int64_t MR = Tile<T>::kMr, NR = Tile<T>::kNr;
   const int64_t paddedM = (m + MR - 1) / MR * MR, paddedN = (n + NR - 1) / NR * NR;
@@ -563,7 +571,7 @@ void gemmSerial(const GemmCall<T>& g, T* packA, T* packB) {
   if (direct && g.k * g.n <= gemmScratch<T>().packB) {
     // op(B) = B^T copied row-major (k x n) first, so the direct path reads contiguous rows.
     T* bt = packB;
-    transposeInto(g.b, g.ldb, g.n, g.k, bt);
+    transposeInto(g.b, g.ldb, g.n, g.k, bt, g.n);
     GemmCall<T> h = g;
     h.b = bt;
     h.ldb = g.n;
