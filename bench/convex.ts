@@ -1,7 +1,8 @@
 /**
  * Convex multi-task models on shapes of the family n 200..20,000, d 50..5,000, T 2..50 (with and
  * without intercept), and their cross-validated versions: metatask native, metatask TypeScript
- * and scikit-learn, each in fresh processes of its own (bench/convexFit.ts,
+ * and scikit-learn (on a CPU with AVX-512 also metatask native capped at AVX2, what CPUs without it
+ * run), each in fresh processes of its own (bench/convexFit.ts,
  * bench/peers/sklearn_convex.py) on the same data and options, one thread each (setThreads(1);
  * OMP_NUM_THREADS = OPENBLAS_NUM_THREADS = 1). Each side runs in --rounds processes (three by
  * default), the sides taking turns (native, TypeScript, scikit-learn, then again), so that a change
@@ -29,7 +30,7 @@ import { MultiTaskElasticNet } from '../lib/linear/multiTaskElasticNet.js';
 import { prepareProblem } from '../lib/linear/solvers/workingSet.js';
 import type { ConvexJob, ConvexModel, ConvexSideResult } from './convexFit.js';
 import { objectiveOf } from './convexFit.js';
-import { benchOptions, pythonWith, takeTurns, type ChartPanel } from './harness.js';
+import { benchOptions, narrowerSimd, pythonWith, takeTurns, type ChartPanel } from './harness.js';
 import { markdownTable, stats, type WorkloadResult } from './run.js';
 
 export interface ConvexCase {
@@ -54,6 +55,8 @@ export interface SideRow {
   /** Wall-clock seconds: the median of the processes' cold first fits, and their spread. */
   cold?: number;
   coldSpread?: { median: number; min: number; max: number };
+  /** Of the processes' cold fits, how many a full V8 garbage collection fell into, and its median seconds there. */
+  coldFullGc?: { processes: number; seconds: number };
   /** The warm fits of every process, pooled. */
   warm?: { median: number; min: number; max: number };
   /** Process CPU seconds (every thread) of the same fits: a fair ratio even on a loaded machine. */
@@ -96,12 +99,14 @@ export function toRow(impl: string, threads: string, results: readonly ConvexSid
   const coldSpread = stats(colds);
   const cpuColdSpread = stats(cpuColds);
   const r = results[results.length - 1]!;
+  const fullGc = results.filter((q) => q.coldGc?.full).map((q) => q.coldGc!.seconds);
   return {
     impl,
     threads,
     processes: results.length,
     cold: coldSpread.median,
     coldSpread,
+    ...(fullGc.length ? { coldFullGc: { processes: fullGc.length, seconds: stats(fullGc).median } } : {}),
     warm: stats(warm.length ? warm : colds),
     cpuCold: cpuColdSpread.median,
     cpuColdSpread,
@@ -127,6 +132,14 @@ function sidesOf(c: ConvexCase): Side[] {
         threads: (r) => (b === 'native' ? `${r.threads} (${r.simd})` : `1 (${r.simd === 'none' ? 'no SIMD' : r.simd})`),
       });
     }
+  }
+  const narrower = availableBackends().includes('native') ? narrowerSimd() : undefined;
+  if (narrower) {
+    sides.push({
+      impl: `metatask native at ${narrower}`,
+      run: () => runJob(process.execPath, [join(packageRoot(), 'dist', 'bench', 'convexFit.js')], job('native'), { METATASK_SIMD: narrower }),
+      threads: (r) => `${r.threads} (${r.simd}, capped)`,
+    });
   }
   const py = pythonWith('sklearn');
   if ('skipped' in py) sides.push({ impl: 'scikit-learn', skipped: py.skipped });
@@ -185,8 +198,9 @@ export function casePanel(title: string, rows: SideRow[]): ChartPanel {
 export function processNote(warmFits: string): string {
   const rounds = benchOptions().rounds;
   return (
-    `each side runs in ${rounds === 1 ? 'one fresh process' : `${rounds} fresh processes, the sides taking turns (native, TypeScript, scikit-learn, then again)`}, ` +
-    `1 thread each: "cold first fit" is a process's first fit (the median of the processes'), the warm fits (${warmFits}) follow it and are pooled`
+    `each side runs in ${rounds === 1 ? 'one fresh process' : `${rounds} fresh processes, the sides taking turns (each once, then again)`}, ` +
+    `1 thread each: "cold first fit" is a process's first fit (the median of the processes'), the warm fits (${warmFits}) follow it and are pooled; ` +
+    `"full GC in k of n": in k processes the cold fit held a full V8 garbage collection (the process's first, whose cost is the heap's, not the fit's), its median time there`
   );
 }
 
@@ -224,7 +238,8 @@ export function caseTable(rows: SideRow[], reference: number, cv: boolean): stri
         return [
           r.impl,
           r.threads!,
-          `${spread(r.cpuColdSpread!)} / ${fmt(r.cold)}`,
+          `${spread(r.cpuColdSpread!)} / ${fmt(r.cold)}` +
+            (r.coldFullGc ? `; full GC in ${r.coldFullGc.processes} of ${r.processes} (${fmt(r.coldFullGc.seconds)})` : ''),
           spread(r.cpuWarm!),
           spread(r.warm!),
           r.nIter!,

@@ -5,10 +5,12 @@
  * The job names the data folder (X.f64 n x d, Y.f64 n x T, row-major float64), the backend, the
  * model and its options, and the number of warm runs. Runs with setThreads(1). Prints one JSON
  * line: { backend, simd, threads, times and cpuTimes (wall-clock and process CPU seconds of each fit,
- * the first is the cold fit), objective, nIter, nonZeroRows, alpha? (CV) }.
+ * the first is the cold fit), coldGc (the garbage collector's pauses inside the cold fit), objective,
+ * nIter, nonZeroRows, alpha? (CV) }.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { PerformanceObserver, constants, type PerformanceEntry } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 
 import type { Matrix } from '../lib/core/matrix.js';
@@ -39,6 +41,12 @@ export interface ConvexSideResult {
   times: number[];
   /** CPU seconds of the process (every thread: user + system) during each fit. */
   cpuTimes: number[];
+  /**
+   * V8's garbage-collection pauses inside the cold fit, in seconds, and whether one of them was a
+   * full (mark-compact) collection: a process's first one, which a fit can trigger, costs several
+   * milliseconds whatever the fit. Node only (scikit-learn's side leaves them out).
+   */
+  coldGc?: { seconds: number; full: boolean };
   objective: number;
   nIter: number;
   nonZeroRows: number;
@@ -100,8 +108,24 @@ function makeModel(job: ConvexJob): MultiTaskElasticNet | MultiTaskElasticNetCV 
   }
 }
 
-function main(): void {
+/** The garbage-collection pauses that overlap [from, to) (performance.now() times): their seconds, and whether one was full. */
+function gcWithin(entries: readonly PerformanceEntry[], from: number, to: number): { seconds: number; full: boolean } {
+  let ms = 0;
+  let full = false;
+  for (const e of entries) {
+    const overlap = Math.min(to, e.startTime + e.duration) - Math.max(from, e.startTime);
+    if (overlap <= 0) continue;
+    ms += overlap;
+    if ((e as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR) full = true;
+  }
+  return { seconds: ms / 1000, full };
+}
+
+async function main(): Promise<void> {
   const job = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as ConvexJob;
+  const gcs: PerformanceEntry[] = [];
+  const observer = new PerformanceObserver((list) => gcs.push(...list.getEntries()));
+  observer.observe({ entryTypes: ['gc'] });
   setBackend(job.backend);
   setThreads(1);
   const X: Matrix<Float64Array> = { rows: job.n, cols: job.d, data: readF64(join(job.folder, 'X.f64')) };
@@ -109,15 +133,20 @@ function main(): void {
   const times: number[] = [];
   const cpuTimes: number[] = [];
   let m = makeModel(job);
+  let cold: [number, number] = [0, 0];
   for (let r = 0; r <= job.warmRuns; r++) {
     m = makeModel(job);
     const c0 = process.cpuUsage();
     const t0 = performance.now();
     m.fitSync(X, Y);
-    times.push((performance.now() - t0) / 1000);
+    const t1 = performance.now();
+    if (r === 0) cold = [t0, t1];
+    times.push((t1 - t0) / 1000);
     const c = process.cpuUsage(c0);
     cpuTimes.push((c.user + c.system) / 1e6);
   }
+  await new Promise((resolve) => setTimeout(resolve, 0)); // the observer's entries arrive asynchronously
+  observer.disconnect();
   const cv = m instanceof MultiTaskElasticNetCV;
   const { alpha, l1Ratio } = m instanceof MultiTaskElasticNetCV ? m : m.options;
   const info = backend();
@@ -127,6 +156,7 @@ function main(): void {
     threads: info.name === 'native' ? info.threads : 1,
     times,
     cpuTimes,
+    coldGc: gcWithin(gcs, cold[0], cold[1]),
     objective: objectiveOf(m, X, Y, alpha, l1Ratio),
     nIter: m.nIter,
     nonZeroRows: nonZeroRows(m.coef),
@@ -136,4 +166,4 @@ function main(): void {
 }
 
 // Run only as the entry point (the workload modules import the helpers above).
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) main();
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main();

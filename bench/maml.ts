@@ -4,7 +4,8 @@
  * Reports
  * - meta-iterations per second, second order (exact, by Hessian-vector products) and first order:
  *   median (min-max) of 3 runs of 200 after the first 20 iterations of a fresh process (the cold
- *   figure), for metatask native at 1 and 2 threads, the TypeScript backend, and PyTorch
+ *   figure), for metatask native at 1 and 2 threads (on a CPU with AVX-512 also at 1 thread capped at
+ *   AVX2, what CPUs without it run), the TypeScript backend, and PyTorch
  *   (bench/peers/torch_maml.py) looping over the tasks and batched over them, at 1 and 2 threads;
  *   each configuration in --rounds processes of its own (three by default), the configurations
  *   taking turns;
@@ -23,7 +24,7 @@ import { MAML } from '../lib/meta/maml.js';
 import { Pretrained } from '../lib/meta/pretrained.js';
 import { SinusoidTasks } from '../lib/meta/tasks.js';
 import {
-  benchOptions, chartPanel, inChild, inTurns, markdownTable, progress, pythonWith, runPython, skippedNotes, speedTable,
+  benchOptions, chartPanel, inChild, inTurns, markdownTable, narrowerSimd, progress, pythonWith, runPython, skippedNotes, speedTable,
   stats, timed, turnsNote, useMetatask, type Metric, type Row, type WorkloadResult,
 } from './harness.js';
 
@@ -130,11 +131,11 @@ function torch(job: SpeedJob, threads: number, mode: 'loop' | 'batched'): Row {
   }
 }
 
-function ours(job: SpeedJob, backend: 'native' | 'js', threads: number): Row {
-  const describe: Row = { impl: 'metatask', backend: backend === 'js' ? 'TypeScript' : 'native', simd: '-', threads };
-  progress(`MAML: metatask ${describe.backend}, ${job.order} order, ${threads} thread(s)`);
+function ours(job: SpeedJob, backend: 'native' | 'js', threads: number, simd?: string): Row {
+  const describe: Row = { impl: 'metatask', backend: backend === 'js' ? 'TypeScript' : 'native', simd: simd ?? '-', threads };
+  progress(`MAML: metatask ${describe.backend}${simd ? ` at ${simd}` : ''}, ${job.order} order, ${threads} thread(s)`);
   try {
-    return inChild<Row>('maml', 'metatask', { ...job, backend, threads });
+    return inChild<Row>('maml', 'metatask', { ...job, backend, threads }, simd ? { METATASK_SIMD: simd } : {});
   } catch (err) {
     return { ...describe, skipped: `metatask ${describe.backend} (${threads} threads) failed: ${(err as Error).message}` };
   }
@@ -181,6 +182,7 @@ export async function run(): Promise<WorkloadResult> {
   const options = benchOptions();
   const backends = availableBackends();
   const sizes = options.quick ? { iterations: 10, runs: 2 } : { iterations: 200, runs: 3 };
+  const narrower = backends.includes('native') ? narrowerSimd() : undefined;
   const rows: Record<Order, Row[]> = { second: [], first: [] };
   for (const order of ['second', 'first'] as const) {
     const job: SpeedJob = { order, ...sizes };
@@ -190,6 +192,8 @@ export async function run(): Promise<WorkloadResult> {
       else configs.push(() => ({ impl: 'metatask', backend: 'native', simd: '-', threads, skipped: 'metatask native skipped: the addon is not built or did not load (npx metatask info says why)' }));
       configs.push(() => torch(job, threads, 'loop'), () => torch(job, threads, 'batched'));
     }
+    // On a CPU with AVX-512, also the kernels a CPU without it runs.
+    if (narrower) configs.push(() => ours(job, 'native', 1, narrower));
     configs.push(() => ours(job, 'js', 1));
     rows[order] = inTurns(configs);
   }
@@ -209,7 +213,7 @@ export async function run(): Promise<WorkloadResult> {
   // Quality, on the fastest backend here; 10,000 iterations when they take about a minute at the
   // rate just measured, else as many thousands as do (at least 1,000).
   const qb = backends.includes('native') ? 'native' : 'js';
-  const measured = rows.second.find((r) => r.impl === 'metatask' && r.backend === (qb === 'js' ? 'TypeScript' : 'native') && r.threads === 1 && r.values);
+  const measured = rows.second.find((r) => r.impl === 'metatask' && r.backend === (qb === 'js' ? 'TypeScript' : 'native') && r.threads === 1 && r.simd !== narrower && r.values);
   const affordable = measured ? Math.max(1000, Math.floor((stats(measured.values!).median * 60) / 1000) * 1000) : 1000;
   const envIt = Number(process.env.METATASK_MAML_ITERATIONS);
   const iterations = Number.isInteger(envIt) && envIt > 0 ? envIt : options.quick ? 50 : Math.min(10_000, affordable);
@@ -232,7 +236,7 @@ export async function run(): Promise<WorkloadResult> {
       )
     : '(failed, see the notes)';
 
-  const n = (order: Order, threads: number) => rows[order].find((r) => r.impl === 'metatask' && r.backend === 'native' && r.threads === threads && r.values);
+  const n = (order: Order, threads: number) => rows[order].find((r) => r.impl === 'metatask' && r.backend === 'native' && r.threads === threads && r.simd !== narrower && r.values);
   for (const order of ['second', 'first'] as const) {
     const [a, b] = [n(order, 1), n(order, 2)];
     if (a && b) notes.push(`metatask native ${order} order, 2 threads over 1 thread: ${(stats(b.values!).median / stats(a.values!).median).toFixed(2)}x`);

@@ -5,7 +5,8 @@
  * of the benchmark's data set (65,536 training rows, 8,192 test rows, 128 features, 8 regression targets).
  * metatask trains through the public MultiTaskNet (the figures include its batching, weighting and
  * optimiser), PyTorch (bench/peers/torch_mlp.py) with separate and with fused heads, TensorFlow.js
- * (core API, fused heads) on its WASM and CPU backends. Every row is --rounds fresh processes (three
+ * (core API, fused heads) on its WASM and CPU backends; on a CPU with AVX-512, metatask native also
+ * capped at AVX2 (what CPUs without it run). Every row is --rounds fresh processes (three
  * by default), the rows taking turns.
  * Report: training samples/s, median (min-max) of the epochs after the first, the first (cold)
  * epoch beside it, and the test loss after the run. The TypeScript backend and TensorFlow.js run
@@ -20,8 +21,8 @@ import { packageRoot } from '../lib/kernels/native.js';
 import { MultiTaskNet } from '../lib/mtl/multiTaskNet.js';
 import { compileNetwork } from '../lib/nn/spec.js';
 import {
-  benchOptions, chartPanel, inChild, inTurns, loadTfjs, progress, pythonWith, runPython, skippedNotes, speedTable, stats,
-  turnsNote, useMetatask, type Metric, type Row, type WorkloadResult,
+  benchOptions, chartPanel, inChild, inTurns, loadTfjs, narrowerSimd, progress, pythonWith, runPython, skippedNotes, speedTable,
+  stats, turnsNote, useMetatask, type Metric, type Row, type WorkloadResult,
 } from './harness.js';
 
 const T = 8;
@@ -224,10 +225,11 @@ export async function tfjs(job: TrainJob & { backend: 'wasm' | 'cpu' }): Promise
   return { ...base, impl: `TensorFlow.js ${version} (fused heads)`, cold: rates[0], values: rates.slice(1), coresBusy, quality: { training: trainingCell(job), 'test loss': testLoss } };
 }
 
-function child(fn: 'metatask' | 'tfjs', job: object, describe: Row): Row {
-  progress(`multi-task MLP: ${describe.impl} ${describe.backend}, ${describe.threads} thread(s)`);
+function child(fn: 'metatask' | 'tfjs', job: object, describe: Row, env: NodeJS.ProcessEnv = {}): Row {
+  const at = env.METATASK_SIMD ? ` at ${env.METATASK_SIMD}` : '';
+  progress(`multi-task MLP: ${describe.impl} ${describe.backend}${at}, ${describe.threads} thread(s)`);
   try {
-    return inChild<Row>('mlp', fn, job);
+    return inChild<Row>('mlp', fn, job, env);
   } catch (err) {
     return { ...describe, skipped: `${describe.impl} ${describe.backend} (${describe.threads} threads) failed: ${(err as Error).message}` };
   }
@@ -240,12 +242,14 @@ export async function run(): Promise<WorkloadResult> {
   }
   const full: TrainJob = options.quick ? { epochs: 3, steps: 16 } : { epochs: 5, steps: 512 };
   const short: TrainJob = options.quick ? { epochs: 3, steps: 8 } : { epochs: 4, steps: 64 };
-  const ours = (backend: 'native' | 'js', threads: number, job: TrainJob) => (): Row => {
-    const describe: Row = { impl: 'metatask', backend: backend === 'js' ? 'TypeScript' : 'native', simd: '-', threads };
+  const ours = (backend: 'native' | 'js', threads: number, job: TrainJob, simd?: string) => (): Row => {
+    const describe: Row = { impl: 'metatask', backend: backend === 'js' ? 'TypeScript' : 'native', simd: simd ?? '-', threads };
     if (!availableBackends().includes(backend)) return { ...describe, skipped: 'metatask native skipped: the addon is not built or did not load (npx metatask info says why)' };
-    return child('metatask', { ...job, backend, threads }, describe);
+    return child('metatask', { ...job, backend, threads }, describe, simd ? { METATASK_SIMD: simd } : {});
   };
   const configs: (() => Row)[] = [ours('native', 1, full), ours('native', 2, full)];
+  const narrower = narrowerSimd();
+  if (narrower) configs.push(ours('native', 1, full, narrower), ours('native', 2, full, narrower));
   for (const threads of [1, 2]) {
     for (const heads of ['separate', 'fused'] as const) {
       configs.push(() => {
@@ -268,12 +272,22 @@ export async function run(): Promise<WorkloadResult> {
     quality: ['training', 'test loss'],
   });
   const notes = skippedNotes(rows);
-  const find = (impl: string, backend: string, threads: number) => rows.find((r) => r.impl.startsWith(impl) && r.backend === backend && r.threads === threads && r.values?.length);
+  const find = (impl: string, backend: string, threads: number, simd?: string) =>
+    rows.find((r) => r.impl.startsWith(impl) && r.backend === backend && r.threads === threads && r.values?.length && (simd === undefined || r.simd === simd));
   const n1 = find('metatask', 'native', 1);
-  const n2 = find('metatask', 'native', 2);
+  const n2 = find('metatask', 'native', 2, n1?.simd);
   if (n1 && n2) {
     const same = n1.quality?.['test loss'] === n2.quality?.['test loss'];
     notes.push(`metatask native, 2 threads over 1 thread: ${(median(n2)! / median(n1)!).toFixed(2)}x; test losses ${same ? 'bit-identical' : 'DIFFERENT'} at 1 and 2 threads`);
+  }
+  const c1 = narrower && find('metatask', 'native', 1, narrower);
+  const c2 = narrower && find('metatask', 'native', 2, narrower);
+  if (c1 && c2 && fastestTorch) {
+    notes.push(
+      `metatask native capped at ${narrower} (METATASK_SIMD=${narrower}, the kernels a CPU without AVX-512 runs), against the fastest PyTorch: ` +
+        `${(median(c1)! / median(fastestTorch)!).toFixed(2)}x at 1 thread, ${(median(c2)! / median(fastestTorch)!).toFixed(2)}x at 2` +
+        (n1 ? ` (at 1 thread ${(median(c1)! / median(n1)!).toFixed(2)}x the speed of the ${n1.simd} row)` : ''),
+    );
   }
   const ts = find('metatask', 'TypeScript', 1);
   const wasm = find('TensorFlow.js', 'WASM', 1);
