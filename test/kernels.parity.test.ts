@@ -242,6 +242,39 @@ describe('kernel parity: native vs js', function () {
         });
   });
 
+  describe('gemm: the packed path with op(B) = B^T', () => {
+    // Outputs past 64 x 64 (no direct path at any level), so B^T is packed by block transposes:
+    // ragged slivers (n not a multiple of 4 or of the tile), k across a block boundary (256).
+    // Packing only moves values, so B given transposed or as a transposed copy gives the same bits.
+    for (const dtype of ['float64', 'float32'] as const)
+      for (const [m, n, k] of [
+        [70, 90, 37],
+        [130, 67, 300],
+        [96, 129, 257],
+        [65, 65, 9],
+      ] as const)
+        for (const transA of [false, true])
+          it(`${dtype} ${m}x${k} * (${n}x${k})^T, transA=${transA}: the same bits as the transposed copy, and the TypeScript product's values`, () => {
+            const rng = new Rng(m * 131 + n * 17 + k + (transA ? 5 : 0));
+            const make = (r: number, c: number): Matrix<FloatArray> => (dtype === 'float64' ? randMatrix(rng, r, c) : randn32(rng, r, c));
+            const a = transA ? make(k, m) : make(m, k);
+            const b = make(n, k);
+            const bt = make(k, n);
+            for (let p = 0; p < k; p++) for (let t = 0; t < n; t++) bt.data[p * n + t] = b.data[t * k + p]!;
+            const c0 = make(m, n);
+            const viaT = clone(c0);
+            N.gemm(a, b, viaT, { transA, transB: true, alpha: 1.5, beta: 0.5 });
+            const viaCopy = clone(c0);
+            N.gemm(a, bt, viaCopy, { transA, alpha: 1.5, beta: 0.5 });
+            for (let q = 0; q < viaT.data.length; q++) {
+              if (!Object.is(viaT.data[q], viaCopy.data[q])) expect.fail(`element ${q}: ${viaT.data[q]} with transB, ${viaCopy.data[q]} with the copy`);
+            }
+            const ts = clone(c0);
+            J.gemm(a, b, ts, { transA, transB: true, alpha: 1.5, beta: 0.5 });
+            expectClose(viaT.data, ts.data, (dtype === 'float64' ? TOL64 : TOL32) * k, 'against the TypeScript product');
+          });
+  });
+
   describe('gram', () => {
     for (const [n, d] of shapes)
       it(`${n}x${d}`, () => {
