@@ -208,6 +208,30 @@ describe('kernel parity: native vs js', function () {
         });
   });
 
+  /**
+   * op(A) B^T with B given transposed, against op(A) times a transposed copy of B: the same bits
+   * (every path sums each element alike, the reproducibility contract), and the TypeScript
+   * product's values.
+   */
+  function expectTransBAsCopy(dtype: 'float64' | 'float32', m: number, n: number, k: number, transA: boolean, rng: Rng): void {
+    const make = (r: number, c: number): Matrix<FloatArray> => (dtype === 'float64' ? randMatrix(rng, r, c) : randn32(rng, r, c));
+    const a = transA ? make(k, m) : make(m, k);
+    const b = make(n, k);
+    const bt = make(k, n);
+    for (let p = 0; p < k; p++) for (let t = 0; t < n; t++) bt.data[p * n + t] = b.data[t * k + p]!;
+    const c0 = make(m, n);
+    const viaT = clone(c0);
+    N.gemm(a, b, viaT, { transA, transB: true, alpha: 1.5, beta: 0.5 });
+    const viaCopy = clone(c0);
+    N.gemm(a, bt, viaCopy, { transA, alpha: 1.5, beta: 0.5 });
+    for (let q = 0; q < viaT.data.length; q++) {
+      if (!Object.is(viaT.data[q], viaCopy.data[q])) expect.fail(`element ${q}: ${viaT.data[q]} with transB, ${viaCopy.data[q]} with the copy`);
+    }
+    const ts = clone(c0);
+    J.gemm(a, b, ts, { transA, transB: true, alpha: 1.5, beta: 0.5 });
+    expectClose(viaT.data, ts.data, (dtype === 'float64' ? TOL64 : TOL32) * k, 'against the TypeScript product');
+  }
+
   describe('gemm: A^T B^T with few columns (the skinny form) and A^T op(B) through the other paths', () => {
     // The same product, B given transposed or not: each path sums every element alike (the
     // reproducibility contract), so the bits must match.
@@ -222,23 +246,7 @@ describe('kernel parity: native vs js', function () {
         [17, 3, 520],
       ] as const)
         it(`${dtype} ${m}x${n}, k=${k}: transB and a transposed copy give the same bits`, () => {
-          const rng = new Rng(m * 31 + n * 7 + k);
-          const make = (r: number, c: number): Matrix<FloatArray> => (dtype === 'float64' ? randMatrix(rng, r, c) : randn32(rng, r, c));
-          const a = make(k, m);
-          const b = make(n, k);
-          const bt = make(k, n);
-          for (let p = 0; p < k; p++) for (let t = 0; t < n; t++) bt.data[p * n + t] = b.data[t * k + p]!;
-          const c0 = make(m, n);
-          const viaT = clone(c0);
-          N.gemm(a, b, viaT, { transA: true, transB: true, alpha: 1.5, beta: 0.5 });
-          const viaCopy = clone(c0);
-          N.gemm(a, bt, viaCopy, { transA: true, alpha: 1.5, beta: 0.5 });
-          for (let q = 0; q < viaT.data.length; q++) {
-            if (!Object.is(viaT.data[q], viaCopy.data[q])) expect.fail(`element ${q}: ${viaT.data[q]} with transB, ${viaCopy.data[q]} with the copy`);
-          }
-          const ts = clone(c0);
-          J.gemm(a, b, ts, { transA: true, transB: true, alpha: 1.5, beta: 0.5 });
-          expectClose(viaT.data, ts.data, (dtype === 'float64' ? TOL64 : TOL32) * k, 'against the TypeScript product');
+          expectTransBAsCopy(dtype, m, n, k, true, new Rng(m * 31 + n * 7 + k));
         });
   });
 
@@ -255,23 +263,7 @@ describe('kernel parity: native vs js', function () {
       ] as const)
         for (const transA of [false, true])
           it(`${dtype} ${m}x${k} * (${n}x${k})^T, transA=${transA}: the same bits as the transposed copy, and the TypeScript product's values`, () => {
-            const rng = new Rng(m * 131 + n * 17 + k + (transA ? 5 : 0));
-            const make = (r: number, c: number): Matrix<FloatArray> => (dtype === 'float64' ? randMatrix(rng, r, c) : randn32(rng, r, c));
-            const a = transA ? make(k, m) : make(m, k);
-            const b = make(n, k);
-            const bt = make(k, n);
-            for (let p = 0; p < k; p++) for (let t = 0; t < n; t++) bt.data[p * n + t] = b.data[t * k + p]!;
-            const c0 = make(m, n);
-            const viaT = clone(c0);
-            N.gemm(a, b, viaT, { transA, transB: true, alpha: 1.5, beta: 0.5 });
-            const viaCopy = clone(c0);
-            N.gemm(a, bt, viaCopy, { transA, alpha: 1.5, beta: 0.5 });
-            for (let q = 0; q < viaT.data.length; q++) {
-              if (!Object.is(viaT.data[q], viaCopy.data[q])) expect.fail(`element ${q}: ${viaT.data[q]} with transB, ${viaCopy.data[q]} with the copy`);
-            }
-            const ts = clone(c0);
-            J.gemm(a, b, ts, { transA, transB: true, alpha: 1.5, beta: 0.5 });
-            expectClose(viaT.data, ts.data, (dtype === 'float64' ? TOL64 : TOL32) * k, 'against the TypeScript product');
+            expectTransBAsCopy(dtype, m, n, k, transA, new Rng(m * 131 + n * 17 + k + (transA ? 5 : 0)));
           });
   });
 
