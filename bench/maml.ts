@@ -3,8 +3,9 @@
  * support points, outer Adam lr 1e-3 on the mean query MSE of a meta-batch of 25 tasks.
  * Reports
  * - meta-iterations per second, second order (exact, by Hessian-vector products) and first order:
- *   median (min-max) of 3 runs of 200 after the first 20 iterations of a fresh process (the cold
- *   figure), for metatask native at 1 and 2 threads (on a CPU with AVX-512 also at 1 thread capped at
+ *   median (min-max) of 3 runs of at least 200 and half a second each, after the first 20
+ *   iterations of a fresh process (the cold figure) and one run of 200 that sets the runs' length
+ *   (SpeedJob), for metatask native at 1 and 2 threads (on a CPU with AVX-512 also at 1 thread capped at
  *   AVX2, what CPUs without it run), the TypeScript backend, and PyTorch
  *   (bench/peers/torch_maml.py) looping over the tasks and batched over them, at 1 and 2 threads;
  *   each configuration in --rounds processes of its own (three by default), the configurations
@@ -35,11 +36,17 @@ const COLD = 20;
 
 export type Order = 'second' | 'first';
 
-/** A speed measurement: `runs` runs of `iterations` meta-iterations after COLD cold ones. */
+/**
+ * A speed measurement: after COLD cold meta-iterations, one run of `iterations` sets the length of
+ * the timed runs, then `runs` runs of at least `iterations` meta-iterations and `minSeconds`
+ * seconds each (default 0: `iterations`). Both sides follow the rule: at a few thousand
+ * iterations a second, 200 of them last 40-60 ms, which a pause of the machine moved by a third.
+ */
 export interface SpeedJob {
   order: Order;
   iterations: number;
   runs: number;
+  minSeconds?: number;
 }
 
 function maml(order: Order, seed = 0): MAML {
@@ -94,11 +101,13 @@ export async function metatask(job: SpeedJob & { backend: 'native' | 'js'; threa
   const m = maml(job.order);
   const tasks = new SinusoidTasks({ shots: 10, queries: 10, seed: 1 });
   const cold = await timed(() => m.fit(tasks, { iterations: COLD }));
+  const first = await timed(() => m.fit(tasks, { iterations: job.iterations }));
+  const n = Math.max(job.iterations, Math.ceil(((job.minSeconds ?? 0) * job.iterations) / first.seconds));
   const values: number[] = [];
   let busy = 0;
   for (let r = 0; r < job.runs; r++) {
-    const t = await timed(() => m.fit(tasks, { iterations: job.iterations }));
-    values.push(job.iterations / t.seconds);
+    const t = await timed(() => m.fit(tasks, { iterations: n }));
+    values.push(n / t.seconds);
     busy += t.coresBusy / job.runs;
   }
   const error = metaGradientError(); // after the timing, so that the cold figure is cold
@@ -114,7 +123,7 @@ function torch(job: SpeedJob, threads: number, mode: 'loop' | 'batched'): Row {
   try {
     const check = CHECK_FILE();
     const out = runPython<{ cold: number; rates: number[]; cpu: number; version: string; threads: number; simd: string; checkError?: number }>(
-      py.python, 'torch_maml.py', [threads, mode, job.order, job.iterations, job.runs, ...(existsSync(check) ? [check] : [])], threads,
+      py.python, 'torch_maml.py', [threads, mode, job.order, job.iterations, job.runs, job.minSeconds ?? 0, ...(existsSync(check) ? [check] : [])], threads,
     );
     return {
       ...base,
@@ -181,7 +190,7 @@ const fmtMse = (r: EvaluationRow) => `${r.loss.toFixed(3)} ± ${r.lossCi95.toFix
 export async function run(): Promise<WorkloadResult> {
   const options = benchOptions();
   const backends = availableBackends();
-  const sizes = options.quick ? { iterations: 10, runs: 2 } : { iterations: 200, runs: 3 };
+  const sizes = options.quick ? { iterations: 10, runs: 2, minSeconds: 0 } : { iterations: 200, runs: 3, minSeconds: 0.5 };
   const narrower = backends.includes('native') ? narrowerSimd() : undefined;
   const rows: Record<Order, Row[]> = { second: [], first: [] };
   for (const order of ['second', 'first'] as const) {
@@ -242,7 +251,9 @@ export async function run(): Promise<WorkloadResult> {
     if (a && b) notes.push(`metatask native ${order} order, 2 threads over 1 thread: ${(stats(b.values!).median / stats(a.values!).median).toFixed(2)}x`);
   }
   notes.push(
-    `${turnsNote()}; meta-iterations/s: median (min-max) of ${sizes.runs} runs of ${sizes.iterations} per process after its first ${COLD} iterations (cold); ` +
+    `${turnsNote()}; meta-iterations/s: median (min-max) of ${sizes.runs} runs per process, each of at least ${sizes.iterations} meta-iterations` +
+      (sizes.minSeconds > 0 ? ` and ${sizes.minSeconds} s (as many as one run of ${sizes.iterations} says take that long)` : '') +
+      `, after its first ${COLD} iterations (cold) and that run; ` +
       `task sampling included on both sides; cores busy = CPU time / wall time over the warm runs; ` +
       `meta-gradient error: the largest relative error of each side's meta-gradients (both orders, float32) against the reference ones of PyTorch on a fixed meta-batch, checked after the timing`,
   );

@@ -10,7 +10,9 @@ Two ways to write it:
 After the timing, the script checks its meta-gradient on a fixed meta-batch against the reference
 file (second and first order) and reports the largest relative error.
 
-Usage: python3 torch_maml.py <threads> <loop|batched> <second|first> <iterations> <runs> [check.json]
+Usage: python3 torch_maml.py <threads> <loop|batched> <second|first> <iterations> <runs> <min seconds> [check.json]
+After the 20 cold iterations, one run of <iterations> sets the length of the timed runs: at least
+<iterations> meta-iterations and <min seconds> each (the rule metatask's side follows).
 Set OMP_NUM_THREADS / MKL_NUM_THREADS / OPENBLAS_NUM_THREADS to <threads> too (the bench does).
 Prints one JSON line: { "cold": it/s of the first 20 iterations, "rates": [it/s of each run],
 "cpu": CPU time / wall time over the runs, "version", "threads", "simd", "checkError" }."""
@@ -80,7 +82,8 @@ def check(path, meta_loss):
 
 def main():
     threads, mode, order, iterations, runs = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
-    check_file = sys.argv[6] if len(sys.argv) > 6 else None
+    min_seconds = float(sys.argv[6])
+    check_file = sys.argv[7] if len(sys.argv) > 7 else None
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
@@ -112,8 +115,9 @@ def main():
         return n / (time.perf_counter() - t0)
 
     cold = rate(20)
+    n = max(iterations, math.ceil(min_seconds * rate(iterations)))
     c0, t0 = time.process_time(), time.perf_counter()
-    rates = [rate(iterations) for _ in range(runs)]
+    rates = [rate(n) for _ in range(runs)]
     cpu = (time.process_time() - c0) / (time.perf_counter() - t0)
     out = {"cold": cold, "rates": rates, "cpu": cpu, "version": torch.__version__, "threads": torch.get_num_threads(), "simd": simd_of_torch()}
     if check_file:
