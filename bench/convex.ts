@@ -5,7 +5,7 @@
  * run), each in fresh processes of its own (bench/convexFit.ts,
  * bench/peers/sklearn_convex.py) on the same data and options, one thread each (setThreads(1);
  * OMP_NUM_THREADS = OPENBLAS_NUM_THREADS = 1). Each side runs in --rounds processes (three by
- * default), the sides taking turns (native, TypeScript, scikit-learn, then again), so that a change
+ * default), the sides taking turns (each once, then again), so that a change
  * of the machine's load during the run reaches every side alike. Per side: the cold first fits of
  * its processes (median, min, max), the median / min / max of the warm fits after them, the sweeps,
  * the non-zero rows and the objective reached, against a tight reference (metatask at tol 1e-12). Ratios are of medians,
