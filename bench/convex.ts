@@ -133,7 +133,7 @@ function sidesOf(c: ConvexCase): Side[] {
       });
     }
   }
-  const narrower = availableBackends().includes('native') ? narrowerSimd() : undefined;
+  const narrower = narrowerSimd();
   if (narrower) {
     sides.push({
       impl: `metatask native at ${narrower}`,

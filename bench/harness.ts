@@ -450,16 +450,19 @@ export interface Machine {
   date: string;
 }
 
+/** The native backend's description (its SIMD levels), leaving the current backend as it was; undefined without the addon. */
+function nativeInfo(): BackendInfo | undefined {
+  if (!availableBackends().includes('native')) return undefined;
+  const before = backend().name;
+  const info = setBackend('native');
+  setBackend(before);
+  return info;
+}
+
 export function describeMachine(): Machine {
-  let simd = 'none (native addon not loaded)';
-  let simdAvailable: string[] = [];
-  if (availableBackends().includes('native')) {
-    const before = backend().name;
-    const info = setBackend('native');
-    simd = info.simd;
-    simdAvailable = info.simdAvailable;
-    setBackend(before);
-  }
+  const info = nativeInfo();
+  const simd = info?.simd ?? 'none (native addon not loaded)';
+  const simdAvailable = info?.simdAvailable ?? [];
   const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
   const commit = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: packageRoot(), encoding: 'utf8' });
   return {
@@ -483,11 +486,8 @@ export function describeMachine(): Machine {
  * elsewhere (the native rows already run at the best level the CPU has).
  */
 export function narrowerSimd(): 'avx2' | undefined {
-  if (!availableBackends().includes('native')) return undefined;
-  const before = backend().name;
-  const info = setBackend('native');
-  setBackend(before);
-  return info.simd === 'avx512' && info.simdAvailable.includes('avx2') ? 'avx2' : undefined;
+  const info = nativeInfo();
+  return info?.simd === 'avx512' && info.simdAvailable.includes('avx2') ? 'avx2' : undefined;
 }
 
 /** One line: CPU, cores, SIMD, memory, Node, date. */

@@ -191,7 +191,7 @@ export async function run(): Promise<WorkloadResult> {
   const options = benchOptions();
   const backends = availableBackends();
   const sizes = options.quick ? { iterations: 10, runs: 2, minSeconds: 0 } : { iterations: 200, runs: 3, minSeconds: 0.5 };
-  const narrower = backends.includes('native') ? narrowerSimd() : undefined;
+  const narrower = narrowerSimd();
   const rows: Record<Order, Row[]> = { second: [], first: [] };
   for (const order of ['second', 'first'] as const) {
     const job: SpeedJob = { order, ...sizes };

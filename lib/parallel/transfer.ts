@@ -75,7 +75,7 @@ export function pack(value: unknown, mode: PackMode, where: string): Packed {
       // postMessage copies it unless it is moved.
       out = v;
       if (mode === 'move') transfer.add(v);
-    } else if (isShared(v)) out = mode === 'clone' ? copyOf(new Uint8Array(v), new ArrayBuffer(v.byteLength)).buffer : v;
+    } else if (isShared(v)) out = mode === 'clone' ? copyOf(new Uint8Array(v)).buffer : v;
     else if (Array.isArray(v)) {
       const a: unknown[] = new Array(v.length);
       seen.set(v, a);
@@ -111,12 +111,12 @@ export function pack(value: unknown, mode: PackMode, where: string): Packed {
   const view = (v: ArrayBufferView): ArrayBufferView => {
     const buffer = v.buffer as ArrayBuffer | SharedArrayBuffer;
     if (mode === 'keep') return v;
-    if (isShared(buffer)) return mode === 'clone' ? copyOf(v, new ArrayBuffer(v.byteLength)) : v;
+    if (isShared(buffer)) return mode === 'clone' ? copyOf(v) : v;
     if (mode === 'move') {
       transfer.add(buffer as ArrayBuffer);
       return v;
     }
-    return v.byteOffset === 0 && v.byteLength === buffer.byteLength ? v : copyOf(v, new ArrayBuffer(v.byteLength));
+    return v.byteOffset === 0 && v.byteLength === buffer.byteLength ? v : copyOf(v);
   };
 
   const out = walk(value, where);
@@ -173,10 +173,11 @@ const VIEW_CLASSES: ViewClass[] = [
 ];
 
 /**
- * A view over `into` (of v's byte length) holding v's bytes, of v's standard class: a subclass's
+ * A view over a new ArrayBuffer of its own holding v's bytes, of v's standard class: a subclass's
  * own constructor may not take a buffer (Node's Buffer warns that it is deprecated).
  */
-function copyOf(v: ArrayBufferView, into: ArrayBuffer | SharedArrayBuffer): ArrayBufferView {
+function copyOf(v: ArrayBufferView): ArrayBufferView {
+  const into = new ArrayBuffer(v.byteLength);
   new Uint8Array(into).set(new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
   const Type = VIEW_CLASSES.find((C) => v instanceof C) ?? Uint8Array;
   return new Type(into);
