@@ -45,6 +45,8 @@ export interface ConvexCase {
   warmRuns: number;
   /** Fresh processes per side, the sides taking turns; default: the bench's --rounds. */
   rounds?: number;
+  /** The metatask backends to run (default both; the native one also capped at AVX2 on an AVX-512 CPU). */
+  backends?: readonly ('native' | 'js')[];
 }
 
 export interface SideRow {
@@ -122,7 +124,7 @@ type Side = { impl: string; run: () => ConvexSideResult & { version?: string }; 
 function sidesOf(c: ConvexCase): Side[] {
   const job = (backend: 'native' | 'js'): ConvexJob => ({ folder: c.folder, n: c.n, d: c.d, T: c.T, backend, model: c.model, options: c.options, warmRuns: c.warmRuns });
   const sides: Side[] = [];
-  for (const b of ['native', 'js'] as const) {
+  for (const b of c.backends ?? (['native', 'js'] as const)) {
     const impl = `metatask ${b === 'js' ? 'TypeScript' : 'native'}`;
     if (!availableBackends().includes(b)) sides.push({ impl, skipped: `${impl} skipped: the addon is not built` });
     else {
@@ -134,7 +136,7 @@ function sidesOf(c: ConvexCase): Side[] {
     }
   }
   const narrower = narrowerSimd();
-  if (narrower) {
+  if (narrower && (c.backends ?? ['native']).includes('native')) {
     sides.push({
       impl: `metatask native at ${narrower}`,
       run: () => runJob(process.execPath, [join(packageRoot(), 'dist', 'bench', 'convexFit.js')], job('native'), { METATASK_SIMD: narrower }),
@@ -266,22 +268,27 @@ export function referenceObjective(X: Matrix<Float64Array>, Y: Matrix<Float64Arr
 // The shapes
 // ------------------------------------------------------------------------------------------------
 
-interface Shape {
+/** What generate() needs of a shape. */
+export interface ProblemShape {
   n: number;
   d: number;
   T: number;
+  /** Rows of W planted non-zero. */
   support: number;
   fitIntercept: boolean;
-  model: ConvexModel;
-  /** alpha / alpha_max (single fits). */
-  alphaFraction?: number;
-  l1Ratio?: number | number[];
-  cvOptions?: Record<string, unknown>;
   /**
    * Column j of X multiplied by 1 + (j mod 3): features on unequal scales, as a user's unstandardised
    * data has them (the other shapes' columns all have unit variance).
    */
   unequalScales?: boolean;
+}
+
+interface Shape extends ProblemShape {
+  model: ConvexModel;
+  /** alpha / alpha_max (single fits). */
+  alphaFraction?: number;
+  l1Ratio?: number | number[];
+  cvOptions?: Record<string, unknown>;
   /**
    * Fits after the cold one, each side; their median is the warm figure. Five wherever scikit-learn's
    * side is cheap: V8 is still compiling the solver during the first few fits of a process (CPU on a
@@ -315,7 +322,8 @@ const MODEL_NAMES: Record<ConvexModel, string> = {
   enetCV: 'MultiTaskElasticNetCV',
 };
 
-function generate(s: Shape, seed: number): { X: Matrix<Float64Array>; Y: Matrix<Float64Array> } {
+/** The problem of a shape (see the module comment), from a seeded generator. */
+export function generate(s: ProblemShape, seed: number): { X: Matrix<Float64Array>; Y: Matrix<Float64Array> } {
   const rng = new Rng(seed);
   const { n, d, T } = s;
   const X = new Float64Array(n * d);

@@ -32,6 +32,7 @@ export interface WorkloadEntry {
 export const WORKLOADS: WorkloadEntry[] = [
   { id: 'lasso', aliases: ['w1'], load: () => import('./lasso.js') },
   { id: 'convex', load: () => import('./convex.js') },
+  { id: 'convex-sampled', aliases: ['sampled'], load: () => import('./convexSampled.js') },
   { id: 'mlp', aliases: ['w2'], load: () => import('./mlp.js') },
   { id: 'maml', aliases: ['w3'], load: () => import('./maml.js') },
   { id: 'omniglot', load: () => import('./omniglot.js') },

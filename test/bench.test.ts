@@ -6,6 +6,7 @@ import { join } from 'node:path';
 
 import { packageRoot } from '../lib/kernels/native.js';
 import { caseTable, toRow } from '../bench/convex.js';
+import { sampledShapes, summaryTable } from '../bench/convexSampled.js';
 import type { ConvexSideResult } from '../bench/convexFit.js';
 import { chartPanel, formatValue, inTurns, mergeRuns, speedTable, stats, type Metric, type Row } from '../bench/harness.js';
 import { README_BEGIN, README_END, renderMarkdown, renderSvg, replaceMarkedSection, type SavedResult } from '../bench/report.js';
@@ -92,6 +93,38 @@ describe('convex benchmark rows', () => {
     const line = caseTable([ours, sk], 1.5, false).split('\n')[2]!;
     expect(line).to.include('8.0 ms (6.0 ms-10.0 ms) / 7.0 ms');
     expect(line).to.include('0.38x (0.38x)').and.include('0.40x (0.35x)');
+  });
+});
+
+describe('sampled convex shapes', () => {
+  it('draws the same shapes every time, within the family, a longer draw extending a shorter one', () => {
+    const shapes = sampledShapes(24);
+    expect(sampledShapes(24)).to.deep.equal(shapes);
+    expect(sampledShapes(10)).to.deep.equal(shapes.slice(0, 10));
+    for (const s of shapes) {
+      expect(s.n).to.be.within(200, 20_000);
+      expect(s.d).to.be.within(50, 5_000);
+      expect(s.T).to.be.within(2, 50);
+      expect(s.n * s.d).to.be.at.most(4_000_000);
+      expect(s.support).to.be.within(1, s.d);
+      expect(s.alphaFraction).to.be.within(0.01, 0.3);
+    }
+    // Not one shape over and over: the draws spread over the family.
+    expect(new Set(shapes.map((s) => s.T)).size).to.be.greaterThan(10);
+    expect(shapes.some((s) => s.fitIntercept)).to.equal(true);
+    expect(shapes.some((s) => !s.fitIntercept)).to.equal(true);
+  });
+
+  it('the summary counts the shapes at most 0.3x and those slower than scikit-learn, warm and cold', () => {
+    const side = (impl: string, warm: number, cold: number) => ({ impl, cpuWarm: { median: warm, min: warm, max: warm }, cpuCold: cold, warm: { median: warm, min: warm, max: warm } });
+    const shape = { n: 200, d: 50, T: 2, support: 2, fitIntercept: false, alphaFraction: 0.1 };
+    const results = [
+      [0.2, 3],
+      [0.5, 0.5],
+      [1.5, 0.25],
+    ].map(([warm, cold]) => ({ shape, alpha: 1, rows: [side('metatask native', warm!, cold!), side('scikit-learn 1.2.1', 1, 1)] }));
+    const line = summaryTable(results, ['metatask native']).split('\n')[2]!;
+    expect(line).to.equal('| metatask native | 0.50x | 1 of 3 | 1 of 3 | 0.50x | 1 of 3 | 1 of 3 |');
   });
 });
 
