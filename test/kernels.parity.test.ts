@@ -267,6 +267,27 @@ describe('kernel parity: native vs js', function () {
           });
   });
 
+  describe('gemm: the direct path with op(B) = B^T, its copy padded to whole tiles', () => {
+    // Outputs of at most 64 x 64: B^T is copied with its rows padded by zeros, and the last columns
+    // take one full-width tile whose padding lanes are dropped (widths past a tile of two vectors,
+    // below one vector, between the two, at every level's vector width). The transposed copy takes
+    // the narrower tiles: the same bits.
+    for (const dtype of ['float64', 'float32'] as const)
+      for (const [m, n, k] of [
+        [40, 13, 300],
+        [12, 7, 100],
+        [30, 30, 256],
+        [9, 21, 70],
+        [64, 61, 33],
+        [5, 3, 257],
+        [20, 45, 40],
+      ] as const)
+        for (const transA of [false, true])
+          it(`${dtype} ${m}x${k} * (${n}x${k})^T, transA=${transA}: the same bits as the transposed copy, and the TypeScript product's values`, () => {
+            expectTransBAsCopy(dtype, m, n, k, transA, new Rng(m * 71 + n * 13 + k + (transA ? 3 : 0)));
+          });
+  });
+
   describe('gram', () => {
     for (const [n, d] of shapes)
       it(`${n}x${d}`, () => {

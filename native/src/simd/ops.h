@@ -32,6 +32,9 @@ struct GemmCall {
   bool transB;
   T* c;
   int64_t ldc;
+  // Columns of each row of op(B) that may be read (n, or more where the caller padded the rows):
+  // the direct path then computes its last columns in full-width tiles and drops the padding's lanes.
+  int64_t bCols = 0;
 };
 
 constexpr int64_t kGemmKc = 256;

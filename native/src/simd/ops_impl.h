@@ -13,6 +13,7 @@
 // block of kGemmKc, from zero, one multiply-add per k in increasing k; then C <- C + alpha * block.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -201,9 +202,11 @@ void microKernel(int64_t kc, const T* pa, const T* pb, T* c, int64_t ldc, int64_
 // transB false). R rows of C at a time, so that R independent sums hide the latency of the
 // multiply-add; columns in the widest vectors that fit, then narrower ones, then single lanes.
 
-// C[i0:i0+R, j:j+U*V::kWidth] += alpha * block sum over p in [pc, pc+kc); TA = g.transA.
-template <typename T, bool TA, typename V, int R, int U>
-METATASK_INLINE void directTile(const GemmCall<T>& g, int64_t i0, int64_t j, int64_t pc, int64_t kc) {
+// C[i0:i0+R, j:j+U*V::kWidth] += alpha * block sum over p in [pc, pc+kc); TA = g.transA. Partial:
+// only the first `width` of those columns are written (op(B)'s rows padded past n); each column's
+// value is the same as a narrower tile's.
+template <typename T, bool TA, typename V, int R, int U, bool Partial = false>
+METATASK_INLINE void directTile(const GemmCall<T>& g, int64_t i0, int64_t j, int64_t pc, int64_t kc, int64_t width = U * V::kWidth) {
   constexpr int W = V::kWidth;
   typename V::V acc[R][U];
 #pragma GCC unroll 16
@@ -223,6 +226,16 @@ METATASK_INLINE void directTile(const GemmCall<T>& g, int64_t i0, int64_t j, int
     }
   }
   const typename V::V va = V::set1(g.alpha);
+  if constexpr (Partial) {
+    // dst + alpha acc lane by lane: the vector form's two roundings (the build does not contract).
+    alignas(64) T scaled[U * W];
+    for (int r = 0; r < R; r++) {
+      for (int u = 0; u < U; u++) V::store(scaled + u * W, V::mul(va, acc[r][u]));
+      T* dst = g.c + (i0 + r) * g.ldc + j;
+      for (int64_t q = 0; q < width; q++) dst[q] = dst[q] + scaled[q];
+    }
+    return;
+  }
 #pragma GCC unroll 16
   for (int r = 0; r < R; r++)
 #pragma GCC unroll 4
@@ -237,9 +250,16 @@ void directRows(const GemmCall<T>& g, int64_t i0, int64_t pc, int64_t kc) {
   using Wide = typename Widths<T>::Wide;
   using Half = typename Widths<T>::Half;
   using Quarter = typename Widths<T>::Quarter;
+  constexpr int W = Wide::kWidth;
   int64_t j = 0;
-  for (; j + 2 * Wide::kWidth <= g.n; j += 2 * Wide::kWidth) directTile<T, TA, Wide, R, 2>(g, i0, j, pc, kc);
-  for (; j + Wide::kWidth <= g.n; j += Wide::kWidth) directTile<T, TA, Wide, R, 1>(g, i0, j, pc, kc);
+  for (; j + 2 * W <= g.n; j += 2 * W) directTile<T, TA, Wide, R, 2>(g, i0, j, pc, kc);
+  // Padded rows of op(B): the last columns in one full-width tile instead of a cascade of narrower
+  // ones, each of which keeps R sums in flight and waits on the multiply-add's latency (T = 13
+  // tasks at AVX2 took a tile of 8, one of 4 and one of 1; now two of 8).
+  const int64_t rest = g.n - j;
+  if (rest > W && g.bCols >= j + 2 * W) return directTile<T, TA, Wide, R, 2, true>(g, i0, j, pc, kc, rest);
+  if (rest > 0 && rest < W && g.bCols >= j + W) return directTile<T, TA, Wide, R, 1, true>(g, i0, j, pc, kc, rest);
+  for (; j + W <= g.n; j += W) directTile<T, TA, Wide, R, 1>(g, i0, j, pc, kc);
   if constexpr (Half::kWidth < Wide::kWidth)
     for (; j + Half::kWidth <= g.n; j += Half::kWidth) directTile<T, TA, Half, R, 1>(g, i0, j, pc, kc);
   if constexpr (Quarter::kWidth < Half::kWidth)
@@ -571,13 +591,20 @@ void gemmSerial(const GemmCall<T>& g, T* packA, T* packB) {
     return;
   }
   if (direct && g.k * g.n <= gemmScratch<T>().packB) {
-    // op(B) = B^T copied row-major (k x n) first, so the direct path reads contiguous rows.
+    // op(B) = B^T copied row-major (k x n) first, so the direct path reads contiguous rows; each
+    // row padded with zeros to whole tiles of two vectors when the scratch holds them.
+    const int64_t tile = 2 * VecOf<T>::kWidth;
+    const int64_t padded = (g.n + tile - 1) / tile * tile;
+    const int64_t ld = g.k * padded <= gemmScratch<T>().packB ? padded : g.n;
     T* bt = packB;
-    transposeInto(g.b, g.ldb, g.n, g.k, bt, g.n);
+    transposeInto(g.b, g.ldb, g.n, g.k, bt, ld);
+    if (ld > g.n)
+      for (int64_t p = 0; p < g.k; p++) std::fill(bt + p * ld + g.n, bt + (p + 1) * ld, T(0));
     GemmCall<T> h = g;
     h.b = bt;
-    h.ldb = g.n;
+    h.ldb = ld;
     h.transB = false;
+    h.bCols = ld;
     gemmDirect(h);
     return;
   }
