@@ -709,17 +709,22 @@ describe('the inner solves\' tolerance', () => {
     return { calls, result: r.value, w: st.w.data };
   };
 
-  it('in the residual form, a set that leaves active features out is solved to a fraction of the current gap, the last one to the final tolerance', () => {
+  it('in the residual form, once an inner solve has been slow, sets that leave active features out are solved to a fraction of the current gap; the last to the final tolerance', () => {
     const tol = 1e-8;
-    const { calls, result, w } = recorded(settings(l1Reg, 0, tol, { innerForm: 'residual' }));
-    expect(result.converged).to.equal(true);
     const finalTol = 0.3 * tol * p.yNormSq;
-    expect(calls[0]!.tol, 'the first set: loose').to.be.greaterThan(1e3 * finalTol);
-    expect(calls.at(-1)!.tol, 'the last set').to.be.closeTo(finalTol, 1e-12 * finalTol);
-    // The same optimum as the Gram form's solves to the final tolerance throughout.
+    const residual = recorded(settings(l1Reg, 0, tol, { innerForm: 'residual' }));
     const gram = recorded(settings(l1Reg, 0, tol, { innerForm: 'gram' }));
-    expect(gram.calls.every((c) => c.tol < 1e-3 * calls[0]!.tol)).to.equal(true);
-    expect(objective(p, w, l1Reg, 0)).to.be.closeTo(objective(p, gram.w, l1Reg, 0), 1e-7 * objective(p, gram.w, l1Reg, 0));
+    for (const { calls, result } of [residual, gram]) {
+      expect(result.converged).to.equal(true);
+      expect(calls.at(-1)!.tol, 'the last set').to.be.closeTo(finalTol, 1e-12 * finalTol);
+    }
+    // This problem's second set takes dozens of sweeps: the residual form's later sets stop at 0.3 of
+    // the gap, the Gram form's at no more than a thousandth of it.
+    const loosest = (calls: { tol: number }[]) => Math.max(...calls.map((c) => c.tol));
+    expect(loosest(residual.calls)).to.be.greaterThan(1e6 * finalTol);
+    expect(loosest(gram.calls)).to.be.below(0.1 * loosest(residual.calls));
+    expect(residual.result.nIter, 'fewer sweeps').to.be.below(gram.result.nIter);
+    expect(objective(p, residual.w, l1Reg, 0)).to.be.closeTo(objective(p, gram.w, l1Reg, 0), 1e-7 * objective(p, gram.w, l1Reg, 0));
   });
 
   it('a final tolerance of 0 still lets the working sets grow: the fit reaches the optimum instead of the first set\'s', () => {

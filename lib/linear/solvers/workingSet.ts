@@ -154,12 +154,14 @@ export function minWorkingSetFor(n: number, d: number, T: number): number {
   return Math.max(MIN_WORKING_SET_FLOOR, Math.min(MIN_WORKING_SET, balance));
 }
 /**
- * The inner solves stop at this fraction of the global tolerance, or in the residual form of the
- * current duality gap (solveEnet; skglm uses 0.3 of its criterion, Celer of its gap).
+ * The inner solves stop at this fraction of the global tolerance, or of the current duality gap
+ * (solveEnet; skglm uses 0.3 of its criterion, Celer of its gap).
  */
 export const INNER_TOL_FRACTION = 0.3;
-/** The share of the current gap that bounds a Gram-form inner solve's tolerance from below (solveEnet). */
-const GRAM_INNER_GAP_FRACTION = 1e-3;
+/** The share of the current gap that bounds an inner solve's tolerance from below (solveEnet). */
+const INNER_GAP_FLOOR = 1e-3;
+/** An inner solve of this many sweeps marks a slow problem, whose later residual-form solves stop at a fraction of the gap (solveEnet). */
+const SLOW_INNER_SWEEPS = 20;
 
 /**
  * The design and the centred targets of X (n x d) and Y (n x T), checked: the kernels that read
@@ -538,6 +540,7 @@ export function* solveEnet(K: Kernels, p: EnetProblem, st: EnetState, s: SolveSe
   const { active, xi, setRoom } = st.solveBuffers();
   let activeCount = st.columnCount;
   let lastSetSize = 0;
+  let slowInner = false; // an inner solve has taken SLOW_INNER_SWEEPS or more
   let sweeps = 0;
   let gap = NaN;
   let pendingSweep = false; // the last sweep's progress waits for the gap that follows it
@@ -588,13 +591,15 @@ export function* solveEnet(K: Kernels, p: EnetProblem, st: EnetState, s: SolveSe
     const maxSweeps = s.maxIter - sweeps;
     // The inner tolerance: a fraction of the final one, or of the current gap while the set leaves
     // active features out and that is larger (the next outer iteration re-solves on a larger set
-    // anyway: Celer's and skglm's rule). In the residual form the whole gap: a sweep costs 2 n k T,
-    // as much as the outer iteration's pass over X once k nears d / 2 (338 x 2904 x 4, 776 non-zero
+    // anyway: Celer's and skglm's rule). The whole gap in the residual form once an inner solve of this
+    // solve has been slow (SLOW_INNER_SWEEPS): a sweep then costs 2 n k T, as much as the outer iteration's
+    // pass over X once k nears d / 2, and a slow problem needs many (338 x 2904 x 4, 776 non-zero
     // rows: the sets of 791 and 1403 took 87 and 185 sweeps to the final precision before the last
-    // set, 525 sweeps in all; 231 now). In the Gram form a thousandth of it: a sweep costs k^2 T, far
-    // less than the Gram rows an extra outer iteration adds (the whole gap cost 1000 x 1000 x 3
-    // 30 % more), but a final tolerance of 0 must not keep the first set's solve from ever ending.
-    const gapShare = k >= activeCount || !Number.isFinite(gap) ? 0 : gramForm ? GRAM_INNER_GAP_FRACTION : 1;
+    // set, 525 sweeps in all; 261 now). Elsewhere a thousandth of it: a few tight sweeps cost less
+    // than the extra outer iteration a loose solve often brings (the Gram rows it adds, 30 % more on
+    // 1000 x 1000 x 3; a process's first fits run the outer loop's TypeScript unoptimised), but a
+    // final tolerance of 0 must not keep the first set's solve from ever ending.
+    const gapShare = k >= activeCount || !Number.isFinite(gap) ? 0 : !gramForm && slowInner ? 1 : INNER_GAP_FLOOR;
     const innerTol = INNER_TOL_FRACTION * Math.max(tolScaled, gapShare * gap);
     const inner = innerSolve(
       K,
@@ -612,6 +617,7 @@ export function* solveEnet(K: Kernels, p: EnetProblem, st: EnetState, s: SolveSe
       for (let i = 0; i < next.value; i++) yield { iter: ++sweeps, dualGap: null };
     }
     // The last call's sweeps: all but the last are reported now, the last waits for the gap.
+    if (r.sweeps >= SLOW_INNER_SWEEPS) slowInner = true;
     const end = start + r.sweeps;
     while (sweeps < end - 1) yield { iter: ++sweeps, dualGap: null };
     sweeps = end;
