@@ -244,6 +244,11 @@ describe('kernel parity: native vs js', function () {
         [63, 5, 256],
         [50, 2, 300],
         [17, 3, 520],
+        // More columns than two vectors a row of tiles holds (7-12 at AVX2, 13-16 at AVX-512): in two halves.
+        [300, 8, 256],
+        [130, 9, 40],
+        [64, 13, 300],
+        [100, 15, 257],
       ] as const)
         it(`${dtype} ${m}x${n}, k=${k}: transB and a transposed copy give the same bits`, () => {
           expectTransBAsCopy(dtype, m, n, k, true, new Rng(m * 31 + n * 7 + k));

@@ -334,6 +334,11 @@ constexpr int skinnyVectors(int rows) {
   const int u = kSkinnySums / rows;
   return u < 1 ? 1 : u > 4 ? 4 : u;
 }
+// The vectors of columns skinnyBlock's tiles really hold: rows too many for two vectors each go in
+// two halves (skinnyBlock), each with its own wider tile.
+constexpr int skinnyTileVectors(int rows) {
+  return skinnyVectors(rows) > 1 || rows < 2 ? skinnyVectors(rows) : skinnyVectors((rows + 1) / 2);
+}
 
 template <typename T, bool TA, int R>
 void skinnyBlock(const GemmCall<T>& g, int64_t pc, int64_t kc) {
@@ -341,7 +346,19 @@ void skinnyBlock(const GemmCall<T>& g, int64_t pc, int64_t kc) {
   using Half = typename Widths<T>::Half;
   using Quarter = typename Widths<T>::Quarter;
   constexpr int U = skinnyVectors(R);
+  // Rows too many for two vectors each (8 tasks at AVX2: eight sums, each vector of B serving 8
+  // multiply-adds for 9 loads) go in two halves over the same columns, each half with its wider
+  // tile; the columns' block of B is still in L1 for the second half. 600 x 8 x 256 at AVX2:
+  // 72.8 -> 41.8 us.
+  constexpr int R1 = (R + 1) / 2;
+  constexpr int US = skinnyVectors(R1);
   int64_t j = 0;
+  if constexpr (U == 1 && US > 1 && R > 1) {
+    for (; j + US * Wide::kWidth <= g.n; j += US * Wide::kWidth) {
+      directTile<T, TA, Wide, R1, US>(g, 0, j, pc, kc);
+      directTile<T, TA, Wide, R - R1, US>(g, R1, j, pc, kc);
+    }
+  }
   if constexpr (U > 1)
     for (; j + U * Wide::kWidth <= g.n; j += U * Wide::kWidth) directTile<T, TA, Wide, R, U>(g, 0, j, pc, kc);
   for (; j + Wide::kWidth <= g.n; j += Wide::kWidth) directTile<T, TA, Wide, R, 1>(g, 0, j, pc, kc);
@@ -496,7 +513,7 @@ bool streamsWide(int64_t m, int64_t n) {
 // One block of a skinny product (C with at most kStreamRows rows), by whichever form suits it.
 template <typename T>
 void skinnyOrStream(const GemmCall<T>& g, int64_t pc, int64_t kc, T* acc) {
-  if (g.m <= kSkinnyRows && (g.n < kStreamMinColumns || (skinnyVectors(int(g.m)) > 1 && g.ldb <= kTileMaxStride<T>)))
+  if (g.m <= kSkinnyRows && (g.n < kStreamMinColumns || (skinnyTileVectors(int(g.m)) > 1 && g.ldb <= kTileMaxStride<T>)))
     skinnyPart(g, pc, kc);
   else if (g.transA) streamBlock<T, true>(g, pc, kc, acc);
   else streamBlock<T, false>(g, pc, kc, acc);
