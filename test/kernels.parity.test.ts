@@ -255,30 +255,21 @@ describe('kernel parity: native vs js', function () {
         });
   });
 
-  describe('gemm: the packed path with op(B) = B^T', () => {
-    // Outputs past 64 x 64 (no direct path at any level), so B^T is packed by block transposes:
+  describe('gemm: op(B) = B^T through the packed path and through the direct path', () => {
+    // Packed: outputs past 64 x 64 (no direct path at any level), B^T packed by block transposes;
     // ragged slivers (n not a multiple of 4 or of the tile), k across a block boundary (256).
-    // Packing only moves values, so B given transposed or as a transposed copy gives the same bits.
-    for (const dtype of ['float64', 'float32'] as const)
-      for (const [m, n, k] of [
+    // Direct: outputs of at most 64 x 64, B^T copied with its rows padded by zeros, the last columns
+    // in one full-width tile whose padding lanes are dropped (widths past a tile of two vectors,
+    // below one vector, between the two, at every level's vector width).
+    // Either way B given transposed or as a transposed copy (the narrower tiles) gives the same bits.
+    const shapes = {
+      packed: [
         [70, 90, 37],
         [130, 67, 300],
         [96, 129, 257],
         [65, 65, 9],
-      ] as const)
-        for (const transA of [false, true])
-          it(`${dtype} ${m}x${k} * (${n}x${k})^T, transA=${transA}: the same bits as the transposed copy, and the TypeScript product's values`, () => {
-            expectTransBAsCopy(dtype, m, n, k, transA, new Rng(m * 131 + n * 17 + k + (transA ? 5 : 0)));
-          });
-  });
-
-  describe('gemm: the direct path with op(B) = B^T, its copy padded to whole tiles', () => {
-    // Outputs of at most 64 x 64: B^T is copied with its rows padded by zeros, and the last columns
-    // take one full-width tile whose padding lanes are dropped (widths past a tile of two vectors,
-    // below one vector, between the two, at every level's vector width). The transposed copy takes
-    // the narrower tiles: the same bits.
-    for (const dtype of ['float64', 'float32'] as const)
-      for (const [m, n, k] of [
+      ],
+      direct: [
         [40, 13, 300],
         [12, 7, 100],
         [30, 30, 256],
@@ -286,11 +277,15 @@ describe('kernel parity: native vs js', function () {
         [64, 61, 33],
         [5, 3, 257],
         [20, 45, 40],
-      ] as const)
-        for (const transA of [false, true])
-          it(`${dtype} ${m}x${k} * (${n}x${k})^T, transA=${transA}: the same bits as the transposed copy, and the TypeScript product's values`, () => {
-            expectTransBAsCopy(dtype, m, n, k, transA, new Rng(m * 71 + n * 13 + k + (transA ? 3 : 0)));
-          });
+      ],
+    } as const;
+    for (const [path, list] of Object.entries(shapes))
+      for (const dtype of ['float64', 'float32'] as const)
+        for (const [m, n, k] of list)
+          for (const transA of [false, true])
+            it(`${path}, ${dtype} ${m}x${k} * (${n}x${k})^T, transA=${transA}: the same bits as the transposed copy, and the TypeScript product's values`, () => {
+              expectTransBAsCopy(dtype, m, n, k, transA, new Rng(m * 131 + n * 17 + k + (transA ? 5 : 0)));
+            });
   });
 
   describe('gram', () => {

@@ -127,6 +127,14 @@ const CASES: { name: string; n: number; d: number; T: number; active: number; fi
   { name: 'n 90, d 200, T 6, elastic net 0.9, small alpha (large support)', n: 90, d: 200, T: 6, active: 40, fitIntercept: true, l1Ratio: 0.9, alphaFraction: 0.01 },
 ];
 
+/** The problem of X (n x d) and Y (n x T) of independent standard normal values, from `seed`. */
+function gaussianProblem(n: number, d: number, T: number, seed: number, fitIntercept: boolean): EnetProblem {
+  const rng = new Rng(seed);
+  const X = randMatrix(rng, n, d);
+  const Y = randMatrix(rng, n, T);
+  return prepareProblem(kernels(), X, Y, fitIntercept);
+}
+
 /** alpha_max of the lasso part: max_j ||X_j^T Y|| (n-scaled l1Reg at which W = 0). */
 function l1Max(p: EnetProblem): number {
   const st = new EnetState(kernels(), p);
@@ -652,11 +660,8 @@ describe('working sets of a dense solution', () => {
 
   it('takes every active feature once the sets fill up: fewer working sets and sweeps than doubling, same optimum', () => {
     // 240 x 240 x 2 at 0.005 of the largest regularisation: most rows of W end non-zero.
-    const [n, d, T] = [240, 240, 2];
-    const rng = new Rng(11);
-    const X = randMatrix(rng, n, d);
-    const Y = randMatrix(rng, n, T);
-    const p = prepareProblem(kernels(), X, Y, true);
+    const d = 240;
+    const p = gaussianProblem(240, d, 2, 11, true);
     const l1Reg = 0.005 * Math.max(...p.xtyNorms);
     const run = (K: Kernels) => {
       const sizes: number[] = [];
@@ -689,11 +694,7 @@ describe('working sets of a dense solution', () => {
 describe('the inner solves\' tolerance', () => {
   // 80 x 600 x 3 at 0.02 of the largest regularisation: a few hundred non-zero rows, working sets
   // of hundreds of features on 80 samples, where the residual form runs.
-  const [n, d, T] = [80, 600, 3];
-  const rng = new Rng(23);
-  const X = randMatrix(rng, n, d);
-  const Y = randMatrix(rng, n, T);
-  const p = prepareProblem(kernels(), X, Y, false);
+  const p = gaussianProblem(80, 600, 3, 23, false);
   const l1Reg = 0.02 * l1Max(p);
 
   /** solveEnet with every inner call's form, set size and tolerance recorded. */
