@@ -195,10 +195,9 @@ export function casePanel(title: string, rows: SideRow[]): ChartPanel {
 
 /**
  * The note that says how a case's figures were measured; `warmFits` says how many warm fits each
- * process runs.
+ * process runs, `rounds` how many processes each side runs in.
  */
-export function processNote(warmFits: string): string {
-  const rounds = benchOptions().rounds;
+export function processNote(warmFits: string, rounds: number = benchOptions().rounds): string {
   return (
     `each side runs in ${rounds === 1 ? 'one fresh process' : `${rounds} fresh processes, the sides taking turns (each once, then again)`}, ` +
     `1 thread each: "cold first fit" is a process's first fit (the median of the processes'), the warm fits (${warmFits}) follow it and are pooled; ` +

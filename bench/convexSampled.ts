@@ -65,6 +65,11 @@ export function sampledShapes(count: number): SampledShape[] {
   return shapes;
 }
 
+/** Fresh processes per side: two at most (sixteen shapes of three sides in three processes each would take five minutes). */
+function rounds(): number {
+  return Math.min(2, benchOptions().rounds);
+}
+
 function shapeCount(): number {
   if (benchOptions().quick) return 2;
   const env = process.env.METATASK_BENCH_SAMPLED;
@@ -177,7 +182,7 @@ export async function run(): Promise<WorkloadResult> {
         model: 'lasso',
         options: { alpha, fitIntercept: shape.fitIntercept, tol: 1e-4 },
         warmRuns: benchOptions().quick ? 1 : 5,
-        rounds: Math.min(2, benchOptions().rounds),
+        rounds: rounds(),
         backends: ['native'],
       });
       for (const r of rows) if (r.skipped) notes.add(r.skipped);
@@ -191,7 +196,7 @@ export async function run(): Promise<WorkloadResult> {
   const table = ranSklearn
     ? `${summaryTable(results, sides)}\n\n${shapeTable(results, sides)}`
     : shapeTable(results, sides);
-  notes.add(processNote(benchOptions().quick ? 'one per process' : 'five per process').replace(/^each side runs in \d+ fresh processes/, `each side runs in ${Math.min(2, benchOptions().rounds)} fresh processes`));
+  notes.add(processNote(benchOptions().quick ? 'one per process' : 'five per process', rounds()));
   notes.add('ratios of CPU time (process CPU seconds, every thread) to scikit-learn\'s in the same run, both at tol 1e-4 on the same duality-gap rule; objective: metatask native\'s relative to scikit-learn\'s (negative: lower)');
   notes.add(`shapes drawn with seed ${SEED}: n, d, T log-uniform in 200..20,000, 50..5,000, 2..50 (n d at most ${MAX_VALUES.toLocaleString('en-US')}), intercept and unequal column scales by coin, support 1-30 % of d, alpha 0.01-0.3 alpha_max`);
   return {

@@ -160,7 +160,7 @@ export function minWorkingSetFor(n: number, d: number, T: number): number {
 export const INNER_TOL_FRACTION = 0.3;
 /** The share of the current gap that bounds an inner solve's tolerance from below (solveEnet). */
 const INNER_GAP_FLOOR = 1e-3;
-/** An inner solve of this many sweeps marks a slow problem, whose later residual-form solves stop at a fraction of the gap (solveEnet). */
+/** An inner solve of this many sweeps marks a slow problem: its later residual-form solves stop at 0.3 of the gap (solveEnet). */
 const SLOW_INNER_SWEEPS = 20;
 
 /**
@@ -590,15 +590,13 @@ export function* solveEnet(K: Kernels, p: EnetProblem, st: EnetState, s: SolveSe
     const h: Matrix<Float64Array> = rowsOf(K, { rows: d, cols: T, data: st.corr }, order);
     const maxSweeps = s.maxIter - sweeps;
     // The inner tolerance: a fraction of the final one, or of the current gap while the set leaves
-    // active features out and that is larger (the next outer iteration re-solves on a larger set
-    // anyway: Celer's and skglm's rule). The whole gap in the residual form once an inner solve of this
-    // solve has been slow (SLOW_INNER_SWEEPS): a sweep then costs 2 n k T, as much as the outer iteration's
-    // pass over X once k nears d / 2, and a slow problem needs many (338 x 2904 x 4, 776 non-zero
-    // rows: the sets of 791 and 1403 took 87 and 185 sweeps to the final precision before the last
-    // set, 525 sweeps in all; 261 now). Elsewhere a thousandth of it: a few tight sweeps cost less
-    // than the extra outer iteration a loose solve often brings (the Gram rows it adds, 30 % more on
-    // 1000 x 1000 x 3; a process's first fits run the outer loop's TypeScript unoptimised), but a
-    // final tolerance of 0 must not keep the first set's solve from ever ending.
+    // active features out (the next outer iteration re-solves on a larger set anyway: Celer's and
+    // skglm's rule). The whole gap in the residual form once an inner solve has been slow: a sweep
+    // there costs 2 n k T, as much as the outer iteration's pass over X once k nears d / 2 (338 x
+    // 2904 x 4, 776 non-zero rows: 525 sweeps in all, 261 so). Elsewhere a thousandth of it: a few
+    // tight sweeps cost less than the extra outer iteration a loose solve often brings (1000 x 1000
+    // x 3: 30 % more, in Gram rows), but a final tolerance of 0 must not keep the first set's solve
+    // from ever ending (it took every sweep of maxIter).
     const gapShare = k >= activeCount || !Number.isFinite(gap) ? 0 : !gramForm && slowInner ? 1 : INNER_GAP_FLOOR;
     const innerTol = INNER_TOL_FRACTION * Math.max(tolScaled, gapShare * gap);
     const inner = innerSolve(
@@ -616,8 +614,8 @@ export function* solveEnet(K: Kernels, p: EnetProblem, st: EnetState, s: SolveSe
       }
       for (let i = 0; i < next.value; i++) yield { iter: ++sweeps, dualGap: null };
     }
-    // The last call's sweeps: all but the last are reported now, the last waits for the gap.
     if (r.sweeps >= SLOW_INNER_SWEEPS) slowInner = true;
+    // The last call's sweeps: all but the last are reported now, the last waits for the gap.
     const end = start + r.sweeps;
     while (sweeps < end - 1) yield { iter: ++sweeps, dualGap: null };
     sweeps = end;
