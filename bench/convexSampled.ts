@@ -87,6 +87,8 @@ export interface ShapeResult {
 
 const ratio = (a: number | undefined, b: number | undefined): number | undefined => (a !== undefined && b !== undefined && b > 0 ? a / b : undefined);
 const times = (x: number | undefined): string => (x === undefined ? '-' : `${x.toFixed(2)}x`);
+/** A side's warm median and cold CPU times. */
+const cpuTimes = (r: SideRow): string => `${(r.cpuWarm!.median * 1000).toFixed(2)} / ${(r.cpuCold! * 1000).toFixed(2)} ms`;
 
 /** The sides of metatask that ran on every shape, in table order. */
 function metataskSides(results: readonly ShapeResult[]): string[] {
@@ -98,9 +100,12 @@ function sklearnRow(res: ShapeResult): SideRow | undefined {
   return res.rows.find((r) => r.impl.startsWith('scikit-learn') && r.warm);
 }
 
-function shapeTable(results: readonly ShapeResult[], sides: readonly string[]): string {
+/** One row per shape: its ratios to scikit-learn, or without it the sides' own CPU times. */
+export function shapeTable(results: readonly ShapeResult[], sides: readonly string[]): string {
+  // Without scikit-learn (not installed, or --no-peers) the sides' own times stand in for the ratios.
+  const peer = results.some((res) => sklearnRow(res) !== undefined);
   const header = ['shape (n x d x T)', 'intercept', 'alpha / alpha_max', 'non-zero rows', 'scikit-learn warm / cold, CPU'];
-  for (const side of sides) header.push(`${side}: warm / cold, CPU ratio`, `${side}: sweeps (scikit-learn's)`);
+  for (const side of sides) header.push(`${side}: warm / cold, ${peer ? 'CPU ratio' : 'CPU'}`, `${side}: sweeps (scikit-learn's)`);
   header.push('objective rel. to scikit-learn');
   const rows = results.map((res) => {
     const s = res.shape;
@@ -110,11 +115,12 @@ function shapeTable(results: readonly ShapeResult[], sides: readonly string[]): 
       s.fitIntercept ? 'yes' : 'no',
       s.alphaFraction,
       res.rows.find((r) => r.warm)?.nonZeroRows ?? '-',
-      sk ? `${(sk.cpuWarm!.median * 1000).toFixed(2)} / ${(sk.cpuCold! * 1000).toFixed(2)} ms` : '-',
+      sk ? cpuTimes(sk) : '-',
     ];
     for (const side of sides) {
       const r = res.rows.find((q) => q.impl === side)!;
-      cells.push(`${times(ratio(r.cpuWarm!.median, sk?.cpuWarm!.median))} / ${times(ratio(r.cpuCold, sk?.cpuCold))}`, `${r.nIter} (${sk?.nIter ?? '-'})`);
+      const ratios = `${times(ratio(r.cpuWarm!.median, sk?.cpuWarm!.median))} / ${times(ratio(r.cpuCold, sk?.cpuCold))}`;
+      cells.push(peer ? ratios : cpuTimes(r), `${r.nIter} (${sk?.nIter ?? '-'})`);
     }
     const native = res.rows.find((r) => r.impl === sides[0]);
     const rel = native && sk ? (native.objective! - sk.objective!) / Math.abs(sk.objective!) : undefined;

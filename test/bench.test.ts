@@ -6,7 +6,7 @@ import { join } from 'node:path';
 
 import { packageRoot } from '../lib/kernels/native.js';
 import { caseTable, toRow } from '../bench/convex.js';
-import { sampledShapes, summaryTable } from '../bench/convexSampled.js';
+import { sampledShapes, shapeTable, summaryTable } from '../bench/convexSampled.js';
 import type { ConvexSideResult } from '../bench/convexFit.js';
 import { chartPanel, formatValue, inTurns, mergeRuns, speedTable, stats, type Metric, type Row } from '../bench/harness.js';
 import { README_BEGIN, README_END, renderMarkdown, renderSvg, replaceMarkedSection, type SavedResult } from '../bench/report.js';
@@ -125,6 +125,10 @@ describe('sampled convex shapes', () => {
     ].map(([warm, cold]) => ({ shape, alpha: 1, rows: [side('metatask native', warm!, cold!), side('scikit-learn 1.2.1', 1, 1)] }));
     const line = summaryTable(results, ['metatask native']).split('\n')[2]!;
     expect(line).to.equal('| metatask native | 0.50x | 1 of 3 | 1 of 3 | 0.50x | 1 of 3 | 1 of 3 |');
+    expect(shapeTable(results, ['metatask native']).split('\n')[2]).to.include('| 0.20x / 3.00x |');
+    // Without scikit-learn the side's own CPU times take the ratios' place.
+    const alone = results.map((r) => ({ ...r, rows: r.rows.slice(0, 1) }));
+    expect(shapeTable(alone, ['metatask native']).split('\n')[2]).to.include('| 200.00 / 3000.00 ms |');
   });
 });
 
