@@ -13,6 +13,10 @@
 namespace metatask::metabatch {
 
 namespace {
+// Elements per part of the final sum over the tasks' v_t: a part of fewer costs its thread's
+// hand-over more than the adding.
+constexpr int64_t kMinSumPart = 256;
+
 // Every scratch vector starts on a 64-byte boundary (aligned allocator, slots padded to a multiple
 // of 64 bytes), whichever worker runs a task: Eigen's vectorised loops then take the same path and
 // a task's result does not depend on the thread that computed it.
@@ -75,7 +79,6 @@ int64_t MetaBatch<T>::bytesHeld() const {
     bytes += int64_t((s->traj.capacity() + s->g.capacity() + s->mv.capacity() + s->hv.capacity()) * sizeof(T));
     for (const auto& g : s->grads) bytes += int64_t(g.capacity() * sizeof(T));
   }
-  bytes += int64_t(sum_.capacity() * sizeof(double)) + doneCapacity_;
   return bytes;
 }
 
@@ -168,37 +171,31 @@ int MetaBatch<T>::reserve(const Tasks<T>& tasks, const Options& o, int threads) 
 }
 
 template <typename T>
-void MetaBatch<T>::addEnded(int count) {
+void MetaBatch<T>::sumTasks(double* grad) const {
   const int64_t P = main_.program().paramCount;
-  // maml.ts's accumulation: in double, task after task.
-  double* __restrict sum = sum_.data();
-  int t = summed_;
-  for (; t < count && done_[t].load(std::memory_order_acquire); t++) {
-    const T* __restrict v = taskGrad_[t];
-    for (int64_t j = 0; j < P; j++) sum[j] += double(v[j]);
-  }
-  summed_ = t;
+  const int count = pendingCount_;
+  // maml.ts's accumulation, element by element: in double, task after task, then the mean.
+  runtime::parallelParts(P, kMinSumPart, workers_, [&](int64_t a, int64_t b) {
+    double* __restrict sum = grad + a;
+    const int64_t n = b - a;
+    std::fill(sum, sum + n, 0.0);
+    for (int t = 0; t < count; t++) {
+      const T* __restrict v = taskGrad_[t] + a;
+      for (int64_t j = 0; j < n; j++) sum[j] += double(v[j]);
+    }
+    for (int64_t j = 0; j < n; j++) sum[j] /= count;
+  });
 }
 
 template <typename T>
 void MetaBatch<T>::launch(const T* params, const Tasks<T>& tasks, const Options& o, int threads) {
   const int workers = reserve(tasks, o, threads);
   pendingCount_ = tasks.count;
-  sum_.assign(size_t(main_.program().paramCount), 0.0);
-  if (doneCapacity_ < tasks.count) {
-    done_ = std::make_unique<std::atomic<bool>[]>(size_t(tasks.count));
-    doneCapacity_ = tasks.count;
-  }
-  for (int t = 0; t < tasks.count; t++) done_[t].store(false, std::memory_order_relaxed);
-  summed_ = 0;
+  workers_ = workers;
   heldAtStart_ = bytesHeld();
   // The pool publishes the job under its mutex: the workers see the stores above.
   pending_ = std::make_unique<runtime::PendingFor>(tasks.count, workers, [this, params, tasks, o](int t, int slot) {
     runTask(t, slot == 0 ? main_ : *extra_[slot - 1], *scratch_[slot], params, tasks, o);
-    done_[t].store(true, std::memory_order_release);
-    // Only the calling thread adds: a running sum that moved between cores with every task cost
-    // more than the adding (its cache lines and the task's v_t crossed cores each time).
-    if (slot == 0) addEnded(tasks.count);
   });
 }
 
@@ -229,15 +226,12 @@ template <typename T>
 double MetaBatch<T>::finish(double* grad) {
   std::unique_ptr<runtime::PendingFor> pending = std::move(pending_);
   pending->join();
-  // Every task has ended; those the workers ended after the caller's last task are added here.
-  addEnded(pendingCount_);
+  sumTasks(grad);
   // A thread keeps one buffer more than it used this time: together no more than the tasks' count
   // plus one per thread, however unevenly the threads took the tasks.
   for (const auto& sc : scratch_)
     if (sc && sc->grads.size() > sc->gradsUsed + 1) sc->grads.resize(sc->gradsUsed + 1);
   const int count = pendingCount_;
-  const int64_t P = main_.program().paramCount;
-  for (int64_t j = 0; j < P; j++) grad[j] = sum_[j] / count;
   double loss = 0;
   for (int t = 0; t < count; t++) loss += taskLoss_[t];
   return loss / count;

@@ -13,17 +13,15 @@
 //
 // Threads: tasks are independent and run on the shared pool (runtime/threads.h), at most
 // `threads` at a time. Each participating thread owns a Network<T> (its own workspaces) and
-// scratch; each task writes its v_t into its own buffer, and the buffers are added in task order
-// into one running sum, so the result is bit-identical for any thread count. The sum advances as
-// tasks end (the thread that ends task t adds every ended task from the first not yet added), so
-// it overlaps the tasks still running and the first added are still in the cache of the thread
-// that computed them; a separate pass over all the buffers after the last task cost as much as
-// two tasks at two threads.
+// scratch; each task writes its v_t into its own buffer. When every task has ended the buffers are
+// added element by element in task order, the elements cut into ranges over the same threads, so
+// the result is bit-identical for any thread count. (A running sum that the calling thread advanced
+// after each of its tasks put that adding, and a last stretch of it after the last task, on the
+// calling thread's path: at two threads an iteration took about 2 % longer.)
 #pragma once
 #include "kernels/network.h"
 #include "runtime/threads.h"
 
-#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -83,9 +81,9 @@ class MetaBatch {
   // Starts the tasks on the pool (the arrays must outlive finish()): metaGradient passes the
   // caller's, start() its copies.
   void launch(const T* params, const Tasks<T>& tasks, const Options& o, int threads);
-  // Adds to the running sum the ended tasks from the first not yet added, in task order. Called
-  // by the calling thread after each of its tasks and once more when every task has ended.
-  void addEnded(int count);
+  // grad <- the mean of the tasks' v_t, each element summed in task order (on the threads that
+  // ran the tasks, by ranges of elements).
+  void sumTasks(double* grad) const;
 
   network::Network<T>& main_;
   std::vector<std::unique_ptr<network::Network<T>>> extra_;  // slot s >= 1 uses extra_[s - 1]
@@ -93,12 +91,7 @@ class MetaBatch {
   std::vector<const T*> taskGrad_;  // v_t of task t, in the scratch of the thread that ran it
   std::vector<double> taskLoss_;
   std::vector<double> ones_;
-  // The running sum of v_t over the tasks before summed_ (the calling thread's); done_[t]: task t
-  // has ended.
-  std::vector<double> sum_;
-  std::unique_ptr<std::atomic<bool>[]> done_;
-  int doneCapacity_ = 0;
-  int summed_ = 0;
+  int workers_ = 1;  // threads of the running call
   std::unique_ptr<Inputs> inputs_;  // start()'s copies
   int pendingCount_ = 0;
   int64_t heldAtStart_ = 0;
