@@ -85,6 +85,16 @@ function freshBuffer(length: number): Buffer {
   return b;
 }
 
+/**
+ * Memory of another owner that a lease can lend from: the TypeScript kernels' WebAssembly memory,
+ * whose products read a buffer there in place. take gives `length` elements of any contents, or null
+ * when it has no room; give takes back what take gave.
+ */
+export interface BufferSource {
+  take(length: number): Float64Array | null;
+  give(buffer: Float64Array): void;
+}
+
 /** Buffers kept between fits, the most recently kept last. */
 let spare: Buffer[] = [];
 let spareBytes = 0;
@@ -92,6 +102,8 @@ let spareBytes = 0;
 export class BufferLease {
   /** The whole buffers lent (a request gets a view of the first `length` elements of one). */
   private lent: Buffer[] = [];
+  /** The buffers lent from sources, each to go back to its own. */
+  private borrowed: { source: BufferSource; buffer: Float64Array }[] = [];
 
   /** A zeroed Float64Array of `length` elements, this lease's until release(). */
   f64(length: number): Buffer {
@@ -105,6 +117,17 @@ export class BufferLease {
    */
   f64Uncleared(length: number): Buffer {
     return this.take(length, 'any');
+  }
+
+  /**
+   * As f64Uncleared, from `source` when it has room (the buffer goes back to it at release()),
+   * else from this lease's own buffers.
+   */
+  f64From(source: BufferSource | undefined, length: number): Float64Array {
+    const b = source?.take(length) ?? null;
+    if (b === null) return this.f64Uncleared(length);
+    this.borrowed.push({ source: source!, buffer: b });
+    return b;
   }
 
   private take(length: number, contents: 'zeroed' | 'any'): Buffer {
@@ -153,6 +176,8 @@ export class BufferLease {
 
   /** Give every buffer back (the caller keeps no view of them). */
   release(): void {
+    for (const { source, buffer } of this.borrowed) source.give(buffer);
+    this.borrowed = [];
     spare.push(...this.lent);
     for (const b of this.lent) spareBytes += b.byteLength;
     this.lent = [];

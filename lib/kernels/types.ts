@@ -10,6 +10,7 @@
  * - Kernels are deterministic; randomness (orders, masks) is passed in from TypeScript.
  * - Matrices are row-major; outputs documented as "in place" are written into the caller's arrays.
  */
+import type { BufferSource } from '../core/bufferLease.js';
 import type { FloatArray, Matrix } from '../core/matrix.js';
 
 export interface GemmOptions {
@@ -120,9 +121,10 @@ export interface CdDesign {
  * stay the design's as long as it is used. Default: new arrays. A fit passes its BufferLease's, so
  * that the next fits reuse the memory: fresh pages cost a fault each on their first write, about
  * 10 us where freed pages go back to the host, some 40 ms of a 90 ms fit for the 16 MB copy of a
- * 2000 x 1000 design.
+ * 2000 x 1000 design. `source`: where the kernel set would have the memory (the TypeScript kernels'
+ * WebAssembly memory, whose products then read the copy in place); an allocator may ignore it.
  */
-export type DesignAllocator = (length: number) => Float64Array;
+export type DesignAllocator = (length: number, source?: BufferSource) => Float64Array;
 
 /** The targets of a working-set fit (cdTargets). */
 export interface CdTargets {

@@ -146,7 +146,7 @@ function heldOut(k: Kernels, p: EnetProblem, x: Matrix<Float64Array>, y: Matrix<
   const yTe = takeRowsShifted(y, test, p.yMean, lease);
   const m = test.length;
   const yt = k.cdTargets(yTe, false, { rows: p.T, cols: m, data: lease.f64(p.T * m) }).yt;
-  return { design: k.cdDesign(xTe, false, (length) => lease.f64Uncleared(length)), yt, rt: { rows: p.T, cols: m, data: lease.f64(p.T * m) } };
+  return { design: k.cdDesign(xTe, false, (length, source) => lease.f64From(source, length)), yt, rt: { rows: p.T, cols: m, data: lease.f64(p.T * m) } };
 }
 
 /**

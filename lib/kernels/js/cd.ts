@@ -15,6 +15,7 @@ import { ShapeError } from '../../core/errors.js';
 import type { Matrix } from '../../core/matrix.js';
 import type { CdDesign, CdSweepArgs, CdSweepResult, CdTargets, DesignAllocator, GramSweepArgs } from '../types.js';
 import { gemm, transposeSummingColumns } from './linalg.js';
+import { moduleBuffers } from './moduleMemory.js';
 import { listedRowDots } from './products.js';
 import { scratchDoubles, type ScratchSlot } from './scratch.js';
 
@@ -254,9 +255,9 @@ function updateResidual(X: Float64Array, R: Float64Array, n: number, T: number, 
 // product of two contiguous rows (products.ts' listedRowDots).
 // ---------------------------------------------------------------------------------------------
 
-/** The first `length` values of the allocator's array (its contents are overwritten). */
+/** The first `length` values of the allocator's array (its contents are overwritten), asked for in the products' memory. */
 function allocated(allocate: DesignAllocator, length: number): Float64Array {
-  const a = allocate(length);
+  const a = allocate(length, moduleBuffers);
   if (!(a instanceof Float64Array) || a.length < length) {
     throw new ShapeError(`cdDesign: the allocator gave ${a instanceof Float64Array ? `${a.length} values` : 'no Float64Array'} for ${length}`);
   }

@@ -16,22 +16,14 @@
  * operations in the same order and give the same bits: the TypeScript backend's results do not
  * depend on the CPU.
  *
- * The WebAssembly code reads its own memory: the operands are copied there per call, rowDots' a a
- * panel at a time (small enough to stay in the L2 cache while b's rows pass over it, so the copy
- * costs a few percent of the products). The memory grows to the largest call's needs and never
- * shrinks; a call that would need more than MAX_MODULE_BYTES runs the scalar loops instead. It is a
- * shared memory, whose growth never detaches an ArrayBuffer: one detached buffer in a V8 process
- * slows every later typed-array loop of it (measured: gram and symEig 35-50 % slower).
+ * The WebAssembly code reads its own memory (moduleMemory.ts): the operands are copied into a region
+ * of it per call, rowDots' a a panel at a time (small enough to stay in the L2 cache while b's rows
+ * pass over it), except rows of an `a` that is in that memory already (a fit's transposed design),
+ * read where they are. A call whose region the memory cannot hold runs the scalar loops instead.
  */
-import { ConfigError } from '../../core/errors.js';
-import { PRODUCTS_WASM } from './wasm/productsBytes.js';
+import { MAX_MODULE_BYTES, giveRegion, moduleAddress, productsModule, takeRegion, type ProductsModule } from './moduleMemory.js';
 
-/** The module's exports, pointers in bytes into its memory (products.wat). */
-interface ProductsModule {
-  memory: WebAssembly.Memory;
-  rowDots(a: number, m: number, b: number, nb: number, k: number, out: number): void;
-  multiply(a: number, m: number, k: number, b: number, n: number, c: number): void;
-}
+export { wasmMemoryBuffer, wasmSimdActive } from './moduleMemory.js';
 
 /**
  * A call runs the scalar loop (same bits, no copies) below this many multiply-adds, or below
@@ -42,66 +34,11 @@ const MIN_MODULE_PRODUCTS = 4096;
 const COPY_RATIO = 2;
 /** A panel of a's rows (2^15 values, 256 KiB) stays in L2 while the rows of b stream past it. */
 const PANEL_VALUES = 32768;
-/** The module's memory never shrinks: larger calls run the scalar loop rather than pin their size (its maximum in products.wat). */
-const MAX_MODULE_BYTES = 256 * 1024 * 1024;
-const PAGE_BYTES = 65536;
-
-let instance: ProductsModule | null | undefined;
-let heap = new Float64Array(0);
-
-/**
- * The WebAssembly module, or null where it cannot run: an engine or CPU without WebAssembly SIMD
- * (on x86-64, V8 needs SSE4.1), or METATASK_WASM=off. Any other value than on, off or unset is a
- * ConfigError (a user who writes METATASK_WASM=0 means off, and would silently get on).
- */
-function loaded(): ProductsModule | null {
-  if (instance !== undefined) return instance;
-  const setting = process.env.METATASK_WASM ?? '';
-  if (!['', 'on', 'off'].includes(setting)) throw new ConfigError(`METATASK_WASM must be 'on' or 'off' (or unset, the same as 'on'), got '${setting}'`);
-  instance = null;
-  if (setting === 'off' || typeof WebAssembly !== 'object') return instance;
-  const bytes = Buffer.from(PRODUCTS_WASM, 'base64');
-  if (!WebAssembly.validate(bytes)) return instance;
-  try {
-    instance = new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports as unknown as ProductsModule;
-  } catch {
-    // An engine that validates the module but cannot give it its memory: the scalar loops.
-  }
-  return instance;
-}
-
-/** Whether the products run in WebAssembly SIMD in this process (else in the scalar loop). */
-export function wasmSimdActive(): boolean {
-  return loaded() !== null;
-}
-
-/** The module's memory buffer (its tests check that growing it leaves earlier buffers attached), or null. */
-export function wasmMemoryBuffer(): ArrayBufferLike | null {
-  return loaded()?.memory.buffer ?? null;
-}
-
-/**
- * The module's memory as float64 values, grown to at least `values` (a view made again after a
- * growth), or null when it cannot grow (the call then runs the scalar loop).
- */
-function heapOf(m: ProductsModule, values: number): Float64Array | null {
-  const bytes = values * 8;
-  const have = m.memory.buffer.byteLength;
-  if (have < bytes) {
-    try {
-      m.memory.grow(Math.ceil((bytes - have) / PAGE_BYTES));
-    } catch {
-      return null;
-    }
-  }
-  if (heap.buffer !== m.memory.buffer) heap = new Float64Array(m.memory.buffer);
-  return heap;
-}
 
 /** The module, when a call of `work` multiply-adds over `values` values (in and out) is worth running in it. */
 function moduleFor(work: number, values: number): ProductsModule | null {
   if (work < MIN_MODULE_PRODUCTS || work < COPY_RATIO * values || values * 8 > MAX_MODULE_BYTES) return null;
-  return loaded();
+  return productsModule();
 }
 
 /** out[i nb + j] = a_i . b_j for the first m rows of a (m x k), b (nb x k), out (m x nb). */
@@ -115,27 +52,53 @@ export function listedRowDots(a: Float64Array, rows: Int32Array, b: Float64Array
 }
 
 function runRowDots(a: Float64Array, offsetOf: (i: number) => number, m: number, b: Float64Array, nb: number, k: number, out: Float64Array): void {
+  const wasm = moduleFor(m * nb * k, nb * k + m * k + m * nb);
+  // a's rows are read where they are when a is in the module's memory and the listed rows come in
+  // runs of four consecutive rows on average (the module's tiles take four rows); else they are
+  // copied in, a panel at a time.
+  const aAddress = wasm === null ? -1 : moduleAddress(a);
+  const inPlace = aAddress >= 0 && 4 * rowRuns(offsetOf, m, k) <= m;
   const panel = Math.min(m, Math.max(4, Math.floor(PANEL_VALUES / Math.max(k, 1) / 4) * 4));
   const bValues = nb * k;
-  const values = bValues + panel * k + panel * nb;
-  const wasm = moduleFor(m * nb * k, bValues + m * k + m * nb);
-  const H = wasm === null || values * 8 > MAX_MODULE_BYTES ? null : heapOf(wasm, values);
+  const aValues = inPlace ? 0 : panel * k;
+  const H = wasm === null ? null : takeRegion(bValues + aValues + panel * nb);
   if (wasm === null || H === null) {
     scalarRowDots(a, offsetOf, m, b, nb, k, out);
     return;
   }
-  const aAt = bValues;
-  const outAt = aAt + panel * k;
-  H.set(b.subarray(0, bValues), 0);
-  for (let i0 = 0; i0 < m; i0 += panel) {
-    const h = Math.min(panel, m - i0);
-    for (let i = 0; i < h; i++) {
-      const o = offsetOf(i0 + i);
-      H.set(a.subarray(o, o + k), aAt + i * k);
+  try {
+    const base = H.byteOffset;
+    const aAt = bValues;
+    const outAt = aAt + aValues;
+    H.set(b.subarray(0, bValues), 0);
+    for (let i0 = 0; i0 < m; ) {
+      let h: number;
+      if (inPlace) {
+        const o = offsetOf(i0);
+        h = 1;
+        while (h < panel && i0 + h < m && offsetOf(i0 + h) === o + h * k) h++;
+        wasm.rowDots(aAddress + 8 * o, h, base, nb, k, base + 8 * outAt);
+      } else {
+        h = Math.min(panel, m - i0);
+        for (let i = 0; i < h; i++) {
+          const o = offsetOf(i0 + i);
+          H.set(a.subarray(o, o + k), aAt + i * k);
+        }
+        wasm.rowDots(base + 8 * aAt, h, base, nb, k, base + 8 * outAt);
+      }
+      out.set(H.subarray(outAt, outAt + h * nb), i0 * nb);
+      i0 += h;
     }
-    wasm.rowDots(8 * aAt, h, 0, nb, k, 8 * outAt);
-    out.set(H.subarray(outAt, outAt + h * nb), i0 * nb);
+  } finally {
+    giveRegion(H);
   }
+}
+
+/** How many runs of consecutive rows (offsets k apart) the m listed rows make. */
+function rowRuns(offsetOf: (i: number) => number, m: number, k: number): number {
+  let runs = m > 0 ? 1 : 0;
+  for (let i = 1; i < m; i++) if (offsetOf(i) !== offsetOf(i - 1) + k) runs++;
+  return runs;
 }
 
 /** Whether multiply(a, m, k, b, n, out) runs in the WebAssembly module (else in its scalar loop). */
@@ -147,17 +110,22 @@ export function multiplyRunsInModule(m: number, k: number, n: number): boolean {
 export function multiply(a: Float64Array, m: number, k: number, b: Float64Array, n: number, out: Float64Array): void {
   const values = m * k + k * n + m * n;
   const wasm = moduleFor(m * n * k, values);
-  const H = wasm === null ? null : heapOf(wasm, values);
+  const H = wasm === null ? null : takeRegion(values);
   if (wasm === null || H === null) {
     scalarMultiply(a, m, k, b, n, out);
     return;
   }
-  const bAt = m * k;
-  const cAt = bAt + k * n;
-  H.set(a.subarray(0, m * k), 0);
-  H.set(b.subarray(0, k * n), bAt);
-  wasm.multiply(0, m, k, 8 * bAt, n, 8 * cAt);
-  out.set(H.subarray(cAt, cAt + m * n));
+  try {
+    const base = H.byteOffset;
+    const bAt = m * k;
+    const cAt = bAt + k * n;
+    H.set(a.subarray(0, m * k), 0);
+    H.set(b.subarray(0, k * n), bAt);
+    wasm.multiply(base, m, k, base + 8 * bAt, n, base + 8 * cAt);
+    out.set(H.subarray(cAt, cAt + m * n));
+  } finally {
+    giveRegion(H);
+  }
 }
 
 /**

@@ -184,7 +184,7 @@ export function prepareProblem(
   const xty: Matrix<Float64Array> = { rows: d, cols: T, data: lease.f64(d * T) };
   const xtyNorms = lease.f64(d);
   // The design's own memory (the TypeScript kernels' copy of X) is the lease's too.
-  const design = K.cdDesignCorrelations(x, fitIntercept, yt, xty, xtyNorms, (length) => lease.f64Uncleared(length));
+  const design = K.cdDesignCorrelations(x, fitIntercept, yt, xty, xtyNorms, (length, source) => lease.f64From(source, length));
   if (!design.finite) nonFinite(x, names.x);
   if (!Number.isFinite(yNormSq)) nonFinite(y, names.y);
   return { n: x.rows, d, T, design, yt, yMean, yNormSq, xty, xtyNorms, gram: undefined };
