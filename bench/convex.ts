@@ -207,6 +207,16 @@ export function processNote(warmFits: string, rounds: number = benchOptions().ro
 
 const fmt = (s: number | undefined): string => (s === undefined ? '-' : s < 1 ? `${(s * 1000).toFixed(1)} ms` : `${s.toFixed(2)} s`);
 
+/** a / b, the ratio of two sides' times; undefined when either is missing (or b is not positive). */
+export function timeRatio(a: number | undefined, b: number | undefined): number | undefined {
+  return a !== undefined && b !== undefined && b > 0 ? a / b : undefined;
+}
+
+/** A ratio as the tables write it, "0.42x", or "-" when there is none. */
+export function formatRatio(x: number | undefined): string {
+  return x === undefined ? '-' : `${x.toFixed(2)}x`;
+}
+
 /**
  * The Markdown table of one case; `reference` is the tight objective the rows are compared with.
  * Times are given as CPU time of the process (every thread) and wall-clock time; the ratios to
@@ -215,7 +225,7 @@ const fmt = (s: number | undefined): string => (s === undefined ? '-' : s < 1 ? 
  */
 export function caseTable(rows: SideRow[], reference: number, cv: boolean): string {
   const sk = rows.find((r) => r.impl.startsWith('scikit-learn') && r.warm);
-  const ratio = (a: number | undefined, b: number | undefined): string => (a !== undefined && b !== undefined ? `${(a / b).toFixed(2)}x` : '-');
+  const ratio = (a: number | undefined, b: number | undefined): string => formatRatio(timeRatio(a, b));
   const spread = (s: { median: number; min: number; max: number }): string => `${fmt(s.median)} (${fmt(s.min)}-${fmt(s.max)})`;
   return markdownTable(
     [

@@ -23,7 +23,7 @@ import { Rng } from '../lib/core/rng.js';
 import { availableBackends, kernels, setBackend } from '../lib/kernels/index.js';
 import { alphaMax } from '../lib/linear/alphaGrid.js';
 import { prepareProblem } from '../lib/linear/solvers/workingSet.js';
-import { generate, processNote, runCase, type ProblemShape, type SideRow } from './convex.js';
+import { formatRatio, generate, processNote, runCase, timeRatio, type ProblemShape, type SideRow } from './convex.js';
 import { benchOptions, markdownTable, stats, type ChartPanel, type WorkloadResult } from './harness.js';
 
 const TITLE = 'Multi-task lasso on shapes drawn at random from the family, metatask vs scikit-learn';
@@ -85,8 +85,6 @@ export interface ShapeResult {
   rows: SideRow[];
 }
 
-const ratio = (a: number | undefined, b: number | undefined): number | undefined => (a !== undefined && b !== undefined && b > 0 ? a / b : undefined);
-const times = (x: number | undefined): string => (x === undefined ? '-' : `${x.toFixed(2)}x`);
 /** A side's warm median and cold CPU times. */
 const cpuTimes = (r: SideRow): string => `${(r.cpuWarm!.median * 1000).toFixed(2)} / ${(r.cpuCold! * 1000).toFixed(2)} ms`;
 
@@ -119,7 +117,7 @@ export function shapeTable(results: readonly ShapeResult[], sides: readonly stri
     ];
     for (const side of sides) {
       const r = res.rows.find((q) => q.impl === side)!;
-      const ratios = `${times(ratio(r.cpuWarm!.median, sk?.cpuWarm!.median))} / ${times(ratio(r.cpuCold, sk?.cpuCold))}`;
+      const ratios = `${formatRatio(timeRatio(r.cpuWarm!.median, sk?.cpuWarm!.median))} / ${formatRatio(timeRatio(r.cpuCold, sk?.cpuCold))}`;
       cells.push(peer ? ratios : cpuTimes(r), `${r.nIter} (${sk?.nIter ?? '-'})`);
     }
     const native = res.rows.find((r) => r.impl === sides[0]);
@@ -134,11 +132,11 @@ export function shapeTable(results: readonly ShapeResult[], sides: readonly stri
 export function summaryTable(results: readonly ShapeResult[], sides: readonly string[]): string {
   const rows = sides.map((side) => {
     const of = (pick: (r: SideRow) => number | undefined): number[] =>
-      results.map((res) => ratio(pick(res.rows.find((r) => r.impl === side)!), pick(sklearnRow(res) ?? {} as SideRow))).filter((x): x is number => x !== undefined);
+      results.map((res) => timeRatio(pick(res.rows.find((r) => r.impl === side)!), pick(sklearnRow(res) ?? {} as SideRow))).filter((x): x is number => x !== undefined);
     const warm = of((r) => r.cpuWarm?.median);
     const cold = of((r) => r.cpuCold);
     const summary = (xs: number[]): string[] => [
-      xs.length ? times(stats(xs).median) : '-',
+      formatRatio(xs.length ? stats(xs).median : undefined),
       `${xs.filter((x) => x <= GOAL).length} of ${xs.length}`,
       `${xs.filter((x) => x > 1).length} of ${xs.length}`,
     ];
@@ -158,7 +156,7 @@ function ratioPanel(results: readonly ShapeResult[], side: string): ChartPanel {
     bars: results.map((res) => {
       const r = res.rows.find((q) => q.impl === side)!;
       const sk = sklearnRow(res);
-      return { label: `${res.shape.n} x ${res.shape.d} x ${res.shape.T}`, value: ratio(r.cpuWarm!.median, sk?.cpuWarm!.median) ?? 0, ours: true };
+      return { label: `${res.shape.n} x ${res.shape.d} x ${res.shape.T}`, value: timeRatio(r.cpuWarm!.median, sk?.cpuWarm!.median) ?? 0, ours: true };
     }),
   };
 }
