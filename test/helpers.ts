@@ -1,7 +1,7 @@
 /**
- * Small helpers shared by the test files (random matrices, error measures, error assertions), so
- * that every test measures and generates data the same way. Network fixtures are in
- * network.cases.ts.
+ * Small helpers shared by the test files (random values and matrices, error measures, bitwise
+ * comparison, error assertions), so that every test measures and generates data the same way.
+ * Network fixtures are in network.cases.ts.
  */
 import { expect } from 'chai';
 import type { Matrix } from '../lib/core/matrix.js';
@@ -12,6 +12,18 @@ export function randMatrix(rng: Rng, rows: number, cols: number, scale = 1): Mat
   const data = new Float64Array(rows * cols);
   for (let i = 0; i < data.length; i++) data[i] = scale * rng.normal();
   return { rows, cols, data };
+}
+
+/** `length` independent N(0, 1) draws from `rng`. */
+export function randomValues(rng: Rng, length: number): Float64Array {
+  return randMatrix(rng, 1, length).data;
+}
+
+/** Bitwise equality of two arrays (NaN equals NaN, 0 differs from -0); the first index that differs, or -1. */
+export function firstDifference(a: Float64Array, b: Float64Array): number {
+  if (a.length !== b.length) return 0;
+  for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) return i;
+  return -1;
 }
 
 /**

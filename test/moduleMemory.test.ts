@@ -17,17 +17,7 @@ import { MAX_MODULE_BYTES, giveRegion, moduleAddress, moduleBuffers, moduleBytes
 import { listedRowDots, rowDots, scalarLoops } from '../lib/kernels/js/products.js';
 import { packageRoot } from '../lib/kernels/native.js';
 import { MultiTaskLasso } from '../lib/linear/multiTaskElasticNet.js';
-
-function randomValues(rng: Rng, length: number): Float64Array {
-  return Float64Array.from({ length }, () => rng.normal());
-}
-
-/** Bitwise equality (NaN equals NaN, 0 differs from -0): the first index that differs, or -1. */
-function firstDifference(a: Float64Array, b: Float64Array): number {
-  if (a.length !== b.length) return 0;
-  for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) return i;
-  return -1;
-}
+import { firstDifference, randomValues } from './helpers.js';
 
 describe('TypeScript kernels: the WebAssembly memory and the buffers kept in it', function () {
   before(function () {

@@ -16,13 +16,7 @@ import { rawAddon } from '../lib/kernels/index.js';
 import { listedRowDots, multiply, rowDots, scalarLoops, wasmMemoryBuffer, wasmSimdActive } from '../lib/kernels/js/products.js';
 import { PRODUCTS_WASM } from '../lib/kernels/js/wasm/productsBytes.js';
 import { packageRoot } from '../lib/kernels/native.js';
-
-/** Bitwise equality of two arrays (NaN equals NaN, 0 differs from -0); the first index that differs, or -1. */
-function firstDifference(a: Float64Array, b: Float64Array): number {
-  if (a.length !== b.length) return 0;
-  for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) return i;
-  return -1;
-}
+import { firstDifference, randomValues } from './helpers.js';
 
 /** The paired order, written out: even and odd positions in two sums, an odd length's last product in the even one. */
 function pairedReference(x: Float64Array, xo: number, y: Float64Array, yo: number, k: number): number {
@@ -35,12 +29,6 @@ function pairedReference(x: Float64Array, xo: number, y: Float64Array, yo: numbe
   }
   if (k % 2 === 1) even += x[xo + k - 1]! * y[yo + k - 1]!;
   return even + odd;
-}
-
-function randomValues(rng: Rng, length: number): Float64Array {
-  const v = new Float64Array(length);
-  for (let i = 0; i < length; i++) v[i] = rng.normal();
-  return v;
 }
 
 describe('TypeScript kernels: matrix products in WebAssembly SIMD and in scalar loops', () => {

@@ -52,12 +52,12 @@ export function listedRowDots(a: Float64Array, rows: Int32Array, b: Float64Array
 }
 
 function runRowDots(a: Float64Array, offsetOf: (i: number) => number, m: number, b: Float64Array, nb: number, k: number, out: Float64Array): void {
-  const wasm = moduleFor(m * nb * k, nb * k + m * k + m * nb);
   // a's rows are read where they are when a is in the module's memory and the listed rows come in
   // runs of four consecutive rows on average (the module's tiles take four rows); else they are
-  // copied in, a panel at a time.
-  const aAddress = wasm === null ? -1 : moduleAddress(a);
+  // copied in, a panel at a time (and count among the values copied).
+  const aAddress = moduleAddress(a);
   const inPlace = aAddress >= 0 && 4 * rowRuns(offsetOf, m, k) <= m;
+  const wasm = moduleFor(m * nb * k, nb * k + (inPlace ? 0 : m * k) + m * nb);
   const panel = Math.min(m, Math.max(4, Math.floor(PANEL_VALUES / Math.max(k, 1) / 4) * 4));
   const bValues = nb * k;
   const aValues = inPlace ? 0 : panel * k;
