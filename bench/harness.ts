@@ -1,6 +1,7 @@
 /**
  * What every benchmark shares: the result a workload returns, the row that names who ran on which
- * resources, statistics and tables, child processes (each configuration starts cold and alone), the
+ * resources, statistics and tables, child processes (each configuration starts cold and alone, or
+ * beside copies of itself to measure what the machine's cores give it), the
  * Python and TensorFlow.js peers (skipped with one line saying how to install them) and the
  * description of the machine written beside the results.
  *
@@ -11,7 +12,7 @@
  * processes, the configurations taking turns (inTurns), so that a change of the machine's load
  * during the run does not fall on one row only.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { arch, availableParallelism, cpus, loadavg, platform, release, totalmem } from 'node:os';
 import { createRequire } from 'node:module';
@@ -335,6 +336,21 @@ export async function timed(work: () => unknown): Promise<{ seconds: number; cor
 
 const RESULT_MARK = '@@metatask-bench-result ';
 
+/** The command that runs `fn(arg)` of bench/<module>.js in a child (bench/child.ts). */
+function childArgs(module: string, fn: string, arg: unknown): string[] {
+  return [join(packageRoot(), 'dist', 'bench', 'child.js'), module, fn, JSON.stringify(arg ?? null)];
+}
+
+/** A child's result from its output, or an error with the end of its stderr. */
+function childResult<T>(module: string, fn: string, out: { status: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; error?: Error }): T {
+  const line = out.stdout.split('\n').find((l) => l.startsWith(RESULT_MARK));
+  if (out.status !== 0 || !line) {
+    const why = out.error?.message ?? (out.stderr.trim().split('\n').slice(-4).join(' | ') || `exit ${out.status}, signal ${out.signal}`);
+    throw new Error(`${module}.${fn} in a child process failed: ${why}`);
+  }
+  return JSON.parse(line.slice(RESULT_MARK.length)) as T;
+}
+
 /**
  * Run `fn(arg)` of bench/<module>.js in a fresh Node process and return its result: every
  * configuration starts cold (its first fit is a user's first fit) and alone (its thread count and
@@ -342,19 +358,92 @@ const RESULT_MARK = '@@metatask-bench-result ';
  * of its stderr is in the error.
  */
 export function inChild<T>(module: string, fn: string, arg: unknown, env: NodeJS.ProcessEnv = {}): T {
-  const script = join(packageRoot(), 'dist', 'bench', 'child.js');
-  const r = spawnSync(process.execPath, [script, module, fn, JSON.stringify(arg ?? null)], {
+  const r = spawnSync(process.execPath, childArgs(module, fn, arg), {
     encoding: 'utf8',
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
     maxBuffer: 64 << 20,
   });
-  const line = (r.stdout ?? '').split('\n').find((l) => l.startsWith(RESULT_MARK));
-  if (r.status !== 0 || !line) {
-    const why = r.error?.message ?? ((r.stderr ?? '').trim().split('\n').slice(-4).join(' | ') || `exit ${r.status}, signal ${r.signal}`);
-    throw new Error(`${module}.${fn} in a child process failed: ${why}`);
-  }
-  return JSON.parse(line.slice(RESULT_MARK.length)) as T;
+  return childResult<T>(module, fn, { status: r.status, signal: r.signal, stdout: r.stdout ?? '', stderr: r.stderr ?? '', ...(r.error ? { error: r.error } : {}) });
+}
+
+/** inChild without waiting: the child runs while the caller goes on. */
+function inChildAsync<T>(module: string, fn: string, arg: unknown, env: NodeJS.ProcessEnv = {}): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, childArgs(module, fn, arg), { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+    child.on('error', reject);
+    child.on('close', (status, signal) => {
+      try {
+        resolve(childResult<T>(module, fn, { status, signal, stdout, stderr }));
+      } catch (err) {
+        reject(err);
+      }
+    });
+  });
+}
+
+/** What `concurrently` runs: `count` copies of one child, started together. */
+export interface ConcurrentJob {
+  module: string;
+  fn: string;
+  arg: unknown;
+  count: number;
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * Child process: `count` copies of inChild(module, fn, arg, env) at the same time, each a process of
+ * its own; their results in launch order. Processes share nothing but the machine (no thread pool,
+ * no barrier between threads, no heap), so what they do together is what the machine's cores give
+ * the workload: the ceiling for one process's threads on this machine, and what running one
+ * 1-thread process per core (queue workers, `metatask worker --threads 1`) gets.
+ */
+export async function concurrently(job: ConcurrentJob): Promise<unknown[]> {
+  if (!Number.isInteger(job.count) || job.count < 1) throw new Error(`concurrently: count must be a positive integer, got ${job.count}`);
+  return Promise.all(Array.from({ length: job.count }, () => inChildAsync(job.module, job.fn, job.arg, job.env ?? {})));
+}
+
+/**
+ * The rows of processes that ran at the same time (concurrently) as one row of what they did
+ * together: run i's values summed over the processes (the i-th warm measurement of each, taken
+ * while the others took theirs), the cold values summed, cores busy summed; quality from the first
+ * process (the same seeds give the same quality in each). `impl` and `resources` name the row.
+ */
+export function combinedRow(rows: readonly Row[], impl: string, resources: string): Row {
+  const first = rows[0];
+  if (!first) throw new Error('combinedRow: no rows');
+  const skipped = rows.find((r) => r.skipped);
+  if (skipped) return { ...skipped, impl, resources };
+  const runs = Math.min(...rows.map((r) => r.values?.length ?? 0));
+  const values = Array.from({ length: runs }, (_, i) => rows.reduce((s, r) => s + r.values![i]!, 0));
+  const sum = (f: (r: Row) => number | undefined) => (rows.every((r) => f(r) !== undefined) ? rows.reduce((s, r) => s + f(r)!, 0) : undefined);
+  const cold = sum((r) => r.cold);
+  const coresBusy = sum((r) => r.coresBusy);
+  const { cold: _cold, coresBusy: _busy, ...rest } = first;
+  return { ...rest, impl, resources, values, ...(cold === undefined ? {} : { cold }), ...(coresBusy === undefined ? {} : { coresBusy }) };
+}
+
+/**
+ * The note that sets a process at two threads beside two 1-thread processes run at once (combinedRow
+ * of `concurrently`), both against one process at one thread, from the medians of a rate (higher is
+ * better): how much of what two cores give the workload one process's threads reach. Undefined when
+ * a row has no values.
+ */
+export function twoProcessesNote(one: Row, two: Row, pair: Row): string | undefined {
+  if (!one.values?.length || !two.values?.length || !pair.values?.length) return undefined;
+  const m1 = stats(one.values).median;
+  const threads = stats(two.values).median / m1;
+  const processes = stats(pair.values).median / m1;
+  return (
+    `${one.impl} ${one.backend}, two 1-thread processes at the same time: together ${processes.toFixed(2)}x one process alone ` +
+    `(each at about ${(processes / 2).toFixed(2)}x its speed alone); one process at 2 threads: ${threads.toFixed(2)}x, ` +
+    `${((100 * (threads - 1)) / Math.max(processes - 1, 1e-9)).toFixed(0)}% of the processes' gain. The processes share nothing but the machine; ` +
+    `a process's threads meet at the end of every step, so a thread the system pauses (for another process, or for V8's own threads) holds the other up`
+  );
 }
 
 /** The child's side of inChild: print the result where the parent looks for it. */

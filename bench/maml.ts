@@ -9,7 +9,8 @@
  *   AVX2, what CPUs without it run), the TypeScript backend, and PyTorch
  *   (bench/peers/torch_maml.py) looping over the tasks and batched over them, at 1 and 2 threads;
  *   each configuration in --rounds processes of its own (three by default), the configurations
- *   taking turns;
+ *   taking turns; beside them two 1-thread native processes at once, what the machine's two cores
+ *   give the workload when nothing is shared, the mark for the 2-thread row (a note);
  * - quality: query MSE on 600 fresh tasks after 0, 1 and 10 SGD steps (lr 0.01), mean and 95% CI,
  *   after 10,000 meta-iterations, against a network pretrained on all tasks for as many steps (fewer
  *   iterations when the backend is too slow for that to take about a minute, and the notes say so;
@@ -25,7 +26,7 @@ import { MAML } from '../lib/meta/maml.js';
 import { Pretrained } from '../lib/meta/pretrained.js';
 import { SinusoidTasks } from '../lib/meta/tasks.js';
 import {
-  benchOptions, chartPanel, inChild, inTurns, markdownTable, narrowerSimd, progress, pythonWith, runPython, skippedNotes, speedTable,
+  benchOptions, chartPanel, combinedRow, inChild, inTurns, markdownTable, narrowerSimd, progress, pythonWith, runPython, skippedNotes, speedTable, twoProcessesNote, type ConcurrentJob,
   stats, timed, turnsNote, useMetatask, type Metric, type Row, type WorkloadResult,
 } from './harness.js';
 
@@ -140,6 +141,19 @@ function torch(job: SpeedJob, threads: number, mode: 'loop' | 'batched'): Row {
   }
 }
 
+/** The row of two 1-thread native processes run at the same time (a note, not a table row). */
+const PAIR = 'metatask, two processes at once';
+
+function pair(job: SpeedJob): Row {
+  progress(`MAML: metatask native, two 1-thread processes at once, ${job.order} order`);
+  try {
+    const concurrent: ConcurrentJob = { module: 'maml', fn: 'metatask', arg: { ...job, backend: 'native', threads: 1 }, count: 2 };
+    return combinedRow(inChild<Row[]>('harness', 'concurrently', concurrent), PAIR, 'two processes of 1 thread at once');
+  } catch (err) {
+    return { impl: PAIR, backend: 'native', simd: '-', threads: 1, skipped: `two metatask processes at once failed: ${(err as Error).message}` };
+  }
+}
+
 function ours(job: SpeedJob, backend: 'native' | 'js', threads: number, simd?: string): Row {
   const describe: Row = { impl: 'metatask', backend: backend === 'js' ? 'TypeScript' : 'native', simd: simd ?? '-', threads };
   progress(`MAML: metatask ${describe.backend}${simd ? ` at ${simd}` : ''}, ${job.order} order, ${threads} thread(s)`);
@@ -193,9 +207,12 @@ export async function run(): Promise<WorkloadResult> {
   const sizes = options.quick ? { iterations: 10, runs: 2, minSeconds: 0 } : { iterations: 200, runs: 3, minSeconds: 0.5 };
   const narrower = narrowerSimd();
   const rows: Record<Order, Row[]> = { second: [], first: [] };
+  const pairs: Partial<Record<Order, Row>> = {};
   for (const order of ['second', 'first'] as const) {
     const job: SpeedJob = { order, ...sizes };
     const configs: (() => Row)[] = [];
+    // Two 1-thread processes at once: what the machine's two cores give this workload with nothing shared.
+    if (backends.includes('native')) configs.push(() => pair(job));
     for (const threads of [1, 2]) {
       if (backends.includes('native')) configs.push(() => ours(job, 'native', threads));
       else configs.push(() => ({ impl: 'metatask', backend: 'native', simd: '-', threads, skipped: 'metatask native skipped: the addon is not built or did not load (npx metatask info says why)' }));
@@ -204,7 +221,9 @@ export async function run(): Promise<WorkloadResult> {
     // On a CPU with AVX-512, also the kernels a CPU without it runs.
     if (narrower) configs.push(() => ours(job, 'native', 1, narrower));
     configs.push(() => ours(job, 'js', 1));
-    rows[order] = inTurns(configs);
+    const measured = inTurns(configs);
+    pairs[order] = measured.find((r) => r.impl === PAIR);
+    rows[order] = measured.filter((r) => r.impl !== PAIR);
   }
 
   const sameThreads = (mode: 'loop' | 'batched', order: Order) => (r: Row) =>
@@ -249,6 +268,8 @@ export async function run(): Promise<WorkloadResult> {
   for (const order of ['second', 'first'] as const) {
     const [a, b] = [n(order, 1), n(order, 2)];
     if (a && b) notes.push(`metatask native ${order} order, 2 threads over 1 thread: ${(stats(b.values!).median / stats(a.values!).median).toFixed(2)}x`);
+    const two = a && b && pairs[order] && twoProcessesNote(a, b, pairs[order]!);
+    if (two) notes.push(`${order} order: ${two}`);
   }
   notes.push(
     `${turnsNote()}; meta-iterations/s: median (min-max) of ${sizes.runs} runs per process, each of at least ${sizes.iterations} meta-iterations` +
@@ -268,7 +289,7 @@ export async function run(): Promise<WorkloadResult> {
     title,
     table: `Second order:\n\n${tables[0]}\n\nFirst order:\n\n${tables[1]}\n\nAdaptation on fresh tasks:\n\n${qualityTable}`,
     notes,
-    data: { sizes, rows, quality: q },
+    data: { sizes, rows, twoProcesses: pairs, quality: q },
     charts: [
       {
         title,

@@ -7,7 +7,9 @@
  * optimiser), PyTorch (bench/peers/torch_mlp.py) with separate and with fused heads, TensorFlow.js
  * (core API, fused heads) on its WASM and CPU backends; on a CPU with AVX-512, metatask native also
  * capped at AVX2 (what CPUs without it run). Every row is --rounds fresh processes (three
- * by default), the rows taking turns.
+ * by default), the rows taking turns. Beside them, two 1-thread native processes run at once: what
+ * the machine's two cores give the workload when nothing is shared, the mark for the 2-thread row
+ * (a note, not a table row).
  * Report: training samples/s, median (min-max) of the epochs after the first, the first (cold)
  * epoch beside it, and the test loss after the run. The TypeScript backend and TensorFlow.js run
  * shorter epochs (the first 64 batches of rows) because they are much slower.
@@ -21,8 +23,8 @@ import { packageRoot } from '../lib/kernels/native.js';
 import { MultiTaskNet } from '../lib/mtl/multiTaskNet.js';
 import { compileNetwork } from '../lib/nn/spec.js';
 import {
-  benchOptions, chartPanel, inChild, inTurns, loadTfjs, narrowerSimd, progress, pythonWith, runPython, skippedNotes, speedTable,
-  stats, turnsNote, useMetatask, type Metric, type Row, type WorkloadResult,
+  benchOptions, chartPanel, combinedRow, inChild, inTurns, loadTfjs, narrowerSimd, progress, pythonWith, runPython, skippedNotes, speedTable,
+  stats, turnsNote, twoProcessesNote, useMetatask, type ConcurrentJob, type Metric, type Row, type WorkloadResult,
 } from './harness.js';
 
 const T = 8;
@@ -98,6 +100,9 @@ function makeNet(): MultiTaskNet {
   net.setParams(p);
   return net;
 }
+
+/** The row of two 1-thread native processes run at the same time (a note, not a table row). */
+const PAIR = 'metatask, two processes at once';
 
 const trainingCell = (j: TrainJob) => `${j.epochs} x ${j.steps} steps`;
 
@@ -247,7 +252,19 @@ export async function run(): Promise<WorkloadResult> {
     if (!availableBackends().includes(backend)) return { ...describe, skipped: 'metatask native skipped: the addon is not built or did not load (npx metatask info says why)' };
     return child('metatask', { ...job, backend, threads }, describe, simd ? { METATASK_SIMD: simd } : {});
   };
-  const configs: (() => Row)[] = [ours('native', 1, full), ours('native', 2, full)];
+  // Two 1-thread processes at once: what the machine's two cores give this workload with nothing shared.
+  const pair = (): Row => {
+    const describe: Row = { impl: PAIR, backend: 'native', simd: '-', threads: 1 };
+    if (!availableBackends().includes('native')) return { ...describe, skipped: 'metatask native skipped: the addon is not built or did not load' };
+    progress('multi-task MLP: metatask native, two 1-thread processes at once');
+    try {
+      const job: ConcurrentJob = { module: 'mlp', fn: 'metatask', arg: { ...full, backend: 'native', threads: 1 }, count: 2 };
+      return combinedRow(inChild<Row[]>('harness', 'concurrently', job), PAIR, 'two processes of 1 thread at once');
+    } catch (err) {
+      return { ...describe, skipped: `two metatask processes at once failed: ${(err as Error).message}` };
+    }
+  };
+  const configs: (() => Row)[] = [ours('native', 1, full), ours('native', 2, full), pair];
   const narrower = narrowerSimd();
   if (narrower) configs.push(ours('native', 1, full, narrower), ours('native', 2, full, narrower));
   for (const threads of [1, 2]) {
@@ -262,7 +279,9 @@ export async function run(): Promise<WorkloadResult> {
   for (const b of ['wasm', 'cpu'] as const) {
     configs.push(() => child('tfjs', { ...short, backend: b }, { impl: 'TensorFlow.js', backend: b === 'wasm' ? 'WASM' : 'CPU (JavaScript)', simd: '-', threads: 1 }));
   }
-  const rows = inTurns(configs);
+  const measured = inTurns(configs);
+  const pairRow = measured.find((r) => r.impl === PAIR);
+  const rows = measured.filter((r) => r !== pairRow);
 
   const median = (r: Row | undefined) => (r?.values?.length ? stats(r.values).median : undefined);
   const torchRows = rows.filter((r) => r.impl.startsWith('PyTorch') && r.values?.length);
@@ -280,6 +299,8 @@ export async function run(): Promise<WorkloadResult> {
     const same = n1.quality?.['test loss'] === n2.quality?.['test loss'];
     notes.push(`metatask native, 2 threads over 1 thread: ${(median(n2)! / median(n1)!).toFixed(2)}x; test losses ${same ? 'bit-identical' : 'DIFFERENT'} at 1 and 2 threads`);
   }
+  const two = n1 && n2 && pairRow && twoProcessesNote(n1, n2, pairRow);
+  if (two) notes.push(two);
   const c1 = narrower && find('metatask', 'native', 1, narrower);
   const c2 = narrower && find('metatask', 'native', 2, narrower);
   if (c1 && c2 && fastestTorch) {
@@ -302,7 +323,7 @@ export async function run(): Promise<WorkloadResult> {
     title,
     table,
     notes,
-    data: { jobs: { full, short }, rows },
+    data: { jobs: { full, short }, rows, ...(pairRow ? { twoProcesses: pairRow } : {}) },
     charts: [{ title, panels: [chartPanel('training samples per second', METRIC, rows)] }],
   };
 }

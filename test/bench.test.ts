@@ -8,7 +8,7 @@ import { packageRoot } from '../lib/kernels/native.js';
 import { caseTable, toRow } from '../bench/convex.js';
 import { sampledShapes, shapeTable, summaryTable } from '../bench/convexSampled.js';
 import type { ConvexSideResult } from '../bench/convexFit.js';
-import { chartPanel, formatValue, inTurns, mergeRuns, speedTable, stats, type Metric, type Row } from '../bench/harness.js';
+import { chartPanel, combinedRow, concurrently, formatValue, inTurns, mergeRuns, speedTable, stats, twoProcessesNote, type Metric, type Row } from '../bench/harness.js';
 import { README_BEGIN, README_END, renderMarkdown, renderSvg, replaceMarkedSection, type SavedResult } from '../bench/report.js';
 
 const RATE: Metric = { name: 'samples/s', unit: 'samples/s', better: 'higher', cold: 'first epoch' };
@@ -63,6 +63,43 @@ describe('benchmark harness', () => {
     const rows = inTurns([config('a'), config('b', true), config('c')], 3);
     expect(calls).to.deep.equal(['a', 'b', 'c', 'a', 'c', 'a', 'c']);
     expect(rows.map((r) => r.skipped ?? r.values)).to.deep.equal([[1, 4, 6], 'b: not installed', [3, 5, 7]]);
+  });
+
+  it('processes run at the same time combine into one row: the i-th values summed, cold and cores busy summed, a skipped one stands for all', () => {
+    const a = row('metatask', 1, [100, 110, 120], { cold: 50, coresBusy: 1.0, quality: { 'test loss': 0.5 } });
+    const b = row('metatask', 1, [90, 95], { cold: 40, coresBusy: 0.9, quality: { 'test loss': 0.5 } });
+    const c = combinedRow([a, b], 'two at once', 'two processes');
+    expect(c.values).to.deep.equal([190, 205]);
+    expect(c.cold).to.equal(90);
+    expect(c.coresBusy).to.be.closeTo(1.9, 1e-12);
+    expect(c).to.include({ impl: 'two at once', resources: 'two processes', threads: 1 });
+    expect(c.quality).to.deep.equal({ 'test loss': 0.5 });
+    expect(combinedRow([a, row('metatask', 1, [1])], 'x', 'y')).not.to.have.property('cold');
+    expect(combinedRow([a, row('metatask', 1, [], { skipped: 'failed: z' })], 'x', 'y')).to.include({ skipped: 'failed: z', impl: 'x' });
+    expect(() => combinedRow([], 'x', 'y')).to.throw(/no rows/);
+  });
+
+  it('the two-processes note sets 2 threads beside two 1-thread processes, both over one process at 1 thread', () => {
+    const one = row('metatask', 1, [100, 100, 100]);
+    const two = row('metatask', 2, [140, 150, 145]);
+    const pair = row('metatask', 1, [180, 170, 175]);
+    const note = twoProcessesNote(one, two, pair)!;
+    expect(note).to.include('together 1.75x one process alone').and.include('each at about 0.88x').and.include('2 threads: 1.45x').and.include('60% of the processes');
+    expect(twoProcessesNote(one, two, row('metatask', 1, []))).to.equal(undefined);
+  });
+
+  it('concurrently runs copies of a child at once and gives their results in order', async function () {
+    this.timeout(30_000);
+    const results = await concurrently({ module: 'harness', fn: 'stats', arg: [3, 1, 2], count: 2 });
+    expect(results).to.deep.equal([{ median: 2, min: 1, max: 3 }, { median: 2, min: 1, max: 3 }]);
+    await concurrently({ module: 'harness', fn: 'stats', arg: [], count: 1 }).then(
+      () => expect.fail('a failing child must reject'),
+      (err: Error) => expect(err.message).to.include('harness.stats in a child process failed').and.include('no values'),
+    );
+    await concurrently({ module: 'harness', fn: 'stats', arg: [1], count: 0 }).then(
+      () => expect.fail('count 0 must reject'),
+      (err: Error) => expect(err.message).to.include('count must be a positive integer'),
+    );
   });
 
   it('a ratio of times is baseline over row, so that more than 1 means faster', () => {
@@ -197,8 +234,16 @@ describe('npm run bench (end to end, smoke-test sizes)', function () {
         expect(x.backend).to.be.oneOf(['native', 'TypeScript']);
         expect(x.cold).to.be.a('number').greaterThan(0);
       }
-      // The 2-thread row really ran with 2 threads (setThreads in its own process).
-      if (ran.some((x) => x.backend === 'native')) expect(ran.filter((x) => x.backend === 'native').map((x) => x.threads)).to.include(2);
+      // The 2-thread row really ran with 2 threads (setThreads in its own process), and two 1-thread
+      // processes ran at once beside it, in a note and not in the table.
+      if (ran.some((x) => x.backend === 'native')) {
+        expect(ran.filter((x) => x.backend === 'native').map((x) => x.threads)).to.include(2);
+        const pairs = (saved.data as unknown as { twoProcesses: Record<string, Row> }).twoProcesses;
+        expect(pairs.second!.values!.length).to.be.greaterThan(0);
+        expect(pairs.second!.resources).to.equal('two processes of 1 thread at once');
+        expect(saved.notes.join('\n')).to.include('second order: metatask native, two 1-thread processes at the same time: together');
+        expect(saved.table).not.to.include('two processes');
+      }
       expect(rows.filter((x) => x.skipped).map((x) => x.skipped)).to.satisfy((s: string[]) => s.every((line) => line.includes('apt-get install python3-torch')));
       expect(readFileSync(join(out, 'maml.svg'), 'utf8')).to.match(/^<svg [^]*<\/svg>\n$/);
       expect(readFileSync(join(out, 'README.md'), 'utf8')).to.include('![MAML on sinusoids').and.include('mean nothing');
