@@ -427,6 +427,24 @@ export function combinedRow(rows: readonly Row[], impl: string, resources: strin
   return { ...rest, impl, resources, values, ...(cold === undefined ? {} : { cold }), ...(coresBusy === undefined ? {} : { coresBusy }) };
 }
 
+/** The impl of the row twoProcessesRow gives (a note, not a table row). */
+export const TWO_PROCESSES = 'metatask, two processes at once';
+
+/**
+ * Two 1-thread native processes of `module`'s `metatask(arg)` child at the same time (concurrently),
+ * run from a child process of their own, as one row (combinedRow, impl TWO_PROCESSES); a skipped row
+ * saying why when they fail. `label` names the workload in the progress line.
+ */
+export function twoProcessesRow(label: string, module: string, arg: object): Row {
+  progress(`${label}: metatask native, two 1-thread processes at once`);
+  try {
+    const job: ConcurrentJob = { module, fn: 'metatask', arg: { ...arg, backend: 'native', threads: 1 }, count: 2 };
+    return combinedRow(inChild<Row[]>('harness', 'concurrently', job), TWO_PROCESSES, 'two processes of 1 thread at once');
+  } catch (err) {
+    return { impl: TWO_PROCESSES, backend: 'native', simd: '-', threads: 1, skipped: `two metatask processes at once failed: ${(err as Error).message}` };
+  }
+}
+
 /**
  * The note that sets a process at two threads beside two 1-thread processes run at once (combinedRow
  * of `concurrently`), both against one process at one thread, from the medians of a rate (higher is

@@ -26,7 +26,7 @@ import { MAML } from '../lib/meta/maml.js';
 import { Pretrained } from '../lib/meta/pretrained.js';
 import { SinusoidTasks } from '../lib/meta/tasks.js';
 import {
-  benchOptions, chartPanel, combinedRow, inChild, inTurns, markdownTable, narrowerSimd, progress, pythonWith, runPython, skippedNotes, speedTable, twoProcessesNote, type ConcurrentJob,
+  benchOptions, chartPanel, inChild, inTurns, markdownTable, narrowerSimd, progress, pythonWith, runPython, skippedNotes, speedTable, twoProcessesNote, twoProcessesRow, TWO_PROCESSES,
   stats, timed, turnsNote, useMetatask, type Metric, type Row, type WorkloadResult,
 } from './harness.js';
 
@@ -141,19 +141,6 @@ function torch(job: SpeedJob, threads: number, mode: 'loop' | 'batched'): Row {
   }
 }
 
-/** The row of two 1-thread native processes run at the same time (a note, not a table row). */
-const PAIR = 'metatask, two processes at once';
-
-function pair(job: SpeedJob): Row {
-  progress(`MAML: metatask native, two 1-thread processes at once, ${job.order} order`);
-  try {
-    const concurrent: ConcurrentJob = { module: 'maml', fn: 'metatask', arg: { ...job, backend: 'native', threads: 1 }, count: 2 };
-    return combinedRow(inChild<Row[]>('harness', 'concurrently', concurrent), PAIR, 'two processes of 1 thread at once');
-  } catch (err) {
-    return { impl: PAIR, backend: 'native', simd: '-', threads: 1, skipped: `two metatask processes at once failed: ${(err as Error).message}` };
-  }
-}
-
 function ours(job: SpeedJob, backend: 'native' | 'js', threads: number, simd?: string): Row {
   const describe: Row = { impl: 'metatask', backend: backend === 'js' ? 'TypeScript' : 'native', simd: simd ?? '-', threads };
   progress(`MAML: metatask ${describe.backend}${simd ? ` at ${simd}` : ''}, ${job.order} order, ${threads} thread(s)`);
@@ -212,7 +199,7 @@ export async function run(): Promise<WorkloadResult> {
     const job: SpeedJob = { order, ...sizes };
     const configs: (() => Row)[] = [];
     // Two 1-thread processes at once: what the machine's two cores give this workload with nothing shared.
-    if (backends.includes('native')) configs.push(() => pair(job));
+    if (backends.includes('native')) configs.push(() => twoProcessesRow(`MAML, ${order} order`, 'maml', job));
     for (const threads of [1, 2]) {
       if (backends.includes('native')) configs.push(() => ours(job, 'native', threads));
       else configs.push(() => ({ impl: 'metatask', backend: 'native', simd: '-', threads, skipped: 'metatask native skipped: the addon is not built or did not load (npx metatask info says why)' }));
@@ -222,8 +209,8 @@ export async function run(): Promise<WorkloadResult> {
     if (narrower) configs.push(() => ours(job, 'native', 1, narrower));
     configs.push(() => ours(job, 'js', 1));
     const measured = inTurns(configs);
-    pairs[order] = measured.find((r) => r.impl === PAIR);
-    rows[order] = measured.filter((r) => r.impl !== PAIR);
+    pairs[order] = measured.find((r) => r.impl === TWO_PROCESSES);
+    rows[order] = measured.filter((r) => r.impl !== TWO_PROCESSES);
   }
 
   const sameThreads = (mode: 'loop' | 'batched', order: Order) => (r: Row) =>

@@ -23,8 +23,8 @@ import { packageRoot } from '../lib/kernels/native.js';
 import { MultiTaskNet } from '../lib/mtl/multiTaskNet.js';
 import { compileNetwork } from '../lib/nn/spec.js';
 import {
-  benchOptions, chartPanel, combinedRow, inChild, inTurns, loadTfjs, narrowerSimd, progress, pythonWith, runPython, skippedNotes, speedTable,
-  stats, turnsNote, twoProcessesNote, useMetatask, type ConcurrentJob, type Metric, type Row, type WorkloadResult,
+  benchOptions, chartPanel, inChild, inTurns, loadTfjs, narrowerSimd, progress, pythonWith, runPython, skippedNotes, speedTable,
+  stats, turnsNote, twoProcessesNote, twoProcessesRow, TWO_PROCESSES, useMetatask, type Metric, type Row, type WorkloadResult,
 } from './harness.js';
 
 const T = 8;
@@ -100,9 +100,6 @@ function makeNet(): MultiTaskNet {
   net.setParams(p);
   return net;
 }
-
-/** The row of two 1-thread native processes run at the same time (a note, not a table row). */
-const PAIR = 'metatask, two processes at once';
 
 const trainingCell = (j: TrainJob) => `${j.epochs} x ${j.steps} steps`;
 
@@ -252,19 +249,9 @@ export async function run(): Promise<WorkloadResult> {
     if (!availableBackends().includes(backend)) return { ...describe, skipped: 'metatask native skipped: the addon is not built or did not load (npx metatask info says why)' };
     return child('metatask', { ...job, backend, threads }, describe, simd ? { METATASK_SIMD: simd } : {});
   };
+  const configs: (() => Row)[] = [ours('native', 1, full), ours('native', 2, full)];
   // Two 1-thread processes at once: what the machine's two cores give this workload with nothing shared.
-  const pair = (): Row => {
-    const describe: Row = { impl: PAIR, backend: 'native', simd: '-', threads: 1 };
-    if (!availableBackends().includes('native')) return { ...describe, skipped: 'metatask native skipped: the addon is not built or did not load' };
-    progress('multi-task MLP: metatask native, two 1-thread processes at once');
-    try {
-      const job: ConcurrentJob = { module: 'mlp', fn: 'metatask', arg: { ...full, backend: 'native', threads: 1 }, count: 2 };
-      return combinedRow(inChild<Row[]>('harness', 'concurrently', job), PAIR, 'two processes of 1 thread at once');
-    } catch (err) {
-      return { ...describe, skipped: `two metatask processes at once failed: ${(err as Error).message}` };
-    }
-  };
-  const configs: (() => Row)[] = [ours('native', 1, full), ours('native', 2, full), pair];
+  if (availableBackends().includes('native')) configs.push(() => twoProcessesRow('multi-task MLP', 'mlp', full));
   const narrower = narrowerSimd();
   if (narrower) configs.push(ours('native', 1, full, narrower), ours('native', 2, full, narrower));
   for (const threads of [1, 2]) {
@@ -280,7 +267,7 @@ export async function run(): Promise<WorkloadResult> {
     configs.push(() => child('tfjs', { ...short, backend: b }, { impl: 'TensorFlow.js', backend: b === 'wasm' ? 'WASM' : 'CPU (JavaScript)', simd: '-', threads: 1 }));
   }
   const measured = inTurns(configs);
-  const pairRow = measured.find((r) => r.impl === PAIR);
+  const pairRow = measured.find((r) => r.impl === TWO_PROCESSES);
   const rows = measured.filter((r) => r !== pairRow);
 
   const median = (r: Row | undefined) => (r?.values?.length ? stats(r.values).median : undefined);
