@@ -150,20 +150,28 @@ function heldOut(k: Kernels, p: EnetProblem, x: Matrix<Float64Array>, y: Matrix<
 }
 
 /**
- * Rows idx of a, each minus `shift` (one value per column; null: copied as they are), in a buffer
- * of `lease` (the folds' copies, a few MiB each on large data, reuse the last fold's pages). One
- * small function for X and Y: V8 compiles its loop once for both (two loops inline in heldOut
- * were compiled on the stack and discarded at their exit, fold after fold).
+ * Rows idx of a in a buffer of `lease` (the folds' copies, a few MiB each on large data, reuse the
+ * last fold's pages), by the kernels' gatherRows.
  */
-function takeRowsShifted(a: Matrix<Float64Array>, idx: Int32Array, shift: Float64Array | null, lease: BufferLease): Matrix<Float64Array> {
+function takeRows(k: Kernels, a: Matrix<Float64Array>, idx: Int32Array, lease: BufferLease): Matrix<Float64Array> {
+  const out: Matrix<Float64Array> = { rows: idx.length, cols: a.cols, data: lease.f64(idx.length * a.cols) };
+  k.gatherRows(a, idx, out);
+  return out;
+}
+
+/**
+ * Rows idx of a, each minus `shift` (one value per column), in a buffer of `lease`. One small
+ * function for X and Y: V8 compiles its loop once for both (two loops inline in heldOut were
+ * compiled on the stack and discarded at their exit, fold after fold).
+ */
+function takeRowsShifted(a: Matrix<Float64Array>, idx: Int32Array, shift: Float64Array, lease: BufferLease): Matrix<Float64Array> {
   const c = a.cols;
   const src = a.data;
   const out = lease.f64(idx.length * c);
   for (let i = 0; i < idx.length; i++) {
     const from = idx[i]! * c;
     const to = i * c;
-    if (shift === null) out.set(src.subarray(from, from + c), to);
-    else for (let j = 0; j < c; j++) out[to + j] = src[from + j]! - shift[j]!;
+    for (let j = 0; j < c; j++) out[to + j] = src[from + j]! - shift[j]!;
   }
   return { rows: idx.length, cols: c, data: out };
 }
@@ -235,8 +243,7 @@ function* foldPaths(c: CvRun): Generator<ProgressInfo, PathsResult, void> {
   for (let f = 0; f < folds.length; f++) {
     const { train, test } = folds[f]!;
     const foldLease = new BufferLease();
-    const xTr = takeRowsShifted(x, train, null, foldLease);
-    const fold = prepareProblem(k, xTr, takeRowsShifted(y, train, null, foldLease), o.fitIntercept, undefined, foldLease);
+    const fold = prepareProblem(k, takeRows(k, x, train, foldLease), takeRows(k, y, train, foldLease), o.fitIntercept, undefined, foldLease);
     // Every solve of this fold's paths reads the same Xc: its Gram matrix, once, when cheaper.
     const p = gramPays(fold.d, fold.T, pathSolves) ? withGram(k, fold, foldLease) : fold;
     const held = heldOut(k, fold, x, y, test, foldLease);
