@@ -211,30 +211,14 @@ interface CvRun {
   kind: string;
 }
 
-/** What the folds' paths found: every grid's held-out errors (one column per fold) and the solves' counts. */
-interface PathsResult {
-  msePaths: Matrix<Float64Array>[];
-  unconverged: number;
-  solves: number;
-}
-
 /**
  * The CV paths of every fold, then the refit at the chosen alpha and l1Ratio, as a generator. A
  * module-level function, not a closure made per fit: V8 gives each closure's generators their own
  * hidden class, and the code that drives them (runSync) was deoptimised and optimised again in every
- * fit of a process. It runs once a fit and only delegates: the paths (hundreds of solves, optimised
- * by V8 within the first fit) and the refit (one solve) are generators of their own, so the refit's
- * first run, at the end of a process's first fit, does not meet code the paths' optimised version
- * never saw (that threw it away, and V8 spent 30 ms of CPU compiling it again in the next fit).
+ * fit of a process.
  */
 function* crossValidatedPaths(c: CvRun): Generator<ProgressInfo, CVResult, void> {
-  const paths = yield* foldPaths(c);
-  return yield* refitBest(c, paths, bestPoint(paths.msePaths, c.kind));
-}
-
-/** Every fold's warm-started paths and each solve's held-out error (see crossValidatedPaths). */
-function* foldPaths(c: CvRun): Generator<ProgressInfo, PathsResult, void> {
-  const { o, k, x, y, grids, l1Ratios, folds, pathSolves, cdRng } = c;
+  const { o, k, x, y, full, fullLease, grids, l1Ratios, folds, pathSolves, cdRng, kind } = c;
   // Objects made here, not by closures made per fit (which gave them a new hidden class each fit).
   const msePaths: Matrix<Float64Array>[] = [];
   for (const g of grids) msePaths.push({ rows: g.length, cols: folds.length, data: new Float64Array(g.length * folds.length) });
@@ -262,13 +246,8 @@ function* foldPaths(c: CvRun): Generator<ProgressInfo, PathsResult, void> {
     }
     foldLease.release();
   }
-  return { msePaths, unconverged, solves };
-}
-
-/** The grid point of least mean held-out error over the folds (the first of equals). */
-function bestPoint(msePaths: readonly Matrix<Float64Array>[], kind: string): { li: number; ai: number } {
   let best = { li: 0, ai: 0, mse: Infinity };
-  for (let li = 0; li < msePaths.length; li++) {
+  for (let li = 0; li < l1Ratios.length; li++) {
     const m = msePaths[li]!;
     for (let ai = 0; ai < m.rows; ai++) {
       let s = 0;
@@ -278,12 +257,6 @@ function bestPoint(msePaths: readonly Matrix<Float64Array>[], kind: string): { l
     }
   }
   if (!Number.isFinite(best.mse)) throw new ValueError(`${kind}.fit: the cross-validated errors are not finite`);
-  return { li: best.li, ai: best.ai };
-}
-
-/** The refit on all the data at the paths' chosen alpha and l1Ratio. */
-function* refitBest(c: CvRun, paths: PathsResult, best: { li: number; ai: number }): Generator<ProgressInfo, CVResult, void> {
-  const { o, k, full, fullLease, grids, l1Ratios, cdRng } = c;
   const alpha = grids[best.li]![best.ai]!;
   const l1Ratio = l1Ratios[best.li]!;
   const lease = new BufferLease();
@@ -296,16 +269,16 @@ function* refitBest(c: CvRun, paths: PathsResult, best: { li: number; ai: number
     alpha,
     l1Ratio,
     alphas: grids[best.li]!,
-    msePath: paths.msePaths[best.li]!,
+    msePath: msePaths[best.li]!,
     l1Ratios,
     alphaGrids: grids,
-    msePaths: paths.msePaths,
+    msePaths,
     coef,
     intercept,
     nIter: r.nIter,
     dualGap: r.gap / full.n,
-    unconverged: paths.unconverged,
-    solves: paths.solves,
+    unconverged,
+    solves,
     refitConverged: r.converged,
   };
 }
