@@ -456,10 +456,12 @@ export function twoProcessesNote(one: Row, two: Row, pair: Row): string | undefi
   const m1 = stats(one.values).median;
   const threads = stats(two.values).median / m1;
   const processes = stats(pair.values).median / m1;
+  // The share of the gain means something only when the processes gained.
+  const share = processes > 1 ? `${((100 * (threads - 1)) / (processes - 1)).toFixed(0)}% of the processes' gain` : 'the processes gained nothing';
   return (
     `${one.impl} ${one.backend}, two 1-thread processes at the same time: together ${processes.toFixed(2)}x one process alone ` +
     `(each at about ${(processes / 2).toFixed(2)}x its speed alone); one process at 2 threads: ${threads.toFixed(2)}x, ` +
-    `${((100 * (threads - 1)) / Math.max(processes - 1, 1e-9)).toFixed(0)}% of the processes' gain. The processes share nothing but the machine; ` +
+    `${share}. The processes share nothing but the machine; ` +
     `a process's threads meet at the end of every step, so a thread the system pauses (for another process, or for V8's own threads) holds the other up`
   );
 }

@@ -268,7 +268,7 @@ export async function run(): Promise<WorkloadResult> {
   }
   const measured = inTurns(configs);
   const pairRow = measured.find((r) => r.impl === TWO_PROCESSES);
-  const rows = measured.filter((r) => r !== pairRow);
+  const rows = measured.filter((r) => r.impl !== TWO_PROCESSES);
 
   const median = (r: Row | undefined) => (r?.values?.length ? stats(r.values).median : undefined);
   const torchRows = rows.filter((r) => r.impl.startsWith('PyTorch') && r.values?.length);

@@ -86,6 +86,8 @@ describe('benchmark harness', () => {
     const note = twoProcessesNote(one, two, pair)!;
     expect(note).to.include('together 1.75x one process alone').and.include('each at about 0.88x').and.include('2 threads: 1.45x').and.include('60% of the processes');
     expect(twoProcessesNote(one, two, row('metatask', 1, []))).to.equal(undefined);
+    // Processes that gained nothing (a loaded machine) give no share of a gain.
+    expect(twoProcessesNote(one, two, row('metatask', 1, [90, 95, 100]))).to.include('together 0.95x').and.include('the processes gained nothing').and.not.include('%');
   });
 
   it('concurrently runs copies of a child at once and gives their results in order', async function () {
