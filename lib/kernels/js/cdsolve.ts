@@ -193,6 +193,8 @@ function dualNormOf(h: Float64Array, hTransposed: boolean, w: Float64Array, k: n
  * keep (cheap) or recomputed from W (exact); a candidate's objective and the move to it.
  */
 interface Form {
+  /** Whether a cheap check reads kept state only (the Gram form's k T correlations), not the data. */
+  readonly cheapChecks: boolean;
   sweep(order: Int32Array): CdSweepResult;
   /** Parts at the current coefficients, and returns the dual norm. */
   check(p: Parts, exact: boolean): number;
@@ -233,15 +235,24 @@ function solveLoop(form: Form, w: Float64Array, k: number, T: number, s: InnerSo
   // check, K sweeps in, so a solve split into calls of K sweeps (long solves are, so that fit()
   // can yield) is extrapolated as one call is.
   anderson.push(w);
+  let lastCheck = 0;
+  let earlyWait = 1;
   while (r.sweeps < s.maxSweeps) {
     const order = s.orders !== undefined ? s.orders.subarray(r.sweeps * k, (r.sweeps + 1) * k) : cyclic;
     const st = form.sweep(order);
     r.sweeps++;
     exactHere = false;
     anderson.push(w);
-    // Check after every K sweeps, and as soon as the coefficients stop moving (small problems
-    // converge in fewer sweeps than K).
-    if (r.sweeps % ANDERSON_K !== 0 && !(st.dwMax <= 1e-3 * st.wMax) && st.wMax !== 0) continue;
+    // Check after every K sweeps, and before that once the coefficients stop moving (small problems
+    // converge in fewer sweeps than K). Where a check is a pass over the data (cheapChecks false),
+    // those early checks back off: each waits twice as many sweeps as the last one did, as a solve
+    // near its optimum moves little at every sweep (a check after each cost as much as the sweeps).
+    const due = r.sweeps % ANDERSON_K === 0;
+    const stopped = st.dwMax <= 1e-3 * st.wMax || st.wMax === 0;
+    const early = !due && stopped && r.sweeps - lastCheck >= earlyWait;
+    if (!due && !early) continue;
+    if (early && !form.cheapChecks) earlyWait *= 2;
+    lastCheck = r.sweeps;
     if (converged()) break;
     if (anderson.ready && anderson.extrapolate(candidate)) {
       if (form.tryPoint(candidate) < objectiveAtCheck) {
@@ -262,6 +273,7 @@ function solveLoop(form: Form, w: Float64Array, k: number, T: number, s: InnerSo
 // ---------------------------------------------------------------------------------------------
 
 class GramForm implements Form {
+  readonly cheapChecks = true;
   private readonly k: number;
   private readonly T: number;
   private readonly w0: Float64Array;
@@ -407,6 +419,7 @@ export function mtenetGramSolve(args: GramSolveArgs): InnerSolveResult {
 // ---------------------------------------------------------------------------------------------
 
 class ResidualForm implements Form {
+  readonly cheapChecks = false;
   private readonly k: number;
   private readonly T: number;
   private readonly colNormSq: Float64Array;
