@@ -1,6 +1,7 @@
 // The inner solves of the working-set method (cdsolve.h gives the formulas). Every sum runs in an
-// order fixed by the shapes (plain loops in increasing index order, simd::gemm, simd daxpyRows),
-// so the result is a function of the input values alone. Twin: lib/kernels/js/cdsolve.ts.
+// order fixed by the shapes and the SIMD level (plain loops in increasing index order, simd::gemm,
+// simd ddot and daxpyRows), so the result is a function of the input values alone. Twin:
+// lib/kernels/js/cdsolve.ts.
 #include "kernels/cdsolve.h"
 
 #include "kernels/cd.h"
