@@ -445,6 +445,11 @@ export function twoProcessesRow(label: string, module: string, arg: object): Row
   }
 }
 
+/** The rows of a workload's turns without the twoProcessesRow, and that row (a note's, not the table's). */
+export function apartFromTwoProcesses(measured: readonly Row[]): { rows: Row[]; pair: Row | undefined } {
+  return { rows: measured.filter((r) => r.impl !== TWO_PROCESSES), pair: measured.find((r) => r.impl === TWO_PROCESSES) };
+}
+
 /**
  * The note that sets a process at two threads beside two 1-thread processes run at once (combinedRow
  * of `concurrently`), both against one process at one thread, from the medians of a rate (higher is

@@ -26,7 +26,7 @@ import { MAML } from '../lib/meta/maml.js';
 import { Pretrained } from '../lib/meta/pretrained.js';
 import { SinusoidTasks } from '../lib/meta/tasks.js';
 import {
-  benchOptions, chartPanel, inChild, inTurns, markdownTable, narrowerSimd, progress, pythonWith, runPython, skippedNotes, speedTable, twoProcessesNote, twoProcessesRow, TWO_PROCESSES,
+  benchOptions, chartPanel, inChild, inTurns, markdownTable, narrowerSimd, progress, pythonWith, runPython, skippedNotes, speedTable, twoProcessesNote, twoProcessesRow, apartFromTwoProcesses,
   stats, timed, turnsNote, useMetatask, type Metric, type Row, type WorkloadResult,
 } from './harness.js';
 
@@ -208,9 +208,9 @@ export async function run(): Promise<WorkloadResult> {
     // On a CPU with AVX-512, also the kernels a CPU without it runs.
     if (narrower) configs.push(() => ours(job, 'native', 1, narrower));
     configs.push(() => ours(job, 'js', 1));
-    const measured = inTurns(configs);
-    pairs[order] = measured.find((r) => r.impl === TWO_PROCESSES);
-    rows[order] = measured.filter((r) => r.impl !== TWO_PROCESSES);
+    const { rows: measured, pair } = apartFromTwoProcesses(inTurns(configs));
+    rows[order] = measured;
+    pairs[order] = pair;
   }
 
   const sameThreads = (mode: 'loop' | 'batched', order: Order) => (r: Row) =>

@@ -24,7 +24,7 @@ import { MultiTaskNet } from '../lib/mtl/multiTaskNet.js';
 import { compileNetwork } from '../lib/nn/spec.js';
 import {
   benchOptions, chartPanel, inChild, inTurns, loadTfjs, narrowerSimd, progress, pythonWith, runPython, skippedNotes, speedTable,
-  stats, turnsNote, twoProcessesNote, twoProcessesRow, TWO_PROCESSES, useMetatask, type Metric, type Row, type WorkloadResult,
+  stats, turnsNote, twoProcessesNote, twoProcessesRow, apartFromTwoProcesses, useMetatask, type Metric, type Row, type WorkloadResult,
 } from './harness.js';
 
 const T = 8;
@@ -266,9 +266,7 @@ export async function run(): Promise<WorkloadResult> {
   for (const b of ['wasm', 'cpu'] as const) {
     configs.push(() => child('tfjs', { ...short, backend: b }, { impl: 'TensorFlow.js', backend: b === 'wasm' ? 'WASM' : 'CPU (JavaScript)', simd: '-', threads: 1 }));
   }
-  const measured = inTurns(configs);
-  const pairRow = measured.find((r) => r.impl === TWO_PROCESSES);
-  const rows = measured.filter((r) => r.impl !== TWO_PROCESSES);
+  const { rows, pair: pairRow } = apartFromTwoProcesses(inTurns(configs));
 
   const median = (r: Row | undefined) => (r?.values?.length ? stats(r.values).median : undefined);
   const torchRows = rows.filter((r) => r.impl.startsWith('PyTorch') && r.values?.length);

@@ -8,7 +8,7 @@ import { packageRoot } from '../lib/kernels/native.js';
 import { caseTable, toRow } from '../bench/convex.js';
 import { sampledShapes, shapeTable, summaryTable } from '../bench/convexSampled.js';
 import type { ConvexSideResult } from '../bench/convexFit.js';
-import { chartPanel, combinedRow, concurrently, formatValue, inTurns, mergeRuns, speedTable, stats, twoProcessesNote, type Metric, type Row } from '../bench/harness.js';
+import { apartFromTwoProcesses, chartPanel, combinedRow, concurrently, formatValue, inTurns, mergeRuns, speedTable, stats, twoProcessesNote, TWO_PROCESSES, type Metric, type Row } from '../bench/harness.js';
 import { README_BEGIN, README_END, renderMarkdown, renderSvg, replaceMarkedSection, type SavedResult } from '../bench/report.js';
 
 const RATE: Metric = { name: 'samples/s', unit: 'samples/s', better: 'higher', cold: 'first epoch' };
@@ -88,6 +88,14 @@ describe('benchmark harness', () => {
     expect(twoProcessesNote(one, two, row('metatask', 1, []))).to.equal(undefined);
     // Processes that gained nothing (a loaded machine) give no share of a gain.
     expect(twoProcessesNote(one, two, row('metatask', 1, [90, 95, 100]))).to.include('together 0.95x').and.include('the processes gained nothing').and.not.include('%');
+  });
+
+  it("the two-processes row is taken out of a workload's rows (for its note), the others kept in order", () => {
+    const a = row('metatask', 1, [1]);
+    const pair = row(TWO_PROCESSES, 1, [2]);
+    const b = row('PyTorch', 1, [3]);
+    expect(apartFromTwoProcesses([a, pair, b])).to.deep.equal({ rows: [a, b], pair });
+    expect(apartFromTwoProcesses([a, b])).to.deep.equal({ rows: [a, b], pair: undefined });
   });
 
   it('concurrently runs copies of a child at once and gives their results in order', async function () {

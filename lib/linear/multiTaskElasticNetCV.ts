@@ -25,7 +25,7 @@ import { alphaGrid } from './alphaGrid.js';
 import { CdEstimator, cdProgress, checkPredictX, checkSharedData, linearPredict, openDocument, type CdFitted } from './cdEstimator.js';
 import { parseLassoOptions, SELECTION_SPEC, SOLVER_SPEC } from './cdOptions.js';
 import { checkFitOptions, checkXY, convergenceWarning, finish, meanR2, runAsync, runSync, toTargets, type FitOptions } from './multiTaskElasticNet.js';
-import { EnetState, gramPays, prepareProblem, solveEnet, withGram, type EnetProblem, type ProgressInfo, type SolveSettings } from './solvers/workingSet.js';
+import { EnetState, gramPays, prepareProblem, rowsOf, solveEnet, withGram, type EnetProblem, type ProgressInfo, type SolveSettings } from './solvers/workingSet.js';
 
 /** Options of {@link MultiTaskElasticNetCV}. */
 export interface MultiTaskElasticNetCVOptions {
@@ -150,16 +150,6 @@ function heldOut(k: Kernels, p: EnetProblem, x: Matrix<Float64Array>, y: Matrix<
 }
 
 /**
- * Rows idx of a in a buffer of `lease` (the folds' copies, a few MiB each on large data, reuse the
- * last fold's pages), by the kernels' gatherRows.
- */
-function takeRows(k: Kernels, a: Matrix<Float64Array>, idx: Int32Array, lease: BufferLease): Matrix<Float64Array> {
-  const out: Matrix<Float64Array> = { rows: idx.length, cols: a.cols, data: lease.f64(idx.length * a.cols) };
-  k.gatherRows(a, idx, out);
-  return out;
-}
-
-/**
  * Rows idx of a, each minus `shift` (one value per column), in a buffer of `lease`. One small
  * function for X and Y: V8 compiles its loop once for both (two loops inline in heldOut were
  * compiled on the stack and discarded at their exit, fold after fold).
@@ -227,7 +217,9 @@ function* crossValidatedPaths(c: CvRun): Generator<ProgressInfo, CVResult, void>
   for (let f = 0; f < folds.length; f++) {
     const { train, test } = folds[f]!;
     const foldLease = new BufferLease();
-    const fold = prepareProblem(k, takeRows(k, x, train, foldLease), takeRows(k, y, train, foldLease), o.fitIntercept, undefined, foldLease);
+    // The training rows in the fold's lease: the folds' copies, a few MiB each on large data, reuse
+    // the last fold's pages.
+    const fold = prepareProblem(k, rowsOf(k, x, train, foldLease), rowsOf(k, y, train, foldLease), o.fitIntercept, undefined, foldLease);
     // Every solve of this fold's paths reads the same Xc: its Gram matrix, once, when cheaper.
     const p = gramPays(fold.d, fold.T, pathSolves) ? withGram(k, fold, foldLease) : fold;
     const held = heldOut(k, fold, x, y, test, foldLease);

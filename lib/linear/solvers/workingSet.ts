@@ -509,11 +509,13 @@ function everyFeature(K: Kernels, lease: BufferLease, d: number): Int32Array {
 }
 
 /**
- * The listed rows of a (d x T) as a rows.length x T matrix (kernel gatherRows: a JavaScript loop
- * here ran unoptimised, at about 100 ns a value, through a process's first fits).
+ * The listed rows of a as a rows.length x a.cols matrix, in a buffer of `lease` when given (else a
+ * new array) (kernel gatherRows: a JavaScript loop here ran unoptimised, at about 100 ns a value,
+ * through a process's first fits).
  */
-function rowsOf(K: Kernels, a: Matrix<Float64Array>, rows: Int32Array): Matrix<Float64Array> {
-  const out: Matrix<Float64Array> = { rows: rows.length, cols: a.cols, data: new Float64Array(rows.length * a.cols) };
+export function rowsOf(K: Kernels, a: Matrix<Float64Array>, rows: Int32Array, lease?: BufferLease): Matrix<Float64Array> {
+  const length = rows.length * a.cols;
+  const out: Matrix<Float64Array> = { rows: rows.length, cols: a.cols, data: lease ? lease.f64Uncleared(length) : new Float64Array(length) };
   K.gatherRows(a, rows, out);
   return out;
 }
