@@ -943,11 +943,15 @@ describe('kernel parity: native vs js', function () {
           closeNum(pn.ry, pj.ry, 1e-10, 'ry parity');
         });
 
+    // From 20 tasks the residual form's cyclic sweeps run by blocks of 32 features: 70 x 80 x 24
+    // (two whole blocks and a partial one) and 33 x 90 x 20 (a block of one) take that path.
     for (const [k, n, T] of [
       [1, 5, 1],
       [8, 30, 3],
       [40, 25, 6],
       [30, 200, 2],
+      [70, 80, 24],
+      [33, 90, 20],
     ] as const)
       for (const [l1, l2] of [
         [0.5, 0],

@@ -14,17 +14,28 @@
  *   section 2.2): G = X_k^T X_k given, each sweep O(k^2 T) whatever n is; only H = X_k^T R is
  *   kept, and the gap's parts follow from it exactly (dW = W - W0, H0 and X_k^T Y = H0 + G W0
  *   from the start):  ||R||^2 = ||R0||^2 - <dW, H0 + H>,  <R, Y> = <R0, Y> - <dW, X_k^T Y>.
- * - Residual form: scikit-learn's sweep (mtenetSweep) on the gathered columns with the residual.
+ * - Residual form: scikit-learn's sweep (mtenetSweep) on the gathered columns with the residual;
+ *   from BLOCKED_MIN_TASKS tasks on, in cyclic order, by blocks of RESIDUAL_BLOCK features (the
+ *   blocked sweep: the same iterates up to rounding, the residual read twice per block).
  * In both, the rows of w of all-zero columns are set to 0 first: such a feature does not change the
  * fit and its optimum is 0.
  */
 import type { Matrix } from '../../core/matrix.js';
 import type { CdSweepResult, GramSolveArgs, InnerSolveResult, InnerSolveSettings, ResidualSolveArgs } from '../types.js';
-import { cdResidual, mtenetGramSweep, mtenetSweep } from './cd.js';
+import { cdResidual, mtenetBlockGram, mtenetGramSweep, mtenetSweep } from './cd.js';
 import { gemm } from './linalg.js';
 
 /** Sweeps between two gap checks / extrapolations (skglm's default). */
 export const ANDERSON_K = 5;
+
+/**
+ * The residual form sweeps by blocks of RESIDUAL_BLOCK features from BLOCKED_MIN_TASKS tasks on,
+ * in cyclic order (the rule of native/src/kernels/cdsolve.h, where it was measured: there the
+ * T x n residual outgrows the level-1 cache, and a block reads it twice in matrix products instead
+ * of once per feature).
+ */
+export const BLOCKED_MIN_TASKS = 20;
+export const RESIDUAL_BLOCK = 32;
 
 /**
  * Anderson extrapolation of a fixed-point iteration (Anderson, J. ACM 12, 1965), in the offline
@@ -426,6 +437,7 @@ class ResidualForm implements Form {
   private readonly candW: Matrix<Float64Array>;
   private readonly candRt: Matrix<Float64Array>;
   private readonly rt0: Float64Array;
+  private blockGram: Float64Array | undefined; // of the cyclic order, at the first blocked sweep
 
   constructor(private readonly a: ResidualSolveArgs) {
     const k = (this.k = a.xs.rows);
@@ -446,7 +458,11 @@ class ResidualForm implements Form {
 
   sweep(order: Int32Array): CdSweepResult {
     const a = this.a;
-    return mtenetSweep({ xt: a.xs, rt: a.rt, w: a.w, colNormSq: this.colNormSq, l1Reg: a.l1Reg, l2Reg: a.l2Reg, order });
+    const args = { xt: a.xs, rt: a.rt, w: a.w, colNormSq: this.colNormSq, l1Reg: a.l1Reg, l2Reg: a.l2Reg, order };
+    if (a.orders !== undefined || this.T < BLOCKED_MIN_TASKS) return mtenetSweep(args);
+    // Cyclic order: the block Grams of 0..k-1 serve every sweep of the call.
+    this.blockGram ??= mtenetBlockGram(a.xs, order, RESIDUAL_BLOCK);
+    return mtenetSweep({ ...args, blockGram: this.blockGram, blockSize: RESIDUAL_BLOCK });
   }
 
   /** Cheap: the residual as the sweeps kept it; exact: recomputed as Y - X_k W. */

@@ -114,8 +114,6 @@ SweepStats mtenetSweep(const CMatMap<double>& xt, MatMap<double>& rt, MatMap<dou
 // ---------------------------------------------------------------------------------------------
 namespace {
 
-using StrideMap = Eigen::Map<RowMat<double>, Eigen::Unaligned, Eigen::OuterStride<>>;
-
 bool consecutive(const int32_t* idx, int64_t len) {
   for (int64_t p = 1; p < len; ++p) {
     if (idx[p] != idx[0] + p) return false;
@@ -134,19 +132,18 @@ const double* blockRows(const CMatMap<double>& xt, const int32_t* idx, int64_t l
 }  // namespace
 
 void blockGram(const CMatMap<double>& xt, const int32_t* order, int64_t orderLen, int64_t blockSize, double* out) {
-  const Eigen::Index n = xt.cols();
-  const Eigen::Index B = blockSize;
+  const int64_t n = xt.cols();
+  const int64_t B = blockSize;
   RowMat<double> scratch(B, n);
+  RowMat<double> square(B, B);
   for (int64_t s = 0, b = 0; s < orderLen; s += B, ++b) {
-    const Eigen::Index L = std::min<int64_t>(B, orderLen - s);
-    if (n == 0) {
-      // No samples: every Gram entry is 0 (and Eigen must not see the empty map's null pointer).
-      StrideMap(out + b * B * B, L, L, Eigen::OuterStride<>(B)).triangularView<Eigen::Lower>().setZero();
-      continue;
-    }
-    CMatMap<double> xb(blockRows(xt, order + s, L, scratch), L, n);
-    StrideMap g(out + b * B * B, L, L, Eigen::OuterStride<>(B));
-    g.triangularView<Eigen::Lower>() = xb * xb.transpose();
+    const int64_t L = std::min<int64_t>(B, orderLen - s);
+    // The whole square X_b X_b^T (simd::gemm: a fixed summation order at the SIMD level in use), its
+    // lower triangle kept.
+    const double* xb = blockRows(xt, order + s, L, scratch);
+    simd::gemm<double>(L, L, n, 1.0, xb, n, false, xb, n, true, 0.0, square.data(), L, 1);
+    double* g = out + b * B * B;
+    for (int64_t p = 0; p < L; ++p) std::copy_n(square.data() + p * L, p + 1, g + p * B);
   }
 }
 
@@ -170,10 +167,11 @@ SweepStats mtenetSweepBlocked(const CMatMap<double>& xt, MatMap<double>& rt, Mat
     bool anyActive = false;
     for (Eigen::Index p = 0; p < L && !anyActive; ++p) anyActive = colNormSq[idx[p]] != 0.0;
     if (!anyActive) continue;  // all-zero features are skipped, as in mtenetSweep
-    // (A hand-written register-tiled dot kernel reading the rows in place measured slower than
-    // Eigen's packed product here.)
-    CMatMap<double> xb(blockRows(xt, idx, L, xs), L, n);
-    g.topRows(L).noalias() = xb * rt.transpose();
+    // The block's products by simd::gemm: vectorised at the SIMD level in use and summed in an
+    // order fixed by the shapes. (A hand-written register-tiled dot kernel reading the rows in
+    // place measured slower than the packed product here.)
+    const double* xb = blockRows(xt, idx, L, xs);
+    simd::gemm<double>(L, T, n, 1.0, xb, n, false, rt.data(), n, true, 0.0, g.data(), T, 1);
     const double* gb = gram + b * B * B;
     Eigen::Index nc = 0;
     for (Eigen::Index p = 0; p < L; ++p) {
@@ -202,12 +200,13 @@ SweepStats mtenetSweepBlocked(const CMatMap<double>& xt, MatMap<double>& rt, Mat
       changed[nc++] = static_cast<int32_t>(p);
     }
     if (nc == 0) continue;
-    if (nc == L) {
-      rt.noalias() -= dl.topRows(nc).transpose() * xb;
-    } else {
-      for (Eigen::Index c = 0; c < nc; ++c) xc.row(c) = xb.row(changed[c]);
-      rt.noalias() -= dl.topRows(nc).transpose() * xc.topRows(nc);
+    const double* x = xb;
+    if (nc < L) {
+      for (Eigen::Index c = 0; c < nc; ++c) std::copy_n(xb + changed[c] * n, n, xc.data() + c * n);
+      x = xc.data();
     }
+    // R (T x n) -= Delta_c^T (T x nc) X_c (nc x n).
+    simd::gemm<double>(T, n, nc, -1.0, dl.data(), T, true, x, n, false, 1.0, rt.data(), n, 1);
   }
   return {wMax, dwMax};
 }

@@ -342,7 +342,13 @@ class ResidualForm {
     MatMap<double> rt(rt_, T_, n_);
     MatMap<double> w(w_, k_, T_);
     CVecMap<double> cn(colNormSq_.data(), k_);
-    return mtenetSweep(xt, rt, w, cn, s_.l1Reg, s_.l2Reg, order, k_);
+    if (s_.orders != nullptr || T_ < kBlockedMinTasks) return mtenetSweep(xt, rt, w, cn, s_.l1Reg, s_.l2Reg, order, k_);
+    // Cyclic order: the block Grams of 0..k-1 serve every sweep of the call.
+    if (blockGram_.empty()) {
+      blockGram_.resize(static_cast<size_t>((k_ + kResidualBlock - 1) / kResidualBlock * kResidualBlock * kResidualBlock));
+      blockGram(xt, order, k_, kResidualBlock, blockGram_.data());
+    }
+    return mtenetSweepBlocked(xt, rt, w, cn, s_.l1Reg, s_.l2Reg, order, k_, blockGram_.data(), kResidualBlock);
   }
 
   // Cheap: the residual as the sweeps kept it; exact: recomputed as Y - X_k W.
@@ -403,6 +409,7 @@ class ResidualForm {
   const InnerSettings& s_;
   int threads_;
   std::vector<double> colNormSq_, candW_;
+  std::vector<double> blockGram_;  // of the cyclic order, at the first blocked sweep
   double* candRt_;
   double* rt0_;
 };
