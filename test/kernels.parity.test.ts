@@ -943,15 +943,18 @@ describe('kernel parity: native vs js', function () {
           closeNum(pn.ry, pj.ry, 1e-10, 'ry parity');
         });
 
-    // From 20 tasks the residual form's cyclic sweeps run by blocks of 32 features: 70 x 80 x 24
-    // (two whole blocks and a partial one) and 33 x 90 x 20 (a block of one) take that path.
+    // The residual form's cyclic sweeps run by blocks once T n >= 4096: of 32 features from 20 tasks
+    // (70 x 180 x 24: two whole blocks and a partial one; 33 x 210 x 20: a block of one), else of 4
+    // by fused passes (30 x 700 x 6 and 9 x 1100 x 4, ending on blocks of 2 and 1).
     for (const [k, n, T] of [
       [1, 5, 1],
       [8, 30, 3],
       [40, 25, 6],
       [30, 200, 2],
-      [70, 80, 24],
-      [33, 90, 20],
+      [70, 180, 24],
+      [33, 210, 20],
+      [30, 700, 6],
+      [9, 1100, 4],
     ] as const)
       for (const [l1, l2] of [
         [0.5, 0],

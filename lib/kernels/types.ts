@@ -189,8 +189,8 @@ export interface GramSolveArgs extends InnerSolveSettings {
 /**
  * Residual form of the inner solve: xs (k x n) the working set's centred columns, yt = Y^T (T x n),
  * rt (T x n) the residual at the start and w (k x T), both updated in place (rt exact on return);
- * h (k x T) receives X_k^T R at the returned w. From 20 tasks on, cyclic sweeps run by blocks of 32
- * features (mtenetSweep with blockGram: the same iterates up to rounding).
+ * h (k x T) receives X_k^T R at the returned w. Cyclic sweeps on a residual of 4,096 values or more
+ * run by blocks of features (mtenetSweep with blockGram: the same iterates up to rounding).
  */
 export interface ResidualSolveArgs extends InnerSolveSettings {
   xs: Matrix<Float64Array>;

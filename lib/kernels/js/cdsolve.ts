@@ -15,8 +15,8 @@
  *   kept, and the gap's parts follow from it exactly (dW = W - W0, H0 and X_k^T Y = H0 + G W0
  *   from the start):  ||R||^2 = ||R0||^2 - <dW, H0 + H>,  <R, Y> = <R0, Y> - <dW, X_k^T Y>.
  * - Residual form: scikit-learn's sweep (mtenetSweep) on the gathered columns with the residual;
- *   from BLOCKED_MIN_TASKS tasks on, in cyclic order, by blocks of RESIDUAL_BLOCK features (the
- *   blocked sweep: the same iterates up to rounding, the residual read twice per block).
+ *   cyclic sweeps on a large residual by blocks of features (residualBlock; the blocked sweep: the
+ *   same iterates up to rounding, the residual read once or twice per block).
  * In both, the rows of w of all-zero columns are set to 0 first: such a feature does not change the
  * fit and its optimum is 0.
  */
@@ -29,13 +29,14 @@ import { gemm } from './linalg.js';
 export const ANDERSON_K = 5;
 
 /**
- * The residual form sweeps by blocks of RESIDUAL_BLOCK features from BLOCKED_MIN_TASKS tasks on,
- * in cyclic order (the rule of native/src/kernels/cdsolve.h, where it was measured: there the
- * T x n residual outgrows the level-1 cache, and a block reads it twice in matrix products instead
- * of once per feature).
+ * The block size of the residual form's cyclic sweeps for T tasks and n samples, 0 for plain sweeps
+ * (the rule of native/src/kernels/cdsolve.h, where it was measured): blocks once the T x n residual
+ * outgrows a level-1 cache (4,096 values), of 32 features from 20 tasks, else of 4.
  */
-export const BLOCKED_MIN_TASKS = 20;
-export const RESIDUAL_BLOCK = 32;
+export function residualBlock(T: number, n: number): number {
+  if (T * n < 4096) return 0;
+  return T >= 20 ? 32 : 4;
+}
 
 /**
  * Anderson extrapolation of a fixed-point iteration (Anderson, J. ACM 12, 1965), in the offline
@@ -459,10 +460,11 @@ class ResidualForm implements Form {
   sweep(order: Int32Array): CdSweepResult {
     const a = this.a;
     const args = { xt: a.xs, rt: a.rt, w: a.w, colNormSq: this.colNormSq, l1Reg: a.l1Reg, l2Reg: a.l2Reg, order };
-    if (a.orders !== undefined || this.T < BLOCKED_MIN_TASKS) return mtenetSweep(args);
+    const blockSize = residualBlock(this.T, a.xs.cols);
+    if (a.orders !== undefined || blockSize === 0) return mtenetSweep(args);
     // Cyclic order: the block Grams of 0..k-1 serve every sweep of the call.
-    this.blockGram ??= mtenetBlockGram(a.xs, order, RESIDUAL_BLOCK);
-    return mtenetSweep({ ...args, blockGram: this.blockGram, blockSize: RESIDUAL_BLOCK });
+    this.blockGram ??= mtenetBlockGram(a.xs, order, blockSize);
+    return mtenetSweep({ ...args, blockGram: this.blockGram, blockSize });
   }
 
   /** Cheap: the residual as the sweeps kept it; exact: recomputed as Y - X_k W. */

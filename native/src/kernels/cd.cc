@@ -138,21 +138,108 @@ void blockGram(const CMatMap<double>& xt, const int32_t* order, int64_t orderLen
   RowMat<double> square(B, B);
   for (int64_t s = 0, b = 0; s < orderLen; s += B, ++b) {
     const int64_t L = std::min<int64_t>(B, orderLen - s);
+    double* g = out + b * B * B;
+    if (B <= kFusedBlockMax) {
+      // A few pairs: simd ddot on the rows in place.
+      for (int64_t p = 0; p < L; ++p)
+        for (int64_t q = 0; q <= p; ++q) g[p * B + q] = simd::ops().ddot(xt.data() + order[s + p] * n, xt.data() + order[s + q] * n, n);
+      continue;
+    }
     // The whole square X_b X_b^T (simd::gemm: a fixed summation order at the SIMD level in use), its
     // lower triangle kept.
     const double* xb = blockRows(xt, order + s, L, scratch);
     simd::gemm<double>(L, L, n, 1.0, xb, n, false, xb, n, true, 0.0, square.data(), L, 1);
-    double* g = out + b * B * B;
     for (int64_t p = 0; p < L; ++p) std::copy_n(square.data() + p * L, p + 1, g + p * B);
   }
 }
 
+namespace {
+
+// Visits the rows idx[0..L) of a block whose X_k^T R are g (L x T, row p for idx[p]), in order: each
+// row's group step, then G[q] -= gram(q, p) delta for the later rows q of the block (gb: the
+// block's Gram, row stride B). The changes of the rows that changed go to dl (row c for block
+// position changed[c]); returns how many changed.
+int64_t visitBlock(const int32_t* idx, int64_t L, double* g, const double* gb, int64_t B, MatMap<double>& w,
+                   const CVecMap<double>& colNormSq, double l1Reg, double l2Reg, double* dl, int32_t* changed, double& wMax,
+                   double& dwMax) {
+  const int64_t T = w.cols();
+  int64_t nc = 0;
+  for (int64_t p = 0; p < L; ++p) {
+    const int64_t j = idx[p];
+    const double cj = colNormSq[j];
+    if (cj == 0.0) continue;  // all-zero features are skipped, as in mtenetSweep
+    double* wj = w.data() + j * T;
+    double* gp = g + p * T;
+    double nrmSq = 0.0;
+    for (int64_t t = 0; t < T; ++t) {
+      const double v = gp[t] + cj * wj[t];
+      gp[t] = v;  // now tmp_t
+      nrmSq += v * v;
+    }
+    double* dp = dl + nc * T;
+    const RowChange change = groupStep(gp, nrmSq, cj, l1Reg, l2Reg, wj, dp, T);
+    dwMax = std::max(dwMax, change.dw);
+    wMax = std::max(wMax, change.wa);
+    if (change.dw == 0.0) continue;
+    // Later rows of the block: X_k^T R_new = G[k] - (x_k . x_j) delta.
+    for (int64_t q = p + 1; q < L; ++q) {
+      const double c = gb[q * B + p];
+      double* gq = g + q * T;
+      for (int64_t t = 0; t < T; ++t) gq[t] -= c * dp[t];
+    }
+    changed[nc++] = static_cast<int32_t>(p);
+  }
+  return nc;
+}
+
+// Blocks of at most kFusedBlockMax features: one pass over R per block (simd daxpyDotsRows) applies
+// the block's changes and takes the next block's dot products, where matrix products that small
+// would cost more in calls and copies than they save.
+SweepStats fusedSweep(const CMatMap<double>& xt, MatMap<double>& rt, MatMap<double>& w, const CVecMap<double>& colNormSq,
+                      double l1Reg, double l2Reg, const int32_t* order, int64_t orderLen, const double* gram, int64_t B) {
+  const int64_t n = xt.cols();
+  const int64_t T = w.cols();
+  const simd::Ops& ops = simd::ops();
+  double* r = rt.data();
+  auto row = [&](int64_t j) { return xt.data() + j * n; };
+  std::vector<double> g(static_cast<size_t>(B * T));   // X_k^T R of the block's rows, B x T
+  std::vector<double> gt(static_cast<size_t>(T * B));  // the same, as the fused pass writes it (T x B)
+  std::vector<double> dl(static_cast<size_t>(B * T));  // the changes of the rows that changed
+  int32_t changed[kFusedBlockMax];
+  const double* sources[kFusedBlockMax];
+  const double* targets[kFusedBlockMax];
+  double wMax = 0.0;
+  double dwMax = 0.0;
+  int64_t L = std::min<int64_t>(B, orderLen);
+  for (int64_t p = 0; p < L; ++p) targets[p] = row(order[p]);
+  ops.daxpyDotsRows(nullptr, 0, sources, r, n, targets, L, gt.data(), T, n);
+  for (int64_t s = 0, b = 0; s < orderLen; s += B, ++b) {
+    for (int64_t p = 0; p < L; ++p)
+      for (int64_t t = 0; t < T; ++t) g[p * T + t] = gt[t * L + p];
+    const int64_t nc = visitBlock(order + s, L, g.data(), gram + b * B * B, B, w, colNormSq, l1Reg, l2Reg, dl.data(), changed, wMax, dwMax);
+    for (int64_t c = 0; c < nc; ++c) {
+      sources[c] = row(order[s + changed[c]]);
+      for (int64_t t = 0; t < T; ++t) dl[c * T + t] = -dl[c * T + t];
+    }
+    const int64_t next = s + B;
+    const int64_t Ln = next < orderLen ? std::min<int64_t>(B, orderLen - next) : 0;
+    for (int64_t p = 0; p < Ln; ++p) targets[p] = row(order[next + p]);
+    // R[t,:] -= sum_c delta_c,t X_c^T, then the next block's X_k^T R[t,:], in one pass over R.
+    if (nc > 0 || Ln > 0) ops.daxpyDotsRows(dl.data(), nc, sources, r, n, targets, Ln, gt.data(), T, n);
+    L = Ln;
+  }
+  return {wMax, dwMax};
+}
+
+}  // namespace
+
 SweepStats mtenetSweepBlocked(const CMatMap<double>& xt, MatMap<double>& rt, MatMap<double>& w,
                               const CVecMap<double>& colNormSq, double l1Reg, double l2Reg,
                               const int32_t* order, int64_t orderLen, const double* gram, int64_t blockSize) {
-  const Eigen::Index n = xt.cols();
-  const Eigen::Index T = w.cols();
-  const Eigen::Index B = blockSize;
+  if (blockSize <= kFusedBlockMax) return fusedSweep(xt, rt, w, colNormSq, l1Reg, l2Reg, order, orderLen, gram, blockSize);
+  const int64_t n = xt.cols();
+  const int64_t T = w.cols();
+  const int64_t B = blockSize;
   // Scratch allocated once per sweep.
   RowMat<double> xc(std::min<int64_t>(B, orderLen), n);  // gathered rows that changed
   RowMat<double> g(B, T);                               // X_k^T R for the block's rows k
@@ -162,47 +249,21 @@ SweepStats mtenetSweepBlocked(const CMatMap<double>& xt, MatMap<double>& rt, Mat
   double wMax = 0.0;
   double dwMax = 0.0;
   for (int64_t s = 0, b = 0; s < orderLen; s += B, ++b) {
-    const Eigen::Index L = std::min<int64_t>(B, orderLen - s);
+    const int64_t L = std::min<int64_t>(B, orderLen - s);
     const int32_t* idx = order + s;
     bool anyActive = false;
-    for (Eigen::Index p = 0; p < L && !anyActive; ++p) anyActive = colNormSq[idx[p]] != 0.0;
+    for (int64_t p = 0; p < L && !anyActive; ++p) anyActive = colNormSq[idx[p]] != 0.0;
     if (!anyActive) continue;  // all-zero features are skipped, as in mtenetSweep
     // The block's products by simd::gemm: vectorised at the SIMD level in use and summed in an
     // order fixed by the shapes. (A hand-written register-tiled dot kernel reading the rows in
     // place measured slower than the packed product here.)
     const double* xb = blockRows(xt, idx, L, xs);
     simd::gemm<double>(L, T, n, 1.0, xb, n, false, rt.data(), n, true, 0.0, g.data(), T, 1);
-    const double* gb = gram + b * B * B;
-    Eigen::Index nc = 0;
-    for (Eigen::Index p = 0; p < L; ++p) {
-      const Eigen::Index j = idx[p];
-      const double cj = colNormSq[j];
-      if (cj == 0.0) continue;
-      double* wj = w.data() + j * T;
-      double* gp = g.data() + p * T;
-      double nrmSq = 0.0;
-      for (Eigen::Index t = 0; t < T; ++t) {
-        const double v = gp[t] + cj * wj[t];
-        gp[t] = v;  // now tmp_t
-        nrmSq += v * v;
-      }
-      double* dp = dl.data() + nc * T;
-      const RowChange change = groupStep(gp, nrmSq, cj, l1Reg, l2Reg, wj, dp, T);
-      dwMax = std::max(dwMax, change.dw);
-      wMax = std::max(wMax, change.wa);
-      if (change.dw == 0.0) continue;
-      // Later rows of the block: X_k^T R_new = G[k] - (x_k . x_j) delta.
-      for (Eigen::Index q = p + 1; q < L; ++q) {
-        const double c = gb[q * B + p];
-        double* gq = g.data() + q * T;
-        for (Eigen::Index t = 0; t < T; ++t) gq[t] -= c * dp[t];
-      }
-      changed[nc++] = static_cast<int32_t>(p);
-    }
+    const int64_t nc = visitBlock(idx, L, g.data(), gram + b * B * B, B, w, colNormSq, l1Reg, l2Reg, dl.data(), changed.data(), wMax, dwMax);
     if (nc == 0) continue;
     const double* x = xb;
     if (nc < L) {
-      for (Eigen::Index c = 0; c < nc; ++c) std::copy_n(xb + changed[c] * n, n, xc.data() + c * n);
+      for (int64_t c = 0; c < nc; ++c) std::copy_n(xb + changed[c] * n, n, xc.data() + c * n);
       x = xc.data();
     }
     // R (T x n) -= Delta_c^T (T x nc) X_c (nc x n).

@@ -25,7 +25,10 @@ void blockGram(const CMatMap<double>& xt, const int32_t* order, int64_t orderLen
 // The same sweep as mtenetSweep (same iterates up to rounding), by blocks of consecutive entries of
 // `order`: G = X_b^T R for a whole block in one matrix product, the rows visited in order with
 // G corrected by the block Gram (from blockGram, same order and blockSize) after each change, and
-// one product R -= X_c Delta_c for the rows c that changed.
+// one product R -= X_c Delta_c for the rows c that changed. Blocks of at most kFusedBlockMax
+// features instead take one fused pass over R per block (the changes of one block with the dot
+// products of the next).
+constexpr int64_t kFusedBlockMax = 4;
 SweepStats mtenetSweepBlocked(const CMatMap<double>& xt, MatMap<double>& rt, MatMap<double>& w,
                               const CVecMap<double>& colNormSq, double l1Reg, double l2Reg,
                               const int32_t* order, int64_t orderLen, const double* gram, int64_t blockSize);

@@ -342,13 +342,14 @@ class ResidualForm {
     MatMap<double> rt(rt_, T_, n_);
     MatMap<double> w(w_, k_, T_);
     CVecMap<double> cn(colNormSq_.data(), k_);
-    if (s_.orders != nullptr || T_ < kBlockedMinTasks) return mtenetSweep(xt, rt, w, cn, s_.l1Reg, s_.l2Reg, order, k_);
+    const int64_t B = residualBlock(T_, n_);
+    if (s_.orders != nullptr || B == 0) return mtenetSweep(xt, rt, w, cn, s_.l1Reg, s_.l2Reg, order, k_);
     // Cyclic order: the block Grams of 0..k-1 serve every sweep of the call.
     if (blockGram_.empty()) {
-      blockGram_.resize(static_cast<size_t>((k_ + kResidualBlock - 1) / kResidualBlock * kResidualBlock * kResidualBlock));
-      blockGram(xt, order, k_, kResidualBlock, blockGram_.data());
+      blockGram_.resize(static_cast<size_t>((k_ + B - 1) / B * B * B));
+      blockGram(xt, order, k_, B, blockGram_.data());
     }
-    return mtenetSweepBlocked(xt, rt, w, cn, s_.l1Reg, s_.l2Reg, order, k_, blockGram_.data(), kResidualBlock);
+    return mtenetSweepBlocked(xt, rt, w, cn, s_.l1Reg, s_.l2Reg, order, k_, blockGram_.data(), B);
   }
 
   // Cheap: the residual as the sweeps kept it; exact: recomputed as Y - X_k W.

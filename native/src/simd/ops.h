@@ -112,6 +112,14 @@ struct Ops {
   // order b, skipping zero coefficients: each element gets the multiply-adds daxpy would
   // give it, one per source in the same order (so the same bits as nb m daxpys), in one pass over y.
   void (*daxpyRows)(const double* a, int64_t nb, const double* const* x, double* y, int64_t m, int64_t ldy, int64_t n);
+  // For the m rows y_r of y (leading dimension ldy): y_r += sum_c a[c m + r] x_c over the nx <= 4
+  // sources in order c, then out[r nz + b] = y_r . z_b of the updated row for the nz <= 4 targets, in
+  // one pass over y: a blocked coordinate-descent sweep's residual update for one block of features
+  // fused with the next block's dot products. Rows are taken two at a time (sources and targets
+  // loaded once for both); each element's multiply-adds run in source order, and each dot product in
+  // lanes of the vector width, then the lanes in order, then the tail in order.
+  void (*daxpyDotsRows)(const double* a, int64_t nx, const double* const* x, double* y, int64_t ldy, const double* const* z, int64_t nz,
+                        double* out, int64_t m, int64_t n);
   ElementOps<float> f32;
   ElementOps<double> f64;
 };

@@ -725,6 +725,84 @@ void daxpyDotRowsImpl(const double* a, const double* x, double* y, int64_t ldy, 
   for (; r < m; r++) daxpyDotGroup<1>(a + r, x, y + r * ldy, ldy, z, out + r, n);
 }
 
+// R rows of daxpyDotsRows with NX sources and NZ targets: NX R coefficient broadcasts and NZ R
+// accumulators, each source and target vector loaded once for the R rows.
+template <int R, int NX, int NZ>
+METATASK_INLINE void daxpyDotsGroup(const double* a, int64_t m, const double* const* x, double* y, int64_t ldy, const double* const* z,
+                                    double* out, int64_t n) {
+  using VT = VecOf<double>;
+  using V = VT::V;
+  constexpr int W = VT::kWidth;
+  V va[NX > 0 ? NX : 1][R];
+  V acc[NZ > 0 ? NZ : 1][R];
+  for (int c = 0; c < NX; c++)
+    for (int r = 0; r < R; r++) va[c][r] = VT::set1(a[c * m + r]);
+  for (int b = 0; b < NZ; b++)
+    for (int r = 0; r < R; r++) acc[b][r] = VT::zero();
+  int64_t i = 0;
+  for (; i + W <= n; i += W) {
+    V v[R];
+    for (int r = 0; r < R; r++) v[r] = VT::load(y + r * ldy + i);
+    for (int c = 0; c < NX; c++) {
+      const V vx = VT::load(x[c] + i);
+      for (int r = 0; r < R; r++) v[r] = VT::madd(va[c][r], vx, v[r]);
+    }
+    if (NX > 0)
+      for (int r = 0; r < R; r++) VT::store(y + r * ldy + i, v[r]);
+    for (int b = 0; b < NZ; b++) {
+      const V vz = VT::load(z[b] + i);
+      for (int r = 0; r < R; r++) acc[b][r] = VT::madd(v[r], vz, acc[b][r]);
+    }
+  }
+  alignas(64) double lanes[W];
+  for (int r = 0; r < R; r++) {
+    double* yr = y + r * ldy;
+    double s[NZ > 0 ? NZ : 1];
+    for (int b = 0; b < NZ; b++) {
+      VT::store(lanes, acc[b][r]);
+      s[b] = 0;
+      for (int l = 0; l < W; l++) s[b] += lanes[l];
+    }
+    for (int64_t q = i; q < n; q++) {
+      double v = yr[q];
+      for (int c = 0; c < NX; c++) v = smadd(a[c * m + r], x[c][q], v);
+      yr[q] = v;
+      for (int b = 0; b < NZ; b++) s[b] = smadd(v, z[b][q], s[b]);
+    }
+    for (int b = 0; b < NZ; b++) out[r * NZ + b] = s[b];
+  }
+}
+
+template <int NX, int NZ>
+void daxpyDotsFixed(const double* a, const double* const* x, double* y, int64_t ldy, const double* const* z, double* out, int64_t m, int64_t n) {
+  int64_t r = 0;
+  for (; r + 2 <= m; r += 2) daxpyDotsGroup<2, NX, NZ>(a + r, m, x, y + r * ldy, ldy, z, out + r * NZ, n);
+  for (; r < m; r++) daxpyDotsGroup<1, NX, NZ>(a + r, m, x, y + r * ldy, ldy, z, out + r * NZ, n);
+}
+
+template <int NX>
+void daxpyDotsOf(const double* a, const double* const* x, double* y, int64_t ldy, const double* const* z, int64_t nz, double* out,
+                 int64_t m, int64_t n) {
+  switch (nz) {
+    case 0: return daxpyDotsFixed<NX, 0>(a, x, y, ldy, z, out, m, n);
+    case 1: return daxpyDotsFixed<NX, 1>(a, x, y, ldy, z, out, m, n);
+    case 2: return daxpyDotsFixed<NX, 2>(a, x, y, ldy, z, out, m, n);
+    case 3: return daxpyDotsFixed<NX, 3>(a, x, y, ldy, z, out, m, n);
+    default: return daxpyDotsFixed<NX, 4>(a, x, y, ldy, z, out, m, n);
+  }
+}
+
+void daxpyDotsRowsImpl(const double* a, int64_t nx, const double* const* x, double* y, int64_t ldy, const double* const* z, int64_t nz,
+                       double* out, int64_t m, int64_t n) {
+  switch (nx) {
+    case 0: return daxpyDotsOf<0>(a, x, y, ldy, z, nz, out, m, n);
+    case 1: return daxpyDotsOf<1>(a, x, y, ldy, z, nz, out, m, n);
+    case 2: return daxpyDotsOf<2>(a, x, y, ldy, z, nz, out, m, n);
+    case 3: return daxpyDotsOf<3>(a, x, y, ldy, z, nz, out, m, n);
+    default: return daxpyDotsOf<4>(a, x, y, ldy, z, nz, out, m, n);
+  }
+}
+
 // The Gram sweep defers its per-coordinate updates of a few correlation rows and applies them here
 // in blocks: each element of y is loaded and stored once per block instead of once per source (the
 // eager updates were bound by those stores). R rows at a time keep R independent chains of
@@ -1177,6 +1255,7 @@ void bnReluMaxPool2x2BackwardImpl(const T* x, int64_t h, int64_t w, const T* y, 
                     &daxpyImpl,                                                                        \
                     &daxpyDotRowsImpl,                                                                 \
                     &daxpyRowsImpl,                                                                    \
+                    &daxpyDotsRowsImpl,                                                                \
                     {&reluImpl<float>, &reluBackwardImpl<float>, &reluGateImpl<float>, &addColumnSumsImpl<float>, &addSquaredDeviationsImpl<float>,            \
                      &adamImpl<float>, &sgdImpl<float>, &rmspropImpl<float>,                              \
                      &bnMomentsImpl<float>, &bnReluMaxPool2x2Impl<float>, &bnReluMaxPool2x2BackwardImpl<float>},                          \
