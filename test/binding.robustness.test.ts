@@ -139,7 +139,7 @@ function gramSolveArgs(): unknown[] {
   return [...gramSweepArgs().slice(0, 3), 10, 10, 0.1, 0.01, 1e-6, 7, new Int32Array(0)];
 }
 function residualSolveArgs(): unknown[] {
-  return [mat(2, n), mat(T, n), mat(T, n), mat(2, T, 0), mat(2, T), 0.1, 0.01, 1e-6, 2, Int32Array.from([0, 1, 1, 0])];
+  return [mat(2, n), mat(T, n), mat(T, n), mat(2, T, 0), mat(2, T), 0.1, 0.01, 1e-6, 2, Int32Array.from([0, 1, 1, 0]), true];
 }
 function gatherArgs(): unknown[] {
   return [...designArgs(), Int32Array.from([3, 1]), mat(2, n)];
@@ -513,7 +513,7 @@ const cases: Record<string, Case> = {
   },
   mtenetResidualSolve: {
     args: residualSolveArgs,
-    kinds: ['matrix', 'matrix', 'matrix', 'matrix', 'matrix', 'nonneg', 'nonneg', 'nonneg', 'number', 'i32'],
+    kinds: ['matrix', 'matrix', 'matrix', 'matrix', 'matrix', 'nonneg', 'nonneg', 'nonneg', 'number', 'i32', 'bool'],
     extra: [
       ['yt with n + 1 columns', () => Object.assign(residualSolveArgs(), { 1: mat(T, n + 1) })],
       ['rt with T + 1 rows', () => Object.assign(residualSolveArgs(), { 2: mat(T + 1, n) })],

@@ -489,14 +489,23 @@ describe('Anderson extrapolation', () => {
       const h: M = { rows: k, cols: T, data: xty.slice() };
       let sweeps = 0;
       for (;;) {
-        const r = K.mtenetResidualSolve({ xs, yt, rt, w, h, l1Reg, l2Reg: 0, tol: 1e-6, maxSweeps: perCall });
+        // Every call but the last is continued (as innerSolve does): those that end unconverged
+        // return the residual their sweeps kept.
+        const r = K.mtenetResidualSolve({ xs, yt, rt, w, h, l1Reg, l2Reg: 0, tol: 1e-6, maxSweeps: perCall, continues: sweeps + perCall < 5000 });
         sweeps += r.sweeps;
-        if (r.converged || sweeps > 5000) return { sweeps, converged: r.converged, w: w.data };
+        if (r.converged || sweeps >= 5000) return { sweeps, converged: r.converged, w: w.data, rt: rt.data, rNormSq: r.rNormSq };
       }
     };
     const whole = solve(100_000);
     const split = solve(ANDERSON_K);
     expect(whole.converged && split.converged).to.equal(true);
+    // The solve ends exact either way: the residual returned is Y - X W recomputed, bit for bit.
+    for (const run of [whole, split]) {
+      const exact: M = { rows: T, cols: n, data: new Float64Array(T * n) };
+      const parts = kernels().cdResidual(xs, { rows: k, cols: T, data: run.w }, yt, exact);
+      expect(Array.from(run.rt)).to.deep.equal(Array.from(exact.data));
+      expect(run.rNormSq).to.equal(parts.rNormSq);
+    }
     // Without the extrapolation (calls too short to collect K + 1 iterates) it took 6 times the sweeps.
     expect(Math.abs(split.sweeps - whole.sweeps), `sweeps ${split.sweeps} split, ${whole.sweeps} whole`).to.be.at.most(2 * ANDERSON_K);
     let diff = 0;
@@ -506,6 +515,32 @@ describe('Anderson extrapolation', () => {
       norm = Math.max(norm, Math.abs(whole.w[q]!));
     }
     expect(diff).to.be.below(1e-2 * norm);
+  });
+
+  it('a continued residual-form call that ends unconverged returns its kept residual and that residual\'s parts; a last call ends exact', () => {
+    const [n, k, T] = [120, 90, 3];
+    const rng = new Rng(5);
+    const xs = randMatrix(rng, k, n);
+    const yt = randMatrix(rng, T, n);
+    for (const continues of [true, false]) {
+      const K = kernels();
+      const w: M = { rows: k, cols: T, data: new Float64Array(k * T) };
+      const rt: M = { rows: T, cols: n, data: yt.data.slice() };
+      const h: M = { rows: k, cols: T, data: new Float64Array(k * T) };
+      // Seven sweeps of a long solve: it ends between two checks, unconverged.
+      const r = K.mtenetResidualSolve({ xs, yt, rt, w, h, l1Reg: 1e-3, l2Reg: 0, tol: 0, maxSweeps: 7, continues });
+      expect(r.converged).to.equal(false);
+      let rr = 0;
+      for (const v of rt.data) rr += v * v;
+      expect(Math.abs(r.rNormSq - rr)).to.be.at.most(1e-12 * rr);
+      const exact: M = { rows: T, cols: n, data: new Float64Array(T * n) };
+      const parts = K.cdResidual(xs, w, yt, exact);
+      // Kept or recomputed, the residual is Y - X W up to the rounding of its updates.
+      let diff = 0;
+      for (let q = 0; q < T * n; q++) diff = Math.max(diff, Math.abs(rt.data[q]! - exact.data[q]!));
+      expect(diff).to.be.at.most(1e-10 * Math.sqrt(parts.rNormSq));
+      if (!continues) expect(Array.from(rt.data)).to.deep.equal(Array.from(exact.data));
+    }
   });
 
   it('refuses to extrapolate before K + 1 iterates, and on a stalled sequence', () => {

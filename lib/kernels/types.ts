@@ -155,6 +155,13 @@ export interface InnerSolveSettings {
    * orders[s k .. (s+1) k)); omitted: cyclic sweeps 0..k-1.
    */
   orders?: Int32Array;
+  /**
+   * Another call continues this solve from the returned state (a long solve split into calls). A
+   * residual-form call that ends unconverged then returns the parts of the residual its sweeps
+   * kept instead of recomputing it from W (half a sweep a call); the last call ends exact. The
+   * Gram form always ends exact (its next call starts from the returned correlations). Default false.
+   */
+  continues?: boolean;
 }
 
 /** What an inner solve returns: the gap and its parts at the returned point. */

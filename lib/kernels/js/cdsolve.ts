@@ -207,6 +207,8 @@ function dualNormOf(h: Float64Array, hTransposed: boolean, w: Float64Array, k: n
 interface Form {
   /** Whether a cheap check reads kept state only (the Gram form's k T correlations), not the data. */
   readonly cheapChecks: boolean;
+  /** Whether a call that another continues may end on a check of the kept state (InnerSolveSettings.continues). */
+  readonly mayEndOnKeptState: boolean;
   sweep(order: Int32Array): CdSweepResult;
   /** Parts at the current coefficients, and returns the dual norm. */
   check(p: Parts, exact: boolean): number;
@@ -218,7 +220,8 @@ interface Form {
 
 /**
  * The loop both forms share. A cheap check that finds the gap below tol is confirmed by an exact
- * one, and the solve always ends on an exact check.
+ * one, and the solve ends on an exact check (or, where the form allows it and another call
+ * continues, on one of the state the sweeps kept).
  */
 function solveLoop(form: Form, w: Float64Array, k: number, T: number, s: InnerSolveSettings): InnerSolveResult {
   const anderson = new Anderson(ANDERSON_K, k * T);
@@ -275,7 +278,7 @@ function solveLoop(form: Form, w: Float64Array, k: number, T: number, s: InnerSo
       anderson.push(w);
     }
   }
-  if (!exactHere) check(true);
+  if (!exactHere) check(!(form.mayEndOnKeptState && s.continues === true));
   r.residualChange = form.residualChange();
   return r;
 }
@@ -286,6 +289,8 @@ function solveLoop(form: Form, w: Float64Array, k: number, T: number, s: InnerSo
 
 class GramForm implements Form {
   readonly cheapChecks = true;
+  /** The next call starts from the returned correlations: they must be exact. */
+  readonly mayEndOnKeptState = false;
   private readonly k: number;
   private readonly T: number;
   private readonly w0: Float64Array;
@@ -432,6 +437,8 @@ export function mtenetGramSolve(args: GramSolveArgs): InnerSolveResult {
 
 class ResidualForm implements Form {
   readonly cheapChecks = false;
+  /** The next call copies the residual as returned; the last call's exact end removes its rounding. */
+  readonly mayEndOnKeptState = true;
   private readonly k: number;
   private readonly T: number;
   private readonly colNormSq: Float64Array;

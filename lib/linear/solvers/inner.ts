@@ -94,7 +94,7 @@ export function* innerSolve(K: Kernels, p: InnerProblem, s: InnerSettings): Gene
     const settings = { l1Reg: s.l1Reg, l2Reg: s.l2Reg, tol: s.tol, maxSweeps, ...(orders ? { orders } : {}) };
     const r = ht
       ? K.mtenetGramSolve({ gram: p.gram!, ht, w: p.w, r0NormSq: rNormSq, r0y: ry, ...settings })
-      : K.mtenetResidualSolve({ xs: p.xws!, yt: p.yt, rt: p.rt!, w: p.w, h: p.h, ...settings });
+      : K.mtenetResidualSolve({ xs: p.xws!, yt: p.yt, rt: p.rt!, w: p.w, h: p.h, ...settings, continues: sweeps + maxSweeps < s.maxSweeps });
     sweeps += r.sweeps;
     change += r.residualChange;
     rNormSq = r.rNormSq;

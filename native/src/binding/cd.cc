@@ -376,12 +376,12 @@ Napi::Value MtenetGramSolve(const Napi::CallbackInfo& info) {
   return innerResultObject(env, cd::gramSolve(g.gram.data(), k, g.ht.rows(), g.ht.data(), g.w.data(), r0NormSq, r0y, s));
 }
 
-// mtenetResidualSolve(xs, yt, rt, w, h, l1Reg, l2Reg, tol, maxSweeps, orders) -> InnerResult:
+// mtenetResidualSolve(xs, yt, rt, w, h, l1Reg, l2Reg, tol, maxSweeps, orders, continues) -> InnerResult:
 // xs k x n, yt T x n; rt T x n and w k x T updated in place, h k x T overwritten.
 Napi::Value MtenetResidualSolve(const Napi::CallbackInfo& info) {
   const char* fn = "mtenetResidualSolve";
   Napi::Env env = info.Env();
-  expectArgs(info, 10, fn);
+  expectArgs(info, 11, fn);
   ArgGuard guard;
   MatMap<double> xs = matrixArg<double>(info[0], fn, "xs");
   const int64_t k = xs.rows();
@@ -390,6 +390,7 @@ Napi::Value MtenetResidualSolve(const Napi::CallbackInfo& info) {
   MatMap<double> w = matrixArg<double>(info[3], fn, "w", k, yt.rows());
   MatMap<double> h = matrixArg<double>(info[4], fn, "h", k, yt.rows());
   const SolveSettingsArgs a = solveSettingsArgs(info, 5, k, fn);
+  const bool continues = boolArg(info[10], fn, "continues");
   expectDisjoint(env, fn, rt, "rt", xs, "xs");
   expectDisjoint(env, fn, rt, "rt", yt, "yt");
   expectDisjoint(env, fn, rt, "rt", w, "w");
@@ -400,7 +401,7 @@ Napi::Value MtenetResidualSolve(const Napi::CallbackInfo& info) {
   expectDisjoint(env, fn, h, "h", xs, "xs");
   expectDisjoint(env, fn, h, "h", yt, "yt");
   guard.verify(env, fn);
-  const cd::InnerSettings s{a.l1Reg, a.l2Reg, a.tol, a.maxSweeps, a.orders.empty() ? nullptr : a.orders.data()};
+  const cd::InnerSettings s{a.l1Reg, a.l2Reg, a.tol, a.maxSweeps, a.orders.empty() ? nullptr : a.orders.data(), continues};
   return innerResultObject(env, cd::residualSolve(xs.data(), k, xs.cols(), yt.rows(), yt.data(), rt.data(), w.data(), h.data(), s,
                                                   threadsOf(env)));
 }

@@ -140,7 +140,8 @@ double dualNormOf(const double* h, bool hTransposed, const double* w, int64_t k,
 // either from the state the sweeps keep (cheap: the correlations, or the residual, updated feature
 // by feature) or exact (recomputed from W, so that no rounding of the updates accumulates); and the
 // objective at a candidate point that `accept` then moves to. A cheap check that finds the gap
-// below tol is confirmed by an exact one, and the solve always ends on an exact check.
+// below tol is confirmed by an exact one, and the solve ends on an exact check (or, where the form
+// allows it and another call continues, on one of the state the sweeps kept: InnerSettings).
 template <typename Form>
 InnerResult solveLoop(Form& form, double* w, int64_t k, int64_t T, const InnerSettings& s) {
   const int64_t L = k * T;
@@ -200,7 +201,7 @@ InnerResult solveLoop(Form& form, double* w, int64_t k, int64_t T, const InnerSe
       anderson.push(w);
     }
   }
-  if (!exactHere) check(true);
+  if (!exactHere) check(!(Form::kMayEndOnKeptState && s.continues));
   r.residualChange = form.residualChange();
   return r;
 }
@@ -209,6 +210,8 @@ class GramForm {
  public:
   // A cheap check reads the correlations the sweeps keep (k T values).
   static constexpr bool kCheapChecks = true;
+  // The next call starts from the returned correlations: they must be exact.
+  static constexpr bool kMayEndOnKeptState = false;
 
   GramForm(const double* gram, int64_t k, int64_t T, double* ht, double* w, double r0NormSq, double r0y, const InnerSettings& s)
       : gram_(gram), k_(k), T_(T), ht_(ht), w_(w), r0NormSq_(r0NormSq), r0y_(r0y), s_(s),
@@ -317,6 +320,9 @@ class ResidualForm {
  public:
   // A check computes X_k^T R (k n T multiply-adds, half a sweep).
   static constexpr bool kCheapChecks = false;
+  // The next call copies the residual as returned: the rounding its updates kept carries over, and
+  // the last call's exact end removes it.
+  static constexpr bool kMayEndOnKeptState = true;
 
   ResidualForm(const double* xs, int64_t k, int64_t n, int64_t T, const double* yt, double* rt, double* w, double* h,
                const InnerSettings& s, int threads)

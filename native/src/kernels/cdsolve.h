@@ -42,6 +42,11 @@ struct InnerSettings {
   // Null for cyclic sweeps (0..k-1), else maxSweeps * k entries in [0, k): sweep s visits
   // orders[s k .. (s+1) k) (random selection draws them in TypeScript).
   const int32_t* orders;
+  // Another call continues this solve from the returned state (TypeScript splits long solves into
+  // calls). A residual-form call that ends unconverged then returns the parts of the residual its
+  // sweeps kept instead of recomputing it from W (half a sweep a call); the last call ends exact.
+  // The Gram form always ends exact: its next call starts from the returned correlations.
+  bool continues = false;
 };
 
 struct InnerResult {
