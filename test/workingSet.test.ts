@@ -13,7 +13,7 @@ import type { Matrix } from '../lib/core/matrix.js';
 import { Rng } from '../lib/core/rng.js';
 import { kernels } from '../lib/kernels/index.js';
 import { cdDesignCorrelations } from '../lib/kernels/js/cd.js';
-import { Anderson } from '../lib/kernels/js/cdsolve.js';
+import { Anderson, residualBlock } from '../lib/kernels/js/cdsolve.js';
 import { ANDERSON_K } from '../lib/linear/solvers/inner.js';
 import { ShapeError } from '../lib/core/errors.js';
 import { dualityGapOf, normsOf, provenZero, safeRadius } from '../lib/linear/solvers/dualGap.js';
@@ -515,6 +515,15 @@ describe('Anderson extrapolation', () => {
       norm = Math.max(norm, Math.abs(whole.w[q]!));
     }
     expect(diff).to.be.below(1e-2 * norm);
+  });
+
+  it('sweeps the residual form by blocks once the residual holds 4096 values: of 32 features from 20 tasks, else of 4', () => {
+    expect(residualBlock(4, 1023)).to.equal(0);
+    expect(residualBlock(4, 1024)).to.equal(4);
+    expect(residualBlock(19, 300)).to.equal(4);
+    expect(residualBlock(20, 204)).to.equal(0);
+    expect(residualBlock(20, 205)).to.equal(32);
+    expect(residualBlock(46, 395)).to.equal(32);
   });
 
   it('a continued residual-form call that ends unconverged returns its kept residual and that residual\'s parts; a last call ends exact', () => {

@@ -84,14 +84,15 @@ SweepStats mtenetSweep(const CMatMap<double>& xt, MatMap<double>& rt, MatMap<dou
     wMax = std::max(wMax, change.wa);
 
     // R[t,:] -= delta_t X[:,j]^T, fused with the next feature's dot products X[:,jn]^T R[t,:]
-    // (simd daxpyDotRows): one pass over the residual per feature instead of two, X[:,j] and
-    // X[:,jn] read once for four tasks. Unchanged tasks (delta 0, the common case for zero rows)
-    // skip the update.
+    // (simd daxpyDotsRows with one source and one target): one pass over the residual per feature
+    // instead of two, X[:,j] and X[:,jn] read once for four tasks. Unchanged tasks (delta 0, the
+    // common case for zero rows) skip the update.
     const int64_t on = nextActive(o + 1);
     const double* x = xRow(j);
     for (int64_t t = 0; t < T; ++t) delta[t] = -delta[t];
     if (on < orderLen) {
-      ops.daxpyDotRows(delta.data(), x, r, n, xRow(order[on]), dots.data(), T, n);
+      const double* next = xRow(order[on]);
+      ops.daxpyDotsRows(delta.data(), 1, &x, r, n, &next, 1, dots.data(), T, n);
     } else {
       for (int64_t t = 0; t < T; ++t) {
         if (delta[t] != 0.0) ops.daxpy(delta[t], x, r + t * n, n);
@@ -203,7 +204,6 @@ SweepStats fusedSweep(const CMatMap<double>& xt, MatMap<double>& rt, MatMap<doub
   double* r = rt.data();
   auto row = [&](int64_t j) { return xt.data() + j * n; };
   std::vector<double> g(static_cast<size_t>(B * T));   // X_k^T R of the block's rows, B x T
-  std::vector<double> gt(static_cast<size_t>(T * B));  // the same, as the fused pass writes it (T x B)
   std::vector<double> dl(static_cast<size_t>(B * T));  // the changes of the rows that changed
   int32_t changed[kFusedBlockMax];
   const double* sources[kFusedBlockMax];
@@ -212,10 +212,8 @@ SweepStats fusedSweep(const CMatMap<double>& xt, MatMap<double>& rt, MatMap<doub
   double dwMax = 0.0;
   int64_t L = std::min<int64_t>(B, orderLen);
   for (int64_t p = 0; p < L; ++p) targets[p] = row(order[p]);
-  ops.daxpyDotsRows(nullptr, 0, sources, r, n, targets, L, gt.data(), T, n);
+  ops.daxpyDotsRows(nullptr, 0, sources, r, n, targets, L, g.data(), T, n);
   for (int64_t s = 0, b = 0; s < orderLen; s += B, ++b) {
-    for (int64_t p = 0; p < L; ++p)
-      for (int64_t t = 0; t < T; ++t) g[p * T + t] = gt[t * L + p];
     const int64_t nc = visitBlock(order + s, L, g.data(), gram + b * B * B, B, w, colNormSq, l1Reg, l2Reg, dl.data(), changed, wMax, dwMax);
     for (int64_t c = 0; c < nc; ++c) {
       sources[c] = row(order[s + changed[c]]);
@@ -225,7 +223,7 @@ SweepStats fusedSweep(const CMatMap<double>& xt, MatMap<double>& rt, MatMap<doub
     const int64_t Ln = next < orderLen ? std::min<int64_t>(B, orderLen - next) : 0;
     for (int64_t p = 0; p < Ln; ++p) targets[p] = row(order[next + p]);
     // R[t,:] -= sum_c delta_c,t X_c^T, then the next block's X_k^T R[t,:], in one pass over R.
-    if (nc > 0 || Ln > 0) ops.daxpyDotsRows(dl.data(), nc, sources, r, n, targets, Ln, gt.data(), T, n);
+    if (nc > 0 || Ln > 0) ops.daxpyDotsRows(dl.data(), nc, sources, r, n, targets, Ln, g.data(), T, n);
     L = Ln;
   }
   return {wMax, dwMax};

@@ -102,22 +102,18 @@ struct Ops {
   double (*ddot)(const double* x, const double* y, int64_t n);
   // y += a x.
   void (*daxpy)(double a, const double* x, double* y, int64_t n);
-  // For the m rows y_r of y (leading dimension ldy): y_r += a[r] x (rows with a zero coefficient
-  // left unchanged), then out[r] = y_r . z of the updated row, in one pass over y: a
-  // coordinate-descent step's residual update fused with the next step's dot products. Rows are
-  // taken four at a time, so that x and z are loaded once for four rows; each sum's order is fixed
-  // by r and m.
-  void (*daxpyDotRows)(const double* a, const double* x, double* y, int64_t ldy, const double* z, double* out, int64_t m, int64_t n);
   // Row r of y (m rows, leading dimension ldy) += sum_b a[b m + r] x_b over the nb sources in
   // order b, skipping zero coefficients: each element gets the multiply-adds daxpy would
   // give it, one per source in the same order (so the same bits as nb m daxpys), in one pass over y.
   void (*daxpyRows)(const double* a, int64_t nb, const double* const* x, double* y, int64_t m, int64_t ldy, int64_t n);
   // For the m rows y_r of y (leading dimension ldy): y_r += sum_c a[c m + r] x_c over the nx <= 4
-  // sources in order c, then out[r nz + b] = y_r . z_b of the updated row for the nz <= 4 targets, in
-  // one pass over y: a blocked coordinate-descent sweep's residual update for one block of features
-  // fused with the next block's dot products. Rows are taken two at a time (sources and targets
-  // loaded once for both); each element's multiply-adds run in source order, and each dot product in
-  // lanes of the vector width, then the lanes in order, then the tail in order.
+  // sources in order c (rows whose coefficients are all zero left unchanged), then
+  // out[b m + r] = y_r . z_b of the updated row for the nz <= 4 targets, in one pass over y: a
+  // coordinate-descent step's residual update fused with the next step's dot products (one feature
+  // each in the plain sweep, a block of features in the blocked one). Rows are taken several at a
+  // time (sources and targets loaded once for them); each element's multiply-adds run in source
+  // order, and each dot product in lanes of the vector width, then the lanes in order, then the
+  // tail in order.
   void (*daxpyDotsRows)(const double* a, int64_t nx, const double* const* x, double* y, int64_t ldy, const double* const* z, int64_t nz,
                         double* out, int64_t m, int64_t n);
   ElementOps<float> f32;

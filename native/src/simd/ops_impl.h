@@ -676,57 +676,10 @@ void daxpyImpl(double a, const double* x, double* y, int64_t n) {
   for (; i < n; i++) y[i] = smadd(a, x[i], y[i]);
 }
 
-// R rows of daxpyDotRows: one accumulator per row (R independent chains of multiply-adds), x and
-// z loaded once per vector for all R rows.
-template <int R>
-METATASK_INLINE void daxpyDotGroup(const double* a, const double* x, double* y, int64_t ldy, const double* z, double* out, int64_t n) {
-  using VT = VecOf<double>;
-  using V = VT::V;
-  constexpr int W = VT::kWidth;
-  V va[R], acc[R];
-  bool update[R];
-  for (int r = 0; r < R; r++) {
-    va[r] = VT::set1(a[r]);
-    acc[r] = VT::zero();
-    update[r] = a[r] != 0.0;
-  }
-  int64_t i = 0;
-  for (; i + W <= n; i += W) {
-    const V vx = VT::load(x + i);
-    const V vz = VT::load(z + i);
-    for (int r = 0; r < R; r++) {
-      double* yr = y + r * ldy + i;
-      V v = VT::load(yr);
-      if (update[r]) {
-        v = VT::madd(va[r], vx, v);
-        VT::store(yr, v);
-      }
-      acc[r] = VT::madd(v, vz, acc[r]);
-    }
-  }
-  alignas(64) double lanes[W];
-  for (int r = 0; r < R; r++) {
-    VT::store(lanes, acc[r]);
-    double s = 0;
-    for (int l = 0; l < W; l++) s += lanes[l];
-    double* yr = y + r * ldy;
-    for (int64_t q = i; q < n; q++) {
-      if (update[r]) yr[q] = smadd(a[r], x[q], yr[q]);
-      s = smadd(yr[q], z[q], s);
-    }
-    out[r] = s;
-  }
-}
-
-void daxpyDotRowsImpl(const double* a, const double* x, double* y, int64_t ldy, const double* z, double* out, int64_t m, int64_t n) {
-  int64_t r = 0;
-  for (; r + 4 <= m; r += 4) daxpyDotGroup<4>(a + r, x, y + r * ldy, ldy, z, out + r, n);
-  for (; r + 2 <= m; r += 2) daxpyDotGroup<2>(a + r, x, y + r * ldy, ldy, z, out + r, n);
-  for (; r < m; r++) daxpyDotGroup<1>(a + r, x, y + r * ldy, ldy, z, out + r, n);
-}
-
 // R rows of daxpyDotsRows with NX sources and NZ targets: NX R coefficient broadcasts and NZ R
-// accumulators, each source and target vector loaded once for the R rows.
+// accumulators (R independent chains of multiply-adds per target), each source and target vector
+// loaded once for the R rows. A row whose coefficients are all zero is read, not written (the
+// common case: a feature's row of W unchanged in some tasks).
 template <int R, int NX, int NZ>
 METATASK_INLINE void daxpyDotsGroup(const double* a, int64_t m, const double* const* x, double* y, int64_t ldy, const double* const* z,
                                     double* out, int64_t n) {
@@ -735,23 +688,35 @@ METATASK_INLINE void daxpyDotsGroup(const double* a, int64_t m, const double* co
   constexpr int W = VT::kWidth;
   V va[NX > 0 ? NX : 1][R];
   V acc[NZ > 0 ? NZ : 1][R];
-  for (int c = 0; c < NX; c++)
-    for (int r = 0; r < R; r++) va[c][r] = VT::set1(a[c * m + r]);
+  // The source and target rows in locals: the compiler then keeps them in registers across the
+  // stores to y.
+  const double* xr[NX > 0 ? NX : 1];
+  const double* zr[NZ > 0 ? NZ : 1];
+  for (int c = 0; c < NX; c++) xr[c] = x[c];
+  for (int b = 0; b < NZ; b++) zr[b] = z[b];
+  bool update[R];
+  for (int r = 0; r < R; r++) {
+    update[r] = false;
+    for (int c = 0; c < NX; c++) {
+      va[c][r] = VT::set1(a[c * m + r]);
+      update[r] = update[r] || a[c * m + r] != 0.0;
+    }
+  }
   for (int b = 0; b < NZ; b++)
     for (int r = 0; r < R; r++) acc[b][r] = VT::zero();
   int64_t i = 0;
   for (; i + W <= n; i += W) {
-    V v[R];
-    for (int r = 0; r < R; r++) v[r] = VT::load(y + r * ldy + i);
-    for (int c = 0; c < NX; c++) {
-      const V vx = VT::load(x[c] + i);
-      for (int r = 0; r < R; r++) v[r] = VT::madd(va[c][r], vx, v[r]);
-    }
-    if (NX > 0)
-      for (int r = 0; r < R; r++) VT::store(y + r * ldy + i, v[r]);
-    for (int b = 0; b < NZ; b++) {
-      const V vz = VT::load(z[b] + i);
-      for (int r = 0; r < R; r++) acc[b][r] = VT::madd(v[r], vz, acc[b][r]);
+    V vx[NX > 0 ? NX : 1], vz[NZ > 0 ? NZ : 1];
+    for (int c = 0; c < NX; c++) vx[c] = VT::load(xr[c] + i);
+    for (int b = 0; b < NZ; b++) vz[b] = VT::load(zr[b] + i);
+    for (int r = 0; r < R; r++) {
+      double* yr = y + r * ldy + i;
+      V v = VT::load(yr);
+      if (update[r]) {
+        for (int c = 0; c < NX; c++) v = VT::madd(va[c][r], vx[c], v);
+        VT::store(yr, v);
+      }
+      for (int b = 0; b < NZ; b++) acc[b][r] = VT::madd(v, vz[b], acc[b][r]);
     }
   }
   alignas(64) double lanes[W];
@@ -765,19 +730,25 @@ METATASK_INLINE void daxpyDotsGroup(const double* a, int64_t m, const double* co
     }
     for (int64_t q = i; q < n; q++) {
       double v = yr[q];
-      for (int c = 0; c < NX; c++) v = smadd(a[c * m + r], x[c][q], v);
-      yr[q] = v;
-      for (int b = 0; b < NZ; b++) s[b] = smadd(v, z[b][q], s[b]);
+      if (update[r]) {
+        for (int c = 0; c < NX; c++) v = smadd(a[c * m + r], xr[c][q], v);
+        yr[q] = v;
+      }
+      for (int b = 0; b < NZ; b++) s[b] = smadd(v, zr[b][q], s[b]);
     }
-    for (int b = 0; b < NZ; b++) out[r * NZ + b] = s[b];
+    for (int b = 0; b < NZ; b++) out[b * m + r] = s[b];
   }
 }
 
+// Rows four at a time for one source and one target (a plain sweep's step: x and z loaded once per
+// four rows), two at a time for more (their broadcasts and accumulators fill the registers).
 template <int NX, int NZ>
 void daxpyDotsFixed(const double* a, const double* const* x, double* y, int64_t ldy, const double* const* z, double* out, int64_t m, int64_t n) {
   int64_t r = 0;
-  for (; r + 2 <= m; r += 2) daxpyDotsGroup<2, NX, NZ>(a + r, m, x, y + r * ldy, ldy, z, out + r * NZ, n);
-  for (; r < m; r++) daxpyDotsGroup<1, NX, NZ>(a + r, m, x, y + r * ldy, ldy, z, out + r * NZ, n);
+  if constexpr (NX + NZ <= 2)
+    for (; r + 4 <= m; r += 4) daxpyDotsGroup<4, NX, NZ>(a + r, m, x, y + r * ldy, ldy, z, out + r, n);
+  for (; r + 2 <= m; r += 2) daxpyDotsGroup<2, NX, NZ>(a + r, m, x, y + r * ldy, ldy, z, out + r, n);
+  for (; r < m; r++) daxpyDotsGroup<1, NX, NZ>(a + r, m, x, y + r * ldy, ldy, z, out + r, n);
 }
 
 template <int NX>
@@ -1253,7 +1224,6 @@ void bnReluMaxPool2x2BackwardImpl(const T* x, int64_t h, int64_t w, const T* y, 
                     Tile<double>::kMr,                                                                 \
                     &ddotImpl,                                                                         \
                     &daxpyImpl,                                                                        \
-                    &daxpyDotRowsImpl,                                                                 \
                     &daxpyRowsImpl,                                                                    \
                     &daxpyDotsRowsImpl,                                                                \
                     {&reluImpl<float>, &reluBackwardImpl<float>, &reluGateImpl<float>, &addColumnSumsImpl<float>, &addSquaredDeviationsImpl<float>,            \
