@@ -15,7 +15,7 @@ import { MultiTaskElasticNet, MultiTaskLasso } from '../lib/linear/multiTaskElas
 import { TraceNormRegression } from '../lib/linear/traceNorm.js';
 import { MultiTaskLassoCV } from '../lib/linear/multiTaskElasticNetCV.js';
 import { EnetState, prepareProblem, solveEnet, type SolveSettings } from '../lib/linear/solvers/workingSet.js';
-import { kernels, rawAddon } from '../lib/kernels/index.js';
+import { kernels, kernelsFor, rawAddon } from '../lib/kernels/index.js';
 import { randMatrix } from './helpers.js';
 
 describe('BufferLease', () => {
@@ -182,6 +182,35 @@ describe('BufferLease', () => {
       if (bytes >= 3 * page) expect(span).to.be.at.least(2 * page);
       new Uint8Array(buffer).fill(1); // still ordinary memory
     }
+  });
+
+  it("the native inner solves' temporaries come from a per-thread pool that repeated solves reuse", function () {
+    const addon = rawAddon();
+    if (!addon) this.skip();
+    const K = kernelsFor('native');
+    const rng = new Rng(12);
+    // Wide (the residual form's arrays) and narrow (the Gram form's), each solved to the end.
+    const problems = [
+      prepareProblem(K, randMatrix(rng, 60, 900), randMatrix(rng, 60, 8), true),
+      prepareProblem(K, randMatrix(rng, 400, 120), randMatrix(rng, 400, 5), false),
+    ];
+    const solveAll = () =>
+      problems.map((p, i) => {
+        const st = new EnetState(K, p);
+        const gen = solveEnet(K, p, st, { l1Reg: [3, 20][i]!, l2Reg: 0.5, tol: 1e-10, maxIter: 100_000, selection: 'cyclic', rng: new Rng(i) });
+        while (!gen.next().done);
+        return Array.from(st.w.data);
+      });
+    const first = solveAll();
+    const second = solveAll();
+    const held = addon!.info().temporaryBytes;
+    expect(held).to.be.above(0).and.at.most(64 * 1024 * 1024);
+    for (let r = 0; r < 3; r++) {
+      expect(solveAll()).to.deep.equal(first);
+      // The same requests again are served by the arrays the last solves gave back: nothing new.
+      expect(addon!.info().temporaryBytes, `round ${r}`).to.equal(held);
+    }
+    expect(second).to.deep.equal(first);
   });
 
   it('solves that take turns, each with its own lease, give the coefficients they give alone', () => {

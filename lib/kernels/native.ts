@@ -19,7 +19,8 @@ import type {
 
 /** The raw functions the addon exports (native/src/binding/*.cc). */
 export interface Addon {
-  info(): { version: string; simd: SimdLevel; simdAvailable: SimdLevel[]; threads: number; eigen: string; hardwareConcurrency: number };
+  /** temporaryBytes: what the calling thread's pool of kernel temporaries holds (native/src/runtime/temporaries.h). */
+  info(): { version: string; simd: SimdLevel; simdAvailable: SimdLevel[]; threads: number; eigen: string; hardwareConcurrency: number; temporaryBytes: number };
   setThreads(n: number): void;
   /** Marks the whole 2 MiB pages inside `buffer` for transparent huge pages: [offset, bytes]. */
   hugePageSpan(buffer: ArrayBuffer): [number, number];

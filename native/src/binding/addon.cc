@@ -1,8 +1,10 @@
 // The addon module: per-environment state (safe in worker_threads), the SIMD level and thread
 // bound, and registration of every binding file's functions.
 //
-//   info() -> { version, simd, simdAvailable, threads, eigen, hardwareConcurrency }
-//       simd: the level in use; simdAvailable: the levels this binary holds and the CPU runs
+//   info() -> { version, simd, simdAvailable, threads, eigen, hardwareConcurrency, temporaryBytes }
+//       simd: the level in use; simdAvailable: the levels this binary holds and the CPU runs;
+//       temporaryBytes: what the calling thread's pool of kernel temporaries holds now
+//       (runtime/temporaries.h)
 //   setSimd(name)      use that level from now on (process-wide); RangeError naming the levels
 //                      the CPU runs if it is not one of them
 //   setThreads(n)      bound the threads of this environment's kernel calls (1..256)
@@ -19,6 +21,7 @@
 #include "binding/args.h"
 #include "binding/registry.h"
 #include "runtime/memory.h"
+#include "runtime/temporaries.h"
 #include "runtime/threads.h"
 #include "simd/level.h"
 #include "simd/ops.h"
@@ -67,6 +70,7 @@ class Addon : public Napi::Addon<Addon> {
     o.Set("eigen", std::to_string(EIGEN_WORLD_VERSION) + "." + std::to_string(EIGEN_MAJOR_VERSION) + "." +
                        std::to_string(EIGEN_MINOR_VERSION));
     o.Set("hardwareConcurrency", runtime::hardwareThreads());
+    o.Set("temporaryBytes", double(runtime::pooledBytes()));
     return o;
   }
 

@@ -12,6 +12,9 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <stdexcept>
+#include <string>
+#include <utility>
 
 namespace metatask::cd {
 
@@ -19,8 +22,41 @@ namespace metatask::cd {
 // Anderson extrapolation
 // ---------------------------------------------------------------------------------------------
 
+namespace {
+
+// The lower triangle of U^T U (row by row) for the differences u_i = x_{i+1} - x_i of K + 1
+// iterates of length L, in one pass over them, each difference formed as it is read: each of the
+// K (K + 1) / 2 sums runs over p in increasing order, as a dot product of stored differences would
+// (the same values), side by side so that no sum waits on its own last addition. (K dot products
+// one after another, each a chain of additions, took 6 % of a fit.) K a constant, so that the sums
+// stay in registers.
+template <int K>
+void differenceGramOf(const double* const* x, int64_t L, double* tri) {
+  double acc[K * (K + 1) / 2] = {};
+  for (int64_t p = 0; p < L; ++p) {
+    double u[K];
+    for (int i = 0; i < K; ++i) u[i] = x[i + 1][p] - x[i][p];
+    for (int i = 0, q = 0; i < K; ++i)
+      for (int j = 0; j <= i; ++j, ++q) acc[q] += u[i] * u[j];
+  }
+  std::copy_n(acc, K * (K + 1) / 2, tri);
+}
+
+template <int... Ks>
+void differenceGramFor(int K, const double* const* x, int64_t L, double* tri, std::integer_sequence<int, Ks...>) {
+  ((K == Ks + 1 ? differenceGramOf<Ks + 1>(x, L, tri) : void()), ...);
+}
+
+void differenceGram(int K, const double* const* x, int64_t L, double* tri) {
+  differenceGramFor(K, x, L, tri, std::make_integer_sequence<int, Anderson::kMaxK>());
+}
+
+}  // namespace
+
 Anderson::Anderson(int K, int64_t length)
-    : K_(K), length_(length), iterates_(static_cast<size_t>((K + 1) * length)), diffs_(static_cast<size_t>(K * length)) {}
+    : K_(K), length_(length), iterates_(static_cast<size_t>((K + 1) * length), runtime::Fill::kUninitialised) {
+  if (K < 1 || K > kMaxK) throw std::invalid_argument("Anderson: K must be in 1.." + std::to_string(kMaxK));
+}
 
 void Anderson::push(const double* x) {
   std::copy_n(x, length_, iterates_.data() + (count_ % (K_ + 1)) * length_);
@@ -33,22 +69,15 @@ bool Anderson::extrapolate(double* out) {
   const int64_t L = length_;
   // Iterates in chronological order: the oldest of the ring first.
   const int64_t first = count_ % (K + 1);
-  auto x = [&](int i) { return iterates_.data() + ((first + i) % (K + 1)) * L; };
-  for (int i = 0; i < K; ++i) {
-    const double* a = x(i + 1);
-    const double* b = x(i);
-    double* u = diffs_.data() + i * L;
-    for (int64_t p = 0; p < L; ++p) u[p] = a[p] - b[p];
-  }
-  std::vector<double> A(static_cast<size_t>(K * K));
-  for (int i = 0; i < K; ++i) {
-    for (int j = 0; j <= i; ++j) {
-      const double* ui = diffs_.data() + i * L;
-      const double* uj = diffs_.data() + j * L;
-      double s = 0.0;
-      for (int64_t p = 0; p < L; ++p) s += ui[p] * uj[p];
-      A[i * K + j] = s;
-      A[j * K + i] = s;
+  const double* x[kMaxK + 1];
+  for (int i = 0; i <= K; ++i) x[i] = iterates_.data() + ((first + i) % (K + 1)) * L;
+  double tri[kMaxK * (kMaxK + 1) / 2] = {};
+  differenceGram(K, x, L, tri);
+  double A[kMaxK * kMaxK];
+  for (int i = 0, q = 0; i < K; ++i) {
+    for (int j = 0; j <= i; ++j, ++q) {
+      A[i * K + j] = tri[q];
+      A[j * K + i] = tri[q];
     }
   }
   // Solve (A + ridge I) z = 1 by Cholesky.
@@ -56,7 +85,7 @@ bool Anderson::extrapolate(double* out) {
   for (int i = 0; i < K; ++i) trace += A[i * K + i];
   if (!(trace > 0.0) || !std::isfinite(trace)) return false;
   const double ridge = 1e-14 * trace / K;
-  std::vector<double> Lc(static_cast<size_t>(K * K), 0.0);
+  double Lc[kMaxK * kMaxK] = {};
   for (int i = 0; i < K; ++i) {
     for (int j = 0; j <= i; ++j) {
       double s = A[i * K + j] + (i == j ? ridge : 0.0);
@@ -69,7 +98,7 @@ bool Anderson::extrapolate(double* out) {
       }
     }
   }
-  std::vector<double> z(static_cast<size_t>(K));
+  double z[kMaxK];
   for (int i = 0; i < K; ++i) {
     double s = 1.0;
     for (int p = 0; p < i; ++p) s -= Lc[i * K + p] * z[p];
@@ -83,11 +112,13 @@ bool Anderson::extrapolate(double* out) {
   double sum = 0.0;
   for (int i = 0; i < K; ++i) sum += z[i];
   if (!std::isfinite(sum) || sum == 0.0) return false;
-  std::fill(out, out + L, 0.0);
-  for (int i = 0; i < K; ++i) {
-    const double c = z[i] / sum;
-    const double* xi = x(i + 1);
-    for (int64_t p = 0; p < L; ++p) out[p] += c * xi[p];
+  double c[kMaxK];
+  for (int i = 0; i < K; ++i) c[i] = z[i] / sum;
+  // x_acc = sum_i c_i x_{i+1}, added in order of i at every p.
+  for (int64_t p = 0; p < L; ++p) {
+    double v = 0.0;
+    for (int i = 0; i < K; ++i) v += c[i] * x[i + 1][p];
+    out[p] = v;
   }
   return true;
 }
@@ -146,7 +177,7 @@ template <typename Form>
 InnerResult solveLoop(Form& form, double* w, int64_t k, int64_t T, const InnerSettings& s) {
   const int64_t L = k * T;
   Anderson anderson(kAndersonK, L);
-  std::vector<double> candidate(static_cast<size_t>(L));
+  runtime::TempArray<double> candidate(static_cast<size_t>(L), runtime::Fill::kUninitialised);
   std::vector<int32_t> cyclic(static_cast<size_t>(k));
   for (int64_t j = 0; j < k; ++j) cyclic[j] = static_cast<int32_t>(j);
   InnerResult r{};
@@ -215,9 +246,11 @@ class GramForm {
 
   GramForm(const double* gram, int64_t k, int64_t T, double* ht, double* w, double r0NormSq, double r0y, const InnerSettings& s)
       : gram_(gram), k_(k), T_(T), ht_(ht), w_(w), r0NormSq_(r0NormSq), r0y_(r0y), s_(s),
-        w0_(w, w + k * T), h0_(static_cast<size_t>(k * T)), xty_(static_cast<size_t>(k * T)), gwT_(static_cast<size_t>(k * T)),
-        coef_(static_cast<size_t>(k * T)), rowsOfGram_(static_cast<size_t>(k)),
-        candW_(static_cast<size_t>(k * T)), candHt_(static_cast<size_t>(k * T)) {
+        w0_(static_cast<size_t>(k * T), runtime::Fill::kUninitialised), h0_(static_cast<size_t>(k * T), runtime::Fill::kUninitialised),
+        xty_(static_cast<size_t>(k * T), runtime::Fill::kUninitialised), gwT_(static_cast<size_t>(k * T), runtime::Fill::kUninitialised),
+        coef_(static_cast<size_t>(k * T), runtime::Fill::kUninitialised), rowsOfGram_(static_cast<size_t>(k), runtime::Fill::kUninitialised),
+        candW_(static_cast<size_t>(k * T), runtime::Fill::kUninitialised), candHt_(static_cast<size_t>(k * T), runtime::Fill::kUninitialised) {
+    std::copy_n(w, k * T, w0_.data());
     for (int64_t j = 0; j < k; ++j)
       for (int64_t t = 0; t < T; ++t) h0_[j * T + t] = ht[t * k + j];
     // X_k^T Y = H0 + G W0.
@@ -311,9 +344,10 @@ class GramForm {
   double* w_;
   double r0NormSq_, r0y_;
   const InnerSettings& s_;
-  std::vector<double> w0_, h0_, xty_, gwT_, coef_;
-  std::vector<const double*> rowsOfGram_;
-  std::vector<double> candW_, candHt_;
+  // k x T each (rowsOfGram_ k): runtime/temporaries.h, not faulted in again on every call.
+  runtime::TempArray<double> w0_, h0_, xty_, gwT_, coef_;
+  runtime::TempArray<const double*> rowsOfGram_;
+  runtime::TempArray<double> candW_, candHt_;
 };
 
 class ResidualForm {
@@ -326,8 +360,8 @@ class ResidualForm {
 
   ResidualForm(const double* xs, int64_t k, int64_t n, int64_t T, const double* yt, double* rt, double* w, double* h,
                const InnerSettings& s, int threads)
-      : xs_(xs), k_(k), n_(n), T_(T), yt_(yt), rt_(rt), w_(w), h_(h), s_(s), threads_(threads), colNormSq_(static_cast<size_t>(k)),
-        candW_(static_cast<size_t>(k * T)),
+      : xs_(xs), k_(k), n_(n), T_(T), yt_(yt), rt_(rt), w_(w), h_(h), s_(s), threads_(threads), colNormSq_(static_cast<size_t>(k), runtime::Fill::kUninitialised),
+        candW_(static_cast<size_t>(k * T), runtime::Fill::kUninitialised),
         // T x n each: kept per thread (runtime/scratch.h), not faulted in again on every call.
         candRt_(runtime::scratchDoubles(runtime::Scratch::kCandidateResidual, static_cast<size_t>(T * n))),
         rt0_(runtime::scratchDoubles(runtime::Scratch::kStartResidual, static_cast<size_t>(T * n))) {
@@ -352,7 +386,7 @@ class ResidualForm {
     if (s_.orders != nullptr || B == 0) return mtenetSweep(xt, rt, w, cn, s_.l1Reg, s_.l2Reg, order, k_);
     // Cyclic order: the block Grams of 0..k-1 serve every sweep of the call.
     if (blockGram_.empty()) {
-      blockGram_.resize(static_cast<size_t>((k_ + B - 1) / B * B * B));
+      blockGram_.reset(static_cast<size_t>((k_ + B - 1) / B * B * B));
       blockGram(xt, order, k_, B, blockGram_.data());
     }
     return mtenetSweepBlocked(xt, rt, w, cn, s_.l1Reg, s_.l2Reg, order, k_, blockGram_.data(), B);
@@ -415,8 +449,8 @@ class ResidualForm {
   double* h_;
   const InnerSettings& s_;
   int threads_;
-  std::vector<double> colNormSq_, candW_;
-  std::vector<double> blockGram_;  // of the cyclic order, at the first blocked sweep
+  runtime::TempArray<double> colNormSq_, candW_;
+  runtime::TempArray<double> blockGram_;  // of the cyclic order, at the first blocked sweep
   double* candRt_;
   double* rt0_;
 };

@@ -11,6 +11,7 @@
 #pragma once
 #include "kernels/cd.h"
 #include "kernels/common.h"
+#include "runtime/temporaries.h"
 
 #include <vector>
 
@@ -86,6 +87,8 @@ InnerResult residualSolve(const double* xs, int64_t k, int64_t n, int64_t T, con
 // ridge = 1e-14 trace(U^T U) / K. Exposed for the tests of the twin.
 class Anderson {
  public:
+  // The largest K (differences) it takes.
+  static constexpr int kMaxK = 8;
   Anderson(int K, int64_t length);
   void push(const double* x);
   bool ready() const { return count_ >= K_ + 1; }
@@ -98,8 +101,7 @@ class Anderson {
   int K_;
   int64_t length_;
   int64_t count_ = 0;
-  std::vector<double> iterates_;  // (K + 1) x length, a ring
-  std::vector<double> diffs_;     // K x length
+  runtime::TempArray<double> iterates_;  // (K + 1) x length, a ring
 };
 
 }  // namespace metatask::cd
