@@ -14,7 +14,7 @@ import { Rng } from '../lib/core/rng.js';
 import { kernels } from '../lib/kernels/index.js';
 import { cdDesignCorrelations } from '../lib/kernels/js/cd.js';
 import { Anderson, residualBlock } from '../lib/kernels/js/cdsolve.js';
-import { ANDERSON_K } from '../lib/linear/solvers/inner.js';
+import { ANDERSON_K, useGramForm } from '../lib/linear/solvers/inner.js';
 import { ShapeError } from '../lib/core/errors.js';
 import { dualityGapOf, normsOf, provenZero, safeRadius } from '../lib/linear/solvers/dualGap.js';
 import { ColumnPool } from '../lib/linear/solvers/columnPool.js';
@@ -524,6 +524,20 @@ describe('Anderson extrapolation', () => {
     expect(residualBlock(20, 204)).to.equal(0);
     expect(residualBlock(20, 205)).to.equal(32);
     expect(residualBlock(46, 395)).to.equal(32);
+  });
+
+  it('chooses the inner form by the sweeps expected: the Gram rows of new features pay only over enough sweeps', () => {
+    // 2,785 samples, 2 tasks, 105 of 305 features new: for one sweep the new Gram rows cost far more
+    // than the residual sweep, over 50 sweeps far less.
+    expect(useGramForm(305, 105, 2785, 2, 1)).to.equal(false);
+    expect(useGramForm(305, 105, 2785, 2, 50)).to.equal(true);
+    // With every Gram row there, a Gram sweep (k^2 T) is cheaper than a residual one (2 n k T).
+    expect(useGramForm(305, 0, 2785, 2, 1)).to.equal(true);
+    // Six tasks: the rows pay within the usual five or six sweeps.
+    expect(useGramForm(200, 100, 2625, 6, 6)).to.equal(true);
+    // Few samples, many features: residual sweeps are cheap.
+    expect(useGramForm(465, 186, 243, 4, 5)).to.equal(false);
+    expect(useGramForm(4097, 0, 100_000, 50, 100)).to.equal(false);
   });
 
   it('a continued residual-form call that ends unconverged returns its kept residual and that residual\'s parts; a last call ends exact', () => {

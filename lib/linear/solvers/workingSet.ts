@@ -34,7 +34,7 @@ import type { Rng } from '../../core/rng.js';
 import type { CdDesign, CdFeatureState, Kernels } from '../../kernels/types.js';
 import { dualityGapOf, safeRadius, SCREEN_MARGIN } from './dualGap.js';
 import { ColumnPool } from './columnPool.js';
-import { innerSolve, useGramForm, type InnerForm } from './inner.js';
+import { ANDERSON_K, innerSolve, useGramForm, type InnerForm } from './inner.js';
 
 /** Progress after one coordinate-descent sweep; dualGap (divided by n) when that sweep ended with a gap check. */
 export interface ProgressInfo {
@@ -543,6 +543,7 @@ export function* solveEnet(K: Kernels, p: EnetProblem, st: EnetState, s: SolveSe
   let activeCount = st.columnCount;
   let lastSetSize = 0;
   let slowInner = false; // an inner solve has taken SLOW_INNER_SWEEPS or more
+  let lastInnerSweeps = ANDERSON_K; // the last inner solve's sweeps: the cost model's estimate of the next one's
   let sweeps = 0;
   let gap = NaN;
   let pendingSweep = false; // the last sweep's progress waits for the gap that follows it
@@ -588,7 +589,7 @@ export function* solveEnet(K: Kernels, p: EnetProblem, st: EnetState, s: SolveSe
     // The cost model runs whether or not the choice needs it (k reads of an index): a CV path's
     // solves all have p.gram, its refit does not, and a first run there, after V8 had optimised this
     // function on the path's solves, threw the optimised code away.
-    const gramPreferred = useGramForm(k, st.pool.missingGramRows(ws), n, T);
+    const gramPreferred = useGramForm(k, st.pool.missingGramRows(ws), n, T, lastInnerSweeps);
     const gramForm = s.innerForm ? s.innerForm === 'gram' : p.gram !== undefined || gramPreferred;
     // The pool may hand the set out in its own order (as views): rows follow `order`.
     const { features: order, xws, gram } = st.pool.take(ws, gramForm ? 'gram' : 'columns');
@@ -621,6 +622,7 @@ export function* solveEnet(K: Kernels, p: EnetProblem, st: EnetState, s: SolveSe
       for (let i = 0; i < next.value; i++) yield { iter: ++sweeps, dualGap: null };
     }
     if (r.sweeps >= SLOW_INNER_SWEEPS) slowInner = true;
+    lastInnerSweeps = Math.max(1, r.sweeps);
     // The last call's sweeps: all but the last are reported now, the last waits for the gap.
     const end = start + r.sweeps;
     while (sweeps < end - 1) yield { iter: ++sweeps, dualGap: null };
