@@ -91,7 +91,7 @@ export class ColumnPool {
     }
     const slots = slotsOf(this.slotOf, ws);
     if (need === 'columns') {
-      const xws: Matrix<Float64Array> = { rows: k, cols: n, data: this.lease.f64(k * n) };
+      const xws: Matrix<Float64Array> = { rows: k, cols: n, data: this.lease.f64Uncleared(k * n) };
       this.K.gatherRows({ rows: this.colCount, cols: n, data: this.cols.subarray(0, this.colCount * n) }, slots, xws);
       return { features: ws, xws };
     }
@@ -99,7 +99,7 @@ export class ColumnPool {
     // hot by its own loops was optimised with everything it calls inlined, at about 8 ms of
     // compiling in each of a process's first fits.
     const g = this.gramCount;
-    const gram: Matrix<Float64Array> = { rows: k, cols: k, data: this.lease.f64(k * k) };
+    const gram: Matrix<Float64Array> = { rows: k, cols: k, data: this.lease.f64Uncleared(k * k) };
     this.K.gatherBlock({ rows: g, cols: g, data: this.gram }, slots, slots, gram);
     return { features: ws, gram };
   }
@@ -137,7 +137,10 @@ export class ColumnPool {
     const to = this.count;
     if (from === to) return;
     if (to * n > this.cols.length) {
-      const cols = this.lease.f64(this.cap * n);
+      // Not cleared: rows below `to` are copied or gathered here, the rows above by the gathers that
+      // pool their features, before a take hands them out (clearing a reused 20 MB buffer cost a
+      // millisecond that the gathers then overwrote).
+      const cols = this.lease.f64Uncleared(this.cap * n);
       cols.set(this.cols.subarray(0, from * n));
       this.cols = cols;
     }
@@ -151,7 +154,7 @@ export class ColumnPool {
     const from = this.gramCount;
     const to = this.count;
     if (from === to) return;
-    const gram = this.lease.f64(to * to);
+    const gram = this.lease.f64Uncleared(to * to);
     const grown: Matrix<Float64Array> = { rows: to, cols: to, data: gram };
     // Copies by kernel (setBlock): a row-by-row copy here made a view per row, run unoptimised
     // through a process's first fits.
@@ -165,7 +168,7 @@ export class ColumnPool {
       // The new rows into the old rows' new columns: the block transposed, its first `from` rows
       // set into place.
       const m = to - from;
-      const t: Matrix<Float64Array> = { rows: to, cols: m, data: this.lease.f64(to * m) };
+      const t: Matrix<Float64Array> = { rows: to, cols: m, data: this.lease.f64Uncleared(to * m) };
       this.K.transpose(block, t);
       this.K.setBlock(grown, 0, from, { rows: from, cols: m, data: t.data.subarray(0, from * m) });
     }
