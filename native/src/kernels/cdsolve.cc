@@ -12,9 +12,6 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <stdexcept>
-#include <string>
-#include <utility>
 
 namespace metatask::cd {
 
@@ -22,58 +19,34 @@ namespace metatask::cd {
 // Anderson extrapolation
 // ---------------------------------------------------------------------------------------------
 
-namespace {
-
-// The lower triangle of U^T U (row by row) for the differences u_i = x_{i+1} - x_i of K + 1
-// iterates of length L, in one pass over them, each difference formed as it is read: each of the
-// K (K + 1) / 2 sums runs over p in increasing order, as a dot product of stored differences would
-// (the same values), side by side so that no sum waits on its own last addition. (K dot products
-// one after another, each a chain of additions, took 6 % of a fit.) K a constant, so that the sums
-// stay in registers.
-template <int K>
-void differenceGramOf(const double* const* x, int64_t L, double* tri) {
-  double acc[K * (K + 1) / 2] = {};
-  for (int64_t p = 0; p < L; ++p) {
-    double u[K];
-    for (int i = 0; i < K; ++i) u[i] = x[i + 1][p] - x[i][p];
-    for (int i = 0, q = 0; i < K; ++i)
-      for (int j = 0; j <= i; ++j, ++q) acc[q] += u[i] * u[j];
-  }
-  std::copy_n(acc, K * (K + 1) / 2, tri);
-}
-
-template <int... Ks>
-void differenceGramFor(int K, const double* const* x, int64_t L, double* tri, std::integer_sequence<int, Ks...>) {
-  ((K == Ks + 1 ? differenceGramOf<Ks + 1>(x, L, tri) : void()), ...);
-}
-
-void differenceGram(int K, const double* const* x, int64_t L, double* tri) {
-  differenceGramFor(K, x, L, tri, std::make_integer_sequence<int, Anderson::kMaxK>());
-}
-
-}  // namespace
-
-Anderson::Anderson(int K, int64_t length)
-    : K_(K), length_(length), iterates_(static_cast<size_t>((K + 1) * length), runtime::Fill::kUninitialised) {
-  if (K < 1 || K > kMaxK) throw std::invalid_argument("Anderson: K must be in 1.." + std::to_string(kMaxK));
-}
+Anderson::Anderson(int64_t length)
+    : length_(length), iterates_(runtime::uninitialisedArray<double>((K + 1) * length)) {}
 
 void Anderson::push(const double* x) {
-  std::copy_n(x, length_, iterates_.data() + (count_ % (K_ + 1)) * length_);
+  std::copy_n(x, length_, iterates_.data() + (count_ % (K + 1)) * length_);
   ++count_;
 }
 
 bool Anderson::extrapolate(double* out) {
   if (!ready()) return false;
-  const int K = K_;
   const int64_t L = length_;
   // Iterates in chronological order: the oldest of the ring first.
   const int64_t first = count_ % (K + 1);
-  const double* x[kMaxK + 1];
+  const double* x[K + 1];
   for (int i = 0; i <= K; ++i) x[i] = iterates_.data() + ((first + i) % (K + 1)) * L;
-  double tri[kMaxK * (kMaxK + 1) / 2] = {};
-  differenceGram(K, x, L, tri);
-  double A[kMaxK * kMaxK];
+  // A = U^T U in one pass over the iterates, each difference u_i = x_{i+1} - x_i formed as it is
+  // read: each of the K (K + 1) / 2 sums runs over p in increasing order, as a dot product of
+  // stored differences would (the same values), side by side so that no sum waits on its own last
+  // addition (K constant: they stay in registers). K dot products one after another, each a chain
+  // of additions, took 6 % of a fit.
+  double tri[K * (K + 1) / 2] = {};
+  for (int64_t p = 0; p < L; ++p) {
+    double u[K];
+    for (int i = 0; i < K; ++i) u[i] = x[i + 1][p] - x[i][p];
+    for (int i = 0, q = 0; i < K; ++i)
+      for (int j = 0; j <= i; ++j, ++q) tri[q] += u[i] * u[j];
+  }
+  double A[K * K];
   for (int i = 0, q = 0; i < K; ++i) {
     for (int j = 0; j <= i; ++j, ++q) {
       A[i * K + j] = tri[q];
@@ -85,7 +58,7 @@ bool Anderson::extrapolate(double* out) {
   for (int i = 0; i < K; ++i) trace += A[i * K + i];
   if (!(trace > 0.0) || !std::isfinite(trace)) return false;
   const double ridge = 1e-14 * trace / K;
-  double Lc[kMaxK * kMaxK] = {};
+  double Lc[K * K] = {};
   for (int i = 0; i < K; ++i) {
     for (int j = 0; j <= i; ++j) {
       double s = A[i * K + j] + (i == j ? ridge : 0.0);
@@ -98,7 +71,7 @@ bool Anderson::extrapolate(double* out) {
       }
     }
   }
-  double z[kMaxK];
+  double z[K];
   for (int i = 0; i < K; ++i) {
     double s = 1.0;
     for (int p = 0; p < i; ++p) s -= Lc[i * K + p] * z[p];
@@ -112,7 +85,7 @@ bool Anderson::extrapolate(double* out) {
   double sum = 0.0;
   for (int i = 0; i < K; ++i) sum += z[i];
   if (!std::isfinite(sum) || sum == 0.0) return false;
-  double c[kMaxK];
+  double c[K];
   for (int i = 0; i < K; ++i) c[i] = z[i] / sum;
   // x_acc = sum_i c_i x_{i+1}, added in order of i at every p.
   for (int64_t p = 0; p < L; ++p) {
@@ -176,8 +149,8 @@ double dualNormOf(const double* h, bool hTransposed, const double* w, int64_t k,
 template <typename Form>
 InnerResult solveLoop(Form& form, double* w, int64_t k, int64_t T, const InnerSettings& s) {
   const int64_t L = k * T;
-  Anderson anderson(kAndersonK, L);
-  runtime::TempArray<double> candidate(static_cast<size_t>(L), runtime::Fill::kUninitialised);
+  Anderson anderson(L);
+  runtime::TempArray<double> candidate = runtime::uninitialisedArray<double>(L);
   std::vector<int32_t> cyclic(static_cast<size_t>(k));
   for (int64_t j = 0; j < k; ++j) cyclic[j] = static_cast<int32_t>(j);
   InnerResult r{};
@@ -246,10 +219,10 @@ class GramForm {
 
   GramForm(const double* gram, int64_t k, int64_t T, double* ht, double* w, double r0NormSq, double r0y, const InnerSettings& s)
       : gram_(gram), k_(k), T_(T), ht_(ht), w_(w), r0NormSq_(r0NormSq), r0y_(r0y), s_(s),
-        w0_(static_cast<size_t>(k * T), runtime::Fill::kUninitialised), h0_(static_cast<size_t>(k * T), runtime::Fill::kUninitialised),
-        xty_(static_cast<size_t>(k * T), runtime::Fill::kUninitialised), gwT_(static_cast<size_t>(k * T), runtime::Fill::kUninitialised),
-        coef_(static_cast<size_t>(k * T), runtime::Fill::kUninitialised), rowsOfGram_(static_cast<size_t>(k), runtime::Fill::kUninitialised),
-        candW_(static_cast<size_t>(k * T), runtime::Fill::kUninitialised), candHt_(static_cast<size_t>(k * T), runtime::Fill::kUninitialised) {
+        w0_(runtime::uninitialisedArray<double>(k * T)), h0_(runtime::uninitialisedArray<double>(k * T)),
+        xty_(runtime::uninitialisedArray<double>(k * T)), gwT_(runtime::uninitialisedArray<double>(k * T)),
+        coef_(runtime::uninitialisedArray<double>(k * T)), rowsOfGram_(runtime::uninitialisedArray<const double*>(k)),
+        candW_(runtime::uninitialisedArray<double>(k * T)), candHt_(runtime::uninitialisedArray<double>(k * T)) {
     std::copy_n(w, k * T, w0_.data());
     for (int64_t j = 0; j < k; ++j)
       for (int64_t t = 0; t < T; ++t) h0_[j * T + t] = ht[t * k + j];
@@ -360,8 +333,8 @@ class ResidualForm {
 
   ResidualForm(const double* xs, int64_t k, int64_t n, int64_t T, const double* yt, double* rt, double* w, double* h,
                const InnerSettings& s, int threads)
-      : xs_(xs), k_(k), n_(n), T_(T), yt_(yt), rt_(rt), w_(w), h_(h), s_(s), threads_(threads), colNormSq_(static_cast<size_t>(k), runtime::Fill::kUninitialised),
-        candW_(static_cast<size_t>(k * T), runtime::Fill::kUninitialised),
+      : xs_(xs), k_(k), n_(n), T_(T), yt_(yt), rt_(rt), w_(w), h_(h), s_(s), threads_(threads), colNormSq_(runtime::uninitialisedArray<double>(k)),
+        candW_(runtime::uninitialisedArray<double>(k * T)),
         // T x n each: kept per thread (runtime/scratch.h), not faulted in again on every call.
         candRt_(runtime::scratchDoubles(runtime::Scratch::kCandidateResidual, static_cast<size_t>(T * n))),
         rt0_(runtime::scratchDoubles(runtime::Scratch::kStartResidual, static_cast<size_t>(T * n))) {

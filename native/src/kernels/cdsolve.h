@@ -82,23 +82,21 @@ InnerResult residualSolve(const double* xs, int64_t k, int64_t n, int64_t T, con
 
 // Anderson extrapolation (Anderson, J. ACM 12, 1965) in the offline form of Bertrand & Massias,
 // "Anderson acceleration of coordinate descent", AISTATS 2021: from the last K + 1 iterates
-// x_0 .. x_K, with U = [x_1 - x_0, ..., x_K - x_{K-1}],
+// x_0 .. x_K (K = kAndersonK), with U = [x_1 - x_0, ..., x_K - x_{K-1}],
 //   z = (U^T U + ridge I)^{-1} 1,  c = z / sum(z),  x_acc = sum_i c_i x_{i+1},
-// ridge = 1e-14 trace(U^T U) / K. Exposed for the tests of the twin.
+// ridge = 1e-14 trace(U^T U) / K. (The TypeScript twin takes any K, for its tests.)
 class Anderson {
  public:
-  // The largest K (differences) it takes.
-  static constexpr int kMaxK = 8;
-  Anderson(int K, int64_t length);
+  static constexpr int K = kAndersonK;
+  explicit Anderson(int64_t length);
   void push(const double* x);
-  bool ready() const { return count_ >= K_ + 1; }
+  bool ready() const { return count_ >= K + 1; }
   void reset() { count_ = 0; }
   // Writes the extrapolated point into out; false (out untouched) when the differences are
   // numerically dependent or fewer than K + 1 iterates were pushed since the last reset.
   bool extrapolate(double* out);
 
  private:
-  int K_;
   int64_t length_;
   int64_t count_ = 0;
   runtime::TempArray<double> iterates_;  // (K + 1) x length, a ring

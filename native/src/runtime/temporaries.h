@@ -10,8 +10,12 @@
 // smallest one large enough, and gives it back when it goes out of scope; new memory comes from
 // allocateBuffer (runtime/memory.h: huge pages from 1 MiB on). The pool keeps at most
 // kPoolBytes and kPoolCount arrays per thread, dropping the ones given back longest ago.
+// runtime/scratch.h serves the kernels' fixed temporaries instead (one slot each, valid until the
+// slot's next use, small ones sharing huge pages); a TempArray lives as long as its scope, so a
+// solver may hold a dozen of them while it calls kernels that use their slots.
 #pragma once
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 #include <type_traits>
 #include <utility>
@@ -85,5 +89,11 @@ class TempArray {
   size_t size_ = 0;
   size_t capacity_ = 0;  // bytes
 };
+
+// n elements (n >= 0) that the caller writes before it reads them.
+template <typename T>
+TempArray<T> uninitialisedArray(int64_t n) {
+  return TempArray<T>(static_cast<size_t>(n), Fill::kUninitialised);
+}
 
 }  // namespace metatask::runtime
