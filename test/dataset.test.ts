@@ -4,7 +4,7 @@
  * School data against its CSV.
  */
 import { expect } from 'chai';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ShapeError, ValueError } from '../lib/core/errors.js';
@@ -14,6 +14,8 @@ import { datasets } from '../lib/data/school.js';
 import { throwsWith } from './helpers.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'metatask-dataset-'));
+// Removed when the file's tests end, also when one of them failed.
+after(() => rmSync(tmp, { recursive: true, force: true }));
 
 function small() {
   return new MultiTaskDataset([

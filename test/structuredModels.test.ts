@@ -7,7 +7,7 @@
  * starts.
  */
 import { expect } from 'chai';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AbortError, ConfigError, FormatError, NotFittedError, ShapeError, ValueError } from '../lib/core/errors.js';
@@ -31,6 +31,8 @@ import { expectNoDescent, plantedTasks } from './structuredFixtures.js';
 type AnyModel = StructuredTaskModel<Record<string, number>, Record<string, unknown>> & Record<string, unknown>;
 
 const tmp = mkdtempSync(join(tmpdir(), 'metatask-structured-'));
+// Removed when the file's tests end, also when one of them failed.
+after(() => rmSync(tmp, { recursive: true, force: true }));
 
 const rng = new Rng(1);
 const W = Array.from({ length: 5 }, (_, t) => Array.from({ length: 4 }, (_, j) => (j < 2 ? 1 + 0.3 * rng.normal() : t === 3 ? rng.normal() : 0)));

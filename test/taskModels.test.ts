@@ -5,7 +5,7 @@
  * determinism, bad input at every entry point, and aborts that leave the old model intact.
  */
 import { expect } from 'chai';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AbortError, ConfigError, FormatError, NotFittedError, ShapeError, ValueError } from '../lib/core/errors.js';
@@ -23,6 +23,8 @@ import { negLossGradient } from './structuredFixtures.js';
 import { solveProx } from '../lib/linear/fista.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'metatask-taskmodels-'));
+// Removed when the file's tests end, also when one of them failed.
+after(() => rmSync(tmp, { recursive: true, force: true }));
 
 /** T regression tasks of d features sharing part of their weights, with n_t rows each. */
 function makeData(seed: number, T = 4, d = 5, sizes = [12, 15, 9, 20], sparse = false): MultiTaskDataset {
