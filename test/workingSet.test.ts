@@ -627,6 +627,25 @@ describe('working sets and the column pool', () => {
     expectClose(all.xws!.data.subarray(4 * 30, 5 * 30), col(0), 1e-12);
   });
 
+  it('gathers the columns of growing sets into one buffer, allocated once with room for every feature', () => {
+    // 40 features of 30 rows fit the first buffer's room: the sets' views all share it, and a
+    // column gathered first still holds its values after the sets grew past the first capacity.
+    const { X, Y } = problem(8, 30, 40, 2, 3);
+    const { design } = prepareProblem(kernels(), X, Y, true);
+    const pool = new ColumnPool(kernels(), design, 30);
+    const first = pool.take(Int32Array.from([3, 17]), 'columns').xws!;
+    // Nested sets (each holds every pooled feature), so that each take is a view of the pool.
+    const order = [3, 17, ...Array.from({ length: 40 }, (_, j) => j).filter((j) => j !== 3 && j !== 17)];
+    const sets = [5, 12, 25, 40].map((k) => pool.take(Int32Array.from(order.slice(0, k)), 'columns'));
+    for (const { xws } of sets) expect(xws!.data.buffer).to.equal(first.data.buffer);
+    const last = sets.at(-1)!;
+    expect(last.xws!.rows).to.equal(40);
+    for (let a = 0; a < 40; a++) {
+      const j = last.features[a]!;
+      for (let i = 0; i < 30; i++) expect(Math.abs(last.xws!.data[a * 30 + i]! - (X.data[i * 40 + j]! - design.mean[j]!))).to.be.at.most(1e-12);
+    }
+  });
+
   it('counts the Gram rows a Gram-form take would compute: unpooled features and those pooled for a residual-form solve', () => {
     const pool = pooledOf();
     expect(pool.missingGramRows(Int32Array.from([2, 5, 7, 9, 11]))).to.equal(0);

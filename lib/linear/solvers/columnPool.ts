@@ -17,6 +17,14 @@ import type { CdDesign, Kernels } from '../../kernels/types.js';
 
 /** Most doubles the pool keeps (columns plus Gram): 2^25 (256 MiB). */
 const POOL_BUDGET = 2 ** 25;
+/**
+ * The gathered columns' buffer is first allocated with room for this many doubles (32 MiB, at
+ * most d columns), so that it seldom grows: a grown buffer is new memory that the old columns are
+ * copied into, and on a process's first fit every page of it is a fresh page fault. Pages past
+ * the gathered columns are never written, so the room costs address space only, and the buffer
+ * stays small enough to be kept for the next fits (BufferLease).
+ */
+const COLUMN_ROOM = 2 ** 22;
 
 export interface PooledSet {
   /** The working set's features in the order of the rows below (slot order when viewed). */
@@ -140,7 +148,8 @@ export class ColumnPool {
       // Not cleared: rows below `to` are copied or gathered here, the rows above by the gathers that
       // pool their features, before a take hands them out (clearing a reused 20 MB buffer cost a
       // millisecond that the gathers then overwrote).
-      const cols = this.lease.f64Uncleared(this.cap * n);
+      const rows = Math.max(this.cap, Math.min(this.design.x.cols, Math.floor(COLUMN_ROOM / n)));
+      const cols = this.lease.f64Uncleared(rows * n);
       cols.set(this.cols.subarray(0, from * n));
       this.cols = cols;
     }
