@@ -67,12 +67,6 @@ std::vector<double> sums8(const Node<T>& b, int c0, int c1, const F& f) {
   return out;
 }
 
-template <typename T>
-const simd::ElementOps<T>& elementOps() {
-  if constexpr (std::is_same_v<T, float>) return simd::ops().f32;
-  else return simd::ops().f64;
-}
-
 // The batch means and (biased) variances of channels [c0, c1) in one pass over x: sums of d = x - K
 // and d^2 with K the channel's first value (a shift that keeps the difference of sums well
 // conditioned), eight accumulators each as in add8 (the level's bnMoments).
@@ -81,7 +75,7 @@ void moments(const Node<T>& b, int c0, int c1, const T* x, double* mean, double*
   const double M = double(b.n) * double(b.HW);
   const int count = c1 - c0;
   std::vector<double> s1(size_t(count) * 8, 0.0), s2(size_t(count) * 8, 0.0);
-  const auto add = elementOps<T>().bnMoments;
+  const auto add = simd::elementOps<T>().bnMoments;
   planes(b, c0, c1, [&](int ch, int64_t o) {
     add(x + o, b.HW, double(x[int64_t(ch) * b.HW]), s1.data() + size_t(ch - c0) * 8, s2.data() + size_t(ch - c0) * 8);
   });
@@ -296,7 +290,7 @@ void forwardReluMaxPool(const Node<T>& b, const conv::Geometry& g, const T* x, T
       T* xm = xmax + pl * outPlane;
       if (twoByTwo) {
         // The conv-4 window: the level's vector kernel (the values of the loop below).
-        elementOps<T>().bnReluMaxPool2x2(in, g.h, g.w, ac, cc, out, am, xm);
+        simd::elementOps<T>().bnReluMaxPool2x2(in, g.h, g.w, ac, cc, out, am, xm);
         return;
       }
       for (int oy = 0; oy < g.ho; oy++) {
@@ -364,7 +358,7 @@ void backwardReluMaxPool(const Node<T>& b, const conv::Geometry& g, const T* x, 
       const T* in = x + o;
       T* gi = gx + o;
       if (twoByTwo) {
-        elementOps<T>().bnReluMaxPool2x2Backward(in, g.h, g.w, y + pl * outPlane, gy + pl * outPlane, argmax + pl * outPlane, a,
+        simd::elementOps<T>().bnReluMaxPool2x2Backward(in, g.h, g.w, y + pl * outPlane, gy + pl * outPlane, argmax + pl * outPlane, a,
                                                  bb, cc, gi, assign);
         return;
       }

@@ -9,6 +9,7 @@
 #include <algorithm>
 
 #include "runtime/threads.h"
+#include "simd/ops.h"
 
 namespace metatask::metabatch {
 
@@ -175,16 +176,8 @@ void MetaBatch<T>::sumTasks(double* grad) const {
   const int64_t P = main_.program().paramCount;
   const int count = pendingCount_;
   // maml.ts's accumulation, element by element: in double, task after task, then the mean.
-  runtime::parallelParts(P, kMinSumPart, workers_, [&](int64_t a, int64_t b) {
-    double* __restrict sum = grad + a;
-    const int64_t n = b - a;
-    std::fill(sum, sum + n, 0.0);
-    for (int t = 0; t < count; t++) {
-      const T* __restrict v = taskGrad_[t] + a;
-      for (int64_t j = 0; j < n; j++) sum[j] += double(v[j]);
-    }
-    for (int64_t j = 0; j < n; j++) sum[j] /= count;
-  });
+  const T* const* v = taskGrad_.data();
+  runtime::parallelParts(P, kMinSumPart, workers_, [&](int64_t a, int64_t b) { simd::elementOps<T>().meanOfRows(grad + a, v, count, a, b - a); });
 }
 
 template <typename T>

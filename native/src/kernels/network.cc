@@ -385,15 +385,10 @@ void addRows(T* y, const T* b, int n, int w) {
     for (int j = 0; j < w; j++) y[int64_t(r) * w + j] += b[j];
 }
 template <typename T>
-const simd::ElementOps<T>& elementOps() {
-  if constexpr (std::is_same_v<T, float>) return simd::ops().f32;
-  else return simd::ops().f64;
-}
-template <typename T>
 void addColumnSums(T* out, const T* g, int n, int w, int threads) {
   // Columns split across threads; each column still sums its rows in order.
   const int64_t chunk = std::max<int64_t>(64, kParallelChunk / std::max(1, n));
-  const auto sums = elementOps<T>().addColumnSums;
+  const auto sums = simd::elementOps<T>().addColumnSums;
   runtime::parallelRanges(w, chunk, threads, [&](int64_t a, int64_t b) { sums(out + a, g + a, n, b - a, w); });
 }
 // C (+)= A B, C = A B^T or C = A^T B accumulations of the dense op, all row-major.
@@ -502,7 +497,7 @@ void activationForward(const Node& nd, int i, C& c) {
   const int64_t len = int64_t(c.n) * nd.width;
   parallelRange(len, c.threads, [&](int64_t from, int64_t to) {
     if (nd.arg == kRelu) {
-      elementOps<T>().relu(X + from, Y + from, to - from);
+      simd::elementOps<T>().relu(X + from, Y + from, to - from);
     } else {
       for (int64_t k = from; k < to; k++) Y[k] = static_cast<T>(actF(nd.arg, X[k], nd.alpha));
     }
@@ -519,7 +514,7 @@ void activationBackward(const Node& nd, int i, C& c) {
   const int64_t len = int64_t(c.n) * nd.width;
   parallelRange(len, c.threads, [&](int64_t from, int64_t to) {
     if (nd.arg == kRelu) {
-      elementOps<T>().reluBackward(X + from, GY + from, GX + from, to - from);
+      simd::elementOps<T>().reluBackward(X + from, GY + from, GX + from, to - from);
     } else {
       for (int64_t k = from; k < to; k++) GX[k] += static_cast<T>(actD1(nd.arg, X[k], Y[k], nd.alpha) * GY[k]);
     }
@@ -535,7 +530,7 @@ void activationRForward(const Node& nd, int i, C& c) {
   T* RY = c.RA[i];
   const int64_t len = int64_t(c.n) * nd.width;
   if (nd.arg == kRelu) {
-    elementOps<T>().reluGate(X, RX, RY, len);  // f' = [x > 0]
+    simd::elementOps<T>().reluGate(X, RX, RY, len);  // f' = [x > 0]
   } else {
     for (int64_t k = 0; k < len; k++) RY[k] = static_cast<T>(actD1(nd.arg, X[k], Y[k], nd.alpha) * RX[k]);
   }
@@ -552,7 +547,7 @@ void activationRBackward(const Node& nd, int i, C& c) {
   T* RGX = c.RG[in];
   const int64_t len = int64_t(c.n) * nd.width;
   if (nd.arg == kRelu) {
-    elementOps<T>().reluBackward(X, RGY, RGX, len);  // f'' = 0: RGX += [x > 0] RGY
+    simd::elementOps<T>().reluBackward(X, RGY, RGX, len);  // f'' = 0: RGX += [x > 0] RGY
     return;
   }
   for (int64_t k = 0; k < len; k++) {

@@ -19,14 +19,6 @@
 
 namespace metatask::optim {
 
-namespace {
-template <typename T>
-const simd::ElementOps<T>& elementOps() {
-  if constexpr (std::is_same_v<T, float>) return simd::ops().f32;
-  else return simd::ops().f64;
-}
-}  // namespace
-
 // The loops run in the SIMD level's unit (simd/ops_impl.h), every element in double and rounded
 // once, so every level gives the same bits; the per-step coefficients are computed here.
 // Vectors under 32 Ki elements take one call (handing a part to another thread costs more);
@@ -43,14 +35,14 @@ void adamStep(T* __restrict params, const T* __restrict grad, T* __restrict m, T
   c.bc2Sqrt = std::sqrt(1.0 - std::pow(h.beta2, h.step));
   c.decay = h.decoupledWeightDecay ? 1.0 - h.lr * h.weightDecay : 1.0;
   c.l2 = h.decoupledWeightDecay ? 0.0 : h.weightDecay;
-  const auto adam = elementOps<T>().adam;
+  const auto adam = simd::elementOps<T>().adam;
   runtime::parallelParts(n, kMinPart, threads, [&](int64_t a, int64_t b) { adam(params + a, grad + a, m + a, v + a, b - a, c); });
 }
 
 template <typename T>
 void sgdStep(T* __restrict params, const T* __restrict grad, T* __restrict velocity, int64_t n, const SgdHyper& h, int threads) {
   const simd::SgdCoeffs c{h.lr, h.momentum, h.dampening, h.weightDecay, h.nesterov, h.step <= 1.0};
-  const auto sgd = elementOps<T>().sgd;
+  const auto sgd = simd::elementOps<T>().sgd;
   runtime::parallelParts(n, kMinPart, threads, [&](int64_t a, int64_t b) { sgd(params + a, grad + a, velocity ? velocity + a : nullptr, b - a, c); });
 }
 
@@ -58,7 +50,7 @@ template <typename T>
 void rmspropStep(T* __restrict params, const T* __restrict grad, T* __restrict squareAvg, T* __restrict momentumBuf, int64_t n, const RmspropHyper& h,
                  int threads) {
   const simd::RmspropCoeffs c{h.lr, h.alpha, h.eps, h.momentum, h.weightDecay};
-  const auto rmsprop = elementOps<T>().rmsprop;
+  const auto rmsprop = simd::elementOps<T>().rmsprop;
   runtime::parallelParts(n, kMinPart, threads, [&](int64_t a, int64_t b) {
     rmsprop(params + a, grad + a, squareAvg + a, momentumBuf ? momentumBuf + a : nullptr, b - a, c);
   });

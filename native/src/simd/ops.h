@@ -11,6 +11,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 #include "simd/level.h"
 
@@ -85,6 +86,9 @@ struct ElementOps {
   // position, then + d A at each window's recorded position, d = gy (y > 0 ? 1 : 0).
   void (*bnReluMaxPool2x2Backward)(const T* x, int64_t h, int64_t w, const T* y, const T* gy, const uint8_t* argmax, T A,
                                    T B, T C, T* g, bool assign);
+  // The mean of `count` vectors in double: out[j] = (0 + v_0[j] + v_1[j] + ... + v_{count-1}[j]) /
+  // count for j < n, v_r = rows[r] + from (each value converted exactly, the sum in that order).
+  void (*meanOfRows)(double* out, const T* const* rows, int64_t count, int64_t from, int64_t n);
 };
 
 struct Ops {
@@ -122,6 +126,12 @@ struct Ops {
 
 // The active table (selected at load; see setLevel).
 const Ops& ops();
+// Its element operations for T (float or double).
+template <typename T>
+const ElementOps<T>& elementOps() {
+  if constexpr (std::is_same_v<T, float>) return ops().f32;
+  else return ops().f64;
+}
 // The level in use.
 Level activeLevel();
 // The best level the CPU supports and this binary holds.
