@@ -221,10 +221,12 @@ describe('meta-batch kernel (NetworkHandle.metaGradient)', function () {
       }
     });
 
-    it('the meta-gradient of many tasks is their gradients added in task order, at any thread count and on every call', () => {
+    // 321 parameters (one part of the final sum), and 673 (two parts at two threads, the second
+    // from element 352: the sum's parts start inside the tasks' gradients).
+    const SUM_CASES: Case[] = [CASES[0]!, { ...CASES[0]!, name: '1-24-24-1 tanh, mse', spec: mlpSpec({ inputSize: 1, hidden: [24, 24], outputSize: 1, activation: 'tanh' }, 'mse') }];
+    for (const c of SUM_CASES) it(`the meta-gradient of many tasks is their gradients added in task order, at any thread count and on every call (${c.name})`, () => {
       // The tasks' gradients are added into one sum as tasks end on the threads; the order of the
       // additions must still be the tasks' order (a wrong order changes the last bits).
-      const c = CASES[0]!;
       const compiled = compileNetwork(c.spec);
       // float64: its additions round (float32 gradients added in double would be exact in any order).
       const params = initParams(compiled, new Rng(31), 'float64') as Float64Array;

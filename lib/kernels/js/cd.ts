@@ -385,10 +385,17 @@ export function cdResidual(xs: Matrix<Float64Array>, w: Matrix<Float64Array>, yt
   const Y = yt.data;
   R.set(Y);
   if (xs.rows > 0) gemm(w, xs, rt, { transA: true, alpha: -1, beta: 1 });
-  // The sums in functions of their own, which return numbers. With the loop here, a function
-  // called once or twice a fit, V8 compiled the loop on stack replacement and then dropped that
-  // code at the object literal below, on every call: in the first eight fits of 2000 x 1000 x 20,
-  // seven deoptimisations and a recompilation of a few milliseconds after each.
+  return residualParts(R, Y);
+}
+
+/**
+ * ||R||^2 and <R, Y> of a residual R and the targets Y, each summed in order (twin of
+ * residualParts in native/src/kernels/cd.cc). The loops are in a function that returns a number:
+ * with a loop here, V8 compiled it on stack replacement in a call made once or twice a fit and then
+ * dropped that code at the returned object, on every call (in the first eight fits of 2000 x 1000
+ * x 20, seven deoptimisations, each followed by a recompilation of a few milliseconds).
+ */
+export function residualParts(R: Float64Array, Y: Float64Array): { rNormSq: number; ry: number } {
   return { rNormSq: dotOf(R, R), ry: dotOf(R, Y) };
 }
 

@@ -22,7 +22,7 @@
  */
 import type { Matrix } from '../../core/matrix.js';
 import type { CdSweepResult, GramSolveArgs, InnerSolveResult, InnerSolveSettings, ResidualSolveArgs } from '../types.js';
-import { cdResidual, mtenetBlockGram, mtenetGramSweep, mtenetSweep } from './cd.js';
+import { cdResidual, mtenetBlockGram, mtenetGramSweep, mtenetSweep, residualParts } from './cd.js';
 import { gemm } from './linalg.js';
 
 /** Sweeps between two gap checks / extrapolations (skglm's default). */
@@ -477,22 +477,9 @@ class ResidualForm implements Form {
   /** Cheap: the residual as the sweeps kept it; exact: recomputed as Y - X_k W. */
   check(p: Parts, exact: boolean): number {
     const a = this.a;
-    if (exact) {
-      const parts = cdResidual(a.xs, a.w, a.yt, a.rt);
-      p.rNormSq = parts.rNormSq;
-      p.ry = parts.ry;
-    } else {
-      const R = a.rt.data;
-      const Y = a.yt.data;
-      let rr = 0;
-      let ry = 0;
-      for (let q = 0; q < R.length; q++) {
-        rr += R[q]! * R[q]!;
-        ry += R[q]! * Y[q]!;
-      }
-      p.rNormSq = rr;
-      p.ry = ry;
-    }
+    const parts = exact ? cdResidual(a.xs, a.w, a.yt, a.rt) : residualParts(a.rt.data, a.yt.data);
+    p.rNormSq = parts.rNormSq;
+    p.ry = parts.ry;
     if (this.k > 0 && a.xs.cols > 0) gemm(a.xs, a.rt, a.h, { transB: true });
     else a.h.data.fill(0);
     setNorms(a.w.data, this.k, this.T, p);
