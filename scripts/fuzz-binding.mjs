@@ -213,6 +213,11 @@ const functions = {
     const n = dim(1), T = dim(1);
     return [mat(n, T), chance(0.5), mat(T, n), new F64(T)];
   },
+  cdCoefficients: () => {
+    const d = dim(1), T = dim(1);
+    const cols = perm(d).subarray(0, dim(0, d));
+    return [cols, mat(cols.length, T), vec(d), vec(T), mat(T, d, F64, () => 0), new F64(T)];
+  },
   cdResidual: () => {
     const n = dim(1), k = dim(0), T = dim(1);
     return [mat(k, n), mat(k, T), mat(T, n), mat(T, n)];

@@ -131,6 +131,10 @@ function statsCorrelationArgs(): unknown[] {
 function targetArgs(): unknown[] {
   return [mat(n, T), true, mat(T, n), new Float64Array(T)];
 }
+/** A support of 2 features. */
+function coefficientArgs(): unknown[] {
+  return [Int32Array.from([0, 2]), mat(2, T), new Float64Array(d).fill(0.5), new Float64Array(T), mat(T, d, 0), new Float64Array(T)];
+}
 /** k = 2 gathered columns. */
 function residualArgs(): unknown[] {
   return [mat(2, n), mat(2, T), mat(T, n), mat(T, n)];
@@ -476,6 +480,30 @@ const cases: Record<string, Case> = {
         const a = targetArgs();
         const y = a[0] as { data: Float64Array };
         return Object.assign(a, { 2: { rows: T, cols: n, data: y.data } });
+      }],
+    ],
+  },
+  cdCoefficients: {
+    args: coefficientArgs,
+    kinds: ['i32', 'matrix', 'f64', 'f64', 'matrix', 'f64'],
+    extra: [
+      ['a feature index of d', () => Object.assign(coefficientArgs(), { 0: Int32Array.from([0, d]) })],
+      ['a negative feature index', () => Object.assign(coefficientArgs(), { 0: Int32Array.from([-1, 2]) })],
+      ['w with a row for a feature not listed', () => Object.assign(coefficientArgs(), { 1: mat(3, T) })],
+      ['w with T + 1 columns', () => Object.assign(coefficientArgs(), { 1: mat(2, T + 1) })],
+      ['coef aliases w', () => {
+        const a = coefficientArgs();
+        const coef = a[4] as { data: Float64Array };
+        return Object.assign(a, { 1: { rows: 2, cols: T, data: coef.data.subarray(0, 2 * T) } });
+      }],
+      ['intercept aliases yMean', () => {
+        const a = coefficientArgs();
+        return Object.assign(a, { 5: a[3] });
+      }],
+      ['intercept aliases coef', () => {
+        const a = coefficientArgs();
+        const coef = a[4] as { data: Float64Array };
+        return Object.assign(a, { 5: coef.data.subarray(0, T) });
       }],
     ],
   },

@@ -943,6 +943,47 @@ describe('kernel parity: native vs js', function () {
           closeNum(pn.ry, pj.ry, 1e-10, 'ry parity');
         });
 
+    for (const [d, T, m] of [
+      [1, 1, 1],
+      [9, 1, 0],
+      [40, 6, 13],
+      [300, 43, 120],
+    ] as const)
+      it(`cdCoefficients d=${d}, T=${T}, support ${m}: the same bits on both backends, and its definition`, () => {
+        const rng = new Rng(d + 7 * T + m);
+        // A support in increasing order, as the solver gives it (every 3rd feature, wrapped).
+        const cols = Int32Array.from({ length: m }, (_, c) => Math.min(d - 1, (3 * c) % d));
+        const support = Int32Array.from(new Set(cols)).sort();
+        const w = randMatrix(rng, support.length, T);
+        const mean = Float64Array.from({ length: d }, () => rng.normal());
+        const yMean = Float64Array.from({ length: T }, () => 10 * rng.normal());
+        const out = (K: Kernels) => {
+          const coef = zerosM(T, d);
+          const intercept = new Float64Array(T).fill(NaN);
+          K.cdCoefficients(support, w, mean, yMean, coef, intercept);
+          return { coef, intercept };
+        };
+        const a = out(N);
+        const b = out(J);
+        // Plain products and differences in the order of cols (no fused multiply-add): bit-identical.
+        expect(Array.from(a.coef.data)).to.deep.equal(Array.from(b.coef.data));
+        expect(Array.from(a.intercept)).to.deep.equal(Array.from(b.intercept));
+        for (let t = 0; t < T; t++) {
+          let icpt = yMean[t]!;
+          for (let j = 0; j < d; j++) {
+            const c = support.indexOf(j);
+            expect(a.coef.data[t * d + j]).to.equal(c < 0 ? 0 : w.data[c * T + t]);
+            if (c >= 0) icpt -= mean[j]! * w.data[c * T + t]!;
+          }
+          expect(a.intercept[t]).to.equal(icpt);
+        }
+        // Entries off the support are left as they were.
+        const marked = zerosM(T, d);
+        marked.data.fill(5);
+        N.cdCoefficients(support, w, mean, yMean, marked, new Float64Array(T));
+        for (let j = 0; j < d; j++) if (!support.includes(j)) for (let t = 0; t < T; t++) expect(marked.data[t * d + j]).to.equal(5);
+      });
+
     // The residual form's cyclic sweeps run by blocks once T n >= 4096: of 32 features from 20 tasks
     // (70 x 180 x 24: two whole blocks and a partial one; 33 x 210 x 20: a block of one), else of 4
     // by fused passes (30 x 700 x 6 and 9 x 1100 x 4, ending on blocks of 2 and 1).

@@ -281,8 +281,8 @@ const cases: Record<string, Case> = {
       return out;
     },
   },
-  'cd working-set kernels: cdDesign, cdDesignCorrelations, cdCorrelations, cdGatherColumns, cdGramColumns, cdTargets, cdResidual, cdResidualColumns, cdResidualCorrelations, mtenetGramSweep': {
-    covers: ['cdDesign', 'cdDesignCorrelations', 'cdCorrelations', 'cdGatherColumns', 'cdGramColumns', 'cdTargets', 'cdResidual', 'cdResidualColumns', 'cdResidualCorrelations', 'mtenetGramSweep'],
+  'cd working-set kernels: cdDesign, cdDesignCorrelations, cdCorrelations, cdGatherColumns, cdGramColumns, cdTargets, cdCoefficients, cdResidual, cdResidualColumns, cdResidualCorrelations, mtenetGramSweep': {
+    covers: ['cdDesign', 'cdDesignCorrelations', 'cdCorrelations', 'cdGatherColumns', 'cdGramColumns', 'cdTargets', 'cdCoefficients', 'cdResidual', 'cdResidualColumns', 'cdResidualCorrelations', 'mtenetGramSweep'],
     run: (k, a) => {
       const [n, d, T] = [700, 90, 7];
       const x = a.matrix<Float64Array>('float64', n, d, (r, i) => r.normal() + (i % d) * 0.5 + (i % d === 5 ? 1e8 : 0));
@@ -318,6 +318,10 @@ const cases: Record<string, Case> = {
         out.push(...bits(r.data, parts.rNormSq, parts.ry));
         const inPlace = k.cdResidualColumns(design, a.int32(Array.from({ length: 12 }, (_, c) => (c * 7) % d)), w, targets.yt, r);
         out.push(...bits(r.data, inPlace.rNormSq, inPlace.ry));
+        const coef = a.matrix<Float64Array>('float64', T, d, () => 0);
+        const intercept = a.f64(T, () => 0);
+        k.cdCoefficients(a.int32(Array.from({ length: 12 }, (_, c) => (c * 7) % d)), w, design.mean, targets.yMean, coef, intercept);
+        out.push(...bits(coef.data, intercept));
         const fusedCorr = a.matrix<Float64Array>('float64', runs.length, T, () => 0);
         const fusedNorms = a.f64(runs.length, () => 0);
         const fused = k.cdResidualCorrelations(

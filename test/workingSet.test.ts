@@ -449,6 +449,36 @@ describe('EnetState.refresh', () => {
   });
 });
 
+describe('EnetState\'s row buffers', () => {
+  it('a pending residual keeps its own copy of the rows: the next working set\'s rows, gathered into the same room, do not change it', () => {
+    const p = gaussianProblem(60, 20, 3, 5, true);
+    const cols = Int32Array.from([1, 4, 7]);
+    const rows: M = randMatrix(new Rng(9), 3, 3);
+    const kept = rows.data.slice();
+    const ref = new EnetState(kernels(), p);
+    ref.setResidual(cols, { rows: 3, cols: 3, data: kept });
+    const st = new EnetState(kernels(), p);
+    st.setPendingResidual(cols, rows, ref.rNormSq, ref.ry);
+    rows.data.fill(0);
+    expect(Array.from(st.rt.data)).to.deep.equal(Array.from(ref.rt.data));
+  });
+
+  it('working sets of a state share one room, which grows for a larger set; the support\'s rows have a room of their own', () => {
+    const p = gaussianProblem(60, 20, 3, 5, true);
+    const st = new EnetState(kernels(), p);
+    // The same memory: one buffer, one offset (lent buffers may be parts of one larger buffer).
+    const same = (x: Float64Array, y: Float64Array) => x.buffer === y.buffer && x.byteOffset === y.byteOffset;
+    const a = st.workingSetRows(12);
+    const b = st.workingSetRows(9);
+    expect(same(a.w, b.w) && same(a.h, b.h)).to.equal(true);
+    expect(same(b.w, b.h)).to.equal(false);
+    const c = st.workingSetRows(30);
+    expect(c.w.length).to.equal(30);
+    expect(same(c.w, a.w)).to.equal(false);
+    expect(same(st.supportRows().w.data, st.workingSetRows(12).w)).to.equal(false);
+  });
+});
+
 describe('Anderson extrapolation', () => {
   it('finds the fixed point of a linear iteration exactly when K > the dimension', () => {
     // x <- A x + b with a contraction A (3 x 3): x* = (I - A)^{-1} b.

@@ -49,6 +49,7 @@ export interface Addon {
   cdCorrelations(x: Matrix, mean: Float64Array, sqNorm: Float64Array, rt: Matrix, cols: Int32Array, out: Matrix, norms: Float64Array): void;
   cdGatherColumns(x: Matrix, mean: Float64Array, cols: Int32Array, out: Matrix): void;
   cdTargets(y: Matrix, centre: boolean, yt: Matrix, yMean: Float64Array): number;
+  cdCoefficients(cols: Int32Array, w: Matrix, mean: Float64Array, yMean: Float64Array, coef: Matrix, intercept: Float64Array): void;
   cdResidual(xs: Matrix, w: Matrix, yt: Matrix, rt: Matrix): { rNormSq: number; ry: number };
   cdGramColumns(x: Matrix, mean: Float64Array, rows: Int32Array, cols: Int32Array, out: Matrix): void;
   cdResidualColumns(x: Matrix, mean: Float64Array, cols: Int32Array, w: Matrix, yt: Matrix, rt: Matrix): { rNormSq: number; ry: number };
@@ -309,6 +310,9 @@ export function nativeKernels(addon: Addon): Kernels {
       const yMean = new Float64Array(y.cols);
       const yNormSq = call(() => addon.cdTargets(y, centre, yt, yMean));
       return { yt, yMean, yNormSq };
+    },
+    cdCoefficients(cols: Int32Array, w: Matrix, mean: Float64Array, yMean: Float64Array, coef: Matrix, intercept: Float64Array): void {
+      call(() => addon.cdCoefficients(cols, w, mean, yMean, coef, intercept));
     },
     cdResidual(xs: Matrix, w: Matrix, yt: Matrix, rt: Matrix): { rNormSq: number; ry: number } {
       return call(() => addon.cdResidual(xs, w, yt, rt));

@@ -399,6 +399,13 @@ export interface Kernels extends NetworkKernels, OptimKernels, RandomKernels {
    */
   cdTargets(y: Matrix<Float64Array>, centre: boolean, yt?: Matrix<Float64Array>): CdTargets;
   /**
+   * A fit's public coefficients from its support: coef[t, cols[c]] = w[c, t] (coef T x d; its other
+   * entries are left as they are, so the caller gives it zeroed) and the intercept that undoes the
+   * centring, intercept[t] = yMean[t] - sum_c mean[cols[c]] w[c, t] (overwritten), subtracted in
+   * the order of cols. w is cols.length x T, mean has length d.
+   */
+  cdCoefficients(cols: Int32Array, w: Matrix<Float64Array>, mean: Float64Array, yMean: Float64Array, coef: Matrix<Float64Array>, intercept: Float64Array): void;
+  /**
    * rt = yt - w^T xs (T x n, overwritten) for k gathered columns xs (k x n) and their coefficients
    * w (k x T); returns ||R||^2 and <R, Y> (yt = Y^T, T x n).
    */

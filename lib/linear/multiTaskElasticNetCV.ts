@@ -254,7 +254,7 @@ function* crossValidatedPaths(c: CvRun): Generator<ProgressInfo, CVResult, void>
   const lease = new BufferLease();
   const state = new EnetState(k, full, undefined, lease);
   const r = yield* solveEnet(k, full, state, solveSettings(o, cdRng, full.n, alpha, l1Ratio));
-  const { coef, intercept } = finish(full, state.supportRows());
+  const { coef, intercept } = finish(k, full, state.supportRows());
   lease.release();
   fullLease.release();
   return {

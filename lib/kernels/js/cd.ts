@@ -350,6 +350,27 @@ export function cdTargets(y: Matrix<Float64Array>, centre: boolean, out?: Matrix
   return { yt, yMean, yNormSq: sums[0]! + sums[1]! + (sums[2]! + sums[3]!) };
 }
 
+export function cdCoefficients(cols: Int32Array, w: Matrix<Float64Array>, mean: Float64Array, yMean: Float64Array, coef: Matrix<Float64Array>, intercept: Float64Array): void {
+  const { rows: T, cols: d, data: C } = coef;
+  const m = cols.length;
+  if (w.rows !== m || w.cols !== T || w.data.length !== m * T) throw new ShapeError(`cdCoefficients: w must be ${m} x ${T}`);
+  if (C.length !== T * d || mean.length !== d || yMean.length !== T || intercept.length !== T) {
+    throw new ShapeError(`cdCoefficients: coef must be ${T} x ${d}, mean of length ${d}, yMean and intercept of length ${T}`);
+  }
+  for (let c = 0; c < m; c++) if (!(cols[c]! >= 0 && cols[c]! < d)) throw new ShapeError(`cdCoefficients: cols[${c}] = ${cols[c]} is not a feature of ${d}`);
+  intercept.set(yMean);
+  const W = w.data;
+  for (let c = 0; c < m; c++) {
+    const j = cols[c]!;
+    const xm = mean[j]!;
+    for (let t = 0; t < T; t++) {
+      const v = W[c * T + t]!;
+      C[t * d + j] = v;
+      intercept[t]! -= xm * v;
+    }
+  }
+}
+
 /** Yt[t, i] = Y[i, t] - yMean[t] for rows i0..i1-1. */
 function centreTargetRows(Y: Float64Array, Yt: Float64Array, yMean: Float64Array, i0: number, i1: number, T: number, n: number): void {
   for (let t = 0; t < T; t++) {

@@ -4,7 +4,7 @@
  * METATASK_BACKEND=js, and as the reference side of the parity suite.
  */
 import type { Kernels } from '../types.js';
-import { cdCorrelations, cdDesign, cdDesignCorrelations, cdGatherColumns, cdGramColumns, cdResidual, cdResidualColumns, cdResidualCorrelations, cdTargets, mtenetBlockGram, mtenetGramSweep, mtenetSweep } from './cd.js';
+import { cdCoefficients, cdCorrelations, cdDesign, cdDesignCorrelations, cdGatherColumns, cdGramColumns, cdResidual, cdResidualColumns, cdResidualCorrelations, cdTargets, mtenetBlockGram, mtenetGramSweep, mtenetSweep } from './cd.js';
 import { cdGramCorrelations } from './cdgram.js';
 import { cdDualNorms, cdFlaggedFeatures, cdFlagPositive, cdScreen, cdSetCorrelations, cdSetRows, cdStaleFeatures, cdWorkingSet } from './cdscreen.js';
 import { mtenetGramSolve, mtenetResidualSolve } from './cdsolve.js';
@@ -36,6 +36,7 @@ export const jsKernels: Kernels = {
   cdCorrelations,
   cdGatherColumns,
   cdTargets,
+  cdCoefficients,
   cdResidual,
   cdGramColumns,
   cdResidualColumns,

@@ -57,6 +57,8 @@ export interface InnerProblem {
   h: Matrix<Float64Array>;
   /** The residual R^T (T x n) at w, which the residual form updates in place (the Gram form needs none). */
   rt?: Matrix<Float64Array>;
+  /** Room for (X_k^T R)^T, at least T k values, that the Gram form may use (else it allocates). */
+  htRoom?: Float64Array;
   /** ||R||^2 and <R, Y> at w. */
   rNormSq: number;
   ry: number;
@@ -84,7 +86,9 @@ export function* innerSolve(K: Kernels, p: InnerProblem, s: InnerSettings): Gene
   const cost = p.gram ? 2 * k * k * T + 1 : 4 * p.n * k * T + 1;
   const perCall = Math.max(ANDERSON_K, ANDERSON_K * Math.floor(CALL_BUDGET[K.name] / cost / ANDERSON_K));
   // The Gram form keeps (X_k^T R)^T, T x k.
-  const ht: Matrix<Float64Array> | undefined = p.gram ? { rows: T, cols: k, data: new Float64Array(T * k) } : undefined;
+  const ht: Matrix<Float64Array> | undefined = p.gram
+    ? { rows: T, cols: k, data: p.htRoom && p.htRoom.length >= T * k ? p.htRoom.subarray(0, T * k) : new Float64Array(T * k) }
+    : undefined;
   if (ht) K.transpose(p.h, ht);
   let sweeps = 0;
   let change = 0;

@@ -164,6 +164,17 @@ const INNER_GAP_FLOOR = 1e-3;
 const SLOW_INNER_SWEEPS = 20;
 
 /**
+ * EnetState's reused row buffers (rowRoom): a working set's rows of W and of X^T R, the Gram form's
+ * transposed X^T R, the support's rows of W, and the rows a pending residual is rebuilt from.
+ */
+const ROW_W = 0;
+const ROW_H = 1;
+const ROW_HT = 2;
+const ROW_SUPPORT = 3;
+const ROW_PENDING = 4;
+const EMPTY_ROWS = new Float64Array(0);
+
+/**
  * The design and the centred targets of X (n x d) and Y (n x T), checked: the kernels that read
  * them anyway report a NaN or an infinity, and the value is then found and named (`names` are the
  * argument names of the messages). X and Y are never modified.
@@ -238,6 +249,8 @@ export class EnetState {
   private solveArrays: { active: Uint8Array; xi: Float64Array; setRoom: Int32Array } | null = null;
   /** supportRows()' value while W is unchanged. */
   private supportCache: { cols: Int32Array; w: Matrix<Float64Array> } | null = null;
+  /** rowRoom()'s buffers by slot (ROW_*), grown from the lease as needed. */
+  private readonly rowBuffers: Float64Array[] = [EMPTY_ROWS, EMPTY_ROWS, EMPTY_ROWS, EMPTY_ROWS, EMPTY_ROWS];
   rNormSq: number;
   ry: number;
   l21 = 0;
@@ -441,12 +454,41 @@ export class EnetState {
     this.K.cdResidualCorrelations(this.p.design, pending.cols, pending.w, this.p.yt, this.residualBuffer(), cols, out, norms);
   }
 
-  /** The support (non-zero rows of W, ascending) and those rows (|S| x T), kept until W changes. */
+  /**
+   * The support (non-zero rows of W, ascending) and those rows (|S| x T), kept until W changes (the
+   * rows are overwritten then: a caller reads them at once).
+   */
   supportRows(): { cols: Int32Array; w: Matrix<Float64Array> } {
     if (this.supportCache !== null) return this.supportCache;
     const cols = flaggedFeatures(this.K, this.nonZero, this.supportSize);
-    this.supportCache = { cols, w: rowsOf(this.K, this.w, cols) };
+    const w: Matrix<Float64Array> = { rows: cols.length, cols: this.p.T, data: this.rowRoom(ROW_SUPPORT, cols.length * this.p.T) };
+    this.K.gatherRows(this.w, cols, w);
+    this.supportCache = { cols, w };
     return this.supportCache;
+  }
+
+  /** Room for a working set's rows of W and of X^T R (k x T each, `length` values), overwritten by the next working set's. */
+  workingSetRows(length: number): { w: Float64Array; h: Float64Array } {
+    return { w: this.rowRoom(ROW_W, length), h: this.rowRoom(ROW_H, length) };
+  }
+
+  /** Room for the Gram form's (X_k^T R)^T (T x k, `length` values) during an inner solve. */
+  transposedRoom(length: number): Float64Array {
+    return this.rowRoom(ROW_HT, length);
+  }
+
+  /**
+   * `length` values of slot's buffer, of any contents. The buffers are the state's for all its
+   * solves and come from its lease (so from the last fit's, after the first): a new array per outer
+   * iteration was fresh memory, each page faulted in on first write (about 10 us where freed pages
+   * go back to the host), in every fit.
+   */
+  private rowRoom(slot: number, length: number): Float64Array {
+    const b = this.rowBuffers[slot]!;
+    if (b.length >= length) return b.subarray(0, length);
+    const grown = this.lease.f64Uncleared(Math.max(length, 2 * b.length));
+    this.rowBuffers[slot] = grown;
+    return grown.subarray(0, length);
   }
 
   /** Features [from, to) now hold X_j^T R at the current residual. */
@@ -473,7 +515,10 @@ export class EnetState {
    * next read of rt), with these parts: it is rebuilt from X when next read.
    */
   setPendingResidual(cols: Int32Array, ws: Matrix<Float64Array>, rNormSq: number, ry: number): void {
-    this.pendingResidual = { cols, w: ws };
+    // A copy: the caller's rows (workingSetRows) are the next working set's before the residual is read.
+    const w = this.rowRoom(ROW_PENDING, ws.data.length);
+    w.set(ws.data);
+    this.pendingResidual = { cols, w: { rows: ws.rows, cols: ws.cols, data: w } };
     this.rNormSq = rNormSq;
     this.ry = ry;
   }
@@ -593,8 +638,11 @@ export function* solveEnet(K: Kernels, p: EnetProblem, st: EnetState, s: SolveSe
     const gramForm = s.innerForm ? s.innerForm === 'gram' : p.gram !== undefined || gramPreferred;
     // The pool may hand the set out in its own order (as views): rows follow `order`.
     const { features: order, xws, gram } = st.pool.take(ws, gramForm ? 'gram' : 'columns');
-    const w: Matrix<Float64Array> = rowsOf(K, st.w, order);
-    const h: Matrix<Float64Array> = rowsOf(K, { rows: d, cols: T, data: st.corr }, order);
+    const room = st.workingSetRows(k * T);
+    const w: Matrix<Float64Array> = { rows: k, cols: T, data: room.w };
+    const h: Matrix<Float64Array> = { rows: k, cols: T, data: room.h };
+    K.gatherRows(st.w, order, w);
+    K.gatherRows({ rows: d, cols: T, data: st.corr }, order, h);
     const maxSweeps = s.maxIter - sweeps;
     // The inner tolerance: a fraction of the final one, or of the current gap while the set leaves
     // active features out (the next outer iteration re-solves on a larger set anyway: Celer's and
@@ -608,7 +656,7 @@ export function* solveEnet(K: Kernels, p: EnetProblem, st: EnetState, s: SolveSe
     const innerTol = INNER_TOL_FRACTION * Math.max(tolScaled, gapShare * gap);
     const inner = innerSolve(
       K,
-      { n, T, xws, ...(gram ? { gram } : { rt: st.writableRt() }), yt: p.yt, w, h, rNormSq: st.rNormSq, ry: st.ry },
+      { n, T, xws, ...(gram ? { gram, htRoom: st.transposedRoom(k * T) } : { rt: st.writableRt() }), yt: p.yt, w, h, rNormSq: st.rNormSq, ry: st.ry },
       { l1Reg, l2Reg, tol: innerTol, maxSweeps, selection: s.selection, rng: s.rng },
     );
     const start = sweeps;

@@ -267,6 +267,30 @@ Napi::Value CdTargets(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, cd::targets(y.data(), y.rows(), y.cols(), centre, yt.data(), yMean.data()));
 }
 
+// cdCoefficients(cols, w, mean, yMean, coef, intercept): coef[t, cols[c]] = w[c, t] (its other
+// entries untouched), intercept[t] = yMean[t] - sum_c mean[cols[c]] w[c, t] (overwritten); coef
+// T x d, w len(cols) x T, mean length d, yMean and intercept length T.
+Napi::Value CdCoefficients(const Napi::CallbackInfo& info) {
+  const char* fn = "cdCoefficients";
+  Napi::Env env = info.Env();
+  expectArgs(info, 6, fn);
+  ArgGuard guard;
+  // Copied (args.h rule 1): their checked entries decide which entries of coef and mean are touched.
+  const std::vector<int32_t> cols = indexArg(info[0], fn, "cols");
+  MatMap<double> coef = matrixArg<double>(info[4], fn, "coef");
+  MatMap<double> w = matrixArg<double>(info[1], fn, "w", int64_t(cols.size()), coef.rows());
+  VecMap<double> mean = vectorArg<double>(info[2], fn, "mean", coef.cols());
+  VecMap<double> yMean = vectorArg<double>(info[3], fn, "yMean", coef.rows());
+  VecMap<double> intercept = vectorArg<double>(info[5], fn, "intercept", coef.rows());
+  expectIndices(env, fn, "cols", cols, coef.cols());
+  expectDisjointFrom(env, fn, coef, "coef", w, "w", mean, "mean", yMean, "yMean", intercept, "intercept");
+  expectDisjointFrom(env, fn, intercept, "intercept", w, "w", mean, "mean", yMean, "yMean");
+  guard.verify(env, fn);
+  cd::coefficients(cols.data(), int64_t(cols.size()), w.data(), coef.rows(), mean.data(), yMean.data(), coef.cols(), coef.data(),
+                   intercept.data());
+  return env.Undefined();
+}
+
 Napi::Value partsObject(Napi::Env env, double rNormSq, double ry) {
   Napi::Object r = Napi::Object::New(env);
   r.Set("rNormSq", rNormSq);
@@ -774,6 +798,7 @@ void registerCd(Napi::Env env, Napi::Object exports) {
   exportFunction(env, exports, "cdCorrelations", CdCorrelations);
   exportFunction(env, exports, "cdGatherColumns", CdGatherColumns);
   exportFunction(env, exports, "cdTargets", CdTargets);
+  exportFunction(env, exports, "cdCoefficients", CdCoefficients);
   exportFunction(env, exports, "cdResidual", CdResidual);
   exportFunction(env, exports, "cdGramColumns", CdGramColumns);
   exportFunction(env, exports, "cdResidualColumns", CdResidualColumns);

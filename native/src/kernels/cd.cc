@@ -549,6 +549,20 @@ double targets(const double* y, int64_t n, int64_t T, bool centre, double* yt, d
   return (s[0] + s[1]) + (s[2] + s[3]);
 }
 
+void coefficients(const int32_t* cols, int64_t m, const double* w, int64_t T, const double* mean, const double* yMean, int64_t d,
+                  double* coef, double* intercept) {
+  std::copy_n(yMean, T, intercept);
+  for (int64_t c = 0; c < m; ++c) {
+    const int64_t j = cols[c];
+    const double xm = mean[j];
+    const double* wc = w + c * T;
+    for (int64_t t = 0; t < T; ++t) {
+      coef[t * d + j] = wc[t];
+      intercept[t] -= xm * wc[t];
+    }
+  }
+}
+
 namespace {
 
 // ||R||^2 and <R, Y>, summed in order.

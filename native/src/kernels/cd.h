@@ -75,6 +75,13 @@ SweepStats gramSweep(const double* gram, int64_t k, double* ht, int64_t T, doubl
 // yMean^T)^T. Returns ||yt||_F^2 (NaN or infinite when y holds a NaN or an infinity).
 double targets(const double* y, int64_t n, int64_t T, bool centre, double* yt, double* yMean);
 
+// A fit's public coefficients from its support: coef[t, cols[c]] = w[c, t] (coef T x d; its other
+// entries are left as they are: the caller gives it zeroed), and the intercept that undoes the
+// centring, intercept[t] = yMean[t] - sum_c mean[cols[c]] w[c, t], subtracted in the order of cols.
+// w is m x T; cols entries are in [0, d).
+void coefficients(const int32_t* cols, int64_t m, const double* w, int64_t T, const double* mean, const double* yMean, int64_t d,
+                  double* coef, double* intercept);
+
 struct ResidualParts {
   double rNormSq;  // ||R||_F^2
   double ry;       // <R, Y>
