@@ -65,9 +65,14 @@ export function sampledShapes(count: number): SampledShape[] {
   return shapes;
 }
 
-/** Fresh processes per side: two at most (sixteen shapes of three sides in three processes each would take five minutes). */
+/**
+ * Fresh processes per side: three at most (about two and a half minutes for sixteen shapes of three
+ * sides). The median of two cold fits is their mean, which one process's first full garbage
+ * collection or fresh huge page moved by half its cost: with two, a shape's cold ratio changed by
+ * up to 2x from run to run.
+ */
 function rounds(): number {
-  return Math.min(2, benchOptions().rounds);
+  return Math.min(3, benchOptions().rounds);
 }
 
 function shapeCount(): number {
