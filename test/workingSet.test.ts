@@ -19,7 +19,7 @@ import { ShapeError } from '../lib/core/errors.js';
 import { dualityGapOf, normsOf, provenZero, safeRadius } from '../lib/linear/solvers/dualGap.js';
 import { ColumnPool } from '../lib/linear/solvers/columnPool.js';
 import type { Kernels } from '../lib/kernels/types.js';
-import { denseSolution, EnetState, gramPays, MAX_GRAM_FEATURES, MIN_WORKING_SET, MIN_WORKING_SET_FLOOR, minWorkingSetFor, prepareProblem, solveEnet, withGram, withPooled, type EnetProblem, type SolveSettings } from '../lib/linear/solvers/workingSet.js';
+import { afterFullSet, denseSolution, EnetState, gramPays, MAX_GRAM_FEATURES, MIN_WORKING_SET, MIN_WORKING_SET_FLOOR, minWorkingSetFor, prepareProblem, solveEnet, withGram, withPooled, type EnetProblem, type SolveSettings } from '../lib/linear/solvers/workingSet.js';
 import { randMatrix } from './helpers.js';
 
 type M = Matrix<Float64Array>;
@@ -757,6 +757,46 @@ describe('working sets on columns of unequal scales', () => {
 });
 
 describe('working sets of a dense solution', () => {
+  it('grows a set four times past the support after a full one, doubles it otherwise', () => {
+    expect(afterFullSet(50, 50, 1000)).to.equal(200);
+    expect(afterFullSet(45, 50, 1000)).to.equal(180);
+    expect(afterFullSet(44, 50, 1000), 'a set that did not fill up').to.equal(0);
+    expect(afterFullSet(0, 0, 1000), 'the first set').to.equal(0);
+    expect(afterFullSet(100, 100, 338), 'past n samples: to n').to.equal(338);
+    expect(afterFullSet(200, 200, 300), 'doubling at least').to.equal(400);
+  });
+
+  it('after full working sets, fewer sets and sweeps than doubling, same optimum', () => {
+    // 300 x 400 x 4 with 150 planted features at 0.05 of the largest regularisation: the sets of
+    // 50 and 100 fill up (doubling: 50, 100, 200, 360).
+    const { X, Y } = problem(5, 300, 400, 4, 150);
+    const p = prepareProblem(kernels(), X, Y, true);
+    const l1Reg = 0.05 * Math.max(...p.xtyNorms);
+    const run = (K: Kernels) => {
+      const sizes: number[] = [];
+      const counted = Object.create(K) as Kernels;
+      counted.cdWorkingSet = (a) => {
+        const m = K.cdWorkingSet(a);
+        sizes.push(m);
+        return m;
+      };
+      const st = new EnetState(counted, p);
+      const gen = solveEnet(counted, p, st, settings(l1Reg, 0, 1e-4));
+      let r = gen.next();
+      while (!r.done) r = gen.next();
+      expect(r.value.converged).to.equal(true);
+      return { sizes, sweeps: r.value.nIter, objective: objective(p, st.w.data, l1Reg, 0) };
+    };
+    const doublingOnly = Object.create(kernels()) as Kernels;
+    doublingOnly.cdWorkingSet = (a) => kernels().cdWorkingSet({ ...a, minSize: Math.min(a.minSize, MIN_WORKING_SET) });
+    const grown = run(kernels());
+    const doubling = run(doublingOnly);
+    expect(grown.sizes[1], 'the set after the first, full one').to.equal(4 * grown.sizes[0]!);
+    expect(grown.sizes.length, 'working sets').to.be.below(doubling.sizes.length);
+    expect(grown.sweeps, 'sweeps').to.be.below(doubling.sweeps);
+    expect(grown.objective).to.be.closeTo(doubling.objective, 1e-4 * doubling.objective);
+  });
+
   it('tells a dense solution by a full working set whose doubled support reaches half the active features', () => {
     expect(denseSolution(100, 100, 400)).to.equal(true);
     expect(denseSolution(90, 100, 360)).to.equal(true);
