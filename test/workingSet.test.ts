@@ -697,6 +697,33 @@ describe('working sets and the column pool', () => {
   });
 });
 
+/**
+ * Solve at l1Reg (tol 1e-4) with kernels K, recording the size of every working set; the run must
+ * converge.
+ */
+function solveCountingSets(K: Kernels, p: EnetProblem, l1Reg: number): { sizes: number[]; sweeps: number; support: number; objective: number } {
+  const sizes: number[] = [];
+  const counted = Object.create(K) as Kernels;
+  counted.cdWorkingSet = (a) => {
+    const m = K.cdWorkingSet(a);
+    sizes.push(m);
+    return m;
+  };
+  const st = new EnetState(counted, p);
+  const gen = solveEnet(counted, p, st, settings(l1Reg, 0, 1e-4));
+  let r = gen.next();
+  while (!r.done) r = gen.next();
+  expect(r.value.converged).to.equal(true);
+  return { sizes, sweeps: r.value.nIter, support: st.supportSize, objective: objective(p, st.w.data, l1Reg, 0) };
+}
+
+/** The kernels, but asked for no larger working set than the smallest (the kernel still takes twice the support): plain doubling. */
+function doublingOnly(): Kernels {
+  const k = Object.create(kernels()) as Kernels;
+  k.cdWorkingSet = (a) => kernels().cdWorkingSet({ ...a, minSize: Math.min(a.minSize, MIN_WORKING_SET) });
+  return k;
+}
+
 describe('working sets on columns of unequal scales', () => {
   /**
    * Celer's ranking of the candidates, (1 - xi_j / scale) / ||X_j|| ascending, as the kernel ranked
@@ -730,21 +757,8 @@ describe('working sets on columns of unequal scales', () => {
     const p = prepareProblem(kernels(), X, Y, true);
     const l1Reg = 0.02 * Math.max(...p.xtyNorms);
     const outer = (K: Kernels) => {
-      let sets = 0;
-      let features = 0;
-      const counted = Object.create(K) as Kernels;
-      counted.cdWorkingSet = (a) => {
-        const m = K.cdWorkingSet(a);
-        sets++;
-        features += m;
-        return m;
-      };
-      const st = new EnetState(counted, p);
-      const gen = solveEnet(counted, p, st, settings(l1Reg, 0, 1e-4));
-      let r = gen.next();
-      while (!r.done) r = gen.next();
-      expect(r.value.converged).to.equal(true);
-      return { sets, features, objective: objective(p, st.w.data, l1Reg, 0) };
+      const r = solveCountingSets(K, p, l1Reg);
+      return { sets: r.sizes.length, features: r.sizes.reduce((a, b) => a + b, 0), objective: r.objective };
     };
     const byViolation = outer(kernels());
     const byDistance = outer(celerRanking(kernels(), p.design.colNormSq));
@@ -772,25 +786,8 @@ describe('working sets of a dense solution', () => {
     const { X, Y } = problem(5, 300, 400, 4, 150);
     const p = prepareProblem(kernels(), X, Y, true);
     const l1Reg = 0.05 * Math.max(...p.xtyNorms);
-    const run = (K: Kernels) => {
-      const sizes: number[] = [];
-      const counted = Object.create(K) as Kernels;
-      counted.cdWorkingSet = (a) => {
-        const m = K.cdWorkingSet(a);
-        sizes.push(m);
-        return m;
-      };
-      const st = new EnetState(counted, p);
-      const gen = solveEnet(counted, p, st, settings(l1Reg, 0, 1e-4));
-      let r = gen.next();
-      while (!r.done) r = gen.next();
-      expect(r.value.converged).to.equal(true);
-      return { sizes, sweeps: r.value.nIter, objective: objective(p, st.w.data, l1Reg, 0) };
-    };
-    const doublingOnly = Object.create(kernels()) as Kernels;
-    doublingOnly.cdWorkingSet = (a) => kernels().cdWorkingSet({ ...a, minSize: Math.min(a.minSize, MIN_WORKING_SET) });
-    const grown = run(kernels());
-    const doubling = run(doublingOnly);
+    const grown = solveCountingSets(kernels(), p, l1Reg);
+    const doubling = solveCountingSets(doublingOnly(), p, l1Reg);
     expect(grown.sizes[1], 'the set after the first, full one').to.equal(4 * grown.sizes[0]!);
     expect(grown.sizes.length, 'working sets').to.be.below(doubling.sizes.length);
     expect(grown.sweeps, 'sweeps').to.be.below(doubling.sweeps);
@@ -810,26 +807,8 @@ describe('working sets of a dense solution', () => {
     const d = 240;
     const p = gaussianProblem(240, d, 2, 11, true);
     const l1Reg = 0.005 * Math.max(...p.xtyNorms);
-    const run = (K: Kernels) => {
-      const sizes: number[] = [];
-      const counted = Object.create(K) as Kernels;
-      counted.cdWorkingSet = (a) => {
-        const m = K.cdWorkingSet(a);
-        sizes.push(m);
-        return m;
-      };
-      const st = new EnetState(counted, p);
-      const gen = solveEnet(counted, p, st, settings(l1Reg, 0, 1e-4));
-      let r = gen.next();
-      while (!r.done) r = gen.next();
-      expect(r.value.converged).to.equal(true);
-      return { sizes, sweeps: r.value.nIter, support: st.supportSize, objective: objective(p, st.w.data, l1Reg, 0) };
-    };
-    // Doubling only: the kernel asked for no more than the smallest set (it still takes twice the support).
-    const doublingOnly = Object.create(kernels()) as Kernels;
-    doublingOnly.cdWorkingSet = (a) => kernels().cdWorkingSet({ ...a, minSize: Math.min(a.minSize, MIN_WORKING_SET) });
-    const dense = run(kernels());
-    const doubling = run(doublingOnly);
+    const dense = solveCountingSets(kernels(), p, l1Reg);
+    const doubling = solveCountingSets(doublingOnly(), p, l1Reg);
     expect(dense.support, 'a dense solution').to.be.above(d / 2);
     expect(dense.sizes.at(-1), 'the last set holds every feature').to.equal(d);
     expect(dense.sizes.length, 'working sets').to.be.below(doubling.sizes.length);
