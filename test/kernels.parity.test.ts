@@ -1211,22 +1211,33 @@ describe('kernel parity: native vs js', function () {
             if (nanAt >= 0) xi[nanAt] = xiKept;
             // cdWorkingSet: against a sort by (xi descending, index); xi tied in groups of three.
             for (let j = 0; j + 2 < d; j += 9) xi[j + 1] = xi[j + 2] = xi[j]!;
-            // The last two runs see every xi tied (the first picks by index only).
+            // The last three runs see every xi tied (the first picks by index only).
             const flat = xi.map(() => 0.7);
-            const runs = [[Infinity, 5], [Infinity, 50], [1.9, 3], [-Infinity, 0], [Infinity, 0], [Infinity, 7], [Infinity, 60]] as const;
-            runs.forEach(([strong, minSize], r) => {
-              if (r === runs.length - 2) xi.set(flat);
+            // With a violation level: the support plus twice its violators (zero rows at or above
+            // the level), at least a quarter of the support, where that is less than doubling.
+            const xiSorted = Array.from(xi).sort((a, b) => a - b);
+            const level = (q: number) => xiSorted[Math.floor(q * (d - 1))]!;
+            const runs: [number, number, number | undefined][] = [
+              [Infinity, 5, undefined], [Infinity, 50, undefined], [1.9, 3, undefined], [-Infinity, 0, undefined], [Infinity, 0, undefined],
+              [Infinity, 0, level(0.97)], [Infinity, 0, level(0.5)], [Infinity, 0, Infinity], [Infinity, 0, -Infinity], [1.9, 3, level(0.9)],
+              [Infinity, 7, undefined], [Infinity, 60, undefined], [Infinity, 0, 0.7],
+            ];
+            runs.forEach(([strong, minSize, violation], r) => {
+              if (r === runs.length - 3) xi.set(flat);
               const act = active0;
               const cand = Array.from({ length: d }, (_, j) => j).filter((j) => act[j]);
               const base = cand.filter((j) => s.nonZero[j] || xi[j]! >= strong);
               const nnz = cand.filter((j) => s.nonZero[j]).length;
-              const size = Math.min(cand.length, Math.max(minSize, 2 * nnz, base.length));
+              const violators = cand.filter((j) => !s.nonZero[j] && violation !== undefined && xi[j]! >= violation).length;
+              const growth = violation === undefined ? 2 * nnz : Math.min(2 * nnz, nnz + Math.max(2 * violators, Math.ceil(nnz / 4)));
+              const size = Math.min(cand.length, Math.max(minSize, growth, base.length));
               const rest = cand.filter((j) => !base.includes(j)).sort((a, b) => xi[b]! - xi[a]! || a - b);
               const want = [...base, ...rest.slice(0, size - base.length)].sort((a, b) => a - b);
+              if (d >= 64 && violation === level(0.97)) expect(growth, 'few violators: less than doubling').to.be.below(2 * nnz);
               for (const K of [N, J]) {
                 const out = new Int32Array(d).fill(-7);
-                const m = K.cdWorkingSet({ active: act, nonZero: s.nonZero, xi, strong, minSize, out });
-                expect(Array.from(out.subarray(0, m)), `working set, strong ${strong}, minSize ${minSize}`).to.deep.equal(want);
+                const m = K.cdWorkingSet({ active: act, nonZero: s.nonZero, xi, strong, minSize, ...(violation === undefined ? {} : { violation }), out });
+                expect(Array.from(out.subarray(0, m)), `working set, strong ${strong}, minSize ${minSize}, violation ${violation}`).to.deep.equal(want);
               }
             });
           });

@@ -388,6 +388,7 @@ const cases: Record<string, Case> = {
       const list = a.int32(new Array<number>(d).fill(0));
       out.push(...bits(k.cdStaleFeatures(state.corrVersion, 5, active, xi, 0.8, list), list));
       out.push(...bits(k.cdWorkingSet({ active, nonZero, xi, strong: Infinity, minSize: 50, out: list }), list));
+      out.push(...bits(k.cdWorkingSet({ active, nonZero, xi, strong: Infinity, minSize: 0, violation: xi[7]!, out: list }), list));
       const positive = new Uint8Array(d);
       out.push(...bits(k.cdFlagPositive(colNormSq, positive)), positive);
       out.push(...bits(k.cdFlaggedFeatures(positive, list, active), list));

@@ -686,6 +686,13 @@ describe('working sets and the column pool', () => {
     expect(pool.missingGramRows(Int32Array.from([1, 2, 3, 4]))).to.equal(1);
   });
 
+  it('takes left-out pooled features beyond a quarter of the set while the set stays within the room given', () => {
+    const pool = pooledOf();
+    // [1, 3, 4, 11] leaves out four pooled features (2, 5, 7 and 9): the eight fit a room of eight.
+    expect([...withPooled(kernels(), Int32Array.from([1, 3, 4, 11]), pool, allActive, 8)]).to.deep.equal([1, 2, 3, 4, 5, 7, 9, 11]);
+    expect([...withPooled(kernels(), Int32Array.from([1, 3, 4, 11]), pool, allActive, 7)]).to.deep.equal([1, 3, 4, 11]);
+  });
+
   it('keeps the set as it is when a left-out pooled feature was screened, or when too many are left out', () => {
     const pool = pooledOf();
     const screened = allActive.slice();
@@ -717,10 +724,13 @@ function solveCountingSets(K: Kernels, p: EnetProblem, l1Reg: number): { sizes: 
   return { sizes, sweeps: r.value.nIter, support: st.supportSize, objective: objective(p, st.w.data, l1Reg, 0) };
 }
 
-/** The kernels, but asked for no larger working set than the smallest (the kernel still takes twice the support): plain doubling. */
+/**
+ * The kernels, but asked for no larger working set than the smallest and given no violation level
+ * (the kernel then takes twice the support): plain doubling.
+ */
 function doublingOnly(): Kernels {
   const k = Object.create(kernels()) as Kernels;
-  k.cdWorkingSet = (a) => kernels().cdWorkingSet({ ...a, minSize: Math.min(a.minSize, MIN_WORKING_SET) });
+  k.cdWorkingSet = ({ violation: _, ...a }) => kernels().cdWorkingSet({ ...a, minSize: Math.min(a.minSize, MIN_WORKING_SET) });
   return k;
 }
 
@@ -814,6 +824,30 @@ describe('working sets of a dense solution', () => {
     expect(dense.sizes.length, 'working sets').to.be.below(doubling.sizes.length);
     expect(dense.sweeps, 'sweeps').to.be.below(doubling.sweeps);
     expect(dense.objective).to.be.closeTo(doubling.objective, 1e-4 * doubling.objective);
+  });
+});
+
+/** The kernels, but given no violation level: the set grows from the support by doubling it. */
+function withoutViolation(): Kernels {
+  const k = Object.create(kernels()) as Kernels;
+  k.cdWorkingSet = ({ violation: _, ...a }) => kernels().cdWorkingSet(a);
+  return k;
+}
+
+describe('working sets near the optimum', () => {
+  it('grow from the support by twice its violators when few remain, not by doubling: a smaller last set, same sweeps and optimum', () => {
+    // 500 x 800 x 4 with 120 planted features at 0.05 of the largest regularisation: sets of 50 and
+    // 200, then a support of 132 with a few violators left (doubling: a set of 270).
+    const { X, Y } = problem(3, 500, 800, 4, 120);
+    const p = prepareProblem(kernels(), X, Y, true);
+    const l1Reg = 0.05 * Math.max(...p.xtyNorms);
+    const grown = solveCountingSets(kernels(), p, l1Reg);
+    const doubling = solveCountingSets(withoutViolation(), p, l1Reg);
+    expect(grown.sizes.length, 'working sets').to.equal(doubling.sizes.length);
+    expect(grown.sizes.at(-1), 'the last set').to.be.below(0.75 * doubling.sizes.at(-1)!);
+    expect(grown.sizes.at(-1), 'the last set holds the support').to.be.at.least(grown.support);
+    expect(grown.sweeps, 'sweeps').to.be.at.most(doubling.sweeps);
+    expect(grown.objective).to.be.closeTo(doubling.objective, 1e-9 * doubling.objective);
   });
 });
 

@@ -265,6 +265,12 @@ export interface CdWorkingSetArgs {
   strong: number;
   /** An integer >= 0. */
   minSize: number;
+  /**
+   * The level at or above which xi[j] of a zero row violates its optimality condition (l1Reg).
+   * When given, the set grows from the support by twice the number of violators (at least a
+   * quarter of the support) where that is less than doubling it.
+   */
+  violation?: number;
   /** Receives the set, ascending, in its first entries; length d. */
   out: Int32Array;
 }

@@ -14,7 +14,9 @@
  *   the subdifferential of the penalty is max(0, xi_j - l1Reg), skglm's ranking (Bertrand et al.,
  *   NeurIPS 2022). Celer's distance to the dual constraint, (1 - xi_j / scale) / ||X~_j||, divides
  *   by the column's norm: on columns of unequal scales it preferred large columns far from their
- *   constraint to small ones beyond it and took two to three times the outer iterations.
+ *   constraint to small ones beyond it and took two to three times the outer iterations. The set
+ *   is the support and the best-ranked others, twice the support or, given the violation level,
+ *   the support and twice its violators where that is less.
  * - cdSetRows, cdSetCorrelations: a working set's new coefficients and correlations written into
  *   the solve's d x T state (as kernels, the per-row loops of every outer iteration run compiled
  *   from a process's first fit on, and V8 does not spend milliseconds optimising the solver's
@@ -117,7 +119,7 @@ export function cdWorkingSet(a: CdWorkingSetArgs): number {
       count++;
     }
   }
-  const size = Math.min(activeCount, Math.max(a.minSize, 2 * nnz, count));
+  const size = Math.min(activeCount, Math.max(a.minSize, setGrowth(active, nonZero, xi, nnz, a.violation), count));
   if (count < size) {
     // The (size - count) largest xi among the rest, as the smallest scores -xi: the threshold is
     // selected from a copy (linear time: a sort of thousands of scores cost more than the rest of
@@ -144,6 +146,18 @@ export function cdWorkingSet(a: CdWorkingSetArgs): number {
   let m = 0;
   for (let j = 0; j < d; j++) if (chosen[j]) out[m++] = j;
   return m;
+}
+
+/**
+ * How far the working set grows past the support: doubling it, or, given the violation level, the
+ * support plus twice its violators (zero rows with xi at or above it), at least a quarter of the
+ * support, when that is less.
+ */
+function setGrowth(active: Uint8Array, nonZero: Uint8Array, xi: Float64Array, nnz: number, violation: number | undefined): number {
+  if (violation === undefined) return 2 * nnz;
+  let violators = 0;
+  for (let j = 0; j < active.length; j++) if (active[j] && !nonZero[j] && xi[j]! >= violation) violators++;
+  return Math.min(2 * nnz, nnz + Math.max(2 * violators, Math.ceil(nnz / 4)));
 }
 
 /** values must be rows x cols. */

@@ -705,12 +705,12 @@ Napi::Value CdFlagPositive(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, double(cd::flagPositive(values.data(), values.size(), flags.data())));
 }
 
-// cdWorkingSet(active, nonZero, xi, strong, minSize, out) -> size: out (Int32Array, length d)
-// receives the set, ascending, in its first entries.
+// cdWorkingSet(active, nonZero, xi, strong, minSize, out, violation?) -> size: out (Int32Array,
+// length d) receives the set, ascending, in its first entries.
 Napi::Value CdWorkingSet(const Napi::CallbackInfo& info) {
   const char* fn = "cdWorkingSet";
   Napi::Env env = info.Env();
-  expectArgs(info, 6, fn);
+  expectArgs(info, 7, fn);
   ArgGuard guard;
   // Copied (args.h rule 1): the count of active features sizes the kernel's score buffer, and a
   // flag changed between its two passes (through a SharedArrayBuffer) would overrun it.
@@ -721,9 +721,10 @@ Napi::Value CdWorkingSet(const Napi::CallbackInfo& info) {
   const double strong = orderedArg(info[3], fn, "strong");
   const int64_t minSize = integerArg(info[4], fn, "minSize", 0, 2147483647.0);
   VecMap<int32_t> out = vectorArg<int32_t>(info[5], fn, "out", d);
+  const double violation = info[6].IsUndefined() ? std::nan("") : orderedArg(info[6], fn, "violation");
   expectDisjointFrom(env, fn, out, "out", xi, "xi");
   guard.verify(env, fn);
-  return Napi::Number::New(env, double(cd::workingSet(active.data(), nonZero.data(), xi.data(), d, strong, minSize, out.data())));
+  return Napi::Number::New(env, double(cd::workingSet(active.data(), nonZero.data(), xi.data(), d, strong, minSize, violation, out.data())));
 }
 
 // cdSetRows(w, nonZero, rows, values) -> { supportChange, l21, normSq }: w d x T, nonZero length d

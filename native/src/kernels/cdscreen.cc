@@ -118,10 +118,22 @@ double kthSmallestInPlace(double* a, int64_t n, int64_t k) {
   return a[k];
 }
 
+// How far the working set grows past the support (twin: setGrowth in cdscreen.ts): doubling it,
+// or, given the violation level, the support plus twice its violators, at least a quarter of the
+// support, when that is less.
+int64_t setGrowth(const uint8_t* active, const uint8_t* nonZero, const double* xi, int64_t d, int64_t nnz, double violation) {
+  if (std::isnan(violation)) return 2 * nnz;
+  int64_t violators = 0;
+  for (int64_t j = 0; j < d; ++j) {
+    if (active[j] && !nonZero[j] && xi[j] >= violation) ++violators;
+  }
+  return std::min(2 * nnz, nnz + std::max(2 * violators, (nnz + 3) / 4));
+}
+
 }  // namespace
 
 int64_t workingSet(const uint8_t* active, const uint8_t* nonZero, const double* xi, int64_t d, double strong, int64_t minSize,
-                   int32_t* out) {
+                   double violation, int32_t* out) {
   std::vector<uint8_t> chosen(static_cast<size_t>(d), 0);
   int64_t count = 0;
   int64_t activeCount = 0;
@@ -135,7 +147,7 @@ int64_t workingSet(const uint8_t* active, const uint8_t* nonZero, const double* 
       ++count;
     }
   }
-  const int64_t size = std::min(activeCount, std::max({minSize, 2 * nnz, count}));
+  const int64_t size = std::min(activeCount, std::max({minSize, setGrowth(active, nonZero, xi, d, nnz, violation), count}));
   if (count < size) {
     const int64_t rest = activeCount - count;
     std::vector<double> scores(static_cast<size_t>(rest));

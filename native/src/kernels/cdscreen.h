@@ -41,9 +41,10 @@ int64_t flaggedFeatures(const uint8_t* flags, const uint8_t* except, int64_t d, 
 // flags[j] = 1 where values[j] > 0, else 0 (NaN: 0); returns the number of ones.
 int64_t flagPositive(const double* values, int64_t d, uint8_t* flags);
 
-// The next working set, ascending, into out; returns its size (types.ts CdWorkingSetArgs).
+// The next working set, ascending, into out; returns its size (types.ts CdWorkingSetArgs; a NaN
+// violation: none given).
 int64_t workingSet(const uint8_t* active, const uint8_t* nonZero, const double* xi, int64_t d, double strong, int64_t minSize,
-                   int32_t* out);
+                   double violation, int32_t* out);
 
 // What cdSetRows returns: the change of the number of non-zero rows, and sum_c ||values_c||,
 // sum_c ||values_c||^2 over the rows written.
