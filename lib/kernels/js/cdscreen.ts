@@ -27,7 +27,7 @@
  * twins agree bit for bit.
  */
 import { kthSmallestInPlace } from '../../core/select.js';
-import { ShapeError } from '../../core/errors.js';
+import { ShapeError, ValueError } from '../../core/errors.js';
 import type { Matrix } from '../../core/matrix.js';
 import { checkIndices } from './checks.js';
 import type { CdFeatureState, CdRowsSet, CdScreenArgs, CdWorkingSetArgs } from '../types.js';
@@ -155,6 +155,7 @@ export function cdWorkingSet(a: CdWorkingSetArgs): number {
  */
 function setGrowth(active: Uint8Array, nonZero: Uint8Array, xi: Float64Array, nnz: number, violation: number | undefined): number {
   if (violation === undefined) return 2 * nnz;
+  if (Number.isNaN(violation)) throw new ValueError('cdWorkingSet: violation is NaN; expected a level (Infinity allowed) or none');
   let violators = 0;
   for (let j = 0; j < active.length; j++) if (active[j] && !nonZero[j] && xi[j]! >= violation) violators++;
   return Math.min(2 * nnz, nnz + Math.max(2 * violators, Math.ceil(nnz / 4)));
