@@ -18,7 +18,7 @@ import { ANDERSON_K, useGramForm } from '../lib/linear/solvers/inner.js';
 import { ShapeError } from '../lib/core/errors.js';
 import { dualityGapOf, normsOf, provenZero, safeRadius } from '../lib/linear/solvers/dualGap.js';
 import { ColumnPool } from '../lib/linear/solvers/columnPool.js';
-import type { Kernels } from '../lib/kernels/types.js';
+import type { CdWorkingSetArgs, Kernels } from '../lib/kernels/types.js';
 import { afterFullSet, denseSolution, EnetState, gramPays, MAX_GRAM_FEATURES, MIN_WORKING_SET, MIN_WORKING_SET_FLOOR, minWorkingSetFor, prepareProblem, solveEnet, withGram, withPooled, type EnetProblem, type SolveSettings } from '../lib/linear/solvers/workingSet.js';
 import { randMatrix } from './helpers.js';
 
@@ -724,14 +724,35 @@ function solveCountingSets(K: Kernels, p: EnetProblem, l1Reg: number): { sizes: 
   return { sizes, sweeps: r.value.nIter, support: st.supportSize, objective: objective(p, st.w.data, l1Reg, 0) };
 }
 
+/** The kernels, with the arguments of every cdWorkingSet call changed by `change`. */
+function withSetArgs(change: (a: CdWorkingSetArgs) => CdWorkingSetArgs): Kernels {
+  const k = Object.create(kernels()) as Kernels;
+  k.cdWorkingSet = (a) => kernels().cdWorkingSet(change(a));
+  return k;
+}
+
+/** The kernels, but given no violation level: the set grows from the support by doubling it. */
+function withoutViolation(): Kernels {
+  return withSetArgs(({ violation: _, ...a }) => a);
+}
+
 /**
  * The kernels, but asked for no larger working set than the smallest and given no violation level
  * (the kernel then takes twice the support): plain doubling.
  */
 function doublingOnly(): Kernels {
-  const k = Object.create(kernels()) as Kernels;
-  k.cdWorkingSet = ({ violation: _, ...a }) => kernels().cdWorkingSet({ ...a, minSize: Math.min(a.minSize, MIN_WORKING_SET) });
-  return k;
+  return withSetArgs(({ violation: _, ...a }) => ({ ...a, minSize: Math.min(a.minSize, MIN_WORKING_SET) }));
+}
+
+/**
+ * The planted problem(seed, n, d, T, k) with an intercept, solved at `fraction` of its largest
+ * regularisation by the kernels and by `baseline` (solveCountingSets).
+ */
+function plantedSolves(seed: number, n: number, d: number, T: number, k: number, fraction: number, baseline: Kernels) {
+  const { X, Y } = problem(seed, n, d, T, k);
+  const p = prepareProblem(kernels(), X, Y, true);
+  const l1Reg = fraction * Math.max(...p.xtyNorms);
+  return { solved: solveCountingSets(kernels(), p, l1Reg), baseline: solveCountingSets(baseline, p, l1Reg) };
 }
 
 describe('working sets on columns of unequal scales', () => {
@@ -793,11 +814,7 @@ describe('working sets of a dense solution', () => {
   it('after full working sets, fewer sets and sweeps than doubling, same optimum', () => {
     // 300 x 400 x 4 with 150 planted features at 0.05 of the largest regularisation: the sets of
     // 50 and 100 fill up (doubling: 50, 100, 200, 360).
-    const { X, Y } = problem(5, 300, 400, 4, 150);
-    const p = prepareProblem(kernels(), X, Y, true);
-    const l1Reg = 0.05 * Math.max(...p.xtyNorms);
-    const grown = solveCountingSets(kernels(), p, l1Reg);
-    const doubling = solveCountingSets(doublingOnly(), p, l1Reg);
+    const { solved: grown, baseline: doubling } = plantedSolves(5, 300, 400, 4, 150, 0.05, doublingOnly());
     expect(grown.sizes[1], 'the set after the first, full one').to.equal(4 * grown.sizes[0]!);
     expect(grown.sizes.length, 'working sets').to.be.below(doubling.sizes.length);
     expect(grown.sweeps, 'sweeps').to.be.below(doubling.sweeps);
@@ -827,22 +844,11 @@ describe('working sets of a dense solution', () => {
   });
 });
 
-/** The kernels, but given no violation level: the set grows from the support by doubling it. */
-function withoutViolation(): Kernels {
-  const k = Object.create(kernels()) as Kernels;
-  k.cdWorkingSet = ({ violation: _, ...a }) => kernels().cdWorkingSet(a);
-  return k;
-}
-
 describe('working sets near the optimum', () => {
   it('grow from the support by twice its violators when few remain, not by doubling: a smaller last set, same sweeps and optimum', () => {
     // 500 x 800 x 4 with 120 planted features at 0.05 of the largest regularisation: sets of 50 and
     // 200, then a support of 132 with a few violators left (doubling: a set of 270).
-    const { X, Y } = problem(3, 500, 800, 4, 120);
-    const p = prepareProblem(kernels(), X, Y, true);
-    const l1Reg = 0.05 * Math.max(...p.xtyNorms);
-    const grown = solveCountingSets(kernels(), p, l1Reg);
-    const doubling = solveCountingSets(withoutViolation(), p, l1Reg);
+    const { solved: grown, baseline: doubling } = plantedSolves(3, 500, 800, 4, 120, 0.05, withoutViolation());
     expect(grown.sizes.length, 'working sets').to.equal(doubling.sizes.length);
     expect(grown.sizes.at(-1), 'the last set').to.be.below(0.75 * doubling.sizes.at(-1)!);
     expect(grown.sizes.at(-1), 'the last set holds the support').to.be.at.least(grown.support);

@@ -104,22 +104,26 @@ export function cdFlagPositive(values: Float64Array, flags: Uint8Array): number 
 }
 
 export function cdWorkingSet(a: CdWorkingSetArgs): number {
-  const { active, nonZero, xi, strong, out } = a;
+  const { active, nonZero, xi, strong, violation, out } = a;
+  if (violation !== undefined && Number.isNaN(violation)) throw new ValueError('cdWorkingSet: violation is NaN; expected a level (Infinity allowed) or none');
+  const level = violation ?? NaN; // no level: NaN, which no xi reaches
   const d = active.length;
   const chosen = new Uint8Array(d);
   let count = 0;
   let activeCount = 0;
   let nnz = 0;
+  let violators = 0;
   for (let j = 0; j < d; j++) {
     if (!active[j]) continue;
     activeCount++;
     if (nonZero[j]) nnz++;
+    else if (xi[j]! >= level) violators++;
     if (nonZero[j] || xi[j]! >= strong) {
       chosen[j] = 1;
       count++;
     }
   }
-  const size = Math.min(activeCount, Math.max(a.minSize, setGrowth(active, nonZero, xi, nnz, a.violation), count));
+  const size = Math.min(activeCount, Math.max(a.minSize, setGrowth(nnz, violators, violation !== undefined), count));
   if (count < size) {
     // The (size - count) largest xi among the rest, as the smallest scores -xi: the threshold is
     // selected from a copy (linear time: a sort of thousands of scores cost more than the rest of
@@ -149,15 +153,12 @@ export function cdWorkingSet(a: CdWorkingSetArgs): number {
 }
 
 /**
- * How far the working set grows past the support: doubling it, or, given the violation level, the
- * support plus twice its violators (zero rows with xi at or above it), at least a quarter of the
- * support, when that is less.
+ * The working set's size from its support of nnz rows: twice the support, or, with a violation
+ * level given, the support plus twice its violators (zero rows with xi at or above the level), at
+ * least a quarter of the support, where that is less.
  */
-function setGrowth(active: Uint8Array, nonZero: Uint8Array, xi: Float64Array, nnz: number, violation: number | undefined): number {
-  if (violation === undefined) return 2 * nnz;
-  if (Number.isNaN(violation)) throw new ValueError('cdWorkingSet: violation is NaN; expected a level (Infinity allowed) or none');
-  let violators = 0;
-  for (let j = 0; j < active.length; j++) if (active[j] && !nonZero[j] && xi[j]! >= violation) violators++;
+function setGrowth(nnz: number, violators: number, levelGiven: boolean): number {
+  if (!levelGiven) return 2 * nnz;
   return Math.min(2 * nnz, nnz + Math.max(2 * violators, Math.ceil(nnz / 4)));
 }
 

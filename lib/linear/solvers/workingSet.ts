@@ -463,9 +463,7 @@ export class EnetState {
   supportRows(): { cols: Int32Array; w: Matrix<Float64Array> } {
     if (this.supportCache !== null) return this.supportCache;
     const cols = flaggedFeatures(this.K, this.nonZero, this.supportSize);
-    const w: Matrix<Float64Array> = { rows: cols.length, cols: this.p.T, data: this.rowRoom(ROW_SUPPORT, cols.length * this.p.T) };
-    this.K.gatherRows(this.w, cols, w);
-    this.supportCache = { cols, w };
+    this.supportCache = { cols, w: rowsInto(this.K, this.w, cols, this.rowRoom(ROW_SUPPORT, cols.length * this.p.T)) };
     return this.supportCache;
   }
 
@@ -562,7 +560,12 @@ function everyFeature(K: Kernels, lease: BufferLease, d: number): Int32Array {
  */
 export function rowsOf(K: Kernels, a: Matrix<Float64Array>, rows: Int32Array, lease?: BufferLease): Matrix<Float64Array> {
   const length = rows.length * a.cols;
-  const out: Matrix<Float64Array> = { rows: rows.length, cols: a.cols, data: lease ? lease.f64Uncleared(length) : new Float64Array(length) };
+  return rowsInto(K, a, rows, lease ? lease.f64Uncleared(length) : new Float64Array(length));
+}
+
+/** The listed rows of a as a rows.length x a.cols matrix over `data` (exactly that many values), overwritten. */
+function rowsInto(K: Kernels, a: Matrix<Float64Array>, rows: Int32Array, data: Float64Array): Matrix<Float64Array> {
+  const out: Matrix<Float64Array> = { rows: rows.length, cols: a.cols, data };
   K.gatherRows(a, rows, out);
   return out;
 }
@@ -643,10 +646,8 @@ export function* solveEnet(K: Kernels, p: EnetProblem, st: EnetState, s: SolveSe
     // The pool may hand the set out in its own order (as views): rows follow `order`.
     const { features: order, xws, gram } = st.pool.take(ws, gramForm ? 'gram' : 'columns');
     const room = st.workingSetRows(k * T);
-    const w: Matrix<Float64Array> = { rows: k, cols: T, data: room.w };
-    const h: Matrix<Float64Array> = { rows: k, cols: T, data: room.h };
-    K.gatherRows(st.w, order, w);
-    K.gatherRows({ rows: d, cols: T, data: st.corr }, order, h);
+    const w = rowsInto(K, st.w, order, room.w);
+    const h = rowsInto(K, { rows: d, cols: T, data: st.corr }, order, room.h);
     const maxSweeps = s.maxIter - sweeps;
     // The inner tolerance: a fraction of the final one, or of the current gap while the set leaves
     // active features out (the next outer iteration re-solves on a larger set anyway: Celer's and

@@ -118,15 +118,11 @@ double kthSmallestInPlace(double* a, int64_t n, int64_t k) {
   return a[k];
 }
 
-// How far the working set grows past the support (twin: setGrowth in cdscreen.ts): doubling it,
-// or, given the violation level, the support plus twice its violators, at least a quarter of the
-// support, when that is less.
-int64_t setGrowth(const uint8_t* active, const uint8_t* nonZero, const double* xi, int64_t d, int64_t nnz, double violation) {
-  if (std::isnan(violation)) return 2 * nnz;
-  int64_t violators = 0;
-  for (int64_t j = 0; j < d; ++j) {
-    if (active[j] && !nonZero[j] && xi[j] >= violation) ++violators;
-  }
+// The working set's size from its support of nnz rows (twin: setGrowth in cdscreen.ts): twice the
+// support, or, with a violation level given, the support plus twice its violators, at least a
+// quarter of the support, where that is less.
+int64_t setGrowth(int64_t nnz, int64_t violators, bool levelGiven) {
+  if (!levelGiven) return 2 * nnz;
   return std::min(2 * nnz, nnz + std::max(2 * violators, (nnz + 3) / 4));
 }
 
@@ -138,16 +134,21 @@ int64_t workingSet(const uint8_t* active, const uint8_t* nonZero, const double* 
   int64_t count = 0;
   int64_t activeCount = 0;
   int64_t nnz = 0;
+  int64_t violators = 0;  // stays 0 with no level: a NaN compares false
   for (int64_t j = 0; j < d; ++j) {
     if (!active[j]) continue;
     ++activeCount;
-    if (nonZero[j]) ++nnz;
+    if (nonZero[j]) {
+      ++nnz;
+    } else if (xi[j] >= violation) {
+      ++violators;
+    }
     if (nonZero[j] || xi[j] >= strong) {
       chosen[j] = 1;
       ++count;
     }
   }
-  const int64_t size = std::min(activeCount, std::max({minSize, setGrowth(active, nonZero, xi, d, nnz, violation), count}));
+  const int64_t size = std::min(activeCount, std::max({minSize, setGrowth(nnz, violators, !std::isnan(violation)), count}));
   if (count < size) {
     const int64_t rest = activeCount - count;
     std::vector<double> scores(static_cast<size_t>(rest));
