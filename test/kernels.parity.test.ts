@@ -1236,7 +1236,7 @@ describe('kernel parity: native vs js', function () {
               if (d >= 64 && violation === level(0.97)) expect(growth, 'few violators: less than doubling').to.be.below(2 * nnz);
               for (const K of [N, J]) {
                 const out = new Int32Array(d).fill(-7);
-                if (r === 0) expect(() => K.cdWorkingSet({ active: act, nonZero: s.nonZero, xi, strong, minSize, violation: NaN, out }), 'a NaN violation level').to.throw();
+                if (r === 0) expect(() => K.cdWorkingSet({ active: act, nonZero: s.nonZero, xi, strong, minSize, violation: NaN, out }), 'a NaN violation level: an argument error, as every kernel argument error').to.throw(ShapeError, /violation/);
                 const m = K.cdWorkingSet({ active: act, nonZero: s.nonZero, xi, strong, minSize, ...(violation === undefined ? {} : { violation }), out });
                 expect(Array.from(out.subarray(0, m)), `working set, strong ${strong}, minSize ${minSize}, violation ${violation}`).to.deep.equal(want);
               }

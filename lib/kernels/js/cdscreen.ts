@@ -27,7 +27,7 @@
  * twins agree bit for bit.
  */
 import { kthSmallestInPlace } from '../../core/select.js';
-import { ShapeError, ValueError } from '../../core/errors.js';
+import { ShapeError } from '../../core/errors.js';
 import type { Matrix } from '../../core/matrix.js';
 import { checkIndices } from './checks.js';
 import type { CdFeatureState, CdRowsSet, CdScreenArgs, CdWorkingSetArgs } from '../types.js';
@@ -105,7 +105,7 @@ export function cdFlagPositive(values: Float64Array, flags: Uint8Array): number 
 
 export function cdWorkingSet(a: CdWorkingSetArgs): number {
   const { active, nonZero, xi, strong, violation, out } = a;
-  if (violation !== undefined && Number.isNaN(violation)) throw new ValueError('cdWorkingSet: violation is NaN; expected a level (Infinity allowed) or none');
+  if (violation !== undefined && Number.isNaN(violation)) throw new ShapeError('cdWorkingSet: violation is NaN; expected a level (Infinity allowed) or none');
   const level = violation ?? NaN; // no level: NaN, which no xi reaches
   const d = active.length;
   const chosen = new Uint8Array(d);
