@@ -218,6 +218,24 @@ export function formatRatio(x: number | undefined): string {
 }
 
 /**
+ * The TypeScript kernels' time over the native ones in the same run (warm and cold medians, CPU
+ * then wall-clock), or undefined when either side is missing. CPU counts V8's compiler threads,
+ * which optimise the TypeScript kernels during a process's first fits: the two ratios differ most
+ * there.
+ */
+export function backendRatioNote(rows: readonly SideRow[]): string | undefined {
+  const native = rows.find((r) => r.impl === 'metatask native' && r.warm);
+  const ts = rows.find((r) => r.impl === 'metatask TypeScript' && r.warm);
+  if (!native || !ts) return undefined;
+  const both = (a: SideRow, cpu: (r: SideRow) => number | undefined, wall: (r: SideRow) => number | undefined): string =>
+    `${formatRatio(timeRatio(cpu(a), cpu(native)))} CPU (${formatRatio(timeRatio(wall(a), wall(native)))} wall)`;
+  return (
+    `metatask TypeScript over native, same run, one thread each: warm ${both(ts, (r) => r.cpuWarm?.median, (r) => r.warm?.median)}, ` +
+    `cold ${both(ts, (r) => r.cpuCold, (r) => r.cold)}`
+  );
+}
+
+/**
  * The Markdown table of one case; `reference` is the tight objective the rows are compared with.
  * Times are given as CPU time of the process (every thread) and wall-clock time; the ratios to
  * scikit-learn are of CPU times first (fair on a loaded machine, both sides run one thread), then

@@ -11,7 +11,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { packageRoot } from '../lib/kernels/native.js';
-import { casePanel, caseTable, processNote, runCase, type ConvexCase } from './convex.js';
+import { backendRatioNote, casePanel, caseTable, processNote, runCase, type ConvexCase } from './convex.js';
 import { benchOptions } from './harness.js';
 import type { WorkloadResult } from './run.js';
 
@@ -36,6 +36,8 @@ export async function run(): Promise<WorkloadResult> {
   };
   const rows = runCase(c);
   const notes = rows.filter((r) => r.skipped).map((r) => r.skipped!);
+  const backends = backendRatioNote(rows);
+  if (backends) notes.push(backends);
   notes.push(`${processNote(benchOptions().quick ? 'one per process' : 'five per process')}. Known optimum ${OPTIMUM}`);
   return {
     id: 'lasso',

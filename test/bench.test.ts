@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { packageRoot } from '../lib/kernels/native.js';
-import { caseTable, toRow } from '../bench/convex.js';
+import { backendRatioNote, caseTable, toRow } from '../bench/convex.js';
 import { sampledShapes, shapeTable, summaryTable } from '../bench/convexSampled.js';
 import type { ConvexSideResult } from '../bench/convexFit.js';
 import { apartFromTwoProcesses, chartPanel, combinedRow, concurrently, formatValue, inTurns, mergeRuns, speedTable, stats, twoProcessesNote, TWO_PROCESSES, type Metric, type Row } from '../bench/harness.js';
@@ -140,6 +140,16 @@ describe('convex benchmark rows', () => {
     const line = caseTable([ours, sk], 1.5, false).split('\n')[2]!;
     expect(line).to.include('8.0 ms (6.0 ms-10.0 ms) / 7.0 ms');
     expect(line).to.include('0.38x (0.38x)').and.include('0.40x (0.35x)');
+  });
+
+  it('the note gives the TypeScript kernels\' time over the native ones, CPU and wall, warm and cold, and nothing without both', () => {
+    const native = toRow('metatask native', '1 (avx2)', [fits([0.009, 0.002], [0.01, 0.002]), fits([0.005, 0.004], [0.006, 0.004])]);
+    const ts = toRow('metatask TypeScript', '1 (wasm simd128)', [fits([0.02, 0.006], [0.03, 0.009]), fits([0.02, 0.009], [0.03, 0.012])]);
+    expect(backendRatioNote([native, ts])).to.equal(
+      'metatask TypeScript over native, same run, one thread each: warm 3.50x CPU (2.50x wall), cold 3.75x CPU (2.86x wall)',
+    );
+    expect(backendRatioNote([native])).to.equal(undefined);
+    expect(backendRatioNote([ts, { impl: 'metatask native', skipped: 'no addon' }])).to.equal(undefined);
   });
 });
 
