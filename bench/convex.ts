@@ -227,11 +227,10 @@ export function backendRatioNote(rows: readonly SideRow[]): string | undefined {
   const native = rows.find((r) => r.impl === 'metatask native' && r.warm);
   const ts = rows.find((r) => r.impl === 'metatask TypeScript' && r.warm);
   if (!native || !ts) return undefined;
-  const both = (a: SideRow, cpu: (r: SideRow) => number | undefined, wall: (r: SideRow) => number | undefined): string =>
-    `${formatRatio(timeRatio(cpu(a), cpu(native)))} CPU (${formatRatio(timeRatio(wall(a), wall(native)))} wall)`;
+  const over = (time: (r: SideRow) => number | undefined): string => formatRatio(timeRatio(time(ts), time(native)));
   return (
-    `metatask TypeScript over native, same run, one thread each: warm ${both(ts, (r) => r.cpuWarm?.median, (r) => r.warm?.median)}, ` +
-    `cold ${both(ts, (r) => r.cpuCold, (r) => r.cold)}`
+    `metatask TypeScript over native, same run, one thread each: warm ${over((r) => r.cpuWarm?.median)} CPU (${over((r) => r.warm?.median)} wall), ` +
+    `cold ${over((r) => r.cpuCold)} CPU (${over((r) => r.cold)} wall)`
   );
 }
 
