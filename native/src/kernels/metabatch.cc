@@ -92,6 +92,8 @@ void MetaBatch<T>::runTask(int t, network::Network<T>& net, Scratch& s, const T*
   const double a = o.innerLr;
   const uint8_t* m = o.mask;
   const int64_t in = prog.inputSize;
+  // The elementwise steps at the SIMD level's width (this unit is compiled for the baseline).
+  const simd::ElementOps<T>& ops = simd::elementOps<T>();
   auto batch = [&](int32_t from, int32_t to) {
     network::Batch<T> b;
     b.x = tasks.x + int64_t(from) * in;
@@ -111,14 +113,7 @@ void MetaBatch<T>::runTask(int t, network::Network<T>& net, Scratch& s, const T*
   std::copy(params, params + P, theta(0));
   for (int i = 0; i < k; i++) {
     net.lossGrad(theta(i), support, ones_.data(), s.g.data(), losses.data());
-    const T* phi = theta(i);
-    T* next = theta(i + 1);
-    const T* g = s.g.data();
-    if (!m) {
-      for (int64_t j = 0; j < P; j++) next[j] = static_cast<T>(double(phi[j]) - a * double(g[j]));
-    } else {
-      for (int64_t j = 0; j < P; j++) next[j] = m[j] ? static_cast<T>(double(phi[j]) - a * double(g[j])) : phi[j];
-    }
+    ops.gradientStep(theta(i), s.g.data(), a, m, theta(i + 1), P);
   }
   T* v = s.nextGrad(P);
   taskGrad_[t] = v;
@@ -134,8 +129,7 @@ void MetaBatch<T>::runTask(int t, network::Network<T>& net, Scratch& s, const T*
       mv = s.mv.data();
     }
     net.hvp(theta(i), support, ones_.data(), mv, s.hv.data());
-    const T* hv = s.hv.data();
-    for (int64_t j = 0; j < P; j++) v[j] = static_cast<T>(double(v[j]) - a * double(hv[j]));
+    ops.gradientStep(v, s.hv.data(), a, nullptr, v, P);
   }
 }
 

@@ -89,6 +89,10 @@ struct ElementOps {
   // The mean of `count` vectors in double: out[j] = (0 + v_0[j] + v_1[j] + ... + v_{count-1}[j]) /
   // count for j < n, v_r = rows[r] + from (each value converted exactly, the sum in that order).
   void (*meanOfRows)(double* out, const T* const* rows, int64_t count, int64_t from, int64_t n);
+  // A plain gradient step: y[j] = x[j] - a g[j] in double (x and g converted exactly, the product
+  // and the difference each rounded), then rounded to T; where mask is given and mask[j] == 0,
+  // y[j] = x[j]. y may be x.
+  void (*gradientStep)(const T* x, const T* g, double a, const uint8_t* mask, T* y, int64_t n);
 };
 
 struct Ops {

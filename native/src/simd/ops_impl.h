@@ -963,6 +963,16 @@ void meanOfRowsImpl(double* __restrict out, const T* const* rows, int64_t count,
   for (int64_t i = 0; i < n; i++) out[i] /= c;
 }
 
+// MAML's inner step (kernels/metabatch.cc), a loop the compiler vectorises at the level's width.
+template <typename T>
+void gradientStepImpl(const T* x, const T* __restrict g, double a, const uint8_t* __restrict mask, T* y, int64_t n) {
+  if (!mask) {
+    for (int64_t j = 0; j < n; j++) y[j] = static_cast<T>(double(x[j]) - a * double(g[j]));
+    return;
+  }
+  for (int64_t j = 0; j < n; j++) y[j] = mask[j] ? static_cast<T>(double(x[j]) - a * double(g[j])) : x[j];
+}
+
 // The optimiser updates (kernels/optim.cc gives the formulas). Float64 parameters are updated in
 // double; float32 parameters in float arithmetic, as PyTorch does (a division and a square root
 // per element cost four times less in float lanes); with the coefficients rounded to float once.
@@ -1257,8 +1267,8 @@ void bnReluMaxPool2x2BackwardImpl(const T* x, int64_t h, int64_t w, const T* y, 
                     &daxpyDotsRowsImpl,                                                                \
                     {&reluImpl<float>, &reluBackwardImpl<float>, &reluGateImpl<float>, &addColumnSumsImpl<float>, &addSquaredDeviationsImpl<float>,            \
                      &adamImpl<float>, &sgdImpl<float>, &rmspropImpl<float>,                              \
-                     &bnMomentsImpl<float>, &bnReluMaxPool2x2Impl<float>, &bnReluMaxPool2x2BackwardImpl<float>, &meanOfRowsImpl<float>},                          \
+                     &bnMomentsImpl<float>, &bnReluMaxPool2x2Impl<float>, &bnReluMaxPool2x2BackwardImpl<float>, &meanOfRowsImpl<float>, &gradientStepImpl<float>},                          \
                     {&reluImpl<double>, &reluBackwardImpl<double>, &reluGateImpl<double>, &addColumnSumsImpl<double>, &addSquaredDeviationsImpl<double>,         \
                      &adamImpl<double>, &sgdImpl<double>, &rmspropImpl<double>,                           \
-                     &bnMomentsImpl<double>, &bnReluMaxPool2x2Impl<double>, &bnReluMaxPool2x2BackwardImpl<double>, &meanOfRowsImpl<double>}};                      \
+                     &bnMomentsImpl<double>, &bnReluMaxPool2x2Impl<double>, &bnReluMaxPool2x2BackwardImpl<double>, &meanOfRowsImpl<double>, &gradientStepImpl<double>}};                      \
   }
