@@ -5,6 +5,7 @@
  */
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { backend, rawAddon, setBackend } from '../lib/kernels/index.js';
@@ -29,6 +30,18 @@ describe('native SIMD dispatch', () => {
     expect(info.simdAvailable.length).to.be.greaterThan(0);
     expect(info.simd).to.equal(info.simdAvailable[info.simdAvailable.length - 1]);
     if (process.arch === 'x64') expect(info.simdAvailable[0]).to.equal('sse2');
+  });
+
+  it('on Linux x86-64, offers exactly the levels the CPU flags in /proc/cpuinfo allow', function () {
+    // The kernel lists a feature only where the CPU has it and the OS saves its registers. The
+    // avx512 level needs F, CD, BW, DQ and VL (what MSVC's /arch:AVX512 compiles for), not F alone.
+    if (process.platform !== 'linux' || process.arch !== 'x64') this.skip();
+    const flags = new Set((readFileSync('/proc/cpuinfo', 'utf8').match(/^flags\s*:(.*)$/m)?.[1] ?? '').trim().split(/\s+/));
+    const has = (...names: string[]) => names.every((f) => flags.has(f));
+    const expected = ['sse2'];
+    if (has('avx', 'avx2', 'fma')) expected.push('avx2');
+    if (has('avx', 'avx2', 'fma', 'avx512f', 'avx512cd', 'avx512bw', 'avx512dq', 'avx512vl')) expected.push('avx512');
+    expect(native().simdAvailable).to.deep.equal(expected);
   });
 
   it('METATASK_SIMD caps the level at any level the CPU runs, and the kernels still agree', () => {

@@ -1,6 +1,9 @@
 // CPU feature detection for simd/level.h, compiled for the baseline. x86-64: cpuid leaf 1 (FMA,
-// OSXSAVE, AVX), leaf 7 (AVX2, AVX512F) and xgetbv (XCR0: the OS saves SSE/AVX state, bits 1-2,
-// and the AVX-512 opmask and ZMM state, bits 5-7), as in Intel's SDM section 15.2-15.4.
+// OSXSAVE, AVX), leaf 7 (AVX2 and AVX-512 F, DQ, CD, BW, VL) and xgetbv (XCR0: the OS saves SSE/AVX
+// state, bits 1-2, and the AVX-512 opmask and ZMM state, bits 5-7), as in Intel's SDM section
+// 15.2-15.4. The avx512 level asks for F, CD, BW, DQ and VL, not F alone: MSVC's /arch:AVX512
+// compiles its unit for all five (GCC's flags use F), and every AVX-512 CPU but the Xeon Phi has
+// them, so no build of the unit meets a CPU that lacks an instruction it may contain.
 // arm64: NEON (Advanced SIMD) is part of the baseline.
 #include <cstring>
 
@@ -65,7 +68,9 @@ X86Features detect() {
   const bool zmmState = (xcr & 0xe6) == 0xe6;
   const Regs l7 = cpuid(7, 0);
   f.avx2 = ymmState && fma && (l7.b & (1u << 5));
-  f.avx512 = f.avx2 && zmmState && (l7.b & (1u << 16));
+  // EBX bits 16 F, 17 DQ, 28 CD, 30 BW, 31 VL.
+  const unsigned avx512Bits = (1u << 16) | (1u << 17) | (1u << 28) | (1u << 30) | (1u << 31);
+  f.avx512 = f.avx2 && zmmState && (l7.b & avx512Bits) == avx512Bits;
   return f;
 }
 #endif
