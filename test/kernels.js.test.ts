@@ -542,17 +542,23 @@ describe('js kernels', () => {
   });
 
   describe('working-set kernels: memory', () => {
-    it("cdDesign builds its transposed copy in the allocator's memory, and refuses too little", () => {
+    it("cdDesign builds its transposed copy and its column statistics in the allocator's memory, and refuses too little", () => {
       const rng = new Rng(21);
       const x = randMatrix(rng, 30, 7);
       const plain = K.cdDesign(x, true);
-      const given = new Float64Array(30 * 7 + 5).fill(NaN);
-      const design = K.cdDesign(x, true, () => given);
-      expect(design.xt!.data.buffer).to.equal(given.buffer);
+      // Each request gets its own buffer, larger than asked and full of NaN.
+      const given: Float64Array[] = [];
+      const design = K.cdDesign(x, true, (length) => given[given.push(new Float64Array(length + 5).fill(NaN)) - 1]!);
+      expect(given.map((g) => g.length)).to.deep.equal([30 * 7 + 5, 2 * 7 + 5]);
+      expect(design.xt!.data.buffer).to.equal(given[0]!.buffer);
+      expect(design.mean.buffer).to.equal(given[1]!.buffer);
+      expect(design.colNormSq.buffer).to.equal(given[1]!.buffer);
       expect(Array.from(design.xt!.data)).to.deep.equal(Array.from(plain.xt!.data));
       expect(Array.from(design.mean)).to.deep.equal(Array.from(plain.mean));
       expect(Array.from(design.colNormSq)).to.deep.equal(Array.from(plain.colNormSq));
       expect(() => K.cdDesign(x, true, () => new Float64Array(30 * 7 - 1))).to.throw(ShapeError, /allocator gave 209 values for 210/);
+      const small = (length: number) => new Float64Array(length === 30 * 7 ? length : 2 * 7 - 1);
+      expect(() => K.cdDesign(x, true, small)).to.throw(ShapeError, /allocator gave 13 values for 14/);
     });
 
     it('scratch: a slot is reused when it holds enough, slots are distinct, and what kernels left there never reaches a result', () => {

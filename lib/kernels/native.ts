@@ -10,9 +10,10 @@ import { fileURLToPath } from 'node:url';
 import type { HugePageAdvice } from '../core/bufferLease.js';
 import { BackendError, DisposedError, MetataskError, OutOfMemoryError, ShapeError, ValueError } from '../core/errors.js';
 import { zeros, type FloatArray, type Matrix } from '../core/matrix.js';
+import { designStatistics } from './designStatistics.js';
 import { checkNormStats, compileNetwork, encodeProgram, type CompiledNetwork } from './networkSpec.js';
 import type {
-  AdamArgs, BackendInfo, CdDesign, CdFeatureState, CdRowsSet, CdScreenArgs, CdSweepArgs, CdWorkingSetArgs, CdTargets, SimdLevel, CdSweepResult, GemmOptions, GramSolveArgs, GramSweepArgs, InnerSolveResult, Kernels,
+  AdamArgs, BackendInfo, CdDesign, CdFeatureState, DesignAllocator, CdRowsSet, CdScreenArgs, CdSweepArgs, CdWorkingSetArgs, CdTargets, SimdLevel, CdSweepResult, GemmOptions, GramSolveArgs, GramSweepArgs, InnerSolveResult, Kernels,
   ResidualSolveArgs, MetaBatchTasks, MetaGradientOptions, NetworkBatch, NetworkHandle, NetworkSpec, PendingMetaGradient,
   RmspropArgs, SgdArgs, SvdResult, SvtResult, SymEigResult, TaskLossArgs,
 } from './types.js';
@@ -286,15 +287,13 @@ export function nativeKernels(addon: Addon): Kernels {
       return call(() => addon.mtenetGramSweep(a.gram, a.ht, a.w, a.l1Reg, a.l2Reg, a.order));
     },
     // The design keeps no memory of its own here: `allocate` is never called.
-    cdDesign(x: Matrix, centre: boolean): CdDesign {
-      const mean = new Float64Array(x.cols);
-      const colNormSq = new Float64Array(x.cols);
+    cdDesign(x: Matrix, centre: boolean, allocate?: DesignAllocator): CdDesign {
+      const { mean, colNormSq } = designStatistics(x.cols, allocate);
       const finite = call(() => addon.cdColumnStats(x, centre, mean, colNormSq));
       return { x, centred: centre, mean, colNormSq, finite };
     },
-    cdDesignCorrelations(x: Matrix, centre: boolean, yt: Matrix, out: Matrix, norms: Float64Array): CdDesign {
-      const mean = new Float64Array(x.cols);
-      const colNormSq = new Float64Array(x.cols);
+    cdDesignCorrelations(x: Matrix, centre: boolean, yt: Matrix, out: Matrix, norms: Float64Array, allocate?: DesignAllocator): CdDesign {
+      const { mean, colNormSq } = designStatistics(x.cols, allocate);
       const finite = call(() => addon.cdColumnStatsCorrelations(x, centre, mean, colNormSq, yt, out, norms));
       return { x, centred: centre, mean, colNormSq, finite };
     },

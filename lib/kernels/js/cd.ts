@@ -14,6 +14,7 @@
 import { ShapeError } from '../../core/errors.js';
 import type { Matrix } from '../../core/matrix.js';
 import type { CdDesign, CdSweepArgs, CdSweepResult, CdTargets, DesignAllocator, GramSweepArgs } from '../types.js';
+import { designStatistics } from '../designStatistics.js';
 import { gemm, transposeSummingColumns } from './linalg.js';
 import { moduleBuffers } from './moduleMemory.js';
 import { listedRowDots } from './products.js';
@@ -267,8 +268,7 @@ function allocated(allocate: DesignAllocator, length: number): Float64Array {
 export function cdDesign(x: Matrix<Float64Array>, centre: boolean, allocate?: DesignAllocator): CdDesign {
   const { rows: n, cols: d } = x;
   const xt: Matrix<Float64Array> = { rows: d, cols: n, data: allocate ? allocated(allocate, d * n) : new Float64Array(d * n) };
-  const mean = new Float64Array(d);
-  const colNormSq = new Float64Array(d);
+  const { mean, colNormSq } = designStatistics(d, allocate);
   // The transposing pass sums each column (for its mean) or, uncentred, its squares: one pass over
   // X less. Both sums run down the column in order.
   transposeSummingColumns(x, xt, centre ? mean : colNormSq, centre ? 'values' : 'squares');
