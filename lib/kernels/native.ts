@@ -286,7 +286,7 @@ export function nativeKernels(addon: Addon): Kernels {
     mtenetGramSweep(a: GramSweepArgs): CdSweepResult {
       return call(() => addon.mtenetGramSweep(a.gram, a.ht, a.w, a.l1Reg, a.l2Reg, a.order));
     },
-    // The design keeps no memory of its own here: `allocate` is never called.
+    // The design keeps its column statistics only (X is read in place): 2 d values from `allocate`.
     cdDesign(x: Matrix, centre: boolean, allocate?: DesignAllocator): CdDesign {
       const { mean, colNormSq } = designStatistics(x.cols, allocate);
       const finite = call(() => addon.cdColumnStats(x, centre, mean, colNormSq));

@@ -379,7 +379,8 @@ export interface Kernels extends NetworkKernels, OptimKernels, RandomKernels {
   /**
    * The design of a working-set fit: column means (when `centre`) and squared norms of the centred
    * columns of x (n x d); x is kept by reference and must not change while the design is used.
-   * `allocate` (DesignAllocator) gives the memory the design keeps, if the kernel set keeps any.
+   * `allocate` (DesignAllocator) gives the memory the design keeps: its column statistics, and a
+   * kernel set's copy of X if it keeps one.
    */
   cdDesign(x: Matrix<Float64Array>, centre: boolean, allocate?: DesignAllocator): CdDesign;
   /**

@@ -14,7 +14,7 @@
 import { ShapeError } from '../../core/errors.js';
 import type { Matrix } from '../../core/matrix.js';
 import type { CdDesign, CdSweepArgs, CdSweepResult, CdTargets, DesignAllocator, GramSweepArgs } from '../types.js';
-import { designStatistics } from '../designStatistics.js';
+import { allocatedFor, designStatistics } from '../designStatistics.js';
 import { gemm, transposeSummingColumns } from './linalg.js';
 import { moduleBuffers } from './moduleMemory.js';
 import { listedRowDots } from './products.js';
@@ -256,18 +256,9 @@ function updateResidual(X: Float64Array, R: Float64Array, n: number, T: number, 
 // product of two contiguous rows (products.ts' listedRowDots).
 // ---------------------------------------------------------------------------------------------
 
-/** The first `length` values of the allocator's array (its contents are overwritten), asked for in the products' memory. */
-function allocated(allocate: DesignAllocator, length: number): Float64Array {
-  const a = allocate(length, moduleBuffers);
-  if (!(a instanceof Float64Array) || a.length < length) {
-    throw new ShapeError(`cdDesign: the allocator gave ${a instanceof Float64Array ? `${a.length} values` : 'no Float64Array'} for ${length}`);
-  }
-  return a.length === length ? a : a.subarray(0, length);
-}
-
 export function cdDesign(x: Matrix<Float64Array>, centre: boolean, allocate?: DesignAllocator): CdDesign {
   const { rows: n, cols: d } = x;
-  const xt: Matrix<Float64Array> = { rows: d, cols: n, data: allocate ? allocated(allocate, d * n) : new Float64Array(d * n) };
+  const xt: Matrix<Float64Array> = { rows: d, cols: n, data: allocate ? allocatedFor(allocate, d * n, moduleBuffers) : new Float64Array(d * n) };
   const { mean, colNormSq } = designStatistics(d, allocate);
   // The transposing pass sums each column (for its mean) or, uncentred, its squares: one pass over
   // X less. Both sums run down the column in order.

@@ -196,7 +196,7 @@ export function prepareProblem(
   const { yt, yMean, yNormSq } = K.cdTargets(y, fitIntercept, { rows: T, cols: y.rows, data: lease.f64(T * y.rows) });
   const xty: Matrix<Float64Array> = { rows: d, cols: T, data: lease.f64(d * T) };
   const xtyNorms = lease.f64(d);
-  // The design's own memory (the TypeScript kernels' copy of X) is the lease's too.
+  // The design's own memory (its column statistics; the TypeScript kernels' copy of X) is the lease's too.
   const design = K.cdDesignCorrelations(x, fitIntercept, yt, xty, xtyNorms, (length, source) => lease.f64From(source, length));
   if (!design.finite) nonFinite(x, names.x);
   if (!Number.isFinite(yNormSq)) nonFinite(y, names.y);
