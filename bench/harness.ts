@@ -561,7 +561,42 @@ export interface Machine {
   metatask: string;
   /** 1-minute load average when the bench started: above the CPU count, figures are noisy. */
   loadAverage: number;
+  /**
+   * Microseconds per 4 KiB of the first write to memory the system had not yet given the process
+   * (firstTouchMicros); absent from results saved before it was measured.
+   */
+  firstTouchMicros?: number;
   date: string;
+}
+
+/**
+ * Bytes of each fresh buffer firstTouchMicros writes to, and how many it writes: more than the
+ * largest size the C library's allocator serves from memory it keeps (glibc's highest mmap
+ * threshold is 32 MiB), so that each is memory the system maps anew, however many buffers the
+ * process has freed before.
+ */
+const FIRST_TOUCH_BYTES = 40 << 20;
+const FIRST_TOUCH_BUFFERS = 2;
+
+/**
+ * What the first write to fresh memory costs here: microseconds per 4 KiB page, the lower of two
+ * fresh 40 MiB buffers with one byte written per page. The system zeroes a page and maps it on that
+ * first write (a page fault): about a microsecond or less on a bare-metal Linux machine, ten times
+ * that and more on some virtual machines. Every benchmark pays it for memory a process uses for the
+ * first time: the public results of a fit (its coefficients), the JavaScript heap while it grows
+ * over a process's first fits or iterations, V8's compiler; so it is part of the machine line.
+ */
+export function firstTouchMicros(): number {
+  let best = Infinity;
+  for (let b = 0; b < FIRST_TOUCH_BUFFERS; b++) {
+    // An ArrayBuffer this large is memory the system has just mapped (its zeroed contents are the
+    // system's, not written by the allocator), until this loop writes to it.
+    const bytes = new Uint8Array(new ArrayBuffer(FIRST_TOUCH_BYTES));
+    const t0 = performance.now();
+    for (let i = 0; i < bytes.length; i += 4096) bytes[i] = 1;
+    best = Math.min(best, ((performance.now() - t0) * 1000) / (bytes.length / 4096));
+  }
+  return Math.round(best * 100) / 100;
 }
 
 /** The native backend's description (its SIMD levels), leaving the current backend as it was; undefined without the addon. */
@@ -589,6 +624,7 @@ export function describeMachine(): Machine {
     node: process.version,
     metatask: commit.status === 0 ? `${pkg.version} (${commit.stdout.trim()})` : pkg.version,
     loadAverage: Math.round(loadavg()[0]! * 100) / 100,
+    firstTouchMicros: firstTouchMicros(),
     date: new Date().toISOString(),
   };
 }
@@ -602,6 +638,11 @@ export function describeMachine(): Machine {
 export function narrowerSimd(): 'avx2' | undefined {
   const info = nativeInfo();
   return info?.simd === 'avx512' && info.simdAvailable.includes('avx2') ? 'avx2' : undefined;
+}
+
+/** The measured cost of first writes to fresh memory, as the report and the console give it (empty when not measured). */
+export function firstTouchLine(m: Machine): string {
+  return m.firstTouchMicros === undefined ? '' : `a first write to fresh memory ${m.firstTouchMicros} us per 4 KiB`;
 }
 
 /** One line: CPU, cores, SIMD, memory, Node, date. */

@@ -8,7 +8,7 @@ import { packageRoot } from '../lib/kernels/native.js';
 import { backendRatioNote, caseTable, toRow } from '../bench/convex.js';
 import { sampledShapes, shapeTable, summaryTable } from '../bench/convexSampled.js';
 import type { ConvexSideResult } from '../bench/convexFit.js';
-import { apartFromTwoProcesses, chartPanel, combinedRow, concurrently, formatValue, inTurns, mergeRuns, speedTable, stats, twoProcessesNote, TWO_PROCESSES, type Metric, type Row } from '../bench/harness.js';
+import { apartFromTwoProcesses, chartPanel, combinedRow, concurrently, firstTouchMicros, formatValue, inTurns, mergeRuns, speedTable, stats, twoProcessesNote, TWO_PROCESSES, type Metric, type Row } from '../bench/harness.js';
 import { README_BEGIN, README_END, renderMarkdown, renderSvg, replaceMarkedSection, type SavedResult } from '../bench/report.js';
 
 const RATE: Metric = { name: 'samples/s', unit: 'samples/s', better: 'higher', cold: 'first epoch' };
@@ -110,6 +110,18 @@ describe('benchmark harness', () => {
       () => expect.fail('count 0 must reject'),
       (err: Error) => expect(err.message).to.include('count must be a positive integer'),
     );
+  });
+
+  it('measures what a first write to fresh memory costs per 4 KiB, those writes counted by the system as page faults', () => {
+    const before = process.resourceUsage().minorPageFault;
+    const us = firstTouchMicros();
+    const faults = process.resourceUsage().minorPageFault - before;
+    expect(us).to.be.a('number').greaterThan(0).and.lessThan(10_000);
+    // Two fresh 40 MiB buffers, one write per 4 KiB page: the system maps them on those writes, a
+    // fault per page (20,480 in all), or per huge page where it backs such buffers with them (40).
+    expect(faults).to.be.greaterThan(process.platform === 'linux' ? 39 : -1);
+    // Fresh however many buffers the process freed before (not reused from the allocator's memory).
+    expect(firstTouchMicros()).to.be.greaterThan(us / 4);
   });
 
   it('a ratio of times is baseline over row, so that more than 1 means faster', () => {
@@ -222,6 +234,9 @@ describe('benchmark report', () => {
     expect(md).to.include('![MAML](bench/results/maml-1.svg)').and.include('![MAML](bench/results/maml-2.svg)').and.include('_Measured on Other CPU');
     expect(md).not.to.include('mean nothing');
     expect(renderMarkdown([{ ...r, quick: true }], '')).to.include('mean nothing');
+    // The cost of first writes to fresh memory beside the load average, where it was measured.
+    expect(md).not.to.include('fresh memory');
+    expect(renderMarkdown([{ ...r, machine: { ...machine, firstTouchMicros: 12.5 } }], '')).to.include('load average 0.1 at the start; a first write to fresh memory 12.5 us per 4 KiB');
   });
 });
 
@@ -245,6 +260,8 @@ describe('npm run bench (end to end, smoke-test sizes)', function () {
       expect(saved.machine.cpus).to.be.greaterThan(0);
       expect(saved.machine.node).to.equal(process.version);
       expect(saved.machine.simd).to.be.a('string');
+      expect(saved.machine.firstTouchMicros).to.be.a('number').greaterThan(0);
+      expect(r.stdout).to.match(/a first write to fresh memory [\d.]+ us per 4 KiB/);
       const rows = [...saved.data.rows.second!, ...saved.data.rows.first!];
       const ran = rows.filter((x) => x.values?.length);
       expect(ran.length).to.be.greaterThan(0);
