@@ -581,8 +581,8 @@ const FIRST_TOUCH_BUFFERS = 2;
 /**
  * What the first write to fresh memory costs here: microseconds per 4 KiB page, the lower of two
  * fresh 40 MiB buffers with one byte written per page. The system zeroes a page and maps it on that
- * first write (a page fault): about a microsecond or less on a bare-metal Linux machine, ten times
- * that and more on some virtual machines. Every benchmark pays it for memory a process uses for the
+ * first write (a page fault): typically a microsecond or less on a bare-metal Linux machine, ten
+ * times that and more on some virtual machines. Every benchmark pays it for memory a process uses for the
  * first time: the public results of a fit (its coefficients), the JavaScript heap while it grows
  * over a process's first fits or iterations, V8's compiler; so it is part of the machine line.
  */

@@ -161,7 +161,7 @@ async function main(): Promise<void> {
   const root = packageRoot();
   const outDir = cli.out ? resolve(cli.out) : join(root, 'bench', 'results');
   const machine = describeMachine();
-  console.log(`metatask benchmarks on ${machineLine(machine)}; load average ${machine.loadAverage}; ${firstTouchLine(machine)}${cli.quick ? '; --quick: smoke-test sizes, the figures mean nothing' : ''}`);
+  console.log(`metatask benchmarks on ${machineLine(machine)}; ${[`load average ${machine.loadAverage}`, firstTouchLine(machine)].filter(Boolean).join('; ')}${cli.quick ? '; --quick: smoke-test sizes, the figures mean nothing' : ''}`);
   if (machine.loadAverage > machine.cpus * 0.5) console.log(`(the machine is busy: load average ${machine.loadAverage} on ${machine.cpus} CPUs; figures will be noisy)`);
   let failed = 0;
   const started = performance.now();
