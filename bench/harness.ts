@@ -645,6 +645,11 @@ export function firstTouchLine(m: Machine): string {
   return m.firstTouchMicros === undefined ? '' : `a first write to fresh memory ${m.firstTouchMicros} us per 4 KiB`;
 }
 
+/** The machine's state when the bench started: its load average (`when` follows it) and, where measured, the first-write cost. */
+export function conditionsLine(m: Machine, when = ''): string {
+  return [`load average ${m.loadAverage}${when}`, firstTouchLine(m)].filter(Boolean).join('; ');
+}
+
 /** One line: CPU, cores, SIMD, memory, Node, date. */
 export function machineLine(m: Machine): string {
   return `${m.cpu}, ${m.cpus} CPU${m.cpus === 1 ? '' : 's'}, metatask SIMD ${m.simd}, ${m.memoryGiB} GiB, ${m.os}, Node ${m.node}, ${m.date.slice(0, 10)}`;

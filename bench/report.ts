@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from 'node:path';
 
 import { barChart, formatNumber } from '../lib/plot/index.js';
-import { firstTouchLine, formatValue, machineLine, type Chart, type Machine, type WorkloadResult } from './harness.js';
+import { conditionsLine, formatValue, machineLine, type Chart, type Machine, type WorkloadResult } from './harness.js';
 
 /** A results file: the workload's result, where and when it ran. */
 export interface SavedResult extends WorkloadResult {
@@ -74,12 +74,6 @@ function images(r: WorkloadResult): string[] {
   return [...chartFiles(r), ...(r.files ?? []).map((f) => f.name).filter((f) => f.endsWith('.svg'))];
 }
 
-/** The load average at the start and, where measured, what a first write to fresh memory cost. */
-function startLine(m: Machine): string {
-  const touch = firstTouchLine(m);
-  return `load average ${m.loadAverage} at the start${touch ? `; ${touch}` : ''}`;
-}
-
 /**
  * The report body: how it was made, the machine, then per workload its charts (images under
  * `imageDir`), tables and notes. Workloads measured on another machine or day say so.
@@ -92,14 +86,14 @@ export function renderMarkdown(results: readonly SavedResult[], imageDir: string
   if (results.some((r) => r.quick)) parts.push('**Smoke-test sizes (`--quick`): these figures mean nothing.**');
   parts.push(
     `Measured with \`npm run bench -- --report\` on ${machineLine(first)}` +
-      ` (${startLine(first)}). Each row names its backend, SIMD level and threads; ` +
+      ` (${conditionsLine(first, ' at the start')}). Each row names its backend, SIMD level and threads; ` +
       'a ratio compares rows of the same run: "vs" columns are speed-ups (above 1 is faster), "a / b" columns (warm / sklearn, time portable / time -march=native) are time ratios (below 1 is faster); ' +
       'medians with min and max, and the cold first measurement of a fresh process beside them; each row is several fresh processes, the rows taking turns.',
   );
   for (const r of results) {
     parts.push(`${h} ${r.title}`);
     const m = r.machine;
-    if (machineLine(m) !== machineLine(first)) parts.push(`_Measured on ${machineLine(m)} (${startLine(m)})._`);
+    if (machineLine(m) !== machineLine(first)) parts.push(`_Measured on ${machineLine(m)} (${conditionsLine(m, ' at the start')})._`);
     for (const f of images(r)) parts.push(`![${r.title}](${imageDir ? `${imageDir}/` : ''}${f})`);
     // Headings inside a workload's tables sit one level below its own.
     parts.push(r.table.replace(/^#{1,6} /gm, `${'#'.repeat(Math.min(6, headingLevel + 1))} `));

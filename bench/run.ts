@@ -12,7 +12,7 @@ import { join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 import { packageRoot } from '../lib/kernels/native.js';
-import { DEFAULT_ROUNDS, describeMachine, firstTouchLine, machineLine, type BenchOptions, type WorkloadModule } from './harness.js';
+import { DEFAULT_ROUNDS, conditionsLine, describeMachine, machineLine, type BenchOptions, type WorkloadModule } from './harness.js';
 import { saveResult, writeReport, type SavedResult } from './report.js';
 
 // Workload modules imported this module's helpers before they moved to harness.ts.
@@ -161,7 +161,7 @@ async function main(): Promise<void> {
   const root = packageRoot();
   const outDir = cli.out ? resolve(cli.out) : join(root, 'bench', 'results');
   const machine = describeMachine();
-  console.log(`metatask benchmarks on ${machineLine(machine)}; ${[`load average ${machine.loadAverage}`, firstTouchLine(machine)].filter(Boolean).join('; ')}${cli.quick ? '; --quick: smoke-test sizes, the figures mean nothing' : ''}`);
+  console.log(`metatask benchmarks on ${machineLine(machine)}; ${conditionsLine(machine)}${cli.quick ? '; --quick: smoke-test sizes, the figures mean nothing' : ''}`);
   if (machine.loadAverage > machine.cpus * 0.5) console.log(`(the machine is busy: load average ${machine.loadAverage} on ${machine.cpus} CPUs; figures will be noisy)`);
   let failed = 0;
   const started = performance.now();
