@@ -736,6 +736,8 @@ describe('kernel parity: native vs js', function () {
       [65, 130, 1],
       [90, 60, 20],
       [600, 40, 3],
+      // Wider than cdDesignCorrelations' column chunks (256) and longer than a block of rows (256).
+      [300, 530, 3],
       [0, 4, 2],
     ];
     /** Column lists that take every path of the native kernel: all, scattered, runs with gaps (spans), mixed. */

@@ -557,17 +557,22 @@ describe('Anderson extrapolation', () => {
   });
 
   it('chooses the inner form by the sweeps expected: the Gram rows of new features pay only over enough sweeps', () => {
-    // 2,785 samples, 2 tasks, 105 of 305 features new: for one sweep the new Gram rows cost far more
-    // than the residual sweep, over 50 sweeps far less.
-    expect(useGramForm(305, 105, 2785, 2, 1)).to.equal(false);
-    expect(useGramForm(305, 105, 2785, 2, 50)).to.equal(true);
+    // 2,785 samples, 2 tasks, 105 of 305 features new (105 rows of 305 entries): for one sweep the new
+    // Gram rows cost far more than the residual sweep, over 50 sweeps far less.
+    expect(useGramForm(305, 105 * 305, 2785, 2, 1)).to.equal(false);
+    expect(useGramForm(305, 105 * 305, 2785, 2, 50)).to.equal(true);
     // With every Gram row there, a Gram sweep (k^2 T) is cheaper than a residual one (2 n k T).
     expect(useGramForm(305, 0, 2785, 2, 1)).to.equal(true);
     // Six tasks: the rows pay within the usual five or six sweeps.
-    expect(useGramForm(200, 100, 2625, 6, 6)).to.equal(true);
+    expect(useGramForm(200, 100 * 200, 2625, 6, 6)).to.equal(true);
     // Few samples, many features: residual sweeps are cheap.
-    expect(useGramForm(465, 186, 243, 4, 5)).to.equal(false);
+    expect(useGramForm(465, 186 * 465, 243, 4, 5)).to.equal(false);
     expect(useGramForm(4097, 0, 100_000, 50, 100)).to.equal(false);
+    // 1,000 samples, 3 tasks, a set of 124 after a residual-form solve on 200: counted against the set
+    // alone (74 rows of 124) the Gram form looks cheaper; the take computes 160 rows of 210 (every
+    // pooled feature without rows), which the residual form's eight sweeps beat.
+    expect(useGramForm(124, 74 * 124, 1000, 3, 8)).to.equal(true);
+    expect(useGramForm(124, 160 * 210, 1000, 3, 8)).to.equal(false);
   });
 
   it('a continued residual-form call that ends unconverged returns its kept residual and that residual\'s parts; a last call ends exact', () => {
@@ -676,14 +681,20 @@ describe('working sets and the column pool', () => {
     }
   });
 
-  it('counts the Gram rows a Gram-form take would compute: unpooled features and those pooled for a residual-form solve', () => {
+  it('counts the Gram entries a Gram-form take would compute: a row per feature without one, against every pooled feature', () => {
     const pool = pooledOf();
-    expect(pool.missingGramRows(Int32Array.from([2, 5, 7, 9, 11]))).to.equal(0);
-    // 1 and 3 pooled with their columns only (a residual-form solve), 4 not pooled at all.
+    expect(pool.gramEntriesToFill(Int32Array.from([2, 5, 7, 9, 11]))).to.equal(0);
+    // A new feature: its row against the six features then pooled.
+    expect(pool.gramEntriesToFill(Int32Array.from([2, 4]))).to.equal(6);
+    // 1 and 3 pooled with their columns only (a residual-form solve), 4 not pooled at all: three rows
+    // of eight, although the set [1, 4] holds only two of them.
     pool.take(Int32Array.from([1, 2, 3, 5, 7, 9, 11]), 'columns');
-    expect(pool.missingGramRows(Int32Array.from([1, 2, 3, 4]))).to.equal(3);
+    expect(pool.gramEntriesToFill(Int32Array.from([1, 2, 3, 4]))).to.equal(3 * 8);
+    expect(pool.gramEntriesToFill(Int32Array.from([1, 4]))).to.equal(3 * 8);
+    // The take computes what was counted: afterwards only 4's row is missing.
     pool.take(Int32Array.from([1, 2, 3, 5, 7, 9, 11]), 'gram');
-    expect(pool.missingGramRows(Int32Array.from([1, 2, 3, 4]))).to.equal(1);
+    expect(pool.gramEntriesToFill(Int32Array.from([1, 2, 3, 4]))).to.equal(8);
+    expect(pool.gramEntriesToFill(Int32Array.from([1, 2, 3]))).to.equal(0);
   });
 
   it('takes left-out pooled features beyond a quarter of the set while the set stays within the room given', () => {

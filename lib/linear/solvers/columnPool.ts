@@ -68,16 +68,16 @@ export class ColumnPool {
   }
 
   /**
-   * The number of features of `ws` whose Gram rows a Gram-form take would compute: those not yet
-   * pooled, and those pooled for a residual-form solve after the Gram rows were last filled.
+   * The Gram entries a Gram-form take of `ws` would compute (fillGram): a row for every slot pooled
+   * since the Gram was last filled (features pooled for a residual-form solve, and those `ws` adds),
+   * each against every pooled feature, not only against the set's own.
    */
-  missingGramRows(ws: Int32Array): number {
-    let m = 0;
-    for (let c = 0; c < ws.length; c++) {
-      const slot = this.slotOf[ws[c]!]!;
-      if (slot < 0 || slot >= this.gramCount) m++;
-    }
-    return m;
+  gramEntriesToFill(ws: Int32Array): number {
+    let fresh = 0;
+    for (let c = 0; c < ws.length; c++) if (this.slotOf[ws[c]!]! < 0) fresh++;
+    const to = this.count + fresh;
+    if (this.outgrows(to)) return ws.length * ws.length;
+    return (to - this.gramCount) * to;
   }
 
   /**
@@ -119,13 +119,12 @@ export class ColumnPool {
     if (fresh.length === 0) return;
     const need = this.count + fresh.length;
     if (need > this.cap) {
-      const cap = Math.min(Math.max(2 * this.cap, need, 16), this.design.x.cols);
-      // The budget counts the columns too, whether or not a residual-form solve gathers them.
-      if (cap * (this.n + cap) > POOL_BUDGET && this.count > 0) {
+      if (this.outgrows(need)) {
         this.reset();
         this.add(ws);
         return;
       }
+      const cap = this.grownCap(need);
       const features = new Int32Array(cap);
       features.set(this.features.subarray(0, this.count));
       this.features = features;
@@ -136,6 +135,20 @@ export class ColumnPool {
       this.slotOf[fresh[c]!] = this.count + c;
     }
     this.count = need;
+  }
+
+  /** The capacity the pool grows to for `need` features. */
+  private grownCap(need: number): number {
+    return Math.min(Math.max(2 * this.cap, need, 16), this.design.x.cols);
+  }
+
+  /**
+   * Whether pooling `need` features starts the pool again (add): it must grow, and the grown pool
+   * would pass its budget, which counts the columns too, whether or not a residual-form solve
+   * gathers them.
+   */
+  private outgrows(need: number): boolean {
+    return need > this.cap && this.count > 0 && this.grownCap(need) * (this.n + this.grownCap(need)) > POOL_BUDGET;
   }
 
   /** The gathered columns of the slots from colCount on (the buffer grows with the slots). */

@@ -19,18 +19,20 @@ export type InnerForm = 'gram' | 'residual';
 export const ANDERSON_K = 5;
 
 /**
- * Whether the Gram form is cheaper for an inner solve of about `sweeps` sweeps on k features, of
- * which `missing` have no Gram rows yet, for n samples and T tasks. Multiply-adds: the new Gram rows
- * n k missing, a Gram sweep at most k^2 T, a residual sweep 2 n k T (T dot products and T updates of
- * length n per feature); weighted by the rates the native kernels reach on them (GMAC/s on one
- * core, measured on working sets of 50 to 465 features: the Gram rows by blocked products 20 to 35,
- * Gram sweeps about 8, residual sweeps 8 to 14). Both forms gather the new features' columns from X
- * alike (into Gram rows or into the pool), so that pass is left out. The sweeps are an estimate:
- * the caller's last inner solve's (most end within 4 to 6, so a fixed 10 favoured the Gram form on
- * few tasks, where its rows cost more than the sweeps they save). At most 4096 features.
+ * Whether the Gram form is cheaper for an inner solve of about `sweeps` sweeps on k features, when
+ * its take must first compute `gramEntries` new Gram entries (ColumnPool.gramEntriesToFill: the rows
+ * of the features without any yet, each against every pooled feature), for n samples and T tasks.
+ * Multiply-adds: the new Gram entries n each, a Gram sweep at most k^2 T, a residual sweep 2 n k T (T
+ * dot products and T updates of length n per feature); weighted by the rates the native kernels
+ * reach on them (GMAC/s on one core, measured on working sets of 50 to 465 features: the Gram rows
+ * by blocked products 20 to 35, Gram sweeps about 8, residual sweeps 8 to 14). Both forms gather the
+ * new features' columns from X alike (into Gram rows or into the pool), so that pass is left out.
+ * The sweeps are an estimate: the caller's last inner solve's (most end within 4 to 6, so a fixed 10
+ * favoured the Gram form on few tasks, where its rows cost more than the sweeps they save). At most
+ * 4096 features.
  */
-export function useGramForm(k: number, missing: number, n: number, T: number, sweeps: number): boolean {
-  const gram = (n * k * missing) / 25 + (sweeps * k * k * T) / 8;
+export function useGramForm(k: number, gramEntries: number, n: number, T: number, sweeps: number): boolean {
+  const gram = (n * gramEntries) / 25 + (sweeps * k * k * T) / 8;
   const residual = (sweeps * 2 * n * k * T) / 10;
   return k <= 4096 && gram < residual;
 }

@@ -641,7 +641,7 @@ export function* solveEnet(K: Kernels, p: EnetProblem, st: EnetState, s: SolveSe
     // The cost model runs whether or not the choice needs it (k reads of an index): a CV path's
     // solves all have p.gram, its refit does not, and a first run there, after V8 had optimised this
     // function on the path's solves, threw the optimised code away.
-    const gramPreferred = useGramForm(k, st.pool.missingGramRows(ws), n, T, lastInnerSweeps);
+    const gramPreferred = useGramForm(k, st.pool.gramEntriesToFill(ws), n, T, lastInnerSweeps);
     const gramForm = s.innerForm ? s.innerForm === 'gram' : p.gram !== undefined || gramPreferred;
     // The pool may hand the set out in its own order (as views): rows follow `order`.
     const { features: order, xws, gram } = st.pool.take(ws, gramForm ? 'gram' : 'columns');
