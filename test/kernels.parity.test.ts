@@ -736,8 +736,6 @@ describe('kernel parity: native vs js', function () {
       [65, 130, 1],
       [90, 60, 20],
       [600, 40, 3],
-      // Wider than cdDesignCorrelations' column chunks (256) and longer than a block of rows (256).
-      [300, 530, 3],
       [0, 4, 2],
     ];
     /** Column lists that take every path of the native kernel: all, scattered, runs with gaps (spans), mixed. */
@@ -889,6 +887,33 @@ describe('kernel parity: native vs js', function () {
             expect(Array.from(out.data).map(String)).to.deep.equal(Array.from(product.data).map(String));
           }
         });
+
+    it('cdDesignCorrelations on an X wider than its column chunks and longer than a block of rows: the bits of cdDesign, then cdCorrelations', () => {
+      // 530 columns: chunks of 256, 256 and 18 (few tasks); 300 rows: blocks of 256 and 44. With 3
+      // and with 17 tasks (whole blocks), centred (one recentred column) and not.
+      for (const T of [3, 17]) {
+        const [n, d] = [300, 530];
+        const rng = new Rng(T);
+        const x = randMatrix(rng, n, d);
+        for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) x.data[i * d + j]! += 100 * (j % 3);
+        for (let i = 0; i < n; i++) x.data[i * d + 300] = 1e7 + 0.5 * (i % 2);
+        const rt = randMatrix(rng, T, n);
+        const all = Int32Array.from({ length: d }, (_, j) => j);
+        for (const K of [N, J])
+          for (const centre of [false, true]) {
+            const des = K.cdDesign(x, centre);
+            const [o1, n1] = [zerosM(d, T), new Float64Array(d)];
+            K.cdCorrelations(des, rt, all, o1, n1);
+            const [o2, n2] = [zerosM(d, T), new Float64Array(d)];
+            const fused = K.cdDesignCorrelations(x, centre, rt, o2, n2);
+            const what = `${K.name}, T=${T}, centre=${centre}`;
+            expect(Array.from(fused.mean).map(String), `${what}: mean`).to.deep.equal(Array.from(des.mean).map(String));
+            expect(Array.from(fused.colNormSq).map(String), `${what}: colNormSq`).to.deep.equal(Array.from(des.colNormSq).map(String));
+            expect(Array.from(o2.data).map(String), `${what}: correlations`).to.deep.equal(Array.from(o1.data).map(String));
+            expect(Array.from(n2).map(String), `${what}: norms`).to.deep.equal(Array.from(n1).map(String));
+          }
+      }
+    });
 
     it('cdDesign, cdDesignCorrelations and cdTargets report a NaN or an infinity (finite false, yNormSq not finite)', () => {
       for (const bad of [NaN, Infinity, -Infinity])
