@@ -640,14 +640,10 @@ export function narrowerSimd(): 'avx2' | undefined {
   return info?.simd === 'avx512' && info.simdAvailable.includes('avx2') ? 'avx2' : undefined;
 }
 
-/** The measured cost of first writes to fresh memory, as the report and the console give it (empty when not measured). */
-export function firstTouchLine(m: Machine): string {
-  return m.firstTouchMicros === undefined ? '' : `a first write to fresh memory ${m.firstTouchMicros} us per 4 KiB`;
-}
-
 /** The machine's state when the bench started: its load average (`when` follows it) and, where measured, the first-write cost. */
 export function conditionsLine(m: Machine, when = ''): string {
-  return [`load average ${m.loadAverage}${when}`, firstTouchLine(m)].filter(Boolean).join('; ');
+  const load = `load average ${m.loadAverage}${when}`;
+  return m.firstTouchMicros === undefined ? load : `${load}; a first write to fresh memory ${m.firstTouchMicros} us per 4 KiB`;
 }
 
 /** One line: CPU, cores, SIMD, memory, Node, date. */

@@ -148,7 +148,9 @@ export class ColumnPool {
    * gathers them.
    */
   private outgrows(need: number): boolean {
-    return need > this.cap && this.count > 0 && this.grownCap(need) * (this.n + this.grownCap(need)) > POOL_BUDGET;
+    if (need <= this.cap || this.count === 0) return false;
+    const cap = this.grownCap(need);
+    return cap * (this.n + cap) > POOL_BUDGET;
   }
 
   /** The gathered columns of the slots from colCount on (the buffer grows with the slots). */
