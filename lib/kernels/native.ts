@@ -20,8 +20,15 @@ import type {
 
 /** The raw functions the addon exports (native/src/binding/*.cc). */
 export interface Addon {
-  /** temporaryBytes: what the calling thread's pool of kernel temporaries holds (native/src/runtime/temporaries.h). */
-  info(): { version: string; simd: SimdLevel; simdAvailable: SimdLevel[]; threads: number; eigen: string; hardwareConcurrency: number; temporaryBytes: number };
+  /**
+   * temporaryBytes: what the calling thread's pool of kernel temporaries holds
+   * (native/src/runtime/temporaries.h); scratchBytes: what its kernels' scratch buffers hold
+   * (native/src/runtime/scratch.h).
+   */
+  info(): {
+    version: string; simd: SimdLevel; simdAvailable: SimdLevel[]; threads: number; eigen: string; hardwareConcurrency: number;
+    temporaryBytes: number; scratchBytes: number;
+  };
   setThreads(n: number): void;
   /** Marks the whole 2 MiB pages inside `buffer` for transparent huge pages: [offset, bytes]. */
   hugePageSpan(buffer: ArrayBuffer): [number, number];

@@ -1,10 +1,12 @@
 // The addon module: per-environment state (safe in worker_threads), the SIMD level and thread
 // bound, and registration of every binding file's functions.
 //
-//   info() -> { version, simd, simdAvailable, threads, eigen, hardwareConcurrency, temporaryBytes }
+//   info() -> { version, simd, simdAvailable, threads, eigen, hardwareConcurrency, temporaryBytes,
+//               scratchBytes }
 //       simd: the level in use; simdAvailable: the levels this binary holds and the CPU runs;
 //       temporaryBytes: what the calling thread's pool of kernel temporaries holds now
-//       (runtime/temporaries.h)
+//       (runtime/temporaries.h); scratchBytes: what its kernels' scratch buffers hold
+//       (runtime/scratch.h)
 //   setSimd(name)      use that level from now on (process-wide); RangeError naming the levels
 //                      the CPU runs if it is not one of them
 //   setThreads(n)      bound the threads of this environment's kernel calls (1..256)
@@ -21,6 +23,7 @@
 #include "binding/args.h"
 #include "binding/registry.h"
 #include "runtime/memory.h"
+#include "runtime/scratch.h"
 #include "runtime/temporaries.h"
 #include "runtime/threads.h"
 #include "simd/level.h"
@@ -71,6 +74,7 @@ class Addon : public Napi::Addon<Addon> {
                        std::to_string(EIGEN_MINOR_VERSION));
     o.Set("hardwareConcurrency", runtime::hardwareThreads());
     o.Set("temporaryBytes", double(runtime::pooledBytes()));
+    o.Set("scratchBytes", double(runtime::scratchHeldBytes()));
     return o;
   }
 

@@ -1,12 +1,15 @@
 // The per-thread buffers of scratch.h.
 //
-// Slots share a per-thread arena of 2 MiB pages (allocateBuffer's, marked for transparent huge
-// pages): each slot holds a region carved from it, a power of two of at least 4 KiB, and a slot
-// asked for more takes a new region (its old one is left unused). A huge page is faulted in whole
-// on its first write; where the host must then back it (a process's first kernels on a virtual
-// machine that gave the memory back) that cost up to 4.6 ms a page, so four slots of 100 KiB to
-// 400 KiB, each with a page of its own as they had before, cost four such faults where one page
-// now holds them all. Requests of half a page or more get a buffer of their own.
+// Slots share a per-thread arena: each slot holds a region carved from it, a power of two of at
+// least 4 KiB, and a slot asked for more takes a new region (its old one is left unused). The
+// arena's first page is 256 KiB of ordinary memory, faulted in 4 KiB at a time as regions are
+// written, so that the small products and kernels of a process's first calls (a working set of a
+// few columns) clear only what they use; from then on its pages are of 2 MiB, marked for
+// transparent huge pages (allocateBuffer's). A huge page is faulted in whole on its first write;
+// where the host must then back it (a process's first kernels on a virtual machine that gave the
+// memory back) that cost up to 4.6 ms a page, so four slots of 100 KiB to 400 KiB, each with a
+// page of its own as they had before, cost four such faults where one page now holds them all.
+// Requests of half a huge page or more get a buffer of their own.
 #include "runtime/scratch.h"
 
 #include <algorithm>
@@ -23,6 +26,9 @@ namespace {
 constexpr size_t kOwnFrom = kHugePageBytes / 2;
 // The smallest region of the arena: 64 cache lines.
 constexpr size_t kMinRegion = size_t(4) << 10;
+// The arena's first page (ordinary memory: allocateBuffer marks huge pages from kHugeBytes on).
+constexpr size_t kFirstPageBytes = size_t(256) << 10;
+static_assert(kFirstPageBytes < kHugeBytes, "the arena's first page must be ordinary memory");
 
 struct FreeDeleter {
   void operator()(void* p) const { freeBuffer(p); }
@@ -40,7 +46,13 @@ struct Buffers {
   std::vector<Owned> pages;
   char* free = nullptr;
   size_t freeBytes = 0;
+  size_t pageBytes = 0;  // the arena's pages together
 };
+
+Buffers& buffers() {
+  thread_local Buffers b;
+  return b;
+}
 
 // The smallest power of two of at least kMinRegion that holds `bytes` (< kOwnFrom): a slot that
 // grows with a working set (a panel of 256 rows by 50, then 100, then 200 columns) takes a new
@@ -54,7 +66,7 @@ size_t regionFor(size_t bytes) {
 }  // namespace
 
 void* scratchBytes(Scratch slot, size_t bytes) {
-  thread_local Buffers b;
+  Buffers& b = buffers();
   const int s = static_cast<int>(slot);
   if (b.bytes[s] >= bytes) return b.data[s];
   b.own[s].reset();  // freed before a larger one is taken
@@ -69,16 +81,26 @@ void* scratchBytes(Scratch slot, size_t bytes) {
   }
   const size_t region = regionFor(bytes);
   if (region > b.freeBytes) {
+    const size_t page = b.pages.empty() && region <= kFirstPageBytes ? kFirstPageBytes : kHugePageBytes;
     b.pages.emplace_back();  // may throw before the page is taken: nothing then refers to it
-    b.pages.back().reset(allocateBuffer(kHugePageBytes));
+    b.pages.back().reset(allocateBuffer(page));
     b.free = static_cast<char*>(b.pages.back().get());
-    b.freeBytes = bufferCapacity(kHugePageBytes);
+    b.freeBytes = bufferCapacity(page);
+    b.pageBytes += b.freeBytes;
   }
   b.data[s] = b.free;
   b.bytes[s] = region;
   b.free += region;
   b.freeBytes -= region;
   return b.data[s];
+}
+
+size_t scratchHeldBytes() {
+  const Buffers& b = buffers();
+  size_t held = b.pageBytes;
+  for (int s = 0; s < kSlots; ++s)
+    if (b.own[s]) held += b.bytes[s];
+  return held;
 }
 
 }  // namespace metatask::runtime

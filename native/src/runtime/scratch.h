@@ -44,4 +44,7 @@ T* scratchOf(Scratch slot, size_t n) {
 
 inline double* scratchDoubles(Scratch slot, size_t n) { return scratchOf<double>(slot, n); }
 
+// The bytes the calling thread's buffers hold (the arena's pages and the slots' own buffers).
+size_t scratchHeldBytes();
+
 }  // namespace metatask::runtime

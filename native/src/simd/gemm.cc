@@ -22,13 +22,13 @@ void serial(const Ops& o, const GemmCall<T>& call);
 
 template <>
 void serial<float>(const Ops& o, const GemmCall<float>& call) {
-  const GemmScratch s = o.sgemmScratch();
+  const GemmScratch s = o.sgemmScratch(call);
   o.sgemm(call, runtime::scratchOf<float>(runtime::Scratch::kGemmPackA, size_t(s.packA)), runtime::scratchOf<float>(runtime::Scratch::kGemmPackB, size_t(s.packB)));
 }
 
 template <>
 void serial<double>(const Ops& o, const GemmCall<double>& call) {
-  const GemmScratch s = o.dgemmScratch();
+  const GemmScratch s = o.dgemmScratch(call);
   o.dgemm(call, runtime::scratchOf<double>(runtime::Scratch::kGemmPackA, size_t(s.packA)), runtime::scratchOf<double>(runtime::Scratch::kGemmPackB, size_t(s.packB)));
 }
 

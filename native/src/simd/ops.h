@@ -40,7 +40,7 @@ struct GemmCall {
 
 constexpr int64_t kGemmKc = 256;
 
-// Scratch sizes (elements, per calling thread) that gemm needs for packing at a level.
+// Scratch sizes (elements, per calling thread) that a serial GEMM call packs into at a level.
 struct GemmScratch {
   int64_t packA;
   int64_t packB;
@@ -97,12 +97,12 @@ struct ElementOps {
 
 struct Ops {
   Level level;
-  // Serial GEMM accumulation (see GemmCall); packA/packB: scratch of gemmScratch() elements,
-  // 64-byte aligned. The threaded driver is simd/gemm.h.
+  // Serial GEMM accumulation (see GemmCall); packA/packB: scratch of at least the elements that
+  // gemmScratch(call) gives for the same call, 64-byte aligned. The threaded driver is simd/gemm.h.
   void (*sgemm)(const GemmCall<float>& call, float* packA, float* packB);
   void (*dgemm)(const GemmCall<double>& call, double* packA, double* packB);
-  GemmScratch (*sgemmScratch)();
-  GemmScratch (*dgemmScratch)();
+  GemmScratch (*sgemmScratch)(const GemmCall<float>& call);
+  GemmScratch (*dgemmScratch)(const GemmCall<double>& call);
   // The column strip widths the serial GEMM prefers (its register tile): a threaded driver splits
   // C into strips of multiples of these so that no strip ends mid-tile.
   int sgemmNr, dgemmNr, sgemmMr, dgemmMr;

@@ -54,6 +54,7 @@ struct Blocking {
 };
 
 inline int64_t minOf(int64_t a, int64_t b) { return a < b ? a : b; }
+inline int64_t maxOf3(int64_t a, int64_t b, int64_t c) { return a > b ? (a > c ? a : c) : (b > c ? b : c); }
 
 // dst (k x n, rows ldD apart) = the transpose of src (n x k, rows ldS apart). On x86, 4 x 4 blocks
 // through registers (SSE2, every level has it: four loads, the shuffles and four stores for 16
@@ -556,9 +557,29 @@ void gemmSkinnyTransposed(const GemmCall<T>& g, T* tmp, int64_t tmpSize, T* acc)
   }
 }
 
+// The packing buffers' capacity: the blocking's panels, by which the paths below size their chunks.
 template <typename T>
-GemmScratch gemmScratch() {
+GemmScratch gemmCapacity() {
   return {Blocking<T>::kMc * kKc, kKc * Blocking<T>::kNc};
+}
+
+// What gemmSerial(g) writes of the packing buffers, at most: the packed path's block of A
+// (whole slivers of MR rows) and panel of B (whole strips of NR columns), the skinny transposed
+// path's C^T chunk in A's buffer (at most m n) and the streamed sums in B's (at most m n), the
+// direct path's copy of op(B) (k rows padded to two vectors). A small product so asks for little
+// of memory that its first call must fault in: a 2 MiB panel of huge pages, written for the first
+// time, cost a process's first product 0.3 ms of page clearing (Intel Xeon VM) to pack a few KiB.
+template <typename T>
+GemmScratch gemmScratch(const GemmCall<T>& g) {
+  const GemmScratch cap = gemmCapacity<T>();
+  if (g.m <= 0 || g.n <= 0 || g.k <= 0) return {0, 0};
+  auto roundUp = [](int64_t v, int64_t to) { return (v + to - 1) / to * to; };
+  const int64_t kc = minOf(g.k, kKc);
+  const int64_t mn = g.m * g.n;
+  const int64_t packedA = roundUp(minOf(g.m, Blocking<T>::kMc), Tile<T>::kMr) * kc;
+  const int64_t packedB = kc * roundUp(minOf(g.n, Blocking<T>::kNc), Tile<T>::kNr);
+  const int64_t copiedB = g.k * roundUp(g.n, 2 * VecOf<T>::kWidth);
+  return {minOf(cap.packA, packedA > mn ? packedA : mn), minOf(cap.packB, maxOf3(packedB, copiedB, mn))};
 }
 
 // Outputs up to this many elements take the direct path at any depth where the register tile
@@ -600,19 +621,19 @@ void gemmSerial(const GemmCall<T>& g, T* packA, T* packB) {
   // 100 x 5 x 256 blocks.
   const bool fewTasks = g.transB && g.n <= kSkinnyRows && g.m >= kFewTasksMinRows;
   if ((large || fewTasks) && g.transA && (g.n <= kSkinnyRows || (g.n <= kStreamRows && g.m >= kStreamWideMinColumns))) {
-    gemmSkinnyTransposed(g, packA, gemmScratch<T>().packA, packB);
+    gemmSkinnyTransposed(g, packA, gemmCapacity<T>().packA, packB);
     return;
   }
   if (direct && !g.transB) {
     gemmDirect(g);
     return;
   }
-  if (direct && g.k * g.n <= gemmScratch<T>().packB) {
+  if (direct && g.k * g.n <= gemmCapacity<T>().packB) {
     // op(B) = B^T copied row-major (k x n) first, so the direct path reads contiguous rows; each
     // row padded with zeros to whole tiles of two vectors when the scratch holds them.
     const int64_t tile = 2 * VecOf<T>::kWidth;
     const int64_t padded = (g.n + tile - 1) / tile * tile;
-    const int64_t ld = g.k * padded <= gemmScratch<T>().packB ? padded : g.n;
+    const int64_t ld = g.k * padded <= gemmCapacity<T>().packB ? padded : g.n;
     T* bt = packB;
     transposeInto(g.b, g.ldb, g.n, g.k, bt, ld);
     if (ld > g.n)
