@@ -7,7 +7,9 @@
  * OMP_NUM_THREADS = OPENBLAS_NUM_THREADS = 1). Each side runs in --rounds processes (three by
  * default), the sides taking turns (each once, then again), so that a change
  * of the machine's load during the run reaches every side alike. Per side: the cold first fits of
- * its processes (median, min, max), the median / min / max of the warm fits after them, the sweeps,
+ * its processes (median, min, max), the median of each process's first five warm fits, the median /
+ * min / max of all the warm fits after them (at least five, then on until they took a quarter of a
+ * second: the steady time, after V8 has compiled the solver), the sweeps,
  * the non-zero rows and the objective reached, against a tight reference (metatask at tol 1e-12). Ratios are of medians,
  * measured in this one run, of CPU time (process CPU seconds, every thread, which a loaded machine
  * does not inflate) and of wall-clock time. METATASK_BENCH_SHAPES=0,3 runs a few shapes only.
@@ -42,6 +44,7 @@ export interface ConvexCase {
   T: number;
   model: ConvexModel;
   options: Record<string, unknown>;
+  /** Warm fits per process: at least this many, then until WARM_SECONDS (convexFit.ts moreWarmFits). */
   warmRuns: number;
   /** Fresh processes per side, the sides taking turns; default: the bench's --rounds. */
   rounds?: number;
@@ -61,6 +64,8 @@ export interface SideRow {
   coldFullGc?: { processes: number; seconds: number };
   /** The warm fits of every process, pooled. */
   warm?: { median: number; min: number; max: number };
+  /** CPU seconds of each process's first EARLY_FITS warm fits, pooled: what a few fits in a process see. */
+  cpuEarly?: { median: number; min: number; max: number };
   /** Process CPU seconds (every thread) of the same fits: a fair ratio even on a loaded machine. */
   cpuCold?: number;
   cpuColdSpread?: { median: number; min: number; max: number };
@@ -74,6 +79,16 @@ export interface SideRow {
 }
 
 const ONE_THREAD = { OMP_NUM_THREADS: '1', OPENBLAS_NUM_THREADS: '1', MKL_NUM_THREADS: '1' };
+
+/**
+ * A process fits on after its warmRuns until its warm fits took this long (wall-clock), at most
+ * MAX_WARM_RUNS of them: the warm median is then the steady time, after V8 has compiled the solver,
+ * on small problems too. (--quick: warmRuns fits only.)
+ */
+const WARM_SECONDS = 0.25;
+const MAX_WARM_RUNS = 200;
+/** The first warm fits of a process, reported on their own (SideRow.cpuEarly). */
+export const EARLY_FITS = 5;
 
 function runJob(cmd: string, args: string[], job: ConvexJob, env: NodeJS.ProcessEnv): ConvexSideResult & { version?: string } {
   const dir = mkdtempSync(join(tmpdir(), 'metatask-job-'));
@@ -98,6 +113,7 @@ export function toRow(impl: string, threads: string, results: readonly ConvexSid
   const cpuColds = results.map((r) => r.cpuTimes[0]!);
   const warm = results.flatMap((r) => r.times.slice(1));
   const cpuWarm = results.flatMap((r) => r.cpuTimes.slice(1));
+  const cpuEarly = results.flatMap((r) => r.cpuTimes.slice(1, 1 + EARLY_FITS));
   const coldSpread = stats(colds);
   const cpuColdSpread = stats(cpuColds);
   const r = results[results.length - 1]!;
@@ -113,6 +129,7 @@ export function toRow(impl: string, threads: string, results: readonly ConvexSid
     cpuCold: cpuColdSpread.median,
     cpuColdSpread,
     cpuWarm: stats(cpuWarm.length ? cpuWarm : cpuColds),
+    cpuEarly: stats(cpuEarly.length ? cpuEarly : cpuColds),
     objective: r.objective, nIter: r.nIter, nonZeroRows: r.nonZeroRows,
     ...(r.alpha !== undefined ? { alpha: r.alpha, l1Ratio: r.l1Ratio! } : {}),
   };
@@ -122,7 +139,11 @@ export function toRow(impl: string, threads: string, results: readonly ConvexSid
 type Side = { impl: string; run: () => ConvexSideResult & { version?: string }; threads: (r: ConvexSideResult) => string } | { impl: string; skipped: string };
 
 function sidesOf(c: ConvexCase): Side[] {
-  const job = (backend: 'native' | 'js'): ConvexJob => ({ folder: c.folder, n: c.n, d: c.d, T: c.T, backend, model: c.model, options: c.options, warmRuns: c.warmRuns });
+  const quick = benchOptions().quick;
+  const job = (backend: 'native' | 'js'): ConvexJob => ({
+    folder: c.folder, n: c.n, d: c.d, T: c.T, backend, model: c.model, options: c.options,
+    warmRuns: c.warmRuns, warmSeconds: quick ? 0 : WARM_SECONDS, maxWarmRuns: quick ? c.warmRuns : MAX_WARM_RUNS,
+  });
   const sides: Side[] = [];
   for (const b of c.backends ?? (['native', 'js'] as const)) {
     const impl = `metatask ${b === 'js' ? 'TypeScript' : 'native'}`;
@@ -195,12 +216,14 @@ export function casePanel(title: string, rows: SideRow[]): ChartPanel {
 
 /**
  * The note that says how a case's figures were measured; `warmFits` says how many warm fits each
- * process runs, `rounds` how many processes each side runs in.
+ * process runs at least, `rounds` how many processes each side runs in.
  */
 export function processNote(warmFits: string, rounds: number = benchOptions().rounds): string {
+  const more = benchOptions().quick ? '' : `, then more until they took ${WARM_SECONDS} s, at most ${MAX_WARM_RUNS}`;
   return (
     `each side runs in ${rounds === 1 ? 'one fresh process' : `${rounds} fresh processes, the sides taking turns (each once, then again)`}, ` +
-    `1 thread each: "cold first fit" is a process's first fit (the median of the processes'), the warm fits (${warmFits}) follow it and are pooled; ` +
+    `1 thread each: "cold first fit" is a process's first fit (the median of the processes'), the warm fits (${warmFits}${more}) follow it and are pooled; ` +
+    `"first ${EARLY_FITS} warm fits" are each process's first ones after the cold fit, which on small problems still run the solver while V8 compiles it; ` +
     `a process's early fits also write to memory it has not used before (each fit's coefficients, the JavaScript heap while it grows), at the cost per 4 KiB the machine line gives, until the garbage collector first frees earlier fits' memory; ` +
     `"full GC in k of n": in k processes the cold fit held a full V8 garbage collection (the process's first, whose cost is the heap's, not the fit's), its median time there`
   );
@@ -250,6 +273,7 @@ export function caseTable(rows: SideRow[], reference: number, cv: boolean): stri
       'side',
       'threads',
       'cold first fit, median CPU (min-max) / wall',
+      `first ${EARLY_FITS} warm fits, median CPU`,
       'warm median CPU (min-max)',
       'warm median wall (min-max)',
       'sweeps',
@@ -269,6 +293,7 @@ export function caseTable(rows: SideRow[], reference: number, cv: boolean): stri
           r.threads!,
           `${spread(r.cpuColdSpread!)} / ${fmt(r.cold)}` +
             (r.coldFullGc ? `; full GC in ${r.coldFullGc.processes} of ${r.processes} (${fmt(r.coldFullGc.seconds)})` : ''),
+          fmt(r.cpuEarly?.median),
           spread(r.cpuWarm!),
           spread(r.warm!),
           r.nIter!,
@@ -317,9 +342,8 @@ interface Shape extends ProblemShape {
   l1Ratio?: number | number[];
   cvOptions?: Record<string, unknown>;
   /**
-   * Fits after the cold one, each side; their median is the warm figure. Five wherever scikit-learn's
-   * side is cheap: V8 is still compiling the solver during the first few fits of a process (CPU on a
-   * second core), which three runs leave in the median. The cold fit is reported on its own.
+   * Fits after the cold one, each side, at least (then on until WARM_SECONDS); their median is the
+   * warm figure. The cold fit and the first EARLY_FITS warm fits are reported on their own.
    */
   warmRuns: number;
 }
@@ -439,7 +463,7 @@ export async function run(): Promise<WorkloadResult> {
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
-  notes.add(processNote('five per process, three on the 4000 x 1000 elastic net'));
+  notes.add(processNote('at least five per process, three on the 4000 x 1000 elastic net'));
   notes.add("CPU: process CPU time (user + system, every thread, those of V8's compiler and garbage collector included: in the first fits of a process CPU exceeds wall time while V8 optimises the solver on another core) during the fit; the ratios to scikit-learn hold on a loaded machine, the wall-clock ones do not");
   notes.add('objective: scikit-learn\'s (1/(2n))||Y - XW - b||^2 + alpha l1Ratio sum_j ||W_j|| + alpha (1 - l1Ratio)/2 ||W||^2; reference: metatask at tol 1e-12 (CV: refitted at the alpha and l1Ratio metatask chose)');
   return {

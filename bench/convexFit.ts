@@ -3,7 +3,7 @@
  * fit (fresh JIT, fresh allocations), as a user's first fit would be:
  *   node dist/bench/convexFit.js <job.json>
  * The job names the data folder (X.f64 n x d, Y.f64 n x T, row-major float64), the backend, the
- * model and its options, and the number of warm runs. Runs with setThreads(1). Prints one JSON
+ * model and its options, and how many warm fits follow the cold one (moreWarmFits). Runs with setThreads(1). Prints one JSON
  * line: { backend, simd, threads, times and cpuTimes (wall-clock and process CPU seconds of each fit,
  * the first is the cold fit), coldGc (the garbage collector's pauses inside the cold fit), objective,
  * nIter, nonZeroRows, alpha? (CV) }.
@@ -30,7 +30,24 @@ export interface ConvexJob {
   model: ConvexModel;
   /** Options of the model (scikit-learn's names camelCased). */
   options: Record<string, unknown>;
+  /** Warm fits after the cold one: at least warmRuns, then more (see moreWarmFits). */
   warmRuns: number;
+  /** Fit on until the warm fits took this many wall-clock seconds together (default 0: warmRuns fits). */
+  warmSeconds?: number;
+  /** But at most this many warm fits (default warmRuns). */
+  maxWarmRuns?: number;
+}
+
+/**
+ * Whether a process runs another warm fit after `done` of them, which took `seconds` together: at
+ * least warmRuns, then until they took warmSeconds, at most maxWarmRuns. A small problem's first
+ * fits still run the solver as V8 compiles it (200 x 50 x 2: fits 2-6 took 0.27 ms a fit, fits 200
+ * to 400 0.08 ms): fitting on for a fixed time makes the warm median the steady one whatever the
+ * problem's size. bench/peers/sklearn_convex.py applies the same rule.
+ */
+export function moreWarmFits(job: Pick<ConvexJob, 'warmRuns' | 'warmSeconds' | 'maxWarmRuns'>, done: number, seconds: number): boolean {
+  if (done < job.warmRuns) return true;
+  return done < (job.maxWarmRuns ?? job.warmRuns) && seconds < (job.warmSeconds ?? 0);
 }
 
 export interface ConvexSideResult {
@@ -134,7 +151,8 @@ async function main(): Promise<void> {
   const cpuTimes: number[] = [];
   let m = makeModel(job);
   let cold: [number, number] = [0, 0];
-  for (let r = 0; r <= job.warmRuns; r++) {
+  let warmSeconds = 0;
+  for (let r = 0; r === 0 || moreWarmFits(job, r - 1, warmSeconds); r++) {
     m = makeModel(job);
     const c0 = process.cpuUsage();
     const t0 = performance.now();
@@ -142,6 +160,7 @@ async function main(): Promise<void> {
     const t1 = performance.now();
     if (r === 0) cold = [t0, t1];
     times.push((t1 - t0) / 1000);
+    if (r > 0) warmSeconds += (t1 - t0) / 1000;
     const c = process.cpuUsage(c0);
     cpuTimes.push((c.user + c.system) / 1e6);
   }

@@ -38,7 +38,7 @@ export async function run(): Promise<WorkloadResult> {
   const notes = rows.filter((r) => r.skipped).map((r) => r.skipped!);
   const backends = backendRatioNote(rows);
   if (backends) notes.push(backends);
-  notes.push(`${processNote(benchOptions().quick ? 'one per process' : 'five per process')}. Known optimum ${OPTIMUM}`);
+  notes.push(`${processNote(benchOptions().quick ? 'one per process' : 'at least five per process')}. Known optimum ${OPTIMUM}`);
   return {
     id: 'lasso',
     title,

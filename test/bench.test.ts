@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { packageRoot } from '../lib/kernels/native.js';
-import { backendRatioNote, caseTable, toRow } from '../bench/convex.js';
+import { EARLY_FITS, backendRatioNote, caseTable, toRow } from '../bench/convex.js';
 import { sampledShapes, shapeTable, summaryTable } from '../bench/convexSampled.js';
-import type { ConvexSideResult } from '../bench/convexFit.js';
+import { moreWarmFits, type ConvexSideResult } from '../bench/convexFit.js';
 import { apartFromTwoProcesses, chartPanel, combinedRow, concurrently, firstTouchMicros, formatValue, inTurns, mergeRuns, speedTable, stats, twoProcessesNote, TWO_PROCESSES, type Metric, type Row } from '../bench/harness.js';
 import { README_BEGIN, README_END, renderMarkdown, renderSvg, replaceMarkedSection, type SavedResult } from '../bench/report.js';
 
@@ -144,6 +144,27 @@ describe('convex benchmark rows', () => {
     expect(r.warm).to.deep.equal({ median: 3.5, min: 1, max: 6 });
     expect(r.cpuWarm).to.deep.equal({ median: 3.5, min: 1.5, max: 6 });
     expect(r.nIter).to.equal(4);
+  });
+
+  it('a process fits at least warmRuns warm fits, then on until they took warmSeconds, at most maxWarmRuns', () => {
+    const job = { warmRuns: 5, warmSeconds: 0.25, maxWarmRuns: 200 };
+    expect(moreWarmFits(job, 4, 10)).to.equal(true); // fewer than warmRuns, however long they took
+    expect(moreWarmFits(job, 5, 0.1)).to.equal(true);
+    expect(moreWarmFits(job, 5, 0.25)).to.equal(false);
+    expect(moreWarmFits(job, 199, 0.01)).to.equal(true);
+    expect(moreWarmFits(job, 200, 0.01)).to.equal(false);
+    // Without warmSeconds (--quick, older jobs): warmRuns fits exactly.
+    expect(moreWarmFits({ warmRuns: 5 }, 4, 0)).to.equal(true);
+    expect(moreWarmFits({ warmRuns: 5 }, 5, 0)).to.equal(false);
+  });
+
+  it('the first warm fits of each process are pooled apart from the rest', () => {
+    const slow = [0.02, 0.009, 0.008, 0.007, 0.006, 0.005, 0.001, 0.001, 0.001];
+    const r = toRow('metatask native', '1 (avx2)', [fits(slow, slow), fits(slow, slow)]);
+    expect(EARLY_FITS).to.equal(5);
+    expect(r.cpuEarly).to.deep.equal({ median: 0.007, min: 0.005, max: 0.009 });
+    expect(r.cpuWarm!.median).to.equal(0.0055); // of all eight warm fits, pooled over both processes
+    expect(caseTable([r], 1.5, false).split('\n')[2]).to.include('| 7.0 ms |');
   });
 
   it('the table gives the cold fits\' spread and ratios of medians to scikit-learn\'s', () => {

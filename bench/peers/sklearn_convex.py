@@ -17,6 +17,13 @@ NAMES = {"alpha": "alpha", "l1Ratio": "l1_ratio", "fitIntercept": "fit_intercept
 MODELS = {"lasso": MultiTaskLasso, "enet": MultiTaskElasticNet, "lassoCV": MultiTaskLassoCV, "enetCV": MultiTaskElasticNetCV}
 
 
+def more_warm_fits(job, done, seconds):
+    """bench/convexFit.ts moreWarmFits: at least warmRuns warm fits, then until they took warmSeconds, at most maxWarmRuns."""
+    if done < job["warmRuns"]:
+        return True
+    return done < job.get("maxWarmRuns", job["warmRuns"]) and seconds < job.get("warmSeconds", 0)
+
+
 def main():
     with open(sys.argv[1]) as f:
         job = json.load(f)
@@ -31,7 +38,7 @@ def main():
     times = []
     cpu_times = []
     model = None
-    for _ in range(job["warmRuns"] + 1):
+    while len(times) == 0 or more_warm_fits(job, len(times) - 1, sum(times[1:])):
         model = cls(**kwargs)
         c0 = time.process_time()
         t0 = time.perf_counter()
