@@ -139,10 +139,9 @@ export function toRow(impl: string, threads: string, results: readonly ConvexSid
 type Side = { impl: string; run: () => ConvexSideResult & { version?: string }; threads: (r: ConvexSideResult) => string } | { impl: string; skipped: string };
 
 function sidesOf(c: ConvexCase): Side[] {
-  const quick = benchOptions().quick;
   const job = (backend: 'native' | 'js'): ConvexJob => ({
     folder: c.folder, n: c.n, d: c.d, T: c.T, backend, model: c.model, options: c.options,
-    warmRuns: c.warmRuns, warmSeconds: quick ? 0 : WARM_SECONDS, maxWarmRuns: quick ? c.warmRuns : MAX_WARM_RUNS,
+    warmRuns: c.warmRuns, warmSeconds: benchOptions().quick ? 0 : WARM_SECONDS, maxWarmRuns: MAX_WARM_RUNS,
   });
   const sides: Side[] = [];
   for (const b of c.backends ?? (['native', 'js'] as const)) {

@@ -151,8 +151,8 @@ async function main(): Promise<void> {
   const cpuTimes: number[] = [];
   let m = makeModel(job);
   let cold: [number, number] = [0, 0];
-  let warmSeconds = 0;
-  for (let r = 0; r === 0 || moreWarmFits(job, r - 1, warmSeconds); r++) {
+  const warmSeconds = (): number => times.slice(1).reduce((s, t) => s + t, 0);
+  for (let r = 0; r === 0 || moreWarmFits(job, r - 1, warmSeconds()); r++) {
     m = makeModel(job);
     const c0 = process.cpuUsage();
     const t0 = performance.now();
@@ -160,7 +160,6 @@ async function main(): Promise<void> {
     const t1 = performance.now();
     if (r === 0) cold = [t0, t1];
     times.push((t1 - t0) / 1000);
-    if (r > 0) warmSeconds += (t1 - t0) / 1000;
     const c = process.cpuUsage(c0);
     cpuTimes.push((c.user + c.system) / 1e6);
   }

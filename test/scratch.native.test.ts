@@ -7,7 +7,7 @@
 import { expect } from 'chai';
 import { Worker } from 'node:worker_threads';
 
-import { availableBackends } from '../lib/kernels/index.js';
+import { availableBackends, rawAddon } from '../lib/kernels/index.js';
 
 interface Held {
   before: number;
@@ -56,15 +56,12 @@ function productSum(n: number, f: (i: number) => number): number {
 
 describe('native scratch buffers', () => {
   let saved = 1;
-  before(async function () {
+  before(function () {
     if (!availableBackends().includes('native')) this.skip();
-    const { rawAddon } = await import('../lib/kernels/index.js');
     saved = rawAddon()!.info().threads; // the workers set one thread
   });
-  after(async () => {
-    if (!availableBackends().includes('native')) return;
-    const { rawAddon } = await import('../lib/kernels/index.js');
-    rawAddon()!.setThreads(saved);
+  after(() => {
+    if (availableBackends().includes('native')) rawAddon()!.setThreads(saved);
   });
 
   it("hold what a thread's products wrote: a few KiB for a small product, whole huge pages for a large one", async function () {

@@ -54,7 +54,7 @@ struct Blocking {
 };
 
 inline int64_t minOf(int64_t a, int64_t b) { return a < b ? a : b; }
-inline int64_t maxOf3(int64_t a, int64_t b, int64_t c) { return a > b ? (a > c ? a : c) : (b > c ? b : c); }
+inline int64_t maxOf(int64_t a, int64_t b) { return a > b ? a : b; }
 
 // dst (k x n, rows ldD apart) = the transpose of src (n x k, rows ldS apart). On x86, 4 x 4 blocks
 // through registers (SSE2, every level has it: four loads, the shuffles and four stores for 16
@@ -579,7 +579,7 @@ GemmScratch gemmScratch(const GemmCall<T>& g) {
   const int64_t packedA = roundUp(minOf(g.m, Blocking<T>::kMc), Tile<T>::kMr) * kc;
   const int64_t packedB = kc * roundUp(minOf(g.n, Blocking<T>::kNc), Tile<T>::kNr);
   const int64_t copiedB = g.k * roundUp(g.n, 2 * VecOf<T>::kWidth);
-  return {minOf(cap.packA, packedA > mn ? packedA : mn), minOf(cap.packB, maxOf3(packedB, copiedB, mn))};
+  return {minOf(cap.packA, maxOf(packedA, mn)), minOf(cap.packB, maxOf(maxOf(packedB, copiedB), mn))};
 }
 
 // Outputs up to this many elements take the direct path at any depth where the register tile
