@@ -8,6 +8,7 @@ import { ShapeError, ValueError } from '../lib/core/errors.js';
 import type { FloatArray, Matrix } from '../lib/core/matrix.js';
 import { Rng } from '../lib/core/rng.js';
 import { jsKernels as K } from '../lib/kernels/js/index.js';
+import { transposeSummingColumns } from '../lib/kernels/js/linalg.js';
 import { scratchDoubles } from '../lib/kernels/js/scratch.js';
 import { maxAbs, randMatrix } from './helpers.js';
 
@@ -122,6 +123,29 @@ describe('js kernels', () => {
     it('rejects mismatched shapes', () => {
       expect(() => K.gemm(randMatrix(rng, 2, 3), randMatrix(rng, 4, 2), randMatrix(rng, 2, 2))).to.throw(/gemm/);
     });
+  });
+
+  describe('transposeSummingColumns', () => {
+    // Shapes past one tile of columns (256), with rows not a multiple of eight: every value lands
+    // once, and each column's sum runs down the column in order from the caller's value (the bits
+    // of the plain loop).
+    for (const [m, n] of [
+      [13, 600],
+      [16, 513],
+      [7, 300],
+      [40, 256],
+    ] as [number, number][])
+      for (const of of ['values', 'squares'] as const)
+        it(`${m}x${n}, sums of ${of}`, () => {
+          const x = randMatrix(new Rng(m * 31 + n), m, n);
+          const out = { rows: n, cols: m, data: new Float64Array(m * n).fill(NaN) };
+          const sums = Float64Array.from({ length: n }, (_, j) => j / 7);
+          const expected = Float64Array.from(sums);
+          for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) expected[j]! += of === 'squares' ? x.data[i * n + j]! ** 2 : x.data[i * n + j]!;
+          transposeSummingColumns(x, out, sums, of);
+          for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) expect(out.data[j * m + i]).to.equal(x.data[i * n + j]);
+          expect(Array.from(sums)).to.deep.equal(Array.from(expected));
+        });
   });
 
   describe('gram', () => {

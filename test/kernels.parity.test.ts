@@ -308,6 +308,7 @@ describe('kernel parity: native vs js', function () {
       [33, 65],
       [21, 7],
       [64, 32],
+      [13, 600],
       [0, 4],
       [5, 0],
     ] as [number, number][])

@@ -106,7 +106,10 @@ function multiplyTransB(A: Float64Array, B: Float64Array, C: FloatArray, m: numb
 // ---------------------------------------------------------------------------------------------
 // transpose
 
-/** out = A^T by 32 x 32 tiles (rows read and written within a tile stay in L1). */
+/** Columns of A per tile of transposeRows: 256 rows of O, 16 KiB of cache lines (32 KiB where they straddle lines). */
+const TRANSPOSE_TILE = 256;
+
+/** out = A^T (transposeRows). */
 export function transpose(a: Matrix<Float64Array>, out: Matrix<Float64Array>): void {
   const m = a.rows;
   const n = a.cols;
@@ -132,14 +135,21 @@ export function transposeSummingColumns(a: Matrix<Float64Array>, out: Matrix<Flo
  * O = A^T for A m x n, with sums[j] += each value (or its square) of column j when sums is given.
  * Eight rows of A at a time, read along the rows: each column j of them is eight consecutive values
  * (a cache line) of row j of O; two to three times as fast as 32 x 32 tiles read down their
- * columns, on wide and on tall matrices. One call per eight rows: a function called hundreds of
- * times a fit is optimised by V8 within the first fit, where one long loop would run unoptimised in
- * a process's next fits.
+ * columns, on wide and on tall matrices. The columns go by tiles of TRANSPOSE_TILE: all rows of A
+ * over one tile, then the next, so that the rows of O being written (a line each, two where m is
+ * not a multiple of eight and the eight values straddle lines) stay in the level-1 cache from one
+ * block of rows to the next; over all d columns at once, a 2000 x 1000 design's transpose in a fit
+ * took 4.9-6.2 ms, by tiles 2.7-3.6 ms. Each column's sum still runs down the column in order. One
+ * call per eight rows and tile: a function called hundreds of times a fit is optimised by V8 within
+ * the first fit, where one long loop would run unoptimised in a process's next fits.
  */
 function transposeRows(A: Float64Array, O: Float64Array, m: number, n: number, sums: Float64Array | null, squares: boolean): void {
-  let i = 0;
-  for (; i + 8 <= m; i += 8) transposeEightRows(A, O, i, m, n, sums, squares);
-  for (; i < m; i++) {
+  const whole = m - (m % 8);
+  for (let j0 = 0; j0 < n; j0 += TRANSPOSE_TILE) {
+    const j1 = Math.min(n, j0 + TRANSPOSE_TILE);
+    for (let i = 0; i < whole; i += 8) transposeEightRows(A, O, i, m, n, j0, j1, sums, squares);
+  }
+  for (let i = whole; i < m; i++) {
     for (let j = 0; j < n; j++) {
       const v = A[i * n + j]!;
       O[j * m + i] = v;
@@ -148,8 +158,10 @@ function transposeRows(A: Float64Array, O: Float64Array, m: number, n: number, s
   }
 }
 
-/** Rows i..i+7 of A (m x n) into columns i..i+7 of O, each value (or its square) added to sums[j] in row order when sums is given. */
-function transposeEightRows(A: Float64Array, O: Float64Array, i: number, m: number, n: number, sums: Float64Array | null, squares: boolean): void {
+/** Rows i..i+7 of A (m x n), columns j0..j1-1, into O (n x m), each value (or its square) added to sums[j] in row order when sums is given. */
+function transposeEightRows(
+  A: Float64Array, O: Float64Array, i: number, m: number, n: number, j0: number, j1: number, sums: Float64Array | null, squares: boolean,
+): void {
   const r0 = i * n;
   const r1 = r0 + n;
   const r2 = r1 + n;
@@ -158,7 +170,7 @@ function transposeEightRows(A: Float64Array, O: Float64Array, i: number, m: numb
   const r5 = r4 + n;
   const r6 = r5 + n;
   const r7 = r6 + n;
-  for (let j = 0; j < n; j++) {
+  for (let j = j0; j < j1; j++) {
     const o = j * m + i;
     const v0 = A[r0 + j]!;
     const v1 = A[r1 + j]!;
