@@ -575,6 +575,59 @@ describe('Anderson extrapolation', () => {
     expect(useGramForm(124, 160 * 210, 1000, 3, 8)).to.equal(false);
   });
 
+  it('between checks, cyclic sweeps visit only the non-zero rows: two sweeps of a solve are a full sweep, then one over the rows it left non-zero (both forms)', () => {
+    // 60 samples, 40 features, 3 tasks (a residual of 180 values: plain sweeps). With l1Reg 10, four
+    // rows at zero after the first sweep would enter in a second full sweep.
+    const [n, k, T, l1Reg] = [60, 40, 3, 10];
+    const rng = new Rng(6);
+    const xs = randMatrix(rng, k, n);
+    const yt = randMatrix(rng, T, n);
+    const K = kernels();
+    const all = Int32Array.from({ length: k }, (_, j) => j);
+    const zeroRow = (w: M, j: number): boolean => w.data.subarray(j * T, (j + 1) * T).every((v) => v === 0);
+    const nonZeroOf = (w: M): Int32Array => Int32Array.from(all.filter((j) => !zeroRow(w, j)));
+    const fresh = (): M => ({ rows: k, cols: T, data: new Float64Array(k * T) });
+
+    // Residual form, against two plain sweeps of the same kernel set.
+    const colNormSq = Float64Array.from(all, (j) => xs.data.subarray(j * n, (j + 1) * n).reduce((s, v) => s + v * v, 0));
+    const sweepsOf = (second: 'all' | 'nonZero'): M => {
+      const w = fresh();
+      const rt: M = { rows: T, cols: n, data: yt.data.slice() };
+      K.mtenetSweep({ xt: xs, rt, w, colNormSq, l1Reg, l2Reg: 0, order: all });
+      K.mtenetSweep({ xt: xs, rt, w, colNormSq, l1Reg, l2Reg: 0, order: second === 'all' ? all : nonZeroOf(w) });
+      return w;
+    };
+    const [full, active] = [sweepsOf('all'), sweepsOf('nonZero')];
+    const enterInFull = all.filter((j) => zeroRow(active, j) && !zeroRow(full, j));
+    expect(enterInFull.length, 'rows that only a full second sweep takes in').to.be.at.least(1);
+    const w = fresh();
+    const rt: M = { rows: T, cols: n, data: yt.data.slice() };
+    const h = fresh();
+    const r = K.mtenetResidualSolve({ xs, yt, rt, w, h, l1Reg, l2Reg: 0, tol: 0, maxSweeps: 2 });
+    expect(r.sweeps).to.equal(2);
+    for (const j of enterInFull) expect(zeroRow(w, j), `row ${j} stays at zero`).to.equal(true);
+    // The column norms the solve computes may round otherwise than this test's loop.
+    const scale = Math.max(...active.data.map(Math.abs));
+    for (let q = 0; q < k * T; q++) expect(Math.abs(w.data[q]! - active.data[q]!)).to.be.at.most(1e-12 * scale);
+
+    // Gram form, against two Gram sweeps: the same bits.
+    const gram: M = { rows: k, cols: k, data: new Float64Array(k * k) };
+    K.gemm(xs, xs, gram, { transB: true });
+    const ht0: M = { rows: T, cols: k, data: new Float64Array(T * k) };
+    K.gemm(yt, xs, ht0, { transB: true });
+    let yy = 0;
+    for (const v of yt.data) yy += v * v;
+    const wg = fresh();
+    const ht: M = { rows: T, cols: k, data: ht0.data.slice() };
+    K.mtenetGramSweep({ gram, ht, w: wg, l1Reg, l2Reg: 0, order: all });
+    K.mtenetGramSweep({ gram, ht, w: wg, l1Reg, l2Reg: 0, order: nonZeroOf(wg) });
+    const ws = fresh();
+    const g = K.mtenetGramSolve({ gram, ht: { rows: T, cols: k, data: ht0.data.slice() }, w: ws, r0NormSq: yy, r0y: yy, l1Reg, l2Reg: 0, tol: 0, maxSweeps: 2 });
+    expect(g.sweeps).to.equal(2);
+    expect(Array.from(ws.data)).to.deep.equal(Array.from(wg.data));
+    expect(all.some((j) => zeroRow(ws, j) && !zeroRow(full, j)), 'a row the full sweep would take in').to.equal(true);
+  });
+
   it('a continued residual-form call that ends unconverged returns its kept residual and that residual\'s parts; a last call ends exact', () => {
     const [n, k, T] = [120, 90, 3];
     const rng = new Rng(5);

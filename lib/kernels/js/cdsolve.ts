@@ -19,6 +19,12 @@
  *   same iterates up to rounding, the residual read once or twice per block).
  * In both, the rows of w of all-zero columns are set to 0 first: such a feature does not change the
  * fit and its optimum is 0.
+ * Cyclic sweeps (no orders given) go as glmnet's active-set iteration (Friedman, Hastie & Tibshirani,
+ * J. Stat. Softw. 33, 2010): the first of every ANDERSON_K sweeps visits every row, the next ones only
+ * the rows of W that are non-zero as they start; the check that follows is over all k rows, so a row
+ * that should enter keeps the gap above tol until a full sweep takes it in. The Gram form and the
+ * plain residual sweeps only (the blocked sweep's block Grams are those of the cyclic order), as in
+ * cdsolve.cc, where it was measured.
  */
 import type { Matrix } from '../../core/matrix.js';
 import type { CdSweepResult, GramSolveArgs, InnerSolveResult, InnerSolveSettings, ResidualSolveArgs } from '../types.js';
@@ -200,11 +206,24 @@ function dualNormOf(h: Float64Array, hTransposed: boolean, w: Float64Array, k: n
   return Math.sqrt(m);
 }
 
+/** The rows j of w (k x T) with a non-zero entry, in increasing order, into rows; returns their number. */
+function nonZeroRows(w: Float64Array, k: number, T: number, rows: Int32Array): number {
+  let count = 0;
+  for (let j = 0; j < k; j++) {
+    let nonZero = false;
+    for (let t = 0; t < T && !nonZero; t++) nonZero = w[j * T + t] !== 0;
+    if (nonZero) rows[count++] = j;
+  }
+  return count;
+}
+
 /**
  * What one form gives the loop: a sweep; a check at the current point, from the state the sweeps
  * keep (cheap) or recomputed from W (exact); a candidate's objective and the move to it.
  */
 interface Form {
+  /** Whether a cyclic sweep may visit some rows only (the non-zero ones, between checks). */
+  readonly activeSweeps: boolean;
   /** Whether a cheap check reads kept state only (the Gram form's k T correlations), not the data. */
   readonly cheapChecks: boolean;
   /** Whether a call that another continues may end on a check of the kept state (InnerSolveSettings.continues). */
@@ -252,8 +271,12 @@ function solveLoop(form: Form, w: Float64Array, k: number, T: number, s: InnerSo
   anderson.push(w);
   let lastCheck = 0;
   let earlyWait = 1;
+  const nonZero = new Int32Array(k);
   while (r.sweeps < s.maxSweeps) {
-    const order = s.orders !== undefined ? s.orders.subarray(r.sweeps * k, (r.sweeps + 1) * k) : cyclic;
+    // Cyclic sweeps where the form allows it: the first of every ANDERSON_K visits every row, the
+    // others only the rows of W that are non-zero when they start.
+    let order = s.orders !== undefined ? s.orders.subarray(r.sweeps * k, (r.sweeps + 1) * k) : cyclic;
+    if (s.orders === undefined && form.activeSweeps && r.sweeps % ANDERSON_K !== 0) order = nonZero.subarray(0, nonZeroRows(w, k, T, nonZero));
     const st = form.sweep(order);
     r.sweeps++;
     exactHere = false;
@@ -288,6 +311,7 @@ function solveLoop(form: Form, w: Float64Array, k: number, T: number, s: InnerSo
 // ---------------------------------------------------------------------------------------------
 
 class GramForm implements Form {
+  readonly activeSweeps = true;
   readonly cheapChecks = true;
   /** The next call starts from the returned correlations: they must be exact. */
   readonly mayEndOnKeptState = false;
@@ -436,6 +460,7 @@ export function mtenetGramSolve(args: GramSolveArgs): InnerSolveResult {
 // ---------------------------------------------------------------------------------------------
 
 class ResidualForm implements Form {
+  readonly activeSweeps: boolean;
   readonly cheapChecks = false;
   /** The next call copies the residual as returned; the last call's exact end removes its rounding. */
   readonly mayEndOnKeptState = true;
@@ -452,6 +477,7 @@ class ResidualForm implements Form {
     const T = (this.T = a.w.cols);
     const n = a.xs.cols;
     const X = a.xs.data;
+    this.activeSweeps = residualBlock(T, n) === 0;
     this.colNormSq = new Float64Array(k);
     for (let j = 0; j < k; j++) {
       let v = 0;

@@ -140,7 +140,18 @@ double dualNormOf(const double* h, bool hTransposed, const double* w, int64_t k,
   return std::sqrt(m);
 }
 
-// What one form provides to the loop (solveLoop): a sweep; a check at the current coefficients,
+// The rows j of w (k x T) with a non-zero entry, in increasing order, into rows; returns their number.
+int64_t nonZeroRows(const double* w, int64_t k, int64_t T, int32_t* rows) {
+  int64_t count = 0;
+  for (int64_t j = 0; j < k; ++j) {
+    const double* row = w + j * T;
+    if (std::any_of(row, row + T, [](double v) { return v != 0.0; })) rows[count++] = static_cast<int32_t>(j);
+  }
+  return count;
+}
+
+// What one form provides to the loop (solveLoop): a sweep over the given rows (whether it may be
+// over some rows only: activeSweeps); a check at the current coefficients,
 // either from the state the sweeps keep (cheap: the correlations, or the residual, updated feature
 // by feature) or exact (recomputed from W, so that no rounding of the updates accumulates); and the
 // objective at a candidate point that `accept` then moves to. A cheap check that finds the gap
@@ -179,9 +190,17 @@ InnerResult solveLoop(Form& form, double* w, int64_t k, int64_t T, const InnerSe
   anderson.push(w);
   int64_t lastCheck = 0;
   int64_t earlyWait = 1;
+  std::vector<int32_t> nonZero(static_cast<size_t>(k));
   while (r.sweeps < s.maxSweeps) {
+    // Cyclic sweeps where the form allows it: the first of every kAndersonK visits every row, the
+    // others only the rows of W that are non-zero when they start (cdsolve.h).
     const int32_t* order = s.orders != nullptr ? s.orders + r.sweeps * k : cyclic.data();
-    const SweepStats st = form.sweep(order);
+    int64_t orderLen = k;
+    if (s.orders == nullptr && form.activeSweeps() && r.sweeps % kAndersonK != 0) {
+      orderLen = nonZeroRows(w, k, T, nonZero.data());
+      order = nonZero.data();
+    }
+    const SweepStats st = form.sweep(order, orderLen);
     ++r.sweeps;
     exactHere = false;
     anderson.push(w);
@@ -232,7 +251,8 @@ class GramForm {
       for (int64_t t = 0; t < T; ++t) xty_[j * T + t] = h0_[j * T + t] + gwT_[t * k + j];
   }
 
-  SweepStats sweep(const int32_t* order) { return gramSweep(gram_, k_, ht_, T_, w_, s_.l1Reg, s_.l2Reg, order, k_); }
+  bool activeSweeps() const { return true; }
+  SweepStats sweep(const int32_t* order, int64_t orderLen) { return gramSweep(gram_, k_, ht_, T_, w_, s_.l1Reg, s_.l2Reg, order, orderLen); }
 
   // Cheap: ht as the sweeps kept it; exact: recomputed as (X_k^T Y - G W)^T.
   void check(Parts& p, double& dualNorm, bool exact) {
@@ -350,14 +370,20 @@ class ResidualForm {
     }
   }
 
-  SweepStats sweep(const int32_t* order) {
+  // Plain sweeps only: the blocked sweep's block Grams are those of the cyclic order, and computing
+  // them again for each set of non-zero rows cost more than the sweeps saved (2625 x 476 x 6, 2785 x
+  // 1312 x 2, 829 x 600 x 8: 1.04-1.25x the fit time).
+  bool activeSweeps() const { return residualBlock(T_, n_) == 0; }
+
+  SweepStats sweep(const int32_t* order, int64_t orderLen) {
     CMatMap<double> xt(xs_, k_, n_);
     MatMap<double> rt(rt_, T_, n_);
     MatMap<double> w(w_, k_, T_);
     CVecMap<double> cn(colNormSq_.data(), k_);
     const int64_t B = residualBlock(T_, n_);
-    if (s_.orders != nullptr || B == 0) return mtenetSweep(xt, rt, w, cn, s_.l1Reg, s_.l2Reg, order, k_);
-    // Cyclic order: the block Grams of 0..k-1 serve every sweep of the call.
+    if (s_.orders != nullptr || B == 0) return mtenetSweep(xt, rt, w, cn, s_.l1Reg, s_.l2Reg, order, orderLen);
+    // Cyclic order over all k rows (no active sweeps here): the block Grams of 0..k-1 serve every
+    // sweep of the call.
     if (blockGram_.empty()) {
       blockGram_.reset(static_cast<size_t>((k_ + B - 1) / B * B * B));
       blockGram(xt, order, k_, B, blockGram_.data());
