@@ -19,12 +19,11 @@
  *   same iterates up to rounding, the residual read once or twice per block).
  * In both, the rows of w of all-zero columns are set to 0 first: such a feature does not change the
  * fit and its optimum is 0.
- * Cyclic sweeps (no orders given) go as glmnet's active-set iteration (Friedman, Hastie & Tibshirani,
- * J. Stat. Softw. 33, 2010): the first of every ANDERSON_K sweeps visits every row, the next ones only
- * the rows of W that are non-zero as they start; the check that follows is over all k rows, so a row
- * that should enter keeps the gap above tol until a full sweep takes it in. The Gram form and the
- * plain residual sweeps only (the blocked sweep's block Grams are those of the cyclic order), as in
- * cdsolve.cc, where it was measured.
+ * Large residual-form sweeps go as glmnet's active-set iteration (Friedman, Hastie & Tibshirani,
+ * J. Stat. Softw. 33, 2010): the first sweep of a call and the first after every check visit every
+ * row, the others only the rows of W that are non-zero as they start; every check is over all k
+ * rows, so a row that should enter keeps the gap above tol until a full sweep takes it in. Where:
+ * ACTIVE_SWEEPS_MIN_VALUES (the rule of cdsolve.h, where it was measured).
  */
 import type { Matrix } from '../../core/matrix.js';
 import type { CdSweepResult, GramSolveArgs, InnerSolveResult, InnerSolveSettings, ResidualSolveArgs } from '../types.js';
@@ -33,6 +32,13 @@ import { gemm } from './linalg.js';
 
 /** Sweeps between two gap checks / extrapolations (skglm's default). */
 export const ANDERSON_K = 5;
+
+/**
+ * The residual form's plain sweeps (cyclic, no blocks) go by active sets from this many values of
+ * columns on (k n, 1 MiB): beyond a level-2 cache, where a row at zero costs a sweep a pass over
+ * its column for nothing (the rule of native/src/kernels/cdsolve.h, where it was measured).
+ */
+export const ACTIVE_SWEEPS_MIN_VALUES = 1 << 17;
 
 /**
  * The block size of the residual form's cyclic sweeps for T tasks and n samples, 0 for plain sweeps
@@ -273,10 +279,10 @@ function solveLoop(form: Form, w: Float64Array, k: number, T: number, s: InnerSo
   let earlyWait = 1;
   const nonZero = new Int32Array(k);
   while (r.sweeps < s.maxSweeps) {
-    // Cyclic sweeps where the form allows it: the first of every ANDERSON_K visits every row, the
-    // others only the rows of W that are non-zero when they start.
+    // Cyclic sweeps where the form allows it: the first of the call and the first after every check
+    // visit every row, the others only the rows of W that are non-zero when they start.
     let order = s.orders !== undefined ? s.orders.subarray(r.sweeps * k, (r.sweeps + 1) * k) : cyclic;
-    if (s.orders === undefined && form.activeSweeps && r.sweeps % ANDERSON_K !== 0) order = nonZero.subarray(0, nonZeroRows(w, k, T, nonZero));
+    if (s.orders === undefined && form.activeSweeps && r.sweeps !== lastCheck) order = nonZero.subarray(0, nonZeroRows(w, k, T, nonZero));
     const st = form.sweep(order);
     r.sweeps++;
     exactHere = false;
@@ -311,7 +317,7 @@ function solveLoop(form: Form, w: Float64Array, k: number, T: number, s: InnerSo
 // ---------------------------------------------------------------------------------------------
 
 class GramForm implements Form {
-  readonly activeSweeps = true;
+  readonly activeSweeps = false;
   readonly cheapChecks = true;
   /** The next call starts from the returned correlations: they must be exact. */
   readonly mayEndOnKeptState = false;
@@ -477,7 +483,7 @@ class ResidualForm implements Form {
     const T = (this.T = a.w.cols);
     const n = a.xs.cols;
     const X = a.xs.data;
-    this.activeSweeps = residualBlock(T, n) === 0;
+    this.activeSweeps = residualBlock(T, n) === 0 && k * n >= ACTIVE_SWEEPS_MIN_VALUES;
     this.colNormSq = new Float64Array(k);
     for (let j = 0; j < k; j++) {
       let v = 0;

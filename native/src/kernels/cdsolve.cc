@@ -192,11 +192,11 @@ InnerResult solveLoop(Form& form, double* w, int64_t k, int64_t T, const InnerSe
   int64_t earlyWait = 1;
   std::vector<int32_t> nonZero(static_cast<size_t>(k));
   while (r.sweeps < s.maxSweeps) {
-    // Cyclic sweeps where the form allows it: the first of every kAndersonK visits every row, the
-    // others only the rows of W that are non-zero when they start (cdsolve.h).
+    // Cyclic sweeps where the form allows it: the first of the call and the first after every check
+    // visit every row, the others only the rows of W that are non-zero when they start (cdsolve.h).
     const int32_t* order = s.orders != nullptr ? s.orders + r.sweeps * k : cyclic.data();
     int64_t orderLen = k;
-    if (s.orders == nullptr && form.activeSweeps() && r.sweeps % kAndersonK != 0) {
+    if (s.orders == nullptr && form.activeSweeps() && r.sweeps != lastCheck) {
       orderLen = nonZeroRows(w, k, T, nonZero.data());
       order = nonZero.data();
     }
@@ -251,7 +251,7 @@ class GramForm {
       for (int64_t t = 0; t < T; ++t) xty_[j * T + t] = h0_[j * T + t] + gwT_[t * k + j];
   }
 
-  bool activeSweeps() const { return true; }
+  bool activeSweeps() const { return false; }
   SweepStats sweep(const int32_t* order, int64_t orderLen) { return gramSweep(gram_, k_, ht_, T_, w_, s_.l1Reg, s_.l2Reg, order, orderLen); }
 
   // Cheap: ht as the sweeps kept it; exact: recomputed as (X_k^T Y - G W)^T.
@@ -370,10 +370,8 @@ class ResidualForm {
     }
   }
 
-  // Plain sweeps only: the blocked sweep's block Grams are those of the cyclic order, and computing
-  // them again for each set of non-zero rows cost more than the sweeps saved (2625 x 476 x 6, 2785 x
-  // 1312 x 2, 829 x 600 x 8: 1.04-1.25x the fit time).
-  bool activeSweeps() const { return residualBlock(T_, n_) == 0; }
+  // Plain sweeps over at least kActiveSweepsMinValues values of columns (cdsolve.h).
+  bool activeSweeps() const { return residualBlock(T_, n_) == 0 && k_ * n_ >= kActiveSweepsMinValues; }
 
   SweepStats sweep(const int32_t* order, int64_t orderLen) {
     CMatMap<double> xt(xs_, k_, n_);

@@ -8,13 +8,11 @@
 //   P(W) = (1/2) ||Y - X_k W||_F^2 + l1Reg sum_j ||W_j||_2 + (l2Reg/2) ||W||_F^2,
 // gap = (1/2)(1 + c^2) ||R||^2 + l1Reg sum_j ||W_j|| - c <R, Y> + (l2Reg/2)(1 + c^2) ||W||^2,
 // c = min(1, l1Reg / max_j ||X_j^T R - l2Reg W_j||).
-// Cyclic sweeps (no orders given) go as glmnet's active-set iteration (Friedman, Hastie & Tibshirani,
-// J. Stat. Softw. 33, 2010): the first of every kAndersonK sweeps visits every row, the next ones only
-// the rows of W that are non-zero as they start; the check that follows is over all k rows, so a row
-// that should enter keeps the gap above tol until a full sweep takes it in. A row at zero costs a
-// sweep a pass over its column and the residual for nothing: 338 x 2904 x 4 (working sets of up to
-// 1,600 features, half of them at zero) 101 -> 88.5 ms a fit, 243 x 918 x 4 3.4 -> 3.0 ms, other
-// shapes within noise. The Gram form and the plain residual sweeps only (ResidualForm::activeSweeps).
+// Large residual-form sweeps go as glmnet's active-set iteration (Friedman, Hastie & Tibshirani,
+// J. Stat. Softw. 33, 2010): the first sweep of a call and the first after every check visit every
+// row, the others only the rows of W that are non-zero as they start; every check is over all k
+// rows, so a row that should enter keeps the gap above tol until a full sweep takes it in. See
+// kActiveSweepsMinValues for where.
 #pragma once
 #include "kernels/cd.h"
 #include "kernels/common.h"
@@ -36,6 +34,17 @@ constexpr int kAndersonK = 5;
 // 0.8-0.9x at 6 to 16; with the residual inside the level-1 cache, 1.03-1.1x (so plain there).
 constexpr int64_t kBlockedMinResidual = 4096;
 constexpr int64_t kBlockedMinTasks = 20;
+
+// Active-set sweeps (above) run in the residual form's plain sweeps (cyclic order, no blocks) over
+// at least this many values of columns (k n, 1 MiB): such a sweep streams its columns from beyond a
+// level-2 cache, and a row at zero costs it a pass over its column and the residual for nothing.
+// 338 x 2904 x 4 (working sets of up to 1,600 features, half of them at zero): 97.6-98.3 -> 88.0-90.1
+// ms a fit. Smaller sets sweep from cache, where rows that enter late cost more sweeps than the skipped
+// rows save (200 x 50 x 2: 4 -> 7 sweeps, 0.14 -> 0.16 ms; 400 x 400 x 2, a dense solution: 25 -> 30
+// sweeps, 1.10-1.15x the time); the blocked sweeps' block Grams are those of the cyclic order, and
+// computing them again for each set of non-zero rows cost more than it saved (1.04-1.25x); the
+// Gram form gained nothing.
+constexpr int64_t kActiveSweepsMinValues = int64_t(1) << 17;
 
 // The block size of the residual form's cyclic sweeps for T tasks and n samples (0: plain sweeps).
 constexpr int64_t residualBlock(int64_t T, int64_t n) {
