@@ -35,6 +35,11 @@ export interface PooledSet {
   gram?: Matrix<Float64Array>;
 }
 
+/** A PooledSet, always of the same hidden class (ColumnPool.take). */
+function pooledSet(features: Int32Array, xws: Matrix<Float64Array> | undefined, gram: Matrix<Float64Array> | undefined): PooledSet {
+  return { features, xws, gram };
+}
+
 /** What a take needs: the Gram matrix (Gram form) or the gathered columns (residual form). */
 export type PoolNeed = 'gram' | 'columns';
 
@@ -91,17 +96,20 @@ export class ColumnPool {
     if (need === 'gram') this.fillGram();
     else this.fillColumns();
     const { n } = this;
+    // Every set comes as one shape of object, both fields present (one undefined): the solver's
+    // code optimised on sets of one form was thrown away at the first set of the other (a 'wrong
+    // map' deoptimisation of solveEnet, then about 19 ms of compiling it again, in a CV fit).
     if (k === this.count) {
       const features = this.features.slice(0, k);
       return need === 'gram'
-        ? { features, gram: { rows: k, cols: k, data: this.gram.subarray(0, k * k) } }
-        : { features, xws: { rows: k, cols: n, data: this.cols.subarray(0, k * n) } };
+        ? pooledSet(features, undefined, { rows: k, cols: k, data: this.gram.subarray(0, k * k) })
+        : pooledSet(features, { rows: k, cols: n, data: this.cols.subarray(0, k * n) }, undefined);
     }
     const slots = slotsOf(this.slotOf, ws);
     if (need === 'columns') {
       const xws: Matrix<Float64Array> = { rows: k, cols: n, data: this.lease.f64Uncleared(k * n) };
       this.K.gatherRows({ rows: this.colCount, cols: n, data: this.cols.subarray(0, this.colCount * n) }, slots, xws);
-      return { features: ws, xws };
+      return pooledSet(ws, xws, undefined);
     }
     // The copy by kernel (gatherBlock), the slots by a small function of their own: a take() made
     // hot by its own loops was optimised with everything it calls inlined, at about 8 ms of
@@ -109,7 +117,7 @@ export class ColumnPool {
     const g = this.gramCount;
     const gram: Matrix<Float64Array> = { rows: k, cols: k, data: this.lease.f64Uncleared(k * k) };
     this.K.gatherBlock({ rows: g, cols: g, data: this.gram }, slots, slots, gram);
-    return { features: ws, gram };
+    return pooledSet(ws, undefined, gram);
   }
 
   /** Slots for the features of ws not yet pooled (no columns, no Gram rows yet). */
