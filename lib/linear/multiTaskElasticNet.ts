@@ -4,9 +4,9 @@
  *   (1/(2n)) ||Y - X W - 1 b^T||_F^2 + alpha l1Ratio sum_j ||W[j,:]||_2 + (alpha (1 - l1Ratio)/2) ||W||_F^2
  * solved by block coordinate descent over the rows of W (Friedman, Hastie & Tibshirani, "Regularization
  * paths for generalized linear models via coordinate descent", J. Stat. Softw. 33, 2010; Obozinski,
- * Taskar & Jordan 2010) with gap-safe screening, working sets (whose sweeps between two checks visit
- * the non-zero rows only, as glmnet's active-set iteration) and Anderson extrapolation
- * (solvers/workingSet.ts, kernels' inner solves), stopped by scikit-learn's rule: the duality gap of the problem scaled by n
+ * Taskar & Jordan 2010) with gap-safe screening, working sets, glmnet's active-set sweeps on large
+ * ones and Anderson extrapolation (solvers/workingSet.ts and the kernels' inner solves), stopped
+ * by scikit-learn's rule: the duality gap of the problem scaled by n
  * (l1Reg = alpha l1Ratio n, l2Reg = alpha (1 - l1Ratio) n; solvers/dualGap.ts)
  *   gap = (1/2)(1 + c^2) ||R||^2 + l1Reg sum_j ||W_j|| - c <R, Y> + (l2Reg/2)(1 + c^2) ||W||^2,
  *   c = min(1, l1Reg / max_j ||X_j^T R - l2Reg W_j||),

@@ -277,7 +277,7 @@ function solveLoop(form: Form, w: Float64Array, k: number, T: number, s: InnerSo
   anderson.push(w);
   let lastCheck = 0;
   let earlyWait = 1;
-  const nonZero = new Int32Array(k);
+  const nonZero = new Int32Array(form.activeSweeps ? k : 0);
   while (r.sweeps < s.maxSweeps) {
     // Cyclic sweeps where the form allows it: the first of the call and the first after every check
     // visit every row, the others only the rows of W that are non-zero when they start.

@@ -190,7 +190,7 @@ InnerResult solveLoop(Form& form, double* w, int64_t k, int64_t T, const InnerSe
   anderson.push(w);
   int64_t lastCheck = 0;
   int64_t earlyWait = 1;
-  std::vector<int32_t> nonZero(static_cast<size_t>(k));
+  std::vector<int32_t> nonZero(form.activeSweeps() ? static_cast<size_t>(k) : 0);
   while (r.sweeps < s.maxSweeps) {
     // Cyclic sweeps where the form allows it: the first of the call and the first after every check
     // visit every row, the others only the rows of W that are non-zero when they start (cdsolve.h).
