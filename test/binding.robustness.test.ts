@@ -146,7 +146,7 @@ function gramSolveArgs(): unknown[] {
   return [...gramSweepArgs().slice(0, 3), 10, 10, 0.1, 0.01, 1e-6, 7, new Int32Array(0)];
 }
 function residualSolveArgs(): unknown[] {
-  return [mat(2, n), mat(T, n), mat(T, n), mat(2, T, 0), mat(2, T), 0.1, 0.01, 1e-6, 2, Int32Array.from([0, 1, 1, 0]), true];
+  return [mat(2, n), mat(T, n), mat(T, n), mat(2, T, 0), mat(2, T), 0.1, 0.01, 1e-6, 2, Int32Array.from([0, 1, 1, 0]), true, Float64Array.from([n, n])];
 }
 function gatherArgs(): unknown[] {
   return [...designArgs(), Int32Array.from([3, 1]), mat(2, n)];
@@ -544,9 +544,13 @@ const cases: Record<string, Case> = {
   },
   mtenetResidualSolve: {
     args: residualSolveArgs,
-    kinds: ['matrix', 'matrix', 'matrix', 'matrix', 'matrix', 'nonneg', 'nonneg', 'nonneg', 'number', 'i32', 'bool'],
+    kinds: ['matrix', 'matrix', 'matrix', 'matrix', 'matrix', 'nonneg', 'nonneg', 'nonneg', 'number', 'i32', 'bool', 'f64'],
     extra: [
       ['yt with n + 1 columns', () => Object.assign(residualSolveArgs(), { 1: mat(T, n + 1) })],
+      ['colNormSq of length k - 1', () => Object.assign(residualSolveArgs(), { 11: Float64Array.from([n]) })],
+      ['colNormSq with a negative entry', () => Object.assign(residualSolveArgs(), { 11: Float64Array.from([n, -1]) })],
+      ['colNormSq with NaN', () => Object.assign(residualSolveArgs(), { 11: Float64Array.from([NaN, n]) })],
+      ['colNormSq with Infinity', () => Object.assign(residualSolveArgs(), { 11: Float64Array.from([n, Infinity]) })],
       ['rt with T + 1 rows', () => Object.assign(residualSolveArgs(), { 2: mat(T + 1, n) })],
       ['w with k + 1 rows', () => Object.assign(residualSolveArgs(), { 3: mat(3, T) })],
       ['h with T + 1 columns', () => Object.assign(residualSolveArgs(), { 4: mat(2, T + 1) })],

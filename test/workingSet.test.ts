@@ -614,6 +614,57 @@ describe('Anderson extrapolation', () => {
     }
   });
 
+  it('a residual-form solve given its column norms uses them instead of computing them, and refuses wrong ones', () => {
+    const [n, k, T] = [50, 30, 3];
+    const rng = new Rng(8);
+    const xs = randMatrix(rng, k, n);
+    const yt = randMatrix(rng, T, n);
+    const K = kernels();
+    const norms = Float64Array.from({ length: k }, (_, j) => xs.data.subarray(j * n, (j + 1) * n).reduce((s, v) => s + v * v, 0));
+    const solve = (colNormSq: Float64Array | undefined, maxSweeps: number) => {
+      const w: M = { rows: k, cols: T, data: new Float64Array(k * T) };
+      const r = K.mtenetResidualSolve({ xs, yt, rt: { rows: T, cols: n, data: yt.data.slice() }, w, h: { rows: k, cols: T, data: new Float64Array(k * T) }, l1Reg: 5, l2Reg: 0, tol: 1e-10, maxSweeps, colNormSq });
+      return { w: w.data, r };
+    };
+    // The norms it would compute: the same solve (the same bits in TypeScript, whose loop is this
+    // test's; the native ddot sums in vector lanes).
+    const [own, given] = [solve(undefined, 200), solve(norms, 200)];
+    expect(given.r.converged).to.equal(true);
+    const scale = Math.max(...own.w.map(Math.abs));
+    for (let q = 0; q < k * T; q++) expect(Math.abs(given.w[q]! - own.w[q]!)).to.be.at.most(1e-10 * scale);
+    if (K.name === 'js') expect(Array.from(given.w)).to.deep.equal(Array.from(own.w));
+    // Other norms change the step of every coordinate update: one sweep lands elsewhere.
+    const doubled = solve(norms.map((v) => 2 * v), 1);
+    const plain = solve(undefined, 1);
+    expect(Math.max(...doubled.w.map((v, q) => Math.abs(v - plain.w[q]!)))).to.be.greaterThan(1e-3 * scale);
+    // Wrong lengths and values are refused (the TypeScript kernel's typed errors, the binding's RangeError).
+    for (const bad of [norms.subarray(1), Float64Array.from(norms, (v, j) => (j === 3 ? -1 : v)), Float64Array.from(norms, (v, j) => (j === 0 ? NaN : v))]) {
+      expect(() => solve(bad, 1)).to.throw(/colNormSq/);
+    }
+  });
+
+  it("the working-set solver gives its residual-form solves the design's norms of their columns", () => {
+    const p = gaussianProblem(80, 300, 3, 4, true);
+    const seen: number[] = [];
+    const K = Object.create(kernels()) as Kernels;
+    K.mtenetResidualSolve = (a) => {
+      const { rows: k, cols: n, data } = a.xs;
+      expect(a.colNormSq, 'norms given').to.be.instanceOf(Float64Array);
+      for (let j = 0; j < k; j++) {
+        const own = data.subarray(j * n, (j + 1) * n).reduce((s, v) => s + v * v, 0);
+        expect(Math.abs(a.colNormSq![j]! - own)).to.be.at.most(1e-12 * Math.max(own, 1));
+      }
+      seen.push(k);
+      return kernels().mtenetResidualSolve(a);
+    };
+    const st = new EnetState(K, p);
+    const gen = solveEnet(K, p, st, settings(0.05 * l1Max(p), 0, 1e-6, { innerForm: 'residual' }));
+    let r = gen.next();
+    while (!r.done) r = gen.next();
+    expect(r.value.converged).to.equal(true);
+    expect(seen.length).to.be.at.least(1);
+  });
+
   it('a continued residual-form call that ends unconverged returns its kept residual and that residual\'s parts; a last call ends exact', () => {
     const [n, k, T] = [120, 90, 3];
     const rng = new Rng(5);

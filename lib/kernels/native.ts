@@ -71,7 +71,7 @@ export interface Addon {
   ): InnerSolveResult;
   mtenetResidualSolve(
     xs: Matrix, yt: Matrix, rt: Matrix, w: Matrix, h: Matrix, l1Reg: number, l2Reg: number, tol: number, maxSweeps: number, orders: Int32Array,
-    continues: boolean,
+    continues: boolean, colNormSq: Float64Array,
   ): InnerSolveResult;
   cdDualNorms(
     colNormSq: Float64Array, corr: Matrix, corrNorm: Float64Array, corrVersion: Int32Array, corrDrift: Float64Array, nonZero: Uint8Array, w: Matrix,
@@ -344,7 +344,7 @@ export function nativeKernels(addon: Addon): Kernels {
       return call(() => addon.mtenetGramSolve(a.gram, a.ht, a.w, a.r0NormSq, a.r0y, a.l1Reg, a.l2Reg, a.tol, a.maxSweeps, a.orders ?? NO_ORDERS));
     },
     mtenetResidualSolve(a: ResidualSolveArgs): InnerSolveResult {
-      return call(() => addon.mtenetResidualSolve(a.xs, a.yt, a.rt, a.w, a.h, a.l1Reg, a.l2Reg, a.tol, a.maxSweeps, a.orders ?? NO_ORDERS, a.continues ?? false));
+      return call(() => addon.mtenetResidualSolve(a.xs, a.yt, a.rt, a.w, a.h, a.l1Reg, a.l2Reg, a.tol, a.maxSweeps, a.orders ?? NO_ORDERS, a.continues ?? false, a.colNormSq ?? NO_MEAN));
     },
     cdDualNorms(s: CdFeatureState, l1Reg: number, l2Reg: number, xi: Float64Array): number {
       return call(() => addon.cdDualNorms(s.colNormSq, s.corr, s.corrNorm, s.corrVersion, s.corrDrift, s.nonZero, s.w, s.version, s.drift, l1Reg, l2Reg, xi));

@@ -205,6 +205,11 @@ export interface ResidualSolveArgs extends InnerSolveSettings {
   rt: Matrix<Float64Array>;
   w: Matrix<Float64Array>;
   h: Matrix<Float64Array>;
+  /**
+   * ||xs[j, :]||^2 for each row j (length k, finite, >= 0) when the caller knows them (a design's
+   * column norms): the solve then uses them instead of a pass over xs to compute them.
+   */
+  colNormSq?: Float64Array;
 }
 
 /**

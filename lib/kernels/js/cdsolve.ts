@@ -25,6 +25,7 @@
  * rows, so a row that should enter keeps the gap above tol until a full sweep takes it in. Where:
  * ACTIVE_SWEEPS_MIN_VALUES (the rule of cdsolve.h, where it was measured).
  */
+import { ShapeError, ValueError } from '../../core/errors.js';
 import type { Matrix } from '../../core/matrix.js';
 import type { CdSweepResult, GramSolveArgs, InnerSolveResult, InnerSolveSettings, ResidualSolveArgs } from '../types.js';
 import { cdResidual, mtenetBlockGram, mtenetGramSweep, mtenetSweep, residualParts } from './cd.js';
@@ -484,10 +485,14 @@ class ResidualForm implements Form {
     const n = a.xs.cols;
     const X = a.xs.data;
     this.activeSweeps = residualBlock(T, n) === 0 && k * n >= ACTIVE_SWEEPS_MIN_VALUES;
+    // Given (checked, then copied), or computed: a pass over xs (cdsolve.cc).
+    const given = a.colNormSq;
+    if (given !== undefined) checkColNormSq(given, k);
     this.colNormSq = new Float64Array(k);
     for (let j = 0; j < k; j++) {
       let v = 0;
-      for (let i = j * n; i < (j + 1) * n; i++) v += X[i]! * X[i]!;
+      if (given !== undefined) v = given[j]!;
+      else for (let i = j * n; i < (j + 1) * n; i++) v += X[i]! * X[i]!;
       this.colNormSq[j] = v;
       if (v === 0) a.w.data.fill(0, j * T, (j + 1) * T);
     }
@@ -541,6 +546,15 @@ class ResidualForm implements Form {
 
 export function mtenetResidualSolve(args: ResidualSolveArgs): InnerSolveResult {
   return solveLoop(new ResidualForm(args), args.w.data, args.xs.rows, args.w.cols, args);
+}
+
+/** A residual solve's given column norms: k values, each finite and >= 0 (the binding's checks). */
+function checkColNormSq(colNormSq: Float64Array, k: number): void {
+  if (colNormSq.length !== k) throw new ShapeError(`mtenetResidualSolve: colNormSq has ${colNormSq.length} elements, expected ${k}`);
+  for (let j = 0; j < k; j++) {
+    const v = colNormSq[j]!;
+    if (!(v >= 0) || !Number.isFinite(v)) throw new ValueError(`mtenetResidualSolve: colNormSq must hold finite values >= 0 (index ${j} is ${v})`);
+  }
 }
 
 /** out[o .. o + k) += c G[g .. g + k), skipped when c is 0. */

@@ -61,6 +61,8 @@ export interface InnerProblem {
   rt?: Matrix<Float64Array>;
   /** Room for (X_k^T R)^T, at least T k values, that the Gram form may use (else it allocates). */
   htRoom?: Float64Array;
+  /** The squared norms of the rows of xws, when known (the residual form then skips computing them). */
+  colNormSq?: Float64Array;
   /** ||R||^2 and <R, Y> at w. */
   rNormSq: number;
   ry: number;
@@ -102,7 +104,7 @@ export function* innerSolve(K: Kernels, p: InnerProblem, s: InnerSettings): Gene
     const settings = { l1Reg: s.l1Reg, l2Reg: s.l2Reg, tol: s.tol, maxSweeps, ...(orders ? { orders } : {}) };
     const r = ht
       ? K.mtenetGramSolve({ gram: p.gram!, ht, w: p.w, r0NormSq: rNormSq, r0y: ry, ...settings })
-      : K.mtenetResidualSolve({ xs: p.xws!, yt: p.yt, rt: p.rt!, w: p.w, h: p.h, ...settings, continues: sweeps + maxSweeps < s.maxSweeps });
+      : K.mtenetResidualSolve({ xs: p.xws!, yt: p.yt, rt: p.rt!, w: p.w, h: p.h, colNormSq: p.colNormSq, ...settings, continues: sweeps + maxSweeps < s.maxSweeps });
     sweeps += r.sweeps;
     change += r.residualChange;
     rNormSq = r.rNormSq;

@@ -167,13 +167,15 @@ const SLOW_INNER_SWEEPS = 20;
 
 /**
  * EnetState's reused row buffers (rowRoom): a working set's rows of W and of X^T R, the Gram form's
- * transposed X^T R, the support's rows of W, and the rows a pending residual is rebuilt from.
+ * transposed X^T R, the support's rows of W, the rows a pending residual is rebuilt from, and a
+ * working set's column norms.
  */
 const ROW_W = 0;
 const ROW_H = 1;
 const ROW_HT = 2;
 const ROW_SUPPORT = 3;
 const ROW_PENDING = 4;
+const ROW_NORMS = 5;
 const EMPTY_ROWS = new Float64Array(0);
 
 /**
@@ -252,7 +254,7 @@ export class EnetState {
   /** supportRows()' value while W is unchanged. */
   private supportCache: { cols: Int32Array; w: Matrix<Float64Array> } | null = null;
   /** rowRoom()'s buffers by slot (ROW_*), grown from the lease as needed. */
-  private readonly rowBuffers: Float64Array[] = [EMPTY_ROWS, EMPTY_ROWS, EMPTY_ROWS, EMPTY_ROWS, EMPTY_ROWS];
+  private readonly rowBuffers: Float64Array[] = [EMPTY_ROWS, EMPTY_ROWS, EMPTY_ROWS, EMPTY_ROWS, EMPTY_ROWS, EMPTY_ROWS];
   rNormSq: number;
   ry: number;
   l21 = 0;
@@ -478,6 +480,17 @@ export class EnetState {
   }
 
   /**
+   * The squared norms of the design's columns `features`, in that order: the residual form's inner
+   * solve takes them instead of a pass over the gathered columns to compute them.
+   */
+  columnNormsOf(features: Int32Array): Float64Array {
+    const out = this.rowRoom(ROW_NORMS, features.length);
+    const cn = this.p.design.colNormSq;
+    for (let c = 0; c < features.length; c++) out[c] = cn[features[c]!]!;
+    return out;
+  }
+
+  /**
    * `length` values of slot's buffer, of any contents. The buffers are the state's for all its
    * solves and come from its lease (so from the last fit's, after the first): a new array per outer
    * iteration was fresh memory, each page faulted in on first write (about 10 us where freed pages
@@ -668,6 +681,7 @@ export function* solveEnet(K: Kernels, p: EnetProblem, st: EnetState, s: SolveSe
         n, T, xws, gram,
         htRoom: gram ? st.transposedRoom(k * T) : undefined,
         rt: gram ? undefined : st.writableRt(),
+        colNormSq: gram ? undefined : st.columnNormsOf(order),
         yt: p.yt, w, h, rNormSq: st.rNormSq, ry: st.ry,
       },
       { l1Reg, l2Reg, tol: innerTol, maxSweeps, selection: s.selection, rng: s.rng },

@@ -400,12 +400,13 @@ Napi::Value MtenetGramSolve(const Napi::CallbackInfo& info) {
   return innerResultObject(env, cd::gramSolve(g.gram.data(), k, g.ht.rows(), g.ht.data(), g.w.data(), r0NormSq, r0y, s));
 }
 
-// mtenetResidualSolve(xs, yt, rt, w, h, l1Reg, l2Reg, tol, maxSweeps, orders, continues) -> InnerResult:
-// xs k x n, yt T x n; rt T x n and w k x T updated in place, h k x T overwritten.
+// mtenetResidualSolve(xs, yt, rt, w, h, l1Reg, l2Reg, tol, maxSweeps, orders, continues, colNormSq) -> InnerResult:
+// xs k x n, yt T x n; rt T x n and w k x T updated in place, h k x T overwritten; colNormSq the
+// squared norms of the rows of xs (length k, finite, >= 0; copied) or empty (the solve computes them).
 Napi::Value MtenetResidualSolve(const Napi::CallbackInfo& info) {
   const char* fn = "mtenetResidualSolve";
   Napi::Env env = info.Env();
-  expectArgs(info, 11, fn);
+  expectArgs(info, 12, fn);
   ArgGuard guard;
   MatMap<double> xs = matrixArg<double>(info[0], fn, "xs");
   const int64_t k = xs.rows();
@@ -415,6 +416,17 @@ Napi::Value MtenetResidualSolve(const Napi::CallbackInfo& info) {
   MatMap<double> h = matrixArg<double>(info[4], fn, "h", k, yt.rows());
   const SolveSettingsArgs a = solveSettingsArgs(info, 5, k, fn);
   const bool continues = boolArg(info[10], fn, "continues");
+  const VecMap<double> normsArg = vectorArg<double>(info[11], fn, "colNormSq");
+  if (normsArg.size() != 0 && normsArg.size() != k) {
+    rangeError(env, fn, "argument 'colNormSq' has " + std::to_string(normsArg.size()) + " elements, expected 0 or " + std::to_string(k));
+  }
+  // Copied, then checked: the solve reads the copy only.
+  const std::vector<double> colNormSq(normsArg.data(), normsArg.data() + normsArg.size());
+  for (size_t j = 0; j < colNormSq.size(); ++j) {
+    if (!(colNormSq[j] >= 0) || !std::isfinite(colNormSq[j])) {
+      rangeError(env, fn, "argument 'colNormSq' must hold finite values >= 0 (index " + std::to_string(j) + ")");
+    }
+  }
   expectDisjoint(env, fn, rt, "rt", xs, "xs");
   expectDisjoint(env, fn, rt, "rt", yt, "yt");
   expectDisjoint(env, fn, rt, "rt", w, "w");
@@ -427,7 +439,7 @@ Napi::Value MtenetResidualSolve(const Napi::CallbackInfo& info) {
   guard.verify(env, fn);
   const cd::InnerSettings s{a.l1Reg, a.l2Reg, a.tol, a.maxSweeps, a.orders.empty() ? nullptr : a.orders.data(), continues};
   return innerResultObject(env, cd::residualSolve(xs.data(), k, xs.cols(), yt.rows(), yt.data(), rt.data(), w.data(), h.data(), s,
-                                                  threadsOf(env)));
+                                                  threadsOf(env), colNormSq.empty() ? nullptr : colNormSq.data()));
 }
 
 // cdGatherColumns(x, mean, cols, out): out len(cols) x n (overwritten).

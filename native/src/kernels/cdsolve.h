@@ -93,8 +93,10 @@ InnerResult gramSolve(const double* gram, int64_t k, int64_t T, double* ht, doub
 // Gram matrix): xs (k x n) the working set's centred columns, yt = Y^T (T x n), rt (T x n) the
 // residual Y - X_k W at the start, w (k x T). On return w holds the coefficients, rt their exact
 // residual and h (k x T) their X_k^T R.
+// colNormSq: the squared norms of the k rows of xs when the caller has them (a design's column
+// norms), else null and the solve computes them (a pass over xs).
 InnerResult residualSolve(const double* xs, int64_t k, int64_t n, int64_t T, const double* yt, double* rt, double* w,
-                          double* h, const InnerSettings& s, int threads);
+                          double* h, const InnerSettings& s, int threads, const double* colNormSq = nullptr);
 
 // Anderson extrapolation (Anderson, J. ACM 12, 1965) in the offline form of Bertrand & Massias,
 // "Anderson acceleration of coordinate descent", AISTATS 2021: from the last K + 1 iterates
