@@ -228,7 +228,10 @@ const functions = {
   },
   mtenetResidualSolve: () => {
     const n = dim(1), k = dim(1), T = dim(1), sweeps = dim(1, 4);
-    return [mat(k, n), mat(T, n), mat(T, n), mat(k, T, F64, () => 0), mat(k, T), rand(), rand() * 0.1, 1e-6, sweeps, chance(0.5) ? new Int32Array(0) : sweepOrders(k, sweeps), chance(0.5)];
+    return [
+      mat(k, n), mat(T, n), mat(T, n), mat(k, T, F64, () => 0), mat(k, T), rand(), rand() * 0.1, 1e-6, sweeps, chance(0.5) ? new Int32Array(0) : sweepOrders(k, sweeps), chance(0.5),
+      chance(0.5) ? new F64(0) : vec(k, F64, () => rand() * n),
+    ];
   },
   cdGramColumns: () => {
     const n = dim(1), d = dim(1);
