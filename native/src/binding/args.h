@@ -141,6 +141,16 @@ inline bool isFloat32Array(const Napi::Value& v) {
          type == napi_float32_array;
 }
 
+// Every one of the n values finite and >= 0 (squared norms: a negative or NaN one would make a
+// coordinate update meaningless, a division by it plus l2Reg).
+inline void expectFiniteNonNegative(Napi::Env env, const char* fn, const std::string& name, const double* v, int64_t n) {
+  for (int64_t j = 0; j < n; ++j) {
+    if (!(v[j] >= 0) || !std::isfinite(v[j])) {
+      rangeError(env, fn, "argument '" + name + "' must hold finite values >= 0 (index " + std::to_string(j) + ")");
+    }
+  }
+}
+
 inline void expectLength(Napi::Env env, const char* fn, const std::string& name, int64_t len, int64_t expected) {
   if (expected >= 0 && len != expected) {
     rangeError(env, fn, "argument '" + name + "' has " + std::to_string(len) + " elements, expected " + std::to_string(expected));

@@ -75,12 +75,7 @@ SweepArgs sweepArgs(const Napi::CallbackInfo& info, const char* fn) {
   const double l1Reg = nonNegativeArg(info[4], fn, "l1Reg");
   const double l2Reg = nonNegativeArg(info[5], fn, "l2Reg");
   std::vector<int32_t> order = indexArg(info[6], fn, "order");
-  for (int64_t j = 0; j < d; ++j) {
-    // A negative or NaN squared norm would make the update meaningless (division by cj + l2Reg).
-    if (!(colNormSq[j] >= 0) || !std::isfinite(colNormSq[j])) {
-      rangeError(env, fn, "argument 'colNormSq' must hold finite values >= 0 (index " + std::to_string(j) + ")");
-    }
-  }
+  expectFiniteNonNegative(env, fn, "colNormSq", colNormSq.data(), d);
   expectIndices(env, fn, "order", order, d);
   expectDisjoint(env, fn, rt, "rt", xt, "xt");
   expectDisjoint(env, fn, rt, "rt", w, "w");
@@ -149,13 +144,7 @@ DesignArgs designArgs(const Napi::Value& xv, const Napi::Value& mv, const Napi::
   }
   // Constructed, never assigned: assigning to an Eigen map copies into the memory it views.
   VecMap<double> sqNorm = sv != nullptr ? vectorArg<double>(*sv, fn, "sqNorm", mean.size()) : VecMap<double>(nullptr, 0);
-  if (sv != nullptr) {
-    for (int64_t j = 0; j < sqNorm.size(); ++j) {
-      if (!(sqNorm[j] >= 0) || !std::isfinite(sqNorm[j])) {
-        rangeError(env, fn, "argument 'sqNorm' must hold finite values >= 0 (index " + std::to_string(j) + ")");
-      }
-    }
-  }
+  if (sv != nullptr) expectFiniteNonNegative(env, fn, "sqNorm", sqNorm.data(), sqNorm.size());
   return {x, mean, sqNorm};
 }
 
@@ -422,11 +411,7 @@ Napi::Value MtenetResidualSolve(const Napi::CallbackInfo& info) {
   }
   // Copied, then checked: the solve reads the copy only.
   const std::vector<double> colNormSq(normsArg.data(), normsArg.data() + normsArg.size());
-  for (size_t j = 0; j < colNormSq.size(); ++j) {
-    if (!(colNormSq[j] >= 0) || !std::isfinite(colNormSq[j])) {
-      rangeError(env, fn, "argument 'colNormSq' must hold finite values >= 0 (index " + std::to_string(j) + ")");
-    }
-  }
+  expectFiniteNonNegative(env, fn, "colNormSq", colNormSq.data(), int64_t(colNormSq.size()));
   expectDisjoint(env, fn, rt, "rt", xs, "xs");
   expectDisjoint(env, fn, rt, "rt", yt, "yt");
   expectDisjoint(env, fn, rt, "rt", w, "w");
