@@ -295,7 +295,9 @@ export function cdDesignCorrelations(
   }
   // The transposed copy makes every correlation a dot product of contiguous rows: no pass to share.
   const design = cdDesign(x, centre, allocate);
-  cdCorrelations(design, yt, Int32Array.from({ length: x.cols }, (_, j) => j), out, norms);
+  const all = new Int32Array(x.cols);
+  for (let j = 0; j < all.length; j++) all[j] = j;
+  cdCorrelations(design, yt, all, out, norms);
   return design;
 }
 

@@ -101,7 +101,8 @@ export function* innerSolve(K: Kernels, p: InnerProblem, s: InnerSettings): Gene
   for (;;) {
     const maxSweeps = Math.min(perCall, s.maxSweeps - sweeps);
     const orders = s.selection === 'random' ? randomOrders(s.rng, k, maxSweeps) : undefined;
-    const settings = { l1Reg: s.l1Reg, l2Reg: s.l2Reg, tol: s.tol, maxSweeps, ...(orders ? { orders } : {}) };
+    // One shape of settings whether or not orders are drawn (a conditional spread made two).
+    const settings = { l1Reg: s.l1Reg, l2Reg: s.l2Reg, tol: s.tol, maxSweeps, orders };
     const r = ht
       ? K.mtenetGramSolve({ gram: p.gram!, ht, w: p.w, r0NormSq: rNormSq, r0y: ry, ...settings })
       : K.mtenetResidualSolve({ xs: p.xws!, yt: p.yt, rt: p.rt!, w: p.w, h: p.h, colNormSq: p.colNormSq, ...settings, continues: sweeps + maxSweeps < s.maxSweeps });
