@@ -224,7 +224,10 @@ const functions = {
   },
   mtenetGramSolve: () => {
     const k = dim(1), T = dim(1), sweeps = dim(1, 4);
-    return [spd(k), mat(T, k), mat(k, T, F64, () => 0), 1 + rand(), rand(), rand(), rand() * 0.1, 1e-6, sweeps, chance(0.5) ? new Int32Array(0) : sweepOrders(k, sweeps)];
+    return [
+      spd(k), mat(T, k), mat(k, T, F64, () => 0), 1 + rand(), rand(), rand(), rand() * 0.1, 1e-6, sweeps, chance(0.5) ? new Int32Array(0) : sweepOrders(k, sweeps),
+      chance(0.5) ? { rows: 0, cols: 0, data: new F64(0) } : mat(k, T),
+    ];
   },
   mtenetResidualSolve: () => {
     const n = dim(1), k = dim(1), T = dim(1), sweeps = dim(1, 4);

@@ -143,7 +143,7 @@ function residualArgs(): unknown[] {
   return [mat(2, n), mat(2, T), mat(T, n), mat(T, n)];
 }
 function gramSolveArgs(): unknown[] {
-  return [...gramSweepArgs().slice(0, 3), 10, 10, 0.1, 0.01, 1e-6, 7, new Int32Array(0)];
+  return [...gramSweepArgs().slice(0, 3), 10, 10, 0.1, 0.01, 1e-6, 7, new Int32Array(0), mat(3, T)];
 }
 function residualSolveArgs(): unknown[] {
   return [mat(2, n), mat(T, n), mat(T, n), mat(2, T, 0), mat(2, T), 0.1, 0.01, 1e-6, 2, Int32Array.from([0, 1, 1, 0]), true, Float64Array.from([n, n])];
@@ -525,9 +525,13 @@ const cases: Record<string, Case> = {
   },
   mtenetGramSolve: {
     args: gramSolveArgs,
-    kinds: ['matrix', 'matrix', 'matrix', 'number', 'number', 'nonneg', 'nonneg', 'nonneg', 'number', 'i32'],
+    kinds: ['matrix', 'matrix', 'matrix', 'number', 'number', 'nonneg', 'nonneg', 'nonneg', 'number', 'i32', 'matrix'],
     extra: [
       ['gram not square', () => Object.assign(gramSolveArgs(), { 0: mat(3, 2) })],
+      ['xty with k + 1 rows', () => Object.assign(gramSolveArgs(), { 10: mat(4, T) })],
+      ['xty 0 x T', () => Object.assign(gramSolveArgs(), { 10: { rows: 0, cols: T, data: new Float64Array(0) } })],
+      ['xty with NaN', () => Object.assign(gramSolveArgs(), { 10: { rows: 3, cols: T, data: new Float64Array(3 * T).fill(NaN) } })],
+      ['xty with Infinity', () => Object.assign(gramSolveArgs(), { 10: { rows: 3, cols: T, data: new Float64Array(3 * T).fill(1).fill(-Infinity, 2, 3) } })],
       ['gram with a negative diagonal', () => Object.assign(gramSolveArgs(), { 0: { rows: 3, cols: 3, data: Float64Array.from([4, 1, 0, 1, -4, 1, 0, 1, 4]) } })],
       ['ht with k + 1 columns', () => Object.assign(gramSolveArgs(), { 1: mat(T, 4) })],
       ['w with T + 1 columns', () => Object.assign(gramSolveArgs(), { 2: mat(3, T + 1) })],

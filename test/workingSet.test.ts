@@ -665,6 +665,83 @@ describe('Anderson extrapolation', () => {
     expect(seen.length).to.be.at.least(1);
   });
 
+  it('a Gram-form solve given X_k^T Y uses it instead of forming it, and refuses a wrong one', () => {
+    const [n, k, T] = [60, 25, 3];
+    const rng = new Rng(9);
+    const xs = randMatrix(rng, k, n);
+    const yt = randMatrix(rng, T, n);
+    const K = kernels();
+    // G = X_k^T X_k and X_k^T Y (k x T), from the columns (rows of xs).
+    const dot = (a: Float64Array, b: Float64Array) => a.reduce((s, v, i) => s + v * b[i]!, 0);
+    const row = (m: M, i: number) => m.data.subarray(i * m.cols, (i + 1) * m.cols);
+    const gram: M = { rows: k, cols: k, data: Float64Array.from({ length: k * k }, (_, q) => dot(row(xs, Math.floor(q / k)), row(xs, q % k))) };
+    const xty: M = { rows: k, cols: T, data: Float64Array.from({ length: k * T }, (_, q) => dot(row(xs, Math.floor(q / T)), row(yt, q % T))) };
+    // A warm start away from zero (so that forming X_k^T Y = H0 + G W0 costs a product), its
+    // correlations ht = (X_k^T Y - G W0)^T and residual parts.
+    const w0 = Float64Array.from({ length: k * T }, (_, q) => (q % 4 === 0 ? 0.01 * ((q % 7) - 3) : 0));
+    const r0 = Float64Array.from(yt.data);
+    for (let j = 0; j < k; j++) for (let t = 0; t < T; t++) for (let i = 0; i < n; i++) r0[t * n + i]! -= xs.data[j * n + i]! * w0[j * T + t]!;
+    const ht0 = Float64Array.from({ length: T * k }, (_, q) => {
+      const [t, j] = [Math.floor(q / k), q % k];
+      return dot(row(xs, j), r0.subarray(t * n, (t + 1) * n));
+    });
+    const solve = (given: M | undefined, maxSweeps: number) => {
+      const w: M = { rows: k, cols: T, data: w0.slice() };
+      const ht: M = { rows: T, cols: k, data: ht0.slice() };
+      const r = K.mtenetGramSolve({ gram, ht, w, r0NormSq: dot(r0, r0), r0y: dot(r0, yt.data), l1Reg: 2, l2Reg: 0.5, tol: 1e-10, maxSweeps, xty: given });
+      return { w: w.data, ht: ht.data, r };
+    };
+    const [formed, given] = [solve(undefined, 200), solve(xty, 200)];
+    expect(given.r.converged).to.equal(true);
+    const scale = Math.max(...formed.w.map(Math.abs));
+    for (let q = 0; q < k * T; q++) expect(Math.abs(given.w[q]! - formed.w[q]!)).to.be.at.most(1e-10 * scale);
+    expect(Math.abs(given.r.gap - formed.r.gap)).to.be.at.most(1e-8 * Math.max(1, Math.abs(formed.r.rNormSq)));
+    // The returned correlations are (X_k^T Y - G W)^T from the given X_k^T Y: one moved by 1 moves them by 1.
+    const moved = solve({ rows: k, cols: T, data: xty.data.map((v) => v + 1) }, 1);
+    const plain = solve(xty, 1);
+    for (let q = 0; q < T * k; q++) expect(moved.ht[q]! - plain.ht[q]!).to.be.closeTo(1, 1e-9);
+    // Wrong shapes and values are refused (the TypeScript kernel's typed errors, the binding's RangeError).
+    for (const bad of [
+      { rows: k - 1, cols: T, data: xty.data.subarray(T) },
+      { rows: k, cols: T, data: xty.data.map((v, q) => (q === 4 ? NaN : v)) },
+      { rows: k, cols: T, data: xty.data.map((v, q) => (q === 0 ? -Infinity : v)) },
+    ]) {
+      expect(() => solve(bad, 1)).to.throw(/xty/);
+    }
+  });
+
+  it('the working-set solver gives its Gram-form solves X_k^T Y of their features', () => {
+    for (const [name, p] of [['pooled Gram entries', gaussianProblem(200, 120, 4, 6, true)], ['the whole Gram matrix', withGram(kernels(), gaussianProblem(200, 120, 4, 7, false))]] as const) {
+      let calls = 0;
+      const K = Object.create(kernels()) as Kernels;
+      K.mtenetGramSolve = (a) => {
+        const { rows: k } = a.gram;
+        const T = a.w.cols;
+        expect(a.xty, `${name}: X_k^T Y given`).to.not.equal(undefined);
+        expect([a.xty!.rows, a.xty!.cols]).to.deep.equal([k, T]);
+        // The set holds the support, so R = Y - X_k W and X_k^T Y = H + G W.
+        for (let j = 0; j < k; j++) {
+          for (let t = 0; t < T; t++) {
+            let v = a.ht.data[t * k + j]!;
+            for (let q = 0; q < k; q++) v += a.gram.data[j * k + q]! * a.w.data[q * T + t]!;
+            expect(Math.abs(a.xty!.data[j * T + t]! - v), `${name}: row ${j}, task ${t}`).to.be.at.most(1e-9 * Math.max(1, Math.abs(v)));
+          }
+        }
+        calls++;
+        return kernels().mtenetGramSolve(a);
+      };
+      const st = new EnetState(K, p);
+      let r: IteratorResult<unknown, { converged: boolean }> | undefined;
+      for (const fraction of [0.2, 0.05]) {
+        const gen = solveEnet(K, p, st, settings(fraction * l1Max(p), 0, 1e-6, { innerForm: 'gram' }));
+        r = gen.next();
+        while (!r.done) r = gen.next();
+        expect(r.value.converged).to.equal(true);
+      }
+      expect(calls, name).to.be.at.least(2);
+    }
+  });
+
   it('a continued residual-form call that ends unconverged returns its kept residual and that residual\'s parts; a last call ends exact', () => {
     const [n, k, T] = [120, 90, 3];
     const rng = new Rng(5);

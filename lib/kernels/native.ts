@@ -68,6 +68,7 @@ export interface Addon {
   cdGramCorrelations(gram: Matrix, xty: Matrix, w: Matrix, support: Int32Array, cols: Int32Array, out: Matrix, norms: Float64Array): void;
   mtenetGramSolve(
     gram: Matrix, ht: Matrix, w: Matrix, r0NormSq: number, r0y: number, l1Reg: number, l2Reg: number, tol: number, maxSweeps: number, orders: Int32Array,
+    xty: Matrix,
   ): InnerSolveResult;
   mtenetResidualSolve(
     xs: Matrix, yt: Matrix, rt: Matrix, w: Matrix, h: Matrix, l1Reg: number, l2Reg: number, tol: number, maxSweeps: number, orders: Int32Array,
@@ -104,6 +105,8 @@ export interface Addon {
 /** The `mean` / `sqNorm` / `norms` / `orders` arguments of the cd kernels when absent. */
 const NO_MEAN = new Float64Array(0);
 const NO_ORDERS = new Int32Array(0);
+/** An absent optional matrix argument (mtenetGramSolve's xty). */
+const NO_MATRIX: Matrix = { rows: 0, cols: 0, data: NO_MEAN };
 
 /** The methods of the addon's Network class (argument order as in native/src/binding/network.cc). */
 export interface NativeNetworkObject {
@@ -341,7 +344,7 @@ export function nativeKernels(addon: Addon): Kernels {
       call(() => addon.cdGramCorrelations(gram, xty, w, support, cols, out, norms ?? NO_MEAN));
     },
     mtenetGramSolve(a: GramSolveArgs): InnerSolveResult {
-      return call(() => addon.mtenetGramSolve(a.gram, a.ht, a.w, a.r0NormSq, a.r0y, a.l1Reg, a.l2Reg, a.tol, a.maxSweeps, a.orders ?? NO_ORDERS));
+      return call(() => addon.mtenetGramSolve(a.gram, a.ht, a.w, a.r0NormSq, a.r0y, a.l1Reg, a.l2Reg, a.tol, a.maxSweeps, a.orders ?? NO_ORDERS, a.xty ?? NO_MATRIX));
     },
     mtenetResidualSolve(a: ResidualSolveArgs): InnerSolveResult {
       return call(() => addon.mtenetResidualSolve(a.xs, a.yt, a.rt, a.w, a.h, a.l1Reg, a.l2Reg, a.tol, a.maxSweeps, a.orders ?? NO_ORDERS, a.continues ?? false, a.colNormSq ?? NO_MEAN));

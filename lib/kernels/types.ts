@@ -191,6 +191,11 @@ export interface GramSolveArgs extends InnerSolveSettings {
   w: Matrix<Float64Array>;
   r0NormSq: number;
   r0y: number;
+  /**
+   * X_k^T Y (k x T, finite) when the caller knows it (a design's correlations with the targets):
+   * the solve then uses it instead of forming H0 + G W0, a product of the Gram matrix.
+   */
+  xty?: Matrix<Float64Array>;
 }
 
 /**

@@ -341,10 +341,16 @@ class GramForm implements Form {
     const H = a.ht.data;
     for (let j = 0; j < k; j++) for (let t = 0; t < T; t++) this.h0[j * T + t] = H[t * k + j]!;
     this.gwT = new Float64Array(T * k);
-    // X_k^T Y = H0 + G W0.
-    this.multiplyGram(this.w0);
     this.xty = new Float64Array(k * T);
-    for (let j = 0; j < k; j++) for (let t = 0; t < T; t++) this.xty[j * T + t] = this.h0[j * T + t]! + this.gwT[t * k + j]!;
+    if (a.xty !== undefined) {
+      // Given (checked, then copied), or formed: a product of the Gram matrix (cdsolve.cc).
+      checkXty(a.xty, k, T);
+      this.xty.set(a.xty.data.subarray(0, k * T));
+    } else {
+      // X_k^T Y = H0 + G W0.
+      this.multiplyGram(this.w0);
+      for (let j = 0; j < k; j++) for (let t = 0; t < T; t++) this.xty[j * T + t] = this.h0[j * T + t]! + this.gwT[t * k + j]!;
+    }
     this.candW = new Float64Array(k * T);
     this.candHt = new Float64Array(k * T);
   }
@@ -546,6 +552,16 @@ class ResidualForm implements Form {
 
 export function mtenetResidualSolve(args: ResidualSolveArgs): InnerSolveResult {
   return solveLoop(new ResidualForm(args), args.w.data, args.xs.rows, args.w.cols, args);
+}
+
+/** A Gram solve's given X_k^T Y: k x T, every value finite (the binding's checks). */
+function checkXty(xty: Matrix<Float64Array>, k: number, T: number): void {
+  if (xty.rows !== k || xty.cols !== T || xty.data.length !== k * T) {
+    throw new ShapeError(`mtenetGramSolve: xty is ${xty.rows} x ${xty.cols} (${xty.data.length} values), expected ${k} x ${T}`);
+  }
+  for (let q = 0; q < k * T; q++) {
+    if (!Number.isFinite(xty.data[q]!)) throw new ValueError(`mtenetGramSolve: xty must hold finite values (index ${q} is ${xty.data[q]})`);
+  }
 }
 
 /** A residual solve's given column norms: k values, each finite and >= 0 (the binding's checks). */

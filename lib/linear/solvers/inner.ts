@@ -63,6 +63,8 @@ export interface InnerProblem {
   htRoom?: Float64Array;
   /** The squared norms of the rows of xws, when known (the residual form then skips computing them). */
   colNormSq?: Float64Array;
+  /** X_k^T Y (k x T), when known (the Gram form then skips forming it from h, w and the Gram matrix). */
+  xty?: Matrix<Float64Array>;
   /** ||R||^2 and <R, Y> at w. */
   rNormSq: number;
   ry: number;
@@ -104,7 +106,7 @@ export function* innerSolve(K: Kernels, p: InnerProblem, s: InnerSettings): Gene
     // One shape of settings whether or not orders are drawn (a conditional spread made two).
     const settings = { l1Reg: s.l1Reg, l2Reg: s.l2Reg, tol: s.tol, maxSweeps, orders };
     const r = ht
-      ? K.mtenetGramSolve({ gram: p.gram!, ht, w: p.w, r0NormSq: rNormSq, r0y: ry, ...settings })
+      ? K.mtenetGramSolve({ gram: p.gram!, ht, w: p.w, r0NormSq: rNormSq, r0y: ry, xty: p.xty, ...settings })
       : K.mtenetResidualSolve({ xs: p.xws!, yt: p.yt, rt: p.rt!, w: p.w, h: p.h, colNormSq: p.colNormSq, ...settings, continues: sweeps + maxSweeps < s.maxSweeps });
     sweeps += r.sweeps;
     change += r.residualChange;

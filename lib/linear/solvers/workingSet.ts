@@ -167,8 +167,8 @@ const SLOW_INNER_SWEEPS = 20;
 
 /**
  * EnetState's reused row buffers (rowRoom): a working set's rows of W and of X^T R, the Gram form's
- * transposed X^T R, the support's rows of W, the rows a pending residual is rebuilt from, and a
- * working set's column norms.
+ * transposed X^T R, the support's rows of W, the rows a pending residual is rebuilt from, a
+ * working set's column norms and its rows of X^T Y.
  */
 const ROW_W = 0;
 const ROW_H = 1;
@@ -176,6 +176,7 @@ const ROW_HT = 2;
 const ROW_SUPPORT = 3;
 const ROW_PENDING = 4;
 const ROW_NORMS = 5;
+const ROW_XTY = 6;
 const EMPTY_ROWS = new Float64Array(0);
 
 /**
@@ -254,7 +255,7 @@ export class EnetState {
   /** supportRows()' value while W is unchanged. */
   private supportCache: { cols: Int32Array; w: Matrix<Float64Array> } | null = null;
   /** rowRoom()'s buffers by slot (ROW_*), grown from the lease as needed. */
-  private readonly rowBuffers: Float64Array[] = [EMPTY_ROWS, EMPTY_ROWS, EMPTY_ROWS, EMPTY_ROWS, EMPTY_ROWS, EMPTY_ROWS];
+  private readonly rowBuffers: Float64Array[] = [EMPTY_ROWS, EMPTY_ROWS, EMPTY_ROWS, EMPTY_ROWS, EMPTY_ROWS, EMPTY_ROWS, EMPTY_ROWS];
   rNormSq: number;
   ry: number;
   l21 = 0;
@@ -491,6 +492,14 @@ export class EnetState {
   }
 
   /**
+   * The rows of X^T Y of the design's features `features`, in that order (k x T): the Gram form's
+   * inner solve takes them instead of forming them with a product of the Gram matrix.
+   */
+  targetCorrelationsOf(features: Int32Array): Matrix<Float64Array> {
+    return rowsInto(this.K, this.p.xty, features, this.rowRoom(ROW_XTY, features.length * this.p.T));
+  }
+
+  /**
    * `length` values of slot's buffer, of any contents. The buffers are the state's for all its
    * solves and come from its lease (so from the last fit's, after the first): a new array per outer
    * iteration was fresh memory, each page faulted in on first write (about 10 us where freed pages
@@ -682,6 +691,7 @@ export function* solveEnet(K: Kernels, p: EnetProblem, st: EnetState, s: SolveSe
         htRoom: gram ? st.transposedRoom(k * T) : undefined,
         rt: gram ? undefined : st.writableRt(),
         colNormSq: gram ? undefined : st.columnNormsOf(order),
+        xty: gram ? st.targetCorrelationsOf(order) : undefined,
         yt: p.yt, w, h, rNormSq: st.rNormSq, ry: st.ry,
       },
       { l1Reg, l2Reg, tol: innerTol, maxSweeps, selection: s.selection, rng: s.rng },

@@ -151,6 +151,13 @@ inline void expectFiniteNonNegative(Napi::Env env, const char* fn, const std::st
   }
 }
 
+// Every one of the n values finite.
+inline void expectFinite(Napi::Env env, const char* fn, const std::string& name, const double* v, int64_t n) {
+  for (int64_t j = 0; j < n; ++j) {
+    if (!std::isfinite(v[j])) rangeError(env, fn, "argument '" + name + "' must hold finite values (index " + std::to_string(j) + ")");
+  }
+}
+
 inline void expectLength(Napi::Env env, const char* fn, const std::string& name, int64_t len, int64_t expected) {
   if (expected >= 0 && len != expected) {
     rangeError(env, fn, "argument '" + name + "' has " + std::to_string(len) + " elements, expected " + std::to_string(expected));

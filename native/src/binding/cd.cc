@@ -371,22 +371,31 @@ void checkGramForm(Napi::Env env, const char* fn, const GramFormArgs& a) {
   expectDisjoint(env, fn, a.w, "w", a.gram, "gram");
 }
 
-// mtenetGramSolve(gram, ht, w, r0NormSq, r0y, l1Reg, l2Reg, tol, maxSweeps, orders) -> InnerResult:
-// gram k x k (diagonal finite, >= 0), ht T x k and w k x T updated in place.
+// mtenetGramSolve(gram, ht, w, r0NormSq, r0y, l1Reg, l2Reg, tol, maxSweeps, orders, xty) -> InnerResult:
+// gram k x k (diagonal finite, >= 0), ht T x k and w k x T updated in place; xty X_k^T Y (k x T,
+// finite; copied) or a 0 x 0 matrix (the solve forms it from ht, w and gram).
 Napi::Value MtenetGramSolve(const Napi::CallbackInfo& info) {
   const char* fn = "mtenetGramSolve";
   Napi::Env env = info.Env();
-  expectArgs(info, 10, fn);
+  expectArgs(info, 11, fn);
   ArgGuard guard;
   GramFormArgs g = gramFormArgs(info, fn);
   const int64_t k = g.k();
+  const int64_t T = g.ht.rows();
   const double r0NormSq = numberArg(info[3], fn, "r0NormSq");
   const double r0y = numberArg(info[4], fn, "r0y");
   const SolveSettingsArgs a = solveSettingsArgs(info, 5, k, fn);
+  const RawMatrix xtyArg = rawMatrixArg(info[10], fn, "xty");
+  const bool given = xtyArg.rows != 0 || xtyArg.cols != 0;
+  const MatMap<double> xtyMap = xtyArg.as<double>(given ? k : 0, given ? T : 0);
+  // Copied, then checked: the solve reads the copy only.
+  const std::vector<double> xty(xtyMap.data(), xtyMap.data() + xtyMap.size());
+  expectFinite(env, fn, "xty", xty.data(), int64_t(xty.size()));
   checkGramForm(env, fn, g);
   guard.verify(env, fn);
   const cd::InnerSettings s{a.l1Reg, a.l2Reg, a.tol, a.maxSweeps, a.orders.empty() ? nullptr : a.orders.data()};
-  return innerResultObject(env, cd::gramSolve(g.gram.data(), k, g.ht.rows(), g.ht.data(), g.w.data(), r0NormSq, r0y, s));
+  return innerResultObject(env, cd::gramSolve(g.gram.data(), k, T, g.ht.data(), g.w.data(), r0NormSq, r0y, s,
+                                              given ? xty.data() : nullptr));
 }
 
 // mtenetResidualSolve(xs, yt, rt, w, h, l1Reg, l2Reg, tol, maxSweeps, orders, continues, colNormSq) -> InnerResult:

@@ -236,7 +236,8 @@ class GramForm {
   // The next call starts from the returned correlations: they must be exact.
   static constexpr bool kMayEndOnKeptState = false;
 
-  GramForm(const double* gram, int64_t k, int64_t T, double* ht, double* w, double r0NormSq, double r0y, const InnerSettings& s)
+  GramForm(const double* gram, int64_t k, int64_t T, double* ht, double* w, double r0NormSq, double r0y, const InnerSettings& s,
+           const double* xty)
       : gram_(gram), k_(k), T_(T), ht_(ht), w_(w), r0NormSq_(r0NormSq), r0y_(r0y), s_(s),
         w0_(runtime::uninitialisedArray<double>(k * T)), h0_(runtime::uninitialisedArray<double>(k * T)),
         xty_(runtime::uninitialisedArray<double>(k * T)), gwT_(runtime::uninitialisedArray<double>(k * T)),
@@ -245,6 +246,10 @@ class GramForm {
     std::copy_n(w, k * T, w0_.data());
     for (int64_t j = 0; j < k; ++j)
       for (int64_t t = 0; t < T; ++t) h0_[j * T + t] = ht[t * k + j];
+    if (xty != nullptr) {
+      std::copy_n(xty, k * T, xty_.data());
+      return;
+    }
     // X_k^T Y = H0 + G W0.
     multiplyGram(w0_.data());
     for (int64_t j = 0; j < k; ++j)
@@ -455,11 +460,11 @@ class ResidualForm {
 }  // namespace
 
 InnerResult gramSolve(const double* gram, int64_t k, int64_t T, double* ht, double* w, double r0NormSq, double r0y,
-                      const InnerSettings& s) {
+                      const InnerSettings& s, const double* xty) {
   for (int64_t j = 0; j < k; ++j) {
     if (gram[j * k + j] == 0.0) std::fill(w + j * T, w + (j + 1) * T, 0.0);
   }
-  GramForm form(gram, k, T, ht, w, r0NormSq, r0y, s);
+  GramForm form(gram, k, T, ht, w, r0NormSq, r0y, s, xty);
   return solveLoop(form, w, k, T, s);
 }
 

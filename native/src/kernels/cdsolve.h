@@ -85,9 +85,10 @@ struct InnerResult {
 // the start):  ||R||^2 = ||R0||^2 - <dW, H0 + H>,  <R, Y> = <R0, Y> - <dW, X_k^T Y>.
 // On return w holds the coefficients and ht their exact (X_k^T R)^T. In both forms, the rows of w
 // of all-zero columns (a zero Gram diagonal) are set to 0 first: such a feature does not change the
-// fit and its optimum is 0.
+// fit and its optimum is 0. xty (k x T), when given, is X_k^T Y (the caller's design holds it): the
+// solve then takes it instead of forming H0 + G W0, a product of the Gram matrix.
 InnerResult gramSolve(const double* gram, int64_t k, int64_t T, double* ht, double* w, double r0NormSq, double r0y,
-                      const InnerSettings& s);
+                      const InnerSettings& s, const double* xty = nullptr);
 
 // Residual form (scikit-learn's sweep on the gathered columns, for working sets too large for a
 // Gram matrix): xs (k x n) the working set's centred columns, yt = Y^T (T x n), rt (T x n) the
