@@ -142,6 +142,13 @@ function l1Max(p: EnetProblem): number {
   return Math.max(...st.corrNorm);
 }
 
+/** An inner solve's columns xs (k x n) and targets yt (T x n), random from `seed`. */
+function innerSolveData(seed: number, n: number, k: number, T: number): { xs: M; yt: M } {
+  const rng = new Rng(seed);
+  const xs = randMatrix(rng, k, n);
+  return { xs, yt: randMatrix(rng, T, n) };
+}
+
 describe('working-set solver of the multi-task elastic net', function () {
   this.timeout(120_000);
 
@@ -616,9 +623,7 @@ describe('Anderson extrapolation', () => {
 
   it('a residual-form solve given its column norms uses them instead of computing them, and refuses wrong ones', () => {
     const [n, k, T] = [50, 30, 3];
-    const rng = new Rng(8);
-    const xs = randMatrix(rng, k, n);
-    const yt = randMatrix(rng, T, n);
+    const { xs, yt } = innerSolveData(8, n, k, T);
     const K = kernels();
     const norms = Float64Array.from({ length: k }, (_, j) => xs.data.subarray(j * n, (j + 1) * n).reduce((s, v) => s + v * v, 0));
     const solve = (colNormSq: Float64Array | undefined, maxSweeps: number) => {
@@ -667,9 +672,7 @@ describe('Anderson extrapolation', () => {
 
   it('a Gram-form solve given X_k^T Y uses it instead of forming it, and refuses a wrong one', () => {
     const [n, k, T] = [60, 25, 3];
-    const rng = new Rng(9);
-    const xs = randMatrix(rng, k, n);
-    const yt = randMatrix(rng, T, n);
+    const { xs, yt } = innerSolveData(9, n, k, T);
     const K = kernels();
     // G = X_k^T X_k and X_k^T Y (k x T), from the columns (rows of xs).
     const dot = (a: Float64Array, b: Float64Array) => a.reduce((s, v, i) => s + v * b[i]!, 0);

@@ -345,7 +345,7 @@ class GramForm implements Form {
     if (a.xty !== undefined) {
       // Given (checked, then copied), or formed: a product of the Gram matrix (cdsolve.cc).
       checkXty(a.xty, k, T);
-      this.xty.set(a.xty.data.subarray(0, k * T));
+      this.xty.set(a.xty.data);
     } else {
       // X_k^T Y = H0 + G W0.
       this.multiplyGram(this.w0);
