@@ -133,6 +133,7 @@ const functions = {
   info: () => [],
   setThreads: () => [1 + int(3)],
   setSimd: () => [pick(levels)],
+  setHugePages: () => [chance(0.5)],
   // Mostly small buffers; now and then one holding whole 2 MiB pages.
   hugePageSpan: () => [new ArrayBuffer(chance(0.9) ? int(8192) : (2 << 20) + int(6 << 20))],
   gemm: () => {

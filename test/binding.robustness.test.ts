@@ -208,6 +208,8 @@ const cases: Record<string, Case> = {
   setThreads: { args: () => [2], kinds: ['number'], extra: [['0 threads', () => [0]], ['1.5 threads', () => [1.5]], ['1000 threads', () => [1000]]] },
   // The level the addon picked at load is always one the CPU runs, so setting it again is valid.
   setSimd: { args: () => [currentSimd()], kinds: ['string'], extra: [['an unknown level', () => ['avx9000']], ['a level of another architecture', () => [foreignSimd()]]] },
+  // The setting the process has (so that the valid call changes nothing).
+  setHugePages: { args: () => [rawAddon()!.info().hugePages], kinds: ['bool'], extra: [] },
   hugePageSpan: { args: () => [new ArrayBuffer(64)], kinds: ['arraybuffer'], extra: [] },
   gemm: {
     args: () => [mat(2, 3), mat(3, 4), mat(2, 4), false, false, 1, 0],

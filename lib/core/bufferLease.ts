@@ -16,9 +16,11 @@
  * that threw or was aborted) only leaves its buffers to the garbage collector.
  *
  * New buffers come from V8's allocator, 4 KiB pages each faulted in on first write: a process's
- * first fit paid a fault for every page of its buffers (200 for the targets alone on 20000 x 5).
- * The native backend has them carved from 2 MiB pages it marks for transparent huge pages
- * (setHugePageAdvice; Linux, where the system allows it): one fault per 2 MiB.
+ * first fit pays a fault for every page of its buffers (200 for the targets alone on 20000 x 5).
+ * With METATASK_HUGE_PAGES=on the native backend has them carved from 2 MiB pages it marks for
+ * transparent huge pages (setHugePageAdvice; Linux, where the system allows it): one fault per
+ * 2 MiB, which pays where small faults are dear and costs more where huge pages are
+ * (lib/kernels/index.ts).
  */
 
 /**

@@ -1,6 +1,7 @@
 /**
  * Backend selection: METATASK_BACKEND=native|js|auto (default auto: native when the addon loads,
- * else the TypeScript kernels), or setBackend(name) at run time.
+ * else the TypeScript kernels), or setBackend(name) at run time. METATASK_HUGE_PAGES=on|off
+ * (default off) chooses whether the native backend's new buffers come from transparent huge pages.
  */
 import { setHugePageAdvice } from '../core/bufferLease.js';
 import { BackendError, ConfigError } from '../core/errors.js';
@@ -8,7 +9,7 @@ import { describe } from '../core/matrix.js';
 import { didYouMean } from '../core/suggest.js';
 import { jsKernels } from './js/index.js';
 import { wasmSimdActive } from './js/products.js';
-import { capSimd, hugePageAdviceOf, loadAddon, nativeInfo, nativeKernels, type Addon } from './native.js';
+import { capSimd, loadAddon, nativeInfo, nativeKernels, useHugePages, type Addon } from './native.js';
 import type { BackendInfo, Kernels } from './types.js';
 
 export type BackendName = 'native' | 'js' | 'auto';
@@ -55,10 +56,28 @@ function nativeOrThrow(): Kernels {
   if (!native) {
     const cap = process.env.METATASK_SIMD;
     if (cap) capSimd(a, cap);
+    const hugePages = hugePagesSetting();
     native = nativeKernels(a);
-    setHugePageAdvice(hugePageAdviceOf(a));
+    setHugePageAdvice(useHugePages(a, hugePages));
   }
   return native;
+}
+
+/**
+ * METATASK_HUGE_PAGES: 'on' makes the native backend carve new buffers (the buffer lease's, and
+ * its kernels' own from 1 MiB on) from 2 MiB pages marked for transparent huge pages: one page
+ * fault per 2 MiB instead of 512, where those faults are dear (virtual machines whose host pages
+ * guest memory out). Off by default (runtime/memory.h in the addon's sources has the figures): on
+ * other hosts a huge page can cost more than its 512 small ones, and where Linux defrags for
+ * advised memory (its default) a first write may wait for memory to be compacted, which servers
+ * avoid. Anything but on, off or unset is a ConfigError (METATASK_HUGE_PAGES=1 would silently be off).
+ */
+function hugePagesSetting(): boolean {
+  const setting = process.env.METATASK_HUGE_PAGES ?? '';
+  if (!['', 'on', 'off'].includes(setting)) {
+    throw new ConfigError(`METATASK_HUGE_PAGES must be 'on' or 'off' (or unset, the same as 'off'), got '${setting}'`);
+  }
+  return setting === 'on';
 }
 
 let warned = false;
@@ -112,7 +131,7 @@ export function setBackend(name: BackendName): BackendInfo {
 export function backend(): BackendInfo {
   const k = kernels();
   if (k.name === 'native') return { ...nativeInfo(addon()!), wasmSimd: wasmSimdActive() };
-  return { name: 'js', version: jsVersion, simd: 'none', simdAvailable: [], threads: 1, wasmSimd: wasmSimdActive() };
+  return { name: 'js', version: jsVersion, simd: 'none', simdAvailable: [], threads: 1, hugePages: false, wasmSimd: wasmSimdActive() };
 }
 
 /** The kernels of one backend, without changing the selection (parity tests, benchmarks). */

@@ -27,9 +27,11 @@ export interface Addon {
    */
   info(): {
     version: string; simd: SimdLevel; simdAvailable: SimdLevel[]; threads: number; eigen: string; hardwareConcurrency: number;
-    temporaryBytes: number; scratchBytes: number;
+    temporaryBytes: number; scratchBytes: number; hugePages: boolean;
   };
   setThreads(n: number): void;
+  /** Whether the kernels' large buffers are marked for transparent huge pages from now on (process-wide). */
+  setHugePages(on: boolean): void;
   /** Marks the whole 2 MiB pages inside `buffer` for transparent huge pages: [offset, bytes]. */
   hugePageSpan(buffer: ArrayBuffer): [number, number];
   /** Use that SIMD level from now on (process-wide); RangeError if this CPU cannot run it. */
@@ -227,10 +229,13 @@ function call<R>(f: () => R): R {
   }
 }
 
-/** The addon's huge-page advice for the buffer lease (null for a binary built before it). */
-export function hugePageAdviceOf(addon: Addon): HugePageAdvice | null {
-  if (typeof addon.hugePageSpan !== 'function') return null;
-  return (buffer) => call(() => addon.hugePageSpan(buffer));
+/**
+ * Turn the addon's huge-page advice for its kernels' large buffers on or off, and return the
+ * matching advice for the buffer lease: the addon's hugePageSpan when on, else null.
+ */
+export function useHugePages(addon: Addon, on: boolean): HugePageAdvice | null {
+  call(() => addon.setHugePages(on));
+  return on ? (buffer) => call(() => addon.hugePageSpan(buffer)) : null;
 }
 
 export function nativeKernels(addon: Addon): Kernels {
@@ -398,7 +403,7 @@ export function nativeKernels(addon: Addon): Kernels {
 
 export function nativeInfo(addon: Addon): Omit<BackendInfo, 'wasmSimd'> {
   const i = addon.info();
-  return { name: 'native', version: `${i.version} (Eigen ${i.eigen})`, simd: i.simd, simdAvailable: i.simdAvailable, threads: i.threads };
+  return { name: 'native', version: `${i.version} (Eigen ${i.eigen})`, simd: i.simd, simdAvailable: i.simdAvailable, threads: i.threads, hugePages: i.hugePages };
 }
 
 /** The SIMD levels, lowest first (native/src/simd/level.h). */

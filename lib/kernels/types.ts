@@ -522,6 +522,11 @@ export interface BackendInfo {
   /** Upper bound on the threads a kernel may use. */
   threads: number;
   /**
+   * Whether new buffers come from 2 MiB pages marked for transparent huge pages (native backend
+   * with METATASK_HUGE_PAGES=on; always false for the TypeScript kernels).
+   */
+  hugePages: boolean;
+  /**
    * Whether the TypeScript kernels' matrix products run in WebAssembly SIMD in this process: false
    * where the engine or CPU lacks it (on x86-64, CPUs without SSE4.1) or with METATASK_WASM=off.
    * Their results are the same bits either way; only their speed differs.

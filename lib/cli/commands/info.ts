@@ -44,6 +44,7 @@ place the loader looked, why each failed, and how to fix it.`,
     const lines = [`metatask ${pkg.version} on Node.js ${process.version} (${process.platform}-${process.arch})`];
     if (selected.name === 'native') {
       lines.push(`backend:   native ${selected.version}, SIMD ${selected.simd} (this CPU runs ${selected.simdAvailable.join(', ')}), ${selected.threads} threads`);
+      lines.push(`huge pages: ${selected.hugePages ? 'advised for new buffers (METATASK_HUGE_PAGES=on)' : 'not advised (METATASK_HUGE_PAGES=on advises them for new buffers)'}`);
     } else {
       lines.push(`backend:   js (the TypeScript kernels${status.loaded ? ', chosen by METATASK_BACKEND=js or --backend js' : ''})`);
       lines.push(`products:  ${selected.wasmSimd ? 'WebAssembly SIMD' : 'plain loops (no WebAssembly SIMD in this engine or CPU, or METATASK_WASM=off)'}`);

@@ -2,14 +2,17 @@
 // bound, and registration of every binding file's functions.
 //
 //   info() -> { version, simd, simdAvailable, threads, eigen, hardwareConcurrency, temporaryBytes,
-//               scratchBytes }
+//               scratchBytes, hugePages }
 //       simd: the level in use; simdAvailable: the levels this binary holds and the CPU runs;
 //       temporaryBytes: what the calling thread's pool of kernel temporaries holds now
 //       (runtime/temporaries.h); scratchBytes: what its kernels' scratch buffers hold
-//       (runtime/scratch.h)
+//       (runtime/scratch.h); hugePages: whether the kernels' large buffers are marked for
+//       transparent huge pages (setHugePages)
 //   setSimd(name)      use that level from now on (process-wide); RangeError naming the levels
 //                      the CPU runs if it is not one of them
 //   setThreads(n)      bound the threads of this environment's kernel calls (1..256)
+//   setHugePages(on)   whether the kernels' large buffers are marked for transparent huge pages
+//                      from now on (process-wide; off until asked: runtime/memory.h says why)
 //   hugePageSpan(buffer) -> [offset, bytes]
 //                      marks the whole 2 MiB pages inside an ArrayBuffer for transparent huge
 //                      pages (Linux; advice only) and returns where they are
@@ -39,6 +42,7 @@ class Addon : public Napi::Addon<Addon> {
     exportFunction(env, exports, "info", Info);
     exportFunction(env, exports, "setThreads", SetThreads);
     exportFunction(env, exports, "setSimd", SetSimd);
+    exportFunction(env, exports, "setHugePages", SetHugePages);
     exportFunction(env, exports, "hugePageSpan", HugePageSpan);
     registerLinalg(env, exports);
     registerProx(env, exports);
@@ -75,6 +79,7 @@ class Addon : public Napi::Addon<Addon> {
     o.Set("hardwareConcurrency", runtime::hardwareThreads());
     o.Set("temporaryBytes", double(runtime::pooledBytes()));
     o.Set("scratchBytes", double(runtime::scratchHeldBytes()));
+    o.Set("hugePages", runtime::hugePageAdvice());
     return o;
   }
 
@@ -82,6 +87,12 @@ class Addon : public Napi::Addon<Addon> {
     expectArgs(info, 1, "setThreads");
     const int64_t n = integerArg(info[0], "setThreads", "n", 1, 256);
     info.Env().GetInstanceData<Addon>()->threads = static_cast<int>(n);
+    return info.Env().Undefined();
+  }
+
+  static Napi::Value SetHugePages(const Napi::CallbackInfo& info) {
+    expectArgs(info, 1, "setHugePages");
+    runtime::setHugePageAdvice(boolArg(info[0], "setHugePages", "on"));
     return info.Env().Undefined();
   }
 

@@ -1,6 +1,7 @@
 // The large-buffer allocation of memory.h.
 #include "runtime/memory.h"
 
+#include <atomic>
 #include <cstdint>
 #include <cstdlib>
 #include <new>
@@ -10,6 +11,13 @@
 #endif
 
 namespace metatask::runtime {
+
+namespace {
+std::atomic<bool> adviseHuge{false};
+}  // namespace
+
+void setHugePageAdvice(bool on) { adviseHuge.store(on, std::memory_order_relaxed); }
+bool hugePageAdvice() { return adviseHuge.load(std::memory_order_relaxed); }
 
 size_t bufferCapacity(size_t bytes) {
   const size_t size = bytes == 0 ? 64 : bytes;
@@ -22,8 +30,8 @@ void* allocateBuffer(size_t bytes) {
   if (size >= kHugeBytes) {
     p = std::aligned_alloc(kHugePageBytes, size);
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
-    // Advice only: where huge pages are off (or the call fails) the buffer is ordinary memory.
-    if (p) madvise(p, size, MADV_HUGEPAGE);
+    // Advice only: where the system has huge pages off (or the call fails) the buffer is ordinary memory.
+    if (p && hugePageAdvice()) madvise(p, size, MADV_HUGEPAGE);
 #endif
   } else {
     p = std::aligned_alloc(64, size);

@@ -1,10 +1,15 @@
 // Memory for the kernels' large buffers (packing panels, per-thread scratch).
 //
-// Linux hands out anonymous memory a 4 KiB page at a time, each faulted in on its first write.
-// On virtual machines that give freed pages back to the host, such a fault costs about 10 us:
-// the first product of a process touched 2 MiB of packing buffer, 5 ms of faults. Buffers of at
-// least kHugeBytes are aligned to 2 MiB and marked for transparent huge pages (madvise, where the
-// system allows it): one fault per 2 MiB, measured 0.26 ms for 4 MiB against 10.4 ms.
+// Buffers of at least kHugeBytes are aligned to 2 MiB, and marked for transparent huge pages
+// (madvise) when setHugePageAdvice(true) asked for it: then one fault per 2 MiB instead of one per
+// 4 KiB page. Off by default. On a virtual machine that hands freed memory back to its host, a
+// huge page is memory the host must back again, 512 pages at once, and where the system defrags
+// for advised memory (Linux's default) a fault may compact memory first: first fits of the convex
+// solvers ran slower with the advice and some took 10-30 ms more (2785 x 1312 x 2 cold 28.3 ms
+// median with it, 25.9 ms without; 380 x 124 x 12 4.5 / 3.65 ms, two runs of eight at 15.3 ms),
+// while warm fits, networks and meta-learning ran the same. Stalls like these are why servers turn
+// huge pages off; where 4 KiB faults are the expensive ones (measured 10 us on hosts that page
+// guests out), METATASK_HUGE_PAGES=on turns the advice on (lib/kernels/index.ts).
 #pragma once
 #include <cstddef>
 
@@ -25,9 +30,15 @@ size_t bufferCapacity(size_t bytes);
 void* allocateBuffer(size_t bytes);
 void freeBuffer(void* p);
 
+// Whether allocateBuffer marks its buffers for transparent huge pages from now on (process-wide;
+// default false), and whether it does.
+void setHugePageAdvice(bool on);
+bool hugePageAdvice();
+
 // The whole 2 MiB pages inside memory allocated elsewhere ([p, p + bytes): a JavaScript
-// ArrayBuffer not yet written), marked for transparent huge pages as allocateBuffer marks its
-// own: their offset from p and their length (0 when none fits). Advice only.
+// ArrayBuffer not yet written), marked for transparent huge pages (whatever setHugePageAdvice
+// says: the caller asks for it): their offset from p and their length (0 when none fits). Advice
+// only.
 struct PageSpan {
   size_t offset;
   size_t bytes;

@@ -4,11 +4,12 @@
 // least 4 KiB, and a slot asked for more takes a new region (its old one is left unused). The
 // arena's first page is 256 KiB of ordinary memory, faulted in 4 KiB at a time as regions are
 // written, so that the small products and kernels of a process's first calls (a working set of a
-// few columns) clear only what they use; from then on its pages are of 2 MiB, marked for
-// transparent huge pages (allocateBuffer's). A huge page is faulted in whole on its first write;
-// where the host must then back it (a process's first kernels on a virtual machine that gave the
-// memory back) that cost up to 4.6 ms a page, so four slots of 100 KiB to 400 KiB, each with a
-// page of its own as they had before, cost four such faults where one page now holds them all.
+// few columns) clear only what they use; from then on its pages are of 2 MiB (allocateBuffer's),
+// marked for transparent huge pages when those are on (memory.h). A huge page is faulted in whole
+// on its first write; where the host must then back it (a process's first kernels on a virtual
+// machine that gave the memory back) that cost up to 4.6 ms a page, so four slots of 100 KiB to
+// 400 KiB, each with a page of its own as they had before, cost four such faults where one page
+// now holds them all.
 // Requests of half a huge page or more get a buffer of their own.
 #include "runtime/scratch.h"
 
@@ -26,7 +27,7 @@ namespace {
 constexpr size_t kOwnFrom = kHugePageBytes / 2;
 // The smallest region of the arena: 64 cache lines.
 constexpr size_t kMinRegion = size_t(4) << 10;
-// The arena's first page (ordinary memory: allocateBuffer marks huge pages from kHugeBytes on).
+// The arena's first page (ordinary memory: allocateBuffer may mark huge pages from kHugeBytes on).
 constexpr size_t kFirstPageBytes = size_t(256) << 10;
 static_assert(kFirstPageBytes < kHugeBytes, "the arena's first page must be ordinary memory");
 

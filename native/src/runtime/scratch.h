@@ -8,7 +8,7 @@
 // hundred KiB cost more in faults than the products that filled it. The buffers here are the
 // thread's own (kernels run on the caller's thread or on pool workers, each with its own) and
 // hold the largest size asked of them until the thread ends, carved from a per-thread arena of
-// huge pages (runtime/memory.h; scratch.cc), so that even their first use costs few faults.
+// 2 MiB pages (runtime/memory.h; scratch.cc), so that a fault is paid once per page and thread.
 #pragma once
 #include <cstddef>
 

@@ -8,7 +8,7 @@
 // eleven copies of 2,839 x 46 coefficients paid 3 ms in faults per call, a fifth of a cold fit.
 // A TempArray takes its memory from the thread's pool of arrays that earlier calls gave back, the
 // smallest one large enough, and gives it back when it goes out of scope; new memory comes from
-// allocateBuffer (runtime/memory.h: huge pages from 1 MiB on). The pool keeps at most
+// allocateBuffer (runtime/memory.h: 2 MiB pages from 1 MiB on). The pool keeps at most
 // kPoolBytes and kPoolCount arrays per thread, dropping the ones given back longest ago.
 // runtime/scratch.h serves the kernels' fixed temporaries instead (one slot each, valid until the
 // slot's next use, small ones sharing huge pages); a TempArray lives as long as its scope, so a

@@ -567,7 +567,7 @@ GemmScratch gemmCapacity() {
 // (whole slivers of MR rows) and panel of B (whole strips of NR columns), the skinny transposed
 // path's C^T chunk in A's buffer (at most m n) and the streamed sums in B's (at most m n), the
 // direct path's copy of op(B) (k rows padded to two vectors). A small product so asks for little
-// of memory that its first call must fault in: a 2 MiB panel of huge pages, written for the first
+// of memory that its first call must fault in: a 2 MiB panel in a huge page, written for the first
 // time, cost a process's first product 0.3 ms of page clearing (Intel Xeon VM) to pack a few KiB.
 template <typename T>
 GemmScratch gemmScratch(const GemmCall<T>& g) {
