@@ -10,7 +10,7 @@
  * Per shape, as in the convex workload (bench/convex.ts runCase): metatask native (and, on a CPU
  * with AVX-512, native capped at AVX2) and scikit-learn, each in fresh processes with one thread, the
  * sides taking turns; a cold first fit and at least five warm fits per process (on small shapes
- * more: until they took a quarter of a second). The table gives each shape's ratios of CPU time
+ * more: until they took a second). The table gives each shape's ratios of CPU time
  * to scikit-learn's, warm (median of the pooled warm fits) and cold (median of the processes' first
  * fits), and a summary: the median ratio over the shapes, and on how many of
  * them metatask took at most 0.3x scikit-learn's time and on how many more than scikit-learn's.
