@@ -582,6 +582,19 @@ describe('Anderson extrapolation', () => {
     expect(useGramForm(124, 160 * 210, 1000, 3, 8)).to.equal(false);
   });
 
+  it('counts what each form leaves: the exact check of the residual form, the rebuilt residual of the Gram form, columns out of cache, Gram rows of few samples', () => {
+    // 2,625 samples, 6 tasks, a set of 200 after a Gram-form solve on 50: its columns (525,000
+    // values) stream from memory at every residual sweep, and the Gram rows pay within five sweeps.
+    expect(useGramForm(200, 150 * 200, 2625, 6, 5)).to.equal(true);
+    // 829 samples, 8 tasks: the same set's columns (165,800 values) stay in cache; residual sweeps.
+    expect(useGramForm(200, 150 * 200, 829, 8, 5)).to.equal(false);
+    // 2,785 samples, 2 tasks: 200 new Gram rows cost more than six residual passes out of cache.
+    expect(useGramForm(200, 200 * 200, 2785, 2, 5)).to.equal(false);
+    // 243 samples: a Gram entry costs its products' fixed part, more than the few sweeps it saves.
+    expect(useGramForm(84, 34 * 84, 243, 4, 5)).to.equal(false);
+    expect(useGramForm(50, 50 * 50, 243, 4, 5)).to.equal(false);
+  });
+
   it('residual-form sweeps over at least ACTIVE_SWEEPS_MIN_VALUES values of columns go by active sets: the first full, the next over the rows it left non-zero', () => {
     // 100 samples, 2 tasks (plain sweeps), 1,310 or 1,311 features: 131,000 values of columns, just
     // under the rule's 131,072, or 131,100, just over. With l1Reg 20, seven rows at zero after the

@@ -18,22 +18,37 @@ export type InnerForm = 'gram' | 'residual';
 /** Sweeps between two gap checks / extrapolations in the kernels (skglm's default). */
 export const ANDERSON_K = 5;
 
+/** Values of a working set's columns that stay in a 2 MiB level-2 cache from one sweep to the next. */
+const RESIDUAL_CACHED_VALUES = 1 << 18;
+
 /**
  * Whether the Gram form is cheaper for an inner solve of about `sweeps` sweeps on k features, when
  * its take must first compute `gramEntries` new Gram entries (ColumnPool.gramEntriesToFill: the rows
  * of the features without any yet, each against every pooled feature), for n samples and T tasks.
- * Multiply-adds: the new Gram entries n each, a Gram sweep at most k^2 T, a residual sweep 2 n k T (T
- * dot products and T updates of length n per feature); weighted by the rates the native kernels
- * reach on them (GMAC/s on one core, measured on working sets of 50 to 465 features: the Gram rows
- * by blocked products 20 to 35, Gram sweeps about 8, residual sweeps 8 to 14). Both forms gather the
- * new features' columns from X alike (into Gram rows or into the pool), so that pass is left out.
- * The sweeps are an estimate: the caller's last inner solve's (most end within 4 to 6, so a fixed 10
- * favoured the Gram form on few tasks, where its rows cost more than the sweeps they save). At most
- * 4096 features.
+ * In nanoseconds on one core, from the rates the native kernels reach on working sets of 50 to 465
+ * features:
+ * - Gram form: the new Gram entries, n multiply-adds each by blocked products (20 to 35 GMAC/s;
+ *   under 1000 samples about 40 ns an entry whatever n, the products' fixed costs); its sweeps, at
+ *   most k^2 T multiply-adds (about 8 GMAC/s); and the residual Y - X_k W that it leaves to be
+ *   rebuilt when the next pass over X reads it (n k T, about 10 GMAC/s).
+ * - Residual form: its sweeps and the exact check that ends the solve (the residual and X_k^T R
+ *   recomputed from W), 2 n k T multiply-adds each (T dot products and T updates of length n per
+ *   feature): 14 GMAC/s while the set's columns (k n values) fit a 2 MiB level-2 cache, 8 when
+ *   every sweep streams them from further out.
+ * Both forms read the new features' columns from X alike (into Gram rows or into the pool), so that
+ * pass is left out. Without the rebuild, the check and the columns' size (one rate of 10 for every
+ * residual sweep), 2625 x 476 x 6 took the residual form at 200 features (150 new): 6.1 ms in its
+ * gather, solves and next correlations, where the Gram form takes 4.4 ms (its rows 2.8 ms, the
+ * correlations with the rebuild 1.4 ms); 8.9 -> 7.25 ms a fit. Of 26 benchmark shapes 5 now choose
+ * otherwise somewhere: that one, 243 x 918 x 4 3.37 -> 3.27 ms, and 226 x 799 x 6, 395 x 2839 x 46
+ * and 338 x 2904 x 4 within 1 %. The sweeps are an estimate: the caller's last inner solve's (most
+ * end within 4 to 6, so a fixed 10 favoured the Gram form on few tasks, where its rows cost more
+ * than the sweeps they save). At most 4096 features.
  */
 export function useGramForm(k: number, gramEntries: number, n: number, T: number, sweeps: number): boolean {
-  const gram = (n * gramEntries) / 25 + (sweeps * k * k * T) / 8;
-  const residual = (sweeps * 2 * n * k * T) / 10;
+  const solve = n * k * T;
+  const gram = (n * gramEntries) / (25 * Math.min(1, n / 1000)) + (sweeps * k * k * T) / 8 + solve / 10;
+  const residual = ((sweeps + 1) * 2 * solve) / (k * n <= RESIDUAL_CACHED_VALUES ? 14 : 8);
   return k <= 4096 && gram < residual;
 }
 
