@@ -68,9 +68,9 @@ function nativeOrThrow(): Kernels {
  * its kernels' own from 1 MiB on) from 2 MiB pages marked for transparent huge pages: one page
  * fault per 2 MiB instead of 512, where those faults are dear (virtual machines whose host pages
  * guest memory out). Off by default (runtime/memory.h in the addon's sources has the figures): on
- * other hosts a huge page can cost more than its 512 small ones, and where Linux defrags for
- * advised memory (its default) a first write may wait for memory to be compacted, which servers
- * avoid. Anything but on, off or unset is a ConfigError (METATASK_HUGE_PAGES=1 would silently be off).
+ * other virtual machines a huge page costs more than its 512 small ones (the host backs it again
+ * whole), and where Linux defrags for advised memory (its default) a first write may wait for
+ * memory to be compacted: stalls that servers avoid. Anything but on, off or unset is a ConfigError (METATASK_HUGE_PAGES=1 would silently be off).
  */
 function hugePagesSetting(): boolean {
   const setting = process.env.METATASK_HUGE_PAGES ?? '';

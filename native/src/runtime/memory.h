@@ -3,13 +3,15 @@
 // Buffers of at least kHugeBytes are aligned to 2 MiB, and marked for transparent huge pages
 // (madvise) when setHugePageAdvice(true) asked for it: then one fault per 2 MiB instead of one per
 // 4 KiB page. Off by default. On a virtual machine that hands freed memory back to its host, a
-// huge page is memory the host must back again, 512 pages at once, and where the system defrags
-// for advised memory (Linux's default) a fault may compact memory first: first fits of the convex
-// solvers ran slower with the advice and some took 10-30 ms more (2785 x 1312 x 2 cold 28.3 ms
-// median with it, 25.9 ms without; 380 x 124 x 12 4.5 / 3.65 ms, two runs of eight at 15.3 ms),
-// while warm fits, networks and meta-learning ran the same. Stalls like these are why servers turn
-// huge pages off; where 4 KiB faults are the expensive ones (measured 10 us on hosts that page
-// guests out), METATASK_HUGE_PAGES=on turns the advice on (lib/kernels/index.ts).
+// huge page is memory the host must back again, 512 pages at once (64 MiB written a byte per 4 KiB:
+// 14-146 ms in huge pages, 26-36 ms in small ones, on the KVM guest we measure on), and where
+// Linux defrags for advised memory (its default) a first write may also wait for compaction:
+// first fits of the convex solvers ran slower with the advice and some took 10-30 ms more
+// (2785 x 1312 x 2 cold 28.3 ms median with it, 25.9 ms without; 380 x 124 x 12 4.5 / 3.65 ms, two
+// runs of eight at 15.3 ms), while warm fits, networks and meta-learning ran the same. Stalls like
+// these are why servers turn huge pages off; where 4 KiB faults are the expensive ones (measured
+// 10 us on hosts that page guests out), METATASK_HUGE_PAGES=on turns the advice on
+// (lib/kernels/index.ts).
 #pragma once
 #include <cstddef>
 
