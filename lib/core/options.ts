@@ -113,3 +113,14 @@ export function checkOption(owner: string, key: string, s: OptionSpec, value: un
 
 /** The candidate nearest to `word` by edit distance, when near enough to suggest ("did you mean"). */
 export const closest = closestName;
+
+/**
+ * An on/off switch from the environment variable `name`: 'on' or 'off', unset (or empty) meaning
+ * `unset`. Anything else is a ConfigError, so that a user who writes 1 or 0 is told, not silently
+ * given the default.
+ */
+export function onOffSetting(name: string, unset: 'on' | 'off'): boolean {
+  const setting = process.env[name] ?? '';
+  if (!['', 'on', 'off'].includes(setting)) throw new ConfigError(`${name} must be 'on' or 'off' (or unset, the same as '${unset}'), got '${setting}'`);
+  return (setting === '' ? unset : setting) === 'on';
+}

@@ -6,6 +6,7 @@
 import { setHugePageAdvice } from '../core/bufferLease.js';
 import { BackendError, ConfigError } from '../core/errors.js';
 import { describe } from '../core/matrix.js';
+import { onOffSetting } from '../core/options.js';
 import { didYouMean } from '../core/suggest.js';
 import { jsKernels } from './js/index.js';
 import { wasmSimdActive } from './js/products.js';
@@ -56,28 +57,13 @@ function nativeOrThrow(): Kernels {
   if (!native) {
     const cap = process.env.METATASK_SIMD;
     if (cap) capSimd(a, cap);
-    const hugePages = hugePagesSetting();
+    // On: new buffers from 2 MiB pages marked for transparent huge pages (docs/backends.md; the
+    // figures behind the default are in native/src/runtime/memory.h).
+    const hugePages = onOffSetting('METATASK_HUGE_PAGES', 'off');
     native = nativeKernels(a);
     setHugePageAdvice(useHugePages(a, hugePages));
   }
   return native;
-}
-
-/**
- * METATASK_HUGE_PAGES: 'on' makes the native backend carve new buffers (the buffer lease's, and
- * its kernels' own from 1 MiB on) from 2 MiB pages marked for transparent huge pages: one page
- * fault per 2 MiB instead of 512, where those faults are dear (virtual machines whose host pages
- * guest memory out). Off by default (runtime/memory.h in the addon's sources has the figures): on
- * other virtual machines a huge page costs more than its 512 small ones (the host backs it again
- * whole), and where Linux defrags for advised memory (its default) a first write may wait for
- * memory to be compacted: stalls that servers avoid. Anything but on, off or unset is a ConfigError (METATASK_HUGE_PAGES=1 would silently be off).
- */
-function hugePagesSetting(): boolean {
-  const setting = process.env.METATASK_HUGE_PAGES ?? '';
-  if (!['', 'on', 'off'].includes(setting)) {
-    throw new ConfigError(`METATASK_HUGE_PAGES must be 'on' or 'off' (or unset, the same as 'off'), got '${setting}'`);
-  }
-  return setting === 'on';
 }
 
 let warned = false;

@@ -13,7 +13,7 @@
  * the views of the regions taken before a growth stay valid.
  */
 import type { BufferSource } from '../../core/bufferLease.js';
-import { ConfigError } from '../../core/errors.js';
+import { onOffSetting } from '../../core/options.js';
 import { PRODUCTS_WASM } from './wasm/productsBytes.js';
 
 /** The module's exports, pointers in bytes into its memory (products.wat). */
@@ -40,10 +40,9 @@ let instance: ProductsModule | null | undefined;
  */
 export function productsModule(): ProductsModule | null {
   if (instance !== undefined) return instance;
-  const setting = process.env.METATASK_WASM ?? '';
-  if (!['', 'on', 'off'].includes(setting)) throw new ConfigError(`METATASK_WASM must be 'on' or 'off' (or unset, the same as 'on'), got '${setting}'`);
+  const on = onOffSetting('METATASK_WASM', 'on');
   instance = null;
-  if (setting === 'off' || typeof WebAssembly !== 'object') return instance;
+  if (!on || typeof WebAssembly !== 'object') return instance;
   const bytes = Buffer.from(PRODUCTS_WASM, 'base64');
   if (!WebAssembly.validate(bytes)) return instance;
   try {
