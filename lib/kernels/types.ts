@@ -351,8 +351,7 @@ export interface Kernels extends NetworkKernels, OptimKernels, RandomKernels {
   setBlock(out: Matrix<Float64Array>, row: number, col: number, a: Matrix<Float64Array>): void;
   /**
    * Row r of out = row rows[r] of A (out rows.length x A.cols, overwritten; A and out of one dtype;
-   * every entry of rows in [0, A.rows)). A training batch's shuffled rows: the native kernel
-   * requests rows ahead of the copy, so their cache misses overlap.
+   * every entry of rows in [0, A.rows)): a training batch's shuffled rows.
    */
   gatherRows<T extends FloatArray>(a: Matrix<T>, rows: Int32Array, out: Matrix<T>): void;
   /**
