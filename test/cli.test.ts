@@ -322,6 +322,23 @@ describe('metatask command', () => {
       if (/^available: .*native/m.test(r.stdout)) expect(r.stdout).to.match(/^addon: +\S+\.node$/m);
     });
 
+    it('info says whether huge pages are advised on the native backend, and only there', () => {
+      const info = (env: NodeJS.ProcessEnv) => spawnSync(process.execPath, [cli, 'info'], { encoding: 'utf8', env: { ...process.env, ...env } });
+      const js = info({ METATASK_BACKEND: 'js', METATASK_HUGE_PAGES: 'on' });
+      expect(js.status).to.equal(0);
+      expect(js.stdout).not.to.match(/^huge pages:/m);
+      const auto = info({ METATASK_BACKEND: '', METATASK_HUGE_PAGES: '' });
+      if (!/^backend: +native /m.test(auto.stdout)) {
+        expect(auto.stdout).not.to.match(/^huge pages:/m);
+        return;
+      }
+      expect(auto.stdout).to.match(/^huge pages: not advised \(METATASK_HUGE_PAGES=on advises them for new buffers\)$/m);
+      const on = info({ METATASK_BACKEND: 'native', METATASK_HUGE_PAGES: 'on' });
+      expect(on.status).to.equal(0);
+      expect(on.stdout).to.match(/^huge pages: advised for new buffers \(METATASK_HUGE_PAGES=on\)$/m);
+      expect(info({ METATASK_BACKEND: 'native', METATASK_HUGE_PAGES: 'off' }).stdout).to.match(/^huge pages: not advised /m);
+    });
+
     describe('without the native addon', () => {
       let empty: string;
       before(() => {
