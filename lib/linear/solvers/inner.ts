@@ -18,7 +18,13 @@ export type InnerForm = 'gram' | 'residual';
 /** Sweeps between two gap checks / extrapolations in the kernels (skglm's default). */
 export const ANDERSON_K = 5;
 
-/** Values of a working set's columns that stay in a 2 MiB level-2 cache from one sweep to the next. */
+/**
+ * Values of a working set's columns that stay in a 2 MiB level-2 cache from one sweep to the next.
+ * A constant, not the running CPU's cache size: the form decides the order of the arithmetic, and
+ * so a fit gives the same bits on every CPU that runs its kernels the same way (the TypeScript
+ * kernels everywhere, the native ones at one SIMD level). Where the level-2 cache is smaller (512
+ * KiB on AMD Zen 3), sets between 64 Ki and 256 Ki values are costed at the in-cache rate.
+ */
 const RESIDUAL_CACHED_VALUES = 1 << 18;
 
 /**
