@@ -81,12 +81,16 @@ export interface SideRow {
 const ONE_THREAD = { OMP_NUM_THREADS: '1', OPENBLAS_NUM_THREADS: '1', MKL_NUM_THREADS: '1' };
 
 /**
- * A process fits on after its warmRuns until its warm fits took this long (wall-clock), at most
- * MAX_WARM_RUNS of them: the warm median is then the steady time, after V8 has compiled the solver,
- * on small problems too. A quarter of a second was too short for the TypeScript kernels on the
- * benchmark data set (16 ms fits): V8 still compiled them through a process's 13th fit (its CPU
- * time up to 1.7 times the fit's wall-clock time), so the warm median counted that compilation;
- * the first five warm fits keep a column of their own. (--quick: warmRuns fits only.)
+ * A process fits on after its first EARLY_FITS warm fits and warmRuns more until its warm fits took
+ * this long (wall-clock), at most MAX_WARM_RUNS of them; the warm median pools the fits after the
+ * first EARLY_FITS, which keep a column of their own. The warm median is then the steady time,
+ * after V8 has compiled the solver, on small problems too. A quarter of a second was too short for
+ * the TypeScript kernels on the benchmark data set (16 ms fits): V8 still compiled them through a
+ * process's 13th fit (its CPU time up to 1.7 times the fit's wall-clock time). A second was too
+ * short for cross-validation (120 ms fits), counted from the first warm fit: V8 compiled its
+ * functions again and again through the 8th (traced compile times of 17, 49, 15, 6, 4, 13 and 5 ms
+ * in fits 2 to 8; CPU 118-164 ms a fit there, 115-116 ms from the 9th on), and a median of those
+ * fits was a tenth above the steady one. (--quick: warmRuns fits only, all pooled.)
  */
 const WARM_SECONDS = 1;
 const MAX_WARM_RUNS = 200;
@@ -107,15 +111,17 @@ function runJob(cmd: string, args: string[], job: ConvexJob, env: NodeJS.Process
 }
 
 /**
- * One side's row from the results of its processes: the median of their cold fits, the warm fits
- * of all of them pooled. The sweeps, rows and objective are the last process's (every side is
- * deterministic: its processes agree).
+ * One side's row from the results of its processes: the median of their cold fits, their first
+ * EARLY_FITS warm fits pooled, and their later warm fits pooled (all of a process's warm fits where
+ * it ran no more than EARLY_FITS). The sweeps, rows and objective are the last process's (every
+ * side is deterministic: its processes agree).
  */
 export function toRow(impl: string, threads: string, results: readonly ConvexSideResult[]): SideRow {
   const colds = results.map((r) => r.times[0]!);
   const cpuColds = results.map((r) => r.cpuTimes[0]!);
-  const warm = results.flatMap((r) => r.times.slice(1));
-  const cpuWarm = results.flatMap((r) => r.cpuTimes.slice(1));
+  const steady = (fits: number[]) => (fits.length > 1 + EARLY_FITS ? fits.slice(1 + EARLY_FITS) : fits.slice(1));
+  const warm = results.flatMap((r) => steady(r.times));
+  const cpuWarm = results.flatMap((r) => steady(r.cpuTimes));
   const cpuEarly = results.flatMap((r) => r.cpuTimes.slice(1, 1 + EARLY_FITS));
   const coldSpread = stats(colds);
   const cpuColdSpread = stats(cpuColds);
@@ -144,7 +150,7 @@ type Side = { impl: string; run: () => ConvexSideResult & { version?: string }; 
 function sidesOf(c: ConvexCase): Side[] {
   const job = (backend: 'native' | 'js'): ConvexJob => ({
     folder: c.folder, n: c.n, d: c.d, T: c.T, backend, model: c.model, options: c.options,
-    warmRuns: c.warmRuns, warmSeconds: benchOptions().quick ? 0 : WARM_SECONDS, maxWarmRuns: MAX_WARM_RUNS,
+    warmRuns: benchOptions().quick ? c.warmRuns : EARLY_FITS + c.warmRuns, warmSeconds: benchOptions().quick ? 0 : WARM_SECONDS, maxWarmRuns: MAX_WARM_RUNS,
   });
   const sides: Side[] = [];
   for (const b of c.backends ?? (['native', 'js'] as const)) {
@@ -224,8 +230,8 @@ export function processNote(warmFits: string, rounds: number = benchOptions().ro
   const more = benchOptions().quick ? '' : `, then more until they took ${WARM_SECONDS} s, at most ${MAX_WARM_RUNS}`;
   return (
     `each side runs in ${rounds === 1 ? 'one fresh process' : `${rounds} fresh processes, the sides taking turns (each once, then again)`}, ` +
-    `1 thread each: "cold first fit" is a process's first fit (the median of the processes'), the warm fits (${warmFits}${more}) follow it and are pooled; ` +
-    `"first ${EARLY_FITS} warm fits" are each process's first ones after the cold fit, which on small problems still run the solver while V8 compiles it; ` +
+    `1 thread each: "cold first fit" is a process's first fit (the median of the processes'); "first ${EARLY_FITS} warm fits" are each process's first ones after it, ` +
+    `which still run the solver while V8 compiles it, pooled; the warm fits (${warmFits}${more}) follow those and are pooled; ` +
     `a process's early fits also write to memory it has not used before (each fit's coefficients, the JavaScript heap while it grows), at the cost per 4 KiB the machine line gives, until the garbage collector first frees earlier fits' memory; ` +
     `"full GC in k of n": in k processes the cold fit held a full V8 garbage collection (the process's first, whose cost is the heap's, not the fit's), its median time there`
   );
