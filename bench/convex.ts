@@ -88,9 +88,10 @@ const ONE_THREAD = { OMP_NUM_THREADS: '1', OPENBLAS_NUM_THREADS: '1', MKL_NUM_TH
  * the TypeScript kernels on the benchmark data set (16 ms fits): V8 still compiled them through a
  * process's 13th fit (its CPU time up to 1.7 times the fit's wall-clock time). A second was too
  * short for cross-validation (120 ms fits), counted from the first warm fit: V8 compiled its
- * functions again and again through the 8th (traced compile times of 17, 49, 15, 6, 4, 13 and 5 ms
- * in fits 2 to 8; CPU 118-164 ms a fit there, 115-116 ms from the 9th on), and a median of those
- * fits was a tenth above the steady one. (--quick: warmRuns fits only, all pooled.)
+ * functions again and again through the 9th (traced compile times of 17, 49, 15, 6, 4, 13, 0 and
+ * 5 ms in fits 2 to 9, none after; CPU 118-164 ms a fit in fits 2 to 8, 114-125 ms after), and a
+ * median of the first eight warm fits was a tenth above the steady time. (--quick: warmRuns fits
+ * only, all pooled.)
  */
 const WARM_SECONDS = 1;
 const MAX_WARM_RUNS = 200;
