@@ -76,7 +76,7 @@ function images(r: WorkloadResult): string[] {
 
 /**
  * The report body: how it was made, the machine, then per workload its charts (images under
- * `imageDir`), tables and notes. Workloads measured on another machine or day say so.
+ * `imageDir`), tables and notes. Workloads measured in another run (machine, day or start) say so.
  */
 export function renderMarkdown(results: readonly SavedResult[], imageDir: string, headingLevel = 3): string {
   if (results.length === 0) return '_No results yet: run `npm run bench -- --report`._';
@@ -93,7 +93,8 @@ export function renderMarkdown(results: readonly SavedResult[], imageDir: string
   for (const r of results) {
     parts.push(`${h} ${r.title}`);
     const m = r.machine;
-    if (machineLine(m) !== machineLine(first)) parts.push(`_Measured on ${machineLine(m)} (${conditionsLine(m, ' at the start')})._`);
+    // Another run (another start, even on the same machine and day) had its own load and page costs.
+    if (m.date !== first.date || machineLine(m) !== machineLine(first)) parts.push(`_Measured on ${machineLine(m)} (${conditionsLine(m, ' at the start')})._`);
     for (const f of images(r)) parts.push(`![${r.title}](${imageDir ? `${imageDir}/` : ''}${f})`);
     // Headings inside a workload's tables sit one level below its own.
     parts.push(r.table.replace(/^#{1,6} /gm, `${'#'.repeat(Math.min(6, headingLevel + 1))} `));

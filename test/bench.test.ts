@@ -264,6 +264,12 @@ describe('benchmark report', () => {
     expect(md).to.include('Test CPU, 2 CPUs, metatask SIMD avx2').and.include('![MLP](bench/results/mlp.svg)').and.include('- a note');
     expect(md).to.include('![MAML](bench/results/maml-1.svg)').and.include('![MAML](bench/results/maml-2.svg)').and.include('_Measured on Other CPU');
     expect(md).not.to.include('mean nothing');
+    // Another run on the same machine and day says its own conditions; the same run does not repeat them.
+    const later: SavedResult = { ...r, id: 'later', title: 'Later', machine: { ...machine, date: '2099-01-01T09:00:00.000Z', loadAverage: 1.5 } };
+    const sameDay = renderMarkdown([{ ...r, machine: { ...machine, date: '2099-01-01T08:00:00.000Z' } }, later, { ...later, id: 'later2' }], '');
+    expect(sameDay.match(/_Measured on /g)).to.have.length(2);
+    expect(sameDay).to.include('load average 1.5 at the start');
+    expect(renderMarkdown([r, { ...r, id: 'again' }], '')).not.to.include('_Measured on ');
     expect(renderMarkdown([{ ...r, quick: true }], '')).to.include('mean nothing');
     // The cost of first writes to fresh memory beside the load average, where it was measured.
     expect(md).not.to.include('fresh memory');
