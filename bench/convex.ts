@@ -231,7 +231,7 @@ export function processNote(warmFits: string, rounds: number = benchOptions().ro
   const more = benchOptions().quick ? '' : `, then more until they took ${WARM_SECONDS} s, at most ${MAX_WARM_RUNS}`;
   return (
     `each side runs in ${rounds === 1 ? 'one fresh process' : `${rounds} fresh processes, the sides taking turns (each once, then again)`}, ` +
-    `1 thread each: "cold first fit" is a process's first fit (the median of the processes'); "first ${EARLY_FITS} warm fits" are each process's first ones after it, ` +
+    `1 thread each: "cold first fit" is a process's first fit, after it imported the package and read the data (the median of the processes'); "first ${EARLY_FITS} warm fits" are each process's first ones after it, ` +
     `which still run the solver while V8 compiles it, pooled; the warm fits (${warmFits}${more}) follow those and are pooled; ` +
     `a process's early fits also write to memory it has not used before (each fit's coefficients, the JavaScript heap while it grows), at the cost per 4 KiB the machine line gives, until the garbage collector first frees earlier fits' memory; ` +
     `"full GC in k of n": in k processes the cold fit held a full V8 garbage collection (the process's first, whose cost is the heap's, not the fit's), its median time there`
