@@ -1118,10 +1118,42 @@ describe('the smallest working set', () => {
     expect(minWorkingSetFor(20_000, 60, 3)).to.be.at.most(minWorkingSetFor(20_000, 60, 6));
   });
 
+  it('starts from W = 0 at twice the features violating their conditions there when those are few (at least 10), and reaches the optimum', () => {
+    for (const [seed, active, fraction] of [[5, 1, 0.3], [6, 3, 0.1]] as const) {
+      const { X, Y } = problem(seed, 1600, 90, 5, active);
+      const p = prepareProblem(kernels(), X, Y, true);
+      const l1Reg = fraction * Math.max(...p.xtyNorms);
+      const violators = p.xtyNorms.filter((v) => v >= l1Reg).length;
+      expect(2 * violators, 'few violators').to.be.below(minWorkingSetFor(1600, 90, 5));
+      const fit = (extra: Partial<SolveSettings>) => {
+        const sizes: number[] = [];
+        const counted = Object.create(kernels()) as Kernels;
+        counted.cdWorkingSet = (a) => {
+          const m = kernels().cdWorkingSet(a);
+          sizes.push(m);
+          return m;
+        };
+        const st = new EnetState(counted, p);
+        const gen = solveEnet(counted, p, st, settings(l1Reg, 0, 1e-10, extra));
+        let r = gen.next();
+        while (!r.done) r = gen.next();
+        expect(r.value.converged).to.equal(true);
+        return { sizes, objective: objective(p, st.w.data, l1Reg, 0) };
+      };
+      const auto = fit({});
+      const whole = fit({ minWorkingSet: 90 });
+      expect(whole.sizes[0], 'minWorkingSet d: every feature at once').to.equal(90);
+      expect(auto.sizes[0], `the first working set (${violators} violators)`).to.equal(Math.max(10, 2 * violators));
+      expect(auto.objective).to.be.closeTo(whole.objective, 1e-9 * whole.objective);
+    }
+  });
+
   it('starts a thin problem (many samples, few features and tasks) below MIN_WORKING_SET and reaches the same optimum', () => {
     const { X, Y } = problem(31, 6000, 48, 2, 6);
     const p = prepareProblem(kernels(), X, Y, true);
-    const l1Reg = 0.05 * Math.max(...p.xtyNorms);
+    const l1Reg = 0.01 * Math.max(...p.xtyNorms);
+    // Enough features violate their conditions at W = 0 that the first set is not cut to twice their number.
+    expect(2 * p.xtyNorms.filter((v) => v >= l1Reg).length).to.be.at.least(minWorkingSetFor(6000, 48, 2));
     const fit = (extra: Partial<SolveSettings>) => {
       const sizes: number[] = [];
       const counted = Object.create(kernels()) as Kernels;

@@ -278,7 +278,9 @@ export interface CdWorkingSetArgs {
   /**
    * The level at or above which xi[j] of a zero row violates its optimality condition (l1Reg).
    * When given, the set grows from the support by twice the number of violators (at least a
-   * quarter of the support) where that is less than doubling it.
+   * quarter of the support) where that is less than doubling it; from an empty support, when
+   * minSize is less than the active features, it holds twice the violators where that is less
+   * than minSize, at least 10 (the features that join in any case still join).
    */
   violation?: number;
   /** Receives the set, ascending, in its first entries; length d. */

@@ -11,7 +11,9 @@
  *   fraction of the tolerance by one kernel call (inner.ts: Gram or residual form, Anderson
  *   extrapolation); then the correlations X_j^T R of every remaining feature give the global gap,
  *   the next screening and the next working set. The first set holds minWorkingSetFor(n, d, T)
- *   features (50, fewer when their Gram matrix would cost more than another outer iteration); then
+ *   features (50, fewer when their Gram matrix would cost more than another outer iteration), or,
+ *   when that leaves features out, twice those violating their optimality conditions at W = 0
+ *   where that is fewer (at least 10: few violators foretell a small support); then
  *   the set doubles the support (quadruples it after a set that filled up), or, near the optimum,
  *   holds the support and twice the features still violating their optimality conditions when
  *   those are few, until the gap certifies the point; when the sets fill up and reach half the
@@ -117,7 +119,11 @@ export interface SolveSettings {
   previousL1Reg?: number;
   /** Form of the inner solves; default: the cheaper one for each working set (inner.ts, useGramForm). */
   innerForm?: InnerForm;
-  /** Smallest working set; default minWorkingSetFor(n, d, T). */
+  /**
+   * Smallest working set; default minWorkingSetFor(n, d, T). A set from an empty support that
+   * would leave features out anyway holds twice the features violating their conditions where
+   * that is fewer (at least 10; kernel cdWorkingSet).
+   */
   minWorkingSet?: number;
 }
 

@@ -126,6 +126,17 @@ int64_t setGrowth(int64_t nnz, int64_t violators, bool levelGiven) {
   return std::min(2 * nnz, nnz + std::max(2 * violators, (nnz + 3) / 4));
 }
 
+// Smallest first set from an empty support (twin: FIRST_SET_FLOOR in cdscreen.ts).
+constexpr int64_t kFirstSetFloor = 10;
+
+// The size the set aims at before the features that join in any case (twin: targetSize in
+// cdscreen.ts): from an empty support with a violation level, when minSize leaves active features
+// out anyway, twice the violators within [kFirstSetFloor, minSize]; else minSize or the growth.
+int64_t targetSize(int64_t minSize, int64_t nnz, int64_t violators, int64_t activeCount, bool levelGiven) {
+  if (levelGiven && nnz == 0 && minSize < activeCount) return std::min(minSize, std::max(2 * violators, kFirstSetFloor));
+  return std::max(minSize, setGrowth(nnz, violators, levelGiven));
+}
+
 }  // namespace
 
 int64_t workingSet(const uint8_t* active, const uint8_t* nonZero, const double* xi, int64_t d, double strong, int64_t minSize,
@@ -148,7 +159,7 @@ int64_t workingSet(const uint8_t* active, const uint8_t* nonZero, const double* 
       ++count;
     }
   }
-  const int64_t size = std::min(activeCount, std::max({minSize, setGrowth(nnz, violators, !std::isnan(violation)), count}));
+  const int64_t size = std::min(activeCount, std::max(targetSize(minSize, nnz, violators, activeCount, !std::isnan(violation)), count));
   if (count < size) {
     const int64_t rest = activeCount - count;
     std::vector<double> scores(static_cast<size_t>(rest));
