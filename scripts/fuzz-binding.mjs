@@ -299,7 +299,7 @@ const functions = {
   cdWorkingSet: () => {
     const d = dim(0);
     const flags = () => Uint8Array.from({ length: d }, () => int(2));
-    return [flags(), flags(), vec(d, F64, rand), pick([Infinity, -Infinity, rand()]), dim(0, 8), new Int32Array(d), pick([undefined, Infinity, -Infinity, rand()])];
+    return [flags(), flags(), vec(d, F64, rand), pick([Infinity, -Infinity, rand()]), dim(0, 8), new Int32Array(d), pick([undefined, Infinity, -Infinity, rand()]), pick([undefined, 1 + int(2 * d + 2)])];
   },
   cdSetRows: () => {
     const d = dim(0), T = dim(1), k = dim(0, d);

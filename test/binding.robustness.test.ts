@@ -20,7 +20,7 @@ const mat32 = (rows: number, cols: number) => ({ rows, cols, data: new Float32Ar
 
 /** Argument kinds, each with the wrong values a robust binding must refuse. */
 type Kind =
-  | 'matrix' | 'matrix-any-dtype' | 'f64' | 'vector-any-dtype' | 'i32' | 'u8' | 'number' | 'nonneg' | 'ordered' | 'opt-ordered' | 'nonneg-or-inf' | 'bool' | 'string'
+  | 'matrix' | 'matrix-any-dtype' | 'f64' | 'vector-any-dtype' | 'i32' | 'u8' | 'number' | 'nonneg' | 'ordered' | 'opt-ordered' | 'opt-count' | 'nonneg-or-inf' | 'bool' | 'string'
   | 'opt-matrix' | 'opt-f64' | 'opt-u8' | 'arraybuffer';
 
 function badValues(kind: Kind, valid: unknown): unknown[] {
@@ -84,6 +84,9 @@ function badValues(kind: Kind, valid: unknown): unknown[] {
     // The same, or undefined (an optional level).
     case 'opt-ordered':
       return [null, '1', NaN, {}, [1], 1n, new Float64Array(1)];
+    // A positive integer, or undefined (an optional limit).
+    case 'opt-count':
+      return [null, '1', NaN, 0, -1, 2.5, Infinity, {}, [1], 1n];
     case 'nonneg-or-inf':
       return [undefined, null, '1', NaN, -Infinity, -1, -1e-300, {}, [1], 1n];
     case 'nonneg':
@@ -198,7 +201,7 @@ function setCorrelationsArgs(): unknown[] {
   return [mat(d, T), new Float64Array(d), new Int32Array(d), new Float64Array(d), 4, 0.5, Int32Array.from([3, 1]), mat(2, T, 0.3), new Float64Array(2).fill(1)];
 }
 function workingSetArgs(): unknown[] {
-  return [Uint8Array.from([1, 1, 0, 1]), Uint8Array.from([1, 0, 0, 0]), Float64Array.from([1, 0.1, 0.2, 0.5]), Infinity, 2, new Int32Array(d), 0.3];
+  return [Uint8Array.from([1, 1, 0, 1]), Uint8Array.from([1, 0, 0, 0]), Float64Array.from([1, 0.1, 0.2, 0.5]), Infinity, 2, new Int32Array(d), 0.3, 3];
 }
 function lossArgs(): unknown[] {
   return [mat(n, d), new Float64Array(n), Int32Array.from([0, 2, 2, 6]), mat(T, d), new Float64Array(T), new Float64Array(T).fill(1), 'squared', mat(T, d), new Float64Array(T), new Float64Array(T)];
@@ -829,7 +832,7 @@ const cases: Record<string, Case> = {
   },
   cdWorkingSet: {
     args: workingSetArgs,
-    kinds: ['u8', 'u8', 'f64', 'ordered', 'number', 'i32', 'opt-ordered'],
+    kinds: ['u8', 'u8', 'f64', 'ordered', 'number', 'i32', 'opt-ordered', 'opt-count'],
     extra: [
       ['xi of length d - 1', () => Object.assign(workingSetArgs(), { 2: new Float64Array(d - 1) })],
       ['out of length d + 1', () => Object.assign(workingSetArgs(), { 5: new Int32Array(d + 1) })],

@@ -1245,18 +1245,23 @@ describe('kernel parity: native vs js', function () {
             // With a violation level: the support plus twice its violators (zero rows at or above
             // the level), at least a quarter of the support, where that is less than doubling; from
             // an empty support (the runs marked so), when minSize leaves active features out,
-            // twice the violators where that is less than minSize, at least 10.
+            // twice the violators where that is less than minSize, at least 10; after a full set
+            // (a limit given), the support plus twice its violators within [2 nnz, limit].
             const xiSorted = Array.from(xi).sort((a, b) => a - b);
             const level = (q: number) => xiSorted[Math.floor(q * (d - 1))]!;
             const noSupport = new Uint8Array(d);
-            const runs: [number, number, number | undefined, boolean?][] = [
+            // The support's size among the active features (at least 1: a limit is a positive integer).
+            const nnz0 = Math.max(1, Array.from(active0).filter((a, j) => a && s.nonZero[j]).length);
+            const runs: [number, number, number | undefined, boolean?, number?][] = [
               [Infinity, 5, undefined], [Infinity, 50, undefined], [1.9, 3, undefined], [-Infinity, 0, undefined], [Infinity, 0, undefined],
               [Infinity, 0, level(0.97)], [Infinity, 0, level(0.5)], [Infinity, 0, Infinity], [Infinity, 0, -Infinity], [1.9, 3, level(0.9)],
               [Infinity, 50, level(0.97), true], [Infinity, 50, level(0.5), true], [Infinity, 50, Infinity, true], [1.9, 50, level(0.9), true],
               [Infinity, 50, undefined, true], [Infinity, d, level(0.97), true], [Infinity, 4, level(0.97), true],
-              [Infinity, 7, undefined], [Infinity, 60, undefined], [Infinity, 0, 0.7],
+              [Infinity, 0, level(0.97), false, 4 * nnz0], [Infinity, 0, level(0.5), false, 4 * nnz0], [Infinity, 0, -Infinity, false, 3 * nnz0 + 1],
+              [Infinity, 0, undefined, false, 3 * nnz0 + 1], [Infinity, 3 * d, level(0.97), false, 4 * nnz0], [1.9, 0, level(0.9), false, 1],
+              [Infinity, 7, undefined], [Infinity, 60, undefined], [Infinity, 0, 0.7, false, 2 * nnz0 + 5],
             ];
-            runs.forEach(([strong, minSize, violation, empty], r) => {
+            runs.forEach(([strong, minSize, violation, empty, fullSetLimit], r) => {
               if (r === runs.length - 3) xi.set(flat);
               const act = active0;
               const nonZero = empty ? noSupport : s.nonZero;
@@ -1266,17 +1271,24 @@ describe('kernel parity: native vs js', function () {
               const violators = cand.filter((j) => !nonZero[j] && violation !== undefined && xi[j]! >= violation).length;
               const growth = violation === undefined ? 2 * nnz : Math.min(2 * nnz, nnz + Math.max(2 * violators, Math.ceil(nnz / 4)));
               const first = violation !== undefined && nnz === 0 && minSize < cand.length;
-              const target = first ? Math.min(minSize, Math.max(2 * violators, 10)) : Math.max(minSize, growth);
+              const afterFull = fullSetLimit === undefined ? 0 : violation === undefined ? fullSetLimit : Math.min(fullSetLimit, Math.max(2 * nnz, nnz + 2 * violators));
+              const target = first ? Math.min(minSize, Math.max(2 * violators, 10)) : Math.max(minSize, fullSetLimit === undefined ? growth : afterFull);
               const size = Math.min(cand.length, Math.max(target, base.length));
               const rest = cand.filter((j) => !base.includes(j)).sort((a, b) => xi[b]! - xi[a]! || a - b);
               const want = [...base, ...rest.slice(0, size - base.length)].sort((a, b) => a - b);
               if (d >= 64 && violation === level(0.97) && !empty) expect(growth, 'few violators: less than doubling').to.be.below(2 * nnz);
               if (d >= 301 && empty && minSize === 50 && violation === level(0.97)) expect(size, 'few violators from an empty support: less than minSize').to.be.below(50);
+              if (d >= 301 && fullSetLimit === 4 * nnz0 && violation === level(0.97) && minSize === 0) expect(size, 'after a full set, few violators: less than the limit').to.be.below(4 * nnz);
               for (const K of [N, J]) {
                 const out = new Int32Array(d).fill(-7);
                 if (r === 0) expect(() => K.cdWorkingSet({ active: act, nonZero, xi, strong, minSize, violation: NaN, out }), 'a NaN violation level: an argument error, as every kernel argument error').to.throw(ShapeError, /violation/);
-                const m = K.cdWorkingSet({ active: act, nonZero, xi, strong, minSize, ...(violation === undefined ? {} : { violation }), out });
-                expect(Array.from(out.subarray(0, m)), `working set, strong ${strong}, minSize ${minSize}, violation ${violation}${empty ? ', empty support' : ''}`).to.deep.equal(want);
+                if (r === 0) {
+                  for (const bad of [0, 2.5, -1, NaN]) {
+                    expect(() => K.cdWorkingSet({ active: act, nonZero, xi, strong, minSize, fullSetLimit: bad, out }), `fullSetLimit ${bad}`).to.throw(ShapeError, /fullSetLimit/);
+                  }
+                }
+                const m = K.cdWorkingSet({ active: act, nonZero, xi, strong, minSize, ...(violation === undefined ? {} : { violation }), ...(fullSetLimit === undefined ? {} : { fullSetLimit }), out });
+                expect(Array.from(out.subarray(0, m)), `working set, strong ${strong}, minSize ${minSize}, violation ${violation}${empty ? ', empty support' : ''}, limit ${fullSetLimit}`).to.deep.equal(want);
               }
             });
           });

@@ -932,10 +932,10 @@ function withoutViolation(): Kernels {
 
 /**
  * The kernels, but asked for no larger working set than the smallest and given no violation level
- * (the kernel then takes twice the support): plain doubling.
+ * or limit after a full set (the kernel then takes twice the support): plain doubling.
  */
 function doublingOnly(): Kernels {
-  return withSetArgs(({ violation: _, ...a }) => ({ ...a, minSize: Math.min(a.minSize, MIN_WORKING_SET) }));
+  return withSetArgs(({ violation: _, fullSetLimit: __, ...a }) => ({ ...a, minSize: Math.min(a.minSize, MIN_WORKING_SET) }));
 }
 
 /**
@@ -1013,6 +1013,19 @@ describe('working sets of a dense solution', () => {
     expect(grown.sizes.length, 'working sets').to.be.below(doubling.sizes.length);
     expect(grown.sweeps, 'sweeps').to.be.below(doubling.sweeps);
     expect(grown.objective).to.be.closeTo(doubling.objective, 1e-4 * doubling.objective);
+  });
+
+  it('after a full set with few violators left, grows by twice their number instead of to four times the support: smaller sets, same optimum', () => {
+    // 1800 x 350 x 3 with 75 planted features at 0.3 of the largest regularisation: the first set
+    // of 50 fills up, and a few dozen violators remain.
+    const fourTimes = withSetArgs(({ fullSetLimit, ...a }) => ({ ...a, minSize: Math.max(a.minSize, fullSetLimit ?? 0) }));
+    const { solved: grown, baseline: quadrupled } = plantedSolves(8, 1800, 350, 3, 75, 0.3, fourTimes);
+    expect(grown.sizes[0], 'the first set').to.equal(MIN_WORKING_SET);
+    expect(quadrupled.sizes[1], 'four times the full first set').to.equal(4 * MIN_WORKING_SET);
+    expect(grown.sizes[1], 'the set after the full first one').to.be.below(quadrupled.sizes[1]!).and.at.least(2 * MIN_WORKING_SET);
+    expect(grown.sizes[1], 'it holds the support at the optimum').to.be.at.least(grown.support);
+    expect(grown.sizes.length, 'working sets').to.be.at.most(quadrupled.sizes.length);
+    expect(Math.abs(grown.objective - quadrupled.objective)).to.be.at.most(Math.max(grown.gap, quadrupled.gap));
   });
 
   it('tells a dense solution by a full working set whose doubled support reaches half the active features', () => {

@@ -84,7 +84,7 @@ export interface Addon {
   cdStaleFeatures(corrVersion: Int32Array, version: number, eligible: Uint8Array, xi: Float64Array, limit: number, out: Int32Array): number;
   cdFlaggedFeatures(flags: Uint8Array, out: Int32Array, except: Uint8Array | null): number;
   cdFlagPositive(values: Float64Array, flags: Uint8Array): number;
-  cdWorkingSet(active: Uint8Array, nonZero: Uint8Array, xi: Float64Array, strong: number, minSize: number, out: Int32Array, violation?: number): number;
+  cdWorkingSet(active: Uint8Array, nonZero: Uint8Array, xi: Float64Array, strong: number, minSize: number, out: Int32Array, violation?: number, fullSetLimit?: number): number;
   cdSetRows(w: Matrix<Float64Array>, nonZero: Uint8Array, rows: Int32Array, values: Matrix<Float64Array>): CdRowsSet;
   cdSetCorrelations(
     corr: Matrix<Float64Array>, corrNorm: Float64Array, corrVersion: Int32Array, corrDrift: Float64Array, version: number, drift: number,
@@ -370,7 +370,7 @@ export function nativeKernels(addon: Addon): Kernels {
       return call(() => addon.cdFlagPositive(values, flags));
     },
     cdWorkingSet(a: CdWorkingSetArgs): number {
-      return call(() => addon.cdWorkingSet(a.active, a.nonZero, a.xi, a.strong, a.minSize, a.out, a.violation));
+      return call(() => addon.cdWorkingSet(a.active, a.nonZero, a.xi, a.strong, a.minSize, a.out, a.violation, a.fullSetLimit));
     },
     cdSetRows(w: Matrix<Float64Array>, nonZero: Uint8Array, rows: Int32Array, values: Matrix<Float64Array>): CdRowsSet {
       return call(() => addon.cdSetRows(w, nonZero, rows, values));

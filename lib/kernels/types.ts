@@ -283,6 +283,12 @@ export interface CdWorkingSetArgs {
    * than minSize, at least 10 (the features that join in any case still join).
    */
   violation?: number;
+  /**
+   * The last set filled up (an integer >= 1): this set holds the support plus twice its violators,
+   * at least twice the support and at most fullSetLimit (without a violation level, fullSetLimit),
+   * and at least minSize.
+   */
+  fullSetLimit?: number;
   /** Receives the set, ascending, in its first entries; length d. */
   out: Int32Array;
 }

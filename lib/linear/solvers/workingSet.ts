@@ -14,7 +14,8 @@
  *   features (50, fewer when their Gram matrix would cost more than another outer iteration), or,
  *   when that leaves features out, twice those violating their optimality conditions at W = 0
  *   where that is fewer (at least 10: few violators foretell a small support); then
- *   the set doubles the support (quadruples it after a set that filled up), or, near the optimum,
+ *   the set doubles the support (after a set that filled up, adds twice the features still
+ *   violating their optimality conditions, up to four times the support), or, near the optimum,
  *   holds the support and twice the features still violating their optimality conditions when
  *   those are few, until the gap certifies the point; when the sets fill up and reach half the
  *   features (a dense solution), it takes every active feature at once.
@@ -655,10 +656,10 @@ export function* solveEnet(K: Kernels, p: EnetProblem, st: EnetState, s: SolveSe
     activeCount -= screen(K, active, st.nonZero, xi, scale, safeRadius(gap, l1Reg, p.yNormSq), cn, l2Reg);
 
     // (5) The working set and its inner solve.
-    const minSize = denseSolution(st.supportSize, lastSetSize, activeCount)
-      ? d
-      : Math.max(s.minWorkingSet ?? minWorkingSetFor(n, d, T), afterFullSet(st.supportSize, lastSetSize, n));
-    const ws = withPooled(K, workingSet(K, active, st.nonZero, xi, s, minSize, setRoom), st.pool, active, 2 * st.supportSize);
+    const dense = denseSolution(st.supportSize, lastSetSize, activeCount);
+    const minSize = dense ? d : (s.minWorkingSet ?? minWorkingSetFor(n, d, T));
+    const fullSetLimit = dense ? 0 : afterFullSet(st.supportSize, lastSetSize, n);
+    const ws = withPooled(K, workingSet(K, active, st.nonZero, xi, s, minSize, fullSetLimit, setRoom), st.pool, active, 2 * st.supportSize);
     const k = ws.length;
     lastSetSize = k;
     // The inner solve starts from X_ws^T R: every member is fresh (the active ones were refreshed
@@ -790,9 +791,10 @@ export function denseSolution(supportSize: number, lastSetSize: number, activeCo
 export const FULL_SET_GROWTH = 4;
 
 /**
- * The smallest next working set after the last one: FULL_SET_GROWTH times the support when the
- * last set was full, else 0 (the kernel's doubling of the support and the first set's size
- * decide). A full set says only that the support is at least its size: doubling from there took
+ * The largest next working set after the last one when that was full, FULL_SET_GROWTH times the
+ * support, else 0 (the kernel's doubling of the support and the first set's size decide); the
+ * kernel takes the support and twice its violators up to it, at least doubling (cdWorkingSet's
+ * fullSetLimit). A full set says only that the support is at least its size: doubling from there took
  * an outer iteration per doubling, a pass over X and a solve each (2785 x 1312 x 2: sets of 50,
  * 100 and 200, the first two full, then 305 for a support of 131; 829 x 600 x 8: 50 and 100 full,
  * then 200). The growth stops at n features (and twice the support): past n the restricted problem
@@ -817,9 +819,10 @@ export function afterFullSet(supportSize: number, lastSetSize: number, n: number
  * inner solve's sweeps cost in proportion to the set. All the active ones when minSize is d
  * (kernel cdWorkingSet; `room` has length d).
  */
-function workingSet(K: Kernels, active: Uint8Array, nonZero: Uint8Array, xi: Float64Array, s: SolveSettings, minSize: number, room: Int32Array): Int32Array {
+function workingSet(K: Kernels, active: Uint8Array, nonZero: Uint8Array, xi: Float64Array, s: SolveSettings, minSize: number, fullSetLimit: number, room: Int32Array): Int32Array {
   // Without an l1 penalty every feature is in the model: the working set is everything active.
   const strong = !(s.l1Reg > 0) ? -Infinity : s.previousL1Reg !== undefined ? 2 * s.l1Reg - s.previousL1Reg : Infinity;
-  const m = K.cdWorkingSet({ active, nonZero, xi, strong, minSize, violation: s.l1Reg > 0 ? s.l1Reg : undefined, out: room });
+  const violation = s.l1Reg > 0 ? s.l1Reg : undefined;
+  const m = K.cdWorkingSet({ active, nonZero, xi, strong, minSize, violation, fullSetLimit: fullSetLimit > 0 ? fullSetLimit : undefined, out: room });
   return room.slice(0, m);
 }

@@ -711,12 +711,12 @@ Napi::Value CdFlagPositive(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, double(cd::flagPositive(values.data(), values.size(), flags.data())));
 }
 
-// cdWorkingSet(active, nonZero, xi, strong, minSize, out, violation?) -> size: out (Int32Array,
-// length d) receives the set, ascending, in its first entries.
+// cdWorkingSet(active, nonZero, xi, strong, minSize, out, violation?, fullSetLimit?) -> size: out
+// (Int32Array, length d) receives the set, ascending, in its first entries.
 Napi::Value CdWorkingSet(const Napi::CallbackInfo& info) {
   const char* fn = "cdWorkingSet";
   Napi::Env env = info.Env();
-  expectArgs(info, 7, fn);
+  expectArgs(info, 8, fn);
   ArgGuard guard;
   // Copied (args.h rule 1): the count of active features sizes the kernel's score buffer, and a
   // flag changed between its two passes (through a SharedArrayBuffer) would overrun it.
@@ -728,9 +728,11 @@ Napi::Value CdWorkingSet(const Napi::CallbackInfo& info) {
   const int64_t minSize = integerArg(info[4], fn, "minSize", 0, 2147483647.0);
   VecMap<int32_t> out = vectorArg<int32_t>(info[5], fn, "out", d);
   const double violation = info[6].IsUndefined() ? std::nan("") : orderedArg(info[6], fn, "violation");
+  const int64_t fullSetLimit = info[7].IsUndefined() ? 0 : integerArg(info[7], fn, "fullSetLimit", 1, 2147483647.0);
   expectDisjointFrom(env, fn, out, "out", xi, "xi");
   guard.verify(env, fn);
-  return Napi::Number::New(env, double(cd::workingSet(active.data(), nonZero.data(), xi.data(), d, strong, minSize, violation, out.data())));
+  return Napi::Number::New(
+      env, double(cd::workingSet(active.data(), nonZero.data(), xi.data(), d, strong, minSize, violation, fullSetLimit, out.data())));
 }
 
 // cdSetRows(w, nonZero, rows, values) -> { supportChange, l21, normSq }: w d x T, nonZero length d

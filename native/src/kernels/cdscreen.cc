@@ -131,16 +131,21 @@ constexpr int64_t kFirstSetFloor = 10;
 
 // The size the set aims at before the features that join in any case (twin: targetSize in
 // cdscreen.ts): from an empty support with a violation level, when minSize leaves active features
-// out anyway, twice the violators within [kFirstSetFloor, minSize]; else minSize or the growth.
-int64_t targetSize(int64_t minSize, int64_t nnz, int64_t violators, int64_t activeCount, bool levelGiven) {
+// out anyway, twice the violators within [kFirstSetFloor, minSize]; after a full set (a limit
+// given), the support plus twice its violators within [2 nnz, fullSetLimit] (the limit itself
+// without a level); else the growth; at least minSize but for the first set.
+int64_t targetSize(int64_t minSize, int64_t nnz, int64_t violators, int64_t activeCount, bool levelGiven, int64_t fullSetLimit) {
   if (levelGiven && nnz == 0 && minSize < activeCount) return std::min(minSize, std::max(2 * violators, kFirstSetFloor));
+  if (fullSetLimit > 0) {
+    return std::max(minSize, levelGiven ? std::min(fullSetLimit, std::max(2 * nnz, nnz + 2 * violators)) : fullSetLimit);
+  }
   return std::max(minSize, setGrowth(nnz, violators, levelGiven));
 }
 
 }  // namespace
 
 int64_t workingSet(const uint8_t* active, const uint8_t* nonZero, const double* xi, int64_t d, double strong, int64_t minSize,
-                   double violation, int32_t* out) {
+                   double violation, int64_t fullSetLimit, int32_t* out) {
   std::vector<uint8_t> chosen(static_cast<size_t>(d), 0);
   int64_t count = 0;
   int64_t activeCount = 0;
@@ -159,7 +164,7 @@ int64_t workingSet(const uint8_t* active, const uint8_t* nonZero, const double* 
       ++count;
     }
   }
-  const int64_t size = std::min(activeCount, std::max(targetSize(minSize, nnz, violators, activeCount, !std::isnan(violation)), count));
+  const int64_t size = std::min(activeCount, std::max(targetSize(minSize, nnz, violators, activeCount, !std::isnan(violation), fullSetLimit), count));
   if (count < size) {
     const int64_t rest = activeCount - count;
     std::vector<double> scores(static_cast<size_t>(rest));

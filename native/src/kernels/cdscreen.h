@@ -42,9 +42,9 @@ int64_t flaggedFeatures(const uint8_t* flags, const uint8_t* except, int64_t d, 
 int64_t flagPositive(const double* values, int64_t d, uint8_t* flags);
 
 // The next working set, ascending, into out; returns its size (types.ts CdWorkingSetArgs; a NaN
-// violation: none given).
+// violation: none given; fullSetLimit 0: none given).
 int64_t workingSet(const uint8_t* active, const uint8_t* nonZero, const double* xi, int64_t d, double strong, int64_t minSize,
-                   double violation, int32_t* out);
+                   double violation, int64_t fullSetLimit, int32_t* out);
 
 // What cdSetRows returns: the change of the number of non-zero rows, and sum_c ||values_c||,
 // sum_c ||values_c||^2 over the rows written.
