@@ -902,7 +902,9 @@ describe('working sets and the column pool', () => {
  * Solve at l1Reg (tol 1e-4) with kernels K, recording the size of every working set; the run must
  * converge.
  */
-function solveCountingSets(K: Kernels, p: EnetProblem, l1Reg: number): { sizes: number[]; sweeps: number; support: number; objective: number; gap: number } {
+function solveCountingSets(
+  K: Kernels, p: EnetProblem, l1Reg: number, tol = 1e-4, extra: Partial<SolveSettings> = {},
+): { sizes: number[]; sweeps: number; support: number; objective: number; gap: number } {
   const sizes: number[] = [];
   const counted = Object.create(K) as Kernels;
   counted.cdWorkingSet = (a) => {
@@ -911,7 +913,7 @@ function solveCountingSets(K: Kernels, p: EnetProblem, l1Reg: number): { sizes: 
     return m;
   };
   const st = new EnetState(counted, p);
-  const gen = solveEnet(counted, p, st, settings(l1Reg, 0, 1e-4));
+  const gen = solveEnet(counted, p, st, settings(l1Reg, 0, tol, extra));
   let r = gen.next();
   while (!r.done) r = gen.next();
   expect(r.value.converged).to.equal(true);
@@ -1138,23 +1140,8 @@ describe('the smallest working set', () => {
       const l1Reg = fraction * Math.max(...p.xtyNorms);
       const violators = p.xtyNorms.filter((v) => v >= l1Reg).length;
       expect(2 * violators, 'few violators').to.be.below(minWorkingSetFor(1600, 90, 5));
-      const fit = (extra: Partial<SolveSettings>) => {
-        const sizes: number[] = [];
-        const counted = Object.create(kernels()) as Kernels;
-        counted.cdWorkingSet = (a) => {
-          const m = kernels().cdWorkingSet(a);
-          sizes.push(m);
-          return m;
-        };
-        const st = new EnetState(counted, p);
-        const gen = solveEnet(counted, p, st, settings(l1Reg, 0, 1e-10, extra));
-        let r = gen.next();
-        while (!r.done) r = gen.next();
-        expect(r.value.converged).to.equal(true);
-        return { sizes, objective: objective(p, st.w.data, l1Reg, 0) };
-      };
-      const auto = fit({});
-      const whole = fit({ minWorkingSet: 90 });
+      const auto = solveCountingSets(kernels(), p, l1Reg, 1e-10);
+      const whole = solveCountingSets(kernels(), p, l1Reg, 1e-10, { minWorkingSet: 90 });
       expect(whole.sizes[0], 'minWorkingSet d: every feature at once').to.equal(90);
       expect(auto.sizes[0], `the first working set (${violators} violators)`).to.equal(Math.max(10, 2 * violators));
       expect(auto.objective).to.be.closeTo(whole.objective, 1e-9 * whole.objective);
@@ -1167,23 +1154,8 @@ describe('the smallest working set', () => {
     const l1Reg = 0.01 * Math.max(...p.xtyNorms);
     // Enough features violate their conditions at W = 0 that the first set is not cut to twice their number.
     expect(2 * p.xtyNorms.filter((v) => v >= l1Reg).length).to.be.at.least(minWorkingSetFor(6000, 48, 2));
-    const fit = (extra: Partial<SolveSettings>) => {
-      const sizes: number[] = [];
-      const counted = Object.create(kernels()) as Kernels;
-      counted.cdWorkingSet = (a) => {
-        const m = kernels().cdWorkingSet(a);
-        sizes.push(m);
-        return m;
-      };
-      const st = new EnetState(counted, p);
-      const gen = solveEnet(counted, p, st, settings(l1Reg, 0, 1e-8, extra));
-      let r = gen.next();
-      while (!r.done) r = gen.next();
-      expect(r.value.converged).to.equal(true);
-      return { sizes, objective: objective(p, st.w.data, l1Reg, 0) };
-    };
-    const auto = fit({});
-    const fixed = fit({ minWorkingSet: MIN_WORKING_SET });
+    const auto = solveCountingSets(kernels(), p, l1Reg, 1e-8);
+    const fixed = solveCountingSets(kernels(), p, l1Reg, 1e-8, { minWorkingSet: MIN_WORKING_SET });
     expect(fixed.sizes[0], 'MIN_WORKING_SET covers the design').to.equal(48);
     expect(auto.sizes[0], 'the first working set').to.be.below(fixed.sizes[0]!).and.at.least(minWorkingSetFor(6000, 48, 2));
     expect(auto.objective).to.be.closeTo(fixed.objective, 1e-9 * fixed.objective);
