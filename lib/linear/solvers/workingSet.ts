@@ -146,7 +146,7 @@ export interface SolveResult {
  * of so many columns would cost more.
  */
 export const MIN_WORKING_SET = 50;
-/** The smallest working set on any problem (Celer's and skglm's p0). */
+/** The smallest working set on any problem (Celer's and skglm's p0; cdWorkingSet's first set from an empty support has the same floor). */
 export const MIN_WORKING_SET_FLOOR = 10;
 
 /**
@@ -656,10 +656,9 @@ export function* solveEnet(K: Kernels, p: EnetProblem, st: EnetState, s: SolveSe
     activeCount -= screen(K, active, st.nonZero, xi, scale, safeRadius(gap, l1Reg, p.yNormSq), cn, l2Reg);
 
     // (5) The working set and its inner solve.
-    const dense = denseSolution(st.supportSize, lastSetSize, activeCount);
-    const minSize = dense ? d : (s.minWorkingSet ?? minWorkingSetFor(n, d, T));
-    const fullSetLimit = dense ? 0 : afterFullSet(st.supportSize, lastSetSize, n);
-    const ws = withPooled(K, workingSet(K, active, st.nonZero, xi, s, minSize, fullSetLimit, setRoom), st.pool, active, 2 * st.supportSize);
+    // A dense solution's minSize of d takes every active feature whatever the limit.
+    const minSize = denseSolution(st.supportSize, lastSetSize, activeCount) ? d : (s.minWorkingSet ?? minWorkingSetFor(n, d, T));
+    const ws = withPooled(K, workingSet(K, active, st.nonZero, xi, s, minSize, afterFullSet(st.supportSize, lastSetSize, n), setRoom), st.pool, active, 2 * st.supportSize);
     const k = ws.length;
     lastSetSize = k;
     // The inner solve starts from X_ws^T R: every member is fresh (the active ones were refreshed
