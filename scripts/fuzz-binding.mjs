@@ -136,6 +136,12 @@ const functions = {
   setHugePages: () => [chance(0.5)],
   // Mostly small buffers; now and then one holding whole 2 MiB pages.
   hugePageSpan: () => [new ArrayBuffer(chance(0.9) ? int(8192) : (2 << 20) + int(6 << 20))],
+  // Views anywhere in a buffer, of any length (empty ones too).
+  prefaultPages: () => {
+    const b = new Float64Array(int(4096));
+    const from = int(b.length + 1);
+    return [b.subarray(from, from + int(b.length - from + 1))];
+  },
   gemm: () => {
     const m = dim(), k = dim(), n = dim();
     const T = chance(0.5) ? F64 : F32;

@@ -21,7 +21,7 @@ const mat32 = (rows: number, cols: number) => ({ rows, cols, data: new Float32Ar
 /** Argument kinds, each with the wrong values a robust binding must refuse. */
 type Kind =
   | 'matrix' | 'matrix-any-dtype' | 'f64' | 'vector-any-dtype' | 'i32' | 'u8' | 'number' | 'nonneg' | 'ordered' | 'opt-ordered' | 'opt-count' | 'nonneg-or-inf' | 'bool' | 'string'
-  | 'opt-matrix' | 'opt-f64' | 'opt-u8' | 'arraybuffer';
+  | 'opt-matrix' | 'opt-f64' | 'opt-u8' | 'arraybuffer' | 'f64-any-length';
 
 function badValues(kind: Kind, valid: unknown): unknown[] {
   const notObjects = [undefined, 1, 'x', true, Symbol('s'), 10n];
@@ -55,10 +55,12 @@ function badValues(kind: Kind, valid: unknown): unknown[] {
       return out;
     }
     case 'f64':
-    case 'opt-f64': {
+    case 'opt-f64':
+    case 'f64-any-length': {
       const v = valid as Float64Array;
-      const out: unknown[] = [...notObjects, [], Array.from(v), new Float32Array(v.length), new Int8Array(v.length), new Float64Array(v.length + 1), {}];
-      if (kind === 'f64') out.push(null);
+      const out: unknown[] = [...notObjects, [], Array.from(v), new Float32Array(v.length), new Int8Array(v.length), {}];
+      if (kind !== 'f64-any-length') out.push(new Float64Array(v.length + 1));
+      if (kind !== 'opt-f64') out.push(null);
       return out;
     }
     case 'vector-any-dtype': {
@@ -214,6 +216,7 @@ const cases: Record<string, Case> = {
   // The setting the process has (so that the valid call changes nothing).
   setHugePages: { args: () => [rawAddon()!.info().hugePages], kinds: ['bool'], extra: [] },
   hugePageSpan: { args: () => [new ArrayBuffer(64)], kinds: ['arraybuffer'], extra: [] },
+  prefaultPages: { args: () => [new Float64Array(1024)], kinds: ['f64-any-length'], extra: [] },
   gemm: {
     args: () => [mat(2, 3), mat(3, 4), mat(2, 4), false, false, 1, 0],
     kinds: ['matrix-any-dtype', 'matrix-any-dtype', 'matrix-any-dtype', 'bool', 'bool', 'number', 'number'],

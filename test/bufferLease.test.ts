@@ -3,9 +3,11 @@
  * next fits up to a cap; solves that take turns (as async fits do) and fits that reuse earlier
  * fits' buffers give the coefficients they give alone.
  */
+import { release as osRelease } from 'node:os';
+
 import { expect } from 'chai';
 
-import { BufferLease, dropSpareBuffers, setHugePageAdvice, spareBufferBytes } from '../lib/core/bufferLease.js';
+import { BufferLease, dropSpareBuffers, setHugePageAdvice, setPrefault, spareBufferBytes } from '../lib/core/bufferLease.js';
 import { Rng } from '../lib/core/rng.js';
 import { MultiTaskDataset } from '../lib/data/dataset.js';
 import { IndependentRidge } from '../lib/linear/ridge.js';
@@ -14,6 +16,7 @@ import { MeanRegularizedRegression } from '../lib/linear/meanRegularized.js';
 import { MultiTaskElasticNet, MultiTaskLasso } from '../lib/linear/multiTaskElasticNet.js';
 import { TraceNormRegression } from '../lib/linear/traceNorm.js';
 import { MultiTaskLassoCV } from '../lib/linear/multiTaskElasticNetCV.js';
+import { alphaMax } from '../lib/linear/alphaGrid.js';
 import { EnetState, prepareProblem, solveEnet, type SolveSettings } from '../lib/linear/solvers/workingSet.js';
 import { kernels, kernelsFor, rawAddon } from '../lib/kernels/index.js';
 import { randMatrix } from './helpers.js';
@@ -165,6 +168,93 @@ describe('BufferLease', () => {
     } finally {
       setHugePageAdvice(previous);
     }
+  });
+
+  it('with a prefault, faults in new buffers whole from 8 KiB on, and room (f64Room) only as far as prefaultView asks, once', () => {
+    const seen: [ArrayBufferLike, number, number][] = [];
+    const previous = setPrefault((view) => {
+      seen.push([view.buffer, view.byteOffset, view.byteLength]);
+    });
+    const advice = setHugePageAdvice(null);
+    try {
+      dropSpareBuffers(); // every request below is new
+      const lease = new BufferLease();
+      lease.f64(1000); // 8,000 bytes: left to its writes
+      expect(seen).to.deep.equal([]);
+      const whole = lease.f64(1024);
+      expect(seen).to.deep.equal([[whole.buffer, 0, 8192]]);
+      lease.prefaultView(whole.subarray(0, 100)); // faulted in already
+      const room = lease.f64Room(100_000);
+      expect(seen.length).to.equal(1);
+      lease.prefaultView(room.subarray(0, 5000));
+      lease.prefaultView(room.subarray(1000, 5000)); // nothing new
+      lease.prefaultView(room.subarray(6000, 7000)); // from the faulted part's end: room fills from its start
+      expect(seen.slice(1)).to.deep.equal([
+        [room.buffer, 0, 40_000],
+        [room.buffer, 40_000, 16_000],
+      ]);
+      lease.release();
+      const next = new BufferLease();
+      const again = next.f64Room(100_000); // the same buffer, its faulted part remembered
+      expect(again.buffer).to.equal(room.buffer);
+      next.prefaultView(again.subarray(0, 7000));
+      expect(seen.length).to.equal(3);
+      next.prefaultView(again.subarray(0, 7001));
+      expect(seen[3]).to.deep.equal([room.buffer, 56_000, 8]);
+      next.release();
+    } finally {
+      setPrefault(previous);
+      setHugePageAdvice(advice);
+    }
+  });
+
+  it('a working-set fit prefaults the columns it gathers, not the room after them', () => {
+    const K = kernels(); // selected first: the native backend's selection sets its prefault
+    const views: Float64Array[] = [];
+    const previous = setPrefault((view) => {
+      views.push(view);
+    });
+    try {
+      dropSpareBuffers(); // every buffer of the fit is new
+      const rng = new Rng(5);
+      const X = randMatrix(rng, 300, 2000);
+      const Y = randMatrix(rng, 300, 3);
+      const alpha = 0.2 * alphaMax(prepareProblem(K, X, Y, true), 1);
+      new MultiTaskLasso({ alpha }).fitSync(X, Y);
+      // The column pool's buffer has room for every feature (2000 x 300 doubles, 4.8 MB).
+      const room = views.filter((v) => v.buffer.byteLength === 8 * 2000 * 300);
+      expect(room.length, 'prefaults of the gathered columns').to.be.at.least(1);
+      const roomBytes = room.reduce((sum, v) => sum + v.byteLength, 0);
+      expect(roomBytes, "at most the columns gathered (about 590 of 2000)").to.be.at.most(0.5 * 8 * 2000 * 300);
+      expect(roomBytes % (8 * 300), 'whole columns').to.equal(0);
+    } finally {
+      setPrefault(previous);
+    }
+  });
+
+  it("the addon's prefault faults in a buffer's pages in one call and leaves its contents", function () {
+    const addon = rawAddon();
+    if (!addon) this.skip();
+    // 40 MiB: above the largest size glibc serves from its heap, so V8 maps it afresh, no page in.
+    const pages = 10_240;
+    const b = new Float64Array(pages * 512);
+    b[3] = 1.5; // the first and last pages written before
+    b[b.length - 1] = -2;
+    const view = b.subarray(1, b.length - 1);
+    const f0 = process.resourceUsage().minorPageFault;
+    const done = addon!.prefaultPages(view);
+    const f1 = process.resourceUsage().minorPageFault;
+    for (let i = 0; i < b.length; i += 512) b[i] = i;
+    const f2 = process.resourceUsage().minorPageFault;
+    const [major, minor] = osRelease().split('.').map(Number) as [number, number];
+    if (process.platform === 'linux' && (major > 5 || (major === 5 && minor >= 14))) expect(done, 'MADV_POPULATE_WRITE on this kernel').to.equal(true);
+    if (done) {
+      expect(f1 - f0, 'faults in the call').to.be.at.least(0.9 * pages);
+      expect(f2 - f1, 'faults of the writes after it').to.be.below(0.05 * pages);
+    }
+    expect([b[3], b[b.length - 1], b[1], b[b.length - 2]]).to.deep.equal([1.5, -2, 0, 0]);
+    for (let i = 0; i < b.length; i += 512) expect(b[i]).to.equal(i);
+    expect(addon!.prefaultPages(new Float64Array(0))).to.be.a('boolean');
   });
 
   it("the addon's advice names the whole 2 MiB pages inside a buffer", function () {

@@ -3,14 +3,14 @@
  * else the TypeScript kernels), or setBackend(name) at run time. METATASK_HUGE_PAGES=on|off
  * (default off) chooses whether the native backend's new buffers come from transparent huge pages.
  */
-import { setHugePageAdvice } from '../core/bufferLease.js';
+import { setHugePageAdvice, setPrefault } from '../core/bufferLease.js';
 import { BackendError, ConfigError } from '../core/errors.js';
 import { describe } from '../core/matrix.js';
 import { onOffSetting } from '../core/options.js';
 import { didYouMean } from '../core/suggest.js';
 import { jsKernels } from './js/index.js';
 import { wasmSimdActive } from './js/products.js';
-import { capSimd, loadAddon, nativeInfo, nativeKernels, useHugePages, type Addon } from './native.js';
+import { capSimd, loadAddon, nativeInfo, nativeKernels, prefaultWith, useHugePages, type Addon } from './native.js';
 import type { BackendInfo, Kernels } from './types.js';
 
 export type BackendName = 'native' | 'js' | 'auto';
@@ -62,6 +62,8 @@ function nativeOrThrow(): Kernels {
     const hugePages = onOffSetting('METATASK_HUGE_PAGES', 'off');
     native = nativeKernels(a);
     setHugePageAdvice(useHugePages(a, hugePages));
+    // Without them, new buffers' pages are faulted in by one call each before their first writes.
+    setPrefault(hugePages ? null : prefaultWith(a));
   }
   return native;
 }

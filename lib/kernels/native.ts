@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import type { HugePageAdvice } from '../core/bufferLease.js';
+import type { HugePageAdvice, Prefault } from '../core/bufferLease.js';
 import { BackendError, DisposedError, MetataskError, OutOfMemoryError, ShapeError, ValueError } from '../core/errors.js';
 import { zeros, type FloatArray, type Matrix } from '../core/matrix.js';
 import { designStatistics } from './designStatistics.js';
@@ -34,6 +34,11 @@ export interface Addon {
   setHugePages(on: boolean): void;
   /** Marks the whole 2 MiB pages inside `buffer` for transparent huge pages: [offset, bytes]. */
   hugePageSpan(buffer: ArrayBuffer): [number, number];
+  /**
+   * Faults in the pages of view's elements in one system call, as first writes would (contents
+   * unchanged); whether the system did (Linux 5.14 on).
+   */
+  prefaultPages(view: Float64Array): boolean;
   /** Use that SIMD level from now on (process-wide); RangeError if this CPU cannot run it. */
   setSimd(name: string): void;
   gemm(a: Matrix<FloatArray>, b: Matrix<FloatArray>, c: Matrix<FloatArray>, transA: boolean, transB: boolean, alpha: number, beta: number): void;
@@ -227,6 +232,13 @@ function call<R>(f: () => R): R {
     if (err instanceof TypeError || err instanceof RangeError) throw new ShapeError(`native kernel: ${msg}`);
     throw err;
   }
+}
+
+/** The buffer lease's prefault: the addon's prefaultPages. */
+export function prefaultWith(addon: Addon): Prefault {
+  return (view) => {
+    call(() => addon.prefaultPages(view));
+  };
 }
 
 /**

@@ -21,8 +21,9 @@ const POOL_BUDGET = 2 ** 25;
  * The gathered columns' buffer is first allocated with room for this many doubles (32 MiB, at
  * most d columns), so that it seldom grows: a grown buffer is new memory that the old columns are
  * copied into, and on a process's first fit every page of it is a fresh page fault. Pages past
- * the gathered columns are never written, so the room costs address space only, and the buffer
- * stays small enough to be kept for the next fits (BufferLease).
+ * the gathered columns are never written, so the room costs address space only (its pages are
+ * faulted in as columns are gathered into them: f64Room, prefaultView), and the buffer stays small
+ * enough to be kept for the next fits (BufferLease).
  */
 const COLUMN_ROOM = 2 ** 22;
 
@@ -172,10 +173,12 @@ export class ColumnPool {
       // pool their features, before a take hands them out (clearing a reused 20 MB buffer cost a
       // millisecond that the gathers then overwrote).
       const rows = Math.max(this.cap, Math.min(this.design.x.cols, Math.floor(COLUMN_ROOM / n)));
-      const cols = this.lease.f64Uncleared(rows * n);
+      const cols = this.lease.f64Room(rows * n);
+      this.lease.prefaultView(cols.subarray(0, from * n));
       cols.set(this.cols.subarray(0, from * n));
       this.cols = cols;
     }
+    this.lease.prefaultView(this.cols.subarray(from * n, to * n));
     const idx = this.features.subarray(from, to);
     this.K.cdGatherColumns(this.design, idx, { rows: to - from, cols: n, data: this.cols.subarray(from * n, to * n) });
     this.colCount = to;

@@ -437,9 +437,10 @@ export class EnetState {
     }
     // Otherwise into scratch kept by the state (a fresh d x T temporary cost its page faults on
     // every call), then written to their rows (cdSetCorrelations).
-    if (this.scratch === null) this.scratch = { out: this.lease.f64(this.p.d * T), norms: this.lease.f64(this.p.d) };
+    if (this.scratch === null) this.scratch = { out: this.lease.f64Room(this.p.d * T), norms: this.lease.f64(this.p.d) };
     const { out, norms } = this.scratch;
     const values: Matrix<Float64Array> = { rows: m, cols: T, data: out.subarray(0, m * T) };
+    this.lease.prefaultView(values.data);
     const valueNorms = norms.subarray(0, m);
     this.correlate(cols, values, valueNorms);
     this.K.cdSetCorrelations(this.scan, cols, values, valueNorms);
@@ -513,11 +514,11 @@ export class EnetState {
    * go back to the host), in every fit.
    */
   private rowRoom(slot: number, length: number): Float64Array {
-    const b = this.rowBuffers[slot]!;
-    if (b.length >= length) return b.subarray(0, length);
-    const grown = this.lease.f64Uncleared(Math.max(length, 2 * b.length));
-    this.rowBuffers[slot] = grown;
-    return grown.subarray(0, length);
+    let b = this.rowBuffers[slot]!;
+    if (b.length < length) this.rowBuffers[slot] = b = this.lease.f64Room(Math.max(length, 2 * b.length));
+    const rows = b.subarray(0, length);
+    this.lease.prefaultView(rows);
+    return rows;
   }
 
   /** Features [from, to) now hold X_j^T R at the current residual. */

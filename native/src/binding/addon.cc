@@ -16,6 +16,10 @@
 //   hugePageSpan(buffer) -> [offset, bytes]
 //                      marks the whole 2 MiB pages inside an ArrayBuffer for transparent huge
 //                      pages (Linux; advice only) and returns where they are
+//   prefaultPages(view) -> boolean
+//                      faults in the pages of a Float64Array's elements in one system call, as
+//                      their first writes would (contents unchanged); whether the system did
+//                      (Linux 5.14 on): runtime/memory.h
 #include "config.h"
 
 #include <napi.h>
@@ -44,6 +48,7 @@ class Addon : public Napi::Addon<Addon> {
     exportFunction(env, exports, "setSimd", SetSimd);
     exportFunction(env, exports, "setHugePages", SetHugePages);
     exportFunction(env, exports, "hugePageSpan", HugePageSpan);
+    exportFunction(env, exports, "prefaultPages", PrefaultPages);
     registerLinalg(env, exports);
     registerProx(env, exports);
     registerCd(env, exports);
@@ -107,6 +112,14 @@ class Addon : public Napi::Addon<Addon> {
     out.Set(uint32_t(0), double(span.offset));
     out.Set(uint32_t(1), double(span.bytes));
     return out;
+  }
+
+  // The buffer lease's buffers, just before their first writes (bufferLease.ts prefault): one
+  // system call instead of a fault a page (runtime/memory.h).
+  static Napi::Value PrefaultPages(const Napi::CallbackInfo& info) {
+    expectArgs(info, 1, "prefaultPages");
+    const TypedArg<double> view = typedArrayOf<double>(info[0], "prefaultPages", "view");
+    return Napi::Boolean::New(info.Env(), runtime::prefaultPages(view.data, view.length * sizeof(double)));
   }
 
   static Napi::Value SetSimd(const Napi::CallbackInfo& info) {

@@ -8,6 +8,7 @@
 
 #if defined(__linux__)
 #include <sys/mman.h>
+#include <unistd.h>
 #endif
 
 namespace metatask::runtime {
@@ -51,6 +52,24 @@ PageSpan adviseHugePages(void* p, size_t bytes) {
   madvise(reinterpret_cast<void*>(from), to - from, MADV_HUGEPAGE);
 #endif
   return {from - at, to - from};
+}
+
+bool prefaultPages(void* p, size_t bytes) {
+#if defined(__linux__)
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23  // Linux's value, for C libraries older than the kernel call
+#endif
+  if (bytes == 0) return true;
+  static const uintptr_t kPage = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  const auto at = reinterpret_cast<uintptr_t>(p);
+  const uintptr_t from = at / kPage * kPage;
+  const uintptr_t to = (at + bytes + kPage - 1) / kPage * kPage;
+  return madvise(reinterpret_cast<void*>(from), to - from, MADV_POPULATE_WRITE) == 0;
+#else
+  (void)p;
+  (void)bytes;
+  return false;
+#endif
 }
 
 }  // namespace metatask::runtime

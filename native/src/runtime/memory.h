@@ -47,4 +47,14 @@ struct PageSpan {
 };
 PageSpan adviseHugePages(void* p, size_t bytes);
 
+// Faults in the pages holding [p, p + bytes) in one system call, as a first write to each would,
+// their contents unchanged (Linux 5.14 on: madvise MADV_POPULATE_WRITE; nothing elsewhere, or
+// where the call fails: the first writes then fault them in as before). For memory about to be
+// written for the first time: where a fault is dear it costs about half as much in all (the
+// virtual machine we measure on: a fault 9-11 us a 4 KiB page; the call 0.5-0.9 us a page and the
+// first write after it 3.7-5.2 us); on pages already present the call costs 0.05-0.1 us a page.
+// [p, p + bytes) must lie in memory the process allocated. Returns whether the system faulted them
+// in (false: not Linux, a kernel before 5.14, or the call failed).
+bool prefaultPages(void* p, size_t bytes);
+
 }  // namespace metatask::runtime

@@ -11,6 +11,9 @@
 // 400 KiB, each with a page of its own as they had before, cost four such faults where one page
 // now holds them all.
 // Requests of half a huge page or more get a buffer of their own.
+// The arena never hands a region out twice, so a slot's new memory has never been written: the
+// bytes asked for are faulted in by one call (prefaultPages) before the kernel writes them, unless
+// huge pages are advised (a first write then takes the whole page).
 #include "runtime/scratch.h"
 
 #include <algorithm>
@@ -78,6 +81,7 @@ void* scratchBytes(Scratch slot, size_t bytes) {
     b.own[s].reset(allocateBuffer(want));
     b.data[s] = b.own[s].get();
     b.bytes[s] = bufferCapacity(want);
+    if (!hugePageAdvice()) prefaultPages(b.data[s], bytes);
     return b.data[s];
   }
   const size_t region = regionFor(bytes);
@@ -93,6 +97,7 @@ void* scratchBytes(Scratch slot, size_t bytes) {
   b.bytes[s] = region;
   b.free += region;
   b.freeBytes -= region;
+  if (!hugePageAdvice()) prefaultPages(b.data[s], bytes);
   return b.data[s];
 }
 
