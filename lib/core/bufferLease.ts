@@ -18,12 +18,12 @@
  * New buffers come from V8's allocator, 4 KiB pages each faulted in on first write: a process's
  * first fit pays a fault for every page of its buffers (200 for the targets alone on 20000 x 5).
  * With the native backend a new buffer of PREFAULT_BYTES or more has its pages faulted in by one
- * system call before it is lent (setPrefault; Linux 5.14 on), which costs about half as much in all
- * where faults are dear; a buffer lent as room (f64Room), which its user fills from the start and
- * may never fill, has them faulted in as far as prefaultView asks. With METATASK_HUGE_PAGES=on the native backend has them carved from 2 MiB pages it marks for
- * transparent huge pages (setHugePageAdvice; Linux, where the system allows it): one fault per
- * 2 MiB, which pays where small faults are dear and costs more where huge pages are
- * (lib/kernels/index.ts).
+ * system call before it is lent (setPrefault; Linux 5.14 on), which costs about half as much in
+ * all where faults are dear; a buffer lent as room (f64Room), which its user fills from the start
+ * and may never fill, has them faulted in as far as prefaultView asks. With METATASK_HUGE_PAGES=on
+ * the native backend has new buffers carved from 2 MiB pages it marks for transparent huge pages
+ * instead (setHugePageAdvice; Linux, where the system allows it): one fault per 2 MiB, which pays
+ * where small faults are dear and costs more where huge pages are (lib/kernels/index.ts).
  */
 
 /**
