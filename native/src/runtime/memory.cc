@@ -72,4 +72,8 @@ bool prefaultPages(void* p, size_t bytes) {
 #endif
 }
 
+void prefaultNewMemory(void* p, size_t bytes) {
+  if (!hugePageAdvice()) prefaultPages(p, bytes);
+}
+
 }  // namespace metatask::runtime

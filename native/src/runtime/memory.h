@@ -57,4 +57,8 @@ PageSpan adviseHugePages(void* p, size_t bytes);
 // in (false: not Linux, a kernel before 5.14, or the call failed).
 bool prefaultPages(void* p, size_t bytes);
 
+// The kernels' new memory (scratch regions, temporaries), about to be written: prefaultPages,
+// unless huge pages are advised (a first write then takes a whole 2 MiB page anyway).
+void prefaultNewMemory(void* p, size_t bytes);
+
 }  // namespace metatask::runtime

@@ -12,8 +12,7 @@
 // now holds them all.
 // Requests of half a huge page or more get a buffer of their own.
 // The arena never hands a region out twice, so a slot's new memory has never been written: the
-// bytes asked for are faulted in by one call (prefaultPages) before the kernel writes them, unless
-// huge pages are advised (a first write then takes the whole page).
+// bytes asked for are faulted in by one call before the kernel writes them (prefaultNewMemory).
 #include "runtime/scratch.h"
 
 #include <algorithm>
@@ -81,7 +80,7 @@ void* scratchBytes(Scratch slot, size_t bytes) {
     b.own[s].reset(allocateBuffer(want));
     b.data[s] = b.own[s].get();
     b.bytes[s] = bufferCapacity(want);
-    if (!hugePageAdvice()) prefaultPages(b.data[s], bytes);
+    prefaultNewMemory(b.data[s], bytes);
     return b.data[s];
   }
   const size_t region = regionFor(bytes);
@@ -97,7 +96,7 @@ void* scratchBytes(Scratch slot, size_t bytes) {
   b.bytes[s] = region;
   b.free += region;
   b.freeBytes -= region;
-  if (!hugePageAdvice()) prefaultPages(b.data[s], bytes);
+  prefaultNewMemory(b.data[s], bytes);
   return b.data[s];
 }
 

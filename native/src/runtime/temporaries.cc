@@ -50,7 +50,7 @@ void* takeTemporary(size_t bytes, size_t* capacity) {
   void* p = allocateBuffer(bytes);
   *capacity = fresh;
   // New memory: mostly pages never written (malloc maps large blocks afresh), about to be.
-  if (!hugePageAdvice()) prefaultPages(p, bytes);
+  prefaultNewMemory(p, bytes);
   return p;
 }
 
