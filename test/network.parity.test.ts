@@ -101,6 +101,62 @@ describe('network kernels: native vs js parity', function () {
     compare(spec, 'float32', params, { x, y }, new Float64Array(8).fill(1), 1e-4);
   });
 
+  // Twenty one-unit heads and a 17-class head read one layer: one dense group in the native kernels,
+  // its narrow members copied side by side column by column and its wide one row by row. A handle
+  // keeps the nodes its backward passes visit until the set of weighted heads changes, so every
+  // call here, made on one handle as that set changes, must give a fresh handle's bits.
+  it('many narrow heads and a wide one in one dense group agree; a handle follows the weighted heads from call to call', () => {
+    const heads = 21;
+    const spec: NetworkSpec = {
+      nodes: [
+        { op: 'input', size: 6 },
+        { op: 'dense', input: 0, units: 9 },
+        { op: 'activation', input: 1, fn: 'tanh' },
+        ...Array.from({ length: heads }, (_, h) => ({ op: 'dense' as const, input: 2, units: h === heads - 1 ? 17 : 1 })),
+      ],
+      heads: Array.from({ length: heads }, (_, h) => ({ node: 3 + h, loss: h === heads - 1 ? ('softmax-ce' as const) : ('mse' as const), target: h })),
+    };
+    const s = setup({ name: 'wide group', spec }, 31, true, 40);
+    const compiled = compileNetwork(spec);
+    compare(spec, 'float64', s.params, s.batch, s.weights, 1e-10);
+    const only = (keep: (h: number) => boolean): Float64Array => Float64Array.from({ length: heads }, (_, h) => (keep(h) ? 0.5 + h : 0));
+    const patterns = [s.weights, only((h) => h === 0), only((h) => h === heads - 1), only((h) => h % 3 === 1), s.weights, only((h) => h === 0)];
+    for (const name of ['native', 'js'] as const) {
+      const kept = kernelsFor(name).network(spec, 'float64');
+      const P = kept.paramCount;
+      for (const [k, w] of patterns.entries()) {
+        const fresh = kernelsFor(name).network(spec, 'float64');
+        const g1 = new Float64Array(P);
+        const g2 = new Float64Array(P);
+        expect(kept.lossGrad(s.params, s.batch, w, g1), `${name} losses ${k}`).to.deep.equal(fresh.lossGrad(s.params, s.batch, w, g2));
+        expect(g1, `${name} gradient ${k}`).to.deep.equal(g2);
+        // The heads left out get no gradient: their weights must be zero in it.
+        spec.heads.forEach((head, h) => {
+          if (w[h] !== 0) return;
+          const at = compiled.params.find((q) => q.node === head.node && q.name === 'W')!;
+          const size = at.shape.reduce((a, b) => a * b, 1);
+          expect(g1.subarray(at.offset, at.offset + size).every((v) => v === 0), `${name} head ${h} in pattern ${k}`).to.equal(true);
+        });
+        const h1 = new Float64Array(P);
+        const h2 = new Float64Array(P);
+        kept.hvp(s.params, s.batch, w, g2, h1);
+        fresh.hvp(s.params, s.batch, w, g2, h2);
+        expect(h1, `${name} hvp ${k}`).to.deep.equal(h2);
+        if (k === 2) {
+          // vjp seeds every head: all of them, then the last pattern's again.
+          const outGrad = { rows: 40, cols: compiled.outputWidth, data: Float64Array.from({ length: 40 * compiled.outputWidth }, (_, q) => Math.sin(q)) };
+          const v1 = new Float64Array(P);
+          const v2 = new Float64Array(P);
+          kept.vjp(s.params, s.batch, outGrad, v1);
+          fresh.vjp(s.params, s.batch, outGrad, v2);
+          expect(v1, `${name} vjp`).to.deep.equal(v2);
+        }
+        fresh.dispose();
+      }
+      kept.dispose();
+    }
+  });
+
   it('batch sizes can change; a disposed handle throws DisposedError on both backends', () => {
     const c = cases.find((x) => x.name.startsWith('MMoE'))!;
     const s = setup(c, 12);

@@ -784,6 +784,9 @@ class JsNetwork<T extends FloatArray> implements NetworkHandle<T> {
   private readonly w64: Float64Array;
   private pass = 0;
   private readonly allNodes: Uint8Array;
+  /** The heads (weight non-zero) activeNodes was built for (activeFor). */
+  private activeHeads: Uint8Array | null = null;
+  private activeNodes = new Uint8Array(0);
   /** The arrays of the last call if it was a forward() (vjp's reuseForward); any other call clears it. */
   private kept: { params: FloatArray; x: FloatArray; n: number; masks: ReadonlyMap<number, FloatArray> | undefined; running: FloatArray | null } | null = null;
 
@@ -834,7 +837,7 @@ class JsNetwork<T extends FloatArray> implements NetworkHandle<T> {
       for (let h = 0; h < H; h++) losses[h] = this.loss(c, batch, h, 0, false, false);
       return losses;
     }
-    const active = this.activeFor((h) => weights[h] !== 0);
+    const active = this.activeFor(weights);
     this.zeroGrads(c, active, false);
     for (let h = 0; h < H; h++) losses[h] = this.loss(c, batch, h, weights[h]!, weights[h] !== 0, false);
     this.runBackward(c, active, false);
@@ -875,7 +878,7 @@ class JsNetwork<T extends FloatArray> implements NetworkHandle<T> {
     this.checkVector(out, 'out');
     const c = this.begin(params, batch, true, v);
     this.runForward(c);
-    const active = this.activeFor((h) => weights[h] !== 0);
+    const active = this.activeFor(weights);
     for (let i = 1; i < this.ops.length; i++) if (active[i]) this.ops[i]!.rForward(c);
     this.zeroGrads(c, active, true);
     const H = this.net.spec.heads.length;
@@ -899,7 +902,7 @@ class JsNetwork<T extends FloatArray> implements NetworkHandle<T> {
     else if (!kept || kept.params !== params || kept.x !== batch.x.data || kept.n !== c.n || kept.masks !== batch.masks || kept.running !== c.running) {
       throw new ValueError('network.vjp: reuseForward needs a forward() call with the same params and batch on this handle just before');
     }
-    const active = this.activeFor(() => true);
+    const active = this.activeFor(null);
     this.zeroGrads(c, active, false);
     this.net.spec.heads.forEach((head, h) => {
       const G = c.G[head.node]!;
@@ -972,12 +975,26 @@ class JsNetwork<T extends FloatArray> implements NetworkHandle<T> {
     );
   }
 
-  private activeFor(use: (h: number) => boolean): Uint8Array {
+  /**
+   * The nodes a backward pass visits: the ancestors of the heads with a non-zero weight (every head
+   * when weights is null), kept until the set of those heads changes (a training run's every step):
+   * the union costs heads x nodes (twin of Network::activeFor in native/src/kernels/network.cc).
+   */
+  private activeFor(weights: Float64Array | null): Uint8Array {
+    const H = this.net.spec.heads.length;
+    const on = (h: number): number => (weights === null || weights[h] !== 0 ? 1 : 0);
+    let same = this.activeHeads !== null;
+    for (let h = 0; h < H && same; h++) same = this.activeHeads![h] === on(h);
+    if (same) return this.activeNodes;
+    const heads = new Uint8Array(H);
+    for (let h = 0; h < H; h++) heads[h] = on(h);
     const N = this.ops.length;
     const a = new Uint8Array(N);
     this.net.ancestors.forEach((anc, h) => {
-      if (use(h)) for (let i = 0; i < N; i++) a[i]! |= anc[i]!;
+      if (heads[h]) for (let i = 0; i < N; i++) a[i]! |= anc[i]!;
     });
+    this.activeHeads = heads;
+    this.activeNodes = a;
     return a;
   }
 

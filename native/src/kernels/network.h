@@ -142,6 +142,8 @@ class Network {
   // labelled: the rows the mean divides by (-1: this batch's labelled rows); rowBase: the first
   // row's index in the caller's batch (for messages).
   double seedLoss(Ctx& c, const Batch<T>& b, size_t h, double weight, bool seed, bool withR, int labelled = -1, int rowBase = 0);
+  // The nodes a backward pass visits: the ancestors of the heads with a non-zero weight (every head
+  // when weights is null), kept until the set of those heads changes.
   const std::vector<uint8_t>& activeFor(const double* weights);
 
   // The arrays of the last call when it was a forward() (vjp's reuseForward); cleared by any other.
@@ -165,6 +167,7 @@ class Network {
   Program prog_;
   Kept kept_;
   std::vector<uint8_t> active_;  // reused: no allocation per call
+  std::vector<uint8_t> activeHeads_;  // the heads (weight non-zero) active_ was built for
   std::vector<int> groupScratch_;  // the active members of a dense group
   std::vector<std::unique_ptr<Workspace>> workspaces_;  // a few batch sizes, most recent last
   std::vector<std::unique_ptr<Lane>> lanes_;            // lossGrad's row chunks (see lossGrad)
