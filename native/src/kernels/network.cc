@@ -1306,6 +1306,7 @@ int Network<T>::labelledRows(const Batch<T>& b, size_t h) const {
 template <typename T>
 Network<T>::Network(Program program) : prog_(std::move(program)) {
   findChains();
+  for (const Head& hd : prog_.heads) headNodes_.push_back(hd.node);
 }
 
 template <typename T>
@@ -1508,53 +1509,48 @@ void Network<T>::runForward(Ctx& c) {
   }
 }
 
-// A dense group's members side by side (groupForward, groupBackward). dst (rows x U) <- each
-// member's rows x u matrix src(m) in its columns (putSideBySide), or each member's matrix += its
-// columns of src (rows x U; addSideBySide). By blocks of kSideRows rows, every member's part of a
-// block in turn, so that the block's rows of the wide matrix stay in the level-1 cache: member by
-// member down all the rows (a copy call per row), 256 one-unit heads took a third of a training step
-// of 128 rows. Narrow members go column by column (strided on both sides: no compiler turns the
-// loop back into a copy call per row), wide ones row by row.
+// Matrices side by side: member m's rows x u matrix in columns [col, col + u) of a rows x U one,
+// the members' columns in member order (a dense group's W_cat, G_cat and outputs; the heads'
+// columns of a network's output). sideBySide calls op(base(m), wide, own, j) for every entry, wide
+// and own its index in the wide matrix and in the member's, j its column in the member's. By blocks
+// of kSideRows rows, every member's part of a block in turn, so that the block's rows of the wide
+// matrix stay in the level-1 cache: member by member down all the rows (with a copy call per row),
+// 256 one-unit heads took a third of a training step of 128 rows. Narrow members go column by
+// column (strided on both sides: no compiler turns the loop back into a copy call per row), wide
+// ones row by row.
 constexpr int64_t kSideRows = 16;
 constexpr int64_t kNarrowMember = 16;
 
-template <typename T, typename Src>
-void putSideBySide(const Program& prog, const std::vector<int>& members, int64_t rows, int64_t U, T* dst, const Src& src) {
+template <typename Base, typename Op>
+void sideBySide(const Program& prog, const std::vector<int>& members, int64_t rows, int64_t U, const Base& base, const Op& op) {
   for (int64_t r0 = 0; r0 < rows; r0 += kSideRows) {
     const int64_t r1 = std::min(rows, r0 + kSideRows);
     int64_t col = 0;
     for (int m : members) {
       const int64_t u = prog.nodes[m].width;
-      const T* a = src(m);
+      const auto p = base(m);
       if (u < kNarrowMember) {
         for (int64_t j = 0; j < u; j++)
-          for (int64_t r = r0; r < r1; r++) dst[r * U + col + j] = a[r * u + j];
+          for (int64_t r = r0; r < r1; r++) op(p, r * U + col + j, r * u + j, j);
       } else {
-        for (int64_t r = r0; r < r1; r++) std::copy(a + r * u, a + (r + 1) * u, dst + r * U + col);
+        for (int64_t r = r0; r < r1; r++)
+          for (int64_t j = 0; j < u; j++) op(p, r * U + col + j, r * u + j, j);
       }
       col += u;
     }
   }
 }
 
+// dst (rows x U) <- the members' matrices src(m) side by side.
+template <typename T, typename Src>
+void putSideBySide(const Program& prog, const std::vector<int>& members, int64_t rows, int64_t U, T* dst, const Src& src) {
+  sideBySide(prog, members, rows, U, src, [dst](const T* a, int64_t wide, int64_t own, int64_t) { dst[wide] = a[own]; });
+}
+
+// Each member's matrix dst(m) += its columns of src (rows x U).
 template <typename T, typename Dst>
 void addSideBySide(const Program& prog, const std::vector<int>& members, int64_t rows, int64_t U, const T* src, const Dst& dst) {
-  for (int64_t r0 = 0; r0 < rows; r0 += kSideRows) {
-    const int64_t r1 = std::min(rows, r0 + kSideRows);
-    int64_t col = 0;
-    for (int m : members) {
-      const int64_t u = prog.nodes[m].width;
-      T* a = dst(m);
-      if (u < kNarrowMember) {
-        for (int64_t j = 0; j < u; j++)
-          for (int64_t r = r0; r < r1; r++) a[r * u + j] += src[r * U + col + j];
-      } else {
-        for (int64_t r = r0; r < r1; r++)
-          for (int64_t j = 0; j < u; j++) a[r * u + j] += src[r * U + col + j];
-      }
-      col += u;
-    }
-  }
+  sideBySide(prog, members, rows, U, dst, [src](T* a, int64_t wide, int64_t own, int64_t) { a[own] += src[wide]; });
 }
 
 // A dense group as one product: W_cat = [W_1 ... W_g] (din x U), Y_cat = X W_cat, then each
@@ -1578,17 +1574,15 @@ void Network<T>::groupForward(Ctx& c, const std::vector<int>& members) {
   putSideBySide<T>(prog_, members, din, U, wcat, [&](int m) { return c.P + prog_.nodes[m].paramOffset; });
   ws.groupWcatPass[group] = ws.pass;
   simd::gemm<T>(c.n, U, din, T(1), c.A[in], din, false, wcat, U, false, T(0), ws.groupY.data(), U, c.threads);
-  int col = 0;
-  for (int m : members) {
-    const int u = prog_.nodes[m].width;
-    const T* b = c.P + prog_.nodes[m].paramOffset + int64_t(din) * u;
-    T* Y = c.A[m];
-    for (int r = 0; r < c.n; r++) {
-      const T* src = ws.groupY.data() + int64_t(r) * U + col;
-      for (int j = 0; j < u; j++) Y[int64_t(r) * u + j] = src[j] + b[j];
-    }
-    col += u;
-  }
+  // Each member's columns plus its bias.
+  struct Out {
+    T* y;
+    const T* bias;
+  };
+  const T* ycat = ws.groupY.data();
+  sideBySide(
+      prog_, members, c.n, U, [&](int m) { return Out{c.A[m], c.P + prog_.nodes[m].paramOffset + int64_t(din) * prog_.nodes[m].width}; },
+      [ycat](const Out& o, int64_t wide, int64_t own, int64_t j) { o.y[own] = ycat[wide] + o.bias[j]; });
 }
 
 // The backward pass of the active members of a dense group: GX += G_cat W_cat^T as one product
@@ -1705,12 +1699,8 @@ template <typename T>
 void Network<T>::forward(const T* params, const Batch<T>& b, T* out) {
   Ctx c = begin(params, b, nullptr, false);
   runForward(c);
-  const int W = prog_.outputWidth;
-  for (const Head& hd : prog_.heads) {
-    const int C = prog_.nodes[hd.node].width;
-    const T* Z = c.A[hd.node];
-    for (int r = 0; r < b.n; r++) std::copy(Z + int64_t(r) * C, Z + int64_t(r + 1) * C, out + int64_t(r) * W + hd.outOffset);
-  }
+  // The heads' outputs side by side: their columns follow in head order.
+  putSideBySide<T>(prog_, headNodes_, b.n, prog_.outputWidth, out, [&](int m) { return c.A[m]; });
   kept_.valid = true;
   kept_.params = params;
   kept_.x = b.x;
@@ -1863,16 +1853,7 @@ void Network<T>::vjp(const T* params, const Batch<T>& b, const T* outGrad, T* gr
   zeroGrads(c, active, false);
   std::fill(grad, grad + prog_.paramCount, T(0));
   c.g = grad;
-  const int W = prog_.outputWidth;
-  for (const Head& hd : prog_.heads) {
-    const int C = prog_.nodes[hd.node].width;
-    T* G = c.G[hd.node];
-    for (int r = 0; r < b.n; r++) {
-      const T* src = outGrad + int64_t(r) * W + hd.outOffset;
-      T* dst = G + int64_t(r) * C;
-      for (int j = 0; j < C; j++) dst[j] += src[j];
-    }
-  }
+  addSideBySide<T>(prog_, headNodes_, b.n, prog_.outputWidth, outGrad, [&](int m) { return c.G[m]; });
   runBackward(c, active, false);
 }
 

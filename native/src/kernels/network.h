@@ -168,6 +168,7 @@ class Network {
   Kept kept_;
   std::vector<uint8_t> active_;  // reused: no allocation per call
   std::vector<uint8_t> activeHeads_;  // the heads (weight non-zero) active_ was built for
+  std::vector<int> headNodes_;  // each head's node, in head order (the order of their output columns)
   std::vector<int> groupScratch_;  // the active members of a dense group
   std::vector<std::unique_ptr<Workspace>> workspaces_;  // a few batch sizes, most recent last
   std::vector<std::unique_ptr<Lane>> lanes_;            // lossGrad's row chunks (see lossGrad)
