@@ -835,6 +835,23 @@ void softmaxRBackward(const Node& nd, int i, C& c) {
   }
 }
 
+// sum_j a[j] b[j] in double, four products at a time into four sums (entry j into sum j mod 4),
+// added pairwise at the end: one chain of additions waited on each one (four cycles a product), and
+// the mixtures' gate gradients of an MMoE of 128 tasks took 40 % of its training step so.
+template <typename T>
+double dotInDouble(const T* a, const T* b, int64_t n) {
+  double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  int64_t j = 0;
+  for (; j + 4 <= n; j += 4) {
+    s0 += double(a[j]) * b[j];
+    s1 += double(a[j + 1]) * b[j + 1];
+    s2 += double(a[j + 2]) * b[j + 2];
+    s3 += double(a[j + 3]) * b[j + 3];
+  }
+  for (; j < n; j++) s0 += double(a[j]) * b[j];
+  return (s0 + s1) + (s2 + s3);
+}
+
 // ---- mixture of experts (MMoE, Ma et al. 2018): Y = sum_k gate[:, k] E_k ----------------------------
 //   GE_k += gate_k GY, Ggate_k += <GY, E_k>;  RY = sum_k R{gate_k} E_k + gate_k R{E_k}
 //   RGE_k += R{gate_k} GY + gate_k RGY, RGgate_k += <RGY, E_k> + <GY, R{E_k}>
@@ -870,12 +887,8 @@ void mixtureBackward(const Node& nd, int i, C& c) {
     for (int r = 0; r < c.n; r++) {
       const T gk = Gt[int64_t(r) * K + k];
       const int64_t o = int64_t(r) * w;
-      double d = 0;
-      for (int j = 0; j < w; j++) {
-        d += double(GY[o + j]) * E[o + j];
-        GE[o + j] += gk * GY[o + j];
-      }
-      GG[int64_t(r) * K + k] += static_cast<T>(d);
+      for (int j = 0; j < w; j++) GE[o + j] += gk * GY[o + j];
+      GG[int64_t(r) * K + k] += static_cast<T>(dotInDouble(GY + o, E + o, w));
     }
   }
 }
@@ -950,12 +963,8 @@ void stitchBackward(const Node& nd, int i, C& c) {
     const T a = c.P[nd.paramOffset + k];
     const T* X = c.A[nd.inputs[k]];
     T* GX = c.G[nd.inputs[k]];
-    double d = 0;
-    for (int64_t j = 0; j < len; j++) {
-      d += double(GY[j]) * X[j];
-      GX[j] += a * GY[j];
-    }
-    if (c.g) c.g[nd.paramOffset + k] += static_cast<T>(d);
+    for (int64_t j = 0; j < len; j++) GX[j] += a * GY[j];
+    if (c.g) c.g[nd.paramOffset + k] += static_cast<T>(dotInDouble(GY, X, len));
   }
 }
 
