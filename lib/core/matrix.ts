@@ -165,12 +165,7 @@ export function toMatrix(input: unknown, name: string, options: ToMatrixOptions 
     }
     if (!options.copy && dtype === 'float64' && src instanceof Float64Array) out = src;
     else if (!options.copy && dtype === 'float32' && src instanceof Float32Array) out = src;
-    else if (ArrayBuffer.isView(src) && !(src instanceof BigInt64Array || src instanceof BigUint64Array)) {
-      // A typed array of numbers: converted in one call (element by element, with a type check
-      // each, 8 million float32 targets took 220 ms).
-      out = allocate(dtype, src.length);
-      out.set(src);
-    } else {
+    else {
       out = allocate(dtype, src.length);
       for (let i = 0; i < src.length; i++) {
         const v = src[i];

