@@ -24,7 +24,7 @@ import { batchnormOp } from './batchnorm.js';
 import { convOp } from './conv.js';
 import { normalCdf, normalPdf } from './erf.js';
 import { metaGradient } from './metabatch.js';
-import { act64, f64, gemmAcc, linearOp, type Ctx, type Linear, type OpImpl, type Workspace } from './networkOp.js';
+import { act64, f64, gemmAcc, linearOp, nodeBuffer, type Ctx, type Linear, type OpImpl, type Workspace } from './networkOp.js';
 import { avgpoolLinear, maxpoolOp } from './pool.js';
 
 const LN_EPS = 1e-5;
@@ -92,6 +92,104 @@ function sigmoid(z: number): number {
   if (z >= 0) return 1 / (1 + Math.exp(-z));
   const e = Math.exp(z);
   return e / (1 + e);
+}
+
+// ---- dense groups -------------------------------------------------------------------------------
+
+/**
+ * Dense layers that read the same input (groups of two or more, in node order) run as one product
+ * each, as groupForward and groupBackward do in native/src/kernels/network.cc: the task heads of a
+ * hard-sharing net, each its own one-column product, cost a product call and its operand copies a
+ * head (256 heads made a training step three times as long as 8).
+ *   Y_cat = X W_cat, W_cat = [W_1 ... W_g] (din x U); each member's columns plus its bias
+ *   GX += G_cat W_cat^T; each member's gW += its columns of X^T G_cat, gb += colsum G_m
+ * Outputs and parameter gradients are each member's own sums in the same order (gemmAcc sums every
+ * entry over p in order, then adds it), so they keep their bits; GX sums over every member's units.
+ */
+interface DenseGroups {
+  /** By node: its group's index, or -1. */
+  of: Int32Array;
+  members: number[][];
+}
+
+function denseGroupsOf(spec: NetworkSpec): DenseGroups {
+  const byInput = new Map<number, number[]>();
+  spec.nodes.forEach((node, i) => {
+    if (node.op !== 'dense') return;
+    const list = byInput.get(node.input) ?? [];
+    list.push(i);
+    byInput.set(node.input, list);
+  });
+  // In the order of their first members (the map's insertion order), as the native program lists them.
+  const members = [...byInput.values()].filter((list) => list.length >= 2);
+  const of = new Int32Array(spec.nodes.length).fill(-1);
+  members.forEach((list, g) => list.forEach((i) => (of[i] = g)));
+  return { of, members };
+}
+
+/** W_cat (din x U) of `members` from the parameters P, as float64. */
+function groupWeights(c: Ctx, net: CompiledNetwork, members: number[], din: number, U: number): Float64Array {
+  const W = nodeBuffer(c, members[0]!, 'groupW', din * U);
+  let col = 0;
+  for (const m of members) {
+    const u = net.widths[m]!;
+    const off = net.paramOffset[m]!;
+    for (let r = 0; r < din; r++) for (let j = 0; j < u; j++) W[r * U + col + j] = c.P[off + r * u + j]!;
+    col += u;
+  }
+  return W;
+}
+
+function groupForward(c: Ctx, net: CompiledNetwork, members: number[]): void {
+  const input = (net.spec.nodes[members[0]!] as { input: number }).input;
+  const din = net.widths[input]!;
+  let U = 0;
+  for (const m of members) U += net.widths[m]!;
+  const n = c.n;
+  const W = groupWeights(c, net, members, din, U);
+  const Y = nodeBuffer(c, members[0]!, 'groupY', n * U);
+  Y.fill(0, 0, n * U);
+  gemmAcc(n, U, din, act64(c, input, din), 0, din, 1, W, 0, U, 1, Y, 0, U);
+  let col = 0;
+  for (const m of members) {
+    const u = net.widths[m]!;
+    const bOff = net.paramOffset[m]! + din * u;
+    const A = c.A[m]!;
+    for (let r = 0; r < n; r++) for (let j = 0; j < u; j++) A[r * u + j] = c.P[bOff + j]! + Y[r * U + col + j]!;
+    col += u;
+  }
+}
+
+/** The backward pass of a group's active `members` (two or more). */
+function groupBackward(c: Ctx, net: CompiledNetwork, members: number[]): void {
+  const input = (net.spec.nodes[members[0]!] as { input: number }).input;
+  const din = net.widths[input]!;
+  let U = 0;
+  for (const m of members) U += net.widths[m]!;
+  const n = c.n;
+  const G = nodeBuffer(c, members[0]!, 'groupG', n * U);
+  let col = 0;
+  for (const m of members) {
+    const u = net.widths[m]!;
+    const Gm = c.G[m]!;
+    for (let r = 0; r < n; r++) for (let j = 0; j < u; j++) G[r * U + col + j] = Gm[r * u + j]!;
+    col += u;
+  }
+  // The input never needs a gradient (as in the dense op).
+  if (input !== 0) gemmAcc(n, din, U, G, 0, U, 1, groupWeights(c, net, members, din, U), 0, 1, U, c.G[input]!, 0, din);
+  const gw = nodeBuffer(c, members[0]!, 'groupGW', din * U);
+  gw.fill(0, 0, din * U);
+  gemmAcc(din, U, n, act64(c, input, din), 0, 1, din, G, 0, U, 1, gw, 0, U);
+  col = 0;
+  for (const m of members) {
+    const u = net.widths[m]!;
+    const off = net.paramOffset[m]!;
+    for (let r = 0; r < din; r++) for (let j = 0; j < u; j++) c.g[off + r * u + j]! += gw[r * U + col + j]!;
+    const Gm = c.G[m]!;
+    const bOff = off + din * u;
+    for (let r = 0; r < n; r++) for (let j = 0; j < u; j++) c.g[bOff + j]! += Gm[r * u + j]!;
+    col += u;
+  }
 }
 
 // ---- ops ----------------------------------------------------------------------------------------
@@ -784,6 +882,7 @@ class JsNetwork<T extends FloatArray> implements NetworkHandle<T> {
   private readonly w64: Float64Array;
   private pass = 0;
   private readonly allNodes: Uint8Array;
+  private readonly groups: DenseGroups;
   /** The heads (weight non-zero) activeNodes was built for (activeFor). */
   private activeHeads: Uint8Array | null = null;
   private activeNodes = new Uint8Array(0);
@@ -806,6 +905,7 @@ class JsNetwork<T extends FloatArray> implements NetworkHandle<T> {
     });
     this.w64 = new Float64Array(Math.max(0, ...weightSizes));
     this.allNodes = new Uint8Array(spec.nodes.length).fill(1);
+    this.groups = denseGroupsOf(spec);
   }
 
   forward(params: T, batch: NetworkBatch<T>): Matrix<T> {
@@ -956,13 +1056,32 @@ class JsNetwork<T extends FloatArray> implements NetworkHandle<T> {
   // ---- passes ----
 
   private runForward(c: Ctx): void {
-    for (let i = 1; i < this.ops.length; i++) this.ops[i]!.forward(c);
+    const { of, members } = this.groups;
+    for (let i = 1; i < this.ops.length; i++) {
+      const g = of[i]!;
+      if (g < 0) this.ops[i]!.forward(c);
+      else if (members[g]![0] === i) groupForward(c, this.net, members[g]!); // every member, at the first one's turn
+    }
   }
 
   private runBackward(c: Ctx, active: Uint8Array, withR: boolean): void {
+    const { of, members } = this.groups;
     for (let i = this.ops.length - 1; i >= 1; i--) {
       if (!active[i]) continue;
-      this.ops[i]!.backward(c);
+      // A group of two or more active members runs at its lowest active member, which this reverse
+      // pass reaches once every member's gradient is complete; its other members are skipped.
+      const g = of[i]!;
+      let grouped = false;
+      if (g >= 0) {
+        const all = members[g]!;
+        if (all.find((m) => active[m]) !== i) grouped = true;
+        else {
+          const on = all.filter((m) => active[m]);
+          grouped = on.length >= 2;
+          if (grouped) groupBackward(c, this.net, on);
+        }
+      }
+      if (!grouped) this.ops[i]!.backward(c);
       if (withR) this.ops[i]!.rBackward(c);
     }
   }
