@@ -79,7 +79,13 @@ export function prepare(config: NetConfig, data: MultiTaskData, what: string): P
     const Yin = toMatrix(data.Y, `Y of the ${what}`, { allowNaN: true, dtype: given instanceof Float32Array ? 'float32' : 'float64' });
     if (Yin.rows !== X.rows) throw new ShapeError(`${KIND}: the ${what} has ${X.rows} rows in X but ${Yin.rows} in Y`);
     if (Yin.cols !== T) throw new ShapeError(`${KIND}: Y of the ${what} has ${Yin.cols} columns, expected one per task (${T})`);
-    const Y = allocate(dtype, X.rows * T).fill(NaN);
+    const Y = allocate(dtype, X.rows * T);
+    // Regression targets are taken as they are (a missing one is NaN either way): one copy.
+    if (tasks.every((t) => t.type === 'regression')) {
+      Y.set(Yin.data);
+      return { X, Y: { rows: X.rows, cols: T, data: Y }, counts: countLabels(Y, T) };
+    }
+    Y.fill(NaN);
     for (let i = 0; i < X.rows; i++) {
       for (let t = 0; t < T; t++) {
         const v = Yin.data[i * T + t]!;
