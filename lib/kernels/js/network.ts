@@ -127,6 +127,14 @@ function denseGroupsOf(spec: NetworkSpec): DenseGroups {
   return { of, members };
 }
 
+/** The input node the members read, its width and the members' units together (U). */
+function groupShape(net: CompiledNetwork, members: number[]): { input: number; din: number; U: number } {
+  const input = (net.spec.nodes[members[0]!] as { input: number }).input;
+  let U = 0;
+  for (const m of members) U += net.widths[m]!;
+  return { input, din: net.widths[input]!, U };
+}
+
 /** W_cat (din x U) of `members` from the parameters P, as float64. */
 function groupWeights(c: Ctx, net: CompiledNetwork, members: number[], din: number, U: number): Float64Array {
   const W = nodeBuffer(c, members[0]!, 'groupW', din * U);
@@ -141,10 +149,7 @@ function groupWeights(c: Ctx, net: CompiledNetwork, members: number[], din: numb
 }
 
 function groupForward(c: Ctx, net: CompiledNetwork, members: number[]): void {
-  const input = (net.spec.nodes[members[0]!] as { input: number }).input;
-  const din = net.widths[input]!;
-  let U = 0;
-  for (const m of members) U += net.widths[m]!;
+  const { input, din, U } = groupShape(net, members);
   const n = c.n;
   const W = groupWeights(c, net, members, din, U);
   const Y = nodeBuffer(c, members[0]!, 'groupY', n * U);
@@ -162,10 +167,7 @@ function groupForward(c: Ctx, net: CompiledNetwork, members: number[]): void {
 
 /** The backward pass of a group's active `members` (two or more). */
 function groupBackward(c: Ctx, net: CompiledNetwork, members: number[]): void {
-  const input = (net.spec.nodes[members[0]!] as { input: number }).input;
-  const din = net.widths[input]!;
-  let U = 0;
-  for (const m of members) U += net.widths[m]!;
+  const { input, din, U } = groupShape(net, members);
   const n = c.n;
   const G = nodeBuffer(c, members[0]!, 'groupG', n * U);
   let col = 0;
