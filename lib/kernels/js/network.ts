@@ -1160,8 +1160,14 @@ class JsNetwork<T extends FloatArray> implements NetworkHandle<T> {
   }
 
 
+  /**
+   * The smallest kept workspace with room for n rows, else a new one of n rows (as network.cc's
+   * workspaceIn): a call uses the first n rows of its buffers, so batches of varying sizes share
+   * one workspace instead of allocating one each.
+   */
   private workspace(n: number, withR: boolean): Workspace {
-    let ws = this.workspaces.get(n);
+    let ws: Workspace | undefined;
+    for (const w of this.workspaces.values()) if (w.n >= n && (!ws || w.n < ws.n)) ws = w;
     if (!ws) {
       if (this.workspaces.size >= MAX_WORKSPACES) this.workspaces.delete(this.workspaces.keys().next().value!);
       const N = this.ops.length;
@@ -1185,13 +1191,15 @@ class JsNetwork<T extends FloatArray> implements NetworkHandle<T> {
       this.workspaces.set(n, ws);
     }
     if (withR && !ws.RA) {
+      // Of the workspace's rows, not this call's.
+      const rows = ws.n;
       const N = this.ops.length;
-      const mk = (i: number): FloatArray => allocate(this.dtype, n * this.net.widths[i]!);
+      const mk = (i: number): FloatArray => allocate(this.dtype, rows * this.net.widths[i]!);
       const isLn = (i: number): boolean => this.net.spec.nodes[i]!.op === 'layernorm';
       ws.RA = Array.from({ length: N }, (_, i) => mk(i)); // RA[0] stays zero: x does not depend on params
       ws.RG = Array.from({ length: N }, (_, i) => mk(i));
-      ws.rxhat = Array.from({ length: N }, (_, i) => (isLn(i) ? new Float64Array(n * this.net.widths[i]!) : null));
-      ws.rsRel = Array.from({ length: N }, (_, i) => (isLn(i) ? new Float64Array(n) : null));
+      ws.rxhat = Array.from({ length: N }, (_, i) => (isLn(i) ? new Float64Array(rows * this.net.widths[i]!) : null));
+      ws.rsRel = Array.from({ length: N }, (_, i) => (isLn(i) ? new Float64Array(rows) : null));
     }
     return ws;
   }

@@ -7,7 +7,7 @@ import type { FloatArray } from '../../core/matrix.js';
 import { multiply, multiplyRunsInModule } from './products.js';
 import { scratchDoubles, type ScratchSlot } from './scratch.js';
 
-/** Buffers of one batch size, reused across calls (no allocation in steady state). */
+/** Buffers for batches of up to n rows (a call uses the first rows), reused across calls (no allocation in steady state). */
 export interface Workspace {
   n: number;
   /** Activations by node; A[0] is replaced by the caller's x on every call. */
@@ -82,7 +82,7 @@ export function act64(c: Ctx, node: number, w: number): Float64Array {
   const src = c.A[node]!;
   if (src instanceof Float64Array) return src;
   let buf = ws.A64[node];
-  if (!buf) buf = ws.A64[node] = new Float64Array(c.n * w);
+  if (!buf) buf = ws.A64[node] = new Float64Array(ws.n * w); // the workspace's rows: later calls may have more than this one
   if (ws.A64pass[node] !== c.pass) {
     for (let k = 0; k < c.n * w; k++) buf[k] = src[k]!;
     ws.A64pass[node] = c.pass;
