@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 out=build-sanitize
-tests=backend,kernels.parity,network.native,network.parity,network.gradcheck,network.vjp,metabatch,binding.robustness,optim,multiTaskLasso,multiTaskNet,meta
+tests=backend,kernels.parity,network.native,network.parity,network.batchSizes,network.gradcheck,network.vjp,metabatch,binding.robustness,optim,multiTaskLasso,multiTaskNet,meta
 for f in dist/test/*reproducib*.test.js; do
   [ -e "$f" ] && tests="$tests,$(basename "$f" .test.js)"
 done
