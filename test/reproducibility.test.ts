@@ -102,12 +102,46 @@ const wideSpec: NetworkSpec = {
   ],
 };
 
+/**
+ * wideSpec without its layer normalisation: every op computes a row from that row alone, so on
+ * one thread the native lossGrad runs its row chunks' forward passes as one pass over the batch.
+ */
+const rowLocalSpec: NetworkSpec = {
+  nodes: wideSpec.nodes.map((nd, i) => (i === 2 ? { op: 'activation', input: 1, fn: 'identity' } : nd)) as NetworkSpec['nodes'],
+  heads: wideSpec.heads,
+};
+
+/** Dense parameters only: on one thread the native lossGrad runs its row chunks' backward passes as one too. */
+const denseSpec: NetworkSpec = {
+  nodes: [
+    { op: 'input', size: 48 },
+    { op: 'dense', input: 0, units: 96 }, // 1
+    { op: 'activation', input: 1, fn: 'gelu' }, // 2
+    { op: 'dropout', input: 2, rate: 0.25 }, // 3
+    { op: 'dense', input: 3, units: 80 }, // 4
+    { op: 'activation', input: 4, fn: 'relu' }, // 5
+    { op: 'concat', inputs: [5, 2] }, // 6
+    { op: 'dense', input: 6, units: 1 }, // 7
+    { op: 'dense', input: 6, units: 1 }, // 8
+    { op: 'dense', input: 6, units: 4 }, // 9
+    { op: 'dense', input: 5, units: 1 }, // 10
+    { op: 'dense', input: 5, units: 1 }, // 11
+  ],
+  heads: [
+    { node: 7, loss: 'mse', target: 0 },
+    { node: 8, loss: 'bce-logits', target: 1 },
+    { node: 9, loss: 'softmax-ce', target: 2 },
+    { node: 10, loss: 'huber', target: 3 },
+    { node: 11, loss: 'poisson', target: 4 },
+  ],
+};
+
 /** n = 96: one pass whose products split across threads; n = 136: the native lossGrad's two row chunks (72 and 64 rows). */
-function networkCase(dtype: DType, n: number): Case {
+function networkCase(dtype: DType, n: number, spec: NetworkSpec = wideSpec): Case {
   return {
     covers: ['network'],
     run: (k, a) => {
-      const compiled = compileNetwork(wideSpec);
+      const compiled = compileNetwork(spec);
       const rng = new Rng(3);
       const params = a.place(initParams(compiled, rng, dtype));
       const masks = new Map([...dropoutMasks(compiled, rng, n, dtype)].map(([i, m]) => [i, a.place(m)]));
@@ -118,7 +152,7 @@ function networkCase(dtype: DType, n: number): Case {
       });
       const batch = { x, y, masks };
       const weights = a.f64(5, (_, h) => 0.5 + h);
-      const h = k.network(wideSpec, dtype as 'float64') as unknown as NetworkHandle<FloatArray>;
+      const h = k.network(spec, dtype as 'float64') as unknown as NetworkHandle<FloatArray>;
       const out = h.forward(params, batch);
       const grad = a.array(dtype, compiled.paramCount, () => 0);
       const losses = h.lossGrad(params, batch, weights, grad);
@@ -480,6 +514,10 @@ const cases: Record<string, Case> = {
   'network float32: forward, lossGrad, headGrads, hvp, vjp': networkCase('float32', 96),
   'network float64, 136 rows (row chunks): forward, lossGrad, headGrads, hvp, vjp': networkCase('float64', 136),
   'network float32, 136 rows (row chunks): forward, lossGrad, headGrads, hvp, vjp': networkCase('float32', 136),
+  'row-local network float64, 136 rows (row chunks, one forward pass on one thread)': networkCase('float64', 136, rowLocalSpec),
+  'row-local network float32, 136 rows (row chunks, one forward pass on one thread)': networkCase('float32', 136, rowLocalSpec),
+  'dense network float64, 136 rows (row chunks, one pass each way on one thread)': networkCase('float64', 136, denseSpec),
+  'dense network float32, 136 rows (row chunks, one pass each way on one thread)': networkCase('float32', 136, denseSpec),
   'network float64: metaGradient (second and first order)': metaCase('float64'),
   'network float32: metaGradient (second and first order)': metaCase('float32'),
   'optimisers float64': optimCase('float64'),

@@ -330,6 +330,12 @@ struct Network<T>::Workspace {
 };
 
 template <typename T>
+struct Network<T>::RowPart {
+  int from, to;
+  T* g;
+};
+
+template <typename T>
 struct Network<T>::Ctx {
   const Program* prog;
   int n;
@@ -348,6 +354,10 @@ struct Network<T>::Ctx {
   double* batchOut;   // receives the batch statistics (nullable)
   int threads;  // bound on the threads of the products
   std::vector<int>* groupScratch;  // the active members of a dense group (runBackward)
+  // Set by lossGradByChunksOneThread: the parameter gradients of rows [parts[q].from, parts[q].to)
+  // go to parts[q].g (each row chunk's own), the rest of the pass runs over all the rows.
+  const RowPart* parts = nullptr;
+  int partCount = 0;
 };
 
 // The state of one of lossGrad's row chunks (chunk q runs on lane q): its buffers, gradient and
@@ -358,6 +368,7 @@ struct Network<T>::Lane {
   Buffer<T> grad;                                       // this lane's gradient (lane 0 uses the caller's)
   std::vector<const T*> masks;                          // the chunk's rows of each dropout mask
   std::vector<int> groupScratch;
+  std::vector<T*> rowsA, rowsG;  // the chunk's rows of each node's activations and gradients (one thread)
 };
 
 namespace {
@@ -429,7 +440,15 @@ void denseBackward(const Node& nd, int i, C& c) {
   const T* W = c.P + nd.paramOffset;
   // The input never needs a gradient: skipping it saves the first layer's largest product.
   if (in != 0) matmul<T>(c, c.n, din, dout, c.G[i], false, W, true, c.G[in], true);
-  if (c.g) {
+  if (c.parts) {
+    for (int q = 0; q < c.partCount; q++) {
+      const auto& part = c.parts[q];
+      const int rows = part.to - part.from;
+      T* gW = part.g + nd.paramOffset;
+      matmul<T>(c, din, dout, rows, c.A[in] + int64_t(part.from) * din, true, c.G[i] + int64_t(part.from) * dout, false, gW, true);
+      addColumnSums(gW + int64_t(din) * dout, c.G[i] + int64_t(part.from) * dout, rows, dout, c.threads);
+    }
+  } else if (c.g) {
     T* gW = c.g + nd.paramOffset;
     matmul<T>(c, din, dout, c.n, c.A[in], true, c.G[i], false, gW, true);
     addColumnSums(gW + int64_t(din) * dout, c.G[i], c.n, dout, c.threads);
@@ -1317,6 +1336,11 @@ template <typename T>
 Network<T>::Network(Program program) : prog_(std::move(program)) {
   findChains();
   for (const Head& hd : prog_.heads) headNodes_.push_back(hd.node);
+  for (const Node& nd : prog_.nodes) {
+    if (nd.op == kLayerNorm || nd.op == kConv2d || nd.op == kBatchNorm || nd.op == kMaxPool2d || nd.op == kAvgPool2d) rowLocal_ = false;
+    if (nd.op == kLayerNorm || nd.op == kConv2d || nd.op == kBatchNorm || nd.op == kMixture || nd.op == kStitch) denseParams_ = false;
+  }
+  denseParams_ = denseParams_ && rowLocal_;
 }
 
 template <typename T>
@@ -1630,11 +1654,18 @@ void Network<T>::groupBackward(Ctx& c, const std::vector<int>& members) {
   if (!c.g) return;
   ws.groupGW.resize(size_t(din) * U);
   T* gw = ws.groupGW.data();
-  simd::gemm<T>(din, U, c.n, T(1), c.A[in], din, true, gcat, U, false, T(0), gw, U, c.threads);
-  addSideBySide<T>(prog_, members, din, U, gw, [&](int m) { return c.g + prog_.nodes[m].paramOffset; });
-  for (int m : members) {
-    const int u = prog_.nodes[m].width;
-    addColumnSums(c.g + prog_.nodes[m].paramOffset + int64_t(din) * u, c.G[m], c.n, u, c.threads);
+  const RowPart whole{0, c.n, c.g};
+  const RowPart* parts = c.parts ? c.parts : &whole;
+  for (int q = 0, count = c.parts ? c.partCount : 1; q < count; q++) {
+    const RowPart& part = parts[q];
+    const int rows = part.to - part.from;
+    simd::gemm<T>(din, U, rows, T(1), c.A[in] + int64_t(part.from) * din, din, true, gcat + int64_t(part.from) * U, U, false, T(0), gw, U,
+                  c.threads);
+    addSideBySide<T>(prog_, members, din, U, gw, [&](int m) { return part.g + prog_.nodes[m].paramOffset; });
+    for (int m : members) {
+      const int u = prog_.nodes[m].width;
+      addColumnSums(part.g + prog_.nodes[m].paramOffset + int64_t(din) * u, c.G[m] + int64_t(part.from) * u, rows, u, c.threads);
+    }
   }
 }
 
@@ -1788,6 +1819,10 @@ void Network<T>::lossGradByChunks(const T* params, const Batch<T>& b, const doub
     }
   }
   while (int(lanes_.size()) < chunks) lanes_.push_back(std::make_unique<Lane>());
+  if (threads_ <= 1 && rowLocal_ && wholeBatchPays(b.n, chunkStart(1, chunks, b.n), active)) {
+    lossGradByChunksOneThread(params, b, weights, grad, losses, labelled);
+    return;
+  }
   std::vector<double> parts(size_t(chunks) * H, 0.0);
   // Threads beyond one per chunk go to the products of the chunks' passes.
   const int inner = std::max(1, threads_ / chunks);
@@ -1820,6 +1855,99 @@ void Network<T>::lossGradByChunks(const T* params, const Batch<T>& b, const doub
     runtime::parallelParts(P, kParallelChunk / 2, threads_, [&](int64_t from, int64_t to) {
       for (int64_t k = from; k < to; k++) grad[k] += src[k];
     });
+  }
+  for (size_t h = 0; h < H; h++) {
+    double sum = 0;
+    for (int q = 0; q < chunks; q++) sum += parts[size_t(q) * H + h];
+    losses[h] = sum;
+  }
+}
+
+// Whether lossGradByChunksOneThread's products over the whole batch of n rows run at least as fast
+// as the chunks' products over `rows` rows: not when a chunk's output is small enough for the
+// direct path of the GEMM and the whole batch's is not (a 64-wide layer: about 8 % slower on the
+// packed path). Either way gives the same bits.
+template <typename T>
+bool Network<T>::wholeBatchPays(int n, int rows, const std::vector<uint8_t>& active) const {
+  const int64_t direct = simd::ops().gemmDirectMaxOutput;
+  auto changesPath = [&](int64_t width) { return int64_t(rows) * width <= direct && int64_t(n) * width > direct; };
+  for (size_t i = 1; i < prog_.nodes.size(); i++) {
+    const Node& nd = prog_.nodes[i];
+    // Dense groups (the heads side by side) are left out: their products over the whole batch
+    // measured faster on either path (64 one-unit heads: 7 % in all).
+    if (!active[i] || nd.op != kDense || prog_.denseGroupOf[i] >= 0) continue;
+    const int in = nd.inputs[0];
+    if (changesPath(nd.width) || (in != 0 && changesPath(prog_.nodes[in].width))) return false;
+  }
+  return true;
+}
+
+// lossGradByChunks on one thread, for a row-local network (rowLocal_): the chunks' forward passes
+// are one pass over all the rows, then each chunk's backward runs from its rows of that pass into
+// its own gradient, as lossGradByChunks runs it. Every row of every activation, and so every
+// chunk's gradient and loss, has the bits the chunk's own pass gives (a product's rows do not depend
+// on the rows computed with them), while the forward products run on the whole batch: one weight
+// panel packed per layer instead of one per chunk, and the products' rows in full register tiles.
+template <typename T>
+void Network<T>::lossGradByChunksOneThread(const T* params, const Batch<T>& b, const double* weights, T* grad, double* losses,
+                                           const std::vector<int>& labelled) {
+  const size_t H = prog_.heads.size();
+  const size_t N = prog_.nodes.size();
+  const int64_t P = prog_.paramCount;
+  const int chunks = rowChunks(b.n);
+  const std::vector<uint8_t>& active = activeFor(weights);
+  Lane& lane0 = *lanes_[0];
+  Ctx whole = context(workspaceIn(lane0.workspaces, b.n, false), params, b, nullptr, false, 1, &lane0.groupScratch);
+  runForward(whole);
+  // Each chunk's backward writes its own rows of the gradients only: one clearing serves them all.
+  zeroGrads(whole, active, false);
+  const int inputWidth = prog_.nodes[0].width;
+  std::vector<double> parts(size_t(chunks) * H, 0.0);
+  std::vector<RowPart> rowParts(static_cast<size_t>(chunks), RowPart{0, 0, nullptr});
+  for (int q = 0; q < chunks; q++) {
+    Lane& lane = *lanes_[q];
+    if (q > 0) lane.grad.resize(size_t(P));
+    T* g = q == 0 ? grad : lane.grad.data();
+    std::fill(g, g + P, T(0));
+    const int r0 = chunkStart(q, chunks, b.n);
+    Batch<T> cb = b;
+    cb.n = chunkStart(q + 1, chunks, b.n) - r0;
+    cb.x = b.x + int64_t(r0) * inputWidth;
+    cb.y = b.y + int64_t(r0) * b.yCols;
+    if (b.masks) {
+      lane.masks.assign(N, nullptr);
+      for (size_t i = 0; i < N; i++)
+        if (b.masks[i]) lane.masks[i] = b.masks[i] + int64_t(r0) * prog_.nodes[i].width;
+      cb.masks = lane.masks.data();
+    }
+    lane.rowsA.assign(N, nullptr);
+    lane.rowsG.assign(N, nullptr);
+    for (size_t i = 0; i < N; i++) {
+      const int64_t at = int64_t(r0) * prog_.nodes[i].width;
+      if (whole.A[i]) lane.rowsA[i] = whole.A[i] + at;
+      if (whole.G[i]) lane.rowsG[i] = whole.G[i] + at;
+    }
+    Ctx c = whole;
+    c.n = cb.n;
+    c.A = lane.rowsA.data();
+    c.G = lane.rowsG.data();
+    c.masks = cb.masks;
+    c.g = g;
+    for (size_t h = 0; h < H; h++) parts[size_t(q) * H + h] = seedLoss(c, cb, h, weights[h], weights[h] != 0, false, labelled[h], int(r0));
+    rowParts[size_t(q)] = {r0, r0 + cb.n, g};
+    if (!denseParams_) runBackward(c, active, false);
+  }
+  if (denseParams_) {
+    // The chunks' backward passes as one: every op but the parameter gradients is row-local, and
+    // those (dense ops only here) are each chunk's rows' product into the chunk's gradient.
+    whole.g = grad;
+    whole.parts = rowParts.data();
+    whole.partCount = chunks;
+    runBackward(whole, active, false);
+  }
+  for (int q = 1; q < chunks; q++) {
+    const T* src = lanes_[q]->grad.data();
+    for (int64_t k = 0; k < P; k++) grad[k] += src[k];
   }
   for (size_t h = 0; h < H; h++) {
     double sum = 0;

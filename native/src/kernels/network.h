@@ -126,12 +126,16 @@ class Network {
 
  private:
   struct Lane;
+  struct RowPart;
   Workspace& workspace(int n, bool withR);
   Workspace& workspaceIn(std::vector<std::unique_ptr<Workspace>>& cache, int n, bool withR);
   Ctx begin(const T* params, const Batch<T>& b, const T* v, bool withR);
   Ctx context(Workspace& ws, const T* params, const Batch<T>& b, const T* v, bool withR, int threads, std::vector<int>* groupScratch);
   int rowChunks(int n) const;
   void lossGradByChunks(const T* params, const Batch<T>& b, const double* weights, T* grad, double* losses);
+  bool wholeBatchPays(int n, int rows, const std::vector<uint8_t>& active) const;
+  void lossGradByChunksOneThread(const T* params, const Batch<T>& b, const double* weights, T* grad, double* losses,
+                                 const std::vector<int>& labelled);
   int labelledRows(const Batch<T>& b, size_t h) const;
   void findChains();
   void runForward(Ctx& c);
@@ -163,6 +167,14 @@ class Network {
   std::vector<int> fusedBn_;           // by pool node: its chain's batchnorm node, else -1
   std::vector<uint8_t> fusedAway_;     // the chains' batchnorm and relu nodes
   std::vector<uint8_t> gradAssigned_;  // nodes whose only consumer is a chain: its backward overwrites their gradient
+  // Whether every op computes each row of its output (and of its input's gradient) from that row
+  // alone and keeps no per-row state outside the activations (no layer or batch normalisation,
+  // convolution or pooling): then one pass over a batch's rows gives each row the bits a pass over
+  // any subset holding it gives (lossGradByChunksOneThread).
+  bool rowLocal_ = true;
+  // Whether, besides, dense ops hold all the parameters: then the chunks' backward passes run as
+  // one too, each dense op's parameter gradient split by chunk (Ctx::parts).
+  bool denseParams_ = true;
 
   Program prog_;
   Kept kept_;

@@ -106,6 +106,8 @@ struct Ops {
   // The column strip widths the serial GEMM prefers (its register tile): a threaded driver splits
   // C into strips of multiples of these so that no strip ends mid-tile.
   int sgemmNr, dgemmNr, sgemmMr, dgemmMr;
+  // The largest output (m n elements) the serial GEMM computes by its direct path, without packing.
+  int64_t gemmDirectMaxOutput;
   // sum_i x[i] y[i], in a fixed order for a given n (lanes of fixed width, then a fixed tree).
   double (*ddot)(const double* x, const double* y, int64_t n);
   // y += a x.

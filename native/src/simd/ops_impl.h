@@ -1282,6 +1282,7 @@ void bnReluMaxPool2x2BackwardImpl(const T* x, int64_t h, int64_t w, const T* y, 
                     Tile<double>::kNr,                                                                 \
                     Tile<float>::kMr,                                                                  \
                     Tile<double>::kMr,                                                                 \
+                    kDirectMaxOutput,                                                                  \
                     &ddotImpl,                                                                         \
                     &daxpyImpl,                                                                        \
                     &daxpyRowsImpl,                                                                    \
