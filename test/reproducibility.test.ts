@@ -69,6 +69,23 @@ function spd(a: Arena, n: number): Matrix<Float64Array> {
   return out;
 }
 
+/** The five head nodes everyLoss takes: three on node a (the third four classes wide), two on node b. */
+function headNodes(a: number, b: number): NetworkSpec['nodes'] {
+  return [
+    { op: 'dense', input: a, units: 1 },
+    { op: 'dense', input: a, units: 1 },
+    { op: 'dense', input: a, units: 4 },
+    { op: 'dense', input: b, units: 1 },
+    { op: 'dense', input: b, units: 1 },
+  ];
+}
+
+/** One head of each loss on the given nodes, target t on the t-th (networkCase draws the targets to match). */
+function everyLoss(nodes: number[]): NetworkSpec['heads'] {
+  const losses = ['mse', 'bce-logits', 'softmax-ce', 'huber', 'poisson'] as const;
+  return losses.map((loss, t) => ({ node: nodes[t]!, loss, target: t }));
+}
+
 /** Every op and loss, wide enough for the products to run on several threads. */
 const wideSpec: NetworkSpec = {
   nodes: [
@@ -87,19 +104,9 @@ const wideSpec: NetworkSpec = {
     { op: 'stitch', inputs: [6, 8], self: 0 }, // 12
     { op: 'add', inputs: [11, 12] }, // 13
     { op: 'concat', inputs: [13, 6] }, // 14
-    { op: 'dense', input: 14, units: 1 }, // 15
-    { op: 'dense', input: 14, units: 1 }, // 16
-    { op: 'dense', input: 14, units: 4 }, // 17
-    { op: 'dense', input: 13, units: 1 }, // 18
-    { op: 'dense', input: 13, units: 1 }, // 19
+    ...headNodes(14, 13), // 15-19
   ],
-  heads: [
-    { node: 15, loss: 'mse', target: 0 },
-    { node: 16, loss: 'bce-logits', target: 1 },
-    { node: 17, loss: 'softmax-ce', target: 2 },
-    { node: 18, loss: 'huber', target: 3 },
-    { node: 19, loss: 'poisson', target: 4 },
-  ],
+  heads: everyLoss([15, 16, 17, 18, 19]),
 };
 
 /**
@@ -121,19 +128,9 @@ const denseSpec: NetworkSpec = {
     { op: 'dense', input: 3, units: 80 }, // 4
     { op: 'activation', input: 4, fn: 'relu' }, // 5
     { op: 'concat', inputs: [5, 2] }, // 6
-    { op: 'dense', input: 6, units: 1 }, // 7
-    { op: 'dense', input: 6, units: 1 }, // 8
-    { op: 'dense', input: 6, units: 4 }, // 9
-    { op: 'dense', input: 5, units: 1 }, // 10
-    { op: 'dense', input: 5, units: 1 }, // 11
+    ...headNodes(6, 5), // 7-11
   ],
-  heads: [
-    { node: 7, loss: 'mse', target: 0 },
-    { node: 8, loss: 'bce-logits', target: 1 },
-    { node: 9, loss: 'softmax-ce', target: 2 },
-    { node: 10, loss: 'huber', target: 3 },
-    { node: 11, loss: 'poisson', target: 4 },
-  ],
+  heads: everyLoss([7, 8, 9, 10, 11]),
 };
 
 /** n = 96: one pass whose products split across threads; n = 136: the native lossGrad's two row chunks (72 and 64 rows). */

@@ -1795,6 +1795,34 @@ inline int chunkStart(int q, int chunks, int n) {
   return std::min(n, q * per);
 }
 
+// Chunk q's gradient, cleared: the caller's for chunk 0, the lane's own for the others.
+template <typename T>
+T* Network<T>::laneGradient(int q, T* grad) {
+  const int64_t P = prog_.paramCount;
+  Lane& lane = *lanes_[q];
+  if (q > 0) lane.grad.resize(size_t(P));
+  T* g = q == 0 ? grad : lane.grad.data();
+  std::fill(g, g + P, T(0));
+  return g;
+}
+
+// Rows [r0, r0 + rows) of batch b: its inputs, targets and dropout masks (the masks' table in `lane`).
+template <typename T>
+Batch<T> Network<T>::chunkBatch(const Batch<T>& b, int r0, int rows, Lane& lane) const {
+  const size_t N = prog_.nodes.size();
+  Batch<T> cb = b;
+  cb.n = rows;
+  cb.x = b.x + int64_t(r0) * prog_.nodes[0].width;
+  cb.y = b.y + int64_t(r0) * b.yCols;
+  if (b.masks) {
+    lane.masks.assign(N, nullptr);
+    for (size_t i = 0; i < N; i++)
+      if (b.masks[i]) lane.masks[i] = b.masks[i] + int64_t(r0) * prog_.nodes[i].width;
+    cb.masks = lane.masks.data();
+  }
+  return cb;
+}
+
 // lossGrad by row chunks (network.h): chunk q on lane q (its own buffers and gradient), each pass
 // with the whole batch's labelled-row counts as its losses' divisors; then the gradient is chunk
 // 0's + chunk 1's + ... and each loss the sum of its chunks' parts in chunk order.
@@ -1802,7 +1830,6 @@ template <typename T>
 void Network<T>::lossGradByChunks(const T* params, const Batch<T>& b, const double* weights, T* grad, double* losses) {
   kept_.valid = false;
   const size_t H = prog_.heads.size();
-  const size_t N = prog_.nodes.size();
   const int64_t P = prog_.paramCount;
   const int chunks = rowChunks(b.n);
   const std::vector<uint8_t>& active = activeFor(weights);
@@ -1826,23 +1853,11 @@ void Network<T>::lossGradByChunks(const T* params, const Batch<T>& b, const doub
   std::vector<double> parts(size_t(chunks) * H, 0.0);
   // Threads beyond one per chunk go to the products of the chunks' passes.
   const int inner = std::max(1, threads_ / chunks);
-  const int inputWidth = prog_.nodes[0].width;
   runtime::parallelFor(chunks, threads_, [&](int q, int) {
     Lane& lane = *lanes_[q];
-    if (q > 0) lane.grad.resize(size_t(P));
-    T* g = q == 0 ? grad : lane.grad.data();
-    std::fill(g, g + P, T(0));
+    T* g = laneGradient(q, grad);
     const int r0 = chunkStart(q, chunks, b.n);
-    Batch<T> cb = b;
-    cb.n = chunkStart(q + 1, chunks, b.n) - r0;
-    cb.x = b.x + int64_t(r0) * inputWidth;
-    cb.y = b.y + int64_t(r0) * b.yCols;
-    if (b.masks) {
-      lane.masks.assign(N, nullptr);
-      for (size_t i = 0; i < N; i++)
-        if (b.masks[i]) lane.masks[i] = b.masks[i] + int64_t(r0) * prog_.nodes[i].width;
-      cb.masks = lane.masks.data();
-    }
+    const Batch<T> cb = chunkBatch(b, r0, chunkStart(q + 1, chunks, b.n) - r0, lane);
     Ctx c = context(workspaceIn(lane.workspaces, cb.n, false), params, cb, nullptr, false, inner, &lane.groupScratch);
     runForward(c);
     zeroGrads(c, active, false);
@@ -1901,25 +1916,13 @@ void Network<T>::lossGradByChunksOneThread(const T* params, const Batch<T>& b, c
   runForward(whole);
   // Each chunk's backward writes its own rows of the gradients only: one clearing serves them all.
   zeroGrads(whole, active, false);
-  const int inputWidth = prog_.nodes[0].width;
   std::vector<double> parts(size_t(chunks) * H, 0.0);
   std::vector<RowPart> rowParts(static_cast<size_t>(chunks), RowPart{0, 0, nullptr});
   for (int q = 0; q < chunks; q++) {
     Lane& lane = *lanes_[q];
-    if (q > 0) lane.grad.resize(size_t(P));
-    T* g = q == 0 ? grad : lane.grad.data();
-    std::fill(g, g + P, T(0));
+    T* g = laneGradient(q, grad);
     const int r0 = chunkStart(q, chunks, b.n);
-    Batch<T> cb = b;
-    cb.n = chunkStart(q + 1, chunks, b.n) - r0;
-    cb.x = b.x + int64_t(r0) * inputWidth;
-    cb.y = b.y + int64_t(r0) * b.yCols;
-    if (b.masks) {
-      lane.masks.assign(N, nullptr);
-      for (size_t i = 0; i < N; i++)
-        if (b.masks[i]) lane.masks[i] = b.masks[i] + int64_t(r0) * prog_.nodes[i].width;
-      cb.masks = lane.masks.data();
-    }
+    const Batch<T> cb = chunkBatch(b, r0, chunkStart(q + 1, chunks, b.n) - r0, lane);
     lane.rowsA.assign(N, nullptr);
     lane.rowsG.assign(N, nullptr);
     for (size_t i = 0; i < N; i++) {

@@ -134,6 +134,8 @@ class Network {
   int rowChunks(int n) const;
   void lossGradByChunks(const T* params, const Batch<T>& b, const double* weights, T* grad, double* losses);
   bool wholeBatchPays(int n, int rows, const std::vector<uint8_t>& active) const;
+  T* laneGradient(int q, T* grad);
+  Batch<T> chunkBatch(const Batch<T>& b, int r0, int rows, Lane& lane) const;
   void lossGradByChunksOneThread(const T* params, const Batch<T>& b, const double* weights, T* grad, double* losses,
                                  const std::vector<int>& labelled);
   int labelledRows(const Batch<T>& b, size_t h) const;
