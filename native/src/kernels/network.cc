@@ -433,6 +433,14 @@ void denseForward(const Node& nd, int i, C& c) {
   matmul<T>(c, c.n, dout, din, c.A[in], false, W, false, c.A[i], true);
 }
 
+// body(from, rows, g) for each part of the pass's rows whose parameter gradients go to g: the
+// row chunks of Ctx::parts, else all c.n rows into c.g.
+template <typename C, typename F>
+void forEachGradientPart(const C& c, const F& body) {
+  if (!c.parts) return body(0, c.n, c.g);
+  for (int q = 0; q < c.partCount; q++) body(c.parts[q].from, c.parts[q].to - c.parts[q].from, c.parts[q].g);
+}
+
 template <typename T, typename C>
 void denseBackward(const Node& nd, int i, C& c) {
   const int in = nd.inputs[0];
@@ -440,19 +448,12 @@ void denseBackward(const Node& nd, int i, C& c) {
   const T* W = c.P + nd.paramOffset;
   // The input never needs a gradient: skipping it saves the first layer's largest product.
   if (in != 0) matmul<T>(c, c.n, din, dout, c.G[i], false, W, true, c.G[in], true);
-  if (c.parts) {
-    for (int q = 0; q < c.partCount; q++) {
-      const auto& part = c.parts[q];
-      const int rows = part.to - part.from;
-      T* gW = part.g + nd.paramOffset;
-      matmul<T>(c, din, dout, rows, c.A[in] + int64_t(part.from) * din, true, c.G[i] + int64_t(part.from) * dout, false, gW, true);
-      addColumnSums(gW + int64_t(din) * dout, c.G[i] + int64_t(part.from) * dout, rows, dout, c.threads);
-    }
-  } else if (c.g) {
-    T* gW = c.g + nd.paramOffset;
-    matmul<T>(c, din, dout, c.n, c.A[in], true, c.G[i], false, gW, true);
-    addColumnSums(gW + int64_t(din) * dout, c.G[i], c.n, dout, c.threads);
-  }
+  if (!c.g) return;
+  forEachGradientPart(c, [&](int from, int rows, T* g) {
+    T* gW = g + nd.paramOffset;
+    matmul<T>(c, din, dout, rows, c.A[in] + int64_t(from) * din, true, c.G[i] + int64_t(from) * dout, false, gW, true);
+    addColumnSums(gW + int64_t(din) * dout, c.G[i] + int64_t(from) * dout, rows, dout, c.threads);
+  });
 }
 
 template <typename T, typename C>
@@ -1654,19 +1655,14 @@ void Network<T>::groupBackward(Ctx& c, const std::vector<int>& members) {
   if (!c.g) return;
   ws.groupGW.resize(size_t(din) * U);
   T* gw = ws.groupGW.data();
-  const RowPart whole{0, c.n, c.g};
-  const RowPart* parts = c.parts ? c.parts : &whole;
-  for (int q = 0, count = c.parts ? c.partCount : 1; q < count; q++) {
-    const RowPart& part = parts[q];
-    const int rows = part.to - part.from;
-    simd::gemm<T>(din, U, rows, T(1), c.A[in] + int64_t(part.from) * din, din, true, gcat + int64_t(part.from) * U, U, false, T(0), gw, U,
-                  c.threads);
-    addSideBySide<T>(prog_, members, din, U, gw, [&](int m) { return part.g + prog_.nodes[m].paramOffset; });
+  forEachGradientPart(c, [&](int from, int rows, T* g) {
+    simd::gemm<T>(din, U, rows, T(1), c.A[in] + int64_t(from) * din, din, true, gcat + int64_t(from) * U, U, false, T(0), gw, U, c.threads);
+    addSideBySide<T>(prog_, members, din, U, gw, [&](int m) { return g + prog_.nodes[m].paramOffset; });
     for (int m : members) {
       const int u = prog_.nodes[m].width;
-      addColumnSums(part.g + prog_.nodes[m].paramOffset + int64_t(din) * u, c.G[m] + int64_t(part.from) * u, rows, u, c.threads);
+      addColumnSums(g + prog_.nodes[m].paramOffset + int64_t(din) * u, c.G[m] + int64_t(from) * u, rows, u, c.threads);
     }
-  }
+  });
 }
 
 template <typename T>
@@ -1795,6 +1791,25 @@ inline int chunkStart(int q, int chunks, int n) {
   return std::min(n, q * per);
 }
 
+// The chunks' results in chunk order: grad (chunk 0's) += each other lane's gradient, and each
+// head's loss the sum of its chunks' parts (parts: chunks x heads).
+template <typename T>
+void Network<T>::addChunks(int chunks, const std::vector<double>& parts, T* grad, double* losses) {
+  const int64_t P = prog_.paramCount;
+  const size_t H = prog_.heads.size();
+  for (int q = 1; q < chunks; q++) {
+    const T* src = lanes_[q]->grad.data();
+    runtime::parallelParts(P, kParallelChunk / 2, threads_, [&](int64_t from, int64_t to) {
+      for (int64_t k = from; k < to; k++) grad[k] += src[k];
+    });
+  }
+  for (size_t h = 0; h < H; h++) {
+    double sum = 0;
+    for (int q = 0; q < chunks; q++) sum += parts[size_t(q) * H + h];
+    losses[h] = sum;
+  }
+}
+
 // Chunk q's gradient, cleared: the caller's for chunk 0, the lane's own for the others.
 template <typename T>
 T* Network<T>::laneGradient(int q, T* grad) {
@@ -1830,7 +1845,6 @@ template <typename T>
 void Network<T>::lossGradByChunks(const T* params, const Batch<T>& b, const double* weights, T* grad, double* losses) {
   kept_.valid = false;
   const size_t H = prog_.heads.size();
-  const int64_t P = prog_.paramCount;
   const int chunks = rowChunks(b.n);
   const std::vector<uint8_t>& active = activeFor(weights);
   std::vector<int> labelled(H);
@@ -1865,17 +1879,7 @@ void Network<T>::lossGradByChunks(const T* params, const Batch<T>& b, const doub
     for (size_t h = 0; h < H; h++) parts[size_t(q) * H + h] = seedLoss(c, cb, h, weights[h], weights[h] != 0, false, labelled[h], r0);
     runBackward(c, active, false);
   });
-  for (int q = 1; q < chunks; q++) {
-    const T* src = lanes_[q]->grad.data();
-    runtime::parallelParts(P, kParallelChunk / 2, threads_, [&](int64_t from, int64_t to) {
-      for (int64_t k = from; k < to; k++) grad[k] += src[k];
-    });
-  }
-  for (size_t h = 0; h < H; h++) {
-    double sum = 0;
-    for (int q = 0; q < chunks; q++) sum += parts[size_t(q) * H + h];
-    losses[h] = sum;
-  }
+  addChunks(chunks, parts, grad, losses);
 }
 
 // Whether lossGradByChunksOneThread's products over the whole batch of n rows run at least as fast
@@ -1908,7 +1912,6 @@ void Network<T>::lossGradByChunksOneThread(const T* params, const Batch<T>& b, c
                                            const std::vector<int>& labelled) {
   const size_t H = prog_.heads.size();
   const size_t N = prog_.nodes.size();
-  const int64_t P = prog_.paramCount;
   const int chunks = rowChunks(b.n);
   const std::vector<uint8_t>& active = activeFor(weights);
   Lane& lane0 = *lanes_[0];
@@ -1948,15 +1951,7 @@ void Network<T>::lossGradByChunksOneThread(const T* params, const Batch<T>& b, c
     whole.partCount = chunks;
     runBackward(whole, active, false);
   }
-  for (int q = 1; q < chunks; q++) {
-    const T* src = lanes_[q]->grad.data();
-    for (int64_t k = 0; k < P; k++) grad[k] += src[k];
-  }
-  for (size_t h = 0; h < H; h++) {
-    double sum = 0;
-    for (int q = 0; q < chunks; q++) sum += parts[size_t(q) * H + h];
-    losses[h] = sum;
-  }
+  addChunks(chunks, parts, grad, losses);
 }
 
 template <typename T>

@@ -135,6 +135,7 @@ class Network {
   void lossGradByChunks(const T* params, const Batch<T>& b, const double* weights, T* grad, double* losses);
   bool wholeBatchPays(int n, int rows, const std::vector<uint8_t>& active) const;
   T* laneGradient(int q, T* grad);
+  void addChunks(int chunks, const std::vector<double>& parts, T* grad, double* losses);
   Batch<T> chunkBatch(const Batch<T>& b, int r0, int rows, Lane& lane) const;
   void lossGradByChunksOneThread(const T* params, const Batch<T>& b, const double* weights, T* grad, double* losses,
                                  const std::vector<int>& labelled);
