@@ -21,9 +21,34 @@
 
 #include "runtime/memory.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+#define METATASK_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define METATASK_ASAN 1
+#endif
+#endif
+#ifdef METATASK_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+
 namespace metatask::runtime {
 
 namespace {
+
+// Under AddressSanitizer a slot's memory past the bytes last asked for is poisoned: a kernel that
+// writes more than it asked for (which the arena would let run into the next slot's region) is
+// reported by the sanitizer tests instead of corrupting another temporary.
+void* asked(void* data, size_t held, size_t bytes) {
+#ifdef METATASK_ASAN
+  ASAN_UNPOISON_MEMORY_REGION(data, bytes);
+  ASAN_POISON_MEMORY_REGION(static_cast<char*>(data) + bytes, held - bytes);
+#else
+  (void)held;
+  (void)bytes;
+#endif
+  return data;
+}
 
 // From this size on a request gets a buffer of its own (whole huge pages).
 constexpr size_t kOwnFrom = kHugePageBytes / 2;
@@ -71,7 +96,7 @@ size_t regionFor(size_t bytes) {
 void* scratchBytes(Scratch slot, size_t bytes) {
   Buffers& b = buffers();
   const int s = static_cast<int>(slot);
-  if (b.bytes[s] >= bytes) return b.data[s];
+  if (b.bytes[s] >= bytes) return asked(b.data[s], b.bytes[s], bytes);
   b.own[s].reset();  // freed before a larger one is taken
   b.data[s] = nullptr;
   b.bytes[s] = 0;
@@ -81,7 +106,7 @@ void* scratchBytes(Scratch slot, size_t bytes) {
     b.data[s] = b.own[s].get();
     b.bytes[s] = bufferCapacity(want);
     prefaultNewMemory(b.data[s], bytes);
-    return b.data[s];
+    return asked(b.data[s], b.bytes[s], bytes);
   }
   const size_t region = regionFor(bytes);
   if (region > b.freeBytes) {
@@ -97,7 +122,7 @@ void* scratchBytes(Scratch slot, size_t bytes) {
   b.free += region;
   b.freeBytes -= region;
   prefaultNewMemory(b.data[s], bytes);
-  return b.data[s];
+  return asked(b.data[s], region, bytes);
 }
 
 size_t scratchHeldBytes() {

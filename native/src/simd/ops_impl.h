@@ -445,14 +445,29 @@ METATASK_INLINE void streamRows(const GemmCall<T>& g, int64_t p, int64_t j0, int
 template <typename T>
 constexpr int64_t kStreamTile = 32768 / int64_t(sizeof(T));
 
+// The columns of C whose block sums streamBlock keeps at once for m rows: as many whole vectors
+// as kStreamTile<T> holds, at least one.
+template <typename T>
+int64_t streamChunkColumns(int64_t m) {
+  constexpr int64_t W = Widths<T>::Wide::kWidth;
+  const int64_t cw = (kStreamTile<T> / m) / W * W;
+  return cw > W ? cw : W;
+}
+
+// The elements of `acc` streamBlock writes for C of m x n.
+template <typename T>
+int64_t streamAccSize(int64_t m, int64_t n) {
+  return m * minOf(streamChunkColumns<T>(m), n);
+}
+
 // C[0:m, :] += alpha * block over [pc, pc + kc) (m <= kStreamRows, rows of op(B) contiguous), by
-// chunks of columns whose sums fit in `acc` (kStreamTile<T> elements of scratch).
+// chunks of columns whose sums fit in `acc` (streamAccSize elements of scratch).
 template <typename T, bool TA>
 void streamBlock(const GemmCall<T>& g, int64_t pc, int64_t kc, T* acc) {
   using Wide = typename Widths<T>::Wide;
   constexpr int W = Wide::kWidth;
   const int64_t m = g.m;
-  const int64_t cw = (kStreamTile<T> / m) / W * W > W ? (kStreamTile<T> / m) / W * W : W;
+  const int64_t cw = streamChunkColumns<T>(m);
   const typename Wide::V va = Wide::set1(g.alpha);
   for (int64_t j0 = 0; j0 < g.n; j0 += cw) {
     const int64_t w = minOf(cw, g.n - j0);
@@ -511,11 +526,17 @@ bool streamsWide(int64_t m, int64_t n) {
   return 10 * m * n < 9 * paddedM * paddedN;
 }
 
-// One block of a skinny product (C with at most kStreamRows rows), by whichever form suits it.
+// Whether a skinny product (C with at most kStreamRows rows) is streamed rather than walked in
+// register tiles (the same for every block of its sum).
+template <typename T>
+bool skinnyStreams(const GemmCall<T>& g) {
+  return !(g.m <= kSkinnyRows && (g.n < kStreamMinColumns || (skinnyTileVectors(int(g.m)) > 1 && g.ldb <= kTileMaxStride<T>)));
+}
+
+// One block of a skinny product, by whichever form suits it.
 template <typename T>
 void skinnyOrStream(const GemmCall<T>& g, int64_t pc, int64_t kc, T* acc) {
-  if (g.m <= kSkinnyRows && (g.n < kStreamMinColumns || (skinnyTileVectors(int(g.m)) > 1 && g.ldb <= kTileMaxStride<T>)))
-    skinnyPart(g, pc, kc);
+  if (!skinnyStreams(g)) skinnyPart(g, pc, kc);
   else if (g.transA) streamBlock<T, true>(g, pc, kc, acc);
   else streamBlock<T, false>(g, pc, kc, acc);
 }
@@ -525,27 +546,47 @@ void gemmSkinny(const GemmCall<T>& g, T* acc) {
   for (int64_t pc = 0; pc < g.k; pc += kKc) skinnyOrStream(g, pc, minOf(kKc, g.k - pc), acc);
 }
 
+// The packing buffers' capacity: the blocking's panels, by which the paths below size their chunks.
+template <typename T>
+GemmScratch gemmCapacity() {
+  return {Blocking<T>::kMc * kKc, kKc * Blocking<T>::kNc};
+}
+
+// The rows of C per chunk of gemmSkinnyTransposed: as many as C^T's chunk (n x rows) in A's
+// packing buffer at its capacity.
+template <typename T>
+int64_t skinnyTransposedChunk(const GemmCall<T>& g) {
+  return minOf(g.m, gemmCapacity<T>().packA / g.n);
+}
+
+// The skinny product of gemmSkinnyTransposed for rows [i0, i0 + mc) of C, into tmp (n x mc).
+template <typename T>
+GemmCall<T> transposedPart(const GemmCall<T>& g, int64_t i0, int64_t mc, T* tmp) {
+  GemmCall<T> h{};
+  h.m = g.n;
+  h.n = mc;
+  h.k = g.k;
+  h.alpha = g.alpha;
+  h.a = g.b;  // op(B)^T: row t is column t of op(B)
+  h.lda = g.ldb;
+  h.transA = !g.transB;
+  h.b = g.a + i0;  // A^T's rows: row p of A from column i0
+  h.ldb = g.lda;
+  h.transB = false;
+  h.c = tmp;
+  h.ldc = mc;
+  return h;
+}
+
 // C with at most kSkinnyRows columns, op(A) = A^T: C^T = op(B)^T A is skinny with contiguous rows
 // of A. Each element of C^T is the same sum as the element of C, in the same order, since a * b
 // and b * a round alike: block by block, C^T's part is formed in `tmp` from zero and added to C.
 template <typename T>
-void gemmSkinnyTransposed(const GemmCall<T>& g, T* tmp, int64_t tmpSize, T* acc) {
-  const int64_t chunk = minOf(g.m, tmpSize / g.n);
+void gemmSkinnyTransposed(const GemmCall<T>& g, T* tmp, T* acc) {
+  const int64_t chunk = skinnyTransposedChunk(g);
   for (int64_t i0 = 0; i0 < g.m; i0 += chunk) {
     const int64_t mc = minOf(chunk, g.m - i0);
-    GemmCall<T> h{};
-    h.m = g.n;
-    h.n = mc;
-    h.k = g.k;
-    h.alpha = g.alpha;
-    h.a = g.b;  // op(B)^T: row t is column t of op(B)
-    h.lda = g.ldb;
-    h.transA = !g.transB;
-    h.b = g.a + i0;  // A^T's rows: row p of A from column i0
-    h.ldb = g.lda;
-    h.transB = false;
-    h.c = tmp;
-    h.ldc = mc;
+    const GemmCall<T> h = transposedPart(g, i0, mc, tmp);
     for (int64_t pc = 0; pc < g.k; pc += kKc) {
       for (int64_t q = 0; q < g.n * mc; q++) tmp[q] = T(0);
       skinnyOrStream(h, pc, minOf(kKc, g.k - pc), acc);
@@ -555,31 +596,6 @@ void gemmSkinnyTransposed(const GemmCall<T>& g, T* tmp, int64_t tmpSize, T* acc)
       }
     }
   }
-}
-
-// The packing buffers' capacity: the blocking's panels, by which the paths below size their chunks.
-template <typename T>
-GemmScratch gemmCapacity() {
-  return {Blocking<T>::kMc * kKc, kKc * Blocking<T>::kNc};
-}
-
-// What gemmSerial(g) writes of the packing buffers, at most: the packed path's block of A
-// (whole slivers of MR rows) and panel of B (whole strips of NR columns), the skinny transposed
-// path's C^T chunk in A's buffer (at most m n) and the streamed sums in B's (at most m n), the
-// direct path's copy of op(B) (k rows padded to two vectors). A small product so asks for little
-// of memory that its first call must fault in: a 2 MiB panel in a huge page, written for the first
-// time, cost a process's first product 0.3 ms of page clearing (Intel Xeon VM) to pack a few KiB.
-template <typename T>
-GemmScratch gemmScratch(const GemmCall<T>& g) {
-  const GemmScratch cap = gemmCapacity<T>();
-  if (g.m <= 0 || g.n <= 0 || g.k <= 0) return {0, 0};
-  auto roundUp = [](int64_t v, int64_t to) { return (v + to - 1) / to * to; };
-  const int64_t kc = minOf(g.k, kKc);
-  const int64_t mn = g.m * g.n;
-  const int64_t packedA = roundUp(minOf(g.m, Blocking<T>::kMc), Tile<T>::kMr) * kc;
-  const int64_t packedB = kc * roundUp(minOf(g.n, Blocking<T>::kNc), Tile<T>::kNr);
-  const int64_t copiedB = g.k * roundUp(g.n, 2 * VecOf<T>::kWidth);
-  return {minOf(cap.packA, maxOf(packedA, mn)), minOf(cap.packB, maxOf(maxOf(packedB, copiedB), mn))};
 }
 
 // Outputs up to this many elements take the direct path at any depth where the register tile
@@ -600,51 +616,107 @@ constexpr int64_t kDirectMaxOutput = 0;
 // tiles of one or two lanes.
 constexpr int64_t kFewTasksMinRows = 16;
 
+// The forms of gemmSerial.
+enum class GemmPath { kSkinny, kSkinnyTransposed, kDirect, kDirectCopiedB, kPacked };
+
+// Which form gemmSerial(g) takes (g not empty).
 template <typename T>
-void gemmSerial(const GemmCall<T>& g, T* packA, T* packB) {
-  if (g.m <= 0 || g.n <= 0 || g.k <= 0) return;
-  constexpr int MR = Tile<T>::kMr;
-  constexpr int NR = Tile<T>::kNr;
+GemmPath gemmPath(const GemmCall<T>& g) {
   // Packing costs O(mk + kn); below a few multiply-adds per packed value it does not pay, and a
   // product narrower than the register tile would spend most of the tile on padding.
-  const bool direct = g.m < MR || g.n < NR || g.m * g.n * g.k <= 32 * 32 * 32 || g.m * g.n <= kDirectMaxOutput;
+  const bool direct = g.m < Tile<T>::kMr || g.n < Tile<T>::kNr || g.m * g.n * g.k <= 32 * 32 * 32 || g.m * g.n <= kDirectMaxOutput;
   // Skinny and large: one pass over the large operand, no packing.
   const bool large = g.k * (g.m > g.n ? g.m : g.n) >= 64 * 1024;
   // (Up to kStreamRows rows of C when op(B)'s rows are long enough to stream.)
-  if (large && !g.transB && (g.m <= kSkinnyRows || (g.m <= kStreamRows && streamsWide<T>(g.m, g.n)))) {
-    gemmSkinny(g, packB);
-    return;
-  }
+  if (large && !g.transB && (g.m <= kSkinnyRows || (g.m <= kStreamRows && streamsWide<T>(g.m, g.n)))) return GemmPath::kSkinny;
   // A^T B^T with a few columns (X^T R for a few tasks, the correlations of the working-set
   // solvers, by blocks of kKc rows): skinny as C^T = B A at any depth once C has a few vectors of rows.
   // The direct path's narrow tiles read A's block once per five rows of C: 2-5x slower on
   // 100 x 5 x 256 blocks.
   const bool fewTasks = g.transB && g.n <= kSkinnyRows && g.m >= kFewTasksMinRows;
-  if ((large || fewTasks) && g.transA && (g.n <= kSkinnyRows || (g.n <= kStreamRows && g.m >= kStreamWideMinColumns))) {
-    gemmSkinnyTransposed(g, packA, gemmCapacity<T>().packA, packB);
-    return;
+  if ((large || fewTasks) && g.transA && (g.n <= kSkinnyRows || (g.n <= kStreamRows && g.m >= kStreamWideMinColumns)))
+    return GemmPath::kSkinnyTransposed;
+  if (direct && !g.transB) return GemmPath::kDirect;
+  if (direct && g.k * g.n <= gemmCapacity<T>().packB) return GemmPath::kDirectCopiedB;
+  return GemmPath::kPacked;
+}
+
+// The direct path's copy of op(B) = B^T: k rows of this many elements (padded with zeros to whole
+// tiles of two vectors when the scratch holds them).
+template <typename T>
+int64_t copiedRowLength(const GemmCall<T>& g) {
+  const int64_t tile = 2 * VecOf<T>::kWidth;
+  const int64_t padded = (g.n + tile - 1) / tile * tile;
+  return g.k * padded <= gemmCapacity<T>().packB ? padded : g.n;
+}
+
+// What gemmSerial(g) writes of the packing buffers, exactly as the form it takes: the packed
+// path's block of A (whole slivers of MR rows) and panel of B (whole strips of NR columns), the
+// skinny transposed path's C^T chunk in A's buffer and the streamed sums in B's, the skinny path's
+// streamed sums, the direct path's copy of op(B). The scratch faults in what a call asks for the
+// first time it is asked (runtime/scratch.h): a 2 MiB panel in a huge page, written for the first
+// time, cost a process's first product 0.3 ms of page clearing (Intel Xeon VM) to pack a few KiB,
+// and asking for the largest of every form's needs instead of its own cost a process's first
+// multi-task lasso fit of 829 x 600 x 8 some 400 pages it never wrote (a 1.3 MB copy of op(B) for
+// a skinny product that copies nothing).
+template <typename T>
+GemmScratch gemmScratch(const GemmCall<T>& g) {
+  if (g.m <= 0 || g.n <= 0 || g.k <= 0) return {0, 0};
+  auto roundUp = [](int64_t v, int64_t to) { return (v + to - 1) / to * to; };
+  switch (gemmPath(g)) {
+    case GemmPath::kSkinny:
+      return {0, skinnyStreams(g) ? streamAccSize<T>(g.m, g.n) : 0};
+    case GemmPath::kSkinnyTransposed: {
+      const int64_t chunk = skinnyTransposedChunk(g);
+      // Sized by the first chunk, the widest: a narrower last chunk streams only if the first
+      // does (skinnyStreams decides by the rows, the stride and a lower bound on the columns), and
+      // its sums take fewer columns.
+      const GemmCall<T> h = transposedPart<T>(g, 0, chunk, nullptr);
+      return {g.n * chunk, skinnyStreams(h) ? streamAccSize<T>(h.m, h.n) : 0};
+    }
+    case GemmPath::kDirect:
+      return {0, 0};
+    case GemmPath::kDirectCopiedB:
+      return {0, g.k * copiedRowLength(g)};
+    case GemmPath::kPacked:
+      break;
   }
-  if (direct && !g.transB) {
-    gemmDirect(g);
-    return;
-  }
-  if (direct && g.k * g.n <= gemmCapacity<T>().packB) {
-    // op(B) = B^T copied row-major (k x n) first, so the direct path reads contiguous rows; each
-    // row padded with zeros to whole tiles of two vectors when the scratch holds them.
-    const int64_t tile = 2 * VecOf<T>::kWidth;
-    const int64_t padded = (g.n + tile - 1) / tile * tile;
-    const int64_t ld = g.k * padded <= gemmCapacity<T>().packB ? padded : g.n;
-    T* bt = packB;
-    transposeInto(g.b, g.ldb, g.n, g.k, bt, ld);
-    if (ld > g.n)
-      for (int64_t p = 0; p < g.k; p++) std::fill(bt + p * ld + g.n, bt + (p + 1) * ld, T(0));
-    GemmCall<T> h = g;
-    h.b = bt;
-    h.ldb = ld;
-    h.transB = false;
-    h.bCols = ld;
-    gemmDirect(h);
-    return;
+  const int64_t kc = minOf(g.k, kKc);
+  return {roundUp(minOf(g.m, Blocking<T>::kMc), Tile<T>::kMr) * kc, kc * roundUp(minOf(g.n, Blocking<T>::kNc), Tile<T>::kNr)};
+}
+
+template <typename T>
+void gemmSerial(const GemmCall<T>& g, T* packA, T* packB) {
+  if (g.m <= 0 || g.n <= 0 || g.k <= 0) return;
+  constexpr int MR = Tile<T>::kMr;
+  constexpr int NR = Tile<T>::kNr;
+  switch (gemmPath(g)) {
+    case GemmPath::kSkinny:
+      gemmSkinny(g, packB);
+      return;
+    case GemmPath::kSkinnyTransposed:
+      gemmSkinnyTransposed(g, packA, packB);
+      return;
+    case GemmPath::kDirect:
+      gemmDirect(g);
+      return;
+    case GemmPath::kDirectCopiedB: {
+      // op(B) = B^T copied row-major (k x n) first, so the direct path reads contiguous rows.
+      const int64_t ld = copiedRowLength(g);
+      T* bt = packB;
+      transposeInto(g.b, g.ldb, g.n, g.k, bt, ld);
+      if (ld > g.n)
+        for (int64_t p = 0; p < g.k; p++) std::fill(bt + p * ld + g.n, bt + (p + 1) * ld, T(0));
+      GemmCall<T> h = g;
+      h.b = bt;
+      h.ldb = ld;
+      h.transB = false;
+      h.bCols = ld;
+      gemmDirect(h);
+      return;
+    }
+    case GemmPath::kPacked:
+      break;
   }
   for (int64_t jc = 0; jc < g.n; jc += Blocking<T>::kNc) {
     const int64_t nc = minOf(Blocking<T>::kNc, g.n - jc);
