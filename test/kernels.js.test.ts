@@ -9,6 +9,8 @@ import type { FloatArray, Matrix } from '../lib/core/matrix.js';
 import { Rng } from '../lib/core/rng.js';
 import { jsKernels as K } from '../lib/kernels/js/index.js';
 import { transposeSummingColumns } from '../lib/kernels/js/linalg.js';
+import { giveRegion, takeRegion } from '../lib/kernels/js/moduleMemory.js';
+import { wasmSimdActive } from '../lib/kernels/js/products.js';
 import { scratchDoubles } from '../lib/kernels/js/scratch.js';
 import { maxAbs, randMatrix } from './helpers.js';
 
@@ -126,26 +128,37 @@ describe('js kernels', () => {
   });
 
   describe('transposeSummingColumns', () => {
-    // Shapes past one tile of columns (256), with rows not a multiple of eight: every value lands
-    // once, and each column's sum runs down the column in order from the caller's value (the bits
-    // of the plain loop).
+    // Shapes past one tile of columns (256), with rows not a multiple of eight, odd columns and
+    // blocks of rows past the WebAssembly path's 64: every value lands once, and each column's sum
+    // runs down the column in order from the caller's value (the bits of the plain loop). Into a
+    // plain array (the loops here) and into the WebAssembly module's memory (its shuffles, where
+    // WebAssembly SIMD runs: a fit's transposed design), the same bits.
     for (const [m, n] of [
       [13, 600],
       [16, 513],
       [7, 300],
       [40, 256],
+      [150, 37],
+      [72, 1],
     ] as [number, number][])
       for (const of of ['values', 'squares'] as const)
-        it(`${m}x${n}, sums of ${of}`, () => {
-          const x = randMatrix(new Rng(m * 31 + n), m, n);
-          const out = { rows: n, cols: m, data: new Float64Array(m * n).fill(NaN) };
-          const sums = Float64Array.from({ length: n }, (_, j) => j / 7);
-          const expected = Float64Array.from(sums);
-          for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) expected[j]! += of === 'squares' ? x.data[i * n + j]! ** 2 : x.data[i * n + j]!;
-          transposeSummingColumns(x, out, sums, of);
-          for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) expect(out.data[j * m + i]).to.equal(x.data[i * n + j]);
-          expect(Array.from(sums)).to.deep.equal(Array.from(expected));
-        });
+        for (const into of ['a plain array', 'module memory'] as const)
+          it(`${m}x${n}, sums of ${of}, into ${into}`, () => {
+            const x = randMatrix(new Rng(m * 31 + n), m, n);
+            const region = into === 'module memory' ? takeRegion(m * n) : null;
+            if (into === 'module memory') expect(region !== null).to.equal(wasmSimdActive());
+            const out = { rows: n, cols: m, data: (region ?? new Float64Array(m * n)).fill(NaN) };
+            try {
+              const sums = Float64Array.from({ length: n }, (_, j) => j / 7);
+              const expected = Float64Array.from(sums);
+              for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) expected[j]! += of === 'squares' ? x.data[i * n + j]! ** 2 : x.data[i * n + j]!;
+              transposeSummingColumns(x, out, sums, of);
+              for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) expect(out.data[j * m + i]).to.equal(x.data[i * n + j]);
+              expect(Array.from(sums)).to.deep.equal(Array.from(expected));
+            } finally {
+              if (region !== null) giveRegion(region);
+            }
+          });
   });
 
   describe('gram', () => {

@@ -21,6 +21,8 @@ export interface ProductsModule {
   memory: WebAssembly.Memory;
   rowDots(a: number, m: number, b: number, nb: number, k: number, out: number): void;
   multiply(a: number, m: number, k: number, b: number, n: number, c: number): void;
+  /** mode: 0 no sums, 1 values, 2 squares (products.wat). */
+  transposeRows(src: number, rows: number, n: number, dst: number, m: number, sums: number, mode: number): void;
 }
 
 /** The memory's maximum (products.wat's 4096 pages of 64 KiB). */

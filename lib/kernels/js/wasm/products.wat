@@ -18,6 +18,15 @@
 ;; time (eight sums of two lanes: two loads of b and four of a per sixteen multiply-adds), then two
 ;; columns, then one; then single rows.
 ;;
+;;   transposeRows(src, rows, n, dst, m, sums, mode):  dst[j m + r] = src[r n + j]   (r < rows, j < n)
+;;
+;; A block of rows (a multiple of eight) of a row-major matrix of n columns into as many consecutive
+;; columns of its transpose, whose rows are m long: a column pair j, j + 1 down all the block's rows,
+;; two rows at a time, the two lanes swapped across by shuffles, so each row of dst gets the block's
+;; values as consecutive vector stores. With mode 1 (2) sums[j] gets the values (their squares)
+;; added in row order, sums[j] + v0 + v1 + ..., the scalar loop's order: each lane of a vector runs
+;; one column's chain.
+;;
 ;; The memory is shared (a SharedArrayBuffer) so that growing it never detaches an ArrayBuffer: in V8
 ;; a single detached buffer anywhere in a process makes every later typed-array loop check for it
 ;; (measured: a Gram matrix and an eigendecomposition in plain TypeScript 35-50 % slower for the
@@ -249,6 +258,125 @@
       (f64.store (i32.add (local.get $c) (i32.mul (local.get $r) (local.get $ldc))) (local.get $s))
       (local.set $r (i32.add (local.get $r) (i32.const 1)))
       (br_if $row (i32.lt_u (local.get $r) (local.get $rows)))))
+
+  ;; ---- transposeRows8 ----
+
+  ;; sums[j] += src[0 n + j] + src[1 n + j] + ... (mode 1), or their squares (mode 2), in row order:
+  ;; eight columns at a time (four vectors, four chains of additions in flight), then pairs, then
+  ;; an odd last column.
+  (func $columnSums (param $src i32) (param $rows i32) (param $n i32) (param $sums i32) (param $mode i32)
+    (local $j i32) (local $ld i32) (local $r i32) (local $s i32) (local $q i32)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (local $v0 v128) (local $v1 v128) (local $v2 v128) (local $v3 v128) (local $x f64) (local $e f64)
+    (local.set $ld (i32.shl (local.get $n) (i32.const 3)))
+    (block $octetsDone
+      (loop $octets
+        (br_if $octetsDone (i32.gt_u (i32.add (local.get $j) (i32.const 8)) (local.get $n)))
+        (local.set $q (i32.add (local.get $sums) (i32.shl (local.get $j) (i32.const 3))))
+        (local.set $a0 (v128.load offset=0 (local.get $q)))
+        (local.set $a1 (v128.load offset=16 (local.get $q)))
+        (local.set $a2 (v128.load offset=32 (local.get $q)))
+        (local.set $a3 (v128.load offset=48 (local.get $q)))
+        (local.set $s (i32.add (local.get $src) (i32.shl (local.get $j) (i32.const 3))))
+        (local.set $r (i32.const 0))
+        (loop $rows
+          (local.set $v0 (v128.load offset=0 (local.get $s)))
+          (local.set $v1 (v128.load offset=16 (local.get $s)))
+          (local.set $v2 (v128.load offset=32 (local.get $s)))
+          (local.set $v3 (v128.load offset=48 (local.get $s)))
+          (if (i32.eq (local.get $mode) (i32.const 2))
+            (then
+              (local.set $v0 (f64x2.mul (local.get $v0) (local.get $v0)))
+              (local.set $v1 (f64x2.mul (local.get $v1) (local.get $v1)))
+              (local.set $v2 (f64x2.mul (local.get $v2) (local.get $v2)))
+              (local.set $v3 (f64x2.mul (local.get $v3) (local.get $v3)))))
+          (local.set $a0 (f64x2.add (local.get $a0) (local.get $v0)))
+          (local.set $a1 (f64x2.add (local.get $a1) (local.get $v1)))
+          (local.set $a2 (f64x2.add (local.get $a2) (local.get $v2)))
+          (local.set $a3 (f64x2.add (local.get $a3) (local.get $v3)))
+          (local.set $s (i32.add (local.get $s) (local.get $ld)))
+          (local.set $r (i32.add (local.get $r) (i32.const 1)))
+          (br_if $rows (i32.lt_u (local.get $r) (local.get $rows))))
+        (v128.store offset=0 (local.get $q) (local.get $a0))
+        (v128.store offset=16 (local.get $q) (local.get $a1))
+        (v128.store offset=32 (local.get $q) (local.get $a2))
+        (v128.store offset=48 (local.get $q) (local.get $a3))
+        (local.set $j (i32.add (local.get $j) (i32.const 8)))
+        (br $octets)))
+    ;; the last columns one at a time
+    (block $restDone
+      (loop $rest
+        (br_if $restDone (i32.ge_u (local.get $j) (local.get $n)))
+        (local.set $q (i32.add (local.get $sums) (i32.shl (local.get $j) (i32.const 3))))
+        (local.set $e (f64.load (local.get $q)))
+        (local.set $s (i32.add (local.get $src) (i32.shl (local.get $j) (i32.const 3))))
+        (local.set $r (i32.const 0))
+        (loop $column
+          (local.set $x (f64.load (local.get $s)))
+          (if (i32.eq (local.get $mode) (i32.const 2)) (then (local.set $x (f64.mul (local.get $x) (local.get $x)))))
+          (local.set $e (f64.add (local.get $e) (local.get $x)))
+          (local.set $s (i32.add (local.get $s) (local.get $ld)))
+          (local.set $r (i32.add (local.get $r) (i32.const 1)))
+          (br_if $column (i32.lt_u (local.get $r) (local.get $rows))))
+        (f64.store (local.get $q) (local.get $e))
+        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+        (br $rest))))
+
+  (func (export "transposeRows") (param $src i32) (param $rows i32) (param $n i32) (param $dst i32) (param $m i32) (param $sums i32) (param $mode i32)
+    (call $transposeBlock (local.get $src) (local.get $rows) (local.get $n) (local.get $dst) (local.get $m))
+    (if (local.get $mode)
+      (then (call $columnSums (local.get $src) (local.get $rows) (local.get $n) (local.get $sums) (local.get $mode)))))
+
+  (func $transposeBlock (param $src i32) (param $rows i32) (param $n i32) (param $dst i32) (param $m i32)
+    (local $j i32) (local $ld i32) (local $lo i32) (local $g i32) (local $s i32) (local $d i32) (local $r i32) (local $x f64)
+    (local $v0 v128) (local $v1 v128) (local $v2 v128) (local $v3 v128)
+    (local $v4 v128) (local $v5 v128) (local $v6 v128) (local $v7 v128)
+    (local.set $ld (i32.shl (local.get $n) (i32.const 3)))
+    (local.set $lo (i32.shl (local.get $m) (i32.const 3)))
+    (block $pairsDone
+      (loop $pairs
+        (br_if $pairsDone (i32.gt_u (i32.add (local.get $j) (i32.const 2)) (local.get $n)))
+        (local.set $d (i32.add (local.get $dst) (i32.mul (local.get $j) (local.get $lo))))
+        (local.set $s (i32.add (local.get $src) (i32.shl (local.get $j) (i32.const 3))))
+        (local.set $g (i32.const 0))
+        (loop $groups
+          (local.set $v0 (v128.load (local.get $s)))
+          (local.set $v1 (v128.load (i32.add (local.get $s) (local.get $ld))))
+          (local.set $s (i32.add (local.get $s) (i32.shl (local.get $ld) (i32.const 1))))
+          (local.set $v2 (v128.load (local.get $s)))
+          (local.set $v3 (v128.load (i32.add (local.get $s) (local.get $ld))))
+          (local.set $s (i32.add (local.get $s) (i32.shl (local.get $ld) (i32.const 1))))
+          (local.set $v4 (v128.load (local.get $s)))
+          (local.set $v5 (v128.load (i32.add (local.get $s) (local.get $ld))))
+          (local.set $s (i32.add (local.get $s) (i32.shl (local.get $ld) (i32.const 1))))
+          (local.set $v6 (v128.load (local.get $s)))
+          (local.set $v7 (v128.load (i32.add (local.get $s) (local.get $ld))))
+          (local.set $s (i32.add (local.get $s) (i32.shl (local.get $ld) (i32.const 1))))
+          ;; row j of dst: the first lanes; row j + 1: the second lanes
+          (v128.store offset=0 (local.get $d) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $v0) (local.get $v1)))
+          (v128.store offset=16 (local.get $d) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $v2) (local.get $v3)))
+          (v128.store offset=32 (local.get $d) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $v4) (local.get $v5)))
+          (v128.store offset=48 (local.get $d) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $v6) (local.get $v7)))
+          (v128.store offset=0 (i32.add (local.get $d) (local.get $lo)) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $v0) (local.get $v1)))
+          (v128.store offset=16 (i32.add (local.get $d) (local.get $lo)) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $v2) (local.get $v3)))
+          (v128.store offset=32 (i32.add (local.get $d) (local.get $lo)) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $v4) (local.get $v5)))
+          (v128.store offset=48 (i32.add (local.get $d) (local.get $lo)) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $v6) (local.get $v7)))
+          (local.set $d (i32.add (local.get $d) (i32.const 64)))
+          (local.set $g (i32.add (local.get $g) (i32.const 8)))
+          (br_if $groups (i32.lt_u (local.get $g) (local.get $rows))))
+        (local.set $j (i32.add (local.get $j) (i32.const 2)))
+        (br $pairs)))
+    ;; an odd last column, a value at a time
+    (if (i32.lt_u (local.get $j) (local.get $n))
+      (then
+        (local.set $s (i32.add (local.get $src) (i32.shl (local.get $j) (i32.const 3))))
+        (local.set $d (i32.add (local.get $dst) (i32.mul (local.get $j) (local.get $lo))))
+        (local.set $r (i32.const 0))
+        (loop $column
+          (local.set $x (f64.load (i32.add (local.get $s) (i32.mul (local.get $r) (local.get $ld)))))
+          (f64.store (i32.add (local.get $d) (i32.shl (local.get $r) (i32.const 3))) (local.get $x))
+          (local.set $r (i32.add (local.get $r) (i32.const 1)))
+          (br_if $column (i32.lt_u (local.get $r) (local.get $rows)))))))
 
   (func (export "multiply") (param $a i32) (param $m i32) (param $k i32) (param $b i32) (param $n i32) (param $c i32)
     (local $ldb i32) (local $r i32) (local $rows i32) (local $j i32) (local $ar i32) (local $cr i32)
