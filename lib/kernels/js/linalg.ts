@@ -169,8 +169,8 @@ const MODULE_TRANSPOSE_VALUES = 32768;
  * memory (a fit's transposed design) and a region holds a block of A's rows: each block is copied
  * into the region as it is and transposed there by vector shuffles, its column sums added in the
  * same order, so the same bits. A 2000 x 1000 design with its column sums: 2.1-2.2 ms against
- * 2.9-3.5 ms in transposeEightRows (the sums' chains of additions, eight columns in flight, were
- * the most of it). Returns false, having written nothing, when it cannot run.
+ * 2.9-3.5 ms in transposeEightRows, most of which was the sums' chains of additions (the module
+ * runs eight columns' chains at once). Returns false, having written nothing, when it cannot run.
  */
 function transposeRowsInModule(A: Float64Array, O: Float64Array, m: number, n: number, whole: number, sums: Float64Array | null, squares: boolean): boolean {
   const oAddress = moduleAddress(O);
