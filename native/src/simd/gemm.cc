@@ -45,10 +45,6 @@ int tileCols<float>(const Ops& o) { return o.sgemmNr; }
 template <>
 int tileCols<double>(const Ops& o) { return o.dgemmNr; }
 
-}  // namespace
-
-namespace {
-
 // C[r0:r1, c0:c1] *= beta (set to zero when beta is 0).
 template <typename T>
 void scaleBlock(T* c, int64_t ldc, int64_t r0, int64_t r1, int64_t c0, int64_t c1, T beta) {
